@@ -1,0 +1,22 @@
+import type { CAC } from "cac";
+import { attemptJson, attemptLines, colors, jobBlocks, jobJson, printJson } from "../render.ts";
+import { type GlobalOptions, requireJob, withStore } from "./context.ts";
+
+export function registerShow(cli: CAC): void {
+  cli
+    .command("show <id>", "Show one job: its spec, its state and every attempt so far")
+    .option("--json", "Print the job with an `attempts` array as JSON (default: human text)")
+    .example("queuectl show job1")
+    .action(async (id: string, options: GlobalOptions) => {
+      await withStore(options, async (store) => {
+        const job = await requireJob(store, String(id));
+        const attempts = await store.attemptList({ jobId: job.id });
+        if (options.json) {
+          printJson({ ...jobJson(job), spec: job.spec, attempts: attempts.map(attemptJson) });
+          return;
+        }
+        process.stdout.write(jobBlocks([job], Date.now()).replace(/^Found 1 job\(s\):\n\n/, ""));
+        process.stdout.write(`${colors.bold("Attempts:")}\n${attemptLines(attempts)}`);
+      });
+    });
+}

@@ -1,0 +1,77 @@
+import type { CAC } from "cac";
+import { resolveConfig, withDefaults, workerLostAfterMs } from "../core/config.ts";
+import { hostName } from "../core/home.ts";
+import { colors, countsBlock, printJson, safeText, workerJson } from "../render.ts";
+import type { Store, WorkerRecord } from "../store/store.ts";
+import { type GlobalOptions, withStore } from "./context.ts";
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Rows of this host's workers whose process is gone are stale: remove them, as DESIGN.md asks. */
+async function pruneDeadLocalWorkers(store: Store, workers: WorkerRecord[]): Promise<WorkerRecord[]> {
+  const host = hostName();
+  const live: WorkerRecord[] = [];
+  for (const worker of workers) {
+    if (worker.host === host && !processAlive(worker.pid)) await store.workerRemove({ id: worker.id });
+    else live.push(worker);
+  }
+  return live;
+}
+
+export function registerStatus(cli: CAC): void {
+  cli
+    .command("status", "Show job counts by state, the workers and the config")
+    .option("--json", "Print {jobs, workers, config} as JSON (default: human text)")
+    .example("queuectl status")
+    .action(async (options: GlobalOptions) => {
+      await withStore(options, async (store) => {
+        const [counts, stored, registered] = await Promise.all([
+          store.jobCounts(),
+          store.configGetAll(),
+          store.workerList(),
+        ]);
+        const workers = await pruneDeadLocalWorkers(store, registered);
+        const now = Date.now();
+        const lostAfter = workerLostAfterMs(resolveConfig(stored));
+        const config = withDefaults(stored);
+        const workerRows = workers.map((worker) => workerJson(worker, now, lostAfter));
+        if (options.json) {
+          printJson({ jobs: counts, workers: workerRows, config });
+          return;
+        }
+        const lines = [
+          colors.bold("=== QueueCTL Status ==="),
+          "",
+          colors.bold("Job States:"),
+          countsBlock(counts),
+          "",
+        ];
+        lines.push(colors.bold(`Active Workers: ${workerRows.filter((w) => w.alive).length}`));
+        if (workerRows.length === 0)
+          lines.push("  (none running; start some with `queuectl worker start --count 3`)");
+        const hosts = [...new Set(workerRows.map((w) => w.host))];
+        for (const host of hosts) {
+          if (hosts.length > 1) lines.push(`  ${safeText(host)}:`);
+          for (const worker of workerRows.filter((w) => w.host === host)) {
+            const age = Math.round(worker.heartbeat_age_ms / 1000);
+            const health = worker.alive
+              ? colors.green(worker.stop_requested ? "Stopping" : "Running")
+              : colors.red(`Lost (no heartbeat for ${age}s)`);
+            lines.push(
+              `  Worker (PID: ${worker.pid}) - ${health}${hosts.length > 1 ? "" : ` on ${safeText(worker.host)}`}`,
+            );
+          }
+        }
+        lines.push("", colors.bold("Configuration:"));
+        for (const [key, value] of Object.entries(config)) lines.push(`  ${key}: ${value}`);
+        console.log(lines.join("\n"));
+      });
+    });
+}

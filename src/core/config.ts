@@ -1,0 +1,148 @@
+/**
+ * Queue-wide settings. They live in the store, so every worker on every host sees the
+ * same values, and running workers re-read them without a restart.
+ */
+
+import { formatDurationMs, parseDurationMs } from "./duration.ts";
+import { suggestion, UserError } from "./errors.ts";
+
+export interface QueueConfig {
+  /** Retries after the first run before a job goes to the DLQ. Default 3. */
+  maxRetries: number;
+  /** Exponential backoff base: the n-th retry waits base^n seconds. Default 2. */
+  backoffBase: number;
+  /** Upper bound of one backoff delay, in seconds. Default 3600 (1 h). */
+  backoffMaxSeconds: number;
+  /** How often an idle worker polls when no wake-up arrives, in ms. Default 1000. */
+  pollIntervalMs: number;
+  /** Timeout of a job that sets none, in ms. Default 3600000 (1 h). */
+  jobTimeoutMs: number;
+  /** How long a silent worker keeps a claimed job before others rescue it, in ms. Default 30000. */
+  leaseMs: number;
+}
+
+interface KeyDefinition {
+  describe: string;
+  defaultValue: string;
+  /** Turns user text into the canonical stored text, or throws a UserError. */
+  parse: (text: string, key: string) => string;
+}
+
+function integerRule(min: number, max: number) {
+  return (text: string, key: string): string => {
+    const value = Number(text.trim());
+    if (!/^-?\d+$/.test(text.trim()) || value < min || value > max) {
+      throw new UserError(
+        `${key} must be a whole number from ${min} to ${max}, got "${text}"`,
+        `e.g. config set ${key} ${min + 1}`,
+      );
+    }
+    return String(value);
+  };
+}
+
+function numberRule(min: number, max: number) {
+  return (text: string, key: string): string => {
+    const value = Number(text.trim());
+    if (text.trim() === "" || !Number.isFinite(value) || value < min || value > max) {
+      throw new UserError(
+        `${key} must be a number from ${min} to ${max}, got "${text}"`,
+        `e.g. config set ${key} 2`,
+      );
+    }
+    return String(value);
+  };
+}
+
+/** Durations are stored as seconds; users may write 90, 90s, 5m, 2h. */
+function secondsRule(minMs: number, maxMs: number) {
+  return (text: string, key: string): string => {
+    let ms: number;
+    try {
+      ms = parseDurationMs(text, key);
+    } catch {
+      throw new UserError(`${key} "${text}" is not a duration`, `e.g. config set ${key} 30s`);
+    }
+    if (ms < minMs || ms > maxMs) {
+      throw new UserError(
+        `${key} must be between ${formatDurationMs(minMs)} and ${formatDurationMs(maxMs)}, got "${text}"`,
+        `e.g. config set ${key} ${formatDurationMs(Math.max(minMs, 1000))}`,
+      );
+    }
+    return String(ms / 1000);
+  };
+}
+
+export const CONFIG_KEYS: Record<string, KeyDefinition> = {
+  "max-retries": { describe: "retries before the DLQ", defaultValue: "3", parse: integerRule(0, 1000) },
+  "backoff-base": { describe: "retry n waits base^n seconds", defaultValue: "2", parse: numberRule(1, 100) },
+  "backoff-max": {
+    describe: "cap of one retry delay, seconds",
+    defaultValue: "3600",
+    parse: secondsRule(1000, 365 * 86_400_000),
+  },
+  "poll-interval": {
+    describe: "idle poll interval, seconds",
+    defaultValue: "1",
+    parse: secondsRule(10, 3_600_000),
+  },
+  "job-timeout": {
+    describe: "default job timeout, seconds",
+    defaultValue: "3600",
+    parse: secondsRule(1000, 365 * 86_400_000),
+  },
+  lease: {
+    describe: "a silent worker keeps a job this long, seconds",
+    defaultValue: "30",
+    parse: secondsRule(2000, 86_400_000),
+  },
+};
+
+export const CONFIG_KEY_NAMES = Object.keys(CONFIG_KEYS);
+
+/** Accepts `max_retries` as well as `max-retries`: the original tool printed the former. */
+export function canonicalConfigKey(key: string): string {
+  const normalized = key.trim().toLowerCase().replaceAll("_", "-");
+  if (!(normalized in CONFIG_KEYS)) {
+    throw new UserError(`unknown config key "${key}"`, suggestion(key, CONFIG_KEY_NAMES));
+  }
+  return normalized;
+}
+
+/** Validates a `config set` value and returns the text to store. */
+export function parseConfigValue(key: string, text: string): string {
+  const canonical = canonicalConfigKey(key);
+  const definition = CONFIG_KEYS[canonical];
+  if (!definition) throw new UserError(`unknown config key "${key}"`, suggestion(key, CONFIG_KEY_NAMES));
+  return definition.parse(text, canonical);
+}
+
+/** Every key with its stored value or its default. */
+export function withDefaults(stored: Record<string, string>): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [key, definition] of Object.entries(CONFIG_KEYS))
+    result[key] = stored[key] ?? definition.defaultValue;
+  return result;
+}
+
+/** The typed view workers use. A stored value that no longer parses falls back to the default. */
+export function resolveConfig(stored: Record<string, string>): QueueConfig {
+  const values = withDefaults(stored);
+  const number = (key: string): number => {
+    const parsed = Number(values[key]);
+    return Number.isFinite(parsed) ? parsed : Number(CONFIG_KEYS[key]?.defaultValue);
+  };
+  return {
+    maxRetries: number("max-retries"),
+    backoffBase: number("backoff-base"),
+    backoffMaxSeconds: number("backoff-max"),
+    pollIntervalMs: number("poll-interval") * 1000,
+    jobTimeoutMs: number("job-timeout") * 1000,
+    leaseMs: number("lease") * 1000,
+  };
+}
+
+/** A worker whose heartbeat is older than this is shown as lost and its jobs get rescued. */
+export function workerLostAfterMs(config: QueueConfig): number {
+  return Math.max(15_000, config.leaseMs);
+}

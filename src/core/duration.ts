@@ -1,0 +1,51 @@
+import { UserError } from "./errors.ts";
+
+const UNIT_MS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
+
+/**
+ * Parses a duration as users write it: a number of seconds (`90`), or a string such as
+ * `"90s"`, `"5m"`, `"2h"`, `"1h30m"`, `"7d"`, `"250ms"`. Returns milliseconds.
+ * `what` names the input in the error, e.g. `timeout`.
+ */
+export function parseDurationMs(value: unknown, what: string): number {
+  if (typeof value === "number") {
+    if (!Number.isFinite(value) || value < 0) {
+      throw new UserError(
+        `${what} must be a non-negative number of seconds, got ${value}`,
+        'use e.g. 90 or "5m"',
+      );
+    }
+    return Math.round(value * 1000);
+  }
+  if (typeof value !== "string") {
+    throw new UserError(`${what} must be seconds or a duration string`, 'use e.g. 90, "90s", "5m" or "2h"');
+  }
+  const text = value.trim();
+  if (/^\d+(\.\d+)?$/.test(text)) return parseDurationMs(Number(text), what);
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g)];
+  const consumed = parts.map((p) => p[0]).join("");
+  if (parts.length === 0 || consumed !== text) {
+    throw new UserError(`${what} "${value}" is not a duration`, 'use e.g. 90, "90s", "5m", "2h" or "1h30m"');
+  }
+  let total = 0;
+  for (const [, amount, unit] of parts) total += Number(amount) * (UNIT_MS[unit ?? "s"] ?? 1000);
+  return Math.round(total);
+}
+
+/** A compact human form: 1500 → "1.5s", 90000 → "1m30s". */
+export function formatDurationMs(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  if (ms < 60_000) return `${Number((ms / 1000).toFixed(1))}s`;
+  const minutes = Math.floor(ms / 60_000);
+  const seconds = Math.round((ms % 60_000) / 1000);
+  if (minutes < 60) return seconds ? `${minutes}m${seconds}s` : `${minutes}m`;
+  const hours = Math.floor(minutes / 60);
+  return minutes % 60 ? `${hours}h${minutes % 60}m` : `${hours}h`;
+}

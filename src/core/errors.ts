@@ -1,0 +1,58 @@
+/**
+ * The one error type users are meant to see. The CLI boundary prints it as a single
+ * `error: <message> — <hint>` line and exits with `exitCode`, never with a stack.
+ *
+ * Exit codes: 2 = bad usage or bad input (nothing was changed), 1 = runtime failure
+ * (the store is unreachable, corrupt, locked, …).
+ */
+export class UserError extends Error {
+  readonly hint: string;
+  readonly exitCode: 1 | 2;
+
+  constructor(message: string, hint = "", exitCode: 1 | 2 = 2) {
+    super(message);
+    this.name = "UserError";
+    this.hint = hint;
+    this.exitCode = exitCode;
+  }
+}
+
+/** A failure of the environment rather than the input: exit code 1. */
+export function runtimeError(message: string, hint = ""): UserError {
+  return new UserError(message, hint, 1);
+}
+
+/** Levenshtein distance, small and allocation-light; only used for "did you mean" hints. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost);
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
+/** The closest known name, when it is close enough to be a plausible typo. */
+export function nearestName(input: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  const normalized = input.toLowerCase().replaceAll("-", "_");
+  for (const name of known) {
+    const distance = editDistance(normalized, name.toLowerCase().replaceAll("-", "_"));
+    if (distance < bestDistance) {
+      bestDistance = distance;
+      best = name;
+    }
+  }
+  return bestDistance <= Math.max(2, Math.floor(input.length / 3)) ? best : undefined;
+}
+
+/** "did you mean `x`?" or a list of the valid choices when nothing is close. */
+export function suggestion(input: string, known: readonly string[]): string {
+  const nearest = nearestName(input, known);
+  return nearest ? `did you mean \`${nearest}\`?` : `valid names: ${known.join(", ")}`;
+}

@@ -1,0 +1,34 @@
+/** The data folder: QUEUECTL_HOME, default ~/.queuectl. Created 0700, since it holds logs of commands. */
+
+import { chmodSync, mkdirSync, statSync } from "node:fs";
+import { homedir, hostname as osHostname } from "node:os";
+import { join, resolve } from "node:path";
+import { runtimeError } from "./errors.ts";
+
+export function queuectlHome(env: Record<string, string | undefined> = process.env): string {
+  const configured = env.QUEUECTL_HOME;
+  return configured && configured.trim() !== "" ? resolve(configured) : join(homedir(), ".queuectl");
+}
+
+/** Creates the folder (and parents) if needed and makes sure only its owner can read it. */
+export function ensureHome(home: string = queuectlHome()): string {
+  try {
+    mkdirSync(home, { recursive: true, mode: 0o700 });
+    if ((statSync(home).mode & 0o077) !== 0) chmodSync(home, 0o700);
+  } catch (error) {
+    throw runtimeError(
+      `cannot create the data folder ${home} (${(error as Error).message})`,
+      "set QUEUECTL_HOME to a folder you can write",
+    );
+  }
+  return home;
+}
+
+/**
+ * This host's name in the worker registry: QUEUECTL_HOST, default the OS host name.
+ * Setting it lets several "hosts" share one machine (containers, tests).
+ */
+export function hostName(env: Record<string, string | undefined> = process.env): string {
+  const configured = env.QUEUECTL_HOST;
+  return configured && configured.trim() !== "" ? configured.trim() : osHostname();
+}

@@ -1,0 +1,159 @@
+/**
+ * Turns enqueue input (JSON, YAML, NDJSON; one job or many) into normalized new jobs.
+ * Every error names where it happened: the line of an NDJSON file or the item of a list.
+ */
+
+import { parseAllDocuments } from "yaml";
+import type { QueueConfig } from "./config.ts";
+import { UserError } from "./errors.ts";
+import { firstRunAt, generateJobId, type JobSpec, normalizeSpec, SpecError, specRevision } from "./spec.ts";
+
+export interface JobInputItem {
+  value: unknown;
+  /** "line 3" or "item 2": where the job sits in the input. */
+  where: string;
+}
+
+export type InputFormat = "json" | "yaml" | "ndjson";
+
+/** YAML alias expansion is capped so a "billion laughs" document is refused quickly. */
+const MAX_ALIAS_COUNT = 100;
+
+export function formatFromName(name: string): InputFormat | undefined {
+  if (/\.(ndjson|jsonl)$/i.test(name)) return "ndjson";
+  if (/\.ya?ml$/i.test(name)) return "yaml";
+  if (/\.json$/i.test(name)) return "json";
+  return undefined;
+}
+
+function listItems(value: unknown): JobInputItem[] {
+  const list =
+    typeof value === "object" &&
+    value !== null &&
+    !Array.isArray(value) &&
+    "jobs" in value &&
+    Object.keys(value).length === 1
+      ? (value as { jobs: unknown }).jobs
+      : value;
+  if (Array.isArray(list)) return list.map((item, index) => ({ value: item, where: `item ${index + 1}` }));
+  return [{ value: list, where: "the job" }];
+}
+
+function parseNdjson(text: string, name: string): JobInputItem[] {
+  const items: JobInputItem[] = [];
+  const lines = text.split("\n");
+  for (let index = 0; index < lines.length; index++) {
+    const line = (lines[index] ?? "").trim();
+    if (line === "") continue;
+    try {
+      items.push({ value: JSON.parse(line), where: `line ${index + 1}` });
+    } catch (error) {
+      throw new UserError(
+        `${name}:${index + 1}: invalid JSON (${(error as Error).message})`,
+        "each line must hold one JSON job object",
+      );
+    }
+  }
+  return items;
+}
+
+function parseYaml(text: string, name: string): JobInputItem[] {
+  const documents = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: false });
+  const docs = Array.isArray(documents) ? documents : [documents];
+  const items: JobInputItem[] = [];
+  for (const [docIndex, doc] of docs.entries()) {
+    const problem = doc.errors[0];
+    if (problem) {
+      const line = problem.linePos?.[0];
+      const at = line ? `${name}:${line.line}:${line.col}` : name;
+      throw new UserError(
+        `${at}: invalid YAML (${problem.message.split("\n")[0]})`,
+        "fix the syntax and try again",
+      );
+    }
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (error) {
+      throw new UserError(
+        `${name}: ${(error as Error).message.split("\n")[0]}`,
+        "YAML aliases are limited; write the jobs out",
+      );
+    }
+    if (value === null || value === undefined) continue;
+    const parsed = listItems(value);
+    if (docs.length > 1) for (const item of parsed) item.where = `document ${docIndex + 1}, ${item.where}`;
+    items.push(...parsed);
+  }
+  return items;
+}
+
+/** Parses raw input. With no format hint, JSON is tried first, then NDJSON, then YAML. */
+export function parseJobInput(text: string, name: string, format?: InputFormat): JobInputItem[] {
+  if (text.includes("\0"))
+    throw new UserError(`${name}: contains NUL bytes`, "give a text file of JSON, YAML or NDJSON");
+  if (text.trim() === "")
+    throw new UserError(`${name} is empty`, 'give a job such as {"id":"job1","command":"echo hi"}');
+  if (format === "ndjson") return parseNdjson(text, name);
+  if (format === "yaml") return parseYaml(text, name);
+  try {
+    return listItems(JSON.parse(text));
+  } catch (error) {
+    if (format === "json") {
+      throw new UserError(
+        `${name}: invalid JSON (${(error as Error).message})`,
+        `quote the job in single quotes: '{"id":"job1","command":"echo hi"}'`,
+      );
+    }
+  }
+  const lines = text.trim().split("\n");
+  if (lines.length > 1 && lines.every((line) => line.trim() === "" || line.trim().startsWith("{"))) {
+    return parseNdjson(text, name);
+  }
+  const trimmed = text.trim();
+  if (trimmed.startsWith("{") || trimmed.startsWith("[")) {
+    try {
+      JSON.parse(trimmed);
+    } catch (error) {
+      throw new UserError(
+        `${name}: invalid JSON (${(error as Error).message})`,
+        `quote the job in single quotes: '{"id":"job1","command":"echo hi"}'`,
+      );
+    }
+  }
+  return parseYaml(text, name);
+}
+
+export interface PreparedJob {
+  spec: JobSpec;
+  revision: string;
+  maxRetries: number;
+  nextRunAt: number;
+}
+
+/** Validates every item; the first bad one aborts the whole input, naming where it sits. */
+export function prepareJobs(
+  items: JobInputItem[],
+  name: string,
+  config: QueueConfig,
+  now: number,
+): PreparedJob[] {
+  if (items.length === 0)
+    throw new UserError(`${name} holds no jobs`, 'give a job such as {"id":"job1","command":"echo hi"}');
+  return items.map((item) => {
+    try {
+      const spec = normalizeSpec(item.value, { generateId: generateJobId });
+      return {
+        spec,
+        revision: specRevision(spec),
+        maxRetries: spec.max_retries ?? config.maxRetries,
+        nextRunAt: firstRunAt(spec, now),
+      };
+    } catch (error) {
+      if (error instanceof SpecError && items.length > 1) {
+        throw new UserError(`${name}, ${item.where}: ${error.message}`, error.hint);
+      }
+      throw error;
+    }
+  });
+}

@@ -1,0 +1,242 @@
+/**
+ * Job specs: what a user declares, validated and normalized exactly as DESIGN.md's Job
+ * table says. Every error names the field and the rule, and unknown fields suggest the
+ * nearest known one, so a typo never passes silently.
+ */
+
+import { parseDurationMs } from "./duration.ts";
+import { suggestion, UserError } from "./errors.ts";
+
+/** The normalized spec. Optional fields are absent, never null, so the revision ignores them. */
+export interface JobSpec {
+  id: string;
+  command: string | string[];
+  max_retries?: number;
+  /** Seconds. Absent means the `job-timeout` config value at run time. */
+  timeout?: number;
+  priority?: number;
+  /** ISO-8601 instant, normalized to UTC. */
+  run_at?: string;
+  /** Milliseconds after enqueue. */
+  delay?: number;
+  cwd?: string;
+  env?: Record<string, string>;
+  tags?: string[];
+  queue?: string;
+}
+
+export const SPEC_FIELDS = [
+  "id",
+  "command",
+  "max_retries",
+  "timeout",
+  "priority",
+  "run_at",
+  "delay",
+  "cwd",
+  "env",
+  "tags",
+  "queue",
+  "after",
+  "schedule",
+  "state",
+] as const;
+
+/** A spec error that knows which field broke which rule; jobfiles add the file position. */
+export class SpecError extends UserError {
+  readonly field: string | undefined;
+  constructor(message: string, hint: string, field?: string) {
+    super(message, hint, 2);
+    this.field = field;
+  }
+}
+
+const MAX_ID_LENGTH = 255;
+// C0/C1 control characters: they could rewrite the user's terminal when an id is printed.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+
+function fail(field: string, rule: string, hint: string): never {
+  throw new SpecError(`\`${field}\` ${rule}`, hint, field);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function normalizeId(value: unknown): string {
+  const id = typeof value === "number" && Number.isSafeInteger(value) ? String(value) : value;
+  if (typeof id !== "string") fail("id", "must be a string", 'e.g. "id": "backup-nightly"');
+  if (id.trim() === "") fail("id", "must not be empty", "give the job a name or leave `id` out");
+  if (id.length > MAX_ID_LENGTH) fail("id", `is longer than ${MAX_ID_LENGTH} characters`, "use a shorter id");
+  if (CONTROL_CHARACTERS.test(id)) fail("id", "contains control characters", "use printable characters only");
+  return id;
+}
+
+function normalizeCommand(value: unknown): string | string[] {
+  if (typeof value === "string") {
+    if (value.trim() === "") fail("command", "must not be empty", 'e.g. "command": "echo hello"');
+    if (value.includes("\0")) fail("command", "contains a NUL byte", "remove it from the command");
+    return value;
+  }
+  if (Array.isArray(value)) {
+    if (value.length === 0) fail("command", "must not be an empty list", 'e.g. "command": ["echo", "hello"]');
+    for (const part of value) {
+      if (typeof part !== "string")
+        fail("command", "must be a list of strings", 'quote numbers: ["sleep", "5"]');
+      if (part.includes("\0")) fail("command", "contains a NUL byte", "remove it from the command");
+    }
+    if ((value[0] as string) === "") fail("command", "must start with a program name", 'e.g. ["echo", "hi"]');
+    return value as string[];
+  }
+  if (value === undefined) fail("command", "is required", 'e.g. "command": "echo hello"');
+  fail("command", "must be a string or a list of strings", 'e.g. "command": "echo hello"');
+}
+
+function normalizeInteger(field: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== "number" || !Number.isInteger(value)) fail(field, "must be a whole number", `e.g. 3`);
+  if (value < min || value > max) fail(field, `must be between ${min} and ${max}`, `got ${value}`);
+  return value;
+}
+
+function normalizeRunAt(value: unknown): string {
+  const text = value instanceof Date ? value.toISOString() : value;
+  if (typeof text !== "string") fail("run_at", "must be an ISO-8601 time", 'e.g. "2030-01-01T09:00:00Z"');
+  const ms = Date.parse(text);
+  if (Number.isNaN(ms)) fail("run_at", `"${text}" is not an ISO-8601 time`, 'e.g. "2030-01-01T09:00:00Z"');
+  return new Date(ms).toISOString();
+}
+
+function normalizeStringMap(field: string, value: unknown): Record<string, string> {
+  if (!isPlainObject(value))
+    fail(field, "must be a mapping of names to values", 'e.g. "env": {"MODE": "fast"}');
+  const result: Record<string, string> = {};
+  for (const key of Object.keys(value).sort()) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) {
+      fail(`${field}.${key}`, "is not a valid environment variable name", "use letters, digits and _");
+    }
+    const item = value[key];
+    if (typeof item !== "string" && typeof item !== "number" && typeof item !== "boolean") {
+      fail(`${field}.${key}`, "must be a string, number or boolean", 'e.g. "MODE": "fast"');
+    }
+    const text = String(item);
+    if (text.includes("\0")) fail(`${field}.${key}`, "contains a NUL byte", "remove it");
+    result[key] = text;
+  }
+  return result;
+}
+
+function normalizeTags(value: unknown): string[] {
+  if (!Array.isArray(value)) fail("tags", "must be a list of strings", 'e.g. "tags": ["nightly"]');
+  const tags = new Set<string>();
+  for (const tag of value) {
+    if (typeof tag !== "string" || tag.trim() === "")
+      fail("tags", "must hold non-empty strings", 'e.g. ["nightly"]');
+    if (CONTROL_CHARACTERS.test(tag))
+      fail("tags", "contain control characters", "use printable characters only");
+    tags.add(tag);
+  }
+  return [...tags].sort();
+}
+
+function normalizeQueue(value: unknown): string {
+  if (typeof value !== "string" || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(value)) {
+    fail("queue", "must be a name of letters, digits, '.', '_' or '-'", 'e.g. "queue": "emails"');
+  }
+  return value;
+}
+
+export interface NormalizeOptions {
+  /** Generates an id when the spec has none (ad hoc jobs); jobfiles always pass one. */
+  generateId?: () => string;
+}
+
+/** Validates `input` and returns the normalized spec, or throws a SpecError. */
+export function normalizeSpec(input: unknown, options: NormalizeOptions = {}): JobSpec {
+  if (!isPlainObject(input)) {
+    throw new SpecError("a job must be a JSON object", `e.g. {"id":"job1","command":"echo hi"}`);
+  }
+  for (const key of Object.keys(input)) {
+    if (!(SPEC_FIELDS as readonly string[]).includes(key)) {
+      throw new SpecError(`\`${key}\` is not a job field`, suggestion(key, SPEC_FIELDS), key);
+    }
+  }
+  for (const unsupported of ["after", "schedule"] as const) {
+    if (input[unsupported] !== undefined) {
+      fail(unsupported, "is not supported by this version of queuectl", "remove the field");
+    }
+  }
+  if (input.state !== undefined && input.state !== "pending") {
+    fail("state", 'can only be "pending" when a job is enqueued', "remove the field");
+  }
+
+  const rawId = input.id ?? options.generateId?.();
+  if (rawId === undefined) fail("id", "is required", 'e.g. "id": "backup-nightly"');
+  const spec: JobSpec = { id: normalizeId(rawId), command: normalizeCommand(input.command) };
+
+  if (input.max_retries !== undefined)
+    spec.max_retries = normalizeInteger("max_retries", input.max_retries, 0, 1000);
+  if (input.timeout !== undefined) {
+    const ms = parseDurationMs(input.timeout, "timeout");
+    if (ms <= 0) fail("timeout", "must be longer than zero", 'e.g. "timeout": "5m"');
+    spec.timeout = ms / 1000;
+  }
+  if (input.priority !== undefined) {
+    const priority = normalizeInteger("priority", input.priority, -1_000_000, 1_000_000);
+    if (priority !== 0) spec.priority = priority;
+  }
+  if (input.run_at !== undefined && input.delay !== undefined) {
+    fail("run_at", "and `delay` cannot both be set", "keep one of them");
+  }
+  if (input.run_at !== undefined) spec.run_at = normalizeRunAt(input.run_at);
+  if (input.delay !== undefined) {
+    const ms = parseDurationMs(input.delay, "delay");
+    if (ms > 0) spec.delay = ms;
+  }
+  if (input.cwd !== undefined) {
+    if (typeof input.cwd !== "string" || input.cwd === "" || input.cwd.includes("\0")) {
+      fail("cwd", "must be a folder path", 'e.g. "cwd": "/srv/app"');
+    }
+    spec.cwd = input.cwd;
+  }
+  if (input.env !== undefined) {
+    const env = normalizeStringMap("env", input.env);
+    if (Object.keys(env).length > 0) spec.env = env;
+  }
+  if (input.tags !== undefined) {
+    const tags = normalizeTags(input.tags);
+    if (tags.length > 0) spec.tags = tags;
+  }
+  if (input.queue !== undefined) {
+    const queue = normalizeQueue(input.queue);
+    if (queue !== "default") spec.queue = queue;
+  }
+  return spec;
+}
+
+/** A canonical JSON form: sorted keys, so formatting and key order never change the revision. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (isPlainObject(value)) {
+    const keys = Object.keys(value)
+      .filter((key) => value[key] !== undefined)
+      .sort();
+    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(value[key])}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** The revision: a short hash of the canonical spec. */
+export function specRevision(spec: JobSpec): string {
+  return new Bun.CryptoHasher("sha256").update(canonicalJson(spec)).digest("hex").slice(0, 16);
+}
+
+/** When a freshly enqueued spec may first run. */
+export function firstRunAt(spec: JobSpec, now: number): number {
+  if (spec.run_at !== undefined) return Date.parse(spec.run_at);
+  return now + (spec.delay ?? 0);
+}
+
+export function generateJobId(): string {
+  return `job-${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
+}

@@ -1,0 +1,176 @@
+/**
+ * Everything users read: human text (coloured only on a TTY and never under NO_COLOR) and
+ * the stable `--json` shapes. No queue logic lives here.
+ */
+
+import pc from "picocolors";
+import { formatDurationMs } from "./core/duration.ts";
+import type { Attempt, Job, JobState, StateCounts } from "./core/job.ts";
+import type { WorkerRecord } from "./store/store.ts";
+
+export const colors = pc.createColors(
+  pc.isColorSupported && Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
+);
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what must be escaped
+const UNSAFE_CHARACTERS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+/**
+ * Escapes control characters (ESC, CSI, BEL …) so ids, commands and job output can never
+ * rewrite the user's terminal. Newlines and tabs survive only where `multiline` allows.
+ */
+export function safeText(text: string, multiline = false): string {
+  const escaped = text.replace(
+    UNSAFE_CHARACTERS,
+    (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
+  return multiline ? escaped : escaped.replaceAll("\n", "\\n").replaceAll("\t", " ");
+}
+
+export function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+export function commandText(command: string | string[]): string {
+  return typeof command === "string"
+    ? command
+    : command.map((part) => (/^[\w@%+=:,./-]+$/.test(part) ? part : JSON.stringify(part))).join(" ");
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** The stable JSON shape of a job, shared by `list`, `show`, `dlq list` and the API. */
+export function jobJson(job: Job) {
+  return {
+    id: job.id,
+    command: job.spec.command,
+    state: job.state,
+    attempts: job.attempts,
+    max_retries: job.max_retries,
+    priority: job.priority,
+    queue: job.queue,
+    tags: job.tags,
+    timeout: job.spec.timeout ?? null,
+    cwd: job.spec.cwd ?? null,
+    env: job.spec.env ?? {},
+    created_at: iso(job.created_at),
+    updated_at: iso(job.updated_at),
+    next_run_at: iso(job.next_run_at),
+    started_at: iso(job.started_at),
+    finished_at: iso(job.finished_at),
+    worker_id: job.worker_id,
+    lease_until: iso(job.lease_until),
+    exit_code: job.exit_code,
+    last_error: job.last_error,
+    source: job.source,
+    revision: job.revision,
+  };
+}
+
+export function attemptJson(attempt: Attempt) {
+  return {
+    attempt: attempt.attempt,
+    token: attempt.token,
+    worker_id: attempt.worker_id,
+    host: attempt.host,
+    started_at: iso(attempt.started_at),
+    finished_at: iso(attempt.finished_at),
+    duration_ms: attempt.finished_at === null ? null : attempt.finished_at - attempt.started_at,
+    exit_code: attempt.exit_code,
+    signal: attempt.signal,
+    error: attempt.error,
+    stdout_bytes: attempt.stdout_bytes,
+    stderr_bytes: attempt.stderr_bytes,
+  };
+}
+
+export function workerJson(worker: WorkerRecord, now: number, lostAfterMs: number) {
+  return {
+    id: worker.id,
+    host: worker.host,
+    pid: worker.pid,
+    started_at: iso(worker.started_at),
+    heartbeat_at: iso(worker.heartbeat_at),
+    heartbeat_age_ms: now - worker.heartbeat_at,
+    alive: now - worker.heartbeat_at <= lostAfterMs,
+    stop_requested: worker.stop_requested,
+    queues: worker.queues,
+  };
+}
+
+const STATE_COLOR: Record<JobState, (text: string) => string> = {
+  pending: colors.cyan,
+  processing: colors.yellow,
+  completed: colors.green,
+  failed: colors.magenta,
+  dead: colors.red,
+  canceled: colors.gray,
+};
+
+export function stateText(state: JobState): string {
+  return STATE_COLOR[state](state);
+}
+
+/** The original tool's "Found N job(s)" blocks, kept so scripts and eyes trained on it still work. */
+export function jobBlocks(jobs: Job[], now: number): string {
+  if (jobs.length === 0) return "No jobs found.\n";
+  const lines = [`Found ${jobs.length} job(s):`, ""];
+  for (const job of jobs) {
+    lines.push(`${colors.bold("ID:")} ${safeText(job.id)}`);
+    lines.push(`  Command: ${safeText(commandText(job.spec.command))}`);
+    lines.push(`  State: ${stateText(job.state)}`);
+    lines.push(`  Attempts: ${job.attempts}/${job.max_retries + 1}`);
+    if (job.priority !== 0) lines.push(`  Priority: ${job.priority}`);
+    if (job.queue !== "default") lines.push(`  Queue: ${safeText(job.queue)}`);
+    if (job.tags.length > 0) lines.push(`  Tags: ${job.tags.map((tag) => safeText(tag)).join(", ")}`);
+    lines.push(`  Created: ${iso(job.created_at)}`);
+    if ((job.state === "pending" || job.state === "failed") && job.next_run_at > now) {
+      lines.push(`  Next run: ${iso(job.next_run_at)} (in ${formatDurationMs(job.next_run_at - now)})`);
+    }
+    if (job.exit_code !== null) lines.push(`  Exit code: ${job.exit_code}`);
+    if (job.last_error) lines.push(`  Last error: ${colors.red(safeText(job.last_error))}`);
+    if (job.source) lines.push(`  Source: ${safeText(job.source)}`);
+    lines.push("");
+  }
+  return `${lines.join("\n")}`;
+}
+
+export function attemptLines(attempts: Attempt[]): string {
+  if (attempts.length === 0) return "  (no attempts yet)\n";
+  const lines = attempts.map((attempt) => {
+    const duration =
+      attempt.finished_at === null ? "running" : formatDurationMs(attempt.finished_at - attempt.started_at);
+    const outcome =
+      attempt.finished_at === null
+        ? colors.yellow("running")
+        : attempt.exit_code === 0 && !attempt.error
+          ? colors.green("exit 0")
+          : colors.red(
+              [
+                attempt.exit_code !== null ? `exit ${attempt.exit_code}` : "",
+                attempt.signal ?? "",
+                attempt.error ?? "",
+              ]
+                .filter(Boolean)
+                .map((part) => safeText(part))
+                .join(", "),
+            );
+    return `  #${attempt.attempt}  ${iso(attempt.started_at)}  ${duration.padEnd(8)}  ${outcome}  (${safeText(attempt.host)})`;
+  });
+  return `${lines.join("\n")}\n`;
+}
+
+export function countsBlock(counts: StateCounts): string {
+  const rows: [string, number][] = [
+    ["pending", counts.pending],
+    ["processing", counts.processing],
+    ["completed", counts.completed],
+    ["failed", counts.failed],
+    ["dead", counts.dead],
+    ["canceled", counts.canceled],
+    ["total", counts.total],
+  ];
+  return rows.map(([name, count]) => `  ${name.padEnd(15)} ${count}`).join("\n");
+}

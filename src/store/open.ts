@@ -1,0 +1,49 @@
+/**
+ * Picks the backend from a URL: `postgres://…` (or `postgresql://…`) for PostgreSQL,
+ * `sqlite://PATH` or a plain path for SQLite. The default is `$QUEUECTL_HOME/jobs.db`.
+ */
+
+import { mkdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { UserError } from "../core/errors.ts";
+import { ensureHome, queuectlHome } from "../core/home.ts";
+import { SqliteStore } from "./sqlite/sqlite-store.ts";
+import type { Store } from "./store.ts";
+
+export interface OpenOptions {
+  /** `--db`, then QUEUECTL_DB, then `$QUEUECTL_HOME/jobs.db`. */
+  url?: string;
+  /**
+   * Per-process durability for SQLite: `FULL` (default) syncs every commit to disk; workers
+   * pass `NORMAL`, since a lost completion after power loss only means one more run.
+   */
+  synchronous?: "FULL" | "NORMAL";
+}
+
+export function resolveStoreUrl(url?: string): string {
+  const chosen = url ?? process.env.QUEUECTL_DB;
+  if (chosen && chosen.trim() !== "") return chosen.trim();
+  return join(queuectlHome(), "jobs.db");
+}
+
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(url);
+}
+
+export async function openStore(options: OpenOptions = {}): Promise<Store> {
+  const url = resolveStoreUrl(options.url);
+  if (isPostgresUrl(url)) {
+    const { openPostgresStore } = await import("./postgres/postgres-store.ts");
+    return openPostgresStore(url);
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !url.startsWith("sqlite://")) {
+    throw new UserError(
+      `unsupported database URL "${url}"`,
+      "use a file path, sqlite://PATH or postgres://…",
+    );
+  }
+  const path = resolve(url.startsWith("sqlite://") ? url.slice("sqlite://".length) : url);
+  if (dirname(path) === queuectlHome()) ensureHome();
+  else mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  return new SqliteStore(path, { synchronous: options.synchronous });
+}

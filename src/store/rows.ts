@@ -1,0 +1,81 @@
+/** Maps database rows to domain objects; shared by every backend so shapes never drift. */
+
+import type { Attempt, Job, JobState } from "../core/job.ts";
+import type { JobSpec } from "../core/spec.ts";
+import type { WorkerRecord } from "./store.ts";
+
+type Row = Record<string, unknown>;
+
+/** PostgreSQL returns BIGINT as string or bigint; SQLite returns numbers. */
+function toNumber(value: unknown): number {
+  return typeof value === "number" ? value : Number(value);
+}
+
+function toNullableNumber(value: unknown): number | null {
+  return value === null || value === undefined ? null : toNumber(value);
+}
+
+function toNullableString(value: unknown): string | null {
+  return value === null || value === undefined ? null : String(value);
+}
+
+/** jsonb columns arrive parsed from PostgreSQL and as text from SQLite. */
+function parseJson<T>(value: unknown): T {
+  return (typeof value === "string" ? JSON.parse(value) : value) as T;
+}
+
+export function rowToJob(row: Row): Job {
+  return {
+    id: String(row.id),
+    spec: parseJson<JobSpec>(row.spec),
+    state: row.state as JobState,
+    attempts: toNumber(row.attempts),
+    max_retries: toNumber(row.max_retries),
+    priority: toNumber(row.priority),
+    queue: String(row.queue),
+    tags: parseJson<string[]>(row.tags),
+    created_at: toNumber(row.created_at),
+    updated_at: toNumber(row.updated_at),
+    next_run_at: toNumber(row.next_run_at),
+    started_at: toNullableNumber(row.started_at),
+    finished_at: toNullableNumber(row.finished_at),
+    worker_id: toNullableString(row.worker_id),
+    lease_until: toNullableNumber(row.lease_until),
+    token: toNumber(row.token),
+    exit_code: toNullableNumber(row.exit_code),
+    last_error: toNullableString(row.last_error),
+    source: toNullableString(row.source),
+    revision: String(row.revision),
+  };
+}
+
+export function rowToAttempt(row: Row): Attempt {
+  return {
+    job_id: String(row.job_id),
+    attempt: toNumber(row.attempt),
+    token: toNumber(row.token),
+    worker_id: String(row.worker_id),
+    host: String(row.host),
+    started_at: toNumber(row.started_at),
+    finished_at: toNullableNumber(row.finished_at),
+    exit_code: toNullableNumber(row.exit_code),
+    signal: toNullableString(row.signal),
+    error: toNullableString(row.error),
+    stdout_bytes: toNumber(row.stdout_bytes),
+    stderr_bytes: toNumber(row.stderr_bytes),
+    log_path: toNullableString(row.log_path),
+    output_tail: toNullableString(row.output_tail),
+  };
+}
+
+export function rowToWorker(row: Row): WorkerRecord {
+  return {
+    id: String(row.id),
+    host: String(row.host),
+    pid: toNumber(row.pid),
+    started_at: toNumber(row.started_at),
+    heartbeat_at: toNumber(row.heartbeat_at),
+    stop_requested: Boolean(toNumber(row.stop_requested)),
+    queues: row.queues === null || row.queues === undefined ? null : parseJson<string[]>(row.queues),
+  };
+}

@@ -1,0 +1,112 @@
+/**
+ * Numbered SQLite migrations. Immutable once shipped: add a new number, never edit one.
+ * The PostgreSQL backend has the same numbers with its own SQL.
+ */
+
+import type { Database } from "bun:sqlite";
+import { runtimeError } from "../../core/errors.ts";
+
+export const SQLITE_MIGRATIONS: { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: "jobs, attempts, config, workers",
+    sql: `
+      CREATE TABLE jobs (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        spec TEXT NOT NULL,
+        revision TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        max_retries INTEGER NOT NULL,
+        priority INTEGER NOT NULL DEFAULT 0,
+        queue TEXT NOT NULL DEFAULT 'default',
+        tags TEXT NOT NULL DEFAULT '[]',
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        next_run_at INTEGER NOT NULL,
+        started_at INTEGER,
+        finished_at INTEGER,
+        worker_id TEXT,
+        lease_until INTEGER,
+        token INTEGER NOT NULL DEFAULT 0,
+        exit_code INTEGER,
+        last_error TEXT,
+        source TEXT,
+        declared INTEGER NOT NULL DEFAULT 0,
+        next_spec TEXT,
+        next_revision TEXT,
+        next_max_retries INTEGER
+      );
+      -- Matches the claim's ORDER BY exactly, so a claim walks the index instead of sorting.
+      CREATE INDEX jobs_claim ON jobs (priority DESC, next_run_at, seq) WHERE state IN ('pending', 'failed');
+      CREATE INDEX jobs_state ON jobs (state, seq);
+      CREATE INDEX jobs_lease ON jobs (lease_until) WHERE state = 'processing';
+      CREATE INDEX jobs_source ON jobs (source) WHERE source IS NOT NULL;
+      CREATE TABLE attempts (
+        job_id TEXT NOT NULL,
+        token INTEGER NOT NULL,
+        attempt INTEGER NOT NULL,
+        worker_id TEXT NOT NULL,
+        host TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        exit_code INTEGER,
+        signal TEXT,
+        error TEXT,
+        stdout_bytes INTEGER NOT NULL DEFAULT 0,
+        stderr_bytes INTEGER NOT NULL DEFAULT 0,
+        log_path TEXT,
+        output_tail TEXT,
+        PRIMARY KEY (job_id, token)
+      );
+      CREATE TABLE completed_revisions (
+        job_id TEXT NOT NULL,
+        revision TEXT NOT NULL,
+        PRIMARY KEY (job_id, revision)
+      );
+      CREATE TABLE config (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE workers (
+        id TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_at INTEGER NOT NULL,
+        heartbeat_at INTEGER NOT NULL,
+        stop_requested INTEGER NOT NULL DEFAULT 0,
+        queues TEXT
+      );
+    `,
+  },
+];
+
+export const SQLITE_SCHEMA_VERSION = Math.max(...SQLITE_MIGRATIONS.map((m) => m.version));
+
+/**
+ * Brings the schema up to date. Each migration runs in its own IMMEDIATE transaction and
+ * re-checks the recorded version inside it, so two processes migrating at once is safe.
+ */
+export function migrateSqlite(db: Database, location: string): void {
+  db.run(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+  const currentVersion = (): number =>
+    (db.query("SELECT MAX(version) AS v FROM schema_migrations").get() as { v: number | null }).v ?? 0;
+  const found = currentVersion();
+  if (found > SQLITE_SCHEMA_VERSION) {
+    throw runtimeError(
+      `the database ${location} has schema version ${found}, newer than this queuectl understands (${SQLITE_SCHEMA_VERSION})`,
+      "upgrade queuectl, or point QUEUECTL_DB at another database",
+    );
+  }
+  for (const migration of SQLITE_MIGRATIONS) {
+    if (migration.version <= found) continue;
+    db.transaction(() => {
+      if (currentVersion() >= migration.version) return;
+      db.run(migration.sql);
+      db.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(
+        migration.version,
+        migration.name,
+        Date.now(),
+      );
+    }).immediate();
+  }
+}

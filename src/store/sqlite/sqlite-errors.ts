@@ -1,0 +1,56 @@
+/** Turns bun:sqlite failures into one-line messages users can act on (exit code 1). */
+
+import { SQLiteError } from "bun:sqlite";
+import { runtimeError, UserError } from "../../core/errors.ts";
+
+export function translateSqliteError<T>(location: string, work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    if (error instanceof UserError) throw error;
+    throw describeSqliteError(location, error);
+  }
+}
+
+export function describeSqliteError(location: string, error: unknown): Error {
+  if (!(error instanceof SQLiteError) && !(error instanceof Error && "code" in error)) {
+    return error instanceof Error ? error : new Error(String(error));
+  }
+  const code = String((error as { code?: string }).code ?? "");
+  const message = (error as Error).message;
+  if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
+    return runtimeError(
+      `the database ${location} stayed locked by another process`,
+      "retry; if it persists, look for a hung queuectl process",
+    );
+  }
+  if (code.startsWith("SQLITE_NOTADB") || code.startsWith("SQLITE_CORRUPT")) {
+    return runtimeError(
+      `the database ${location} is corrupt or not a queuectl database (${message})`,
+      "move the file aside and restore a backup, or point QUEUECTL_DB at another file",
+    );
+  }
+  if (
+    code.startsWith("SQLITE_CANTOPEN") ||
+    code.startsWith("SQLITE_PERM") ||
+    code.startsWith("SQLITE_AUTH")
+  ) {
+    return runtimeError(
+      `cannot open the database ${location} (${message})`,
+      "check that the folder exists and that you may read and write it",
+    );
+  }
+  if (code.startsWith("SQLITE_READONLY")) {
+    return runtimeError(
+      `the database ${location} is read-only`,
+      "fix the file's permissions or the mount, then retry",
+    );
+  }
+  if (code.startsWith("SQLITE_FULL") || code.startsWith("SQLITE_IOERR")) {
+    return runtimeError(
+      `cannot write the database ${location}: ${message}`,
+      "free disk space or fix the disk, then retry; nothing stored was lost",
+    );
+  }
+  return error as Error;
+}

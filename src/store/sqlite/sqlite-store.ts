@@ -1,0 +1,419 @@
+/**
+ * The embedded SQLite backend (bun:sqlite). One file, WAL mode, no server.
+ *
+ * Claims rely on SQLite's single writer: `BEGIN IMMEDIATE` takes the write lock first, so
+ * the `UPDATE … WHERE seq = (SELECT … LIMIT 1) RETURNING` cannot race another claimer.
+ * PostgreSQL reaches the same guarantee with `FOR UPDATE SKIP LOCKED`.
+ */
+
+import { Database } from "bun:sqlite";
+import { chmodSync } from "node:fs";
+import { emptyStateCounts, type Job, type JobState, type StateCounts } from "../../core/job.ts";
+import { rowToAttempt, rowToJob, rowToWorker } from "../rows.ts";
+import type {
+  DeclaredJob,
+  JobfileApplyResult,
+  JobfileChanges,
+  NewJob,
+  RunResult,
+  Store,
+  WorkerRecord,
+} from "../store.ts";
+import { duplicateIdError, insertValues } from "./insert.ts";
+import { applyJobfileChanges } from "./jobfile-apply.ts";
+import { migrateSqlite } from "./migrations.ts";
+import { translateSqliteError } from "./sqlite-errors.ts";
+
+type Row = Record<string, unknown>;
+
+export interface SqliteOptions {
+  /**
+   * `FULL` makes every commit durable across an OS crash; `NORMAL` (default for workers)
+   * survives any process crash and may lose the last commits on power loss. Default FULL.
+   */
+  synchronous?: "FULL" | "NORMAL";
+  /** How long a writer waits for the lock before giving up, in ms. Default 15000. */
+  busyTimeoutMs?: number;
+}
+
+export class SqliteStore implements Store {
+  readonly backend = "sqlite" as const;
+  readonly location: string;
+  private readonly db: Database;
+
+  constructor(path: string, options: SqliteOptions = {}) {
+    this.location = path;
+    this.db = translateSqliteError(path, () => {
+      const db = new Database(path, { create: true, strict: true });
+      try {
+        chmodSync(path, 0o600);
+      } catch {
+        // A read-only file system or someone else's file: opening still tells the truth below.
+      }
+      db.run(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 15_000}`);
+      db.run("PRAGMA journal_mode = WAL");
+      db.run(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`);
+      db.run("PRAGMA foreign_keys = ON");
+      migrateSqlite(db, path);
+      return db;
+    });
+  }
+
+  private run<T>(work: () => T): Promise<T> {
+    try {
+      return Promise.resolve(translateSqliteError(this.location, work));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private write<T>(work: () => T): Promise<T> {
+    return this.run(() => this.db.transaction(work).immediate());
+  }
+
+  async close(): Promise<void> {
+    this.db.close(false);
+  }
+
+  jobInsertMany(params: { jobs: NewJob[]; now: number; onProgress?: (done: number) => void }): Promise<void> {
+    const insert = this.db.query(`
+      INSERT INTO jobs (id, spec, revision, state, max_retries, priority, queue, tags, created_at, updated_at,
+                        next_run_at, source, declared)
+      VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (id) DO NOTHING`);
+    return this.write(() => {
+      let done = 0;
+      for (const job of params.jobs) {
+        const changes = insert.run(...insertValues(job, params.now)).changes;
+        if (changes === 0) throw duplicateIdError(job.spec.id);
+        done++;
+        if (params.onProgress && done % 5000 === 0) params.onProgress(done);
+      }
+      params.onProgress?.(done);
+    });
+  }
+
+  jobGet(params: { id: string }): Promise<Job | null> {
+    return this.run(() => {
+      const row = this.db.query("SELECT * FROM jobs WHERE id = ?").get(params.id) as Row | null;
+      return row ? rowToJob(row) : null;
+    });
+  }
+
+  jobList(params: {
+    state?: JobState;
+    tag?: string;
+    queue?: string;
+    limit?: number;
+    offset?: number;
+  }): Promise<Job[]> {
+    return this.run(() => {
+      const rows = this.db
+        .query(`
+          SELECT * FROM jobs
+          WHERE (?1 IS NULL OR state = ?1)
+            AND (?2 IS NULL OR EXISTS (SELECT 1 FROM json_each(jobs.tags) WHERE value = ?2))
+            AND (?3 IS NULL OR queue = ?3)
+          ORDER BY seq LIMIT ?4 OFFSET ?5`)
+        .all(
+          params.state ?? null,
+          params.tag ?? null,
+          params.queue ?? null,
+          params.limit ?? -1,
+          params.offset ?? 0,
+        );
+      return (rows as Row[]).map(rowToJob);
+    });
+  }
+
+  jobCounts(): Promise<StateCounts> {
+    return this.run(() => {
+      const counts = emptyStateCounts();
+      const rows = this.db.query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state").all() as Row[];
+      for (const row of rows) {
+        counts[row.state as JobState] = Number(row.n);
+        counts.total += Number(row.n);
+      }
+      return counts;
+    });
+  }
+
+  jobClaim(params: {
+    workerId: string;
+    host: string;
+    now: number;
+    leaseMs: number;
+    queues?: string[] | null;
+  }) {
+    const claim = this.db.query(`
+      UPDATE jobs SET state = 'processing', attempts = attempts + 1, token = token + 1, worker_id = ?1,
+                      lease_until = ?2, started_at = ?3, updated_at = ?3, finished_at = NULL
+      WHERE seq = (
+        SELECT seq FROM jobs
+        WHERE state IN ('pending', 'failed') AND next_run_at <= ?3
+          AND (?4 IS NULL OR queue IN (SELECT value FROM json_each(?4)))
+        ORDER BY priority DESC, next_run_at, seq LIMIT 1)
+      RETURNING *`);
+    const recordAttempt = this.db.query(`
+      INSERT INTO attempts (job_id, token, attempt, worker_id, host, started_at) VALUES (?, ?, ?, ?, ?, ?)`);
+    const queues = params.queues ? JSON.stringify(params.queues) : null;
+    return this.write(() => {
+      const row = claim.get(params.workerId, params.now + params.leaseMs, params.now, queues) as Row | null;
+      if (!row) return null;
+      const job = rowToJob(row);
+      recordAttempt.run(job.id, job.token, job.attempts, params.workerId, params.host, params.now);
+      return job;
+    });
+  }
+
+  jobLeaseExtend(params: { id: string; token: number; leaseUntil: number }): Promise<boolean> {
+    return this.write(() => {
+      const result = this.db
+        .query("UPDATE jobs SET lease_until = ? WHERE id = ? AND token = ? AND state = 'processing'")
+        .run(params.leaseUntil, params.id, params.token);
+      return result.changes > 0;
+    });
+  }
+
+  jobComplete(params: { id: string; token: number; now: number; result: RunResult }): Promise<boolean> {
+    return this.write(() => {
+      const row = this.db
+        .query(`
+          UPDATE jobs SET state = 'completed', finished_at = ?1, updated_at = ?1, lease_until = NULL,
+                          exit_code = ?2, last_error = NULL
+          WHERE id = ?3 AND token = ?4 AND state = 'processing' RETURNING revision`)
+        .get(params.now, params.result.exitCode, params.id, params.token) as Row | null;
+      if (!row) return false;
+      this.db
+        .query("INSERT OR IGNORE INTO completed_revisions (job_id, revision) VALUES (?, ?)")
+        .run(params.id, String(row.revision));
+      this.finishAttempt(params.id, params.token, params.now, params.result);
+      this.promoteNextRevision(params.id, params.now);
+      return true;
+    });
+  }
+
+  jobFail(params: {
+    id: string;
+    token: number;
+    now: number;
+    state: "failed" | "dead";
+    nextRunAt: number;
+    result: RunResult;
+    onlyIfLeaseExpiredBefore?: number;
+  }): Promise<boolean> {
+    return this.write(() => {
+      const changed = this.db
+        .query(`
+          UPDATE jobs SET state = ?1, next_run_at = ?2, updated_at = ?3, lease_until = NULL,
+                          finished_at = CASE WHEN ?1 = 'dead' THEN ?3 ELSE NULL END,
+                          exit_code = ?4, last_error = ?5
+          WHERE id = ?6 AND token = ?7 AND state = 'processing' AND (?8 IS NULL OR lease_until < ?8)`)
+        .run(
+          params.state,
+          params.nextRunAt,
+          params.now,
+          params.result.exitCode,
+          params.result.error,
+          params.id,
+          params.token,
+          params.onlyIfLeaseExpiredBefore ?? null,
+        ).changes;
+      if (changed === 0) return false;
+      this.finishAttempt(params.id, params.token, params.now, params.result);
+      this.promoteNextRevision(params.id, params.now);
+      return true;
+    });
+  }
+
+  jobRelease(params: { id: string; token: number; now: number; reason: string }): Promise<boolean> {
+    return this.write(() => {
+      const changed = this.db
+        .query(`
+          UPDATE jobs SET state = 'pending', attempts = MAX(attempts - 1, 0), lease_until = NULL, worker_id = NULL,
+                          updated_at = ?1, next_run_at = ?1
+          WHERE id = ?2 AND token = ?3 AND state = 'processing'`)
+        .run(params.now, params.id, params.token).changes;
+      if (changed === 0) return false;
+      this.db
+        .query("UPDATE attempts SET finished_at = ?, error = ? WHERE job_id = ? AND token = ?")
+        .run(params.now, params.reason, params.id, params.token);
+      this.promoteNextRevision(params.id, params.now);
+      return true;
+    });
+  }
+
+  jobExpiredLeases(params: { now: number; limit: number }): Promise<Job[]> {
+    return this.run(() =>
+      (
+        this.db
+          .query(
+            "SELECT * FROM jobs WHERE state = 'processing' AND lease_until < ? ORDER BY lease_until LIMIT ?",
+          )
+          .all(params.now, params.limit) as Row[]
+      ).map(rowToJob),
+    );
+  }
+
+  jobTransition(params: {
+    id?: string;
+    from: readonly JobState[];
+    to: "pending" | "canceled";
+    resetAttempts: boolean;
+    now: number;
+    reason?: string;
+  }): Promise<Job[]> {
+    return this.write(() => {
+      const rows = this.db
+        .query(`
+          UPDATE jobs SET state = ?1, updated_at = ?2,
+                          attempts = CASE WHEN ?3 THEN 0 ELSE attempts END,
+                          next_run_at = CASE WHEN ?1 = 'pending' THEN ?2 ELSE next_run_at END,
+                          finished_at = CASE WHEN ?1 = 'canceled' THEN ?2 ELSE NULL END,
+                          last_error = COALESCE(?6, last_error)
+          WHERE (?4 IS NULL OR id = ?4) AND state IN (SELECT value FROM json_each(?5))
+          RETURNING *`)
+        .all(
+          params.to,
+          params.now,
+          params.resetAttempts ? 1 : 0,
+          params.id ?? null,
+          JSON.stringify(params.from),
+          params.reason ?? null,
+        );
+      return (rows as Row[]).map(rowToJob);
+    });
+  }
+
+  attemptList(params: { jobId: string }) {
+    return this.run(() =>
+      (
+        this.db.query("SELECT * FROM attempts WHERE job_id = ? ORDER BY token").all(params.jobId) as Row[]
+      ).map(rowToAttempt),
+    );
+  }
+
+  configGetAll(): Promise<Record<string, string>> {
+    return this.run(() => {
+      const rows = this.db.query("SELECT key, value FROM config").all() as { key: string; value: string }[];
+      return Object.fromEntries(rows.map((row) => [row.key, row.value]));
+    });
+  }
+
+  configSet(params: { key: string; value: string }): Promise<void> {
+    return this.write(() => {
+      this.db
+        .query(
+          "INSERT INTO config (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .run(params.key, params.value);
+    });
+  }
+
+  workerRegister(params: { id: string; host: string; pid: number; now: number; queues: string[] | null }) {
+    return this.write(() => {
+      this.db
+        .query(`INSERT OR REPLACE INTO workers (id, host, pid, started_at, heartbeat_at, stop_requested, queues)
+                VALUES (?, ?, ?, ?, ?, 0, ?)`)
+        .run(
+          params.id,
+          params.host,
+          params.pid,
+          params.now,
+          params.now,
+          params.queues ? JSON.stringify(params.queues) : null,
+        );
+    });
+  }
+
+  workerHeartbeat(params: { id: string; now: number }): Promise<{ stopRequested: boolean }> {
+    return this.write(() => {
+      const row = this.db
+        .query("UPDATE workers SET heartbeat_at = ? WHERE id = ? RETURNING stop_requested")
+        .get(params.now, params.id) as Row | null;
+      return { stopRequested: row ? Boolean(row.stop_requested) : false };
+    });
+  }
+
+  workerRemove(params: { id: string }): Promise<void> {
+    return this.write(() => {
+      this.db.query("DELETE FROM workers WHERE id = ?").run(params.id);
+    });
+  }
+
+  workerList(): Promise<WorkerRecord[]> {
+    return this.run(() =>
+      (this.db.query("SELECT * FROM workers ORDER BY host, started_at").all() as Row[]).map(rowToWorker),
+    );
+  }
+
+  workerRequestStop(params: { host?: string }): Promise<number> {
+    return this.write(
+      () =>
+        this.db
+          .query("UPDATE workers SET stop_requested = 1 WHERE ?1 IS NULL OR host = ?1")
+          .run(params.host ?? null).changes,
+    );
+  }
+
+  declaredList(): Promise<DeclaredJob[]> {
+    return this.run(() =>
+      (
+        this.db
+          .query("SELECT id, source, revision, state, declared FROM jobs WHERE source IS NOT NULL")
+          .all() as Row[]
+      ).map((row) => ({
+        id: String(row.id),
+        source: String(row.source),
+        revision: String(row.revision),
+        state: row.state as JobState,
+        declared: Boolean(row.declared),
+      })),
+    );
+  }
+
+  jobfileApply(params: { changes: JobfileChanges; now: number }): Promise<JobfileApplyResult> {
+    return this.write(() => applyJobfileChanges(this.db, params.changes, params.now));
+  }
+
+  changeMarker(): Promise<string> {
+    // data_version changes when another connection commits; cheap, no table read.
+    return this.run(() => String((this.db.query("PRAGMA data_version").get() as Row).data_version));
+  }
+
+  /** Raw access for crash-repair tests that must write a crashed state directly. */
+  get database(): Database {
+    return this.db;
+  }
+
+  private finishAttempt(id: string, token: number, now: number, result: RunResult): void {
+    this.db
+      .query(`
+        UPDATE attempts SET finished_at = ?, exit_code = ?, signal = ?, error = ?, stdout_bytes = ?, stderr_bytes = ?,
+                            log_path = ?, output_tail = ?
+        WHERE job_id = ? AND token = ?`)
+      .run(
+        now,
+        result.exitCode,
+        result.signal,
+        result.error,
+        result.stdoutBytes,
+        result.stderrBytes,
+        result.logPath,
+        result.outputTail,
+        id,
+        token,
+      );
+  }
+
+  /** A jobfile changed while the job ran: the new revision starts fresh once this run ends. */
+  private promoteNextRevision(id: string, now: number): void {
+    this.db
+      .query(`
+        UPDATE jobs SET spec = next_spec, revision = next_revision, max_retries = next_max_retries,
+                        state = 'pending', attempts = 0, next_run_at = ?1, updated_at = ?1, finished_at = NULL,
+                        next_spec = NULL, next_revision = NULL, next_max_retries = NULL
+        WHERE id = ?2 AND next_spec IS NOT NULL AND state <> 'processing'`)
+      .run(now, id);
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * The Store: every read and write of queue state. Async from day one so SQLite and
+ * PostgreSQL share one interface; methods are noun-first and take one params object.
+ * Everything above this folder talks to a Store and never to SQL.
+ */
+
+import type { Attempt, Job, JobState, StateCounts } from "../core/job.ts";
+import type { JobSpec } from "../core/spec.ts";
+
+export interface NewJob {
+  spec: JobSpec;
+  revision: string;
+  /** Resolved at enqueue from the spec or the `max-retries` config. */
+  maxRetries: number;
+  nextRunAt: number;
+  source: string | null;
+}
+
+/** What a finished run reports. */
+export interface RunResult {
+  exitCode: number | null;
+  signal: string | null;
+  error: string | null;
+  stdoutBytes: number;
+  stderrBytes: number;
+  logPath: string | null;
+  outputTail: string | null;
+}
+
+export interface WorkerRecord {
+  id: string;
+  host: string;
+  pid: number;
+  started_at: number;
+  heartbeat_at: number;
+  stop_requested: boolean;
+  /** The queues it serves, or null for all. */
+  queues: string[] | null;
+}
+
+/** A job's declaration as the store last applied it from a jobfile. */
+export interface DeclaredJob {
+  id: string;
+  source: string;
+  revision: string;
+  state: JobState;
+  /** Whether the jobfile still declares it (false once its file was removed). */
+  declared: boolean;
+}
+
+export interface JobfileChanges {
+  creates: NewJob[];
+  /** New revisions of existing ids; how each applies depends on the job's state at apply time. */
+  updates: NewJob[];
+  /** Ids whose declaring file is gone: not-yet-started jobs are canceled, history stays. */
+  removals: string[];
+}
+
+export interface JobfileApplyResult {
+  created: string[];
+  /** Spec replaced in place (the job had not started) or re-queued (it had finished). */
+  updated: string[];
+  /** Queued to run after the running attempt finishes. */
+  deferred: string[];
+  /** The id already completed exactly this revision; nothing was queued. */
+  alreadyCompleted: string[];
+  canceled: string[];
+}
+
+export interface Store {
+  readonly backend: "sqlite" | "postgres";
+  /** Where the store lives, for messages (never includes a password). */
+  readonly location: string;
+  close(): Promise<void>;
+
+  /** All or nothing, in one transaction. A duplicate id throws a UserError naming it. */
+  jobInsertMany(params: { jobs: NewJob[]; now: number; onProgress?: (done: number) => void }): Promise<void>;
+  jobGet(params: { id: string }): Promise<Job | null>;
+  /** Insertion order. */
+  jobList(params: {
+    state?: JobState;
+    tag?: string;
+    queue?: string;
+    limit?: number;
+    offset?: number;
+  }): Promise<Job[]>;
+  jobCounts(): Promise<StateCounts>;
+
+  /**
+   * Atomically claims the next runnable job (priority, then next_run_at, then insertion
+   * order), bumps its attempts and fencing token, sets the lease and records the attempt.
+   */
+  jobClaim(params: {
+    workerId: string;
+    host: string;
+    now: number;
+    leaseMs: number;
+    queues?: string[] | null;
+  }): Promise<Job | null>;
+  /** Renews a lease; false when the token no longer holds it (the job was rescued). */
+  jobLeaseExtend(params: { id: string; token: number; leaseUntil: number }): Promise<boolean>;
+  /** Fenced by `token`: false (and no change) when a newer claim owns the job. */
+  jobComplete(params: { id: string; token: number; now: number; result: RunResult }): Promise<boolean>;
+  /**
+   * Records a failed run as `failed` (claimable at `nextRunAt`) or `dead`. Fenced by
+   * `token`; with `onlyIfLeaseExpiredBefore` it also requires the lease to have lapsed
+   * (the rescue path).
+   */
+  jobFail(params: {
+    id: string;
+    token: number;
+    now: number;
+    state: "failed" | "dead";
+    nextRunAt: number;
+    result: RunResult;
+    onlyIfLeaseExpiredBefore?: number;
+  }): Promise<boolean>;
+  /** Hands a running job back to `pending` without counting the attempt (a forced stop). */
+  jobRelease(params: { id: string; token: number; now: number; reason: string }): Promise<boolean>;
+  /** Processing jobs whose lease ran out before `now`. */
+  jobExpiredLeases(params: { now: number; limit: number }): Promise<Job[]>;
+  /**
+   * Moves jobs in one of `from` to `to` (pending or canceled); `resetAttempts` starts the
+   * count again. With no `id`, every job in `from` moves. Returns the jobs that moved.
+   */
+  jobTransition(params: {
+    id?: string;
+    from: readonly JobState[];
+    to: "pending" | "canceled";
+    resetAttempts: boolean;
+    now: number;
+    reason?: string;
+  }): Promise<Job[]>;
+  attemptList(params: { jobId: string }): Promise<Attempt[]>;
+
+  configGetAll(): Promise<Record<string, string>>;
+  configSet(params: { key: string; value: string }): Promise<void>;
+
+  workerRegister(params: {
+    id: string;
+    host: string;
+    pid: number;
+    now: number;
+    queues: string[] | null;
+  }): Promise<void>;
+  /** Records a heartbeat; returns whether someone asked this worker to stop (e.g. `worker stop --all`). */
+  workerHeartbeat(params: { id: string; now: number }): Promise<{ stopRequested: boolean }>;
+  workerRemove(params: { id: string }): Promise<void>;
+  workerList(): Promise<WorkerRecord[]>;
+  /** Asks workers to drain: those on `host`, or every host when it is omitted. */
+  workerRequestStop(params: { host?: string }): Promise<number>;
+
+  /** Jobs that came from jobfiles, with what was last applied. */
+  declaredList(): Promise<DeclaredJob[]>;
+  /** Applies a reconciliation plan in one transaction; safe when two watchers race. */
+  jobfileApply(params: { changes: JobfileChanges; now: number }): Promise<JobfileApplyResult>;
+
+  /**
+   * A value that changes whenever another connection commits. Idle workers compare it to
+   * wake within milliseconds instead of waiting a full poll interval.
+   */
+  changeMarker(): Promise<string>;
+}

@@ -1,0 +1,81 @@
+/** Test helpers: a temp QUEUECTL_HOME, the real CLI as a subprocess, and deadline-bound waiting. */
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export const CLI_PATH = resolve(import.meta.dir, "../../src/cli.ts");
+
+export interface TempHome {
+  home: string;
+  env: Record<string, string>;
+  cleanup: () => void;
+}
+
+/** A fresh QUEUECTL_HOME in a temp folder; its SQLite file is `${home}/jobs.db`. */
+export function tempHome(extraEnv: Record<string, string> = {}): TempHome {
+  const home = mkdtempSync(join(tmpdir(), "queuectl-test-"));
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    QUEUECTL_HOME: home,
+    NO_COLOR: "1",
+    ...extraEnv,
+  };
+  delete env.QUEUECTL_DB;
+  Object.assign(env, extraEnv);
+  return { home, env, cleanup: () => rmSync(home, { recursive: true, force: true }) };
+}
+
+export interface CliResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `bun src/cli.ts ...args` to completion. */
+export async function runCli(
+  args: string[],
+  options: { env: Record<string, string>; stdin?: string; cwd?: string },
+): Promise<CliResult> {
+  const child = Bun.spawn(["bun", CLI_PATH, ...args], {
+    env: options.env,
+    cwd: options.cwd,
+    stdin: options.stdin === undefined ? "ignore" : new Blob([options.stdin]),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, exitCode] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+    child.exited,
+  ]);
+  return { exitCode, stdout, stderr };
+}
+
+/** Runs the CLI and parses its stdout as JSON, failing loudly if the command failed. */
+export async function runCliJson<T = unknown>(
+  args: string[],
+  options: { env: Record<string, string> },
+): Promise<T> {
+  const result = await runCli([...args, "--json"], options);
+  if (result.exitCode !== 0)
+    throw new Error(`queuectl ${args.join(" ")} exited ${result.exitCode}: ${result.stderr}`);
+  return JSON.parse(result.stdout) as T;
+}
+
+/** Polls `check` every `intervalMs` until it returns truthy or the deadline passes. */
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  options: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+  let last: T | undefined;
+  while (Date.now() < deadline) {
+    last = await check();
+    if (last) return last as NonNullable<T>;
+    await Bun.sleep(options.intervalMs ?? 25);
+  }
+  throw new Error(
+    `timed out after ${options.timeoutMs ?? 10_000} ms waiting for ${options.what ?? "a condition"} (last: ${JSON.stringify(last)})`,
+  );
+}
