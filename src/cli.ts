@@ -10,6 +10,7 @@ import { registerCancelAndRerun } from "./commands/cancel.ts";
 import { registerConfig } from "./commands/config.ts";
 import { registerDlq } from "./commands/dlq.ts";
 import { registerEnqueue } from "./commands/enqueue.ts";
+import { registerExportImport } from "./commands/export.ts";
 import { registerList } from "./commands/list.ts";
 import { registerLogs } from "./commands/logs.ts";
 import { registerShow } from "./commands/show.ts";
@@ -71,6 +72,7 @@ function buildCli() {
   registerConfig(cli);
   registerLogs(cli);
   registerSync(cli);
+  registerExportImport(cli);
   cli.help();
   return cli;
 }

@@ -160,4 +160,10 @@ export interface Store {
    * wake within milliseconds instead of waiting a full poll interval.
    */
   changeMarker(): Promise<string>;
+
+  /**
+   * Resolves when another process may have queued work (a commit on SQLite, a NOTIFY on
+   * PostgreSQL) or after `timeoutMs`, whichever comes first. Never rejects on timeout.
+   */
+  waitForChange(params: { timeoutMs: number; signal?: AbortSignal }): Promise<void>;
 }

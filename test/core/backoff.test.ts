@@ -12,7 +12,9 @@ describe("retry schedule", () => {
 
   test("max_retries = 0 runs once, then the DLQ", () => {
     const now = 1_000_000;
-    expect(decideAfterFailure({ attempts: 1, maxRetries: 0, now, backoffBase: 2, backoffMaxSeconds: 3600 })).toEqual({
+    expect(
+      decideAfterFailure({ attempts: 1, maxRetries: 0, now, backoffBase: 2, backoffMaxSeconds: 3600 }),
+    ).toEqual({
       state: "dead",
       nextRunAt: now,
     });
