@@ -8,6 +8,7 @@ import { cac } from "cac";
 import pkg from "../package.json" with { type: "json" };
 import { registerCancelAndRerun } from "./commands/cancel.ts";
 import { registerConfig } from "./commands/config.ts";
+import { registerDashboard } from "./commands/dashboard.ts";
 import { registerDlq } from "./commands/dlq.ts";
 import { registerEnqueue } from "./commands/enqueue.ts";
 import { registerExportImport } from "./commands/export.ts";
@@ -73,6 +74,7 @@ function buildCli() {
   registerLogs(cli);
   registerSync(cli);
   registerExportImport(cli);
+  registerDashboard(cli);
   cli.help();
   return cli;
 }
