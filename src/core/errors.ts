@@ -10,11 +10,22 @@ export class UserError extends Error {
   readonly exitCode: 1 | 2;
 
   constructor(message: string, hint = "", exitCode: 1 | 2 = 2) {
-    super(message);
+    // Messages echo user input; escaping here keeps every error on one line and keeps
+    // terminal control sequences in that input from reaching the user's terminal.
+    super(oneLine(message));
     this.name = "UserError";
-    this.hint = hint;
+    this.hint = oneLine(hint);
     this.exitCode = exitCode;
   }
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what gets escaped
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+function oneLine(text: string): string {
+  return text.replace(CONTROL_CHARACTERS, (ch) =>
+    ch === "\n" ? "\\n" : `\\x${ch.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
 }
 
 /** A failure of the environment rather than the input: exit code 1. */

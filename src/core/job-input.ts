@@ -6,6 +6,7 @@
 import { parseAllDocuments } from "yaml";
 import type { QueueConfig } from "./config.ts";
 import { UserError } from "./errors.ts";
+import { findDuplicateJsonKey } from "./json-keys.ts";
 import { firstRunAt, generateJobId, type JobSpec, normalizeSpec, SpecError, specRevision } from "./spec.ts";
 
 export interface JobInputItem {
@@ -46,8 +47,10 @@ function parseNdjson(text: string, name: string): JobInputItem[] {
     const line = (lines[index] ?? "").trim();
     if (line === "") continue;
     try {
-      items.push({ value: JSON.parse(line), where: `line ${index + 1}` });
+      items.push({ value: parseJsonStrict(line), where: `line ${index + 1}` });
     } catch (error) {
+      if (error instanceof UserError)
+        throw new UserError(`${name}:${index + 1}: ${error.message}`, error.hint);
       throw new UserError(
         `${name}:${index + 1}: invalid JSON (${(error as Error).message})`,
         "each line must hold one JSON job object",
@@ -96,8 +99,9 @@ export function parseJobInput(text: string, name: string, format?: InputFormat):
     throw new UserError(`${name} is empty`, 'give a job such as {"id":"job1","command":"echo hi"}');
   if (format === "ndjson") return parseNdjson(text, name);
   if (format === "yaml") return parseYaml(text, name);
+  let parsed: unknown;
   try {
-    return listItems(JSON.parse(text));
+    parsed = JSON.parse(text);
   } catch (error) {
     if (format === "json") {
       throw new UserError(
@@ -106,6 +110,7 @@ export function parseJobInput(text: string, name: string, format?: InputFormat):
       );
     }
   }
+  if (parsed !== undefined) return listItems(checkedJson(parsed, text, name));
   const lines = text.trim().split("\n");
   if (lines.length > 1 && lines.every((line) => line.trim() === "" || line.trim().startsWith("{"))) {
     return parseNdjson(text, name);
@@ -122,6 +127,23 @@ export function parseJobInput(text: string, name: string, format?: InputFormat):
     }
   }
   return parseYaml(text, name);
+}
+
+/** JSON.parse that refuses repeated keys. */
+function parseJsonStrict(text: string): unknown {
+  return checkedJson(JSON.parse(text), text, "");
+}
+
+function checkedJson(value: unknown, text: string, name: string): unknown {
+  const duplicate = findDuplicateJsonKey(text);
+  if (duplicate !== undefined) {
+    const prefix = name ? `${name}: ` : "";
+    throw new UserError(
+      `${prefix}the key "${duplicate}" appears twice in one object`,
+      "keep only one of them",
+    );
+  }
+  return value;
 }
 
 export interface PreparedJob {

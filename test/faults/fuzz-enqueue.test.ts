@@ -1,0 +1,185 @@
+/**
+ * Fuzzed enqueue input: every input is either a valid job or a one-line UserError with exit
+ * code 2. Never a crash, never a stack trace, and a rejected input leaves the queue unchanged.
+ */
+
+import { afterAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import fc from "fast-check";
+import { resolveConfig } from "../../src/core/config.ts";
+import { UserError } from "../../src/core/errors.ts";
+import { type InputFormat, parseJobInput, prepareJobs } from "../../src/core/job-input.ts";
+import { runCli, tempHome } from "../helpers/cli.ts";
+
+const config = resolveConfig({});
+const FIELDS = [
+  "id",
+  "command",
+  "max_retries",
+  "timeout",
+  "priority",
+  "run_at",
+  "delay",
+  "cwd",
+  "env",
+  "tags",
+  "queue",
+];
+
+/** Either jobs come out, or a UserError with exit code 2 and a single-line message. */
+function classify(text: string, format?: InputFormat): "valid" | "rejected" {
+  try {
+    prepareJobs(parseJobInput(text, "input", format), "input", config, 1_700_000_000_000);
+    return "valid";
+  } catch (error) {
+    if (!(error instanceof UserError))
+      throw new Error(`non-user error for ${JSON.stringify(text).slice(0, 200)}: ${error}`);
+    expect(error.exitCode).toBe(2);
+    expect(`${error.message} — ${error.hint}`).not.toContain("\n");
+    return "rejected";
+  }
+}
+
+/** Values shaped like jobs, with the right field names but any values. */
+const jobLike = fc.dictionary(
+  fc.oneof(fc.constantFrom(...FIELDS), fc.string({ maxLength: 12 }), fc.constant("__proto__")),
+  fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.string(), fc.double(), fc.constant(Number.POSITIVE_INFINITY)),
+  { maxKeys: 8 },
+);
+
+describe("fuzzed enqueue input (in process)", () => {
+  test("arbitrary JSON values", () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 5 }), (value) => {
+        classify(JSON.stringify(value) ?? "null");
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  test("job-shaped objects with wrong values", () => {
+    fc.assert(
+      fc.property(jobLike, (value) => {
+        classify(JSON.stringify(value));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  test("mutated valid jobs as JSON, YAML and NDJSON text", () => {
+    const valid =
+      '{"id":"a","command":"echo hi","max_retries":2,"tags":["x"],"env":{"A":"1"},"timeout":"5m"}';
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: valid.length }),
+        fc.string({ maxLength: 4 }),
+        fc.constantFrom<InputFormat | undefined>("json", "yaml", "ndjson", undefined),
+        (at, insert, format) => {
+          classify(valid.slice(0, at) + insert + valid.slice(at + 1), format);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  test("arbitrary text in every format", () => {
+    fc.assert(
+      fc.property(
+        fc.string({ maxLength: 200 }),
+        fc.constantFrom<InputFormat | undefined>("json", "yaml", "ndjson", undefined),
+        (text, format) => {
+          classify(text, format);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  test("hostile inputs are rejected, quickly", () => {
+    const bomb = [
+      "a: &a [x, x, x, x, x, x, x, x, x]",
+      "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]",
+      "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]",
+      "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]",
+      "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]",
+      "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]",
+      "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]",
+      "id: x",
+      "command: echo",
+    ].join("\n");
+    const cases: [string, InputFormat | undefined][] = [
+      [`${"[".repeat(100_000)}${"]".repeat(100_000)}`, undefined],
+      [`${"- ".repeat(5000)}x`, "yaml"],
+      [`{"id":"${"x".repeat(1_000_000)}","command":"echo"}`, undefined],
+      ['{"id":"a\\u0000b","command":"echo"}', undefined],
+      ['{"id":"a","command":"echo\\u0000"}', undefined],
+      ['{"id":"a","id":"b","command":"echo"}', undefined],
+      ["id: a\nid: b\ncommand: echo", "yaml"],
+      ['{"id":"a","command":"echo","max_retries":1e309}', undefined],
+      ['{"__proto__":{"command":"echo"},"id":"a"}', undefined],
+      ['{"id":"a","command":"echo","constructor":{"prototype":{}}}', undefined],
+      [bomb, "yaml"],
+      ["\u0000", undefined],
+      ["\uFFFD\uFFFD", undefined],
+    ];
+    for (const [text, format] of cases) {
+      const started = performance.now();
+      expect(classify(text, format)).toBe("rejected");
+      // Not a benchmark: a generous bound that only an alias expansion or a hang would break.
+      expect(performance.now() - started).toBeLessThan(5000);
+    }
+  });
+});
+
+describe("fuzzed enqueue input (real CLI)", () => {
+  const home = tempHome();
+  afterAll(() => home.cleanup());
+
+  test("rejections exit 2 with one line, no stack, and leave the queue unchanged", async () => {
+    const seeded = await runCli(["enqueue", '{"id":"keep","command":"echo keep"}'], { env: home.env });
+    expect(seeded.exitCode).toBe(0);
+    let before = (await runCli(["list", "--json"], { env: home.env })).stdout;
+
+    const samples = fc.sample(
+      fc.oneof(
+        jobLike.map((value) => JSON.stringify(value)),
+        fc.string({ maxLength: 60 }),
+      ),
+      {
+        numRuns: 60,
+        seed: 42,
+      },
+    );
+    const file = join(home.home, "input.bin");
+    // Invalid UTF-8, NUL bytes and a duplicate of the seeded id go through the file door.
+    const extraFiles = [
+      Buffer.from([0xff, 0xfe, 0x7b, 0x00]),
+      Buffer.from('{"id":"keep","command":"echo again"}'),
+    ];
+    let rejected = 0;
+    for (const input of [...samples, ...extraFiles]) {
+      let result: Awaited<ReturnType<typeof runCli>>;
+      if (typeof input === "string") {
+        result = await runCli(["enqueue", input], { env: home.env });
+      } else {
+        writeFileSync(file, input);
+        result = await runCli(["enqueue", "-f", file], { env: home.env });
+      }
+      expect([0, 2]).toContain(result.exitCode);
+      expect(result.stderr).not.toContain("    at ");
+      if (result.exitCode === 2) {
+        rejected++;
+        expect(result.stderr.trim().split("\n")).toHaveLength(1);
+        expect(result.stderr.startsWith("error: ")).toBe(true);
+        expect((await runCli(["list", "--json"], { env: home.env })).stdout).toBe(before);
+      } else {
+        // A valid random job was accepted: the queue grew, and that is the new baseline.
+        const after = (await runCli(["list", "--json"], { env: home.env })).stdout;
+        expect(after).not.toBe(before);
+        before = after;
+      }
+    }
+    expect(rejected).toBeGreaterThan(samples.length / 2);
+  });
+});
