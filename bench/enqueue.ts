@@ -1,0 +1,89 @@
+/** Rows 3 and 4: bulk enqueue from NDJSON, and the latency of one `queuectl enqueue` call. */
+
+import { Database } from "bun:sqlite";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { SQLITE_MIGRATIONS } from "../src/store/sqlite/migrations.ts";
+import {
+  type BenchContext,
+  type BenchRow,
+  benchHome,
+  CLI,
+  fmtMs,
+  fmtRate,
+  percentile,
+  perSecond,
+  timeCommand,
+} from "./harness.ts";
+
+/** Baseline: the same rows inserted by hand with one prepared statement in one transaction. */
+function rawInsertMs(path: string, count: number): number {
+  const db = new Database(path, { create: true });
+  db.run("PRAGMA journal_mode = WAL");
+  db.run(SQLITE_MIGRATIONS[0]?.sql ?? "");
+  const insert = db.query(
+    "INSERT INTO jobs (id, spec, revision, state, max_retries, created_at, updated_at, next_run_at) VALUES (?, ?, 'r', 'pending', 3, 1, 1, 1)",
+  );
+  const started = performance.now();
+  db.transaction(() => {
+    for (let i = 0; i < count; i++) insert.run(`job-${i}`, `{"id":"job-${i}","command":"true"}`);
+  })();
+  const elapsed = performance.now() - started;
+  db.close();
+  return elapsed;
+}
+
+export async function benchBulkEnqueue(context: BenchContext): Promise<BenchRow> {
+  const count = context.size(100_000, 5_000);
+  const home = benchHome();
+  try {
+    const file = join(home.home, "jobs.ndjson");
+    writeFileSync(
+      file,
+      Array.from({ length: count }, (_, i) => `{"id":"job-${i}","command":"true"}`).join("\n"),
+    );
+    const elapsed = await timeCommand(["bun", CLI, "enqueue", "-f", file], home.env);
+    const baseline = rawInsertMs(join(home.home, "raw.db"), count);
+    const rate = perSecond(count, elapsed);
+    return {
+      row: 3,
+      what: `bulk enqueue of ${count.toLocaleString("en-US")} jobs from NDJSON (whole CLI process)`,
+      value: fmtRate(rate),
+      baseline: `${fmtRate(perSecond(count, baseline))} (raw bun:sqlite inserts)`,
+      ratio: rate / perSecond(count, baseline),
+      goal: "≥ 50,000 jobs/s",
+      met: rate >= 50_000,
+    };
+  } finally {
+    home.cleanup();
+  }
+}
+
+export async function benchEnqueueLatency(context: BenchContext): Promise<BenchRow> {
+  const calls = context.size(200, 20);
+  const home = benchHome();
+  try {
+    const bare: number[] = [];
+    const enqueue: number[] = [];
+    // Interleaved, so a burst of machine noise hits both series alike.
+    for (let i = 0; i < calls; i++) {
+      bare.push(await timeCommand(["bun", "-e", "0"], home.env));
+      enqueue.push(
+        await timeCommand(["bun", CLI, "enqueue", `{"id":"job-${i}","command":"true"}`], home.env),
+      );
+    }
+    const p50 = percentile(enqueue, 50);
+    const bareP50 = percentile(bare, 50);
+    return {
+      row: 4,
+      what: `one \`queuectl enqueue\` call, p50 / p95 over ${calls} calls`,
+      value: `${fmtMs(p50)} / ${fmtMs(percentile(enqueue, 95))}`,
+      baseline: `${fmtMs(bareP50)} / ${fmtMs(percentile(bare, 95))} (\`bun -e 0\`)`,
+      ratio: p50 / bareP50,
+      goal: "p50 ≤ 3× a bare Bun start",
+      met: p50 <= 3 * bareP50,
+    };
+  } finally {
+    home.cleanup();
+  }
+}
