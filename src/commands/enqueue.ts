@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import type { CAC } from "cac";
 import { resolveConfig } from "../core/config.ts";
 import { UserError } from "../core/errors.ts";
-import { formatFromName, parseJobInput, prepareJobs } from "../core/job-input.ts";
+import { ARGUMENT_NAME, formatFromName, parseJobInput, prepareJobs } from "../core/job-input.ts";
+import { enqueuePrepared } from "../flow/enqueue.ts";
 import { colors, printJson, safeText } from "../render.ts";
 import { type GlobalOptions, lastValue, withStore } from "./context.ts";
 
@@ -36,7 +37,7 @@ function readInput(json: string | undefined, file: string | undefined): { text: 
       `queuectl enqueue '{"id":"job1","command":"echo hi"}'  or  queuectl enqueue -f jobs.ndjson`,
     );
   }
-  return { text: String(json), name: "the job JSON" };
+  return { text: String(json), name: ARGUMENT_NAME };
 }
 
 export function registerEnqueue(cli: CAC): void {
@@ -62,17 +63,21 @@ export function registerEnqueue(cli: CAC): void {
       await withStore(options, async (store) => {
         const now = Date.now();
         const prepared = prepareJobs(items, name, resolveConfig(await store.configGetAll()), now);
-        await store.jobInsertMany({
-          jobs: prepared.map((job) => ({ ...job, source: null })),
+        const result = await enqueuePrepared(
+          store,
+          prepared,
           now,
-          onProgress: showProgress
-            ? (done) => process.stderr.write(`\renqueued ${done}/${prepared.length}`)
-            : undefined,
-        });
+          showProgress ? (done) => process.stderr.write(`\renqueued ${done}/${prepared.length}`) : undefined,
+        );
         if (showProgress) process.stderr.write("\n");
-        const ids = prepared.map((job) => job.spec.id);
-        if (options.json) printJson({ enqueued: ids.length, ids });
-        else if (ids.length === 1) console.log(`${colors.green("✓")} Enqueued job ${safeText(ids[0] ?? "")}`);
+        const ids = [...result.jobs, ...result.schedules];
+        if (options.json) printJson({ enqueued: ids.length, ids, schedules: result.schedules });
+        else if (result.schedules.length > 0 && result.jobs.length === 0 && ids.length === 1) {
+          console.log(
+            `${colors.green("✓")} Scheduled ${safeText(ids[0] ?? "")}; each occurrence runs as its own job`,
+          );
+        } else if (ids.length === 1)
+          console.log(`${colors.green("✓")} Enqueued job ${safeText(ids[0] ?? "")}`);
         else console.log(`${colors.green("✓")} Enqueued ${ids.length} jobs`);
       });
     });

@@ -6,6 +6,7 @@
 
 import { parseDurationMs } from "./duration.ts";
 import { suggestion, UserError } from "./errors.ts";
+import { normalizeFlowFields } from "./flow-spec.ts";
 
 /** The normalized spec. Optional fields are absent, never null, so the revision ignores them. */
 export interface JobSpec {
@@ -23,6 +24,15 @@ export interface JobSpec {
   env?: Record<string, string>;
   tags?: string[];
   queue?: string;
+  /** Ids that must complete before this job may run. */
+  after?: string[];
+  /** A cron expression: the spec becomes a schedule whose occurrences are jobs of their own. */
+  schedule?: string;
+  timezone?: string;
+  /** Missed occurrences: `latest` (default, absent), `none` or `all`. */
+  catchup?: "none" | "all";
+  /** When the previous occurrence still runs: `skip` (default, absent), `allow` or `replace`. */
+  overlap?: "allow" | "replace";
 }
 
 export const SPEC_FIELDS = [
@@ -39,6 +49,9 @@ export const SPEC_FIELDS = [
   "queue",
   "after",
   "schedule",
+  "timezone",
+  "catchup",
+  "overlap",
   "state",
 ] as const;
 
@@ -58,6 +71,16 @@ const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 
 function fail(field: string, rule: string, hint: string): never {
   throw new SpecError(`\`${field}\` ${rule}`, hint, field);
+}
+
+/** Durations are parsed in duration.ts; this re-raises its error as a SpecError naming the field. */
+function durationMs(field: string, value: unknown): number {
+  try {
+    return parseDurationMs(value, `\`${field}\``);
+  } catch (error) {
+    if (error instanceof UserError) throw new SpecError(error.message, error.hint, field);
+    throw error;
+  }
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -99,10 +122,14 @@ function normalizeInteger(field: string, value: unknown, min: number, max: numbe
   return value;
 }
 
+// A date, optionally with a time and an offset. Date.parse alone would also take "1" or
+// "Jan 5", so a typo could silently schedule a job decades away.
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$/i;
+
 function normalizeRunAt(value: unknown): string {
   const text = value instanceof Date ? value.toISOString() : value;
   if (typeof text !== "string") fail("run_at", "must be an ISO-8601 time", 'e.g. "2030-01-01T09:00:00Z"');
-  const ms = Date.parse(text);
+  const ms = ISO_8601.test(text.trim()) ? Date.parse(text.trim()) : Number.NaN;
   if (Number.isNaN(ms)) fail("run_at", `"${text}" is not an ISO-8601 time`, 'e.g. "2030-01-01T09:00:00Z"');
   return new Date(ms).toISOString();
 }
@@ -110,7 +137,8 @@ function normalizeRunAt(value: unknown): string {
 function normalizeStringMap(field: string, value: unknown): Record<string, string> {
   if (!isPlainObject(value))
     fail(field, "must be a mapping of names to values", 'e.g. "env": {"MODE": "fast"}');
-  const result: Record<string, string> = {};
+  // No prototype: a key named __proto__ must be kept (or refused), never silently dropped.
+  const result: Record<string, string> = Object.create(null);
   for (const key of Object.keys(value).sort()) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) {
       fail(`${field}.${key}`, "is not a valid environment variable name", "use letters, digits and _");
@@ -161,11 +189,6 @@ export function normalizeSpec(input: unknown, options: NormalizeOptions = {}): J
       throw new SpecError(`\`${key}\` is not a job field`, suggestion(key, SPEC_FIELDS), key);
     }
   }
-  for (const unsupported of ["after", "schedule"] as const) {
-    if (input[unsupported] !== undefined) {
-      fail(unsupported, "is not supported by this version of queuectl", "remove the field");
-    }
-  }
   if (input.state !== undefined && input.state !== "pending") {
     fail("state", 'can only be "pending" when a job is enqueued', "remove the field");
   }
@@ -177,7 +200,7 @@ export function normalizeSpec(input: unknown, options: NormalizeOptions = {}): J
   if (input.max_retries !== undefined)
     spec.max_retries = normalizeInteger("max_retries", input.max_retries, 0, 1000);
   if (input.timeout !== undefined) {
-    const ms = parseDurationMs(input.timeout, "timeout");
+    const ms = durationMs("timeout", input.timeout);
     if (ms <= 0) fail("timeout", "must be longer than zero", 'e.g. "timeout": "5m"');
     spec.timeout = ms / 1000;
   }
@@ -190,7 +213,7 @@ export function normalizeSpec(input: unknown, options: NormalizeOptions = {}): J
   }
   if (input.run_at !== undefined) spec.run_at = normalizeRunAt(input.run_at);
   if (input.delay !== undefined) {
-    const ms = parseDurationMs(input.delay, "delay");
+    const ms = durationMs("delay", input.delay);
     if (ms > 0) spec.delay = ms;
   }
   if (input.cwd !== undefined) {
@@ -211,6 +234,7 @@ export function normalizeSpec(input: unknown, options: NormalizeOptions = {}): J
     const queue = normalizeQueue(input.queue);
     if (queue !== "default") spec.queue = queue;
   }
+  normalizeFlowFields(input, spec);
   return spec;
 }
 

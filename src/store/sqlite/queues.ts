@@ -1,0 +1,68 @@
+/** Named queues (limits, pause) and retention, for the SQLite backend. */
+
+import type { Database } from "bun:sqlite";
+import { emptyStateCounts, type JobState } from "../../core/job.ts";
+import type { QueueInfo } from "../store.ts";
+
+type Row = Record<string, unknown>;
+
+export function queueSet(
+  db: Database,
+  params: { name: string; concurrency?: number | null; paused?: boolean },
+): void {
+  db.query("INSERT OR IGNORE INTO queues (name) VALUES (?)").run(params.name);
+  if (params.concurrency !== undefined) {
+    db.query("UPDATE queues SET concurrency = ? WHERE name = ?").run(params.concurrency, params.name);
+  }
+  if (params.paused !== undefined)
+    db.query("UPDATE queues SET paused = ? WHERE name = ?").run(params.paused ? 1 : 0, params.name);
+}
+
+export function queueList(db: Database): QueueInfo[] {
+  const queues = new Map<string, QueueInfo>();
+  const entry = (name: string): QueueInfo => {
+    let info = queues.get(name);
+    if (!info) {
+      info = { name, concurrency: null, paused: false, counts: emptyStateCounts() };
+      queues.set(name, info);
+    }
+    return info;
+  };
+  for (const row of db.query("SELECT name, concurrency, paused FROM queues").all() as Row[]) {
+    const info = entry(String(row.name));
+    info.concurrency = row.concurrency === null ? null : Number(row.concurrency);
+    info.paused = Boolean(row.paused);
+  }
+  for (const row of db
+    .query("SELECT queue, state, COUNT(*) AS n FROM jobs GROUP BY queue, state")
+    .all() as Row[]) {
+    const info = entry(String(row.queue));
+    info.counts[row.state as JobState] = Number(row.n);
+    info.counts.total += Number(row.n);
+  }
+  return [...queues.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Deletes finished, undeclared jobs; see Store.jobPurge. */
+export function jobPurge(
+  db: Database,
+  params: { states: JobState[]; finishedBefore: number; dryRun: boolean },
+): string[] {
+  const finished = params.states.filter(
+    (state) => state === "completed" || state === "dead" || state === "canceled",
+  );
+  if (finished.length === 0) return [];
+  const ids = (
+    db
+      .query(`
+        SELECT id FROM jobs
+        WHERE state IN (SELECT value FROM json_each(?1)) AND COALESCE(finished_at, updated_at) < ?2 AND declared = 0`)
+      .all(JSON.stringify(finished), params.finishedBefore) as Row[]
+  ).map((row) => String(row.id));
+  if (params.dryRun || ids.length === 0) return ids;
+  const list = JSON.stringify(ids);
+  db.query("DELETE FROM attempts WHERE job_id IN (SELECT value FROM json_each(?))").run(list);
+  db.query("DELETE FROM job_deps WHERE job_id IN (SELECT value FROM json_each(?))").run(list);
+  db.query("DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(?))").run(list);
+  return ids;
+}

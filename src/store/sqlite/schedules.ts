@@ -1,0 +1,130 @@
+/** Schedules for the SQLite backend: templates whose occurrences become ordinary jobs. */
+
+import type { Database } from "bun:sqlite";
+import type { JobSpec } from "../../core/spec.ts";
+import type { NewJob, ScheduleRecord } from "../store.ts";
+import { insertValues } from "./insert.ts";
+
+type Row = Record<string, unknown>;
+
+function rowToSchedule(row: Row): ScheduleRecord {
+  const nullable = (value: unknown) => (value === null || value === undefined ? null : Number(value));
+  return {
+    id: String(row.id),
+    spec: JSON.parse(String(row.spec)) as JobSpec,
+    revision: String(row.revision),
+    source: row.source === null ? null : String(row.source),
+    next_at: nullable(row.next_at),
+    last_at: nullable(row.last_at),
+    created_at: Number(row.created_at),
+    updated_at: Number(row.updated_at),
+  };
+}
+
+export function scheduleUpsert(
+  db: Database,
+  params: {
+    id: string;
+    spec: JobSpec;
+    revision: string;
+    source: string | null;
+    nextAt: number | null;
+    now: number;
+  },
+): "created" | "updated" | "unchanged" {
+  const existing = db
+    .query("SELECT revision, source FROM schedules WHERE id = ?")
+    .get(params.id) as Row | null;
+  if (!existing) {
+    db.query(
+      `INSERT INTO schedules (id, spec, revision, source, next_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      params.id,
+      JSON.stringify(params.spec),
+      params.revision,
+      params.source,
+      params.nextAt,
+      params.now,
+      params.now,
+    );
+    return "created";
+  }
+  if (existing.revision === params.revision && existing.source === params.source) return "unchanged";
+  db.query(
+    "UPDATE schedules SET spec = ?, revision = ?, source = ?, next_at = ?, updated_at = ? WHERE id = ?",
+  ).run(JSON.stringify(params.spec), params.revision, params.source, params.nextAt, params.now, params.id);
+  return "updated";
+}
+
+export function scheduleGet(db: Database, id: string): ScheduleRecord | null {
+  const row = db.query("SELECT * FROM schedules WHERE id = ?").get(id) as Row | null;
+  return row ? rowToSchedule(row) : null;
+}
+
+export function scheduleList(db: Database, dueBy?: number): ScheduleRecord[] {
+  const rows =
+    dueBy === undefined
+      ? db.query("SELECT * FROM schedules ORDER BY id").all()
+      : db
+          .query("SELECT * FROM schedules WHERE next_at IS NOT NULL AND next_at <= ? ORDER BY next_at")
+          .all(dueBy);
+  return (rows as Row[]).map(rowToSchedule);
+}
+
+export function scheduleRemove(db: Database, id: string): boolean {
+  return db.query("DELETE FROM schedules WHERE id = ?").run(id).changes > 0;
+}
+
+export function scheduleFire(
+  db: Database,
+  params: {
+    id: string;
+    expectedNextAt: number;
+    nextAt: number | null;
+    occurrences: NewJob[];
+    overlap: "allow" | "skip" | "replace";
+    now: number;
+  },
+): { enqueued: string[]; skipped: string[]; replaced: string[] } {
+  const result = { enqueued: [] as string[], skipped: [] as string[], replaced: [] as string[] };
+  const moved = db
+    .query("UPDATE schedules SET next_at = ?, last_at = ?, updated_at = ? WHERE id = ? AND next_at = ?")
+    .run(params.nextAt, params.now, params.now, params.id, params.expectedNextAt).changes;
+  // Another ticker fired this occurrence first.
+  if (moved === 0) return result;
+  const active = () =>
+    (
+      db
+        .query("SELECT id FROM jobs WHERE schedule_id = ? AND state IN ('pending', 'failed', 'processing')")
+        .all(params.id) as Row[]
+    ).map((row) => String(row.id));
+  const insert = db.query(`
+    INSERT INTO jobs (id, spec, revision, state, max_retries, priority, queue, tags, created_at, updated_at,
+                      next_run_at, source, declared)
+    VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (id) DO NOTHING`);
+  for (const occurrence of params.occurrences) {
+    const running = active();
+    if (running.length > 0 && params.overlap === "skip") {
+      result.skipped.push(occurrence.spec.id);
+      continue;
+    }
+    if (running.length > 0 && params.overlap === "replace") {
+      // Canceling a running occurrence takes its lease away: its worker's next renewal fails,
+      // the worker kills the process group, and the fencing token refuses its late result.
+      db.query(`
+        UPDATE jobs SET state = 'canceled', lease_until = NULL, finished_at = ?1, updated_at = ?1,
+                        last_error = 'replaced by a newer occurrence'
+        WHERE schedule_id = ?2 AND state IN ('pending', 'failed', 'processing')`).run(params.now, params.id);
+      result.replaced.push(...running);
+    }
+    // Occurrences carry their schedule's source for display but are not declared rows, so retention may purge them.
+    const values = insertValues(occurrence, params.now);
+    values[values.length - 1] = 0;
+    if (insert.run(...values).changes > 0) {
+      db.query("UPDATE jobs SET schedule_id = ? WHERE id = ?").run(params.id, occurrence.spec.id);
+      result.enqueued.push(occurrence.spec.id);
+    }
+  }
+  return result;
+}
