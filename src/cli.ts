@@ -14,6 +14,9 @@ import { registerEnqueue } from "./commands/enqueue.ts";
 import { registerExportImport } from "./commands/export.ts";
 import { registerList } from "./commands/list.ts";
 import { registerLogs } from "./commands/logs.ts";
+import { registerPurge } from "./commands/purge.ts";
+import { registerQueue } from "./commands/queue.ts";
+import { registerSchedule } from "./commands/schedule.ts";
 import { registerShow } from "./commands/show.ts";
 import { registerStatus } from "./commands/status.ts";
 import { registerSync } from "./commands/sync.ts";
@@ -26,11 +29,13 @@ const COMMAND_GROUPS: Record<string, string[]> = {
   worker: ["start", "stop", "run"],
   dlq: ["list", "retry"],
   config: ["get", "set"],
+  queue: ["set", "pause", "resume", "list"],
+  schedule: ["list", "remove"],
 };
 
 const GLOBAL_OPTIONS_WITH_VALUE = new Set(["--db"]);
 
-function joinGroupCommand(args: string[]): string[] {
+function joinGroupCommand(args: string[], cli: ReturnType<typeof cac>): string[] {
   let index = 0;
   while (index < args.length && (args[index] ?? "").startsWith("-")) {
     index += GLOBAL_OPTIONS_WITH_VALUE.has(args[index] ?? "") ? 2 : 1;
@@ -43,7 +48,12 @@ function joinGroupCommand(args: string[]): string[] {
     return [...args.slice(0, index), `${group} ${sub}`, ...args.slice(index + 2)];
   }
   const wantsHelp = sub === undefined || sub === "--help" || sub === "-h";
-  const list = subcommands.map((name) => `  queuectl ${group} ${name}`).join("\n");
+  const describe = (name: string) =>
+    cli.commands.find((command) => command.name === `${group} ${name}`)?.description ?? "";
+  const width = Math.max(...subcommands.map((name) => name.length));
+  const list = subcommands
+    .map((name) => `  queuectl ${group} ${name.padEnd(width)}  ${describe(name)}`.trimEnd())
+    .join("\n");
   if (wantsHelp && (args.includes("--help") || args.includes("-h"))) {
     console.log(
       `Usage: queuectl ${group} <${subcommands.join("|")}> [options]\n\nCommands:\n${list}\n\nRun \`queuectl ${group} <command> --help\` for details.`,
@@ -54,6 +64,34 @@ function joinGroupCommand(args: string[]): string[] {
     sub === undefined ? `\`${group}\` needs a subcommand` : `unknown command \`${group} ${safeText(sub)}\``,
     sub === undefined ? `one of: ${subcommands.join(", ")}` : suggestion(sub, subcommands),
   );
+}
+
+/**
+ * `-f -` means "read stdin", but cac's parser takes a lone `-` for a missing value. Joining it
+ * as `-f=-` keeps the convention working for every option that takes a value.
+ */
+function keepDashValues(args: string[], cli: ReturnType<typeof cac>): string[] {
+  const takesValue = new Set<string>();
+  for (const command of [cli.globalCommand, ...cli.commands]) {
+    for (const option of command.options)
+      if (!option.isBoolean) for (const name of option.names) takesValue.add(name);
+  }
+  const result: string[] = [];
+  for (let index = 0; index < args.length; index++) {
+    const arg = args[index] ?? "";
+    if (arg === "--") return [...result, ...args.slice(index)];
+    const name = arg.replace(/^--?/, "");
+    if (arg.startsWith("-") && !arg.includes("=") && takesValue.has(name) && args[index + 1] === "-") {
+      result.push(`${arg}=-`);
+      index++;
+    } else result.push(arg);
+  }
+  return result;
+}
+
+/** Node's file-system errors (ENOENT, EACCES, …) are the environment's fault, not a bug. */
+function isSystemError(error: unknown): error is NodeJS.ErrnoException {
+  return error instanceof Error && /^E[A-Z]+$/.test(String((error as NodeJS.ErrnoException).code ?? ""));
 }
 
 function buildCli() {
@@ -72,10 +110,19 @@ function buildCli() {
   registerCancelAndRerun(cli);
   registerConfig(cli);
   registerLogs(cli);
+  registerQueue(cli);
+  registerSchedule(cli);
+  registerPurge(cli);
   registerSync(cli);
   registerExportImport(cli);
   registerDashboard(cli);
-  cli.help();
+  // cac leaves a command's own description out of its --help; put it under the usage line.
+  cli.help((sections) => {
+    const usage = sections.find((section) => section.title === "Usage")?.body ?? "";
+    const command = cli.commands.find((c) => usage.trim() === `$ queuectl ${c.rawName}`);
+    if (command?.description) sections.splice(2, 0, { body: command.description });
+    return sections;
+  });
   return cli;
 }
 
@@ -100,7 +147,12 @@ async function main(argv: string[]): Promise<void> {
       cli.outputHelp();
       return;
     }
-    cli.parse([argv[0] ?? "bun", argv[1] ?? "queuectl", ...joinGroupCommand(args)], { run: false });
+    cli.parse(
+      [argv[0] ?? "bun", argv[1] ?? "queuectl", ...keepDashValues(joinGroupCommand(args, cli), cli)],
+      {
+        run: false,
+      },
+    );
     if (cli.options.help) return;
     if (!cli.matchedCommand) {
       const unknown = String(cli.args[0] ?? "");
@@ -121,6 +173,12 @@ async function main(argv: string[]): Promise<void> {
       const userError = describeCacError(error);
       process.stderr.write(`error: ${userError.message} — ${userError.hint}\n`);
       process.exitCode = 2;
+    } else if (isSystemError(error)) {
+      process.stderr.write(
+        `error: ${safeText(error.message)} — check that the path exists and that you may read and write it\n`,
+      );
+      if (debug && error.stack) process.stderr.write(`${error.stack}\n`);
+      process.exitCode = 1;
     } else {
       const message = error instanceof Error ? error.message : String(error);
       process.stderr.write(

@@ -19,6 +19,8 @@ export interface QueueConfig {
   jobTimeoutMs: number;
   /** How long a silent worker keeps a claimed job before others rescue it, in ms. Default 30000. */
   leaseMs: number;
+  /** Finished jobs older than this are purged by workers; null (default) keeps them forever. */
+  retentionMs: number | null;
 }
 
 interface KeyDefinition {
@@ -96,6 +98,12 @@ export const CONFIG_KEYS: Record<string, KeyDefinition> = {
     defaultValue: "30",
     parse: secondsRule(2000, 86_400_000),
   },
+  retention: {
+    describe: "workers purge finished jobs older than this, seconds, or off",
+    defaultValue: "off",
+    parse: (text, key) =>
+      /^(off|none|0)$/i.test(text.trim()) ? "off" : secondsRule(60_000, 3650 * 86_400_000)(text, key),
+  },
 };
 
 export const CONFIG_KEY_NAMES = Object.keys(CONFIG_KEYS);
@@ -139,6 +147,8 @@ export function resolveConfig(stored: Record<string, string>): QueueConfig {
     pollIntervalMs: number("poll-interval") * 1000,
     jobTimeoutMs: number("job-timeout") * 1000,
     leaseMs: number("lease") * 1000,
+    retentionMs:
+      values.retention === "off" || values.retention === undefined ? null : number("retention") * 1000,
   };
 }
 

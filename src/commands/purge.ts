@@ -1,0 +1,56 @@
+import type { CAC } from "cac";
+import { parseDurationMs } from "../core/duration.ts";
+import { UserError } from "../core/errors.ts";
+import type { JobState } from "../core/job.ts";
+import { colors, printJson } from "../render.ts";
+import { type GlobalOptions, lastValue, withStore } from "./context.ts";
+
+interface PurgeOptions extends GlobalOptions {
+  state?: string | string[];
+  olderThan?: string | number;
+  dryRun?: boolean;
+}
+
+const PURGEABLE = ["completed", "dead", "canceled"] as const;
+
+export function registerPurge(cli: CAC): void {
+  cli
+    .command("purge", "Delete finished jobs and their history; pending and running jobs are never touched")
+    .option("--state <state>", "completed, dead or canceled; repeat or comma-separate (default: all three)")
+    .option(
+      "--older-than <duration>",
+      "Only jobs finished longer ago than this, e.g. 7d or 12h (default: 7d)",
+    )
+    .option("--dry-run", "List what would be deleted without deleting (default: off)")
+    .option("--json", "Print the purged ids as JSON (default: human text)")
+    .example("queuectl purge --state completed --older-than 7d --dry-run")
+    .action(async (options: PurgeOptions) => {
+      const requested = [options.state ?? []]
+        .flat()
+        .flatMap((value) => String(value).split(","))
+        .filter(Boolean);
+      for (const state of requested) {
+        if (!(PURGEABLE as readonly string[]).includes(state)) {
+          throw new UserError(
+            `purge --state "${state}" is not allowed`,
+            "use completed, dead or canceled; live jobs are never purged",
+          );
+        }
+      }
+      const states = (requested.length > 0 ? requested : [...PURGEABLE]) as JobState[];
+      const olderThanMs = parseDurationMs(lastValue(options.olderThan) ?? "7d", "--older-than");
+      await withStore(options, async (store) => {
+        const ids = await store.jobPurge({
+          states,
+          finishedBefore: Date.now() - olderThanMs,
+          dryRun: Boolean(options.dryRun),
+        });
+        if (options.json) printJson({ dry_run: Boolean(options.dryRun), purged: ids });
+        else if (options.dryRun)
+          console.log(
+            `would purge ${ids.length} job(s)${ids.length ? `: ${ids.slice(0, 20).join(", ")}${ids.length > 20 ? " …" : ""}` : ""}`,
+          );
+        else console.log(`${colors.green("✓")} purged ${ids.length} job(s)`);
+      });
+    });
+}

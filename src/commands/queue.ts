@@ -1,0 +1,91 @@
+import type { CAC } from "cac";
+import { UserError } from "../core/errors.ts";
+import { colors, printJson, safeText } from "../render.ts";
+import { type GlobalOptions, withStore } from "./context.ts";
+
+interface QueueSetOptions extends GlobalOptions {
+  concurrency?: string | number;
+}
+
+const QUEUE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+function queueName(name: unknown): string {
+  const text = String(name ?? "");
+  if (!QUEUE_NAME.test(text))
+    throw new UserError(`"${text}" is not a queue name`, "use letters, digits, '.', '_' or '-'");
+  return text;
+}
+
+/** `--concurrency N` (N ≥ 1) or `--concurrency none` to lift the limit. */
+function parseConcurrency(value: unknown): number | null {
+  if (value === "none" || value === "unlimited") return null;
+  const number = typeof value === "number" ? value : Number(value);
+  if (!Number.isInteger(number) || number < 1) {
+    throw new UserError(
+      `--concurrency must be a whole number of at least 1, or none, got "${String(value)}"`,
+      "e.g. --concurrency 2",
+    );
+  }
+  return number;
+}
+
+export function registerQueue(cli: CAC): void {
+  cli
+    .command("queue set <name>", "Limit how many jobs of a queue run at once, across every worker and host")
+    .option("--concurrency <n>", "Running jobs allowed at once, or none (default: no limit)")
+    .example("queuectl queue set emails --concurrency 2")
+    .action(async (name: string, options: QueueSetOptions) => {
+      if (options.concurrency === undefined)
+        throw new UserError("nothing to set", "give --concurrency N (or none)");
+      const concurrency = parseConcurrency(options.concurrency);
+      await withStore(options, async (store) => {
+        await store.queueSet({ name: queueName(name), concurrency });
+        console.log(
+          `${colors.green("✓")} queue ${safeText(name)}: concurrency ${concurrency ?? "unlimited"}`,
+        );
+      });
+    });
+
+  for (const [verb, paused] of [
+    ["pause", true],
+    ["resume", false],
+  ] as const) {
+    cli
+      .command(
+        `queue ${verb} <name>`,
+        paused ? "Stop claiming jobs of a queue (running jobs finish)" : "Claim jobs of a paused queue again",
+      )
+      .example(`queuectl queue ${verb} emails`)
+      .action(async (name: string, options: GlobalOptions) => {
+        await withStore(options, async (store) => {
+          await store.queueSet({ name: queueName(name), paused });
+          console.log(`${colors.green("✓")} queue ${safeText(name)} ${paused ? "paused" : "resumed"}`);
+        });
+      });
+  }
+
+  cli
+    .command("queue list", "Show every queue with its limit, pause switch and job counts")
+    .option("--json", "Print JSON (default: human text)")
+    .example("queuectl queue list")
+    .action(async (options: GlobalOptions) => {
+      await withStore(options, async (store) => {
+        const queues = await store.queueList();
+        if (options.json) {
+          printJson(queues);
+          return;
+        }
+        if (queues.length === 0) {
+          console.log("No queues yet.");
+          return;
+        }
+        console.log(colors.bold("QUEUE            LIMIT      STATE    PENDING  RUNNING  FAILED  DEAD  DONE"));
+        for (const queue of queues) {
+          const c = queue.counts;
+          console.log(
+            `${safeText(queue.name).padEnd(16)} ${String(queue.concurrency ?? "-").padEnd(10)} ${(queue.paused ? colors.yellow("paused") : "active").padEnd(8)} ${String(c.pending).padStart(7)}  ${String(c.processing).padStart(7)}  ${String(c.failed).padStart(6)}  ${String(c.dead).padStart(4)}  ${String(c.completed).padStart(4)}`,
+          );
+        }
+      });
+    });
+}

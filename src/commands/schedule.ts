@@ -1,0 +1,65 @@
+import type { CAC } from "cac";
+import { UserError } from "../core/errors.ts";
+import { colors, commandText, iso, printJson, safeText } from "../render.ts";
+import type { ScheduleRecord } from "../store/store.ts";
+import { type GlobalOptions, withStore } from "./context.ts";
+
+export function scheduleJson(schedule: ScheduleRecord) {
+  return {
+    id: schedule.id,
+    command: schedule.spec.command,
+    schedule: schedule.spec.schedule,
+    timezone: schedule.spec.timezone ?? "UTC",
+    catchup: schedule.spec.catchup ?? "latest",
+    overlap: schedule.spec.overlap ?? "skip",
+    next_run_at: iso(schedule.next_at),
+    last_fired_at: iso(schedule.last_at),
+    source: schedule.source,
+    revision: schedule.revision,
+  };
+}
+
+export function scheduleLines(schedules: ScheduleRecord[]): string {
+  return schedules
+    .map(
+      (s) =>
+        `${colors.bold(safeText(s.id))}  ${safeText(s.spec.schedule ?? "")}${s.spec.timezone ? ` (${safeText(s.spec.timezone)})` : ""}  next: ${iso(s.next_at) ?? "never"}\n  Command: ${safeText(commandText(s.spec.command))}`,
+    )
+    .join("\n");
+}
+
+export function registerSchedule(cli: CAC): void {
+  cli
+    .command("schedule list", "Show recurring jobs and their next occurrence")
+    .option("--json", "Print JSON (default: human text)")
+    .example("queuectl schedule list")
+    .action(async (options: GlobalOptions) => {
+      await withStore(options, async (store) => {
+        const schedules = await store.scheduleList();
+        if (options.json) printJson(schedules.map(scheduleJson));
+        else console.log(schedules.length === 0 ? "No schedules." : scheduleLines(schedules));
+      });
+    });
+
+  cli
+    .command("schedule remove <id>", "Stop a schedule's future occurrences (queued ones stay)")
+    .example("queuectl schedule remove nightly-report")
+    .action(async (id: string, options: GlobalOptions) => {
+      await withStore(options, async (store) => {
+        const schedule = await store.scheduleGet({ id: String(id) });
+        if (!schedule)
+          throw new UserError(
+            `no schedule with id "${safeText(String(id))}"`,
+            "see `queuectl schedule list`",
+          );
+        if (schedule.source) {
+          throw new UserError(
+            `schedule "${safeText(schedule.id)}" comes from ${safeText(schedule.source)}`,
+            "remove it from that jobfile and sync",
+          );
+        }
+        await store.scheduleRemove({ id: schedule.id });
+        console.log(`${colors.green("✓")} schedule ${safeText(schedule.id)} removed`);
+      });
+    });
+}
