@@ -92,24 +92,25 @@ export function scheduleFire(
     .run(params.nextAt, params.now, params.now, params.id, params.expectedNextAt).changes;
   // Another ticker fired this occurrence first.
   if (moved === 0) return result;
-  const active = () =>
-    (
-      db
-        .query("SELECT id FROM jobs WHERE schedule_id = ? AND state IN ('pending', 'failed', 'processing')")
-        .all(params.id) as Row[]
-    ).map((row) => String(row.id));
+  // Occurrences fired together (catch-up) never block each other; only earlier ones count.
+  const running = (
+    db
+      .query("SELECT id FROM jobs WHERE schedule_id = ? AND state IN ('pending', 'failed', 'processing')")
+      .all(params.id) as Row[]
+  ).map((row) => String(row.id));
   const insert = db.query(`
     INSERT INTO jobs (id, spec, revision, state, max_retries, priority, queue, tags, created_at, updated_at,
                       next_run_at, source, declared)
     VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (id) DO NOTHING`);
+  let replacedOnce = false;
   for (const occurrence of params.occurrences) {
-    const running = active();
     if (running.length > 0 && params.overlap === "skip") {
       result.skipped.push(occurrence.spec.id);
       continue;
     }
-    if (running.length > 0 && params.overlap === "replace") {
+    if (running.length > 0 && params.overlap === "replace" && !replacedOnce) {
+      replacedOnce = true;
       // Canceling a running occurrence takes its lease away: its worker's next renewal fails,
       // the worker kills the process group, and the fencing token refuses its late result.
       db.query(`

@@ -1,0 +1,185 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { dueOccurrences, nextOccurrence, occurrenceId } from "../../src/core/schedule.ts";
+import { normalizeSpec } from "../../src/core/spec.ts";
+import { tickSchedules } from "../../src/flow/tick.ts";
+import { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
+import { enqueue, runNext, tempStore } from "./helpers.ts";
+
+let cleanup: (() => Promise<void>) | undefined;
+afterEach(async () => {
+  await cleanup?.();
+  cleanup = undefined;
+});
+
+function setup() {
+  const t = tempStore();
+  cleanup = t.cleanup;
+  return t;
+}
+
+const T0 = Date.parse("2026-06-01T12:00:30Z");
+const MINUTE = 60_000;
+
+async function ids(store: SqliteStore) {
+  return (await store.jobList({})).map((job) => job.id);
+}
+
+describe("schedule arithmetic (pure, fixed clock)", () => {
+  const every5 = normalizeSpec({ id: "s", command: "true", schedule: "*/5 * * * *" });
+
+  test("next occurrence and deterministic occurrence ids", () => {
+    expect(new Date(nextOccurrence(every5, T0) ?? 0).toISOString()).toBe("2026-06-01T12:05:00.000Z");
+    expect(occurrenceId("s", Date.parse("2026-06-01T12:05:00Z"))).toBe("s@2026-06-01T12:05:00.000Z");
+  });
+
+  test("catchup latest (default) runs only the most recent missed occurrence", () => {
+    const first = Date.parse("2026-06-01T12:05:00Z");
+    const due = dueOccurrences(every5, first, first + 21 * MINUTE);
+    expect(due.runAt.map((t) => new Date(t).toISOString())).toEqual(["2026-06-01T12:25:00.000Z"]);
+    expect(due.skipped).toBe(4);
+    expect(new Date(due.nextAt ?? 0).toISOString()).toBe("2026-06-01T12:30:00.000Z");
+  });
+
+  test("catchup all runs each missed occurrence; none drops late ones", () => {
+    const first = Date.parse("2026-06-01T12:05:00Z");
+    const all = normalizeSpec({ id: "s", command: "true", schedule: "*/5 * * * *", catchup: "all" });
+    expect(dueOccurrences(all, first, first + 21 * MINUTE).runAt).toHaveLength(5);
+    const none = normalizeSpec({ id: "s", command: "true", schedule: "*/5 * * * *", catchup: "none" });
+    expect(dueOccurrences(none, first, first + 23 * MINUTE).runAt).toEqual([]);
+    expect(dueOccurrences(none, first, first + 10_000).runAt).toEqual([first]);
+  });
+
+  test("DST: a daily 02:30 in Europe/Berlin on the spring-forward and fall-back days", () => {
+    const spec = normalizeSpec({
+      id: "d",
+      command: "true",
+      schedule: "30 2 * * *",
+      timezone: "Europe/Berlin",
+    });
+    const runs: string[] = [];
+    let cursor = Date.parse("2026-03-27T12:00:00Z");
+    for (let i = 0; i < 4; i++) {
+      cursor = nextOccurrence(spec, cursor) ?? 0;
+      runs.push(new Date(cursor).toISOString());
+    }
+    // 02:30 does not exist on 29 March (clocks jump 02:00 → 03:00): it runs once, at 03:00 local.
+    expect(runs).toEqual([
+      "2026-03-28T01:30:00.000Z",
+      "2026-03-29T01:00:00.000Z",
+      "2026-03-30T00:30:00.000Z",
+      "2026-03-31T00:30:00.000Z",
+    ]);
+    // 02:30 happens twice on 25 October (03:00 → 02:00): it must run once, not twice.
+    const autumn: number[] = [];
+    cursor = Date.parse("2026-10-24T12:00:00Z");
+    for (let i = 0; i < 3; i++) {
+      cursor = nextOccurrence(spec, cursor) ?? 0;
+      autumn.push(cursor);
+    }
+    const onTheDay = autumn.filter((t) => new Date(t).toISOString().startsWith("2026-10-25"));
+    expect(onTheDay).toHaveLength(1);
+  });
+});
+
+describe("schedules in the store", () => {
+  test("an occurrence becomes a job once, and ticking again adds nothing", async () => {
+    const { store } = setup();
+    await enqueue(store, [{ id: "tick", command: "true", schedule: "* * * * *" }], T0);
+    expect(await ids(store)).toEqual([]);
+    await tickSchedules(store, T0 + MINUTE);
+    await tickSchedules(store, T0 + MINUTE);
+    expect(await ids(store)).toEqual(["tick@2026-06-01T12:01:00.000Z"]);
+    expect((await store.scheduleGet({ id: "tick" }))?.next_at).toBe(Date.parse("2026-06-01T12:02:00Z"));
+  });
+
+  test("two tickers on one database (two watchers, two hosts) never enqueue an occurrence twice", async () => {
+    const { store, path } = setup();
+    const other = new SqliteStore(path);
+    try {
+      await enqueue(store, [{ id: "both", command: "true", schedule: "* * * * *", overlap: "allow" }], T0);
+      for (let minute = 1; minute <= 10; minute++) {
+        const now = T0 + minute * MINUTE;
+        await Promise.all([tickSchedules(store, now), tickSchedules(other, now), tickSchedules(store, now)]);
+      }
+      const all = await ids(store);
+      expect(all).toHaveLength(10);
+      expect(new Set(all).size).toBe(10);
+    } finally {
+      await other.close();
+    }
+  });
+
+  test("overlap skip (default): no new occurrence while the previous one is still running", async () => {
+    const { store } = setup();
+    await enqueue(store, [{ id: "slow", command: "sleep 100", schedule: "* * * * *" }], T0);
+    await tickSchedules(store, T0 + MINUTE);
+    const running = await store.jobClaim({ workerId: "w", host: "h", now: T0 + MINUTE, leaseMs: 600_000 });
+    expect(running?.id).toBe("slow@2026-06-01T12:01:00.000Z");
+    const result = await tickSchedules(store, T0 + 2 * MINUTE);
+    expect(result.skipped).toEqual(["slow@2026-06-01T12:02:00.000Z"]);
+    expect(await ids(store)).toEqual(["slow@2026-06-01T12:01:00.000Z"]);
+  });
+
+  test("overlap allow runs occurrences side by side", async () => {
+    const { store } = setup();
+    await enqueue(store, [{ id: "par", command: "true", schedule: "* * * * *", overlap: "allow" }], T0);
+    await tickSchedules(store, T0 + MINUTE);
+    await store.jobClaim({ workerId: "w", host: "h", now: T0 + MINUTE, leaseMs: 600_000 });
+    await tickSchedules(store, T0 + 2 * MINUTE);
+    expect(await ids(store)).toHaveLength(2);
+  });
+
+  test("overlap replace cancels the running occurrence and fences out its result", async () => {
+    const { store } = setup();
+    await enqueue(store, [{ id: "rep", command: "true", schedule: "* * * * *", overlap: "replace" }], T0);
+    await tickSchedules(store, T0 + MINUTE);
+    const old = await store.jobClaim({ workerId: "w", host: "h", now: T0 + MINUTE, leaseMs: 600_000 });
+    if (!old) throw new Error("expected a claim");
+    const result = await tickSchedules(store, T0 + 2 * MINUTE);
+    expect(result.replaced).toEqual([old.id]);
+    expect((await store.jobGet({ id: old.id }))?.state).toBe("canceled");
+    // The old worker's lease renewal fails, so it stops the process; its late result is refused.
+    expect(await store.jobLeaseExtend({ id: old.id, token: old.token, leaseUntil: T0 + 10 * MINUTE })).toBe(
+      false,
+    );
+    const late = {
+      exitCode: 0,
+      signal: null,
+      error: null,
+      stdoutBytes: 0,
+      stderrBytes: 0,
+      logPath: null,
+      outputTail: null,
+    };
+    expect(
+      await store.jobComplete({ id: old.id, token: old.token, now: T0 + 2 * MINUTE, result: late }),
+    ).toBe(false);
+    expect((await store.jobGet({ id: "rep@2026-06-01T12:02:00.000Z" }))?.state).toBe("pending");
+  });
+
+  test("catch-up after downtime: latest enqueues one, all enqueues each", async () => {
+    const { store } = setup();
+    await enqueue(
+      store,
+      [
+        { id: "latest", command: "true", schedule: "*/10 * * * *" },
+        { id: "every", command: "true", schedule: "*/10 * * * *", catchup: "all" },
+      ],
+      T0,
+    );
+    await tickSchedules(store, T0 + 60 * MINUTE);
+    const all = await ids(store);
+    expect(all.filter((id) => id.startsWith("latest@"))).toEqual(["latest@2026-06-01T13:00:00.000Z"]);
+    expect(all.filter((id) => id.startsWith("every@"))).toHaveLength(6);
+  });
+
+  test("removing a schedule stops future occurrences; queued ones stay", async () => {
+    const { store } = setup();
+    await enqueue(store, [{ id: "gone", command: "true", schedule: "* * * * *" }], T0);
+    await tickSchedules(store, T0 + MINUTE);
+    expect(await store.scheduleRemove({ id: "gone" })).toBe(true);
+    await tickSchedules(store, T0 + 5 * MINUTE);
+    expect(await ids(store)).toEqual(["gone@2026-06-01T12:01:00.000Z"]);
+    expect(await runNext(store, "complete", T0 + 5 * MINUTE)).toBe("gone@2026-06-01T12:01:00.000Z");
+  });
+});
