@@ -3,6 +3,7 @@ import { suggestion, UserError } from "../core/errors.ts";
 import { isJobState, JOB_STATES, type JobState } from "../core/job.ts";
 import { jobBlocks, jobJson, printJson } from "../render.ts";
 import { type GlobalOptions, integerOption, lastValue, withStore } from "./context.ts";
+import { scheduleLines } from "./schedule.ts";
 
 interface ListOptions extends GlobalOptions {
   state?: string;
@@ -42,8 +43,15 @@ export function registerList(cli: CAC): void {
           queue: queue === undefined ? undefined : String(queue),
           limit,
         });
-        if (options.json) printJson(jobs.map(jobJson));
-        else process.stdout.write(jobBlocks(jobs, Date.now()));
+        if (options.json) {
+          printJson(jobs.map(jobJson));
+          return;
+        }
+        process.stdout.write(jobBlocks(jobs, Date.now()));
+        // Schedules are not jobs, but their next occurrence is what a reader of `list` wants to know.
+        const schedules = state === undefined && tag === undefined ? await store.scheduleList() : [];
+        if (schedules.length > 0)
+          console.log(`\nSchedules (${schedules.length}):\n${scheduleLines(schedules)}`);
       });
     });
 }

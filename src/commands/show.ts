@@ -1,6 +1,7 @@
 import type { CAC } from "cac";
 import { attemptJson, attemptLines, colors, jobBlocks, jobJson, printJson } from "../render.ts";
 import { type GlobalOptions, requireJob, withStore } from "./context.ts";
+import { scheduleJson, scheduleLines } from "./schedule.ts";
 
 export function registerShow(cli: CAC): void {
   cli
@@ -9,6 +10,13 @@ export function registerShow(cli: CAC): void {
     .example("queuectl show job1")
     .action(async (id: string, options: GlobalOptions) => {
       await withStore(options, async (store) => {
+        // A schedule id shows the schedule and its next occurrence; occurrences are jobs.
+        const schedule = await store.scheduleGet({ id: String(id) });
+        if (schedule) {
+          if (options.json) printJson({ ...scheduleJson(schedule), spec: schedule.spec });
+          else console.log(scheduleLines([schedule]));
+          return;
+        }
         const job = await requireJob(store, String(id));
         const attempts = await store.attemptList({ jobId: job.id });
         if (options.json) {
