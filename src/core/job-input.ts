@@ -3,11 +3,10 @@
  * Every error names where it happened: the line of an NDJSON file or the item of a list.
  */
 
-import { parseAllDocuments } from "yaml";
 import type { QueueConfig } from "./config.ts";
 import { UserError } from "./errors.ts";
 import { findDuplicateJsonKey } from "./json-keys.ts";
-import { firstRunAt, generateJobId, type JobSpec, normalizeSpec, SpecError, specRevision } from "./spec.ts";
+import { firstRunAt, generateJobId, type JobSpec, normalizeSpec, specRevision } from "./spec.ts";
 
 export interface JobInputItem {
   value: unknown;
@@ -16,6 +15,9 @@ export interface JobInputItem {
 }
 
 export type InputFormat = "json" | "yaml" | "ndjson";
+
+/** The `name` enqueue passes for its JSON argument; errors about it need no "where". */
+export const ARGUMENT_NAME = "the job JSON";
 
 /** YAML alias expansion is capped so a "billion laughs" document is refused quickly. */
 const MAX_ALIAS_COUNT = 100;
@@ -50,10 +52,10 @@ function parseNdjson(text: string, name: string): JobInputItem[] {
       items.push({ value: parseJsonStrict(line), where: `line ${index + 1}` });
     } catch (error) {
       if (error instanceof UserError)
-        throw new UserError(`${name}:${index + 1}: ${error.message}`, error.hint);
+        throw new UserError(`${name}, line ${index + 1}: ${error.message}`, error.hint);
       throw new UserError(
-        `${name}:${index + 1}: invalid JSON (${(error as Error).message})`,
-        "each line must hold one JSON job object",
+        `${name}, line ${index + 1}: invalid JSON (${(error as Error).message})`,
+        "each line must hold one JSON job object; nothing was enqueued",
       );
     }
   }
@@ -61,14 +63,18 @@ function parseNdjson(text: string, name: string): JobInputItem[] {
 }
 
 function parseYaml(text: string, name: string): JobInputItem[] {
-  const documents = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: false });
+  // Loaded on first use: the yaml library costs more start-up time than the whole rest of
+  // `queuectl enqueue '<json>'`, which never needs it.
+  const { LineCounter, parseAllDocuments } = require("yaml") as typeof import("yaml");
+  const lineCounter = new LineCounter();
+  const documents = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: false, lineCounter });
   const docs = Array.isArray(documents) ? documents : [documents];
   const items: JobInputItem[] = [];
   for (const [docIndex, doc] of docs.entries()) {
     const problem = doc.errors[0];
     if (problem) {
-      const line = problem.linePos?.[0];
-      const at = line ? `${name}:${line.line}:${line.col}` : name;
+      const line = problem.linePos?.[0] ?? lineCounter.linePos(problem.pos[0]);
+      const at = `${name}:${line.line}:${line.col}`;
       throw new UserError(
         `${at}: invalid YAML (${problem.message.split("\n")[0]})`,
         "fix the syntax and try again",
@@ -162,20 +168,34 @@ export function prepareJobs(
 ): PreparedJob[] {
   if (items.length === 0)
     throw new UserError(`${name} holds no jobs`, 'give a job such as {"id":"job1","command":"echo hi"}');
+  // Where each id first appeared: a repeated id inside one input would otherwise surface as
+  // "already exists" from the store, without saying which two items collide.
+  const seen = new Map<string, string>();
   return items.map((item) => {
+    let spec: JobSpec;
     try {
-      const spec = normalizeSpec(item.value, { generateId: generateJobId });
-      return {
-        spec,
-        revision: specRevision(spec),
-        maxRetries: spec.max_retries ?? config.maxRetries,
-        nextRunAt: firstRunAt(spec, now),
-      };
+      spec = normalizeSpec(item.value, { generateId: generateJobId });
     } catch (error) {
-      if (error instanceof SpecError && items.length > 1) {
-        throw new UserError(`${name}, ${item.where}: ${error.message}`, error.hint);
-      }
-      throw error;
+      if (!(error instanceof UserError)) throw error;
+      // The argument is the job itself; a file or a list names where the bad job sits.
+      const at = items.length > 1 ? `${name}, ${item.where}: ` : name === ARGUMENT_NAME ? "" : `${name}: `;
+      const hint =
+        items.length > 1 ? [error.hint, "nothing was enqueued"].filter(Boolean).join("; ") : error.hint;
+      throw new UserError(`${at}${error.message}`, hint, error.exitCode);
     }
+    const first = seen.get(spec.id);
+    if (first !== undefined) {
+      throw new UserError(
+        `${name}, ${item.where}: the id "${spec.id}" is already used by ${first}`,
+        "give every job its own id; nothing was enqueued",
+      );
+    }
+    seen.set(spec.id, item.where);
+    return {
+      spec,
+      revision: specRevision(spec),
+      maxRetries: spec.max_retries ?? config.maxRetries,
+      nextRunAt: firstRunAt(spec, now),
+    };
   });
 }
