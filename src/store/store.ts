@@ -67,6 +67,51 @@ export interface JobfileApplyResult {
   canceled: string[];
 }
 
+/** A page of jobs for the dashboard, newest first. Conditions that are absent do not filter. */
+export interface JobSearchParams {
+  /** A case-insensitive substring of the id. */
+  idContains?: string;
+  state?: JobState;
+  tag?: string;
+  limit: number;
+  offset: number;
+}
+
+/** Attempts that finished in one time bucket, split by outcome. */
+export interface ThroughputBucket {
+  /** The bucket's start, in ms since the epoch, a multiple of the bucket size. */
+  start: number;
+  succeeded: number;
+  failed: number;
+}
+
+/** A cumulative histogram: `counts[i]` observations were at most `boundsMs[i]`; `count` is +Inf. */
+export interface HistogramCounts {
+  boundsMs: number[];
+  counts: number[];
+  count: number;
+  sumMs: number;
+}
+
+/**
+ * Aggregates for `/metrics`, derived from the attempts table so they only grow while
+ * history is kept: each finished attempt either completed its job, scheduled a retry
+ * (the job became `failed`) or used the last retry (the job became `dead`).
+ */
+export interface MetricsSnapshot {
+  completed: number;
+  failed: number;
+  dead: number;
+  /** Attempts started after the first one of a run (attempt number > 1). */
+  retries: number;
+  /** finished_at − started_at of every finished attempt. */
+  duration: HistogramCounts;
+  /** From enqueue (or the job's run_at/delay) to the start of its first-ever attempt. */
+  wait: HistogramCounts;
+  /** The oldest next_run_at among pending jobs that are due and not blocked by dependencies, or null. */
+  oldestPendingSince: number | null;
+}
+
 export interface Store {
   readonly backend: "sqlite" | "postgres";
   /** Where the store lives, for messages (never includes a password). */
@@ -166,4 +211,15 @@ export interface Store {
    * PostgreSQL) or after `timeoutMs`, whichever comes first. Never rejects on timeout.
    */
   waitForChange(params: { timeoutMs: number; signal?: AbortSignal }): Promise<void>;
+
+  /** The dashboard's job list and search; must stay fast on 100k jobs (index on state, seq). */
+  jobSearch(params: JobSearchParams): Promise<Job[]>;
+  /** Finished attempts per `bucketMs` since `since`, oldest first; empty buckets are omitted. */
+  attemptThroughput(params: { since: number; bucketMs: number }): Promise<ThroughputBucket[]>;
+  /** Counters and histograms for `/metrics`; `now` decides which pending jobs are due. */
+  metricsSnapshot(params: {
+    now: number;
+    durationBoundsMs: number[];
+    waitBoundsMs: number[];
+  }): Promise<MetricsSnapshot>;
 }

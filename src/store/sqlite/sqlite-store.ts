@@ -14,13 +14,17 @@ import type {
   DeclaredJob,
   JobfileApplyResult,
   JobfileChanges,
+  JobSearchParams,
   NewJob,
   RunResult,
   Store,
+  ThroughputBucket,
   WorkerRecord,
 } from "../store.ts";
 import { duplicateIdError, insertValues } from "./insert.ts";
+import { searchJobs } from "./job-search.ts";
 import { applyJobfileChanges } from "./jobfile-apply.ts";
+import { attemptThroughput, metricsSnapshot } from "./metrics.ts";
 import { migrateSqlite } from "./migrations.ts";
 import { translateSqliteError } from "./sqlite-errors.ts";
 
@@ -393,6 +397,18 @@ export class SqliteStore implements Store {
       await Bun.sleep(Math.min(CHANGE_POLL_MS, Math.max(0, deadline - Date.now())));
       if ((await this.changeMarker()) !== start) return;
     }
+  }
+
+  jobSearch(params: JobSearchParams): Promise<Job[]> {
+    return this.run(() => searchJobs(this.db, params));
+  }
+
+  attemptThroughput(params: { since: number; bucketMs: number }): Promise<ThroughputBucket[]> {
+    return this.run(() => attemptThroughput(this.db, params.since, params.bucketMs));
+  }
+
+  metricsSnapshot(params: { now: number; durationBoundsMs: number[]; waitBoundsMs: number[] }) {
+    return this.run(() => metricsSnapshot(this.db, params.now, params.durationBoundsMs, params.waitBoundsMs));
   }
 
   /** Raw access for crash-repair tests that must write a crashed state directly. */

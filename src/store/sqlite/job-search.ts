@@ -1,0 +1,49 @@
+/**
+ * The dashboard's job list: newest first, filtered by state, tag and an id substring.
+ *
+ * The WHERE clause is built from the conditions actually given rather than the
+ * `?1 IS NULL OR state = ?1` idiom: SQLite plans a statement before it sees the bound
+ * values, so that idiom can never use `jobs_state (state, seq)` and a state filter would
+ * walk all 100k rows. Values are still bound, never spliced in.
+ */
+
+import type { Database } from "bun:sqlite";
+import type { Job } from "../../core/job.ts";
+import { rowToJob } from "../rows.ts";
+import type { JobSearchParams } from "../store.ts";
+
+type Row = Record<string, unknown>;
+
+/** LIKE treats `%` and `_` as wildcards; a search for `a_b` means those characters literally. */
+function likePattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+}
+
+/** The statement and its values; exported so tests can EXPLAIN QUERY PLAN exactly what runs. */
+export function searchJobsSql(params: JobSearchParams): { sql: string; values: (string | number)[] } {
+  const conditions: string[] = [];
+  const values: (string | number)[] = [];
+  if (params.state !== undefined) {
+    conditions.push("state = ?");
+    values.push(params.state);
+  }
+  if (params.tag !== undefined) {
+    conditions.push("EXISTS (SELECT 1 FROM json_each(jobs.tags) WHERE value = ?)");
+    values.push(params.tag);
+  }
+  if (params.idContains !== undefined && params.idContains !== "") {
+    // LIKE is case-insensitive for ASCII, which is what a search box should be.
+    conditions.push("id LIKE ? ESCAPE '\\'");
+    values.push(likePattern(params.idContains));
+  }
+  const where = conditions.length === 0 ? "" : `WHERE ${conditions.join(" AND ")}`;
+  return {
+    sql: `SELECT * FROM jobs ${where} ORDER BY seq DESC LIMIT ? OFFSET ?`,
+    values: [...values, params.limit, params.offset],
+  };
+}
+
+export function searchJobs(db: Database, params: JobSearchParams): Job[] {
+  const { sql, values } = searchJobsSql(params);
+  return (db.query(sql).all(...values) as Row[]).map(rowToJob);
+}

@@ -1,0 +1,110 @@
+/**
+ * Aggregates over the attempts table for the dashboard's chart and for `/metrics`.
+ *
+ * Everything is derived from attempts rather than kept in separate counters, so the
+ * numbers survive restarts, agree across every worker host, and only grow while history
+ * is kept, which is what Prometheus counters must do.
+ */
+
+import type { Database } from "bun:sqlite";
+import type { HistogramCounts, MetricsSnapshot, ThroughputBucket } from "../store.ts";
+
+type Row = Record<string, unknown>;
+
+/**
+ * A finished attempt succeeded when it exited 0 with no error (a timeout or a lost lease
+ * records an error). A forced stop that handed the job back also records an error, so it
+ * counts as a failed attempt: it did not finish the work.
+ */
+const SUCCEEDED = "COALESCE(a.exit_code = 0 AND a.error IS NULL, 0)";
+
+export function attemptThroughput(db: Database, since: number, bucketMs: number): ThroughputBucket[] {
+  // Integer division floors the timestamp to its bucket; the range scan uses attempts_finished.
+  const rows = db
+    .query(`
+      SELECT (a.finished_at / ?1) * ?1 AS start,
+             SUM(${SUCCEEDED}) AS succeeded,
+             SUM(1 - ${SUCCEEDED}) AS failed
+      FROM attempts a
+      WHERE a.finished_at >= ?2
+      GROUP BY start ORDER BY start`)
+    .all(Math.max(1, Math.floor(bucketMs)), since) as Row[];
+  return rows.map((row) => ({
+    start: Number(row.start),
+    succeeded: Number(row.succeeded),
+    failed: Number(row.failed),
+  }));
+}
+
+function histogram(row: Row, prefix: string, boundsMs: number[]): HistogramCounts {
+  return {
+    boundsMs,
+    counts: boundsMs.map((_, i) => Number(row[`${prefix}${i}`] ?? 0)),
+    count: Number(row[`${prefix}count`] ?? 0),
+    sumMs: Number(row[`${prefix}sum`] ?? 0),
+  };
+}
+
+function bucketColumns(expression: string, prefix: string, boundsMs: number[]): string {
+  const buckets = boundsMs.map((bound, i) => `SUM(${expression} <= ${Number(bound)}) AS ${prefix}${i}`);
+  return [
+    ...buckets,
+    `COUNT(${expression}) AS ${prefix}count`,
+    `COALESCE(SUM(${expression}), 0) AS ${prefix}sum`,
+  ].join(",\n");
+}
+
+export function metricsSnapshot(
+  db: Database,
+  now: number,
+  durationBoundsMs: number[],
+  waitBoundsMs: number[],
+): MetricsSnapshot {
+  // Three scans instead of one join: only failed attempts need the job's max_retries, and
+  // only first attempts need its created_at and spec. Bounds are numbers we own, never
+  // user input, so they are written into the SQL.
+  const runs = db
+    .query(`
+      SELECT COALESCE(SUM(a.finished_at IS NOT NULL AND ${SUCCEEDED}), 0) AS completed,
+             COALESCE(SUM(a.finished_at IS NOT NULL AND NOT ${SUCCEEDED}), 0) AS unsuccessful,
+             COALESCE(SUM(a.attempt > 1), 0) AS retries,
+             ${bucketColumns("(a.finished_at - a.started_at)", "d", durationBoundsMs)}
+      FROM attempts a`)
+    .get() as Row;
+  const dead = db
+    .query(`
+      SELECT COUNT(*) AS n FROM attempts a JOIN jobs j ON j.id = a.job_id
+      WHERE a.finished_at IS NOT NULL AND NOT ${SUCCEEDED} AND a.attempt > j.max_retries`)
+    .get() as Row;
+  // The wait is measured for a job's first-ever claim (token 1) only: later attempts wait
+  // for their backoff on purpose, and a `dlq retry` or `rerun` would count the whole time
+  // the job sat finished. A job's run_at or delay is when it became due, not when it was
+  // enqueued, so a job scheduled for tomorrow does not show a day of queueing.
+  // `LIMIT -1` keeps SQLite from flattening the subquery, which would recompute the JSON
+  // and date parsing once per bucket (measured: 290 ms instead of 60 ms on 100k jobs).
+  const wait = `MAX(0, a.started_at - MAX(j.created_at, COALESCE(
+      j.created_at + json_extract(j.spec, '$.delay'),
+      CAST(unixepoch(json_extract(j.spec, '$.run_at'), 'subsec') * 1000 AS INTEGER),
+      j.created_at)))`;
+  const waits = db
+    .query(`
+      SELECT ${bucketColumns("wait", "w", waitBoundsMs)}
+      FROM (SELECT ${wait} AS wait FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.token = 1 LIMIT -1)`)
+    .get() as Row;
+  // A job blocked on its `after` dependencies is not waiting for a worker, so it does not count.
+  const oldest = db
+    .query(
+      "SELECT MIN(next_run_at) AS since FROM jobs WHERE state = 'pending' AND blocked = 0 AND next_run_at <= ?",
+    )
+    .get(now) as Row;
+  const deadCount = Number(dead.n);
+  return {
+    completed: Number(runs.completed),
+    failed: Number(runs.unsuccessful) - deadCount,
+    dead: deadCount,
+    retries: Number(runs.retries),
+    duration: histogram(runs, "d", durationBoundsMs),
+    wait: histogram(waits, "w", waitBoundsMs),
+    oldestPendingSince: oldest.since === null ? null : Number(oldest.since),
+  };
+}
