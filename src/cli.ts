@@ -155,6 +155,16 @@ async function main(argv: string[]): Promise<void> {
     );
     if (cli.options.help) return;
     if (!cli.matchedCommand) {
+      if (cli.args[0] === undefined) {
+        // `queuectl --verbose status` parses as --verbose=status: name the option, not "command ``".
+        const globals = cli.globalCommand.options.flatMap((option) => option.names);
+        const option = args.find(
+          (arg) => arg.startsWith("-") && !globals.includes(arg.replace(/^--?|=.*$/g, "")),
+        );
+        throw option === undefined
+          ? new UserError("no command given", "see `queuectl --help`")
+          : new UserError(`unknown option \`${option.split("=")[0]}\``, "see `queuectl --help`");
+      }
       const unknown = String(cli.args[0] ?? "");
       const known = [...new Set(cli.commands.map((command) => command.name.split(" ")[0] ?? ""))].filter(
         Boolean,

@@ -86,6 +86,16 @@ export function attemptJson(attempt: Attempt) {
   };
 }
 
+/** Config values are stored as text; every key is numeric (durations in seconds), so JSON gets numbers. */
+export function configJson(values: Record<string, string>): Record<string, number | string> {
+  const result: Record<string, number | string> = {};
+  for (const [key, value] of Object.entries(values)) {
+    const number = Number(value);
+    result[key] = value.trim() !== "" && Number.isFinite(number) ? number : value;
+  }
+  return result;
+}
+
 export function workerJson(worker: WorkerRecord, now: number, lostAfterMs: number) {
   return {
     id: worker.id,

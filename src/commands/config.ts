@@ -1,7 +1,7 @@
 import type { CAC } from "cac";
 import { CONFIG_KEYS, canonicalConfigKey, parseConfigValue, withDefaults } from "../core/config.ts";
 import { UserError } from "../core/errors.ts";
-import { colors, printJson } from "../render.ts";
+import { colors, configJson, printJson } from "../render.ts";
 import { type GlobalOptions, withStore } from "./context.ts";
 
 export function registerConfig(cli: CAC): void {
@@ -15,11 +15,11 @@ export function registerConfig(cli: CAC): void {
       await withStore(options, async (store) => {
         const values = withDefaults(await store.configGetAll());
         if (canonical !== undefined) {
-          if (options.json) printJson({ [canonical]: values[canonical] });
+          if (options.json) printJson(configJson({ [canonical]: values[canonical] ?? "" }));
           else console.log(values[canonical]);
           return;
         }
-        if (options.json) printJson(values);
+        if (options.json) printJson(configJson(values));
         else {
           for (const [name, value] of Object.entries(values)) {
             console.log(
@@ -31,7 +31,10 @@ export function registerConfig(cli: CAC): void {
     });
 
   cli
-    .command("config set <key> <value>", "Change a setting; running workers pick it up without a restart")
+    .command(
+      "config set <key> <value>",
+      `Change a setting (${Object.keys(CONFIG_KEYS).join(", ")}; durations as 30, 30s, 5m or 2h); running workers pick it up without a restart`,
+    )
     .example("queuectl config set max-retries 5")
     .example("queuectl config set lease 60s")
     .action(async (key: string, value: string, options: GlobalOptions) => {

@@ -1,7 +1,7 @@
 import type { CAC } from "cac";
 import { resolveConfig, withDefaults, workerLostAfterMs } from "../core/config.ts";
 import { hostName } from "../core/home.ts";
-import { colors, countsBlock, printJson, safeText, workerJson } from "../render.ts";
+import { colors, configJson, countsBlock, printJson, safeText, workerJson } from "../render.ts";
 import type { Store, WorkerRecord } from "../store/store.ts";
 import { type GlobalOptions, withStore } from "./context.ts";
 
@@ -43,7 +43,7 @@ export function registerStatus(cli: CAC): void {
         const config = withDefaults(stored);
         const workerRows = workers.map((worker) => workerJson(worker, now, lostAfter));
         if (options.json) {
-          printJson({ jobs: counts, workers: workerRows, config });
+          printJson({ jobs: counts, workers: workerRows, config: configJson(config) });
           return;
         }
         const lines = [

@@ -59,7 +59,8 @@ export function nearestName(input: string, known: readonly string[]): string | u
       best = name;
     }
   }
-  return bestDistance <= Math.max(2, Math.floor(input.length / 3)) ? best : undefined;
+  // About one typo per three letters: `max_retry` finds `max_retries`, `bad` finds nothing.
+  return bestDistance <= Math.max(1, Math.floor(input.length / 3)) ? best : undefined;
 }
 
 /** "did you mean `x`?" or a list of the valid choices when nothing is close. */

@@ -1,0 +1,116 @@
+import { describe, expect, test } from "bun:test";
+import { canonicalConfigKey, parseConfigValue, resolveConfig, withDefaults } from "../../src/core/config.ts";
+import { formatDurationMs, parseDurationMs } from "../../src/core/duration.ts";
+import { nearestName, suggestion, UserError } from "../../src/core/errors.ts";
+
+function refusal(work: () => unknown): string {
+  try {
+    work();
+  } catch (error) {
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as UserError).exitCode).toBe(2);
+    return `${(error as UserError).message} — ${(error as UserError).hint}`;
+  }
+  throw new Error("expected a refusal");
+}
+
+describe("config values", () => {
+  test("defaults", () => {
+    expect(withDefaults({})).toEqual({
+      "max-retries": "3",
+      "backoff-base": "2",
+      "backoff-max": "3600",
+      "poll-interval": "1",
+      "job-timeout": "3600",
+      lease: "30",
+      retention: "off",
+    });
+    expect(resolveConfig({})).toEqual({
+      maxRetries: 3,
+      backoffBase: 2,
+      backoffMaxSeconds: 3600,
+      pollIntervalMs: 1000,
+      jobTimeoutMs: 3_600_000,
+      leaseMs: 30_000,
+      retentionMs: null,
+    });
+  });
+
+  test.each([
+    ["max-retries", "5", "5"],
+    ["max-retries", "0", "0"],
+    ["backoff-base", "3", "3"],
+    ["backoff-base", "1.5", "1.5"],
+    ["backoff-max", "5m", "300"],
+    ["backoff-max", "90", "90"],
+    ["poll-interval", "2", "2"],
+    ["poll-interval", "250ms", "0.25"],
+    ["job-timeout", "2h", "7200"],
+    ["job-timeout", "90s", "90"],
+    ["lease", "30s", "30"],
+    ["lease", "5m", "300"],
+  ])("%s %s is stored as %s", (key, value, stored) => {
+    expect(parseConfigValue(key, value)).toBe(stored);
+  });
+
+  test.each([
+    ["max-retries", "abc"],
+    ["max-retries", "-1"],
+    ["max-retries", "1.5"],
+    ["max-retries", "1e309"],
+    ["backoff-base", "0"],
+    ["backoff-base", "Infinity"],
+    ["backoff-base", ""],
+    ["backoff-max", "soon"],
+    ["poll-interval", "0"],
+    ["job-timeout", "-5m"],
+    ["lease", "1s"],
+  ])("%s %j is refused", (key, value) => {
+    expect(refusal(() => parseConfigValue(key, value))).toContain(key);
+  });
+
+  test("keys: the original's max_retries spelling works, unknown keys suggest", () => {
+    expect(canonicalConfigKey("max_retries")).toBe("max-retries");
+    expect(canonicalConfigKey("Poll-Interval")).toBe("poll-interval");
+    expect(refusal(() => canonicalConfigKey("max-retry"))).toContain("did you mean `max-retries`?");
+    expect(refusal(() => canonicalConfigKey("colour"))).toContain("valid names: max-retries");
+  });
+
+  test("a stored value that no longer parses falls back to the default", () => {
+    expect(resolveConfig({ "max-retries": "many" }).maxRetries).toBe(3);
+  });
+});
+
+describe("durations", () => {
+  test("parse", () => {
+    expect(
+      ["90", "90s", "5m", "2h", "1h30m", "250ms", "1d", "1w"].map((t) => parseDurationMs(t, "x")),
+    ).toEqual([90_000, 90_000, 300_000, 7_200_000, 5_400_000, 250, 86_400_000, 604_800_000]);
+    expect(parseDurationMs(1.5, "x")).toBe(1500);
+  });
+
+  test("refuse", () => {
+    for (const value of ["", "5 m", "5x", "m5", "-1s", Number.NaN, -1, Number.POSITIVE_INFINITY, null, {}]) {
+      expect(refusal(() => parseDurationMs(value, "timeout"))).toContain("timeout");
+    }
+  });
+
+  test("format", () => {
+    expect([500, 1500, 90_000, 3_600_000, 5_400_000].map(formatDurationMs)).toEqual([
+      "500ms",
+      "1.5s",
+      "1m30s",
+      "1h",
+      "1h30m",
+    ]);
+  });
+});
+
+describe("did you mean", () => {
+  test("close typos are suggested, far-off words are not", () => {
+    expect(nearestName("max_retry", ["id", "max_retries"])).toBe("max_retries");
+    expect(nearestName("comand", ["id", "command"])).toBe("command");
+    expect(nearestName("bad", ["id", "command", "tags"])).toBeUndefined();
+    expect(suggestion("zzz", ["pending", "dead"])).toBe("valid names: pending, dead");
+  });
+});

@@ -1,0 +1,155 @@
+import { describe, expect, test } from "bun:test";
+import { resolveConfig } from "../../src/core/config.ts";
+import { UserError } from "../../src/core/errors.ts";
+import { formatFromName, parseJobInput, prepareJobs } from "../../src/core/job-input.ts";
+
+const config = resolveConfig({});
+const now = 1_700_000_000_000;
+
+function ids(text: string, name = "input", format?: "json" | "yaml" | "ndjson"): string[] {
+  return prepareJobs(parseJobInput(text, name, format), name, config, now).map((job) => job.spec.id);
+}
+
+function refusal(work: () => unknown): string {
+  try {
+    work();
+  } catch (error) {
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as UserError).exitCode).toBe(2);
+    return `${(error as UserError).message} — ${(error as UserError).hint}`;
+  }
+  throw new Error("expected a refusal");
+}
+
+describe("input forms", () => {
+  test("format from the file name", () => {
+    expect(["a.json", "a.yaml", "a.YML", "a.ndjson", "a.jsonl", "a.txt"].map(formatFromName)).toEqual([
+      "json",
+      "yaml",
+      "yaml",
+      "ndjson",
+      "ndjson",
+      undefined,
+    ]);
+  });
+
+  test("JSON: one job, a list, or {jobs: [...]}", () => {
+    expect(ids('{"id":"a","command":"x"}')).toEqual(["a"]);
+    expect(ids('[{"id":"a","command":"x"},{"id":"b","command":"x"}]')).toEqual(["a", "b"]);
+    expect(ids('{"jobs":[{"id":"a","command":"x"}]}')).toEqual(["a"]);
+    expect(ids('{\n  "id": "pretty",\n  "command": "x"\n}', "in", "json")).toEqual(["pretty"]);
+  });
+
+  test("YAML: one job, a list, jobs:, several documents", () => {
+    expect(ids("id: a\ncommand: x\n", "f", "yaml")).toEqual(["a"]);
+    expect(ids("- id: a\n  command: x\n- id: b\n  command: x\n", "f", "yaml")).toEqual(["a", "b"]);
+    expect(ids("jobs:\n  - id: a\n    command: x\n", "f", "yaml")).toEqual(["a"]);
+    expect(ids("---\nid: a\ncommand: x\n---\nid: b\ncommand: x\n---\n", "f", "yaml")).toEqual(["a", "b"]);
+  });
+
+  test("NDJSON, with blank lines and CRLF", () => {
+    expect(ids('{"id":"a","command":"x"}\r\n\r\n{"id":"b","command":"x"}\r\n', "f", "ndjson")).toEqual([
+      "a",
+      "b",
+    ]);
+  });
+
+  test("detection without a hint: JSON, then NDJSON, then YAML", () => {
+    expect(ids('{"id":"a","command":"x"}\n{"id":"b","command":"x"}\n')).toEqual(["a", "b"]);
+    expect(ids("id: y\ncommand: x\n")).toEqual(["y"]);
+  });
+});
+
+describe("refusals name where they happened", () => {
+  test("an NDJSON syntax error names its line", () => {
+    const text = '{"id":"a","command":"x"}\n{"id":"b",\n';
+    expect(refusal(() => parseJobInput(text, "jobs.ndjson", "ndjson"))).toStartWith(
+      "jobs.ndjson, line 2: invalid JSON",
+    );
+  });
+
+  test("a spec error in a bulk file names its line, also for durations", () => {
+    const text = '{"id":"a","command":"x"}\n{"id":"b","command":"x","timeout":"5 minutes"}\n';
+    expect(refusal(() => ids(text, "jobs.ndjson", "ndjson"))).toStartWith(
+      'jobs.ndjson, line 2: `timeout` "5 minutes" is not a duration',
+    );
+  });
+
+  test("a spec error in a list names its item", () => {
+    expect(refusal(() => ids('[{"id":"a","command":"x"},{"id":"b","comand":"x"}]', "l.json"))).toStartWith(
+      "l.json, item 2: `comand` is not a job field — did you mean `command`?",
+    );
+  });
+
+  test("a file holding one bad job names the file", () => {
+    expect(refusal(() => ids("hello\n", "notes.txt"))).toStartWith("notes.txt: a job must be a JSON object");
+  });
+
+  test("a repeated id inside one input names both places", () => {
+    const text = '{"id":"a","command":"x"}\n{"id":"b","command":"x"}\n{"id":"a","command":"y"}\n';
+    expect(refusal(() => ids(text, "jobs.ndjson", "ndjson"))).toStartWith(
+      'jobs.ndjson, line 3: the id "a" is already used by line 1',
+    );
+  });
+
+  test("a YAML syntax error names line and column", () => {
+    expect(refusal(() => parseJobInput("id: a\ncommand: [\n", "job.yaml", "yaml"))).toMatch(
+      /^job\.yaml:\d+:\d+: invalid YAML/,
+    );
+    expect(refusal(() => parseJobInput("id: a\ncommand: x\nid: b\n", "job.yaml", "yaml"))).toMatch(
+      /^job\.yaml:3:1: invalid YAML \(Map keys must be unique\)/,
+    );
+  });
+
+  test("empty, blank, NUL and empty lists", () => {
+    expect(refusal(() => parseJobInput("", "e.json"))).toStartWith("e.json is empty");
+    expect(refusal(() => parseJobInput(" \n\n", "e.json"))).toStartWith("e.json is empty");
+    expect(refusal(() => parseJobInput('{"id":"a\u0000","command":"x"}', "n.json"))).toContain("NUL");
+    expect(refusal(() => ids("[]", "l.json"))).toStartWith("l.json holds no jobs");
+    expect(refusal(() => ids('{"jobs":[]}', "l.json"))).toStartWith("l.json holds no jobs");
+    expect(refusal(() => ids("---\n---\n", "l.yaml", "yaml"))).toStartWith("l.yaml holds no jobs");
+  });
+
+  test("a YAML alias bomb is refused without expanding it", () => {
+    const levels = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"];
+    for (let level = 1; level < 10; level++) {
+      const prev = String.fromCharCode(96 + level);
+      const name = String.fromCharCode(97 + level);
+      levels.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(", ")}]`);
+    }
+    expect(refusal(() => parseJobInput(levels.join("\n"), "bomb.yaml", "yaml"))).toContain("bomb.yaml");
+  });
+
+  test("no message spans two lines", () => {
+    const inputs = [
+      '{"id":"a\\n\\u001b[2Jb","command":"x"}',
+      '{"id":"a","command":"x","bad\\nkey\\u001b":1}',
+      '{"id":"a","command":"x","run_at":"\\u001b]0;t\\u0007"}',
+    ];
+    for (const input of inputs) {
+      const text = refusal(() => ids(input));
+      expect(text).not.toContain("\n");
+      expect(text).not.toContain("\u001b");
+      expect(text).not.toContain("\u0007");
+    }
+  });
+});
+
+describe("prepared jobs", () => {
+  test("max_retries falls back to the config; next_run_at honours delay and run_at", () => {
+    const jobs = prepareJobs(
+      parseJobInput(
+        '[{"id":"a","command":"x"},{"id":"b","command":"x","max_retries":0,"delay":"90s"},{"id":"c","command":"x","run_at":"2030-01-01T00:00:00Z"}]',
+        "in",
+      ),
+      "in",
+      resolveConfig({ "max-retries": "7" }),
+      now,
+    );
+    expect(jobs.map((job) => [job.maxRetries, job.nextRunAt])).toEqual([
+      [7, now],
+      [0, now + 90_000],
+      [7, Date.parse("2030-01-01T00:00:00Z")],
+    ]);
+  });
+});

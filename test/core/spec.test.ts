@@ -1,0 +1,169 @@
+import { describe, expect, test } from "bun:test";
+import { UserError } from "../../src/core/errors.ts";
+import { canonicalJson, firstRunAt, normalizeSpec, SpecError, specRevision } from "../../src/core/spec.ts";
+
+/** The message and hint of the SpecError that `input` raises. */
+function specError(input: unknown): string {
+  try {
+    normalizeSpec(input);
+  } catch (error) {
+    expect(error).toBeInstanceOf(SpecError);
+    const { message, hint } = error as SpecError;
+    return `${message} — ${hint}`;
+  }
+  throw new Error(`expected ${JSON.stringify(input)} to be refused`);
+}
+
+describe("normalizeSpec", () => {
+  test("keeps only what differs from the defaults", () => {
+    expect(
+      normalizeSpec({ id: "a", command: "echo", priority: 0, queue: "default", tags: [], env: {}, delay: 0 }),
+    ).toEqual({ id: "a", command: "echo" });
+  });
+
+  test("normalizes every field", () => {
+    expect(
+      normalizeSpec({
+        id: "full",
+        command: ["echo", "a b"],
+        max_retries: 0,
+        timeout: "2h",
+        priority: -5,
+        run_at: "2030-01-01T09:00:00+02:00",
+        cwd: "/srv",
+        env: { B: 2, A: "x", C: true },
+        tags: ["z", "a", "z"],
+        queue: "emails",
+        state: "pending",
+      }),
+    ).toEqual({
+      id: "full",
+      command: ["echo", "a b"],
+      max_retries: 0,
+      timeout: 7200,
+      priority: -5,
+      run_at: "2030-01-01T07:00:00.000Z",
+      cwd: "/srv",
+      env: { A: "x", B: "2", C: "true" },
+      tags: ["a", "z"],
+      queue: "emails",
+    });
+  });
+
+  test("timeouts: seconds or durations", () => {
+    const timeout = (value: unknown) => normalizeSpec({ id: "t", command: "x", timeout: value }).timeout;
+    expect([90, "90", "90s", "5m", "2h", "1h30m", 0.5].map(timeout)).toEqual([
+      90, 90, 90, 300, 7200, 5400, 0.5,
+    ]);
+  });
+
+  test("a numeric id becomes a string; a missing id is generated only when asked", () => {
+    expect(normalizeSpec({ id: 42, command: "x" }).id).toBe("42");
+    expect(normalizeSpec({ command: "x" }, { generateId: () => "gen-1" }).id).toBe("gen-1");
+    expect(specError({ command: "x" })).toContain("`id` is required");
+  });
+
+  test.each([
+    [{ id: "a", command: "x", max_retry: 3 }, "`max_retry` is not a job field — did you mean `max_retries`?"],
+    [{ id: "a", comand: "x" }, "did you mean `command`?"],
+    [{ id: "a", command: "x", max_retries: -1 }, "`max_retries` must be between 0 and 1000"],
+    [{ id: "a", command: "x", max_retries: 1.5 }, "`max_retries` must be a whole number"],
+    [{ id: "a", command: "x", max_retries: "3" }, "`max_retries` must be a whole number"],
+    [
+      { id: "a", command: "x", max_retries: Number.POSITIVE_INFINITY },
+      "`max_retries` must be a whole number",
+    ],
+    [{ id: "a", command: "x", priority: "high" }, "`priority` must be a whole number"],
+    [{ id: "a", command: "" }, "`command` must not be empty"],
+    [{ id: "a", command: "  " }, "`command` must not be empty"],
+    [{ id: "a", command: [] }, "`command` must not be an empty list"],
+    [{ id: "a", command: ["sleep", 5] }, "`command` must be a list of strings"],
+    [{ id: "a", command: ["", "x"] }, "`command` must start with a program name"],
+    [{ id: "a", command: "a\u0000b" }, "`command` contains a NUL byte"],
+    [{ id: "a", command: 5 }, "`command` must be a string or a list of strings"],
+    [{ id: "a" }, "`command` is required"],
+    [{ id: "", command: "x" }, "`id` must not be empty"],
+    [{ id: true, command: "x" }, "`id` must be a string"],
+    [{ id: "a\u001b[2J", command: "x" }, "`id` contains control characters"],
+    [{ id: "a\u009b", command: "x" }, "`id` contains control characters"],
+    [{ id: "x".repeat(256), command: "x" }, "`id` is longer than 255 characters"],
+    [{ id: "a", command: "x", timeout: 0 }, "`timeout` must be longer than zero"],
+    [{ id: "a", command: "x", timeout: "5 minutes" }, "is not a duration"],
+    [{ id: "a", command: "x", timeout: -1 }, "non-negative"],
+    [{ id: "a", command: "x", delay: "soon" }, "is not a duration"],
+    [{ id: "a", command: "x", run_at: "2030-01-01T00:00:00Z", delay: "5m" }, "cannot both be set"],
+    [{ id: "a", command: "x", run_at: "next tuesday" }, "is not an ISO-8601 time"],
+    [{ id: "a", command: "x", run_at: "1" }, "is not an ISO-8601 time"],
+    [{ id: "a", command: "x", run_at: 1_700_000_000 }, "must be an ISO-8601 time"],
+    [{ id: "a", command: "x", cwd: "" }, "`cwd` must be a folder path"],
+    [{ id: "a", command: "x", env: ["A=1"] }, "`env` must be a mapping"],
+    [{ id: "a", command: "x", env: { "A-B": "1" } }, "`env.A-B` is not a valid environment variable name"],
+    [{ id: "a", command: "x", env: { A: { nested: 1 } } }, "`env.A` must be a string, number or boolean"],
+    [{ id: "a", command: "x", tags: "nightly" }, "`tags` must be a list of strings"],
+    [{ id: "a", command: "x", tags: [""] }, "`tags` must hold non-empty strings"],
+    [{ id: "a", command: "x", queue: "has space" }, "`queue` must be a name"],
+    [{ id: "a", command: "x", state: "completed" }, '`state` can only be "pending"'],
+    [{ id: "a", command: "x", after: ["a"] }, "`after` names the job itself"],
+    [["not", "an", "object"], "a job must be a JSON object"],
+    [null, "a job must be a JSON object"],
+  ])("refuses %j", (input, expected) => {
+    expect(specError(input)).toContain(expected);
+  });
+
+  test("an env named __proto__ is not silently dropped", () => {
+    const env = JSON.parse('{"__proto__":"x","A":"1"}');
+    const spec = normalizeSpec({ id: "a", command: "x", env });
+    expect(Object.keys(spec.env ?? {})).toEqual(["A", "__proto__"]);
+    expect(JSON.stringify(spec.env)).toBe('{"A":"1","__proto__":"x"}');
+  });
+
+  test("every refusal is a UserError with exit code 2 and one line", () => {
+    try {
+      normalizeSpec({ id: "a", command: "x", nope: 1 });
+    } catch (error) {
+      expect(error).toBeInstanceOf(UserError);
+      expect((error as UserError).exitCode).toBe(2);
+      expect(`${(error as UserError).message}${(error as UserError).hint}`).not.toContain("\n");
+    }
+  });
+});
+
+describe("revision", () => {
+  const a = normalizeSpec({
+    id: "r",
+    command: "echo",
+    tags: ["b", "a"],
+    env: { X: "1", Y: "2" },
+    timeout: "5m",
+  });
+  const b = normalizeSpec({
+    timeout: 300,
+    env: { Y: "2", X: 1 },
+    tags: ["a", "b", "a"],
+    command: "echo",
+    id: "r",
+    priority: 0,
+  });
+
+  test("ignores key order, duplicates, defaults and equivalent forms", () => {
+    expect(specRevision(a)).toBe(specRevision(b));
+    expect(canonicalJson(a)).toBe(canonicalJson(b));
+  });
+
+  test("changes when the spec changes", () => {
+    expect(specRevision({ ...a, command: "echo 2" })).not.toBe(specRevision(a));
+    expect(specRevision({ ...a, max_retries: 3 })).not.toBe(specRevision(a));
+  });
+});
+
+describe("firstRunAt", () => {
+  const now = Date.parse("2030-01-01T00:00:00Z");
+  test("now, now + delay, or run_at", () => {
+    expect(firstRunAt(normalizeSpec({ id: "a", command: "x" }), now)).toBe(now);
+    expect(firstRunAt(normalizeSpec({ id: "a", command: "x", delay: "5m" }), now)).toBe(now + 300_000);
+    expect(firstRunAt(normalizeSpec({ id: "a", command: "x", delay: 90 }), now)).toBe(now + 90_000);
+    expect(firstRunAt(normalizeSpec({ id: "a", command: "x", run_at: "2030-06-01T12:00:00Z" }), now)).toBe(
+      Date.parse("2030-06-01T12:00:00Z"),
+    );
+  });
+});

@@ -1,0 +1,211 @@
+/**
+ * Every bad input a user can give: exit 2, one `error: …` line on stderr with a hint, no
+ * stack trace, and the queue and config exactly as they were before.
+ */
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { runCli, type TempHome, tempHome } from "../helpers/cli.ts";
+
+let home: TempHome;
+let input: string;
+let snapshot: { jobs: string; config: string };
+
+async function state(): Promise<{ jobs: string; config: string }> {
+  const jobs = await runCli(["list", "--json"], { env: home.env });
+  const config = await runCli(["config", "get", "--json"], { env: home.env });
+  expect(jobs.exitCode).toBe(0);
+  expect(config.exitCode).toBe(0);
+  return { jobs: jobs.stdout, config: config.stdout };
+}
+
+beforeAll(async () => {
+  home = tempHome();
+  input = join(home.home, "input");
+  mkdirSync(input);
+  for (const job of ['{"id":"a","command":"echo a","tags":["t"]}', '{"id":"b","command":["echo","b"]}']) {
+    expect((await runCli(["enqueue", job], { env: home.env })).exitCode).toBe(0);
+  }
+  expect((await runCli(["config", "set", "max-retries", "4"], { env: home.env })).exitCode).toBe(0);
+  snapshot = await state();
+  expect(JSON.parse(snapshot.jobs)).toHaveLength(2);
+});
+afterAll(() => home.cleanup());
+
+function file(name: string, text: string | Uint8Array): string {
+  const path = join(input, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+/** C0 and C1 control characters other than the final newline. */
+function rawControlCharacters(text: string): number[] {
+  return [...text]
+    .map((ch) => ch.charCodeAt(0))
+    .filter((code) => (code < 0x20 && code !== 0x0a) || (code >= 0x7f && code <= 0x9f));
+}
+
+const aliasBomb = () => {
+  const levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+  for (let level = 1; level < 10; level++) {
+    const [prev, name] = [String.fromCharCode(96 + level), String.fromCharCode(97 + level)];
+    levels.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(",")}]`);
+  }
+  return levels.join("\n");
+};
+
+/** [what, argv (or a function building it), a fragment the error must contain, stdin]. */
+const cases: [string, () => string[], string, string?][] = [
+  ["invalid JSON", () => ["enqueue", '{"id":"x","command":'], "invalid JSON"],
+  [
+    "unknown field",
+    () => ["enqueue", '{"id":"x","command":"e","max_retry":3}'],
+    "did you mean `max_retries`?",
+  ],
+  ["command of the wrong type", () => ["enqueue", '{"id":"x","command":5}'], "`command` must be"],
+  ["id of the wrong type", () => ["enqueue", '{"id":{"a":1},"command":"e"}'], "`id` must be a string"],
+  [
+    "max_retries as a string",
+    () => ["enqueue", '{"id":"x","command":"e","max_retries":"3"}'],
+    "`max_retries`",
+  ],
+  ["tags not a list", () => ["enqueue", '{"id":"x","command":"e","tags":"t"}'], "`tags`"],
+  ["env not a map", () => ["enqueue", '{"id":"x","command":"e","env":["A=1"]}'], "`env`"],
+  ["negative max_retries", () => ["enqueue", '{"id":"x","command":"e","max_retries":-1}'], "`max_retries`"],
+  ["1e309 max_retries", () => ["enqueue", '{"id":"x","command":"e","max_retries":1e309}'], "`max_retries`"],
+  ["1e309 priority", () => ["enqueue", '{"id":"x","command":"e","priority":1e309}'], "`priority`"],
+  ["1e309 timeout", () => ["enqueue", '{"id":"x","command":"e","timeout":1e309}'], "timeout"],
+  ["bad duration", () => ["enqueue", '{"id":"x","command":"e","timeout":"5 minutes"}'], "not a duration"],
+  ["bad run_at", () => ["enqueue", '{"id":"x","command":"e","run_at":"tomorrow"}'], "`run_at`"],
+  ["empty command", () => ["enqueue", '{"id":"x","command":""}'], "`command` must not be empty"],
+  ["missing command", () => ["enqueue", '{"id":"x"}'], "`command` is required"],
+  ["NUL in the command", () => ["enqueue", '{"id":"x","command":"a\\u0000b"}'], "NUL"],
+  ["NUL in the input", () => ["enqueue", "-f", file("nul.json", '{"id":"x","command":"a"}\0')], "NUL"],
+  [
+    "ESC in the id",
+    () => ["enqueue", '{"id":"x\\u001b[31m","command":"e"}'],
+    "`id` contains control characters",
+  ],
+  [
+    "newline in the id",
+    () => ["enqueue", '{"id":"x\\ny","command":"e"}'],
+    "`id` contains control characters",
+  ],
+  [
+    "run_at and delay",
+    () => ["enqueue", '{"id":"x","command":"e","run_at":"2030-01-01","delay":"5m"}'],
+    "both",
+  ],
+  ["a 300-character id", () => ["enqueue", JSON.stringify({ id: "x".repeat(300), command: "e" })], "255"],
+  [
+    "a 1 MB id",
+    () => ["enqueue", "-f", file("huge.json", JSON.stringify({ id: "x".repeat(1 << 20), command: "e" }))],
+    "255",
+  ],
+  ["a duplicate id", () => ["enqueue", '{"id":"a","command":"again"}'], 'job id "a" already exists'],
+  [
+    "a state other than pending",
+    () => ["enqueue", '{"id":"x","command":"e","state":"completed"}'],
+    "`state`",
+  ],
+  ["not an object", () => ["enqueue", "[1,2]"], "item 1: a job must be a JSON object"],
+  [
+    "a JSON argument and a file",
+    () => ["enqueue", '{"id":"x","command":"e"}', "-f", file("x.json", "{}")],
+    "not both",
+  ],
+  ["no job at all", () => ["enqueue"], "no job given"],
+  ["a missing file", () => ["enqueue", "-f", join(input, "nope.json")], "cannot read"],
+  ["a folder as file", () => ["enqueue", "-f", input], "cannot read"],
+  ["an empty file", () => ["enqueue", "-f", file("empty.json", "")], "is empty"],
+  ["an empty list", () => ["enqueue", "-f", file("empty-list.json", "[]")], "holds no jobs"],
+  ["empty stdin", () => ["enqueue", "-f", "-"], "stdin is empty", ""],
+  [
+    "binary garbage",
+    () => ["enqueue", "-f", file("garbage.json", new Uint8Array([0xff, 0xfe, 0x01, 0x02]))],
+    "error",
+  ],
+  ["a YAML alias bomb", () => ["enqueue", "-f", file("bomb.yaml", aliasBomb())], "bomb.yaml"],
+  ["a YAML syntax error", () => ["enqueue", "-f", file("bad.yaml", "id: x\ncommand: [\n")], "bad.yaml:"],
+  [
+    "duplicate YAML keys",
+    () => ["enqueue", "-f", file("dup.yaml", "id: x\ncommand: e\nid: y\n")],
+    "dup.yaml:3:1",
+  ],
+  ["an unknown state", () => ["list", "--state", "bogus"], 'unknown state "bogus"'],
+  ["a near-miss state", () => ["list", "--state", "pendng"], "did you mean `pending`?"],
+  ["a state option without value", () => ["list", "--state"], "--state"],
+  ["--limit 0", () => ["list", "--limit", "0"], "--limit"],
+  ["--limit abc", () => ["list", "--limit", "abc"], "--limit"],
+  ["show of an unknown id", () => ["show", "nope"], 'no job with id "nope"'],
+  ["show without id", () => ["show"], "missing required args"],
+  ["cancel of an unknown id", () => ["cancel", "nope"], 'no job with id "nope"'],
+  ["rerun of a pending job", () => ["rerun", "a"], 'job "a" is pending, not finished'],
+  ["dlq retry of a pending job", () => ["dlq", "retry", "a"], 'job "a" is pending, not dead'],
+  ["dlq retry of an unknown id", () => ["dlq", "retry", "nope"], 'no job with id "nope"'],
+  ["dlq retry with neither id nor --all", () => ["dlq", "retry"], "give a job id or --all"],
+  ["dlq retry with id and --all", () => ["dlq", "retry", "a", "--all"], "give a job id or --all"],
+  ["an unknown config key (get)", () => ["config", "get", "colour"], 'unknown config key "colour"'],
+  ["an unknown config key (set)", () => ["config", "set", "max-retry", "3"], "did you mean `max-retries`?"],
+  [
+    "a bad config value",
+    () => ["config", "set", "max-retries", "many"],
+    "max-retries must be a whole number",
+  ],
+  ["a too-large config value", () => ["config", "set", "max-retries", "1e309"], "max-retries"],
+  ["a bad config duration", () => ["config", "set", "lease", "forever"], "not a duration"],
+  ["a too-short lease", () => ["config", "set", "lease", "1s"], "lease must be between"],
+  ["a zero poll interval", () => ["config", "set", "poll-interval", "0"], "poll-interval"],
+  ["a backoff base below 1", () => ["config", "set", "backoff-base", "0.5"], "backoff-base"],
+  ["config set without a value", () => ["config", "set", "max-retries"], "missing required args"],
+  ["config without a subcommand", () => ["config"], "`config` needs a subcommand"],
+  ["an unknown dlq subcommand", () => ["dlq", "purge"], "unknown command `dlq purge`"],
+  ["an unknown command", () => ["enqueu", '{"id":"x","command":"e"}'], "did you mean `enqueue`?"],
+  ["an unknown option", () => ["list", "--colour"], "unknown option `--colour`"],
+  ["an unknown global option", () => ["--verbose", "status"], "unknown option `--verbose`"],
+  ["extra arguments", () => ["show", "a", "b"], "unused args"],
+  ["an unsupported database URL", () => ["--db", "mysql://localhost/q", "list"], "unsupported database URL"],
+];
+
+describe("bad input: exit 2, one line, nothing changes", () => {
+  // A rest parameter: bun reads a fourth declared parameter as a `done` callback.
+  test.each(cases)("%s", async (...row) => {
+    const [, argv, fragment, stdin] = row;
+    const result = await runCli(argv(), { env: home.env, stdin });
+    expect(result.exitCode).toBe(2);
+    expect(result.stdout).toBe("");
+    const lines = result.stderr.trimEnd().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toStartWith("error: ");
+    expect(lines[0]).toContain(" — ");
+    expect(result.stderr).toContain(fragment);
+    expect(result.stderr).not.toContain("    at ");
+    expect(result.stderr.length).toBeLessThan(1000);
+    expect(await state()).toEqual(snapshot);
+  });
+
+  test("a YAML alias bomb is refused without expanding it", async () => {
+    // Expanding the bomb would take billions of nodes; refusing reads only the first few aliases.
+    const result = await runCli(["enqueue", "-f", file("bomb2.yaml", aliasBomb())], { env: home.env });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain("alias");
+  });
+
+  test("control characters in bad input never reach stderr raw", async () => {
+    const tricky = [
+      ["enqueue", '{"id":"x","command":"e","\\u001b]0;owned\\u0007":1}'],
+      ["list", "--state", "\u001b[2Jdead"],
+      ["config", "get", "\u001b[31mkey"],
+      ["config", "set", "lease", "\u001b[31m5m"],
+      ["show", "\u001b[2Jx"],
+    ];
+    for (const argv of tricky) {
+      const result = await runCli(argv, { env: home.env });
+      expect(result.exitCode).toBe(2);
+      expect(result.stderr).toStartWith("error: ");
+      expect(rawControlCharacters(result.stderr)).toEqual([]);
+    }
+    expect(await state()).toEqual(snapshot);
+  });
+});
