@@ -1,0 +1,143 @@
+/**
+ * The read side of `/api/…`. Bodies reuse the CLI's `--json` shapes from render.ts, so a
+ * script can move between `queuectl … --json` and the API without a translation layer.
+ */
+
+import { resolveConfig, withDefaults, workerLostAfterMs } from "../core/config.ts";
+import { isJobState, JOB_STATES, type JobState } from "../core/job.ts";
+import { attemptJson, iso, jobJson, workerJson } from "../render.ts";
+import type { Store } from "../store/store.ts";
+import { json, problem } from "./responses.ts";
+
+/** A page is at most this many jobs, so one request never serialises the whole table. */
+export const MAX_PAGE = 500;
+const DEFAULT_PAGE = 50;
+const MINUTE_MS = 60_000;
+/** The chart's window: the last hour by default, a day at most. */
+const DEFAULT_MINUTES = 60;
+const MAX_MINUTES = 24 * 60;
+
+/** The `status --json` shape: `{ jobs, workers, config }`. */
+export async function statusBody(store: Store, now: number) {
+  const [jobs, stored, workers] = await Promise.all([
+    store.jobCounts(),
+    store.configGetAll(),
+    store.workerList(),
+  ]);
+  const lostAfter = workerLostAfterMs(resolveConfig(stored));
+  return {
+    jobs,
+    workers: workers.map((worker) => workerJson(worker, now, lostAfter)),
+    config: withDefaults(stored),
+  };
+}
+
+export async function status(store: Store, now: number): Promise<Response> {
+  return json(await statusBody(store, now));
+}
+
+export async function workers(store: Store, now: number): Promise<Response> {
+  return json((await statusBody(store, now)).workers);
+}
+
+class BadQuery extends Error {
+  constructor(
+    message: string,
+    readonly hint: string,
+  ) {
+    super(message);
+  }
+}
+
+function wholeNumber(query: URLSearchParams, name: string, min: number, max: number, fallback: number) {
+  const text = query.get(name);
+  if (text === null || text === "") return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new BadQuery(
+      `${name} must be a whole number from ${min} to ${max}, got "${text}"`,
+      `e.g. ${name}=${min}`,
+    );
+  }
+  return value;
+}
+
+function stateParam(query: URLSearchParams): JobState | undefined {
+  const text = query.get("state");
+  if (text === null || text === "") return undefined;
+  if (!isJobState(text)) throw new BadQuery(`unknown state "${text}"`, `one of: ${JOB_STATES.join(", ")}`);
+  return text;
+}
+
+/** Runs a handler and turns a bad query string into a 400 naming the parameter. */
+async function answering(work: () => Promise<Response>): Promise<Response> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof BadQuery) return problem(400, error.message, error.hint);
+    throw error;
+  }
+}
+
+/**
+ * `GET /api/jobs?state=&tag=&q=&limit=&offset=`: an array of `list --json` jobs, newest
+ * first. Clients ask for one more than they show to learn whether a next page exists.
+ */
+export function jobs(store: Store, query: URLSearchParams): Promise<Response> {
+  return answering(async () => {
+    const found = await store.jobSearch({
+      state: stateParam(query),
+      tag: query.get("tag") || undefined,
+      idContains: query.get("q") || undefined,
+      limit: wholeNumber(query, "limit", 1, MAX_PAGE, DEFAULT_PAGE),
+      offset: wholeNumber(query, "offset", 0, Number.MAX_SAFE_INTEGER, 0),
+    });
+    return json(found.map(jobJson));
+  });
+}
+
+function noSuchJob(id: string): Response {
+  return problem(404, `no job with id "${id}"`, "see GET /api/jobs for the ids in the queue");
+}
+
+/** The `show --json` shape: the job, its full spec and every attempt. */
+export async function job(store: Store, id: string): Promise<Response> {
+  const found = await store.jobGet({ id });
+  if (!found) return noSuchJob(id);
+  const attempts = await store.attemptList({ jobId: id });
+  return json({ ...jobJson(found), spec: found.spec, attempts: attempts.map(attemptJson) });
+}
+
+/** The tail of each attempt's output, as kept in the store so it reads the same from any host. */
+export async function jobLog(store: Store, id: string): Promise<Response> {
+  const found = await store.jobGet({ id });
+  if (!found) return noSuchJob(id);
+  const attempts = await store.attemptList({ jobId: id });
+  return json({
+    id,
+    attempts: attempts.map((attempt) => ({
+      attempt: attempt.attempt,
+      token: attempt.token,
+      host: attempt.host,
+      output_tail: attempt.output_tail,
+    })),
+  });
+}
+
+/** Finished attempts per minute over `minutes`, with every minute present so charts need no gaps logic. */
+export function throughput(store: Store, query: URLSearchParams, now: number): Promise<Response> {
+  return answering(async () => {
+    const minutes = wholeNumber(query, "minutes", 1, MAX_MINUTES, DEFAULT_MINUTES);
+    const last = Math.floor(now / MINUTE_MS) * MINUTE_MS;
+    const since = last - (minutes - 1) * MINUTE_MS;
+    const found = new Map(
+      (await store.attemptThroughput({ since, bucketMs: MINUTE_MS })).map((bucket) => [bucket.start, bucket]),
+    );
+    const buckets = Array.from({ length: minutes }, (_, i) => {
+      const start = since + i * MINUTE_MS;
+      const bucket = found.get(start);
+      return { start: iso(start), completed: bucket?.succeeded ?? 0, failed: bucket?.failed ?? 0 };
+    });
+    return json({ bucket_seconds: MINUTE_MS / 1000, buckets });
+  });
+}

@@ -1,0 +1,184 @@
+/**
+ * `queuectl dashboard`'s HTTP server (Bun.serve): the page, `/api/…` and `/metrics`.
+ *
+ * Routing is done here by hand rather than with Bun's `routes`, because job ids may hold
+ * `/` (jobfile ids such as `nightly/backup`): clients send them percent-encoded as one
+ * path segment, and only a router that splits before decoding keeps them whole.
+ */
+
+import type { Server } from "bun";
+import { UserError } from "../core/errors.ts";
+import type { Store } from "../store/store.ts";
+import { isMoveName, moveJob, retryAllDead } from "./actions.ts";
+import * as api from "./api.ts";
+import { buildAssets, serveAsset } from "./assets.ts";
+import { StatusFeed } from "./events.ts";
+import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
+import { MonotonicSeries } from "./monotonic.ts";
+import { problem, withSecurityHeaders } from "./responses.ts";
+import { type AccessPolicy, login, refuse } from "./security.ts";
+import { syncState } from "./sync-state.ts";
+
+export interface DashboardOptions {
+  store: Store;
+  /** The address to bind; anything but loopback needs a token (checked by the caller). */
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  token: string | null;
+  /** Injected for tests; default Date.now. */
+  clock?: () => number;
+}
+
+export interface Dashboard {
+  url: string;
+  stop(): Promise<void>;
+}
+
+interface Context {
+  request: Request;
+  url: URL;
+  /** Path segments after the first `/`, each percent-decoded on its own. */
+  segments: string[];
+  server: Server<undefined>;
+}
+
+type Handler = (context: Context) => Promise<Response> | Response;
+interface Route {
+  kind: "read" | "write" | "login";
+  method: "GET" | "POST";
+  handler: Handler;
+}
+
+interface Deps extends Required<DashboardOptions> {
+  feed: StatusFeed;
+  series: MonotonicSeries;
+}
+
+function routeFor(segments: string[], deps: Deps): Route[] {
+  const { store, clock, feed, series } = deps;
+  const read = (handler: Handler): Route => ({ kind: "read", method: "GET", handler });
+  const write = (handler: Handler): Route => ({
+    kind: "write",
+    method: "POST",
+    handler: async (context) => {
+      const response = await handler(context);
+      feed.poke();
+      return response;
+    },
+  });
+  const [first, second, third, fourth, ...rest] = segments;
+  if (rest.length > 0) return [];
+  if (first === "metrics" && second === undefined) {
+    return [
+      read(
+        async () =>
+          new Response(await renderMetrics(store, clock(), series), {
+            headers: { "content-type": METRICS_CONTENT_TYPE },
+          }),
+      ),
+    ];
+  }
+  if (first !== "api") return [];
+  switch (second) {
+    case "status":
+      return third === undefined ? [read(() => api.status(store, clock()))] : [];
+    case "workers":
+      return third === undefined ? [read(() => api.workers(store, clock()))] : [];
+    case "throughput":
+      return third === undefined ? [read(({ url }) => api.throughput(store, url.searchParams, clock()))] : [];
+    case "sync":
+      return third === undefined ? [read(() => syncState(store))] : [];
+    case "events":
+      return third === undefined
+        ? [
+            read(({ request, server }) => {
+              server.timeout(request, 0); // a stream is idle between events by design
+              return feed.stream();
+            }),
+          ]
+        : [];
+    case "login":
+      if (third !== undefined) return [];
+      return [
+        {
+          kind: "login",
+          method: "POST",
+          handler: async ({ request }) => {
+            const body = (await request.json().catch(() => null)) as { token?: unknown } | null;
+            return login(body?.token, { token: deps.token });
+          },
+        },
+      ];
+    case "dlq":
+      return third === "retry" && fourth === undefined ? [write(() => retryAllDead(store, clock()))] : [];
+    case "jobs": {
+      if (third === undefined) return [read(({ url }) => api.jobs(store, url.searchParams))];
+      if (fourth === undefined) return [read(() => api.job(store, third))];
+      if (fourth === "log") return [read(() => api.jobLog(store, third))];
+      if (isMoveName(fourth)) return [write(() => moveJob(store, third, fourth, clock()))];
+      return [];
+    }
+    default:
+      return [];
+  }
+}
+
+function splitPath(pathname: string): string[] | null {
+  try {
+    return pathname.split("/").slice(1).map(decodeURIComponent);
+  } catch {
+    return null; // a malformed %-escape
+  }
+}
+
+export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
+  const clock = options.clock ?? Date.now;
+  const policy: AccessPolicy = { token: options.token };
+  const assets = await buildAssets();
+  const feed = new StatusFeed(options.store, clock);
+  const deps: Deps = { ...options, clock, feed, series: new MonotonicSeries() };
+
+  const answer = async (request: Request, server: Server<undefined>): Promise<Response> => {
+    const url = new URL(request.url);
+    const asset = assets.get(url.pathname);
+    // The page and its files hold no queue data, so they load before sign-in.
+    if (asset && (request.method === "GET" || request.method === "HEAD")) return serveAsset(asset);
+    const segments = splitPath(url.pathname);
+    if (segments === null) return problem(400, "malformed path", "percent-encode job ids");
+    const routes = routeFor(segments, deps);
+    if (routes.length === 0) return problem(404, `nothing at ${url.pathname}`, "see GET /api/status");
+    const route = routes.find((candidate) => candidate.method === request.method);
+    if (!route) {
+      const response = problem(405, `${request.method} is not allowed here`, `use ${routes[0]?.method}`);
+      response.headers.set("allow", routes.map((candidate) => candidate.method).join(", "));
+      return response;
+    }
+    return refuse(request, policy, route.kind) ?? (await route.handler({ request, url, segments, server }));
+  };
+
+  const server = Bun.serve({
+    hostname: options.host,
+    port: options.port,
+    async fetch(request, server) {
+      try {
+        return withSecurityHeaders(await answer(request, server));
+      } catch (error) {
+        if (error instanceof UserError) return withSecurityHeaders(problem(503, error.message, error.hint));
+        process.stderr.write(
+          `dashboard: ${request.method} ${new URL(request.url).pathname} failed: ${error}\n`,
+        );
+        return withSecurityHeaders(problem(500, "internal error", "see the dashboard's stderr"));
+      }
+    },
+  });
+  const host =
+    options.host.includes(":") && !options.host.startsWith("[") ? `[${options.host}]` : options.host;
+  return {
+    url: `http://${host}:${server.port}/`,
+    async stop() {
+      feed.stop();
+      await server.stop(true);
+    },
+  };
+}

@@ -1,0 +1,175 @@
+/**
+ * The dashboard in a real headless Chromium (Debian's `chromium`, driven by playwright-core):
+ * counts show, a dead job is retried from its detail, becomes pending, then completed once
+ * a worker runs; phone width and dark mode stay usable. Screenshots go to test-artifacts/,
+ * and with QUEUECTL_UPDATE_DOCS_SCREENSHOT=1 the overview also replaces docs/dashboard.png.
+ *
+ * A missing browser fails the test with the install command; it never skips silently.
+ */
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
+import { openTestStore, seedShowcase } from "./fixtures.ts";
+import { type RunningDashboard, startDashboard } from "./server.ts";
+import { type StandIn, startStandInWorker } from "./stand-in-worker.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const ROOT = resolve(import.meta.dir, "../..");
+const ARTIFACTS = join(ROOT, "test-artifacts");
+
+let home: TempHome;
+let dashboard: RunningDashboard;
+let profile: string;
+let context: BrowserContext;
+let page: Page;
+let worker: StandIn | undefined;
+const problems: string[] = [];
+
+async function text(selector: string): Promise<string | null> {
+  return page
+    .locator(selector)
+    .first()
+    .textContent({ timeout: 1000 })
+    .catch(() => null);
+}
+
+function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000) {
+  return waitFor(check, { what, timeoutMs, intervalMs: 50 });
+}
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `the dashboard browser test needs Chromium at ${CHROMIUM}; install it with: apt-get install -y chromium`,
+    );
+  }
+  home = tempHome();
+  const store = openTestStore(home.home);
+  await seedShowcase(store, Date.now());
+  await store.close();
+  dashboard = await startDashboard(home.env);
+  profile = mkdtempSync(join(tmpdir(), "queuectl-chromium-"));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+    viewport: { width: 1280, height: 1000 },
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("console", (message) => {
+    // A CSP violation or a failed request shows up here as an error.
+    if (message.type() === "error") problems.push(`console: ${message.text()}`);
+  });
+  mkdirSync(ARTIFACTS, { recursive: true });
+});
+
+afterAll(async () => {
+  await worker?.stop();
+  await context?.close();
+  await dashboard?.stop();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+  home?.cleanup();
+});
+
+describe("the dashboard in Chromium", () => {
+  test("loads and shows live counts, the chart, workers and jobfiles", async () => {
+    await page.goto(dashboard.origin);
+    await until("the count tiles", async () => (await text('[data-count="dead"] .n')) === "16");
+    expect(await text('[data-count="pending"] .n')).toBe("9");
+    await until(
+      "the live indicator",
+      async () => (await page.locator("#live").getAttribute("data-state")) === "live",
+    );
+    await until("the chart", async () => (await page.locator("#chart svg rect").count()) > 0);
+    expect(await page.locator("#workers [data-worker]").count()).toBe(3);
+    expect(await text("#sync summary")).toContain("jobs/hourly.yaml");
+    await page.screenshot({ path: join(ARTIFACTS, "dashboard.png") });
+    if (process.env.QUEUECTL_UPDATE_DOCS_SCREENSHOT === "1") {
+      await page.screenshot({ path: join(ROOT, "docs", "dashboard.png") });
+    }
+  });
+
+  test("filters and searches the job list", async () => {
+    await page.fill("#filter-q", "deploy");
+    await until("the search", async () => (await page.locator("#jobs tr[data-job]").count()) === 1);
+    expect(await text("#jobs tr[data-job] td.id")).toBe("deploy-docs");
+    await page.fill("#filter-q", "");
+    await page.selectOption("#filter-state", "pending");
+    await until("the state filter", async () => (await page.locator("#jobs tr[data-job]").count()) === 9);
+    await page.selectOption("#filter-state", "");
+    await until("all jobs", async () => (await text("#page-info")) === "1–25 of 185");
+  });
+
+  test("retries a dead job from its detail and sees it pending, then completed by a worker", async () => {
+    await page.click('tr[data-job="deploy-docs"] td.id a');
+    await until(
+      "the detail of deploy-docs",
+      async () => (await text("#detail-body [data-state]")) === "dead",
+    );
+    expect(await text("#detail-body pre.log")).toContain("rsync: connection to docs.example.com refused");
+    expect(await text('#detail-body tr[data-run="1"] [data-outcome]')).toBe("exit 2");
+    await page.screenshot({ path: join(ARTIFACTS, "dashboard-dead-job.png") });
+
+    await page.click('#detail-body button[data-action="retry"]');
+    await until("deploy-docs pending", async () => (await text("#detail-body [data-state]")) === "pending");
+    await until("the dead count to drop", async () => (await text('[data-count="dead"] .n')) === "15");
+
+    worker = await startStandInWorker(home.home);
+    await until("a running worker on the page", async () =>
+      ((await text(`[data-worker="${worker?.id}"]`)) ?? "").includes("running"),
+    );
+    await until(
+      "deploy-docs completed",
+      async () => (await text("#detail-body [data-state]")) === "completed",
+    );
+    await until(
+      "the second attempt",
+      async () => (await text('#detail-body tr[data-run="2"] [data-outcome]')) === "exit 0",
+    );
+    await page.screenshot({ path: join(ARTIFACTS, "dashboard-after-retry.png") });
+    await page.click("#detail-close");
+  });
+
+  test("fits a phone screen and stays readable in dark mode", async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.emulateMedia({ colorScheme: "dark" });
+    await until(
+      "the page at phone width",
+      async () => (await page.locator("#jobs tr[data-job]").count()) > 0,
+    );
+    const layout = await page.evaluate(() => {
+      const style = getComputedStyle(document.body.parentElement as HTMLElement);
+      return {
+        scrollWidth: document.documentElement.scrollWidth,
+        background: style.backgroundColor,
+        color: style.color,
+      };
+    });
+    expect(layout.scrollWidth).toBeLessThanOrEqual(390);
+    const luminance = (rgb: string) => {
+      const [r = 0, g = 0, b = 0] = (rgb.match(/\d+/g) ?? []).map(Number);
+      return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+    };
+    expect(luminance(layout.background)).toBeLessThan(0.2);
+    expect(luminance(layout.color)).toBeGreaterThan(0.7);
+    await page.screenshot({ path: join(ARTIFACTS, "dashboard-phone-dark.png"), fullPage: true });
+  });
+
+  test("logged no page errors, CSP violations or failed requests", () => {
+    expect(problems).toEqual([]);
+  });
+});

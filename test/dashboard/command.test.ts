@@ -1,0 +1,70 @@
+/** `queuectl dashboard` flags: refusals are one line and exit 2; a good start serves and stops cleanly. */
+
+import { afterEach, describe, expect, test } from "bun:test";
+import { runCli, type TempHome, tempHome } from "../helpers/cli.ts";
+import { startDashboard } from "./server.ts";
+
+let home: TempHome | undefined;
+
+afterEach(() => {
+  home?.cleanup();
+  home = undefined;
+});
+
+async function refused(args: string[], env: Record<string, string> = {}) {
+  home = tempHome(env);
+  const result = await runCli(["dashboard", ...args], { env: home.env });
+  expect(result.exitCode).toBe(2);
+  expect(result.stdout).toBe("");
+  expect(result.stderr.trim().split("\n")).toHaveLength(1);
+  return result.stderr;
+}
+
+describe("queuectl dashboard", () => {
+  test("binding beyond loopback without a token is refused with the way out", async () => {
+    const stderr = await refused(["--host", "0.0.0.0", "--port", "0"]);
+    expect(stderr).toStartWith("error: binding the dashboard to 0.0.0.0 without a token");
+    expect(stderr).toContain("--token");
+    expect(stderr).toContain("QUEUECTL_DASHBOARD_TOKEN");
+  });
+
+  test("a short token is refused", async () => {
+    expect(await refused(["--token", "short", "--port", "0"])).toContain("at least 16 characters");
+    expect(
+      await refused(["--host", "0.0.0.0", "--port", "0"], { QUEUECTL_DASHBOARD_TOKEN: "short" }),
+    ).toContain("at least 16 characters");
+  });
+
+  test("a bad port is refused", async () => {
+    expect(await refused(["--port", "70000"])).toContain("--port must be 65535 or less");
+    expect(await refused(["--port", "http"])).toContain("--port must be a whole number");
+  });
+
+  test("with a token from the environment it binds every address and answers with the token", async () => {
+    home = tempHome({ QUEUECTL_DASHBOARD_TOKEN: "env-token-0123456789abcdef" });
+    const dashboard = await startDashboard(home.env, ["--host", "0.0.0.0"]);
+    try {
+      const port = new URL(dashboard.origin).port;
+      const url = `http://127.0.0.1:${port}/api/status`;
+      expect((await fetch(url)).status).toBe(401);
+      const response = await fetch(url, { headers: { authorization: "Bearer env-token-0123456789abcdef" } });
+      expect(response.status).toBe(200);
+    } finally {
+      await dashboard.stop();
+    }
+    expect(await dashboard.process.exited).toBe(0);
+  });
+
+  test("a port in use is a runtime error (exit 1) naming the port", async () => {
+    home = tempHome();
+    const first = await startDashboard(home.env);
+    try {
+      const port = new URL(first.origin).port;
+      const result = await runCli(["dashboard", "--port", port], { env: home.env });
+      expect(result.exitCode).toBe(1);
+      expect(result.stderr).toContain(`port ${port} on 127.0.0.1 is in use`);
+    } finally {
+      await first.stop();
+    }
+  });
+});
