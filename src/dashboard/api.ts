@@ -5,7 +5,7 @@
 
 import { resolveConfig, withDefaults, workerLostAfterMs } from "../core/config.ts";
 import { isJobState, JOB_STATES, type JobState } from "../core/job.ts";
-import { attemptJson, iso, jobJson, workerJson } from "../render.ts";
+import { attemptJson, configJson, iso, jobJson, workerJson } from "../render.ts";
 import type { Store } from "../store/store.ts";
 import { json, problem } from "./responses.ts";
 
@@ -28,7 +28,7 @@ export async function statusBody(store: Store, now: number) {
   return {
     jobs,
     workers: workers.map((worker) => workerJson(worker, now, lostAfter)),
-    config: withDefaults(stored),
+    config: configJson(withDefaults(stored)),
   };
 }
 

@@ -70,7 +70,9 @@ function requestHostName(request: Request): string {
 
 function isSameOrigin(request: Request): boolean {
   const origin = request.headers.get("origin");
-  if (origin !== null) return origin === `http://${request.headers.get("host") ?? ""}`;
+  // https too: behind a TLS-terminating proxy the page's origin is https while we speak http.
+  const host = request.headers.get("host") ?? "";
+  if (origin !== null) return origin === `http://${host}` || origin === `https://${host}`;
   // Browsers send Origin on every POST they make from script or form; Sec-Fetch-Site is a
   // second opinion for the odd one that does not.
   return request.headers.get("sec-fetch-site") === "same-origin";

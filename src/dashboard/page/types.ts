@@ -14,7 +14,7 @@ export type { StateCounts };
 export interface StatusJson {
   jobs: StateCounts;
   workers: WorkerJson[];
-  config: Record<string, string>;
+  config: Record<string, number | string>;
 }
 
 /** `show --json`: the job with its spec, where `attempts` is the list of runs rather than their count. */
