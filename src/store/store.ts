@@ -56,6 +56,12 @@ export interface JobfileChanges {
   removals: string[];
 }
 
+export interface JobDeclaration {
+  id: string;
+  source: string | null;
+  nextRevision: string | null;
+}
+
 export interface JobfileApplyResult {
   created: string[];
   /** Spec replaced in place (the job had not started) or re-queued (it had finished). */
@@ -199,6 +205,12 @@ export interface Store {
   declaredList(): Promise<DeclaredJob[]>;
   /** Applies a reconciliation plan in one transaction; safe when two watchers race. */
   jobfileApply(params: { changes: JobfileChanges; now: number }): Promise<JobfileApplyResult>;
+  /**
+   * How each existing id among `ids` is declared: `source` null means an ad hoc job (which a
+   * jobfile must never take over), and `nextRevision` is a jobfile revision waiting for the
+   * running attempt to end. Ids that do not exist are left out.
+   */
+  jobDeclarations(params: { ids: string[] }): Promise<JobDeclaration[]>;
 
   /**
    * A value that changes whenever another connection commits. Idle workers compare it to

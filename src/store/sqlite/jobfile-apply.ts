@@ -19,7 +19,7 @@ export function applyJobfileChanges(db: Database, changes: JobfileChanges, now: 
     alreadyCompleted: [],
     canceled: [],
   };
-  const select = db.query("SELECT state, revision, source, declared FROM jobs WHERE id = ?");
+  const select = db.query("SELECT state, revision, source, declared, next_revision FROM jobs WHERE id = ?");
   const insert = db.query(`
     INSERT INTO jobs (id, spec, revision, state, max_retries, priority, queue, tags, created_at, updated_at,
                       next_run_at, source, declared)
@@ -36,6 +36,10 @@ export function applyJobfileChanges(db: Database, changes: JobfileChanges, now: 
     WHERE id = ?`);
   const defer = db.query(`
     UPDATE jobs SET next_spec = ?, next_revision = ?, next_max_retries = ?, source = ?, declared = 1, updated_at = ?
+    WHERE id = ?`);
+  const dropDeferred = db.query(`
+    UPDATE jobs SET next_spec = NULL, next_revision = NULL, next_max_retries = NULL, source = ?, declared = 1,
+                    updated_at = ?
     WHERE id = ?`);
 
   const replaceWith = (job: NewJob) => {
@@ -74,7 +78,8 @@ export function applyJobfileChanges(db: Database, changes: JobfileChanges, now: 
       if (wasRemoved && state === "canceled" && !completed) {
         replaceWith(job);
         result.updated.push(id);
-      } else if (wasRemoved || row.source !== job.source) {
+      } else if (wasRemoved || row.source !== job.source || row.next_revision !== null) {
+        // Also drops a revision deferred behind the running attempt that the file no longer declares.
         redeclare.run(JSON.stringify(job.spec), job.revision, job.source, now, id);
       }
       continue;
@@ -82,6 +87,10 @@ export function applyJobfileChanges(db: Database, changes: JobfileChanges, now: 
     if (state === "pending" || state === "failed") {
       replaceWith(job);
       result.updated.push(id);
+    } else if (state === "processing" && completed) {
+      // Switching branches while it runs: the revision coming back already ran to completion.
+      dropDeferred.run(job.source, now, id);
+      result.alreadyCompleted.push(id);
     } else if (state === "processing") {
       defer.run(JSON.stringify(job.spec), job.revision, job.maxRetries, job.source, now, id);
       result.deferred.push(id);

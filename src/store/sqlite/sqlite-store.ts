@@ -12,6 +12,7 @@ import { emptyStateCounts, type Job, type JobState, type StateCounts } from "../
 import { rowToAttempt, rowToJob, rowToWorker } from "../rows.ts";
 import type {
   DeclaredJob,
+  JobDeclaration,
   JobfileApplyResult,
   JobfileChanges,
   JobSearchParams,
@@ -24,6 +25,7 @@ import type {
 import { duplicateIdError, insertValues } from "./insert.ts";
 import { searchJobs } from "./job-search.ts";
 import { applyJobfileChanges } from "./jobfile-apply.ts";
+import { jobDeclarations } from "./jobfile-declarations.ts";
 import { attemptThroughput, metricsSnapshot } from "./metrics.ts";
 import { migrateSqlite } from "./migrations.ts";
 import { translateSqliteError } from "./sqlite-errors.ts";
@@ -381,6 +383,10 @@ export class SqliteStore implements Store {
 
   jobfileApply(params: { changes: JobfileChanges; now: number }): Promise<JobfileApplyResult> {
     return this.write(() => applyJobfileChanges(this.db, params.changes, params.now));
+  }
+
+  jobDeclarations(params: { ids: string[] }): Promise<JobDeclaration[]> {
+    return this.run(() => jobDeclarations(this.db, params.ids));
   }
 
   changeMarker(): Promise<string> {

@@ -1,0 +1,281 @@
+/**
+ * Reads one jobfile's text into normalized job specs. A file holds one job (a mapping), a
+ * `jobs:` list, or a YAML stream of `---`-separated documents, each of which is a job or a
+ * `jobs:` list. JSON files are checked as strict JSON first, then read through the same
+ * YAML parser so that every problem can name its line, column and field.
+ *
+ * Identity: a file that declares exactly one job may leave `id` out; the id is then the
+ * path without its extension (`nightly/backup.yaml` → `nightly/backup`). A file that
+ * declares several jobs must give each one an `id`: a position-based id would silently
+ * change when someone reorders the list, cancelling one job and queueing another.
+ *
+ * A file is all or nothing: any problem in it means none of its jobs is applied.
+ */
+
+import { isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseAllDocuments } from "yaml";
+import { UserError } from "../core/errors.ts";
+import { type JobSpec, normalizeSpec, SPEC_FIELDS, SpecError } from "../core/spec.ts";
+import { jsonErrorOffset } from "./json-position.ts";
+import type { JobfileProblem } from "./problem.ts";
+
+/** Larger files are refused unread: a jobfile is a handful of lines. */
+export const MAX_JOBFILE_BYTES = 1024 * 1024;
+/** YAML alias expansions allowed per document; a "billion laughs" file fails fast at this cap. */
+const MAX_ALIAS_COUNT = 100;
+
+export interface ParsedJob {
+  spec: JobSpec;
+  /** Where the job declares its id (or where the job starts when the id comes from the path). */
+  line: number;
+  column: number;
+}
+
+export interface ParsedJobfile {
+  /** Empty whenever `problems` is not: a file is applied whole or not at all. */
+  jobs: ParsedJob[];
+  problems: JobfileProblem[];
+  /** Ids the file declares as far as they could be read, even when it has problems. */
+  knownIds: string[];
+}
+
+const EXTENSION = /\.(ya?ml|json)$/i;
+/** Editors find a JSON file's schema through this top-level key; it is not a job field. */
+const SCHEMA_KEY = "$schema";
+
+export function idFromPath(rel: string): string {
+  return rel.replace(EXTENSION, "");
+}
+
+type ParsedDocument = ReturnType<typeof parseAllDocuments>[number];
+
+interface Entry {
+  node: Node | null;
+  value: unknown;
+  offset: number;
+  doc: ParsedDocument;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function keyText(key: unknown): string {
+  return isScalar(key) ? String(key.value) : String(key);
+}
+
+function offsetOf(node: unknown): number {
+  return (node as Node | null)?.range?.[0] ?? 0;
+}
+
+/** Offset of the key that holds `field` (`env.HOME` walks into `env`), or null when absent. */
+function fieldOffset(node: Node | null, field: string, doc: ParsedDocument): number | null {
+  let current: unknown = node;
+  let found: number | null = null;
+  for (const part of field.split(".")) {
+    if (!isMap(current)) break;
+    const pair = current.items.find((item) => keyText(item.key) === part);
+    if (!pair) break;
+    found = offsetOf(pair.key);
+    current = resolveAlias(pair.value, doc);
+  }
+  return found;
+}
+
+function resolveAlias(node: unknown, doc: ParsedDocument): unknown {
+  return isAlias(node) ? (node.resolve(doc) ?? node) : node;
+}
+
+/**
+ * parseDurationMs throws a plain UserError whose message starts with the field it was
+ * given (`timeout "x" is not a duration`); reading the field back keeps such errors located.
+ */
+function fieldOf(error: UserError): string | null {
+  if (error instanceof SpecError && error.field) return error.field;
+  const first = /^`?([a-z_]+)`?[\s"]/.exec(error.message)?.[1];
+  return first && (SPEC_FIELDS as readonly string[]).includes(first) ? first : null;
+}
+
+function firstLine(text: string): string {
+  return (text.split("\n")[0] ?? "").replace(/ at line \d+, column \d+:?$/, "");
+}
+
+function linePosition(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset).split("\n");
+  return { line: before.length, column: (before[before.length - 1]?.length ?? 0) + 1 };
+}
+
+export function parseJobfile(text: string, rel: string): ParsedJobfile {
+  const result: ParsedJobfile = { jobs: [], problems: [], knownIds: [] };
+  const lineCounter = new LineCounter();
+  const place = (offset: number) => {
+    const position = lineCounter.linePos(offset);
+    return position.line > 0 ? { line: position.line, column: position.col } : linePosition(text, offset);
+  };
+  const report = (offset: number, field: string | null, message: string, hint: string) => {
+    result.problems.push({ file: rel, ...place(offset), field, message, hint });
+  };
+  const done = () => {
+    if (result.problems.length > 0) result.jobs = [];
+    return result;
+  };
+
+  if (text.includes("\0")) {
+    report(
+      text.indexOf("\0"),
+      null,
+      "is not a text file (it contains NUL bytes)",
+      "jobfiles are YAML or JSON text",
+    );
+    return done();
+  }
+  if (/\.json$/i.test(rel)) {
+    const bom = text.startsWith("\uFEFF") ? 1 : 0;
+    try {
+      JSON.parse(text.slice(bom));
+    } catch (error) {
+      const offset = (jsonErrorOffset(text.slice(bom)) ?? 0) + bom;
+      report(
+        offset,
+        null,
+        `invalid JSON (${firstLine((error as Error).message).replace(/^JSON Parse error: /, "")})`,
+        "fix the syntax; until then the jobs it declared stay as they are",
+      );
+      return done();
+    }
+  }
+
+  const docs = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  for (const doc of docs) {
+    const problem = doc.errors[0] ?? doc.warnings[0];
+    if (problem) {
+      report(
+        problem.pos[0],
+        null,
+        `invalid YAML (${firstLine(problem.message)})`,
+        "fix the syntax; until then the jobs it declared stay as they are",
+      );
+      return done();
+    }
+  }
+
+  const entries: Entry[] = [];
+  let sawContent = false;
+  for (const doc of docs) {
+    const root = doc.contents;
+    // `---` with nothing after it is an empty document, not a job.
+    if (root === null || (isScalar(root) && root.value === null)) continue;
+    sawContent = true;
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (error) {
+      report(
+        offsetOf(root),
+        null,
+        `cannot be read: ${firstLine((error as Error).message)}`,
+        "write the jobs out without so many YAML aliases",
+      );
+      return done();
+    }
+    const schemaPair = isMap(root) ? root.items.find((pair) => keyText(pair.key) === SCHEMA_KEY) : undefined;
+    if (schemaPair && isPlainObject(value)) {
+      if (typeof value[SCHEMA_KEY] !== "string") {
+        report(
+          offsetOf(schemaPair.key),
+          SCHEMA_KEY,
+          "`$schema` must be the path or URL of the JSON Schema",
+          'e.g. "$schema": "../schema/jobfile.schema.json"',
+        );
+      }
+      value = Object.fromEntries(Object.entries(value).filter(([key]) => key !== SCHEMA_KEY));
+    }
+    if (isMap(root) && root.has("jobs")) {
+      for (const pair of root.items) {
+        const key = keyText(pair.key);
+        if (key !== "jobs" && key !== SCHEMA_KEY)
+          report(
+            offsetOf(pair.key),
+            key,
+            `\`${key}\` cannot sit next to \`jobs:\``,
+            "move it into each job, or declare a single job without `jobs:`",
+          );
+      }
+      const list = root.get("jobs", true);
+      const values = (value as { jobs: unknown }).jobs;
+      if (!isSeq(list) || !Array.isArray(values)) {
+        report(
+          offsetOf(list ?? root),
+          "jobs",
+          "`jobs` must be a list of jobs",
+          "write each job as a `- command: …` item, or `jobs: []` for none",
+        );
+        continue;
+      }
+      list.items.forEach((item, index) => {
+        entries.push({
+          node: resolveAlias(item, doc) as Node,
+          value: values[index],
+          offset: offsetOf(item),
+          doc,
+        });
+      });
+    } else if (isMap(root)) {
+      entries.push({ node: root, value, offset: offsetOf(root), doc });
+    } else if (isSeq(root)) {
+      report(
+        offsetOf(root),
+        null,
+        "a jobfile holds one job or a `jobs:` list, not a bare list",
+        "put the list under `jobs:`",
+      );
+    } else {
+      report(
+        offsetOf(root),
+        null,
+        "a jobfile must hold a job (a mapping of fields)",
+        "e.g. `command: echo hello`",
+      );
+    }
+  }
+  if (!sawContent) {
+    report(
+      0,
+      null,
+      "holds no jobs",
+      "add a job such as `command: echo hello`, or write `jobs: []` to declare none",
+    );
+    return done();
+  }
+
+  const pathId = idFromPath(rel);
+  const several = entries.length > 1;
+  for (const entry of entries) {
+    const doc = entry.doc;
+    if (!isPlainObject(entry.value)) {
+      report(entry.offset, null, "a job must be a mapping of fields", "e.g. `command: echo hello`");
+      continue;
+    }
+    const givenId = entry.value.id;
+    if (typeof givenId === "string" || typeof givenId === "number") result.knownIds.push(String(givenId));
+    else if (!several) result.knownIds.push(pathId);
+    if (several && givenId === undefined) {
+      report(
+        entry.offset,
+        "id",
+        "`id` is required when a file declares several jobs",
+        "give each job its own `id`, unique across the folder",
+      );
+      continue;
+    }
+    try {
+      const spec = normalizeSpec(entry.value, { generateId: () => pathId });
+      result.jobs.push({ spec, ...place(fieldOffset(entry.node, "id", doc) ?? entry.offset) });
+    } catch (error) {
+      if (!(error instanceof UserError)) throw error;
+      const field = fieldOf(error);
+      const offset = (field === null ? null : fieldOffset(entry.node, field, doc)) ?? entry.offset;
+      report(offset, field, error.message, error.hint);
+    }
+  }
+  return done();
+}

@@ -1,0 +1,26 @@
+/**
+ * A jobfile problem the user must fix. It always names the place, so an editor can jump
+ * there: the file (relative to the jobs folder), the 1-based line and column, and the job
+ * field at fault when there is one.
+ */
+
+export interface JobfileProblem {
+  /** Relative to the jobs folder, with forward slashes; a folder ends with `/`. */
+  file: string;
+  /** 1-based. A problem with the whole file points at 1:1. */
+  line: number;
+  column: number;
+  /** The job field at fault, e.g. `max_retries` or `env.HOME`; null for syntax or file problems. */
+  field: string | null;
+  message: string;
+  hint: string;
+}
+
+export function fileProblem(file: string, message: string, hint: string): JobfileProblem {
+  return { file, line: 1, column: 1, field: null, message, hint };
+}
+
+/** `nightly/backup.yaml:3:5`, the form editors and terminals turn into links. */
+export function problemPlace(problem: JobfileProblem): string {
+  return `${problem.file}:${problem.line}:${problem.column}`;
+}

@@ -1,0 +1,220 @@
+/**
+ * Walks a jobs folder and lists the jobfiles in it, without reading them. This is where
+ * the folder's trust rules live: anyone who can write a jobfile can run commands as the
+ * worker's user, so a folder writable by others is refused, and a symlink that leads out
+ * of the folder is never followed.
+ */
+
+import { readFileSync, type Stats } from "node:fs";
+import { lstat, readdir, realpath, stat } from "node:fs/promises";
+import { join, relative, sep } from "node:path";
+import { runtimeError, UserError } from "../core/errors.ts";
+import { fileProblem, type JobfileProblem } from "./problem.ts";
+
+export interface ScannedFile {
+  /** Relative to the folder, forward slashes: `nightly/backup.yaml`. */
+  rel: string;
+  /** The resolved file to read (a symlink's target, always inside the folder). */
+  real: string;
+  /** The path the job's `source` records: the folder's real path joined with `rel`. */
+  source: string;
+  stats: Stats;
+}
+
+export interface ScanResult {
+  /** The folder's real path; every `source` lies under it. */
+  root: string;
+  files: ScannedFile[];
+  problems: JobfileProblem[];
+  /** Relative paths (files, or folders ending in `/`) whose jobs must be left untouched. */
+  blocked: string[];
+}
+
+const JOBFILE_EXTENSION = /\.(ya?ml|json)$/i;
+
+/** Editor swap, backup, lock and probe files: vim (`.swp`, `.swx`, `~`, `4913`), emacs (`#…#`, `.#…`), `.tmp`. */
+const EDITOR_LEFTOVER = /(~|\.sw[a-p]|\.sw[xo]|\.tmp|\.bak|\.orig)$|^#.*#$|^4913$/i;
+
+/** Names never read: dotfiles and dot-folders (`.git`, vim swap files, emacs locks) and editor leftovers. */
+export function isIgnoredName(name: string): boolean {
+  return name.startsWith(".") || EDITOR_LEFTOVER.test(name);
+}
+
+export function isJobfileName(name: string): boolean {
+  return !isIgnoredName(name) && JOBFILE_EXTENSION.test(name);
+}
+
+const canCheckOwnership = process.platform !== "win32" && typeof process.getuid === "function";
+
+let privateGroups: Map<number, boolean> | undefined;
+
+function accountLines(path: string): string[][] {
+  return readFileSync(path, "utf8")
+    .split("\n")
+    .map((line) => line.split(":"));
+}
+
+/**
+ * Whether nobody but this user belongs to group `gid`: no other account has it as its
+ * primary group and no other name is listed as a member. Debian and Ubuntu give each user
+ * such a group and a umask of 002, so a fresh `git clone` is group-writable; that grants
+ * nobody else anything and must not be refused. When the files cannot tell, the answer is no.
+ */
+function isPrivateGroup(gid: number): boolean {
+  privateGroups ??= new Map();
+  const known = privateGroups.get(gid);
+  if (known !== undefined) return known;
+  let result = false;
+  try {
+    const uid = String(process.getuid?.());
+    const accounts = accountLines("/etc/passwd");
+    const self = accounts.find((fields) => fields[2] === uid)?.[0];
+    const group = accountLines("/etc/group").find((fields) => fields[2] === String(gid));
+    const members = (group?.[3] ?? "").split(",").filter((name) => name !== "" && name !== self);
+    const others = accounts.filter((fields) => fields[3] === String(gid) && fields[2] !== uid);
+    result = self !== undefined && group !== undefined && members.length === 0 && others.length === 0;
+  } catch {
+    result = false;
+  }
+  privateGroups.set(gid, result);
+  return result;
+}
+
+/** Why others could rewrite this entry, or null when only its owner (us or root) can. */
+function sharedReason(stats: Stats): string | null {
+  if (!canCheckOwnership) return null;
+  if ((stats.mode & 0o002) !== 0) return "is writable by every user";
+  if ((stats.mode & 0o020) !== 0 && !isPrivateGroup(stats.gid)) return "is writable by its group";
+  const uid = process.getuid?.() ?? 0;
+  if (stats.uid !== uid && stats.uid !== 0) return `belongs to another user (uid ${stats.uid})`;
+  return null;
+}
+
+function sharedHint(path: string): string {
+  return `anyone who can write there can run commands as this user; run \`chmod go-w ${path}\`, or pass --allow-shared-folder if you trust them`;
+}
+
+/**
+ * Resolves and checks the folder itself. A missing or unreadable folder is an error and
+ * never an empty folder, so a typo in the path cannot cancel every declared job.
+ */
+export async function resolveJobsFolder(dir: string, allowSharedFolder: boolean): Promise<string> {
+  let root: string;
+  let stats: Stats;
+  try {
+    root = await realpath(dir);
+    stats = await stat(root);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") {
+      throw new UserError(
+        `the jobs folder ${dir} does not exist`,
+        "create it, or give the folder: `queuectl sync path/to/jobs`",
+      );
+    }
+    throw runtimeError(
+      `cannot read the jobs folder ${dir} (${code ?? (error as Error).message})`,
+      "check its permissions",
+    );
+  }
+  if (!stats.isDirectory()) {
+    throw new UserError(`${dir} is not a folder`, "give the folder that holds the jobfiles");
+  }
+  const reason = allowSharedFolder ? null : sharedReason(stats);
+  if (reason) throw new UserError(`the jobs folder ${dir} ${reason}`, sharedHint(dir));
+  return root;
+}
+
+function toRel(root: string, path: string): string {
+  return relative(root, path).split(sep).join("/");
+}
+
+function isInside(root: string, path: string): boolean {
+  return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
+}
+
+/**
+ * Lists the jobfiles under `root` (already resolved by resolveJobsFolder), sorted by path.
+ * A symlinked file is read when its target lies inside the folder; symlinked folders are
+ * never walked, which rules out loops and one file appearing under two paths.
+ */
+export async function scanJobsFolder(root: string, allowSharedFolder: boolean): Promise<ScanResult> {
+  const result: ScanResult = { root, files: [], problems: [], blocked: [] };
+  const refuse = (rel: string, message: string, hint: string) => {
+    result.problems.push(fileProblem(rel, message, hint));
+    result.blocked.push(rel);
+  };
+
+  const visit = async (path: string, name: string): Promise<void> => {
+    const rel = toRel(root, path);
+    const isJobfile = JOBFILE_EXTENSION.test(name);
+    let entry: Stats;
+    try {
+      entry = await lstat(path);
+    } catch {
+      return; // Gone since readdir: the next sync sees the folder as it is then.
+    }
+    if (entry.isSymbolicLink()) {
+      if (!isJobfile) return;
+      let real: string;
+      try {
+        real = await realpath(path);
+      } catch {
+        refuse(
+          rel,
+          "is a symlink to a missing file",
+          "fix the link or remove it; its jobs are left as they are",
+        );
+        return;
+      }
+      if (!isInside(root, real)) {
+        refuse(
+          rel,
+          "is a symlink that leads outside the jobs folder, so it is not followed",
+          "copy the file into the folder instead",
+        );
+        return;
+      }
+      await addFile(rel, path, real);
+      return;
+    }
+    if (entry.isDirectory()) {
+      const reason = allowSharedFolder ? null : sharedReason(entry);
+      if (reason) refuse(`${rel}/`, `this folder ${reason}`, sharedHint(rel));
+      else await walk(path);
+      return;
+    }
+    if (entry.isFile() && isJobfile) await addFile(rel, path, path);
+  };
+
+  const addFile = async (rel: string, path: string, real: string): Promise<void> => {
+    let stats: Stats;
+    try {
+      stats = await stat(real);
+    } catch {
+      return;
+    }
+    if (!stats.isFile()) return;
+    const reason = allowSharedFolder ? null : sharedReason(stats);
+    if (reason) refuse(rel, `this file ${reason}`, sharedHint(rel));
+    else result.files.push({ rel, real, source: path, stats });
+  };
+
+  const walk = async (folder: string): Promise<void> => {
+    let names: string[];
+    try {
+      names = (await readdir(folder)).sort();
+    } catch (error) {
+      refuse(
+        `${toRel(root, folder)}/`,
+        `cannot read this folder (${(error as NodeJS.ErrnoException).code ?? "error"})`,
+        "fix its permissions; its jobs are left as they are",
+      );
+      return;
+    }
+    for (const name of names) if (!isIgnoredName(name)) await visit(join(folder, name), name);
+  };
+
+  await walk(root);
+  return result;
+}

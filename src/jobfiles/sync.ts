@@ -1,0 +1,207 @@
+/**
+ * One reconciliation of a jobs folder into the store: scan, read, plan, apply. `queuectl
+ * sync` runs it once; the watcher runs it after every burst of file events and on a timer.
+ * Applying is one store transaction that re-reads every row, so concurrent syncs of one
+ * folder (two watchers, a watcher and a git hook) never queue a declaration twice.
+ */
+
+import { readFile } from "node:fs/promises";
+import { resolveConfig } from "../core/config.ts";
+import { firstRunAt, specRevision } from "../core/spec.ts";
+import type { JobfileApplyResult, Store } from "../store/store.ts";
+import { MAX_JOBFILE_BYTES, type ParsedJobfile, parseJobfile } from "./parse.ts";
+import { type DesiredState, type Plan, plan, planChanges, planHasChanges } from "./plan.ts";
+import { fileProblem } from "./problem.ts";
+import { resolveJobsFolder, type ScannedFile, scanJobsFolder } from "./scan.ts";
+
+/** Parsed files by relative path, reused while a file's size, times and inode are unchanged. */
+export type JobfileCache = Map<string, { key: string; parsed: ParsedJobfile }>;
+
+export interface SyncOptions {
+  store: Store;
+  dir: string;
+  now: number;
+  /** Plan only; nothing is written. Default false. */
+  dryRun?: boolean;
+  /** Read a folder that others can write. Default false: such a folder is refused. */
+  allowSharedFolder?: boolean;
+  /**
+   * Files modified less than this many ms before `now` are left as they are for a later
+   * sync, since they may be half-written. Default 0 (read everything), as for a one-off sync.
+   */
+  settleMs?: number;
+  cache?: JobfileCache;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface SyncOutcome {
+  /** The folder's real path. */
+  root: string;
+  fileCount: number;
+  plan: Plan;
+  /** What the store did; null on a dry run. */
+  applied: JobfileApplyResult | null;
+  /** When the first file left for later will have settled, or null when none was. */
+  settlesAt: number | null;
+}
+
+/** An mtime this far in the future is clock skew (e.g. a network mount), not a write in progress. */
+const MAX_CLOCK_SKEW_MS = 2000;
+
+const NOTHING_APPLIED: JobfileApplyResult = {
+  created: [],
+  updated: [],
+  deferred: [],
+  alreadyCompleted: [],
+  canceled: [],
+};
+
+async function readParsed(
+  file: ScannedFile,
+  cache: JobfileCache | undefined,
+): Promise<ParsedJobfile | "gone"> {
+  const { stats } = file;
+  const key = `${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}`;
+  const cached = cache?.get(file.rel);
+  if (cached?.key === key) return cached.parsed;
+  const tooLarge = {
+    jobs: [],
+    knownIds: [],
+    problems: [
+      fileProblem(
+        file.rel,
+        `is larger than ${MAX_JOBFILE_BYTES / 1024} KiB`,
+        "split it into smaller jobfiles",
+      ),
+    ],
+  };
+  if (stats.size > MAX_JOBFILE_BYTES) return tooLarge;
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file.real);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return "gone";
+    return {
+      jobs: [],
+      knownIds: [],
+      problems: [fileProblem(file.rel, `cannot be read (${code ?? "error"})`, "fix its permissions")],
+    };
+  }
+  if (bytes.length > MAX_JOBFILE_BYTES) return tooLarge;
+  let parsed: ParsedJobfile;
+  try {
+    parsed = parseJobfile(new TextDecoder("utf-8", { fatal: true }).decode(bytes), file.rel);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    parsed = {
+      jobs: [],
+      knownIds: [],
+      problems: [fileProblem(file.rel, "is not UTF-8 text", "save it as UTF-8")],
+    };
+  }
+  cache?.set(file.rel, { key, parsed });
+  return parsed;
+}
+
+/** Reads the folder into the desired state. Throws a UserError when the folder itself is unusable. */
+async function readFolder(
+  options: SyncOptions,
+): Promise<{ desired: DesiredState; fileCount: number; settlesAt: number | null }> {
+  const allowShared = options.allowSharedFolder ?? false;
+  const root = await resolveJobsFolder(options.dir, allowShared);
+  const scan = await scanJobsFolder(root, allowShared);
+  const config = resolveConfig(await options.store.configGetAll());
+  const desired: DesiredState = {
+    root,
+    jobs: [],
+    problems: scan.problems,
+    blocked: scan.blocked,
+    blockedIds: [],
+  };
+  const settleMs = options.settleMs ?? 0;
+  let settlesAt: number | null = null;
+  let done = 0;
+  for (const file of scan.files) {
+    options.onProgress?.(done++, scan.files.length);
+    const age = options.now - file.stats.mtimeMs;
+    if (settleMs > 0 && age < settleMs && age > -MAX_CLOCK_SKEW_MS) {
+      desired.blocked.push(file.rel);
+      settlesAt = Math.min(settlesAt ?? Number.POSITIVE_INFINITY, file.stats.mtimeMs + settleMs);
+      continue;
+    }
+    const parsed = await readParsed(file, options.cache);
+    if (parsed === "gone") {
+      desired.blocked.push(file.rel);
+      continue;
+    }
+    if (parsed.problems.length > 0) {
+      desired.problems.push(...parsed.problems);
+      desired.blocked.push(file.rel);
+      desired.blockedIds.push(...parsed.knownIds);
+      continue;
+    }
+    for (const job of parsed.jobs) {
+      desired.jobs.push({
+        spec: job.spec,
+        revision: specRevision(job.spec),
+        maxRetries: job.spec.max_retries ?? config.maxRetries,
+        nextRunAt: firstRunAt(job.spec, options.now),
+        source: file.source,
+        file: file.rel,
+        line: job.line,
+        column: job.column,
+      });
+    }
+  }
+  options.onProgress?.(done, scan.files.length);
+  return { desired, fileCount: scan.files.length, settlesAt };
+}
+
+/**
+ * An ad hoc job can appear between planning and applying; the store then skips that
+ * create, and this turns the skip into the error the user must see.
+ */
+async function reportLateConflicts(store: Store, planned: Plan, applied: JobfileApplyResult): Promise<void> {
+  const handled = new Set([
+    ...applied.created,
+    ...applied.updated,
+    ...applied.deferred,
+    ...applied.alreadyCompleted,
+  ]);
+  const missing = planned.creates.filter((job) => !handled.has(job.spec.id));
+  if (missing.length === 0) return;
+  const adHoc = new Set(
+    (await store.jobDeclarations({ ids: missing.map((job) => job.spec.id) }))
+      .filter((entry) => entry.source === null)
+      .map((entry) => entry.id),
+  );
+  planned.creates = planned.creates.filter((job) => !adHoc.has(job.spec.id));
+  for (const job of missing.filter((candidate) => adHoc.has(candidate.spec.id))) {
+    planned.errors.push({
+      file: job.file,
+      line: job.line,
+      column: job.column,
+      field: "id",
+      message: `id "${job.spec.id}" is already used by a job enqueued by hand`,
+      hint: "give this job another `id`; a jobfile never takes over an ad hoc job",
+    });
+  }
+}
+
+export async function syncJobsFolder(options: SyncOptions): Promise<SyncOutcome> {
+  const { store } = options;
+  const { desired, fileCount, settlesAt } = await readFolder(options);
+  const ids = [...new Set(desired.jobs.map((job) => job.spec.id))];
+  const [declared, existing] = await Promise.all([store.declaredList(), store.jobDeclarations({ ids })]);
+  const planned = plan(desired, { declared, existing });
+  let applied: JobfileApplyResult | null = null;
+  if (!options.dryRun) {
+    applied = NOTHING_APPLIED;
+    if (planHasChanges(planned)) {
+      applied = await store.jobfileApply({ changes: planChanges(planned), now: options.now });
+      await reportLateConflicts(store, planned, applied);
+    }
+  }
+  return { root: desired.root, fileCount, plan: planned, applied, settlesAt };
+}

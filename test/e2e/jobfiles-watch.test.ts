@@ -1,0 +1,103 @@
+/** `queuectl watch` as a process: output, signals, restarts and two watchers on one folder. */
+
+import { afterEach, describe, expect, test } from "bun:test";
+import { runCli, runCliJson, waitFor } from "../helpers/cli.ts";
+import { type JobsFixture, jobsFixture, type LiveCli, startCli } from "../jobfiles/helpers.ts";
+
+let fixture: JobsFixture;
+const processes: LiveCli[] = [];
+
+afterEach(async () => {
+  for (const live of processes.splice(0)) await live.stop("SIGKILL");
+  fixture?.cleanup();
+});
+
+interface WatchLine {
+  at: string;
+  plan: { unchanged: number; errors: unknown[] };
+  applied: { created: string[]; updated: string[]; canceled: string[] };
+}
+
+function watchProcess(...args: string[]): LiveCli {
+  const live = startCli(["watch", fixture.dir, ...args], fixture.env);
+  processes.push(live);
+  return live;
+}
+
+async function listIds(): Promise<string[]> {
+  return (await runCliJson<{ id: string }[]>(["list"], { env: fixture.env })).map((job) => job.id);
+}
+
+describe("queuectl watch", () => {
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    test(`logs each applied plan and exits cleanly on ${signal}`, async () => {
+      fixture = jobsFixture();
+      fixture.write("early.yaml", "command: echo early\n");
+      fixture.backdate("early.yaml");
+      const live = watchProcess();
+      await live.waitForLine((line) => /\+ create\s+early\s/.test(line), "the initial sync");
+      fixture.write("dropped.yaml", "command: echo dropped\n");
+      const line = await live.waitForLine((text) => /\+ create\s+dropped\s/.test(text), "the dropped file");
+      expect(line).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \+ create {2}dropped {2}dropped\.yaml$/);
+      await live.waitForLine((text) => text.endsWith("Applied: 1 created."), "the applied summary");
+      expect(await live.stop(signal)).toBe(0);
+      expect(live.stderrLines.some((text) => text.includes(`stopped (${signal})`))).toBe(true);
+      expect(live.stderrLines.join("\n")).not.toContain("    at ");
+    });
+  }
+
+  test("a missing folder is an error at start", async () => {
+    fixture = jobsFixture();
+    const result = await runCli(["watch", `${fixture.dir}-missing`], { env: fixture.env });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain("does not exist — create it");
+  });
+
+  test("bad options are refused with their default in the hint", async () => {
+    fixture = jobsFixture();
+    const result = await runCli(["watch", fixture.dir, "--resync", "soon"], { env: fixture.env });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toBe('error: --resync "soon" is not a duration — e.g. --resync 60s\n');
+  });
+
+  test("two watcher processes and then a restart duplicate nothing", async () => {
+    fixture = jobsFixture();
+    const one = watchProcess("--json");
+    const two = watchProcess("--json");
+    await one.waitForLine((line) => line.startsWith("{"), "the first watcher's initial sync");
+    await two.waitForLine((line) => line.startsWith("{"), "the second watcher's initial sync");
+    const names = Array.from({ length: 6 }, (_, i) => `job-${i}`);
+    for (const name of names) fixture.write(`${name}.yaml`, `command: echo ${name}\n`);
+    await waitFor(async () => (await listIds()).length === names.length, { what: "every file queued" });
+    await waitFor(() => [...one.json<WatchLine>(), ...two.json<WatchLine>()].length >= 3, {
+      what: "the sync logs",
+    });
+    expect([await one.stop(), await two.stop()]).toEqual([0, 0]);
+    const created = [...one.json<WatchLine>(), ...two.json<WatchLine>()].flatMap(
+      (line) => line.applied.created,
+    );
+    expect(created.sort()).toEqual(names);
+    const updated = [...one.json<WatchLine>(), ...two.json<WatchLine>()].flatMap(
+      (line) => line.applied.updated,
+    );
+    expect(updated).toEqual([]);
+
+    fixture.backdate(...names.map((name) => `${name}.yaml`));
+    const restarted = watchProcess("--json");
+    const [first] = await waitFor(
+      () => (restarted.json<WatchLine>().length > 0 ? restarted.json<WatchLine>() : null),
+      {
+        what: "the restarted watcher's initial sync",
+      },
+    );
+    expect(first?.plan.unchanged).toBe(names.length);
+    expect(first?.applied).toEqual({
+      created: [],
+      updated: [],
+      deferred: [],
+      already_completed: [],
+      canceled: [],
+    } as never);
+    expect(await restarted.stop()).toBe(0);
+  });
+});

@@ -1,0 +1,158 @@
+import { describe, expect, test } from "bun:test";
+import { specRevision } from "../../src/core/spec.ts";
+import { jsonErrorOffset } from "../../src/jobfiles/json-position.ts";
+import { idFromPath, parseJobfile } from "../../src/jobfiles/parse.ts";
+
+function only(text: string, rel = "a.yaml") {
+  const parsed = parseJobfile(text, rel);
+  expect(parsed.problems).toEqual([]);
+  return parsed.jobs.map((job) => job.spec);
+}
+
+function problemOf(text: string, rel = "a.yaml") {
+  const parsed = parseJobfile(text, rel);
+  expect(parsed.jobs).toEqual([]);
+  const [problem] = parsed.problems;
+  if (!problem) throw new Error(`no problem found in ${JSON.stringify(text)}`);
+  return problem;
+}
+
+describe("file forms", () => {
+  test("one job as a mapping takes its id from the path", () => {
+    expect(only("command: echo hi\n", "nightly/backup.yaml")).toEqual([
+      { id: "nightly/backup", command: "echo hi" },
+    ]);
+    expect(idFromPath("deep/er/x.JSON")).toBe("deep/er/x");
+  });
+
+  test("an explicit id wins over the path", () => {
+    expect(only("id: mine\ncommand: echo hi\n", "x.yml")[0]?.id).toBe("mine");
+  });
+
+  test("a jobs: list and a multi-document stream", () => {
+    const list = only("jobs:\n  - id: a\n    command: echo a\n  - id: b\n    command: [echo, b]\n");
+    expect(list.map((spec) => spec.id)).toEqual(["a", "b"]);
+    const stream = only("id: a\ncommand: echo a\n---\njobs:\n  - id: b\n    command: echo b\n---\n");
+    expect(stream.map((spec) => spec.id)).toEqual(["a", "b"]);
+  });
+
+  test("a single job in a jobs: list also takes the path id; an empty list declares nothing", () => {
+    expect(only("jobs:\n  - command: echo a\n", "one.yaml")[0]?.id).toBe("one");
+    expect(only("jobs: []\n")).toEqual([]);
+  });
+
+  test("JSON files, with an editor's $schema key ignored", () => {
+    const specs = only(
+      '{"$schema": "../schema/jobfile.schema.json", "command": ["echo", "hi"], "tags": ["b", "a"]}',
+      "j.json",
+    );
+    expect(specs).toEqual([{ id: "j", command: ["echo", "hi"], tags: ["a", "b"] }]);
+  });
+
+  test("formatting, comments, quoting and key order do not change the revision", () => {
+    const a = only('command: "echo hi"\nmax_retries: 2\ntags: [x, y]\nenv: {B: "2", A: 1}\n');
+    const b = only(
+      "# a comment\nenv:\n  A: '1'\n  B: 2\ntags:\n  - y\n  - x\nmax_retries: 2   # trailing\ncommand: echo hi\n",
+    );
+    const c = only(
+      '{"env":{"A":"1","B":"2"},"tags":["x","y"],"command":"echo hi","max_retries":2}',
+      "a.json",
+    );
+    expect(specRevision(a[0] as never)).toBe(specRevision(b[0] as never));
+    expect(specRevision(a[0] as never)).toBe(specRevision(c[0] as never));
+  });
+});
+
+describe("problems name file, line, column and field", () => {
+  test("an unknown field suggests the nearest one", () => {
+    const problem = problemOf("command: echo hi\nmax_retry: 2\n", "jobs/x.yaml");
+    expect(problem).toMatchObject({ file: "jobs/x.yaml", line: 2, column: 1, field: "max_retry" });
+    expect(problem.hint).toContain("max_retries");
+  });
+
+  test("a bad value inside a jobs: list points at the key, nested fields too", () => {
+    const text =
+      "jobs:\n  - id: a\n    command: echo a\n  - id: b\n    command: echo b\n    env:\n      1BAD: x\n";
+    expect(problemOf(text)).toMatchObject({ line: 7, column: 7, field: "env.1BAD" });
+    expect(problemOf("command: echo\ntimeout: soon\n")).toMatchObject({
+      line: 2,
+      column: 1,
+      field: "timeout",
+    });
+  });
+
+  test("a missing command points at the job", () => {
+    expect(problemOf("jobs:\n  - id: a\n    command: echo a\n  - id: b\n    priority: 1\n")).toMatchObject({
+      line: 4,
+      column: 5,
+      field: "command",
+    });
+  });
+
+  test("several jobs in one file need ids; one bad job keeps the whole file out", () => {
+    const parsed = parseJobfile("jobs:\n  - command: echo a\n  - id: b\n    command: echo b\n", "x.yaml");
+    expect(parsed.jobs).toEqual([]);
+    expect(parsed.problems[0]).toMatchObject({ line: 2, column: 5, field: "id" });
+    expect(parsed.knownIds).toEqual(["b"]);
+  });
+
+  test("YAML syntax errors and duplicate keys carry a position", () => {
+    expect(problemOf("command: [echo\nid: x\n")).toMatchObject({ line: 2, field: null });
+    expect(problemOf("command: echo a\ncommand: echo b\n")).toMatchObject({ line: 2, column: 1 });
+  });
+
+  test("invalid JSON is located, including what YAML would have accepted", () => {
+    expect(problemOf('{\n  "command": "echo",\n}\n', "x.json")).toMatchObject({
+      line: 3,
+      column: 1,
+      field: null,
+    });
+    expect(problemOf("command: echo hi\n", "x.json").message).toContain("invalid JSON");
+  });
+
+  test("empty files, bare lists, scalars and unknown tags are refused", () => {
+    expect(problemOf("").message).toContain("holds no jobs");
+    expect(problemOf("# only a comment\n").message).toContain("holds no jobs");
+    expect(problemOf("- command: echo\n").hint).toContain("jobs:");
+    expect(problemOf("just text\n").message).toContain("mapping");
+    expect(problemOf("command: !!js/function 'x'\n").message).toContain("invalid YAML");
+    expect(problemOf("jobs:\n  - id: a\n    command: echo\nextra: 1\n")).toMatchObject({
+      line: 4,
+      field: "extra",
+    });
+  });
+
+  test("a billion-laughs file is refused quickly", () => {
+    const rows = ["a: &a [x, x, x, x, x, x, x, x, x]"];
+    for (let i = 1; i < 9; i++) {
+      const prev = String.fromCharCode(96 + i);
+      rows.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${prev}`).join(", ")}]`,
+      );
+    }
+    const problem = problemOf(`${rows.join("\n")}\ncommand: echo\n`);
+    expect(problem.message).toContain("alias");
+  });
+
+  test("binary content is refused", () => {
+    expect(problemOf("command: echo\0hi\n").message).toContain("NUL");
+  });
+});
+
+describe("jsonErrorOffset", () => {
+  test("valid JSON has no error offset", () => {
+    for (const text of ['{"a": [1, -2.5e3, true, false, null, "\\u00e9\\n"]}', "[]", " 3 ", '"x"']) {
+      expect(jsonErrorOffset(text)).toBeNull();
+    }
+  });
+
+  test("finds the first offending character", () => {
+    expect(jsonErrorOffset('{"a": 1,}')).toBe(8);
+    expect(jsonErrorOffset('{"a" 1}')).toBe(5);
+    expect(jsonErrorOffset("[1, 2] x")).toBe(7);
+    expect(jsonErrorOffset('{"a": tru}')).toBe(9);
+    expect(jsonErrorOffset('{"a": "x\\q"}')).toBe(9);
+    expect(jsonErrorOffset("[01]")).toBe(2);
+    expect(jsonErrorOffset("")).toBe(0);
+  });
+});

@@ -1,0 +1,150 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import {
+  chmodSync,
+  chownSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { UserError } from "../../src/core/errors.ts";
+import { isIgnoredName, isJobfileName, resolveJobsFolder, scanJobsFolder } from "../../src/jobfiles/scan.ts";
+import { type JobsFixture, jobsFixture } from "./helpers.ts";
+
+let fixture: JobsFixture;
+afterEach(() => fixture?.cleanup());
+
+async function scan(allowShared = false) {
+  return scanJobsFolder(await resolveJobsFolder(fixture.dir, allowShared), allowShared);
+}
+
+const isRoot = process.getuid?.() === 0;
+
+describe("names", () => {
+  test("jobfiles are .yaml, .yml and .json, in any case", () => {
+    for (const name of ["a.yaml", "b.yml", "c.json", "D.YAML"]) expect(isJobfileName(name)).toBe(true);
+    for (const name of ["a.txt", "a.yaml.bak", "a.ndjson", "yaml"]) expect(isJobfileName(name)).toBe(false);
+  });
+
+  test("dotfiles and the temp and backup files of vim and emacs are ignored", () => {
+    const leftovers = [
+      ".a.yaml",
+      ".a.yaml.swp",
+      ".a.yaml.swx",
+      "a.yaml~",
+      "4913",
+      "#a.yaml#",
+      ".#a.yaml",
+      "a.yaml.tmp",
+      "x.tmp",
+    ];
+    for (const name of leftovers) expect(isIgnoredName(name), name).toBe(true);
+    expect(isIgnoredName("a.yaml")).toBe(false);
+  });
+});
+
+describe("scanJobsFolder", () => {
+  test("walks subfolders in order and skips dot-folders and leftovers", async () => {
+    fixture = jobsFixture();
+    fixture.write("b.yaml", "command: echo\n");
+    fixture.write("a/z.json", "{}");
+    fixture.write(".git/config.yaml", "x");
+    fixture.write("#b.yaml#", "half");
+    fixture.write("b.yaml~", "old");
+    fixture.write("notes.txt", "x");
+    const result = await scan();
+    expect(result.files.map((file) => file.rel)).toEqual(["a/z.json", "b.yaml"]);
+    expect(result.files[0]?.source).toBe(join(fixture.root, "a", "z.json"));
+    expect(result.problems).toEqual([]);
+  });
+
+  test("follows a symlink to a file inside the folder, never one leading outside", async () => {
+    fixture = jobsFixture();
+    fixture.write("real.yaml", "command: echo\n");
+    const outside = mkdtempSync(join(tmpdir(), "queuectl-outside-"));
+    try {
+      writeFileSync(join(outside, "evil.yaml"), "command: echo evil\n");
+      symlinkSync(join(fixture.dir, "real.yaml"), join(fixture.dir, "alias.yaml"));
+      symlinkSync(join(outside, "evil.yaml"), join(fixture.dir, "evil.yaml"));
+      symlinkSync(outside, join(fixture.dir, "outside-dir"));
+      symlinkSync(join(fixture.dir, "gone.yaml"), join(fixture.dir, "dangling.yaml"));
+      const result = await scan();
+      expect(result.files.map((file) => [file.rel, file.real])).toEqual([
+        ["alias.yaml", join(fixture.root, "real.yaml")],
+        ["real.yaml", join(fixture.root, "real.yaml")],
+      ]);
+      expect(result.problems.map((problem) => problem.file)).toEqual(["dangling.yaml", "evil.yaml"]);
+      expect(result.problems[1]?.message).toContain("outside");
+      expect(result.blocked).toEqual(["dangling.yaml", "evil.yaml"]);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("a folder others can write is refused", () => {
+  test("a world-writable jobs folder, unless --allow-shared-folder", async () => {
+    fixture = jobsFixture();
+    chmodSync(fixture.dir, 0o777);
+    const error = await resolveJobsFolder(fixture.dir, false).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as UserError).message).toContain("writable by every user");
+    expect((error as UserError).hint).toContain("--allow-shared-folder");
+    expect(await resolveJobsFolder(fixture.dir, true)).toBe(fixture.root);
+  });
+
+  test("a world-writable subfolder or file is in error and skipped", async () => {
+    fixture = jobsFixture();
+    fixture.write("open/a.yaml", "command: echo\n");
+    chmodSync(join(fixture.dir, "open"), 0o777);
+    chmodSync(fixture.write("loose.yaml", "command: echo\n"), 0o666);
+    fixture.write("fine.yaml", "command: echo\n");
+    const result = await scan();
+    expect(result.files.map((file) => file.rel)).toEqual(["fine.yaml"]);
+    expect(result.blocked).toEqual(["loose.yaml", "open/"]);
+    expect((await scan(true)).files.map((file) => file.rel)).toEqual([
+      "fine.yaml",
+      "loose.yaml",
+      "open/a.yaml",
+    ]);
+  });
+
+  const rootGroupIsPrivate =
+    isRoot &&
+    readFileSync("/etc/passwd", "utf8")
+      .split("\n")
+      .every((line) => line.split(":")[3] !== "0" || line.split(":")[2] === "0") &&
+    /^root:[^:]*:0:$/m.test(readFileSync("/etc/group", "utf8"));
+
+  test.skipIf(!rootGroupIsPrivate)(
+    "a folder writable only by the user's own private group is accepted",
+    async () => {
+      fixture = jobsFixture();
+      fixture.write("team/a.yaml", "command: echo\n");
+      chmodSync(join(fixture.dir, "team"), 0o770);
+      chmodSync(fixture.dir, 0o770);
+      chownSync(fixture.dir, 0, 0);
+      const result = await scan();
+      expect(result.problems).toEqual([]);
+      expect(result.files.map((file) => file.rel)).toEqual(["team/a.yaml"]);
+    },
+  );
+
+  test.skipIf(!isRoot)("a folder writable by a shared group, or owned by another user", async () => {
+    fixture = jobsFixture();
+    const shared = join(fixture.dir, "team");
+    mkdirSync(shared, { mode: 0o770 });
+    chmodSync(shared, 0o770);
+    chownSync(shared, 0, 1); // group "daemon": not this user's private group
+    chownSync(fixture.write("theirs.yaml", "command: echo\n"), 4321, 0);
+    const result = await scan();
+    expect(result.problems.map((problem) => [problem.file, problem.message])).toEqual([
+      ["team/", "this folder is writable by its group"],
+      ["theirs.yaml", "this file belongs to another user (uid 4321)"],
+    ]);
+  });
+});

@@ -1,0 +1,209 @@
+/**
+ * The embedded watcher on a real folder and a real SQLite file: what editors, atomic
+ * writers and half-finished writes do to a jobs folder, restarts, and two watchers at once.
+ */
+
+import { afterEach, describe, expect, test } from "bun:test";
+import { appendFileSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { SyncOutcome } from "../../src/jobfiles/sync.ts";
+import { type JobfileWatcher, startWatcher, type WatcherOptions } from "../../src/jobfiles/watch.ts";
+import type { Store } from "../../src/store/store.ts";
+import { waitFor } from "../helpers/cli.ts";
+import { completeAll, type JobsFixture, jobOf, jobsFixture } from "./helpers.ts";
+
+let fixture: JobsFixture;
+const running: JobfileWatcher[] = [];
+
+afterEach(async () => {
+  for (const watcher of running.splice(0)) await watcher.close();
+  fixture?.cleanup();
+});
+
+interface Watched {
+  watcher: JobfileWatcher;
+  store: Store;
+  outcomes: SyncOutcome[];
+  errors: unknown[];
+}
+
+async function watch(extra: Partial<WatcherOptions> = {}): Promise<Watched> {
+  const store = await fixture.store();
+  const outcomes: SyncOutcome[] = [];
+  const errors: unknown[] = [];
+  const watcher = await startWatcher({
+    store,
+    dir: fixture.dir,
+    onSync: (outcome) => outcomes.push(outcome),
+    onError: (error) => errors.push(error),
+    ...extra,
+  });
+  running.push(watcher);
+  return { watcher, store, outcomes, errors };
+}
+
+async function commandOf(store: Store, id: string): Promise<unknown> {
+  return (await store.jobGet({ id }))?.spec.command;
+}
+
+function all<T>(outcomes: SyncOutcome[], pick: (outcome: SyncOutcome) => T[]): T[] {
+  return outcomes.flatMap(pick);
+}
+
+describe("startWatcher", () => {
+  test("syncs at start, then queues dropped files, edits and removals", async () => {
+    fixture = jobsFixture();
+    fixture.write("early.yaml", "command: echo early\n");
+    fixture.backdate("early.yaml");
+    const { store, outcomes } = await watch();
+    expect(outcomes[0]?.applied?.created).toEqual(["early"]);
+
+    fixture.write("dropped.yaml", "command: echo dropped\n");
+    await waitFor(() => store.jobGet({ id: "dropped" }), { what: "the dropped file to be queued" });
+    fixture.write("dropped.yaml", "command: echo edited\n");
+    await waitFor(async () => (await commandOf(store, "dropped")) === "echo edited", { what: "the edit" });
+    fixture.remove("early.yaml");
+    await waitFor(async () => (await jobOf(store, "early")).state === "canceled", { what: "the removal" });
+  });
+
+  test("a half-written file is waited out: written in two chunks, it is queued once, whole", async () => {
+    fixture = jobsFixture();
+    const { store, outcomes } = await watch({ settleMs: 300 });
+    const path = join(fixture.dir, "slow.yaml");
+    writeFileSync(path, "command: echo first-half");
+    await Bun.sleep(60); // the writer pauses mid-file, well inside the settle time
+    appendFileSync(path, "-second-half\ntags: [slow]\n");
+    await waitFor(() => store.jobGet({ id: "slow" }), { what: "the file to be queued" });
+    expect(await jobOf(store, "slow")).toMatchObject({
+      spec: { command: "echo first-half-second-half", tags: ["slow"] },
+    });
+    expect(all(outcomes, (o) => o.applied?.created ?? [])).toEqual(["slow"]);
+    expect(all(outcomes, (o) => o.applied?.updated ?? [])).toEqual([]);
+  });
+
+  test("an atomic rename-over counts as a change", async () => {
+    fixture = jobsFixture();
+    fixture.write("a.yaml", "command: echo v1\n");
+    const { store, outcomes } = await watch();
+    for (const [temp, version] of [
+      [".a.yaml.tmp-1234", "v2"],
+      ["a.yaml.tmp", "v3"],
+    ] as const) {
+      writeFileSync(join(fixture.dir, temp), `command: echo ${version}\n`);
+      renameSync(join(fixture.dir, temp), join(fixture.dir, "a.yaml"));
+      await waitFor(async () => (await commandOf(store, "a")) === `echo ${version}`, {
+        what: `rename-over to ${version}`,
+      });
+    }
+    expect(all(outcomes, (o) => o.plan.errors)).toEqual([]);
+    expect(all(outcomes, (o) => o.plan.cancels)).toEqual([]);
+  });
+
+  test("a vim save (probe file, swap file, backup by rename) changes only the job", async () => {
+    fixture = jobsFixture();
+    fixture.write("a.yaml", "command: echo before\n");
+    const { store, outcomes } = await watch();
+    const at = (name: string) => join(fixture.dir, name);
+    writeFileSync(at(".a.yaml.swp"), Buffer.from([0x62, 0x30, 0, 0, 0xff, 0xfe]));
+    writeFileSync(at("4913"), "");
+    rmSync(at("4913"));
+    renameSync(at("a.yaml"), at("a.yaml~"));
+    writeFileSync(at("a.yaml"), "command: echo after\n");
+    rmSync(at(".a.yaml.swp"));
+    await waitFor(async () => (await commandOf(store, "a")) === "echo after", { what: "vim's write" });
+    expect(all(outcomes, (o) => o.plan.errors)).toEqual([]);
+    expect(all(outcomes, (o) => o.plan.cancels)).toEqual([]);
+    expect((await store.jobList({})).map((job) => job.id)).toEqual(["a"]);
+  });
+
+  test("an emacs save (lock symlink, autosave file, backup) changes only the job", async () => {
+    fixture = jobsFixture();
+    fixture.write("a.yaml", "command: echo before\n");
+    const { store, outcomes } = await watch();
+    const at = (name: string) => join(fixture.dir, name);
+    symlinkSync("user@host.1234:1700000000", at(".#a.yaml"));
+    writeFileSync(at("#a.yaml#"), "command: echo half-ty");
+    writeFileSync(at("a.yaml~"), "command: echo before\n");
+    writeFileSync(at("a.yaml"), "command: echo after\n");
+    rmSync(at("#a.yaml#"));
+    rmSync(at(".#a.yaml"));
+    await waitFor(async () => (await commandOf(store, "a")) === "echo after", { what: "emacs's write" });
+    expect(all(outcomes, (o) => o.plan.errors)).toEqual([]);
+    expect((await store.jobList({})).map((job) => job.id)).toEqual(["a"]);
+  });
+
+  test("the periodic full re-sync catches a change no event reported", async () => {
+    fixture = jobsFixture();
+    // A symlink into a dot-folder: the watcher ignores the folder and does not follow the
+    // link, so editing the target raises no event; only a full re-sync can see it.
+    mkdirSync(join(fixture.dir, ".shared"), { mode: 0o700 });
+    writeFileSync(join(fixture.dir, ".shared", "real.yaml"), "command: echo v1\n");
+    symlinkSync(join(fixture.dir, ".shared", "real.yaml"), join(fixture.dir, "linked.yaml"));
+    fixture.backdate(".shared/real.yaml");
+    const { store } = await watch({ resyncMs: 400 });
+    expect(await commandOf(store, "linked")).toBe("echo v1");
+    writeFileSync(join(fixture.dir, ".shared", "real.yaml"), "command: echo v2\n");
+    await waitFor(async () => (await commandOf(store, "linked")) === "echo v2", {
+      what: "the periodic re-sync",
+    });
+  });
+
+  test("a watcher restart duplicates nothing", async () => {
+    fixture = jobsFixture();
+    for (const name of ["a", "b", "c"]) fixture.write(`${name}.yaml`, `command: echo ${name}\n`);
+    fixture.backdate("a.yaml", "b.yaml", "c.yaml");
+    const first = await watch();
+    expect(await completeAll(first.store)).toEqual(["a", "b", "c"]);
+    await first.watcher.close();
+
+    const second = await watch();
+    expect(second.outcomes[0]?.plan.unchanged).toHaveLength(3);
+    expect(second.outcomes[0]?.applied).toEqual({
+      created: [],
+      updated: [],
+      deferred: [],
+      alreadyCompleted: [],
+      canceled: [],
+    });
+    expect((await second.store.jobList({})).map((job) => job.state)).toEqual([
+      "completed",
+      "completed",
+      "completed",
+    ]);
+  });
+
+  test("two watchers on one folder duplicate nothing", async () => {
+    fixture = jobsFixture();
+    const one = await watch();
+    const two = await watch();
+    const names = Array.from({ length: 8 }, (_, i) => `job-${i}`);
+    for (const name of names) fixture.write(`${name}.yaml`, `command: echo ${name}\n`);
+    await waitFor(async () => (await one.store.jobList({})).length === names.length, {
+      what: "all files queued",
+    });
+    await Promise.all([one.watcher.syncNow(), two.watcher.syncNow()]);
+    const created = [
+      ...all(one.outcomes, (o) => o.applied?.created ?? []),
+      ...all(two.outcomes, (o) => o.applied?.created ?? []),
+    ];
+    expect(created.sort()).toEqual(names);
+
+    expect(await completeAll(one.store)).toEqual(names);
+    for (const name of names) fixture.write(`${name}.yaml`, `# touched\ncommand: "echo ${name}"\n`);
+    fixture.backdate(...names.map((name) => `${name}.yaml`));
+    const [a, b] = await Promise.all([one.watcher.syncNow(), two.watcher.syncNow()]);
+    expect([a.plan.unchanged.length, b.plan.unchanged.length]).toEqual([names.length, names.length]);
+    const updated = [
+      ...all(one.outcomes, (o) => o.applied?.updated ?? []),
+      ...all(two.outcomes, (o) => o.applied?.updated ?? []),
+    ];
+    expect(updated).toEqual([]);
+    expect(new Set((await one.store.jobList({})).map((job) => job.state))).toEqual(new Set(["completed"]));
+  });
+
+  test("refuses a missing folder at start", async () => {
+    fixture = jobsFixture();
+    rmSync(fixture.dir, { recursive: true });
+    await expect(watch()).rejects.toThrow("does not exist");
+  });
+});
