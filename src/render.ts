@@ -37,8 +37,16 @@ export function commandText(command: string | string[]): string {
     : command.map((part) => (/^[\w@%+=:,./-]+$/.test(part) ? part : JSON.stringify(part))).join(" ");
 }
 
+// JSON.stringify escapes C0 controls but passes DEL, the C1 range (U+009B is CSI to many
+// terminals) and the line separators through raw; \uXXXX keeps the JSON identical in meaning.
+const JSON_UNSAFE = /[\u007f-\u009f\u2028\u2029]/g;
+
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  const text = JSON.stringify(value, null, 2).replace(
+    JSON_UNSAFE,
+    (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+  process.stdout.write(`${text}\n`);
 }
 
 /** The stable JSON shape of a job, shared by `list`, `show`, `dlq list` and the API. */

@@ -41,10 +41,12 @@ export function parseDurationMs(value: unknown, what: string): number {
 
 /** A compact human form: 1500 → "1.5s", 90000 → "1m30s". */
 export function formatDurationMs(ms: number): string {
-  if (ms < 1000) return `${ms}ms`;
-  if (ms < 60_000) return `${Number((ms / 1000).toFixed(1))}s`;
-  const minutes = Math.floor(ms / 60_000);
-  const seconds = Math.round((ms % 60_000) / 1000);
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 59_950) return `${Number((ms / 1000).toFixed(1))}s`;
+  // Round once, to whole seconds, so 3 599 999 ms reads "1h" and never "59m60s".
+  const totalSeconds = Math.round(ms / 1000);
+  const minutes = Math.floor(totalSeconds / 60);
+  const seconds = totalSeconds % 60;
   if (minutes < 60) return seconds ? `${minutes}m${seconds}s` : `${minutes}m`;
   const hours = Math.floor(minutes / 60);
   return minutes % 60 ? `${hours}h${minutes % 60}m` : `${hours}h`;

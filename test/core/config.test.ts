@@ -96,10 +96,12 @@ describe("durations", () => {
   });
 
   test("format", () => {
-    expect([500, 1500, 90_000, 3_600_000, 5_400_000].map(formatDurationMs)).toEqual([
+    expect([500, 1500, 59_999, 90_000, 3_599_999, 3_600_000, 5_400_000].map(formatDurationMs)).toEqual([
       "500ms",
       "1.5s",
+      "1m",
       "1m30s",
+      "1h",
       "1h",
       "1h30m",
     ]);

@@ -1,0 +1,195 @@
+/**
+ * The SQLite file behind the CLI: where it lives, its permissions, migrations, a database
+ * newer than the code, and files that are corrupt, foreign or locked.
+ */
+
+import { Database } from "bun:sqlite";
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { SQLITE_SCHEMA_VERSION } from "../../src/store/sqlite/migrations.ts";
+import { type CliResult, runCli, runCliJson, type TempHome, tempHome } from "../helpers/cli.ts";
+
+let home: TempHome;
+beforeEach(() => {
+  home = tempHome();
+});
+afterEach(() => home.cleanup());
+
+const cli = (args: string[], env: Record<string, string> = home.env) => runCli(args, { env });
+const mode = (path: string) => statSync(path).mode & 0o777;
+
+function ok(result: CliResult): string {
+  if (result.exitCode !== 0) throw new Error(`exit ${result.exitCode}: ${result.stderr}`);
+  return result.stdout;
+}
+
+/** A runtime failure: exit 1, one clear line, no stack. */
+function runtimeFailure(result: CliResult, fragment: string): void {
+  expect(result.exitCode).toBe(1);
+  expect(result.stdout).toBe("");
+  expect(result.stderr).toStartWith("error: ");
+  expect(result.stderr).toContain(fragment);
+  expect(result.stderr).toContain(" — ");
+  expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
+  expect(result.stderr).not.toContain("    at ");
+  expect(result.stderr).not.toContain("this is a bug");
+}
+
+function versions(path: string): number[] {
+  const db = new Database(path, { readonly: true });
+  try {
+    return (
+      db.query("SELECT version FROM schema_migrations ORDER BY version").all() as { version: number }[]
+    ).map((row) => row.version);
+  } finally {
+    db.close();
+  }
+}
+
+const ids = async (env: Record<string, string>) =>
+  (await runCliJson<{ id: string }[]>(["list"], { env })).map((job) => job.id);
+
+describe("files", () => {
+  test("QUEUECTL_HOME is created 0700 and jobs.db 0600", async () => {
+    const nested = join(home.home, "a", "b", "queuectl");
+    const env = { ...home.env, QUEUECTL_HOME: nested };
+    ok(await cli(["enqueue", '{"id":"a","command":"x"}'], env));
+    expect(mode(nested)).toBe(0o700);
+    expect(mode(join(nested, "jobs.db"))).toBe(0o600);
+    expect(await ids(env)).toEqual(["a"]);
+  });
+
+  test("an existing home and database with loose permissions are tightened", async () => {
+    const loose = join(home.home, "loose");
+    mkdirSync(loose, { mode: 0o755 });
+    chmodSync(loose, 0o755);
+    const env = { ...home.env, QUEUECTL_HOME: loose };
+    ok(await cli(["status"], env));
+    chmodSync(join(loose, "jobs.db"), 0o644);
+    ok(await cli(["status"], env));
+    expect(mode(loose)).toBe(0o700);
+    expect(mode(join(loose, "jobs.db"))).toBe(0o600);
+  });
+
+  test("QUEUECTL_DB, --db and sqlite://PATH choose another file; --db wins", async () => {
+    const fromEnv = join(home.home, "env.db");
+    const fromFlag = join(home.home, "flag.db");
+    const fromUrl = join(home.home, "sub", "url.db");
+    const envDb = { ...home.env, QUEUECTL_DB: fromEnv };
+    ok(await cli(["enqueue", '{"id":"in-env","command":"x"}'], envDb));
+    ok(await cli(["--db", fromFlag, "enqueue", '{"id":"in-flag","command":"x"}'], envDb));
+    ok(await cli(["enqueue", '{"id":"in-url","command":"x"}', "--db", `sqlite://${fromUrl}`]));
+    ok(await cli(["enqueue", '{"id":"in-home","command":"x"}']));
+    expect(await ids(envDb)).toEqual(["in-env"]);
+    expect(await ids({ ...home.env, QUEUECTL_DB: `sqlite://${fromFlag}` })).toEqual(["in-flag"]);
+    expect(await ids({ ...home.env, QUEUECTL_DB: fromUrl })).toEqual(["in-url"]);
+    expect(await ids(home.env)).toEqual(["in-home"]);
+    expect(mode(fromFlag)).toBe(0o600);
+    expect(mode(fromUrl)).toBe(0o600);
+  });
+
+  test("a relative --db is relative to the working folder", async () => {
+    const work = join(home.home, "work");
+    mkdirSync(work);
+    ok(await runCli(["--db", "rel.db", "enqueue", '{"id":"r","command":"x"}'], { env: home.env, cwd: work }));
+    expect(existsSync(join(work, "rel.db"))).toBe(true);
+    expect(existsSync(join(home.home, "jobs.db"))).toBe(false);
+  });
+});
+
+describe("migrations", () => {
+  test("a fresh database records every migration from version 1, in WAL mode", async () => {
+    ok(await cli(["status"]));
+    const path = join(home.home, "jobs.db");
+    expect(versions(path)).toEqual(Array.from({ length: SQLITE_SCHEMA_VERSION }, (_, i) => i + 1));
+    expect(versions(path)[0]).toBe(1);
+    const db = new Database(path, { readonly: true });
+    expect((db.query("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode).toBe("wal");
+    db.close();
+  });
+
+  test("re-opening migrates nothing twice and keeps the jobs", async () => {
+    ok(await cli(["enqueue", '{"id":"a","command":"x"}']));
+    const before = versions(join(home.home, "jobs.db"));
+    ok(await cli(["enqueue", '{"id":"b","command":"x"}']));
+    ok(await cli(["status"]));
+    expect(versions(join(home.home, "jobs.db"))).toEqual(before);
+    expect(await ids(home.env)).toEqual(["a", "b"]);
+  });
+
+  test("two processes opening a fresh database at once both succeed", async () => {
+    const results = await Promise.all([
+      cli(["enqueue", '{"id":"a","command":"x"}']),
+      cli(["enqueue", '{"id":"b","command":"x"}']),
+      cli(["status"]),
+    ]);
+    for (const result of results) ok(result);
+    expect((await ids(home.env)).sort()).toEqual(["a", "b"]);
+    expect(versions(join(home.home, "jobs.db"))[0]).toBe(1);
+  });
+
+  test("a database newer than the code is refused with exit 1 and left alone", async () => {
+    ok(await cli(["enqueue", '{"id":"a","command":"x"}']));
+    const path = join(home.home, "jobs.db");
+    const db = new Database(path);
+    db.run("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'from the future', 0)");
+    db.close();
+    for (const args of [["list"], ["status", "--json"], ["enqueue", '{"id":"b","command":"x"}']]) {
+      const result = await cli(args);
+      runtimeFailure(result, "schema version 999");
+      expect(result.stderr).toContain("newer");
+    }
+    const check = new Database(path, { readonly: true });
+    expect(check.query("SELECT id FROM jobs").all()).toEqual([{ id: "a" }]);
+    check.close();
+  });
+});
+
+describe("broken databases", () => {
+  test("random bytes in jobs.db: exit 1, a clear line, and the file is not touched", async () => {
+    const path = join(home.home, "jobs.db");
+    const garbage = crypto.getRandomValues(new Uint8Array(16_384));
+    writeFileSync(path, garbage);
+    for (const args of [
+      ["list"],
+      ["status"],
+      ["enqueue", '{"id":"a","command":"x"}'],
+      ["config", "set", "lease", "5m"],
+    ]) {
+      runtimeFailure(await cli(args), "is corrupt or not a queuectl database");
+    }
+    expect(new Uint8Array(readFileSync(path))).toEqual(garbage);
+  });
+
+  test("a truncated SQLite file is reported as corrupt", async () => {
+    ok(await cli(["enqueue", '{"id":"a","command":"x"}']));
+    const path = join(home.home, "jobs.db");
+    const bytes = readFileSync(path);
+    writeFileSync(path, bytes.subarray(0, 200));
+    runtimeFailure(await cli(["list"]), "corrupt");
+  });
+
+  test("a folder where the database should be: exit 1", async () => {
+    mkdirSync(join(home.home, "jobs.db"));
+    runtimeFailure(await cli(["list"]), "cannot open the database");
+  });
+
+  test("a database path below a file: exit 1", async () => {
+    writeFileSync(join(home.home, "plain"), "x");
+    runtimeFailure(await cli(["--db", join(home.home, "plain", "jobs.db"), "list"]), "plain");
+  });
+
+  test("a database locked by another process: exit 1 after the busy timeout, nothing half-written", async () => {
+    ok(await cli(["enqueue", '{"id":"a","command":"x"}']));
+    const db = new Database(join(home.home, "jobs.db"));
+    db.run("BEGIN EXCLUSIVE");
+    try {
+      runtimeFailure(await cli(["enqueue", '{"id":"b","command":"x"}']), "locked");
+    } finally {
+      db.run("ROLLBACK");
+      db.close();
+    }
+    expect(await ids(home.env)).toEqual(["a"]);
+  });
+});
