@@ -12,18 +12,22 @@ export const colors = pc.createColors(
   pc.isColorSupported && Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
 );
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what must be escaped
-const UNSAFE_CHARACTERS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g;
+const UNSAFE_CHARACTERS =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what must be escaped
+  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 /**
- * Escapes control characters (ESC, CSI, BEL …) so ids, commands and job output can never
- * rewrite the user's terminal. Newlines and tabs survive only where `multiline` allows.
+ * Escapes control characters (ESC, CSI, BEL …) and bidirectional overrides so ids, commands
+ * and job output can never rewrite the user's terminal or reorder what it shows. Newlines
+ * and tabs survive only where `multiline` allows.
  */
 export function safeText(text: string, multiline = false): string {
-  const escaped = text.replace(
-    UNSAFE_CHARACTERS,
-    (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, "0")}`,
-  );
+  const escaped = text.replace(UNSAFE_CHARACTERS, (ch) => {
+    const code = ch.charCodeAt(0);
+    return code <= 0xff
+      ? `\\x${code.toString(16).padStart(2, "0")}`
+      : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
   return multiline ? escaped : escaped.replaceAll("\n", "\\n").replaceAll("\t", " ");
 }
 
@@ -38,8 +42,8 @@ export function commandText(command: string | string[]): string {
 }
 
 // JSON.stringify escapes C0 controls but passes DEL, the C1 range (U+009B is CSI to many
-// terminals) and the line separators through raw; \uXXXX keeps the JSON identical in meaning.
-const JSON_UNSAFE = /[\u007f-\u009f\u2028\u2029]/g;
+// terminals), line separators and bidi overrides through raw; \uXXXX keeps the JSON's meaning.
+const JSON_UNSAFE = /[\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 export function printJson(value: unknown): void {
   const text = JSON.stringify(value, null, 2).replace(
@@ -153,6 +157,27 @@ export function jobBlocks(jobs: Job[], now: number): string {
     lines.push("");
   }
   return `${lines.join("\n")}`;
+}
+
+/** The declared fields `jobBlocks` leaves out, for `show`: what will run, where, and for how long. */
+export function specLines(job: Job): string {
+  const spec = job.spec;
+  const runs = job.max_retries + 1;
+  const lines = [`  Max retries: ${job.max_retries} (at most ${runs} run${runs === 1 ? "" : "s"})`];
+  lines.push(
+    `  Timeout: ${spec.timeout === undefined ? "the job-timeout config" : formatDurationMs(spec.timeout * 1000)}`,
+  );
+  if (spec.run_at !== undefined) lines.push(`  Run at: ${spec.run_at}`);
+  if (spec.delay !== undefined) lines.push(`  Delay: ${formatDurationMs(spec.delay)}`);
+  if (spec.cwd !== undefined) lines.push(`  Working folder: ${safeText(spec.cwd)}`);
+  // Names only: values are often tokens, and `show --json` has them for whoever needs them.
+  if (spec.env !== undefined)
+    lines.push(
+      `  Environment: ${Object.keys(spec.env)
+        .map((key) => safeText(key))
+        .join(", ")}`,
+    );
+  return `${lines.join("\n")}\n`;
 }
 
 export function attemptLines(attempts: Attempt[]): string {

@@ -12,6 +12,25 @@ interface EnqueueOptions extends GlobalOptions {
   format?: string;
 }
 
+/**
+ * Decodes input bytes. Windows tools write a byte-order mark (PowerShell's `Out-File` even
+ * writes UTF-16), which JSON.parse would reject as a syntax error at the first character.
+ */
+function decodeInput(bytes: Uint8Array, name: string): string {
+  const encoding =
+    bytes[0] === 0xff && bytes[1] === 0xfe
+      ? "utf-16le"
+      : bytes[0] === 0xfe && bytes[1] === 0xff
+        ? "utf-16be"
+        : "utf-8";
+  try {
+    // TextDecoder drops the byte-order mark itself.
+    return new TextDecoder(encoding, { fatal: true }).decode(bytes);
+  } catch {
+    throw new UserError(`${name} is not ${encoding.toUpperCase()} text`, "save it as UTF-8 and try again");
+  }
+}
+
 function readInput(json: string | undefined, file: string | undefined): { text: string; name: string } {
   if (json !== undefined && file !== undefined) {
     throw new UserError(
@@ -19,10 +38,11 @@ function readInput(json: string | undefined, file: string | undefined): { text: 
       "queuectl enqueue '<json>'  or  queuectl enqueue -f job.json",
     );
   }
-  if (file === "-") return { text: readFileSync(0, "utf8"), name: "stdin" };
+  if (file === "-") return { text: decodeInput(readFileSync(0), "stdin"), name: "stdin" };
   if (file !== undefined) {
+    let bytes: Uint8Array;
     try {
-      return { text: readFileSync(file, "utf8"), name: file };
+      bytes = readFileSync(file);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       throw new UserError(
@@ -30,6 +50,7 @@ function readInput(json: string | undefined, file: string | undefined): { text: 
         "check the path; use -f - to read stdin",
       );
     }
+    return { text: decodeInput(bytes, file), name: file };
   }
   if (json === undefined) {
     throw new UserError(

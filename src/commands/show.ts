@@ -1,5 +1,5 @@
 import type { CAC } from "cac";
-import { attemptJson, attemptLines, colors, jobBlocks, jobJson, printJson } from "../render.ts";
+import { attemptJson, attemptLines, colors, jobBlocks, jobJson, printJson, specLines } from "../render.ts";
 import { type GlobalOptions, requireJob, withStore } from "./context.ts";
 import { scheduleJson, scheduleLines } from "./schedule.ts";
 
@@ -23,7 +23,8 @@ export function registerShow(cli: CAC): void {
           printJson({ ...jobJson(job), spec: job.spec, attempts: attempts.map(attemptJson) });
           return;
         }
-        process.stdout.write(jobBlocks([job], Date.now()).replace(/^Found 1 job\(s\):\n\n/, ""));
+        const block = jobBlocks([job], Date.now()).replace(/^Found 1 job\(s\):\n\n/, "");
+        process.stdout.write(`${block.trimEnd()}\n${specLines(job)}\n`);
         process.stdout.write(`${colors.bold("Attempts:")}\n${attemptLines(attempts)}`);
       });
     });

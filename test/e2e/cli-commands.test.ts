@@ -211,6 +211,28 @@ describe("show", () => {
     expect(human).toMatch(/#2 .*exit 1.*\(test-host\)/);
   });
 
+  test("the human form shows the declared fields", async () => {
+    await enqueue({
+      id: "full",
+      command: ["echo", "a b"],
+      max_retries: 0,
+      timeout: "5m",
+      run_at: "2030-01-01T09:00:00Z",
+      cwd: "/srv/app",
+      env: { TOKEN: "secret-value", MODE: "fast" },
+    });
+    const human = ok(await cli("show", "full"));
+    expect(human).toContain('  Command: echo "a b"\n');
+    expect(human).toContain("  Max retries: 0 (at most 1 run)\n");
+    expect(human).toContain("  Timeout: 5m\n");
+    expect(human).toContain("  Run at: 2030-01-01T09:00:00.000Z\n");
+    expect(human).toContain("  Working folder: /srv/app\n");
+    expect(human).toContain("  Environment: MODE, TOKEN\n");
+    expect(human).not.toContain("secret-value");
+    await enqueue({ id: "plain", command: "x" });
+    expect(ok(await cli("show", "plain"))).toContain("  Timeout: the job-timeout config\n");
+  });
+
   test("a running attempt shows as running", async () => {
     await enqueue({ id: "slow", command: "sleep 1" });
     await run("slow", "processing");

@@ -14,19 +14,18 @@ beforeEach(() => {
 });
 afterEach(() => home.cleanup());
 
-/** C0 and C1 control characters, DEL and the Unicode line separators, except newline. */
+/** C0 and C1 control characters, DEL, U+2028 and bidi overrides; newline is allowed. */
 function rawControls(text: string): string[] {
   return [...text]
     .filter((ch) => {
       const code = ch.charCodeAt(0);
-      return (
-        (code < 0x20 && code !== 0x0a) || (code >= 0x7f && code <= 0x9f) || code === 0x2028 || code === 0x2029
-      );
+      const bidi = (code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069);
+      return (code < 0x20 && code !== 0x0a) || (code >= 0x7f && code <= 0x9f) || code === 0x2028 || bidi;
     })
     .map((ch) => `U+${ch.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
-const ESCAPES = "\u001b[2J\u001b]0;owned\u0007\r\b\u009b31m\u007f\u2028";
+const ESCAPES = "\u001b[2J\u001b]0;owned\u0007\r\b\u009b31m\u007f\u2028\u202etxt.exe";
 
 /** A job whose command and recorded errors are full of terminal escapes, left in the DLQ. */
 async function hostileJob(): Promise<void> {
