@@ -33,7 +33,8 @@ export async function requireJob(store: Store, id: string): Promise<Job> {
 export function integerOption(name: string, value: unknown, min: number, fallback: number): number {
   if (value === undefined) return fallback;
   const number = typeof value === "number" ? value : Number(value);
-  if (!Number.isInteger(number) || number < min) {
+  // Safe integers only: SQLite refuses 1e20 as a LIMIT with a bare "datatype mismatch".
+  if (!Number.isSafeInteger(number) || number < min) {
     throw new UserError(
       `--${name} must be a whole number of at least ${min}, got "${String(value)}"`,
       `e.g. --${name} ${Math.max(min, 1)}`,

@@ -268,6 +268,41 @@ describe("status", () => {
     });
   });
 
+  test("workers: registered ones are listed, this host's dead processes are pruned", async () => {
+    const env = { ...home.env, QUEUECTL_HOST: "here" };
+    const gone = Bun.spawn(["true"]);
+    await gone.exited;
+    await withStore(async (store) => {
+      const now = Date.now();
+      await store.workerRegister({ id: "live", host: "here", pid: process.pid, now, queues: null });
+      await store.workerRegister({ id: "gone", host: "here", pid: gone.pid, now, queues: null });
+      await store.workerRegister({
+        id: "remote",
+        host: "elsewhere",
+        pid: gone.pid,
+        now: now - 3_600_000,
+        queues: ["q"],
+      });
+    });
+    const status = await runCliJson<{ workers: Record<string, unknown>[] }>(["status"], { env });
+    const byId = Object.fromEntries(status.workers.map((worker) => [worker.id, worker]));
+    expect(Object.keys(byId).sort()).toEqual(["live", "remote"]);
+    expect(byId.live).toMatchObject({
+      host: "here",
+      pid: process.pid,
+      alive: true,
+      stop_requested: false,
+      queues: null,
+    });
+    expect(byId.remote).toMatchObject({ host: "elsewhere", alive: false, queues: ["q"] });
+    for (const field of ["started_at", "heartbeat_at", "heartbeat_age_ms"])
+      expect(byId.live).toHaveProperty(field);
+    const human = ok(await runCli(["status"], { env }));
+    expect(human).toContain("Active Workers: 1");
+    expect(human).toContain(`Worker (PID: ${process.pid}) - Running`);
+    expect(human).toContain("Lost (no heartbeat for");
+  });
+
   test("an empty queue, and the human form", async () => {
     const status = await json<{ jobs: Record<string, number> }>("status");
     expect(status.jobs).toEqual({

@@ -138,6 +138,7 @@ const cases: [string, () => string[], string, string?][] = [
   ["a state option without value", () => ["list", "--state"], "--state"],
   ["--limit 0", () => ["list", "--limit", "0"], "--limit"],
   ["--limit abc", () => ["list", "--limit", "abc"], "--limit"],
+  ["--limit 1e20", () => ["list", "--limit", "1e20"], "--limit"],
   ["show of an unknown id", () => ["show", "nope"], 'no job with id "nope"'],
   ["show without id", () => ["show"], "missing required args"],
   ["cancel of an unknown id", () => ["cancel", "nope"], 'no job with id "nope"'],

@@ -137,6 +137,23 @@ describe("colour", () => {
 
   const hasScript = Bun.which("script") !== null;
 
+  test.skipIf(!hasScript)("bulk enqueue shows progress on a TTY and nowhere else", async () => {
+    const lines = Array.from({ length: 10_000 }, (_, i) => JSON.stringify({ id: `b${i}`, command: "x" }));
+    const path = join(home.home, "bulk.ndjson");
+    await Bun.write(path, lines.join("\n"));
+    const out = await onTty(["enqueue", "-f", path], home.env);
+    expect(out).toContain("enqueued 10000/10000");
+    expect(out).toContain("Enqueued 10000 jobs");
+    const other = tempHome();
+    try {
+      const piped = await runCli(["enqueue", "-f", path], { env: other.env });
+      expect(piped.exitCode).toBe(0);
+      expect(piped.stderr).toBe("");
+    } finally {
+      other.cleanup();
+    }
+  });
+
   test.skipIf(!hasScript)("a TTY gets colour, unless NO_COLOR is set", async () => {
     await runCli(["enqueue", '{"id":"p","command":"echo p"}'], { env: home.env });
     const coloured: Record<string, string> = { ...home.env };
