@@ -118,6 +118,36 @@ export interface MetricsSnapshot {
   oldestPendingSince: number | null;
 }
 
+/**
+ * A job as `export` writes it and `import` restores it: enough to move a queue to another
+ * store, or to back it up. Timestamps are ms since the epoch, as in Job.
+ */
+export interface JobRecord {
+  id: string;
+  spec: JobSpec;
+  revision: string;
+  /** Never `processing`: a running job travels as `pending`, its unfinished attempt uncounted. */
+  state: JobState;
+  attempts: number;
+  max_retries: number;
+  created_at: number;
+  updated_at: number;
+  next_run_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  exit_code: number | null;
+  last_error: string | null;
+  source: string | null;
+  /** False once the jobfile that declared it was removed. */
+  declared: boolean;
+  /** Every revision this id has completed, so a later sync never runs one of them again. */
+  completed_revisions: string[];
+  /** The dependency whose death or cancellation canceled this job; retrying it re-queues this one. */
+  canceled_by: string | null;
+  /** The schedule this job is an occurrence of. */
+  schedule_id: string | null;
+}
+
 export interface Store {
   readonly backend: "sqlite" | "postgres";
   /** Where the store lives, for messages (never includes a password). */
@@ -126,6 +156,14 @@ export interface Store {
 
   /** All or nothing, in one transaction. A duplicate id throws a UserError naming it. */
   jobInsertMany(params: { jobs: NewJob[]; now: number; onProgress?: (done: number) => void }): Promise<void>;
+  /** Jobs in insertion order, `limit` at a time; pass `next` back as `after` to continue (null: done). */
+  jobExport(params: {
+    state?: JobState;
+    after: string | null;
+    limit: number;
+  }): Promise<{ jobs: JobRecord[]; next: string | null }>;
+  /** Restores exported jobs with their state, all or nothing. A duplicate id throws a UserError naming it. */
+  jobImportMany(params: { jobs: JobRecord[]; onProgress?: (done: number) => void }): Promise<void>;
   jobGet(params: { id: string }): Promise<Job | null>;
   /** Insertion order. */
   jobList(params: {

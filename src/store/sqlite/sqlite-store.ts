@@ -15,6 +15,7 @@ import type {
   JobDeclaration,
   JobfileApplyResult,
   JobfileChanges,
+  JobRecord,
   JobSearchParams,
   NewJob,
   RunResult,
@@ -22,6 +23,7 @@ import type {
   ThroughputBucket,
   WorkerRecord,
 } from "../store.ts";
+import { exportJobs, importJobs } from "./import.ts";
 import { duplicateIdError, insertValues } from "./insert.ts";
 import { searchJobs } from "./job-search.ts";
 import { applyJobfileChanges } from "./jobfile-apply.ts";
@@ -100,6 +102,14 @@ export class SqliteStore implements Store {
       }
       params.onProgress?.(done);
     });
+  }
+
+  jobExport(params: { state?: JobState; after: string | null; limit: number }) {
+    return this.run(() => exportJobs(this.db, params));
+  }
+
+  jobImportMany(params: { jobs: JobRecord[]; onProgress?: (done: number) => void }): Promise<void> {
+    return this.write(() => importJobs(this.db, params.jobs, params.onProgress));
   }
 
   jobGet(params: { id: string }): Promise<Job | null> {

@@ -1,0 +1,87 @@
+/**
+ * Wake-ups for idle workers through LISTEN/NOTIFY. Writers that may make work runnable
+ * (enqueue, finish, release, transitions, jobfile apply, import, config, stop requests)
+ * call `pg_notify` inside their transaction, so the signal arrives only once the change is
+ * visible. Claims, lease renewals and heartbeats stay silent: they never create work, and
+ * waking every idle worker on each of them would be a thundering herd.
+ *
+ * NOTIFY is database-wide, so the channel carries the schema name: queues kept in separate
+ * schemas of one database never wake each other.
+ */
+
+import type { SQL } from "bun";
+
+export function changeChannel(schema: string): string {
+  return `queuectl:${schema}`;
+}
+
+export class ChangeListener {
+  private count = 0;
+  private subscription: SQL.ListenSubscription | null = null;
+  private starting: Promise<void> | null = null;
+  private stopped = false;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(
+    private readonly sql: SQL,
+    private readonly channel: string,
+  ) {}
+
+  /** Subscribes on first use; the listening connection is opened only by processes that wait. */
+  start(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    this.starting ??= this.sql
+      .listen(
+        this.channel,
+        () => this.bump(),
+        // After a reconnect, notifications sent while the connection was down are lost: wake
+        // everyone once so they look for themselves.
+        () => this.bump(),
+      )
+      .then(async (subscription) => {
+        // close() may have run while the LISTEN was in flight; an open subscription keeps the process alive.
+        if (this.stopped) await subscription.unlisten();
+        else this.subscription = subscription;
+      })
+      .catch((error) => {
+        this.starting = null;
+        throw error;
+      });
+    return this.starting;
+  }
+
+  /** Changes whenever a notification arrives (or the subscription is re-established). */
+  async marker(): Promise<string> {
+    await this.start();
+    return String(this.count);
+  }
+
+  async wait(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    const start = await this.marker();
+    if (this.stopped || signal?.aborted || String(this.count) !== start) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        this.waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, timeoutMs));
+      signal?.addEventListener("abort", done, { once: true });
+      this.waiters.add(done);
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const wake of [...this.waiters]) wake();
+    const subscription = this.subscription;
+    this.subscription = null;
+    await subscription?.unlisten();
+  }
+
+  private bump(): void {
+    this.count++;
+    for (const wake of [...this.waiters]) wake();
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * Reading a postgres:// URL and turning connection failures into one-line messages.
+ * `?schema=NAME` is queuectl's own parameter: Bun.sql would send it to the server as a
+ * run-time setting, which the server rejects, so it is taken out here and becomes the
+ * connection's search_path instead.
+ */
+
+import { runtimeError, UserError } from "../../core/errors.ts";
+
+export interface PostgresTarget {
+  /** The URL handed to Bun.sql, without `schema`. */
+  url: string;
+  /** `postgres://user@host:port/db?schema=…`, for messages; never holds the password. */
+  location: string;
+  /** `?schema=` when given; otherwise the server's default search_path decides. */
+  schema: string | null;
+  host: string;
+  database: string;
+  user: string;
+  /** Only ever used to scrub messages. */
+  password: string;
+}
+
+/** Lowercase only, so the name never needs quoting in search_path; short enough for a NOTIFY channel. */
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,49}$/;
+
+export function parsePostgresUrl(raw: string): PostgresTarget {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UserError(
+      "the PostgreSQL URL in QUEUECTL_DB is not a valid URL",
+      "use postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?schema=NAME]",
+    );
+  }
+  const schema = url.searchParams.get("schema");
+  url.searchParams.delete("schema");
+  if (schema !== null && !SCHEMA_NAME.test(schema)) {
+    throw new UserError(
+      `"${schema}" is not a usable schema name (in ?schema= of QUEUECTL_DB)`,
+      "use lowercase letters, digits and _, at most 50 characters, e.g. ?schema=queuectl",
+    );
+  }
+  const host = decodeURIComponent(url.hostname) || url.searchParams.get("host") || "localhost";
+  const port = url.port || "5432";
+  const user = decodeURIComponent(url.username) || process.env.PGUSER || process.env.USER || "postgres";
+  const database = decodeURIComponent(url.pathname.replace(/^\//, "")) || user;
+  return {
+    url: url.toString(),
+    location: `postgres://${user}@${host}:${port}/${database}${schema ? `?schema=${schema}` : ""}`,
+    schema,
+    host: `${host}:${port}`,
+    database,
+    user,
+    password: decodeURIComponent(url.password),
+  };
+}
+
+interface PostgresErrorLike {
+  code?: string;
+  errno?: string;
+  message?: string;
+}
+
+function scrub(target: PostgresTarget, text: string): string {
+  return target.password === "" ? text : text.replaceAll(target.password, "***");
+}
+
+/**
+ * Environment failures (server down, login refused, missing database) become a
+ * runtimeError naming host and database; anything else is returned unchanged.
+ */
+export function describePostgresError(target: PostgresTarget, error: unknown): Error {
+  if (error instanceof UserError || !(error instanceof Error)) {
+    return error instanceof Error ? error : new Error(String(error));
+  }
+  const { code = "", errno = "" } = error as PostgresErrorLike;
+  const reason = scrub(target, error.message.split("\n")[0] ?? "");
+  const where = `PostgreSQL at ${target.host}/${target.database}`;
+  if (errno.startsWith("28") || /AUTH|SASL|PASSWORD|CHANNEL_BINDING/.test(code)) {
+    return runtimeError(
+      `${where} refused the login of user "${target.user}" (${reason})`,
+      "check the user and password in QUEUECTL_DB",
+    );
+  }
+  if (errno === "3D000") {
+    return runtimeError(`${where}: the database does not exist`, `create it (createdb ${target.database})`);
+  }
+  if (errno === "42501" || errno === "3F000") {
+    return runtimeError(
+      `${where}: cannot use the schema ${target.schema ?? "(default)"} (${reason})`,
+      "grant the user CREATE on the database, or pick another ?schema=",
+    );
+  }
+  if (
+    errno.startsWith("08") ||
+    errno.startsWith("57P") ||
+    errno === "53300" ||
+    /CONNECTION|TIMEOUT|TLS|SSL|SOCKET/.test(code)
+  ) {
+    return runtimeError(
+      `cannot reach ${where} (${reason})`,
+      "check that the server is running and that QUEUECTL_DB names the right host and port",
+    );
+  }
+  return error;
+}

@@ -1,0 +1,49 @@
+/**
+ * Bulk insert of new jobs. SQLite runs one prepared INSERT per job inside its transaction
+ * at in-process speed; over a network that would be one round trip per job, so here each
+ * batch of jobs travels as column arrays and `unnest` turns them back into rows.
+ * `WITH ORDINALITY … ORDER BY` keeps the identity `seq` in input order (FIFO).
+ */
+
+import type { SQL } from "bun";
+import type { NewJob } from "../store.ts";
+
+/** Rows per statement: large enough to amortize the round trip, small enough to stay in memory. */
+export const INSERT_BATCH = 1000;
+
+/**
+ * Inserts `jobs` as pending and returns the ids that went in. An id that already exists,
+ * or that appears twice in the batch, is skipped (ON CONFLICT DO NOTHING); the caller
+ * decides whether that is an error.
+ */
+export async function insertNewJobs(tx: SQL, jobs: NewJob[], now: number): Promise<Set<string>> {
+  const rows = await tx`
+    INSERT INTO jobs (id, spec, revision, state, max_retries, priority, queue, tags, created_at, updated_at,
+                      next_run_at, source, declared)
+    SELECT id, spec::jsonb, revision, 'pending', max_retries, priority, queue, tags::jsonb, ${now}::bigint,
+           ${now}::bigint, next_run_at, source, source IS NOT NULL
+    FROM unnest(${jobs.map((job) => job.spec.id)}::text[],
+                ${jobs.map((job) => JSON.stringify(job.spec))}::text[],
+                ${jobs.map((job) => job.revision)}::text[],
+                ${jobs.map((job) => job.maxRetries)}::int[],
+                ${jobs.map((job) => job.spec.priority ?? 0)}::int[],
+                ${jobs.map((job) => job.spec.queue ?? "default")}::text[],
+                ${jobs.map((job) => JSON.stringify(job.spec.tags ?? []))}::text[],
+                ${jobs.map((job) => job.nextRunAt)}::bigint[],
+                ${jobs.map((job) => job.source)}::text[])
+         WITH ORDINALITY AS u(id, spec, revision, max_retries, priority, queue, tags, next_run_at, source, ord)
+    ORDER BY ord
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id`;
+  return new Set(rows.map((row: { id: string }) => row.id));
+}
+
+/** The first id of `ids`, in order, that did not go in: already stored, or repeated. */
+export function firstRejected(ids: string[], inserted: Set<string>): string | undefined {
+  const seen = new Set<string>();
+  for (const id of ids) {
+    if (!inserted.has(id) || seen.has(id)) return id;
+    seen.add(id);
+  }
+  return undefined;
+}

@@ -1,0 +1,121 @@
+/**
+ * A claimed job's run on PostgreSQL: lease renewal and the fenced outcomes (claim.ts takes
+ * the job). Same names and semantics as the SQLite store; the SQL differs where noted.
+ */
+
+import type { SQL } from "bun";
+import type { Job } from "../../core/job.ts";
+import { rowToJob } from "../rows.ts";
+import type { RunResult } from "../store.ts";
+import { cancelDependents, lockDependenciesShared, releaseDependents } from "./dependencies.ts";
+
+export async function extendLease(
+  sql: SQL,
+  params: { id: string; token: number; leaseUntil: number },
+): Promise<boolean> {
+  const result = await sql`
+    UPDATE jobs SET lease_until = ${params.leaseUntil}::bigint
+    WHERE id = ${params.id} AND token = ${params.token}::int AND state = 'processing'`;
+  return result.count > 0;
+}
+
+export async function completeJob(
+  tx: SQL,
+  schema: string,
+  params: { id: string; token: number; now: number; result: RunResult },
+): Promise<boolean> {
+  await lockDependenciesShared(tx, schema);
+  const [row] = await tx`
+    UPDATE jobs SET state = 'completed', finished_at = ${params.now}::bigint, updated_at = ${params.now}::bigint,
+                    lease_until = NULL, exit_code = ${params.result.exitCode}::int, last_error = NULL
+    WHERE id = ${params.id} AND token = ${params.token}::int AND state = 'processing'
+    RETURNING revision, source IS NOT NULL AS declared, next_spec IS NOT NULL AS has_next`;
+  if (!row) return false;
+  // Only jobfile reconciliation asks which revisions completed; ad hoc jobs skip the write.
+  if (row.declared) {
+    await tx`INSERT INTO completed_revisions (job_id, revision) VALUES (${params.id}, ${row.revision})
+             ON CONFLICT DO NOTHING`;
+  }
+  await finishAttempt(tx, params.id, params.token, params.now, params.result);
+  await releaseDependents(tx, params.id, params.now);
+  if (row.has_next) await promoteNextRevision(tx, params.id, params.now);
+  return true;
+}
+
+export async function failJob(
+  tx: SQL,
+  schema: string,
+  params: {
+    id: string;
+    token: number;
+    now: number;
+    state: "failed" | "dead";
+    nextRunAt: number;
+    result: RunResult;
+    onlyIfLeaseExpiredBefore?: number;
+  },
+): Promise<boolean> {
+  // Only a dead job touches its dependents (they are canceled); a retry leaves them waiting.
+  if (params.state === "dead") await lockDependenciesShared(tx, schema);
+  const result = await tx`
+    UPDATE jobs SET state = ${params.state}, next_run_at = ${params.nextRunAt}::bigint,
+                    updated_at = ${params.now}::bigint, lease_until = NULL,
+                    finished_at = CASE WHEN ${params.state}::text = 'dead' THEN ${params.now}::bigint END,
+                    exit_code = ${params.result.exitCode}::int, last_error = ${pgText(params.result.error)}::text
+    WHERE id = ${params.id} AND token = ${params.token}::int AND state = 'processing'
+      AND (${params.onlyIfLeaseExpiredBefore ?? null}::bigint IS NULL
+           OR lease_until < ${params.onlyIfLeaseExpiredBefore ?? null}::bigint)`;
+  if (result.count === 0) return false;
+  await finishAttempt(tx, params.id, params.token, params.now, params.result);
+  if (params.state === "dead") await cancelDependents(tx, params.id, "dead", params.now);
+  await promoteNextRevision(tx, params.id, params.now);
+  return true;
+}
+
+export async function releaseJob(
+  tx: SQL,
+  params: { id: string; token: number; now: number; reason: string },
+): Promise<boolean> {
+  const result = await tx`
+    UPDATE jobs SET state = 'pending', attempts = GREATEST(attempts - 1, 0), lease_until = NULL, worker_id = NULL,
+                    updated_at = ${params.now}::bigint, next_run_at = ${params.now}::bigint
+    WHERE id = ${params.id} AND token = ${params.token}::int AND state = 'processing'`;
+  if (result.count === 0) return false;
+  await tx`UPDATE attempts SET finished_at = ${params.now}::bigint, error = ${pgText(params.reason)}
+           WHERE job_id = ${params.id} AND token = ${params.token}::int`;
+  await promoteNextRevision(tx, params.id, params.now);
+  return true;
+}
+
+export async function expiredLeases(sql: SQL, params: { now: number; limit: number }): Promise<Job[]> {
+  const rows = await sql`
+    SELECT * FROM jobs WHERE state = 'processing' AND lease_until < ${params.now}::bigint
+    ORDER BY lease_until LIMIT ${params.limit}::bigint`;
+  return rows.map(rowToJob);
+}
+
+/**
+ * PostgreSQL text cannot hold NUL, which SQLite stores happily; a job's output may well
+ * contain one, and refusing to record the outcome over it would leave the job stuck.
+ */
+export function pgText(text: string | null): string | null {
+  return text === null ? null : text.replaceAll("\0", "\uFFFD");
+}
+
+async function finishAttempt(tx: SQL, id: string, token: number, now: number, result: RunResult) {
+  await tx`
+    UPDATE attempts SET finished_at = ${now}::bigint, exit_code = ${result.exitCode}::int,
+                        signal = ${result.signal}::text, error = ${pgText(result.error)}::text,
+                        stdout_bytes = ${result.stdoutBytes}::bigint, stderr_bytes = ${result.stderrBytes}::bigint,
+                        log_path = ${result.logPath}::text, output_tail = ${pgText(result.outputTail)}::text
+    WHERE job_id = ${id} AND token = ${token}::int`;
+}
+
+/** A jobfile changed while the job ran: the new revision starts fresh once this run ends. */
+async function promoteNextRevision(tx: SQL, id: string, now: number) {
+  await tx`
+    UPDATE jobs SET spec = next_spec, revision = next_revision, max_retries = next_max_retries,
+                    state = 'pending', attempts = 0, next_run_at = ${now}::bigint, updated_at = ${now}::bigint,
+                    finished_at = NULL, next_spec = NULL, next_revision = NULL, next_max_retries = NULL
+    WHERE id = ${id} AND next_spec IS NOT NULL AND state <> 'processing'`;
+}

@@ -1,0 +1,138 @@
+/**
+ * Moving a queue in and out of PostgreSQL, with the semantics of sqlite/import.ts. Import
+ * sends each batch as column arrays (see insert.ts) rather than one round trip per job.
+ */
+
+import type { SQL } from "bun";
+import type { JobState } from "../../core/job.ts";
+import type { JobSpec } from "../../core/spec.ts";
+import { importDuplicateError } from "../sqlite/import.ts";
+import type { JobRecord } from "../store.ts";
+import { firstRejected, INSERT_BATCH } from "./insert.ts";
+
+type Row = Record<string, unknown>;
+
+function nullableNumber(value: unknown): number | null {
+  return value === null || value === undefined ? null : Number(value);
+}
+
+/** A running job travels as pending with its unfinished attempt uncounted, as `jobRelease` would leave it. */
+export async function exportJobs(
+  sql: SQL,
+  params: { state?: JobState; after: string | null; limit: number },
+): Promise<{ jobs: JobRecord[]; next: string | null }> {
+  const rows = (await sql`
+    SELECT seq, id, spec, revision, max_retries, created_at, updated_at, next_run_at, started_at, finished_at,
+           exit_code, last_error, source, declared, canceled_by, schedule_id,
+           CASE WHEN jobs.state = 'processing' THEN 'pending' ELSE jobs.state END AS state,
+           CASE WHEN jobs.state = 'processing' THEN GREATEST(jobs.attempts - 1, 0) ELSE jobs.attempts END
+             AS attempts,
+           COALESCE((SELECT jsonb_agg(revision ORDER BY revision COLLATE "C")
+                     FROM completed_revisions c WHERE c.job_id = jobs.id), '[]'::jsonb) AS completed
+    FROM jobs
+    WHERE seq > ${params.after ?? "0"}::bigint AND (${params.state ?? null}::text IS NULL OR jobs.state = ${params.state ?? null}::text)
+    ORDER BY seq LIMIT ${params.limit}::bigint`) as Row[];
+  const jobs = rows.map((row) => ({
+    id: String(row.id),
+    spec: row.spec as JobSpec,
+    revision: String(row.revision),
+    state: row.state as JobState,
+    attempts: Number(row.attempts),
+    max_retries: Number(row.max_retries),
+    created_at: Number(row.created_at),
+    updated_at: Number(row.updated_at),
+    next_run_at: Number(row.next_run_at),
+    started_at: nullableNumber(row.started_at),
+    finished_at: nullableNumber(row.finished_at),
+    exit_code: nullableNumber(row.exit_code),
+    last_error: row.last_error === null ? null : String(row.last_error),
+    source: row.source === null ? null : String(row.source),
+    declared: Boolean(row.declared),
+    completed_revisions: row.completed as string[],
+    canceled_by: row.canceled_by === null ? null : String(row.canceled_by),
+    schedule_id: row.schedule_id === null ? null : String(row.schedule_id),
+  }));
+  const last = rows[rows.length - 1];
+  return { jobs, next: rows.length < params.limit || !last ? null : String(last.seq) };
+}
+
+async function importBatch(tx: SQL, jobs: JobRecord[]): Promise<void> {
+  const column = <T>(pick: (job: JobRecord) => T): T[] => jobs.map(pick);
+  const rows = await tx`
+    INSERT INTO jobs (id, spec, revision, state, attempts, max_retries, priority, queue, tags, created_at,
+                      updated_at, next_run_at, started_at, finished_at, exit_code, last_error, source, declared,
+                      canceled_by, schedule_id)
+    SELECT id, spec::jsonb, revision, state, attempts, max_retries, priority, queue, tags::jsonb, created_at,
+           updated_at, next_run_at, started_at, finished_at, exit_code, last_error, source, declared,
+           canceled_by, schedule_id
+    FROM unnest(${column((job) => job.id)}::text[],
+                ${column((job) => JSON.stringify(job.spec))}::text[],
+                ${column((job) => job.revision)}::text[],
+                ${column((job) => job.state)}::text[],
+                ${column((job) => job.attempts)}::int[],
+                ${column((job) => job.max_retries)}::int[],
+                ${column((job) => job.spec.priority ?? 0)}::int[],
+                ${column((job) => job.spec.queue ?? "default")}::text[],
+                ${column((job) => JSON.stringify(job.spec.tags ?? []))}::text[],
+                ${column((job) => job.created_at)}::bigint[],
+                ${column((job) => job.updated_at)}::bigint[],
+                ${column((job) => job.next_run_at)}::bigint[],
+                ${column((job) => job.started_at)}::bigint[],
+                ${column((job) => job.finished_at)}::bigint[],
+                ${column((job) => job.exit_code)}::int[],
+                ${column((job) => job.last_error?.replaceAll("\0", "\uFFFD") ?? null)}::text[],
+                ${column((job) => job.source)}::text[],
+                ${column((job) => job.declared)}::boolean[],
+                ${column((job) => job.canceled_by)}::text[],
+                ${column((job) => job.schedule_id)}::text[])
+         WITH ORDINALITY AS u(id, spec, revision, state, attempts, max_retries, priority, queue, tags, created_at,
+                              updated_at, next_run_at, started_at, finished_at, exit_code, last_error, source,
+                              declared, canceled_by, schedule_id, ord)
+    ORDER BY ord
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id`;
+  const ids = jobs.map((job) => job.id);
+  const rejected = firstRejected(ids, new Set(rows.map((row: { id: string }) => row.id)));
+  if (rejected !== undefined) throw importDuplicateError(rejected);
+  const pairs = jobs.flatMap((job) => job.completed_revisions.map((revision) => [job.id, revision] as const));
+  if (pairs.length === 0) return;
+  await tx`
+    INSERT INTO completed_revisions (job_id, revision)
+    SELECT * FROM unnest(${pairs.map(([id]) => id)}::text[], ${pairs.map(([, revision]) => revision)}::text[])
+    ON CONFLICT DO NOTHING`;
+}
+
+/** Runs inside the caller's transaction, so a duplicate in a later batch undoes the earlier ones. */
+export async function importJobs(
+  tx: SQL,
+  jobs: JobRecord[],
+  onProgress?: (done: number) => void,
+): Promise<void> {
+  for (let start = 0; start < jobs.length; start += INSERT_BATCH) {
+    await importBatch(tx, jobs.slice(start, start + INSERT_BATCH));
+    onProgress?.(Math.min(start + INSERT_BATCH, jobs.length));
+  }
+  await importDependencies(tx, jobs);
+  if (jobs.length === 0) onProgress?.(0);
+}
+
+/**
+ * Dependencies once every row is in, so the input may list a pipeline in any order. A
+ * dependency that is not in the store (purged at the source) counts as done, as it does
+ * for releaseDependents.
+ */
+async function importDependencies(tx: SQL, jobs: JobRecord[]): Promise<void> {
+  const edges = jobs.flatMap((job) =>
+    (job.spec.after ?? []).map((dependency) => [job.id, dependency] as const),
+  );
+  if (edges.length === 0) return;
+  await tx`
+    INSERT INTO job_deps (job_id, depends_on)
+    SELECT * FROM unnest(${edges.map(([id]) => id)}::text[], ${edges.map(([, dependency]) => dependency)}::text[])
+    ON CONFLICT DO NOTHING`;
+  await tx`
+    UPDATE jobs SET blocked = EXISTS (
+      SELECT 1 FROM job_deps d JOIN jobs dep ON dep.id = d.depends_on
+      WHERE d.job_id = jobs.id AND dep.state <> 'completed')
+    WHERE id = ANY(${[...new Set(edges.map(([id]) => id))]}::text[])`;
+}

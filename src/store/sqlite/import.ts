@@ -1,0 +1,121 @@
+/**
+ * Moving a queue in and out of SQLite: `export` reads pages of JobRecords, `import`
+ * writes them back with their state, inside the caller's IMMEDIATE transaction.
+ */
+
+import type { Database } from "bun:sqlite";
+import { UserError } from "../../core/errors.ts";
+import type { JobState } from "../../core/job.ts";
+import type { JobSpec } from "../../core/spec.ts";
+import type { JobRecord } from "../store.ts";
+
+type Row = Record<string, unknown>;
+
+function nullableNumber(value: unknown): number | null {
+  return value === null || value === undefined ? null : Number(value);
+}
+
+/**
+ * A running job travels as pending with its unfinished attempt uncounted, as
+ * `jobRelease` would leave it: the run never finished, so the new store runs it again.
+ */
+export function exportJobs(
+  db: Database,
+  params: { state?: JobState; after: string | null; limit: number },
+): { jobs: JobRecord[]; next: string | null } {
+  const rows = db
+    .query(`
+      SELECT seq, id, spec, revision, max_retries, created_at, updated_at, next_run_at, started_at,
+             finished_at, exit_code, last_error, source, declared, canceled_by, schedule_id,
+             CASE WHEN jobs.state = 'processing' THEN 'pending' ELSE jobs.state END AS state,
+             CASE WHEN jobs.state = 'processing' THEN MAX(jobs.attempts - 1, 0) ELSE jobs.attempts END AS attempts,
+             (SELECT json_group_array(revision) FROM completed_revisions c WHERE c.job_id = jobs.id) AS completed
+      FROM jobs
+      WHERE seq > ?1 AND (?2 IS NULL OR jobs.state = ?2)
+      ORDER BY seq LIMIT ?3`)
+    .all(Number(params.after ?? 0), params.state ?? null, params.limit) as Row[];
+  const jobs = rows.map((row) => ({
+    id: String(row.id),
+    spec: JSON.parse(String(row.spec)) as JobSpec,
+    revision: String(row.revision),
+    state: row.state as JobState,
+    attempts: Number(row.attempts),
+    max_retries: Number(row.max_retries),
+    created_at: Number(row.created_at),
+    updated_at: Number(row.updated_at),
+    next_run_at: Number(row.next_run_at),
+    started_at: nullableNumber(row.started_at),
+    finished_at: nullableNumber(row.finished_at),
+    exit_code: nullableNumber(row.exit_code),
+    last_error: row.last_error === null ? null : String(row.last_error),
+    source: row.source === null ? null : String(row.source),
+    declared: Boolean(row.declared),
+    completed_revisions: (JSON.parse(String(row.completed)) as string[]).sort(),
+    canceled_by: row.canceled_by === null ? null : String(row.canceled_by),
+    schedule_id: row.schedule_id === null ? null : String(row.schedule_id),
+  }));
+  const last = rows[rows.length - 1];
+  return { jobs, next: rows.length < params.limit || !last ? null : String(last.seq) };
+}
+
+export function importDuplicateError(id: string): UserError {
+  return new UserError(
+    `job id "${id}" already exists in the target store`,
+    "nothing was imported; import into an empty store, or remove that job from the input",
+  );
+}
+
+export function importJobs(db: Database, jobs: JobRecord[], onProgress?: (done: number) => void): void {
+  const insert = db.query(`
+    INSERT INTO jobs (id, spec, revision, state, attempts, max_retries, priority, queue, tags, created_at,
+                      updated_at, next_run_at, started_at, finished_at, exit_code, last_error, source, declared,
+                      canceled_by, schedule_id)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (id) DO NOTHING`);
+  const completed = db.query("INSERT OR IGNORE INTO completed_revisions (job_id, revision) VALUES (?, ?)");
+  let done = 0;
+  for (const job of jobs) {
+    const changes = insert.run(
+      job.id,
+      JSON.stringify(job.spec),
+      job.revision,
+      job.state,
+      job.attempts,
+      job.max_retries,
+      job.spec.priority ?? 0,
+      job.spec.queue ?? "default",
+      JSON.stringify(job.spec.tags ?? []),
+      job.created_at,
+      job.updated_at,
+      job.next_run_at,
+      job.started_at,
+      job.finished_at,
+      job.exit_code,
+      job.last_error,
+      job.source,
+      job.declared ? 1 : 0,
+      job.canceled_by,
+      job.schedule_id,
+    ).changes;
+    if (changes === 0) throw importDuplicateError(job.id);
+    for (const revision of job.completed_revisions) completed.run(job.id, revision);
+    done++;
+    if (onProgress && done % 5000 === 0) onProgress(done);
+  }
+  // Dependencies once every row is in, so the input may list a pipeline in any order. A
+  // dependency that is not in the store (purged at the source) counts as done, as it does
+  // for releaseDependents.
+  const depend = db.query(
+    "INSERT OR IGNORE INTO job_deps (job_id, depends_on) SELECT ?, value FROM json_each(?)",
+  );
+  const block = db.query(`
+    UPDATE jobs SET blocked = EXISTS (
+      SELECT 1 FROM job_deps d JOIN jobs dep ON dep.id = d.depends_on WHERE d.job_id = jobs.id AND dep.state <> 'completed')
+    WHERE id = ?`);
+  for (const job of jobs) {
+    if (!job.spec.after || job.spec.after.length === 0) continue;
+    depend.run(job.id, JSON.stringify(job.spec.after));
+    block.run(job.id);
+  }
+  onProgress?.(done);
+}

@@ -1,0 +1,260 @@
+/**
+ * `queuectl export` / `queuectl import` through the real CLI: a queue moves SQLite →
+ * PostgreSQL → SQLite without losing state, history or jobfile bookkeeping; import is
+ * all or nothing; bad input and an unreachable server give one-line errors.
+ *
+ * The starting queue is written with the store API, since finished, dead and running
+ * jobs need a worker otherwise; everything after that goes through the CLI.
+ */
+
+import { afterAll, afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { SQL } from "bun";
+import { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
+import type { JobRecord, NewJob } from "../../src/store/store.ts";
+import { type CliResult, runCli, type TempHome, tempHome } from "../helpers/cli.ts";
+
+const PG_URL = process.env.QUEUECTL_TEST_PG_URL;
+
+let home: TempHome;
+beforeEach(() => {
+  home = tempHome();
+});
+afterEach(() => home.cleanup());
+
+const cli = (db: string, args: string[], stdin?: string) =>
+  runCli(args, { env: { ...home.env, QUEUECTL_DB: db }, stdin });
+
+function ok(result: CliResult): CliResult {
+  if (result.exitCode !== 0) throw new Error(`exit ${result.exitCode}: ${result.stderr}`);
+  return result;
+}
+
+function records(ndjson: string): JobRecord[] {
+  return ndjson
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as JobRecord);
+}
+
+const NOW = Date.now();
+
+function job(
+  id: string,
+  extra: Omit<Partial<NewJob>, "spec"> & { spec?: Partial<NewJob["spec"]> } = {},
+): NewJob {
+  return {
+    revision: `rev-${id}`,
+    maxRetries: 2,
+    nextRunAt: NOW,
+    source: null,
+    ...extra,
+    spec: { id, command: `echo ${id}`, ...extra.spec },
+  };
+}
+
+const ok0 = { signal: null, stdoutBytes: 3, stderrBytes: 0, logPath: null, outputTail: "ok" };
+
+/** A queue with a job in every state, a declared job with two completed revisions, and odd specs. */
+async function seedQueue(path: string): Promise<void> {
+  const store = new SqliteStore(path);
+  try {
+    await store.jobInsertMany({
+      jobs: [
+        job("done", { source: "nightly/done.yaml", revision: "v1" }),
+        job("dead"),
+        job("running"),
+        job("waiting", {
+          spec: { priority: 7, tags: ["a", "b"], queue: "emails", env: { MODE: "x" }, delay: 90_000 },
+          nextRunAt: NOW + 90_000,
+        }),
+        job("argv", {
+          spec: { command: ["printf", "%s\\n", "a b"], timeout: 1.5, run_at: "2030-01-01T00:00:00.000Z" },
+        }),
+        job("gone"),
+      ],
+      now: NOW,
+    });
+    const claim = async (now: number) => {
+      const claimed = await store.jobClaim({ workerId: "w1", host: "old-host", now, leaseMs: 60_000 });
+      if (!claimed) throw new Error("nothing to claim");
+      return claimed;
+    };
+    const done = await claim(NOW);
+    await store.jobComplete({
+      id: "done",
+      token: done.token,
+      now: NOW + 1,
+      result: { exitCode: 0, error: null, ...ok0 },
+    });
+    await store.jobfileApply({
+      changes: {
+        creates: [],
+        updates: [job("done", { source: "nightly/done.yaml", revision: "v2" })],
+        removals: [],
+      },
+      now: NOW + 2,
+    });
+    const v2 = await claim(NOW + 3);
+    await store.jobComplete({
+      id: "done",
+      token: v2.token,
+      now: NOW + 4,
+      result: { exitCode: 0, error: null, ...ok0 },
+    });
+    const dead = await claim(NOW + 5);
+    await store.jobFail({
+      id: "dead",
+      token: dead.token,
+      now: NOW + 6,
+      state: "dead",
+      nextRunAt: NOW + 6,
+      result: { exitCode: 3, error: "exit code 3", ...ok0 },
+    });
+    await claim(NOW + 7);
+    await store.jobTransition({
+      id: "gone",
+      from: ["pending"],
+      to: "canceled",
+      resetAttempts: false,
+      now: NOW + 8,
+      reason: "canceled by user",
+    });
+  } finally {
+    await store.close();
+  }
+}
+
+describe("export and import", () => {
+  test("export writes every job, running ones as pending; --state filters", async () => {
+    const a = join(home.home, "a.db");
+    await seedQueue(a);
+    const all = records(ok(await cli(a, ["export"])).stdout);
+    expect(all.map((r) => [r.id, r.state, r.attempts])).toEqual([
+      ["done", "completed", 1],
+      ["dead", "dead", 1],
+      ["running", "pending", 0],
+      ["waiting", "pending", 0],
+      ["argv", "pending", 0],
+      ["gone", "canceled", 0],
+    ]);
+    expect(all[0]).toMatchObject({
+      revision: "v2",
+      source: "nightly/done.yaml",
+      declared: true,
+      completed_revisions: ["v1", "v2"],
+    });
+    expect(all[1]).toMatchObject({ exit_code: 3, last_error: "exit code 3", finished_at: NOW + 6 });
+    expect(all[3]?.spec).toEqual({
+      id: "waiting",
+      command: "echo waiting",
+      priority: 7,
+      tags: ["a", "b"],
+      queue: "emails",
+      env: { MODE: "x" },
+      delay: 90_000,
+    });
+
+    const dead = records(ok(await cli(a, ["export", "--state", "dead"])).stdout);
+    expect(dead.map((r) => r.id)).toEqual(["dead"]);
+    const bad = await cli(a, ["export", "--state", "deadd"]);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain('unknown state "deadd"');
+  });
+
+  test("SQLite → SQLite keeps every field, and a second import is refused whole, naming the id", async () => {
+    const a = join(home.home, "a.db");
+    const b = join(home.home, "b.db");
+    await seedQueue(a);
+    const exported = ok(await cli(a, ["export"])).stdout;
+    const imported = ok(await cli(b, ["import"], exported));
+    expect(imported.stdout).toContain("Imported 6 jobs");
+    expect(records(ok(await cli(b, ["export"])).stdout)).toEqual(records(exported));
+
+    const again = await cli(b, ["import", "-"], exported);
+    expect(again.exitCode).toBe(2);
+    expect(again.stderr).toMatch(
+      /^error: job id "done" already exists in the target store — nothing was imported/,
+    );
+    expect(records(ok(await cli(b, ["export"])).stdout).length).toBe(6);
+  });
+
+  test("bad input is refused with the line and field, and nothing is imported", async () => {
+    const b = join(home.home, "b.db");
+    const a = join(home.home, "a.db");
+    await seedQueue(a);
+    const lines = ok(await cli(a, ["export"]))
+      .stdout.trim()
+      .split("\n");
+    const broken = JSON.parse(lines[1] ?? "{}");
+    broken.atempts = broken.attempts;
+    delete broken.attempts;
+    const file = join(home.home, "broken.ndjson");
+    writeFileSync(file, `${lines[0]}\n${JSON.stringify(broken)}\n`);
+    const result = await cli(b, ["import", file]);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain(
+      `${file}:2: \`atempts\` is not a field of an exported job — did you mean \`attempts\`?`,
+    );
+    expect(ok(await cli(b, ["export"])).stdout).toBe("");
+
+    const running = await cli(
+      b,
+      ["import"],
+      `${lines[0]?.replace('"state":"completed"', '"state":"processing"')}\n`,
+    );
+    expect(running.exitCode).toBe(2);
+    expect(running.stderr).toContain('stdin:1: `state` "processing" cannot be imported');
+    const notJson = await cli(b, ["import"], "{nope\n");
+    expect(notJson.exitCode).toBe(2);
+    expect(notJson.stderr).toContain("stdin:1: invalid JSON");
+    const missing = await cli(b, ["import", join(home.home, "nothing-here.ndjson")]);
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr).toContain("cannot read");
+  });
+
+  test("an unreachable server is a one-line runtime error that names host and database, never the password", async () => {
+    const result = await cli("postgres://queuectl:s3cret-pw@127.0.0.1:1/somedb", ["export"]);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toMatch(/^error: cannot reach PostgreSQL at 127\.0\.0\.1:1\/somedb .*\n$/);
+    expect(result.stderr).not.toContain("s3cret-pw");
+  });
+});
+
+describe.skipIf(!PG_URL)("export and import through PostgreSQL", () => {
+  const schema = `qc_e2e_${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
+  const pg = `${PG_URL}${PG_URL?.includes("?") ? "&" : "?"}schema=${schema}`;
+  afterAll(async () => {
+    const admin = new SQL(PG_URL ?? "");
+    await admin.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await admin.close();
+  });
+
+  test("SQLite → PostgreSQL → SQLite round trip keeps the queue, and PostgreSQL refuses a duplicate whole", async () => {
+    const a = join(home.home, "a.db");
+    const c = join(home.home, "c.db");
+    await seedQueue(a);
+    const fromSqlite = ok(await cli(a, ["export"])).stdout;
+    expect(ok(await cli(pg, ["import"], fromSqlite)).stdout).toContain("Imported 6 jobs");
+    const fromPostgres = ok(await cli(pg, ["export"])).stdout;
+    expect(records(fromPostgres)).toEqual(records(fromSqlite));
+    ok(await cli(c, ["import"], fromPostgres));
+    expect(records(ok(await cli(c, ["export"])).stdout)).toEqual(records(fromSqlite));
+
+    const list = JSON.parse(ok(await cli(pg, ["list", "--json"])).stdout) as { id: string; state: string }[];
+    expect(list.map((j) => [j.id, j.state])).toEqual(records(fromSqlite).map((r) => [r.id, r.state]));
+
+    const fresh = records(fromSqlite).map((r) => ({
+      ...r,
+      id: `new-${r.id}`,
+      spec: { ...r.spec, id: `new-${r.id}` },
+    }));
+    const mixed = [...fresh, records(fromSqlite)[2]].map((r) => JSON.stringify(r)).join("\n");
+    const refused = await cli(pg, ["import"], mixed);
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toContain('job id "running" already exists in the target store');
+    expect(records(ok(await cli(pg, ["export"])).stdout).length).toBe(6);
+  });
+});

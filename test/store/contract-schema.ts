@@ -1,0 +1,40 @@
+/** Contract: migrations on open, several processes opening at once, and a newer schema refused. */
+
+import { expect, test } from "bun:test";
+import { UserError } from "../../src/core/errors.ts";
+import type { StoreBackend, WithStore } from "./contract-helpers.ts";
+import { newJob, T0 } from "./contract-helpers.ts";
+
+export function schemaContract(withStore: WithStore, backend: StoreBackend): void {
+  test(
+    "re-opening keeps the data; opening from several connections at once migrates once",
+    withStore(async ({ store, another }) => {
+      await store.jobInsertMany({ jobs: [newJob("kept")], now: T0 });
+      const again = await another();
+      expect((await again.jobGet({ id: "kept" }))?.id).toBe("kept");
+
+      const fresh = await backend.create();
+      const opened = await Promise.all([fresh.open(), fresh.open(), fresh.open(), fresh.open()]);
+      try {
+        await opened[0]?.jobInsertMany({ jobs: [newJob("x")], now: T0 });
+        for (const store of opened) expect((await store.jobGet({ id: "x" }))?.id).toBe("x");
+      } finally {
+        await Promise.all(opened.map((store) => store.close()));
+      }
+    }),
+  );
+
+  test(
+    "a database with a newer schema is refused with a clear runtime error",
+    withStore(async ({ location }) => {
+      await location.exec(
+        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'from the future', 0)",
+      );
+      const opening = location.open();
+      await expect(opening).rejects.toBeInstanceOf(UserError);
+      await expect(opening).rejects.toThrow(/schema version 999, newer than this queuectl understands/);
+      const error = await opening.catch((e: UserError) => e);
+      expect((error as UserError).exitCode).toBe(1);
+    }),
+  );
+}

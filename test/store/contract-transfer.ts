@@ -1,0 +1,141 @@
+/** Contract: export pages and all-or-nothing import, the pair that moves a queue between stores. */
+
+import { expect, test } from "bun:test";
+import { UserError } from "../../src/core/errors.ts";
+import type { JobRecord, Store } from "../../src/store/store.ts";
+import { newJob, runResult, T0, type WithStore } from "./contract-helpers.ts";
+
+async function exportAll(store: Store, limit = 2): Promise<JobRecord[]> {
+  const all: JobRecord[] = [];
+  let after: string | null = null;
+  do {
+    const page: { jobs: JobRecord[]; next: string | null } = await store.jobExport({ after, limit });
+    all.push(...page.jobs);
+    after = page.next;
+  } while (after !== null);
+  return all;
+}
+
+function record(id: string, extra: Partial<JobRecord> = {}): JobRecord {
+  return {
+    id,
+    spec: { id, command: `echo ${id}` },
+    revision: `r-${id}`,
+    state: "pending",
+    attempts: 0,
+    max_retries: 3,
+    created_at: T0,
+    updated_at: T0,
+    next_run_at: T0,
+    started_at: null,
+    finished_at: null,
+    exit_code: null,
+    last_error: null,
+    source: null,
+    declared: false,
+    completed_revisions: [],
+    canceled_by: null,
+    schedule_id: null,
+    ...extra,
+  };
+}
+
+export function transferContract(withStore: WithStore): void {
+  test(
+    "export pages through every job in insertion order; a running job comes out pending, its attempt uncounted",
+    withStore(async ({ store }) => {
+      await store.jobInsertMany({
+        jobs: ["a", "b", "c", "d", "e"].map((id) =>
+          newJob(id, { tags: ["t"], ...(id === "e" ? { priority: 3, source: "jobs/e.yaml" } : {}) }),
+        ),
+        now: T0,
+      });
+      const e = await store.jobClaim({ workerId: "w", host: "h", now: T0 + 1, leaseMs: 100 });
+      await store.jobComplete({ id: "e", token: e?.token ?? 0, now: T0 + 2, result: runResult(0) });
+      await store.jobClaim({ workerId: "w", host: "h", now: T0 + 3, leaseMs: 100 });
+      const all = await exportAll(store);
+      expect(all.map((job) => [job.id, job.state, job.attempts])).toEqual([
+        ["a", "pending", 0],
+        ["b", "pending", 0],
+        ["c", "pending", 0],
+        ["d", "pending", 0],
+        ["e", "completed", 1],
+      ]);
+      expect(all[4]).toMatchObject({
+        spec: { id: "e", command: "echo e", tags: ["t"], priority: 3 },
+        finished_at: T0 + 2,
+        exit_code: 0,
+        completed_revisions: [all[4]?.revision],
+      });
+      expect(
+        (await store.jobExport({ after: null, limit: 10, state: "completed" })).jobs.map((j) => j.id),
+      ).toEqual(["e"]);
+      expect((await store.jobExport({ after: null, limit: 10, state: "processing" })).jobs).toMatchObject([
+        { id: "a", state: "pending", attempts: 0 },
+      ]);
+    }),
+  );
+
+  test(
+    "import restores state, history and declarations, and the queue carries on from there",
+    withStore(async ({ store }) => {
+      const jobs = [
+        record("done", {
+          state: "completed",
+          attempts: 2,
+          started_at: T0 + 5,
+          finished_at: T0 + 6,
+          exit_code: 0,
+          source: "jobs/done.yaml",
+          declared: true,
+          revision: "v2",
+          completed_revisions: ["v1", "v2"],
+        }),
+        record("dead", {
+          state: "dead",
+          attempts: 4,
+          last_error: "exit 1",
+          exit_code: 1,
+          finished_at: T0 + 7,
+        }),
+        record("later", {
+          state: "failed",
+          attempts: 1,
+          next_run_at: T0 + 500,
+          spec: { id: "later", command: ["ls", "-l"], queue: "q", tags: ["x"] },
+        }),
+      ];
+      await store.jobImportMany({ jobs });
+      expect(await exportAll(store)).toEqual(jobs);
+      expect(await store.jobGet({ id: "later" })).toMatchObject({ queue: "q", tags: ["x"], token: 0 });
+      expect(await store.jobClaim({ workerId: "w", host: "h", now: T0 + 499, leaseMs: 10 })).toBeNull();
+      expect(await store.jobClaim({ workerId: "w", host: "h", now: T0 + 500, leaseMs: 10 })).toMatchObject({
+        id: "later",
+        attempts: 2,
+      });
+      const back = await store.jobfileApply({
+        changes: {
+          creates: [],
+          updates: [{ ...newJob("done", { source: "jobs/done.yaml" }), revision: "v1" }],
+          removals: [],
+        },
+        now: T0 + 600,
+      });
+      expect(back.alreadyCompleted).toEqual(["done"]);
+    }),
+  );
+
+  test(
+    "import is all or nothing: a duplicate id, even thousands of jobs in, names the id and imports nothing",
+    withStore(async ({ store }) => {
+      await store.jobInsertMany({ jobs: [newJob("taken")], now: T0 });
+      const many = Array.from({ length: 2500 }, (_, i) => record(`job-${i}`));
+      const attempt = store.jobImportMany({ jobs: [...many, record("taken")] });
+      await expect(attempt).rejects.toBeInstanceOf(UserError);
+      await expect(attempt).rejects.toThrow('"taken"');
+      expect((await store.jobCounts()).total).toBe(1);
+      await expect(store.jobImportMany({ jobs: [record("x"), record("x")] })).rejects.toThrow('"x"');
+      expect(await store.jobGet({ id: "x" })).toBeNull();
+    }),
+  );
+}

@@ -1,0 +1,46 @@
+/**
+ * The store contract: one suite that every backend must pass, so SQLite and PostgreSQL
+ * are proven to behave alike (river's `riverdrivertest.Exercise`). Time is injected
+ * through `now`, so nothing here waits on the clock except the wake-up tests.
+ */
+
+import { afterAll, describe } from "bun:test";
+import type { Store } from "../../src/store/store.ts";
+import { flowContract } from "./contract-flow.ts";
+import type { StoreBackend, WithStore } from "./contract-helpers.ts";
+import { jobfileContract } from "./contract-jobfiles.ts";
+import { jobsContract } from "./contract-jobs.ts";
+import { lifecycleContract } from "./contract-lifecycle.ts";
+import { schemaContract } from "./contract-schema.ts";
+import { transferContract } from "./contract-transfer.ts";
+import { workersContract } from "./contract-workers.ts";
+
+export type { StoreBackend, StoreLocation } from "./contract-helpers.ts";
+
+export function storeContract(backend: StoreBackend): void {
+  const withStore: WithStore = (test) => async () => {
+    const location = await backend.create();
+    const opened: Store[] = [];
+    const open = async () => {
+      const store = await location.open();
+      opened.push(store);
+      return store;
+    };
+    try {
+      await test({ store: await open(), location, another: open });
+    } finally {
+      await Promise.all(opened.map((store) => store.close()));
+    }
+  };
+
+  describe(`store contract: ${backend.name}`, () => {
+    afterAll(() => backend.cleanup());
+    jobsContract(withStore);
+    lifecycleContract(withStore);
+    workersContract(withStore);
+    jobfileContract(withStore);
+    transferContract(withStore);
+    flowContract(withStore);
+    schemaContract(withStore, backend);
+  });
+}
