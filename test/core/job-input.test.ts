@@ -47,6 +47,21 @@ describe("input forms", () => {
     expect(ids("---\nid: a\ncommand: x\n---\nid: b\ncommand: x\n---\n", "f", "yaml")).toEqual(["a", "b"]);
   });
 
+  test("YAML keeps the characters of numeric-looking ids and env values", () => {
+    const [item] = parseJobInput(
+      "id: 007\ncommand: x\nenv:\n  VERSION: 1.10\n  PORT: 8080\nmax_retries: 3\n",
+      "f",
+      "yaml",
+    );
+    expect(item?.value).toEqual({
+      id: "007",
+      command: "x",
+      env: { VERSION: "1.10", PORT: "8080" },
+      max_retries: 3,
+    });
+    expect(ids("jobs:\n  - id: 1e3\n    command: x\n", "f", "yaml")).toEqual(["1e3"]);
+  });
+
   test("NDJSON, with blank lines and CRLF", () => {
     expect(ids('{"id":"a","command":"x"}\r\n\r\n{"id":"b","command":"x"}\r\n', "f", "ndjson")).toEqual([
       "a",
