@@ -134,8 +134,22 @@ function describeCacError(error: Error): UserError {
   );
 }
 
+/**
+ * `queuectl list | head` closes the pipe early. Like any Unix filter, stop quietly instead
+ * of dumping an EPIPE error; whatever the reader wanted has been written.
+ */
+function exitQuietlyOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "EPIPE") process.exit(0);
+      throw error;
+    });
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   const debug = argv.includes("--debug");
+  exitQuietlyOnClosedPipe();
   try {
     const args = argv.slice(2);
     if (args.length === 1 && ["--version", "-v", "-V"].includes(args[0] ?? "")) {

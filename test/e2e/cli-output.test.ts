@@ -99,6 +99,26 @@ describe("control characters", () => {
   });
 });
 
+describe("pipes", () => {
+  test("a reader that stops early (| head -1) ends the command quietly", async () => {
+    const lines = Array.from({ length: 3000 }, (_, i) =>
+      JSON.stringify({ id: `job-${i}`, command: `echo ${i}` }),
+    );
+    const path = join(home.home, "many.ndjson");
+    await Bun.write(path, lines.join("\n"));
+    expect((await runCli(["enqueue", "-f", path], { env: home.env })).exitCode).toBe(0);
+    for (const args of ["list", "list --json"]) {
+      // The output is far larger than a pipe buffer, so the CLI is still writing when head exits.
+      const script = `bun '${CLI_PATH}' ${args} 2>"$ERR" | head -1; echo "exit=\${PIPESTATUS[0]}"`;
+      const err = join(home.home, "stderr.txt");
+      const child = Bun.spawn(["bash", "-c", script], { env: { ...home.env, ERR: err }, stdout: "pipe" });
+      const [out] = await Promise.all([new Response(child.stdout).text(), child.exited]);
+      expect(out).toContain("exit=0");
+      expect(await Bun.file(err).text()).toBe("");
+    }
+  });
+});
+
 describe("colour", () => {
   /** Human output of every read command on a queue with jobs in several states. */
   async function humanOutputs(env: Record<string, string>): Promise<string> {
