@@ -1,7 +1,9 @@
 /**
  * The PostgreSQL backend, on Bun's built-in client (Bun.sql), for workers on many hosts
- * sharing one queue. Same Store semantics as the SQLite backend; the SQL lives beside it
- * (run.ts, jobfile-apply.ts, transfer.ts, dashboard.ts) with comments where it differs.
+ * sharing one queue. Same Store semantics as the SQLite backend. This class opens the
+ * connection, runs writes in transactions that NOTIFY idle workers, and turns connection
+ * failures into one-line errors; the SQL lives beside it, one concept per file, with
+ * comments where it differs from SQLite.
  *
  * `?schema=NAME` in the URL keeps the queue in its own schema (created if missing), so
  * several queues, or test runs, can share one database.
@@ -9,10 +11,8 @@
 
 import { SQL } from "bun";
 import { UserError } from "../../core/errors.ts";
-import { emptyStateCounts, type Job, type JobState, type StateCounts } from "../../core/job.ts";
+import type { Job, JobState, StateCounts } from "../../core/job.ts";
 import type { JobSpec } from "../../core/spec.ts";
-import { rowToAttempt, rowToJob, rowToWorker } from "../rows.ts";
-import { duplicateIdError } from "../sqlite/insert.ts";
 import type {
   DeclaredJob,
   JobDeclaration,
@@ -32,21 +32,24 @@ import { ChangeListener, changeChannel } from "./changes.ts";
 import { claimJob } from "./claim.ts";
 import { describePostgresError, type PostgresTarget, parsePostgresUrl } from "./connection.ts";
 import { attemptThroughput, metricsSnapshot, searchJobs } from "./dashboard.ts";
-import {
-  cancelDependents,
-  lockDependenciesExclusive,
-  rearmDependents,
-  setDependencies,
-} from "./dependencies.ts";
-import { firstRejected, INSERT_BATCH, insertNewJobs } from "./insert.ts";
+import { lockDependenciesExclusive } from "./dependencies.ts";
 import { applyJobfileChanges } from "./jobfile-apply.ts";
+import {
+  countJobs,
+  declaredJobs,
+  getJob,
+  insertJobs,
+  jobDeclarations,
+  listAttempts,
+  listJobs,
+  transitionJobs,
+} from "./jobs.ts";
 import { migratePostgres } from "./migrations.ts";
 import { jobPurge, queueList, queueSet } from "./queues.ts";
-import { completeJob, expiredLeases, extendLease, failJob, pgText, releaseJob } from "./run.ts";
+import * as registry from "./registry.ts";
+import { completeJob, expiredLeases, extendLease, failJob, releaseJob } from "./run.ts";
 import { scheduleFire, scheduleGet, scheduleList, scheduleRemove, scheduleUpsert } from "./schedules.ts";
 import { exportJobs, importJobs } from "./transfer.ts";
-
-type Row = Record<string, unknown>;
 
 /**
  * Connections per process. A worker needs one for its claim loop and one for heartbeats;
@@ -124,57 +127,22 @@ export class PostgresStore implements Store {
   }
 
   jobInsertMany(params: { jobs: NewJob[]; now: number; onProgress?: (done: number) => void }): Promise<void> {
-    const withDependencies = params.jobs.filter((job) => job.spec.after);
     return this.write(async (tx, notify) => {
-      if (withDependencies.length > 0) await lockDependenciesExclusive(tx, this.schema);
-      for (let start = 0; start < params.jobs.length; start += INSERT_BATCH) {
-        const batch = params.jobs.slice(start, start + INSERT_BATCH);
-        const inserted = await insertNewJobs(tx, batch, params.now);
-        const rejected = firstRejected(
-          batch.map((job) => job.spec.id),
-          inserted,
-        );
-        if (rejected !== undefined) throw duplicateIdError(rejected);
-        params.onProgress?.(Math.min(start + INSERT_BATCH, params.jobs.length));
-      }
-      if (params.jobs.length === 0) params.onProgress?.(0);
-      // Dependencies are recorded after every row exists, so a batch may list a pipeline in any order.
-      for (const job of withDependencies) await setDependencies(tx, job.spec.id, job.spec.after, params.now);
+      await insertJobs(tx, this.schema, params);
       await notify();
     });
   }
 
   jobGet(params: { id: string }): Promise<Job | null> {
-    return this.run(async (sql) => {
-      const [row] = await sql`SELECT * FROM jobs WHERE id = ${params.id}`;
-      return row ? rowToJob(row) : null;
-    });
+    return this.run((sql) => getJob(sql, params.id));
   }
 
   jobList(params: { state?: JobState; tag?: string; queue?: string; limit?: number; offset?: number }) {
-    const state = params.state ?? null;
-    const tag = params.tag ?? null;
-    const queue = params.queue ?? null;
-    return this.run(async (sql) => {
-      const rows = await sql`
-        SELECT * FROM jobs
-        WHERE (${state}::text IS NULL OR state = ${state}::text)
-          AND (${tag}::text IS NULL OR tags @> jsonb_build_array(${tag}::text))
-          AND (${queue}::text IS NULL OR queue = ${queue}::text)
-        ORDER BY seq LIMIT ${params.limit ?? null}::bigint OFFSET ${params.offset ?? 0}::bigint`;
-      return (rows as Row[]).map(rowToJob);
-    });
+    return this.run((sql) => listJobs(sql, params));
   }
 
   jobCounts(): Promise<StateCounts> {
-    return this.run(async (sql) => {
-      const counts = emptyStateCounts();
-      for (const row of await sql`SELECT state, COUNT(*) AS n FROM jobs GROUP BY state`) {
-        counts[row.state as JobState] = Number(row.n);
-        counts.total += Number(row.n);
-      }
-      return counts;
-    });
+    return this.run((sql) => countJobs(sql));
   }
 
   jobClaim(params: {
@@ -235,117 +203,55 @@ export class PostgresStore implements Store {
     now: number;
     reason?: string;
   }): Promise<Job[]> {
-    const id = params.id ?? null;
-    const reason = pgText(params.reason ?? null);
     return this.write(async (tx, notify) => {
-      await lockDependenciesExclusive(tx, this.schema);
-      // RETURNING has no order in PostgreSQL; SQLite returns rowid order, so sort to match.
-      const rows = await tx`
-        WITH moved AS (
-          UPDATE jobs SET state = ${params.to}, updated_at = ${params.now}::bigint,
-                          attempts = CASE WHEN ${params.resetAttempts}::boolean THEN 0 ELSE attempts END,
-                          next_run_at = CASE WHEN ${params.to}::text = 'pending' THEN ${params.now}::bigint
-                                             ELSE next_run_at END,
-                          finished_at = CASE WHEN ${params.to}::text = 'canceled' THEN ${params.now}::bigint END,
-                          last_error = COALESCE(${reason}::text, last_error)
-          WHERE (${id}::text IS NULL OR id = ${id}::text) AND state = ANY(${[...params.from]}::text[])
-          RETURNING *)
-        SELECT * FROM moved ORDER BY seq`;
-      const moved = (rows as Row[]).map(rowToJob);
-      for (const job of moved) {
-        if (params.to === "canceled") {
-          await cancelDependents(tx, job.id, "canceled", params.now);
-        } else {
-          await rearmDependents(tx, job.id, params.now);
-          await setDependencies(tx, job.id, job.spec.after, params.now);
-        }
-      }
+      const moved = await transitionJobs(tx, this.schema, params);
       if (moved.length > 0) await notify();
       return moved;
     });
   }
 
   attemptList(params: { jobId: string }) {
-    return this.run(async (sql) =>
-      ((await sql`SELECT * FROM attempts WHERE job_id = ${params.jobId} ORDER BY token`) as Row[]).map(
-        rowToAttempt,
-      ),
-    );
+    return this.run((sql) => listAttempts(sql, params.jobId));
   }
 
   configGetAll(): Promise<Record<string, string>> {
-    return this.run(async (sql) => {
-      const rows = (await sql`SELECT key, value FROM config`) as { key: string; value: string }[];
-      return Object.fromEntries(rows.map((row) => [row.key, row.value]));
-    });
+    return this.run((sql) => registry.configGetAll(sql));
   }
 
   configSet(params: { key: string; value: string }): Promise<void> {
     return this.write(async (tx, notify) => {
-      await tx`INSERT INTO config (key, value) VALUES (${params.key}, ${params.value})
-               ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`;
+      await registry.configSet(tx, params);
       await notify();
     });
   }
 
   workerRegister(params: { id: string; host: string; pid: number; now: number; queues: string[] | null }) {
-    const queues = params.queues ? JSON.stringify(params.queues) : null;
-    return this.run(async (sql) => {
-      await sql`
-        INSERT INTO workers (id, host, pid, started_at, heartbeat_at, stop_requested, queues)
-        VALUES (${params.id}, ${params.host}, ${params.pid}::int, ${params.now}::bigint, ${params.now}::bigint,
-                FALSE, ${queues}::text::jsonb)
-        ON CONFLICT (id) DO UPDATE SET host = EXCLUDED.host, pid = EXCLUDED.pid, started_at = EXCLUDED.started_at,
-                                       heartbeat_at = EXCLUDED.heartbeat_at, stop_requested = FALSE,
-                                       queues = EXCLUDED.queues`;
-    });
+    return this.run((sql) => registry.workerRegister(sql, params));
   }
 
   workerHeartbeat(params: { id: string; now: number }): Promise<{ stopRequested: boolean }> {
-    return this.run(async (sql) => {
-      const [row] = await sql`
-        UPDATE workers SET heartbeat_at = ${params.now}::bigint WHERE id = ${params.id} RETURNING stop_requested`;
-      return { stopRequested: row ? Boolean(row.stop_requested) : false };
-    });
+    return this.run((sql) => registry.workerHeartbeat(sql, params));
   }
 
   workerRemove(params: { id: string }): Promise<void> {
-    return this.run(async (sql) => {
-      await sql`DELETE FROM workers WHERE id = ${params.id}`;
-    });
+    return this.run((sql) => registry.workerRemove(sql, params.id));
   }
 
   workerList(): Promise<WorkerRecord[]> {
-    // COLLATE "C" sorts host names bytewise, as SQLite does, whatever the database's locale.
-    return this.run(async (sql) =>
-      ((await sql`SELECT * FROM workers ORDER BY host COLLATE "C", started_at`) as Row[]).map(rowToWorker),
-    );
+    return this.run((sql) => registry.workerList(sql));
   }
 
   workerRequestStop(params: { host?: string }): Promise<number> {
-    const host = params.host ?? null;
     return this.write(async (tx, notify) => {
-      const result = await tx`
-        UPDATE workers SET stop_requested = TRUE WHERE ${host}::text IS NULL OR host = ${host}::text`;
+      const asked = await registry.workerRequestStop(tx, params.host ?? null);
       // Idle workers wake now instead of at their next heartbeat.
-      if (result.count > 0) await notify();
-      return result.count;
+      if (asked > 0) await notify();
+      return asked;
     });
   }
 
   declaredList(): Promise<DeclaredJob[]> {
-    return this.run(async (sql) =>
-      (
-        (await sql`
-          SELECT id, source, revision, state, declared FROM jobs WHERE source IS NOT NULL ORDER BY seq`) as Row[]
-      ).map((row) => ({
-        id: String(row.id),
-        source: String(row.source),
-        revision: String(row.revision),
-        state: row.state as JobState,
-        declared: Boolean(row.declared),
-      })),
-    );
+    return this.run((sql) => declaredJobs(sql));
   }
 
   jobfileApply(params: { changes: JobfileChanges; now: number }): Promise<JobfileApplyResult> {
@@ -357,15 +263,7 @@ export class PostgresStore implements Store {
   }
 
   jobDeclarations(params: { ids: string[] }): Promise<JobDeclaration[]> {
-    return this.run(async (sql) =>
-      (
-        (await sql`SELECT id, source, next_revision FROM jobs WHERE id = ANY(${params.ids}::text[])`) as Row[]
-      ).map((row) => ({
-        id: String(row.id),
-        source: row.source === null ? null : String(row.source),
-        nextRevision: row.next_revision === null ? null : String(row.next_revision),
-      })),
-    );
+    return this.run((sql) => jobDeclarations(sql, params.ids));
   }
 
   jobExport(params: { state?: JobState; after: string | null; limit: number }) {

@@ -1,0 +1,60 @@
+/**
+ * What every host shares besides jobs: the config and the worker registry. Same semantics
+ * as the SQLite store; `stop_requested` is a BOOLEAN here (rows.ts reads both).
+ */
+
+import type { SQL } from "bun";
+import { rowToWorker } from "../rows.ts";
+import type { WorkerRecord } from "../store.ts";
+
+type Row = Record<string, unknown>;
+
+export async function configGetAll(sql: SQL): Promise<Record<string, string>> {
+  const rows = (await sql`SELECT key, value FROM config`) as { key: string; value: string }[];
+  return Object.fromEntries(rows.map((row) => [row.key, row.value]));
+}
+
+export async function configSet(tx: SQL, params: { key: string; value: string }): Promise<void> {
+  await tx`INSERT INTO config (key, value) VALUES (${params.key}, ${params.value})
+           ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`;
+}
+
+/** Registering again (a restarted worker reusing its id) starts with no stop request. */
+export async function workerRegister(
+  sql: SQL,
+  params: { id: string; host: string; pid: number; now: number; queues: string[] | null },
+): Promise<void> {
+  const queues = params.queues ? JSON.stringify(params.queues) : null;
+  await sql`
+    INSERT INTO workers (id, host, pid, started_at, heartbeat_at, stop_requested, queues)
+    VALUES (${params.id}, ${params.host}, ${params.pid}::int, ${params.now}::bigint, ${params.now}::bigint,
+            FALSE, ${queues}::text::jsonb)
+    ON CONFLICT (id) DO UPDATE SET host = EXCLUDED.host, pid = EXCLUDED.pid, started_at = EXCLUDED.started_at,
+                                   heartbeat_at = EXCLUDED.heartbeat_at, stop_requested = FALSE,
+                                   queues = EXCLUDED.queues`;
+}
+
+export async function workerHeartbeat(
+  sql: SQL,
+  params: { id: string; now: number },
+): Promise<{ stopRequested: boolean }> {
+  const [row] = await sql`
+    UPDATE workers SET heartbeat_at = ${params.now}::bigint WHERE id = ${params.id} RETURNING stop_requested`;
+  return { stopRequested: row ? Boolean(row.stop_requested) : false };
+}
+
+export async function workerRemove(sql: SQL, id: string): Promise<void> {
+  await sql`DELETE FROM workers WHERE id = ${id}`;
+}
+
+export async function workerList(sql: SQL): Promise<WorkerRecord[]> {
+  // COLLATE "C" sorts host names bytewise, as SQLite does, whatever the database's locale.
+  return ((await sql`SELECT * FROM workers ORDER BY host COLLATE "C", started_at`) as Row[]).map(rowToWorker);
+}
+
+/** Asks the workers on `host`, or on every host, to drain; returns how many were asked. */
+export async function workerRequestStop(tx: SQL, host: string | null): Promise<number> {
+  const result = await tx`
+    UPDATE workers SET stop_requested = TRUE WHERE ${host}::text IS NULL OR host = ${host}::text`;
+  return result.count;
+}
