@@ -8,7 +8,15 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SQLITE_SCHEMA_VERSION } from "../../src/store/sqlite/migrations.ts";
-import { type CliResult, runCli, runCliJson, type TempHome, tempHome } from "../helpers/cli.ts";
+import {
+  CLI_PATH,
+  type CliResult,
+  runCli,
+  runCliJson,
+  type TempHome,
+  tempHome,
+  waitFor,
+} from "../helpers/cli.ts";
 
 let home: TempHome;
 beforeEach(() => {
@@ -143,6 +151,58 @@ describe("migrations", () => {
     const check = new Database(path, { readonly: true });
     expect(check.query("SELECT id FROM jobs").all()).toEqual([{ id: "a" }]);
     check.close();
+  });
+});
+
+describe("crashes", () => {
+  test("a bulk enqueue killed with SIGKILL leaves all or nothing, and the database usable", async () => {
+    ok(await cli(["enqueue", '{"id":"before","command":"x"}']));
+    const lines = Array.from({ length: 100_000 }, (_, i) =>
+      JSON.stringify({ id: `bulk-${i}`, command: "x" }),
+    );
+    const path = join(home.home, "bulk.ndjson");
+    writeFileSync(path, lines.join("\n"));
+    const child = Bun.spawn(["bun", CLI_PATH, "enqueue", "-f", path], {
+      env: home.env,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    // Kill it once the write transaction has begun (its WAL grows), or whenever it finished first.
+    const wal = join(home.home, "jobs.db-wal");
+    await waitFor(() => (existsSync(wal) && statSync(wal).size > 100_000) || child.exitCode !== null, {
+      timeoutMs: 30_000,
+      intervalMs: 5,
+      what: "the bulk enqueue to start writing",
+    });
+    child.kill("SIGKILL");
+    await child.exited;
+    const status = await runCliJson<{ jobs: { total: number } }>(["status"], { env: home.env });
+    expect([1, 100_001]).toContain(status.jobs.total);
+    ok(await cli(["enqueue", '{"id":"after","command":"x"}']));
+    const db = new Database(join(home.home, "jobs.db"), { readonly: true });
+    expect(db.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
+    db.close();
+  });
+
+  test("an acknowledged enqueue survives SIGKILL of a process holding the database open", async () => {
+    ok(await cli(["enqueue", '{"id":"acked","command":"x"}']));
+    // A second process with the database open mid-transaction dies without a checkpoint.
+    const holder = Bun.spawn(
+      [
+        "bun",
+        "-e",
+        `const { Database } = require("bun:sqlite"); const db = new Database(${JSON.stringify(join(home.home, "jobs.db"))});
+         db.run("BEGIN IMMEDIATE"); db.run("UPDATE jobs SET state = 'dead'"); console.log("holding"); setInterval(() => {}, 1000);`,
+      ],
+      { stdout: "pipe" },
+    );
+    const reader = holder.stdout.getReader();
+    const { value } = await reader.read();
+    expect(new TextDecoder().decode(value)).toContain("holding");
+    holder.kill("SIGKILL");
+    await holder.exited;
+    const [job] = await runCliJson<{ id: string; state: string }[]>(["list"], { env: home.env });
+    expect(job).toMatchObject({ id: "acked", state: "pending" });
   });
 });
 
