@@ -56,9 +56,13 @@ export class ChangeListener {
     return String(this.count);
   }
 
+  /**
+   * Never rejects: when the LISTEN cannot be set up (the server is down, or a pooler in
+   * transaction mode refuses it) this is a plain sleep, and the worker falls back to polling.
+   */
   async wait(timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    const start = await this.marker();
-    if (this.stopped || signal?.aborted || String(this.count) !== start) return;
+    const start = await this.marker().catch(() => null);
+    if (this.stopped || signal?.aborted || (start !== null && String(this.count) !== start)) return;
     await new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
