@@ -65,12 +65,21 @@ function parseNdjson(text: string, name: string): JobInputItem[] {
 function parseYaml(text: string, name: string): JobInputItem[] {
   // Loaded on first use: the yaml library costs more start-up time than the whole rest of
   // `queuectl enqueue '<json>'`, which never needs it.
-  const { LineCounter, parseAllDocuments, visit, isMap, isScalar } = require("yaml") as typeof import("yaml");
+  const { LineCounter, parseAllDocuments, isMap, isScalar, isSeq } = require("yaml") as typeof import("yaml");
   // YAML reads `id: 007` as the number 7 and `VERSION: 1.10` as 1.1. Ids and env values are
   // text, so they keep the characters the user wrote instead of silently changing.
   const keepNumberText = (node: unknown) => {
     if (isScalar(node) && typeof node.value === "number" && typeof node.source === "string")
       node.value = node.source;
+  };
+  // Only where jobs sit (the document, its list, or its `jobs:` list): walking the whole tree
+  // would make a deeply nested hostile document quadratic.
+  const jobNodes = (contents: unknown): unknown[] => {
+    if (isSeq(contents)) return contents.items;
+    if (!isMap(contents)) return [];
+    const jobs = contents.items.length === 1 ? contents.items[0] : undefined;
+    const key = jobs && isScalar(jobs.key) ? jobs.key.value : undefined;
+    return key === "jobs" && isSeq(jobs?.value) ? jobs.value.items : [contents];
   };
   const lineCounter = new LineCounter();
   const documents = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: false, lineCounter });
@@ -86,14 +95,15 @@ function parseYaml(text: string, name: string): JobInputItem[] {
         "fix the syntax and try again",
       );
     }
-    visit(doc, {
-      Pair(_, pair) {
+    for (const job of jobNodes(doc.contents)) {
+      if (!isMap(job)) continue;
+      for (const pair of job.items) {
         const key = isScalar(pair.key) ? pair.key.value : undefined;
         if (key === "id") keepNumberText(pair.value);
         if (key === "env" && isMap(pair.value))
           for (const entry of pair.value.items) keepNumberText(entry.value);
-      },
-    });
+      }
+    }
     let value: unknown;
     try {
       value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
