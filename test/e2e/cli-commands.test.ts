@@ -140,6 +140,14 @@ describe("list", () => {
     expect(ids(await json<JobJson[]>("list", "--state", "DEAD"))).toEqual(["d"]);
   });
 
+  test("--queue filters by named queue", async () => {
+    await enqueue({ id: "a", command: "echo a" });
+    await enqueue({ id: "m", command: "echo m", queue: "emails" });
+    expect(ids(await json<JobJson[]>("list", "--queue", "emails"))).toEqual(["m"]);
+    expect(ids(await json<JobJson[]>("list", "--queue", "default"))).toEqual(["a"]);
+    expect(ok(await cli("list", "--queue", "emails"))).toContain("  Queue: emails\n");
+  });
+
   test("--json has the documented fields", async () => {
     await enqueue({ id: "a", command: "echo a" });
     const [job] = await json<JobJson[]>("list");
