@@ -1,8 +1,144 @@
 import type { CAC } from "cac";
 import { UserError } from "../core/errors.ts";
+import { hostName, queuectlHome } from "../core/home.ts";
+import type { Attempt } from "../core/job.ts";
+import { printJson, safeText } from "../render.ts";
+import {
+  attemptFiles,
+  dumpAttempt,
+  followAttempt,
+  type LogSink,
+  pickAttempt,
+  waitForAttempt,
+} from "../worker/attempt-logs.ts";
+import { LOG_CAP_BYTES, type LogStream } from "../worker/log-files.ts";
+import { type GlobalOptions, integerOption, lastValue, requireJob, withStore } from "./context.ts";
+
+interface LogsOptions extends GlobalOptions {
+  attempt?: unknown;
+  follow?: boolean;
+  stderr?: boolean;
+}
+
+function note(text: string): void {
+  process.stderr.write(`${safeText(text)}\n`);
+}
+
+/**
+ * Job output goes to the terminal escaped, so it cannot rewrite the screen; piped, it
+ * passes through byte for byte. Without --stderr, job stderr goes to our stderr.
+ */
+function terminalSink(stderrOnly: boolean): LogSink {
+  const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
+  return (stream, chunk) => {
+    const target = stream === "stderr" && !stderrOnly ? process.stderr : process.stdout;
+    if (target.isTTY) target.write(safeText(decoders[stream].decode(chunk, { stream: true }), true));
+    else target.write(chunk);
+  };
+}
+
+function describeEnd(attempt: Attempt): string {
+  if (attempt.finished_at === null) return "still running";
+  if (attempt.error) return attempt.error;
+  return attempt.exit_code === null ? "finished" : `exit ${attempt.exit_code}`;
+}
+
+function collect(files: ReturnType<typeof attemptFiles>, streams: LogStream[]) {
+  const parts: Record<LogStream, Uint8Array[]> = { stdout: [], stderr: [] };
+  dumpAttempt(files, streams, (stream, chunk) => parts[stream].push(chunk));
+  const text = (stream: LogStream) =>
+    streams.includes(stream) ? Buffer.concat(parts[stream]).toString("utf8") : null;
+  return { stdout: text("stdout"), stderr: text("stderr") };
+}
 
 export function registerLogs(cli: CAC): void {
-  cli.command("logs <id>", "Show a job's captured output").action(() => {
-    throw new UserError("logs are not available in this build", "");
-  });
+  cli
+    .command("logs <id>", "Show a job's captured stdout and stderr")
+    .option("--attempt <n>", "Which attempt, numbered as `show` lists them (default: the latest)")
+    .option("--follow", "Keep printing output as the attempt runs, until it ends (default: off)")
+    .option("--stderr", "Print only the job's stderr, on stdout (default: stdout and stderr)")
+    .option("--json", "Print the attempt and its output as JSON (default: the raw output)")
+    .example("queuectl logs job1")
+    .example("queuectl logs job1 --attempt 2 --stderr")
+    .example("queuectl logs job1 --follow")
+    .action(async (id: string, options: LogsOptions) => {
+      const number =
+        options.attempt === undefined
+          ? undefined
+          : integerOption("attempt", lastValue(options.attempt), 1, 1);
+      if (options.follow && options.json) {
+        throw new UserError("--follow and --json cannot be combined", "drop one of them");
+      }
+      const streams: LogStream[] = options.stderr ? ["stderr"] : ["stdout", "stderr"];
+      const home = queuectlHome();
+      const host = hostName();
+      await withStore(options, async (store) => {
+        const job = await requireJob(store, String(id));
+        let attempt = pickAttempt(await store.attemptList({ jobId: job.id }), number);
+        if (!attempt && number === undefined && options.follow) {
+          note(`job ${job.id} has not started yet; waiting for it…`);
+          attempt = await waitForAttempt(store, job.id);
+        }
+        if (!attempt) {
+          throw new UserError(
+            number === undefined
+              ? `job "${safeText(job.id)}" has not run yet`
+              : `job "${safeText(job.id)}" has no attempt ${number}`,
+            number === undefined
+              ? "start a worker, or wait with `queuectl logs <id> --follow`"
+              : "see `queuectl show <id>` for its attempts",
+          );
+        }
+        const files = attemptFiles(home, host, attempt);
+        if (!files.local) {
+          const where =
+            attempt.host === host
+              ? "its log files were removed"
+              : `the full log is on host ${attempt.host} in $QUEUECTL_HOME/${files.base}.out and .err`;
+          if (options.json) {
+            printJson({
+              job_id: job.id,
+              attempt: attempt.attempt,
+              host: attempt.host,
+              source: "store",
+              output_tail: attempt.output_tail,
+              note: where,
+            });
+            return;
+          }
+          note(`(the last few KB kept in the store; ${where})`);
+          process.stdout.write(safeText(attempt.output_tail ?? "", true));
+          return;
+        }
+        if (options.json) {
+          const output = collect(files, streams);
+          printJson({
+            job_id: job.id,
+            attempt: attempt.attempt,
+            host: attempt.host,
+            source: "files",
+            finished: attempt.finished_at !== null,
+            exit_code: attempt.exit_code,
+            error: attempt.error,
+            stdout_bytes: attempt.stdout_bytes,
+            stderr_bytes: attempt.stderr_bytes,
+            ...output,
+          });
+          return;
+        }
+        const sink = terminalSink(Boolean(options.stderr));
+        if (options.follow && attempt.finished_at === null) {
+          const finished = await followAttempt(store, { files, attempt, streams, sink });
+          note(`(attempt ${finished.attempt}: ${describeEnd(finished)})`);
+          return;
+        }
+        dumpAttempt(files, streams, sink);
+        for (const stream of streams) {
+          const total = stream === "stdout" ? attempt.stdout_bytes : attempt.stderr_bytes;
+          if (total > LOG_CAP_BYTES) {
+            note(`(${stream}: only the last ${LOG_CAP_BYTES / 1024 / 1024} MB of ${total} bytes were kept)`);
+          }
+        }
+      });
+    });
 }

@@ -1,0 +1,100 @@
+/**
+ * Writers for a running job's output. Both keep memory flat however much the job
+ * prints: `CappedLog` streams to disk and rotates (see log-files.ts), `TailBuffer` keeps
+ * only the last few KB in memory for the store.
+ */
+
+import { closeSync, openSync, renameSync, writeSync } from "node:fs";
+import { rotatedPath } from "./log-files.ts";
+
+export class CappedLog {
+  /** Every byte the stream produced, including those rotated away. */
+  totalBytes = 0;
+  private fd: number | null;
+  private segmentBytes = 0;
+  private readonly segmentCap: number;
+
+  constructor(
+    private readonly path: string,
+    capBytes: number,
+  ) {
+    this.segmentCap = Math.max(1, Math.floor(capBytes / 2));
+    this.fd = this.open();
+  }
+
+  write(chunk: Uint8Array): void {
+    this.totalBytes += chunk.length;
+    let offset = 0;
+    while (this.fd !== null && offset < chunk.length) {
+      if (this.segmentBytes >= this.segmentCap) this.rotate();
+      if (this.fd === null) return;
+      const length = Math.min(this.segmentCap - this.segmentBytes, chunk.length - offset);
+      try {
+        const written = writeSync(this.fd, chunk, offset, length);
+        offset += written;
+        this.segmentBytes += written;
+      } catch {
+        // A full disk must not fail the job or the worker; the byte count stays true.
+        this.close();
+      }
+    }
+  }
+
+  close(): void {
+    if (this.fd === null) return;
+    try {
+      closeSync(this.fd);
+    } catch {
+      // Already closed by the OS on a failed write; nothing left to release.
+    }
+    this.fd = null;
+  }
+
+  private open(): number | null {
+    try {
+      return openSync(this.path, "w", 0o600);
+    } catch {
+      return null;
+    }
+  }
+
+  private rotate(): void {
+    this.close();
+    try {
+      renameSync(this.path, rotatedPath(this.path));
+    } catch {
+      // Without the rename the next open truncates; the tail is still kept, just shorter.
+    }
+    this.fd = this.open();
+    this.segmentBytes = 0;
+  }
+}
+
+/** The last `capBytes` of everything pushed, across both streams in arrival order. */
+export class TailBuffer {
+  private chunks: Uint8Array[] = [];
+  private length = 0;
+
+  constructor(private readonly capBytes: number) {}
+
+  push(chunk: Uint8Array): void {
+    const kept = chunk.length > this.capBytes ? chunk.subarray(chunk.length - this.capBytes) : chunk;
+    // Copy: the stream may reuse its buffer for the next read.
+    this.chunks.push(kept.slice());
+    this.length += kept.length;
+    while (this.length - (this.chunks[0]?.length ?? 0) >= this.capBytes) {
+      this.length -= this.chunks.shift()?.length ?? 0;
+    }
+  }
+
+  text(): string {
+    const joined = new Uint8Array(this.length);
+    let offset = 0;
+    for (const chunk of this.chunks) {
+      joined.set(chunk, offset);
+      offset += chunk.length;
+    }
+    const start = Math.max(0, this.length - this.capBytes);
+    return new TextDecoder().decode(joined.subarray(start));
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * What a worker reports while it runs. The loop only emits these; the command decides
+ * how they read (a line per event in the worker's log), so the loop stays free of output.
+ */
+
+import type { Outcome } from "./outcome.ts";
+
+export type WorkerEvent =
+  | { type: "started"; workerId: string; pid: number; concurrency: number; queues: string[] | null }
+  | { type: "job-started"; jobId: string; attempt: number; maxAttempts: number; pid: number | null }
+  | {
+      type: "job-finished";
+      jobId: string;
+      attempt: number;
+      outcome: Outcome;
+      durationMs: number;
+      error: string | null;
+      nextRunAt: number | null;
+    }
+  | { type: "rescued"; jobId: string; fromWorker: string | null; outcome: "failed" | "dead" }
+  | { type: "lease-lost"; jobId: string }
+  /** `signal`: SIGTERM/SIGINT; `requested`: `worker stop --all` through the store; `drained`: --drain found no work. */
+  | { type: "stopping"; reason: "signal" | "requested" | "drained"; running: number }
+  | { type: "escalating"; running: number }
+  | { type: "config-changed"; summary: string }
+  | { type: "error"; message: string }
+  | { type: "stopped"; workerId: string };

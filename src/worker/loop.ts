@@ -1,0 +1,309 @@
+/**
+ * One worker process: claims jobs up to its concurrency, runs them, records how they
+ * ended, and keeps its registry row and its jobs' leases alive.
+ *
+ * Stopping has two steps. `requestStop` (the first SIGTERM or Ctrl-C, or `worker stop
+ * --all` through the store) stops claiming and lets running jobs finish. `escalate` (the
+ * second signal) stops the running jobs and hands them back to pending without counting
+ * the attempt, since the job did nothing wrong.
+ */
+
+import { randomBytes } from "node:crypto";
+import { type QueueConfig, resolveConfig } from "../core/config.ts";
+import type { Job } from "../core/job.ts";
+import type { Store } from "../store/store.ts";
+import type { WorkerEvent } from "./events.ts";
+import { recordAttempt, rescueExpiredLeases } from "./outcome.ts";
+import { type RunningJob, runJob } from "./run.ts";
+
+export interface WorkerOptions {
+  store: Store;
+  /** QUEUECTL_HOME, where job logs go. */
+  home: string;
+  host: string;
+  /** Jobs run at once by this process. */
+  concurrency: number;
+  /** Only claim from these queues; null serves every queue. */
+  queues: string[] | null;
+  /** Exit once no job is pending, failed (awaiting a retry) or processing. */
+  drain: boolean;
+  onEvent: (event: WorkerEvent) => void;
+  now?: () => number;
+  pid?: number;
+}
+
+interface Slot {
+  job: Job;
+  handle: RunningJob;
+  startedAt: number;
+  /** Set by escalate: the result is dropped and the job goes back to pending. */
+  releaseReason: string | null;
+  leaseLost: boolean;
+  finished: Promise<void>;
+}
+
+/** Renewals per lease window, so one slow write does not cost a job its lease. */
+const RENEWALS_PER_LEASE = 4;
+
+export function newWorkerId(host: string, pid: number): string {
+  return `${host}-${pid}-${randomBytes(3).toString("hex")}`;
+}
+
+function describeConfig(config: QueueConfig): string {
+  return [
+    `poll-interval ${config.pollIntervalMs / 1000}s`,
+    `lease ${config.leaseMs / 1000}s`,
+    `max-retries ${config.maxRetries}`,
+    `backoff-base ${config.backoffBase}`,
+    `backoff-max ${config.backoffMaxSeconds}s`,
+    `job-timeout ${config.jobTimeoutMs / 1000}s`,
+  ].join(", ");
+}
+
+export class Worker {
+  readonly id: string;
+  private readonly now: () => number;
+  private readonly pid: number;
+  private config!: QueueConfig;
+  private readonly running = new Map<string, Slot>();
+  private stopping = false;
+  private escalated = false;
+  /** Aborted to cut the claim loop's wait short; replaced once seen. */
+  private wake = new AbortController();
+  /** Aborted once, when the worker is done, to end the heartbeat loop's last wait. */
+  private readonly done = new AbortController();
+
+  constructor(private readonly options: WorkerOptions) {
+    this.now = options.now ?? Date.now;
+    this.pid = options.pid ?? process.pid;
+    this.id = newWorkerId(options.host, this.pid);
+  }
+
+  /** Runs until stopped (or drained), then deregisters. */
+  async run(): Promise<void> {
+    const { store } = this.options;
+    this.config = resolveConfig(await store.configGetAll());
+    await store.workerRegister({
+      id: this.id,
+      host: this.options.host,
+      pid: this.pid,
+      now: this.now(),
+      queues: this.options.queues,
+    });
+    this.emit({
+      type: "started",
+      workerId: this.id,
+      pid: this.pid,
+      concurrency: this.options.concurrency,
+      queues: this.options.queues,
+    });
+    const heartbeats = this.heartbeatLoop();
+    try {
+      await this.claimLoop();
+      await Promise.all([...this.running.values()].map((slot) => slot.finished));
+    } finally {
+      this.done.abort();
+      await heartbeats;
+      await store.workerRemove({ id: this.id }).catch(() => {});
+      this.emit({ type: "stopped", workerId: this.id });
+    }
+  }
+
+  /** Stop claiming; running jobs finish. Idempotent. */
+  requestStop(reason: "signal" | "requested" | "drained" = "signal"): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.emit({ type: "stopping", reason, running: this.running.size });
+    this.poke();
+  }
+
+  /** Stop running jobs now and hand them back to pending, attempt not counted. */
+  escalate(): void {
+    this.requestStop();
+    if (this.escalated) return;
+    this.escalated = true;
+    this.emit({ type: "escalating", running: this.running.size });
+    for (const slot of this.running.values()) {
+      slot.releaseReason = "stopped by `worker stop` before it finished; back to pending";
+      slot.handle.stop("stopped before it finished");
+    }
+  }
+
+  get runningCount(): number {
+    return this.running.size;
+  }
+
+  private async claimLoop(): Promise<void> {
+    const { store } = this.options;
+    while (!this.stopping) {
+      if (this.wake.signal.aborted) this.wake = new AbortController();
+      if (this.running.size >= this.options.concurrency) {
+        await sleep(this.config.pollIntervalMs, this.wake.signal);
+        continue;
+      }
+      let job: Job | null;
+      try {
+        job = await store.jobClaim({
+          workerId: this.id,
+          host: this.options.host,
+          now: this.now(),
+          leaseMs: this.config.leaseMs,
+          queues: this.options.queues,
+        });
+      } catch (error) {
+        this.emit({ type: "error", message: `claim failed: ${(error as Error).message}` });
+        await sleep(this.config.pollIntervalMs, this.wake.signal);
+        continue;
+      }
+      if (job) {
+        this.start(job);
+        continue;
+      }
+      if (this.options.drain && this.running.size === 0 && (await this.queueIsEmpty())) {
+        this.requestStop("drained");
+        break;
+      }
+      await store.waitForChange({ timeoutMs: this.config.pollIntervalMs, signal: this.wake.signal });
+    }
+  }
+
+  private start(job: Job): void {
+    const timeoutMs = job.spec.timeout !== undefined ? job.spec.timeout * 1000 : this.config.jobTimeoutMs;
+    const handle = runJob({
+      jobId: job.id,
+      spec: job.spec,
+      attempt: job.attempts,
+      token: job.token,
+      home: this.options.home,
+      timeoutMs,
+      baseEnv: process.env,
+    });
+    const slot: Slot = {
+      job,
+      handle,
+      startedAt: this.now(),
+      releaseReason: null,
+      leaseLost: false,
+      finished: Promise.resolve(),
+    };
+    slot.finished = handle.done
+      .then((result) => this.finish(slot, result))
+      .catch((error) => this.emit({ type: "error", message: `job ${job.id}: ${(error as Error).message}` }))
+      .finally(() => {
+        this.running.delete(job.id);
+        this.poke();
+      });
+    this.running.set(job.id, slot);
+    this.emit({
+      type: "job-started",
+      jobId: job.id,
+      attempt: job.attempts,
+      maxAttempts: job.max_retries + 1,
+      pid: handle.pid,
+    });
+  }
+
+  private async finish(slot: Slot, result: Awaited<RunningJob["done"]>): Promise<void> {
+    const now = this.now();
+    const recorded = await recordAttempt(this.options.store, {
+      job: slot.job,
+      result,
+      config: this.config,
+      now,
+      releaseReason: slot.releaseReason,
+    });
+    this.emit({
+      type: "job-finished",
+      jobId: slot.job.id,
+      attempt: slot.job.attempts,
+      outcome: recorded.outcome,
+      durationMs: now - slot.startedAt,
+      error: result.error,
+      nextRunAt: recorded.nextRunAt,
+    });
+  }
+
+  private async heartbeatLoop(): Promise<void> {
+    while (!this.done.signal.aborted) {
+      try {
+        await this.heartbeat();
+      } catch (error) {
+        this.emit({ type: "error", message: `heartbeat failed: ${(error as Error).message}` });
+      }
+      const interval = Math.min(5_000, Math.max(200, this.config.leaseMs / RENEWALS_PER_LEASE));
+      await sleep(interval, this.done.signal);
+    }
+  }
+
+  /** Registry heartbeat, stop requests, config changes, lease renewals and rescue, in that order. */
+  private async heartbeat(): Promise<void> {
+    const { store } = this.options;
+    const { stopRequested } = await store.workerHeartbeat({ id: this.id, now: this.now() });
+    if (stopRequested) this.requestStop("requested");
+    const config = resolveConfig(await store.configGetAll());
+    if (describeConfig(config) !== describeConfig(this.config)) {
+      this.config = config;
+      this.emit({ type: "config-changed", summary: describeConfig(config) });
+    }
+    const now = this.now();
+    const ownTokens = new Map<string, number>();
+    for (const slot of this.running.values()) {
+      ownTokens.set(slot.job.id, slot.job.token);
+      const renewed = await store.jobLeaseExtend({
+        id: slot.job.id,
+        token: slot.job.token,
+        leaseUntil: now + config.leaseMs,
+      });
+      // A slot that finished meanwhile has no lease left to renew; that is not a loss.
+      if (!renewed && !slot.leaseLost && this.running.get(slot.job.id) === slot) {
+        slot.leaseLost = true;
+        this.emit({ type: "lease-lost", jobId: slot.job.id });
+        slot.handle.stop("lease lost: another worker rescued the job");
+      }
+    }
+    for (const rescue of await rescueExpiredLeases(store, { now, config, ownTokens })) {
+      this.emit({
+        type: "rescued",
+        jobId: rescue.job.id,
+        fromWorker: rescue.job.worker_id,
+        outcome: rescue.outcome,
+      });
+    }
+  }
+
+  private async queueIsEmpty(): Promise<boolean> {
+    const { store, queues } = this.options;
+    if (queues === null) {
+      const counts = await store.jobCounts();
+      return counts.pending + counts.failed + counts.processing === 0;
+    }
+    for (const queue of queues) {
+      for (const state of ["pending", "failed", "processing"] as const) {
+        if ((await store.jobList({ state, queue, limit: 1 })).length > 0) return false;
+      }
+    }
+    return true;
+  }
+
+  private poke(): void {
+    this.wake.abort();
+  }
+
+  private emit(event: WorkerEvent): void {
+    this.options.onEvent(event);
+  }
+}
+
+/** Waits `ms`, or less when `signal` aborts (a job ended, a stop was asked for). */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

@@ -1,0 +1,79 @@
+/**
+ * What this host knows about a process id: whether it still runs, and whether it is one
+ * of ours. Signals are only ever sent to pids that pass `isQueuectlProcess`, because a
+ * registry row or pidfile may outlive its process and the pid may since belong to
+ * someone else's program.
+ */
+
+import { readFileSync } from "node:fs";
+
+/** Linux keeps /proc; elsewhere the checks below fall back to what kill(pid, 0) says. */
+function procText(path: string): string | null {
+  try {
+    return readFileSync(`/proc/${path}`, "utf8");
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * True while the process exists and is not a zombie. Zombies count as gone: a detached
+ * worker is re-parented to PID 1, and in containers PID 1 often never reaps them.
+ */
+export function isProcessAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  const stat = procText(`${pid}/stat`);
+  if (stat === null) return true;
+  // The state letter follows the parenthesised command name, which may itself hold spaces.
+  const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  return state !== "Z" && state !== "X";
+}
+
+/** Linux reports start times in clock ticks since boot; 100 per second on every mainstream build. */
+const CLOCK_TICKS_PER_SECOND = 100;
+/**
+ * Boot time is whole seconds, ticks are 10 ms, and the wall clock may have been corrected
+ * since: a generous margin. A pid reused this soon after its worker registered is not a
+ * realistic case.
+ */
+const START_TIME_SLACK_MS = 30_000;
+
+/** When the process started, in ms since the epoch, or null where /proc cannot say. */
+export function processStartedAt(pid: number): number | null {
+  const stat = procText(`${pid}/stat`);
+  const boot = procText("stat")?.match(/^btime (\d+)$/m);
+  if (stat === null || !boot) return null;
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // starttime is field 22 of stat; fields here start at field 3 (the state).
+  const ticks = Number(fields[19]);
+  return Number.isFinite(ticks) ? Number(boot[1]) * 1000 + (ticks * 1000) / CLOCK_TICKS_PER_SECOND : null;
+}
+
+/**
+ * Whether `pid` is still the queuectl `role` process ("worker", "watch") that recorded
+ * itself at `recordedAt`. A process that started after that instant holds a reused pid.
+ * The role must be among its arguments, whatever the executable is called. Without
+ * /proc there is no way to tell, so a live pid is trusted.
+ */
+export function isQueuectlProcess(pid: number, role: string, recordedAt: number): boolean {
+  if (!isProcessAlive(pid)) return false;
+  const cmdline = procText(`${pid}/cmdline`);
+  if (cmdline !== null && !cmdline.split("\0").includes(role)) return false;
+  const startedAt = processStartedAt(pid);
+  return startedAt === null || startedAt <= recordedAt + START_TIME_SLACK_MS;
+}
+
+/** Sends `signal` and reports whether the process was there to receive it. */
+export function signalProcess(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * Runs one attempt of a job with Bun.spawn and reports how it ended.
+ *
+ * - A string command runs under `sh -c`; an array is exec'd as given, with no shell parsing.
+ * - The job leads its own session and process group (`detached`), so signals reach every
+ *   process it started, and a Ctrl-C meant for the worker never reaches the job. stdin is
+ *   /dev/null, so a job that reads input sees EOF instead of hanging.
+ * - The attempt ends when the main process exits. Whatever it left in its group gets
+ *   SIGTERM, and SIGKILL once its output closes or a second has passed, so a background
+ *   child holding stdout open cannot hang the worker.
+ * - A guard process in the group holds the read end of a pipe whose only write end is in
+ *   the worker. When the worker goes away, even by SIGKILL, the guard sees EOF and kills
+ *   the group: a rescued job never runs twice at once because its first worker died.
+ */
+
+import { closeSync, statSync } from "node:fs";
+import { formatDurationMs } from "../core/duration.ts";
+import type { JobSpec } from "../core/spec.ts";
+import type { RunResult } from "../store/store.ts";
+import { CappedLog, TailBuffer } from "./capped-log.ts";
+import { attemptLogBase, ensureLogDir, LOG_CAP_BYTES, logFilePath, OUTPUT_TAIL_BYTES } from "./log-files.ts";
+
+/** Between SIGTERM and SIGKILL when a job is stopped (timeout, forced stop, lost lease). */
+export const KILL_GRACE_MS = 5_000;
+/** How long output may stay open after the main process exited before the rest of the group is killed. */
+const LEFTOVER_GRACE_MS = 1_000;
+/** setTimeout fires at once beyond this (about 24.8 days), so longer timeouts re-arm. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+// `read` returns only at EOF: the worker never writes. The trap lives inside the subshell
+// because ignored signals survive exec, and the job itself must still honour SIGTERM.
+const GUARD_SCRIPT =
+  '(trap "" TERM INT HUP; read x <&3; kill -9 0) </dev/null >/dev/null 2>&1 & exec "$@" 3<&-';
+
+export interface RunParams {
+  jobId: string;
+  spec: JobSpec;
+  attempt: number;
+  token: number;
+  /** QUEUECTL_HOME, where the logs go. */
+  home: string;
+  timeoutMs: number;
+  /** The worker's environment; the spec's `env` is laid over it. */
+  baseEnv: Record<string, string | undefined>;
+}
+
+export interface RunningJob {
+  /** The main process, which leads the job's process group; null when it could not start. */
+  readonly pid: number | null;
+  readonly done: Promise<RunResult>;
+  /** SIGTERM to the group, SIGKILL after KILL_GRACE_MS; `reason` becomes the attempt's error. */
+  stop(reason: string): void;
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // The group is already gone.
+  }
+}
+
+function notStarted(error: string): RunningJob {
+  const result: RunResult = {
+    exitCode: null,
+    signal: null,
+    error,
+    stdoutBytes: 0,
+    stderrBytes: 0,
+    logPath: null,
+    outputTail: null,
+  };
+  return { pid: null, done: Promise.resolve(result), stop: () => {} };
+}
+
+async function pump(reader: ReadableStreamDefaultReader<Uint8Array>, sinks: ((chunk: Uint8Array) => void)[]) {
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      for (const sink of sinks) sink(value);
+    }
+  } catch {
+    // Canceled after the main process exited: the rest of the output is dropped on purpose.
+  }
+}
+
+function lastLine(text: string): string {
+  const line = text.trimEnd().split("\n").pop()?.trim() ?? "";
+  return line.length > 200 ? `${line.slice(0, 197)}...` : line;
+}
+
+function describeFailure(exitCode: number | null, signal: string | null, stderrTail: string): string | null {
+  if (signal) return `killed by ${signal}`;
+  if (exitCode === 0) return null;
+  const detail = lastLine(stderrTail);
+  return `exited with code ${exitCode}${detail ? `: ${detail}` : ""}`;
+}
+
+export function runJob(params: RunParams): RunningJob {
+  const { spec } = params;
+  if (spec.cwd !== undefined) {
+    try {
+      if (!statSync(spec.cwd).isDirectory()) return notStarted(`cwd ${spec.cwd} is not a folder`);
+    } catch {
+      return notStarted(`cwd ${spec.cwd} does not exist`);
+    }
+  }
+  const command = typeof spec.command === "string" ? ["/bin/sh", "-c", spec.command] : spec.command;
+  try {
+    ensureLogDir(params.home);
+  } catch {
+    // Without a log folder the job still runs; its output tail still reaches the store.
+  }
+  const logBase = attemptLogBase(params.jobId, params.token);
+  let child: Bun.Subprocess<"ignore", "pipe", "pipe">;
+  try {
+    child = Bun.spawn(["/bin/sh", "-c", GUARD_SCRIPT, "queuectl-job", ...command], {
+      cwd: spec.cwd,
+      env: {
+        ...params.baseEnv,
+        ...spec.env,
+        QUEUECTL_JOB_ID: params.jobId,
+        QUEUECTL_ATTEMPT: String(params.attempt),
+      },
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe", "pipe"],
+    }) as Bun.Subprocess<"ignore", "pipe", "pipe">;
+  } catch (error) {
+    return notStarted(`cannot start: ${(error as Error).message}`);
+  }
+  const pid = child.pid;
+  let guardFd = child.stdio[3];
+  // Once only: the fd number may be reused by the next open, and closing it twice would close that.
+  const closeGuard = () => {
+    if (typeof guardFd !== "number") return;
+    try {
+      closeSync(guardFd);
+    } catch {
+      // Nothing to release.
+    }
+    guardFd = null;
+  };
+
+  const stdoutLog = new CappedLog(logFilePath(params.home, logBase, "stdout"), LOG_CAP_BYTES);
+  const stderrLog = new CappedLog(logFilePath(params.home, logBase, "stderr"), LOG_CAP_BYTES);
+  const tail = new TailBuffer(OUTPUT_TAIL_BYTES);
+  const stderrTail = new TailBuffer(1024);
+  const stdoutReader = child.stdout.getReader();
+  const stderrReader = child.stderr.getReader();
+  const output = Promise.all([
+    pump(stdoutReader, [(chunk) => stdoutLog.write(chunk), (chunk) => tail.push(chunk)]),
+    pump(stderrReader, [
+      (chunk) => stderrLog.write(chunk),
+      (chunk) => tail.push(chunk),
+      (c) => stderrTail.push(c),
+    ]),
+  ]);
+
+  let stopReason: string | null = null;
+  let killTimer: ReturnType<typeof setTimeout> | undefined;
+  const stop = (reason: string) => {
+    if (stopReason !== null) return;
+    stopReason = reason;
+    signalGroup(pid, "SIGTERM");
+    killTimer = setTimeout(() => {
+      closeGuard();
+      signalGroup(pid, "SIGKILL");
+    }, KILL_GRACE_MS);
+  };
+
+  let timeoutTimer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = Date.now() + params.timeoutMs;
+  const armTimeout = () => {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) stop(`timed out after ${formatDurationMs(params.timeoutMs)}`);
+    else timeoutTimer = setTimeout(armTimeout, Math.min(remaining, MAX_TIMER_MS));
+  };
+  armTimeout();
+
+  const done = (async (): Promise<RunResult> => {
+    await child.exited;
+    clearTimeout(timeoutTimer);
+    signalGroup(pid, "SIGTERM");
+    await Promise.race([output, Bun.sleep(LEFTOVER_GRACE_MS)]);
+    closeGuard();
+    signalGroup(pid, "SIGKILL");
+    clearTimeout(killTimer);
+    await Promise.all([stdoutReader.cancel().catch(() => {}), stderrReader.cancel().catch(() => {})]);
+    stdoutLog.close();
+    stderrLog.close();
+    const exitCode = child.exitCode;
+    const signal = child.signalCode === null ? null : String(child.signalCode);
+    return {
+      exitCode,
+      signal,
+      error: stopReason ?? describeFailure(exitCode, signal, stderrTail.text()),
+      stdoutBytes: stdoutLog.totalBytes,
+      stderrBytes: stderrLog.totalBytes,
+      logPath: logBase,
+      outputTail: tail.text(),
+    };
+  })();
+
+  return { pid, done, stop };
+}

@@ -1,0 +1,165 @@
+/**
+ * Job output end to end: captured by a real worker, read back with `queuectl logs`.
+ * Covers huge output (capped files, flat worker memory), stdin, a background child that
+ * holds stdout, following a running attempt, and reading from another host.
+ */
+
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { LOG_CAP_BYTES } from "../../src/worker/log-files.ts";
+import { CLI_PATH, runCli, runCliJson, type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
+import { enqueue, ForegroundWorker, getJob, jobState, killWorkers, ok } from "../worker/helpers.ts";
+
+let home: TempHome;
+let spawned: ForegroundWorker[];
+beforeEach(() => {
+  home = tempHome();
+  spawned = [];
+});
+afterEach(async () => {
+  await killWorkers(
+    home,
+    spawned.map((worker) => worker.pid),
+  );
+  home.cleanup();
+});
+
+const cli = (...args: string[]) => runCli(args, { env: home.env });
+async function drain(): Promise<ForegroundWorker> {
+  const worker = new ForegroundWorker(home, ["--drain"]);
+  spawned.push(worker);
+  expect(await worker.process.exited).toBe(0);
+  return worker;
+}
+
+function rssKb(pid: number): number {
+  const match = readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmRSS:\s+(\d+)/m);
+  return Number(match?.[1] ?? 0);
+}
+
+interface LogsJson {
+  attempt: number;
+  source: string;
+  stdout: string | null;
+  stderr: string | null;
+  stdout_bytes: number;
+  output_tail?: string;
+  note?: string;
+}
+
+describe("job output", () => {
+  test("50 MB of output: the log keeps a capped tail, the total is recorded, worker memory stays flat", async () => {
+    const total = 50 * 1024 * 1024;
+    const worker = new ForegroundWorker(home);
+    spawned.push(worker);
+    await worker.waitForOutput("started (pid");
+    const baseline = rssKb(worker.pid);
+    await enqueue(home, {
+      id: "loud",
+      command: `for i in 1 2 3 4 5; do head -c ${total / 5} /dev/zero | tr '\\0' 'x'; done; echo; echo last-line`,
+    });
+    let peak = baseline;
+    await waitFor(
+      async () => {
+        peak = Math.max(peak, rssKb(worker.pid));
+        return (await jobState(home, "loud")) === "completed";
+      },
+      { timeoutMs: 60_000, intervalMs: 20, what: "the loud job to complete" },
+    );
+    // Holding the output would add 50 MB; streaming adds buffers and garbage, a few MB.
+    expect(peak - baseline).toBeLessThan(40 * 1024);
+
+    const files = readdirSync(join(home.home, "logs"));
+    const onDisk = files.reduce((sum, file) => sum + statSync(join(home.home, "logs", file)).size, 0);
+    expect(onDisk).toBeLessThanOrEqual(LOG_CAP_BYTES);
+    for (const file of files) expect(statSync(join(home.home, "logs", file)).mode & 0o777).toBe(0o600);
+
+    const shown = await cli("logs", "loud");
+    expect(shown.exitCode).toBe(0);
+    expect(shown.stdout.endsWith("xxxx\nlast-line\n")).toBe(true);
+    expect(shown.stdout.length).toBeLessThanOrEqual(LOG_CAP_BYTES);
+    expect(shown.stderr).toContain(`of ${total + 11} bytes were kept`);
+    const json = await runCliJson<LogsJson>(["logs", "loud"], { env: home.env });
+    expect(json.stdout_bytes).toBe(total + 11);
+  }, 120_000);
+
+  test("stdin is at EOF, and a background child holding stdout does not hang the job", async () => {
+    await enqueue(home, { id: "reader", command: "cat; echo read-all" });
+    await enqueue(home, { id: "bg", command: "sleep 300 & echo main-exits" });
+    await drain();
+    expect(await getJob(home, "reader")).toMatchObject({ state: "completed" });
+    expect(await getJob(home, "bg")).toMatchObject({ state: "completed" });
+    expect(ok(await cli("logs", "reader"))).toBe("read-all\n");
+    expect(ok(await cli("logs", "bg"))).toBe("main-exits\n");
+  }, 60_000);
+
+  test("logs picks attempts and streams: --attempt, --stderr, and stdout/stderr split by default", async () => {
+    await runCli(["config", "set", "backoff-base", "1"], { env: home.env });
+    await enqueue(home, {
+      id: "twice",
+      command: 'echo "out $QUEUECTL_ATTEMPT"; echo "err $QUEUECTL_ATTEMPT" >&2; [ "$QUEUECTL_ATTEMPT" = 2 ]',
+      max_retries: 1,
+    });
+    await drain();
+    expect(await jobState(home, "twice")).toBe("completed");
+    const latest = await cli("logs", "twice");
+    expect(latest).toMatchObject({ exitCode: 0, stdout: "out 2\n", stderr: "err 2\n" });
+    expect(ok(await cli("logs", "twice", "--attempt", "1", "--stderr"))).toBe("err 1\n");
+    const json = await runCliJson<LogsJson>(["logs", "twice", "--attempt", "1"], { env: home.env });
+    expect(json).toMatchObject({ attempt: 1, source: "files", stdout: "out 1\n", stderr: "err 1\n" });
+
+    const missing = await cli("logs", "twice", "--attempt", "7");
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr).toContain("has no attempt 7");
+    const unknown = await cli("logs", "nope");
+    expect(unknown.exitCode).toBe(2);
+  }, 60_000);
+
+  test("from another host, logs prints the tail kept in the store and says where the files are", async () => {
+    await enqueue(home, { id: "far", command: "echo from-far-away" });
+    await drain();
+    const remote = await runCli(["logs", "far"], { env: { ...home.env, QUEUECTL_HOST: "somewhere-else" } });
+    expect(remote.exitCode).toBe(0);
+    expect(remote.stdout).toBe("from-far-away\n");
+    expect(remote.stderr).toMatch(
+      /the full log is on host \S+ in \$QUEUECTL_HOME\/logs\/[0-9a-f]{32}-1\.out/,
+    );
+  }, 60_000);
+
+  test("logs --follow waits for the job, streams its output while it runs, and ends with it", async () => {
+    await enqueue(home, {
+      id: "ticker",
+      command: "for i in 1 2 3; do echo tick $i; sleep 0.5; done; echo boom >&2; exit 2",
+      max_retries: 0,
+    });
+    const follower = Bun.spawn(["bun", CLI_PATH, "logs", "ticker", "--follow"], {
+      env: home.env,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    let seen = "";
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of follower.stdout) seen += decoder.decode(chunk, { stream: true });
+    })();
+    const worker = new ForegroundWorker(home);
+    spawned.push(worker);
+    // Output arrives while the job still runs.
+    await waitFor(() => seen.includes("tick 1"), { timeoutMs: 20_000, what: "the first tick" });
+    expect(await jobState(home, "ticker")).toBe("processing");
+    expect(await follower.exited).toBe(0);
+    await reading;
+    expect(seen).toBe("tick 1\ntick 2\ntick 3\n");
+    const stderr = await new Response(follower.stderr).text();
+    expect(stderr).toContain("boom");
+    expect(stderr).toContain("(attempt 1: exited with code 2: boom)");
+  }, 60_000);
+
+  test("logs of a job that has not run is a user error", async () => {
+    await enqueue(home, { id: "waiting", command: "true" });
+    const result = await cli("logs", "waiting");
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain("has not run yet");
+  });
+});

@@ -1,0 +1,106 @@
+/** The capped log writer and its readers, on real files. */
+
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Attempt } from "../../src/core/job.ts";
+import { pickAttempt } from "../../src/worker/attempt-logs.ts";
+import { CappedLog, TailBuffer } from "../../src/worker/capped-log.ts";
+import { rotatedPath } from "../../src/worker/log-files.ts";
+import { dumpLog, LogFollower } from "../../src/worker/log-reader.ts";
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "queuectl-logs-"));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+const text = (chunks: Uint8Array[]) => Buffer.concat(chunks).toString("utf8");
+
+function read(path: string): string {
+  const chunks: Uint8Array[] = [];
+  dumpLog(path, (chunk) => chunks.push(chunk));
+  return text(chunks);
+}
+
+describe("CappedLog", () => {
+  test("keeps between half the cap and the cap of the newest output, and counts all of it", () => {
+    const path = join(dir, "x.out");
+    const log = new CappedLog(path, 10);
+    for (const piece of ["0123", "4567", "89ab", "cdef", "ghij", "k"]) log.write(bytes(piece));
+    log.close();
+    expect(log.totalBytes).toBe(21);
+    // Segments of 5 bytes: "abcde" rotated, "fghij" rotated over it, "k" current.
+    expect(read(path)).toBe("fghijk");
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(statSync(rotatedPath(path)).size).toBe(5);
+  });
+
+  test("one chunk larger than the cap keeps only its tail", () => {
+    const path = join(dir, "big.out");
+    const log = new CappedLog(path, 8);
+    log.write(bytes("abcdefghijklmnopqrstuvwxyz"));
+    log.close();
+    expect(read(path)).toBe("uvwxyz");
+    expect(log.totalBytes).toBe(26);
+  });
+});
+
+describe("LogFollower", () => {
+  test("hands out appended output in order across rotations, nothing twice", () => {
+    const path = join(dir, "f.out");
+    const log = new CappedLog(path, 6);
+    const follower = new LogFollower(path);
+    const seen: Uint8Array[] = [];
+    const poll = () => {
+      follower.poll((chunk) => seen.push(chunk));
+      return text(seen);
+    };
+    expect(poll()).toBe(""); // before the file exists
+    log.write(bytes("ab"));
+    expect(poll()).toBe("ab");
+    log.write(bytes("cdef")); // "c" completes the first 3-byte segment, which rotates
+    expect(poll()).toBe("abcdef");
+    log.write(bytes("ghi"));
+    log.write(bytes("jkl")); // two rotations between polls: "ghi" left the disk unseen
+    expect(poll()).toBe("abcdefjkl");
+    log.close();
+    follower.close();
+  });
+
+  test("picks up a file created after it started", () => {
+    const path = join(dir, "late.out");
+    const follower = new LogFollower(path);
+    const seen: Uint8Array[] = [];
+    follower.poll((chunk) => seen.push(chunk));
+    const log = new CappedLog(path, 1024);
+    log.write(bytes("hello"));
+    follower.poll((chunk) => seen.push(chunk));
+    log.close();
+    follower.close();
+    expect(text(seen)).toBe("hello");
+  });
+});
+
+describe("TailBuffer", () => {
+  test("keeps the last bytes across chunks", () => {
+    const tail = new TailBuffer(5);
+    for (const piece of ["abc", "def", "g"]) tail.push(bytes(piece));
+    expect(tail.text()).toBe("cdefg");
+    tail.push(bytes("0123456789"));
+    expect(tail.text()).toBe("56789");
+  });
+});
+
+describe("pickAttempt", () => {
+  const attempt = (n: number, token: number) => ({ attempt: n, token }) as Attempt;
+  test("the latest by default, and the latest run with a number after a dlq retry restarted numbering", () => {
+    const attempts = [attempt(1, 1), attempt(2, 2), attempt(1, 3)];
+    expect(pickAttempt(attempts, undefined)?.token).toBe(3);
+    expect(pickAttempt(attempts, 1)?.token).toBe(3);
+    expect(pickAttempt(attempts, 2)?.token).toBe(2);
+    expect(pickAttempt(attempts, 5)).toBeUndefined();
+  });
+});

@@ -1,0 +1,136 @@
+/**
+ * Running one attempt with real processes: shell and exec forms, cwd and env, stdin,
+ * timeouts that leave nothing behind, background children, and the capped logs.
+ */
+
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { JobSpec } from "../../src/core/spec.ts";
+import { attemptLogBase, LOG_CAP_BYTES, logFilePath, rotatedPath } from "../../src/worker/log-files.ts";
+import { dumpLog } from "../../src/worker/log-reader.ts";
+import { isProcessAlive } from "../../src/worker/process-info.ts";
+import { runJob } from "../../src/worker/run.ts";
+import { waitFor } from "../helpers/cli.ts";
+
+let home: string;
+beforeEach(() => {
+  home = mkdtempSync(join(tmpdir(), "queuectl-run-"));
+});
+afterEach(() => rmSync(home, { recursive: true, force: true }));
+
+function run(spec: Partial<JobSpec> & Pick<JobSpec, "command">, timeoutMs = 60_000, token = 1) {
+  const id = spec.id ?? "job";
+  return runJob({
+    jobId: id,
+    spec: { id, ...spec },
+    attempt: 1,
+    token,
+    home,
+    timeoutMs,
+    baseEnv: process.env,
+  });
+}
+
+function logText(id: string, token: number, stream: "stdout" | "stderr"): string {
+  return readFileSync(logFilePath(home, attemptLogBase(id, token), stream), "utf8");
+}
+
+describe("runJob", () => {
+  test("a string runs under sh; exit code, stderr line and both logs are recorded", async () => {
+    const result = await run({ command: "echo out; echo 'it broke' >&2; exit 3" }).done;
+    expect(result).toMatchObject({ exitCode: 3, signal: null, error: "exited with code 3: it broke" });
+    expect(result.stdoutBytes).toBe(4);
+    expect(logText("job", 1, "stdout")).toBe("out\n");
+    expect(logText("job", 1, "stderr")).toBe("it broke\n");
+    expect(result.outputTail).toBe("out\nit broke\n");
+    expect(statSync(logFilePath(home, attemptLogBase("job", 1), "stdout")).mode & 0o777).toBe(0o600);
+  });
+
+  test("an array is exec'd without a shell, in cwd, with the spec's env and the job's id", async () => {
+    const result = await run({
+      id: "a/../b",
+      command: [
+        "sh",
+        "-c",
+        'printf "%s|%s|%s|%s" "$1" "$(pwd)" "$MODE" "$QUEUECTL_JOB_ID"',
+        "x",
+        "$HOME; rm",
+      ],
+      cwd: home,
+      env: { MODE: "fast" },
+    }).done;
+    expect(result.error).toBeNull();
+    expect(logText("a/../b", 1, "stdout")).toBe(`$HOME; rm|${home}|fast|a/../b`);
+    // The log name comes from a hash of the id, never the id itself.
+    expect(attemptLogBase("a/../b", 1)).toMatch(/^logs\/[0-9a-f]{32}-1$/);
+  });
+
+  test("a missing program or cwd is a failed attempt, not a crash", async () => {
+    expect((await run({ command: ["no-such-program-here"] }).done).exitCode).toBe(127);
+    expect((await run({ command: "true", cwd: join(home, "missing") }).done).error).toContain(
+      "does not exist",
+    );
+  });
+
+  test("stdin is /dev/null: a job reading it sees EOF", async () => {
+    const result = await run({ command: "cat; echo eof-seen" }).done;
+    expect(result.error).toBeNull();
+    expect(logText("job", 1, "stdout")).toBe("eof-seen\n");
+  });
+
+  test("a background child holding stdout does not hang the attempt, and is stopped", async () => {
+    const pidFile = join(home, "bg.pid");
+    const result = await run({ command: `sleep 300 & echo $! > ${pidFile}; echo main-done` }).done;
+    expect(result).toMatchObject({ exitCode: 0, error: null });
+    const bgPid = Number(readFileSync(pidFile, "utf8"));
+    await waitFor(() => !isProcessAlive(bgPid), {
+      timeoutMs: 10_000,
+      what: "the background child to be gone",
+    });
+  });
+
+  test("a timeout stops the whole group: no grandchild survives, and the error says so", async () => {
+    const pidFile = join(home, "grandchild.pid");
+    // The grandchild ignores SIGTERM, so only the SIGKILL after the grace period can end it.
+    const running = run(
+      { command: `sh -c 'trap "" TERM; sleep 300' & echo $! > ${pidFile}; sleep 300` },
+      1000,
+    );
+    const result = await running.done;
+    expect(result.error).toBe("timed out after 1s");
+    expect(result.exitCode).toBeNull();
+    const grandchild = Number(readFileSync(pidFile, "utf8"));
+    await waitFor(() => !isProcessAlive(grandchild), {
+      timeoutMs: 15_000,
+      what: "the grandchild to be killed",
+    });
+    expect(isProcessAlive(running.pid as number)).toBe(false);
+  });
+
+  test("stop() sends SIGTERM to the group and records the reason", async () => {
+    const running = run({ command: "sleep 300" });
+    await Bun.sleep(0);
+    running.stop("stopped before it finished");
+    const result = await running.done;
+    expect(result).toMatchObject({ signal: "SIGTERM", error: "stopped before it finished" });
+  });
+
+  test("50 MB of output: totals counted, the log capped to its tail", async () => {
+    const total = 50 * 1024 * 1024;
+    const result = await run({ command: `head -c ${total} /dev/zero | tr '\\0' 'x'; echo; echo the-end` })
+      .done;
+    expect(result.error).toBeNull();
+    expect(result.stdoutBytes).toBe(total + 1 + 8);
+    const path = logFilePath(home, attemptLogBase("job", 1), "stdout");
+    const kept = statSync(path).size + statSync(rotatedPath(path)).size;
+    expect(kept).toBeLessThanOrEqual(LOG_CAP_BYTES);
+    expect(kept).toBeGreaterThanOrEqual(LOG_CAP_BYTES / 2);
+    const chunks: Uint8Array[] = [];
+    expect(dumpLog(path, (chunk) => chunks.push(chunk))).toBe(kept);
+    expect(Buffer.concat(chunks).toString("utf8").endsWith("xxx\nthe-end\n")).toBe(true);
+    expect(result.outputTail?.endsWith("xxx\nthe-end\n")).toBe(true);
+    expect(result.outputTail?.length).toBeLessThanOrEqual(4096);
+  });
+});
