@@ -20,7 +20,13 @@ export function registerShow(cli: CAC): void {
         const job = await requireJob(store, String(id));
         const attempts = await store.attemptList({ jobId: job.id });
         if (options.json) {
-          printJson({ ...jobJson(job), spec: job.spec, attempts: attempts.map(attemptJson) });
+          printJson({
+            ...jobJson(job),
+            spec: job.spec,
+            // `attempts` is the list here, so the count travels as attempt_count.
+            attempt_count: job.attempts,
+            attempts: attempts.map(attemptJson),
+          });
           return;
         }
         const block = jobBlocks([job], Date.now()).replace(/^Found 1 job\(s\):\n\n/, "");

@@ -123,6 +123,17 @@ export const SQLITE_SCHEMA_VERSION = Math.max(...SQLITE_MIGRATIONS.map((m) => m.
  * re-checks the recorded version inside it, so two processes migrating at once is safe.
  */
 export function migrateSqlite(db: Database, location: string): void {
+  const tables = db
+    .query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+    .all() as {
+    name: string;
+  }[];
+  if (tables.length > 0 && !tables.some((table) => table.name === "schema_migrations")) {
+    throw runtimeError(
+      `${location} is an SQLite database, but not a queuectl one (it has tables and no schema_migrations)`,
+      "point QUEUECTL_DB or --db at a new file, or at a queuectl database",
+    );
+  }
   db.run(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
   const currentVersion = (): number =>
