@@ -13,7 +13,8 @@ import { type QueueConfig, resolveConfig } from "../core/config.ts";
 import type { Job } from "../core/job.ts";
 import type { Store } from "../store/store.ts";
 import type { WorkerEvent } from "./events.ts";
-import { recordAttempt, rescueExpiredLeases } from "./outcome.ts";
+import { describeConfig, heartbeat, heartbeatIntervalMs } from "./heartbeat.ts";
+import { recordAttempt } from "./outcome.ts";
 import { type RunningJob, runJob } from "./run.ts";
 
 export interface WorkerOptions {
@@ -42,22 +43,8 @@ interface Slot {
   finished: Promise<void>;
 }
 
-/** Renewals per lease window, so one slow write does not cost a job its lease. */
-const RENEWALS_PER_LEASE = 4;
-
 export function newWorkerId(host: string, pid: number): string {
   return `${host}-${pid}-${randomBytes(3).toString("hex")}`;
-}
-
-function describeConfig(config: QueueConfig): string {
-  return [
-    `poll-interval ${config.pollIntervalMs / 1000}s`,
-    `lease ${config.leaseMs / 1000}s`,
-    `max-retries ${config.maxRetries}`,
-    `backoff-base ${config.backoffBase}`,
-    `backoff-max ${config.backoffMaxSeconds}s`,
-    `job-timeout ${config.jobTimeoutMs / 1000}s`,
-  ].join(", ");
 }
 
 export class Worker {
@@ -124,47 +111,53 @@ export class Worker {
     this.escalated = true;
     this.emit({ type: "escalating", running: this.running.size });
     for (const slot of this.running.values()) {
+      // A job that already exited keeps its result; only running ones go back to pending.
+      if (slot.handle.exited) continue;
       slot.releaseReason = "stopped by `worker stop` before it finished; back to pending";
       slot.handle.stop("stopped before it finished");
     }
   }
 
-  get runningCount(): number {
-    return this.running.size;
-  }
-
   private async claimLoop(): Promise<void> {
-    const { store } = this.options;
     while (!this.stopping) {
       if (this.wake.signal.aborted) this.wake = new AbortController();
-      if (this.running.size >= this.options.concurrency) {
-        await sleep(this.config.pollIntervalMs, this.wake.signal);
-        continue;
-      }
-      let job: Job | null;
       try {
-        job = await store.jobClaim({
-          workerId: this.id,
-          host: this.options.host,
-          now: this.now(),
-          leaseMs: this.config.leaseMs,
-          queues: this.options.queues,
-        });
+        if (this.running.size >= this.options.concurrency) {
+          await sleep(this.config.pollIntervalMs, this.wake.signal);
+        } else if (!(await this.claimOne())) {
+          await this.idle();
+        }
       } catch (error) {
-        this.emit({ type: "error", message: `claim failed: ${(error as Error).message}` });
+        // A locked or unreachable store is usually brief; the loop carries on after a pause.
+        this.emit({ type: "error", message: `store: ${(error as Error).message}` });
         await sleep(this.config.pollIntervalMs, this.wake.signal);
-        continue;
       }
-      if (job) {
-        this.start(job);
-        continue;
-      }
-      if (this.options.drain && this.running.size === 0 && (await this.queueIsEmpty())) {
-        this.requestStop("drained");
-        break;
-      }
-      await store.waitForChange({ timeoutMs: this.config.pollIntervalMs, signal: this.wake.signal });
     }
+  }
+
+  /** Claims and starts one job; false when none is runnable now. */
+  private async claimOne(): Promise<boolean> {
+    const job = await this.options.store.jobClaim({
+      workerId: this.id,
+      host: this.options.host,
+      now: this.now(),
+      leaseMs: this.config.leaseMs,
+      queues: this.options.queues,
+    });
+    if (job) this.start(job);
+    return job !== null;
+  }
+
+  /** Nothing to claim: exit when draining an empty queue, else wait for a commit or a local event. */
+  private async idle(): Promise<void> {
+    if (this.options.drain && this.running.size === 0 && (await this.queueIsEmpty())) {
+      this.requestStop("drained");
+      return;
+    }
+    await this.options.store.waitForChange({
+      timeoutMs: this.config.pollIntervalMs,
+      signal: this.wake.signal,
+    });
   }
 
   private start(job: Job): void {
@@ -230,38 +223,27 @@ export class Worker {
       } catch (error) {
         this.emit({ type: "error", message: `heartbeat failed: ${(error as Error).message}` });
       }
-      const interval = Math.min(5_000, Math.max(200, this.config.leaseMs / RENEWALS_PER_LEASE));
-      await sleep(interval, this.done.signal);
+      await sleep(heartbeatIntervalMs(this.config), this.done.signal);
     }
   }
 
-  /** Registry heartbeat, stop requests, config changes, lease renewals and rescue, in that order. */
   private async heartbeat(): Promise<void> {
-    const { store } = this.options;
-    const { stopRequested } = await store.workerHeartbeat({ id: this.id, now: this.now() });
-    if (stopRequested) this.requestStop("requested");
-    const config = resolveConfig(await store.configGetAll());
-    if (describeConfig(config) !== describeConfig(this.config)) {
-      this.config = config;
-      this.emit({ type: "config-changed", summary: describeConfig(config) });
+    const leases = [...this.running.values()].map((slot) => ({ id: slot.job.id, token: slot.job.token }));
+    const beat = await heartbeat(this.options.store, { workerId: this.id, now: this.now, leases });
+    if (beat.stopRequested) this.requestStop("requested");
+    if (describeConfig(beat.config) !== describeConfig(this.config)) {
+      this.config = beat.config;
+      this.emit({ type: "config-changed", summary: describeConfig(beat.config) });
     }
-    const now = this.now();
-    const ownTokens = new Map<string, number>();
-    for (const slot of this.running.values()) {
-      ownTokens.set(slot.job.id, slot.job.token);
-      const renewed = await store.jobLeaseExtend({
-        id: slot.job.id,
-        token: slot.job.token,
-        leaseUntil: now + config.leaseMs,
-      });
-      // A slot that finished meanwhile has no lease left to renew; that is not a loss.
-      if (!renewed && !slot.leaseLost && this.running.get(slot.job.id) === slot) {
-        slot.leaseLost = true;
-        this.emit({ type: "lease-lost", jobId: slot.job.id });
-        slot.handle.stop("lease lost: another worker rescued the job");
-      }
+    for (const lease of beat.lost) {
+      const slot = this.running.get(lease.id);
+      // A job that finished meanwhile has no lease left to renew; that is not a loss.
+      if (!slot || slot.job.token !== lease.token || slot.leaseLost || slot.handle.exited) continue;
+      slot.leaseLost = true;
+      this.emit({ type: "lease-lost", jobId: slot.job.id });
+      slot.handle.stop("lease lost: another worker rescued the job");
     }
-    for (const rescue of await rescueExpiredLeases(store, { now, config, ownTokens })) {
+    for (const rescue of beat.rescued) {
       this.emit({
         type: "rescued",
         jobId: rescue.job.id,

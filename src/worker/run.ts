@@ -50,6 +50,8 @@ export interface RunningJob {
   readonly done: Promise<RunResult>;
   /** SIGTERM to the group, SIGKILL after KILL_GRACE_MS; `reason` becomes the attempt's error. */
   stop(reason: string): void;
+  /** Whether the main process has exited: from then on the attempt's outcome is settled. */
+  readonly exited: boolean;
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
@@ -70,7 +72,7 @@ function notStarted(error: string): RunningJob {
     logPath: null,
     outputTail: null,
   };
-  return { pid: null, done: Promise.resolve(result), stop: () => {} };
+  return { pid: null, done: Promise.resolve(result), stop: () => {}, exited: true };
 }
 
 async function pump(reader: ReadableStreamDefaultReader<Uint8Array>, sinks: ((chunk: Uint8Array) => void)[]) {
@@ -158,9 +160,11 @@ export function runJob(params: RunParams): RunningJob {
   ]);
 
   let stopReason: string | null = null;
+  let exited = false;
   let killTimer: ReturnType<typeof setTimeout> | undefined;
   const stop = (reason: string) => {
-    if (stopReason !== null) return;
+    // Once the main process exited, its own exit status is the outcome, whatever comes later.
+    if (stopReason !== null || exited) return;
     stopReason = reason;
     signalGroup(pid, "SIGTERM");
     killTimer = setTimeout(() => {
@@ -180,6 +184,7 @@ export function runJob(params: RunParams): RunningJob {
 
   const done = (async (): Promise<RunResult> => {
     await child.exited;
+    exited = true;
     clearTimeout(timeoutTimer);
     signalGroup(pid, "SIGTERM");
     await Promise.race([output, Bun.sleep(LEFTOVER_GRACE_MS)]);
@@ -202,5 +207,12 @@ export function runJob(params: RunParams): RunningJob {
     };
   })();
 
-  return { pid, done, stop };
+  return {
+    pid,
+    done,
+    stop,
+    get exited() {
+      return exited;
+    },
+  };
 }

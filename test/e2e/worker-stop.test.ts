@@ -7,6 +7,8 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { resolveConfig } from "../../src/core/config.ts";
+import { rescueExpiredLeases } from "../../src/worker/outcome.ts";
 import { isProcessAlive } from "../../src/worker/process-info.ts";
 import { runCli, runCliJson, type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
 import {
@@ -155,6 +157,31 @@ describe("worker stop", () => {
     expect(attempts[0]?.error).toContain("lease expired");
     expect(rescuer.output).toContain("survivor: rescued from worker");
   }, 90_000);
+
+  test("a worker whose lease was taken over stops its job and its late result is discarded", async () => {
+    await config(home, "lease", "2s");
+    const jobPid = join(home.home, "job.pid");
+    await enqueue(home, { id: "contested", command: `echo $$ > ${jobPid}; exec sleep 300` });
+    const worker = foreground();
+    await waitForState("contested", "processing");
+    await waitFor(() => existsSync(jobPid) && readFileSync(jobPid, "utf8").trim() !== "", {
+      what: "the job's pid",
+    });
+    // Another worker whose clock runs ahead sees the lease as expired and rescues the job.
+    const rescued = await withStore(home, async (store) => {
+      const config = resolveConfig(await store.configGetAll());
+      return rescueExpiredLeases(store, { now: Date.now() + 60_000, config, ownTokens: new Map() });
+    });
+    expect(rescued.map((r) => r.job.id)).toEqual(["contested"]);
+    await worker.waitForOutput("contested: lease lost to another worker; stopping it");
+    await waitFor(() => !isProcessAlive(pidFrom(jobPid)), {
+      timeoutMs: 15_000,
+      what: "the job to be stopped",
+    });
+    await worker.waitForOutput("contested: result discarded");
+    const job = await getJob(home, "contested");
+    expect(job?.last_error).toContain("lease expired");
+  }, 60_000);
 
   test("start --watch also runs a jobs folder watcher, and stop stops it", async () => {
     const jobs = join(home.home, "jobs");
