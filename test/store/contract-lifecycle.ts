@@ -264,9 +264,17 @@ export function lifecycleContract(withStore: WithStore): void {
         resetAttempts: true,
         now: T0 + 9,
       });
+      // A re-queued job starts clean: the last run's exit code and error belong to history (attempts).
       expect(
-        retried.map((job) => [job.state, job.attempts, job.next_run_at, job.finished_at, job.last_error]),
-      ).toEqual([["pending", 0, T0 + 9, null, "exit 1"]]);
+        retried.map((job) => [
+          job.state,
+          job.attempts,
+          job.next_run_at,
+          job.finished_at,
+          job.last_error,
+          job.exit_code,
+        ]),
+      ).toEqual([["pending", 0, T0 + 9, null, null, null]]);
       expect((await store.jobClaim({ workerId: "w", host: "h", now: T0 + 9, leaseMs: 100 }))?.token).toBe(2);
     }),
   );

@@ -37,4 +37,14 @@ export function schemaContract(withStore: WithStore, backend: StoreBackend): voi
       expect((error as UserError).exitCode).toBe(1);
     }),
   );
+
+  test("a database that holds someone else's tables is refused and left untouched", async () => {
+    const foreign = await backend.create();
+    await foreign.exec("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)");
+    const opening = foreign.open();
+    await expect(opening).rejects.toBeInstanceOf(UserError);
+    await expect(opening).rejects.toThrow(/not a queuectl/);
+    await foreign.exec("INSERT INTO customers (id, name) VALUES (1, 'still here')");
+    await expect(foreign.exec("SELECT version FROM schema_migrations")).rejects.toThrow();
+  });
 }

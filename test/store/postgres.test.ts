@@ -33,6 +33,7 @@ if (!url) {
         open: () => openPostgresStore(withSchema(schema)),
         async exec(statement) {
           await admin.begin(async (tx) => {
+            await tx.unsafe(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
             await tx.unsafe(`SET LOCAL search_path TO ${schema}`);
             await tx.unsafe(statement);
           });

@@ -106,7 +106,9 @@ export async function transitionJobs(
                       next_run_at = CASE WHEN ${params.to}::text = 'pending' THEN ${params.now}::bigint
                                          ELSE next_run_at END,
                       finished_at = CASE WHEN ${params.to}::text = 'canceled' THEN ${params.now}::bigint END,
-                      last_error = COALESCE(${reason}::text, last_error)
+                      last_error = CASE WHEN ${params.to}::text = 'pending' THEN NULL
+                                        ELSE COALESCE(${reason}::text, last_error) END,
+                      exit_code = CASE WHEN ${params.to}::text = 'pending' THEN NULL ELSE exit_code END
       WHERE (${id}::text IS NULL OR id = ${id}::text) AND state = ANY(${[...params.from]}::text[])
       RETURNING *)
     SELECT * FROM moved ORDER BY seq`;

@@ -140,6 +140,17 @@ export async function migratePostgres(sql: SQL, schema: string, location: string
     await tx`SELECT pg_advisory_xact_lock(hashtext(${lockKey}))`;
     // Concurrent CREATE ... IF NOT EXISTS can still collide in the catalog; the lock serializes them.
     await tx.unsafe(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    // As on SQLite: never migrate over someone else's tables (an application's `public`).
+    const [found] = await tx`
+      SELECT COUNT(*) FILTER (WHERE table_name <> 'schema_migrations') AS others,
+             COUNT(*) FILTER (WHERE table_name = 'schema_migrations') AS ours
+      FROM information_schema.tables WHERE table_schema = ${schema}`;
+    if (Number(found?.others) > 0 && Number(found?.ours) === 0) {
+      throw runtimeError(
+        `the schema ${schema} of ${location} holds other tables and is not a queuectl schema`,
+        "keep the queue in a schema of its own: add ?schema=queuectl to QUEUECTL_DB",
+      );
+    }
     await tx.unsafe(`CREATE TABLE IF NOT EXISTS ${schema}.schema_migrations (
       version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`);
     return currentVersion(tx);
