@@ -105,7 +105,13 @@ export async function job(store: Store, id: string): Promise<Response> {
   const found = await store.jobGet({ id });
   if (!found) return noSuchJob(id);
   const attempts = await store.attemptList({ jobId: id });
-  return json({ ...jobJson(found), spec: found.spec, attempts: attempts.map(attemptJson) });
+  // As in `show --json`: `attempts` is the list, so the count travels as attempt_count.
+  return json({
+    ...jobJson(found),
+    spec: found.spec,
+    attempt_count: found.attempts,
+    attempts: attempts.map(attemptJson),
+  });
 }
 
 /** The tail of each attempt's output, as kept in the store so it reads the same from any host. */

@@ -1,7 +1,7 @@
 /**
  * The dashboard in a real headless Chromium (Debian's `chromium`, driven by playwright-core):
  * counts show, a dead job is retried from its detail, becomes pending, then completed once
- * a worker runs; phone width and dark mode stay usable. Screenshots go to test-artifacts/,
+ * a real `queuectl worker run` process is started; phone width and dark mode stay usable. Screenshots go to test-artifacts/,
  * and with QUEUECTL_UPDATE_DOCS_SCREENSHOT=1 the overview also replaces docs/dashboard.png.
  *
  * A missing browser fails the test with the install command; it never skips silently.
@@ -12,10 +12,9 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
-import { type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
+import { CLI_PATH, type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
 import { openTestStore, seedShowcase } from "./fixtures.ts";
 import { type RunningDashboard, startDashboard } from "./server.ts";
-import { type StandIn, startStandInWorker } from "./stand-in-worker.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ROOT = resolve(import.meta.dir, "../..");
@@ -26,7 +25,7 @@ let dashboard: RunningDashboard;
 let profile: string;
 let context: BrowserContext;
 let page: Page;
-let worker: StandIn | undefined;
+let worker: ReturnType<typeof Bun.spawn> | undefined;
 const problems: string[] = [];
 
 async function text(selector: string): Promise<string | null> {
@@ -78,7 +77,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await worker?.stop();
+  if (worker) {
+    worker.kill("SIGTERM");
+    await worker.exited;
+  }
   await context?.close();
   await dashboard?.stop();
   if (profile) rmSync(profile, { recursive: true, force: true });
@@ -128,10 +130,16 @@ describe("the dashboard in Chromium", () => {
     await until("deploy-docs pending", async () => (await text("#detail-body [data-state]")) === "pending");
     await until("the dead count to drop", async () => (await text('[data-count="dead"] .n')) === "15");
 
-    worker = await startStandInWorker(home.home);
-    await until("a running worker on the page", async () =>
-      ((await text(`[data-worker="${worker?.id}"]`)) ?? "").includes("running"),
-    );
+    worker = Bun.spawn(["bun", CLI_PATH, "worker", "run"], {
+      env: home.env,
+      stdout: "ignore",
+      stderr: "ignore",
+    });
+    const pid = worker.pid;
+    await until("the worker running on the page", async () => {
+      const rows = await page.locator("#workers [data-worker]").allTextContents();
+      return rows.some((row) => row.includes(`pid ${pid} · running`));
+    });
     await until(
       "deploy-docs completed",
       async () => (await text("#detail-body [data-state]")) === "completed",

@@ -1,7 +1,7 @@
 /**
  * Queue states written through the real store API with a controlled clock, so dashboard
  * tests can assert exact counts, durations and waits. `runJob` plays a worker: it claims,
- * then completes or fails, exactly the calls a worker makes.
+ * then completes or fails, exactly the calls a worker makes, at the times the test picks.
  */
 
 import { join } from "node:path";
@@ -81,24 +81,6 @@ export async function runJob(store: SqliteStore, id: string, run: RunOptions): P
     nextRunAt: run.end,
     result: outcome,
   });
-}
-
-/** Claims and completes whatever is runnable now, the way a worker would; returns the id or null. */
-export async function completeNext(
-  store: SqliteStore,
-  workerId: string,
-  output: string,
-): Promise<string | null> {
-  const now = Date.now();
-  const claimed = await store.jobClaim({ workerId, host: "test-host", now, leaseMs: 60_000 });
-  if (!claimed) return null;
-  await store.jobComplete({
-    id: claimed.id,
-    token: claimed.token,
-    now: Date.now(),
-    result: result(0, output),
-  });
-  return claimed.id;
 }
 
 /**

@@ -74,7 +74,7 @@ export class JobDetail {
     const facts: [string, string | Node][] = [
       ["state", stateBadge(job.state)],
       ["command", commandText(job.command)],
-      ["max retries", String(job.max_retries)],
+      ["attempts", `${job.attempt_count} of ${job.max_retries + 1}`],
       ["queue", job.queue],
       ["priority", String(job.priority)],
       ["tags", job.tags.join(", ") || "—"],

@@ -20,6 +20,7 @@ export interface StatusJson {
 /** `show --json`: the job with its spec, where `attempts` is the list of runs rather than their count. */
 export interface JobDetailJson extends Omit<JobJson, "attempts"> {
   spec: Record<string, unknown>;
+  attempt_count: number;
   attempts: AttemptJson[];
 }
 
