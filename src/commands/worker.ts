@@ -1,4 +1,5 @@
 import type { CAC } from "cac";
+import { resolveConfig, workerLostAfterMs } from "../core/config.ts";
 import { formatDurationMs, parseDurationMs } from "../core/duration.ts";
 import { UserError } from "../core/errors.ts";
 import { ensureHome, hostName, queuectlHome } from "../core/home.ts";
@@ -210,6 +211,8 @@ export function registerWorker(cli: CAC): void {
           host: hostName(),
           timeoutMs,
           all: Boolean(options.all),
+          now: Date.now(),
+          lostAfterMs: workerLostAfterMs(resolveConfig(await store.configGetAll())),
           onEscalate: (pids) => {
             if (!options.json && pids.length > 0) {
               console.log(
@@ -245,7 +248,7 @@ export function registerWorker(cli: CAC): void {
         if (report.stale > 0) console.log(colors.dim(`  Removed ${report.stale} stale registry entries`));
         if (report.remoteAsked > 0)
           console.log(
-            `  Asked ${report.remoteAsked} worker(s) on other hosts to stop after their running jobs`,
+            `  Asked ${report.remoteAsked} worker(s) no signal reaches (other hosts or containers) to stop after their running jobs`,
           );
       });
     });

@@ -24,6 +24,9 @@ export interface StopParams {
   host: string;
   timeoutMs: number;
   all: boolean;
+  now: number;
+  /** A registry row whose heartbeat is older than this belongs to a worker that is gone. */
+  lostAfterMs: number;
   /** Called once when the graceful wait runs out and running jobs are being stopped. */
   onEscalate?: (pids: number[]) => void;
 }
@@ -38,7 +41,7 @@ export interface StopReport {
   watchers: number[];
   /** Registry rows of processes that were already gone, now removed. */
   stale: number;
-  /** Workers on other hosts asked to stop through the store (`all`). */
+  /** Workers asked to stop through the store: other hosts' (`all`), or this host's that no signal can reach. */
   remoteAsked: number;
 }
 
@@ -67,9 +70,11 @@ export async function stopWorkers(store: Store, params: StopParams): Promise<Sto
   const local = registered.filter((worker) => worker.host === params.host);
   const workers: number[] = [];
   const idOf = new Map<number, string>();
+  let unreachable = 0;
   for (const worker of local) {
     idOf.set(worker.pid, worker.id);
     if (isQueuectlProcess(worker.pid, "worker", worker.started_at)) workers.push(worker.pid);
+    else if (params.now - worker.heartbeat_at <= params.lostAfterMs) unreachable++;
     else {
       await store.workerRemove({ id: worker.id });
       report.stale++;
@@ -77,7 +82,12 @@ export async function stopWorkers(store: Store, params: StopParams): Promise<Sto
   }
   if (params.all) {
     await store.workerRequestStop({});
-    report.remoteAsked = registered.filter((worker) => worker.host !== params.host).length;
+    report.remoteAsked = registered.filter((worker) => worker.host !== params.host).length + unreachable;
+  } else if (unreachable > 0) {
+    // Still heartbeating but not a process here: another container or pid namespace with
+    // this host name. Signals cannot reach it; the store can.
+    await store.workerRequestStop({ host: params.host });
+    report.remoteAsked = unreachable;
   }
   const watchers = readWatchPids(params.home).filter((pid) =>
     isQueuectlProcess(pid, "watch", watchPidfileTime(params.home)),

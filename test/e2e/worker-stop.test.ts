@@ -204,11 +204,30 @@ describe("worker stop", () => {
 
   test("stop with no workers says so; stale registry rows are removed", async () => {
     await withStore(home, (store) =>
-      store.workerRegister({ id: "ghost", host: "vm-ghost", pid: 999_999, now: Date.now(), queues: null }),
+      store.workerRegister({
+        id: "ghost",
+        host: "vm-ghost",
+        pid: 999_999,
+        now: Date.now() - 600_000,
+        queues: null,
+      }),
     );
     const result = ok(await runCli(["worker", "stop"], { env: { ...home.env, QUEUECTL_HOST: "vm-ghost" } }));
     expect(result).toContain("No workers running on this host.");
     expect(result).toContain("Removed 1 stale registry entries");
     expect(await withStore(home, (store) => store.workerList())).toEqual([]);
+  }, 30_000);
+
+  test("a heartbeating worker of this host name that no signal reaches is asked through the store", async () => {
+    // Another container sharing the host name: its pid means nothing here, its heartbeat is fresh.
+    await withStore(home, (store) =>
+      store.workerRegister({ id: "boxed", host: "shared-name", pid: 999_999, now: Date.now(), queues: null }),
+    );
+    const report = await runCliJson<StopJson>(["worker", "stop"], {
+      env: { ...home.env, QUEUECTL_HOST: "shared-name" },
+    });
+    expect(report.remote_asked).toBe(1);
+    const [row] = await withStore(home, (store) => store.workerList());
+    expect(row).toMatchObject({ id: "boxed", stop_requested: true });
   }, 30_000);
 });
