@@ -1,8 +1,10 @@
 import type { CAC } from "cac";
 import { parseDurationMs } from "../core/duration.ts";
 import { UserError } from "../core/errors.ts";
+import { queuectlHome } from "../core/home.ts";
 import type { JobState } from "../core/job.ts";
 import { colors, printJson } from "../render.ts";
+import { purgeFinishedJobs } from "../worker/retention.ts";
 import { type GlobalOptions, lastValue, withStore } from "./context.ts";
 
 interface PurgeOptions extends GlobalOptions {
@@ -40,10 +42,11 @@ export function registerPurge(cli: CAC): void {
       const states = (requested.length > 0 ? requested : [...PURGEABLE]) as JobState[];
       const olderThanMs = parseDurationMs(lastValue(options.olderThan) ?? "7d", "--older-than");
       await withStore(options, async (store) => {
-        const ids = await store.jobPurge({
+        const ids = await purgeFinishedJobs(store, {
           states,
           finishedBefore: Date.now() - olderThanMs,
           dryRun: Boolean(options.dryRun),
+          home: queuectlHome(),
         });
         if (options.json) printJson({ dry_run: Boolean(options.dryRun), purged: ids });
         else if (options.dryRun)

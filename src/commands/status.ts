@@ -3,23 +3,15 @@ import { resolveConfig, withDefaults, workerLostAfterMs } from "../core/config.t
 import { hostName } from "../core/home.ts";
 import { colors, configJson, countsBlock, printJson, safeText, workerJson } from "../render.ts";
 import type { Store, WorkerRecord } from "../store/store.ts";
+import { isProcessAlive } from "../worker/process-info.ts";
 import { type GlobalOptions, withStore } from "./context.ts";
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /** Rows of this host's workers whose process is gone are stale: remove them, as DESIGN.md asks. */
 async function pruneDeadLocalWorkers(store: Store, workers: WorkerRecord[]): Promise<WorkerRecord[]> {
   const host = hostName();
   const live: WorkerRecord[] = [];
   for (const worker of workers) {
-    if (worker.host === host && !processAlive(worker.pid)) await store.workerRemove({ id: worker.id });
+    if (worker.host === host && !isProcessAlive(worker.pid)) await store.workerRemove({ id: worker.id });
     else live.push(worker);
   }
   return live;

@@ -5,8 +5,13 @@
  */
 
 import { type QueueConfig, resolveConfig } from "../core/config.ts";
+import { queuectlHome } from "../core/home.ts";
+import { tickSchedules } from "../flow/tick.ts";
 import type { Store } from "../store/store.ts";
 import { type Rescue, rescueExpiredLeases } from "./outcome.ts";
+import { purgeFinishedJobs, RETENTION_EVERY_MS } from "./retention.ts";
+
+let lastRetentionRun = 0;
 
 /** Renewals per lease window, so one slow write does not cost a job its lease. */
 const RENEWALS_PER_LEASE = 4;
@@ -57,5 +62,16 @@ export async function heartbeat(
   }
   const ownTokens = new Map(params.leases.map((lease) => [lease.id, lease.token]));
   const rescued = await rescueExpiredLeases(store, { now, config, ownTokens });
+  // Every worker fires due schedules; scheduleFire's compare-and-set lets only one win.
+  await tickSchedules(store, now);
+  if (config.retentionMs !== null && now - lastRetentionRun >= RETENTION_EVERY_MS) {
+    lastRetentionRun = now;
+    await purgeFinishedJobs(store, {
+      states: ["completed", "dead", "canceled"],
+      finishedBefore: now - config.retentionMs,
+      dryRun: false,
+      home: queuectlHome(),
+    });
+  }
   return { stopRequested, config, lost, rescued };
 }

@@ -11,6 +11,7 @@
 import { randomBytes } from "node:crypto";
 import { type QueueConfig, resolveConfig } from "../core/config.ts";
 import type { Job } from "../core/job.ts";
+import { tickSchedules } from "../flow/tick.ts";
 import type { Store } from "../store/store.ts";
 import type { WorkerEvent } from "./events.ts";
 import { describeConfig, heartbeat, heartbeatIntervalMs } from "./heartbeat.ts";
@@ -154,6 +155,8 @@ export class Worker {
       this.requestStop("drained");
       return;
     }
+    // An idle worker fires due schedules itself, so an occurrence starts within one poll.
+    if ((await tickSchedules(this.options.store, this.now())).enqueued.length > 0) return;
     await this.options.store.waitForChange({
       timeoutMs: this.config.pollIntervalMs,
       signal: this.wake.signal,
