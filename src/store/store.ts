@@ -148,6 +148,16 @@ export interface JobRecord {
   schedule_id: string | null;
 }
 
+/** Everything besides jobs that `export` writes and `import` restores. */
+export interface StoreSettings {
+  /** Config values by key; they replace the target's values for those keys. */
+  config: Record<string, string>;
+  /** Queue limits and pause switches; they replace the target's settings for those queues. */
+  queues: { name: string; concurrency: number | null; paused: boolean }[];
+  /** Schedules with their next occurrence; an id the target already has is refused, naming it. */
+  schedules: ScheduleRecord[];
+}
+
 export interface Store {
   readonly backend: "sqlite" | "postgres";
   /** Where the store lives, for messages (never includes a password). */
@@ -162,8 +172,15 @@ export interface Store {
     after: string | null;
     limit: number;
   }): Promise<{ jobs: JobRecord[]; next: string | null }>;
-  /** Restores exported jobs with their state, all or nothing. A duplicate id throws a UserError naming it. */
-  jobImportMany(params: { jobs: JobRecord[]; onProgress?: (done: number) => void }): Promise<void>;
+  /**
+   * Restores exported jobs with their state, and any settings, all or nothing in one
+   * transaction. A job or schedule id that already exists throws a UserError naming it.
+   */
+  jobImportMany(params: {
+    jobs: JobRecord[];
+    settings?: StoreSettings;
+    onProgress?: (done: number) => void;
+  }): Promise<void>;
   jobGet(params: { id: string }): Promise<Job | null>;
   /** Insertion order. */
   jobList(params: {

@@ -31,12 +31,20 @@ function ok(result: CliResult): CliResult {
   return result;
 }
 
-function records(ndjson: string): JobRecord[] {
+/** Every line of an export, parsed. */
+function lines(ndjson: string): Record<string, unknown>[] {
   return ndjson
     .trim()
     .split("\n")
     .filter(Boolean)
-    .map((line) => JSON.parse(line) as JobRecord);
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/** The job lines of an export, without their `kind`. */
+function records(ndjson: string): JobRecord[] {
+  return lines(ndjson)
+    .filter((line) => line.kind === "job")
+    .map(({ kind: _kind, ...record }) => record as unknown as JobRecord);
 }
 
 const NOW = Date.now();
@@ -57,7 +65,10 @@ function job(
 
 const ok0 = { signal: null, stdoutBytes: 3, stderrBytes: 0, logPath: null, outputTail: "ok" };
 
-/** A queue with a job in every state, a declared job with two completed revisions, and odd specs. */
+/**
+ * A queue with a job in every state, a declared job with two completed revisions, a job
+ * canceled by its dead dependency, odd specs, a config value, a queue limit and a schedule.
+ */
 async function seedQueue(path: string): Promise<void> {
   const store = new SqliteStore(path);
   try {
@@ -74,7 +85,18 @@ async function seedQueue(path: string): Promise<void> {
           spec: { command: ["printf", "%s\\n", "a b"], timeout: 1.5, run_at: "2030-01-01T00:00:00.000Z" },
         }),
         job("gone"),
+        job("child", { spec: { after: ["dead"] } }),
       ],
+      now: NOW,
+    });
+    await store.configSet({ key: "max-retries", value: "5" });
+    await store.queueSet({ name: "emails", concurrency: 2 });
+    await store.scheduleUpsert({
+      id: "nightly",
+      spec: { id: "nightly", command: "echo nightly", schedule: "0 3 * * *" },
+      revision: "n1",
+      source: null,
+      nextAt: NOW + 3_600_000,
       now: NOW,
     });
     const claim = async (now: number) => {
@@ -128,10 +150,22 @@ async function seedQueue(path: string): Promise<void> {
 }
 
 describe("export and import", () => {
-  test("export writes every job, running ones as pending; --state filters", async () => {
+  test("export writes the settings, then every job, running ones as pending; --state filters jobs", async () => {
     const a = join(home.home, "a.db");
     await seedQueue(a);
-    const all = records(ok(await cli(a, ["export"])).stdout);
+    const exported = ok(await cli(a, ["export"])).stdout;
+    expect(lines(exported).map((line) => line.kind)).toEqual([
+      "config",
+      "queue",
+      "schedule",
+      ...Array(7).fill("job"),
+    ]);
+    expect(lines(exported).slice(0, 3)).toMatchObject([
+      { kind: "config", key: "max-retries", value: "5" },
+      { kind: "queue", name: "emails", concurrency: 2, paused: false },
+      { kind: "schedule", id: "nightly", revision: "n1", next_at: NOW + 3_600_000, last_at: null },
+    ]);
+    const all = records(exported);
     expect(all.map((r) => [r.id, r.state, r.attempts])).toEqual([
       ["done", "completed", 1],
       ["dead", "dead", 1],
@@ -139,7 +173,9 @@ describe("export and import", () => {
       ["waiting", "pending", 0],
       ["argv", "pending", 0],
       ["gone", "canceled", 0],
+      ["child", "canceled", 0],
     ]);
+    expect(all[6]).toMatchObject({ canceled_by: "dead", spec: { after: ["dead"] } });
     expect(all[0]).toMatchObject({
       revision: "v2",
       source: "nightly/done.yaml",
@@ -157,42 +193,54 @@ describe("export and import", () => {
       delay: 90_000,
     });
 
-    const dead = records(ok(await cli(a, ["export", "--state", "dead"])).stdout);
-    expect(dead.map((r) => r.id)).toEqual(["dead"]);
+    const dead = lines(ok(await cli(a, ["export", "--state", "dead"])).stdout);
+    expect(dead.map((line) => [line.kind, line.id])).toEqual([["job", "dead"]]);
     const bad = await cli(a, ["export", "--state", "deadd"]);
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toContain('unknown state "deadd"');
   });
 
-  test("SQLite → SQLite keeps every field, and a second import is refused whole, naming the id", async () => {
+  test("SQLite → SQLite keeps every line, and a second import is refused whole, naming the id", async () => {
     const a = join(home.home, "a.db");
     const b = join(home.home, "b.db");
     await seedQueue(a);
     const exported = ok(await cli(a, ["export"])).stdout;
     const imported = ok(await cli(b, ["import"], exported));
-    expect(imported.stdout).toContain("Imported 6 jobs");
-    expect(records(ok(await cli(b, ["export"])).stdout)).toEqual(records(exported));
+    expect(imported.stdout).toContain("Imported 7 jobs and 1 schedules");
+    expect(lines(ok(await cli(b, ["export"])).stdout)).toEqual(lines(exported));
+    // The dependency bookkeeping came along: retrying the dead job re-arms the one it canceled.
+    ok(await cli(b, ["dlq", "retry", "dead"]));
+    expect(records(ok(await cli(b, ["export"])).stdout).find((r) => r.id === "child")?.state).toBe("pending");
 
     const again = await cli(b, ["import", "-"], exported);
     expect(again.exitCode).toBe(2);
     expect(again.stderr).toMatch(
+      /^error: schedule id "nightly" already exists in the target store — nothing was imported/,
+    );
+    const jobsOnly = exported
+      .split("\n")
+      .filter((line) => line.startsWith('{"kind":"job"'))
+      .join("\n");
+    const twice = await cli(b, ["import", "-"], jobsOnly);
+    expect(twice.stderr).toMatch(
       /^error: job id "done" already exists in the target store — nothing was imported/,
     );
-    expect(records(ok(await cli(b, ["export"])).stdout).length).toBe(6);
+    expect(records(ok(await cli(b, ["export"])).stdout).length).toBe(7);
   });
 
   test("bad input is refused with the line and field, and nothing is imported", async () => {
     const b = join(home.home, "b.db");
     const a = join(home.home, "a.db");
     await seedQueue(a);
-    const lines = ok(await cli(a, ["export"]))
+    const jobLines = ok(await cli(a, ["export"]))
       .stdout.trim()
-      .split("\n");
-    const broken = JSON.parse(lines[1] ?? "{}");
+      .split("\n")
+      .filter((line) => line.startsWith('{"kind":"job"'));
+    const broken = JSON.parse(jobLines[1] ?? "{}");
     broken.atempts = broken.attempts;
     delete broken.attempts;
     const file = join(home.home, "broken.ndjson");
-    writeFileSync(file, `${lines[0]}\n${JSON.stringify(broken)}\n`);
+    writeFileSync(file, `${jobLines[0]}\n${JSON.stringify(broken)}\n`);
     const result = await cli(b, ["import", file]);
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain(
@@ -203,10 +251,15 @@ describe("export and import", () => {
     const running = await cli(
       b,
       ["import"],
-      `${lines[0]?.replace('"state":"completed"', '"state":"processing"')}\n`,
+      `${jobLines[0]?.replace('"state":"completed"', '"state":"processing"')}\n`,
     );
     expect(running.exitCode).toBe(2);
     expect(running.stderr).toContain('stdin:1: `state` "processing" cannot be imported');
+    const badConfig = await cli(b, ["import"], '{"kind":"config","key":"max-retrys","value":"5"}\n');
+    expect(badConfig.exitCode).toBe(2);
+    expect(badConfig.stderr).toContain('stdin:1: unknown config key "max-retrys"');
+    const noKind = await cli(b, ["import"], '{"id":"x"}\n');
+    expect(noKind.stderr).toContain("stdin:1: `kind` must be one of job, schedule, queue, config");
     const notJson = await cli(b, ["import"], "{nope\n");
     expect(notJson.exitCode).toBe(2);
     expect(notJson.stderr).toContain("stdin:1: invalid JSON");
@@ -237,11 +290,11 @@ describe.skipIf(!PG_URL)("export and import through PostgreSQL", () => {
     const c = join(home.home, "c.db");
     await seedQueue(a);
     const fromSqlite = ok(await cli(a, ["export"])).stdout;
-    expect(ok(await cli(pg, ["import"], fromSqlite)).stdout).toContain("Imported 6 jobs");
+    expect(ok(await cli(pg, ["import"], fromSqlite)).stdout).toContain("Imported 7 jobs and 1 schedules");
     const fromPostgres = ok(await cli(pg, ["export"])).stdout;
-    expect(records(fromPostgres)).toEqual(records(fromSqlite));
+    expect(lines(fromPostgres)).toEqual(lines(fromSqlite));
     ok(await cli(c, ["import"], fromPostgres));
-    expect(records(ok(await cli(c, ["export"])).stdout)).toEqual(records(fromSqlite));
+    expect(lines(ok(await cli(c, ["export"])).stdout)).toEqual(lines(fromSqlite));
 
     const list = JSON.parse(ok(await cli(pg, ["list", "--json"])).stdout) as { id: string; state: string }[];
     expect(list.map((j) => [j.id, j.state])).toEqual(records(fromSqlite).map((r) => [r.id, r.state]));
@@ -251,10 +304,12 @@ describe.skipIf(!PG_URL)("export and import through PostgreSQL", () => {
       id: `new-${r.id}`,
       spec: { ...r.spec, id: `new-${r.id}` },
     }));
-    const mixed = [...fresh, records(fromSqlite)[2]].map((r) => JSON.stringify(r)).join("\n");
+    const mixed = [...fresh, records(fromSqlite)[2]]
+      .map((r) => JSON.stringify({ kind: "job", ...r }))
+      .join("\n");
     const refused = await cli(pg, ["import"], mixed);
     expect(refused.exitCode).toBe(2);
     expect(refused.stderr).toContain('job id "running" already exists in the target store');
-    expect(records(ok(await cli(pg, ["export"])).stdout).length).toBe(6);
+    expect(records(ok(await cli(pg, ["export"])).stdout).length).toBe(7);
   });
 });

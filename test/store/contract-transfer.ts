@@ -139,3 +139,57 @@ export function transferContract(withStore: WithStore): void {
     }),
   );
 }
+
+export function settingsTransferContract(withStore: WithStore): void {
+  const nightly = {
+    id: "nightly",
+    spec: { id: "nightly", command: "echo nightly", schedule: "0 3 * * *" },
+    revision: "n1",
+    source: null,
+    next_at: T0 + 1000,
+    last_at: T0,
+    created_at: T0 - 5,
+    updated_at: T0,
+  };
+
+  test(
+    "import restores config, queue settings and schedules with the jobs",
+    withStore(async ({ store }) => {
+      await store.configSet({ key: "max-retries", value: "1" });
+      await store.queueSet({ name: "emails", paused: true });
+      await store.jobImportMany({
+        jobs: [record("a")],
+        settings: {
+          config: { "max-retries": "5", lease: "2" },
+          queues: [
+            { name: "emails", concurrency: 3, paused: false },
+            { name: "reports", concurrency: null, paused: true },
+          ],
+          schedules: [nightly],
+        },
+      });
+      expect(await store.configGetAll()).toEqual({ "max-retries": "5", lease: "2" });
+      expect((await store.queueList()).map((q) => [q.name, q.concurrency, q.paused])).toEqual([
+        ["default", null, false],
+        ["emails", 3, false],
+        ["reports", null, true],
+      ]);
+      expect(await store.scheduleList()).toEqual([nightly]);
+    }),
+  );
+
+  test(
+    "a schedule id the target already has refuses the whole import",
+    withStore(async ({ store }) => {
+      await store.scheduleUpsert({ ...nightly, nextAt: T0, now: T0 });
+      const attempt = store.jobImportMany({
+        jobs: [record("a")],
+        settings: { config: { lease: "9" }, queues: [], schedules: [nightly] },
+      });
+      await expect(attempt).rejects.toBeInstanceOf(UserError);
+      await expect(attempt).rejects.toThrow('schedule id "nightly" already exists');
+      expect(await store.jobGet({ id: "a" })).toBeNull();
+      expect(await store.configGetAll()).toEqual({});
+    }),
+  );
+}

@@ -12,7 +12,7 @@ import { jobfileContract } from "./contract-jobfiles.ts";
 import { jobsContract } from "./contract-jobs.ts";
 import { lifecycleContract } from "./contract-lifecycle.ts";
 import { schemaContract } from "./contract-schema.ts";
-import { transferContract } from "./contract-transfer.ts";
+import { settingsTransferContract, transferContract } from "./contract-transfer.ts";
 import { workersContract } from "./contract-workers.ts";
 
 export type { StoreBackend, StoreLocation } from "./contract-helpers.ts";
@@ -40,6 +40,7 @@ export function storeContract(backend: StoreBackend): void {
     workersContract(withStore);
     jobfileContract(withStore);
     transferContract(withStore);
+    settingsTransferContract(withStore);
     flowContract(withStore);
     schemaContract(withStore, backend);
   });

@@ -25,6 +25,7 @@ import type {
   RunResult,
   ScheduleRecord,
   Store,
+  StoreSettings,
   ThroughputBucket,
   WorkerRecord,
 } from "../store.ts";
@@ -270,10 +271,14 @@ export class PostgresStore implements Store {
     return this.run((sql) => exportJobs(sql, params));
   }
 
-  jobImportMany(params: { jobs: JobRecord[]; onProgress?: (done: number) => void }): Promise<void> {
+  jobImportMany(params: {
+    jobs: JobRecord[];
+    settings?: StoreSettings;
+    onProgress?: (done: number) => void;
+  }) {
     return this.write(async (tx, notify) => {
       if (params.jobs.some((job) => job.spec.after)) await lockDependenciesExclusive(tx, this.schema);
-      await importJobs(tx, params.jobs, params.onProgress);
+      await importJobs(tx, params);
       await notify();
     });
   }

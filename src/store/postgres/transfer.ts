@@ -6,8 +6,8 @@
 import type { SQL } from "bun";
 import type { JobState } from "../../core/job.ts";
 import type { JobSpec } from "../../core/spec.ts";
-import { importDuplicateError } from "../sqlite/import.ts";
-import type { JobRecord } from "../store.ts";
+import { importDuplicateError, scheduleDuplicateError } from "../sqlite/import.ts";
+import type { JobRecord, StoreSettings } from "../store.ts";
 import { firstRejected, INSERT_BATCH } from "./insert.ts";
 
 type Row = Record<string, unknown>;
@@ -102,12 +102,35 @@ async function importBatch(tx: SQL, jobs: JobRecord[]): Promise<void> {
     ON CONFLICT DO NOTHING`;
 }
 
+/** Config and queue settings replace the target's; a schedule that exists already is an error. */
+async function importSettings(tx: SQL, settings: StoreSettings): Promise<void> {
+  for (const [key, value] of Object.entries(settings.config)) {
+    await tx`INSERT INTO config (key, value) VALUES (${key}, ${value})
+             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`;
+  }
+  for (const queue of settings.queues) {
+    await tx`INSERT INTO queues (name, concurrency, paused)
+             VALUES (${queue.name}, ${queue.concurrency}::int, ${queue.paused}::boolean)
+             ON CONFLICT (name) DO UPDATE SET concurrency = EXCLUDED.concurrency, paused = EXCLUDED.paused`;
+  }
+  for (const schedule of settings.schedules) {
+    const inserted = await tx`
+      INSERT INTO schedules (id, spec, revision, source, next_at, last_at, created_at, updated_at)
+      VALUES (${schedule.id}, ${JSON.stringify(schedule.spec)}::text::jsonb, ${schedule.revision},
+              ${schedule.source}::text, ${schedule.next_at}::bigint, ${schedule.last_at}::bigint,
+              ${schedule.created_at}::bigint, ${schedule.updated_at}::bigint)
+      ON CONFLICT (id) DO NOTHING`;
+    if (inserted.count === 0) throw scheduleDuplicateError(schedule.id);
+  }
+}
+
 /** Runs inside the caller's transaction, so a duplicate in a later batch undoes the earlier ones. */
 export async function importJobs(
   tx: SQL,
-  jobs: JobRecord[],
-  onProgress?: (done: number) => void,
+  params: { jobs: JobRecord[]; settings?: StoreSettings; onProgress?: (done: number) => void },
 ): Promise<void> {
+  const { jobs, onProgress } = params;
+  if (params.settings) await importSettings(tx, params.settings);
   for (let start = 0; start < jobs.length; start += INSERT_BATCH) {
     await importBatch(tx, jobs.slice(start, start + INSERT_BATCH));
     onProgress?.(Math.min(start + INSERT_BATCH, jobs.length));

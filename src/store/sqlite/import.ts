@@ -1,13 +1,14 @@
 /**
  * Moving a queue in and out of SQLite: `export` reads pages of JobRecords, `import`
- * writes them back with their state, inside the caller's IMMEDIATE transaction.
+ * writes them back with their state, and the settings with them, inside the caller's
+ * IMMEDIATE transaction.
  */
 
 import type { Database } from "bun:sqlite";
 import { UserError } from "../../core/errors.ts";
 import type { JobState } from "../../core/job.ts";
 import type { JobSpec } from "../../core/spec.ts";
-import type { JobRecord } from "../store.ts";
+import type { JobRecord, StoreSettings } from "../store.ts";
 
 type Row = Record<string, unknown>;
 
@@ -65,7 +66,47 @@ export function importDuplicateError(id: string): UserError {
   );
 }
 
-export function importJobs(db: Database, jobs: JobRecord[], onProgress?: (done: number) => void): void {
+export function scheduleDuplicateError(id: string): UserError {
+  return new UserError(
+    `schedule id "${id}" already exists in the target store`,
+    "nothing was imported; import into an empty store, or remove that schedule from the input",
+  );
+}
+
+/** Config and queue settings replace the target's; a schedule that exists already is an error. */
+function importSettings(db: Database, settings: StoreSettings): void {
+  const config = db.query(
+    "INSERT INTO config (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+  );
+  for (const [key, value] of Object.entries(settings.config)) config.run(key, value);
+  const queue = db.query(`
+    INSERT INTO queues (name, concurrency, paused) VALUES (?, ?, ?)
+    ON CONFLICT (name) DO UPDATE SET concurrency = excluded.concurrency, paused = excluded.paused`);
+  for (const q of settings.queues) queue.run(q.name, q.concurrency, q.paused ? 1 : 0);
+  const schedule = db.query(`
+    INSERT INTO schedules (id, spec, revision, source, next_at, last_at, created_at, updated_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`);
+  for (const s of settings.schedules) {
+    const values = [
+      s.id,
+      JSON.stringify(s.spec),
+      s.revision,
+      s.source,
+      s.next_at,
+      s.last_at,
+      s.created_at,
+      s.updated_at,
+    ];
+    if (schedule.run(...values).changes === 0) throw scheduleDuplicateError(s.id);
+  }
+}
+
+export function importJobs(
+  db: Database,
+  params: { jobs: JobRecord[]; settings?: StoreSettings; onProgress?: (done: number) => void },
+): void {
+  const { jobs, onProgress } = params;
+  if (params.settings) importSettings(db, params.settings);
   const insert = db.query(`
     INSERT INTO jobs (id, spec, revision, state, attempts, max_retries, priority, queue, tags, created_at,
                       updated_at, next_run_at, started_at, finished_at, exit_code, last_error, source, declared,

@@ -20,6 +20,7 @@ import type {
   NewJob,
   RunResult,
   Store,
+  StoreSettings,
   ThroughputBucket,
   WorkerRecord,
 } from "../store.ts";
@@ -108,8 +109,8 @@ export class SqliteStore implements Store {
     return this.run(() => exportJobs(this.db, params));
   }
 
-  jobImportMany(params: { jobs: JobRecord[]; onProgress?: (done: number) => void }): Promise<void> {
-    return this.write(() => importJobs(this.db, params.jobs, params.onProgress));
+  jobImportMany(params: { jobs: JobRecord[]; settings?: StoreSettings; onProgress?: (done: number) => void }) {
+    return this.write(() => importJobs(this.db, params));
   }
 
   jobGet(params: { id: string }): Promise<Job | null> {

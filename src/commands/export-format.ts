@@ -1,0 +1,221 @@
+/**
+ * The NDJSON format of `export` and `import`: one object per line, told apart by `kind`.
+ *
+ *   {"kind":"config","key":"max-retries","value":"5"}
+ *   {"kind":"queue","name":"emails","concurrency":2,"paused":false}
+ *   {"kind":"schedule","id":"nightly","spec":{…},"revision":…,"next_at":…,…}
+ *   {"kind":"job","id":"job1","spec":{…},"state":"completed","attempts":1,…}
+ *
+ * Timestamps are ms since the epoch. Every field is required, so a truncated or foreign
+ * file is refused line by line instead of half-imported.
+ */
+
+import { canonicalConfigKey, parseConfigValue } from "../core/config.ts";
+import { suggestion, UserError } from "../core/errors.ts";
+import { isJobState } from "../core/job.ts";
+import { type JobSpec, normalizeSpec, SpecError } from "../core/spec.ts";
+import type { JobRecord, ScheduleRecord, StoreSettings } from "../store/store.ts";
+
+const JOB_FIELDS = [
+  "id",
+  "spec",
+  "revision",
+  "state",
+  "attempts",
+  "max_retries",
+  "created_at",
+  "updated_at",
+  "next_run_at",
+  "started_at",
+  "finished_at",
+  "exit_code",
+  "last_error",
+  "source",
+  "declared",
+  "completed_revisions",
+  "canceled_by",
+  "schedule_id",
+] as const satisfies readonly (keyof JobRecord)[];
+
+const SCHEDULE_FIELDS = [
+  "id",
+  "spec",
+  "revision",
+  "source",
+  "next_at",
+  "last_at",
+  "created_at",
+  "updated_at",
+] as const satisfies readonly (keyof ScheduleRecord)[];
+
+const FIELDS = {
+  job: JOB_FIELDS,
+  schedule: SCHEDULE_FIELDS,
+  queue: ["name", "concurrency", "paused"],
+  config: ["key", "value"],
+} as const;
+
+type Kind = keyof typeof FIELDS;
+const KINDS = Object.keys(FIELDS) as Kind[];
+
+export function exportLine(kind: Kind, record: object): string {
+  return `${JSON.stringify({ kind, ...record })}\n`;
+}
+
+type Fields = Record<string, unknown>;
+
+function fieldError(where: string, field: string, rule: string): UserError {
+  return new UserError(
+    `${where}: \`${field}\` ${rule}`,
+    "import reads what `queuectl export` writes; fix or remove that line",
+  );
+}
+
+function integer(where: string, fields: Fields, field: string, nullable = false): number | null {
+  const value = fields[field];
+  if (nullable && value === null) return null;
+  if (typeof value !== "number" || !Number.isSafeInteger(value)) {
+    throw fieldError(where, field, nullable ? "must be a whole number or null" : "must be a whole number");
+  }
+  return value;
+}
+
+function text(where: string, fields: Fields, field: string, nullable = false): string | null {
+  const value = fields[field];
+  if (nullable && value === null) return null;
+  if (typeof value !== "string" || value.includes("\0")) {
+    throw fieldError(where, field, nullable ? "must be a string or null" : "must be a string");
+  }
+  return value;
+}
+
+function spec(where: string, fields: Fields): JobSpec {
+  try {
+    // A stored spec keeps `delay` in ms, while a bare number in user input means seconds.
+    const stored = fields.spec;
+    if (typeof stored !== "object" || stored === null || Array.isArray(stored)) return normalizeSpec(stored);
+    const { delay } = stored as { delay?: unknown };
+    return normalizeSpec(typeof delay === "number" ? { ...stored, delay: `${delay}ms` } : stored);
+  } catch (error) {
+    if (error instanceof SpecError) throw new UserError(`${where}: spec: ${error.message}`, error.hint);
+    throw error;
+  }
+}
+
+function job(where: string, fields: Fields): JobRecord {
+  const jobSpec = spec(where, fields);
+  const id = text(where, fields, "id") as string;
+  if (jobSpec.id !== id) throw fieldError(where, "id", `"${id}" differs from the spec's id "${jobSpec.id}"`);
+  const state = text(where, fields, "state") as string;
+  if (!isJobState(state) || state === "processing") {
+    throw fieldError(where, "state", `"${state}" cannot be imported; export writes running jobs as pending`);
+  }
+  const completed = fields.completed_revisions;
+  if (!Array.isArray(completed) || !completed.every((revision) => typeof revision === "string")) {
+    throw fieldError(where, "completed_revisions", "must be a list of strings");
+  }
+  if (typeof fields.declared !== "boolean") throw fieldError(where, "declared", "must be true or false");
+  const revision = text(where, fields, "revision") as string;
+  if (revision === "") throw fieldError(where, "revision", "must not be empty");
+  return {
+    id,
+    spec: jobSpec,
+    revision,
+    state,
+    attempts: integer(where, fields, "attempts") as number,
+    max_retries: integer(where, fields, "max_retries") as number,
+    created_at: integer(where, fields, "created_at") as number,
+    updated_at: integer(where, fields, "updated_at") as number,
+    next_run_at: integer(where, fields, "next_run_at") as number,
+    started_at: integer(where, fields, "started_at", true),
+    finished_at: integer(where, fields, "finished_at", true),
+    exit_code: integer(where, fields, "exit_code", true),
+    last_error: text(where, fields, "last_error", true),
+    source: text(where, fields, "source", true),
+    declared: fields.declared,
+    completed_revisions: completed as string[],
+    canceled_by: text(where, fields, "canceled_by", true),
+    schedule_id: text(where, fields, "schedule_id", true),
+  };
+}
+
+function schedule(where: string, fields: Fields): ScheduleRecord {
+  const scheduleSpec = spec(where, fields);
+  const id = text(where, fields, "id") as string;
+  if (scheduleSpec.id !== id)
+    throw fieldError(where, "id", `"${id}" differs from the spec's id "${scheduleSpec.id}"`);
+  if (scheduleSpec.schedule === undefined) throw fieldError(where, "spec", "has no `schedule`");
+  return {
+    id,
+    spec: scheduleSpec,
+    revision: text(where, fields, "revision") as string,
+    source: text(where, fields, "source", true),
+    next_at: integer(where, fields, "next_at", true),
+    last_at: integer(where, fields, "last_at", true),
+    created_at: integer(where, fields, "created_at") as number,
+    updated_at: integer(where, fields, "updated_at") as number,
+  };
+}
+
+function queue(where: string, fields: Fields): StoreSettings["queues"][number] {
+  const concurrency = integer(where, fields, "concurrency", true);
+  if (concurrency !== null && concurrency < 1)
+    throw fieldError(where, "concurrency", "must be at least 1 or null");
+  if (typeof fields.paused !== "boolean") throw fieldError(where, "paused", "must be true or false");
+  return { name: text(where, fields, "name") as string, concurrency, paused: fields.paused };
+}
+
+function config(where: string, fields: Fields): [string, string] {
+  try {
+    const key = canonicalConfigKey(text(where, fields, "key") as string);
+    return [key, parseConfigValue(key, text(where, fields, "value") as string)];
+  } catch (error) {
+    if (error instanceof UserError && !error.message.startsWith(where)) {
+      throw new UserError(`${where}: ${error.message}`, error.hint);
+    }
+    throw error;
+  }
+}
+
+/** Reads an export, validating every line before anything is written. */
+export function parseExport(input: string, name: string): { jobs: JobRecord[]; settings: StoreSettings } {
+  const jobs: JobRecord[] = [];
+  const settings: StoreSettings = { config: {}, queues: [], schedules: [] };
+  const lines = input.split("\n");
+  for (let index = 0; index < lines.length; index++) {
+    const line = (lines[index] ?? "").trim();
+    if (line === "") continue;
+    const where = `${name}:${index + 1}`;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (error) {
+      throw new UserError(
+        `${where}: invalid JSON (${(error as Error).message})`,
+        "import reads what `queuectl export` writes, one object per line",
+      );
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      throw new UserError(`${where}: not a JSON object`, "import reads what `queuectl export` writes");
+    }
+    const { kind, ...fields } = value as Fields;
+    if (typeof kind !== "string" || !(KINDS as string[]).includes(kind)) {
+      throw fieldError(where, "kind", `must be one of ${KINDS.join(", ")}`);
+    }
+    const known: readonly string[] = FIELDS[kind as Kind];
+    for (const key of Object.keys(fields)) {
+      if (!known.includes(key)) {
+        throw fieldError(where, key, `is not a field of an exported ${kind} — ${suggestion(key, known)}`);
+      }
+    }
+    for (const field of known) if (!(field in fields)) throw fieldError(where, field, "is missing");
+    if (kind === "job") jobs.push(job(where, fields));
+    else if (kind === "schedule") settings.schedules.push(schedule(where, fields));
+    else if (kind === "queue") settings.queues.push(queue(where, fields));
+    else {
+      const [key, configValue] = config(where, fields);
+      settings.config[key] = configValue;
+    }
+  }
+  return { jobs, settings };
+}
