@@ -23,11 +23,18 @@ export const MAX_JOBFILE_BYTES = 1024 * 1024;
 /** YAML alias expansions allowed per document; a "billion laughs" file fails fast at this cap. */
 const MAX_ALIAS_COUNT = 100;
 
-export interface ParsedJob {
+export interface Place {
+  line: number;
+  column: number;
+}
+
+export interface ParsedJob extends Place {
   spec: JobSpec;
   /** Where the job declares its id (or where the job starts when the id comes from the path). */
   line: number;
   column: number;
+  /** Where each of its fields is written, for problems found later (e.g. an unknown `after` id). */
+  fields: Record<string, Place>;
 }
 
 export interface ParsedJobfile {
@@ -269,7 +276,10 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
     }
     try {
       const spec = normalizeSpec(entry.value, { generateId: () => pathId });
-      result.jobs.push({ spec, ...place(fieldOffset(entry.node, "id", doc) ?? entry.offset) });
+      const fields: Record<string, Place> = {};
+      if (isMap(entry.node))
+        for (const pair of entry.node.items) fields[keyText(pair.key)] = place(offsetOf(pair.key));
+      result.jobs.push({ spec, ...place(fieldOffset(entry.node, "id", doc) ?? entry.offset), fields });
     } catch (error) {
       if (!(error instanceof UserError)) throw error;
       const field = fieldOf(error);

@@ -10,6 +10,15 @@
 
 import { relative, sep } from "node:path";
 import type { DeclaredJob, JobDeclaration, JobfileChanges, NewJob } from "../store/store.ts";
+import type { Place } from "./parse.ts";
+import { dependencyConflicts } from "./plan-dependencies.ts";
+import {
+  type DeclaredSchedule,
+  isScheduled,
+  planSchedules,
+  type SchedulePlan,
+  scheduleConflicts,
+} from "./plan-schedules.ts";
 import { type JobfileProblem, problemPlace } from "./problem.ts";
 
 /** A valid job from a jobfile, with its place for messages. */
@@ -18,8 +27,11 @@ export interface DesiredJob extends NewJob {
   source: string;
   /** The jobfile relative to the folder, for messages. */
   file: string;
+  /** Where its id is declared. */
   line: number;
   column: number;
+  /** Where each field is written, when known. */
+  fields?: Record<string, Place>;
 }
 
 export interface DesiredState {
@@ -36,8 +48,10 @@ export interface DesiredState {
 export interface ActualState {
   /** Every job that came from a jobfile (`store.declaredList()`). */
   declared: DeclaredJob[];
-  /** How the desired ids that already exist are declared (`store.jobDeclarations()`). */
+  /** How the desired ids, and the ids they wait for, exist in the store (`store.jobDeclarations()`). */
   existing: JobDeclaration[];
+  /** Every schedule, from jobfiles or `enqueue`. */
+  schedules: DeclaredSchedule[];
 }
 
 /**
@@ -65,6 +79,8 @@ export interface Plan {
   /** Declarations whose file no longer declares them: not-started jobs get canceled. */
   cancels: PlannedCancel[];
   unchanged: DesiredJob[];
+  /** Jobs with a `schedule`, which become schedules rather than jobs. */
+  schedules: SchedulePlan;
   errors: JobfileProblem[];
 }
 
@@ -132,6 +148,14 @@ function updateReason(job: DesiredJob, current: DeclaredJob, queued: string | nu
 
 export function plan(desired: DesiredState, actual: ActualState): Plan {
   const conflicts = conflictingFiles(desired, actual);
+  const merge = (more: Map<string, JobfileProblem[]>) => {
+    for (const [file, problems] of more) conflicts.set(file, [...(conflicts.get(file) ?? []), ...problems]);
+  };
+  merge(scheduleConflicts(desired.jobs, actual.schedules));
+  const existingIds = new Set(actual.existing.map((entry) => entry.id));
+  // A schedule is not a job, so `after` can never name one.
+  const unconflicted = desired.jobs.filter((job) => !conflicts.has(job.file) && !isScheduled(job));
+  merge(dependencyConflicts(unconflicted, existingIds));
   const blocked = [...desired.blocked, ...conflicts.keys()];
   const blockedIds = new Set(desired.blockedIds);
   const jobs: DesiredJob[] = [];
@@ -145,6 +169,7 @@ export function plan(desired: DesiredState, actual: ActualState): Plan {
     updates: [],
     cancels: [],
     unchanged: [],
+    schedules: { creates: [], updates: [], removals: [], unchanged: [] },
     errors: [...desired.problems, ...[...conflicts.values()].flat()].sort(
       (a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column,
     ),
@@ -152,7 +177,7 @@ export function plan(desired: DesiredState, actual: ActualState): Plan {
   const declaredById = new Map(actual.declared.map((job) => [job.id, job]));
   const nextRevision = new Map(actual.existing.map((entry) => [entry.id, entry.nextRevision]));
   const wanted = new Set<string>();
-  for (const job of jobs) {
+  for (const job of jobs.filter((candidate) => !isScheduled(candidate))) {
     const id = job.spec.id;
     wanted.add(id);
     const current = declaredById.get(id);
@@ -171,6 +196,10 @@ export function plan(desired: DesiredState, actual: ActualState): Plan {
     if (file === null || isBlocked(file, blocked)) continue;
     result.cancels.push({ actual: job, file });
   }
+  result.schedules = planSchedules(jobs.filter(isScheduled), actual.schedules, blockedIds, (source) => {
+    const file = relativeFile(desired.root, source);
+    return file === null || isBlocked(file, blocked) ? null : file;
+  });
   return result;
 }
 
@@ -191,5 +220,14 @@ export function planChanges(planned: Plan): JobfileChanges {
 }
 
 export function planHasChanges(planned: Plan): boolean {
-  return planned.creates.length + planned.updates.length + planned.cancels.length > 0;
+  const { schedules } = planned;
+  return (
+    planned.creates.length +
+      planned.updates.length +
+      planned.cancels.length +
+      schedules.creates.length +
+      schedules.updates.length +
+      schedules.removals.length >
+    0
+  );
 }

@@ -7,6 +7,7 @@
 
 import { readFile } from "node:fs/promises";
 import { resolveConfig } from "../core/config.ts";
+import { nextOccurrence } from "../core/schedule.ts";
 import { firstRunAt, specRevision } from "../core/spec.ts";
 import type { JobfileApplyResult, Store } from "../store/store.ts";
 import { MAX_JOBFILE_BYTES, type ParsedJobfile, parseJobfile } from "./parse.ts";
@@ -41,8 +42,16 @@ export interface SyncOutcome {
   plan: Plan;
   /** What the store did; null on a dry run. */
   applied: JobfileApplyResult | null;
+  /** What happened to schedules declared by jobfiles; null on a dry run. */
+  appliedSchedules: ScheduleApplyResult | null;
   /** When the first file left for later will have settled, or null when none was. */
   settlesAt: number | null;
+}
+
+export interface ScheduleApplyResult {
+  created: string[];
+  updated: string[];
+  removed: string[];
 }
 
 /** An mtime this far in the future is clock skew (e.g. a network mount), not a write in progress. */
@@ -151,6 +160,7 @@ async function readFolder(
         file: file.rel,
         line: job.line,
         column: job.column,
+        fields: job.fields,
       });
     }
   }
@@ -189,19 +199,48 @@ async function reportLateConflicts(store: Store, planned: Plan, applied: Jobfile
   }
 }
 
+/**
+ * Schedules are written after the jobs, each in its own store call: an upsert of the same
+ * revision reports "unchanged" and a second removal finds nothing, so racing watchers agree.
+ */
+async function applySchedules(store: Store, planned: Plan, now: number): Promise<ScheduleApplyResult> {
+  const result: ScheduleApplyResult = { created: [], updated: [], removed: [] };
+  for (const job of [...planned.schedules.creates, ...planned.schedules.updates]) {
+    const outcome = await store.scheduleUpsert({
+      id: job.spec.id,
+      spec: job.spec,
+      revision: job.revision,
+      source: job.source,
+      nextAt: nextOccurrence(job.spec, now),
+      now,
+    });
+    if (outcome !== "unchanged") result[outcome].push(job.spec.id);
+  }
+  for (const removal of planned.schedules.removals) {
+    if (await store.scheduleRemove({ id: removal.actual.id })) result.removed.push(removal.actual.id);
+  }
+  return result;
+}
+
 export async function syncJobsFolder(options: SyncOptions): Promise<SyncOutcome> {
   const { store } = options;
   const { desired, fileCount, settlesAt } = await readFolder(options);
-  const ids = [...new Set(desired.jobs.map((job) => job.spec.id))];
-  const [declared, existing] = await Promise.all([store.declaredList(), store.jobDeclarations({ ids })]);
-  const planned = plan(desired, { declared, existing });
+  const ids = [...new Set(desired.jobs.flatMap((job) => [job.spec.id, ...(job.spec.after ?? [])]))];
+  const [declared, existing, schedules] = await Promise.all([
+    store.declaredList(),
+    store.jobDeclarations({ ids }),
+    store.scheduleList(),
+  ]);
+  const planned = plan(desired, { declared, existing, schedules });
   let applied: JobfileApplyResult | null = null;
+  let appliedSchedules: ScheduleApplyResult | null = null;
   if (!options.dryRun) {
     applied = NOTHING_APPLIED;
     if (planHasChanges(planned)) {
       applied = await store.jobfileApply({ changes: planChanges(planned), now: options.now });
       await reportLateConflicts(store, planned, applied);
     }
+    appliedSchedules = await applySchedules(store, planned, options.now);
   }
-  return { root: desired.root, fileCount, plan: planned, applied, settlesAt };
+  return { root: desired.root, fileCount, plan: planned, applied, appliedSchedules, settlesAt };
 }

@@ -88,7 +88,7 @@ describe("queuectl sync", () => {
     const real = await syncJson([fixture.dir]);
     expect(real.json.applied?.created).toEqual(["a"]);
     const again = await runCli(["sync", fixture.dir], { env: fixture.env });
-    expect(again.stdout.trim()).toBe("No changes: 1 declared job up to date.");
+    expect(again.stdout.trim()).toBe("No changes: 1 declaration up to date.");
   });
 
   test("DIR defaults to ./jobs; a missing folder is an error that cancels nothing", async () => {

@@ -28,7 +28,7 @@ function desired(jobs: DesiredJob[], extra: Partial<DesiredState> = {}): Desired
   return { root: ROOT, jobs, problems: [], blocked: [], blockedIds: [], ...extra };
 }
 
-const nothingExisting = { existing: [] as JobDeclaration[] };
+const nothingExisting = { existing: [] as JobDeclaration[], schedules: [] };
 
 describe("plan", () => {
   test("a new id is created", () => {
@@ -72,7 +72,8 @@ describe("plan", () => {
     ).toBe("moved");
     const queued = [{ id: "a", source: a.source, nextRevision: "another" }];
     expect(
-      plan(desired([a]), { declared: [declared(a, "processing")], existing: queued }).updates[0]?.reason,
+      plan(desired([a]), { declared: [declared(a, "processing")], existing: queued, schedules: [] })
+        .updates[0]?.reason,
     ).toBe("reverted");
   });
 
@@ -80,7 +81,11 @@ describe("plan", () => {
     const before = desiredJob("a", "echo a");
     const after = desiredJob("a", "echo b");
     const existing = [{ id: "a", source: before.source, nextRevision: after.revision }];
-    const result = plan(desired([after]), { declared: [declared(before, "processing")], existing });
+    const result = plan(desired([after]), {
+      declared: [declared(before, "processing")],
+      existing,
+      schedules: [],
+    });
     expect(result.unchanged).toEqual([after]);
   });
 
@@ -132,6 +137,7 @@ describe("plan", () => {
     const result = plan(desired([a, b]), {
       declared: [],
       existing: [{ id: "taken", source: null, nextRevision: null }],
+      schedules: [],
     });
     expect(result.creates).toEqual([]);
     expect(result.errors).toHaveLength(1);

@@ -7,6 +7,7 @@
 import type { Database } from "bun:sqlite";
 import type { JobState } from "../../core/job.ts";
 import type { JobfileApplyResult, JobfileChanges, NewJob } from "../store.ts";
+import { cancelDependents, setDependencies } from "./dependencies.ts";
 import { insertValues } from "./insert.ts";
 
 type Row = Record<string, unknown>;
@@ -42,7 +43,10 @@ export function applyJobfileChanges(db: Database, changes: JobfileChanges, now: 
                     updated_at = ?
     WHERE id = ?`);
 
+  // Rows whose spec was written; their dependencies are recorded once every row exists.
+  const written: NewJob[] = [];
   const replaceWith = (job: NewJob) => {
+    written.push(job);
     const [id, spec, revision, maxRetries, priority, queue, tags, , , nextRunAt, source] = insertValues(
       job,
       now,
@@ -66,6 +70,7 @@ export function applyJobfileChanges(db: Database, changes: JobfileChanges, now: 
     const row = select.get(id) as Row | null;
     if (!row) {
       insert.run(...insertValues(job, now));
+      written.push(job);
       result.created.push(id);
       continue;
     }
@@ -103,6 +108,9 @@ export function applyJobfileChanges(db: Database, changes: JobfileChanges, now: 
     }
   }
 
+  // In any order: a pipeline may list its steps before the jobs they wait for.
+  for (const job of written) setDependencies(db, job.spec.id, job.spec.after, now);
+
   const remove = db.query(`
     UPDATE jobs SET declared = 0, next_spec = NULL, next_revision = NULL, next_max_retries = NULL, updated_at = ?1,
                     finished_at = CASE WHEN state IN ('pending', 'failed') THEN ?1 ELSE finished_at END,
@@ -113,7 +121,10 @@ export function applyJobfileChanges(db: Database, changes: JobfileChanges, now: 
   for (const id of changes.removals) {
     const before = select.get(id) as Row | null;
     const row = remove.get(now, id) as Row | null;
-    if (row && before && (before.state === "pending" || before.state === "failed")) result.canceled.push(id);
+    if (row && before && (before.state === "pending" || before.state === "failed")) {
+      result.canceled.push(id);
+      cancelDependents(db, id, "canceled", now);
+    }
   }
   return result;
 }

@@ -1,0 +1,51 @@
+/**
+ * Dependencies between jobfile jobs (`after`). Every id named must be declared by a valid
+ * jobfile of the folder or already be in the queue, and jobs must not wait for each other
+ * in a cycle, or they would wait forever. A file with such a problem is held back whole,
+ * which can leave another file's dependency undeclared, so the check repeats until stable.
+ */
+
+import { findCycle } from "../core/dependencies.ts";
+import type { DesiredJob } from "./plan.ts";
+import type { JobfileProblem } from "./problem.ts";
+
+/** Problems by file; `existing` holds the ids the queue already has. */
+export function dependencyConflicts(
+  jobs: readonly DesiredJob[],
+  existing: ReadonlySet<string>,
+): Map<string, JobfileProblem[]> {
+  const conflicts = new Map<string, JobfileProblem[]>();
+  const add = (job: DesiredJob, message: string, hint: string) => {
+    const place = job.fields?.after ?? job;
+    const problem = { file: job.file, line: place.line, column: place.column, field: "after", message, hint };
+    conflicts.set(job.file, [...(conflicts.get(job.file) ?? []), problem]);
+  };
+  for (;;) {
+    const valid = jobs.filter((job) => !conflicts.has(job.file));
+    const declared = new Set(valid.map((job) => job.spec.id));
+    let heldBack = false;
+    for (const job of valid) {
+      const unknown = (job.spec.after ?? []).filter((id) => !declared.has(id) && !existing.has(id));
+      if (unknown.length === 0) continue;
+      add(
+        job,
+        `\`after\` names ${unknown.map((id) => `"${id}"`).join(", ")}, which no valid jobfile declares and the queue does not hold`,
+        "declare that job in the folder, or fix the id",
+      );
+      heldBack = true;
+    }
+    if (heldBack) continue;
+    const cycle = findCycle(new Map(valid.map((job) => [job.spec.id, job.spec.after ?? []])));
+    if (!cycle) return conflicts;
+    const members = new Set(cycle);
+    for (const job of valid) {
+      if (members.has(job.spec.id)) {
+        add(
+          job,
+          `the dependencies form a cycle: ${cycle.join(" → ")}`,
+          "remove one `after` entry of the cycle",
+        );
+      }
+    }
+  }
+}
