@@ -158,6 +158,28 @@ export interface StoreSettings {
   schedules: ScheduleRecord[];
 }
 
+/** A named queue with its limits and its jobs counted by state. */
+export interface QueueInfo {
+  name: string;
+  /** Running jobs allowed at once across every worker and host; null = no limit. */
+  concurrency: number | null;
+  paused: boolean;
+  counts: StateCounts;
+}
+
+/** A recurring declaration; each occurrence becomes a job of its own. */
+export interface ScheduleRecord {
+  id: string;
+  spec: JobSpec;
+  revision: string;
+  source: string | null;
+  /** The first occurrence not yet handled, or null when the pattern never fires again. */
+  next_at: number | null;
+  last_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface Store {
   readonly backend: "sqlite" | "postgres";
   /** Where the store lives, for messages (never includes a password). */
@@ -289,4 +311,43 @@ export interface Store {
     durationBoundsMs: number[];
     waitBoundsMs: number[];
   }): Promise<MetricsSnapshot>;
+
+  /** Creates or changes a named queue's limit or pause switch; omitted fields stay as they are. */
+  queueSet(params: { name: string; concurrency?: number | null; paused?: boolean }): Promise<void>;
+  /** Every queue that has jobs or settings. */
+  queueList(): Promise<QueueInfo[]>;
+  /**
+   * Deletes finished jobs (with their attempts) in `states` that finished before
+   * `finishedBefore`. Never touches pending or running jobs, nor jobs a jobfile still
+   * declares (their row is what keeps a re-sync from running them again).
+   */
+  jobPurge(params: { states: JobState[]; finishedBefore: number; dryRun: boolean }): Promise<string[]>;
+
+  /** Creates or replaces a schedule. A changed revision recomputes `nextAt`. */
+  scheduleUpsert(params: {
+    id: string;
+    spec: JobSpec;
+    revision: string;
+    source: string | null;
+    nextAt: number | null;
+    now: number;
+  }): Promise<"created" | "updated" | "unchanged">;
+  scheduleGet(params: { id: string }): Promise<ScheduleRecord | null>;
+  scheduleList(): Promise<ScheduleRecord[]>;
+  /** Stops future occurrences; occurrences already queued stay. */
+  scheduleRemove(params: { id: string }): Promise<boolean>;
+  scheduleDue(params: { now: number }): Promise<ScheduleRecord[]>;
+  /**
+   * Records that a schedule fired: moves `next_at` from `expectedNextAt` (compare-and-set, so
+   * two tickers never both fire) and enqueues `occurrences`, applying the overlap policy
+   * against occurrences still pending or running.
+   */
+  scheduleFire(params: {
+    id: string;
+    expectedNextAt: number;
+    nextAt: number | null;
+    occurrences: NewJob[];
+    overlap: "allow" | "skip" | "replace";
+    now: number;
+  }): Promise<{ enqueued: string[]; skipped: string[]; replaced: string[] }>;
 }

@@ -1,6 +1,7 @@
 /** Turns bun:sqlite failures into one-line messages users can act on (exit code 1). */
 
 import { SQLiteError } from "bun:sqlite";
+import { statSync } from "node:fs";
 import { runtimeError, UserError } from "../../core/errors.ts";
 
 export function translateSqliteError<T>(location: string, work: () => T): T {
@@ -53,4 +54,28 @@ export function describeSqliteError(location: string, error: unknown): Error {
     );
   }
   return error as Error;
+}
+
+/** Device and inode of the file at `path`, or null when nothing is there. */
+export function fileIdentity(path: string): string | null {
+  try {
+    const stats = statSync(path);
+    return `${stats.dev}:${stats.ino}`;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * SQLite keeps writing to a database file that was deleted or replaced while it was open,
+ * where no other process will ever read it. Each write checks first, so a worker whose
+ * file is gone says so instead of running jobs nobody can see.
+ */
+export function assertSameFile(location: string, identity: string | null): void {
+  if (identity !== null && fileIdentity(location) !== identity) {
+    throw runtimeError(
+      `the database ${location} was deleted or replaced while this process had it open`,
+      "restart this process so that it opens the file that is there now",
+    );
+  }
 }
