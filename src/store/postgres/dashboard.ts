@@ -116,7 +116,7 @@ export async function metricsSnapshot(
            ${bucketColumns("wait", "w", waitBoundsMs)}
     FROM base`)) as Row[];
   const [oldest] = (await sql`
-    SELECT MIN(next_run_at) AS since FROM jobs WHERE state = 'pending' AND next_run_at <= ${now}::bigint`) as Row[];
+    SELECT MIN(next_run_at) AS since FROM jobs WHERE state = 'pending' AND blocked = 0 AND next_run_at <= ${now}::bigint`) as Row[];
   return {
     completed: Number(row?.completed ?? 0),
     failed: Number(row?.failed ?? 0),
