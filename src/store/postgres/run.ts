@@ -55,8 +55,9 @@ export async function failJob(
     onlyIfLeaseExpiredBefore?: number;
   },
 ): Promise<boolean> {
-  // Only a dead job touches its dependents (they are canceled); a retry leaves them waiting.
-  if (params.state === "dead") await lockDependenciesShared(tx, schema);
+  // A dead job cancels its dependents, and so does a failed one whose jobfile was removed
+  // (it is canceled instead of retried); a plain retry leaves them waiting.
+  await lockDependenciesShared(tx, schema);
   const result = await tx`
     UPDATE jobs SET state = ${params.state}, next_run_at = ${params.nextRunAt}::bigint,
                     updated_at = ${params.now}::bigint, lease_until = NULL,
@@ -67,7 +68,14 @@ export async function failJob(
            OR lease_until < ${params.onlyIfLeaseExpiredBefore ?? null}::bigint)`;
   if (result.count === 0) return false;
   await finishAttempt(tx, params.id, params.token, params.now, params.result);
-  if (params.state === "dead") await cancelDependents(tx, params.id, "dead", params.now);
+  // Its jobfile was removed while it ran: the run was allowed to finish, not to be retried.
+  const undeclared = await tx`
+    UPDATE jobs SET state = 'canceled', finished_at = ${params.now}::bigint,
+                    last_error = last_error || ' (not retried: its jobfile was removed)'
+    WHERE id = ${params.id} AND state = 'failed' AND source IS NOT NULL AND NOT declared AND next_spec IS NULL`;
+  if (params.state === "dead" || undeclared.count > 0) {
+    await cancelDependents(tx, params.id, params.state === "dead" ? "dead" : "canceled", params.now);
+  }
   await promoteNextRevision(tx, params.id, params.now);
   return true;
 }

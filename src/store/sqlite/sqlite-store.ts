@@ -20,23 +20,23 @@ import type {
   JobSearchParams,
   NewJob,
   QueueInfo,
-  ScheduleRecord,
   RunResult,
+  ScheduleRecord,
   Store,
   StoreSettings,
   ThroughputBucket,
   WorkerRecord,
 } from "../store.ts";
-import { duplicateIdError, insertValues } from "./insert.ts";
-import { exportJobs, importJobs } from "./import.ts";
 import { cancelDependents, rearmDependents, releaseDependents, setDependencies } from "./dependencies.ts";
+import { exportJobs, importJobs } from "./import.ts";
+import { duplicateIdError, insertValues } from "./insert.ts";
 import { searchJobs } from "./job-search.ts";
 import { applyJobfileChanges } from "./jobfile-apply.ts";
-import { jobPurge, queueList, queueSet } from "./queues.ts";
-import { scheduleFire, scheduleGet, scheduleList, scheduleRemove, scheduleUpsert } from "./schedules.ts";
 import { jobDeclarations } from "./jobfile-declarations.ts";
 import { attemptThroughput, metricsSnapshot } from "./metrics.ts";
 import { migrateSqlite } from "./migrations.ts";
+import { jobPurge, queueList, queueSet } from "./queues.ts";
+import { scheduleFire, scheduleGet, scheduleList, scheduleRemove, scheduleUpsert } from "./schedules.ts";
 import { assertSameFile, fileIdentity, translateSqliteError } from "./sqlite-errors.ts";
 
 type Row = Record<string, unknown>;
@@ -129,7 +129,11 @@ export class SqliteStore implements Store {
     return this.run(() => exportJobs(this.db, params));
   }
 
-  jobImportMany(params: { jobs: JobRecord[]; settings?: StoreSettings; onProgress?: (done: number) => void }) {
+  jobImportMany(params: {
+    jobs: JobRecord[];
+    settings?: StoreSettings;
+    onProgress?: (done: number) => void;
+  }) {
     return this.write(() => importJobs(this.db, params));
   }
 
@@ -274,7 +278,16 @@ export class SqliteStore implements Store {
         ).changes;
       if (changed === 0) return false;
       this.finishAttempt(params.id, params.token, params.now, params.result);
-      if (params.state === "dead") cancelDependents(this.db, params.id, "dead", params.now);
+      // Its jobfile was removed while it ran: the run was allowed to finish, not to be retried.
+      const undeclared = this.db
+        .query(`
+          UPDATE jobs SET state = 'canceled', finished_at = ?1,
+                          last_error = last_error || ' (not retried: its jobfile was removed)'
+          WHERE id = ?2 AND state = 'failed' AND source IS NOT NULL AND declared = 0 AND next_spec IS NULL`)
+        .run(params.now, params.id).changes;
+      if (params.state === "dead" || undeclared > 0) {
+        cancelDependents(this.db, params.id, params.state === "dead" ? "dead" : "canceled", params.now);
+      }
       this.promoteNextRevision(params.id, params.now);
       return true;
     });
