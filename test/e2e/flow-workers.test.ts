@@ -35,7 +35,9 @@ describe("flow with real workers", () => {
     const dir = home.home;
     // Each job takes a lock directory; finding it taken means two ran at once.
     const command = `if mkdir ${dir}/running 2>/dev/null; then sleep 0.3; rmdir ${dir}/running; else echo overlap >> ${dir}/overlaps; fi`;
-    const jobs = Array.from({ length: 6 }, (_, i) => JSON.stringify({ id: `limited-${i}`, command, queue: "one-at-a-time" }));
+    const jobs = Array.from({ length: 6 }, (_, i) =>
+      JSON.stringify({ id: `limited-${i}`, command, queue: "one-at-a-time" }),
+    );
     writeFileSync(join(dir, "jobs.ndjson"), jobs.join("\n"));
     ok(await cli("queue", "set", "one-at-a-time", "--concurrency", "1"));
     ok(await cli("enqueue", "-f", join(dir, "jobs.ndjson")));
@@ -52,7 +54,9 @@ describe("flow with real workers", () => {
     ok(await cli("enqueue", '{"id":"held","command":"true","queue":"batch"}'));
     startWorkers(1);
     ok(await cli("enqueue", '{"id":"sentinel","command":"true"}'));
-    await waitFor(async () => (await jobState(home, "sentinel")) === "completed", { what: "sentinel to complete" });
+    await waitFor(async () => (await jobState(home, "sentinel")) === "completed", {
+      what: "sentinel to complete",
+    });
     expect(await jobState(home, "held")).toBe("pending");
     ok(await cli("queue", "resume", "batch"));
     await waitFor(async () => (await jobState(home, "held")) === "completed", { what: "held to complete" });
@@ -64,11 +68,19 @@ describe("flow with real workers", () => {
     ok(
       await cli(
         "enqueue",
-        JSON.stringify({ id: "every-second", command: `echo "$QUEUECTL_JOB_ID" >> ${log}`, schedule: "* * * * * *", overlap: "allow" }),
+        JSON.stringify({
+          id: "every-second",
+          command: `echo "$QUEUECTL_JOB_ID" >> ${log}`,
+          schedule: "* * * * * *",
+          overlap: "allow",
+        }),
       ),
     );
     startWorkers(2);
-    await waitFor(() => existsSync(log) && lines(log).length >= 3, { timeoutMs: 30_000, what: "three occurrences" });
+    await waitFor(() => existsSync(log) && lines(log).length >= 3, {
+      timeoutMs: 30_000,
+      what: "three occurrences",
+    });
     const ran = lines(log);
     expect(new Set(ran).size).toBe(ran.length);
     expect(ran.every((id) => id.startsWith("every-second@"))).toBe(true);
@@ -76,10 +88,21 @@ describe("flow with real workers", () => {
 
   test("a pipeline runs build → test → deploy in order", async () => {
     const log = join(home.home, "pipeline.log");
-    const step = (id: string, after?: string) => ({ id, command: `echo ${id} >> ${log}`, ...(after ? { after: [after] } : {}) });
-    ok(await cli("enqueue", JSON.stringify({ jobs: [step("deploy", "test"), step("test", "build"), step("build")] })));
+    const step = (id: string, after?: string) => ({
+      id,
+      command: `echo ${id} >> ${log}`,
+      ...(after ? { after: [after] } : {}),
+    });
+    ok(
+      await cli(
+        "enqueue",
+        JSON.stringify({ jobs: [step("deploy", "test"), step("test", "build"), step("build")] }),
+      ),
+    );
     startWorkers(2, ["--concurrency", "2"]);
-    await waitFor(async () => (await jobState(home, "deploy")) === "completed", { what: "the pipeline to finish" });
+    await waitFor(async () => (await jobState(home, "deploy")) === "completed", {
+      what: "the pipeline to finish",
+    });
     expect(lines(log)).toEqual(["build", "test", "deploy"]);
   });
 });
