@@ -1,7 +1,9 @@
 import type { CAC } from "cac";
 import { UserError } from "../core/errors.ts";
-import { colors, jobBlocks, jobJson, printJson, safeText } from "../render.ts";
-import { type GlobalOptions, requireJob, withStore } from "./context.ts";
+import { retryAllDead } from "../core/moves.ts";
+import { colors, jobBlocks, jobJson, printJson } from "../render.ts";
+import { moveFromCli } from "./cancel.ts";
+import { type GlobalOptions, withStore } from "./context.ts";
 
 interface RetryOptions extends GlobalOptions {
   all?: boolean;
@@ -33,35 +35,13 @@ export function registerDlq(cli: CAC): void {
           "queuectl dlq retry <id>  or  queuectl dlq retry --all",
         );
       }
+      if (id !== undefined) {
+        await moveFromCli(options, String(id), "retry");
+        return;
+      }
       await withStore(options, async (store) => {
-        const now = Date.now();
-        if (id !== undefined) {
-          const job = await requireJob(store, String(id));
-          if (job.state !== "dead") {
-            throw new UserError(
-              `job "${safeText(job.id)}" is ${job.state}, not dead`,
-              "only jobs in the DLQ can be retried; see `queuectl dlq list`",
-            );
-          }
-        }
-        const moved = await store.jobTransition({
-          id: id === undefined ? undefined : String(id),
-          from: ["dead"],
-          to: "pending",
-          resetAttempts: true,
-          now,
-        });
-        if (id !== undefined && moved.length === 0) {
-          throw new UserError(
-            `job "${safeText(String(id))}" left the DLQ meanwhile`,
-            "see `queuectl show <id>`",
-          );
-        }
+        const moved = await retryAllDead(store, Date.now());
         if (options.json) printJson({ retried: moved.map((job) => job.id) });
-        else if (id !== undefined)
-          console.log(
-            `${colors.green("✓")} Job ${safeText(String(id))} moved back to pending (attempts reset)`,
-          );
         else console.log(`${colors.green("✓")} ${moved.length} job(s) moved from the DLQ back to pending`);
       });
     });

@@ -5,69 +5,39 @@
  * nothing and says why (409) instead of clobbering a newer state.
  */
 
-import type { JobState } from "../core/job.ts";
+import {
+  moveJob as applyMove,
+  JOB_MOVES,
+  type JobMoveName,
+  refusalMessage,
+  retryAllDead as retryAll,
+} from "../core/moves.ts";
 import type { Store } from "../store/store.ts";
 import { json, problem } from "./responses.ts";
 
-interface Move {
-  from: readonly JobState[];
-  to: "pending" | "canceled";
-  resetAttempts: boolean;
-  reason?: string;
-  /** Why the move does not apply to a job in another state. */
-  refusal: string;
-  answer: (id: string) => unknown;
-}
+/** The dashboard answers each move with the same JSON as the CLI's `--json`. */
+const ANSWERS: Record<JobMoveName, (id: string) => unknown> = {
+  retry: (id) => ({ retried: [id] }),
+  cancel: (id) => ({ canceled: id }),
+  rerun: (id) => ({ rerun: id }),
+};
 
-export const MOVES = {
-  retry: {
-    from: ["dead"],
-    to: "pending",
-    resetAttempts: true,
-    refusal: "only jobs in the DLQ (dead) can be retried",
-    answer: (id) => ({ retried: [id] }),
-  },
-  cancel: {
-    from: ["pending", "failed"],
-    to: "canceled",
-    resetAttempts: false,
-    reason: "canceled by the user",
-    refusal: "only pending or failed jobs can be canceled; a running job finishes on its own",
-    answer: (id) => ({ canceled: id }),
-  },
-  rerun: {
-    from: ["completed", "dead", "canceled"],
-    to: "pending",
-    resetAttempts: true,
-    refusal: "only finished jobs (completed, dead or canceled) can be rerun",
-    answer: (id) => ({ rerun: id }),
-  },
-} satisfies Record<string, Move>;
-
-export type MoveName = keyof typeof MOVES;
+export type MoveName = JobMoveName;
 
 export function isMoveName(name: string): name is MoveName {
-  return Object.hasOwn(MOVES, name);
+  return Object.hasOwn(JOB_MOVES, name);
 }
 
 export async function moveJob(store: Store, id: string, name: MoveName, now: number): Promise<Response> {
-  const move: Move = MOVES[name];
-  const moved = await store.jobTransition({
-    id,
-    from: move.from,
-    to: move.to,
-    resetAttempts: move.resetAttempts,
-    now,
-    reason: move.reason,
-  });
-  if (moved.length > 0) return json(move.answer(id));
-  const current = await store.jobGet({ id });
-  if (!current) return problem(404, `no job with id "${id}"`, "see GET /api/jobs for the ids in the queue");
-  return problem(409, `job "${id}" is ${current.state}`, move.refusal);
+  const outcome = await applyMove(store, id, name, now);
+  if (outcome.moved) return json(ANSWERS[name](id));
+  if (!outcome.current)
+    return problem(404, `no job with id "${id}"`, "see GET /api/jobs for the ids in the queue");
+  return problem(409, refusalMessage(id, name, outcome.current.state), JOB_MOVES[name].refusal);
 }
 
 /** `dlq retry --all`: every dead job back to pending with its attempts reset. */
 export async function retryAllDead(store: Store, now: number): Promise<Response> {
-  const moved = await store.jobTransition({ from: ["dead"], to: "pending", resetAttempts: true, now });
+  const moved = await retryAll(store, now);
   return json({ retried: moved.map((job) => job.id) });
 }

@@ -255,7 +255,7 @@ describe("actions", () => {
     const response = await post("/api/jobs/ok-1/retry");
     expect(response.status).toBe(409);
     expect(await response.json()).toEqual({
-      error: 'job "ok-1" is completed',
+      error: 'job "ok-1" is completed, not dead',
       hint: "only jobs in the DLQ (dead) can be retried",
     });
     expect((await post("/api/jobs/no-such-job/cancel")).status).toBe(404);

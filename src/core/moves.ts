@@ -1,0 +1,84 @@
+/**
+ * The manual state moves users make — `dlq retry`, `cancel` and `rerun` — defined once for
+ * the CLI and the dashboard. Each is one guarded store transition, so a move that races a
+ * worker changes nothing and reports the state it found instead of clobbering it.
+ */
+
+import type { Store } from "../store/store.ts";
+import type { Job, JobState } from "./job.ts";
+
+export interface JobMove {
+  from: readonly JobState[];
+  to: "pending" | "canceled";
+  resetAttempts: boolean;
+  /** Recorded as the job's last_error. */
+  reason?: string;
+  /** Why the move does not apply to a job in another state: the hint users see. */
+  refusal: string;
+  /** Said after the job's state when the move does not apply, e.g. "not dead". */
+  expected?: string;
+}
+
+export const JOB_MOVES = {
+  retry: {
+    from: ["dead"],
+    to: "pending",
+    resetAttempts: true,
+    refusal: "only jobs in the DLQ (dead) can be retried",
+    expected: "not dead",
+  },
+  cancel: {
+    from: ["pending", "failed"],
+    to: "canceled",
+    resetAttempts: false,
+    reason: "canceled by the user",
+    refusal: "only pending or failed jobs can be canceled; a running job finishes on its own",
+  },
+  rerun: {
+    from: ["completed", "dead", "canceled"],
+    to: "pending",
+    resetAttempts: true,
+    refusal: "only finished jobs (completed, dead or canceled) can be rerun",
+    expected: "not finished",
+  },
+} satisfies Record<string, JobMove>;
+
+export type JobMoveName = keyof typeof JOB_MOVES;
+
+export function isJobMoveName(name: string): name is JobMoveName {
+  return Object.hasOwn(JOB_MOVES, name);
+}
+
+/** The one-line refusal, shared by the CLI and the dashboard. */
+export function refusalMessage(id: string, name: JobMoveName, state: JobState): string {
+  const move: JobMove = JOB_MOVES[name];
+  return `job "${id}" is ${state}${move.expected ? `, ${move.expected}` : ""}`;
+}
+
+export type MoveOutcome = { moved: true; job: Job } | { moved: false; current: Job | null };
+
+/** Applies one move to one job; `current` (null when the id is unknown) explains a refusal. */
+export async function moveJob(
+  store: Store,
+  id: string,
+  name: JobMoveName,
+  now: number,
+): Promise<MoveOutcome> {
+  const move: JobMove = JOB_MOVES[name];
+  const [job] = await store.jobTransition({
+    id,
+    from: move.from,
+    to: move.to,
+    resetAttempts: move.resetAttempts,
+    now,
+    reason: move.reason,
+  });
+  if (job) return { moved: true, job };
+  return { moved: false, current: await store.jobGet({ id }) };
+}
+
+/** `dlq retry --all`: every dead job back to pending with attempts reset. */
+export async function retryAllDead(store: Store, now: number): Promise<Job[]> {
+  const move: JobMove = JOB_MOVES.retry;
+  return store.jobTransition({ from: move.from, to: move.to, resetAttempts: move.resetAttempts, now });
+}
