@@ -1,5 +1,8 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { decideAfterFailure, retryDelayMs } from "../../src/core/backoff.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 describe("retry schedule", () => {
   test("base 2 doubles: 2 s, 4 s, 8 s", () => {

@@ -1,7 +1,10 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { canonicalConfigKey, parseConfigValue, resolveConfig, withDefaults } from "../../src/core/config.ts";
 import { formatDurationMs, parseDurationMs } from "../../src/core/duration.ts";
 import { nearestName, suggestion, UserError } from "../../src/core/errors.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 function refusal(work: () => unknown): string {
   try {

@@ -1,7 +1,10 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { resolveConfig } from "../../src/core/config.ts";
 import { UserError } from "../../src/core/errors.ts";
 import { formatFromName, parseJobInput, prepareJobs } from "../../src/core/job-input.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 const config = resolveConfig({});
 const now = 1_700_000_000_000;

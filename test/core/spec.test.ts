@@ -1,6 +1,9 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { UserError } from "../../src/core/errors.ts";
 import { canonicalJson, firstRunAt, normalizeSpec, SpecError, specRevision } from "../../src/core/spec.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 /** The message and hint of the SpecError that `input` raises. */
 function specError(input: unknown): string {

@@ -3,10 +3,13 @@
  * a real SQLite file; read answers are compared with the CLI's own `--json` output.
  */
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { runCliJson, type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
 import { enqueue, openTestStore, runJob } from "./fixtures.ts";
 import { type RunningDashboard, startDashboard } from "./server.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 let home: TempHome;
 let dashboard: RunningDashboard;

@@ -7,7 +7,7 @@
  * A missing browser fails the test with the install command; it never skips silently.
  */
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -15,6 +15,9 @@ import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { CLI_PATH, type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
 import { openTestStore, seedShowcase } from "./fixtures.ts";
 import { type RunningDashboard, startDashboard } from "./server.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 const CHROMIUM = "/usr/bin/chromium";
 const ROOT = resolve(import.meta.dir, "../..");

@@ -1,8 +1,11 @@
 /** `queuectl dashboard` flags: refusals are one line and exit 2; a good start serves and stops cleanly. */
 
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { runCli, type TempHome, tempHome } from "../helpers/cli.ts";
 import { startDashboard } from "./server.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 let home: TempHome | undefined;
 

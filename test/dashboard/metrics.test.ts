@@ -4,11 +4,14 @@
  * timing the test wrote itself.
  */
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { type TempHome, tempHome } from "../helpers/cli.ts";
 import { enqueue, openTestStore, runJob } from "./fixtures.ts";
 import { type Family, parsePrometheusText, seriesValue } from "./prometheus-parser.ts";
 import { type RunningDashboard, startDashboard } from "./server.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 let home: TempHome;
 let dashboard: RunningDashboard;

@@ -1,5 +1,8 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { MonotonicSeries } from "../../src/dashboard/monotonic.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 describe("MonotonicSeries", () => {
   test("holds a counter through a drop and keeps counting growth", () => {

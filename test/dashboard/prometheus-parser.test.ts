@@ -1,7 +1,10 @@
 /** The strict parser must reject what it claims to reject, or the metrics test proves nothing. */
 
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { parsePrometheusText, seriesValue } from "./prometheus-parser.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 const GOOD = `# HELP q_jobs Jobs by state.
 # TYPE q_jobs gauge

@@ -3,12 +3,15 @@
  * state filter walks `jobs_state (state, seq)`, and no search shape sorts the table.
  */
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { searchJobsSql } from "../../src/store/sqlite/job-search.ts";
 import type { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
 import type { JobSearchParams } from "../../src/store/store.ts";
 import { type TempHome, tempHome } from "../helpers/cli.ts";
 import { enqueue, openTestStore } from "./fixtures.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 let home: TempHome;
 let store: SqliteStore;

@@ -1,9 +1,12 @@
 /** A dashboard started with a token: every read and write needs it, and the page signs in for a cookie. */
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { type TempHome, tempHome } from "../helpers/cli.ts";
 import { enqueue, openTestStore } from "./fixtures.ts";
 import { type RunningDashboard, startDashboard } from "./server.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 const TOKEN = "s3cret-token-0123456789";
 let home: TempHome;

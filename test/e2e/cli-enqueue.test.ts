@@ -3,10 +3,13 @@
  * shows it, the revision, and bulk input that is all-or-nothing.
  */
 
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type CliResult, runCli, runCliJson, type TempHome, tempHome } from "../helpers/cli.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 interface JobJson {
   id: string;

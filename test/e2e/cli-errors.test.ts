@@ -3,10 +3,13 @@
  * stack trace, and the queue and config exactly as they were before.
  */
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runCli, type TempHome, tempHome } from "../helpers/cli.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 let home: TempHome;
 let input: string;

@@ -3,10 +3,13 @@
  * colour appears only on a TTY and never under NO_COLOR, and `--json` stays parseable.
  */
 
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { openStore } from "../../src/store/open.ts";
 import { CLI_PATH, runCli, runCliJson, type TempHome, tempHome } from "../helpers/cli.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 let home: TempHome;
 beforeEach(() => {

@@ -4,11 +4,14 @@
  * reader would type them.
  */
 
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openStore } from "../../src/store/open.ts";
 import { type CliResult, runCli, runCliJson, type TempHome, tempHome } from "../helpers/cli.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 let home: TempHome;
 beforeEach(() => {

@@ -7,13 +7,16 @@
  * jobs need a worker otherwise; everything after that goes through the CLI.
  */
 
-import { afterAll, afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SQL } from "bun";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
 import type { JobRecord, NewJob } from "../../src/store/store.ts";
 import { type CliResult, runCli, type TempHome, tempHome } from "../helpers/cli.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 const PG_URL = process.env.QUEUECTL_TEST_PG_URL;
 

@@ -1,10 +1,13 @@
 /** `queuectl sync` as users run it: the real CLI on a real folder, git repositories and a git hook. */
 
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { chmodSync, cpSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { CLI_PATH, runCli, runCliJson } from "../helpers/cli.ts";
 import { claimAll, completeAll, type JobsFixture, jobsFixture } from "../jobfiles/helpers.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 let fixture: JobsFixture;
 afterEach(() => fixture?.cleanup());

@@ -4,11 +4,14 @@
  * write marker files, so "it ran" means a real process ran the real command.
  */
 
-import { afterEach, expect, test } from "bun:test";
+import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { runCliJson, waitFor } from "../helpers/cli.ts";
 import { type JobsFixture, jobsFixture, type LiveCli, startCli } from "../jobfiles/helpers.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 let fixture: JobsFixture;
 const processes: LiveCli[] = [];

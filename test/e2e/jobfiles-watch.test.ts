@@ -1,8 +1,11 @@
 /** `queuectl watch` as a process: output, signals, restarts and two watchers on one folder. */
 
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { runCli, runCliJson, waitFor } from "../helpers/cli.ts";
 import { type JobsFixture, jobsFixture, type LiveCli, startCli } from "../jobfiles/helpers.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 let fixture: JobsFixture;
 const processes: LiveCli[] = [];

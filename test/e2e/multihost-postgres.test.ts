@@ -5,13 +5,16 @@
  * once its lease runs out, and `worker stop --all` on one host drains every host.
  */
 
-import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SQL, type Subprocess } from "bun";
 import { openPostgresStore, type PostgresStore } from "../../src/store/postgres/postgres-store.ts";
 import { CLI_PATH, runCli, type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 const PG_URL = process.env.QUEUECTL_TEST_PG_URL;
 /** Real worker processes on a shared machine: a deadline, not a speed requirement. */

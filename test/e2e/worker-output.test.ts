@@ -4,12 +4,15 @@
  * holds stdout, following a running attempt, and reading from another host.
  */
 
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { LOG_CAP_BYTES } from "../../src/worker/log-files.ts";
 import { CLI_PATH, runCli, runCliJson, type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
 import { enqueue, ForegroundWorker, getJob, jobState, killWorkers, ok } from "../worker/helpers.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 let home: TempHome;
 let spawned: ForegroundWorker[];

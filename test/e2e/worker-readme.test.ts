@@ -3,11 +3,14 @@
  * there (default config), one after another on one queue, as a user would type them.
  */
 
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runCli, runCliJson, type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
 import { jobState, killWorkers, withStore } from "../worker/helpers.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 let home: TempHome;
 beforeAll(() => {

@@ -4,7 +4,7 @@
  * from the jobs themselves, not from what the queue believes.
  */
 
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runCli, runCliJson, type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
@@ -19,6 +19,9 @@ import {
   ok,
   withStore,
 } from "../worker/helpers.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 let home: TempHome;
 let spawned: ForegroundWorker[];

@@ -4,7 +4,7 @@
  * whose job is rescued by another once the lease expires. Real processes, real signals.
  */
 
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { resolveConfig } from "../../src/core/config.ts";
@@ -22,6 +22,9 @@ import {
   ok,
   withStore,
 } from "../worker/helpers.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 let home: TempHome;
 let spawned: ForegroundWorker[];

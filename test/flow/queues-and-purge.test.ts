@@ -1,6 +1,9 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { runCli, tempHome } from "../helpers/cli.ts";
 import { enqueue, runNext, stateOf, tempStore } from "./helpers.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 let cleanup: (() => Promise<void>) | undefined;
 afterEach(async () => {

@@ -1,6 +1,9 @@
-import { afterEach, expect, test } from "bun:test";
+import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
 import { normalizeSpec, specRevision } from "../../src/core/spec.ts";
 import { tempStore } from "./helpers.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 let cleanup: (() => Promise<void>) | undefined;
 afterEach(async () => {

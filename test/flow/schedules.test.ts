@@ -1,9 +1,12 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { dueOccurrences, nextOccurrence, occurrenceId } from "../../src/core/schedule.ts";
 import { normalizeSpec } from "../../src/core/spec.ts";
 import { tickSchedules } from "../../src/flow/tick.ts";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
 import { enqueue, runNext, tempStore } from "./helpers.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 let cleanup: (() => Promise<void>) | undefined;
 afterEach(async () => {

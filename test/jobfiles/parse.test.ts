@@ -1,7 +1,10 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { specRevision } from "../../src/core/spec.ts";
 import { jsonErrorOffset } from "../../src/jobfiles/json-position.ts";
 import { idFromPath, parseJobfile } from "../../src/jobfiles/parse.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 function only(text: string, rel = "a.yaml") {
   const parsed = parseJobfile(text, rel);

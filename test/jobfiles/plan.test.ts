@@ -1,8 +1,11 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { JobState } from "../../src/core/job.ts";
 import { specRevision } from "../../src/core/spec.ts";
 import { type DesiredJob, type DesiredState, plan, planChanges } from "../../src/jobfiles/plan.ts";
 import type { DeclaredJob, JobDeclaration } from "../../src/store/store.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 const ROOT = "/srv/jobs";
 

@@ -3,7 +3,7 @@
  * file. Jobs are "run" through the store (claim, then complete or fail) as a worker would.
  */
 
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { renameSync } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../../src/core/errors.ts";
@@ -20,6 +20,9 @@ import {
   SUCCESS,
   sync,
 } from "./helpers.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 let fixture: JobsFixture;
 let store: Store;

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import {
   chmodSync,
   chownSync,
@@ -14,6 +14,9 @@ import { join } from "node:path";
 import { UserError } from "../../src/core/errors.ts";
 import { isIgnoredName, isJobfileName, resolveJobsFolder, scanJobsFolder } from "../../src/jobfiles/scan.ts";
 import { type JobsFixture, jobsFixture } from "./helpers.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 let fixture: JobsFixture;
 afterEach(() => fixture?.cleanup());

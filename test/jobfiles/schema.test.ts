@@ -3,12 +3,15 @@
  * schema uses checks that editors would accept every example and flag the usual typos.
  */
 
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { SPEC_FIELDS } from "../../src/core/spec.ts";
 import { parseJobfile } from "../../src/jobfiles/parse.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 const REPO = resolve(import.meta.dir, "../..");
 const SCHEMA_PATH = join(REPO, "schema/jobfile.schema.json");

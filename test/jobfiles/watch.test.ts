@@ -3,7 +3,7 @@
  * writers and half-finished writes do to a jobs folder, restarts, and two watchers at once.
  */
 
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { appendFileSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { SyncOutcome } from "../../src/jobfiles/sync.ts";
@@ -11,6 +11,9 @@ import { type JobfileWatcher, startWatcher, type WatcherOptions } from "../../sr
 import type { Store } from "../../src/store/store.ts";
 import { waitFor } from "../helpers/cli.ts";
 import { completeAll, type JobsFixture, jobOf, jobsFixture } from "./helpers.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 let fixture: JobsFixture;
 const running: JobfileWatcher[] = [];

@@ -3,12 +3,15 @@
  * an unreachable host, and the wake-up that falls back to a plain wait. Runs everywhere.
  */
 
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { SQL } from "bun";
 import { UserError } from "../../src/core/errors.ts";
 import { ChangeListener } from "../../src/store/postgres/changes.ts";
 import { parsePostgresUrl } from "../../src/store/postgres/connection.ts";
 import { openPostgresStore } from "../../src/store/postgres/postgres-store.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 /** Port 1 on loopback: nothing listens there, so connecting is refused at once. */
 const NOWHERE = "postgres://queue:s3cret%21pw@127.0.0.1:1/jobs";

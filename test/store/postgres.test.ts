@@ -4,10 +4,13 @@
  * the variable the suite is skipped, loudly; with it set, an unreachable server fails.
  */
 
-import { describe, test } from "bun:test";
+import { describe, setDefaultTimeout, test } from "bun:test";
 import { SQL } from "bun";
 import { openPostgresStore } from "../../src/store/postgres/postgres-store.ts";
 import { storeContract } from "./contract.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 const url = process.env.QUEUECTL_TEST_PG_URL;
 

@@ -1,6 +1,6 @@
 /** The capped log writer and its readers, on real files. */
 
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +9,9 @@ import { pickAttempt } from "../../src/worker/attempt-logs.ts";
 import { CappedLog, TailBuffer } from "../../src/worker/capped-log.ts";
 import { rotatedPath } from "../../src/worker/log-files.ts";
 import { dumpLog, LogFollower } from "../../src/worker/log-reader.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 let dir: string;
 beforeEach(() => {

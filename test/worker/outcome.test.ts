@@ -4,7 +4,7 @@
  * lease has run out.
  */
 
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +12,9 @@ import { resolveConfig } from "../../src/core/config.ts";
 import { openStore } from "../../src/store/open.ts";
 import type { RunResult, Store } from "../../src/store/store.ts";
 import { recordAttempt, rescueExpiredLeases } from "../../src/worker/outcome.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 const T0 = 1_700_000_000_000;
 const config = resolveConfig({ "backoff-base": "2", lease: "30" });

@@ -1,8 +1,11 @@
 /** Telling our own processes from strangers that reuse their pids, on real processes. */
 
-import { afterEach, expect, test } from "bun:test";
+import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
 import { isProcessAlive, isQueuectlProcess, processStartedAt } from "../../src/worker/process-info.ts";
 import { waitFor } from "../helpers/cli.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 const children: Bun.Subprocess[] = [];
 afterEach(() => {

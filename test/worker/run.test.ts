@@ -3,7 +3,7 @@
  * timeouts that leave nothing behind, background children, and the capped logs.
  */
 
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +13,9 @@ import { dumpLog } from "../../src/worker/log-reader.ts";
 import { isProcessAlive } from "../../src/worker/process-info.ts";
 import { runJob } from "../../src/worker/run.ts";
 import { waitFor } from "../helpers/cli.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
 
 let home: string;
 beforeEach(() => {
