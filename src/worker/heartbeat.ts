@@ -8,7 +8,7 @@ import { type QueueConfig, resolveConfig } from "../core/config.ts";
 import { queuectlHome } from "../core/home.ts";
 import { tickSchedules } from "../flow/tick.ts";
 import type { Store } from "../store/store.ts";
-import { type Rescue, rescueExpiredLeases } from "./outcome.ts";
+import { type LeaseSightings, type Rescue, rescueExpiredLeases } from "./outcome.ts";
 import { purgeFinishedJobs, RETENTION_EVERY_MS } from "./retention.ts";
 
 let lastRetentionRun = 0;
@@ -48,9 +48,18 @@ export function describeConfig(config: QueueConfig): string {
   ].join(", ");
 }
 
+/**
+ * How long another worker's lease must look expired before it is rescued: two renewals
+ * its live holder would have made. Measured on a monotonic clock, so a wall clock jumping
+ * forward cannot take jobs from live workers; a dead worker's jobs wait that much longer.
+ */
+export function rescueConfirmMs(config: QueueConfig): number {
+  return 2 * heartbeatIntervalMs(config);
+}
+
 export async function heartbeat(
   store: Store,
-  params: { workerId: string; now: () => number; leases: HeldLease[] },
+  params: { workerId: string; now: () => number; leases: HeldLease[]; sightings?: LeaseSightings },
 ): Promise<Beat> {
   const { stopRequested } = await store.workerHeartbeat({ id: params.workerId, now: params.now() });
   const config = resolveConfig(await store.configGetAll());
@@ -61,7 +70,8 @@ export async function heartbeat(
     if (!renewed) lost.push(lease);
   }
   const ownTokens = new Map(params.leases.map((lease) => [lease.id, lease.token]));
-  const rescued = await rescueExpiredLeases(store, { now, config, ownTokens });
+  const sightings = params.sightings && { tracker: params.sightings, confirmMs: rescueConfirmMs(config) };
+  const rescued = await rescueExpiredLeases(store, { now, config, ownTokens, sightings });
   // Every worker fires due schedules; scheduleFire's compare-and-set lets only one win.
   await tickSchedules(store, now);
   if (config.retentionMs !== null && now - lastRetentionRun >= RETENTION_EVERY_MS) {

@@ -15,7 +15,7 @@ import { tickSchedules } from "../flow/tick.ts";
 import type { Store } from "../store/store.ts";
 import type { WorkerEvent } from "./events.ts";
 import { describeConfig, heartbeat, heartbeatIntervalMs } from "./heartbeat.ts";
-import { recordAttempt } from "./outcome.ts";
+import { LeaseSightings, recordAttempt } from "./outcome.ts";
 import { type RunningJob, runJob } from "./run.ts";
 
 export interface WorkerOptions {
@@ -58,6 +58,8 @@ export class Worker {
   private escalated = false;
   /** Aborted to cut the claim loop's wait short; replaced once seen. */
   private wake = new AbortController();
+  /** Other workers' expired leases, confirmed on a monotonic clock before they are rescued. */
+  private readonly sightings = new LeaseSightings();
   /** Aborted once, when the worker is done, to end the heartbeat loop's last wait. */
   private readonly done = new AbortController();
 
@@ -232,7 +234,12 @@ export class Worker {
 
   private async heartbeat(): Promise<void> {
     const leases = [...this.running.values()].map((slot) => ({ id: slot.job.id, token: slot.job.token }));
-    const beat = await heartbeat(this.options.store, { workerId: this.id, now: this.now, leases });
+    const beat = await heartbeat(this.options.store, {
+      workerId: this.id,
+      now: this.now,
+      leases,
+      sightings: this.sightings,
+    });
     if (beat.stopRequested) this.requestStop("requested");
     if (describeConfig(beat.config) !== describeConfig(this.config)) {
       this.config = beat.config;

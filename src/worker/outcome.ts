@@ -64,16 +64,51 @@ export interface Rescue {
 }
 
 /**
+ * Expired leases a worker has seen, with the monotonic time it first saw each. A wall clock
+ * that jumps forward (an NTP step, a VM or laptop resuming) makes every lease look expired
+ * at once while their workers are alive and about to renew them. A renewal changes
+ * `lease_until`, so a lease seen expired and unchanged for long enough by a clock that does
+ * not jump really was abandoned.
+ */
+export class LeaseSightings {
+  private readonly firstSeen = new Map<string, number>();
+
+  constructor(private readonly monotonic: () => number = () => performance.now()) {}
+
+  /** The jobs of `expired` seen expired, unchanged, for at least `confirmMs`; forgets the rest. */
+  confirmed(expired: Job[], confirmMs: number): Job[] {
+    const now = this.monotonic();
+    const current = new Map(expired.map((job) => [`${job.id}\0${job.token}\0${job.lease_until}`, job]));
+    for (const key of this.firstSeen.keys()) if (!current.has(key)) this.firstSeen.delete(key);
+    const result: Job[] = [];
+    for (const [key, job] of current) {
+      const since = this.firstSeen.get(key) ?? now;
+      this.firstSeen.set(key, since);
+      if (now - since >= confirmMs) result.push(job);
+    }
+    return result;
+  }
+}
+
+/**
  * Fails every job whose lease ran out before `now`, except the attempts `ownTokens` says
  * this worker is running itself (it renews those and must not rescue them from itself).
  * Safe when several workers rescue at once: the lease condition makes only one succeed.
+ * With `sightings`, a lease must also have looked expired for `confirmMs` of monotonic
+ * time (see LeaseSightings); without, it is rescued as soon as it expired.
  */
 export async function rescueExpiredLeases(
   store: Store,
-  params: { now: number; config: QueueConfig; ownTokens: ReadonlyMap<string, number> },
+  params: {
+    now: number;
+    config: QueueConfig;
+    ownTokens: ReadonlyMap<string, number>;
+    sightings?: { tracker: LeaseSightings; confirmMs: number };
+  },
 ): Promise<Rescue[]> {
-  const { now, config } = params;
-  const expired = await store.jobExpiredLeases({ now, limit: RESCUE_BATCH });
+  const { now, config, sightings } = params;
+  const found = await store.jobExpiredLeases({ now, limit: RESCUE_BATCH });
+  const expired = sightings ? sightings.tracker.confirmed(found, sightings.confirmMs) : found;
   const rescued: Rescue[] = [];
   for (const job of expired) {
     if (params.ownTokens.get(job.id) === job.token) continue;

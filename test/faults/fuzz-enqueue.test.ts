@@ -3,7 +3,7 @@
  * code 2. Never a crash, never a stack trace, and a rejected input leaves the queue unchanged.
  */
 
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -11,6 +11,8 @@ import { resolveConfig } from "../../src/core/config.ts";
 import { UserError } from "../../src/core/errors.ts";
 import { type InputFormat, parseJobInput, prepareJobs } from "../../src/core/job-input.ts";
 import { runCli, tempHome } from "../helpers/cli.ts";
+
+setDefaultTimeout(120_000);
 
 const config = resolveConfig({});
 const FIELDS = [

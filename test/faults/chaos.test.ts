@@ -1,0 +1,94 @@
+/**
+ * SIGKILL chaos: several real `worker run` processes on one SQLite file while random ones
+ * are killed with SIGKILL and replaced. Every job records each execution itself, so the
+ * count of re-runs comes from the jobs, not from what the queue believes.
+ *
+ * What must hold: every job completes, nothing is left in `processing`, and a job runs
+ * again only because a kill interrupted it, so re-executions never exceed the kills
+ * (each worker runs one job at a time).
+ */
+
+import { afterEach, beforeEach, expect, setDefaultTimeout, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { runCli, type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
+import { config, ForegroundWorker, killWorkers, ok } from "../worker/helpers.ts";
+import { integrityCheck, jobStates, lineCounts } from "./helpers.ts";
+
+setDefaultTimeout(120_000);
+
+let home: TempHome;
+let spawned: ForegroundWorker[];
+beforeEach(() => {
+  home = tempHome();
+  spawned = [];
+});
+afterEach(async () => {
+  await killWorkers(
+    home,
+    spawned.map((worker) => worker.pid),
+  );
+  home.cleanup();
+});
+
+const JOBS = 60;
+const WORKERS = 4;
+const KILLS = 10;
+
+test("random workers SIGKILLed and restarted: every job completes, re-runs never exceed kills", async () => {
+  const db = join(home.home, "jobs.db");
+  const runs = join(home.home, "runs.log");
+  // Short leases so rescue is quick; retries wait 1 s (base 1) and never run out.
+  await config(home, "lease", "2s");
+  await config(home, "backoff-base", "1");
+  await config(home, "poll-interval", "0.2");
+  const specs = Array.from({ length: JOBS }, (_, i) =>
+    JSON.stringify({
+      id: `chaos-${i}`,
+      // The record comes first, so an execution cut short by a kill still counts.
+      command: `echo "$QUEUECTL_JOB_ID" >> ${runs}; sleep 0.${2 + (i % 5)}`,
+      max_retries: 100,
+    }),
+  );
+  writeFileSync(join(home.home, "jobs.ndjson"), specs.join("\n"));
+  ok(await runCli(["enqueue", "-f", join(home.home, "jobs.ndjson")], { env: home.env }));
+
+  const start = () => {
+    const worker = new ForegroundWorker(home);
+    spawned.push(worker);
+    return worker;
+  };
+  let live = Array.from({ length: WORKERS }, start);
+
+  const completed = () => Object.values(jobStates(db)).filter((state) => state === "completed").length;
+  let kills = 0;
+  while (kills < KILLS && completed() < JOBS) {
+    // Let the workers get going, then kill one in the middle of whatever it does.
+    await Bun.sleep(300 + Math.floor(Math.random() * 700));
+    const victim = live[Math.floor(Math.random() * live.length)];
+    if (!victim) break;
+    victim.process.kill("SIGKILL");
+    await victim.process.exited;
+    kills++;
+    live = live.filter((worker) => worker !== victim);
+    live.push(start());
+  }
+
+  await waitFor(() => completed() === JOBS, {
+    timeoutMs: 90_000,
+    intervalMs: 200,
+    what: `all ${JOBS} jobs to complete (states: ${JSON.stringify(jobStates(db))})`,
+  });
+
+  const states = jobStates(db);
+  expect(Object.values(states).filter((state) => state !== "completed")).toEqual([]);
+  const counts = lineCounts(runs);
+  for (let i = 0; i < JOBS; i++) expect(counts.get(`chaos-${i}`) ?? 0).toBeGreaterThanOrEqual(1);
+  const executions = [...counts.values()].reduce((sum, n) => sum + n, 0);
+  console.log(`kills ${kills}, executions ${executions}`);
+  expect(kills).toBeGreaterThan(0);
+  expect(executions - JOBS).toBeLessThanOrEqual(kills);
+  expect(integrityCheck(db)).toBe("ok");
+  // The survivors never saw the store fail, locked or otherwise.
+  for (const worker of live) expect(worker.output).not.toContain("error:");
+});

@@ -1,0 +1,119 @@
+/**
+ * SIGKILL in the middle of the CLI's big writes: a bulk `enqueue -f` and a `sync` of a
+ * folder of thousands of jobfiles. Each is one transaction, so whenever the kill lands
+ * the file holds all of the batch or none of it, stays intact, and the next run finishes
+ * the work.
+ */
+
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { CLI_PATH, runCli, type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
+import { ok } from "../worker/helpers.ts";
+import { countJobs, integrityCheck } from "./helpers.ts";
+
+setDefaultTimeout(120_000);
+
+let home: TempHome;
+beforeAll(() => {
+  home = tempHome();
+});
+afterAll(() => home.cleanup());
+
+/** Starts `queuectl ...args`, kills it with SIGKILL once `when` says so (or it ended first). */
+async function killDuring(args: string[], when: (startedAt: number) => boolean): Promise<number | null> {
+  const child = Bun.spawn(["bun", CLI_PATH, ...args], {
+    env: home.env,
+    stdin: "ignore",
+    stdout: "ignore",
+    stderr: "pipe",
+  });
+  const startedAt = Date.now();
+  await waitFor(() => when(startedAt) || child.exitCode !== null, {
+    timeoutMs: 60_000,
+    intervalMs: 2,
+    what: `the moment to kill queuectl ${args[0]}`,
+  });
+  const finished = child.exitCode;
+  child.kill("SIGKILL");
+  await child.exited;
+  if (finished !== null && finished !== 0)
+    throw new Error(
+      `queuectl ${args.join(" ")} failed on its own: ${await new Response(child.stderr).text()}`,
+    );
+  return finished;
+}
+
+/** How long an uninterrupted run takes here, to spread kill moments over it. */
+async function timed(args: string[]): Promise<number> {
+  const started = Date.now();
+  ok(await runCli(args, { env: home.env }));
+  return Date.now() - started;
+}
+
+describe("SIGKILL during a bulk enqueue", () => {
+  const SIZE = 20_000;
+
+  test("every kill moment leaves all or nothing, an intact file, and a retry completes", async () => {
+    const file = join(home.home, "bulk.ndjson");
+    writeFileSync(
+      file,
+      Array.from({ length: SIZE }, (_, i) => JSON.stringify({ id: `bulk-${i}`, command: "true" })).join("\n"),
+    );
+    const full = await timed(["--db", join(home.home, "measure-enqueue.db"), "enqueue", "-f", file]);
+    const outcomes: number[] = [];
+    for (const [trial, fraction] of [0.3, 0.5, 0.7, 0.85, 1.0].entries()) {
+      const db = join(home.home, `enqueue-${trial}.db`);
+      ok(await runCli(["--db", db, "enqueue", '{"id":"before","command":"true"}'], { env: home.env }));
+      const wal = `${db}-wal`;
+      const walBefore = existsSync(wal) ? statSync(wal).size : 0;
+      // The last trial waits for the transaction itself: its pages reaching the WAL.
+      const when =
+        fraction === 1.0
+          ? () => existsSync(wal) && statSync(wal).size > walBefore + 200_000
+          : (startedAt: number) => Date.now() - startedAt >= full * fraction;
+      await killDuring(["--db", db, "enqueue", "-f", file], when);
+      const total = countJobs(db);
+      expect([1, SIZE + 1]).toContain(total);
+      outcomes.push(total);
+      expect(integrityCheck(db)).toBe("ok");
+      if (total === 1) ok(await runCli(["--db", db, "enqueue", "-f", file], { env: home.env }));
+      expect(countJobs(db)).toBe(SIZE + 1);
+    }
+    // Not an assertion on timing: just what the kills hit, for whoever reads a failure.
+    console.log(`bulk enqueue kills left totals ${outcomes.join(", ")} (full run ${full} ms)`);
+  });
+});
+
+describe("SIGKILL during a sync of many jobfiles", () => {
+  const FILES = 3000;
+
+  test("every kill moment leaves all or nothing, an intact file, and a re-sync completes", async () => {
+    const dir = join(home.home, "jobs");
+    mkdirSync(dir, { mode: 0o700 });
+    for (let i = 0; i < FILES; i++) {
+      const folder = join(dir, `group-${i % 30}`);
+      mkdirSync(folder, { recursive: true, mode: 0o700 });
+      writeFileSync(
+        join(folder, `job-${i}.yaml`),
+        `command: echo ${i}\npriority: ${i % 7}\ntags: [t${i % 3}]\n`,
+      );
+    }
+    const full = await timed(["--db", join(home.home, "measure-sync.db"), "sync", dir]);
+    const outcomes: number[] = [];
+    for (const [trial, fraction] of [0.4, 0.6, 0.75, 0.85, 0.95].entries()) {
+      const db = join(home.home, `sync-${trial}.db`);
+      ok(await runCli(["--db", db, "enqueue", '{"id":"ad-hoc","command":"true"}'], { env: home.env }));
+      await killDuring(["--db", db, "sync", dir], (startedAt) => Date.now() - startedAt >= full * fraction);
+      const declared = countJobs(db, "source IS NOT NULL");
+      expect([0, FILES]).toContain(declared);
+      expect(countJobs(db, "id = 'ad-hoc'")).toBe(1);
+      outcomes.push(declared);
+      expect(integrityCheck(db)).toBe("ok");
+      const again = ok(await runCli(["--db", db, "sync", dir, "--json"], { env: home.env }));
+      expect(JSON.parse(again).applied.created).toHaveLength(declared === 0 ? FILES : 0);
+      expect(countJobs(db, "source IS NOT NULL")).toBe(FILES);
+    }
+    console.log(`sync kills left ${outcomes.join(", ")} declared jobs (full run ${full} ms)`);
+  });
+});
