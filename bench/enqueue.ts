@@ -53,6 +53,7 @@ export async function benchBulkEnqueue(context: BenchContext): Promise<BenchRow>
       ratio: rate / perSecond(count, baseline),
       goal: "≥ 50,000 jobs/s",
       met: rate >= 50_000,
+      score: rate,
     };
   } finally {
     home.cleanup();
@@ -82,6 +83,7 @@ export async function benchEnqueueLatency(context: BenchContext): Promise<BenchR
       ratio: p50 / bareP50,
       goal: "p50 ≤ 3× a bare Bun start",
       met: p50 <= 3 * bareP50,
+      score: -p50 / bareP50,
     };
   } finally {
     home.cleanup();
