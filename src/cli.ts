@@ -86,12 +86,21 @@ function joinGroupCommand(args: string[], cli: CAC): string[] {
 /**
  * `-f -` means "read stdin", but cac's parser takes a lone `-` for a missing value. Joining it
  * as `-f=-` keeps the convention working for every option that takes a value.
+ *
+ * cac also tells its parser about boolean flags by their camelCase names only, so a
+ * kebab-case flag takes the next word as its value: `sync --allow-shared-folder DIR` would
+ * lose DIR and sync ./jobs. Such flags are written `--flag=true`.
  */
 function keepDashValues(args: string[], cli: CAC): string[] {
   const takesValue = new Set<string>();
+  const kebabFlags = new Set<string>();
   for (const command of [cli.globalCommand, ...cli.commands]) {
-    for (const option of command.options)
+    for (const option of command.options) {
       if (!option.isBoolean) for (const name of option.names) takesValue.add(name);
+      else
+        for (const match of option.rawName.matchAll(/--([a-z0-9]+(?:-[a-z0-9]+)+)/g))
+          kebabFlags.add(match[1] ?? "");
+    }
   }
   const result: string[] = [];
   for (let index = 0; index < args.length; index++) {
@@ -101,6 +110,8 @@ function keepDashValues(args: string[], cli: CAC): string[] {
     if (arg.startsWith("-") && !arg.includes("=") && takesValue.has(name) && args[index + 1] === "-") {
       result.push(`${arg}=-`);
       index++;
+    } else if (arg.startsWith("--") && kebabFlags.has(name)) {
+      result.push(`${arg}=true`);
     } else result.push(arg);
   }
   return result;
@@ -210,6 +221,10 @@ async function main(argv: string[]): Promise<void> {
         `${suggestion(unknown, known)}; see \`queuectl --help\``,
       );
     }
+    // After `--` everything is an argument, so that `queuectl show -- -rf` finds job "-rf";
+    // cac would otherwise set those aside in options["--"].
+    const afterDashes = cli.options["--"];
+    if (Array.isArray(afterDashes) && afterDashes.length > 0) cli.args = [...cli.args, ...afterDashes];
     await cli.runMatchedCommand();
   } catch (error) {
     if (isClosedPipe(error)) process.exit(0);
