@@ -13,7 +13,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runCli, type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
 import { config, ForegroundWorker, killWorkers, ok } from "../worker/helpers.ts";
-import { integrityCheck, jobStates, lineCounts } from "./helpers.ts";
+import { integrityCheck, jobStates, lineCounts, readDb } from "./helpers.ts";
 
 setDefaultTimeout(120_000);
 
@@ -91,4 +91,50 @@ test("random workers SIGKILLed and restarted: every job completes, re-runs never
   expect(integrityCheck(db)).toBe("ok");
   // The survivors never saw the store fail, locked or otherwise.
   for (const worker of live) expect(worker.output).not.toContain("error:");
+});
+
+test("a worker frozen past its lease (SIGSTOP): the job runs again elsewhere; on waking the worker stops its run and its result is discarded", async () => {
+  const runs = join(home.home, "runs.log");
+  await config(home, "lease", "2s");
+  await config(home, "backoff-base", "1");
+  const workers = [new ForegroundWorker(home), new ForegroundWorker(home)];
+  spawned.push(...workers);
+  await Promise.all(workers.map((worker) => worker.waitForOutput("started (pid")));
+  ok(
+    await runCli(
+      [
+        "enqueue",
+        JSON.stringify({
+          id: "frozen",
+          command: `echo "start-$QUEUECTL_ATTEMPT" >> ${runs}; sleep 8; echo "end-$QUEUECTL_ATTEMPT" >> ${runs}`,
+        }),
+      ],
+      { env: home.env },
+    ),
+  );
+  const db = join(home.home, "jobs.db");
+  const holderId = await waitFor(
+    () =>
+      readDb(db, (d) => d.query("SELECT worker_id FROM jobs WHERE state = 'processing'").get()) as {
+        worker_id: string;
+      } | null,
+    { what: "the job to start" },
+  );
+  const frozen = workers.find((worker) => holderId.worker_id.includes(`-${worker.pid}-`));
+  if (!frozen) throw new Error(`no spawned worker holds the job (${holderId.worker_id})`);
+  // The worker stops; the job, in its own process group, keeps running.
+  process.kill(frozen.pid, "SIGSTOP");
+  try {
+    await waitFor(() => lineCounts(runs).get("start-2") === 1, {
+      timeoutMs: 30_000,
+      what: "the other worker to rescue and start the job again",
+    });
+  } finally {
+    process.kill(frozen.pid, "SIGCONT");
+  }
+  await frozen.waitForOutput("frozen: lease lost to another worker; stopping it");
+  await waitFor(() => jobStates(db).frozen === "completed", { timeoutMs: 30_000, what: "the second run" });
+  await frozen.waitForOutput("frozen: result discarded, a newer attempt owns the job");
+  // Two runs overlapped while the first worker was frozen; the first never finished.
+  expect(Object.fromEntries(lineCounts(runs))).toEqual({ "start-1": 1, "start-2": 1, "end-2": 1 });
 });
