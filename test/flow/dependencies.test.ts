@@ -126,3 +126,25 @@ describe("dependencies (after)", () => {
     expect((await store.jobCounts()).total).toBe(0);
   });
 });
+
+describe("a dependency that already ended", () => {
+  test("a job enqueued after its dependency died is canceled at once, and a retry re-arms it", async () => {
+    const store = setup();
+    await enqueue(store, [{ id: "base", command: "false" }]);
+    await runNext(store, "dead");
+    await enqueue(store, [{ id: "late", command: "true", after: ["base"] }]);
+    const late = await store.jobGet({ id: "late" });
+    expect(late?.state).toBe("canceled");
+    expect(late?.last_error).toContain("base");
+    await store.jobTransition({
+      id: "base",
+      from: ["dead"],
+      to: "pending",
+      resetAttempts: true,
+      now: Date.now(),
+    });
+    expect(await stateOf(store, "late")).toBe("pending");
+    expect(await runNext(store)).toBe("base");
+    expect(await runNext(store)).toBe("late");
+  });
+});

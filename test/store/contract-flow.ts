@@ -61,6 +61,29 @@ export function flowContract(withStore: WithStore): void {
   );
 
   test(
+    "a job enqueued after its dependency died is canceled at once; retrying the dependency re-arms it",
+    withStore(async ({ store }) => {
+      await store.jobInsertMany({ jobs: [newJob("base")], now: T0 });
+      expect(await claimAll(store)).toEqual(["base"]);
+      await finish(store, "base", "dead");
+      await store.jobInsertMany({ jobs: [newJob("late", { after: ["base"] })], now: T0 + 2 });
+      expect(await store.jobGet({ id: "late" })).toMatchObject({
+        state: "canceled",
+        last_error: "dependency base ended dead",
+      });
+      await store.jobTransition({
+        id: "base",
+        from: ["dead"],
+        to: "pending",
+        resetAttempts: true,
+        now: T0 + 3,
+      });
+      expect((await store.jobGet({ id: "late" }))?.state).toBe("pending");
+      expect(await claimAll(store, T0 + 4)).toEqual(["base"]);
+    }),
+  );
+
+  test(
     "a dependency that is not in the queue is refused, and nothing is inserted",
     withStore(async ({ store }) => {
       const attempt = store.jobInsertMany({ jobs: [newJob("a"), newJob("b", { after: ["nope"] })], now: T0 });

@@ -22,6 +22,7 @@ export function setDependencies(
   const exists = db.query("SELECT state FROM jobs WHERE id = ?");
   const insert = db.query("INSERT OR IGNORE INTO job_deps (job_id, depends_on) VALUES (?, ?)");
   let unfinished = 0;
+  let ended: { id: string; state: string } | null = null;
   for (const dependency of after) {
     const row = exists.get(dependency) as { state: string } | null;
     if (!row) {
@@ -32,12 +33,21 @@ export function setDependencies(
     }
     insert.run(jobId, dependency);
     if (row.state !== "completed") unfinished++;
+    if (row.state === "dead" || row.state === "canceled") ended ??= { id: dependency, state: row.state };
   }
   db.query("UPDATE jobs SET blocked = ?, updated_at = ? WHERE id = ?").run(
     unfinished > 0 ? 1 : 0,
     now,
     jobId,
   );
+  // A dependency that already ended badly would leave this job waiting forever: it is
+  // canceled at once, as if it had been waiting, so retrying the dependency re-arms it.
+  if (ended) {
+    db.query(`
+      UPDATE jobs SET state = 'canceled', canceled_by = ?1, finished_at = ?2, updated_at = ?2,
+                      last_error = 'dependency ' || ?1 || ' ended ' || ?3
+      WHERE id = ?4 AND state IN ('pending', 'failed')`).run(ended.id, now, ended.state, jobId);
+  }
 }
 
 /** A dependency completed: dependents whose every dependency is now complete become claimable. */
