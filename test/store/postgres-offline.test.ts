@@ -35,6 +35,25 @@ describe("postgres without a server", () => {
     );
   });
 
+  test("a URL without host or database, an unknown parameter or sslmode is bad input (exit 2)", () => {
+    for (const [url, fragment] of [
+      ["postgres://", "must name a host and a database"],
+      ["postgres://queue@db.internal", "must name a host and a database"],
+      [`${NOWHERE}?sslmode=bogus`, 'sslmode "bogus"'],
+      [`${NOWHERE}?foo=bar`, 'unknown parameter "foo"'],
+    ] as const) {
+      let caught: unknown;
+      try {
+        parsePostgresUrl(url);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(UserError);
+      expect((caught as UserError).exitCode).toBe(2);
+      expect((caught as UserError).message).toContain(fragment);
+    }
+  });
+
   test("a schema name that would need quoting is refused with the rule", () => {
     for (const bad of ["Team", "a-b", "1abc", "x".repeat(51), "a;drop"]) {
       expect(() => parsePostgresUrl(`${NOWHERE}?schema=${encodeURIComponent(bad)}`)).toThrow(UserError);

@@ -24,6 +24,9 @@ export interface PostgresTarget {
 /** Lowercase only, so the name never needs quoting in search_path; short enough for a NOTIFY channel. */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,49}$/;
 
+const KNOWN_PARAMETERS = new Set(["schema", "sslmode"]);
+const SSL_MODES = ["disable", "prefer", "require", "verify-ca", "verify-full"];
+
 export function parsePostgresUrl(raw: string): PostgresTarget {
   let url: URL;
   try {
@@ -33,6 +36,24 @@ export function parsePostgresUrl(raw: string): PostgresTarget {
       "the PostgreSQL URL in QUEUECTL_DB is not a valid URL",
       "use postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?schema=NAME]",
     );
+  }
+  const usage = "use postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?schema=NAME][&sslmode=MODE]";
+  // A bare postgres:// would fall back to libpq-style defaults and quietly create a queue in
+  // a database nobody named; the host and the database must be written out.
+  if (url.hostname === "" || url.pathname.replace(/^\//, "") === "") {
+    throw new UserError("the PostgreSQL URL must name a host and a database", usage);
+  }
+  for (const key of url.searchParams.keys()) {
+    if (!KNOWN_PARAMETERS.has(key)) {
+      throw new UserError(
+        `unknown parameter "${key}" in the PostgreSQL URL`,
+        `known: ${[...KNOWN_PARAMETERS].join(", ")}`,
+      );
+    }
+  }
+  const sslmode = url.searchParams.get("sslmode");
+  if (sslmode !== null && !SSL_MODES.includes(sslmode)) {
+    throw new UserError(`sslmode "${sslmode}" is not known`, `use one of ${SSL_MODES.join(", ")}`);
   }
   const schema = url.searchParams.get("schema");
   url.searchParams.delete("schema");
