@@ -65,6 +65,8 @@ export class SpecError extends UserError {
 }
 
 const MAX_ID_LENGTH = 255;
+/** Linux refuses a single argument over 128 KiB (E2BIG); refuse it at enqueue, not at run time. */
+const MAX_COMMAND_LENGTH = 100_000;
 // C0/C1 control characters: they could rewrite the user's terminal when an id is printed.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
@@ -93,6 +95,8 @@ function normalizeId(value: unknown): string {
   if (id.trim() === "") fail("id", "must not be empty", "give the job a name or leave `id` out");
   if (id.length > MAX_ID_LENGTH) fail("id", `is longer than ${MAX_ID_LENGTH} characters`, "use a shorter id");
   if (CONTROL_CHARACTERS.test(id)) fail("id", "contains control characters", "use printable characters only");
+  // Every command that takes an id reads it as an argument, where a leading "-" is an option.
+  if (id.startsWith("-")) fail("id", `"${id}" starts with "-"`, "start it with a letter or digit");
   return id;
 }
 
@@ -100,6 +104,12 @@ function normalizeCommand(value: unknown): string | string[] {
   if (typeof value === "string") {
     if (value.trim() === "") fail("command", "must not be empty", 'e.g. "command": "echo hello"');
     if (value.includes("\0")) fail("command", "contains a NUL byte", "remove it from the command");
+    if (value.length > MAX_COMMAND_LENGTH)
+      fail(
+        "command",
+        `is longer than ${MAX_COMMAND_LENGTH} characters`,
+        "put the script in a file and run that file",
+      );
     return value;
   }
   if (Array.isArray(value)) {
@@ -108,6 +118,12 @@ function normalizeCommand(value: unknown): string | string[] {
       if (typeof part !== "string")
         fail("command", "must be a list of strings", 'quote numbers: ["sleep", "5"]');
       if (part.includes("\0")) fail("command", "contains a NUL byte", "remove it from the command");
+      if (part.length > MAX_COMMAND_LENGTH)
+        fail(
+          "command",
+          `has an argument longer than ${MAX_COMMAND_LENGTH} characters`,
+          "pass large data through a file",
+        );
     }
     if ((value[0] as string) === "") fail("command", "must start with a program name", 'e.g. ["echo", "hi"]');
     return value as string[];
@@ -131,6 +147,12 @@ function normalizeRunAt(value: unknown): string {
   if (typeof text !== "string") fail("run_at", "must be an ISO-8601 time", 'e.g. "2030-01-01T09:00:00Z"');
   const ms = ISO_8601.test(text.trim()) ? Date.parse(text.trim()) : Number.NaN;
   if (Number.isNaN(ms)) fail("run_at", `"${text}" is not an ISO-8601 time`, 'e.g. "2030-01-01T09:00:00Z"');
+  // Date.parse rolls 2026-02-30 over into March; a date that does not exist is a typo.
+  const [year, month, day] = text.trim().slice(0, 10).split("-").map(Number);
+  const calendar = new Date(Date.UTC(year ?? 0, (month ?? 1) - 1, day ?? 1));
+  if (calendar.getUTCMonth() !== (month ?? 1) - 1 || calendar.getUTCDate() !== day) {
+    fail("run_at", `"${text}" is not a date on the calendar`, 'e.g. "2030-01-01T09:00:00Z"');
+  }
   return new Date(ms).toISOString();
 }
 
