@@ -3,7 +3,7 @@
  * `sqlite://PATH` or a plain path for SQLite. The default is `$QUEUECTL_HOME/jobs.db`.
  */
 
-import { mkdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { UserError } from "../core/errors.ts";
 import { ensureHome, queuectlHome } from "../core/home.ts";
@@ -44,6 +44,12 @@ export async function openStore(options: OpenOptions = {}): Promise<Store> {
   }
   const path = resolve(url.startsWith("sqlite://") ? url.slice("sqlite://".length) : url);
   if (dirname(path) === queuectlHome()) ensureHome();
-  else mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  else if (!existsSync(dirname(path))) {
+    // A mistyped --db must not silently start an empty queue in a new folder tree.
+    throw new UserError(
+      `the folder ${dirname(path)} for the database does not exist`,
+      "create it first, or fix the path",
+    );
+  }
   return new SqliteStore(path, { synchronous: options.synchronous });
 }

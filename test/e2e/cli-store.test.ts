@@ -88,6 +88,12 @@ describe("files", () => {
     const fromFlag = join(home.home, "flag.db");
     const fromUrl = join(home.home, "sub", "url.db");
     const envDb = { ...home.env, QUEUECTL_DB: fromEnv };
+    // A folder that does not exist is a typo until proven otherwise: refused, nothing created.
+    const missing = await cli(["--db", `sqlite://${fromUrl}`, "status"]);
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr).toContain("does not exist");
+    expect(existsSync(join(home.home, "sub"))).toBe(false);
+    mkdirSync(join(home.home, "sub"));
     ok(await cli(["enqueue", '{"id":"in-env","command":"x"}'], envDb));
     ok(await cli(["--db", fromFlag, "enqueue", '{"id":"in-flag","command":"x"}'], envDb));
     ok(await cli(["enqueue", '{"id":"in-url","command":"x"}', "--db", `sqlite://${fromUrl}`]));
