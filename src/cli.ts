@@ -106,9 +106,27 @@ function keepDashValues(args: string[], cli: CAC): string[] {
   for (let index = 0; index < args.length; index++) {
     const arg = args[index] ?? "";
     if (arg === "--") return [...result, ...args.slice(index)];
+    // An empty value ('') would reach the command as the number 0; as --flag= it is "missing".
+    if (
+      arg.startsWith("-") &&
+      !arg.includes("=") &&
+      takesValue.has(arg.replace(/^--?/, "")) &&
+      args[index + 1] === ""
+    ) {
+      result.push(`${arg}=`);
+      index++;
+      continue;
+    }
     const name = arg.replace(/^--?/, "");
-    if (arg.startsWith("-") && !arg.includes("=") && takesValue.has(name) && args[index + 1] === "-") {
-      result.push(`${arg}=-`);
+    const next = args[index + 1] ?? "";
+    // "-" (stdin) and negative numbers would otherwise parse as options of their own.
+    if (
+      arg.startsWith("-") &&
+      !arg.includes("=") &&
+      takesValue.has(name) &&
+      (next === "-" || /^-\d/.test(next))
+    ) {
+      result.push(`${arg}=${next}`);
       index++;
     } else if (arg.startsWith("--") && kebabFlags.has(name)) {
       result.push(`${arg}=true`);
@@ -182,7 +200,8 @@ async function main(argv: string[]): Promise<void> {
   const debug = argv.includes("--debug");
   exitQuietlyOnClosedPipe();
   try {
-    const args = argv.slice(2);
+    // `queuectl help [command]` reads as `queuectl [command] --help`.
+    const args = argv[2] === "help" ? [...argv.slice(3), "--help"] : argv.slice(2);
     if (args.length === 1 && ["--version", "-v", "-V"].includes(args[0] ?? "")) {
       console.log(`queuectl, version ${pkg.version}`);
       return;

@@ -213,3 +213,22 @@ describe("bad input: exit 2, one line, nothing changes", () => {
     expect(await state()).toEqual(snapshot);
   });
 });
+
+describe("argument edge cases", () => {
+  test("negative numbers reach the flag's own check; an empty value is missing; help is a command", async () => {
+    const home = tempHome();
+    try {
+      const negative = await runCli(["list", "--limit", "-1"], { env: home.env });
+      expect(negative.exitCode).toBe(2);
+      expect(negative.stderr).toContain('--limit must be a whole number of at least 1, got "-1"');
+      const empty = await runCli(["worker", "run", "--queue", "", "--drain"], { env: home.env });
+      expect(empty.exitCode).toBe(2);
+      expect(empty.stderr).toContain("value is missing");
+      const help = await runCli(["help", "enqueue"], { env: home.env });
+      expect(help.exitCode).toBe(0);
+      expect(help.stdout).toContain("queuectl enqueue [json]");
+    } finally {
+      home.cleanup();
+    }
+  });
+});
