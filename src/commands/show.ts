@@ -1,7 +1,42 @@
 import type { CAC } from "cac";
-import { attemptJson, attemptLines, colors, jobBlocks, jobJson, printJson, specLines } from "../render.ts";
+import type { Job } from "../core/job.ts";
+import {
+  attemptJson,
+  attemptLines,
+  colors,
+  jobBlocks,
+  jobJson,
+  printJson,
+  safeText,
+  specLines,
+} from "../render.ts";
+import type { Store } from "../store/store.ts";
 import { type GlobalOptions, requireJob, withStore } from "./context.ts";
 import { scheduleJson, scheduleLines } from "./schedule.ts";
+
+/** Why a pending job has not started: unfinished dependencies, a paused or full queue. */
+async function waitingReasons(store: Store, job: Job): Promise<string[]> {
+  if (job.state !== "pending" && job.state !== "failed") return [];
+  const reasons: string[] = [];
+  for (const id of job.spec.after ?? []) {
+    const dependency = await store.jobGet({ id });
+    if (dependency?.state !== "completed")
+      reasons.push(`  job ${safeText(id)} (${dependency?.state ?? "gone"})`);
+  }
+  const queue = (await store.queueList()).find((entry) => entry.name === job.queue);
+  if (queue?.paused)
+    reasons.push(`  queue ${safeText(queue.name)} is paused (queuectl queue resume ${safeText(queue.name)})`);
+  else if (
+    queue?.concurrency !== null &&
+    queue !== undefined &&
+    queue.counts.processing >= (queue.concurrency ?? 0)
+  ) {
+    reasons.push(
+      `  a free slot in queue ${safeText(queue.name)} (${queue.counts.processing}/${queue.concurrency} running)`,
+    );
+  }
+  return reasons;
+}
 
 export function registerShow(cli: CAC): void {
   cli
@@ -31,6 +66,9 @@ export function registerShow(cli: CAC): void {
         }
         const block = jobBlocks([job], Date.now()).replace(/^Found 1 job\(s\):\n\n/, "");
         process.stdout.write(`${block.trimEnd()}\n${specLines(job)}\n`);
+        const waiting = await waitingReasons(store, job);
+        if (waiting.length > 0)
+          process.stdout.write(`${colors.bold("Waiting for:")}\n${waiting.join("\n")}\n`);
         process.stdout.write(`${colors.bold("Attempts:")}\n${attemptLines(attempts)}`);
       });
     });

@@ -142,3 +142,25 @@ describe("purge", () => {
     }
   });
 });
+
+describe("show explains a wait", () => {
+  test("unfinished dependencies and a paused queue are listed under 'Waiting for'", async () => {
+    const home = tempHome();
+    try {
+      await runCli(
+        [
+          "enqueue",
+          '{"jobs":[{"id":"p","command":"true"},{"id":"c","command":"true","after":["p"],"queue":"q"}]}',
+        ],
+        {
+          env: home.env,
+        },
+      );
+      await runCli(["queue", "pause", "q"], { env: home.env });
+      const shown = await runCli(["show", "c"], { env: home.env });
+      expect(shown.stdout).toContain("Waiting for:\n  job p (pending)\n  queue q is paused");
+    } finally {
+      home.cleanup();
+    }
+  });
+});
