@@ -41,6 +41,8 @@ interface Slot {
   /** Set by escalate: the result is dropped and the job goes back to pending. */
   releaseReason: string | null;
   leaseLost: boolean;
+  /** Monotonic time (performance.now) the lease was last known to be this worker's: claim or renewal. */
+  renewedAt: number;
   finished: Promise<void>;
 }
 
@@ -182,6 +184,7 @@ export class Worker {
       startedAt: this.now(),
       releaseReason: null,
       leaseLost: false,
+      renewedAt: performance.now(),
       finished: Promise.resolve(),
     };
     slot.finished = handle.done
@@ -228,11 +231,31 @@ export class Worker {
       } catch (error) {
         this.emit({ type: "error", message: `heartbeat failed: ${(error as Error).message}` });
       }
+      this.stopUnrenewed();
       await sleep(heartbeatIntervalMs(this.config), this.done.signal);
     }
   }
 
+  /**
+   * A lease this worker could not renew for a whole lease period (the store is unreachable,
+   * full or gone) may already be another worker's, who can run the job again: stop this run
+   * rather than let two overlap.
+   */
+  private stopUnrenewed(): void {
+    const now = performance.now();
+    for (const slot of this.running.values()) {
+      if (slot.leaseLost || slot.handle.exited || now - slot.renewedAt < this.config.leaseMs) continue;
+      slot.leaseLost = true;
+      this.emit({
+        type: "error",
+        message: `job ${slot.job.id}: its lease could not be renewed for ${this.config.leaseMs / 1000}s; stopping it, since another worker may run it now`,
+      });
+      slot.handle.stop("lease expired: the store could not be reached to renew it");
+    }
+  }
+
   private async heartbeat(): Promise<void> {
+    const beganAt = performance.now();
     const leases = [...this.running.values()].map((slot) => ({ id: slot.job.id, token: slot.job.token }));
     const beat = await heartbeat(this.options.store, {
       workerId: this.id,
@@ -244,6 +267,12 @@ export class Worker {
     if (describeConfig(beat.config) !== describeConfig(this.config)) {
       this.config = beat.config;
       this.emit({ type: "config-changed", summary: describeConfig(beat.config) });
+    }
+    const lost = new Set(beat.lost.map((lease) => `${lease.id}\0${lease.token}`));
+    for (const lease of leases) {
+      const slot = this.running.get(lease.id);
+      if (slot && slot.job.token === lease.token && !lost.has(`${lease.id}\0${lease.token}`))
+        slot.renewedAt = beganAt;
     }
     for (const lease of beat.lost) {
       const slot = this.running.get(lease.id);

@@ -11,8 +11,18 @@
  */
 
 import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { chmodSync, chownSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
+import { isProcessAlive } from "../../src/worker/process-info.ts";
 import { type CliResult, runCli, type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
 import { ok } from "../worker/helpers.ts";
 import {
@@ -97,6 +107,38 @@ describe("the database file deleted under running workers", () => {
     // A command run now opens a fresh, empty database: the old one is gone, by the user's hand.
     ok(await cli(env, "enqueue", '{"id":"after","command":"true"}'));
     expect(jobStates(db)).toEqual({ after: "pending" });
+  });
+});
+
+describe("a worker cut off from its store while a job runs", () => {
+  test("it stops the job once its lease has gone unrenewed, since another worker may run it by then", async () => {
+    const env = useHome(join(home.home, "q"));
+    const db = join(home.home, "q", "jobs.db");
+    const pidFile = join(home.home, "job.pid");
+    ok(await cli(env, "config", "set", "lease", "2s"));
+    ok(
+      await cli(
+        env,
+        "enqueue",
+        JSON.stringify({ id: "long", command: `echo $$ > ${pidFile}; exec sleep 120` }),
+      ),
+    );
+    const worker = new WorkerProcess(env);
+    workers.push(worker);
+    await waitFor(() => jobStates(db).long === "processing" && existsSync(pidFile), {
+      what: "the job to start",
+    });
+    const jobPid = Number(readFileSync(pidFile, "utf8"));
+    expect(isProcessAlive(jobPid)).toBe(true);
+
+    // Its store is gone: every renewal fails from now on.
+    for (const suffix of ["", "-wal", "-shm"]) rmSync(`${db}${suffix}`, { force: true });
+    await worker.waitFor("stderr", /job long: its lease could not be renewed for 2s; stopping it/);
+    await waitFor(() => !isProcessAlive(jobPid), {
+      timeoutMs: 15_000,
+      what: "the job's process to be stopped",
+    });
+    expect(worker.process.exitCode).toBeNull();
   });
 });
 
