@@ -57,6 +57,15 @@ export async function setDependencies(
     ON CONFLICT DO NOTHING`;
   const unfinished = after.some((dependency) => states.get(dependency) !== "completed");
   await tx`UPDATE jobs SET blocked = ${unfinished}::boolean, updated_at = ${now}::bigint WHERE id = ${jobId}`;
+  // A dependency that already ended badly would leave this job waiting forever: it is
+  // canceled at once, as if it had been waiting, so retrying the dependency re-arms it.
+  const ended = after.find((dependency) => ["dead", "canceled"].includes(states.get(dependency) ?? ""));
+  if (ended !== undefined) {
+    await tx`
+      UPDATE jobs SET state = 'canceled', canceled_by = ${ended}, finished_at = ${now}::bigint,
+                      updated_at = ${now}::bigint, last_error = ${`dependency ${ended} ended ${states.get(ended)}`}
+      WHERE id = ${jobId} AND state IN ('pending', 'failed')`;
+  }
 }
 
 /** A dependency completed: dependents whose every dependency is now complete become claimable. */
