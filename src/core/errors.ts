@@ -28,6 +28,17 @@ function oneLine(text: string): string {
   );
 }
 
+/**
+ * The store a long-running process opened is gone (its database file deleted or replaced).
+ * Nothing it writes from now on would be seen, so it stops instead of carrying on unseen.
+ */
+export class StoreGoneError extends UserError {
+  constructor(message: string, hint: string) {
+    super(message, hint, 1);
+    this.name = "StoreGoneError";
+  }
+}
+
 /** A failure of the environment rather than the input: exit code 1. */
 export function runtimeError(message: string, hint = ""): UserError {
   return new UserError(message, hint, 1);

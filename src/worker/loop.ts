@@ -10,6 +10,7 @@
 
 import { randomBytes } from "node:crypto";
 import { type QueueConfig, resolveConfig } from "../core/config.ts";
+import { StoreGoneError } from "../core/errors.ts";
 import type { Job } from "../core/job.ts";
 import { tickSchedules } from "../flow/tick.ts";
 import type { Store } from "../store/store.ts";
@@ -64,6 +65,8 @@ export class Worker {
   private readonly sightings = new LeaseSightings();
   /** Aborted once, when the worker is done, to end the heartbeat loop's last wait. */
   private readonly done = new AbortController();
+  /** Set when the worker cannot go on (its store vanished); run() rethrows it. */
+  private fatal: StoreGoneError | null = null;
 
   constructor(private readonly options: WorkerOptions) {
     this.now = options.now ?? Date.now;
@@ -99,6 +102,17 @@ export class Worker {
       await store.workerRemove({ id: this.id }).catch(() => {});
       this.emit({ type: "stopped", workerId: this.id });
     }
+    if (this.fatal) throw this.fatal;
+  }
+
+  /**
+   * The store is gone for good: running jobs are stopped (their results could not be
+   * recorded anywhere anyone looks) and the worker exits with the error.
+   */
+  private giveUp(error: StoreGoneError): void {
+    if (this.fatal) return;
+    this.fatal = error;
+    this.escalate();
   }
 
   /** Stop claiming; running jobs finish. Idempotent. */
@@ -133,6 +147,10 @@ export class Worker {
           await this.idle();
         }
       } catch (error) {
+        if (error instanceof StoreGoneError) {
+          this.giveUp(error);
+          break;
+        }
         // A locked or unreachable store is usually brief; the loop carries on after a pause.
         this.emit({ type: "error", message: `store: ${(error as Error).message}` });
         await sleep(this.config.pollIntervalMs, this.wake.signal);
@@ -229,7 +247,8 @@ export class Worker {
       try {
         await this.heartbeat();
       } catch (error) {
-        this.emit({ type: "error", message: `heartbeat failed: ${(error as Error).message}` });
+        if (error instanceof StoreGoneError) this.giveUp(error);
+        else this.emit({ type: "error", message: `heartbeat failed: ${(error as Error).message}` });
       }
       this.stopUnrenewed();
       await sleep(heartbeatIntervalMs(this.config), this.done.signal);

@@ -2,7 +2,7 @@
 
 import { SQLiteError } from "bun:sqlite";
 import { statSync } from "node:fs";
-import { runtimeError, UserError } from "../../core/errors.ts";
+import { runtimeError, StoreGoneError, UserError } from "../../core/errors.ts";
 
 export function translateSqliteError<T>(location: string, work: () => T): T {
   try {
@@ -73,9 +73,9 @@ export function fileIdentity(path: string): string | null {
  */
 export function assertSameFile(location: string, identity: string | null): void {
   if (identity !== null && fileIdentity(location) !== identity) {
-    throw runtimeError(
+    throw new StoreGoneError(
       `the database ${location} was deleted or replaced while this process had it open`,
-      "restart this process so that it opens the file that is there now",
+      "start it again (queuectl worker start) so that it opens the file that is there now",
     );
   }
 }
