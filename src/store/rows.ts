@@ -2,7 +2,7 @@
 
 import type { Attempt, Job, JobState } from "../core/job.ts";
 import type { JobSpec } from "../core/spec.ts";
-import type { WorkerRecord } from "./store.ts";
+import type { JobRecord, WorkerRecord } from "./store.ts";
 
 type Row = Record<string, unknown>;
 
@@ -77,5 +77,29 @@ export function rowToWorker(row: Row): WorkerRecord {
     heartbeat_at: toNumber(row.heartbeat_at),
     stop_requested: Boolean(toNumber(row.stop_requested)),
     queues: row.queues === null || row.queues === undefined ? null : parseJson<string[]>(row.queues),
+  };
+}
+
+/** An exported job (`queuectl export`): the row as stored, with its completed revisions. */
+export function rowToJobRecord(row: Row): JobRecord {
+  return {
+    id: String(row.id),
+    spec: parseJson<JobSpec>(row.spec),
+    revision: String(row.revision),
+    state: row.state as JobState,
+    attempts: toNumber(row.attempts),
+    max_retries: toNumber(row.max_retries),
+    created_at: toNumber(row.created_at),
+    updated_at: toNumber(row.updated_at),
+    next_run_at: toNumber(row.next_run_at),
+    started_at: toNullableNumber(row.started_at),
+    finished_at: toNullableNumber(row.finished_at),
+    exit_code: toNullableNumber(row.exit_code),
+    last_error: toNullableString(row.last_error),
+    source: toNullableString(row.source),
+    declared: Boolean(row.declared),
+    completed_revisions: [...parseJson<string[]>(row.completed)].sort(),
+    canceled_by: toNullableString(row.canceled_by),
+    schedule_id: toNullableString(row.schedule_id),
   };
 }

@@ -5,16 +5,12 @@
 
 import type { SQL } from "bun";
 import type { JobState } from "../../core/job.ts";
-import type { JobSpec } from "../../core/spec.ts";
+import { rowToJobRecord } from "../rows.ts";
 import { importDuplicateError, scheduleDuplicateError } from "../sqlite/import.ts";
 import type { JobRecord, StoreSettings } from "../store.ts";
 import { firstRejected, INSERT_BATCH } from "./insert.ts";
 
 type Row = Record<string, unknown>;
-
-function nullableNumber(value: unknown): number | null {
-  return value === null || value === undefined ? null : Number(value);
-}
 
 /** A running job travels as pending with its unfinished attempt uncounted, as `jobRelease` would leave it. */
 export async function exportJobs(
@@ -32,26 +28,7 @@ export async function exportJobs(
     FROM jobs
     WHERE seq > ${params.after ?? "0"}::bigint AND (${params.state ?? null}::text IS NULL OR jobs.state = ${params.state ?? null}::text)
     ORDER BY seq LIMIT ${params.limit}::bigint`) as Row[];
-  const jobs = rows.map((row) => ({
-    id: String(row.id),
-    spec: row.spec as JobSpec,
-    revision: String(row.revision),
-    state: row.state as JobState,
-    attempts: Number(row.attempts),
-    max_retries: Number(row.max_retries),
-    created_at: Number(row.created_at),
-    updated_at: Number(row.updated_at),
-    next_run_at: Number(row.next_run_at),
-    started_at: nullableNumber(row.started_at),
-    finished_at: nullableNumber(row.finished_at),
-    exit_code: nullableNumber(row.exit_code),
-    last_error: row.last_error === null ? null : String(row.last_error),
-    source: row.source === null ? null : String(row.source),
-    declared: Boolean(row.declared),
-    completed_revisions: row.completed as string[],
-    canceled_by: row.canceled_by === null ? null : String(row.canceled_by),
-    schedule_id: row.schedule_id === null ? null : String(row.schedule_id),
-  }));
+  const jobs = rows.map(rowToJobRecord);
   const last = rows[rows.length - 1];
   return { jobs, next: rows.length < params.limit || !last ? null : String(last.seq) };
 }

@@ -7,14 +7,10 @@
 import type { Database } from "bun:sqlite";
 import { UserError } from "../../core/errors.ts";
 import type { JobState } from "../../core/job.ts";
-import type { JobSpec } from "../../core/spec.ts";
+import { rowToJobRecord } from "../rows.ts";
 import type { JobRecord, StoreSettings } from "../store.ts";
 
 type Row = Record<string, unknown>;
-
-function nullableNumber(value: unknown): number | null {
-  return value === null || value === undefined ? null : Number(value);
-}
 
 /**
  * A running job travels as pending with its unfinished attempt uncounted, as
@@ -35,26 +31,7 @@ export function exportJobs(
       WHERE seq > ?1 AND (?2 IS NULL OR jobs.state = ?2)
       ORDER BY seq LIMIT ?3`)
     .all(Number(params.after ?? 0), params.state ?? null, params.limit) as Row[];
-  const jobs = rows.map((row) => ({
-    id: String(row.id),
-    spec: JSON.parse(String(row.spec)) as JobSpec,
-    revision: String(row.revision),
-    state: row.state as JobState,
-    attempts: Number(row.attempts),
-    max_retries: Number(row.max_retries),
-    created_at: Number(row.created_at),
-    updated_at: Number(row.updated_at),
-    next_run_at: Number(row.next_run_at),
-    started_at: nullableNumber(row.started_at),
-    finished_at: nullableNumber(row.finished_at),
-    exit_code: nullableNumber(row.exit_code),
-    last_error: row.last_error === null ? null : String(row.last_error),
-    source: row.source === null ? null : String(row.source),
-    declared: Boolean(row.declared),
-    completed_revisions: (JSON.parse(String(row.completed)) as string[]).sort(),
-    canceled_by: row.canceled_by === null ? null : String(row.canceled_by),
-    schedule_id: row.schedule_id === null ? null : String(row.schedule_id),
-  }));
+  const jobs = rows.map(rowToJobRecord);
   const last = rows[rows.length - 1];
   return { jobs, next: rows.length < params.limit || !last ? null : String(last.seq) };
 }
