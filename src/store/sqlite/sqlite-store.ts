@@ -27,12 +27,22 @@ import type {
   ThroughputBucket,
   WorkerRecord,
 } from "../store.ts";
-import { cancelDependents, rearmDependents, releaseDependents, setDependencies } from "./dependencies.ts";
+import { setDependencies } from "./dependencies.ts";
 import { exportJobs, importJobs } from "./import.ts";
 import { duplicateIdError, insertValues } from "./insert.ts";
 import { searchJobs } from "./job-search.ts";
 import { applyJobfileChanges } from "./jobfile-apply.ts";
 import { jobDeclarations } from "./jobfile-declarations.ts";
+import {
+  claimJob,
+  completeJob,
+  extendLease,
+  type FailParams,
+  failJob,
+  releaseJob,
+  type TransitionParams,
+  transitionJobs,
+} from "./lifecycle.ts";
 import { attemptThroughput, metricsSnapshot } from "./metrics.ts";
 import { migrateSqlite } from "./migrations.ts";
 import { jobPurge, queueList, queueSet } from "./queues.ts";
@@ -189,125 +199,23 @@ export class SqliteStore implements Store {
     leaseMs: number;
     queues?: string[] | null;
   }) {
-    const claim = this.db.query(`
-      UPDATE jobs SET state = 'processing', attempts = attempts + 1, token = token + 1, worker_id = ?1,
-                      lease_until = ?2, started_at = ?3, updated_at = ?3, finished_at = NULL
-      WHERE seq = (
-        -- INDEXED BY: left alone, the planner prefers jobs_state and sorts every candidate
-        -- (about 70 claims/s on a 100k-job table instead of thousands).
-        -- Queue limits are enforced here, inside the write lock, so no two claims can both
-        -- take the last free slot of a queue.
-        SELECT seq FROM jobs INDEXED BY jobs_claim
-        WHERE state IN ('pending', 'failed') AND blocked = 0 AND next_run_at <= ?3
-          AND (?4 IS NULL OR queue IN (SELECT value FROM json_each(?4)))
-          AND queue NOT IN (
-            SELECT name FROM queues
-            WHERE paused = 1 OR (concurrency IS NOT NULL AND concurrency <= (
-              SELECT COUNT(*) FROM jobs AS running WHERE running.queue = queues.name AND running.state = 'processing')))
-        ORDER BY priority DESC, next_run_at, seq LIMIT 1)
-      RETURNING *`);
-    const recordAttempt = this.db.query(`
-      INSERT INTO attempts (job_id, token, attempt, worker_id, host, started_at) VALUES (?, ?, ?, ?, ?, ?)`);
-    const queues = params.queues ? JSON.stringify(params.queues) : null;
-    return this.write(() => {
-      const row = claim.get(params.workerId, params.now + params.leaseMs, params.now, queues) as Row | null;
-      if (!row) return null;
-      const job = rowToJob(row);
-      recordAttempt.run(job.id, job.token, job.attempts, params.workerId, params.host, params.now);
-      return job;
-    });
+    return this.write(() => claimJob(this.db, params));
   }
 
   jobLeaseExtend(params: { id: string; token: number; leaseUntil: number }): Promise<boolean> {
-    return this.write(() => {
-      const result = this.db
-        .query("UPDATE jobs SET lease_until = ? WHERE id = ? AND token = ? AND state = 'processing'")
-        .run(params.leaseUntil, params.id, params.token);
-      return result.changes > 0;
-    });
+    return this.write(() => extendLease(this.db, params));
   }
 
   jobComplete(params: { id: string; token: number; now: number; result: RunResult }): Promise<boolean> {
-    return this.write(() => {
-      const row = this.db
-        .query(`
-          UPDATE jobs SET state = 'completed', finished_at = ?1, updated_at = ?1, lease_until = NULL,
-                          exit_code = ?2, last_error = NULL
-          WHERE id = ?3 AND token = ?4 AND state = 'processing'
-          RETURNING revision, source IS NOT NULL AS declared, next_spec IS NOT NULL AS has_next`)
-        .get(params.now, params.result.exitCode, params.id, params.token) as Row | null;
-      if (!row) return false;
-      // Only jobfile reconciliation asks which revisions completed; ad hoc jobs skip the write.
-      if (row.declared) {
-        this.db
-          .query("INSERT OR IGNORE INTO completed_revisions (job_id, revision) VALUES (?, ?)")
-          .run(params.id, String(row.revision));
-      }
-      this.finishAttempt(params.id, params.token, params.now, params.result);
-      releaseDependents(this.db, params.id, params.now);
-      if (row.has_next) this.promoteNextRevision(params.id, params.now);
-      return true;
-    });
+    return this.write(() => completeJob(this.db, params));
   }
 
-  jobFail(params: {
-    id: string;
-    token: number;
-    now: number;
-    state: "failed" | "dead";
-    nextRunAt: number;
-    result: RunResult;
-    onlyIfLeaseExpiredBefore?: number;
-  }): Promise<boolean> {
-    return this.write(() => {
-      const changed = this.db
-        .query(`
-          UPDATE jobs SET state = ?1, next_run_at = ?2, updated_at = ?3, lease_until = NULL,
-                          finished_at = CASE WHEN ?1 = 'dead' THEN ?3 ELSE NULL END,
-                          exit_code = ?4, last_error = ?5
-          WHERE id = ?6 AND token = ?7 AND state = 'processing' AND (?8 IS NULL OR lease_until < ?8)`)
-        .run(
-          params.state,
-          params.nextRunAt,
-          params.now,
-          params.result.exitCode,
-          params.result.error,
-          params.id,
-          params.token,
-          params.onlyIfLeaseExpiredBefore ?? null,
-        ).changes;
-      if (changed === 0) return false;
-      this.finishAttempt(params.id, params.token, params.now, params.result);
-      // Its jobfile was removed while it ran: the run was allowed to finish, not to be retried.
-      const undeclared = this.db
-        .query(`
-          UPDATE jobs SET state = 'canceled', finished_at = ?1,
-                          last_error = last_error || ' (not retried: its jobfile was removed)'
-          WHERE id = ?2 AND state = 'failed' AND source IS NOT NULL AND declared = 0 AND next_spec IS NULL`)
-        .run(params.now, params.id).changes;
-      if (params.state === "dead" || undeclared > 0) {
-        cancelDependents(this.db, params.id, params.state === "dead" ? "dead" : "canceled", params.now);
-      }
-      this.promoteNextRevision(params.id, params.now);
-      return true;
-    });
+  jobFail(params: FailParams): Promise<boolean> {
+    return this.write(() => failJob(this.db, params));
   }
 
   jobRelease(params: { id: string; token: number; now: number; reason: string }): Promise<boolean> {
-    return this.write(() => {
-      const changed = this.db
-        .query(`
-          UPDATE jobs SET state = 'pending', attempts = MAX(attempts - 1, 0), lease_until = NULL, worker_id = NULL,
-                          updated_at = ?1, next_run_at = ?1
-          WHERE id = ?2 AND token = ?3 AND state = 'processing'`)
-        .run(params.now, params.id, params.token).changes;
-      if (changed === 0) return false;
-      this.db
-        .query("UPDATE attempts SET finished_at = ?, error = ? WHERE job_id = ? AND token = ?")
-        .run(params.now, params.reason, params.id, params.token);
-      this.promoteNextRevision(params.id, params.now);
-      return true;
-    });
+    return this.write(() => releaseJob(this.db, params));
   }
 
   jobExpiredLeases(params: { now: number; limit: number }): Promise<Job[]> {
@@ -322,45 +230,8 @@ export class SqliteStore implements Store {
     );
   }
 
-  jobTransition(params: {
-    id?: string;
-    from: readonly JobState[];
-    to: "pending" | "canceled";
-    resetAttempts: boolean;
-    now: number;
-    reason?: string;
-  }): Promise<Job[]> {
-    return this.write(() => {
-      const rows = this.db
-        .query(`
-          UPDATE jobs SET state = ?1, updated_at = ?2,
-                          attempts = CASE WHEN ?3 THEN 0 ELSE attempts END,
-                          next_run_at = CASE WHEN ?1 = 'pending' THEN ?2 ELSE next_run_at END,
-                          finished_at = CASE WHEN ?1 = 'canceled' THEN ?2 ELSE NULL END,
-                          -- A job queued again starts clean; its history stays in the attempts table.
-                          last_error = CASE WHEN ?1 = 'pending' THEN NULL ELSE COALESCE(?6, last_error) END,
-                          exit_code = CASE WHEN ?1 = 'pending' THEN NULL ELSE exit_code END
-          WHERE (?4 IS NULL OR id = ?4) AND state IN (SELECT value FROM json_each(?5))
-          RETURNING *`)
-        .all(
-          params.to,
-          params.now,
-          params.resetAttempts ? 1 : 0,
-          params.id ?? null,
-          JSON.stringify(params.from),
-          params.reason ?? null,
-        );
-      const moved = (rows as Row[]).map(rowToJob);
-      for (const job of moved) {
-        if (params.to === "canceled") {
-          cancelDependents(this.db, job.id, "canceled", params.now);
-        } else {
-          rearmDependents(this.db, job.id, params.now);
-          setDependencies(this.db, job.id, job.spec.after, params.now);
-        }
-      }
-      return moved;
-    });
+  jobTransition(params: TransitionParams): Promise<Job[]> {
+    return this.write(() => transitionJobs(this.db, params));
   }
 
   attemptList(params: { jobId: string }) {
@@ -539,36 +410,5 @@ export class SqliteStore implements Store {
   /** Raw access for crash-repair tests that must write a crashed state directly. */
   get database(): Database {
     return this.db;
-  }
-
-  private finishAttempt(id: string, token: number, now: number, result: RunResult): void {
-    this.db
-      .query(`
-        UPDATE attempts SET finished_at = ?, exit_code = ?, signal = ?, error = ?, stdout_bytes = ?, stderr_bytes = ?,
-                            log_path = ?, output_tail = ?
-        WHERE job_id = ? AND token = ?`)
-      .run(
-        now,
-        result.exitCode,
-        result.signal,
-        result.error,
-        result.stdoutBytes,
-        result.stderrBytes,
-        result.logPath,
-        result.outputTail,
-        id,
-        token,
-      );
-  }
-
-  /** A jobfile changed while the job ran: the new revision starts fresh once this run ends. */
-  private promoteNextRevision(id: string, now: number): void {
-    this.db
-      .query(`
-        UPDATE jobs SET spec = next_spec, revision = next_revision, max_retries = next_max_retries,
-                        state = 'pending', attempts = 0, next_run_at = ?1, updated_at = ?1, finished_at = NULL,
-                        next_spec = NULL, next_revision = NULL, next_max_retries = NULL
-        WHERE id = ?2 AND next_spec IS NOT NULL AND state <> 'processing'`)
-      .run(now, id);
   }
 }
