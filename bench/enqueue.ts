@@ -63,15 +63,16 @@ export async function benchBulkEnqueue(context: BenchContext): Promise<BenchRow>
 export async function benchEnqueueLatency(context: BenchContext): Promise<BenchRow> {
   const calls = context.size(200, 20);
   const home = benchHome();
+  // As a script runs it: output not to a terminal, NO_COLOR unset, so the colour probe is paid.
+  const env = { ...home.env };
+  delete env.NO_COLOR;
   try {
     const bare: number[] = [];
     const enqueue: number[] = [];
     // Interleaved, so a burst of machine noise hits both series alike.
     for (let i = 0; i < calls; i++) {
-      bare.push(await timeCommand(["bun", "-e", "0"], home.env));
-      enqueue.push(
-        await timeCommand(["bun", CLI, "enqueue", `{"id":"job-${i}","command":"true"}`], home.env),
-      );
+      bare.push(await timeCommand(["bun", "-e", "0"], env));
+      enqueue.push(await timeCommand(["bun", CLI, "enqueue", `{"id":"job-${i}","command":"true"}`], env));
     }
     const p50 = percentile(enqueue, 50);
     const bareP50 = percentile(bare, 50);
