@@ -108,8 +108,8 @@ export async function benchMemory(context: BenchContext): Promise<BenchRow[]> {
       },
       {
         row: 9,
-        what: `worker RSS growth while a job prints ${size} (VmHWM after: ${fmtMb(hwm)})`,
-        value: fmtMb(growth),
+        what: `worker RSS growth while a job prints ${size}`,
+        value: `${fmtMb(growth)} (VmHWM after: ${fmtMb(hwm)})`,
         baseline: `${fmtMb(base.growth)} (bare Bun draining the same output)`,
         ratio: base.growth > 0 ? growth / base.growth : null,
         goal: "≤ 20 MB",
