@@ -10,24 +10,13 @@ import fc from "fast-check";
 import { resolveConfig } from "../../src/core/config.ts";
 import { UserError } from "../../src/core/errors.ts";
 import { type InputFormat, parseJobInput, prepareJobs } from "../../src/core/job-input.ts";
+import { SPEC_FIELDS } from "../../src/core/spec.ts";
 import { runCli, tempHome } from "../helpers/cli.ts";
 
 setDefaultTimeout(120_000);
 
 const config = resolveConfig({});
-const FIELDS = [
-  "id",
-  "command",
-  "max_retries",
-  "timeout",
-  "priority",
-  "run_at",
-  "delay",
-  "cwd",
-  "env",
-  "tags",
-  "queue",
-];
+const FIELDS = SPEC_FIELDS;
 
 /** Either jobs come out, or a UserError with exit code 2 and a single-line message. */
 function classify(text: string, format?: InputFormat): "valid" | "rejected" {

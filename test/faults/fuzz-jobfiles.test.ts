@@ -11,27 +11,14 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { stringify } from "yaml";
+import { SPEC_FIELDS } from "../../src/core/spec.ts";
 import { type ParsedJobfile, parseJobfile } from "../../src/jobfiles/parse.ts";
 import { runCli, tempHome } from "../helpers/cli.ts";
 import { countJobs } from "./helpers.ts";
 
 setDefaultTimeout(120_000);
 
-const FIELDS = [
-  "id",
-  "command",
-  "max_retries",
-  "timeout",
-  "priority",
-  "run_at",
-  "delay",
-  "cwd",
-  "env",
-  "tags",
-  "queue",
-  "after",
-  "schedule",
-];
+const FIELDS = SPEC_FIELDS;
 
 const VALID = [
   "command: echo hello\n",
