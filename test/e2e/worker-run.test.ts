@@ -4,45 +4,28 @@
  * from the jobs themselves, not from what the queue believes.
  */
 
-import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runCli, runCliJson, type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
+import { runCliJson, waitFor } from "../helpers/cli.ts";
 import {
   config,
   enqueue,
-  ForegroundWorker,
   getJob,
   jobState,
-  killWorkers,
   lines,
   ok,
   withStore,
+  workerTestContext,
 } from "../worker/helpers.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.
 setDefaultTimeout(60_000);
 
-let home: TempHome;
-let spawned: ForegroundWorker[];
-beforeEach(() => {
-  home = tempHome();
-  spawned = [];
-});
-afterEach(async () => {
-  await killWorkers(
-    home,
-    spawned.map((worker) => worker.pid),
-  );
-  home.cleanup();
-});
+const context = workerTestContext();
 
-const cli = (...args: string[]) => runCli(args, { env: home.env });
-function foreground(args: string[] = [], env: Record<string, string> = {}): ForegroundWorker {
-  const worker = new ForegroundWorker(home, args, env);
-  spawned.push(worker);
-  return worker;
-}
+const cli = context.cli;
+const foreground = context.foreground;
 
 interface CountsJson {
   jobs: Record<string, number>;
@@ -51,43 +34,43 @@ interface CountsJson {
 
 describe("worker processes", () => {
   test("K workers on M jobs: every job runs exactly once", async () => {
-    const log = join(home.home, "executions.log");
+    const log = join(context.home.home, "executions.log");
     const job = (i: number) =>
       JSON.stringify({ id: `job-${i}`, command: `echo "$QUEUECTL_JOB_ID" >> ${log}` });
     // Half wait in the queue before the workers start, half arrive while they compete.
     const first = Array.from({ length: 30 }, (_, i) => job(i)).join("\n");
-    writeFileSync(join(home.home, "first.ndjson"), first);
-    ok(await cli("enqueue", "-f", join(home.home, "first.ndjson")));
+    writeFileSync(join(context.home.home, "first.ndjson"), first);
+    ok(await cli("enqueue", "-f", join(context.home.home, "first.ndjson")));
     const started = await runCliJson<{ workers: { pid: number }[] }>(
       ["worker", "start", "--count", "4", "--concurrency", "2"],
-      { env: home.env },
+      { env: context.home.env },
     );
     expect(started.workers).toHaveLength(4);
     const second = Array.from({ length: 30 }, (_, i) => job(i + 30)).join("\n");
-    writeFileSync(join(home.home, "second.ndjson"), second);
-    ok(await cli("enqueue", "-f", join(home.home, "second.ndjson")));
+    writeFileSync(join(context.home.home, "second.ndjson"), second);
+    ok(await cli("enqueue", "-f", join(context.home.home, "second.ndjson")));
 
     await waitFor(
-      async () => (await runCliJson<CountsJson>(["status"], { env: home.env })).jobs.completed === 60,
+      async () => (await runCliJson<CountsJson>(["status"], { env: context.home.env })).jobs.completed === 60,
       { timeoutMs: 60_000, what: "all 60 jobs to complete" },
     );
     const executions = lines(log);
     expect(executions).toHaveLength(60);
     expect(new Set(executions).size).toBe(60);
-    const workerIds = await withStore(home, async (store) => {
+    const workerIds = await withStore(context.home, async (store) => {
       const jobs = await store.jobList({});
       expect(jobs.every((j) => j.attempts === 1 && j.state === "completed")).toBe(true);
       return new Set(jobs.map((j) => j.worker_id));
     });
     expect(workerIds.size).toBeGreaterThan(1);
     ok(await cli("worker", "stop"));
-    expect((await runCliJson<CountsJson>(["status"], { env: home.env })).workers).toEqual([]);
+    expect((await runCliJson<CountsJson>(["status"], { env: context.home.env })).workers).toEqual([]);
   }, 120_000);
 
   test("a failing job retries on the backoff schedule, then goes to the DLQ; dlq retry runs it again", async () => {
-    await config(home, "backoff-base", "1");
-    const log = join(home.home, "runs.log");
-    await enqueue(home, {
+    await config(context.home, "backoff-base", "1");
+    const log = join(context.home.home, "runs.log");
+    await enqueue(context.home, {
       id: "flaky",
       command: `date +%s%3N >> ${log}; echo "no luck" >&2; exit 4`,
       max_retries: 2,
@@ -99,7 +82,7 @@ describe("worker processes", () => {
     // backoff-base 1: every retry waits at least 1 s after the failure before it.
     expect((runs[1] as number) - (runs[0] as number)).toBeGreaterThanOrEqual(1000);
     expect((runs[2] as number) - (runs[1] as number)).toBeGreaterThanOrEqual(1000);
-    const job = await getJob(home, "flaky");
+    const job = await getJob(context.home, "flaky");
     expect(job).toMatchObject({
       state: "dead",
       attempts: 3,
@@ -109,48 +92,48 @@ describe("worker processes", () => {
     expect(worker.output).toContain("flaky: attempt 1 failed (exited with code 4: no luck); retry at");
     expect(worker.output).toContain("no retries left, moved to the DLQ");
 
-    const dlq = await runCliJson<{ id: string }[]>(["dlq", "list"], { env: home.env });
+    const dlq = await runCliJson<{ id: string }[]>(["dlq", "list"], { env: context.home.env });
     expect(dlq.map((j) => j.id)).toEqual(["flaky"]);
     ok(await cli("dlq", "retry", "flaky"));
-    expect(await getJob(home, "flaky")).toMatchObject({ state: "pending", attempts: 0 });
+    expect(await getJob(context.home, "flaky")).toMatchObject({ state: "pending", attempts: 0 });
     expect(await foreground(["--drain"]).process.exited).toBe(0);
     expect(lines(log)).toHaveLength(6);
   }, 60_000);
 
   test("an idle worker starts a new job at once, not after its poll interval", async () => {
-    await config(home, "poll-interval", "60");
+    await config(context.home, "poll-interval", "60");
     const worker = foreground();
     await worker.waitForOutput("started (pid");
-    await enqueue(home, { id: "quick", command: "true" });
+    await enqueue(context.home, { id: "quick", command: "true" });
     // Far below the 60 s poll interval: the wake-up came from the enqueue's commit.
-    await waitFor(async () => (await jobState(home, "quick")) === "completed", {
+    await waitFor(async () => (await jobState(context.home, "quick")) === "completed", {
       timeoutMs: 15_000,
       what: "the job to complete",
     });
   }, 60_000);
 
   test("config changes reach a running worker without a restart", async () => {
-    await config(home, "lease", "30");
+    await config(context.home, "lease", "30");
     const worker = foreground();
     await worker.waitForOutput("started (pid");
-    await config(home, "lease", "5s");
-    await config(home, "backoff-base", "1");
+    await config(context.home, "lease", "5s");
+    await config(context.home, "backoff-base", "1");
     await worker.waitForOutput("lease 5s", 20_000);
     await worker.waitForOutput("backoff-base 1", 20_000);
     // The new backoff applies to the next failure.
-    await enqueue(home, { id: "fails", command: "exit 1", max_retries: 1 });
-    await waitFor(async () => (await jobState(home, "fails")) === "failed", { timeoutMs: 15_000 });
-    const job = await getJob(home, "fails");
+    await enqueue(context.home, { id: "fails", command: "exit 1", max_retries: 1 });
+    await waitFor(async () => (await jobState(context.home, "fails")) === "failed", { timeoutMs: 15_000 });
+    const job = await getJob(context.home, "fails");
     expect((job?.next_run_at ?? 0) - (job?.updated_at ?? 0)).toBe(1000);
   }, 60_000);
 
   test("--queue limits what a worker claims", async () => {
-    await enqueue(home, { id: "mail", command: "true", queue: "emails" });
-    await enqueue(home, { id: "other", command: "true" });
+    await enqueue(context.home, { id: "mail", command: "true", queue: "emails" });
+    await enqueue(context.home, { id: "other", command: "true" });
     const worker = foreground(["--queue", "emails", "--drain"]);
     expect(await worker.process.exited).toBe(0);
-    expect(await jobState(home, "mail")).toBe("completed");
-    expect(await jobState(home, "other")).toBe("pending");
+    expect(await jobState(context.home, "mail")).toBe("completed");
+    expect(await jobState(context.home, "other")).toBe("pending");
   }, 60_000);
 
   test("an idle worker uses well under a core", async () => {

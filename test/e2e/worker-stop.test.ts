@@ -4,51 +4,34 @@
  * whose job is rescued by another once the lease expires. Real processes, real signals.
  */
 
-import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { resolveConfig } from "../../src/core/config.ts";
 import { rescueExpiredLeases } from "../../src/worker/outcome.ts";
 import { isProcessAlive } from "../../src/worker/process-info.ts";
-import { runCli, runCliJson, type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
+import { runCli, runCliJson, waitFor } from "../helpers/cli.ts";
 import {
   config,
   enqueue,
-  ForegroundWorker,
   getJob,
   jobState,
-  killWorkers,
   lines,
   ok,
   withStore,
+  workerTestContext,
 } from "../worker/helpers.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.
 setDefaultTimeout(60_000);
 
-let home: TempHome;
-let spawned: ForegroundWorker[];
-beforeEach(() => {
-  home = tempHome();
-  spawned = [];
-});
-afterEach(async () => {
-  await killWorkers(
-    home,
-    spawned.map((worker) => worker.pid),
-  );
-  home.cleanup();
-});
+const context = workerTestContext();
 
-const cli = (...args: string[]) => runCli(args, { env: home.env });
-function foreground(args: string[] = [], env: Record<string, string> = {}): ForegroundWorker {
-  const worker = new ForegroundWorker(home, args, env);
-  spawned.push(worker);
-  return worker;
-}
+const cli = context.cli;
+const foreground = context.foreground;
 
 async function waitForState(id: string, state: string, timeoutMs = 20_000): Promise<void> {
-  await waitFor(async () => (await jobState(home, id)) === state, {
+  await waitFor(async () => (await jobState(context.home, id)) === state, {
     timeoutMs,
     what: `${id} to be ${state}`,
   });
@@ -68,25 +51,29 @@ interface StopJson {
 
 describe("worker stop", () => {
   test("a graceful stop lets the running job finish, then the worker exits and deregisters", async () => {
-    const marker = join(home.home, "finished");
-    const started = await runCliJson<{ workers: { pid: number }[] }>(["worker", "start"], { env: home.env });
+    const marker = join(context.home.home, "finished");
+    const started = await runCliJson<{ workers: { pid: number }[] }>(["worker", "start"], {
+      env: context.home.env,
+    });
     const pid = started.workers[0]?.pid as number;
-    await enqueue(home, { id: "slow", command: `sleep 2; echo done > ${marker}` });
+    await enqueue(context.home, { id: "slow", command: `sleep 2; echo done > ${marker}` });
     await waitForState("slow", "processing");
-    const report = await runCliJson<StopJson>(["worker", "stop"], { env: home.env });
+    const report = await runCliJson<StopJson>(["worker", "stop"], { env: context.home.env });
     expect(report).toMatchObject({ stopped: [pid], forced: [], killed: [] });
     expect(readFileSync(marker, "utf8")).toBe("done\n");
-    expect(await getJob(home, "slow")).toMatchObject({ state: "completed", attempts: 1 });
+    expect(await getJob(context.home, "slow")).toMatchObject({ state: "completed", attempts: 1 });
     expect(isProcessAlive(pid)).toBe(false);
-    expect(await withStore(home, (store) => store.workerList())).toEqual([]);
-    const log = readFileSync(join(home.home, "workers", `worker-${pid}.log`), "utf8");
+    expect(await withStore(context.home, (store) => store.workerList())).toEqual([]);
+    const log = readFileSync(join(context.home.home, "workers", `worker-${pid}.log`), "utf8");
     expect(log).toContain("waiting for 1 running job(s) to finish");
   }, 60_000);
 
   test("when the timeout runs out, the job is stopped and goes back to pending, attempt not counted", async () => {
-    const jobPid = join(home.home, "job.pid");
-    await enqueue(home, { id: "stuck", command: `echo $$ > ${jobPid}; exec sleep 300` });
-    const started = await runCliJson<{ workers: { pid: number }[] }>(["worker", "start"], { env: home.env });
+    const jobPid = join(context.home.home, "job.pid");
+    await enqueue(context.home, { id: "stuck", command: `echo $$ > ${jobPid}; exec sleep 300` });
+    const started = await runCliJson<{ workers: { pid: number }[] }>(["worker", "start"], {
+      env: context.home.env,
+    });
     await waitForState("stuck", "processing");
     await waitFor(() => existsSync(jobPid) && readFileSync(jobPid, "utf8").trim() !== "", {
       what: "the job's pid",
@@ -95,46 +82,46 @@ describe("worker stop", () => {
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toContain("Timeout of 1s reached");
     expect(result.stdout).toContain("returned to pending");
-    expect(await getJob(home, "stuck")).toMatchObject({ state: "pending", attempts: 0 });
+    expect(await getJob(context.home, "stuck")).toMatchObject({ state: "pending", attempts: 0 });
     expect(isProcessAlive(pidFrom(jobPid))).toBe(false);
     expect(isProcessAlive(started.workers[0]?.pid as number)).toBe(false);
-    const [attempt] = await withStore(home, (store) => store.attemptList({ jobId: "stuck" }));
+    const [attempt] = await withStore(context.home, (store) => store.attemptList({ jobId: "stuck" }));
     expect(attempt?.error).toContain("back to pending");
   }, 60_000);
 
   test("in the foreground, a second SIGTERM stops the running job at once", async () => {
-    await enqueue(home, { id: "long", command: "sleep 300" });
+    await enqueue(context.home, { id: "long", command: "sleep 300" });
     const worker = foreground();
     await worker.waitForOutput("long: attempt 1/4 started");
     worker.process.kill("SIGTERM");
     await worker.waitForOutput("waiting for 1 running job(s) to finish");
-    expect(await jobState(home, "long")).toBe("processing");
+    expect(await jobState(context.home, "long")).toBe("processing");
     worker.process.kill("SIGTERM");
     expect(await worker.process.exited).toBe(0);
     expect(worker.output).toContain("long: stopped after");
-    expect(await getJob(home, "long")).toMatchObject({ state: "pending", attempts: 0 });
+    expect(await getJob(context.home, "long")).toMatchObject({ state: "pending", attempts: 0 });
   }, 60_000);
 
   test("--all asks workers on other hosts to drain through the store", async () => {
-    await enqueue(home, { id: "remote-job", command: "sleep 1" });
+    await enqueue(context.home, { id: "remote-job", command: "sleep 1" });
     const remote = foreground([], { QUEUECTL_HOST: "other-host" });
     await remote.waitForOutput("remote-job: attempt 1/4 started");
-    const report = await runCliJson<StopJson>(["worker", "stop", "--all"], { env: home.env });
+    const report = await runCliJson<StopJson>(["worker", "stop", "--all"], { env: context.home.env });
     expect(report.remote_asked).toBe(1);
     expect(report.stopped).toEqual([]);
     // It sees the request at its next heartbeat, finishes the job, and exits.
     expect(await remote.process.exited).toBe(0);
     expect(remote.output).toContain("stop requested");
-    expect(await jobState(home, "remote-job")).toBe("completed");
+    expect(await jobState(context.home, "remote-job")).toBe("completed");
   }, 60_000);
 
   test("a worker killed by SIGKILL: its job dies with it, and another worker rescues it after the lease", async () => {
-    await config(home, "lease", "2s");
-    await config(home, "backoff-base", "1");
-    const starts = join(home.home, "starts.log");
-    const ends = join(home.home, "ends.log");
-    const jobPid = join(home.home, "job.pid");
-    await enqueue(home, {
+    await config(context.home, "lease", "2s");
+    await config(context.home, "backoff-base", "1");
+    const starts = join(context.home.home, "starts.log");
+    const ends = join(context.home.home, "ends.log");
+    const jobPid = join(context.home.home, "job.pid");
+    await enqueue(context.home, {
       id: "survivor",
       command: `echo $QUEUECTL_ATTEMPT >> ${starts}; echo $$ > ${jobPid}; sleep 3; echo $QUEUECTL_ATTEMPT >> ${ends}`,
     });
@@ -150,28 +137,28 @@ describe("worker stop", () => {
       timeoutMs: 10_000,
       what: "the orphaned job to die",
     });
-    expect(await jobState(home, "survivor")).toBe("processing");
+    expect(await jobState(context.home, "survivor")).toBe("processing");
 
     const rescuer = foreground();
     await waitForState("survivor", "completed", 40_000);
     expect(lines(starts)).toEqual(["1", "2"]);
     expect(lines(ends)).toEqual(["2"]);
-    const attempts = await withStore(home, (store) => store.attemptList({ jobId: "survivor" }));
+    const attempts = await withStore(context.home, (store) => store.attemptList({ jobId: "survivor" }));
     expect(attempts[0]?.error).toContain("lease expired");
     expect(rescuer.output).toContain("survivor: rescued from worker");
   }, 90_000);
 
   test("a worker whose lease was taken over stops its job and its late result is discarded", async () => {
-    await config(home, "lease", "2s");
-    const jobPid = join(home.home, "job.pid");
-    await enqueue(home, { id: "contested", command: `echo $$ > ${jobPid}; exec sleep 300` });
+    await config(context.home, "lease", "2s");
+    const jobPid = join(context.home.home, "job.pid");
+    await enqueue(context.home, { id: "contested", command: `echo $$ > ${jobPid}; exec sleep 300` });
     const worker = foreground();
     await waitForState("contested", "processing");
     await waitFor(() => existsSync(jobPid) && readFileSync(jobPid, "utf8").trim() !== "", {
       what: "the job's pid",
     });
     // Another worker whose clock runs ahead sees the lease as expired and rescues the job.
-    const rescued = await withStore(home, async (store) => {
+    const rescued = await withStore(context.home, async (store) => {
       const config = resolveConfig(await store.configGetAll());
       return rescueExpiredLeases(store, { now: Date.now() + 60_000, config, ownTokens: new Map() });
     });
@@ -182,31 +169,31 @@ describe("worker stop", () => {
       what: "the job to be stopped",
     });
     await worker.waitForOutput("contested: result discarded");
-    const job = await getJob(home, "contested");
+    const job = await getJob(context.home, "contested");
     expect(job?.last_error).toContain("lease expired");
   }, 60_000);
 
   test("start --watch also runs a jobs folder watcher, and stop stops it", async () => {
-    const jobs = join(home.home, "jobs");
+    const jobs = join(context.home.home, "jobs");
     mkdirSync(jobs);
     writeFileSync(join(jobs, "hello.yaml"), "command: echo from a jobfile\n");
     const started = await runCliJson<{ watcher: { pid: number } | null }>(
       ["worker", "start", "--watch", jobs],
-      { env: home.env },
+      { env: context.home.env },
     );
     const watcher = started.watcher?.pid as number;
     expect(isProcessAlive(watcher)).toBe(true);
-    expect(readFileSync(join(home.home, "watch.pid"), "utf8").trim()).toBe(String(watcher));
+    expect(readFileSync(join(context.home.home, "watch.pid"), "utf8").trim()).toBe(String(watcher));
     await waitForState("hello", "completed");
-    const report = await runCliJson<StopJson>(["worker", "stop"], { env: home.env });
+    const report = await runCliJson<StopJson>(["worker", "stop"], { env: context.home.env });
     expect(report.watchers).toEqual([watcher]);
     expect(report.stopped).toHaveLength(1);
     await waitFor(() => !isProcessAlive(watcher), { timeoutMs: 10_000, what: "the watcher to exit" });
-    expect(existsSync(join(home.home, "watch.pid"))).toBe(false);
+    expect(existsSync(join(context.home.home, "watch.pid"))).toBe(false);
   }, 60_000);
 
   test("stop with no workers says so; stale registry rows are removed", async () => {
-    await withStore(home, (store) =>
+    await withStore(context.home, (store) =>
       store.workerRegister({
         id: "ghost",
         host: "vm-ghost",
@@ -215,22 +202,22 @@ describe("worker stop", () => {
         queues: null,
       }),
     );
-    const result = ok(await runCli(["worker", "stop"], { env: { ...home.env, QUEUECTL_HOST: "vm-ghost" } }));
+    const result = ok(await runCli(["worker", "stop"], { env: { ...context.home.env, QUEUECTL_HOST: "vm-ghost" } }));
     expect(result).toContain("No workers running on this host.");
     expect(result).toContain("Removed 1 stale registry entries");
-    expect(await withStore(home, (store) => store.workerList())).toEqual([]);
+    expect(await withStore(context.home, (store) => store.workerList())).toEqual([]);
   }, 30_000);
 
   test("a heartbeating worker of this host name that no signal reaches is asked through the store", async () => {
     // Another container sharing the host name: its pid means nothing here, its heartbeat is fresh.
-    await withStore(home, (store) =>
+    await withStore(context.home, (store) =>
       store.workerRegister({ id: "boxed", host: "shared-name", pid: 999_999, now: Date.now(), queues: null }),
     );
     const report = await runCliJson<StopJson>(["worker", "stop"], {
-      env: { ...home.env, QUEUECTL_HOST: "shared-name" },
+      env: { ...context.home.env, QUEUECTL_HOST: "shared-name" },
     });
     expect(report.remote_asked).toBe(1);
-    const [row] = await withStore(home, (store) => store.workerList());
+    const [row] = await withStore(context.home, (store) => store.workerList());
     expect(row).toMatchObject({ id: "boxed", stop_requested: true });
   }, 30_000);
 });

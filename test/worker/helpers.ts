@@ -4,13 +4,14 @@
  * cleanup that kills every worker the test left behind (by pid, never by name).
  */
 
+import { afterEach, beforeEach } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Job } from "../../src/core/job.ts";
 import { openStore } from "../../src/store/open.ts";
 import type { Store } from "../../src/store/store.ts";
 import { isProcessAlive } from "../../src/worker/process-info.ts";
-import { CLI_PATH, type CliResult, runCli, type TempHome, waitFor } from "../helpers/cli.ts";
+import { CLI_PATH, type CliResult, runCli, type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
 
 export async function withStore<T>(home: TempHome, work: (store: Store) => Promise<T>): Promise<T> {
   const store = await openStore({ url: join(home.home, "jobs.db") });
@@ -101,4 +102,38 @@ export async function killWorkers(home: TempHome, extra: number[] = []): Promise
     timeoutMs: 10_000,
     what: "workers to exit",
   });
+}
+
+/**
+ * The set-up every worker test file shares: a fresh QUEUECTL_HOME per test, and the
+ * foreground workers it started, killed and cleaned up after each test.
+ */
+export function workerTestContext() {
+  let current: TempHome | undefined;
+  let spawned: ForegroundWorker[] = [];
+  beforeEach(() => {
+    current = tempHome();
+    spawned = [];
+  });
+  afterEach(async () => {
+    if (!current) return;
+    await killWorkers(
+      current,
+      spawned.map((worker) => worker.pid),
+    );
+    current.cleanup();
+  });
+  const context = {
+    get home(): TempHome {
+      if (!current) throw new Error("workerTestContext is only usable inside a test");
+      return current;
+    },
+    cli: (...args: string[]) => runCli(args, { env: context.home.env }),
+    foreground(args: string[] = [], env: Record<string, string> = {}): ForegroundWorker {
+      const worker = new ForegroundWorker(context.home, args, env);
+      spawned.push(worker);
+      return worker;
+    },
+  };
+  return context;
 }
