@@ -202,7 +202,9 @@ describe("worker stop", () => {
         queues: null,
       }),
     );
-    const result = ok(await runCli(["worker", "stop"], { env: { ...context.home.env, QUEUECTL_HOST: "vm-ghost" } }));
+    const result = ok(
+      await runCli(["worker", "stop"], { env: { ...context.home.env, QUEUECTL_HOST: "vm-ghost" } }),
+    );
     expect(result).toContain("No workers running on this host.");
     expect(result).toContain("Removed 1 stale registry entries");
     expect(await withStore(context.home, (store) => store.workerList())).toEqual([]);
