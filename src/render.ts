@@ -42,7 +42,7 @@ export function commandText(command: string | string[]): string {
 }
 
 // JSON.stringify escapes C0 controls but passes DEL, the C1 range (U+009B is CSI to many
-// terminals), line separators and bidi overrides through raw; \uXXXX keeps the JSON's meaning.
+// terminals), line separators and bidi overrides through raw; a \u escape keeps the JSON's meaning.
 const JSON_UNSAFE = /[\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 export function printJson(value: unknown): void {
