@@ -4,34 +4,22 @@
  * holds stdout, following a running attempt, and reading from another host.
  */
 
-import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { LOG_CAP_BYTES } from "../../src/worker/log-files.ts";
-import { CLI_PATH, runCli, runCliJson, type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
-import { enqueue, ForegroundWorker, getJob, jobState, killWorkers, ok } from "../worker/helpers.ts";
+import { CLI_PATH, runCli, runCliJson, waitFor } from "../helpers/cli.ts";
+import { enqueue, ForegroundWorker, getJob, jobState, ok, workerTestContext } from "../worker/helpers.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.
 setDefaultTimeout(60_000);
 
-let home: TempHome;
-let spawned: ForegroundWorker[];
-beforeEach(() => {
-  home = tempHome();
-  spawned = [];
-});
-afterEach(async () => {
-  await killWorkers(
-    home,
-    spawned.map((worker) => worker.pid),
-  );
-  home.cleanup();
-});
+const context = workerTestContext();
 
-const cli = (...args: string[]) => runCli(args, { env: home.env });
+const cli = (...args: string[]) => runCli(args, { env: context.home.env });
 async function drain(): Promise<ForegroundWorker> {
-  const worker = new ForegroundWorker(home, ["--drain"]);
-  spawned.push(worker);
+  const worker = new ForegroundWorker(context.home, ["--drain"]);
+  context.spawned.push(worker);
   expect(await worker.process.exited).toBe(0);
   return worker;
 }
@@ -54,11 +42,11 @@ interface LogsJson {
 describe("job output", () => {
   test("50 MB of output: the log keeps a capped tail, the total is recorded, worker memory stays flat", async () => {
     const total = 50 * 1024 * 1024;
-    const worker = new ForegroundWorker(home);
-    spawned.push(worker);
+    const worker = new ForegroundWorker(context.home);
+    context.spawned.push(worker);
     await worker.waitForOutput("started (pid");
     const baseline = rssKb(worker.pid);
-    await enqueue(home, {
+    await enqueue(context.home, {
       id: "loud",
       command: `for i in 1 2 3 4 5; do head -c ${total / 5} /dev/zero | tr '\\0' 'x'; done; echo; echo last-line`,
     });
@@ -66,50 +54,51 @@ describe("job output", () => {
     await waitFor(
       async () => {
         peak = Math.max(peak, rssKb(worker.pid));
-        return (await jobState(home, "loud")) === "completed";
+        return (await jobState(context.home, "loud")) === "completed";
       },
       { timeoutMs: 60_000, intervalMs: 20, what: "the loud job to complete" },
     );
     // Holding the output would add 50 MB; streaming adds buffers and garbage, a few MB.
     expect(peak - baseline).toBeLessThan(40 * 1024);
 
-    const files = readdirSync(join(home.home, "logs"));
-    const onDisk = files.reduce((sum, file) => sum + statSync(join(home.home, "logs", file)).size, 0);
+    const files = readdirSync(join(context.home.home, "logs"));
+    const onDisk = files.reduce((sum, file) => sum + statSync(join(context.home.home, "logs", file)).size, 0);
     expect(onDisk).toBeLessThanOrEqual(LOG_CAP_BYTES);
-    for (const file of files) expect(statSync(join(home.home, "logs", file)).mode & 0o777).toBe(0o600);
+    for (const file of files)
+      expect(statSync(join(context.home.home, "logs", file)).mode & 0o777).toBe(0o600);
 
     const shown = await cli("logs", "loud");
     expect(shown.exitCode).toBe(0);
     expect(shown.stdout.endsWith("xxxx\nlast-line\n")).toBe(true);
     expect(shown.stdout.length).toBeLessThanOrEqual(LOG_CAP_BYTES);
     expect(shown.stderr).toContain(`of ${total + 11} bytes were kept`);
-    const json = await runCliJson<LogsJson>(["logs", "loud"], { env: home.env });
+    const json = await runCliJson<LogsJson>(["logs", "loud"], { env: context.home.env });
     expect(json.stdout_bytes).toBe(total + 11);
   }, 120_000);
 
   test("stdin is at EOF, and a background child holding stdout does not hang the job", async () => {
-    await enqueue(home, { id: "reader", command: "cat; echo read-all" });
-    await enqueue(home, { id: "bg", command: "sleep 300 & echo main-exits" });
+    await enqueue(context.home, { id: "reader", command: "cat; echo read-all" });
+    await enqueue(context.home, { id: "bg", command: "sleep 300 & echo main-exits" });
     await drain();
-    expect(await getJob(home, "reader")).toMatchObject({ state: "completed" });
-    expect(await getJob(home, "bg")).toMatchObject({ state: "completed" });
+    expect(await getJob(context.home, "reader")).toMatchObject({ state: "completed" });
+    expect(await getJob(context.home, "bg")).toMatchObject({ state: "completed" });
     expect(ok(await cli("logs", "reader"))).toBe("read-all\n");
     expect(ok(await cli("logs", "bg"))).toBe("main-exits\n");
   }, 60_000);
 
   test("logs picks attempts and streams: --attempt, --stderr, and stdout/stderr split by default", async () => {
-    await runCli(["config", "set", "backoff-base", "1"], { env: home.env });
-    await enqueue(home, {
+    await runCli(["config", "set", "backoff-base", "1"], { env: context.home.env });
+    await enqueue(context.home, {
       id: "twice",
       command: 'echo "out $QUEUECTL_ATTEMPT"; echo "err $QUEUECTL_ATTEMPT" >&2; [ "$QUEUECTL_ATTEMPT" = 2 ]',
       max_retries: 1,
     });
     await drain();
-    expect(await jobState(home, "twice")).toBe("completed");
+    expect(await jobState(context.home, "twice")).toBe("completed");
     const latest = await cli("logs", "twice");
     expect(latest).toMatchObject({ exitCode: 0, stdout: "out 2\n", stderr: "err 2\n" });
     expect(ok(await cli("logs", "twice", "--attempt", "1", "--stderr"))).toBe("err 1\n");
-    const json = await runCliJson<LogsJson>(["logs", "twice", "--attempt", "1"], { env: home.env });
+    const json = await runCliJson<LogsJson>(["logs", "twice", "--attempt", "1"], { env: context.home.env });
     expect(json).toMatchObject({ attempt: 1, source: "files", stdout: "out 1\n", stderr: "err 1\n" });
 
     const missing = await cli("logs", "twice", "--attempt", "7");
@@ -120,9 +109,11 @@ describe("job output", () => {
   }, 60_000);
 
   test("from another host, logs prints the tail kept in the store and says where the files are", async () => {
-    await enqueue(home, { id: "far", command: "echo from-far-away" });
+    await enqueue(context.home, { id: "far", command: "echo from-far-away" });
     await drain();
-    const remote = await runCli(["logs", "far"], { env: { ...home.env, QUEUECTL_HOST: "somewhere-else" } });
+    const remote = await runCli(["logs", "far"], {
+      env: { ...context.home.env, QUEUECTL_HOST: "somewhere-else" },
+    });
     expect(remote.exitCode).toBe(0);
     expect(remote.stdout).toBe("from-far-away\n");
     expect(remote.stderr).toMatch(
@@ -131,13 +122,13 @@ describe("job output", () => {
   }, 60_000);
 
   test("logs --follow waits for the job, streams its output while it runs, and ends with it", async () => {
-    await enqueue(home, {
+    await enqueue(context.home, {
       id: "ticker",
       command: "for i in 1 2 3; do echo tick $i; sleep 0.5; done; echo boom >&2; exit 2",
       max_retries: 0,
     });
     const follower = Bun.spawn(["bun", CLI_PATH, "logs", "ticker", "--follow"], {
-      env: home.env,
+      env: context.home.env,
       stdout: "pipe",
       stderr: "pipe",
     });
@@ -146,11 +137,11 @@ describe("job output", () => {
       const decoder = new TextDecoder();
       for await (const chunk of follower.stdout) seen += decoder.decode(chunk, { stream: true });
     })();
-    const worker = new ForegroundWorker(home);
-    spawned.push(worker);
+    const worker = new ForegroundWorker(context.home);
+    context.spawned.push(worker);
     // Output arrives while the job still runs.
     await waitFor(() => seen.includes("tick 1"), { timeoutMs: 20_000, what: "the first tick" });
-    expect(await jobState(home, "ticker")).toBe("processing");
+    expect(await jobState(context.home, "ticker")).toBe("processing");
     expect(await follower.exited).toBe(0);
     await reading;
     expect(seen).toBe("tick 1\ntick 2\ntick 3\n");
@@ -160,7 +151,7 @@ describe("job output", () => {
   }, 60_000);
 
   test("logs of a job that has not run is a user error", async () => {
-    await enqueue(home, { id: "waiting", command: "true" });
+    await enqueue(context.home, { id: "waiting", command: "true" });
     const result = await cli("logs", "waiting");
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain("has not run yet");

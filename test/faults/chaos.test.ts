@@ -8,40 +8,28 @@
  * (each worker runs one job at a time).
  */
 
-import { afterEach, beforeEach, expect, setDefaultTimeout, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runCli, type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
-import { config, ForegroundWorker, killWorkers, ok } from "../worker/helpers.ts";
+import { runCli, waitFor } from "../helpers/cli.ts";
+import { config, ForegroundWorker, ok, workerTestContext } from "../worker/helpers.ts";
 import { integrityCheck, jobStates, lineCounts, readDb } from "./helpers.ts";
 
 setDefaultTimeout(120_000);
 
-let home: TempHome;
-let spawned: ForegroundWorker[];
-beforeEach(() => {
-  home = tempHome();
-  spawned = [];
-});
-afterEach(async () => {
-  await killWorkers(
-    home,
-    spawned.map((worker) => worker.pid),
-  );
-  home.cleanup();
-});
+const context = workerTestContext();
 
 const JOBS = 60;
 const WORKERS = 4;
 const KILLS = 10;
 
 test("random workers SIGKILLed and restarted: every job completes, re-runs never exceed kills", async () => {
-  const db = join(home.home, "jobs.db");
-  const runs = join(home.home, "runs.log");
+  const db = join(context.home.home, "jobs.db");
+  const runs = join(context.home.home, "runs.log");
   // Short leases so rescue is quick; retries wait 1 s (base 1) and never run out.
-  await config(home, "lease", "2s");
-  await config(home, "backoff-base", "1");
-  await config(home, "poll-interval", "0.2");
+  await config(context.home, "lease", "2s");
+  await config(context.home, "backoff-base", "1");
+  await config(context.home, "poll-interval", "0.2");
   const specs = Array.from({ length: JOBS }, (_, i) =>
     JSON.stringify({
       id: `chaos-${i}`,
@@ -50,12 +38,12 @@ test("random workers SIGKILLed and restarted: every job completes, re-runs never
       max_retries: 100,
     }),
   );
-  writeFileSync(join(home.home, "jobs.ndjson"), specs.join("\n"));
-  ok(await runCli(["enqueue", "-f", join(home.home, "jobs.ndjson")], { env: home.env }));
+  writeFileSync(join(context.home.home, "jobs.ndjson"), specs.join("\n"));
+  ok(await runCli(["enqueue", "-f", join(context.home.home, "jobs.ndjson")], { env: context.home.env }));
 
   const start = () => {
-    const worker = new ForegroundWorker(home);
-    spawned.push(worker);
+    const worker = new ForegroundWorker(context.home);
+    context.spawned.push(worker);
     return worker;
   };
   let live = Array.from({ length: WORKERS }, start);
@@ -94,11 +82,11 @@ test("random workers SIGKILLed and restarted: every job completes, re-runs never
 });
 
 test("a worker frozen past its lease (SIGSTOP): the job runs again elsewhere; on waking the worker stops its run and its result is discarded", async () => {
-  const runs = join(home.home, "runs.log");
-  await config(home, "lease", "2s");
-  await config(home, "backoff-base", "1");
-  const workers = [new ForegroundWorker(home), new ForegroundWorker(home)];
-  spawned.push(...workers);
+  const runs = join(context.home.home, "runs.log");
+  await config(context.home, "lease", "2s");
+  await config(context.home, "backoff-base", "1");
+  const workers = [new ForegroundWorker(context.home), new ForegroundWorker(context.home)];
+  context.spawned.push(...workers);
   await Promise.all(workers.map((worker) => worker.waitForOutput("started (pid")));
   ok(
     await runCli(
@@ -109,10 +97,10 @@ test("a worker frozen past its lease (SIGSTOP): the job runs again elsewhere; on
           command: `echo "start-$QUEUECTL_ATTEMPT" >> ${runs}; sleep 8; echo "end-$QUEUECTL_ATTEMPT" >> ${runs}`,
         }),
       ],
-      { env: home.env },
+      { env: context.home.env },
     ),
   );
-  const db = join(home.home, "jobs.db");
+  const db = join(context.home.home, "jobs.db");
   const holderId = await waitFor(
     () =>
       readDb(db, (d) => d.query("SELECT worker_id FROM jobs WHERE state = 'processing'").get()) as {

@@ -5,28 +5,16 @@
  * no `SQLITE_BUSY` or "database is locked" ever reaches a user, on any process's stderr.
  */
 
-import { afterEach, beforeEach, expect, setDefaultTimeout, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type CliResult, runCli, type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
-import { config, ForegroundWorker, killWorkers } from "../worker/helpers.ts";
+import { type CliResult, runCli, waitFor } from "../helpers/cli.ts";
+import { config, ForegroundWorker, workerTestContext } from "../worker/helpers.ts";
 import { integrityCheck, jobStates, lineCounts } from "./helpers.ts";
 
 setDefaultTimeout(180_000);
 
-let home: TempHome;
-let spawned: ForegroundWorker[];
-beforeEach(() => {
-  home = tempHome();
-  spawned = [];
-});
-afterEach(async () => {
-  await killWorkers(
-    home,
-    spawned.map((worker) => worker.pid),
-  );
-  home.cleanup();
-});
+const context = workerTestContext();
 
 const WORKERS = 8;
 const PRODUCERS = 8;
@@ -34,26 +22,29 @@ const SINGLES = 8;
 const BULK = 100;
 
 test("8 workers and 8 enqueuers on one file: no lock error reaches anyone, every job runs once", async () => {
-  const db = join(home.home, "jobs.db");
-  const runs = join(home.home, "runs.log");
-  await config(home, "poll-interval", "0.1");
+  const db = join(context.home.home, "jobs.db");
+  const runs = join(context.home.home, "runs.log");
+  await config(context.home, "poll-interval", "0.1");
   const job = (id: string) => ({ id, command: `echo "$QUEUECTL_JOB_ID" >> ${runs}` });
 
   for (let i = 0; i < WORKERS; i++) {
-    const worker = new ForegroundWorker(home, ["--concurrency", "2"]);
-    spawned.push(worker);
+    const worker = new ForegroundWorker(context.home, ["--concurrency", "2"]);
+    context.spawned.push(worker);
   }
-  await Promise.all(spawned.map((worker) => worker.waitForOutput("started (pid")));
+  await Promise.all(context.spawned.map((worker) => worker.waitForOutput("started (pid")));
 
   const results: { args: string; result: CliResult }[] = [];
   const cli = async (args: string[]) => {
-    results.push({ args: args.join(" ").slice(0, 80), result: await runCli(args, { env: home.env }) });
+    results.push({
+      args: args.join(" ").slice(0, 80),
+      result: await runCli(args, { env: context.home.env }),
+    });
   };
   const producer = async (p: number) => {
     for (let i = 0; i < SINGLES; i++) {
       await cli(["enqueue", JSON.stringify(job(`p${p}-single-${i}`))]);
       if (i === SINGLES / 2) {
-        const file = join(home.home, `bulk-${p}.ndjson`);
+        const file = join(context.home.home, `bulk-${p}.ndjson`);
         const lines = Array.from({ length: BULK }, (_, j) => JSON.stringify(job(`p${p}-bulk-${j}`)));
         writeFileSync(file, lines.join("\n"));
         await cli(["enqueue", "-f", file]);
@@ -87,7 +78,7 @@ test("8 workers and 8 enqueuers on one file: no lock error reaches anyone, every
       stderr: "",
     });
   }
-  for (const worker of spawned) {
+  for (const worker of context.spawned) {
     expect(worker.output).not.toMatch(/SQLITE_BUSY|locked|error:/i);
   }
   const counts = lineCounts(runs);

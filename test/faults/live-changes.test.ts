@@ -4,56 +4,44 @@
  * same time) puts each dead job back exactly once while workers are busy.
  */
 
-import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runCli, type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
-import { config, ForegroundWorker, getJob, killWorkers, ok } from "../worker/helpers.ts";
+import { runCli, waitFor } from "../helpers/cli.ts";
+import { config, ForegroundWorker, getJob, ok, workerTestContext } from "../worker/helpers.ts";
 import { countJobs, jobStates, lineCounts } from "./helpers.ts";
 
 setDefaultTimeout(120_000);
 
-let home: TempHome;
-let spawned: ForegroundWorker[];
-beforeEach(() => {
-  home = tempHome();
-  spawned = [];
-});
-afterEach(async () => {
-  await killWorkers(
-    home,
-    spawned.map((worker) => worker.pid),
-  );
-  home.cleanup();
-});
+const context = workerTestContext();
 
-const cli = (...args: string[]) => runCli(args, { env: home.env });
+const cli = (...args: string[]) => runCli(args, { env: context.home.env });
 function worker(): ForegroundWorker {
-  const started = new ForegroundWorker(home);
-  spawned.push(started);
+  const started = new ForegroundWorker(context.home);
+  context.spawned.push(started);
   return started;
 }
 
 async function enqueueAll(name: string, specs: Record<string, unknown>[]): Promise<void> {
-  const file = join(home.home, `${name}.ndjson`);
+  const file = join(context.home.home, `${name}.ndjson`);
   writeFileSync(file, specs.map((spec) => JSON.stringify(spec)).join("\n"));
   ok(await cli("enqueue", "-f", file));
 }
 
 describe("config set while workers run", () => {
   test("job-timeout and lease govern what running workers do next; a bad value changes nothing", async () => {
-    await config(home, "poll-interval", "0.2");
+    await config(context.home, "poll-interval", "0.2");
     const workers = [worker(), worker()];
     await Promise.all(workers.map((w) => w.waitForOutput("started (pid")));
 
     ok(await cli("config", "set", "job-timeout", "1s"));
     await Promise.all(workers.map((w) => w.waitForOutput("job-timeout 1s")));
     ok(await cli("enqueue", '{"id":"slow","command":"sleep 30","max_retries":0}'));
-    await waitFor(async () => (await getJob(home, "slow"))?.state === "dead", {
+    await waitFor(async () => (await getJob(context.home, "slow"))?.state === "dead", {
       timeoutMs: 30_000,
       what: "the job to time out under the new job-timeout",
     });
-    expect((await getJob(home, "slow"))?.last_error).toContain("timed out after 1s");
+    expect((await getJob(context.home, "slow"))?.last_error).toContain("timed out after 1s");
 
     // A refused value leaves the setting as it was, and the workers never hear of it.
     const bad = await cli("config", "set", "lease", "banana");
@@ -71,7 +59,7 @@ describe("config set while workers run", () => {
     ok(await cli("enqueue", '{"id":"long","command":"sleep 60","max_retries":1}'));
     const holder = await waitFor(
       async () => {
-        const job = await getJob(home, "long");
+        const job = await getJob(context.home, "long");
         return job?.state === "processing" ? job.worker_id : null;
       },
       { timeoutMs: 20_000, what: "the long job to start" },
@@ -81,7 +69,7 @@ describe("config set while workers run", () => {
     victim?.process.kill("SIGKILL");
     // The lease it was renewing is the new 2 s one, so the survivor rescues the job well
     // before the 30 s it was claimed under.
-    await waitFor(async () => ((await getJob(home, "long"))?.attempts ?? 0) >= 2, {
+    await waitFor(async () => ((await getJob(context.home, "long"))?.attempts ?? 0) >= 2, {
       timeoutMs: 20_000,
       what: "the survivor to rescue and rerun the job",
     });
@@ -91,9 +79,9 @@ describe("config set while workers run", () => {
 
 describe("dlq retry while workers run", () => {
   test("one id and --all at once: each dead job runs again exactly once, next to busy workers", async () => {
-    await config(home, "poll-interval", "0.2");
-    const runs = join(home.home, "runs.log");
-    const flag = join(home.home, "fixed");
+    await config(context.home, "poll-interval", "0.2");
+    const runs = join(context.home.home, "runs.log");
+    const flag = join(context.home.home, "fixed");
     const failing = Array.from({ length: 20 }, (_, i) => ({
       id: `fix-${i}`,
       command: `echo "$QUEUECTL_JOB_ID" >> ${runs}; test -f ${flag}`,
@@ -101,7 +89,7 @@ describe("dlq retry while workers run", () => {
     }));
     await enqueueAll("failing", failing);
     for (let i = 0; i < 3; i++) worker();
-    await waitFor(() => countJobs(join(home.home, "jobs.db"), "state = 'dead'") === 20, {
+    await waitFor(() => countJobs(join(context.home.home, "jobs.db"), "state = 'dead'") === 20, {
       timeoutMs: 60_000,
       what: "every failing job to reach the DLQ",
     });
@@ -125,7 +113,7 @@ describe("dlq retry while workers run", () => {
     }
     await waitFor(
       () => {
-        const states = jobStates(join(home.home, "jobs.db"));
+        const states = jobStates(join(context.home.home, "jobs.db"));
         return Object.values(states).every((state) => state === "completed");
       },
       { timeoutMs: 60_000, what: "every job to complete" },

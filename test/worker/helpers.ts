@@ -128,6 +128,10 @@ export function workerTestContext() {
       if (!current) throw new Error("workerTestContext is only usable inside a test");
       return current;
     },
+    /** Workers the test started some other way, killed with the rest after it. */
+    get spawned(): ForegroundWorker[] {
+      return spawned;
+    },
     cli: (...args: string[]) => runCli(args, { env: context.home.env }),
     foreground(args: string[] = [], env: Record<string, string> = {}): ForegroundWorker {
       const worker = new ForegroundWorker(context.home, args, env);
