@@ -339,8 +339,9 @@ export interface Store {
   scheduleDue(params: { now: number }): Promise<ScheduleRecord[]>;
   /**
    * Records that a schedule fired: moves `next_at` from `expectedNextAt` (compare-and-set, so
-   * two tickers never both fire) and enqueues `occurrences`, applying the overlap policy
-   * against occurrences still pending or running.
+   * two tickers never both fire), then enqueues, skips and cancels occurrences as
+   * `decideOccurrences` (core/schedule-tick.ts) decides from `occurrences` (owed now, oldest
+   * first) and the schedule's unfinished occurrences, in the same transaction.
    */
   scheduleFire(params: {
     id: string;

@@ -355,7 +355,7 @@ export class PostgresStore implements Store {
     now: number;
   }): Promise<{ enqueued: string[]; skipped: string[]; replaced: string[] }> {
     return this.write(async (tx, notify) => {
-      const fired = await scheduleFire(tx, params);
+      const fired = await scheduleFire(tx, this.schema, params);
       if (fired.enqueued.length > 0 || fired.replaced.length > 0) await notify();
       return fired;
     });
