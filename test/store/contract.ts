@@ -11,6 +11,7 @@ import type { StoreBackend, WithStore } from "./contract-helpers.ts";
 import { jobfileContract } from "./contract-jobfiles.ts";
 import { jobsContract } from "./contract-jobs.ts";
 import { lifecycleContract } from "./contract-lifecycle.ts";
+import { scheduleContract } from "./contract-schedules.ts";
 import { schemaContract } from "./contract-schema.ts";
 import { settingsTransferContract, transferContract } from "./contract-transfer.ts";
 import { workersContract } from "./contract-workers.ts";
@@ -42,6 +43,7 @@ export function storeContract(backend: StoreBackend): void {
     transferContract(withStore);
     settingsTransferContract(withStore);
     flowContract(withStore);
+    scheduleContract(withStore);
     schemaContract(withStore, backend);
   });
 }
