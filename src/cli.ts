@@ -6,7 +6,8 @@
 
 import { type CAC, cac } from "cac";
 import pkg from "../package.json" with { type: "json" };
-import { suggestion, UserError } from "./core/errors.ts";
+import { commandIndex, joinGroupWords, keepDashValues, longOptionNames, typedOption } from "./cli-argv.ts";
+import { nearestName, suggestion, UserError } from "./core/errors.ts";
 import { safeText } from "./render.ts";
 
 /** Two-word commands: cac matches one word, so `worker start` is joined into one argument. */
@@ -44,26 +45,11 @@ const COMMAND_MODULES: [words: string[], load: () => Promise<Register>][] = [
   [["dashboard"], async () => (await import("./commands/dashboard.ts")).registerDashboard],
 ];
 
-const GLOBAL_OPTIONS_WITH_VALUE = new Set(["--db"]);
-
-/** The index of the command word, past any global options before it. */
-function commandIndex(args: string[]): number {
-  let index = 0;
-  while (index < args.length && (args[index] ?? "").startsWith("-")) {
-    index += GLOBAL_OPTIONS_WITH_VALUE.has(args[index] ?? "") ? 2 : 1;
-  }
-  return index;
-}
-
 function joinGroupCommand(args: string[], cli: CAC): string[] {
-  const index = commandIndex(args);
-  const group = args[index];
-  if (group === undefined || !(group in COMMAND_GROUPS)) return args;
-  const sub = args[index + 1];
+  const joined = joinGroupWords(args, COMMAND_GROUPS);
+  if ("args" in joined) return joined.args;
+  const { group, sub } = joined;
   const subcommands = COMMAND_GROUPS[group] ?? [];
-  if (sub !== undefined && subcommands.includes(sub)) {
-    return [...args.slice(0, index), `${group} ${sub}`, ...args.slice(index + 2)];
-  }
   const wantsHelp = sub === undefined || sub === "--help" || sub === "-h";
   const describe = (name: string) =>
     cli.commands.find((command) => command.name === `${group} ${name}`)?.description ?? "";
@@ -77,62 +63,15 @@ function joinGroupCommand(args: string[], cli: CAC): string[] {
     );
     process.exit(0);
   }
+  const nearSubcommand = sub === undefined ? undefined : nearestName(sub, subcommands);
   throw new UserError(
     sub === undefined ? `\`${group}\` needs a subcommand` : `unknown command \`${group} ${safeText(sub)}\``,
-    sub === undefined ? `one of: ${subcommands.join(", ")}` : suggestion(sub, subcommands),
+    sub === undefined
+      ? `one of: ${subcommands.join(", ")}`
+      : nearSubcommand === undefined
+        ? `valid names: ${subcommands.map((name) => `${group} ${name}`).join(", ")}`
+        : `did you mean \`${group} ${nearSubcommand}\`?`,
   );
-}
-
-/**
- * `-f -` means "read stdin", but cac's parser takes a lone `-` for a missing value. Joining it
- * as `-f=-` keeps the convention working for every option that takes a value.
- *
- * cac also tells its parser about boolean flags by their camelCase names only, so a
- * kebab-case flag takes the next word as its value: `sync --allow-shared-folder DIR` would
- * lose DIR and sync ./jobs. Such flags are written `--flag=true`.
- */
-function keepDashValues(args: string[], cli: CAC): string[] {
-  const takesValue = new Set<string>();
-  const kebabFlags = new Set<string>();
-  for (const command of [cli.globalCommand, ...cli.commands]) {
-    for (const option of command.options) {
-      if (!option.isBoolean) for (const name of option.names) takesValue.add(name);
-      else
-        for (const match of option.rawName.matchAll(/--([a-z0-9]+(?:-[a-z0-9]+)+)/g))
-          kebabFlags.add(match[1] ?? "");
-    }
-  }
-  const result: string[] = [];
-  for (let index = 0; index < args.length; index++) {
-    const arg = args[index] ?? "";
-    if (arg === "--") return [...result, ...args.slice(index)];
-    // An empty value ('') would reach the command as the number 0; as --flag= it is "missing".
-    if (
-      arg.startsWith("-") &&
-      !arg.includes("=") &&
-      takesValue.has(arg.replace(/^--?/, "")) &&
-      args[index + 1] === ""
-    ) {
-      result.push(`${arg}=`);
-      index++;
-      continue;
-    }
-    const name = arg.replace(/^--?/, "");
-    const next = args[index + 1] ?? "";
-    // "-" (stdin) and negative numbers would otherwise parse as options of their own.
-    if (
-      arg.startsWith("-") &&
-      !arg.includes("=") &&
-      takesValue.has(name) &&
-      (next === "-" || /^-\d/.test(next))
-    ) {
-      result.push(`${arg}=${next}`);
-      index++;
-    } else if (arg.startsWith("--") && kebabFlags.has(name)) {
-      result.push(`${arg}=true`);
-    } else result.push(arg);
-  }
-  return result;
 }
 
 /** Node's file-system errors (ENOENT, EACCES, …) are the environment's fault, not a bug. */
@@ -165,7 +104,18 @@ async function buildCli(word: string | undefined): Promise<CAC> {
   return cli;
 }
 
-function describeCacError(error: Error): UserError {
+function describeCacError(error: Error, cli: CAC, args: string[]): UserError {
+  const unknown = /^Unknown option `(.+)`/.exec(error.message)?.[1];
+  if (unknown !== undefined) {
+    const typed = typedOption(unknown, args);
+    const known = longOptionNames([...cli.globalCommand.options, ...(cli.matchedCommand?.options ?? [])]);
+    const nearest = typed.startsWith("--") ? nearestName(typed, known) : undefined;
+    const command = cli.matchedCommand?.name;
+    return new UserError(
+      `unknown option \`${safeText(typed)}\``,
+      `${nearest ? `did you mean \`${nearest}\`?; ` : ""}see \`queuectl ${command ? `${command} ` : ""}--help\``,
+    );
+  }
   const message = error.message.replace(/\.$/, "");
   return new UserError(
     message.charAt(0).toLowerCase() + message.slice(1),
@@ -199,22 +149,30 @@ function isClosedPipe(error: unknown): boolean {
 async function main(argv: string[]): Promise<void> {
   const debug = argv.includes("--debug");
   exitQuietlyOnClosedPipe();
+  // `queuectl help [command]` reads as `queuectl [command] --help`.
+  const args = argv[2] === "help" ? [...argv.slice(3), "--help"] : argv.slice(2);
+  let cli: CAC | undefined;
   try {
-    // `queuectl help [command]` reads as `queuectl [command] --help`.
-    const args = argv[2] === "help" ? [...argv.slice(3), "--help"] : argv.slice(2);
     if (args.length === 1 && ["--version", "-v", "-V"].includes(args[0] ?? "")) {
       console.log(`queuectl, version ${pkg.version}`);
       return;
     }
     // Help loads every module: cac falls back to the full listing in cases only it decides.
     const wantsHelp = args.includes("--help") || args.includes("-h");
-    const cli = await buildCli(wantsHelp ? undefined : args[commandIndex(args)]);
+    cli = await buildCli(wantsHelp ? undefined : args[commandIndex(args)]);
     if (args.length === 0) {
       cli.outputHelp();
       return;
     }
     cli.parse(
-      [argv[0] ?? "bun", argv[1] ?? "queuectl", ...keepDashValues(joinGroupCommand(args, cli), cli)],
+      [
+        argv[0] ?? "bun",
+        argv[1] ?? "queuectl",
+        ...keepDashValues(joinGroupCommand(args, cli), [
+          ...cli.globalCommand.options,
+          ...cli.commands.flatMap((c) => c.options),
+        ]),
+      ],
       {
         run: false,
       },
@@ -250,8 +208,8 @@ async function main(argv: string[]): Promise<void> {
     if (error instanceof UserError) {
       process.stderr.write(`error: ${error.message}${error.hint ? ` — ${error.hint}` : ""}\n`);
       process.exitCode = error.exitCode;
-    } else if (error instanceof Error && error.name === "CACError") {
-      const userError = describeCacError(error);
+    } else if (error instanceof Error && error.name === "CACError" && cli !== undefined) {
+      const userError = describeCacError(error, cli, args);
       process.stderr.write(`error: ${userError.message} — ${userError.hint}\n`);
       process.exitCode = 2;
     } else if (isSystemError(error)) {
