@@ -10,7 +10,21 @@ export interface OptionShape {
   names: string[];
   rawName: string;
   isBoolean?: boolean;
+  config?: { type?: unknown[] };
 }
+
+/**
+ * cac's parser turns every value that looks like a number into one, so `--id 007` would
+ * arrive as 7 and `--tag 1e3` as 1000. Options registered with `TEXT_OPTION` keep the
+ * characters typed: their values are marked before parsing (so they no longer look like
+ * numbers) and unmarked by cac's own per-value transform. They always arrive as arrays.
+ */
+const TEXT_MARK = "\uE000";
+export function keepText(value: unknown): string {
+  const text = String(value);
+  return text.startsWith(TEXT_MARK) ? text.slice(TEXT_MARK.length) : text;
+}
+export const TEXT_OPTION = { type: [keepText] };
 
 const GLOBAL_OPTIONS_WITH_VALUE = new Set(["--db"]);
 
@@ -53,7 +67,9 @@ export function joinGroupWords(
 export function keepDashValues(args: string[], options: OptionShape[]): string[] {
   const takesValue = new Set<string>();
   const kebabFlags = new Set<string>();
+  const textOptions = new Set<string>();
   for (const option of options) {
+    if (option.config?.type?.[0] === keepText) for (const name of option.names) textOptions.add(name);
     if (!option.isBoolean) for (const name of option.names) takesValue.add(name);
     else
       for (const match of option.rawName.matchAll(/--([a-z0-9]+(?:-[a-z0-9]+)+)/g))
@@ -66,6 +82,16 @@ export function keepDashValues(args: string[], options: OptionShape[]): string[]
     const name = arg.replace(/^--?/, "");
     const next = args[index + 1];
     const isValueOption = arg.startsWith("-") && !arg.includes("=") && takesValue.has(name);
+    const [typedName = "", ...valueParts] = name.split("=");
+    if (arg.startsWith("-") && textOptions.has(typedName)) {
+      if (valueParts.length > 0) result.push(`${arg.split("=")[0]}=${TEXT_MARK}${valueParts.join("=")}`);
+      else if (next === undefined) result.push(arg);
+      else {
+        result.push(`${arg}=${TEXT_MARK}${next}`);
+        index++;
+      }
+      continue;
+    }
     // An empty value ('') would reach the command as the number 0; as --flag= it is "missing".
     if (isValueOption && next === "") {
       result.push(`${arg}=`);

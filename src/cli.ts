@@ -29,6 +29,7 @@ type Register = (cli: CAC) => void;
  */
 const COMMAND_MODULES: [words: string[], load: () => Promise<Register>][] = [
   [["enqueue"], async () => (await import("./commands/enqueue.ts")).registerEnqueue],
+  [["add"], async () => (await import("./commands/add.ts")).registerAdd],
   [["list"], async () => (await import("./commands/list.ts")).registerList],
   [["show"], async () => (await import("./commands/show.ts")).registerShow],
   [["status"], async () => (await import("./commands/status.ts")).registerStatus],
@@ -111,6 +112,13 @@ function describeCacError(error: Error, cli: CAC, args: string[]): UserError {
     const known = longOptionNames([...cli.globalCommand.options, ...(cli.matchedCommand?.options ?? [])]);
     const nearest = typed.startsWith("--") ? nearestName(typed, known) : undefined;
     const command = cli.matchedCommand?.name;
+    // `queuectl add ls -la` reads -la as an option of add; the fix is the missing --.
+    if (command === "add" && nearest === undefined) {
+      return new UserError(
+        `unknown option \`${safeText(typed)}\``,
+        "put the command after --: queuectl add [options] -- CMD [ARGS…]",
+      );
+    }
     return new UserError(
       `unknown option \`${safeText(typed)}\``,
       `${nearest ? `did you mean \`${nearest}\`?; ` : ""}see \`queuectl ${command ? `${command} ` : ""}--help\``,
