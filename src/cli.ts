@@ -37,6 +37,7 @@ const COMMAND_MODULES: [words: string[], load: () => Promise<Register>][] = [
   [["dlq"], async () => (await import("./commands/dlq.ts")).registerDlq],
   [["cancel", "rerun"], async () => (await import("./commands/cancel.ts")).registerCancelAndRerun],
   [["config"], async () => (await import("./commands/config.ts")).registerConfig],
+  [["wait"], async () => (await import("./commands/wait.ts")).registerWait],
   [["logs"], async () => (await import("./commands/logs.ts")).registerLogs],
   [["queue"], async () => (await import("./commands/queue.ts")).registerQueue],
   [["schedule"], async () => (await import("./commands/schedule.ts")).registerSchedule],
