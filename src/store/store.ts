@@ -83,6 +83,17 @@ export interface JobSearchParams {
   offset: number;
 }
 
+/** `list`'s filters: absent conditions do not filter; several states match any of them. */
+export interface JobPageParams {
+  states?: JobState[];
+  tag?: string;
+  queue?: string;
+  /** At most this many jobs; null for all. */
+  limit: number | null;
+  /** Newest first (default), or insertion order, which `list --json` has always used. */
+  order?: "newest" | "oldest";
+}
+
 /** Attempts that finished in one time bucket, split by outcome. */
 export interface ThroughputBucket {
   /** The bucket's start, in ms since the epoch, a multiple of the bucket size. */
@@ -213,6 +224,11 @@ export interface Store {
     offset?: number;
   }): Promise<Job[]>;
   jobCounts(): Promise<StateCounts>;
+  /**
+   * Newest first (or oldest), with how many jobs match in all. Must stay fast on 100k jobs: the page is
+   * a LIMIT on the seq order and the count an index scan (see sqlite/job-list.ts).
+   */
+  jobPage(params: JobPageParams): Promise<{ jobs: Job[]; total: number }>;
 
   /**
    * Atomically claims the next runnable job (priority, then next_run_at, then insertion

@@ -1,20 +1,16 @@
 /** `queuectl add`: the job fields as options, through the same validation as `enqueue`. */
 
-import { afterEach, beforeEach, expect, setDefaultTimeout, test } from "bun:test";
-import { CLI_PATH, runCli, runCliJson, type TempHome, tempHome } from "../helpers/cli.ts";
+import { expect, setDefaultTimeout, test } from "bun:test";
+import { CLI_PATH, runCliJson } from "../helpers/cli.ts";
+import { workerTestContext } from "../worker/helpers.ts";
 
 setDefaultTimeout(60_000);
 
-let home: TempHome;
-beforeEach(() => {
-  home = tempHome();
-});
-afterEach(() => home.cleanup());
-
-const cli = (...args: string[]) => runCli(args, { env: home.env });
+const context = workerTestContext();
+const cli = context.cli;
 type JobJson = Record<string, unknown> & { id: string };
-const show = (id: string) => runCliJson<{ job: JobJson } & JobJson>(["show", id], { env: home.env });
-const list = () => runCliJson<JobJson[]>(["list"], { env: home.env });
+const show = (id: string) => runCliJson<{ job: JobJson } & JobJson>(["show", id], { env: context.home.env });
+const list = () => runCliJson<JobJson[]>(["list"], { env: context.home.env });
 
 test("words after -- become an argv job, run without a shell", async () => {
   const result = await cli("add", "--id", "a", "--", "printf", "%s|%s", "x y", "$HOME");
@@ -33,7 +29,7 @@ test("--shell, or one word without --, becomes a shell job", async () => {
 
 test("-q prints only the id, so a script can capture it", async () => {
   const script = `id=$(bun ${CLI_PATH} add -q -- make test) && echo "got:$id"`;
-  const child = Bun.spawn(["sh", "-c", script], { env: home.env, stdout: "pipe", stderr: "pipe" });
+  const child = Bun.spawn(["sh", "-c", script], { env: context.home.env, stdout: "pipe", stderr: "pipe" });
   const out = await new Response(child.stdout).text();
   expect(await child.exited).toBe(0);
   const id = /^got:(\S+)\n$/.exec(out)?.[1];

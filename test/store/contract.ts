@@ -11,6 +11,7 @@ import type { StoreBackend, WithStore } from "./contract-helpers.ts";
 import { jobfileContract } from "./contract-jobfiles.ts";
 import { jobsContract } from "./contract-jobs.ts";
 import { lifecycleContract } from "./contract-lifecycle.ts";
+import { listContract } from "./contract-list.ts";
 import { schemaContract } from "./contract-schema.ts";
 import { settingsTransferContract, transferContract } from "./contract-transfer.ts";
 import { workersContract } from "./contract-workers.ts";
@@ -36,6 +37,7 @@ export function storeContract(backend: StoreBackend): void {
   describe(`store contract: ${backend.name}`, () => {
     afterAll(() => backend.cleanup());
     jobsContract(withStore);
+    listContract(withStore);
     lifecycleContract(withStore);
     workersContract(withStore);
     jobfileContract(withStore);

@@ -18,6 +18,7 @@ import type {
   JobDeclaration,
   JobfileApplyResult,
   JobfileChanges,
+  JobPageParams,
   JobRecord,
   JobSearchParams,
   NewJob,
@@ -34,6 +35,7 @@ import { claimJob } from "./claim.ts";
 import { describePostgresError, type PostgresTarget, parsePostgresUrl } from "./connection.ts";
 import { attemptThroughput, metricsSnapshot, searchJobs } from "./dashboard.ts";
 import { lockDependenciesExclusive } from "./dependencies.ts";
+import { jobPage } from "./job-list.ts";
 import { applyJobfileChanges } from "./jobfile-apply.ts";
 import {
   countJobs,
@@ -140,6 +142,10 @@ export class PostgresStore implements Store {
 
   jobList(params: { state?: JobState; tag?: string; queue?: string; limit?: number; offset?: number }) {
     return this.run((sql) => listJobs(sql, params));
+  }
+
+  jobPage(params: JobPageParams): Promise<{ jobs: Job[]; total: number }> {
+    return this.run((sql) => jobPage(sql, params));
   }
 
   jobCounts(): Promise<StateCounts> {
