@@ -1,7 +1,17 @@
 import type { CAC } from "cac";
 import { resolveConfig, withDefaults, workerLostAfterMs } from "../core/config.ts";
+import { formatDurationMs } from "../core/duration.ts";
 import { hostName } from "../core/home.ts";
-import { colors, configJson, countsBlock, printJson, safeText, workerJson } from "../render.ts";
+import {
+  colors,
+  commandText,
+  configJson,
+  countsBlock,
+  iso,
+  printJson,
+  safeText,
+  workerJson,
+} from "../render.ts";
 import type { Store, WorkerRecord } from "../store/store.ts";
 import { isProcessAlive } from "../worker/process-info.ts";
 import { type GlobalOptions, withStore } from "./context.ts";
@@ -15,6 +25,40 @@ async function pruneDeadLocalWorkers(store: Store, workers: WorkerRecord[]): Pro
     else live.push(worker);
   }
   return live;
+}
+
+interface RunningJob {
+  id: string;
+  command: string;
+  started_at: string | null;
+  running_ms: number;
+}
+
+/** The jobs each worker runs now, from the store: processing jobs by worker_id, oldest first. */
+async function runningByWorker(store: Store, now: number): Promise<Map<string, RunningJob[]>> {
+  const { jobs } = await store.jobPage({ states: ["processing"], limit: null, order: "oldest" });
+  const byWorker = new Map<string, RunningJob[]>();
+  for (const job of jobs) {
+    if (job.worker_id === null) continue;
+    const list = byWorker.get(job.worker_id) ?? [];
+    list.push({
+      id: job.id,
+      command: commandText(job.spec.command),
+      started_at: iso(job.started_at),
+      running_ms: job.started_at === null ? 0 : Math.max(0, now - job.started_at),
+    });
+    byWorker.set(job.worker_id, list);
+  }
+  return byWorker;
+}
+
+/** "    running build for 12s: make test" under its worker, or "idle". */
+function runningLines(jobs: RunningJob[]): string[] {
+  if (jobs.length === 0) return [`      ${colors.dim("idle")}`];
+  return jobs.map(
+    (job) =>
+      `      running ${safeText(job.id)} for ${formatDurationMs(job.running_ms)}: ${safeText(job.command).slice(0, 60)}`,
+  );
 }
 
 export function registerStatus(cli: CAC): void {
@@ -33,7 +77,11 @@ export function registerStatus(cli: CAC): void {
         const now = Date.now();
         const lostAfter = workerLostAfterMs(resolveConfig(stored));
         const config = withDefaults(stored);
-        const workerRows = workers.map((worker) => workerJson(worker, now, lostAfter));
+        const running = await runningByWorker(store, now);
+        const workerRows = workers.map((worker) => ({
+          ...workerJson(worker, now, lostAfter),
+          jobs: running.get(worker.id) ?? [],
+        }));
         if (options.json) {
           printJson({ jobs: counts, workers: workerRows, config: configJson(config) });
           return;
@@ -59,6 +107,7 @@ export function registerStatus(cli: CAC): void {
             lines.push(
               `  Worker (PID: ${worker.pid}) - ${health}${hosts.length > 1 ? "" : ` on ${safeText(worker.host)}`}`,
             );
+            lines.push(...runningLines(worker.jobs));
           }
         }
         lines.push("", colors.bold("Configuration:"));
