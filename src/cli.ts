@@ -45,7 +45,11 @@ const COMMAND_MODULES: [words: string[], load: () => Promise<Register>][] = [
   [["sync", "watch"], async () => (await import("./commands/sync.ts")).registerSync],
   [["export", "import"], async () => (await import("./commands/export.ts")).registerExportImport],
   [["dashboard"], async () => (await import("./commands/dashboard.ts")).registerDashboard],
+  [["completion"], async () => (await import("./commands/completion.ts")).registerCompletion],
 ];
+
+/** Commands that need every command registered: completion scripts list them all. */
+const NEEDS_EVERY_COMMAND = new Set(["completion"]);
 
 function joinGroupCommand(args: string[], cli: CAC): string[] {
   const joined = joinGroupWords(args, COMMAND_GROUPS);
@@ -92,7 +96,9 @@ async function buildCli(word: string | undefined): Promise<CAC> {
     "Store: a SQLite path, sqlite://PATH or postgres://… (default: $QUEUECTL_DB, else $QUEUECTL_HOME/jobs.db)",
   );
   cli.option("--debug", "Print stack traces of internal errors (default: off)");
-  const wanted = COMMAND_MODULES.filter(([words]) => word !== undefined && words.includes(word));
+  const wanted = COMMAND_MODULES.filter(
+    ([words]) => word !== undefined && words.includes(word) && !NEEDS_EVERY_COMMAND.has(word),
+  );
   const modules = wanted.length > 0 ? wanted : COMMAND_MODULES;
   const registers = await Promise.all(modules.map(([, load]) => load()));
   for (const register of registers) register(cli);
