@@ -161,9 +161,22 @@ function isClosedPipe(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | null)?.code === "EPIPE";
 }
 
+/**
+ * A process `worker start` detached writes to a log file it must keep capped. The variable is
+ * removed at once so that jobs, and any queuectl they run, do not inherit it.
+ */
+async function rotateOwnLog(): Promise<void> {
+  const pattern = process.env.QUEUECTL_ROTATE_LOG;
+  if (pattern === undefined) return;
+  delete process.env.QUEUECTL_ROTATE_LOG;
+  const { keepLogRotated } = await import("./worker/log-rotation.ts");
+  keepLogRotated(pattern.replace("{pid}", String(process.pid)));
+}
+
 async function main(argv: string[]): Promise<void> {
   const debug = argv.includes("--debug");
   exitQuietlyOnClosedPipe();
+  await rotateOwnLog();
   // `queuectl help [command]` reads as `queuectl [command] --help`.
   const args = argv[2] === "help" ? [...argv.slice(3), "--help"] : argv.slice(2);
   let cli: CAC | undefined;
