@@ -45,6 +45,7 @@ const COMMAND_MODULES: [words: string[], load: () => Promise<Register>][] = [
   [["sync", "watch"], async () => (await import("./commands/sync.ts")).registerSync],
   [["export", "import"], async () => (await import("./commands/export.ts")).registerExportImport],
   [["dashboard"], async () => (await import("./commands/dashboard.ts")).registerDashboard],
+  [["service"], async () => (await import("./commands/service.ts")).registerService],
   [["completion"], async () => (await import("./commands/completion.ts")).registerCompletion],
 ];
 
