@@ -157,6 +157,19 @@ export interface JobRecord {
   canceled_by: string | null;
   /** The schedule this job is an occurrence of. */
   schedule_id: string | null;
+  /** Its finished attempts, oldest first; an unfinished one is left out, as it is uncounted. */
+  attempt_history: AttemptRecord[];
+}
+
+/** An attempt as `export` carries it: an Attempt without the job id it sits under. */
+export type AttemptRecord = Omit<Attempt, "job_id">;
+
+/** What `import` did: with `merge`, ids the store already had are skipped instead of refused. */
+export interface ImportResult {
+  jobsImported: number;
+  jobsSkipped: number;
+  schedulesImported: number;
+  schedulesSkipped: number;
 }
 
 /** Everything besides jobs that `export` writes and `import` restores. */
@@ -206,14 +219,17 @@ export interface Store {
     limit: number;
   }): Promise<{ jobs: JobRecord[]; next: string | null }>;
   /**
-   * Restores exported jobs with their state, and any settings, all or nothing in one
-   * transaction. A job or schedule id that already exists throws a UserError naming it.
+   * Restores exported jobs with their state and attempt history, and any settings, all or
+   * nothing in one transaction. A job or schedule id that already exists throws a UserError
+   * naming it; with `merge` it is skipped (and counted), and config values and queue
+   * settings the store already has are kept.
    */
   jobImportMany(params: {
     jobs: JobRecord[];
     settings?: StoreSettings;
+    merge?: boolean;
     onProgress?: (done: number) => void;
-  }): Promise<void>;
+  }): Promise<ImportResult>;
   jobGet(params: { id: string }): Promise<Job | null>;
   /** Insertion order. */
   jobList(params: {

@@ -8,6 +8,7 @@ import { afterAll, describe } from "bun:test";
 import type { Store } from "../../src/store/store.ts";
 import { flowContract } from "./contract-flow.ts";
 import type { StoreBackend, WithStore } from "./contract-helpers.ts";
+import { historyContract } from "./contract-history.ts";
 import { jobfileContract } from "./contract-jobfiles.ts";
 import { jobsContract } from "./contract-jobs.ts";
 import { lifecycleContract } from "./contract-lifecycle.ts";
@@ -43,6 +44,7 @@ export function storeContract(backend: StoreBackend): void {
     jobfileContract(withStore);
     transferContract(withStore);
     settingsTransferContract(withStore);
+    historyContract(withStore);
     flowContract(withStore);
     schemaContract(withStore, backend);
   });

@@ -280,12 +280,14 @@ export class PostgresStore implements Store {
   jobImportMany(params: {
     jobs: JobRecord[];
     settings?: StoreSettings;
+    merge?: boolean;
     onProgress?: (done: number) => void;
   }) {
     return this.write(async (tx, notify) => {
       if (params.jobs.some((job) => job.spec.after)) await lockDependenciesExclusive(tx, this.schema);
-      await importJobs(tx, params);
+      const result = await importJobs(tx, params);
       await notify();
+      return result;
     });
   }
 

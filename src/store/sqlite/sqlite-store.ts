@@ -144,6 +144,7 @@ export class SqliteStore implements Store {
   jobImportMany(params: {
     jobs: JobRecord[];
     settings?: StoreSettings;
+    merge?: boolean;
     onProgress?: (done: number) => void;
   }) {
     return this.write(() => importJobs(this.db, params));
