@@ -30,7 +30,10 @@ export async function followJob(store: Store, params: FollowParams): Promise<Job
     let finished = attempt;
     if (attempt.finished_at === null) {
       finished = await followAttempt(store, { files, attempt, streams: params.streams, sink: params.sink });
-    } else dumpAttempt(files, params.streams, params.sink);
+    } else if (files.local) dumpAttempt(files, params.streams, params.sink);
+    // Another host ran it: its files are there, and the store keeps the last few KB.
+    if (!files.local && finished.output_tail)
+      params.sink("stdout", new TextEncoder().encode(finished.output_tail));
     params.onAttemptEnd(finished);
     attempt = await waitForNextAttempt(store, { jobId: params.jobId, afterToken: finished.token });
   }

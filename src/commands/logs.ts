@@ -88,13 +88,13 @@ export function registerLogs(cli: CAC): void {
       await withStore(options, async (store) => {
         const job = await requireJob(store, String(id));
         const attempt = pickAttempt(await store.attemptList({ jobId: job.id }), number);
-        if (!attempt && number === undefined && options.follow) {
-          note(`job ${job.id} has not started yet; waiting for it…`);
+        if (options.follow && (attempt !== undefined || number === undefined)) {
+          if (!attempt) note(`job ${job.id} has not started yet; waiting for it…`);
           return followToEnd(store, {
             home,
             host,
             jobId: job.id,
-            attempt: null,
+            attempt: attempt ?? null,
             streams,
             sink: terminalSink(Boolean(options.stderr)),
             onAttemptEnd: noteAttemptEnd,
@@ -148,17 +148,6 @@ export function registerLogs(cli: CAC): void {
           return;
         }
         const sink = terminalSink(Boolean(options.stderr));
-        if (options.follow) {
-          return followToEnd(store, {
-            home,
-            host,
-            jobId: job.id,
-            attempt,
-            streams,
-            sink,
-            onAttemptEnd: noteAttemptEnd,
-          });
-        }
         dumpAttempt(files, streams, sink);
         for (const stream of streams) {
           const total = stream === "stdout" ? attempt.stdout_bytes : attempt.stderr_bytes;
