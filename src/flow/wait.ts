@@ -33,7 +33,7 @@ async function nextRead(store: Store, deadline: number): Promise<void> {
   await store.waitForChange({ timeoutMs: Math.max(0, Math.min(MAX_READ_INTERVAL_MS, deadline - started)) });
   const elapsed = Date.now() - started;
   if (elapsed < MIN_READ_INTERVAL_MS)
-    await Bun.sleep(Math.min(MIN_READ_INTERVAL_MS - elapsed, deadline - started));
+    await Bun.sleep(Math.max(0, Math.min(MIN_READ_INTERVAL_MS - elapsed, deadline - Date.now())));
 }
 
 export interface WaitResult {
