@@ -28,28 +28,29 @@ async function pruneDeadLocalWorkers(store: Store, workers: WorkerRecord[]): Pro
 }
 
 interface RunningJob {
+  worker_id: string;
   id: string;
   command: string;
   started_at: string | null;
   running_ms: number;
 }
 
-/** The jobs each worker runs now, from the store: processing jobs by worker_id, oldest first. */
-async function runningByWorker(store: Store, now: number): Promise<Map<string, RunningJob[]>> {
+/** The jobs workers run now, from the store: processing jobs with their worker_id, oldest first. */
+async function runningJobs(store: Store, now: number): Promise<RunningJob[]> {
   const { jobs } = await store.jobPage({ states: ["processing"], limit: null, order: "oldest" });
-  const byWorker = new Map<string, RunningJob[]>();
-  for (const job of jobs) {
-    if (job.worker_id === null) continue;
-    const list = byWorker.get(job.worker_id) ?? [];
-    list.push({
-      id: job.id,
-      command: commandText(job.spec.command),
-      started_at: iso(job.started_at),
-      running_ms: job.started_at === null ? 0 : Math.max(0, now - job.started_at),
-    });
-    byWorker.set(job.worker_id, list);
-  }
-  return byWorker;
+  return jobs.flatMap((job) =>
+    job.worker_id === null
+      ? []
+      : [
+          {
+            worker_id: job.worker_id,
+            id: job.id,
+            command: commandText(job.spec.command),
+            started_at: iso(job.started_at),
+            running_ms: job.started_at === null ? 0 : Math.max(0, now - job.started_at),
+          },
+        ],
+  );
 }
 
 /** "    running build for 12s: make test" under its worker, or "idle". */
@@ -64,7 +65,7 @@ function runningLines(jobs: RunningJob[]): string[] {
 export function registerStatus(cli: CAC): void {
   cli
     .command("status", "Show job counts by state, the workers and the config")
-    .option("--json", "Print {jobs, workers, config} as JSON (default: human text)")
+    .option("--json", "Print {jobs, workers, running, config} as JSON (default: human text)")
     .example("queuectl status")
     .action(async (options: GlobalOptions) => {
       await withStore(options, async (store) => {
@@ -77,13 +78,10 @@ export function registerStatus(cli: CAC): void {
         const now = Date.now();
         const lostAfter = workerLostAfterMs(resolveConfig(stored));
         const config = withDefaults(stored);
-        const running = await runningByWorker(store, now);
-        const workerRows = workers.map((worker) => ({
-          ...workerJson(worker, now, lostAfter),
-          jobs: running.get(worker.id) ?? [],
-        }));
+        const running = await runningJobs(store, now);
+        const workerRows = workers.map((worker) => workerJson(worker, now, lostAfter));
         if (options.json) {
-          printJson({ jobs: counts, workers: workerRows, config: configJson(config) });
+          printJson({ jobs: counts, workers: workerRows, running, config: configJson(config) });
           return;
         }
         const lines = [
@@ -107,7 +105,7 @@ export function registerStatus(cli: CAC): void {
             lines.push(
               `  Worker (PID: ${worker.pid}) - ${health}${hosts.length > 1 ? "" : ` on ${safeText(worker.host)}`}`,
             );
-            lines.push(...runningLines(worker.jobs));
+            lines.push(...runningLines(running.filter((job) => job.worker_id === worker.id)));
           }
         }
         lines.push("", colors.bold("Configuration:"));
