@@ -24,7 +24,7 @@ export function registerCompletion(cli: CAC): void {
     .option("--ids", "Print recent job ids, one per line; the scripts call this (default: off)")
     .option("--queues", "Print queue names, one per line; the scripts call this (default: off)")
     .example("queuectl completion bash > ~/.local/share/bash-completion/completions/queuectl")
-    .example("queuectl completion zsh > ~/.zfunc/_queuectl")
+    .example("echo 'source <(queuectl completion zsh)' >> ~/.zshrc")
     .example("queuectl completion fish > ~/.config/fish/completions/queuectl.fish")
     .action(async (shell: string | undefined, options: CompletionOptions) => {
       if (options.ids || options.queues) {

@@ -76,9 +76,9 @@ complete -F _queuectl queuectl
 
 function zsh(model: CompletionModel): string {
   return `#compdef queuectl
-# queuectl completion for zsh. Install: queuectl completion zsh > ~/.zfunc/_queuectl with
-# fpath+=~/.zfunc in ~/.zshrc before compinit (or add: source <(queuectl completion zsh)).
-# It runs the bash completion through zsh's bashcompinit, so both shells complete alike.
+# queuectl completion for zsh. Install: add  source <(queuectl completion zsh)  to ~/.zshrc,
+# after compinit. It runs the bash completion through zsh's bashcompinit, so both shells
+# complete alike.
 autoload -U +X bashcompinit && bashcompinit
 ${bashFunction(model)}
 complete -F _queuectl queuectl
