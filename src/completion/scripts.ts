@@ -75,8 +75,7 @@ complete -F _queuectl queuectl
 }
 
 function zsh(model: CompletionModel): string {
-  return `#compdef queuectl
-# queuectl completion for zsh. Install: add  source <(queuectl completion zsh)  to ~/.zshrc,
+  return `# queuectl completion for zsh. Install: add  source <(queuectl completion zsh)  to ~/.zshrc,
 # after compinit. It runs the bash completion through zsh's bashcompinit, so both shells
 # complete alike.
 autoload -U +X bashcompinit && bashcompinit

@@ -62,7 +62,7 @@ test("bash: commands, subcommands, flags, states, job ids and queue names", asyn
 
 test("zsh runs the same function through bashcompinit; fish gets its own complete lines", async () => {
   const zsh = ok(await context.cli("completion", "zsh"));
-  expect(zsh).toStartWith("#compdef queuectl\n");
+  expect(zsh).toStartWith("# queuectl completion for zsh. Install: add  source <(queuectl completion zsh)");
   expect(zsh).toContain("bashcompinit");
   expect(zsh).toContain("_queuectl() {");
   const fish = ok(await context.cli("completion", "fish"));
