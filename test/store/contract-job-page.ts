@@ -3,7 +3,7 @@
 import { expect, test } from "bun:test";
 import { newJob, runResult, T0, type WithStore } from "./contract-helpers.ts";
 
-export function listContract(withStore: WithStore): void {
+export function jobPageContract(withStore: WithStore): void {
   test(
     "jobPage: newest first, a limit, the total that matched, and filters that combine",
     withStore(async ({ store }) => {

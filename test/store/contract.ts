@@ -9,7 +9,7 @@ import type { Store } from "../../src/store/store.ts";
 import { flowContract } from "./contract-flow.ts";
 import type { StoreBackend, WithStore } from "./contract-helpers.ts";
 import { historyContract } from "./contract-history.ts";
-import { listContract } from "./contract-job-page.ts";
+import { jobPageContract } from "./contract-job-page.ts";
 import { jobfileContract } from "./contract-jobfiles.ts";
 import { jobsContract } from "./contract-jobs.ts";
 import { lifecycleContract } from "./contract-lifecycle.ts";
@@ -38,7 +38,7 @@ export function storeContract(backend: StoreBackend): void {
   describe(`store contract: ${backend.name}`, () => {
     afterAll(() => backend.cleanup());
     jobsContract(withStore);
-    listContract(withStore);
+    jobPageContract(withStore);
     lifecycleContract(withStore);
     workersContract(withStore);
     jobfileContract(withStore);
