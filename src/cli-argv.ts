@@ -20,7 +20,9 @@ export interface OptionShape {
  * numbers) and unmarked by cac's own per-value transform. They always arrive as arrays.
  */
 const TEXT_MARK = "\uE000";
-export function keepText(value: unknown): string {
+export function keepText(value: unknown): string | boolean {
+  // A value-less `--id` parses as true; kept, so cac reports the value as missing.
+  if (typeof value === "boolean") return value;
   const text = String(value);
   return text.startsWith(TEXT_MARK) ? text.slice(TEXT_MARK.length) : text;
 }
@@ -85,7 +87,8 @@ export function keepDashValues(args: string[], options: OptionShape[]): string[]
     const [typedName = "", ...valueParts] = name.split("=");
     if (arg.startsWith("-") && textOptions.has(typedName)) {
       if (valueParts.length > 0) result.push(`${arg.split("=")[0]}=${TEXT_MARK}${valueParts.join("=")}`);
-      else if (next === undefined) result.push(arg);
+      // `--id --` has no value; the -- must still end the options.
+      else if (next === undefined || next === "--") result.push(arg);
       else {
         result.push(`${arg}=${TEXT_MARK}${next}`);
         index++;

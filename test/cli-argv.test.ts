@@ -3,8 +3,10 @@ import {
   commandIndex,
   joinGroupWords,
   keepDashValues,
+  keepText,
   longOptionNames,
   type OptionShape,
+  TEXT_OPTION,
   typedOption,
 } from "../src/cli-argv.ts";
 import { editDistance, nearestName } from "../src/core/errors.ts";
@@ -56,6 +58,25 @@ describe("keepDashValues", () => {
   });
   test("nothing after -- is touched", () => {
     expect(keepDashValues(["add", "--", "-f", "-"], OPTIONS)).toEqual(["add", "--", "-f", "-"]);
+  });
+});
+
+describe("text options", () => {
+  const text: OptionShape[] = [
+    { names: ["id"], rawName: "--id <id>", isBoolean: false, config: TEXT_OPTION },
+  ];
+  test("values are marked so cac keeps them as typed, and keepText unmarks them", () => {
+    const spaced = keepDashValues(["add", "--id", "007", "--", "x"], text);
+    const joined = keepDashValues(["add", "--id=1e3", "--", "x"], text);
+    const value = (args: string[]) => args[1]?.slice("--id=".length) ?? "";
+    expect(Number.isNaN(Number(value(spaced)))).toBe(true);
+    expect([keepText(value(spaced)), keepText(value(joined))]).toEqual(["007", "1e3"]);
+    expect(spaced.slice(2)).toEqual(["--", "x"]);
+    expect(keepText(true)).toBe(true);
+  });
+  test("a missing value stays missing, and -- still ends the options", () => {
+    expect(keepDashValues(["add", "--id", "--", "x"], text)).toEqual(["add", "--id", "--", "x"]);
+    expect(keepDashValues(["add", "--id"], text)).toEqual(["add", "--id"]);
   });
 });
 

@@ -77,6 +77,7 @@ test.each([
   [["add", "--env", "NOVALUE", "--", "true"], '--env "NOVALUE" is not NAME=VALUE'],
   [["add", "--after", "nope", "--", "true"], '"nope", which is not in the queue'],
   [["add", "--"], "no command given"],
+  [["add", "--id", "--", "true"], "--id: `id` must be a string"],
   [["add", "--shell", "a", "b"], "either --shell or a command"],
   [["add", "ls", "-la"], "put the command after --"],
 ])("%p is refused with exit 2 and queues nothing", async (argv, fragment) => {
