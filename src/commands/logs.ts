@@ -1,18 +1,14 @@
 import type { CAC } from "cac";
-import { UserError } from "../core/errors.ts";
+import { runtimeError, UserError } from "../core/errors.ts";
 import { hostName, queuectlHome } from "../core/home.ts";
 import type { Attempt } from "../core/job.ts";
+import { endText } from "../flow/wait.ts";
 import { printJson, safeText } from "../render.ts";
-import {
-  attemptFiles,
-  dumpAttempt,
-  followAttempt,
-  type LogSink,
-  pickAttempt,
-  waitForAttempt,
-} from "../worker/attempt-logs.ts";
+import type { Store } from "../store/store.ts";
+import { attemptFiles, dumpAttempt, type LogSink, pickAttempt } from "../worker/attempt-logs.ts";
 import { LOG_CAP_BYTES, type LogStream } from "../worker/log-files.ts";
 import { type GlobalOptions, integerOption, lastValue, requireJob, withStore } from "./context.ts";
+import { type FollowParams, followJob } from "./logs-follow.ts";
 
 interface LogsOptions extends GlobalOptions {
   attempt?: unknown;
@@ -51,11 +47,28 @@ function collect(files: ReturnType<typeof attemptFiles>, streams: LogStream[]) {
   return { stdout: text("stdout"), stderr: text("stderr") };
 }
 
+function noteAttemptEnd(attempt: Attempt): void {
+  note(`(attempt ${attempt.attempt}: ${describeEnd(attempt)})`);
+}
+
+/** Follows the job through its retries and exits as `wait` does: 1 unless it completed. */
+async function followToEnd(store: Store, params: FollowParams): Promise<void> {
+  const ended = await followJob(store, params);
+  if (ended?.state === "completed") return;
+  throw runtimeError(
+    `job "${safeText(params.jobId)}" ${ended === null ? "was purged" : `ended ${safeText(endText(ended))}`}`,
+    "see `queuectl show <id>`",
+  );
+}
+
 export function registerLogs(cli: CAC): void {
   cli
     .command("logs <id>", "Show a job's captured stdout and stderr")
     .option("--attempt <n>", "Which attempt, numbered as `show` lists them (default: the latest)")
-    .option("--follow", "Keep printing output as the attempt runs, until it ends (default: off)")
+    .option(
+      "--follow",
+      "Keep printing output as the job runs, through its retries, until it ends; exit 1 unless it completed (default: off)",
+    )
     .option("--stderr", "Print only the job's stderr, on stdout (default: stdout and stderr)")
     .option("--json", "Print the attempt and its output as JSON (default: the raw output)")
     .example("queuectl logs job1")
@@ -74,10 +87,18 @@ export function registerLogs(cli: CAC): void {
       const host = hostName();
       await withStore(options, async (store) => {
         const job = await requireJob(store, String(id));
-        let attempt = pickAttempt(await store.attemptList({ jobId: job.id }), number);
-        if (!attempt && number === undefined && options.follow) {
-          note(`job ${job.id} has not started yet; waiting for it…`);
-          attempt = await waitForAttempt(store, job.id);
+        const attempt = pickAttempt(await store.attemptList({ jobId: job.id }), number);
+        if (options.follow && (attempt !== undefined || number === undefined)) {
+          if (!attempt) note(`job ${job.id} has not started yet; waiting for it…`);
+          return followToEnd(store, {
+            home,
+            host,
+            jobId: job.id,
+            attempt: attempt ?? null,
+            streams,
+            sink: terminalSink(Boolean(options.stderr)),
+            onAttemptEnd: noteAttemptEnd,
+          });
         }
         if (!attempt) {
           throw new UserError(
@@ -127,11 +148,6 @@ export function registerLogs(cli: CAC): void {
           return;
         }
         const sink = terminalSink(Boolean(options.stderr));
-        if (options.follow && attempt.finished_at === null) {
-          const finished = await followAttempt(store, { files, attempt, streams, sink });
-          note(`(attempt ${finished.attempt}: ${describeEnd(finished)})`);
-          return;
-        }
         dumpAttempt(files, streams, sink);
         for (const stream of streams) {
           const total = stream === "stdout" ? attempt.stdout_bytes : attempt.stderr_bytes;

@@ -2,7 +2,7 @@
 
 import type { Attempt, Job, JobState } from "../core/job.ts";
 import type { JobSpec } from "../core/spec.ts";
-import type { JobRecord, WorkerRecord } from "./store.ts";
+import type { AttemptRecord, JobRecord, WorkerRecord } from "./store.ts";
 
 type Row = Record<string, unknown>;
 
@@ -101,5 +101,11 @@ export function rowToJobRecord(row: Row): JobRecord {
     completed_revisions: [...parseJson<string[]>(row.completed)].sort(),
     canceled_by: toNullableString(row.canceled_by),
     schedule_id: toNullableString(row.schedule_id),
+    attempt_history: parseJson<Row[]>(row.history ?? "[]")
+      .map((attempt): AttemptRecord => {
+        const { job_id: _, ...rest } = rowToAttempt({ ...attempt, job_id: "" });
+        return rest;
+      })
+      .sort((a, b) => a.token - b.token),
   };
 }

@@ -83,6 +83,17 @@ export interface JobSearchParams {
   offset: number;
 }
 
+/** `list`'s filters: absent conditions do not filter; several states match any of them. */
+export interface JobPageParams {
+  states?: JobState[];
+  tag?: string;
+  queue?: string;
+  /** At most this many jobs; null for all. */
+  limit: number | null;
+  /** Newest first (default), or insertion order, which `list --json` has always used. */
+  order?: "newest" | "oldest";
+}
+
 /** Attempts that finished in one time bucket, split by outcome. */
 export interface ThroughputBucket {
   /** The bucket's start, in ms since the epoch, a multiple of the bucket size. */
@@ -146,6 +157,19 @@ export interface JobRecord {
   canceled_by: string | null;
   /** The schedule this job is an occurrence of. */
   schedule_id: string | null;
+  /** Its finished attempts, oldest first; an unfinished one is left out, as it is uncounted. */
+  attempt_history: AttemptRecord[];
+}
+
+/** An attempt as `export` carries it: an Attempt without the job id it sits under. */
+export type AttemptRecord = Omit<Attempt, "job_id">;
+
+/** What `import` did: with `merge`, ids the store already had are skipped instead of refused. */
+export interface ImportResult {
+  jobsImported: number;
+  jobsSkipped: number;
+  schedulesImported: number;
+  schedulesSkipped: number;
 }
 
 /** Everything besides jobs that `export` writes and `import` restores. */
@@ -195,14 +219,17 @@ export interface Store {
     limit: number;
   }): Promise<{ jobs: JobRecord[]; next: string | null }>;
   /**
-   * Restores exported jobs with their state, and any settings, all or nothing in one
-   * transaction. A job or schedule id that already exists throws a UserError naming it.
+   * Restores exported jobs with their state and attempt history, and any settings, all or
+   * nothing in one transaction. A job or schedule id that already exists throws a UserError
+   * naming it; with `merge` it is skipped (and counted), and config values and queue
+   * settings the store already has are kept.
    */
   jobImportMany(params: {
     jobs: JobRecord[];
     settings?: StoreSettings;
+    merge?: boolean;
     onProgress?: (done: number) => void;
-  }): Promise<void>;
+  }): Promise<ImportResult>;
   jobGet(params: { id: string }): Promise<Job | null>;
   /** Insertion order. */
   jobList(params: {
@@ -213,6 +240,11 @@ export interface Store {
     offset?: number;
   }): Promise<Job[]>;
   jobCounts(): Promise<StateCounts>;
+  /**
+   * Newest first (or oldest), with how many jobs match in all. Must stay fast on 100k jobs: the page is
+   * a LIMIT on the seq order and the count an index scan (see sqlite/job-list.ts).
+   */
+  jobPage(params: JobPageParams): Promise<{ jobs: Job[]; total: number }>;
 
   /**
    * Atomically claims the next runnable job (priority, then next_run_at, then insertion

@@ -8,6 +8,8 @@ import { afterAll, describe } from "bun:test";
 import type { Store } from "../../src/store/store.ts";
 import { flowContract } from "./contract-flow.ts";
 import type { StoreBackend, WithStore } from "./contract-helpers.ts";
+import { historyContract } from "./contract-history.ts";
+import { jobPageContract } from "./contract-job-page.ts";
 import { jobfileContract } from "./contract-jobfiles.ts";
 import { jobsContract } from "./contract-jobs.ts";
 import { lifecycleContract } from "./contract-lifecycle.ts";
@@ -37,10 +39,12 @@ export function storeContract(backend: StoreBackend): void {
   describe(`store contract: ${backend.name}`, () => {
     afterAll(() => backend.cleanup());
     jobsContract(withStore);
+    jobPageContract(withStore);
     lifecycleContract(withStore);
     workersContract(withStore);
     jobfileContract(withStore);
     transferContract(withStore);
+    historyContract(withStore);
     settingsTransferContract(withStore);
     flowContract(withStore);
     scheduleContract(withStore);

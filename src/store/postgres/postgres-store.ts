@@ -18,6 +18,7 @@ import type {
   JobDeclaration,
   JobfileApplyResult,
   JobfileChanges,
+  JobPageParams,
   JobRecord,
   JobSearchParams,
   NewJob,
@@ -34,6 +35,7 @@ import { claimJob } from "./claim.ts";
 import { describePostgresError, type PostgresTarget, parsePostgresUrl } from "./connection.ts";
 import { attemptThroughput, metricsSnapshot, searchJobs } from "./dashboard.ts";
 import { lockDependenciesExclusive } from "./dependencies.ts";
+import { jobPage } from "./job-list.ts";
 import { applyJobfileChanges } from "./jobfile-apply.ts";
 import {
   countJobs,
@@ -140,6 +142,10 @@ export class PostgresStore implements Store {
 
   jobList(params: { state?: JobState; tag?: string; queue?: string; limit?: number; offset?: number }) {
     return this.run((sql) => listJobs(sql, params));
+  }
+
+  jobPage(params: JobPageParams): Promise<{ jobs: Job[]; total: number }> {
+    return this.run((sql) => jobPage(sql, params));
   }
 
   jobCounts(): Promise<StateCounts> {
@@ -274,12 +280,14 @@ export class PostgresStore implements Store {
   jobImportMany(params: {
     jobs: JobRecord[];
     settings?: StoreSettings;
+    merge?: boolean;
     onProgress?: (done: number) => void;
   }) {
     return this.write(async (tx, notify) => {
       if (params.jobs.some((job) => job.spec.after)) await lockDependenciesExclusive(tx, this.schema);
-      await importJobs(tx, params);
+      const result = await importJobs(tx, params);
       await notify();
+      return result;
     });
   }
 

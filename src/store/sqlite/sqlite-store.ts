@@ -16,6 +16,7 @@ import type {
   JobDeclaration,
   JobfileApplyResult,
   JobfileChanges,
+  JobPageParams,
   JobRecord,
   JobSearchParams,
   NewJob,
@@ -30,6 +31,7 @@ import type {
 import { setDependencies } from "./dependencies.ts";
 import { exportJobs, importJobs } from "./import.ts";
 import { duplicateIdError, insertValues } from "./insert.ts";
+import { jobPage } from "./job-list.ts";
 import { searchJobs } from "./job-search.ts";
 import { applyJobfileChanges } from "./jobfile-apply.ts";
 import { jobDeclarations } from "./jobfile-declarations.ts";
@@ -142,6 +144,7 @@ export class SqliteStore implements Store {
   jobImportMany(params: {
     jobs: JobRecord[];
     settings?: StoreSettings;
+    merge?: boolean;
     onProgress?: (done: number) => void;
   }) {
     return this.write(() => importJobs(this.db, params));
@@ -178,6 +181,10 @@ export class SqliteStore implements Store {
         );
       return (rows as Row[]).map(rowToJob);
     });
+  }
+
+  jobPage(params: JobPageParams): Promise<{ jobs: Job[]; total: number }> {
+    return this.run(() => jobPage(this.db, params));
   }
 
   jobCounts(): Promise<StateCounts> {
