@@ -92,7 +92,7 @@ afterAll(async () => {
 
 describe("the dashboard in Chromium", () => {
   test("loads and shows live counts, the chart, workers and jobfiles", async () => {
-    await page.goto(dashboard.origin);
+    await page.goto(`${dashboard.origin}/?token=${dashboard.token}`);
     await until("the count tiles", async () => (await text('[data-count="dead"] .n')) === "16");
     expect(await text('[data-count="pending"] .n')).toBe("9");
     await until(

@@ -17,7 +17,7 @@ let home: TempHome;
 let dashboard: RunningDashboard;
 
 async function scrape(): Promise<{ families: Map<string, Family>; response: Response }> {
-  const response = await fetch(`${dashboard.origin}/metrics`);
+  const response = await fetch(`${dashboard.origin}/metrics`, { headers: dashboard.auth });
   return { families: parsePrometheusText(await response.text()), response };
 }
 
@@ -149,7 +149,7 @@ describe("/metrics", () => {
   test("counters never go down when the DLQ is retried", async () => {
     const response = await fetch(`${dashboard.origin}/api/dlq/retry`, {
       method: "POST",
-      headers: { origin: dashboard.origin },
+      headers: dashboard.auth,
     });
     expect(await response.json()).toEqual({ retried: ["doomed"] });
     const { families } = await scrape();
