@@ -14,6 +14,7 @@ import { rowToAttempt, rowToJob, rowToWorker } from "../rows.ts";
 import type {
   DeclaredJob,
   JobDeclaration,
+  JobDependencyLinks,
   JobfileApplyResult,
   JobfileChanges,
   JobRecord,
@@ -30,7 +31,7 @@ import type {
 import { setDependencies } from "./dependencies.ts";
 import { exportJobs, importJobs } from "./import.ts";
 import { duplicateIdError, insertValues } from "./insert.ts";
-import { searchJobs } from "./job-search.ts";
+import { dependencyLinks, searchJobs } from "./job-search.ts";
 import { applyJobfileChanges } from "./jobfile-apply.ts";
 import { jobDeclarations } from "./jobfile-declarations.ts";
 import {
@@ -347,6 +348,10 @@ export class SqliteStore implements Store {
 
   jobSearch(params: JobSearchParams): Promise<Job[]> {
     return this.run(() => searchJobs(this.db, params));
+  }
+
+  jobDependencyLinks(params: { id: string; limit: number }): Promise<JobDependencyLinks> {
+    return this.run(() => dependencyLinks(this.db, params.id, params.limit));
   }
 
   attemptThroughput(params: { since: number; bucketMs: number }): Promise<ThroughputBucket[]> {
