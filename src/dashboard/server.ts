@@ -8,11 +8,13 @@
 
 import type { Server } from "bun";
 import { UserError } from "../core/errors.ts";
+import { hostName, queuectlHome } from "../core/home.ts";
 import type { Store } from "../store/store.ts";
-import { isMoveName, moveJob, retryAllDead } from "./actions.ts";
+import { isMoveName, killJob, moveJob, retryAllDead, setQueuePaused } from "./actions.ts";
 import * as api from "./api.ts";
 import { buildAssets, serveAsset } from "./assets.ts";
 import { StatusFeed } from "./events.ts";
+import type { LiveOutputSource } from "./live-output.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
 import { MonotonicSeries } from "./monotonic.ts";
 import { problem, withSecurityHeaders } from "./responses.ts";
@@ -29,6 +31,8 @@ export interface DashboardOptions {
   token: string | null;
   /** Injected for tests; default Date.now. */
   clock?: () => number;
+  /** Where this host's attempt logs are, for live output; default QUEUECTL_HOME and QUEUECTL_HOST. */
+  logs?: LiveOutputSource;
 }
 
 export interface Dashboard {
@@ -58,7 +62,7 @@ interface Deps extends Required<DashboardOptions> {
 }
 
 function routeFor(segments: string[], deps: Deps): Route[] {
-  const { store, clock, feed, series } = deps;
+  const { store, clock, feed, series, logs } = deps;
   const read = (handler: Handler): Route => ({ kind: "read", method: "GET", handler });
   const write = (handler: Handler): Route => ({
     kind: "write",
@@ -91,6 +95,14 @@ function routeFor(segments: string[], deps: Deps): Route[] {
       return third === undefined ? [read(({ url }) => api.throughput(store, url.searchParams, clock()))] : [];
     case "sync":
       return third === undefined ? [read(() => syncState(store))] : [];
+    case "schedules":
+      return third === undefined ? [read(() => api.schedules(store))] : [];
+    case "queues": {
+      if (third === undefined) return [read(() => api.queues(store))];
+      if (fourth === "pause" || fourth === "resume")
+        return [write(() => setQueuePaused(store, third, fourth === "pause"))];
+      return [];
+    }
     case "events":
       return third === undefined
         ? [
@@ -117,7 +129,9 @@ function routeFor(segments: string[], deps: Deps): Route[] {
     case "jobs": {
       if (third === undefined) return [read(({ url }) => api.jobs(store, url.searchParams))];
       if (fourth === undefined) return [read(() => api.job(store, third))];
-      if (fourth === "log") return [read(() => api.jobLog(store, third))];
+      if (fourth === "log") return [read(() => api.jobLog(store, third, logs))];
+      if (fourth === "dependencies") return [read(() => api.jobDependencies(store, third))];
+      if (fourth === "kill") return [write(() => killJob(store, third, clock()))];
       if (isMoveName(fourth)) return [write(() => moveJob(store, third, fourth, clock()))];
       return [];
     }
@@ -145,7 +159,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const policy: AccessPolicy = { token: options.token, cookieName: tokenCookieName(options.port) };
   const assets = await buildAssets();
   const feed = new StatusFeed(options.store, clock);
-  const deps: Deps = { ...options, clock, policy, feed, series: new MonotonicSeries() };
+  const logs = options.logs ?? { home: queuectlHome(), host: hostName() };
+  const deps: Deps = { ...options, clock, logs, policy, feed, series: new MonotonicSeries() };
 
   const answer = async (request: Request, url: URL, server: Server<undefined>): Promise<Response> => {
     const landing = request.method === "GET" ? signInFromUrl(url, policy) : null;

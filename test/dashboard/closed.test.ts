@@ -83,6 +83,9 @@ describe("closed by default", () => {
       "/api/jobs/secret-job",
       "/api/jobs/secret-job/log",
       "/api/workers",
+      "/api/queues",
+      "/api/schedules",
+      "/api/jobs/secret-job/dependencies",
       "/api/throughput",
       "/api/sync",
       "/api/events",
@@ -107,7 +110,13 @@ describe("closed by default", () => {
       {},
     ];
     for (const headers of forgeries) {
-      for (const path of ["/api/jobs/secret-job/rerun", "/api/jobs/victim/cancel", "/api/dlq/retry"]) {
+      for (const path of [
+        "/api/jobs/secret-job/rerun",
+        "/api/jobs/victim/cancel",
+        "/api/jobs/victim/kill",
+        "/api/queues/default/pause",
+        "/api/dlq/retry",
+      ]) {
         const response = await call(path, { method: "POST", headers });
         expect([401, 403]).toContain(response.status);
         expectNoData(await response.text());
@@ -115,6 +124,8 @@ describe("closed by default", () => {
     }
     expect(await stateOf("secret-job")).toBe("completed");
     expect(await stateOf("victim")).toBe("pending");
+    const queues = await call("/api/queues", { headers: dashboard.auth });
+    expect(((await queues.json()) as { paused: boolean }[]).map((queue) => queue.paused)).toEqual([false]);
   });
 
   test("the printed URL signs the browser in with an HttpOnly, SameSite=Strict cookie and drops the token", async () => {
@@ -226,7 +237,11 @@ describe.skipIf(!nobodyCanRunCurl())("another local user (nobody, through curl)"
 
   test("changes nothing, whatever Origin it sends", async () => {
     for (const origin of [dashboard.origin, "http://localhost", "null"]) {
-      for (const path of ["/api/jobs/secret-job/rerun", "/api/jobs/victim/cancel"]) {
+      for (const path of [
+        "/api/jobs/secret-job/rerun",
+        "/api/jobs/victim/cancel",
+        "/api/queues/default/pause",
+      ]) {
         const { status, body } = await asNobody([
           "-X",
           "POST",
