@@ -54,8 +54,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // Lets the job waiting on its gate end, should the test have failed before opening it.
+  if (home) writeFileSync(join(home.home, "gate"), "");
   if (worker) {
-    worker.kill("SIGKILL");
+    worker.kill("SIGTERM");
     await worker.exited;
   }
   await dashboard?.stop();

@@ -146,6 +146,17 @@ export async function seedShowcase(store: SqliteStore, now: number): Promise<str
       { id: `thumbnail-${i + 1}`, command: "./scripts/thumb.sh", tags: ["images"] },
       now - 5000 + i,
     );
+  // A limited queue with nothing queued yet, and a schedule, for the panels.
+  await store.queueSet({ name: "emails", concurrency: 2 });
+  const nightly = normalizeSpec({ id: "nightly/report", command: "make report", schedule: "0 3 * * *" });
+  await store.scheduleUpsert({
+    id: "nightly/report",
+    spec: nightly,
+    revision: specRevision(nightly),
+    source: "jobs/nightly.yaml",
+    nextAt: Math.ceil(now / 86_400_000) * 86_400_000 + 3 * 3_600_000,
+    now,
+  });
   for (const [id, host] of [
     ["w-build-1-a", "build-1"],
     ["w-build-1-b", "build-1"],
