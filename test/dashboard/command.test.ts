@@ -30,6 +30,14 @@ describe("queuectl dashboard", () => {
     expect(stderr).toContain("drop --no-token");
   });
 
+  test("--help documents --no-token as dangerous and the generated token as the default", async () => {
+    home = tempHome();
+    const result = await runCli(["dashboard", "--help"], { env: home.env });
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toMatch(/--no-token\s+DANGEROUS/);
+    expect(result.stdout).toContain("else a random one, printed in the URL");
+  });
+
   test("--token without a value is refused, not read as an opt-out", async () => {
     expect(await refused(["--token", "--port", "0"])).toContain("--token");
   });

@@ -53,20 +53,22 @@ function links(rows: Row[]): JobLink[] {
   return rows.map((row) => ({ id: String(row.id), state: (row.state ?? null) as JobState | null }));
 }
 
-/** Both directions use an index: job_deps' primary key upstream, job_deps_depends_on downstream. */
+/** Exported so tests can EXPLAIN QUERY PLAN them: each direction must search an index of job_deps. */
+export const DEPENDENCY_LINK_SQL = {
+  upstream: `
+    SELECT d.depends_on AS id, j.state FROM job_deps d LEFT JOIN jobs j ON j.id = d.depends_on
+    WHERE d.job_id = ?1 ORDER BY d.depends_on`,
+  downstream: `
+    SELECT d.job_id AS id, j.state FROM job_deps d JOIN jobs j ON j.id = d.job_id
+    WHERE d.depends_on = ?1 ORDER BY j.seq LIMIT ?2`,
+  downstreamTotal:
+    "SELECT COUNT(*) AS n FROM job_deps d JOIN jobs j ON j.id = d.job_id WHERE d.depends_on = ?1",
+};
+
+/** Upstream searches job_deps' primary key (job_id, depends_on), downstream job_deps_depends_on. */
 export function dependencyLinks(db: Database, id: string, limit: number): JobDependencyLinks {
-  const upstream = db
-    .query(`
-      SELECT d.depends_on AS id, j.state FROM job_deps d LEFT JOIN jobs j ON j.id = d.depends_on
-      WHERE d.job_id = ? ORDER BY d.depends_on`)
-    .all(id) as Row[];
-  const downstream = db
-    .query(`
-      SELECT d.job_id AS id, j.state FROM job_deps d JOIN jobs j ON j.id = d.job_id
-      WHERE d.depends_on = ? ORDER BY j.seq LIMIT ?`)
-    .all(id, limit) as Row[];
-  const total = db
-    .query("SELECT COUNT(*) AS n FROM job_deps d JOIN jobs j ON j.id = d.job_id WHERE d.depends_on = ?")
-    .get(id) as Row;
+  const upstream = db.query(DEPENDENCY_LINK_SQL.upstream).all(id) as Row[];
+  const downstream = db.query(DEPENDENCY_LINK_SQL.downstream).all(id, limit) as Row[];
+  const total = db.query(DEPENDENCY_LINK_SQL.downstreamTotal).get(id) as Row;
   return { upstream: links(upstream), downstream: links(downstream), downstreamTotal: Number(total.n) };
 }
