@@ -6,7 +6,7 @@
 import pc from "picocolors";
 import { formatDurationMs } from "./core/duration.ts";
 import type { Attempt, Job, JobState, StateCounts } from "./core/job.ts";
-import type { WorkerRecord } from "./store/store.ts";
+import type { ScheduleRecord, WorkerRecord } from "./store/store.ts";
 
 export const colors = pc.createColors(
   pc.isColorSupported && Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
@@ -106,6 +106,22 @@ export function configJson(values: Record<string, string>): Record<string, numbe
     result[key] = value.trim() !== "" && Number.isFinite(number) ? number : value;
   }
   return result;
+}
+
+/** The stable JSON shape of a schedule, shared by `schedule list` and the API. */
+export function scheduleJson(schedule: ScheduleRecord) {
+  return {
+    id: schedule.id,
+    command: schedule.spec.command,
+    schedule: schedule.spec.schedule,
+    timezone: schedule.spec.timezone ?? "UTC",
+    catchup: schedule.spec.catchup ?? "latest",
+    overlap: schedule.spec.overlap ?? "skip",
+    next_run_at: iso(schedule.next_at),
+    last_fired_at: iso(schedule.last_at),
+    source: schedule.source,
+    revision: schedule.revision,
+  };
 }
 
 export function workerJson(worker: WorkerRecord, now: number, lostAfterMs: number) {

@@ -94,6 +94,20 @@ export interface JobPageParams {
   order?: "newest" | "oldest";
 }
 
+/** A job named in another's `after` list, with its state (null: no such job, e.g. purged). */
+export interface JobLink {
+  id: string;
+  state: JobState | null;
+}
+
+/** A job's direct dependencies (`after`) and the jobs that wait for it. */
+export interface JobDependencyLinks {
+  upstream: JobLink[];
+  /** The first `limit` dependents, oldest first. */
+  downstream: JobLink[];
+  downstreamTotal: number;
+}
+
 /** Attempts that finished in one time bucket, split by outcome. */
 export interface ThroughputBucket {
   /** The bucket's start, in ms since the epoch, a multiple of the bucket size. */
@@ -110,23 +124,34 @@ export interface HistogramCounts {
   sumMs: number;
 }
 
+/** Finished attempts of one queue's jobs, by outcome (see MetricsSnapshot). */
+export interface QueueAttemptCounts {
+  queue: string;
+  completed: number;
+  failed: number;
+  dead: number;
+  /** Attempts started after the first one of a run (attempt number > 1). */
+  retries: number;
+}
+
 /**
  * Aggregates for `/metrics`, derived from the attempts table so they only grow while
  * history is kept: each finished attempt either completed its job, scheduled a retry
  * (the job became `failed`) or used the last retry (the job became `dead`).
  */
 export interface MetricsSnapshot {
-  completed: number;
-  failed: number;
-  dead: number;
-  /** Attempts started after the first one of a run (attempt number > 1). */
-  retries: number;
+  /** One entry per queue that has attempts, by the queue of the attempt's job. */
+  attemptsByQueue: QueueAttemptCounts[];
   /** finished_at − started_at of every finished attempt. */
   duration: HistogramCounts;
   /** From enqueue (or the job's run_at/delay) to the start of its first-ever attempt. */
   wait: HistogramCounts;
-  /** The oldest next_run_at among pending jobs that are due and not blocked by dependencies, or null. */
-  oldestPendingSince: number | null;
+  /**
+   * Per queue with such jobs: since when the longest-waiting pending job that is due and not
+   * blocked by dependencies has been waiting, i.e. the later of its enqueue and its
+   * next_run_at (a run_at in the past does not make a fresh job look old).
+   */
+  oldestDueByQueue: { queue: string; since: number }[];
 }
 
 /**
@@ -335,6 +360,8 @@ export interface Store {
 
   /** The dashboard's job list and search; must stay fast on 100k jobs (index on state, seq). */
   jobSearch(params: JobSearchParams): Promise<Job[]>;
+  /** For the dashboard's job detail: what the job waits for, and what waits for it. */
+  jobDependencyLinks(params: { id: string; limit: number }): Promise<JobDependencyLinks>;
   /** Finished attempts per `bucketMs` since `since`, oldest first; empty buckets are omitted. */
   attemptThroughput(params: { since: number; bucketMs: number }): Promise<ThroughputBucket[]>;
   /** Counters and histograms for `/metrics`; `now` decides which pending jobs are due. */

@@ -16,6 +16,7 @@ import type { JobSpec } from "../../core/spec.ts";
 import type {
   DeclaredJob,
   JobDeclaration,
+  JobDependencyLinks,
   JobfileApplyResult,
   JobfileChanges,
   JobPageParams,
@@ -33,7 +34,7 @@ import type {
 import { ChangeListener, changeChannel } from "./changes.ts";
 import { claimJob } from "./claim.ts";
 import { describePostgresError, type PostgresTarget, parsePostgresUrl } from "./connection.ts";
-import { attemptThroughput, metricsSnapshot, searchJobs } from "./dashboard.ts";
+import { attemptThroughput, dependencyLinks, metricsSnapshot, searchJobs } from "./dashboard.ts";
 import { lockDependenciesExclusive } from "./dependencies.ts";
 import { jobPage } from "./job-list.ts";
 import { applyJobfileChanges } from "./jobfile-apply.ts";
@@ -301,6 +302,10 @@ export class PostgresStore implements Store {
 
   jobSearch(params: JobSearchParams): Promise<Job[]> {
     return this.run((sql) => searchJobs(sql, params));
+  }
+
+  jobDependencyLinks(params: { id: string; limit: number }): Promise<JobDependencyLinks> {
+    return this.run((sql) => dependencyLinks(sql, params.id, params.limit));
   }
 
   attemptThroughput(params: { since: number; bucketMs: number }): Promise<ThroughputBucket[]> {

@@ -14,6 +14,7 @@ import { rowToAttempt, rowToJob, rowToWorker } from "../rows.ts";
 import type {
   DeclaredJob,
   JobDeclaration,
+  JobDependencyLinks,
   JobfileApplyResult,
   JobfileChanges,
   JobPageParams,
@@ -32,7 +33,7 @@ import { setDependencies } from "./dependencies.ts";
 import { exportJobs, importJobs } from "./import.ts";
 import { duplicateIdError, insertValues } from "./insert.ts";
 import { jobPage } from "./job-list.ts";
-import { searchJobs } from "./job-search.ts";
+import { dependencyLinks, searchJobs } from "./job-search.ts";
 import { applyJobfileChanges } from "./jobfile-apply.ts";
 import { jobDeclarations } from "./jobfile-declarations.ts";
 import {
@@ -354,6 +355,10 @@ export class SqliteStore implements Store {
 
   jobSearch(params: JobSearchParams): Promise<Job[]> {
     return this.run(() => searchJobs(this.db, params));
+  }
+
+  jobDependencyLinks(params: { id: string; limit: number }): Promise<JobDependencyLinks> {
+    return this.run(() => dependencyLinks(this.db, params.id, params.limit));
   }
 
   attemptThroughput(params: { since: number; bucketMs: number }): Promise<ThroughputBucket[]> {
