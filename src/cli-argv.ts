@@ -28,6 +28,23 @@ export function keepText(value: unknown): string | boolean {
 }
 export const TEXT_OPTION = { type: [keepText] };
 
+/**
+ * cac reports a missing value only when the option parsed as a lone `true`; a text option
+ * parses as an array, so `--tag --` would reach the command as [true]. Returns the raw name
+ * (`--tag <tag>`) of the first text option given without a value, for the same error.
+ */
+export function textOptionWithoutValue(
+  options: OptionShape[],
+  parsed: Record<string, unknown>,
+): string | undefined {
+  for (const option of options) {
+    if (option.config?.type?.[0] !== keepText) continue;
+    const values = option.names.flatMap((name) => parsed[name]);
+    if (values.some((value) => typeof value === "boolean")) return option.rawName;
+  }
+  return undefined;
+}
+
 const GLOBAL_OPTIONS_WITH_VALUE = new Set(["--db"]);
 
 /** The index of the command word, past any global options before it. */

@@ -6,7 +6,14 @@
 
 import { type CAC, cac } from "cac";
 import pkg from "../package.json" with { type: "json" };
-import { commandIndex, joinGroupWords, keepDashValues, longOptionNames, typedOption } from "./cli-argv.ts";
+import {
+  commandIndex,
+  joinGroupWords,
+  keepDashValues,
+  longOptionNames,
+  textOptionWithoutValue,
+  typedOption,
+} from "./cli-argv.ts";
 import { nearestName, suggestion, UserError } from "./core/errors.ts";
 import { safeText } from "./render.ts";
 
@@ -225,6 +232,13 @@ async function main(argv: string[]): Promise<void> {
       throw new UserError(
         `unknown command \`${safeText(unknown)}\``,
         `${suggestion(unknown, known)}; see \`queuectl --help\``,
+      );
+    }
+    const valueless = textOptionWithoutValue(cli.matchedCommand.options, cli.options);
+    if (valueless !== undefined) {
+      throw new UserError(
+        `option \`${valueless}\` value is missing`,
+        `put its value right after it; see \`queuectl ${cli.matchedCommand.name} --help\``,
       );
     }
     // After `--` everything is an argument, so that `queuectl show -- -rf` finds job "-rf";

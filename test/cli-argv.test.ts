@@ -7,6 +7,7 @@ import {
   longOptionNames,
   type OptionShape,
   TEXT_OPTION,
+  textOptionWithoutValue,
   typedOption,
 } from "../src/cli-argv.ts";
 import { editDistance, nearestName } from "../src/core/errors.ts";
@@ -73,6 +74,17 @@ describe("text options", () => {
     expect([keepText(value(spaced)), keepText(value(joined))]).toEqual(["007", "1e3"]);
     expect(spaced.slice(2)).toEqual(["--", "x"]);
     expect(keepText(true)).toBe(true);
+  });
+  test("a text option parsed without a value is named, so it is refused rather than read as true", () => {
+    const tag: OptionShape = {
+      names: ["tag"],
+      rawName: "--tag <tag>",
+      isBoolean: false,
+      config: TEXT_OPTION,
+    };
+    expect(textOptionWithoutValue([...text, tag], { tag: ["a", true] })).toBe("--tag <tag>");
+    expect(textOptionWithoutValue([...text, tag], { id: ["x"], tag: ["a"] })).toBeUndefined();
+    expect(textOptionWithoutValue(OPTIONS, { limit: true })).toBeUndefined();
   });
   test("a missing value stays missing, and -- still ends the options", () => {
     expect(keepDashValues(["add", "--id", "--", "x"], text)).toEqual(["add", "--id", "--", "x"]);

@@ -4,6 +4,7 @@
  * insert as `enqueue`, so both doors accept and refuse exactly the same jobs.
  */
 
+import { resolve } from "node:path";
 import type { CAC } from "cac";
 import { TEXT_OPTION } from "../cli-argv.ts";
 import { resolveConfig } from "../core/config.ts";
@@ -90,6 +91,12 @@ function commandOf(words: string[], afterDashes: string[], shell: string | undef
   return words;
 }
 
+/** A folder typed on the command line is relative to where it was typed, not to the worker's. */
+function folderOption(value: string | undefined): string {
+  // An empty value is left for validation to refuse.
+  return value === "" ? value : resolve(value ?? ".");
+}
+
 /** Validates the spec first so that an error names the option the user typed, not the field. */
 function checkFields(spec: Record<string, unknown>): void {
   try {
@@ -111,7 +118,7 @@ export function specFromOptions(words: string[], options: AddOptions): Record<st
     priority: lastValue(options.priority),
     run_at: lastValue(options.at),
     delay: lastValue(options.delay),
-    cwd: lastValue(options.cwd) ?? process.cwd(),
+    cwd: folderOption(lastValue(options.cwd)),
     env: envOption(options.env),
     tags: listOption(options.tag),
     queue: lastValue(options.queue),
@@ -139,7 +146,11 @@ export function registerAdd(cli: CAC): void {
     .option("--after <id>", "Run after this job completed; repeatable or a,b (default: none)", TEXT_OPTION)
     .option("--tag <tag>", "A tag for filtering; repeatable or a,b (default: none)", TEXT_OPTION)
     .option("--env <NAME=VALUE>", "Extra environment; repeatable (default: the worker's only)", TEXT_OPTION)
-    .option("--cwd <dir>", "The working folder (default: the current folder)", TEXT_OPTION)
+    .option(
+      "--cwd <dir>",
+      "The working folder, relative to the current one (default: the current folder)",
+      TEXT_OPTION,
+    )
     .option("-q, --quiet", "Print only the id, for id=$(queuectl add -q -- …) (default: a sentence)")
     .option("--json", "Print {id} as JSON (default: human text)")
     .example("queuectl add -- make test")

@@ -1,6 +1,7 @@
 /** `queuectl add`: the job fields as options, through the same validation as `enqueue`. */
 
 import { expect, setDefaultTimeout, test } from "bun:test";
+import { join } from "node:path";
 import { CLI_PATH, runCliJson } from "../helpers/cli.ts";
 import { workerTestContext } from "../worker/helpers.ts";
 
@@ -77,7 +78,12 @@ test.each([
   [["add", "--env", "NOVALUE", "--", "true"], '--env "NOVALUE" is not NAME=VALUE'],
   [["add", "--after", "nope", "--", "true"], '"nope", which is not in the queue'],
   [["add", "--"], "no command given"],
-  [["add", "--id", "--", "true"], "--id: `id` must be a string"],
+  [["add", "--id", "--", "true"], "option `--id <id>` value is missing"],
+  [["add", "--tag", "--", "true"], "option `--tag <tag>` value is missing"],
+  [["add", "--env", "--", "true"], "option `--env <NAME=VALUE>` value is missing"],
+  [["add", "--after", "--", "true"], "option `--after <id>` value is missing"],
+  [["add", "--id", "x", "--shell"], "option `--shell <line>` value is missing"],
+  [["add", "--id"], "option `--id <id>` value is missing"],
   [["add", "--shell", "a", "b"], "either --shell or a command"],
   [["add", "ls", "-la"], "put the command after --"],
 ])("%p is refused with exit 2 and queues nothing", async (argv, fragment) => {
@@ -87,6 +93,11 @@ test.each([
   expect(result.stderr).toStartWith("error: ");
   expect(result.stderr).toContain(fragment);
   expect(await list()).toEqual([]);
+});
+
+test("a relative --cwd is the folder it names from here, as any path typed in a shell", async () => {
+  expect((await cli("add", "--id", "rel", "--cwd", "build/out", "--", "true")).exitCode).toBe(0);
+  expect((await show("rel")).cwd).toBe(join(process.cwd(), "build/out"));
 });
 
 test("a duplicate id is refused as enqueue refuses it", async () => {
