@@ -9,6 +9,7 @@ import type { CAC } from "cac";
 import { suggestion, UserError } from "../core/errors.ts";
 import { queuectlHome } from "../core/home.ts";
 import { colors } from "../render.ts";
+import { dashboardTokenFile, ensureDashboardToken } from "../service/dashboard-token.ts";
 import {
   UNIT_KINDS,
   type UnitKind,
@@ -84,8 +85,16 @@ export function registerService(cli: CAC): void {
         concurrency: integerOption("concurrency", lastValue(options.concurrency), 1, 1),
         jobsDir: resolve(String(lastValue(options.jobs) ?? "jobs")),
         port: integerOption("port", lastValue(options.port), 1, 8080),
+        dashboardEnvFile: dashboardTokenFile(queuectlHome()),
         scope: folder.scope,
       };
+      if (params.port > 65_535) {
+        throw new UserError(`--port must be 65535 or less, got ${params.port}`, "e.g. --port 8080");
+      }
+      // Made even when only printing, so that a printed unit starts as printed.
+      const token = kinds.includes("dashboard")
+        ? ensureDashboardToken(queuectlHome(), process.env)
+        : undefined;
       if (!options.install) {
         const where = options.dir === undefined ? folder.dir : dir;
         process.stdout.write(
@@ -103,13 +112,19 @@ export function registerService(cli: CAC): void {
       }
       const systemctl = folder.scope === "user" ? "systemctl --user" : "systemctl";
       const names = kinds.map(unitName).join(" ");
+      if (token !== undefined) {
+        console.log(
+          `\nThe dashboard's token is in ${params.dashboardEnvFile} (readable by you only). Sign in at\n` +
+            `  http://127.0.0.1:${params.port}/?token=${token}`,
+        );
+      }
       console.log(
         `\nThese are ${folder.scope} units. Start them now and at every ${folder.scope === "user" ? "login" : "boot"}:\n` +
           `  ${systemctl} daemon-reload && ${systemctl} enable --now ${names}\n` +
           (folder.scope === "user"
             ? `To keep them running without a login session: loginctl enable-linger ${process.env.USER ?? "$USER"}\n`
             : "") +
-          `Their output: journalctl ${folder.scope === "user" ? "--user " : ""}-u queuectl-worker -f`,
+          `Their output: journalctl ${folder.scope === "user" ? "--user " : ""}${kinds.map((kind) => `-u queuectl-${kind} `).join("")}-f`,
       );
     });
 }

@@ -22,7 +22,7 @@ import { problem } from "./responses.ts";
 
 const LOOPBACK_NAMES = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 /** Long enough that guessing it over HTTP is hopeless. */
-const MIN_TOKEN_LENGTH = 16;
+export const MIN_TOKEN_LENGTH = 16;
 /** A generated token: 24 random bytes, 48 hex characters (the length Jupyter uses). */
 const GENERATED_TOKEN_BYTES = 24;
 

@@ -29,6 +29,8 @@ export interface UnitParams {
   concurrency: number;
   jobsDir: string;
   port: number;
+  /** The file holding QUEUECTL_DASHBOARD_TOKEN, read by the dashboard's unit. */
+  dashboardEnvFile: string;
   /** System units start at boot for everyone; user units with the user's session (or linger). */
   scope: "user" | "system";
 }
@@ -96,8 +98,9 @@ export function unitText(kind: UnitKind, params: UnitParams): string {
   }
   if (kind === "dashboard") {
     lines.push(
-      "# Without a fixed token the dashboard makes one and prints its URL to the journal.",
-      "# Environment=QUEUECTL_DASHBOARD_TOKEN=…",
+      "# QUEUECTL_DASHBOARD_TOKEN, the token every request needs; sign in at",
+      `# http://127.0.0.1:${params.port}/?token=<that token>. Kept out of this file: any local user can read it.`,
+      `EnvironmentFile=${params.dashboardEnvFile.replaceAll("%", "%%")}`,
     );
   }
   lines.push(

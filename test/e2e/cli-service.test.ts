@@ -69,6 +69,7 @@ test("values with spaces are quoted and % is escaped for systemd", () => {
     concurrency: 1,
     jobsDir: "/srv/my app/jobs 100%",
     port: 8080,
+    dashboardEnvFile: "/var/lib/queue ctl/dashboard.env",
     scope: "user",
   });
   expect(unit).toContain('Environment="QUEUECTL_HOME=/var/lib/queue ctl"\n');
@@ -93,4 +94,55 @@ test.skipIf(Bun.which("systemd-analyze") === null)("systemd-analyze verify finds
   ]);
   await child.exited;
   expect(`${out}${err}`).toBe("");
+});
+
+/** The token line of the dashboard's environment file, as systemd reads it. */
+function tokenIn(file: string): string {
+  return /^QUEUECTL_DASHBOARD_TOKEN=(\S+)$/m.exec(readFileSync(file, "utf8"))?.[1] ?? "";
+}
+
+test("the dashboard unit reads one fixed token from a file only its owner can read", async () => {
+  const dir = join(context.home.home, "units");
+  const file = join(context.home.home, "dashboard.env");
+  const out = ok(
+    await context.cli("service", "--install", "--dir", dir, "--only", "dashboard", "--port", "9191"),
+  );
+  const unit = readFileSync(join(dir, "queuectl-dashboard.service"), "utf8");
+  expect(unit).toContain(`EnvironmentFile=${file}\n`);
+  expect(statSync(file).mode & 0o777).toBe(0o600);
+  const token = tokenIn(file);
+  expect(token.length).toBeGreaterThanOrEqual(16);
+  expect(unit).not.toContain(token);
+  expect(out).toContain(`The dashboard's token is in ${file}`);
+  expect(out).toContain(`http://127.0.0.1:9191/?token=${token}`);
+  expect(out).toMatch(/journalctl .*-u queuectl-dashboard/);
+  expect(out).not.toContain("queuectl-worker");
+  // Installing again, or printing, keeps the token the user may already have bookmarked.
+  ok(await context.cli("service", "--install", "--dir", dir));
+  expect(ok(await context.cli("service", "--only", "dashboard"))).toContain(`EnvironmentFile=${file}\n`);
+  expect(tokenIn(file)).toBe(token);
+});
+
+test("a printed dashboard unit works as printed: its token file is made, readable by its owner only", async () => {
+  const file = join(context.home.home, "dashboard.env");
+  const out = ok(await context.cli("service", "--only", "dashboard"));
+  expect(out).toContain(`EnvironmentFile=${file}\n`);
+  expect(statSync(file).mode & 0o777).toBe(0o600);
+  expect(out).not.toContain(tokenIn(file));
+});
+
+test("a token file without a usable token is refused, not overwritten", async () => {
+  const file = join(context.home.home, "dashboard.env");
+  await Bun.write(file, "QUEUECTL_DASHBOARD_TOKEN=short\n");
+  const result = await context.cli("service", "--only", "dashboard");
+  expect(result.exitCode).toBe(2);
+  expect(result.stderr).toMatch(/^error: .*dashboard\.env.* — .*\n$/);
+  expect(readFileSync(file, "utf8")).toBe("QUEUECTL_DASHBOARD_TOKEN=short\n");
+});
+
+test("a port the dashboard would refuse is refused here, not written into a unit that cannot start", async () => {
+  const result = await context.cli("service", "--port", "70000");
+  expect(result.exitCode).toBe(2);
+  expect(result.stdout).toBe("");
+  expect(result.stderr).toContain("--port must be 65535 or less");
 });
