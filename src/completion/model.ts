@@ -7,7 +7,7 @@
 import type { CAC } from "cac";
 import { longOptionNames } from "../cli-argv.ts";
 
-export type ArgumentKind = "job" | "queue" | "file" | "none";
+export type ArgumentKind = "job" | "queue" | "file" | "shell" | "none";
 
 export interface CompletionCommand {
   /** One word (`list`) or a group and its subcommand (`worker start`). */
@@ -20,8 +20,9 @@ export interface CompletionCommand {
 export interface CompletionModel {
   commands: CompletionCommand[];
   globalFlags: string[];
-  /** Flags whose value is a queue name, a state, or a path. */
+  /** Flags whose value is a queue name, a job id, a state, or a path. */
   queueFlags: string[];
+  jobFlags: string[];
   stateFlags: string[];
   fileFlags: string[];
   states: readonly string[];
@@ -33,6 +34,7 @@ function argumentKind(rawName: string): ArgumentKind {
   if (rawName.startsWith("schedule ")) return "none";
   if (/^ids?$/.test(argument)) return "job";
   if (argument === "name" && rawName.startsWith("queue ")) return "queue";
+  if (argument === "shell") return "shell";
   if (["file", "dir", "json"].includes(argument)) return argument === "json" ? "none" : "file";
   return "none";
 }
@@ -50,6 +52,7 @@ export function completionModel(cli: CAC, states: readonly string[]): Completion
     commands,
     globalFlags: [...new Set(longOptionNames(cli.globalCommand.options))].filter((flag) => flag !== "--help"),
     queueFlags: ["--queue"],
+    jobFlags: ["--after"],
     stateFlags: ["--state"],
     fileFlags: ["--db", "--file", "-f", "--cwd", "--watch"],
     states,

@@ -12,7 +12,12 @@ export type Shell = (typeof SHELLS)[number];
 
 const quoteWords = (words: string[]) => words.join(" ");
 
-/** The bash function; zsh runs the same one through bashcompinit. */
+/**
+ * The bash functions; zsh runs the same ones through bashcompinit. The words come from
+ * COMP_LINE rather than COMP_WORDS: bash splits COMP_WORDS at `=` and `:`, which `--db=PATH`,
+ * `--state=failed` and the ids of schedule occurrences (`backup@2026-…T02:00:00.000Z`)
+ * contain. Offers are whole words, trimmed at the end the way readline inserts them.
+ */
 function bashFunction(model: CompletionModel): string {
   const flagCases = model.commands
     .map((command) => `    "${command.name}") flags="${quoteWords(command.flags)}" ;;`)
@@ -28,18 +33,24 @@ function bashFunction(model: CompletionModel): string {
         `    ${group}) [[ -z "$sub" ]] && { COMPREPLY=($(compgen -W "${quoteWords(subs)}" -- "$cur")); return; }; key="$cmd $sub" ;;`,
     )
     .join("\n");
-  return `_queuectl() {
-  local cur="\${COMP_WORDS[COMP_CWORD]}" prev="\${COMP_WORDS[COMP_CWORD-1]}"
+  return `_queuectl_offers() {
   local cmd="" sub="" db="" word i
-  for ((i = 1; i < COMP_CWORD; i++)); do
-    word="\${COMP_WORDS[i]}"
-    if [[ "$word" == "--db" ]]; then db="\${COMP_WORDS[i+1]}"; ((i++)); continue; fi
+  for ((i = 1; i < \${#words[@]} - 1; i++)); do
+    word="\${words[i]}"
+    if [[ "$word" == "--" ]]; then
+      # add -- CMD ARGS…: a program, then its arguments.
+      if [[ "$prev" == "--" ]]; then COMPREPLY=($(compgen -c -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi
+      return
+    fi
+    if [[ "$word" == "--db" ]]; then db="\${words[i+1]}"; ((i++)); continue; fi
+    if [[ "$word" == --db=* ]]; then db="\${word#--db=}"; continue; fi
     [[ "$word" == -* ]] && continue
     if [[ -z "$cmd" ]]; then cmd="$word"; elif [[ -z "$sub" ]]; then sub="$word"; fi
   done
-  local ask=(queuectl); [[ -n "$db" ]] && ask+=(--db "$db")
+  local ask=(queuectl); [[ -n "$db" ]] && ask+=(--db "\${db/#~/$HOME}")
   case "$prev" in
     ${model.queueFlags.join("|")}) COMPREPLY=($(compgen -W "$("\${ask[@]}" completion --queues 2>/dev/null)" -- "$cur")); return ;;
+    ${model.jobFlags.join("|")}) COMPREPLY=($(compgen -W "$("\${ask[@]}" completion --ids 2>/dev/null)" -- "$cur")); return ;;
     ${model.stateFlags.join("|")}) COMPREPLY=($(compgen -W "${quoteWords([...model.states])}" -- "$cur")); return ;;
     ${model.fileFlags.join("|")}) COMPREPLY=($(compgen -f -- "$cur")); return ;;
   esac
@@ -63,7 +74,31 @@ ${flagCases}
     ${kind("job")}) COMPREPLY=($(compgen -W "$("\${ask[@]}" completion --ids 2>/dev/null)" -- "$cur")) ;;
     ${kind("queue")}) COMPREPLY=($(compgen -W "$("\${ask[@]}" completion --queues 2>/dev/null)" -- "$cur")) ;;
     ${kind("file")}) COMPREPLY=($(compgen -f -- "$cur")) ;;
+    ${kind("shell")}) COMPREPLY=($(compgen -W "${quoteWords([...SHELLS])}" -- "$cur")) ;;
   esac
+}
+
+_queuectl() {
+  local line="\${COMP_LINE:0:COMP_POINT}" words=()
+  read -ra words <<< "$line"
+  [[ -z "$line" || "$line" == *[[:space:]] ]] && words+=("")
+  local whole="\${words[\${#words[@]}-1]}" prev="\${words[\${#words[@]}-2]}" prefix="" cur
+  # --state=fa completes like --state fa.
+  if [[ "$whole" == --*=* ]]; then prev="\${whole%%=*}"; prefix="$prev="; fi
+  cur="\${whole#"$prefix"}"
+  COMPREPLY=()
+  _queuectl_offers
+  ((\${#COMPREPLY[@]})) || return 0
+  COMPREPLY=("\${COMPREPLY[@]/#/$prefix}")
+  # readline replaces only the text after the word's last break character (= or :).
+  local at=\${#whole} char
+  while ((at > 0)); do
+    char="\${whole:at-1:1}"
+    [[ ( "$char" == "=" || "$char" == ":" ) && "$COMP_WORDBREAKS" == *"$char"* ]] && break
+    ((at--))
+  done
+  ((at > 0)) && COMPREPLY=("\${COMPREPLY[@]#"\${whole:0:at}"}")
+  return 0
 }`;
 }
 
@@ -124,10 +159,14 @@ function fish(model: CompletionModel): string {
     if (dynamic)
       lines.push(`complete -c queuectl -n "${seen}" -a ${fishQuote(dynamic).replace(/^'|'$/g, '"')}`);
     if (command.argument === "file") lines.push(`complete -c queuectl -n "${seen}" -F`);
+    if (command.argument === "shell")
+      lines.push(`complete -c queuectl -n "${seen}" -a ${fishQuote(SHELLS.join(" "))}`);
   }
   for (const flag of model.globalFlags) lines.push(`complete -c queuectl -l ${flag.slice(2)}`);
   lines.push(`complete -c queuectl -l state -x -a ${fishQuote(model.states.join(" "))}`);
   lines.push(`complete -c queuectl -l queue -x -a "(__queuectl_ask completion --queues)"`);
+  for (const flag of model.jobFlags)
+    lines.push(`complete -c queuectl -l ${flag.slice(2)} -x -a "(__queuectl_ask completion --ids)"`);
   return `${lines.join("\n")}\n`;
 }
 

@@ -14,16 +14,34 @@ setDefaultTimeout(60_000);
 
 const context = workerTestContext();
 
-/** The words bash offers after typing `line` (a trailing space means a new, empty word). */
+/**
+ * The words bash splits a line into for COMP_WORDS: at spaces, and around each character of
+ * its default COMP_WORDBREAKS that ids and options contain (`=` and `:`).
+ */
+function bashWords(line: string): string[] {
+  return line
+    .split(" ")
+    .flatMap((word) => word.split(/([=:])/).filter((part, index) => part !== "" || index === 0));
+}
+
+/**
+ * What bash offers after typing `line` (a trailing space means a new, empty word): the
+ * variables bash sets on TAB (COMP_LINE, COMP_POINT, COMP_WORDS, COMP_CWORD), the function
+ * called, COMPREPLY read. Like readline, an offer replaces only the text after the last `=`
+ * or `:` of the word being completed.
+ */
 async function complete(script: string, line: string): Promise<string[]> {
   const bin = join(context.home.home, "bin");
   mkdirSync(bin, { recursive: true });
   writeFileSync(join(bin, "queuectl"), `#!/bin/sh\nexec bun ${CLI_PATH} "$@"\n`);
   chmodSync(join(bin, "queuectl"), 0o755);
-  const words = line.split(" ");
+  const words = bashWords(line);
+  const quote = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
   const program = [
     script,
-    `COMP_WORDS=(${words.map((word) => `'${word}'`).join(" ")})`,
+    `COMP_LINE=${quote(line)}`,
+    `COMP_POINT=${line.length}`,
+    `COMP_WORDS=(${words.map(quote).join(" ")})`,
     `COMP_CWORD=${words.length - 1}`,
     "_queuectl",
     // biome-ignore lint/suspicious/noTemplateCurlyInString: a bash expansion, not a template
@@ -60,6 +78,27 @@ test("bash: commands, subcommands, flags, states, job ids and queue names", asyn
   expect(await complete(script, "queuectl queue pause ")).toEqual(["default", "emails"]);
 });
 
+test("bash: ids with : (schedule occurrences), --db=PATH, --opt=value, --after, the shells, and words after --", async () => {
+  const occurrence = "backup@2026-12-01T02:00:00.000Z";
+  await enqueue(context.home, { id: occurrence, command: "true" });
+  await enqueue(context.home, { id: "build", command: "true", queue: "emails" });
+  const script = ok(await context.cli("completion", "bash"));
+  // readline replaces the text after the last ":" typed ("0") with the offer.
+  expect(await complete(script, "queuectl logs backup@2026-12-01T02:0")).toEqual(["00:00.000Z"]);
+  expect(await complete(script, "queuectl logs backup@2026-12-01T0")).toEqual([occurrence]);
+  const other = join(context.home.home, "other.db");
+  ok(await context.cli("--db", other, "add", "--id", "elsewhere", "--", "true"));
+  expect(await complete(script, `queuectl --db=${other} show el`)).toEqual(["elsewhere"]);
+  expect(await complete(script, `queuectl --db ${other} show el`)).toEqual(["elsewhere"]);
+  expect(await complete(script, "queuectl list --state=pe")).toEqual(["pending"]);
+  expect(await complete(script, "queuectl add --queue=em")).toEqual(["emails"]);
+  expect(await complete(script, "queuectl add --after bu")).toEqual(["build"]);
+  expect(await complete(script, "queuectl completion ")).toEqual(["bash", "fish", "zsh"]);
+  // compgen -c names a program once per PATH folder that holds it.
+  expect([...new Set(await complete(script, "queuectl add -- basenam"))]).toEqual(["basename"]);
+  expect(await complete(script, "queuectl add -- ls --")).toEqual([]);
+});
+
 test("zsh runs the same function through bashcompinit; fish gets its own complete lines", async () => {
   const zsh = ok(await context.cli("completion", "zsh"));
   expect(zsh).toStartWith("# queuectl completion for zsh. Install: add  source <(queuectl completion zsh)");
@@ -69,6 +108,10 @@ test("zsh runs the same function through bashcompinit; fish gets its own complet
   expect(fish).toContain("-a list -d 'List jobs, newest first, one row each'");
   expect(fish).toContain(
     'complete -c queuectl -n "__fish_seen_subcommand_from wait" -a "(__queuectl_ask completion --ids)"',
+  );
+  expect(fish).toContain('complete -c queuectl -l after -x -a "(__queuectl_ask completion --ids)"');
+  expect(fish).toContain(
+    "complete -c queuectl -n \"__fish_seen_subcommand_from completion\" -a 'bash zsh fish'",
   );
 });
 
