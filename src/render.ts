@@ -200,6 +200,23 @@ export function timeText(job: Job, now: number): string {
 }
 
 /**
+ * `text` as it fits in `room` terminal columns, ending in … when cut. Widths are counted as a
+ * terminal shows them: a CJK character or an emoji takes two columns, and is never split.
+ */
+function cutToWidth(text: string, room: number | undefined): string {
+  if (room === undefined || Bun.stringWidth(text) <= room) return text;
+  if (room < 2) return "";
+  let kept = "";
+  let used = 0;
+  for (const { segment } of new Intl.Segmenter().segment(text)) {
+    used += Bun.stringWidth(segment);
+    if (used > room - 1) break;
+    kept += segment;
+  }
+  return `${kept}…`;
+}
+
+/**
  * `list`: one aligned row per job (id, state, attempts, queue, time, command), and a
  * footer that says how many matched when not all are shown. The command comes last so it
  * never pushes the other columns; `width` (a terminal's) cuts it to fit.
@@ -217,16 +234,16 @@ export function jobTable(jobs: Job[], total: number, now: number, width?: number
   ]);
   const widths = header
     .slice(0, -1)
-    .map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)));
+    .map((title, column) => Math.max(title.length, ...rows.map((row) => Bun.stringWidth(row[column] ?? ""))));
   const line = (cells: string[], paint: (cell: string, column: number) => string) => {
     const fixed = cells
       .slice(0, -1)
-      .map((cell, column) => paint(cell, column) + " ".repeat((widths[column] ?? 0) - cell.length + 2))
+      .map(
+        (cell, column) => paint(cell, column) + " ".repeat((widths[column] ?? 0) - Bun.stringWidth(cell) + 2),
+      )
       .join("");
-    let last = cells[cells.length - 1] ?? "";
     const room = width === undefined ? undefined : width - widths.reduce((sum, w) => sum + w + 2, 0);
-    if (room !== undefined && last.length > room) last = room > 1 ? `${last.slice(0, room - 1)}…` : "";
-    return `${fixed}${last}`.trimEnd();
+    return `${fixed}${cutToWidth(cells[cells.length - 1] ?? "", room)}`.trimEnd();
   };
   const lines = [
     line(header, (cell) => colors.bold(cell)),

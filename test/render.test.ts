@@ -1,0 +1,56 @@
+/** `list`'s table: columns line up as a terminal shows them, and a cut command fits the width. */
+
+import { expect, test } from "bun:test";
+import type { Job } from "../src/core/job.ts";
+import { jobTable } from "../src/render.ts";
+
+const NOW = Date.parse("2030-01-01T00:00:00Z");
+
+function job(id: string, command: string): Job {
+  return {
+    id,
+    spec: { id, command } as Job["spec"],
+    state: "pending",
+    attempts: 0,
+    max_retries: 3,
+    priority: 0,
+    queue: "default",
+    tags: [],
+    created_at: NOW - 5000,
+    updated_at: NOW - 5000,
+    next_run_at: NOW - 5000,
+    started_at: null,
+    finished_at: null,
+    worker_id: null,
+    lease_until: null,
+    token: 0,
+    exit_code: null,
+    last_error: null,
+    source: null,
+    revision: "r",
+  };
+}
+
+/** The terminal column at which `text` starts in `line`. */
+const columnOf = (line: string, text: string) => Bun.stringWidth(line.slice(0, line.indexOf(text)));
+
+test("wide characters (CJK, emoji) take two columns, and the columns after them still line up", () => {
+  const lines = jobTable([job("build", "make"), job("日本語", "echo 日本語"), job("🚀x", "deploy")], 3, NOW)
+    .trimEnd()
+    .split("\n");
+  const stateColumns = lines
+    .slice(0, 4)
+    .map((line) => columnOf(line, line.includes("STATE") ? "STATE" : "pending"));
+  expect(new Set(stateColumns).size).toBe(1);
+});
+
+test("on a terminal the command is cut to the width as displayed, never past it", () => {
+  const command = "echo 日本語日本語日本語日本語日本語日本語 🚀🚀🚀🚀🚀🚀🚀🚀";
+  for (const width of [60, 61, 62, 63]) {
+    const rows = jobTable([job("a", command)], 1, NOW, width)
+      .split("\n")
+      .slice(0, 2);
+    for (const row of rows) expect(Bun.stringWidth(row)).toBeLessThanOrEqual(width);
+    expect(rows[1]).toEndWith("…");
+  }
+});
