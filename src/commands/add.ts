@@ -20,10 +20,10 @@ interface AddOptions extends GlobalOptions {
   id?: string[];
   shell?: string[];
   queue?: string[];
-  priority?: unknown;
-  retries?: unknown;
-  timeout?: unknown;
-  delay?: unknown;
+  priority?: string[];
+  retries?: string[];
+  timeout?: string[];
+  delay?: string[];
   at?: string[];
   after?: string[];
   tag?: string[];
@@ -91,6 +91,14 @@ function commandOf(words: string[], afterDashes: string[], shell: string | undef
   return words;
 }
 
+/**
+ * A whole number as typed in decimal; anything else (0x10, 1e1, 2.5) is left as text for the
+ * spec's validation to refuse with its own message.
+ */
+function decimalOption(value: string | undefined): number | string | undefined {
+  return value !== undefined && /^\s*[+-]?\d+\s*$/.test(value) ? Number(value) : value;
+}
+
 /** A folder typed on the command line is relative to where it was typed, not to the worker's. */
 function folderOption(value: string | undefined): string {
   // An empty value is left for validation to refuse.
@@ -113,9 +121,9 @@ export function specFromOptions(words: string[], options: AddOptions): Record<st
   const spec: Record<string, unknown> = {
     id: lastValue(options.id),
     command: commandOf(words.map(String), (options["--"] ?? []).map(String), shell),
-    max_retries: lastValue(options.retries),
+    max_retries: decimalOption(lastValue(options.retries)),
     timeout: lastValue(options.timeout),
-    priority: lastValue(options.priority),
+    priority: decimalOption(lastValue(options.priority)),
     run_at: lastValue(options.at),
     delay: lastValue(options.delay),
     cwd: folderOption(lastValue(options.cwd)),
@@ -138,10 +146,15 @@ export function registerAdd(cli: CAC): void {
     )
     .option("--id <id>", "The job id (default: generated, e.g. job-m1x2y3-4f5a6b7c)", TEXT_OPTION)
     .option("--queue <name>", "The named queue (default: default)", TEXT_OPTION)
-    .option("--priority <n>", "Higher runs first (default: 0)")
-    .option("--retries <n>", "Retries after the first run (default: the max-retries config, 3)")
-    .option("--timeout <duration>", "Kill a run after 90s, 5m, 2h … (default: the job-timeout config, 1h)")
-    .option("--delay <duration>", "Run no sooner than this from now (default: now)")
+    // Numbers and durations as text too: cac would read 0x10 as 16 and 1e2 as 100.
+    .option("--priority <n>", "Higher runs first (default: 0)", TEXT_OPTION)
+    .option("--retries <n>", "Retries after the first run (default: the max-retries config, 3)", TEXT_OPTION)
+    .option(
+      "--timeout <duration>",
+      "Kill a run after 90s, 5m, 2h … (default: the job-timeout config, 1h)",
+      TEXT_OPTION,
+    )
+    .option("--delay <duration>", "Run no sooner than this from now (default: now)", TEXT_OPTION)
     .option("--at <time>", "Run no sooner than this ISO-8601 time (default: now)", TEXT_OPTION)
     .option("--after <id>", "Run after this job completed; repeatable or a,b (default: none)", TEXT_OPTION)
     .option("--tag <tag>", "A tag for filtering; repeatable or a,b (default: none)", TEXT_OPTION)

@@ -62,6 +62,24 @@ test("every option sets its job field, and text values keep the characters typed
   expect(delayedBy).toBe(600_000);
 });
 
+test("numbers are read as typed in decimal: negative priorities, bare seconds", async () => {
+  const result = await cli(
+    "add",
+    "--id",
+    "n",
+    "--priority",
+    "-5",
+    "--retries",
+    "007",
+    "--timeout",
+    "90",
+    "--",
+    "true",
+  );
+  expect(result.stderr).toBe("");
+  expect(await show("n")).toMatchObject({ priority: -5, max_retries: 7, timeout: 90 });
+});
+
 test("--at sets run_at; the defaults are the config's and the current folder", async () => {
   expect((await cli("add", "--id", "x", "--at", "2030-01-01T09:00:00Z", "--", "true")).exitCode).toBe(0);
   const job = await show("x");
@@ -77,6 +95,10 @@ test.each([
   [["add", "--at", "tomorrow", "--", "true"], "--at:"],
   [["add", "--env", "NOVALUE", "--", "true"], '--env "NOVALUE" is not NAME=VALUE'],
   [["add", "--after", "nope", "--", "true"], '"nope", which is not in the queue'],
+  [["add", "--priority", "0x10", "--", "true"], "--priority: `priority` must be a whole number"],
+  [["add", "--retries", "1e1", "--", "true"], "--retries: `max_retries` must be a whole number"],
+  [["add", "--timeout", "1e2", "--", "true"], '--timeout: `timeout` "1e2" is not a duration'],
+  [["add", "--delay", "0x10", "--", "true"], '--delay: `delay` "0x10" is not a duration'],
   [["add", "--"], "no command given"],
   [["add", "--id", "--", "true"], "option `--id <id>` value is missing"],
   [["add", "--tag", "--", "true"], "option `--tag <tag>` value is missing"],
