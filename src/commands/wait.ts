@@ -7,12 +7,23 @@ import type { CAC } from "cac";
 import { parseDurationMs } from "../core/duration.ts";
 import { runtimeError } from "../core/errors.ts";
 import { endText, waitForJobs } from "../flow/wait.ts";
-import { colors, printJson, safeText } from "../render.ts";
+import { colors, countText, printJson, safeText } from "../render.ts";
 import { type GlobalOptions, lastValue, requireJob, withStore } from "./context.ts";
 
 interface WaitOptions extends GlobalOptions {
   timeout?: unknown;
   quiet?: boolean;
+}
+
+/** Jobs named one by one in an error line; past this, the rest are counted. */
+const NAMED_IN_ERROR = 10;
+
+/** "a (pending), b (pending)", or past ten, "a (pending), … j (pending) and 15 more". */
+function firstNamed(items: string[]): string {
+  const named = items.slice(0, NAMED_IN_ERROR).join(", ");
+  return items.length <= NAMED_IN_ERROR
+    ? named
+    : `${named} and ${countText(items.length - NAMED_IN_ERROR)} more`;
 }
 
 export function registerWait(cli: CAC): void {
@@ -59,7 +70,7 @@ export function registerWait(cli: CAC): void {
         if (result.timedOut) {
           const waiting = notCompleted.filter((job) => !["dead", "canceled"].includes(job.state));
           throw runtimeError(
-            `timed out after ${safeText(String(timeout))}; still not ended: ${waiting.map((job) => `${safeText(job.id)} (${job.state})`).join(", ")}`,
+            `timed out after ${safeText(String(timeout))}; still not ended: ${waiting.length > 1 ? `${countText(waiting.length)} jobs: ` : ""}${firstNamed(waiting.map((job) => `${safeText(job.id)} (${job.state})`))}`,
             "wait longer with a larger --timeout, or see `queuectl status`",
           );
         }
@@ -69,7 +80,7 @@ export function registerWait(cli: CAC): void {
         ];
         if (failed.length > 0) {
           throw runtimeError(
-            `${failed.length} of ${ids.length} job${ids.length === 1 ? "" : "s"} did not complete: ${failed.join(", ")}`,
+            `${countText(failed.length)} of ${countText(ids.length)} job${ids.length === 1 ? "" : "s"} did not complete: ${firstNamed(failed)}`,
             "see `queuectl logs <id>`",
           );
         }

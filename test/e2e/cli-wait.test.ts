@@ -6,6 +6,8 @@
  */
 
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Store } from "../../src/store/store.ts";
 import { CLI_PATH, runCli } from "../helpers/cli.ts";
 import { config, enqueue, withStore, workerTestContext } from "../worker/helpers.ts";
@@ -101,6 +103,19 @@ describe("wait", () => {
     expect(result.stderr).toBe(
       "error: timed out after 300ms; still not ended: slow (pending) — wait longer with a larger --timeout, or see `queuectl status`\n",
     );
+  });
+
+  test("waiting on many jobs, the error names the first ten and counts the rest", async () => {
+    const ids = Array.from({ length: 25 }, (_, index) => `job-${index}`);
+    const file = join(context.home.home, "many.ndjson");
+    writeFileSync(file, ids.map((id) => JSON.stringify({ id, command: "true" })).join("\n"));
+    expect((await cli("enqueue", "-f", file)).exitCode).toBe(0);
+    const result = await cli("wait", ...ids, "--timeout", "200ms");
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr.split("\n")).toHaveLength(2);
+    expect(result.stderr).toContain("still not ended: 25 jobs: job-0 (pending), job-1 (pending), ");
+    expect(result.stderr).toContain("job-9 (pending) and 15 more — ");
+    expect(result.stderr).not.toContain("job-10 ");
   });
 
   test("an unknown id or a bad --timeout is bad input: exit 2 before any waiting", async () => {
