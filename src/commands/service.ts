@@ -18,6 +18,7 @@ import {
   unitName,
   unitText,
 } from "../service/units.ts";
+import { storeTarget } from "../store/open.ts";
 import { type GlobalOptions, integerOption, lastValue } from "./context.ts";
 
 interface ServiceOptions extends GlobalOptions {
@@ -44,14 +45,15 @@ function parseKinds(value: unknown): UnitKind[] {
 
 /** A file store is named by an absolute path: the unit does not run in this folder's cwd. */
 function storeUrl(db: string | undefined): string | undefined {
-  if (db === undefined || db === "") return undefined;
-  if (/^postgres(ql)?:\/\//.test(db)) return db;
-  return db.startsWith("sqlite://") ? `sqlite://${resolve(db.slice("sqlite://".length))}` : resolve(db);
+  if (db === undefined || db.trim() === "") return undefined;
+  const target = storeTarget(db.trim());
+  if ("postgres" in target) return target.postgres;
+  return db.trim().startsWith("sqlite://") ? `sqlite://${target.sqlite}` : target.sqlite;
 }
 
 /** A URL with a password makes the unit a secret: readable by its owner only. */
 function holdsPassword(db: string | undefined): boolean {
-  return db !== undefined && /^postgres(ql)?:\/\/[^/@]*:[^/@]*@/.test(db);
+  return db !== undefined && /^postgres(ql)?:\/\/[^/@]*:[^/@]*@/i.test(db);
 }
 
 export function registerService(cli: CAC): void {

@@ -30,19 +30,28 @@ export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//i.test(url);
 }
 
-export async function openStore(options: OpenOptions = {}): Promise<Store> {
-  const url = resolveStoreUrl(options.url);
-  if (isPostgresUrl(url)) {
-    const { openPostgresStore } = await import("./postgres/postgres-store.ts");
-    return openPostgresStore(url);
-  }
+/**
+ * Where a store URL points, without opening it: PostgreSQL's URL, or SQLite's file made
+ * absolute. Any other scheme is refused, so a typo never becomes a file named `mysql:`.
+ */
+export function storeTarget(url: string): { postgres: string } | { sqlite: string } {
+  if (isPostgresUrl(url)) return { postgres: url };
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !url.startsWith("sqlite://")) {
     throw new UserError(
       `unsupported database URL "${url}"`,
       "use a file path, sqlite://PATH or postgres://…",
     );
   }
-  const path = resolve(url.startsWith("sqlite://") ? url.slice("sqlite://".length) : url);
+  return { sqlite: resolve(url.startsWith("sqlite://") ? url.slice("sqlite://".length) : url) };
+}
+
+export async function openStore(options: OpenOptions = {}): Promise<Store> {
+  const target = storeTarget(resolveStoreUrl(options.url));
+  if ("postgres" in target) {
+    const { openPostgresStore } = await import("./postgres/postgres-store.ts");
+    return openPostgresStore(target.postgres);
+  }
+  const path = target.sqlite;
   if (dirname(path) === queuectlHome()) ensureHome();
   else if (!existsSync(dirname(path))) {
     // A mistyped --db must not silently start an empty queue in a new folder tree.

@@ -146,3 +146,14 @@ test("a port the dashboard would refuse is refused here, not written into a unit
   expect(result.stdout).toBe("");
   expect(result.stderr).toContain("--port must be 65535 or less");
 });
+
+test("the store URL is read as the store reads it: other schemes are refused, PostgreSQL in any case is kept", async () => {
+  const refused = await context.cli("--db", "mysql://db-host/queue", "service", "--only", "worker");
+  expect(refused.exitCode).toBe(2);
+  expect(refused.stdout).toBe("");
+  expect(refused.stderr).toContain('unsupported database URL "mysql://db-host/queue"');
+  const upper = ok(await context.cli("--db", "POSTGRES://db-host/queue", "service", "--only", "worker"));
+  expect(upper).toContain("Environment=QUEUECTL_DB=POSTGRES://db-host/queue\n");
+  const sqlite = ok(await context.cli("--db", "sqlite://rel.db", "service", "--only", "worker"));
+  expect(sqlite).toContain(`Environment=QUEUECTL_DB=sqlite://${join(process.cwd(), "rel.db")}\n`);
+});
