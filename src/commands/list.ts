@@ -1,4 +1,5 @@
 import type { CAC } from "cac";
+import { TEXT_OPTION } from "../cli-argv.ts";
 import { suggestion, UserError } from "../core/errors.ts";
 import { isJobState, JOB_STATES, type JobState } from "../core/job.ts";
 import { jobJson, jobTable, printJson } from "../render.ts";
@@ -7,8 +8,8 @@ import { scheduleLines } from "./schedule.ts";
 
 interface ListOptions extends GlobalOptions {
   state?: string | string[];
-  tag?: string;
-  queue?: string;
+  tag?: string[];
+  queue?: string[];
   limit?: number;
   all?: boolean;
   ids?: boolean;
@@ -43,8 +44,9 @@ export function registerList(cli: CAC): void {
       "--state <state>",
       `Only jobs in these states; repeat it or use a,b: ${JOB_STATES.join(", ")} (default: all)`,
     )
-    .option("--tag <tag>", "Only jobs carrying this tag (default: all)")
-    .option("--queue <name>", "Only jobs in this queue (default: all)")
+    // As typed: cac would turn a tag 007 into 7 and a queue 2024.10 into 2024.1.
+    .option("--tag <tag>", "Only jobs carrying this tag (default: all)", TEXT_OPTION)
+    .option("--queue <name>", "Only jobs in this queue (default: all)", TEXT_OPTION)
     .option("--limit <n>", `Show at most n jobs (default: ${DEFAULT_LIMIT}; with --json, all)`)
     .option("--all", "Show every job that matches (default: off)")
     .option("--json", "Print a JSON array of jobs, oldest first (default: human text)")
@@ -65,8 +67,8 @@ export function registerList(cli: CAC): void {
       await withStore(options, async (store) => {
         const { jobs, total } = await store.jobPage({
           states,
-          tag: tag === undefined ? undefined : String(tag),
-          queue: queue === undefined ? undefined : String(queue),
+          tag,
+          queue,
           limit,
           // The JSON keeps the order scripts have always read: oldest first.
           order: options.json ? "oldest" : "newest",

@@ -83,3 +83,12 @@ test("--json keeps its shape and order (oldest first, every job); --ids prints i
   const ids = await cli("list", "--ids", "--limit", "2");
   expect(ids.stdout).toBe("job-60\njob-59\n");
 });
+
+test("--tag and --queue match the characters typed, even when they look like numbers", async () => {
+  const job = JSON.stringify({ id: "n", command: "true", tags: ["007"], queue: "2024.10" });
+  expect((await cli("enqueue", job)).exitCode).toBe(0);
+  expect(firstColumn((await cli("list", "--tag", "007")).stdout)).toEqual(["n"]);
+  expect(firstColumn((await cli("list", "--queue", "2024.10")).stdout)).toEqual(["n"]);
+  expect(firstColumn((await cli("list", "--queue=2024.10", "--tag=007")).stdout)).toEqual(["n"]);
+  expect((await cli("list", "--tag", "7")).stdout).toBe("No jobs found.\n");
+});
