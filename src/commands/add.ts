@@ -72,6 +72,7 @@ function envOption(values: string[] | undefined): Record<string, string> | undef
 /**
  * The command: words after `--` run without a shell; a single word before it, or --shell,
  * runs through `sh -c`. Several words without `--` are taken as an argv command too.
+ * A program name with spaces must exist here, since that is how a quoted shell line looks.
  */
 function commandOf(words: string[], afterDashes: string[], shell: string | undefined): string | string[] {
   const dashed = afterDashes.length > 0;
@@ -88,6 +89,14 @@ function commandOf(words: string[], afterDashes: string[], shell: string | undef
   }
   if (words.length === 0) throw new UserError("no command given", USAGE);
   if (!dashed && words.length === 1) return words[0] as string;
+  const program = words[0] as string;
+  // `add -- "make test"` would run a program named "make test": almost always a quoting slip.
+  if (/\s/.test(program) && Bun.which(program) === null) {
+    throw new UserError(
+      `no program is named "${safeText(program)}"`,
+      `to run it through the shell: queuectl add --shell '${safeText(program)}'; else give its words apart: -- ${safeText(program)}`,
+    );
+  }
   return words;
 }
 

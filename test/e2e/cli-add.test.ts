@@ -99,6 +99,7 @@ test.each([
   [["add", "--retries", "1e1", "--", "true"], "--retries: `max_retries` must be a whole number"],
   [["add", "--timeout", "1e2", "--", "true"], '--timeout: `timeout` "1e2" is not a duration'],
   [["add", "--delay", "0x10", "--", "true"], '--delay: `delay` "0x10" is not a duration'],
+  [["add", "--", "make test"], 'no program is named "make test"'],
   [["add", "--"], "no command given"],
   [["add", "--id", "--", "true"], "option `--id <id>` value is missing"],
   [["add", "--tag", "--", "true"], "option `--tag <tag>` value is missing"],
