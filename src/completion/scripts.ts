@@ -79,8 +79,9 @@ ${flagCases}
 }
 
 _queuectl() {
-  local line="\${COMP_LINE:0:COMP_POINT}" words=()
-  read -ra words <<< "$line"
+  # $COMP_POINT, $((…)) and $at in offsets: zsh would read :C or :a as modifiers.
+  local line="\${COMP_LINE:0:$COMP_POINT}" words=()
+  if [[ -n "\${ZSH_VERSION-}" ]]; then words=(\${=line}); else read -ra words <<< "$line"; fi
   [[ -z "$line" || "$line" == *[[:space:]] ]] && words+=("")
   local whole="\${words[\${#words[@]}-1]}" prev="\${words[\${#words[@]}-2]}" prefix="" cur
   # --state=fa completes like --state fa.
@@ -93,11 +94,11 @@ _queuectl() {
   # readline replaces only the text after the word's last break character (= or :).
   local at=\${#whole} char
   while ((at > 0)); do
-    char="\${whole:at-1:1}"
+    char="\${whole:$((at - 1)):1}"
     [[ ( "$char" == "=" || "$char" == ":" ) && "$COMP_WORDBREAKS" == *"$char"* ]] && break
     ((at--))
   done
-  ((at > 0)) && COMPREPLY=("\${COMPREPLY[@]#"\${whole:0:at}"}")
+  ((at > 0)) && COMPREPLY=("\${COMPREPLY[@]#"\${whole:0:$at}"}")
   return 0
 }`;
 }

@@ -99,6 +99,44 @@ test("bash: ids with : (schedule occurrences), --db=PATH, --opt=value, --after, 
   expect(await complete(script, "queuectl add -- ls --")).toEqual([]);
 });
 
+test.skipIf(Bun.which("zsh") === null)(
+  "zsh: the same function runs in zsh, as bashcompinit calls it",
+  async () => {
+    await enqueue(context.home, { id: "backup@2026-12-01T02:00:00.000Z", command: "true" });
+    const script = join(context.home.home, "queuectl.zsh");
+    writeFileSync(script, ok(await context.cli("completion", "zsh")));
+    const bin = join(context.home.home, "bin");
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, "queuectl"), `#!/bin/sh\nexec bun ${CLI_PATH} "$@"\n`);
+    chmodSync(join(bin, "queuectl"), 0o755);
+    const line = "queuectl --db=$QUEUECTL_HOME/jobs.db logs backup@2026-12-01T02:0";
+    // bashcompinit's compgen -F calls the function with ksharrays on and COMP_LINE/COMP_POINT set;
+    // zsh itself then matches the offers against the whole word.
+    const program = [
+      "autoload -U +X compinit && compinit -u",
+      `source ${script}`,
+      "setopt ksharrays",
+      `COMP_LINE="${line}"`,
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a zsh expansion, not a template
+      "COMP_POINT=${#COMP_LINE}",
+      "_queuectl",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a zsh expansion, not a template
+      'print -l -- "${COMPREPLY[@]}"',
+    ].join("\n");
+    const child = Bun.spawn(["zsh", "-f", "-c", program], {
+      env: { ...context.home.env, PATH: `${bin}:${process.env.PATH}` },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [out, err] = await Promise.all([
+      new Response(child.stdout).text(),
+      new Response(child.stderr).text(),
+    ]);
+    expect(err).toBe("");
+    expect(out).toBe("backup@2026-12-01T02:00:00.000Z\n");
+  },
+);
+
 test("zsh runs the same function through bashcompinit; fish gets its own complete lines", async () => {
   const zsh = ok(await context.cli("completion", "zsh"));
   expect(zsh).toStartWith("# queuectl completion for zsh. Install: add  source <(queuectl completion zsh)");
