@@ -40,7 +40,8 @@ export function textOptionWithoutValue(
   for (const option of options) {
     if (option.config?.type?.[0] !== keepText) continue;
     const values = option.names.flatMap((name) => parsed[name]);
-    if (values.some((value) => typeof value === "boolean")) return option.rawName;
+    // `--token` alone parses as true; `--no-token` as false, a choice of its own.
+    if (values.includes(true)) return option.rawName;
   }
   return undefined;
 }
@@ -87,7 +88,9 @@ export function keepDashValues(args: string[], options: OptionShape[]): string[]
   const takesValue = new Set<string>();
   const kebabFlags = new Set<string>();
   const textOptions = new Set<string>();
+  const optionWords = new Set<string>();
   for (const option of options) {
+    for (const name of option.names) optionWords.add(name.length === 1 ? `-${name}` : `--${name}`);
     if (option.config?.type?.[0] === keepText) for (const name of option.names) textOptions.add(name);
     if (!option.isBoolean) for (const name of option.names) takesValue.add(name);
     else
@@ -104,8 +107,9 @@ export function keepDashValues(args: string[], options: OptionShape[]): string[]
     const [typedName = "", ...valueParts] = name.split("=");
     if (arg.startsWith("-") && textOptions.has(typedName)) {
       if (valueParts.length > 0) result.push(`${arg.split("=")[0]}=${TEXT_MARK}${valueParts.join("=")}`);
-      // `--id --` has no value; the -- must still end the options.
-      else if (next === undefined || next === "--") result.push(arg);
+      // `--id --` and `--token --port 0` have no value; the -- or the option still count as such.
+      else if (next === undefined || next === "--" || optionWords.has(next.split("=")[0] ?? ""))
+        result.push(arg);
       else {
         result.push(`${arg}=${TEXT_MARK}${next}`);
         index++;

@@ -89,6 +89,15 @@ describe("text options", () => {
   test("a missing value stays missing, and -- still ends the options", () => {
     expect(keepDashValues(["add", "--id", "--", "x"], text)).toEqual(["add", "--id", "--", "x"]);
     expect(keepDashValues(["add", "--id"], text)).toEqual(["add", "--id"]);
+    const withLimit = [...text, ...OPTIONS];
+    expect(keepDashValues(["add", "--id", "--limit", "2"], withLimit)).toEqual([
+      "add",
+      "--id",
+      "--limit",
+      "2",
+    ]);
+    expect(keepDashValues(["add", "--id", "-f=x"], withLimit)).toEqual(["add", "--id", "-f=x"]);
+    expect(keepDashValues(["add", "--id", "--not-an-option"], withLimit)[1]).toStartWith("--id=");
   });
 });
 

@@ -1,4 +1,5 @@
 import type { CAC } from "cac";
+import { TEXT_OPTION } from "../cli-argv.ts";
 import { runtimeError, UserError } from "../core/errors.ts";
 import { openStore } from "../store/open.ts";
 import { type GlobalOptions, integerOption, lastValue } from "./context.ts";
@@ -7,7 +8,7 @@ interface DashboardFlags extends GlobalOptions {
   port?: number | string;
   host?: string;
   /** A string from --token, false from --no-token, undefined when neither was given. */
-  token?: string | boolean;
+  token?: string | boolean | (string | boolean)[];
 }
 
 /** The token to require, or null when the user opted out; generated when none was given. */
@@ -29,6 +30,8 @@ export function registerDashboard(cli: CAC): void {
     .option(
       "--token <token>",
       "Secret every request needs, 16+ characters (default: $QUEUECTL_DASHBOARD_TOKEN, else a random one, printed in the URL)",
+      // As typed: cac would round a token of 19 digits to another number.
+      TEXT_OPTION,
     )
     .option(
       "--no-token",

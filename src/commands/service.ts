@@ -6,6 +6,7 @@
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { CAC } from "cac";
+import { TEXT_OPTION } from "../cli-argv.ts";
 import { suggestion, UserError } from "../core/errors.ts";
 import { queuectlHome } from "../core/home.ts";
 import { colors } from "../render.ts";
@@ -23,10 +24,10 @@ import { type GlobalOptions, integerOption, lastValue } from "./context.ts";
 
 interface ServiceOptions extends GlobalOptions {
   install?: boolean;
-  dir?: string;
-  only?: string;
+  dir?: string[];
+  only?: string[];
   concurrency?: unknown;
-  jobs?: string;
+  jobs?: string[];
   port?: unknown;
 }
 
@@ -63,10 +64,15 @@ export function registerService(cli: CAC): void {
       "--install",
       "Write the units to ~/.config/systemd/user, or /etc/systemd/system as root (default: print them)",
     )
-    .option("--dir <folder>", "Install into this folder instead (default: as --install says)")
-    .option("--only <units>", `Comma-separated: ${UNIT_KINDS.join(", ")} (default: all three)`)
+    // Folders as typed: cac would read a folder named 007 as the number 7.
+    .option("--dir <folder>", "Install into this folder instead (default: as --install says)", TEXT_OPTION)
+    .option("--only <units>", `Comma-separated: ${UNIT_KINDS.join(", ")} (default: all three)`, TEXT_OPTION)
     .option("--concurrency <n>", "Jobs the worker runs at once (default: 1)")
-    .option("--jobs <dir>", "The jobs folder the watcher keeps synced (default: ./jobs, made absolute)")
+    .option(
+      "--jobs <dir>",
+      "The jobs folder the watcher keeps synced (default: ./jobs, made absolute)",
+      TEXT_OPTION,
+    )
     .option("--port <port>", "The dashboard's port (default: 8080)")
     .example("queuectl service --only worker --concurrency 4")
     .example(

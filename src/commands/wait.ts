@@ -4,6 +4,7 @@
  */
 
 import type { CAC } from "cac";
+import { TEXT_OPTION } from "../cli-argv.ts";
 import { parseDurationMs } from "../core/duration.ts";
 import { runtimeError } from "../core/errors.ts";
 import { endText, waitForJobs } from "../flow/wait.ts";
@@ -32,6 +33,8 @@ export function registerWait(cli: CAC): void {
     .option(
       "--timeout <duration>",
       "Give up after 30s, 10m, 2h … and exit 1 (default: wait as long as it takes)",
+      // As typed: cac would read 0x10 as 16.
+      TEXT_OPTION,
     )
     .option("-q, --quiet", "Print nothing; only the exit code tells (default: a line per job as it ends)")
     .option("--json", "Print every job's final state as JSON (default: human text)")

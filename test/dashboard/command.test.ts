@@ -83,6 +83,21 @@ describe("queuectl dashboard", () => {
     expect(await dashboard.process.exited).toBe(0);
   });
 
+  test("a --token of digits is the token as typed, not a number rounded to another one", async () => {
+    home = tempHome();
+    const token = "1234567890123456789";
+    const dashboard = await startDashboard(home.env, ["--token", token]);
+    try {
+      const url = `${dashboard.origin}/api/status`;
+      expect((await fetch(url, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+      expect((await fetch(url, { headers: { authorization: "Bearer 1234567890123456800" } })).status).toBe(
+        401,
+      );
+    } finally {
+      await dashboard.stop();
+    }
+  });
+
   test("a port in use is a runtime error (exit 1) naming the port", async () => {
     home = tempHome();
     const first = await startDashboard(home.env);

@@ -157,3 +157,11 @@ test("the store URL is read as the store reads it: other schemes are refused, Po
   const sqlite = ok(await context.cli("--db", "sqlite://rel.db", "service", "--only", "worker"));
   expect(sqlite).toContain(`Environment=QUEUECTL_DB=sqlite://${join(process.cwd(), "rel.db")}\n`);
 });
+
+test("folders are taken as typed, even when they look like numbers", async () => {
+  const out = ok(await context.cli("service", "--only", "watch", "--jobs", "007"));
+  expect(out).toMatch(new RegExp(`^ExecStart=\\S+ \\S+cli\\.ts watch ${join(process.cwd(), "007")}$`, "m"));
+  const dir = join(context.home.home, "0100");
+  ok(await context.cli("service", "--install", "--dir", dir, "--only", "worker"));
+  expect(readdirSync(dir)).toEqual(["queuectl-worker.service"]);
+});

@@ -126,6 +126,10 @@ describe("wait", () => {
     const bad = await cli("wait", "a", "--timeout", "soon");
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toContain("not a duration");
+    // cac alone would read 0x10 as 16 seconds.
+    const hex = await cli("wait", "a", "--timeout", "0x10");
+    expect(hex.exitCode).toBe(2);
+    expect(hex.stderr).toContain('--timeout "0x10" is not a duration');
   });
 });
 
