@@ -70,6 +70,12 @@ export function registerWait(cli: CAC): void {
             gone: result.gone,
           });
         }
+        const notAllCompleted = result.timedOut || notCompleted.length > 0 || result.gone.length > 0;
+        // -q promises silence: a job that did not complete is the answer, told by the exit code.
+        if (options.quiet && notAllCompleted) {
+          process.exitCode = 1;
+          return;
+        }
         if (result.timedOut) {
           const waiting = notCompleted.filter((job) => !["dead", "canceled"].includes(job.state));
           throw runtimeError(

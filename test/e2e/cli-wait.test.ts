@@ -84,6 +84,21 @@ describe("wait", () => {
     expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
   });
 
+  test("-q prints nothing, even when a job did not complete or time ran out: the exit code tells", async () => {
+    for (const id of ["done", "died", "slow"]) await enqueue(context.home, { id, command: "true" });
+    await finish("done", 0);
+    await finish("died", 7);
+    expect(await cli("wait", "done", "-q")).toEqual({ exitCode: 0, stdout: "", stderr: "" });
+    expect(await cli("wait", "done", "died", "-q")).toEqual({ exitCode: 1, stdout: "", stderr: "" });
+    expect(await cli("wait", "slow", "-q", "--timeout", "200ms")).toEqual({
+      exitCode: 1,
+      stdout: "",
+      stderr: "",
+    });
+    // Bad input is still reported.
+    expect((await cli("wait", "nope", "-q")).stderr).toContain('no job with id "nope"');
+  });
+
   test("jobs that already ended answer at once; --json reports them", async () => {
     await enqueue(context.home, { id: "a", command: "true" });
     await finish("a", 0);
