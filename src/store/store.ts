@@ -27,6 +27,20 @@ export interface RunResult {
   outputTail: string | null;
 }
 
+/** A lease a worker holds: the job and the fencing token of its claim. */
+export interface HeldLease {
+  id: string;
+  token: number;
+}
+
+/** What `kill` asked for: end the job `canceled`, or count the attempt as failed (`retry`). */
+export type KillMode = "cancel" | "retry";
+
+/** A lease that was renewed, with any kill request waiting for its worker. */
+export interface RenewedLease extends HeldLease {
+  killRequested: KillMode | null;
+}
+
 export interface WorkerRecord {
   id: string;
   host: string;
@@ -227,18 +241,31 @@ export interface Store {
   }): Promise<Job | null>;
   /** Renews a lease; false when the token no longer holds it (the job was rescued). */
   jobLeaseExtend(params: { id: string; token: number; leaseUntil: number }): Promise<boolean>;
+  /**
+   * Renews every lease of `leases` still held, in one statement. A lease missing from the
+   * answer was lost (a newer claim owns the job, or it ended).
+   */
+  jobLeaseRenewMany(params: { leases: HeldLease[]; leaseUntil: number }): Promise<RenewedLease[]>;
+  /**
+   * Records a kill request on a running job, for its worker to act on at its next renewal.
+   * Returns the claim it applies to, or null when the job is not processing.
+   */
+  jobKillRequest(params: {
+    id: string;
+    mode: KillMode;
+  }): Promise<{ workerId: string | null; token: number } | null>;
   /** Fenced by `token`: false (and no change) when a newer claim owns the job. */
   jobComplete(params: { id: string; token: number; now: number; result: RunResult }): Promise<boolean>;
   /**
-   * Records a failed run as `failed` (claimable at `nextRunAt`) or `dead`. Fenced by
-   * `token`; with `onlyIfLeaseExpiredBefore` it also requires the lease to have lapsed
-   * (the rescue path).
+   * Records a failed run as `failed` (claimable at `nextRunAt`), `dead`, or `canceled` (a
+   * kill). Fenced by `token`; with `onlyIfLeaseExpiredBefore` it also requires the lease to
+   * have lapsed (the rescue path).
    */
   jobFail(params: {
     id: string;
     token: number;
     now: number;
-    state: "failed" | "dead";
+    state: "failed" | "dead" | "canceled";
     nextRunAt: number;
     result: RunResult;
     onlyIfLeaseExpiredBefore?: number;
@@ -271,9 +298,15 @@ export interface Store {
     now: number;
     queues: string[] | null;
   }): Promise<void>;
-  /** Records a heartbeat; returns whether someone asked this worker to stop (e.g. `worker stop --all`). */
+  /**
+   * Records a heartbeat; returns whether someone asked this worker to stop (e.g. `worker
+   * stop --all`). `now` is the worker's clock; PostgreSQL records the server's clock
+   * instead (also at register), so that every host judges a heartbeat's age on one clock.
+   */
   workerHeartbeat(params: { id: string; now: number }): Promise<{ stopRequested: boolean }>;
   workerRemove(params: { id: string }): Promise<void>;
+  /** The clock heartbeats are judged by: this host's for SQLite, the server's for PostgreSQL. */
+  clockNow(): Promise<number>;
   workerList(): Promise<WorkerRecord[]>;
   /** Asks workers to drain: those on `host`, or every host when it is omitted. */
   workerRequestStop(params: { host?: string }): Promise<number>;
@@ -321,7 +354,13 @@ export interface Store {
    * `finishedBefore`. Never touches pending or running jobs, nor jobs a jobfile still
    * declares (their row is what keeps a re-sync from running them again).
    */
-  jobPurge(params: { states: JobState[]; finishedBefore: number; dryRun: boolean }): Promise<string[]>;
+  jobPurge(params: {
+    states: JobState[];
+    finishedBefore: number;
+    dryRun: boolean;
+    /** At most this many jobs, oldest first, so a worker's purge never holds the write lock long. Default: all. */
+    limit?: number;
+  }): Promise<string[]>;
 
   /** Creates or replaces a schedule. A changed revision recomputes `nextAt`. */
   scheduleUpsert(params: {

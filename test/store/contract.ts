@@ -10,6 +10,7 @@ import { flowContract } from "./contract-flow.ts";
 import type { StoreBackend, WithStore } from "./contract-helpers.ts";
 import { jobfileContract } from "./contract-jobfiles.ts";
 import { jobsContract } from "./contract-jobs.ts";
+import { leasesContract } from "./contract-leases.ts";
 import { lifecycleContract } from "./contract-lifecycle.ts";
 import { schemaContract } from "./contract-schema.ts";
 import { settingsTransferContract, transferContract } from "./contract-transfer.ts";
@@ -37,6 +38,7 @@ export function storeContract(backend: StoreBackend): void {
     afterAll(() => backend.cleanup());
     jobsContract(withStore);
     lifecycleContract(withStore);
+    leasesContract(withStore);
     workersContract(withStore);
     jobfileContract(withStore);
     transferContract(withStore);

@@ -51,7 +51,8 @@ export async function claimJob(sql: SQL, params: ClaimParams): Promise<Job | nul
       ), claimed AS (
         UPDATE jobs SET state = 'processing', attempts = jobs.attempts + 1, token = jobs.token + 1,
                         worker_id = ${params.workerId}, lease_until = ${params.now + params.leaseMs}::bigint,
-                        started_at = ${params.now}::bigint, updated_at = ${params.now}::bigint, finished_at = NULL
+                        started_at = ${params.now}::bigint, updated_at = ${params.now}::bigint, finished_at = NULL,
+                        kill_requested = NULL
         FROM gate WHERE jobs.seq = gate.seq AND NOT gate.limited
         RETURNING jobs.*
       ), recorded AS (
@@ -89,7 +90,8 @@ async function claimInLimitedQueue(sql: SQL, queue: string, params: ClaimParams)
       ), claimed AS (
         UPDATE jobs SET state = 'processing', attempts = jobs.attempts + 1, token = jobs.token + 1,
                         worker_id = ${params.workerId}, lease_until = ${params.now + params.leaseMs}::bigint,
-                        started_at = ${params.now}::bigint, updated_at = ${params.now}::bigint, finished_at = NULL
+                        started_at = ${params.now}::bigint, updated_at = ${params.now}::bigint, finished_at = NULL,
+                        kill_requested = NULL
         FROM next WHERE jobs.seq = next.seq
         RETURNING jobs.*
       ), recorded AS (

@@ -15,13 +15,16 @@ import type { Job, JobState, StateCounts } from "../../core/job.ts";
 import type { JobSpec } from "../../core/spec.ts";
 import type {
   DeclaredJob,
+  HeldLease,
   JobDeclaration,
   JobfileApplyResult,
   JobfileChanges,
   JobRecord,
   JobSearchParams,
+  KillMode,
   NewJob,
   QueueInfo,
+  RenewedLease,
   RunResult,
   ScheduleRecord,
   Store,
@@ -48,7 +51,15 @@ import {
 import { migratePostgres } from "./migrations.ts";
 import { jobPurge, queueList, queueSet } from "./queues.ts";
 import * as registry from "./registry.ts";
-import { completeJob, expiredLeases, extendLease, failJob, releaseJob } from "./run.ts";
+import {
+  completeJob,
+  expiredLeases,
+  extendLease,
+  failJob,
+  releaseJob,
+  renewLeases,
+  requestKill,
+} from "./run.ts";
 import { scheduleFire, scheduleGet, scheduleList, scheduleRemove, scheduleUpsert } from "./schedules.ts";
 import { exportJobs, importJobs } from "./transfer.ts";
 
@@ -160,6 +171,14 @@ export class PostgresStore implements Store {
     return this.run((sql) => extendLease(sql, params));
   }
 
+  jobLeaseRenewMany(params: { leases: HeldLease[]; leaseUntil: number }): Promise<RenewedLease[]> {
+    return this.run((sql) => renewLeases(sql, params));
+  }
+
+  jobKillRequest(params: { id: string; mode: KillMode }) {
+    return this.run((sql) => requestKill(sql, params));
+  }
+
   jobComplete(params: { id: string; token: number; now: number; result: RunResult }): Promise<boolean> {
     return this.write(async (tx, notify) => {
       const done = await completeJob(tx, this.schema, params);
@@ -172,7 +191,7 @@ export class PostgresStore implements Store {
     id: string;
     token: number;
     now: number;
-    state: "failed" | "dead";
+    state: "failed" | "dead" | "canceled";
     nextRunAt: number;
     result: RunResult;
     onlyIfLeaseExpiredBefore?: number;
@@ -240,6 +259,10 @@ export class PostgresStore implements Store {
 
   workerList(): Promise<WorkerRecord[]> {
     return this.run((sql) => registry.workerList(sql));
+  }
+
+  clockNow(): Promise<number> {
+    return this.run((sql) => registry.storeNow(sql));
   }
 
   workerRequestStop(params: { host?: string }): Promise<number> {
@@ -315,7 +338,12 @@ export class PostgresStore implements Store {
     return this.run((sql) => queueList(sql));
   }
 
-  jobPurge(params: { states: JobState[]; finishedBefore: number; dryRun: boolean }): Promise<string[]> {
+  jobPurge(params: {
+    states: JobState[];
+    finishedBefore: number;
+    dryRun: boolean;
+    limit?: number;
+  }): Promise<string[]> {
     return this.write((tx) => jobPurge(tx, params));
   }
 

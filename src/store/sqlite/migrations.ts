@@ -114,6 +114,14 @@ export const SQLITE_MIGRATIONS: { version: number; name: string; sql: string }[]
       );
     `,
   },
+  {
+    version: 5,
+    name: "kill requests",
+    sql: `
+      -- 'cancel' or 'retry' while a \`kill\` waits for the job's worker to stop it; cleared by a claim.
+      ALTER TABLE jobs ADD COLUMN kill_requested TEXT;
+    `,
+  },
 ];
 
 export const SQLITE_SCHEMA_VERSION = Math.max(...SQLITE_MIGRATIONS.map((m) => m.version));

@@ -10,16 +10,19 @@ import { Database } from "bun:sqlite";
 import { chmodSync, statSync } from "node:fs";
 import { emptyStateCounts, type Job, type JobState, type StateCounts } from "../../core/job.ts";
 import type { JobSpec } from "../../core/spec.ts";
-import { rowToAttempt, rowToJob, rowToWorker } from "../rows.ts";
+import { rowToAttempt, rowToJob } from "../rows.ts";
 import type {
   DeclaredJob,
+  HeldLease,
   JobDeclaration,
   JobfileApplyResult,
   JobfileChanges,
   JobRecord,
   JobSearchParams,
+  KillMode,
   NewJob,
   QueueInfo,
+  RenewedLease,
   RunResult,
   ScheduleRecord,
   Store,
@@ -36,16 +39,20 @@ import { jobDeclarations } from "./jobfile-declarations.ts";
 import {
   claimJob,
   completeJob,
+  expiredLeases,
   extendLease,
   type FailParams,
   failJob,
   releaseJob,
+  renewLeases,
+  requestKill,
   type TransitionParams,
   transitionJobs,
 } from "./lifecycle.ts";
 import { attemptThroughput, metricsSnapshot } from "./metrics.ts";
 import { migrateSqlite } from "./migrations.ts";
 import { jobPurge, queueList, queueSet } from "./queues.ts";
+import * as registry from "./registry.ts";
 import { scheduleFire, scheduleGet, scheduleList, scheduleRemove, scheduleUpsert } from "./schedules.ts";
 import { assertSameFile, fileIdentity, translateSqliteError } from "./sqlite-errors.ts";
 
@@ -206,6 +213,14 @@ export class SqliteStore implements Store {
     return this.write(() => extendLease(this.db, params));
   }
 
+  jobLeaseRenewMany(params: { leases: HeldLease[]; leaseUntil: number }): Promise<RenewedLease[]> {
+    return this.write(() => renewLeases(this.db, params));
+  }
+
+  jobKillRequest(params: { id: string; mode: KillMode }) {
+    return this.write(() => requestKill(this.db, params));
+  }
+
   jobComplete(params: { id: string; token: number; now: number; result: RunResult }): Promise<boolean> {
     return this.write(() => completeJob(this.db, params));
   }
@@ -219,15 +234,7 @@ export class SqliteStore implements Store {
   }
 
   jobExpiredLeases(params: { now: number; limit: number }): Promise<Job[]> {
-    return this.run(() =>
-      (
-        this.db
-          .query(
-            "SELECT * FROM jobs WHERE state = 'processing' AND lease_until < ? ORDER BY lease_until LIMIT ?",
-          )
-          .all(params.now, params.limit) as Row[]
-      ).map(rowToJob),
-    );
+    return this.run(() => expiredLeases(this.db, params));
   }
 
   jobTransition(params: TransitionParams): Promise<Job[]> {
@@ -243,66 +250,36 @@ export class SqliteStore implements Store {
   }
 
   configGetAll(): Promise<Record<string, string>> {
-    return this.run(() => {
-      const rows = this.db.query("SELECT key, value FROM config").all() as { key: string; value: string }[];
-      return Object.fromEntries(rows.map((row) => [row.key, row.value]));
-    });
+    return this.run(() => registry.configGetAll(this.db));
   }
 
   configSet(params: { key: string; value: string }): Promise<void> {
-    return this.write(() => {
-      this.db
-        .query(
-          "INSERT INTO config (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )
-        .run(params.key, params.value);
-    });
+    return this.write(() => registry.configSet(this.db, params));
   }
 
   workerRegister(params: { id: string; host: string; pid: number; now: number; queues: string[] | null }) {
-    return this.write(() => {
-      this.db
-        .query(`INSERT OR REPLACE INTO workers (id, host, pid, started_at, heartbeat_at, stop_requested, queues)
-                VALUES (?, ?, ?, ?, ?, 0, ?)`)
-        .run(
-          params.id,
-          params.host,
-          params.pid,
-          params.now,
-          params.now,
-          params.queues ? JSON.stringify(params.queues) : null,
-        );
-    });
+    return this.write(() => registry.workerRegister(this.db, params));
   }
 
   workerHeartbeat(params: { id: string; now: number }): Promise<{ stopRequested: boolean }> {
-    return this.write(() => {
-      const row = this.db
-        .query("UPDATE workers SET heartbeat_at = ? WHERE id = ? RETURNING stop_requested")
-        .get(params.now, params.id) as Row | null;
-      return { stopRequested: row ? Boolean(row.stop_requested) : false };
-    });
+    return this.write(() => registry.workerHeartbeat(this.db, params));
   }
 
   workerRemove(params: { id: string }): Promise<void> {
-    return this.write(() => {
-      this.db.query("DELETE FROM workers WHERE id = ?").run(params.id);
-    });
+    return this.write(() => registry.workerRemove(this.db, params.id));
+  }
+
+  async clockNow(): Promise<number> {
+    // One file on one host: every process reads this clock.
+    return Date.now();
   }
 
   workerList(): Promise<WorkerRecord[]> {
-    return this.run(() =>
-      (this.db.query("SELECT * FROM workers ORDER BY host, started_at").all() as Row[]).map(rowToWorker),
-    );
+    return this.run(() => registry.workerList(this.db));
   }
 
   workerRequestStop(params: { host?: string }): Promise<number> {
-    return this.write(
-      () =>
-        this.db
-          .query("UPDATE workers SET stop_requested = 1 WHERE ?1 IS NULL OR host = ?1")
-          .run(params.host ?? null).changes,
-    );
+    return this.write(() => registry.workerRequestStop(this.db, params.host ?? null));
   }
 
   declaredList(): Promise<DeclaredJob[]> {
@@ -365,7 +342,12 @@ export class SqliteStore implements Store {
     return this.run(() => queueList(this.db));
   }
 
-  jobPurge(params: { states: JobState[]; finishedBefore: number; dryRun: boolean }): Promise<string[]> {
+  jobPurge(params: {
+    states: JobState[];
+    finishedBefore: number;
+    dryRun: boolean;
+    limit?: number;
+  }): Promise<string[]> {
     return this.write(() => jobPurge(this.db, params));
   }
 
