@@ -62,6 +62,10 @@ function describeFinished(event: FinishedEvent): string {
       return `${event.jobId}: stopped after ${took} and returned to pending (attempt not counted)`;
     case "discarded":
       return `${event.jobId}: result discarded, a newer attempt owns the job (its lease was lost)`;
+    case "canceled":
+      return `${event.jobId}: attempt ${event.attempt} ${colors.yellow("killed")} after ${took}; the job is canceled`;
+    case "abandoned":
+      return `${event.jobId}: attempt ${event.attempt} ended, but its result could not be recorded before its lease ran out; given up`;
   }
 }
 
@@ -77,6 +81,12 @@ function describe(event: WorkerEvent): string {
       return `${event.jobId}: rescued from worker ${event.fromWorker ?? "?"} whose lease expired; ${event.outcome === "dead" ? "no retries left, moved to the DLQ" : "will retry"}`;
     case "lease-lost":
       return `${event.jobId}: lease lost to another worker; stopping it`;
+    case "superseded":
+      return `${event.jobId}: claimed again after its lease was lost; stopping attempt ${event.attempt} first`;
+    case "killing":
+      return `${event.jobId}: kill requested${event.retry ? " (--retry)" : ""}; stopping it`;
+    case "record-retry":
+      return `${event.jobId}: recording the result failed (${event.error}); retrying in ${formatDurationMs(event.waitMs)} while the lease holds`;
     case "stopping":
       if (event.reason === "drained") return "no pending, failed or processing jobs left; exiting";
       return `${event.reason === "requested" ? "stop requested (worker stop --all)" : "stopping"}: no new jobs${event.running > 0 ? `; waiting for ${event.running} running job(s) to finish (signal again to stop them now)` : ""}`;
@@ -127,13 +137,17 @@ async function runForeground(options: RunOptions): Promise<void> {
     if (signals === 1) worker.requestStop("signal");
     else worker.escalate();
   };
+  // `kill` on this host: look for kill requests now rather than at the next heartbeat.
+  const onKill = () => worker.checkNow();
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  process.on("SIGUSR2", onKill);
   try {
     await worker.run();
   } finally {
     process.off("SIGTERM", onSignal);
     process.off("SIGINT", onSignal);
+    process.off("SIGUSR2", onKill);
     await store.close();
   }
 }
