@@ -1,21 +1,7 @@
 import type { CAC } from "cac";
 import { resolveConfig, withDefaults, workerLostAfterMs } from "../core/config.ts";
-import { hostName } from "../core/home.ts";
 import { colors, configJson, countsBlock, printJson, safeText, workerJson } from "../render.ts";
-import type { Store, WorkerRecord } from "../store/store.ts";
-import { isProcessAlive } from "../worker/process-info.ts";
 import { type GlobalOptions, withStore } from "./context.ts";
-
-/** Rows of this host's workers whose process is gone are stale: remove them, as DESIGN.md asks. */
-async function pruneDeadLocalWorkers(store: Store, workers: WorkerRecord[]): Promise<WorkerRecord[]> {
-  const host = hostName();
-  const live: WorkerRecord[] = [];
-  for (const worker of workers) {
-    if (worker.host === host && !isProcessAlive(worker.pid)) await store.workerRemove({ id: worker.id });
-    else live.push(worker);
-  }
-  return live;
-}
 
 export function registerStatus(cli: CAC): void {
   cli
@@ -24,13 +10,14 @@ export function registerStatus(cli: CAC): void {
     .example("queuectl status")
     .action(async (options: GlobalOptions) => {
       await withStore(options, async (store) => {
-        const [counts, stored, registered] = await Promise.all([
+        // A read command: it never changes state, not even a row that looks stale. Ages are
+        // judged on the store's clock, which every host shares.
+        const [counts, stored, workers, now] = await Promise.all([
           store.jobCounts(),
           store.configGetAll(),
           store.workerList(),
+          store.clockNow(),
         ]);
-        const workers = await pruneDeadLocalWorkers(store, registered);
-        const now = Date.now();
         const lostAfter = workerLostAfterMs(resolveConfig(stored));
         const config = withDefaults(stored);
         const workerRows = workers.map((worker) => workerJson(worker, now, lostAfter));

@@ -225,7 +225,6 @@ export function registerWorker(cli: CAC): void {
           host: hostName(),
           timeoutMs,
           all: Boolean(options.all),
-          now: Date.now(),
           lostAfterMs: workerLostAfterMs(resolveConfig(await store.configGetAll())),
           onEscalate: (pids) => {
             if (!options.json && pids.length > 0) {
