@@ -32,6 +32,19 @@ export function rescueCheckMs(config: QueueConfig): number {
   return Math.min(MAX_CHECK_MS, heartbeatIntervalMs(config));
 }
 
+/** What timers and queries may add on a busy machine, on top of the design's bound. */
+const RESCUE_SLACK_MS = 1_000;
+
+/**
+ * The longest a dead worker's job waits to be rescued, from its death, as the README
+ * states it: the lease (renewed at most one heartbeat before the death), one check to
+ * first see it expired, the confirmation, one more check to act, and some slack. That is
+ * the lease, plus one heartbeat interval, plus 4 s.
+ */
+export function rescueWithinMs(config: QueueConfig): number {
+  return config.leaseMs + rescueConfirmMs(config) + 2 * rescueCheckMs(config) + RESCUE_SLACK_MS;
+}
+
 export interface Rescue {
   job: Job;
   outcome: "failed" | "dead";
