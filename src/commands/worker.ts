@@ -69,6 +69,12 @@ function describeFinished(event: FinishedEvent): string {
   }
 }
 
+const RESCUE_OUTCOME = {
+  failed: "will retry",
+  dead: "no retries left, moved to the DLQ",
+  canceled: "it was being killed, so it is canceled",
+};
+
 function describe(event: WorkerEvent): string {
   switch (event.type) {
     case "started":
@@ -78,7 +84,7 @@ function describe(event: WorkerEvent): string {
     case "job-finished":
       return describeFinished(event);
     case "rescued":
-      return `${event.jobId}: rescued from worker ${event.fromWorker ?? "?"} whose lease expired; ${event.outcome === "dead" ? "no retries left, moved to the DLQ" : "will retry"}`;
+      return `${event.jobId}: rescued from worker ${event.fromWorker ?? "?"} whose lease expired; ${RESCUE_OUTCOME[event.outcome]}`;
     case "lease-lost":
       return `${event.jobId}: lease lost to another worker; stopping it`;
     case "superseded":

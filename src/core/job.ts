@@ -38,6 +38,8 @@ export interface Job {
   /** The jobfile that declared the job, or null for ad hoc jobs. */
   source: string | null;
   revision: string;
+  /** A `kill` waiting for the running attempt's worker: end `canceled`, or count a failed attempt (`retry`). */
+  kill_requested?: "cancel" | "retry" | null;
 }
 
 /** One run of a job, as recorded by the worker that ran it. */

@@ -46,6 +46,7 @@ export function rowToJob(row: Row): Job {
     last_error: toNullableString(row.last_error),
     source: toNullableString(row.source),
     revision: String(row.revision),
+    kill_requested: (toNullableString(row.kill_requested) as Job["kill_requested"]) ?? null,
   };
 }
 

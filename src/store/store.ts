@@ -34,7 +34,7 @@ export interface HeldLease {
 }
 
 /** What `kill` asked for: end the job `canceled`, or count the attempt as failed (`retry`). */
-export type KillMode = "cancel" | "retry";
+export type KillMode = NonNullable<Job["kill_requested"]>;
 
 /** A lease that was renewed, with any kill request waiting for its worker. */
 export interface RenewedLease extends HeldLease {

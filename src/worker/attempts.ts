@@ -9,6 +9,7 @@ import type { Job } from "../core/job.ts";
 import type { HeldLease, KillMode } from "../store/store.ts";
 import type { WorkerEvent } from "./events.ts";
 import { type Beat, leaseKey } from "./heartbeat.ts";
+import { KILLED_BY_USER } from "./kill.ts";
 import type { RunningJob } from "./run.ts";
 
 export interface Slot {
@@ -110,7 +111,7 @@ export class AttemptBook {
 
   private kill(slot: Slot, mode: KillMode): void {
     if (slot.kill !== null) return;
-    if (!slot.handle.stop(mode === "retry" ? "killed by user (kill --retry)" : "killed by user")) return;
+    if (!slot.handle.stop(mode === "retry" ? `${KILLED_BY_USER} (kill --retry)` : KILLED_BY_USER)) return;
     slot.kill = mode;
     this.emit({ type: "killing", jobId: slot.job.id, retry: mode === "retry" });
   }

@@ -47,7 +47,7 @@ export function rescueWithinMs(config: QueueConfig): number {
 
 export interface Rescue {
   job: Job;
-  outcome: "failed" | "dead";
+  outcome: "failed" | "dead" | "canceled";
 }
 
 /**
@@ -99,11 +99,16 @@ export async function rescueExpiredLeases(
   const rescued: Rescue[] = [];
   for (const job of expired) {
     if (params.ownTokens.get(job.id) === job.token) continue;
-    const decision = failureDecision(job, config, now);
+    // A `kill` its worker never acted on still decides how the attempt ends.
+    const decision =
+      job.kill_requested === "cancel"
+        ? { state: "canceled" as const, nextRunAt: now }
+        : failureDecision(job, config, now);
+    const lapsed = `lease expired: worker ${job.worker_id ?? "?"} stopped renewing it (it crashed or lost the store)`;
     const result: RunResult = {
       exitCode: null,
       signal: null,
-      error: `lease expired: worker ${job.worker_id ?? "?"} stopped renewing it (it crashed or lost the store)`,
+      error: job.kill_requested ? `killed by user; ${lapsed}` : lapsed,
       stdoutBytes: 0,
       stderrBytes: 0,
       // Whatever the lost worker captured is still on its host, under the usual name.

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Store } from "../../src/store/store.ts";
+import { killJobs } from "../../src/worker/kill.ts";
 import { waitFor } from "../helpers/cli.ts";
 import { backends, Harness, stallableHeartbeats } from "./in-process.ts";
 
@@ -99,6 +100,44 @@ for (const backend of backends) {
       await run;
       expect((await store.jobGet({ id: "slow" }))?.state).toBe("dead");
       expect((await store.jobGet({ id: "slow" }))?.last_error).toContain("timed out");
+    });
+
+    test("kill: a running job ends canceled; with retry its attempt counts as failed", async () => {
+      const { h, store } = await setUp(backend);
+      h.start(await h.open(), { concurrency: 2 });
+      await h.enqueue(store, [
+        { id: "k1", command: "sleep 300" },
+        { id: "k2", command: "sleep 300", max_retries: 1 },
+      ]);
+      await waitFor(async () => (await store.jobCounts()).processing === 2, { what: "both jobs to run" });
+      // This worker's host is not this process's: the request reaches it through the store.
+      expect((await killJobs(store, ["k1"])).map((outcome) => outcome.kind)).toEqual(["requested"]);
+      await killJobs(store, ["k2"], { retry: true });
+      expect(await h.settled(store, "k1")).toBe("canceled");
+      expect((await store.jobGet({ id: "k1" }))?.last_error).toBe("killed by user");
+      const [attempt] = await waitFor(async () => {
+        const attempts = await store.attemptList({ jobId: "k2" });
+        return attempts[0]?.finished_at ? attempts : null;
+      });
+      expect(attempt?.error).toBe("killed by user (kill --retry)");
+      expect((await store.jobGet({ id: "k2" }))?.state).not.toBe("canceled");
+    });
+
+    test("kill of a job whose worker is gone: the rescue ends it canceled", async () => {
+      const { h, store } = await setUp(backend);
+      await h.enqueue(store, [{ id: "orphan", command: "sleep 300" }]);
+      // A worker that claimed the job and died, written straight into the store.
+      const claimed = await store.jobClaim({
+        workerId: "crashed",
+        host: "gone",
+        now: Date.now(),
+        leaseMs: 500,
+      });
+      expect(claimed?.id).toBe("orphan");
+      expect((await killJobs(store, ["orphan"])).map((outcome) => outcome.kind)).toEqual(["requested"]);
+      h.start(await h.open());
+      expect(await h.settled(store, "orphan")).toBe("canceled");
+      expect((await store.jobGet({ id: "orphan" }))?.last_error).toContain("killed by user");
     });
   });
 }
