@@ -139,5 +139,32 @@ for (const backend of backends) {
       expect(await h.settled(store, "late")).toBe("completed");
       expect(worker.events.some((event) => event.type === "record-retry")).toBe(true);
     });
+
+    if (backend.name === "sqlite") {
+      test("a result that cannot be written before the lease runs out is given up, and the log says so", async () => {
+        const { h, store } = await setUp(backend, "2");
+        const job = gatedJob(h, "lost");
+        const worker = h.start(await h.open({ busyTimeoutMs: 200 }));
+        await h.enqueue(store, [job.spec]);
+        await waitFor(() => existsSync(job.started), { timeoutMs: 30_000, what: "the job to start" });
+        const lock = await holdLock(h.queue, "lost", 5_000);
+        writeFileSync(job.go, "");
+        await lock.released;
+        await waitFor(
+          () =>
+            worker.events.some(
+              (event) =>
+                event.type === "job-finished" && event.jobId === "lost" && event.outcome === "abandoned",
+            ),
+          { timeoutMs: 30_000, what: "the worker to give the result up" },
+        );
+        const said = worker.events.filter((event) => event.type === "error").map((event) => event.message);
+        expect(
+          said.some((message) => message.includes("could not be recorded before its lease ran out")),
+        ).toBe(true);
+        // Rescued as a failed attempt: the job does not stay processing.
+        expect(await h.settled(store, "lost")).toBe("dead");
+      });
+    }
   });
 }

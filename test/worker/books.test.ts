@@ -76,6 +76,15 @@ for (const backend of backends) {
       expect(lines.slice(0, 2)).toEqual(["start 1", "end 1"]);
       const attempts = await store.attemptList({ jobId: "x" });
       expect(attempts.every((attempt) => attempt.finished_at !== null)).toBe(true);
+      // Concurrency 2 holds even while the old attempt was still being stopped.
+      let running = 0;
+      let most = 0;
+      for (const event of w1.events) {
+        if (event.type === "job-started") running++;
+        if (event.type === "job-finished") running--;
+        most = Math.max(most, running);
+      }
+      expect(most).toBeLessThanOrEqual(2);
     });
 
     test("a job that timed out and whose worker is stopped during the kill grace goes to dead", async () => {
