@@ -38,7 +38,7 @@ function refuseBadIds(ids: string[], jobs: (Job | null)[]): void {
 interface ReportRow {
   id: string;
   /** `killed`: its attempt ended; `requested`: it still ran when the wait ended. */
-  result: "canceled" | "killed" | "requested" | "not-running";
+  result: "canceled" | "killed" | "requested" | "orphaned" | "not-running";
   state: Job["state"] | null;
   job: Job | null;
   workerId: string | null;
@@ -48,6 +48,8 @@ function reportRow(outcome: KillOutcome, ended: Map<string, Job | null>): Report
   const row = { id: outcome.id, job: null, workerId: null };
   if (outcome.kind === "canceled") return { ...row, result: "canceled", state: "canceled" };
   if (outcome.kind === "not-running") return { ...row, result: "not-running", state: outcome.state };
+  if (outcome.orphaned)
+    return { ...row, result: "orphaned", state: "processing", workerId: outcome.workerId };
   const job = ended.get(outcome.id) ?? null;
   const running = job?.state === "processing" && job.token === outcome.token;
   return {
@@ -66,6 +68,8 @@ function describeRow(row: ReportRow): string {
       return `${colors.green("✓")} Job ${id} canceled (it had not started)`;
     case "not-running":
       return `Job ${id} was no longer running (${row.state ?? "gone"}); nothing to kill`;
+    case "orphaned":
+      return `Job ${id}: kill requested, but its worker ${safeText(row.workerId ?? "?")} is gone; the job ends canceled when it is rescued, once its lease runs out`;
     case "requested":
       return `Job ${id}: kill requested; its worker ${safeText(row.workerId ?? "?")} stops it at its next heartbeat`;
     case "killed":
@@ -98,7 +102,10 @@ export function registerKill(cli: CAC): void {
       await withStore(options, async (store) => {
         refuseBadIds(ids, await Promise.all(ids.map((id) => store.jobGet({ id }))));
         const outcomes = await killJobs(store, ids, { retry: Boolean(options.retry) });
-        const requested = outcomes.flatMap((outcome) => (outcome.kind === "requested" ? [outcome] : []));
+        // A job whose worker is gone ends when it is rescued, after its lease: not worth waiting for.
+        const requested = outcomes.flatMap((outcome) =>
+          outcome.kind === "requested" && !outcome.orphaned ? [outcome] : [],
+        );
         const config = resolveConfig(await store.configGetAll());
         // A worker on another host sees the request at its next heartbeat, then allows the grace.
         const ended = await waitForKilled(

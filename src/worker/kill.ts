@@ -11,7 +11,7 @@
 
 import { hostName } from "../core/home.ts";
 import type { Job } from "../core/job.ts";
-import type { Store } from "../store/store.ts";
+import type { Store, WorkerRecord } from "../store/store.ts";
 import { isQueuectlProcess, signalProcess } from "./process-info.ts";
 
 export const KILLED_BY_USER = "killed by user";
@@ -19,8 +19,18 @@ export const KILLED_BY_USER = "killed by user";
 export type KillOutcome =
   /** It had not started: canceled now. */
   | { id: string; kind: "canceled" }
-  /** It runs: its worker was asked to stop it. `signalled`: that worker is on this host and was woken. */
-  | { id: string; kind: "requested"; token: number; workerId: string | null; signalled: boolean }
+  /**
+   * It runs: its worker was asked to stop it. `signalled`: that worker is on this host and was
+   * woken. `orphaned`: the worker is no longer registered, so the job ends when it is rescued.
+   */
+  | {
+      id: string;
+      kind: "requested";
+      token: number;
+      workerId: string | null;
+      signalled: boolean;
+      orphaned: boolean;
+    }
   /** Nothing to kill: the job had ended (its state), or does not exist (null). */
   | { id: string; kind: "not-running"; state: Job["state"] | null };
 
@@ -62,18 +72,16 @@ async function killOne(
   if (canceled) return { id, kind: "canceled" };
   const claim = await store.jobKillRequest({ id, mode: options.retry ? "retry" : "cancel" });
   if (claim) {
-    const signalled = await wakeLocalWorker(store, claim.workerId, options.host);
-    return { id, kind: "requested", token: claim.token, workerId: claim.workerId, signalled };
+    const worker = (await store.workerList()).find((row) => row.id === claim.workerId);
+    const signalled = worker !== undefined && wakeLocalWorker(worker, options.host);
+    return { id, kind: "requested", ...claim, signalled, orphaned: worker === undefined };
   }
   return { id, kind: "not-running", state: (await store.jobGet({ id }))?.state ?? null };
 }
 
 /** SIGUSR2 to the job's worker when it runs on this host: it renews now and sees the kill. */
-async function wakeLocalWorker(store: Store, workerId: string | null, host: string): Promise<boolean> {
-  if (workerId === null) return false;
-  const worker = (await store.workerList()).find((row) => row.id === workerId);
-  if (!worker || worker.host !== host || !isQueuectlProcess(worker.pid, "worker", worker.started_at))
-    return false;
+function wakeLocalWorker(worker: WorkerRecord, host: string): boolean {
+  if (worker.host !== host || !isQueuectlProcess(worker.pid, "worker", worker.started_at)) return false;
   return signalProcess(worker.pid, "SIGUSR2");
 }
 

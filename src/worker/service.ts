@@ -9,26 +9,27 @@ export interface ServiceOptions {
   intervalMs: () => number;
   tick: () => Promise<void>;
   onError: (error: unknown) => void;
-  /** Wait before the first tick, in ms. Default 0: at once. */
-  firstDelayMs?: number;
 }
 
 export class PeriodicService {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private current: Promise<void> | null = null;
+  private started = false;
   private stopped = false;
   /** A poke arrived during a tick: run another as soon as it ends. */
   private again = false;
 
   constructor(private readonly options: ServiceOptions) {}
 
+  /** The first tick comes at once. */
   start(): void {
-    this.schedule(this.options.firstDelayMs ?? 0);
+    this.started = true;
+    this.schedule(0);
   }
 
   /** Runs a tick now instead of at its time (e.g. a `kill` signalled the worker). */
   poke(): void {
-    if (this.stopped) return;
+    if (!this.started || this.stopped) return;
     if (this.current) {
       this.again = true;
       return;

@@ -120,7 +120,9 @@ for (const backend of backends) {
       ]);
       await waitFor(async () => (await store.jobCounts()).processing === 2, { what: "both jobs to run" });
       // This worker's host is not this process's: the request reaches it through the store.
-      expect((await killJobs(store, ["k1"])).map((outcome) => outcome.kind)).toEqual(["requested"]);
+      expect(await killJobs(store, ["k1"])).toMatchObject([
+        { kind: "requested", orphaned: false, signalled: false },
+      ]);
       await killJobs(store, ["k2"], { retry: true });
       expect(await h.settled(store, "k1")).toBe("canceled");
       expect((await store.jobGet({ id: "k1" }))?.last_error).toBe("killed by user");
@@ -143,7 +145,7 @@ for (const backend of backends) {
         leaseMs: 500,
       });
       expect(claimed?.id).toBe("orphan");
-      expect((await killJobs(store, ["orphan"])).map((outcome) => outcome.kind)).toEqual(["requested"]);
+      expect(await killJobs(store, ["orphan"])).toMatchObject([{ kind: "requested", orphaned: true }]);
       h.start(await h.open());
       expect(await h.settled(store, "orphan")).toBe("canceled");
       expect((await store.jobGet({ id: "orphan" }))?.last_error).toContain("killed by user");
