@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { specRevision } from "../../src/core/spec.ts";
+import { appliedSummary, planLines } from "../../src/jobfiles/report.ts";
 import type { Store } from "../../src/store/store.ts";
 import {
   type Backend,
@@ -13,6 +14,7 @@ import {
   type JobsFixture,
   jobOf,
   jobsFixture,
+  NOTHING_APPLIED,
   SUCCESS,
   sync,
 } from "./helpers.ts";
@@ -42,6 +44,14 @@ forEachBackend(
 function suite(): void {
   describe("dependencies (after)", () => {
     const claimIds = async () => (await claimAll(store)).map((job) => job.id);
+    const completeClaimedFrom = async (id: string) => {
+      await store.jobComplete({
+        id,
+        token: (await jobOf(store, id)).token,
+        now: Date.now(),
+        result: SUCCESS,
+      });
+    };
     const completeClaimed = async () => {
       for (const job of await claimAll(store)) {
         await store.jobComplete({ id: job.id, token: job.token, now: Date.now(), result: SUCCESS });
@@ -108,6 +118,29 @@ function suite(): void {
       ]);
       expect(outcome.plan.errors[0]?.message).toMatch(/cycle: (a → b → a|b → a → b)/);
       expect(await store.jobList({})).toEqual([]);
+    });
+
+    test("a dependency whose file is removed and restored re-arms the jobs its removal canceled", async () => {
+      await setUp();
+      fixture.write("step-a.yaml", "command: echo a\n");
+      fixture.write("step-b.yaml", "command: echo b\nafter: [step-a]\n");
+      await sync(store, fixture.dir);
+      fixture.remove("step-a.yaml");
+      expect((await sync(store, fixture.dir)).applied?.cancel).toEqual(["step-a"]);
+      expect((await jobOf(store, "step-b")).state).toBe("canceled");
+      fixture.write("step-a.yaml", "command: echo a\n");
+      const dry = await sync(store, fixture.dir, { dryRun: true });
+      expect(dry.plan.changes.map((change) => [change.id, change.action, change.rearms])).toEqual([
+        ["step-a", "replace", ["step-b"]],
+      ]);
+      expect(planLines(dry)[0]).toContain("restore: its jobfile is back; queued again; re-arms step-b");
+      const applied = await sync(store, fixture.dir);
+      expect(applied.applied?.rearmed).toEqual(["step-b"]);
+      expect(appliedSummary(applied.applied ?? NOTHING_APPLIED, null)).toContain("1 dependent re-armed");
+      expect(await claimIds()).toEqual(["step-a"]);
+      await completeClaimedFrom("step-a");
+      expect(await claimIds()).toEqual(["step-b"]);
+      expect((await sync(store, fixture.dir, { dryRun: true })).plan.changes).toEqual([]);
     });
 
     test("removing a job's file cancels the jobs waiting for it", async () => {
