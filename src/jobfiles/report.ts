@@ -38,7 +38,8 @@ function describe(change: PlannedJob): string {
     case "replace":
       if (state === "pending" || state === "failed")
         return `update: replaces the ${state} run, attempts reset`;
-      if (change.actual && !change.actual.declared) return "restore: its jobfile is back; queued again";
+      if (change.actual && !change.actual.declared)
+        return change.adopt ? "update: declared here, queued" : "restore: its jobfile is back; queued again";
       return `update: the new revision is queued (was ${state})`;
     case "defer":
       return `update: queued after the running attempt of ${running}`;
@@ -52,7 +53,7 @@ function describe(change: PlannedJob): string {
     }
     case "redeclare":
       if (change.actual && !change.actual.declared)
-        return `redeclare: its jobfile is back (${state}, not re-run)`;
+        return `redeclare: ${change.adopt ? "declared here" : "its jobfile is back"} (${state}, not re-run)`;
       if (change.actual?.source !== change.job?.source) return "redeclare: now declared by this file";
       return "redeclare: records its jobs folder";
     case "cancel":
