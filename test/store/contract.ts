@@ -9,6 +9,7 @@ import type { Store } from "../../src/store/store.ts";
 import { flowContract } from "./contract-flow.ts";
 import type { StoreBackend, WithStore } from "./contract-helpers.ts";
 import { jobfileContract } from "./contract-jobfiles.ts";
+import { jobfileUpgradeContract } from "./contract-jobfiles-upgrade.ts";
 import { jobsContract } from "./contract-jobs.ts";
 import { lifecycleContract } from "./contract-lifecycle.ts";
 import { schemaContract } from "./contract-schema.ts";
@@ -39,6 +40,7 @@ export function storeContract(backend: StoreBackend): void {
     lifecycleContract(withStore);
     workersContract(withStore);
     jobfileContract(withStore);
+    jobfileUpgradeContract(backend);
     transferContract(withStore);
     settingsTransferContract(withStore);
     flowContract(withStore);
