@@ -102,12 +102,20 @@ export async function applyJobfileChanges(
   await lockDependenciesExclusive(tx, schema);
   const write = writer(tx, now);
   const read = async (id: string) => (await jobDeclarations(tx, [id], true))[0] ?? null;
+  // Every row this apply decides on, read (and locked) once: each decision depends on its own row only.
+  const readAll = async (ids: string[]) =>
+    new Map((await jobDeclarations(tx, ids, true)).map((facts) => [facts.id, facts]));
+  const declared = await readAll(changes.declarations.map((job) => job.spec.id));
   // Rows whose spec was written; their dependencies are recorded once every row exists.
   const written: DeclaredChange[] = [];
   const rearming: string[] = [];
 
+  const seen = new Set<string>();
   for (const job of changes.declarations) {
-    let decision = decideDeclaration(await read(job.spec.id), job);
+    // One declaration per id (the planner never sends two); a repeat would act on a stale read.
+    if (seen.has(job.spec.id)) continue;
+    seen.add(job.spec.id);
+    let decision = decideDeclaration(declared.get(job.spec.id) ?? null, job);
     // An enqueue may take the id between the read and the insert; then decide on its row.
     if (decision.action === "create" && !(await write.create(job))) {
       decision = decideDeclaration(await read(job.spec.id), job);
@@ -129,8 +137,9 @@ export async function applyJobfileChanges(
     result.rearmed.push(...before.filter((dependent) => !still.has(dependent)));
   }
 
+  const removed = await readAll(changes.removals.map((removal) => removal.id));
   for (const removal of changes.removals) {
-    const facts = await read(removal.id);
+    const facts = removed.get(removal.id);
     if (!facts || !isOwnedBy(facts, removal.owner)) continue;
     const action = decideRemoval(facts);
     if (action === "nothing") continue;

@@ -99,12 +99,19 @@ export function applyJobfileChanges(db: Database, changes: JobfileChanges, now: 
   const result: JobfileApplyResult = { ...idsByAction(), rearmed: [] };
   const write = writer(db, now);
   const read = (id: string) => jobDeclarations(db, [id])[0] ?? null;
+  // Every row this apply decides on, read once: each decision depends on its own row only.
+  const readAll = (ids: string[]) => new Map(jobDeclarations(db, ids).map((facts) => [facts.id, facts]));
+  const declared = readAll(changes.declarations.map((job) => job.spec.id));
   // Rows whose spec was written; their dependencies are recorded once every row exists.
   const written: DeclaredChange[] = [];
   const rearming: string[] = [];
 
+  const seen = new Set<string>();
   for (const job of changes.declarations) {
-    const decision = decideDeclaration(read(job.spec.id), job);
+    // One declaration per id (the planner never sends two); a repeat would act on a stale read.
+    if (seen.has(job.spec.id)) continue;
+    seen.add(job.spec.id);
+    const decision = decideDeclaration(declared.get(job.spec.id) ?? null, job);
     if (decision.action === "nothing" || decision.action === "refuse") continue;
     write[decision.action](job, decision);
     result[decision.action].push(job.spec.id);
@@ -127,8 +134,9 @@ export function applyJobfileChanges(db: Database, changes: JobfileChanges, now: 
   const forget = db.query(`
     UPDATE jobs SET declared = 0, next_spec = NULL, next_revision = NULL, next_max_retries = NULL, updated_at = ?1
     WHERE id = ?2`);
+  const removed = readAll(changes.removals.map((removal) => removal.id));
   for (const removal of changes.removals) {
-    const facts = read(removal.id);
+    const facts = removed.get(removal.id);
     if (!facts || !isOwnedBy(facts, removal.owner)) continue;
     const action = decideRemoval(facts);
     if (action === "nothing") continue;
