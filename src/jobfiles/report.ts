@@ -48,7 +48,11 @@ function describe(change: PlannedJob): string {
     case "showCompleted": {
       const completed = change.completed;
       const dropped =
-        state === "pending" || state === "failed" ? `; the ${state} run of ${running} is dropped` : "";
+        state === "pending" || state === "failed"
+          ? `; the ${state} run of ${running} is dropped`
+          : state === "completed"
+            ? ""
+            : ` (was ${state} at ${running})`;
       return `unchanged: revision ${shortRevision(completed?.revision ?? "")} completed${when(completed?.at ?? null)}${dropped}`;
     }
     case "redeclare":
