@@ -120,10 +120,19 @@ function addProblem(conflicts: Map<string, JobfileProblem[]>, problem: JobfilePr
   conflicts.set(problem.file, [...(conflicts.get(problem.file) ?? []), problem]);
 }
 
+function foreignProblem(job: DesiredJob, owner: string, root: string): JobfileProblem {
+  return idProblem(
+    job,
+    `id "${job.spec.id}" belongs to the jobs folder ${owner}, not to ${root}`,
+    "give one folder a namespace (`namespace: NAME` in its .queuectl.yaml), remove the job from the other folder, or take it over with `queuectl sync --adopt`",
+  );
+}
+
 /** Files that declare an id another declaration also claims; none of their jobs is applied. */
 function conflictingFiles(
   desired: DesiredState,
   facts: ReadonlyMap<string, JobFacts>,
+  schedules: readonly DeclaredSchedule[],
   ownerExists: (owner: string) => boolean,
   adopt: boolean,
 ): Map<string, JobfileProblem[]> {
@@ -164,15 +173,15 @@ function conflictingFiles(
         ),
       );
     } else if (ownership.kind === "foreign") {
-      addProblem(
-        conflicts,
-        idProblem(
-          job,
-          `id "${job.spec.id}" belongs to the jobs folder ${ownership.owner}, not to ${desired.root}`,
-          "give one folder a namespace (`namespace: NAME` in its .queuectl.yaml), remove the job from the other folder, or take it over with `queuectl sync --adopt`",
-        ),
-      );
+      addProblem(conflicts, foreignProblem(job, ownership.owner, desired.root));
     }
+  }
+  // Schedules keep no owner; the file that declared one stands for its folder.
+  const scheduleSources = new Map(schedules.map((schedule) => [schedule.id, schedule.source]));
+  for (const job of desired.jobs.filter(isScheduled)) {
+    const source = scheduleSources.get(job.spec.id);
+    if (!source || relativeFile(desired.root, source) !== null || adopt || !ownerExists(source)) continue;
+    addProblem(conflicts, foreignProblem(job, source, desired.root));
   }
   return conflicts;
 }
@@ -186,7 +195,7 @@ export function plan(desired: DesiredState, actual: ActualState, options: PlanOp
   const adopt = options.adopt ?? false;
   const facts = new Map(actual.existing.map((entry) => [entry.id, entry]));
   const ownerExists = (owner: string) => !(actual.missingOwners?.has(owner) ?? false);
-  const conflicts = conflictingFiles(desired, facts, ownerExists, adopt);
+  const conflicts = conflictingFiles(desired, facts, actual.schedules, ownerExists, adopt);
   const merge = (more: Map<string, JobfileProblem[]>) => {
     for (const problems of more.values()) for (const problem of problems) addProblem(conflicts, problem);
   };

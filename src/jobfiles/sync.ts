@@ -247,13 +247,20 @@ async function applySchedules(store: Store, planned: Plan, now: number): Promise
   return result;
 }
 
-/** Owners of stored rows this folder does not own, that are no longer on disk. */
-function missingOwners(root: string, existing: Awaited<ReturnType<Store["jobDeclarations"]>>): Set<string> {
+/** Owners of stored rows and schedules this folder does not own, that are no longer on disk. */
+function missingOwners(
+  root: string,
+  existing: Awaited<ReturnType<Store["jobDeclarations"]>>,
+  schedules: { source: string | null }[],
+): Set<string> {
+  const owners = [
+    ...existing.filter((row) => row.source !== null && !isOwnedBy(row, root)).map(ownerKey),
+    ...schedules.map((schedule) => schedule.source),
+  ];
   const missing = new Set<string>();
-  for (const row of existing) {
-    const owner = ownerKey(row);
-    if (owner !== null && row.source !== null && !isOwnedBy(row, root) && !existsSync(owner))
-      missing.add(owner);
+  for (const owner of owners) {
+    if (owner === null || isOwnedBy({ owner: null, source: owner }, root)) continue;
+    if (!existsSync(owner)) missing.add(owner);
   }
   return missing;
 }
@@ -276,7 +283,7 @@ export async function syncJobsFolder(options: SyncOptions): Promise<SyncOutcome>
   const existing = await store.jobDeclarations({ ids });
   const planned = plan(
     desired,
-    { declared, existing, schedules, missingOwners: missingOwners(desired.root, existing) },
+    { declared, existing, schedules, missingOwners: missingOwners(desired.root, existing, schedules) },
     { adopt: options.adopt ?? false },
   );
   let applied: JobfileApplyResult | null = null;

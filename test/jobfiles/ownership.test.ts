@@ -136,6 +136,22 @@ forEachBackend(
       );
     });
 
+    test("a schedule another live folder declares is refused the same way", async () => {
+      fixture = jobsFixture(backend);
+      store = await fixture.store();
+      const nightly = 'command: echo rotate\nschedule: "0 3 * * *"\n';
+      const a = repo("repo-a", { "rotate.yaml": nightly });
+      const b = repo("repo-b", { "rotate.yaml": nightly.replace("0 3", "0 4") });
+      await sync(store, a);
+      const refused = await sync(store, b);
+      expect(refused.plan.errors[0]?.message).toBe(
+        `id "rotate" belongs to the jobs folder ${join(a, "rotate.yaml")}, not to ${b}`,
+      );
+      expect((await store.scheduleGet({ id: "rotate" }))?.spec.schedule).toBe("0 3 * * *");
+      rmSync(join(fixture.home, "repo-a"), { recursive: true });
+      expect((await sync(store, b)).appliedSchedules?.updated).toEqual(["rotate"]);
+    });
+
     test("an id the owning folder no longer declares can be declared by another, shown as adopted", async () => {
       fixture = jobsFixture(backend);
       store = await fixture.store();
