@@ -5,7 +5,7 @@
  * awaited.
  */
 
-import { beforeAll, describe } from "bun:test";
+import { afterEach, describe } from "bun:test";
 import { chmodSync, mkdirSync, realpathSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { SQL } from "bun";
@@ -29,12 +29,27 @@ export function testBackends(suite: string): Backend[] {
   return ["sqlite"];
 }
 
-/** Registers `suite` once per backend, telling `use` which one runs before its tests do. */
-export function forEachBackend(name: string, use: (backend: Backend) => void, suite: () => void): void {
+/** What a test of a backend suite works with: set up by `setUp()`, cleaned up after the test. */
+export interface BackendTest {
+  backend: Backend;
+  fixture: JobsFixture;
+  /** A store on the fixture's location. */
+  store: Store;
+  /** A fresh jobs folder and store on this suite's backend. */
+  setUp(): Promise<void>;
+}
+
+/** Registers `suite` once per backend; each test calls `t.setUp()` for its folder and store. */
+export function forEachBackend(name: string, suite: (t: BackendTest) => void): void {
   for (const backend of testBackends(name)) {
     describe(backend, () => {
-      beforeAll(() => use(backend));
-      suite();
+      const t = { backend } as BackendTest;
+      t.setUp = async () => {
+        t.fixture = jobsFixture(backend);
+        t.store = await t.fixture.store();
+      };
+      afterEach(() => t.fixture?.cleanup());
+      suite(t);
     });
   }
 }
