@@ -285,7 +285,11 @@ export interface Store {
 
   /** Jobs that came from jobfiles, with what was last applied. */
   declaredList(): Promise<DeclaredJob[]>;
-  /** Applies a reconciliation plan in one transaction; safe when two watchers race. */
+  /**
+   * Applies a reconciliation in one transaction: re-reads each row and carries out what
+   * src/core/reconcile.ts decides for it, so it is safe when two watchers race and a
+   * revision the id completed is never queued, whatever happened since the plan.
+   */
   jobfileApply(params: { changes: JobfileChanges; now: number }): Promise<JobfileApplyResult>;
   /**
    * What the reconcile rules need to know about each existing id among `ids` (its state,
