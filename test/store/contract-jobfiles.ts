@@ -256,6 +256,7 @@ export function jobfileContract(withStore: WithStore): void {
           state: "completed",
           revision: "a@1",
           finished_at: T0 + 1,
+          attempts: 1,
         });
         expect(
           await store.jobClaim({ workerId: "w", host: "h", now: T0 + 99_999, leaseMs: 1000 }),

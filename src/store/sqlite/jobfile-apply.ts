@@ -68,12 +68,12 @@ function writer(db: Database, now: number) {
     showCompleted(job: DeclaredChange, decision: Written) {
       const v = spec(job);
       db.query(`
-        UPDATE jobs SET spec = ?, revision = ?, max_retries = ?, priority = ?, queue = ?, tags = ?,
-                        state = 'completed', finished_at = ?, exit_code = 0, last_error = NULL, canceled_by = NULL,
+        UPDATE jobs SET spec = ?1, revision = ?2, max_retries = ?3, priority = ?4, queue = ?5, tags = ?6,
+                        state = 'completed', finished_at = ?7, exit_code = 0, last_error = NULL, canceled_by = NULL,
                         lease_until = NULL,
                         -- The runs of the revision it shows; at least the one that completed it.
                         attempts = MAX(1, (SELECT COUNT(*) FROM attempts a WHERE a.job_id = jobs.id AND a.revision = ?2))
-        WHERE id = ?`).run(
+        WHERE id = ?8`).run(
         v.json,
         v.revision,
         v.maxRetries,
