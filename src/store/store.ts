@@ -5,6 +5,7 @@
  */
 
 import type { Attempt, Job, JobState, StateCounts } from "../core/job.ts";
+import type { JobFacts, JobfileAction } from "../core/reconcile.ts";
 import type { JobSpec } from "../core/spec.ts";
 
 export interface NewJob {
@@ -46,32 +47,36 @@ export interface DeclaredJob {
   state: JobState;
   /** Whether the jobfile still declares it (false once its file was removed). */
   declared: boolean;
+  /** The jobs folder (real path) that declared it; null for rows declared before owners were kept. */
+  owner: string | null;
+}
+
+/** A declaration a jobs folder sends; the store decides its action again against the row it re-reads. */
+export interface DeclaredChange extends NewJob {
+  source: string;
+  /** The declaring folder's real path. */
+  owner: string;
+  /** The folder whose job this one may take over (the plan showed it), or null. */
+  adoptFrom: string | null;
 }
 
 export interface JobfileChanges {
-  creates: NewJob[];
-  /** New revisions of existing ids; how each applies depends on the job's state at apply time. */
-  updates: NewJob[];
-  /** Ids whose declaring file is gone: not-yet-started jobs are canceled, history stays. */
-  removals: string[];
+  declarations: DeclaredChange[];
+  /** Ids the folder `owner` no longer declares. */
+  removals: { id: string; owner: string }[];
 }
 
-export interface JobDeclaration {
-  id: string;
-  source: string | null;
-  nextRevision: string | null;
-}
+/** How an existing id is stored, as the reconcile rules read it (src/core/reconcile.ts). */
+export type JobDeclaration = JobFacts;
 
-export interface JobfileApplyResult {
-  created: string[];
-  /** Spec replaced in place (the job had not started) or re-queued (it had finished). */
-  updated: string[];
-  /** Queued to run after the running attempt finishes. */
-  deferred: string[];
-  /** The id already completed exactly this revision; nothing was queued. */
-  alreadyCompleted: string[];
-  canceled: string[];
-}
+/**
+ * The ids each action of the reconcile table was applied to. An id the apply refused
+ * (an ad hoc job or another folder took it since the plan was made) is in none of them.
+ */
+export type JobfileApplyResult = Record<JobfileAction, string[]> & {
+  /** Dependents armed again because the job they wait for is declared again. */
+  rearmed: string[];
+};
 
 /** A page of jobs for the dashboard, newest first. Conditions that are absent do not filter. */
 export interface JobSearchParams {
@@ -337,12 +342,16 @@ export interface Store {
 
   /** Jobs that came from jobfiles, with what was last applied. */
   declaredList(): Promise<DeclaredJob[]>;
-  /** Applies a reconciliation plan in one transaction; safe when two watchers race. */
+  /**
+   * Applies a reconciliation in one transaction: re-reads each row and carries out what
+   * src/core/reconcile.ts decides for it, so it is safe when two watchers race and a
+   * revision the id completed is never queued, whatever happened since the plan.
+   */
   jobfileApply(params: { changes: JobfileChanges; now: number }): Promise<JobfileApplyResult>;
   /**
-   * How each existing id among `ids` is declared: `source` null means an ad hoc job (which a
-   * jobfile must never take over), and `nextRevision` is a jobfile revision waiting for the
-   * running attempt to end. Ids that do not exist are left out.
+   * What the reconcile rules need to know about each existing id among `ids` (its state,
+   * revisions, owner, completed revisions and the dependents it canceled). Ids that do not
+   * exist are left out.
    */
   jobDeclarations(params: { ids: string[] }): Promise<JobDeclaration[]>;
 

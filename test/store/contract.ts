@@ -11,6 +11,7 @@ import type { StoreBackend, WithStore } from "./contract-helpers.ts";
 import { historyContract } from "./contract-history.ts";
 import { jobPageContract } from "./contract-job-page.ts";
 import { jobfileContract } from "./contract-jobfiles.ts";
+import { jobfileUpgradeContract } from "./contract-jobfiles-upgrade.ts";
 import { jobsContract } from "./contract-jobs.ts";
 import { lifecycleContract } from "./contract-lifecycle.ts";
 import { scheduleContract } from "./contract-schedules.ts";
@@ -43,6 +44,7 @@ export function storeContract(backend: StoreBackend): void {
     lifecycleContract(withStore);
     workersContract(withStore);
     jobfileContract(withStore);
+    jobfileUpgradeContract(backend);
     transferContract(withStore);
     historyContract(withStore);
     settingsTransferContract(withStore);

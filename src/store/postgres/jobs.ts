@@ -7,7 +7,7 @@ import type { SQL } from "bun";
 import { emptyStateCounts, type Job, type JobState, type StateCounts } from "../../core/job.ts";
 import { rowToAttempt, rowToJob } from "../rows.ts";
 import { duplicateIdError } from "../sqlite/insert.ts";
-import type { DeclaredJob, JobDeclaration, NewJob } from "../store.ts";
+import type { NewJob } from "../store.ts";
 import {
   cancelDependents,
   lockDependenciesExclusive,
@@ -122,26 +122,4 @@ export async function transitionJobs(
     }
   }
   return moved;
-}
-
-export async function declaredJobs(sql: SQL): Promise<DeclaredJob[]> {
-  const rows = (await sql`
-    SELECT id, source, revision, state, declared FROM jobs WHERE source IS NOT NULL ORDER BY seq`) as Row[];
-  return rows.map((row) => ({
-    id: String(row.id),
-    source: String(row.source),
-    revision: String(row.revision),
-    state: row.state as JobState,
-    declared: Boolean(row.declared),
-  }));
-}
-
-export async function jobDeclarations(sql: SQL, ids: string[]): Promise<JobDeclaration[]> {
-  const rows =
-    (await sql`SELECT id, source, next_revision FROM jobs WHERE id = ANY(${ids}::text[])`) as Row[];
-  return rows.map((row) => ({
-    id: String(row.id),
-    source: row.source === null ? null : String(row.source),
-    nextRevision: row.next_revision === null ? null : String(row.next_revision),
-  }));
 }

@@ -38,16 +38,8 @@ import { attemptThroughput, dependencyLinks, metricsSnapshot, searchJobs } from 
 import { lockDependenciesExclusive } from "./dependencies.ts";
 import { jobPage } from "./job-list.ts";
 import { applyJobfileChanges } from "./jobfile-apply.ts";
-import {
-  countJobs,
-  declaredJobs,
-  getJob,
-  insertJobs,
-  jobDeclarations,
-  listAttempts,
-  listJobs,
-  transitionJobs,
-} from "./jobs.ts";
+import { declaredJobs, jobDeclarations } from "./jobfile-declarations.ts";
+import { countJobs, getJob, insertJobs, listAttempts, listJobs, transitionJobs } from "./jobs.ts";
 import { migratePostgres } from "./migrations.ts";
 import { jobPurge, queueList, queueSet } from "./queues.ts";
 import * as registry from "./registry.ts";

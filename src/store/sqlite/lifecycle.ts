@@ -36,12 +36,12 @@ export function claimJob(
       ORDER BY priority DESC, next_run_at, seq LIMIT 1)
     RETURNING *`);
   const recordAttempt = db.query(`
-    INSERT INTO attempts (job_id, token, attempt, worker_id, host, started_at) VALUES (?, ?, ?, ?, ?, ?)`);
+    INSERT INTO attempts (job_id, token, attempt, worker_id, host, started_at, revision) VALUES (?, ?, ?, ?, ?, ?, ?)`);
   const queues = params.queues ? JSON.stringify(params.queues) : null;
   const row = claim.get(params.workerId, params.now + params.leaseMs, params.now, queues) as Row | null;
   if (!row) return null;
   const job = rowToJob(row);
-  recordAttempt.run(job.id, job.token, job.attempts, params.workerId, params.host, params.now);
+  recordAttempt.run(job.id, job.token, job.attempts, params.workerId, params.host, params.now, job.revision);
   return job;
 }
 
@@ -69,10 +69,9 @@ export function completeJob(
   if (!row) return false;
   // Only jobfile reconciliation asks which revisions completed; ad hoc jobs skip the write.
   if (row.declared) {
-    db.query("INSERT OR IGNORE INTO completed_revisions (job_id, revision) VALUES (?, ?)").run(
-      params.id,
-      String(row.revision),
-    );
+    db.query(
+      "INSERT OR IGNORE INTO completed_revisions (job_id, revision, completed_at) VALUES (?, ?, ?)",
+    ).run(params.id, String(row.revision), params.now);
   }
   finishAttempt(db, params.id, params.token, params.now, params.result);
   releaseDependents(db, params.id, params.now);

@@ -35,7 +35,7 @@ import { duplicateIdError, insertValues } from "./insert.ts";
 import { jobPage } from "./job-list.ts";
 import { dependencyLinks, searchJobs } from "./job-search.ts";
 import { applyJobfileChanges } from "./jobfile-apply.ts";
-import { jobDeclarations } from "./jobfile-declarations.ts";
+import { declaredJobs, jobDeclarations } from "./jobfile-declarations.ts";
 import {
   claimJob,
   completeJob,
@@ -314,19 +314,7 @@ export class SqliteStore implements Store {
   }
 
   declaredList(): Promise<DeclaredJob[]> {
-    return this.run(() =>
-      (
-        this.db
-          .query("SELECT id, source, revision, state, declared FROM jobs WHERE source IS NOT NULL")
-          .all() as Row[]
-      ).map((row) => ({
-        id: String(row.id),
-        source: String(row.source),
-        revision: String(row.revision),
-        state: row.state as JobState,
-        declared: Boolean(row.declared),
-      })),
-    );
+    return this.run(() => declaredJobs(this.db));
   }
 
   jobfileApply(params: { changes: JobfileChanges; now: number }): Promise<JobfileApplyResult> {
