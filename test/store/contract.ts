@@ -6,6 +6,7 @@
 
 import { afterAll, describe } from "bun:test";
 import type { Store } from "../../src/store/store.ts";
+import { dependenciesContract } from "./contract-dependencies.ts";
 import { flowContract } from "./contract-flow.ts";
 import type { StoreBackend, WithStore } from "./contract-helpers.ts";
 import { jobfileContract } from "./contract-jobfiles.ts";
@@ -42,6 +43,7 @@ export function storeContract(backend: StoreBackend): void {
     transferContract(withStore);
     settingsTransferContract(withStore);
     flowContract(withStore);
+    dependenciesContract(withStore);
     schemaContract(withStore, backend);
   });
 }
