@@ -10,8 +10,13 @@ import { dirname } from "node:path";
 import { runtimeError } from "../../core/errors.ts";
 import { migrateSqlite, SQLITE_SCHEMA_VERSION } from "./migrations.ts";
 
-export interface SqliteOpenOptions {
+export interface SqliteOptions {
+  /**
+   * `FULL` makes every commit durable across an OS crash; `NORMAL` (default for workers)
+   * survives any process crash and may lose the last commits on power loss. Default FULL.
+   */
   synchronous?: "FULL" | "NORMAL";
+  /** How long a writer waits for the lock before giving up, in ms. Default 15000. */
   busyTimeoutMs?: number;
 }
 
@@ -25,7 +30,7 @@ export interface OpenedDatabase {
 const SQLITE_OPEN_READONLY = 0x1;
 const SQLITE_OPEN_URI = 0x40;
 
-export function openSqliteDatabase(path: string, options: SqliteOpenOptions): OpenedDatabase {
+export function openSqliteDatabase(path: string, options: SqliteOptions): OpenedDatabase {
   try {
     const db = openReadWrite(path, options);
     return { db, readOnly: whyReadOnly(path) };
@@ -35,7 +40,7 @@ export function openSqliteDatabase(path: string, options: SqliteOpenOptions): Op
   }
 }
 
-function openReadWrite(path: string, options: SqliteOpenOptions): Database {
+function openReadWrite(path: string, options: SqliteOptions): Database {
   const db = new Database(path, { create: true, strict: true });
   try {
     try {
@@ -65,7 +70,7 @@ function openReadWrite(path: string, options: SqliteOpenOptions): Database {
  * is opened `immutable`, which reads the database file alone: what the last checkpoint wrote,
  * which after a clean shutdown is everything.
  */
-function openReadOnly(path: string, options: SqliteOpenOptions): Database {
+function openReadOnly(path: string, options: SqliteOptions): Database {
   const uri = `file:${path.replace(/[%?#]/g, (ch) => encodeURIComponent(ch))}`;
   const attempts = ["mode=ro", "immutable=1"];
   for (const [index, parameter] of attempts.entries()) {

@@ -43,7 +43,7 @@ import {
   transitionJobs,
 } from "./lifecycle.ts";
 import { attemptThroughput, metricsSnapshot } from "./metrics.ts";
-import { openSqliteDatabase } from "./open-database.ts";
+import { openSqliteDatabase, type SqliteOptions } from "./open-database.ts";
 import { jobPurge, queueList, queueSet } from "./queues.ts";
 import { scheduleFire, scheduleGet, scheduleList, scheduleRemove, scheduleUpsert } from "./schedules.ts";
 import { assertSameFile, fileIdentity, readOnlyError, translateSqliteError } from "./sqlite-errors.ts";
@@ -53,15 +53,7 @@ type Row = Record<string, unknown>;
 /** How often an idle worker checks SQLite's data_version for commits by other processes. */
 const CHANGE_POLL_MS = 20;
 
-export interface SqliteOptions {
-  /**
-   * `FULL` makes every commit durable across an OS crash; `NORMAL` (default for workers)
-   * survives any process crash and may lose the last commits on power loss. Default FULL.
-   */
-  synchronous?: "FULL" | "NORMAL";
-  /** How long a writer waits for the lock before giving up, in ms. Default 15000. */
-  busyTimeoutMs?: number;
-}
+export type { SqliteOptions } from "./open-database.ts";
 
 export class SqliteStore implements Store {
   readonly backend = "sqlite" as const;
