@@ -7,7 +7,7 @@
 import { Database, SQLiteError } from "bun:sqlite";
 import { accessSync, chmodSync, constants, existsSync, statSync } from "node:fs";
 import { dirname } from "node:path";
-import { runtimeError } from "../../core/errors.ts";
+import { runtimeError, UserError } from "../../core/errors.ts";
 import { migrateSqlite, SQLITE_SCHEMA_VERSION } from "./migrations.ts";
 
 export interface SqliteOptions {
@@ -35,8 +35,13 @@ export function openSqliteDatabase(path: string, options: SqliteOptions): Opened
     const db = openReadWrite(path, options);
     return { db, readOnly: whyReadOnly(path) };
   } catch (error) {
-    if (!isReadOnlyFailure(error) || !existsSync(path)) throw error;
-    return { db: openReadOnly(path, options), readOnly: whyReadOnly(path) ?? "opened read-only" };
+    if (!isReadOnlyFailure(error) || !isFile(path)) throw error;
+    try {
+      return { db: openReadOnly(path, options), readOnly: whyReadOnly(path) ?? "opened read-only" };
+    } catch (readOnlyError) {
+      // A schema it cannot read says so; anything else is better told by the first failure.
+      throw readOnlyError instanceof UserError ? readOnlyError : error;
+    }
   }
 }
 
@@ -103,6 +108,14 @@ function assertCurrentSchema(db: Database, location: string): void {
       ? "open it once where it can be written, so that it is upgraded"
       : "upgrade queuectl",
   );
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }
 
 function isReadOnlyFailure(error: unknown): boolean {
