@@ -119,8 +119,8 @@ export function dependencyOrder(
 /**
  * The one-line refusal of a manual move (`rerun`, `dlq retry <id>`) of a job whose dependency
  * ended: queued again it would be canceled in the same instant, so nothing changes instead.
- * `rootState` is the state of `decision.root`; `canceledByRoot` says whether running the root
- * again re-arms this job by itself.
+ * `root.state` is the state of `decision.root` (it picks the command that runs it again);
+ * `root.canceledByRoot` says whether running the root again re-arms this job by itself.
  */
 export function dependencyEndedError(
   jobId: string,
