@@ -6,6 +6,7 @@
 
 import { afterAll, describe } from "bun:test";
 import type { Store } from "../../src/store/store.ts";
+import { dependenciesContract } from "./contract-dependencies.ts";
 import { flowContract } from "./contract-flow.ts";
 import type { StoreBackend, WithStore } from "./contract-helpers.ts";
 import { historyContract } from "./contract-history.ts";
@@ -50,6 +51,7 @@ export function storeContract(backend: StoreBackend): void {
     settingsTransferContract(withStore);
     flowContract(withStore);
     scheduleContract(withStore);
+    dependenciesContract(withStore);
     schemaContract(withStore, backend);
   });
 }

@@ -135,7 +135,8 @@ export async function applyJobfileChanges(
   // In any order: a pipeline may list its steps before the jobs they wait for.
   for (const job of written) await setDependencies(tx, job.spec.id, job.spec.after, now);
   for (const id of rearming) {
-    const before = (await read(id))?.canceledDependents ?? [];
+    // As read before this apply wrote anything: recording dependencies may re-arm some already.
+    const before = declared.get(id)?.canceledDependents ?? [];
     await rearmDependents(tx, id, now);
     await releaseDependents(tx, id, now);
     const still = new Set((await read(id))?.canceledDependents ?? []);

@@ -40,7 +40,7 @@ import { jobPage } from "./job-list.ts";
 import { applyJobfileChanges } from "./jobfile-apply.ts";
 import { declaredJobs, jobDeclarations } from "./jobfile-declarations.ts";
 import { countJobs, getJob, insertJobs, listAttempts, listJobs, transitionJobs } from "./jobs.ts";
-import { migratePostgres } from "./migrations.ts";
+import { migratePostgres, POSTGRES_SCHEMA_VERSION } from "./migrations.ts";
 import { jobPurge, queueList, queueSet } from "./queues.ts";
 import * as registry from "./registry.ts";
 import { completeJob, expiredLeases, extendLease, failJob, releaseJob } from "./run.ts";
@@ -74,12 +74,20 @@ export async function openPostgresStore(url: string): Promise<PostgresStore> {
       }
       schema = String(row.schema);
     }
-    await migratePostgres(sql, schema, target.location);
+    // Reading a current schema needs no write: a read-only replica or role can still be read.
+    if (!(await schemaIsCurrent(sql, schema))) await migratePostgres(sql, schema, target.location);
     return new PostgresStore(sql, target, schema);
   } catch (error) {
     await sql.close({ timeout: 0 }).catch(() => {});
     throw describePostgresError(target, error);
   }
+}
+
+async function schemaIsCurrent(sql: SQL, schema: string): Promise<boolean> {
+  const [table] = await sql`SELECT to_regclass(${`${schema}.schema_migrations`}) IS NOT NULL AS present`;
+  if (!table?.present) return false;
+  const [row] = await sql.unsafe(`SELECT COALESCE(MAX(version), 0) AS v FROM ${schema}.schema_migrations`);
+  return Number(row?.v) === POSTGRES_SCHEMA_VERSION;
 }
 
 export class PostgresStore implements Store {

@@ -126,7 +126,8 @@ export function applyJobfileChanges(db: Database, changes: JobfileChanges, now: 
   // In any order: a pipeline may list its steps before the jobs they wait for.
   for (const job of written) setDependencies(db, job.spec.id, job.spec.after, now);
   for (const id of rearming) {
-    const before = read(id)?.canceledDependents ?? [];
+    // As read before this apply wrote anything: recording dependencies may re-arm some already.
+    const before = declared.get(id)?.canceledDependents ?? [];
     rearmDependents(db, id, now);
     releaseDependents(db, id, now);
     const still = new Set(read(id)?.canceledDependents ?? []);

@@ -6,8 +6,7 @@
  * PostgreSQL reaches the same guarantee with `FOR UPDATE SKIP LOCKED`.
  */
 
-import { Database } from "bun:sqlite";
-import { chmodSync, statSync } from "node:fs";
+import type { Database } from "bun:sqlite";
 import { emptyStateCounts, type Job, type JobState, type StateCounts } from "../../core/job.ts";
 import type { JobSpec } from "../../core/spec.ts";
 import { rowToAttempt, rowToJob, rowToWorker } from "../rows.ts";
@@ -47,25 +46,17 @@ import {
   transitionJobs,
 } from "./lifecycle.ts";
 import { attemptThroughput, metricsSnapshot } from "./metrics.ts";
-import { migrateSqlite } from "./migrations.ts";
+import { openSqliteDatabase, type SqliteOptions } from "./open-database.ts";
 import { jobPurge, queueList, queueSet } from "./queues.ts";
 import { scheduleFire, scheduleGet, scheduleList, scheduleRemove, scheduleUpsert } from "./schedules.ts";
-import { assertSameFile, fileIdentity, translateSqliteError } from "./sqlite-errors.ts";
+import { assertSameFile, fileIdentity, readOnlyError, translateSqliteError } from "./sqlite-errors.ts";
 
 type Row = Record<string, unknown>;
 
 /** How often an idle worker checks SQLite's data_version for commits by other processes. */
 const CHANGE_POLL_MS = 20;
 
-export interface SqliteOptions {
-  /**
-   * `FULL` makes every commit durable across an OS crash; `NORMAL` (default for workers)
-   * survives any process crash and may lose the last commits on power loss. Default FULL.
-   */
-  synchronous?: "FULL" | "NORMAL";
-  /** How long a writer waits for the lock before giving up, in ms. Default 15000. */
-  busyTimeoutMs?: number;
-}
+export type { SqliteOptions } from "./open-database.ts";
 
 export class SqliteStore implements Store {
   readonly backend = "sqlite" as const;
@@ -73,27 +64,14 @@ export class SqliteStore implements Store {
   private readonly db: Database;
   /** The file as opened (device and inode), to notice it being deleted or replaced. */
   private readonly identity: string | null;
+  /** Why this file cannot be written (see open-database.ts), or null. */
+  private readonly readOnly: string | null;
 
   constructor(path: string, options: SqliteOptions = {}) {
     this.location = path;
-    this.db = translateSqliteError(path, () => {
-      const db = new Database(path, { create: true, strict: true });
-      try {
-        // Tighten only: a file the user made read-only (0400) stays read-only.
-        const mode = statSync(path).mode & 0o777;
-        if ((mode & 0o077) !== 0) chmodSync(path, mode & 0o700);
-      } catch {
-        // A read-only file system or someone else's file: opening still tells the truth below.
-      }
-      db.run(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 15_000}`);
-      db.run("PRAGMA journal_mode = WAL");
-      db.run(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`);
-      db.run("PRAGMA foreign_keys = ON");
-      // 16 MB of page cache keeps the claim index and hot rows of a 100k-job queue in memory.
-      db.run("PRAGMA cache_size = -16000");
-      migrateSqlite(db, path);
-      return db;
-    });
+    const opened = translateSqliteError(path, () => openSqliteDatabase(path, options));
+    this.db = opened.db;
+    this.readOnly = opened.readOnly;
     this.identity = fileIdentity(path);
   }
 
@@ -107,6 +85,7 @@ export class SqliteStore implements Store {
 
   private write<T>(work: () => T): Promise<T> {
     return this.run(() => {
+      if (this.readOnly !== null) throw readOnlyError(this.location, this.readOnly);
       assertSameFile(this.location, this.identity);
       return this.db.transaction(work).immediate();
     });
