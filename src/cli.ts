@@ -6,7 +6,8 @@
 
 import { type CAC, cac } from "cac";
 import pkg from "../package.json" with { type: "json" };
-import { suggestion, UserError } from "./core/errors.ts";
+import { commandIndex, joinGroupWords, keepDashValues, longOptionNames, typedOption } from "./cli-argv.ts";
+import { nearestName, suggestion, UserError } from "./core/errors.ts";
 import { safeText } from "./render.ts";
 
 /** Two-word commands: cac matches one word, so `worker start` is joined into one argument. */
@@ -28,6 +29,7 @@ type Register = (cli: CAC) => void;
  */
 const COMMAND_MODULES: [words: string[], load: () => Promise<Register>][] = [
   [["enqueue"], async () => (await import("./commands/enqueue.ts")).registerEnqueue],
+  [["add"], async () => (await import("./commands/add.ts")).registerAdd],
   [["list"], async () => (await import("./commands/list.ts")).registerList],
   [["show"], async () => (await import("./commands/show.ts")).registerShow],
   [["status"], async () => (await import("./commands/status.ts")).registerStatus],
@@ -36,6 +38,7 @@ const COMMAND_MODULES: [words: string[], load: () => Promise<Register>][] = [
   [["cancel", "rerun"], async () => (await import("./commands/cancel.ts")).registerCancelAndRerun],
   [["kill"], async () => (await import("./commands/kill.ts")).registerKill],
   [["config"], async () => (await import("./commands/config.ts")).registerConfig],
+  [["wait"], async () => (await import("./commands/wait.ts")).registerWait],
   [["logs"], async () => (await import("./commands/logs.ts")).registerLogs],
   [["queue"], async () => (await import("./commands/queue.ts")).registerQueue],
   [["schedule"], async () => (await import("./commands/schedule.ts")).registerSchedule],
@@ -43,28 +46,18 @@ const COMMAND_MODULES: [words: string[], load: () => Promise<Register>][] = [
   [["sync", "watch"], async () => (await import("./commands/sync.ts")).registerSync],
   [["export", "import"], async () => (await import("./commands/export.ts")).registerExportImport],
   [["dashboard"], async () => (await import("./commands/dashboard.ts")).registerDashboard],
+  [["service"], async () => (await import("./commands/service.ts")).registerService],
+  [["completion"], async () => (await import("./commands/completion.ts")).registerCompletion],
 ];
 
-const GLOBAL_OPTIONS_WITH_VALUE = new Set(["--db"]);
-
-/** The index of the command word, past any global options before it. */
-function commandIndex(args: string[]): number {
-  let index = 0;
-  while (index < args.length && (args[index] ?? "").startsWith("-")) {
-    index += GLOBAL_OPTIONS_WITH_VALUE.has(args[index] ?? "") ? 2 : 1;
-  }
-  return index;
-}
+/** Commands that need every command registered: completion scripts list them all. */
+const NEEDS_EVERY_COMMAND = new Set(["completion"]);
 
 function joinGroupCommand(args: string[], cli: CAC): string[] {
-  const index = commandIndex(args);
-  const group = args[index];
-  if (group === undefined || !(group in COMMAND_GROUPS)) return args;
-  const sub = args[index + 1];
+  const joined = joinGroupWords(args, COMMAND_GROUPS);
+  if ("args" in joined) return joined.args;
+  const { group, sub } = joined;
   const subcommands = COMMAND_GROUPS[group] ?? [];
-  if (sub !== undefined && subcommands.includes(sub)) {
-    return [...args.slice(0, index), `${group} ${sub}`, ...args.slice(index + 2)];
-  }
   const wantsHelp = sub === undefined || sub === "--help" || sub === "-h";
   const describe = (name: string) =>
     cli.commands.find((command) => command.name === `${group} ${name}`)?.description ?? "";
@@ -78,62 +71,15 @@ function joinGroupCommand(args: string[], cli: CAC): string[] {
     );
     process.exit(0);
   }
+  const nearSubcommand = sub === undefined ? undefined : nearestName(sub, subcommands);
   throw new UserError(
     sub === undefined ? `\`${group}\` needs a subcommand` : `unknown command \`${group} ${safeText(sub)}\``,
-    sub === undefined ? `one of: ${subcommands.join(", ")}` : suggestion(sub, subcommands),
+    sub === undefined
+      ? `one of: ${subcommands.join(", ")}`
+      : nearSubcommand === undefined
+        ? `valid names: ${subcommands.map((name) => `${group} ${name}`).join(", ")}`
+        : `did you mean \`${group} ${nearSubcommand}\`?`,
   );
-}
-
-/**
- * `-f -` means "read stdin", but cac's parser takes a lone `-` for a missing value. Joining it
- * as `-f=-` keeps the convention working for every option that takes a value.
- *
- * cac also tells its parser about boolean flags by their camelCase names only, so a
- * kebab-case flag takes the next word as its value: `sync --allow-shared-folder DIR` would
- * lose DIR and sync ./jobs. Such flags are written `--flag=true`.
- */
-function keepDashValues(args: string[], cli: CAC): string[] {
-  const takesValue = new Set<string>();
-  const kebabFlags = new Set<string>();
-  for (const command of [cli.globalCommand, ...cli.commands]) {
-    for (const option of command.options) {
-      if (!option.isBoolean) for (const name of option.names) takesValue.add(name);
-      else
-        for (const match of option.rawName.matchAll(/--([a-z0-9]+(?:-[a-z0-9]+)+)/g))
-          kebabFlags.add(match[1] ?? "");
-    }
-  }
-  const result: string[] = [];
-  for (let index = 0; index < args.length; index++) {
-    const arg = args[index] ?? "";
-    if (arg === "--") return [...result, ...args.slice(index)];
-    // An empty value ('') would reach the command as the number 0; as --flag= it is "missing".
-    if (
-      arg.startsWith("-") &&
-      !arg.includes("=") &&
-      takesValue.has(arg.replace(/^--?/, "")) &&
-      args[index + 1] === ""
-    ) {
-      result.push(`${arg}=`);
-      index++;
-      continue;
-    }
-    const name = arg.replace(/^--?/, "");
-    const next = args[index + 1] ?? "";
-    // "-" (stdin) and negative numbers would otherwise parse as options of their own.
-    if (
-      arg.startsWith("-") &&
-      !arg.includes("=") &&
-      takesValue.has(name) &&
-      (next === "-" || /^-\d/.test(next))
-    ) {
-      result.push(`${arg}=${next}`);
-      index++;
-    } else if (arg.startsWith("--") && kebabFlags.has(name)) {
-      result.push(`${arg}=true`);
-    } else result.push(arg);
-  }
-  return result;
 }
 
 /** Node's file-system errors (ENOENT, EACCES, …) are the environment's fault, not a bug. */
@@ -152,7 +98,9 @@ async function buildCli(word: string | undefined): Promise<CAC> {
     "Store: a SQLite path, sqlite://PATH or postgres://… (default: $QUEUECTL_DB, else $QUEUECTL_HOME/jobs.db)",
   );
   cli.option("--debug", "Print stack traces of internal errors (default: off)");
-  const wanted = COMMAND_MODULES.filter(([words]) => word !== undefined && words.includes(word));
+  const wanted = COMMAND_MODULES.filter(
+    ([words]) => word !== undefined && words.includes(word) && !NEEDS_EVERY_COMMAND.has(word),
+  );
   const modules = wanted.length > 0 ? wanted : COMMAND_MODULES;
   const registers = await Promise.all(modules.map(([, load]) => load()));
   for (const register of registers) register(cli);
@@ -166,7 +114,25 @@ async function buildCli(word: string | undefined): Promise<CAC> {
   return cli;
 }
 
-function describeCacError(error: Error): UserError {
+function describeCacError(error: Error, cli: CAC, args: string[]): UserError {
+  const unknown = /^Unknown option `(.+)`/.exec(error.message)?.[1];
+  if (unknown !== undefined) {
+    const typed = typedOption(unknown, args);
+    const known = longOptionNames([...cli.globalCommand.options, ...(cli.matchedCommand?.options ?? [])]);
+    const nearest = typed.startsWith("--") ? nearestName(typed, known) : undefined;
+    const command = cli.matchedCommand?.name;
+    // `queuectl add ls -la` reads -la as an option of add; the fix is the missing --.
+    if (command === "add" && nearest === undefined) {
+      return new UserError(
+        `unknown option \`${safeText(typed)}\``,
+        "put the command after --: queuectl add [options] -- CMD [ARGS…]",
+      );
+    }
+    return new UserError(
+      `unknown option \`${safeText(typed)}\``,
+      `${nearest ? `did you mean \`${nearest}\`?; ` : ""}see \`queuectl ${command ? `${command} ` : ""}--help\``,
+    );
+  }
   const message = error.message.replace(/\.$/, "");
   return new UserError(
     message.charAt(0).toLowerCase() + message.slice(1),
@@ -197,25 +163,46 @@ function isClosedPipe(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | null)?.code === "EPIPE";
 }
 
+/**
+ * A process `worker start` detached writes to a log file it must keep capped. The variable is
+ * removed at once so that jobs, and any queuectl they run, do not inherit it.
+ */
+async function rotateOwnLog(): Promise<void> {
+  const pattern = process.env.QUEUECTL_ROTATE_LOG;
+  if (pattern === undefined) return;
+  delete process.env.QUEUECTL_ROTATE_LOG;
+  const { keepLogRotated } = await import("./worker/log-rotation.ts");
+  keepLogRotated(pattern.replace("{pid}", String(process.pid)));
+}
+
 async function main(argv: string[]): Promise<void> {
   const debug = argv.includes("--debug");
   exitQuietlyOnClosedPipe();
+  await rotateOwnLog();
+  // `queuectl help [command]` reads as `queuectl [command] --help`.
+  const args = argv[2] === "help" ? [...argv.slice(3), "--help"] : argv.slice(2);
+  let cli: CAC | undefined;
   try {
-    // `queuectl help [command]` reads as `queuectl [command] --help`.
-    const args = argv[2] === "help" ? [...argv.slice(3), "--help"] : argv.slice(2);
     if (args.length === 1 && ["--version", "-v", "-V"].includes(args[0] ?? "")) {
       console.log(`queuectl, version ${pkg.version}`);
       return;
     }
     // Help loads every module: cac falls back to the full listing in cases only it decides.
     const wantsHelp = args.includes("--help") || args.includes("-h");
-    const cli = await buildCli(wantsHelp ? undefined : args[commandIndex(args)]);
+    cli = await buildCli(wantsHelp ? undefined : args[commandIndex(args)]);
     if (args.length === 0) {
       cli.outputHelp();
       return;
     }
     cli.parse(
-      [argv[0] ?? "bun", argv[1] ?? "queuectl", ...keepDashValues(joinGroupCommand(args, cli), cli)],
+      [
+        argv[0] ?? "bun",
+        argv[1] ?? "queuectl",
+        ...keepDashValues(joinGroupCommand(args, cli), [
+          ...cli.globalCommand.options,
+          ...cli.commands.flatMap((c) => c.options),
+        ]),
+      ],
       {
         run: false,
       },
@@ -251,8 +238,8 @@ async function main(argv: string[]): Promise<void> {
     if (error instanceof UserError) {
       process.stderr.write(`error: ${error.message}${error.hint ? ` — ${error.hint}` : ""}\n`);
       process.exitCode = error.exitCode;
-    } else if (error instanceof Error && error.name === "CACError") {
-      const userError = describeCacError(error);
+    } else if (error instanceof Error && error.name === "CACError" && cli !== undefined) {
+      const userError = describeCacError(error, cli, args);
       process.stderr.write(`error: ${userError.message} — ${userError.hint}\n`);
       process.exitCode = 2;
     } else if (isSystemError(error)) {

@@ -6,7 +6,7 @@
 import pc from "picocolors";
 import { formatDurationMs } from "./core/duration.ts";
 import type { Attempt, Job, JobState, StateCounts } from "./core/job.ts";
-import type { WorkerRecord } from "./store/store.ts";
+import type { ScheduleRecord, WorkerRecord } from "./store/store.ts";
 
 export const colors = pc.createColors(
   pc.isColorSupported && Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
@@ -95,6 +95,7 @@ export function attemptJson(attempt: Attempt) {
     error: attempt.error,
     stdout_bytes: attempt.stdout_bytes,
     stderr_bytes: attempt.stderr_bytes,
+    revision: attempt.revision,
   };
 }
 
@@ -106,6 +107,22 @@ export function configJson(values: Record<string, string>): Record<string, numbe
     result[key] = value.trim() !== "" && Number.isFinite(number) ? number : value;
   }
   return result;
+}
+
+/** The stable JSON shape of a schedule, shared by `schedule list` and the API. */
+export function scheduleJson(schedule: ScheduleRecord) {
+  return {
+    id: schedule.id,
+    command: schedule.spec.command,
+    schedule: schedule.spec.schedule,
+    timezone: schedule.spec.timezone ?? "UTC",
+    catchup: schedule.spec.catchup ?? "latest",
+    overlap: schedule.spec.overlap ?? "skip",
+    next_run_at: iso(schedule.next_at),
+    last_fired_at: iso(schedule.last_at),
+    source: schedule.source,
+    revision: schedule.revision,
+  };
 }
 
 export function workerJson(worker: WorkerRecord, now: number, lostAfterMs: number) {
@@ -159,6 +176,73 @@ export function jobBlocks(jobs: Job[], now: number): string {
   return `${lines.join("\n")}`;
 }
 
+/** 100000 → "100,000": counts in footers are read, not parsed. */
+export function countText(count: number): string {
+  return count.toLocaleString("en-US");
+}
+
+/**
+ * What the list's time column says: how long a running or finished job ran, how long a
+ * waiting one has waited, or when a delayed one is due.
+ */
+export function timeText(job: Job, now: number): string {
+  if (job.state === "processing" && job.started_at !== null)
+    return `running ${formatDurationMs(now - job.started_at)}`;
+  if ((job.state === "pending" || job.state === "failed") && job.next_run_at > now) {
+    return `in ${formatDurationMs(job.next_run_at - now)}`;
+  }
+  if (job.state === "completed" || job.state === "dead") {
+    if (job.started_at !== null && job.finished_at !== null) {
+      return `took ${formatDurationMs(Math.max(0, job.finished_at - job.started_at))}`;
+    }
+  }
+  const age = now - (job.finished_at ?? job.created_at);
+  return age < 1000 ? "just now" : `${formatDurationMs(age)} ago`;
+}
+
+/**
+ * `list`: one aligned row per job (id, state, attempts, queue, time, command), and a
+ * footer that says how many matched when not all are shown. The command comes last so it
+ * never pushes the other columns; `width` (a terminal's) cuts it to fit.
+ */
+export function jobTable(jobs: Job[], total: number, now: number, width?: number): string {
+  if (jobs.length === 0) return "No jobs found.\n";
+  const header = ["ID", "STATE", "ATTEMPTS", "QUEUE", "TIME", "COMMAND"];
+  const rows = jobs.map((job) => [
+    safeText(job.id),
+    job.state,
+    `${job.attempts}/${job.max_retries + 1}`,
+    safeText(job.queue),
+    timeText(job, now),
+    safeText(commandText(job.spec.command)),
+  ]);
+  const widths = header
+    .slice(0, -1)
+    .map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)));
+  const line = (cells: string[], paint: (cell: string, column: number) => string) => {
+    const fixed = cells
+      .slice(0, -1)
+      .map((cell, column) => paint(cell, column) + " ".repeat((widths[column] ?? 0) - cell.length + 2))
+      .join("");
+    let last = cells[cells.length - 1] ?? "";
+    const room = width === undefined ? undefined : width - widths.reduce((sum, w) => sum + w + 2, 0);
+    if (room !== undefined && last.length > room) last = room > 1 ? `${last.slice(0, room - 1)}…` : "";
+    return `${fixed}${last}`.trimEnd();
+  };
+  const lines = [
+    line(header, (cell) => colors.bold(cell)),
+    ...rows.map((row, index) =>
+      line(row, (cell, column) => (column === 1 ? stateText(jobs[index]?.state ?? "pending") : cell)),
+    ),
+  ];
+  const footer =
+    jobs.length < total
+      ? `${countText(jobs.length)} of ${countText(total)} shown — --limit N, --all`
+      : `${countText(total)} job${total === 1 ? "" : "s"}`;
+  lines.push(colors.dim(footer));
+  return `${lines.join("\n")}\n`;
+}
+
 /** The declared fields `jobBlocks` leaves out, for `show`: what will run, where, and for how long. */
 export function specLines(job: Job): string {
   const spec = job.spec;
@@ -200,7 +284,10 @@ export function attemptLines(attempts: Attempt[]): string {
                 .map((part) => safeText(part))
                 .join(", "),
             );
-    return `  #${attempt.attempt}  ${iso(attempt.started_at)}  ${duration.padEnd(8)}  ${outcome}  (${safeText(attempt.host)})`;
+    // `#` is the token, unique for the job's whole life, so it names one attempt even after
+    // edits and reruns restart the try count; `logs --attempt` takes the same number.
+    const revision = attempt.revision === null ? "—     " : attempt.revision.slice(0, 6);
+    return `  #${attempt.token}  rev ${revision}  try ${attempt.attempt}  ${iso(attempt.started_at)}  ${duration.padEnd(8)}  ${outcome}  (${safeText(attempt.host)})`;
   });
   return `${lines.join("\n")}\n`;
 }

@@ -6,54 +6,86 @@ import { type GlobalOptions, integerOption, lastValue } from "./context.ts";
 interface DashboardFlags extends GlobalOptions {
   port?: number | string;
   host?: string;
-  token?: string;
+  /** A string from --token, false from --no-token, undefined when neither was given. */
+  token?: string | boolean;
+}
+
+/** The token to require, or null when the user opted out; generated when none was given. */
+async function chooseToken(flag: unknown): Promise<{ token: string | null; generated: boolean }> {
+  if (flag === false) return { token: null, generated: false };
+  if (flag !== undefined) return { token: String(flag), generated: false };
+  const fromEnv = process.env.QUEUECTL_DASHBOARD_TOKEN;
+  if (fromEnv) return { token: fromEnv, generated: false };
+  const { generateToken } = await import("../dashboard/security.ts");
+  return { token: generateToken(), generated: true };
 }
 
 /** Runs until SIGINT or SIGTERM; the server is loaded lazily so other commands start fast. */
 export function registerDashboard(cli: CAC): void {
-  cli
+  const command = cli
     .command("dashboard", "Serve the web dashboard, its JSON API and Prometheus /metrics")
     .option("--port <port>", "TCP port; 0 picks a free one (default: 8080)")
     .option("--host <address>", "Address to bind; anything but loopback needs a token (default: 127.0.0.1)")
     .option(
       "--token <token>",
-      "Secret required by every request, 16+ characters (default: $QUEUECTL_DASHBOARD_TOKEN, else none)",
+      "Secret every request needs, 16+ characters (default: $QUEUECTL_DASHBOARD_TOKEN, else a random one, printed in the URL)",
+    )
+    .option(
+      "--no-token",
+      "DANGEROUS: no token, so every local user can read job env and output and run jobs as you (default: off)",
     )
     .example("queuectl dashboard")
-    .example("QUEUECTL_DASHBOARD_TOKEN=$(openssl rand -hex 16) queuectl dashboard --host 0.0.0.0")
-    .action(async (options: DashboardFlags) => {
-      const port = integerOption("port", lastValue(options.port), 0, 8080);
-      if (port > 65_535) throw new UserError(`--port must be 65535 or less, got ${port}`, "e.g. --port 8080");
-      const host = String(lastValue(options.host) ?? "127.0.0.1");
-      const flagToken = lastValue(options.token);
-      const envToken = process.env.QUEUECTL_DASHBOARD_TOKEN;
-      const token = flagToken !== undefined ? String(flagToken) : envToken ? envToken : null;
-      const { checkBindPolicy } = await import("../dashboard/security.ts");
-      checkBindPolicy(host, token);
-      const { startDashboard } = await import("../dashboard/server.ts");
-      const store = await openStore({ url: options.db });
-      let dashboard: Awaited<ReturnType<typeof startDashboard>>;
-      try {
-        dashboard = await startDashboard({ store, host, port, token });
-      } catch (error) {
-        await store.close();
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code === "EADDRINUSE")
-          throw runtimeError(`port ${port} on ${host} is in use`, `pick another with --port ${port + 1}`);
-        if (code === "EADDRNOTAVAIL")
-          throw runtimeError(`cannot bind ${host}`, "use an address of this machine, e.g. --host 127.0.0.1");
-        throw error;
-      }
-      console.log(`queuectl dashboard on ${dashboard.url}  (metrics at ${dashboard.url}metrics)`);
-      if (token !== null)
-        console.log(
-          "Every request needs the token: sign in on the page, or send Authorization: Bearer <token>.",
-        );
-      await new Promise<void>((resolve) => {
-        process.once("SIGINT", resolve);
-        process.once("SIGTERM", resolve);
-      });
-      await dashboard.stop();
+    .example("QUEUECTL_DASHBOARD_TOKEN=$(openssl rand -hex 16) queuectl dashboard --host 0.0.0.0");
+  // Two adjustments so `--no-token` means exactly "false" and its absence "undefined":
+  // cac gives a `--no-x` flag a default of true, which would read as `--token true`; and
+  // cli.ts spells boolean kebab flags as `--flag=true`, which `--no-token` must not get
+  // (mri reads `--no-token` as token=false by itself).
+  for (const option of command.options) {
+    if (!option.negated) continue;
+    option.config.default = undefined;
+    option.isBoolean = false;
+  }
+  command.action(async (options: DashboardFlags) => {
+    const port = integerOption("port", lastValue(options.port), 0, 8080);
+    if (port > 65_535) throw new UserError(`--port must be 65535 or less, got ${port}`, "e.g. --port 8080");
+    const host = String(lastValue(options.host) ?? "127.0.0.1");
+    const { token, generated } = await chooseToken(lastValue(options.token));
+    const { checkBindPolicy } = await import("../dashboard/security.ts");
+    checkBindPolicy(host, token);
+    const { startDashboard } = await import("../dashboard/server.ts");
+    const store = await openStore({ url: options.db });
+    let dashboard: Awaited<ReturnType<typeof startDashboard>>;
+    try {
+      dashboard = await startDashboard({ store, host, port, token });
+    } catch (error) {
       await store.close();
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "EADDRINUSE")
+        throw runtimeError(`port ${port} on ${host} is in use`, `pick another with --port ${port + 1}`);
+      if (code === "EADDRNOTAVAIL")
+        throw runtimeError(`cannot bind ${host}`, "use an address of this machine, e.g. --host 127.0.0.1");
+      throw error;
+    }
+    // A generated token is shown once, in the URL to open (as Jupyter does); a token the
+    // user chose is theirs to know, and stays out of logs.
+    const pageUrl = generated ? `${dashboard.url}?token=${token}` : dashboard.url;
+    console.log(`queuectl dashboard on ${pageUrl}  (metrics at ${dashboard.url}metrics)`);
+    if (token === null) {
+      process.stderr.write(
+        "warning: --no-token: every user of this machine can read job env and output and run jobs as you\n",
+      );
+    } else if (generated) {
+      console.log("Open that URL to sign in. Scripts and Prometheus send Authorization: Bearer <the token>.");
+    } else {
+      console.log(
+        "Every request needs the token: open the page and sign in, or send Authorization: Bearer <token>.",
+      );
+    }
+    await new Promise<void>((resolve) => {
+      process.once("SIGINT", resolve);
+      process.once("SIGTERM", resolve);
     });
+    await dashboard.stop();
+    await store.close();
+  });
 }

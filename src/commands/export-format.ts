@@ -4,17 +4,18 @@
  *   {"kind":"config","key":"max-retries","value":"5"}
  *   {"kind":"queue","name":"emails","concurrency":2,"paused":false}
  *   {"kind":"schedule","id":"nightly","spec":{…},"revision":…,"next_at":…,…}
- *   {"kind":"job","id":"job1","spec":{…},"state":"completed","attempts":1,…}
+ *   {"kind":"job","id":"job1","spec":{…},"state":"completed","attempts":1,…,"attempt_history":[…]}
  *
  * Timestamps are ms since the epoch. Every field is required, so a truncated or foreign
- * file is refused line by line instead of half-imported.
+ * file is refused line by line instead of half-imported; the one exception is a job's
+ * `attempt_history`, which exports from before it existed leave out (read as none).
  */
 
 import { canonicalConfigKey, parseConfigValue } from "../core/config.ts";
 import { suggestion, UserError } from "../core/errors.ts";
 import { isJobState } from "../core/job.ts";
 import { type JobSpec, normalizeSpec, SpecError } from "../core/spec.ts";
-import type { JobRecord, ScheduleRecord, StoreSettings } from "../store/store.ts";
+import type { AttemptRecord, JobRecord, ScheduleRecord, StoreSettings } from "../store/store.ts";
 
 const JOB_FIELDS = [
   "id",
@@ -35,7 +36,22 @@ const JOB_FIELDS = [
   "completed_revisions",
   "canceled_by",
   "schedule_id",
+  "attempt_history",
 ] as const satisfies readonly (keyof JobRecord)[];
+
+/** Fields a line may leave out: added after the format first shipped. */
+const OPTIONAL_FIELDS: readonly string[] = ["attempt_history"];
+
+const ATTEMPT_INTEGERS = [
+  "attempt",
+  "token",
+  "started_at",
+  "finished_at",
+  "stdout_bytes",
+  "stderr_bytes",
+] as const;
+const ATTEMPT_TEXTS = ["worker_id", "host"] as const;
+const ATTEMPT_NULLABLE_TEXTS = ["signal", "error", "log_path", "output_tail"] as const;
 
 const SCHEDULE_FIELDS = [
   "id",
@@ -136,7 +152,32 @@ function job(where: string, fields: Fields): JobRecord {
     completed_revisions: completed as string[],
     canceled_by: text(where, fields, "canceled_by", true),
     schedule_id: text(where, fields, "schedule_id", true),
+    attempt_history: attemptHistory(where, fields.attempt_history),
   };
+}
+
+function attemptHistory(where: string, value: unknown): AttemptRecord[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw fieldError(where, "attempt_history", "must be a list of attempts");
+  const tokens = new Set<number>();
+  return value.map((item, index) => {
+    const at = `${where}: attempt_history[${index}]`;
+    if (typeof item !== "object" || item === null || Array.isArray(item)) {
+      throw new UserError(`${at} is not an object`, "import reads what `queuectl export` writes");
+    }
+    const fields = item as Fields;
+    const record = {
+      exit_code: integer(at, fields, "exit_code", true),
+    } as Record<string, unknown>;
+    for (const field of ATTEMPT_INTEGERS) record[field] = integer(at, fields, field);
+    for (const field of ATTEMPT_TEXTS) record[field] = text(at, fields, field);
+    for (const field of ATTEMPT_NULLABLE_TEXTS) record[field] = text(at, fields, field, true);
+    const token = record.token as number;
+    if (token < 1 || tokens.has(token))
+      throw fieldError(at, "token", "must be a distinct whole number of at least 1");
+    tokens.add(token);
+    return record as unknown as AttemptRecord;
+  });
 }
 
 function schedule(where: string, fields: Fields): ScheduleRecord {
@@ -208,7 +249,10 @@ export function parseExport(input: string, name: string): { jobs: JobRecord[]; s
         throw fieldError(where, key, `is not a field of an exported ${kind} — ${suggestion(key, known)}`);
       }
     }
-    for (const field of known) if (!(field in fields)) throw fieldError(where, field, "is missing");
+    for (const field of known) {
+      if (!(field in fields) && !OPTIONAL_FIELDS.includes(field))
+        throw fieldError(where, field, "is missing");
+    }
     if (kind === "job") jobs.push(job(where, fields));
     else if (kind === "schedule") settings.schedules.push(schedule(where, fields));
     else if (kind === "queue") settings.queues.push(queue(where, fields));

@@ -2,9 +2,10 @@
  * `export` and `import`: a queue as NDJSON (see export-format.ts), for backups and for moving
  * a queue between stores (`QUEUECTL_DB=a.db queuectl export | QUEUECTL_DB=postgres://… queuectl import`).
  *
- * Jobs carry their spec, state, attempts, timestamps, source, revision and the jobfile
- * bookkeeping, so a later sync on the new store neither re-runs finished work nor forgets a
- * removed file; config values, queue settings and schedules travel with them.
+ * Jobs carry their spec, state, attempts and attempt history, timestamps, source, revision
+ * and the jobfile bookkeeping, so a later sync on the new store neither re-runs finished
+ * work nor forgets a removed file; config values, queue settings and schedules travel with
+ * them. `import --merge` adds what the store lacks and skips ids it already has.
  */
 
 import { readFileSync } from "node:fs";
@@ -62,6 +63,10 @@ function readImport(file: string | undefined): { text: string; name: string } {
   }
 }
 
+interface ImportOptions extends GlobalOptions {
+  merge?: boolean;
+}
+
 interface ExportOptions extends GlobalOptions {
   state?: string;
 }
@@ -97,9 +102,14 @@ export function registerExportImport(cli: CAC): void {
 
   cli
     .command("import [file]", "Restore what `queuectl export` wrote, all or nothing (- or no file: stdin)")
+    .option(
+      "--merge",
+      "Add what the store lacks; skip job and schedule ids it has, and keep its config and queue settings (default: off, an existing id refuses the whole import)",
+    )
     .option("--json", "Print what was imported as JSON (default: human text)")
     .example("queuectl import backup.ndjson")
-    .action(async (file: string | undefined, options: GlobalOptions) => {
+    .example("queuectl import --merge other-host.ndjson")
+    .action(async (file: string | undefined, options: ImportOptions) => {
       const { text: input, name } = readImport(file === undefined ? undefined : String(file));
       const { jobs, settings } = parseExport(input, name);
       const others = Object.keys(settings.config).length + settings.queues.length + settings.schedules.length;
@@ -107,26 +117,38 @@ export function registerExportImport(cli: CAC): void {
         throw new UserError(`${name} holds nothing to import`, "write one with `queuectl export`");
       }
       const showProgress = Boolean(process.stderr.isTTY) && jobs.length >= 10_000 && !options.json;
-      await withStore(options, async (store) => {
-        await store.jobImportMany({
+      const result = await withStore(options, (store) =>
+        store.jobImportMany({
           jobs,
           settings,
+          merge: Boolean(options.merge),
           onProgress: showProgress
             ? (done) => process.stderr.write(`\rimported ${done}/${jobs.length}`)
             : undefined,
-        });
-      });
+        }),
+      );
       if (showProgress) process.stderr.write("\n");
-      const counts = {
-        jobs: jobs.length,
-        schedules: settings.schedules.length,
-        queues: settings.queues.length,
-      };
-      if (options.json)
-        printJson({ imported: counts.jobs, ...counts, config: Object.keys(settings.config).length });
-      else {
-        const extra = settings.schedules.length > 0 ? ` and ${settings.schedules.length} schedules` : "";
-        console.log(`${colors.green("✓")} Imported ${jobs.length} jobs${extra}`);
+      if (options.json) {
+        printJson({
+          imported: result.jobsImported,
+          jobs: result.jobsImported,
+          schedules: result.schedulesImported,
+          queues: settings.queues.length,
+          config: Object.keys(settings.config).length,
+          skipped: { jobs: result.jobsSkipped, schedules: result.schedulesSkipped },
+        });
+        return;
       }
+      const plural = (count: number, noun: string) => `${count} ${noun}${count === 1 ? "" : "s"}`;
+      const extra =
+        result.schedulesImported > 0 ? ` and ${plural(result.schedulesImported, "schedule")}` : "";
+      const skipped = [
+        ...(result.jobsSkipped > 0 || options.merge ? [plural(result.jobsSkipped, "job")] : []),
+        ...(result.schedulesSkipped > 0 ? [plural(result.schedulesSkipped, "schedule")] : []),
+      ];
+      console.log(
+        `${colors.green("✓")} Imported ${plural(result.jobsImported, "job")}${extra}` +
+          (skipped.length > 0 ? `; skipped ${skipped.join(" and ")} already in the store` : ""),
+      );
     });
 }

@@ -1,55 +1,89 @@
 import type { CAC } from "cac";
 import { suggestion, UserError } from "../core/errors.ts";
 import { isJobState, JOB_STATES, type JobState } from "../core/job.ts";
-import { jobBlocks, jobJson, printJson } from "../render.ts";
+import { jobJson, jobTable, printJson } from "../render.ts";
 import { type GlobalOptions, integerOption, lastValue, withStore } from "./context.ts";
 import { scheduleLines } from "./schedule.ts";
 
 interface ListOptions extends GlobalOptions {
-  state?: string;
+  state?: string | string[];
   tag?: string;
   queue?: string;
   limit?: number;
+  all?: boolean;
+  ids?: boolean;
 }
 
+/** Rows a terminal shows without --limit or --all: a screenful, never the whole queue. */
+const DEFAULT_LIMIT = 50;
+
+function parseState(value: string): JobState {
+  const text = value.toLowerCase();
+  if (!isJobState(text)) throw new UserError(`unknown state "${value}"`, suggestion(value, JOB_STATES));
+  return text;
+}
+
+/** One state, for commands that take a single `--state` (the last one given wins). */
 export function parseStateOption(value: unknown): JobState | undefined {
   const state = lastValue(value as string | string[] | undefined);
-  if (state === undefined) return undefined;
-  const text = String(state).toLowerCase();
-  if (!isJobState(text))
-    throw new UserError(`unknown state "${String(state)}"`, suggestion(String(state), JOB_STATES));
-  return text;
+  return state === undefined ? undefined : parseState(String(state));
+}
+
+/** `--state pending --state failed` and `--state pending,failed` both mean either state. */
+export function parseStatesOption(value: unknown): JobState[] | undefined {
+  if (value === undefined) return undefined;
+  const given = (Array.isArray(value) ? value : [value]).flatMap((item) => String(item).split(","));
+  return [...new Set(given.map((item) => item.trim()).map(parseState))];
 }
 
 export function registerList(cli: CAC): void {
   cli
-    .command("list", "List jobs in insertion order")
-    .option("--state <state>", `Only jobs in this state: ${JOB_STATES.join(", ")} (default: all)`)
+    .command("list", "List jobs, newest first, one row each")
+    .option(
+      "--state <state>",
+      `Only jobs in these states; repeat it or use a,b: ${JOB_STATES.join(", ")} (default: all)`,
+    )
     .option("--tag <tag>", "Only jobs carrying this tag (default: all)")
     .option("--queue <name>", "Only jobs in this queue (default: all)")
-    .option("--limit <n>", "Show at most n jobs (default: all)")
-    .option("--json", "Print a JSON array of jobs (default: human text)")
+    .option("--limit <n>", `Show at most n jobs (default: ${DEFAULT_LIMIT}; with --json, all)`)
+    .option("--all", "Show every job that matches (default: off)")
+    .option("--json", "Print a JSON array of jobs, oldest first (default: human text)")
+    .option("--ids", "Print only the ids, one per line, for scripts and completion (default: off)")
     .example("queuectl list --state pending")
+    .example("queuectl list --state failed,dead --queue emails --limit 10")
     .action(async (options: ListOptions) => {
-      const state = parseStateOption(options.state);
-      const limit =
+      const states = parseStatesOption(options.state);
+      if (options.all && options.limit !== undefined) {
+        throw new UserError("give --limit or --all, not both", "--all shows every job; --limit N shows N");
+      }
+      const givenLimit =
         options.limit === undefined ? undefined : integerOption("limit", lastValue(options.limit), 1, 0);
+      const everything = options.all || options.json || options.ids;
+      const limit = givenLimit ?? (everything ? null : DEFAULT_LIMIT);
       const tag = lastValue(options.tag);
       const queue = lastValue(options.queue);
       await withStore(options, async (store) => {
-        const jobs = await store.jobList({
-          state,
+        const { jobs, total } = await store.jobPage({
+          states,
           tag: tag === undefined ? undefined : String(tag),
           queue: queue === undefined ? undefined : String(queue),
           limit,
+          // The JSON keeps the order scripts have always read: oldest first.
+          order: options.json ? "oldest" : "newest",
         });
         if (options.json) {
           printJson(jobs.map(jobJson));
           return;
         }
-        process.stdout.write(jobBlocks(jobs, Date.now()));
+        if (options.ids) {
+          if (jobs.length > 0) process.stdout.write(`${jobs.map((job) => job.id).join("\n")}\n`);
+          return;
+        }
+        const width = process.stdout.isTTY ? process.stdout.columns : undefined;
+        process.stdout.write(jobTable(jobs, total, Date.now(), width));
         // Schedules are not jobs, but their next occurrence is what a reader of `list` wants to know.
-        const schedules = state === undefined && tag === undefined ? await store.scheduleList() : [];
+        const schedules =
+          states === undefined && tag === undefined && queue === undefined ? await store.scheduleList() : [];
         if (schedules.length > 0)
           console.log(`\nSchedules (${schedules.length}):\n${scheduleLines(schedules)}`);
       });

@@ -1,27 +1,55 @@
 import type { CAC } from "cac";
-import { UserError } from "../core/errors.ts";
+import { runtimeError, UserError } from "../core/errors.ts";
 import { hostName, queuectlHome } from "../core/home.ts";
 import type { Attempt } from "../core/job.ts";
+import { endText } from "../flow/wait.ts";
 import { printJson, safeText } from "../render.ts";
-import {
-  attemptFiles,
-  dumpAttempt,
-  followAttempt,
-  type LogSink,
-  pickAttempt,
-  waitForAttempt,
-} from "../worker/attempt-logs.ts";
+import type { Store } from "../store/store.ts";
+import { attemptFiles, dumpAttempt, type LogSink, pickAttempt } from "../worker/attempt-logs.ts";
 import { LOG_CAP_BYTES, type LogStream } from "../worker/log-files.ts";
 import { type GlobalOptions, integerOption, lastValue, requireJob, withStore } from "./context.ts";
+import { type FollowParams, followJob } from "./logs-follow.ts";
 
 interface LogsOptions extends GlobalOptions {
   attempt?: unknown;
+  revision?: unknown;
   follow?: boolean;
   stderr?: boolean;
 }
 
 function note(text: string): void {
   process.stderr.write(`${safeText(text)}\n`);
+}
+
+/**
+ * The attempt a user names: `--attempt N` is the `#N` that `show` lists (the attempt's
+ * token, unique for the job's whole life, so edits and reruns never make it ambiguous);
+ * `--revision R` is the latest attempt that ran a revision starting with R.
+ */
+function chooseAttempt(
+  attempts: Attempt[],
+  number: number | undefined,
+  revision: string | undefined,
+): Attempt | undefined {
+  if (number !== undefined) return attempts.find((attempt) => attempt.token === number);
+  if (revision === undefined) return pickAttempt(attempts, undefined);
+  const ran = attempts.filter((attempt) => attempt.revision?.startsWith(revision));
+  return pickAttempt(ran, undefined);
+}
+
+function missingAttempt(id: string, number: number | undefined, revision: string | undefined) {
+  if (number !== undefined)
+    return new UserError(`job "${id}" has no attempt ${number}`, "see `queuectl show <id>` for its attempts");
+  if (revision !== undefined) {
+    return new UserError(
+      `job "${id}" has no attempt of revision ${revision}`,
+      "see `queuectl show <id>` for the revision each attempt ran",
+    );
+  }
+  return new UserError(
+    `job "${id}" has not run yet`,
+    "start a worker, or wait with `queuectl logs <id> --follow`",
+  );
 }
 
 /**
@@ -51,21 +79,57 @@ function collect(files: ReturnType<typeof attemptFiles>, streams: LogStream[]) {
   return { stdout: text("stdout"), stderr: text("stderr") };
 }
 
+function noteAttemptEnd(attempt: Attempt): void {
+  note(`(attempt ${attempt.token}: ${describeEnd(attempt)})`);
+}
+
+/** Follows the job through its retries and exits as `wait` does: 1 unless it completed. */
+async function followToEnd(store: Store, params: FollowParams): Promise<void> {
+  const ended = await followJob(store, params);
+  if (ended?.state === "completed") return;
+  throw runtimeError(
+    `job "${safeText(params.jobId)}" ${ended === null ? "was purged" : `ended ${safeText(endText(ended))}`}`,
+    "see `queuectl show <id>`",
+  );
+}
+
 export function registerLogs(cli: CAC): void {
   cli
     .command("logs <id>", "Show a job's captured stdout and stderr")
-    .option("--attempt <n>", "Which attempt, numbered as `show` lists them (default: the latest)")
-    .option("--follow", "Keep printing output as the attempt runs, until it ends (default: off)")
+    .option(
+      "--attempt <n>",
+      "Which attempt: the #n that `show` lists, `token` in its --json (default: the latest)",
+    )
+    .option(
+      "--revision <hash>",
+      "The latest attempt that ran this revision, or a prefix of it (default: any)",
+    )
+    .option(
+      "--follow",
+      "Keep printing output as the job runs, through its retries, until it ends; exit 1 unless it completed (default: off)",
+    )
     .option("--stderr", "Print only the job's stderr, on stdout (default: stdout and stderr)")
     .option("--json", "Print the attempt and its output as JSON (default: the raw output)")
     .example("queuectl logs job1")
     .example("queuectl logs job1 --attempt 2 --stderr")
+    .example("queuectl logs job1 --revision 3f9a1c")
     .example("queuectl logs job1 --follow")
     .action(async (id: string, options: LogsOptions) => {
       const number =
         options.attempt === undefined
           ? undefined
           : integerOption("attempt", lastValue(options.attempt), 1, 1);
+      const revisionText = lastValue(options.revision as string | string[] | undefined);
+      const revision = revisionText === undefined ? undefined : String(revisionText).trim();
+      if (revision !== undefined && !/^[0-9a-f]{1,64}$/i.test(revision)) {
+        throw new UserError(
+          `--revision "${safeText(revision)}" is not a revision`,
+          "give the hex revision `show` lists, e.g. --revision 3f9a1c",
+        );
+      }
+      if (number !== undefined && revision !== undefined) {
+        throw new UserError("--attempt and --revision cannot be combined", "drop one of them");
+      }
       if (options.follow && options.json) {
         throw new UserError("--follow and --json cannot be combined", "drop one of them");
       }
@@ -74,21 +138,20 @@ export function registerLogs(cli: CAC): void {
       const host = hostName();
       await withStore(options, async (store) => {
         const job = await requireJob(store, String(id));
-        let attempt = pickAttempt(await store.attemptList({ jobId: job.id }), number);
-        if (!attempt && number === undefined && options.follow) {
-          note(`job ${job.id} has not started yet; waiting for it…`);
-          attempt = await waitForAttempt(store, job.id);
+        const attempt = chooseAttempt(await store.attemptList({ jobId: job.id }), number, revision);
+        if (options.follow && (attempt !== undefined || (number === undefined && revision === undefined))) {
+          if (!attempt) note(`job ${job.id} has not started yet; waiting for it…`);
+          return followToEnd(store, {
+            home,
+            host,
+            jobId: job.id,
+            attempt: attempt ?? null,
+            streams,
+            sink: terminalSink(Boolean(options.stderr)),
+            onAttemptEnd: noteAttemptEnd,
+          });
         }
-        if (!attempt) {
-          throw new UserError(
-            number === undefined
-              ? `job "${safeText(job.id)}" has not run yet`
-              : `job "${safeText(job.id)}" has no attempt ${number}`,
-            number === undefined
-              ? "start a worker, or wait with `queuectl logs <id> --follow`"
-              : "see `queuectl show <id>` for its attempts",
-          );
-        }
+        if (!attempt) throw missingAttempt(safeText(job.id), number, revision);
         const files = attemptFiles(home, host, attempt);
         if (!files.local) {
           const where =
@@ -99,6 +162,8 @@ export function registerLogs(cli: CAC): void {
             printJson({
               job_id: job.id,
               attempt: attempt.attempt,
+              token: attempt.token,
+              revision: attempt.revision,
               host: attempt.host,
               source: "store",
               output_tail: attempt.output_tail,
@@ -115,6 +180,8 @@ export function registerLogs(cli: CAC): void {
           printJson({
             job_id: job.id,
             attempt: attempt.attempt,
+            token: attempt.token,
+            revision: attempt.revision,
             host: attempt.host,
             source: "files",
             finished: attempt.finished_at !== null,
@@ -127,11 +194,6 @@ export function registerLogs(cli: CAC): void {
           return;
         }
         const sink = terminalSink(Boolean(options.stderr));
-        if (options.follow && attempt.finished_at === null) {
-          const finished = await followAttempt(store, { files, attempt, streams, sink });
-          note(`(attempt ${finished.attempt}: ${describeEnd(finished)})`);
-          return;
-        }
         dumpAttempt(files, streams, sink);
         for (const stream of streams) {
           const total = stream === "stdout" ? attempt.stdout_bytes : attempt.stderr_bytes;

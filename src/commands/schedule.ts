@@ -1,23 +1,8 @@
 import type { CAC } from "cac";
 import { UserError } from "../core/errors.ts";
-import { colors, commandText, iso, printJson, safeText } from "../render.ts";
+import { colors, commandText, iso, printJson, safeText, scheduleJson } from "../render.ts";
 import type { ScheduleRecord } from "../store/store.ts";
 import { type GlobalOptions, withStore } from "./context.ts";
-
-export function scheduleJson(schedule: ScheduleRecord) {
-  return {
-    id: schedule.id,
-    command: schedule.spec.command,
-    schedule: schedule.spec.schedule,
-    timezone: schedule.spec.timezone ?? "UTC",
-    catchup: schedule.spec.catchup ?? "latest",
-    overlap: schedule.spec.overlap ?? "skip",
-    next_run_at: iso(schedule.next_at),
-    last_fired_at: iso(schedule.last_at),
-    source: schedule.source,
-    revision: schedule.revision,
-  };
-}
 
 export function scheduleLines(schedules: ScheduleRecord[]): string {
   return schedules

@@ -1,12 +1,58 @@
 import type { CAC } from "cac";
 import { resolveConfig, withDefaults, workerLostAfterMs } from "../core/config.ts";
-import { colors, configJson, countsBlock, printJson, safeText, workerJson } from "../render.ts";
+import { formatDurationMs } from "../core/duration.ts";
+import {
+  colors,
+  commandText,
+  configJson,
+  countsBlock,
+  iso,
+  printJson,
+  safeText,
+  workerJson,
+} from "../render.ts";
+import type { Store } from "../store/store.ts";
 import { type GlobalOptions, withStore } from "./context.ts";
+
+interface RunningJob {
+  worker_id: string;
+  id: string;
+  command: string;
+  started_at: string | null;
+  running_ms: number;
+}
+
+/** The jobs workers run now, from the store: processing jobs with their worker_id, oldest first. */
+async function runningJobs(store: Store, now: number): Promise<RunningJob[]> {
+  const { jobs } = await store.jobPage({ states: ["processing"], limit: null, order: "oldest" });
+  return jobs.flatMap((job) =>
+    job.worker_id === null
+      ? []
+      : [
+          {
+            worker_id: job.worker_id,
+            id: job.id,
+            command: commandText(job.spec.command),
+            started_at: iso(job.started_at),
+            running_ms: job.started_at === null ? 0 : Math.max(0, now - job.started_at),
+          },
+        ],
+  );
+}
+
+/** "    running build for 12s: make test" under its worker, or "idle". */
+function runningLines(jobs: RunningJob[]): string[] {
+  if (jobs.length === 0) return [`      ${colors.dim("idle")}`];
+  return jobs.map(
+    (job) =>
+      `      running ${safeText(job.id)} for ${formatDurationMs(job.running_ms)}: ${safeText(job.command).slice(0, 60)}`,
+  );
+}
 
 export function registerStatus(cli: CAC): void {
   cli
     .command("status", "Show job counts by state, the workers and the config")
-    .option("--json", "Print {jobs, workers, config} as JSON (default: human text)")
+    .option("--json", "Print {jobs, workers, running, config} as JSON (default: human text)")
     .example("queuectl status")
     .action(async (options: GlobalOptions) => {
       await withStore(options, async (store) => {
@@ -20,9 +66,10 @@ export function registerStatus(cli: CAC): void {
         ]);
         const lostAfter = workerLostAfterMs(resolveConfig(stored));
         const config = withDefaults(stored);
+        const running = await runningJobs(store, now);
         const workerRows = workers.map((worker) => workerJson(worker, now, lostAfter));
         if (options.json) {
-          printJson({ jobs: counts, workers: workerRows, config: configJson(config) });
+          printJson({ jobs: counts, workers: workerRows, running, config: configJson(config) });
           return;
         }
         const lines = [
@@ -46,6 +93,7 @@ export function registerStatus(cli: CAC): void {
             lines.push(
               `  Worker (PID: ${worker.pid}) - ${health}${hosts.length > 1 ? "" : ` on ${safeText(worker.host)}`}`,
             );
+            lines.push(...runningLines(running.filter((job) => job.worker_id === worker.id)));
           }
         }
         lines.push("", colors.bold("Configuration:"));

@@ -44,15 +44,25 @@ export function runtimeError(message: string, hint = ""): UserError {
   return new UserError(message, hint, 1);
 }
 
-/** Levenshtein distance, small and allocation-light; only used for "did you mean" hints. */
-function editDistance(a: string, b: string): number {
+/**
+ * Optimal string alignment distance (Levenshtein plus swapping two neighbouring letters as
+ * one edit), small and allocation-light; only used for "did you mean" hints. Swapped letters
+ * are the commonest typo (`lsit`, `shwo`, `dql`), and plain Levenshtein counts each as two.
+ */
+export function editDistance(a: string, b: string): number {
+  let beforePrevious: number[] = [];
   let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     const current = [i];
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost);
+      let best = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        best = Math.min(best, (beforePrevious[j - 2] ?? 0) + 1);
+      }
+      current[j] = best;
     }
+    beforePrevious = previous;
     previous = current;
   }
   return previous[b.length] ?? 0;

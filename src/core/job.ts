@@ -60,6 +60,8 @@ export interface Attempt {
   log_path: string | null;
   /** The last few KB of combined output, kept in the store so `logs` works from any host. */
   output_tail: string | null;
+  /** The job's revision this attempt ran; null for attempts recorded before revisions were kept. */
+  revision: string | null;
 }
 
 export function isJobState(value: string): value is JobState {

@@ -5,8 +5,9 @@
 
 import { resolveConfig, withDefaults, workerLostAfterMs } from "../core/config.ts";
 import { isJobState, JOB_STATES, type JobState } from "../core/job.ts";
-import { attemptJson, configJson, iso, jobJson, workerJson } from "../render.ts";
-import type { Store } from "../store/store.ts";
+import { attemptJson, configJson, iso, jobJson, scheduleJson, workerJson } from "../render.ts";
+import type { JobLink, Store } from "../store/store.ts";
+import { type LiveOutputSource, liveOutputTail } from "./live-output.ts";
 import { json, problem } from "./responses.ts";
 
 /** A page is at most this many jobs, so one request never serialises the whole table. */
@@ -16,6 +17,8 @@ const MINUTE_MS = 60_000;
 /** The chart's window: the last hour by default, a day at most. */
 const DEFAULT_MINUTES = 60;
 const MAX_MINUTES = 24 * 60;
+/** A job's detail lists at most this many of the jobs waiting for it; the total is still given. */
+const DEPENDENTS_SHOWN = 100;
 
 /** The `status --json` shape: `{ jobs, workers, config }`. */
 export async function statusBody(store: Store, now: number) {
@@ -114,20 +117,55 @@ export async function job(store: Store, id: string): Promise<Response> {
   });
 }
 
-/** The tail of each attempt's output, as kept in the store so it reads the same from any host. */
-export async function jobLog(store: Store, id: string): Promise<Response> {
+/**
+ * The tail of each attempt's output: as kept in the store once it ended (the same from any
+ * host), or read from this host's log files while it runs (`live`).
+ */
+export async function jobLog(store: Store, id: string, source: LiveOutputSource): Promise<Response> {
   const found = await store.jobGet({ id });
   if (!found) return noSuchJob(id);
   const attempts = await store.attemptList({ jobId: id });
   return json({
     id,
-    attempts: attempts.map((attempt) => ({
-      attempt: attempt.attempt,
-      token: attempt.token,
-      host: attempt.host,
-      output_tail: attempt.output_tail,
-    })),
+    attempts: attempts.map((attempt) => {
+      const live = liveOutputTail(source, attempt);
+      return {
+        attempt: attempt.attempt,
+        token: attempt.token,
+        host: attempt.host,
+        running: attempt.finished_at === null,
+        live: live !== null,
+        output_tail: live ?? attempt.output_tail,
+      };
+    }),
   });
+}
+
+function linkJson(links: JobLink[]) {
+  return links.map((link) => ({ id: link.id, state: link.state }));
+}
+
+/** `GET /api/jobs/<id>/dependencies`: the jobs it waits for (`after`) and those waiting for it. */
+export async function jobDependencies(store: Store, id: string): Promise<Response> {
+  const found = await store.jobGet({ id });
+  if (!found) return noSuchJob(id);
+  const links = await store.jobDependencyLinks({ id, limit: DEPENDENTS_SHOWN });
+  return json({
+    id,
+    upstream: linkJson(links.upstream),
+    downstream: linkJson(links.downstream),
+    downstream_total: links.downstreamTotal,
+  });
+}
+
+/** `GET /api/queues`: the `queue list --json` shape (limit, pause switch, counts by state). */
+export async function queues(store: Store): Promise<Response> {
+  return json(await store.queueList());
+}
+
+/** `GET /api/schedules`: the `schedule list --json` shape, with each schedule's next run. */
+export async function schedules(store: Store): Promise<Response> {
+  return json((await store.scheduleList()).map(scheduleJson));
 }
 
 /** Finished attempts per minute over `minutes`, with every minute present so charts need no gaps logic. */

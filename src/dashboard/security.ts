@@ -1,28 +1,45 @@
 /**
  * Who may use the dashboard. The page shows job specs, and specs carry `env`, which often
- * holds secrets; its actions re-run shell commands. So:
+ * holds secrets; its actions re-run shell commands as the worker's user. Any local user can
+ * reach a loopback port, so loopback alone protects nothing. So:
  *
- * - Without a token it must be bound to loopback, and the Host header must name loopback
- *   too: a DNS-rebinding page (evil.example resolving to 127.0.0.1) sends its own host name
- *   and is refused before it reads anything.
- * - With a token every request needs it: `Authorization: Bearer T` or `X-Queuectl-Token: T`
- *   from scripts and Prometheus, or the HttpOnly cookie the page gets from /api/login.
+ * - By default every request needs a token (generated at start when none is given), except
+ *   the page's static files, which hold no queue data. Scripts and Prometheus send it as
+ *   `Authorization: Bearer T` or `X-Queuectl-Token: T`; the browser gets it once in the URL
+ *   (`/?token=T`, as Jupyter does), trades it for an HttpOnly cookie and is redirected to a
+ *   URL without it.
  * - A POST must also come from the page itself (Origin or Sec-Fetch-Site), unless it
  *   carries the token in a header, which a cross-site form cannot do. The SameSite=Strict
  *   cookie is not trusted alone, because same-site is wider than same-origin.
+ * - Only with an explicit opt-out (`--no-token`) does it run without one; then it must be
+ *   bound to loopback, and the Host header must name loopback too: a DNS-rebinding page
+ *   (evil.example resolving to 127.0.0.1) sends its own host name and is refused.
  */
 
-import { timingSafeEqual } from "node:crypto";
+import { randomBytes, timingSafeEqual } from "node:crypto";
 import { UserError } from "../core/errors.ts";
 import { problem } from "./responses.ts";
 
-export const TOKEN_COOKIE = "queuectl_dashboard_token";
 const LOOPBACK_NAMES = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 /** Long enough that guessing it over HTTP is hopeless. */
 const MIN_TOKEN_LENGTH = 16;
+/** A generated token: 24 random bytes, 48 hex characters (the length Jupyter uses). */
+const GENERATED_TOKEN_BYTES = 24;
 
 export function isLoopbackHost(host: string): boolean {
   return LOOPBACK_NAMES.has(host.toLowerCase());
+}
+
+export function generateToken(): string {
+  return randomBytes(GENERATED_TOKEN_BYTES).toString("hex");
+}
+
+/**
+ * Cookies are shared by every port of a host, so two dashboards on 127.0.0.1 would
+ * overwrite each other's sign-in under one name; the port keeps them apart.
+ */
+export function tokenCookieName(port: number): string {
+  return `queuectl_dashboard_token_${port}`;
 }
 
 /** Refuses an exposed bind without a token, and a token too short to protect anything. */
@@ -30,13 +47,13 @@ export function checkBindPolicy(host: string, token: string | null): void {
   if (token !== null && token.length < MIN_TOKEN_LENGTH) {
     throw new UserError(
       `the dashboard token must be at least ${MIN_TOKEN_LENGTH} characters`,
-      "generate one with `openssl rand -hex 16`",
+      "generate one with `openssl rand -hex 16`, or leave --token out and one is generated",
     );
   }
   if (token === null && !isLoopbackHost(host)) {
     throw new UserError(
       `binding the dashboard to ${host} without a token would let anyone on the network run jobs`,
-      "add --token <secret> (or set QUEUECTL_DASHBOARD_TOKEN), or keep the default --host 127.0.0.1",
+      "drop --no-token (a token is then generated), or keep the default --host 127.0.0.1",
     );
   }
 }
@@ -53,10 +70,15 @@ function headerToken(request: Request): string | null {
   return bearer?.trim() ?? request.headers.get("x-queuectl-token");
 }
 
-function cookieToken(request: Request): string | null {
+function cookieToken(request: Request, cookieName: string): string | null {
   for (const part of (request.headers.get("cookie") ?? "").split(";")) {
     const [name, ...rest] = part.trim().split("=");
-    if (name === TOKEN_COOKIE) return decodeURIComponent(rest.join("="));
+    if (name !== cookieName) continue;
+    try {
+      return decodeURIComponent(rest.join("="));
+    } catch {
+      return null; // a malformed %-escape is no token
+    }
   }
   return null;
 }
@@ -79,8 +101,18 @@ function isSameOrigin(request: Request): boolean {
 }
 
 export interface AccessPolicy {
+  /** Null only when the user opted out with `--no-token`. */
   token: string | null;
+  /** The sign-in cookie's name (see tokenCookieName). */
+  cookieName: string;
 }
+
+const CROSS_ORIGIN = () =>
+  problem(
+    403,
+    "cross-origin request refused",
+    "actions must come from the dashboard page itself, or carry the token in an Authorization header",
+  );
 
 /**
  * Null when the request may proceed, else the refusal. A `write` (POST) also needs the
@@ -93,37 +125,53 @@ export function refuse(
   kind: "read" | "write" | "login",
 ): Response | null {
   const { token } = policy;
-  if (token === null && !isLoopbackHost(requestHostName(request))) {
-    return problem(403, "this dashboard answers only to localhost", "open it as http://127.0.0.1:<port>/");
+  if (token === null) {
+    if (!isLoopbackHost(requestHostName(request))) {
+      return problem(403, "this dashboard answers only to localhost", "open it as http://127.0.0.1:<port>/");
+    }
+    return kind !== "read" && !isSameOrigin(request) ? CROSS_ORIGIN() : null;
   }
   const fromHeader = headerToken(request);
-  if (token !== null && fromHeader !== null && sameSecret(fromHeader, token)) return null;
-  if (fromHeader !== null && token !== null) {
-    return problem(401, "wrong dashboard token", "use the token the dashboard was started with");
+  if (fromHeader !== null) {
+    return sameSecret(fromHeader, token)
+      ? null
+      : problem(401, "wrong dashboard token", "use the token the dashboard printed when it started");
   }
-  if (kind !== "read" && !isSameOrigin(request)) {
-    return problem(
-      403,
-      "cross-origin request refused",
-      "actions must come from the dashboard page itself, or carry the token in an Authorization header",
-    );
-  }
-  if (token === null || kind === "login") return null;
-  const fromCookie = cookieToken(request);
+  if (kind !== "read" && !isSameOrigin(request)) return CROSS_ORIGIN();
+  if (kind === "login") return null;
+  const fromCookie = cookieToken(request, policy.cookieName);
   if (fromCookie !== null && sameSecret(fromCookie, token)) return null;
   return problem(
     401,
     "this dashboard needs its token",
-    "sign in on the page, or send Authorization: Bearer <token>",
+    "open the URL with ?token= that the dashboard printed, or send Authorization: Bearer <token>",
   );
 }
 
-/** The page's sign-in: checks the token and hands it back as an HttpOnly, SameSite=Strict cookie. */
+function signInCookie(token: string, policy: AccessPolicy): string {
+  return `${policy.cookieName}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`;
+}
+
+/** The page's sign-in form: checks the token and hands it back as an HttpOnly, SameSite=Strict cookie. */
 export function login(given: unknown, policy: AccessPolicy): Response {
   if (policy.token === null) return Response.json({ ok: true });
   if (typeof given !== "string" || !sameSecret(given, policy.token)) {
-    return problem(401, "wrong dashboard token", "use the token the dashboard was started with");
+    return problem(401, "wrong dashboard token", "use the token the dashboard printed when it started");
   }
-  const cookie = `${TOKEN_COOKIE}=${encodeURIComponent(given)}; HttpOnly; SameSite=Strict; Path=/`;
-  return Response.json({ ok: true }, { headers: { "set-cookie": cookie } });
+  return Response.json({ ok: true }, { headers: { "set-cookie": signInCookie(given, policy) } });
+}
+
+/**
+ * `GET /?token=T`, the URL the dashboard prints: a right token becomes the cookie, and
+ * either way the browser is sent on to `/`, so the token leaves the address bar and the
+ * history. A wrong one (an old URL from an earlier start) lands on the sign-in form.
+ */
+export function signInFromUrl(url: URL, policy: AccessPolicy): Response | null {
+  const given = url.searchParams.get("token");
+  if (url.pathname !== "/" || given === null) return null;
+  const headers = new Headers({ location: "/" });
+  if (policy.token !== null && sameSecret(given, policy.token)) {
+    headers.set("set-cookie", signInCookie(given, policy));
+  }
+  return new Response(null, { status: 303, headers });
 }

@@ -8,15 +8,17 @@
 
 import type { Server } from "bun";
 import { UserError } from "../core/errors.ts";
+import { hostName, queuectlHome } from "../core/home.ts";
 import type { Store } from "../store/store.ts";
-import { isMoveName, moveJob, retryAllDead } from "./actions.ts";
+import { isMoveName, killJob, moveJob, retryAllDead, setQueuePaused } from "./actions.ts";
 import * as api from "./api.ts";
 import { buildAssets, serveAsset } from "./assets.ts";
 import { StatusFeed } from "./events.ts";
+import type { LiveOutputSource } from "./live-output.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
 import { MonotonicSeries } from "./monotonic.ts";
 import { problem, withSecurityHeaders } from "./responses.ts";
-import { type AccessPolicy, login, refuse } from "./security.ts";
+import { type AccessPolicy, login, refuse, signInFromUrl, tokenCookieName } from "./security.ts";
 import { syncState } from "./sync-state.ts";
 
 export interface DashboardOptions {
@@ -25,9 +27,12 @@ export interface DashboardOptions {
   host: string;
   /** 0 picks a free port. */
   port: number;
+  /** Required by every request but the static page; null only when the user opted out (`--no-token`). */
   token: string | null;
   /** Injected for tests; default Date.now. */
   clock?: () => number;
+  /** Where this host's attempt logs are, for live output; default QUEUECTL_HOME and QUEUECTL_HOST. */
+  logs?: LiveOutputSource;
 }
 
 export interface Dashboard {
@@ -51,12 +56,13 @@ interface Route {
 }
 
 interface Deps extends Required<DashboardOptions> {
+  policy: AccessPolicy;
   feed: StatusFeed;
   series: MonotonicSeries;
 }
 
 function routeFor(segments: string[], deps: Deps): Route[] {
-  const { store, clock, feed, series } = deps;
+  const { store, clock, feed, series, logs } = deps;
   const read = (handler: Handler): Route => ({ kind: "read", method: "GET", handler });
   const write = (handler: Handler): Route => ({
     kind: "write",
@@ -89,6 +95,14 @@ function routeFor(segments: string[], deps: Deps): Route[] {
       return third === undefined ? [read(({ url }) => api.throughput(store, url.searchParams, clock()))] : [];
     case "sync":
       return third === undefined ? [read(() => syncState(store))] : [];
+    case "schedules":
+      return third === undefined ? [read(() => api.schedules(store))] : [];
+    case "queues": {
+      if (third === undefined) return [read(() => api.queues(store))];
+      if (fourth === "pause" || fourth === "resume")
+        return [write(() => setQueuePaused(store, third, fourth === "pause"))];
+      return [];
+    }
     case "events":
       return third === undefined
         ? [
@@ -106,7 +120,7 @@ function routeFor(segments: string[], deps: Deps): Route[] {
           method: "POST",
           handler: async ({ request }) => {
             const body = (await request.json().catch(() => null)) as { token?: unknown } | null;
-            return login(body?.token, { token: deps.token });
+            return login(body?.token, deps.policy);
           },
         },
       ];
@@ -115,7 +129,9 @@ function routeFor(segments: string[], deps: Deps): Route[] {
     case "jobs": {
       if (third === undefined) return [read(({ url }) => api.jobs(store, url.searchParams))];
       if (fourth === undefined) return [read(() => api.job(store, third))];
-      if (fourth === "log") return [read(() => api.jobLog(store, third))];
+      if (fourth === "log") return [read(() => api.jobLog(store, third, logs))];
+      if (fourth === "dependencies") return [read(() => api.jobDependencies(store, third))];
+      if (fourth === "kill") return [write(() => killJob(store, third, clock()))];
       if (isMoveName(fourth)) return [write(() => moveJob(store, third, fourth, clock()))];
       return [];
     }
@@ -132,15 +148,23 @@ function splitPath(pathname: string): string[] | null {
   }
 }
 
+/** Plain text, so a malformed request learns nothing about the server. */
+function plain(status: number, text: string): Response {
+  return new Response(`${text}\n`, { status, headers: { "content-type": "text/plain; charset=utf-8" } });
+}
+
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   const clock = options.clock ?? Date.now;
-  const policy: AccessPolicy = { token: options.token };
+  // The cookie is named after the port, known once the server listens (before any request).
+  const policy: AccessPolicy = { token: options.token, cookieName: tokenCookieName(options.port) };
   const assets = await buildAssets();
   const feed = new StatusFeed(options.store, clock);
-  const deps: Deps = { ...options, clock, feed, series: new MonotonicSeries() };
+  const logs = options.logs ?? { home: queuectlHome(), host: hostName() };
+  const deps: Deps = { ...options, clock, logs, policy, feed, series: new MonotonicSeries() };
 
-  const answer = async (request: Request, server: Server<undefined>): Promise<Response> => {
-    const url = new URL(request.url);
+  const answer = async (request: Request, url: URL, server: Server<undefined>): Promise<Response> => {
+    const landing = request.method === "GET" ? signInFromUrl(url, policy) : null;
+    if (landing) return landing;
     const asset = assets.get(url.pathname);
     // The page and its files hold no queue data, so they load before sign-in.
     if (asset && (request.method === "GET" || request.method === "HEAD")) return serveAsset(asset);
@@ -160,18 +184,34 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const server = Bun.serve({
     hostname: options.host,
     port: options.port,
+    // Never Bun's development error page, which shows source and paths to whoever asks.
+    development: false,
+    // Production mode would share the port with another process already on it (SO_REUSEPORT),
+    // splitting requests between two dashboards; a taken port must be an error instead.
+    reusePort: false,
     async fetch(request, server) {
+      // Without a Host header the request URL is only a path, and a URL cannot be made of it.
+      if (!request.headers.get("host")) return withSecurityHeaders(plain(400, "bad request: no Host header"));
+      let url: URL;
       try {
-        return withSecurityHeaders(await answer(request, server));
+        url = new URL(request.url);
+      } catch {
+        return withSecurityHeaders(plain(400, "bad request: malformed URL"));
+      }
+      try {
+        return withSecurityHeaders(await answer(request, url, server));
       } catch (error) {
         if (error instanceof UserError) return withSecurityHeaders(problem(503, error.message, error.hint));
-        process.stderr.write(
-          `dashboard: ${request.method} ${new URL(request.url).pathname} failed: ${error}\n`,
-        );
+        process.stderr.write(`dashboard: ${request.method} ${url.pathname} failed: ${error}\n`);
         return withSecurityHeaders(problem(500, "internal error", "see the dashboard's stderr"));
       }
     },
+    // Whatever escapes fetch: a plain 500, without stack or paths.
+    error() {
+      return withSecurityHeaders(plain(500, "internal error"));
+    },
   });
+  policy.cookieName = tokenCookieName(server.port ?? options.port);
   const host =
     options.host.includes(":") && !options.host.startsWith("[") ? `[${options.host}]` : options.host;
   return {

@@ -2,6 +2,9 @@
  * The schedule ticker: turns due schedules into occurrence jobs. Workers and watchers run
  * it on every poll; `scheduleFire` is a compare-and-set on `next_at` and occurrence ids are
  * deterministic, so any number of tickers on any number of hosts enqueue each occurrence once.
+ * Catch-up (which occurrences are owed) is decided here by `dueOccurrences`; overlap (which
+ * of them to enqueue, and which earlier ones to cancel) by `decideOccurrences` inside the
+ * store's transaction, since it depends on the occurrences' states at that moment.
  */
 
 import { resolveConfig } from "../core/config.ts";

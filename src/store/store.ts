@@ -5,6 +5,7 @@
  */
 
 import type { Attempt, Job, JobState, StateCounts } from "../core/job.ts";
+import type { JobFacts, JobfileAction } from "../core/reconcile.ts";
 import type { JobSpec } from "../core/spec.ts";
 
 export interface NewJob {
@@ -60,32 +61,36 @@ export interface DeclaredJob {
   state: JobState;
   /** Whether the jobfile still declares it (false once its file was removed). */
   declared: boolean;
+  /** The jobs folder (real path) that declared it; null for rows declared before owners were kept. */
+  owner: string | null;
+}
+
+/** A declaration a jobs folder sends; the store decides its action again against the row it re-reads. */
+export interface DeclaredChange extends NewJob {
+  source: string;
+  /** The declaring folder's real path. */
+  owner: string;
+  /** The folder whose job this one may take over (the plan showed it), or null. */
+  adoptFrom: string | null;
 }
 
 export interface JobfileChanges {
-  creates: NewJob[];
-  /** New revisions of existing ids; how each applies depends on the job's state at apply time. */
-  updates: NewJob[];
-  /** Ids whose declaring file is gone: not-yet-started jobs are canceled, history stays. */
-  removals: string[];
+  declarations: DeclaredChange[];
+  /** Ids the folder `owner` no longer declares. */
+  removals: { id: string; owner: string }[];
 }
 
-export interface JobDeclaration {
-  id: string;
-  source: string | null;
-  nextRevision: string | null;
-}
+/** How an existing id is stored, as the reconcile rules read it (src/core/reconcile.ts). */
+export type JobDeclaration = JobFacts;
 
-export interface JobfileApplyResult {
-  created: string[];
-  /** Spec replaced in place (the job had not started) or re-queued (it had finished). */
-  updated: string[];
-  /** Queued to run after the running attempt finishes. */
-  deferred: string[];
-  /** The id already completed exactly this revision; nothing was queued. */
-  alreadyCompleted: string[];
-  canceled: string[];
-}
+/**
+ * The ids each action of the reconcile table was applied to. An id the apply refused
+ * (an ad hoc job or another folder took it since the plan was made) is in none of them.
+ */
+export type JobfileApplyResult = Record<JobfileAction, string[]> & {
+  /** Dependents armed again because the job they wait for is declared again. */
+  rearmed: string[];
+};
 
 /** A page of jobs for the dashboard, newest first. Conditions that are absent do not filter. */
 export interface JobSearchParams {
@@ -95,6 +100,31 @@ export interface JobSearchParams {
   tag?: string;
   limit: number;
   offset: number;
+}
+
+/** `list`'s filters: absent conditions do not filter; several states match any of them. */
+export interface JobPageParams {
+  states?: JobState[];
+  tag?: string;
+  queue?: string;
+  /** At most this many jobs; null for all. */
+  limit: number | null;
+  /** Newest first (default), or insertion order, which `list --json` has always used. */
+  order?: "newest" | "oldest";
+}
+
+/** A job named in another's `after` list, with its state (null: no such job, e.g. purged). */
+export interface JobLink {
+  id: string;
+  state: JobState | null;
+}
+
+/** A job's direct dependencies (`after`) and the jobs that wait for it. */
+export interface JobDependencyLinks {
+  upstream: JobLink[];
+  /** The first `limit` dependents, oldest first. */
+  downstream: JobLink[];
+  downstreamTotal: number;
 }
 
 /** Attempts that finished in one time bucket, split by outcome. */
@@ -113,23 +143,34 @@ export interface HistogramCounts {
   sumMs: number;
 }
 
+/** Finished attempts of one queue's jobs, by outcome (see MetricsSnapshot). */
+export interface QueueAttemptCounts {
+  queue: string;
+  completed: number;
+  failed: number;
+  dead: number;
+  /** Attempts started after the first one of a run (attempt number > 1). */
+  retries: number;
+}
+
 /**
  * Aggregates for `/metrics`, derived from the attempts table so they only grow while
  * history is kept: each finished attempt either completed its job, scheduled a retry
  * (the job became `failed`) or used the last retry (the job became `dead`).
  */
 export interface MetricsSnapshot {
-  completed: number;
-  failed: number;
-  dead: number;
-  /** Attempts started after the first one of a run (attempt number > 1). */
-  retries: number;
+  /** One entry per queue that has attempts, by the queue of the attempt's job. */
+  attemptsByQueue: QueueAttemptCounts[];
   /** finished_at − started_at of every finished attempt. */
   duration: HistogramCounts;
   /** From enqueue (or the job's run_at/delay) to the start of its first-ever attempt. */
   wait: HistogramCounts;
-  /** The oldest next_run_at among pending jobs that are due and not blocked by dependencies, or null. */
-  oldestPendingSince: number | null;
+  /**
+   * Per queue with such jobs: since when the longest-waiting pending job that is due and not
+   * blocked by dependencies has been waiting, i.e. the later of its enqueue and its
+   * next_run_at (a run_at in the past does not make a fresh job look old).
+   */
+  oldestDueByQueue: { queue: string; since: number }[];
 }
 
 /**
@@ -160,6 +201,19 @@ export interface JobRecord {
   canceled_by: string | null;
   /** The schedule this job is an occurrence of. */
   schedule_id: string | null;
+  /** Its finished attempts, oldest first; an unfinished one is left out, as it is uncounted. */
+  attempt_history: AttemptRecord[];
+}
+
+/** An attempt as `export` carries it: an Attempt without the job id it sits under. */
+export type AttemptRecord = Omit<Attempt, "job_id">;
+
+/** What `import` did: with `merge`, ids the store already had are skipped instead of refused. */
+export interface ImportResult {
+  jobsImported: number;
+  jobsSkipped: number;
+  schedulesImported: number;
+  schedulesSkipped: number;
 }
 
 /** Everything besides jobs that `export` writes and `import` restores. */
@@ -209,14 +263,17 @@ export interface Store {
     limit: number;
   }): Promise<{ jobs: JobRecord[]; next: string | null }>;
   /**
-   * Restores exported jobs with their state, and any settings, all or nothing in one
-   * transaction. A job or schedule id that already exists throws a UserError naming it.
+   * Restores exported jobs with their state and attempt history, and any settings, all or
+   * nothing in one transaction. A job or schedule id that already exists throws a UserError
+   * naming it; with `merge` it is skipped (and counted), and config values and queue
+   * settings the store already has are kept.
    */
   jobImportMany(params: {
     jobs: JobRecord[];
     settings?: StoreSettings;
+    merge?: boolean;
     onProgress?: (done: number) => void;
-  }): Promise<void>;
+  }): Promise<ImportResult>;
   jobGet(params: { id: string }): Promise<Job | null>;
   /** Insertion order. */
   jobList(params: {
@@ -227,6 +284,11 @@ export interface Store {
     offset?: number;
   }): Promise<Job[]>;
   jobCounts(): Promise<StateCounts>;
+  /**
+   * Newest first (or oldest), with how many jobs match in all. Must stay fast on 100k jobs: the page is
+   * a LIMIT on the seq order and the count an index scan (see sqlite/job-list.ts).
+   */
+  jobPage(params: JobPageParams): Promise<{ jobs: Job[]; total: number }>;
 
   /**
    * Atomically claims the next runnable job (priority, then next_run_at, then insertion
@@ -313,12 +375,16 @@ export interface Store {
 
   /** Jobs that came from jobfiles, with what was last applied. */
   declaredList(): Promise<DeclaredJob[]>;
-  /** Applies a reconciliation plan in one transaction; safe when two watchers race. */
+  /**
+   * Applies a reconciliation in one transaction: re-reads each row and carries out what
+   * src/core/reconcile.ts decides for it, so it is safe when two watchers race and a
+   * revision the id completed is never queued, whatever happened since the plan.
+   */
   jobfileApply(params: { changes: JobfileChanges; now: number }): Promise<JobfileApplyResult>;
   /**
-   * How each existing id among `ids` is declared: `source` null means an ad hoc job (which a
-   * jobfile must never take over), and `nextRevision` is a jobfile revision waiting for the
-   * running attempt to end. Ids that do not exist are left out.
+   * What the reconcile rules need to know about each existing id among `ids` (its state,
+   * revisions, owner, completed revisions and the dependents it canceled). Ids that do not
+   * exist are left out.
    */
   jobDeclarations(params: { ids: string[] }): Promise<JobDeclaration[]>;
 
@@ -336,6 +402,8 @@ export interface Store {
 
   /** The dashboard's job list and search; must stay fast on 100k jobs (index on state, seq). */
   jobSearch(params: JobSearchParams): Promise<Job[]>;
+  /** For the dashboard's job detail: what the job waits for, and what waits for it. */
+  jobDependencyLinks(params: { id: string; limit: number }): Promise<JobDependencyLinks>;
   /** Finished attempts per `bucketMs` since `since`, oldest first; empty buckets are omitted. */
   attemptThroughput(params: { since: number; bucketMs: number }): Promise<ThroughputBucket[]>;
   /** Counters and histograms for `/metrics`; `now` decides which pending jobs are due. */
@@ -378,8 +446,9 @@ export interface Store {
   scheduleDue(params: { now: number }): Promise<ScheduleRecord[]>;
   /**
    * Records that a schedule fired: moves `next_at` from `expectedNextAt` (compare-and-set, so
-   * two tickers never both fire) and enqueues `occurrences`, applying the overlap policy
-   * against occurrences still pending or running.
+   * two tickers never both fire), then enqueues, skips and cancels occurrences as
+   * `decideOccurrences` (core/schedule-tick.ts) decides from `occurrences` (owed now, oldest
+   * first) and the schedule's unfinished occurrences, in the same transaction.
    */
   scheduleFire(params: {
     id: string;

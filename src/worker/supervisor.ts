@@ -1,7 +1,7 @@
 /**
  * `worker start`: launches detached `queuectl worker run` processes (and optionally one
  * `queuectl watch`) that outlive the command. Each writes its own log under
- * `$QUEUECTL_HOME/workers/`. The watcher's pid goes to a pidfile, since it has no row in
+ * `$QUEUECTL_HOME/workers/`, capped at 10 MB with 3 rotated copies. The watcher's pid goes to a pidfile, since it has no row in
  * the worker registry, so that `worker stop` can find it.
  */
 
@@ -9,6 +9,7 @@ import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, renameSyn
 import { join, resolve } from "node:path";
 import { runtimeError } from "../core/errors.ts";
 import type { Store } from "../store/store.ts";
+import { ROTATE_LOG_ENV } from "./log-rotation.ts";
 
 /** The CLI entry the detached processes run; resolved from this file, not from the cwd. */
 const CLI_PATH = resolve(import.meta.dir, "../cli.ts");
@@ -62,7 +63,8 @@ function spawnDetached(home: string, role: string, args: string[]): { child: Bun
     const child = Bun.spawn([process.execPath, CLI_PATH, ...args], {
       detached: true,
       stdio: ["ignore", fd, fd],
-      env: process.env,
+      // The child caps and rotates its own log (see log-rotation.ts); it knows its pid, we do not yet.
+      env: { ...process.env, [ROTATE_LOG_ENV]: join(dir, `${role}-{pid}.log`) },
     });
     const log = join(dir, `${role}-${child.pid}.log`);
     renameSync(pending, log);

@@ -24,11 +24,36 @@ async function refused(args: string[], env: Record<string, string> = {}) {
 }
 
 describe("queuectl dashboard", () => {
-  test("binding beyond loopback without a token is refused with the way out", async () => {
-    const stderr = await refused(["--host", "0.0.0.0", "--port", "0"]);
+  test("binding beyond loopback with --no-token is refused with the way out", async () => {
+    const stderr = await refused(["--host", "0.0.0.0", "--port", "0", "--no-token"]);
     expect(stderr).toStartWith("error: binding the dashboard to 0.0.0.0 without a token");
-    expect(stderr).toContain("--token");
-    expect(stderr).toContain("QUEUECTL_DASHBOARD_TOKEN");
+    expect(stderr).toContain("drop --no-token");
+  });
+
+  test("--help documents --no-token as dangerous and the generated token as the default", async () => {
+    home = tempHome();
+    const result = await runCli(["dashboard", "--help"], { env: home.env });
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toMatch(/--no-token\s+DANGEROUS/);
+    expect(result.stdout).toContain("else a random one, printed in the URL");
+  });
+
+  test("--token without a value is refused, not read as an opt-out", async () => {
+    expect(await refused(["--token", "--port", "0"])).toContain("--token");
+  });
+
+  test("binding beyond loopback with no token flag generates one and requires it", async () => {
+    home = tempHome();
+    delete home.env.QUEUECTL_DASHBOARD_TOKEN;
+    const dashboard = await startDashboard(home.env, ["--host", "0.0.0.0"]);
+    try {
+      expect(dashboard.token).toMatch(/^[0-9a-f]{48}$/);
+      const url = `${dashboard.origin.replace("0.0.0.0", "127.0.0.1")}/api/status`;
+      expect((await fetch(url)).status).toBe(401);
+      expect((await fetch(url, { headers: dashboard.auth })).status).toBe(200);
+    } finally {
+      await dashboard.stop();
+    }
   });
 
   test("a short token is refused", async () => {

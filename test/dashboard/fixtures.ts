@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { firstRunAt, normalizeSpec, specRevision } from "../../src/core/spec.ts";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
-import type { NewJob, RunResult } from "../../src/store/store.ts";
+import type { NewJob, RunResult, Store } from "../../src/store/store.ts";
 
 export function openTestStore(home: string): SqliteStore {
   return new SqliteStore(join(home, "jobs.db"));
@@ -25,7 +25,7 @@ export function newJob(input: Record<string, unknown>, now: number, source: stri
 }
 
 export async function enqueue(
-  store: SqliteStore,
+  store: Store,
   input: Record<string, unknown>,
   now: number,
   source: string | null = null,
@@ -59,7 +59,7 @@ export interface RunOptions {
  * job at a time), then records its end: exit 0 completes, anything else fails it to
  * `failed` or, with no retry left, to `dead`.
  */
-export async function runJob(store: SqliteStore, id: string, run: RunOptions): Promise<void> {
+export async function runJob(store: Store, id: string, run: RunOptions): Promise<void> {
   const claimed = await store.jobClaim({
     workerId: run.workerId ?? "test-worker",
     host: run.host ?? "test-host",
@@ -146,6 +146,17 @@ export async function seedShowcase(store: SqliteStore, now: number): Promise<str
       { id: `thumbnail-${i + 1}`, command: "./scripts/thumb.sh", tags: ["images"] },
       now - 5000 + i,
     );
+  // A limited queue with nothing queued yet, and a schedule, for the panels.
+  await store.queueSet({ name: "emails", concurrency: 2 });
+  const nightly = normalizeSpec({ id: "nightly/report", command: "make report", schedule: "0 3 * * *" });
+  await store.scheduleUpsert({
+    id: "nightly/report",
+    spec: nightly,
+    revision: specRevision(nightly),
+    source: "jobs/nightly.yaml",
+    nextAt: Math.ceil(now / 86_400_000) * 86_400_000 + 3 * 3_600_000,
+    now,
+  });
   for (const [id, host] of [
     ["w-build-1-a", "build-1"],
     ["w-build-1-b", "build-1"],

@@ -6,7 +6,9 @@
  *   the text ends with a newline and has no blank lines;
  * - every sample belongs to a family that has exactly one HELP and one TYPE, both before
  *   its first sample, and a family's samples are contiguous;
- * - no series appears twice; counters are never negative;
+ * - no series appears twice (label order does not make a new series); counters are never
+ *   negative; every sample of a family has the same label names (`le` aside), so a
+ *   `sum()` over a label never mixes per-queue series with a total;
  * - each histogram has `_bucket` lines with ascending `le`, cumulative counts, a last
  *   `le="+Inf"` bucket equal to `_count`, and a `_sum`.
  */
@@ -85,6 +87,14 @@ function seriesKey(sample: Sample, without?: string): string {
     .filter(([name]) => name !== without)
     .sort(([a], [b]) => a.localeCompare(b));
   return JSON.stringify(pairs);
+}
+
+/** The label names of a sample, `le` aside, sorted: what must match across a family. */
+function labelNames(sample: Sample): string {
+  return `{${Object.keys(sample.labels)
+    .filter((name) => name !== "le")
+    .sort()
+    .join(",")}}`;
 }
 
 function checkHistogram(family: Family): void {
@@ -176,6 +186,11 @@ export function parsePrometheusText(text: string): Map<string, Family> {
     if (series.has(key)) throw new Error(`${where}: duplicate series`);
     series.add(key);
     if (family.type === "counter" && !(value >= 0)) throw new Error(`${where}: a counter must be ≥ 0`);
+    const first = family.samples.find((other) => other.name === name);
+    if (first && labelNames(first) !== labelNames(sample))
+      throw new Error(
+        `${where}: inconsistent labels: ${labelNames(sample)} where ${labelNames(first)} came before`,
+      );
     family.samples.push(sample);
   });
   for (const family of families.values()) {
@@ -184,6 +199,26 @@ export function parsePrometheusText(text: string): Map<string, Family> {
     if (family.type === "histogram") checkHistogram(family);
   }
   return families;
+}
+
+/** The sum over every series of `name` whose labels include `labels` (what PromQL's sum() gives). */
+export function seriesSum(
+  families: Map<string, Family>,
+  name: string,
+  labels: Record<string, string> = {},
+): number {
+  let total = 0;
+  let found = false;
+  for (const family of families.values()) {
+    for (const sample of family.samples) {
+      if (sample.name !== name) continue;
+      if (!Object.entries(labels).every(([key, value]) => sample.labels[key] === value)) continue;
+      total += sample.value;
+      found = true;
+    }
+  }
+  if (!found) throw new Error(`no series ${name}${JSON.stringify(labels)}`);
+  return total;
 }
 
 /** The value of one series, failing loudly when it is missing. */

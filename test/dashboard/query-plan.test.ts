@@ -4,7 +4,7 @@
  */
 
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { searchJobsSql } from "../../src/store/sqlite/job-search.ts";
+import { DEPENDENCY_LINK_SQL, searchJobsSql } from "../../src/store/sqlite/job-search.ts";
 import type { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
 import type { JobSearchParams } from "../../src/store/store.ts";
 import { type TempHome, tempHome } from "../helpers/cli.ts";
@@ -51,6 +51,24 @@ describe("job search query plans", () => {
       { state: "completed", limit: 26, offset: 0 },
     ];
     for (const shape of shapes) expect(plan(shape)).not.toContain("TEMP B-TREE");
+  });
+
+  test("dependency links search an index of job_deps both ways, never scan it", () => {
+    const explain = (sql: string) =>
+      (
+        store.database
+          .query(`EXPLAIN QUERY PLAN ${sql}`)
+          .all(...(sql.includes("?2") ? ["x", 100] : ["x"])) as { detail: string }[]
+      )
+        .map((row) => row.detail)
+        .join("\n");
+    expect(explain(DEPENDENCY_LINK_SQL.upstream)).toContain(
+      "SEARCH d USING COVERING INDEX sqlite_autoindex_job_deps_1 (job_id=?)",
+    );
+    expect(explain(DEPENDENCY_LINK_SQL.downstream)).toContain(
+      "SEARCH d USING INDEX job_deps_depends_on (depends_on=?)",
+    );
+    expect(explain(DEPENDENCY_LINK_SQL.downstreamTotal)).toContain("job_deps_depends_on (depends_on=?)");
   });
 
   test("the search runs with every filter at once", async () => {

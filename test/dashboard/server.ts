@@ -6,9 +6,15 @@ import { CLI_PATH } from "../helpers/cli.ts";
 export interface RunningDashboard {
   /** e.g. http://127.0.0.1:41234 (no trailing slash), the Origin the page itself sends. */
   origin: string;
+  /** The token in the printed URL (a generated one), or null when none was printed. */
+  token: string | null;
+  /** `Authorization: Bearer <token>` when a token was printed, else nothing. */
+  auth: Record<string, string>;
   process: Subprocess<"ignore", "pipe", "pipe">;
   stop: () => Promise<void>;
 }
+
+const LISTENING = /on (http:\/\/\S+?)\/(?:\?token=([0-9a-f]+))?\s/;
 
 export async function startDashboard(
   env: Record<string, string>,
@@ -26,7 +32,7 @@ export async function startDashboard(
   let seen = "";
   const deadline = setTimeout(() => child.kill(), timeoutMs);
   try {
-    while (!/on (http:\/\/\S+?)\/\s/.test(seen)) {
+    while (!LISTENING.test(seen)) {
       const { value, done } = await reader.read();
       if (done) {
         const stderr = await new Response(child.stderr).text();
@@ -40,9 +46,11 @@ export async function startDashboard(
     clearTimeout(deadline);
     reader.releaseLock();
   }
-  const origin = seen.match(/on (http:\/\/\S+?)\/\s/)?.[1] ?? "";
+  const [, origin = "", token = null] = seen.match(LISTENING) ?? [];
   return {
     origin,
+    token,
+    auth: token === null ? {} : { authorization: `Bearer ${token}` },
     process: child,
     async stop() {
       child.kill("SIGTERM");

@@ -116,8 +116,14 @@ async function seedQueue(path: string): Promise<void> {
     });
     await store.jobfileApply({
       changes: {
-        creates: [],
-        updates: [job("done", { source: "nightly/done.yaml", revision: "v2" })],
+        declarations: [
+          {
+            ...job("done", { source: "nightly/done.yaml", revision: "v2" }),
+            source: "nightly/done.yaml",
+            owner: "nightly",
+            adoptFrom: null,
+          },
+        ],
         removals: [],
       },
       now: NOW + 2,
@@ -209,7 +215,7 @@ describe("export and import", () => {
     await seedQueue(a);
     const exported = ok(await cli(a, ["export"])).stdout;
     const imported = ok(await cli(b, ["import"], exported));
-    expect(imported.stdout).toContain("Imported 7 jobs and 1 schedules");
+    expect(imported.stdout).toContain("Imported 7 jobs and 1 schedule\n");
     expect(lines(ok(await cli(b, ["export"])).stdout)).toEqual(lines(exported));
     // The dependency bookkeeping came along: retrying the dead job re-arms the one it canceled.
     ok(await cli(b, ["dlq", "retry", "dead"]));
@@ -229,6 +235,62 @@ describe("export and import", () => {
       /^error: job id "done" already exists in the target store — nothing was imported/,
     );
     expect(records(ok(await cli(b, ["export"])).stdout).length).toBe(7);
+  });
+
+  test("export carries attempt history; show lists it after import into another store", async () => {
+    const a = join(home.home, "a.db");
+    const b = join(home.home, "b.db");
+    await seedQueue(a);
+    const exported = ok(await cli(a, ["export"])).stdout;
+    const done = records(exported).find((record) => record.id === "done");
+    expect(
+      done?.attempt_history.map((attempt) => [attempt.attempt, attempt.host, attempt.exit_code]),
+    ).toEqual([
+      [1, "old-host", 0],
+      [1, "old-host", 0],
+    ]);
+    // The running job travels without its unfinished attempt.
+    expect(records(exported).find((record) => record.id === "running")?.attempt_history).toEqual([]);
+    ok(await cli(b, ["import"], exported));
+    const shown = JSON.parse(ok(await cli(b, ["show", "dead", "--json"])).stdout) as {
+      attempts: { exit_code: number; host: string }[];
+    };
+    expect(shown.attempts.map((attempt) => [attempt.exit_code, attempt.host])).toEqual([[3, "old-host"]]);
+  });
+
+  test("import --merge adds what is missing, skips ids that exist, and says how many of each", async () => {
+    const a = join(home.home, "a.db");
+    const b = join(home.home, "b.db");
+    await seedQueue(a);
+    const exported = ok(await cli(a, ["export"])).stdout;
+    ok(await cli(b, ["enqueue", '{"id":"done","command":"echo mine"}']));
+    ok(await cli(b, ["config", "set", "max-retries", "1"]));
+    const merged = ok(await cli(b, ["import", "--merge"], exported));
+    expect(merged.stdout).toBe("✓ Imported 6 jobs and 1 schedule; skipped 1 job already in the store\n");
+    const after = records(ok(await cli(b, ["export"])).stdout);
+    expect(after.map((record) => record.id).sort()).toEqual([
+      "argv",
+      "child",
+      "dead",
+      "done",
+      "gone",
+      "running",
+      "waiting",
+    ]);
+    expect(after.find((record) => record.id === "done")?.spec.command).toBe("echo mine");
+    expect(ok(await cli(b, ["config", "get", "max-retries"])).stdout.trim()).toBe("1");
+    const again = ok(await cli(b, ["import", "--merge", "--json"], exported));
+    expect(JSON.parse(again.stdout)).toMatchObject({ imported: 0, skipped: { jobs: 7, schedules: 1 } });
+  });
+
+  test("an export written before attempt history existed still imports", async () => {
+    const b = join(home.home, "b.db");
+    const a = join(home.home, "a.db");
+    await seedQueue(a);
+    const old = lines(ok(await cli(a, ["export"])).stdout)
+      .map(({ attempt_history: _history, ...line }) => JSON.stringify(line))
+      .join("\n");
+    expect(ok(await cli(b, ["import"], old)).stdout).toContain("Imported 7 jobs");
   });
 
   test("bad input is refused with the line and field, and nothing is imported", async () => {
@@ -293,7 +355,7 @@ describe.skipIf(!PG_URL)("export and import through PostgreSQL", () => {
     const c = join(home.home, "c.db");
     await seedQueue(a);
     const fromSqlite = ok(await cli(a, ["export"])).stdout;
-    expect(ok(await cli(pg, ["import"], fromSqlite)).stdout).toContain("Imported 7 jobs and 1 schedules");
+    expect(ok(await cli(pg, ["import"], fromSqlite)).stdout).toContain("Imported 7 jobs and 1 schedule\n");
     const fromPostgres = ok(await cli(pg, ["export"])).stdout;
     expect(lines(fromPostgres)).toEqual(lines(fromSqlite));
     ok(await cli(c, ["import"], fromPostgres));

@@ -18,7 +18,7 @@ afterEach(async () => {
 interface WatchLine {
   at: string;
   plan: { unchanged: number; errors: unknown[] };
-  applied: { created: string[]; updated: string[]; canceled: string[] };
+  applied: { create: string[]; replace: string[]; cancel: string[] };
 }
 
 function watchProcess(...args: string[]): LiveCli {
@@ -38,10 +38,10 @@ describe("queuectl watch", () => {
       fixture.write("early.yaml", "command: echo early\n");
       fixture.backdate("early.yaml");
       const live = watchProcess();
-      await live.waitForLine((line) => /\+ create\s+early\s/.test(line), "the initial sync");
+      await live.waitForLine((line) => /\+ early\s+create\s/.test(line), "the initial sync");
       fixture.write("dropped.yaml", "command: echo dropped\n");
-      const line = await live.waitForLine((text) => /\+ create\s+dropped\s/.test(text), "the dropped file");
-      expect(line).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \+ create {2}dropped {2}dropped\.yaml$/);
+      const line = await live.waitForLine((text) => /\+ dropped\s+create\s/.test(text), "the dropped file");
+      expect(line).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \+ dropped {2}create {2}dropped\.yaml$/);
       await live.waitForLine((text) => text.endsWith("Applied: 1 created."), "the applied summary");
       expect(await live.stop(signal)).toBe(0);
       expect(live.stderrLines.some((text) => text.includes(`stopped (${signal})`))).toBe(true);
@@ -77,11 +77,11 @@ describe("queuectl watch", () => {
     });
     expect([await one.stop(), await two.stop()]).toEqual([0, 0]);
     const created = [...one.json<WatchLine>(), ...two.json<WatchLine>()].flatMap(
-      (line) => line.applied.created,
+      (line) => line.applied.create,
     );
     expect(created.sort()).toEqual(names);
     const updated = [...one.json<WatchLine>(), ...two.json<WatchLine>()].flatMap(
-      (line) => line.applied.updated,
+      (line) => line.applied.replace,
     );
     expect(updated).toEqual([]);
 
@@ -95,11 +95,25 @@ describe("queuectl watch", () => {
     );
     expect(first?.plan.unchanged).toBe(names.length);
     expect(first?.applied).toEqual({
-      created: [],
-      updated: [],
-      deferred: [],
-      already_completed: [],
-      canceled: [],
+      create: [],
+      replace: [],
+      defer: [],
+      drop_deferred: [],
+      show_completed: [],
+      redeclare: [],
+      cancel: [],
+      forget: [],
+      rearmed: [],
+      counts: {
+        create: 0,
+        update: 0,
+        already_completed: 0,
+        cancel: 0,
+        forget: 0,
+        schedule_create: 0,
+        schedule_update: 0,
+        schedule_remove: 0,
+      },
     } as never);
     expect(await restarted.stop()).toBe(0);
   });

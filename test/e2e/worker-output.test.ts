@@ -142,12 +142,14 @@ describe("job output", () => {
     // Output arrives while the job still runs.
     await waitFor(() => seen.includes("tick 1"), { timeoutMs: 20_000, what: "the first tick" });
     expect(await jobState(context.home, "ticker")).toBe("processing");
-    expect(await follower.exited).toBe(0);
+    // The job exited 2, so the follow exits as `wait` would: 1.
+    expect(await follower.exited).toBe(1);
     await reading;
     expect(seen).toBe("tick 1\ntick 2\ntick 3\n");
     const stderr = await new Response(follower.stderr).text();
     expect(stderr).toContain("boom");
     expect(stderr).toContain("(attempt 1: exited with code 2: boom)");
+    expect(stderr).toContain('error: job "ticker" ended dead');
   }, 60_000);
 
   test("logs of a job that has not run is a user error", async () => {

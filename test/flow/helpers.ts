@@ -1,26 +1,102 @@
-/** Shared set-up for flow tests: a real SQLite store in a temp folder and a manual "worker". */
+/**
+ * Shared set-up for flow tests: every suite runs on each store backend (a real SQLite file in
+ * a temp folder, and PostgreSQL in a schema of its own per test when QUEUECTL_TEST_PG_URL is
+ * set), with a manual "worker" driving the store.
+ */
 
+import { afterAll, afterEach, describe } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { SQL } from "bun";
 import { resolveConfig } from "../../src/core/config.ts";
 import { parseJobInput, prepareJobs } from "../../src/core/job-input.ts";
 import { enqueuePrepared } from "../../src/flow/enqueue.ts";
+import { openPostgresStore } from "../../src/store/postgres/postgres-store.ts";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
 import type { RunResult, Store } from "../../src/store/store.ts";
 
-export function tempStore(): { store: SqliteStore; path: string; cleanup: () => Promise<void> } {
-  const dir = mkdtempSync(join(tmpdir(), "queuectl-flow-"));
-  const path = join(dir, "jobs.db");
-  const store = new SqliteStore(path);
+export interface FlowBackend {
+  name: "sqlite" | "postgres";
+  /** A fresh, empty store for this test; closed and removed after it. */
+  store(): Promise<Store>;
+  /** Another connection to the store this test opened last (a second host or watcher). */
+  another(): Promise<Store>;
+}
+
+interface Location {
+  open(): Promise<Store>;
+}
+
+function sqliteLocations(): { create(): Location; cleanup(): void } {
+  const root = mkdtempSync(join(tmpdir(), "queuectl-flow-"));
+  let count = 0;
   return {
-    store,
-    path,
-    cleanup: async () => {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
+    create() {
+      const path = join(root, `store-${++count}.db`);
+      return { open: async () => new SqliteStore(path) };
+    },
+    cleanup: () => rmSync(root, { recursive: true, force: true }),
+  };
+}
+
+function postgresLocations(url: string): { create(): Location; cleanup(): Promise<void> } {
+  const prefix = `qc_flow_${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
+  const schemas: string[] = [];
+  return {
+    create() {
+      const schema = `${prefix}_${schemas.length + 1}`;
+      schemas.push(schema);
+      return { open: () => openPostgresStore(`${url}${url.includes("?") ? "&" : "?"}schema=${schema}`) };
+    },
+    async cleanup() {
+      const admin = new SQL(url, { max: 1 });
+      try {
+        for (const schema of schemas) await admin.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      } finally {
+        await admin.close();
+      }
     },
   };
+}
+
+/**
+ * Registers `suite` once per backend, each inside a describe named after it. Without
+ * QUEUECTL_TEST_PG_URL only SQLite runs, and the file says so.
+ */
+export function forEachBackend(suite: (backend: FlowBackend) => void): void {
+  const url = process.env.QUEUECTL_TEST_PG_URL;
+  const backends: [
+    FlowBackend["name"],
+    ReturnType<typeof sqliteLocations> | ReturnType<typeof postgresLocations>,
+  ][] = [["sqlite", sqliteLocations()]];
+  if (url) backends.push(["postgres", postgresLocations(url)]);
+  else console.warn("flow tests run on SQLite only: set QUEUECTL_TEST_PG_URL to run them on PostgreSQL too");
+  for (const [name, locations] of backends) {
+    describe(name, () => {
+      let current: Location | null = null;
+      const opened: Store[] = [];
+      const open = async () => {
+        if (!current) throw new Error("call backend.store() first");
+        const store = await current.open();
+        opened.push(store);
+        return store;
+      };
+      afterEach(async () => {
+        await Promise.all(opened.splice(0).map((store) => store.close()));
+        current = null;
+      });
+      afterAll(() => locations.cleanup());
+      suite({
+        name,
+        store: () => {
+          current = locations.create();
+          return open();
+        },
+        another: open,
+      });
+    });
+  }
 }
 
 export async function enqueue(store: Store, jobs: unknown[], now = Date.now()) {
@@ -28,7 +104,8 @@ export async function enqueue(store: Store, jobs: unknown[], now = Date.now()) {
   return enqueuePrepared(store, prepared, now);
 }
 
-const OK: RunResult = {
+/** A clean exit with no output, as a worker reports it. */
+export const OK: RunResult = {
   exitCode: 0,
   signal: null,
   error: null,

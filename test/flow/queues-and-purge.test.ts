@@ -1,134 +1,119 @@
-import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import type { Store } from "../../src/store/store.ts";
 import { runCli, tempHome } from "../helpers/cli.ts";
-import { enqueue, runNext, stateOf, tempStore } from "./helpers.ts";
+import { enqueue, forEachBackend, OK, runNext, stateOf } from "./helpers.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.
 setDefaultTimeout(60_000);
 
-let cleanup: (() => Promise<void>) | undefined;
-afterEach(async () => {
-  await cleanup?.();
-  cleanup = undefined;
-});
-
-function setup() {
-  const t = tempStore();
-  cleanup = t.cleanup;
-  return t.store;
-}
-
-const claim = (store: ReturnType<typeof setup>, queues?: string[]) =>
+const claim = (store: Store, queues?: string[]) =>
   store.jobClaim({ workerId: "w", host: "h", now: Date.now(), leaseMs: 60_000, queues });
 
-describe("named queues", () => {
-  test("a concurrency limit holds in the claim itself", async () => {
-    const store = setup();
-    await enqueue(
-      store,
-      [1, 2, 3, 4].map((n) => ({ id: `mail-${n}`, command: "true", queue: "emails" })),
-    );
-    await enqueue(store, [{ id: "other", command: "true" }]);
-    await store.queueSet({ name: "emails", concurrency: 2 });
-    const first = await claim(store);
-    const second = await claim(store);
-    expect([first?.id, second?.id]).toEqual(["mail-1", "mail-2"]);
-    // emails is full: the next claim skips to another queue, then finds nothing.
-    expect((await claim(store))?.id).toBe("other");
-    expect(await claim(store)).toBeNull();
-    await store.jobComplete({
-      id: "mail-1",
-      token: first?.token ?? 0,
-      now: Date.now(),
-      result: {
-        exitCode: 0,
-        signal: null,
-        error: null,
-        stdoutBytes: 0,
-        stderrBytes: 0,
-        logPath: null,
-        outputTail: null,
-      },
+forEachBackend((backend) => {
+  describe("named queues", () => {
+    test("a concurrency limit holds in the claim itself", async () => {
+      const store = await backend.store();
+      await enqueue(
+        store,
+        [1, 2, 3, 4].map((n) => ({ id: `mail-${n}`, command: "true", queue: "emails" })),
+      );
+      await enqueue(store, [{ id: "other", command: "true" }]);
+      await store.queueSet({ name: "emails", concurrency: 2 });
+      const first = await claim(store);
+      const second = await claim(store);
+      expect([first?.id, second?.id]).toEqual(["mail-1", "mail-2"]);
+      // emails is full: the next claim skips to another queue, then finds nothing.
+      expect((await claim(store))?.id).toBe("other");
+      expect(await claim(store)).toBeNull();
+      await store.jobComplete({
+        id: "mail-1",
+        token: first?.token ?? 0,
+        now: Date.now(),
+        result: OK,
+      });
+      expect((await claim(store))?.id).toBe("mail-3");
     });
-    expect((await claim(store))?.id).toBe("mail-3");
+
+    test("pause stops claims, resume starts them again", async () => {
+      const store = await backend.store();
+      await enqueue(store, [{ id: "p1", command: "true", queue: "batch" }]);
+      await store.queueSet({ name: "batch", paused: true });
+      expect(await claim(store)).toBeNull();
+      await store.queueSet({ name: "batch", paused: false });
+      expect((await claim(store))?.id).toBe("p1");
+    });
+
+    test("workers restricted to queues claim only from them", async () => {
+      const store = await backend.store();
+      await enqueue(store, [
+        { id: "a1", command: "true", queue: "a" },
+        { id: "b1", command: "true", queue: "b" },
+      ]);
+      expect((await claim(store, ["b"]))?.id).toBe("b1");
+      expect(await claim(store, ["b"])).toBeNull();
+    });
+
+    test("queue list counts jobs per queue", async () => {
+      const store = await backend.store();
+      await enqueue(store, [
+        { id: "a1", command: "true", queue: "a" },
+        { id: "d1", command: "true" },
+      ]);
+      await store.queueSet({ name: "a", concurrency: 3 });
+      const list = await store.queueList();
+      expect(list.map((q) => [q.name, q.concurrency, q.counts.pending])).toEqual([
+        ["a", 3, 1],
+        ["default", null, 1],
+      ]);
+    });
   });
 
-  test("pause stops claims, resume starts them again", async () => {
-    const store = setup();
-    await enqueue(store, [{ id: "p1", command: "true", queue: "batch" }]);
-    await store.queueSet({ name: "batch", paused: true });
-    expect(await claim(store)).toBeNull();
-    await store.queueSet({ name: "batch", paused: false });
-    expect((await claim(store))?.id).toBe("p1");
-  });
+  describe("purge", () => {
+    test("removes old finished jobs and never live ones", async () => {
+      const store = await backend.store();
+      await enqueue(store, [
+        { id: "done", command: "true" },
+        { id: "dead", command: "false" },
+        { id: "waiting", command: "true" },
+      ]);
+      await runNext(store, "complete");
+      await runNext(store, "dead");
+      const running = await claim(store);
+      expect(running?.id).toBe("waiting");
+      const later = Date.now() + 60_000;
+      expect(
+        (
+          await store.jobPurge({
+            states: ["completed", "dead", "canceled"],
+            finishedBefore: later,
+            dryRun: true,
+          })
+        ).sort(),
+      ).toEqual(["dead", "done"]);
+      expect(await stateOf(store, "done")).toBe("completed");
+      const purged = await store.jobPurge({
+        states: ["completed", "dead", "canceled", "pending", "processing"],
+        finishedBefore: later,
+        dryRun: false,
+      });
+      expect(purged.sort()).toEqual(["dead", "done"]);
+      expect(await stateOf(store, "done")).toBeUndefined();
+      expect(await stateOf(store, "waiting")).toBe("processing");
+      expect(await store.attemptList({ jobId: "done" })).toEqual([]);
+    });
 
-  test("workers restricted to queues claim only from them", async () => {
-    const store = setup();
-    await enqueue(store, [
-      { id: "a1", command: "true", queue: "a" },
-      { id: "b1", command: "true", queue: "b" },
-    ]);
-    expect((await claim(store, ["b"]))?.id).toBe("b1");
-    expect(await claim(store, ["b"])).toBeNull();
-  });
-
-  test("queue list counts jobs per queue", async () => {
-    const store = setup();
-    await enqueue(store, [
-      { id: "a1", command: "true", queue: "a" },
-      { id: "d1", command: "true" },
-    ]);
-    await store.queueSet({ name: "a", concurrency: 3 });
-    const list = await store.queueList();
-    expect(list.map((q) => [q.name, q.concurrency, q.counts.pending])).toEqual([
-      ["a", 3, 1],
-      ["default", null, 1],
-    ]);
+    test("keeps jobs finished more recently than the cut-off", async () => {
+      const store = await backend.store();
+      await enqueue(store, [{ id: "fresh", command: "true" }]);
+      await runNext(store);
+      expect(
+        await store.jobPurge({ states: ["completed"], finishedBefore: Date.now() - 60_000, dryRun: false }),
+      ).toEqual([]);
+    });
   });
 });
 
-describe("purge", () => {
-  test("removes old finished jobs and never live ones", async () => {
-    const store = setup();
-    await enqueue(store, [
-      { id: "done", command: "true" },
-      { id: "dead", command: "false" },
-      { id: "waiting", command: "true" },
-    ]);
-    await runNext(store, "complete");
-    await runNext(store, "dead");
-    const running = await claim(store);
-    expect(running?.id).toBe("waiting");
-    const later = Date.now() + 60_000;
-    expect(
-      (
-        await store.jobPurge({
-          states: ["completed", "dead", "canceled"],
-          finishedBefore: later,
-          dryRun: true,
-        })
-      ).sort(),
-    ).toEqual(["dead", "done"]);
-    expect(await stateOf(store, "done")).toBe("completed");
-    const purged = await store.jobPurge({
-      states: ["completed", "dead", "canceled", "pending", "processing"],
-      finishedBefore: later,
-      dryRun: false,
-    });
-    expect(purged.sort()).toEqual(["dead", "done"]);
-    expect(await stateOf(store, "done")).toBeUndefined();
-    expect(await stateOf(store, "waiting")).toBe("processing");
-    expect(await store.attemptList({ jobId: "done" })).toEqual([]);
-  });
-
-  test("keeps jobs finished more recently than the cut-off", async () => {
-    const store = setup();
-    await enqueue(store, [{ id: "fresh", command: "true" }]);
-    await runNext(store);
-    expect(
-      await store.jobPurge({ states: ["completed"], finishedBefore: Date.now() - 60_000, dryRun: false }),
-    ).toEqual([]);
-  });
-
+describe("purge and show from the CLI", () => {
   test("the CLI refuses live states and purges with --older-than", async () => {
     const home = tempHome();
     try {
@@ -141,9 +126,7 @@ describe("purge", () => {
       home.cleanup();
     }
   });
-});
 
-describe("show explains a wait", () => {
   test("unfinished dependencies and a paused queue are listed under 'Waiting for'", async () => {
     const home = tempHome();
     try {

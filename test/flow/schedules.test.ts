@@ -1,29 +1,17 @@
-import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { dueOccurrences, nextOccurrence, occurrenceId } from "../../src/core/schedule.ts";
 import { normalizeSpec } from "../../src/core/spec.ts";
 import { tickSchedules } from "../../src/flow/tick.ts";
-import { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
-import { enqueue, runNext, tempStore } from "./helpers.ts";
+import type { Store } from "../../src/store/store.ts";
+import { enqueue, forEachBackend, OK, runNext } from "./helpers.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.
 setDefaultTimeout(60_000);
 
-let cleanup: (() => Promise<void>) | undefined;
-afterEach(async () => {
-  await cleanup?.();
-  cleanup = undefined;
-});
-
-function setup() {
-  const t = tempStore();
-  cleanup = t.cleanup;
-  return t;
-}
-
 const T0 = Date.parse("2026-06-01T12:00:30Z");
 const MINUTE = 60_000;
 
-async function ids(store: SqliteStore) {
+async function ids(store: Store) {
   return (await store.jobList({})).map((job) => job.id);
 }
 
@@ -84,21 +72,21 @@ describe("schedule arithmetic (pure, fixed clock)", () => {
   });
 });
 
-describe("schedules in the store", () => {
-  test("an occurrence becomes a job once, and ticking again adds nothing", async () => {
-    const { store } = setup();
-    await enqueue(store, [{ id: "tick", command: "true", schedule: "* * * * *" }], T0);
-    expect(await ids(store)).toEqual([]);
-    await tickSchedules(store, T0 + MINUTE);
-    await tickSchedules(store, T0 + MINUTE);
-    expect(await ids(store)).toEqual(["tick@2026-06-01T12:01:00.000Z"]);
-    expect((await store.scheduleGet({ id: "tick" }))?.next_at).toBe(Date.parse("2026-06-01T12:02:00Z"));
-  });
+forEachBackend((backend) => {
+  describe("schedules in the store", () => {
+    test("an occurrence becomes a job once, and ticking again adds nothing", async () => {
+      const store = await backend.store();
+      await enqueue(store, [{ id: "tick", command: "true", schedule: "* * * * *" }], T0);
+      expect(await ids(store)).toEqual([]);
+      await tickSchedules(store, T0 + MINUTE);
+      await tickSchedules(store, T0 + MINUTE);
+      expect(await ids(store)).toEqual(["tick@2026-06-01T12:01:00.000Z"]);
+      expect((await store.scheduleGet({ id: "tick" }))?.next_at).toBe(Date.parse("2026-06-01T12:02:00Z"));
+    });
 
-  test("two tickers on one database (two watchers, two hosts) never enqueue an occurrence twice", async () => {
-    const { store, path } = setup();
-    const other = new SqliteStore(path);
-    try {
+    test("two tickers on one database (two watchers, two hosts) never enqueue an occurrence twice", async () => {
+      const store = await backend.store();
+      const other = await backend.another();
       await enqueue(store, [{ id: "both", command: "true", schedule: "* * * * *", overlap: "allow" }], T0);
       for (let minute = 1; minute <= 10; minute++) {
         const now = T0 + minute * MINUTE;
@@ -107,82 +95,130 @@ describe("schedules in the store", () => {
       const all = await ids(store);
       expect(all).toHaveLength(10);
       expect(new Set(all).size).toBe(10);
-    } finally {
-      await other.close();
-    }
-  });
+    });
 
-  test("overlap skip (default): no new occurrence while the previous one is still running", async () => {
-    const { store } = setup();
-    await enqueue(store, [{ id: "slow", command: "sleep 100", schedule: "* * * * *" }], T0);
-    await tickSchedules(store, T0 + MINUTE);
-    const running = await store.jobClaim({ workerId: "w", host: "h", now: T0 + MINUTE, leaseMs: 600_000 });
-    expect(running?.id).toBe("slow@2026-06-01T12:01:00.000Z");
-    const result = await tickSchedules(store, T0 + 2 * MINUTE);
-    expect(result.skipped).toEqual(["slow@2026-06-01T12:02:00.000Z"]);
-    expect(await ids(store)).toEqual(["slow@2026-06-01T12:01:00.000Z"]);
-  });
+    test("overlap skip (default): no new occurrence while the previous one is still running", async () => {
+      const store = await backend.store();
+      await enqueue(store, [{ id: "slow", command: "sleep 100", schedule: "* * * * *" }], T0);
+      await tickSchedules(store, T0 + MINUTE);
+      const running = await store.jobClaim({ workerId: "w", host: "h", now: T0 + MINUTE, leaseMs: 600_000 });
+      expect(running?.id).toBe("slow@2026-06-01T12:01:00.000Z");
+      const result = await tickSchedules(store, T0 + 2 * MINUTE);
+      expect(result.skipped).toEqual(["slow@2026-06-01T12:02:00.000Z"]);
+      expect(await ids(store)).toEqual(["slow@2026-06-01T12:01:00.000Z"]);
+    });
 
-  test("overlap allow runs occurrences side by side", async () => {
-    const { store } = setup();
-    await enqueue(store, [{ id: "par", command: "true", schedule: "* * * * *", overlap: "allow" }], T0);
-    await tickSchedules(store, T0 + MINUTE);
-    await store.jobClaim({ workerId: "w", host: "h", now: T0 + MINUTE, leaseMs: 600_000 });
-    await tickSchedules(store, T0 + 2 * MINUTE);
-    expect(await ids(store)).toHaveLength(2);
-  });
+    test("overlap allow runs occurrences side by side", async () => {
+      const store = await backend.store();
+      await enqueue(store, [{ id: "par", command: "true", schedule: "* * * * *", overlap: "allow" }], T0);
+      await tickSchedules(store, T0 + MINUTE);
+      await store.jobClaim({ workerId: "w", host: "h", now: T0 + MINUTE, leaseMs: 600_000 });
+      await tickSchedules(store, T0 + 2 * MINUTE);
+      expect(await ids(store)).toHaveLength(2);
+    });
 
-  test("overlap replace cancels the running occurrence and fences out its result", async () => {
-    const { store } = setup();
-    await enqueue(store, [{ id: "rep", command: "true", schedule: "* * * * *", overlap: "replace" }], T0);
-    await tickSchedules(store, T0 + MINUTE);
-    const old = await store.jobClaim({ workerId: "w", host: "h", now: T0 + MINUTE, leaseMs: 600_000 });
-    if (!old) throw new Error("expected a claim");
-    const result = await tickSchedules(store, T0 + 2 * MINUTE);
-    expect(result.replaced).toEqual([old.id]);
-    expect((await store.jobGet({ id: old.id }))?.state).toBe("canceled");
-    // The old worker's lease renewal fails, so it stops the process; its late result is refused.
-    expect(await store.jobLeaseExtend({ id: old.id, token: old.token, leaseUntil: T0 + 10 * MINUTE })).toBe(
-      false,
-    );
-    const late = {
-      exitCode: 0,
-      signal: null,
-      error: null,
-      stdoutBytes: 0,
-      stderrBytes: 0,
-      logPath: null,
-      outputTail: null,
+    test("overlap replace cancels the running occurrence and fences out its result", async () => {
+      const store = await backend.store();
+      await enqueue(store, [{ id: "rep", command: "true", schedule: "* * * * *", overlap: "replace" }], T0);
+      await tickSchedules(store, T0 + MINUTE);
+      const old = await store.jobClaim({ workerId: "w", host: "h", now: T0 + MINUTE, leaseMs: 600_000 });
+      if (!old) throw new Error("expected a claim");
+      const result = await tickSchedules(store, T0 + 2 * MINUTE);
+      expect(result.replaced).toEqual([old.id]);
+      expect((await store.jobGet({ id: old.id }))?.state).toBe("canceled");
+      // The old worker's lease renewal fails, so it stops the process; its late result is refused.
+      expect(await store.jobLeaseExtend({ id: old.id, token: old.token, leaseUntil: T0 + 10 * MINUTE })).toBe(
+        false,
+      );
+      expect(
+        await store.jobComplete({ id: old.id, token: old.token, now: T0 + 2 * MINUTE, result: OK }),
+      ).toBe(false);
+      expect((await store.jobGet({ id: "rep@2026-06-01T12:02:00.000Z" }))?.state).toBe("pending");
+    });
+
+    test("catch-up after downtime: latest enqueues one, all with overlap allow enqueues each", async () => {
+      const store = await backend.store();
+      await enqueue(
+        store,
+        [
+          { id: "latest", command: "true", schedule: "*/10 * * * *" },
+          { id: "every", command: "true", schedule: "*/10 * * * *", catchup: "all", overlap: "allow" },
+        ],
+        T0,
+      );
+      await tickSchedules(store, T0 + 60 * MINUTE);
+      const all = await ids(store);
+      expect(all.filter((id) => id.startsWith("latest@"))).toEqual(["latest@2026-06-01T13:00:00.000Z"]);
+      expect(all.filter((id) => id.startsWith("every@"))).toHaveLength(6);
+    });
+
+    // Three owed occurrences: 12:10, 12:20 and 12:30, ticked once at 12:31.
+    const owedThree = async (overlap: "skip" | "replace", earlier?: "running") => {
+      const store = await backend.store();
+      await enqueue(
+        store,
+        [{ id: "c", command: "true", schedule: "*/10 * * * *", catchup: "all", overlap }],
+        T0,
+      );
+      let running: string | null = null;
+      if (earlier === "running") {
+        await tickSchedules(store, T0 + 10 * MINUTE);
+        running =
+          (await store.jobClaim({ workerId: "w", host: "h", now: T0 + 10 * MINUTE, leaseMs: 3_600_000 }))
+            ?.id ?? null;
+        expect(running).toBe("c@2026-06-01T12:10:00.000Z");
+      }
+      const result = await tickSchedules(store, T0 + 31 * MINUTE);
+      const states = Object.fromEntries((await store.jobList({})).map((job) => [job.id, job.state]));
+      return { store, result, states, running };
     };
-    expect(
-      await store.jobComplete({ id: old.id, token: old.token, now: T0 + 2 * MINUTE, result: late }),
-    ).toBe(false);
-    expect((await store.jobGet({ id: "rep@2026-06-01T12:02:00.000Z" }))?.state).toBe("pending");
-  });
 
-  test("catch-up after downtime: latest enqueues one, all enqueues each", async () => {
-    const { store } = setup();
-    await enqueue(
-      store,
-      [
-        { id: "latest", command: "true", schedule: "*/10 * * * *" },
-        { id: "every", command: "true", schedule: "*/10 * * * *", catchup: "all" },
-      ],
-      T0,
-    );
-    await tickSchedules(store, T0 + 60 * MINUTE);
-    const all = await ids(store);
-    expect(all.filter((id) => id.startsWith("latest@"))).toEqual(["latest@2026-06-01T13:00:00.000Z"]);
-    expect(all.filter((id) => id.startsWith("every@"))).toHaveLength(6);
-  });
+    test("catch-up with overlap skip queues the oldest owed occurrence only", async () => {
+      const { result, states } = await owedThree("skip");
+      expect(result).toEqual({
+        enqueued: ["c@2026-06-01T12:10:00.000Z"],
+        skipped: ["c@2026-06-01T12:20:00.000Z", "c@2026-06-01T12:30:00.000Z"],
+        replaced: [],
+      });
+      expect(states).toEqual({ "c@2026-06-01T12:10:00.000Z": "pending" });
+    });
 
-  test("removing a schedule stops future occurrences; queued ones stay", async () => {
-    const { store } = setup();
-    await enqueue(store, [{ id: "gone", command: "true", schedule: "* * * * *" }], T0);
-    await tickSchedules(store, T0 + MINUTE);
-    expect(await store.scheduleRemove({ id: "gone" })).toBe(true);
-    await tickSchedules(store, T0 + 5 * MINUTE);
-    expect(await ids(store)).toEqual(["gone@2026-06-01T12:01:00.000Z"]);
-    expect(await runNext(store, "complete", T0 + 5 * MINUTE)).toBe("gone@2026-06-01T12:01:00.000Z");
+    test("catch-up with overlap skip queues nothing while an earlier occurrence runs", async () => {
+      const { result, states, running } = await owedThree("skip", "running");
+      expect(result.enqueued).toEqual([]);
+      expect(result.skipped).toEqual(["c@2026-06-01T12:20:00.000Z", "c@2026-06-01T12:30:00.000Z"]);
+      expect(states).toEqual({ [running ?? ""]: "processing" });
+    });
+
+    test("catch-up with overlap replace queues the newest owed occurrence only, canceling none of its own", async () => {
+      const { result, states } = await owedThree("replace");
+      expect(result).toEqual({
+        enqueued: ["c@2026-06-01T12:30:00.000Z"],
+        skipped: ["c@2026-06-01T12:10:00.000Z", "c@2026-06-01T12:20:00.000Z"],
+        replaced: [],
+      });
+      expect(states).toEqual({ "c@2026-06-01T12:30:00.000Z": "pending" });
+    });
+
+    test("catch-up with overlap replace cancels the running earlier occurrence once and queues the newest", async () => {
+      const { store, result, states, running } = await owedThree("replace", "running");
+      expect(result).toEqual({
+        enqueued: ["c@2026-06-01T12:30:00.000Z"],
+        skipped: ["c@2026-06-01T12:20:00.000Z"],
+        replaced: [running ?? ""],
+      });
+      expect(states).toEqual({ [running ?? ""]: "canceled", "c@2026-06-01T12:30:00.000Z": "pending" });
+      expect((await store.jobGet({ id: running ?? "" }))?.last_error).toBe("replaced by a newer occurrence");
+    });
+
+    test("removing a schedule stops future occurrences; queued ones stay", async () => {
+      const store = await backend.store();
+      await enqueue(store, [{ id: "gone", command: "true", schedule: "* * * * *" }], T0);
+      await tickSchedules(store, T0 + MINUTE);
+      expect(await store.scheduleRemove({ id: "gone" })).toBe(true);
+      await tickSchedules(store, T0 + 5 * MINUTE);
+      expect(await ids(store)).toEqual(["gone@2026-06-01T12:01:00.000Z"]);
+      expect(await runNext(store, "complete", T0 + 5 * MINUTE)).toBe("gone@2026-06-01T12:01:00.000Z");
+    });
   });
 });

@@ -1,6 +1,7 @@
 /**
- * Contract: dependencies, named queues, schedules and purge. The concurrent cases matter
- * most on PostgreSQL, where writers run side by side instead of one at a time.
+ * Contract: dependencies, named queues and purge (schedules are in contract-schedules.ts).
+ * The concurrent cases matter most on PostgreSQL, where writers run side by side instead of
+ * one at a time.
  */
 
 import { expect, test } from "bun:test";
@@ -150,50 +151,6 @@ export function flowContract(withStore: WithStore): void {
         ["narrow", 2, false, 2],
         ["stopped", null, false, 1],
       ]);
-    }),
-  );
-
-  test(
-    "a schedule fires each occurrence once, even when two tickers race",
-    withStore(async ({ store, another }) => {
-      const spec = { id: "nightly", command: "echo nightly", schedule: "0 3 * * *" };
-      const upsert = (revision: string, nextAt: number) =>
-        store.scheduleUpsert({ id: "nightly", spec, revision, source: null, nextAt, now: T0 });
-      expect(await upsert("r1", T0 + 100)).toBe("created");
-      expect(await upsert("r1", T0 + 100)).toBe("unchanged");
-      expect(await upsert("r2", T0 + 200)).toBe("updated");
-      expect(await store.scheduleDue({ now: T0 + 199 })).toEqual([]);
-      expect((await store.scheduleDue({ now: T0 + 200 })).map((s) => [s.id, s.next_at, s.revision])).toEqual([
-        ["nightly", T0 + 200, "r2"],
-      ]);
-      const fire = (ticker: Store) =>
-        ticker.scheduleFire({
-          id: "nightly",
-          expectedNextAt: T0 + 200,
-          nextAt: T0 + 300,
-          occurrences: [newJob("nightly@200")],
-          overlap: "skip",
-          now: T0 + 200,
-        });
-      const results = await Promise.all([fire(store), fire(await another())]);
-      expect(results.flatMap((r) => r.enqueued)).toEqual(["nightly@200"]);
-      expect(await store.scheduleGet({ id: "nightly" })).toMatchObject({
-        next_at: T0 + 300,
-        last_at: T0 + 200,
-      });
-
-      const skipped = await store.scheduleFire({
-        id: "nightly",
-        expectedNextAt: T0 + 300,
-        nextAt: T0 + 400,
-        occurrences: [newJob("nightly@300")],
-        overlap: "skip",
-        now: T0 + 300,
-      });
-      expect(skipped).toEqual({ enqueued: [], skipped: ["nightly@300"], replaced: [] });
-      expect((await store.scheduleList()).map((s) => s.id)).toEqual(["nightly"]);
-      expect(await store.scheduleRemove({ id: "nightly" })).toBe(true);
-      expect(await store.scheduleGet({ id: "nightly" })).toBeNull();
     }),
   );
 

@@ -5,7 +5,7 @@ import { UserError } from "../../src/core/errors.ts";
 import type { JobRecord, Store } from "../../src/store/store.ts";
 import { newJob, runResult, T0, type WithStore } from "./contract-helpers.ts";
 
-async function exportAll(store: Store, limit = 2): Promise<JobRecord[]> {
+export async function exportAll(store: Store, limit = 2): Promise<JobRecord[]> {
   const all: JobRecord[] = [];
   let after: string | null = null;
   do {
@@ -16,7 +16,7 @@ async function exportAll(store: Store, limit = 2): Promise<JobRecord[]> {
   return all;
 }
 
-function record(id: string, extra: Partial<JobRecord> = {}): JobRecord {
+export function record(id: string, extra: Partial<JobRecord> = {}): JobRecord {
   return {
     id,
     spec: { id, command: `echo ${id}` },
@@ -36,6 +36,7 @@ function record(id: string, extra: Partial<JobRecord> = {}): JobRecord {
     completed_revisions: [],
     canceled_by: null,
     schedule_id: null,
+    attempt_history: [],
     ...extra,
   };
 }
@@ -115,13 +116,20 @@ export function transferContract(withStore: WithStore): void {
       });
       const back = await store.jobfileApply({
         changes: {
-          creates: [],
-          updates: [{ ...newJob("done", { source: "jobs/done.yaml" }), revision: "v1" }],
+          declarations: [
+            {
+              ...newJob("done", { source: "jobs/done.yaml" }),
+              revision: "v1",
+              source: "jobs/done.yaml",
+              owner: "jobs",
+              adoptFrom: null,
+            },
+          ],
           removals: [],
         },
         now: T0 + 600,
       });
-      expect(back.alreadyCompleted).toEqual(["done"]);
+      expect(back.showCompleted).toEqual(["done"]);
     }),
   );
 
@@ -140,18 +148,19 @@ export function transferContract(withStore: WithStore): void {
   );
 }
 
-export function settingsTransferContract(withStore: WithStore): void {
-  const nightly = {
-    id: "nightly",
-    spec: { id: "nightly", command: "echo nightly", schedule: "0 3 * * *" },
-    revision: "n1",
-    source: null,
-    next_at: T0 + 1000,
-    last_at: T0,
-    created_at: T0 - 5,
-    updated_at: T0,
-  };
+/** An exported schedule, for the settings that travel with the jobs. */
+export const nightly = {
+  id: "nightly",
+  spec: { id: "nightly", command: "echo nightly", schedule: "0 3 * * *" },
+  revision: "n1",
+  source: null,
+  next_at: T0 + 1000,
+  last_at: T0,
+  created_at: T0 - 5,
+  updated_at: T0,
+};
 
+export function settingsTransferContract(withStore: WithStore): void {
   test(
     "import restores config, queue settings and schedules with the jobs",
     withStore(async ({ store }) => {

@@ -11,12 +11,13 @@ import { JobDetail } from "./detail.ts";
 import { byId, toast } from "./dom.ts";
 import { JobList } from "./jobs.ts";
 import { renderCounts, renderWorkers } from "./overview.ts";
+import { renderQueues, renderSchedules } from "./queues.ts";
 import { renderSync } from "./sync.ts";
-import type { StatusJson, SyncJson, ThroughputJson } from "./types.ts";
+import type { QueueJson, ScheduleJson, StatusJson, SyncJson, ThroughputJson } from "./types.ts";
 
 /** The list and the open job follow status events at most this often, in ms. */
 const REFRESH_MS = 1000;
-/** The chart and the jobfile panel change slowly; they refresh on this timer, in ms. */
+/** The chart, schedules and the jobfile panel change slowly; they refresh on this timer, in ms. */
 const SLOW_REFRESH_MS = 15_000;
 
 let status: StatusJson | null = null;
@@ -50,18 +51,30 @@ function refreshSoon(): void {
     refreshTimer = undefined;
     lastRefresh = Date.now();
     list.refresh().catch((error) => toast(describe(error)));
+    void refreshQueues();
     void detail.refresh();
   }, wait);
+}
+
+/** Counts per queue move with every job change; the pause switch with every click. */
+async function refreshQueues(): Promise<void> {
+  try {
+    renderQueues(byId("queues"), await getJson<QueueJson[]>("/api/queues"), () => void refreshQueues());
+  } catch (error) {
+    toast(describe(error));
+  }
 }
 
 async function refreshSlow(): Promise<void> {
   if (!byId("login").hidden) return;
   try {
-    const [chart, sync] = await Promise.all([
+    const [chart, schedules, sync] = await Promise.all([
       getJson<ThroughputJson>("/api/throughput?minutes=60"),
+      getJson<ScheduleJson[]>("/api/schedules"),
       getJson<SyncJson>("/api/sync"),
     ]);
     renderChart(byId("chart"), chart);
+    renderSchedules(byId("schedules"), schedules);
     renderSync(byId("sync"), sync, (id) => void detail.open(id));
   } catch (error) {
     toast(describe(error));
@@ -135,7 +148,11 @@ async function start(): Promise<void> {
   statusAt = Date.now();
   showStatus();
   connect();
-  await Promise.all([list.refresh().catch((error) => toast(describe(error))), refreshSlow()]);
+  await Promise.all([
+    list.refresh().catch((error) => toast(describe(error))),
+    refreshQueues(),
+    refreshSlow(),
+  ]);
   openFromHash();
 }
 

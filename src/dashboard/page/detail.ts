@@ -1,19 +1,31 @@
 /// <reference lib="dom" />
 /**
- * One job in a dialog: its facts, the actions its state allows, its spec, its attempts
- * with exit codes and durations, and the tail of each attempt's output.
+ * One job in a dialog: its facts, the actions its state allows, its dependencies, its
+ * spec, its attempts with exit codes and durations, and the tail of each attempt's output,
+ * followed live while the job runs.
  */
 
 import { ApiError, describe, getJson, jobPath, postJson } from "./client.ts";
+import { renderDependencies } from "./dependencies.ts";
 import { byId, duration, el, relative, stateBadge, toast } from "./dom.ts";
-import type { AttemptJson, JobDetailJson, JobLogJson } from "./types.ts";
+import type { AttemptJson, DependenciesJson, JobDetailJson, JobLogJson } from "./types.ts";
 
-/** The same moves and source states as `dlq retry`, `cancel` and `rerun`. */
+/** The same moves and source states as `dlq retry`, `cancel`, `rerun` and `kill`. */
 const ACTIONS = [
-  { name: "retry", label: "Retry", from: ["dead"], done: "moved back to pending" },
-  { name: "cancel", label: "Cancel", from: ["pending", "failed"], done: "canceled" },
-  { name: "rerun", label: "Rerun", from: ["completed", "dead", "canceled"], done: "queued to run again" },
+  { name: "retry", label: "Retry", from: ["dead"], done: "moved back to pending", danger: false },
+  { name: "cancel", label: "Cancel", from: ["pending", "failed"], done: "canceled", danger: true },
+  {
+    name: "rerun",
+    label: "Rerun",
+    from: ["completed", "dead", "canceled"],
+    done: "queued to run again",
+    danger: false,
+  },
+  { name: "kill", label: "Kill", from: ["processing"], done: "killed", danger: true },
 ] as const;
+
+/** While the open job runs, its output is fetched again this often, in ms. */
+const LIVE_REFRESH_MS = 1000;
 
 function commandText(command: string | string[]): string {
   return typeof command === "string" ? command : command.map((part) => JSON.stringify(part)).join(" ");
@@ -32,12 +44,17 @@ function outcome(attempt: AttemptJson): string {
 export class JobDetail {
   private readonly dialog = byId<HTMLDialogElement>("detail");
   private openId: string | null = null;
+  private liveTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly onChange: () => void) {
     byId("detail-close").addEventListener("click", () => this.dialog.close());
     this.dialog.addEventListener("close", () => {
+      const closed = this.openId;
       this.openId = null;
-      if (location.hash.startsWith("#job="))
+      clearTimeout(this.liveTimer);
+      // The close event comes a moment after the click: a link to another job followed
+      // meanwhile keeps its own #job= address.
+      if (closed !== null && location.hash === `#job=${encodeURIComponent(closed)}`)
         history.replaceState(null, "", location.pathname + location.search);
     });
   }
@@ -58,11 +75,20 @@ export class JobDetail {
     const id = this.openId;
     if (id === null) return;
     try {
-      const [job, log] = await Promise.all([
+      const [job, log, links] = await Promise.all([
         getJson<JobDetailJson>(jobPath(id)),
         getJson<JobLogJson>(jobPath(id, "log")),
+        getJson<DependenciesJson>(jobPath(id, "dependencies")),
       ]);
-      if (this.openId === id) this.render(job, log);
+      if (this.openId !== id) return;
+      this.render(job, log, links);
+      // Output grows without any change in the store, so a running job is polled.
+      clearTimeout(this.liveTimer);
+      if (job.state === "processing") {
+        this.liveTimer = setTimeout(() => {
+          if (this.openId === id) void this.refresh();
+        }, LIVE_REFRESH_MS);
+      }
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) {
         byId("detail-body").replaceChildren(el("p", { class: "error" }, describe(error)));
@@ -70,7 +96,7 @@ export class JobDetail {
     }
   }
 
-  private render(job: JobDetailJson, log: JobLogJson): void {
+  private render(job: JobDetailJson, log: JobLogJson, links: DependenciesJson): void {
     const facts: [string, string | Node][] = [
       ["state", stateBadge(job.state)],
       ["command", commandText(job.command)],
@@ -92,10 +118,15 @@ export class JobDetail {
       (action) => {
         const button = el(
           "button",
-          { type: "button", "data-action": action.name, class: action.name === "cancel" ? "danger" : "" },
+          { type: "button", "data-action": action.name, class: action.danger ? "danger" : "" },
           action.label,
         );
         button.addEventListener("click", async () => {
+          if (
+            action.name === "kill" &&
+            !confirm(`Kill job ${job.id}? Its process gets SIGTERM, then SIGKILL.`)
+          )
+            return;
           button.disabled = true;
           try {
             await postJson(jobPath(job.id, action.name));
@@ -112,13 +143,15 @@ export class JobDetail {
     );
 
     const tails = log.attempts.filter((attempt) => attempt.output_tail);
-    byId("detail-body").replaceChildren(
+    const elsewhere = log.attempts.find((attempt) => attempt.running && !attempt.live);
+    const parts: (Node | null)[] = [
       el(
         "dl",
         { class: "facts" },
         ...facts.flatMap(([name, value]) => [el("dt", {}, name), el("dd", {}, value)]),
       ),
       el("div", { class: "actions" }, ...actions),
+      renderDependencies(links, (id) => void this.open(id)),
       el("h3", {}, "Attempts"),
       job.attempts.length === 0
         ? el("p", { class: "empty" }, "No attempts yet.")
@@ -162,6 +195,13 @@ export class JobDetail {
             ),
           ),
       el("h3", {}, "Output"),
+      elsewhere
+        ? el(
+            "p",
+            { class: "note" },
+            `Run ${elsewhere.token} is running on host ${elsewhere.host}; its output shows here when it ends (or live on a dashboard on that host).`,
+          )
+        : null,
       tails.length === 0
         ? el("p", { class: "empty" }, "No output kept yet.")
         : el(
@@ -171,13 +211,26 @@ export class JobDetail {
               el(
                 "details",
                 i === tails.length - 1 ? { open: "" } : {},
-                el("summary", {}, `run ${attempt.token} (try ${attempt.attempt}) on ${attempt.host}`),
-                el("pre", { class: "log" }, attempt.output_tail ?? ""),
+                el(
+                  "summary",
+                  {},
+                  `run ${attempt.token} (try ${attempt.attempt}) on ${attempt.host}`,
+                  attempt.live ? el("span", { class: "live-tag" }, " · live") : null,
+                ),
+                el(
+                  "pre",
+                  { class: "log", "data-live": attempt.live ? "true" : "false" },
+                  attempt.output_tail ?? "",
+                ),
               ),
             ),
           ),
       el("h3", {}, "Spec"),
       el("pre", { class: "spec" }, JSON.stringify(job.spec, null, 2)),
-    );
+    ];
+    byId("detail-body").replaceChildren(...parts.filter((part): part is Node => part !== null));
+    // Live output is read from its end, as a terminal shows it.
+    for (const pre of byId("detail-body").querySelectorAll<HTMLElement>('pre[data-live="true"]'))
+      pre.scrollTop = pre.scrollHeight;
   }
 }

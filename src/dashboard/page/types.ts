@@ -4,9 +4,13 @@
  */
 
 import type { StateCounts } from "../../core/job.ts";
-import type { attemptJson, jobJson, workerJson } from "../../render.ts";
+import type { attemptJson, jobJson, scheduleJson, workerJson } from "../../render.ts";
+import type { QueueInfo } from "../../store/store.ts";
 
 export type JobJson = ReturnType<typeof jobJson>;
+export type ScheduleJson = ReturnType<typeof scheduleJson>;
+/** `queue list --json`. */
+export type QueueJson = QueueInfo;
 export type AttemptJson = ReturnType<typeof attemptJson>;
 export type WorkerJson = ReturnType<typeof workerJson>;
 export type { StateCounts };
@@ -26,7 +30,28 @@ export interface JobDetailJson extends Omit<JobJson, "attempts"> {
 
 export interface JobLogJson {
   id: string;
-  attempts: { attempt: number; token: number; host: string; output_tail: string | null }[];
+  attempts: {
+    attempt: number;
+    token: number;
+    host: string;
+    /** The attempt has not ended. */
+    running: boolean;
+    /** output_tail was read from this host's log files as the job runs. */
+    live: boolean;
+    output_tail: string | null;
+  }[];
+}
+
+export interface JobLinkJson {
+  id: string;
+  state: string | null;
+}
+
+export interface DependenciesJson {
+  id: string;
+  upstream: JobLinkJson[];
+  downstream: JobLinkJson[];
+  downstream_total: number;
 }
 
 export interface ThroughputJson {

@@ -56,8 +56,8 @@ export async function claimJob(sql: SQL, params: ClaimParams): Promise<Job | nul
         FROM gate WHERE jobs.seq = gate.seq AND NOT gate.limited
         RETURNING jobs.*
       ), recorded AS (
-        INSERT INTO attempts (job_id, token, attempt, worker_id, host, started_at)
-        SELECT id, token, attempts, worker_id, ${params.host}, ${params.now}::bigint FROM claimed
+        INSERT INTO attempts (job_id, token, attempt, worker_id, host, started_at, revision)
+        SELECT id, token, attempts, worker_id, ${params.host}, ${params.now}::bigint, revision FROM claimed
       )
       SELECT gate.queue, gate.limited, to_jsonb(claimed.*) AS job
       FROM gate LEFT JOIN claimed ON claimed.seq = gate.seq`;
@@ -95,8 +95,8 @@ async function claimInLimitedQueue(sql: SQL, queue: string, params: ClaimParams)
         FROM next WHERE jobs.seq = next.seq
         RETURNING jobs.*
       ), recorded AS (
-        INSERT INTO attempts (job_id, token, attempt, worker_id, host, started_at)
-        SELECT id, token, attempts, worker_id, ${params.host}, ${params.now}::bigint FROM claimed
+        INSERT INTO attempts (job_id, token, attempt, worker_id, host, started_at, revision)
+        SELECT id, token, attempts, worker_id, ${params.host}, ${params.now}::bigint, revision FROM claimed
       )
       SELECT * FROM claimed`;
     return row ? rowToJob(row) : null;

@@ -1,6 +1,6 @@
 /**
- * The dashboard's reads on PostgreSQL: job search, throughput and `/metrics` aggregates,
- * with the semantics of sqlite/job-search.ts and sqlite/metrics.ts.
+ * The dashboard's reads on PostgreSQL: job search, dependency links, throughput and
+ * `/metrics` aggregates, with the semantics of sqlite/job-search.ts and sqlite/metrics.ts.
  *
  * Where the SQL differs: ILIKE for the case-insensitive id search, `COUNT(*) FILTER`
  * where SQLite sums booleans, GREATEST where SQLite uses the two-argument MAX, and jsonb
@@ -8,9 +8,16 @@
  */
 
 import type { SQL } from "bun";
-import type { Job } from "../../core/job.ts";
+import type { Job, JobState } from "../../core/job.ts";
 import { rowToJob } from "../rows.ts";
-import type { HistogramCounts, JobSearchParams, MetricsSnapshot, ThroughputBucket } from "../store.ts";
+import type {
+  HistogramCounts,
+  JobDependencyLinks,
+  JobLink,
+  JobSearchParams,
+  MetricsSnapshot,
+  ThroughputBucket,
+} from "../store.ts";
 
 type Row = Record<string, unknown>;
 
@@ -40,6 +47,23 @@ export async function searchJobs(sql: SQL, params: JobSearchParams): Promise<Job
     values,
   );
   return (rows as Row[]).map(rowToJob);
+}
+
+function links(rows: Row[]): JobLink[] {
+  return rows.map((row) => ({ id: String(row.id), state: (row.state ?? null) as JobState | null }));
+}
+
+export async function dependencyLinks(sql: SQL, id: string, limit: number): Promise<JobDependencyLinks> {
+  // COLLATE "C": SQLite's byte order, whatever the database's locale.
+  const upstream = (await sql`
+    SELECT d.depends_on AS id, j.state FROM job_deps d LEFT JOIN jobs j ON j.id = d.depends_on
+    WHERE d.job_id = ${id} ORDER BY d.depends_on COLLATE "C"`) as Row[];
+  const downstream = (await sql`
+    SELECT d.job_id AS id, j.state FROM job_deps d JOIN jobs j ON j.id = d.job_id
+    WHERE d.depends_on = ${id} ORDER BY j.seq LIMIT ${limit}::bigint`) as Row[];
+  const [total] = (await sql`
+    SELECT COUNT(*) AS n FROM job_deps d JOIN jobs j ON j.id = d.job_id WHERE d.depends_on = ${id}`) as Row[];
+  return { upstream: links(upstream), downstream: links(downstream), downstreamTotal: Number(total?.n ?? 0) };
 }
 
 /** A finished attempt succeeded when it exited 0 with no error (see sqlite/metrics.ts). */
@@ -96,9 +120,9 @@ export async function metricsSnapshot(
 ): Promise<MetricsSnapshot> {
   // The wait counts a job's first-ever claim (token 1) only, measured from when it became
   // due; see sqlite/metrics.ts for why.
-  const [row] = (await sql.unsafe(`
+  const base = `
     WITH base AS (
-      SELECT a.attempt,
+      SELECT a.attempt, j.queue,
              ${SUCCEEDED} AS ok,
              a.finished_at IS NOT NULL AS finished,
              CASE WHEN a.finished_at IS NOT NULL THEN GREATEST(0, a.finished_at - a.started_at) END AS duration,
@@ -107,23 +131,33 @@ export async function metricsSnapshot(
                FLOOR(EXTRACT(EPOCH FROM (j.spec->>'run_at')::timestamptz) * 1000),
                j.created_at))) END AS wait,
              a.attempt > j.max_retries AS last_try
-      FROM attempts a JOIN jobs j ON j.id = a.job_id)
-    SELECT COUNT(*) FILTER (WHERE finished AND ok) AS completed,
+      FROM attempts a JOIN jobs j ON j.id = a.job_id)`;
+  const byQueue = (await sql.unsafe(`${base}
+    SELECT queue,
+           COUNT(*) FILTER (WHERE finished AND ok) AS completed,
            COUNT(*) FILTER (WHERE finished AND NOT ok AND NOT last_try) AS failed,
            COUNT(*) FILTER (WHERE finished AND NOT ok AND last_try) AS dead,
-           COUNT(*) FILTER (WHERE attempt > 1) AS retries,
-           ${bucketColumns("duration", "d", durationBoundsMs)},
+           COUNT(*) FILTER (WHERE attempt > 1) AS retries
+    FROM base GROUP BY queue ORDER BY queue`)) as Row[];
+  const [row] = (await sql.unsafe(`${base}
+    SELECT ${bucketColumns("duration", "d", durationBoundsMs)},
            ${bucketColumns("wait", "w", waitBoundsMs)}
     FROM base`)) as Row[];
-  const [oldest] = (await sql`
-    SELECT MIN(next_run_at) AS since FROM jobs WHERE state = 'pending' AND blocked = 0 AND next_run_at <= ${now}::bigint`) as Row[];
+  // Waiting starts at the later of enqueue and next_run_at; see sqlite/metrics.ts.
+  const oldest = (await sql`
+    SELECT queue, MIN(GREATEST(created_at, next_run_at)) AS since FROM jobs
+    WHERE state = 'pending' AND NOT blocked AND next_run_at <= ${now}::bigint
+    GROUP BY queue ORDER BY queue`) as Row[];
   return {
-    completed: Number(row?.completed ?? 0),
-    failed: Number(row?.failed ?? 0),
-    dead: Number(row?.dead ?? 0),
-    retries: Number(row?.retries ?? 0),
+    attemptsByQueue: byQueue.map((entry) => ({
+      queue: String(entry.queue),
+      completed: Number(entry.completed),
+      failed: Number(entry.failed),
+      dead: Number(entry.dead),
+      retries: Number(entry.retries),
+    })),
     duration: histogram(row ?? {}, "d", durationBoundsMs),
     wait: histogram(row ?? {}, "w", waitBoundsMs),
-    oldestPendingSince: oldest?.since === null || oldest?.since === undefined ? null : Number(oldest.since),
+    oldestDueByQueue: oldest.map((entry) => ({ queue: String(entry.queue), since: Number(entry.since) })),
   };
 }

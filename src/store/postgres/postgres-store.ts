@@ -17,8 +17,10 @@ import type {
   DeclaredJob,
   HeldLease,
   JobDeclaration,
+  JobDependencyLinks,
   JobfileApplyResult,
   JobfileChanges,
+  JobPageParams,
   JobRecord,
   JobSearchParams,
   KillMode,
@@ -35,20 +37,13 @@ import type {
 import { ChangeListener, changeChannel } from "./changes.ts";
 import { claimJob } from "./claim.ts";
 import { describePostgresError, type PostgresTarget, parsePostgresUrl } from "./connection.ts";
-import { attemptThroughput, metricsSnapshot, searchJobs } from "./dashboard.ts";
+import { attemptThroughput, dependencyLinks, metricsSnapshot, searchJobs } from "./dashboard.ts";
 import { lockDependenciesExclusive } from "./dependencies.ts";
+import { jobPage } from "./job-list.ts";
 import { applyJobfileChanges } from "./jobfile-apply.ts";
-import {
-  countJobs,
-  declaredJobs,
-  getJob,
-  insertJobs,
-  jobDeclarations,
-  listAttempts,
-  listJobs,
-  transitionJobs,
-} from "./jobs.ts";
-import { migratePostgres } from "./migrations.ts";
+import { declaredJobs, jobDeclarations } from "./jobfile-declarations.ts";
+import { countJobs, getJob, insertJobs, listAttempts, listJobs, transitionJobs } from "./jobs.ts";
+import { migratePostgres, POSTGRES_SCHEMA_VERSION } from "./migrations.ts";
 import { jobPurge, queueList, queueSet } from "./queues.ts";
 import * as registry from "./registry.ts";
 import {
@@ -90,12 +85,20 @@ export async function openPostgresStore(url: string): Promise<PostgresStore> {
       }
       schema = String(row.schema);
     }
-    await migratePostgres(sql, schema, target.location);
+    // Reading a current schema needs no write: a read-only replica or role can still be read.
+    if (!(await schemaIsCurrent(sql, schema))) await migratePostgres(sql, schema, target.location);
     return new PostgresStore(sql, target, schema);
   } catch (error) {
     await sql.close({ timeout: 0 }).catch(() => {});
     throw describePostgresError(target, error);
   }
+}
+
+async function schemaIsCurrent(sql: SQL, schema: string): Promise<boolean> {
+  const [table] = await sql`SELECT to_regclass(${`${schema}.schema_migrations`}) IS NOT NULL AS present`;
+  if (!table?.present) return false;
+  const [row] = await sql.unsafe(`SELECT COALESCE(MAX(version), 0) AS v FROM ${schema}.schema_migrations`);
+  return Number(row?.v) === POSTGRES_SCHEMA_VERSION;
 }
 
 export class PostgresStore implements Store {
@@ -151,6 +154,10 @@ export class PostgresStore implements Store {
 
   jobList(params: { state?: JobState; tag?: string; queue?: string; limit?: number; offset?: number }) {
     return this.run((sql) => listJobs(sql, params));
+  }
+
+  jobPage(params: JobPageParams): Promise<{ jobs: Job[]; total: number }> {
+    return this.run((sql) => jobPage(sql, params));
   }
 
   jobCounts(): Promise<StateCounts> {
@@ -297,12 +304,14 @@ export class PostgresStore implements Store {
   jobImportMany(params: {
     jobs: JobRecord[];
     settings?: StoreSettings;
+    merge?: boolean;
     onProgress?: (done: number) => void;
   }) {
     return this.write(async (tx, notify) => {
       if (params.jobs.some((job) => job.spec.after)) await lockDependenciesExclusive(tx, this.schema);
-      await importJobs(tx, params);
+      const result = await importJobs(tx, params);
       await notify();
+      return result;
     });
   }
 
@@ -316,6 +325,10 @@ export class PostgresStore implements Store {
 
   jobSearch(params: JobSearchParams): Promise<Job[]> {
     return this.run((sql) => searchJobs(sql, params));
+  }
+
+  jobDependencyLinks(params: { id: string; limit: number }): Promise<JobDependencyLinks> {
+    return this.run((sql) => dependencyLinks(sql, params.id, params.limit));
   }
 
   attemptThroughput(params: { since: number; bucketMs: number }): Promise<ThroughputBucket[]> {
@@ -383,7 +396,7 @@ export class PostgresStore implements Store {
     now: number;
   }): Promise<{ enqueued: string[]; skipped: string[]; replaced: string[] }> {
     return this.write(async (tx, notify) => {
-      const fired = await scheduleFire(tx, params);
+      const fired = await scheduleFire(tx, this.schema, params);
       if (fired.enqueued.length > 0 || fired.replaced.length > 0) await notify();
       return fired;
     });

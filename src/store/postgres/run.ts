@@ -63,8 +63,8 @@ export async function completeJob(
   if (!row) return false;
   // Only jobfile reconciliation asks which revisions completed; ad hoc jobs skip the write.
   if (row.declared) {
-    await tx`INSERT INTO completed_revisions (job_id, revision) VALUES (${params.id}, ${row.revision})
-             ON CONFLICT DO NOTHING`;
+    await tx`INSERT INTO completed_revisions (job_id, revision, completed_at)
+             VALUES (${params.id}, ${row.revision}, ${params.now}::bigint) ON CONFLICT DO NOTHING`;
   }
   await finishAttempt(tx, params.id, params.token, params.now, params.result);
   await releaseDependents(tx, params.id, params.now);

@@ -1,12 +1,21 @@
 /**
  * Schedules on PostgreSQL: templates whose occurrences become ordinary jobs, with the
- * semantics of sqlite/schedules.ts. Firing is a compare-and-set on `next_at`: a second
+ * semantics of sqlite/schedules.ts; what firing does is decided by core/schedule-tick.ts. Firing is a compare-and-set on `next_at`: a second
  * ticker on another host waits on the row lock, then finds `next_at` moved and does nothing.
  */
 
 import type { SQL } from "bun";
+import type { OverlapPolicy } from "../../core/flow-spec.ts";
+import type { JobState } from "../../core/job.ts";
+import {
+  decideOccurrences,
+  type OccurrenceAction,
+  summarizeOccurrences,
+  UNFINISHED_OCCURRENCE_STATES,
+} from "../../core/schedule-tick.ts";
 import type { JobSpec } from "../../core/spec.ts";
 import type { NewJob, ScheduleRecord } from "../store.ts";
+import { cancelDependents, lockDependenciesExclusive } from "./dependencies.ts";
 import { insertNewJobs } from "./insert.ts";
 
 type Row = Record<string, unknown>;
@@ -72,51 +81,59 @@ export async function scheduleRemove(tx: SQL, id: string): Promise<boolean> {
   return (await tx`DELETE FROM schedules WHERE id = ${id}`).count > 0;
 }
 
+/**
+ * Moves `next_at` (compare-and-set: a second ticker waits on the row lock, then finds it
+ * moved and does nothing), reads what the overlap decision needs, and writes what it
+ * decided, all in the caller's transaction.
+ */
 export async function scheduleFire(
   tx: SQL,
+  schema: string,
   params: {
     id: string;
     expectedNextAt: number;
     nextAt: number | null;
     occurrences: NewJob[];
-    overlap: "allow" | "skip" | "replace";
+    overlap: OverlapPolicy;
     now: number;
   },
 ): Promise<{ enqueued: string[]; skipped: string[]; replaced: string[] }> {
-  const result = { enqueued: [] as string[], skipped: [] as string[], replaced: [] as string[] };
+  // Replacing cancels jobs, which may cancel their dependents: like every state move, it
+  // takes the dependency lock first, before any row lock.
+  if (params.overlap === "replace") await lockDependenciesExclusive(tx, schema);
   const moved = await tx`
     UPDATE schedules SET next_at = ${params.nextAt}::bigint, last_at = ${params.now}::bigint,
                          updated_at = ${params.now}::bigint
     WHERE id = ${params.id} AND next_at = ${params.expectedNextAt}::bigint`;
-  // Another ticker fired this occurrence first.
-  if (moved.count === 0) return result;
-  const active = async () =>
-    (
-      (await tx`
-        SELECT id FROM jobs WHERE schedule_id = ${params.id} AND state IN ('pending', 'failed', 'processing')
-        ORDER BY seq`) as Row[]
-    ).map((row) => String(row.id));
-  for (const occurrence of params.occurrences) {
-    const running = await active();
-    if (running.length > 0 && params.overlap === "skip") {
-      result.skipped.push(occurrence.spec.id);
-      continue;
-    }
-    if (running.length > 0 && params.overlap === "replace") {
+  if (moved.count === 0) return { enqueued: [], skipped: [], replaced: [] };
+  const owed = params.occurrences.map((occurrence) => occurrence.spec.id);
+  const unfinished = [...UNFINISHED_OCCURRENCE_STATES];
+  const existing = (
+    (await tx`
+      SELECT id, state FROM jobs
+      WHERE (schedule_id = ${params.id} AND state = ANY(${unfinished}::text[])) OR id = ANY(${owed}::text[])
+      ORDER BY seq`) as Row[]
+  ).map((row) => ({ id: String(row.id), state: row.state as JobState }));
+  const actions = decideOccurrences({ overlap: params.overlap, owed, existing });
+  const byId = new Map(params.occurrences.map((occurrence) => [occurrence.spec.id, occurrence]));
+  const done: OccurrenceAction[] = [];
+  for (const action of actions) {
+    if (action.kind === "cancel") {
       // Canceling a running occurrence takes its lease away: its worker's next renewal fails,
       // the worker kills the process group, and the fencing token refuses its late result.
-      await tx`
+      const canceled = await tx`
         UPDATE jobs SET state = 'canceled', lease_until = NULL, finished_at = ${params.now}::bigint,
                         updated_at = ${params.now}::bigint, last_error = 'replaced by a newer occurrence'
-        WHERE schedule_id = ${params.id} AND state IN ('pending', 'failed', 'processing')`;
-      result.replaced.push(...running);
-    }
-    const inserted = await insertNewJobs(tx, [occurrence], params.now);
-    if (inserted.has(occurrence.spec.id)) {
+        WHERE id = ${action.id} AND state = ANY(${unfinished}::text[])`;
+      if (canceled.count === 0) continue;
+      await cancelDependents(tx, action.id, "canceled", params.now);
+    } else if (action.kind === "enqueue") {
+      const occurrence = byId.get(action.id);
+      if (!occurrence || !(await insertNewJobs(tx, [occurrence], params.now)).has(action.id)) continue;
       // Occurrences carry their schedule's source for display but are not declared rows, so retention may purge them.
-      await tx`UPDATE jobs SET schedule_id = ${params.id}, declared = FALSE WHERE id = ${occurrence.spec.id}`;
-      result.enqueued.push(occurrence.spec.id);
+      await tx`UPDATE jobs SET schedule_id = ${params.id}, declared = FALSE WHERE id = ${action.id}`;
     }
+    done.push(action);
   }
-  return result;
+  return summarizeOccurrences(done);
 }

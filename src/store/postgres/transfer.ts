@@ -1,13 +1,14 @@
 /**
- * Moving a queue in and out of PostgreSQL, with the semantics of sqlite/import.ts. Import
+ * Moving a queue in and out of PostgreSQL, with the semantics of sqlite/import.ts, attempt
+ * history and `--merge` included. Import
  * sends each batch as column arrays (see insert.ts) rather than one round trip per job.
  */
 
 import type { SQL } from "bun";
 import type { JobState } from "../../core/job.ts";
 import { rowToJobRecord } from "../rows.ts";
-import { importDuplicateError, scheduleDuplicateError } from "../sqlite/import.ts";
-import type { JobRecord, StoreSettings } from "../store.ts";
+import { importDuplicateError, lastToken, scheduleDuplicateError } from "../sqlite/import.ts";
+import type { ImportResult, JobRecord, StoreSettings } from "../store.ts";
 import { firstRejected, INSERT_BATCH } from "./insert.ts";
 
 type Row = Record<string, unknown>;
@@ -24,7 +25,14 @@ export async function exportJobs(
            CASE WHEN jobs.state = 'processing' THEN GREATEST(jobs.attempts - 1, 0) ELSE jobs.attempts END
              AS attempts,
            COALESCE((SELECT jsonb_agg(revision ORDER BY revision COLLATE "C")
-                     FROM completed_revisions c WHERE c.job_id = jobs.id), '[]'::jsonb) AS completed
+                     FROM completed_revisions c WHERE c.job_id = jobs.id), '[]'::jsonb) AS completed,
+           COALESCE((SELECT jsonb_agg(jsonb_build_object(
+                       'attempt', attempt, 'token', token, 'worker_id', worker_id, 'host', host,
+                       'started_at', started_at, 'finished_at', finished_at, 'exit_code', exit_code,
+                       'signal', signal, 'error', error, 'stdout_bytes', stdout_bytes,
+                       'stderr_bytes', stderr_bytes, 'log_path', log_path, 'output_tail', output_tail,
+                       'revision', revision) ORDER BY token)
+                     FROM attempts a WHERE a.job_id = jobs.id AND a.finished_at IS NOT NULL), '[]'::jsonb) AS history
     FROM jobs
     WHERE seq > ${params.after ?? "0"}::bigint AND (${params.state ?? null}::text IS NULL OR jobs.state = ${params.state ?? null}::text)
     ORDER BY seq LIMIT ${params.limit}::bigint`) as Row[];
@@ -33,15 +41,16 @@ export async function exportJobs(
   return { jobs, next: rows.length < params.limit || !last ? null : String(last.seq) };
 }
 
-async function importBatch(tx: SQL, jobs: JobRecord[]): Promise<void> {
+/** Inserts one batch; returns the jobs inserted (with `merge`, those whose id was new). */
+async function importBatch(tx: SQL, jobs: JobRecord[], merge: boolean): Promise<JobRecord[]> {
   const column = <T>(pick: (job: JobRecord) => T): T[] => jobs.map(pick);
   const rows = await tx`
     INSERT INTO jobs (id, spec, revision, state, attempts, max_retries, priority, queue, tags, created_at,
                       updated_at, next_run_at, started_at, finished_at, exit_code, last_error, source, declared,
-                      canceled_by, schedule_id)
+                      canceled_by, schedule_id, token)
     SELECT id, spec::jsonb, revision, state, attempts, max_retries, priority, queue, tags::jsonb, created_at,
            updated_at, next_run_at, started_at, finished_at, exit_code, last_error, source, declared,
-           canceled_by, schedule_id
+           canceled_by, schedule_id, token
     FROM unnest(${column((job) => job.id)}::text[],
                 ${column((job) => JSON.stringify(job.spec))}::text[],
                 ${column((job) => job.revision)}::text[],
@@ -61,35 +70,69 @@ async function importBatch(tx: SQL, jobs: JobRecord[]): Promise<void> {
                 ${column((job) => job.source)}::text[],
                 ${column((job) => job.declared)}::boolean[],
                 ${column((job) => job.canceled_by)}::text[],
-                ${column((job) => job.schedule_id)}::text[])
+                ${column((job) => job.schedule_id)}::text[],
+                ${column(lastToken)}::int[])
          WITH ORDINALITY AS u(id, spec, revision, state, attempts, max_retries, priority, queue, tags, created_at,
                               updated_at, next_run_at, started_at, finished_at, exit_code, last_error, source,
-                              declared, canceled_by, schedule_id, ord)
+                              declared, canceled_by, schedule_id, token, ord)
     ORDER BY ord
     ON CONFLICT (id) DO NOTHING
     RETURNING id`;
   const ids = jobs.map((job) => job.id);
-  const rejected = firstRejected(ids, new Set(rows.map((row: { id: string }) => row.id)));
-  if (rejected !== undefined) throw importDuplicateError(rejected);
-  const pairs = jobs.flatMap((job) => job.completed_revisions.map((revision) => [job.id, revision] as const));
-  if (pairs.length === 0) return;
-  await tx`
-    INSERT INTO completed_revisions (job_id, revision)
-    SELECT * FROM unnest(${pairs.map(([id]) => id)}::text[], ${pairs.map(([, revision]) => revision)}::text[])
-    ON CONFLICT DO NOTHING`;
+  const insertedIds = new Set<string>(rows.map((row: { id: string }) => row.id));
+  const rejected = firstRejected(ids, insertedIds);
+  if (rejected !== undefined && !merge) throw importDuplicateError(rejected);
+  const inserted = jobs.filter((job) => insertedIds.has(job.id));
+  const pairs = inserted.flatMap((job) =>
+    job.completed_revisions.map((revision) => [job.id, revision] as const),
+  );
+  if (pairs.length > 0) {
+    await tx`
+      INSERT INTO completed_revisions (job_id, revision)
+      SELECT * FROM unnest(${pairs.map(([id]) => id)}::text[], ${pairs.map(([, revision]) => revision)}::text[])
+      ON CONFLICT DO NOTHING`;
+  }
+  await importAttempts(tx, inserted);
+  return inserted;
 }
 
-/** Config and queue settings replace the target's; a schedule that exists already is an error. */
-async function importSettings(tx: SQL, settings: StoreSettings): Promise<void> {
+async function importAttempts(tx: SQL, jobs: JobRecord[]): Promise<void> {
+  const attempts = jobs.flatMap((job) =>
+    job.attempt_history.map((attempt) => ({ job_id: job.id, ...attempt })),
+  );
+  if (attempts.length === 0) return;
+  const column = <T>(pick: (attempt: (typeof attempts)[number]) => T): T[] => attempts.map(pick);
+  // NUL cannot be stored in PostgreSQL text; SQLite kept it, so it is replaced as last_error is.
+  const text = (value: string | null) => value?.replaceAll("\0", "\uFFFD") ?? null;
+  await tx`
+    INSERT INTO attempts (job_id, token, attempt, worker_id, host, started_at, finished_at, exit_code, signal,
+                          error, stdout_bytes, stderr_bytes, log_path, output_tail, revision)
+    SELECT * FROM unnest(${column((a) => a.job_id)}::text[], ${column((a) => a.token)}::int[],
+                         ${column((a) => a.attempt)}::int[], ${column((a) => a.worker_id)}::text[],
+                         ${column((a) => a.host)}::text[], ${column((a) => a.started_at)}::bigint[],
+                         ${column((a) => a.finished_at)}::bigint[], ${column((a) => a.exit_code)}::int[],
+                         ${column((a) => a.signal)}::text[], ${column((a) => text(a.error))}::text[],
+                         ${column((a) => a.stdout_bytes)}::bigint[], ${column((a) => a.stderr_bytes)}::bigint[],
+                         ${column((a) => a.log_path)}::text[], ${column((a) => text(a.output_tail))}::text[],
+                         ${column((a) => a.revision ?? null)}::text[])`;
+}
+
+/**
+ * Config and queue settings replace the target's (with `merge`, the target's are kept); a
+ * schedule that exists already is an error (with `merge`, skipped). Returns schedules skipped.
+ */
+async function importSettings(tx: SQL, settings: StoreSettings, merge: boolean): Promise<number> {
   for (const [key, value] of Object.entries(settings.config)) {
     await tx`INSERT INTO config (key, value) VALUES (${key}, ${value})
-             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`;
+             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value WHERE NOT ${merge}::boolean`;
   }
   for (const queue of settings.queues) {
     await tx`INSERT INTO queues (name, concurrency, paused)
              VALUES (${queue.name}, ${queue.concurrency}::int, ${queue.paused}::boolean)
-             ON CONFLICT (name) DO UPDATE SET concurrency = EXCLUDED.concurrency, paused = EXCLUDED.paused`;
+             ON CONFLICT (name) DO UPDATE SET concurrency = EXCLUDED.concurrency, paused = EXCLUDED.paused
+             WHERE NOT ${merge}::boolean`;
   }
+  let skipped = 0;
   for (const schedule of settings.schedules) {
     const inserted = await tx`
       INSERT INTO schedules (id, spec, revision, source, next_at, last_at, created_at, updated_at)
@@ -97,23 +140,40 @@ async function importSettings(tx: SQL, settings: StoreSettings): Promise<void> {
               ${schedule.source}::text, ${schedule.next_at}::bigint, ${schedule.last_at}::bigint,
               ${schedule.created_at}::bigint, ${schedule.updated_at}::bigint)
       ON CONFLICT (id) DO NOTHING`;
-    if (inserted.count === 0) throw scheduleDuplicateError(schedule.id);
+    if (inserted.count > 0) continue;
+    if (!merge) throw scheduleDuplicateError(schedule.id);
+    skipped++;
   }
+  return skipped;
 }
 
 /** Runs inside the caller's transaction, so a duplicate in a later batch undoes the earlier ones. */
 export async function importJobs(
   tx: SQL,
-  params: { jobs: JobRecord[]; settings?: StoreSettings; onProgress?: (done: number) => void },
-): Promise<void> {
+  params: {
+    jobs: JobRecord[];
+    settings?: StoreSettings;
+    merge?: boolean;
+    onProgress?: (done: number) => void;
+  },
+): Promise<ImportResult> {
   const { jobs, onProgress } = params;
-  if (params.settings) await importSettings(tx, params.settings);
+  const merge = params.merge ?? false;
+  const schedulesSkipped = params.settings ? await importSettings(tx, params.settings, merge) : 0;
+  const inserted: JobRecord[] = [];
   for (let start = 0; start < jobs.length; start += INSERT_BATCH) {
-    await importBatch(tx, jobs.slice(start, start + INSERT_BATCH));
+    inserted.push(...(await importBatch(tx, jobs.slice(start, start + INSERT_BATCH), merge)));
     onProgress?.(Math.min(start + INSERT_BATCH, jobs.length));
   }
-  await importDependencies(tx, jobs);
+  await importDependencies(tx, inserted);
   if (jobs.length === 0) onProgress?.(0);
+  const schedules = params.settings?.schedules.length ?? 0;
+  return {
+    jobsImported: inserted.length,
+    jobsSkipped: jobs.length - inserted.length,
+    schedulesImported: schedules - schedulesSkipped,
+    schedulesSkipped,
+  };
 }
 
 /**

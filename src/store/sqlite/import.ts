@@ -1,14 +1,14 @@
 /**
  * Moving a queue in and out of SQLite: `export` reads pages of JobRecords, `import`
- * writes them back with their state, and the settings with them, inside the caller's
- * IMMEDIATE transaction.
+ * writes them back with their state and attempt history, and the settings with them,
+ * inside the caller's IMMEDIATE transaction. `--merge` skips ids the store already has.
  */
 
 import type { Database } from "bun:sqlite";
 import { UserError } from "../../core/errors.ts";
 import type { JobState } from "../../core/job.ts";
 import { rowToJobRecord } from "../rows.ts";
-import type { JobRecord, StoreSettings } from "../store.ts";
+import type { ImportResult, JobRecord, StoreSettings } from "../store.ts";
 
 type Row = Record<string, unknown>;
 
@@ -26,7 +26,14 @@ export function exportJobs(
              finished_at, exit_code, last_error, source, declared, canceled_by, schedule_id,
              CASE WHEN jobs.state = 'processing' THEN 'pending' ELSE jobs.state END AS state,
              CASE WHEN jobs.state = 'processing' THEN MAX(jobs.attempts - 1, 0) ELSE jobs.attempts END AS attempts,
-             (SELECT json_group_array(revision) FROM completed_revisions c WHERE c.job_id = jobs.id) AS completed
+             (SELECT json_group_array(revision) FROM completed_revisions c WHERE c.job_id = jobs.id) AS completed,
+             (SELECT json_group_array(json_object(
+                       'attempt', attempt, 'token', token, 'worker_id', worker_id, 'host', host,
+                       'started_at', started_at, 'finished_at', finished_at, 'exit_code', exit_code,
+                       'signal', signal, 'error', error, 'stdout_bytes', stdout_bytes,
+                       'stderr_bytes', stderr_bytes, 'log_path', log_path, 'output_tail', output_tail,
+                       'revision', revision))
+              FROM attempts a WHERE a.job_id = jobs.id AND a.finished_at IS NOT NULL) AS history
       FROM jobs
       WHERE seq > ?1 AND (?2 IS NULL OR jobs.state = ?2)
       ORDER BY seq LIMIT ?3`)
@@ -39,30 +46,40 @@ export function exportJobs(
 export function importDuplicateError(id: string): UserError {
   return new UserError(
     `job id "${id}" already exists in the target store`,
-    "nothing was imported; import into an empty store, or remove that job from the input",
+    "nothing was imported; import into an empty store, use --merge to skip ids that exist, or remove that job from the input",
   );
 }
 
 export function scheduleDuplicateError(id: string): UserError {
   return new UserError(
     `schedule id "${id}" already exists in the target store`,
-    "nothing was imported; import into an empty store, or remove that schedule from the input",
+    "nothing was imported; import into an empty store, use --merge to skip ids that exist, or remove that schedule from the input",
   );
 }
 
-/** Config and queue settings replace the target's; a schedule that exists already is an error. */
-function importSettings(db: Database, settings: StoreSettings): void {
+/** A job's fencing token must stay above every imported attempt's, or its next claim collides. */
+export function lastToken(job: JobRecord): number {
+  return job.attempt_history.reduce((max, attempt) => Math.max(max, attempt.token), 0);
+}
+
+/**
+ * Config and queue settings replace the target's (with `merge`, the target's are kept); a
+ * schedule that exists already is an error (with `merge`, skipped). Returns schedules skipped.
+ */
+function importSettings(db: Database, settings: StoreSettings, merge: boolean): number {
+  const onConflict = (update: string) => (merge ? "DO NOTHING" : `DO UPDATE SET ${update}`);
   const config = db.query(
-    "INSERT INTO config (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    `INSERT INTO config (key, value) VALUES (?, ?) ON CONFLICT (key) ${onConflict("value = excluded.value")}`,
   );
   for (const [key, value] of Object.entries(settings.config)) config.run(key, value);
   const queue = db.query(`
     INSERT INTO queues (name, concurrency, paused) VALUES (?, ?, ?)
-    ON CONFLICT (name) DO UPDATE SET concurrency = excluded.concurrency, paused = excluded.paused`);
+    ON CONFLICT (name) ${onConflict("concurrency = excluded.concurrency, paused = excluded.paused")}`);
   for (const q of settings.queues) queue.run(q.name, q.concurrency, q.paused ? 1 : 0);
   const schedule = db.query(`
     INSERT INTO schedules (id, spec, revision, source, next_at, last_at, created_at, updated_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`);
+  let skipped = 0;
   for (const s of settings.schedules) {
     const values = [
       s.id,
@@ -74,25 +91,39 @@ function importSettings(db: Database, settings: StoreSettings): void {
       s.created_at,
       s.updated_at,
     ];
-    if (schedule.run(...values).changes === 0) throw scheduleDuplicateError(s.id);
+    if (schedule.run(...values).changes > 0) continue;
+    if (!merge) throw scheduleDuplicateError(s.id);
+    skipped++;
   }
+  return skipped;
 }
 
 export function importJobs(
   db: Database,
-  params: { jobs: JobRecord[]; settings?: StoreSettings; onProgress?: (done: number) => void },
-): void {
-  const { jobs, onProgress } = params;
-  if (params.settings) importSettings(db, params.settings);
+  params: {
+    jobs: JobRecord[];
+    settings?: StoreSettings;
+    merge?: boolean;
+    onProgress?: (done: number) => void;
+  },
+): ImportResult {
+  const { onProgress } = params;
+  const merge = params.merge ?? false;
+  const schedulesSkipped = params.settings ? importSettings(db, params.settings, merge) : 0;
   const insert = db.query(`
     INSERT INTO jobs (id, spec, revision, state, attempts, max_retries, priority, queue, tags, created_at,
                       updated_at, next_run_at, started_at, finished_at, exit_code, last_error, source, declared,
-                      canceled_by, schedule_id)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                      canceled_by, schedule_id, token)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (id) DO NOTHING`);
   const completed = db.query("INSERT OR IGNORE INTO completed_revisions (job_id, revision) VALUES (?, ?)");
+  const attempt = db.query(`
+    INSERT INTO attempts (job_id, token, attempt, worker_id, host, started_at, finished_at, exit_code, signal,
+                          error, stdout_bytes, stderr_bytes, log_path, output_tail, revision)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const jobs: JobRecord[] = [];
   let done = 0;
-  for (const job of jobs) {
+  for (const job of params.jobs) {
     const changes = insert.run(
       job.id,
       JSON.stringify(job.spec),
@@ -114,10 +145,34 @@ export function importJobs(
       job.declared ? 1 : 0,
       job.canceled_by,
       job.schedule_id,
+      lastToken(job),
     ).changes;
-    if (changes === 0) throw importDuplicateError(job.id);
-    for (const revision of job.completed_revisions) completed.run(job.id, revision);
     done++;
+    if (changes === 0) {
+      if (!merge) throw importDuplicateError(job.id);
+      continue;
+    }
+    jobs.push(job);
+    for (const revision of job.completed_revisions) completed.run(job.id, revision);
+    for (const a of job.attempt_history) {
+      attempt.run(
+        job.id,
+        a.token,
+        a.attempt,
+        a.worker_id,
+        a.host,
+        a.started_at,
+        a.finished_at,
+        a.exit_code,
+        a.signal,
+        a.error,
+        a.stdout_bytes,
+        a.stderr_bytes,
+        a.log_path,
+        a.output_tail,
+        a.revision ?? null,
+      );
+    }
     if (onProgress && done % 5000 === 0) onProgress(done);
   }
   // Dependencies once every row is in, so the input may list a pipeline in any order. A
@@ -136,4 +191,11 @@ export function importJobs(
     block.run(job.id);
   }
   onProgress?.(done);
+  const schedules = params.settings?.schedules.length ?? 0;
+  return {
+    jobsImported: jobs.length,
+    jobsSkipped: params.jobs.length - jobs.length,
+    schedulesImported: schedules - schedulesSkipped,
+    schedulesSkipped,
+  };
 }

@@ -1,5 +1,6 @@
 /**
- * The dashboard's job list: newest first, filtered by state, tag and an id substring.
+ * The dashboard's job reads. The list: newest first, filtered by state, tag and an id
+ * substring.
  *
  * The WHERE clause is built from the conditions actually given rather than the
  * `?1 IS NULL OR state = ?1` idiom: SQLite plans a statement before it sees the bound
@@ -8,9 +9,9 @@
  */
 
 import type { Database } from "bun:sqlite";
-import type { Job } from "../../core/job.ts";
+import type { Job, JobState } from "../../core/job.ts";
 import { rowToJob } from "../rows.ts";
-import type { JobSearchParams } from "../store.ts";
+import type { JobDependencyLinks, JobLink, JobSearchParams } from "../store.ts";
 
 type Row = Record<string, unknown>;
 
@@ -46,4 +47,28 @@ export function searchJobsSql(params: JobSearchParams): { sql: string; values: (
 export function searchJobs(db: Database, params: JobSearchParams): Job[] {
   const { sql, values } = searchJobsSql(params);
   return (db.query(sql).all(...values) as Row[]).map(rowToJob);
+}
+
+function links(rows: Row[]): JobLink[] {
+  return rows.map((row) => ({ id: String(row.id), state: (row.state ?? null) as JobState | null }));
+}
+
+/** Exported so tests can EXPLAIN QUERY PLAN them: each direction must search an index of job_deps. */
+export const DEPENDENCY_LINK_SQL = {
+  upstream: `
+    SELECT d.depends_on AS id, j.state FROM job_deps d LEFT JOIN jobs j ON j.id = d.depends_on
+    WHERE d.job_id = ?1 ORDER BY d.depends_on`,
+  downstream: `
+    SELECT d.job_id AS id, j.state FROM job_deps d JOIN jobs j ON j.id = d.job_id
+    WHERE d.depends_on = ?1 ORDER BY j.seq LIMIT ?2`,
+  downstreamTotal:
+    "SELECT COUNT(*) AS n FROM job_deps d JOIN jobs j ON j.id = d.job_id WHERE d.depends_on = ?1",
+};
+
+/** Upstream searches job_deps' primary key (job_id, depends_on), downstream job_deps_depends_on. */
+export function dependencyLinks(db: Database, id: string, limit: number): JobDependencyLinks {
+  const upstream = db.query(DEPENDENCY_LINK_SQL.upstream).all(id) as Row[];
+  const downstream = db.query(DEPENDENCY_LINK_SQL.downstream).all(id, limit) as Row[];
+  const total = db.query(DEPENDENCY_LINK_SQL.downstreamTotal).get(id) as Row;
+  return { upstream: links(upstream), downstream: links(downstream), downstreamTotal: Number(total.n) };
 }

@@ -8,7 +8,12 @@ import type { Database } from "bun:sqlite";
 import type { Job } from "../../core/job.ts";
 import { rowToJob } from "../rows.ts";
 import type { HeldLease, KillMode, RenewedLease, RunResult, Store } from "../store.ts";
-import { cancelDependents, rearmDependents, releaseDependents, setDependencies } from "./dependencies.ts";
+import {
+  cancelDependents,
+  refuseIfDependencyEnded,
+  releaseDependents,
+  setDependencies,
+} from "./dependencies.ts";
 
 type Row = Record<string, unknown>;
 export type FailParams = Parameters<Store["jobFail"]>[0];
@@ -36,12 +41,12 @@ export function claimJob(
       ORDER BY priority DESC, next_run_at, seq LIMIT 1)
     RETURNING *`);
   const recordAttempt = db.query(`
-    INSERT INTO attempts (job_id, token, attempt, worker_id, host, started_at) VALUES (?, ?, ?, ?, ?, ?)`);
+    INSERT INTO attempts (job_id, token, attempt, worker_id, host, started_at, revision) VALUES (?, ?, ?, ?, ?, ?, ?)`);
   const queues = params.queues ? JSON.stringify(params.queues) : null;
   const row = claim.get(params.workerId, params.now + params.leaseMs, params.now, queues) as Row | null;
   if (!row) return null;
   const job = rowToJob(row);
-  recordAttempt.run(job.id, job.token, job.attempts, params.workerId, params.host, params.now);
+  recordAttempt.run(job.id, job.token, job.attempts, params.workerId, params.host, params.now, job.revision);
   return job;
 }
 
@@ -108,10 +113,9 @@ export function completeJob(
   if (!row) return false;
   // Only jobfile reconciliation asks which revisions completed; ad hoc jobs skip the write.
   if (row.declared) {
-    db.query("INSERT OR IGNORE INTO completed_revisions (job_id, revision) VALUES (?, ?)").run(
-      params.id,
-      String(row.revision),
-    );
+    db.query(
+      "INSERT OR IGNORE INTO completed_revisions (job_id, revision, completed_at) VALUES (?, ?, ?)",
+    ).run(params.id, String(row.revision), params.now);
   }
   finishAttempt(db, params.id, params.token, params.now, params.result);
   releaseDependents(db, params.id, params.now);
@@ -174,6 +178,8 @@ export function releaseJob(
 }
 
 export function transitionJobs(db: Database, params: TransitionParams): Job[] {
+  // One job queued by hand must be able to run; a bulk move lets the dependency decide instead.
+  if (params.to === "pending" && params.id !== undefined) refuseIfDependencyEnded(db, params.id, params.from);
   const rows = db
     .query(`
         UPDATE jobs SET state = ?1, updated_at = ?2,
@@ -182,7 +188,10 @@ export function transitionJobs(db: Database, params: TransitionParams): Job[] {
                         finished_at = CASE WHEN ?1 = 'canceled' THEN ?2 ELSE NULL END,
                         -- A job queued again starts clean; its history stays in the attempts table.
                         last_error = CASE WHEN ?1 = 'pending' THEN NULL ELSE COALESCE(?6, last_error) END,
-                        exit_code = CASE WHEN ?1 = 'pending' THEN NULL ELSE exit_code END
+                        exit_code = CASE WHEN ?1 = 'pending' THEN NULL ELSE exit_code END,
+                        -- Moved by hand, never because of a dependency: a stale cause would let
+                        -- a later retry of that dependency reset this job.
+                        canceled_by = NULL
         WHERE (?4 IS NULL OR id = ?4) AND state IN (SELECT value FROM json_each(?5))
         RETURNING *`)
     .all(
@@ -198,7 +207,6 @@ export function transitionJobs(db: Database, params: TransitionParams): Job[] {
     if (params.to === "canceled") {
       cancelDependents(db, job.id, "canceled", params.now);
     } else {
-      rearmDependents(db, job.id, params.now);
       setDependencies(db, job.id, job.spec.after, params.now);
     }
   }

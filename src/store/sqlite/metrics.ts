@@ -60,21 +60,21 @@ export function metricsSnapshot(
   durationBoundsMs: number[],
   waitBoundsMs: number[],
 ): MetricsSnapshot {
-  // Three scans instead of one join: only failed attempts need the job's max_retries, and
-  // only first attempts need its created_at and spec. Bounds are numbers we own, never
-  // user input, so they are written into the SQL.
+  // Outcomes per queue need the job (its queue and max_retries); the histograms do not, so
+  // they scan attempts alone. Bounds are numbers we own, never user input, so they are
+  // written into the SQL.
+  const byQueue = db
+    .query(`
+      SELECT j.queue AS queue,
+             COALESCE(SUM(a.finished_at IS NOT NULL AND ${SUCCEEDED}), 0) AS completed,
+             COALESCE(SUM(a.finished_at IS NOT NULL AND NOT ${SUCCEEDED} AND a.attempt <= j.max_retries), 0) AS failed,
+             COALESCE(SUM(a.finished_at IS NOT NULL AND NOT ${SUCCEEDED} AND a.attempt > j.max_retries), 0) AS dead,
+             COALESCE(SUM(a.attempt > 1), 0) AS retries
+      FROM attempts a JOIN jobs j ON j.id = a.job_id
+      GROUP BY j.queue ORDER BY j.queue`)
+    .all() as Row[];
   const runs = db
-    .query(`
-      SELECT COALESCE(SUM(a.finished_at IS NOT NULL AND ${SUCCEEDED}), 0) AS completed,
-             COALESCE(SUM(a.finished_at IS NOT NULL AND NOT ${SUCCEEDED}), 0) AS unsuccessful,
-             COALESCE(SUM(a.attempt > 1), 0) AS retries,
-             ${bucketColumns("(a.finished_at - a.started_at)", "d", durationBoundsMs)}
-      FROM attempts a`)
-    .get() as Row;
-  const dead = db
-    .query(`
-      SELECT COUNT(*) AS n FROM attempts a JOIN jobs j ON j.id = a.job_id
-      WHERE a.finished_at IS NOT NULL AND NOT ${SUCCEEDED} AND a.attempt > j.max_retries`)
+    .query(`SELECT ${bucketColumns("(a.finished_at - a.started_at)", "d", durationBoundsMs)} FROM attempts a`)
     .get() as Row;
   // The wait is measured for a job's first-ever claim (token 1) only: later attempts wait
   // for their backoff on purpose, and a `dlq retry` or `rerun` would count the whole time
@@ -91,20 +91,24 @@ export function metricsSnapshot(
       SELECT ${bucketColumns("wait", "w", waitBoundsMs)}
       FROM (SELECT ${wait} AS wait FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.token = 1 LIMIT -1)`)
     .get() as Row;
-  // A job blocked on its `after` dependencies is not waiting for a worker, so it does not count.
+  // A job blocked on its `after` dependencies is not waiting for a worker, so it does not
+  // count; nor does the time before it was enqueued, however far in the past its run_at.
   const oldest = db
-    .query(
-      "SELECT MIN(next_run_at) AS since FROM jobs WHERE state = 'pending' AND blocked = 0 AND next_run_at <= ?",
-    )
-    .get(now) as Row;
-  const deadCount = Number(dead.n);
+    .query(`
+      SELECT queue, MIN(MAX(created_at, next_run_at)) AS since FROM jobs
+      WHERE state = 'pending' AND blocked = 0 AND next_run_at <= ?
+      GROUP BY queue ORDER BY queue`)
+    .all(now) as Row[];
   return {
-    completed: Number(runs.completed),
-    failed: Number(runs.unsuccessful) - deadCount,
-    dead: deadCount,
-    retries: Number(runs.retries),
+    attemptsByQueue: byQueue.map((row) => ({
+      queue: String(row.queue),
+      completed: Number(row.completed),
+      failed: Number(row.failed),
+      dead: Number(row.dead),
+      retries: Number(row.retries),
+    })),
     duration: histogram(runs, "d", durationBoundsMs),
     wait: histogram(waits, "w", waitBoundsMs),
-    oldestPendingSince: oldest.since === null ? null : Number(oldest.since),
+    oldestDueByQueue: oldest.map((row) => ({ queue: String(row.queue), since: Number(row.since) })),
   };
 }

@@ -1,8 +1,17 @@
 /** Schedules for the SQLite backend: templates whose occurrences become ordinary jobs. */
 
 import type { Database } from "bun:sqlite";
+import type { OverlapPolicy } from "../../core/flow-spec.ts";
+import {
+  decideOccurrences,
+  type ExistingOccurrence,
+  type OccurrenceAction,
+  summarizeOccurrences,
+  UNFINISHED_OCCURRENCE_STATES,
+} from "../../core/schedule-tick.ts";
 import type { JobSpec } from "../../core/spec.ts";
 import type { NewJob, ScheduleRecord } from "../store.ts";
+import { cancelDependents } from "./dependencies.ts";
 import { insertValues } from "./insert.ts";
 
 type Row = Record<string, unknown>;
@@ -75,6 +84,11 @@ export function scheduleRemove(db: Database, id: string): boolean {
   return db.query("DELETE FROM schedules WHERE id = ?").run(id).changes > 0;
 }
 
+/**
+ * Moves `next_at` (compare-and-set: a second ticker finds it moved and does nothing), reads
+ * what the overlap decision needs, and writes what it decided, all in the caller's
+ * transaction.
+ */
 export function scheduleFire(
   db: Database,
   params: {
@@ -82,50 +96,54 @@ export function scheduleFire(
     expectedNextAt: number;
     nextAt: number | null;
     occurrences: NewJob[];
-    overlap: "allow" | "skip" | "replace";
+    overlap: OverlapPolicy;
     now: number;
   },
 ): { enqueued: string[]; skipped: string[]; replaced: string[] } {
-  const result = { enqueued: [] as string[], skipped: [] as string[], replaced: [] as string[] };
   const moved = db
     .query("UPDATE schedules SET next_at = ?, last_at = ?, updated_at = ? WHERE id = ? AND next_at = ?")
     .run(params.nextAt, params.now, params.now, params.id, params.expectedNextAt).changes;
-  // Another ticker fired this occurrence first.
-  if (moved === 0) return result;
-  // Occurrences fired together (catch-up) never block each other; only earlier ones count.
-  const running = (
-    db
-      .query("SELECT id FROM jobs WHERE schedule_id = ? AND state IN ('pending', 'failed', 'processing')")
-      .all(params.id) as Row[]
-  ).map((row) => String(row.id));
+  if (moved === 0) return { enqueued: [], skipped: [], replaced: [] };
+  const owed = params.occurrences.map((occurrence) => occurrence.spec.id);
+  const existing = db
+    .query(`
+      SELECT id, state FROM jobs
+      WHERE (schedule_id = ?1 AND state IN (SELECT value FROM json_each(?2)))
+         OR id IN (SELECT value FROM json_each(?3))
+      ORDER BY seq`)
+    .all(
+      params.id,
+      JSON.stringify(UNFINISHED_OCCURRENCE_STATES),
+      JSON.stringify(owed),
+    ) as ExistingOccurrence[];
+  const actions = decideOccurrences({ overlap: params.overlap, owed, existing });
+  const byId = new Map(params.occurrences.map((occurrence) => [occurrence.spec.id, occurrence]));
+  // Canceling a running occurrence takes its lease away: its worker's next renewal fails,
+  // the worker kills the process group, and the fencing token refuses its late result.
+  const cancel = db.query(`
+    UPDATE jobs SET state = 'canceled', lease_until = NULL, finished_at = ?1, updated_at = ?1,
+                    last_error = 'replaced by a newer occurrence'
+    WHERE id = ?2 AND state IN (SELECT value FROM json_each(?3))`);
   const insert = db.query(`
     INSERT INTO jobs (id, spec, revision, state, max_retries, priority, queue, tags, created_at, updated_at,
-                      next_run_at, source, declared)
-    VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                      next_run_at, source, declared, schedule_id)
+    VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (id) DO NOTHING`);
-  let replacedOnce = false;
-  for (const occurrence of params.occurrences) {
-    if (running.length > 0 && params.overlap === "skip") {
-      result.skipped.push(occurrence.spec.id);
-      continue;
+  const done: OccurrenceAction[] = [];
+  for (const action of actions) {
+    if (action.kind === "cancel") {
+      if (cancel.run(params.now, action.id, JSON.stringify(UNFINISHED_OCCURRENCE_STATES)).changes === 0)
+        continue;
+      cancelDependents(db, action.id, "canceled", params.now);
+    } else if (action.kind === "enqueue") {
+      const occurrence = byId.get(action.id);
+      if (!occurrence) continue;
+      // Occurrences carry their schedule's source for display but are not declared rows, so retention may purge them.
+      const values = insertValues(occurrence, params.now);
+      values[values.length - 1] = 0;
+      if (insert.run(...values, params.id).changes === 0) continue;
     }
-    if (running.length > 0 && params.overlap === "replace" && !replacedOnce) {
-      replacedOnce = true;
-      // Canceling a running occurrence takes its lease away: its worker's next renewal fails,
-      // the worker kills the process group, and the fencing token refuses its late result.
-      db.query(`
-        UPDATE jobs SET state = 'canceled', lease_until = NULL, finished_at = ?1, updated_at = ?1,
-                        last_error = 'replaced by a newer occurrence'
-        WHERE schedule_id = ?2 AND state IN ('pending', 'failed', 'processing')`).run(params.now, params.id);
-      result.replaced.push(...running);
-    }
-    // Occurrences carry their schedule's source for display but are not declared rows, so retention may purge them.
-    const values = insertValues(occurrence, params.now);
-    values[values.length - 1] = 0;
-    if (insert.run(...values).changes > 0) {
-      db.query("UPDATE jobs SET schedule_id = ? WHERE id = ?").run(params.id, occurrence.spec.id);
-      result.enqueued.push(occurrence.spec.id);
-    }
+    done.push(action);
   }
-  return result;
+  return summarizeOccurrences(done);
 }

@@ -6,8 +6,7 @@
  * PostgreSQL reaches the same guarantee with `FOR UPDATE SKIP LOCKED`.
  */
 
-import { Database } from "bun:sqlite";
-import { chmodSync, statSync } from "node:fs";
+import type { Database } from "bun:sqlite";
 import { emptyStateCounts, type Job, type JobState, type StateCounts } from "../../core/job.ts";
 import type { JobSpec } from "../../core/spec.ts";
 import { rowToAttempt, rowToJob } from "../rows.ts";
@@ -15,8 +14,10 @@ import type {
   DeclaredJob,
   HeldLease,
   JobDeclaration,
+  JobDependencyLinks,
   JobfileApplyResult,
   JobfileChanges,
+  JobPageParams,
   JobRecord,
   JobSearchParams,
   KillMode,
@@ -33,9 +34,10 @@ import type {
 import { setDependencies } from "./dependencies.ts";
 import { exportJobs, importJobs } from "./import.ts";
 import { duplicateIdError, insertValues } from "./insert.ts";
-import { searchJobs } from "./job-search.ts";
+import { jobPage } from "./job-list.ts";
+import { dependencyLinks, searchJobs } from "./job-search.ts";
 import { applyJobfileChanges } from "./jobfile-apply.ts";
-import { jobDeclarations } from "./jobfile-declarations.ts";
+import { declaredJobs, jobDeclarations } from "./jobfile-declarations.ts";
 import {
   claimJob,
   completeJob,
@@ -50,26 +52,18 @@ import {
   transitionJobs,
 } from "./lifecycle.ts";
 import { attemptThroughput, metricsSnapshot } from "./metrics.ts";
-import { migrateSqlite } from "./migrations.ts";
+import { openSqliteDatabase, type SqliteOptions } from "./open-database.ts";
 import { jobPurge, queueList, queueSet } from "./queues.ts";
 import * as registry from "./registry.ts";
 import { scheduleFire, scheduleGet, scheduleList, scheduleRemove, scheduleUpsert } from "./schedules.ts";
-import { assertSameFile, fileIdentity, translateSqliteError } from "./sqlite-errors.ts";
+import { assertSameFile, fileIdentity, readOnlyError, translateSqliteError } from "./sqlite-errors.ts";
 
 type Row = Record<string, unknown>;
 
 /** How often an idle worker checks SQLite's data_version for commits by other processes. */
 const CHANGE_POLL_MS = 20;
 
-export interface SqliteOptions {
-  /**
-   * `FULL` makes every commit durable across an OS crash; `NORMAL` (default for workers)
-   * survives any process crash and may lose the last commits on power loss. Default FULL.
-   */
-  synchronous?: "FULL" | "NORMAL";
-  /** How long a writer waits for the lock before giving up, in ms. Default 15000. */
-  busyTimeoutMs?: number;
-}
+export type { SqliteOptions } from "./open-database.ts";
 
 export class SqliteStore implements Store {
   readonly backend = "sqlite" as const;
@@ -77,27 +71,14 @@ export class SqliteStore implements Store {
   private readonly db: Database;
   /** The file as opened (device and inode), to notice it being deleted or replaced. */
   private readonly identity: string | null;
+  /** Why this file cannot be written (see open-database.ts), or null. */
+  private readonly readOnly: string | null;
 
   constructor(path: string, options: SqliteOptions = {}) {
     this.location = path;
-    this.db = translateSqliteError(path, () => {
-      const db = new Database(path, { create: true, strict: true });
-      try {
-        // Tighten only: a file the user made read-only (0400) stays read-only.
-        const mode = statSync(path).mode & 0o777;
-        if ((mode & 0o077) !== 0) chmodSync(path, mode & 0o700);
-      } catch {
-        // A read-only file system or someone else's file: opening still tells the truth below.
-      }
-      db.run(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 15_000}`);
-      db.run("PRAGMA journal_mode = WAL");
-      db.run(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`);
-      db.run("PRAGMA foreign_keys = ON");
-      // 16 MB of page cache keeps the claim index and hot rows of a 100k-job queue in memory.
-      db.run("PRAGMA cache_size = -16000");
-      migrateSqlite(db, path);
-      return db;
-    });
+    const opened = translateSqliteError(path, () => openSqliteDatabase(path, options));
+    this.db = opened.db;
+    this.readOnly = opened.readOnly;
     this.identity = fileIdentity(path);
   }
 
@@ -111,6 +92,7 @@ export class SqliteStore implements Store {
 
   private write<T>(work: () => T): Promise<T> {
     return this.run(() => {
+      if (this.readOnly !== null) throw readOnlyError(this.location, this.readOnly);
       assertSameFile(this.location, this.identity);
       return this.db.transaction(work).immediate();
     });
@@ -149,6 +131,7 @@ export class SqliteStore implements Store {
   jobImportMany(params: {
     jobs: JobRecord[];
     settings?: StoreSettings;
+    merge?: boolean;
     onProgress?: (done: number) => void;
   }) {
     return this.write(() => importJobs(this.db, params));
@@ -185,6 +168,10 @@ export class SqliteStore implements Store {
         );
       return (rows as Row[]).map(rowToJob);
     });
+  }
+
+  jobPage(params: JobPageParams): Promise<{ jobs: Job[]; total: number }> {
+    return this.run(() => jobPage(this.db, params));
   }
 
   jobCounts(): Promise<StateCounts> {
@@ -283,19 +270,7 @@ export class SqliteStore implements Store {
   }
 
   declaredList(): Promise<DeclaredJob[]> {
-    return this.run(() =>
-      (
-        this.db
-          .query("SELECT id, source, revision, state, declared FROM jobs WHERE source IS NOT NULL")
-          .all() as Row[]
-      ).map((row) => ({
-        id: String(row.id),
-        source: String(row.source),
-        revision: String(row.revision),
-        state: row.state as JobState,
-        declared: Boolean(row.declared),
-      })),
-    );
+    return this.run(() => declaredJobs(this.db));
   }
 
   jobfileApply(params: { changes: JobfileChanges; now: number }): Promise<JobfileApplyResult> {
@@ -324,6 +299,10 @@ export class SqliteStore implements Store {
 
   jobSearch(params: JobSearchParams): Promise<Job[]> {
     return this.run(() => searchJobs(this.db, params));
+  }
+
+  jobDependencyLinks(params: { id: string; limit: number }): Promise<JobDependencyLinks> {
+    return this.run(() => dependencyLinks(this.db, params.id, params.limit));
   }
 
   attemptThroughput(params: { since: number; bucketMs: number }): Promise<ThroughputBucket[]> {

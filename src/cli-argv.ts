@@ -1,0 +1,145 @@
+/**
+ * Where queuectl's command line and cac's parser disagree, in one place: two-word commands,
+ * option values that look like options, kebab-case boolean flags, and unknown options that
+ * cac reports camelCased. Everything here is a pure function of the words typed and the
+ * options registered, so each workaround has its own test (test/cli-argv.test.ts).
+ */
+
+/** What of a registered option these functions need; cac's Option has these fields. */
+export interface OptionShape {
+  names: string[];
+  rawName: string;
+  isBoolean?: boolean;
+  config?: { type?: unknown[] };
+}
+
+/**
+ * cac's parser turns every value that looks like a number into one, so `--id 007` would
+ * arrive as 7 and `--tag 1e3` as 1000. Options registered with `TEXT_OPTION` keep the
+ * characters typed: their values are marked before parsing (so they no longer look like
+ * numbers) and unmarked by cac's own per-value transform. They always arrive as arrays.
+ */
+const TEXT_MARK = "\uE000";
+export function keepText(value: unknown): string | boolean {
+  // A value-less `--id` parses as true; kept, so cac reports the value as missing.
+  if (typeof value === "boolean") return value;
+  const text = String(value);
+  return text.startsWith(TEXT_MARK) ? text.slice(TEXT_MARK.length) : text;
+}
+export const TEXT_OPTION = { type: [keepText] };
+
+const GLOBAL_OPTIONS_WITH_VALUE = new Set(["--db"]);
+
+/** The index of the command word, past any global options before it. */
+export function commandIndex(args: string[]): number {
+  let index = 0;
+  while (index < args.length && (args[index] ?? "").startsWith("-")) {
+    index += GLOBAL_OPTIONS_WITH_VALUE.has(args[index] ?? "") ? 2 : 1;
+  }
+  return index;
+}
+
+/**
+ * cac matches one word per command, so `worker start` is registered as one name and the two
+ * typed words are joined. Returns the joined words, or the group and the word that is not
+ * one of its subcommands (undefined when none was given).
+ */
+export function joinGroupWords(
+  args: string[],
+  groups: Record<string, string[]>,
+): { args: string[] } | { group: string; sub: string | undefined } {
+  const index = commandIndex(args);
+  const group = args[index];
+  if (group === undefined || !(group in groups)) return { args };
+  const sub = args[index + 1];
+  if (sub !== undefined && (groups[group] ?? []).includes(sub)) {
+    return { args: [...args.slice(0, index), `${group} ${sub}`, ...args.slice(index + 2)] };
+  }
+  return { group, sub };
+}
+
+/**
+ * `-f -` means "read stdin", but cac's parser takes a lone `-` for a missing value. Joining it
+ * as `-f=-` keeps the convention working for every option that takes a value.
+ *
+ * cac also tells its parser about boolean flags by their camelCase names only, so a
+ * kebab-case flag takes the next word as its value: `sync --allow-shared-folder DIR` would
+ * lose DIR and sync ./jobs. Such flags are written `--flag=true`.
+ */
+export function keepDashValues(args: string[], options: OptionShape[]): string[] {
+  const takesValue = new Set<string>();
+  const kebabFlags = new Set<string>();
+  const textOptions = new Set<string>();
+  for (const option of options) {
+    if (option.config?.type?.[0] === keepText) for (const name of option.names) textOptions.add(name);
+    if (!option.isBoolean) for (const name of option.names) takesValue.add(name);
+    else
+      for (const match of option.rawName.matchAll(/--([a-z0-9]+(?:-[a-z0-9]+)+)/g))
+        kebabFlags.add(match[1] ?? "");
+  }
+  const result: string[] = [];
+  for (let index = 0; index < args.length; index++) {
+    const arg = args[index] ?? "";
+    if (arg === "--") return [...result, ...args.slice(index)];
+    const name = arg.replace(/^--?/, "");
+    const next = args[index + 1];
+    const isValueOption = arg.startsWith("-") && !arg.includes("=") && takesValue.has(name);
+    const [typedName = "", ...valueParts] = name.split("=");
+    if (arg.startsWith("-") && textOptions.has(typedName)) {
+      if (valueParts.length > 0) result.push(`${arg.split("=")[0]}=${TEXT_MARK}${valueParts.join("=")}`);
+      // `--id --` has no value; the -- must still end the options.
+      else if (next === undefined || next === "--") result.push(arg);
+      else {
+        result.push(`${arg}=${TEXT_MARK}${next}`);
+        index++;
+      }
+      continue;
+    }
+    // An empty value ('') would reach the command as the number 0; as --flag= it is "missing".
+    if (isValueOption && next === "") {
+      result.push(`${arg}=`);
+      index++;
+    } else if (isValueOption && next !== undefined && (next === "-" || /^-\d/.test(next))) {
+      // "-" (stdin) and negative numbers would otherwise parse as options of their own.
+      result.push(`${arg}=${next}`);
+      index++;
+    } else if (arg.startsWith("--") && kebabFlags.has(name)) {
+      result.push(`${arg}=true`);
+    } else result.push(arg);
+  }
+  return result;
+}
+
+/** cac's own conversion of an option name: `max-retries` → `maxRetries` (dots kept). */
+function camelCased(name: string): string {
+  const [first = "", ...rest] = name.split(".");
+  return [
+    first.replaceAll(/([a-z])-([a-z])/g, (_, a: string, b: string) => a + b.toUpperCase()),
+    ...rest,
+  ].join(".");
+}
+
+/**
+ * The option as the user typed it, for cac's "Unknown option `--maxRetries`": the first typed
+ * word before `--` whose camelCased name is the reported one. Falls back to the reported name.
+ */
+export function typedOption(reported: string, args: string[]): string {
+  const wanted = reported.replace(/^--?/, "");
+  const end = args.indexOf("--");
+  for (const arg of end === -1 ? args : args.slice(0, end)) {
+    if (!arg.startsWith("-")) continue;
+    const typed = arg.split("=")[0] ?? arg;
+    const name = typed.replace(/^--?/, "");
+    // `-abc` sets a, b and c; the user typed the whole cluster.
+    if (camelCased(name) === wanted || (!typed.startsWith("--") && name.includes(wanted))) return typed;
+    if (typed.startsWith("--no-") && camelCased(name.slice(3)) === wanted) return typed;
+  }
+  return reported;
+}
+
+/** Every long option a command knows, as typed: `--max-retries`, for "did you mean" hints. */
+export function longOptionNames(options: OptionShape[]): string[] {
+  return options.flatMap((option) =>
+    [...option.rawName.matchAll(/--[a-z0-9][a-z0-9-]*/gi)].map((match) => match[0]),
+  );
+}

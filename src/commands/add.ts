@@ -1,0 +1,162 @@
+/**
+ * `add`: queue one command the way pueue and task-spooler users type it, with the job's
+ * fields as options. The options become a spec that goes through the same validation and
+ * insert as `enqueue`, so both doors accept and refuse exactly the same jobs.
+ */
+
+import type { CAC } from "cac";
+import { TEXT_OPTION } from "../cli-argv.ts";
+import { resolveConfig } from "../core/config.ts";
+import { UserError } from "../core/errors.ts";
+import { prepareJobs } from "../core/job-input.ts";
+import { normalizeSpec, SpecError } from "../core/spec.ts";
+import { enqueuePrepared } from "../flow/enqueue.ts";
+import { colors, printJson, safeText } from "../render.ts";
+import { type GlobalOptions, lastValue, withStore } from "./context.ts";
+
+interface AddOptions extends GlobalOptions {
+  "--"?: string[];
+  id?: string[];
+  shell?: string[];
+  queue?: string[];
+  priority?: unknown;
+  retries?: unknown;
+  timeout?: unknown;
+  delay?: unknown;
+  at?: string[];
+  after?: string[];
+  tag?: string[];
+  env?: string[];
+  cwd?: string[];
+  quiet?: boolean;
+}
+
+/** The option that sets each spec field, so a validation error names what the user typed. */
+const OPTION_OF_FIELD: Record<string, string> = {
+  id: "--id",
+  command: "the command",
+  max_retries: "--retries",
+  timeout: "--timeout",
+  priority: "--priority",
+  run_at: "--at",
+  delay: "--delay",
+  cwd: "--cwd",
+  env: "--env",
+  tags: "--tag",
+  queue: "--queue",
+  after: "--after",
+};
+
+const USAGE = "queuectl add [options] -- CMD [ARGS…]  or  queuectl add --shell 'a | b'";
+
+/** `--tag a --tag b,c` → [a, b, c]: repeated and comma-separated lists combine. */
+function listOption(values: string[] | undefined): string[] | undefined {
+  if (values === undefined) return undefined;
+  return values.flatMap((value) => value.split(",")).filter((value) => value !== "");
+}
+
+function envOption(values: string[] | undefined): Record<string, string> | undefined {
+  if (values === undefined) return undefined;
+  const env: Record<string, string> = {};
+  for (const pair of values) {
+    const equals = pair.indexOf("=");
+    if (equals <= 0) {
+      throw new UserError(`--env "${safeText(pair)}" is not NAME=VALUE`, "e.g. --env LOG_LEVEL=debug");
+    }
+    env[pair.slice(0, equals)] = pair.slice(equals + 1);
+  }
+  return env;
+}
+
+/**
+ * The command: words after `--` run without a shell; a single word before it, or --shell,
+ * runs through `sh -c`. Several words without `--` are taken as an argv command too.
+ */
+function commandOf(words: string[], afterDashes: string[], shell: string | undefined): string | string[] {
+  const dashed = afterDashes.length > 0;
+  const before = dashed ? words.slice(0, words.length - afterDashes.length) : words;
+  if (shell !== undefined) {
+    if (words.length > 0) throw new UserError("give either --shell or a command, not both", USAGE);
+    return shell;
+  }
+  if (dashed && before.length > 0) {
+    throw new UserError(
+      `"${safeText(before.join(" "))}" comes before --`,
+      "put the whole command after --, and the options before it",
+    );
+  }
+  if (words.length === 0) throw new UserError("no command given", USAGE);
+  if (!dashed && words.length === 1) return words[0] as string;
+  return words;
+}
+
+/** Validates the spec first so that an error names the option the user typed, not the field. */
+function checkFields(spec: Record<string, unknown>): void {
+  try {
+    normalizeSpec({ ...spec, id: spec.id ?? "placeholder" });
+  } catch (error) {
+    const option = error instanceof SpecError && error.field ? OPTION_OF_FIELD[error.field] : undefined;
+    if (option === undefined || !(error instanceof UserError)) throw error;
+    throw new UserError(`${option}: ${error.message}`, error.hint);
+  }
+}
+
+export function specFromOptions(words: string[], options: AddOptions): Record<string, unknown> {
+  const shell = lastValue(options.shell);
+  const spec: Record<string, unknown> = {
+    id: lastValue(options.id),
+    command: commandOf(words.map(String), (options["--"] ?? []).map(String), shell),
+    max_retries: lastValue(options.retries),
+    timeout: lastValue(options.timeout),
+    priority: lastValue(options.priority),
+    run_at: lastValue(options.at),
+    delay: lastValue(options.delay),
+    cwd: lastValue(options.cwd) ?? process.cwd(),
+    env: envOption(options.env),
+    tags: listOption(options.tag),
+    queue: lastValue(options.queue),
+    after: listOption(options.after),
+  };
+  for (const key of Object.keys(spec)) if (spec[key] === undefined) delete spec[key];
+  return spec;
+}
+
+export function registerAdd(cli: CAC): void {
+  cli
+    .command("add [...command]", "Queue one command: argv after --, or a shell line with --shell")
+    .option(
+      "--shell <line>",
+      "Run this line through sh -c (default: the words after --, with no shell)",
+      TEXT_OPTION,
+    )
+    .option("--id <id>", "The job id (default: generated, e.g. job-m1x2y3-4f5a6b7c)", TEXT_OPTION)
+    .option("--queue <name>", "The named queue (default: default)", TEXT_OPTION)
+    .option("--priority <n>", "Higher runs first (default: 0)")
+    .option("--retries <n>", "Retries after the first run (default: the max-retries config, 3)")
+    .option("--timeout <duration>", "Kill a run after 90s, 5m, 2h … (default: the job-timeout config, 1h)")
+    .option("--delay <duration>", "Run no sooner than this from now (default: now)")
+    .option("--at <time>", "Run no sooner than this ISO-8601 time (default: now)", TEXT_OPTION)
+    .option("--after <id>", "Run after this job completed; repeatable or a,b (default: none)", TEXT_OPTION)
+    .option("--tag <tag>", "A tag for filtering; repeatable or a,b (default: none)", TEXT_OPTION)
+    .option("--env <NAME=VALUE>", "Extra environment; repeatable (default: the worker's only)", TEXT_OPTION)
+    .option("--cwd <dir>", "The working folder (default: the current folder)", TEXT_OPTION)
+    .option("-q, --quiet", "Print only the id, for id=$(queuectl add -q -- …) (default: a sentence)")
+    .option("--json", "Print {id} as JSON (default: human text)")
+    .example("queuectl add -- make test")
+    .example("queuectl add --shell 'sort big.txt | uniq -c > counts.txt' --retries 0")
+    .example("id=$(queuectl add -q --queue emails --after build -- ./send.sh)")
+    .action(async (words: string[], options: AddOptions) => {
+      const spec = specFromOptions(words, options);
+      await withStore(options, async (store) => {
+        const now = Date.now();
+        const config = resolveConfig(await store.configGetAll());
+        checkFields(spec);
+        const prepared = prepareJobs([{ value: spec, where: "the job" }], "the command line", config, now);
+        const result = await enqueuePrepared(store, prepared, now);
+        const id = result.jobs[0] ?? "";
+        if (options.json) printJson({ id });
+        else if (options.quiet) console.log(id);
+        else console.log(`${colors.green("✓")} Enqueued job ${safeText(id)}`);
+      });
+    });
+}

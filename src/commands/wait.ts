@@ -1,0 +1,78 @@
+/**
+ * `wait <id…>`: blocks until every job has ended, like `pueue wait` or `tsp -w`, and exits
+ * 0 only when all of them completed, so a script can chain on the result.
+ */
+
+import type { CAC } from "cac";
+import { parseDurationMs } from "../core/duration.ts";
+import { runtimeError } from "../core/errors.ts";
+import { endText, waitForJobs } from "../flow/wait.ts";
+import { colors, printJson, safeText } from "../render.ts";
+import { type GlobalOptions, lastValue, requireJob, withStore } from "./context.ts";
+
+interface WaitOptions extends GlobalOptions {
+  timeout?: unknown;
+  quiet?: boolean;
+}
+
+export function registerWait(cli: CAC): void {
+  cli
+    .command("wait <...ids>", "Wait until every given job has ended; exit 0 only if all completed")
+    .option(
+      "--timeout <duration>",
+      "Give up after 30s, 10m, 2h … and exit 1 (default: wait as long as it takes)",
+    )
+    .option("-q, --quiet", "Print nothing; only the exit code tells (default: a line per job as it ends)")
+    .option("--json", "Print every job's final state as JSON (default: human text)")
+    .example("queuectl wait build test && echo all green")
+    .example('queuectl wait "$(queuectl add -q -- make test)" --timeout 10m')
+    .action(async (given: string[], options: WaitOptions) => {
+      const timeout = lastValue(options.timeout);
+      const timeoutMs = timeout === undefined ? null : parseDurationMs(timeout, "--timeout");
+      const ids = [...new Set(given.map(String))];
+      const human = !options.json && !options.quiet;
+      await withStore(options, async (store) => {
+        for (const id of ids) await requireJob(store, id);
+        const result = await waitForJobs(store, {
+          ids,
+          timeoutMs,
+          onEnd: (job) => {
+            if (!human) return;
+            const mark = job.state === "completed" ? colors.green("✓") : colors.red("✗");
+            console.log(`${mark} ${safeText(job.id)} ${safeText(endText(job))}`);
+          },
+        });
+        const notCompleted = result.jobs.filter((job) => job.state !== "completed");
+        if (options.json) {
+          printJson({
+            completed: notCompleted.length === 0 && result.gone.length === 0 && !result.timedOut,
+            timed_out: result.timedOut,
+            jobs: result.jobs.map((job) => ({
+              id: job.id,
+              state: job.state,
+              exit_code: job.exit_code,
+              last_error: job.last_error,
+            })),
+            gone: result.gone,
+          });
+        }
+        if (result.timedOut) {
+          const waiting = notCompleted.filter((job) => !["dead", "canceled"].includes(job.state));
+          throw runtimeError(
+            `timed out after ${safeText(String(timeout))}; still not ended: ${waiting.map((job) => `${safeText(job.id)} (${job.state})`).join(", ")}`,
+            "wait longer with a larger --timeout, or see `queuectl status`",
+          );
+        }
+        const failed = [
+          ...notCompleted.map((job) => `${safeText(job.id)} ${safeText(endText(job))}`),
+          ...result.gone.map((id) => `${safeText(id)} was purged`),
+        ];
+        if (failed.length > 0) {
+          throw runtimeError(
+            `${failed.length} of ${ids.length} job${ids.length === 1 ? "" : "s"} did not complete: ${failed.join(", ")}`,
+            "see `queuectl logs <id>`",
+          );
+        }
+      });
+    });
+}

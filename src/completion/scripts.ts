@@ -1,0 +1,136 @@
+/**
+ * The completion scripts for bash, zsh and fish, written from the completion model.
+ * Commands and flags are written into the script; job ids and queue names change all the
+ * time, so the script asks `queuectl completion --ids` / `--queues` for them as the user
+ * presses TAB (with the same --db, when one was typed).
+ */
+
+import { type CompletionModel, groups, topWords } from "./model.ts";
+
+export const SHELLS = ["bash", "zsh", "fish"] as const;
+export type Shell = (typeof SHELLS)[number];
+
+const quoteWords = (words: string[]) => words.join(" ");
+
+/** The bash function; zsh runs the same one through bashcompinit. */
+function bashFunction(model: CompletionModel): string {
+  const flagCases = model.commands
+    .map((command) => `    "${command.name}") flags="${quoteWords(command.flags)}" ;;`)
+    .join("\n");
+  const kind = (kind: string) =>
+    model.commands
+      .filter((command) => command.argument === kind)
+      .map((command) => `"${command.name}"`)
+      .join("|") || '"-"';
+  const groupCases = [...groups(model)]
+    .map(
+      ([group, subs]) =>
+        `    ${group}) [[ -z "$sub" ]] && { COMPREPLY=($(compgen -W "${quoteWords(subs)}" -- "$cur")); return; }; key="$cmd $sub" ;;`,
+    )
+    .join("\n");
+  return `_queuectl() {
+  local cur="\${COMP_WORDS[COMP_CWORD]}" prev="\${COMP_WORDS[COMP_CWORD-1]}"
+  local cmd="" sub="" db="" word i
+  for ((i = 1; i < COMP_CWORD; i++)); do
+    word="\${COMP_WORDS[i]}"
+    if [[ "$word" == "--db" ]]; then db="\${COMP_WORDS[i+1]}"; ((i++)); continue; fi
+    [[ "$word" == -* ]] && continue
+    if [[ -z "$cmd" ]]; then cmd="$word"; elif [[ -z "$sub" ]]; then sub="$word"; fi
+  done
+  local ask=(queuectl); [[ -n "$db" ]] && ask+=(--db "$db")
+  case "$prev" in
+    ${model.queueFlags.join("|")}) COMPREPLY=($(compgen -W "$("\${ask[@]}" completion --queues 2>/dev/null)" -- "$cur")); return ;;
+    ${model.stateFlags.join("|")}) COMPREPLY=($(compgen -W "${quoteWords([...model.states])}" -- "$cur")); return ;;
+    ${model.fileFlags.join("|")}) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+  esac
+  if [[ -z "$cmd" ]]; then
+    if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "${quoteWords([...model.globalFlags, "--help", "--version"])}" -- "$cur"))
+    else COMPREPLY=($(compgen -W "${quoteWords(topWords(model))}" -- "$cur")); fi
+    return
+  fi
+  local key="$cmd" flags=""
+  case "$cmd" in
+${groupCases}
+  esac
+  if [[ "$cur" == -* ]]; then
+    case "$key" in
+${flagCases}
+    esac
+    COMPREPLY=($(compgen -W "$flags ${quoteWords(model.globalFlags)}" -- "$cur"))
+    return
+  fi
+  case "$key" in
+    ${kind("job")}) COMPREPLY=($(compgen -W "$("\${ask[@]}" completion --ids 2>/dev/null)" -- "$cur")) ;;
+    ${kind("queue")}) COMPREPLY=($(compgen -W "$("\${ask[@]}" completion --queues 2>/dev/null)" -- "$cur")) ;;
+    ${kind("file")}) COMPREPLY=($(compgen -f -- "$cur")) ;;
+  esac
+}`;
+}
+
+function bash(model: CompletionModel): string {
+  return `# queuectl completion for bash. Install: queuectl completion bash > ~/.local/share/bash-completion/completions/queuectl
+${bashFunction(model)}
+complete -F _queuectl queuectl
+`;
+}
+
+function zsh(model: CompletionModel): string {
+  return `# queuectl completion for zsh. Install: add  source <(queuectl completion zsh)  to ~/.zshrc,
+# after compinit. It runs the bash completion through zsh's bashcompinit, so both shells
+# complete alike.
+autoload -U +X bashcompinit && bashcompinit
+${bashFunction(model)}
+complete -F _queuectl queuectl
+`;
+}
+
+function fishQuote(text: string): string {
+  return `'${text.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
+}
+
+function fish(model: CompletionModel): string {
+  const top = topWords(model);
+  const lines = [
+    "# queuectl completion for fish. Install: queuectl completion fish > ~/.config/fish/completions/queuectl.fish",
+    "complete -c queuectl -f",
+    "function __queuectl_ask; set -l db (string match -r -- '--db[= ]?(\\S+)' (commandline -opc | string join ' '))[2]; if test -n \"$db\"; queuectl --db $db $argv 2>/dev/null; else; queuectl $argv 2>/dev/null; end; end",
+  ];
+  const described = new Map<string, string>();
+  for (const command of model.commands) {
+    const word = command.name.split(" ")[0] ?? "";
+    if (!described.has(word))
+      described.set(word, command.name.includes(" ") ? `${word} commands` : command.description);
+  }
+  for (const word of top) {
+    lines.push(
+      `complete -c queuectl -n "not __fish_seen_subcommand_from ${top.join(" ")}" -a ${word} -d ${fishQuote(described.get(word) ?? "")}`,
+    );
+  }
+  for (const [group, subs] of groups(model)) {
+    lines.push(
+      `complete -c queuectl -n "__fish_seen_subcommand_from ${group}; and not __fish_seen_subcommand_from ${subs.join(" ")}" -a ${fishQuote(subs.join(" "))}`,
+    );
+  }
+  for (const command of model.commands) {
+    const words = command.name.split(" ");
+    const seen = words.map((word) => `__fish_seen_subcommand_from ${word}`).join("; and ");
+    for (const flag of command.flags) lines.push(`complete -c queuectl -n "${seen}" -l ${flag.slice(2)}`);
+    const dynamic =
+      command.argument === "job"
+        ? "(__queuectl_ask completion --ids)"
+        : command.argument === "queue"
+          ? "(__queuectl_ask completion --queues)"
+          : undefined;
+    if (dynamic)
+      lines.push(`complete -c queuectl -n "${seen}" -a ${fishQuote(dynamic).replace(/^'|'$/g, '"')}`);
+    if (command.argument === "file") lines.push(`complete -c queuectl -n "${seen}" -F`);
+  }
+  for (const flag of model.globalFlags) lines.push(`complete -c queuectl -l ${flag.slice(2)}`);
+  lines.push(`complete -c queuectl -l state -x -a ${fishQuote(model.states.join(" "))}`);
+  lines.push(`complete -c queuectl -l queue -x -a "(__queuectl_ask completion --queues)"`);
+  return `${lines.join("\n")}\n`;
+}
+
+export function completionScript(shell: Shell, model: CompletionModel): string {
+  return shell === "bash" ? bash(model) : shell === "zsh" ? zsh(model) : fish(model);
+}

@@ -1,0 +1,97 @@
+/**
+ * Waiting for jobs to end, for `queuectl wait` and `logs --follow`. A job has ended when it
+ * reaches a state it never leaves by itself (completed, dead, canceled); only `completed`
+ * counts as success. Waiting reads the store and never changes it.
+ *
+ * Between reads it sleeps on `store.waitForChange` (a commit on SQLite, a NOTIFY on
+ * PostgreSQL), so an end is seen within milliseconds, with a floor between reads so that a
+ * busy queue committing all the time does not turn waiting into a busy loop.
+ */
+
+import { type Attempt, FINISHED_STATES, type Job } from "../core/job.ts";
+import type { Store } from "../store/store.ts";
+
+/** The least time between two reads of the store, however often it changes. */
+const MIN_READ_INTERVAL_MS = 100;
+/** The longest time between two reads, in case a change notification is missed. */
+const MAX_READ_INTERVAL_MS = 2000;
+
+export function hasEnded(job: Job): boolean {
+  return FINISHED_STATES.includes(job.state);
+}
+
+/** "completed", "dead (exit 7)", "canceled (dependency b died)": how a job ended, for messages. */
+export function endText(job: Job): string {
+  if (job.state === "completed") return "completed";
+  const detail = job.last_error ?? (job.exit_code === null ? null : `exit ${job.exit_code}`);
+  return detail ? `${job.state} (${detail})` : job.state;
+}
+
+/** Sleeps until the store may have changed, at least MIN and at most MAX_READ_INTERVAL_MS. */
+async function nextRead(store: Store, deadline: number): Promise<void> {
+  const started = Date.now();
+  await store.waitForChange({ timeoutMs: Math.max(0, Math.min(MAX_READ_INTERVAL_MS, deadline - started)) });
+  const elapsed = Date.now() - started;
+  if (elapsed < MIN_READ_INTERVAL_MS)
+    await Bun.sleep(Math.max(0, Math.min(MIN_READ_INTERVAL_MS - elapsed, deadline - Date.now())));
+}
+
+export interface WaitResult {
+  /** Every job found, in the order of `ids`, as last read. */
+  jobs: Job[];
+  /** Ids whose job disappeared while waiting (purged). */
+  gone: string[];
+  timedOut: boolean;
+}
+
+/**
+ * Resolves once every job has ended or vanished, or when `timeoutMs` has passed (null: no
+ * limit). `onEnd` hears about each job once, as soon as it is seen to have ended.
+ */
+export async function waitForJobs(
+  store: Store,
+  params: { ids: string[]; timeoutMs: number | null; onEnd?: (job: Job) => void },
+): Promise<WaitResult> {
+  const deadline = params.timeoutMs === null ? Number.POSITIVE_INFINITY : Date.now() + params.timeoutMs;
+  const latest = new Map<string, Job>();
+  const gone: string[] = [];
+  let open = [...params.ids];
+  for (;;) {
+    const stillOpen: string[] = [];
+    for (const id of open) {
+      const job = await store.jobGet({ id });
+      if (job === null) gone.push(id);
+      else {
+        latest.set(id, job);
+        if (hasEnded(job)) params.onEnd?.(job);
+        else stillOpen.push(id);
+      }
+    }
+    open = stillOpen;
+    const timedOut = open.length > 0 && Date.now() >= deadline;
+    if (open.length === 0 || timedOut) {
+      const jobs = params.ids.flatMap((id) => latest.get(id) ?? []);
+      return { jobs, gone, timedOut };
+    }
+    await nextRead(store, deadline);
+  }
+}
+
+/**
+ * The job's first attempt newer than `afterToken`, or null once the job has ended (or
+ * vanished) without one: a job canceled before it ran has no attempt to show.
+ */
+export async function waitForNextAttempt(
+  store: Store,
+  params: { jobId: string; afterToken: number },
+): Promise<Attempt | null> {
+  for (;;) {
+    // The job before its attempts: an attempt that started before the job ended is then seen.
+    const job = await store.jobGet({ id: params.jobId });
+    const attempts = await store.attemptList({ jobId: params.jobId });
+    const next = attempts.find((attempt) => attempt.token > params.afterToken);
+    if (next) return next;
+    if (job === null || hasEnded(job)) return null;
+    await nextRead(store, Number.POSITIVE_INFINITY);
+  }
+}

@@ -1,0 +1,115 @@
+import { describe, expect, test } from "bun:test";
+import {
+  commandIndex,
+  joinGroupWords,
+  keepDashValues,
+  keepText,
+  longOptionNames,
+  type OptionShape,
+  TEXT_OPTION,
+  typedOption,
+} from "../src/cli-argv.ts";
+import { editDistance, nearestName } from "../src/core/errors.ts";
+
+const OPTIONS: OptionShape[] = [
+  { names: ["f", "file"], rawName: "-f, --file <path>", isBoolean: false },
+  { names: ["limit"], rawName: "--limit <n>", isBoolean: false },
+  { names: ["allowSharedFolder", "allow-shared-folder"], rawName: "--allow-shared-folder", isBoolean: true },
+  { names: ["json"], rawName: "--json", isBoolean: true },
+];
+
+describe("commandIndex", () => {
+  test("skips global options, and --db with its value", () => {
+    expect(commandIndex(["--db", "x.db", "--debug", "list"])).toBe(3);
+    expect(commandIndex(["list"])).toBe(0);
+  });
+});
+
+describe("joinGroupWords", () => {
+  const groups = { worker: ["start", "stop"] };
+  test("joins a group and its subcommand into cac's one command name", () => {
+    expect(joinGroupWords(["--db", "a", "worker", "start", "--count", "2"], groups)).toEqual({
+      args: ["--db", "a", "worker start", "--count", "2"],
+    });
+  });
+  test("reports an unknown or missing subcommand", () => {
+    expect(joinGroupWords(["worker", "strat"], groups)).toEqual({ group: "worker", sub: "strat" });
+    expect(joinGroupWords(["worker"], groups)).toEqual({ group: "worker", sub: undefined });
+  });
+  test("leaves other commands alone", () => {
+    expect(joinGroupWords(["list", "worker"], groups)).toEqual({ args: ["list", "worker"] });
+  });
+});
+
+describe("keepDashValues", () => {
+  test("a lone - and negative numbers stay values of the option before them", () => {
+    expect(keepDashValues(["enqueue", "-f", "-"], OPTIONS)).toEqual(["enqueue", "-f=-"]);
+    expect(keepDashValues(["list", "--limit", "-1"], OPTIONS)).toEqual(["list", "--limit=-1"]);
+  });
+  test("an empty value is written --flag= so it reads as missing, not 0", () => {
+    expect(keepDashValues(["list", "--limit", ""], OPTIONS)).toEqual(["list", "--limit="]);
+  });
+  test("kebab-case boolean flags do not swallow the next word", () => {
+    expect(keepDashValues(["sync", "--allow-shared-folder", "dir"], OPTIONS)).toEqual([
+      "sync",
+      "--allow-shared-folder=true",
+      "dir",
+    ]);
+  });
+  test("nothing after -- is touched", () => {
+    expect(keepDashValues(["add", "--", "-f", "-"], OPTIONS)).toEqual(["add", "--", "-f", "-"]);
+  });
+});
+
+describe("text options", () => {
+  const text: OptionShape[] = [
+    { names: ["id"], rawName: "--id <id>", isBoolean: false, config: TEXT_OPTION },
+  ];
+  test("values are marked so cac keeps them as typed, and keepText unmarks them", () => {
+    const spaced = keepDashValues(["add", "--id", "007", "--", "x"], text);
+    const joined = keepDashValues(["add", "--id=1e3", "--", "x"], text);
+    const value = (args: string[]) => args[1]?.slice("--id=".length) ?? "";
+    expect(Number.isNaN(Number(value(spaced)))).toBe(true);
+    expect([keepText(value(spaced)), keepText(value(joined))]).toEqual(["007", "1e3"]);
+    expect(spaced.slice(2)).toEqual(["--", "x"]);
+    expect(keepText(true)).toBe(true);
+  });
+  test("a missing value stays missing, and -- still ends the options", () => {
+    expect(keepDashValues(["add", "--id", "--", "x"], text)).toEqual(["add", "--id", "--", "x"]);
+    expect(keepDashValues(["add", "--id"], text)).toEqual(["add", "--id"]);
+  });
+});
+
+describe("typedOption", () => {
+  test("finds the kebab-case option cac reports camelCased", () => {
+    expect(typedOption("--maxRetries", ["enqueue", "--max-retries", "3"])).toBe("--max-retries");
+    expect(typedOption("--maxRetries", ["enqueue", "--max-retries=3"])).toBe("--max-retries");
+  });
+  test("names a short option cluster as typed", () => {
+    expect(typedOption("-x", ["list", "-qx"])).toBe("-qx");
+  });
+  test("ignores words after --", () => {
+    expect(typedOption("--maxRetries", ["add", "--", "--max-retries"])).toBe("--maxRetries");
+  });
+});
+
+test("longOptionNames lists long names as typed", () => {
+  expect(longOptionNames(OPTIONS)).toEqual(["--file", "--limit", "--allow-shared-folder", "--json"]);
+});
+
+describe("suggestions", () => {
+  test("a swap of two neighbouring letters is one edit", () => {
+    expect(editDistance("lsit", "list")).toBe(1);
+    expect(editDistance("ab", "ba")).toBe(1);
+    expect(editDistance("kitten", "sitting")).toBe(3);
+    expect(editDistance("", "abc")).toBe(3);
+  });
+  test.each([
+    ["lsit", "list"],
+    ["shwo", "show"],
+    ["dql", "dlq"],
+    ["strat", "start"],
+  ])("%s suggests %s", (typo, meant) => {
+    expect(nearestName(typo, ["list", "show", "dlq", "start", "status", "stop"])).toBe(meant);
+  });
+});

@@ -1,0 +1,104 @@
+/** `queuectl add`: the job fields as options, through the same validation as `enqueue`. */
+
+import { expect, setDefaultTimeout, test } from "bun:test";
+import { CLI_PATH, runCliJson } from "../helpers/cli.ts";
+import { workerTestContext } from "../worker/helpers.ts";
+
+setDefaultTimeout(60_000);
+
+const context = workerTestContext();
+const cli = context.cli;
+type JobJson = Record<string, unknown> & { id: string };
+const show = (id: string) => runCliJson<{ job: JobJson } & JobJson>(["show", id], { env: context.home.env });
+const list = () => runCliJson<JobJson[]>(["list"], { env: context.home.env });
+
+test("words after -- become an argv job, run without a shell", async () => {
+  const result = await cli("add", "--id", "a", "--", "printf", "%s|%s", "x y", "$HOME");
+  expect(result.exitCode).toBe(0);
+  expect(result.stdout).toBe("✓ Enqueued job a\n");
+  const [job] = await list();
+  expect(job?.command).toEqual(["printf", "%s|%s", "x y", "$HOME"]);
+});
+
+test("--shell, or one word without --, becomes a shell job", async () => {
+  expect((await cli("add", "--id", "s", "--shell", "sort f | uniq -c")).exitCode).toBe(0);
+  expect((await cli("add", "--id", "t", "echo a | wc -l")).exitCode).toBe(0);
+  const jobs = await list();
+  expect(jobs.map((job) => job.command).sort()).toEqual(["echo a | wc -l", "sort f | uniq -c"]);
+});
+
+test("-q prints only the id, so a script can capture it", async () => {
+  const script = `id=$(bun ${CLI_PATH} add -q -- make test) && echo "got:$id"`;
+  const child = Bun.spawn(["sh", "-c", script], { env: context.home.env, stdout: "pipe", stderr: "pipe" });
+  const out = await new Response(child.stdout).text();
+  expect(await child.exited).toBe(0);
+  const id = /^got:(\S+)\n$/.exec(out)?.[1];
+  expect(id).toMatch(/^job-/);
+  expect((await list()).map((job) => job.id)).toEqual([id as string]);
+});
+
+test("every option sets its job field, and text values keep the characters typed", async () => {
+  expect((await cli("add", "--id", "dep", "--", "true")).exitCode).toBe(0);
+  const result = await cli(
+    ...["add", "--id", "007", "--queue", "emails", "--priority", "5", "--retries", "0"],
+    ...["--timeout", "5m", "--delay", "10m", "--after", "dep", "--tag", "1e3", "--tag", "a,b"],
+    ...["--env", "A=1", "--env", "B=x=y", "--cwd", "/tmp", "--", "./send.sh"],
+  );
+  expect(result.stderr).toBe("");
+  const job = await show("007");
+  expect(job).toMatchObject({
+    id: "007",
+    queue: "emails",
+    priority: 5,
+    max_retries: 0,
+    timeout: 300,
+    tags: ["1e3", "a", "b"],
+    env: { A: "1", B: "x=y" },
+    cwd: "/tmp",
+    command: ["./send.sh"],
+  });
+  const delayedBy = Date.parse(String(job.next_run_at)) - Date.parse(String(job.created_at));
+  expect(delayedBy).toBe(600_000);
+});
+
+test("--at sets run_at; the defaults are the config's and the current folder", async () => {
+  expect((await cli("add", "--id", "x", "--at", "2030-01-01T09:00:00Z", "--", "true")).exitCode).toBe(0);
+  const job = await show("x");
+  expect(job.next_run_at).toBe("2030-01-01T09:00:00.000Z");
+  expect(job.max_retries).toBe(3);
+  expect(job.cwd).toBe(process.cwd());
+  expect(job.queue).toBe("default");
+});
+
+test.each([
+  [["add", "--retries", "-1", "--", "true"], "--retries: `max_retries` must be between 0 and 1000"],
+  [["add", "--timeout", "forever", "--", "true"], "--timeout:"],
+  [["add", "--at", "tomorrow", "--", "true"], "--at:"],
+  [["add", "--env", "NOVALUE", "--", "true"], '--env "NOVALUE" is not NAME=VALUE'],
+  [["add", "--after", "nope", "--", "true"], '"nope", which is not in the queue'],
+  [["add", "--"], "no command given"],
+  [["add", "--id", "--", "true"], "--id: `id` must be a string"],
+  [["add", "--shell", "a", "b"], "either --shell or a command"],
+  [["add", "ls", "-la"], "put the command after --"],
+])("%p is refused with exit 2 and queues nothing", async (argv, fragment) => {
+  const result = await cli(...argv);
+  expect(result.exitCode).toBe(2);
+  expect(result.stdout).toBe("");
+  expect(result.stderr).toStartWith("error: ");
+  expect(result.stderr).toContain(fragment);
+  expect(await list()).toEqual([]);
+});
+
+test("a duplicate id is refused as enqueue refuses it", async () => {
+  expect((await cli("add", "--id", "a", "--", "true")).exitCode).toBe(0);
+  const again = await cli("add", "--id", "a", "--", "false");
+  expect(again.exitCode).toBe(2);
+  expect(again.stderr).toContain('job id "a" already exists');
+});
+
+test("every option documents its default in --help", async () => {
+  const help = (await cli("add", "--help")).stdout;
+  const optionLines = help.split("\n").filter((line) => /^\s+(-\w, )?--[a-z]/.test(line));
+  expect(optionLines.length).toBeGreaterThanOrEqual(14);
+  for (const line of optionLines) if (!line.includes("--help")) expect(line).toContain("(default: ");
+});

@@ -1,0 +1,85 @@
+/** `list`: one aligned row per job, newest first, 50 by default, states that combine. */
+
+import { expect, setDefaultTimeout, test } from "bun:test";
+import { join } from "node:path";
+import { runCliJson } from "../helpers/cli.ts";
+import { workerTestContext } from "../worker/helpers.ts";
+
+setDefaultTimeout(60_000);
+
+const context = workerTestContext();
+const cli = context.cli;
+
+async function enqueueMany(count: number): Promise<void> {
+  const lines = Array.from({ length: count }, (_, i) =>
+    JSON.stringify({ id: `job-${i + 1}`, command: `echo ${i + 1}` }),
+  );
+  const path = join(context.home.home, "many.ndjson");
+  await Bun.write(path, lines.join("\n"));
+  expect((await cli("enqueue", "-f", path)).exitCode).toBe(0);
+}
+
+const firstColumn = (out: string) =>
+  out
+    .trimEnd()
+    .split("\n")
+    .slice(1, -1)
+    .map((line) => line.split(/ {2,}/)[0]);
+
+test("50 rows by default, newest first, aligned, with a footer that says how many there are", async () => {
+  await enqueueMany(120);
+  const result = await cli("list");
+  expect(result.exitCode).toBe(0);
+  const lines = result.stdout.trimEnd().split("\n");
+  expect(lines).toHaveLength(52);
+  expect(lines[0]).toMatch(/^ID +STATE +ATTEMPTS +QUEUE +TIME +COMMAND$/);
+  expect(firstColumn(result.stdout).slice(0, 3)).toEqual(["job-120", "job-119", "job-118"]);
+  expect(lines[51]).toBe("50 of 120 shown — --limit N, --all");
+  // Aligned: every row's command starts in the header's COMMAND column.
+  const column = lines[0]?.indexOf("COMMAND") ?? -1;
+  for (const line of lines.slice(1, 51)) expect(line.slice(column)).toMatch(/^echo \d+$/);
+});
+
+test("--limit and --all; both at once is bad input", async () => {
+  await enqueueMany(60);
+  const limited = await cli("list", "--limit", "3");
+  expect(firstColumn(limited.stdout)).toEqual(["job-60", "job-59", "job-58"]);
+  expect(limited.stdout).toEndWith("3 of 60 shown — --limit N, --all\n");
+  const all = await cli("list", "--all");
+  expect(firstColumn(all.stdout)).toHaveLength(60);
+  expect(all.stdout).toEndWith("\n60 jobs\n");
+  const both = await cli("list", "--all", "--limit", "3");
+  expect(both.exitCode).toBe(2);
+  expect(both.stderr).toContain("give --limit or --all, not both");
+});
+
+test("repeated --state and --state a,b combine", async () => {
+  for (const id of ["p", "x", "q"]) {
+    expect((await cli("enqueue", JSON.stringify({ id, command: "true" }))).exitCode).toBe(0);
+  }
+  expect((await cli("cancel", "x")).exitCode).toBe(0);
+  for (const states of [
+    ["--state", "pending", "--state", "canceled"],
+    ["--state", "pending,canceled"],
+  ]) {
+    const out = (await cli("list", ...states)).stdout;
+    expect(firstColumn(out)).toEqual(["q", "x", "p"]);
+  }
+  expect(firstColumn((await cli("list", "--state", "canceled", "--state", "dead")).stdout)).toEqual(["x"]);
+  const json = await runCliJson<{ id: string }[]>(["list", "--state", "pending", "--state", "canceled"], {
+    env: context.home.env,
+  });
+  expect(json.map((job) => job.id)).toEqual(["p", "x", "q"]);
+  const bad = await cli("list", "--state", "pending,pendng");
+  expect(bad.exitCode).toBe(2);
+  expect(bad.stderr).toContain("did you mean `pending`?");
+});
+
+test("--json keeps its shape and order (oldest first, every job); --ids prints ids only", async () => {
+  await enqueueMany(60);
+  const json = await runCliJson<{ id: string; state: string }[]>(["list"], { env: context.home.env });
+  expect(json).toHaveLength(60);
+  expect(json[0]).toMatchObject({ id: "job-1", state: "pending", command: "echo 1" });
+  const ids = await cli("list", "--ids", "--limit", "2");
+  expect(ids.stdout).toBe("job-60\njob-59\n");
+});

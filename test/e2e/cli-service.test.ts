@@ -1,0 +1,96 @@
+/** `service`: systemd units for worker, watcher and dashboard, printed or installed. */
+
+import { expect, setDefaultTimeout, test } from "bun:test";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { unitFolder, unitText } from "../../src/service/units.ts";
+import { runCli } from "../helpers/cli.ts";
+import { ok, workerTestContext } from "../worker/helpers.ts";
+
+setDefaultTimeout(60_000);
+
+const context = workerTestContext();
+
+test("prints the three units with restart policy, environment and the commands they run", async () => {
+  const out = ok(
+    await runCli(["service", "--concurrency", "4", "--jobs", "/srv/jobs", "--port", "9090"], {
+      env: { ...context.home.env, QUEUECTL_DB: "queue.db", PATH: "/opt/tools/bin:/usr/bin" },
+      cwd: context.home.home,
+    }),
+  );
+  const units = out.split(/^# (\/.*\.service)$/m).slice(1);
+  const names = units.filter((_, index) => index % 2 === 0).map((path) => path.split("/").pop());
+  expect(names).toEqual(["queuectl-worker.service", "queuectl-watch.service", "queuectl-dashboard.service"]);
+  for (const unit of units.filter((_, index) => index % 2 === 1)) {
+    expect(unit).toContain("Restart=on-failure\n");
+    expect(unit).toContain(`Environment=QUEUECTL_HOME=${context.home.home}\n`);
+    expect(unit).toContain(`Environment=QUEUECTL_DB=${join(context.home.home, "queue.db")}\n`);
+    expect(unit).toContain("Environment=PATH=/opt/tools/bin:/usr/bin\n");
+    expect(unit).toMatch(/^\[Install\]\nWantedBy=(default|multi-user)\.target$/m);
+  }
+  expect(units[1]).toMatch(/^ExecStart=\S+ \S+cli\.ts worker run --concurrency 4$/m);
+  expect(units[1]).toContain("KillMode=mixed\n");
+  expect(units[3]).toMatch(/^ExecStart=\S+ \S+cli\.ts watch \/srv\/jobs$/m);
+  expect(units[5]).toMatch(/^ExecStart=\S+ \S+cli\.ts dashboard --port 9090$/m);
+});
+
+test("--install writes the units it names, and says how to start them", async () => {
+  const dir = join(context.home.home, "units");
+  const out = ok(await context.cli("service", "--install", "--dir", dir, "--only", "worker,watch"));
+  expect(readdirSync(dir).sort()).toEqual(["queuectl-watch.service", "queuectl-worker.service"]);
+  expect(readFileSync(join(dir, "queuectl-worker.service"), "utf8")).toContain("worker run");
+  expect(statSync(join(dir, "queuectl-worker.service")).mode & 0o777).toBe(0o644);
+  expect(out).toContain(`✓ Wrote ${join(dir, "queuectl-worker.service")}`);
+  expect(out).toMatch(/enable --now queuectl-worker\.service queuectl-watch\.service/);
+});
+
+test("a store URL with a password makes the installed units readable by their owner only", async () => {
+  const dir = join(context.home.home, "units");
+  const db = "postgres://queue:s3cret@db-host/queue";
+  ok(await context.cli("--db", db, "service", "--install", "--dir", dir, "--only", "worker"));
+  const file = join(dir, "queuectl-worker.service");
+  expect(statSync(file).mode & 0o777).toBe(0o600);
+  expect(readFileSync(file, "utf8")).toContain(`Environment=QUEUECTL_DB=${db}\n`);
+});
+
+test("--install goes to the user's unit folder, or the system's as root", () => {
+  expect(unitFolder(1000, "/home/ann")).toEqual({ dir: "/home/ann/.config/systemd/user", scope: "user" });
+  expect(unitFolder(0, "/root")).toEqual({ dir: "/etc/systemd/system", scope: "system" });
+});
+
+test("values with spaces are quoted and % is escaped for systemd", () => {
+  const unit = unitText("watch", {
+    bun: "/usr/bin/bun",
+    cli: "/opt/queuectl/src/cli.ts",
+    home: "/var/lib/queue ctl",
+    db: undefined,
+    path: "/usr/bin",
+    workingDirectory: "/srv/my app",
+    concurrency: 1,
+    jobsDir: "/srv/my app/jobs 100%",
+    port: 8080,
+    scope: "user",
+  });
+  expect(unit).toContain('Environment="QUEUECTL_HOME=/var/lib/queue ctl"\n');
+  expect(unit).toContain("WorkingDirectory=/srv/my app\n");
+  expect(unit).toContain('ExecStart=/usr/bin/bun /opt/queuectl/src/cli.ts watch "/srv/my app/jobs 100%%"\n');
+});
+
+test("an unknown unit is bad input", async () => {
+  const result = await context.cli("service", "--only", "wroker");
+  expect(result.exitCode).toBe(2);
+  expect(result.stderr).toContain("did you mean `worker`?");
+});
+
+test.skipIf(Bun.which("systemd-analyze") === null)("systemd-analyze verify finds nothing wrong", async () => {
+  const dir = join(context.home.home, "units");
+  ok(await context.cli("service", "--install", "--dir", dir));
+  const files = readdirSync(dir).map((name) => join(dir, name));
+  const child = Bun.spawn(["systemd-analyze", "verify", ...files], { stdout: "pipe", stderr: "pipe" });
+  const [out, err] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+  ]);
+  await child.exited;
+  expect(`${out}${err}`).toBe("");
+});

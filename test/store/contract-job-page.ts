@@ -1,0 +1,50 @@
+/** Contract: `list`'s page, newest first, with how many jobs match in all. */
+
+import { expect, test } from "bun:test";
+import { newJob, runResult, T0, type WithStore } from "./contract-helpers.ts";
+
+export function jobPageContract(withStore: WithStore): void {
+  test(
+    "jobPage: newest first, a limit, the total that matched, and filters that combine",
+    withStore(async ({ store }) => {
+      await store.jobInsertMany({
+        jobs: [
+          newJob("a", { tags: ["x"] }),
+          newJob("b", { queue: "emails" }),
+          newJob("c", { queue: "emails", tags: ["x"] }),
+          newJob("d"),
+        ],
+        now: T0,
+      });
+      const claimed = await store.jobClaim({ workerId: "w", host: "h", now: T0 + 1, leaseMs: 60_000 });
+      expect(claimed?.id).toBe("a");
+      await store.jobFail({
+        id: "a",
+        token: claimed?.token ?? 0,
+        now: T0 + 2,
+        state: "dead",
+        nextRunAt: T0 + 2,
+        result: runResult(1),
+      });
+      const ids = async (params: Parameters<typeof store.jobPage>[0]) => {
+        const { jobs, total } = await store.jobPage(params);
+        return { ids: jobs.map((job) => job.id), total };
+      };
+      expect(await ids({ limit: null })).toEqual({ ids: ["d", "c", "b", "a"], total: 4 });
+      expect(await ids({ limit: 2 })).toEqual({ ids: ["d", "c"], total: 4 });
+      expect(await ids({ limit: 3, order: "oldest" })).toEqual({ ids: ["a", "b", "c"], total: 4 });
+      expect(await ids({ states: ["dead", "pending"], limit: 10 })).toEqual({
+        ids: ["d", "c", "b", "a"],
+        total: 4,
+      });
+      expect(await ids({ states: ["dead"], limit: 10 })).toEqual({ ids: ["a"], total: 1 });
+      expect(await ids({ states: ["completed", "failed"], limit: 10 })).toEqual({ ids: [], total: 0 });
+      expect(await ids({ queue: "emails", limit: 1 })).toEqual({ ids: ["c"], total: 2 });
+      expect(await ids({ tag: "x", limit: 10 })).toEqual({ ids: ["c", "a"], total: 2 });
+      expect(await ids({ tag: "x", queue: "emails", states: ["pending"], limit: 10 })).toEqual({
+        ids: ["c"],
+        total: 1,
+      });
+    }),
+  );
+}

@@ -1,0 +1,59 @@
+/**
+ * `list` must answer fast on 100k jobs: check the SQLite plans, not the clock. The page
+ * never sorts the table (newest first walks the primary key), and a state filter's count
+ * is answered from the jobs_state index without reading rows.
+ */
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { jobPageSql } from "../../src/store/sqlite/job-list.ts";
+import { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
+import type { JobPageParams } from "../../src/store/store.ts";
+import { newJob, T0 } from "./contract-helpers.ts";
+
+const root = mkdtempSync(join(tmpdir(), "queuectl-list-plan-"));
+let store: SqliteStore;
+
+function plans(params: JobPageParams): { page: string; count: string } {
+  const { page, count, values } = jobPageSql(params);
+  const explain = (sql: string, extra: (string | number)[]) =>
+    (store.database.query(`EXPLAIN QUERY PLAN ${sql}`).all(...values, ...extra) as { detail: string }[])
+      .map((row) => row.detail)
+      .join("\n");
+  return { page: explain(page, [50]), count: explain(count, []) };
+}
+
+beforeAll(async () => {
+  store = new SqliteStore(join(root, "jobs.db"));
+  const jobs = Array.from({ length: 200 }, (_, i) =>
+    newJob(`job-${i}`, i % 2 ? { queue: "q", tags: ["t"] } : {}),
+  );
+  await store.jobInsertMany({ jobs, now: T0 });
+  store.database.run("ANALYZE");
+});
+
+afterAll(async () => {
+  await store.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe("list query plans", () => {
+  test("no filter shape sorts the table", () => {
+    const shapes: JobPageParams[] = [
+      { limit: 50 },
+      { states: ["pending"], limit: 50 },
+      { states: ["pending", "failed"], limit: 50 },
+      { tag: "t", limit: 50 },
+    ];
+    for (const shape of shapes) expect(plans(shape).page).not.toContain("TEMP B-TREE");
+  });
+
+  test("counts read an index, never the table's rows", () => {
+    expect(plans({ states: ["dead"], limit: 50 }).count).toContain("COVERING INDEX jobs_state");
+    expect(plans({ states: ["dead", "failed"], limit: 50 }).count).toContain("COVERING INDEX jobs_state");
+    expect(plans({ queue: "q", limit: 50 }).count).toContain("COVERING INDEX jobs_queue_state");
+    expect(plans({ limit: 50 }).count).toContain("COVERING INDEX");
+  });
+});
