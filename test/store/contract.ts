@@ -7,6 +7,7 @@
 import { afterAll, describe } from "bun:test";
 import type { Store } from "../../src/store/store.ts";
 import { flowContract } from "./contract-flow.ts";
+import { foldersContract } from "./contract-folders.ts";
 import type { StoreBackend, WithStore } from "./contract-helpers.ts";
 import { jobfileContract } from "./contract-jobfiles.ts";
 import { jobsContract } from "./contract-jobs.ts";
@@ -42,6 +43,7 @@ export function storeContract(backend: StoreBackend): void {
     transferContract(withStore);
     settingsTransferContract(withStore);
     flowContract(withStore);
+    foldersContract(withStore);
     schemaContract(withStore, backend);
   });
 }

@@ -13,6 +13,7 @@ import { SQL } from "bun";
 import { UserError } from "../../core/errors.ts";
 import type { Job, JobState, StateCounts } from "../../core/job.ts";
 import type { JobSpec } from "../../core/spec.ts";
+import type { FolderSyncRun, JobfileFolder } from "../folder-records.ts";
 import type {
   DeclaredJob,
   JobDeclaration,
@@ -34,6 +35,7 @@ import { claimJob } from "./claim.ts";
 import { describePostgresError, type PostgresTarget, parsePostgresUrl } from "./connection.ts";
 import { attemptThroughput, metricsSnapshot, searchJobs } from "./dashboard.ts";
 import { lockDependenciesExclusive } from "./dependencies.ts";
+import * as folders from "./folders.ts";
 import { applyJobfileChanges } from "./jobfile-apply.ts";
 import {
   countJobs,
@@ -359,5 +361,21 @@ export class PostgresStore implements Store {
       if (fired.enqueued.length > 0 || fired.replaced.length > 0) await notify();
       return fired;
     });
+  }
+
+  folderSyncRecord(params: FolderSyncRun): Promise<void> {
+    return this.run((sql) => folders.folderSyncRecord(sql, params));
+  }
+  folderList(): Promise<JobfileFolder[]> {
+    return this.run((sql) => folders.folderList(sql));
+  }
+  folderWatcherClaim(params: Parameters<Store["folderWatcherClaim"]>[0]): Promise<boolean> {
+    return this.write((tx) => folders.folderWatcherClaim(tx, params));
+  }
+  folderWatcherBeat(params: Parameters<Store["folderWatcherBeat"]>[0]): Promise<void> {
+    return this.run((sql) => folders.folderWatcherBeat(sql, params));
+  }
+  folderWatcherRemove(params: Parameters<Store["folderWatcherRemove"]>[0]): Promise<void> {
+    return this.run((sql) => folders.folderWatcherRemove(sql, params));
   }
 }
