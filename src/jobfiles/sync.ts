@@ -8,12 +8,12 @@
 import { readFile } from "node:fs/promises";
 import { resolveConfig } from "../core/config.ts";
 import { nextOccurrence } from "../core/schedule.ts";
-import { firstRunAt, specRevision } from "../core/spec.ts";
 import type { JobfileApplyResult, Store } from "../store/store.ts";
-import { MAX_JOBFILE_BYTES, type ParsedJobfile, parseJobfile } from "./parse.ts";
+import { MAX_JOBFILE_BYTES, type ParsedJobfile } from "./parse.ts";
 import { type DesiredState, type Plan, plan, planChanges, planHasChanges } from "./plan.ts";
-import { fileProblem } from "./problem.ts";
+import { desiredJobsOf, parseJobfileBytes, readError, tooLarge } from "./read.ts";
 import { resolveJobsFolder, type ScannedFile, scanJobsFolder } from "./scan.ts";
+import { recordSyncRun } from "./sync-record.ts";
 
 /** Parsed files by relative path, reused while a file's size, times and inode are unchanged. */
 export type JobfileCache = Map<string, { key: string; parsed: ParsedJobfile }>;
@@ -73,42 +73,16 @@ async function readParsed(
   const key = `${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}`;
   const cached = cache?.get(file.rel);
   if (cached?.key === key) return cached.parsed;
-  const tooLarge = {
-    jobs: [],
-    knownIds: [],
-    problems: [
-      fileProblem(
-        file.rel,
-        `is larger than ${MAX_JOBFILE_BYTES / 1024} KiB`,
-        "split it into smaller jobfiles",
-      ),
-    ],
-  };
-  if (stats.size > MAX_JOBFILE_BYTES) return tooLarge;
+  if (stats.size > MAX_JOBFILE_BYTES) return tooLarge(file.rel);
   let bytes: Buffer;
   try {
     bytes = await readFile(file.real);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return "gone";
-    return {
-      jobs: [],
-      knownIds: [],
-      problems: [fileProblem(file.rel, `cannot be read (${code ?? "error"})`, "fix its permissions")],
-    };
+    return readError(file.rel, code);
   }
-  if (bytes.length > MAX_JOBFILE_BYTES) return tooLarge;
-  let parsed: ParsedJobfile;
-  try {
-    parsed = parseJobfile(new TextDecoder("utf-8", { fatal: true }).decode(bytes), file.rel);
-  } catch (error) {
-    if (!(error instanceof TypeError)) throw error;
-    parsed = {
-      jobs: [],
-      knownIds: [],
-      problems: [fileProblem(file.rel, "is not UTF-8 text", "save it as UTF-8")],
-    };
-  }
+  const parsed = parseJobfileBytes(bytes, file.rel);
   cache?.set(file.rel, { key, parsed });
   return parsed;
 }
@@ -150,19 +124,7 @@ async function readFolder(
       desired.blockedIds.push(...parsed.knownIds);
       continue;
     }
-    for (const job of parsed.jobs) {
-      desired.jobs.push({
-        spec: job.spec,
-        revision: specRevision(job.spec),
-        maxRetries: job.spec.max_retries ?? config.maxRetries,
-        nextRunAt: firstRunAt(job.spec, options.now),
-        source: file.source,
-        file: file.rel,
-        line: job.line,
-        column: job.column,
-        fields: job.fields,
-      });
-    }
+    desired.jobs.push(...desiredJobsOf(parsed, file, config.maxRetries, options.now));
   }
   options.onProgress?.(done, scan.files.length);
   return { desired, fileCount: scan.files.length, settlesAt };
@@ -222,25 +184,56 @@ async function applySchedules(store: Store, planned: Plan, now: number): Promise
   return result;
 }
 
-export async function syncJobsFolder(options: SyncOptions): Promise<SyncOutcome> {
-  const { store } = options;
-  const { desired, fileCount, settlesAt } = await readFolder(options);
+export interface Reconciled {
+  plan: Plan;
+  /** What the store did; null on a dry run. */
+  applied: JobfileApplyResult | null;
+  appliedSchedules: ScheduleApplyResult | null;
+}
+
+/**
+ * Plans `desired` against the store and applies it unless `dryRun`. With `scope`, only the
+ * store's declarations it accepts take part: the watcher reconciles just the files an
+ * event named, and `desired` then holds those files alone.
+ */
+export async function reconcile(params: {
+  store: Store;
+  desired: DesiredState;
+  now: number;
+  dryRun?: boolean;
+  scope?: (declaration: { id: string; source: string }) => boolean;
+}): Promise<Reconciled> {
+  const { store, desired, scope } = params;
   const ids = [...new Set(desired.jobs.flatMap((job) => [job.spec.id, ...(job.spec.after ?? [])]))];
   const [declared, existing, schedules] = await Promise.all([
     store.declaredList(),
     store.jobDeclarations({ ids }),
     store.scheduleList(),
   ]);
-  const planned = plan(desired, { declared, existing, schedules });
+  const planned = plan(desired, {
+    declared: scope ? declared.filter(scope) : declared,
+    existing,
+    schedules: scope
+      ? schedules.filter((entry) => entry.source === null || scope({ id: entry.id, source: entry.source }))
+      : schedules,
+  });
   let applied: JobfileApplyResult | null = null;
   let appliedSchedules: ScheduleApplyResult | null = null;
-  if (!options.dryRun) {
+  if (!params.dryRun) {
     applied = NOTHING_APPLIED;
     if (planHasChanges(planned)) {
-      applied = await store.jobfileApply({ changes: planChanges(planned), now: options.now });
+      applied = await store.jobfileApply({ changes: planChanges(planned), now: params.now });
       await reportLateConflicts(store, planned, applied);
     }
-    appliedSchedules = await applySchedules(store, planned, options.now);
+    appliedSchedules = await applySchedules(store, planned, params.now);
   }
-  return { root: desired.root, fileCount, plan: planned, applied, appliedSchedules, settlesAt };
+  return { plan: planned, applied, appliedSchedules };
+}
+
+export async function syncJobsFolder(options: SyncOptions): Promise<SyncOutcome> {
+  const { desired, fileCount, settlesAt } = await readFolder(options);
+  const reconciled = await reconcile({ ...options, desired });
+  const outcome: SyncOutcome = { root: desired.root, fileCount, ...reconciled, settlesAt };
+  if (!options.dryRun) await recordSyncRun(options.store, { folder: options.dir, by: "sync", outcome });
+  return outcome;
 }
