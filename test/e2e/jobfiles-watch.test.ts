@@ -22,7 +22,13 @@ interface WatchLine {
 }
 
 function watchProcess(...args: string[]): LiveCli {
-  const live = startCli(["watch", fixture.dir, ...args], fixture.env);
+  return watchOn(fixture.env.QUEUECTL_HOST ?? "", ...args);
+}
+
+/** A watcher as if on another machine: QUEUECTL_HOST names the host it registers as. */
+function watchOn(host: string, ...args: string[]): LiveCli {
+  const env = host === "" ? fixture.env : { ...fixture.env, QUEUECTL_HOST: host };
+  const live = startCli(["watch", fixture.dir, ...args], env);
   processes.push(live);
   return live;
 }
@@ -63,10 +69,10 @@ describe("queuectl watch", () => {
     expect(result.stderr).toBe('error: --resync "soon" is not a duration — e.g. --resync 60s\n');
   });
 
-  test("two watcher processes and then a restart duplicate nothing", async () => {
+  test("two watcher processes (on two hosts sharing the folder) and then a restart duplicate nothing", async () => {
     fixture = jobsFixture();
-    const one = watchProcess("--json");
-    const two = watchProcess("--json");
+    const one = watchOn("host-one", "--json");
+    const two = watchOn("host-two", "--json");
     await one.waitForLine((line) => line.startsWith("{"), "the first watcher's initial sync");
     await two.waitForLine((line) => line.startsWith("{"), "the second watcher's initial sync");
     const names = Array.from({ length: 6 }, (_, i) => `job-${i}`);
@@ -86,7 +92,7 @@ describe("queuectl watch", () => {
     expect(updated).toEqual([]);
 
     fixture.backdate(...names.map((name) => `${name}.yaml`));
-    const restarted = watchProcess("--json");
+    const restarted = watchOn("host-one", "--json");
     const [first] = await waitFor(
       () => (restarted.json<WatchLine>().length > 0 ? restarted.json<WatchLine>() : null),
       {
@@ -102,5 +108,29 @@ describe("queuectl watch", () => {
       canceled: [],
     } as never);
     expect(await restarted.stop()).toBe(0);
+  });
+
+  test("a second watcher of a folder on this host is refused in one line; a killed one is replaced", async () => {
+    fixture = jobsFixture();
+    const first = watchProcess();
+    await first.waitForLine((line) => line.includes("up to date"), "the first watcher's initial sync");
+    const second = await runCli(["watch", fixture.dir], { env: fixture.env });
+    expect(second.exitCode).toBe(2);
+    expect(second.stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^error: the jobs folder .*/jobs is already watched on this host \\(pid ${first.proc.pid}\\) — `,
+        ),
+      ),
+    ]);
+    const started = await runCli(["worker", "start", "--watch", fixture.dir], { env: fixture.env });
+    expect(started.exitCode).toBe(2);
+    expect(started.stderr).toContain(`is already watched on this host (pid ${first.proc.pid})`);
+    expect((await runCliJson<{ workers: unknown[] }>(["status"], { env: fixture.env })).workers).toEqual([]);
+
+    expect(await first.stop("SIGKILL")).not.toBe(0);
+    const third = watchProcess();
+    await third.waitForLine((line) => line.includes("up to date"), "the replacing watcher's initial sync");
+    expect(await third.stop()).toBe(0);
   });
 });
