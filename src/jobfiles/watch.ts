@@ -95,6 +95,8 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
   let model = new FolderModel(await resolveJobsFolder(options.dir, allowShared));
   let rootIno = (await stat(model.root)).ino;
   let seeded = false;
+  /** False from the moment the model is ahead of the store until a plan of it was applied. */
+  let applied = false;
   await claimFolder(store, { ...registration, now: now(), isProcessAlive: identity.isProcessAlive });
 
   const reportError = (error: unknown) => {
@@ -111,6 +113,8 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
   let wakeTimer: ReturnType<typeof setTimeout> | null = null;
 
   const apply = async (rels: Set<string> | null, previousIds: string[]): Promise<SyncOutcome> => {
+    const appliedBefore = applied;
+    applied = false;
     const config = resolveConfig(await store.configGetAll());
     const at = now();
     const affected = rels === null ? null : model.affected(rels, previousIds);
@@ -121,6 +125,8 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
       scope: affected ? model.scope(affected) : undefined,
     });
     model.recordPlan(affected?.rels ?? null, reconciled.plan);
+    // A scoped plan leaves the other files as the last full plan left them.
+    applied = rels === null || appliedBefore;
     let fileCount = 0;
     for (const entry of model.files.values()) if (entry.kind !== "missing") fileCount++;
     const outcome: SyncOutcome = {
@@ -223,34 +229,48 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
     }
   };
 
-  const fullSync = async (): Promise<SyncOutcome> => {
+  /**
+   * Scans the whole folder and plans it. `quiet` (the periodic re-sync) skips the plan when
+   * the scan found nothing the model did not know and the last full plan was applied: then
+   * the plan would be the last one again, and 20,000 files cost only their stats.
+   */
+  const fullSync = async (quiet = false): Promise<SyncOutcome | null> => {
     dirty.clear();
     await followFolder();
     const scan = await scanJobsFolder(model.root, allowShared);
     const refusedFiles = new Set(scan.blocked.filter((rel) => !rel.endsWith("/")));
-    model.scanBlocked = scan.blocked.filter((rel) => !refusedFiles.has(rel));
+    const scanBlocked = scan.blocked.filter((rel) => !refusedFiles.has(rel));
+    let changed = scanBlocked.join("\n") !== model.scanBlocked.join("\n");
+    model.scanBlocked = scanBlocked;
     model.scanProblems = scan.problems.filter((problem) => !refusedFiles.has(problem.file));
     for (const rel of refusedFiles) {
+      changed ||= model.files.get(rel)?.kind !== "refused";
       model.files.set(rel, { kind: "refused", problems: scan.problems.filter((p) => p.file === rel) });
     }
     const seen = new Set(refusedFiles);
     const previousIds: string[] = [];
     for (const file of scan.files) {
       seen.add(file.rel);
-      await refreshScanned(file.rel, file, previousIds);
+      if (await refreshScanned(file.rel, file, previousIds)) changed = true;
     }
-    for (const rel of [...model.files.keys()]) if (!seen.has(rel)) goneFor(rel);
+    for (const rel of [...model.files.keys()]) {
+      if (seen.has(rel)) continue;
+      changed = true;
+      goneFor(rel);
+    }
     await seedFromStore();
+    if (quiet && !changed && applied) return null;
     return apply(null, previousIds);
   };
 
+  /** Brings the model up to date with a scanned file; true when the entry changed. */
   const refreshScanned = async (
     rel: string,
     file: Parameters<typeof readSettled>[0],
     previousIds: string[],
-  ): Promise<void> => {
+  ): Promise<boolean> => {
     const before = model.files.get(rel);
-    if (before?.kind === "parsed" && before.key === statKey(file.stats)) return;
+    if (before?.kind === "parsed" && before.key === statKey(file.stats)) return false;
     const read = await readSettled(file, settleMs, now);
     if (read.kind === "wait")
       model.files.set(rel, { kind: "waiting", at: read.at, last: lastParsed(before) });
@@ -259,6 +279,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
       previousIds.push(...model.ids(rel));
       model.files.set(rel, { kind: "parsed", key: read.key, parsed: read.parsed });
     }
+    return true;
   };
 
   /** Runs `work` after whatever is running, then sets the timer for the next waiting file. */
@@ -287,7 +308,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
     if (pendingFull) return pendingFull;
     const next = enqueue(() => {
       pendingFull = null;
-      return fullSync();
+      return fullSync() as Promise<SyncOutcome>;
     });
     pendingFull = next;
     return next;
@@ -318,7 +339,9 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
     onFolderEntry: () => onPath(null),
     onError: reportError,
   });
-  const resync = setInterval(() => syncNow().catch(reportError), options.resyncMs ?? DEFAULT_RESYNC_MS);
+  const resync = setInterval(() => {
+    if (!closed && !pendingFull) enqueue(() => fullSync(true)).catch(reportError);
+  }, options.resyncMs ?? DEFAULT_RESYNC_MS);
   const heartbeat = setInterval(() => {
     store.folderWatcherBeat({ ...registration, now: now() }).catch(() => {});
   }, options.heartbeatMs ?? WATCHER_HEARTBEAT_MS);
