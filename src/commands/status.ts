@@ -17,17 +17,25 @@ async function pruneDeadLocalWorkers(store: Store, workers: WorkerRecord[]): Pro
   return live;
 }
 
+/** Each synced folder with its watchers, judged alive by heartbeat (and, on this host, by pid). */
+async function jobfileFolders(store: Store) {
+  const { folderJson } = await import("../jobfiles/folder-report.ts");
+  const check = { now: Date.now(), host: hostName(), isProcessAlive };
+  return (await store.folderList()).map((folder) => folderJson(folder, check));
+}
+
 export function registerStatus(cli: CAC): void {
   cli
     .command("status", "Show job counts by state, the workers and the config")
-    .option("--json", "Print {jobs, workers, config} as JSON (default: human text)")
+    .option("--json", "Print {jobs, workers, folders, config} as JSON (default: human text)")
     .example("queuectl status")
     .action(async (options: GlobalOptions) => {
       await withStore(options, async (store) => {
-        const [counts, stored, registered] = await Promise.all([
+        const [counts, stored, registered, folders] = await Promise.all([
           store.jobCounts(),
           store.configGetAll(),
           store.workerList(),
+          jobfileFolders(store),
         ]);
         const workers = await pruneDeadLocalWorkers(store, registered);
         const now = Date.now();
@@ -35,7 +43,7 @@ export function registerStatus(cli: CAC): void {
         const config = withDefaults(stored);
         const workerRows = workers.map((worker) => workerJson(worker, now, lostAfter));
         if (options.json) {
-          printJson({ jobs: counts, workers: workerRows, config: configJson(config) });
+          printJson({ jobs: counts, workers: workerRows, folders, config: configJson(config) });
           return;
         }
         const lines = [
@@ -61,6 +69,11 @@ export function registerStatus(cli: CAC): void {
             );
           }
         }
+        lines.push(
+          "",
+          colors.bold("Jobfile folders:"),
+          ...(await import("../jobfiles/folder-report.ts")).folderLines(folders),
+        );
         lines.push("", colors.bold("Configuration:"));
         for (const [key, value] of Object.entries(config)) lines.push(`  ${key}: ${value}`);
         console.log(lines.join("\n"));

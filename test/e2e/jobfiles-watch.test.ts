@@ -1,6 +1,7 @@
 /** `queuectl watch` as a process: output, signals, restarts and two watchers on one folder. */
 
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { hostName } from "../../src/core/home.ts";
 import { runCli, runCliJson, waitFor } from "../helpers/cli.ts";
 import { type JobsFixture, jobsFixture, type LiveCli, startCli } from "../jobfiles/helpers.ts";
 
@@ -133,4 +134,37 @@ describe("queuectl watch", () => {
     await third.waitForLine((line) => line.includes("up to date"), "the replacing watcher's initial sync");
     expect(await third.stop()).toBe(0);
   });
+
+  test("status lists the watched folder with its watcher, last sync and problems; a killed watcher shows as lost", async () => {
+    fixture = jobsFixture();
+    fixture.write("good.yaml", "command: echo good\n");
+    fixture.write("bad.yaml", "command: echo bad\nmax_retry: 1\n");
+    fixture.backdate("good.yaml", "bad.yaml");
+    const live = watchProcess();
+    await live.waitForLine((line) => line.includes("create"), "the initial sync");
+    const status = await runCliJson<{ folders: FolderLine[] }>(["status"], { env: fixture.env });
+    expect(status.folders).toEqual([
+      expect.objectContaining({
+        folder: fixture.dir,
+        last_sync: expect.objectContaining({ by: "watch", pid: live.proc.pid, files: 2, problems: 1 }),
+        watchers: [expect.objectContaining({ pid: live.proc.pid, alive: true, last_error: null })],
+      }),
+    ]);
+    const human = await runCli(["status"], { env: fixture.env });
+    expect(human.stdout).toContain(`Jobfile folders:\n  ${fixture.dir}\n    last sync `);
+    expect(human.stdout).toContain("bad.yaml:2:1: `max_retry` is not a job field");
+    expect(human.stdout).toContain(`watcher on ${hostName(fixture.env)} (pid ${live.proc.pid}): alive`);
+
+    await live.stop("SIGKILL");
+    const after = await runCliJson<{ folders: FolderLine[] }>(["status"], { env: fixture.env });
+    expect(after.folders[0]?.watchers).toEqual([
+      expect.objectContaining({ pid: live.proc.pid, alive: false }),
+    ]);
+  });
 });
+
+interface FolderLine {
+  folder: string;
+  last_sync: Record<string, unknown> | null;
+  watchers: { pid: number; alive: boolean; last_error: string | null }[];
+}
