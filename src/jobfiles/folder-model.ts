@@ -92,25 +92,31 @@ export class FolderModel {
 
   /**
    * `changed` plus every file that declares one of their ids (now or before), names one of
-   * them in `after`, or declares an id they name in `after`: duplicates, moves and
-   * dependencies are decided across exactly these files.
+   * them in `after`, or declares an id they name in `after`, and so on until nothing is
+   * added: duplicates, moves, dependencies and cycles are decided across exactly these files.
    */
   affected(changed: Iterable<string>, previousIds: Iterable<string>): Affected {
     const rels = new Set(changed);
     const ids = new Set(previousIds);
     const afters = new Set<string>();
-    for (const rel of rels) {
-      const parsed = lastParsed(this.files.get(rel));
-      for (const id of idsOf(parsed)) ids.add(id);
-      for (const id of aftersOf(parsed)) afters.add(id);
+    let added = [...rels];
+    while (added.length > 0) {
+      for (const rel of added) {
+        const parsed = lastParsed(this.files.get(rel));
+        for (const id of idsOf(parsed)) ids.add(id);
+        for (const id of aftersOf(parsed)) afters.add(id);
+      }
+      added = [];
+      for (const [rel, entry] of this.files) {
+        if (rels.has(rel)) continue;
+        const parsed = lastParsed(entry);
+        const declares = idsOf(parsed).some((id) => ids.has(id) || afters.has(id));
+        if (declares || aftersOf(parsed).some((id) => ids.has(id))) {
+          rels.add(rel);
+          added.push(rel);
+        }
+      }
     }
-    for (const [rel, entry] of this.files) {
-      if (rels.has(rel)) continue;
-      const parsed = lastParsed(entry);
-      const declares = idsOf(parsed).some((id) => ids.has(id) || afters.has(id));
-      if (declares || aftersOf(parsed).some((id) => ids.has(id))) rels.add(rel);
-    }
-    for (const rel of rels) for (const id of this.ids(rel)) ids.add(id);
     return { rels, ids };
   }
 
