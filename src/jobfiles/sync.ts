@@ -13,6 +13,7 @@ import { MAX_JOBFILE_BYTES, type ParsedJobfile } from "./parse.ts";
 import { type DesiredState, type Plan, plan, planChanges, planHasChanges } from "./plan.ts";
 import { desiredJobsOf, parseJobfileBytes, readError, tooLarge } from "./read.ts";
 import { resolveJobsFolder, type ScannedFile, scanJobsFolder } from "./scan.ts";
+import { statKey } from "./settle.ts";
 import { recordSyncRun } from "./sync-record.ts";
 
 /** Parsed files by relative path, reused while a file's size, times and inode are unchanged. */
@@ -70,7 +71,7 @@ async function readParsed(
   cache: JobfileCache | undefined,
 ): Promise<ParsedJobfile | "gone"> {
   const { stats } = file;
-  const key = `${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}`;
+  const key = statKey(stats);
   const cached = cache?.get(file.rel);
   if (cached?.key === key) return cached.parsed;
   if (stats.size > MAX_JOBFILE_BYTES) return tooLarge(file.rel);

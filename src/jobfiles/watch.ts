@@ -15,9 +15,9 @@ import { relative, sep } from "node:path";
 import { resolveConfig } from "../core/config.ts";
 import { hostName } from "../core/home.ts";
 import type { Store } from "../store/store.ts";
-import { FolderModel, lastParsed } from "./folder-model.ts";
-import { resolveJobsFolder, scanJobsFolder, scanPath } from "./scan.ts";
-import { readSettled, statKey } from "./settle.ts";
+import { FolderModel } from "./folder-model.ts";
+import { type Reading, refreshFromScan, refreshPath } from "./folder-refresh.ts";
+import { resolveJobsFolder, scanJobsFolder } from "./scan.ts";
 import { reconcile, type SyncOutcome } from "./sync.ts";
 import { claimFolder, folderKey, syncRunOf, WATCHER_HEARTBEAT_MS } from "./sync-record.ts";
 import { type FolderEvents, watchFolder } from "./watch-events.ts";
@@ -99,6 +99,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
   let applied = false;
   await claimFolder(store, { ...registration, now: now(), isProcessAlive: identity.isProcessAlive });
 
+  const reading: Reading = { settleMs, now, allowSharedFolder: allowShared };
   const reportError = (error: unknown) => {
     options.onError?.(error);
     store.folderWatcherBeat({ ...registration, now: now(), error: errorText(error) }).catch(() => {});
@@ -142,45 +143,6 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
     return outcome;
   };
 
-  /** Marks `rel` missing; true once it has been missing for the settle time (then it is forgotten). */
-  const goneFor = (rel: string): boolean => {
-    const before = model.files.get(rel);
-    if (before?.kind === "missing") {
-      if (now() - before.since < settleMs) return false;
-      model.files.delete(rel);
-      return true;
-    }
-    model.files.set(rel, { kind: "missing", since: now(), last: lastParsed(before) });
-    return false;
-  };
-
-  /** Re-reads `rel` if it changed; true when what it declares may differ from before. */
-  const refresh = async (rel: string, previousIds: string[]): Promise<boolean | "folder"> => {
-    const before = model.files.get(rel);
-    const found = await scanPath(model.root, rel, allowShared);
-    if (found.kind === "folder") return "folder";
-    if (found.kind === "refused") {
-      previousIds.push(...model.ids(rel));
-      model.files.set(rel, { kind: "refused", problems: found.problems });
-      return true;
-    }
-    if (found.kind !== "file") {
-      if (!before) return found.kind === "missing" && model.hasFilesUnder(rel) ? "folder" : false;
-      previousIds.push(...model.ids(rel));
-      return goneFor(rel);
-    }
-    if (before?.kind === "parsed" && before.key === statKey(found.file.stats)) return false;
-    const read = await readSettled(found.file, settleMs, now);
-    if (read.kind === "wait") {
-      model.files.set(rel, { kind: "waiting", at: read.at, last: lastParsed(before) });
-      return false;
-    }
-    previousIds.push(...model.ids(rel));
-    if (read.kind === "gone") return goneFor(rel);
-    model.files.set(rel, { kind: "parsed", key: read.key, parsed: read.parsed });
-    return true;
-  };
-
   /** The sync of the paths events named, and of waiting or missing files whose time has come. */
   const syncPaths = async (): Promise<void> => {
     const paths = new Set([...dirty, ...model.due(now(), settleMs)]);
@@ -188,7 +150,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
     const changed = new Set<string>();
     const previousIds: string[] = [];
     for (const rel of paths) {
-      const result = await refresh(rel, previousIds);
+      const result = await refreshPath(model, rel, reading, previousIds);
       if (result === "folder") {
         await fullSync();
         return;
@@ -237,49 +199,16 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
   const fullSync = async (quiet = false): Promise<SyncOutcome | null> => {
     dirty.clear();
     await followFolder();
-    const scan = await scanJobsFolder(model.root, allowShared);
-    const refusedFiles = new Set(scan.blocked.filter((rel) => !rel.endsWith("/")));
-    const scanBlocked = scan.blocked.filter((rel) => !refusedFiles.has(rel));
-    let changed = scanBlocked.join("\n") !== model.scanBlocked.join("\n");
-    model.scanBlocked = scanBlocked;
-    model.scanProblems = scan.problems.filter((problem) => !refusedFiles.has(problem.file));
-    for (const rel of refusedFiles) {
-      changed ||= model.files.get(rel)?.kind !== "refused";
-      model.files.set(rel, { kind: "refused", problems: scan.problems.filter((p) => p.file === rel) });
-    }
-    const seen = new Set(refusedFiles);
     const previousIds: string[] = [];
-    for (const file of scan.files) {
-      seen.add(file.rel);
-      if (await refreshScanned(file.rel, file, previousIds)) changed = true;
-    }
-    for (const rel of [...model.files.keys()]) {
-      if (seen.has(rel)) continue;
-      changed = true;
-      goneFor(rel);
-    }
+    const changed = await refreshFromScan(
+      model,
+      await scanJobsFolder(model.root, allowShared),
+      reading,
+      previousIds,
+    );
     await seedFromStore();
     if (quiet && !changed && applied) return null;
     return apply(null, previousIds);
-  };
-
-  /** Brings the model up to date with a scanned file; true when the entry changed. */
-  const refreshScanned = async (
-    rel: string,
-    file: Parameters<typeof readSettled>[0],
-    previousIds: string[],
-  ): Promise<boolean> => {
-    const before = model.files.get(rel);
-    if (before?.kind === "parsed" && before.key === statKey(file.stats)) return false;
-    const read = await readSettled(file, settleMs, now);
-    if (read.kind === "wait")
-      model.files.set(rel, { kind: "waiting", at: read.at, last: lastParsed(before) });
-    else if (read.kind === "gone") goneFor(rel);
-    else {
-      previousIds.push(...model.ids(rel));
-      model.files.set(rel, { kind: "parsed", key: read.key, parsed: read.parsed });
-    }
-    return true;
   };
 
   /** Runs `work` after whatever is running, then sets the timer for the next waiting file. */

@@ -49,6 +49,21 @@ describe("the watcher's event path", () => {
     expect((await jobOf(store, "b")).state).toBe("pending");
   });
 
+  test("a file removed while no watcher ran is canceled only after the settle time, not by the first sync", async () => {
+    fixture = jobsFixture();
+    dropSettled(fixture.dir, "a.yaml", "command: echo a\n");
+    dropSettled(fixture.dir, "b.yaml", "command: echo b\n");
+    const first = await startWatched(fixture, running);
+    await first.watcher.close();
+    rmSync(join(fixture.dir, "a.yaml"));
+    const { store, outcomes } = await startWatched(fixture, running, { settleMs: 300 });
+    expect(outcomes[0]?.plan.cancels).toEqual([]);
+    await waitFor(async () => (await jobOf(store, "a")).state === "canceled", {
+      what: "a canceled after the settle time",
+    });
+    expect((await jobOf(store, "b")).state).toBe("pending");
+  });
+
   test("an id moved to another file, added there first and then removed from the first, is never canceled", async () => {
     fixture = jobsFixture();
     dropSettled(fixture.dir, "a.yaml", "id: x\ncommand: echo one\n");
