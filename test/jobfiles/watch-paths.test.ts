@@ -116,6 +116,18 @@ describe("the watcher's event path", () => {
     expect((await store.folderList())[0]).toMatchObject({ folder: fixture.dir, lastSync: { target: two } });
   });
 
+  test("a folder removed is an error the watcher records, and once created again it is watched again", async () => {
+    fixture = jobsFixture();
+    dropSettled(fixture.dir, "a.yaml", "command: echo a\n");
+    const { store, errors } = await startWatched(fixture, running);
+    rmSync(fixture.dir, { recursive: true });
+    await waitFor(() => errors.length > 0, { what: "the missing folder to be reported" });
+    expect((await jobOf(store, "a")).state).toBe("pending");
+    mkdirSync(fixture.dir, { mode: 0o700 });
+    dropSettled(fixture.dir, "b.yaml", "command: echo b\n");
+    await waitFor(() => store.jobGet({ id: "b" }), { what: "a file of the new folder" });
+  });
+
   test("the store lists the folder with this watcher and its last sync; a failed sync is recorded as its error", async () => {
     fixture = jobsFixture();
     dropSettled(fixture.dir, "bad.yaml", "command: echo x\nmax_retry: 2\n");
