@@ -62,17 +62,25 @@ function runningLines(jobs: RunningJob[]): string[] {
   );
 }
 
+/** Each synced folder with its watchers, judged alive by heartbeat (and, on this host, by pid). */
+async function jobfileFolders(store: Store) {
+  const { folderJson } = await import("../jobfiles/folder-report.ts");
+  const check = { now: Date.now(), host: hostName(), isProcessAlive };
+  return (await store.folderList()).map((folder) => folderJson(folder, check));
+}
+
 export function registerStatus(cli: CAC): void {
   cli
     .command("status", "Show job counts by state, the workers and the config")
-    .option("--json", "Print {jobs, workers, running, config} as JSON (default: human text)")
+    .option("--json", "Print {jobs, workers, running, folders, config} as JSON (default: human text)")
     .example("queuectl status")
     .action(async (options: GlobalOptions) => {
       await withStore(options, async (store) => {
-        const [counts, stored, registered] = await Promise.all([
+        const [counts, stored, registered, folders] = await Promise.all([
           store.jobCounts(),
           store.configGetAll(),
           store.workerList(),
+          jobfileFolders(store),
         ]);
         const workers = await pruneDeadLocalWorkers(store, registered);
         const now = Date.now();
@@ -81,7 +89,7 @@ export function registerStatus(cli: CAC): void {
         const running = await runningJobs(store, now);
         const workerRows = workers.map((worker) => workerJson(worker, now, lostAfter));
         if (options.json) {
-          printJson({ jobs: counts, workers: workerRows, running, config: configJson(config) });
+          printJson({ jobs: counts, workers: workerRows, running, folders, config: configJson(config) });
           return;
         }
         const lines = [
@@ -108,6 +116,11 @@ export function registerStatus(cli: CAC): void {
             lines.push(...runningLines(running.filter((job) => job.worker_id === worker.id)));
           }
         }
+        lines.push(
+          "",
+          colors.bold("Jobfile folders:"),
+          ...(await import("../jobfiles/folder-report.ts")).folderLines(folders),
+        );
         lines.push("", colors.bold("Configuration:"));
         for (const [key, value] of Object.entries(config)) lines.push(`  ${key}: ${value}`);
         console.log(lines.join("\n"));

@@ -13,6 +13,7 @@ import { SQL } from "bun";
 import { UserError } from "../../core/errors.ts";
 import type { Job, JobState, StateCounts } from "../../core/job.ts";
 import type { JobSpec } from "../../core/spec.ts";
+import type { FolderSyncRun, JobfileFolder } from "../folder-records.ts";
 import type {
   DeclaredJob,
   JobDeclaration,
@@ -36,6 +37,7 @@ import { claimJob } from "./claim.ts";
 import { describePostgresError, type PostgresTarget, parsePostgresUrl } from "./connection.ts";
 import { attemptThroughput, dependencyLinks, metricsSnapshot, searchJobs } from "./dashboard.ts";
 import { lockDependenciesExclusive } from "./dependencies.ts";
+import * as folders from "./folders.ts";
 import { jobPage } from "./job-list.ts";
 import { applyJobfileChanges } from "./jobfile-apply.ts";
 import { declaredJobs, jobDeclarations } from "./jobfile-declarations.ts";
@@ -372,5 +374,21 @@ export class PostgresStore implements Store {
       if (fired.enqueued.length > 0 || fired.replaced.length > 0) await notify();
       return fired;
     });
+  }
+
+  folderSyncRecord(params: FolderSyncRun): Promise<void> {
+    return this.run((sql) => folders.folderSyncRecord(sql, params));
+  }
+  folderList(): Promise<JobfileFolder[]> {
+    return this.run((sql) => folders.folderList(sql));
+  }
+  folderWatcherClaim(params: Parameters<Store["folderWatcherClaim"]>[0]): Promise<boolean> {
+    return this.write((tx) => folders.folderWatcherClaim(tx, params));
+  }
+  folderWatcherBeat(params: Parameters<Store["folderWatcherBeat"]>[0]): Promise<void> {
+    return this.run((sql) => folders.folderWatcherBeat(sql, params));
+  }
+  folderWatcherRemove(params: Parameters<Store["folderWatcherRemove"]>[0]): Promise<void> {
+    return this.run((sql) => folders.folderWatcherRemove(sql, params));
   }
 }
