@@ -6,7 +6,7 @@
  */
 
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdirSync, renameSync, rmSync, symlinkSync } from "node:fs";
+import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { planHasChanges, plannedOf } from "../../src/jobfiles/plan.ts";
 import type { JobfileWatcher } from "../../src/jobfiles/watch.ts";
@@ -26,6 +26,24 @@ afterEach(async () => {
 });
 
 describe("the watcher's event path", () => {
+  test("a folder's namespace applies to files an event names, and a new namespace renames every job", async () => {
+    fixture = jobsFixture();
+    writeFileSync(join(fixture.dir, ".queuectl.yaml"), "namespace: teamA\n");
+    dropSettled(fixture.dir, "a.yaml", "command: echo a\n");
+    const { store } = await startWatched(fixture, running);
+    expect((await jobOf(store, "teamA/a")).state).toBe("pending");
+    dropSettled(fixture.dir, "b.yaml", "command: echo b\nafter: [a]\n");
+    await waitFor(() => store.jobGet({ id: "teamA/b" }), { what: "teamA/b from the event" });
+    expect((await jobOf(store, "teamA/b")).spec.after).toEqual(["teamA/a"]);
+    expect(await store.jobGet({ id: "b" })).toBeNull();
+    writeFileSync(join(fixture.dir, ".queuectl.yaml"), "namespace: teamB\n");
+    await waitFor(() => store.jobGet({ id: "teamB/b" }), { what: "the jobs under the new namespace" });
+    expect((await jobOf(store, "teamB/b")).spec.after).toEqual(["teamB/a"]);
+    await waitFor(async () => (await jobOf(store, "teamA/a")).state === "canceled", {
+      what: "the old namespace's jobs canceled",
+    });
+  });
+
   test("a file missing for less than the settle time keeps its job; one that stays away is canceled", async () => {
     fixture = jobsFixture();
     dropSettled(fixture.dir, "a.yaml", "command: echo a\n");
