@@ -1,6 +1,7 @@
 import type { CAC } from "cac";
 import { resolveConfig, withDefaults, workerLostAfterMs } from "../core/config.ts";
 import { formatDurationMs } from "../core/duration.ts";
+import { hostName } from "../core/home.ts";
 import {
   colors,
   commandText,
@@ -12,6 +13,7 @@ import {
   workerJson,
 } from "../render.ts";
 import type { Store } from "../store/store.ts";
+import { isProcessAlive } from "../worker/process-info.ts";
 import { type GlobalOptions, withStore } from "./context.ts";
 
 interface RunningJob {
@@ -49,27 +51,35 @@ function runningLines(jobs: RunningJob[]): string[] {
   );
 }
 
+/** Each synced folder with its watchers, judged alive by heartbeat (and, on this host, by pid). */
+async function jobfileFolders(store: Store) {
+  const { folderJson } = await import("../jobfiles/folder-report.ts");
+  const check = { now: Date.now(), host: hostName(), isProcessAlive };
+  return (await store.folderList()).map((folder) => folderJson(folder, check));
+}
+
 export function registerStatus(cli: CAC): void {
   cli
     .command("status", "Show job counts by state, the workers and the config")
-    .option("--json", "Print {jobs, workers, running, config} as JSON (default: human text)")
+    .option("--json", "Print {jobs, workers, running, folders, config} as JSON (default: human text)")
     .example("queuectl status")
     .action(async (options: GlobalOptions) => {
       await withStore(options, async (store) => {
         // A read command: it never changes state, not even a row that looks stale. Ages are
         // judged on the store's clock, which every host shares.
-        const [counts, stored, workers, now] = await Promise.all([
+        const [counts, stored, workers, now, folders] = await Promise.all([
           store.jobCounts(),
           store.configGetAll(),
           store.workerList(),
           store.clockNow(),
+          jobfileFolders(store),
         ]);
         const lostAfter = workerLostAfterMs(resolveConfig(stored));
         const config = withDefaults(stored);
         const running = await runningJobs(store, now);
         const workerRows = workers.map((worker) => workerJson(worker, now, lostAfter));
         if (options.json) {
-          printJson({ jobs: counts, workers: workerRows, running, config: configJson(config) });
+          printJson({ jobs: counts, workers: workerRows, running, folders, config: configJson(config) });
           return;
         }
         const lines = [
@@ -96,6 +106,11 @@ export function registerStatus(cli: CAC): void {
             lines.push(...runningLines(running.filter((job) => job.worker_id === worker.id)));
           }
         }
+        lines.push(
+          "",
+          colors.bold("Jobfile folders:"),
+          ...(await import("../jobfiles/folder-report.ts")).folderLines(folders),
+        );
         lines.push("", colors.bold("Configuration:"));
         for (const [key, value] of Object.entries(config)) lines.push(`  ${key}: ${value}`);
         console.log(lines.join("\n"));

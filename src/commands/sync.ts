@@ -1,6 +1,7 @@
 import type { CAC } from "cac";
 import { parseDurationMs } from "../core/duration.ts";
 import { UserError } from "../core/errors.ts";
+import { hostName } from "../core/home.ts";
 import { planHasChanges } from "../jobfiles/plan.ts";
 import {
   appliedAnything,
@@ -14,6 +15,7 @@ import {
 import type { SyncOutcome } from "../jobfiles/sync.ts";
 import { colors, printJson, safeText } from "../render.ts";
 import { openStore } from "../store/open.ts";
+import { isProcessAlive } from "../worker/process-info.ts";
 import { type GlobalOptions, lastValue, withStore } from "./context.ts";
 
 interface SyncOptions extends GlobalOptions {
@@ -176,6 +178,7 @@ export function registerSync(cli: CAC): void {
           allowSharedFolder: Boolean(options.allowSharedFolder),
           resyncMs,
           settleMs,
+          identity: { host: hostName(), pid: process.pid, isProcessAlive },
           onSync: log,
           onError: logError,
         });

@@ -5,8 +5,10 @@ import { UserError } from "../core/errors.ts";
 import { ensureHome, hostName, queuectlHome } from "../core/home.ts";
 import { colors, iso, printJson, safeText } from "../render.ts";
 import { openStore } from "../store/open.ts";
+import type { Store } from "../store/store.ts";
 import type { WorkerEvent } from "../worker/events.ts";
 import { Worker } from "../worker/loop.ts";
+import { isProcessAlive } from "../worker/process-info.ts";
 import { stopWorkers } from "../worker/stop.ts";
 import { startWorkers } from "../worker/supervisor.ts";
 import { type GlobalOptions, integerOption, lastValue, withStore } from "./context.ts";
@@ -158,6 +160,12 @@ async function runForeground(options: RunOptions): Promise<void> {
   }
 }
 
+/** `--watch` on a folder this host already watches would start a second watcher: refused before anything starts. */
+async function refuseWatchedFolder(store: Store, dir: string): Promise<void> {
+  const { assertNotWatched, folderKey } = await import("../jobfiles/sync-record.ts");
+  await assertNotWatched(store, folderKey(dir), { now: Date.now(), host: hostName(), isProcessAlive });
+}
+
 export function registerWorker(cli: CAC): void {
   cli
     .command("worker run", "Run a worker in the foreground (for systemd, containers, CI)")
@@ -187,6 +195,7 @@ export function registerWorker(cli: CAC): void {
       }
       const home = ensureHome(queuectlHome());
       await withStore(options, async (store) => {
+        if (watch !== undefined) await refuseWatchedFolder(store, String(watch));
         const started = await startWorkers(store, {
           home,
           count,

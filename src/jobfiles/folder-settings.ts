@@ -57,6 +57,15 @@ export async function readFolderSettings(root: string): Promise<FolderSettings> 
   return { namespace };
 }
 
+/** How a folder's ids become store ids: its namespace, and the ids its own files declare. */
+export interface FolderNaming {
+  namespace: string | null;
+  /** Ids as the folder's files give them; an `after` entry naming one takes the namespace too. */
+  folderIds: ReadonlySet<string>;
+}
+
+export const NO_NAMESPACE: FolderNaming = { namespace: null, folderIds: new Set() };
+
 /** An id as the store knows it: the namespace, a slash, the id the jobfile gives. */
 export function namespaced(namespace: string | null, id: string): string {
   return namespace === null ? id : `${namespace}/${id}`;

@@ -10,13 +10,14 @@ import { readFile } from "node:fs/promises";
 import { resolveConfig } from "../core/config.ts";
 import { idsByAction, isOwnedBy, ownerKey } from "../core/reconcile.ts";
 import { nextOccurrence } from "../core/schedule.ts";
-import { firstRunAt, specRevision } from "../core/spec.ts";
 import type { JobfileApplyResult, Store } from "../store/store.ts";
-import { namespaced, readFolderSettings } from "./folder-settings.ts";
-import { MAX_JOBFILE_BYTES, type ParsedJobfile, parseJobfile } from "./parse.ts";
+import { type FolderNaming, namespaced, readFolderSettings } from "./folder-settings.ts";
+import { MAX_JOBFILE_BYTES, type ParsedJobfile } from "./parse.ts";
 import { type DesiredState, type Plan, plan, planChanges, planHasChanges } from "./plan.ts";
-import { fileProblem } from "./problem.ts";
+import { desiredJobsOf, parseJobfileBytes, readError, tooLarge } from "./read.ts";
 import { resolveJobsFolder, type ScannedFile, scanJobsFolder } from "./scan.ts";
+import { statKey } from "./settle.ts";
+import { recordSyncRun } from "./sync-record.ts";
 
 /** Parsed files by relative path, reused while a file's size, times and inode are unchanged. */
 export type JobfileCache = Map<string, { key: string; parsed: ParsedJobfile }>;
@@ -73,45 +74,19 @@ async function readParsed(
   cache: JobfileCache | undefined,
 ): Promise<ParsedJobfile | "gone"> {
   const { stats } = file;
-  const key = `${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}`;
+  const key = statKey(stats);
   const cached = cache?.get(file.rel);
   if (cached?.key === key) return cached.parsed;
-  const tooLarge = {
-    jobs: [],
-    knownIds: [],
-    problems: [
-      fileProblem(
-        file.rel,
-        `is larger than ${MAX_JOBFILE_BYTES / 1024} KiB`,
-        "split it into smaller jobfiles",
-      ),
-    ],
-  };
-  if (stats.size > MAX_JOBFILE_BYTES) return tooLarge;
+  if (stats.size > MAX_JOBFILE_BYTES) return tooLarge(file.rel);
   let bytes: Buffer;
   try {
     bytes = await readFile(file.real);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return "gone";
-    return {
-      jobs: [],
-      knownIds: [],
-      problems: [fileProblem(file.rel, `cannot be read (${code ?? "error"})`, "fix its permissions")],
-    };
+    return readError(file.rel, code);
   }
-  if (bytes.length > MAX_JOBFILE_BYTES) return tooLarge;
-  let parsed: ParsedJobfile;
-  try {
-    parsed = parseJobfile(new TextDecoder("utf-8", { fatal: true }).decode(bytes), file.rel);
-  } catch (error) {
-    if (!(error instanceof TypeError)) throw error;
-    parsed = {
-      jobs: [],
-      knownIds: [],
-      problems: [fileProblem(file.rel, "is not UTF-8 text", "save it as UTF-8")],
-    };
-  }
+  const parsed = parseJobfileBytes(bytes, file.rel);
   cache?.set(file.rel, { key, parsed });
   return parsed;
 }
@@ -133,7 +108,7 @@ async function readFolder(
     blockedIds: [],
     namespace,
   };
-  const parsedFiles: { file: (typeof scan.files)[number]; parsed: ParsedJobfile }[] = [];
+  const parsedFiles: { file: ScannedFile; parsed: ParsedJobfile }[] = [];
   const settleMs = options.settleMs ?? 0;
   let settlesAt: number | null = null;
   let done = 0;
@@ -154,30 +129,18 @@ async function readFolder(
   }
   options.onProgress?.(done, scan.files.length);
   // `after` entries that name one of the folder's own jobs move into its namespace with it.
-  const folderIds = new Set(parsedFiles.flatMap(({ parsed }) => parsed.knownIds));
-  const inFolder = (id: string) => (folderIds.has(id) ? namespaced(namespace, id) : id);
+  const naming: FolderNaming = {
+    namespace,
+    folderIds: new Set(parsedFiles.flatMap(({ parsed }) => parsed.knownIds)),
+  };
   for (const { file, parsed } of parsedFiles) {
     if (parsed.problems.length > 0) {
       desired.problems.push(...parsed.problems);
       desired.blocked.push(file.rel);
-      desired.blockedIds.push(...parsed.knownIds.map((id) => namespaced(namespace, id)));
+      desired.blockedIds.push(...parsed.knownIds.map((id) => namespaced(naming.namespace, id)));
       continue;
     }
-    for (const job of parsed.jobs) {
-      const spec = { ...job.spec, id: namespaced(namespace, job.spec.id) };
-      if (spec.after) spec.after = spec.after.map(inFolder);
-      desired.jobs.push({
-        spec,
-        revision: specRevision(spec),
-        maxRetries: spec.max_retries ?? config.maxRetries,
-        nextRunAt: firstRunAt(spec, options.now),
-        source: file.source,
-        file: file.rel,
-        line: job.line,
-        column: job.column,
-        fields: job.fields,
-      });
-    }
+    desired.jobs.push(...desiredJobsOf(parsed, file, config.maxRetries, options.now, naming));
   }
   return { desired, fileCount: scan.files.length, settlesAt };
 }
@@ -265,10 +228,32 @@ function missingOwners(
   return missing;
 }
 
-export async function syncJobsFolder(options: SyncOptions): Promise<SyncOutcome> {
-  const { store } = options;
-  const { desired, fileCount, settlesAt } = await readFolder(options);
-  const [declared, schedules] = await Promise.all([store.declaredList(), store.scheduleList()]);
+export interface Reconciled {
+  plan: Plan;
+  /** What the store did; null on a dry run. */
+  applied: JobfileApplyResult | null;
+  appliedSchedules: ScheduleApplyResult | null;
+}
+
+/**
+ * Plans `desired` against the store and applies it unless `dryRun`. With `scope`, only the
+ * store's declarations it accepts take part: the watcher reconciles just the files an
+ * event named, and `desired` then holds those files alone.
+ */
+export async function reconcile(params: {
+  store: Store;
+  desired: DesiredState;
+  now: number;
+  dryRun?: boolean;
+  adopt?: boolean;
+  scope?: (declaration: { id: string; source: string }) => boolean;
+}): Promise<Reconciled> {
+  const { store, desired, scope } = params;
+  const [allDeclared, allSchedules] = await Promise.all([store.declaredList(), store.scheduleList()]);
+  const declared = scope ? allDeclared.filter(scope) : allDeclared;
+  const schedules = scope
+    ? allSchedules.filter((entry) => entry.source === null || scope({ id: entry.id, source: entry.source }))
+    : allSchedules;
   const desiredIds = new Set(desired.jobs.map((job) => job.spec.id));
   // Facts for every id the plan may touch: the declared ones, what they wait for, and the
   // folder's own rows it no longer declares (removal candidates).
@@ -284,25 +269,31 @@ export async function syncJobsFolder(options: SyncOptions): Promise<SyncOutcome>
   const planned = plan(
     desired,
     { declared, existing, schedules, missingOwners: missingOwners(desired.root, existing, schedules) },
-    { adopt: options.adopt ?? false },
+    { adopt: params.adopt ?? false },
   );
   let applied: JobfileApplyResult | null = null;
   let appliedSchedules: ScheduleApplyResult | null = null;
-  if (!options.dryRun) {
+  if (!params.dryRun) {
     applied = nothingApplied();
     if (planHasChanges(planned)) {
-      applied = await store.jobfileApply({ changes: planChanges(planned, desired.root), now: options.now });
+      applied = await store.jobfileApply({ changes: planChanges(planned, desired.root), now: params.now });
       await reportLateConflicts(store, desired.root, planned, applied);
     }
-    appliedSchedules = await applySchedules(store, planned, options.now);
+    appliedSchedules = await applySchedules(store, planned, params.now);
   }
-  return {
+  return { plan: planned, applied, appliedSchedules };
+}
+
+export async function syncJobsFolder(options: SyncOptions): Promise<SyncOutcome> {
+  const { desired, fileCount, settlesAt } = await readFolder(options);
+  const reconciled = await reconcile({ ...options, desired });
+  const outcome: SyncOutcome = {
     root: desired.root,
     namespace: desired.namespace ?? null,
     fileCount,
-    plan: planned,
-    applied,
-    appliedSchedules,
+    ...reconciled,
     settlesAt,
   };
+  if (!options.dryRun) await recordSyncRun(options.store, { folder: options.dir, by: "sync", outcome });
+  return outcome;
 }

@@ -7,6 +7,7 @@
 import type { Attempt, Job, JobState, StateCounts } from "../core/job.ts";
 import type { JobFacts, JobfileAction } from "../core/reconcile.ts";
 import type { JobSpec } from "../core/spec.ts";
+import type { FolderSyncRun, JobfileFolder } from "./folder-records.ts";
 
 export interface NewJob {
   spec: JobSpec;
@@ -458,4 +459,30 @@ export interface Store {
     overlap: "allow" | "skip" | "replace";
     now: number;
   }): Promise<{ enqueued: string[]; skipped: string[]; replaced: string[] }>;
+
+  /** Replaces the folder's last-sync record. */
+  folderSyncRecord(params: FolderSyncRun): Promise<void>;
+  /** Every folder with a sync record or a watcher, by path, with its watchers. */
+  folderList(): Promise<JobfileFolder[]>;
+  /**
+   * Registers this process as the folder's watcher on `host`: true when there was none, or
+   * when the row still names `replacePid` (one the caller found dead). False means another
+   * watcher holds it. The rule of who may replace whom is the caller's.
+   */
+  folderWatcherClaim(params: {
+    folder: string;
+    host: string;
+    pid: number;
+    now: number;
+    replacePid: number | null;
+  }): Promise<boolean>;
+  /** Refreshes the heartbeat; `error` (a message, or null to keep the last one) is recorded with `now`. */
+  folderWatcherBeat(params: {
+    folder: string;
+    host: string;
+    pid: number;
+    now: number;
+    error?: string | null;
+  }): Promise<void>;
+  folderWatcherRemove(params: { folder: string; host: string; pid: number }): Promise<void>;
 }

@@ -71,6 +71,21 @@ beforeAll(async () => {
   home = tempHome();
   const store = openTestStore(home.home);
   await seedShowcase(store, Date.now());
+  await store.folderSyncRecord({
+    folder: "/srv/app/jobs",
+    target: "/srv/app/jobs",
+    at: Date.now() - 4000,
+    host: "build-1",
+    pid: 777,
+    by: "watch",
+    files: 3,
+    created: 0,
+    updated: 1,
+    canceled: 0,
+    unchanged: 2,
+    problems: 1,
+    problemList: [{ file: "hourly.yaml", line: 3, column: 1, message: "`max_retry` is not a job field" }],
+  });
   await store.close();
   dashboard = await startDashboard(home.env);
   profile = mkdtempSync(join(tmpdir(), "queuectl-chromium-"));
@@ -145,6 +160,10 @@ describe("the dashboard in Chromium", () => {
     await until("the chart", async () => (await page.locator("#chart svg rect").count()) > 0);
     expect(await page.locator("#workers [data-worker]").count()).toBe(3);
     expect(await text("#sync summary")).toContain("jobs/hourly.yaml");
+    const folder = await text('#sync [data-folder="/srv/app/jobs"]');
+    expect(folder).toContain("by watch on build-1 (pid 777)");
+    expect(folder).toContain("hourly.yaml:3:1: `max_retry` is not a job field");
+    expect(folder).toContain("no watcher");
     await page.screenshot({ path: join(ARTIFACTS, "dashboard.png") });
     if (process.env.QUEUECTL_UPDATE_DOCS_SCREENSHOT === "1") {
       await page.screenshot({ path: join(ROOT, "docs", "dashboard.png") });

@@ -259,10 +259,10 @@ describe("show", () => {
 });
 
 describe("status", () => {
-  test("--json has exactly {jobs, workers, config}", async () => {
+  test("--json has exactly {jobs, workers, running, folders, config}", async () => {
     await everyState();
     const status = await json<Record<string, unknown>>("status");
-    expect(Object.keys(status).sort()).toEqual(["config", "jobs", "workers"]);
+    expect(Object.keys(status).sort()).toEqual(["config", "folders", "jobs", "running", "workers"]);
     expect(status.jobs).toEqual({
       pending: 1,
       processing: 1,

@@ -1,6 +1,7 @@
 /** `queuectl watch` as a process: output, signals, restarts and two watchers on one folder. */
 
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { hostName } from "../../src/core/home.ts";
 import { runCli, runCliJson, waitFor } from "../helpers/cli.ts";
 import { type JobsFixture, jobsFixture, type LiveCli, startCli } from "../jobfiles/helpers.ts";
 
@@ -22,7 +23,13 @@ interface WatchLine {
 }
 
 function watchProcess(...args: string[]): LiveCli {
-  const live = startCli(["watch", fixture.dir, ...args], fixture.env);
+  return watchOn(fixture.env.QUEUECTL_HOST ?? "", ...args);
+}
+
+/** A watcher as if on another machine: QUEUECTL_HOST names the host it registers as. */
+function watchOn(host: string, ...args: string[]): LiveCli {
+  const env = host === "" ? fixture.env : { ...fixture.env, QUEUECTL_HOST: host };
+  const live = startCli(["watch", fixture.dir, ...args], env);
   processes.push(live);
   return live;
 }
@@ -63,10 +70,10 @@ describe("queuectl watch", () => {
     expect(result.stderr).toBe('error: --resync "soon" is not a duration — e.g. --resync 60s\n');
   });
 
-  test("two watcher processes and then a restart duplicate nothing", async () => {
+  test("two watcher processes (on two hosts sharing the folder) and then a restart duplicate nothing", async () => {
     fixture = jobsFixture();
-    const one = watchProcess("--json");
-    const two = watchProcess("--json");
+    const one = watchOn("host-one", "--json");
+    const two = watchOn("host-two", "--json");
     await one.waitForLine((line) => line.startsWith("{"), "the first watcher's initial sync");
     await two.waitForLine((line) => line.startsWith("{"), "the second watcher's initial sync");
     const names = Array.from({ length: 6 }, (_, i) => `job-${i}`);
@@ -86,7 +93,7 @@ describe("queuectl watch", () => {
     expect(updated).toEqual([]);
 
     fixture.backdate(...names.map((name) => `${name}.yaml`));
-    const restarted = watchProcess("--json");
+    const restarted = watchOn("host-one", "--json");
     const [first] = await waitFor(
       () => (restarted.json<WatchLine>().length > 0 ? restarted.json<WatchLine>() : null),
       {
@@ -117,4 +124,61 @@ describe("queuectl watch", () => {
     } as never);
     expect(await restarted.stop()).toBe(0);
   });
+
+  test("a second watcher of a folder on this host is refused in one line; a killed one is replaced", async () => {
+    fixture = jobsFixture();
+    const first = watchProcess();
+    await first.waitForLine((line) => line.includes("up to date"), "the first watcher's initial sync");
+    const second = await runCli(["watch", fixture.dir], { env: fixture.env });
+    expect(second.exitCode).toBe(2);
+    expect(second.stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^error: the jobs folder .*/jobs is already watched on this host \\(pid ${first.proc.pid}\\) — `,
+        ),
+      ),
+    ]);
+    const started = await runCli(["worker", "start", "--watch", fixture.dir], { env: fixture.env });
+    expect(started.exitCode).toBe(2);
+    expect(started.stderr).toContain(`is already watched on this host (pid ${first.proc.pid})`);
+    expect((await runCliJson<{ workers: unknown[] }>(["status"], { env: fixture.env })).workers).toEqual([]);
+
+    expect(await first.stop("SIGKILL")).not.toBe(0);
+    const third = watchProcess();
+    await third.waitForLine((line) => line.includes("up to date"), "the replacing watcher's initial sync");
+    expect(await third.stop()).toBe(0);
+  });
+
+  test("status lists the watched folder with its watcher, last sync and problems; a killed watcher shows as lost", async () => {
+    fixture = jobsFixture();
+    fixture.write("good.yaml", "command: echo good\n");
+    fixture.write("bad.yaml", "command: echo bad\nmax_retry: 1\n");
+    fixture.backdate("good.yaml", "bad.yaml");
+    const live = watchProcess();
+    await live.waitForLine((line) => line.includes("create"), "the initial sync");
+    const status = await runCliJson<{ folders: FolderLine[] }>(["status"], { env: fixture.env });
+    expect(status.folders).toEqual([
+      expect.objectContaining({
+        folder: fixture.dir,
+        last_sync: expect.objectContaining({ by: "watch", pid: live.proc.pid, files: 2, problems: 1 }),
+        watchers: [expect.objectContaining({ pid: live.proc.pid, alive: true, last_error: null })],
+      }),
+    ]);
+    const human = await runCli(["status"], { env: fixture.env });
+    expect(human.stdout).toContain(`Jobfile folders:\n  ${fixture.dir}\n    last sync `);
+    expect(human.stdout).toContain("bad.yaml:2:1: `max_retry` is not a job field");
+    expect(human.stdout).toContain(`watcher on ${hostName(fixture.env)} (pid ${live.proc.pid}): alive`);
+
+    await live.stop("SIGKILL");
+    const after = await runCliJson<{ folders: FolderLine[] }>(["status"], { env: fixture.env });
+    expect(after.folders[0]?.watchers).toEqual([
+      expect.objectContaining({ pid: live.proc.pid, alive: false }),
+    ]);
+  });
 });
+
+interface FolderLine {
+  folder: string;
+  last_sync: Record<string, unknown> | null;
+  watchers: { pid: number; alive: boolean; last_error: string | null }[];
+}

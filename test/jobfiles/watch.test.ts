@@ -6,11 +6,10 @@
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { appendFileSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { SyncOutcome } from "../../src/jobfiles/sync.ts";
-import { type JobfileWatcher, startWatcher, type WatcherOptions } from "../../src/jobfiles/watch.ts";
-import type { Store } from "../../src/store/store.ts";
+import type { JobfileWatcher, WatcherOptions } from "../../src/jobfiles/watch.ts";
 import { waitFor } from "../helpers/cli.ts";
 import { completeAll, type JobsFixture, jobOf, jobsFixture, NOTHING_APPLIED } from "./helpers.ts";
+import { all, commandOf, startWatched, type Watched } from "./watch-helpers.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.
 setDefaultTimeout(60_000);
@@ -23,34 +22,8 @@ afterEach(async () => {
   fixture?.cleanup();
 });
 
-interface Watched {
-  watcher: JobfileWatcher;
-  store: Store;
-  outcomes: SyncOutcome[];
-  errors: unknown[];
-}
-
-async function watch(extra: Partial<WatcherOptions> = {}): Promise<Watched> {
-  const store = await fixture.store();
-  const outcomes: SyncOutcome[] = [];
-  const errors: unknown[] = [];
-  const watcher = await startWatcher({
-    store,
-    dir: fixture.dir,
-    onSync: (outcome) => outcomes.push(outcome),
-    onError: (error) => errors.push(error),
-    ...extra,
-  });
-  running.push(watcher);
-  return { watcher, store, outcomes, errors };
-}
-
-async function commandOf(store: Store, id: string): Promise<unknown> {
-  return (await store.jobGet({ id }))?.spec.command;
-}
-
-function all<T>(outcomes: SyncOutcome[], pick: (outcome: SyncOutcome) => T[]): T[] {
-  return outcomes.flatMap(pick);
+function watch(extra: Partial<WatcherOptions> = {}): Promise<Watched> {
+  return startWatched(fixture, running, extra);
 }
 
 describe("startWatcher", () => {

@@ -8,6 +8,7 @@ import { afterAll, describe } from "bun:test";
 import type { Store } from "../../src/store/store.ts";
 import { dependenciesContract } from "./contract-dependencies.ts";
 import { flowContract } from "./contract-flow.ts";
+import { foldersContract } from "./contract-folders.ts";
 import type { StoreBackend, WithStore } from "./contract-helpers.ts";
 import { historyContract } from "./contract-history.ts";
 import { jobPageContract } from "./contract-job-page.ts";
@@ -54,6 +55,7 @@ export function storeContract(backend: StoreBackend): void {
     flowContract(withStore);
     scheduleContract(withStore);
     dependenciesContract(withStore);
+    foldersContract(withStore);
     schemaContract(withStore, backend);
   });
 }

@@ -13,6 +13,7 @@ import { SQL } from "bun";
 import { UserError } from "../../core/errors.ts";
 import type { Job, JobState, StateCounts } from "../../core/job.ts";
 import type { JobSpec } from "../../core/spec.ts";
+import type { FolderSyncRun, JobfileFolder } from "../folder-records.ts";
 import type {
   DeclaredJob,
   HeldLease,
@@ -39,6 +40,7 @@ import { claimJob } from "./claim.ts";
 import { describePostgresError, type PostgresTarget, parsePostgresUrl } from "./connection.ts";
 import { attemptThroughput, dependencyLinks, metricsSnapshot, searchJobs } from "./dashboard.ts";
 import { lockDependenciesExclusive } from "./dependencies.ts";
+import * as folders from "./folders.ts";
 import { jobPage } from "./job-list.ts";
 import { applyJobfileChanges } from "./jobfile-apply.ts";
 import { declaredJobs, jobDeclarations } from "./jobfile-declarations.ts";
@@ -164,13 +166,7 @@ export class PostgresStore implements Store {
     return this.run((sql) => countJobs(sql));
   }
 
-  jobClaim(params: {
-    workerId: string;
-    host: string;
-    now: number;
-    leaseMs: number;
-    queues?: string[] | null;
-  }) {
+  jobClaim(params: Parameters<Store["jobClaim"]>[0]) {
     return this.run((sql) => claimJob(sql, params));
   }
 
@@ -194,15 +190,7 @@ export class PostgresStore implements Store {
     });
   }
 
-  jobFail(params: {
-    id: string;
-    token: number;
-    now: number;
-    state: "failed" | "dead" | "canceled";
-    nextRunAt: number;
-    result: RunResult;
-    onlyIfLeaseExpiredBefore?: number;
-  }): Promise<boolean> {
+  jobFail(params: Parameters<Store["jobFail"]>[0]): Promise<boolean> {
     return this.write(async (tx, notify) => {
       const done = await failJob(tx, this.schema, params);
       if (done) await notify();
@@ -222,14 +210,7 @@ export class PostgresStore implements Store {
     return this.run((sql) => expiredLeases(sql, params));
   }
 
-  jobTransition(params: {
-    id?: string;
-    from: readonly JobState[];
-    to: "pending" | "canceled";
-    resetAttempts: boolean;
-    now: number;
-    reason?: string;
-  }): Promise<Job[]> {
+  jobTransition(params: Parameters<Store["jobTransition"]>[0]): Promise<Job[]> {
     return this.write(async (tx, notify) => {
       const moved = await transitionJobs(tx, this.schema, params);
       if (moved.length > 0) await notify();
@@ -351,12 +332,7 @@ export class PostgresStore implements Store {
     return this.run((sql) => queueList(sql));
   }
 
-  jobPurge(params: {
-    states: JobState[];
-    finishedBefore: number;
-    dryRun: boolean;
-    limit?: number;
-  }): Promise<string[]> {
+  jobPurge(params: Parameters<Store["jobPurge"]>[0]): Promise<string[]> {
     return this.write((tx) => jobPurge(tx, params));
   }
 
@@ -400,5 +376,21 @@ export class PostgresStore implements Store {
       if (fired.enqueued.length > 0 || fired.replaced.length > 0) await notify();
       return fired;
     });
+  }
+
+  folderSyncRecord(params: FolderSyncRun): Promise<void> {
+    return this.run((sql) => folders.folderSyncRecord(sql, params));
+  }
+  folderList(): Promise<JobfileFolder[]> {
+    return this.run((sql) => folders.folderList(sql));
+  }
+  folderWatcherClaim(params: Parameters<Store["folderWatcherClaim"]>[0]): Promise<boolean> {
+    return this.write((tx) => folders.folderWatcherClaim(tx, params));
+  }
+  folderWatcherBeat(params: Parameters<Store["folderWatcherBeat"]>[0]): Promise<void> {
+    return this.run((sql) => folders.folderWatcherBeat(sql, params));
+  }
+  folderWatcherRemove(params: Parameters<Store["folderWatcherRemove"]>[0]): Promise<void> {
+    return this.run((sql) => folders.folderWatcherRemove(sql, params));
   }
 }

@@ -129,6 +129,38 @@ export const SQLITE_MIGRATIONS: { version: number; name: string; sql: string }[]
         SELECT finished_at FROM jobs
         WHERE jobs.id = completed_revisions.job_id AND jobs.revision = completed_revisions.revision
           AND jobs.state = 'completed');
+      `,
+  },
+  {
+    version: 4,
+    name: "jobfile folders: last sync and watchers",
+    sql: `
+      CREATE TABLE jobfile_folders (
+        folder TEXT PRIMARY KEY,
+        target TEXT NOT NULL,
+        synced_at INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        synced_by TEXT NOT NULL,
+        files INTEGER NOT NULL,
+        created INTEGER NOT NULL,
+        updated INTEGER NOT NULL,
+        canceled INTEGER NOT NULL,
+        unchanged INTEGER NOT NULL,
+        problems INTEGER NOT NULL,
+        problem_list TEXT NOT NULL
+      );
+      -- One watcher per folder and host: the key is what refuses a second one.
+      CREATE TABLE jobfile_watchers (
+        folder TEXT NOT NULL,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_at INTEGER NOT NULL,
+        heartbeat_at INTEGER NOT NULL,
+        last_error TEXT,
+        last_error_at INTEGER,
+        PRIMARY KEY (folder, host)
+      );
     `,
   },
   {

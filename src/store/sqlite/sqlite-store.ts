@@ -9,6 +9,7 @@
 import type { Database } from "bun:sqlite";
 import { emptyStateCounts, type Job, type JobState, type StateCounts } from "../../core/job.ts";
 import type { JobSpec } from "../../core/spec.ts";
+import type { FolderSyncRun, JobfileFolder } from "../folder-records.ts";
 import { rowToAttempt, rowToJob } from "../rows.ts";
 import type {
   DeclaredJob,
@@ -32,6 +33,7 @@ import type {
   WorkerRecord,
 } from "../store.ts";
 import { setDependencies } from "./dependencies.ts";
+import * as folders from "./folders.ts";
 import { exportJobs, importJobs } from "./import.ts";
 import { duplicateIdError, insertValues } from "./insert.ts";
 import { jobPage } from "./job-list.ts";
@@ -371,5 +373,21 @@ export class SqliteStore implements Store {
   /** Raw access for crash-repair tests that must write a crashed state directly. */
   get database(): Database {
     return this.db;
+  }
+
+  folderSyncRecord(params: FolderSyncRun): Promise<void> {
+    return this.write(() => folders.folderSyncRecord(this.db, params));
+  }
+  folderList(): Promise<JobfileFolder[]> {
+    return this.run(() => folders.folderList(this.db));
+  }
+  folderWatcherClaim(params: Parameters<Store["folderWatcherClaim"]>[0]): Promise<boolean> {
+    return this.write(() => folders.folderWatcherClaim(this.db, params));
+  }
+  folderWatcherBeat(params: Parameters<Store["folderWatcherBeat"]>[0]): Promise<void> {
+    return this.write(() => folders.folderWatcherBeat(this.db, params));
+  }
+  folderWatcherRemove(params: Parameters<Store["folderWatcherRemove"]>[0]): Promise<void> {
+    return this.write(() => folders.folderWatcherRemove(this.db, params));
   }
 }
