@@ -18,7 +18,7 @@ import { benchStartLatency } from "./latency.ts";
 import { benchMemory } from "./memory.ts";
 import { pgBaseUrl } from "./postgres.ts";
 import { benchSync } from "./sync.ts";
-import { benchWatchLatency } from "./watch.ts";
+import { benchWatchLargeFolder, benchWatchLatency } from "./watch.ts";
 
 type Bench = {
   rows: number[];
@@ -37,6 +37,7 @@ const BENCHES: Bench[] = [
   { rows: [8], run: benchSync },
   { rows: [9], run: benchMemory },
   { rows: [10], run: benchContention, runs: 1 },
+  { rows: [11, 12], run: benchWatchLargeFolder },
 ];
 
 interface Args {

@@ -27,7 +27,7 @@ walk(process.argv[1]);
 if (parsed === 0) process.exit(1);
 `;
 
-function writeJobfiles(dir: string, count: number): void {
+export function writeJobfiles(dir: string, count: number): void {
   for (let i = 0; i < count; i++) {
     const folder = join(dir, `team-${Math.floor(i / PER_FOLDER)}`);
     if (i % PER_FOLDER === 0) mkdirSync(folder, { recursive: true });

@@ -43,6 +43,7 @@ const COMMAND_MODULES: [words: string[], load: () => Promise<Register>][] = [
   [["worker"], async () => (await import("./commands/worker.ts")).registerWorker],
   [["dlq"], async () => (await import("./commands/dlq.ts")).registerDlq],
   [["cancel", "rerun"], async () => (await import("./commands/cancel.ts")).registerCancelAndRerun],
+  [["kill"], async () => (await import("./commands/kill.ts")).registerKill],
   [["config"], async () => (await import("./commands/config.ts")).registerConfig],
   [["wait"], async () => (await import("./commands/wait.ts")).registerWait],
   [["logs"], async () => (await import("./commands/logs.ts")).registerLogs],

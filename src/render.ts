@@ -95,6 +95,7 @@ export function attemptJson(attempt: Attempt) {
     error: attempt.error,
     stdout_bytes: attempt.stdout_bytes,
     stderr_bytes: attempt.stderr_bytes,
+    revision: attempt.revision,
   };
 }
 
@@ -300,7 +301,10 @@ export function attemptLines(attempts: Attempt[]): string {
                 .map((part) => safeText(part))
                 .join(", "),
             );
-    return `  #${attempt.attempt}  ${iso(attempt.started_at)}  ${duration.padEnd(8)}  ${outcome}  (${safeText(attempt.host)})`;
+    // `#` is the token, unique for the job's whole life, so it names one attempt even after
+    // edits and reruns restart the try count; `logs --attempt` takes the same number.
+    const revision = attempt.revision === null ? "—     " : attempt.revision.slice(0, 6);
+    return `  #${attempt.token}  rev ${revision}  try ${attempt.attempt}  ${iso(attempt.started_at)}  ${duration.padEnd(8)}  ${outcome}  (${safeText(attempt.host)})`;
   });
   return `${lines.join("\n")}\n`;
 }

@@ -172,6 +172,8 @@ function attemptHistory(where: string, value: unknown): AttemptRecord[] {
     for (const field of ATTEMPT_INTEGERS) record[field] = integer(at, fields, field);
     for (const field of ATTEMPT_TEXTS) record[field] = text(at, fields, field);
     for (const field of ATTEMPT_NULLABLE_TEXTS) record[field] = text(at, fields, field, true);
+    // Exports from before attempts recorded their revision leave it out.
+    record.revision = fields.revision === undefined ? null : text(at, fields, "revision", true);
     const token = record.token as number;
     if (token < 1 || tokens.has(token))
       throw fieldError(at, "token", "must be a distinct whole number of at least 1");

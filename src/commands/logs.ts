@@ -12,12 +12,44 @@ import { type FollowParams, followJob } from "./logs-follow.ts";
 
 interface LogsOptions extends GlobalOptions {
   attempt?: unknown;
+  revision?: unknown;
   follow?: boolean;
   stderr?: boolean;
 }
 
 function note(text: string): void {
   process.stderr.write(`${safeText(text)}\n`);
+}
+
+/**
+ * The attempt a user names: `--attempt N` is the `#N` that `show` lists (the attempt's
+ * token, unique for the job's whole life, so edits and reruns never make it ambiguous);
+ * `--revision R` is the latest attempt that ran a revision starting with R.
+ */
+function chooseAttempt(
+  attempts: Attempt[],
+  number: number | undefined,
+  revision: string | undefined,
+): Attempt | undefined {
+  if (number !== undefined) return attempts.find((attempt) => attempt.token === number);
+  if (revision === undefined) return pickAttempt(attempts, undefined);
+  const ran = attempts.filter((attempt) => attempt.revision?.startsWith(revision));
+  return pickAttempt(ran, undefined);
+}
+
+function missingAttempt(id: string, number: number | undefined, revision: string | undefined) {
+  if (number !== undefined)
+    return new UserError(`job "${id}" has no attempt ${number}`, "see `queuectl show <id>` for its attempts");
+  if (revision !== undefined) {
+    return new UserError(
+      `job "${id}" has no attempt of revision ${revision}`,
+      "see `queuectl show <id>` for the revision each attempt ran",
+    );
+  }
+  return new UserError(
+    `job "${id}" has not run yet`,
+    "start a worker, or wait with `queuectl logs <id> --follow`",
+  );
 }
 
 /**
@@ -48,7 +80,7 @@ function collect(files: ReturnType<typeof attemptFiles>, streams: LogStream[]) {
 }
 
 function noteAttemptEnd(attempt: Attempt): void {
-  note(`(attempt ${attempt.attempt}: ${describeEnd(attempt)})`);
+  note(`(attempt ${attempt.token}: ${describeEnd(attempt)})`);
 }
 
 /** Follows the job through its retries and exits as `wait` does: 1 unless it completed. */
@@ -64,7 +96,14 @@ async function followToEnd(store: Store, params: FollowParams): Promise<void> {
 export function registerLogs(cli: CAC): void {
   cli
     .command("logs <id>", "Show a job's captured stdout and stderr")
-    .option("--attempt <n>", "Which attempt, numbered as `show` lists them (default: the latest)")
+    .option(
+      "--attempt <n>",
+      "Which attempt: the #n that `show` lists, `token` in its --json (default: the latest)",
+    )
+    .option(
+      "--revision <hash>",
+      "The latest attempt that ran this revision, or a prefix of it (default: any)",
+    )
     .option(
       "--follow",
       "Keep printing output as the job runs, through its retries, until it ends; exit 1 unless it completed (default: off)",
@@ -73,12 +112,24 @@ export function registerLogs(cli: CAC): void {
     .option("--json", "Print the attempt and its output as JSON (default: the raw output)")
     .example("queuectl logs job1")
     .example("queuectl logs job1 --attempt 2 --stderr")
+    .example("queuectl logs job1 --revision 3f9a1c")
     .example("queuectl logs job1 --follow")
     .action(async (id: string, options: LogsOptions) => {
       const number =
         options.attempt === undefined
           ? undefined
           : integerOption("attempt", lastValue(options.attempt), 1, 1);
+      const revisionText = lastValue(options.revision as string | string[] | undefined);
+      const revision = revisionText === undefined ? undefined : String(revisionText).trim();
+      if (revision !== undefined && !/^[0-9a-f]{1,64}$/i.test(revision)) {
+        throw new UserError(
+          `--revision "${safeText(revision)}" is not a revision`,
+          "give the hex revision `show` lists, e.g. --revision 3f9a1c",
+        );
+      }
+      if (number !== undefined && revision !== undefined) {
+        throw new UserError("--attempt and --revision cannot be combined", "drop one of them");
+      }
       if (options.follow && options.json) {
         throw new UserError("--follow and --json cannot be combined", "drop one of them");
       }
@@ -87,8 +138,8 @@ export function registerLogs(cli: CAC): void {
       const host = hostName();
       await withStore(options, async (store) => {
         const job = await requireJob(store, String(id));
-        const attempt = pickAttempt(await store.attemptList({ jobId: job.id }), number);
-        if (options.follow && (attempt !== undefined || number === undefined)) {
+        const attempt = chooseAttempt(await store.attemptList({ jobId: job.id }), number, revision);
+        if (options.follow && (attempt !== undefined || (number === undefined && revision === undefined))) {
           if (!attempt) note(`job ${job.id} has not started yet; waiting for it…`);
           return followToEnd(store, {
             home,
@@ -100,16 +151,7 @@ export function registerLogs(cli: CAC): void {
             onAttemptEnd: noteAttemptEnd,
           });
         }
-        if (!attempt) {
-          throw new UserError(
-            number === undefined
-              ? `job "${safeText(job.id)}" has not run yet`
-              : `job "${safeText(job.id)}" has no attempt ${number}`,
-            number === undefined
-              ? "start a worker, or wait with `queuectl logs <id> --follow`"
-              : "see `queuectl show <id>` for its attempts",
-          );
-        }
+        if (!attempt) throw missingAttempt(safeText(job.id), number, revision);
         const files = attemptFiles(home, host, attempt);
         if (!files.local) {
           const where =
@@ -120,6 +162,8 @@ export function registerLogs(cli: CAC): void {
             printJson({
               job_id: job.id,
               attempt: attempt.attempt,
+              token: attempt.token,
+              revision: attempt.revision,
               host: attempt.host,
               source: "store",
               output_tail: attempt.output_tail,
@@ -136,6 +180,8 @@ export function registerLogs(cli: CAC): void {
           printJson({
             job_id: job.id,
             attempt: attempt.attempt,
+            token: attempt.token,
+            revision: attempt.revision,
             host: attempt.host,
             source: "files",
             finished: attempt.finished_at !== null,

@@ -12,20 +12,9 @@ import {
   safeText,
   workerJson,
 } from "../render.ts";
-import type { Store, WorkerRecord } from "../store/store.ts";
+import type { Store } from "../store/store.ts";
 import { isProcessAlive } from "../worker/process-info.ts";
 import { type GlobalOptions, withStore } from "./context.ts";
-
-/** Rows of this host's workers whose process is gone are stale: remove them, as DESIGN.md asks. */
-async function pruneDeadLocalWorkers(store: Store, workers: WorkerRecord[]): Promise<WorkerRecord[]> {
-  const host = hostName();
-  const live: WorkerRecord[] = [];
-  for (const worker of workers) {
-    if (worker.host === host && !isProcessAlive(worker.pid)) await store.workerRemove({ id: worker.id });
-    else live.push(worker);
-  }
-  return live;
-}
 
 interface RunningJob {
   worker_id: string;
@@ -62,26 +51,35 @@ function runningLines(jobs: RunningJob[]): string[] {
   );
 }
 
+/** Each synced folder with its watchers, judged alive by heartbeat (and, on this host, by pid). */
+async function jobfileFolders(store: Store) {
+  const { folderJson } = await import("../jobfiles/folder-report.ts");
+  const check = { now: Date.now(), host: hostName(), isProcessAlive };
+  return (await store.folderList()).map((folder) => folderJson(folder, check));
+}
+
 export function registerStatus(cli: CAC): void {
   cli
     .command("status", "Show job counts by state, the workers and the config")
-    .option("--json", "Print {jobs, workers, running, config} as JSON (default: human text)")
+    .option("--json", "Print {jobs, workers, running, folders, config} as JSON (default: human text)")
     .example("queuectl status")
     .action(async (options: GlobalOptions) => {
       await withStore(options, async (store) => {
-        const [counts, stored, registered] = await Promise.all([
+        // A read command: it never changes state, not even a row that looks stale. Ages are
+        // judged on the store's clock, which every host shares.
+        const [counts, stored, workers, now, folders] = await Promise.all([
           store.jobCounts(),
           store.configGetAll(),
           store.workerList(),
+          store.clockNow(),
+          jobfileFolders(store),
         ]);
-        const workers = await pruneDeadLocalWorkers(store, registered);
-        const now = Date.now();
         const lostAfter = workerLostAfterMs(resolveConfig(stored));
         const config = withDefaults(stored);
         const running = await runningJobs(store, now);
         const workerRows = workers.map((worker) => workerJson(worker, now, lostAfter));
         if (options.json) {
-          printJson({ jobs: counts, workers: workerRows, running, config: configJson(config) });
+          printJson({ jobs: counts, workers: workerRows, running, folders, config: configJson(config) });
           return;
         }
         const lines = [
@@ -108,6 +106,11 @@ export function registerStatus(cli: CAC): void {
             lines.push(...runningLines(running.filter((job) => job.worker_id === worker.id)));
           }
         }
+        lines.push(
+          "",
+          colors.bold("Jobfile folders:"),
+          ...(await import("../jobfiles/folder-report.ts")).folderLines(folders),
+        );
         lines.push("", colors.bold("Configuration:"));
         for (const [key, value] of Object.entries(config)) lines.push(`  ${key}: ${value}`);
         console.log(lines.join("\n"));

@@ -1,6 +1,7 @@
 import type { CAC } from "cac";
 import { parseDurationMs } from "../core/duration.ts";
 import { UserError } from "../core/errors.ts";
+import { hostName } from "../core/home.ts";
 import { planHasChanges } from "../jobfiles/plan.ts";
 import {
   appliedAnything,
@@ -14,11 +15,13 @@ import {
 import type { SyncOutcome } from "../jobfiles/sync.ts";
 import { colors, printJson, safeText } from "../render.ts";
 import { openStore } from "../store/open.ts";
+import { isProcessAlive } from "../worker/process-info.ts";
 import { type GlobalOptions, lastValue, withStore } from "./context.ts";
 
 interface SyncOptions extends GlobalOptions {
   dryRun?: boolean;
   allowSharedFolder?: boolean;
+  adopt?: boolean;
 }
 
 interface WatchOptions extends GlobalOptions {
@@ -88,9 +91,14 @@ export function registerSync(cli: CAC): void {
     )
     .option("--dry-run", "Print the plan without applying it (default: apply)")
     .option("--allow-shared-folder", "Read a folder that other users can write (default: refuse it)")
+    .option(
+      "--adopt",
+      "Take over ids that another jobs folder still declares, e.g. a re-clone of this repo (default: refuse them)",
+    )
     .option("--json", "Print the plan and what was applied as JSON (default: human text)")
     .example("queuectl sync jobs")
     .example("queuectl sync --dry-run")
+    .example("queuectl sync ~/src/app-clone/jobs --adopt")
     .action(async (dir: string | undefined, options: SyncOptions) => {
       const { syncJobsFolder } = await import("../jobfiles/sync.ts");
       await withStore(options, async (store) => {
@@ -100,6 +108,7 @@ export function registerSync(cli: CAC): void {
           now: Date.now(),
           dryRun: Boolean(options.dryRun),
           allowSharedFolder: Boolean(options.allowSharedFolder),
+          adopt: Boolean(options.adopt),
           onProgress: progressReporter(!options.json),
         });
         if (options.json) printJson({ dry_run: Boolean(options.dryRun), ...syncJson(outcome) });
@@ -169,6 +178,7 @@ export function registerSync(cli: CAC): void {
           allowSharedFolder: Boolean(options.allowSharedFolder),
           resyncMs,
           settleMs,
+          identity: { host: hostName(), pid: process.pid, isProcessAlive },
           onSync: log,
           onError: logError,
         });

@@ -5,8 +5,10 @@ import { UserError } from "../core/errors.ts";
 import { ensureHome, hostName, queuectlHome } from "../core/home.ts";
 import { colors, iso, printJson, safeText } from "../render.ts";
 import { openStore } from "../store/open.ts";
+import type { Store } from "../store/store.ts";
 import type { WorkerEvent } from "../worker/events.ts";
 import { Worker } from "../worker/loop.ts";
+import { isProcessAlive } from "../worker/process-info.ts";
 import { stopWorkers } from "../worker/stop.ts";
 import { startWorkers } from "../worker/supervisor.ts";
 import { type GlobalOptions, integerOption, lastValue, withStore } from "./context.ts";
@@ -62,8 +64,18 @@ function describeFinished(event: FinishedEvent): string {
       return `${event.jobId}: stopped after ${took} and returned to pending (attempt not counted)`;
     case "discarded":
       return `${event.jobId}: result discarded, a newer attempt owns the job (its lease was lost)`;
+    case "canceled":
+      return `${event.jobId}: attempt ${event.attempt} ${colors.yellow("killed")} after ${took}; the job is canceled`;
+    case "abandoned":
+      return `${event.jobId}: attempt ${event.attempt} ended, but its result could not be recorded before its lease ran out; given up`;
   }
 }
+
+const RESCUE_OUTCOME = {
+  failed: "will retry",
+  dead: "no retries left, moved to the DLQ",
+  canceled: "it was being killed, so it is canceled",
+};
 
 function describe(event: WorkerEvent): string {
   switch (event.type) {
@@ -74,9 +86,15 @@ function describe(event: WorkerEvent): string {
     case "job-finished":
       return describeFinished(event);
     case "rescued":
-      return `${event.jobId}: rescued from worker ${event.fromWorker ?? "?"} whose lease expired; ${event.outcome === "dead" ? "no retries left, moved to the DLQ" : "will retry"}`;
+      return `${event.jobId}: rescued from worker ${event.fromWorker ?? "?"} whose lease expired; ${RESCUE_OUTCOME[event.outcome]}`;
     case "lease-lost":
       return `${event.jobId}: lease lost to another worker; stopping it`;
+    case "superseded":
+      return `${event.jobId}: claimed again after its lease was lost; stopping attempt ${event.attempt} first`;
+    case "killing":
+      return `${event.jobId}: kill requested${event.retry ? " (--retry)" : ""}; stopping it`;
+    case "record-retry":
+      return `${event.jobId}: recording the result failed (${event.error}); retrying in ${formatDurationMs(event.waitMs)} while the lease holds`;
     case "stopping":
       if (event.reason === "drained") return "no pending, failed or processing jobs left; exiting";
       return `${event.reason === "requested" ? "stop requested (worker stop --all)" : "stopping"}: no new jobs${event.running > 0 ? `; waiting for ${event.running} running job(s) to finish (signal again to stop them now)` : ""}`;
@@ -127,15 +145,25 @@ async function runForeground(options: RunOptions): Promise<void> {
     if (signals === 1) worker.requestStop("signal");
     else worker.escalate();
   };
+  // `kill` on this host: look for kill requests now rather than at the next heartbeat.
+  const onKill = () => worker.checkNow();
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  process.on("SIGUSR2", onKill);
   try {
     await worker.run();
   } finally {
     process.off("SIGTERM", onSignal);
     process.off("SIGINT", onSignal);
+    process.off("SIGUSR2", onKill);
     await store.close();
   }
+}
+
+/** `--watch` on a folder this host already watches would start a second watcher: refused before anything starts. */
+async function refuseWatchedFolder(store: Store, dir: string): Promise<void> {
+  const { assertNotWatched, folderKey } = await import("../jobfiles/sync-record.ts");
+  await assertNotWatched(store, folderKey(dir), { now: Date.now(), host: hostName(), isProcessAlive });
 }
 
 export function registerWorker(cli: CAC): void {
@@ -167,6 +195,7 @@ export function registerWorker(cli: CAC): void {
       }
       const home = ensureHome(queuectlHome());
       await withStore(options, async (store) => {
+        if (watch !== undefined) await refuseWatchedFolder(store, String(watch));
         const started = await startWorkers(store, {
           home,
           count,
@@ -211,7 +240,6 @@ export function registerWorker(cli: CAC): void {
           host: hostName(),
           timeoutMs,
           all: Boolean(options.all),
-          now: Date.now(),
           lostAfterMs: workerLostAfterMs(resolveConfig(await store.configGetAll())),
           onEscalate: (pids) => {
             if (!options.json && pids.length > 0) {

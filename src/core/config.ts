@@ -152,7 +152,23 @@ export function resolveConfig(stored: Record<string, string>): QueueConfig {
   };
 }
 
-/** A worker whose heartbeat is older than this is shown as lost and its jobs get rescued. */
+/** Renewals per lease window, so one slow write does not cost a job its lease. */
+const RENEWALS_PER_LEASE = 4;
+
+/**
+ * How often a worker heartbeats and renews its leases: a quarter of the lease, from 0.2 s to
+ * 5 s. Config changes, stop and kill requests reach a worker within the upper bound.
+ */
+export function heartbeatIntervalMs(config: QueueConfig): number {
+  return Math.min(5_000, Math.max(200, config.leaseMs / RENEWALS_PER_LEASE));
+}
+
+/**
+ * A worker whose heartbeat is older than this is shown as lost: three missed heartbeats,
+ * and never under 10 s, so one slow write does not make a live worker look lost. It follows
+ * the heartbeat, not the lease: a long lease must not make a dead worker look alive.
+ * Its jobs are rescued when their leases expire, not by this.
+ */
 export function workerLostAfterMs(config: QueueConfig): number {
-  return Math.max(15_000, config.leaseMs);
+  return Math.max(10_000, 3 * heartbeatIntervalMs(config));
 }

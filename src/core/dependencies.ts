@@ -4,6 +4,7 @@
  */
 
 import { UserError } from "./errors.ts";
+import type { JobState } from "./job.ts";
 
 /** Returns one cycle as a list of ids (first = last), or null. `edges` maps id → ids it waits for. */
 export function findCycle(edges: ReadonlyMap<string, readonly string[]>): string[] | null {
@@ -38,4 +39,99 @@ export function assertNoCycle(edges: ReadonlyMap<string, readonly string[]>): vo
       "remove one `after` entry of the cycle",
     );
   }
+}
+
+/** A dependency as the decision about its dependent sees it. */
+export interface DependencyStatus {
+  id: string;
+  state: JobState;
+  /** Set when the dependency was itself canceled because one of its own dependencies ended. */
+  canceledBy: string | null;
+}
+
+/** What a job that waits for its dependencies should be, once it is queued (again). */
+export type DependentState =
+  | { state: "pending"; blocked: boolean }
+  | {
+      state: "canceled";
+      /** The dependency that ended. */
+      dependency: string;
+      dependencyState: "dead" | "canceled";
+      /**
+       * The job whose end started it all, remembered as `canceled_by`: running that one again
+       * (`dlq retry`, `rerun`, or its jobfile coming back) re-arms this job.
+       */
+      root: string;
+      reason: string;
+    };
+
+/**
+ * Decides a dependent's state from all of its dependencies: canceled when any of them ended
+ * dead or canceled (it would wait forever), blocked pending while any is unfinished, and
+ * pending (claimable) once all completed. Used when a job is queued with `after`, when it is
+ * queued again, and when the job that canceled it is queued again.
+ */
+export function dependentState(dependencies: readonly DependencyStatus[]): DependentState {
+  const ended = [...dependencies]
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .find((dependency) => dependency.state === "dead" || dependency.state === "canceled");
+  if (ended) {
+    const dependencyState = ended.state as "dead" | "canceled";
+    const root = ended.state === "canceled" && ended.canceledBy !== null ? ended.canceledBy : ended.id;
+    return {
+      state: "canceled",
+      dependency: ended.id,
+      dependencyState,
+      root,
+      reason:
+        root === ended.id
+          ? `dependency ${ended.id} ended ${dependencyState}`
+          : `dependency ${ended.id} was canceled because ${root} did not complete`,
+    };
+  }
+  return { state: "pending", blocked: dependencies.some((dependency) => dependency.state !== "completed") };
+}
+
+/**
+ * The order in which to re-arm a set of canceled jobs: every job after those of its
+ * dependencies that are in the set, so each decision sees its dependencies' new state.
+ * `edges` maps id → ids it waits for; ids outside the set are ignored. Ties keep id order.
+ */
+export function dependencyOrder(
+  ids: readonly string[],
+  edges: ReadonlyMap<string, readonly string[]>,
+): string[] {
+  const inSet = new Set(ids);
+  const ordered: string[] = [];
+  const placed = new Set<string>();
+  const place = (id: string, path: Set<string>) => {
+    if (placed.has(id) || path.has(id)) return;
+    path.add(id);
+    for (const dependency of [...(edges.get(id) ?? [])].sort())
+      if (inSet.has(dependency)) place(dependency, path);
+    placed.add(id);
+    ordered.push(id);
+  };
+  for (const id of [...ids].sort()) place(id, new Set());
+  return ordered;
+}
+
+/**
+ * The one-line refusal of a manual move (`rerun`, `dlq retry <id>`) of a job whose dependency
+ * ended: queued again it would be canceled in the same instant, so nothing changes instead.
+ * `root.state` is the state of `decision.root` (it picks the command that runs it again);
+ * `root.canceledByRoot` says whether running the root again re-arms this job by itself.
+ */
+export function dependencyEndedError(
+  jobId: string,
+  decision: Extract<DependentState, { state: "canceled" }>,
+  root: { state: JobState | null; canceledByRoot: boolean },
+): UserError {
+  const command = root.state === "dead" ? "queuectl dlq retry" : "queuectl rerun";
+  const because = decision.root === decision.dependency ? "" : ` because "${decision.root}" did not complete`;
+  const then = root.canceledByRoot ? `"${jobId}" then waits for it again` : `then rerun "${jobId}"`;
+  return new UserError(
+    `job "${jobId}" waits for "${decision.dependency}", which is ${decision.dependencyState}${because}`,
+    `run "${decision.root}" again first (${command} ${decision.root}); ${then}; nothing was changed`,
+  );
 }

@@ -10,11 +10,30 @@ const UNIT_MS: Record<string, number> = {
 };
 
 /**
+ * The longest duration and the farthest run time queuectl accepts: 100 years (of 365.25
+ * days). Far enough for any real delay or timeout, and near enough that every time the
+ * queue computes from it stays a valid date on every backend.
+ */
+export const MAX_DURATION_MS = 100 * 365.25 * 86_400_000;
+export const HORIZON_TEXT = "100 years";
+
+/**
  * Parses a duration as users write it: a number of seconds (`90`), or a string such as
  * `"90s"`, `"5m"`, `"2h"`, `"1h30m"`, `"7d"`, `"250ms"`. Returns milliseconds.
- * `what` names the input in the error, e.g. `timeout`.
+ * `what` names the input in the error, e.g. `timeout`. Anything over MAX_DURATION_MS is refused.
  */
 export function parseDurationMs(value: unknown, what: string): number {
+  const ms = parseUnboundedMs(value, what);
+  if (ms > MAX_DURATION_MS) {
+    throw new UserError(
+      `${what} ${typeof value === "string" ? `"${value}"` : value} is longer than ${HORIZON_TEXT}`,
+      `use at most ${HORIZON_TEXT} (e.g. "36525d")`,
+    );
+  }
+  return ms;
+}
+
+function parseUnboundedMs(value: unknown, what: string): number {
   if (typeof value === "number") {
     if (!Number.isFinite(value) || value < 0) {
       throw new UserError(
@@ -28,7 +47,7 @@ export function parseDurationMs(value: unknown, what: string): number {
     throw new UserError(`${what} must be seconds or a duration string`, 'use e.g. 90, "90s", "5m" or "2h"');
   }
   const text = value.trim();
-  if (/^\d+(\.\d+)?$/.test(text)) return parseDurationMs(Number(text), what);
+  if (/^\d+(\.\d+)?$/.test(text)) return parseUnboundedMs(Number(text), what);
   const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g)];
   const consumed = parts.map((p) => p[0]).join("");
   if (parts.length === 0 || consumed !== text) {

@@ -198,7 +198,7 @@ export function prepareJobs(
   return items.map((item) => {
     let spec: JobSpec;
     try {
-      spec = normalizeSpec(item.value, { generateId: generateJobId });
+      spec = normalizeSpec(item.value, { generateId: generateJobId, now });
     } catch (error) {
       if (!(error instanceof UserError)) throw error;
       // The argument is the job itself; a file or a list names where the bad job sits.

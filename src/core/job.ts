@@ -38,6 +38,8 @@ export interface Job {
   /** The jobfile that declared the job, or null for ad hoc jobs. */
   source: string | null;
   revision: string;
+  /** A `kill` waiting for the running attempt's worker: end `canceled`, or count a failed attempt (`retry`). */
+  kill_requested?: "cancel" | "retry" | null;
 }
 
 /** One run of a job, as recorded by the worker that ran it. */
@@ -58,6 +60,8 @@ export interface Attempt {
   log_path: string | null;
   /** The last few KB of combined output, kept in the store so `logs` works from any host. */
   output_tail: string | null;
+  /** The job's revision this attempt ran; null for attempts recorded before revisions were kept. */
+  revision: string | null;
 }
 
 export function isJobState(value: string): value is JobState {

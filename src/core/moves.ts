@@ -32,7 +32,7 @@ export const JOB_MOVES = {
     to: "canceled",
     resetAttempts: false,
     reason: "canceled by the user",
-    refusal: "only pending or failed jobs can be canceled; a running job finishes on its own",
+    refusal: "only pending or failed jobs can be canceled; stop a running job with `queuectl kill <id>`",
   },
   rerun: {
     from: ["completed", "dead", "canceled"],

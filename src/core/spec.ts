@@ -4,8 +4,15 @@
  * nearest known one, so a typo never passes silently.
  */
 
-import { parseDurationMs } from "./duration.ts";
+import { HORIZON_TEXT, MAX_DURATION_MS, parseDurationMs } from "./duration.ts";
 import { suggestion, UserError } from "./errors.ts";
+import {
+  execSizeProblem,
+  MAX_ARGUMENT_BYTES,
+  MAX_EXEC_BYTES,
+  MAX_PATH_BYTES,
+  pathTooLong,
+} from "./exec-limits.ts";
 import { normalizeFlowFields } from "./flow-spec.ts";
 
 /** The normalized spec. Optional fields are absent, never null, so the revision ignores them. */
@@ -65,8 +72,6 @@ export class SpecError extends UserError {
 }
 
 const MAX_ID_LENGTH = 255;
-/** Linux refuses a single argument over 128 KiB (E2BIG); refuse it at enqueue, not at run time. */
-const MAX_COMMAND_LENGTH = 100_000;
 // C0/C1 control characters: they could rewrite the user's terminal when an id is printed.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
@@ -104,12 +109,6 @@ function normalizeCommand(value: unknown): string | string[] {
   if (typeof value === "string") {
     if (value.trim() === "") fail("command", "must not be empty", 'e.g. "command": "echo hello"');
     if (value.includes("\0")) fail("command", "contains a NUL byte", "remove it from the command");
-    if (value.length > MAX_COMMAND_LENGTH)
-      fail(
-        "command",
-        `is longer than ${MAX_COMMAND_LENGTH} characters`,
-        "put the script in a file and run that file",
-      );
     return value;
   }
   if (Array.isArray(value)) {
@@ -118,12 +117,6 @@ function normalizeCommand(value: unknown): string | string[] {
       if (typeof part !== "string")
         fail("command", "must be a list of strings", 'quote numbers: ["sleep", "5"]');
       if (part.includes("\0")) fail("command", "contains a NUL byte", "remove it from the command");
-      if (part.length > MAX_COMMAND_LENGTH)
-        fail(
-          "command",
-          `has an argument longer than ${MAX_COMMAND_LENGTH} characters`,
-          "pass large data through a file",
-        );
     }
     if ((value[0] as string) === "") fail("command", "must start with a program name", 'e.g. ["echo", "hi"]');
     return value as string[];
@@ -142,7 +135,7 @@ function normalizeInteger(field: string, value: unknown, min: number, max: numbe
 // "Jan 5", so a typo could silently schedule a job decades away.
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$/i;
 
-function normalizeRunAt(value: unknown): string {
+function normalizeRunAt(value: unknown, now: number): string {
   const text = value instanceof Date ? value.toISOString() : value;
   if (typeof text !== "string") fail("run_at", "must be an ISO-8601 time", 'e.g. "2030-01-01T09:00:00Z"');
   const ms = ISO_8601.test(text.trim()) ? Date.parse(text.trim()) : Number.NaN;
@@ -153,6 +146,12 @@ function normalizeRunAt(value: unknown): string {
   if (calendar.getUTCMonth() !== (month ?? 1) - 1 || calendar.getUTCDate() !== day) {
     fail("run_at", `"${text}" is not a date on the calendar`, 'e.g. "2030-01-01T09:00:00Z"');
   }
+  if (ms > now + MAX_DURATION_MS)
+    fail(
+      "run_at",
+      `"${text}" is more than ${HORIZON_TEXT} away`,
+      `use a time within ${HORIZON_TEXT} from now`,
+    );
   return new Date(ms).toISOString();
 }
 
@@ -199,6 +198,33 @@ function normalizeQueue(value: unknown): string {
 export interface NormalizeOptions {
   /** Generates an id when the spec has none (ad hoc jobs); jobfiles always pass one. */
   generateId?: () => string;
+  /** The clock `run_at` is checked against (default: Date.now()). */
+  now?: number;
+}
+
+/** Refuses what the operating system would refuse to exec on every attempt (see exec-limits.ts). */
+function checkExecSize(spec: JobSpec): void {
+  const problem = execSizeProblem(spec.command, spec.env);
+  if (problem === null) return;
+  const size = (bytes: number) => `${bytes.toLocaleString("en-US")} bytes`;
+  const perString = `the ${size(MAX_ARGUMENT_BYTES)} (128 KiB) the system allows`;
+  if (problem.kind === "argument")
+    fail(
+      "command",
+      `${typeof spec.command === "string" ? "is" : "has an argument of"} ${size(problem.bytes)}, over ${perString} for one argument`,
+      "put the script or data in a file and pass its path",
+    );
+  if (problem.kind === "env")
+    fail(
+      `env.${problem.name}`,
+      `is ${size(problem.bytes)}, over ${perString} for one variable`,
+      "pass large data through a file",
+    );
+  fail(
+    "command",
+    `${spec.env ? "and `env` together take" : "takes"} ${size(problem.bytes)}, over the ${size(MAX_EXEC_BYTES)} (1 MiB) a job may pass to exec`,
+    "pass large data through a file",
+  );
 }
 
 /** Validates `input` and returns the normalized spec, or throws a SpecError. */
@@ -233,7 +259,7 @@ export function normalizeSpec(input: unknown, options: NormalizeOptions = {}): J
   if (input.run_at !== undefined && input.delay !== undefined) {
     fail("run_at", "and `delay` cannot both be set", "keep one of them");
   }
-  if (input.run_at !== undefined) spec.run_at = normalizeRunAt(input.run_at);
+  if (input.run_at !== undefined) spec.run_at = normalizeRunAt(input.run_at, options.now ?? Date.now());
   if (input.delay !== undefined) {
     const ms = durationMs("delay", input.delay);
     if (ms > 0) spec.delay = ms;
@@ -242,6 +268,8 @@ export function normalizeSpec(input: unknown, options: NormalizeOptions = {}): J
     if (typeof input.cwd !== "string" || input.cwd === "" || input.cwd.includes("\0")) {
       fail("cwd", "must be a folder path", 'e.g. "cwd": "/srv/app"');
     }
+    if (pathTooLong(input.cwd))
+      fail("cwd", `is longer than the ${MAX_PATH_BYTES} bytes a path may have`, "use a shorter path");
     spec.cwd = input.cwd;
   }
   if (input.env !== undefined) {
@@ -257,6 +285,7 @@ export function normalizeSpec(input: unknown, options: NormalizeOptions = {}): J
     if (queue !== "default") spec.queue = queue;
   }
   normalizeFlowFields(input, spec);
+  checkExecSize(spec);
   return spec;
 }
 

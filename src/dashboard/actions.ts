@@ -14,6 +14,7 @@ import {
   retryAllDead as retryAll,
 } from "../core/moves.ts";
 import type { Store } from "../store/store.ts";
+import { killJobs } from "../worker/kill.ts";
 import { json, problem } from "./responses.ts";
 
 /** The dashboard answers each move with the same JSON as the CLI's `--json`. */
@@ -44,19 +45,28 @@ export async function retryAllDead(store: Store, now: number): Promise<Response>
 }
 
 /**
- * `kill`: stops a running job (SIGTERM, then SIGKILL after the grace) and ends it canceled.
- * Every kill the dashboard makes goes through this one function, so wiring it to the
- * core's kill is a change here alone; until the core has one, the answer is 501 and the
- * page says so, rather than pretending the job stopped.
+ * `kill`: a job that has not started is canceled; a running one is stopped by its worker
+ * (SIGTERM, then SIGKILL after the grace) and ends canceled. The answer does not wait for
+ * the worker: the page follows the job's state as it changes.
  */
-export async function killJob(store: Store, id: string, _now: number): Promise<Response> {
+export async function killJob(store: Store, id: string, now: number): Promise<Response> {
   const job = await store.jobGet({ id });
   if (!job) return problem(404, `no job with id "${id}"`, "see GET /api/jobs for the ids in the queue");
-  return problem(
-    501,
-    "kill is not available in this version of queuectl",
-    "stop the job's worker with `queuectl worker stop`, or let the job end",
-  );
+  const [outcome] = await killJobs(store, [id], { now });
+  if (!outcome || outcome.kind === "not-running") {
+    const state = outcome?.state ?? job.state;
+    return problem(
+      409,
+      `job "${id}" is ${state}: only pending, failed or running jobs can be killed`,
+      "rerun it to run a finished job again",
+    );
+  }
+  if (outcome.kind === "canceled") return json({ killed: id, result: "canceled" });
+  return json({
+    killed: id,
+    result: outcome.orphaned ? "orphaned" : "requested",
+    worker_id: outcome.workerId,
+  });
 }
 
 /**

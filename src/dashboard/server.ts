@@ -201,7 +201,10 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       try {
         return withSecurityHeaders(await answer(request, url, server));
       } catch (error) {
-        if (error instanceof UserError) return withSecurityHeaders(problem(503, error.message, error.hint));
+        // Bad input or a refused move (exit 2 on the CLI) is the client's; a store that cannot answer is ours.
+        if (error instanceof UserError) {
+          return withSecurityHeaders(problem(error.exitCode === 2 ? 409 : 503, error.message, error.hint));
+        }
         process.stderr.write(`dashboard: ${request.method} ${url.pathname} failed: ${error}\n`);
         return withSecurityHeaders(problem(500, "internal error", "see the dashboard's stderr"));
       }

@@ -1,14 +1,15 @@
 /**
- * The jobfile side of the queue, as far as the store records it: every declared job,
- * grouped by the file that declares it, with its state.
- *
- * The store keeps no record of the last `sync` run (its plan, or the files that failed to
- * parse): those live only in the output of `queuectl sync`. The answer says so in `note`
- * instead of pretending, and `last_plan` stays null until the store can supply it.
+ * The jobfile side of the queue, as far as the store records it: each folder with its last
+ * sync (counts and problems) and its watchers, alive or lost, with their last error, in
+ * the shape `status --json` gives them; then every declared job, grouped by the file that
+ * declares it, with its state.
  */
 
+import { hostName } from "../core/home.ts";
 import { emptyStateCounts, type JobState, type StateCounts } from "../core/job.ts";
+import { folderJson } from "../jobfiles/folder-report.ts";
 import type { Store } from "../store/store.ts";
+import { isProcessAlive } from "../worker/process-info.ts";
 import { json } from "./responses.ts";
 
 /** Each file lists at most this many of its jobs; its counts still cover all of them. */
@@ -36,10 +37,9 @@ export async function syncState(store: Store): Promise<Response> {
     if (group.jobs.length < JOBS_PER_SOURCE)
       group.jobs.push({ id: job.id, state: job.state, declared: job.declared });
   }
+  const check = { now: Date.now(), host: hostName(), isProcessAlive };
   return json({
-    last_plan: null,
-    files_in_error: null,
-    note: "The store does not record sync runs yet; run `queuectl sync --dry-run` for the plan and any files in error.",
+    folders: (await store.folderList()).map((folder) => folderJson(folder, check)),
     sources: [...groups.values()].sort((a, b) => a.source.localeCompare(b.source)),
   });
 }

@@ -111,6 +111,41 @@ function linePosition(text: string, offset: number): { line: number; column: num
   return { line: before.length, column: (before[before.length - 1]?.length ?? 0) + 1 };
 }
 
+/** Stand-ins for the required fields, so that the other fields can still be checked. */
+const PLACEHOLDERS: Record<string, unknown> = { id: "placeholder", command: "true" };
+
+/**
+ * The spec, or every problem of the job: normalizeSpec stops at the first, so each field
+ * it names is set aside (a required one replaced by a stand-in) and the rest checked again.
+ */
+function checkSpec(
+  value: Record<string, unknown>,
+  pathId: string,
+): { spec: JobSpec } | { errors: UserError[] } {
+  const errors: UserError[] = [];
+  let rest = value;
+  for (let round = 0; round <= Object.keys(value).length + 1; round++) {
+    try {
+      const spec = normalizeSpec(rest, { generateId: () => pathId });
+      return errors.length === 0 ? { spec } : { errors };
+    } catch (error) {
+      if (!(error instanceof UserError)) throw error;
+      errors.push(error);
+      const top = fieldOf(error)?.split(".")[0];
+      if (top === undefined) break;
+      if (top in PLACEHOLDERS) {
+        if (rest[top] === PLACEHOLDERS[top]) break;
+        rest = { ...rest, [top]: PLACEHOLDERS[top] };
+      } else {
+        if (!(top in rest)) break;
+        const { [top]: _setAside, ...others } = rest;
+        rest = others;
+      }
+    }
+  }
+  return { errors };
+}
+
 export function parseJobfile(text: string, rel: string): ParsedJobfile {
   const result: ParsedJobfile = { jobs: [], problems: [], knownIds: [] };
   const lineCounter = new LineCounter();
@@ -123,6 +158,7 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
   };
   const done = () => {
     if (result.problems.length > 0) result.jobs = [];
+    result.problems.sort((a, b) => a.line - b.line || a.column - b.column);
     return result;
   };
 
@@ -152,18 +188,16 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
   }
 
   const docs = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
-  for (const doc of docs) {
-    const problem = doc.errors[0] ?? doc.warnings[0];
-    if (problem) {
-      report(
-        problem.pos[0],
-        null,
-        `invalid YAML (${firstLine(problem.message)})`,
-        "fix the syntax; until then the jobs it declared stay as they are",
-      );
-      return done();
-    }
+  // Every syntax problem of every document, so one round of fixes can clear them all.
+  for (const problem of docs.flatMap((doc) => [...doc.errors, ...doc.warnings])) {
+    report(
+      problem.pos[0],
+      null,
+      `invalid YAML (${firstLine(problem.message)})`,
+      "fix the syntax; until then the jobs it declared stay as they are",
+    );
   }
+  if (result.problems.length > 0) return done();
 
   const entries: Entry[] = [];
   let sawContent = false;
@@ -274,14 +308,19 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
       );
       continue;
     }
-    try {
-      const spec = normalizeSpec(entry.value, { generateId: () => pathId });
+    const checked = checkSpec(entry.value, pathId);
+    if ("spec" in checked) {
       const fields: Record<string, Place> = {};
       if (isMap(entry.node))
         for (const pair of entry.node.items) fields[keyText(pair.key)] = place(offsetOf(pair.key));
-      result.jobs.push({ spec, ...place(fieldOffset(entry.node, "id", doc) ?? entry.offset), fields });
-    } catch (error) {
-      if (!(error instanceof UserError)) throw error;
+      result.jobs.push({
+        spec: checked.spec,
+        ...place(fieldOffset(entry.node, "id", doc) ?? entry.offset),
+        fields,
+      });
+      continue;
+    }
+    for (const error of checked.errors) {
       const field = fieldOf(error);
       const offset = (field === null ? null : fieldOffset(entry.node, field, doc)) ?? entry.offset;
       report(offset, field, error.message, error.hint);

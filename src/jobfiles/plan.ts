@@ -1,15 +1,27 @@
 /**
  * The reconciliation plan: a pure comparison of what the folder declares (desired) with
- * what the store last applied (actual). No I/O and no clock, so each row of DESIGN.md's
- * table is decided here, and how it is applied per job state is the store's
- * `jobfileApply`, which re-reads every row inside its transaction.
+ * what the store holds (actual). No I/O and no clock. Each id's action comes from
+ * src/core/reconcile.ts and who may declare it from src/core/ownership.ts, the same
+ * functions the store calls again inside its apply transaction, so the plan says what the
+ * apply does: decided actions, never "queued unless…".
  *
  * What must hold: a file in error, unreadable or still being written keeps every job it
  * declared exactly as it was; it is never read as "these jobs were removed".
  */
 
 import { relative, sep } from "node:path";
-import type { DeclaredJob, JobDeclaration, JobfileChanges, NewJob } from "../store/store.ts";
+import { type AdoptReason, decideOwnership } from "../core/ownership.ts";
+import {
+  type CompletedRevision,
+  decideDeclaration,
+  decideRemoval,
+  isOwnedBy,
+  type JobFacts,
+  type JobfileAction,
+  ownerKey,
+} from "../core/reconcile.ts";
+import type { DeclaredChange, DeclaredJob, JobfileChanges, NewJob } from "../store/store.ts";
+import { type FieldChange, fieldChanges } from "./field-changes.ts";
 import type { Place } from "./parse.ts";
 import { dependencyConflicts } from "./plan-dependencies.ts";
 import {
@@ -35,7 +47,7 @@ export interface DesiredJob extends NewJob {
 }
 
 export interface DesiredState {
-  /** The folder's real path. Only jobs whose source lies under it can be removed by this plan. */
+  /** The folder's real path. Only jobs this folder owns can be removed by this plan. */
   root: string;
   jobs: DesiredJob[];
   problems: JobfileProblem[];
@@ -43,41 +55,48 @@ export interface DesiredState {
   blocked: string[];
   /** Ids that blocked files declare, as far as they could be read. */
   blockedIds: string[];
+  /** The folder's namespace (`.queuectl.yaml`), for messages; null when it has none. */
+  namespace?: string | null;
 }
 
 export interface ActualState {
   /** Every job that came from a jobfile (`store.declaredList()`). */
   declared: DeclaredJob[];
-  /** How the desired ids, and the ids they wait for, exist in the store (`store.jobDeclarations()`). */
-  existing: JobDeclaration[];
+  /** The store's facts for the desired ids, the ids they wait for and the removal candidates. */
+  existing: JobFacts[];
   /** Every schedule, from jobfiles or `enqueue`. */
   schedules: DeclaredSchedule[];
+  /** Owners (folders, or files for rows without one) known to be gone from disk. */
+  missingOwners?: ReadonlySet<string>;
 }
 
-/**
- * changed: a new revision. restored: its file had been removed. moved: another file now
- * declares it. reverted: the file went back to the running revision, so the one queued
- * behind the running attempt is dropped.
- */
-export type UpdateReason = "changed" | "restored" | "moved" | "reverted";
-
-export interface PlannedUpdate {
-  job: DesiredJob;
-  actual: DeclaredJob;
-  reason: UpdateReason;
+export interface PlanOptions {
+  /** `sync --adopt`: take over ids another live folder declares. Default false. */
+  adopt?: boolean;
 }
 
-export interface PlannedCancel {
-  actual: DeclaredJob;
-  /** The removed declaration's file, relative to the folder. */
+export interface PlannedJob {
+  id: string;
+  action: JobfileAction;
+  /** The declaration; null for cancel and forget. */
+  job: DesiredJob | null;
+  /** The row as stored; null for create. */
+  actual: JobFacts | null;
+  /** The declaring file, or for cancel and forget the removed one, relative to the folder. */
   file: string;
+  /** Another folder's job this declaration takes over, and why it may. */
+  adopt: { from: string; reason: AdoptReason } | null;
+  /** showCompleted: the completed revision the job shows again. */
+  completed: CompletedRevision | null;
+  /** Dependents armed again because this job is declared again. */
+  rearms: string[];
+  /** What the stored spec becomes, field by field (empty for create, cancel and forget). */
+  fields: FieldChange[];
 }
 
 export interface Plan {
-  creates: DesiredJob[];
-  updates: PlannedUpdate[];
-  /** Declarations whose file no longer declares them: not-started jobs get canceled. */
-  cancels: PlannedCancel[];
+  /** Every decided change, in folder order; then the removals. */
+  changes: PlannedJob[];
   unchanged: DesiredJob[];
   /** Jobs with a `schedule`, which become schedules rather than jobs. */
   schedules: SchedulePlan;
@@ -97,12 +116,27 @@ function idProblem(job: DesiredJob, message: string, hint: string): JobfileProbl
   return { file: job.file, line: job.line, column: job.column, field: "id", message, hint };
 }
 
+function addProblem(conflicts: Map<string, JobfileProblem[]>, problem: JobfileProblem): void {
+  conflicts.set(problem.file, [...(conflicts.get(problem.file) ?? []), problem]);
+}
+
+function foreignProblem(job: DesiredJob, owner: string, root: string): JobfileProblem {
+  return idProblem(
+    job,
+    `id "${job.spec.id}" belongs to the jobs folder ${owner}, not to ${root}`,
+    "give one folder a namespace (`namespace: NAME` in its .queuectl.yaml), remove the job from the other folder, or take it over with `queuectl sync --adopt`",
+  );
+}
+
 /** Files that declare an id another declaration also claims; none of their jobs is applied. */
-function conflictingFiles(desired: DesiredState, actual: ActualState): Map<string, JobfileProblem[]> {
+function conflictingFiles(
+  desired: DesiredState,
+  facts: ReadonlyMap<string, JobFacts>,
+  schedules: readonly DeclaredSchedule[],
+  ownerExists: (owner: string) => boolean,
+  adopt: boolean,
+): Map<string, JobfileProblem[]> {
   const conflicts = new Map<string, JobfileProblem[]>();
-  const add = (job: DesiredJob, problem: JobfileProblem) => {
-    conflicts.set(job.file, [...(conflicts.get(job.file) ?? []), problem]);
-  };
   const byId = new Map<string, DesiredJob[]>();
   for (const job of desired.jobs) byId.set(job.spec.id, [...(byId.get(job.spec.id) ?? []), job]);
   for (const [id, jobs] of byId) {
@@ -111,8 +145,8 @@ function conflictingFiles(desired: DesiredState, actual: ActualState): Map<strin
       const others = jobs
         .filter((other) => other !== job)
         .map((other) => problemPlace(idProblem(other, "", "")));
-      add(
-        job,
+      addProblem(
+        conflicts,
         idProblem(
           job,
           `id "${id}" is also declared at ${others.join(", ")}`,
@@ -121,41 +155,54 @@ function conflictingFiles(desired: DesiredState, actual: ActualState): Map<strin
       );
     }
   }
-  const adHoc = new Set(actual.existing.filter((entry) => entry.source === null).map((entry) => entry.id));
   for (const job of desired.jobs) {
-    if (!adHoc.has(job.spec.id)) continue;
-    add(
-      job,
-      idProblem(
-        job,
-        `id "${job.spec.id}" is already used by a job enqueued by hand`,
-        "give this job another `id`; a jobfile never takes over an ad hoc job",
-      ),
-    );
+    const stored = facts.get(job.spec.id) ?? null;
+    const owner = stored ? ownerKey(stored) : null;
+    const ownership = decideOwnership(stored, {
+      root: desired.root,
+      ownerExists: owner === null || ownerExists(owner),
+      adopt,
+    });
+    if (ownership.kind === "adHoc") {
+      addProblem(
+        conflicts,
+        idProblem(
+          job,
+          `id "${job.spec.id}" is already used by a job enqueued by hand`,
+          "give this job another `id`; a jobfile never takes over an ad hoc job",
+        ),
+      );
+    } else if (ownership.kind === "foreign") {
+      addProblem(conflicts, foreignProblem(job, ownership.owner, desired.root));
+    }
+  }
+  // Schedules keep no owner; the file that declared one stands for its folder.
+  const scheduleSources = new Map(schedules.map((schedule) => [schedule.id, schedule.source]));
+  for (const job of desired.jobs.filter(isScheduled)) {
+    const source = scheduleSources.get(job.spec.id);
+    if (!source || relativeFile(desired.root, source) !== null || adopt || !ownerExists(source)) continue;
+    addProblem(conflicts, foreignProblem(job, source, desired.root));
   }
   return conflicts;
 }
 
-/** Why a declared job must be sent to the store again, or null when it is up to date. */
-function updateReason(job: DesiredJob, current: DeclaredJob, queued: string | null): UpdateReason | null {
-  if ((queued ?? current.revision) !== job.revision) {
-    return current.revision === job.revision ? "reverted" : "changed";
-  }
-  if (!current.declared) return "restored";
-  if (current.source !== job.source) return "moved";
-  return null;
+function declarationOf(job: DesiredJob, root: string, adoptFrom: string | null): DeclaredChange {
+  const { spec, revision, maxRetries, nextRunAt, source } = job;
+  return { spec, revision, maxRetries, nextRunAt, source, owner: root, adoptFrom };
 }
 
-export function plan(desired: DesiredState, actual: ActualState): Plan {
-  const conflicts = conflictingFiles(desired, actual);
+export function plan(desired: DesiredState, actual: ActualState, options: PlanOptions = {}): Plan {
+  const adopt = options.adopt ?? false;
+  const facts = new Map(actual.existing.map((entry) => [entry.id, entry]));
+  const ownerExists = (owner: string) => !(actual.missingOwners?.has(owner) ?? false);
+  const conflicts = conflictingFiles(desired, facts, actual.schedules, ownerExists, adopt);
   const merge = (more: Map<string, JobfileProblem[]>) => {
-    for (const [file, problems] of more) conflicts.set(file, [...(conflicts.get(file) ?? []), ...problems]);
+    for (const problems of more.values()) for (const problem of problems) addProblem(conflicts, problem);
   };
   merge(scheduleConflicts(desired.jobs, actual.schedules));
-  const existingIds = new Set(actual.existing.map((entry) => entry.id));
   // A schedule is not a job, so `after` can never name one.
   const unconflicted = desired.jobs.filter((job) => !conflicts.has(job.file) && !isScheduled(job));
-  merge(dependencyConflicts(unconflicted, existingIds));
+  merge(dependencyConflicts(unconflicted, new Set(facts.keys())));
   const blocked = [...desired.blocked, ...conflicts.keys()];
   const blockedIds = new Set(desired.blockedIds);
   const jobs: DesiredJob[] = [];
@@ -165,36 +212,61 @@ export function plan(desired: DesiredState, actual: ActualState): Plan {
   }
 
   const result: Plan = {
-    creates: [],
-    updates: [],
-    cancels: [],
+    changes: [],
     unchanged: [],
     schedules: { creates: [], updates: [], removals: [], unchanged: [] },
     errors: [...desired.problems, ...[...conflicts.values()].flat()].sort(
       (a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column,
     ),
   };
-  const declaredById = new Map(actual.declared.map((job) => [job.id, job]));
-  const nextRevision = new Map(actual.existing.map((entry) => [entry.id, entry.nextRevision]));
   const wanted = new Set<string>();
   for (const job of jobs.filter((candidate) => !isScheduled(candidate))) {
     const id = job.spec.id;
     wanted.add(id);
-    const current = declaredById.get(id);
-    if (!current) {
-      result.creates.push(job);
+    const stored = facts.get(id) ?? null;
+    const owner = stored ? ownerKey(stored) : null;
+    const ownership = decideOwnership(stored, {
+      root: desired.root,
+      ownerExists: owner === null || ownerExists(owner),
+      adopt,
+    });
+    const adoption = ownership.kind === "adopt" ? { from: ownership.from, reason: ownership.reason } : null;
+    const decision = decideDeclaration(stored, declarationOf(job, desired.root, adoption?.from ?? null));
+    if (decision.action === "refuse") continue; // reported by conflictingFiles
+    if (decision.action === "nothing") {
+      result.unchanged.push(job);
       continue;
     }
-    const reason = updateReason(job, current, nextRevision.get(id) ?? null);
-    if (reason) result.updates.push({ job, actual: current, reason });
-    else result.unchanged.push(job);
+    result.changes.push({
+      id,
+      action: decision.action,
+      job,
+      actual: stored,
+      file: job.file,
+      adopt: adoption,
+      completed: decision.completed,
+      rearms: decision.rearms,
+      fields: stored && decision.action !== "create" ? fieldChanges(stored.spec, job.spec) : [],
+    });
   }
 
-  for (const job of actual.declared) {
-    if (!job.declared || wanted.has(job.id) || blockedIds.has(job.id)) continue;
-    const file = relativeFile(desired.root, job.source);
+  for (const row of actual.declared) {
+    if (wanted.has(row.id) || blockedIds.has(row.id) || !isOwnedBy(row, desired.root)) continue;
+    const file = relativeFile(desired.root, row.source);
     if (file === null || isBlocked(file, blocked)) continue;
-    result.cancels.push({ actual: job, file });
+    const action = decideRemoval(row);
+    if (action === "nothing") continue;
+    result.changes.push({
+      id: row.id,
+      action,
+      job: null,
+      actual: facts.get(row.id) ?? null,
+      file,
+      adopt: null,
+      completed: null,
+      rearms: [],
+      fields: [],
+    });
   }
   result.schedules = planSchedules(jobs.filter(isScheduled), actual.schedules, blockedIds, (source) => {
     const file = relativeFile(desired.root, source);
@@ -203,31 +275,27 @@ export function plan(desired: DesiredState, actual: ActualState): Plan {
   return result;
 }
 
-/** What the store applies; unchanged jobs and errors are not sent. */
-export function planChanges(planned: Plan): JobfileChanges {
-  const toNew = (job: DesiredJob): NewJob => ({
-    spec: job.spec,
-    revision: job.revision,
-    maxRetries: job.maxRetries,
-    nextRunAt: job.nextRunAt,
-    source: job.source,
-  });
+/** What the store applies; it decides each action again on the rows it re-reads. */
+export function planChanges(planned: Plan, root: string): JobfileChanges {
   return {
-    creates: planned.creates.map(toNew),
-    updates: planned.updates.map((update) => toNew(update.job)),
-    removals: planned.cancels.map((cancel) => cancel.actual.id),
+    declarations: planned.changes.flatMap((change) =>
+      change.job ? [declarationOf(change.job, root, change.adopt?.from ?? null)] : [],
+    ),
+    removals: planned.changes
+      .filter((change) => change.job === null)
+      .map((change) => ({ id: change.id, owner: root })),
   };
+}
+
+/** The planned changes of one action. */
+export function plannedOf(planned: Plan, action: JobfileAction): PlannedJob[] {
+  return planned.changes.filter((change) => change.action === action);
 }
 
 export function planHasChanges(planned: Plan): boolean {
   const { schedules } = planned;
   return (
-    planned.creates.length +
-      planned.updates.length +
-      planned.cancels.length +
-      schedules.creates.length +
-      schedules.updates.length +
-      schedules.removals.length >
+    planned.changes.length + schedules.creates.length + schedules.updates.length + schedules.removals.length >
     0
   );
 }

@@ -1,78 +1,120 @@
 /**
- * What users read about a sync: terraform-style plan lines (`+ create`, `~ update`,
- * `- cancel`, `! error`), the plan and apply summaries, and the stable `--json` shape that
+ * What users read about a sync, in the manner of `terraform plan`: one line per decided
+ * change (`+` create, `~` update, `=` a revision that already completed, `-` cancel or
+ * forget, `!` error), the fields an update changes, the plan and apply summaries (counted
+ * by one function, so the two always add up alike), and the stable `--json` shape that
  * `sync --json` prints and `watch --json` prints one line of per sync.
  */
 
+import { idsByAction, type JobfileAction } from "../core/reconcile.ts";
 import { colors, safeText } from "../render.ts";
 import type { JobfileApplyResult } from "../store/store.ts";
-import type { PlannedCancel, PlannedUpdate } from "./plan.ts";
+import { showValue } from "./field-changes.ts";
+import type { PlannedJob } from "./plan.ts";
 import { problemPlace } from "./problem.ts";
 import type { ScheduleApplyResult, SyncOutcome } from "./sync.ts";
 
-function updateNote(update: PlannedUpdate): string {
-  if (update.reason === "restored") return "its jobfile is back";
-  if (update.reason === "moved") return "now declared by this file";
-  if (update.reason === "reverted")
-    return "back to the running revision; the change queued behind it is dropped";
-  const state = update.actual.state;
-  if (state === "pending" || state === "failed")
-    return `new revision; replaces the ${state} one, attempts reset`;
-  if (state === "processing") return "new revision; queued after the running attempt";
-  return `new revision; queued unless this exact revision already completed (now ${state})`;
+/** Revisions are long hashes; six characters tell them apart in a plan, as git does. */
+export function shortRevision(revision: string): string {
+  return revision.slice(0, 6);
 }
 
-function cancelNote(cancel: PlannedCancel): string {
-  const state = cancel.actual.state;
-  if (state === "pending" || state === "failed") return `jobfile removed; the ${state} job is canceled`;
-  if (state === "processing") return "jobfile removed; the running attempt finishes";
-  return `jobfile removed; ${state}, history kept`;
+function when(at: number | null): string {
+  return at === null ? "" : ` ${new Date(at).toISOString().replace(/\.\d{3}Z$/, "Z")}`;
+}
+
+const ADOPT_REASONS = {
+  gone: "folder no longer exists",
+  undeclared: "no longer declared there",
+  asked: "--adopt",
+} as const;
+
+function describe(change: PlannedJob): string {
+  const state = change.actual?.state;
+  const running = change.actual ? shortRevision(change.actual.revision) : "";
+  switch (change.action) {
+    case "create":
+      return "create";
+    case "replace":
+      if (state === "pending" || state === "failed")
+        return `update: replaces the ${state} run, attempts reset`;
+      if (change.actual && !change.actual.declared)
+        return change.adopt ? "update: declared here, queued" : "restore: its jobfile is back; queued again";
+      return `update: the new revision is queued (was ${state})`;
+    case "defer":
+      return `update: queued after the running attempt of ${running}`;
+    case "dropDeferred":
+      return `update: back to the running revision ${running}; the change queued behind it is dropped`;
+    case "showCompleted": {
+      const completed = change.completed;
+      const dropped =
+        state === "pending" || state === "failed"
+          ? `; the ${state} run of ${running} is dropped`
+          : state === "completed"
+            ? ""
+            : ` (was ${state} at ${running})`;
+      return `unchanged: revision ${shortRevision(completed?.revision ?? "")} completed${when(completed?.at ?? null)}${dropped}`;
+    }
+    case "redeclare":
+      if (change.actual && !change.actual.declared)
+        return `redeclare: ${change.adopt ? "declared here" : "its jobfile is back"} (${state}, not re-run)`;
+      if (change.actual?.source !== change.job?.source) return "redeclare: now declared by this file";
+      return "redeclare: records its jobs folder";
+    case "cancel":
+      return `cancel: jobfile removed (was ${state})`;
+    case "forget":
+      return state === "processing"
+        ? "forget: jobfile removed; the running attempt finishes, no retry"
+        : `forget: jobfile removed; ${state}, history kept`;
+  }
+}
+
+function mark(action: JobfileAction): string {
+  if (action === "create") return colors.green("+");
+  if (action === "cancel" || action === "forget") return colors.red("-");
+  if (action === "showCompleted") return colors.dim("=");
+  return colors.yellow("~");
+}
+
+function changeLines(change: PlannedJob, width: number): string[] {
+  const adopt = change.adopt
+    ? `adopt from ${safeText(change.adopt.from)} (${ADOPT_REASONS[change.adopt.reason]}); `
+    : "";
+  const rearms =
+    change.rearms.length > 0 ? `; re-arms ${change.rearms.map((id) => safeText(id)).join(", ")}` : "";
+  const head = `  ${mark(change.action)} ${safeText(change.id).padEnd(width)}  ${adopt}${describe(change)}${rearms}  ${colors.dim(safeText(change.file))}`;
+  const fields = change.fields.map(
+    (field) =>
+      `      ${colors.yellow("~")} ${safeText(field.field)}: ${safeText(showValue(field.from))} → ${safeText(showValue(field.to))}`,
+  );
+  return [head, ...fields];
 }
 
 export function planLines(outcome: SyncOutcome): string[] {
   const { plan } = outcome;
   const { schedules } = plan;
   const ids = [
-    ...plan.creates,
-    ...plan.updates.map((u) => u.job),
-    ...schedules.creates,
-    ...schedules.updates,
-    ...schedules.removals.map((r) => ({ spec: { id: r.actual.id } })),
-  ].map((job) => job.spec.id);
-  const width = Math.min(
-    40,
-    Math.max(0, ...ids.map((id) => id.length), ...plan.cancels.map((c) => c.actual.id.length)),
-  );
-  const row = (mark: string, verb: string, id: string, file: string, note?: string) =>
-    `  ${mark} ${verb}  ${safeText(id).padEnd(width)}  ${colors.dim(safeText(file))}${note ? `  (${note})` : ""}`;
+    ...plan.changes.map((change) => change.id),
+    ...[...schedules.creates, ...schedules.updates].map((job) => job.spec.id),
+    ...schedules.removals.map((removal) => removal.actual.id),
+  ];
+  const width = Math.min(40, Math.max(0, ...ids.map((id) => id.length)));
+  const row = (markText: string, id: string, text: string, file: string) =>
+    `  ${markText} ${safeText(id).padEnd(width)}  ${text}  ${colors.dim(safeText(file))}`;
   return [
-    ...plan.creates.map((job) => row(colors.green("+"), "create", job.spec.id, job.file)),
-    ...plan.updates.map((u) => row(colors.yellow("~"), "update", u.job.spec.id, u.job.file, updateNote(u))),
-    ...plan.cancels.map((c) => row(colors.red("-"), "cancel", c.actual.id, c.file, cancelNote(c))),
+    ...plan.changes.flatMap((change) => changeLines(change, width)),
     ...schedules.creates.map((job) =>
-      row(
-        colors.green("+"),
-        "create",
-        job.spec.id,
-        job.file,
-        `schedule "${safeText(job.spec.schedule ?? "")}"`,
-      ),
+      row(colors.green("+"), job.spec.id, `create schedule "${safeText(job.spec.schedule ?? "")}"`, job.file),
     ),
     ...schedules.updates.map((job) =>
-      row(colors.yellow("~"), "update", job.spec.id, job.file, "schedule changed"),
+      row(colors.yellow("~"), job.spec.id, "update: schedule changed", job.file),
     ),
     ...schedules.removals.map((r) =>
-      row(
-        colors.red("-"),
-        "remove",
-        r.actual.id,
-        r.file,
-        "schedule; jobfile removed, future occurrences stop",
-      ),
+      row(colors.red("-"), r.actual.id, "remove schedule: jobfile removed, future occurrences stop", r.file),
     ),
     ...plan.errors.map(
       (e) =>
-        `  ${colors.red("!")} error   ${safeText(problemPlace(e))}: ${safeText(e.message)}${e.hint ? ` — ${safeText(e.hint)}` : ""}`,
+        `  ${colors.red("!")} error  ${safeText(problemPlace(e))}: ${safeText(e.message)}${e.hint ? ` — ${safeText(e.hint)}` : ""}`,
     ),
   ];
 }
@@ -81,16 +123,91 @@ export function count(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
-export function planSummary(outcome: SyncOutcome): string {
-  const { plan } = outcome;
-  const { schedules } = plan;
-  const parts = [
-    `${plan.creates.length + schedules.creates.length} to create`,
-    `${plan.updates.length + schedules.updates.length} to update`,
-    `${plan.cancels.length} to cancel`,
+/** The groups both summaries count, so that the plan's counts are what `Applied:` reports. */
+export interface ChangeCounts {
+  create: number;
+  update: number;
+  already_completed: number;
+  cancel: number;
+  forget: number;
+  schedule_create: number;
+  schedule_update: number;
+  schedule_remove: number;
+}
+
+const GROUP: Record<JobfileAction, "create" | "update" | "already_completed" | "cancel" | "forget"> = {
+  create: "create",
+  replace: "update",
+  defer: "update",
+  dropDeferred: "update",
+  redeclare: "update",
+  showCompleted: "already_completed",
+  cancel: "cancel",
+  forget: "forget",
+};
+
+function countActions(ids: Partial<Record<JobfileAction, readonly string[]>>): ChangeCounts {
+  const counts: ChangeCounts = {
+    create: 0,
+    update: 0,
+    already_completed: 0,
+    cancel: 0,
+    forget: 0,
+    schedule_create: 0,
+    schedule_update: 0,
+    schedule_remove: 0,
+  };
+  for (const [action, list] of Object.entries(ids) as [JobfileAction, readonly string[]][]) {
+    if (GROUP[action]) counts[GROUP[action]] += list.length;
+  }
+  return counts;
+}
+
+export function planCounts(outcome: SyncOutcome): ChangeCounts {
+  const byAction = idsByAction();
+  for (const change of outcome.plan.changes) byAction[change.action].push(change.id);
+  const { schedules } = outcome.plan;
+  return {
+    ...countActions(byAction),
+    schedule_create: schedules.creates.length,
+    schedule_update: schedules.updates.length,
+    schedule_remove: schedules.removals.length,
+  };
+}
+
+export function appliedCounts(
+  applied: JobfileApplyResult,
+  schedules: ScheduleApplyResult | null,
+): ChangeCounts {
+  return {
+    ...countActions(applied),
+    schedule_create: schedules?.created.length ?? 0,
+    schedule_update: schedules?.updated.length ?? 0,
+    schedule_remove: schedules?.removed.length ?? 0,
+  };
+}
+
+function countParts(counts: ChangeCounts, tense: "plan" | "applied"): string[] {
+  const plan = tense === "plan";
+  const parts: [number, string, string][] = [
+    [counts.create + counts.schedule_create, "to create", "created"],
+    [counts.update + counts.schedule_update, "to update", "updated"],
+    [counts.already_completed, "already completed (not re-run)", "already completed (not re-run)"],
+    [counts.cancel, "to cancel", "canceled"],
+    [counts.forget, "to forget (file removed, history kept)", "forgotten"],
   ];
-  if (schedules.removals.length > 0) parts.push(`${count(schedules.removals.length, "schedule")} to remove`);
-  if (plan.errors.length > 0) parts.push(colors.red(count(plan.errors.length, "error")));
+  const shown = parts
+    // The plan always names create, update and cancel, as terraform does; the rest when they occur.
+    .filter(([n], index) => n > 0 || (plan && index !== 2 && index !== 4))
+    .map(([n, planned, applied]) => `${n} ${plan ? planned : applied}`);
+  if (counts.schedule_remove > 0)
+    shown.push(`${count(counts.schedule_remove, "schedule")} ${plan ? "to remove" : "removed"}`);
+  return shown;
+}
+
+export function planSummary(outcome: SyncOutcome): string {
+  const parts = countParts(planCounts(outcome), "plan");
+  if (outcome.plan.errors.length > 0) parts.push(colors.red(count(outcome.plan.errors.length, "error")));
   return `Plan: ${parts.join(", ")}; ${unchangedCount(outcome)} unchanged.`;
 }
 
@@ -100,19 +217,8 @@ export function unchangedCount(outcome: SyncOutcome): number {
 }
 
 export function appliedSummary(applied: JobfileApplyResult, schedules: ScheduleApplyResult | null): string {
-  const parts = [
-    applied.created.length > 0 ? `${applied.created.length} created` : "",
-    applied.updated.length > 0 ? `${applied.updated.length} updated` : "",
-    applied.deferred.length > 0 ? `${applied.deferred.length} queued after a running attempt` : "",
-    applied.alreadyCompleted.length > 0
-      ? `${applied.alreadyCompleted.length} already completed (not re-run)`
-      : "",
-    applied.canceled.length > 0 ? `${applied.canceled.length} canceled` : "",
-    ...(["created", "updated", "removed"] as const).map((what) => {
-      const n = schedules?.[what].length ?? 0;
-      return n > 0 ? `${count(n, "schedule")} ${what}` : "";
-    }),
-  ].filter(Boolean);
+  const parts = countParts(appliedCounts(applied, schedules), "applied");
+  if (applied.rearmed.length > 0) parts.push(`${count(applied.rearmed.length, "dependent")} re-armed`);
   return `Applied: ${parts.length > 0 ? parts.join(", ") : "nothing to change"}.`;
 }
 
@@ -122,23 +228,42 @@ export function appliedAnything(outcome: SyncOutcome): boolean {
   );
 }
 
+/** JSON keys are snake_case: `showCompleted` → `show_completed`. */
+function snake(name: string): string {
+  return name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+}
+
+function changeJson(change: PlannedJob) {
+  return {
+    id: change.id,
+    action: snake(change.action),
+    file: change.file,
+    revision: change.job?.revision ?? null,
+    state: change.actual?.state ?? null,
+    previous_revision: change.actual?.revision ?? null,
+    adopt_from: change.adopt?.from ?? null,
+    adopt_reason: change.adopt?.reason ?? null,
+    completed_revision: change.completed?.revision ?? null,
+    completed_at: change.completed?.at == null ? null : new Date(change.completed.at).toISOString(),
+    rearms: change.rearms,
+    fields: change.fields.map((field) => ({
+      field: field.field,
+      from: field.from ?? null,
+      to: field.to ?? null,
+    })),
+  };
+}
+
 /** The stable `--json` shape of one sync, shared by `sync` and each line of `watch --json`. */
 export function syncJson(outcome: SyncOutcome) {
   const { plan, applied } = outcome;
   return {
     folder: outcome.root,
+    namespace: outcome.namespace,
     files: outcome.fileCount,
     plan: {
-      create: plan.creates.map((job) => ({ id: job.spec.id, file: job.file, revision: job.revision })),
-      update: plan.updates.map((u) => ({
-        id: u.job.spec.id,
-        file: u.job.file,
-        revision: u.job.revision,
-        previous_revision: u.actual.revision,
-        state: u.actual.state,
-        reason: u.reason,
-      })),
-      cancel: plan.cancels.map((c) => ({ id: c.actual.id, file: c.file, state: c.actual.state })),
+      changes: plan.changes.map(changeJson),
+      counts: planCounts(outcome),
       unchanged: plan.unchanged.length,
       schedules: {
         create: plan.schedules.creates.map((job) => ({
@@ -159,11 +284,8 @@ export function syncJson(outcome: SyncOutcome) {
       errors: plan.errors,
     },
     applied: applied && {
-      created: applied.created,
-      updated: applied.updated,
-      deferred: applied.deferred,
-      already_completed: applied.alreadyCompleted,
-      canceled: applied.canceled,
+      ...Object.fromEntries(Object.entries(applied).map(([action, ids]) => [snake(action), ids])),
+      counts: appliedCounts(applied, outcome.appliedSchedules),
     },
     applied_schedules: outcome.appliedSchedules,
   };

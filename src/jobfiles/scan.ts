@@ -5,8 +5,8 @@
  * of the folder is never followed.
  */
 
-import { readFileSync, type Stats } from "node:fs";
-import { lstat, readdir, realpath, stat } from "node:fs/promises";
+import { lstatSync, readdirSync, readFileSync, type Stats } from "node:fs";
+import { realpath, stat } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { runtimeError, UserError } from "../core/errors.ts";
 import { fileProblem, type JobfileProblem } from "./problem.ts";
@@ -133,6 +133,88 @@ function isInside(root: string, path: string): boolean {
   return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
 }
 
+interface ScanContext {
+  root: string;
+  allowSharedFolder: boolean;
+  result: ScanResult;
+  /** Walks a folder found inside; null when only one path is looked at. */
+  walk: ((folder: string) => Promise<void>) | null;
+}
+
+function refuse(context: ScanContext, rel: string, message: string, hint: string): void {
+  context.result.problems.push(fileProblem(rel, message, hint));
+  context.result.blocked.push(rel);
+}
+
+/** `known` is the file's lstat when it is no symlink: a second stat would say the same. */
+async function addFile(
+  context: ScanContext,
+  rel: string,
+  path: string,
+  real: string,
+  known?: Stats,
+): Promise<void> {
+  let stats: Stats;
+  try {
+    stats = known ?? (await stat(real));
+  } catch {
+    return;
+  }
+  if (!stats.isFile()) return;
+  const reason = context.allowSharedFolder ? null : sharedReason(stats);
+  if (reason) refuse(context, rel, `this file ${reason}`, sharedHint(rel));
+  else context.result.files.push({ rel, real, source: path, stats });
+}
+
+/** Looks at one entry; returns its lstat, or null when it is gone. */
+async function visit(context: ScanContext, path: string, name: string): Promise<Stats | null> {
+  const { root } = context;
+  const rel = toRel(root, path);
+  const isJobfile = JOBFILE_EXTENSION.test(name);
+  let entry: Stats;
+  try {
+    // Synchronous on purpose: a promise per entry costs more CPU than the system call, and
+    // the watcher's periodic scan of 20,000 files must stay cheap.
+    entry = lstatSync(path);
+  } catch {
+    return null; // Gone since readdir: the next sync sees the folder as it is then.
+  }
+  if (entry.isSymbolicLink()) {
+    if (!isJobfile) return entry;
+    let real: string;
+    try {
+      real = await realpath(path);
+    } catch {
+      refuse(
+        context,
+        rel,
+        "is a symlink to a missing file",
+        "fix the link or remove it; its jobs are left as they are",
+      );
+      return entry;
+    }
+    if (!isInside(root, real)) {
+      refuse(
+        context,
+        rel,
+        "is a symlink that leads outside the jobs folder, so it is not followed",
+        "copy the file into the folder instead",
+      );
+      return entry;
+    }
+    await addFile(context, rel, path, real);
+    return entry;
+  }
+  if (entry.isDirectory()) {
+    const reason = context.allowSharedFolder ? null : sharedReason(entry);
+    if (reason) refuse(context, `${rel}/`, `this folder ${reason}`, sharedHint(rel));
+    else await context.walk?.(path);
+    return entry;
+  }
+  if (entry.isFile() && isJobfile) await addFile(context, rel, path, path, entry);
+  return entry;
+}
+
 /**
  * Lists the jobfiles under `root` (already resolved by resolveJobsFolder), sorted by path.
  * A symlinked file is read when its target lies inside the folder; symlinked folders are
@@ -140,81 +222,62 @@ function isInside(root: string, path: string): boolean {
  */
 export async function scanJobsFolder(root: string, allowSharedFolder: boolean): Promise<ScanResult> {
   const result: ScanResult = { root, files: [], problems: [], blocked: [] };
-  const refuse = (rel: string, message: string, hint: string) => {
-    result.problems.push(fileProblem(rel, message, hint));
-    result.blocked.push(rel);
-  };
-
-  const visit = async (path: string, name: string): Promise<void> => {
-    const rel = toRel(root, path);
-    const isJobfile = JOBFILE_EXTENSION.test(name);
-    let entry: Stats;
-    try {
-      entry = await lstat(path);
-    } catch {
-      return; // Gone since readdir: the next sync sees the folder as it is then.
-    }
-    if (entry.isSymbolicLink()) {
-      if (!isJobfile) return;
-      let real: string;
-      try {
-        real = await realpath(path);
-      } catch {
-        refuse(
-          rel,
-          "is a symlink to a missing file",
-          "fix the link or remove it; its jobs are left as they are",
-        );
-        return;
-      }
-      if (!isInside(root, real)) {
-        refuse(
-          rel,
-          "is a symlink that leads outside the jobs folder, so it is not followed",
-          "copy the file into the folder instead",
-        );
-        return;
-      }
-      await addFile(rel, path, real);
-      return;
-    }
-    if (entry.isDirectory()) {
-      const reason = allowSharedFolder ? null : sharedReason(entry);
-      if (reason) refuse(`${rel}/`, `this folder ${reason}`, sharedHint(rel));
-      else await walk(path);
-      return;
-    }
-    if (entry.isFile() && isJobfile) await addFile(rel, path, path);
-  };
-
-  const addFile = async (rel: string, path: string, real: string): Promise<void> => {
-    let stats: Stats;
-    try {
-      stats = await stat(real);
-    } catch {
-      return;
-    }
-    if (!stats.isFile()) return;
-    const reason = allowSharedFolder ? null : sharedReason(stats);
-    if (reason) refuse(rel, `this file ${reason}`, sharedHint(rel));
-    else result.files.push({ rel, real, source: path, stats });
-  };
-
   const walk = async (folder: string): Promise<void> => {
     let names: string[];
     try {
-      names = (await readdir(folder)).sort();
+      names = readdirSync(folder).sort();
     } catch (error) {
       refuse(
+        context,
         `${toRel(root, folder)}/`,
         `cannot read this folder (${(error as NodeJS.ErrnoException).code ?? "error"})`,
         "fix its permissions; its jobs are left as they are",
       );
       return;
     }
-    for (const name of names) if (!isIgnoredName(name)) await visit(join(folder, name), name);
+    for (const name of names) if (!isIgnoredName(name)) await visit(context, join(folder, name), name);
   };
-
+  const context: ScanContext = { root, allowSharedFolder, result, walk };
   await walk(root);
   return result;
+}
+
+/** What one path under the folder is now, by the same rules as a full scan. */
+export type PathScan =
+  | { kind: "file"; file: ScannedFile }
+  | { kind: "refused"; problems: JobfileProblem[] }
+  /** A folder, or a path inside a folder the scan would not walk: only a full scan can tell. */
+  | { kind: "folder" }
+  | { kind: "missing" }
+  /** Not a jobfile (an editor's temp file, a plain file without a jobfile extension). */
+  | { kind: "ignored" };
+
+/** Whether every folder between `root` and `rel` is one a full scan walks. */
+async function walkedTo(root: string, parts: string[], allowSharedFolder: boolean): Promise<boolean> {
+  let folder = root;
+  for (const part of parts.slice(0, -1)) {
+    folder = join(folder, part);
+    try {
+      const entry = lstatSync(folder);
+      if (!entry.isDirectory() || (!allowSharedFolder && sharedReason(entry))) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** Looks at `rel` (forward slashes) alone: the watcher's view of a path an event named. */
+export async function scanPath(root: string, rel: string, allowSharedFolder: boolean): Promise<PathScan> {
+  const parts = rel.split("/");
+  if (parts.some(isIgnoredName)) return { kind: "ignored" };
+  if (!(await walkedTo(root, parts, allowSharedFolder))) return { kind: "folder" };
+  const result: ScanResult = { root, files: [], problems: [], blocked: [] };
+  const context: ScanContext = { root, allowSharedFolder, result, walk: null };
+  const entry = await visit(context, join(root, ...parts), parts[parts.length - 1] ?? "");
+  if (entry === null) return { kind: "missing" };
+  if (entry.isDirectory()) return { kind: "folder" };
+  if (result.files[0]) return { kind: "file", file: result.files[0] };
+  if (result.problems.length > 0) return { kind: "refused", problems: result.problems };
+  return { kind: "ignored" };
 }

@@ -5,15 +5,19 @@
  * folder (two watchers, a watcher and a git hook) never queue a declaration twice.
  */
 
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { resolveConfig } from "../core/config.ts";
+import { idsByAction, isOwnedBy, ownerKey } from "../core/reconcile.ts";
 import { nextOccurrence } from "../core/schedule.ts";
-import { firstRunAt, specRevision } from "../core/spec.ts";
 import type { JobfileApplyResult, Store } from "../store/store.ts";
-import { MAX_JOBFILE_BYTES, type ParsedJobfile, parseJobfile } from "./parse.ts";
+import { type FolderNaming, namespaced, readFolderSettings } from "./folder-settings.ts";
+import { MAX_JOBFILE_BYTES, type ParsedJobfile } from "./parse.ts";
 import { type DesiredState, type Plan, plan, planChanges, planHasChanges } from "./plan.ts";
-import { fileProblem } from "./problem.ts";
+import { desiredJobsOf, parseJobfileBytes, readError, tooLarge } from "./read.ts";
 import { resolveJobsFolder, type ScannedFile, scanJobsFolder } from "./scan.ts";
+import { statKey } from "./settle.ts";
+import { recordSyncRun } from "./sync-record.ts";
 
 /** Parsed files by relative path, reused while a file's size, times and inode are unchanged. */
 export type JobfileCache = Map<string, { key: string; parsed: ParsedJobfile }>;
@@ -26,6 +30,8 @@ export interface SyncOptions {
   dryRun?: boolean;
   /** Read a folder that others can write. Default false: such a folder is refused. */
   allowSharedFolder?: boolean;
+  /** Take over ids that another jobs folder, still on disk, declares (`sync --adopt`). Default false. */
+  adopt?: boolean;
   /**
    * Files modified less than this many ms before `now` are left as they are for a later
    * sync, since they may be half-written. Default 0 (read everything), as for a one-off sync.
@@ -38,6 +44,8 @@ export interface SyncOptions {
 export interface SyncOutcome {
   /** The folder's real path. */
   root: string;
+  /** The folder's namespace (from its .queuectl.yaml), or null. */
+  namespace: string | null;
   fileCount: number;
   plan: Plan;
   /** What the store did; null on a dry run. */
@@ -57,58 +65,28 @@ export interface ScheduleApplyResult {
 /** An mtime this far in the future is clock skew (e.g. a network mount), not a write in progress. */
 const MAX_CLOCK_SKEW_MS = 2000;
 
-const NOTHING_APPLIED: JobfileApplyResult = {
-  created: [],
-  updated: [],
-  deferred: [],
-  alreadyCompleted: [],
-  canceled: [],
-};
+function nothingApplied(): JobfileApplyResult {
+  return { ...idsByAction(), rearmed: [] };
+}
 
 async function readParsed(
   file: ScannedFile,
   cache: JobfileCache | undefined,
 ): Promise<ParsedJobfile | "gone"> {
   const { stats } = file;
-  const key = `${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}`;
+  const key = statKey(stats);
   const cached = cache?.get(file.rel);
   if (cached?.key === key) return cached.parsed;
-  const tooLarge = {
-    jobs: [],
-    knownIds: [],
-    problems: [
-      fileProblem(
-        file.rel,
-        `is larger than ${MAX_JOBFILE_BYTES / 1024} KiB`,
-        "split it into smaller jobfiles",
-      ),
-    ],
-  };
-  if (stats.size > MAX_JOBFILE_BYTES) return tooLarge;
+  if (stats.size > MAX_JOBFILE_BYTES) return tooLarge(file.rel);
   let bytes: Buffer;
   try {
     bytes = await readFile(file.real);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return "gone";
-    return {
-      jobs: [],
-      knownIds: [],
-      problems: [fileProblem(file.rel, `cannot be read (${code ?? "error"})`, "fix its permissions")],
-    };
+    return readError(file.rel, code);
   }
-  if (bytes.length > MAX_JOBFILE_BYTES) return tooLarge;
-  let parsed: ParsedJobfile;
-  try {
-    parsed = parseJobfile(new TextDecoder("utf-8", { fatal: true }).decode(bytes), file.rel);
-  } catch (error) {
-    if (!(error instanceof TypeError)) throw error;
-    parsed = {
-      jobs: [],
-      knownIds: [],
-      problems: [fileProblem(file.rel, "is not UTF-8 text", "save it as UTF-8")],
-    };
-  }
+  const parsed = parseJobfileBytes(bytes, file.rel);
   cache?.set(file.rel, { key, parsed });
   return parsed;
 }
@@ -121,13 +99,16 @@ async function readFolder(
   const root = await resolveJobsFolder(options.dir, allowShared);
   const scan = await scanJobsFolder(root, allowShared);
   const config = resolveConfig(await options.store.configGetAll());
+  const { namespace } = await readFolderSettings(root);
   const desired: DesiredState = {
     root,
     jobs: [],
     problems: scan.problems,
     blocked: scan.blocked,
     blockedIds: [],
+    namespace,
   };
+  const parsedFiles: { file: ScannedFile; parsed: ParsedJobfile }[] = [];
   const settleMs = options.settleMs ?? 0;
   let settlesAt: number | null = null;
   let done = 0;
@@ -144,59 +125,66 @@ async function readFolder(
       desired.blocked.push(file.rel);
       continue;
     }
+    parsedFiles.push({ file, parsed });
+  }
+  options.onProgress?.(done, scan.files.length);
+  // `after` entries that name one of the folder's own jobs move into its namespace with it.
+  const naming: FolderNaming = {
+    namespace,
+    folderIds: new Set(parsedFiles.flatMap(({ parsed }) => parsed.knownIds)),
+  };
+  for (const { file, parsed } of parsedFiles) {
     if (parsed.problems.length > 0) {
       desired.problems.push(...parsed.problems);
       desired.blocked.push(file.rel);
-      desired.blockedIds.push(...parsed.knownIds);
+      desired.blockedIds.push(...parsed.knownIds.map((id) => namespaced(naming.namespace, id)));
       continue;
     }
-    for (const job of parsed.jobs) {
-      desired.jobs.push({
-        spec: job.spec,
-        revision: specRevision(job.spec),
-        maxRetries: job.spec.max_retries ?? config.maxRetries,
-        nextRunAt: firstRunAt(job.spec, options.now),
-        source: file.source,
-        file: file.rel,
-        line: job.line,
-        column: job.column,
-        fields: job.fields,
-      });
-    }
+    desired.jobs.push(...desiredJobsOf(parsed, file, config.maxRetries, options.now, naming));
   }
-  options.onProgress?.(done, scan.files.length);
   return { desired, fileCount: scan.files.length, settlesAt };
 }
 
 /**
- * An ad hoc job can appear between planning and applying; the store then skips that
- * create, and this turns the skip into the error the user must see.
+ * An ad hoc job or another folder can take an id between planning and applying; the store
+ * then refuses that declaration, and this turns the refusal into the error the user must
+ * see, so the plan never shows a change that was not made.
  */
-async function reportLateConflicts(store: Store, planned: Plan, applied: JobfileApplyResult): Promise<void> {
-  const handled = new Set([
-    ...applied.created,
-    ...applied.updated,
-    ...applied.deferred,
-    ...applied.alreadyCompleted,
-  ]);
-  const missing = planned.creates.filter((job) => !handled.has(job.spec.id));
+async function reportLateConflicts(
+  store: Store,
+  root: string,
+  planned: Plan,
+  applied: JobfileApplyResult,
+): Promise<void> {
+  const handled = new Set(Object.values(applied).flat());
+  const missing = planned.changes.filter((change) => change.job !== null && !handled.has(change.id));
   if (missing.length === 0) return;
-  const adHoc = new Set(
-    (await store.jobDeclarations({ ids: missing.map((job) => job.spec.id) }))
-      .filter((entry) => entry.source === null)
-      .map((entry) => entry.id),
+  const facts = new Map(
+    (await store.jobDeclarations({ ids: missing.map((change) => change.id) })).map((row) => [row.id, row]),
   );
-  planned.creates = planned.creates.filter((job) => !adHoc.has(job.spec.id));
-  for (const job of missing.filter((candidate) => adHoc.has(candidate.spec.id))) {
+  const refused = new Set<string>();
+  for (const change of missing) {
+    const stored = facts.get(change.id);
+    const job = change.job;
+    if (!stored || !job || isOwnedBy(stored, root) || ownerKey(stored) === change.adopt?.from) continue;
+    refused.add(change.id);
+    const owner = ownerKey(stored);
     planned.errors.push({
       file: job.file,
       line: job.line,
       column: job.column,
       field: "id",
-      message: `id "${job.spec.id}" is already used by a job enqueued by hand`,
-      hint: "give this job another `id`; a jobfile never takes over an ad hoc job",
+      message:
+        owner === null
+          ? `id "${job.spec.id}" is already used by a job enqueued by hand`
+          : `id "${job.spec.id}" was taken by the jobs folder ${owner} while this sync ran`,
+      hint:
+        owner === null
+          ? "give this job another `id`; a jobfile never takes over an ad hoc job"
+          : "sync again to see the plan against it",
     });
   }
+  planned.changes = planned.changes.filter((change) => !refused.has(change.id));
 }
 
 /**
@@ -222,25 +210,90 @@ async function applySchedules(store: Store, planned: Plan, now: number): Promise
   return result;
 }
 
-export async function syncJobsFolder(options: SyncOptions): Promise<SyncOutcome> {
-  const { store } = options;
-  const { desired, fileCount, settlesAt } = await readFolder(options);
-  const ids = [...new Set(desired.jobs.flatMap((job) => [job.spec.id, ...(job.spec.after ?? [])]))];
-  const [declared, existing, schedules] = await Promise.all([
-    store.declaredList(),
-    store.jobDeclarations({ ids }),
-    store.scheduleList(),
-  ]);
-  const planned = plan(desired, { declared, existing, schedules });
+/** Owners of stored rows and schedules this folder does not own, that are no longer on disk. */
+function missingOwners(
+  root: string,
+  existing: Awaited<ReturnType<Store["jobDeclarations"]>>,
+  schedules: { source: string | null }[],
+): Set<string> {
+  const owners = [
+    ...existing.filter((row) => row.source !== null && !isOwnedBy(row, root)).map(ownerKey),
+    ...schedules.map((schedule) => schedule.source),
+  ];
+  const missing = new Set<string>();
+  for (const owner of owners) {
+    if (owner === null || isOwnedBy({ owner: null, source: owner }, root)) continue;
+    if (!existsSync(owner)) missing.add(owner);
+  }
+  return missing;
+}
+
+export interface Reconciled {
+  plan: Plan;
+  /** What the store did; null on a dry run. */
+  applied: JobfileApplyResult | null;
+  appliedSchedules: ScheduleApplyResult | null;
+}
+
+/**
+ * Plans `desired` against the store and applies it unless `dryRun`. With `scope`, only the
+ * store's declarations it accepts take part: the watcher reconciles just the files an
+ * event named, and `desired` then holds those files alone.
+ */
+export async function reconcile(params: {
+  store: Store;
+  desired: DesiredState;
+  now: number;
+  dryRun?: boolean;
+  adopt?: boolean;
+  scope?: (declaration: { id: string; source: string }) => boolean;
+}): Promise<Reconciled> {
+  const { store, desired, scope } = params;
+  const [allDeclared, allSchedules] = await Promise.all([store.declaredList(), store.scheduleList()]);
+  const declared = scope ? allDeclared.filter(scope) : allDeclared;
+  const schedules = scope
+    ? allSchedules.filter((entry) => entry.source === null || scope({ id: entry.id, source: entry.source }))
+    : allSchedules;
+  const desiredIds = new Set(desired.jobs.map((job) => job.spec.id));
+  // Facts for every id the plan may touch: the declared ones, what they wait for, and the
+  // folder's own rows it no longer declares (removal candidates).
+  const ids = [
+    ...new Set([
+      ...desired.jobs.flatMap((job) => [job.spec.id, ...(job.spec.after ?? [])]),
+      ...declared
+        .filter((row) => row.declared && !desiredIds.has(row.id) && isOwnedBy(row, desired.root))
+        .map((row) => row.id),
+    ]),
+  ];
+  const existing = await store.jobDeclarations({ ids });
+  const planned = plan(
+    desired,
+    { declared, existing, schedules, missingOwners: missingOwners(desired.root, existing, schedules) },
+    { adopt: params.adopt ?? false },
+  );
   let applied: JobfileApplyResult | null = null;
   let appliedSchedules: ScheduleApplyResult | null = null;
-  if (!options.dryRun) {
-    applied = NOTHING_APPLIED;
+  if (!params.dryRun) {
+    applied = nothingApplied();
     if (planHasChanges(planned)) {
-      applied = await store.jobfileApply({ changes: planChanges(planned), now: options.now });
-      await reportLateConflicts(store, planned, applied);
+      applied = await store.jobfileApply({ changes: planChanges(planned, desired.root), now: params.now });
+      await reportLateConflicts(store, desired.root, planned, applied);
     }
-    appliedSchedules = await applySchedules(store, planned, options.now);
+    appliedSchedules = await applySchedules(store, planned, params.now);
   }
-  return { root: desired.root, fileCount, plan: planned, applied, appliedSchedules, settlesAt };
+  return { plan: planned, applied, appliedSchedules };
+}
+
+export async function syncJobsFolder(options: SyncOptions): Promise<SyncOutcome> {
+  const { desired, fileCount, settlesAt } = await readFolder(options);
+  const reconciled = await reconcile({ ...options, desired });
+  const outcome: SyncOutcome = {
+    root: desired.root,
+    namespace: desired.namespace ?? null,
+    fileCount,
+    ...reconciled,
+    settlesAt,
+  };
+  if (!options.dryRun) await recordSyncRun(options.store, { folder: options.dir, by: "sync", outcome });
+  return outcome;
 }

@@ -1,27 +1,40 @@
 /**
- * Keeps a jobs folder reconciled: a full sync at start, a full sync after every burst of
- * file events, and a full sync on a timer in case the OS dropped an event (inotify queue
- * overflow, a network mount, a laptop waking up). Every sync reads the whole folder, so a
- * lost, duplicated or reordered event can delay a change but never corrupt the queue.
+ * Keeps a jobs folder reconciled: a full sync at start and on a timer (the safety net for
+ * events the OS dropped), and in between, for each burst of file events, a sync of just
+ * the paths the events named. Every file is read only once it has settled (settle.ts), and
+ * a file that disappears is only removed once it has stayed away for the settle time, so an
+ * editor's save or a rename-over never cancels a job.
  *
- * Timing budget for "a dropped file is queued within 300 ms of its last write": chokidar
- * holds the event until the size has been stable for `settleMs` (100 ms, polled every
- * 25 ms), the burst window adds 25 ms, and a sync of a small folder takes tens of ms.
+ * Timing budget for "a changed file is queued within 300 ms": the file must hold still for
+ * `settleMs` (100 ms), the burst window adds 25 ms, and syncing the named files costs what
+ * reading the store's declarations costs, not what reading the folder does.
  */
 
-import type { Stats } from "node:fs";
+import { stat } from "node:fs/promises";
 import { relative, sep } from "node:path";
-import { type FSWatcher, watch } from "chokidar";
+import { resolveConfig } from "../core/config.ts";
+import { hostName } from "../core/home.ts";
 import type { Store } from "../store/store.ts";
-import { isIgnoredName, isJobfileName, resolveJobsFolder } from "./scan.ts";
-import { type JobfileCache, type SyncOutcome, syncJobsFolder } from "./sync.ts";
+import { FolderModel } from "./folder-model.ts";
+import { type Reading, refreshFromScan, refreshPath } from "./folder-refresh.ts";
+import { readFolderSettings, SETTINGS_FILE } from "./folder-settings.ts";
+import { resolveJobsFolder, scanJobsFolder } from "./scan.ts";
+import { reconcile, type SyncOutcome } from "./sync.ts";
+import { claimFolder, folderKey, syncRunOf, WATCHER_HEARTBEAT_MS } from "./sync-record.ts";
+import { type FolderEvents, watchFolder } from "./watch-events.ts";
 
 export const DEFAULT_RESYNC_MS = 60_000;
 export const DEFAULT_SETTLE_MS = 100;
 const DEFAULT_DEBOUNCE_MS = 25;
-const WRITE_POLL_MS = 25;
 /** A steady stream of events still gets a sync at least this often. */
 const MAX_BURST_MS = 250;
+
+export interface WatcherIdentity {
+  host: string;
+  pid: number;
+  /** Whether a pid on this host runs; a watcher of this folder that does not is replaced. */
+  isProcessAlive: (pid: number) => boolean;
+}
 
 export interface WatcherOptions {
   store: Store;
@@ -30,10 +43,17 @@ export interface WatcherOptions {
   allowSharedFolder?: boolean;
   /** How often the whole folder is synced even without events, in ms. Default 60000. */
   resyncMs?: number;
-  /** How long a file must stay unchanged before it is read, in ms. Default 100. */
+  /** How long a file must hold still before it is read, and stay away before it counts as removed, in ms. Default 100. */
   settleMs?: number;
   /** Events this close together (ms) make one burst and one sync. Default 25. */
   debounceMs?: number;
+  /** How often the watcher's heartbeat is written to the store, in ms. Default 10000. */
+  heartbeatMs?: number;
+  /**
+   * Who registers as the folder's watcher. Default: this host and pid, with every recorded
+   * pid taken as running, so a dead watcher is only replaced once its heartbeat is stale.
+   */
+  identity?: WatcherIdentity;
   /** The clock for job times and for deciding that a file has settled. Default Date.now. */
   now?: () => number;
   /** After every sync, including those that changed nothing. */
@@ -43,104 +63,232 @@ export interface WatcherOptions {
 }
 
 export interface JobfileWatcher {
-  /** The folder's real path. */
+  /** The folder's real path now (it follows a symlinked folder to its new target). */
   readonly root: string;
+  /** The folder as the store records it. */
+  readonly folder: string;
   /** A full sync now, or right after the running one; resolves with its outcome. */
   syncNow(): Promise<SyncOutcome>;
   /** Stops watching and waits for a running sync to finish. Does not close the store. */
   close(): Promise<void>;
 }
 
-function isIgnoredPath(root: string, path: string, stats?: Stats): boolean {
-  const rel = relative(root, path);
-  if (rel === "" || rel.startsWith("..")) return false;
-  const parts = rel.split(sep);
-  if (parts.some(isIgnoredName)) return true;
-  return stats?.isFile() === true && !isJobfileName(parts[parts.length - 1] ?? "");
+function errorText(error: unknown): string {
+  const hint = (error as { hint?: unknown })?.hint;
+  const message = String((error as Error)?.message ?? error);
+  return typeof hint === "string" && hint !== "" ? `${message} — ${hint}` : message;
 }
 
 /**
  * Starts watching after a first full sync. Throws (a UserError) when the folder cannot be
- * used at all: missing, not a folder, or writable by others without `allowSharedFolder`.
+ * used at all (missing, not a folder, writable by others without `allowSharedFolder`), or
+ * when another live watcher on this host already keeps it.
  */
 export async function startWatcher(options: WatcherOptions): Promise<JobfileWatcher> {
-  const allowSharedFolder = options.allowSharedFolder ?? false;
-  const root = await resolveJobsFolder(options.dir, allowSharedFolder);
+  const { store } = options;
+  const allowShared = options.allowSharedFolder ?? false;
   const now = options.now ?? Date.now;
   const settleMs = options.settleMs ?? DEFAULT_SETTLE_MS;
   const debounceMs = options.debounceMs ?? DEFAULT_DEBOUNCE_MS;
-  const reportError = options.onError ?? (() => {});
-  const cache: JobfileCache = new Map();
-  let closed = false;
-  let timer: ReturnType<typeof setTimeout> | null = null;
-  let burstStart = 0;
-  let chain: Promise<unknown> = Promise.resolve();
-  let waiting: Promise<SyncOutcome> | null = null;
+  const identity = options.identity ?? { host: hostName(), pid: process.pid, isProcessAlive: () => true };
+  const folder = folderKey(options.dir);
+  const registration = { folder, host: identity.host, pid: identity.pid };
+  let model = new FolderModel(await resolveJobsFolder(options.dir, allowShared));
+  let rootIno = (await stat(model.root)).ino;
+  let seeded = false;
+  /** False from the moment the model is ahead of the store until a plan of it was applied. */
+  let applied = false;
+  await claimFolder(store, { ...registration, now: now(), isProcessAlive: identity.isProcessAlive });
 
-  const runSync = async (): Promise<SyncOutcome> => {
-    const outcome = await syncJobsFolder({
-      store: options.store,
-      dir: root,
-      now: now(),
-      allowSharedFolder,
-      settleMs,
-      cache,
+  const reading: Reading = { settleMs, now, allowSharedFolder: allowShared };
+  const reportError = (error: unknown) => {
+    options.onError?.(error);
+    store.folderWatcherBeat({ ...registration, now: now(), error: errorText(error) }).catch(() => {});
+  };
+
+  let closed = false;
+  let chain: Promise<unknown> = Promise.resolve();
+  let pendingFull: Promise<SyncOutcome> | null = null;
+  const dirty = new Set<string>();
+  let burstTimer: ReturnType<typeof setTimeout> | null = null;
+  let burstStart = 0;
+  let wakeTimer: ReturnType<typeof setTimeout> | null = null;
+
+  const apply = async (rels: Set<string> | null, previousIds: string[]): Promise<SyncOutcome> => {
+    const appliedBefore = applied;
+    applied = false;
+    const config = resolveConfig(await store.configGetAll());
+    const at = now();
+    const affected = rels === null ? null : model.affected(rels, previousIds);
+    const { namespace } = await readFolderSettings(model.root);
+    const naming = model.naming(namespace);
+    const reconciled = await reconcile({
+      store,
+      desired: model.desired(affected?.rels ?? null, config.maxRetries, at, naming),
+      now: at,
+      scope: affected ? model.scope(affected, naming) : undefined,
     });
-    if (outcome.settlesAt !== null) schedule(Math.max(0, outcome.settlesAt - now()) + 5);
+    model.recordPlan(affected?.rels ?? null, reconciled.plan);
+    // A scoped plan leaves the other files as the last full plan left them.
+    applied = rels === null || appliedBefore;
+    let fileCount = 0;
+    for (const entry of model.files.values()) if (entry.kind !== "missing") fileCount++;
+    const outcome: SyncOutcome = {
+      root: model.root,
+      namespace,
+      fileCount,
+      ...reconciled,
+      settlesAt: model.nextWake(settleMs),
+    };
+    await store.folderSyncRecord(
+      syncRunOf({ folder, by: "watch", outcome, problems: model.allProblems(), now: at }),
+    );
     options.onSync?.(outcome);
     return outcome;
   };
 
-  const syncNow = (): Promise<SyncOutcome> => {
-    // A sync that has not started yet will see every change made so far, so requests share it.
-    if (waiting) return waiting;
-    const next = chain.then(() => {
-      waiting = null;
-      return runSync();
-    });
-    waiting = next;
-    chain = next.catch(() => {});
+  /** The sync of the paths events named, and of waiting or missing files whose time has come. */
+  const syncPaths = async (): Promise<void> => {
+    const paths = new Set([...dirty, ...model.due(now(), settleMs)]);
+    dirty.clear();
+    const changed = new Set<string>();
+    const previousIds: string[] = [];
+    for (const rel of paths) {
+      const result = await refreshPath(model, rel, reading, previousIds);
+      if (result === "folder") {
+        await fullSync();
+        return;
+      }
+      if (result) changed.add(rel);
+    }
+    if (changed.size > 0) await apply(changed, previousIds);
+  };
+
+  /** Follows a symlinked folder to its current target, and a folder replaced by a new one. */
+  const followFolder = async (): Promise<void> => {
+    const root = await resolveJobsFolder(options.dir, allowShared);
+    const ino = (await stat(root)).ino;
+    if (root === model.root && ino === rootIno) return;
+    model = new FolderModel(root);
+    rootIno = ino;
+    seeded = false;
+    events.retarget(root);
+  };
+
+  /**
+   * Files the store says this folder declared, unknown to the model (the watcher just
+   * started, or the folder was re-pointed): missing since now, so a file that is only
+   * being saved at this moment is not read as removed.
+   */
+  const seedFromStore = async (): Promise<void> => {
+    if (seeded) return;
+    seeded = true;
+    const sources = [
+      ...(await store.declaredList()).filter((job) => job.declared).map((job) => job.source),
+      ...(await store.scheduleList()).map((schedule) => schedule.source),
+    ];
+    const prefix = model.root.endsWith(sep) ? model.root : model.root + sep;
+    for (const source of sources) {
+      if (source === null || !source.startsWith(prefix)) continue;
+      const rel = relative(model.root, source).split(sep).join("/");
+      if (!model.files.has(rel)) model.files.set(rel, { kind: "missing", since: now(), last: null });
+    }
+  };
+
+  /**
+   * Scans the whole folder and plans it. `quiet` (the periodic re-sync) skips the plan when
+   * the scan found nothing the model did not know and the last full plan was applied: then
+   * the plan would be the last one again, and 20,000 files cost only their stats.
+   */
+  const fullSync = async (quiet = false): Promise<SyncOutcome | null> => {
+    dirty.clear();
+    await followFolder();
+    const previousIds: string[] = [];
+    const changed = await refreshFromScan(
+      model,
+      await scanJobsFolder(model.root, allowShared),
+      reading,
+      previousIds,
+    );
+    await seedFromStore();
+    if (quiet && !changed && applied) return null;
+    return apply(null, previousIds);
+  };
+
+  /** Runs `work` after whatever is running, then sets the timer for the next waiting file. */
+  const enqueue = <T>(work: () => Promise<T>): Promise<T> => {
+    const next = chain.then(work);
+    chain = next.catch(() => {}).then(setWake);
     return next;
   };
 
-  function schedule(delayMs: number): void {
-    if (closed) return;
-    const at = Date.now();
-    if (timer === null) burstStart = at;
-    else clearTimeout(timer);
-    const due = Math.min(at + delayMs, burstStart + MAX_BURST_MS);
-    timer = setTimeout(
+  const setWake = (): void => {
+    if (wakeTimer !== null) clearTimeout(wakeTimer);
+    wakeTimer = null;
+    const at = model.nextWake(settleMs);
+    if (closed || at === null) return;
+    wakeTimer = setTimeout(
       () => {
-        timer = null;
-        if (!closed) syncNow().catch(reportError);
+        wakeTimer = null;
+        if (!closed) enqueue(syncPaths).catch(reportError);
+      },
+      Math.max(0, at - now()) + 1,
+    );
+  };
+
+  const syncNow = (): Promise<SyncOutcome> => {
+    // A full sync that has not started yet will see every change made so far: share it.
+    if (pendingFull) return pendingFull;
+    const next = enqueue(() => {
+      pendingFull = null;
+      return fullSync() as Promise<SyncOutcome>;
+    });
+    pendingFull = next;
+    return next;
+  };
+
+  const onPath = (rel: string | null): void => {
+    if (closed) return;
+    // The folder's settings file renames every id it declares: only a full sync can apply that.
+    if (rel === null || rel === SETTINGS_FILE) {
+      syncNow().catch(reportError);
+      return;
+    }
+    dirty.add(rel);
+    const at = Date.now();
+    if (burstTimer === null) burstStart = at;
+    else clearTimeout(burstTimer);
+    const due = Math.min(at + debounceMs, burstStart + MAX_BURST_MS);
+    burstTimer = setTimeout(
+      () => {
+        burstTimer = null;
+        if (!closed && dirty.size > 0) enqueue(syncPaths).catch(reportError);
       },
       Math.max(0, due - at),
     );
-  }
+  };
 
-  const watcher: FSWatcher = watch(root, {
-    ignoreInitial: true,
-    followSymlinks: false,
-    atomic: true,
-    awaitWriteFinish: { stabilityThreshold: settleMs, pollInterval: WRITE_POLL_MS },
-    ignored: (path: string, stats?: Stats) => isIgnoredPath(root, path, stats),
+  const events: FolderEvents = watchFolder(options.dir, model.root, {
+    onPath,
+    onFolderEntry: () => onPath(null),
+    onError: reportError,
   });
-  watcher.on("all", () => schedule(debounceMs));
-  watcher.on("error", reportError);
-  await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
-
   const resync = setInterval(() => {
-    // Forget parsed files too, so even a change that kept size and times is read again.
-    cache.clear();
-    schedule(0);
+    if (!closed && !pendingFull) enqueue(() => fullSync(true)).catch(reportError);
   }, options.resyncMs ?? DEFAULT_RESYNC_MS);
+  const heartbeat = setInterval(() => {
+    store.folderWatcherBeat({ ...registration, now: now() }).catch(() => {});
+  }, options.heartbeatMs ?? WATCHER_HEARTBEAT_MS);
 
   const close = async (): Promise<void> => {
+    if (closed) return;
     closed = true;
-    if (timer !== null) clearTimeout(timer);
+    for (const timer of [burstTimer, wakeTimer]) if (timer !== null) clearTimeout(timer);
     clearInterval(resync);
-    await watcher.close();
+    clearInterval(heartbeat);
+    events.close();
     await chain;
+    await store.folderWatcherRemove(registration).catch(() => {});
   };
 
   try {
@@ -149,5 +297,12 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
     await close();
     throw error;
   }
-  return { root, syncNow, close };
+  return {
+    get root() {
+      return model.root;
+    },
+    folder,
+    syncNow,
+    close,
+  };
 }

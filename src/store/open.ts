@@ -52,8 +52,15 @@ export async function openStore(options: OpenOptions = {}): Promise<Store> {
     return openPostgresStore(target.postgres);
   }
   const path = target.sqlite;
-  if (dirname(path) === queuectlHome()) ensureHome();
-  else if (!existsSync(dirname(path))) {
+  if (dirname(path) === queuectlHome()) {
+    try {
+      ensureHome();
+    } catch (error) {
+      // A home that exists but cannot be tightened (a read-only disk, someone else's folder)
+      // may still be read; opening the database says what is possible.
+      if (!existsSync(dirname(path))) throw error;
+    }
+  } else if (!existsSync(dirname(path))) {
     // A mistyped --db must not silently start an empty queue in a new folder tree.
     throw new UserError(
       `the folder ${dirname(path)} for the database does not exist`,

@@ -1,8 +1,9 @@
 /** Maps database rows to domain objects; shared by every backend so shapes never drift. */
 
 import type { Attempt, Job, JobState } from "../core/job.ts";
+import type { CompletedRevision, JobFacts } from "../core/reconcile.ts";
 import type { JobSpec } from "../core/spec.ts";
-import type { AttemptRecord, JobRecord, WorkerRecord } from "./store.ts";
+import type { AttemptRecord, DeclaredJob, JobRecord, WorkerRecord } from "./store.ts";
 
 type Row = Record<string, unknown>;
 
@@ -46,6 +47,7 @@ export function rowToJob(row: Row): Job {
     last_error: toNullableString(row.last_error),
     source: toNullableString(row.source),
     revision: String(row.revision),
+    kill_requested: (toNullableString(row.kill_requested) as Job["kill_requested"]) ?? null,
   };
 }
 
@@ -65,6 +67,7 @@ export function rowToAttempt(row: Row): Attempt {
     stderr_bytes: toNumber(row.stderr_bytes),
     log_path: toNullableString(row.log_path),
     output_tail: toNullableString(row.output_tail),
+    revision: toNullableString(row.revision),
   };
 }
 
@@ -107,5 +110,37 @@ export function rowToJobRecord(row: Row): JobRecord {
         return rest;
       })
       .sort((a, b) => a.token - b.token),
+  };
+}
+
+/** What the reconcile rules read about an id; `completed` and `canceled_dependents` are JSON arrays. */
+export function rowToJobFacts(row: Row): JobFacts {
+  const completed = parseJson<{ revision: string; at: unknown }[] | null>(row.completed) ?? [];
+  return {
+    id: String(row.id),
+    state: row.state as JobState,
+    revision: String(row.revision),
+    spec: parseJson<JobSpec>(row.spec),
+    nextRevision: toNullableString(row.next_revision),
+    source: toNullableString(row.source),
+    declared: Boolean(row.declared),
+    owner: toNullableString(row.owner),
+    completed: completed
+      .map(
+        (entry): CompletedRevision => ({ revision: String(entry.revision), at: toNullableNumber(entry.at) }),
+      )
+      .sort((a, b) => a.revision.localeCompare(b.revision)),
+    canceledDependents: [...(parseJson<string[] | null>(row.canceled_dependents) ?? [])].map(String).sort(),
+  };
+}
+
+export function rowToDeclaredJob(row: Row): DeclaredJob {
+  return {
+    id: String(row.id),
+    source: String(row.source),
+    revision: String(row.revision),
+    state: row.state as JobState,
+    declared: Boolean(row.declared),
+    owner: toNullableString(row.owner),
   };
 }

@@ -5,7 +5,9 @@
  */
 
 import type { Attempt, Job, JobState, StateCounts } from "../core/job.ts";
+import type { JobFacts, JobfileAction } from "../core/reconcile.ts";
 import type { JobSpec } from "../core/spec.ts";
+import type { FolderSyncRun, JobfileFolder } from "./folder-records.ts";
 
 export interface NewJob {
   spec: JobSpec;
@@ -27,6 +29,20 @@ export interface RunResult {
   outputTail: string | null;
 }
 
+/** A lease a worker holds: the job and the fencing token of its claim. */
+export interface HeldLease {
+  id: string;
+  token: number;
+}
+
+/** What `kill` asked for: end the job `canceled`, or count the attempt as failed (`retry`). */
+export type KillMode = NonNullable<Job["kill_requested"]>;
+
+/** A lease that was renewed, with any kill request waiting for its worker. */
+export interface RenewedLease extends HeldLease {
+  killRequested: KillMode | null;
+}
+
 export interface WorkerRecord {
   id: string;
   host: string;
@@ -46,32 +62,36 @@ export interface DeclaredJob {
   state: JobState;
   /** Whether the jobfile still declares it (false once its file was removed). */
   declared: boolean;
+  /** The jobs folder (real path) that declared it; null for rows declared before owners were kept. */
+  owner: string | null;
+}
+
+/** A declaration a jobs folder sends; the store decides its action again against the row it re-reads. */
+export interface DeclaredChange extends NewJob {
+  source: string;
+  /** The declaring folder's real path. */
+  owner: string;
+  /** The folder whose job this one may take over (the plan showed it), or null. */
+  adoptFrom: string | null;
 }
 
 export interface JobfileChanges {
-  creates: NewJob[];
-  /** New revisions of existing ids; how each applies depends on the job's state at apply time. */
-  updates: NewJob[];
-  /** Ids whose declaring file is gone: not-yet-started jobs are canceled, history stays. */
-  removals: string[];
+  declarations: DeclaredChange[];
+  /** Ids the folder `owner` no longer declares. */
+  removals: { id: string; owner: string }[];
 }
 
-export interface JobDeclaration {
-  id: string;
-  source: string | null;
-  nextRevision: string | null;
-}
+/** How an existing id is stored, as the reconcile rules read it (src/core/reconcile.ts). */
+export type JobDeclaration = JobFacts;
 
-export interface JobfileApplyResult {
-  created: string[];
-  /** Spec replaced in place (the job had not started) or re-queued (it had finished). */
-  updated: string[];
-  /** Queued to run after the running attempt finishes. */
-  deferred: string[];
-  /** The id already completed exactly this revision; nothing was queued. */
-  alreadyCompleted: string[];
-  canceled: string[];
-}
+/**
+ * The ids each action of the reconcile table was applied to. An id the apply refused
+ * (an ad hoc job or another folder took it since the plan was made) is in none of them.
+ */
+export type JobfileApplyResult = Record<JobfileAction, string[]> & {
+  /** Dependents armed again because the job they wait for is declared again. */
+  rearmed: string[];
+};
 
 /** A page of jobs for the dashboard, newest first. Conditions that are absent do not filter. */
 export interface JobSearchParams {
@@ -284,18 +304,31 @@ export interface Store {
   }): Promise<Job | null>;
   /** Renews a lease; false when the token no longer holds it (the job was rescued). */
   jobLeaseExtend(params: { id: string; token: number; leaseUntil: number }): Promise<boolean>;
+  /**
+   * Renews every lease of `leases` still held, in one statement. A lease missing from the
+   * answer was lost (a newer claim owns the job, or it ended).
+   */
+  jobLeaseRenewMany(params: { leases: HeldLease[]; leaseUntil: number }): Promise<RenewedLease[]>;
+  /**
+   * Records a kill request on a running job, for its worker to act on at its next renewal.
+   * Returns the claim it applies to, or null when the job is not processing.
+   */
+  jobKillRequest(params: {
+    id: string;
+    mode: KillMode;
+  }): Promise<{ workerId: string | null; token: number } | null>;
   /** Fenced by `token`: false (and no change) when a newer claim owns the job. */
   jobComplete(params: { id: string; token: number; now: number; result: RunResult }): Promise<boolean>;
   /**
-   * Records a failed run as `failed` (claimable at `nextRunAt`) or `dead`. Fenced by
-   * `token`; with `onlyIfLeaseExpiredBefore` it also requires the lease to have lapsed
-   * (the rescue path).
+   * Records a failed run as `failed` (claimable at `nextRunAt`), `dead`, or `canceled` (a
+   * kill). Fenced by `token`; with `onlyIfLeaseExpiredBefore` it also requires the lease to
+   * have lapsed (the rescue path).
    */
   jobFail(params: {
     id: string;
     token: number;
     now: number;
-    state: "failed" | "dead";
+    state: "failed" | "dead" | "canceled";
     nextRunAt: number;
     result: RunResult;
     onlyIfLeaseExpiredBefore?: number;
@@ -328,21 +361,31 @@ export interface Store {
     now: number;
     queues: string[] | null;
   }): Promise<void>;
-  /** Records a heartbeat; returns whether someone asked this worker to stop (e.g. `worker stop --all`). */
+  /**
+   * Records a heartbeat; returns whether someone asked this worker to stop (e.g. `worker
+   * stop --all`). `now` is the worker's clock; PostgreSQL records the server's clock
+   * instead (also at register), so that every host judges a heartbeat's age on one clock.
+   */
   workerHeartbeat(params: { id: string; now: number }): Promise<{ stopRequested: boolean }>;
   workerRemove(params: { id: string }): Promise<void>;
+  /** The clock heartbeats are judged by: this host's for SQLite, the server's for PostgreSQL. */
+  clockNow(): Promise<number>;
   workerList(): Promise<WorkerRecord[]>;
   /** Asks workers to drain: those on `host`, or every host when it is omitted. */
   workerRequestStop(params: { host?: string }): Promise<number>;
 
   /** Jobs that came from jobfiles, with what was last applied. */
   declaredList(): Promise<DeclaredJob[]>;
-  /** Applies a reconciliation plan in one transaction; safe when two watchers race. */
+  /**
+   * Applies a reconciliation in one transaction: re-reads each row and carries out what
+   * src/core/reconcile.ts decides for it, so it is safe when two watchers race and a
+   * revision the id completed is never queued, whatever happened since the plan.
+   */
   jobfileApply(params: { changes: JobfileChanges; now: number }): Promise<JobfileApplyResult>;
   /**
-   * How each existing id among `ids` is declared: `source` null means an ad hoc job (which a
-   * jobfile must never take over), and `nextRevision` is a jobfile revision waiting for the
-   * running attempt to end. Ids that do not exist are left out.
+   * What the reconcile rules need to know about each existing id among `ids` (its state,
+   * revisions, owner, completed revisions and the dependents it canceled). Ids that do not
+   * exist are left out.
    */
   jobDeclarations(params: { ids: string[] }): Promise<JobDeclaration[]>;
 
@@ -380,7 +423,13 @@ export interface Store {
    * `finishedBefore`. Never touches pending or running jobs, nor jobs a jobfile still
    * declares (their row is what keeps a re-sync from running them again).
    */
-  jobPurge(params: { states: JobState[]; finishedBefore: number; dryRun: boolean }): Promise<string[]>;
+  jobPurge(params: {
+    states: JobState[];
+    finishedBefore: number;
+    dryRun: boolean;
+    /** At most this many jobs, oldest first, so a worker's purge never holds the write lock long. Default: all. */
+    limit?: number;
+  }): Promise<string[]>;
 
   /** Creates or replaces a schedule. A changed revision recomputes `nextAt`. */
   scheduleUpsert(params: {
@@ -410,4 +459,30 @@ export interface Store {
     overlap: "allow" | "skip" | "replace";
     now: number;
   }): Promise<{ enqueued: string[]; skipped: string[]; replaced: string[] }>;
+
+  /** Replaces the folder's last-sync record. */
+  folderSyncRecord(params: FolderSyncRun): Promise<void>;
+  /** Every folder with a sync record or a watcher, by path, with its watchers. */
+  folderList(): Promise<JobfileFolder[]>;
+  /**
+   * Registers this process as the folder's watcher on `host`: true when there was none, or
+   * when the row still names `replacePid` (one the caller found dead). False means another
+   * watcher holds it. The rule of who may replace whom is the caller's.
+   */
+  folderWatcherClaim(params: {
+    folder: string;
+    host: string;
+    pid: number;
+    now: number;
+    replacePid: number | null;
+  }): Promise<boolean>;
+  /** Refreshes the heartbeat; `error` (a message, or null to keep the last one) is recorded with `now`. */
+  folderWatcherBeat(params: {
+    folder: string;
+    host: string;
+    pid: number;
+    now: number;
+    error?: string | null;
+  }): Promise<void>;
+  folderWatcherRemove(params: { folder: string; host: string; pid: number }): Promise<void>;
 }

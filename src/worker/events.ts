@@ -4,6 +4,7 @@
  */
 
 import type { Outcome } from "./outcome.ts";
+import type { Rescue } from "./rescue.ts";
 
 export type WorkerEvent =
   | { type: "started"; workerId: string; pid: number; concurrency: number; queues: string[] | null }
@@ -17,8 +18,14 @@ export type WorkerEvent =
       error: string | null;
       nextRunAt: number | null;
     }
-  | { type: "rescued"; jobId: string; fromWorker: string | null; outcome: "failed" | "dead" }
+  | { type: "rescued"; jobId: string; fromWorker: string | null; outcome: Rescue["outcome"] }
   | { type: "lease-lost"; jobId: string }
+  /** This worker claimed the job again while an older attempt of it still ran here: that one is stopped. */
+  | { type: "superseded"; jobId: string; attempt: number }
+  /** `kill` asked for the job: it is being stopped (SIGTERM, then SIGKILL after the grace). */
+  | { type: "killing"; jobId: string; retry: boolean }
+  /** Writing the result failed; it is retried while the lease holds. */
+  | { type: "record-retry"; jobId: string; error: string; waitMs: number }
   /** `signal`: SIGTERM/SIGINT; `requested`: `worker stop --all` through the store; `drained`: --drain found no work. */
   | { type: "stopping"; reason: "signal" | "requested" | "drained"; running: number }
   | { type: "escalating"; running: number }

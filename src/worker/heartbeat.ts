@@ -1,39 +1,22 @@
 /**
- * One heartbeat of a worker, in the order that keeps leases safe: the registry row (and
- * any stop request from `worker stop --all`), the config as it is now, renewal of this
- * worker's own leases, and only then the rescue of other workers' expired ones.
+ * One heartbeat of a worker: its registry row (and any stop request from `worker stop
+ * --all`), the config as it is now, and the renewal of all of its leases in one statement,
+ * which also brings back any `kill` waiting for one of its jobs. Nothing else runs here:
+ * rescue, schedules and retention are services of their own (rescue.ts, schedule-ticker.ts,
+ * retention.ts), so nothing slow can delay a renewal.
  */
 
 import { type QueueConfig, resolveConfig } from "../core/config.ts";
-import { queuectlHome } from "../core/home.ts";
-import { tickSchedules } from "../flow/tick.ts";
-import type { Store } from "../store/store.ts";
-import { type LeaseSightings, type Rescue, rescueExpiredLeases } from "./outcome.ts";
-import { purgeFinishedJobs, RETENTION_EVERY_MS } from "./retention.ts";
-
-let lastRetentionRun = 0;
-
-/** Renewals per lease window, so one slow write does not cost a job its lease. */
-const RENEWALS_PER_LEASE = 4;
-/** Bounds of the heartbeat interval: config changes and stop requests arrive within the upper one. */
-const MIN_INTERVAL_MS = 200;
-const MAX_INTERVAL_MS = 5_000;
-
-export interface HeldLease {
-  id: string;
-  token: number;
-}
+import type { HeldLease, RenewedLease, Store } from "../store/store.ts";
 
 export interface Beat {
   stopRequested: boolean;
   config: QueueConfig;
-  /** Leases this worker held but could not renew: a newer claim owns those jobs now. */
+  renewed: RenewedLease[];
+  /** Leases this worker held but could not renew: a newer claim owns those jobs, or they ended. */
   lost: HeldLease[];
-  rescued: Rescue[];
-}
-
-export function heartbeatIntervalMs(config: QueueConfig): number {
-  return Math.min(MAX_INTERVAL_MS, Math.max(MIN_INTERVAL_MS, config.leaseMs / RENEWALS_PER_LEASE));
+  /** Monotonic time (performance.now) the renewal succeeded: the lease is this worker's from then on. */
+  renewedAt: number;
 }
 
 /** A stable one-line form of the settings a worker uses, to notice and report changes. */
@@ -48,40 +31,24 @@ export function describeConfig(config: QueueConfig): string {
   ].join(", ");
 }
 
-/**
- * How long another worker's lease must look expired before it is rescued: two renewals
- * its live holder would have made. Measured on a monotonic clock, so a wall clock jumping
- * forward cannot take jobs from live workers; a dead worker's jobs wait that much longer.
- */
-export function rescueConfirmMs(config: QueueConfig): number {
-  return 2 * heartbeatIntervalMs(config);
+export function leaseKey(lease: HeldLease): string {
+  return `${lease.id}\0${lease.token}`;
 }
 
 export async function heartbeat(
   store: Store,
-  params: { workerId: string; now: () => number; leases: HeldLease[]; sightings?: LeaseSightings },
+  params: { workerId: string; now: () => number; leases: HeldLease[] },
 ): Promise<Beat> {
   const { stopRequested } = await store.workerHeartbeat({ id: params.workerId, now: params.now() });
   const config = resolveConfig(await store.configGetAll());
-  const now = params.now();
-  const lost: HeldLease[] = [];
-  for (const lease of params.leases) {
-    const renewed = await store.jobLeaseExtend({ ...lease, leaseUntil: now + config.leaseMs });
-    if (!renewed) lost.push(lease);
-  }
-  const ownTokens = new Map(params.leases.map((lease) => [lease.id, lease.token]));
-  const sightings = params.sightings && { tracker: params.sightings, confirmMs: rescueConfirmMs(config) };
-  const rescued = await rescueExpiredLeases(store, { now, config, ownTokens, sightings });
-  // Every worker fires due schedules; scheduleFire's compare-and-set lets only one win.
-  await tickSchedules(store, now);
-  if (config.retentionMs !== null && now - lastRetentionRun >= RETENTION_EVERY_MS) {
-    lastRetentionRun = now;
-    await purgeFinishedJobs(store, {
-      states: ["completed", "dead", "canceled"],
-      finishedBefore: now - config.retentionMs,
-      dryRun: false,
-      home: queuectlHome(),
-    });
-  }
-  return { stopRequested, config, lost, rescued };
+  const renewed = await store.jobLeaseRenewMany({
+    leases: params.leases,
+    leaseUntil: params.now() + config.leaseMs,
+  });
+  // Judged from now, not from when the beat began: a beat that waited on a lock for longer
+  // than the lease still renewed the lease for a whole period from here.
+  const renewedAt = performance.now();
+  const held = new Set(renewed.map(leaseKey));
+  const lost = params.leases.filter((lease) => !held.has(leaseKey(lease)));
+  return { stopRequested, config, renewed, lost, renewedAt };
 }

@@ -1,6 +1,12 @@
 /**
  * One worker process: claims jobs up to its concurrency, runs them, records how they
- * ended, and keeps its registry row and its jobs' leases alive.
+ * ended, and keeps its registry row and its jobs' leases alive. Rescue, schedules and
+ * retention run beside it as services on timers of their own.
+ *
+ * The worker's books are kept by attempt, (job, token), never by job alone: a worker that
+ * was frozen past its lease may claim the same job again while its older attempt still
+ * runs. That attempt is stopped first (its result is then discarded by the fencing token),
+ * and the end of one attempt never touches another's slot.
  *
  * Stopping has two steps. `requestStop` (the first SIGTERM or Ctrl-C, or `worker stop
  * --all` through the store) stops claiming and lets running jobs finish. `escalate` (the
@@ -9,15 +15,20 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { type QueueConfig, resolveConfig } from "../core/config.ts";
+import { heartbeatIntervalMs, type QueueConfig, resolveConfig } from "../core/config.ts";
 import { StoreGoneError } from "../core/errors.ts";
 import type { Job } from "../core/job.ts";
 import { tickSchedules } from "../flow/tick.ts";
 import type { Store } from "../store/store.ts";
+import { AttemptBook, type Slot } from "./attempts.ts";
 import type { WorkerEvent } from "./events.ts";
-import { describeConfig, heartbeat, heartbeatIntervalMs } from "./heartbeat.ts";
-import { LeaseSightings, recordAttempt } from "./outcome.ts";
-import { type RunningJob, runJob } from "./run.ts";
+import { describeConfig, heartbeat, leaseKey } from "./heartbeat.ts";
+import { recordAttemptRetrying } from "./outcome.ts";
+import { rescueService } from "./rescue.ts";
+import { retentionService } from "./retention.ts";
+import { type RunningJob, runAfter, runJob } from "./run.ts";
+import { scheduleTicker } from "./schedule-ticker.ts";
+import { PeriodicService } from "./service.ts";
 
 export interface WorkerOptions {
   store: Store;
@@ -31,20 +42,10 @@ export interface WorkerOptions {
   /** Exit once no job is pending, failed (awaiting a retry) or processing. */
   drain: boolean;
   onEvent: (event: WorkerEvent) => void;
+  /** The wall clock for leases and results. Default Date.now. */
   now?: () => number;
+  /** Recorded in the registry. Default process.pid. */
   pid?: number;
-}
-
-interface Slot {
-  job: Job;
-  handle: RunningJob;
-  startedAt: number;
-  /** Set by escalate: the result is dropped and the job goes back to pending. */
-  releaseReason: string | null;
-  leaseLost: boolean;
-  /** Monotonic time (performance.now) the lease was last known to be this worker's: claim or renewal. */
-  renewedAt: number;
-  finished: Promise<void>;
 }
 
 export function newWorkerId(host: string, pid: number): string {
@@ -56,22 +57,29 @@ export class Worker {
   private readonly now: () => number;
   private readonly pid: number;
   private config!: QueueConfig;
-  private readonly running = new Map<string, Slot>();
+  /** Running attempts; their number never exceeds the concurrency. */
+  private readonly slots: AttemptBook;
   private stopping = false;
   private escalated = false;
   /** Aborted to cut the claim loop's wait short; replaced once seen. */
   private wake = new AbortController();
-  /** Other workers' expired leases, confirmed on a monotonic clock before they are rescued. */
-  private readonly sightings = new LeaseSightings();
-  /** Aborted once, when the worker is done, to end the heartbeat loop's last wait. */
-  private readonly done = new AbortController();
   /** Set when the worker cannot go on (its store vanished); run() rethrows it. */
   private fatal: StoreGoneError | null = null;
+  private readonly renewal: PeriodicService;
 
   constructor(private readonly options: WorkerOptions) {
     this.now = options.now ?? Date.now;
     this.pid = options.pid ?? process.pid;
     this.id = newWorkerId(options.host, this.pid);
+    this.slots = new AttemptBook(
+      (event) => this.emit(event),
+      () => this.config.leaseMs,
+    );
+    this.renewal = new PeriodicService({
+      intervalMs: () => heartbeatIntervalMs(this.config),
+      tick: () => this.beat(),
+      onError: (error) => this.serviceFailed("heartbeat", error),
+    });
   }
 
   /** Runs until stopped (or drained), then deregisters. */
@@ -92,17 +100,45 @@ export class Worker {
       concurrency: this.options.concurrency,
       queues: this.options.queues,
     });
-    const heartbeats = this.heartbeatLoop();
+    const services = [this.renewal, ...this.maintenance()];
+    for (const service of services) service.start();
     try {
       await this.claimLoop();
-      await Promise.all([...this.running.values()].map((slot) => slot.finished));
+      // Slots that end while others are awaited are gone from the map; new ones cannot start.
+      while (this.slots.size > 0) await Promise.all(this.slots.all().map((slot) => slot.finished));
     } finally {
-      this.done.abort();
-      await heartbeats;
+      await Promise.all(services.map((service) => service.stop()));
       await store.workerRemove({ id: this.id }).catch(() => {});
       this.emit({ type: "stopped", workerId: this.id });
     }
     if (this.fatal) throw this.fatal;
+  }
+
+  /** Rescue, schedules and retention: each on its own timer, none in the renewal's way. */
+  private maintenance(): PeriodicService[] {
+    const { store, home } = this.options;
+    const shared = { store, now: this.now, config: () => this.config };
+    return [
+      rescueService({
+        ...shared,
+        ownTokens: () => this.slots.ownTokens(),
+        onRescued: (rescue) =>
+          this.emit({
+            type: "rescued",
+            jobId: rescue.job.id,
+            fromWorker: rescue.job.worker_id,
+            outcome: rescue.outcome,
+          }),
+        onError: (error) => this.serviceFailed("rescue", error),
+      }),
+      scheduleTicker({ ...shared, onError: (error) => this.serviceFailed("schedules", error) }),
+      retentionService({ ...shared, home, onError: (error) => this.serviceFailed("retention", error) }),
+    ];
+  }
+
+  private serviceFailed(service: string, error: unknown): void {
+    if (error instanceof StoreGoneError) this.giveUp(error);
+    else this.emit({ type: "error", message: `${service} failed: ${(error as Error).message}` });
   }
 
   /**
@@ -119,7 +155,7 @@ export class Worker {
   requestStop(reason: "signal" | "requested" | "drained" = "signal"): void {
     if (this.stopping) return;
     this.stopping = true;
-    this.emit({ type: "stopping", reason, running: this.running.size });
+    this.emit({ type: "stopping", reason, running: this.slots.size });
     this.poke();
   }
 
@@ -128,20 +164,20 @@ export class Worker {
     this.requestStop();
     if (this.escalated) return;
     this.escalated = true;
-    this.emit({ type: "escalating", running: this.running.size });
-    for (const slot of this.running.values()) {
-      // A job that already exited keeps its result; only running ones go back to pending.
-      if (slot.handle.exited) continue;
-      slot.releaseReason = "stopped by `worker stop` before it finished; back to pending";
-      slot.handle.stop("stopped before it finished");
-    }
+    this.emit({ type: "escalating", running: this.slots.size });
+    this.slots.releaseAll();
+  }
+
+  /** Renew now instead of at the next heartbeat: a `kill` on this host signals the worker. */
+  checkNow(): void {
+    this.renewal.poke();
   }
 
   private async claimLoop(): Promise<void> {
     while (!this.stopping) {
       if (this.wake.signal.aborted) this.wake = new AbortController();
       try {
-        if (this.running.size >= this.options.concurrency) {
+        if (this.slots.size >= this.options.concurrency) {
           await sleep(this.config.pollIntervalMs, this.wake.signal);
         } else if (!(await this.claimOne())) {
           await this.idle();
@@ -173,7 +209,7 @@ export class Worker {
 
   /** Nothing to claim: exit when draining an empty queue, else wait for a commit or a local event. */
   private async idle(): Promise<void> {
-    if (this.options.drain && this.running.size === 0 && (await this.queueIsEmpty())) {
+    if (this.options.drain && this.slots.size === 0 && (await this.queueIsEmpty())) {
       this.requestStop("drained");
       return;
     }
@@ -187,20 +223,24 @@ export class Worker {
 
   private start(job: Job): void {
     const timeoutMs = job.spec.timeout !== undefined ? job.spec.timeout * 1000 : this.config.jobTimeoutMs;
-    const handle = runJob({
-      jobId: job.id,
-      spec: job.spec,
-      attempt: job.attempts,
-      token: job.token,
-      home: this.options.home,
-      timeoutMs,
-      baseEnv: process.env,
-    });
+    const run = () =>
+      runJob({
+        jobId: job.id,
+        spec: job.spec,
+        attempt: job.attempts,
+        token: job.token,
+        home: this.options.home,
+        timeoutMs,
+        baseEnv: process.env,
+      });
+    const handle = this.slots.runs(job.id) ? runAfter(this.slots.supersede(job), run) : run();
     const slot: Slot = {
+      key: leaseKey(job),
       job,
       handle,
       startedAt: this.now(),
       releaseReason: null,
+      kill: null,
       leaseLost: false,
       renewedAt: performance.now(),
       finished: Promise.resolve(),
@@ -209,10 +249,10 @@ export class Worker {
       .then((result) => this.finish(slot, result))
       .catch((error) => this.emit({ type: "error", message: `job ${job.id}: ${(error as Error).message}` }))
       .finally(() => {
-        this.running.delete(job.id);
+        this.slots.remove(slot);
         this.poke();
       });
-    this.running.set(job.id, slot);
+    this.slots.add(slot);
     this.emit({
       type: "job-started",
       jobId: job.id,
@@ -224,13 +264,33 @@ export class Worker {
 
   private async finish(slot: Slot, result: Awaited<RunningJob["done"]>): Promise<void> {
     const now = this.now();
-    const recorded = await recordAttempt(this.options.store, {
-      job: slot.job,
-      result,
-      config: this.config,
-      now,
-      releaseReason: slot.releaseReason,
-    });
+    let recorded: Awaited<ReturnType<typeof recordAttemptRetrying>>;
+    try {
+      recorded = await recordAttemptRetrying(
+        this.options.store,
+        {
+          job: slot.job,
+          result,
+          config: this.config,
+          now,
+          releaseReason: slot.releaseReason,
+          kill: slot.kill,
+        },
+        {
+          holdsLease: () => this.slots.holdsLease(slot),
+          fatal: (error) => error instanceof StoreGoneError || this.fatal !== null,
+          onRetry: (error, waitMs) =>
+            this.emit({ type: "record-retry", jobId: slot.job.id, error: error.message, waitMs }),
+        },
+      );
+    } catch (error) {
+      if (error instanceof StoreGoneError) throw error;
+      this.emit({
+        type: "error",
+        message: `job ${slot.job.id}: its result could not be recorded before its lease ran out (${(error as Error).message}); the result is given up, and the job will be rescued as a failed attempt`,
+      });
+      recorded = { outcome: "abandoned", nextRunAt: null };
+    }
     this.emit({
       type: "job-finished",
       jobId: slot.job.id,
@@ -242,72 +302,22 @@ export class Worker {
     });
   }
 
-  private async heartbeatLoop(): Promise<void> {
-    while (!this.done.signal.aborted) {
-      try {
-        await this.heartbeat();
-      } catch (error) {
-        if (error instanceof StoreGoneError) this.giveUp(error);
-        else this.emit({ type: "error", message: `heartbeat failed: ${(error as Error).message}` });
+  /** One heartbeat; the renewal service runs it, and stopUnrenewed after each, failed or not. */
+  private async beat(): Promise<void> {
+    try {
+      const beat = await heartbeat(this.options.store, {
+        workerId: this.id,
+        now: this.now,
+        leases: this.slots.leases(),
+      });
+      if (beat.stopRequested) this.requestStop("requested");
+      if (describeConfig(beat.config) !== describeConfig(this.config)) {
+        this.config = beat.config;
+        this.emit({ type: "config-changed", summary: describeConfig(beat.config) });
       }
-      this.stopUnrenewed();
-      await sleep(heartbeatIntervalMs(this.config), this.done.signal);
-    }
-  }
-
-  /**
-   * A lease this worker could not renew for a whole lease period (the store is unreachable,
-   * full or gone) may already be another worker's, who can run the job again: stop this run
-   * rather than let two overlap.
-   */
-  private stopUnrenewed(): void {
-    const now = performance.now();
-    for (const slot of this.running.values()) {
-      if (slot.leaseLost || slot.handle.exited || now - slot.renewedAt < this.config.leaseMs) continue;
-      slot.leaseLost = true;
-      this.emit({
-        type: "error",
-        message: `job ${slot.job.id}: its lease could not be renewed for ${this.config.leaseMs / 1000}s; stopping it, since another worker may run it now`,
-      });
-      slot.handle.stop("lease expired: the store could not be reached to renew it");
-    }
-  }
-
-  private async heartbeat(): Promise<void> {
-    const beganAt = performance.now();
-    const leases = [...this.running.values()].map((slot) => ({ id: slot.job.id, token: slot.job.token }));
-    const beat = await heartbeat(this.options.store, {
-      workerId: this.id,
-      now: this.now,
-      leases,
-      sightings: this.sightings,
-    });
-    if (beat.stopRequested) this.requestStop("requested");
-    if (describeConfig(beat.config) !== describeConfig(this.config)) {
-      this.config = beat.config;
-      this.emit({ type: "config-changed", summary: describeConfig(beat.config) });
-    }
-    const lost = new Set(beat.lost.map((lease) => `${lease.id}\0${lease.token}`));
-    for (const lease of leases) {
-      const slot = this.running.get(lease.id);
-      if (slot && slot.job.token === lease.token && !lost.has(`${lease.id}\0${lease.token}`))
-        slot.renewedAt = beganAt;
-    }
-    for (const lease of beat.lost) {
-      const slot = this.running.get(lease.id);
-      // A job that finished meanwhile has no lease left to renew; that is not a loss.
-      if (!slot || slot.job.token !== lease.token || slot.leaseLost || slot.handle.exited) continue;
-      slot.leaseLost = true;
-      this.emit({ type: "lease-lost", jobId: slot.job.id });
-      slot.handle.stop("lease lost: another worker rescued the job");
-    }
-    for (const rescue of beat.rescued) {
-      this.emit({
-        type: "rescued",
-        jobId: rescue.job.id,
-        fromWorker: rescue.job.worker_id,
-        outcome: rescue.outcome,
-      });
+      this.slots.applyBeat(beat);
+    } finally {
+      this.slots.stopUnrenewed();
     }
   }
 

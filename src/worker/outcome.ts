@@ -1,19 +1,20 @@
 /**
  * How an attempt's end becomes a state change: completed, failed (retry later), dead
- * (the DLQ), or released (back to pending, not counted). Every write is fenced by the
- * claim's token, so a worker that lost its lease cannot overwrite a newer attempt.
- *
- * Rescue is the same decision made by another worker: a job whose lease ran out lost its
- * worker, which counts as a failed attempt under the normal retry rules.
+ * (the DLQ), canceled (killed), or released (back to pending, not counted). Every write is
+ * fenced by the claim's token, so a worker that lost its lease cannot overwrite a newer
+ * attempt. Rescue (rescue.ts) is the same decision made by another worker.
  */
 
 import { decideAfterFailure } from "../core/backoff.ts";
 import type { QueueConfig } from "../core/config.ts";
 import type { Job } from "../core/job.ts";
-import type { RunResult, Store } from "../store/store.ts";
-import { attemptLogBase } from "./log-files.ts";
+import type { KillMode, RunResult, Store } from "../store/store.ts";
 
-export type Outcome = "completed" | "failed" | "dead" | "released" | "discarded";
+/**
+ * `discarded`: a newer claim owns the job, so this result does not count. `abandoned`: the
+ * result could not be written before the lease ran out; a rescue will count the attempt.
+ */
+export type Outcome = "completed" | "failed" | "dead" | "canceled" | "released" | "discarded" | "abandoned";
 
 export interface RecordedOutcome {
   outcome: Outcome;
@@ -21,123 +22,113 @@ export interface RecordedOutcome {
   nextRunAt: number | null;
 }
 
-/** How many expired leases one worker rescues per heartbeat; the rest wait for the next one. */
-const RESCUE_BATCH = 100;
-
 export function succeeded(result: RunResult): boolean {
   return result.exitCode === 0 && result.error === null;
 }
 
-/**
- * Records how an attempt of `job` (as claimed) ended. `releaseReason` hands the job back
- * to pending instead, without counting the attempt (a forced stop).
- */
-export async function recordAttempt(
-  store: Store,
-  params: { job: Job; result: RunResult; config: QueueConfig; now: number; releaseReason: string | null },
-): Promise<RecordedOutcome> {
-  const { job, result, config, now } = params;
-  const fence = { id: job.id, token: job.token, now };
-  if (params.releaseReason !== null) {
-    const released = await store.jobRelease({ ...fence, reason: params.releaseReason });
-    return { outcome: released ? "released" : "discarded", nextRunAt: null };
-  }
-  if (succeeded(result)) {
-    const completed = await store.jobComplete({ ...fence, result });
-    return { outcome: completed ? "completed" : "discarded", nextRunAt: null };
-  }
-  const decision = decideAfterFailure({
+export interface AttemptEnd {
+  /** The job as claimed: its token fences every write. */
+  job: Job;
+  result: RunResult;
+  config: QueueConfig;
+  now: number;
+  /** Set when the worker stopped the run itself: back to pending, the attempt not counted. */
+  releaseReason: string | null;
+  /** Set when `kill` stopped the run: `cancel` ends the job canceled, `retry` counts a failed attempt. */
+  kill?: KillMode | null;
+}
+
+/** What a failed attempt of `job` leads to under the retry rules: failed (with its retry time) or dead. */
+export function failureDecision(job: Job, config: QueueConfig, now: number) {
+  return decideAfterFailure({
     attempts: job.attempts,
     maxRetries: job.max_retries,
     now,
     backoffBase: config.backoffBase,
     backoffMaxSeconds: config.backoffMaxSeconds,
   });
+}
+
+/** Records how an attempt of `job` (as claimed) ended. */
+export async function recordAttempt(store: Store, params: AttemptEnd): Promise<RecordedOutcome> {
+  const { job, result, config, now } = params;
+  const fence = { id: job.id, token: job.token, now };
+  if (params.releaseReason !== null) {
+    const released = await store.jobRelease({ ...fence, reason: params.releaseReason });
+    return { outcome: released ? "released" : "discarded", nextRunAt: null };
+  }
+  // A run that exited on its own before the kill's signal landed keeps its own outcome.
+  if (params.kill === "cancel" && !succeeded(result)) {
+    const canceled = await store.jobFail({ ...fence, state: "canceled", nextRunAt: now, result });
+    return { outcome: canceled ? "canceled" : "discarded", nextRunAt: null };
+  }
+  if (succeeded(result)) {
+    const completed = await store.jobComplete({ ...fence, result });
+    return { outcome: completed ? "completed" : "discarded", nextRunAt: null };
+  }
+  const decision = failureDecision(job, config, now);
   const failed = await store.jobFail({ ...fence, ...decision, result });
   if (!failed) return { outcome: "discarded", nextRunAt: null };
   return { outcome: decision.state, nextRunAt: decision.state === "failed" ? decision.nextRunAt : null };
 }
 
-export interface Rescue {
-  job: Job;
-  outcome: "failed" | "dead";
+/** First pause after a failed write; it doubles up to RECORD_RETRY_MAX_MS. */
+const RECORD_RETRY_FIRST_MS = 100;
+const RECORD_RETRY_MAX_MS = 2_000;
+
+export interface RecordRetry {
+  /** Whether this worker still holds the attempt's lease; once false, the result is given up. */
+  holdsLease: () => boolean;
+  /** Told of each failed write, and of giving up. */
+  onRetry: (error: Error, waitMs: number) => void;
+  /** Gives up when `fatal(error)` (the store is gone for good); the error is rethrown. */
+  fatal: (error: unknown) => boolean;
+  wait?: (ms: number) => Promise<void>;
 }
 
 /**
- * Expired leases a worker has seen, with the monotonic time it first saw each. A wall clock
- * that jumps forward (an NTP step, a VM or laptop resuming) makes every lease look expired
- * at once while their workers are alive and about to renew them. A renewal changes
- * `lease_until`, so a lease seen expired and unchanged for long enough by a clock that does
- * not jump really was abandoned.
+ * `recordAttempt`, retried with backoff while the lease holds (a locked SQLite file, a
+ * dropped PostgreSQL connection): a result is only given up once another worker may own
+ * the job. A write that committed although its answer was lost looks fenced on retry; the
+ * job's row tells the two apart.
  */
-export class LeaseSightings {
-  private readonly firstSeen = new Map<string, number>();
-
-  constructor(private readonly monotonic: () => number = () => performance.now()) {}
-
-  /** The jobs of `expired` seen expired, unchanged, for at least `confirmMs`; forgets the rest. */
-  confirmed(expired: Job[], confirmMs: number): Job[] {
-    const now = this.monotonic();
-    const current = new Map(expired.map((job) => [`${job.id}\0${job.token}\0${job.lease_until}`, job]));
-    for (const key of this.firstSeen.keys()) if (!current.has(key)) this.firstSeen.delete(key);
-    const result: Job[] = [];
-    for (const [key, job] of current) {
-      const since = this.firstSeen.get(key) ?? now;
-      this.firstSeen.set(key, since);
-      if (now - since >= confirmMs) result.push(job);
-    }
-    return result;
-  }
-}
-
-/**
- * Fails every job whose lease ran out before `now`, except the attempts `ownTokens` says
- * this worker is running itself (it renews those and must not rescue them from itself).
- * Safe when several workers rescue at once: the lease condition makes only one succeed.
- * With `sightings`, a lease must also have looked expired for `confirmMs` of monotonic
- * time (see LeaseSightings); without, it is rescued as soon as it expired.
- */
-export async function rescueExpiredLeases(
+export async function recordAttemptRetrying(
   store: Store,
-  params: {
-    now: number;
-    config: QueueConfig;
-    ownTokens: ReadonlyMap<string, number>;
-    sightings?: { tracker: LeaseSightings; confirmMs: number };
-  },
-): Promise<Rescue[]> {
-  const { now, config, sightings } = params;
-  const found = await store.jobExpiredLeases({ now, limit: RESCUE_BATCH });
-  const expired = sightings ? sightings.tracker.confirmed(found, sightings.confirmMs) : found;
-  const rescued: Rescue[] = [];
-  for (const job of expired) {
-    if (params.ownTokens.get(job.id) === job.token) continue;
-    const decision = decideAfterFailure({
-      attempts: job.attempts,
-      maxRetries: job.max_retries,
-      now,
-      backoffBase: config.backoffBase,
-      backoffMaxSeconds: config.backoffMaxSeconds,
-    });
-    const result: RunResult = {
-      exitCode: null,
-      signal: null,
-      error: `lease expired: worker ${job.worker_id ?? "?"} stopped renewing it (it crashed or lost the store)`,
-      stdoutBytes: 0,
-      stderrBytes: 0,
-      // Whatever the lost worker captured is still on its host, under the usual name.
-      logPath: attemptLogBase(job.id, job.token),
-      outputTail: null,
-    };
-    const failed = await store.jobFail({
-      id: job.id,
-      token: job.token,
-      now,
-      ...decision,
-      result,
-      onlyIfLeaseExpiredBefore: now,
-    });
-    if (failed) rescued.push({ job, outcome: decision.state });
+  params: AttemptEnd,
+  retry: RecordRetry,
+): Promise<RecordedOutcome> {
+  const wait = retry.wait ?? ((ms: number) => Bun.sleep(ms));
+  let pause = RECORD_RETRY_FIRST_MS;
+  let failedBefore = false;
+  for (;;) {
+    try {
+      const recorded = await recordAttempt(store, params);
+      if (recorded.outcome !== "discarded" || !failedBefore) return recorded;
+      return await outcomeOfEarlierWrite(store, params.job, recorded);
+    } catch (error) {
+      if (retry.fatal(error) || !retry.holdsLease()) throw error;
+      failedBefore = true;
+      retry.onRetry(error as Error, pause);
+      await wait(pause);
+      pause = Math.min(pause * 2, RECORD_RETRY_MAX_MS);
+    }
   }
-  return rescued;
+}
+
+async function outcomeOfEarlierWrite(
+  store: Store,
+  job: Job,
+  fallback: RecordedOutcome,
+): Promise<RecordedOutcome> {
+  const now = await store.jobGet({ id: job.id });
+  if (!now || now.token !== job.token) return fallback;
+  const byState: Partial<Record<Job["state"], Outcome>> = {
+    completed: "completed",
+    failed: "failed",
+    dead: "dead",
+    canceled: "canceled",
+    pending: "released",
+  };
+  const outcome = byState[now.state];
+  return outcome ? { outcome, nextRunAt: now.state === "failed" ? now.next_run_at : null } : fallback;
 }

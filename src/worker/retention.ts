@@ -6,16 +6,22 @@
 
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import type { QueueConfig } from "../core/config.ts";
 import type { JobState } from "../core/job.ts";
 import type { Store } from "../store/store.ts";
 import { attemptLogBase } from "./log-files.ts";
+import { PeriodicService } from "./service.ts";
 
 /** Workers run the retention purge at most this often. */
 export const RETENTION_EVERY_MS = 60_000;
+/** Jobs per purge transaction: short enough that renewals and claims get the lock between them. */
+const RETENTION_BATCH = 500;
+/** Between two batches, so other writers of this process and others get their turn. */
+const RETENTION_PAUSE_MS = 20;
 
 export async function purgeFinishedJobs(
   store: Store,
-  params: { states: JobState[]; finishedBefore: number; dryRun: boolean; home: string },
+  params: { states: JobState[]; finishedBefore: number; dryRun: boolean; home: string; limit?: number },
 ): Promise<string[]> {
   const ids = await store.jobPurge(params);
   if (params.dryRun || ids.length === 0) return ids;
@@ -33,4 +39,35 @@ export async function purgeFinishedJobs(
     if (stems.has(stem)) rmSync(join(logDir, file), { force: true });
   }
   return ids;
+}
+
+/** A worker's purge of jobs older than `retention`, in bounded batches; a no-op while it is off. */
+export function retentionService(params: {
+  store: Store;
+  /** QUEUECTL_HOME of this worker, where the job logs it may delete are. */
+  home: string;
+  now: () => number;
+  config: () => QueueConfig;
+  onError: (error: unknown) => void;
+}): PeriodicService {
+  return new PeriodicService({
+    intervalMs: () => RETENTION_EVERY_MS,
+    onError: params.onError,
+    async tick() {
+      const { retentionMs } = params.config();
+      if (retentionMs === null) return;
+      const finishedBefore = params.now() - retentionMs;
+      for (;;) {
+        const ids = await purgeFinishedJobs(params.store, {
+          states: ["completed", "dead", "canceled"],
+          finishedBefore,
+          dryRun: false,
+          home: params.home,
+          limit: RETENTION_BATCH,
+        });
+        if (ids.length < RETENTION_BATCH) return;
+        await Bun.sleep(RETENTION_PAUSE_MS);
+      }
+    },
+  });
 }

@@ -57,8 +57,11 @@ export interface RunningJob {
   /** The main process, which leads the job's process group; null when it could not start. */
   readonly pid: number | null;
   readonly done: Promise<RunResult>;
-  /** SIGTERM to the group, SIGKILL after KILL_GRACE_MS; `reason` becomes the attempt's error. */
-  stop(reason: string): void;
+  /**
+   * SIGTERM to the group, SIGKILL after KILL_GRACE_MS; `reason` becomes the attempt's error.
+   * False when the run was already being stopped (the first reason stands) or had exited.
+   */
+  stop(reason: string): boolean;
   /** Whether the main process has exited: from then on the attempt's outcome is settled. */
   readonly exited: boolean;
 }
@@ -81,7 +84,7 @@ function notStarted(error: string): RunningJob {
     logPath: null,
     outputTail: null,
   };
-  return { pid: null, done: Promise.resolve(result), stop: () => {}, exited: true };
+  return { pid: null, done: Promise.resolve(result), stop: () => false, exited: true };
 }
 
 async function pump(reader: ReadableStreamDefaultReader<Uint8Array>, sinks: ((chunk: Uint8Array) => void)[]) {
@@ -174,15 +177,16 @@ export function runJob(params: RunParams): RunningJob {
   let stopReason: string | null = null;
   let exited = false;
   let killTimer: ReturnType<typeof setTimeout> | undefined;
-  const stop = (reason: string) => {
+  const stop = (reason: string): boolean => {
     // Once the main process exited, its own exit status is the outcome, whatever comes later.
-    if (stopReason !== null || exited) return;
+    if (stopReason !== null || exited) return false;
     stopReason = reason;
     signalGroup(pid, "SIGTERM");
     killTimer = setTimeout(() => {
       closeGuard();
       signalGroup(pid, "SIGKILL");
     }, KILL_GRACE_MS);
+    return true;
   };
 
   let timeoutTimer: ReturnType<typeof setTimeout> | undefined;
@@ -234,6 +238,36 @@ export function runJob(params: RunParams): RunningJob {
     stop,
     get exited() {
       return exited;
+    },
+  };
+}
+
+/**
+ * `start`, once `previous` has settled: a worker that claims a job again while an older
+ * attempt of it is still being stopped never runs the two side by side. A stop before the
+ * start means the run never starts.
+ */
+export function runAfter(previous: Promise<unknown>, start: () => RunningJob): RunningJob {
+  let started: RunningJob | null = null;
+  let stopReason: string | null = null;
+  const done = previous.then(() => {
+    if (stopReason !== null) return notStarted(stopReason).done;
+    started = start();
+    return started.done;
+  });
+  return {
+    get pid() {
+      return started?.pid ?? null;
+    },
+    done,
+    stop(reason: string): boolean {
+      if (started) return started.stop(reason);
+      if (stopReason !== null) return false;
+      stopReason = reason;
+      return true;
+    },
+    get exited() {
+      return started?.exited ?? false;
     },
   };
 }

@@ -24,8 +24,7 @@ export interface StopParams {
   host: string;
   timeoutMs: number;
   all: boolean;
-  now: number;
-  /** A registry row whose heartbeat is older than this belongs to a worker that is gone. */
+  /** A registry row whose heartbeat is older than this, on the store's clock, belongs to a worker that is gone. */
   lostAfterMs: number;
   /** Called once when the graceful wait runs out and running jobs are being stopped. */
   onEscalate?: (pids: number[]) => void;
@@ -66,7 +65,7 @@ async function waitUntilGone(pids: number[], ms: number): Promise<number[]> {
 
 export async function stopWorkers(store: Store, params: StopParams): Promise<StopReport> {
   const report: StopReport = { stopped: [], forced: [], killed: [], watchers: [], stale: 0, remoteAsked: 0 };
-  const registered = await store.workerList();
+  const [registered, now] = await Promise.all([store.workerList(), store.clockNow()]);
   const local = registered.filter((worker) => worker.host === params.host);
   const workers: number[] = [];
   const idOf = new Map<number, string>();
@@ -74,7 +73,8 @@ export async function stopWorkers(store: Store, params: StopParams): Promise<Sto
   for (const worker of local) {
     idOf.set(worker.pid, worker.id);
     if (isQueuectlProcess(worker.pid, "worker", worker.started_at)) workers.push(worker.pid);
-    else if (params.now - worker.heartbeat_at <= params.lostAfterMs) unreachable++;
+    // No process here, yet heartbeating: another container or pid namespace with this host name.
+    else if (now - worker.heartbeat_at <= params.lostAfterMs) unreachable++;
     else {
       await store.workerRemove({ id: worker.id });
       report.stale++;

@@ -109,8 +109,6 @@ describe("normalizeSpec", () => {
     [{ id: "a", command: "x", after: ["a"] }, "`after` names the job itself"],
     [{ id: "-dash", command: "x" }, 'starts with "-"'],
     [{ id: "a", command: "x", run_at: "2026-02-30T00:00:00Z" }, "not a date on the calendar"],
-    [{ id: "a", command: "x".repeat(100_001) }, "longer than 100000 characters"],
-    [{ id: "a", command: ["echo", "x".repeat(100_001)] }, "argument longer than 100000"],
     [["not", "an", "object"], "a job must be a JSON object"],
     [null, "a job must be a JSON object"],
   ])("refuses %j", (input, expected) => {

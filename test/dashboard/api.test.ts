@@ -59,6 +59,35 @@ beforeAll(async () => {
   await enqueue(store, { id: "cancel-me", command: "echo never" }, t + 21_000);
   await enqueue(store, { id: "nightly/backup", command: "./backup.sh" }, t + 22_000, "jobs/nightly.yaml");
   await store.workerRegister({ id: "w-1", host: "remote-host", pid: 4242, now, queues: null });
+  await store.folderSyncRecord({
+    folder: "/repo/jobs",
+    target: "/repo/jobs",
+    at: now - 5000,
+    host: "remote-host",
+    pid: 4343,
+    by: "watch",
+    files: 2,
+    created: 1,
+    updated: 0,
+    canceled: 0,
+    unchanged: 0,
+    problems: 1,
+    problemList: [{ file: "bad.yaml", line: 2, column: 1, message: "`max_retry` is not a job field" }],
+  });
+  await store.folderWatcherClaim({
+    folder: "/repo/jobs",
+    host: "remote-host",
+    pid: 4343,
+    now,
+    replacePid: null,
+  });
+  await store.folderWatcherBeat({
+    folder: "/repo/jobs",
+    host: "remote-host",
+    pid: 4343,
+    now,
+    error: "store locked",
+  });
   await store.close();
   dashboard = await startDashboard(home.env);
 });
@@ -185,10 +214,22 @@ describe("read endpoints", () => {
     );
   });
 
-  test("GET /api/sync groups jobfile jobs by source and says what it cannot know", async () => {
+  test("GET /api/sync lists each folder's last sync and watchers, then groups jobfile jobs by source", async () => {
     const body = (await (await get("/api/sync")).json()) as Json;
-    expect(body.last_plan).toBeNull();
-    expect(String(body.note)).toContain("sync --dry-run");
+    expect(body.folders).toEqual([
+      expect.objectContaining({
+        folder: "/repo/jobs",
+        last_sync: expect.objectContaining({ by: "watch", host: "remote-host", files: 2, problems: 1 }),
+        watchers: [
+          expect.objectContaining({
+            host: "remote-host",
+            pid: 4343,
+            alive: true,
+            last_error: "store locked",
+          }),
+        ],
+      }),
+    ]);
     expect(body.sources).toEqual([
       {
         source: "jobs/nightly.yaml",

@@ -1,7 +1,7 @@
 /**
  * The dashboard's controls and the reads behind its panels, over real HTTP against a real
  * `queuectl dashboard` process: queues with pause and resume, schedules with their next
- * run, a job's dependencies both ways, kill (501 until the core has it), and the live
+ * run, a job's dependencies both ways, kill, and the live
  * output of a job that a real `queuectl worker run` process is running.
  */
 
@@ -131,11 +131,25 @@ describe("schedules and dependencies", () => {
 });
 
 describe("kill", () => {
-  test("POST /api/jobs/<id>/kill answers 501 until the core can kill, and changes nothing", async () => {
-    const response = await post("/api/jobs/build/kill");
-    expect(response.status).toBe(501);
-    expect(((await response.json()) as Json).error).toContain("kill is not available");
-    expect((await get("/api/jobs/build")).state).toBe("pending");
+  test("POST /api/jobs/<id>/kill cancels a job that has not started, and refuses one that ended", async () => {
+    const store = openTestStore(home.home);
+    await enqueue(store, { id: "doomed", command: "true", queue: "ci" }, Date.now());
+    await store.jobTransition({
+      id: "doomed",
+      from: ["pending"],
+      to: "canceled",
+      resetAttempts: false,
+      now: Date.now(),
+    });
+    await enqueue(store, { id: "waiting", command: "true", queue: "ci" }, Date.now());
+    await store.close();
+    const response = await post("/api/jobs/waiting/kill");
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ killed: "waiting", result: "canceled" });
+    expect((await get("/api/jobs/waiting")).state).toBe("canceled");
+    const ended = await post("/api/jobs/doomed/kill");
+    expect(ended.status).toBe(409);
+    expect(((await ended.json()) as Json).error).toContain("only pending, failed or running jobs");
     expect((await post("/api/jobs/nope/kill")).status).toBe(404);
   });
 });

@@ -259,10 +259,10 @@ describe("show", () => {
 });
 
 describe("status", () => {
-  test("--json has exactly {jobs, workers, config}", async () => {
+  test("--json has exactly {jobs, workers, running, folders, config}", async () => {
     await everyState();
     const status = await json<Record<string, unknown>>("status");
-    expect(Object.keys(status).sort()).toEqual(["config", "jobs", "workers"]);
+    expect(Object.keys(status).sort()).toEqual(["config", "folders", "jobs", "running", "workers"]);
     expect(status.jobs).toEqual({
       pending: 1,
       processing: 1,
@@ -283,7 +283,7 @@ describe("status", () => {
     });
   });
 
-  test("workers: registered ones are listed, this host's dead processes are pruned", async () => {
+  test("workers: every registered one is listed and judged by its heartbeat; status removes none", async () => {
     const env = { ...home.env, QUEUECTL_HOST: "here" };
     const gone = Bun.spawn(["true"]);
     await gone.exited;
@@ -301,7 +301,9 @@ describe("status", () => {
     });
     const status = await runCliJson<{ workers: Record<string, unknown>[] }>(["status"], { env });
     const byId = Object.fromEntries(status.workers.map((worker) => [worker.id, worker]));
-    expect(Object.keys(byId).sort()).toEqual(["live", "remote"]);
+    // "gone" has no process here, but its heartbeat is fresh: another container may run it.
+    expect(Object.keys(byId).sort()).toEqual(["gone", "live", "remote"]);
+    expect(byId.gone).toMatchObject({ alive: true });
     expect(byId.live).toMatchObject({
       host: "here",
       pid: process.pid,
@@ -313,9 +315,14 @@ describe("status", () => {
     for (const field of ["started_at", "heartbeat_at", "heartbeat_age_ms"])
       expect(byId.live).toHaveProperty(field);
     const human = ok(await runCli(["status"], { env }));
-    expect(human).toContain("Active Workers: 1");
+    expect(human).toContain("Active Workers: 2");
     expect(human).toContain(`Worker (PID: ${process.pid}) - Running`);
     expect(human).toContain("Lost (no heartbeat for");
+    expect((await withStore((store) => store.workerList())).map((worker) => worker.id).sort()).toEqual([
+      "gone",
+      "live",
+      "remote",
+    ]);
   });
 
   test("an empty queue, and the human form", async () => {

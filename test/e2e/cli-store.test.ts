@@ -7,7 +7,7 @@ import { Database } from "bun:sqlite";
 import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { SQLITE_SCHEMA_VERSION } from "../../src/store/sqlite/migrations.ts";
+import { SQLITE_MIGRATIONS } from "../../src/store/sqlite/migrations.ts";
 import {
   CLI_PATH,
   type CliResult,
@@ -119,7 +119,7 @@ describe("migrations", () => {
   test("a fresh database records every migration from version 1, in WAL mode", async () => {
     ok(await cli(["status"]));
     const path = join(home.home, "jobs.db");
-    expect(versions(path)).toEqual(Array.from({ length: SQLITE_SCHEMA_VERSION }, (_, i) => i + 1));
+    expect(versions(path)).toEqual(SQLITE_MIGRATIONS.map((migration) => migration.version));
     expect(versions(path)[0]).toBe(1);
     const db = new Database(path, { readonly: true });
     expect((db.query("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode).toBe("wal");

@@ -116,8 +116,14 @@ async function seedQueue(path: string): Promise<void> {
     });
     await store.jobfileApply({
       changes: {
-        creates: [],
-        updates: [job("done", { source: "nightly/done.yaml", revision: "v2" })],
+        declarations: [
+          {
+            ...job("done", { source: "nightly/done.yaml", revision: "v2" }),
+            source: "nightly/done.yaml",
+            owner: "nightly",
+            adoptFrom: null,
+          },
+        ],
         removals: [],
       },
       now: NOW + 2,

@@ -80,7 +80,7 @@ describe.skipIf(!PG_URL)("jobfiles on PostgreSQL", () => {
     writeFileSync(join(jobs, "later.yaml"), `command: echo later >> ${log}\n`);
     await cli("sync", jobs);
     rmSync(join(jobs, "later.yaml"));
-    expect(await cli("sync", jobs)).toContain("- cancel");
+    expect(await cli("sync", jobs)).toContain("- later  cancel: jobfile removed (was pending)");
     expect((await states()).later).toBe("canceled");
     expect(await cli("sync", jobs, "--dry-run")).toContain("No changes");
   });

@@ -15,13 +15,12 @@ afterEach(() => fixture?.cleanup());
 interface SyncJson {
   dry_run: boolean;
   plan: {
-    create: { id: string }[];
-    update: { id: string; reason: string; state: string }[];
-    cancel: { id: string; state: string }[];
+    changes: { id: string; action: string; state: string | null; fields: { field: string }[] }[];
+    counts: Record<string, number>;
     unchanged: number;
     errors: { file: string; line: number; column: number; field: string | null; message: string }[];
   };
-  applied: Record<string, string[]> | null;
+  applied: (Record<string, string[]> & { counts: Record<string, number> }) | null;
 }
 
 async function syncJson(args: string[], cwd?: string) {
@@ -56,11 +55,12 @@ describe("queuectl sync", () => {
     const result = await runCli(["sync", fixture.dir], { env: fixture.env });
     expect(result.exitCode).toBe(2);
     const lines = result.stdout.split("\n");
-    expect(lines).toContain("  + create  new     new.yaml");
-    expect(lines.find((line) => line.startsWith("  ~ update  change"))).toContain("new revision");
-    expect(lines.find((line) => line.startsWith("  - cancel  remove"))).toContain("canceled");
+    expect(lines).toContain("  + new     create  new.yaml");
+    expect(lines).toContain("  ~ change  update: replaces the pending run, attempts reset  change.yaml");
+    expect(lines).toContain('      ~ command: "echo v1" → "echo v2"');
+    expect(lines).toContain("  - remove  cancel: jobfile removed (was pending)  remove.yaml");
     expect(lines).toContain(
-      "  ! error   broken.yaml:2:1: `max_retry` is not a job field — did you mean `max_retries`?",
+      "  ! error  broken.yaml:2:1: `max_retry` is not a job field — did you mean `max_retries`?",
     );
     expect(result.stdout).toContain("Plan: 1 to create, 1 to update, 1 to cancel, 1 error; 1 unchanged.");
     expect(result.stdout).toContain("Applied: 1 created, 1 updated, 1 canceled.");
@@ -82,14 +82,15 @@ describe("queuectl sync", () => {
     const dry = await syncJson([fixture.dir, "--dry-run"]);
     expect(dry.exitCode).toBe(0);
     expect(dry.json.dry_run).toBe(true);
-    expect(dry.json.plan.create.map((job) => job.id)).toEqual(["a"]);
+    expect(dry.json.plan.changes.map((job) => [job.id, job.action])).toEqual([["a", "create"]]);
     expect(dry.json.applied).toBeNull();
     expect(await runCliJson<unknown[]>(["list"], { env: fixture.env })).toEqual([]);
     const human = await runCli(["sync", fixture.dir, "--dry-run"], { env: fixture.env });
     expect(human.stdout).toContain("Dry run: nothing was applied.");
 
     const real = await syncJson([fixture.dir]);
-    expect(real.json.applied?.created).toEqual(["a"]);
+    expect(real.json.applied?.create).toEqual(["a"]);
+    expect(real.json.applied?.counts).toEqual(real.json.plan.counts);
     const again = await runCli(["sync", fixture.dir], { env: fixture.env });
     expect(again.stdout.trim()).toBe("No changes: 1 declaration up to date.");
   });
@@ -126,7 +127,7 @@ describe("queuectl sync", () => {
     const result = await syncJson([join(fixture.home, "examples")]);
     expect(result.exitCode).toBe(0);
     expect(result.json.plan.errors).toEqual([]);
-    expect(result.json.plan.create.length).toBeGreaterThanOrEqual(5);
+    expect(result.json.plan.counts.create).toBeGreaterThanOrEqual(5);
   });
 });
 
@@ -143,7 +144,7 @@ describe("git workflow", () => {
     const first = git(repo, "rev-parse", "HEAD");
     const store = await fixture.store();
 
-    expect((await syncJson([], repo)).json.applied?.created).toEqual(["build", "nightly/backup"]);
+    expect((await syncJson([], repo)).json.applied?.create).toEqual(["build", "nightly/backup"]);
     expect(await completeAll(store)).toEqual(["build", "nightly/backup"]);
 
     writeFileSync(join(repo, "jobs", "build.yaml"), "command: echo build v2\n");
@@ -151,16 +152,18 @@ describe("git workflow", () => {
     git(repo, "add", "jobs");
     git(repo, "commit", "-q", "-m", "second jobs");
     const second = await syncJson([], repo);
-    expect(second.json.applied?.updated).toEqual(["build"]);
-    expect(second.json.applied?.created).toEqual(["deploy"]);
+    expect(second.json.applied?.replace).toEqual(["build"]);
+    expect(second.json.applied?.create).toEqual(["deploy"]);
     expect(await completeAll(store)).toEqual(["build", "deploy"]);
 
     for (const ref of [first, "main", first, "main"]) {
       git(repo, "checkout", "-q", ref);
       const result = await syncJson([], repo);
       expect(result.exitCode).toBe(0);
-      expect(result.json.applied?.created).toEqual([]);
-      expect(result.json.applied?.updated).toEqual([]);
+      expect(result.json.applied?.create).toEqual([]);
+      expect(result.json.applied?.replace).toEqual([]);
+      // build shows the revision the checkout declares, which it completed before.
+      expect(result.json.applied?.show_completed).toEqual(["build"]);
       expect(await claimAll(store)).toEqual([]);
     }
     const attempts = await Promise.all(

@@ -8,8 +8,8 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { resolveConfig } from "../../src/core/config.ts";
-import { rescueExpiredLeases } from "../../src/worker/outcome.ts";
 import { isProcessAlive } from "../../src/worker/process-info.ts";
+import { rescueExpiredLeases } from "../../src/worker/rescue.ts";
 import { runCli, runCliJson, waitFor } from "../helpers/cli.ts";
 import {
   config,

@@ -27,11 +27,14 @@ import { isProcessAlive } from "../../src/worker/process-info.ts";
 import { type CliResult, runCli, type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
 import { ok } from "../worker/helpers.ts";
 import {
+  AS_NOBODY,
+  cliAsNobody,
   countJobs,
   cpuShare,
   integrityCheck,
   jobStates,
   mountScratchFs,
+  nobodyCanRunTheCli,
   type ScratchFs,
   scratchFsAvailable,
   WorkerProcess,
@@ -233,26 +236,6 @@ describe.skipIf(!scratchFsAvailable())("a failing disk (loop-mounted ext4; needs
   });
 });
 
-/** Root can switch to nobody, and nobody can read this checkout (a 0700 temp clone it cannot). */
-function nobodyCanRunTheCli(): boolean {
-  if (process.getuid?.() !== 0) return false;
-  const probe = Bun.spawnSync(
-    [
-      "setpriv",
-      "--reuid=65534",
-      "--regid=65534",
-      "--clear-groups",
-      "bun",
-      join(import.meta.dir, "../../src/cli.ts"),
-      "--version",
-    ],
-    { stdout: "ignore", stderr: "ignore" },
-  );
-  if (probe.exitCode !== 0)
-    console.warn("skipping the read-only database test: user nobody cannot run this checkout");
-  return probe.exitCode === 0;
-}
-
 describe.skipIf(!nobodyCanRunTheCli())(
   "the database made read-only by chmod (processes run as nobody)",
   () => {
@@ -262,26 +245,11 @@ describe.skipIf(!nobodyCanRunTheCli())(
       chownSync(base, 65534, 65534);
       chownSync(home.home, 65534, 65534);
       const env = useHome(base);
-      const asNobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
-      const nobody = (...args: string[]) => {
-        const child = Bun.spawnSync(
-          [...asNobody, "bun", ...[join(import.meta.dir, "../../src/cli.ts")], ...args],
-          {
-            env,
-            stdout: "pipe",
-            stderr: "pipe",
-          },
-        );
-        return {
-          exitCode: child.exitCode ?? -1,
-          stdout: child.stdout.toString(),
-          stderr: child.stderr.toString(),
-        };
-      };
+      const nobody = cliAsNobody(env);
       const db = join(base, "jobs.db");
       expect(nobody("config", "set", "poll-interval", "0.2").exitCode).toBe(0);
       expect(nobody("enqueue", '{"id":"first","command":"true"}').exitCode).toBe(0);
-      workers.push(new WorkerProcess(env, { prefix: asNobody }));
+      workers.push(new WorkerProcess(env, { prefix: AS_NOBODY }));
       await waitFor(() => jobStates(db).first === "completed", { timeoutMs: 30_000, what: "first job" });
 
       chmodSync(db, 0o400);

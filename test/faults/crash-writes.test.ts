@@ -111,7 +111,7 @@ describe("SIGKILL during a sync of many jobfiles", () => {
       outcomes.push(declared);
       expect(integrityCheck(db)).toBe("ok");
       const again = ok(await runCli(["--db", db, "sync", dir, "--json"], { env: home.env }));
-      expect(JSON.parse(again).applied.created).toHaveLength(declared === 0 ? FILES : 0);
+      expect(JSON.parse(again).applied.create).toHaveLength(declared === 0 ? FILES : 0);
       expect(countJobs(db, "source IS NOT NULL")).toBe(FILES);
     }
     console.log(`sync kills left ${outcomes.join(", ")} declared jobs (full run ${full} ms)`);

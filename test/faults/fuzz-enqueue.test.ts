@@ -16,6 +16,8 @@ import { runCli, tempHome } from "../helpers/cli.ts";
 setDefaultTimeout(120_000);
 
 const config = resolveConfig({});
+const SEED = Number(process.env.QUEUECTL_PROPERTY_SEED ?? Math.floor(Math.random() * 2 ** 31));
+console.log(`fuzzed enqueue input: seed ${SEED} (replay with QUEUECTL_PROPERTY_SEED=${SEED})`);
 const FIELDS = SPEC_FIELDS;
 
 /** Either jobs come out, or a UserError with exit code 2 and a single-line message. */
@@ -45,7 +47,7 @@ describe("fuzzed enqueue input (in process)", () => {
       fc.property(fc.jsonValue({ maxDepth: 5 }), (value) => {
         classify(JSON.stringify(value) ?? "null");
       }),
-      { numRuns: 2000 },
+      { numRuns: 2000, seed: SEED },
     );
   });
 
@@ -54,7 +56,7 @@ describe("fuzzed enqueue input (in process)", () => {
       fc.property(jobLike, (value) => {
         classify(JSON.stringify(value));
       }),
-      { numRuns: 3000 },
+      { numRuns: 3000, seed: SEED },
     );
   });
 
@@ -70,7 +72,7 @@ describe("fuzzed enqueue input (in process)", () => {
           classify(valid.slice(0, at) + insert + valid.slice(at + 1), format);
         },
       ),
-      { numRuns: 3000 },
+      { numRuns: 3000, seed: SEED },
     );
   });
 
@@ -83,7 +85,7 @@ describe("fuzzed enqueue input (in process)", () => {
           classify(text, format);
         },
       ),
-      { numRuns: 3000 },
+      { numRuns: 3000, seed: SEED },
     );
   });
 
@@ -108,6 +110,18 @@ describe("fuzzed enqueue input (in process)", () => {
       ['{"id":"a","id":"b","command":"echo"}', undefined],
       ["id: a\nid: b\ncommand: echo", "yaml"],
       ['{"id":"a","command":"echo","max_retries":1e309}', undefined],
+      ['{"id":"a","command":"echo","delay":"15000000w"}', undefined],
+      ['{"id":"a","command":"echo","delay":1e308}', undefined],
+      ['{"id":"a","command":"echo","timeout":1e308}', undefined],
+      ['{"id":"a","command":"echo","run_at":"9999-12-31T23:59:59Z"}', undefined],
+      ["id: a\ncommand: echo\ndelay: 1e308", "yaml"],
+      [
+        JSON.stringify({
+          id: "a",
+          command: ["true", ...Array.from({ length: 90 }, () => "y".repeat(100_000))],
+        }),
+        undefined,
+      ],
       ['{"__proto__":{"command":"echo"},"id":"a"}', undefined],
       ['{"id":"a","command":"echo","constructor":{"prototype":{}}}', undefined],
       [bomb, "yaml"],

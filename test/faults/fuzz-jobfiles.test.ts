@@ -290,7 +290,7 @@ describe("queuectl sync on fuzzed files (real CLI)", () => {
       // The hostile file of the round is always among the problems.
       expect(problems.some((line) => line.includes(name))).toBe(true);
       // What was created matches what sync says it created, nothing more.
-      const created = result.stdout.split("\n").filter((line) => line.includes("+ create")).length;
+      const created = result.stdout.split("\n").filter((line) => /^\s*\+ \S+\s+create\b/.test(line)).length;
       expect(countJobs(db)).toBeGreaterThanOrEqual(before);
       expect(countJobs(db) - before).toBeLessThanOrEqual(created);
     }

@@ -11,7 +11,7 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CLI_PATH, waitFor } from "../helpers/cli.ts";
+import { CLI_PATH, type CliResult, waitFor } from "../helpers/cli.ts";
 
 /** Runs `work` on a read-only connection to the file, then closes it. */
 export function readDb<T>(path: string, work: (db: Database) => T): T {
@@ -207,4 +207,35 @@ export class WorkerProcess {
     const decoder = new TextDecoder();
     for await (const chunk of stream) this[into] += decoder.decode(chunk, { stream: true });
   }
+}
+
+/** Root can switch to nobody, and nobody can read this checkout (a 0700 temp clone it cannot). */
+export function nobodyCanRunTheCli(): boolean {
+  if (process.getuid?.() !== 0) return false;
+  const probe = Bun.spawnSync([...AS_NOBODY, "bun", CLI_PATH, "--version"], {
+    stdout: "ignore",
+    stderr: "ignore",
+  });
+  if (probe.exitCode !== 0)
+    console.warn("skipping tests run as nobody: user nobody cannot run this checkout");
+  return probe.exitCode === 0;
+}
+
+/** Runs a command as user `nobody` (uid and gid 65534, no supplementary groups). */
+export const AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
+
+/** The CLI run as `nobody`, to completion: root would bypass the file permissions under test. */
+export function cliAsNobody(env: Record<string, string>): (...args: string[]) => CliResult {
+  return (...args) => {
+    const child = Bun.spawnSync([...AS_NOBODY, "bun", CLI_PATH, ...args], {
+      env,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    return {
+      exitCode: child.exitCode ?? -1,
+      stdout: child.stdout.toString(),
+      stderr: child.stderr.toString(),
+    };
+  };
 }

@@ -16,14 +16,15 @@ forEachBackend((backend) => {
       nextRunAt: 0,
       source: "/jobs/declared.yaml",
     };
-    await store.jobfileApply({ changes: { creates: [job], updates: [], removals: [] }, now: 1 });
+    const declaration = { ...job, source: "/jobs/declared.yaml", owner: "/jobs", adoptFrom: null };
+    await store.jobfileApply({ changes: { declarations: [declaration], removals: [] }, now: 1 });
     const claimed = await store.jobClaim({ workerId: "w", host: "h", now: 2, leaseMs: 60_000 });
     expect(claimed?.id).toBe("declared");
     const removed = await store.jobfileApply({
-      changes: { creates: [], updates: [], removals: ["declared"] },
+      changes: { declarations: [], removals: [{ id: "declared", owner: "/jobs" }] },
       now: 3,
     });
-    expect(removed.canceled).toEqual([]);
+    expect(removed.cancel).toEqual([]);
     expect((await store.jobGet({ id: "declared" }))?.state).toBe("processing");
     const failed = {
       exitCode: 1,

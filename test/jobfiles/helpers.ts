@@ -1,22 +1,65 @@
 /**
- * Jobfile test helpers: a temp home with a private jobs folder, a real SQLite store on a
- * file in it, running jobs "by hand" through the store (claim, then complete or fail), and
- * a long-running CLI process whose stdout lines can be awaited.
+ * Jobfile test helpers: a temp home with a private jobs folder, a real store (an SQLite
+ * file in it, or a PostgreSQL schema of its own), running jobs "by hand" through the store
+ * (claim, then complete or fail), and a long-running CLI process whose stdout lines can be
+ * awaited.
  */
 
+import { afterEach, describe } from "bun:test";
 import { chmodSync, mkdirSync, realpathSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { SQL } from "bun";
 import type { Job } from "../../src/core/job.ts";
 import { type SyncOptions, syncJobsFolder } from "../../src/jobfiles/sync.ts";
 import { openStore } from "../../src/store/open.ts";
 import type { RunResult, Store } from "../../src/store/store.ts";
 import { CLI_PATH, type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
 
+export type Backend = "sqlite" | "postgres";
+
+const PG_URL = process.env.QUEUECTL_TEST_PG_URL;
+
+/**
+ * The backends a behaviour suite runs on: SQLite always, PostgreSQL when
+ * QUEUECTL_TEST_PG_URL is set (said loudly when it is not).
+ */
+export function testBackends(suite: string): Backend[] {
+  if (PG_URL) return ["sqlite", "postgres"];
+  console.warn(`${suite}: PostgreSQL skipped; set QUEUECTL_TEST_PG_URL to run it there too`);
+  return ["sqlite"];
+}
+
+/** What a test of a backend suite works with: set up by `setUp()`, cleaned up after the test. */
+export interface BackendTest {
+  backend: Backend;
+  fixture: JobsFixture;
+  /** A store on the fixture's location. */
+  store: Store;
+  /** A fresh jobs folder and store on this suite's backend. */
+  setUp(): Promise<void>;
+}
+
+/** Registers `suite` once per backend; each test calls `t.setUp()` for its folder and store. */
+export function forEachBackend(name: string, suite: (t: BackendTest) => void): void {
+  for (const backend of testBackends(name)) {
+    describe(backend, () => {
+      const t = { backend } as BackendTest;
+      t.setUp = async () => {
+        t.fixture = jobsFixture(backend);
+        t.store = await t.fixture.store();
+      };
+      afterEach(() => t.fixture?.cleanup());
+      suite(t);
+    });
+  }
+}
+
 export interface JobsFixture extends TempHome {
   /** The jobs folder (mode 0700). */
   dir: string;
   /** Its real path: what job sources start with. */
   root: string;
+  /** The store's location: an SQLite file, or a PostgreSQL URL with its own schema. */
   dbPath: string;
   write(rel: string, text: string): string;
   remove(rel: string): void;
@@ -26,18 +69,21 @@ export interface JobsFixture extends TempHome {
   store(): Promise<Store>;
 }
 
-export function jobsFixture(): JobsFixture {
-  const home = tempHome();
+export function jobsFixture(backend: Backend = "sqlite"): JobsFixture {
+  const schema = `qc_jobfiles_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+  const dbPath =
+    backend === "postgres" && PG_URL ? `${PG_URL}${PG_URL.includes("?") ? "&" : "?"}schema=${schema}` : "";
+  const home = tempHome(dbPath ? { QUEUECTL_DB: dbPath } : {});
   const dir = join(home.home, "jobs");
   mkdirSync(dir, { mode: 0o700 });
   chmodSync(dir, 0o700);
-  const dbPath = join(home.home, "jobs.db");
+  const location = dbPath || join(home.home, "jobs.db");
   const stores: Store[] = [];
   return {
     ...home,
     dir,
     root: realpathSync(dir),
-    dbPath,
+    dbPath: location,
     write(rel, text) {
       const path = join(dir, rel);
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -55,13 +101,21 @@ export function jobsFixture(): JobsFixture {
       for (const rel of rels) utimesSync(join(dir, rel), past, past);
     },
     async store() {
-      const store = await openStore({ url: dbPath });
+      const store = await openStore({ url: location });
       stores.push(store);
       return store;
     },
     cleanup() {
-      for (const store of stores) void store.close().catch(() => {});
+      const closed = Promise.all(stores.map((store) => store.close().catch(() => {})));
       home.cleanup();
+      if (backend === "postgres" && PG_URL) {
+        return closed.then(async () => {
+          const admin = new SQL(PG_URL, { max: 1 });
+          await admin.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+          await admin.close();
+        });
+      }
+      return closed.then(() => {});
     },
   };
 }
@@ -69,6 +123,19 @@ export function jobsFixture(): JobsFixture {
 export function sync(store: Store, dir: string, extra: Partial<SyncOptions> = {}) {
   return syncJobsFolder({ store, dir, now: Date.now(), ...extra });
 }
+
+/** What a sync that changed no job reports as applied. */
+export const NOTHING_APPLIED = {
+  create: [],
+  replace: [],
+  defer: [],
+  dropDeferred: [],
+  showCompleted: [],
+  redeclare: [],
+  cancel: [],
+  forget: [],
+  rearmed: [],
+};
 
 export const SUCCESS: RunResult = {
   exitCode: 0,

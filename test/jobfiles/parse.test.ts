@@ -159,3 +159,41 @@ describe("jsonErrorOffset", () => {
     expect(jsonErrorOffset("")).toBe(0);
   });
 });
+
+describe("every problem", () => {
+  test("a file with five mistakes lists all five, each at its own line and column", () => {
+    const text = [
+      "jobs:",
+      "  - id: a",
+      "    command: 5",
+      "    max_retry: 1",
+      "    timeout: soon",
+      "  - id: b",
+      "    command: echo b",
+      "    priority: high",
+      "    tags: nightly",
+      "",
+    ].join("\n");
+    const parsed = parseJobfile(text, "five.yaml");
+    expect(parsed.jobs).toEqual([]);
+    expect(parsed.problems.map((p) => [p.line, p.column, p.field])).toEqual([
+      [3, 5, "command"],
+      [4, 5, "max_retry"],
+      [5, 5, "timeout"],
+      [8, 5, "priority"],
+      [9, 5, "tags"],
+    ]);
+    expect(parsed.knownIds).toEqual(["a", "b"]);
+  });
+
+  test("a missing command does not hide the other fields' problems", () => {
+    const parsed = parseJobfile("max_retries: -1\nqueue: 7\n", "a.yaml");
+    expect(parsed.problems.map((p) => p.field)).toEqual(["command", "max_retries", "queue"]);
+  });
+
+  test("every YAML syntax error of every document is listed", () => {
+    const parsed = parseJobfile("a: [1\n---\nb: {\n", "a.yaml");
+    expect(parsed.problems.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(parsed.problems.map((p) => p.line)).size).toBeGreaterThanOrEqual(2);
+  });
+});

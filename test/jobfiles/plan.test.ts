@@ -1,13 +1,21 @@
-import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import type { JobState } from "../../src/core/job.ts";
-import { specRevision } from "../../src/core/spec.ts";
-import { type DesiredJob, type DesiredState, plan, planChanges } from "../../src/jobfiles/plan.ts";
-import type { DeclaredJob, JobDeclaration } from "../../src/store/store.ts";
+/** The pure planner: each id's decided action, ownership, removals and problems, without a store. */
 
-// Real processes on a busy two-core machine: generous, not the 5 s default.
-setDefaultTimeout(60_000);
+import { describe, expect, test } from "bun:test";
+import type { JobState } from "../../src/core/job.ts";
+import type { JobFacts } from "../../src/core/reconcile.ts";
+import { specRevision } from "../../src/core/spec.ts";
+import {
+  type ActualState,
+  type DesiredJob,
+  type DesiredState,
+  plan,
+  planChanges,
+} from "../../src/jobfiles/plan.ts";
+import type { DeclaredJob } from "../../src/store/store.ts";
 
 const ROOT = "/srv/jobs";
+const OTHER = "/srv/other-repo/jobs";
+const STATES = ["pending", "processing", "completed", "failed", "dead", "canceled"] as const;
 
 function desiredJob(id: string, command: string, file = `${id}.yaml`): DesiredJob {
   const spec = { id, command };
@@ -23,128 +31,203 @@ function desiredJob(id: string, command: string, file = `${id}.yaml`): DesiredJo
   };
 }
 
-function declared(job: DesiredJob, state: JobState, extra: Partial<DeclaredJob> = {}): DeclaredJob {
-  return { id: job.spec.id, source: job.source, revision: job.revision, state, declared: true, ...extra };
+function facts(job: DesiredJob, state: JobState, extra: Partial<JobFacts> = {}): JobFacts {
+  return {
+    id: job.spec.id,
+    state,
+    revision: job.revision,
+    spec: job.spec,
+    nextRevision: null,
+    source: job.source,
+    declared: true,
+    owner: ROOT,
+    completed: [],
+    canceledDependents: [],
+    ...extra,
+  };
+}
+
+function declaredOf(row: JobFacts): DeclaredJob {
+  const { id, source, revision, state, declared, owner } = row;
+  return { id, source: source ?? "", revision, state, declared, owner };
+}
+
+function actual(rows: JobFacts[], extra: Partial<ActualState> = {}): ActualState {
+  return {
+    declared: rows.filter((row) => row.source !== null).map(declaredOf),
+    existing: rows,
+    schedules: [],
+    ...extra,
+  };
 }
 
 function desired(jobs: DesiredJob[], extra: Partial<DesiredState> = {}): DesiredState {
   return { root: ROOT, jobs, problems: [], blocked: [], blockedIds: [], ...extra };
 }
 
-const nothingExisting = { existing: [] as JobDeclaration[], schedules: [] };
+function actions(result: ReturnType<typeof plan>): string[] {
+  return result.changes.map((change) => `${change.id} ${change.action}`);
+}
 
 describe("plan", () => {
-  test("a new id is created", () => {
+  test("a new id is created, and sent to the store with the folder as its owner", () => {
     const a = desiredJob("a", "echo a");
-    const result = plan(desired([a]), { declared: [], ...nothingExisting });
-    expect(result.creates).toEqual([a]);
-    expect(planChanges(result)).toEqual({
-      creates: [{ spec: a.spec, revision: a.revision, maxRetries: 3, nextRunAt: 0, source: a.source }],
-      updates: [],
+    const result = plan(desired([a]), actual([]));
+    expect(actions(result)).toEqual(["a create"]);
+    expect(planChanges(result, ROOT)).toEqual({
+      declarations: [
+        {
+          spec: a.spec,
+          revision: a.revision,
+          maxRetries: 3,
+          nextRunAt: 0,
+          source: a.source,
+          owner: ROOT,
+          adoptFrom: null,
+        },
+      ],
       removals: [],
     });
   });
 
   test("the same revision is unchanged in every state", () => {
     const a = desiredJob("a", "echo a");
-    for (const state of ["pending", "processing", "completed", "failed", "dead", "canceled"] as const) {
-      const result = plan(desired([a]), { declared: [declared(a, state)], ...nothingExisting });
+    for (const state of STATES) {
+      const result = plan(desired([a]), actual([facts(a, state)]));
       expect(result.unchanged).toEqual([a]);
-      expect(result.creates.length + result.updates.length + result.cancels.length).toBe(0);
+      expect(result.changes).toEqual([]);
     }
   });
 
-  test("a changed revision is an update whatever the state; the store decides what it means", () => {
-    const before = desiredJob("a", "echo a");
-    const after = desiredJob("a", "echo b");
-    for (const state of ["pending", "processing", "completed", "failed", "dead", "canceled"] as const) {
-      const result = plan(desired([after]), { declared: [declared(before, state)], ...nothingExisting });
-      expect(result.updates).toEqual([{ job: after, actual: declared(before, state), reason: "changed" }]);
+  test("a new revision: replaced when waiting or finished, deferred behind a running attempt", () => {
+    const before = desiredJob("a", "echo v1");
+    const after = desiredJob("a", "echo v2");
+    const expected = { pending: "replace", processing: "defer", failed: "replace" } as Record<string, string>;
+    for (const state of STATES) {
+      const result = plan(desired([after]), actual([facts(before, state)]));
+      expect(actions(result)).toEqual([`a ${expected[state] ?? "replace"}`]);
+      expect(result.changes[0]?.fields).toEqual([{ field: "command", from: "echo v1", to: "echo v2" }]);
     }
   });
 
-  test("a restored file, a moved declaration and a reverted change are updates", () => {
-    const a = desiredJob("a", "echo a");
-    expect(
-      plan(desired([a]), { declared: [declared(a, "canceled", { declared: false })], ...nothingExisting })
-        .updates[0]?.reason,
-    ).toBe("restored");
-    const moved = { ...a, source: `${ROOT}/other.yaml`, file: "other.yaml" };
-    expect(
-      plan(desired([moved]), { declared: [declared(a, "completed")], ...nothingExisting }).updates[0]?.reason,
-    ).toBe("moved");
-    const queued = [{ id: "a", source: a.source, nextRevision: "another" }];
-    expect(
-      plan(desired([a]), { declared: [declared(a, "processing")], existing: queued, schedules: [] })
-        .updates[0]?.reason,
-    ).toBe("reverted");
+  test("a revision the id completed is never queued again, whatever the state", () => {
+    const v1 = desiredJob("a", "echo v1");
+    const v2 = desiredJob("a", "echo v2");
+    const completed = [{ revision: v1.revision, at: 1_700_000_000_000 }];
+    for (const state of STATES) {
+      const result = plan(desired([v1]), actual([facts(v2, state, { completed })]));
+      if (state === "processing") {
+        // The running attempt of v2 finishes; nothing is queued after it.
+        expect(result.changes).toEqual([]);
+        continue;
+      }
+      expect(actions(result)).toEqual(["a showCompleted"]);
+      expect(result.changes[0]?.completed).toEqual(completed[0] ?? null);
+    }
   });
 
-  test("a revision already queued behind a running attempt is unchanged", () => {
-    const before = desiredJob("a", "echo a");
-    const after = desiredJob("a", "echo b");
-    const existing = [{ id: "a", source: before.source, nextRevision: after.revision }];
-    const result = plan(desired([after]), {
-      declared: [declared(before, "processing")],
-      existing,
-      schedules: [],
-    });
-    expect(result.unchanged).toEqual([after]);
+  test("a revision queued behind the running attempt is unchanged; going back drops it", () => {
+    const v1 = desiredJob("a", "echo v1");
+    const v2 = desiredJob("a", "echo v2");
+    const running = facts(v1, "processing", { nextRevision: v2.revision });
+    expect(plan(desired([v2]), actual([running])).unchanged).toEqual([v2]);
+    expect(actions(plan(desired([v1]), actual([running])))).toEqual(["a dropDeferred"]);
   });
 
-  test("a removed declaration is canceled; one already removed is not removed again", () => {
-    const a = desiredJob("a", "echo a");
-    const gone = declared(a, "pending");
-    expect(plan(desired([]), { declared: [gone], ...nothingExisting }).cancels).toEqual([
-      { actual: gone, file: "a.yaml" },
+  test("a removed file is a cancel for waiting jobs and a forget for running and finished ones", () => {
+    const rows = STATES.map((state) => facts(desiredJob(`j-${state}`, "echo"), state));
+    const result = plan(desired([]), actual(rows));
+    expect(actions(result)).toEqual([
+      "j-pending cancel",
+      "j-processing forget",
+      "j-completed forget",
+      "j-failed cancel",
+      "j-dead forget",
+      "j-canceled forget",
     ]);
-    expect(
-      plan(desired([]), { declared: [{ ...gone, declared: false }], ...nothingExisting }).cancels,
-    ).toEqual([]);
+    const gone = rows.map((row) => ({ ...row, declared: false }));
+    expect(plan(desired([]), actual(gone)).changes).toEqual([]);
   });
 
-  test("jobs of blocked files and folders, blocked ids and other folders are never canceled", () => {
-    const a = desiredJob("a", "echo a", "broken.yaml");
-    const b = desiredJob("b", "echo b", "sub/b.yaml");
-    const c = desiredJob("c", "echo c", "moved-away.yaml");
-    const elsewhere = { ...declared(desiredJob("d", "echo d"), "pending"), source: "/srv/other-jobs/d.yaml" };
-    const state = desired([], { blocked: ["broken.yaml", "sub/"], blockedIds: ["c"] });
-    const result = plan(state, {
-      declared: [declared(a, "pending"), declared(b, "pending"), declared(c, "pending"), elsewhere],
-      ...nothingExisting,
+  test("a canceled job whose file comes back is restored, re-arming what its removal canceled", () => {
+    const a = desiredJob("a", "echo a");
+    const row = facts(a, "canceled", { declared: false, canceledDependents: ["b"] });
+    const result = plan(desired([a]), actual([row]));
+    expect(actions(result)).toEqual(["a replace"]);
+    expect(result.changes[0]?.rearms).toEqual(["b"]);
+  });
+
+  test("jobs of blocked files and folders, blocked ids and other folders are never removed", () => {
+    const a = facts(desiredJob("a", "echo a", "broken.yaml"), "pending");
+    const b = facts(desiredJob("b", "echo b", "sub/b.yaml"), "pending");
+    const c = facts(desiredJob("c", "echo c", "moved-away.yaml"), "pending");
+    const elsewhere = facts(desiredJob("d", "echo d"), "pending", {
+      source: `${OTHER}/d.yaml`,
+      owner: OTHER,
     });
-    expect(result.cancels).toEqual([]);
+    const state = desired([], { blocked: ["broken.yaml", "sub/"], blockedIds: ["c"] });
+    expect(plan(state, actual([a, b, c, elsewhere])).changes).toEqual([]);
+  });
+});
+
+describe("ownership", () => {
+  const theirs = (job: DesiredJob, extra: Partial<JobFacts> = {}) =>
+    facts(job, "completed", { source: `${OTHER}/${job.file}`, owner: OTHER, ...extra });
+
+  test("an id another live folder declares is one error naming both folders and the way out", () => {
+    const build = desiredJob("build", "echo mine");
+    const result = plan(desired([build]), actual([theirs(desiredJob("build", "echo theirs"))]));
+    expect(result.changes).toEqual([]);
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors[0]?.message).toBe(`id "build" belongs to the jobs folder ${OTHER}, not to ${ROOT}`);
+    expect(result.errors[0]?.hint).toContain("namespace");
+    expect(result.errors[0]?.hint).toContain("--adopt");
+  });
+
+  test("a folder takes its jobs back when the owner is gone, no longer declares them, or on --adopt", () => {
+    const build = desiredJob("build", "echo b");
+    const row = theirs(build);
+    const gone = plan(desired([build]), actual([row], { missingOwners: new Set([OTHER]) }));
+    expect(gone.changes.map((change) => [change.action, change.adopt])).toEqual([
+      ["redeclare", { from: OTHER, reason: "gone" }],
+    ]);
+    expect(planChanges(gone, ROOT).declarations[0]?.adoptFrom).toBe(OTHER);
+    const undeclared = plan(desired([build]), actual([{ ...row, declared: false }]));
+    expect(undeclared.changes[0]?.adopt).toEqual({ from: OTHER, reason: "undeclared" });
+    const asked = plan(desired([build]), actual([row]), { adopt: true });
+    expect(asked.changes[0]?.adopt).toEqual({ from: OTHER, reason: "asked" });
+  });
+
+  test("rows declared before owners were kept belong to the folder that holds their file", () => {
+    const a = desiredJob("a", "echo a");
+    expect(plan(desired([a]), actual([facts(a, "pending", { owner: null })])).changes).toMatchObject([
+      { action: "redeclare", adopt: null },
+    ]);
+    const foreign = facts(a, "pending", { owner: null, source: `${OTHER}/a.yaml` });
+    expect(plan(desired([a]), actual([foreign])).errors[0]?.message).toContain(`${OTHER}/a.yaml`);
+  });
+
+  test("an id used by an ad hoc job is an error for its file, holding back the whole file", () => {
+    const a = desiredJob("taken", "echo a", "x.yaml");
+    const b = desiredJob("free", "echo b", "x.yaml");
+    const byHand = facts(a, "pending", { source: null, owner: null, declared: false });
+    const result = plan(desired([a, b]), actual([byHand]));
+    expect(result.changes).toEqual([]);
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors[0]).toMatchObject({ file: "x.yaml", field: "id" });
+    expect(result.errors[0]?.message).toContain("enqueued by hand");
   });
 
   test("two files declaring one id are both in error, with all their jobs held back", () => {
     const first = desiredJob("same", "echo 1", "one.yaml");
     const second = desiredJob("same", "echo 2", "two.yaml");
     const sibling = desiredJob("sibling", "echo s", "two.yaml");
-    const existingSibling = declared(sibling, "pending");
-    const result = plan(desired([first, second, sibling]), {
-      declared: [existingSibling],
-      ...nothingExisting,
-    });
-    expect(result.creates).toEqual([]);
-    expect(result.cancels).toEqual([]);
+    const result = plan(desired([first, second, sibling]), actual([facts(sibling, "pending")]));
+    expect(result.changes).toEqual([]);
     expect(result.errors.map((e) => [e.file, e.field])).toEqual([
       ["one.yaml", "id"],
       ["two.yaml", "id"],
     ]);
     expect(result.errors[0]?.message).toContain("two.yaml:1:1");
-  });
-
-  test("an id used by an ad hoc job is an error for its file", () => {
-    const a = desiredJob("taken", "echo a", "x.yaml");
-    const b = desiredJob("free", "echo b", "x.yaml");
-    const result = plan(desired([a, b]), {
-      declared: [],
-      existing: [{ id: "taken", source: null, nextRevision: null }],
-      schedules: [],
-    });
-    expect(result.creates).toEqual([]);
-    expect(result.errors).toHaveLength(1);
-    expect(result.errors[0]).toMatchObject({ file: "x.yaml", field: "id" });
-    expect(result.errors[0]?.message).toContain("enqueued by hand");
   });
 });

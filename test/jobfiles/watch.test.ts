@@ -6,11 +6,10 @@
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { appendFileSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { SyncOutcome } from "../../src/jobfiles/sync.ts";
-import { type JobfileWatcher, startWatcher, type WatcherOptions } from "../../src/jobfiles/watch.ts";
-import type { Store } from "../../src/store/store.ts";
+import type { JobfileWatcher, WatcherOptions } from "../../src/jobfiles/watch.ts";
 import { waitFor } from "../helpers/cli.ts";
-import { completeAll, type JobsFixture, jobOf, jobsFixture } from "./helpers.ts";
+import { completeAll, type JobsFixture, jobOf, jobsFixture, NOTHING_APPLIED } from "./helpers.ts";
+import { all, commandOf, startWatched, type Watched } from "./watch-helpers.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.
 setDefaultTimeout(60_000);
@@ -23,34 +22,8 @@ afterEach(async () => {
   fixture?.cleanup();
 });
 
-interface Watched {
-  watcher: JobfileWatcher;
-  store: Store;
-  outcomes: SyncOutcome[];
-  errors: unknown[];
-}
-
-async function watch(extra: Partial<WatcherOptions> = {}): Promise<Watched> {
-  const store = await fixture.store();
-  const outcomes: SyncOutcome[] = [];
-  const errors: unknown[] = [];
-  const watcher = await startWatcher({
-    store,
-    dir: fixture.dir,
-    onSync: (outcome) => outcomes.push(outcome),
-    onError: (error) => errors.push(error),
-    ...extra,
-  });
-  running.push(watcher);
-  return { watcher, store, outcomes, errors };
-}
-
-async function commandOf(store: Store, id: string): Promise<unknown> {
-  return (await store.jobGet({ id }))?.spec.command;
-}
-
-function all<T>(outcomes: SyncOutcome[], pick: (outcome: SyncOutcome) => T[]): T[] {
-  return outcomes.flatMap(pick);
+function watch(extra: Partial<WatcherOptions> = {}): Promise<Watched> {
+  return startWatched(fixture, running, extra);
 }
 
 describe("startWatcher", () => {
@@ -59,7 +32,7 @@ describe("startWatcher", () => {
     fixture.write("early.yaml", "command: echo early\n");
     fixture.backdate("early.yaml");
     const { store, outcomes } = await watch();
-    expect(outcomes[0]?.applied?.created).toEqual(["early"]);
+    expect(outcomes[0]?.applied?.create).toEqual(["early"]);
 
     fixture.write("dropped.yaml", "command: echo dropped\n");
     await waitFor(() => store.jobGet({ id: "dropped" }), { what: "the dropped file to be queued" });
@@ -80,8 +53,8 @@ describe("startWatcher", () => {
     expect(await jobOf(store, "slow")).toMatchObject({
       spec: { command: "echo first-half-second-half", tags: ["slow"] },
     });
-    expect(all(outcomes, (o) => o.applied?.created ?? [])).toEqual(["slow"]);
-    expect(all(outcomes, (o) => o.applied?.updated ?? [])).toEqual([]);
+    expect(all(outcomes, (o) => o.applied?.create ?? [])).toEqual(["slow"]);
+    expect(all(outcomes, (o) => o.applied?.replace ?? [])).toEqual([]);
   });
 
   test("an atomic rename-over counts as a change", async () => {
@@ -99,7 +72,7 @@ describe("startWatcher", () => {
       });
     }
     expect(all(outcomes, (o) => o.plan.errors)).toEqual([]);
-    expect(all(outcomes, (o) => o.plan.cancels)).toEqual([]);
+    expect(all(outcomes, (o) => o.plan.changes.filter((c) => c.action === "cancel"))).toEqual([]);
   });
 
   test("a vim save (probe file, swap file, backup by rename) changes only the job", async () => {
@@ -115,7 +88,7 @@ describe("startWatcher", () => {
     rmSync(at(".a.yaml.swp"));
     await waitFor(async () => (await commandOf(store, "a")) === "echo after", { what: "vim's write" });
     expect(all(outcomes, (o) => o.plan.errors)).toEqual([]);
-    expect(all(outcomes, (o) => o.plan.cancels)).toEqual([]);
+    expect(all(outcomes, (o) => o.plan.changes.filter((c) => c.action === "cancel"))).toEqual([]);
     expect((await store.jobList({})).map((job) => job.id)).toEqual(["a"]);
   });
 
@@ -161,13 +134,7 @@ describe("startWatcher", () => {
 
     const second = await watch();
     expect(second.outcomes[0]?.plan.unchanged).toHaveLength(3);
-    expect(second.outcomes[0]?.applied).toEqual({
-      created: [],
-      updated: [],
-      deferred: [],
-      alreadyCompleted: [],
-      canceled: [],
-    });
+    expect(second.outcomes[0]?.applied).toEqual(NOTHING_APPLIED);
     expect((await second.store.jobList({})).map((job) => job.state)).toEqual([
       "completed",
       "completed",
@@ -186,8 +153,8 @@ describe("startWatcher", () => {
     });
     await Promise.all([one.watcher.syncNow(), two.watcher.syncNow()]);
     const created = [
-      ...all(one.outcomes, (o) => o.applied?.created ?? []),
-      ...all(two.outcomes, (o) => o.applied?.created ?? []),
+      ...all(one.outcomes, (o) => o.applied?.create ?? []),
+      ...all(two.outcomes, (o) => o.applied?.create ?? []),
     ];
     expect(created.sort()).toEqual(names);
 
@@ -197,8 +164,8 @@ describe("startWatcher", () => {
     const [a, b] = await Promise.all([one.watcher.syncNow(), two.watcher.syncNow()]);
     expect([a.plan.unchanged.length, b.plan.unchanged.length]).toEqual([names.length, names.length]);
     const updated = [
-      ...all(one.outcomes, (o) => o.applied?.updated ?? []),
-      ...all(two.outcomes, (o) => o.applied?.updated ?? []),
+      ...all(one.outcomes, (o) => o.applied?.replace ?? []),
+      ...all(two.outcomes, (o) => o.applied?.replace ?? []),
     ];
     expect(updated).toEqual([]);
     expect(new Set((await one.store.jobList({})).map((job) => job.state))).toEqual(new Set(["completed"]));

@@ -20,6 +20,7 @@ function attempt(token: number, extra: Partial<AttemptRecord> = {}): AttemptReco
     stderr_bytes: 0,
     log_path: `logs/x-${token}`,
     output_tail: `try ${token}`,
+    revision: null,
     ...extra,
   };
 }
@@ -55,6 +56,7 @@ export function historyContract(withStore: WithStore): void {
           stderr_bytes: runResult(7).stderrBytes,
           log_path: runResult(7).logPath,
           output_tail: "boom",
+          revision: newJob("flaky", { max_retries: 3 }).revision,
         },
       ]);
     }),

@@ -1,19 +1,36 @@
 /** Contract: applying jobfile reconciliations, the table in DESIGN.md's "Jobfiles" section. */
 
 import { expect, test } from "bun:test";
-import type { NewJob, Store } from "../../src/store/store.ts";
+import type { DeclaredChange, JobfileApplyResult, Store } from "../../src/store/store.ts";
 import { newJob, runResult, T0, type WithStore } from "./contract-helpers.ts";
 
-/** A declared job; `version` changes the command and so the revision. */
-function declared(id: string, version: number, source = "jobs/a.yaml"): NewJob {
+const FOLDER = "jobs";
+
+/** A declared job of the folder `jobs`; `version` changes the command and so the revision. */
+function declared(id: string, version: number, source = "jobs/a.yaml", owner = FOLDER): DeclaredChange {
   return {
     ...newJob(id, { source }),
     spec: { id, command: `echo ${id} v${version}` },
     revision: `${id}@${version}`,
+    source,
+    owner,
+    adoptFrom: null,
   };
 }
 
-const none = { creates: [], updates: [], removals: [] };
+const none = { declarations: [], removals: [] };
+
+/** The ids of every action that did something, as "id action". */
+function done(result: JobfileApplyResult): string[] {
+  return Object.entries(result)
+    .filter(([action]) => action !== "rearmed")
+    .flatMap(([action, ids]) => ids.map((id) => `${id} ${action}`))
+    .sort();
+}
+
+function removals(...ids: string[]) {
+  return ids.map((id) => ({ id, owner: FOLDER }));
+}
 
 async function runToEnd(store: Store, id: string, now: number, exitCode = 0): Promise<void> {
   const job = await store.jobClaim({ workerId: "w", host: "h", now, leaseMs: 1000 });
@@ -35,28 +52,25 @@ export function jobfileContract(withStore: WithStore): void {
   test(
     "new ids are created; the same revision again changes nothing, whatever the state",
     withStore(async ({ store }) => {
-      const first = await store.jobfileApply({ changes: { ...none, creates: [declared("a", 1)] }, now: T0 });
-      expect(first).toEqual({
-        created: ["a"],
-        updated: [],
-        deferred: [],
-        alreadyCompleted: [],
-        canceled: [],
+      const first = await store.jobfileApply({
+        changes: { ...none, declarations: [declared("a", 1)] },
+        now: T0,
       });
+      expect(done(first)).toEqual(["a create"]);
       expect(await store.jobGet({ id: "a" })).toMatchObject({
         source: "jobs/a.yaml",
         revision: "a@1",
         state: "pending",
       });
       expect(await store.declaredList()).toEqual([
-        { id: "a", source: "jobs/a.yaml", revision: "a@1", state: "pending", declared: true },
+        { id: "a", source: "jobs/a.yaml", revision: "a@1", state: "pending", declared: true, owner: FOLDER },
       ]);
       await runToEnd(store, "a", T0 + 1);
       const again = await store.jobfileApply({
-        changes: { ...none, updates: [declared("a", 1)] },
+        changes: { ...none, declarations: [declared("a", 1)] },
         now: T0 + 2,
       });
-      expect(again).toEqual({ created: [], updated: [], deferred: [], alreadyCompleted: [], canceled: [] });
+      expect(done(again)).toEqual([]);
       expect((await store.jobGet({ id: "a" }))?.state).toBe("completed");
     }),
   );
@@ -64,7 +78,7 @@ export function jobfileContract(withStore: WithStore): void {
   test(
     "a new revision replaces a job that has not started and resets its attempts",
     withStore(async ({ store }) => {
-      await store.jobfileApply({ changes: { ...none, creates: [declared("a", 1)] }, now: T0 });
+      await store.jobfileApply({ changes: { ...none, declarations: [declared("a", 1)] }, now: T0 });
       const job = await store.jobClaim({ workerId: "w", host: "h", now: T0, leaseMs: 10 });
       await store.jobFail({
         id: "a",
@@ -75,10 +89,10 @@ export function jobfileContract(withStore: WithStore): void {
         result: runResult(1),
       });
       const result = await store.jobfileApply({
-        changes: { ...none, updates: [declared("a", 2)] },
+        changes: { ...none, declarations: [declared("a", 2)] },
         now: T0 + 5,
       });
-      expect(result.updated).toEqual(["a"]);
+      expect(result.replace).toEqual(["a"]);
       expect(await store.jobGet({ id: "a" })).toMatchObject({
         state: "pending",
         attempts: 0,
@@ -93,15 +107,15 @@ export function jobfileContract(withStore: WithStore): void {
   test(
     "a new revision of a running job is deferred, then queued fresh when the run ends",
     withStore(async ({ store }) => {
-      await store.jobfileApply({ changes: { ...none, creates: [declared("a", 1)] }, now: T0 });
+      await store.jobfileApply({ changes: { ...none, declarations: [declared("a", 1)] }, now: T0 });
       const job = await store.jobClaim({ workerId: "w", host: "h", now: T0, leaseMs: 1000 });
       const result = await store.jobfileApply({
-        changes: { ...none, updates: [declared("a", 2)] },
+        changes: { ...none, declarations: [declared("a", 2)] },
         now: T0 + 1,
       });
-      expect(result.deferred).toEqual(["a"]);
-      expect(await store.jobDeclarations({ ids: ["a", "nope"] })).toEqual([
-        { id: "a", source: "jobs/a.yaml", nextRevision: "a@2" },
+      expect(result.defer).toEqual(["a"]);
+      expect(await store.jobDeclarations({ ids: ["a", "nope"] })).toMatchObject([
+        { id: "a", source: "jobs/a.yaml", nextRevision: "a@2", owner: FOLDER, state: "processing" },
       ]);
       expect((await store.jobGet({ id: "a" }))?.revision).toBe("a@1");
       await store.jobComplete({ id: "a", token: job?.token ?? 0, now: T0 + 2, result: runResult(0) });
@@ -113,10 +127,10 @@ export function jobfileContract(withStore: WithStore): void {
       await runToEnd(store, "a", T0 + 3);
       // a@1 completed before a@2 did; going back to it is a revision already done.
       const back = await store.jobfileApply({
-        changes: { ...none, updates: [declared("a", 1)] },
+        changes: { ...none, declarations: [declared("a", 1)] },
         now: T0 + 4,
       });
-      expect(back.alreadyCompleted).toEqual(["a"]);
+      expect(back.showCompleted).toEqual(["a"]);
       expect((await store.jobGet({ id: "a" }))?.state).toBe("completed");
     }),
   );
@@ -125,22 +139,22 @@ export function jobfileContract(withStore: WithStore): void {
     "a finished job gets its new revision queued unless that revision already completed",
     withStore(async ({ store }) => {
       await store.jobfileApply({
-        changes: { ...none, creates: [declared("a", 1), declared("b", 1)] },
+        changes: { ...none, declarations: [declared("a", 1), declared("b", 1)] },
         now: T0,
       });
       await runToEnd(store, "a", T0 + 1);
       await runToEnd(store, "b", T0 + 1, 2);
       const v2 = await store.jobfileApply({
-        changes: { ...none, updates: [declared("a", 2), declared("b", 2)] },
+        changes: { ...none, declarations: [declared("a", 2), declared("b", 2)] },
         now: T0 + 2,
       });
-      expect(v2.updated).toEqual(["a", "b"]);
+      expect(v2.replace).toEqual(["a", "b"]);
       await runToEnd(store, "a", T0 + 3);
       const back = await store.jobfileApply({
-        changes: { ...none, updates: [declared("a", 1)] },
+        changes: { ...none, declarations: [declared("a", 1)] },
         now: T0 + 4,
       });
-      expect(back).toMatchObject({ updated: [], alreadyCompleted: ["a"] });
+      expect(done(back)).toEqual(["a showCompleted"]);
       expect(await store.jobGet({ id: "a" })).toMatchObject({ state: "completed", revision: "a@1" });
     }),
   );
@@ -149,16 +163,16 @@ export function jobfileContract(withStore: WithStore): void {
     "removing a file cancels its jobs that have not started; running and finished ones keep going",
     withStore(async ({ store }) => {
       await store.jobfileApply({
-        changes: { ...none, creates: ["p", "r", "c"].map((id) => declared(id, 1)) },
+        changes: { ...none, declarations: ["p", "r", "c"].map((id) => declared(id, 1)) },
         now: T0,
       });
       await runToEnd(store, "p", T0);
       await store.jobClaim({ workerId: "w", host: "h", now: T0, leaseMs: 1000 });
       const removed = await store.jobfileApply({
-        changes: { ...none, removals: ["p", "r", "c", "ghost"] },
+        changes: { ...none, removals: removals("p", "r", "c", "ghost") },
         now: T0 + 1,
       });
-      expect(removed.canceled).toEqual(["c"]);
+      expect(done(removed)).toEqual(["c cancel", "p forget", "r forget"]);
       const listed = (await store.declaredList()).map((d) => [d.id, d.state, d.declared]);
       expect(listed.sort()).toEqual([
         ["c", "canceled", false],
@@ -168,10 +182,10 @@ export function jobfileContract(withStore: WithStore): void {
       expect((await store.jobGet({ id: "c" }))?.last_error).toBe("its jobfile was removed");
       // The file comes back unchanged: the canceled job is declared and queued again.
       const back = await store.jobfileApply({
-        changes: { ...none, updates: [declared("c", 1)] },
+        changes: { ...none, declarations: [declared("c", 1)] },
         now: T0 + 2,
       });
-      expect(back.updated).toEqual(["c"]);
+      expect(back.replace).toEqual(["c"]);
       expect((await store.jobGet({ id: "c" }))?.state).toBe("pending");
     }),
   );
@@ -181,17 +195,17 @@ export function jobfileContract(withStore: WithStore): void {
     withStore(async ({ store }) => {
       await store.jobInsertMany({ jobs: [newJob("mine")], now: T0 });
       const result = await store.jobfileApply({
-        changes: { ...none, creates: [declared("mine", 1)] },
+        changes: { ...none, declarations: [declared("mine", 1)] },
         now: T0 + 1,
       });
-      expect(result).toEqual({ created: [], updated: [], deferred: [], alreadyCompleted: [], canceled: [] });
+      expect(done(result)).toEqual([]);
       expect(await store.jobGet({ id: "mine" })).toMatchObject({
         source: null,
         spec: { command: "echo mine" },
       });
       expect(await store.declaredList()).toEqual([]);
-      expect(await store.jobDeclarations({ ids: ["mine"] })).toEqual([
-        { id: "mine", source: null, nextRevision: null },
+      expect(await store.jobDeclarations({ ids: ["mine"] })).toMatchObject([
+        { id: "mine", source: null, nextRevision: null, owner: null, declared: false },
       ]);
     }),
   );
@@ -202,10 +216,135 @@ export function jobfileContract(withStore: WithStore): void {
       const others = [await another(), await another()];
       const jobs = Array.from({ length: 30 }, (_, i) => declared(`j${i}`, 1));
       const results = await Promise.all(
-        [store, ...others].map((s) => s.jobfileApply({ changes: { ...none, creates: jobs }, now: T0 })),
+        [store, ...others].map((s) => s.jobfileApply({ changes: { ...none, declarations: jobs }, now: T0 })),
       );
-      expect(results.flatMap((r) => r.created).sort()).toEqual(jobs.map((j) => j.spec.id).sort());
+      expect(results.flatMap((r) => r.create).sort()).toEqual(jobs.map((j) => j.spec.id).sort());
       expect((await store.jobCounts()).total).toBe(30);
+    }),
+  );
+
+  for (const b of ["pending", "failed", "processing"] as const) {
+    test(
+      `A → B → A with B ${b}: the completed revision A never runs again`,
+      withStore(async ({ store }) => {
+        await store.jobfileApply({ changes: { ...none, declarations: [declared("a", 1)] }, now: T0 });
+        await runToEnd(store, "a", T0 + 1);
+        await store.jobfileApply({ changes: { ...none, declarations: [declared("a", 2)] }, now: T0 + 2 });
+        const running =
+          b === "pending"
+            ? null
+            : await store.jobClaim({ workerId: "w", host: "h", now: T0 + 3, leaseMs: 1000 });
+        if (b === "failed") {
+          const failed = { id: "a", token: running?.token ?? 0, now: T0 + 4, state: "failed" as const };
+          await store.jobFail({ ...failed, nextRunAt: T0 + 5, result: runResult(1) });
+        }
+        const back = await store.jobfileApply({
+          changes: { ...none, declarations: [declared("a", 1)] },
+          now: T0 + 6,
+        });
+        if (b === "processing") {
+          // The running attempt of B finishes; nothing is queued behind it.
+          expect(done(back)).toEqual([]);
+          await store.jobComplete({ id: "a", token: running?.token ?? 0, now: T0 + 7, result: runResult(0) });
+          const after = await store.jobfileApply({
+            changes: { ...none, declarations: [declared("a", 1)] },
+            now: T0 + 8,
+          });
+          expect(done(after)).toEqual(["a showCompleted"]);
+        } else expect(done(back)).toEqual(["a showCompleted"]);
+        expect(await store.jobGet({ id: "a" })).toMatchObject({
+          state: "completed",
+          revision: "a@1",
+          finished_at: T0 + 1,
+          attempts: 1,
+        });
+        expect(
+          await store.jobClaim({ workerId: "w", host: "h", now: T0 + 99_999, leaseMs: 1000 }),
+        ).toBeNull();
+        const [facts] = await store.jobDeclarations({ ids: ["a"] });
+        expect(facts?.completed.find((entry) => entry.revision === "a@1")).toEqual({
+          revision: "a@1",
+          at: T0 + 1,
+        });
+      }),
+    );
+  }
+
+  test(
+    "going back while B runs with C queued behind it drops C; A is not queued",
+    withStore(async ({ store }) => {
+      await store.jobfileApply({ changes: { ...none, declarations: [declared("a", 1)] }, now: T0 });
+      await runToEnd(store, "a", T0 + 1);
+      await store.jobfileApply({ changes: { ...none, declarations: [declared("a", 2)] }, now: T0 + 2 });
+      const running = await store.jobClaim({ workerId: "w", host: "h", now: T0 + 3, leaseMs: 1000 });
+      expect(
+        done(
+          await store.jobfileApply({ changes: { ...none, declarations: [declared("a", 3)] }, now: T0 + 4 }),
+        ),
+      ).toEqual(["a defer"]);
+      const back = await store.jobfileApply({
+        changes: { ...none, declarations: [declared("a", 1)] },
+        now: T0 + 5,
+      });
+      expect(done(back)).toEqual(["a dropDeferred"]);
+      await store.jobComplete({ id: "a", token: running?.token ?? 0, now: T0 + 6, result: runResult(0) });
+      expect(await store.jobGet({ id: "a" })).toMatchObject({ state: "completed", revision: "a@2" });
+      expect((await store.attemptList({ jobId: "a" })).map((attempt) => attempt.revision)).toEqual([
+        "a@1",
+        "a@2",
+      ]);
+    }),
+  );
+
+  test(
+    "another folder's id is never written, unless the plan adopts it from exactly that folder",
+    withStore(async ({ store }) => {
+      await store.jobfileApply({ changes: { ...none, declarations: [declared("a", 1)] }, now: T0 });
+      const theirs = declared("a", 2, "repo-b/jobs/a.yaml", "repo-b/jobs");
+      expect(
+        done(await store.jobfileApply({ changes: { ...none, declarations: [theirs] }, now: T0 + 1 })),
+      ).toEqual([]);
+      const wrongFolder = { ...theirs, adoptFrom: "elsewhere" };
+      expect(
+        done(await store.jobfileApply({ changes: { ...none, declarations: [wrongFolder] }, now: T0 + 2 })),
+      ).toEqual([]);
+      expect(
+        done(
+          await store.jobfileApply({
+            changes: { ...none, removals: [{ id: "a", owner: "repo-b/jobs" }] },
+            now: T0 + 3,
+          }),
+        ),
+      ).toEqual([]);
+      expect(await store.jobGet({ id: "a" })).toMatchObject({ revision: "a@1", source: "jobs/a.yaml" });
+      const adopted = { ...theirs, adoptFrom: FOLDER };
+      expect(
+        done(await store.jobfileApply({ changes: { ...none, declarations: [adopted] }, now: T0 + 4 })),
+      ).toEqual(["a replace"]);
+      expect(await store.declaredList()).toMatchObject([{ id: "a", revision: "a@2", owner: "repo-b/jobs" }]);
+    }),
+  );
+
+  test(
+    "a declaration that comes back re-arms the dependents its removal canceled",
+    withStore(async ({ store }) => {
+      const b = { ...declared("b", 1, "jobs/b.yaml"), spec: { id: "b", command: "echo b", after: ["a"] } };
+      await store.jobfileApply({ changes: { ...none, declarations: [declared("a", 1), b] }, now: T0 });
+      expect(
+        done(await store.jobfileApply({ changes: { ...none, removals: removals("a") }, now: T0 + 1 })),
+      ).toEqual(["a cancel"]);
+      expect((await store.jobGet({ id: "b" }))?.state).toBe("canceled");
+      const [facts] = await store.jobDeclarations({ ids: ["a"] });
+      expect(facts?.canceledDependents).toEqual(["b"]);
+      const back = await store.jobfileApply({
+        changes: { ...none, declarations: [declared("a", 1)] },
+        now: T0 + 2,
+      });
+      expect(done(back)).toEqual(["a replace"]);
+      expect(back.rearmed).toEqual(["b"]);
+      expect((await store.jobGet({ id: "b" }))?.state).toBe("pending");
+      await runToEnd(store, "a", T0 + 3);
+      await runToEnd(store, "b", T0 + 4);
     }),
   );
 }

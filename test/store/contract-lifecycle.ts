@@ -42,6 +42,8 @@ export function lifecycleContract(withStore: WithStore): void {
           stderr_bytes: 0,
           log_path: null,
           output_tail: null,
+          // The claim records the revision it runs.
+          revision: newJob("a").revision,
         },
       ]);
     }),

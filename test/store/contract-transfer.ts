@@ -116,13 +116,20 @@ export function transferContract(withStore: WithStore): void {
       });
       const back = await store.jobfileApply({
         changes: {
-          creates: [],
-          updates: [{ ...newJob("done", { source: "jobs/done.yaml" }), revision: "v1" }],
+          declarations: [
+            {
+              ...newJob("done", { source: "jobs/done.yaml" }),
+              revision: "v1",
+              source: "jobs/done.yaml",
+              owner: "jobs",
+              adoptFrom: null,
+            },
+          ],
           removals: [],
         },
         now: T0 + 600,
       });
-      expect(back.alreadyCompleted).toEqual(["done"]);
+      expect(back.showCompleted).toEqual(["done"]);
     }),
   );
 

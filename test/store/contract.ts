@@ -6,12 +6,16 @@
 
 import { afterAll, describe } from "bun:test";
 import type { Store } from "../../src/store/store.ts";
+import { dependenciesContract } from "./contract-dependencies.ts";
 import { flowContract } from "./contract-flow.ts";
+import { foldersContract } from "./contract-folders.ts";
 import type { StoreBackend, WithStore } from "./contract-helpers.ts";
 import { historyContract } from "./contract-history.ts";
 import { jobPageContract } from "./contract-job-page.ts";
 import { jobfileContract } from "./contract-jobfiles.ts";
+import { jobfileUpgradeContract } from "./contract-jobfiles-upgrade.ts";
 import { jobsContract } from "./contract-jobs.ts";
+import { leasesContract } from "./contract-leases.ts";
 import { lifecycleContract } from "./contract-lifecycle.ts";
 import { scheduleContract } from "./contract-schedules.ts";
 import { schemaContract } from "./contract-schema.ts";
@@ -41,13 +45,17 @@ export function storeContract(backend: StoreBackend): void {
     jobsContract(withStore);
     jobPageContract(withStore);
     lifecycleContract(withStore);
+    leasesContract(withStore);
     workersContract(withStore);
     jobfileContract(withStore);
+    jobfileUpgradeContract(backend);
     transferContract(withStore);
     historyContract(withStore);
     settingsTransferContract(withStore);
     flowContract(withStore);
     scheduleContract(withStore);
+    dependenciesContract(withStore);
+    foldersContract(withStore);
     schemaContract(withStore, backend);
   });
 }

@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { resolveConfig } from "../../src/core/config.ts";
 import { openStore } from "../../src/store/open.ts";
 import type { RunResult, Store } from "../../src/store/store.ts";
-import { recordAttempt, rescueExpiredLeases } from "../../src/worker/outcome.ts";
+import { recordAttempt } from "../../src/worker/outcome.ts";
+import { rescueExpiredLeases } from "../../src/worker/rescue.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.
 setDefaultTimeout(60_000);

@@ -4,6 +4,7 @@
  */
 
 import type { StateCounts } from "../../core/job.ts";
+import type { FolderJson } from "../../jobfiles/folder-report.ts";
 import type { attemptJson, jobJson, scheduleJson, workerJson } from "../../render.ts";
 import type { QueueInfo } from "../../store/store.ts";
 
@@ -60,9 +61,7 @@ export interface ThroughputJson {
 }
 
 export interface SyncJson {
-  last_plan: unknown;
-  files_in_error: unknown;
-  note: string;
+  folders: FolderJson[];
   sources: {
     source: string;
     counts: StateCounts;

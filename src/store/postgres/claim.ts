@@ -51,12 +51,13 @@ export async function claimJob(sql: SQL, params: ClaimParams): Promise<Job | nul
       ), claimed AS (
         UPDATE jobs SET state = 'processing', attempts = jobs.attempts + 1, token = jobs.token + 1,
                         worker_id = ${params.workerId}, lease_until = ${params.now + params.leaseMs}::bigint,
-                        started_at = ${params.now}::bigint, updated_at = ${params.now}::bigint, finished_at = NULL
+                        started_at = ${params.now}::bigint, updated_at = ${params.now}::bigint, finished_at = NULL,
+                        kill_requested = NULL
         FROM gate WHERE jobs.seq = gate.seq AND NOT gate.limited
         RETURNING jobs.*
       ), recorded AS (
-        INSERT INTO attempts (job_id, token, attempt, worker_id, host, started_at)
-        SELECT id, token, attempts, worker_id, ${params.host}, ${params.now}::bigint FROM claimed
+        INSERT INTO attempts (job_id, token, attempt, worker_id, host, started_at, revision)
+        SELECT id, token, attempts, worker_id, ${params.host}, ${params.now}::bigint, revision FROM claimed
       )
       SELECT gate.queue, gate.limited, to_jsonb(claimed.*) AS job
       FROM gate LEFT JOIN claimed ON claimed.seq = gate.seq`;
@@ -89,12 +90,13 @@ async function claimInLimitedQueue(sql: SQL, queue: string, params: ClaimParams)
       ), claimed AS (
         UPDATE jobs SET state = 'processing', attempts = jobs.attempts + 1, token = jobs.token + 1,
                         worker_id = ${params.workerId}, lease_until = ${params.now + params.leaseMs}::bigint,
-                        started_at = ${params.now}::bigint, updated_at = ${params.now}::bigint, finished_at = NULL
+                        started_at = ${params.now}::bigint, updated_at = ${params.now}::bigint, finished_at = NULL,
+                        kill_requested = NULL
         FROM next WHERE jobs.seq = next.seq
         RETURNING jobs.*
       ), recorded AS (
-        INSERT INTO attempts (job_id, token, attempt, worker_id, host, started_at)
-        SELECT id, token, attempts, worker_id, ${params.host}, ${params.now}::bigint FROM claimed
+        INSERT INTO attempts (job_id, token, attempt, worker_id, host, started_at, revision)
+        SELECT id, token, attempts, worker_id, ${params.host}, ${params.now}::bigint, revision FROM claimed
       )
       SELECT * FROM claimed`;
     return row ? rowToJob(row) : null;

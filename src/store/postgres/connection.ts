@@ -108,6 +108,13 @@ export function describePostgresError(target: PostgresTarget, error: unknown): E
   if (errno === "3D000") {
     return runtimeError(`${where}: the database does not exist`, `create it (createdb ${target.database})`);
   }
+  // A read-only transaction: a hot standby, or a role or database set to read only.
+  if (errno === "25006") {
+    return runtimeError(
+      `${where} is read-only (${reason})`,
+      "this command changes the queue; status, list, show, logs and export still work; point QUEUECTL_DB at the primary server or a role that may write",
+    );
+  }
   if (errno === "42501" || errno === "3F000") {
     return runtimeError(
       `${where}: cannot use the schema ${target.schema ?? "(default)"} (${reason})`,

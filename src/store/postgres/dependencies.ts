@@ -13,7 +13,17 @@
  */
 
 import type { SQL } from "bun";
+import {
+  type DependencyStatus,
+  type DependentState,
+  dependencyEndedError,
+  dependencyOrder,
+  dependentState,
+} from "../../core/dependencies.ts";
 import { UserError } from "../../core/errors.ts";
+import type { JobState } from "../../core/job.ts";
+
+type Row = Record<string, unknown>;
 
 function lockKey(schema: string): string {
   return `queuectl.dependencies.${schema}`;
@@ -27,7 +37,22 @@ export async function lockDependenciesShared(tx: SQL, schema: string): Promise<v
   await tx`SELECT pg_advisory_xact_lock_shared(hashtext(${lockKey(schema)}))`;
 }
 
-/** Replaces the job's dependency rows and marks it blocked when any dependency is unfinished. */
+async function dependencyStatuses(tx: SQL, jobId: string): Promise<DependencyStatus[]> {
+  const rows = (await tx`
+    SELECT dep.id, dep.state, dep.canceled_by FROM job_deps d JOIN jobs dep ON dep.id = d.depends_on
+    WHERE d.job_id = ${jobId}`) as Row[];
+  return rows.map((row) => ({
+    id: String(row.id),
+    state: row.state as JobState,
+    canceledBy: row.canceled_by === null ? null : String(row.canceled_by),
+  }));
+}
+
+/**
+ * Records the job's dependency rows and settles its state from them, as
+ * sqlite/dependencies.ts does: blocked while any is unfinished, canceled at once (with
+ * everything downstream) when one already ended, and the jobs it had canceled re-armed.
+ */
 export async function setDependencies(
   tx: SQL,
   jobId: string,
@@ -35,37 +60,63 @@ export async function setDependencies(
   now: number,
 ): Promise<void> {
   await tx`DELETE FROM job_deps WHERE job_id = ${jobId}`;
-  if (!after || after.length === 0) {
-    await tx`UPDATE jobs SET blocked = FALSE WHERE id = ${jobId} AND blocked`;
+  const list = [...(after ?? [])];
+  if (list.length > 0) {
+    const rows = (await tx`SELECT id FROM jobs WHERE id = ANY(${list}::text[])`) as Row[];
+    const found = new Set(rows.map((row) => String(row.id)));
+    const missing = list.find((dependency) => !found.has(dependency));
+    if (missing !== undefined) {
+      throw new UserError(
+        `job "${jobId}" waits for "${missing}", which is not in the queue`,
+        "enqueue that job first, in the same file, or fix the `after` list",
+      );
+    }
+    await tx`
+      INSERT INTO job_deps (job_id, depends_on)
+      SELECT ${jobId}, depends_on FROM unnest(${list}::text[]) AS u(depends_on)
+      ON CONFLICT DO NOTHING`;
+  }
+  const decision = dependentState(await dependencyStatuses(tx, jobId));
+  if (decision.state === "canceled") {
+    await cancelJob(tx, jobId, decision, now);
     return;
   }
-  const rows = (await tx`SELECT id, state FROM jobs WHERE id = ANY(${[...after]}::text[])`) as {
-    id: string;
-    state: string;
-  }[];
-  const states = new Map(rows.map((row) => [row.id, row.state]));
-  const missing = after.find((dependency) => !states.has(dependency));
-  if (missing !== undefined) {
-    throw new UserError(
-      `job "${jobId}" waits for "${missing}", which is not in the queue`,
-      "enqueue that job first, in the same file, or fix the `after` list",
-    );
-  }
+  // A stale canceled_by would let a later retry of that old dependency reset this job.
   await tx`
-    INSERT INTO job_deps (job_id, depends_on)
-    SELECT ${jobId}, depends_on FROM unnest(${[...after]}::text[]) AS u(depends_on)
-    ON CONFLICT DO NOTHING`;
-  const unfinished = after.some((dependency) => states.get(dependency) !== "completed");
-  await tx`UPDATE jobs SET blocked = ${unfinished}::boolean, updated_at = ${now}::bigint WHERE id = ${jobId}`;
-  // A dependency that already ended badly would leave this job waiting forever: it is
-  // canceled at once, as if it had been waiting, so retrying the dependency re-arms it.
-  const ended = after.find((dependency) => ["dead", "canceled"].includes(states.get(dependency) ?? ""));
-  if (ended !== undefined) {
-    await tx`
-      UPDATE jobs SET state = 'canceled', canceled_by = ${ended}, finished_at = ${now}::bigint,
-                      updated_at = ${now}::bigint, last_error = ${`dependency ${ended} ended ${states.get(ended)}`}
-      WHERE id = ${jobId} AND state IN ('pending', 'failed')`;
-  }
+    UPDATE jobs SET blocked = ${decision.blocked}::boolean, canceled_by = NULL, updated_at = ${now}::bigint
+    WHERE id = ${jobId} AND state IN ('pending', 'failed')`;
+  await rearmDependents(tx, jobId, now);
+}
+
+async function cancelJob(
+  tx: SQL,
+  jobId: string,
+  decision: Extract<DependentState, { state: "canceled" }>,
+  now: number,
+): Promise<void> {
+  const changed = await tx`
+    UPDATE jobs SET state = 'canceled', canceled_by = ${decision.root}, finished_at = ${now}::bigint,
+                    updated_at = ${now}::bigint, last_error = ${decision.reason}
+    WHERE id = ${jobId} AND state IN ('pending', 'failed')
+    RETURNING id`;
+  if (changed.length > 0) await cancelDownstream(tx, jobId, decision.root, decision.reason, now);
+}
+
+/** See sqlite/dependencies.ts: a single job queued by hand must be able to run. */
+export async function refuseIfDependencyEnded(
+  tx: SQL,
+  jobId: string,
+  from: readonly JobState[],
+): Promise<void> {
+  const [job] = (await tx`SELECT state, canceled_by FROM jobs WHERE id = ${jobId}`) as Row[];
+  if (!job || !from.includes(job.state as JobState)) return;
+  const decision = dependentState(await dependencyStatuses(tx, jobId));
+  if (decision.state !== "canceled") return;
+  const [root] = (await tx`SELECT state FROM jobs WHERE id = ${decision.root}`) as Row[];
+  throw dependencyEndedError(jobId, decision, {
+    state: root ? (root.state as JobState) : null,
+    canceledByRoot: job.canceled_by === decision.root,
+  });
 }
 
 /** A dependency completed: dependents whose every dependency is now complete become claimable. */
@@ -86,7 +137,7 @@ export async function releaseDependents(tx: SQL, jobId: string, now: number): Pr
 
 /**
  * A dependency ended dead or canceled: every job downstream that has not started is
- * canceled, remembering the root cause so a retry of that job can re-arm them.
+ * canceled, remembering the root cause so that queuing that job again re-arms them.
  */
 export async function cancelDependents(
   tx: SQL,
@@ -94,23 +145,59 @@ export async function cancelDependents(
   rootState: string,
   now: number,
 ): Promise<void> {
+  await cancelDownstream(tx, rootId, rootId, `dependency ${rootId} ended ${rootState}`, now);
+}
+
+async function cancelDownstream(
+  tx: SQL,
+  fromId: string,
+  root: string,
+  reason: string,
+  now: number,
+): Promise<void> {
   await tx`
     WITH RECURSIVE downstream(id) AS (
-      SELECT job_id FROM job_deps WHERE depends_on = ${rootId}
+      SELECT job_id FROM job_deps WHERE depends_on = ${fromId}
       UNION SELECT d.job_id FROM job_deps d JOIN downstream ON d.depends_on = downstream.id),
     locked AS (
       SELECT jobs.id FROM jobs JOIN downstream ON downstream.id = jobs.id
       WHERE jobs.state IN ('pending', 'failed') ORDER BY jobs.id FOR UPDATE OF jobs)
-    UPDATE jobs SET state = 'canceled', canceled_by = ${rootId}, finished_at = ${now}::bigint,
-                    updated_at = ${now}::bigint,
-                    last_error = 'dependency ' || ${rootId}::text || ' ended ' || ${rootState}::text
+    UPDATE jobs SET state = 'canceled', canceled_by = ${root}, finished_at = ${now}::bigint,
+                    updated_at = ${now}::bigint, last_error = ${reason}
     FROM locked WHERE jobs.id = locked.id AND jobs.state IN ('pending', 'failed')`;
 }
 
-/** The root cause is queued again: jobs it canceled wait for it once more. */
+/**
+ * `rootId` is queued again: the jobs still canceled because of it are decided again from all
+ * of their dependencies, as in sqlite/dependencies.ts. The jobfile apply calls this (through
+ * `setDependencies`, or directly) when a removed declaration comes back.
+ */
 export async function rearmDependents(tx: SQL, rootId: string, now: number): Promise<void> {
-  await tx`
-    UPDATE jobs SET state = 'pending', blocked = TRUE, canceled_by = NULL, finished_at = NULL, last_error = NULL,
-                    attempts = 0, next_run_at = ${now}::bigint, updated_at = ${now}::bigint
-    WHERE canceled_by = ${rootId}`;
+  const members = (
+    (await tx`
+      SELECT id FROM jobs WHERE state = 'canceled' AND canceled_by = ${rootId} ORDER BY id FOR UPDATE`) as Row[]
+  ).map((row) => String(row.id));
+  if (members.length === 0) return;
+  const edges = new Map<string, string[]>();
+  const edgeRows = (await tx`
+    SELECT job_id, depends_on FROM job_deps WHERE job_id = ANY(${members}::text[])`) as Row[];
+  for (const row of edgeRows) {
+    const list = edges.get(String(row.job_id)) ?? [];
+    list.push(String(row.depends_on));
+    edges.set(String(row.job_id), list);
+  }
+  for (const id of dependencyOrder(members, edges)) {
+    const decision = dependentState(await dependencyStatuses(tx, id));
+    if (decision.state === "canceled") {
+      await tx`
+        UPDATE jobs SET canceled_by = ${decision.root}, last_error = ${decision.reason}, updated_at = ${now}::bigint
+        WHERE id = ${id} AND state = 'canceled' AND canceled_by = ${rootId}`;
+    } else {
+      await tx`
+        UPDATE jobs SET state = 'pending', blocked = ${decision.blocked}::boolean, canceled_by = NULL,
+                        finished_at = NULL, last_error = NULL, attempts = 0, next_run_at = ${now}::bigint,
+                        updated_at = ${now}::bigint
+        WHERE id = ${id} AND state = 'canceled' AND canceled_by = ${rootId}`;
+    }
+  }
 }

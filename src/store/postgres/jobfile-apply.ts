@@ -1,6 +1,7 @@
 /**
- * Applies a jobfile reconciliation inside the caller's transaction, with the same rules
- * as the SQLite store (sqlite/jobfile-apply.ts).
+ * Applies a jobfile reconciliation inside the caller's transaction, as sqlite/jobfile-apply.ts
+ * does: every row is read again and src/core/reconcile.ts decides its action again; this file
+ * only reads and writes.
  *
  * SQLite gets its safety from the single writer. Here two things replace it: an advisory
  * lock per schema serializes appliers (two watchers, or two hosts syncing one folder),
@@ -9,12 +10,90 @@
  */
 
 import type { SQL } from "bun";
-import type { JobState } from "../../core/job.ts";
-import type { JobfileApplyResult, JobfileChanges, NewJob } from "../store.ts";
-import { cancelDependents, lockDependenciesExclusive, setDependencies } from "./dependencies.ts";
-import { insertNewJobs } from "./insert.ts";
+import {
+  type Decision,
+  decideDeclaration,
+  decideRemoval,
+  idsByAction,
+  isOwnedBy,
+} from "../../core/reconcile.ts";
+import type { DeclaredChange, JobfileApplyResult, JobfileChanges } from "../store.ts";
+import {
+  cancelDependents,
+  lockDependenciesExclusive,
+  rearmDependents,
+  releaseDependents,
+  setDependencies,
+} from "./dependencies.ts";
+import { jobDeclarations } from "./jobfile-declarations.ts";
 
-type Row = Record<string, unknown>;
+type Written = Exclude<Decision, { action: "nothing" | "refuse" }>;
+
+function writer(tx: SQL, now: number) {
+  // Leaves a revision deferred behind the running attempt in place; dropDeferred removes it.
+  const declaredBy = (job: DeclaredChange) => tx`
+    UPDATE jobs SET source = ${job.source}, owner = ${job.owner}, declared = TRUE, updated_at = ${now}::bigint
+    WHERE id = ${job.spec.id}`;
+  const dropDeferredRevision = (job: DeclaredChange) => tx`
+    UPDATE jobs SET next_spec = NULL, next_revision = NULL, next_max_retries = NULL WHERE id = ${job.spec.id}`;
+  return {
+    async create(job: DeclaredChange): Promise<boolean> {
+      const rows = await tx`
+        INSERT INTO jobs (id, spec, revision, state, max_retries, priority, queue, tags, created_at, updated_at,
+                          next_run_at, source, declared, owner)
+        VALUES (${job.spec.id}, ${JSON.stringify(job.spec)}::text::jsonb, ${job.revision}, 'pending',
+                ${job.maxRetries}::int, ${job.spec.priority ?? 0}::int, ${job.spec.queue ?? "default"},
+                ${JSON.stringify(job.spec.tags ?? [])}::text::jsonb, ${now}::bigint, ${now}::bigint,
+                ${job.nextRunAt}::bigint, ${job.source}, TRUE, ${job.owner})
+        ON CONFLICT (id) DO NOTHING
+        RETURNING id`;
+      return rows.length > 0;
+    },
+    async replace(job: DeclaredChange) {
+      await dropDeferredRevision(job);
+      await tx`
+        UPDATE jobs SET spec = ${JSON.stringify(job.spec)}::text::jsonb, revision = ${job.revision},
+                        max_retries = ${job.maxRetries}::int, priority = ${job.spec.priority ?? 0}::int,
+                        queue = ${job.spec.queue ?? "default"},
+                        tags = ${JSON.stringify(job.spec.tags ?? [])}::text::jsonb,
+                        next_run_at = ${job.nextRunAt}::bigint, state = 'pending', attempts = 0,
+                        finished_at = NULL, exit_code = NULL, last_error = NULL, canceled_by = NULL,
+                        blocked = FALSE
+        WHERE id = ${job.spec.id}`;
+      await declaredBy(job);
+    },
+    async defer(job: DeclaredChange) {
+      await tx`
+        UPDATE jobs SET next_spec = ${JSON.stringify(job.spec)}::text::jsonb, next_revision = ${job.revision},
+                        next_max_retries = ${job.maxRetries}::int, source = ${job.source}, owner = ${job.owner},
+                        declared = TRUE, updated_at = ${now}::bigint
+        WHERE id = ${job.spec.id}`;
+    },
+    async showCompleted(job: DeclaredChange, decision: Written) {
+      await dropDeferredRevision(job);
+      await tx`
+        UPDATE jobs SET spec = ${JSON.stringify(job.spec)}::text::jsonb, revision = ${job.revision},
+                        max_retries = ${job.maxRetries}::int, priority = ${job.spec.priority ?? 0}::int,
+                        queue = ${job.spec.queue ?? "default"},
+                        tags = ${JSON.stringify(job.spec.tags ?? [])}::text::jsonb, state = 'completed',
+                        finished_at = ${decision.completed?.at ?? now}::bigint, exit_code = 0, last_error = NULL,
+                        canceled_by = NULL, lease_until = NULL,
+                        -- The runs of the revision it shows; at least the one that completed it.
+                        attempts = GREATEST(1, (SELECT COUNT(*) FROM attempts a
+                                                WHERE a.job_id = jobs.id AND a.revision = ${job.revision}))
+        WHERE id = ${job.spec.id}`;
+      await declaredBy(job);
+    },
+    // The running attempt finishes under its own spec; only the queued revision goes.
+    async dropDeferred(job: DeclaredChange) {
+      await dropDeferredRevision(job);
+      await declaredBy(job);
+    },
+    async redeclare(job: DeclaredChange) {
+      await declaredBy(job);
+    },
+  };
+}
 
 export async function applyJobfileChanges(
   tx: SQL,
@@ -22,121 +101,66 @@ export async function applyJobfileChanges(
   changes: JobfileChanges,
   now: number,
 ): Promise<JobfileApplyResult> {
-  const result: JobfileApplyResult = {
-    created: [],
-    updated: [],
-    deferred: [],
-    alreadyCompleted: [],
-    canceled: [],
-  };
+  const result: JobfileApplyResult = { ...idsByAction(), rearmed: [] };
   await tx`SELECT pg_advisory_xact_lock(hashtext(${`queuectl.jobfiles.${schema}`}))`;
   // Both locks before any row lock, in this order everywhere, so they cannot deadlock.
   await lockDependenciesExclusive(tx, schema);
+  const write = writer(tx, now);
+  const read = async (id: string) => (await jobDeclarations(tx, [id], true))[0] ?? null;
+  // Every row this apply decides on, read (and locked) once: each decision depends on its own row only.
+  const readAll = async (ids: string[]) =>
+    new Map((await jobDeclarations(tx, ids, true)).map((facts) => [facts.id, facts]));
+  const declared = await readAll(changes.declarations.map((job) => job.spec.id));
   // Rows whose spec was written; their dependencies are recorded once every row exists.
-  const written: NewJob[] = [];
+  const written: DeclaredChange[] = [];
+  const rearming: string[] = [];
 
-  const select = async (id: string): Promise<Row | undefined> =>
-    (
-      await tx`SELECT state, revision, source, declared, next_revision FROM jobs WHERE id = ${id} FOR UPDATE`
-    )[0];
-  const replace = (job: NewJob) => {
-    written.push(job);
-    return replaceRow(job);
-  };
-  const replaceRow = (job: NewJob) => tx`
-    UPDATE jobs SET spec = ${JSON.stringify(job.spec)}::text::jsonb, revision = ${job.revision},
-                    max_retries = ${job.maxRetries}::int, priority = ${job.spec.priority ?? 0}::int,
-                    queue = ${job.spec.queue ?? "default"},
-                    tags = ${JSON.stringify(job.spec.tags ?? [])}::text::jsonb,
-                    next_run_at = ${job.nextRunAt}::bigint, source = ${job.source}, declared = TRUE,
-                    state = 'pending', attempts = 0, updated_at = ${now}::bigint, finished_at = NULL,
-                    exit_code = NULL, last_error = NULL, next_spec = NULL, next_revision = NULL,
-                    next_max_retries = NULL
-    WHERE id = ${job.spec.id}`;
-  const redeclare = (job: NewJob) => tx`
-    UPDATE jobs SET spec = ${JSON.stringify(job.spec)}::text::jsonb, revision = ${job.revision},
-                    source = ${job.source}, declared = TRUE, updated_at = ${now}::bigint,
-                    next_spec = NULL, next_revision = NULL, next_max_retries = NULL
-    WHERE id = ${job.spec.id}`;
-  const defer = (job: NewJob) => tx`
-    UPDATE jobs SET next_spec = ${JSON.stringify(job.spec)}::text::jsonb, next_revision = ${job.revision},
-                    next_max_retries = ${job.maxRetries}::int, source = ${job.source}, declared = TRUE,
-                    updated_at = ${now}::bigint
-    WHERE id = ${job.spec.id}`;
-  const dropDeferred = (job: NewJob) => tx`
-    UPDATE jobs SET next_spec = NULL, next_revision = NULL, next_max_retries = NULL, source = ${job.source},
-                    declared = TRUE, updated_at = ${now}::bigint
-    WHERE id = ${job.spec.id}`;
-  const completedBefore = async (id: string, revision: string): Promise<boolean> =>
-    (await tx`SELECT 1 FROM completed_revisions WHERE job_id = ${id} AND revision = ${revision}`).length > 0;
-
-  for (const job of [...changes.creates, ...changes.updates]) {
-    const id = job.spec.id;
-    let row = await select(id);
-    if (!row) {
-      // An enqueue may have taken the id since the read above; then it is handled like any existing row.
-      if ((await insertNewJobs(tx, [job], now)).has(id)) {
-        written.push(job);
-        result.created.push(id);
-        continue;
-      }
-      row = await select(id);
-      if (!row) continue;
+  const seen = new Set<string>();
+  for (const job of changes.declarations) {
+    // One declaration per id (the planner never sends two); a repeat would act on a stale read.
+    if (seen.has(job.spec.id)) continue;
+    seen.add(job.spec.id);
+    let decision = decideDeclaration(declared.get(job.spec.id) ?? null, job);
+    // An enqueue may take the id between the read and the insert; then decide on its row.
+    if (decision.action === "create" && !(await write.create(job))) {
+      decision = decideDeclaration(await read(job.spec.id), job);
+      if (decision.action === "create") continue;
     }
-    // An ad hoc job owns this id; the planner reports the conflict, the store never overwrites it.
-    if (row.source === null) continue;
-    const state = row.state as JobState;
-    const completed = await completedBefore(id, job.revision);
-    if (row.revision === job.revision) {
-      const wasRemoved = !row.declared;
-      if (wasRemoved && state === "canceled" && !completed) {
-        await replace(job);
-        result.updated.push(id);
-      } else if (wasRemoved || row.source !== job.source || row.next_revision !== null) {
-        // Also drops a revision deferred behind the running attempt that the file no longer declares.
-        await redeclare(job);
-      }
-      continue;
-    }
-    if (state === "pending" || state === "failed") {
-      await replace(job);
-      result.updated.push(id);
-    } else if (state === "processing" && completed) {
-      // Switching branches while it runs: the revision coming back already ran to completion.
-      await dropDeferred(job);
-      result.alreadyCompleted.push(id);
-    } else if (state === "processing") {
-      await defer(job);
-      result.deferred.push(id);
-    } else if (completed) {
-      await redeclare(job);
-      result.alreadyCompleted.push(id);
-    } else {
-      await replace(job);
-      result.updated.push(id);
-    }
+    if (decision.action === "nothing" || decision.action === "refuse") continue;
+    if (decision.action !== "create") await write[decision.action](job, decision);
+    result[decision.action].push(job.spec.id);
+    if (decision.action !== "defer" && decision.action !== "dropDeferred") written.push(job);
+    if (decision.rearms.length > 0) rearming.push(job.spec.id);
   }
-
   // In any order: a pipeline may list its steps before the jobs they wait for.
   for (const job of written) await setDependencies(tx, job.spec.id, job.spec.after, now);
-
-  for (const id of changes.removals) {
-    const [row] = await tx`
-      WITH before AS (SELECT id, state FROM jobs WHERE id = ${id} FOR UPDATE)
-      UPDATE jobs SET declared = FALSE, next_spec = NULL, next_revision = NULL, next_max_retries = NULL,
-                      updated_at = ${now}::bigint,
-                      finished_at = CASE WHEN jobs.state IN ('pending', 'failed') THEN ${now}::bigint
-                                         ELSE finished_at END,
-                      last_error = CASE WHEN jobs.state IN ('pending', 'failed') THEN 'its jobfile was removed'
-                                        ELSE last_error END,
-                      state = CASE WHEN jobs.state IN ('pending', 'failed') THEN 'canceled' ELSE jobs.state END
-      FROM before
-      WHERE jobs.id = before.id AND source IS NOT NULL AND declared
-      RETURNING before.state AS previous`;
-    if (row && (row.previous === "pending" || row.previous === "failed")) {
-      result.canceled.push(id);
-      await cancelDependents(tx, id, "canceled", now);
-    }
+  for (const id of rearming) {
+    // As read before this apply wrote anything: recording dependencies may re-arm some already.
+    const before = declared.get(id)?.canceledDependents ?? [];
+    await rearmDependents(tx, id, now);
+    await releaseDependents(tx, id, now);
+    const still = new Set((await read(id))?.canceledDependents ?? []);
+    result.rearmed.push(...before.filter((dependent) => !still.has(dependent)));
   }
+
+  const removed = await readAll(changes.removals.map((removal) => removal.id));
+  for (const removal of changes.removals) {
+    const facts = removed.get(removal.id);
+    if (!facts || !isOwnedBy(facts, removal.owner)) continue;
+    const action = decideRemoval(facts);
+    if (action === "nothing") continue;
+    await tx`
+      UPDATE jobs SET declared = FALSE, next_spec = NULL, next_revision = NULL, next_max_retries = NULL,
+                      updated_at = ${now}::bigint
+      WHERE id = ${removal.id}`;
+    if (action === "cancel") {
+      await tx`
+        UPDATE jobs SET state = 'canceled', finished_at = ${now}::bigint, last_error = 'its jobfile was removed'
+        WHERE id = ${removal.id}`;
+      await cancelDependents(tx, removal.id, "canceled", now);
+    }
+    result[action].push(removal.id);
+  }
+  result.rearmed.sort();
   return result;
 }

@@ -7,11 +7,11 @@ import type { SQL } from "bun";
 import { emptyStateCounts, type Job, type JobState, type StateCounts } from "../../core/job.ts";
 import { rowToAttempt, rowToJob } from "../rows.ts";
 import { duplicateIdError } from "../sqlite/insert.ts";
-import type { DeclaredJob, JobDeclaration, NewJob } from "../store.ts";
+import type { NewJob } from "../store.ts";
 import {
   cancelDependents,
   lockDependenciesExclusive,
-  rearmDependents,
+  refuseIfDependencyEnded,
   setDependencies,
 } from "./dependencies.ts";
 import { firstRejected, INSERT_BATCH, insertNewJobs } from "./insert.ts";
@@ -98,6 +98,9 @@ export async function transitionJobs(
   const id = params.id ?? null;
   const reason = pgText(params.reason ?? null);
   await lockDependenciesExclusive(tx, schema);
+  // One job queued by hand must be able to run; a bulk move lets the dependency decide instead.
+  if (params.to === "pending" && params.id !== undefined)
+    await refuseIfDependencyEnded(tx, params.id, params.from);
   // RETURNING has no order in PostgreSQL; SQLite returns rowid order, so sort to match.
   const rows = await tx`
     WITH moved AS (
@@ -108,7 +111,9 @@ export async function transitionJobs(
                       finished_at = CASE WHEN ${params.to}::text = 'canceled' THEN ${params.now}::bigint END,
                       last_error = CASE WHEN ${params.to}::text = 'pending' THEN NULL
                                         ELSE COALESCE(${reason}::text, last_error) END,
-                      exit_code = CASE WHEN ${params.to}::text = 'pending' THEN NULL ELSE exit_code END
+                      exit_code = CASE WHEN ${params.to}::text = 'pending' THEN NULL ELSE exit_code END,
+                      -- Moved by hand, never because of a dependency (see sqlite/lifecycle.ts).
+                      canceled_by = NULL
       WHERE (${id}::text IS NULL OR id = ${id}::text) AND state = ANY(${[...params.from]}::text[])
       RETURNING *)
     SELECT * FROM moved ORDER BY seq`;
@@ -117,31 +122,8 @@ export async function transitionJobs(
     if (params.to === "canceled") {
       await cancelDependents(tx, job.id, "canceled", params.now);
     } else {
-      await rearmDependents(tx, job.id, params.now);
       await setDependencies(tx, job.id, job.spec.after, params.now);
     }
   }
   return moved;
-}
-
-export async function declaredJobs(sql: SQL): Promise<DeclaredJob[]> {
-  const rows = (await sql`
-    SELECT id, source, revision, state, declared FROM jobs WHERE source IS NOT NULL ORDER BY seq`) as Row[];
-  return rows.map((row) => ({
-    id: String(row.id),
-    source: String(row.source),
-    revision: String(row.revision),
-    state: row.state as JobState,
-    declared: Boolean(row.declared),
-  }));
-}
-
-export async function jobDeclarations(sql: SQL, ids: string[]): Promise<JobDeclaration[]> {
-  const rows =
-    (await sql`SELECT id, source, next_revision FROM jobs WHERE id = ANY(${ids}::text[])`) as Row[];
-  return rows.map((row) => ({
-    id: String(row.id),
-    source: row.source === null ? null : String(row.source),
-    nextRevision: row.next_revision === null ? null : String(row.next_revision),
-  }));
 }

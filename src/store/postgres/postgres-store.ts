@@ -13,8 +13,10 @@ import { SQL } from "bun";
 import { UserError } from "../../core/errors.ts";
 import type { Job, JobState, StateCounts } from "../../core/job.ts";
 import type { JobSpec } from "../../core/spec.ts";
+import type { FolderSyncRun, JobfileFolder } from "../folder-records.ts";
 import type {
   DeclaredJob,
+  HeldLease,
   JobDeclaration,
   JobDependencyLinks,
   JobfileApplyResult,
@@ -22,8 +24,10 @@ import type {
   JobPageParams,
   JobRecord,
   JobSearchParams,
+  KillMode,
   NewJob,
   QueueInfo,
+  RenewedLease,
   RunResult,
   ScheduleRecord,
   Store,
@@ -36,22 +40,23 @@ import { claimJob } from "./claim.ts";
 import { describePostgresError, type PostgresTarget, parsePostgresUrl } from "./connection.ts";
 import { attemptThroughput, dependencyLinks, metricsSnapshot, searchJobs } from "./dashboard.ts";
 import { lockDependenciesExclusive } from "./dependencies.ts";
+import * as folders from "./folders.ts";
 import { jobPage } from "./job-list.ts";
 import { applyJobfileChanges } from "./jobfile-apply.ts";
-import {
-  countJobs,
-  declaredJobs,
-  getJob,
-  insertJobs,
-  jobDeclarations,
-  listAttempts,
-  listJobs,
-  transitionJobs,
-} from "./jobs.ts";
-import { migratePostgres } from "./migrations.ts";
+import { declaredJobs, jobDeclarations } from "./jobfile-declarations.ts";
+import { countJobs, getJob, insertJobs, listAttempts, listJobs, transitionJobs } from "./jobs.ts";
+import { migratePostgres, POSTGRES_SCHEMA_VERSION } from "./migrations.ts";
 import { jobPurge, queueList, queueSet } from "./queues.ts";
 import * as registry from "./registry.ts";
-import { completeJob, expiredLeases, extendLease, failJob, releaseJob } from "./run.ts";
+import {
+  completeJob,
+  expiredLeases,
+  extendLease,
+  failJob,
+  releaseJob,
+  renewLeases,
+  requestKill,
+} from "./run.ts";
 import { scheduleFire, scheduleGet, scheduleList, scheduleRemove, scheduleUpsert } from "./schedules.ts";
 import { exportJobs, importJobs } from "./transfer.ts";
 
@@ -82,12 +87,20 @@ export async function openPostgresStore(url: string): Promise<PostgresStore> {
       }
       schema = String(row.schema);
     }
-    await migratePostgres(sql, schema, target.location);
+    // Reading a current schema needs no write: a read-only replica or role can still be read.
+    if (!(await schemaIsCurrent(sql, schema))) await migratePostgres(sql, schema, target.location);
     return new PostgresStore(sql, target, schema);
   } catch (error) {
     await sql.close({ timeout: 0 }).catch(() => {});
     throw describePostgresError(target, error);
   }
+}
+
+async function schemaIsCurrent(sql: SQL, schema: string): Promise<boolean> {
+  const [table] = await sql`SELECT to_regclass(${`${schema}.schema_migrations`}) IS NOT NULL AS present`;
+  if (!table?.present) return false;
+  const [row] = await sql.unsafe(`SELECT COALESCE(MAX(version), 0) AS v FROM ${schema}.schema_migrations`);
+  return Number(row?.v) === POSTGRES_SCHEMA_VERSION;
 }
 
 export class PostgresStore implements Store {
@@ -153,18 +166,20 @@ export class PostgresStore implements Store {
     return this.run((sql) => countJobs(sql));
   }
 
-  jobClaim(params: {
-    workerId: string;
-    host: string;
-    now: number;
-    leaseMs: number;
-    queues?: string[] | null;
-  }) {
+  jobClaim(params: Parameters<Store["jobClaim"]>[0]) {
     return this.run((sql) => claimJob(sql, params));
   }
 
   jobLeaseExtend(params: { id: string; token: number; leaseUntil: number }): Promise<boolean> {
     return this.run((sql) => extendLease(sql, params));
+  }
+
+  jobLeaseRenewMany(params: { leases: HeldLease[]; leaseUntil: number }): Promise<RenewedLease[]> {
+    return this.run((sql) => renewLeases(sql, params));
+  }
+
+  jobKillRequest(params: { id: string; mode: KillMode }) {
+    return this.run((sql) => requestKill(sql, params));
   }
 
   jobComplete(params: { id: string; token: number; now: number; result: RunResult }): Promise<boolean> {
@@ -175,15 +190,7 @@ export class PostgresStore implements Store {
     });
   }
 
-  jobFail(params: {
-    id: string;
-    token: number;
-    now: number;
-    state: "failed" | "dead";
-    nextRunAt: number;
-    result: RunResult;
-    onlyIfLeaseExpiredBefore?: number;
-  }): Promise<boolean> {
+  jobFail(params: Parameters<Store["jobFail"]>[0]): Promise<boolean> {
     return this.write(async (tx, notify) => {
       const done = await failJob(tx, this.schema, params);
       if (done) await notify();
@@ -203,14 +210,7 @@ export class PostgresStore implements Store {
     return this.run((sql) => expiredLeases(sql, params));
   }
 
-  jobTransition(params: {
-    id?: string;
-    from: readonly JobState[];
-    to: "pending" | "canceled";
-    resetAttempts: boolean;
-    now: number;
-    reason?: string;
-  }): Promise<Job[]> {
+  jobTransition(params: Parameters<Store["jobTransition"]>[0]): Promise<Job[]> {
     return this.write(async (tx, notify) => {
       const moved = await transitionJobs(tx, this.schema, params);
       if (moved.length > 0) await notify();
@@ -247,6 +247,10 @@ export class PostgresStore implements Store {
 
   workerList(): Promise<WorkerRecord[]> {
     return this.run((sql) => registry.workerList(sql));
+  }
+
+  clockNow(): Promise<number> {
+    return this.run((sql) => registry.storeNow(sql));
   }
 
   workerRequestStop(params: { host?: string }): Promise<number> {
@@ -328,7 +332,7 @@ export class PostgresStore implements Store {
     return this.run((sql) => queueList(sql));
   }
 
-  jobPurge(params: { states: JobState[]; finishedBefore: number; dryRun: boolean }): Promise<string[]> {
+  jobPurge(params: Parameters<Store["jobPurge"]>[0]): Promise<string[]> {
     return this.write((tx) => jobPurge(tx, params));
   }
 
@@ -372,5 +376,21 @@ export class PostgresStore implements Store {
       if (fired.enqueued.length > 0 || fired.replaced.length > 0) await notify();
       return fired;
     });
+  }
+
+  folderSyncRecord(params: FolderSyncRun): Promise<void> {
+    return this.run((sql) => folders.folderSyncRecord(sql, params));
+  }
+  folderList(): Promise<JobfileFolder[]> {
+    return this.run((sql) => folders.folderList(sql));
+  }
+  folderWatcherClaim(params: Parameters<Store["folderWatcherClaim"]>[0]): Promise<boolean> {
+    return this.write((tx) => folders.folderWatcherClaim(tx, params));
+  }
+  folderWatcherBeat(params: Parameters<Store["folderWatcherBeat"]>[0]): Promise<void> {
+    return this.run((sql) => folders.folderWatcherBeat(sql, params));
+  }
+  folderWatcherRemove(params: Parameters<Store["folderWatcherRemove"]>[0]): Promise<void> {
+    return this.run((sql) => folders.folderWatcherRemove(sql, params));
   }
 }

@@ -45,7 +45,7 @@ export async function queueList(sql: SQL): Promise<QueueInfo[]> {
 /** Deletes finished, undeclared jobs; see Store.jobPurge. */
 export async function jobPurge(
   tx: SQL,
-  params: { states: JobState[]; finishedBefore: number; dryRun: boolean },
+  params: { states: JobState[]; finishedBefore: number; dryRun: boolean; limit?: number },
 ): Promise<string[]> {
   const finished = params.states.filter(
     (state) => state === "completed" || state === "dead" || state === "canceled",
@@ -58,6 +58,7 @@ export async function jobPurge(
       WHERE state = ANY(${finished}::text[]) AND COALESCE(finished_at, updated_at) < ${params.finishedBefore}::bigint
         AND NOT declared
       ORDER BY seq
+      LIMIT ${params.limit ?? null}::bigint
       FOR UPDATE`) as Row[]
   ).map((row) => String(row.id));
   if (params.dryRun || ids.length === 0) return ids;

@@ -19,6 +19,15 @@ export async function configSet(tx: SQL, params: { key: string; value: string })
            ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`;
 }
 
+/**
+ * The server's clock in ms since the epoch. Heartbeats are written and judged on it, so a
+ * host whose clock is off cannot make a live worker look lost, or a dead one alive.
+ */
+export async function storeNow(sql: SQL): Promise<number> {
+  const [row] = await sql`SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint AS now`;
+  return Number(row.now);
+}
+
 /** Registering again (a restarted worker reusing its id) starts with no stop request. */
 export async function workerRegister(
   sql: SQL,
@@ -27,8 +36,8 @@ export async function workerRegister(
   const queues = params.queues ? JSON.stringify(params.queues) : null;
   await sql`
     INSERT INTO workers (id, host, pid, started_at, heartbeat_at, stop_requested, queues)
-    VALUES (${params.id}, ${params.host}, ${params.pid}::int, ${params.now}::bigint, ${params.now}::bigint,
-            FALSE, ${queues}::text::jsonb)
+    VALUES (${params.id}, ${params.host}, ${params.pid}::int, ${params.now}::bigint,
+            (extract(epoch from clock_timestamp()) * 1000)::bigint, FALSE, ${queues}::text::jsonb)
     ON CONFLICT (id) DO UPDATE SET host = EXCLUDED.host, pid = EXCLUDED.pid, started_at = EXCLUDED.started_at,
                                    heartbeat_at = EXCLUDED.heartbeat_at, stop_requested = FALSE,
                                    queues = EXCLUDED.queues`;
@@ -38,8 +47,10 @@ export async function workerHeartbeat(
   sql: SQL,
   params: { id: string; now: number },
 ): Promise<{ stopRequested: boolean }> {
+  // `params.now` is the worker's clock; the server's is the one every host judges ages by.
   const [row] = await sql`
-    UPDATE workers SET heartbeat_at = ${params.now}::bigint WHERE id = ${params.id} RETURNING stop_requested`;
+    UPDATE workers SET heartbeat_at = (extract(epoch from clock_timestamp()) * 1000)::bigint
+    WHERE id = ${params.id} RETURNING stop_requested`;
   return { stopRequested: row ? Boolean(row.stop_requested) : false };
 }
 

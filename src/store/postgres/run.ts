@@ -6,7 +6,7 @@
 import type { SQL } from "bun";
 import type { Job } from "../../core/job.ts";
 import { rowToJob } from "../rows.ts";
-import type { RunResult } from "../store.ts";
+import type { HeldLease, KillMode, RenewedLease, RunResult } from "../store.ts";
 import { cancelDependents, lockDependenciesShared, releaseDependents } from "./dependencies.ts";
 
 export async function extendLease(
@@ -17,6 +17,36 @@ export async function extendLease(
     UPDATE jobs SET lease_until = ${params.leaseUntil}::bigint
     WHERE id = ${params.id} AND token = ${params.token}::int AND state = 'processing'`;
   return result.count > 0;
+}
+
+/** One statement for all of a worker's leases. */
+export async function renewLeases(
+  sql: SQL,
+  params: { leases: HeldLease[]; leaseUntil: number },
+): Promise<RenewedLease[]> {
+  if (params.leases.length === 0) return [];
+  const ids = params.leases.map((lease) => lease.id);
+  const tokens = params.leases.map((lease) => lease.token);
+  const rows = await sql`
+    UPDATE jobs SET lease_until = ${params.leaseUntil}::bigint
+    FROM unnest(${ids}::text[], ${tokens}::int[]) AS held(id, token)
+    WHERE jobs.id = held.id AND jobs.token = held.token AND jobs.state = 'processing'
+    RETURNING jobs.id, jobs.token, jobs.kill_requested`;
+  return rows.map((row: Record<string, unknown>) => ({
+    id: String(row.id),
+    token: Number(row.token),
+    killRequested: (row.kill_requested ?? null) as KillMode | null,
+  }));
+}
+
+export async function requestKill(
+  tx: SQL,
+  params: { id: string; mode: KillMode },
+): Promise<{ workerId: string | null; token: number } | null> {
+  const [row] = await tx`
+    UPDATE jobs SET kill_requested = ${params.mode} WHERE id = ${params.id} AND state = 'processing'
+    RETURNING worker_id, token`;
+  return row ? { workerId: (row.worker_id ?? null) as string | null, token: Number(row.token) } : null;
 }
 
 export async function completeJob(
@@ -33,8 +63,8 @@ export async function completeJob(
   if (!row) return false;
   // Only jobfile reconciliation asks which revisions completed; ad hoc jobs skip the write.
   if (row.declared) {
-    await tx`INSERT INTO completed_revisions (job_id, revision) VALUES (${params.id}, ${row.revision})
-             ON CONFLICT DO NOTHING`;
+    await tx`INSERT INTO completed_revisions (job_id, revision, completed_at)
+             VALUES (${params.id}, ${row.revision}, ${params.now}::bigint) ON CONFLICT DO NOTHING`;
   }
   await finishAttempt(tx, params.id, params.token, params.now, params.result);
   await releaseDependents(tx, params.id, params.now);
@@ -49,7 +79,7 @@ export async function failJob(
     id: string;
     token: number;
     now: number;
-    state: "failed" | "dead";
+    state: "failed" | "dead" | "canceled";
     nextRunAt: number;
     result: RunResult;
     onlyIfLeaseExpiredBefore?: number;
@@ -61,7 +91,7 @@ export async function failJob(
   const result = await tx`
     UPDATE jobs SET state = ${params.state}, next_run_at = ${params.nextRunAt}::bigint,
                     updated_at = ${params.now}::bigint, lease_until = NULL,
-                    finished_at = CASE WHEN ${params.state}::text = 'dead' THEN ${params.now}::bigint END,
+                    finished_at = CASE WHEN ${params.state}::text <> 'failed' THEN ${params.now}::bigint END,
                     exit_code = ${params.result.exitCode}::int, last_error = ${pgText(params.result.error)}::text
     WHERE id = ${params.id} AND token = ${params.token}::int AND state = 'processing'
       AND (${params.onlyIfLeaseExpiredBefore ?? null}::bigint IS NULL
@@ -73,7 +103,7 @@ export async function failJob(
     UPDATE jobs SET state = 'canceled', finished_at = ${params.now}::bigint,
                     last_error = last_error || ' (not retried: its jobfile was removed)'
     WHERE id = ${params.id} AND state = 'failed' AND source IS NOT NULL AND NOT declared AND next_spec IS NULL`;
-  if (params.state === "dead" || undeclared.count > 0) {
+  if (params.state !== "failed" || undeclared.count > 0) {
     await cancelDependents(tx, params.id, params.state === "dead" ? "dead" : "canceled", params.now);
   }
   await promoteNextRevision(tx, params.id, params.now);

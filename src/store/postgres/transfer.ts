@@ -30,7 +30,8 @@ export async function exportJobs(
                        'attempt', attempt, 'token', token, 'worker_id', worker_id, 'host', host,
                        'started_at', started_at, 'finished_at', finished_at, 'exit_code', exit_code,
                        'signal', signal, 'error', error, 'stdout_bytes', stdout_bytes,
-                       'stderr_bytes', stderr_bytes, 'log_path', log_path, 'output_tail', output_tail) ORDER BY token)
+                       'stderr_bytes', stderr_bytes, 'log_path', log_path, 'output_tail', output_tail,
+                       'revision', revision) ORDER BY token)
                      FROM attempts a WHERE a.job_id = jobs.id AND a.finished_at IS NOT NULL), '[]'::jsonb) AS history
     FROM jobs
     WHERE seq > ${params.after ?? "0"}::bigint AND (${params.state ?? null}::text IS NULL OR jobs.state = ${params.state ?? null}::text)
@@ -105,14 +106,15 @@ async function importAttempts(tx: SQL, jobs: JobRecord[]): Promise<void> {
   const text = (value: string | null) => value?.replaceAll("\0", "\uFFFD") ?? null;
   await tx`
     INSERT INTO attempts (job_id, token, attempt, worker_id, host, started_at, finished_at, exit_code, signal,
-                          error, stdout_bytes, stderr_bytes, log_path, output_tail)
+                          error, stdout_bytes, stderr_bytes, log_path, output_tail, revision)
     SELECT * FROM unnest(${column((a) => a.job_id)}::text[], ${column((a) => a.token)}::int[],
                          ${column((a) => a.attempt)}::int[], ${column((a) => a.worker_id)}::text[],
                          ${column((a) => a.host)}::text[], ${column((a) => a.started_at)}::bigint[],
                          ${column((a) => a.finished_at)}::bigint[], ${column((a) => a.exit_code)}::int[],
                          ${column((a) => a.signal)}::text[], ${column((a) => text(a.error))}::text[],
                          ${column((a) => a.stdout_bytes)}::bigint[], ${column((a) => a.stderr_bytes)}::bigint[],
-                         ${column((a) => a.log_path)}::text[], ${column((a) => text(a.output_tail))}::text[])`;
+                         ${column((a) => a.log_path)}::text[], ${column((a) => text(a.output_tail))}::text[],
+                         ${column((a) => a.revision ?? null)}::text[])`;
 }
 
 /**

@@ -1,13 +1,44 @@
 /**
  * Dependency bookkeeping (`after`), run inside the caller's write transaction. A job with
  * an unfinished dependency is `blocked` and left out of the claim index; a dependency that
- * ends dead or canceled cancels its dependents, and retrying it re-arms them.
+ * ends dead or canceled cancels its dependents, and queuing it again re-arms them. What a
+ * dependent becomes is decided by `dependentState` (core/dependencies.ts); this file only
+ * reads and writes.
  */
 
 import type { Database } from "bun:sqlite";
+import {
+  type DependencyStatus,
+  type DependentState,
+  dependencyEndedError,
+  dependencyOrder,
+  dependentState,
+} from "../../core/dependencies.ts";
 import { UserError } from "../../core/errors.ts";
+import type { JobState } from "../../core/job.ts";
 
-/** Replaces the job's dependency rows and marks it blocked when any dependency is unfinished. */
+type Row = Record<string, unknown>;
+
+function dependencyStatuses(db: Database, jobId: string): DependencyStatus[] {
+  const rows = db
+    .query(`
+      SELECT dep.id, dep.state, dep.canceled_by FROM job_deps d JOIN jobs dep ON dep.id = d.depends_on
+      WHERE d.job_id = ?`)
+    .all(jobId) as Row[];
+  return rows.map((row) => ({
+    id: String(row.id),
+    state: row.state as JobState,
+    canceledBy: row.canceled_by === null ? null : String(row.canceled_by),
+  }));
+}
+
+/**
+ * Records the job's dependency rows and settles its state from them: blocked while any is
+ * unfinished, canceled at once (with everything downstream) when one already ended dead or
+ * canceled, since it would otherwise wait forever. A job that ends up queued is a job that
+ * came back, so the jobs it had canceled wait for it again (see `rearmDependents`).
+ * Called for every job just queued: inserted, replaced by its jobfile, rerun or retried.
+ */
 export function setDependencies(
   db: Database,
   jobId: string,
@@ -15,39 +46,59 @@ export function setDependencies(
   now: number,
 ): void {
   db.query("DELETE FROM job_deps WHERE job_id = ?").run(jobId);
-  if (!after || after.length === 0) {
-    db.query("UPDATE jobs SET blocked = 0 WHERE id = ? AND blocked = 1").run(jobId);
-    return;
-  }
-  const exists = db.query("SELECT state FROM jobs WHERE id = ?");
+  const exists = db.query("SELECT 1 FROM jobs WHERE id = ?");
   const insert = db.query("INSERT OR IGNORE INTO job_deps (job_id, depends_on) VALUES (?, ?)");
-  let unfinished = 0;
-  let ended: { id: string; state: string } | null = null;
-  for (const dependency of after) {
-    const row = exists.get(dependency) as { state: string } | null;
-    if (!row) {
+  for (const dependency of after ?? []) {
+    if (!exists.get(dependency)) {
       throw new UserError(
         `job "${jobId}" waits for "${dependency}", which is not in the queue`,
         "enqueue that job first, in the same file, or fix the `after` list",
       );
     }
     insert.run(jobId, dependency);
-    if (row.state !== "completed") unfinished++;
-    if (row.state === "dead" || row.state === "canceled") ended ??= { id: dependency, state: row.state };
   }
-  db.query("UPDATE jobs SET blocked = ?, updated_at = ? WHERE id = ?").run(
-    unfinished > 0 ? 1 : 0,
-    now,
-    jobId,
-  );
-  // A dependency that already ended badly would leave this job waiting forever: it is
-  // canceled at once, as if it had been waiting, so retrying the dependency re-arms it.
-  if (ended) {
-    db.query(`
+  const decision = dependentState(dependencyStatuses(db, jobId));
+  if (decision.state === "canceled") {
+    cancelJob(db, jobId, decision, now);
+    return;
+  }
+  // A stale canceled_by would let a later retry of that old dependency reset this job.
+  db.query(`
+    UPDATE jobs SET blocked = ?1, canceled_by = NULL, updated_at = ?2
+    WHERE id = ?3 AND state IN ('pending', 'failed')`).run(decision.blocked ? 1 : 0, now, jobId);
+  rearmDependents(db, jobId, now);
+}
+
+function cancelJob(
+  db: Database,
+  jobId: string,
+  decision: Extract<DependentState, { state: "canceled" }>,
+  now: number,
+): void {
+  const changed = db
+    .query(`
       UPDATE jobs SET state = 'canceled', canceled_by = ?1, finished_at = ?2, updated_at = ?2,
-                      last_error = 'dependency ' || ?1 || ' ended ' || ?3
-      WHERE id = ?4 AND state IN ('pending', 'failed')`).run(ended.id, now, ended.state, jobId);
-  }
+                      last_error = ?3
+      WHERE id = ?4 AND state IN ('pending', 'failed')`)
+    .run(decision.root, now, decision.reason, jobId).changes;
+  if (changed > 0) cancelDownstream(db, jobId, decision.root, decision.reason, now);
+}
+
+/**
+ * Refuses to queue `jobId` again (a `rerun` or `dlq retry` of that one job) when one of its
+ * dependencies ended: it would be canceled in the same instant. Throws before anything moved.
+ */
+export function refuseIfDependencyEnded(db: Database, jobId: string, from: readonly JobState[]): void {
+  const job = db.query("SELECT state, canceled_by FROM jobs WHERE id = ?").get(jobId) as Row | null;
+  // A job in another state is refused for that reason by the move itself.
+  if (!job || !from.includes(job.state as JobState)) return;
+  const decision = dependentState(dependencyStatuses(db, jobId));
+  if (decision.state !== "canceled") return;
+  const root = db.query("SELECT state FROM jobs WHERE id = ?").get(decision.root) as Row | null;
+  throw dependencyEndedError(jobId, decision, {
+    state: root ? (root.state as JobState) : null,
+    canceledByRoot: job.canceled_by === decision.root,
+  });
 }
 
 /** A dependency completed: dependents whose every dependency is now complete become claimable. */
@@ -63,22 +114,60 @@ export function releaseDependents(db: Database, jobId: string, now: number): voi
 
 /**
  * A dependency ended dead or canceled: every job downstream that has not started is
- * canceled, remembering the root cause so a retry of that job can re-arm them.
+ * canceled, remembering the root cause so that queuing that job again re-arms them.
  */
 export function cancelDependents(db: Database, rootId: string, rootState: string, now: number): void {
+  cancelDownstream(db, rootId, rootId, `dependency ${rootId} ended ${rootState}`, now);
+}
+
+function cancelDownstream(db: Database, fromId: string, root: string, reason: string, now: number): void {
   db.query(`
     WITH RECURSIVE downstream(id) AS (
       SELECT job_id FROM job_deps WHERE depends_on = ?1
       UNION SELECT d.job_id FROM job_deps d JOIN downstream ON d.depends_on = downstream.id)
-    UPDATE jobs SET state = 'canceled', canceled_by = ?1, finished_at = ?2, updated_at = ?2,
-                    last_error = 'dependency ' || ?1 || ' ended ' || ?3
-    WHERE id IN (SELECT id FROM downstream) AND state IN ('pending', 'failed')`).run(rootId, now, rootState);
+    UPDATE jobs SET state = 'canceled', canceled_by = ?2, finished_at = ?3, updated_at = ?3,
+                    last_error = ?4
+    WHERE id IN (SELECT id FROM downstream) AND state IN ('pending', 'failed')`).run(
+    fromId,
+    root,
+    now,
+    reason,
+  );
 }
 
-/** The root cause is queued again: jobs it canceled wait for it once more. */
+/**
+ * `rootId` is queued again (retried, rerun, or its jobfile declared again): the jobs that are
+ * still canceled because of it are decided again from all of their dependencies. Running,
+ * finished or otherwise canceled jobs are left alone. The jobfile apply calls this (through
+ * `setDependencies`, or directly) when a removed declaration comes back.
+ */
 export function rearmDependents(db: Database, rootId: string, now: number): void {
-  db.query(`
-    UPDATE jobs SET state = 'pending', blocked = 1, canceled_by = NULL, finished_at = NULL, last_error = NULL,
+  const members = (
+    db.query("SELECT id FROM jobs WHERE state = 'canceled' AND canceled_by = ?").all(rootId) as Row[]
+  ).map((row) => String(row.id));
+  if (members.length === 0) return;
+  const edges = new Map<string, string[]>();
+  const edgeRows = db
+    .query("SELECT job_id, depends_on FROM job_deps WHERE job_id IN (SELECT value FROM json_each(?))")
+    .all(JSON.stringify(members)) as Row[];
+  for (const row of edgeRows) {
+    const list = edges.get(String(row.job_id)) ?? [];
+    list.push(String(row.depends_on));
+    edges.set(String(row.job_id), list);
+  }
+  const rearm = db.query(`
+    UPDATE jobs SET state = 'pending', blocked = ?1, canceled_by = NULL, finished_at = NULL, last_error = NULL,
                     attempts = 0, next_run_at = ?2, updated_at = ?2
-    WHERE canceled_by = ?1`).run(rootId, now);
+    WHERE id = ?3 AND state = 'canceled' AND canceled_by = ?4`);
+  const renameCause = db.query(`
+    UPDATE jobs SET canceled_by = ?1, last_error = ?2, updated_at = ?3
+    WHERE id = ?4 AND state = 'canceled' AND canceled_by = ?5`);
+  for (const id of dependencyOrder(members, edges)) {
+    const decision = dependentState(dependencyStatuses(db, id));
+    if (decision.state === "canceled") {
+      renameCause.run(decision.root, decision.reason, now, id, rootId);
+    } else {
+      rearm.run(decision.blocked ? 1 : 0, now, id, rootId);
+    }
+  }
 }

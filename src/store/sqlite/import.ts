@@ -31,7 +31,8 @@ export function exportJobs(
                        'attempt', attempt, 'token', token, 'worker_id', worker_id, 'host', host,
                        'started_at', started_at, 'finished_at', finished_at, 'exit_code', exit_code,
                        'signal', signal, 'error', error, 'stdout_bytes', stdout_bytes,
-                       'stderr_bytes', stderr_bytes, 'log_path', log_path, 'output_tail', output_tail))
+                       'stderr_bytes', stderr_bytes, 'log_path', log_path, 'output_tail', output_tail,
+                       'revision', revision))
               FROM attempts a WHERE a.job_id = jobs.id AND a.finished_at IS NOT NULL) AS history
       FROM jobs
       WHERE seq > ?1 AND (?2 IS NULL OR jobs.state = ?2)
@@ -118,8 +119,8 @@ export function importJobs(
   const completed = db.query("INSERT OR IGNORE INTO completed_revisions (job_id, revision) VALUES (?, ?)");
   const attempt = db.query(`
     INSERT INTO attempts (job_id, token, attempt, worker_id, host, started_at, finished_at, exit_code, signal,
-                          error, stdout_bytes, stderr_bytes, log_path, output_tail)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+                          error, stdout_bytes, stderr_bytes, log_path, output_tail, revision)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   const jobs: JobRecord[] = [];
   let done = 0;
   for (const job of params.jobs) {
@@ -169,6 +170,7 @@ export function importJobs(
         a.stderr_bytes,
         a.log_path,
         a.output_tail,
+        a.revision ?? null,
       );
     }
     if (onProgress && done % 5000 === 0) onProgress(done);

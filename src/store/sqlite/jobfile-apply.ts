@@ -1,130 +1,158 @@
 /**
  * Applies a jobfile reconciliation inside the caller's IMMEDIATE transaction. The plan was
- * computed from a snapshot; every row is re-read here, so two watchers racing on one folder
- * can never queue one declaration twice.
+ * made from a snapshot; here every row is read again and src/core/reconcile.ts decides its
+ * action again, so two watchers racing on one folder never queue one declaration twice and
+ * a revision that completed meanwhile is never queued. This file only reads and writes.
  */
 
 import type { Database } from "bun:sqlite";
-import type { JobState } from "../../core/job.ts";
-import type { JobfileApplyResult, JobfileChanges, NewJob } from "../store.ts";
-import { cancelDependents, setDependencies } from "./dependencies.ts";
+import {
+  type Decision,
+  decideDeclaration,
+  decideRemoval,
+  idsByAction,
+  isOwnedBy,
+} from "../../core/reconcile.ts";
+import type { DeclaredChange, JobfileApplyResult, JobfileChanges } from "../store.ts";
+import { cancelDependents, rearmDependents, releaseDependents, setDependencies } from "./dependencies.ts";
 import { insertValues } from "./insert.ts";
+import { jobDeclarations } from "./jobfile-declarations.ts";
 
-type Row = Record<string, unknown>;
+type Written = Exclude<Decision, { action: "nothing" | "refuse" }>;
+
+function writer(db: Database, now: number) {
+  const spec = (job: DeclaredChange) => ({
+    id: job.spec.id,
+    json: JSON.stringify(job.spec),
+    revision: job.revision,
+    maxRetries: job.maxRetries,
+    priority: job.spec.priority ?? 0,
+    queue: job.spec.queue ?? "default",
+    tags: JSON.stringify(job.spec.tags ?? []),
+    nextRunAt: job.nextRunAt,
+  });
+  // Leaves a revision deferred behind the running attempt in place; dropDeferred removes it.
+  const declaredBy = db.query(`
+    UPDATE jobs SET source = ?1, owner = ?2, declared = 1, updated_at = ?3 WHERE id = ?4`);
+  const dropDeferredRevision = db.query(
+    "UPDATE jobs SET next_spec = NULL, next_revision = NULL, next_max_retries = NULL WHERE id = ?",
+  );
+  return {
+    create(job: DeclaredChange) {
+      db.query(`
+        INSERT INTO jobs (id, spec, revision, state, max_retries, priority, queue, tags, created_at, updated_at,
+                          next_run_at, source, declared, owner)
+        VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(...insertValues(job, now), job.owner);
+    },
+    replace(job: DeclaredChange) {
+      dropDeferredRevision.run(job.spec.id);
+      const v = spec(job);
+      db.query(`
+        UPDATE jobs SET spec = ?, revision = ?, max_retries = ?, priority = ?, queue = ?, tags = ?, next_run_at = ?,
+                        state = 'pending', attempts = 0, finished_at = NULL, exit_code = NULL, last_error = NULL,
+                        canceled_by = NULL, blocked = 0
+        WHERE id = ?`).run(v.json, v.revision, v.maxRetries, v.priority, v.queue, v.tags, v.nextRunAt, v.id);
+      declaredBy.run(job.source, job.owner, now, job.spec.id);
+    },
+    defer(job: DeclaredChange) {
+      db.query(`
+        UPDATE jobs SET next_spec = ?, next_revision = ?, next_max_retries = ?, source = ?, owner = ?, declared = 1,
+                        updated_at = ?
+        WHERE id = ?`).run(
+        JSON.stringify(job.spec),
+        job.revision,
+        job.maxRetries,
+        job.source,
+        job.owner,
+        now,
+        job.spec.id,
+      );
+    },
+    showCompleted(job: DeclaredChange, decision: Written) {
+      dropDeferredRevision.run(job.spec.id);
+      const v = spec(job);
+      db.query(`
+        UPDATE jobs SET spec = ?1, revision = ?2, max_retries = ?3, priority = ?4, queue = ?5, tags = ?6,
+                        state = 'completed', finished_at = ?7, exit_code = 0, last_error = NULL, canceled_by = NULL,
+                        lease_until = NULL,
+                        -- The runs of the revision it shows; at least the one that completed it.
+                        attempts = MAX(1, (SELECT COUNT(*) FROM attempts a WHERE a.job_id = jobs.id AND a.revision = ?2))
+        WHERE id = ?8`).run(
+        v.json,
+        v.revision,
+        v.maxRetries,
+        v.priority,
+        v.queue,
+        v.tags,
+        decision.completed?.at ?? now,
+        v.id,
+      );
+      declaredBy.run(job.source, job.owner, now, job.spec.id);
+    },
+    // The running attempt finishes under its own spec; only the queued revision goes.
+    dropDeferred(job: DeclaredChange) {
+      dropDeferredRevision.run(job.spec.id);
+      declaredBy.run(job.source, job.owner, now, job.spec.id);
+    },
+    redeclare(job: DeclaredChange) {
+      declaredBy.run(job.source, job.owner, now, job.spec.id);
+    },
+  };
+}
 
 export function applyJobfileChanges(db: Database, changes: JobfileChanges, now: number): JobfileApplyResult {
-  const result: JobfileApplyResult = {
-    created: [],
-    updated: [],
-    deferred: [],
-    alreadyCompleted: [],
-    canceled: [],
-  };
-  const select = db.query("SELECT state, revision, source, declared, next_revision FROM jobs WHERE id = ?");
-  const insert = db.query(`
-    INSERT INTO jobs (id, spec, revision, state, max_retries, priority, queue, tags, created_at, updated_at,
-                      next_run_at, source, declared)
-    VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-  const completedBefore = db.query("SELECT 1 FROM completed_revisions WHERE job_id = ? AND revision = ?");
-  const replace = db.query(`
-    UPDATE jobs SET spec = ?, revision = ?, max_retries = ?, priority = ?, queue = ?, tags = ?, next_run_at = ?,
-                    source = ?, declared = 1, state = 'pending', attempts = 0, updated_at = ?, finished_at = NULL,
-                    exit_code = NULL, last_error = NULL, next_spec = NULL, next_revision = NULL, next_max_retries = NULL
-    WHERE id = ?`);
-  const redeclare = db.query(`
-    UPDATE jobs SET spec = ?, revision = ?, source = ?, declared = 1, updated_at = ?, next_spec = NULL,
-                    next_revision = NULL, next_max_retries = NULL
-    WHERE id = ?`);
-  const defer = db.query(`
-    UPDATE jobs SET next_spec = ?, next_revision = ?, next_max_retries = ?, source = ?, declared = 1, updated_at = ?
-    WHERE id = ?`);
-  const dropDeferred = db.query(`
-    UPDATE jobs SET next_spec = NULL, next_revision = NULL, next_max_retries = NULL, source = ?, declared = 1,
-                    updated_at = ?
-    WHERE id = ?`);
-
+  const result: JobfileApplyResult = { ...idsByAction(), rearmed: [] };
+  const write = writer(db, now);
+  const read = (id: string) => jobDeclarations(db, [id])[0] ?? null;
+  // Every row this apply decides on, read once: each decision depends on its own row only.
+  const readAll = (ids: string[]) => new Map(jobDeclarations(db, ids).map((facts) => [facts.id, facts]));
+  const declared = readAll(changes.declarations.map((job) => job.spec.id));
   // Rows whose spec was written; their dependencies are recorded once every row exists.
-  const written: NewJob[] = [];
-  const replaceWith = (job: NewJob) => {
-    written.push(job);
-    const [id, spec, revision, maxRetries, priority, queue, tags, , , nextRunAt, source] = insertValues(
-      job,
-      now,
-    );
-    replace.run(
-      spec ?? null,
-      revision ?? null,
-      maxRetries ?? null,
-      priority ?? null,
-      queue ?? null,
-      tags ?? null,
-      nextRunAt ?? null,
-      source ?? null,
-      now,
-      id ?? null,
-    );
-  };
+  const written: DeclaredChange[] = [];
+  const rearming: string[] = [];
 
-  for (const job of [...changes.creates, ...changes.updates]) {
-    const id = job.spec.id;
-    const row = select.get(id) as Row | null;
-    if (!row) {
-      insert.run(...insertValues(job, now));
-      written.push(job);
-      result.created.push(id);
-      continue;
-    }
-    // An ad hoc job owns this id; the planner reports the conflict, the store never overwrites it.
-    if (row.source === null) continue;
-    const state = row.state as JobState;
-    const completed = completedBefore.get(id, job.revision) !== null;
-    if (row.revision === job.revision) {
-      const wasRemoved = !row.declared;
-      if (wasRemoved && state === "canceled" && !completed) {
-        replaceWith(job);
-        result.updated.push(id);
-      } else if (wasRemoved || row.source !== job.source || row.next_revision !== null) {
-        // Also drops a revision deferred behind the running attempt that the file no longer declares.
-        redeclare.run(JSON.stringify(job.spec), job.revision, job.source, now, id);
-      }
-      continue;
-    }
-    if (state === "pending" || state === "failed") {
-      replaceWith(job);
-      result.updated.push(id);
-    } else if (state === "processing" && completed) {
-      // Switching branches while it runs: the revision coming back already ran to completion.
-      dropDeferred.run(job.source, now, id);
-      result.alreadyCompleted.push(id);
-    } else if (state === "processing") {
-      defer.run(JSON.stringify(job.spec), job.revision, job.maxRetries, job.source, now, id);
-      result.deferred.push(id);
-    } else if (completed) {
-      redeclare.run(JSON.stringify(job.spec), job.revision, job.source, now, id);
-      result.alreadyCompleted.push(id);
-    } else {
-      replaceWith(job);
-      result.updated.push(id);
-    }
+  const seen = new Set<string>();
+  for (const job of changes.declarations) {
+    // One declaration per id (the planner never sends two); a repeat would act on a stale read.
+    if (seen.has(job.spec.id)) continue;
+    seen.add(job.spec.id);
+    const decision = decideDeclaration(declared.get(job.spec.id) ?? null, job);
+    if (decision.action === "nothing" || decision.action === "refuse") continue;
+    write[decision.action](job, decision);
+    result[decision.action].push(job.spec.id);
+    if (decision.action !== "defer" && decision.action !== "dropDeferred") written.push(job);
+    if (decision.rearms.length > 0) rearming.push(job.spec.id);
   }
-
   // In any order: a pipeline may list its steps before the jobs they wait for.
   for (const job of written) setDependencies(db, job.spec.id, job.spec.after, now);
-
-  const remove = db.query(`
-    UPDATE jobs SET declared = 0, next_spec = NULL, next_revision = NULL, next_max_retries = NULL, updated_at = ?1,
-                    finished_at = CASE WHEN state IN ('pending', 'failed') THEN ?1 ELSE finished_at END,
-                    last_error = CASE WHEN state IN ('pending', 'failed') THEN 'its jobfile was removed' ELSE last_error END,
-                    state = CASE WHEN state IN ('pending', 'failed') THEN 'canceled' ELSE state END
-    WHERE id = ?2 AND source IS NOT NULL AND declared = 1
-    RETURNING state`);
-  for (const id of changes.removals) {
-    const before = select.get(id) as Row | null;
-    const row = remove.get(now, id) as Row | null;
-    if (row && before && (before.state === "pending" || before.state === "failed")) {
-      result.canceled.push(id);
-      cancelDependents(db, id, "canceled", now);
-    }
+  for (const id of rearming) {
+    // As read before this apply wrote anything: recording dependencies may re-arm some already.
+    const before = declared.get(id)?.canceledDependents ?? [];
+    rearmDependents(db, id, now);
+    releaseDependents(db, id, now);
+    const still = new Set(read(id)?.canceledDependents ?? []);
+    result.rearmed.push(...before.filter((dependent) => !still.has(dependent)));
   }
+
+  const cancel = db.query(`
+    UPDATE jobs SET state = 'canceled', finished_at = ?1, last_error = 'its jobfile was removed'
+    WHERE id = ?2`);
+  const forget = db.query(`
+    UPDATE jobs SET declared = 0, next_spec = NULL, next_revision = NULL, next_max_retries = NULL, updated_at = ?1
+    WHERE id = ?2`);
+  const removed = readAll(changes.removals.map((removal) => removal.id));
+  for (const removal of changes.removals) {
+    const facts = removed.get(removal.id);
+    if (!facts || !isOwnedBy(facts, removal.owner)) continue;
+    const action = decideRemoval(facts);
+    if (action === "nothing") continue;
+    forget.run(now, removal.id);
+    if (action === "cancel") {
+      cancel.run(now, removal.id);
+      cancelDependents(db, removal.id, "canceled", now);
+    }
+    result[action].push(removal.id);
+  }
+  result.rearmed.sort();
   return result;
 }

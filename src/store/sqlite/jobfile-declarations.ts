@@ -1,19 +1,33 @@
-/** Which of some ids exist, and how they are declared; jobfile planning uses it to spot ad hoc ids. */
+/** The jobfile side of the jobs table as the planner and the reconcile rules read it. */
 
 import type { Database } from "bun:sqlite";
-import type { JobDeclaration } from "../store.ts";
+import type { JobFacts } from "../../core/reconcile.ts";
+import { rowToDeclaredJob, rowToJobFacts } from "../rows.ts";
+import type { DeclaredJob } from "../store.ts";
 
 type Row = Record<string, unknown>;
 
-export function jobDeclarations(db: Database, ids: string[]): JobDeclaration[] {
+export function jobDeclarations(db: Database, ids: string[]): JobFacts[] {
   if (ids.length === 0) return [];
   // One statement for any number of ids: json_each avoids SQLite's bound-parameter limit.
   const rows = db
-    .query("SELECT id, source, next_revision FROM jobs WHERE id IN (SELECT value FROM json_each(?))")
+    .query(`
+      SELECT j.id, j.state, j.revision, j.spec, j.next_revision, j.source, j.declared, j.owner,
+             (SELECT json_group_array(json_object('revision', c.revision, 'at', c.completed_at))
+              FROM completed_revisions c WHERE c.job_id = j.id) AS completed,
+             (SELECT json_group_array(d.id) FROM jobs d
+              WHERE d.canceled_by = j.id AND d.state = 'canceled') AS canceled_dependents
+      FROM jobs j WHERE j.id IN (SELECT value FROM json_each(?))`)
     .all(JSON.stringify(ids)) as Row[];
-  return rows.map((row) => ({
-    id: String(row.id),
-    source: row.source === null ? null : String(row.source),
-    nextRevision: row.next_revision === null ? null : String(row.next_revision),
-  }));
+  return rows.map(rowToJobFacts);
+}
+
+export function declaredJobs(db: Database): DeclaredJob[] {
+  return (
+    db
+      .query(
+        "SELECT id, source, revision, state, declared, owner FROM jobs WHERE source IS NOT NULL ORDER BY seq",
+      )
+      .all() as Row[]
+  ).map(rowToDeclaredJob);
 }

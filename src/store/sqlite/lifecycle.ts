@@ -7,8 +7,13 @@
 import type { Database } from "bun:sqlite";
 import type { Job } from "../../core/job.ts";
 import { rowToJob } from "../rows.ts";
-import type { RunResult, Store } from "../store.ts";
-import { cancelDependents, rearmDependents, releaseDependents, setDependencies } from "./dependencies.ts";
+import type { HeldLease, KillMode, RenewedLease, RunResult, Store } from "../store.ts";
+import {
+  cancelDependents,
+  refuseIfDependencyEnded,
+  releaseDependents,
+  setDependencies,
+} from "./dependencies.ts";
 
 type Row = Record<string, unknown>;
 export type FailParams = Parameters<Store["jobFail"]>[0];
@@ -20,7 +25,7 @@ export function claimJob(
 ): Job | null {
   const claim = db.query(`
     UPDATE jobs SET state = 'processing', attempts = attempts + 1, token = token + 1, worker_id = ?1,
-                    lease_until = ?2, started_at = ?3, updated_at = ?3, finished_at = NULL
+                    lease_until = ?2, started_at = ?3, updated_at = ?3, finished_at = NULL, kill_requested = NULL
     WHERE seq = (
       -- INDEXED BY: left alone, the planner prefers jobs_state and sorts every candidate
       -- (about 70 claims/s on a 100k-job table instead of thousands).
@@ -36,12 +41,12 @@ export function claimJob(
       ORDER BY priority DESC, next_run_at, seq LIMIT 1)
     RETURNING *`);
   const recordAttempt = db.query(`
-    INSERT INTO attempts (job_id, token, attempt, worker_id, host, started_at) VALUES (?, ?, ?, ?, ?, ?)`);
+    INSERT INTO attempts (job_id, token, attempt, worker_id, host, started_at, revision) VALUES (?, ?, ?, ?, ?, ?, ?)`);
   const queues = params.queues ? JSON.stringify(params.queues) : null;
   const row = claim.get(params.workerId, params.now + params.leaseMs, params.now, queues) as Row | null;
   if (!row) return null;
   const job = rowToJob(row);
-  recordAttempt.run(job.id, job.token, job.attempts, params.workerId, params.host, params.now);
+  recordAttempt.run(job.id, job.token, job.attempts, params.workerId, params.host, params.now, job.revision);
   return job;
 }
 
@@ -53,6 +58,45 @@ export function extendLease(
     .query("UPDATE jobs SET lease_until = ? WHERE id = ? AND token = ? AND state = 'processing'")
     .run(params.leaseUntil, params.id, params.token);
   return result.changes > 0;
+}
+
+/** One statement for all of a worker's leases; `id IN` keeps it on the primary key. */
+export function renewLeases(
+  db: Database,
+  params: { leases: HeldLease[]; leaseUntil: number },
+): RenewedLease[] {
+  if (params.leases.length === 0) return [];
+  const rows = db
+    .query(`
+      UPDATE jobs SET lease_until = ?1
+      WHERE id IN (SELECT value ->> 0 FROM json_each(?2)) AND state = 'processing'
+        AND EXISTS (SELECT 1 FROM json_each(?2) AS held WHERE held.value ->> 0 = jobs.id AND held.value ->> 1 = jobs.token)
+      RETURNING id, token, kill_requested`)
+    .all(params.leaseUntil, JSON.stringify(params.leases.map((lease) => [lease.id, lease.token]))) as Row[];
+  return rows.map((row) => ({
+    id: String(row.id),
+    token: Number(row.token),
+    killRequested: (row.kill_requested ?? null) as KillMode | null,
+  }));
+}
+
+export function requestKill(
+  db: Database,
+  params: { id: string; mode: KillMode },
+): { workerId: string | null; token: number } | null {
+  const row = db
+    .query(
+      "UPDATE jobs SET kill_requested = ? WHERE id = ? AND state = 'processing' RETURNING worker_id, token",
+    )
+    .get(params.mode, params.id) as Row | null;
+  return row ? { workerId: (row.worker_id ?? null) as string | null, token: Number(row.token) } : null;
+}
+
+export function expiredLeases(db: Database, params: { now: number; limit: number }): Job[] {
+  const rows = db
+    .query("SELECT * FROM jobs WHERE state = 'processing' AND lease_until < ? ORDER BY lease_until LIMIT ?")
+    .all(params.now, params.limit) as Row[];
+  return rows.map(rowToJob);
 }
 
 export function completeJob(
@@ -69,10 +113,9 @@ export function completeJob(
   if (!row) return false;
   // Only jobfile reconciliation asks which revisions completed; ad hoc jobs skip the write.
   if (row.declared) {
-    db.query("INSERT OR IGNORE INTO completed_revisions (job_id, revision) VALUES (?, ?)").run(
-      params.id,
-      String(row.revision),
-    );
+    db.query(
+      "INSERT OR IGNORE INTO completed_revisions (job_id, revision, completed_at) VALUES (?, ?, ?)",
+    ).run(params.id, String(row.revision), params.now);
   }
   finishAttempt(db, params.id, params.token, params.now, params.result);
   releaseDependents(db, params.id, params.now);
@@ -84,7 +127,7 @@ export function failJob(db: Database, params: FailParams): boolean {
   const changed = db
     .query(`
         UPDATE jobs SET state = ?1, next_run_at = ?2, updated_at = ?3, lease_until = NULL,
-                        finished_at = CASE WHEN ?1 = 'dead' THEN ?3 ELSE NULL END,
+                        finished_at = CASE WHEN ?1 = 'failed' THEN NULL ELSE ?3 END,
                         exit_code = ?4, last_error = ?5
         WHERE id = ?6 AND token = ?7 AND state = 'processing' AND (?8 IS NULL OR lease_until < ?8)`)
     .run(
@@ -106,7 +149,7 @@ export function failJob(db: Database, params: FailParams): boolean {
                         last_error = last_error || ' (not retried: its jobfile was removed)'
         WHERE id = ?2 AND state = 'failed' AND source IS NOT NULL AND declared = 0 AND next_spec IS NULL`)
     .run(params.now, params.id).changes;
-  if (params.state === "dead" || undeclared > 0) {
+  if (params.state !== "failed" || undeclared > 0) {
     cancelDependents(db, params.id, params.state === "dead" ? "dead" : "canceled", params.now);
   }
   promoteNextRevision(db, params.id, params.now);
@@ -135,6 +178,8 @@ export function releaseJob(
 }
 
 export function transitionJobs(db: Database, params: TransitionParams): Job[] {
+  // One job queued by hand must be able to run; a bulk move lets the dependency decide instead.
+  if (params.to === "pending" && params.id !== undefined) refuseIfDependencyEnded(db, params.id, params.from);
   const rows = db
     .query(`
         UPDATE jobs SET state = ?1, updated_at = ?2,
@@ -143,7 +188,10 @@ export function transitionJobs(db: Database, params: TransitionParams): Job[] {
                         finished_at = CASE WHEN ?1 = 'canceled' THEN ?2 ELSE NULL END,
                         -- A job queued again starts clean; its history stays in the attempts table.
                         last_error = CASE WHEN ?1 = 'pending' THEN NULL ELSE COALESCE(?6, last_error) END,
-                        exit_code = CASE WHEN ?1 = 'pending' THEN NULL ELSE exit_code END
+                        exit_code = CASE WHEN ?1 = 'pending' THEN NULL ELSE exit_code END,
+                        -- Moved by hand, never because of a dependency: a stale cause would let
+                        -- a later retry of that dependency reset this job.
+                        canceled_by = NULL
         WHERE (?4 IS NULL OR id = ?4) AND state IN (SELECT value FROM json_each(?5))
         RETURNING *`)
     .all(
@@ -159,7 +207,6 @@ export function transitionJobs(db: Database, params: TransitionParams): Job[] {
     if (params.to === "canceled") {
       cancelDependents(db, job.id, "canceled", params.now);
     } else {
-      rearmDependents(db, job.id, params.now);
       setDependencies(db, job.id, job.spec.after, params.now);
     }
   }

@@ -114,6 +114,63 @@ export const SQLITE_MIGRATIONS: { version: number; name: string; sql: string }[]
       );
     `,
   },
+  {
+    version: 3,
+    name: "jobfile owners, completion dates, attempt revisions",
+    sql: `
+      -- The jobs folder (its real path) that declared the job; NULL for ad hoc jobs and for
+      -- rows declared before owners were recorded (the planner then reads ownership off source).
+      ALTER TABLE jobs ADD COLUMN owner TEXT;
+      ALTER TABLE completed_revisions ADD COLUMN completed_at INTEGER;
+      -- The revision each attempt ran; NULL for attempts recorded before this migration.
+      ALTER TABLE attempts ADD COLUMN revision TEXT;
+      -- The one completion date still known: the current revision of a completed job.
+      UPDATE completed_revisions SET completed_at = (
+        SELECT finished_at FROM jobs
+        WHERE jobs.id = completed_revisions.job_id AND jobs.revision = completed_revisions.revision
+          AND jobs.state = 'completed');
+      `,
+  },
+  {
+    version: 4,
+    name: "jobfile folders: last sync and watchers",
+    sql: `
+      CREATE TABLE jobfile_folders (
+        folder TEXT PRIMARY KEY,
+        target TEXT NOT NULL,
+        synced_at INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        synced_by TEXT NOT NULL,
+        files INTEGER NOT NULL,
+        created INTEGER NOT NULL,
+        updated INTEGER NOT NULL,
+        canceled INTEGER NOT NULL,
+        unchanged INTEGER NOT NULL,
+        problems INTEGER NOT NULL,
+        problem_list TEXT NOT NULL
+      );
+      -- One watcher per folder and host: the key is what refuses a second one.
+      CREATE TABLE jobfile_watchers (
+        folder TEXT NOT NULL,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_at INTEGER NOT NULL,
+        heartbeat_at INTEGER NOT NULL,
+        last_error TEXT,
+        last_error_at INTEGER,
+        PRIMARY KEY (folder, host)
+      );
+    `,
+  },
+  {
+    version: 5,
+    name: "kill requests",
+    sql: `
+      -- 'cancel' or 'retry' while a \`kill\` waits for the job's worker to stop it; cleared by a claim.
+      ALTER TABLE jobs ADD COLUMN kill_requested TEXT;
+    `,
+  },
 ];
 
 export const SQLITE_SCHEMA_VERSION = Math.max(...SQLITE_MIGRATIONS.map((m) => m.version));

@@ -46,7 +46,7 @@ export function queueList(db: Database): QueueInfo[] {
 /** Deletes finished, undeclared jobs; see Store.jobPurge. */
 export function jobPurge(
   db: Database,
-  params: { states: JobState[]; finishedBefore: number; dryRun: boolean },
+  params: { states: JobState[]; finishedBefore: number; dryRun: boolean; limit?: number },
 ): string[] {
   const finished = params.states.filter(
     (state) => state === "completed" || state === "dead" || state === "canceled",
@@ -56,8 +56,9 @@ export function jobPurge(
     db
       .query(`
         SELECT id FROM jobs
-        WHERE state IN (SELECT value FROM json_each(?1)) AND COALESCE(finished_at, updated_at) < ?2 AND declared = 0`)
-      .all(JSON.stringify(finished), params.finishedBefore) as Row[]
+        WHERE state IN (SELECT value FROM json_each(?1)) AND COALESCE(finished_at, updated_at) < ?2 AND declared = 0
+        ORDER BY seq LIMIT ?3`)
+      .all(JSON.stringify(finished), params.finishedBefore, params.limit ?? -1) as Row[]
   ).map((row) => String(row.id));
   if (params.dryRun || ids.length === 0) return ids;
   const list = JSON.stringify(ids);

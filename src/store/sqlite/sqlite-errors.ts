@@ -3,6 +3,7 @@
 import { SQLiteError } from "bun:sqlite";
 import { statSync } from "node:fs";
 import { runtimeError, StoreGoneError, UserError } from "../../core/errors.ts";
+import { whyReadOnly } from "./open-database.ts";
 
 export function translateSqliteError<T>(location: string, work: () => T): T {
   try {
@@ -31,6 +32,13 @@ export function describeSqliteError(location: string, error: unknown): Error {
       "move the file aside and restore a backup, or point QUEUECTL_DB at another file",
     );
   }
+  const readOnly = code.startsWith("SQLITE_CANTOPEN") ? whyReadOnly(location) : null;
+  if (readOnly !== null) {
+    return runtimeError(
+      `cannot open the database ${location} (${readOnly})`,
+      "create the queue where you can write, or point QUEUECTL_DB or --db at a database that exists",
+    );
+  }
   if (
     code.startsWith("SQLITE_CANTOPEN") ||
     code.startsWith("SQLITE_PERM") ||
@@ -41,12 +49,7 @@ export function describeSqliteError(location: string, error: unknown): Error {
       "check that the folder exists and that you may read and write it",
     );
   }
-  if (code.startsWith("SQLITE_READONLY")) {
-    return runtimeError(
-      `the database ${location} is read-only`,
-      "fix the file's permissions or the mount, then retry",
-    );
-  }
+  if (code.startsWith("SQLITE_READONLY")) return readOnlyError(location, whyReadOnly(location));
   if (code.startsWith("SQLITE_FULL") || code.startsWith("SQLITE_IOERR")) {
     return runtimeError(
       `cannot write the database ${location}: ${message}`,
@@ -54,6 +57,17 @@ export function describeSqliteError(location: string, error: unknown): Error {
     );
   }
   return error as Error;
+}
+
+/**
+ * A write to a database that cannot be written: one line saying why, and that reading still
+ * works. `why` comes from open-database.ts's whyReadOnly.
+ */
+export function readOnlyError(location: string, why: string | null): UserError {
+  return runtimeError(
+    `the database ${location} is read-only${why ? ` (${why})` : ""}`,
+    "this command changes the queue; status, list, show, logs and export still work; remount it read-write or fix the permissions to change it",
+  );
 }
 
 /** Device and inode of the file at `path`, or null when nothing is there. */

@@ -6,13 +6,14 @@
  * PostgreSQL reaches the same guarantee with `FOR UPDATE SKIP LOCKED`.
  */
 
-import { Database } from "bun:sqlite";
-import { chmodSync, statSync } from "node:fs";
+import type { Database } from "bun:sqlite";
 import { emptyStateCounts, type Job, type JobState, type StateCounts } from "../../core/job.ts";
 import type { JobSpec } from "../../core/spec.ts";
-import { rowToAttempt, rowToJob, rowToWorker } from "../rows.ts";
+import type { FolderSyncRun, JobfileFolder } from "../folder-records.ts";
+import { rowToAttempt, rowToJob } from "../rows.ts";
 import type {
   DeclaredJob,
+  HeldLease,
   JobDeclaration,
   JobDependencyLinks,
   JobfileApplyResult,
@@ -20,8 +21,10 @@ import type {
   JobPageParams,
   JobRecord,
   JobSearchParams,
+  KillMode,
   NewJob,
   QueueInfo,
+  RenewedLease,
   RunResult,
   ScheduleRecord,
   Store,
@@ -30,42 +33,39 @@ import type {
   WorkerRecord,
 } from "../store.ts";
 import { setDependencies } from "./dependencies.ts";
+import * as folders from "./folders.ts";
 import { exportJobs, importJobs } from "./import.ts";
 import { duplicateIdError, insertValues } from "./insert.ts";
 import { jobPage } from "./job-list.ts";
 import { dependencyLinks, searchJobs } from "./job-search.ts";
 import { applyJobfileChanges } from "./jobfile-apply.ts";
-import { jobDeclarations } from "./jobfile-declarations.ts";
+import { declaredJobs, jobDeclarations } from "./jobfile-declarations.ts";
 import {
   claimJob,
   completeJob,
+  expiredLeases,
   extendLease,
   type FailParams,
   failJob,
   releaseJob,
+  renewLeases,
+  requestKill,
   type TransitionParams,
   transitionJobs,
 } from "./lifecycle.ts";
 import { attemptThroughput, metricsSnapshot } from "./metrics.ts";
-import { migrateSqlite } from "./migrations.ts";
+import { openSqliteDatabase, type SqliteOptions } from "./open-database.ts";
 import { jobPurge, queueList, queueSet } from "./queues.ts";
+import * as registry from "./registry.ts";
 import { scheduleFire, scheduleGet, scheduleList, scheduleRemove, scheduleUpsert } from "./schedules.ts";
-import { assertSameFile, fileIdentity, translateSqliteError } from "./sqlite-errors.ts";
+import { assertSameFile, fileIdentity, readOnlyError, translateSqliteError } from "./sqlite-errors.ts";
 
 type Row = Record<string, unknown>;
 
 /** How often an idle worker checks SQLite's data_version for commits by other processes. */
 const CHANGE_POLL_MS = 20;
 
-export interface SqliteOptions {
-  /**
-   * `FULL` makes every commit durable across an OS crash; `NORMAL` (default for workers)
-   * survives any process crash and may lose the last commits on power loss. Default FULL.
-   */
-  synchronous?: "FULL" | "NORMAL";
-  /** How long a writer waits for the lock before giving up, in ms. Default 15000. */
-  busyTimeoutMs?: number;
-}
+export type { SqliteOptions } from "./open-database.ts";
 
 export class SqliteStore implements Store {
   readonly backend = "sqlite" as const;
@@ -73,27 +73,14 @@ export class SqliteStore implements Store {
   private readonly db: Database;
   /** The file as opened (device and inode), to notice it being deleted or replaced. */
   private readonly identity: string | null;
+  /** Why this file cannot be written (see open-database.ts), or null. */
+  private readonly readOnly: string | null;
 
   constructor(path: string, options: SqliteOptions = {}) {
     this.location = path;
-    this.db = translateSqliteError(path, () => {
-      const db = new Database(path, { create: true, strict: true });
-      try {
-        // Tighten only: a file the user made read-only (0400) stays read-only.
-        const mode = statSync(path).mode & 0o777;
-        if ((mode & 0o077) !== 0) chmodSync(path, mode & 0o700);
-      } catch {
-        // A read-only file system or someone else's file: opening still tells the truth below.
-      }
-      db.run(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 15_000}`);
-      db.run("PRAGMA journal_mode = WAL");
-      db.run(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`);
-      db.run("PRAGMA foreign_keys = ON");
-      // 16 MB of page cache keeps the claim index and hot rows of a 100k-job queue in memory.
-      db.run("PRAGMA cache_size = -16000");
-      migrateSqlite(db, path);
-      return db;
-    });
+    const opened = translateSqliteError(path, () => openSqliteDatabase(path, options));
+    this.db = opened.db;
+    this.readOnly = opened.readOnly;
     this.identity = fileIdentity(path);
   }
 
@@ -107,6 +94,7 @@ export class SqliteStore implements Store {
 
   private write<T>(work: () => T): Promise<T> {
     return this.run(() => {
+      if (this.readOnly !== null) throw readOnlyError(this.location, this.readOnly);
       assertSameFile(this.location, this.identity);
       return this.db.transaction(work).immediate();
     });
@@ -214,6 +202,14 @@ export class SqliteStore implements Store {
     return this.write(() => extendLease(this.db, params));
   }
 
+  jobLeaseRenewMany(params: { leases: HeldLease[]; leaseUntil: number }): Promise<RenewedLease[]> {
+    return this.write(() => renewLeases(this.db, params));
+  }
+
+  jobKillRequest(params: { id: string; mode: KillMode }) {
+    return this.write(() => requestKill(this.db, params));
+  }
+
   jobComplete(params: { id: string; token: number; now: number; result: RunResult }): Promise<boolean> {
     return this.write(() => completeJob(this.db, params));
   }
@@ -227,15 +223,7 @@ export class SqliteStore implements Store {
   }
 
   jobExpiredLeases(params: { now: number; limit: number }): Promise<Job[]> {
-    return this.run(() =>
-      (
-        this.db
-          .query(
-            "SELECT * FROM jobs WHERE state = 'processing' AND lease_until < ? ORDER BY lease_until LIMIT ?",
-          )
-          .all(params.now, params.limit) as Row[]
-      ).map(rowToJob),
-    );
+    return this.run(() => expiredLeases(this.db, params));
   }
 
   jobTransition(params: TransitionParams): Promise<Job[]> {
@@ -251,82 +239,40 @@ export class SqliteStore implements Store {
   }
 
   configGetAll(): Promise<Record<string, string>> {
-    return this.run(() => {
-      const rows = this.db.query("SELECT key, value FROM config").all() as { key: string; value: string }[];
-      return Object.fromEntries(rows.map((row) => [row.key, row.value]));
-    });
+    return this.run(() => registry.configGetAll(this.db));
   }
 
   configSet(params: { key: string; value: string }): Promise<void> {
-    return this.write(() => {
-      this.db
-        .query(
-          "INSERT INTO config (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )
-        .run(params.key, params.value);
-    });
+    return this.write(() => registry.configSet(this.db, params));
   }
 
   workerRegister(params: { id: string; host: string; pid: number; now: number; queues: string[] | null }) {
-    return this.write(() => {
-      this.db
-        .query(`INSERT OR REPLACE INTO workers (id, host, pid, started_at, heartbeat_at, stop_requested, queues)
-                VALUES (?, ?, ?, ?, ?, 0, ?)`)
-        .run(
-          params.id,
-          params.host,
-          params.pid,
-          params.now,
-          params.now,
-          params.queues ? JSON.stringify(params.queues) : null,
-        );
-    });
+    return this.write(() => registry.workerRegister(this.db, params));
   }
 
   workerHeartbeat(params: { id: string; now: number }): Promise<{ stopRequested: boolean }> {
-    return this.write(() => {
-      const row = this.db
-        .query("UPDATE workers SET heartbeat_at = ? WHERE id = ? RETURNING stop_requested")
-        .get(params.now, params.id) as Row | null;
-      return { stopRequested: row ? Boolean(row.stop_requested) : false };
-    });
+    return this.write(() => registry.workerHeartbeat(this.db, params));
   }
 
   workerRemove(params: { id: string }): Promise<void> {
-    return this.write(() => {
-      this.db.query("DELETE FROM workers WHERE id = ?").run(params.id);
-    });
+    return this.write(() => registry.workerRemove(this.db, params.id));
+  }
+
+  async clockNow(): Promise<number> {
+    // One file on one host: every process reads this clock.
+    return Date.now();
   }
 
   workerList(): Promise<WorkerRecord[]> {
-    return this.run(() =>
-      (this.db.query("SELECT * FROM workers ORDER BY host, started_at").all() as Row[]).map(rowToWorker),
-    );
+    return this.run(() => registry.workerList(this.db));
   }
 
   workerRequestStop(params: { host?: string }): Promise<number> {
-    return this.write(
-      () =>
-        this.db
-          .query("UPDATE workers SET stop_requested = 1 WHERE ?1 IS NULL OR host = ?1")
-          .run(params.host ?? null).changes,
-    );
+    return this.write(() => registry.workerRequestStop(this.db, params.host ?? null));
   }
 
   declaredList(): Promise<DeclaredJob[]> {
-    return this.run(() =>
-      (
-        this.db
-          .query("SELECT id, source, revision, state, declared FROM jobs WHERE source IS NOT NULL")
-          .all() as Row[]
-      ).map((row) => ({
-        id: String(row.id),
-        source: String(row.source),
-        revision: String(row.revision),
-        state: row.state as JobState,
-        declared: Boolean(row.declared),
-      })),
-    );
+    return this.run(() => declaredJobs(this.db));
   }
 
   jobfileApply(params: { changes: JobfileChanges; now: number }): Promise<JobfileApplyResult> {
@@ -377,7 +323,12 @@ export class SqliteStore implements Store {
     return this.run(() => queueList(this.db));
   }
 
-  jobPurge(params: { states: JobState[]; finishedBefore: number; dryRun: boolean }): Promise<string[]> {
+  jobPurge(params: {
+    states: JobState[];
+    finishedBefore: number;
+    dryRun: boolean;
+    limit?: number;
+  }): Promise<string[]> {
     return this.write(() => jobPurge(this.db, params));
   }
 
@@ -422,5 +373,21 @@ export class SqliteStore implements Store {
   /** Raw access for crash-repair tests that must write a crashed state directly. */
   get database(): Database {
     return this.db;
+  }
+
+  folderSyncRecord(params: FolderSyncRun): Promise<void> {
+    return this.write(() => folders.folderSyncRecord(this.db, params));
+  }
+  folderList(): Promise<JobfileFolder[]> {
+    return this.run(() => folders.folderList(this.db));
+  }
+  folderWatcherClaim(params: Parameters<Store["folderWatcherClaim"]>[0]): Promise<boolean> {
+    return this.write(() => folders.folderWatcherClaim(this.db, params));
+  }
+  folderWatcherBeat(params: Parameters<Store["folderWatcherBeat"]>[0]): Promise<void> {
+    return this.write(() => folders.folderWatcherBeat(this.db, params));
+  }
+  folderWatcherRemove(params: Parameters<Store["folderWatcherRemove"]>[0]): Promise<void> {
+    return this.write(() => folders.folderWatcherRemove(this.db, params));
   }
 }

@@ -1,0 +1,124 @@
+import type { CAC } from "cac";
+import { heartbeatIntervalMs, resolveConfig } from "../core/config.ts";
+import { UserError } from "../core/errors.ts";
+import type { Job } from "../core/job.ts";
+import { colors, iso, printJson, safeText } from "../render.ts";
+import { type KillOutcome, killJobs, waitForKilled } from "../worker/kill.ts";
+import { KILL_GRACE_MS } from "../worker/run.ts";
+import { type GlobalOptions, withStore } from "./context.ts";
+
+interface KillCliOptions extends GlobalOptions {
+  retry?: boolean;
+}
+
+/** Beyond the worker's heartbeat and the kill grace: time to record the end. */
+const RECORD_SLACK_MS = 5_000;
+
+/** The ids are all checked first: an unknown or finished one changes nothing at all. */
+function refuseBadIds(ids: string[], jobs: (Job | null)[]): void {
+  const unknown = ids.filter((_, index) => jobs[index] === null);
+  if (unknown.length > 0) {
+    throw new UserError(
+      `no job with id ${unknown.map((id) => `"${safeText(id)}"`).join(", ")}; nothing was killed`,
+      "see `queuectl list` for the ids in the queue",
+    );
+  }
+  const ended = jobs.filter(
+    (job): job is Job => job !== null && ["completed", "dead", "canceled"].includes(job.state),
+  );
+  if (ended.length > 0) {
+    const list = ended.map((job) => `"${safeText(job.id)}" is ${job.state}`).join(", ");
+    throw new UserError(
+      `job ${list}: only pending, failed or running jobs can be killed; nothing was killed`,
+      "see `queuectl rerun <id>` to run a finished job again",
+    );
+  }
+}
+
+interface ReportRow {
+  id: string;
+  /** `killed`: its attempt ended; `requested`: it still ran when the wait ended. */
+  result: "canceled" | "killed" | "requested" | "orphaned" | "not-running";
+  state: Job["state"] | null;
+  job: Job | null;
+  workerId: string | null;
+}
+
+function reportRow(outcome: KillOutcome, ended: Map<string, Job | null>): ReportRow {
+  const row = { id: outcome.id, job: null, workerId: null };
+  if (outcome.kind === "canceled") return { ...row, result: "canceled", state: "canceled" };
+  if (outcome.kind === "not-running") return { ...row, result: "not-running", state: outcome.state };
+  if (outcome.orphaned)
+    return { ...row, result: "orphaned", state: "processing", workerId: outcome.workerId };
+  const job = ended.get(outcome.id) ?? null;
+  const running = job?.state === "processing" && job.token === outcome.token;
+  return {
+    id: outcome.id,
+    result: running ? "requested" : "killed",
+    state: job?.state ?? null,
+    job,
+    workerId: outcome.workerId,
+  };
+}
+
+function describeRow(row: ReportRow): string {
+  const id = safeText(row.id);
+  switch (row.result) {
+    case "canceled":
+      return `${colors.green("✓")} Job ${id} canceled (it had not started)`;
+    case "not-running":
+      return `Job ${id} was no longer running (${row.state ?? "gone"}); nothing to kill`;
+    case "orphaned":
+      return `Job ${id}: kill requested, but its worker ${safeText(row.workerId ?? "?")} is gone; the job ends canceled when it is rescued, once its lease runs out`;
+    case "requested":
+      return `Job ${id}: kill requested; its worker ${safeText(row.workerId ?? "?")} stops it at its next heartbeat`;
+    case "killed":
+      return `${colors.green("✓")} Job ${id} killed: ${describeEnd(row.job)}`;
+  }
+}
+
+function describeEnd(job: Job | null | undefined): string {
+  if (!job) return "gone";
+  if (job.state === "failed") return `${colors.magenta("failed")}; retry at ${iso(job.next_run_at)}`;
+  if (job.state === "dead") return `${colors.red("dead")}; no retries left, moved to the DLQ`;
+  return job.state;
+}
+
+export function registerKill(cli: CAC): void {
+  cli
+    .command(
+      "kill <id> [...more]",
+      "Stop jobs: running ones on any host (SIGTERM, then SIGKILL), waiting ones canceled",
+    )
+    .option(
+      "--retry",
+      "Count the stopped attempt as failed, so the retry rules apply (default: the job ends canceled)",
+    )
+    .option("--json", "Print each job's id, what was done and its state as JSON (default: human text)")
+    .example("queuectl kill nightly-backup")
+    .example("queuectl kill build-1 build-2 --retry")
+    .action(async (first: string, more: string[], options: KillCliOptions) => {
+      const ids = [...new Set([String(first), ...more.map(String)])];
+      await withStore(options, async (store) => {
+        refuseBadIds(ids, await Promise.all(ids.map((id) => store.jobGet({ id }))));
+        const outcomes = await killJobs(store, ids, { retry: Boolean(options.retry) });
+        // A job whose worker is gone ends when it is rescued, after its lease: not worth waiting for.
+        const requested = outcomes.flatMap((outcome) =>
+          outcome.kind === "requested" && !outcome.orphaned ? [outcome] : [],
+        );
+        const config = resolveConfig(await store.configGetAll());
+        // A worker on another host sees the request at its next heartbeat, then allows the grace.
+        const ended = await waitForKilled(
+          store,
+          requested,
+          heartbeatIntervalMs(config) + KILL_GRACE_MS + RECORD_SLACK_MS,
+        );
+        const rows = outcomes.map((outcome) => reportRow(outcome, ended));
+        if (options.json) {
+          printJson({ jobs: rows.map(({ id, result, state }) => ({ id, result, state })) });
+          return;
+        }
+        for (const row of rows) console.log(describeRow(row));
+      });
+    });
+}

@@ -1,0 +1,192 @@
+/**
+ * The watcher's picture of its folder: what each jobfile declared when it was last read,
+ * which files are still being written, and which have gone missing. An event then re-reads
+ * only the files it names, and the plan covers those files plus every file that shares an
+ * id or a dependency with them, which is what a full plan would have looked at for them.
+ *
+ * What must hold: a file being written, or missing for less than the settle time, keeps
+ * every job it declared (it is blocked); only a file missing for the settle time is removed.
+ */
+
+import { join } from "node:path";
+import { type FolderNaming, namespaced } from "./folder-settings.ts";
+import type { ParsedJobfile } from "./parse.ts";
+import type { DesiredState, Plan } from "./plan.ts";
+import type { JobfileProblem } from "./problem.ts";
+import { desiredJobsOf } from "./read.ts";
+
+export type FileEntry =
+  | { kind: "parsed"; key: string; parsed: ParsedJobfile }
+  /** Changed and not settled yet: look again at `at`. `last` is what it declared before. */
+  | { kind: "waiting"; at: number; last: ParsedJobfile | null }
+  /** Not there since `since`; removed once it has stayed away for the settle time. */
+  | { kind: "missing"; since: number; last: ParsedJobfile | null }
+  | { kind: "refused"; problems: JobfileProblem[] };
+
+/** The files a plan covers, and every id they declare (now or before), for scoping the store's side. */
+export interface Affected {
+  rels: Set<string>;
+  ids: Set<string>;
+}
+
+export function lastParsed(entry: FileEntry | undefined): ParsedJobfile | null {
+  if (!entry || entry.kind === "refused") return null;
+  return entry.kind === "parsed" ? entry.parsed : entry.last;
+}
+
+function idsOf(parsed: ParsedJobfile | null): string[] {
+  if (!parsed) return [];
+  return [...parsed.knownIds, ...parsed.jobs.map((job) => job.spec.id)];
+}
+
+function aftersOf(parsed: ParsedJobfile | null): string[] {
+  return parsed ? parsed.jobs.flatMap((job) => job.spec.after ?? []) : [];
+}
+
+export class FolderModel {
+  readonly files = new Map<string, FileEntry>();
+  /** Problems of the last plan that covered each file: parse errors and conflicts alike. */
+  private readonly problems = new Map<string, JobfileProblem[]>();
+  /** Folders and files the last full scan refused, with why. */
+  scanBlocked: string[] = [];
+  scanProblems: JobfileProblem[] = [];
+
+  /** `root` is the folder's real path, the one job sources start with. */
+  constructor(readonly root: string) {}
+
+  sourceOf(rel: string): string {
+    return join(this.root, ...rel.split("/"));
+  }
+
+  /** Ids the file declares now or declared when last read. */
+  ids(rel: string): string[] {
+    return idsOf(lastParsed(this.files.get(rel)));
+  }
+
+  /** Whether some known file lies under the folder `rel`. */
+  hasFilesUnder(rel: string): boolean {
+    const prefix = `${rel}/`;
+    for (const known of this.files.keys()) if (known.startsWith(prefix)) return true;
+    return false;
+  }
+
+  /** The earliest time a waiting or missing file must be looked at again. */
+  nextWake(settleMs: number): number | null {
+    let next: number | null = null;
+    for (const entry of this.files.values()) {
+      const at =
+        entry.kind === "waiting" ? entry.at : entry.kind === "missing" ? entry.since + settleMs : null;
+      if (at !== null && (next === null || at < next)) next = at;
+    }
+    return next;
+  }
+
+  /** Files whose wake time has come. */
+  due(now: number, settleMs: number): string[] {
+    const due: string[] = [];
+    for (const [rel, entry] of this.files) {
+      if (entry.kind === "waiting" && entry.at <= now) due.push(rel);
+      if (entry.kind === "missing" && entry.since + settleMs <= now) due.push(rel);
+    }
+    return due;
+  }
+
+  /**
+   * `changed` plus every file that declares one of their ids (now or before), names one of
+   * them in `after`, or declares an id they name in `after`, and so on until nothing is
+   * added: duplicates, moves, dependencies and cycles are decided across exactly these files.
+   */
+  affected(changed: Iterable<string>, previousIds: Iterable<string>): Affected {
+    const rels = new Set(changed);
+    const ids = new Set(previousIds);
+    const afters = new Set<string>();
+    let added = [...rels];
+    while (added.length > 0) {
+      for (const rel of added) {
+        const parsed = lastParsed(this.files.get(rel));
+        for (const id of idsOf(parsed)) ids.add(id);
+        for (const id of aftersOf(parsed)) afters.add(id);
+      }
+      added = [];
+      for (const [rel, entry] of this.files) {
+        if (rels.has(rel)) continue;
+        const parsed = lastParsed(entry);
+        const declares = idsOf(parsed).some((id) => ids.has(id) || afters.has(id));
+        if (declares || aftersOf(parsed).some((id) => ids.has(id))) {
+          rels.add(rel);
+          added.push(rel);
+        }
+      }
+    }
+    return { rels, ids };
+  }
+
+  /** Keeps the store's declarations to those of the affected files or ids. */
+  scope(affected: Affected, naming: FolderNaming): (declaration: { id: string; source: string }) => boolean {
+    const sources = new Set([...affected.rels].map((rel) => this.sourceOf(rel)));
+    const ids = new Set([...affected.ids].map((id) => namespaced(naming.namespace, id)));
+    return (declaration) => sources.has(declaration.source) || ids.has(declaration.id);
+  }
+
+  /** The folder's namespace with every id its files declare, as `desiredJobsOf` wants them. */
+  naming(namespace: string | null): FolderNaming {
+    const folderIds = new Set<string>();
+    for (const entry of this.files.values()) for (const id of idsOf(lastParsed(entry))) folderIds.add(id);
+    return { namespace, folderIds };
+  }
+
+  /** The desired state of `rels` (every known file when null), as the plan wants it. */
+  desired(
+    rels: Iterable<string> | null,
+    defaultMaxRetries: number,
+    now: number,
+    naming: FolderNaming,
+  ): DesiredState {
+    const desired: DesiredState = {
+      root: this.root,
+      jobs: [],
+      problems: rels === null ? [...this.scanProblems] : [],
+      blocked: [...this.scanBlocked],
+      blockedIds: [],
+      namespace: naming.namespace,
+    };
+    const inNamespace = (ids: string[]) => ids.map((id) => namespaced(naming.namespace, id));
+    for (const rel of rels ?? this.files.keys()) {
+      const entry = this.files.get(rel);
+      if (!entry) continue; // Removed: no jobs, not blocked, so the plan cancels what it declared.
+      if (entry.kind === "parsed" && entry.parsed.problems.length === 0) {
+        desired.jobs.push(
+          ...desiredJobsOf(entry.parsed, { rel, source: this.sourceOf(rel) }, defaultMaxRetries, now, naming),
+        );
+        continue;
+      }
+      desired.blocked.push(rel);
+      if (entry.kind === "refused") desired.problems.push(...entry.problems);
+      else if (entry.kind === "parsed") {
+        desired.problems.push(...entry.parsed.problems);
+        desired.blockedIds.push(...inNamespace(entry.parsed.knownIds));
+      } else desired.blockedIds.push(...inNamespace(idsOf(entry.last)));
+    }
+    return desired;
+  }
+
+  /** Remembers the plan's problems for the files it covered (all files when `rels` is null). */
+  recordPlan(rels: Iterable<string> | null, planned: Plan): void {
+    const byFile = new Map<string, JobfileProblem[]>();
+    for (const problem of planned.errors)
+      byFile.set(problem.file, [...(byFile.get(problem.file) ?? []), problem]);
+    if (rels === null) this.problems.clear();
+    for (const rel of rels ?? this.files.keys()) {
+      const found = byFile.get(rel);
+      if (found) this.problems.set(rel, found);
+      else this.problems.delete(rel);
+    }
+  }
+
+  /** Every problem the folder has as far as the watcher knows, sorted by place. */
+  allProblems(): JobfileProblem[] {
+    const problems = [...this.scanProblems];
+    for (const [rel, found] of this.problems) if (this.files.has(rel)) problems.push(...found);
+    return problems.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column);
+  }
+}

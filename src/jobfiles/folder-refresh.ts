@@ -1,0 +1,103 @@
+/**
+ * Bringing the watcher's FolderModel up to date with the disk: one path an event named, or
+ * a whole scan. Files are read only once settled (settle.ts); a file that is gone is marked
+ * missing and forgotten only once it has stayed away for the settle time.
+ */
+
+import { type FileEntry, type FolderModel, lastParsed } from "./folder-model.ts";
+import { type ScannedFile, type ScanResult, scanPath } from "./scan.ts";
+import { readSettled, statKey } from "./settle.ts";
+
+export interface Reading {
+  settleMs: number;
+  now: () => number;
+  allowSharedFolder: boolean;
+}
+
+/** Marks `rel` missing; true once it has been missing for the settle time (then it is forgotten). */
+function markGone(model: FolderModel, rel: string, reading: Reading): boolean {
+  const before = model.files.get(rel);
+  if (before?.kind === "missing") {
+    if (reading.now() - before.since < reading.settleMs) return false;
+    model.files.delete(rel);
+    return true;
+  }
+  model.files.set(rel, { kind: "missing", since: reading.now(), last: lastParsed(before) });
+  return false;
+}
+
+/**
+ * Reads a found file into the model unless its stats are those already read. Returns
+ * whether what the file declares may have changed, or "waiting" when it is not settled.
+ */
+async function readInto(
+  model: FolderModel,
+  file: ScannedFile,
+  reading: Reading,
+  previousIds: string[],
+): Promise<boolean | "waiting"> {
+  const before: FileEntry | undefined = model.files.get(file.rel);
+  if (before?.kind === "parsed" && before.key === statKey(file.stats)) return false;
+  const read = await readSettled(file, reading.settleMs, reading.now);
+  if (read.kind === "wait") {
+    model.files.set(file.rel, { kind: "waiting", at: read.at, last: lastParsed(before) });
+    return "waiting";
+  }
+  previousIds.push(...model.ids(file.rel));
+  if (read.kind === "gone") return markGone(model, file.rel, reading);
+  model.files.set(file.rel, { kind: "parsed", key: read.key, parsed: read.parsed });
+  return true;
+}
+
+/**
+ * Looks at one path an event named. True when what it declares may have changed (plan it),
+ * false when nothing is to be planned yet, "folder" when only a full scan can tell.
+ * `previousIds` collects the ids the path declared before, for the plan's scope.
+ */
+export async function refreshPath(
+  model: FolderModel,
+  rel: string,
+  reading: Reading,
+  previousIds: string[],
+): Promise<boolean | "folder"> {
+  const found = await scanPath(model.root, rel, reading.allowSharedFolder);
+  if (found.kind === "folder") return "folder";
+  if (found.kind === "refused") {
+    previousIds.push(...model.ids(rel));
+    model.files.set(rel, { kind: "refused", problems: found.problems });
+    return true;
+  }
+  if (found.kind === "file") return (await readInto(model, found.file, reading, previousIds)) === true;
+  if (!model.files.has(rel)) return found.kind === "missing" && model.hasFilesUnder(rel) ? "folder" : false;
+  previousIds.push(...model.ids(rel));
+  return markGone(model, rel, reading);
+}
+
+/** Applies a full scan to the model; true when anything differs from what the model held. */
+export async function refreshFromScan(
+  model: FolderModel,
+  scan: ScanResult,
+  reading: Reading,
+  previousIds: string[],
+): Promise<boolean> {
+  const refusedFiles = new Set(scan.blocked.filter((rel) => !rel.endsWith("/")));
+  const scanBlocked = scan.blocked.filter((rel) => !refusedFiles.has(rel));
+  let changed = scanBlocked.join("\n") !== model.scanBlocked.join("\n");
+  model.scanBlocked = scanBlocked;
+  model.scanProblems = scan.problems.filter((problem) => !refusedFiles.has(problem.file));
+  for (const rel of refusedFiles) {
+    changed ||= model.files.get(rel)?.kind !== "refused";
+    model.files.set(rel, { kind: "refused", problems: scan.problems.filter((p) => p.file === rel) });
+  }
+  const seen = new Set(refusedFiles);
+  for (const file of scan.files) {
+    seen.add(file.rel);
+    if ((await readInto(model, file, reading, previousIds)) !== false) changed = true;
+  }
+  for (const rel of [...model.files.keys()]) {
+    if (seen.has(rel)) continue;
+    changed = true;
+    markGone(model, rel, reading);
+  }
+  return changed;
+}

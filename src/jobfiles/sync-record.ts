@@ -1,0 +1,133 @@
+/**
+ * What the store remembers of syncs and watchers, and the rules read from it: which path
+ * names a folder, when a watcher counts as alive, and that one host runs one watcher per
+ * folder. `status`, the dashboard and a starting watcher all judge by these functions.
+ */
+
+import { realpathSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { UserError } from "../core/errors.ts";
+import { hostName } from "../core/home.ts";
+import { type FolderSyncRun, type FolderWatcher, MAX_RECORDED_PROBLEMS } from "../store/folder-records.ts";
+import type { JobfileApplyResult, Store } from "../store/store.ts";
+import type { Plan } from "./plan.ts";
+import type { JobfileProblem } from "./problem.ts";
+import { appliedCounts } from "./report.ts";
+
+/** A watcher refreshes its heartbeat this often, in ms. */
+export const WATCHER_HEARTBEAT_MS = 10_000;
+/** A watcher whose heartbeat is older than this (three missed beats) is not alive. */
+export const WATCHER_STALE_MS = 3 * WATCHER_HEARTBEAT_MS;
+
+/**
+ * The key a folder is recorded under: absolute, with the parent's symlinks resolved but
+ * not the folder's own, so `jobs -> jobs-v2` stays one folder when the link moves.
+ */
+export function folderKey(dir: string): string {
+  const absolute = resolve(dir);
+  try {
+    return join(realpathSync(dirname(absolute)), basename(absolute));
+  } catch {
+    return absolute;
+  }
+}
+
+export interface LivenessCheck {
+  now: number;
+  /** This host; a watcher elsewhere is judged by its heartbeat alone. */
+  host: string;
+  /** Whether a pid on this host is running. */
+  isProcessAlive: (pid: number) => boolean;
+}
+
+export function isWatcherAlive(watcher: FolderWatcher, check: LivenessCheck): boolean {
+  if (check.now - watcher.heartbeatAt > WATCHER_STALE_MS) return false;
+  return watcher.host !== check.host || check.isProcessAlive(watcher.pid);
+}
+
+function alreadyWatched(folder: string, pid: number): UserError {
+  return new UserError(
+    `the jobs folder ${folder} is already watched on this host (pid ${pid})`,
+    `one watcher per folder is enough; stop it first (\`queuectl worker stop\` or \`kill ${pid}\`), or watch another folder`,
+  );
+}
+
+async function liveWatcherOf(store: Store, folder: string, pid: number, check: LivenessCheck) {
+  const entry = (await store.folderList()).find((candidate) => candidate.folder === folder);
+  const current = entry?.watchers.find((watcher) => watcher.host === check.host) ?? null;
+  const live = current !== null && current.pid !== pid && isWatcherAlive(current, check);
+  return { current, live };
+}
+
+/** Throws the one-line refusal when another live watcher on this host keeps `folder`. */
+export async function assertNotWatched(store: Store, folder: string, check: LivenessCheck): Promise<void> {
+  const { current, live } = await liveWatcherOf(store, folder, process.pid, check);
+  if (live && current) throw alreadyWatched(folder, current.pid);
+}
+
+/** Registers `pid` as the folder's watcher on this host, replacing a dead one; refuses a live one. */
+export async function claimFolder(
+  store: Store,
+  params: { folder: string; pid: number } & LivenessCheck,
+): Promise<void> {
+  const { current, live } = await liveWatcherOf(store, params.folder, params.pid, params);
+  if (live && current) throw alreadyWatched(params.folder, current.pid);
+  const claimed = await store.folderWatcherClaim({
+    folder: params.folder,
+    host: params.host,
+    pid: params.pid,
+    now: params.now,
+    replacePid: current?.pid ?? null,
+  });
+  if (!claimed) {
+    const winner = await liveWatcherOf(store, params.folder, params.pid, params);
+    throw alreadyWatched(params.folder, winner.current?.pid ?? 0);
+  }
+}
+
+export interface SyncRunParams {
+  folder: string;
+  by: "sync" | "watch";
+  outcome: {
+    root: string;
+    fileCount: number;
+    plan: Plan;
+    applied: JobfileApplyResult | null;
+    appliedSchedules: { created: string[]; updated: string[]; removed: string[] } | null;
+  };
+  /** Every problem the folder has now; default the plan's errors (a full sync sees them all). */
+  problems?: readonly JobfileProblem[];
+  now?: number;
+}
+
+export function syncRunOf(params: SyncRunParams): FolderSyncRun {
+  const { outcome } = params;
+  const applied = outcome.applied;
+  const schedules = outcome.appliedSchedules;
+  const problems = params.problems ?? outcome.plan.errors;
+  const counts = applied ? appliedCounts(applied, schedules) : null;
+  return {
+    folder: params.folder,
+    target: outcome.root,
+    at: params.now ?? Date.now(),
+    host: hostName(),
+    pid: process.pid,
+    by: params.by,
+    files: outcome.fileCount,
+    created: counts ? counts.create + counts.schedule_create : 0,
+    updated: counts ? counts.update + counts.already_completed + counts.schedule_update : 0,
+    canceled: counts ? counts.cancel + counts.schedule_remove : 0,
+    unchanged: outcome.plan.unchanged.length + outcome.plan.schedules.unchanged.length,
+    problems: problems.length,
+    problemList: problems.slice(0, MAX_RECORDED_PROBLEMS).map((problem) => ({
+      file: problem.file,
+      line: problem.line,
+      column: problem.column,
+      message: problem.message,
+    })),
+  };
+}
+
+export async function recordSyncRun(store: Store, params: SyncRunParams): Promise<void> {
+  await store.folderSyncRecord(syncRunOf({ ...params, folder: folderKey(params.folder) }));
+}

@@ -1,0 +1,28 @@
+/** The jobfile side of the jobs table as the planner and the reconcile rules read it. */
+
+import type { SQL } from "bun";
+import type { JobFacts } from "../../core/reconcile.ts";
+import { rowToDeclaredJob, rowToJobFacts } from "../rows.ts";
+import type { DeclaredJob } from "../store.ts";
+
+type Row = Record<string, unknown>;
+
+/** With `forUpdate`, the rows are locked in id order first, so two appliers cannot deadlock. */
+export async function jobDeclarations(sql: SQL, ids: string[], forUpdate = false): Promise<JobFacts[]> {
+  if (ids.length === 0) return [];
+  if (forUpdate) await sql`SELECT id FROM jobs WHERE id = ANY(${ids}::text[]) ORDER BY id FOR UPDATE`;
+  const rows = (await sql`
+    SELECT j.id, j.state, j.revision, j.spec, j.next_revision, j.source, j.declared, j.owner,
+           (SELECT jsonb_agg(jsonb_build_object('revision', c.revision, 'at', c.completed_at))
+            FROM completed_revisions c WHERE c.job_id = j.id) AS completed,
+           (SELECT jsonb_agg(d.id) FROM jobs d
+            WHERE d.canceled_by = j.id AND d.state = 'canceled') AS canceled_dependents
+    FROM jobs j WHERE j.id = ANY(${ids}::text[])`) as Row[];
+  return rows.map(rowToJobFacts);
+}
+
+export async function declaredJobs(sql: SQL): Promise<DeclaredJob[]> {
+  const rows = (await sql`
+    SELECT id, source, revision, state, declared, owner FROM jobs WHERE source IS NOT NULL ORDER BY seq`) as Row[];
+  return rows.map(rowToDeclaredJob);
+}

@@ -1,0 +1,148 @@
+/**
+ * Opening the SQLite file, read-write when possible and read-only when that is all the file
+ * system or the permissions allow, so that `status`, `list`, `show`, `logs` and `export`
+ * still work on a read-only disk, a backup mounted read-only, or someone else's queue.
+ */
+
+import { Database, SQLiteError } from "bun:sqlite";
+import { accessSync, chmodSync, constants, existsSync, statSync } from "node:fs";
+import { dirname } from "node:path";
+import { runtimeError, UserError } from "../../core/errors.ts";
+import { migrateSqlite, SQLITE_SCHEMA_VERSION } from "./migrations.ts";
+
+export interface SqliteOptions {
+  /**
+   * `FULL` makes every commit durable across an OS crash; `NORMAL` (default for workers)
+   * survives any process crash and may lose the last commits on power loss. Default FULL.
+   */
+  synchronous?: "FULL" | "NORMAL";
+  /** How long a writer waits for the lock before giving up, in ms. Default 15000. */
+  busyTimeoutMs?: number;
+}
+
+export interface OpenedDatabase {
+  db: Database;
+  /** Why writes cannot succeed (e.g. "on a read-only file system"), or null when they can. */
+  readOnly: string | null;
+}
+
+// bun:sqlite takes SQLITE_OPEN_* flags as a number; URI filenames need SQLITE_OPEN_URI.
+const SQLITE_OPEN_READONLY = 0x1;
+const SQLITE_OPEN_URI = 0x40;
+
+export function openSqliteDatabase(path: string, options: SqliteOptions): OpenedDatabase {
+  try {
+    const db = openReadWrite(path, options);
+    return { db, readOnly: whyReadOnly(path) };
+  } catch (error) {
+    if (!isReadOnlyFailure(error) || !isFile(path)) throw error;
+    try {
+      return { db: openReadOnly(path, options), readOnly: whyReadOnly(path) ?? "opened read-only" };
+    } catch (readOnlyError) {
+      // A schema it cannot read says so; anything else is better told by the first failure.
+      throw readOnlyError instanceof UserError ? readOnlyError : error;
+    }
+  }
+}
+
+function openReadWrite(path: string, options: SqliteOptions): Database {
+  const db = new Database(path, { create: true, strict: true });
+  try {
+    try {
+      // Tighten only: a file the user made read-only (0400) stays read-only.
+      const mode = statSync(path).mode & 0o777;
+      if ((mode & 0o077) !== 0) chmodSync(path, mode & 0o700);
+    } catch {
+      // A read-only file system or someone else's file: opening still tells the truth below.
+    }
+    db.run(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 15_000}`);
+    db.run("PRAGMA journal_mode = WAL");
+    db.run(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`);
+    db.run("PRAGMA foreign_keys = ON");
+    // 16 MB of page cache keeps the claim index and hot rows of a 100k-job queue in memory.
+    db.run("PRAGMA cache_size = -16000");
+    migrateSqlite(db, path);
+    return db;
+  } catch (error) {
+    db.close(false);
+    throw error;
+  }
+}
+
+/**
+ * A WAL database needs its `-shm` file to be read. `mode=ro` uses one that exists (a worker
+ * elsewhere still has the file open); when none exists and none can be created, the file
+ * is opened `immutable`, which reads the database file alone: what the last checkpoint wrote,
+ * which after a clean shutdown is everything.
+ */
+function openReadOnly(path: string, options: SqliteOptions): Database {
+  const uri = `file:${path.replace(/[%?#]/g, (ch) => encodeURIComponent(ch))}`;
+  const attempts = ["mode=ro", "immutable=1"];
+  for (const [index, parameter] of attempts.entries()) {
+    let db: Database | undefined;
+    try {
+      db = new Database(`${uri}?${parameter}`, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+      db.run(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 15_000}`);
+      assertCurrentSchema(db, path);
+      return db;
+    } catch (error) {
+      db?.close(false);
+      if (index === attempts.length - 1 || !isReadOnlyFailure(error)) throw error;
+    }
+  }
+  throw new Error("unreachable: the last attempt rethrows");
+}
+
+/** A read-only file cannot be migrated; reading it with other tables than expected would mislead. */
+function assertCurrentSchema(db: Database, location: string): void {
+  const table = db
+    .query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
+    .get();
+  const found = table
+    ? ((db.query("SELECT MAX(version) AS v FROM schema_migrations").get() as { v: number | null }).v ?? 0)
+    : 0;
+  if (found === SQLITE_SCHEMA_VERSION) return;
+  throw runtimeError(
+    `the database ${location} is read-only and has schema version ${found}, not the ${SQLITE_SCHEMA_VERSION} this queuectl reads`,
+    found < SQLITE_SCHEMA_VERSION
+      ? "open it once where it can be written, so that it is upgraded"
+      : "upgrade queuectl",
+  );
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function isReadOnlyFailure(error: unknown): boolean {
+  if (!(error instanceof SQLiteError)) return false;
+  const code = String(error.code ?? "");
+  return (
+    code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_CANTOPEN") || code.startsWith("SQLITE_PERM")
+  );
+}
+
+/**
+ * Why the database at `path` cannot be written, in words for an error message, or null when
+ * it can: the file system is mounted read-only, or the user may not write the file or the
+ * folder its journal files live in.
+ */
+export function whyReadOnly(path: string): string | null {
+  for (const [target, what] of [
+    [path, "the file"],
+    [dirname(path), "its folder"],
+  ] as const) {
+    try {
+      if (existsSync(target)) accessSync(target, constants.W_OK);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "EROFS") return "on a read-only file system";
+      if (code === "EACCES" || code === "EPERM") return `you may not write ${what}`;
+    }
+  }
+  return null;
+}

@@ -1,0 +1,152 @@
+/**
+ * A worker's own books: the attempts it runs, keyed by (job, token) and never by job
+ * alone, and what it knows of each one's lease. Every decision about a running attempt
+ * that follows from a heartbeat (renewed, lost, killed, unrenewed for too long) or from a
+ * second stop signal is taken here; the loop only claims, starts and records.
+ */
+
+import type { Job } from "../core/job.ts";
+import type { HeldLease, KillMode } from "../store/store.ts";
+import type { WorkerEvent } from "./events.ts";
+import { type Beat, leaseKey } from "./heartbeat.ts";
+import { KILLED_BY_USER } from "./kill.ts";
+import type { RunningJob } from "./run.ts";
+
+export interface Slot {
+  /** leaseKey(job): the attempt, not the job. */
+  key: string;
+  job: Job;
+  handle: RunningJob;
+  startedAt: number;
+  /** Set by escalate: the result is dropped and the job goes back to pending. */
+  releaseReason: string | null;
+  /** Set when a `kill` stopped this run. */
+  kill: KillMode | null;
+  leaseLost: boolean;
+  /** Monotonic time (performance.now) the lease was last known to be this worker's: claim or renewal. */
+  renewedAt: number;
+  finished: Promise<void>;
+}
+
+export class AttemptBook {
+  private readonly slots = new Map<string, Slot>();
+
+  constructor(
+    private readonly emit: (event: WorkerEvent) => void,
+    private readonly leaseMs: () => number,
+  ) {}
+
+  get size(): number {
+    return this.slots.size;
+  }
+
+  all(): Slot[] {
+    return [...this.slots.values()];
+  }
+
+  add(slot: Slot): void {
+    this.slots.set(slot.key, slot);
+  }
+
+  /** Removes exactly this attempt, whatever else runs for the same job. */
+  remove(slot: Slot): void {
+    if (this.slots.get(slot.key) === slot) this.slots.delete(slot.key);
+  }
+
+  runs(jobId: string): boolean {
+    return this.all().some((slot) => slot.job.id === jobId);
+  }
+
+  /** The leases to renew: every attempt not known to be lost. */
+  leases(): HeldLease[] {
+    return this.all()
+      .filter((slot) => !slot.leaseLost)
+      .map((slot) => ({ id: slot.job.id, token: slot.job.token }));
+  }
+
+  /** The newest token this worker runs of each job, which its own rescue must leave alone. */
+  ownTokens(): Map<string, number> {
+    const tokens = new Map<string, number>();
+    for (const { job } of this.slots.values())
+      tokens.set(job.id, Math.max(job.token, tokens.get(job.id) ?? 0));
+    return tokens;
+  }
+
+  /**
+   * `job` was claimed again: its older attempts here lost their lease long ago. They are
+   * stopped; resolves once they exited, so the new attempt never runs beside them.
+   */
+  supersede(job: Job): Promise<unknown> {
+    const older = this.all().filter((slot) => slot.job.id === job.id);
+    for (const slot of older) {
+      slot.leaseLost = true;
+      if (slot.handle.stop("stopped: its lease was lost and the job was claimed again")) {
+        this.emit({ type: "superseded", jobId: job.id, attempt: slot.job.attempts });
+      }
+    }
+    return Promise.all(older.map((slot) => slot.handle.done.catch(() => {})));
+  }
+
+  holdsLease(slot: Slot): boolean {
+    return !slot.leaseLost && performance.now() - slot.renewedAt < this.leaseMs();
+  }
+
+  applyBeat(beat: Beat): void {
+    for (const lease of beat.renewed) {
+      const slot = this.slots.get(leaseKey(lease));
+      if (!slot) continue;
+      slot.renewedAt = beat.renewedAt;
+      if (lease.killRequested) this.kill(slot, lease.killRequested);
+    }
+    for (const lease of beat.lost) {
+      const slot = this.slots.get(leaseKey(lease));
+      if (!slot || slot.leaseLost) continue;
+      slot.leaseLost = true;
+      // A job that finished meanwhile has no lease left to renew; that is not a loss.
+      if (slot.handle.stop("lease lost: another worker rescued the job")) {
+        this.emit({ type: "lease-lost", jobId: slot.job.id });
+      }
+    }
+  }
+
+  private kill(slot: Slot, mode: KillMode): void {
+    if (slot.kill !== null) return;
+    if (!slot.handle.stop(mode === "retry" ? `${KILLED_BY_USER} (kill --retry)` : KILLED_BY_USER)) return;
+    slot.kill = mode;
+    this.emit({ type: "killing", jobId: slot.job.id, retry: mode === "retry" });
+  }
+
+  /**
+   * A lease this worker could not renew for a whole lease period (the store is unreachable,
+   * full or gone) may already be another worker's, who can run the job again: stop this run
+   * rather than let two overlap. Called after each renewal ends, judged by the last one that
+   * succeeded.
+   */
+  stopUnrenewed(): void {
+    const now = performance.now();
+    const leaseMs = this.leaseMs();
+    for (const slot of this.slots.values()) {
+      if (slot.leaseLost || now - slot.renewedAt < leaseMs) continue;
+      slot.leaseLost = true;
+      if (slot.handle.stop("lease expired: the store could not be reached to renew it")) {
+        this.emit({
+          type: "error",
+          message: `job ${slot.job.id}: its lease could not be renewed for ${leaseMs / 1000}s; stopping it, since another worker may run it now`,
+        });
+      }
+    }
+  }
+
+  /**
+   * The second stop signal: running jobs go back to pending, attempt not counted. A run
+   * already being stopped (timed out, killed, lease lost) keeps that reason and its
+   * outcome, and a job that already exited keeps its result.
+   */
+  releaseAll(): void {
+    for (const slot of this.slots.values()) {
+      if (slot.handle.stop("stopped before it finished")) {
+        slot.releaseReason = "stopped by `worker stop` before it finished; back to pending";
+      }
+    }
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * `kill`: stops jobs wherever they run, for the CLI and the dashboard alike. A job that
+ * has not started is canceled at once. A running one gets a kill request recorded on the
+ * job, which its worker reads at its next renewal (within one heartbeat interval, on any
+ * host) and acts on: SIGTERM to the job's process group, SIGKILL after the grace. On this
+ * host the worker is also signalled (SIGUSR2), so it renews, and kills, at once.
+ *
+ * The job then ends `canceled` with the reason; with `retry` the attempt counts as failed
+ * instead, and the retry rules apply.
+ */
+
+import { hostName } from "../core/home.ts";
+import type { Job } from "../core/job.ts";
+import type { Store, WorkerRecord } from "../store/store.ts";
+import { isQueuectlProcess, signalProcess } from "./process-info.ts";
+
+export const KILLED_BY_USER = "killed by user";
+
+export type KillOutcome =
+  /** It had not started: canceled now. */
+  | { id: string; kind: "canceled" }
+  /**
+   * It runs: its worker was asked to stop it. `signalled`: that worker is on this host and was
+   * woken. `orphaned`: the worker is no longer registered, so the job ends when it is rescued.
+   */
+  | {
+      id: string;
+      kind: "requested";
+      token: number;
+      workerId: string | null;
+      signalled: boolean;
+      orphaned: boolean;
+    }
+  /** Nothing to kill: the job had ended (its state), or does not exist (null). */
+  | { id: string; kind: "not-running"; state: Job["state"] | null };
+
+export interface KillOptions {
+  /** Count the stopped attempt as failed (retry rules apply) instead of canceling the job. Default false. */
+  retry?: boolean;
+  /** Default Date.now(). */
+  now?: number;
+  /** This host's name, to find local workers to signal. Default hostName(). */
+  host?: string;
+}
+
+export async function killJobs(
+  store: Store,
+  ids: string[],
+  options: KillOptions = {},
+): Promise<KillOutcome[]> {
+  const now = options.now ?? Date.now();
+  const host = options.host ?? hostName();
+  const outcomes: KillOutcome[] = [];
+  for (const id of ids) outcomes.push(await killOne(store, id, { retry: options.retry ?? false, now, host }));
+  return outcomes;
+}
+
+async function killOne(
+  store: Store,
+  id: string,
+  options: { retry: boolean; now: number; host: string },
+): Promise<KillOutcome> {
+  // Each step is guarded by the job's state, so a job claimed or finished meanwhile falls through.
+  const [canceled] = await store.jobTransition({
+    id,
+    from: ["pending", "failed"],
+    to: "canceled",
+    resetAttempts: false,
+    now: options.now,
+    reason: KILLED_BY_USER,
+  });
+  if (canceled) return { id, kind: "canceled" };
+  const claim = await store.jobKillRequest({ id, mode: options.retry ? "retry" : "cancel" });
+  if (claim) {
+    const worker = (await store.workerList()).find((row) => row.id === claim.workerId);
+    const signalled = worker !== undefined && wakeLocalWorker(worker, options.host);
+    return { id, kind: "requested", ...claim, signalled, orphaned: worker === undefined };
+  }
+  return { id, kind: "not-running", state: (await store.jobGet({ id }))?.state ?? null };
+}
+
+/** SIGUSR2 to the job's worker when it runs on this host: it renews now and sees the kill. */
+function wakeLocalWorker(worker: WorkerRecord, host: string): boolean {
+  if (worker.host !== host || !isQueuectlProcess(worker.pid, "worker", worker.started_at)) return false;
+  return signalProcess(worker.pid, "SIGUSR2");
+}
+
+/**
+ * Waits until every requested kill has ended its attempt, or `timeoutMs` passed; returns the
+ * jobs as they are then, by id. An attempt has ended once its job left `processing` under
+ * that token.
+ */
+export async function waitForKilled(
+  store: Store,
+  requested: { id: string; token: number }[],
+  timeoutMs: number,
+): Promise<Map<string, Job | null>> {
+  const deadline = Date.now() + timeoutMs;
+  const latest = new Map<string, Job | null>();
+  let waiting = requested;
+  for (;;) {
+    for (const { id } of waiting) latest.set(id, await store.jobGet({ id }));
+    waiting = waiting.filter(({ id, token }) => {
+      const job = latest.get(id);
+      return job?.state === "processing" && job.token === token;
+    });
+    if (waiting.length === 0 || Date.now() >= deadline) return latest;
+    await Bun.sleep(100);
+  }
+}

@@ -1,0 +1,99 @@
+/** The pure dependency decisions: what a dependent becomes, and in which order a set is re-armed. */
+
+import { describe, expect, test } from "bun:test";
+import {
+  type DependencyStatus,
+  dependencyEndedError,
+  dependencyOrder,
+  dependentState,
+} from "../../src/core/dependencies.ts";
+import type { JobState } from "../../src/core/job.ts";
+
+const dep = (id: string, state: JobState, canceledBy: string | null = null): DependencyStatus => ({
+  id,
+  state,
+  canceledBy,
+});
+
+describe("dependentState", () => {
+  test("no dependencies, or all completed: claimable", () => {
+    expect(dependentState([])).toEqual({ state: "pending", blocked: false });
+    expect(dependentState([dep("a", "completed"), dep("b", "completed")])).toEqual({
+      state: "pending",
+      blocked: false,
+    });
+  });
+
+  test("any unfinished dependency: blocked", () => {
+    for (const state of ["pending", "processing", "failed"] as const) {
+      expect(dependentState([dep("a", "completed"), dep("b", state)])).toEqual({
+        state: "pending",
+        blocked: true,
+      });
+    }
+  });
+
+  test("a dead or canceled dependency cancels it, whatever the others, and names that one", () => {
+    expect(dependentState([dep("a", "pending"), dep("b", "dead")])).toMatchObject({
+      state: "canceled",
+      dependency: "b",
+      root: "b",
+      reason: "dependency b ended dead",
+    });
+    expect(dependentState([dep("a", "completed"), dep("b", "canceled")])).toMatchObject({
+      state: "canceled",
+      dependency: "b",
+      root: "b",
+      reason: "dependency b ended canceled",
+    });
+  });
+
+  test("a dependency canceled by its own dependency passes on the root cause", () => {
+    expect(dependentState([dep("b", "canceled", "a")])).toMatchObject({
+      state: "canceled",
+      dependency: "b",
+      root: "a",
+      reason: "dependency b was canceled because a did not complete",
+    });
+  });
+
+  test("the choice among several ended dependencies does not depend on their order", () => {
+    const one = dependentState([dep("z", "dead"), dep("m", "canceled")]);
+    const two = dependentState([dep("m", "canceled"), dep("z", "dead")]);
+    expect(one).toEqual(two);
+    expect(one).toMatchObject({ dependency: "m" });
+  });
+});
+
+describe("dependencyOrder", () => {
+  test("every job comes after its dependencies within the set; others are ignored", () => {
+    const edges = new Map([
+      ["d", ["c", "x"]],
+      ["c", ["b"]],
+      ["b", ["a"]],
+    ]);
+    expect(dependencyOrder(["d", "c", "b"], edges)).toEqual(["b", "c", "d"]);
+    expect(dependencyOrder(["d", "b"], edges)).toEqual(["b", "d"]);
+  });
+});
+
+describe("dependencyEndedError", () => {
+  test("names the job, the dependency and the command that fixes it, exit 2", () => {
+    const decision = dependentState([dep("a", "dead")]);
+    if (decision.state !== "canceled") throw new Error("expected a cancel");
+    const error = dependencyEndedError("b", decision, { state: "dead", canceledByRoot: true });
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toBe('job "b" waits for "a", which is dead');
+    expect(error.hint).toBe(
+      'run "a" again first (queuectl dlq retry a); "b" then waits for it again; nothing was changed',
+    );
+  });
+
+  test("a root that was canceled is run again with rerun, and a job it did not cancel is rerun after", () => {
+    const decision = dependentState([dep("b", "canceled", "a")]);
+    if (decision.state !== "canceled") throw new Error("expected a cancel");
+    const error = dependencyEndedError("c", decision, { state: "canceled", canceledByRoot: false });
+    expect(error.message).toBe('job "c" waits for "b", which is canceled because "a" did not complete');
+    expect(error.hint).toBe('run "a" again first (queuectl rerun a); then rerun "c"; nothing was changed');
+  });
+});

@@ -1,0 +1,149 @@
+/**
+ * DESIGN.md's reconcile table as the pure decision: every stored state against every kind
+ * of declared revision (the same, a new one, one this id completed), and the history rule
+ * that no completed revision is ever queued again, checked over every combination.
+ */
+
+import { describe, expect, test } from "bun:test";
+import { JOB_STATES, type JobState } from "../../src/core/job.ts";
+import { decideOwnership } from "../../src/core/ownership.ts";
+import {
+  decideDeclaration,
+  decideRemoval,
+  type JobFacts,
+  type WantedDeclaration,
+} from "../../src/core/reconcile.ts";
+
+const ROOT = "/repo-a/jobs";
+
+function stored(state: JobState, extra: Partial<JobFacts> = {}): JobFacts {
+  return {
+    id: "x",
+    state,
+    revision: "B",
+    spec: { id: "x", command: "echo B" },
+    nextRevision: null,
+    source: `${ROOT}/x.yaml`,
+    declared: true,
+    owner: ROOT,
+    completed: [{ revision: "A", at: 1 }],
+    canceledDependents: [],
+    ...extra,
+  };
+}
+
+function wanted(revision: string, extra: Partial<WantedDeclaration> = {}): WantedDeclaration {
+  return { revision, source: `${ROOT}/x.yaml`, owner: ROOT, adoptFrom: null, ...extra };
+}
+
+const action = (facts: JobFacts | null, want: WantedDeclaration) => decideDeclaration(facts, want).action;
+
+describe("decideDeclaration", () => {
+  test("a new id is created", () => {
+    expect(action(null, wanted("A"))).toBe("create");
+  });
+
+  test("the same revision does nothing, whatever the state", () => {
+    for (const state of JOB_STATES) expect(action(stored(state), wanted("B"))).toBe("nothing");
+  });
+
+  test("a new revision: replace unless running, where it waits behind the attempt", () => {
+    const expected: Record<JobState, string> = {
+      pending: "replace",
+      failed: "replace",
+      processing: "defer",
+      completed: "replace",
+      dead: "replace",
+      canceled: "replace",
+    };
+    for (const state of JOB_STATES) expect(action(stored(state), wanted("C"))).toBe(expected[state] as never);
+  });
+
+  test("a revision the id completed: the waiting run is dropped and the job shows it again", () => {
+    for (const state of JOB_STATES) {
+      const decision = decideDeclaration(stored(state), wanted("A"));
+      expect(decision.action).toBe(state === "processing" ? "nothing" : "showCompleted");
+      if (decision.action === "showCompleted") expect(decision.completed).toEqual({ revision: "A", at: 1 });
+    }
+    const queuedBehind = stored("processing", { nextRevision: "C" });
+    expect(action(queuedBehind, wanted("A"))).toBe("dropDeferred");
+    expect(action(queuedBehind, wanted("B"))).toBe("dropDeferred");
+    expect(action(queuedBehind, wanted("C"))).toBe("nothing");
+  });
+
+  test("history decides, not state: no completed revision is ever queued again", () => {
+    for (const state of JOB_STATES) {
+      for (const declared of [true, false]) {
+        for (const nextRevision of [null, "A", "C"]) {
+          for (const revision of ["A", "B", "C"]) {
+            const facts = stored(state, { declared, nextRevision, completed: [{ revision: "A", at: 1 }] });
+            const decision = decideDeclaration(facts, wanted(revision));
+            const queues = ["create", "replace", "defer"].includes(decision.action);
+            if (revision === "A") expect(queues).toBe(false);
+          }
+        }
+      }
+    }
+  });
+
+  test("a canceled job whose file comes back is restored and re-arms what it canceled", () => {
+    const removed = stored("canceled", { declared: false, completed: [], canceledDependents: ["y"] });
+    expect(decideDeclaration(removed, wanted("B"))).toEqual({
+      action: "replace",
+      completed: null,
+      rearms: ["y"],
+    });
+    const completedBefore = stored("canceled", { declared: false, completed: [{ revision: "B", at: 2 }] });
+    expect(action(completedBefore, wanted("B"))).toBe("showCompleted");
+    expect(action(stored("dead", { declared: false }), wanted("B"))).toBe("redeclare");
+  });
+
+  test("a move to another file or folder only redeclares", () => {
+    expect(action(stored("completed"), wanted("B", { source: `${ROOT}/y.yaml` }))).toBe("redeclare");
+    expect(action(stored("completed", { owner: null }), wanted("B"))).toBe("redeclare");
+  });
+
+  test("an ad hoc job, and another folder's job not adopted, are refused", () => {
+    expect(decideDeclaration(stored("pending", { source: null, owner: null }), wanted("B"))).toEqual({
+      action: "refuse",
+      owner: null,
+    });
+    const theirs = stored("pending", { owner: "/repo-b/jobs", source: "/repo-b/jobs/x.yaml" });
+    expect(decideDeclaration(theirs, wanted("C"))).toEqual({ action: "refuse", owner: "/repo-b/jobs" });
+    expect(action(theirs, wanted("C", { adoptFrom: "/repo-b/jobs" }))).toBe("replace");
+  });
+});
+
+describe("decideRemoval", () => {
+  test("waiting jobs are canceled; running and finished ones are forgotten; history stays", () => {
+    const expected: Record<JobState, string> = {
+      pending: "cancel",
+      failed: "cancel",
+      processing: "forget",
+      completed: "forget",
+      dead: "forget",
+      canceled: "forget",
+    };
+    for (const state of JOB_STATES) {
+      expect(decideRemoval(stored(state))).toBe(expected[state] as never);
+      expect(decideRemoval(stored(state, { declared: false }))).toBe("nothing");
+    }
+  });
+});
+
+describe("decideOwnership", () => {
+  const theirs = stored("completed", { owner: "/repo-b/jobs", source: "/repo-b/jobs/x.yaml" });
+  const context = { root: ROOT, ownerExists: true, adopt: false };
+
+  test("a live folder's id is foreign; gone, undeclared or --adopt make it adoptable", () => {
+    expect(decideOwnership(theirs, context)).toEqual({ kind: "foreign", owner: "/repo-b/jobs" });
+    expect(decideOwnership(theirs, { ...context, ownerExists: false })).toMatchObject({ reason: "gone" });
+    expect(decideOwnership({ ...theirs, declared: false }, context)).toMatchObject({ reason: "undeclared" });
+    expect(decideOwnership(theirs, { ...context, adopt: true })).toMatchObject({ reason: "asked" });
+    expect(decideOwnership(stored("pending"), context)).toEqual({ kind: "ours" });
+    expect(decideOwnership(null, context)).toEqual({ kind: "ours" });
+    expect(decideOwnership(stored("pending", { source: null, owner: null }), context)).toEqual({
+      kind: "adHoc",
+    });
+  });
+});

@@ -1,0 +1,170 @@
+/**
+ * A store that is briefly unavailable under a running job must cost it nothing:
+ *
+ * - a lock held for longer than the lease while a job runs (SQLite's write lock, or the
+ *   job's row on PostgreSQL): the renewal that waited behind it counts from when it
+ *   succeeded, and the job is not stopped;
+ * - a result write that fails (SQLite busy past its timeout, the PostgreSQL connection
+ *   terminated mid-write) is retried while the lease holds, and the job ends completed.
+ *
+ * Workers run in process on every backend; the lock is held by another process (SQLite)
+ * or another connection (PostgreSQL).
+ */
+
+import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Store } from "../../src/store/store.ts";
+import { waitFor } from "../helpers/cli.ts";
+import { type Backend, backends, Harness, type Queue } from "../worker/in-process.ts";
+
+setDefaultTimeout(120_000);
+
+let harness: Harness | undefined;
+afterEach(async () => {
+  await harness?.cleanup();
+  harness = undefined;
+});
+
+async function setUp(backend: Backend, lease: string): Promise<{ h: Harness; store: Store }> {
+  harness = new Harness(await backend.create());
+  const store = await harness.open();
+  await store.configSet({ key: "lease", value: lease });
+  await store.configSet({ key: "poll-interval", value: "0.1" });
+  return { h: harness, store };
+}
+
+/** A job that says it started, then exits 0 once the test creates its `go` file. */
+function gatedJob(h: Harness, id: string): { spec: Record<string, unknown>; started: string; go: string } {
+  const started = join(h.queue.home.home, `${id}.started`);
+  const go = join(h.queue.home.home, `${id}.go`);
+  const command = `touch ${started}; while [ ! -e ${go} ]; do sleep 0.05; done`;
+  return { spec: { id, command, max_retries: 0 }, started, go };
+}
+
+/**
+ * Holds the store's lock on job `id` for `ms`: SQLite's write lock from another process,
+ * or the job's row from another connection. Resolves once the lock is held; `released`
+ * resolves when it is let go, after `ms` or at `release()` (PostgreSQL only).
+ */
+async function holdLock(
+  queue: Queue,
+  id: string,
+  ms: number,
+): Promise<{ released: Promise<void>; release: () => void }> {
+  if (queue.path) {
+    const script = `
+      const { Database } = require("bun:sqlite");
+      const db = new Database(process.env.DB_PATH);
+      db.run("PRAGMA busy_timeout = 10000");
+      db.run("BEGIN IMMEDIATE");
+      db.run("UPDATE config SET value = value WHERE 0");
+      console.log("locked");
+      await Bun.sleep(Number(process.env.HOLD_MS));
+      db.run("COMMIT");`;
+    const child = Bun.spawn(["bun", "-e", script], {
+      env: { ...process.env, DB_PATH: queue.path, HOLD_MS: String(ms) },
+      stdout: "pipe",
+      stderr: "inherit",
+    });
+    const reader = child.stdout.getReader();
+    const { value } = await reader.read();
+    if (!new TextDecoder().decode(value).includes("locked")) throw new Error("the lock holder did not lock");
+    return { released: child.exited.then(() => {}), release: () => {} };
+  }
+  const admin = queue.admin;
+  if (!admin) throw new Error("no PostgreSQL connection");
+  let locked = () => {};
+  const isLocked = new Promise<void>((resolve) => {
+    locked = resolve;
+  });
+  let release = () => {};
+  const letGo = new Promise<void>((resolve) => {
+    release = resolve;
+    setTimeout(resolve, ms);
+  });
+  const released = admin.begin(async (tx) => {
+    await tx.unsafe(`SELECT 1 FROM ${queue.schema}.jobs WHERE id = $1 FOR UPDATE`, [id]);
+    locked();
+    await letGo;
+  });
+  await isLocked;
+  return { released: released.then(() => {}), release };
+}
+
+for (const backend of backends) {
+  describe(`a locked store under a running job (${backend.name})`, () => {
+    test("a lock held for longer than the lease: the job is not stopped and completes", async () => {
+      const { h, store } = await setUp(backend, "2");
+      const job = gatedJob(h, "held");
+      const worker = h.start(await h.open());
+      await h.enqueue(store, [job.spec]);
+      await waitFor(() => existsSync(job.started), { timeoutMs: 30_000, what: "the job to start" });
+      const lock = await holdLock(h.queue, "held", 3_000);
+      await lock.released;
+      writeFileSync(job.go, "");
+      expect(await h.settled(store, "held")).toBe("completed");
+      expect((await store.attemptList({ jobId: "held" })).length).toBe(1);
+      expect(worker.events.filter((event) => event.type === "lease-lost")).toEqual([]);
+    });
+
+    test("a result write that fails is retried while the lease holds, and the job completes", async () => {
+      const { h, store } = await setUp(backend, "10");
+      const job = gatedJob(h, "late");
+      // SQLite: a busy timeout far shorter than the lock, so the completion fails outright.
+      const worker = h.start(await h.open({ busyTimeoutMs: 200 }));
+      await h.enqueue(store, [job.spec]);
+      await waitFor(() => existsSync(job.started), { timeoutMs: 30_000, what: "the job to start" });
+      const lock = await holdLock(h.queue, "late", h.queue.path ? 2_000 : 30_000);
+      writeFileSync(job.go, "");
+      if (h.queue.admin) {
+        // The completion waits behind the row lock; its connection is cut while it waits.
+        const admin = h.queue.admin;
+        const pid = await waitFor(
+          async () => {
+            const [row] = await admin`
+              SELECT pid FROM pg_stat_activity
+              WHERE wait_event_type = 'Lock' AND query LIKE '%state = ''completed''%'`;
+            return row?.pid as number | undefined;
+          },
+          { timeoutMs: 30_000, what: "the completion to wait for the row lock" },
+        );
+        await admin`SELECT pg_terminate_backend(${pid}::int)`;
+        await waitFor(() => worker.events.some((event) => event.type === "record-retry"), {
+          what: "the worker to retry the result",
+        });
+        lock.release();
+      }
+      await lock.released.catch(() => {});
+      expect(await h.settled(store, "late")).toBe("completed");
+      expect(worker.events.some((event) => event.type === "record-retry")).toBe(true);
+    });
+
+    if (backend.name === "sqlite") {
+      test("a result that cannot be written before the lease runs out is given up, and the log says so", async () => {
+        const { h, store } = await setUp(backend, "2");
+        const job = gatedJob(h, "lost");
+        const worker = h.start(await h.open({ busyTimeoutMs: 200 }));
+        await h.enqueue(store, [job.spec]);
+        await waitFor(() => existsSync(job.started), { timeoutMs: 30_000, what: "the job to start" });
+        const lock = await holdLock(h.queue, "lost", 5_000);
+        writeFileSync(job.go, "");
+        await lock.released;
+        await waitFor(
+          () =>
+            worker.events.some(
+              (event) =>
+                event.type === "job-finished" && event.jobId === "lost" && event.outcome === "abandoned",
+            ),
+          { timeoutMs: 30_000, what: "the worker to give the result up" },
+        );
+        const said = worker.events.filter((event) => event.type === "error").map((event) => event.message);
+        expect(
+          said.some((message) => message.includes("could not be recorded before its lease ran out")),
+        ).toBe(true);
+        // Rescued as a failed attempt: the job does not stay processing.
+        expect(await h.settled(store, "lost")).toBe("dead");
+      });
+    }
+  });
+}

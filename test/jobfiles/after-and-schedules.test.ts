@@ -1,0 +1,220 @@
+/**
+ * Jobfile jobs that wait for each other (`after`) and jobfile schedules, on every backend.
+ */
+
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { join } from "node:path";
+import { specRevision } from "../../src/core/spec.ts";
+import { appliedSummary, planLines } from "../../src/jobfiles/report.ts";
+import {
+  type BackendTest,
+  claimAll,
+  forEachBackend,
+  jobOf,
+  NOTHING_APPLIED,
+  SUCCESS,
+  sync,
+} from "./helpers.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
+
+forEachBackend("after and schedules", suite);
+
+function suite(t: BackendTest): void {
+  describe("dependencies (after)", () => {
+    const claimIds = async () => (await claimAll(t.store)).map((job) => job.id);
+    const completeClaimedFrom = async (id: string) => {
+      await t.store.jobComplete({
+        id,
+        token: (await jobOf(t.store, id)).token,
+        now: Date.now(),
+        result: SUCCESS,
+      });
+    };
+    const completeClaimed = async () => {
+      for (const job of await claimAll(t.store)) {
+        await t.store.jobComplete({ id: job.id, token: job.token, now: Date.now(), result: SUCCESS });
+      }
+    };
+
+    test("a pipeline in one file runs in order, whatever order it is written in", async () => {
+      await t.setUp();
+      t.fixture.write(
+        "pipeline.yaml",
+        "jobs:\n  - id: deploy\n    command: echo deploy\n    after: [test]\n  - id: test\n    command: echo test\n    after: [build]\n  - id: build\n    command: echo build\n",
+      );
+      expect((await sync(t.store, t.fixture.dir)).applied?.create).toEqual(["deploy", "test", "build"]);
+      expect(await claimIds()).toEqual(["build"]);
+      await t.store.jobComplete({
+        id: "build",
+        token: (await jobOf(t.store, "build")).token,
+        now: Date.now(),
+        result: SUCCESS,
+      });
+      expect(await claimIds()).toEqual(["test"]);
+      await t.store.jobComplete({
+        id: "test",
+        token: (await jobOf(t.store, "test")).token,
+        now: Date.now(),
+        result: SUCCESS,
+      });
+      await completeClaimed();
+      expect((await jobOf(t.store, "deploy")).state).toBe("completed");
+    });
+
+    test("an id no jobfile declares and the queue does not hold is an error at `after`", async () => {
+      await t.setUp();
+      t.fixture.write("a.yaml", "command: echo a\nafter: [nowhere]\n");
+      t.fixture.write("b.yaml", "command: echo b\n");
+      const outcome = await sync(t.store, t.fixture.dir);
+      expect(outcome.plan.errors).toEqual([
+        expect.objectContaining({ file: "a.yaml", line: 2, column: 1, field: "after" }) as never,
+      ]);
+      expect(outcome.plan.errors[0]?.message).toContain('"nowhere"');
+      expect(outcome.applied?.create).toEqual(["b"]);
+    });
+
+    test("a job of the queue, even an ad hoc one, may be waited for", async () => {
+      await t.setUp();
+      const spec = { id: "by-hand", command: "echo by hand" };
+      await t.store.jobInsertMany({
+        jobs: [{ spec, revision: specRevision(spec), maxRetries: 3, nextRunAt: Date.now(), source: null }],
+        now: Date.now(),
+      });
+      t.fixture.write("after.yaml", "command: echo after\nafter: [by-hand]\n");
+      expect((await sync(t.store, t.fixture.dir)).applied?.create).toEqual(["after"]);
+      expect(await claimIds()).toEqual(["by-hand"]);
+    });
+
+    test("a cycle across files is an error for each of them, naming the cycle", async () => {
+      await t.setUp();
+      t.fixture.write("a.yaml", "command: echo a\nafter: [b]\n");
+      t.fixture.write("b.yaml", "command: echo b\nafter: [a]\n");
+      const outcome = await sync(t.store, t.fixture.dir);
+      expect(outcome.plan.errors.map((e) => [e.file, e.field])).toEqual([
+        ["a.yaml", "after"],
+        ["b.yaml", "after"],
+      ]);
+      expect(outcome.plan.errors[0]?.message).toMatch(/cycle: (a → b → a|b → a → b)/);
+      expect(await t.store.jobList({})).toEqual([]);
+    });
+
+    test("a dependency whose file is removed and restored re-arms the jobs its removal canceled", async () => {
+      await t.setUp();
+      t.fixture.write("step-a.yaml", "command: echo a\n");
+      t.fixture.write("step-b.yaml", "command: echo b\nafter: [step-a]\n");
+      await sync(t.store, t.fixture.dir);
+      t.fixture.remove("step-a.yaml");
+      expect((await sync(t.store, t.fixture.dir)).applied?.cancel).toEqual(["step-a"]);
+      expect((await jobOf(t.store, "step-b")).state).toBe("canceled");
+      t.fixture.write("step-a.yaml", "command: echo a\n");
+      const dry = await sync(t.store, t.fixture.dir, { dryRun: true });
+      expect(dry.plan.changes.map((change) => [change.id, change.action, change.rearms])).toEqual([
+        ["step-a", "replace", ["step-b"]],
+      ]);
+      expect(planLines(dry)[0]).toContain("restore: its jobfile is back; queued again; re-arms step-b");
+      const applied = await sync(t.store, t.fixture.dir);
+      expect(applied.applied?.rearmed).toEqual(["step-b"]);
+      expect(appliedSummary(applied.applied ?? NOTHING_APPLIED, null)).toContain("1 dependent re-armed");
+      expect(await claimIds()).toEqual(["step-a"]);
+      await completeClaimedFrom("step-a");
+      expect(await claimIds()).toEqual(["step-b"]);
+      expect((await sync(t.store, t.fixture.dir, { dryRun: true })).plan.changes).toEqual([]);
+    });
+
+    test("removing a job's file cancels the jobs waiting for it", async () => {
+      await t.setUp();
+      t.fixture.write("first.yaml", "command: echo first\n");
+      t.fixture.write("second.yaml", "command: echo second\nafter: [first]\n");
+      await sync(t.store, t.fixture.dir);
+      t.fixture.remove("first.yaml");
+      expect((await sync(t.store, t.fixture.dir)).applied?.cancel).toEqual(["first"]);
+      expect((await jobOf(t.store, "second")).state).toBe("canceled");
+    });
+  });
+
+  describe("schedules (schedule)", () => {
+    const nightly = 'command: echo rotate\nschedule: "0 3 * * *"\ntimezone: Europe/Berlin\n';
+
+    test("a scheduled job becomes a schedule, not a job; a re-sync changes nothing", async () => {
+      await t.setUp();
+      t.fixture.write("rotate.yaml", nightly);
+      const outcome = await sync(t.store, t.fixture.dir);
+      expect(outcome.plan.schedules.creates.map((job) => job.spec.id)).toEqual(["rotate"]);
+      expect(outcome.appliedSchedules).toEqual({ created: ["rotate"], updated: [], removed: [] });
+      expect(await t.store.jobGet({ id: "rotate" })).toBeNull();
+      const schedule = await t.store.scheduleGet({ id: "rotate" });
+      expect(schedule).toMatchObject({
+        source: join(t.fixture.root, "rotate.yaml"),
+        spec: { schedule: "0 3 * * *" },
+      });
+      expect(schedule?.next_at).toBeGreaterThan(Date.now());
+      const again = await sync(await t.fixture.store(), t.fixture.dir);
+      expect(again.plan.schedules.unchanged).toHaveLength(1);
+      expect(again.appliedSchedules).toEqual({ created: [], updated: [], removed: [] });
+    });
+
+    test("editing the file updates the schedule; removing it stops future occurrences", async () => {
+      await t.setUp();
+      t.fixture.write("rotate.yaml", nightly);
+      await sync(t.store, t.fixture.dir);
+      t.fixture.write("rotate.yaml", nightly.replace("0 3", "30 4"));
+      expect((await sync(t.store, t.fixture.dir)).appliedSchedules?.updated).toEqual(["rotate"]);
+      expect((await t.store.scheduleGet({ id: "rotate" }))?.spec.schedule).toBe("30 4 * * *");
+      t.fixture.remove("rotate.yaml");
+      const outcome = await sync(t.store, t.fixture.dir);
+      expect(outcome.plan.schedules.removals.map((r) => r.file)).toEqual(["rotate.yaml"]);
+      expect(outcome.appliedSchedules?.removed).toEqual(["rotate"]);
+      expect(await t.store.scheduleGet({ id: "rotate" })).toBeNull();
+    });
+
+    test("a schedule in a file in error stays as it was", async () => {
+      await t.setUp();
+      t.fixture.write("rotate.yaml", nightly);
+      await sync(t.store, t.fixture.dir);
+      t.fixture.write("rotate.yaml", `${nightly}catchup: sometimes\n`);
+      const outcome = await sync(t.store, t.fixture.dir);
+      expect(outcome.plan.errors[0]).toMatchObject({ file: "rotate.yaml", line: 4, field: "catchup" });
+      expect(outcome.plan.schedules.removals).toEqual([]);
+      expect(await t.store.scheduleGet({ id: "rotate" })).not.toBeNull();
+    });
+
+    test("adding a schedule to a declared job replaces the job with a schedule", async () => {
+      await t.setUp();
+      t.fixture.write("rotate.yaml", "command: echo rotate\n");
+      await sync(t.store, t.fixture.dir);
+      t.fixture.write("rotate.yaml", nightly);
+      const outcome = await sync(t.store, t.fixture.dir);
+      expect(outcome.applied?.cancel).toEqual(["rotate"]);
+      expect(outcome.appliedSchedules?.created).toEqual(["rotate"]);
+    });
+
+    test("two syncs racing on one folder create the schedule once", async () => {
+      await t.setUp();
+      t.fixture.write("rotate.yaml", nightly);
+      const other = await t.fixture.store();
+      const [a, b] = await Promise.all([sync(t.store, t.fixture.dir), sync(other, t.fixture.dir)]);
+      expect([...(a.appliedSchedules?.created ?? []), ...(b.appliedSchedules?.created ?? [])]).toEqual([
+        "rotate",
+      ]);
+    });
+
+    test("the id of a schedule made with enqueue is never taken over", async () => {
+      await t.setUp();
+      const spec = { id: "rotate", command: "echo by hand", schedule: "0 5 * * *" };
+      await t.store.scheduleUpsert({
+        id: "rotate",
+        spec,
+        revision: specRevision(spec),
+        source: null,
+        nextAt: null,
+        now: Date.now(),
+      });
+      t.fixture.write("rotate.yaml", nightly);
+      const outcome = await sync(t.store, t.fixture.dir);
+      expect(outcome.plan.errors[0]).toMatchObject({ file: "rotate.yaml", field: "id" });
+      expect((await t.store.scheduleGet({ id: "rotate" }))?.spec.command).toBe("echo by hand");
+    });
+  });
+}

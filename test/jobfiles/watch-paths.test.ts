@@ -1,0 +1,170 @@
+/**
+ * The watcher's event path on a real folder and SQLite file: only the named files are
+ * re-read, a file missing for a moment keeps its jobs, ids move and collide across files
+ * as a full sync would decide, a re-pointed folder symlink is followed, and every sync and
+ * error is recorded in the store.
+ */
+
+import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { planHasChanges, plannedOf } from "../../src/jobfiles/plan.ts";
+import type { JobfileWatcher } from "../../src/jobfiles/watch.ts";
+import { waitFor } from "../helpers/cli.ts";
+import { type JobsFixture, jobOf, jobsFixture, sync } from "./helpers.ts";
+import { all, commandOf, dropSettled, startWatched } from "./watch-helpers.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
+
+let fixture: JobsFixture;
+const running: JobfileWatcher[] = [];
+
+afterEach(async () => {
+  for (const watcher of running.splice(0)) await watcher.close();
+  fixture?.cleanup();
+});
+
+describe("the watcher's event path", () => {
+  test("a folder's namespace applies to files an event names, and a new namespace renames every job", async () => {
+    fixture = jobsFixture();
+    writeFileSync(join(fixture.dir, ".queuectl.yaml"), "namespace: teamA\n");
+    dropSettled(fixture.dir, "a.yaml", "command: echo a\n");
+    const { store } = await startWatched(fixture, running);
+    expect((await jobOf(store, "teamA/a")).state).toBe("pending");
+    dropSettled(fixture.dir, "b.yaml", "command: echo b\nafter: [a]\n");
+    await waitFor(() => store.jobGet({ id: "teamA/b" }), { what: "teamA/b from the event" });
+    expect((await jobOf(store, "teamA/b")).spec.after).toEqual(["teamA/a"]);
+    expect(await store.jobGet({ id: "b" })).toBeNull();
+    writeFileSync(join(fixture.dir, ".queuectl.yaml"), "namespace: teamB\n");
+    await waitFor(() => store.jobGet({ id: "teamB/b" }), { what: "the jobs under the new namespace" });
+    expect((await jobOf(store, "teamB/b")).spec.after).toEqual(["teamB/a"]);
+    await waitFor(async () => (await jobOf(store, "teamA/a")).state === "canceled", {
+      what: "the old namespace's jobs canceled",
+    });
+  });
+
+  test("a file missing for less than the settle time keeps its job; one that stays away is canceled", async () => {
+    fixture = jobsFixture();
+    dropSettled(fixture.dir, "a.yaml", "command: echo a\n");
+    const { store, outcomes } = await startWatched(fixture, running, { settleMs: 1500 });
+    expect((await jobOf(store, "a")).state).toBe("pending");
+
+    // A slow save: the file is gone while the editor writes the new copy elsewhere.
+    rmSync(join(fixture.dir, "a.yaml"));
+    dropSettled(fixture.dir, "b.yaml", "command: echo b\n");
+    await waitFor(() => store.jobGet({ id: "b" }), { what: "b, synced after a went missing" });
+    expect((await jobOf(store, "a")).state).toBe("pending");
+    dropSettled(fixture.dir, "a.yaml", "command: echo a\n");
+    await waitFor(() => all(outcomes, (o) => o.plan.unchanged).some((job) => job.spec.id === "a"), {
+      what: "a to be read again",
+    });
+    expect(all(outcomes, (o) => plannedOf(o.plan, "cancel"))).toEqual([]);
+    expect((await jobOf(store, "a")).state).toBe("pending");
+
+    rmSync(join(fixture.dir, "a.yaml"));
+    await waitFor(async () => (await jobOf(store, "a")).state === "canceled", { what: "a removed for good" });
+    expect((await jobOf(store, "b")).state).toBe("pending");
+  });
+
+  test("a file removed while no watcher ran is canceled only after the settle time, not by the first sync", async () => {
+    fixture = jobsFixture();
+    dropSettled(fixture.dir, "a.yaml", "command: echo a\n");
+    dropSettled(fixture.dir, "b.yaml", "command: echo b\n");
+    const first = await startWatched(fixture, running);
+    await first.watcher.close();
+    rmSync(join(fixture.dir, "a.yaml"));
+    const { store, outcomes } = await startWatched(fixture, running, { settleMs: 300 });
+    expect(outcomes[0] && plannedOf(outcomes[0].plan, "cancel")).toEqual([]);
+    await waitFor(async () => (await jobOf(store, "a")).state === "canceled", {
+      what: "a canceled after the settle time",
+    });
+    expect((await jobOf(store, "b")).state).toBe("pending");
+  });
+
+  test("an id moved to another file, added there first and then removed from the first, is never canceled", async () => {
+    fixture = jobsFixture();
+    dropSettled(fixture.dir, "a.yaml", "id: x\ncommand: echo one\n");
+    const { store, outcomes } = await startWatched(fixture, running);
+    dropSettled(fixture.dir, "b.yaml", "id: x\ncommand: echo two\n");
+    await waitFor(() => all(outcomes, (o) => o.plan.errors).length > 0, { what: "the duplicate id" });
+    rmSync(join(fixture.dir, "a.yaml"));
+    await waitFor(async () => (await commandOf(store, "x")) === "echo two", { what: "x to move to b.yaml" });
+    expect((await jobOf(store, "x")).source).toBe(join(fixture.root, "b.yaml"));
+    expect(all(outcomes, (o) => o.applied?.cancel ?? [])).toEqual([]);
+    expect(planHasChanges((await sync(store, fixture.dir, { dryRun: true })).plan)).toBe(false);
+  });
+
+  test("a duplicate id blocks both files until one is fixed, then the other applies again", async () => {
+    fixture = jobsFixture();
+    dropSettled(fixture.dir, "a.yaml", "id: x\ncommand: echo a\n");
+    const { store, outcomes } = await startWatched(fixture, running);
+    dropSettled(fixture.dir, "b.yaml", "id: x\ncommand: echo b\n");
+    await waitFor(() => all(outcomes, (o) => o.plan.errors).length === 2, { what: "both files in error" });
+    expect((await store.folderList())[0]?.lastSync?.problems).toBe(2);
+    dropSettled(fixture.dir, "b.yaml", "id: y\ncommand: echo b\n");
+    await waitFor(() => store.jobGet({ id: "y" }), { what: "b's new id" });
+    expect(outcomes.at(-1)?.plan.errors).toEqual([]);
+    expect((await store.folderList())[0]?.lastSync?.problems).toBe(0);
+    expect(await commandOf(store, "x")).toBe("echo a");
+  });
+
+  test("a jobs folder that is a symlink is followed when it is re-pointed", async () => {
+    fixture = jobsFixture();
+    const one = join(fixture.home, "one");
+    const two = join(fixture.home, "two");
+    mkdirSync(one, { mode: 0o700 });
+    mkdirSync(two, { mode: 0o700 });
+    rmSync(fixture.dir, { recursive: true });
+    symlinkSync(one, fixture.dir);
+    dropSettled(one, "first.yaml", "command: echo first\n");
+    const { store, watcher } = await startWatched(fixture, running);
+    expect(watcher.root).toBe(one);
+    expect(await commandOf(store, "first")).toBe("echo first");
+
+    // `ln -sfn two jobs`: a new link renamed over the old one.
+    symlinkSync(two, `${fixture.dir}.new`);
+    renameSync(`${fixture.dir}.new`, fixture.dir);
+    await waitFor(() => watcher.root === two, { what: "the watcher to follow the link" });
+    dropSettled(two, "second.yaml", "command: echo second\n");
+    await waitFor(() => store.jobGet({ id: "second" }), { what: "a file of the new target" });
+    dropSettled(one, "stale.yaml", "command: echo stale\n");
+    await watcher.syncNow();
+    expect(await store.jobGet({ id: "stale" })).toBeNull();
+    expect((await store.folderList())[0]).toMatchObject({ folder: fixture.dir, lastSync: { target: two } });
+  });
+
+  test("a folder removed is an error the watcher records, and once created again it is watched again", async () => {
+    fixture = jobsFixture();
+    dropSettled(fixture.dir, "a.yaml", "command: echo a\n");
+    const { store, errors } = await startWatched(fixture, running);
+    rmSync(fixture.dir, { recursive: true });
+    await waitFor(() => errors.length > 0, { what: "the missing folder to be reported" });
+    expect((await jobOf(store, "a")).state).toBe("pending");
+    mkdirSync(fixture.dir, { mode: 0o700 });
+    dropSettled(fixture.dir, "b.yaml", "command: echo b\n");
+    await waitFor(() => store.jobGet({ id: "b" }), { what: "a file of the new folder" });
+  });
+
+  test("the store lists the folder with this watcher and its last sync; a failed sync is recorded as its error", async () => {
+    fixture = jobsFixture();
+    dropSettled(fixture.dir, "bad.yaml", "command: echo x\nmax_retry: 2\n");
+    const { store, watcher } = await startWatched(fixture, running);
+    const [folder] = await store.folderList();
+    expect(folder).toMatchObject({
+      folder: fixture.dir,
+      lastSync: { target: fixture.root, by: "watch", pid: process.pid, files: 1, problems: 1 },
+      watchers: [{ pid: process.pid, lastError: null }],
+    });
+    expect(folder?.lastSync?.problemList[0]).toMatchObject({ file: "bad.yaml", line: 2 });
+
+    rmSync(fixture.dir, { recursive: true });
+    await expect(watcher.syncNow()).rejects.toThrow("does not exist");
+    await waitFor(async () => (await store.folderList())[0]?.watchers[0]?.lastError, {
+      what: "the error to be recorded",
+    });
+    expect((await store.folderList())[0]?.watchers[0]?.lastError).toContain("does not exist");
+    await watcher.close();
+    expect((await store.folderList())[0]?.watchers).toEqual([]);
+  });
+});

@@ -1,0 +1,226 @@
+/**
+ * Contract: what happens to a job's dependents when it is queued again (`dlq retry`, `rerun`,
+ * its jobfile declared again). Only dependents still canceled because of it move, and each
+ * is decided from all of its dependencies.
+ */
+
+import { expect, test } from "bun:test";
+import { UserError } from "../../src/core/errors.ts";
+import type { JobState } from "../../src/core/job.ts";
+import type { DeclaredChange, JobfileChanges, Store } from "../../src/store/store.ts";
+import { newJob, runResult, T0, type WithStore } from "./contract-helpers.ts";
+
+async function run(store: Store, id: string, outcome: "completed" | "dead", now: number): Promise<void> {
+  const job = await store.jobClaim({ workerId: "w", host: "h", now, leaseMs: 60_000 });
+  expect(job?.id).toBe(id);
+  if (!job) return;
+  if (outcome === "completed") await store.jobComplete({ id, token: job.token, now, result: runResult(0) });
+  else
+    await store.jobFail({ id, token: job.token, now, state: "dead", nextRunAt: now, result: runResult(1) });
+}
+
+function move(store: Store, id: string, name: "retry" | "rerun", now: number) {
+  const from: JobState[] = name === "retry" ? ["dead"] : ["completed", "dead", "canceled"];
+  return store.jobTransition({ id, from, to: "pending", resetAttempts: true, now });
+}
+
+async function stateOf(store: Store, id: string) {
+  return (await store.jobGet({ id }))?.state;
+}
+
+const FOLDER = "/jobs";
+
+function declared(id: string, extra: { after?: string[]; version?: number } = {}): DeclaredChange {
+  const spec = {
+    id,
+    command: `echo ${id} v${extra.version ?? 1}`,
+    ...(extra.after ? { after: extra.after } : {}),
+  };
+  const source = `${FOLDER}/${id}.yaml`;
+  return {
+    ...newJob(id, { source }),
+    spec,
+    revision: `${id}@${extra.version ?? 1}`,
+    source,
+    owner: FOLDER,
+    adoptFrom: null,
+  };
+}
+
+const none: JobfileChanges = { declarations: [], removals: [] };
+
+export function dependenciesContract(withStore: WithStore): void {
+  test(
+    "queuing a dependency again leaves its running and completed dependents alone, even with a stale cause",
+    withStore(async ({ store, location }) => {
+      await store.jobInsertMany({
+        jobs: [newJob("a"), newJob("b", { after: ["a"] }), newJob("c", { after: ["a"], priority: 5 })],
+        now: T0,
+      });
+      await run(store, "a", "completed", T0 + 1);
+      await run(store, "c", "completed", T0 + 2);
+      const running = await store.jobClaim({ workerId: "w", host: "h", now: T0 + 3, leaseMs: 60_000 });
+      expect(running?.id).toBe("b");
+      // The state an older version left behind: a cause recorded on jobs that ran since.
+      await location.exec("UPDATE jobs SET canceled_by = 'a' WHERE id IN ('b', 'c')");
+      expect(await move(store, "a", "rerun", T0 + 4)).toHaveLength(1);
+      expect(await stateOf(store, "b")).toBe("processing");
+      expect(await stateOf(store, "c")).toBe("completed");
+      expect(
+        await store.jobComplete({ id: "b", token: running?.token ?? 0, now: T0 + 5, result: runResult(0) }),
+      ).toBe(true);
+      expect(await stateOf(store, "b")).toBe("completed");
+    }),
+  );
+
+  test(
+    "a rerun clears the cause of an old cancel, so a later retry of that dependency leaves it alone",
+    withStore(async ({ store, location }) => {
+      await store.jobInsertMany({ jobs: [newJob("a"), newJob("b", { after: ["a"] })], now: T0 });
+      await run(store, "a", "completed", T0 + 1);
+      await run(store, "b", "completed", T0 + 2);
+      // b canceled because of a, while a itself ran again without re-arming it (older versions
+      // did this when a's jobfile came back).
+      await location.exec("UPDATE jobs SET state = 'canceled', canceled_by = 'a' WHERE id = 'b'");
+      await move(store, "b", "rerun", T0 + 6);
+      await run(store, "b", "completed", T0 + 7);
+      await move(store, "a", "rerun", T0 + 8);
+      expect(await stateOf(store, "b")).toBe("completed");
+    }),
+  );
+
+  test(
+    "with two dead dependencies, retrying one cancels the dependent again naming the other; retrying both re-arms it",
+    withStore(async ({ store }) => {
+      await store.jobInsertMany({
+        jobs: [newJob("a1"), newJob("a2"), newJob("b", { after: ["a1", "a2"], priority: 9 })],
+        now: T0,
+      });
+      await run(store, "a1", "dead", T0 + 1);
+      await run(store, "a2", "dead", T0 + 2);
+      expect(await store.jobGet({ id: "b" })).toMatchObject({
+        state: "canceled",
+        last_error: "dependency a1 ended dead",
+      });
+      await move(store, "a1", "retry", T0 + 3);
+      expect(await store.jobGet({ id: "b" })).toMatchObject({
+        state: "canceled",
+        last_error: "dependency a2 ended dead",
+      });
+      await run(store, "a1", "completed", T0 + 4);
+      // Nothing is left to claim: b is not pending behind the dead a2.
+      expect(await store.jobClaim({ workerId: "w", host: "h", now: T0 + 5, leaseMs: 1000 })).toBeNull();
+      expect((await store.jobCounts()).pending).toBe(0);
+      await move(store, "a2", "retry", T0 + 6);
+      expect(await stateOf(store, "b")).toBe("pending");
+      await run(store, "a2", "completed", T0 + 7);
+      await run(store, "b", "completed", T0 + 8);
+    }),
+  );
+
+  test(
+    "re-arming a chain decides each job after its dependencies, and a dependency still dead cancels it again",
+    withStore(async ({ store }) => {
+      await store.jobInsertMany({
+        jobs: [
+          newJob("a"),
+          newJob("x"),
+          newJob("b", { after: ["a"] }),
+          newJob("c", { after: ["b"] }),
+          newJob("d", { after: ["c", "x"] }),
+        ],
+        now: T0,
+      });
+      await run(store, "a", "dead", T0 + 1);
+      await run(store, "x", "dead", T0 + 2);
+      await move(store, "a", "retry", T0 + 3);
+      expect(await stateOf(store, "b")).toBe("pending");
+      expect(await stateOf(store, "c")).toBe("pending");
+      expect(await store.jobGet({ id: "d" })).toMatchObject({
+        state: "canceled",
+        last_error: "dependency x ended dead",
+      });
+      await run(store, "a", "completed", T0 + 4);
+      await run(store, "b", "completed", T0 + 5);
+      await run(store, "c", "completed", T0 + 6);
+      expect(await store.jobClaim({ workerId: "w", host: "h", now: T0 + 7, leaseMs: 1000 })).toBeNull();
+    }),
+  );
+
+  test(
+    "rerun (or retry) of a job whose dependency ended is refused, naming it, and nothing changes",
+    withStore(async ({ store }) => {
+      await store.jobInsertMany({
+        jobs: [newJob("a"), newJob("u"), newJob("b", { after: ["a"] }), newJob("v", { after: ["u"] })],
+        now: T0,
+      });
+      await run(store, "a", "dead", T0 + 1);
+      await store.jobTransition({
+        id: "u",
+        from: ["pending"],
+        to: "canceled",
+        resetAttempts: false,
+        now: T0 + 2,
+      });
+      const before = await store.jobGet({ id: "b" });
+      const refused = move(store, "b", "rerun", T0 + 3);
+      await expect(refused).rejects.toBeInstanceOf(UserError);
+      await expect(refused).rejects.toThrow('job "b" waits for "a", which is dead');
+      await refused.catch((error: UserError) => {
+        expect(error.exitCode).toBe(2);
+        expect(error.hint).toContain("queuectl dlq retry a");
+      });
+      expect(await store.jobGet({ id: "b" })).toEqual(before);
+      expect(await stateOf(store, "a")).toBe("dead");
+      await expect(move(store, "v", "rerun", T0 + 4)).rejects.toThrow(
+        'job "v" waits for "u", which is canceled',
+      );
+      expect(await stateOf(store, "v")).toBe("canceled");
+      // Once the dependency runs again, b waits for it and runs after it.
+      await move(store, "a", "retry", T0 + 5);
+      expect(await stateOf(store, "b")).toBe("pending");
+      await run(store, "a", "completed", T0 + 6);
+      await run(store, "b", "completed", T0 + 7);
+    }),
+  );
+
+  test(
+    "a dependent canceled because its dependency's jobfile was removed is re-armed when it is declared again",
+    withStore(async ({ store }) => {
+      await store.jobfileApply({
+        changes: { ...none, declarations: [declared("step-a"), declared("step-b", { after: ["step-a"] })] },
+        now: T0,
+      });
+      await store.jobfileApply({
+        changes: { ...none, removals: [{ id: "step-a", owner: FOLDER }] },
+        now: T0 + 1,
+      });
+      expect(await stateOf(store, "step-a")).toBe("canceled");
+      expect(await stateOf(store, "step-b")).toBe("canceled");
+      await store.jobfileApply({ changes: { ...none, declarations: [declared("step-a")] }, now: T0 + 2 });
+      expect(await stateOf(store, "step-a")).toBe("pending");
+      expect(await stateOf(store, "step-b")).toBe("pending");
+      await run(store, "step-a", "completed", T0 + 3);
+      await run(store, "step-b", "completed", T0 + 4);
+    }),
+  );
+
+  test(
+    "a jobfile revision that drops the dependency clears its old cause, so retrying that dependency leaves the job alone",
+    withStore(async ({ store }) => {
+      await store.jobfileApply({
+        changes: { ...none, declarations: [declared("a"), declared("b", { after: ["a"] })] },
+        now: T0,
+      });
+      await run(store, "a", "dead", T0 + 1);
+      expect(await stateOf(store, "b")).toBe("canceled");
+      await store.jobfileApply({
+        changes: { ...none, declarations: [declared("b", { version: 2 })] },
+        now: T0 + 2,
+      });
+      await run(store, "b", "completed", T0 + 3);
+      await move(store, "a", "retry", T0 + 4);
+      expect(await stateOf(store, "b")).toBe("completed");
+    }),
+  );
+}

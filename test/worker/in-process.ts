@@ -1,0 +1,171 @@
+/**
+ * Workers driven in process, on every store backend the environment offers: a real SQLite
+ * file in a temp folder always, and a real PostgreSQL schema of its own when
+ * QUEUECTL_TEST_PG_URL is set. Jobs are real processes; the test waits on store state and
+ * worker events, never on fixed sleeps.
+ */
+
+import { join } from "node:path";
+import { SQL } from "bun";
+import { resolveConfig } from "../../src/core/config.ts";
+import { parseJobInput, prepareJobs } from "../../src/core/job-input.ts";
+import { enqueuePrepared } from "../../src/flow/enqueue.ts";
+import { openPostgresStore } from "../../src/store/postgres/postgres-store.ts";
+import { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
+import type { Store } from "../../src/store/store.ts";
+import type { WorkerEvent } from "../../src/worker/events.ts";
+import { Worker } from "../../src/worker/loop.ts";
+import { type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
+
+export interface Backend {
+  name: "sqlite" | "postgres";
+  /** A fresh, empty queue; `open` connects to it (again). */
+  create(): Promise<Queue>;
+}
+
+export interface Queue {
+  home: TempHome;
+  /** SQLite only: the file, for a second process to lock. */
+  path: string | null;
+  /** PostgreSQL only: the schema and a connection beside the workers'. */
+  schema: string | null;
+  admin: SQL | null;
+  open(options?: { busyTimeoutMs?: number }): Promise<Store>;
+}
+
+const pgUrl = process.env.QUEUECTL_TEST_PG_URL;
+
+export const backends: Backend[] = [
+  {
+    name: "sqlite",
+    async create() {
+      const home = tempHome();
+      const path = join(home.home, "jobs.db");
+      return {
+        home,
+        path,
+        schema: null,
+        admin: null,
+        open: async (options = {}) => new SqliteStore(path, { synchronous: "NORMAL", ...options }),
+      };
+    },
+  },
+];
+
+if (pgUrl) {
+  backends.push({
+    name: "postgres",
+    async create() {
+      const schema = `qc_books_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+      const url = `${pgUrl}${pgUrl.includes("?") ? "&" : "?"}schema=${schema}`;
+      return {
+        home: tempHome(),
+        path: null,
+        schema,
+        admin: new SQL(pgUrl, { max: 2 }),
+        open: () => openPostgresStore(url),
+      };
+    },
+  });
+} else {
+  console.warn("workers on PostgreSQL are skipped: set QUEUECTL_TEST_PG_URL to run them");
+}
+
+export interface RunningWorker {
+  worker: Worker;
+  run: Promise<void>;
+  events: WorkerEvent[];
+}
+
+/** Everything a test opened, closed (and dropped) after it, pass or fail. */
+export class Harness {
+  readonly stores: Store[] = [];
+  readonly workers: RunningWorker[] = [];
+
+  constructor(readonly queue: Queue) {}
+
+  async open(options?: { busyTimeoutMs?: number }): Promise<Store> {
+    const store = await this.queue.open(options);
+    this.stores.push(store);
+    return store;
+  }
+
+  start(store: Store, options: { concurrency?: number; queues?: string[] | null } = {}): RunningWorker {
+    const events: WorkerEvent[] = [];
+    const worker = new Worker({
+      store,
+      home: this.queue.home.home,
+      host: "books-test",
+      concurrency: options.concurrency ?? 1,
+      queues: options.queues ?? null,
+      drain: false,
+      onEvent: (event) => events.push(event),
+    });
+    const running = { worker, run: worker.run(), events };
+    this.workers.push(running);
+    return running;
+  }
+
+  async enqueue(store: Store, specs: Record<string, unknown>[]): Promise<void> {
+    const now = Date.now();
+    const text = specs.map((spec) => JSON.stringify(spec)).join("\n");
+    const prepared = prepareJobs(parseJobInput(text, "test", "ndjson"), "test", resolveConfig({}), now);
+    await enqueuePrepared(store, prepared, now);
+  }
+
+  /** Waits until `id` is in a state other than pending, failed or processing, and returns it. */
+  async settled(store: Store, id: string, timeoutMs = 60_000): Promise<string> {
+    return waitFor(
+      async () => {
+        const state = (await store.jobGet({ id }))?.state;
+        return state && !["pending", "failed", "processing"].includes(state) ? state : null;
+      },
+      { timeoutMs, what: `job ${id} to end (events: ${JSON.stringify(this.workers.map((w) => w.events))})` },
+    );
+  }
+
+  async cleanup(): Promise<void> {
+    for (const { worker } of this.workers) worker.escalate();
+    await Promise.all(this.workers.map(({ run }) => run.catch(() => {})));
+    for (const store of this.stores) await store.close();
+    if (this.queue.admin && this.queue.schema) {
+      await this.queue.admin.unsafe(`DROP SCHEMA IF EXISTS ${this.queue.schema} CASCADE`);
+      await this.queue.admin.close();
+    }
+    this.queue.home.cleanup();
+  }
+}
+
+/**
+ * A store whose worker heartbeats can be held at a gate: the worker looks frozen to the
+ * rest of the queue (no renewals) while its claim loop and its jobs go on, as after a
+ * SIGSTOP the moment it wakes.
+ */
+export function stallableHeartbeats(store: Store): { store: Store; stall(): void; resume(): void } {
+  let gate: Promise<void> | null = null;
+  let open = () => {};
+  const proxy = new Proxy(store, {
+    get(target, property) {
+      const value = Reflect.get(target, property, target);
+      if (property === "workerHeartbeat") {
+        return async (...args: Parameters<Store["workerHeartbeat"]>) => {
+          while (gate) await gate;
+          return target.workerHeartbeat(...args);
+        };
+      }
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return {
+    store: proxy,
+    stall() {
+      gate ??= new Promise((resolve) => {
+        open = resolve;
+      });
+    },
+    resume() {
+      gate = null;
+      open();
+    },
+  };
+}
