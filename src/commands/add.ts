@@ -119,7 +119,9 @@ function checkFields(spec: Record<string, unknown>): void {
   try {
     normalizeSpec({ ...spec, id: spec.id ?? "placeholder" });
   } catch (error) {
-    const option = error instanceof SpecError && error.field ? OPTION_OF_FIELD[error.field] : undefined;
+    // `env.A B` is a key of env: the option is still --env.
+    const field = error instanceof SpecError ? error.field?.split(".")[0] : undefined;
+    const option = field ? OPTION_OF_FIELD[field] : undefined;
     if (option === undefined || !(error instanceof UserError)) throw error;
     throw new UserError(`${option}: ${error.message}`, error.hint);
   }

@@ -94,6 +94,7 @@ test.each([
   [["add", "--timeout", "forever", "--", "true"], "--timeout:"],
   [["add", "--at", "tomorrow", "--", "true"], "--at:"],
   [["add", "--env", "NOVALUE", "--", "true"], '--env "NOVALUE" is not NAME=VALUE'],
+  [["add", "--env", "A B=1", "--", "true"], "--env: `env.A B` is not a valid environment variable name"],
   [["add", "--after", "nope", "--", "true"], '"nope", which is not in the queue'],
   [["add", "--priority", "0x10", "--", "true"], "--priority: `priority` must be a whole number"],
   [["add", "--retries", "1e1", "--", "true"], "--retries: `max_retries` must be a whole number"],
