@@ -32,7 +32,9 @@ export async function requireJob(store: Store, id: string): Promise<Job> {
 /** cac turns numeric-looking values into numbers; this validates a whole-number flag. */
 export function integerOption(name: string, value: unknown, min: number, fallback: number): number {
   if (value === undefined) return fallback;
-  const number = typeof value === "number" ? value : Number(value);
+  // Text (from a TEXT_OPTION) must be decimal digits: Number() would take 0x10 and 1e3.
+  const number =
+    typeof value === "number" ? value : /^\s*[+-]?\d+\s*$/.test(String(value)) ? Number(value) : Number.NaN;
   // Safe integers only: SQLite refuses 1e20 as a LIMIT with a bare "datatype mismatch".
   if (!Number.isSafeInteger(number) || number < min) {
     throw new UserError(

@@ -10,7 +10,7 @@ interface ListOptions extends GlobalOptions {
   state?: string | string[];
   tag?: string[];
   queue?: string[];
-  limit?: number;
+  limit?: string[];
   all?: boolean;
   ids?: boolean;
 }
@@ -47,7 +47,7 @@ export function registerList(cli: CAC): void {
     // As typed: cac would turn a tag 007 into 7 and a queue 2024.10 into 2024.1.
     .option("--tag <tag>", "Only jobs carrying this tag (default: all)", TEXT_OPTION)
     .option("--queue <name>", "Only jobs in this queue (default: all)", TEXT_OPTION)
-    .option("--limit <n>", `Show at most n jobs (default: ${DEFAULT_LIMIT}; with --json, all)`)
+    .option("--limit <n>", `Show at most n jobs (default: ${DEFAULT_LIMIT}; with --json, all)`, TEXT_OPTION)
     .option("--all", "Show every job that matches (default: off)")
     .option("--json", "Print a JSON array of jobs, oldest first (default: human text)")
     .option("--ids", "Print only the ids, one per line, for scripts and completion (default: off)")

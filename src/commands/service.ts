@@ -67,13 +67,13 @@ export function registerService(cli: CAC): void {
     // Folders as typed: cac would read a folder named 007 as the number 7.
     .option("--dir <folder>", "Install into this folder instead (default: as --install says)", TEXT_OPTION)
     .option("--only <units>", `Comma-separated: ${UNIT_KINDS.join(", ")} (default: all three)`, TEXT_OPTION)
-    .option("--concurrency <n>", "Jobs the worker runs at once (default: 1)")
+    .option("--concurrency <n>", "Jobs the worker runs at once (default: 1)", TEXT_OPTION)
     .option(
       "--jobs <dir>",
       "The jobs folder the watcher keeps synced (default: ./jobs, made absolute)",
       TEXT_OPTION,
     )
-    .option("--port <port>", "The dashboard's port (default: 8080)")
+    .option("--port <port>", "The dashboard's port (default: 8080)", TEXT_OPTION)
     .example("queuectl service --only worker --concurrency 4")
     .example(
       "queuectl service --install && systemctl --user daemon-reload && systemctl --user enable --now queuectl-worker",

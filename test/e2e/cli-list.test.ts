@@ -92,3 +92,11 @@ test("--tag and --queue match the characters typed, even when they look like num
   expect(firstColumn((await cli("list", "--queue=2024.10", "--tag=007")).stdout)).toEqual(["n"]);
   expect((await cli("list", "--tag", "7")).stdout).toBe("No jobs found.\n");
 });
+
+test("--limit is a whole number as typed in decimal: 0x10 and 1e3 are refused", async () => {
+  for (const limit of ["0x10", "1e3", "2.0"]) {
+    const result = await cli("list", "--limit", limit);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain(`--limit must be a whole number of at least 1, got "${limit}"`);
+  }
+});

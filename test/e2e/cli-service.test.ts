@@ -165,3 +165,14 @@ test("folders are taken as typed, even when they look like numbers", async () =>
   ok(await context.cli("service", "--install", "--dir", dir, "--only", "worker"));
   expect(readdirSync(dir)).toEqual(["queuectl-worker.service"]);
 });
+
+test("--port and --concurrency are whole numbers as typed in decimal", async () => {
+  for (const [option, value] of [
+    ["--port", "0x50"],
+    ["--concurrency", "1e1"],
+  ] as const) {
+    const result = await context.cli("service", option, value);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain(`${option} must be a whole number of at least 1, got "${value}"`);
+  }
+});
