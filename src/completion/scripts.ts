@@ -129,6 +129,9 @@ function fish(model: CompletionModel): string {
   const lines = [
     "# queuectl completion for fish. Install: queuectl completion fish > ~/.config/fish/completions/queuectl.fish",
     "complete -c queuectl -f",
+    // add -- CMD ARGS…: fish completes the words after -- as a command line of their own.
+    "function __queuectl_after_dashes; set -l words (commandline -opc) (commandline -ct); set -l at (contains -i -- -- $words); and __fish_complete_subcommand --commandline $words[(math $at + 1)..-1]; end",
+    'complete -c queuectl -n "__fish_seen_subcommand_from add; and contains -- -- (commandline -opc)" -a "(__queuectl_after_dashes)"',
     "function __queuectl_ask; set -l db (string match -r -- '--db[= ]?(\\S+)' (commandline -opc | string join ' '))[2]; if test -n \"$db\"; queuectl --db $db $argv 2>/dev/null; else; queuectl $argv 2>/dev/null; end; end",
   ];
   const described = new Map<string, string>();

@@ -137,36 +137,40 @@ test.skipIf(Bun.which("zsh") === null)(
   },
 );
 
-test.skipIf(Bun.which("fish") === null)("fish: ids from the --db typed, states, shells", async () => {
-  const other = join(context.home.home, "other.db");
-  ok(await context.cli("--db", other, "add", "--id", "elsewhere", "--", "true"));
-  const script = join(context.home.home, "queuectl.fish");
-  writeFileSync(script, ok(await context.cli("completion", "fish")));
-  const bin = join(context.home.home, "bin");
-  mkdirSync(bin, { recursive: true });
-  writeFileSync(join(bin, "queuectl"), `#!/bin/sh\nexec bun ${CLI_PATH} "$@"\n`);
-  chmodSync(join(bin, "queuectl"), 0o755);
-  const offers = async (line: string) => {
-    const child = Bun.spawn(["fish", "-N", "-c", `source ${script}; complete -C '${line}'`], {
-      env: { ...context.home.env, PATH: `${bin}:${process.env.PATH}` },
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    const [out, err] = await Promise.all([
-      new Response(child.stdout).text(),
-      new Response(child.stderr).text(),
-    ]);
-    expect(err).toBe("");
-    return out
-      .split("\n")
-      .filter(Boolean)
-      .map((offer) => offer.split("\t")[0]);
-  };
-  expect(await offers(`queuectl --db=${other} logs el`)).toEqual(["elsewhere"]);
-  expect(await offers(`queuectl --db ${other} show el`)).toEqual(["elsewhere"]);
-  expect(await offers("queuectl list --state fa")).toEqual(["failed"]);
-  expect(await offers("queuectl completion ")).toEqual(["bash", "fish", "zsh"]);
-});
+test.skipIf(Bun.which("fish") === null)(
+  "fish: ids from the --db typed, states, shells, a program after add --",
+  async () => {
+    const other = join(context.home.home, "other.db");
+    ok(await context.cli("--db", other, "add", "--id", "elsewhere", "--", "true"));
+    const script = join(context.home.home, "queuectl.fish");
+    writeFileSync(script, ok(await context.cli("completion", "fish")));
+    const bin = join(context.home.home, "bin");
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, "queuectl"), `#!/bin/sh\nexec bun ${CLI_PATH} "$@"\n`);
+    chmodSync(join(bin, "queuectl"), 0o755);
+    const offers = async (line: string) => {
+      const child = Bun.spawn(["fish", "-N", "-c", `source ${script}; complete -C '${line}'`], {
+        env: { ...context.home.env, PATH: `${bin}:${process.env.PATH}` },
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const [out, err] = await Promise.all([
+        new Response(child.stdout).text(),
+        new Response(child.stderr).text(),
+      ]);
+      expect(err).toBe("");
+      return out
+        .split("\n")
+        .filter(Boolean)
+        .map((offer) => offer.split("\t")[0]);
+    };
+    expect(await offers(`queuectl --db=${other} logs el`)).toEqual(["elsewhere"]);
+    expect(await offers(`queuectl --db ${other} show el`)).toEqual(["elsewhere"]);
+    expect(await offers("queuectl list --state fa")).toEqual(["failed"]);
+    expect(await offers("queuectl completion ")).toEqual(["bash", "fish", "zsh"]);
+    expect(await offers("queuectl add --queue q -- basenam")).toEqual(["basename"]);
+  },
+);
 
 test("zsh runs the same function through bashcompinit; fish gets its own complete lines", async () => {
   const zsh = ok(await context.cli("completion", "zsh"));
