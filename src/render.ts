@@ -200,13 +200,16 @@ export function timeText(job: Job, now: number): string {
   return age < 1000 ? "just now" : `${formatDurationMs(age)} ago`;
 }
 
+/** Fewer columns than this left for the command: it is shown whole rather than cut to nothing. */
+const MIN_COMMAND_ROOM = 12;
+
 /**
  * `text` as it fits in `room` terminal columns, ending in … when cut. Widths are counted as a
  * terminal shows them: a CJK character or an emoji takes two columns, and is never split.
  */
 function cutToWidth(text: string, room: number | undefined): string {
-  if (room === undefined || Bun.stringWidth(text) <= room) return text;
-  if (room < 2) return "";
+  // Too little room (or a terminal reporting 0 columns): the row wraps anyway, so cut nothing.
+  if (room === undefined || room < MIN_COMMAND_ROOM || Bun.stringWidth(text) <= room) return text;
   let kept = "";
   let used = 0;
   for (const { segment } of new Intl.Segmenter().segment(text)) {

@@ -54,3 +54,11 @@ test("on a terminal the command is cut to the width as displayed, never past it"
     expect(rows[1]).toEndWith("…");
   }
 });
+
+test("a terminal too narrow for the other columns (or reporting 0 columns) still shows the whole command", () => {
+  for (const width of [0, 30]) {
+    const rows = jobTable([job("a-long-job-id", "make test")], 1, NOW, width).split("\n");
+    expect(rows[0]).toEndWith("COMMAND");
+    expect(rows[1]).toEndWith("make test");
+  }
+});
