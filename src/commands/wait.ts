@@ -57,9 +57,10 @@ export function registerWait(cli: CAC): void {
           },
         });
         const notCompleted = result.jobs.filter((job) => job.state !== "completed");
+        const notAllCompleted = result.timedOut || notCompleted.length > 0 || result.gone.length > 0;
         if (options.json) {
           printJson({
-            completed: notCompleted.length === 0 && result.gone.length === 0 && !result.timedOut,
+            completed: !notAllCompleted,
             timed_out: result.timedOut,
             jobs: result.jobs.map((job) => ({
               id: job.id,
@@ -70,7 +71,6 @@ export function registerWait(cli: CAC): void {
             gone: result.gone,
           });
         }
-        const notAllCompleted = result.timedOut || notCompleted.length > 0 || result.gone.length > 0;
         // -q promises silence: a job that did not complete is the answer, told by the exit code.
         if (options.quiet && notAllCompleted) {
           process.exitCode = 1;
