@@ -1,5 +1,6 @@
 import type { CAC } from "cac";
 import { UserError } from "../core/errors.ts";
+import { isQueueName } from "../core/job.ts";
 import { colors, printJson, safeText } from "../render.ts";
 import { type GlobalOptions, withStore } from "./context.ts";
 
@@ -7,11 +8,9 @@ interface QueueSetOptions extends GlobalOptions {
   concurrency?: string | number;
 }
 
-const QUEUE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-
 function queueName(name: unknown): string {
   const text = String(name ?? "");
-  if (!QUEUE_NAME.test(text))
+  if (!isQueueName(text))
     throw new UserError(`"${text}" is not a queue name`, "use letters, digits, '.', '_' or '-'");
   return text;
 }

@@ -1,8 +1,10 @@
 import type { CAC } from "cac";
+import { TEXT_OPTION } from "../cli-argv.ts";
 import { resolveConfig, workerLostAfterMs } from "../core/config.ts";
 import { formatDurationMs, parseDurationMs } from "../core/duration.ts";
 import { UserError } from "../core/errors.ts";
 import { ensureHome, hostName, queuectlHome } from "../core/home.ts";
+import { isQueueName } from "../core/job.ts";
 import { colors, iso, printJson, safeText } from "../render.ts";
 import { openStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
@@ -29,8 +31,6 @@ interface StopOptions extends GlobalOptions {
   all?: boolean;
 }
 
-const QUEUE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-
 function parseQueues(value: unknown): string[] | null {
   const text = lastValue(value as string | string[] | undefined);
   if (text === undefined) return null;
@@ -38,7 +38,7 @@ function parseQueues(value: unknown): string[] | null {
     .split(",")
     .map((name) => name.trim())
     .filter(Boolean);
-  const bad = names.find((name) => !QUEUE_NAME.test(name));
+  const bad = names.find((name) => !isQueueName(name));
   if (names.length === 0 || bad !== undefined) {
     throw new UserError(
       `--queue needs queue names separated by commas, got "${safeText(String(text))}"`,
@@ -170,7 +170,11 @@ export function registerWorker(cli: CAC): void {
   cli
     .command("worker run", "Run a worker in the foreground (for systemd, containers, CI)")
     .option("--concurrency <n>", "Jobs this worker runs at once (default: 1)")
-    .option("--queue <names>", "Only take jobs from these comma-separated queues (default: every queue)")
+    .option(
+      "--queue <names>",
+      "Only take jobs from these comma-separated queues (default: every queue)",
+      TEXT_OPTION,
+    )
     .option("--drain", "Exit once no job is pending, failed (awaiting a retry) or processing (default: off)")
     .example("queuectl worker run --concurrency 4")
     .example("queuectl worker run --drain")
@@ -180,7 +184,11 @@ export function registerWorker(cli: CAC): void {
     .command("worker start", "Start background workers and return, printing their PIDs")
     .option("--count <n>", "Worker processes to start (default: 1)")
     .option("--concurrency <n>", "Jobs each worker runs at once (default: 1)")
-    .option("--queue <names>", "Only take jobs from these comma-separated queues (default: every queue)")
+    .option(
+      "--queue <names>",
+      "Only take jobs from these comma-separated queues (default: every queue)",
+      TEXT_OPTION,
+    )
     .option("--watch <dir>", "Also start `queuectl watch <dir>` to keep a jobs folder synced (default: off)")
     .option("--json", "Print {workers, watcher} with pids and log files as JSON (default: human text)")
     .example("queuectl worker start --count 3")

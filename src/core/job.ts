@@ -73,3 +73,8 @@ export type StateCounts = Record<JobState, number> & { total: number };
 export function emptyStateCounts(): StateCounts {
   return { pending: 0, processing: 0, completed: 0, failed: 0, dead: 0, canceled: 0, total: 0 };
 }
+
+/** A queue's name: one rule for job specs, `worker --queue` and `queue` commands. */
+export function isQueueName(value: unknown): value is string {
+  return typeof value === "string" && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(value);
+}

@@ -14,6 +14,7 @@ import {
   pathTooLong,
 } from "./exec-limits.ts";
 import { normalizeFlowFields } from "./flow-spec.ts";
+import { isQueueName } from "./job.ts";
 
 /** The normalized spec. Optional fields are absent, never null, so the revision ignores them. */
 export interface JobSpec {
@@ -189,7 +190,7 @@ function normalizeTags(value: unknown): string[] {
 }
 
 function normalizeQueue(value: unknown): string {
-  if (typeof value !== "string" || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(value)) {
+  if (!isQueueName(value)) {
     fail("queue", "must be a name of letters, digits, '.', '_' or '-'", 'e.g. "queue": "emails"');
   }
   return value;

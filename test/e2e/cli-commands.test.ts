@@ -346,6 +346,18 @@ describe("status", () => {
   });
 });
 
+describe("worker --queue", () => {
+  test("a queue name that looks like a number is taken as typed", async () => {
+    await enqueue({ id: "dated", command: "true", queue: "2024.10" });
+    await enqueue({ id: "other", command: "true", queue: "2024.1" });
+    ok(await cli("worker", "run", "--queue", "2024.10", "--drain"));
+    const states = Object.fromEntries(
+      (await json<JobJson[]>("list", "--json")).map((job) => [job.id, job.state]),
+    );
+    expect(states).toEqual({ dated: "completed", other: "pending" });
+  });
+});
+
 describe("dlq", () => {
   test("list shows only dead jobs; retry <id> moves one back with attempts reset", async () => {
     await everyState();
