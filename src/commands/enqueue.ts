@@ -1,10 +1,19 @@
-import { readFileSync } from "node:fs";
 import type { CAC } from "cac";
-import { resolveConfig } from "../core/config.ts";
+import { type QueueConfig, resolveConfig } from "../core/config.ts";
 import { UserError } from "../core/errors.ts";
-import { ARGUMENT_NAME, formatFromName, parseJobInput, prepareJobs } from "../core/job-input.ts";
+import {
+  ARGUMENT_NAME,
+  formatFromName,
+  type InputFormat,
+  type JobInputItem,
+  parseJobInput,
+  prepareJobs,
+} from "../core/job-input.ts";
+import { inputChunks, type LineBlock, textLines } from "../core/text-lines.ts";
 import { enqueuePrepared } from "../flow/enqueue.ts";
+import { enqueueStream, type StreamedInput, type StreamResult } from "../flow/enqueue-stream.ts";
 import { colors, printJson, safeText } from "../render.ts";
+import type { Store } from "../store/store.ts";
 import { type GlobalOptions, lastValue, withStore } from "./context.ts";
 
 interface EnqueueOptions extends GlobalOptions {
@@ -12,53 +21,87 @@ interface EnqueueOptions extends GlobalOptions {
   format?: string;
 }
 
+const READ_HINT = "check the path; use -f - to read stdin";
+
+type Input =
+  | { kind: "whole"; text: string; name: string; format: InputFormat | undefined }
+  | { kind: "stream"; input: StreamedInput };
+
+/** The blocks already read, then the rest of the same reading. */
+async function* resume(read: LineBlock[], rest: AsyncIterator<LineBlock>): AsyncGenerator<LineBlock> {
+  yield* read;
+  for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
+}
+
 /**
- * Decodes input bytes. Windows tools write a byte-order mark (PowerShell's `Out-File` even
- * writes UTF-16), which JSON.parse would reject as a syntax error at the first character.
+ * NDJSON streams; JSON and YAML are parsed whole. Without a format, the input is NDJSON when
+ * its first line is a whole JSON object and another line follows (what whole-input detection
+ * concludes too: such a text cannot parse as one JSON document).
  */
-function decodeInput(bytes: Uint8Array, name: string): string {
-  const encoding =
-    bytes[0] === 0xff && bytes[1] === 0xfe
-      ? "utf-16le"
-      : bytes[0] === 0xfe && bytes[1] === 0xff
-        ? "utf-16be"
-        : "utf-8";
+async function readInput(path: string, format: InputFormat | undefined): Promise<Input> {
+  const name = path === "-" ? "stdin" : path;
+  const reading = textLines(inputChunks(path, READ_HINT), name)[Symbol.asyncIterator]();
+  const again = () => textLines(inputChunks(path, READ_HINT), name);
+  let fresh = true;
+  const streamed = (read: LineBlock[]): Input => ({
+    kind: "stream",
+    input: {
+      name,
+      rereadable: path !== "-",
+      lines: () => {
+        if (!fresh) return again();
+        fresh = false;
+        return resume(read, reading);
+      },
+    },
+  });
+  if (format === "ndjson") return streamed([]);
+  const read: LineBlock[] = [];
+  const filled: string[] = [];
+  let next = await reading.next();
+  while (!next.done) {
+    read.push(next.value);
+    filled.push(...next.value.lines.filter((line) => line.trim() !== "").slice(0, 2 - filled.length));
+    if (format === undefined && filled.length >= 2) break;
+    next = await reading.next();
+  }
+  if (
+    format === undefined &&
+    filled.length >= 2 &&
+    isJsonObjectLine(filled[0] ?? "") &&
+    filled[1]?.trim().startsWith("{")
+  ) {
+    return streamed(read);
+  }
+  const lines = read.flatMap((block) => block.lines);
+  for await (const block of resume([], reading)) lines.push(...block.lines);
+  return { kind: "whole", text: lines.join("\n"), name, format };
+}
+
+function isJsonObjectLine(line: string): boolean {
   try {
-    // TextDecoder drops the byte-order mark itself.
-    return new TextDecoder(encoding, { fatal: true }).decode(bytes);
+    const value = JSON.parse(line);
+    return typeof value === "object" && value !== null && !Array.isArray(value);
   } catch {
-    throw new UserError(`${name} is not ${encoding.toUpperCase()} text`, "save it as UTF-8 and try again");
+    return false;
   }
 }
 
-function readInput(json: string | undefined, file: string | undefined): { text: string; name: string } {
-  if (json !== undefined && file !== undefined) {
-    throw new UserError(
-      "give either a JSON argument or --file, not both",
-      "queuectl enqueue '<json>'  or  queuectl enqueue -f job.json",
+function printResult(
+  ids: { count: number; jobs: string[]; schedules: string[] },
+  json: boolean | undefined,
+): void {
+  const total = ids.count + ids.schedules.length;
+  if (json) {
+    const all = [...ids.jobs, ...ids.schedules];
+    printJson({ enqueued: total, ids: all, schedules: ids.schedules });
+  } else if (ids.schedules.length > 0 && ids.count === 0 && total === 1) {
+    console.log(
+      `${colors.green("✓")} Scheduled ${safeText(ids.schedules[0] ?? "")}; each occurrence runs as its own job`,
     );
-  }
-  if (file === "-") return { text: decodeInput(readFileSync(0), "stdin"), name: "stdin" };
-  if (file !== undefined) {
-    let bytes: Uint8Array;
-    try {
-      bytes = readFileSync(file);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      throw new UserError(
-        `cannot read ${file} (${code ?? (error as Error).message})`,
-        "check the path; use -f - to read stdin",
-      );
-    }
-    return { text: decodeInput(bytes, file), name: file };
-  }
-  if (json === undefined) {
-    throw new UserError(
-      "no job given",
-      `queuectl enqueue '{"id":"job1","command":"echo hi"}'  or  queuectl enqueue -f jobs.ndjson`,
-    );
-  }
-  return { text: String(json), name: ARGUMENT_NAME };
+  } else if (total === 1) {
+    console.log(`${colors.green("✓")} Enqueued job ${safeText(ids.jobs[0] ?? ids.schedules[0] ?? "")}`);
+  } else console.log(`${colors.green("✓")} Enqueued ${total} jobs`);
 }
 
 export function registerEnqueue(cli: CAC): void {
@@ -74,33 +117,76 @@ export function registerEnqueue(cli: CAC): void {
     .example("queuectl enqueue -f jobs.ndjson")
     .action(async (json: string | undefined, options: EnqueueOptions) => {
       const file = lastValue(options.file);
-      const { text, name } = readInput(json, file === undefined ? undefined : String(file));
-      const format = options.format ?? (file ? formatFromName(String(file)) : undefined);
+      const path = file === undefined ? undefined : String(file);
+      if (json !== undefined && path !== undefined) {
+        throw new UserError(
+          "give either a JSON argument or --file, not both",
+          "queuectl enqueue '<json>'  or  queuectl enqueue -f job.json",
+        );
+      }
+      const format = options.format ?? (path ? formatFromName(path) : undefined);
       if (format !== undefined && !["json", "yaml", "ndjson"].includes(format)) {
         throw new UserError(`unknown --format "${format}"`, "use json, yaml or ndjson");
       }
-      const items = parseJobInput(text, name, format as "json" | "yaml" | "ndjson" | undefined);
-      // isTTY last: touching process.stderr loads Node's streams, about 10 ms of a one-job call.
-      const showProgress = items.length >= 10_000 && !options.json && Boolean(process.stderr.isTTY);
+      if (path === undefined && json === undefined) {
+        throw new UserError(
+          "no job given",
+          `queuectl enqueue '{"id":"job1","command":"echo hi"}'  or  queuectl enqueue -f jobs.ndjson`,
+        );
+      }
+      const input: Input =
+        path === undefined
+          ? {
+              kind: "whole",
+              text: String(json),
+              name: ARGUMENT_NAME,
+              format: format as InputFormat | undefined,
+            }
+          : await readInput(path, format as InputFormat | undefined);
+      const items = input.kind === "whole" ? parseJobInput(input.text, input.name, input.format) : [];
+      // isTTY last, and only for files: touching process.stderr loads Node's streams, about
+      // 10 ms of a one-job call.
+      const mayShowProgress = path !== undefined && !options.json && Boolean(process.stderr.isTTY);
+      const progress = (done: number) => {
+        if (done >= PROGRESS_FROM) process.stderr.write(`\renqueued ${done}`);
+      };
       await withStore(options, async (store) => {
         const now = Date.now();
-        const prepared = prepareJobs(items, name, resolveConfig(await store.configGetAll()), now);
-        const result = await enqueuePrepared(
-          store,
-          prepared,
-          now,
-          showProgress ? (done) => process.stderr.write(`\renqueued ${done}/${prepared.length}`) : undefined,
-        );
-        if (showProgress) process.stderr.write("\n");
-        const ids = [...result.jobs, ...result.schedules];
-        if (options.json) printJson({ enqueued: ids.length, ids, schedules: result.schedules });
-        else if (result.schedules.length > 0 && result.jobs.length === 0 && ids.length === 1) {
-          console.log(
-            `${colors.green("✓")} Scheduled ${safeText(ids[0] ?? "")}; each occurrence runs as its own job`,
-          );
-        } else if (ids.length === 1)
-          console.log(`${colors.green("✓")} Enqueued job ${safeText(ids[0] ?? "")}`);
-        else console.log(`${colors.green("✓")} Enqueued ${ids.length} jobs`);
+        const config = resolveConfig(await store.configGetAll());
+        const result =
+          input.kind === "stream"
+            ? await enqueueStream(store, input.input, {
+                config,
+                now,
+                keepIds: Boolean(options.json),
+                onProgress: mayShowProgress ? progress : undefined,
+              })
+            : await enqueueItems(
+                store,
+                items,
+                input.name,
+                config,
+                now,
+                mayShowProgress ? progress : undefined,
+              );
+        if (mayShowProgress && result.count + result.schedules.length >= PROGRESS_FROM)
+          process.stderr.write("\n");
+        printResult(result, options.json);
       });
     });
+}
+
+/** Progress shows on a terminal once this many jobs are in. */
+const PROGRESS_FROM = 10_000;
+
+async function enqueueItems(
+  store: Store,
+  items: JobInputItem[],
+  name: string,
+  config: QueueConfig,
+  now: number,
+  onProgress?: (done: number) => void,
+): Promise<StreamResult> {
+  const result = await enqueuePrepared(store, prepareJobs(items, name, config, now), now, onProgress);
+  return { ...result, count: result.jobs.length };
 }

@@ -15,6 +15,8 @@ import type { Job, JobState, StateCounts } from "../../core/job.ts";
 import type { JobSpec } from "../../core/spec.ts";
 import type {
   DeclaredJob,
+  ImportBatch,
+  ImportResult,
   JobDeclaration,
   JobDependencyLinks,
   JobfileApplyResult,
@@ -36,6 +38,7 @@ import { claimJob } from "./claim.ts";
 import { describePostgresError, type PostgresTarget, parsePostgresUrl } from "./connection.ts";
 import { attemptThroughput, dependencyLinks, metricsSnapshot, searchJobs } from "./dashboard.ts";
 import { lockDependenciesExclusive } from "./dependencies.ts";
+import { insertJobStream } from "./insert.ts";
 import { jobPage } from "./job-list.ts";
 import { applyJobfileChanges } from "./jobfile-apply.ts";
 import { declaredJobs, jobDeclarations } from "./jobfile-declarations.ts";
@@ -45,7 +48,7 @@ import { jobPurge, queueList, queueSet } from "./queues.ts";
 import * as registry from "./registry.ts";
 import { completeJob, expiredLeases, extendLease, failJob, releaseJob } from "./run.ts";
 import { scheduleFire, scheduleGet, scheduleList, scheduleRemove, scheduleUpsert } from "./schedules.ts";
-import { exportJobs, importJobs } from "./transfer.ts";
+import { exportJobs, importJobStream, importJobs } from "./transfer.ts";
 
 /**
  * Connections per process. A worker needs one for its claim loop and one for heartbeats;
@@ -134,6 +137,30 @@ export class PostgresStore implements Store {
     return this.write(async (tx, notify) => {
       await insertJobs(tx, this.schema, params);
       await notify();
+    });
+  }
+
+  jobInsertStream(params: {
+    batches: AsyncIterable<NewJob[]>;
+    now: number;
+    onProgress?: (done: number) => void;
+  }): Promise<number> {
+    return this.write(async (tx, notify) => {
+      const done = await insertJobStream(tx, this.schema, params);
+      await notify();
+      return done;
+    });
+  }
+
+  jobImportStream(params: {
+    batches: AsyncIterable<ImportBatch>;
+    merge?: boolean;
+    onProgress?: (done: number) => void;
+  }): Promise<ImportResult> {
+    return this.write(async (tx, notify) => {
+      const result = await importJobStream(tx, this.schema, params);
+      await notify();
+      return result;
     });
   }
 
@@ -286,7 +313,7 @@ export class PostgresStore implements Store {
   }) {
     return this.write(async (tx, notify) => {
       if (params.jobs.some((job) => job.spec.after)) await lockDependenciesExclusive(tx, this.schema);
-      const result = await importJobs(tx, params);
+      const result = await importJobs(tx, this.schema, params);
       await notify();
       return result;
     });

@@ -1,0 +1,93 @@
+/**
+ * Input read as it arrives, line by line, so that a bulk file of a million jobs never sits in
+ * memory whole: at most one chunk of bytes and one unfinished line are held at a time. Lines
+ * come in blocks (one per chunk) because awaiting once per line would cost more than parsing it.
+ */
+
+import { UserError } from "./errors.ts";
+
+export interface LineBlock {
+  /** The 1-based number of `lines[0]` in the input. */
+  first: number;
+  /** Raw lines without their "\n"; joining them with "\n" gives the input back. */
+  lines: string[];
+}
+
+/**
+ * Windows tools write a byte-order mark (PowerShell's `Out-File` even writes UTF-16), which
+ * JSON.parse would reject as a syntax error at the first character; the decoder drops it.
+ */
+function encodingOf(bytes: Uint8Array): "utf-8" | "utf-16le" | "utf-16be" {
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return "utf-16le";
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return "utf-16be";
+  return "utf-8";
+}
+
+/** Whole input decoded at once, for the formats that are parsed whole (JSON, YAML). */
+export function decodeText(bytes: Uint8Array, name: string): string {
+  const encoding = encodingOf(bytes);
+  try {
+    return new TextDecoder(encoding, { fatal: true }).decode(bytes);
+  } catch {
+    throw notText(name, encoding);
+  }
+}
+
+function notText(name: string, encoding: string): UserError {
+  return new UserError(`${name} is not ${encoding.toUpperCase()} text`, "save it as UTF-8 and try again");
+}
+
+/** Decodes `chunks` and splits them into lines; a NUL byte or undecodable bytes refuse the input. */
+export async function* textLines(chunks: AsyncIterable<Uint8Array>, name: string): AsyncGenerator<LineBlock> {
+  let decoder: TextDecoder | undefined;
+  let encoding = "utf-8";
+  let partial = "";
+  let next = 1;
+  const split = (text: string): LineBlock | undefined => {
+    if (text.includes("\0"))
+      throw new UserError(`${name}: contains NUL bytes`, "give a text file of JSON, YAML or NDJSON");
+    const lines = (partial + text).split("\n");
+    partial = lines.pop() ?? "";
+    if (lines.length === 0) return undefined;
+    const block = { first: next, lines };
+    next += lines.length;
+    return block;
+  };
+  for await (const chunk of chunks) {
+    if (decoder === undefined) {
+      encoding = encodingOf(chunk);
+      decoder = new TextDecoder(encoding, { fatal: true });
+    }
+    let text: string;
+    try {
+      text = decoder.decode(chunk, { stream: true });
+    } catch {
+      throw notText(name, encoding);
+    }
+    const block = split(text);
+    if (block) yield block;
+  }
+  let rest = "";
+  try {
+    rest = decoder?.decode() ?? "";
+  } catch {
+    throw notText(name, encoding);
+  }
+  const block = split(rest);
+  if (block) yield block;
+  if (partial !== "") yield { first: next, lines: [partial] };
+}
+
+/** The bytes of a file, or of stdin for "-", as they are read; a file that cannot be read is a UserError. */
+export async function* inputChunks(path: string, hint: string): AsyncGenerator<Uint8Array> {
+  const stream = path === "-" ? Bun.stdin.stream() : Bun.file(path).stream();
+  try {
+    for await (const chunk of stream) yield chunk;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UserError(
+      `cannot read ${path === "-" ? "stdin" : path} (${code ?? (error as Error).message})`,
+      hint,
+    );
+  }
+}
