@@ -325,6 +325,42 @@ describe("bulk input is all or nothing", () => {
     expect(await list()).toEqual([]);
   });
 
+  test("NDJSON streams in batches: a problem past the first batch still enqueues nothing", async () => {
+    const lines = Array.from({ length: 12_000 }, (_, i) => JSON.stringify({ id: `s${i}`, command: "x" }));
+    const repeated = [...lines];
+    repeated[11_000] = JSON.stringify({ id: "s3", command: "again" });
+    // stdin cannot be read twice, so only the id is named.
+    expectUserError(
+      await cli(["enqueue", "-f", "-"], repeated.join("\n")),
+      'stdin: the id "s3" is used by two lines',
+    );
+    expectUserError(
+      await cli(["enqueue", "-f", inputFile("late.ndjson", repeated.join("\n"))]),
+      'line 11001: the id "s3" is already used by line 4',
+    );
+    const bad = [...lines, '{"id":"tail","command":'];
+    expectUserError(
+      await cli(["enqueue", "-f", inputFile("bad.ndjson", bad.join("\n"))]),
+      "line 12001: invalid JSON",
+    );
+    const cycle = [
+      JSON.stringify({ id: "a", command: "x", after: ["b"] }),
+      ...lines,
+      JSON.stringify({ id: "b", command: "x", after: ["a"] }),
+    ];
+    expectUserError(await cli(["enqueue", "-f", inputFile("cycle.ndjson", cycle.join("\n"))]), "cycle");
+    const schedule = [JSON.stringify({ id: "nightly", command: "x", schedule: "0 3 * * *" }), ...lines];
+    schedule.push(JSON.stringify({ id: "nightly", command: "x" }));
+    expectUserError(
+      await cli(["enqueue", "-f", inputFile("schedule.ndjson", schedule.join("\n"))]),
+      'line 12002: the id "nightly" is already used by line 1',
+    );
+    expect(await list()).toEqual([]);
+    const ok = expectOk(await cli(["enqueue", "-f", "-", "--json"], lines.join("\n")));
+    expect(JSON.parse(ok.stdout)).toMatchObject({ enqueued: 12_000 });
+    expect(JSON.parse(ok.stdout).ids.at(-1)).toBe("s11999");
+  });
+
   test("a bulk file that repeats an id already queued enqueues nothing", async () => {
     expectOk(await cli(["enqueue", '{"id":"j500","command":"x"}']));
     const before = await list();

@@ -17,6 +17,7 @@ import { jobsContract } from "./contract-jobs.ts";
 import { lifecycleContract } from "./contract-lifecycle.ts";
 import { scheduleContract } from "./contract-schedules.ts";
 import { schemaContract } from "./contract-schema.ts";
+import { streamsContract } from "./contract-streams.ts";
 import { settingsTransferContract, transferContract } from "./contract-transfer.ts";
 import { workersContract } from "./contract-workers.ts";
 
@@ -47,6 +48,7 @@ export function storeContract(backend: StoreBackend): void {
     jobfileContract(withStore);
     jobfileUpgradeContract(backend);
     transferContract(withStore);
+    streamsContract(withStore);
     historyContract(withStore);
     settingsTransferContract(withStore);
     flowContract(withStore);
