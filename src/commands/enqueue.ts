@@ -9,82 +9,16 @@ import {
   parseJobInput,
   prepareJobs,
 } from "../core/job-input.ts";
-import { inputChunks, type LineBlock, textLines } from "../core/text-lines.ts";
 import { enqueuePrepared } from "../flow/enqueue.ts";
-import { enqueueStream, type StreamedInput, type StreamResult } from "../flow/enqueue-stream.ts";
+import type { StreamResult } from "../flow/enqueue-stream.ts";
 import { colors, printJson, safeText } from "../render.ts";
 import type { Store } from "../store/store.ts";
 import { type GlobalOptions, lastValue, withStore } from "./context.ts";
+import type { Input } from "./enqueue-input.ts";
 
 interface EnqueueOptions extends GlobalOptions {
   file?: string | string[];
   format?: string;
-}
-
-const READ_HINT = "check the path; use -f - to read stdin";
-
-type Input =
-  | { kind: "whole"; text: string; name: string; format: InputFormat | undefined }
-  | { kind: "stream"; input: StreamedInput };
-
-/** The blocks already read, then the rest of the same reading. */
-async function* resume(read: LineBlock[], rest: AsyncIterator<LineBlock>): AsyncGenerator<LineBlock> {
-  yield* read;
-  for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
-}
-
-/**
- * NDJSON streams; JSON and YAML are parsed whole. Without a format, the input is NDJSON when
- * its first line is a whole JSON object and another line follows (what whole-input detection
- * concludes too: such a text cannot parse as one JSON document).
- */
-async function readInput(path: string, format: InputFormat | undefined): Promise<Input> {
-  const name = path === "-" ? "stdin" : path;
-  const reading = textLines(inputChunks(path, READ_HINT), name)[Symbol.asyncIterator]();
-  const again = () => textLines(inputChunks(path, READ_HINT), name);
-  let fresh = true;
-  const streamed = (read: LineBlock[]): Input => ({
-    kind: "stream",
-    input: {
-      name,
-      rereadable: path !== "-",
-      lines: () => {
-        if (!fresh) return again();
-        fresh = false;
-        return resume(read, reading);
-      },
-    },
-  });
-  if (format === "ndjson") return streamed([]);
-  const read: LineBlock[] = [];
-  const filled: string[] = [];
-  let next = await reading.next();
-  while (!next.done) {
-    read.push(next.value);
-    filled.push(...next.value.lines.filter((line) => line.trim() !== "").slice(0, 2 - filled.length));
-    if (format === undefined && filled.length >= 2) break;
-    next = await reading.next();
-  }
-  if (
-    format === undefined &&
-    filled.length >= 2 &&
-    isJsonObjectLine(filled[0] ?? "") &&
-    filled[1]?.trim().startsWith("{")
-  ) {
-    return streamed(read);
-  }
-  const lines = read.flatMap((block) => block.lines);
-  for await (const block of resume([], reading)) lines.push(...block.lines);
-  return { kind: "whole", text: lines.join("\n"), name, format };
-}
-
-function isJsonObjectLine(line: string): boolean {
-  try {
-    const value = JSON.parse(line);
-    return typeof value === "object" && value !== null && !Array.isArray(value);
-  } catch {
-    return false;
-  }
 }
 
 function printResult(
@@ -134,6 +68,7 @@ export function registerEnqueue(cli: CAC): void {
           `queuectl enqueue '{"id":"job1","command":"echo hi"}'  or  queuectl enqueue -f jobs.ndjson`,
         );
       }
+      // File input loads its reading and streaming code only when there is a file.
       const input: Input =
         path === undefined
           ? {
@@ -142,7 +77,7 @@ export function registerEnqueue(cli: CAC): void {
               name: ARGUMENT_NAME,
               format: format as InputFormat | undefined,
             }
-          : await readInput(path, format as InputFormat | undefined);
+          : await (await import("./enqueue-input.ts")).readInput(path, format as InputFormat | undefined);
       const items = input.kind === "whole" ? parseJobInput(input.text, input.name, input.format) : [];
       // isTTY last, and only for files: touching process.stderr loads Node's streams, about
       // 10 ms of a one-job call.
@@ -155,7 +90,7 @@ export function registerEnqueue(cli: CAC): void {
         const config = resolveConfig(await store.configGetAll());
         const result =
           input.kind === "stream"
-            ? await enqueueStream(store, input.input, {
+            ? await (await import("../flow/enqueue-stream.ts")).enqueueStream(store, input.input, {
                 config,
                 now,
                 keepIds: Boolean(options.json),
