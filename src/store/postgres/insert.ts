@@ -60,7 +60,8 @@ export async function insertJobStream(
   schema: string,
   params: { batches: AsyncIterable<NewJob[]>; now: number; onProgress?: (done: number) => void },
 ): Promise<number> {
-  const withDependencies: NewJob[] = [];
+  // Only ids and `after` lists are kept past their batch.
+  const withDependencies: [id: string, after: string[]][] = [];
   let done = 0;
   for await (const jobs of params.batches) {
     for (let start = 0; start < jobs.length; start += INSERT_BATCH) {
@@ -72,12 +73,12 @@ export async function insertJobStream(
       );
       if (rejected !== undefined) throw duplicateIdError(rejected);
     }
-    for (const job of jobs) if (job.spec.after) withDependencies.push(job);
+    for (const job of jobs) if (job.spec.after) withDependencies.push([job.spec.id, job.spec.after]);
     done += jobs.length;
     params.onProgress?.(done);
   }
   // Dependencies once every row exists, so the input may list a pipeline in any order.
   if (withDependencies.length > 0) await lockDependenciesExclusive(tx, schema);
-  for (const job of withDependencies) await setDependencies(tx, job.spec.id, job.spec.after, params.now);
+  for (const [id, after] of withDependencies) await setDependencies(tx, id, after, params.now);
   return done;
 }

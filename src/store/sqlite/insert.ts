@@ -30,6 +30,9 @@ export function duplicateIdError(id: string): DuplicateIdError {
   );
 }
 
+/** A new job's id and what it runs after: all a bulk insert keeps of a job once it is written. */
+export type Dependencies = [id: string, after: string[]];
+
 const INSERT_SQL = `
   INSERT INTO jobs (id, spec, revision, state, max_retries, priority, queue, tags, created_at, updated_at,
                     next_run_at, source, declared)
@@ -47,9 +50,9 @@ const ROWS_PER_STATEMENT = 100;
  * repeated, throws. Jobs with dependencies are returned rather than linked, because a batch
  * may list a pipeline in any order: `linkDependencies` runs once every row of the input exists.
  */
-export function insertJobRows(db: Database, jobs: NewJob[], now: number): NewJob[] {
+export function insertJobRows(db: Database, jobs: NewJob[], now: number): Dependencies[] {
   const one = db.query(INSERT_SQL + ROW_SQL);
-  const withDependencies: NewJob[] = [];
+  const withDependencies: Dependencies[] = [];
   let start = 0;
   for (; start + ROWS_PER_STATEMENT <= jobs.length; start += ROWS_PER_STATEMENT) {
     // Compiled only for a batch that needs it: preparing it costs a one-job enqueue noticeably.
@@ -64,7 +67,7 @@ export function insertJobRows(db: Database, jobs: NewJob[], now: number): NewJob
     }
   }
   for (const job of jobs.slice(start)) insertOne(one, job, now);
-  for (const job of jobs) if (job.spec.after) withDependencies.push(job);
+  for (const job of jobs) if (job.spec.after) withDependencies.push([job.spec.id, job.spec.after]);
   return withDependencies;
 }
 
@@ -81,6 +84,6 @@ function isUniqueViolation(error: unknown): boolean {
   return error instanceof SQLiteError && String(error.code) === "SQLITE_CONSTRAINT_UNIQUE";
 }
 
-export function linkDependencies(db: Database, jobs: NewJob[], now: number): void {
-  for (const job of jobs) setDependencies(db, job.spec.id, job.spec.after, now);
+export function linkDependencies(db: Database, jobs: Dependencies[], now: number): void {
+  for (const [id, after] of jobs) setDependencies(db, id, after, now);
 }

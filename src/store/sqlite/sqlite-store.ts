@@ -32,7 +32,7 @@ import type {
   WorkerRecord,
 } from "../store.ts";
 import { exportJobs, importJobs, JobImporter } from "./import.ts";
-import { insertJobRows, linkDependencies } from "./insert.ts";
+import { type Dependencies, insertJobRows, linkDependencies } from "./insert.ts";
 import { jobPage } from "./job-list.ts";
 import { dependencyLinks, searchJobs } from "./job-search.ts";
 import { applyJobfileChanges } from "./jobfile-apply.ts";
@@ -128,7 +128,7 @@ export class SqliteStore implements Store {
 
   jobInsertMany(params: { jobs: NewJob[]; now: number; onProgress?: (done: number) => void }): Promise<void> {
     return this.write(() => {
-      const withDependencies: NewJob[] = [];
+      const withDependencies: Dependencies[] = [];
       for (let start = 0; start < params.jobs.length; start += PROGRESS_EVERY) {
         const batch = params.jobs.slice(start, start + PROGRESS_EVERY);
         withDependencies.push(...insertJobRows(this.db, batch, params.now));
@@ -145,7 +145,7 @@ export class SqliteStore implements Store {
     onProgress?: (done: number) => void;
   }): Promise<number> {
     return this.writeStream(async () => {
-      const withDependencies: NewJob[] = [];
+      const withDependencies: Dependencies[] = [];
       let done = 0;
       for await (const batch of params.batches) {
         withDependencies.push(...insertJobRows(this.db, batch, params.now));
