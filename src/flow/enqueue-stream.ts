@@ -101,6 +101,8 @@ export async function enqueueStream(
     if (batch.length > 0) yield batch;
     // Still inside the store's transaction: a cycle or a taken schedule id stores nothing.
     assertNoCycle(dependencies);
+    if (scheduleLines.size > 0 && input.rereadable)
+      await assertNoJobNamedLikeSchedule(input, scheduleLines, config, now);
     await assertSchedulesNew(store, scheduled);
   }
   let count: number;
@@ -115,6 +117,27 @@ export async function enqueueStream(
   }
   await storeSchedules(store, scheduled, now);
   return { count, jobs: ids, schedules: scheduled.map((job) => job.spec.id) };
+}
+
+/**
+ * A job line that comes before a schedule line of the same id was written before the schedule
+ * was seen; reading the input again finds it without keeping every id. (From stdin the store
+ * is asked instead, which on PostgreSQL cannot see the rows of the open transaction.)
+ */
+async function assertNoJobNamedLikeSchedule(
+  input: StreamedInput,
+  scheduleLines: Map<string, number>,
+  config: QueueConfig,
+  now: number,
+): Promise<void> {
+  for await (const jobs of preparedLines(input, config, now)) {
+    for (const { job, line } of jobs) {
+      const scheduleLine = scheduleLines.get(job.spec.id);
+      if (job.spec.schedule !== undefined || scheduleLine === undefined) continue;
+      const [first, second] = line < scheduleLine ? [line, scheduleLine] : [scheduleLine, line];
+      throw repeatedIdError(input.name, `line ${second}`, job.spec.id, `line ${first}`);
+    }
+  }
 }
 
 /** Reads the input again to name both lines of a repeated id; stdin cannot be read twice. */

@@ -355,6 +355,11 @@ describe("bulk input is all or nothing", () => {
       await cli(["enqueue", "-f", inputFile("schedule.ndjson", schedule.join("\n"))]),
       'line 12002: the id "nightly" is already used by line 1',
     );
+    const jobFirst = [JSON.stringify({ id: "nightly", command: "x" }), ...lines, schedule[0]];
+    expectUserError(
+      await cli(["enqueue", "-f", inputFile("job-first.ndjson", jobFirst.join("\n"))]),
+      'line 12002: the id "nightly" is already used by line 1',
+    );
     expect(await list()).toEqual([]);
     const ok = expectOk(await cli(["enqueue", "-f", "-", "--json"], lines.join("\n")));
     expect(JSON.parse(ok.stdout)).toMatchObject({ enqueued: 12_000 });
