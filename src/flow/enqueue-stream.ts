@@ -37,7 +37,7 @@ export interface StreamOptions {
 }
 
 export interface StreamResult extends EnqueueResult {
-  /** Jobs enqueued (not counting schedules); `jobs` lists them only with `keepIds`. */
+  /** Jobs enqueued (not counting schedules); `jobs` lists them all only with `keepIds`, else the first. */
   count: number;
 }
 
@@ -88,7 +88,8 @@ export async function enqueueStream(
           continue;
         }
         if (job.spec.after) dependencies.set(id, job.spec.after);
-        if (options.keepIds) ids.push(id);
+        // The first id always: a one-job file is reported by its id.
+        if (options.keepIds || ids.length === 0) ids.push(id);
         batch.push({ ...job, source: null });
         if (batch.length >= BATCH) {
           yield batch;

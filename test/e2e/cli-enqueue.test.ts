@@ -361,8 +361,10 @@ describe("bulk input is all or nothing", () => {
       'line 12002: the id "nightly" is already used by line 1',
     );
     expect(await list()).toEqual([]);
-    const ok = expectOk(await cli(["enqueue", "-f", "-", "--json"], lines.join("\n")));
-    expect(JSON.parse(ok.stdout)).toMatchObject({ enqueued: 12_000 });
+    const one = expectOk(await cli(["enqueue", "-f", inputFile("one.ndjson", `${lines[0]}\n`)]));
+    expect(one.stdout).toBe("✓ Enqueued job s0\n");
+    const ok = expectOk(await cli(["enqueue", "-f", "-", "--json"], lines.slice(1).join("\n")));
+    expect(JSON.parse(ok.stdout)).toMatchObject({ enqueued: 11_999 });
     expect(JSON.parse(ok.stdout).ids.at(-1)).toBe("s11999");
   });
 
