@@ -23,16 +23,6 @@ function encodingOf(bytes: Uint8Array): "utf-8" | "utf-16le" | "utf-16be" {
   return "utf-8";
 }
 
-/** Whole input decoded at once, for the formats that are parsed whole (JSON, YAML). */
-export function decodeText(bytes: Uint8Array, name: string): string {
-  const encoding = encodingOf(bytes);
-  try {
-    return new TextDecoder(encoding, { fatal: true }).decode(bytes);
-  } catch {
-    throw notText(name, encoding);
-  }
-}
-
 function notText(name: string, encoding: string): UserError {
   return new UserError(`${name} is not ${encoding.toUpperCase()} text`, "save it as UTF-8 and try again");
 }
