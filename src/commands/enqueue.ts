@@ -76,39 +76,41 @@ export function registerEnqueue(cli: CAC): void {
               text: String(json),
               name: ARGUMENT_NAME,
               format: format as InputFormat | undefined,
+              cleanup: () => {},
             }
           : await (await import("./enqueue-input.ts")).readInput(path, format as InputFormat | undefined);
-      const items = input.kind === "whole" ? parseJobInput(input.text, input.name, input.format) : [];
-      // isTTY last, and only for files: touching process.stderr loads Node's streams, about
-      // 10 ms of a one-job call.
-      const mayShowProgress = path !== undefined && !options.json && Boolean(process.stderr.isTTY);
-      const progress = (done: number) => {
-        if (done >= PROGRESS_FROM) process.stderr.write(`\renqueued ${done}`);
-      };
-      await withStore(options, async (store) => {
-        const now = Date.now();
-        const config = resolveConfig(await store.configGetAll());
-        const result =
-          input.kind === "stream"
-            ? await (await import("../flow/enqueue-stream.ts")).enqueueStream(store, input.input, {
-                config,
-                now,
-                keepIds: Boolean(options.json),
-                onProgress: mayShowProgress ? progress : undefined,
-              })
-            : await enqueueItems(
-                store,
-                items,
-                input.name,
-                config,
-                now,
-                mayShowProgress ? progress : undefined,
-              );
-        if (mayShowProgress && result.count + result.schedules.length >= PROGRESS_FROM)
-          process.stderr.write("\n");
-        printResult(result, options.json);
-      });
+      try {
+        await enqueueInput(input, options, path !== undefined);
+      } finally {
+        input.cleanup();
+      }
     });
+}
+
+async function enqueueInput(input: Input, options: EnqueueOptions, fromFile: boolean): Promise<void> {
+  const items = input.kind === "whole" ? parseJobInput(input.text, input.name, input.format) : [];
+  // isTTY last, and only for files: touching process.stderr loads Node's streams, about
+  // 10 ms of a one-job call.
+  const mayShowProgress = fromFile && !options.json && Boolean(process.stderr.isTTY);
+  const progress = (done: number) => {
+    if (done >= PROGRESS_FROM) process.stderr.write(`\renqueued ${done}`);
+  };
+  await withStore(options, async (store) => {
+    const now = Date.now();
+    const config = resolveConfig(await store.configGetAll());
+    const result =
+      input.kind === "stream"
+        ? await (await import("../flow/enqueue-stream.ts")).enqueueStream(store, input.input, {
+            config,
+            now,
+            keepIds: Boolean(options.json),
+            onProgress: mayShowProgress ? progress : undefined,
+          })
+        : await enqueueItems(store, items, input.name, config, now, mayShowProgress ? progress : undefined);
+    if (mayShowProgress && result.count + result.schedules.length >= PROGRESS_FROM)
+      process.stderr.write("\n");
+    printResult(result, options.json);
+  });
 }
 
 /** Progress shows on a terminal once this many jobs are in. */

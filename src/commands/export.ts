@@ -10,7 +10,7 @@
 
 import type { CAC } from "cac";
 import { UserError } from "../core/errors.ts";
-import { inputChunks, type LineBlock, textLines } from "../core/text-lines.ts";
+import { inputChunks, type LineBlock, spoolIfPipe, textLines } from "../core/text-lines.ts";
 import { colors, printJson } from "../render.ts";
 import type { ImportBatch, JobRecord, Store } from "../store/store.ts";
 import { type GlobalOptions, withStore } from "./context.ts";
@@ -146,10 +146,11 @@ export function registerExportImport(cli: CAC): void {
       const name = path === "-" ? "stdin" : path;
       const counts: ImportCounts = { jobs: 0, queues: 0, configKeys: new Set() };
       const showProgress = Boolean(process.stderr.isTTY) && !options.json;
-      const lines = textLines(inputChunks(path, "check the path; - reads stdin"), name);
+      const hint = "check the path; - reads stdin";
+      const source = await spoolIfPipe(path, hint);
       const result = await withStore(options, (store) =>
         store.jobImportStream({
-          batches: importBatches(lines, name, counts),
+          batches: importBatches(textLines(inputChunks(source.path, hint), name), name, counts),
           merge: Boolean(options.merge),
           onProgress: showProgress
             ? (done) => {
@@ -157,7 +158,7 @@ export function registerExportImport(cli: CAC): void {
               }
             : undefined,
         }),
-      );
+      ).finally(source.cleanup);
       if (showProgress && counts.jobs >= IMPORT_BATCH) process.stderr.write("\n");
       if (options.json) {
         printJson({

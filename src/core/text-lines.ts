@@ -4,6 +4,9 @@
  * come in blocks (one per chunk) because awaiting once per line would cost more than parsing it.
  */
 
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { UserError } from "./errors.ts";
 
 export interface LineBlock {
@@ -80,4 +83,45 @@ export async function* inputChunks(path: string, hint: string): AsyncGenerator<U
       hint,
     );
   }
+}
+
+export interface SpooledInput {
+  /** A regular file to read, as often as needed. */
+  path: string;
+  /** Removes the copy, if one was made. */
+  cleanup: () => void;
+}
+
+/** stdin, a FIFO or a device: input that can be read only once, and only as fast as it comes. */
+function isPipe(path: string): boolean {
+  if (path === "-") return true;
+  try {
+    const stats = statSync(path);
+    return stats.isFIFO() || stats.isCharacterDevice() || stats.isSocket();
+  } catch {
+    // Missing or unreadable: reading it says so, naming the path.
+    return false;
+  }
+}
+
+/**
+ * Input from a pipe is copied to a private temporary file before any of it is stored, so a
+ * slow producer never holds a store transaction open (on SQLite that would hold the write
+ * lock every worker needs) and the input can be read twice, to name both lines of a repeated
+ * id. A regular file is read where it is.
+ */
+export async function spoolIfPipe(path: string, hint: string): Promise<SpooledInput> {
+  if (!isPipe(path)) return { path, cleanup: () => {} };
+  const folder = mkdtempSync(join(tmpdir(), "queuectl-input-"));
+  const cleanup = () => rmSync(folder, { recursive: true, force: true });
+  const copy = join(folder, "input");
+  try {
+    const writer = Bun.file(copy).writer();
+    for await (const chunk of inputChunks(path, hint)) writer.write(chunk);
+    await writer.end();
+  } catch (error) {
+    cleanup();
+    throw error;
+  }
+  return { path: copy, cleanup };
 }

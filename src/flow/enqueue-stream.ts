@@ -23,9 +23,8 @@ const BATCH = 5000;
 export interface StreamedInput {
   /** For messages: the file name, or "stdin". */
   name: string;
-  /** The input's lines; called again to name both lines of a repeated id, when `rereadable`. */
+  /** The input's lines, from the start at each call: read again to name both lines of a repeated id. */
   lines: () => AsyncIterable<LineBlock>;
-  rereadable: boolean;
 }
 
 export interface StreamOptions {
@@ -102,8 +101,7 @@ export async function enqueueStream(
     if (batch.length > 0) yield batch;
     // Still inside the store's transaction: a cycle or a taken schedule id stores nothing.
     assertNoCycle(dependencies);
-    if (scheduleLines.size > 0 && input.rereadable)
-      await assertNoJobNamedLikeSchedule(input, scheduleLines, config, now);
+    if (scheduleLines.size > 0) await assertNoJobNamedLikeSchedule(input, scheduleLines, config, now);
     await assertSchedulesNew(store, scheduled);
   }
   let count: number;
@@ -122,8 +120,7 @@ export async function enqueueStream(
 
 /**
  * A job line that comes before a schedule line of the same id was written before the schedule
- * was seen; reading the input again finds it without keeping every id. (From stdin the store
- * is asked instead, which on PostgreSQL cannot see the rows of the open transaction.)
+ * was seen; reading the input again finds it without keeping every id.
  */
 async function assertNoJobNamedLikeSchedule(
   input: StreamedInput,
@@ -141,25 +138,23 @@ async function assertNoJobNamedLikeSchedule(
   }
 }
 
-/** Reads the input again to name both lines of a repeated id; stdin cannot be read twice. */
+/** Reads the input again to name both lines of a repeated id. */
 async function repeatedInInput(
   input: StreamedInput,
   id: string,
   config: QueueConfig,
   now: number,
 ): Promise<UserError> {
-  if (input.rereadable) {
-    let first: number | undefined;
-    for await (const jobs of preparedLines(input, config, now)) {
-      for (const { job, line } of jobs) {
-        if (job.spec.id !== id) continue;
-        if (first !== undefined) return repeatedIdError(input.name, `line ${line}`, id, `line ${first}`);
-        first = line;
-      }
+  let first: number | undefined;
+  for await (const jobs of preparedLines(input, config, now)) {
+    for (const { job, line } of jobs) {
+      if (job.spec.id !== id) continue;
+      if (first !== undefined) return repeatedIdError(input.name, `line ${line}`, id, `line ${first}`);
+      first = line;
     }
   }
   return new UserError(
-    `${input.name}: the id "${id}" is used by two lines`,
+    `${input.name}: the id "${id}" is used twice`,
     "give every job its own id; nothing was enqueued",
   );
 }

@@ -329,10 +329,10 @@ describe("bulk input is all or nothing", () => {
     const lines = Array.from({ length: 12_000 }, (_, i) => JSON.stringify({ id: `s${i}`, command: "x" }));
     const repeated = [...lines];
     repeated[11_000] = JSON.stringify({ id: "s3", command: "again" });
-    // stdin cannot be read twice, so only the id is named.
+    // stdin is copied aside before anything is stored, so it too is read again for the first line.
     expectUserError(
       await cli(["enqueue", "-f", "-"], repeated.join("\n")),
-      'stdin: the id "s3" is used by two lines',
+      'stdin, line 11001: the id "s3" is already used by line 4',
     );
     expectUserError(
       await cli(["enqueue", "-f", inputFile("late.ndjson", repeated.join("\n"))]),
