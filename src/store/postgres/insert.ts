@@ -1,7 +1,8 @@
 /**
- * Bulk insert of new jobs. SQLite runs one prepared INSERT per job inside its transaction
- * at in-process speed; over a network that would be one round trip per job, so here each
- * batch of jobs travels as column arrays and `unnest` turns them back into rows.
+ * Bulk insert of new jobs. SQLite runs prepared INSERTs inside its transaction at in-process
+ * speed; over a network that would be one round trip per job, so here each batch of jobs
+ * travels as column arrays and `unnest` turns them back into rows, or, for a streamed
+ * input, as CSV through COPY.
  * `WITH ORDINALITY … ORDER BY` keeps the identity `seq` in input order (FIFO).
  */
 
@@ -51,9 +52,10 @@ export function firstRejected(ids: string[], inserted: Set<string>): string | un
 }
 
 /**
- * Inserts jobs as they stream in, inside the caller's transaction, `INSERT_BATCH` rows per
- * statement; the first id already stored, or repeated, throws. Bun.sql offers no COPY, and
- * an `unnest` of column arrays per thousand rows comes close to it.
+ * Inserts jobs as they stream in, inside the caller's transaction, each batch with one
+ * `COPY … FROM STDIN`: rows travel as CSV text and the server parses them in bulk. COPY
+ * cannot skip a row, so an id already stored, or repeated, fails the COPY (and with it the
+ * transaction), and the id is read from the server's error.
  */
 export async function insertJobStream(
   tx: SQL,
@@ -64,15 +66,8 @@ export async function insertJobStream(
   const withDependencies: [id: string, after: string[]][] = [];
   let done = 0;
   for await (const jobs of params.batches) {
-    for (let start = 0; start < jobs.length; start += INSERT_BATCH) {
-      const batch = jobs.slice(start, start + INSERT_BATCH);
-      const inserted = await insertNewJobs(tx, batch, params.now);
-      const rejected = firstRejected(
-        batch.map((job) => job.spec.id),
-        inserted,
-      );
-      if (rejected !== undefined) throw duplicateIdError(rejected);
-    }
+    if (jobs.length === 0) continue;
+    await copyJobs(tx, jobs, params.now);
     for (const job of jobs) if (job.spec.after) withDependencies.push([job.spec.id, job.spec.after]);
     done += jobs.length;
     params.onProgress?.(done);
@@ -81,4 +76,46 @@ export async function insertJobStream(
   if (withDependencies.length > 0) await lockDependenciesExclusive(tx, schema);
   for (const [id, after] of withDependencies) await setDependencies(tx, id, after, params.now);
   return done;
+}
+
+async function copyJobs(tx: SQL, jobs: NewJob[], now: number): Promise<void> {
+  const rows = jobs.map((job) =>
+    [
+      csvText(job.spec.id),
+      csvText(JSON.stringify(job.spec)),
+      csvText(job.revision),
+      "pending",
+      job.maxRetries,
+      job.spec.priority ?? 0,
+      csvText(job.spec.queue ?? "default"),
+      csvText(JSON.stringify(job.spec.tags ?? [])),
+      now,
+      now,
+      job.nextRunAt,
+      job.source === null ? "" : csvText(job.source),
+      job.source === null ? "f" : "t",
+    ].join(","),
+  );
+  const writer = tx`
+    COPY jobs (id, spec, revision, state, max_retries, priority, queue, tags, created_at, updated_at,
+               next_run_at, source, declared)
+    FROM STDIN (FORMAT csv)`
+    .writable()
+    .getWriter();
+  try {
+    await writer.write(`${rows.join("\n")}\n`);
+    await writer.close();
+  } catch (error) {
+    const taken = /^Key \(id\)=\((.*)\) already exists\.$/s.exec(
+      String((error as { detail?: unknown }).detail ?? ""),
+    );
+    if ((error as { errno?: unknown }).errno === "23505" && taken?.[1] !== undefined)
+      throw duplicateIdError(taken[1]);
+    throw error;
+  }
+}
+
+/** A CSV field that is text, never NULL: quoted, with quotes doubled. */
+function csvText(value: string): string {
+  return `"${value.replaceAll('"', '""')}"`;
 }
