@@ -9,6 +9,7 @@
 
 import { cpus, totalmem } from "node:os";
 import { resolve } from "node:path";
+import { benchBulkMemory } from "./bulk-memory.ts";
 import { benchClaim } from "./claim.ts";
 import { benchContention } from "./contention.ts";
 import { benchEndToEnd } from "./end-to-end.ts";
@@ -30,6 +31,7 @@ type Bench = {
 const BENCHES: Bench[] = [
   { rows: [1, 2], run: benchEndToEnd },
   { rows: [3], run: benchBulkEnqueue },
+  { rows: [3], run: benchBulkMemory },
   { rows: [4], run: benchEnqueueLatency },
   { rows: [5], run: benchClaim },
   { rows: [6], run: benchStartLatency },

@@ -40,8 +40,8 @@ export function textOptionWithoutValue(
   for (const option of options) {
     if (option.config?.type?.[0] !== keepText) continue;
     const values = option.names.flatMap((name) => parsed[name]);
-    // `--token` alone parses as true; `--no-token` as false, a choice of its own.
-    if (values.includes(true)) return option.rawName;
+    // `--token` alone parses as true, `--tag ""` as ""; `--no-token` as false, a choice of its own.
+    if (values.includes(true) || values.includes("")) return option.rawName;
   }
   return undefined;
 }

@@ -1,64 +1,41 @@
-import { readFileSync } from "node:fs";
 import type { CAC } from "cac";
-import { resolveConfig } from "../core/config.ts";
+import { type QueueConfig, resolveConfig } from "../core/config.ts";
 import { UserError } from "../core/errors.ts";
-import { ARGUMENT_NAME, formatFromName, parseJobInput, prepareJobs } from "../core/job-input.ts";
+import {
+  ARGUMENT_NAME,
+  formatFromName,
+  type InputFormat,
+  type JobInputItem,
+  parseJobInput,
+  prepareJobs,
+} from "../core/job-input.ts";
 import { enqueuePrepared } from "../flow/enqueue.ts";
+import type { StreamResult } from "../flow/enqueue-stream.ts";
 import { colors, printJson, safeText } from "../render.ts";
+import type { Store } from "../store/store.ts";
 import { type GlobalOptions, lastValue, withStore } from "./context.ts";
+import type { Input } from "./enqueue-input.ts";
 
 interface EnqueueOptions extends GlobalOptions {
   file?: string | string[];
   format?: string;
 }
 
-/**
- * Decodes input bytes. Windows tools write a byte-order mark (PowerShell's `Out-File` even
- * writes UTF-16), which JSON.parse would reject as a syntax error at the first character.
- */
-function decodeInput(bytes: Uint8Array, name: string): string {
-  const encoding =
-    bytes[0] === 0xff && bytes[1] === 0xfe
-      ? "utf-16le"
-      : bytes[0] === 0xfe && bytes[1] === 0xff
-        ? "utf-16be"
-        : "utf-8";
-  try {
-    // TextDecoder drops the byte-order mark itself.
-    return new TextDecoder(encoding, { fatal: true }).decode(bytes);
-  } catch {
-    throw new UserError(`${name} is not ${encoding.toUpperCase()} text`, "save it as UTF-8 and try again");
-  }
-}
-
-function readInput(json: string | undefined, file: string | undefined): { text: string; name: string } {
-  if (json !== undefined && file !== undefined) {
-    throw new UserError(
-      "give either a JSON argument or --file, not both",
-      "queuectl enqueue '<json>'  or  queuectl enqueue -f job.json",
+function printResult(
+  ids: { count: number; jobs: string[]; schedules: string[] },
+  json: boolean | undefined,
+): void {
+  const total = ids.count + ids.schedules.length;
+  if (json) {
+    const all = [...ids.jobs, ...ids.schedules];
+    printJson({ enqueued: total, ids: all, schedules: ids.schedules });
+  } else if (ids.schedules.length > 0 && ids.count === 0 && total === 1) {
+    console.log(
+      `${colors.green("✓")} Scheduled ${safeText(ids.schedules[0] ?? "")}; each occurrence runs as its own job`,
     );
-  }
-  if (file === "-") return { text: decodeInput(readFileSync(0), "stdin"), name: "stdin" };
-  if (file !== undefined) {
-    let bytes: Uint8Array;
-    try {
-      bytes = readFileSync(file);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      throw new UserError(
-        `cannot read ${file} (${code ?? (error as Error).message})`,
-        "check the path; use -f - to read stdin",
-      );
-    }
-    return { text: decodeInput(bytes, file), name: file };
-  }
-  if (json === undefined) {
-    throw new UserError(
-      "no job given",
-      `queuectl enqueue '{"id":"job1","command":"echo hi"}'  or  queuectl enqueue -f jobs.ndjson`,
-    );
-  }
-  return { text: String(json), name: ARGUMENT_NAME };
+  } else if (total === 1) {
+    console.log(`${colors.green("✓")} Enqueued job ${safeText(ids.jobs[0] ?? ids.schedules[0] ?? "")}`);
+  } else console.log(`${colors.green("✓")} Enqueued ${total} jobs`);
 }
 
 export function registerEnqueue(cli: CAC): void {
@@ -74,33 +51,79 @@ export function registerEnqueue(cli: CAC): void {
     .example("queuectl enqueue -f jobs.ndjson")
     .action(async (json: string | undefined, options: EnqueueOptions) => {
       const file = lastValue(options.file);
-      const { text, name } = readInput(json, file === undefined ? undefined : String(file));
-      const format = options.format ?? (file ? formatFromName(String(file)) : undefined);
+      const path = file === undefined ? undefined : String(file);
+      if (json !== undefined && path !== undefined) {
+        throw new UserError(
+          "give either a JSON argument or --file, not both",
+          "queuectl enqueue '<json>'  or  queuectl enqueue -f job.json",
+        );
+      }
+      const format = options.format ?? (path ? formatFromName(path) : undefined);
       if (format !== undefined && !["json", "yaml", "ndjson"].includes(format)) {
         throw new UserError(`unknown --format "${format}"`, "use json, yaml or ndjson");
       }
-      const items = parseJobInput(text, name, format as "json" | "yaml" | "ndjson" | undefined);
-      // isTTY last: touching process.stderr loads Node's streams, about 10 ms of a one-job call.
-      const showProgress = items.length >= 10_000 && !options.json && Boolean(process.stderr.isTTY);
-      await withStore(options, async (store) => {
-        const now = Date.now();
-        const prepared = prepareJobs(items, name, resolveConfig(await store.configGetAll()), now);
-        const result = await enqueuePrepared(
-          store,
-          prepared,
-          now,
-          showProgress ? (done) => process.stderr.write(`\renqueued ${done}/${prepared.length}`) : undefined,
+      if (path === undefined && json === undefined) {
+        throw new UserError(
+          "no job given",
+          `queuectl enqueue '{"id":"job1","command":"echo hi"}'  or  queuectl enqueue -f jobs.ndjson`,
         );
-        if (showProgress) process.stderr.write("\n");
-        const ids = [...result.jobs, ...result.schedules];
-        if (options.json) printJson({ enqueued: ids.length, ids, schedules: result.schedules });
-        else if (result.schedules.length > 0 && result.jobs.length === 0 && ids.length === 1) {
-          console.log(
-            `${colors.green("✓")} Scheduled ${safeText(ids[0] ?? "")}; each occurrence runs as its own job`,
-          );
-        } else if (ids.length === 1)
-          console.log(`${colors.green("✓")} Enqueued job ${safeText(ids[0] ?? "")}`);
-        else console.log(`${colors.green("✓")} Enqueued ${ids.length} jobs`);
-      });
+      }
+      // File input loads its reading and streaming code only when there is a file.
+      const input: Input =
+        path === undefined
+          ? {
+              kind: "whole",
+              text: String(json),
+              name: ARGUMENT_NAME,
+              format: format as InputFormat | undefined,
+              cleanup: () => {},
+            }
+          : await (await import("./enqueue-input.ts")).readInput(path, format as InputFormat | undefined);
+      try {
+        await enqueueInput(input, options, path !== undefined);
+      } finally {
+        input.cleanup();
+      }
     });
+}
+
+async function enqueueInput(input: Input, options: EnqueueOptions, fromFile: boolean): Promise<void> {
+  const items = input.kind === "whole" ? parseJobInput(input.text, input.name, input.format) : [];
+  // isTTY last, and only for files: touching process.stderr loads Node's streams, about
+  // 10 ms of a one-job call.
+  const mayShowProgress = fromFile && !options.json && Boolean(process.stderr.isTTY);
+  const progress = (done: number) => {
+    if (done >= PROGRESS_FROM) process.stderr.write(`\renqueued ${done}`);
+  };
+  await withStore(options, async (store) => {
+    const now = Date.now();
+    const config = resolveConfig(await store.configGetAll());
+    const result =
+      input.kind === "stream"
+        ? await (await import("../flow/enqueue-stream.ts")).enqueueStream(store, input.input, {
+            config,
+            now,
+            keepIds: Boolean(options.json),
+            onProgress: mayShowProgress ? progress : undefined,
+          })
+        : await enqueueItems(store, items, input.name, config, now, mayShowProgress ? progress : undefined);
+    if (mayShowProgress && result.count + result.schedules.length >= PROGRESS_FROM)
+      process.stderr.write("\n");
+    printResult(result, options.json);
+  });
+}
+
+/** Progress shows on a terminal once this many jobs are in. */
+const PROGRESS_FROM = 10_000;
+
+async function enqueueItems(
+  store: Store,
+  items: JobInputItem[],
+  name: string,
+  config: QueueConfig,
+  now: number,
+  onProgress?: (done: number) => void,
+): Promise<StreamResult> {
+  const result = await enqueuePrepared(store, prepareJobs(items, name, config, now), now, onProgress);
+  return { ...result, count: result.jobs.length };
 }

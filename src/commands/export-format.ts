@@ -223,45 +223,54 @@ function config(where: string, fields: Fields): [string, string] {
 /** Reads an export, validating every line before anything is written. */
 export function parseExport(input: string, name: string): { jobs: JobRecord[]; settings: StoreSettings } {
   const jobs: JobRecord[] = [];
-  const settings: StoreSettings = { config: {}, queues: [], schedules: [] };
+  const settings = emptySettings();
   const lines = input.split("\n");
   for (let index = 0; index < lines.length; index++) {
     const line = (lines[index] ?? "").trim();
     if (line === "") continue;
-    const where = `${name}:${index + 1}`;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch (error) {
-      throw new UserError(
-        `${where}: invalid JSON (${(error as Error).message})`,
-        "import reads what `queuectl export` writes, one object per line",
-      );
-    }
-    if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      throw new UserError(`${where}: not a JSON object`, "import reads what `queuectl export` writes");
-    }
-    const { kind, ...fields } = value as Fields;
-    if (typeof kind !== "string" || !(KINDS as string[]).includes(kind)) {
-      throw fieldError(where, "kind", `must be one of ${KINDS.join(", ")}`);
-    }
-    const known: readonly string[] = FIELDS[kind as Kind];
-    for (const key of Object.keys(fields)) {
-      if (!known.includes(key)) {
-        throw fieldError(where, key, `is not a field of an exported ${kind} — ${suggestion(key, known)}`);
-      }
-    }
-    for (const field of known) {
-      if (!(field in fields) && !OPTIONAL_FIELDS.includes(field))
-        throw fieldError(where, field, "is missing");
-    }
-    if (kind === "job") jobs.push(job(where, fields));
-    else if (kind === "schedule") settings.schedules.push(schedule(where, fields));
-    else if (kind === "queue") settings.queues.push(queue(where, fields));
-    else {
-      const [key, configValue] = config(where, fields);
-      settings.config[key] = configValue;
-    }
+    const job = parseExportLine(line, `${name}:${index + 1}`, settings);
+    if (job) jobs.push(job);
   }
   return { jobs, settings };
+}
+
+export function emptySettings(): StoreSettings {
+  return { config: {}, queues: [], schedules: [] };
+}
+
+/** One non-blank line: a job is returned, anything else is added to `settings`. */
+export function parseExportLine(line: string, where: string, settings: StoreSettings): JobRecord | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (error) {
+    throw new UserError(
+      `${where}: invalid JSON (${(error as Error).message})`,
+      "import reads what `queuectl export` writes, one object per line",
+    );
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new UserError(`${where}: not a JSON object`, "import reads what `queuectl export` writes");
+  }
+  const { kind, ...fields } = value as Fields;
+  if (typeof kind !== "string" || !(KINDS as string[]).includes(kind)) {
+    throw fieldError(where, "kind", `must be one of ${KINDS.join(", ")}`);
+  }
+  const known: readonly string[] = FIELDS[kind as Kind];
+  for (const key of Object.keys(fields)) {
+    if (!known.includes(key)) {
+      throw fieldError(where, key, `is not a field of an exported ${kind} — ${suggestion(key, known)}`);
+    }
+  }
+  for (const field of known) {
+    if (!(field in fields) && !OPTIONAL_FIELDS.includes(field)) throw fieldError(where, field, "is missing");
+  }
+  if (kind === "job") return job(where, fields);
+  if (kind === "schedule") settings.schedules.push(schedule(where, fields));
+  else if (kind === "queue") settings.queues.push(queue(where, fields));
+  else {
+    const [key, configValue] = config(where, fields);
+    settings.config[key] = configValue;
+  }
+  return undefined;
 }

@@ -8,13 +8,13 @@
  * them. `import --merge` adds what the store lacks and skips ids it already has.
  */
 
-import { readFileSync } from "node:fs";
 import type { CAC } from "cac";
 import { UserError } from "../core/errors.ts";
+import { inputChunks, type LineBlock, spoolIfPipe, textLines } from "../core/text-lines.ts";
 import { colors, printJson } from "../render.ts";
-import type { JobRecord, Store } from "../store/store.ts";
+import type { ImportBatch, JobRecord, Store } from "../store/store.ts";
 import { type GlobalOptions, withStore } from "./context.ts";
-import { exportLine, parseExport } from "./export-format.ts";
+import { emptySettings, exportLine, parseExportLine } from "./export-format.ts";
 import { parseStateOption } from "./list.ts";
 
 /** Jobs fetched and written per round trip. */
@@ -42,25 +42,51 @@ async function writeSettings(store: Store): Promise<void> {
   );
 }
 
-function readImport(file: string | undefined): { text: string; name: string } {
-  if (file === undefined || file === "-") {
-    if (file === undefined && process.stdin.isTTY) {
-      throw new UserError(
-        "no input to import",
-        "give a file, or pipe one in: queuectl export | queuectl import",
-      );
+/** Jobs per store batch of a streamed import. */
+const IMPORT_BATCH = 5000;
+
+interface ImportCounts {
+  jobs: number;
+  queues: number;
+  configKeys: Set<string>;
+}
+
+/**
+ * The export's lines as store batches, validated as they stream in: a batch of jobs at a time
+ * is in memory, never the whole file. Settings travel with the batch after them.
+ */
+async function* importBatches(
+  lines: AsyncIterable<LineBlock>,
+  name: string,
+  counts: ImportCounts,
+): AsyncGenerator<ImportBatch> {
+  let batch: ImportBatch = { jobs: [], settings: emptySettings() };
+  let empty = true;
+  for await (const block of lines) {
+    for (const [index, raw] of block.lines.entries()) {
+      const line = raw.trim();
+      if (line === "") continue;
+      const settings = batch.settings ?? emptySettings();
+      const job = parseExportLine(line, `${name}:${block.first + index}`, settings);
+      empty = false;
+      if (job) {
+        batch.jobs.push(job);
+        counts.jobs++;
+      }
     }
-    return { text: readFileSync(0, "utf8"), name: "stdin" };
+    if (batch.jobs.length >= IMPORT_BATCH) {
+      yield countSettings(batch, counts);
+      batch = { jobs: [], settings: emptySettings() };
+    }
   }
-  try {
-    return { text: readFileSync(file, "utf8"), name: file };
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new UserError(
-      `cannot read ${file} (${code ?? (error as Error).message})`,
-      "check the path; - reads stdin",
-    );
-  }
+  if (empty) throw new UserError(`${name} holds nothing to import`, "write one with `queuectl export`");
+  yield countSettings(batch, counts);
+}
+
+function countSettings(batch: ImportBatch, counts: ImportCounts): ImportBatch {
+  counts.queues += batch.settings?.queues.length ?? 0;
+  for (const key of Object.keys(batch.settings?.config ?? {})) counts.configKeys.add(key);
+  return batch;
 }
 
 interface ImportOptions extends GlobalOptions {
@@ -110,31 +136,37 @@ export function registerExportImport(cli: CAC): void {
     .example("queuectl import backup.ndjson")
     .example("queuectl import --merge other-host.ndjson")
     .action(async (file: string | undefined, options: ImportOptions) => {
-      const { text: input, name } = readImport(file === undefined ? undefined : String(file));
-      const { jobs, settings } = parseExport(input, name);
-      const others = Object.keys(settings.config).length + settings.queues.length + settings.schedules.length;
-      if (jobs.length === 0 && others === 0) {
-        throw new UserError(`${name} holds nothing to import`, "write one with `queuectl export`");
+      const path = file === undefined ? "-" : String(file);
+      if (file === undefined && process.stdin.isTTY) {
+        throw new UserError(
+          "no input to import",
+          "give a file, or pipe one in: queuectl export | queuectl import",
+        );
       }
-      const showProgress = Boolean(process.stderr.isTTY) && jobs.length >= 10_000 && !options.json;
+      const name = path === "-" ? "stdin" : path;
+      const counts: ImportCounts = { jobs: 0, queues: 0, configKeys: new Set() };
+      const showProgress = Boolean(process.stderr.isTTY) && !options.json;
+      const hint = "check the path; - reads stdin";
+      const source = await spoolIfPipe(path, hint);
       const result = await withStore(options, (store) =>
-        store.jobImportMany({
-          jobs,
-          settings,
+        store.jobImportStream({
+          batches: importBatches(textLines(inputChunks(source.path, hint), name), name, counts),
           merge: Boolean(options.merge),
           onProgress: showProgress
-            ? (done) => process.stderr.write(`\rimported ${done}/${jobs.length}`)
+            ? (done) => {
+                if (done >= IMPORT_BATCH) process.stderr.write(`\rimported ${done}`);
+              }
             : undefined,
         }),
-      );
-      if (showProgress) process.stderr.write("\n");
+      ).finally(source.cleanup);
+      if (showProgress && counts.jobs >= IMPORT_BATCH) process.stderr.write("\n");
       if (options.json) {
         printJson({
           imported: result.jobsImported,
           jobs: result.jobsImported,
           schedules: result.schedulesImported,
-          queues: settings.queues.length,
-          config: Object.keys(settings.config).length,
+          queues: counts.queues,
+          config: counts.configKeys.size,
           skipped: { jobs: result.jobsSkipped, schedules: result.schedulesSkipped },
         });
         return;

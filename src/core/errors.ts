@@ -39,6 +39,18 @@ export class StoreGoneError extends UserError {
   }
 }
 
+/** A job id the store already holds; `id` lets a bulk input name the line that repeats it. */
+export class DuplicateIdError extends UserError {
+  constructor(
+    readonly id: string,
+    message: string,
+    hint: string,
+  ) {
+    super(message, hint);
+    this.name = "DuplicateIdError";
+  }
+}
+
 /** A failure of the environment rather than the input: exit code 1. */
 export function runtimeError(message: string, hint = ""): UserError {
   return new UserError(message, hint, 1);

@@ -4,7 +4,7 @@
  * time, so hosts, restarts and two watchers can never enqueue one occurrence twice.
  */
 
-import { Cron } from "croner";
+import type { Cron } from "croner";
 import type { JobSpec } from "./spec.ts";
 
 /** An occurrence later than this counts as missed, and `catchup: none` drops it. */
@@ -17,7 +17,9 @@ export function occurrenceId(scheduleId: string, at: number): string {
 }
 
 function cronOf(spec: JobSpec): Cron {
-  return new Cron(spec.schedule ?? "", { paused: true, timezone: spec.timezone });
+  // Loaded on first use: most commands never read a schedule, and croner's start-up cost shows.
+  const { Cron: CronPattern } = require("croner") as typeof import("croner");
+  return new CronPattern(spec.schedule ?? "", { paused: true, timezone: spec.timezone });
 }
 
 /** The first occurrence strictly after `after`, or null when the pattern never fires again. */

@@ -24,6 +24,16 @@ export async function enqueuePrepared(
   const plain = prepared.filter((job) => job.spec.schedule === undefined);
   const scheduled = prepared.filter((job) => job.spec.schedule !== undefined);
   assertNoCycle(new Map(plain.map((job) => [job.spec.id, job.spec.after ?? []])));
+  await assertSchedulesNew(store, scheduled);
+  if (plain.length > 0) {
+    await store.jobInsertMany({ jobs: plain.map((job) => ({ ...job, source: null })), now, onProgress });
+  }
+  await storeSchedules(store, scheduled, now);
+  return { jobs: plain.map((job) => job.spec.id), schedules: scheduled.map((job) => job.spec.id) };
+}
+
+/** A schedule's id may name neither a schedule nor a job the store has. */
+export async function assertSchedulesNew(store: Store, scheduled: PreparedJob[]): Promise<void> {
   for (const job of scheduled) {
     if ((await store.scheduleGet({ id: job.spec.id })) || (await store.jobGet({ id: job.spec.id }))) {
       throw new UserError(
@@ -32,9 +42,9 @@ export async function enqueuePrepared(
       );
     }
   }
-  if (plain.length > 0) {
-    await store.jobInsertMany({ jobs: plain.map((job) => ({ ...job, source: null })), now, onProgress });
-  }
+}
+
+export async function storeSchedules(store: Store, scheduled: PreparedJob[], now: number): Promise<void> {
   for (const job of scheduled) {
     await store.scheduleUpsert({
       id: job.spec.id,
@@ -45,5 +55,4 @@ export async function enqueuePrepared(
       now,
     });
   }
-  return { jobs: plain.map((job) => job.spec.id), schedules: scheduled.map((job) => job.spec.id) };
 }

@@ -217,6 +217,12 @@ export interface ImportResult {
   schedulesSkipped: number;
 }
 
+/** Part of a streamed import: jobs, and the settings read since the previous batch. */
+export interface ImportBatch {
+  jobs: JobRecord[];
+  settings?: StoreSettings;
+}
+
 /** Everything besides jobs that `export` writes and `import` restores. */
 export interface StoreSettings {
   /** Config values by key; they replace the target's values for those keys. */
@@ -257,6 +263,17 @@ export interface Store {
 
   /** All or nothing, in one transaction. A duplicate id throws a UserError naming it. */
   jobInsertMany(params: { jobs: NewJob[]; now: number; onProgress?: (done: number) => void }): Promise<void>;
+  /**
+   * Like jobInsertMany for input that streams in batches (an NDJSON file) instead of sitting
+   * in memory: one transaction, committed after the last batch; a duplicate id, or an error
+   * thrown by the batches themselves, stores nothing. Nothing else may write through this
+   * store while it runs. Returns how many jobs went in.
+   */
+  jobInsertStream(params: {
+    batches: AsyncIterable<NewJob[]>;
+    now: number;
+    onProgress?: (done: number) => void;
+  }): Promise<number>;
   /** Jobs in insertion order, `limit` at a time; pass `next` back as `after` to continue (null: done). */
   jobExport(params: {
     state?: JobState;
@@ -272,6 +289,12 @@ export interface Store {
   jobImportMany(params: {
     jobs: JobRecord[];
     settings?: StoreSettings;
+    merge?: boolean;
+    onProgress?: (done: number) => void;
+  }): Promise<ImportResult>;
+  /** jobImportMany for an export that streams in batches, with the same all-or-nothing rules. */
+  jobImportStream(params: {
+    batches: AsyncIterable<ImportBatch>;
     merge?: boolean;
     onProgress?: (done: number) => void;
   }): Promise<ImportResult>;

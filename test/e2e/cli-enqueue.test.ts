@@ -325,6 +325,49 @@ describe("bulk input is all or nothing", () => {
     expect(await list()).toEqual([]);
   });
 
+  test("NDJSON streams in batches: a problem past the first batch still enqueues nothing", async () => {
+    const lines = Array.from({ length: 12_000 }, (_, i) => JSON.stringify({ id: `s${i}`, command: "x" }));
+    const repeated = [...lines];
+    repeated[11_000] = JSON.stringify({ id: "s3", command: "again" });
+    // stdin is copied aside before anything is stored, so it too is read again for the first line.
+    expectUserError(
+      await cli(["enqueue", "-f", "-"], repeated.join("\n")),
+      'stdin, line 11001: the id "s3" is already used by line 4',
+    );
+    expectUserError(
+      await cli(["enqueue", "-f", inputFile("late.ndjson", repeated.join("\n"))]),
+      'line 11001: the id "s3" is already used by line 4',
+    );
+    const bad = [...lines, '{"id":"tail","command":'];
+    expectUserError(
+      await cli(["enqueue", "-f", inputFile("bad.ndjson", bad.join("\n"))]),
+      "line 12001: invalid JSON",
+    );
+    const cycle = [
+      JSON.stringify({ id: "a", command: "x", after: ["b"] }),
+      ...lines,
+      JSON.stringify({ id: "b", command: "x", after: ["a"] }),
+    ];
+    expectUserError(await cli(["enqueue", "-f", inputFile("cycle.ndjson", cycle.join("\n"))]), "cycle");
+    const schedule = [JSON.stringify({ id: "nightly", command: "x", schedule: "0 3 * * *" }), ...lines];
+    schedule.push(JSON.stringify({ id: "nightly", command: "x" }));
+    expectUserError(
+      await cli(["enqueue", "-f", inputFile("schedule.ndjson", schedule.join("\n"))]),
+      'line 12002: the id "nightly" is already used by line 1',
+    );
+    const jobFirst = [JSON.stringify({ id: "nightly", command: "x" }), ...lines, schedule[0]];
+    expectUserError(
+      await cli(["enqueue", "-f", inputFile("job-first.ndjson", jobFirst.join("\n"))]),
+      'line 12002: the id "nightly" is already used by line 1',
+    );
+    expect(await list()).toEqual([]);
+    const one = expectOk(await cli(["enqueue", "-f", inputFile("one.ndjson", `${lines[0]}\n`)]));
+    expect(one.stdout).toBe("✓ Enqueued job s0\n");
+    const ok = expectOk(await cli(["enqueue", "-f", "-", "--json"], lines.slice(1).join("\n")));
+    expect(JSON.parse(ok.stdout)).toMatchObject({ enqueued: 11_999 });
+    expect(JSON.parse(ok.stdout).ids.at(-1)).toBe("s11999");
+  });
+
   test("a bulk file that repeats an id already queued enqueues nothing", async () => {
     expectOk(await cli(["enqueue", '{"id":"j500","command":"x"}']));
     const before = await list();

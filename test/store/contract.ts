@@ -19,6 +19,7 @@ import { leasesContract } from "./contract-leases.ts";
 import { lifecycleContract } from "./contract-lifecycle.ts";
 import { scheduleContract } from "./contract-schedules.ts";
 import { schemaContract } from "./contract-schema.ts";
+import { streamsContract } from "./contract-streams.ts";
 import { settingsTransferContract, transferContract } from "./contract-transfer.ts";
 import { workersContract } from "./contract-workers.ts";
 
@@ -50,6 +51,7 @@ export function storeContract(backend: StoreBackend): void {
     jobfileContract(withStore);
     jobfileUpgradeContract(backend);
     transferContract(withStore);
+    streamsContract(withStore);
     historyContract(withStore);
     settingsTransferContract(withStore);
     flowContract(withStore);

@@ -1,12 +1,15 @@
 /**
- * Bulk insert of new jobs. SQLite runs one prepared INSERT per job inside its transaction
- * at in-process speed; over a network that would be one round trip per job, so here each
- * batch of jobs travels as column arrays and `unnest` turns them back into rows.
+ * Bulk insert of new jobs. SQLite runs prepared INSERTs inside its transaction at in-process
+ * speed; over a network that would be one round trip per job, so here each batch of jobs
+ * travels as column arrays and `unnest` turns them back into rows, or, for a streamed
+ * input, as CSV through COPY.
  * `WITH ORDINALITY … ORDER BY` keeps the identity `seq` in input order (FIFO).
  */
 
 import type { SQL } from "bun";
+import { duplicateIdError } from "../sqlite/insert.ts";
 import type { NewJob } from "../store.ts";
+import { lockDependenciesExclusive, setDependencies } from "./dependencies.ts";
 
 /** Rows per statement: large enough to amortize the round trip, small enough to stay in memory. */
 export const INSERT_BATCH = 1000;
@@ -46,4 +49,73 @@ export function firstRejected(ids: string[], inserted: Set<string>): string | un
     seen.add(id);
   }
   return undefined;
+}
+
+/**
+ * Inserts jobs as they stream in, inside the caller's transaction, each batch with one
+ * `COPY … FROM STDIN`: rows travel as CSV text and the server parses them in bulk. COPY
+ * cannot skip a row, so an id already stored, or repeated, fails the COPY (and with it the
+ * transaction), and the id is read from the server's error.
+ */
+export async function insertJobStream(
+  tx: SQL,
+  schema: string,
+  params: { batches: AsyncIterable<NewJob[]>; now: number; onProgress?: (done: number) => void },
+): Promise<number> {
+  // Only ids and `after` lists are kept past their batch.
+  const withDependencies: [id: string, after: string[]][] = [];
+  let done = 0;
+  for await (const jobs of params.batches) {
+    if (jobs.length === 0) continue;
+    await copyJobs(tx, jobs, params.now);
+    for (const job of jobs) if (job.spec.after) withDependencies.push([job.spec.id, job.spec.after]);
+    done += jobs.length;
+    params.onProgress?.(done);
+  }
+  // Dependencies once every row exists, so the input may list a pipeline in any order.
+  if (withDependencies.length > 0) await lockDependenciesExclusive(tx, schema);
+  for (const [id, after] of withDependencies) await setDependencies(tx, id, after, params.now);
+  return done;
+}
+
+async function copyJobs(tx: SQL, jobs: NewJob[], now: number): Promise<void> {
+  const rows = jobs.map((job) =>
+    [
+      csvText(job.spec.id),
+      csvText(JSON.stringify(job.spec)),
+      csvText(job.revision),
+      "pending",
+      job.maxRetries,
+      job.spec.priority ?? 0,
+      csvText(job.spec.queue ?? "default"),
+      csvText(JSON.stringify(job.spec.tags ?? [])),
+      now,
+      now,
+      job.nextRunAt,
+      job.source === null ? "" : csvText(job.source),
+      job.source === null ? "f" : "t",
+    ].join(","),
+  );
+  const writer = tx`
+    COPY jobs (id, spec, revision, state, max_retries, priority, queue, tags, created_at, updated_at,
+               next_run_at, source, declared)
+    FROM STDIN (FORMAT csv)`
+    .writable()
+    .getWriter();
+  try {
+    await writer.write(`${rows.join("\n")}\n`);
+    await writer.close();
+  } catch (error) {
+    const taken = /^Key \(id\)=\((.*)\) already exists\.$/s.exec(
+      String((error as { detail?: unknown }).detail ?? ""),
+    );
+    if ((error as { errno?: unknown }).errno === "23505" && taken?.[1] !== undefined)
+      throw duplicateIdError(taken[1]);
+    throw error;
+  }
+}
+
+/** A CSV field that is text, never NULL: quoted, with quotes doubled. */
+function csvText(value: string): string {
+  return `"${value.replaceAll('"', '""')}"`;
 }

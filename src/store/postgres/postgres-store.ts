@@ -17,6 +17,8 @@ import type { FolderSyncRun, JobfileFolder } from "../folder-records.ts";
 import type {
   DeclaredJob,
   HeldLease,
+  ImportBatch,
+  ImportResult,
   JobDeclaration,
   JobDependencyLinks,
   JobfileApplyResult,
@@ -41,6 +43,7 @@ import { describePostgresError, type PostgresTarget, parsePostgresUrl } from "./
 import { attemptThroughput, dependencyLinks, metricsSnapshot, searchJobs } from "./dashboard.ts";
 import { lockDependenciesExclusive } from "./dependencies.ts";
 import * as folders from "./folders.ts";
+import { insertJobStream } from "./insert.ts";
 import { jobPage } from "./job-list.ts";
 import { applyJobfileChanges } from "./jobfile-apply.ts";
 import { declaredJobs, jobDeclarations } from "./jobfile-declarations.ts";
@@ -58,7 +61,7 @@ import {
   requestKill,
 } from "./run.ts";
 import { scheduleFire, scheduleGet, scheduleList, scheduleRemove, scheduleUpsert } from "./schedules.ts";
-import { exportJobs, importJobs } from "./transfer.ts";
+import { exportJobs, importJobStream, importJobs } from "./transfer.ts";
 
 /**
  * Connections per process. A worker needs one for its claim loop and one for heartbeats;
@@ -147,6 +150,30 @@ export class PostgresStore implements Store {
     return this.write(async (tx, notify) => {
       await insertJobs(tx, this.schema, params);
       await notify();
+    });
+  }
+
+  jobInsertStream(params: {
+    batches: AsyncIterable<NewJob[]>;
+    now: number;
+    onProgress?: (done: number) => void;
+  }): Promise<number> {
+    return this.write(async (tx, notify) => {
+      const done = await insertJobStream(tx, this.schema, params);
+      await notify();
+      return done;
+    });
+  }
+
+  jobImportStream(params: {
+    batches: AsyncIterable<ImportBatch>;
+    merge?: boolean;
+    onProgress?: (done: number) => void;
+  }): Promise<ImportResult> {
+    return this.write(async (tx, notify) => {
+      const result = await importJobStream(tx, this.schema, params);
+      await notify();
+      return result;
     });
   }
 
@@ -290,7 +317,7 @@ export class PostgresStore implements Store {
   }) {
     return this.write(async (tx, notify) => {
       if (params.jobs.some((job) => job.spec.after)) await lockDependenciesExclusive(tx, this.schema);
-      const result = await importJobs(tx, params);
+      const result = await importJobs(tx, this.schema, params);
       await notify();
       return result;
     });

@@ -8,7 +8,8 @@ import type { SQL } from "bun";
 import type { JobState } from "../../core/job.ts";
 import { rowToJobRecord } from "../rows.ts";
 import { importDuplicateError, lastToken, scheduleDuplicateError } from "../sqlite/import.ts";
-import type { ImportResult, JobRecord, StoreSettings } from "../store.ts";
+import type { ImportBatch, ImportResult, JobRecord, StoreSettings } from "../store.ts";
+import { lockDependenciesExclusive } from "./dependencies.ts";
 import { firstRejected, INSERT_BATCH } from "./insert.ts";
 
 type Row = Record<string, unknown>;
@@ -150,6 +151,7 @@ async function importSettings(tx: SQL, settings: StoreSettings, merge: boolean):
 /** Runs inside the caller's transaction, so a duplicate in a later batch undoes the earlier ones. */
 export async function importJobs(
   tx: SQL,
+  schema: string,
   params: {
     jobs: JobRecord[];
     settings?: StoreSettings;
@@ -157,21 +159,53 @@ export async function importJobs(
     onProgress?: (done: number) => void;
   },
 ): Promise<ImportResult> {
-  const { jobs, onProgress } = params;
+  const batches = [{ jobs: params.jobs, settings: params.settings }];
+  return importJobStream(tx, schema, {
+    batches: toAsync(batches),
+    merge: params.merge,
+    onProgress: params.onProgress,
+  });
+}
+
+async function* toAsync<T>(items: T[]): AsyncGenerator<T> {
+  yield* items;
+}
+
+/**
+ * Writes an import batch by batch inside the caller's transaction, `INSERT_BATCH` rows per
+ * statement; between batches it keeps only the dependency lists of the jobs that have them.
+ */
+export async function importJobStream(
+  tx: SQL,
+  schema: string,
+  params: { batches: AsyncIterable<ImportBatch>; merge?: boolean; onProgress?: (done: number) => void },
+): Promise<ImportResult> {
   const merge = params.merge ?? false;
-  const schedulesSkipped = params.settings ? await importSettings(tx, params.settings, merge) : 0;
-  const inserted: JobRecord[] = [];
-  for (let start = 0; start < jobs.length; start += INSERT_BATCH) {
-    inserted.push(...(await importBatch(tx, jobs.slice(start, start + INSERT_BATCH), merge)));
-    onProgress?.(Math.min(start + INSERT_BATCH, jobs.length));
+  const edges: [id: string, dependency: string][] = [];
+  let jobsSeen = 0;
+  let jobsImported = 0;
+  let schedulesSeen = 0;
+  let schedulesSkipped = 0;
+  for await (const { jobs, settings } of params.batches) {
+    if (settings) {
+      schedulesSkipped += await importSettings(tx, settings, merge);
+      schedulesSeen += settings.schedules.length;
+    }
+    for (let start = 0; start < jobs.length; start += INSERT_BATCH) {
+      const inserted = await importBatch(tx, jobs.slice(start, start + INSERT_BATCH), merge);
+      jobsImported += inserted.length;
+      for (const job of inserted)
+        for (const dependency of job.spec.after ?? []) edges.push([job.id, dependency]);
+    }
+    jobsSeen += jobs.length;
+    params.onProgress?.(jobsSeen);
   }
-  await importDependencies(tx, inserted);
-  if (jobs.length === 0) onProgress?.(0);
-  const schedules = params.settings?.schedules.length ?? 0;
+  if (edges.length > 0) await lockDependenciesExclusive(tx, schema);
+  await importDependencies(tx, edges);
   return {
-    jobsImported: inserted.length,
-    jobsSkipped: jobs.length - inserted.length,
-    schedulesImported: schedules - schedulesSkipped,
+    jobsImported,
+    jobsSkipped: jobsSeen - jobsImported,
+    schedulesImported: schedulesSeen - schedulesSkipped,
     schedulesSkipped,
   };
 }
@@ -181,10 +215,7 @@ export async function importJobs(
  * dependency that is not in the store (purged at the source) counts as done, as it does
  * for releaseDependents.
  */
-async function importDependencies(tx: SQL, jobs: JobRecord[]): Promise<void> {
-  const edges = jobs.flatMap((job) =>
-    (job.spec.after ?? []).map((dependency) => [job.id, dependency] as const),
-  );
+async function importDependencies(tx: SQL, edges: [id: string, dependency: string][]): Promise<void> {
   if (edges.length === 0) return;
   await tx`
     INSERT INTO job_deps (job_id, depends_on)

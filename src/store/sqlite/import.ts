@@ -5,12 +5,15 @@
  */
 
 import type { Database } from "bun:sqlite";
-import { UserError } from "../../core/errors.ts";
+import { DuplicateIdError, UserError } from "../../core/errors.ts";
 import type { JobState } from "../../core/job.ts";
 import { rowToJobRecord } from "../rows.ts";
-import type { ImportResult, JobRecord, StoreSettings } from "../store.ts";
+import type { ImportBatch, ImportResult, JobRecord, StoreSettings } from "../store.ts";
 
 type Row = Record<string, unknown>;
+
+/** Jobs between two progress reports. */
+const PROGRESS_EVERY = 5000;
 
 /**
  * A running job travels as pending with its unfinished attempt uncounted, as
@@ -43,8 +46,9 @@ export function exportJobs(
   return { jobs, next: rows.length < params.limit || !last ? null : String(last.seq) };
 }
 
-export function importDuplicateError(id: string): UserError {
-  return new UserError(
+export function importDuplicateError(id: string): DuplicateIdError {
+  return new DuplicateIdError(
+    id,
     `job id "${id}" already exists in the target store`,
     "nothing was imported; import into an empty store, use --merge to skip ids that exist, or remove that job from the input",
   );
@@ -107,24 +111,59 @@ export function importJobs(
     onProgress?: (done: number) => void;
   },
 ): ImportResult {
-  const { onProgress } = params;
-  const merge = params.merge ?? false;
-  const schedulesSkipped = params.settings ? importSettings(db, params.settings, merge) : 0;
-  const insert = db.query(`
-    INSERT INTO jobs (id, spec, revision, state, attempts, max_retries, priority, queue, tags, created_at,
-                      updated_at, next_run_at, started_at, finished_at, exit_code, last_error, source, declared,
-                      canceled_by, schedule_id, token)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (id) DO NOTHING`);
-  const completed = db.query("INSERT OR IGNORE INTO completed_revisions (job_id, revision) VALUES (?, ?)");
-  const attempt = db.query(`
-    INSERT INTO attempts (job_id, token, attempt, worker_id, host, started_at, finished_at, exit_code, signal,
-                          error, stdout_bytes, stderr_bytes, log_path, output_tail, revision)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-  const jobs: JobRecord[] = [];
-  let done = 0;
-  for (const job of params.jobs) {
-    const changes = insert.run(
+  const importer = new JobImporter(db, params.merge ?? false);
+  importer.add({ jobs: [], settings: params.settings });
+  for (let start = 0; start < params.jobs.length; start += PROGRESS_EVERY) {
+    importer.add({ jobs: params.jobs.slice(start, start + PROGRESS_EVERY) });
+    params.onProgress?.(importer.jobsSeen);
+  }
+  if (params.jobs.length === 0) params.onProgress?.(0);
+  return importer.finish();
+}
+
+/**
+ * Writes an import batch by batch inside the caller's IMMEDIATE transaction. Only the ids
+ * and dependency lists of jobs that have dependencies are kept between batches, so a
+ * streamed import of a million jobs holds one batch at a time.
+ */
+export class JobImporter {
+  jobsSeen = 0;
+  private jobsImported = 0;
+  private schedulesSeen = 0;
+  private schedulesSkipped = 0;
+  private readonly dependencies: [id: string, after: string[]][] = [];
+  private readonly insert;
+  private readonly completed;
+  private readonly attempt;
+
+  constructor(
+    private readonly db: Database,
+    private readonly merge: boolean,
+  ) {
+    this.insert = db.query(`
+      INSERT INTO jobs (id, spec, revision, state, attempts, max_retries, priority, queue, tags, created_at,
+                        updated_at, next_run_at, started_at, finished_at, exit_code, last_error, source, declared,
+                        canceled_by, schedule_id, token)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (id) DO NOTHING`);
+    this.completed = db.query("INSERT OR IGNORE INTO completed_revisions (job_id, revision) VALUES (?, ?)");
+    this.attempt = db.query(`
+      INSERT INTO attempts (job_id, token, attempt, worker_id, host, started_at, finished_at, exit_code, signal,
+                            error, stdout_bytes, stderr_bytes, log_path, output_tail, revision)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  }
+
+  add(batch: ImportBatch): void {
+    if (batch.settings) {
+      this.schedulesSkipped += importSettings(this.db, batch.settings, this.merge);
+      this.schedulesSeen += batch.settings.schedules.length;
+    }
+    for (const job of batch.jobs) this.addJob(job);
+  }
+
+  private addJob(job: JobRecord): void {
+    this.jobsSeen++;
+    const changes = this.insert.run(
       job.id,
       JSON.stringify(job.spec),
       job.revision,
@@ -147,15 +186,14 @@ export function importJobs(
       job.schedule_id,
       lastToken(job),
     ).changes;
-    done++;
     if (changes === 0) {
-      if (!merge) throw importDuplicateError(job.id);
-      continue;
+      if (!this.merge) throw importDuplicateError(job.id);
+      return;
     }
-    jobs.push(job);
-    for (const revision of job.completed_revisions) completed.run(job.id, revision);
+    this.jobsImported++;
+    for (const revision of job.completed_revisions) this.completed.run(job.id, revision);
     for (const a of job.attempt_history) {
-      attempt.run(
+      this.attempt.run(
         job.id,
         a.token,
         a.attempt,
@@ -173,29 +211,31 @@ export function importJobs(
         a.revision ?? null,
       );
     }
-    if (onProgress && done % 5000 === 0) onProgress(done);
+    if (job.spec.after && job.spec.after.length > 0) this.dependencies.push([job.id, job.spec.after]);
   }
-  // Dependencies once every row is in, so the input may list a pipeline in any order. A
-  // dependency that is not in the store (purged at the source) counts as done, as it does
-  // for releaseDependents.
-  const depend = db.query(
-    "INSERT OR IGNORE INTO job_deps (job_id, depends_on) SELECT ?, value FROM json_each(?)",
-  );
-  const block = db.query(`
-    UPDATE jobs SET blocked = EXISTS (
-      SELECT 1 FROM job_deps d JOIN jobs dep ON dep.id = d.depends_on WHERE d.job_id = jobs.id AND dep.state <> 'completed')
-    WHERE id = ?`);
-  for (const job of jobs) {
-    if (!job.spec.after || job.spec.after.length === 0) continue;
-    depend.run(job.id, JSON.stringify(job.spec.after));
-    block.run(job.id);
+
+  /**
+   * Dependencies once every row is in, so the input may list a pipeline in any order. A
+   * dependency that is not in the store (purged at the source) counts as done, as it does
+   * for releaseDependents.
+   */
+  finish(): ImportResult {
+    const depend = this.db.query(
+      "INSERT OR IGNORE INTO job_deps (job_id, depends_on) SELECT ?, value FROM json_each(?)",
+    );
+    const block = this.db.query(`
+      UPDATE jobs SET blocked = EXISTS (
+        SELECT 1 FROM job_deps d JOIN jobs dep ON dep.id = d.depends_on WHERE d.job_id = jobs.id AND dep.state <> 'completed')
+      WHERE id = ?`);
+    for (const [id, after] of this.dependencies) {
+      depend.run(id, JSON.stringify(after));
+      block.run(id);
+    }
+    return {
+      jobsImported: this.jobsImported,
+      jobsSkipped: this.jobsSeen - this.jobsImported,
+      schedulesImported: this.schedulesSeen - this.schedulesSkipped,
+      schedulesSkipped: this.schedulesSkipped,
+    };
   }
-  onProgress?.(done);
-  const schedules = params.settings?.schedules.length ?? 0;
-  return {
-    jobsImported: jobs.length,
-    jobsSkipped: params.jobs.length - jobs.length,
-    schedulesImported: schedules - schedulesSkipped,
-    schedulesSkipped,
-  };
 }

@@ -1,7 +1,9 @@
-/** The column values of a new job row, shared by plain enqueue and jobfile apply. */
+/** Inserting new jobs: the column values of a row, shared by plain enqueue and jobfile apply. */
 
-import { UserError } from "../../core/errors.ts";
+import { type Database, SQLiteError, type Statement } from "bun:sqlite";
+import { DuplicateIdError } from "../../core/errors.ts";
 import type { NewJob } from "../store.ts";
+import { setDependencies } from "./dependencies.ts";
 
 export function insertValues(job: NewJob, now: number): (string | number | null)[] {
   return [
@@ -20,9 +22,68 @@ export function insertValues(job: NewJob, now: number): (string | number | null)
   ];
 }
 
-export function duplicateIdError(id: string): UserError {
-  return new UserError(
+export function duplicateIdError(id: string): DuplicateIdError {
+  return new DuplicateIdError(
+    id,
     `job id "${id}" already exists`,
     "choose another id, or run it again with `queuectl rerun <id>`; nothing was enqueued",
   );
+}
+
+/** A new job's id and what it runs after: all a bulk insert keeps of a job once it is written. */
+export type Dependencies = [id: string, after: string[]];
+
+const INSERT_SQL = `
+  INSERT INTO jobs (id, spec, revision, state, max_retries, priority, queue, tags, created_at, updated_at,
+                    next_run_at, source, declared)
+  VALUES `;
+const ROW_SQL = "(?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+/**
+ * Rows per INSERT statement: one statement per row spends more time crossing into SQLite
+ * than writing the row (100,000 rows: about 420 ms one by one, 300 ms a hundred at a time).
+ */
+const ROWS_PER_STATEMENT = 100;
+
+/**
+ * Inserts new pending jobs inside the caller's transaction; the first id already stored, or
+ * repeated, throws. Jobs with dependencies are returned rather than linked, because a batch
+ * may list a pipeline in any order: `linkDependencies` runs once every row of the input exists.
+ */
+export function insertJobRows(db: Database, jobs: NewJob[], now: number): Dependencies[] {
+  const one = db.query(INSERT_SQL + ROW_SQL);
+  const withDependencies: Dependencies[] = [];
+  let start = 0;
+  for (; start + ROWS_PER_STATEMENT <= jobs.length; start += ROWS_PER_STATEMENT) {
+    // Compiled only for a batch that needs it: preparing it costs a one-job enqueue noticeably.
+    const many = db.query(INSERT_SQL + Array(ROWS_PER_STATEMENT).fill(ROW_SQL).join(", "));
+    const rows = jobs.slice(start, start + ROWS_PER_STATEMENT);
+    try {
+      many.run(...rows.flatMap((job) => insertValues(job, now)));
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+      // The statement left nothing behind; row by row names the id.
+      for (const job of rows) insertOne(one, job, now);
+    }
+  }
+  for (const job of jobs.slice(start)) insertOne(one, job, now);
+  for (const job of jobs) if (job.spec.after) withDependencies.push([job.spec.id, job.spec.after]);
+  return withDependencies;
+}
+
+function insertOne(statement: Statement, job: NewJob, now: number): void {
+  try {
+    statement.run(...insertValues(job, now));
+  } catch (error) {
+    if (isUniqueViolation(error)) throw duplicateIdError(job.spec.id);
+    throw error;
+  }
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return error instanceof SQLiteError && String(error.code) === "SQLITE_CONSTRAINT_UNIQUE";
+}
+
+export function linkDependencies(db: Database, jobs: Dependencies[], now: number): void {
+  for (const [id, after] of jobs) setDependencies(db, id, after, now);
 }

@@ -176,10 +176,24 @@ export const SQLITE_MIGRATIONS: { version: number; name: string; sql: string }[]
 export const SQLITE_SCHEMA_VERSION = Math.max(...SQLITE_MIGRATIONS.map((m) => m.version));
 
 /**
+ * The version schema_migrations records, or null when it cannot be read (a new file, or one
+ * that is not queuectl's). Opening an up-to-date store, which is nearly every open, costs
+ * this one query; anything else takes the full checks below.
+ */
+function recordedVersion(db: Database): number | null {
+  try {
+    return (db.query("SELECT MAX(version) AS v FROM schema_migrations").get() as { v: number | null }).v;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Brings the schema up to date. Each migration runs in its own IMMEDIATE transaction and
  * re-checks the recorded version inside it, so two processes migrating at once is safe.
  */
 export function migrateSqlite(db: Database, location: string): void {
+  if (recordedVersion(db) === SQLITE_SCHEMA_VERSION) return;
   const tables = db
     .query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
     .all() as {

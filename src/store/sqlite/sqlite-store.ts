@@ -7,6 +7,7 @@
  */
 
 import type { Database } from "bun:sqlite";
+import { UserError } from "../../core/errors.ts";
 import { emptyStateCounts, type Job, type JobState, type StateCounts } from "../../core/job.ts";
 import type { JobSpec } from "../../core/spec.ts";
 import type { FolderSyncRun, JobfileFolder } from "../folder-records.ts";
@@ -14,6 +15,8 @@ import { rowToAttempt, rowToJob } from "../rows.ts";
 import type {
   DeclaredJob,
   HeldLease,
+  ImportBatch,
+  ImportResult,
   JobDeclaration,
   JobDependencyLinks,
   JobfileApplyResult,
@@ -32,10 +35,9 @@ import type {
   ThroughputBucket,
   WorkerRecord,
 } from "../store.ts";
-import { setDependencies } from "./dependencies.ts";
 import * as folders from "./folders.ts";
-import { exportJobs, importJobs } from "./import.ts";
-import { duplicateIdError, insertValues } from "./insert.ts";
+import { exportJobs, importJobs, JobImporter } from "./import.ts";
+import { type Dependencies, insertJobRows, linkDependencies } from "./insert.ts";
 import { jobPage } from "./job-list.ts";
 import { dependencyLinks, searchJobs } from "./job-search.ts";
 import { applyJobfileChanges } from "./jobfile-apply.ts";
@@ -58,9 +60,18 @@ import { openSqliteDatabase, type SqliteOptions } from "./open-database.ts";
 import { jobPurge, queueList, queueSet } from "./queues.ts";
 import * as registry from "./registry.ts";
 import { scheduleFire, scheduleGet, scheduleList, scheduleRemove, scheduleUpsert } from "./schedules.ts";
-import { assertSameFile, fileIdentity, readOnlyError, translateSqliteError } from "./sqlite-errors.ts";
+import {
+  assertSameFile,
+  describeSqliteError,
+  fileIdentity,
+  readOnlyError,
+  translateSqliteError,
+} from "./sqlite-errors.ts";
 
 type Row = Record<string, unknown>;
+
+/** Jobs between two progress reports of a bulk insert. */
+const PROGRESS_EVERY = 5000;
 
 /** How often an idle worker checks SQLite's data_version for commits by other processes. */
 const CHANGE_POLL_MS = 20;
@@ -100,29 +111,58 @@ export class SqliteStore implements Store {
     });
   }
 
+  /**
+   * One IMMEDIATE transaction held open while `work` awaits its input, for bulk input that
+   * streams from a file instead of sitting in memory. The write lock is held meanwhile, as
+   * it is for any bulk insert, and nothing else may write through this store until it ends.
+   */
+  private async writeStream<T>(work: () => Promise<T>): Promise<T> {
+    if (this.readOnly !== null) throw readOnlyError(this.location, this.readOnly);
+    try {
+      assertSameFile(this.location, this.identity);
+      this.db.run("BEGIN IMMEDIATE");
+      const result = await work();
+      this.db.run("COMMIT");
+      return result;
+    } catch (error) {
+      if (this.db.inTransaction) this.db.run("ROLLBACK");
+      if (error instanceof UserError) throw error;
+      throw describeSqliteError(this.location, error);
+    }
+  }
+
   async close(): Promise<void> {
     this.db.close(false);
   }
 
   jobInsertMany(params: { jobs: NewJob[]; now: number; onProgress?: (done: number) => void }): Promise<void> {
-    const insert = this.db.query(`
-      INSERT INTO jobs (id, spec, revision, state, max_retries, priority, queue, tags, created_at, updated_at,
-                        next_run_at, source, declared)
-      VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT (id) DO NOTHING`);
     return this.write(() => {
-      let done = 0;
-      // Dependencies are recorded after every row exists, so a batch may list a pipeline in any order.
-      const withDependencies: NewJob[] = [];
-      for (const job of params.jobs) {
-        const changes = insert.run(...insertValues(job, params.now)).changes;
-        if (changes === 0) throw duplicateIdError(job.spec.id);
-        if (job.spec.after) withDependencies.push(job);
-        done++;
-        if (params.onProgress && done % 5000 === 0) params.onProgress(done);
+      const withDependencies: Dependencies[] = [];
+      for (let start = 0; start < params.jobs.length; start += PROGRESS_EVERY) {
+        const batch = params.jobs.slice(start, start + PROGRESS_EVERY);
+        withDependencies.push(...insertJobRows(this.db, batch, params.now));
+        params.onProgress?.(start + batch.length);
       }
-      for (const job of withDependencies) setDependencies(this.db, job.spec.id, job.spec.after, params.now);
-      params.onProgress?.(done);
+      linkDependencies(this.db, withDependencies, params.now);
+      if (params.jobs.length === 0) params.onProgress?.(0);
+    });
+  }
+
+  async jobInsertStream(params: {
+    batches: AsyncIterable<NewJob[]>;
+    now: number;
+    onProgress?: (done: number) => void;
+  }): Promise<number> {
+    return this.writeStream(async () => {
+      const withDependencies: Dependencies[] = [];
+      let done = 0;
+      for await (const batch of params.batches) {
+        withDependencies.push(...insertJobRows(this.db, batch, params.now));
+        done += batch.length;
+        params.onProgress?.(done);
+      }
+      linkDependencies(this.db, withDependencies, params.now);
+      return done;
     });
   }
 
@@ -137,6 +177,21 @@ export class SqliteStore implements Store {
     onProgress?: (done: number) => void;
   }) {
     return this.write(() => importJobs(this.db, params));
+  }
+
+  jobImportStream(params: {
+    batches: AsyncIterable<ImportBatch>;
+    merge?: boolean;
+    onProgress?: (done: number) => void;
+  }): Promise<ImportResult> {
+    return this.writeStream(async () => {
+      const importer = new JobImporter(this.db, params.merge ?? false);
+      for await (const batch of params.batches) {
+        importer.add(batch);
+        params.onProgress?.(importer.jobsSeen);
+      }
+      return importer.finish();
+    });
   }
 
   jobGet(params: { id: string }): Promise<Job | null> {

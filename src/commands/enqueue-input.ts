@@ -1,0 +1,66 @@
+/**
+ * Reading `enqueue --file` input: NDJSON streams (see flow/enqueue-stream.ts), JSON and YAML
+ * are read whole. Loaded only when a file is given, so a one-job enqueue never pays for it.
+ */
+
+import type { InputFormat } from "../core/job-input.ts";
+import { inputChunks, spoolIfPipe, textLines } from "../core/text-lines.ts";
+import type { StreamedInput } from "../flow/enqueue-stream.ts";
+
+const READ_HINT = "check the path; use -f - to read stdin";
+
+export type Input = (
+  | { kind: "whole"; text: string; name: string; format: InputFormat | undefined }
+  | { kind: "stream"; input: StreamedInput }
+) & {
+  /** Removes the temporary copy of piped input; call it once the input has been used. */
+  cleanup: () => void;
+};
+
+/**
+ * NDJSON streams; JSON and YAML are parsed whole. Without a format, the input is NDJSON when
+ * its first line is a whole JSON object and another line follows (what whole-input detection
+ * concludes too: such a text cannot parse as one JSON document).
+ */
+export async function readInput(path: string, format: InputFormat | undefined): Promise<Input> {
+  const name = path === "-" ? "stdin" : path;
+  const source = await spoolIfPipe(path, READ_HINT);
+  try {
+    const lines = () => textLines(inputChunks(source.path, READ_HINT), name);
+    const streamed: Input = { kind: "stream", input: { name, lines }, cleanup: source.cleanup };
+    if (format === "ndjson") return streamed;
+    const read: string[] = [];
+    const filled: string[] = [];
+    for await (const block of lines()) {
+      read.push(...block.lines);
+      filled.push(...block.lines.filter((line) => line.trim() !== "").slice(0, 2 - filled.length));
+      // Leaving the loop early closes the file.
+      if (format === undefined && filled.length >= 2) break;
+    }
+    if (
+      format === undefined &&
+      filled.length >= 2 &&
+      isJsonObjectLine(filled[0] ?? "") &&
+      filled[1]?.trim().startsWith("{")
+    ) {
+      return streamed;
+    }
+    if (format === undefined && filled.length >= 2) {
+      read.length = 0;
+      for await (const block of lines()) read.push(...block.lines);
+    }
+    return { kind: "whole", text: read.join("\n"), name, format, cleanup: source.cleanup };
+  } catch (error) {
+    source.cleanup();
+    throw error;
+  }
+}
+
+function isJsonObjectLine(line: string): boolean {
+  try {
+    const value = JSON.parse(line);
+    return typeof value === "object" && value !== null && !Array.isArray(value);
+  } catch {
+    return false;
+  }
+}

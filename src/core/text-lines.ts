@@ -1,0 +1,127 @@
+/**
+ * Input read as it arrives, line by line, so that a bulk file of a million jobs never sits in
+ * memory whole: at most one chunk of bytes and one unfinished line are held at a time. Lines
+ * come in blocks (one per chunk) because awaiting once per line would cost more than parsing it.
+ */
+
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { UserError } from "./errors.ts";
+
+export interface LineBlock {
+  /** The 1-based number of `lines[0]` in the input. */
+  first: number;
+  /** Raw lines without their "\n"; joining them with "\n" gives the input back. */
+  lines: string[];
+}
+
+/**
+ * Windows tools write a byte-order mark (PowerShell's `Out-File` even writes UTF-16), which
+ * JSON.parse would reject as a syntax error at the first character; the decoder drops it.
+ */
+function encodingOf(bytes: Uint8Array): "utf-8" | "utf-16le" | "utf-16be" {
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return "utf-16le";
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return "utf-16be";
+  return "utf-8";
+}
+
+function notText(name: string, encoding: string): UserError {
+  return new UserError(`${name} is not ${encoding.toUpperCase()} text`, "save it as UTF-8 and try again");
+}
+
+/** Decodes `chunks` and splits them into lines; a NUL byte or undecodable bytes refuse the input. */
+export async function* textLines(chunks: AsyncIterable<Uint8Array>, name: string): AsyncGenerator<LineBlock> {
+  let decoder: TextDecoder | undefined;
+  let encoding = "utf-8";
+  let partial = "";
+  let next = 1;
+  const split = (text: string): LineBlock | undefined => {
+    if (text.includes("\0"))
+      throw new UserError(`${name}: contains NUL bytes`, "give a text file of JSON, YAML or NDJSON");
+    const lines = (partial + text).split("\n");
+    partial = lines.pop() ?? "";
+    if (lines.length === 0) return undefined;
+    const block = { first: next, lines };
+    next += lines.length;
+    return block;
+  };
+  for await (const chunk of chunks) {
+    if (decoder === undefined) {
+      encoding = encodingOf(chunk);
+      decoder = new TextDecoder(encoding, { fatal: true });
+    }
+    let text: string;
+    try {
+      text = decoder.decode(chunk, { stream: true });
+    } catch {
+      throw notText(name, encoding);
+    }
+    const block = split(text);
+    if (block) yield block;
+  }
+  let rest = "";
+  try {
+    rest = decoder?.decode() ?? "";
+  } catch {
+    throw notText(name, encoding);
+  }
+  const block = split(rest);
+  if (block) yield block;
+  if (partial !== "") yield { first: next, lines: [partial] };
+}
+
+/** The bytes of a file, or of stdin for "-", as they are read; a file that cannot be read is a UserError. */
+export async function* inputChunks(path: string, hint: string): AsyncGenerator<Uint8Array> {
+  const stream = path === "-" ? Bun.stdin.stream() : Bun.file(path).stream();
+  try {
+    for await (const chunk of stream) yield chunk;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UserError(
+      `cannot read ${path === "-" ? "stdin" : path} (${code ?? (error as Error).message})`,
+      hint,
+    );
+  }
+}
+
+export interface SpooledInput {
+  /** A regular file to read, as often as needed. */
+  path: string;
+  /** Removes the copy, if one was made. */
+  cleanup: () => void;
+}
+
+/** stdin, a FIFO or a device: input that can be read only once, and only as fast as it comes. */
+function isPipe(path: string): boolean {
+  if (path === "-") return true;
+  try {
+    const stats = statSync(path);
+    return stats.isFIFO() || stats.isCharacterDevice() || stats.isSocket();
+  } catch {
+    // Missing or unreadable: reading it says so, naming the path.
+    return false;
+  }
+}
+
+/**
+ * Input from a pipe is copied to a private temporary file before any of it is stored, so a
+ * slow producer never holds a store transaction open (on SQLite that would hold the write
+ * lock every worker needs) and the input can be read twice, to name both lines of a repeated
+ * id. A regular file is read where it is.
+ */
+export async function spoolIfPipe(path: string, hint: string): Promise<SpooledInput> {
+  if (!isPipe(path)) return { path, cleanup: () => {} };
+  const folder = mkdtempSync(join(tmpdir(), "queuectl-input-"));
+  const cleanup = () => rmSync(folder, { recursive: true, force: true });
+  const copy = join(folder, "input");
+  try {
+    const writer = Bun.file(copy).writer();
+    for await (const chunk of inputChunks(path, hint)) writer.write(chunk);
+    await writer.end();
+  } catch (error) {
+    cleanup();
+    throw error;
+  }
+  return { path: copy, cleanup };
+}

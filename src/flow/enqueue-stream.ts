@@ -1,0 +1,160 @@
+/**
+ * Enqueueing NDJSON as it streams in: each line is validated as `enqueue` validates any
+ * input and written in batches inside one store transaction, so a million jobs cost a
+ * batch of memory, not a million parsed jobs, and a bad line still stores nothing.
+ *
+ * What is kept for the whole input: the dependency lists of jobs that have them (for the
+ * cycle check), schedules (each becomes a schedule row after the jobs), and the ids only
+ * when the caller asks for them. A repeated id is found by the store's unique key, not by
+ * a set of every id read.
+ */
+
+import type { QueueConfig } from "../core/config.ts";
+import { assertNoCycle } from "../core/dependencies.ts";
+import { DuplicateIdError, UserError } from "../core/errors.ts";
+import { type PreparedJob, parseNdjsonLine, prepareJob, repeatedIdError } from "../core/job-input.ts";
+import type { LineBlock } from "../core/text-lines.ts";
+import type { NewJob, Store } from "../store/store.ts";
+import { assertSchedulesNew, type EnqueueResult, storeSchedules } from "./enqueue.ts";
+
+/** Jobs per store batch: large enough to amortize a round trip, small enough to stay light. */
+const BATCH = 5000;
+
+export interface StreamedInput {
+  /** For messages: the file name, or "stdin". */
+  name: string;
+  /** The input's lines, from the start at each call: read again to name both lines of a repeated id. */
+  lines: () => AsyncIterable<LineBlock>;
+}
+
+export interface StreamOptions {
+  config: QueueConfig;
+  now: number;
+  /** Collect every id for the result (`--json` prints them); default: count only. */
+  keepIds?: boolean;
+  onProgress?: (done: number) => void;
+}
+
+export interface StreamResult extends EnqueueResult {
+  /** Jobs enqueued (not counting schedules); `jobs` lists them all only with `keepIds`, else the first. */
+  count: number;
+}
+
+/** Each non-blank line as a prepared job, with its line number. */
+async function* preparedLines(
+  input: StreamedInput,
+  config: QueueConfig,
+  now: number,
+): AsyncGenerator<{ job: PreparedJob; line: number }[]> {
+  for await (const block of input.lines()) {
+    const jobs: { job: PreparedJob; line: number }[] = [];
+    for (const [index, raw] of block.lines.entries()) {
+      const text = raw.trim();
+      if (text === "") continue;
+      const line = block.first + index;
+      jobs.push({
+        job: prepareJob(parseNdjsonLine(text, line, input.name), input.name, config, now, true),
+        line,
+      });
+    }
+    yield jobs;
+  }
+}
+
+export async function enqueueStream(
+  store: Store,
+  input: StreamedInput,
+  options: StreamOptions,
+): Promise<StreamResult> {
+  const { config, now } = options;
+  const ids: string[] = [];
+  const scheduled: PreparedJob[] = [];
+  const scheduleLines = new Map<string, number>();
+  const dependencies = new Map<string, readonly string[]>();
+  let empty = true;
+  async function* batches(): AsyncGenerator<NewJob[]> {
+    let batch: NewJob[] = [];
+    for await (const jobs of preparedLines(input, config, now)) {
+      for (const { job, line } of jobs) {
+        empty = false;
+        const { id } = job.spec;
+        const scheduleLine = scheduleLines.get(id);
+        if (scheduleLine !== undefined)
+          throw repeatedIdError(input.name, `line ${line}`, id, `line ${scheduleLine}`);
+        if (job.spec.schedule !== undefined) {
+          scheduled.push(job);
+          scheduleLines.set(id, line);
+          continue;
+        }
+        if (job.spec.after) dependencies.set(id, job.spec.after);
+        // The first id always: a one-job file is reported by its id.
+        if (options.keepIds || ids.length === 0) ids.push(id);
+        batch.push({ ...job, source: null });
+        if (batch.length >= BATCH) {
+          yield batch;
+          batch = [];
+        }
+      }
+    }
+    if (empty)
+      throw new UserError(`${input.name} is empty`, 'give a job such as {"id":"job1","command":"echo hi"}');
+    if (batch.length > 0) yield batch;
+    // Still inside the store's transaction: a cycle or a taken schedule id stores nothing.
+    assertNoCycle(dependencies);
+    if (scheduleLines.size > 0) await assertNoJobNamedLikeSchedule(input, scheduleLines, config, now);
+    await assertSchedulesNew(store, scheduled);
+  }
+  let count: number;
+  try {
+    count = await store.jobInsertStream({ batches: batches(), now, onProgress: options.onProgress });
+  } catch (error) {
+    // Nothing was stored; if the id is not in the store either, the input holds it twice.
+    if (error instanceof DuplicateIdError && !(await store.jobGet({ id: error.id }))) {
+      throw await repeatedInInput(input, error.id, config, now);
+    }
+    throw error;
+  }
+  await storeSchedules(store, scheduled, now);
+  return { count, jobs: ids, schedules: scheduled.map((job) => job.spec.id) };
+}
+
+/**
+ * A job line that comes before a schedule line of the same id was written before the schedule
+ * was seen; reading the input again finds it without keeping every id.
+ */
+async function assertNoJobNamedLikeSchedule(
+  input: StreamedInput,
+  scheduleLines: Map<string, number>,
+  config: QueueConfig,
+  now: number,
+): Promise<void> {
+  for await (const jobs of preparedLines(input, config, now)) {
+    for (const { job, line } of jobs) {
+      const scheduleLine = scheduleLines.get(job.spec.id);
+      if (job.spec.schedule !== undefined || scheduleLine === undefined) continue;
+      const [first, second] = line < scheduleLine ? [line, scheduleLine] : [scheduleLine, line];
+      throw repeatedIdError(input.name, `line ${second}`, job.spec.id, `line ${first}`);
+    }
+  }
+}
+
+/** Reads the input again to name both lines of a repeated id. */
+async function repeatedInInput(
+  input: StreamedInput,
+  id: string,
+  config: QueueConfig,
+  now: number,
+): Promise<UserError> {
+  let first: number | undefined;
+  for await (const jobs of preparedLines(input, config, now)) {
+    for (const { job, line } of jobs) {
+      if (job.spec.id !== id) continue;
+      if (first !== undefined) return repeatedIdError(input.name, `line ${line}`, id, `line ${first}`);
+      first = line;
+    }
+  }
+  return new UserError(
+    `${input.name}: the id "${id}" is used twice`,
+    "give every job its own id; nothing was enqueued",
+  );
+}

@@ -1,0 +1,94 @@
+/** Contract: bulk input that streams in batches (enqueue -f of NDJSON, import), all or nothing. */
+
+import { expect, test } from "bun:test";
+import { DuplicateIdError, UserError } from "../../src/core/errors.ts";
+import type { ImportBatch, NewJob } from "../../src/store/store.ts";
+import { newJob, T0, type WithStore } from "./contract-helpers.ts";
+import { record } from "./contract-transfer.ts";
+
+async function* batchesOf<T>(batches: T[], failAfter?: number): AsyncGenerator<T> {
+  for (const [index, batch] of batches.entries()) {
+    if (index === failAfter) throw new UserError("jobs.ndjson, line 9: bad line", "fix it");
+    yield batch;
+  }
+}
+
+function ids(prefix: string, count: number): NewJob[] {
+  return Array.from({ length: count }, (_, i) => newJob(`${prefix}-${i}`));
+}
+
+export function streamsContract(withStore: WithStore): void {
+  test(
+    "a streamed insert stores every batch in order, counts them, and links dependencies across batches",
+    withStore(async ({ store }) => {
+      const progress: number[] = [];
+      const count = await store.jobInsertStream({
+        batches: batchesOf([[newJob("report", { after: ["build"] }), ...ids("a", 249)], [newJob("build")]]),
+        now: T0,
+        onProgress: (done) => progress.push(done),
+      });
+      expect(count).toBe(251);
+      expect(progress).toEqual([250, 251]);
+      const listed = (await store.jobList({})).map((job) => job.id);
+      expect(listed[0]).toBe("report");
+      expect(listed.at(-1)).toBe("build");
+      // report waits for build, so the first claim skips it.
+      const claimed = await store.jobClaim({ workerId: "w", host: "h", now: T0, leaseMs: 60_000 });
+      expect(claimed?.id).toBe("a-0");
+    }),
+  );
+
+  test(
+    "a streamed insert is all or nothing: an id repeated in a later batch, one the store has, or a failing input stores nothing",
+    withStore(async ({ store }) => {
+      await store.jobInsertMany({ jobs: [newJob("taken")], now: T0 });
+      // 180 sits inside a hundred-row statement, so the repeat is found within one statement.
+      const repeated = store.jobInsertStream({
+        batches: batchesOf([ids("a", 150), [...ids("b", 30), newJob("a-120")]]),
+        now: T0,
+      });
+      await expect(repeated).rejects.toBeInstanceOf(DuplicateIdError);
+      await expect(repeated).rejects.toThrow('"a-120"');
+      const clash = store.jobInsertStream({ batches: batchesOf([ids("c", 10), [newJob("taken")]]), now: T0 });
+      await expect(clash).rejects.toThrow('"taken"');
+      const failing = store.jobInsertStream({ batches: batchesOf([ids("d", 10), ids("e", 10)], 1), now: T0 });
+      await expect(failing).rejects.toThrow("line 9");
+      expect((await store.jobList({})).map((job) => job.id)).toEqual(["taken"]);
+      // The store is usable after each rollback.
+      await store.jobInsertMany({ jobs: [newJob("after")], now: T0 });
+      expect((await store.jobCounts()).total).toBe(2);
+    }),
+  );
+
+  test(
+    "a streamed import applies settings and jobs batch by batch, refuses a repeat whole, and merges",
+    withStore(async ({ store }) => {
+      const batches = (): ImportBatch[] => [
+        {
+          jobs: [record("x", { spec: { id: "x", command: "echo x", after: ["y"] } })],
+          settings: { config: { "max-retries": "7" }, queues: [], schedules: [] },
+        },
+        {
+          jobs: [record("y", { state: "completed" })],
+          settings: { config: {}, queues: [{ name: "q", concurrency: 2, paused: false }], schedules: [] },
+        },
+      ];
+      const result = await store.jobImportStream({ batches: batchesOf(batches()) });
+      expect(result).toEqual({ jobsImported: 2, jobsSkipped: 0, schedulesImported: 0, schedulesSkipped: 0 });
+      expect(await store.configGetAll()).toMatchObject({ "max-retries": "7" });
+      // x waits for y, which completed, so x is claimable.
+      const claimed = await store.jobClaim({ workerId: "w", host: "h", now: T0, leaseMs: 60_000 });
+      expect(claimed?.id).toBe("x");
+      const again = store.jobImportStream({
+        batches: batchesOf<ImportBatch>([{ jobs: [record("new")] }, { jobs: [record("y")] }]),
+      });
+      await expect(again).rejects.toThrow('"y"');
+      expect(await store.jobGet({ id: "new" })).toBeNull();
+      const merged = await store.jobImportStream({
+        batches: batchesOf<ImportBatch>([{ jobs: [record("new")] }, { jobs: [record("y")] }]),
+        merge: true,
+      });
+      expect(merged).toMatchObject({ jobsImported: 1, jobsSkipped: 1 });
+    }),
+  );
+}
