@@ -65,7 +65,7 @@ function describeRow(row: ReportRow): string {
   const id = safeText(row.id);
   switch (row.result) {
     case "canceled":
-      return `${colors.green("✓")} Job ${id} canceled (it had not started)`;
+      return `${colors.green("✓")} Job ${id} canceled (it was not running)`;
     case "not-running":
       return `Job ${id} was no longer running (${row.state ?? "gone"}); nothing to kill`;
     case "orphaned":

@@ -83,4 +83,16 @@ describe("kill", () => {
     expect(cancel.exitCode).toBe(2);
     expect(cancel.stderr).toContain("queuectl kill");
   });
+
+  test("a failed job waiting for its retry is canceled, and the message does not say it never ran", async () => {
+    await config(context.home, "backoff-base", "100");
+    await enqueue(context.home, { id: "flaky", command: "exit 3", max_retries: 2 });
+    context.foreground();
+    await waitFor(async () => (await jobState(context.home, "flaky")) === "failed", { what: "flaky to fail once" });
+    const kill = await context.cli("kill", "flaky");
+    expect(kill.exitCode).toBe(0);
+    expect(kill.stdout).toContain("Job flaky canceled (it was not running)");
+    expect(kill.stdout).not.toContain("had not started");
+    expect(await jobState(context.home, "flaky")).toBe("canceled");
+  });
 });
