@@ -136,7 +136,7 @@ export async function renderMetrics(store: Store, now: number, series: Monotonic
     family(
       "queuectl_workers",
       "gauge",
-      "Registered workers, alive or lost (no heartbeat within the lease).",
+      "Registered workers, alive or lost (no heartbeat for three heartbeat intervals, at least 10 s).",
       [
         sample("queuectl_workers", alive, { status: "alive" }),
         sample("queuectl_workers", workers.length - alive, { status: "lost" }),
