@@ -6,8 +6,8 @@
  */
 
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { runCliJson, waitFor } from "../helpers/cli.ts";
 import { isProcessAlive } from "../../src/worker/process-info.ts";
+import { runCliJson, waitFor } from "../helpers/cli.ts";
 import { config, enqueue, getJob, jobState, workerTestContext } from "../worker/helpers.ts";
 
 setDefaultTimeout(60_000);
@@ -89,7 +89,9 @@ describe("kill", () => {
     await config(context.home, "backoff-base", "100");
     await enqueue(context.home, { id: "flaky", command: "exit 3", max_retries: 2 });
     context.foreground();
-    await waitFor(async () => (await jobState(context.home, "flaky")) === "failed", { what: "flaky to fail once" });
+    await waitFor(async () => (await jobState(context.home, "flaky")) === "failed", {
+      what: "flaky to fail once",
+    });
     const kill = await context.cli("kill", "flaky");
     expect(kill.exitCode).toBe(0);
     expect(kill.stdout).toContain("Job flaky canceled (it was not running)");

@@ -91,7 +91,12 @@ describe("worker stop", () => {
 
   test("a job already stopped for its timeout counts as failed, and the report does not say otherwise", async () => {
     // It ignores SIGTERM, so after its 2 s timeout it sits in the 5 s kill grace when the stop comes.
-    await enqueue(context.home, { id: "late", command: "trap '' TERM; sleep 300", timeout: 2, max_retries: 0 });
+    await enqueue(context.home, {
+      id: "late",
+      command: "trap '' TERM; sleep 300",
+      timeout: 2,
+      max_retries: 0,
+    });
     await runCliJson(["worker", "start"], { env: context.home.env });
     await waitForState("late", "processing");
     await waitFor(
