@@ -1,8 +1,10 @@
 import type { CAC } from "cac";
 import { heartbeatIntervalMs, resolveConfig } from "../core/config.ts";
+import { formatDurationMs } from "../core/duration.ts";
 import { UserError } from "../core/errors.ts";
 import type { Job } from "../core/job.ts";
 import { colors, iso, printJson, safeText } from "../render.ts";
+import type { Store } from "../store/store.ts";
 import { type KillOutcome, killJobs, waitForKilled } from "../worker/kill.ts";
 import { KILL_GRACE_MS } from "../worker/run.ts";
 import { type GlobalOptions, withStore } from "./context.ts";
@@ -37,6 +39,8 @@ function refuseBadIds(ids: string[], jobs: (Job | null)[]): void {
 
 interface ReportRow {
   id: string;
+  /** For a job still running when the wait ended: how long its worker has been silent, on the store's clock. */
+  silentMs?: number;
   /** `killed`: its attempt ended; `requested`: it still ran when the wait ended. */
   result: "canceled" | "killed" | "requested" | "orphaned" | "not-running";
   state: Job["state"] | null;
@@ -65,12 +69,15 @@ function describeRow(row: ReportRow): string {
   const id = safeText(row.id);
   switch (row.result) {
     case "canceled":
-      return `${colors.green("✓")} Job ${id} canceled (it had not started)`;
+      return `${colors.green("✓")} Job ${id} canceled (it was not running)`;
     case "not-running":
       return `Job ${id} was no longer running (${row.state ?? "gone"}); nothing to kill`;
     case "orphaned":
       return `Job ${id}: kill requested, but its worker ${safeText(row.workerId ?? "?")} is gone; the job ends canceled when it is rescued, once its lease runs out`;
     case "requested":
+      if (row.silentMs !== undefined) {
+        return `Job ${id}: kill requested, but its worker ${safeText(row.workerId ?? "?")} has sent no heartbeat for ${formatDurationMs(row.silentMs)} (it may have died); the job ends canceled when it is rescued, once its lease runs out`;
+      }
       return `Job ${id}: kill requested; its worker ${safeText(row.workerId ?? "?")} stops it at its next heartbeat`;
     case "killed":
       return `${colors.green("✓")} Job ${id} killed: ${describeEnd(row.job)}`;
@@ -82,6 +89,23 @@ function describeEnd(job: Job | null | undefined): string {
   if (job.state === "failed") return `${colors.magenta("failed")}; retry at ${iso(job.next_run_at)}`;
   if (job.state === "dead") return `${colors.red("dead")}; no retries left, moved to the DLQ`;
   return job.state;
+}
+
+/**
+ * A job still running after the wait: its worker either has not got to it yet or died (its
+ * row stays until the job is rescued). A worker silent for longer than a heartbeat interval
+ * is not about to act, so the report must not promise that it will.
+ */
+async function markSilentWorkers(store: Store, rows: ReportRow[], intervalMs: number): Promise<ReportRow[]> {
+  if (!rows.some((row) => row.result === "requested")) return rows;
+  const [workers, now] = await Promise.all([store.workerList(), store.clockNow()]);
+  const beatOf = new Map(workers.map((worker) => [worker.id, worker.heartbeat_at]));
+  return rows.map((row) => {
+    if (row.result !== "requested") return row;
+    const beat = row.workerId === null ? undefined : beatOf.get(row.workerId);
+    const silentMs = beat === undefined ? undefined : now - beat;
+    return silentMs !== undefined && silentMs > intervalMs ? { ...row, silentMs } : row;
+  });
 }
 
 export function registerKill(cli: CAC): void {
@@ -113,7 +137,11 @@ export function registerKill(cli: CAC): void {
           requested,
           heartbeatIntervalMs(config) + KILL_GRACE_MS + RECORD_SLACK_MS,
         );
-        const rows = outcomes.map((outcome) => reportRow(outcome, ended));
+        const rows = await markSilentWorkers(
+          store,
+          outcomes.map((outcome) => reportRow(outcome, ended)),
+          heartbeatIntervalMs(config),
+        );
         if (options.json) {
           printJson({ jobs: rows.map(({ id, result, state }) => ({ id, result, state })) });
           return;

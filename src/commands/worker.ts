@@ -252,7 +252,7 @@ export function registerWorker(cli: CAC): void {
           onEscalate: (pids) => {
             if (!options.json && pids.length > 0) {
               console.log(
-                `Timeout of ${formatDurationMs(timeoutMs)} reached: stopping the running jobs of ${pids.length} worker(s); they go back to pending`,
+                `Timeout of ${formatDurationMs(timeoutMs)} reached: stopping the running jobs of ${pids.length} worker(s); they go back to pending, but a job already past its timeout counts as failed`,
               );
             }
           },
@@ -272,7 +272,9 @@ export function registerWorker(cli: CAC): void {
         if (total === 0 && report.watchers.length === 0) console.log("No workers running on this host.");
         else console.log(`${colors.green("✓")} Stopped ${total} worker(s)`);
         if (report.forced.length > 0)
-          console.log(`  ${report.forced.length} had running jobs stopped and returned to pending`);
+          console.log(
+            `  ${report.forced.length} had running jobs stopped and returned to pending (a job already past its timeout counts as failed)`,
+          );
         if (report.killed.length > 0)
           console.log(
             colors.yellow(

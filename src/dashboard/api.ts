@@ -20,12 +20,17 @@ const MAX_MINUTES = 24 * 60;
 /** A job's detail lists at most this many of the jobs waiting for it; the total is still given. */
 const DEPENDENTS_SHOWN = 100;
 
-/** The `status --json` shape: `{ jobs, workers, config }`. */
-export async function statusBody(store: Store, now: number) {
-  const [jobs, stored, workers] = await Promise.all([
+/**
+ * The `status --json` shape: `{ jobs, workers, config }`. Heartbeat ages are judged on the
+ * store's clock, as `status` judges them (on PostgreSQL heartbeats carry the server's time),
+ * so a dashboard host whose clock is off does not call live workers lost.
+ */
+export async function statusBody(store: Store) {
+  const [jobs, stored, workers, now] = await Promise.all([
     store.jobCounts(),
     store.configGetAll(),
     store.workerList(),
+    store.clockNow(),
   ]);
   const lostAfter = workerLostAfterMs(resolveConfig(stored));
   return {
@@ -35,12 +40,12 @@ export async function statusBody(store: Store, now: number) {
   };
 }
 
-export async function status(store: Store, now: number): Promise<Response> {
-  return json(await statusBody(store, now));
+export async function status(store: Store): Promise<Response> {
+  return json(await statusBody(store));
 }
 
-export async function workers(store: Store, now: number): Promise<Response> {
-  return json((await statusBody(store, now)).workers);
+export async function workers(store: Store): Promise<Response> {
+  return json((await statusBody(store)).workers);
 }
 
 class BadQuery extends Error {

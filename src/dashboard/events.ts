@@ -65,7 +65,7 @@ export class StatusFeed {
   }
 
   private async event(): Promise<string> {
-    const body = JSON.stringify(await statusBody(this.store, this.clock()));
+    const body = JSON.stringify(await statusBody(this.store));
     return `event: status\ndata: ${body}\n\n`;
   }
 

@@ -48,9 +48,11 @@ function histogramLines(name: string, data: HistogramCounts): string[] {
 
 /** `series` is the process's memory of earlier scrapes, which keeps counters from going down. */
 export async function renderMetrics(store: Store, now: number, series: MonotonicSeries): Promise<string> {
-  const [queues, workers, stored, raw] = await Promise.all([
+  const [queues, workers, storeNow, stored, raw] = await Promise.all([
     store.queueList(),
     store.workerList(),
+    // Heartbeats are judged on the store's clock, as `status` judges them.
+    store.clockNow(),
     store.configGetAll(),
     store.metricsSnapshot({
       now,
@@ -68,7 +70,7 @@ export async function renderMetrics(store: Store, now: number, series: Monotonic
   const duration = series.histogram("duration", raw.duration);
   const wait = series.histogram("wait", raw.wait);
   const lostAfter = workerLostAfterMs(resolveConfig(stored));
-  const alive = workers.filter((worker) => now - worker.heartbeat_at <= lostAfter).length;
+  const alive = workers.filter((worker) => storeNow - worker.heartbeat_at <= lostAfter).length;
   const oldest = new Map(raw.oldestDueByQueue.map((entry) => [entry.queue, entry.since]));
   const families = [
     family(
@@ -134,7 +136,7 @@ export async function renderMetrics(store: Store, now: number, series: Monotonic
     family(
       "queuectl_workers",
       "gauge",
-      "Registered workers, alive or lost (no heartbeat within the lease).",
+      "Registered workers, alive or lost (no heartbeat for three heartbeat intervals, at least 10 s).",
       [
         sample("queuectl_workers", alive, { status: "alive" }),
         sample("queuectl_workers", workers.length - alive, { status: "lost" }),

@@ -88,9 +88,9 @@ function routeFor(segments: string[], deps: Deps): Route[] {
   if (first !== "api") return [];
   switch (second) {
     case "status":
-      return third === undefined ? [read(() => api.status(store, clock()))] : [];
+      return third === undefined ? [read(() => api.status(store))] : [];
     case "workers":
-      return third === undefined ? [read(() => api.workers(store, clock()))] : [];
+      return third === undefined ? [read(() => api.workers(store))] : [];
     case "throughput":
       return third === undefined ? [read(({ url }) => api.throughput(store, url.searchParams, clock()))] : [];
     case "sync":

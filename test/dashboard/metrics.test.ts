@@ -106,6 +106,9 @@ describe("/metrics", () => {
     expect(families.get("queuectl_queue_concurrency_limit")?.samples).toHaveLength(1);
     expect(seriesValue(families, "queuectl_workers", { status: "alive" })).toBe(1);
     expect(seriesValue(families, "queuectl_workers", { status: "lost" })).toBe(1);
+    // Liveness follows the heartbeat, not the lease (as `status` judges it); the help says so.
+    expect(families.get("queuectl_workers")?.help).toContain("heartbeat");
+    expect(families.get("queuectl_workers")?.help).not.toContain("lease");
   });
 
   test("counters come from finished attempts by queue and outcome", async () => {

@@ -6,6 +6,7 @@
  */
 
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { isProcessAlive } from "../../src/worker/process-info.ts";
 import { runCliJson, waitFor } from "../helpers/cli.ts";
 import { config, enqueue, getJob, jobState, workerTestContext } from "../worker/helpers.ts";
 
@@ -82,5 +83,33 @@ describe("kill", () => {
     const cancel = await context.cli("cancel", "busy");
     expect(cancel.exitCode).toBe(2);
     expect(cancel.stderr).toContain("queuectl kill");
+  });
+
+  test("a failed job waiting for its retry is canceled, and the message does not say it never ran", async () => {
+    await config(context.home, "backoff-base", "100");
+    await enqueue(context.home, { id: "flaky", command: "exit 3", max_retries: 2 });
+    context.foreground();
+    await waitFor(async () => (await jobState(context.home, "flaky")) === "failed", {
+      what: "flaky to fail once",
+    });
+    const kill = await context.cli("kill", "flaky");
+    expect(kill.exitCode).toBe(0);
+    expect(kill.stdout).toContain("Job flaky canceled (it was not running)");
+    expect(kill.stdout).not.toContain("had not started");
+    expect(await jobState(context.home, "flaky")).toBe("canceled");
+  });
+
+  test("a job whose worker was killed is not reported as stopping at the next heartbeat", async () => {
+    await config(context.home, "lease", "2s");
+    await enqueue(context.home, { id: "orphan", command: "sleep 300" });
+    const worker = context.foreground();
+    await worker.waitForOutput("orphan: attempt 1/4 started");
+    await waitRunning("orphan");
+    process.kill(worker.pid, "SIGKILL");
+    await waitFor(() => !isProcessAlive(worker.pid), { what: "the worker to die" });
+    const kill = await context.cli("kill", "orphan");
+    expect(kill.exitCode).toBe(0);
+    expect(kill.stdout).not.toContain("stops it at its next heartbeat");
+    expect(kill.stdout).toContain("ends canceled when it is rescued");
   });
 });

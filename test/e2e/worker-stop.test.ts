@@ -89,6 +89,29 @@ describe("worker stop", () => {
     expect(attempt?.error).toContain("back to pending");
   }, 60_000);
 
+  test("a job already stopped for its timeout counts as failed, and the report does not say otherwise", async () => {
+    // It ignores SIGTERM, so after its 2 s timeout it sits in the 5 s kill grace when the stop comes.
+    await enqueue(context.home, {
+      id: "late",
+      command: "trap '' TERM; sleep 300",
+      timeout: 2,
+      max_retries: 0,
+    });
+    await runCliJson(["worker", "start"], { env: context.home.env });
+    await waitForState("late", "processing");
+    await waitFor(
+      async () => {
+        const job = await getJob(context.home, "late");
+        return job?.started_at != null && Date.now() > job.started_at + 2_500;
+      },
+      { what: "late's timeout to pass" },
+    );
+    const result = await cli("worker", "stop", "--timeout", "1s");
+    expect(result.exitCode).toBe(0);
+    expect(await getJob(context.home, "late")).toMatchObject({ state: "dead", attempts: 1 });
+    expect(result.stdout).toContain("past its timeout counts as failed");
+  }, 60_000);
+
   test("in the foreground, a second SIGTERM stops the running job at once", async () => {
     await enqueue(context.home, { id: "long", command: "sleep 300" });
     const worker = foreground();
