@@ -55,6 +55,10 @@ function describe(change: PlannedJob): string {
             : ` (was ${state} at ${running})`;
       return `unchanged: revision ${shortRevision(completed?.revision ?? "")} completed${when(completed?.at ?? null)}${dropped}`;
     }
+    case "skipCompleted": {
+      const dropped = change.actual?.nextRevision ? "; the change queued behind it is dropped" : "";
+      return `unchanged: revision ${shortRevision(change.completed?.revision ?? "")} completed${when(change.completed?.at ?? null)}; the running attempt of ${running} finishes, nothing runs after it${dropped}`;
+    }
     case "redeclare":
       if (change.actual && !change.actual.declared)
         return `redeclare: ${change.adopt ? "declared here" : "its jobfile is back"} (${state}, not re-run)`;
@@ -72,7 +76,7 @@ function describe(change: PlannedJob): string {
 function mark(action: JobfileAction): string {
   if (action === "create") return colors.green("+");
   if (action === "cancel" || action === "forget") return colors.red("-");
-  if (action === "showCompleted") return colors.dim("=");
+  if (action === "showCompleted" || action === "skipCompleted") return colors.dim("=");
   return colors.yellow("~");
 }
 
@@ -142,6 +146,7 @@ const GROUP: Record<JobfileAction, "create" | "update" | "already_completed" | "
   dropDeferred: "update",
   redeclare: "update",
   showCompleted: "already_completed",
+  skipCompleted: "already_completed",
   cancel: "cancel",
   forget: "forget",
 };
