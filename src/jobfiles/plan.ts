@@ -20,6 +20,7 @@ import {
   type JobfileAction,
   ownerKey,
 } from "../core/reconcile.ts";
+import type { JobSpec } from "../core/spec.ts";
 import type { DeclaredChange, DeclaredJob, JobfileChanges, NewJob } from "../store/store.ts";
 import { type FieldChange, fieldChanges } from "./field-changes.ts";
 import type { Place } from "./parse.ts";
@@ -64,8 +65,8 @@ export interface ActualState {
   declared: DeclaredJob[];
   /** The store's facts for the desired ids, the ids they wait for and the removal candidates. */
   existing: JobFacts[];
-  /** Every schedule, from jobfiles or `enqueue`. */
-  schedules: DeclaredSchedule[];
+  /** Every schedule, from jobfiles or `enqueue`; its spec, when given, shows what an update changes. */
+  schedules: (DeclaredSchedule & { spec?: JobSpec })[];
   /** Owners (folders, or files for rows without one) known to be gone from disk. */
   missingOwners?: ReadonlySet<string>;
 }
@@ -100,6 +101,8 @@ export interface Plan {
   unchanged: DesiredJob[];
   /** Jobs with a `schedule`, which become schedules rather than jobs. */
   schedules: SchedulePlan;
+  /** What each schedule update changes, field by field, by id (absent: nothing known). */
+  scheduleFields?: Map<string, FieldChange[]>;
   errors: JobfileProblem[];
 }
 
@@ -272,6 +275,13 @@ export function plan(desired: DesiredState, actual: ActualState, options: PlanOp
     const file = relativeFile(desired.root, source);
     return file === null || isBlocked(file, blocked) ? null : file;
   });
+  const storedSchedules = new Map(actual.schedules.map((schedule) => [schedule.id, schedule.spec]));
+  result.scheduleFields = new Map(
+    result.schedules.updates.map((job) => {
+      const stored = storedSchedules.get(job.spec.id);
+      return [job.spec.id, stored ? fieldChanges(stored, job.spec) : []];
+    }),
+  );
   return result;
 }
 
