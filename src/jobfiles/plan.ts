@@ -32,7 +32,7 @@ import {
   type SchedulePlan,
   scheduleConflicts,
 } from "./plan-schedules.ts";
-import { type JobfileProblem, problemPlace } from "./problem.ts";
+import { duplicateIdProblems, type JobfileProblem } from "./problem.ts";
 
 /** A valid job from a jobfile, with its place for messages. */
 export interface DesiredJob extends NewJob {
@@ -140,24 +140,13 @@ function conflictingFiles(
   adopt: boolean,
 ): Map<string, JobfileProblem[]> {
   const conflicts = new Map<string, JobfileProblem[]>();
-  const byId = new Map<string, DesiredJob[]>();
-  for (const job of desired.jobs) byId.set(job.spec.id, [...(byId.get(job.spec.id) ?? []), job]);
-  for (const [id, jobs] of byId) {
-    if (jobs.length < 2) continue;
-    for (const job of jobs) {
-      const others = jobs
-        .filter((other) => other !== job)
-        .map((other) => problemPlace(idProblem(other, "", "")));
-      addProblem(
-        conflicts,
-        idProblem(
-          job,
-          `id "${id}" is also declared at ${others.join(", ")}`,
-          "ids must be unique across the folder; none of these files is applied until one is renamed",
-        ),
-      );
-    }
-  }
+  const places = desired.jobs.map((job) => ({
+    id: job.spec.id,
+    file: job.file,
+    line: job.line,
+    column: job.column,
+  }));
+  for (const problem of duplicateIdProblems(places)) addProblem(conflicts, problem);
   for (const job of desired.jobs) {
     const stored = facts.get(job.spec.id) ?? null;
     const owner = stored ? ownerKey(stored) : null;
