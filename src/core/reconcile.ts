@@ -54,7 +54,10 @@ export interface WantedDeclaration {
  * create: a new row. replace: the spec is replaced, attempts reset, the job waits to run.
  * defer: queued to run after the running attempt. dropDeferred: the revision queued behind the
  * running attempt is dropped. showCompleted: the waiting run is dropped and the job shows a
- * revision it already completed. redeclare: only who declares it changes (file, folder, or
+ * revision it already completed. skipCompleted: the job is running another revision and the
+ * declared one already completed, so the attempt finishes and nothing is queued after it (a
+ * revision queued behind it is dropped); the next sync after it ends shows the completed one
+ * again. redeclare: only who declares it changes (file, folder, or
  * "declared again"). cancel: a job that had not started is canceled, its file being gone.
  * forget: its file is gone; a running attempt finishes and finished work keeps its history.
  */
@@ -64,6 +67,7 @@ export type JobfileAction =
   | "defer"
   | "dropDeferred"
   | "showCompleted"
+  | "skipCompleted"
   | "redeclare"
   | "cancel"
   | "forget";
@@ -74,6 +78,7 @@ export const JOBFILE_ACTIONS: readonly JobfileAction[] = [
   "defer",
   "dropDeferred",
   "showCompleted",
+  "skipCompleted",
   "redeclare",
   "cancel",
   "forget",
@@ -132,7 +137,9 @@ export function decideDeclaration(facts: JobFacts | null, wanted: WantedDeclarat
 
   if (facts.state === "processing") {
     // The running attempt always finishes under the spec it started with.
-    if (same || completed) return facts.nextRevision !== null ? act("dropDeferred", facts) : keepOrRedeclare;
+    if (same) return facts.nextRevision !== null ? act("dropDeferred", facts) : keepOrRedeclare;
+    // Said by every sync while it runs: the file and the running row differ until it ends.
+    if (completed) return act("skipCompleted", facts, completed);
     if (facts.nextRevision === wanted.revision) return keepOrRedeclare;
     return act("defer", facts);
   }

@@ -16,7 +16,7 @@ import { isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseAllDocume
 import { UserError } from "../core/errors.ts";
 import { type JobSpec, normalizeSpec, SPEC_FIELDS, SpecError } from "../core/spec.ts";
 import { jsonErrorOffset } from "./json-position.ts";
-import type { JobfileProblem } from "./problem.ts";
+import { duplicateIdProblems, type IdPlace, type JobfileProblem } from "./problem.ts";
 
 /** Larger files are refused unread: a jobfile is a handful of lines. */
 export const MAX_JOBFILE_BYTES = 1024 * 1024;
@@ -290,6 +290,7 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
 
   const pathId = idFromPath(rel);
   const several = entries.length > 1;
+  const idPlaces: IdPlace[] = [];
   for (const entry of entries) {
     const doc = entry.doc;
     if (!isPlainObject(entry.value)) {
@@ -297,8 +298,11 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
       continue;
     }
     const givenId = entry.value.id;
-    if (typeof givenId === "string" || typeof givenId === "number") result.knownIds.push(String(givenId));
-    else if (!several) result.knownIds.push(pathId);
+    if (typeof givenId === "string" || typeof givenId === "number") {
+      result.knownIds.push(String(givenId));
+      const at = place(fieldOffset(entry.node, "id", doc) ?? entry.offset);
+      idPlaces.push({ id: String(givenId), file: rel, ...at });
+    } else if (!several) result.knownIds.push(pathId);
     if (several && givenId === undefined) {
       report(
         entry.offset,
@@ -326,5 +330,7 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
       report(offset, field, error.message, error.hint);
     }
   }
+  // A file without other problems gets this from the planner, which sees every file's ids.
+  if (result.problems.length > 0) result.problems.push(...duplicateIdProblems(idPlaces));
   return done();
 }

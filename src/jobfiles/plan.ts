@@ -20,6 +20,7 @@ import {
   type JobfileAction,
   ownerKey,
 } from "../core/reconcile.ts";
+import type { JobSpec } from "../core/spec.ts";
 import type { DeclaredChange, DeclaredJob, JobfileChanges, NewJob } from "../store/store.ts";
 import { type FieldChange, fieldChanges } from "./field-changes.ts";
 import type { Place } from "./parse.ts";
@@ -31,7 +32,7 @@ import {
   type SchedulePlan,
   scheduleConflicts,
 } from "./plan-schedules.ts";
-import { type JobfileProblem, problemPlace } from "./problem.ts";
+import { duplicateIdProblems, type JobfileProblem } from "./problem.ts";
 
 /** A valid job from a jobfile, with its place for messages. */
 export interface DesiredJob extends NewJob {
@@ -64,8 +65,8 @@ export interface ActualState {
   declared: DeclaredJob[];
   /** The store's facts for the desired ids, the ids they wait for and the removal candidates. */
   existing: JobFacts[];
-  /** Every schedule, from jobfiles or `enqueue`. */
-  schedules: DeclaredSchedule[];
+  /** Every schedule, from jobfiles or `enqueue`; its spec, when given, shows what an update changes. */
+  schedules: (DeclaredSchedule & { spec?: JobSpec })[];
   /** Owners (folders, or files for rows without one) known to be gone from disk. */
   missingOwners?: ReadonlySet<string>;
 }
@@ -100,6 +101,8 @@ export interface Plan {
   unchanged: DesiredJob[];
   /** Jobs with a `schedule`, which become schedules rather than jobs. */
   schedules: SchedulePlan;
+  /** What each schedule update changes, field by field, by id (absent: nothing known). */
+  scheduleFields?: Map<string, FieldChange[]>;
   errors: JobfileProblem[];
 }
 
@@ -137,23 +140,30 @@ function conflictingFiles(
   adopt: boolean,
 ): Map<string, JobfileProblem[]> {
   const conflicts = new Map<string, JobfileProblem[]>();
-  const byId = new Map<string, DesiredJob[]>();
-  for (const job of desired.jobs) byId.set(job.spec.id, [...(byId.get(job.spec.id) ?? []), job]);
-  for (const [id, jobs] of byId) {
-    if (jobs.length < 2) continue;
-    for (const job of jobs) {
-      const others = jobs
-        .filter((other) => other !== job)
-        .map((other) => problemPlace(idProblem(other, "", "")));
-      addProblem(
-        conflicts,
-        idProblem(
-          job,
-          `id "${id}" is also declared at ${others.join(", ")}`,
-          "ids must be unique across the folder; none of these files is applied until one is renamed",
-        ),
-      );
-    }
+  const places = desired.jobs.map((job) => ({
+    id: job.spec.id,
+    file: job.file,
+    line: job.line,
+    column: job.column,
+  }));
+  for (const problem of duplicateIdProblems(places)) addProblem(conflicts, problem);
+  // A file in error keeps its last good jobs: no other file takes one over meanwhile. (A file
+  // only being saved or removed is no error: a move done as copy + delete must go through.)
+  const blockedIds = new Set(desired.blockedIds);
+  const inError = new Set(desired.problems.map((problem) => problem.file));
+  for (const job of desired.jobs.filter((candidate) => blockedIds.has(candidate.spec.id))) {
+    const source = facts.get(job.spec.id)?.source;
+    const file = source ? relativeFile(desired.root, source) : null;
+    if (file === null || file === job.file || !inError.has(file) || !isBlocked(file, desired.blocked))
+      continue;
+    addProblem(
+      conflicts,
+      idProblem(
+        job,
+        `id "${job.spec.id}" is also declared at ${file}, which is in error`,
+        "ids must be unique across the folder; fix that file and remove the id from one of them",
+      ),
+    );
   }
   for (const job of desired.jobs) {
     const stored = facts.get(job.spec.id) ?? null;
@@ -272,6 +282,13 @@ export function plan(desired: DesiredState, actual: ActualState, options: PlanOp
     const file = relativeFile(desired.root, source);
     return file === null || isBlocked(file, blocked) ? null : file;
   });
+  const storedSchedules = new Map(actual.schedules.map((schedule) => [schedule.id, schedule.spec]));
+  result.scheduleFields = new Map(
+    result.schedules.updates.map((job) => {
+      const stored = storedSchedules.get(job.spec.id);
+      return [job.spec.id, stored ? fieldChanges(stored, job.spec) : []];
+    }),
+  );
   return result;
 }
 

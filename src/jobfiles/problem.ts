@@ -24,3 +24,35 @@ export function fileProblem(file: string, message: string, hint: string): Jobfil
 export function problemPlace(problem: JobfileProblem): string {
   return `${problem.file}:${problem.line}:${problem.column}`;
 }
+
+/** Where a declaration writes its id. */
+export interface IdPlace {
+  id: string;
+  file: string;
+  line: number;
+  column: number;
+}
+
+/** A problem at each declaration of an id that more than one declares, naming the others. */
+export function duplicateIdProblems(declarations: readonly IdPlace[]): JobfileProblem[] {
+  const byId = new Map<string, IdPlace[]>();
+  for (const entry of declarations) byId.set(entry.id, [...(byId.get(entry.id) ?? []), entry]);
+  const problems: JobfileProblem[] = [];
+  for (const [id, places] of byId) {
+    if (places.length < 2) continue;
+    for (const entry of places) {
+      const others = places
+        .filter((other) => other !== entry)
+        .map((other) => problemPlace({ ...other, field: null, message: "", hint: "" }));
+      problems.push({
+        file: entry.file,
+        line: entry.line,
+        column: entry.column,
+        field: "id",
+        message: `id "${id}" is also declared at ${others.join(", ")}`,
+        hint: "ids must be unique across the folder; none of these files is applied until one is renamed",
+      });
+    }
+  }
+  return problems;
+}

@@ -9,7 +9,7 @@
 import { idsByAction, type JobfileAction } from "../core/reconcile.ts";
 import { colors, safeText } from "../render.ts";
 import type { JobfileApplyResult } from "../store/store.ts";
-import { showValue } from "./field-changes.ts";
+import { type FieldChange, showValue } from "./field-changes.ts";
 import type { PlannedJob } from "./plan.ts";
 import { problemPlace } from "./problem.ts";
 import type { ScheduleApplyResult, SyncOutcome } from "./sync.ts";
@@ -55,6 +55,10 @@ function describe(change: PlannedJob): string {
             : ` (was ${state} at ${running})`;
       return `unchanged: revision ${shortRevision(completed?.revision ?? "")} completed${when(completed?.at ?? null)}${dropped}`;
     }
+    case "skipCompleted": {
+      const dropped = change.actual?.nextRevision ? "; the change queued behind it is dropped" : "";
+      return `unchanged: revision ${shortRevision(change.completed?.revision ?? "")} completed${when(change.completed?.at ?? null)}; the running attempt of ${running} finishes, nothing runs after it${dropped}`;
+    }
     case "redeclare":
       if (change.actual && !change.actual.declared)
         return `redeclare: ${change.adopt ? "declared here" : "its jobfile is back"} (${state}, not re-run)`;
@@ -72,8 +76,19 @@ function describe(change: PlannedJob): string {
 function mark(action: JobfileAction): string {
   if (action === "create") return colors.green("+");
   if (action === "cancel" || action === "forget") return colors.red("-");
-  if (action === "showCompleted") return colors.dim("=");
+  if (action === "showCompleted" || action === "skipCompleted") return colors.dim("=");
   return colors.yellow("~");
+}
+
+function fieldLines(fields: readonly FieldChange[]): string[] {
+  return fields.map(
+    (field) =>
+      `      ${colors.yellow("~")} ${safeText(field.field)}: ${safeText(showValue(field.from))} → ${safeText(showValue(field.to))}`,
+  );
+}
+
+function fieldsJson(fields: readonly FieldChange[]) {
+  return fields.map((field) => ({ field: field.field, from: field.from ?? null, to: field.to ?? null }));
 }
 
 function changeLines(change: PlannedJob, width: number): string[] {
@@ -83,11 +98,7 @@ function changeLines(change: PlannedJob, width: number): string[] {
   const rearms =
     change.rearms.length > 0 ? `; re-arms ${change.rearms.map((id) => safeText(id)).join(", ")}` : "";
   const head = `  ${mark(change.action)} ${safeText(change.id).padEnd(width)}  ${adopt}${describe(change)}${rearms}  ${colors.dim(safeText(change.file))}`;
-  const fields = change.fields.map(
-    (field) =>
-      `      ${colors.yellow("~")} ${safeText(field.field)}: ${safeText(showValue(field.from))} → ${safeText(showValue(field.to))}`,
-  );
-  return [head, ...fields];
+  return [head, ...fieldLines(change.fields)];
 }
 
 export function planLines(outcome: SyncOutcome): string[] {
@@ -106,9 +117,10 @@ export function planLines(outcome: SyncOutcome): string[] {
     ...schedules.creates.map((job) =>
       row(colors.green("+"), job.spec.id, `create schedule "${safeText(job.spec.schedule ?? "")}"`, job.file),
     ),
-    ...schedules.updates.map((job) =>
+    ...schedules.updates.flatMap((job) => [
       row(colors.yellow("~"), job.spec.id, "update: schedule changed", job.file),
-    ),
+      ...fieldLines(plan.scheduleFields?.get(job.spec.id) ?? []),
+    ]),
     ...schedules.removals.map((r) =>
       row(colors.red("-"), r.actual.id, "remove schedule: jobfile removed, future occurrences stop", r.file),
     ),
@@ -142,6 +154,7 @@ const GROUP: Record<JobfileAction, "create" | "update" | "already_completed" | "
   dropDeferred: "update",
   redeclare: "update",
   showCompleted: "already_completed",
+  skipCompleted: "already_completed",
   cancel: "cancel",
   forget: "forget",
 };
@@ -246,11 +259,7 @@ function changeJson(change: PlannedJob) {
     completed_revision: change.completed?.revision ?? null,
     completed_at: change.completed?.at == null ? null : new Date(change.completed.at).toISOString(),
     rearms: change.rearms,
-    fields: change.fields.map((field) => ({
-      field: field.field,
-      from: field.from ?? null,
-      to: field.to ?? null,
-    })),
+    fields: fieldsJson(change.fields),
   };
 }
 
@@ -277,6 +286,7 @@ export function syncJson(outcome: SyncOutcome) {
           file: job.file,
           revision: job.revision,
           schedule: job.spec.schedule,
+          fields: fieldsJson(plan.scheduleFields?.get(job.spec.id) ?? []),
         })),
         remove: plan.schedules.removals.map((r) => ({ id: r.actual.id, file: r.file })),
         unchanged: plan.schedules.unchanged.length,

@@ -107,6 +107,7 @@ describe("queuectl watch", () => {
       defer: [],
       drop_deferred: [],
       show_completed: [],
+      skip_completed: [],
       redeclare: [],
       cancel: [],
       forget: [],

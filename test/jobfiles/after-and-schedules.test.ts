@@ -5,7 +5,7 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { specRevision } from "../../src/core/spec.ts";
-import { appliedSummary, planLines } from "../../src/jobfiles/report.ts";
+import { appliedSummary, planLines, syncJson } from "../../src/jobfiles/report.ts";
 import {
   type BackendTest,
   claimAll,
@@ -160,6 +160,15 @@ function suite(t: BackendTest): void {
       t.fixture.write("rotate.yaml", nightly);
       await sync(t.store, t.fixture.dir);
       t.fixture.write("rotate.yaml", nightly.replace("0 3", "30 4"));
+      // An update shows the fields it changes, as a job's update does.
+      const planned = await sync(t.store, t.fixture.dir, { dryRun: true });
+      expect(planLines(planned)).toEqual([
+        "  ~ rotate  update: schedule changed  rotate.yaml",
+        '      ~ schedule: "0 3 * * *" → "30 4 * * *"',
+      ]);
+      expect(syncJson(planned).plan.schedules.update[0]?.fields).toEqual([
+        { field: "schedule", from: "0 3 * * *", to: "30 4 * * *" },
+      ]);
       expect((await sync(t.store, t.fixture.dir)).appliedSchedules?.updated).toEqual(["rotate"]);
       expect((await t.store.scheduleGet({ id: "rotate" }))?.spec.schedule).toBe("30 4 * * *");
       t.fixture.remove("rotate.yaml");

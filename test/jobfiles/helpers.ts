@@ -131,6 +131,7 @@ export const NOTHING_APPLIED = {
   defer: [],
   dropDeferred: [],
   showCompleted: [],
+  skipCompleted: [],
   redeclare: [],
   cancel: [],
   forget: [],

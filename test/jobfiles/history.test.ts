@@ -72,8 +72,34 @@ forEachBackend("history", (t) => {
     await t.setUp();
     await v1DoneV2Waiting(t);
     const [running] = await claimAll(t.store);
+    const [v1] = await runsOf(t, "build");
     t.fixture.write("build.yaml", v(1));
+    // The plan says plainly that A completed and runs no more; never "up to date".
+    const outcome = await sync(t.store, t.fixture.dir, { dryRun: true });
+    expect(planLines(outcome)[0]).toContain(`= build  unchanged: revision ${v1?.slice(0, 6)} completed 20`);
+    expect(planLines(outcome)[0]).toContain("the running attempt of");
+    expect(await syncActions(t)).toEqual(["build skipCompleted"]);
+    await t.store.jobComplete({ id: "build", token: running?.token ?? 0, now: Date.now(), result: SUCCESS });
+    expect(await syncActions(t)).toEqual(["build showCompleted"]);
+    expect(await claimAll(t.store)).toEqual([]);
     expect(await syncActions(t)).toEqual([]);
+    expect((await runsOf(t, "build")).length).toBe(2);
+  });
+
+  test("A → B → C → A with B running and C queued behind it: C is dropped, the plan names A", async () => {
+    await t.setUp();
+    await v1DoneV2Waiting(t);
+    const [running] = await claimAll(t.store);
+    const [v1] = await runsOf(t, "build");
+    t.fixture.write("build.yaml", v(3));
+    expect(await syncActions(t)).toEqual(["build defer"]);
+    t.fixture.write("build.yaml", v(1));
+    const outcome = await sync(t.store, t.fixture.dir);
+    const line = planLines(outcome)[0] ?? "";
+    expect(line).toContain(`= build  unchanged: revision ${v1?.slice(0, 6)} completed 20`);
+    expect(line).toContain("the change queued behind it is dropped");
+    expect(line).not.toContain("back to the running revision");
+    expect(outcome.applied?.skipCompleted).toEqual(["build"]);
     await t.store.jobComplete({ id: "build", token: running?.token ?? 0, now: Date.now(), result: SUCCESS });
     expect(await syncActions(t)).toEqual(["build showCompleted"]);
     expect(await claimAll(t.store)).toEqual([]);

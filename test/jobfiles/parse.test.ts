@@ -186,6 +186,18 @@ describe("every problem", () => {
     expect(parsed.knownIds).toEqual(["a", "b"]);
   });
 
+  test("an id a file declares twice is listed beside the file's other problems", () => {
+    const text = "id: p\ncommand: a\n---\nid: p\ncommand: b\n---\nid: q\ncommand: c\ntimeout: soon\n";
+    const parsed = parseJobfile(text, "list.yaml");
+    expect(parsed.problems.map((p) => [p.line, p.column, p.field, p.message])).toEqual([
+      [1, 1, "id", 'id "p" is also declared at list.yaml:4:1'],
+      [4, 1, "id", 'id "p" is also declared at list.yaml:1:1'],
+      [9, 1, "timeout", '`timeout` "soon" is not a duration'],
+    ]);
+    // With no other problem, the planner reports it, with the ids of every other file.
+    expect(parseJobfile("id: p\ncommand: a\n---\nid: p\ncommand: b\n", "list.yaml").problems).toEqual([]);
+  });
+
   test("a missing command does not hide the other fields' problems", () => {
     const parsed = parseJobfile("max_retries: -1\nqueue: 7\n", "a.yaml");
     expect(parsed.problems.map((p) => p.field)).toEqual(["command", "max_retries", "queue"]);

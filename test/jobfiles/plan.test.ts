@@ -90,6 +90,25 @@ describe("plan", () => {
     });
   });
 
+  test("an id a file in error still declares is not taken over by another file", () => {
+    const fromB = desiredJob("p", "echo from-b", "b.yaml");
+    const fromA = desiredJob("p", "echo from-a", "a.yaml");
+    const problem = { file: "b.yaml", line: 3, column: 1, field: "timeout", message: "bad", hint: "" };
+    const broken = { blocked: ["b.yaml"], blockedIds: ["p"], problems: [problem] };
+    const result = plan(desired([fromA], broken), actual([facts(fromB, "pending")]));
+    expect(result.changes).toEqual([]);
+    expect(result.errors.map((e) => `${e.file}:${e.line} ${e.field} ${e.message}`)).toEqual([
+      'a.yaml:1 id id "p" is also declared at b.yaml, which is in error',
+      "b.yaml:3 timeout bad",
+    ]);
+    // b.yaml only being saved or removed (no problem of its own): a move goes through.
+    const settling = plan(
+      desired([fromA], { blocked: ["b.yaml"], blockedIds: ["p"] }),
+      actual([facts(fromB, "pending")]),
+    );
+    expect(actions(settling)).toEqual(["p replace"]);
+  });
+
   test("the same revision is unchanged in every state", () => {
     const a = desiredJob("a", "echo a");
     for (const state of STATES) {
@@ -116,12 +135,8 @@ describe("plan", () => {
     const completed = [{ revision: v1.revision, at: 1_700_000_000_000 }];
     for (const state of STATES) {
       const result = plan(desired([v1]), actual([facts(v2, state, { completed })]));
-      if (state === "processing") {
-        // The running attempt of v2 finishes; nothing is queued after it.
-        expect(result.changes).toEqual([]);
-        continue;
-      }
-      expect(actions(result)).toEqual(["a showCompleted"]);
+      // A running attempt of v2 finishes, nothing is queued after it, and the plan says so.
+      expect(actions(result)).toEqual([state === "processing" ? "a skipCompleted" : "a showCompleted"]);
       expect(result.changes[0]?.completed).toEqual(completed[0] ?? null);
     }
   });

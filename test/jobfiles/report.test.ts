@@ -78,6 +78,11 @@ test("each action reads as what will happen, never as a condition", () => {
       change("showCompleted", "dead", { completed }),
       change("defer", "processing"),
       change("dropDeferred", "processing"),
+      change("skipCompleted", "processing", { completed }),
+      change("skipCompleted", "processing", {
+        completed,
+        actual: { ...change("defer", "processing").actual, nextRevision: "c0ffee1234" } as never,
+      }),
       change("replace", "completed", {
         fields: [{ field: "command", from: "echo v2", to: "echo v1" }],
         adopt: { from: "/old/jobs", reason: "gone" },
@@ -89,6 +94,8 @@ test("each action reads as what will happen, never as a condition", () => {
     "  = x  unchanged: revision 3f9a1c completed 2026-11-30T22:00:04Z (was dead at 7b2e11)  x.yaml",
     "  ~ x  update: queued after the running attempt of 7b2e11  x.yaml",
     "  ~ x  update: back to the running revision 7b2e11; the change queued behind it is dropped  x.yaml",
+    "  = x  unchanged: revision 3f9a1c completed 2026-11-30T22:00:04Z; the running attempt of 7b2e11 finishes, nothing runs after it  x.yaml",
+    "  = x  unchanged: revision 3f9a1c completed 2026-11-30T22:00:04Z; the running attempt of 7b2e11 finishes, nothing runs after it; the change queued behind it is dropped  x.yaml",
     "  ~ x  adopt from /old/jobs (folder no longer exists); update: the new revision is queued (was completed)  x.yaml",
     '      ~ command: "echo v2" → "echo v1"',
   ]);
@@ -101,6 +108,7 @@ test("the plan's counts are Applied's when the store did what the plan said", ()
     change("replace", "pending"),
     change("defer", "processing"),
     change("showCompleted", "pending"),
+    change("skipCompleted", "processing"),
     change("cancel", "pending"),
     change("forget", "completed"),
   ].map((planned, index) => ({ ...planned, id: `j${index}` }));
@@ -109,9 +117,9 @@ test("the plan's counts are Applied's when the store did what the plan said", ()
   for (const planned of changes) applied[planned.action].push(planned.id);
   expect(appliedCounts(applied, null)).toEqual(planCounts(planned));
   expect(planSummary(planned)).toBe(
-    "Plan: 1 to create, 2 to update, 1 already completed (not re-run), 1 to cancel, 1 to forget (file removed, history kept); 0 unchanged.",
+    "Plan: 1 to create, 2 to update, 2 already completed (not re-run), 1 to cancel, 1 to forget (file removed, history kept); 0 unchanged.",
   );
   expect(appliedSummary(applied, null)).toBe(
-    "Applied: 1 created, 2 updated, 1 already completed (not re-run), 1 canceled, 1 forgotten.",
+    "Applied: 1 created, 2 updated, 2 already completed (not re-run), 1 canceled, 1 forgotten.",
   );
 });

@@ -243,8 +243,9 @@ export function jobfileContract(withStore: WithStore): void {
           now: T0 + 6,
         });
         if (b === "processing") {
-          // The running attempt of B finishes; nothing is queued behind it.
-          expect(done(back)).toEqual([]);
+          // The running attempt of B finishes; nothing is queued behind it, and the apply says so.
+          expect(done(back)).toEqual(["a skipCompleted"]);
+          expect((await store.jobGet({ id: "a" }))?.state).toBe("processing");
           await store.jobComplete({ id: "a", token: running?.token ?? 0, now: T0 + 7, result: runResult(0) });
           const after = await store.jobfileApply({
             changes: { ...none, declarations: [declared("a", 1)] },
@@ -286,7 +287,7 @@ export function jobfileContract(withStore: WithStore): void {
         changes: { ...none, declarations: [declared("a", 1)] },
         now: T0 + 5,
       });
-      expect(done(back)).toEqual(["a dropDeferred"]);
+      expect(done(back)).toEqual(["a skipCompleted"]);
       await store.jobComplete({ id: "a", token: running?.token ?? 0, now: T0 + 6, result: runResult(0) });
       expect(await store.jobGet({ id: "a" })).toMatchObject({ state: "completed", revision: "a@2" });
       expect((await store.attemptList({ jobId: "a" })).map((attempt) => attempt.revision)).toEqual([

@@ -89,6 +89,11 @@ function writer(tx: SQL, now: number) {
       await dropDeferredRevision(job);
       await declaredBy(job);
     },
+    // The declared revision already completed: the same writes, nothing queued after the run.
+    async skipCompleted(job: DeclaredChange) {
+      await dropDeferredRevision(job);
+      await declaredBy(job);
+    },
     async redeclare(job: DeclaredChange) {
       await declaredBy(job);
     },
@@ -129,7 +134,13 @@ export async function applyJobfileChanges(
     if (decision.action === "nothing" || decision.action === "refuse") continue;
     if (decision.action !== "create") await write[decision.action](job, decision);
     result[decision.action].push(job.spec.id);
-    if (decision.action !== "defer" && decision.action !== "dropDeferred") written.push(job);
+    // Only actions that wrote the declared spec record its dependencies.
+    if (
+      decision.action !== "defer" &&
+      decision.action !== "dropDeferred" &&
+      decision.action !== "skipCompleted"
+    )
+      written.push(job);
     if (decision.rearms.length > 0) rearming.push(job.spec.id);
   }
   // In any order: a pipeline may list its steps before the jobs they wait for.

@@ -94,6 +94,11 @@ function writer(db: Database, now: number) {
       dropDeferredRevision.run(job.spec.id);
       declaredBy.run(job.source, job.owner, now, job.spec.id);
     },
+    // The declared revision already completed: the same writes, nothing queued after the run.
+    skipCompleted(job: DeclaredChange) {
+      dropDeferredRevision.run(job.spec.id);
+      declaredBy.run(job.source, job.owner, now, job.spec.id);
+    },
     redeclare(job: DeclaredChange) {
       declaredBy.run(job.source, job.owner, now, job.spec.id);
     },
@@ -120,7 +125,13 @@ export function applyJobfileChanges(db: Database, changes: JobfileChanges, now: 
     if (decision.action === "nothing" || decision.action === "refuse") continue;
     write[decision.action](job, decision);
     result[decision.action].push(job.spec.id);
-    if (decision.action !== "defer" && decision.action !== "dropDeferred") written.push(job);
+    // Only actions that wrote the declared spec record its dependencies.
+    if (
+      decision.action !== "defer" &&
+      decision.action !== "dropDeferred" &&
+      decision.action !== "skipCompleted"
+    )
+      written.push(job);
     if (decision.rearms.length > 0) rearming.push(job.spec.id);
   }
   // In any order: a pipeline may list its steps before the jobs they wait for.
