@@ -149,6 +149,10 @@ export function saveSyncIndex(
     chmodSync(temporary, 0o600);
     renameSync(temporary, path);
   } catch {
-    rmSync(temporary, { force: true });
+    try {
+      rmSync(temporary, { force: true });
+    } catch {
+      // Nothing was written, or the folder is unusable: either way there is nothing to undo.
+    }
   }
 }
