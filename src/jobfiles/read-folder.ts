@@ -58,16 +58,23 @@ interface IndexUpdate {
   changed: boolean;
 }
 
-function readParsed(file: ScannedFile, update: IndexUpdate | null): ParsedJobfile | "gone" {
+/** The file's parse, with its index entry when it has one. */
+interface FileRead {
+  parsed: ParsedJobfile;
+  entry: IndexEntry | null;
+}
+
+function readParsed(file: ScannedFile, update: IndexUpdate | null): FileRead | "gone" {
   const { stats } = file;
   const key = statKey(stats);
   const known = update?.index.entries.get(file.rel);
-  if (update && known?.key === key && known.real === file.real && !isRacy(update.index, stats)) {
+  const sameTarget = (known?.real ?? file.source) === file.real;
+  if (update && known?.key === key && sameTarget && !isRacy(update.index, stats)) {
     update.next.set(file.rel, known);
-    return known.parsed;
+    return { parsed: known.parsed, entry: known };
   }
   if (update) update.changed = true;
-  if (stats.size > MAX_JOBFILE_BYTES) return tooLarge(file.rel);
+  if (stats.size > MAX_JOBFILE_BYTES) return { parsed: tooLarge(file.rel), entry: null };
   let bytes: Buffer;
   try {
     // Synchronous: jobfiles are small, and a promise per file costs more than the read.
@@ -75,14 +82,17 @@ function readParsed(file: ScannedFile, update: IndexUpdate | null): ParsedJobfil
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return "gone";
-    return readError(file.rel, code);
+    return { parsed: readError(file.rel, code), entry: null };
   }
-  if (!update) return parseJobfileBytes(bytes, file.rel);
+  if (!update) return { parsed: parseJobfileBytes(bytes, file.rel), entry: null };
   const hash = contentHash(bytes);
-  const parsed =
-    known?.hash === hash && known.real === file.real ? known.parsed : parseJobfileBytes(bytes, file.rel);
-  update.next.set(file.rel, { real: file.real, key, hash, parsed });
-  return parsed;
+  const same = known?.hash === hash && sameTarget;
+  const entry: IndexEntry = same
+    ? { key, hash, parsed: known.parsed, revisions: known.revisions }
+    : { key, hash, parsed: parseJobfileBytes(bytes, file.rel) };
+  if (file.real !== file.source) entry.real = file.real;
+  update.next.set(file.rel, entry);
+  return { parsed: entry.parsed, entry };
 }
 
 /** Reads the folder into the desired state. Throws a UserError when the folder itself is unusable. */
@@ -104,7 +114,7 @@ export async function readJobsFolder(options: ReadFolderOptions): Promise<Folder
     blockedIds: [],
     namespace,
   };
-  const parsedFiles: { file: ScannedFile; parsed: ParsedJobfile }[] = [];
+  const parsedFiles: ({ file: ScannedFile } & FileRead)[] = [];
   const settleMs = options.settleMs ?? 0;
   let settlesAt: number | null = null;
   let done = 0;
@@ -116,31 +126,36 @@ export async function readJobsFolder(options: ReadFolderOptions): Promise<Folder
       settlesAt = Math.min(settlesAt ?? Number.POSITIVE_INFINITY, file.stats.mtimeMs + settleMs);
       continue;
     }
-    const parsed = readParsed(file, update);
-    if (parsed === "gone") {
+    const read = readParsed(file, update);
+    if (read === "gone") {
       desired.blocked.push(file.rel);
       continue;
     }
-    parsedFiles.push({ file, parsed });
+    parsedFiles.push({ file, ...read });
   }
   options.onProgress?.(done, scan.files.length);
-  // Entries of files gone from the folder (or left for later) are dropped with the rewrite.
-  if (update && (update.changed || update.next.size !== update.index.entries.size) && options.indexDir) {
-    saveSyncIndex(options.indexDir, { root, entries: update.next }, startedAt);
-  }
   // `after` entries that name one of the folder's own jobs move into its namespace with it.
   const naming: FolderNaming = {
     namespace,
     folderIds: new Set(parsedFiles.flatMap(({ parsed }) => parsed.knownIds)),
   };
-  for (const { file, parsed } of parsedFiles) {
+  for (const { file, parsed, entry } of parsedFiles) {
     if (parsed.problems.length > 0) {
       desired.problems.push(...parsed.problems);
       desired.blocked.push(file.rel);
       desired.blockedIds.push(...parsed.knownIds.map((id) => namespaced(naming.namespace, id)));
       continue;
     }
-    desired.jobs.push(...desiredJobsOf(parsed, file, config.maxRetries, options.now, naming));
+    const jobs = desiredJobsOf(parsed, file, config.maxRetries, options.now, naming, entry?.revisions);
+    if (update && entry && !entry.revisions && naming.namespace === null) {
+      entry.revisions = jobs.map((job) => job.revision);
+      update.changed = true;
+    }
+    desired.jobs.push(...jobs);
+  }
+  // Entries of files gone from the folder (or left for later) are dropped with the rewrite.
+  if (update && (update.changed || update.next.size !== update.index.entries.size) && options.indexDir) {
+    saveSyncIndex(options.indexDir, { root, entries: update.next }, startedAt);
   }
   return { desired, fileCount: scan.files.length, settlesAt };
 }

@@ -31,13 +31,15 @@ const RACY_WINDOW_MS = 1000;
 const RACY_WINDOW_COARSE_MS = 2000;
 
 export interface IndexEntry {
-  /** The file read: a symlink's target. */
-  real: string;
+  /** The file read, when it is not the path scanned (a symlink's target); else absent. */
+  real?: string;
   /** `statKey` of the file when it was scanned, before it was read. */
   key: string;
-  /** sha256 of the bytes read, hex. */
+  /** sha256 of the bytes read, its first 128 bits in hex. */
   hash: string;
   parsed: ParsedJobfile;
+  /** Each job's revision as parsed, which is the revision it has in a folder without a namespace. */
+  revisions?: string[];
 }
 
 export interface SyncIndex {
@@ -59,7 +61,7 @@ interface IndexFileShape {
 }
 
 export function contentHash(bytes: Uint8Array): string {
-  return new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
+  return new Bun.CryptoHasher("sha256").update(bytes).digest("hex").slice(0, 32);
 }
 
 export function syncIndexPath(indexDir: string, root: string): string {
@@ -84,7 +86,8 @@ function isEntry(value: unknown): value is IndexEntry {
   return (
     typeof entry === "object" &&
     entry !== null &&
-    typeof entry.real === "string" &&
+    (entry.real === undefined || typeof entry.real === "string") &&
+    (entry.revisions === undefined || Array.isArray(entry.revisions)) &&
     typeof entry.key === "string" &&
     typeof entry.hash === "string" &&
     typeof parsed === "object" &&
