@@ -6,7 +6,15 @@
  */
 
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { chmodSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { readJobsFolder } from "../../src/jobfiles/read-folder.ts";
 import { statKey } from "../../src/jobfiles/settle.ts";
@@ -98,6 +106,31 @@ describe("unchanged files", () => {
 });
 
 describe("every real change is caught", () => {
+  test("a namespace given to the folder later changes every revision, though no jobfile changed", async () => {
+    await setUp();
+    fixture.write("a.yaml", "command: echo one\nafter: [b]\n");
+    fixture.write("b.yaml", job("two"));
+    await commands();
+    ageIndex();
+    fixture.write(".queuectl.yaml", "namespace: blog\n");
+    const plain = await readJobsFolder({ store, dir: fixture.dir, now: 1000 });
+    const indexed = await readJobsFolder({ store, dir: fixture.dir, now: 1000, indexDir });
+    expect(indexed.desired.jobs.map((entry) => entry.spec.id)).toEqual(["blog/a", "blog/b"]);
+    expect(indexed).toEqual(plain);
+  });
+
+  test("a symlink pointed at another file", async () => {
+    await setUp();
+    fixture.write("x.yaml.txt", job("one"));
+    fixture.write("y.yaml.txt", job("two"));
+    symlinkSync("x.yaml.txt", join(fixture.dir, "a.yaml"));
+    expect(await commands()).toEqual({ a: "echo one", problems: [] });
+    ageIndex();
+    fixture.remove("a.yaml");
+    symlinkSync("y.yaml.txt", join(fixture.dir, "a.yaml"));
+    expect(await commands()).toEqual({ a: "echo two", problems: [] });
+  });
+
   test("a same-size edit that keeps the old mtime (ctime differs)", async () => {
     await setUp();
     const path = fixture.write("a.yaml", job("one"));
