@@ -14,7 +14,7 @@ import { type ReadFolderOptions, readJobsFolder } from "./read-folder.ts";
 import { recordSyncRun } from "./sync-record.ts";
 
 export interface SyncOptions extends ReadFolderOptions {
-  /** Plan only; nothing is written. Default false. */
+  /** Plan only; nothing is written to the store (the read index still is). Default false. */
   dryRun?: boolean;
   /** Take over ids that another jobs folder, still on disk, declares (`sync --adopt`). Default false. */
   adopt?: boolean;

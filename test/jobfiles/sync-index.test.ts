@@ -20,6 +20,7 @@ import { readJobsFolder } from "../../src/jobfiles/read-folder.ts";
 import { statKey } from "../../src/jobfiles/settle.ts";
 import { syncIndexPath } from "../../src/jobfiles/sync-index.ts";
 import type { Store } from "../../src/store/store.ts";
+import { runCli } from "../helpers/cli.ts";
 import { type JobsFixture, jobsFixture, sync } from "./helpers.ts";
 
 setDefaultTimeout(60_000);
@@ -260,5 +261,21 @@ describe("an index that cannot be trusted is ignored", () => {
     expect(Object.keys(readIndex().entries)).toEqual(["a.yaml"]);
     indexDir = join(fixture.dir, "a.yaml", "not-a-folder");
     expect(await commands()).toEqual({ a: "echo one", problems: [] });
+  });
+});
+
+describe("queuectl sync", () => {
+  test("keeps the index in $QUEUECTL_HOME/sync-index, 0600, and still applies the next edit", async () => {
+    await setUp();
+    const path = fixture.write("a.yaml", job("one"));
+    const first = await runCli(["sync", fixture.dir], { env: fixture.env });
+    expect(first.exitCode).toBe(0);
+    expect(statSync(indexPath()).mode & 0o777).toBe(0o600);
+    expect(Object.keys(readIndex().entries)).toEqual(["a.yaml"]);
+    writeFileSync(path, job("two"));
+    const second = await runCli(["sync", fixture.dir], { env: fixture.env });
+    expect(second.exitCode).toBe(0);
+    const [facts] = await store.jobDeclarations({ ids: ["a"] });
+    expect(facts?.spec.command).toBe("echo two");
   });
 });
