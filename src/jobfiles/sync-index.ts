@@ -11,7 +11,9 @@
  * of the moment it was read can keep its size and times while its bytes change. An entry
  * whose mtime or ctime is that close to the start of the sync that read it is "racy": the
  * next sync reads the file again and compares hashes (reusing the parse when they match)
- * before trusting it, and then records it as settled.
+ * before trusting it, and then records it as settled. Times are kept as the ms doubles the
+ * stat gives (to about a quarter of a microsecond): two writes closer than that both fall
+ * in the racy window of any read between them.
  */
 
 import { chmodSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
