@@ -1,7 +1,8 @@
 /**
  * Row 8: `queuectl sync` of 10,000 jobfiles into an empty queue, then the no-op re-sync of
  * the same folder. Baseline: a bare Bun process that walks the folder, reads every file
- * and parses it with the same YAML library, which any sync must at least do.
+ * and parses it with the same YAML library, which a first sync must at least do; the re-sync
+ * takes unchanged files from the folder's read index (in the bench's QUEUECTL_HOME) unread.
  */
 
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -83,8 +84,8 @@ export async function benchSync(context: BenchContext): Promise<BenchRow[]> {
         value: fmtMs(again),
         baseline: baseline(againBase),
         ratio: again / againBase,
-        goal: "≤ 1 s",
-        met: again <= 1_000,
+        goal: "≤ 0.5 s",
+        met: again <= 500,
         score: -again,
       },
     ];

@@ -1,7 +1,8 @@
+import { join } from "node:path";
 import type { CAC } from "cac";
 import { parseDurationMs } from "../core/duration.ts";
 import { UserError } from "../core/errors.ts";
-import { hostName } from "../core/home.ts";
+import { hostName, queuectlHome } from "../core/home.ts";
 import { planHasChanges } from "../jobfiles/plan.ts";
 import {
   appliedAnything,
@@ -109,6 +110,7 @@ export function registerSync(cli: CAC): void {
           dryRun: Boolean(options.dryRun),
           allowSharedFolder: Boolean(options.allowSharedFolder),
           adopt: Boolean(options.adopt),
+          indexDir: join(queuectlHome(), "sync-index"),
           onProgress: progressReporter(!options.json),
         });
         if (options.json) printJson({ dry_run: Boolean(options.dryRun), ...syncJson(outcome) });

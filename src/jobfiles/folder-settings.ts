@@ -11,7 +11,6 @@
 
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parse } from "yaml";
 import { UserError } from "../core/errors.ts";
 
 export const SETTINGS_FILE = ".queuectl.yaml";
@@ -38,9 +37,11 @@ export async function readFolderSettings(root: string): Promise<FolderSettings> 
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return { namespace: null };
     throw invalid(path, `cannot be read (${(error as NodeJS.ErrnoException).code ?? "error"})`);
   }
+  // Loaded here, not at the top: most folders have no settings file, and the library costs ~20 ms to load.
+  const yaml = require("yaml") as typeof import("yaml");
   let value: unknown;
   try {
-    value = parse(text);
+    value = yaml.parse(text);
   } catch (error) {
     throw invalid(path, `invalid YAML (${String((error as Error).message).split("\n")[0]})`);
   }

@@ -12,7 +12,8 @@
  * A file is all or nothing: any problem in it means none of its jobs is applied.
  */
 
-import { isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseAllDocuments } from "yaml";
+import type * as YamlModule from "yaml";
+import type { Node } from "yaml";
 import { UserError } from "../core/errors.ts";
 import { type JobSpec, normalizeSpec, SPEC_FIELDS, SpecError } from "../core/spec.ts";
 import { jsonErrorOffset } from "./json-position.ts";
@@ -53,7 +54,14 @@ export function idFromPath(rel: string): string {
   return rel.replace(EXTENSION, "");
 }
 
-type ParsedDocument = ReturnType<typeof parseAllDocuments>[number];
+type ParsedDocument = ReturnType<typeof YamlModule.parseAllDocuments>[number];
+
+let yamlModule: typeof YamlModule | undefined;
+/** The YAML library, loaded at the first parse: a sync whose files all come from its read index never loads it. */
+function yaml(): typeof YamlModule {
+  yamlModule ??= require("yaml") as typeof YamlModule;
+  return yamlModule;
+}
 
 interface Entry {
   node: Node | null;
@@ -67,7 +75,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 function keyText(key: unknown): string {
-  return isScalar(key) ? String(key.value) : String(key);
+  return yaml().isScalar(key) ? String(key.value) : String(key);
 }
 
 function offsetOf(node: unknown): number {
@@ -79,7 +87,7 @@ function fieldOffset(node: Node | null, field: string, doc: ParsedDocument): num
   let current: unknown = node;
   let found: number | null = null;
   for (const part of field.split(".")) {
-    if (!isMap(current)) break;
+    if (!yaml().isMap(current)) break;
     const pair = current.items.find((item) => keyText(item.key) === part);
     if (!pair) break;
     found = offsetOf(pair.key);
@@ -89,7 +97,7 @@ function fieldOffset(node: Node | null, field: string, doc: ParsedDocument): num
 }
 
 function resolveAlias(node: unknown, doc: ParsedDocument): unknown {
-  return isAlias(node) ? (node.resolve(doc) ?? node) : node;
+  return yaml().isAlias(node) ? (node.resolve(doc) ?? node) : node;
 }
 
 /**
@@ -148,7 +156,7 @@ function checkSpec(
 
 export function parseJobfile(text: string, rel: string): ParsedJobfile {
   const result: ParsedJobfile = { jobs: [], problems: [], knownIds: [] };
-  const lineCounter = new LineCounter();
+  const lineCounter = new (yaml().LineCounter)();
   const place = (offset: number) => {
     const position = lineCounter.linePos(offset);
     return position.line > 0 ? { line: position.line, column: position.col } : linePosition(text, offset);
@@ -187,7 +195,7 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
     }
   }
 
-  const docs = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const docs = yaml().parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   // Every syntax problem of every document, so one round of fixes can clear them all.
   for (const problem of docs.flatMap((doc) => [...doc.errors, ...doc.warnings])) {
     report(
@@ -204,7 +212,7 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
   for (const doc of docs) {
     const root = doc.contents;
     // `---` with nothing after it is an empty document, not a job.
-    if (root === null || (isScalar(root) && root.value === null)) continue;
+    if (root === null || (yaml().isScalar(root) && root.value === null)) continue;
     sawContent = true;
     let value: unknown;
     try {
@@ -218,7 +226,9 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
       );
       return done();
     }
-    const schemaPair = isMap(root) ? root.items.find((pair) => keyText(pair.key) === SCHEMA_KEY) : undefined;
+    const schemaPair = yaml().isMap(root)
+      ? root.items.find((pair) => keyText(pair.key) === SCHEMA_KEY)
+      : undefined;
     if (schemaPair && isPlainObject(value)) {
       if (typeof value[SCHEMA_KEY] !== "string") {
         report(
@@ -230,7 +240,7 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
       }
       value = Object.fromEntries(Object.entries(value).filter(([key]) => key !== SCHEMA_KEY));
     }
-    if (isMap(root) && root.has("jobs")) {
+    if (yaml().isMap(root) && root.has("jobs")) {
       for (const pair of root.items) {
         const key = keyText(pair.key);
         if (key !== "jobs" && key !== SCHEMA_KEY)
@@ -243,7 +253,7 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
       }
       const list = root.get("jobs", true);
       const values = (value as { jobs: unknown }).jobs;
-      if (!isSeq(list) || !Array.isArray(values)) {
+      if (!yaml().isSeq(list) || !Array.isArray(values)) {
         report(
           offsetOf(list ?? root),
           "jobs",
@@ -260,9 +270,9 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
           doc,
         });
       });
-    } else if (isMap(root)) {
+    } else if (yaml().isMap(root)) {
       entries.push({ node: root, value, offset: offsetOf(root), doc });
-    } else if (isSeq(root)) {
+    } else if (yaml().isSeq(root)) {
       report(
         offsetOf(root),
         null,
@@ -315,7 +325,7 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
     const checked = checkSpec(entry.value, pathId);
     if ("spec" in checked) {
       const fields: Record<string, Place> = {};
-      if (isMap(entry.node))
+      if (yaml().isMap(entry.node))
         for (const pair of entry.node.items) fields[keyText(pair.key)] = place(offsetOf(pair.key));
       result.jobs.push({
         spec: checked.spec,

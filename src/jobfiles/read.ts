@@ -36,6 +36,8 @@ export function parseJobfileBytes(bytes: Uint8Array, rel: string): ParsedJobfile
 /**
  * The valid jobs of a parsed file, as the plan wants them; `source` is what the store records.
  * Ids, and the `after` entries that name the folder's own jobs, take the folder's namespace.
+ * `knownRevisions` are the revisions of the jobs as parsed (from the read index); they hold
+ * only without a namespace, which leaves every spec as it was parsed.
  */
 export function desiredJobsOf(
   parsed: ParsedJobfile,
@@ -43,15 +45,17 @@ export function desiredJobsOf(
   defaultMaxRetries: number,
   now: number,
   naming: FolderNaming = NO_NAMESPACE,
+  knownRevisions?: readonly string[],
 ): DesiredJob[] {
-  return parsed.jobs.map((job) => {
+  const revisions = naming.namespace === null ? knownRevisions : undefined;
+  return parsed.jobs.map((job, index) => {
     const spec = { ...job.spec, id: namespaced(naming.namespace, job.spec.id) };
     if (spec.after) {
       spec.after = spec.after.map((id) => (naming.folderIds.has(id) ? namespaced(naming.namespace, id) : id));
     }
     return {
       spec,
-      revision: specRevision(spec),
+      revision: revisions?.[index] ?? specRevision(spec),
       maxRetries: spec.max_retries ?? defaultMaxRetries,
       nextRunAt: firstRunAt(spec, now),
       source: file.source,

@@ -6,39 +6,18 @@
  */
 
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
-import { resolveConfig } from "../core/config.ts";
 import { idsByAction, isOwnedBy, ownerKey } from "../core/reconcile.ts";
 import { nextOccurrence } from "../core/schedule.ts";
 import type { JobfileApplyResult, Store } from "../store/store.ts";
-import { type FolderNaming, namespaced, readFolderSettings } from "./folder-settings.ts";
-import { MAX_JOBFILE_BYTES, type ParsedJobfile } from "./parse.ts";
 import { type DesiredState, type Plan, plan, planChanges, planHasChanges } from "./plan.ts";
-import { desiredJobsOf, parseJobfileBytes, readError, tooLarge } from "./read.ts";
-import { resolveJobsFolder, type ScannedFile, scanJobsFolder } from "./scan.ts";
-import { statKey } from "./settle.ts";
+import { type ReadFolderOptions, readJobsFolder } from "./read-folder.ts";
 import { recordSyncRun } from "./sync-record.ts";
 
-/** Parsed files by relative path, reused while a file's size, times and inode are unchanged. */
-export type JobfileCache = Map<string, { key: string; parsed: ParsedJobfile }>;
-
-export interface SyncOptions {
-  store: Store;
-  dir: string;
-  now: number;
-  /** Plan only; nothing is written. Default false. */
+export interface SyncOptions extends ReadFolderOptions {
+  /** Plan only; nothing is written to the store (the read index still is). Default false. */
   dryRun?: boolean;
-  /** Read a folder that others can write. Default false: such a folder is refused. */
-  allowSharedFolder?: boolean;
   /** Take over ids that another jobs folder, still on disk, declares (`sync --adopt`). Default false. */
   adopt?: boolean;
-  /**
-   * Files modified less than this many ms before `now` are left as they are for a later
-   * sync, since they may be half-written. Default 0 (read everything), as for a one-off sync.
-   */
-  settleMs?: number;
-  cache?: JobfileCache;
-  onProgress?: (done: number, total: number) => void;
 }
 
 export interface SyncOutcome {
@@ -62,87 +41,8 @@ export interface ScheduleApplyResult {
   removed: string[];
 }
 
-/** An mtime this far in the future is clock skew (e.g. a network mount), not a write in progress. */
-const MAX_CLOCK_SKEW_MS = 2000;
-
 function nothingApplied(): JobfileApplyResult {
   return { ...idsByAction(), rearmed: [] };
-}
-
-async function readParsed(
-  file: ScannedFile,
-  cache: JobfileCache | undefined,
-): Promise<ParsedJobfile | "gone"> {
-  const { stats } = file;
-  const key = statKey(stats);
-  const cached = cache?.get(file.rel);
-  if (cached?.key === key) return cached.parsed;
-  if (stats.size > MAX_JOBFILE_BYTES) return tooLarge(file.rel);
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file.real);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") return "gone";
-    return readError(file.rel, code);
-  }
-  const parsed = parseJobfileBytes(bytes, file.rel);
-  cache?.set(file.rel, { key, parsed });
-  return parsed;
-}
-
-/** Reads the folder into the desired state. Throws a UserError when the folder itself is unusable. */
-async function readFolder(
-  options: SyncOptions,
-): Promise<{ desired: DesiredState; fileCount: number; settlesAt: number | null }> {
-  const allowShared = options.allowSharedFolder ?? false;
-  const root = await resolveJobsFolder(options.dir, allowShared);
-  const scan = await scanJobsFolder(root, allowShared);
-  const config = resolveConfig(await options.store.configGetAll());
-  const { namespace } = await readFolderSettings(root);
-  const desired: DesiredState = {
-    root,
-    jobs: [],
-    problems: scan.problems,
-    blocked: scan.blocked,
-    blockedIds: [],
-    namespace,
-  };
-  const parsedFiles: { file: ScannedFile; parsed: ParsedJobfile }[] = [];
-  const settleMs = options.settleMs ?? 0;
-  let settlesAt: number | null = null;
-  let done = 0;
-  for (const file of scan.files) {
-    options.onProgress?.(done++, scan.files.length);
-    const age = options.now - file.stats.mtimeMs;
-    if (settleMs > 0 && age < settleMs && age > -MAX_CLOCK_SKEW_MS) {
-      desired.blocked.push(file.rel);
-      settlesAt = Math.min(settlesAt ?? Number.POSITIVE_INFINITY, file.stats.mtimeMs + settleMs);
-      continue;
-    }
-    const parsed = await readParsed(file, options.cache);
-    if (parsed === "gone") {
-      desired.blocked.push(file.rel);
-      continue;
-    }
-    parsedFiles.push({ file, parsed });
-  }
-  options.onProgress?.(done, scan.files.length);
-  // `after` entries that name one of the folder's own jobs move into its namespace with it.
-  const naming: FolderNaming = {
-    namespace,
-    folderIds: new Set(parsedFiles.flatMap(({ parsed }) => parsed.knownIds)),
-  };
-  for (const { file, parsed } of parsedFiles) {
-    if (parsed.problems.length > 0) {
-      desired.problems.push(...parsed.problems);
-      desired.blocked.push(file.rel);
-      desired.blockedIds.push(...parsed.knownIds.map((id) => namespaced(naming.namespace, id)));
-      continue;
-    }
-    desired.jobs.push(...desiredJobsOf(parsed, file, config.maxRetries, options.now, naming));
-  }
-  return { desired, fileCount: scan.files.length, settlesAt };
 }
 
 /**
@@ -285,7 +185,7 @@ export async function reconcile(params: {
 }
 
 export async function syncJobsFolder(options: SyncOptions): Promise<SyncOutcome> {
-  const { desired, fileCount, settlesAt } = await readFolder(options);
+  const { desired, fileCount, settlesAt } = await readJobsFolder(options);
   const reconciled = await reconcile({ ...options, desired });
   const outcome: SyncOutcome = {
     root: desired.root,
