@@ -254,11 +254,26 @@ describe("broken databases", () => {
     const db = new Database(join(home.home, "jobs.db"));
     db.run("BEGIN EXCLUSIVE");
     try {
-      runtimeFailure(await cli(["enqueue", '{"id":"b","command":"x"}']), "locked");
+      // A short busy timeout: the 15 s default proves nothing more than 1 s does.
+      const shortWait = { ...home.env, QUEUECTL_SQLITE_BUSY_TIMEOUT_MS: "1000" };
+      runtimeFailure(await cli(["enqueue", '{"id":"b","command":"x"}'], shortWait), "locked");
     } finally {
       db.run("ROLLBACK");
       db.close();
     }
+    expect(await ids(home.env)).toEqual(["a"]);
+  });
+
+  test("a busy timeout that is not a whole number: exit 2, one line, nothing queued", async () => {
+    ok(await cli(["enqueue", '{"id":"a","command":"x"}']));
+    const result = await cli(["enqueue", '{"id":"b","command":"x"}'], {
+      ...home.env,
+      QUEUECTL_SQLITE_BUSY_TIMEOUT_MS: "soon",
+    });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(/^error: QUEUECTL_SQLITE_BUSY_TIMEOUT_MS=soon .* — /),
+    ]);
     expect(await ids(home.env)).toEqual(["a"]);
   });
 });

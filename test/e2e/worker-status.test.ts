@@ -78,7 +78,8 @@ describe("status reads, never writes", () => {
     const status = await runCliJson<StatusJson>(["status"], { env: home.env });
     expect(status.workers.map((w) => [w.id, w.alive])).toEqual([["gone", false]]);
     const text = await runCli(["status"], { env: home.env });
-    expect(text.stdout).toContain("Lost (no heartbeat for 30s)");
+    // 30 s plus however long the two status runs took on a loaded machine.
+    expect(text.stdout).toMatch(/Lost \(no heartbeat for [3-5]\ds\)/);
     expect((await store.workerList()).map((w) => w.id)).toEqual(["gone"]);
   });
 });

@@ -4,7 +4,7 @@
  * command sizes, odd text); what the door refuses is skipped, what it lets in must go all
  * the way round. In process, on SQLite (and on PostgreSQL with QUEUECTL_TEST_PG_URL).
  *
- * The seed is printed; replay a failure with QUEUECTL_PROPERTY_SEED=<seed>.
+ * The seed is printed; replay a failure with QUEUECTL_TEST_SEED=<seed>.
  */
 
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -23,11 +23,11 @@ import { jobBlocks, jobJson, scheduleJson, specLines } from "../../src/render.ts
 import { openPostgresStore } from "../../src/store/postgres/postgres-store.ts";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
 import type { Store } from "../../src/store/store.ts";
+import { testSeed } from "../helpers/seed.ts";
 
 setDefaultTimeout(180_000);
 
-const SEED = Number(process.env.QUEUECTL_PROPERTY_SEED ?? Math.floor(Math.random() * 2 ** 31));
-console.log(`accepted-jobs round trip: seed ${SEED} (replay with QUEUECTL_PROPERTY_SEED=${SEED})`);
+const SEED = testSeed("accepted-jobs round trip");
 
 const NOW = Date.parse("2026-12-01T00:00:00Z");
 const config = resolveConfig({});

@@ -12,12 +12,12 @@ import { UserError } from "../../src/core/errors.ts";
 import { type InputFormat, parseJobInput, prepareJobs } from "../../src/core/job-input.ts";
 import { SPEC_FIELDS } from "../../src/core/spec.ts";
 import { runCli, tempHome } from "../helpers/cli.ts";
+import { testSeed } from "../helpers/seed.ts";
 
 setDefaultTimeout(120_000);
 
 const config = resolveConfig({});
-const SEED = Number(process.env.QUEUECTL_PROPERTY_SEED ?? Math.floor(Math.random() * 2 ** 31));
-console.log(`fuzzed enqueue input: seed ${SEED} (replay with QUEUECTL_PROPERTY_SEED=${SEED})`);
+const SEED = testSeed("fuzzed enqueue input");
 const FIELDS = SPEC_FIELDS;
 
 /** Either jobs come out, or a UserError with exit code 2 and a single-line message. */

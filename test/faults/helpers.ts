@@ -17,6 +17,8 @@ import { CLI_PATH, type CliResult, waitFor } from "../helpers/cli.ts";
 export function readDb<T>(path: string, work: (db: Database) => T): T {
   const db = new Database(path, { readonly: true });
   try {
+    // A worker opening the file may hold it for WAL recovery a moment; wait, as the CLI does.
+    db.run("PRAGMA busy_timeout = 5000");
     return work(db);
   } finally {
     db.close();

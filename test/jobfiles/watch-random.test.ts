@@ -13,6 +13,7 @@ import { planHasChanges } from "../../src/jobfiles/plan.ts";
 import { problemPlace } from "../../src/jobfiles/problem.ts";
 import type { JobfileWatcher } from "../../src/jobfiles/watch.ts";
 import { waitFor } from "../helpers/cli.ts";
+import { seededRandom, testSeed } from "../helpers/seed.ts";
 import { type JobsFixture, jobsFixture, sync } from "./helpers.ts";
 import { dropSettled, startWatched } from "./watch-helpers.ts";
 
@@ -26,25 +27,12 @@ afterEach(async () => {
   fixture?.cleanup();
 });
 
-/** mulberry32: small, seedable, good enough to pick edits. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const FILES = ["a.yaml", "b.yaml", "c.yaml", "sub/d.yaml", "sub/e.yaml"];
 const IDS = ["x", "y", "z", "w"];
 
 test("after random edits the watcher's syncs leave what a full sync would", async () => {
-  const seed = Number(process.env.QUEUECTL_TEST_SEED ?? Math.floor(Math.random() * 2 ** 31));
-  console.log(`watch-random seed: ${seed} (replay with QUEUECTL_TEST_SEED=${seed})`);
-  const next = random(seed);
+  const seed = testSeed("watch-random");
+  const next = seededRandom(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
   const jobText = (id: string) => {
     const after = next() < 0.3 ? `after: [${pick(IDS)}]\n` : "";

@@ -16,7 +16,10 @@ export interface SqliteOptions {
    * survives any process crash and may lose the last commits on power loss. Default FULL.
    */
   synchronous?: "FULL" | "NORMAL";
-  /** How long a writer waits for the lock before giving up, in ms. Default 15000. */
+  /**
+   * How long a writer waits for the lock before giving up, in ms. Default
+   * `$QUEUECTL_SQLITE_BUSY_TIMEOUT_MS`, else 15000.
+   */
   busyTimeoutMs?: number;
 }
 
@@ -29,6 +32,23 @@ export interface OpenedDatabase {
 // bun:sqlite takes SQLITE_OPEN_* flags as a number; URI filenames need SQLITE_OPEN_URI.
 const SQLITE_OPEN_READONLY = 0x1;
 const SQLITE_OPEN_URI = 0x40;
+
+const DEFAULT_BUSY_TIMEOUT_MS = 15_000;
+
+/**
+ * The environment can shorten the wait so that a test (or a script that would rather fail
+ * fast than queue behind a long writer) need not sit out 15 s.
+ */
+function defaultBusyTimeoutMs(): number {
+  const text = process.env.QUEUECTL_SQLITE_BUSY_TIMEOUT_MS;
+  if (text === undefined || text === "") return DEFAULT_BUSY_TIMEOUT_MS;
+  if (!/^\d{1,9}$/.test(text))
+    throw new UserError(
+      `QUEUECTL_SQLITE_BUSY_TIMEOUT_MS=${text} is not a whole number of milliseconds`,
+      "set it to e.g. 15000, or unset it for the default",
+    );
+  return Number(text);
+}
 
 export function openSqliteDatabase(path: string, options: SqliteOptions): OpenedDatabase {
   try {
@@ -55,7 +75,7 @@ function openReadWrite(path: string, options: SqliteOptions): Database {
     } catch {
       // A read-only file system or someone else's file: opening still tells the truth below.
     }
-    db.run(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 15_000}`);
+    db.run(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? defaultBusyTimeoutMs()}`);
     db.run("PRAGMA journal_mode = WAL");
     db.run(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`);
     db.run("PRAGMA foreign_keys = ON");
@@ -82,7 +102,7 @@ function openReadOnly(path: string, options: SqliteOptions): Database {
     let db: Database | undefined;
     try {
       db = new Database(`${uri}?${parameter}`, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
-      db.run(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 15_000}`);
+      db.run(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? defaultBusyTimeoutMs()}`);
       assertCurrentSchema(db, path);
       return db;
     } catch (error) {
