@@ -24,13 +24,7 @@ const ANSWERS: Record<JobMoveName, (id: string) => unknown> = {
   rerun: (id) => ({ rerun: id }),
 };
 
-export type MoveName = JobMoveName;
-
-export function isMoveName(name: string): name is MoveName {
-  return Object.hasOwn(JOB_MOVES, name);
-}
-
-export async function moveJob(store: Store, id: string, name: MoveName, now: number): Promise<Response> {
+export async function moveJob(store: Store, id: string, name: JobMoveName, now: number): Promise<Response> {
   const outcome = await applyMove(store, id, name, now);
   if (outcome.moved) return json(ANSWERS[name](id));
   if (!outcome.current)
@@ -46,13 +40,14 @@ export async function retryAllDead(store: Store, now: number): Promise<Response>
 
 /**
  * `kill`: a job that has not started is canceled; a running one is stopped by its worker
- * (SIGTERM, then SIGKILL after the grace) and ends canceled. The answer does not wait for
+ * (SIGTERM, then SIGKILL after the grace) and ends canceled, or with `retry` (`kill --retry`)
+ * counts as a failed attempt so the retry rules apply. The answer does not wait for
  * the worker: the page follows the job's state as it changes.
  */
-export async function killJob(store: Store, id: string, now: number): Promise<Response> {
+export async function killJob(store: Store, id: string, now: number, retry = false): Promise<Response> {
   const job = await store.jobGet({ id });
   if (!job) return problem(404, `no job with id "${id}"`, "see GET /api/jobs for the ids in the queue");
-  const [outcome] = await killJobs(store, [id], { now });
+  const [outcome] = await killJobs(store, [id], { now, retry });
   if (!outcome || outcome.kind === "not-running") {
     const state = outcome?.state ?? job.state;
     return problem(

@@ -4,15 +4,12 @@
  */
 
 import { resolveConfig, withDefaults, workerLostAfterMs } from "../core/config.ts";
-import { isJobState, JOB_STATES, type JobState } from "../core/job.ts";
 import { attemptJson, configJson, iso, jobJson, scheduleJson, workerJson } from "../render.ts";
 import type { JobLink, Store } from "../store/store.ts";
 import { type LiveOutputSource, liveOutputTail } from "./live-output.ts";
+import { answering, wholeNumber } from "./query-params.ts";
 import { json, problem } from "./responses.ts";
 
-/** A page is at most this many jobs, so one request never serialises the whole table. */
-export const MAX_PAGE = 500;
-const DEFAULT_PAGE = 50;
 const MINUTE_MS = 60_000;
 /** The chart's window: the last hour by default, a day at most. */
 const DEFAULT_MINUTES = 60;
@@ -46,62 +43,6 @@ export async function status(store: Store): Promise<Response> {
 
 export async function workers(store: Store): Promise<Response> {
   return json((await statusBody(store)).workers);
-}
-
-class BadQuery extends Error {
-  constructor(
-    message: string,
-    readonly hint: string,
-  ) {
-    super(message);
-  }
-}
-
-function wholeNumber(query: URLSearchParams, name: string, min: number, max: number, fallback: number) {
-  const text = query.get(name);
-  if (text === null || text === "") return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new BadQuery(
-      `${name} must be a whole number from ${min} to ${max}, got "${text}"`,
-      `e.g. ${name}=${min}`,
-    );
-  }
-  return value;
-}
-
-function stateParam(query: URLSearchParams): JobState | undefined {
-  const text = query.get("state");
-  if (text === null || text === "") return undefined;
-  if (!isJobState(text)) throw new BadQuery(`unknown state "${text}"`, `one of: ${JOB_STATES.join(", ")}`);
-  return text;
-}
-
-/** Runs a handler and turns a bad query string into a 400 naming the parameter. */
-async function answering(work: () => Promise<Response>): Promise<Response> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof BadQuery) return problem(400, error.message, error.hint);
-    throw error;
-  }
-}
-
-/**
- * `GET /api/jobs?state=&tag=&q=&limit=&offset=`: an array of `list --json` jobs, newest
- * first. Clients ask for one more than they show to learn whether a next page exists.
- */
-export function jobs(store: Store, query: URLSearchParams): Promise<Response> {
-  return answering(async () => {
-    const found = await store.jobSearch({
-      state: stateParam(query),
-      tag: query.get("tag") || undefined,
-      idContains: query.get("q") || undefined,
-      limit: wholeNumber(query, "limit", 1, MAX_PAGE, DEFAULT_PAGE),
-      offset: wholeNumber(query, "offset", 0, Number.MAX_SAFE_INTEGER, 0),
-    });
-    return json(found.map(jobJson));
-  });
 }
 
 function noSuchJob(id: string): Response {

@@ -10,16 +10,14 @@ import type { Server } from "bun";
 import { UserError } from "../core/errors.ts";
 import { hostName, queuectlHome } from "../core/home.ts";
 import type { Store } from "../store/store.ts";
-import { isMoveName, killJob, moveJob, retryAllDead, setQueuePaused } from "./actions.ts";
-import * as api from "./api.ts";
 import { buildAssets, serveAsset } from "./assets.ts";
+import { MAX_ENQUEUE_BYTES } from "./enqueue.ts";
 import { StatusFeed } from "./events.ts";
 import type { LiveOutputSource } from "./live-output.ts";
-import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
 import { MonotonicSeries } from "./monotonic.ts";
 import { problem, withSecurityHeaders } from "./responses.ts";
-import { type AccessPolicy, login, refuse, signInFromUrl, tokenCookieName } from "./security.ts";
-import { syncState } from "./sync-state.ts";
+import { matchRoutes, type RouteDeps } from "./routes.ts";
+import { type AccessPolicy, refuse, signInFromUrl, tokenCookieName } from "./security.ts";
 
 export interface DashboardOptions {
   store: Store;
@@ -38,106 +36,6 @@ export interface DashboardOptions {
 export interface Dashboard {
   url: string;
   stop(): Promise<void>;
-}
-
-interface Context {
-  request: Request;
-  url: URL;
-  /** Path segments after the first `/`, each percent-decoded on its own. */
-  segments: string[];
-  server: Server<undefined>;
-}
-
-type Handler = (context: Context) => Promise<Response> | Response;
-interface Route {
-  kind: "read" | "write" | "login";
-  method: "GET" | "POST";
-  handler: Handler;
-}
-
-interface Deps extends Required<DashboardOptions> {
-  policy: AccessPolicy;
-  feed: StatusFeed;
-  series: MonotonicSeries;
-}
-
-function routeFor(segments: string[], deps: Deps): Route[] {
-  const { store, clock, feed, series, logs } = deps;
-  const read = (handler: Handler): Route => ({ kind: "read", method: "GET", handler });
-  const write = (handler: Handler): Route => ({
-    kind: "write",
-    method: "POST",
-    handler: async (context) => {
-      const response = await handler(context);
-      feed.poke();
-      return response;
-    },
-  });
-  const [first, second, third, fourth, ...rest] = segments;
-  if (rest.length > 0) return [];
-  if (first === "metrics" && second === undefined) {
-    return [
-      read(
-        async () =>
-          new Response(await renderMetrics(store, clock(), series), {
-            headers: { "content-type": METRICS_CONTENT_TYPE },
-          }),
-      ),
-    ];
-  }
-  if (first !== "api") return [];
-  switch (second) {
-    case "status":
-      return third === undefined ? [read(() => api.status(store))] : [];
-    case "workers":
-      return third === undefined ? [read(() => api.workers(store))] : [];
-    case "throughput":
-      return third === undefined ? [read(({ url }) => api.throughput(store, url.searchParams, clock()))] : [];
-    case "sync":
-      return third === undefined ? [read(() => syncState(store))] : [];
-    case "schedules":
-      return third === undefined ? [read(() => api.schedules(store))] : [];
-    case "queues": {
-      if (third === undefined) return [read(() => api.queues(store))];
-      if (fourth === "pause" || fourth === "resume")
-        return [write(() => setQueuePaused(store, third, fourth === "pause"))];
-      return [];
-    }
-    case "events":
-      return third === undefined
-        ? [
-            read(({ request, server }) => {
-              server.timeout(request, 0); // a stream is idle between events by design
-              return feed.stream();
-            }),
-          ]
-        : [];
-    case "login":
-      if (third !== undefined) return [];
-      return [
-        {
-          kind: "login",
-          method: "POST",
-          handler: async ({ request }) => {
-            const body = (await request.json().catch(() => null)) as { token?: unknown } | null;
-            return login(body?.token, deps.policy);
-          },
-        },
-      ];
-    case "dlq":
-      return third === "retry" && fourth === undefined ? [write(() => retryAllDead(store, clock()))] : [];
-    case "jobs": {
-      if (third === undefined) return [read(({ url }) => api.jobs(store, url.searchParams))];
-      if (fourth === undefined) return [read(() => api.job(store, third))];
-      if (fourth === "log") return [read(() => api.jobLog(store, third, logs))];
-      if (fourth === "dependencies") return [read(() => api.jobDependencies(store, third))];
-      if (fourth === "kill") return [write(() => killJob(store, third, clock()))];
-      if (isMoveName(fourth)) return [write(() => moveJob(store, third, fourth, clock()))];
-      return [];
-    }
-    default:
-      return [];
-  }
 }
 
 function splitPath(pathname: string): string[] | null {
@@ -160,7 +58,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const assets = await buildAssets();
   const feed = new StatusFeed(options.store, clock);
   const logs = options.logs ?? { home: queuectlHome(), host: hostName() };
-  const deps: Deps = { ...options, clock, logs, policy, feed, series: new MonotonicSeries() };
+  const deps: RouteDeps = { store: options.store, clock, logs, policy, feed, series: new MonotonicSeries() };
 
   const answer = async (request: Request, url: URL, server: Server<undefined>): Promise<Response> => {
     const landing = request.method === "GET" ? signInFromUrl(url, policy) : null;
@@ -170,15 +68,22 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     if (asset && (request.method === "GET" || request.method === "HEAD")) return serveAsset(asset);
     const segments = splitPath(url.pathname);
     if (segments === null) return problem(400, "malformed path", "percent-encode job ids");
-    const routes = routeFor(segments, deps);
-    if (routes.length === 0) return problem(404, `nothing at ${url.pathname}`, "see GET /api/status");
-    const route = routes.find((candidate) => candidate.method === request.method);
-    if (!route) {
-      const response = problem(405, `${request.method} is not allowed here`, `use ${routes[0]?.method}`);
-      response.headers.set("allow", routes.map((candidate) => candidate.method).join(", "));
+    const matches = matchRoutes(segments);
+    if (matches.length === 0) return problem(404, `nothing at ${url.pathname}`, "see GET /api/openapi.json");
+    const match = matches.find((candidate) => candidate.route.method === request.method);
+    if (!match) {
+      const allowed = matches.map((candidate) => candidate.route.method).join(", ");
+      const response = problem(405, `${request.method} is not allowed here`, `use ${allowed}`);
+      response.headers.set("allow", allowed);
       return response;
     }
-    return refuse(request, policy, route.kind) ?? (await route.handler({ request, url, segments, server }));
+    const { route, params } = match;
+    const refusal = refuse(request, policy, route.kind);
+    if (refusal) return refusal;
+    const response = await route.handle({ request, url, params, server, deps });
+    // The dashboard's own writes do not move SQLite's change marker for its connection.
+    if (route.kind === "write") feed.poke();
+    return response;
   };
 
   const server = Bun.serve({
@@ -189,6 +94,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     // Production mode would share the port with another process already on it (SO_REUSEPORT),
     // splitting requests between two dashboards; a taken port must be an error instead.
     reusePort: false,
+    // Enqueue bodies are read whole; Bun refuses a longer one before it reaches us.
+    maxRequestBodySize: MAX_ENQUEUE_BYTES + 1024,
     async fetch(request, server) {
       // Without a Host header the request URL is only a path, and a URL cannot be made of it.
       if (!request.headers.get("host")) return withSecurityHeaders(plain(400, "bad request: no Host header"));
