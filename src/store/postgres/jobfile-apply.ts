@@ -17,7 +17,8 @@ import {
   idsByAction,
   isOwnedBy,
 } from "../../core/reconcile.ts";
-import type { DeclaredChange, JobfileApplyResult, JobfileChanges } from "../store.ts";
+import type { JobfileApplyParams } from "../params.ts";
+import type { DeclaredChange, JobfileApplyResult } from "../records.ts";
 import {
   cancelDependents,
   lockDependenciesExclusive,
@@ -103,18 +104,18 @@ function writer(tx: SQL, now: number) {
 export async function applyJobfileChanges(
   tx: SQL,
   schema: string,
-  changes: JobfileChanges,
-  now: number,
+  params: JobfileApplyParams,
 ): Promise<JobfileApplyResult> {
+  const { changes, now } = params;
   const result: JobfileApplyResult = { ...idsByAction(), rearmed: [] };
   await tx`SELECT pg_advisory_xact_lock(hashtext(${`queuectl.jobfiles.${schema}`}))`;
   // Both locks before any row lock, in this order everywhere, so they cannot deadlock.
   await lockDependenciesExclusive(tx, schema);
   const write = writer(tx, now);
-  const read = async (id: string) => (await jobDeclarations(tx, [id], true))[0] ?? null;
+  const read = async (id: string) => (await jobDeclarations(tx, { ids: [id] }, true))[0] ?? null;
   // Every row this apply decides on, read (and locked) once: each decision depends on its own row only.
   const readAll = async (ids: string[]) =>
-    new Map((await jobDeclarations(tx, ids, true)).map((facts) => [facts.id, facts]));
+    new Map((await jobDeclarations(tx, { ids }, true)).map((facts) => [facts.id, facts]));
   const declared = await readAll(changes.declarations.map((job) => job.spec.id));
   // Rows whose spec was written; their dependencies are recorded once every row exists.
   const written: DeclaredChange[] = [];

@@ -13,7 +13,8 @@ import {
   idsByAction,
   isOwnedBy,
 } from "../../core/reconcile.ts";
-import type { DeclaredChange, JobfileApplyResult, JobfileChanges } from "../store.ts";
+import type { JobfileApplyParams } from "../params.ts";
+import type { DeclaredChange, JobfileApplyResult } from "../records.ts";
 import { cancelDependents, rearmDependents, releaseDependents, setDependencies } from "./dependencies.ts";
 import { insertValues } from "./insert.ts";
 import { jobDeclarations } from "./jobfile-declarations.ts";
@@ -105,12 +106,13 @@ function writer(db: Database, now: number) {
   };
 }
 
-export function applyJobfileChanges(db: Database, changes: JobfileChanges, now: number): JobfileApplyResult {
+export function applyJobfileChanges(db: Database, params: JobfileApplyParams): JobfileApplyResult {
+  const { changes, now } = params;
   const result: JobfileApplyResult = { ...idsByAction(), rearmed: [] };
   const write = writer(db, now);
-  const read = (id: string) => jobDeclarations(db, [id])[0] ?? null;
+  const read = (id: string) => jobDeclarations(db, { ids: [id] })[0] ?? null;
   // Every row this apply decides on, read once: each decision depends on its own row only.
-  const readAll = (ids: string[]) => new Map(jobDeclarations(db, ids).map((facts) => [facts.id, facts]));
+  const readAll = (ids: string[]) => new Map(jobDeclarations(db, { ids }).map((facts) => [facts.id, facts]));
   const declared = readAll(changes.declarations.map((job) => job.spec.id));
   // Rows whose spec was written; their dependencies are recorded once every row exists.
   const written: DeclaredChange[] = [];
