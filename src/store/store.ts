@@ -9,50 +9,7 @@
 
 import type { Attempt, Job, StateCounts } from "../core/job.ts";
 import type { FolderSyncRun, JobfileFolder } from "./folder-records.ts";
-import type {
-  AttemptListParams,
-  ById,
-  ConfigSetParams,
-  DependencyLinksParams,
-  ExpiredLeasesParams,
-  FolderWatcherBeatParams,
-  FolderWatcherClaimParams,
-  FolderWatcherParams,
-  JobClaimParams,
-  JobCompleteParams,
-  JobDeclarationsParams,
-  JobExportPage,
-  JobExportParams,
-  JobFailParams,
-  JobfileApplyParams,
-  JobImportParams,
-  JobImportStreamParams,
-  JobInsertParams,
-  JobInsertStreamParams,
-  JobListParams,
-  JobPage,
-  JobPageParams,
-  JobPurgeParams,
-  JobReleaseParams,
-  JobSearchParams,
-  JobTransitionParams,
-  KillRequestParams,
-  KillTarget,
-  LeaseExtendParams,
-  LeaseRenewParams,
-  MetricsParams,
-  QueueSetParams,
-  ScheduleDueParams,
-  ScheduleFireParams,
-  ScheduleFireResult,
-  ScheduleUpsertOutcome,
-  ScheduleUpsertParams,
-  ThroughputParams,
-  WaitForChangeParams,
-  WorkerHeartbeatParams,
-  WorkerRegisterParams,
-  WorkerStopParams,
-} from "./params.ts";
+import type * as P from "./params.ts";
 import type {
   DeclaredJob,
   ImportResult,
@@ -77,87 +34,87 @@ export interface Store {
   close(): Promise<void>;
 
   /** All or nothing, in one transaction. A duplicate id throws a UserError naming it. */
-  jobInsertMany(params: JobInsertParams): Promise<void>;
+  jobInsertMany(params: P.JobInsertParams): Promise<void>;
   /**
    * Like jobInsertMany for input that streams in batches (an NDJSON file) instead of sitting
    * in memory: one transaction, committed after the last batch; a duplicate id, or an error
    * thrown by the batches themselves, stores nothing. Nothing else may write through this
    * store while it runs. Returns how many jobs went in.
    */
-  jobInsertStream(params: JobInsertStreamParams): Promise<number>;
+  jobInsertStream(params: P.JobInsertStreamParams): Promise<number>;
   /** Jobs in insertion order, `limit` at a time; pass `next` back as `after` to continue (null: done). */
-  jobExport(params: JobExportParams): Promise<JobExportPage>;
+  jobExport(params: P.JobExportParams): Promise<P.JobExportPage>;
   /**
    * Restores exported jobs with their state and attempt history, and any settings, all or
    * nothing in one transaction. A job or schedule id that already exists throws a UserError
    * naming it; with `merge` it is skipped (and counted), and config values and queue
    * settings the store already has are kept.
    */
-  jobImportMany(params: JobImportParams): Promise<ImportResult>;
+  jobImportMany(params: P.JobImportParams): Promise<ImportResult>;
   /** jobImportMany for an export that streams in batches, with the same all-or-nothing rules. */
-  jobImportStream(params: JobImportStreamParams): Promise<ImportResult>;
-  jobGet(params: ById): Promise<Job | null>;
+  jobImportStream(params: P.JobImportStreamParams): Promise<ImportResult>;
+  jobGet(params: P.ById): Promise<Job | null>;
   /** Insertion order. */
-  jobList(params: JobListParams): Promise<Job[]>;
+  jobList(params: P.JobListParams): Promise<Job[]>;
   jobCounts(): Promise<StateCounts>;
   /**
    * Newest first (or oldest), with how many jobs match in all. Must stay fast on 100k jobs: the page is
    * a LIMIT on the seq order and the count an index scan (see sqlite/job-reads.ts).
    */
-  jobPage(params: JobPageParams): Promise<JobPage>;
+  jobPage(params: P.JobPageParams): Promise<P.JobPage>;
 
   /**
    * Atomically claims the next runnable job (priority, then next_run_at, then insertion
    * order), bumps its attempts and fencing token, sets the lease and records the attempt.
    */
-  jobClaim(params: JobClaimParams): Promise<Job | null>;
+  jobClaim(params: P.JobClaimParams): Promise<Job | null>;
   /** Renews a lease; false when the token no longer holds it (the job was rescued). */
-  jobLeaseExtend(params: LeaseExtendParams): Promise<boolean>;
+  jobLeaseExtend(params: P.LeaseExtendParams): Promise<boolean>;
   /**
    * Renews every lease of `leases` still held, in one statement. A lease missing from the
    * answer was lost (a newer claim owns the job, or it ended).
    */
-  jobLeaseRenewMany(params: LeaseRenewParams): Promise<RenewedLease[]>;
+  jobLeaseRenewMany(params: P.LeaseRenewParams): Promise<RenewedLease[]>;
   /**
    * Records a kill request on a running job, for its worker to act on at its next renewal.
    * Returns the claim it applies to, or null when the job is not processing.
    */
-  jobKillRequest(params: KillRequestParams): Promise<KillTarget | null>;
+  jobKillRequest(params: P.KillRequestParams): Promise<P.KillTarget | null>;
   /** Fenced by `token`: false (and no change) when a newer claim owns the job. */
-  jobComplete(params: JobCompleteParams): Promise<boolean>;
+  jobComplete(params: P.JobCompleteParams): Promise<boolean>;
   /**
    * Records a failed run as `failed` (claimable at `nextRunAt`), `dead`, or `canceled` (a
    * kill). Fenced by `token`; with `onlyIfLeaseExpiredBefore` it also requires the lease to
    * have lapsed (the rescue path).
    */
-  jobFail(params: JobFailParams): Promise<boolean>;
+  jobFail(params: P.JobFailParams): Promise<boolean>;
   /** Hands a running job back to `pending` without counting the attempt (a forced stop). */
-  jobRelease(params: JobReleaseParams): Promise<boolean>;
+  jobRelease(params: P.JobReleaseParams): Promise<boolean>;
   /** Processing jobs whose lease ran out before `now`. */
-  jobExpiredLeases(params: ExpiredLeasesParams): Promise<Job[]>;
+  jobExpiredLeases(params: P.ExpiredLeasesParams): Promise<Job[]>;
   /**
    * Moves jobs in one of `from` to `to` (pending or canceled); `resetAttempts` starts the
    * count again. With no `id`, every job in `from` moves. Returns the jobs that moved.
    */
-  jobTransition(params: JobTransitionParams): Promise<Job[]>;
-  attemptList(params: AttemptListParams): Promise<Attempt[]>;
+  jobTransition(params: P.JobTransitionParams): Promise<Job[]>;
+  attemptList(params: P.AttemptListParams): Promise<Attempt[]>;
 
   configGetAll(): Promise<Record<string, string>>;
-  configSet(params: ConfigSetParams): Promise<void>;
+  configSet(params: P.ConfigSetParams): Promise<void>;
 
-  workerRegister(params: WorkerRegisterParams): Promise<void>;
+  workerRegister(params: P.WorkerRegisterParams): Promise<void>;
   /**
    * Records a heartbeat; returns whether someone asked this worker to stop (e.g. `worker
    * stop --all`). `now` is the worker's clock; PostgreSQL records the server's clock
    * instead (also at register), so that every host judges a heartbeat's age on one clock.
    */
-  workerHeartbeat(params: WorkerHeartbeatParams): Promise<{ stopRequested: boolean }>;
-  workerRemove(params: ById): Promise<void>;
+  workerHeartbeat(params: P.WorkerHeartbeatParams): Promise<{ stopRequested: boolean }>;
+  workerRemove(params: P.ById): Promise<void>;
   /** The clock heartbeats are judged by: this host's for SQLite, the server's for PostgreSQL. */
   clockNow(): Promise<number>;
   workerList(): Promise<WorkerRecord[]>;
   /** Asks workers to drain: those on `host`, or every host when it is omitted. */
-  workerRequestStop(params: WorkerStopParams): Promise<number>;
+  workerRequestStop(params: P.WorkerStopParams): Promise<number>;
 
   /** Jobs that came from jobfiles, with what was last applied. */
   declaredList(): Promise<DeclaredJob[]>;
@@ -166,13 +123,13 @@ export interface Store {
    * src/core/reconcile.ts decides for it, so it is safe when two watchers race and a
    * revision the id completed is never queued, whatever happened since the plan.
    */
-  jobfileApply(params: JobfileApplyParams): Promise<JobfileApplyResult>;
+  jobfileApply(params: P.JobfileApplyParams): Promise<JobfileApplyResult>;
   /**
    * What the reconcile rules need to know about each existing id among `ids` (its state,
    * revisions, owner, completed revisions and the dependents it canceled). Ids that do not
    * exist are left out.
    */
-  jobDeclarations(params: JobDeclarationsParams): Promise<JobDeclaration[]>;
+  jobDeclarations(params: P.JobDeclarationsParams): Promise<JobDeclaration[]>;
 
   /**
    * A value that changes whenever another connection commits. Idle workers compare it to
@@ -184,19 +141,19 @@ export interface Store {
    * Resolves when another process may have queued work (a commit on SQLite, a NOTIFY on
    * PostgreSQL) or after `timeoutMs`, whichever comes first. Never rejects on timeout.
    */
-  waitForChange(params: WaitForChangeParams): Promise<void>;
+  waitForChange(params: P.WaitForChangeParams): Promise<void>;
 
   /** The dashboard's job list and search; must stay fast on 100k jobs (index on state, seq). */
-  jobSearch(params: JobSearchParams): Promise<Job[]>;
+  jobSearch(params: P.JobSearchParams): Promise<Job[]>;
   /** For the dashboard's job detail: what the job waits for, and what waits for it. */
-  jobDependencyLinks(params: DependencyLinksParams): Promise<JobDependencyLinks>;
+  jobDependencyLinks(params: P.DependencyLinksParams): Promise<JobDependencyLinks>;
   /** Finished attempts per `bucketMs` since `since`, oldest first; empty buckets are omitted. */
-  attemptThroughput(params: ThroughputParams): Promise<ThroughputBucket[]>;
+  attemptThroughput(params: P.ThroughputParams): Promise<ThroughputBucket[]>;
   /** Counters and histograms for `/metrics`; `now` decides which pending jobs are due. */
-  metricsSnapshot(params: MetricsParams): Promise<MetricsSnapshot>;
+  metricsSnapshot(params: P.MetricsParams): Promise<MetricsSnapshot>;
 
   /** Creates or changes a named queue's limit or pause switch; omitted fields stay as they are. */
-  queueSet(params: QueueSetParams): Promise<void>;
+  queueSet(params: P.QueueSetParams): Promise<void>;
   /** Every queue that has jobs or settings. */
   queueList(): Promise<QueueInfo[]>;
   /**
@@ -204,22 +161,22 @@ export interface Store {
    * `finishedBefore`. Never touches pending or running jobs, nor jobs a jobfile still
    * declares (their row is what keeps a re-sync from running them again).
    */
-  jobPurge(params: JobPurgeParams): Promise<string[]>;
+  jobPurge(params: P.JobPurgeParams): Promise<string[]>;
 
   /** Creates or replaces a schedule. A changed revision recomputes `nextAt`. */
-  scheduleUpsert(params: ScheduleUpsertParams): Promise<ScheduleUpsertOutcome>;
-  scheduleGet(params: ById): Promise<ScheduleRecord | null>;
+  scheduleUpsert(params: P.ScheduleUpsertParams): Promise<P.ScheduleUpsertOutcome>;
+  scheduleGet(params: P.ById): Promise<ScheduleRecord | null>;
   scheduleList(): Promise<ScheduleRecord[]>;
   /** Stops future occurrences; occurrences already queued stay. */
-  scheduleRemove(params: ById): Promise<boolean>;
-  scheduleDue(params: ScheduleDueParams): Promise<ScheduleRecord[]>;
+  scheduleRemove(params: P.ById): Promise<boolean>;
+  scheduleDue(params: P.ScheduleDueParams): Promise<ScheduleRecord[]>;
   /**
    * Records that a schedule fired: moves `next_at` from `expectedNextAt` (compare-and-set, so
    * two tickers never both fire), then enqueues, skips and cancels occurrences as
    * `decideOccurrences` (core/schedule-tick.ts) decides from `occurrences` (owed now, oldest
    * first) and the schedule's unfinished occurrences, in the same transaction.
    */
-  scheduleFire(params: ScheduleFireParams): Promise<ScheduleFireResult>;
+  scheduleFire(params: P.ScheduleFireParams): Promise<P.ScheduleFireResult>;
 
   /** Replaces the folder's last-sync record. */
   folderSyncRecord(params: FolderSyncRun): Promise<void>;
@@ -230,8 +187,8 @@ export interface Store {
    * when the row still names `replacePid` (one the caller found dead). False means another
    * watcher holds it. The rule of who may replace whom is the caller's.
    */
-  folderWatcherClaim(params: FolderWatcherClaimParams): Promise<boolean>;
+  folderWatcherClaim(params: P.FolderWatcherClaimParams): Promise<boolean>;
   /** Refreshes the heartbeat; `error` (a message, or null to keep the last one) is recorded with `now`. */
-  folderWatcherBeat(params: FolderWatcherBeatParams): Promise<void>;
-  folderWatcherRemove(params: FolderWatcherParams): Promise<void>;
+  folderWatcherBeat(params: P.FolderWatcherBeatParams): Promise<void>;
+  folderWatcherRemove(params: P.FolderWatcherParams): Promise<void>;
 }

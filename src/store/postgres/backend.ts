@@ -11,45 +11,7 @@
 
 import type { SQL } from "bun";
 import type { FolderSyncRun } from "../folder-records.ts";
-import type {
-  AttemptListParams,
-  ById,
-  ConfigSetParams,
-  DependencyLinksParams,
-  ExpiredLeasesParams,
-  FolderWatcherBeatParams,
-  FolderWatcherClaimParams,
-  FolderWatcherParams,
-  JobClaimParams,
-  JobCompleteParams,
-  JobDeclarationsParams,
-  JobExportParams,
-  JobFailParams,
-  JobfileApplyParams,
-  JobImportParams,
-  JobImportStreamParams,
-  JobInsertParams,
-  JobInsertStreamParams,
-  JobListParams,
-  JobPageParams,
-  JobPurgeParams,
-  JobReleaseParams,
-  JobSearchParams,
-  JobTransitionParams,
-  KillRequestParams,
-  LeaseExtendParams,
-  LeaseRenewParams,
-  MetricsParams,
-  QueueSetParams,
-  ScheduleDueParams,
-  ScheduleFireParams,
-  ScheduleUpsertParams,
-  ThroughputParams,
-  WaitForChangeParams,
-  WorkerHeartbeatParams,
-  WorkerRegisterParams,
-  WorkerStopParams,
-} from "../params.ts";
+import type * as P from "../params.ts";
 import type { Store } from "../store.ts";
 import { ChangeListener } from "./changes.ts";
 import { claimJob } from "./claim.ts";
@@ -135,19 +97,19 @@ export class PostgresStore implements Store {
     await this.sql.close({ timeout: 5 });
   }
 
-  jobInsertMany(params: JobInsertParams) {
+  jobInsertMany(params: P.JobInsertParams) {
     return this.write(async (tx, notify) => {
       await insertJobs(tx, this.schema, params);
       await notify();
     });
   }
-  jobInsertStream(params: JobInsertStreamParams) {
+  jobInsertStream(params: P.JobInsertStreamParams) {
     return this.writeStream((tx) => insertJobStream(tx, this.schema, params));
   }
-  jobExport(params: JobExportParams) {
+  jobExport(params: P.JobExportParams) {
     return this.read((sql) => exportJobs(sql, params));
   }
-  jobImportMany(params: JobImportParams) {
+  jobImportMany(params: P.JobImportParams) {
     return this.write(async (tx, notify) => {
       if (params.jobs.some((job) => job.spec.after)) await lockDependenciesExclusive(tx, this.schema);
       const result = await importJobs(tx, this.schema, params);
@@ -155,16 +117,16 @@ export class PostgresStore implements Store {
       return result;
     });
   }
-  jobImportStream(params: JobImportStreamParams) {
+  jobImportStream(params: P.JobImportStreamParams) {
     return this.writeStream((tx) => importJobStream(tx, this.schema, params));
   }
-  jobGet(params: ById) {
+  jobGet(params: P.ById) {
     return this.read((sql) => getJob(sql, params));
   }
-  jobList(params: JobListParams) {
+  jobList(params: P.JobListParams) {
     return this.read((sql) => listJobs(sql, params));
   }
-  jobPage(params: JobPageParams) {
+  jobPage(params: P.JobPageParams) {
     return this.read((sql) => jobPage(sql, params));
   }
   jobCounts() {
@@ -172,57 +134,57 @@ export class PostgresStore implements Store {
   }
 
   // Claims, lease renewals and kill requests never create work: they stay silent (see changes.ts).
-  jobClaim(params: JobClaimParams) {
+  jobClaim(params: P.JobClaimParams) {
     return this.read((sql) => claimJob(sql, params));
   }
-  jobLeaseExtend(params: LeaseExtendParams) {
+  jobLeaseExtend(params: P.LeaseExtendParams) {
     return this.read((sql) => extendLease(sql, params));
   }
-  jobLeaseRenewMany(params: LeaseRenewParams) {
+  jobLeaseRenewMany(params: P.LeaseRenewParams) {
     return this.read((sql) => renewLeases(sql, params));
   }
-  jobKillRequest(params: KillRequestParams) {
+  jobKillRequest(params: P.KillRequestParams) {
     return this.read((sql) => requestKill(sql, params));
   }
-  jobComplete(params: JobCompleteParams) {
+  jobComplete(params: P.JobCompleteParams) {
     return this.write(async (tx, notify) => notifyIf(await completeJob(tx, this.schema, params), notify));
   }
-  jobFail(params: JobFailParams) {
+  jobFail(params: P.JobFailParams) {
     return this.write(async (tx, notify) => notifyIf(await failJob(tx, this.schema, params), notify));
   }
-  jobRelease(params: JobReleaseParams) {
+  jobRelease(params: P.JobReleaseParams) {
     return this.write(async (tx, notify) => notifyIf(await releaseJob(tx, params), notify));
   }
-  jobExpiredLeases(params: ExpiredLeasesParams) {
+  jobExpiredLeases(params: P.ExpiredLeasesParams) {
     return this.read((sql) => expiredLeases(sql, params));
   }
-  jobTransition(params: JobTransitionParams) {
+  jobTransition(params: P.JobTransitionParams) {
     return this.write(async (tx, notify) => {
       const moved = await transitionJobs(tx, this.schema, params);
       if (moved.length > 0) await notify();
       return moved;
     });
   }
-  attemptList(params: AttemptListParams) {
+  attemptList(params: P.AttemptListParams) {
     return this.read((sql) => listAttempts(sql, params));
   }
 
   configGetAll() {
     return this.read((sql) => registry.configGetAll(sql));
   }
-  configSet(params: ConfigSetParams) {
+  configSet(params: P.ConfigSetParams) {
     return this.write(async (tx, notify) => {
       await registry.configSet(tx, params);
       await notify();
     });
   }
-  workerRegister(params: WorkerRegisterParams) {
+  workerRegister(params: P.WorkerRegisterParams) {
     return this.read((sql) => registry.workerRegister(sql, params));
   }
-  workerHeartbeat(params: WorkerHeartbeatParams) {
+  workerHeartbeat(params: P.WorkerHeartbeatParams) {
     return this.read((sql) => registry.workerHeartbeat(sql, params));
   }
-  workerRemove(params: ById) {
+  workerRemove(params: P.ById) {
     return this.read((sql) => registry.workerRemove(sql, params));
   }
   clockNow() {
@@ -231,7 +193,7 @@ export class PostgresStore implements Store {
   workerList() {
     return this.read((sql) => registry.workerList(sql));
   }
-  workerRequestStop(params: WorkerStopParams) {
+  workerRequestStop(params: P.WorkerStopParams) {
     return this.write(async (tx, notify) => {
       const asked = await registry.workerRequestStop(tx, params);
       // Idle workers wake now instead of at their next heartbeat.
@@ -243,38 +205,38 @@ export class PostgresStore implements Store {
   declaredList() {
     return this.read((sql) => declaredJobs(sql));
   }
-  jobfileApply(params: JobfileApplyParams) {
+  jobfileApply(params: P.JobfileApplyParams) {
     return this.write(async (tx, notify) => {
       const result = await applyJobfileChanges(tx, this.schema, params);
       await notify();
       return result;
     });
   }
-  jobDeclarations(params: JobDeclarationsParams) {
+  jobDeclarations(params: P.JobDeclarationsParams) {
     return this.read((sql) => jobDeclarations(sql, params));
   }
 
   changeMarker() {
     return this.read(() => this.changes.marker());
   }
-  waitForChange(params: WaitForChangeParams) {
+  waitForChange(params: P.WaitForChangeParams) {
     return this.read(() => this.changes.wait(params.timeoutMs, params.signal));
   }
 
-  jobSearch(params: JobSearchParams) {
+  jobSearch(params: P.JobSearchParams) {
     return this.read((sql) => searchJobs(sql, params));
   }
-  jobDependencyLinks(params: DependencyLinksParams) {
+  jobDependencyLinks(params: P.DependencyLinksParams) {
     return this.read((sql) => dependencyLinks(sql, params));
   }
-  attemptThroughput(params: ThroughputParams) {
+  attemptThroughput(params: P.ThroughputParams) {
     return this.read((sql) => attemptThroughput(sql, params));
   }
-  metricsSnapshot(params: MetricsParams) {
+  metricsSnapshot(params: P.MetricsParams) {
     return this.read((sql) => metricsSnapshot(sql, params));
   }
 
-  queueSet(params: QueueSetParams) {
+  queueSet(params: P.QueueSetParams) {
     return this.write(async (tx, notify) => {
       await queueSet(tx, params);
       // A resumed queue or a raised limit may have work waiting.
@@ -284,26 +246,26 @@ export class PostgresStore implements Store {
   queueList() {
     return this.read((sql) => queueList(sql));
   }
-  jobPurge(params: JobPurgeParams) {
+  jobPurge(params: P.JobPurgeParams) {
     return this.write((tx) => jobPurge(tx, params));
   }
 
-  scheduleUpsert(params: ScheduleUpsertParams) {
+  scheduleUpsert(params: P.ScheduleUpsertParams) {
     return this.write((tx) => schedules.scheduleUpsert(tx, params));
   }
-  scheduleGet(params: ById) {
+  scheduleGet(params: P.ById) {
     return this.read((sql) => schedules.scheduleGet(sql, params));
   }
   scheduleList() {
     return this.read((sql) => schedules.scheduleList(sql));
   }
-  scheduleRemove(params: ById) {
+  scheduleRemove(params: P.ById) {
     return this.write((tx) => schedules.scheduleRemove(tx, params));
   }
-  scheduleDue(params: ScheduleDueParams) {
+  scheduleDue(params: P.ScheduleDueParams) {
     return this.read((sql) => schedules.scheduleDue(sql, params));
   }
-  scheduleFire(params: ScheduleFireParams) {
+  scheduleFire(params: P.ScheduleFireParams) {
     return this.write(async (tx, notify) => {
       const fired = await schedules.scheduleFire(tx, this.schema, params);
       if (fired.enqueued.length > 0 || fired.replaced.length > 0) await notify();
@@ -317,13 +279,13 @@ export class PostgresStore implements Store {
   folderList() {
     return this.read((sql) => folders.folderList(sql));
   }
-  folderWatcherClaim(params: FolderWatcherClaimParams) {
+  folderWatcherClaim(params: P.FolderWatcherClaimParams) {
     return this.write((tx) => folders.folderWatcherClaim(tx, params));
   }
-  folderWatcherBeat(params: FolderWatcherBeatParams) {
+  folderWatcherBeat(params: P.FolderWatcherBeatParams) {
     return this.read((sql) => folders.folderWatcherBeat(sql, params));
   }
-  folderWatcherRemove(params: FolderWatcherParams) {
+  folderWatcherRemove(params: P.FolderWatcherParams) {
     return this.read((sql) => folders.folderWatcherRemove(sql, params));
   }
 }

@@ -9,45 +9,7 @@
 
 import type { Database } from "bun:sqlite";
 import type { FolderSyncRun } from "../folder-records.ts";
-import type {
-  AttemptListParams,
-  ById,
-  ConfigSetParams,
-  DependencyLinksParams,
-  ExpiredLeasesParams,
-  FolderWatcherBeatParams,
-  FolderWatcherClaimParams,
-  FolderWatcherParams,
-  JobClaimParams,
-  JobCompleteParams,
-  JobDeclarationsParams,
-  JobExportParams,
-  JobFailParams,
-  JobfileApplyParams,
-  JobImportParams,
-  JobImportStreamParams,
-  JobInsertParams,
-  JobInsertStreamParams,
-  JobListParams,
-  JobPageParams,
-  JobPurgeParams,
-  JobReleaseParams,
-  JobSearchParams,
-  JobTransitionParams,
-  KillRequestParams,
-  LeaseExtendParams,
-  LeaseRenewParams,
-  MetricsParams,
-  QueueSetParams,
-  ScheduleDueParams,
-  ScheduleFireParams,
-  ScheduleUpsertParams,
-  ThroughputParams,
-  WaitForChangeParams,
-  WorkerHeartbeatParams,
-  WorkerRegisterParams,
-  WorkerStopParams,
-} from "../params.ts";
+import type * as P from "../params.ts";
 import type { Store } from "../store.ts";
 import { ChangeListener } from "./changes.ts";
 import { claimJob } from "./claim.ts";
@@ -132,78 +94,78 @@ export class SqliteStore implements Store {
     this.db.close(false);
   }
 
-  jobInsertMany(params: JobInsertParams) {
+  jobInsertMany(params: P.JobInsertParams) {
     return this.write((db) => insertJobs(db, params));
   }
-  jobInsertStream(params: JobInsertStreamParams) {
+  jobInsertStream(params: P.JobInsertStreamParams) {
     return this.writeStream((db) => insertJobStream(db, params));
   }
-  jobExport(params: JobExportParams) {
+  jobExport(params: P.JobExportParams) {
     return this.read((db) => exportJobs(db, params));
   }
-  jobImportMany(params: JobImportParams) {
+  jobImportMany(params: P.JobImportParams) {
     return this.write((db) => importJobs(db, params));
   }
-  jobImportStream(params: JobImportStreamParams) {
+  jobImportStream(params: P.JobImportStreamParams) {
     return this.writeStream((db) => importJobStream(db, params));
   }
-  jobGet(params: ById) {
+  jobGet(params: P.ById) {
     return this.read((db) => getJob(db, params));
   }
-  jobList(params: JobListParams) {
+  jobList(params: P.JobListParams) {
     return this.read((db) => listJobs(db, params));
   }
-  jobPage(params: JobPageParams) {
+  jobPage(params: P.JobPageParams) {
     return this.read((db) => jobPage(db, params));
   }
   jobCounts() {
     return this.read((db) => countJobs(db));
   }
 
-  jobClaim(params: JobClaimParams) {
+  jobClaim(params: P.JobClaimParams) {
     return this.write((db) => claimJob(db, params));
   }
-  jobLeaseExtend(params: LeaseExtendParams) {
+  jobLeaseExtend(params: P.LeaseExtendParams) {
     return this.write((db) => extendLease(db, params));
   }
-  jobLeaseRenewMany(params: LeaseRenewParams) {
+  jobLeaseRenewMany(params: P.LeaseRenewParams) {
     return this.write((db) => renewLeases(db, params));
   }
-  jobKillRequest(params: KillRequestParams) {
+  jobKillRequest(params: P.KillRequestParams) {
     return this.write((db) => requestKill(db, params));
   }
-  jobComplete(params: JobCompleteParams) {
+  jobComplete(params: P.JobCompleteParams) {
     return this.write((db) => completeJob(db, params));
   }
-  jobFail(params: JobFailParams) {
+  jobFail(params: P.JobFailParams) {
     return this.write((db) => failJob(db, params));
   }
-  jobRelease(params: JobReleaseParams) {
+  jobRelease(params: P.JobReleaseParams) {
     return this.write((db) => releaseJob(db, params));
   }
-  jobExpiredLeases(params: ExpiredLeasesParams) {
+  jobExpiredLeases(params: P.ExpiredLeasesParams) {
     return this.read((db) => expiredLeases(db, params));
   }
-  jobTransition(params: JobTransitionParams) {
+  jobTransition(params: P.JobTransitionParams) {
     return this.write((db) => transitionJobs(db, params));
   }
-  attemptList(params: AttemptListParams) {
+  attemptList(params: P.AttemptListParams) {
     return this.read((db) => listAttempts(db, params));
   }
 
   configGetAll() {
     return this.read((db) => registry.configGetAll(db));
   }
-  configSet(params: ConfigSetParams) {
+  configSet(params: P.ConfigSetParams) {
     return this.write((db) => registry.configSet(db, params));
   }
-  workerRegister(params: WorkerRegisterParams) {
+  workerRegister(params: P.WorkerRegisterParams) {
     return this.write((db) => registry.workerRegister(db, params));
   }
-  workerHeartbeat(params: WorkerHeartbeatParams) {
+  workerHeartbeat(params: P.WorkerHeartbeatParams) {
     return this.write((db) => registry.workerHeartbeat(db, params));
   }
-  workerRemove(params: ById) {
+  workerRemove(params: P.ById) {
     return this.write((db) => registry.workerRemove(db, params));
   }
   async clockNow() {
@@ -212,66 +174,66 @@ export class SqliteStore implements Store {
   workerList() {
     return this.read((db) => registry.workerList(db));
   }
-  workerRequestStop(params: WorkerStopParams) {
+  workerRequestStop(params: P.WorkerStopParams) {
     return this.write((db) => registry.workerRequestStop(db, params));
   }
 
   declaredList() {
     return this.read((db) => declaredJobs(db));
   }
-  jobfileApply(params: JobfileApplyParams) {
+  jobfileApply(params: P.JobfileApplyParams) {
     return this.write((db) => applyJobfileChanges(db, params));
   }
-  jobDeclarations(params: JobDeclarationsParams) {
+  jobDeclarations(params: P.JobDeclarationsParams) {
     return this.read((db) => jobDeclarations(db, params));
   }
 
   changeMarker() {
     return this.changes.marker();
   }
-  waitForChange(params: WaitForChangeParams) {
+  waitForChange(params: P.WaitForChangeParams) {
     return this.changes.wait(params.timeoutMs, params.signal);
   }
 
-  jobSearch(params: JobSearchParams) {
+  jobSearch(params: P.JobSearchParams) {
     return this.read((db) => searchJobs(db, params));
   }
-  jobDependencyLinks(params: DependencyLinksParams) {
+  jobDependencyLinks(params: P.DependencyLinksParams) {
     return this.read((db) => dependencyLinks(db, params));
   }
-  attemptThroughput(params: ThroughputParams) {
+  attemptThroughput(params: P.ThroughputParams) {
     return this.read((db) => attemptThroughput(db, params));
   }
-  metricsSnapshot(params: MetricsParams) {
+  metricsSnapshot(params: P.MetricsParams) {
     return this.read((db) => metricsSnapshot(db, params));
   }
 
-  queueSet(params: QueueSetParams) {
+  queueSet(params: P.QueueSetParams) {
     return this.write((db) => queueSet(db, params));
   }
   queueList() {
     return this.read((db) => queueList(db));
   }
-  jobPurge(params: JobPurgeParams) {
+  jobPurge(params: P.JobPurgeParams) {
     return this.write((db) => jobPurge(db, params));
   }
 
-  scheduleUpsert(params: ScheduleUpsertParams) {
+  scheduleUpsert(params: P.ScheduleUpsertParams) {
     return this.write((db) => schedules.scheduleUpsert(db, params));
   }
-  scheduleGet(params: ById) {
+  scheduleGet(params: P.ById) {
     return this.read((db) => schedules.scheduleGet(db, params));
   }
   scheduleList() {
     return this.read((db) => schedules.scheduleList(db));
   }
-  scheduleRemove(params: ById) {
+  scheduleRemove(params: P.ById) {
     return this.write((db) => schedules.scheduleRemove(db, params));
   }
-  scheduleDue(params: ScheduleDueParams) {
+  scheduleDue(params: P.ScheduleDueParams) {
     return this.read((db) => schedules.scheduleDue(db, params));
   }
-  scheduleFire(params: ScheduleFireParams) {
+  scheduleFire(params: P.ScheduleFireParams) {
     return this.write((db) => schedules.scheduleFire(db, params));
   }
 
@@ -281,13 +243,13 @@ export class SqliteStore implements Store {
   folderList() {
     return this.read((db) => folders.folderList(db));
   }
-  folderWatcherClaim(params: FolderWatcherClaimParams) {
+  folderWatcherClaim(params: P.FolderWatcherClaimParams) {
     return this.write((db) => folders.folderWatcherClaim(db, params));
   }
-  folderWatcherBeat(params: FolderWatcherBeatParams) {
+  folderWatcherBeat(params: P.FolderWatcherBeatParams) {
     return this.write((db) => folders.folderWatcherBeat(db, params));
   }
-  folderWatcherRemove(params: FolderWatcherParams) {
+  folderWatcherRemove(params: P.FolderWatcherParams) {
     return this.write((db) => folders.folderWatcherRemove(db, params));
   }
 }
