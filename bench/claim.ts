@@ -3,7 +3,7 @@
 import { join } from "node:path";
 import { SQL } from "bun";
 import { openStore } from "../src/store/open.ts";
-import { SqliteStore } from "../src/store/sqlite/sqlite-store.ts";
+import { SqliteStore } from "../src/store/sqlite/backend.ts";
 import type { RunResult, Store } from "../src/store/store.ts";
 import { type BenchContext, type BenchRow, benchHome, fmtCount, fmtRate, perSecond } from "./harness.ts";
 import { pgSkipped, withPgSchema } from "./postgres.ts";

@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { UserError } from "../core/errors.ts";
 import { ensureHome, queuectlHome } from "../core/home.ts";
-import { SqliteStore } from "./sqlite/sqlite-store.ts";
+import { SqliteStore } from "./sqlite/backend.ts";
 import type { Store } from "./store.ts";
 
 export interface OpenOptions {
@@ -48,7 +48,7 @@ export function storeTarget(url: string): { postgres: string } | { sqlite: strin
 export async function openStore(options: OpenOptions = {}): Promise<Store> {
   const target = storeTarget(resolveStoreUrl(options.url));
   if ("postgres" in target) {
-    const { openPostgresStore } = await import("./postgres/postgres-store.ts");
+    const { openPostgresStore } = await import("./postgres/backend.ts");
     return openPostgresStore(target.postgres);
   }
   const path = target.sqlite;

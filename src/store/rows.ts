@@ -1,9 +1,20 @@
 /** Maps database rows to domain objects; shared by every backend so shapes never drift. */
 
-import type { Attempt, Job, JobState } from "../core/job.ts";
+import type { DependencyStatus } from "../core/dependencies.ts";
+import { type Attempt, emptyStateCounts, type Job, type JobState, type StateCounts } from "../core/job.ts";
 import type { CompletedRevision, JobFacts } from "../core/reconcile.ts";
 import type { JobSpec } from "../core/spec.ts";
-import type { AttemptRecord, DeclaredJob, JobRecord, WorkerRecord } from "./store.ts";
+import type { KillTarget } from "./params.ts";
+import type {
+  AttemptRecord,
+  DeclaredJob,
+  JobRecord,
+  KillMode,
+  QueueInfo,
+  RenewedLease,
+  ScheduleRecord,
+  WorkerRecord,
+} from "./records.ts";
 
 type Row = Record<string, unknown>;
 
@@ -142,5 +153,84 @@ export function rowToDeclaredJob(row: Row): DeclaredJob {
     state: row.state as JobState,
     declared: Boolean(row.declared),
     owner: toNullableString(row.owner),
+  };
+}
+
+export function rowToRenewedLease(row: Row): RenewedLease {
+  return {
+    id: String(row.id),
+    token: toNumber(row.token),
+    killRequested: (row.kill_requested ?? null) as KillMode | null,
+  };
+}
+
+export function rowToKillTarget(row: Row): KillTarget {
+  return { workerId: (row.worker_id ?? null) as string | null, token: toNumber(row.token) };
+}
+
+export function rowToSchedule(row: Row): ScheduleRecord {
+  return {
+    id: String(row.id),
+    spec: parseJson<JobSpec>(row.spec),
+    revision: String(row.revision),
+    source: toNullableString(row.source),
+    next_at: toNullableNumber(row.next_at),
+    last_at: toNullableNumber(row.last_at),
+    created_at: toNumber(row.created_at),
+    updated_at: toNumber(row.updated_at),
+  };
+}
+
+/** Queue settings rows and per-queue state counts joined by name, sorted by name. */
+export function rowsToQueues(settings: Row[], counts: Row[]): QueueInfo[] {
+  const queues = new Map<string, QueueInfo>();
+  const entry = (name: string): QueueInfo => {
+    let info = queues.get(name);
+    if (!info) {
+      info = { name, concurrency: null, paused: false, counts: emptyStateCounts() };
+      queues.set(name, info);
+    }
+    return info;
+  };
+  for (const row of settings) {
+    const info = entry(String(row.name));
+    info.concurrency = row.concurrency === null ? null : Number(row.concurrency);
+    info.paused = Boolean(row.paused);
+  }
+  for (const row of counts) {
+    const info = entry(String(row.queue));
+    info.counts[row.state as JobState] = Number(row.n);
+    info.counts.total += Number(row.n);
+  }
+  return [...queues.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** `state, n` rows counted into every state, with their total. */
+export function rowsToStateCounts(rows: Row[]): StateCounts {
+  const counts = emptyStateCounts();
+  for (const row of rows) {
+    counts[row.state as JobState] = Number(row.n);
+    counts.total += Number(row.n);
+  }
+  return counts;
+}
+
+/** Each job's dependencies, from `job_id, depends_on` rows. */
+export function rowsToEdges(rows: Row[]): Map<string, string[]> {
+  const edges = new Map<string, string[]>();
+  for (const row of rows) {
+    const list = edges.get(String(row.job_id)) ?? [];
+    list.push(String(row.depends_on));
+    edges.set(String(row.job_id), list);
+  }
+  return edges;
+}
+
+/** Dependency rows (`id, state, canceled_by`) as the dependency rules read them. */
+export function rowToDependencyStatus(row: Row): DependencyStatus {
+  return {
+    id: String(row.id),
+    state: row.state as JobState,
+    canceledBy: row.canceled_by === null ? null : String(row.canceled_by),
   };
 }

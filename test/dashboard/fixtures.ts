@@ -6,7 +6,7 @@
 
 import { join } from "node:path";
 import { firstRunAt, normalizeSpec, specRevision } from "../../src/core/spec.ts";
-import { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
+import { SqliteStore } from "../../src/store/sqlite/backend.ts";
 import type { NewJob, RunResult, Store } from "../../src/store/store.ts";
 
 export function openTestStore(home: string): SqliteStore {

@@ -4,8 +4,8 @@
  */
 
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import type { SqliteStore } from "../../src/store/sqlite/backend.ts";
 import { DEPENDENCY_LINK_SQL, searchJobsSql } from "../../src/store/sqlite/job-search.ts";
-import type { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
 import type { JobSearchParams } from "../../src/store/store.ts";
 import { type TempHome, tempHome } from "../helpers/cli.ts";
 import { enqueue, openTestStore } from "./fixtures.ts";

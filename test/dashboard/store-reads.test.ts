@@ -5,7 +5,7 @@
 
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { SQL } from "bun";
-import { openPostgresStore } from "../../src/store/postgres/postgres-store.ts";
+import { openPostgresStore } from "../../src/store/postgres/backend.ts";
 import type { Store } from "../../src/store/store.ts";
 import { type TempHome, tempHome } from "../helpers/cli.ts";
 import { enqueue, openTestStore, runJob } from "./fixtures.ts";

@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, setDefaultTimeout, t
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SQL } from "bun";
-import { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
+import { SqliteStore } from "../../src/store/sqlite/backend.ts";
 import type { JobRecord, NewJob } from "../../src/store/store.ts";
 import { type CliResult, runCli, type TempHome, tempHome } from "../helpers/cli.ts";
 

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SQL, type Subprocess } from "bun";
-import { openPostgresStore, type PostgresStore } from "../../src/store/postgres/postgres-store.ts";
+import { openPostgresStore, type PostgresStore } from "../../src/store/postgres/backend.ts";
 import { CLI_PATH, runCli, type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.

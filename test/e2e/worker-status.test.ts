@@ -7,7 +7,7 @@
 
 import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
-import { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
+import { SqliteStore } from "../../src/store/sqlite/backend.ts";
 import type { Store } from "../../src/store/store.ts";
 import type { WorkerEvent } from "../../src/worker/events.ts";
 import { Worker } from "../../src/worker/loop.ts";

@@ -20,8 +20,8 @@ import { UserError } from "../../src/core/errors.ts";
 import { ARGUMENT_NAME, parseJobInput, prepareJobs } from "../../src/core/job-input.ts";
 import { enqueuePrepared } from "../../src/flow/enqueue.ts";
 import { jobBlocks, jobJson, scheduleJson, specLines } from "../../src/render.ts";
-import { openPostgresStore } from "../../src/store/postgres/postgres-store.ts";
-import { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
+import { openPostgresStore } from "../../src/store/postgres/backend.ts";
+import { SqliteStore } from "../../src/store/sqlite/backend.ts";
 import type { Store } from "../../src/store/store.ts";
 import { testSeed } from "../helpers/seed.ts";
 

@@ -12,8 +12,8 @@ import { SQL } from "bun";
 import { resolveConfig } from "../../src/core/config.ts";
 import { parseJobInput, prepareJobs } from "../../src/core/job-input.ts";
 import { enqueuePrepared } from "../../src/flow/enqueue.ts";
-import { openPostgresStore } from "../../src/store/postgres/postgres-store.ts";
-import { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
+import { openPostgresStore } from "../../src/store/postgres/backend.ts";
+import { SqliteStore } from "../../src/store/sqlite/backend.ts";
 import type { RunResult, Store } from "../../src/store/store.ts";
 
 export interface FlowBackend {

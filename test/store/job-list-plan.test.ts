@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { jobPageSql } from "../../src/store/sqlite/job-list.ts";
-import { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
+import { SqliteStore } from "../../src/store/sqlite/backend.ts";
+import { jobPageSql } from "../../src/store/sqlite/job-reads.ts";
 import type { JobPageParams } from "../../src/store/store.ts";
 import { newJob, T0 } from "./contract-helpers.ts";
 

@@ -6,9 +6,9 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { SQL } from "bun";
 import { UserError } from "../../src/core/errors.ts";
+import { openPostgresStore } from "../../src/store/postgres/backend.ts";
 import { ChangeListener } from "../../src/store/postgres/changes.ts";
 import { parsePostgresUrl } from "../../src/store/postgres/connection.ts";
-import { openPostgresStore } from "../../src/store/postgres/postgres-store.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.
 setDefaultTimeout(60_000);

@@ -6,7 +6,7 @@
 
 import { setDefaultTimeout } from "bun:test";
 import { SQL } from "bun";
-import { openPostgresStore } from "../../src/store/postgres/postgres-store.ts";
+import { openPostgresStore } from "../../src/store/postgres/backend.ts";
 import { storeContract } from "./contract.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.

@@ -4,7 +4,7 @@ import { Database } from "bun:sqlite";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
+import { SqliteStore } from "../../src/store/sqlite/backend.ts";
 import { storeContract } from "./contract.ts";
 
 const root = mkdtempSync(join(tmpdir(), "queuectl-contract-"));

@@ -27,8 +27,8 @@ import { enqueuePrepared } from "../../src/flow/enqueue.ts";
 import { planHasChanges } from "../../src/jobfiles/plan.ts";
 import { syncJobsFolder } from "../../src/jobfiles/sync.ts";
 import { openStore } from "../../src/store/open.ts";
+import { openPostgresStore } from "../../src/store/postgres/backend.ts";
 import { POSTGRES_SCHEMA_VERSION } from "../../src/store/postgres/migrations.ts";
-import { openPostgresStore } from "../../src/store/postgres/postgres-store.ts";
 import { SQLITE_SCHEMA_VERSION } from "../../src/store/sqlite/migrations.ts";
 import type { Store } from "../../src/store/store.ts";
 import {

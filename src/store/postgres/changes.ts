@@ -11,11 +11,12 @@
 
 import type { SQL } from "bun";
 
-export function changeChannel(schema: string): string {
-  return `queuectl:${schema}`;
-}
-
 export class ChangeListener {
+  /** The NOTIFY channel of the queue kept in `schema`. */
+  static channelFor(schema: string): string {
+    return `queuectl:${schema}`;
+  }
+
   private count = 0;
   private subscription: SQL.ListenSubscription | null = null;
   private starting: Promise<void> | null = null;

@@ -12,20 +12,13 @@
 
 import type { SQL } from "bun";
 import type { Job } from "../../core/job.ts";
+import type { JobClaimParams } from "../params.ts";
 import { rowToJob } from "../rows.ts";
-
-export interface ClaimParams {
-  workerId: string;
-  host: string;
-  now: number;
-  leaseMs: number;
-  queues?: string[] | null;
-}
 
 /** Limited queues tried per claim before giving up until the next poll. */
 const MAX_LIMITED_QUEUES = 50;
 
-export async function claimJob(sql: SQL, params: ClaimParams): Promise<Job | null> {
+export async function claimJob(sql: SQL, params: JobClaimParams): Promise<Job | null> {
   const queues = params.queues ?? null;
   const skipped: string[] = [];
   for (let round = 0; round <= MAX_LIMITED_QUEUES; round++) {
@@ -70,7 +63,7 @@ export async function claimJob(sql: SQL, params: ClaimParams): Promise<Job | nul
   return null;
 }
 
-async function claimInLimitedQueue(sql: SQL, queue: string, params: ClaimParams): Promise<Job | null> {
+async function claimInLimitedQueue(sql: SQL, queue: string, params: JobClaimParams): Promise<Job | null> {
   return sql.begin(async (tx) => {
     const [limits] = await tx`SELECT paused, concurrency FROM queues WHERE name = ${queue} FOR UPDATE`;
     if (limits?.paused) return null;

@@ -1,11 +1,14 @@
 /**
- * Reading a postgres:// URL and turning connection failures into one-line messages.
- * `?schema=NAME` is queuectl's own parameter: Bun.sql would send it to the server as a
- * run-time setting, which the server rejects, so it is taken out here and becomes the
+ * The PostgreSQL connection: reading a postgres:// URL, opening the pool (migrating the
+ * schema when needed), its write transactions, and its failures turned into one-line
+ * messages. `?schema=NAME` is queuectl's own parameter: Bun.sql would send it to the server
+ * as a run-time setting, which the server rejects, so it is taken out here and becomes the
  * connection's search_path instead.
  */
 
+import { SQL } from "bun";
 import { runtimeError, UserError } from "../../core/errors.ts";
+import { migrateSchema } from "./migrations.ts";
 
 export interface PostgresTarget {
   /** The URL handed to Bun.sql, without `schema`. */
@@ -92,7 +95,7 @@ function scrub(target: PostgresTarget, text: string): string {
  * Environment failures (server down, login refused, missing database) become a
  * runtimeError naming host and database; anything else is returned unchanged.
  */
-export function describePostgresError(target: PostgresTarget, error: unknown): Error {
+export function describeFailure(target: PostgresTarget, error: unknown): Error {
   if (error instanceof UserError || !(error instanceof Error)) {
     return error instanceof Error ? error : new Error(String(error));
   }
@@ -133,4 +136,80 @@ export function describePostgresError(target: PostgresTarget, error: unknown): E
     );
   }
   return error;
+}
+
+/**
+ * Connections per process. A worker needs one for its claim loop and one for heartbeats;
+ * the LISTEN connection comes on top. Kept small because many hosts share the server's
+ * max_connections (default 100).
+ */
+const POOL_SIZE = 4;
+
+export interface PostgresConnection {
+  sql: SQL;
+  target: PostgresTarget;
+  /** The schema holding the tables (`?schema=`, else the server's current_schema()). */
+  schema: string;
+}
+
+/** Opens the pool and brings the schema up to date; a failure closes the pool again. */
+export async function openConnection(url: string): Promise<PostgresConnection> {
+  const target = parsePostgresUrl(url);
+  const sql = new SQL(target.url, {
+    max: POOL_SIZE,
+    connectionTimeout: 10,
+    idleTimeout: 60,
+    connection: { application_name: "queuectl", ...(target.schema ? { search_path: target.schema } : {}) },
+  });
+  try {
+    let schema = target.schema;
+    if (schema === null) {
+      const [row] = await sql`SELECT current_schema() AS schema`;
+      if (!row?.schema) {
+        throw new UserError(
+          `${target.location}: the search_path names no existing schema to keep the queue in`,
+          "add ?schema=queuectl to QUEUECTL_DB",
+        );
+      }
+      schema = String(row.schema);
+    }
+    await migrateSchema(sql, schema, target.location);
+    return { sql, target, schema };
+  } catch (error) {
+    await sql.close({ timeout: 0 }).catch(() => {});
+    throw describeFailure(target, error);
+  }
+}
+
+/** Runs `work`, turning a connection failure into a one-line message. */
+export async function withFailures<T>(target: PostgresTarget, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw describeFailure(target, error);
+  }
+}
+
+/** One transaction; `notify` wakes idle workers on every host once it commits. */
+export function writeTransaction<T>(
+  connection: PostgresConnection,
+  channel: string,
+  work: (tx: SQL, notify: () => Promise<void>) => Promise<T>,
+): Promise<T> {
+  return withFailures(
+    connection.target,
+    () => connection.sql.begin(async (tx) => work(tx, () => tx.notify(channel))) as Promise<T>,
+  );
+}
+
+/**
+ * A write whose input streams in. Bun.sql's transactions are asynchronous already, so this
+ * is writeTransaction; SQLite has to hold its transaction open by hand for the same thing.
+ */
+export function streamTransaction<T>(
+  connection: PostgresConnection,
+  channel: string,
+  work: (tx: SQL, notify: () => Promise<void>) => Promise<T>,
+): Promise<T> {
+  return writeTransaction(connection, channel, work);
 }

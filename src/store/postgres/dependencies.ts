@@ -20,8 +20,9 @@ import {
   dependencyOrder,
   dependentState,
 } from "../../core/dependencies.ts";
-import { UserError } from "../../core/errors.ts";
 import type { JobState } from "../../core/job.ts";
+import { missingDependencyError } from "../errors.ts";
+import { rowsToEdges, rowToDependencyStatus } from "../rows.ts";
 
 type Row = Record<string, unknown>;
 
@@ -41,11 +42,7 @@ async function dependencyStatuses(tx: SQL, jobId: string): Promise<DependencySta
   const rows = (await tx`
     SELECT dep.id, dep.state, dep.canceled_by FROM job_deps d JOIN jobs dep ON dep.id = d.depends_on
     WHERE d.job_id = ${jobId}`) as Row[];
-  return rows.map((row) => ({
-    id: String(row.id),
-    state: row.state as JobState,
-    canceledBy: row.canceled_by === null ? null : String(row.canceled_by),
-  }));
+  return rows.map(rowToDependencyStatus);
 }
 
 /**
@@ -65,12 +62,7 @@ export async function setDependencies(
     const rows = (await tx`SELECT id FROM jobs WHERE id = ANY(${list}::text[])`) as Row[];
     const found = new Set(rows.map((row) => String(row.id)));
     const missing = list.find((dependency) => !found.has(dependency));
-    if (missing !== undefined) {
-      throw new UserError(
-        `job "${jobId}" waits for "${missing}", which is not in the queue`,
-        "enqueue that job first, in the same file, or fix the `after` list",
-      );
-    }
+    if (missing !== undefined) throw missingDependencyError(jobId, missing);
     await tx`
       INSERT INTO job_deps (job_id, depends_on)
       SELECT ${jobId}, depends_on FROM unnest(${list}::text[]) AS u(depends_on)
@@ -178,14 +170,9 @@ export async function rearmDependents(tx: SQL, rootId: string, now: number): Pro
       SELECT id FROM jobs WHERE state = 'canceled' AND canceled_by = ${rootId} ORDER BY id FOR UPDATE`) as Row[]
   ).map((row) => String(row.id));
   if (members.length === 0) return;
-  const edges = new Map<string, string[]>();
-  const edgeRows = (await tx`
-    SELECT job_id, depends_on FROM job_deps WHERE job_id = ANY(${members}::text[])`) as Row[];
-  for (const row of edgeRows) {
-    const list = edges.get(String(row.job_id)) ?? [];
-    list.push(String(row.depends_on));
-    edges.set(String(row.job_id), list);
-  }
+  const edges = rowsToEdges(
+    (await tx`SELECT job_id, depends_on FROM job_deps WHERE job_id = ANY(${members}::text[])`) as Row[],
+  );
   for (const id of dependencyOrder(members, edges)) {
     const decision = dependentState(await dependencyStatuses(tx, id));
     if (decision.state === "canceled") {

@@ -3,6 +3,7 @@
 import type { SQL } from "bun";
 import type { FolderSyncRun, JobfileFolder } from "../folder-records.ts";
 import { groupFolders } from "../folder-rows.ts";
+import type { FolderWatcherBeatParams, FolderWatcherClaimParams, FolderWatcherParams } from "../params.ts";
 
 type Row = Record<string, unknown>;
 
@@ -27,10 +28,7 @@ export async function folderList(sql: SQL): Promise<JobfileFolder[]> {
 }
 
 /** Row-locks the folder's watcher row (FOR UPDATE) so two claims on one host cannot both win. */
-export async function folderWatcherClaim(
-  tx: SQL,
-  params: { folder: string; host: string; pid: number; now: number; replacePid: number | null },
-): Promise<boolean> {
+export async function folderWatcherClaim(tx: SQL, params: FolderWatcherClaimParams): Promise<boolean> {
   const [current] = (await tx`
     SELECT pid FROM jobfile_watchers WHERE folder = ${params.folder} AND host = ${params.host}
     FOR UPDATE`) as Row[];
@@ -49,10 +47,7 @@ export async function folderWatcherClaim(
   return row !== undefined;
 }
 
-export async function folderWatcherBeat(
-  sql: SQL,
-  params: { folder: string; host: string; pid: number; now: number; error?: string | null },
-): Promise<void> {
+export async function folderWatcherBeat(sql: SQL, params: FolderWatcherBeatParams): Promise<void> {
   const error = params.error ?? null;
   await sql`
     UPDATE jobfile_watchers SET heartbeat_at = ${params.now}::bigint,
@@ -61,10 +56,7 @@ export async function folderWatcherBeat(
     WHERE folder = ${params.folder} AND host = ${params.host} AND pid = ${params.pid}::int`;
 }
 
-export async function folderWatcherRemove(
-  sql: SQL,
-  params: { folder: string; host: string; pid: number },
-): Promise<void> {
+export async function folderWatcherRemove(sql: SQL, params: FolderWatcherParams): Promise<void> {
   await sql`DELETE FROM jobfile_watchers
             WHERE folder = ${params.folder} AND host = ${params.host} AND pid = ${params.pid}::int`;
 }

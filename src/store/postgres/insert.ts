@@ -7,8 +7,9 @@
  */
 
 import type { SQL } from "bun";
-import { duplicateIdError } from "../sqlite/insert.ts";
-import type { NewJob } from "../store.ts";
+import { duplicateIdError, firstRejected } from "../errors.ts";
+import type { JobInsertParams, JobInsertStreamParams } from "../params.ts";
+import type { NewJob } from "../records.ts";
 import { lockDependenciesExclusive, setDependencies } from "./dependencies.ts";
 
 /** Rows per statement: large enough to amortize the round trip, small enough to stay in memory. */
@@ -41,14 +42,23 @@ export async function insertNewJobs(tx: SQL, jobs: NewJob[], now: number): Promi
   return new Set(rows.map((row: { id: string }) => row.id));
 }
 
-/** The first id of `ids`, in order, that did not go in: already stored, or repeated. */
-export function firstRejected(ids: string[], inserted: Set<string>): string | undefined {
-  const seen = new Set<string>();
-  for (const id of ids) {
-    if (!inserted.has(id) || seen.has(id)) return id;
-    seen.add(id);
+/** All or nothing inside the caller's transaction; a duplicate id throws a UserError naming it. */
+export async function insertJobs(tx: SQL, schema: string, params: JobInsertParams): Promise<void> {
+  const withDependencies = params.jobs.filter((job) => job.spec.after);
+  if (withDependencies.length > 0) await lockDependenciesExclusive(tx, schema);
+  for (let start = 0; start < params.jobs.length; start += INSERT_BATCH) {
+    const batch = params.jobs.slice(start, start + INSERT_BATCH);
+    const inserted = await insertNewJobs(tx, batch, params.now);
+    const rejected = firstRejected(
+      batch.map((job) => job.spec.id),
+      inserted,
+    );
+    if (rejected !== undefined) throw duplicateIdError(rejected);
+    params.onProgress?.(Math.min(start + INSERT_BATCH, params.jobs.length));
   }
-  return undefined;
+  if (params.jobs.length === 0) params.onProgress?.(0);
+  // Dependencies are recorded after every row exists, so a batch may list a pipeline in any order.
+  for (const job of withDependencies) await setDependencies(tx, job.spec.id, job.spec.after, params.now);
 }
 
 /**
@@ -60,7 +70,7 @@ export function firstRejected(ids: string[], inserted: Set<string>): string | un
 export async function insertJobStream(
   tx: SQL,
   schema: string,
-  params: { batches: AsyncIterable<NewJob[]>; now: number; onProgress?: (done: number) => void },
+  params: JobInsertStreamParams,
 ): Promise<number> {
   // Only ids and `after` lists are kept past their batch.
   const withDependencies: [id: string, after: string[]][] = [];

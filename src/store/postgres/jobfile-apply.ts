@@ -10,14 +10,15 @@
  */
 
 import type { SQL } from "bun";
+import { decideDeclaration } from "../../core/reconcile.ts";
 import {
-  type Decision,
-  decideDeclaration,
-  decideRemoval,
-  idsByAction,
-  isOwnedBy,
-} from "../../core/reconcile.ts";
-import type { DeclaredChange, JobfileApplyResult, JobfileChanges } from "../store.ts";
+  JobfileApplyBook,
+  oncePerId,
+  removalsToApply,
+  type WrittenDecision as Written,
+} from "../jobfile-apply.ts";
+import type { JobfileApplyParams } from "../params.ts";
+import type { DeclaredChange, JobfileApplyResult } from "../records.ts";
 import {
   cancelDependents,
   lockDependenciesExclusive,
@@ -26,8 +27,6 @@ import {
   setDependencies,
 } from "./dependencies.ts";
 import { jobDeclarations } from "./jobfile-declarations.ts";
-
-type Written = Exclude<Decision, { action: "nothing" | "refuse" }>;
 
 function writer(tx: SQL, now: number) {
   // Leaves a revision deferred behind the running attempt in place; dropDeferred removes it.
@@ -103,28 +102,21 @@ function writer(tx: SQL, now: number) {
 export async function applyJobfileChanges(
   tx: SQL,
   schema: string,
-  changes: JobfileChanges,
-  now: number,
+  params: JobfileApplyParams,
 ): Promise<JobfileApplyResult> {
-  const result: JobfileApplyResult = { ...idsByAction(), rearmed: [] };
+  const { changes, now } = params;
   await tx`SELECT pg_advisory_xact_lock(hashtext(${`queuectl.jobfiles.${schema}`}))`;
   // Both locks before any row lock, in this order everywhere, so they cannot deadlock.
   await lockDependenciesExclusive(tx, schema);
   const write = writer(tx, now);
-  const read = async (id: string) => (await jobDeclarations(tx, [id], true))[0] ?? null;
+  const read = async (id: string) => (await jobDeclarations(tx, { ids: [id] }, true))[0] ?? null;
   // Every row this apply decides on, read (and locked) once: each decision depends on its own row only.
   const readAll = async (ids: string[]) =>
-    new Map((await jobDeclarations(tx, ids, true)).map((facts) => [facts.id, facts]));
+    new Map((await jobDeclarations(tx, { ids }, true)).map((facts) => [facts.id, facts]));
   const declared = await readAll(changes.declarations.map((job) => job.spec.id));
-  // Rows whose spec was written; their dependencies are recorded once every row exists.
-  const written: DeclaredChange[] = [];
-  const rearming: string[] = [];
+  const book = new JobfileApplyBook(declared);
 
-  const seen = new Set<string>();
-  for (const job of changes.declarations) {
-    // One declaration per id (the planner never sends two); a repeat would act on a stale read.
-    if (seen.has(job.spec.id)) continue;
-    seen.add(job.spec.id);
+  for (const job of oncePerId(changes.declarations)) {
     let decision = decideDeclaration(declared.get(job.spec.id) ?? null, job);
     // An enqueue may take the id between the read and the insert; then decide on its row.
     if (decision.action === "create" && !(await write.create(job))) {
@@ -133,45 +125,29 @@ export async function applyJobfileChanges(
     }
     if (decision.action === "nothing" || decision.action === "refuse") continue;
     if (decision.action !== "create") await write[decision.action](job, decision);
-    result[decision.action].push(job.spec.id);
-    // Only actions that wrote the declared spec record its dependencies.
-    if (
-      decision.action !== "defer" &&
-      decision.action !== "dropDeferred" &&
-      decision.action !== "skipCompleted"
-    )
-      written.push(job);
-    if (decision.rearms.length > 0) rearming.push(job.spec.id);
+    book.applied(job, decision);
   }
   // In any order: a pipeline may list its steps before the jobs they wait for.
-  for (const job of written) await setDependencies(tx, job.spec.id, job.spec.after, now);
-  for (const id of rearming) {
-    // As read before this apply wrote anything: recording dependencies may re-arm some already.
-    const before = declared.get(id)?.canceledDependents ?? [];
+  for (const job of book.written) await setDependencies(tx, job.spec.id, job.spec.after, now);
+  for (const id of book.rearming) {
     await rearmDependents(tx, id, now);
     await releaseDependents(tx, id, now);
-    const still = new Set((await read(id))?.canceledDependents ?? []);
-    result.rearmed.push(...before.filter((dependent) => !still.has(dependent)));
+    book.rearmed(id, await read(id));
   }
 
   const removed = await readAll(changes.removals.map((removal) => removal.id));
-  for (const removal of changes.removals) {
-    const facts = removed.get(removal.id);
-    if (!facts || !isOwnedBy(facts, removal.owner)) continue;
-    const action = decideRemoval(facts);
-    if (action === "nothing") continue;
+  for (const { id, action } of removalsToApply(changes.removals, removed)) {
     await tx`
       UPDATE jobs SET declared = FALSE, next_spec = NULL, next_revision = NULL, next_max_retries = NULL,
                       updated_at = ${now}::bigint
-      WHERE id = ${removal.id}`;
+      WHERE id = ${id}`;
     if (action === "cancel") {
       await tx`
         UPDATE jobs SET state = 'canceled', finished_at = ${now}::bigint, last_error = 'its jobfile was removed'
-        WHERE id = ${removal.id}`;
-      await cancelDependents(tx, removal.id, "canceled", now);
+        WHERE id = ${id}`;
+      await cancelDependents(tx, id, "canceled", now);
     }
-    result[action].push(removal.id);
+    book.removed(id, action);
   }
-  result.rearmed.sort();
-  return result;
+  return book.finish();
 }

@@ -2,13 +2,19 @@
 
 import type { SQL } from "bun";
 import type { JobFacts } from "../../core/reconcile.ts";
+import type { JobDeclarationsParams } from "../params.ts";
+import type { DeclaredJob } from "../records.ts";
 import { rowToDeclaredJob, rowToJobFacts } from "../rows.ts";
-import type { DeclaredJob } from "../store.ts";
 
 type Row = Record<string, unknown>;
 
 /** With `forUpdate`, the rows are locked in id order first, so two appliers cannot deadlock. */
-export async function jobDeclarations(sql: SQL, ids: string[], forUpdate = false): Promise<JobFacts[]> {
+export async function jobDeclarations(
+  sql: SQL,
+  params: JobDeclarationsParams,
+  forUpdate = false,
+): Promise<JobFacts[]> {
+  const { ids } = params;
   if (ids.length === 0) return [];
   if (forUpdate) await sql`SELECT id FROM jobs WHERE id = ANY(${ids}::text[]) ORDER BY id FOR UPDATE`;
   const rows = (await sql`

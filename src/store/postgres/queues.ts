@@ -1,15 +1,14 @@
 /** Named queues (limits, pause) and retention on PostgreSQL, as sqlite/queues.ts does them. */
 
 import type { SQL } from "bun";
-import { emptyStateCounts, type JobState } from "../../core/job.ts";
-import type { QueueInfo } from "../store.ts";
+import type { JobPurgeParams, QueueSetParams } from "../params.ts";
+import { purgeableStates } from "../purge.ts";
+import type { QueueInfo } from "../records.ts";
+import { rowsToQueues } from "../rows.ts";
 
 type Row = Record<string, unknown>;
 
-export async function queueSet(
-  tx: SQL,
-  params: { name: string; concurrency?: number | null; paused?: boolean },
-): Promise<void> {
+export async function queueSet(tx: SQL, params: QueueSetParams): Promise<void> {
   await tx`INSERT INTO queues (name) VALUES (${params.name}) ON CONFLICT DO NOTHING`;
   if (params.concurrency !== undefined) {
     await tx`UPDATE queues SET concurrency = ${params.concurrency}::int WHERE name = ${params.name}`;
@@ -20,36 +19,15 @@ export async function queueSet(
 }
 
 export async function queueList(sql: SQL): Promise<QueueInfo[]> {
-  const queues = new Map<string, QueueInfo>();
-  const entry = (name: string): QueueInfo => {
-    let info = queues.get(name);
-    if (!info) {
-      info = { name, concurrency: null, paused: false, counts: emptyStateCounts() };
-      queues.set(name, info);
-    }
-    return info;
-  };
-  for (const row of (await sql`SELECT name, concurrency, paused FROM queues`) as Row[]) {
-    const info = entry(String(row.name));
-    info.concurrency = row.concurrency === null ? null : Number(row.concurrency);
-    info.paused = Boolean(row.paused);
-  }
-  for (const row of (await sql`SELECT queue, state, COUNT(*) AS n FROM jobs GROUP BY queue, state`) as Row[]) {
-    const info = entry(String(row.queue));
-    info.counts[row.state as JobState] = Number(row.n);
-    info.counts.total += Number(row.n);
-  }
-  return [...queues.values()].sort((a, b) => a.name.localeCompare(b.name));
+  return rowsToQueues(
+    (await sql`SELECT name, concurrency, paused FROM queues`) as Row[],
+    (await sql`SELECT queue, state, COUNT(*) AS n FROM jobs GROUP BY queue, state`) as Row[],
+  );
 }
 
 /** Deletes finished, undeclared jobs; see Store.jobPurge. */
-export async function jobPurge(
-  tx: SQL,
-  params: { states: JobState[]; finishedBefore: number; dryRun: boolean; limit?: number },
-): Promise<string[]> {
-  const finished = params.states.filter(
-    (state) => state === "completed" || state === "dead" || state === "canceled",
-  );
+export async function jobPurge(tx: SQL, params: JobPurgeParams): Promise<string[]> {
+  const finished = purgeableStates(params.states);
   if (finished.length === 0) return [];
   // FOR UPDATE: a job being re-queued meanwhile (rerun, dlq retry) is left alone once it has moved.
   const ids = (

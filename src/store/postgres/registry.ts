@@ -4,8 +4,15 @@
  */
 
 import type { SQL } from "bun";
+import type {
+  ById,
+  ConfigSetParams,
+  WorkerHeartbeatParams,
+  WorkerRegisterParams,
+  WorkerStopParams,
+} from "../params.ts";
+import type { WorkerRecord } from "../records.ts";
 import { rowToWorker } from "../rows.ts";
-import type { WorkerRecord } from "../store.ts";
 
 type Row = Record<string, unknown>;
 
@@ -14,7 +21,7 @@ export async function configGetAll(sql: SQL): Promise<Record<string, string>> {
   return Object.fromEntries(rows.map((row) => [row.key, row.value]));
 }
 
-export async function configSet(tx: SQL, params: { key: string; value: string }): Promise<void> {
+export async function configSet(tx: SQL, params: ConfigSetParams): Promise<void> {
   await tx`INSERT INTO config (key, value) VALUES (${params.key}, ${params.value})
            ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`;
 }
@@ -29,10 +36,7 @@ export async function storeNow(sql: SQL): Promise<number> {
 }
 
 /** Registering again (a restarted worker reusing its id) starts with no stop request. */
-export async function workerRegister(
-  sql: SQL,
-  params: { id: string; host: string; pid: number; now: number; queues: string[] | null },
-): Promise<void> {
+export async function workerRegister(sql: SQL, params: WorkerRegisterParams): Promise<void> {
   const queues = params.queues ? JSON.stringify(params.queues) : null;
   await sql`
     INSERT INTO workers (id, host, pid, started_at, heartbeat_at, stop_requested, queues)
@@ -45,7 +49,7 @@ export async function workerRegister(
 
 export async function workerHeartbeat(
   sql: SQL,
-  params: { id: string; now: number },
+  params: WorkerHeartbeatParams,
 ): Promise<{ stopRequested: boolean }> {
   // `params.now` is the worker's clock; the server's is the one every host judges ages by.
   const [row] = await sql`
@@ -54,8 +58,8 @@ export async function workerHeartbeat(
   return { stopRequested: row ? Boolean(row.stop_requested) : false };
 }
 
-export async function workerRemove(sql: SQL, id: string): Promise<void> {
-  await sql`DELETE FROM workers WHERE id = ${id}`;
+export async function workerRemove(sql: SQL, params: ById): Promise<void> {
+  await sql`DELETE FROM workers WHERE id = ${params.id}`;
 }
 
 export async function workerList(sql: SQL): Promise<WorkerRecord[]> {
@@ -64,7 +68,8 @@ export async function workerList(sql: SQL): Promise<WorkerRecord[]> {
 }
 
 /** Asks the workers on `host`, or on every host, to drain; returns how many were asked. */
-export async function workerRequestStop(tx: SQL, host: string | null): Promise<number> {
+export async function workerRequestStop(tx: SQL, params: WorkerStopParams): Promise<number> {
+  const host = params.host ?? null;
   const result = await tx`
     UPDATE workers SET stop_requested = TRUE WHERE ${host}::text IS NULL OR host = ${host}::text`;
   return result.count;

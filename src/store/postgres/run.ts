@@ -5,14 +5,21 @@
 
 import type { SQL } from "bun";
 import type { Job } from "../../core/job.ts";
-import { rowToJob } from "../rows.ts";
-import type { HeldLease, KillMode, RenewedLease, RunResult } from "../store.ts";
+import type {
+  ExpiredLeasesParams,
+  JobCompleteParams,
+  JobFailParams,
+  JobReleaseParams,
+  KillRequestParams,
+  KillTarget,
+  LeaseExtendParams,
+  LeaseRenewParams,
+} from "../params.ts";
+import type { RenewedLease, RunResult } from "../records.ts";
+import { rowToJob, rowToKillTarget, rowToRenewedLease } from "../rows.ts";
 import { cancelDependents, lockDependenciesShared, releaseDependents } from "./dependencies.ts";
 
-export async function extendLease(
-  sql: SQL,
-  params: { id: string; token: number; leaseUntil: number },
-): Promise<boolean> {
+export async function extendLease(sql: SQL, params: LeaseExtendParams): Promise<boolean> {
   const result = await sql`
     UPDATE jobs SET lease_until = ${params.leaseUntil}::bigint
     WHERE id = ${params.id} AND token = ${params.token}::int AND state = 'processing'`;
@@ -20,10 +27,7 @@ export async function extendLease(
 }
 
 /** One statement for all of a worker's leases. */
-export async function renewLeases(
-  sql: SQL,
-  params: { leases: HeldLease[]; leaseUntil: number },
-): Promise<RenewedLease[]> {
+export async function renewLeases(sql: SQL, params: LeaseRenewParams): Promise<RenewedLease[]> {
   if (params.leases.length === 0) return [];
   const ids = params.leases.map((lease) => lease.id);
   const tokens = params.leases.map((lease) => lease.token);
@@ -32,28 +36,17 @@ export async function renewLeases(
     FROM unnest(${ids}::text[], ${tokens}::int[]) AS held(id, token)
     WHERE jobs.id = held.id AND jobs.token = held.token AND jobs.state = 'processing'
     RETURNING jobs.id, jobs.token, jobs.kill_requested`;
-  return rows.map((row: Record<string, unknown>) => ({
-    id: String(row.id),
-    token: Number(row.token),
-    killRequested: (row.kill_requested ?? null) as KillMode | null,
-  }));
+  return rows.map(rowToRenewedLease);
 }
 
-export async function requestKill(
-  tx: SQL,
-  params: { id: string; mode: KillMode },
-): Promise<{ workerId: string | null; token: number } | null> {
+export async function requestKill(tx: SQL, params: KillRequestParams): Promise<KillTarget | null> {
   const [row] = await tx`
     UPDATE jobs SET kill_requested = ${params.mode} WHERE id = ${params.id} AND state = 'processing'
     RETURNING worker_id, token`;
-  return row ? { workerId: (row.worker_id ?? null) as string | null, token: Number(row.token) } : null;
+  return row ? rowToKillTarget(row) : null;
 }
 
-export async function completeJob(
-  tx: SQL,
-  schema: string,
-  params: { id: string; token: number; now: number; result: RunResult },
-): Promise<boolean> {
+export async function completeJob(tx: SQL, schema: string, params: JobCompleteParams): Promise<boolean> {
   await lockDependenciesShared(tx, schema);
   const [row] = await tx`
     UPDATE jobs SET state = 'completed', finished_at = ${params.now}::bigint, updated_at = ${params.now}::bigint,
@@ -72,19 +65,7 @@ export async function completeJob(
   return true;
 }
 
-export async function failJob(
-  tx: SQL,
-  schema: string,
-  params: {
-    id: string;
-    token: number;
-    now: number;
-    state: "failed" | "dead" | "canceled";
-    nextRunAt: number;
-    result: RunResult;
-    onlyIfLeaseExpiredBefore?: number;
-  },
-): Promise<boolean> {
+export async function failJob(tx: SQL, schema: string, params: JobFailParams): Promise<boolean> {
   // A dead job cancels its dependents, and so does a failed one whose jobfile was removed
   // (it is canceled instead of retried); a plain retry leaves them waiting.
   await lockDependenciesShared(tx, schema);
@@ -110,10 +91,7 @@ export async function failJob(
   return true;
 }
 
-export async function releaseJob(
-  tx: SQL,
-  params: { id: string; token: number; now: number; reason: string },
-): Promise<boolean> {
+export async function releaseJob(tx: SQL, params: JobReleaseParams): Promise<boolean> {
   const result = await tx`
     UPDATE jobs SET state = 'pending', attempts = GREATEST(attempts - 1, 0), lease_until = NULL, worker_id = NULL,
                     updated_at = ${params.now}::bigint, next_run_at = ${params.now}::bigint
@@ -125,7 +103,7 @@ export async function releaseJob(
   return true;
 }
 
-export async function expiredLeases(sql: SQL, params: { now: number; limit: number }): Promise<Job[]> {
+export async function expiredLeases(sql: SQL, params: ExpiredLeasesParams): Promise<Job[]> {
   const rows = await sql`
     SELECT * FROM jobs WHERE state = 'processing' AND lease_until < ${params.now}::bigint
     ORDER BY lease_until LIMIT ${params.limit}::bigint`;

@@ -5,7 +5,6 @@
  */
 
 import type { SQL } from "bun";
-import type { OverlapPolicy } from "../../core/flow-spec.ts";
 import type { JobState } from "../../core/job.ts";
 import {
   decideOccurrences,
@@ -13,38 +12,22 @@ import {
   summarizeOccurrences,
   UNFINISHED_OCCURRENCE_STATES,
 } from "../../core/schedule-tick.ts";
-import type { JobSpec } from "../../core/spec.ts";
-import type { NewJob, ScheduleRecord } from "../store.ts";
+import type {
+  ById,
+  ScheduleDueParams,
+  ScheduleFireParams,
+  ScheduleFireResult,
+  ScheduleUpsertOutcome,
+  ScheduleUpsertParams,
+} from "../params.ts";
+import type { ScheduleRecord } from "../records.ts";
+import { rowToSchedule } from "../rows.ts";
 import { cancelDependents, lockDependenciesExclusive } from "./dependencies.ts";
 import { insertNewJobs } from "./insert.ts";
 
 type Row = Record<string, unknown>;
 
-function rowToSchedule(row: Row): ScheduleRecord {
-  const nullable = (value: unknown) => (value === null || value === undefined ? null : Number(value));
-  return {
-    id: String(row.id),
-    spec: (typeof row.spec === "string" ? JSON.parse(row.spec) : row.spec) as JobSpec,
-    revision: String(row.revision),
-    source: row.source === null ? null : String(row.source),
-    next_at: nullable(row.next_at),
-    last_at: nullable(row.last_at),
-    created_at: Number(row.created_at),
-    updated_at: Number(row.updated_at),
-  };
-}
-
-export async function scheduleUpsert(
-  tx: SQL,
-  params: {
-    id: string;
-    spec: JobSpec;
-    revision: string;
-    source: string | null;
-    nextAt: number | null;
-    now: number;
-  },
-): Promise<"created" | "updated" | "unchanged"> {
+export async function scheduleUpsert(tx: SQL, params: ScheduleUpsertParams): Promise<ScheduleUpsertOutcome> {
   const spec = JSON.stringify(params.spec);
   const inserted = await tx`
     INSERT INTO schedules (id, spec, revision, source, next_at, created_at, updated_at)
@@ -62,23 +45,27 @@ export async function scheduleUpsert(
   return "updated";
 }
 
-export async function scheduleGet(sql: SQL, id: string): Promise<ScheduleRecord | null> {
-  const [row] = await sql`SELECT * FROM schedules WHERE id = ${id}`;
+export async function scheduleGet(sql: SQL, params: ById): Promise<ScheduleRecord | null> {
+  const [row] = await sql`SELECT * FROM schedules WHERE id = ${params.id}`;
   return row ? rowToSchedule(row) : null;
 }
 
-/** Every schedule by id, or (with `dueBy`) those due by then, soonest first. */
-export async function scheduleList(sql: SQL, dueBy?: number): Promise<ScheduleRecord[]> {
+/** Every schedule, by id. */
+export async function scheduleList(sql: SQL): Promise<ScheduleRecord[]> {
   // COLLATE "C" orders ids bytewise, as SQLite does, whatever the database's locale.
-  const rows =
-    dueBy === undefined
-      ? await sql`SELECT * FROM schedules ORDER BY id COLLATE "C"`
-      : await sql`SELECT * FROM schedules WHERE next_at IS NOT NULL AND next_at <= ${dueBy}::bigint ORDER BY next_at`;
-  return (rows as Row[]).map(rowToSchedule);
+  return ((await sql`SELECT * FROM schedules ORDER BY id COLLATE "C"`) as Row[]).map(rowToSchedule);
 }
 
-export async function scheduleRemove(tx: SQL, id: string): Promise<boolean> {
-  return (await tx`DELETE FROM schedules WHERE id = ${id}`).count > 0;
+/** The schedules due by `now`, soonest first. */
+export async function scheduleDue(sql: SQL, params: ScheduleDueParams): Promise<ScheduleRecord[]> {
+  return (
+    (await sql`
+      SELECT * FROM schedules WHERE next_at IS NOT NULL AND next_at <= ${params.now}::bigint ORDER BY next_at`) as Row[]
+  ).map(rowToSchedule);
+}
+
+export async function scheduleRemove(tx: SQL, params: ById): Promise<boolean> {
+  return (await tx`DELETE FROM schedules WHERE id = ${params.id}`).count > 0;
 }
 
 /**
@@ -89,15 +76,8 @@ export async function scheduleRemove(tx: SQL, id: string): Promise<boolean> {
 export async function scheduleFire(
   tx: SQL,
   schema: string,
-  params: {
-    id: string;
-    expectedNextAt: number;
-    nextAt: number | null;
-    occurrences: NewJob[];
-    overlap: OverlapPolicy;
-    now: number;
-  },
-): Promise<{ enqueued: string[]; skipped: string[]; replaced: string[] }> {
+  params: ScheduleFireParams,
+): Promise<ScheduleFireResult> {
   // Replacing cancels jobs, which may cancel their dependents: like every state move, it
   // takes the dependency lock first, before any row lock.
   if (params.overlap === "replace") await lockDependenciesExclusive(tx, schema);

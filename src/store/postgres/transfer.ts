@@ -1,24 +1,22 @@
 /**
- * Moving a queue in and out of PostgreSQL, with the semantics of sqlite/import.ts, attempt
- * history and `--merge` included. Import
- * sends each batch as column arrays (see insert.ts) rather than one round trip per job.
+ * Moving a queue in and out of PostgreSQL, with the semantics of sqlite/transfer.ts, attempt
+ * history and `--merge` included. Import sends each batch as column arrays (see insert.ts)
+ * rather than one round trip per job.
  */
 
 import type { SQL } from "bun";
-import type { JobState } from "../../core/job.ts";
+import { lastToken } from "../columns.ts";
+import { firstRejected, importDuplicateError, scheduleDuplicateError } from "../errors.ts";
+import type { JobExportPage, JobExportParams, JobImportParams, JobImportStreamParams } from "../params.ts";
+import type { ImportResult, JobRecord, StoreSettings } from "../records.ts";
 import { rowToJobRecord } from "../rows.ts";
-import { importDuplicateError, lastToken, scheduleDuplicateError } from "../sqlite/import.ts";
-import type { ImportBatch, ImportResult, JobRecord, StoreSettings } from "../store.ts";
 import { lockDependenciesExclusive } from "./dependencies.ts";
-import { firstRejected, INSERT_BATCH } from "./insert.ts";
+import { INSERT_BATCH } from "./insert.ts";
 
 type Row = Record<string, unknown>;
 
 /** A running job travels as pending with its unfinished attempt uncounted, as `jobRelease` would leave it. */
-export async function exportJobs(
-  sql: SQL,
-  params: { state?: JobState; after: string | null; limit: number },
-): Promise<{ jobs: JobRecord[]; next: string | null }> {
+export async function exportJobs(sql: SQL, params: JobExportParams): Promise<JobExportPage> {
   const rows = (await sql`
     SELECT seq, id, spec, revision, max_retries, created_at, updated_at, next_run_at, started_at, finished_at,
            exit_code, last_error, source, declared, canceled_by, schedule_id,
@@ -149,16 +147,7 @@ async function importSettings(tx: SQL, settings: StoreSettings, merge: boolean):
 }
 
 /** Runs inside the caller's transaction, so a duplicate in a later batch undoes the earlier ones. */
-export async function importJobs(
-  tx: SQL,
-  schema: string,
-  params: {
-    jobs: JobRecord[];
-    settings?: StoreSettings;
-    merge?: boolean;
-    onProgress?: (done: number) => void;
-  },
-): Promise<ImportResult> {
+export async function importJobs(tx: SQL, schema: string, params: JobImportParams): Promise<ImportResult> {
   const batches = [{ jobs: params.jobs, settings: params.settings }];
   return importJobStream(tx, schema, {
     batches: toAsync(batches),
@@ -178,7 +167,7 @@ async function* toAsync<T>(items: T[]): AsyncGenerator<T> {
 export async function importJobStream(
   tx: SQL,
   schema: string,
-  params: { batches: AsyncIterable<ImportBatch>; merge?: boolean; onProgress?: (done: number) => void },
+  params: JobImportStreamParams,
 ): Promise<ImportResult> {
   const merge = params.merge ?? false;
   const edges: [id: string, dependency: string][] = [];

@@ -14,8 +14,9 @@ import {
   dependencyOrder,
   dependentState,
 } from "../../core/dependencies.ts";
-import { UserError } from "../../core/errors.ts";
 import type { JobState } from "../../core/job.ts";
+import { missingDependencyError } from "../errors.ts";
+import { rowsToEdges, rowToDependencyStatus } from "../rows.ts";
 
 type Row = Record<string, unknown>;
 
@@ -25,11 +26,7 @@ function dependencyStatuses(db: Database, jobId: string): DependencyStatus[] {
       SELECT dep.id, dep.state, dep.canceled_by FROM job_deps d JOIN jobs dep ON dep.id = d.depends_on
       WHERE d.job_id = ?`)
     .all(jobId) as Row[];
-  return rows.map((row) => ({
-    id: String(row.id),
-    state: row.state as JobState,
-    canceledBy: row.canceled_by === null ? null : String(row.canceled_by),
-  }));
+  return rows.map(rowToDependencyStatus);
 }
 
 /**
@@ -49,12 +46,7 @@ export function setDependencies(
   const exists = db.query("SELECT 1 FROM jobs WHERE id = ?");
   const insert = db.query("INSERT OR IGNORE INTO job_deps (job_id, depends_on) VALUES (?, ?)");
   for (const dependency of after ?? []) {
-    if (!exists.get(dependency)) {
-      throw new UserError(
-        `job "${jobId}" waits for "${dependency}", which is not in the queue`,
-        "enqueue that job first, in the same file, or fix the `after` list",
-      );
-    }
+    if (!exists.get(dependency)) throw missingDependencyError(jobId, dependency);
     insert.run(jobId, dependency);
   }
   const decision = dependentState(dependencyStatuses(db, jobId));
@@ -146,15 +138,11 @@ export function rearmDependents(db: Database, rootId: string, now: number): void
     db.query("SELECT id FROM jobs WHERE state = 'canceled' AND canceled_by = ?").all(rootId) as Row[]
   ).map((row) => String(row.id));
   if (members.length === 0) return;
-  const edges = new Map<string, string[]>();
-  const edgeRows = db
-    .query("SELECT job_id, depends_on FROM job_deps WHERE job_id IN (SELECT value FROM json_each(?))")
-    .all(JSON.stringify(members)) as Row[];
-  for (const row of edgeRows) {
-    const list = edges.get(String(row.job_id)) ?? [];
-    list.push(String(row.depends_on));
-    edges.set(String(row.job_id), list);
-  }
+  const edges = rowsToEdges(
+    db
+      .query("SELECT job_id, depends_on FROM job_deps WHERE job_id IN (SELECT value FROM json_each(?))")
+      .all(JSON.stringify(members)) as Row[],
+  );
   const rearm = db.query(`
     UPDATE jobs SET state = 'pending', blocked = ?1, canceled_by = NULL, finished_at = NULL, last_error = NULL,
                     attempts = 0, next_run_at = ?2, updated_at = ?2

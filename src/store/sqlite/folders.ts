@@ -3,6 +3,7 @@
 import type { Database } from "bun:sqlite";
 import type { FolderSyncRun, JobfileFolder } from "../folder-records.ts";
 import { groupFolders } from "../folder-rows.ts";
+import type { FolderWatcherBeatParams, FolderWatcherClaimParams, FolderWatcherParams } from "../params.ts";
 
 type Row = Record<string, unknown>;
 
@@ -34,10 +35,7 @@ export function folderList(db: Database): JobfileFolder[] {
   );
 }
 
-export function folderWatcherClaim(
-  db: Database,
-  params: { folder: string; host: string; pid: number; now: number; replacePid: number | null },
-): boolean {
+export function folderWatcherClaim(db: Database, params: FolderWatcherClaimParams): boolean {
   const current = db
     .query("SELECT pid FROM jobfile_watchers WHERE folder = ? AND host = ?")
     .get(params.folder, params.host) as Row | null;
@@ -49,10 +47,7 @@ export function folderWatcherClaim(
   return true;
 }
 
-export function folderWatcherBeat(
-  db: Database,
-  params: { folder: string; host: string; pid: number; now: number; error?: string | null },
-): void {
+export function folderWatcherBeat(db: Database, params: FolderWatcherBeatParams): void {
   db.query(`
     UPDATE jobfile_watchers SET heartbeat_at = ?1,
       last_error = COALESCE(?2, last_error),
@@ -66,10 +61,7 @@ export function folderWatcherBeat(
   );
 }
 
-export function folderWatcherRemove(
-  db: Database,
-  params: { folder: string; host: string; pid: number },
-): void {
+export function folderWatcherRemove(db: Database, params: FolderWatcherParams): void {
   db.query("DELETE FROM jobfile_watchers WHERE folder = ? AND host = ? AND pid = ?").run(
     params.folder,
     params.host,

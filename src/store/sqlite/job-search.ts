@@ -9,16 +9,13 @@
  */
 
 import type { Database } from "bun:sqlite";
-import type { Job, JobState } from "../../core/job.ts";
+import type { Job } from "../../core/job.ts";
+import { likePattern, rowsToDependencyLinks } from "../dashboard-rows.ts";
+import type { DependencyLinksParams, JobSearchParams } from "../params.ts";
+import type { JobDependencyLinks } from "../records.ts";
 import { rowToJob } from "../rows.ts";
-import type { JobDependencyLinks, JobLink, JobSearchParams } from "../store.ts";
 
 type Row = Record<string, unknown>;
-
-/** LIKE treats `%` and `_` as wildcards; a search for `a_b` means those characters literally. */
-function likePattern(text: string): string {
-  return `%${text.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
-}
 
 /** The statement and its values; exported so tests can EXPLAIN QUERY PLAN exactly what runs. */
 export function searchJobsSql(params: JobSearchParams): { sql: string; values: (string | number)[] } {
@@ -49,10 +46,6 @@ export function searchJobs(db: Database, params: JobSearchParams): Job[] {
   return (db.query(sql).all(...values) as Row[]).map(rowToJob);
 }
 
-function links(rows: Row[]): JobLink[] {
-  return rows.map((row) => ({ id: String(row.id), state: (row.state ?? null) as JobState | null }));
-}
-
 /** Exported so tests can EXPLAIN QUERY PLAN them: each direction must search an index of job_deps. */
 export const DEPENDENCY_LINK_SQL = {
   upstream: `
@@ -66,9 +59,9 @@ export const DEPENDENCY_LINK_SQL = {
 };
 
 /** Upstream searches job_deps' primary key (job_id, depends_on), downstream job_deps_depends_on. */
-export function dependencyLinks(db: Database, id: string, limit: number): JobDependencyLinks {
-  const upstream = db.query(DEPENDENCY_LINK_SQL.upstream).all(id) as Row[];
-  const downstream = db.query(DEPENDENCY_LINK_SQL.downstream).all(id, limit) as Row[];
-  const total = db.query(DEPENDENCY_LINK_SQL.downstreamTotal).get(id) as Row;
-  return { upstream: links(upstream), downstream: links(downstream), downstreamTotal: Number(total.n) };
+export function dependencyLinks(db: Database, params: DependencyLinksParams): JobDependencyLinks {
+  const upstream = db.query(DEPENDENCY_LINK_SQL.upstream).all(params.id) as Row[];
+  const downstream = db.query(DEPENDENCY_LINK_SQL.downstream).all(params.id, params.limit) as Row[];
+  const total = db.query(DEPENDENCY_LINK_SQL.downstreamTotal).get(params.id) as Row;
+  return rowsToDependencyLinks(upstream, downstream, total);
 }

@@ -6,19 +6,18 @@
  */
 
 import type { Database } from "bun:sqlite";
+import { decideDeclaration } from "../../core/reconcile.ts";
 import {
-  type Decision,
-  decideDeclaration,
-  decideRemoval,
-  idsByAction,
-  isOwnedBy,
-} from "../../core/reconcile.ts";
-import type { DeclaredChange, JobfileApplyResult, JobfileChanges } from "../store.ts";
+  JobfileApplyBook,
+  oncePerId,
+  removalsToApply,
+  type WrittenDecision as Written,
+} from "../jobfile-apply.ts";
+import type { JobfileApplyParams } from "../params.ts";
+import type { DeclaredChange, JobfileApplyResult } from "../records.ts";
 import { cancelDependents, rearmDependents, releaseDependents, setDependencies } from "./dependencies.ts";
 import { insertValues } from "./insert.ts";
 import { jobDeclarations } from "./jobfile-declarations.ts";
-
-type Written = Exclude<Decision, { action: "nothing" | "refuse" }>;
 
 function writer(db: Database, now: number) {
   const spec = (job: DeclaredChange) => ({
@@ -105,44 +104,27 @@ function writer(db: Database, now: number) {
   };
 }
 
-export function applyJobfileChanges(db: Database, changes: JobfileChanges, now: number): JobfileApplyResult {
-  const result: JobfileApplyResult = { ...idsByAction(), rearmed: [] };
+export function applyJobfileChanges(db: Database, params: JobfileApplyParams): JobfileApplyResult {
+  const { changes, now } = params;
   const write = writer(db, now);
-  const read = (id: string) => jobDeclarations(db, [id])[0] ?? null;
+  const read = (id: string) => jobDeclarations(db, { ids: [id] })[0] ?? null;
   // Every row this apply decides on, read once: each decision depends on its own row only.
-  const readAll = (ids: string[]) => new Map(jobDeclarations(db, ids).map((facts) => [facts.id, facts]));
+  const readAll = (ids: string[]) => new Map(jobDeclarations(db, { ids }).map((facts) => [facts.id, facts]));
   const declared = readAll(changes.declarations.map((job) => job.spec.id));
-  // Rows whose spec was written; their dependencies are recorded once every row exists.
-  const written: DeclaredChange[] = [];
-  const rearming: string[] = [];
+  const book = new JobfileApplyBook(declared);
 
-  const seen = new Set<string>();
-  for (const job of changes.declarations) {
-    // One declaration per id (the planner never sends two); a repeat would act on a stale read.
-    if (seen.has(job.spec.id)) continue;
-    seen.add(job.spec.id);
+  for (const job of oncePerId(changes.declarations)) {
     const decision = decideDeclaration(declared.get(job.spec.id) ?? null, job);
     if (decision.action === "nothing" || decision.action === "refuse") continue;
     write[decision.action](job, decision);
-    result[decision.action].push(job.spec.id);
-    // Only actions that wrote the declared spec record its dependencies.
-    if (
-      decision.action !== "defer" &&
-      decision.action !== "dropDeferred" &&
-      decision.action !== "skipCompleted"
-    )
-      written.push(job);
-    if (decision.rearms.length > 0) rearming.push(job.spec.id);
+    book.applied(job, decision);
   }
   // In any order: a pipeline may list its steps before the jobs they wait for.
-  for (const job of written) setDependencies(db, job.spec.id, job.spec.after, now);
-  for (const id of rearming) {
-    // As read before this apply wrote anything: recording dependencies may re-arm some already.
-    const before = declared.get(id)?.canceledDependents ?? [];
+  for (const job of book.written) setDependencies(db, job.spec.id, job.spec.after, now);
+  for (const id of book.rearming) {
     rearmDependents(db, id, now);
     releaseDependents(db, id, now);
-    const still = new Set(read(id)?.canceledDependents ?? []);
-    result.rearmed.push(...before.filter((dependent) => !still.has(dependent)));
+    book.rearmed(id, read(id));
   }
 
   const cancel = db.query(`
@@ -152,18 +134,13 @@ export function applyJobfileChanges(db: Database, changes: JobfileChanges, now: 
     UPDATE jobs SET declared = 0, next_spec = NULL, next_revision = NULL, next_max_retries = NULL, updated_at = ?1
     WHERE id = ?2`);
   const removed = readAll(changes.removals.map((removal) => removal.id));
-  for (const removal of changes.removals) {
-    const facts = removed.get(removal.id);
-    if (!facts || !isOwnedBy(facts, removal.owner)) continue;
-    const action = decideRemoval(facts);
-    if (action === "nothing") continue;
-    forget.run(now, removal.id);
+  for (const { id, action } of removalsToApply(changes.removals, removed)) {
+    forget.run(now, id);
     if (action === "cancel") {
-      cancel.run(now, removal.id);
-      cancelDependents(db, removal.id, "canceled", now);
+      cancel.run(now, id);
+      cancelDependents(db, id, "canceled", now);
     }
-    result[action].push(removal.id);
+    book.removed(id, action);
   }
-  result.rearmed.sort();
-  return result;
+  return book.finish();
 }

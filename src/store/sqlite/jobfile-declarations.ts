@@ -2,13 +2,14 @@
 
 import type { Database } from "bun:sqlite";
 import type { JobFacts } from "../../core/reconcile.ts";
+import type { JobDeclarationsParams } from "../params.ts";
+import type { DeclaredJob } from "../records.ts";
 import { rowToDeclaredJob, rowToJobFacts } from "../rows.ts";
-import type { DeclaredJob } from "../store.ts";
 
 type Row = Record<string, unknown>;
 
-export function jobDeclarations(db: Database, ids: string[]): JobFacts[] {
-  if (ids.length === 0) return [];
+export function jobDeclarations(db: Database, params: JobDeclarationsParams): JobFacts[] {
+  if (params.ids.length === 0) return [];
   // One statement for any number of ids: json_each avoids SQLite's bound-parameter limit.
   const rows = db
     .query(`
@@ -18,7 +19,7 @@ export function jobDeclarations(db: Database, ids: string[]): JobFacts[] {
              (SELECT json_group_array(d.id) FROM jobs d
               WHERE d.canceled_by = j.id AND d.state = 'canceled') AS canceled_dependents
       FROM jobs j WHERE j.id IN (SELECT value FROM json_each(?))`)
-    .all(JSON.stringify(ids)) as Row[];
+    .all(JSON.stringify(params.ids)) as Row[];
   return rows.map(rowToJobFacts);
 }
 

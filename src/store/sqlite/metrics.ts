@@ -7,7 +7,9 @@
  */
 
 import type { Database } from "bun:sqlite";
-import type { HistogramCounts, MetricsSnapshot, ThroughputBucket } from "../store.ts";
+import { histogramColumns, rowsToMetrics, rowToThroughput } from "../dashboard-rows.ts";
+import type { MetricsParams, ThroughputParams } from "../params.ts";
+import type { MetricsSnapshot, ThroughputBucket } from "../records.ts";
 
 type Row = Record<string, unknown>;
 
@@ -18,7 +20,7 @@ type Row = Record<string, unknown>;
  */
 const SUCCEEDED = "COALESCE(a.exit_code = 0 AND a.error IS NULL, 0)";
 
-export function attemptThroughput(db: Database, since: number, bucketMs: number): ThroughputBucket[] {
+export function attemptThroughput(db: Database, params: ThroughputParams): ThroughputBucket[] {
   // Integer division floors the timestamp to its bucket; the range scan uses attempts_finished.
   const rows = db
     .query(`
@@ -28,38 +30,16 @@ export function attemptThroughput(db: Database, since: number, bucketMs: number)
       FROM attempts a
       WHERE a.finished_at >= ?2
       GROUP BY start ORDER BY start`)
-    .all(Math.max(1, Math.floor(bucketMs)), since) as Row[];
-  return rows.map((row) => ({
-    start: Number(row.start),
-    succeeded: Number(row.succeeded),
-    failed: Number(row.failed),
-  }));
+    .all(Math.max(1, Math.floor(params.bucketMs)), params.since) as Row[];
+  return rows.map(rowToThroughput);
 }
 
-function histogram(row: Row, prefix: string, boundsMs: number[]): HistogramCounts {
-  return {
-    boundsMs,
-    counts: boundsMs.map((_, i) => Number(row[`${prefix}${i}`] ?? 0)),
-    count: Number(row[`${prefix}count`] ?? 0),
-    sumMs: Number(row[`${prefix}sum`] ?? 0),
-  };
-}
-
+/** SQLite sums booleans where PostgreSQL writes `COUNT(*) FILTER`. */
 function bucketColumns(expression: string, prefix: string, boundsMs: number[]): string {
-  const buckets = boundsMs.map((bound, i) => `SUM(${expression} <= ${Number(bound)}) AS ${prefix}${i}`);
-  return [
-    ...buckets,
-    `COUNT(${expression}) AS ${prefix}count`,
-    `COALESCE(SUM(${expression}), 0) AS ${prefix}sum`,
-  ].join(",\n");
+  return histogramColumns(expression, prefix, boundsMs, (bound) => `SUM(${expression} <= ${bound})`);
 }
 
-export function metricsSnapshot(
-  db: Database,
-  now: number,
-  durationBoundsMs: number[],
-  waitBoundsMs: number[],
-): MetricsSnapshot {
+export function metricsSnapshot(db: Database, params: MetricsParams): MetricsSnapshot {
   // Outcomes per queue need the job (its queue and max_retries); the histograms do not, so
   // they scan attempts alone. Bounds are numbers we own, never user input, so they are
   // written into the SQL.
@@ -74,7 +54,9 @@ export function metricsSnapshot(
       GROUP BY j.queue ORDER BY j.queue`)
     .all() as Row[];
   const runs = db
-    .query(`SELECT ${bucketColumns("(a.finished_at - a.started_at)", "d", durationBoundsMs)} FROM attempts a`)
+    .query(
+      `SELECT ${bucketColumns("(a.finished_at - a.started_at)", "d", params.durationBoundsMs)} FROM attempts a`,
+    )
     .get() as Row;
   // The wait is measured for a job's first-ever claim (token 1) only: later attempts wait
   // for their backoff on purpose, and a `dlq retry` or `rerun` would count the whole time
@@ -88,7 +70,7 @@ export function metricsSnapshot(
       j.created_at)))`;
   const waits = db
     .query(`
-      SELECT ${bucketColumns("wait", "w", waitBoundsMs)}
+      SELECT ${bucketColumns("wait", "w", params.waitBoundsMs)}
       FROM (SELECT ${wait} AS wait FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.token = 1 LIMIT -1)`)
     .get() as Row;
   // A job blocked on its `after` dependencies is not waiting for a worker, so it does not
@@ -98,17 +80,6 @@ export function metricsSnapshot(
       SELECT queue, MIN(MAX(created_at, next_run_at)) AS since FROM jobs
       WHERE state = 'pending' AND blocked = 0 AND next_run_at <= ?
       GROUP BY queue ORDER BY queue`)
-    .all(now) as Row[];
-  return {
-    attemptsByQueue: byQueue.map((row) => ({
-      queue: String(row.queue),
-      completed: Number(row.completed),
-      failed: Number(row.failed),
-      dead: Number(row.dead),
-      retries: Number(row.retries),
-    })),
-    duration: histogram(runs, "d", durationBoundsMs),
-    wait: histogram(waits, "w", waitBoundsMs),
-    oldestDueByQueue: oldest.map((row) => ({ queue: String(row.queue), since: Number(row.since) })),
-  };
+    .all(params.now) as Row[];
+  return rowsToMetrics(byQueue, { duration: runs, wait: waits }, oldest, params);
 }

@@ -1,15 +1,14 @@
 /** Named queues (limits, pause) and retention, for the SQLite backend. */
 
 import type { Database } from "bun:sqlite";
-import { emptyStateCounts, type JobState } from "../../core/job.ts";
-import type { QueueInfo } from "../store.ts";
+import type { JobPurgeParams, QueueSetParams } from "../params.ts";
+import { purgeableStates } from "../purge.ts";
+import type { QueueInfo } from "../records.ts";
+import { rowsToQueues } from "../rows.ts";
 
 type Row = Record<string, unknown>;
 
-export function queueSet(
-  db: Database,
-  params: { name: string; concurrency?: number | null; paused?: boolean },
-): void {
+export function queueSet(db: Database, params: QueueSetParams): void {
   db.query("INSERT OR IGNORE INTO queues (name) VALUES (?)").run(params.name);
   if (params.concurrency !== undefined) {
     db.query("UPDATE queues SET concurrency = ? WHERE name = ?").run(params.concurrency, params.name);
@@ -19,38 +18,15 @@ export function queueSet(
 }
 
 export function queueList(db: Database): QueueInfo[] {
-  const queues = new Map<string, QueueInfo>();
-  const entry = (name: string): QueueInfo => {
-    let info = queues.get(name);
-    if (!info) {
-      info = { name, concurrency: null, paused: false, counts: emptyStateCounts() };
-      queues.set(name, info);
-    }
-    return info;
-  };
-  for (const row of db.query("SELECT name, concurrency, paused FROM queues").all() as Row[]) {
-    const info = entry(String(row.name));
-    info.concurrency = row.concurrency === null ? null : Number(row.concurrency);
-    info.paused = Boolean(row.paused);
-  }
-  for (const row of db
-    .query("SELECT queue, state, COUNT(*) AS n FROM jobs GROUP BY queue, state")
-    .all() as Row[]) {
-    const info = entry(String(row.queue));
-    info.counts[row.state as JobState] = Number(row.n);
-    info.counts.total += Number(row.n);
-  }
-  return [...queues.values()].sort((a, b) => a.name.localeCompare(b.name));
+  return rowsToQueues(
+    db.query("SELECT name, concurrency, paused FROM queues").all() as Row[],
+    db.query("SELECT queue, state, COUNT(*) AS n FROM jobs GROUP BY queue, state").all() as Row[],
+  );
 }
 
 /** Deletes finished, undeclared jobs; see Store.jobPurge. */
-export function jobPurge(
-  db: Database,
-  params: { states: JobState[]; finishedBefore: number; dryRun: boolean; limit?: number },
-): string[] {
-  const finished = params.states.filter(
-    (state) => state === "completed" || state === "dead" || state === "canceled",
-  );
+export function jobPurge(db: Database, params: JobPurgeParams): string[] {
+  const finished = purgeableStates(params.states);
   if (finished.length === 0) return [];
   const ids = (
     db

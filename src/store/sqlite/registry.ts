@@ -5,8 +5,15 @@
  */
 
 import type { Database } from "bun:sqlite";
+import type {
+  ById,
+  ConfigSetParams,
+  WorkerHeartbeatParams,
+  WorkerRegisterParams,
+  WorkerStopParams,
+} from "../params.ts";
+import type { WorkerRecord } from "../records.ts";
 import { rowToWorker } from "../rows.ts";
-import type { WorkerRecord } from "../store.ts";
 
 type Row = Record<string, unknown>;
 
@@ -15,17 +22,14 @@ export function configGetAll(db: Database): Record<string, string> {
   return Object.fromEntries(rows.map((row) => [row.key, row.value]));
 }
 
-export function configSet(db: Database, params: { key: string; value: string }): void {
+export function configSet(db: Database, params: ConfigSetParams): void {
   db.query(
     "INSERT INTO config (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
   ).run(params.key, params.value);
 }
 
 /** Registering again (a restarted worker reusing its id) starts with no stop request. */
-export function workerRegister(
-  db: Database,
-  params: { id: string; host: string; pid: number; now: number; queues: string[] | null },
-): void {
+export function workerRegister(db: Database, params: WorkerRegisterParams): void {
   db.query(`INSERT OR REPLACE INTO workers (id, host, pid, started_at, heartbeat_at, stop_requested, queues)
             VALUES (?, ?, ?, ?, ?, 0, ?)`).run(
     params.id,
@@ -37,18 +41,20 @@ export function workerRegister(
   );
 }
 
-export function workerHeartbeat(
-  db: Database,
-  params: { id: string; now: number },
-): { stopRequested: boolean } {
+export function workerHeartbeat(db: Database, params: WorkerHeartbeatParams): { stopRequested: boolean } {
   const row = db
     .query("UPDATE workers SET heartbeat_at = ? WHERE id = ? RETURNING stop_requested")
     .get(params.now, params.id) as Row | null;
   return { stopRequested: row ? Boolean(row.stop_requested) : false };
 }
 
-export function workerRemove(db: Database, id: string): void {
-  db.query("DELETE FROM workers WHERE id = ?").run(id);
+export function workerRemove(db: Database, params: ById): void {
+  db.query("DELETE FROM workers WHERE id = ?").run(params.id);
+}
+
+/** One file on one host: every process reads this host's clock. */
+export function storeNow(): number {
+  return Date.now();
 }
 
 export function workerList(db: Database): WorkerRecord[] {
@@ -56,6 +62,8 @@ export function workerList(db: Database): WorkerRecord[] {
 }
 
 /** Asks the workers on `host`, or on every host, to drain; returns how many were asked. */
-export function workerRequestStop(db: Database, host: string | null): number {
-  return db.query("UPDATE workers SET stop_requested = 1 WHERE ?1 IS NULL OR host = ?1").run(host).changes;
+export function workerRequestStop(db: Database, params: WorkerStopParams): number {
+  return db
+    .query("UPDATE workers SET stop_requested = 1 WHERE ?1 IS NULL OR host = ?1")
+    .run(params.host ?? null).changes;
 }

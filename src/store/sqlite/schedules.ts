@@ -1,7 +1,6 @@
 /** Schedules for the SQLite backend: templates whose occurrences become ordinary jobs. */
 
 import type { Database } from "bun:sqlite";
-import type { OverlapPolicy } from "../../core/flow-spec.ts";
 import {
   decideOccurrences,
   type ExistingOccurrence,
@@ -9,38 +8,22 @@ import {
   summarizeOccurrences,
   UNFINISHED_OCCURRENCE_STATES,
 } from "../../core/schedule-tick.ts";
-import type { JobSpec } from "../../core/spec.ts";
-import type { NewJob, ScheduleRecord } from "../store.ts";
+import type {
+  ById,
+  ScheduleDueParams,
+  ScheduleFireParams,
+  ScheduleFireResult,
+  ScheduleUpsertOutcome,
+  ScheduleUpsertParams,
+} from "../params.ts";
+import type { ScheduleRecord } from "../records.ts";
+import { rowToSchedule } from "../rows.ts";
 import { cancelDependents } from "./dependencies.ts";
 import { insertValues } from "./insert.ts";
 
 type Row = Record<string, unknown>;
 
-function rowToSchedule(row: Row): ScheduleRecord {
-  const nullable = (value: unknown) => (value === null || value === undefined ? null : Number(value));
-  return {
-    id: String(row.id),
-    spec: JSON.parse(String(row.spec)) as JobSpec,
-    revision: String(row.revision),
-    source: row.source === null ? null : String(row.source),
-    next_at: nullable(row.next_at),
-    last_at: nullable(row.last_at),
-    created_at: Number(row.created_at),
-    updated_at: Number(row.updated_at),
-  };
-}
-
-export function scheduleUpsert(
-  db: Database,
-  params: {
-    id: string;
-    spec: JobSpec;
-    revision: string;
-    source: string | null;
-    nextAt: number | null;
-    now: number;
-  },
-): "created" | "updated" | "unchanged" {
+export function scheduleUpsert(db: Database, params: ScheduleUpsertParams): ScheduleUpsertOutcome {
   const existing = db
     .query("SELECT revision, source FROM schedules WHERE id = ?")
     .get(params.id) as Row | null;
@@ -65,23 +48,27 @@ export function scheduleUpsert(
   return "updated";
 }
 
-export function scheduleGet(db: Database, id: string): ScheduleRecord | null {
-  const row = db.query("SELECT * FROM schedules WHERE id = ?").get(id) as Row | null;
+export function scheduleGet(db: Database, params: ById): ScheduleRecord | null {
+  const row = db.query("SELECT * FROM schedules WHERE id = ?").get(params.id) as Row | null;
   return row ? rowToSchedule(row) : null;
 }
 
-export function scheduleList(db: Database, dueBy?: number): ScheduleRecord[] {
-  const rows =
-    dueBy === undefined
-      ? db.query("SELECT * FROM schedules ORDER BY id").all()
-      : db
-          .query("SELECT * FROM schedules WHERE next_at IS NOT NULL AND next_at <= ? ORDER BY next_at")
-          .all(dueBy);
-  return (rows as Row[]).map(rowToSchedule);
+/** Every schedule, by id. */
+export function scheduleList(db: Database): ScheduleRecord[] {
+  return (db.query("SELECT * FROM schedules ORDER BY id").all() as Row[]).map(rowToSchedule);
 }
 
-export function scheduleRemove(db: Database, id: string): boolean {
-  return db.query("DELETE FROM schedules WHERE id = ?").run(id).changes > 0;
+/** The schedules due by `now`, soonest first. */
+export function scheduleDue(db: Database, params: ScheduleDueParams): ScheduleRecord[] {
+  return (
+    db
+      .query("SELECT * FROM schedules WHERE next_at IS NOT NULL AND next_at <= ? ORDER BY next_at")
+      .all(params.now) as Row[]
+  ).map(rowToSchedule);
+}
+
+export function scheduleRemove(db: Database, params: ById): boolean {
+  return db.query("DELETE FROM schedules WHERE id = ?").run(params.id).changes > 0;
 }
 
 /**
@@ -89,17 +76,7 @@ export function scheduleRemove(db: Database, id: string): boolean {
  * what the overlap decision needs, and writes what it decided, all in the caller's
  * transaction.
  */
-export function scheduleFire(
-  db: Database,
-  params: {
-    id: string;
-    expectedNextAt: number;
-    nextAt: number | null;
-    occurrences: NewJob[];
-    overlap: OverlapPolicy;
-    now: number;
-  },
-): { enqueued: string[]; skipped: string[]; replaced: string[] } {
+export function scheduleFire(db: Database, params: ScheduleFireParams): ScheduleFireResult {
   const moved = db
     .query("UPDATE schedules SET next_at = ?, last_at = ?, updated_at = ? WHERE id = ? AND next_at = ?")
     .run(params.nextAt, params.now, params.now, params.id, params.expectedNextAt).changes;

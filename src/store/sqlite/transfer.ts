@@ -5,10 +5,11 @@
  */
 
 import type { Database } from "bun:sqlite";
-import { DuplicateIdError, UserError } from "../../core/errors.ts";
-import type { JobState } from "../../core/job.ts";
+import { lastToken } from "../columns.ts";
+import { importDuplicateError, scheduleDuplicateError } from "../errors.ts";
+import type { JobExportPage, JobExportParams, JobImportParams, JobImportStreamParams } from "../params.ts";
+import type { ImportBatch, ImportResult, JobRecord, StoreSettings } from "../records.ts";
 import { rowToJobRecord } from "../rows.ts";
-import type { ImportBatch, ImportResult, JobRecord, StoreSettings } from "../store.ts";
 
 type Row = Record<string, unknown>;
 
@@ -19,10 +20,7 @@ const PROGRESS_EVERY = 5000;
  * A running job travels as pending with its unfinished attempt uncounted, as
  * `jobRelease` would leave it: the run never finished, so the new store runs it again.
  */
-export function exportJobs(
-  db: Database,
-  params: { state?: JobState; after: string | null; limit: number },
-): { jobs: JobRecord[]; next: string | null } {
+export function exportJobs(db: Database, params: JobExportParams): JobExportPage {
   const rows = db
     .query(`
       SELECT seq, id, spec, revision, max_retries, created_at, updated_at, next_run_at, started_at,
@@ -44,26 +42,6 @@ export function exportJobs(
   const jobs = rows.map(rowToJobRecord);
   const last = rows[rows.length - 1];
   return { jobs, next: rows.length < params.limit || !last ? null : String(last.seq) };
-}
-
-export function importDuplicateError(id: string): DuplicateIdError {
-  return new DuplicateIdError(
-    id,
-    `job id "${id}" already exists in the target store`,
-    "nothing was imported; import into an empty store, use --merge to skip ids that exist, or remove that job from the input",
-  );
-}
-
-export function scheduleDuplicateError(id: string): UserError {
-  return new UserError(
-    `schedule id "${id}" already exists in the target store`,
-    "nothing was imported; import into an empty store, use --merge to skip ids that exist, or remove that schedule from the input",
-  );
-}
-
-/** A job's fencing token must stay above every imported attempt's, or its next claim collides. */
-export function lastToken(job: JobRecord): number {
-  return job.attempt_history.reduce((max, attempt) => Math.max(max, attempt.token), 0);
 }
 
 /**
@@ -102,15 +80,7 @@ function importSettings(db: Database, settings: StoreSettings, merge: boolean): 
   return skipped;
 }
 
-export function importJobs(
-  db: Database,
-  params: {
-    jobs: JobRecord[];
-    settings?: StoreSettings;
-    merge?: boolean;
-    onProgress?: (done: number) => void;
-  },
-): ImportResult {
+export function importJobs(db: Database, params: JobImportParams): ImportResult {
   const importer = new JobImporter(db, params.merge ?? false);
   importer.add({ jobs: [], settings: params.settings });
   for (let start = 0; start < params.jobs.length; start += PROGRESS_EVERY) {
@@ -121,12 +91,22 @@ export function importJobs(
   return importer.finish();
 }
 
+/** importJobs for input that streams in batches, inside the caller's held-open transaction. */
+export async function importJobStream(db: Database, params: JobImportStreamParams): Promise<ImportResult> {
+  const importer = new JobImporter(db, params.merge ?? false);
+  for await (const batch of params.batches) {
+    importer.add(batch);
+    params.onProgress?.(importer.jobsSeen);
+  }
+  return importer.finish();
+}
+
 /**
  * Writes an import batch by batch inside the caller's IMMEDIATE transaction. Only the ids
  * and dependency lists of jobs that have dependencies are kept between batches, so a
  * streamed import of a million jobs holds one batch at a time.
  */
-export class JobImporter {
+class JobImporter {
   jobsSeen = 0;
   private jobsImported = 0;
   private schedulesSeen = 0;

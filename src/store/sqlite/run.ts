@@ -1,59 +1,27 @@
 /**
- * The life of a claimed job on SQLite: claim, lease renewal, completion, failure, release
- * and the manual state moves. Each function runs inside the caller's IMMEDIATE transaction;
- * SQLite's single writer is what makes the claim's read-then-update atomic.
+ * A claimed job's run on SQLite: lease renewal, kill requests and the fenced outcomes
+ * (claim.ts takes the job). Writes run inside the caller's IMMEDIATE transaction.
  */
 
 import type { Database } from "bun:sqlite";
 import type { Job } from "../../core/job.ts";
-import { rowToJob } from "../rows.ts";
-import type { HeldLease, KillMode, RenewedLease, RunResult, Store } from "../store.ts";
-import {
-  cancelDependents,
-  refuseIfDependencyEnded,
-  releaseDependents,
-  setDependencies,
-} from "./dependencies.ts";
+import type {
+  ExpiredLeasesParams,
+  JobCompleteParams,
+  JobFailParams,
+  JobReleaseParams,
+  KillRequestParams,
+  KillTarget,
+  LeaseExtendParams,
+  LeaseRenewParams,
+} from "../params.ts";
+import type { RenewedLease, RunResult } from "../records.ts";
+import { rowToJob, rowToKillTarget, rowToRenewedLease } from "../rows.ts";
+import { cancelDependents, releaseDependents } from "./dependencies.ts";
 
 type Row = Record<string, unknown>;
-export type FailParams = Parameters<Store["jobFail"]>[0];
-export type TransitionParams = Parameters<Store["jobTransition"]>[0];
 
-export function claimJob(
-  db: Database,
-  params: { workerId: string; host: string; now: number; leaseMs: number; queues?: string[] | null },
-): Job | null {
-  const claim = db.query(`
-    UPDATE jobs SET state = 'processing', attempts = attempts + 1, token = token + 1, worker_id = ?1,
-                    lease_until = ?2, started_at = ?3, updated_at = ?3, finished_at = NULL, kill_requested = NULL
-    WHERE seq = (
-      -- INDEXED BY: left alone, the planner prefers jobs_state and sorts every candidate
-      -- (about 70 claims/s on a 100k-job table instead of thousands).
-      -- Queue limits are enforced here, inside the write lock, so no two claims can both
-      -- take the last free slot of a queue.
-      SELECT seq FROM jobs INDEXED BY jobs_claim
-      WHERE state IN ('pending', 'failed') AND blocked = 0 AND next_run_at <= ?3
-        AND (?4 IS NULL OR queue IN (SELECT value FROM json_each(?4)))
-        AND queue NOT IN (
-          SELECT name FROM queues
-          WHERE paused = 1 OR (concurrency IS NOT NULL AND concurrency <= (
-            SELECT COUNT(*) FROM jobs AS running WHERE running.queue = queues.name AND running.state = 'processing')))
-      ORDER BY priority DESC, next_run_at, seq LIMIT 1)
-    RETURNING *`);
-  const recordAttempt = db.query(`
-    INSERT INTO attempts (job_id, token, attempt, worker_id, host, started_at, revision) VALUES (?, ?, ?, ?, ?, ?, ?)`);
-  const queues = params.queues ? JSON.stringify(params.queues) : null;
-  const row = claim.get(params.workerId, params.now + params.leaseMs, params.now, queues) as Row | null;
-  if (!row) return null;
-  const job = rowToJob(row);
-  recordAttempt.run(job.id, job.token, job.attempts, params.workerId, params.host, params.now, job.revision);
-  return job;
-}
-
-export function extendLease(
-  db: Database,
-  params: { id: string; token: number; leaseUntil: number },
-): boolean {
+export function extendLease(db: Database, params: LeaseExtendParams): boolean {
   const result = db
     .query("UPDATE jobs SET lease_until = ? WHERE id = ? AND token = ? AND state = 'processing'")
     .run(params.leaseUntil, params.id, params.token);
@@ -61,10 +29,7 @@ export function extendLease(
 }
 
 /** One statement for all of a worker's leases; `id IN` keeps it on the primary key. */
-export function renewLeases(
-  db: Database,
-  params: { leases: HeldLease[]; leaseUntil: number },
-): RenewedLease[] {
+export function renewLeases(db: Database, params: LeaseRenewParams): RenewedLease[] {
   if (params.leases.length === 0) return [];
   const rows = db
     .query(`
@@ -73,36 +38,26 @@ export function renewLeases(
         AND EXISTS (SELECT 1 FROM json_each(?2) AS held WHERE held.value ->> 0 = jobs.id AND held.value ->> 1 = jobs.token)
       RETURNING id, token, kill_requested`)
     .all(params.leaseUntil, JSON.stringify(params.leases.map((lease) => [lease.id, lease.token]))) as Row[];
-  return rows.map((row) => ({
-    id: String(row.id),
-    token: Number(row.token),
-    killRequested: (row.kill_requested ?? null) as KillMode | null,
-  }));
+  return rows.map(rowToRenewedLease);
 }
 
-export function requestKill(
-  db: Database,
-  params: { id: string; mode: KillMode },
-): { workerId: string | null; token: number } | null {
+export function requestKill(db: Database, params: KillRequestParams): KillTarget | null {
   const row = db
     .query(
       "UPDATE jobs SET kill_requested = ? WHERE id = ? AND state = 'processing' RETURNING worker_id, token",
     )
     .get(params.mode, params.id) as Row | null;
-  return row ? { workerId: (row.worker_id ?? null) as string | null, token: Number(row.token) } : null;
+  return row ? rowToKillTarget(row) : null;
 }
 
-export function expiredLeases(db: Database, params: { now: number; limit: number }): Job[] {
+export function expiredLeases(db: Database, params: ExpiredLeasesParams): Job[] {
   const rows = db
     .query("SELECT * FROM jobs WHERE state = 'processing' AND lease_until < ? ORDER BY lease_until LIMIT ?")
     .all(params.now, params.limit) as Row[];
   return rows.map(rowToJob);
 }
 
-export function completeJob(
-  db: Database,
-  params: { id: string; token: number; now: number; result: RunResult },
-): boolean {
+export function completeJob(db: Database, params: JobCompleteParams): boolean {
   const row = db
     .query(`
         UPDATE jobs SET state = 'completed', finished_at = ?1, updated_at = ?1, lease_until = NULL,
@@ -123,7 +78,7 @@ export function completeJob(
   return true;
 }
 
-export function failJob(db: Database, params: FailParams): boolean {
+export function failJob(db: Database, params: JobFailParams): boolean {
   const changed = db
     .query(`
         UPDATE jobs SET state = ?1, next_run_at = ?2, updated_at = ?3, lease_until = NULL,
@@ -156,10 +111,7 @@ export function failJob(db: Database, params: FailParams): boolean {
   return true;
 }
 
-export function releaseJob(
-  db: Database,
-  params: { id: string; token: number; now: number; reason: string },
-): boolean {
+export function releaseJob(db: Database, params: JobReleaseParams): boolean {
   const changed = db
     .query(`
         UPDATE jobs SET state = 'pending', attempts = MAX(attempts - 1, 0), lease_until = NULL, worker_id = NULL,
@@ -175,42 +127,6 @@ export function releaseJob(
   );
   promoteNextRevision(db, params.id, params.now);
   return true;
-}
-
-export function transitionJobs(db: Database, params: TransitionParams): Job[] {
-  // One job queued by hand must be able to run; a bulk move lets the dependency decide instead.
-  if (params.to === "pending" && params.id !== undefined) refuseIfDependencyEnded(db, params.id, params.from);
-  const rows = db
-    .query(`
-        UPDATE jobs SET state = ?1, updated_at = ?2,
-                        attempts = CASE WHEN ?3 THEN 0 ELSE attempts END,
-                        next_run_at = CASE WHEN ?1 = 'pending' THEN ?2 ELSE next_run_at END,
-                        finished_at = CASE WHEN ?1 = 'canceled' THEN ?2 ELSE NULL END,
-                        -- A job queued again starts clean; its history stays in the attempts table.
-                        last_error = CASE WHEN ?1 = 'pending' THEN NULL ELSE COALESCE(?6, last_error) END,
-                        exit_code = CASE WHEN ?1 = 'pending' THEN NULL ELSE exit_code END,
-                        -- Moved by hand, never because of a dependency: a stale cause would let
-                        -- a later retry of that dependency reset this job.
-                        canceled_by = NULL
-        WHERE (?4 IS NULL OR id = ?4) AND state IN (SELECT value FROM json_each(?5))
-        RETURNING *`)
-    .all(
-      params.to,
-      params.now,
-      params.resetAttempts ? 1 : 0,
-      params.id ?? null,
-      JSON.stringify(params.from),
-      params.reason ?? null,
-    );
-  const moved = (rows as Row[]).map(rowToJob);
-  for (const job of moved) {
-    if (params.to === "canceled") {
-      cancelDependents(db, job.id, "canceled", params.now);
-    } else {
-      setDependencies(db, job.id, job.spec.after, params.now);
-    }
-  }
-  return moved;
 }
 
 function finishAttempt(db: Database, id: string, token: number, now: number, result: RunResult): void {

@@ -1,0 +1,57 @@
+/**
+ * The errors both backends raise with the same words, and the choice of which id a refused
+ * bulk write names. Backend failures (a locked file, a server that is down) are described
+ * by each backend's connection.ts instead.
+ */
+
+import { DuplicateIdError, runtimeError, UserError } from "../core/errors.ts";
+
+/** An enqueue that names an id the store already has, or one repeated in its input. */
+export function duplicateIdError(id: string): DuplicateIdError {
+  return new DuplicateIdError(
+    id,
+    `job id "${id}" already exists`,
+    "choose another id, or run it again with `queuectl rerun <id>`; nothing was enqueued",
+  );
+}
+
+export function importDuplicateError(id: string): DuplicateIdError {
+  return new DuplicateIdError(
+    id,
+    `job id "${id}" already exists in the target store`,
+    "nothing was imported; import into an empty store, use --merge to skip ids that exist, or remove that job from the input",
+  );
+}
+
+export function scheduleDuplicateError(id: string): UserError {
+  return new UserError(
+    `schedule id "${id}" already exists in the target store`,
+    "nothing was imported; import into an empty store, use --merge to skip ids that exist, or remove that schedule from the input",
+  );
+}
+
+/** A job whose `after` names an id the store does not have. */
+export function missingDependencyError(jobId: string, dependency: string): UserError {
+  return new UserError(
+    `job "${jobId}" waits for "${dependency}", which is not in the queue`,
+    "enqueue that job first, in the same file, or fix the `after` list",
+  );
+}
+
+/** A store whose recorded schema version is newer than this code's migrations. */
+export function schemaTooNewError(location: string, found: number, known: number): UserError {
+  return runtimeError(
+    `the database ${location} has schema version ${found}, newer than this queuectl understands (${known})`,
+    "upgrade queuectl, or point QUEUECTL_DB at another database",
+  );
+}
+
+/** The first id of `ids`, in order, that did not go in: already stored, or repeated. */
+export function firstRejected(ids: string[], inserted: Set<string>): string | undefined {
+  const seen = new Set<string>();
+  for (const id of ids) {
+    if (!inserted.has(id) || seen.has(id)) return id;
+    seen.add(id);
+  }
+  return undefined;
+}

@@ -1,0 +1,83 @@
+/**
+ * The bookkeeping of a jobfile apply that both backends share: which declarations to act
+ * on, which removals, and what the result reports. The decisions themselves are
+ * src/core/reconcile.ts's; each backend's jobfile-apply.ts reads the rows and writes.
+ */
+
+import {
+  type Decision,
+  decideRemoval,
+  idsByAction,
+  isOwnedBy,
+  type JobFacts,
+  type JobfileAction,
+} from "../core/reconcile.ts";
+import type { DeclaredChange, JobfileApplyResult, JobfileChanges } from "./records.ts";
+
+/** A decision that writes something. */
+export type WrittenDecision = Exclude<Decision, { action: "nothing" | "refuse" }>;
+
+/** One declaration per id (the planner never sends two); a repeat would act on a stale read. */
+export function oncePerId(declarations: DeclaredChange[]): DeclaredChange[] {
+  const seen = new Set<string>();
+  return declarations.filter((job) => {
+    if (seen.has(job.spec.id)) return false;
+    seen.add(job.spec.id);
+    return true;
+  });
+}
+
+/** The removals the folder that sends them may carry out: of jobs it owns, that still need it. */
+export function removalsToApply(
+  removals: JobfileChanges["removals"],
+  rows: Map<string, JobFacts>,
+): { id: string; action: "cancel" | "forget" }[] {
+  return removals.flatMap((removal) => {
+    const facts = rows.get(removal.id);
+    if (!facts || !isOwnedBy(facts, removal.owner)) return [];
+    const action = decideRemoval(facts);
+    return action === "nothing" ? [] : [{ id: removal.id, action }];
+  });
+}
+
+export class JobfileApplyBook {
+  private readonly result: JobfileApplyResult = { ...idsByAction(), rearmed: [] };
+  /** Declarations whose spec was written: their dependencies are recorded once every row exists. */
+  readonly written: DeclaredChange[] = [];
+  /** Ids declared again whose earlier removal canceled dependents. */
+  readonly rearming: string[] = [];
+
+  /** `declared`: the rows as read before this apply wrote anything. */
+  constructor(private readonly declared: Map<string, JobFacts>) {}
+
+  applied(job: DeclaredChange, decision: WrittenDecision): void {
+    this.result[decision.action].push(job.spec.id);
+    // Only actions that wrote the declared spec record its dependencies.
+    if (
+      decision.action !== "defer" &&
+      decision.action !== "dropDeferred" &&
+      decision.action !== "skipCompleted"
+    )
+      this.written.push(job);
+    if (decision.rearms.length > 0) this.rearming.push(job.spec.id);
+  }
+
+  /**
+   * The dependents of `id` that were canceled before this apply and are not any more (as
+   * first read: recording dependencies may already have re-armed some).
+   */
+  rearmed(id: string, now: JobFacts | null): void {
+    const still = new Set(now?.canceledDependents ?? []);
+    const before = this.declared.get(id)?.canceledDependents ?? [];
+    this.result.rearmed.push(...before.filter((dependent) => !still.has(dependent)));
+  }
+
+  removed(id: string, action: Extract<JobfileAction, "cancel" | "forget">): void {
+    this.result[action].push(id);
+  }
+
+  finish(): JobfileApplyResult {
+    this.result.rearmed.sort();
+    return this.result;
+  }
+}

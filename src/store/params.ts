@@ -1,0 +1,299 @@
+/**
+ * The params object each Store method takes, and the shapes of answers that are not records.
+ * Declared once here: the Store interface and both backends' functions use these names, so a
+ * field added to one operation cannot drift between them. store.ts re-exports them.
+ */
+
+import type { Job, JobState } from "../core/job.ts";
+import type { JobSpec } from "../core/spec.ts";
+import type {
+  HeldLease,
+  ImportBatch,
+  JobfileChanges,
+  JobRecord,
+  KillMode,
+  NewJob,
+  RunResult,
+  StoreSettings,
+} from "./records.ts";
+
+/** Called with how many jobs went in so far; bulk writes report every few thousand. */
+export type ProgressReport = (done: number) => void;
+
+/** Operations that name one row by its id. */
+export interface ById {
+  id: string;
+}
+
+export interface JobInsertParams {
+  jobs: NewJob[];
+  now: number;
+  onProgress?: ProgressReport;
+}
+
+export interface JobInsertStreamParams {
+  batches: AsyncIterable<NewJob[]>;
+  now: number;
+  onProgress?: ProgressReport;
+}
+
+export interface JobExportParams {
+  state?: JobState;
+  /** The `next` of the previous page, or null for the first. */
+  after: string | null;
+  limit: number;
+}
+
+export interface JobExportPage {
+  jobs: JobRecord[];
+  /** Pass back as `after` to continue; null when this was the last page. */
+  next: string | null;
+}
+
+export interface JobImportParams {
+  jobs: JobRecord[];
+  settings?: StoreSettings;
+  /** Skip ids the store already has instead of refusing them. Default false. */
+  merge?: boolean;
+  onProgress?: ProgressReport;
+}
+
+export interface JobImportStreamParams {
+  batches: AsyncIterable<ImportBatch>;
+  /** As in JobImportParams. Default false. */
+  merge?: boolean;
+  onProgress?: ProgressReport;
+}
+
+/** `jobList`'s filters: absent ones do not filter; no limit means every job. */
+export interface JobListParams {
+  state?: JobState;
+  tag?: string;
+  queue?: string;
+  limit?: number;
+  /** Default 0. */
+  offset?: number;
+}
+
+/** A page of jobs for the dashboard, newest first. Conditions that are absent do not filter. */
+export interface JobSearchParams {
+  /** A case-insensitive substring of the id. */
+  idContains?: string;
+  state?: JobState;
+  tag?: string;
+  limit: number;
+  offset: number;
+}
+
+/** `list`'s filters: absent conditions do not filter; several states match any of them. */
+export interface JobPageParams {
+  states?: JobState[];
+  tag?: string;
+  queue?: string;
+  /** At most this many jobs; null for all. */
+  limit: number | null;
+  /** Newest first (default), or insertion order, which `list --json` has always used. */
+  order?: "newest" | "oldest";
+}
+
+export interface JobPage {
+  jobs: Job[];
+  /** How many jobs match in all, beyond the page. */
+  total: number;
+}
+
+export interface JobClaimParams {
+  workerId: string;
+  host: string;
+  now: number;
+  leaseMs: number;
+  /** Only these queues; null or absent for all. */
+  queues?: string[] | null;
+}
+
+export interface LeaseExtendParams {
+  id: string;
+  token: number;
+  leaseUntil: number;
+}
+
+export interface LeaseRenewParams {
+  leases: HeldLease[];
+  leaseUntil: number;
+}
+
+export interface KillRequestParams {
+  id: string;
+  mode: KillMode;
+}
+
+/** The claim a kill request applies to. */
+export interface KillTarget {
+  workerId: string | null;
+  token: number;
+}
+
+export interface JobCompleteParams {
+  id: string;
+  token: number;
+  now: number;
+  result: RunResult;
+}
+
+export interface JobFailParams {
+  id: string;
+  token: number;
+  now: number;
+  state: "failed" | "dead" | "canceled";
+  nextRunAt: number;
+  result: RunResult;
+  /** Also require the lease to have lapsed before this time (the rescue path). Default: no such check. */
+  onlyIfLeaseExpiredBefore?: number;
+}
+
+export interface JobReleaseParams {
+  id: string;
+  token: number;
+  now: number;
+  reason: string;
+}
+
+export interface ExpiredLeasesParams {
+  now: number;
+  limit: number;
+}
+
+export interface JobTransitionParams {
+  /** One job; absent for every job in `from`. */
+  id?: string;
+  from: readonly JobState[];
+  to: "pending" | "canceled";
+  resetAttempts: boolean;
+  now: number;
+  /** Recorded as the last error of a job moved to `canceled`. Default: the last error stays. */
+  reason?: string;
+}
+
+export interface AttemptListParams {
+  jobId: string;
+}
+
+export interface ConfigSetParams {
+  key: string;
+  value: string;
+}
+
+export interface WorkerRegisterParams {
+  id: string;
+  host: string;
+  pid: number;
+  now: number;
+  /** The queues it serves, or null for all. */
+  queues: string[] | null;
+}
+
+export interface WorkerHeartbeatParams {
+  id: string;
+  now: number;
+}
+
+export interface WorkerStopParams {
+  /** Only the workers on this host. Default: every host. */
+  host?: string;
+}
+
+export interface JobfileApplyParams {
+  changes: JobfileChanges;
+  now: number;
+}
+
+export interface JobDeclarationsParams {
+  ids: string[];
+}
+
+export interface WaitForChangeParams {
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+export interface DependencyLinksParams {
+  id: string;
+  /** At most this many dependents. */
+  limit: number;
+}
+
+export interface ThroughputParams {
+  since: number;
+  bucketMs: number;
+}
+
+export interface MetricsParams {
+  now: number;
+  durationBoundsMs: number[];
+  waitBoundsMs: number[];
+}
+
+export interface QueueSetParams {
+  name: string;
+  /** Omitted: stays as it is; null: no limit. */
+  concurrency?: number | null;
+  /** Omitted: stays as it is. */
+  paused?: boolean;
+}
+
+export interface JobPurgeParams {
+  states: JobState[];
+  finishedBefore: number;
+  dryRun: boolean;
+  /** At most this many jobs, oldest first, so a worker's purge never holds the write lock long. Default: all. */
+  limit?: number;
+}
+
+export interface ScheduleUpsertParams {
+  id: string;
+  spec: JobSpec;
+  revision: string;
+  source: string | null;
+  nextAt: number | null;
+  now: number;
+}
+
+export type ScheduleUpsertOutcome = "created" | "updated" | "unchanged";
+
+export interface ScheduleDueParams {
+  now: number;
+}
+
+export interface ScheduleFireParams {
+  id: string;
+  expectedNextAt: number;
+  nextAt: number | null;
+  occurrences: NewJob[];
+  overlap: "allow" | "skip" | "replace";
+  now: number;
+}
+
+export interface ScheduleFireResult {
+  enqueued: string[];
+  skipped: string[];
+  replaced: string[];
+}
+
+/** A watcher process of a folder: one per folder and host. */
+export interface FolderWatcherParams {
+  folder: string;
+  host: string;
+  pid: number;
+}
+
+export interface FolderWatcherClaimParams extends FolderWatcherParams {
+  now: number;
+  /** A watcher pid the caller found dead, which this one may replace; null for none. */
+  replacePid: number | null;
+}
+
+export interface FolderWatcherBeatParams extends FolderWatcherParams {
+  now: number;
+  /** A message to record with `now`; null or absent keeps the last one. */
+  error?: string | null;
+}

@@ -1,0 +1,234 @@
+/**
+ * What the store keeps and hands back: jobs to insert, run results, leases, workers, jobfile
+ * declarations, queues, schedules, dashboard aggregates and exported jobs. Both backends
+ * return exactly these shapes (rows.ts maps their rows); store.ts re-exports them.
+ */
+
+import type { Attempt, Job, JobState, StateCounts } from "../core/job.ts";
+import type { JobFacts, JobfileAction } from "../core/reconcile.ts";
+import type { JobSpec } from "../core/spec.ts";
+
+export interface NewJob {
+  spec: JobSpec;
+  revision: string;
+  /** Resolved at enqueue from the spec or the `max-retries` config. */
+  maxRetries: number;
+  nextRunAt: number;
+  source: string | null;
+}
+
+/** What a finished run reports. */
+export interface RunResult {
+  exitCode: number | null;
+  signal: string | null;
+  error: string | null;
+  stdoutBytes: number;
+  stderrBytes: number;
+  logPath: string | null;
+  outputTail: string | null;
+}
+
+/** A lease a worker holds: the job and the fencing token of its claim. */
+export interface HeldLease {
+  id: string;
+  token: number;
+}
+
+/** What `kill` asked for: end the job `canceled`, or count the attempt as failed (`retry`). */
+export type KillMode = NonNullable<Job["kill_requested"]>;
+
+/** A lease that was renewed, with any kill request waiting for its worker. */
+export interface RenewedLease extends HeldLease {
+  killRequested: KillMode | null;
+}
+
+export interface WorkerRecord {
+  id: string;
+  host: string;
+  pid: number;
+  started_at: number;
+  heartbeat_at: number;
+  stop_requested: boolean;
+  /** The queues it serves, or null for all. */
+  queues: string[] | null;
+}
+
+/** A job's declaration as the store last applied it from a jobfile. */
+export interface DeclaredJob {
+  id: string;
+  source: string;
+  revision: string;
+  state: JobState;
+  /** Whether the jobfile still declares it (false once its file was removed). */
+  declared: boolean;
+  /** The jobs folder (real path) that declared it; null for rows declared before owners were kept. */
+  owner: string | null;
+}
+
+/** A declaration a jobs folder sends; the store decides its action again against the row it re-reads. */
+export interface DeclaredChange extends NewJob {
+  source: string;
+  /** The declaring folder's real path. */
+  owner: string;
+  /** The folder whose job this one may take over (the plan showed it), or null. */
+  adoptFrom: string | null;
+}
+
+export interface JobfileChanges {
+  declarations: DeclaredChange[];
+  /** Ids the folder `owner` no longer declares. */
+  removals: { id: string; owner: string }[];
+}
+
+/** How an existing id is stored, as the reconcile rules read it (src/core/reconcile.ts). */
+export type JobDeclaration = JobFacts;
+
+/**
+ * The ids each action of the reconcile table was applied to. An id the apply refused
+ * (an ad hoc job or another folder took it since the plan was made) is in none of them.
+ */
+export type JobfileApplyResult = Record<JobfileAction, string[]> & {
+  /** Dependents armed again because the job they wait for is declared again. */
+  rearmed: string[];
+};
+
+/** A job named in another's `after` list, with its state (null: no such job, e.g. purged). */
+export interface JobLink {
+  id: string;
+  state: JobState | null;
+}
+
+/** A job's direct dependencies (`after`) and the jobs that wait for it. */
+export interface JobDependencyLinks {
+  upstream: JobLink[];
+  /** The first `limit` dependents, oldest first. */
+  downstream: JobLink[];
+  downstreamTotal: number;
+}
+
+/** Attempts that finished in one time bucket, split by outcome. */
+export interface ThroughputBucket {
+  /** The bucket's start, in ms since the epoch, a multiple of the bucket size. */
+  start: number;
+  succeeded: number;
+  failed: number;
+}
+
+/** A cumulative histogram: `counts[i]` observations were at most `boundsMs[i]`; `count` is +Inf. */
+export interface HistogramCounts {
+  boundsMs: number[];
+  counts: number[];
+  count: number;
+  sumMs: number;
+}
+
+/** Finished attempts of one queue's jobs, by outcome (see MetricsSnapshot). */
+export interface QueueAttemptCounts {
+  queue: string;
+  completed: number;
+  failed: number;
+  dead: number;
+  /** Attempts started after the first one of a run (attempt number > 1). */
+  retries: number;
+}
+
+/**
+ * Aggregates for `/metrics`, derived from the attempts table so they only grow while
+ * history is kept: each finished attempt either completed its job, scheduled a retry
+ * (the job became `failed`) or used the last retry (the job became `dead`).
+ */
+export interface MetricsSnapshot {
+  /** One entry per queue that has attempts, by the queue of the attempt's job. */
+  attemptsByQueue: QueueAttemptCounts[];
+  /** finished_at − started_at of every finished attempt. */
+  duration: HistogramCounts;
+  /** From enqueue (or the job's run_at/delay) to the start of its first-ever attempt. */
+  wait: HistogramCounts;
+  /**
+   * Per queue with such jobs: since when the longest-waiting pending job that is due and not
+   * blocked by dependencies has been waiting, i.e. the later of its enqueue and its
+   * next_run_at (a run_at in the past does not make a fresh job look old).
+   */
+  oldestDueByQueue: { queue: string; since: number }[];
+}
+
+/**
+ * A job as `export` writes it and `import` restores it: enough to move a queue to another
+ * store, or to back it up. Timestamps are ms since the epoch, as in Job.
+ */
+export interface JobRecord {
+  id: string;
+  spec: JobSpec;
+  revision: string;
+  /** Never `processing`: a running job travels as `pending`, its unfinished attempt uncounted. */
+  state: JobState;
+  attempts: number;
+  max_retries: number;
+  created_at: number;
+  updated_at: number;
+  next_run_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  exit_code: number | null;
+  last_error: string | null;
+  source: string | null;
+  /** False once the jobfile that declared it was removed. */
+  declared: boolean;
+  /** Every revision this id has completed, so a later sync never runs one of them again. */
+  completed_revisions: string[];
+  /** The dependency whose death or cancellation canceled this job; retrying it re-queues this one. */
+  canceled_by: string | null;
+  /** The schedule this job is an occurrence of. */
+  schedule_id: string | null;
+  /** Its finished attempts, oldest first; an unfinished one is left out, as it is uncounted. */
+  attempt_history: AttemptRecord[];
+}
+
+/** An attempt as `export` carries it: an Attempt without the job id it sits under. */
+export type AttemptRecord = Omit<Attempt, "job_id">;
+
+/** What `import` did: with `merge`, ids the store already had are skipped instead of refused. */
+export interface ImportResult {
+  jobsImported: number;
+  jobsSkipped: number;
+  schedulesImported: number;
+  schedulesSkipped: number;
+}
+
+/** Part of a streamed import: jobs, and the settings read since the previous batch. */
+export interface ImportBatch {
+  jobs: JobRecord[];
+  settings?: StoreSettings;
+}
+
+/** Everything besides jobs that `export` writes and `import` restores. */
+export interface StoreSettings {
+  /** Config values by key; they replace the target's values for those keys. */
+  config: Record<string, string>;
+  /** Queue limits and pause switches; they replace the target's settings for those queues. */
+  queues: { name: string; concurrency: number | null; paused: boolean }[];
+  /** Schedules with their next occurrence; an id the target already has is refused, naming it. */
+  schedules: ScheduleRecord[];
+}
+
+/** A named queue with its limits and its jobs counted by state. */
+export interface QueueInfo {
+  name: string;
+  /** Running jobs allowed at once across every worker and host; null = no limit. */
+  concurrency: number | null;
+  paused: boolean;
+  counts: StateCounts;
+}
+
+/** A recurring declaration; each occurrence becomes a job of its own. */
+export interface ScheduleRecord {
+  id: string;
+  spec: JobSpec;
+  revision: string;
+  source: string | null;
+  /** The first occurrence not yet handled, or null when the pattern never fires again. */
+  next_at: number | null;
+  last_at: number | null;
+  created_at: number;
+  updated_at: number;
+}

@@ -1,0 +1,255 @@
+/**
+ * The embedded SQLite backend (bun:sqlite). One file, WAL mode, no server. This class opens
+ * the file, runs writes in IMMEDIATE transactions and turns failures into one-line errors;
+ * the SQL lives beside it, one concern per file, in files named as PostgreSQL's are.
+ *
+ * bun:sqlite is synchronous; every method still returns a promise so that both backends
+ * share one Store interface.
+ */
+
+import type { Database } from "bun:sqlite";
+import type { FolderSyncRun } from "../folder-records.ts";
+import type * as P from "../params.ts";
+import type { Store } from "../store.ts";
+import { ChangeListener } from "./changes.ts";
+import { claimJob } from "./claim.ts";
+import {
+  openConnection,
+  type SqliteConnection,
+  type SqliteOptions,
+  streamTransaction,
+  withFailures,
+  writeTransaction,
+} from "./connection.ts";
+import * as folders from "./folders.ts";
+import { insertJobStream, insertJobs } from "./insert.ts";
+import { countJobs, getJob, jobPage, listAttempts, listJobs } from "./job-reads.ts";
+import { dependencyLinks, searchJobs } from "./job-search.ts";
+import { applyJobfileChanges } from "./jobfile-apply.ts";
+import { declaredJobs, jobDeclarations } from "./jobfile-declarations.ts";
+import { attemptThroughput, metricsSnapshot } from "./metrics.ts";
+import { jobPurge, queueList, queueSet } from "./queues.ts";
+import * as registry from "./registry.ts";
+import {
+  completeJob,
+  expiredLeases,
+  extendLease,
+  failJob,
+  releaseJob,
+  renewLeases,
+  requestKill,
+} from "./run.ts";
+import * as schedules from "./schedules.ts";
+import { exportJobs, importJobStream, importJobs } from "./transfer.ts";
+import { transitionJobs } from "./transition.ts";
+
+export type { SqliteOptions } from "./connection.ts";
+
+/** Opens (creating and migrating when needed) the SQLite store at `path`. */
+export async function openSqliteStore(path: string, options: SqliteOptions = {}): Promise<SqliteStore> {
+  return new SqliteStore(path, options);
+}
+
+export class SqliteStore implements Store {
+  readonly backend = "sqlite" as const;
+  readonly location: string;
+  private readonly connection: SqliteConnection;
+  private readonly db: Database;
+  private readonly changes: ChangeListener;
+
+  constructor(path: string, options: SqliteOptions = {}) {
+    this.location = path;
+    this.connection = openConnection(path, options);
+    this.db = this.connection.db;
+    this.changes = new ChangeListener(this.connection);
+  }
+
+  /** Raw access for crash-repair tests that must write a crashed state directly. */
+  get database(): Database {
+    return this.db;
+  }
+
+  private read<T>(work: (db: Database) => T): Promise<T> {
+    try {
+      return Promise.resolve(withFailures(this.location, () => work(this.db)));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private write<T>(work: (db: Database) => T): Promise<T> {
+    try {
+      return Promise.resolve(writeTransaction(this.connection, () => work(this.db)));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** A write whose input streams in: the transaction stays open while `work` awaits it. */
+  private writeStream<T>(work: (db: Database) => Promise<T>): Promise<T> {
+    return streamTransaction(this.connection, () => work(this.db));
+  }
+
+  async close(): Promise<void> {
+    this.db.close(false);
+  }
+
+  jobInsertMany(params: P.JobInsertParams) {
+    return this.write((db) => insertJobs(db, params));
+  }
+  jobInsertStream(params: P.JobInsertStreamParams) {
+    return this.writeStream((db) => insertJobStream(db, params));
+  }
+  jobExport(params: P.JobExportParams) {
+    return this.read((db) => exportJobs(db, params));
+  }
+  jobImportMany(params: P.JobImportParams) {
+    return this.write((db) => importJobs(db, params));
+  }
+  jobImportStream(params: P.JobImportStreamParams) {
+    return this.writeStream((db) => importJobStream(db, params));
+  }
+  jobGet(params: P.ById) {
+    return this.read((db) => getJob(db, params));
+  }
+  jobList(params: P.JobListParams) {
+    return this.read((db) => listJobs(db, params));
+  }
+  jobPage(params: P.JobPageParams) {
+    return this.read((db) => jobPage(db, params));
+  }
+  jobCounts() {
+    return this.read((db) => countJobs(db));
+  }
+
+  jobClaim(params: P.JobClaimParams) {
+    return this.write((db) => claimJob(db, params));
+  }
+  jobLeaseExtend(params: P.LeaseExtendParams) {
+    return this.write((db) => extendLease(db, params));
+  }
+  jobLeaseRenewMany(params: P.LeaseRenewParams) {
+    return this.write((db) => renewLeases(db, params));
+  }
+  jobKillRequest(params: P.KillRequestParams) {
+    return this.write((db) => requestKill(db, params));
+  }
+  jobComplete(params: P.JobCompleteParams) {
+    return this.write((db) => completeJob(db, params));
+  }
+  jobFail(params: P.JobFailParams) {
+    return this.write((db) => failJob(db, params));
+  }
+  jobRelease(params: P.JobReleaseParams) {
+    return this.write((db) => releaseJob(db, params));
+  }
+  jobExpiredLeases(params: P.ExpiredLeasesParams) {
+    return this.read((db) => expiredLeases(db, params));
+  }
+  jobTransition(params: P.JobTransitionParams) {
+    return this.write((db) => transitionJobs(db, params));
+  }
+  attemptList(params: P.AttemptListParams) {
+    return this.read((db) => listAttempts(db, params));
+  }
+
+  configGetAll() {
+    return this.read((db) => registry.configGetAll(db));
+  }
+  configSet(params: P.ConfigSetParams) {
+    return this.write((db) => registry.configSet(db, params));
+  }
+  workerRegister(params: P.WorkerRegisterParams) {
+    return this.write((db) => registry.workerRegister(db, params));
+  }
+  workerHeartbeat(params: P.WorkerHeartbeatParams) {
+    return this.write((db) => registry.workerHeartbeat(db, params));
+  }
+  workerRemove(params: P.ById) {
+    return this.write((db) => registry.workerRemove(db, params));
+  }
+  async clockNow() {
+    return registry.storeNow();
+  }
+  workerList() {
+    return this.read((db) => registry.workerList(db));
+  }
+  workerRequestStop(params: P.WorkerStopParams) {
+    return this.write((db) => registry.workerRequestStop(db, params));
+  }
+
+  declaredList() {
+    return this.read((db) => declaredJobs(db));
+  }
+  jobfileApply(params: P.JobfileApplyParams) {
+    return this.write((db) => applyJobfileChanges(db, params));
+  }
+  jobDeclarations(params: P.JobDeclarationsParams) {
+    return this.read((db) => jobDeclarations(db, params));
+  }
+
+  changeMarker() {
+    return this.changes.marker();
+  }
+  waitForChange(params: P.WaitForChangeParams) {
+    return this.changes.wait(params.timeoutMs, params.signal);
+  }
+
+  jobSearch(params: P.JobSearchParams) {
+    return this.read((db) => searchJobs(db, params));
+  }
+  jobDependencyLinks(params: P.DependencyLinksParams) {
+    return this.read((db) => dependencyLinks(db, params));
+  }
+  attemptThroughput(params: P.ThroughputParams) {
+    return this.read((db) => attemptThroughput(db, params));
+  }
+  metricsSnapshot(params: P.MetricsParams) {
+    return this.read((db) => metricsSnapshot(db, params));
+  }
+
+  queueSet(params: P.QueueSetParams) {
+    return this.write((db) => queueSet(db, params));
+  }
+  queueList() {
+    return this.read((db) => queueList(db));
+  }
+  jobPurge(params: P.JobPurgeParams) {
+    return this.write((db) => jobPurge(db, params));
+  }
+
+  scheduleUpsert(params: P.ScheduleUpsertParams) {
+    return this.write((db) => schedules.scheduleUpsert(db, params));
+  }
+  scheduleGet(params: P.ById) {
+    return this.read((db) => schedules.scheduleGet(db, params));
+  }
+  scheduleList() {
+    return this.read((db) => schedules.scheduleList(db));
+  }
+  scheduleRemove(params: P.ById) {
+    return this.write((db) => schedules.scheduleRemove(db, params));
+  }
+  scheduleDue(params: P.ScheduleDueParams) {
+    return this.read((db) => schedules.scheduleDue(db, params));
+  }
+  scheduleFire(params: P.ScheduleFireParams) {
+    return this.write((db) => schedules.scheduleFire(db, params));
+  }
+
+  folderSyncRecord(params: FolderSyncRun) {
+    return this.write((db) => folders.folderSyncRecord(db, params));
+  }
+  folderList() {
+    return this.read((db) => folders.folderList(db));
+  }
+  folderWatcherClaim(params: P.FolderWatcherClaimParams) {
+    return this.write((db) => folders.folderWatcherClaim(db, params));
+  }
+  folderWatcherBeat(params: P.FolderWatcherBeatParams) {
+    return this.write((db) => folders.folderWatcherBeat(db, params));
+  }
+  folderWatcherRemove(params: P.FolderWatcherParams) {
+    return this.write((db) => folders.folderWatcherRemove(db, params));
+  }
+}

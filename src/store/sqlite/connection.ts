@@ -1,0 +1,303 @@
+/**
+ * The SQLite file: opening it, read-write when possible and read-only when that is all the
+ * file system or the permissions allow (so that `status`, `list`, `show`, `logs` and `export`
+ * still work on a read-only disk, a backup mounted read-only, or someone else's queue), its
+ * write transactions, and its failures turned into one-line messages users can act on.
+ */
+
+import { Database, SQLiteError } from "bun:sqlite";
+import { accessSync, chmodSync, constants, existsSync, statSync } from "node:fs";
+import { dirname } from "node:path";
+import { runtimeError, StoreGoneError, UserError } from "../../core/errors.ts";
+import { migrateSchema, SQLITE_SCHEMA_VERSION } from "./migrations.ts";
+
+export interface SqliteOptions {
+  /**
+   * `FULL` makes every commit durable across an OS crash; `NORMAL` (default for workers)
+   * survives any process crash and may lose the last commits on power loss. Default FULL.
+   */
+  synchronous?: "FULL" | "NORMAL";
+  /**
+   * How long a writer waits for the lock before giving up, in ms. Default
+   * `$QUEUECTL_SQLITE_BUSY_TIMEOUT_MS`, else 15000.
+   */
+  busyTimeoutMs?: number;
+}
+
+export interface SqliteConnection {
+  db: Database;
+  /** The file's path, for messages. */
+  location: string;
+  /** Why writes cannot succeed (e.g. "on a read-only file system"), or null when they can. */
+  readOnly: string | null;
+  /** The file as opened (device and inode), to notice it being deleted or replaced. */
+  identity: string | null;
+}
+
+// bun:sqlite takes SQLITE_OPEN_* flags as a number; URI filenames need SQLITE_OPEN_URI.
+const SQLITE_OPEN_READONLY = 0x1;
+const SQLITE_OPEN_URI = 0x40;
+
+const DEFAULT_BUSY_TIMEOUT_MS = 15_000;
+
+/**
+ * The environment can shorten the wait so that a test (or a script that would rather fail
+ * fast than queue behind a long writer) need not sit out 15 s.
+ */
+function defaultBusyTimeoutMs(): number {
+  const text = process.env.QUEUECTL_SQLITE_BUSY_TIMEOUT_MS;
+  if (text === undefined || text === "") return DEFAULT_BUSY_TIMEOUT_MS;
+  if (!/^\d{1,9}$/.test(text))
+    throw new UserError(
+      `QUEUECTL_SQLITE_BUSY_TIMEOUT_MS=${text} is not a whole number of milliseconds`,
+      "set it to e.g. 15000, or unset it for the default",
+    );
+  return Number(text);
+}
+
+export function openConnection(path: string, options: SqliteOptions = {}): SqliteConnection {
+  const { db, readOnly } = withFailures(path, () => openDatabase(path, options));
+  return { db, location: path, readOnly, identity: fileIdentity(path) };
+}
+
+function openDatabase(path: string, options: SqliteOptions): { db: Database; readOnly: string | null } {
+  try {
+    const db = openReadWrite(path, options);
+    return { db, readOnly: whyReadOnly(path) };
+  } catch (error) {
+    if (!isReadOnlyFailure(error) || !isFile(path)) throw error;
+    try {
+      return { db: openReadOnly(path, options), readOnly: whyReadOnly(path) ?? "opened read-only" };
+    } catch (readOnlyError) {
+      // A schema it cannot read says so; anything else is better told by the first failure.
+      throw readOnlyError instanceof UserError ? readOnlyError : error;
+    }
+  }
+}
+
+function openReadWrite(path: string, options: SqliteOptions): Database {
+  const db = new Database(path, { create: true, strict: true });
+  try {
+    try {
+      // Tighten only: a file the user made read-only (0400) stays read-only.
+      const mode = statSync(path).mode & 0o777;
+      if ((mode & 0o077) !== 0) chmodSync(path, mode & 0o700);
+    } catch {
+      // A read-only file system or someone else's file: opening still tells the truth below.
+    }
+    db.run(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? defaultBusyTimeoutMs()}`);
+    db.run("PRAGMA journal_mode = WAL");
+    db.run(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`);
+    db.run("PRAGMA foreign_keys = ON");
+    // 16 MB of page cache keeps the claim index and hot rows of a 100k-job queue in memory.
+    db.run("PRAGMA cache_size = -16000");
+    migrateSchema(db, path);
+    return db;
+  } catch (error) {
+    db.close(false);
+    throw error;
+  }
+}
+
+/**
+ * A WAL database needs its `-shm` file to be read. `mode=ro` uses one that exists (a worker
+ * elsewhere still has the file open); when none exists and none can be created, the file
+ * is opened `immutable`, which reads the database file alone: what the last checkpoint wrote,
+ * which after a clean shutdown is everything.
+ */
+function openReadOnly(path: string, options: SqliteOptions): Database {
+  const uri = `file:${path.replace(/[%?#]/g, (ch) => encodeURIComponent(ch))}`;
+  const attempts = ["mode=ro", "immutable=1"];
+  for (const [index, parameter] of attempts.entries()) {
+    let db: Database | undefined;
+    try {
+      db = new Database(`${uri}?${parameter}`, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+      db.run(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? defaultBusyTimeoutMs()}`);
+      assertCurrentSchema(db, path);
+      return db;
+    } catch (error) {
+      db?.close(false);
+      if (index === attempts.length - 1 || !isReadOnlyFailure(error)) throw error;
+    }
+  }
+  throw new Error("unreachable: the last attempt rethrows");
+}
+
+/** A read-only file cannot be migrated; reading it with other tables than expected would mislead. */
+function assertCurrentSchema(db: Database, location: string): void {
+  const table = db
+    .query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
+    .get();
+  const found = table
+    ? ((db.query("SELECT MAX(version) AS v FROM schema_migrations").get() as { v: number | null }).v ?? 0)
+    : 0;
+  if (found === SQLITE_SCHEMA_VERSION) return;
+  throw runtimeError(
+    `the database ${location} is read-only and has schema version ${found}, not the ${SQLITE_SCHEMA_VERSION} this queuectl reads`,
+    found < SQLITE_SCHEMA_VERSION
+      ? "open it once where it can be written, so that it is upgraded"
+      : "upgrade queuectl",
+  );
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function isReadOnlyFailure(error: unknown): boolean {
+  if (!(error instanceof SQLiteError)) return false;
+  const code = String(error.code ?? "");
+  return (
+    code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_CANTOPEN") || code.startsWith("SQLITE_PERM")
+  );
+}
+
+/**
+ * Why the database at `path` cannot be written, in words for an error message, or null when
+ * it can: the file system is mounted read-only, or the user may not write the file or the
+ * folder its journal files live in.
+ */
+function whyReadOnly(path: string): string | null {
+  for (const [target, what] of [
+    [path, "the file"],
+    [dirname(path), "its folder"],
+  ] as const) {
+    try {
+      if (existsSync(target)) accessSync(target, constants.W_OK);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "EROFS") return "on a read-only file system";
+      if (code === "EACCES" || code === "EPERM") return `you may not write ${what}`;
+    }
+  }
+  return null;
+}
+
+/** Runs `work`, turning a SQLite failure into a one-line message (exit code 1). */
+export function withFailures<T>(location: string, work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    if (error instanceof UserError) throw error;
+    throw describeFailure(location, error);
+  }
+}
+
+export function describeFailure(location: string, error: unknown): Error {
+  if (!(error instanceof SQLiteError) && !(error instanceof Error && "code" in error)) {
+    return error instanceof Error ? error : new Error(String(error));
+  }
+  const code = String((error as { code?: string }).code ?? "");
+  const message = (error as Error).message;
+  if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
+    return runtimeError(
+      `the database ${location} stayed locked by another process`,
+      "retry; if it persists, look for a hung queuectl process",
+    );
+  }
+  if (code.startsWith("SQLITE_NOTADB") || code.startsWith("SQLITE_CORRUPT")) {
+    return runtimeError(
+      `the database ${location} is corrupt or not a queuectl database (${message})`,
+      "move the file aside and restore a backup, or point QUEUECTL_DB at another file",
+    );
+  }
+  const readOnly = code.startsWith("SQLITE_CANTOPEN") ? whyReadOnly(location) : null;
+  if (readOnly !== null) {
+    return runtimeError(
+      `cannot open the database ${location} (${readOnly})`,
+      "create the queue where you can write, or point QUEUECTL_DB or --db at a database that exists",
+    );
+  }
+  if (
+    code.startsWith("SQLITE_CANTOPEN") ||
+    code.startsWith("SQLITE_PERM") ||
+    code.startsWith("SQLITE_AUTH")
+  ) {
+    return runtimeError(
+      `cannot open the database ${location} (${message})`,
+      "check that the folder exists and that you may read and write it",
+    );
+  }
+  if (code.startsWith("SQLITE_READONLY")) return readOnlyError(location, whyReadOnly(location));
+  if (code.startsWith("SQLITE_FULL") || code.startsWith("SQLITE_IOERR")) {
+    return runtimeError(
+      `cannot write the database ${location}: ${message}`,
+      "free disk space or fix the disk, then retry; nothing stored was lost",
+    );
+  }
+  return error as Error;
+}
+
+/**
+ * A write to a database that cannot be written: one line saying why, and that reading still
+ * works. `why` comes from whyReadOnly.
+ */
+function readOnlyError(location: string, why: string | null): UserError {
+  return runtimeError(
+    `the database ${location} is read-only${why ? ` (${why})` : ""}`,
+    "this command changes the queue; status, list, show, logs and export still work; remount it read-write or fix the permissions to change it",
+  );
+}
+
+/** Device and inode of the file at `path`, or null when nothing is there. */
+function fileIdentity(path: string): string | null {
+  try {
+    const stats = statSync(path);
+    return `${stats.dev}:${stats.ino}`;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * SQLite keeps writing to a database file that was deleted or replaced while it was open,
+ * where no other process will ever read it. Each write checks first, so a worker whose
+ * file is gone says so instead of running jobs nobody can see.
+ */
+function assertSameFile(location: string, identity: string | null): void {
+  if (identity !== null && fileIdentity(location) !== identity) {
+    throw new StoreGoneError(
+      `the database ${location} was deleted or replaced while this process had it open`,
+      "start it again (queuectl worker start) so that it opens the file that is there now",
+    );
+  }
+}
+
+/** Nothing may be written to a read-only file, nor to one that was deleted or replaced. */
+function assertWritable(connection: SqliteConnection): void {
+  if (connection.readOnly !== null) throw readOnlyError(connection.location, connection.readOnly);
+  assertSameFile(connection.location, connection.identity);
+}
+
+/** One IMMEDIATE transaction: the write lock is taken first, so reads inside it cannot go stale. */
+export function writeTransaction<T>(connection: SqliteConnection, work: () => T): T {
+  return withFailures(connection.location, () => {
+    assertWritable(connection);
+    return connection.db.transaction(work).immediate();
+  });
+}
+
+/**
+ * One IMMEDIATE transaction held open while `work` awaits its input, for bulk input that
+ * streams from a file instead of sitting in memory. The write lock is held meanwhile, as
+ * it is for any bulk insert, and nothing else may write through this store until it ends.
+ */
+export async function streamTransaction<T>(connection: SqliteConnection, work: () => Promise<T>): Promise<T> {
+  const { db, location } = connection;
+  if (connection.readOnly !== null) throw readOnlyError(location, connection.readOnly);
+  try {
+    assertSameFile(location, connection.identity);
+    db.run("BEGIN IMMEDIATE");
+    const result = await work();
+    db.run("COMMIT");
+    return result;
+  } catch (error) {
+    if (db.inTransaction) db.run("ROLLBACK");
+    if (error instanceof UserError) throw error;
+    throw describeFailure(location, error);
+  }
+}
