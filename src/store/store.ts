@@ -27,6 +27,8 @@ export interface RunResult {
   stderrBytes: number;
   logPath: string | null;
   outputTail: string | null;
+  /** A remark that does not fail the run (a result not stored); kept as the attempt's error when it has none. */
+  note?: string | null;
 }
 
 /** A lease a worker holds: the job and the fencing token of its claim. */
@@ -204,6 +206,39 @@ export interface JobRecord {
   schedule_id: string | null;
   /** Its finished attempts, oldest first; an unfinished one is left out, as it is uncounted. */
   attempt_history: AttemptRecord[];
+  /** The job's last progress and result (Job has them too); archives carry them, `export` leaves them out. */
+  progress_pct?: number | null;
+  progress_message?: string | null;
+  result?: string | null;
+}
+
+/** One progress report of a running attempt (see worker/job-reports.ts). */
+export interface ProgressUpdate {
+  id: string;
+  token: number;
+  /** 0–100, or null with a message alone. */
+  pct: number | null;
+  message: string | null;
+}
+
+/** A job's stored result: JSON text, or null when its last finished attempt left none. */
+export interface JobResult {
+  id: string;
+  result: string | null;
+}
+
+/** See Store.jobPurge. */
+export interface JobPurgeParams {
+  states: JobState[];
+  finishedBefore: number;
+  dryRun: boolean;
+  /** At most this many jobs, oldest first, so a worker's purge never holds the write lock long. Default: all. */
+  limit?: number;
+  /**
+   * Called inside the purge's transaction with every job about to go, before the delete; a
+   * throw keeps them all. Synchronous, as the SQLite transaction is (an appendFileSync).
+   */
+  archive?: (records: JobRecord[]) => void;
 }
 
 /** An attempt as `export` carries it: an Attempt without the job id it sits under. */
@@ -446,13 +481,14 @@ export interface Store {
    * `finishedBefore`. Never touches pending or running jobs, nor jobs a jobfile still
    * declares (their row is what keeps a re-sync from running them again).
    */
-  jobPurge(params: {
-    states: JobState[];
-    finishedBefore: number;
-    dryRun: boolean;
-    /** At most this many jobs, oldest first, so a worker's purge never holds the write lock long. Default: all. */
-    limit?: number;
-  }): Promise<string[]>;
+  jobPurge(params: JobPurgeParams): Promise<string[]>;
+
+  /** Records what running attempts reported; fenced by token, so a stale attempt changes nothing. */
+  jobProgressSave(params: { updates: ProgressUpdate[] }): Promise<number>;
+  /** The result of attempt `token`, saved before that attempt is recorded; fenced like jobProgressSave. */
+  jobResultSave(params: { id: string; token: number; result: string | null }): Promise<boolean>;
+  /** The stored results of `ids` (a job's dependencies); unknown ids are left out. */
+  jobResults(params: { ids: string[] }): Promise<JobResult[]>;
 
   /** Creates or replaces a schedule. A changed revision recomputes `nextAt`. */
   scheduleUpsert(params: {

@@ -178,6 +178,18 @@ export const POSTGRES_MIGRATIONS: { version: number; name: string; sql: string }
       ALTER TABLE jobs ADD COLUMN kill_requested TEXT;
     `,
   },
+  {
+    version: 6,
+    name: "job progress and results",
+    sql: `
+      -- What the running attempt last wrote to $QUEUECTL_PROGRESS; kept after the job ends.
+      ALTER TABLE jobs ADD COLUMN progress_pct INTEGER;
+      ALTER TABLE jobs ADD COLUMN progress_message TEXT;
+      -- The JSON the last finished attempt wrote to $QUEUECTL_RESULT. TEXT rather than jsonb, as on
+      -- SQLite: the result comes back exactly as the job wrote it (key order, number forms).
+      ALTER TABLE jobs ADD COLUMN result TEXT;
+    `,
+  },
 ];
 
 export const POSTGRES_SCHEMA_VERSION = Math.max(...POSTGRES_MIGRATIONS.map((m) => m.version));

@@ -24,10 +24,13 @@ import type {
   JobfileApplyResult,
   JobfileChanges,
   JobPageParams,
+  JobPurgeParams,
   JobRecord,
+  JobResult,
   JobSearchParams,
   KillMode,
   NewJob,
+  ProgressUpdate,
   QueueInfo,
   RenewedLease,
   RunResult,
@@ -49,6 +52,7 @@ import { applyJobfileChanges } from "./jobfile-apply.ts";
 import { declaredJobs, jobDeclarations } from "./jobfile-declarations.ts";
 import { countJobs, getJob, insertJobs, listAttempts, listJobs, transitionJobs } from "./jobs.ts";
 import { migratePostgres, POSTGRES_SCHEMA_VERSION } from "./migrations.ts";
+import * as reports from "./progress.ts";
 import { jobPurge, queueList, queueSet } from "./queues.ts";
 import * as registry from "./registry.ts";
 import {
@@ -361,6 +365,18 @@ export class PostgresStore implements Store {
 
   jobPurge(params: Parameters<Store["jobPurge"]>[0]): Promise<string[]> {
     return this.write((tx) => jobPurge(tx, params));
+  }
+
+  jobProgressSave(params: { updates: ProgressUpdate[] }): Promise<number> {
+    return this.write((tx) => reports.jobProgressSave(tx, params));
+  }
+
+  jobResultSave(params: { id: string; token: number; result: string | null }): Promise<boolean> {
+    return this.write((tx) => reports.jobResultSave(tx, params));
+  }
+
+  jobResults(params: { ids: string[] }): Promise<JobResult[]> {
+    return this.run((sql) => reports.jobResults(sql, params));
   }
 
   scheduleUpsert(params: {

@@ -2,7 +2,8 @@
 
 import type { SQL } from "bun";
 import { emptyStateCounts, type JobState } from "../../core/job.ts";
-import type { QueueInfo } from "../store.ts";
+import type { JobPurgeParams, QueueInfo } from "../store.ts";
+import { jobRecordsByIds } from "./archive.ts";
 
 type Row = Record<string, unknown>;
 
@@ -43,10 +44,7 @@ export async function queueList(sql: SQL): Promise<QueueInfo[]> {
 }
 
 /** Deletes finished, undeclared jobs; see Store.jobPurge. */
-export async function jobPurge(
-  tx: SQL,
-  params: { states: JobState[]; finishedBefore: number; dryRun: boolean; limit?: number },
-): Promise<string[]> {
+export async function jobPurge(tx: SQL, params: JobPurgeParams): Promise<string[]> {
   const finished = params.states.filter(
     (state) => state === "completed" || state === "dead" || state === "canceled",
   );
@@ -62,6 +60,8 @@ export async function jobPurge(
       FOR UPDATE`) as Row[]
   ).map((row) => String(row.id));
   if (params.dryRun || ids.length === 0) return ids;
+  // Inside the transaction, with the rows locked: a job is in the archive before its delete can commit.
+  params.archive?.(await jobRecordsByIds(tx, ids));
   await tx`DELETE FROM attempts WHERE job_id = ANY(${ids}::text[])`;
   await tx`DELETE FROM job_deps WHERE job_id = ANY(${ids}::text[])`;
   await tx`DELETE FROM jobs WHERE id = ANY(${ids}::text[])`;

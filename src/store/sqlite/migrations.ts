@@ -171,6 +171,17 @@ export const SQLITE_MIGRATIONS: { version: number; name: string; sql: string }[]
       ALTER TABLE jobs ADD COLUMN kill_requested TEXT;
     `,
   },
+  {
+    version: 6,
+    name: "job progress and results",
+    sql: `
+      -- What the running attempt last wrote to $QUEUECTL_PROGRESS; kept after the job ends.
+      ALTER TABLE jobs ADD COLUMN progress_pct INTEGER;
+      ALTER TABLE jobs ADD COLUMN progress_message TEXT;
+      -- The JSON the last finished attempt wrote to $QUEUECTL_RESULT, as text; NULL when none.
+      ALTER TABLE jobs ADD COLUMN result TEXT;
+    `,
+  },
 ];
 
 export const SQLITE_SCHEMA_VERSION = Math.max(...SQLITE_MIGRATIONS.map((m) => m.version));

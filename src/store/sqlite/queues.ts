@@ -2,7 +2,8 @@
 
 import type { Database } from "bun:sqlite";
 import { emptyStateCounts, type JobState } from "../../core/job.ts";
-import type { QueueInfo } from "../store.ts";
+import type { JobPurgeParams, QueueInfo } from "../store.ts";
+import { jobRecordsByIds } from "./archive.ts";
 
 type Row = Record<string, unknown>;
 
@@ -44,10 +45,7 @@ export function queueList(db: Database): QueueInfo[] {
 }
 
 /** Deletes finished, undeclared jobs; see Store.jobPurge. */
-export function jobPurge(
-  db: Database,
-  params: { states: JobState[]; finishedBefore: number; dryRun: boolean; limit?: number },
-): string[] {
+export function jobPurge(db: Database, params: JobPurgeParams): string[] {
   const finished = params.states.filter(
     (state) => state === "completed" || state === "dead" || state === "canceled",
   );
@@ -61,6 +59,8 @@ export function jobPurge(
       .all(JSON.stringify(finished), params.finishedBefore, params.limit ?? -1) as Row[]
   ).map((row) => String(row.id));
   if (params.dryRun || ids.length === 0) return ids;
+  // Inside the write transaction: a job is in the archive before its delete can commit.
+  params.archive?.(jobRecordsByIds(db, ids));
   const list = JSON.stringify(ids);
   db.query("DELETE FROM attempts WHERE job_id IN (SELECT value FROM json_each(?))").run(list);
   db.query("DELETE FROM job_deps WHERE job_id IN (SELECT value FROM json_each(?))").run(list);

@@ -22,10 +22,13 @@ import type {
   JobfileApplyResult,
   JobfileChanges,
   JobPageParams,
+  JobPurgeParams,
   JobRecord,
+  JobResult,
   JobSearchParams,
   KillMode,
   NewJob,
+  ProgressUpdate,
   QueueInfo,
   RenewedLease,
   RunResult,
@@ -57,6 +60,7 @@ import {
 } from "./lifecycle.ts";
 import { attemptThroughput, metricsSnapshot } from "./metrics.ts";
 import { openSqliteDatabase, type SqliteOptions } from "./open-database.ts";
+import * as reports from "./progress.ts";
 import { jobPurge, queueList, queueSet } from "./queues.ts";
 import * as registry from "./registry.ts";
 import { scheduleFire, scheduleGet, scheduleList, scheduleRemove, scheduleUpsert } from "./schedules.ts";
@@ -378,13 +382,20 @@ export class SqliteStore implements Store {
     return this.run(() => queueList(this.db));
   }
 
-  jobPurge(params: {
-    states: JobState[];
-    finishedBefore: number;
-    dryRun: boolean;
-    limit?: number;
-  }): Promise<string[]> {
+  jobPurge(params: JobPurgeParams): Promise<string[]> {
     return this.write(() => jobPurge(this.db, params));
+  }
+
+  jobProgressSave(params: { updates: ProgressUpdate[] }): Promise<number> {
+    return this.write(() => reports.jobProgressSave(this.db, params));
+  }
+
+  jobResultSave(params: { id: string; token: number; result: string | null }): Promise<boolean> {
+    return this.write(() => reports.jobResultSave(this.db, params));
+  }
+
+  jobResults(params: { ids: string[] }): Promise<JobResult[]> {
+    return this.run(() => reports.jobResults(this.db, params));
   }
 
   scheduleUpsert(params: {
