@@ -363,7 +363,7 @@ export class PostgresStore implements Store {
     return this.run((sql) => queueList(sql));
   }
 
-  jobPurge(params: Parameters<Store["jobPurge"]>[0]): Promise<string[]> {
+  jobPurge(params: JobPurgeParams): Promise<string[]> {
     return this.write((tx) => jobPurge(tx, params));
   }
 
