@@ -8,6 +8,7 @@
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { job as jobDetail } from "../../src/dashboard/api.ts";
 import type { Store } from "../../src/store/store.ts";
 import { dependencyResultNames, parseProgress, RESULT_CAP_BYTES } from "../../src/worker/job-reports.ts";
 import { waitFor } from "../helpers/cli.ts";
@@ -99,6 +100,9 @@ for (const backend of backends) {
       const results = await store.jobResults({ ids: ["step-a", "step-b", "step-c"] });
       const byId = Object.fromEntries(results.map((entry) => [entry.id, JSON.parse(entry.result ?? "null")]));
       expect(byId).toEqual({ "step-a": { n: 1 }, "step-b": { n: 2 }, "step-c": { n: 20 } });
+      // The dashboard's job detail returns it as `show --json` does.
+      const detail = (await (await jobDetail(store, "step-c")).json()) as { result: unknown };
+      expect(detail.result).toEqual({ n: 20 });
     });
 
     test("a result over the cap or not JSON is not stored, and the attempt says why", async () => {
