@@ -106,7 +106,15 @@ export function jobJson(job: Job) {
     last_error: job.last_error,
     source: job.source,
     revision: job.revision,
+    progress_pct: job.progress_pct ?? null,
+    progress_message: job.progress_message ?? null,
   };
+}
+
+/** "40% copying": what the job last reported on $QUEUECTL_PROGRESS, or "" when nothing. */
+export function progressText(job: Pick<Job, "progress_pct" | "progress_message">): string {
+  if (job.progress_pct === null || job.progress_pct === undefined) return "";
+  return safeText(`${job.progress_pct}%${job.progress_message ? ` ${job.progress_message}` : ""}`);
 }
 
 export function attemptJson(attempt: Attempt) {
@@ -196,6 +204,7 @@ export function jobBlocks(jobs: Job[], now: number): string {
     if ((job.state === "pending" || job.state === "failed") && job.next_run_at > now) {
       lines.push(`  Next run: ${iso(job.next_run_at)} (in ${formatDurationMs(job.next_run_at - now)})`);
     }
+    if (progressText(job)) lines.push(`  Progress: ${progressText(job)}`);
     if (job.exit_code !== null) lines.push(`  Exit code: ${job.exit_code}`);
     if (job.last_error) lines.push(`  Last error: ${colors.red(safeText(job.last_error))}`);
     if (job.source) lines.push(`  Source: ${safeText(job.source)}`);
@@ -261,7 +270,7 @@ export function jobTable(jobs: Job[], total: number, now: number, width?: number
     job.state,
     `${job.attempts}/${job.max_retries + 1}`,
     safeText(job.queue),
-    timeText(job, now),
+    [timeText(job, now), progressText(job)].filter(Boolean).join(" · "),
     safeText(commandText(job.spec.command)),
   ]);
   const widths = header

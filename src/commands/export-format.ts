@@ -37,10 +37,16 @@ const JOB_FIELDS = [
   "canceled_by",
   "schedule_id",
   "attempt_history",
+  "progress_pct",
+  "progress_message",
+  "result",
 ] as const satisfies readonly (keyof JobRecord)[];
 
-/** Fields a line may leave out: added after the format first shipped. */
-const OPTIONAL_FIELDS: readonly string[] = ["attempt_history"];
+/**
+ * Fields a line may leave out: added after the format first shipped, or (a job's progress
+ * and result) written only to a purge's archive.
+ */
+const OPTIONAL_FIELDS: readonly string[] = ["attempt_history", "progress_pct", "progress_message", "result"];
 
 const ATTEMPT_INTEGERS = [
   "attempt",
@@ -153,6 +159,29 @@ function job(where: string, fields: Fields): JobRecord {
     canceled_by: text(where, fields, "canceled_by", true),
     schedule_id: text(where, fields, "schedule_id", true),
     attempt_history: attemptHistory(where, fields.attempt_history),
+    ...reports(where, fields),
+  };
+}
+
+/** A job's progress and result, when the line has them (an archive's do). */
+function reports(
+  where: string,
+  fields: Fields,
+): Pick<JobRecord, "progress_pct" | "progress_message" | "result"> {
+  if (!("result" in fields || "progress_pct" in fields || "progress_message" in fields)) return {};
+  const result = fields.result === undefined ? null : text(where, fields, "result", true);
+  if (result !== null) {
+    try {
+      JSON.parse(result);
+    } catch {
+      throw fieldError(where, "result", "must be JSON text or null");
+    }
+  }
+  return {
+    progress_pct: fields.progress_pct === undefined ? null : integer(where, fields, "progress_pct", true),
+    progress_message:
+      fields.progress_message === undefined ? null : text(where, fields, "progress_message", true),
+    result,
   };
 }
 

@@ -1,3 +1,5 @@
+import { closeSync, openSync } from "node:fs";
+import { resolve } from "node:path";
 import type { CAC } from "cac";
 import { parseDurationMs } from "../core/duration.ts";
 import { UserError } from "../core/errors.ts";
@@ -11,6 +13,7 @@ interface PurgeOptions extends GlobalOptions {
   state?: string | string[];
   olderThan?: string | number;
   dryRun?: boolean;
+  archive?: string | string[];
 }
 
 const PURGEABLE = ["completed", "dead", "canceled"] as const;
@@ -24,8 +27,13 @@ export function registerPurge(cli: CAC): void {
       "Only jobs finished longer ago than this, e.g. 7d or 12h (default: 7d)",
     )
     .option("--dry-run", "List what would be deleted without deleting (default: off)")
+    .option(
+      "--archive <file>",
+      "Append each job with its attempts to this NDJSON file before deleting it; `queuectl import` reads it back (default: none)",
+    )
     .option("--json", "Print the purged ids as JSON (default: human text)")
     .example("queuectl purge --state completed --older-than 7d --dry-run")
+    .example("queuectl purge --older-than 30d --archive ~/queuectl-archive.ndjson")
     .action(async (options: PurgeOptions) => {
       const requested = [options.state ?? []]
         .flat()
@@ -41,19 +49,39 @@ export function registerPurge(cli: CAC): void {
       }
       const states = (requested.length > 0 ? requested : [...PURGEABLE]) as JobState[];
       const olderThanMs = parseDurationMs(lastValue(options.olderThan) ?? "7d", "--older-than");
+      const archivePath = lastValue(options.archive);
+      const archive = archivePath === undefined ? null : writableArchive(String(archivePath));
       await withStore(options, async (store) => {
         const ids = await purgeFinishedJobs(store, {
           states,
           finishedBefore: Date.now() - olderThanMs,
           dryRun: Boolean(options.dryRun),
           home: queuectlHome(),
+          archive: options.dryRun ? null : archive,
         });
         if (options.json) printJson({ dry_run: Boolean(options.dryRun), purged: ids });
         else if (options.dryRun)
           console.log(
             `would purge ${ids.length} job(s)${ids.length ? `: ${ids.slice(0, 20).join(", ")}${ids.length > 20 ? " …" : ""}` : ""}`,
           );
-        else console.log(`${colors.green("✓")} purged ${ids.length} job(s)`);
+        else
+          console.log(
+            `${colors.green("✓")} purged ${ids.length} job(s)${archive && ids.length > 0 ? `, archived to ${archive}` : ""}`,
+          );
       });
     });
+}
+
+/** The archive's absolute path, once it is known to be writable, so a purge never fails half-way on it. */
+function writableArchive(path: string): string {
+  const absolute = resolve(path);
+  try {
+    closeSync(openSync(absolute, "a", 0o600));
+  } catch (error) {
+    throw new UserError(
+      `purge --archive ${path}: cannot write it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      "give a file in an existing folder you can write to",
+    );
+  }
+  return absolute;
 }

@@ -12,7 +12,7 @@ import {
   specLines,
 } from "../render.ts";
 import type { Store } from "../store/store.ts";
-import { type GlobalOptions, requireJob, withStore } from "./context.ts";
+import { type GlobalOptions, lastValue, requireJob, withStore } from "./context.ts";
 import { scheduleLines } from "./schedule.ts";
 
 /** Why a pending job has not started: unfinished dependencies, a paused or full queue. */
@@ -42,9 +42,20 @@ async function waitingReasons(store: Store, job: Job): Promise<string[]> {
 export function registerShow(cli: CAC): void {
   cli
     .command("show <id>", "Show one job: its spec, its state and every attempt so far")
-    .option("--json", "Print the job with an `attempts` array as JSON (default: human text)")
+    .option("--json", "Print the job with an `attempts` array and its `result` as JSON (default: human text)")
+    .option(
+      "--archive <file>",
+      "Read the job from this archive (`purge --archive`) instead of the store (default: the store)",
+    )
     .example("queuectl show job1")
-    .action(async (id: string, options: GlobalOptions) => {
+    .example("queuectl show --archive archive.ndjson job1")
+    .action(async (id: string, options: GlobalOptions & { archive?: string | string[] }) => {
+      const archive = lastValue(options.archive);
+      if (archive !== undefined) {
+        const { showArchived } = await import("./show-archive.ts");
+        await showArchived(String(archive), String(id), Boolean(options.json));
+        return;
+      }
       await withStore(options, async (store) => {
         // A schedule id shows the schedule and its next occurrence; occurrences are jobs.
         const schedule = await store.scheduleGet({ id: String(id) });
@@ -62,6 +73,8 @@ export function registerShow(cli: CAC): void {
             // `attempts` is the list here, so the count travels as attempt_count.
             attempt_count: job.attempts,
             attempts: attempts.map(attemptJson),
+            // Stored as the job wrote it, which was checked to be JSON.
+            result: job.result ? JSON.parse(job.result) : null,
           });
           return;
         }
@@ -70,6 +83,7 @@ export function registerShow(cli: CAC): void {
         const waiting = await waitingReasons(store, job);
         if (waiting.length > 0)
           process.stdout.write(`${colors.bold("Waiting for:")}\n${waiting.join("\n")}\n`);
+        if (job.result) process.stdout.write(`${colors.bold("Result:")} ${safeText(job.result)}\n`);
         process.stdout.write(`${colors.bold("Attempts:")}\n${attemptLines(attempts)}`);
       });
     });

@@ -9,6 +9,7 @@ import {
   countsBlock,
   iso,
   printJson,
+  progressText,
   safeText,
   workerJson,
 } from "../render.ts";
@@ -22,6 +23,8 @@ interface RunningJob {
   command: string;
   started_at: string | null;
   running_ms: number;
+  progress_pct: number | null;
+  progress_message: string | null;
 }
 
 /** The jobs workers run now, from the store: processing jobs with their worker_id, oldest first. */
@@ -37,6 +40,8 @@ async function runningJobs(store: Store, now: number): Promise<RunningJob[]> {
             command: commandText(job.spec.command),
             started_at: iso(job.started_at),
             running_ms: job.started_at === null ? 0 : Math.max(0, now - job.started_at),
+            progress_pct: job.progress_pct ?? null,
+            progress_message: job.progress_message ?? null,
           },
         ],
   );
@@ -47,7 +52,7 @@ function runningLines(jobs: RunningJob[]): string[] {
   if (jobs.length === 0) return [`      ${colors.dim("idle")}`];
   return jobs.map(
     (job) =>
-      `      running ${safeText(job.id)} for ${formatDurationMs(job.running_ms)}: ${safeText(job.command).slice(0, 60)}`,
+      `      running ${safeText(job.id)} for ${formatDurationMs(job.running_ms)}${job.progress_pct === null ? "" : ` (${progressText(job)})`}: ${safeText(job.command).slice(0, 60)}`,
   );
 }
 

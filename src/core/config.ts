@@ -21,6 +21,8 @@ export interface QueueConfig {
   leaseMs: number;
   /** Finished jobs older than this are purged by workers; null (default) keeps them forever. */
   retentionMs: number | null;
+  /** An absolute path on each worker's host that the retention purge appends jobs to first; null (default): none. */
+  retentionArchive: string | null;
 }
 
 interface KeyDefinition {
@@ -104,6 +106,21 @@ export const CONFIG_KEYS: Record<string, KeyDefinition> = {
     parse: (text, key) =>
       /^(off|none|0)$/i.test(text.trim()) ? "off" : secondsRule(60_000, 3650 * 86_400_000)(text, key),
   },
+  "retention-archive": {
+    describe: "workers append purged jobs to this file (NDJSON, on each worker's host), or off",
+    defaultValue: "off",
+    parse: (text, key) => {
+      const value = text.trim();
+      if (/^(off|none)$/i.test(value)) return "off";
+      if (!value.startsWith("/") || value.includes("\0")) {
+        throw new UserError(
+          `${key} must be an absolute file path or off, got "${text}"`,
+          `e.g. config set ${key} /var/lib/queuectl/archive.ndjson`,
+        );
+      }
+      return value;
+    },
+  },
 };
 
 export const CONFIG_KEY_NAMES = Object.keys(CONFIG_KEYS);
@@ -149,6 +166,10 @@ export function resolveConfig(stored: Record<string, string>): QueueConfig {
     leaseMs: number("lease") * 1000,
     retentionMs:
       values.retention === "off" || values.retention === undefined ? null : number("retention") * 1000,
+    retentionArchive:
+      values["retention-archive"] === "off" || values["retention-archive"] === undefined
+        ? null
+        : values["retention-archive"],
   };
 }
 

@@ -40,6 +40,12 @@ export interface Job {
   revision: string;
   /** A `kill` waiting for the running attempt's worker: end `canceled`, or count a failed attempt (`retry`). */
   kill_requested?: "cancel" | "retry" | null;
+  /** The last progress a running attempt reported (0–100); kept after the job ends. Null: none yet. */
+  progress_pct?: number | null;
+  /** The short message that came with that progress, or null. */
+  progress_message?: string | null;
+  /** The JSON text the last finished attempt wrote to $QUEUECTL_RESULT, or null (see worker/job-reports.ts). */
+  result?: string | null;
 }
 
 /** One run of a job, as recorded by the worker that ran it. */

@@ -60,6 +60,8 @@ export async function job(store: Store, id: string): Promise<Response> {
     spec: found.spec,
     attempt_count: found.attempts,
     attempts: attempts.map(attemptJson),
+    // As in `show --json`: stored as the job wrote it, which was checked to be JSON.
+    result: found.result ? JSON.parse(found.result) : null,
   });
 }
 

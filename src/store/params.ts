@@ -247,6 +247,35 @@ export interface JobPurgeParams {
   dryRun: boolean;
   /** At most this many jobs, oldest first, so a worker's purge never holds the write lock long. Default: all. */
   limit?: number;
+  /**
+   * Called inside the purge's transaction with every job about to go, before the delete; a
+   * throw keeps them all. Synchronous, as the SQLite transaction is (an appendFileSync).
+   */
+  archive?: (records: JobRecord[]) => void;
+}
+
+/** One progress report of a running attempt (see worker/job-reports.ts). */
+export interface ProgressUpdate {
+  id: string;
+  token: number;
+  /** 0–100, or null with a message alone. */
+  pct: number | null;
+  message: string | null;
+}
+
+export interface JobProgressSaveParams {
+  updates: ProgressUpdate[];
+}
+
+export interface JobResultSaveParams {
+  id: string;
+  token: number;
+  /** JSON text, or null when the attempt left none. */
+  result: string | null;
+}
+
+export interface JobResultsParams {
+  ids: string[];
 }
 
 export interface ScheduleUpsertParams {

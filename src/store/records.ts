@@ -26,6 +26,8 @@ export interface RunResult {
   stderrBytes: number;
   logPath: string | null;
   outputTail: string | null;
+  /** A remark that does not fail the run (a result not stored); kept as the attempt's error when it has none. */
+  note?: string | null;
 }
 
 /** A lease a worker holds: the job and the fencing token of its claim. */
@@ -182,6 +184,16 @@ export interface JobRecord {
   schedule_id: string | null;
   /** Its finished attempts, oldest first; an unfinished one is left out, as it is uncounted. */
   attempt_history: AttemptRecord[];
+  /** The job's last progress and result (Job has them too); archives carry them, `export` leaves them out. */
+  progress_pct?: number | null;
+  progress_message?: string | null;
+  result?: string | null;
+}
+
+/** A job's stored result: JSON text, or null when its last finished attempt left none. */
+export interface JobResult {
+  id: string;
+  result: string | null;
 }
 
 /** An attempt as `export` carries it: an Attempt without the job id it sits under. */

@@ -59,6 +59,9 @@ export function rowToJob(row: Row): Job {
     source: toNullableString(row.source),
     revision: String(row.revision),
     kill_requested: (toNullableString(row.kill_requested) as Job["kill_requested"]) ?? null,
+    progress_pct: toNullableNumber(row.progress_pct),
+    progress_message: toNullableString(row.progress_message),
+    result: toNullableString(row.result),
   };
 }
 
@@ -121,6 +124,14 @@ export function rowToJobRecord(row: Row): JobRecord {
         return rest;
       })
       .sort((a, b) => a.token - b.token),
+    // Only a purge's archive reads the reports; export's SELECT leaves them out.
+    ...("result" in row
+      ? {
+          progress_pct: toNullableNumber(row.progress_pct),
+          progress_message: toNullableString(row.progress_message),
+          result: toNullableString(row.result),
+        }
+      : {}),
   };
 }
 

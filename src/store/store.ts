@@ -16,6 +16,7 @@ import type {
   JobDeclaration,
   JobDependencyLinks,
   JobfileApplyResult,
+  JobResult,
   MetricsSnapshot,
   QueueInfo,
   RenewedLease,
@@ -162,6 +163,13 @@ export interface Store {
    * declares (their row is what keeps a re-sync from running them again).
    */
   jobPurge(params: P.JobPurgeParams): Promise<string[]>;
+
+  /** Records what running attempts reported; fenced by token, so a stale attempt changes nothing. */
+  jobProgressSave(params: P.JobProgressSaveParams): Promise<number>;
+  /** The result of attempt `token`, saved before that attempt is recorded; fenced like jobProgressSave. */
+  jobResultSave(params: P.JobResultSaveParams): Promise<boolean>;
+  /** The stored results of `ids` (a job's dependencies); unknown ids are left out. */
+  jobResults(params: P.JobResultsParams): Promise<JobResult[]>;
 
   /** Creates or replaces a schedule. A changed revision recomputes `nextAt`. */
   scheduleUpsert(params: P.ScheduleUpsertParams): Promise<P.ScheduleUpsertOutcome>;

@@ -9,6 +9,7 @@ import type { Job } from "../core/job.ts";
 import type { HeldLease, KillMode } from "../store/store.ts";
 import type { WorkerEvent } from "./events.ts";
 import { type Beat, leaseKey } from "./heartbeat.ts";
+import type { JobReports } from "./job-reports.ts";
 import { KILLED_BY_USER } from "./kill.ts";
 import type { RunningJob } from "./run.ts";
 
@@ -26,6 +27,8 @@ export interface Slot {
   /** Monotonic time (performance.now) the lease was last known to be this worker's: claim or renewal. */
   renewedAt: number;
   finished: Promise<void>;
+  /** Its progress and result files (job-reports.ts); null when they could not be made. */
+  reports: JobReports | null;
 }
 
 export class AttemptBook {

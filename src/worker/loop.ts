@@ -23,6 +23,7 @@ import type { Store } from "../store/store.ts";
 import { AttemptBook, type Slot } from "./attempts.ts";
 import type { WorkerEvent } from "./events.ts";
 import { describeConfig, heartbeat, leaseKey } from "./heartbeat.ts";
+import { JobReports, progressService } from "./job-reports.ts";
 import { recordAttemptRetrying } from "./outcome.ts";
 import { rescueService } from "./rescue.ts";
 import { retentionService } from "./retention.ts";
@@ -133,6 +134,11 @@ export class Worker {
       }),
       scheduleTicker({ ...shared, onError: (error) => this.serviceFailed("schedules", error) }),
       retentionService({ ...shared, home, onError: (error) => this.serviceFailed("retention", error) }),
+      progressService({
+        store,
+        running: () => this.slots.all().map((slot) => slot.reports),
+        onError: (error) => this.serviceFailed("progress", error),
+      }),
     ];
   }
 
@@ -203,7 +209,7 @@ export class Worker {
       leaseMs: this.config.leaseMs,
       queues: this.options.queues,
     });
-    if (job) this.start(job);
+    if (job) this.start(job, await this.openReports(job));
     return job !== null;
   }
 
@@ -221,7 +227,18 @@ export class Worker {
     });
   }
 
-  private start(job: Job): void {
+  /** The job's report folder; without one (disk full, store error) it still runs. */
+  private openReports(job: Job): Promise<JobReports | null> {
+    return JobReports.open({ store: this.options.store, home: this.options.home, job }).catch((error) => {
+      this.emit({
+        type: "error",
+        message: `job ${job.id}: cannot prepare its report files: ${(error as Error).message}`,
+      });
+      return null;
+    });
+  }
+
+  private start(job: Job, reports: JobReports | null): void {
     const timeoutMs = job.spec.timeout !== undefined ? job.spec.timeout * 1000 : this.config.jobTimeoutMs;
     const run = () =>
       runJob({
@@ -232,6 +249,7 @@ export class Worker {
         home: this.options.home,
         timeoutMs,
         baseEnv: process.env,
+        reportEnv: reports?.env,
       });
     const handle = this.slots.runs(job.id) ? runAfter(this.slots.supersede(job), run) : run();
     const slot: Slot = {
@@ -244,6 +262,7 @@ export class Worker {
       leaseLost: false,
       renewedAt: performance.now(),
       finished: Promise.resolve(),
+      reports,
     };
     slot.finished = handle.done
       .then((result) => this.finish(slot, result))
@@ -262,7 +281,8 @@ export class Worker {
     });
   }
 
-  private async finish(slot: Slot, result: Awaited<RunningJob["done"]>): Promise<void> {
+  private async finish(slot: Slot, ran: Awaited<RunningJob["done"]>): Promise<void> {
+    const result = await this.saveReports(slot, ran);
     const now = this.now();
     let recorded: Awaited<ReturnType<typeof recordAttemptRetrying>>;
     try {
@@ -300,6 +320,17 @@ export class Worker {
       error: result.error,
       nextRunAt: recorded.nextRunAt,
     });
+  }
+
+  /** Stores the attempt's last progress and its result before its outcome; a note goes on the attempt. */
+  private async saveReports(slot: Slot, result: Awaited<RunningJob["done"]>): Promise<typeof result> {
+    let note: string | null;
+    try {
+      note = (await slot.reports?.finish(this.options.store)) ?? null;
+    } catch (error) {
+      note = `result not stored: ${(error as Error).message}`;
+    }
+    return note === null ? result : { ...result, note };
   }
 
   /** One heartbeat; the renewal service runs it, and stopUnrenewed after each, failed or not. */

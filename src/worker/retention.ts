@@ -9,6 +9,7 @@ import { join } from "node:path";
 import type { QueueConfig } from "../core/config.ts";
 import type { JobState } from "../core/job.ts";
 import type { Store } from "../store/store.ts";
+import { appendToArchive } from "./archive.ts";
 import { attemptLogBase } from "./log-files.ts";
 import { PeriodicService } from "./service.ts";
 
@@ -21,9 +22,21 @@ const RETENTION_PAUSE_MS = 20;
 
 export async function purgeFinishedJobs(
   store: Store,
-  params: { states: JobState[]; finishedBefore: number; dryRun: boolean; home: string; limit?: number },
+  params: {
+    states: JobState[];
+    finishedBefore: number;
+    dryRun: boolean;
+    home: string;
+    limit?: number;
+    /** A file each job is appended to (archive.ts) before it is deleted; null (default): none. */
+    archive?: string | null;
+  },
 ): Promise<string[]> {
-  const ids = await store.jobPurge(params);
+  const { archive, ...purge } = params;
+  const ids = await store.jobPurge({
+    ...purge,
+    ...(archive ? { archive: (records) => appendToArchive(archive, records) } : {}),
+  });
   if (params.dryRun || ids.length === 0) return ids;
   const logDir = join(params.home, "logs");
   let files: string[];
@@ -54,7 +67,7 @@ export function retentionService(params: {
     intervalMs: () => RETENTION_EVERY_MS,
     onError: params.onError,
     async tick() {
-      const { retentionMs } = params.config();
+      const { retentionMs, retentionArchive } = params.config();
       if (retentionMs === null) return;
       const finishedBefore = params.now() - retentionMs;
       for (;;) {
@@ -64,6 +77,7 @@ export function retentionService(params: {
           dryRun: false,
           home: params.home,
           limit: RETENTION_BATCH,
+          archive: retentionArchive,
         });
         if (ids.length < RETENTION_BATCH) return;
         await Bun.sleep(RETENTION_PAUSE_MS);

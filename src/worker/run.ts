@@ -51,6 +51,8 @@ export interface RunParams {
   timeoutMs: number;
   /** The worker's environment; the spec's `env` is laid over it. */
   baseEnv: Record<string, string | undefined>;
+  /** QUEUECTL_PROGRESS, QUEUECTL_RESULT and the dependencies' results (job-reports.ts); over the spec's `env`. */
+  reportEnv?: Record<string, string>;
 }
 
 export interface RunningJob {
@@ -139,6 +141,7 @@ export function runJob(params: RunParams): RunningJob {
         ...spec.env,
         QUEUECTL_JOB_ID: params.jobId,
         QUEUECTL_ATTEMPT: String(params.attempt),
+        ...params.reportEnv,
       },
       detached: true,
       stdio: ["ignore", "pipe", "pipe", "pipe"],

@@ -110,6 +110,13 @@ export class JobDetail {
     if (job.state === "pending" || job.state === "failed")
       facts.push(["next run", relative(job.next_run_at)]);
     if (job.worker_id) facts.push(["worker", job.worker_id]);
+    if (job.progress_pct !== null)
+      facts.push([
+        "progress",
+        `${job.progress_pct}%${job.progress_message ? ` ${job.progress_message}` : ""}`,
+      ]);
+    if (job.result !== null)
+      facts.push(["result", el("pre", { class: "result" }, JSON.stringify(job.result, null, 2))]);
     if (job.exit_code !== null) facts.push(["exit code", String(job.exit_code)]);
     if (job.last_error) facts.push(["last error", job.last_error]);
     if (job.source) facts.push(["source", job.source]);

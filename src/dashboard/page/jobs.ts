@@ -116,7 +116,14 @@ export class JobList {
       "tr",
       { "data-job": job.id },
       el("td", { class: "id" }, link),
-      el("td", {}, stateBadge(job.state)),
+      el(
+        "td",
+        {},
+        stateBadge(job.state),
+        job.progress_pct === null
+          ? ""
+          : el("span", { class: "progress", title: job.progress_message ?? "" }, ` ${job.progress_pct}%`),
+      ),
       el("td", { class: "wide" }, `${job.attempts}/${job.max_retries + 1}`),
       el("td", { class: "wide" }, job.queue),
       el("td", { class: "wide" }, job.tags.join(", ")),

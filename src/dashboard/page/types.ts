@@ -27,6 +27,8 @@ export interface JobDetailJson extends Omit<JobJson, "attempts"> {
   spec: Record<string, unknown>;
   attempt_count: number;
   attempts: AttemptJson[];
+  /** What the job wrote to $QUEUECTL_RESULT, or null. */
+  result: unknown;
 }
 
 export interface JobLogJson {

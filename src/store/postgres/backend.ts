@@ -30,6 +30,7 @@ import { dependencyLinks, searchJobs } from "./job-search.ts";
 import { applyJobfileChanges } from "./jobfile-apply.ts";
 import { declaredJobs, jobDeclarations } from "./jobfile-declarations.ts";
 import { attemptThroughput, metricsSnapshot } from "./metrics.ts";
+import * as reports from "./progress.ts";
 import { jobPurge, queueList, queueSet } from "./queues.ts";
 import * as registry from "./registry.ts";
 import {
@@ -248,6 +249,15 @@ export class PostgresStore implements Store {
   }
   jobPurge(params: P.JobPurgeParams) {
     return this.write((tx) => jobPurge(tx, params));
+  }
+  jobProgressSave(params: P.JobProgressSaveParams) {
+    return this.write((tx) => reports.jobProgressSave(tx, params));
+  }
+  jobResultSave(params: P.JobResultSaveParams) {
+    return this.write((tx) => reports.jobResultSave(tx, params));
+  }
+  jobResults(params: P.JobResultsParams) {
+    return this.read((sql) => reports.jobResults(sql, params));
   }
 
   scheduleUpsert(params: P.ScheduleUpsertParams) {

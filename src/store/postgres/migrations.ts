@@ -19,8 +19,9 @@ import { migration as m0002 } from "./migrations/0002-dependencies-named-queues-
 import { migration as m0003 } from "./migrations/0003-jobfile-owners-completion-dates-attempt-revisions.ts";
 import { migration as m0004 } from "./migrations/0004-jobfile-folders-last-sync-and-watchers.ts";
 import { migration as m0005 } from "./migrations/0005-kill-requests.ts";
+import { migration as m0006 } from "./migrations/0006-job-progress-and-results.ts";
 
-export const POSTGRES_MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005];
+export const POSTGRES_MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006];
 
 export const POSTGRES_SCHEMA_VERSION = schemaVersion(POSTGRES_MIGRATIONS);
 

@@ -5,6 +5,7 @@ import type { JobPurgeParams, QueueSetParams } from "../params.ts";
 import { purgeableStates } from "../purge.ts";
 import type { QueueInfo } from "../records.ts";
 import { rowsToQueues } from "../rows.ts";
+import { jobRecordsByIds } from "./archive.ts";
 
 type Row = Record<string, unknown>;
 
@@ -40,6 +41,8 @@ export async function jobPurge(tx: SQL, params: JobPurgeParams): Promise<string[
       FOR UPDATE`) as Row[]
   ).map((row) => String(row.id));
   if (params.dryRun || ids.length === 0) return ids;
+  // Inside the transaction, with the rows locked: a job is in the archive before its delete can commit.
+  params.archive?.(await jobRecordsByIds(tx, ids));
   await tx`DELETE FROM attempts WHERE job_id = ANY(${ids}::text[])`;
   await tx`DELETE FROM job_deps WHERE job_id = ANY(${ids}::text[])`;
   await tx`DELETE FROM jobs WHERE id = ANY(${ids}::text[])`;

@@ -121,7 +121,7 @@ export function pgText(text: string | null): string | null {
 async function finishAttempt(tx: SQL, id: string, token: number, now: number, result: RunResult) {
   await tx`
     UPDATE attempts SET finished_at = ${now}::bigint, exit_code = ${result.exitCode}::int,
-                        signal = ${result.signal}::text, error = ${pgText(result.error)}::text,
+                        signal = ${result.signal}::text, error = ${pgText(result.error ?? result.note ?? null)}::text,
                         stdout_bytes = ${result.stdoutBytes}::bigint, stderr_bytes = ${result.stderrBytes}::bigint,
                         log_path = ${result.logPath}::text, output_tail = ${pgText(result.outputTail)}::text
     WHERE job_id = ${id} AND token = ${token}::int`;

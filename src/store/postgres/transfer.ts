@@ -46,10 +46,10 @@ async function importBatch(tx: SQL, jobs: JobRecord[], merge: boolean): Promise<
   const rows = await tx`
     INSERT INTO jobs (id, spec, revision, state, attempts, max_retries, priority, queue, tags, created_at,
                       updated_at, next_run_at, started_at, finished_at, exit_code, last_error, source, declared,
-                      canceled_by, schedule_id, token)
+                      canceled_by, schedule_id, token, progress_pct, progress_message, result)
     SELECT id, spec::jsonb, revision, state, attempts, max_retries, priority, queue, tags::jsonb, created_at,
            updated_at, next_run_at, started_at, finished_at, exit_code, last_error, source, declared,
-           canceled_by, schedule_id, token
+           canceled_by, schedule_id, token, progress_pct, progress_message, result
     FROM unnest(${column((job) => job.id)}::text[],
                 ${column((job) => JSON.stringify(job.spec))}::text[],
                 ${column((job) => job.revision)}::text[],
@@ -70,10 +70,13 @@ async function importBatch(tx: SQL, jobs: JobRecord[], merge: boolean): Promise<
                 ${column((job) => job.declared)}::boolean[],
                 ${column((job) => job.canceled_by)}::text[],
                 ${column((job) => job.schedule_id)}::text[],
-                ${column(lastToken)}::int[])
+                ${column(lastToken)}::int[],
+                ${column((job) => job.progress_pct ?? null)}::int[],
+                ${column((job) => job.progress_message ?? null)}::text[],
+                ${column((job) => job.result ?? null)}::text[])
          WITH ORDINALITY AS u(id, spec, revision, state, attempts, max_retries, priority, queue, tags, created_at,
                               updated_at, next_run_at, started_at, finished_at, exit_code, last_error, source,
-                              declared, canceled_by, schedule_id, token, ord)
+                              declared, canceled_by, schedule_id, token, progress_pct, progress_message, result, ord)
     ORDER BY ord
     ON CONFLICT (id) DO NOTHING
     RETURNING id`;

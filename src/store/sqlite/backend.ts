@@ -28,6 +28,7 @@ import { dependencyLinks, searchJobs } from "./job-search.ts";
 import { applyJobfileChanges } from "./jobfile-apply.ts";
 import { declaredJobs, jobDeclarations } from "./jobfile-declarations.ts";
 import { attemptThroughput, metricsSnapshot } from "./metrics.ts";
+import * as reports from "./progress.ts";
 import { jobPurge, queueList, queueSet } from "./queues.ts";
 import * as registry from "./registry.ts";
 import {
@@ -216,6 +217,15 @@ export class SqliteStore implements Store {
   }
   jobPurge(params: P.JobPurgeParams) {
     return this.write((db) => jobPurge(db, params));
+  }
+  jobProgressSave(params: P.JobProgressSaveParams) {
+    return this.write((db) => reports.jobProgressSave(db, params));
+  }
+  jobResultSave(params: P.JobResultSaveParams) {
+    return this.write((db) => reports.jobResultSave(db, params));
+  }
+  jobResults(params: P.JobResultsParams) {
+    return this.read((db) => reports.jobResults(db, params));
   }
 
   scheduleUpsert(params: P.ScheduleUpsertParams) {

@@ -5,6 +5,7 @@ import type { JobPurgeParams, QueueSetParams } from "../params.ts";
 import { purgeableStates } from "../purge.ts";
 import type { QueueInfo } from "../records.ts";
 import { rowsToQueues } from "../rows.ts";
+import { jobRecordsByIds } from "./archive.ts";
 
 type Row = Record<string, unknown>;
 
@@ -37,6 +38,8 @@ export function jobPurge(db: Database, params: JobPurgeParams): string[] {
       .all(JSON.stringify(finished), params.finishedBefore, params.limit ?? -1) as Row[]
   ).map((row) => String(row.id));
   if (params.dryRun || ids.length === 0) return ids;
+  // Inside the write transaction: a job is in the archive before its delete can commit.
+  params.archive?.(jobRecordsByIds(db, ids));
   const list = JSON.stringify(ids);
   db.query("DELETE FROM attempts WHERE job_id IN (SELECT value FROM json_each(?))").run(list);
   db.query("DELETE FROM job_deps WHERE job_id IN (SELECT value FROM json_each(?))").run(list);

@@ -137,7 +137,8 @@ function finishAttempt(db: Database, id: string, token: number, now: number, res
     now,
     result.exitCode,
     result.signal,
-    result.error,
+    // A note (a result not stored) rides in the attempt's error without failing the run.
+    result.error ?? result.note ?? null,
     result.stdoutBytes,
     result.stderrBytes,
     result.logPath,

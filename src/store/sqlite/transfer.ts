@@ -123,8 +123,8 @@ class JobImporter {
     this.insert = db.query(`
       INSERT INTO jobs (id, spec, revision, state, attempts, max_retries, priority, queue, tags, created_at,
                         updated_at, next_run_at, started_at, finished_at, exit_code, last_error, source, declared,
-                        canceled_by, schedule_id, token)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        canceled_by, schedule_id, token, progress_pct, progress_message, result)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (id) DO NOTHING`);
     this.completed = db.query("INSERT OR IGNORE INTO completed_revisions (job_id, revision) VALUES (?, ?)");
     this.attempt = db.query(`
@@ -165,6 +165,10 @@ class JobImporter {
       job.canceled_by,
       job.schedule_id,
       lastToken(job),
+      // Only an archive's lines carry these; export's leave them out.
+      job.progress_pct ?? null,
+      job.progress_message ?? null,
+      job.result ?? null,
     ).changes;
     if (changes === 0) {
       if (!this.merge) throw importDuplicateError(job.id);

@@ -1,0 +1,258 @@
+/**
+ * Jobs that talk back: each attempt gets a folder of its own under `$QUEUECTL_HOME/reports/`
+ * (named by the id's hash and the token, like its logs) and finds it through its environment:
+ *
+ * - `QUEUECTL_PROGRESS`: a file the job overwrites with `<percent> <message>`, e.g.
+ *   `echo "40 copying" > "$QUEUECTL_PROGRESS"`. The worker reads it every PROGRESS_POLL_MS and
+ *   once at the end, and stores what changed. A line that does not parse is ignored.
+ * - `QUEUECTL_RESULT`: a file the job may write one JSON value to, at most RESULT_CAP_BYTES.
+ *   Read once when the attempt ends, and stored before the attempt is recorded, so a
+ *   dependent job never starts before its dependency's result is there. A result over the cap
+ *   or not JSON is not stored; the attempt's error says why.
+ * - `QUEUECTL_DEP_RESULTS`: a folder holding `<NAME>.json` per dependency (`after`) that left a
+ *   result, and `QUEUECTL_RESULT_<NAME>` holding the same JSON while it is small (see
+ *   dependencyResultNames for NAME).
+ *
+ * Everything here is best effort: a job's bad report never stops the job or the worker.
+ */
+
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { basename, join } from "node:path";
+import type { Job } from "../core/job.ts";
+import type { ProgressUpdate, Store } from "../store/store.ts";
+import { attemptLogBase } from "./log-files.ts";
+import { PeriodicService } from "./service.ts";
+
+/** Largest result stored (64 KiB); a larger one is not stored and the attempt notes it. */
+export const RESULT_CAP_BYTES = 64 * 1024;
+/** How often a worker reads the progress files of its running jobs. */
+export const PROGRESS_POLL_MS = 1_000;
+/** A progress message is cut to this many characters. */
+const PROGRESS_MESSAGE_CHARS = 200;
+/** Only the end of a progress file is read; its last line counts. */
+const PROGRESS_READ_BYTES = 4 * 1024;
+/** A dependency's result also travels as an environment variable up to this size. */
+const RESULT_ENV_MAX_BYTES = 16 * 1024;
+/** All such variables of one job together stay under this, well inside the kernel's limit. */
+const RESULT_ENV_TOTAL_BYTES = 256 * 1024;
+
+export interface Progress {
+  pct: number;
+  message: string | null;
+}
+
+/**
+ * `40 copying`, `40% copying`, `40`, `12.5 % half way` → a percentage (floored, 0–100) and a
+ * message; the last non-blank line counts, so appending works as well as overwriting.
+ * Anything else is null, and is ignored.
+ */
+export function parseProgress(text: string): Progress | null {
+  const line = text
+    .split(/\r?\n/)
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .pop();
+  const match = line?.match(/^(\d{1,3}(?:\.\d+)?)\s*%?(?:\s+(.*))?$/);
+  if (!match) return null;
+  const pct = Math.floor(Number(match[1]));
+  if (!(pct >= 0 && pct <= 100)) return null;
+  // Control characters would reach terminals through `list` and `show`.
+  const message = (match[2] ?? "")
+    .replace(/\p{Cc}/gu, " ")
+    .trim()
+    .slice(0, PROGRESS_MESSAGE_CHARS);
+  return { pct, message: message === "" ? null : message };
+}
+
+/**
+ * The NAME of each dependency: its id in upper case with every other character than A–Z and
+ * 0–9 turned into `_` (`build-1` → `BUILD_1`). Ids that come out the same get `_2`, `_3` …
+ * in `after` order, so no two dependencies share a name.
+ */
+export function dependencyResultNames(ids: string[]): Map<string, string> {
+  const names = new Map<string, string>();
+  const taken = new Set<string>();
+  for (const id of ids) {
+    const base = id.toUpperCase().replace(/[^A-Z0-9]/g, "_");
+    let name = base;
+    for (let n = 2; taken.has(name); n++) name = `${base}_${n}`;
+    taken.add(name);
+    names.set(id, name);
+  }
+  return names;
+}
+
+/**
+ * Reads at most `limit` bytes from the end (`fromEnd`) or the start of a regular file; null
+ * when there is none. O_NONBLOCK: a FIFO a job left in its place must not hang the worker.
+ */
+function readRegularFile(
+  path: string,
+  limit: number,
+  fromEnd: boolean,
+): { text: string; size: number } | null {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch {
+    return null;
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) return null;
+    const length = Math.min(limit, stat.size);
+    const buffer = Buffer.alloc(length);
+    const read = readSync(fd, buffer, 0, length, fromEnd ? stat.size - length : 0);
+    return { text: buffer.subarray(0, read).toString("utf8"), size: stat.size };
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** What an attempt left in its result file: JSON text to store, or a note on why nothing is. */
+export function readResult(path: string): { result: string | null; note: string | null } {
+  const file = readRegularFile(path, RESULT_CAP_BYTES + 1, false);
+  if (file === null) return { result: null, note: null };
+  if (file.size > RESULT_CAP_BYTES) {
+    return {
+      result: null,
+      note: `result not stored: $QUEUECTL_RESULT has ${file.size} bytes, over the ${RESULT_CAP_BYTES / 1024} KiB cap`,
+    };
+  }
+  const text = file.text.trim();
+  if (text === "") return { result: null, note: null };
+  try {
+    JSON.parse(text);
+  } catch (error) {
+    return {
+      result: null,
+      note: `result not stored: $QUEUECTL_RESULT is not JSON (${(error as Error).message})`,
+    };
+  }
+  return { result: text, note: null };
+}
+
+/** One attempt's report folder, from the claim until its outcome is recorded. */
+export class JobReports {
+  /** What this attempt reported last, or the stored value it will replace. */
+  private sent: string;
+  private current: Progress | null = null;
+
+  private constructor(
+    readonly dir: string,
+    readonly env: Record<string, string>,
+    private readonly job: Job,
+  ) {
+    this.sent = progressKey(job.progress_pct ?? null, job.progress_message ?? null);
+  }
+
+  /**
+   * Lays out the folder for a claimed job, with its dependencies' results. Null when the
+   * folder cannot be made; the job then runs without these variables.
+   */
+  static async open(params: { store: Store; home: string; job: Job }): Promise<JobReports | null> {
+    const { job } = params;
+    const dir = join(params.home, "reports", basename(attemptLogBase(job.id, job.token)));
+    const env: Record<string, string> = {
+      QUEUECTL_PROGRESS: join(dir, "progress"),
+      QUEUECTL_RESULT: join(dir, "result"),
+      QUEUECTL_DEP_RESULTS: join(dir, "dependencies"),
+    };
+    try {
+      // Results are job output: only the owner may read them, as with logs.
+      mkdirSync(env.QUEUECTL_DEP_RESULTS as string, { recursive: true, mode: 0o700 });
+      writeFileSync(env.QUEUECTL_PROGRESS as string, "", { mode: 0o600 });
+      rmSync(env.QUEUECTL_RESULT as string, { force: true });
+    } catch {
+      return null;
+    }
+    const after = job.spec.after ?? [];
+    if (after.length > 0) {
+      const names = dependencyResultNames(after);
+      let envBytes = 0;
+      for (const { id, result } of await params.store.jobResults({ ids: after })) {
+        const name = names.get(id);
+        if (result === null || name === undefined) continue;
+        writeFileSync(join(env.QUEUECTL_DEP_RESULTS as string, `${name}.json`), result, { mode: 0o600 });
+        const bytes = Buffer.byteLength(result);
+        if (bytes <= RESULT_ENV_MAX_BYTES && envBytes + bytes <= RESULT_ENV_TOTAL_BYTES) {
+          env[`QUEUECTL_RESULT_${name}`] = result;
+          envBytes += bytes;
+        }
+      }
+    }
+    return new JobReports(dir, env, job);
+  }
+
+  /** The progress to store when it changed since the last one stored, else null. */
+  progressUpdate(): ProgressUpdate | null {
+    const file = readRegularFile(this.env.QUEUECTL_PROGRESS as string, PROGRESS_READ_BYTES, true);
+    const parsed = file === null ? null : parseProgress(file.text);
+    // An empty or half-written file keeps the last good value.
+    if (parsed !== null) this.current = parsed;
+    const pct = this.current?.pct ?? null;
+    const message = this.current?.message ?? null;
+    const key = progressKey(pct, message);
+    if (key === this.sent) return null;
+    return { id: this.job.id, token: this.job.token, pct, message };
+  }
+
+  /** Marks an update as stored. */
+  saved(update: ProgressUpdate): void {
+    this.sent = progressKey(update.pct, update.message);
+  }
+
+  /**
+   * After the process exited: stores the last progress and the result (fenced, so a lost
+   * attempt stores nothing) and removes the folder. Returns a note for the attempt's error
+   * when the result could not be stored.
+   */
+  async finish(store: Store): Promise<string | null> {
+    try {
+      const update = this.progressUpdate();
+      if (update) await store.jobProgressSave({ updates: [update] });
+      const { result, note } = readResult(this.env.QUEUECTL_RESULT as string);
+      // Saved even when null, so a retry that writes no result does not keep an older attempt's.
+      await store.jobResultSave({ id: this.job.id, token: this.job.token, result });
+      return note;
+    } finally {
+      rmSync(this.dir, { recursive: true, force: true });
+    }
+  }
+}
+
+function progressKey(pct: number | null, message: string | null): string {
+  return JSON.stringify([pct, message]);
+}
+
+/** Reads every running job's progress file and stores what changed, in one write. */
+export function progressService(params: {
+  store: Store;
+  running: () => (JobReports | null)[];
+  onError: (error: unknown) => void;
+}): PeriodicService {
+  return new PeriodicService({
+    intervalMs: () => PROGRESS_POLL_MS,
+    onError: params.onError,
+    async tick() {
+      const changed = params.running().flatMap((reports) => {
+        const update = reports?.progressUpdate();
+        return reports && update ? [{ reports, update }] : [];
+      });
+      if (changed.length === 0) return;
+      await params.store.jobProgressSave({ updates: changed.map((entry) => entry.update) });
+      for (const { reports, update } of changed) reports.saved(update);
+    },
+  });
+}

@@ -1,0 +1,120 @@
+/**
+ * Archival on every backend: `purge --archive` and the `retention-archive` setting append
+ * each purged job, with its attempts, progress and result, to an NDJSON file before the
+ * delete commits; `import` reads the archive back; a failed append deletes nothing.
+ */
+
+import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseExport } from "../../src/commands/export-format.ts";
+import { resolveConfig } from "../../src/core/config.ts";
+import type { Store } from "../../src/store/store.ts";
+import { purgeFinishedJobs, retentionService } from "../../src/worker/retention.ts";
+import { waitFor } from "../helpers/cli.ts";
+import { backends, Harness } from "./in-process.ts";
+
+setDefaultTimeout(60_000);
+
+let harness: Harness | undefined;
+afterEach(async () => {
+  await harness?.cleanup();
+  harness = undefined;
+});
+
+/** Two finished jobs, one with progress and a result, run by a real worker. */
+async function finishedJobs(backend: (typeof backends)[number]): Promise<{ h: Harness; store: Store }> {
+  harness = new Harness(await backend.create());
+  const h = harness;
+  const store = await h.open();
+  await store.configSet({ key: "poll-interval", value: "0.1" });
+  await h.enqueue(store, [
+    {
+      id: "kept",
+      command: `echo "75 nearly" > "$QUEUECTL_PROGRESS"; echo '{"rows": 3}' > "$QUEUECTL_RESULT"`,
+    },
+    { id: "plain", command: "true", max_retries: 0 },
+  ]);
+  h.start(await h.open());
+  expect(await h.settled(store, "kept")).toBe("completed");
+  expect(await h.settled(store, "plain")).toBe("completed");
+  return { h, store };
+}
+
+for (const backend of backends) {
+  describe(`archival (${backend.name})`, () => {
+    test("purge --archive writes export's lines first, and import reads them back", async () => {
+      const { h, store } = await finishedJobs(backend);
+      const archive = join(h.queue.home.home, "archive.ndjson");
+      const purge = {
+        states: ["completed" as const],
+        finishedBefore: Date.now() + 1000,
+        home: h.queue.home.home,
+      };
+      expect(await purgeFinishedJobs(store, { ...purge, dryRun: true, archive })).toHaveLength(2);
+      expect(() => readFileSync(archive)).toThrow();
+      expect((await purgeFinishedJobs(store, { ...purge, dryRun: false, archive })).sort()).toEqual([
+        "kept",
+        "plain",
+      ]);
+      expect(await store.jobGet({ id: "kept" })).toBeNull();
+
+      const { jobs } = parseExport(readFileSync(archive, "utf8"), archive);
+      const kept = jobs.find((job) => job.id === "kept");
+      expect(kept?.attempt_history).toHaveLength(1);
+      expect([kept?.progress_pct, kept?.progress_message, kept?.result]).toEqual([
+        75,
+        "nearly",
+        '{"rows": 3}',
+      ]);
+
+      await store.jobImportMany({ jobs });
+      const back = await store.jobGet({ id: "kept" });
+      expect([back?.state, back?.progress_pct, back?.result]).toEqual(["completed", 75, '{"rows": 3}']);
+      expect(await store.attemptList({ jobId: "kept" })).toHaveLength(1);
+    });
+
+    test("an archive that cannot be written deletes nothing", async () => {
+      const { h, store } = await finishedJobs(backend);
+      const archive = join(h.queue.home.home, "no-such-folder", "archive.ndjson");
+      const purge = {
+        states: ["completed" as const],
+        finishedBefore: Date.now() + 1000,
+        home: h.queue.home.home,
+      };
+      await expect(purgeFinishedJobs(store, { ...purge, dryRun: false, archive })).rejects.toThrow();
+      expect((await store.jobGet({ id: "kept" }))?.state).toBe("completed");
+      expect(await store.attemptList({ jobId: "kept" })).toHaveLength(1);
+    });
+
+    test("the retention purge appends to retention-archive", async () => {
+      const { h, store } = await finishedJobs(backend);
+      const archive = join(h.queue.home.home, "retained.ndjson");
+      const config = resolveConfig({ retention: "60", "retention-archive": archive });
+      const errors: unknown[] = [];
+      const service = retentionService({
+        store,
+        home: h.queue.home.home,
+        // Two minutes on, both jobs are past a 60 s retention.
+        now: () => Date.now() + 120_000,
+        config: () => config,
+        onError: (error) => errors.push(error),
+      });
+      service.start();
+      try {
+        await waitFor(async () => (await store.jobGet({ id: "kept" })) === null, {
+          timeoutMs: 10_000,
+          what: "purge",
+        });
+      } finally {
+        await service.stop();
+      }
+      expect(errors).toEqual([]);
+      expect(
+        parseExport(readFileSync(archive, "utf8"), archive)
+          .jobs.map((job) => job.id)
+          .sort(),
+      ).toEqual(["kept", "plain"]);
+    });
+  });
+}

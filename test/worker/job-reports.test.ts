@@ -1,0 +1,139 @@
+/**
+ * Jobs that talk back, with real workers on every backend: progress a job writes to
+ * $QUEUECTL_PROGRESS shows on the job while it runs and stays after it ends; a JSON result
+ * written to $QUEUECTL_RESULT is stored, passed along a pipeline to the jobs that run
+ * `after` it, and refused (with a note on the attempt) when it is too big or not JSON.
+ */
+
+import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { job as jobDetail } from "../../src/dashboard/api.ts";
+import type { Store } from "../../src/store/store.ts";
+import { dependencyResultNames, parseProgress, RESULT_CAP_BYTES } from "../../src/worker/job-reports.ts";
+import { waitFor } from "../helpers/cli.ts";
+import { backends, Harness } from "./in-process.ts";
+
+setDefaultTimeout(60_000);
+
+let harness: Harness | undefined;
+afterEach(async () => {
+  await harness?.cleanup();
+  harness = undefined;
+});
+
+async function setUp(backend: (typeof backends)[number]): Promise<{ h: Harness; store: Store }> {
+  harness = new Harness(await backend.create());
+  const store = await harness.open();
+  await store.configSet({ key: "poll-interval", value: "0.1" });
+  return { h: harness, store };
+}
+
+describe("progress lines", () => {
+  test("a percentage with an optional message; anything else is ignored", () => {
+    expect(parseProgress("40 copying files\n")).toEqual({ pct: 40, message: "copying files" });
+    expect(parseProgress("12.7% half")).toEqual({ pct: 12, message: "half" });
+    expect(parseProgress("100")).toEqual({ pct: 100, message: null });
+    expect(parseProgress("10 a\n20 b\n\n")).toEqual({ pct: 20, message: "b" });
+    expect(parseProgress("copying\u001b[2J 5")).toBeNull();
+    expect(parseProgress("5 bell\u0007")?.message).toBe("bell");
+    expect(parseProgress("x".repeat(300))).toBeNull();
+    for (const bad of ["", "101 too far", "-5 negative", "forty", "1e3"])
+      expect(parseProgress(bad)).toBeNull();
+    expect(parseProgress(`1 ${"m".repeat(500)}`)?.message?.length).toBe(200);
+  });
+
+  test("dependency names are upper case, A-Z 0-9 and _, and never collide", () => {
+    expect([...dependencyResultNames(["build-1", "Build.1", "x"]).values()]).toEqual([
+      "BUILD_1",
+      "BUILD_1_2",
+      "X",
+    ]);
+  });
+});
+
+for (const backend of backends) {
+  describe(`jobs that talk back (${backend.name})`, () => {
+    test("progress shows while the job runs, bad lines are ignored, and the last value stays", async () => {
+      const { h, store } = await setUp(backend);
+      const gate = join(h.queue.home.home, "go");
+      // The job reports, then waits for the test to have seen the report before it goes on.
+      const command = `echo "40 copying" > "$QUEUECTL_PROGRESS"; while [ ! -e ${gate} ]; do sleep 0.05; done; echo "not progress at all" > "$QUEUECTL_PROGRESS"; sleep 0.3; echo "90 almost" > "$QUEUECTL_PROGRESS"`;
+      await h.enqueue(store, [{ id: "p", command }]);
+      h.start(await h.open());
+      const running = await waitFor(
+        async () => {
+          const job = await store.jobGet({ id: "p" });
+          return job?.progress_pct === 40 ? job : null;
+        },
+        { timeoutMs: 20_000, what: "progress 40" },
+      );
+      expect(running.state).toBe("processing");
+      expect(running.progress_message).toBe("copying");
+      writeFileSync(gate, "");
+      expect(await h.settled(store, "p")).toBe("completed");
+      const done = await store.jobGet({ id: "p" });
+      expect([done?.progress_pct, done?.progress_message]).toEqual([90, "almost"]);
+      expect(h.workers[0]?.events.filter((event) => event.type === "error")).toEqual([]);
+    });
+
+    test("a three-step pipeline passes a value along through results", async () => {
+      const { h, store } = await setUp(backend);
+      await h.enqueue(store, [
+        { id: "step-a", command: `echo '{"n": 1}' > "$QUEUECTL_RESULT"` },
+        {
+          id: "step-b",
+          after: ["step-a"],
+          // From the environment variable of the dependency…
+          command: `n=$(echo "$QUEUECTL_RESULT_STEP_A" | sed 's/[^0-9]//g'); echo "{\\"n\\": $((n + 1))}" > "$QUEUECTL_RESULT"`,
+        },
+        {
+          id: "step-c",
+          after: ["step-b"],
+          // …and from its file.
+          command: `n=$(sed 's/[^0-9]//g' "$QUEUECTL_DEP_RESULTS/STEP_B.json"); echo "{\\"n\\": $((n * 10))}" > "$QUEUECTL_RESULT"`,
+        },
+      ]);
+      h.start(await h.open(), { concurrency: 2 });
+      h.start(await h.open());
+      expect(await h.settled(store, "step-c")).toBe("completed");
+      const results = await store.jobResults({ ids: ["step-a", "step-b", "step-c"] });
+      const byId = Object.fromEntries(results.map((entry) => [entry.id, JSON.parse(entry.result ?? "null")]));
+      expect(byId).toEqual({ "step-a": { n: 1 }, "step-b": { n: 2 }, "step-c": { n: 20 } });
+      // The dashboard's job detail returns it as `show --json` does.
+      const detail = (await (await jobDetail(store, "step-c")).json()) as { result: unknown };
+      expect(detail.result).toEqual({ n: 20 });
+    });
+
+    test("a result over the cap or not JSON is not stored, and the attempt says why", async () => {
+      const { h, store } = await setUp(backend);
+      await h.enqueue(store, [
+        { id: "big", command: `head -c ${RESULT_CAP_BYTES + 1} /dev/zero | tr '\\0' 1 > "$QUEUECTL_RESULT"` },
+        { id: "junk", command: `echo 'not json' > "$QUEUECTL_RESULT"` },
+        { id: "fifo", command: `rm -f "$QUEUECTL_RESULT"; mkfifo "$QUEUECTL_RESULT"` },
+      ]);
+      h.start(await h.open());
+      for (const id of ["big", "junk", "fifo"]) expect(await h.settled(store, id)).toBe("completed");
+      for (const { result } of await store.jobResults({ ids: ["big", "junk", "fifo"] }))
+        expect(result).toBeNull();
+      const [big] = await store.attemptList({ jobId: "big" });
+      expect(big?.error).toContain("over the 64 KiB cap");
+      const [junk] = await store.attemptList({ jobId: "junk" });
+      expect(junk?.error).toContain("not JSON");
+    });
+
+    test("a retry that writes no result does not keep the failed attempt's", async () => {
+      const { h, store } = await setUp(backend);
+      await store.configSet({ key: "backoff-base", value: "1" });
+      const marker = join(h.queue.home.home, "ran-once");
+      const command = `if [ -e ${marker} ]; then exit 0; fi; touch ${marker}; echo '"first"' > "$QUEUECTL_RESULT"; echo "50 first" > "$QUEUECTL_PROGRESS"; exit 1`;
+      await h.enqueue(store, [{ id: "retry", command, max_retries: 1 }]);
+      h.start(await h.open());
+      expect(await h.settled(store, "retry")).toBe("completed");
+      const job = await store.jobGet({ id: "retry" });
+      expect(job?.attempts).toBe(2);
+      expect(job?.result).toBeNull();
+      expect(job?.progress_pct).toBeNull();
+    });
+  });
+}
