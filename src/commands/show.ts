@@ -12,6 +12,7 @@ import {
   specLines,
 } from "../render.ts";
 import type { Store } from "../store/store.ts";
+import type { WebhookDelivery } from "../store/webhook-records.ts";
 import { type GlobalOptions, requireJob, withStore } from "./context.ts";
 import { scheduleLines } from "./schedule.ts";
 
@@ -39,10 +40,40 @@ async function waitingReasons(store: Store, job: Job): Promise<string[]> {
   return reasons;
 }
 
+const isoTime = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+
+/** One line per delivery: event, URL, how it stands, tries and the last error. */
+function deliveryLines(deliveries: WebhookDelivery[]): string {
+  const lines = deliveries.map((delivery) => {
+    const status =
+      delivery.status === "delivered"
+        ? colors.green(`delivered ${isoTime(delivery.delivered_at ?? delivery.next_attempt_at)}`)
+        : delivery.status === "gave_up"
+          ? colors.red("gave up")
+          : colors.yellow(
+              delivery.attempts === 0 ? "pending" : `retrying at ${isoTime(delivery.next_attempt_at)}`,
+            );
+    const tries = `${delivery.attempts} ${delivery.attempts === 1 ? "try" : "tries"}`;
+    const error =
+      delivery.status !== "delivered" && delivery.last_error ? `  ${safeText(delivery.last_error)}` : "";
+    return `  ${delivery.event.padEnd(9)} ${safeText(delivery.url)}  ${status}  (${tries})${error}`;
+  });
+  return `${lines.join("\n")}\n`;
+}
+
+/** The delivery as `show --json` prints it: the body stays out, it is the job's own data again. */
+function deliveryJson(delivery: WebhookDelivery) {
+  const { body: _body, ...rest } = delivery;
+  return rest;
+}
+
 export function registerShow(cli: CAC): void {
   cli
     .command("show <id>", "Show one job: its spec, its state and every attempt so far")
-    .option("--json", "Print the job with an `attempts` array as JSON (default: human text)")
+    .option(
+      "--json",
+      "Print the job with its `attempts` and webhook deliveries (`webhooks`) as JSON (default: human text)",
+    )
     .example("queuectl show job1")
     .action(async (id: string, options: GlobalOptions) => {
       await withStore(options, async (store) => {
@@ -55,6 +86,7 @@ export function registerShow(cli: CAC): void {
         }
         const job = await requireJob(store, String(id));
         const attempts = await store.attemptList({ jobId: job.id });
+        const deliveries = await store.webhookDeliveryList({ jobId: job.id });
         if (options.json) {
           printJson({
             ...jobJson(job),
@@ -62,6 +94,7 @@ export function registerShow(cli: CAC): void {
             // `attempts` is the list here, so the count travels as attempt_count.
             attempt_count: job.attempts,
             attempts: attempts.map(attemptJson),
+            webhooks: deliveries.map(deliveryJson),
           });
           return;
         }
@@ -71,6 +104,8 @@ export function registerShow(cli: CAC): void {
         if (waiting.length > 0)
           process.stdout.write(`${colors.bold("Waiting for:")}\n${waiting.join("\n")}\n`);
         process.stdout.write(`${colors.bold("Attempts:")}\n${attemptLines(attempts)}`);
+        if (deliveries.length > 0)
+          process.stdout.write(`${colors.bold("Webhooks:")}\n${deliveryLines(deliveries)}`);
       });
     });
 }

@@ -5,9 +5,11 @@
  */
 
 import type { Attempt, Job, JobState, StateCounts } from "../core/job.ts";
+import type { NotifyTarget } from "../core/notify.ts";
 import type { JobFacts, JobfileAction } from "../core/reconcile.ts";
 import type { JobSpec } from "../core/spec.ts";
 import type { FolderSyncRun, JobfileFolder } from "./folder-records.ts";
+import type { DeliveryOutcome, WebhookDelivery } from "./webhook-records.ts";
 
 export interface NewJob {
   spec: JobSpec;
@@ -508,4 +510,30 @@ export interface Store {
     error?: string | null;
   }): Promise<void>;
   folderWatcherRemove(params: { folder: string; host: string; pid: number }): Promise<void>;
+
+  /**
+   * Webhook deliveries. Their rows are written by jobComplete and jobFail themselves, in the
+   * same transaction as the state change, for the URLs src/core/notify.ts picks.
+   * Claims up to `limit` due deliveries for `claimId` until `now + leaseMs`: no other claim
+   * gets them meanwhile, and one whose sender died falls due again when the lease ends.
+   */
+  webhookDeliveryClaim(params: {
+    claimId: string;
+    now: number;
+    leaseMs: number;
+    limit: number;
+  }): Promise<WebhookDelivery[]>;
+  /** Records one try of a claimed delivery; false (no change) when `claimId` lost it. */
+  webhookDeliveryRecord(params: {
+    id: number;
+    claimId: string;
+    now: number;
+    outcome: DeliveryOutcome;
+  }): Promise<boolean>;
+  /** A job's deliveries, oldest first. */
+  webhookDeliveryList(params: { jobId: string }): Promise<WebhookDelivery[]>;
+  /** Sets a queue's webhook receivers; null or [] clears them. */
+  queueNotifySet(params: { name: string; notify: NotifyTarget[] | null }): Promise<void>;
+  /** Every queue with webhook receivers, by name. */
+  queueNotifyList(): Promise<{ name: string; notify: NotifyTarget[] }[]>;
 }

@@ -29,6 +29,7 @@ import { retentionService } from "./retention.ts";
 import { type RunningJob, runAfter, runJob } from "./run.ts";
 import { scheduleTicker } from "./schedule-ticker.ts";
 import { PeriodicService } from "./service.ts";
+import { webhookDeliveryService } from "./webhook-deliveries.ts";
 
 export interface WorkerOptions {
   store: Store;
@@ -114,7 +115,7 @@ export class Worker {
     if (this.fatal) throw this.fatal;
   }
 
-  /** Rescue, schedules and retention: each on its own timer, none in the renewal's way. */
+  /** Rescue, schedules, retention and webhook deliveries: each on its own timer, none in the renewal's way. */
   private maintenance(): PeriodicService[] {
     const { store, home } = this.options;
     const shared = { store, now: this.now, config: () => this.config };
@@ -133,6 +134,11 @@ export class Worker {
       }),
       scheduleTicker({ ...shared, onError: (error) => this.serviceFailed("schedules", error) }),
       retentionService({ ...shared, home, onError: (error) => this.serviceFailed("retention", error) }),
+      webhookDeliveryService({
+        ...shared,
+        workerId: this.id,
+        onError: (error) => this.serviceFailed("webhooks", error),
+      }),
     ];
   }
 

@@ -27,6 +27,8 @@ describe("config values", () => {
       "job-timeout": "3600",
       lease: "30",
       retention: "off",
+      notify: "[]",
+      "webhook-secret": "none",
     });
     expect(resolveConfig({})).toEqual({
       maxRetries: 3,

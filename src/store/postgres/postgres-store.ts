@@ -12,6 +12,7 @@
 import { SQL } from "bun";
 import { UserError } from "../../core/errors.ts";
 import type { Job, JobState, StateCounts } from "../../core/job.ts";
+import type { NotifyTarget } from "../../core/notify.ts";
 import type { JobSpec } from "../../core/spec.ts";
 import type { FolderSyncRun, JobfileFolder } from "../folder-records.ts";
 import type {
@@ -62,6 +63,7 @@ import {
 } from "./run.ts";
 import { scheduleFire, scheduleGet, scheduleList, scheduleRemove, scheduleUpsert } from "./schedules.ts";
 import { exportJobs, importJobStream, importJobs } from "./transfer.ts";
+import * as webhooks from "./webhooks.ts";
 
 /**
  * Connections per process. A worker needs one for its claim loop and one for heartbeats;
@@ -419,5 +421,23 @@ export class PostgresStore implements Store {
   }
   folderWatcherRemove(params: Parameters<Store["folderWatcherRemove"]>[0]): Promise<void> {
     return this.run((sql) => folders.folderWatcherRemove(sql, params));
+  }
+
+  async webhookDeliveryClaim(params: Parameters<Store["webhookDeliveryClaim"]>[0]) {
+    // A read first: idle workers on every host poll this; most polls find nothing to lock.
+    if (!(await this.run((sql) => webhooks.webhookDeliveryDue(sql, params.now)))) return [];
+    return this.write((tx) => webhooks.webhookDeliveryClaim(tx, params));
+  }
+  webhookDeliveryRecord(params: Parameters<Store["webhookDeliveryRecord"]>[0]): Promise<boolean> {
+    return this.run((sql) => webhooks.webhookDeliveryRecord(sql, params));
+  }
+  webhookDeliveryList(params: { jobId: string }) {
+    return this.run((sql) => webhooks.webhookDeliveryList(sql, params));
+  }
+  queueNotifySet(params: { name: string; notify: NotifyTarget[] | null }): Promise<void> {
+    return this.run((sql) => webhooks.queueNotifySet(sql, params));
+  }
+  queueNotifyList() {
+    return this.run((sql) => webhooks.queueNotifyList(sql));
   }
 }

@@ -8,6 +8,7 @@ import type { Job } from "../../core/job.ts";
 import { rowToJob } from "../rows.ts";
 import type { HeldLease, KillMode, RenewedLease, RunResult } from "../store.ts";
 import { cancelDependents, lockDependenciesShared, releaseDependents } from "./dependencies.ts";
+import { recordWebhookEvent } from "./webhooks.ts";
 
 export async function extendLease(
   sql: SQL,
@@ -67,6 +68,7 @@ export async function completeJob(
              VALUES (${params.id}, ${row.revision}, ${params.now}::bigint) ON CONFLICT DO NOTHING`;
   }
   await finishAttempt(tx, params.id, params.token, params.now, params.result);
+  await recordWebhookEvent(tx, params.id, params.now);
   await releaseDependents(tx, params.id, params.now);
   if (row.has_next) await promoteNextRevision(tx, params.id, params.now);
   return true;
@@ -106,6 +108,8 @@ export async function failJob(
   if (params.state !== "failed" || undeclared.count > 0) {
     await cancelDependents(tx, params.id, params.state === "dead" ? "dead" : "canceled", params.now);
   }
+  // After the jobfile check: a failure that will not be retried is not announced as `failed`.
+  await recordWebhookEvent(tx, params.id, params.now);
   await promoteNextRevision(tx, params.id, params.now);
   return true;
 }

@@ -14,6 +14,7 @@ import {
   releaseDependents,
   setDependencies,
 } from "./dependencies.ts";
+import { recordWebhookEvent } from "./webhooks.ts";
 
 type Row = Record<string, unknown>;
 export type FailParams = Parameters<Store["jobFail"]>[0];
@@ -118,6 +119,7 @@ export function completeJob(
     ).run(params.id, String(row.revision), params.now);
   }
   finishAttempt(db, params.id, params.token, params.now, params.result);
+  recordWebhookEvent(db, params.id, params.now);
   releaseDependents(db, params.id, params.now);
   if (row.has_next) promoteNextRevision(db, params.id, params.now);
   return true;
@@ -152,6 +154,8 @@ export function failJob(db: Database, params: FailParams): boolean {
   if (params.state !== "failed" || undeclared > 0) {
     cancelDependents(db, params.id, params.state === "dead" ? "dead" : "canceled", params.now);
   }
+  // After the jobfile check: a failure that will not be retried is not announced as `failed`.
+  recordWebhookEvent(db, params.id, params.now);
   promoteNextRevision(db, params.id, params.now);
   return true;
 }

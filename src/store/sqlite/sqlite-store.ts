@@ -9,6 +9,7 @@
 import type { Database } from "bun:sqlite";
 import { UserError } from "../../core/errors.ts";
 import { emptyStateCounts, type Job, type JobState, type StateCounts } from "../../core/job.ts";
+import type { NotifyTarget } from "../../core/notify.ts";
 import type { JobSpec } from "../../core/spec.ts";
 import type { FolderSyncRun, JobfileFolder } from "../folder-records.ts";
 import { rowToAttempt, rowToJob } from "../rows.ts";
@@ -67,6 +68,7 @@ import {
   readOnlyError,
   translateSqliteError,
 } from "./sqlite-errors.ts";
+import * as webhooks from "./webhooks.ts";
 
 type Row = Record<string, unknown>;
 
@@ -444,5 +446,23 @@ export class SqliteStore implements Store {
   }
   folderWatcherRemove(params: Parameters<Store["folderWatcherRemove"]>[0]): Promise<void> {
     return this.write(() => folders.folderWatcherRemove(this.db, params));
+  }
+
+  async webhookDeliveryClaim(params: Parameters<Store["webhookDeliveryClaim"]>[0]) {
+    // A read first: idle workers poll this, and must not take the write lock to find nothing.
+    if (!(await this.run(() => webhooks.webhookDeliveryDue(this.db, params.now)))) return [];
+    return this.write(() => webhooks.webhookDeliveryClaim(this.db, params));
+  }
+  webhookDeliveryRecord(params: Parameters<Store["webhookDeliveryRecord"]>[0]): Promise<boolean> {
+    return this.write(() => webhooks.webhookDeliveryRecord(this.db, params));
+  }
+  webhookDeliveryList(params: { jobId: string }) {
+    return this.run(() => webhooks.webhookDeliveryList(this.db, params));
+  }
+  queueNotifySet(params: { name: string; notify: NotifyTarget[] | null }): Promise<void> {
+    return this.write(() => webhooks.queueNotifySet(this.db, params));
+  }
+  queueNotifyList() {
+    return this.run(() => webhooks.queueNotifyList(this.db));
   }
 }
