@@ -14,8 +14,11 @@ import { PeriodicService, type ServiceOptions } from "./service.ts";
 
 /** One try may take this long before it counts as failed (10 s). */
 export const DELIVERY_TIMEOUT_MS = 10_000;
-/** A claim holds its rows this long: well past one try, so no row is sent twice by two live workers. */
-const DELIVERY_LEASE_MS = 60_000;
+/**
+ * A claim holds its rows this long (20 s): past the longest try, so two live workers never
+ * send one row at once, and short, so rows a killed worker held are sent soon by another.
+ */
+const DELIVERY_LEASE_MS = 2 * DELIVERY_TIMEOUT_MS;
 /** Deliveries one tick claims and sends at once. */
 const DELIVERY_BATCH = 20;
 /** The longest an idle worker waits before looking for due deliveries again (1 s). */
