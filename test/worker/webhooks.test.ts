@@ -9,6 +9,7 @@ import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import type { Store } from "../../src/store/store.ts";
 import { waitFor } from "../helpers/cli.ts";
+import { runResult } from "../store/contract-helpers.ts";
 import { backends, Harness } from "./in-process.ts";
 import { Receiver } from "./webhook-receiver.ts";
 
@@ -148,15 +149,7 @@ for (const backend of backends) {
       await h.enqueue(store, [{ id: "job", command: "true" }]);
       const now = Date.now();
       const job = await store.jobClaim({ workerId: "w", host: "h", now, leaseMs: 60_000 });
-      const result = {
-        exitCode: 0,
-        signal: null,
-        error: null,
-        stdoutBytes: 0,
-        stderrBytes: 0,
-        logPath: null,
-        outputTail: null,
-      };
+      const result = runResult(0);
       expect(await store.jobComplete({ id: "job", token: job?.token ?? 0, now, result })).toBe(true);
       // Written with the state change, due at once.
       expect((await store.webhookDeliveryList({ jobId: "job" })).map((d) => d.status)).toEqual([
