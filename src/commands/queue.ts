@@ -1,11 +1,13 @@
 import type { CAC } from "cac";
 import { UserError } from "../core/errors.ts";
 import { isQueueName } from "../core/job.ts";
+import { type NotifyTarget, normalizeNotify } from "../core/notify.ts";
 import { colors, printJson, safeText } from "../render.ts";
 import { type GlobalOptions, withStore } from "./context.ts";
 
 interface QueueSetOptions extends GlobalOptions {
   concurrency?: string | number;
+  notify?: string;
 }
 
 function queueName(name: unknown): string {
@@ -28,20 +30,57 @@ function parseConcurrency(value: unknown): number | null {
   return number;
 }
 
+/** `--notify '<json list>'`, validated like a job's `notify` field, or `--notify none` to clear it. */
+function parseNotify(value: unknown): NotifyTarget[] | null {
+  const text = String(value).trim();
+  if (/^(none|off)$/i.test(text)) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new UserError(
+      `--notify must be a JSON list, got "${text}"`,
+      `e.g. --notify '[{"url": "https://example.com/hook", "events": ["dead"]}]'`,
+    );
+  }
+  return normalizeNotify(parsed, "--notify");
+}
+
 export function registerQueue(cli: CAC): void {
   cli
-    .command("queue set <name>", "Limit how many jobs of a queue run at once, across every worker and host")
+    .command(
+      "queue set <name>",
+      "Limit how many jobs of a queue run at once across every worker and host, or set its webhooks",
+    )
     .option("--concurrency <n>", "Running jobs allowed at once, or none (default: no limit)")
+    .option(
+      "--notify <json>",
+      "Webhooks told about every job of the queue, a JSON list of {url, events}, or none (default: none)",
+    )
     .example("queuectl queue set emails --concurrency 2")
+    .example(`queuectl queue set emails --notify '[{"url":"https://example.com/hook","events":["dead"]}]'`)
     .action(async (name: string, options: QueueSetOptions) => {
-      if (options.concurrency === undefined)
-        throw new UserError("nothing to set", "give --concurrency N (or none)");
-      const concurrency = parseConcurrency(options.concurrency);
-      await withStore(options, async (store) => {
-        await store.queueSet({ name: queueName(name), concurrency });
-        console.log(
-          `${colors.green("✓")} queue ${safeText(name)}: concurrency ${concurrency ?? "unlimited"}`,
+      if (options.concurrency === undefined && options.notify === undefined)
+        throw new UserError(
+          "nothing to set",
+          "give --concurrency N (or none), or --notify '<json>' (or none)",
         );
+      const concurrency =
+        options.concurrency === undefined ? undefined : parseConcurrency(options.concurrency);
+      const notify = options.notify === undefined ? undefined : parseNotify(options.notify);
+      await withStore(options, async (store) => {
+        if (concurrency !== undefined) {
+          await store.queueSet({ name: queueName(name), concurrency });
+          console.log(
+            `${colors.green("✓")} queue ${safeText(name)}: concurrency ${concurrency ?? "unlimited"}`,
+          );
+        }
+        if (notify !== undefined) {
+          await store.queueNotifySet({ name: queueName(name), notify });
+          console.log(
+            `${colors.green("✓")} queue ${safeText(name)}: ${notify === null ? "no webhooks" : `webhooks ${notify.map((target) => `${safeText(target.url)} (${target.events.join(", ")})`).join(", ")}`}`,
+          );
+        }
       });
     });
 
@@ -70,8 +109,14 @@ export function registerQueue(cli: CAC): void {
     .action(async (options: GlobalOptions) => {
       await withStore(options, async (store) => {
         const queues = await store.queueList();
+        const notify = new Map((await store.queueNotifyList()).map((entry) => [entry.name, entry.notify]));
         if (options.json) {
-          printJson(queues);
+          // `notify` only where a queue has webhooks, so the output of other queues stays as it was.
+          printJson(
+            queues.map((queue) =>
+              notify.has(queue.name) ? { ...queue, notify: notify.get(queue.name) } : queue,
+            ),
+          );
           return;
         }
         if (queues.length === 0) {

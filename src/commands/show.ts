@@ -12,6 +12,7 @@ import {
   specLines,
 } from "../render.ts";
 import type { Store } from "../store/store.ts";
+import type { WebhookDelivery } from "../store/webhook-records.ts";
 import { type GlobalOptions, lastValue, requireJob, withStore } from "./context.ts";
 import { scheduleLines } from "./schedule.ts";
 
@@ -39,10 +40,40 @@ async function waitingReasons(store: Store, job: Job): Promise<string[]> {
   return reasons;
 }
 
+const isoTime = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+
+/** One line per delivery: event, URL, how it stands, tries and the last error. */
+function deliveryLines(deliveries: WebhookDelivery[]): string {
+  const lines = deliveries.map((delivery) => {
+    const status =
+      delivery.status === "delivered"
+        ? colors.green(`delivered ${isoTime(delivery.delivered_at ?? delivery.next_attempt_at)}`)
+        : delivery.status === "gave_up"
+          ? colors.red("gave up")
+          : colors.yellow(
+              delivery.attempts === 0 ? "pending" : `retrying at ${isoTime(delivery.next_attempt_at)}`,
+            );
+    const tries = `${delivery.attempts} ${delivery.attempts === 1 ? "try" : "tries"}`;
+    const error =
+      delivery.status !== "delivered" && delivery.last_error ? `  ${safeText(delivery.last_error)}` : "";
+    return `  ${delivery.event.padEnd(9)} ${safeText(delivery.url)}  ${status}  (${tries})${error}`;
+  });
+  return `${lines.join("\n")}\n`;
+}
+
+/** The delivery as `show --json` prints it: the body stays out, it is the job's own data again. */
+function deliveryJson(delivery: WebhookDelivery) {
+  const { body: _body, ...rest } = delivery;
+  return rest;
+}
+
 export function registerShow(cli: CAC): void {
   cli
     .command("show <id>", "Show one job: its spec, its state and every attempt so far")
-    .option("--json", "Print the job with an `attempts` array and its `result` as JSON (default: human text)")
+    .option(
+      "--json",
+      "Print the job with its `attempts`, its `result` and its webhook deliveries (`webhooks`) as JSON (default: human text)",
+    )
     .option(
       "--archive <file>",
       "Read the job from this archive (`purge --archive`) instead of the store (default: the store)",
@@ -66,6 +97,7 @@ export function registerShow(cli: CAC): void {
         }
         const job = await requireJob(store, String(id));
         const attempts = await store.attemptList({ jobId: job.id });
+        const deliveries = await store.webhookDeliveryList({ jobId: job.id });
         if (options.json) {
           printJson({
             ...jobJson(job),
@@ -75,6 +107,7 @@ export function registerShow(cli: CAC): void {
             attempts: attempts.map(attemptJson),
             // Stored as the job wrote it, which was checked to be JSON.
             result: job.result ? JSON.parse(job.result) : null,
+            webhooks: deliveries.map(deliveryJson),
           });
           return;
         }
@@ -85,6 +118,8 @@ export function registerShow(cli: CAC): void {
           process.stdout.write(`${colors.bold("Waiting for:")}\n${waiting.join("\n")}\n`);
         if (job.result) process.stdout.write(`${colors.bold("Result:")} ${safeText(job.result)}\n`);
         process.stdout.write(`${colors.bold("Attempts:")}\n${attemptLines(attempts)}`);
+        if (deliveries.length > 0)
+          process.stdout.write(`${colors.bold("Webhooks:")}\n${deliveryLines(deliveries)}`);
       });
     });
 }

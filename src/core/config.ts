@@ -5,6 +5,7 @@
 
 import { formatDurationMs, parseDurationMs } from "./duration.ts";
 import { suggestion, UserError } from "./errors.ts";
+import { normalizeNotify } from "./notify.ts";
 
 export interface QueueConfig {
   /** Retries after the first run before a job goes to the DLQ. Default 3. */
@@ -121,7 +122,37 @@ export const CONFIG_KEYS: Record<string, KeyDefinition> = {
       return value;
     },
   },
+  notify: {
+    describe: "webhooks told about every job's events, a JSON list of {url, events}",
+    defaultValue: "[]",
+    parse: (text) => JSON.stringify(normalizeNotify(parseJsonValue(text, "notify"), "notify")),
+  },
+  "webhook-secret": {
+    describe: "key of the HMAC-SHA256 webhook signature, or none (unsigned)",
+    defaultValue: "none",
+    parse: (text, key) => {
+      const secret = text.trim();
+      if (/^(none|off)?$/i.test(secret)) return "none";
+      if (secret.length < 16)
+        throw new UserError(
+          `${key} must be at least 16 characters`,
+          "e.g. config set webhook-secret $(openssl rand -hex 32)",
+        );
+      return secret;
+    },
+  },
 };
+
+function parseJsonValue(text: string, key: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new UserError(
+      `${key} must be JSON, got "${text}"`,
+      `e.g. config set ${key} '[{"url": "https://example.com/hook"}]'`,
+    );
+  }
+}
 
 export const CONFIG_KEY_NAMES = Object.keys(CONFIG_KEYS);
 

@@ -15,6 +15,7 @@ import {
 } from "./exec-limits.ts";
 import { normalizeFlowFields } from "./flow-spec.ts";
 import { isQueueName } from "./job.ts";
+import { type NotifyTarget, normalizeNotify } from "./notify.ts";
 
 /** The normalized spec. Optional fields are absent, never null, so the revision ignores them. */
 export interface JobSpec {
@@ -41,6 +42,8 @@ export interface JobSpec {
   catchup?: "none" | "all";
   /** When the previous occurrence still runs: `skip` (default, absent), `allow` or `replace`. */
   overlap?: "allow" | "replace";
+  /** Webhooks told about this job's events, besides its queue's and the config's (src/core/notify.ts). */
+  notify?: NotifyTarget[];
 }
 
 export const SPEC_FIELDS = [
@@ -60,6 +63,7 @@ export const SPEC_FIELDS = [
   "timezone",
   "catchup",
   "overlap",
+  "notify",
   "state",
 ] as const;
 
@@ -284,6 +288,10 @@ export function normalizeSpec(input: unknown, options: NormalizeOptions = {}): J
   if (input.queue !== undefined) {
     const queue = normalizeQueue(input.queue);
     if (queue !== "default") spec.queue = queue;
+  }
+  if (input.notify !== undefined) {
+    const notify = normalizeNotify(input.notify);
+    if (notify.length > 0) spec.notify = notify;
   }
   normalizeFlowFields(input, spec);
   checkExecSize(spec);

@@ -5,6 +5,7 @@
  */
 
 import type { Job, JobState } from "../core/job.ts";
+import type { NotifyTarget } from "../core/notify.ts";
 import type { JobSpec } from "../core/spec.ts";
 import type {
   HeldLease,
@@ -16,6 +17,7 @@ import type {
   RunResult,
   StoreSettings,
 } from "./records.ts";
+import type { DeliveryOutcome } from "./webhook-records.ts";
 
 /** Called with how many jobs went in so far; bulk writes report every few thousand. */
 export type ProgressReport = (done: number) => void;
@@ -325,4 +327,28 @@ export interface FolderWatcherBeatParams extends FolderWatcherParams {
   now: number;
   /** A message to record with `now`; null or absent keeps the last one. */
   error?: string | null;
+}
+
+export interface WebhookDeliveryClaimParams {
+  claimId: string;
+  now: number;
+  leaseMs: number;
+  limit: number;
+}
+
+export interface WebhookDeliveryRecordParams {
+  id: number;
+  claimId: string;
+  now: number;
+  outcome: DeliveryOutcome;
+}
+
+export interface WebhookDeliveryListParams {
+  jobId: string;
+}
+
+export interface QueueNotifySetParams {
+  name: string;
+  /** null or [] clears the queue's receivers. */
+  notify: NotifyTarget[] | null;
 }

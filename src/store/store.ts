@@ -24,9 +24,11 @@ import type {
   ThroughputBucket,
   WorkerRecord,
 } from "./records.ts";
+import type { QueueNotify, WebhookDelivery } from "./webhook-records.ts";
 
 export type * from "./params.ts";
 export type * from "./records.ts";
+export type * from "./webhook-records.ts";
 
 export interface Store {
   readonly backend: "sqlite" | "postgres";
@@ -199,4 +201,20 @@ export interface Store {
   /** Refreshes the heartbeat; `error` (a message, or null to keep the last one) is recorded with `now`. */
   folderWatcherBeat(params: P.FolderWatcherBeatParams): Promise<void>;
   folderWatcherRemove(params: P.FolderWatcherParams): Promise<void>;
+
+  /**
+   * Webhook deliveries. Their rows are written by jobComplete and jobFail themselves, in the
+   * same transaction as the state change, for the URLs src/core/notify.ts picks.
+   * Claims up to `limit` due deliveries for `claimId` until `now + leaseMs`: no other claim
+   * gets them meanwhile, and one whose sender died falls due again when the lease ends.
+   */
+  webhookDeliveryClaim(params: P.WebhookDeliveryClaimParams): Promise<WebhookDelivery[]>;
+  /** Records one try of a claimed delivery; false (no change) when `claimId` lost it. */
+  webhookDeliveryRecord(params: P.WebhookDeliveryRecordParams): Promise<boolean>;
+  /** A job's deliveries, oldest first. */
+  webhookDeliveryList(params: P.WebhookDeliveryListParams): Promise<WebhookDelivery[]>;
+  /** Sets a queue's webhook receivers; null or [] clears them. */
+  queueNotifySet(params: P.QueueNotifySetParams): Promise<void>;
+  /** Every queue with webhook receivers, by name. */
+  queueNotifyList(): Promise<QueueNotify[]>;
 }

@@ -30,6 +30,7 @@ import { retentionService } from "./retention.ts";
 import { type RunningJob, runAfter, runJob } from "./run.ts";
 import { scheduleTicker } from "./schedule-ticker.ts";
 import { PeriodicService } from "./service.ts";
+import { webhookDeliveryService } from "./webhook-deliveries.ts";
 
 export interface WorkerOptions {
   store: Store;
@@ -115,7 +116,7 @@ export class Worker {
     if (this.fatal) throw this.fatal;
   }
 
-  /** Rescue, schedules and retention: each on its own timer, none in the renewal's way. */
+  /** Rescue, schedules, retention and webhook deliveries: each on its own timer, none in the renewal's way. */
   private maintenance(): PeriodicService[] {
     const { store, home } = this.options;
     const shared = { store, now: this.now, config: () => this.config };
@@ -138,6 +139,11 @@ export class Worker {
         store,
         running: () => this.slots.all().map((slot) => slot.reports),
         onError: (error) => this.serviceFailed("progress", error),
+      }),
+      webhookDeliveryService({
+        ...shared,
+        workerId: this.id,
+        onError: (error) => this.serviceFailed("webhooks", error),
       }),
     ];
   }

@@ -28,6 +28,8 @@ describe("config values", () => {
       lease: "30",
       retention: "off",
       "retention-archive": "off",
+      notify: "[]",
+      "webhook-secret": "none",
     });
     expect(resolveConfig({})).toEqual({
       maxRetries: 3,

@@ -45,6 +45,7 @@ import {
 import * as schedules from "./schedules.ts";
 import { exportJobs, importJobStream, importJobs } from "./transfer.ts";
 import { transitionJobs } from "./transition.ts";
+import * as webhooks from "./webhooks.ts";
 
 /** Opens (creating and migrating when needed) the queue at a postgres:// URL. */
 export async function openPostgresStore(url: string): Promise<PostgresStore> {
@@ -297,6 +298,24 @@ export class PostgresStore implements Store {
   }
   folderWatcherRemove(params: P.FolderWatcherParams) {
     return this.read((sql) => folders.folderWatcherRemove(sql, params));
+  }
+
+  async webhookDeliveryClaim(params: P.WebhookDeliveryClaimParams) {
+    // A read first: idle workers poll this, and must not take a write to find nothing.
+    if (!(await this.read((sql) => webhooks.webhookDeliveryDue(sql, params.now)))) return [];
+    return this.write((tx) => webhooks.webhookDeliveryClaim(tx, params));
+  }
+  webhookDeliveryRecord(params: P.WebhookDeliveryRecordParams) {
+    return this.write((tx) => webhooks.webhookDeliveryRecord(tx, params));
+  }
+  webhookDeliveryList(params: P.WebhookDeliveryListParams) {
+    return this.read((sql) => webhooks.webhookDeliveryList(sql, params));
+  }
+  queueNotifySet(params: P.QueueNotifySetParams) {
+    return this.write((tx) => webhooks.queueNotifySet(tx, params));
+  }
+  queueNotifyList() {
+    return this.read((sql) => webhooks.queueNotifyList(sql));
   }
 }
 

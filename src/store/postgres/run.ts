@@ -18,6 +18,7 @@ import type {
 import type { RenewedLease, RunResult } from "../records.ts";
 import { rowToJob, rowToKillTarget, rowToRenewedLease } from "../rows.ts";
 import { cancelDependents, lockDependenciesShared, releaseDependents } from "./dependencies.ts";
+import { recordWebhookEvent } from "./webhooks.ts";
 
 export async function extendLease(sql: SQL, params: LeaseExtendParams): Promise<boolean> {
   const result = await sql`
@@ -60,6 +61,7 @@ export async function completeJob(tx: SQL, schema: string, params: JobCompletePa
              VALUES (${params.id}, ${row.revision}, ${params.now}::bigint) ON CONFLICT DO NOTHING`;
   }
   await finishAttempt(tx, params.id, params.token, params.now, params.result);
+  await recordWebhookEvent(tx, params.id, params.now);
   await releaseDependents(tx, params.id, params.now);
   if (row.has_next) await promoteNextRevision(tx, params.id, params.now);
   return true;
@@ -87,6 +89,8 @@ export async function failJob(tx: SQL, schema: string, params: JobFailParams): P
   if (params.state !== "failed" || undeclared.count > 0) {
     await cancelDependents(tx, params.id, params.state === "dead" ? "dead" : "canceled", params.now);
   }
+  // After the jobfile check: a failure that will not be retried is not announced as `failed`.
+  await recordWebhookEvent(tx, params.id, params.now);
   await promoteNextRevision(tx, params.id, params.now);
   return true;
 }

@@ -43,6 +43,7 @@ import {
 import * as schedules from "./schedules.ts";
 import { exportJobs, importJobStream, importJobs } from "./transfer.ts";
 import { transitionJobs } from "./transition.ts";
+import * as webhooks from "./webhooks.ts";
 
 export type { SqliteOptions } from "./connection.ts";
 
@@ -261,5 +262,23 @@ export class SqliteStore implements Store {
   }
   folderWatcherRemove(params: P.FolderWatcherParams) {
     return this.write((db) => folders.folderWatcherRemove(db, params));
+  }
+
+  async webhookDeliveryClaim(params: P.WebhookDeliveryClaimParams) {
+    // A read first: idle workers poll this, and must not take a write to find nothing.
+    if (!(await this.read((db) => webhooks.webhookDeliveryDue(db, params.now)))) return [];
+    return this.write((db) => webhooks.webhookDeliveryClaim(db, params));
+  }
+  webhookDeliveryRecord(params: P.WebhookDeliveryRecordParams) {
+    return this.write((db) => webhooks.webhookDeliveryRecord(db, params));
+  }
+  webhookDeliveryList(params: P.WebhookDeliveryListParams) {
+    return this.read((db) => webhooks.webhookDeliveryList(db, params));
+  }
+  queueNotifySet(params: P.QueueNotifySetParams) {
+    return this.write((db) => webhooks.queueNotifySet(db, params));
+  }
+  queueNotifyList() {
+    return this.read((db) => webhooks.queueNotifyList(db));
   }
 }

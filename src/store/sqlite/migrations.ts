@@ -13,8 +13,9 @@ import { migration as m0003 } from "./migrations/0003-jobfile-owners-completion-
 import { migration as m0004 } from "./migrations/0004-jobfile-folders-last-sync-and-watchers.ts";
 import { migration as m0005 } from "./migrations/0005-kill-requests.ts";
 import { migration as m0006 } from "./migrations/0006-job-progress-and-results.ts";
+import { migration as m0007 } from "./migrations/0007-webhook-notifications.ts";
 
-export const SQLITE_MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006];
+export const SQLITE_MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007];
 
 export const SQLITE_SCHEMA_VERSION = schemaVersion(SQLITE_MIGRATIONS);
 

@@ -18,6 +18,7 @@ import type {
 import type { RenewedLease, RunResult } from "../records.ts";
 import { rowToJob, rowToKillTarget, rowToRenewedLease } from "../rows.ts";
 import { cancelDependents, releaseDependents } from "./dependencies.ts";
+import { recordWebhookEvent } from "./webhooks.ts";
 
 type Row = Record<string, unknown>;
 
@@ -73,6 +74,7 @@ export function completeJob(db: Database, params: JobCompleteParams): boolean {
     ).run(params.id, String(row.revision), params.now);
   }
   finishAttempt(db, params.id, params.token, params.now, params.result);
+  recordWebhookEvent(db, params.id, params.now);
   releaseDependents(db, params.id, params.now);
   if (row.has_next) promoteNextRevision(db, params.id, params.now);
   return true;
@@ -107,6 +109,8 @@ export function failJob(db: Database, params: JobFailParams): boolean {
   if (params.state !== "failed" || undeclared > 0) {
     cancelDependents(db, params.id, params.state === "dead" ? "dead" : "canceled", params.now);
   }
+  // After the jobfile check: a failure that will not be retried is not announced as `failed`.
+  recordWebhookEvent(db, params.id, params.now);
   promoteNextRevision(db, params.id, params.now);
   return true;
 }

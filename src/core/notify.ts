@@ -1,0 +1,174 @@
+/**
+ * Webhook notifications: which URLs hear about which job events, what they are sent and how
+ * it is signed. Pure: the stores call `notifyUrls` inside the transaction that changes the
+ * job's state and only write down what it decides; the delivery service signs and sends.
+ */
+
+import { createHmac } from "node:crypto";
+import { retryDelayMs } from "./backoff.ts";
+import { suggestion } from "./errors.ts";
+import type { Job } from "./job.ts";
+import { SpecError } from "./spec.ts";
+
+/** completed: finished ok; failed: an attempt failed and will be retried; dead: moved to the DLQ. */
+export const NOTIFY_EVENTS = ["completed", "failed", "dead"] as const;
+export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
+
+/** One receiver: a URL and the events it wants (default: all three). */
+export interface NotifyTarget {
+  url: string;
+  events: NotifyEvent[];
+}
+
+/** The header the signature travels in: `sha256=<hex of HMAC-SHA256(secret, raw body)>`. */
+export const SIGNATURE_HEADER = "X-Queuectl-Signature";
+
+/** A delivery is retried until this long after its event, then given up (1 h). */
+export const DELIVERY_GIVE_UP_AFTER_MS = 3_600_000;
+/** The longest wait between two tries of one delivery, in seconds (5 min). */
+export const DELIVERY_MAX_DELAY_SECONDS = 300;
+
+const MAX_TARGETS = 20;
+const MAX_URL_LENGTH = 2048;
+
+function fail(field: string, rule: string, hint: string): never {
+  throw new SpecError(`\`${field}\` ${rule}`, hint, field.split(/[.[]/)[0]);
+}
+
+const EXAMPLE = '[{"url": "https://example.com/hook", "events": ["dead"]}]';
+
+function normalizeUrl(field: string, value: unknown): string {
+  if (typeof value !== "string" || value.trim() === "")
+    fail(field, "must be an http(s) URL", `e.g. ${EXAMPLE}`);
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    fail(field, `"${value}" is not a URL`, 'e.g. "https://example.com/hook"');
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    fail(field, `"${value}" is not an http or https URL`, 'e.g. "https://example.com/hook"');
+  if (url.href.length > MAX_URL_LENGTH)
+    fail(field, `is longer than ${MAX_URL_LENGTH} characters`, "shorten it");
+  return url.href;
+}
+
+function normalizeEvents(field: string, value: unknown): NotifyEvent[] {
+  if (value === undefined) return [...NOTIFY_EVENTS];
+  const list = typeof value === "string" ? [value] : value;
+  if (!Array.isArray(list) || list.length === 0)
+    fail(field, `must be a list of ${NOTIFY_EVENTS.join(", ")}`, 'e.g. "events": ["failed", "dead"]');
+  const events = new Set<NotifyEvent>();
+  for (const event of list) {
+    if (typeof event !== "string" || !(NOTIFY_EVENTS as readonly string[]).includes(event))
+      fail(
+        field,
+        `holds ${JSON.stringify(event)}, not one of ${NOTIFY_EVENTS.join(", ")}`,
+        typeof event === "string" ? suggestion(event, NOTIFY_EVENTS) : 'e.g. "events": ["dead"]',
+      );
+    events.add(event as NotifyEvent);
+  }
+  // Canonical order, so reordering a jobfile's list never changes the revision.
+  return NOTIFY_EVENTS.filter((event) => events.has(event));
+}
+
+/**
+ * Validates a `notify` list (a job field, a queue setting or the `notify` config key) and
+ * returns it normalized: URLs parsed, events in canonical order, the same URL merged.
+ */
+export function normalizeNotify(value: unknown, field = "notify"): NotifyTarget[] {
+  const list = Array.isArray(value) ? value : value !== null && typeof value === "object" ? [value] : value;
+  if (!Array.isArray(list)) fail(field, "must be a list of {url, events}", `e.g. ${EXAMPLE}`);
+  if (list.length > MAX_TARGETS) fail(field, `has more than ${MAX_TARGETS} receivers`, "use fewer URLs");
+  const byUrl = new Map<string, Set<NotifyEvent>>();
+  list.forEach((item, index) => {
+    const at = `${field}[${index}]`;
+    if (typeof item === "string") item = { url: item };
+    if (item === null || typeof item !== "object" || Array.isArray(item))
+      fail(at, "must be an object with a url", `e.g. ${EXAMPLE}`);
+    for (const key of Object.keys(item)) {
+      if (key !== "url" && key !== "events")
+        fail(`${at}.${key}`, "is not a notify field", suggestion(key, ["url", "events"]));
+    }
+    const url = normalizeUrl(`${at}.url`, (item as Record<string, unknown>).url);
+    const events = normalizeEvents(`${at}.events`, (item as Record<string, unknown>).events);
+    const known = byUrl.get(url) ?? new Set<NotifyEvent>();
+    for (const event of events) known.add(event);
+    byUrl.set(url, known);
+  });
+  return [...byUrl].map(([url, events]) => ({ url, events: NOTIFY_EVENTS.filter((e) => events.has(e)) }));
+}
+
+/** A stored list (queue setting or config) that no longer parses notifies no one, rather than failing the job. */
+export function parseStoredNotify(text: string | null | undefined): NotifyTarget[] {
+  if (!text) return [];
+  try {
+    return normalizeNotify(JSON.parse(text));
+  } catch {
+    return [];
+  }
+}
+
+/** The event a job's new state is announced as, or null when that state is not announced. */
+export function eventForState(state: Job["state"]): NotifyEvent | null {
+  return state === "completed" || state === "failed" || state === "dead" ? state : null;
+}
+
+/**
+ * The URLs that get `event` for a job: the job's own list, its queue's and the config's, in
+ * that order, each URL once however many of them name it.
+ */
+export function notifyUrls(params: {
+  event: NotifyEvent;
+  job: readonly NotifyTarget[] | undefined;
+  queue: readonly NotifyTarget[];
+  config: readonly NotifyTarget[];
+}): string[] {
+  const urls = new Set<string>();
+  for (const list of [params.job ?? [], params.queue, params.config]) {
+    for (const target of list) if (target.events.includes(params.event)) urls.add(target.url);
+  }
+  return [...urls];
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+/** The JSON body of an event, fixed when the event happens; it is signed and sent byte for byte. */
+export function notificationBody(event: NotifyEvent, job: Job, now: number): string {
+  return JSON.stringify({
+    event,
+    job_id: job.id,
+    queue: job.queue,
+    state: job.state,
+    attempt: job.attempts,
+    max_attempts: job.max_retries + 1,
+    exit_code: job.exit_code,
+    error: job.last_error,
+    created_at: iso(job.created_at),
+    started_at: iso(job.started_at),
+    finished_at: iso(job.finished_at),
+    next_run_at: event === "failed" ? iso(job.next_run_at) : null,
+    occurred_at: iso(now),
+  });
+}
+
+/** `sha256=<hex>`: HMAC-SHA256 of the exact body bytes under the `webhook-secret` config. */
+export function webhookSignature(secret: string, body: string): string {
+  return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
+}
+
+/**
+ * When a failed delivery is tried again: the retry schedule of jobs (backoff.ts, `base ^ n`
+ * seconds after the n-th failed try, at most 5 min apart), or null once the next try would
+ * fall more than an hour after the event, when the delivery is given up.
+ */
+export function nextDeliveryAttempt(params: {
+  attempts: number;
+  createdAt: number;
+  now: number;
+  backoffBase: number;
+}): number | null {
+  const next =
+    params.now + retryDelayMs(params.attempts, Math.max(params.backoffBase, 1), DELIVERY_MAX_DELAY_SECONDS);
+  return next - params.createdAt > DELIVERY_GIVE_UP_AFTER_MS ? null : next;
+}

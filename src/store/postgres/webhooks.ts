@@ -1,0 +1,112 @@
+/**
+ * The webhook outbox on PostgreSQL, with the same names and semantics as
+ * sqlite/webhooks.ts. Where it differs: the claim takes rows with FOR UPDATE SKIP LOCKED
+ * (many hosts claim at once; SQLite has one writer), and a queue's `notify` is jsonb.
+ */
+
+import type { SQL } from "bun";
+import {
+  eventForState,
+  type NotifyTarget,
+  normalizeNotify,
+  notificationBody,
+  notifyUrls,
+  parseStoredNotify,
+} from "../../core/notify.ts";
+import { rowToJob } from "../rows.ts";
+import { type DeliveryOutcome, rowToDelivery, type WebhookDelivery } from "../webhook-records.ts";
+import { pgText } from "./run.ts";
+
+type Row = Record<string, unknown>;
+
+/** A jsonb list that no longer parses notifies no one, as parseStoredNotify does for text. */
+function storedTargets(value: unknown): NotifyTarget[] {
+  if (value === null || value === undefined) return [];
+  if (typeof value === "string") return parseStoredNotify(value);
+  try {
+    return normalizeNotify(value);
+  } catch {
+    return [];
+  }
+}
+
+/** See sqlite/webhooks.ts: runs inside the transaction that just changed the job. */
+export async function recordWebhookEvent(tx: SQL, id: string, now: number): Promise<void> {
+  const [row] = await tx`SELECT * FROM jobs WHERE id = ${id}`;
+  if (!row) return;
+  const job = rowToJob(row);
+  const event = eventForState(job.state);
+  if (event === null) return;
+  const [queue] = await tx`SELECT notify FROM queues WHERE name = ${job.queue}`;
+  const [config] = await tx`SELECT value FROM config WHERE key = 'notify'`;
+  const urls = notifyUrls({
+    event,
+    job: job.spec.notify,
+    queue: storedTargets(queue?.notify),
+    config: parseStoredNotify(config?.value as string | undefined),
+  });
+  if (urls.length === 0) return;
+  const body = notificationBody(event, job, now);
+  await tx`
+    INSERT INTO webhook_deliveries (job_id, token, event, url, body, created_at, next_attempt_at)
+    SELECT ${job.id}, ${job.token}::int, ${event}, url, ${body}, ${now}::bigint, ${now}::bigint
+    FROM unnest(${urls}::text[]) AS url`;
+}
+
+export async function webhookDeliveryDue(sql: SQL, now: number): Promise<boolean> {
+  const rows = await sql`
+    SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ${now}::bigint LIMIT 1`;
+  return rows.length > 0;
+}
+
+/** SKIP LOCKED: two hosts claiming at once each take different rows instead of waiting. */
+export async function webhookDeliveryClaim(
+  sql: SQL,
+  params: { claimId: string; now: number; leaseMs: number; limit: number },
+): Promise<WebhookDelivery[]> {
+  const rows = await sql`
+    UPDATE webhook_deliveries SET next_attempt_at = ${params.now + params.leaseMs}::bigint, claimed_by = ${params.claimId}
+    WHERE id IN (
+      SELECT id FROM webhook_deliveries
+      WHERE status = 'pending' AND next_attempt_at <= ${params.now}::bigint
+      ORDER BY next_attempt_at, id LIMIT ${params.limit}::int
+      FOR UPDATE SKIP LOCKED)
+    RETURNING *`;
+  return (rows as Row[]).map(rowToDelivery).sort((a, b) => a.id - b.id);
+}
+
+export async function webhookDeliveryRecord(
+  sql: SQL,
+  params: { id: number; claimId: string; now: number; outcome: DeliveryOutcome },
+): Promise<boolean> {
+  const { outcome } = params;
+  const status = outcome.delivered ? "delivered" : outcome.nextAttemptAt === null ? "gave_up" : "pending";
+  const next = outcome.delivered || outcome.nextAttemptAt === null ? params.now : outcome.nextAttemptAt;
+  const result = await sql`
+    UPDATE webhook_deliveries
+    SET status = ${status}, attempts = attempts + 1, next_attempt_at = ${next}::bigint, claimed_by = NULL,
+        delivered_at = ${outcome.delivered ? params.now : null}::bigint, last_status = ${outcome.httpStatus}::int,
+        last_error = ${outcome.delivered ? null : pgText(outcome.error)}::text
+    WHERE id = ${params.id}::bigint AND claimed_by = ${params.claimId} AND status = 'pending'`;
+  return result.count > 0;
+}
+
+export async function webhookDeliveryList(sql: SQL, params: { jobId: string }): Promise<WebhookDelivery[]> {
+  const rows = await sql`SELECT * FROM webhook_deliveries WHERE job_id = ${params.jobId} ORDER BY id`;
+  return (rows as Row[]).map(rowToDelivery);
+}
+
+export async function queueNotifySet(
+  tx: SQL,
+  params: { name: string; notify: NotifyTarget[] | null },
+): Promise<void> {
+  const notify = params.notify === null || params.notify.length === 0 ? null : JSON.stringify(params.notify);
+  await tx`
+    INSERT INTO queues (name, notify) VALUES (${params.name}, ${notify}::jsonb)
+    ON CONFLICT (name) DO UPDATE SET notify = EXCLUDED.notify`;
+}
+
+export async function queueNotifyList(sql: SQL): Promise<{ name: string; notify: NotifyTarget[] }[]> {
+  const rows = await sql`SELECT name, notify FROM queues WHERE notify IS NOT NULL ORDER BY name`;
+  return (rows as Row[]).map((row) => ({ name: String(row.name), notify: storedTargets(row.notify) }));
+}

@@ -1,0 +1,61 @@
+/** Webhook deliveries as every backend returns them, and the row mapping they share. */
+
+import type { NotifyEvent, NotifyTarget } from "../core/notify.ts";
+
+export type DeliveryStatus = "pending" | "delivered" | "gave_up";
+
+/** One event for one URL, from the outbox (see migration 7). Times are ms since the epoch. */
+export interface WebhookDelivery {
+  id: number;
+  job_id: string;
+  /** The claim of the job whose end this announces. */
+  token: number;
+  event: NotifyEvent;
+  url: string;
+  /** The exact JSON text that is sent and signed. */
+  body: string;
+  status: DeliveryStatus;
+  /** Tries so far. */
+  attempts: number;
+  created_at: number;
+  /** When a pending delivery is tried next. */
+  next_attempt_at: number;
+  delivered_at: number | null;
+  /** The HTTP status of the last try, or null when it got no answer. */
+  last_status: number | null;
+  last_error: string | null;
+}
+
+/** How one try of a claimed delivery went. `nextAttemptAt` null: give it up. */
+export type DeliveryOutcome =
+  | { delivered: true; httpStatus: number }
+  | { delivered: false; httpStatus: number | null; error: string; nextAttemptAt: number | null };
+
+/** A queue's own webhook receivers (`queue set --notify`). */
+export interface QueueNotify {
+  name: string;
+  notify: NotifyTarget[];
+}
+
+type Row = Record<string, unknown>;
+
+const nullableNumber = (value: unknown): number | null =>
+  value === null || value === undefined ? null : Number(value);
+
+export function rowToDelivery(row: Row): WebhookDelivery {
+  return {
+    id: Number(row.id),
+    job_id: String(row.job_id),
+    token: Number(row.token),
+    event: row.event as NotifyEvent,
+    url: String(row.url),
+    body: String(row.body),
+    status: row.status as DeliveryStatus,
+    attempts: Number(row.attempts),
+    created_at: Number(row.created_at),
+    next_attempt_at: Number(row.next_attempt_at),
+    delivered_at: nullableNumber(row.delivered_at),
+    last_status: nullableNumber(row.last_status),
+    last_error: row.last_error === null || row.last_error === undefined ? null : String(row.last_error),
+  };
+}

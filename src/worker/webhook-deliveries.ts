@@ -1,0 +1,144 @@
+/**
+ * Sends webhook deliveries from the outbox. Every worker runs this service; the store's
+ * claim leases each due row to one of them, so two workers never send the same row at
+ * once. A row whose sender died mid-send falls due again when its lease ends, so a
+ * receiver may see a delivery twice (the `X-Queuectl-Delivery` id tells) but never misses one.
+ */
+
+import { randomBytes } from "node:crypto";
+import type { QueueConfig } from "../core/config.ts";
+import { nextDeliveryAttempt, SIGNATURE_HEADER, webhookSignature } from "../core/notify.ts";
+import type { Store } from "../store/store.ts";
+import type { DeliveryOutcome, WebhookDelivery } from "../store/webhook-records.ts";
+import { PeriodicService, type ServiceOptions } from "./service.ts";
+
+/** One try may take this long before it counts as failed (10 s). */
+export const DELIVERY_TIMEOUT_MS = 10_000;
+/**
+ * A claim holds its rows this long (20 s): past the longest try, so two live workers never
+ * send one row at once, and short, so rows a killed worker held are sent soon by another.
+ */
+const DELIVERY_LEASE_MS = 2 * DELIVERY_TIMEOUT_MS;
+/** Deliveries one tick claims and sends at once. */
+const DELIVERY_BATCH = 20;
+/** The longest an idle worker waits before looking for due deliveries again (1 s). */
+const DELIVERY_POLL_MS = 1_000;
+/** Enough of a receiver's error answer to tell what went wrong. */
+const MAX_ERROR_TEXT = 200;
+
+/** POSTs one delivery's body, signed with `secret` when there is one. */
+export async function sendDelivery(
+  delivery: WebhookDelivery,
+  secret: string | null,
+  fetcher: typeof fetch = fetch,
+): Promise<{ ok: true; httpStatus: number } | { ok: false; httpStatus: number | null; error: string }> {
+  const headers: Record<string, string> = {
+    "Content-Type": "application/json",
+    "User-Agent": "queuectl-webhook",
+    "X-Queuectl-Event": delivery.event,
+    "X-Queuectl-Delivery": String(delivery.id),
+  };
+  if (secret !== null) headers[SIGNATURE_HEADER] = webhookSignature(secret, delivery.body);
+  try {
+    const response = await fetcher(delivery.url, {
+      method: "POST",
+      headers,
+      body: delivery.body,
+      redirect: "manual",
+      signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
+    });
+    if (response.status >= 200 && response.status < 300) {
+      await response.body?.cancel();
+      return { ok: true, httpStatus: response.status };
+    }
+    const text = (await response.text().catch(() => "")).replace(/\s+/g, " ").trim().slice(0, MAX_ERROR_TEXT);
+    return {
+      ok: false,
+      httpStatus: response.status,
+      error: `HTTP ${response.status}${text ? `: ${text}` : ""}`,
+    };
+  } catch (error) {
+    return { ok: false, httpStatus: null, error: (error as Error).message || String(error) };
+  }
+}
+
+/** The secret to sign with, or null for unsigned deliveries (the config says `none`). */
+function signingSecret(stored: Record<string, string>): string | null {
+  const secret = stored["webhook-secret"];
+  return secret === undefined || secret === "none" ? null : secret;
+}
+
+export function webhookDeliveryService(params: {
+  store: Store;
+  /** Names this worker's claims, so a stale one can be told from a fresh one. */
+  workerId: string;
+  now: () => number;
+  config: () => QueueConfig;
+  onError: (error: unknown) => void;
+  /** Default: the global fetch. */
+  fetcher?: typeof fetch;
+}): PeriodicService {
+  const { store } = params;
+  const sendDue = async (): Promise<void> => {
+    for (;;) {
+      const claimId = `${params.workerId}-${randomBytes(4).toString("hex")}`;
+      const claimed = await store.webhookDeliveryClaim({
+        claimId,
+        now: params.now(),
+        leaseMs: DELIVERY_LEASE_MS,
+        limit: DELIVERY_BATCH,
+      });
+      if (claimed.length === 0) return;
+      // Read per batch, so a changed secret signs the very next delivery.
+      const secret = signingSecret(await store.configGetAll());
+      await Promise.all(
+        claimed.map(async (delivery) => {
+          const sent = await sendDelivery(delivery, secret, params.fetcher);
+          const now = params.now();
+          const outcome: DeliveryOutcome = sent.ok
+            ? { delivered: true, httpStatus: sent.httpStatus }
+            : {
+                delivered: false,
+                httpStatus: sent.httpStatus,
+                error: sent.error,
+                nextAttemptAt: nextDeliveryAttempt({
+                  attempts: delivery.attempts + 1,
+                  createdAt: delivery.created_at,
+                  now,
+                  backoffBase: params.config().backoffBase,
+                }),
+              };
+          await store.webhookDeliveryRecord({ id: delivery.id, claimId, now, outcome });
+        }),
+      );
+      if (claimed.length < DELIVERY_BATCH) return;
+    }
+  };
+  return new DeliveryService(
+    {
+      intervalMs: () => Math.min(DELIVERY_POLL_MS, params.config().pollIntervalMs),
+      onError: params.onError,
+      tick: sendDue,
+    },
+    sendDue,
+  );
+}
+
+/**
+ * Stopping sends what is due once more: the events of the worker's last jobs, so a
+ * `worker start --drain` that ends right after its last job has told its receivers.
+ * What fails then is retried by the next worker that runs.
+ */
+class DeliveryService extends PeriodicService {
+  constructor(
+    private readonly serviceOptions: ServiceOptions,
+    private readonly sendDue: () => Promise<void>,
+  ) {
+    super(serviceOptions);
+  }
+
+  override async stop(): Promise<void> {
+    await super.stop();
+    await this.sendDue().catch(this.serviceOptions.onError);
+  }
+}
