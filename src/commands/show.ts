@@ -9,11 +9,11 @@ import {
   printJson,
   safeText,
   scheduleJson,
+  scheduleLines,
   specLines,
 } from "../render.ts";
 import type { Store } from "../store/store.ts";
 import { type GlobalOptions, requireJob, withStore } from "./context.ts";
-import { scheduleLines } from "./schedule.ts";
 
 /** Why a pending job has not started: unfinished dependencies, a paused or full queue. */
 async function waitingReasons(store: Store, job: Job): Promise<string[]> {
