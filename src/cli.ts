@@ -40,7 +40,21 @@ const COMMAND_MODULES: [words: string[], load: () => Promise<Register>][] = [
   [["list"], async () => (await import("./commands/list.ts")).registerList],
   [["show"], async () => (await import("./commands/show.ts")).registerShow],
   [["status"], async () => (await import("./commands/status.ts")).registerStatus],
-  [["worker"], async () => (await import("./commands/worker.ts")).registerWorker],
+  [
+    ["worker"],
+    async () => {
+      const [run, start, stop] = await Promise.all([
+        import("./commands/worker-run.ts"),
+        import("./commands/worker-start.ts"),
+        import("./commands/worker-stop.ts"),
+      ]);
+      return (cli) => {
+        run.registerWorkerRun(cli);
+        start.registerWorkerStart(cli);
+        stop.registerWorkerStop(cli);
+      };
+    },
+  ],
   [["dlq"], async () => (await import("./commands/dlq.ts")).registerDlq],
   [["cancel", "rerun"], async () => (await import("./commands/cancel.ts")).registerCancelAndRerun],
   [["kill"], async () => (await import("./commands/kill.ts")).registerKill],

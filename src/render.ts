@@ -361,3 +361,12 @@ export function countsBlock(counts: StateCounts): string {
   ];
   return rows.map(([name, count]) => `  ${name.padEnd(15)} ${count}`).join("\n");
 }
+
+export function scheduleLines(schedules: ScheduleRecord[]): string {
+  return schedules
+    .map(
+      (s) =>
+        `${colors.bold(safeText(s.id))}  ${safeText(s.spec.schedule ?? "")}${s.spec.timezone ? ` (${safeText(s.spec.timezone)})` : ""}  next: ${iso(s.next_at) ?? "never"}\n  Command: ${safeText(commandText(s.spec.command))}`,
+    )
+    .join("\n");
+}

@@ -1,8 +1,12 @@
-/** What every command adapter shares: opening the store from global flags, and common lookups. */
+/**
+ * What command adapters share: opening the store from global flags, common lookups, option
+ * parsing, and the manual state moves (`cancel`, `rerun`, `dlq retry`).
+ */
 
-import { UserError } from "../core/errors.ts";
-import type { Job } from "../core/job.ts";
-import { safeText } from "../render.ts";
+import { suggestion, UserError } from "../core/errors.ts";
+import { isJobState, isQueueName, JOB_STATES, type Job, type JobState } from "../core/job.ts";
+import { JOB_MOVES, type JobMoveName, moveJob, refusalMessage } from "../flow/moves.ts";
+import { colors, printJson, safeText } from "../render.ts";
 import { openStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
 
@@ -48,4 +52,68 @@ export function integerOption(name: string, value: unknown, min: number, fallbac
 /** cac passes repeated flags as arrays; commands take the last one, as most CLIs do. */
 export function lastValue<T>(value: T | T[] | undefined): T | undefined {
   return Array.isArray(value) ? value[value.length - 1] : value;
+}
+
+function parseState(value: string): JobState {
+  const text = value.toLowerCase();
+  if (!isJobState(text)) throw new UserError(`unknown state "${value}"`, suggestion(value, JOB_STATES));
+  return text;
+}
+
+/** One state, for commands that take a single `--state` (the last one given wins). */
+export function parseStateOption(value: unknown): JobState | undefined {
+  const state = lastValue(value as string | string[] | undefined);
+  return state === undefined ? undefined : parseState(String(state));
+}
+
+/** `--state pending --state failed` and `--state pending,failed` both mean either state. */
+export function parseStatesOption(value: unknown): JobState[] | undefined {
+  if (value === undefined) return undefined;
+  const given = (Array.isArray(value) ? value : [value]).flatMap((item) => String(item).split(","));
+  return [...new Set(given.map((item) => item.trim()).map(parseState))];
+}
+
+/**
+ * Runs one manual move from the CLI: exit 2 naming the job's state when it does not apply.
+ * Shared by `cancel`, `rerun` and `dlq retry <id>`.
+ */
+export async function moveFromCli(options: GlobalOptions, id: string, name: JobMoveName): Promise<void> {
+  await withStore(options, async (store) => {
+    const outcome = await moveJob(store, id, name, Date.now());
+    if (!outcome.moved) {
+      if (!outcome.current) {
+        throw new UserError(
+          `no job with id "${safeText(id)}"`,
+          "see `queuectl list` for the ids in the queue",
+        );
+      }
+      throw new UserError(refusalMessage(safeText(id), name, outcome.current.state), JOB_MOVES[name].refusal);
+    }
+    const done = {
+      retry: "moved back to pending (attempts reset)",
+      cancel: "canceled",
+      rerun: "queued to run again",
+    }[name];
+    if (options.json)
+      printJson({ retry: { retried: [id] }, cancel: { canceled: id }, rerun: { rerun: id } }[name]);
+    else console.log(`${colors.green("✓")} Job ${safeText(id)} ${done}`);
+  });
+}
+
+/** `--queue a,b`: distinct queue names, or null when the flag is absent (every queue). */
+export function queueNamesOption(value: unknown): string[] | null {
+  const text = lastValue(value as string | string[] | undefined);
+  if (text === undefined) return null;
+  const names = String(text)
+    .split(",")
+    .map((name) => name.trim())
+    .filter(Boolean);
+  const bad = names.find((name) => !isQueueName(name));
+  if (names.length === 0 || bad !== undefined) {
+    throw new UserError(
+      `--queue needs queue names separated by commas, got "${safeText(String(text))}"`,
+      "e.g. --queue default,emails",
+    );
+  }
+  return [...new Set(names)];
 }

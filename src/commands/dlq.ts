@@ -1,9 +1,9 @@
 import type { CAC } from "cac";
 import { UserError } from "../core/errors.ts";
-import { retryAllDead } from "../core/moves.ts";
+import { retryAllDead } from "../flow/moves.ts";
 import { colors, jobBlocks, jobJson, printJson } from "../render.ts";
-import { moveFromCli } from "./cancel.ts";
-import { type GlobalOptions, withStore } from "./context.ts";
+
+import { type GlobalOptions, moveFromCli, withStore } from "./context.ts";
 
 interface RetryOptions extends GlobalOptions {
   all?: boolean;

@@ -10,11 +10,11 @@ import {
   prepareJobs,
 } from "../core/job-input.ts";
 import { enqueuePrepared } from "../flow/enqueue.ts";
+import type { Input } from "../flow/enqueue-input.ts";
 import type { StreamResult } from "../flow/enqueue-stream.ts";
 import { colors, printJson, safeText } from "../render.ts";
 import type { Store } from "../store/store.ts";
 import { type GlobalOptions, lastValue, withStore } from "./context.ts";
-import type { Input } from "./enqueue-input.ts";
 
 interface EnqueueOptions extends GlobalOptions {
   file?: string | string[];
@@ -78,7 +78,10 @@ export function registerEnqueue(cli: CAC): void {
               format: format as InputFormat | undefined,
               cleanup: () => {},
             }
-          : await (await import("./enqueue-input.ts")).readInput(path, format as InputFormat | undefined);
+          : await (await import("../flow/enqueue-input.ts")).readInput(
+              path,
+              format as InputFormat | undefined,
+            );
       try {
         await enqueueInput(input, options, path !== undefined);
       } finally {

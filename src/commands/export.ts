@@ -11,11 +11,10 @@
 import type { CAC } from "cac";
 import { UserError } from "../core/errors.ts";
 import { inputChunks, type LineBlock, spoolIfPipe, textLines } from "../core/text-lines.ts";
+import { emptySettings, exportLine, parseExportLine } from "../flow/export-format.ts";
 import { colors, printJson } from "../render.ts";
 import type { ImportBatch, JobRecord, Store } from "../store/store.ts";
-import { type GlobalOptions, withStore } from "./context.ts";
-import { emptySettings, exportLine, parseExportLine } from "./export-format.ts";
-import { parseStateOption } from "./list.ts";
+import { type GlobalOptions, parseStateOption, withStore } from "./context.ts";
 
 /** Jobs fetched and written per round trip. */
 const EXPORT_PAGE = 1000;

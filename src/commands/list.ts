@@ -1,10 +1,9 @@
 import type { CAC } from "cac";
 import { TEXT_OPTION } from "../cli-argv.ts";
-import { suggestion, UserError } from "../core/errors.ts";
-import { isJobState, JOB_STATES, type JobState } from "../core/job.ts";
-import { jobJson, jobTable, printJson } from "../render.ts";
-import { type GlobalOptions, integerOption, lastValue, withStore } from "./context.ts";
-import { scheduleLines } from "./schedule.ts";
+import { UserError } from "../core/errors.ts";
+import { JOB_STATES } from "../core/job.ts";
+import { jobJson, jobTable, printJson, scheduleLines } from "../render.ts";
+import { type GlobalOptions, integerOption, lastValue, parseStatesOption, withStore } from "./context.ts";
 
 interface ListOptions extends GlobalOptions {
   state?: string | string[];
@@ -17,25 +16,6 @@ interface ListOptions extends GlobalOptions {
 
 /** Rows a terminal shows without --limit or --all: a screenful, never the whole queue. */
 const DEFAULT_LIMIT = 50;
-
-function parseState(value: string): JobState {
-  const text = value.toLowerCase();
-  if (!isJobState(text)) throw new UserError(`unknown state "${value}"`, suggestion(value, JOB_STATES));
-  return text;
-}
-
-/** One state, for commands that take a single `--state` (the last one given wins). */
-export function parseStateOption(value: unknown): JobState | undefined {
-  const state = lastValue(value as string | string[] | undefined);
-  return state === undefined ? undefined : parseState(String(state));
-}
-
-/** `--state pending --state failed` and `--state pending,failed` both mean either state. */
-export function parseStatesOption(value: unknown): JobState[] | undefined {
-  if (value === undefined) return undefined;
-  const given = (Array.isArray(value) ? value : [value]).flatMap((item) => String(item).split(","));
-  return [...new Set(given.map((item) => item.trim()).map(parseState))];
-}
 
 export function registerList(cli: CAC): void {
   cli

@@ -2,13 +2,13 @@ import type { CAC } from "cac";
 import { runtimeError, UserError } from "../core/errors.ts";
 import { hostName, queuectlHome } from "../core/home.ts";
 import type { Attempt } from "../core/job.ts";
+import { type FollowParams, followJob } from "../flow/logs-follow.ts";
 import { endText } from "../flow/wait.ts";
 import { printJson, safeText } from "../render.ts";
 import type { Store } from "../store/store.ts";
 import { attemptFiles, dumpAttempt, type LogSink, pickAttempt } from "../worker/attempt-logs.ts";
 import { LOG_CAP_BYTES, type LogStream } from "../worker/log-files.ts";
 import { type GlobalOptions, integerOption, lastValue, requireJob, withStore } from "./context.ts";
-import { type FollowParams, followJob } from "./logs-follow.ts";
 
 interface LogsOptions extends GlobalOptions {
   attempt?: unknown;

@@ -1,17 +1,7 @@
 import type { CAC } from "cac";
 import { UserError } from "../core/errors.ts";
-import { colors, commandText, iso, printJson, safeText, scheduleJson } from "../render.ts";
-import type { ScheduleRecord } from "../store/store.ts";
+import { colors, printJson, safeText, scheduleJson, scheduleLines } from "../render.ts";
 import { type GlobalOptions, withStore } from "./context.ts";
-
-export function scheduleLines(schedules: ScheduleRecord[]): string {
-  return schedules
-    .map(
-      (s) =>
-        `${colors.bold(safeText(s.id))}  ${safeText(s.spec.schedule ?? "")}${s.spec.timezone ? ` (${safeText(s.spec.timezone)})` : ""}  next: ${iso(s.next_at) ?? "never"}\n  Command: ${safeText(commandText(s.spec.command))}`,
-    )
-    .join("\n");
-}
 
 export function registerSchedule(cli: CAC): void {
   cli

@@ -1,5 +1,7 @@
 import type { CAC } from "cac";
+import { UserError } from "../core/errors.ts";
 import type { Job } from "../core/job.ts";
+import { readArchivedJob } from "../flow/archive-read.ts";
 import {
   attemptJson,
   attemptLines,
@@ -9,12 +11,12 @@ import {
   printJson,
   safeText,
   scheduleJson,
+  scheduleLines,
   specLines,
 } from "../render.ts";
 import type { Store } from "../store/store.ts";
 import type { WebhookDelivery } from "../store/webhook-records.ts";
 import { type GlobalOptions, lastValue, requireJob, withStore } from "./context.ts";
-import { scheduleLines } from "./schedule.ts";
 
 /** Why a pending job has not started: unfinished dependencies, a paused or full queue. */
 async function waitingReasons(store: Store, job: Job): Promise<string[]> {
@@ -67,6 +69,34 @@ function deliveryJson(delivery: WebhookDelivery) {
   return rest;
 }
 
+async function showArchived(path: string, id: string, json: boolean): Promise<void> {
+  const archived = await readArchivedJob(path, id);
+  if (!archived) {
+    throw new UserError(
+      `no job "${id}" in the archive ${path}`,
+      'check the id, or list the archive\'s ids with `grep -o \'"id":"[^"]*"\' FILE`',
+    );
+  }
+  const { job, attempts } = archived;
+  if (json) {
+    printJson({
+      ...jobJson(job),
+      spec: job.spec,
+      attempt_count: job.attempts,
+      attempts: attempts.map(attemptJson),
+      result: job.result ? JSON.parse(job.result) : null,
+      archived: true,
+    });
+    return;
+  }
+  const block = jobBlocks([job], Date.now()).replace(/^Found 1 job\(s\):\n\n/, "");
+  process.stdout.write(
+    `${colors.dim(`(archived in ${safeText(path)})`)}\n${block.trimEnd()}\n${specLines(job)}\n`,
+  );
+  if (job.result) process.stdout.write(`${colors.bold("Result:")} ${safeText(job.result)}\n`);
+  process.stdout.write(`${colors.bold("Attempts:")}\n${attemptLines(attempts)}`);
+}
+
 export function registerShow(cli: CAC): void {
   cli
     .command("show <id>", "Show one job: its spec, its state and every attempt so far")
@@ -83,7 +113,6 @@ export function registerShow(cli: CAC): void {
     .action(async (id: string, options: GlobalOptions & { archive?: string | string[] }) => {
       const archive = lastValue(options.archive);
       if (archive !== undefined) {
-        const { showArchived } = await import("./show-archive.ts");
         await showArchived(String(archive), String(id), Boolean(options.json));
         return;
       }

@@ -58,7 +58,7 @@ function runningLines(jobs: RunningJob[]): string[] {
 
 /** Each synced folder with its watchers, judged alive by heartbeat (and, on this host, by pid). */
 async function jobfileFolders(store: Store) {
-  const { folderJson } = await import("../jobfiles/folder-report.ts");
+  const { folderJson } = await import("../render/folders.ts");
   const check = { now: Date.now(), host: hostName(), isProcessAlive };
   return (await store.folderList()).map((folder) => folderJson(folder, check));
 }
@@ -114,7 +114,7 @@ export function registerStatus(cli: CAC): void {
         lines.push(
           "",
           colors.bold("Jobfile folders:"),
-          ...(await import("../jobfiles/folder-report.ts")).folderLines(folders),
+          ...(await import("../render/folders.ts")).folderLines(folders),
         );
         lines.push("", colors.bold("Configuration:"));
         for (const [key, value] of Object.entries(config)) lines.push(`  ${key}: ${value}`);

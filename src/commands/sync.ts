@@ -4,6 +4,7 @@ import { parseDurationMs } from "../core/duration.ts";
 import { UserError } from "../core/errors.ts";
 import { hostName, queuectlHome } from "../core/home.ts";
 import { planHasChanges } from "../jobfiles/plan.ts";
+import type { SyncOutcome } from "../jobfiles/sync-outcome.ts";
 import {
   appliedAnything,
   appliedSummary,
@@ -12,8 +13,7 @@ import {
   planSummary,
   syncJson,
   unchangedCount,
-} from "../jobfiles/report.ts";
-import type { SyncOutcome } from "../jobfiles/sync.ts";
+} from "../render/sync.ts";
 import { colors, printJson, safeText } from "../render.ts";
 import { openStore } from "../store/open.ts";
 import { isProcessAlive } from "../worker/process-info.ts";

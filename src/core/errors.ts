@@ -101,3 +101,12 @@ export function suggestion(input: string, known: readonly string[]): string {
   const nearest = nearestName(input, known);
   return nearest ? `did you mean \`${nearest}\`?` : `valid names: ${known.join(", ")}`;
 }
+
+/** A spec error that knows which field broke which rule; jobfiles add the file position. */
+export class SpecError extends UserError {
+  readonly field: string | undefined;
+  constructor(message: string, hint: string, field?: string) {
+    super(message, hint, 2);
+    this.field = field;
+  }
+}

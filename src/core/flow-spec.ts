@@ -4,13 +4,10 @@
  * may run, not what it runs.
  */
 
-import { suggestion } from "./errors.ts";
-import { type JobSpec, SpecError } from "./spec.ts";
+import { SpecError, suggestion } from "./errors.ts";
+import { CATCHUP_POLICIES, type JobSpec, OVERLAP_POLICIES, SCHEDULE_ONLY_FIELDS } from "./spec-fields.ts";
 
-export const CATCHUP_POLICIES = ["none", "latest", "all"] as const;
-export const OVERLAP_POLICIES = ["allow", "skip", "replace"] as const;
-export type CatchupPolicy = (typeof CATCHUP_POLICIES)[number];
-export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
+export type { CatchupPolicy, OverlapPolicy } from "./spec-fields.ts";
 
 function fail(field: string, rule: string, hint: string): never {
   throw new SpecError(`\`${field}\` ${rule}`, hint, field);
@@ -80,9 +77,8 @@ export function normalizeFlowFields(input: Record<string, unknown>, spec: JobSpe
     const after = normalizeAfter(input.after, spec.id);
     if (after.length > 0) spec.after = after;
   }
-  const scheduleOnly = ["timezone", "catchup", "overlap"] as const;
   if (input.schedule === undefined) {
-    for (const field of scheduleOnly) {
+    for (const field of SCHEDULE_ONLY_FIELDS) {
       if (input[field] !== undefined)
         fail(field, "only applies to a job with a `schedule`", "add a schedule or remove the field");
     }

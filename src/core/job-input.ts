@@ -5,7 +5,7 @@
 
 import type { QueueConfig } from "./config.ts";
 import { UserError } from "./errors.ts";
-import { findDuplicateJsonKey } from "./json-keys.ts";
+import { findDuplicateJsonKey } from "./json-text.ts";
 import { firstRunAt, generateJobId, type JobSpec, normalizeSpec, specRevision } from "./spec.ts";
 
 export interface JobInputItem {

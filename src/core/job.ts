@@ -1,6 +1,6 @@
 /** The job as the queue tracks it. Specs (what users declare) live in spec.ts. */
 
-import type { JobSpec } from "./spec.ts";
+import { type JobSpec, QUEUE_NAME_PATTERN } from "./spec-fields.ts";
 
 export const JOB_STATES = ["pending", "processing", "completed", "failed", "dead", "canceled"] as const;
 export type JobState = (typeof JOB_STATES)[number];
@@ -80,7 +80,9 @@ export function emptyStateCounts(): StateCounts {
   return { pending: 0, processing: 0, completed: 0, failed: 0, dead: 0, canceled: 0, total: 0 };
 }
 
+const QUEUE_NAME = new RegExp(QUEUE_NAME_PATTERN);
+
 /** A queue's name: one rule for job specs, `worker --queue` and `queue` commands. */
 export function isQueueName(value: unknown): value is string {
-  return typeof value === "string" && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(value);
+  return typeof value === "string" && QUEUE_NAME.test(value);
 }

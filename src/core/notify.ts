@@ -6,19 +6,12 @@
 
 import { createHmac } from "node:crypto";
 import { retryDelayMs } from "./backoff.ts";
-import { suggestion } from "./errors.ts";
+import { SpecError, suggestion } from "./errors.ts";
 import type { Job } from "./job.ts";
-import { SpecError } from "./spec.ts";
 
-/** completed: finished ok; failed: an attempt failed and will be retried; dead: moved to the DLQ. */
-export const NOTIFY_EVENTS = ["completed", "failed", "dead"] as const;
-export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
+import { NOTIFY_EVENTS, type NotifyEvent, type NotifyTarget } from "./spec-fields.ts";
 
-/** One receiver: a URL and the events it wants (default: all three). */
-export interface NotifyTarget {
-  url: string;
-  events: NotifyEvent[];
-}
+export { NOTIFY_EVENTS, type NotifyEvent, type NotifyTarget };
 
 /** The header the signature travels in: `sha256=<hex of HMAC-SHA256(secret, raw body)>`. */
 export const SIGNATURE_HEADER = "X-Queuectl-Signature";

@@ -5,7 +5,7 @@
  */
 
 import { HORIZON_TEXT, MAX_DURATION_MS, parseDurationMs } from "./duration.ts";
-import { suggestion, UserError } from "./errors.ts";
+import { SpecError, suggestion, UserError } from "./errors.ts";
 import {
   execSizeProblem,
   MAX_ARGUMENT_BYTES,
@@ -15,68 +15,13 @@ import {
 } from "./exec-limits.ts";
 import { normalizeFlowFields } from "./flow-spec.ts";
 import { isQueueName } from "./job.ts";
-import { type NotifyTarget, normalizeNotify } from "./notify.ts";
+import { normalizeNotify } from "./notify.ts";
+import { type JobSpec, MAX_ID_LENGTH, SPEC_FIELDS } from "./spec-fields.ts";
 
-/** The normalized spec. Optional fields are absent, never null, so the revision ignores them. */
-export interface JobSpec {
-  id: string;
-  command: string | string[];
-  max_retries?: number;
-  /** Seconds. Absent means the `job-timeout` config value at run time. */
-  timeout?: number;
-  priority?: number;
-  /** ISO-8601 instant, normalized to UTC. */
-  run_at?: string;
-  /** Milliseconds after enqueue. */
-  delay?: number;
-  cwd?: string;
-  env?: Record<string, string>;
-  tags?: string[];
-  queue?: string;
-  /** Ids that must complete before this job may run. */
-  after?: string[];
-  /** A cron expression: the spec becomes a schedule whose occurrences are jobs of their own. */
-  schedule?: string;
-  timezone?: string;
-  /** Missed occurrences: `latest` (default, absent), `none` or `all`. */
-  catchup?: "none" | "all";
-  /** When the previous occurrence still runs: `skip` (default, absent), `allow` or `replace`. */
-  overlap?: "allow" | "replace";
-  /** Webhooks told about this job's events, besides its queue's and the config's (src/core/notify.ts). */
-  notify?: NotifyTarget[];
-}
+export type { JobSpec } from "./spec-fields.ts";
+export { SPEC_FIELDS } from "./spec-fields.ts";
+export { SpecError };
 
-export const SPEC_FIELDS = [
-  "id",
-  "command",
-  "max_retries",
-  "timeout",
-  "priority",
-  "run_at",
-  "delay",
-  "cwd",
-  "env",
-  "tags",
-  "queue",
-  "after",
-  "schedule",
-  "timezone",
-  "catchup",
-  "overlap",
-  "notify",
-  "state",
-] as const;
-
-/** A spec error that knows which field broke which rule; jobfiles add the file position. */
-export class SpecError extends UserError {
-  readonly field: string | undefined;
-  constructor(message: string, hint: string, field?: string) {
-    super(message, hint, 2);
-    this.field = field;
-  }
-}
-
-const MAX_ID_LENGTH = 255;
 // C0/C1 control characters: they could rewrite the user's terminal when an id is printed.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;

@@ -12,7 +12,7 @@ import {
   type JobMoveName,
   refusalMessage,
   retryAllDead as retryAll,
-} from "../core/moves.ts";
+} from "../flow/moves.ts";
 import type { Store } from "../store/store.ts";
 import { killJobs } from "../worker/kill.ts";
 import { json, problem } from "./responses.ts";

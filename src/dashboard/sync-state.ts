@@ -7,7 +7,7 @@
 
 import { hostName } from "../core/home.ts";
 import { emptyStateCounts, type JobState, type StateCounts } from "../core/job.ts";
-import { folderJson } from "../jobfiles/folder-report.ts";
+import { folderJson } from "../render/folders.ts";
 import type { Store } from "../store/store.ts";
 import { isProcessAlive } from "../worker/process-info.ts";
 import { json } from "./responses.ts";

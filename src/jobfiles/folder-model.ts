@@ -9,9 +9,10 @@
  */
 
 import { join } from "node:path";
+import type { DesiredState } from "./desired.ts";
 import { type FolderNaming, namespaced } from "./folder-settings.ts";
 import type { ParsedJobfile } from "./parse.ts";
-import type { DesiredState, Plan } from "./plan.ts";
+import type { Plan } from "./plan.ts";
 import type { JobfileProblem } from "./problem.ts";
 import { desiredJobsOf } from "./read.ts";
 

@@ -15,8 +15,8 @@
 import type * as YamlModule from "yaml";
 import type { Node } from "yaml";
 import { UserError } from "../core/errors.ts";
+import { jsonErrorOffset } from "../core/json-text.ts";
 import { type JobSpec, normalizeSpec, SPEC_FIELDS, SpecError } from "../core/spec.ts";
-import { jsonErrorOffset } from "./json-position.ts";
 import { duplicateIdProblems, type IdPlace, type JobfileProblem } from "./problem.ts";
 
 /** Larger files are refused unread: a jobfile is a handful of lines. */

@@ -6,7 +6,7 @@
  */
 
 import { findCycle } from "../core/dependencies.ts";
-import type { DesiredJob } from "./plan.ts";
+import type { DesiredJob } from "./desired.ts";
 import type { JobfileProblem } from "./problem.ts";
 
 /** Problems by file; `existing` holds the ids the queue already has. */

@@ -5,7 +5,7 @@
  * occurrences stop, queued ones stay) when their file no longer declares them.
  */
 
-import type { DesiredJob } from "./plan.ts";
+import type { DesiredJob } from "./desired.ts";
 import type { JobfileProblem } from "./problem.ts";
 
 /** A schedule as the store holds it; `source` null means it was made with `enqueue`. */

@@ -7,9 +7,9 @@
 import { readFileSync } from "node:fs";
 import { resolveConfig } from "../core/config.ts";
 import type { Store } from "../store/store.ts";
+import type { DesiredState } from "./desired.ts";
 import { type FolderNaming, namespaced, readFolderSettings } from "./folder-settings.ts";
 import { MAX_JOBFILE_BYTES, type ParsedJobfile } from "./parse.ts";
-import type { DesiredState } from "./plan.ts";
 import { desiredJobsOf, parseJobfileBytes, readError, tooLarge } from "./read.ts";
 import { resolveJobsFolder, type ScannedFile, scanJobsFolder } from "./scan.ts";
 import { statKey } from "./settle.ts";

@@ -5,9 +5,9 @@
  */
 
 import { firstRunAt, specRevision } from "../core/spec.ts";
+import type { DesiredJob } from "./desired.ts";
 import { type FolderNaming, NO_NAMESPACE, namespaced } from "./folder-settings.ts";
 import { MAX_JOBFILE_BYTES, type ParsedJobfile, parseJobfile } from "./parse.ts";
-import type { DesiredJob } from "./plan.ts";
 import { fileProblem } from "./problem.ts";
 
 function unreadable(rel: string, message: string, hint: string): ParsedJobfile {

@@ -12,7 +12,7 @@ import { type FolderSyncRun, type FolderWatcher, MAX_RECORDED_PROBLEMS } from ".
 import type { JobfileApplyResult, Store } from "../store/store.ts";
 import type { Plan } from "./plan.ts";
 import type { JobfileProblem } from "./problem.ts";
-import { appliedCounts } from "./report.ts";
+import { appliedCounts } from "./sync-outcome.ts";
 
 /** A watcher refreshes its heartbeat this often, in ms. */
 export const WATCHER_HEARTBEAT_MS = 10_000;

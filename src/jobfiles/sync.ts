@@ -9,8 +9,10 @@ import { existsSync } from "node:fs";
 import { idsByAction, isOwnedBy, ownerKey } from "../core/reconcile.ts";
 import { nextOccurrence } from "../core/schedule.ts";
 import type { JobfileApplyResult, Store } from "../store/store.ts";
-import { type DesiredState, type Plan, plan, planChanges, planHasChanges } from "./plan.ts";
+import type { DesiredState } from "./desired.ts";
+import { type Plan, plan, planChanges, planHasChanges } from "./plan.ts";
 import { type ReadFolderOptions, readJobsFolder } from "./read-folder.ts";
+import type { ScheduleApplyResult, SyncOutcome } from "./sync-outcome.ts";
 import { recordSyncRun } from "./sync-record.ts";
 
 export interface SyncOptions extends ReadFolderOptions {
@@ -18,27 +20,6 @@ export interface SyncOptions extends ReadFolderOptions {
   dryRun?: boolean;
   /** Take over ids that another jobs folder, still on disk, declares (`sync --adopt`). Default false. */
   adopt?: boolean;
-}
-
-export interface SyncOutcome {
-  /** The folder's real path. */
-  root: string;
-  /** The folder's namespace (from its .queuectl.yaml), or null. */
-  namespace: string | null;
-  fileCount: number;
-  plan: Plan;
-  /** What the store did; null on a dry run. */
-  applied: JobfileApplyResult | null;
-  /** What happened to schedules declared by jobfiles; null on a dry run. */
-  appliedSchedules: ScheduleApplyResult | null;
-  /** When the first file left for later will have settled, or null when none was. */
-  settlesAt: number | null;
-}
-
-export interface ScheduleApplyResult {
-  created: string[];
-  updated: string[];
-  removed: string[];
 }
 
 function nothingApplied(): JobfileApplyResult {

@@ -19,7 +19,8 @@ import { FolderModel } from "./folder-model.ts";
 import { type Reading, refreshFromScan, refreshPath } from "./folder-refresh.ts";
 import { readFolderSettings, SETTINGS_FILE } from "./folder-settings.ts";
 import { resolveJobsFolder, scanJobsFolder } from "./scan.ts";
-import { reconcile, type SyncOutcome } from "./sync.ts";
+import { reconcile } from "./sync.ts";
+import type { SyncOutcome } from "./sync-outcome.ts";
 import { claimFolder, folderKey, syncRunOf, WATCHER_HEARTBEAT_MS } from "./sync-record.ts";
 import { type FolderEvents, watchFolder } from "./watch-events.ts";
 

@@ -5,7 +5,7 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { specRevision } from "../../src/core/spec.ts";
-import { appliedSummary, planLines, syncJson } from "../../src/jobfiles/report.ts";
+import { appliedSummary, planLines, syncJson } from "../../src/render/sync.ts";
 import {
   type BackendTest,
   claimAll,

@@ -6,7 +6,7 @@
  */
 
 import { expect, setDefaultTimeout, test } from "bun:test";
-import { planLines } from "../../src/jobfiles/report.ts";
+import { planLines } from "../../src/render/sync.ts";
 import {
   type BackendTest,
   claimAll,

@@ -8,7 +8,7 @@ import { expect, setDefaultTimeout, test } from "bun:test";
 import { cpSync, mkdirSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../../src/core/errors.ts";
-import { planLines } from "../../src/jobfiles/report.ts";
+import { planLines } from "../../src/render/sync.ts";
 import { type BackendTest, claimAll, completeAll, forEachBackend, jobOf, sync } from "./helpers.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.

@@ -1,6 +1,6 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { jsonErrorOffset } from "../../src/core/json-text.ts";
 import { specRevision } from "../../src/core/spec.ts";
-import { jsonErrorOffset } from "../../src/jobfiles/json-position.ts";
 import { idFromPath, parseJobfile } from "../../src/jobfiles/parse.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.

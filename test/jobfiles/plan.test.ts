@@ -4,13 +4,8 @@ import { describe, expect, test } from "bun:test";
 import type { JobState } from "../../src/core/job.ts";
 import type { JobFacts } from "../../src/core/reconcile.ts";
 import { specRevision } from "../../src/core/spec.ts";
-import {
-  type ActualState,
-  type DesiredJob,
-  type DesiredState,
-  plan,
-  planChanges,
-} from "../../src/jobfiles/plan.ts";
+import type { DesiredJob, DesiredState } from "../../src/jobfiles/desired.ts";
+import { type ActualState, plan, planChanges } from "../../src/jobfiles/plan.ts";
 import type { DeclaredJob } from "../../src/store/store.ts";
 
 const ROOT = "/srv/jobs";

@@ -4,14 +4,8 @@ import { expect, test } from "bun:test";
 import type { JobState } from "../../src/core/job.ts";
 import { idsByAction, type JobFacts, type JobfileAction } from "../../src/core/reconcile.ts";
 import type { Plan, PlannedJob } from "../../src/jobfiles/plan.ts";
-import {
-  appliedCounts,
-  appliedSummary,
-  planCounts,
-  planLines,
-  planSummary,
-} from "../../src/jobfiles/report.ts";
-import type { SyncOutcome } from "../../src/jobfiles/sync.ts";
+import { appliedCounts, planCounts, type SyncOutcome } from "../../src/jobfiles/sync-outcome.ts";
+import { appliedSummary, planLines, planSummary } from "../../src/render/sync.ts";
 
 const COMPLETED_AT = Date.UTC(2026, 10, 30, 22, 0, 4);
 

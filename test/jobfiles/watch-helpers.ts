@@ -2,7 +2,7 @@
 
 import { renameSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { SyncOutcome } from "../../src/jobfiles/sync.ts";
+import type { SyncOutcome } from "../../src/jobfiles/sync-outcome.ts";
 import { type JobfileWatcher, startWatcher, type WatcherOptions } from "../../src/jobfiles/watch.ts";
 import type { Store } from "../../src/store/store.ts";
 import type { JobsFixture } from "./helpers.ts";

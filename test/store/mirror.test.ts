@@ -23,7 +23,7 @@ const BACKEND_ONLY: Record<string, string> = {
   "postgres/connection.ts parsePostgresUrl": "only a server is named by a URL with parameters to check",
   "postgres/dependencies.ts lockDependenciesExclusive": "SQLite's single writer already serializes writers",
   "postgres/dependencies.ts lockDependenciesShared": "SQLite's single writer already serializes writers",
-  "postgres/run.ts pgText": "PostgreSQL text cannot hold NUL; SQLite stores it as it is",
+  "postgres/connection.ts pgText": "PostgreSQL text cannot hold NUL; SQLite stores it as it is",
   "postgres/insert.ts insertNewJobs":
     "sends a batch as column arrays; SQLite runs prepared INSERTs in-process",
   "sqlite/insert.ts insertValues": "the bound values of SQLite's prepared INSERT, shared by its writers",

@@ -7,8 +7,8 @@
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseExport } from "../../src/commands/export-format.ts";
 import { resolveConfig } from "../../src/core/config.ts";
+import { parseExport } from "../../src/flow/export-format.ts";
 import type { Store } from "../../src/store/store.ts";
 import { purgeFinishedJobs, retentionService } from "../../src/worker/retention.ts";
 import { waitFor } from "../helpers/cli.ts";

@@ -4,7 +4,7 @@
  */
 
 import type { StateCounts } from "../../core/job.ts";
-import type { FolderJson } from "../../jobfiles/folder-report.ts";
+import type { FolderJson } from "../../render/folders.ts";
 import type { attemptJson, jobJson, scheduleJson, workerJson } from "../../render.ts";
 import type { QueueInfo } from "../../store/store.ts";
 

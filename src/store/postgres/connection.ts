@@ -213,3 +213,11 @@ export function streamTransaction<T>(
 ): Promise<T> {
   return writeTransaction(connection, channel, work);
 }
+
+/**
+ * PostgreSQL text cannot hold NUL, which SQLite stores happily; a job's output may well
+ * contain one, and refusing to record the outcome over it would leave the job stuck.
+ */
+export function pgText(text: string | null): string | null {
+  return text === null ? null : text.replaceAll("\0", "\uFFFD");
+}

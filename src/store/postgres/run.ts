@@ -17,6 +17,7 @@ import type {
 } from "../params.ts";
 import type { RenewedLease, RunResult } from "../records.ts";
 import { rowToJob, rowToKillTarget, rowToRenewedLease } from "../rows.ts";
+import { pgText } from "./connection.ts";
 import { cancelDependents, lockDependenciesShared, releaseDependents } from "./dependencies.ts";
 import { recordWebhookEvent } from "./webhooks.ts";
 
@@ -112,14 +113,6 @@ export async function expiredLeases(sql: SQL, params: ExpiredLeasesParams): Prom
     SELECT * FROM jobs WHERE state = 'processing' AND lease_until < ${params.now}::bigint
     ORDER BY lease_until LIMIT ${params.limit}::bigint`;
   return rows.map(rowToJob);
-}
-
-/**
- * PostgreSQL text cannot hold NUL, which SQLite stores happily; a job's output may well
- * contain one, and refusing to record the outcome over it would leave the job stuck.
- */
-export function pgText(text: string | null): string | null {
-  return text === null ? null : text.replaceAll("\0", "\uFFFD");
 }
 
 async function finishAttempt(tx: SQL, id: string, token: number, now: number, result: RunResult) {

@@ -7,13 +7,13 @@ import type { SQL } from "bun";
 import type { Job } from "../../core/job.ts";
 import type { JobTransitionParams } from "../params.ts";
 import { rowToJob } from "../rows.ts";
+import { pgText } from "./connection.ts";
 import {
   cancelDependents,
   lockDependenciesExclusive,
   refuseIfDependencyEnded,
   setDependencies,
 } from "./dependencies.ts";
-import { pgText } from "./run.ts";
 
 type Row = Record<string, unknown>;
 

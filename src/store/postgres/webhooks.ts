@@ -15,7 +15,7 @@ import {
 } from "../../core/notify.ts";
 import { rowToJob } from "../rows.ts";
 import { type DeliveryOutcome, rowToDelivery, type WebhookDelivery } from "../webhook-records.ts";
-import { pgText } from "./run.ts";
+import { pgText } from "./connection.ts";
 
 type Row = Record<string, unknown>;
 

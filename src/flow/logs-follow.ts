@@ -5,10 +5,10 @@
  */
 
 import type { Attempt, Job } from "../core/job.ts";
-import { waitForNextAttempt } from "../flow/wait.ts";
 import type { Store } from "../store/store.ts";
 import { attemptFiles, dumpAttempt, followAttempt, type LogSink } from "../worker/attempt-logs.ts";
 import type { LogStream } from "../worker/log-files.ts";
+import { waitForNextAttempt } from "./wait.ts";
 
 export interface FollowParams {
   home: string;

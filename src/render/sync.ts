@@ -6,13 +6,19 @@
  * `sync --json` prints and `watch --json` prints one line of per sync.
  */
 
-import { idsByAction, type JobfileAction } from "../core/reconcile.ts";
+import type { JobfileAction } from "../core/reconcile.ts";
+import { type FieldChange, showValue } from "../jobfiles/field-changes.ts";
+import type { PlannedJob } from "../jobfiles/plan.ts";
+import { problemPlace } from "../jobfiles/problem.ts";
+import {
+  appliedCounts,
+  type ChangeCounts,
+  planCounts,
+  type ScheduleApplyResult,
+  type SyncOutcome,
+} from "../jobfiles/sync-outcome.ts";
 import { colors, safeText } from "../render.ts";
 import type { JobfileApplyResult } from "../store/store.ts";
-import { type FieldChange, showValue } from "./field-changes.ts";
-import type { PlannedJob } from "./plan.ts";
-import { problemPlace } from "./problem.ts";
-import type { ScheduleApplyResult, SyncOutcome } from "./sync.ts";
 
 /** Revisions are long hashes; six characters tell them apart in a plan, as git does. */
 export function shortRevision(revision: string): string {
@@ -133,71 +139,6 @@ export function planLines(outcome: SyncOutcome): string[] {
 
 export function count(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
-}
-
-/** The groups both summaries count, so that the plan's counts are what `Applied:` reports. */
-export interface ChangeCounts {
-  create: number;
-  update: number;
-  already_completed: number;
-  cancel: number;
-  forget: number;
-  schedule_create: number;
-  schedule_update: number;
-  schedule_remove: number;
-}
-
-const GROUP: Record<JobfileAction, "create" | "update" | "already_completed" | "cancel" | "forget"> = {
-  create: "create",
-  replace: "update",
-  defer: "update",
-  dropDeferred: "update",
-  redeclare: "update",
-  showCompleted: "already_completed",
-  skipCompleted: "already_completed",
-  cancel: "cancel",
-  forget: "forget",
-};
-
-function countActions(ids: Partial<Record<JobfileAction, readonly string[]>>): ChangeCounts {
-  const counts: ChangeCounts = {
-    create: 0,
-    update: 0,
-    already_completed: 0,
-    cancel: 0,
-    forget: 0,
-    schedule_create: 0,
-    schedule_update: 0,
-    schedule_remove: 0,
-  };
-  for (const [action, list] of Object.entries(ids) as [JobfileAction, readonly string[]][]) {
-    if (GROUP[action]) counts[GROUP[action]] += list.length;
-  }
-  return counts;
-}
-
-export function planCounts(outcome: SyncOutcome): ChangeCounts {
-  const byAction = idsByAction();
-  for (const change of outcome.plan.changes) byAction[change.action].push(change.id);
-  const { schedules } = outcome.plan;
-  return {
-    ...countActions(byAction),
-    schedule_create: schedules.creates.length,
-    schedule_update: schedules.updates.length,
-    schedule_remove: schedules.removals.length,
-  };
-}
-
-export function appliedCounts(
-  applied: JobfileApplyResult,
-  schedules: ScheduleApplyResult | null,
-): ChangeCounts {
-  return {
-    ...countActions(applied),
-    schedule_create: schedules?.created.length ?? 0,
-    schedule_update: schedules?.updated.length ?? 0,
-    schedule_remove: schedules?.removed.length ?? 0,
-  };
 }
 
 function countParts(counts: ChangeCounts, tense: "plan" | "applied"): string[] {

@@ -1,14 +1,71 @@
 /**
- * Where a JSON text stops being JSON. Bun's JSON.parse reports what went wrong but not
- * where, and every jobfile error must carry a line and column, so this walks the grammar
- * (RFC 8259) just far enough to find the offset of the first offending character.
+ * What JSON.parse does not tell: where a text stops being JSON, and which key an object
+ * repeats. Both are linear scans of the text, for enqueue input and jobfiles alike.
  */
+
+/**
+ * JSON.parse keeps the last of two equal keys without a word, so `{"id":"a","id":"b"}`
+ * would quietly enqueue job b. This finds the first repeated key so the input can be
+ * refused instead, as YAML input already is.
+ */
+export function findDuplicateJsonKey(text: string): string | undefined {
+  const keyStack: Set<string>[] = [];
+  const isObject: boolean[] = [];
+  let expectingKey = false;
+  let index = 0;
+  while (index < text.length) {
+    const ch = text[index];
+    if (ch === '"') {
+      const end = stringEnd(text, index);
+      if (expectingKey && isObject[isObject.length - 1]) {
+        const key = JSON.parse(text.slice(index, end + 1)) as string;
+        const keys = keyStack[keyStack.length - 1];
+        if (keys?.has(key)) return key;
+        keys?.add(key);
+        expectingKey = false;
+      }
+      index = end + 1;
+      continue;
+    }
+    if (ch === "{") {
+      keyStack.push(new Set());
+      isObject.push(true);
+      expectingKey = true;
+    } else if (ch === "[") {
+      keyStack.push(new Set());
+      isObject.push(false);
+    } else if (ch === "}" || ch === "]") {
+      keyStack.pop();
+      isObject.pop();
+    } else if (ch === ",") {
+      expectingKey = isObject[isObject.length - 1] === true;
+    }
+    index++;
+  }
+  return undefined;
+}
+
+/** Index of the closing quote of the string that opens at `start`. */
+function stringEnd(text: string, start: number): number {
+  let index = start + 1;
+  while (index < text.length) {
+    const ch = text[index];
+    if (ch === "\\") index += 2;
+    else if (ch === '"') return index;
+    else index++;
+  }
+  return text.length - 1;
+}
 
 class Stop {
   constructor(readonly offset: number) {}
 }
 
-/** The offset of the first syntax error, or null when `text` is valid JSON. */
+/**
+ * The offset of the first syntax error, or null when `text` is valid JSON. Bun's JSON.parse
+ * reports what went wrong but not where, and every jobfile error must carry a line and
+ * column, so this walks the grammar (RFC 8259) just far enough to find the offending character.
+ */
 export function jsonErrorOffset(text: string): number | null {
   let at = 0;
   const fail = (): never => {

@@ -4,9 +4,9 @@
  * human lines of `status` built from it.
  */
 
+import { isWatcherAlive, type LivenessCheck } from "../jobfiles/sync-record.ts";
 import { colors, iso, safeText } from "../render.ts";
 import type { JobfileFolder } from "../store/folder-records.ts";
-import { isWatcherAlive, type LivenessCheck } from "./sync-record.ts";
 
 export function folderJson(folder: JobfileFolder, check: LivenessCheck) {
   const run = folder.lastSync;

@@ -5,7 +5,7 @@
 
 import type { InputFormat } from "../core/job-input.ts";
 import { inputChunks, spoolIfPipe, textLines } from "../core/text-lines.ts";
-import type { StreamedInput } from "../flow/enqueue-stream.ts";
+import type { StreamedInput } from "./enqueue-stream.ts";
 
 const READ_HINT = "check the path; use -f - to read stdin";
 

@@ -4,8 +4,8 @@
  * worker changes nothing and reports the state it found instead of clobbering it.
  */
 
+import type { Job, JobState } from "../core/job.ts";
 import type { Store } from "../store/store.ts";
-import type { Job, JobState } from "./job.ts";
 
 export interface JobMove {
   from: readonly JobState[];

@@ -1,22 +1,11 @@
 /**
- * `show --archive FILE ID`: a job from a purge's archive (or any export), read line by line
- * so a large archive is never held in memory. The last line of the id wins: a job purged,
- * imported back and purged again was appended twice.
+ * A job from a purge's archive (or any export), read line by line so a large archive is never
+ * held in memory. The last line of the id wins: a job purged, imported back and purged again
+ * was appended twice.
  */
 
-import { UserError } from "../core/errors.ts";
-import type { Job } from "../core/job.ts";
+import type { Attempt, Job } from "../core/job.ts";
 import { inputChunks, textLines } from "../core/text-lines.ts";
-import {
-  attemptJson,
-  attemptLines,
-  colors,
-  jobBlocks,
-  jobJson,
-  printJson,
-  safeText,
-  specLines,
-} from "../render.ts";
 import type { JobRecord } from "../store/store.ts";
 import { emptySettings, parseExportLine } from "./export-format.ts";
 
@@ -48,31 +37,13 @@ function asJob(record: JobRecord): Job {
   };
 }
 
-export async function showArchived(path: string, id: string, json: boolean): Promise<void> {
+/** The archived job and its attempts as the renderers take them, or null when the id is not there. */
+export async function readArchivedJob(
+  path: string,
+  id: string,
+): Promise<{ job: Job; attempts: Attempt[] } | null> {
   const record = await findArchived(path, id);
-  if (!record) {
-    throw new UserError(
-      `no job "${id}" in the archive ${path}`,
-      'check the id, or list the archive\'s ids with `grep -o \'"id":"[^"]*"\' FILE`',
-    );
-  }
-  const job = asJob(record);
+  if (!record) return null;
   const attempts = record.attempt_history.map((attempt) => ({ ...attempt, job_id: record.id }));
-  if (json) {
-    printJson({
-      ...jobJson(job),
-      spec: job.spec,
-      attempt_count: job.attempts,
-      attempts: attempts.map(attemptJson),
-      result: job.result ? JSON.parse(job.result) : null,
-      archived: true,
-    });
-    return;
-  }
-  const block = jobBlocks([job], Date.now()).replace(/^Found 1 job\(s\):\n\n/, "");
-  process.stdout.write(
-    `${colors.dim(`(archived in ${safeText(path)})`)}\n${block.trimEnd()}\n${specLines(job)}\n`,
-  );
-  if (job.result) process.stdout.write(`${colors.bold("Result:")} ${safeText(job.result)}\n`);
-  process.stdout.write(`${colors.bold("Attempts:")}\n${attemptLines(attempts)}`);
+  return { job: asJob(record), attempts };
 }

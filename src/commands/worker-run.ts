@@ -1,0 +1,65 @@
+/** `worker run`: one worker in the foreground, for systemd, containers and CI. */
+
+import type { CAC } from "cac";
+import { TEXT_OPTION } from "../cli-argv.ts";
+import { ensureHome, hostName, queuectlHome } from "../core/home.ts";
+import { printWorkerEvent } from "../render/worker-events.ts";
+import { openStore } from "../store/open.ts";
+import { Worker } from "../worker/loop.ts";
+import { type GlobalOptions, integerOption, lastValue, queueNamesOption } from "./context.ts";
+
+interface RunOptions extends GlobalOptions {
+  concurrency?: unknown;
+  queue?: unknown;
+  drain?: boolean;
+}
+
+async function runForeground(options: RunOptions): Promise<void> {
+  const concurrency = integerOption("concurrency", lastValue(options.concurrency), 1, 1);
+  const queues = queueNamesOption(options.queue);
+  const home = ensureHome(queuectlHome());
+  const store = await openStore({ url: options.db, synchronous: "NORMAL" });
+  const worker = new Worker({
+    store,
+    home,
+    host: hostName(),
+    concurrency,
+    queues,
+    drain: Boolean(options.drain),
+    onEvent: printWorkerEvent,
+  });
+  let signals = 0;
+  const onSignal = () => {
+    signals++;
+    if (signals === 1) worker.requestStop("signal");
+    else worker.escalate();
+  };
+  // `kill` on this host: look for kill requests now rather than at the next heartbeat.
+  const onKill = () => worker.checkNow();
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  process.on("SIGUSR2", onKill);
+  try {
+    await worker.run();
+  } finally {
+    process.off("SIGTERM", onSignal);
+    process.off("SIGINT", onSignal);
+    process.off("SIGUSR2", onKill);
+    await store.close();
+  }
+}
+
+export function registerWorkerRun(cli: CAC): void {
+  cli
+    .command("worker run", "Run a worker in the foreground (for systemd, containers, CI)")
+    .option("--concurrency <n>", "Jobs this worker runs at once (default: 1)")
+    .option(
+      "--queue <names>",
+      "Only take jobs from these comma-separated queues (default: every queue)",
+      TEXT_OPTION,
+    )
+    .option("--drain", "Exit once no job is pending, failed (awaiting a retry) or processing (default: off)")
+    .example("queuectl worker run --concurrency 4")
+    .example("queuectl worker run --drain")
+    .action(runForeground);
+}

@@ -1,0 +1,72 @@
+/** `worker start`: background workers (and optionally a folder watcher) that outlive the command. */
+
+import type { CAC } from "cac";
+import { TEXT_OPTION } from "../cli-argv.ts";
+import { UserError } from "../core/errors.ts";
+import { ensureHome, hostName, queuectlHome } from "../core/home.ts";
+import { colors, printJson, safeText } from "../render.ts";
+import type { Store } from "../store/store.ts";
+import { isProcessAlive } from "../worker/process-info.ts";
+import { startWorkers } from "../worker/supervisor.ts";
+import { type GlobalOptions, integerOption, lastValue, queueNamesOption, withStore } from "./context.ts";
+
+interface StartOptions extends GlobalOptions {
+  concurrency?: unknown;
+  queue?: unknown;
+  count?: unknown;
+  watch?: unknown;
+}
+
+/** `--watch` on a folder this host already watches would start a second watcher: refused before anything starts. */
+async function refuseWatchedFolder(store: Store, dir: string): Promise<void> {
+  const { assertNotWatched, folderKey } = await import("../jobfiles/sync-record.ts");
+  await assertNotWatched(store, folderKey(dir), { now: Date.now(), host: hostName(), isProcessAlive });
+}
+
+export function registerWorkerStart(cli: CAC): void {
+  cli
+    .command("worker start", "Start background workers and return, printing their PIDs")
+    .option("--count <n>", "Worker processes to start (default: 1)")
+    .option("--concurrency <n>", "Jobs each worker runs at once (default: 1)")
+    .option(
+      "--queue <names>",
+      "Only take jobs from these comma-separated queues (default: every queue)",
+      TEXT_OPTION,
+    )
+    .option("--watch <dir>", "Also start `queuectl watch <dir>` to keep a jobs folder synced (default: off)")
+    .option("--json", "Print {workers, watcher} with pids and log files as JSON (default: human text)")
+    .example("queuectl worker start --count 3")
+    .example("queuectl worker start --count 2 --watch jobs")
+    .action(async (options: StartOptions) => {
+      const count = integerOption("count", lastValue(options.count), 1, 1);
+      const concurrency = integerOption("concurrency", lastValue(options.concurrency), 1, 1);
+      const queues = queueNamesOption(options.queue);
+      const watch = lastValue(options.watch as string | string[] | undefined);
+      if (watch === "" || typeof watch === "boolean") {
+        throw new UserError("--watch needs a folder", "e.g. --watch jobs");
+      }
+      const home = ensureHome(queuectlHome());
+      await withStore(options, async (store) => {
+        if (watch !== undefined) await refuseWatchedFolder(store, String(watch));
+        const started = await startWorkers(store, {
+          home,
+          count,
+          concurrency,
+          queues,
+          watchDir: watch === undefined ? null : String(watch),
+          dbUrl: options.db,
+        });
+        if (options.json) {
+          printJson(started);
+          return;
+        }
+        const pids = started.workers.map((worker) => worker.pid).join(", ");
+        console.log(`${colors.green("✓")} Started ${started.workers.length} worker(s) (PIDs: ${pids})`);
+        if (started.watcher)
+          console.log(
+            `${colors.green("✓")} Watching ${safeText(String(watch))} (PID: ${started.watcher.pid})`,
+          );
+        console.log(colors.dim(`Logs: ${safeText(`${home}/workers/`)}; stop with \`queuectl worker stop\``));
+      });
+    });
+}

@@ -1,0 +1,86 @@
+/**
+ * How a foreground worker (`worker run`, and the logs of `worker start`) reports what it
+ * does: one timestamped line per event, with user text escaped before colours are added.
+ */
+
+import { formatDurationMs } from "../core/duration.ts";
+import { colors, iso, safeText } from "../render.ts";
+import type { WorkerEvent } from "../worker/events.ts";
+
+type FinishedEvent = Extract<WorkerEvent, { type: "job-finished" }>;
+
+function describeFinished(event: FinishedEvent): string {
+  const took = formatDurationMs(event.durationMs);
+  const why = event.error ? ` (${event.error})` : "";
+  switch (event.outcome) {
+    case "completed":
+      return `${event.jobId}: ${colors.green("completed")} in ${took}`;
+    case "failed":
+      return `${event.jobId}: attempt ${event.attempt} ${colors.magenta("failed")}${why}; retry at ${iso(event.nextRunAt)}`;
+    case "dead":
+      return `${event.jobId}: attempt ${event.attempt} ${colors.red("failed")}${why}; no retries left, moved to the DLQ`;
+    case "released":
+      return `${event.jobId}: stopped after ${took} and returned to pending (attempt not counted)`;
+    case "discarded":
+      return `${event.jobId}: result discarded, a newer attempt owns the job (its lease was lost)`;
+    case "canceled":
+      return `${event.jobId}: attempt ${event.attempt} ${colors.yellow("killed")} after ${took}; the job is canceled`;
+    case "abandoned":
+      return `${event.jobId}: attempt ${event.attempt} ended, but its result could not be recorded before its lease ran out; given up`;
+  }
+}
+
+const RESCUE_OUTCOME = {
+  failed: "will retry",
+  dead: "no retries left, moved to the DLQ",
+  canceled: "it was being killed, so it is canceled",
+};
+
+function describe(event: WorkerEvent): string {
+  switch (event.type) {
+    case "started":
+      return `worker ${event.workerId} started (pid ${event.pid}, concurrency ${event.concurrency}, queues: ${event.queues?.join(", ") ?? "all"})`;
+    case "job-started":
+      return `${event.jobId}: attempt ${event.attempt}/${event.maxAttempts} started${event.pid ? ` (pid ${event.pid})` : ""}`;
+    case "job-finished":
+      return describeFinished(event);
+    case "rescued":
+      return `${event.jobId}: rescued from worker ${event.fromWorker ?? "?"} whose lease expired; ${RESCUE_OUTCOME[event.outcome]}`;
+    case "lease-lost":
+      return `${event.jobId}: lease lost to another worker; stopping it`;
+    case "superseded":
+      return `${event.jobId}: claimed again after its lease was lost; stopping attempt ${event.attempt} first`;
+    case "killing":
+      return `${event.jobId}: kill requested${event.retry ? " (--retry)" : ""}; stopping it`;
+    case "record-retry":
+      return `${event.jobId}: recording the result failed (${event.error}); retrying in ${formatDurationMs(event.waitMs)} while the lease holds`;
+    case "stopping":
+      if (event.reason === "drained") return "no pending, failed or processing jobs left; exiting";
+      return `${event.reason === "requested" ? "stop requested (worker stop --all)" : "stopping"}: no new jobs${event.running > 0 ? `; waiting for ${event.running} running job(s) to finish (signal again to stop them now)` : ""}`;
+    case "escalating":
+      return `stopping ${event.running} running job(s) now; they go back to pending`;
+    case "config-changed":
+      return `config changed: ${event.summary}`;
+    case "error":
+      return `error: ${event.message}`;
+    case "stopped":
+      return `worker ${event.workerId} stopped`;
+  }
+}
+
+/** Ids, errors and queue names come from users and jobs: escaped before colours are added. */
+function sanitized(event: WorkerEvent): WorkerEvent {
+  const entries = Object.entries(event).map(([key, value]) => {
+    if (typeof value === "string") return [key, safeText(value)];
+    if (Array.isArray(value)) return [key, value.map((item) => safeText(String(item)))];
+    return [key, value];
+  });
+  return Object.fromEntries(entries) as WorkerEvent;
+}
+
+/** One line per event, timestamped: errors to stderr, the rest to stdout. */
+export function printWorkerEvent(event: WorkerEvent): void {
+  const line = `${colors.dim(new Date().toISOString())} ${describe(sanitized(event))}\n`;
+  if (event.type === "error") process.stderr.write(line);
+  else process.stdout.write(line);
+}
