@@ -25,8 +25,35 @@ import { workersContract } from "./contract-workers.ts";
 
 export type { StoreBackend, StoreLocation } from "./contract-helpers.ts";
 
+/**
+ * Tests run concurrently, each on its own location, at most this many at once: they wait
+ * on the database far more than they compute, and a PostgreSQL server shared with other
+ * test files has connections to spare for only a few stores per file.
+ */
+const AT_ONCE = 4;
+
+/** A counting semaphore: `work` starts once fewer than `limit` others are running. */
+function limiter(limit: number): <T>(work: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const queue: (() => void)[] = [];
+  return async (work) => {
+    if (running < limit) running++;
+    else await new Promise<void>((resolve) => queue.push(resolve));
+    try {
+      return await work();
+    } finally {
+      // A waiter takes the slot over as it is; only an idle slot is given back.
+      const next = queue.shift();
+      if (next) next();
+      else running--;
+    }
+  };
+}
+
 export function storeContract(backend: StoreBackend): void {
-  const withStore: WithStore = (test) => async () => {
+  const slot = limiter(AT_ONCE);
+  const withStore: WithStore = (test) => () => slot(() => runOnFreshLocation(test));
+  const runOnFreshLocation = async (test: Parameters<WithStore>[0]) => {
     const location = await backend.create();
     const opened: Store[] = [];
     const open = async () => {
@@ -41,7 +68,7 @@ export function storeContract(backend: StoreBackend): void {
     }
   };
 
-  describe(`store contract: ${backend.name}`, () => {
+  describe.concurrent(`store contract: ${backend.name}`, () => {
     afterAll(() => backend.cleanup());
     jobsContract(withStore);
     jobPageContract(withStore);
