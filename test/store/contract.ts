@@ -25,13 +25,6 @@ import { workersContract } from "./contract-workers.ts";
 
 export type { StoreBackend, StoreLocation } from "./contract-helpers.ts";
 
-/**
- * Tests run concurrently, each on its own location, at most this many at once: they wait
- * on the database far more than they compute, and a PostgreSQL server shared with other
- * test files has connections to spare for only a few stores per file.
- */
-const AT_ONCE = 4;
-
 /** A counting semaphore: `work` starts once fewer than `limit` others are running. */
 function limiter(limit: number): <T>(work: () => Promise<T>) => Promise<T> {
   let running = 0;
@@ -51,7 +44,8 @@ function limiter(limit: number): <T>(work: () => Promise<T>) => Promise<T> {
 }
 
 export function storeContract(backend: StoreBackend): void {
-  const slot = limiter(AT_ONCE);
+  const atOnce = backend.testsAtOnce ?? 1;
+  const slot = limiter(atOnce);
   const withStore: WithStore = (test) => () => slot(() => runOnFreshLocation(test));
   const runOnFreshLocation = async (test: Parameters<WithStore>[0]) => {
     const location = await backend.create();
@@ -68,7 +62,7 @@ export function storeContract(backend: StoreBackend): void {
     }
   };
 
-  describe.concurrent(`store contract: ${backend.name}`, () => {
+  (atOnce > 1 ? describe.concurrent : describe)(`store contract: ${backend.name}`, () => {
     afterAll(() => backend.cleanup());
     jobsContract(withStore);
     jobPageContract(withStore);
