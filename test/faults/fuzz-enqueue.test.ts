@@ -11,12 +11,23 @@ import { resolveConfig } from "../../src/core/config.ts";
 import { UserError } from "../../src/core/errors.ts";
 import { type InputFormat, parseJobInput, prepareJobs } from "../../src/core/job-input.ts";
 import { SPEC_FIELDS } from "../../src/core/spec.ts";
-import { runCli, tempHome } from "../helpers/cli.ts";
+import { openStore } from "../../src/store/open.ts";
+import { runCli, type TempHome, tempHome } from "../helpers/cli.ts";
 import { testSeed } from "../helpers/seed.ts";
 
 setDefaultTimeout(120_000);
 
 const config = resolveConfig({});
+/**
+ * Run counts are sized to the suite's time; QUEUECTL_TEST_RUNS_SCALE=<factor> multiplies
+ * every one of them (e.g. 10 after a change to job input or validation).
+ */
+const RUNS_SCALE = Number(process.env.QUEUECTL_TEST_RUNS_SCALE ?? "1");
+if (!(RUNS_SCALE > 0))
+  throw new Error(
+    `QUEUECTL_TEST_RUNS_SCALE=${process.env.QUEUECTL_TEST_RUNS_SCALE} is not a positive number`,
+  );
+const runs = (count: number) => Math.ceil(count * RUNS_SCALE);
 const SEED = testSeed("fuzzed enqueue input");
 const FIELDS = SPEC_FIELDS;
 
@@ -47,7 +58,7 @@ describe("fuzzed enqueue input (in process)", () => {
       fc.property(fc.jsonValue({ maxDepth: 5 }), (value) => {
         classify(JSON.stringify(value) ?? "null");
       }),
-      { numRuns: 2000, seed: SEED },
+      { numRuns: runs(1000), seed: SEED },
     );
   });
 
@@ -56,7 +67,7 @@ describe("fuzzed enqueue input (in process)", () => {
       fc.property(jobLike, (value) => {
         classify(JSON.stringify(value));
       }),
-      { numRuns: 3000, seed: SEED },
+      { numRuns: runs(1500), seed: SEED },
     );
   });
 
@@ -72,7 +83,7 @@ describe("fuzzed enqueue input (in process)", () => {
           classify(valid.slice(0, at) + insert + valid.slice(at + 1), format);
         },
       ),
-      { numRuns: 3000, seed: SEED },
+      { numRuns: runs(1500), seed: SEED },
     );
   });
 
@@ -85,7 +96,7 @@ describe("fuzzed enqueue input (in process)", () => {
           classify(text, format);
         },
       ),
-      { numRuns: 3000, seed: SEED },
+      { numRuns: runs(1500), seed: SEED },
     );
   });
 
@@ -137,6 +148,19 @@ describe("fuzzed enqueue input (in process)", () => {
   });
 });
 
+/** Inputs sent through the real CLI: each costs a process; the in-process properties above cover the rules. */
+const CLI_SAMPLES = runs(30);
+
+/** The queue as stored, read behind the CLI's back: a rejected input must leave it as it was. */
+async function storedJobs(home: TempHome): Promise<string> {
+  const store = await openStore({ url: join(home.home, "jobs.db") });
+  try {
+    return JSON.stringify(await store.jobList({}));
+  } finally {
+    await store.close();
+  }
+}
+
 describe("fuzzed enqueue input (real CLI)", () => {
   const home = tempHome();
   afterAll(() => home.cleanup());
@@ -144,7 +168,7 @@ describe("fuzzed enqueue input (real CLI)", () => {
   test("rejections exit 2 with one line, no stack, and leave the queue unchanged", async () => {
     const seeded = await runCli(["enqueue", '{"id":"keep","command":"echo keep"}'], { env: home.env });
     expect(seeded.exitCode).toBe(0);
-    let before = (await runCli(["list", "--json"], { env: home.env })).stdout;
+    let before = await storedJobs(home);
 
     const samples = fc.sample(
       fc.oneof(
@@ -152,7 +176,7 @@ describe("fuzzed enqueue input (real CLI)", () => {
         fc.string({ maxLength: 60 }),
       ),
       {
-        numRuns: 60,
+        numRuns: CLI_SAMPLES,
         seed: 42,
       },
     );
@@ -177,10 +201,10 @@ describe("fuzzed enqueue input (real CLI)", () => {
         rejected++;
         expect(result.stderr.trim().split("\n")).toHaveLength(1);
         expect(result.stderr.startsWith("error: ")).toBe(true);
-        expect((await runCli(["list", "--json"], { env: home.env })).stdout).toBe(before);
+        expect(await storedJobs(home)).toBe(before);
       } else {
         // A valid random job was accepted: the queue grew, and that is the new baseline.
-        const after = (await runCli(["list", "--json"], { env: home.env })).stdout;
+        const after = await storedJobs(home);
         expect(after).not.toBe(before);
         before = after;
       }

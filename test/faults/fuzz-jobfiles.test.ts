@@ -147,6 +147,17 @@ const jobShaped = fc.dictionary(
   { maxKeys: 8 },
 );
 
+/**
+ * In-process run counts are sized to the suite's time; QUEUECTL_TEST_RUNS_SCALE=<factor>
+ * multiplies them (e.g. 10 after a change to the jobfile parser).
+ */
+const RUNS_SCALE = Number(process.env.QUEUECTL_TEST_RUNS_SCALE ?? "1");
+if (!(RUNS_SCALE > 0))
+  throw new Error(
+    `QUEUECTL_TEST_RUNS_SCALE=${process.env.QUEUECTL_TEST_RUNS_SCALE} is not a positive number`,
+  );
+const runs = (count: number) => Math.ceil(count * RUNS_SCALE);
+
 describe("the jobfile parser, fuzzed (in process)", () => {
   test("random text, as .yaml and .json", () => {
     fc.assert(
@@ -157,7 +168,7 @@ describe("the jobfile parser, fuzzed (in process)", () => {
           check(text, rel);
         },
       ),
-      { numRuns: 2500 },
+      { numRuns: runs(1200) },
     );
   });
 
@@ -171,7 +182,7 @@ describe("the jobfile parser, fuzzed (in process)", () => {
           check(text, valid.startsWith("{") ? "m.json" : "m.yaml");
         },
       ),
-      { numRuns: 4000 },
+      { numRuns: runs(2000) },
     );
   });
 
@@ -192,7 +203,7 @@ describe("the jobfile parser, fuzzed (in process)", () => {
           check(text ?? "", form === "json" ? "s.json" : "s.yaml");
         },
       ),
-      { numRuns: 2500 },
+      { numRuns: runs(1200) },
     );
   });
 

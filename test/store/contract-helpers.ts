@@ -14,6 +14,12 @@ export interface StoreBackend {
   name: string;
   /** A fresh, empty location; every test gets its own. */
   create(): Promise<StoreLocation>;
+  /**
+   * Tests run concurrently, each on its own location, at most this many at once. Default 1.
+   * Worth it where tests wait on a server far more than they compute (PostgreSQL); bun:sqlite
+   * works synchronously, so SQLite tests would only take turns on the event loop.
+   */
+  testsAtOnce?: number;
   /** Removes everything `create` made; runs once after the suite. */
   cleanup(): Promise<void>;
 }

@@ -55,7 +55,8 @@ export function workersContract(withStore: WithStore): void {
     }),
   );
 
-  test(
+  // Alone, even where the contract runs concurrently: a wake-up has a deadline to meet.
+  test.serial(
     "waitForChange returns at its timeout when nothing happens, and at once when aborted",
     withStore(async ({ store }) => {
       const controller = new AbortController();
@@ -74,7 +75,8 @@ export function workersContract(withStore: WithStore): void {
     }),
   );
 
-  test(
+  // Alone, even where the contract runs concurrently: a wake-up has a deadline to meet.
+  test.serial(
     "an idle waiter wakes when another connection enqueues, finishes or requests a stop",
     withStore(async ({ store, another }) => {
       const writer = await another();

@@ -25,8 +25,29 @@ import { workersContract } from "./contract-workers.ts";
 
 export type { StoreBackend, StoreLocation } from "./contract-helpers.ts";
 
+/** A counting semaphore: `work` starts once fewer than `limit` others are running. */
+function limiter(limit: number): <T>(work: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const queue: (() => void)[] = [];
+  return async (work) => {
+    if (running < limit) running++;
+    else await new Promise<void>((resolve) => queue.push(resolve));
+    try {
+      return await work();
+    } finally {
+      // A waiter takes the slot over as it is; only an idle slot is given back.
+      const next = queue.shift();
+      if (next) next();
+      else running--;
+    }
+  };
+}
+
 export function storeContract(backend: StoreBackend): void {
-  const withStore: WithStore = (test) => async () => {
+  const atOnce = backend.testsAtOnce ?? 1;
+  const slot = limiter(atOnce);
+  const withStore: WithStore = (test) => () => slot(() => runOnFreshLocation(test));
+  const runOnFreshLocation = async (test: Parameters<WithStore>[0]) => {
     const location = await backend.create();
     const opened: Store[] = [];
     const open = async () => {
@@ -41,7 +62,7 @@ export function storeContract(backend: StoreBackend): void {
     }
   };
 
-  describe(`store contract: ${backend.name}`, () => {
+  (atOnce > 1 ? describe.concurrent : describe)(`store contract: ${backend.name}`, () => {
     afterAll(() => backend.cleanup());
     jobsContract(withStore);
     jobPageContract(withStore);

@@ -26,6 +26,8 @@ if (!url) {
 
   storeContract({
     name: "postgres",
+    // Four stores at a time leave connections to spare on a server other test files share.
+    testsAtOnce: 4,
     async create() {
       const schema = `${prefix}_${schemas.length + 1}`;
       schemas.push(schema);

@@ -5,8 +5,8 @@
  * failed whatever happens to the worker during the kill grace.
  */
 
-import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Store } from "../../src/store/store.ts";
 import { killJobs } from "../../src/worker/kill.ts";
@@ -15,19 +15,27 @@ import { backends, Harness, stallableHeartbeats } from "./in-process.ts";
 
 setDefaultTimeout(120_000);
 
-let harness: Harness | undefined;
-afterEach(async () => {
-  await harness?.cleanup();
-  harness = undefined;
-});
-
-async function setUp(backend: (typeof backends)[number]): Promise<{ h: Harness; store: Store }> {
-  harness = new Harness(await backend.create());
-  const store = await harness.open();
-  await store.configSet({ key: "lease", value: "2" });
-  await store.configSet({ key: "poll-interval", value: "0.1" });
-  await store.configSet({ key: "backoff-base", value: "1" });
-  return { h: harness, store };
+/**
+ * Runs `body` on a fresh queue with the shortest lease, a quick poll and 1 s retries, and
+ * closes everything it opened afterwards, pass or fail. Each test has its own queue, so
+ * the tests run concurrently: they wait on leases and signals, not on the CPU.
+ */
+function withQueue(
+  backend: (typeof backends)[number],
+  body: (h: Harness, store: Store) => Promise<void>,
+): () => Promise<void> {
+  return async () => {
+    const h = new Harness(await backend.create());
+    try {
+      const store = await h.open();
+      await store.configSet({ key: "lease", value: "2" });
+      await store.configSet({ key: "poll-interval", value: "0.1" });
+      await store.configSet({ key: "backoff-base", value: "1" });
+      await body(h, store);
+    } finally {
+      await h.cleanup();
+    }
+  };
 }
 
 /** "start N" and "end N" lines the job's attempts write, in the order they happened. */
@@ -51,104 +59,117 @@ function mostAtOnce(lines: string[]): number {
 }
 
 for (const backend of backends) {
-  describe(`a worker's books (${backend.name})`, () => {
-    test("frozen past its lease, then claiming the job again: the old attempt stops first, the job completes", async () => {
-      const { h, store } = await setUp(backend);
-      const log = join(h.queue.home.home, "runs.log");
-      // Every attempt runs 8 s and succeeds; an attempt stopped by a signal still logs its end.
-      const command = `trap 'echo "end $QUEUECTL_ATTEMPT" >> ${log}; exit 143' TERM; echo "start $QUEUECTL_ATTEMPT" >> ${log}; sleep 8 & wait $!; echo "end $QUEUECTL_ATTEMPT" >> ${log}`;
-      const frozen = stallableHeartbeats(await h.open());
-      const w1 = h.start(frozen.store, { concurrency: 2 });
-      // The rescuer serves another queue, so only w1 ever claims x.
-      h.start(await h.open(), { queues: ["elsewhere"] });
-      await h.enqueue(store, [{ id: "x", command, max_retries: 2 }]);
-      await waitFor(() => w1.events.some((event) => event.type === "job-started"), { what: "w1 to start x" });
-      frozen.stall();
-      // Another worker rescues x; w1, still unaware, claims it again once its retry is due.
-      await waitFor(() => w1.events.filter((event) => event.type === "job-started").length === 2, {
-        timeoutMs: 60_000,
-        what: "w1 to claim x again",
-      });
-      frozen.resume();
-      expect(await h.settled(store, "x")).toBe("completed");
-      const lines = runLog(h);
-      expect(mostAtOnce(lines)).toBe(1);
-      expect(lines.slice(0, 2)).toEqual(["start 1", "end 1"]);
-      const attempts = await store.attemptList({ jobId: "x" });
-      expect(attempts.every((attempt) => attempt.finished_at !== null)).toBe(true);
-      // Concurrency 2 holds even while the old attempt was still being stopped.
-      let running = 0;
-      let most = 0;
-      for (const event of w1.events) {
-        if (event.type === "job-started") running++;
-        if (event.type === "job-finished") running--;
-        most = Math.max(most, running);
-      }
-      expect(most).toBeLessThanOrEqual(2);
-    });
+  describe.concurrent(`a worker's books (${backend.name})`, () => {
+    test(
+      "frozen past its lease, then claiming the job again: the old attempt stops first, the job completes",
+      withQueue(backend, async (h, store) => {
+        const log = join(h.queue.home.home, "runs.log");
+        const release = join(h.queue.home.home, "release");
+        // Every attempt runs until the test releases it, then succeeds; an attempt stopped by a
+        // signal still logs its end. Nothing but a signal can end the first attempt early.
+        const command = `trap 'echo "end $QUEUECTL_ATTEMPT" >> ${log}; exit 143' TERM; echo "start $QUEUECTL_ATTEMPT" >> ${log}; while [ ! -e ${release} ]; do sleep 0.05 & wait $!; done; echo "end $QUEUECTL_ATTEMPT" >> ${log}`;
+        const frozen = stallableHeartbeats(await h.open());
+        const w1 = h.start(frozen.store, { concurrency: 2 });
+        // The rescuer serves another queue, so only w1 ever claims x.
+        h.start(await h.open(), { queues: ["elsewhere"] });
+        await h.enqueue(store, [{ id: "x", command, max_retries: 2 }]);
+        await waitFor(() => w1.events.some((event) => event.type === "job-started"), {
+          what: "w1 to start x",
+        });
+        frozen.stall();
+        // Another worker rescues x; w1, still unaware, claims it again once its retry is due.
+        await waitFor(() => w1.events.filter((event) => event.type === "job-started").length === 2, {
+          timeoutMs: 60_000,
+          what: "w1 to claim x again",
+        });
+        frozen.resume();
+        writeFileSync(release, "");
+        expect(await h.settled(store, "x")).toBe("completed");
+        const lines = runLog(h);
+        expect(mostAtOnce(lines)).toBe(1);
+        expect(lines.slice(0, 2)).toEqual(["start 1", "end 1"]);
+        const attempts = await store.attemptList({ jobId: "x" });
+        expect(attempts.every((attempt) => attempt.finished_at !== null)).toBe(true);
+        // Concurrency 2 holds even while the old attempt was still being stopped.
+        let running = 0;
+        let most = 0;
+        for (const event of w1.events) {
+          if (event.type === "job-started") running++;
+          if (event.type === "job-finished") running--;
+          most = Math.max(most, running);
+        }
+        expect(most).toBeLessThanOrEqual(2);
+      }),
+    );
 
-    test("a job that timed out and whose worker is stopped during the kill grace goes to dead", async () => {
-      const { h, store } = await setUp(backend);
-      const marker = join(h.queue.home.home, "got-term");
-      // Ignores SIGTERM so the grace runs its course; marks that the timeout's SIGTERM came.
-      const command = `trap 'touch ${marker}' TERM; while :; do sleep 0.2; done`;
-      const { worker, run } = h.start(await h.open());
-      await h.enqueue(store, [{ id: "slow", command, timeout: 1, max_retries: 0 }]);
-      await waitFor(
-        () => {
-          try {
-            readFileSync(marker);
-            return true;
-          } catch {
-            return false;
-          }
-        },
-        { timeoutMs: 30_000, what: "the timeout's SIGTERM" },
-      );
-      worker.escalate();
-      await run;
-      expect((await store.jobGet({ id: "slow" }))?.state).toBe("dead");
-      expect((await store.jobGet({ id: "slow" }))?.last_error).toContain("timed out");
-    });
+    test(
+      "a job that timed out and whose worker is stopped during the kill grace goes to dead",
+      withQueue(backend, async (h, store) => {
+        const marker = join(h.queue.home.home, "got-term");
+        // Ignores SIGTERM so the grace runs its course; marks that the timeout's SIGTERM came.
+        const command = `trap 'touch ${marker}' TERM; while :; do sleep 0.2; done`;
+        const { worker, run } = h.start(await h.open());
+        await h.enqueue(store, [{ id: "slow", command, timeout: 1, max_retries: 0 }]);
+        await waitFor(
+          () => {
+            try {
+              readFileSync(marker);
+              return true;
+            } catch {
+              return false;
+            }
+          },
+          { timeoutMs: 30_000, what: "the timeout's SIGTERM" },
+        );
+        worker.escalate();
+        await run;
+        expect((await store.jobGet({ id: "slow" }))?.state).toBe("dead");
+        expect((await store.jobGet({ id: "slow" }))?.last_error).toContain("timed out");
+      }),
+    );
 
-    test("kill: a running job ends canceled; with retry its attempt counts as failed", async () => {
-      const { h, store } = await setUp(backend);
-      h.start(await h.open(), { concurrency: 2 });
-      await h.enqueue(store, [
-        { id: "k1", command: "sleep 300" },
-        { id: "k2", command: "sleep 300", max_retries: 1 },
-      ]);
-      await waitFor(async () => (await store.jobCounts()).processing === 2, { what: "both jobs to run" });
-      // This worker's host is not this process's: the request reaches it through the store.
-      expect(await killJobs(store, ["k1"])).toMatchObject([
-        { kind: "requested", orphaned: false, signalled: false },
-      ]);
-      await killJobs(store, ["k2"], { retry: true });
-      expect(await h.settled(store, "k1")).toBe("canceled");
-      expect((await store.jobGet({ id: "k1" }))?.last_error).toBe("killed by user");
-      const [attempt] = await waitFor(async () => {
-        const attempts = await store.attemptList({ jobId: "k2" });
-        return attempts[0]?.finished_at ? attempts : null;
-      });
-      expect(attempt?.error).toBe("killed by user (kill --retry)");
-      expect((await store.jobGet({ id: "k2" }))?.state).not.toBe("canceled");
-    });
+    test(
+      "kill: a running job ends canceled; with retry its attempt counts as failed",
+      withQueue(backend, async (h, store) => {
+        h.start(await h.open(), { concurrency: 2 });
+        await h.enqueue(store, [
+          { id: "k1", command: "sleep 300" },
+          { id: "k2", command: "sleep 300", max_retries: 1 },
+        ]);
+        await waitFor(async () => (await store.jobCounts()).processing === 2, { what: "both jobs to run" });
+        // This worker's host is not this process's: the request reaches it through the store.
+        expect(await killJobs(store, ["k1"])).toMatchObject([
+          { kind: "requested", orphaned: false, signalled: false },
+        ]);
+        await killJobs(store, ["k2"], { retry: true });
+        expect(await h.settled(store, "k1")).toBe("canceled");
+        expect((await store.jobGet({ id: "k1" }))?.last_error).toBe("killed by user");
+        const [attempt] = await waitFor(async () => {
+          const attempts = await store.attemptList({ jobId: "k2" });
+          return attempts[0]?.finished_at ? attempts : null;
+        });
+        expect(attempt?.error).toBe("killed by user (kill --retry)");
+        expect((await store.jobGet({ id: "k2" }))?.state).not.toBe("canceled");
+      }),
+    );
 
-    test("kill of a job whose worker is gone: the rescue ends it canceled", async () => {
-      const { h, store } = await setUp(backend);
-      await h.enqueue(store, [{ id: "orphan", command: "sleep 300" }]);
-      // A worker that claimed the job and died, written straight into the store.
-      const claimed = await store.jobClaim({
-        workerId: "crashed",
-        host: "gone",
-        now: Date.now(),
-        leaseMs: 500,
-      });
-      expect(claimed?.id).toBe("orphan");
-      expect(await killJobs(store, ["orphan"])).toMatchObject([{ kind: "requested", orphaned: true }]);
-      h.start(await h.open());
-      expect(await h.settled(store, "orphan")).toBe("canceled");
-      expect((await store.jobGet({ id: "orphan" }))?.last_error).toContain("killed by user");
-    });
+    test(
+      "kill of a job whose worker is gone: the rescue ends it canceled",
+      withQueue(backend, async (h, store) => {
+        await h.enqueue(store, [{ id: "orphan", command: "sleep 300" }]);
+        // A worker that claimed the job and died, written straight into the store.
+        const claimed = await store.jobClaim({
+          workerId: "crashed",
+          host: "gone",
+          now: Date.now(),
+          leaseMs: 500,
+        });
+        expect(claimed?.id).toBe("orphan");
+        expect(await killJobs(store, ["orphan"])).toMatchObject([{ kind: "requested", orphaned: true }]);
+        h.start(await h.open());
+        expect(await h.settled(store, "orphan")).toBe("canceled");
+        expect((await store.jobGet({ id: "orphan" }))?.last_error).toContain("killed by user");
+      }),
+    );
   });
 }
