@@ -49,45 +49,45 @@ export function registerEnqueue(cli: CAC): void {
     .option("--json", "Print the enqueued ids as JSON (default: human text)")
     .example(`queuectl enqueue '{"id":"job1","command":"echo Hello World"}'`)
     .example("queuectl enqueue -f jobs.ndjson")
-    .action(async (json: string | undefined, options: EnqueueOptions) => {
-      const file = lastValue(options.file);
-      const path = file === undefined ? undefined : String(file);
-      if (json !== undefined && path !== undefined) {
-        throw new UserError(
-          "give either a JSON argument or --file, not both",
-          "queuectl enqueue '<json>'  or  queuectl enqueue -f job.json",
-        );
-      }
-      const format = options.format ?? (path ? formatFromName(path) : undefined);
-      if (format !== undefined && !["json", "yaml", "ndjson"].includes(format)) {
-        throw new UserError(`unknown --format "${format}"`, "use json, yaml or ndjson");
-      }
-      if (path === undefined && json === undefined) {
-        throw new UserError(
-          "no job given",
-          `queuectl enqueue '{"id":"job1","command":"echo hi"}'  or  queuectl enqueue -f jobs.ndjson`,
-        );
-      }
-      // File input loads its reading and streaming code only when there is a file.
-      const input: Input =
-        path === undefined
-          ? {
-              kind: "whole",
-              text: String(json),
-              name: ARGUMENT_NAME,
-              format: format as InputFormat | undefined,
-              cleanup: () => {},
-            }
-          : await (await import("../flow/enqueue-input.ts")).readInput(
-              path,
-              format as InputFormat | undefined,
-            );
-      try {
-        await enqueueInput(input, options, path !== undefined);
-      } finally {
-        input.cleanup();
-      }
-    });
+    .action(enqueueCommand);
+}
+
+/** `enqueue [json]`: also run directly, without cac, by cli-direct.ts. */
+export async function enqueueCommand(json: string | undefined, options: EnqueueOptions): Promise<void> {
+  const file = lastValue(options.file);
+  const path = file === undefined ? undefined : String(file);
+  if (json !== undefined && path !== undefined) {
+    throw new UserError(
+      "give either a JSON argument or --file, not both",
+      "queuectl enqueue '<json>'  or  queuectl enqueue -f job.json",
+    );
+  }
+  const format = options.format ?? (path ? formatFromName(path) : undefined);
+  if (format !== undefined && !["json", "yaml", "ndjson"].includes(format)) {
+    throw new UserError(`unknown --format "${format}"`, "use json, yaml or ndjson");
+  }
+  if (path === undefined && json === undefined) {
+    throw new UserError(
+      "no job given",
+      `queuectl enqueue '{"id":"job1","command":"echo hi"}'  or  queuectl enqueue -f jobs.ndjson`,
+    );
+  }
+  // File input loads its reading and streaming code only when there is a file.
+  const input: Input =
+    path === undefined
+      ? {
+          kind: "whole",
+          text: String(json),
+          name: ARGUMENT_NAME,
+          format: format as InputFormat | undefined,
+          cleanup: () => {},
+        }
+      : await (await import("../flow/enqueue-input.ts")).readInput(path, format as InputFormat | undefined);
+  try {
+    await enqueueInput(input, options, path !== undefined);
+  } finally {
+    input.cleanup();
+  }
 }
 
 async function enqueueInput(input: Input, options: EnqueueOptions, fromFile: boolean): Promise<void> {

@@ -68,57 +68,60 @@ export function registerStatus(cli: CAC): void {
     .command("status", "Show job counts by state, the workers and the config")
     .option("--json", "Print {jobs, workers, running, folders, config} as JSON (default: human text)")
     .example("queuectl status")
-    .action(async (options: GlobalOptions) => {
-      await withStore(options, async (store) => {
-        // A read command: it never changes state, not even a row that looks stale. Ages are
-        // judged on the store's clock, which every host shares.
-        const [counts, stored, workers, now, folders] = await Promise.all([
-          store.jobCounts(),
-          store.configGetAll(),
-          store.workerList(),
-          store.clockNow(),
-          jobfileFolders(store),
-        ]);
-        const lostAfter = workerLostAfterMs(resolveConfig(stored));
-        const config = withDefaults(stored);
-        const running = await runningJobs(store, now);
-        const workerRows = workers.map((worker) => workerJson(worker, now, lostAfter));
-        if (options.json) {
-          printJson({ jobs: counts, workers: workerRows, running, folders, config: configJson(config) });
-          return;
-        }
-        const lines = [
-          colors.bold("=== QueueCTL Status ==="),
-          "",
-          colors.bold("Job States:"),
-          countsBlock(counts),
-          "",
-        ];
-        lines.push(colors.bold(`Active Workers: ${workerRows.filter((w) => w.alive).length}`));
-        if (workerRows.length === 0)
-          lines.push("  (none running; start some with `queuectl worker start --count 3`)");
-        const hosts = [...new Set(workerRows.map((w) => w.host))];
-        for (const host of hosts) {
-          if (hosts.length > 1) lines.push(`  ${safeText(host)}:`);
-          for (const worker of workerRows.filter((w) => w.host === host)) {
-            const age = Math.round(worker.heartbeat_age_ms / 1000);
-            const health = worker.alive
-              ? colors.green(worker.stop_requested ? "Stopping" : "Running")
-              : colors.red(`Lost (no heartbeat for ${age}s)`);
-            lines.push(
-              `  Worker (PID: ${worker.pid}) - ${health}${hosts.length > 1 ? "" : ` on ${safeText(worker.host)}`}`,
-            );
-            lines.push(...runningLines(running.filter((job) => job.worker_id === worker.id)));
-          }
-        }
+    .action(statusCommand);
+}
+
+/** `status`: also run directly, without cac, by cli-direct.ts. */
+export async function statusCommand(options: GlobalOptions): Promise<void> {
+  await withStore(options, async (store) => {
+    // A read command: it never changes state, not even a row that looks stale. Ages are
+    // judged on the store's clock, which every host shares.
+    const [counts, stored, workers, now, folders] = await Promise.all([
+      store.jobCounts(),
+      store.configGetAll(),
+      store.workerList(),
+      store.clockNow(),
+      jobfileFolders(store),
+    ]);
+    const lostAfter = workerLostAfterMs(resolveConfig(stored));
+    const config = withDefaults(stored);
+    const running = await runningJobs(store, now);
+    const workerRows = workers.map((worker) => workerJson(worker, now, lostAfter));
+    if (options.json) {
+      printJson({ jobs: counts, workers: workerRows, running, folders, config: configJson(config) });
+      return;
+    }
+    const lines = [
+      colors.bold("=== QueueCTL Status ==="),
+      "",
+      colors.bold("Job States:"),
+      countsBlock(counts),
+      "",
+    ];
+    lines.push(colors.bold(`Active Workers: ${workerRows.filter((w) => w.alive).length}`));
+    if (workerRows.length === 0)
+      lines.push("  (none running; start some with `queuectl worker start --count 3`)");
+    const hosts = [...new Set(workerRows.map((w) => w.host))];
+    for (const host of hosts) {
+      if (hosts.length > 1) lines.push(`  ${safeText(host)}:`);
+      for (const worker of workerRows.filter((w) => w.host === host)) {
+        const age = Math.round(worker.heartbeat_age_ms / 1000);
+        const health = worker.alive
+          ? colors.green(worker.stop_requested ? "Stopping" : "Running")
+          : colors.red(`Lost (no heartbeat for ${age}s)`);
         lines.push(
-          "",
-          colors.bold("Jobfile folders:"),
-          ...(await import("../render/folders.ts")).folderLines(folders),
+          `  Worker (PID: ${worker.pid}) - ${health}${hosts.length > 1 ? "" : ` on ${safeText(worker.host)}`}`,
         );
-        lines.push("", colors.bold("Configuration:"));
-        for (const [key, value] of Object.entries(config)) lines.push(`  ${key}: ${value}`);
-        console.log(lines.join("\n"));
-      });
-    });
+        lines.push(...runningLines(running.filter((job) => job.worker_id === worker.id)));
+      }
+    }
+    lines.push(
+      "",
+      colors.bold("Jobfile folders:"),
+      ...(await import("../render/folders.ts")).folderLines(folders),
+    );
+    lines.push("", colors.bold("Configuration:"));
+    for (const [key, value] of Object.entries(config)) lines.push(`  ${key}: ${value}`);
+    console.log(lines.join("\n"));
+  });
 }

@@ -89,7 +89,14 @@ export async function enqueueStream(
         if (job.spec.after) dependencies.set(id, job.spec.after);
         // The first id always: a one-job file is reported by its id.
         if (options.keepIds || ids.length === 0) ids.push(id);
-        batch.push({ ...job, source: null });
+        // Written out rather than spread: a spread per line cost a bulk enqueue measurably.
+        batch.push({
+          spec: job.spec,
+          revision: job.revision,
+          maxRetries: job.maxRetries,
+          nextRunAt: job.nextRunAt,
+          source: null,
+        });
         if (batch.length >= BATCH) {
           yield batch;
           batch = [];

@@ -155,6 +155,34 @@ describe("revision", () => {
     expect(canonicalJson(a)).toBe(canonicalJson(b));
   });
 
+  test("is the SHA-256 of the canonical JSON, whatever fields and key order the spec has", () => {
+    const specs = [
+      normalizeSpec({ id: "job-1", command: "true" }),
+      a,
+      normalizeSpec({
+        id: 'all\u00e9"',
+        command: ["sh", "-c", "echo \u2028"],
+        max_retries: 0,
+        priority: -5,
+        delay: "1s",
+        cwd: "/tmp",
+        queue: "q",
+        after: ["x", "y"],
+        env: { Z_1: "\u00e9", A: "" },
+      }),
+      normalizeSpec({ id: "s", command: "x", schedule: "*/5 * * * *", timezone: "UTC", catchup: "all" }),
+      { command: "x", id: "order" } as ReturnType<typeof normalizeSpec>,
+      { id: "extra", command: "x", zeta: 1, alpha: [2] } as unknown as ReturnType<typeof normalizeSpec>,
+      { id: "undefined", command: "x", priority: undefined },
+    ];
+    for (const spec of specs) {
+      const expected = new Bun.CryptoHasher("sha256").update(canonicalJson(spec)).digest("hex").slice(0, 16);
+      expect(specRevision(spec)).toBe(expected);
+    }
+    // Stored revisions must never change: a pinned value.
+    expect(specRevision(normalizeSpec({ id: "job-1", command: "true" }))).toBe("7f182e963163f74f");
+  });
+
   test("changes when the spec changes", () => {
     expect(specRevision({ ...a, command: "echo 2" })).not.toBe(specRevision(a));
     expect(specRevision({ ...a, max_retries: 3 })).not.toBe(specRevision(a));

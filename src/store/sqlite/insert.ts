@@ -5,7 +5,6 @@
  */
 
 import { type Database, SQLiteError, type Statement } from "bun:sqlite";
-import { specColumns } from "../columns.ts";
 import { duplicateIdError } from "../errors.ts";
 import type { JobInsertParams, JobInsertStreamParams } from "../params.ts";
 import type { NewJob } from "../records.ts";
@@ -15,21 +14,34 @@ import { setDependencies } from "./dependencies.ts";
 const PROGRESS_EVERY = 5000;
 
 export function insertValues(job: NewJob, now: number): (string | number | null)[] {
-  const { priority, queue, tags } = specColumns(job.spec);
-  return [
-    job.spec.id,
-    JSON.stringify(job.spec),
-    job.revision,
-    job.maxRetries,
-    priority,
-    queue,
-    tags,
-    now,
-    now,
-    job.nextRunAt,
-    job.source,
-    job.source === null ? 0 : 1,
-  ];
+  const values: (string | number | null)[] = new Array(INSERT_COLUMNS);
+  writeInsertValues(values, 0, job, now);
+  return values;
+}
+
+/** The number of values insertValues gives per row. */
+const INSERT_COLUMNS = 12;
+
+/** insertValues written into `values` from `offset`: a bulk insert fills one array per statement. */
+function writeInsertValues(
+  values: (string | number | null)[],
+  offset: number,
+  job: NewJob,
+  now: number,
+): void {
+  const { spec } = job;
+  values[offset] = spec.id;
+  values[offset + 1] = JSON.stringify(spec);
+  values[offset + 2] = job.revision;
+  values[offset + 3] = job.maxRetries;
+  values[offset + 4] = spec.priority ?? 0;
+  values[offset + 5] = spec.queue ?? "default";
+  values[offset + 6] = spec.tags === undefined ? "[]" : JSON.stringify(spec.tags);
+  values[offset + 7] = now;
+  values[offset + 8] = now;
+  values[offset + 9] = job.nextRunAt;
+  values[offset + 10] = job.source;
+  values[offset + 11] = job.source === null ? 0 : 1;
 }
 
 /** A new job's id and what it runs after: all a bulk insert keeps of a job once it is written. */
@@ -56,12 +68,15 @@ function insertJobRows(db: Database, jobs: NewJob[], now: number): Dependencies[
   const one = db.query(INSERT_SQL + ROW_SQL);
   const withDependencies: Dependencies[] = [];
   let start = 0;
+  const values: (string | number | null)[] = [];
   for (; start + ROWS_PER_STATEMENT <= jobs.length; start += ROWS_PER_STATEMENT) {
     // Compiled only for a batch that needs it: preparing it costs a one-job enqueue noticeably.
     const many = db.query(INSERT_SQL + Array(ROWS_PER_STATEMENT).fill(ROW_SQL).join(", "));
     const rows = jobs.slice(start, start + ROWS_PER_STATEMENT);
+    for (let row = 0; row < ROWS_PER_STATEMENT; row++)
+      writeInsertValues(values, row * INSERT_COLUMNS, rows[row] as NewJob, now);
     try {
-      many.run(...rows.flatMap((job) => insertValues(job, now)));
+      many.run(...values);
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
       // The statement left nothing behind; row by row names the id.

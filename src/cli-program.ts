@@ -1,0 +1,224 @@
+/**
+ * The full command line: cac wiring, two-word commands, help, and cac's errors turned into
+ * UserErrors. Loaded for every command except the calls cli-direct.ts answers without it.
+ */
+
+import { type CAC, cac } from "cac";
+import {
+  commandIndex,
+  joinGroupWords,
+  keepDashValues,
+  longOptionNames,
+  textOptionWithoutValue,
+  typedOption,
+} from "./cli-argv.ts";
+import { nearestName, suggestion, UserError } from "./core/errors.ts";
+import { safeText } from "./render.ts";
+
+/** Two-word commands: cac matches one word, so `worker start` is joined into one argument. */
+const COMMAND_GROUPS: Record<string, string[]> = {
+  worker: ["start", "stop", "run"],
+  dlq: ["list", "retry"],
+  config: ["get", "set"],
+  queue: ["set", "pause", "resume", "list"],
+  schedule: ["list", "remove"],
+};
+
+type Register = (cli: CAC) => void;
+
+/**
+ * Every command module, in the order `--help` lists them, keyed by the first word of the
+ * commands it registers. Only the module of the command being run is imported: each one
+ * pulls in its own dependencies (the store, the worker, chokidar, the dashboard …), and
+ * loading them all cost a one-line `enqueue` most of its start-up time.
+ */
+const COMMAND_MODULES: [words: string[], load: () => Promise<Register>][] = [
+  [["enqueue"], async () => (await import("./commands/enqueue.ts")).registerEnqueue],
+  [["add"], async () => (await import("./commands/add.ts")).registerAdd],
+  [["list"], async () => (await import("./commands/list.ts")).registerList],
+  [["show"], async () => (await import("./commands/show.ts")).registerShow],
+  [["status"], async () => (await import("./commands/status.ts")).registerStatus],
+  [
+    ["worker"],
+    async () => {
+      const [run, start, stop] = await Promise.all([
+        import("./commands/worker-run.ts"),
+        import("./commands/worker-start.ts"),
+        import("./commands/worker-stop.ts"),
+      ]);
+      return (cli) => {
+        run.registerWorkerRun(cli);
+        start.registerWorkerStart(cli);
+        stop.registerWorkerStop(cli);
+      };
+    },
+  ],
+  [["dlq"], async () => (await import("./commands/dlq.ts")).registerDlq],
+  [["cancel", "rerun"], async () => (await import("./commands/cancel.ts")).registerCancelAndRerun],
+  [["kill"], async () => (await import("./commands/kill.ts")).registerKill],
+  [["config"], async () => (await import("./commands/config.ts")).registerConfig],
+  [["wait"], async () => (await import("./commands/wait.ts")).registerWait],
+  [["logs"], async () => (await import("./commands/logs.ts")).registerLogs],
+  [["queue"], async () => (await import("./commands/queue.ts")).registerQueue],
+  [["schedule"], async () => (await import("./commands/schedule.ts")).registerSchedule],
+  [["purge"], async () => (await import("./commands/purge.ts")).registerPurge],
+  [["sync", "watch"], async () => (await import("./commands/sync.ts")).registerSync],
+  [["export", "import"], async () => (await import("./commands/export.ts")).registerExportImport],
+  [["dashboard"], async () => (await import("./commands/dashboard.ts")).registerDashboard],
+  [["service"], async () => (await import("./commands/service.ts")).registerService],
+  [["completion"], async () => (await import("./commands/completion.ts")).registerCompletion],
+];
+
+/** Commands that need every command registered: completion scripts list them all. */
+const NEEDS_EVERY_COMMAND = new Set(["completion"]);
+
+function joinGroupCommand(args: string[], cli: CAC): string[] {
+  const joined = joinGroupWords(args, COMMAND_GROUPS);
+  if ("args" in joined) return joined.args;
+  const { group, sub } = joined;
+  const subcommands = COMMAND_GROUPS[group] ?? [];
+  const wantsHelp = sub === undefined || sub === "--help" || sub === "-h";
+  const describe = (name: string) =>
+    cli.commands.find((command) => command.name === `${group} ${name}`)?.description ?? "";
+  const width = Math.max(...subcommands.map((name) => name.length));
+  const list = subcommands
+    .map((name) => `  queuectl ${group} ${name.padEnd(width)}  ${describe(name)}`.trimEnd())
+    .join("\n");
+  if (wantsHelp && (args.includes("--help") || args.includes("-h"))) {
+    console.log(
+      `Usage: queuectl ${group} <${subcommands.join("|")}> [options]\n\nCommands:\n${list}\n\nRun \`queuectl ${group} <command> --help\` for details.`,
+    );
+    process.exit(0);
+  }
+  const nearSubcommand = sub === undefined ? undefined : nearestName(sub, subcommands);
+  throw new UserError(
+    sub === undefined ? `\`${group}\` needs a subcommand` : `unknown command \`${group} ${safeText(sub)}\``,
+    sub === undefined
+      ? `one of: ${subcommands.join(", ")}`
+      : nearSubcommand === undefined
+        ? `valid names: ${subcommands.map((name) => `${group} ${name}`).join(", ")}`
+        : `did you mean \`${group} ${nearSubcommand}\`?`,
+  );
+}
+
+/**
+ * Registers the global options and the commands `word` needs: its own module when it names
+ * one, else every module, for the full `--help` and for suggestions after a typo.
+ */
+async function buildCli(word: string | undefined): Promise<CAC> {
+  const cli = cac("queuectl");
+  cli.option(
+    "--db <url>",
+    "Store: a SQLite path, sqlite://PATH or postgres://… (default: $QUEUECTL_DB, else $QUEUECTL_HOME/jobs.db)",
+  );
+  cli.option("--debug", "Print stack traces of internal errors (default: off)");
+  const wanted = COMMAND_MODULES.filter(
+    ([words]) => word !== undefined && words.includes(word) && !NEEDS_EVERY_COMMAND.has(word),
+  );
+  const modules = wanted.length > 0 ? wanted : COMMAND_MODULES;
+  const registers = await Promise.all(modules.map(([, load]) => load()));
+  for (const register of registers) register(cli);
+  // cac leaves a command's own description out of its --help; put it under the usage line.
+  cli.help((sections) => {
+    const usage = sections.find((section) => section.title === "Usage")?.body ?? "";
+    const command = cli.commands.find((c) => usage.trim() === `$ queuectl ${c.rawName}`);
+    if (command?.description) sections.splice(2, 0, { body: command.description });
+    return sections;
+  });
+  return cli;
+}
+
+function describeCacError(error: Error, cli: CAC, args: string[]): UserError {
+  const unknown = /^Unknown option `(.+)`/.exec(error.message)?.[1];
+  if (unknown !== undefined) {
+    const typed = typedOption(unknown, args);
+    const known = longOptionNames([...cli.globalCommand.options, ...(cli.matchedCommand?.options ?? [])]);
+    const nearest = typed.startsWith("--") ? nearestName(typed, known) : undefined;
+    const command = cli.matchedCommand?.name;
+    // `queuectl add ls -la` reads -la as an option of add; the fix is the missing --.
+    if (command === "add" && nearest === undefined) {
+      return new UserError(
+        `unknown option \`${safeText(typed)}\``,
+        "put the command after --: queuectl add [options] -- CMD [ARGS…]",
+      );
+    }
+    return new UserError(
+      `unknown option \`${safeText(typed)}\``,
+      `${nearest ? `did you mean \`${nearest}\`?; ` : ""}see \`queuectl ${command ? `${command} ` : ""}--help\``,
+    );
+  }
+  const message = error.message.replace(/\.$/, "");
+  return new UserError(
+    message.charAt(0).toLowerCase() + message.slice(1),
+    "see `queuectl --help` or `queuectl <command> --help`",
+  );
+}
+
+/** Parses `args` (the words after `queuectl`) and runs the command they name. */
+export async function runProgram(argv: string[], args: string[]): Promise<void> {
+  let cli: CAC | undefined;
+  try {
+    // Help loads every module: cac falls back to the full listing in cases only it decides.
+    const wantsHelp = args.includes("--help") || args.includes("-h");
+    cli = await buildCli(wantsHelp ? undefined : args[commandIndex(args)]);
+    if (args.length === 0) {
+      cli.outputHelp();
+      return;
+    }
+    await parseAndRun(cli, argv, args);
+  } catch (error) {
+    if (error instanceof Error && error.name === "CACError" && cli !== undefined) {
+      throw describeCacError(error, cli, args);
+    }
+    throw error;
+  }
+}
+
+async function parseAndRun(cli: CAC, argv: string[], args: string[]): Promise<void> {
+  cli.parse(
+    [
+      argv[0] ?? "bun",
+      argv[1] ?? "queuectl",
+      ...keepDashValues(joinGroupCommand(args, cli), [
+        ...cli.globalCommand.options,
+        ...cli.commands.flatMap((c) => c.options),
+      ]),
+    ],
+    {
+      run: false,
+    },
+  );
+  if (cli.options.help) return;
+  if (!cli.matchedCommand) {
+    if (cli.args[0] === undefined) {
+      // `queuectl --verbose status` parses as --verbose=status: name the option, not "command ``".
+      const globals = cli.globalCommand.options.flatMap((option) => option.names);
+      const option = args.find(
+        (arg) => arg.startsWith("-") && !globals.includes(arg.replace(/^--?|=.*$/g, "")),
+      );
+      throw option === undefined
+        ? new UserError("no command given", "see `queuectl --help`")
+        : new UserError(`unknown option \`${option.split("=")[0]}\``, "see `queuectl --help`");
+    }
+    const unknown = String(cli.args[0] ?? "");
+    const known = [...new Set(cli.commands.map((command) => command.name.split(" ")[0] ?? ""))].filter(
+      Boolean,
+    );
+    throw new UserError(
+      `unknown command \`${safeText(unknown)}\``,
+      `${suggestion(unknown, known)}; see \`queuectl --help\``,
+    );
+  }
+  const valueless = textOptionWithoutValue(cli.matchedCommand.options, cli.options);
+  if (valueless !== undefined) {
+    throw new UserError(
+      `option \`${valueless}\` value is missing`,
+      `put its value right after it; see \`queuectl ${cli.matchedCommand.name} --help\``,
+    );
+  }
+  // After `--` everything is an argument, so that `queuectl show -- -rf` finds job "-rf";
+  // cac would otherwise set those aside in options["--"].
+  const afterDashes = cli.options["--"];
+  if (Array.isArray(afterDashes) && afterDashes.length > 0) cli.args = [...cli.args, ...afterDashes];
+  await cli.runMatchedCommand();
+}
