@@ -5,6 +5,7 @@
  * writes it; a test fails while the committed file differs from what this returns.
  */
 
+import { MATRIX_KEY_PATTERN, MAX_MATRIX_JOBS } from "./matrix.ts";
 import { type JsonSchema, NOT_WITH_SCHEDULE, SCHEDULE_ONLY_FIELDS, SPEC_FIELD_TABLE } from "./spec-fields.ts";
 
 /**
@@ -22,6 +23,37 @@ function conditional(condition: JsonSchema, then: JsonSchema, otherwise?: JsonSc
 
 const SCHEMA_KEY_DESCRIPTION = "Where editors find this schema; queuectl ignores it.";
 
+const MATRIX_VALUE: JsonSchema = { type: ["string", "number", "boolean"] };
+const matrixEntries = (description: string): JsonSchema => ({
+  description,
+  type: "array",
+  items: {
+    type: "object",
+    minProperties: 1,
+    propertyNames: { pattern: MATRIX_KEY_PATTERN },
+    additionalProperties: MATRIX_VALUE,
+  },
+});
+
+/**
+ * `matrix` is no job field: it is read off a jobfile declaration before the spec is
+ * (src/core/matrix.ts), so enqueue never takes it. What no schema can say is left to the
+ * parser: placeholders naming known keys, the cap, and ids that come out distinct.
+ */
+const MATRIX_SCHEMA: JsonSchema = {
+  description: `Jobfiles only: one job per combination of these lists' values, with \${{ matrix.KEY }} replaced in every string field. Ids: the id with placeholders replaced, or else the id (or the file's path) with "-" and the values appended in alphabetical order of the keys (build-eu-s). At most ${MAX_MATRIX_JOBS} jobs per declaration. Default: none.`,
+  type: "object",
+  minProperties: 1,
+  propertyNames: { pattern: MATRIX_KEY_PATTERN },
+  properties: {
+    include: matrixEntries(
+      "Combinations to extend or add: an entry that agrees with a combination's list values adds its other values to it; one that agrees with none is a new combination.",
+    ),
+    exclude: matrixEntries("Combinations to leave out: those matching every key and value of an entry."),
+  },
+  additionalProperties: { type: "array", minItems: 1, uniqueItems: true, items: MATRIX_VALUE },
+};
+
 function jobSchema(): JsonSchema {
   return {
     type: "object",
@@ -32,6 +64,7 @@ function jobSchema(): JsonSchema {
         type: "string",
       },
       ...SPEC_FIELD_TABLE,
+      matrix: MATRIX_SCHEMA,
     },
     required: ["command"],
     additionalProperties: false,

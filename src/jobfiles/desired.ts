@@ -4,6 +4,7 @@
  */
 
 import type { NewJob } from "../store/store.ts";
+import type { MatrixOrigin } from "./declaration.ts";
 import type { Place } from "./parse.ts";
 import type { JobfileProblem } from "./problem.ts";
 
@@ -18,6 +19,8 @@ export interface DesiredJob extends NewJob {
   column: number;
   /** Where each field is written, when known. */
   fields?: Record<string, Place>;
+  /** The declaration and values of a job made by a `matrix`; absent otherwise. */
+  matrix?: MatrixOrigin;
 }
 
 export interface DesiredState {

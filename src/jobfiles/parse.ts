@@ -8,15 +8,16 @@
  * path without its extension (`nightly/backup.yaml` → `nightly/backup`). A file that
  * declares several jobs must give each one an `id`: a position-based id would silently
  * change when someone reorders the list, cancelling one job and queueing another.
+ * A declaration with `matrix` stands for one job per combination (declaration.ts).
  *
  * A file is all or nothing: any problem in it means none of its jobs is applied.
  */
 
 import type * as YamlModule from "yaml";
 import type { Node } from "yaml";
-import { UserError } from "../core/errors.ts";
 import { jsonErrorOffset } from "../core/json-text.ts";
-import { type JobSpec, normalizeSpec, SPEC_FIELDS, SpecError } from "../core/spec.ts";
+import type { JobSpec } from "../core/spec.ts";
+import { type MatrixOrigin, readDeclaration } from "./declaration.ts";
 import { duplicateIdProblems, type IdPlace, type JobfileProblem } from "./problem.ts";
 
 /** Larger files are refused unread: a jobfile is a handful of lines. */
@@ -36,6 +37,8 @@ export interface ParsedJob extends Place {
   column: number;
   /** Where each of its fields is written, for problems found later (e.g. an unknown `after` id). */
   fields: Record<string, Place>;
+  /** The declaration and values of a job made by a `matrix`; absent otherwise. */
+  matrix?: MatrixOrigin;
 }
 
 export interface ParsedJobfile {
@@ -100,16 +103,6 @@ function resolveAlias(node: unknown, doc: ParsedDocument): unknown {
   return yaml().isAlias(node) ? (node.resolve(doc) ?? node) : node;
 }
 
-/**
- * parseDurationMs throws a plain UserError whose message starts with the field it was
- * given (`timeout "x" is not a duration`); reading the field back keeps such errors located.
- */
-function fieldOf(error: UserError): string | null {
-  if (error instanceof SpecError && error.field) return error.field;
-  const first = /^`?([a-z_]+)`?[\s"]/.exec(error.message)?.[1];
-  return first && (SPEC_FIELDS as readonly string[]).includes(first) ? first : null;
-}
-
 function firstLine(text: string): string {
   return (text.split("\n")[0] ?? "").replace(/ at line \d+, column \d+:?$/, "");
 }
@@ -117,41 +110,6 @@ function firstLine(text: string): string {
 function linePosition(text: string, offset: number): { line: number; column: number } {
   const before = text.slice(0, offset).split("\n");
   return { line: before.length, column: (before[before.length - 1]?.length ?? 0) + 1 };
-}
-
-/** Stand-ins for the required fields, so that the other fields can still be checked. */
-const PLACEHOLDERS: Record<string, unknown> = { id: "placeholder", command: "true" };
-
-/**
- * The spec, or every problem of the job: normalizeSpec stops at the first, so each field
- * it names is set aside (a required one replaced by a stand-in) and the rest checked again.
- */
-function checkSpec(
-  value: Record<string, unknown>,
-  pathId: string,
-): { spec: JobSpec } | { errors: UserError[] } {
-  const errors: UserError[] = [];
-  let rest = value;
-  for (let round = 0; round <= Object.keys(value).length + 1; round++) {
-    try {
-      const spec = normalizeSpec(rest, { generateId: () => pathId });
-      return errors.length === 0 ? { spec } : { errors };
-    } catch (error) {
-      if (!(error instanceof UserError)) throw error;
-      errors.push(error);
-      const top = fieldOf(error)?.split(".")[0];
-      if (top === undefined) break;
-      if (top in PLACEHOLDERS) {
-        if (rest[top] === PLACEHOLDERS[top]) break;
-        rest = { ...rest, [top]: PLACEHOLDERS[top] };
-      } else {
-        if (!(top in rest)) break;
-        const { [top]: _setAside, ...others } = rest;
-        rest = others;
-      }
-    }
-  }
-  return { errors };
 }
 
 export function parseJobfile(text: string, rel: string): ParsedJobfile {
@@ -308,10 +266,14 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
       continue;
     }
     const givenId = entry.value.id;
-    if (typeof givenId === "string" || typeof givenId === "number") {
+    const idAt = place(fieldOffset(entry.node, "id", doc) ?? entry.offset);
+    const declared = readDeclaration(entry.value, pathId);
+    if (declared.matrixIds) {
+      result.knownIds.push(...declared.matrixIds);
+      idPlaces.push(...declared.matrixIds.map((id) => ({ id, file: rel, ...idAt })));
+    } else if (typeof givenId === "string" || typeof givenId === "number") {
       result.knownIds.push(String(givenId));
-      const at = place(fieldOffset(entry.node, "id", doc) ?? entry.offset);
-      idPlaces.push({ id: String(givenId), file: rel, ...at });
+      idPlaces.push({ id: String(givenId), file: rel, ...idAt });
     } else if (!several) result.knownIds.push(pathId);
     if (several && givenId === undefined) {
       report(
@@ -322,23 +284,17 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
       );
       continue;
     }
-    const checked = checkSpec(entry.value, pathId);
-    if ("spec" in checked) {
-      const fields: Record<string, Place> = {};
-      if (yaml().isMap(entry.node))
-        for (const pair of entry.node.items) fields[keyText(pair.key)] = place(offsetOf(pair.key));
-      result.jobs.push({
-        spec: checked.spec,
-        ...place(fieldOffset(entry.node, "id", doc) ?? entry.offset),
-        fields,
-      });
-      continue;
-    }
-    for (const error of checked.errors) {
-      const field = fieldOf(error);
+    for (const problem of declared.problems) {
+      const field = problem.field;
       const offset = (field === null ? null : fieldOffset(entry.node, field, doc)) ?? entry.offset;
-      report(offset, field, error.message, error.hint);
+      report(offset, field, problem.message, problem.hint);
     }
+    if (declared.problems.length > 0) continue;
+    const fields: Record<string, Place> = {};
+    if (yaml().isMap(entry.node))
+      for (const pair of entry.node.items) fields[keyText(pair.key)] = place(offsetOf(pair.key));
+    for (const { spec, matrix } of declared.specs)
+      result.jobs.push({ spec, ...idAt, fields, ...(matrix ? { matrix } : {}) });
   }
   // A file without other problems gets this from the planner, which sees every file's ids.
   if (result.problems.length > 0) result.problems.push(...duplicateIdProblems(idPlaces));

@@ -63,6 +63,7 @@ export function desiredJobsOf(
       line: job.line,
       column: job.column,
       fields: job.fields,
+      ...(job.matrix ? { matrix: job.matrix } : {}),
     };
   });
 }

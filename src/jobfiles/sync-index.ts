@@ -20,8 +20,11 @@ import { chmodSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writ
 import { join } from "node:path";
 import type { ParsedJobfile } from "./parse.ts";
 
-/** Bumped whenever the parser or this file's shape changes what an entry means. */
-const INDEX_FORMAT = 1;
+/**
+ * Bumped whenever the parser or this file's shape changes what an entry means (2: `matrix`
+ * declarations, which format 1 recorded as errors).
+ */
+const INDEX_FORMAT = 2;
 
 /**
  * How close to the reading sync's start a file's times make it racy. Sub-second timestamps

@@ -6,7 +6,9 @@
  * `sync --json` prints and `watch --json` prints one line of per sync.
  */
 
+import { cellLabel } from "../core/matrix.ts";
 import type { JobfileAction } from "../core/reconcile.ts";
+import type { DesiredJob } from "../jobfiles/desired.ts";
 import { type FieldChange, showValue } from "../jobfiles/field-changes.ts";
 import type { PlannedJob } from "../jobfiles/plan.ts";
 import { problemPlace } from "../jobfiles/problem.ts";
@@ -97,13 +99,23 @@ function fieldsJson(fields: readonly FieldChange[]) {
   return fields.map((field) => ({ field: field.field, from: field.from ?? null, to: field.to ?? null }));
 }
 
+/** ` (matrix build: region=eu, size=s)`: which declaration made the job, when a matrix did. */
+function matrixNote(job: DesiredJob | null): string {
+  if (!job?.matrix) return "";
+  return colors.dim(` (matrix ${safeText(job.matrix.declaration)}: ${safeText(cellLabel(job.matrix.cell))})`);
+}
+
+function matrixJson(job: DesiredJob | null) {
+  return job?.matrix ? { declaration: job.matrix.declaration, values: job.matrix.cell } : null;
+}
+
 function changeLines(change: PlannedJob, width: number): string[] {
   const adopt = change.adopt
     ? `adopt from ${safeText(change.adopt.from)} (${ADOPT_REASONS[change.adopt.reason]}); `
     : "";
   const rearms =
     change.rearms.length > 0 ? `; re-arms ${change.rearms.map((id) => safeText(id)).join(", ")}` : "";
-  const head = `  ${mark(change.action)} ${safeText(change.id).padEnd(width)}  ${adopt}${describe(change)}${rearms}  ${colors.dim(safeText(change.file))}`;
+  const head = `  ${mark(change.action)} ${safeText(change.id).padEnd(width)}  ${adopt}${describe(change)}${rearms}${matrixNote(change.job)}  ${colors.dim(safeText(change.file))}`;
   return [head, ...fieldLines(change.fields)];
 }
 
@@ -121,10 +133,15 @@ export function planLines(outcome: SyncOutcome): string[] {
   return [
     ...plan.changes.flatMap((change) => changeLines(change, width)),
     ...schedules.creates.map((job) =>
-      row(colors.green("+"), job.spec.id, `create schedule "${safeText(job.spec.schedule ?? "")}"`, job.file),
+      row(
+        colors.green("+"),
+        job.spec.id,
+        `create schedule "${safeText(job.spec.schedule ?? "")}"${matrixNote(job)}`,
+        job.file,
+      ),
     ),
     ...schedules.updates.flatMap((job) => [
-      row(colors.yellow("~"), job.spec.id, "update: schedule changed", job.file),
+      row(colors.yellow("~"), job.spec.id, `update: schedule changed${matrixNote(job)}`, job.file),
       ...fieldLines(plan.scheduleFields?.get(job.spec.id) ?? []),
     ]),
     ...schedules.removals.map((r) =>
@@ -201,6 +218,7 @@ function changeJson(change: PlannedJob) {
     completed_at: change.completed?.at == null ? null : new Date(change.completed.at).toISOString(),
     rearms: change.rearms,
     fields: fieldsJson(change.fields),
+    matrix: matrixJson(change.job),
   };
 }
 
@@ -221,6 +239,7 @@ export function syncJson(outcome: SyncOutcome) {
           file: job.file,
           revision: job.revision,
           schedule: job.spec.schedule,
+          matrix: matrixJson(job),
         })),
         update: plan.schedules.updates.map((job) => ({
           id: job.spec.id,
@@ -228,6 +247,7 @@ export function syncJson(outcome: SyncOutcome) {
           revision: job.revision,
           schedule: job.spec.schedule,
           fields: fieldsJson(plan.scheduleFields?.get(job.spec.id) ?? []),
+          matrix: matrixJson(job),
         })),
         remove: plan.schedules.removals.map((r) => ({ id: r.actual.id, file: r.file })),
         unchanged: plan.schedules.unchanged.length,

@@ -209,3 +209,60 @@ describe("every problem", () => {
     expect(new Set(parsed.problems.map((p) => p.line)).size).toBeGreaterThanOrEqual(2);
   });
 });
+
+describe("matrix declarations", () => {
+  test("expand in a file of one job, from its path, and in a `jobs:` list", () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: matrix placeholder syntax, not a template
+    expect(only("command: echo ${{ matrix.n }}\nmatrix: {n: [1, 2]}\n", "x/y.yaml")).toEqual([
+      { id: "x/y-1", command: "echo 1" },
+      { id: "x/y-2", command: "echo 2" },
+    ]);
+    const list = only(
+      "jobs:\n  - id: a\n    command: echo\n    matrix: {n: [1]}\n  - id: b\n    command: echo\n",
+    );
+    expect(list.map((spec) => spec.id)).toEqual(["a-1", "b"]);
+  });
+
+  test("a matrix problem names the file, the line and the key", () => {
+    expect(problemOf("command: echo\nmatrix:\n  region: [eu]\n  size: []\n", "m.yaml")).toEqual({
+      file: "m.yaml",
+      line: 4,
+      column: 3,
+      field: "matrix.size",
+      message: "`matrix.size` is an empty list",
+      hint: "give it at least one value, or remove the key",
+    });
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: matrix placeholder syntax, not a template
+    expect(problemOf("command: echo\nenv:\n  A: ${{ matrix.x }}\nmatrix: {n: [1]}\n")).toMatchObject({
+      line: 3,
+      column: 3,
+      field: "env.A",
+    });
+  });
+
+  test("a spec problem of some combinations names the first of them, one shared by all is said once", () => {
+    const parsed = parseJobfile(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: matrix placeholder syntax, not a template
+      "command: echo\nmax_retries: ${{ matrix.r }}\nmatrix: {r: [1, x, y]}\n",
+      "a.yaml",
+    );
+    expect(parsed.problems.map((problem) => [problem.line, problem.message])).toEqual([
+      [2, "`max_retries` must be a whole number (matrix: r=x)"],
+    ]);
+    const shared = parseJobfile("command: echo\nqueue: 'a b'\nmatrix: {r: [1, 2]}\n", "a.yaml");
+    expect(shared.problems.map((problem) => problem.message)).toEqual([
+      "`queue` must be a name of letters, digits, '.', '_' or '-'",
+    ]);
+  });
+
+  test("an expanded id another declaration of the file also has is an error at both", () => {
+    const parsed = parseJobfile(
+      "jobs:\n  - id: b\n    command: echo\n    matrix: {n: [1]}\n  - id: b-1\n    command: echo\n  - id: c\n    command: 5\n",
+      "a.yaml",
+    );
+    expect(parsed.knownIds).toEqual(["b-1", "b-1", "c"]);
+    expect(
+      parsed.problems.filter((problem) => problem.field === "id").map((problem) => problem.line),
+    ).toEqual([2, 5]);
+  });
+});

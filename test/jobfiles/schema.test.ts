@@ -34,10 +34,30 @@ function exampleFiles(dir = join(REPO, "jobs")): string[] {
 }
 
 describe("schema/jobfile.schema.json", () => {
-  test("describes exactly the fields a jobfile job may have", () => {
+  test("describes exactly the fields a jobfile job may have, plus `matrix`", () => {
     const job = (schema.definitions as Record<string, Schema>).job as Schema;
-    const fields = Object.keys(job.properties as object).filter((key) => key !== "$schema");
+    const keys = Object.keys(job.properties as object);
+    expect(keys).toContain("matrix");
+    const fields = keys.filter((key) => key !== "$schema" && key !== "matrix");
     expect(fields.sort()).toEqual([...SPEC_FIELDS].sort());
+  });
+
+  test("checks the shape of a matrix", () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the matrix placeholder syntax, not a template
+    const job = { id: "build-${{ matrix.region }}", command: "make ${{ matrix.region }}" };
+    expect(validate({ ...job, matrix: { region: ["eu", "us"], size: [1, 2] } })).toBe(true);
+    expect(
+      validate({
+        ...job,
+        matrix: { region: ["eu"], include: [{ region: "us" }], exclude: [{ region: "eu" }] },
+      }),
+    ).toBe(true);
+    expect(validate({ ...job, matrix: { region: [] } })).toBe(false);
+    expect(validate({ ...job, matrix: { region: [{ name: "eu" }] } })).toBe(false);
+    expect(validate({ ...job, matrix: { region: ["eu", "eu"] } })).toBe(false);
+    expect(validate({ ...job, matrix: { "re.gion": ["eu"] } })).toBe(false);
+    expect(validate({ ...job, matrix: {} })).toBe(false);
+    expect(validate({ ...job, matrix: ["eu"] })).toBe(false);
   });
 
   test("accepts the forms and flags typos, missing ids in lists, and run_at with delay", () => {
