@@ -1,6 +1,6 @@
 /**
- * Jobs that talk back: each attempt gets a folder of its own under `$QUEUECTL_HOME/reports/`
- * (named by the id's hash and the token, like its logs) and finds it through its environment:
+ * Jobs that talk back: each attempt's report files sit in `$QUEUECTL_HOME/reports/`, named by
+ * the id's hash and the token like its logs, and the job finds them through its environment:
  *
  * - `QUEUECTL_PROGRESS`: a file the job overwrites with `<percent> <message>`, e.g.
  *   `echo "40 copying" > "$QUEUECTL_PROGRESS"`. The worker reads it every PROGRESS_POLL_MS and
@@ -9,7 +9,7 @@
  *   Read once when the attempt ends, and stored before the attempt is recorded, so a
  *   dependent job never starts before its dependency's result is there. A result over the cap
  *   or not JSON is not stored; the attempt's error says why.
- * - `QUEUECTL_DEP_RESULTS`: a folder holding `<NAME>.json` per dependency (`after`) that left a
+ * - `QUEUECTL_DEP_RESULTS` (only for a job with `after`): a folder holding `<NAME>.json` per dependency (`after`) that left a
  *   result, and `QUEUECTL_RESULT_<NAME>` holding the same JSON while it is small (see
  *   dependencyResultNames for NAME).
  *
@@ -24,6 +24,7 @@ import {
   openSync,
   readSync,
   rmSync,
+  unlinkSync,
   writeFileSync,
 } from "node:fs";
 import { basename, join } from "node:path";
@@ -44,6 +45,9 @@ const PROGRESS_READ_BYTES = 4 * 1024;
 const RESULT_ENV_MAX_BYTES = 16 * 1024;
 /** All such variables of one job together stay under this, well inside the kernel's limit. */
 const RESULT_ENV_TOTAL_BYTES = 256 * 1024;
+
+/** Report folders this process already made: a claim checks the disk only once per home. */
+const madeFolders = new Set<string>();
 
 export interface Progress {
   pct: number;
@@ -150,7 +154,6 @@ export class JobReports {
   private current: Progress | null = null;
 
   private constructor(
-    readonly dir: string,
     readonly env: Record<string, string>,
     private readonly job: Job,
   ) {
@@ -158,26 +161,33 @@ export class JobReports {
   }
 
   /**
-   * Lays out the folder for a claimed job, with its dependencies' results. Null when the
-   * folder cannot be made; the job then runs without these variables.
+   * Names the report files of a claimed job. Nothing is created for a job without
+   * dependencies: the job's own write creates its file, so a job that reports nothing costs
+   * the worker no file system work beyond one folder check. Null when the folder cannot be
+   * made; the job then runs without these variables.
    */
   static async open(params: { store: Store; home: string; job: Job }): Promise<JobReports | null> {
     const { job } = params;
-    const dir = join(params.home, "reports", basename(attemptLogBase(job.id, job.token)));
+    const folder = join(params.home, "reports");
+    const base = join(folder, basename(attemptLogBase(job.id, job.token)));
     const env: Record<string, string> = {
-      QUEUECTL_PROGRESS: join(dir, "progress"),
-      QUEUECTL_RESULT: join(dir, "result"),
-      QUEUECTL_DEP_RESULTS: join(dir, "dependencies"),
+      QUEUECTL_PROGRESS: `${base}.progress`,
+      QUEUECTL_RESULT: `${base}.result`,
     };
+    const after = job.spec.after ?? [];
     try {
       // Results are job output: only the owner may read them, as with logs.
-      mkdirSync(env.QUEUECTL_DEP_RESULTS as string, { recursive: true, mode: 0o700 });
-      writeFileSync(env.QUEUECTL_PROGRESS as string, "", { mode: 0o600 });
-      rmSync(env.QUEUECTL_RESULT as string, { force: true });
+      if (!madeFolders.has(folder)) {
+        mkdirSync(folder, { recursive: true, mode: 0o700 });
+        madeFolders.add(folder);
+      }
+      if (after.length > 0) {
+        env.QUEUECTL_DEP_RESULTS = `${base}.dependencies`;
+        mkdirSync(env.QUEUECTL_DEP_RESULTS, { recursive: true, mode: 0o700 });
+      }
     } catch {
       return null;
     }
-    const after = job.spec.after ?? [];
     if (after.length > 0) {
       const names = dependencyResultNames(after);
       let envBytes = 0;
@@ -192,7 +202,7 @@ export class JobReports {
         }
       }
     }
-    return new JobReports(dir, env, job);
+    return new JobReports(env, job);
   }
 
   /** The progress to store when it changed since the last one stored, else null. */
@@ -223,11 +233,23 @@ export class JobReports {
       const update = this.progressUpdate();
       if (update) await store.jobProgressSave({ updates: [update] });
       const { result, note } = readResult(this.env.QUEUECTL_RESULT as string);
-      // Saved even when null, so a retry that writes no result does not keep an older attempt's.
-      await store.jobResultSave({ id: this.job.id, token: this.job.token, result });
+      // Saved even when null if an earlier attempt left one, so a retry that writes no result
+      // does not keep the older attempt's; a job that never wrote one costs no write.
+      if (result !== null || (this.job.result ?? null) !== null) {
+        await store.jobResultSave({ id: this.job.id, token: this.job.token, result });
+      }
       return note;
     } finally {
-      rmSync(this.dir, { recursive: true, force: true });
+      for (const file of [this.env.QUEUECTL_PROGRESS, this.env.QUEUECTL_RESULT]) {
+        try {
+          unlinkSync(file as string);
+        } catch {
+          // Never written, or already gone.
+        }
+      }
+      if (this.env.QUEUECTL_DEP_RESULTS !== undefined) {
+        rmSync(this.env.QUEUECTL_DEP_RESULTS, { recursive: true, force: true });
+      }
     }
   }
 }
