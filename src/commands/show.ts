@@ -2,6 +2,7 @@ import type { CAC } from "cac";
 import { UserError } from "../core/errors.ts";
 import type { Job } from "../core/job.ts";
 import { readArchivedJob } from "../flow/archive-read.ts";
+import { deliveryLines, jobDetailJson } from "../render/job-detail.ts";
 import {
   attemptJson,
   attemptLines,
@@ -15,7 +16,6 @@ import {
   specLines,
 } from "../render.ts";
 import type { Store } from "../store/store.ts";
-import type { WebhookDelivery } from "../store/webhook-records.ts";
 import { type GlobalOptions, lastValue, requireJob, withStore } from "./context.ts";
 
 /** Why a pending job has not started: unfinished dependencies, a paused or full queue. */
@@ -40,33 +40,6 @@ async function waitingReasons(store: Store, job: Job): Promise<string[]> {
     );
   }
   return reasons;
-}
-
-const isoTime = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
-
-/** One line per delivery: event, URL, how it stands, tries and the last error. */
-function deliveryLines(deliveries: WebhookDelivery[]): string {
-  const lines = deliveries.map((delivery) => {
-    const status =
-      delivery.status === "delivered"
-        ? colors.green(`delivered ${isoTime(delivery.delivered_at ?? delivery.next_attempt_at)}`)
-        : delivery.status === "gave_up"
-          ? colors.red("gave up")
-          : colors.yellow(
-              delivery.attempts === 0 ? "pending" : `retrying at ${isoTime(delivery.next_attempt_at)}`,
-            );
-    const tries = `${delivery.attempts} ${delivery.attempts === 1 ? "try" : "tries"}`;
-    const error =
-      delivery.status !== "delivered" && delivery.last_error ? `  ${safeText(delivery.last_error)}` : "";
-    return `  ${delivery.event.padEnd(9)} ${safeText(delivery.url)}  ${status}  (${tries})${error}`;
-  });
-  return `${lines.join("\n")}\n`;
-}
-
-/** The delivery as `show --json` prints it: the body stays out, it is the job's own data again. */
-function deliveryJson(delivery: WebhookDelivery) {
-  const { body: _body, ...rest } = delivery;
-  return rest;
 }
 
 async function showArchived(path: string, id: string, json: boolean): Promise<void> {
@@ -128,16 +101,7 @@ export function registerShow(cli: CAC): void {
         const attempts = await store.attemptList({ jobId: job.id });
         const deliveries = await store.webhookDeliveryList({ jobId: job.id });
         if (options.json) {
-          printJson({
-            ...jobJson(job),
-            spec: job.spec,
-            // `attempts` is the list here, so the count travels as attempt_count.
-            attempt_count: job.attempts,
-            attempts: attempts.map(attemptJson),
-            // Stored as the job wrote it, which was checked to be JSON.
-            result: job.result ? JSON.parse(job.result) : null,
-            webhooks: deliveries.map(deliveryJson),
-          });
+          printJson(jobDetailJson(job, attempts, deliveries));
           return;
         }
         const block = jobBlocks([job], Date.now()).replace(/^Found 1 job\(s\):\n\n/, "");

@@ -4,7 +4,8 @@
  */
 
 import { resolveConfig, withDefaults, workerLostAfterMs } from "../core/config.ts";
-import { attemptJson, configJson, iso, jobJson, scheduleJson, workerJson } from "../render.ts";
+import { jobDetailJson } from "../render/job-detail.ts";
+import { configJson, iso, scheduleJson, workerJson } from "../render.ts";
 import type { JobLink, Store } from "../store/store.ts";
 import { type LiveOutputSource, liveOutputTail } from "./live-output.ts";
 import { answering, wholeNumber } from "./query-params.ts";
@@ -49,20 +50,15 @@ function noSuchJob(id: string): Response {
   return problem(404, `no job with id "${id}"`, "see GET /api/jobs for the ids in the queue");
 }
 
-/** The `show --json` shape: the job, its full spec and every attempt. */
+/** The `show --json` shape: the job, its full spec, every attempt, result and webhook deliveries. */
 export async function job(store: Store, id: string): Promise<Response> {
   const found = await store.jobGet({ id });
   if (!found) return noSuchJob(id);
-  const attempts = await store.attemptList({ jobId: id });
-  // As in `show --json`: `attempts` is the list, so the count travels as attempt_count.
-  return json({
-    ...jobJson(found),
-    spec: found.spec,
-    attempt_count: found.attempts,
-    attempts: attempts.map(attemptJson),
-    // As in `show --json`: stored as the job wrote it, which was checked to be JSON.
-    result: found.result ? JSON.parse(found.result) : null,
-  });
+  const [attempts, deliveries] = await Promise.all([
+    store.attemptList({ jobId: id }),
+    store.webhookDeliveryList({ jobId: id }),
+  ]);
+  return json(jobDetailJson(found, attempts, deliveries));
 }
 
 /**
