@@ -30,6 +30,19 @@ export interface RunResult {
 }
 
 /** A lease a worker holds: the job and the fencing token of its claim. */
+export interface CompletedRun {
+  id: string;
+  token: number;
+  result: RunResult;
+}
+
+export interface CompleteAndClaimParams {
+  completions: CompletedRun[];
+  /** Null claims nothing. */
+  claim: { workerId: string; host: string; leaseMs: number; queues?: string[] | null; limit: number } | null;
+  now: number;
+}
+
 export interface HeldLease {
   id: string;
   token: number;
@@ -342,6 +355,12 @@ export interface Store {
   }): Promise<{ workerId: string | null; token: number } | null>;
   /** Fenced by `token`: false (and no change) when a newer claim owns the job. */
   jobComplete(params: { id: string; token: number; now: number; result: RunResult }): Promise<boolean>;
+  /**
+   * A worker's hot path in one transaction: completes each of `completions` exactly as
+   * `jobComplete` would (`completed[i]` is its answer), then claims up to `claim.limit`
+   * jobs as `jobClaim` would, each with its own attempt row, token and lease.
+   */
+  jobCompleteAndClaim(params: CompleteAndClaimParams): Promise<{ completed: boolean[]; claimed: Job[] }>;
   /**
    * Records a failed run as `failed` (claimable at `nextRunAt`), `dead`, or `canceled` (a
    * kill). Fenced by `token`; with `onlyIfLeaseExpiredBefore` it also requires the lease to

@@ -19,16 +19,18 @@ import { heartbeatIntervalMs, type QueueConfig, resolveConfig } from "../core/co
 import { StoreGoneError } from "../core/errors.ts";
 import type { Job } from "../core/job.ts";
 import { tickSchedules } from "../flow/tick.ts";
-import type { Store } from "../store/store.ts";
+import type { RunResult, Store } from "../store/store.ts";
 import { AttemptBook, type Slot } from "./attempts.ts";
 import type { WorkerEvent } from "./events.ts";
 import { describeConfig, heartbeat, leaseKey } from "./heartbeat.ts";
-import { recordAttemptRetrying } from "./outcome.ts";
+import { type RecordedOutcome, recordAttemptRetrying, succeeded } from "./outcome.ts";
+import { Reaper } from "./reaper.ts";
 import { rescueService } from "./rescue.ts";
 import { retentionService } from "./retention.ts";
 import { type RunningJob, runAfter, runJob } from "./run.ts";
 import { scheduleTicker } from "./schedule-ticker.ts";
 import { PeriodicService } from "./service.ts";
+import { StoreClock } from "./store-clock.ts";
 
 export interface WorkerOptions {
   store: Store;
@@ -42,7 +44,7 @@ export interface WorkerOptions {
   /** Exit once no job is pending, failed (awaiting a retry) or processing. */
   drain: boolean;
   onEvent: (event: WorkerEvent) => void;
-  /** The wall clock for leases and results. Default Date.now. */
+  /** The wall clock for leases and results. Default: the store's (see store-clock.ts). */
   now?: () => number;
   /** Recorded in the registry. Default process.pid. */
   pid?: number;
@@ -50,6 +52,13 @@ export interface WorkerOptions {
 
 export function newWorkerId(host: string, pid: number): string {
   return `${host}-${pid}-${randomBytes(3).toString("hex")}`;
+}
+
+/** A run that ended well, waiting for the claim loop's next transaction to complete it. */
+interface PendingCompletion {
+  slot: Slot;
+  result: RunResult;
+  settle: (outcome: Promise<RecordedOutcome>) => void;
 }
 
 export class Worker {
@@ -66,9 +75,20 @@ export class Worker {
   /** Set when the worker cannot go on (its store vanished); run() rethrows it. */
   private fatal: StoreGoneError | null = null;
   private readonly renewal: PeriodicService;
+  /** Null when `now` was given: the caller owns the clock. */
+  private readonly clock: StoreClock | null;
+  /** Kills this worker's job groups if it dies; one per run. */
+  private reaper: Reaper | null = null;
+  /**
+   * Completions are grouped: the claim loop completes every run that ended since its last
+   * transaction and claims their slots again, in one transaction (see claimLoop).
+   */
+  private completions: PendingCompletion[] = [];
 
   constructor(private readonly options: WorkerOptions) {
-    this.now = options.now ?? Date.now;
+    const clock = options.now ? null : new StoreClock(options.store);
+    this.clock = clock;
+    this.now = options.now ?? (() => (clock as StoreClock).now());
     this.pid = options.pid ?? process.pid;
     this.id = newWorkerId(options.host, this.pid);
     this.slots = new AttemptBook(
@@ -85,6 +105,7 @@ export class Worker {
   /** Runs until stopped (or drained), then deregisters. */
   async run(): Promise<void> {
     const { store } = this.options;
+    await this.clock?.sync();
     this.config = resolveConfig(await store.configGetAll());
     await store.workerRegister({
       id: this.id,
@@ -101,6 +122,8 @@ export class Worker {
       queues: this.options.queues,
     });
     const services = [this.renewal, ...this.maintenance()];
+    const reaper = new Reaper();
+    this.reaper = reaper;
     for (const service of services) service.start();
     try {
       await this.claimLoop();
@@ -108,6 +131,7 @@ export class Worker {
       while (this.slots.size > 0) await Promise.all(this.slots.all().map((slot) => slot.finished));
     } finally {
       await Promise.all(services.map((service) => service.stop()));
+      reaper.close();
       await store.workerRemove({ id: this.id }).catch(() => {});
       this.emit({ type: "stopped", workerId: this.id });
     }
@@ -173,16 +197,25 @@ export class Worker {
     this.renewal.poke();
   }
 
+  /**
+   * Each round is one transaction: it completes the runs that ended well since the last one
+   * (they queue up meanwhile, so a busy worker commits several at once) and claims as many
+   * jobs as slots are free. A round trip or commit per job was most of a short job's cost.
+   */
   private async claimLoop(): Promise<void> {
     while (!this.stopping) {
       if (this.wake.signal.aborted) this.wake = new AbortController();
+      const batch = this.completions.splice(0);
       try {
-        if (this.slots.size >= this.options.concurrency) {
+        // Runs waiting to be completed have exited: their slots are free already.
+        const free = this.options.concurrency - (this.slots.size - batch.length);
+        if (batch.length === 0 && free <= 0) {
           await sleep(this.config.pollIntervalMs, this.wake.signal);
-        } else if (!(await this.claimOne())) {
+        } else if ((await this.completeAndClaim(batch, free)) === 0 && batch.length === 0) {
           await this.idle();
         }
       } catch (error) {
+        this.completeAlone(batch);
         if (error instanceof StoreGoneError) {
           this.giveUp(error);
           break;
@@ -192,19 +225,43 @@ export class Worker {
         await sleep(this.config.pollIntervalMs, this.wake.signal);
       }
     }
+    // Stopping: what still waits is recorded one by one, as any run ending from now on is.
+    this.completeAlone(this.completions.splice(0));
   }
 
-  /** Claims and starts one job; false when none is runnable now. */
-  private async claimOne(): Promise<boolean> {
-    const job = await this.options.store.jobClaim({
-      workerId: this.id,
-      host: this.options.host,
+  /** One round of the claim loop; returns how many jobs it claimed and started. */
+  private async completeAndClaim(batch: PendingCompletion[], free: number): Promise<number> {
+    const { completed, claimed } = await this.options.store.jobCompleteAndClaim({
+      completions: batch.map(({ slot, result }) => ({ id: slot.job.id, token: slot.job.token, result })),
+      claim:
+        free > 0
+          ? {
+              workerId: this.id,
+              host: this.options.host,
+              leaseMs: this.config.leaseMs,
+              queues: this.options.queues,
+              limit: free,
+            }
+          : null,
       now: this.now(),
-      leaseMs: this.config.leaseMs,
-      queues: this.options.queues,
     });
-    if (job) this.start(job);
-    return job !== null;
+    batch.forEach((pending, i) => {
+      const outcome: RecordedOutcome = { outcome: completed[i] ? "completed" : "discarded", nextRunAt: null };
+      pending.settle(Promise.resolve(outcome));
+    });
+    for (const job of claimed) this.start(job);
+    return claimed.length;
+  }
+
+  /**
+   * Completions whose round failed, or that the stopping loop will not take: each is
+   * recorded alone with retries. Their round may have committed although its answer was
+   * lost, so a fenced write is then checked against the job's row.
+   */
+  private completeAlone(batch: PendingCompletion[]): void {
+    for (const pending of batch) {
+      pending.settle(this.recordAlone(pending.slot, pending.result, this.now(), true));
+    }
   }
 
   /** Nothing to claim: exit when draining an empty queue, else wait for a commit or a local event. */
@@ -232,6 +289,7 @@ export class Worker {
         home: this.options.home,
         timeoutMs,
         baseEnv: process.env,
+        reaper: this.reaper as Reaper,
       });
     const handle = this.slots.runs(job.id) ? runAfter(this.slots.supersede(job), run) : run();
     const slot: Slot = {
@@ -264,9 +322,34 @@ export class Worker {
 
   private async finish(slot: Slot, result: Awaited<RunningJob["done"]>): Promise<void> {
     const now = this.now();
-    let recorded: Awaited<ReturnType<typeof recordAttemptRetrying>>;
+    // A run that ended well is completed by the claim loop's next round, with any others.
+    const recorded =
+      slot.releaseReason === null && succeeded(result) && !this.stopping
+        ? await new Promise<RecordedOutcome>((resolve, reject) => {
+            this.completions.push({ slot, result, settle: (outcome) => outcome.then(resolve, reject) });
+            this.poke();
+          })
+        : await this.recordAlone(slot, result, now, false);
+    this.emit({
+      type: "job-finished",
+      jobId: slot.job.id,
+      attempt: slot.job.attempts,
+      outcome: recorded.outcome,
+      durationMs: now - slot.startedAt,
+      error: result.error,
+      nextRunAt: recorded.nextRunAt,
+    });
+  }
+
+  /** Records one attempt's end in a transaction of its own, retried while the lease holds. */
+  private async recordAlone(
+    slot: Slot,
+    result: RunResult,
+    now: number,
+    failedBefore: boolean,
+  ): Promise<RecordedOutcome> {
     try {
-      recorded = await recordAttemptRetrying(
+      return await recordAttemptRetrying(
         this.options.store,
         {
           job: slot.job,
@@ -281,6 +364,7 @@ export class Worker {
           fatal: (error) => error instanceof StoreGoneError || this.fatal !== null,
           onRetry: (error, waitMs) =>
             this.emit({ type: "record-retry", jobId: slot.job.id, error: error.message, waitMs }),
+          failedBefore,
         },
       );
     } catch (error) {
@@ -289,22 +373,14 @@ export class Worker {
         type: "error",
         message: `job ${slot.job.id}: its result could not be recorded before its lease ran out (${(error as Error).message}); the result is given up, and the job will be rescued as a failed attempt`,
       });
-      recorded = { outcome: "abandoned", nextRunAt: null };
+      return { outcome: "abandoned", nextRunAt: null };
     }
-    this.emit({
-      type: "job-finished",
-      jobId: slot.job.id,
-      attempt: slot.job.attempts,
-      outcome: recorded.outcome,
-      durationMs: now - slot.startedAt,
-      error: result.error,
-      nextRunAt: recorded.nextRunAt,
-    });
   }
 
   /** One heartbeat; the renewal service runs it, and stopUnrenewed after each, failed or not. */
   private async beat(): Promise<void> {
     try {
+      await this.clock?.sync();
       const beat = await heartbeat(this.options.store, {
         workerId: this.id,
         now: this.now,

@@ -15,6 +15,7 @@ import type { Job, JobState, StateCounts } from "../../core/job.ts";
 import type { JobSpec } from "../../core/spec.ts";
 import type { FolderSyncRun, JobfileFolder } from "../folder-records.ts";
 import type {
+  CompleteAndClaimParams,
   DeclaredJob,
   HeldLease,
   ImportBatch,
@@ -39,6 +40,7 @@ import type {
 } from "../store.ts";
 import { ChangeListener, changeChannel } from "./changes.ts";
 import { claimJob } from "./claim.ts";
+import { anyLimitedQueue, claimMany, completeMany } from "./complete-many.ts";
 import { describePostgresError, type PostgresTarget, parsePostgresUrl } from "./connection.ts";
 import { attemptThroughput, dependencyLinks, metricsSnapshot, searchJobs } from "./dashboard.ts";
 import { lockDependenciesExclusive } from "./dependencies.ts";
@@ -215,6 +217,27 @@ export class PostgresStore implements Store {
       if (done) await notify();
       return done;
     });
+  }
+
+  async jobCompleteAndClaim(
+    params: CompleteAndClaimParams,
+  ): Promise<{ completed: boolean[]; claimed: Job[] }> {
+    const { claim, now } = params;
+    const result = await this.write(async (tx, notify) => {
+      const completed = await completeMany(tx, this.schema, params.completions, now);
+      const claimed = claim ? await claimMany(tx, claim, now) : [];
+      if (completed.some(Boolean)) await notify();
+      return { completed, claimed };
+    });
+    // Limited or paused queues are claimed one by one, their queue's row locked first.
+    if (claim && result.claimed.length < claim.limit && (await this.run(anyLimitedQueue))) {
+      while (result.claimed.length < claim.limit) {
+        const job = await this.jobClaim({ ...claim, now });
+        if (!job) break;
+        result.claimed.push(job);
+      }
+    }
+    return result;
   }
 
   jobFail(params: Parameters<Store["jobFail"]>[0]): Promise<boolean> {

@@ -13,6 +13,7 @@ import type { JobSpec } from "../../core/spec.ts";
 import type { FolderSyncRun, JobfileFolder } from "../folder-records.ts";
 import { rowToAttempt, rowToJob } from "../rows.ts";
 import type {
+  CompleteAndClaimParams,
   DeclaredJob,
   HeldLease,
   ImportBatch,
@@ -35,6 +36,7 @@ import type {
   ThroughputBucket,
   WorkerRecord,
 } from "../store.ts";
+import { completeAndClaim } from "./complete-many.ts";
 import * as folders from "./folders.ts";
 import { exportJobs, importJobs, JobImporter } from "./import.ts";
 import { type Dependencies, insertJobRows, linkDependencies } from "./insert.ts";
@@ -267,6 +269,10 @@ export class SqliteStore implements Store {
 
   jobComplete(params: { id: string; token: number; now: number; result: RunResult }): Promise<boolean> {
     return this.write(() => completeJob(this.db, params));
+  }
+
+  jobCompleteAndClaim(params: CompleteAndClaimParams): Promise<{ completed: boolean[]; claimed: Job[] }> {
+    return this.write(() => completeAndClaim(this.db, params));
   }
 
   jobFail(params: FailParams): Promise<boolean> {
