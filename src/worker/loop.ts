@@ -23,7 +23,7 @@ import type { RunResult, Store } from "../store/store.ts";
 import { AttemptBook, type Slot } from "./attempts.ts";
 import type { WorkerEvent } from "./events.ts";
 import { describeConfig, heartbeat, leaseKey } from "./heartbeat.ts";
-import { type RecordedOutcome, recordAttemptRetrying, succeeded } from "./outcome.ts";
+import { RECORD_RETRY_FIRST_MS, type RecordedOutcome, recordAttemptRetrying, succeeded } from "./outcome.ts";
 import { Reaper } from "./reaper.ts";
 import { rescueService } from "./rescue.ts";
 import { retentionService } from "./retention.ts";
@@ -215,7 +215,7 @@ export class Worker {
           await this.idle();
         }
       } catch (error) {
-        this.completeAlone(batch);
+        this.completeAlone(batch, error as Error);
         if (error instanceof StoreGoneError) {
           this.giveUp(error);
           break;
@@ -226,7 +226,7 @@ export class Worker {
       }
     }
     // Stopping: what still waits is recorded one by one, as any run ending from now on is.
-    this.completeAlone(this.completions.splice(0));
+    this.completeAlone(this.completions.splice(0), null);
   }
 
   /** One round of the claim loop; returns how many jobs it claimed and started. */
@@ -254,13 +254,20 @@ export class Worker {
   }
 
   /**
-   * Completions whose round failed, or that the stopping loop will not take: each is
-   * recorded alone with retries. Their round may have committed although its answer was
-   * lost, so a fenced write is then checked against the job's row.
+   * Completions whose round failed (`error`), or that the stopping loop will not take: each
+   * is recorded alone, with retries while its lease holds. A failed round may have committed
+   * although its answer was lost, so a fenced write is then checked against the job's row.
    */
-  private completeAlone(batch: PendingCompletion[]): void {
+  private completeAlone(batch: PendingCompletion[], error: Error | null): void {
     for (const pending of batch) {
-      pending.settle(this.recordAlone(pending.slot, pending.result, this.now(), true));
+      const { slot, result } = pending;
+      if (error === null) {
+        pending.settle(this.recordAlone(slot, result, this.now(), false));
+        continue;
+      }
+      const waitMs = error instanceof StoreGoneError ? 0 : RECORD_RETRY_FIRST_MS;
+      if (waitMs > 0) this.emit({ type: "record-retry", jobId: slot.job.id, error: error.message, waitMs });
+      pending.settle(Bun.sleep(waitMs).then(() => this.recordAlone(slot, result, this.now(), true)));
     }
   }
 

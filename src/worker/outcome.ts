@@ -73,7 +73,7 @@ export async function recordAttempt(store: Store, params: AttemptEnd): Promise<R
 }
 
 /** First pause after a failed write; it doubles up to RECORD_RETRY_MAX_MS. */
-const RECORD_RETRY_FIRST_MS = 100;
+export const RECORD_RETRY_FIRST_MS = 100;
 const RECORD_RETRY_MAX_MS = 2_000;
 
 export interface RecordRetry {
