@@ -10,8 +10,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pool, until } from "./harness.ts";
 
-/** The task-spooler binary, or null: `ts` may also be moreutils' timestamp filter. */
+/**
+ * The task-spooler binary, installed with apt-get when missing and the bench may (root, apt
+ * present); null when it cannot be had. `ts` may also be moreutils' timestamp filter.
+ */
 export function findTaskSpooler(): string | null {
+  const found = locateTaskSpooler();
+  if (found || !Bun.which("apt-get") || process.getuid?.() !== 0) return found;
+  process.stderr.write("task-spooler is missing: apt-get install -y task-spooler …\n");
+  Bun.spawnSync(["apt-get", "install", "-y", "task-spooler"], { stdio: ["ignore", "ignore", "ignore"] });
+  return locateTaskSpooler();
+}
+
+function locateTaskSpooler(): string | null {
   for (const name of ["tsp", "ts"]) {
     const path = Bun.which(name);
     if (!path) continue;

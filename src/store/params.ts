@@ -113,6 +113,20 @@ export interface JobClaimParams {
   queues?: string[] | null;
 }
 
+/** A run that ended well, for jobCompleteAndClaim. */
+export interface CompletedRun {
+  id: string;
+  token: number;
+  result: RunResult;
+}
+
+export interface CompleteAndClaimParams {
+  completions: CompletedRun[];
+  /** What to claim after completing: up to `limit` jobs as jobClaim would; null claims nothing. */
+  claim: (Omit<JobClaimParams, "now"> & { limit: number }) | null;
+  now: number;
+}
+
 export interface LeaseExtendParams {
   id: string;
   token: number;

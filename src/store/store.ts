@@ -86,6 +86,12 @@ export interface Store {
   /** Fenced by `token`: false (and no change) when a newer claim owns the job. */
   jobComplete(params: P.JobCompleteParams): Promise<boolean>;
   /**
+   * A worker's hot path in one transaction: completes each of `completions` exactly as
+   * `jobComplete` would (`completed[i]` is its answer), then claims up to `claim.limit`
+   * jobs as `jobClaim` would, each with its own attempt row, token and lease.
+   */
+  jobCompleteAndClaim(params: P.CompleteAndClaimParams): Promise<{ completed: boolean[]; claimed: Job[] }>;
+  /**
    * Records a failed run as `failed` (claimable at `nextRunAt`), `dead`, or `canceled` (a
    * kill). Fenced by `token`; with `onlyIfLeaseExpiredBefore` it also requires the lease to
    * have lapsed (the rescue path).

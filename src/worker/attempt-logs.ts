@@ -35,8 +35,10 @@ export interface AttemptFiles {
 export function attemptFiles(home: string, host: string, attempt: Attempt): AttemptFiles {
   const base = attempt.log_path ?? attemptLogBase(attempt.job_id, attempt.token);
   const paths = { stdout: logFilePath(home, base, "stdout"), stderr: logFilePath(home, base, "stderr") };
-  // A running attempt may not have created its files yet; they will appear.
-  const onDisk = attempt.finished_at === null || logExists(paths.stdout) || logExists(paths.stderr);
+  // A running attempt may not have created its files yet, and one that printed nothing never
+  // does (files are created on first output).
+  const silent = attempt.finished_at !== null && attempt.stdout_bytes === 0 && attempt.stderr_bytes === 0;
+  const onDisk = attempt.finished_at === null || silent || logExists(paths.stdout) || logExists(paths.stderr);
   return { base, local: attempt.host === host && onDisk, paths };
 }
 

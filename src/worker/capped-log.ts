@@ -4,13 +4,16 @@
  * only the last few KB in memory for the store.
  */
 
-import { closeSync, openSync, renameSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
 import { rotatedPath } from "./log-files.ts";
 
 export class CappedLog {
   /** Every byte the stream produced, including those rotated away. */
   totalBytes = 0;
-  private fd: number | null;
+  /** null before the first output (the file is created then) and after close or a failure. */
+  private fd: number | null = null;
+  private opened = false;
   private segmentBytes = 0;
   private readonly segmentCap: number;
 
@@ -19,11 +22,14 @@ export class CappedLog {
     capBytes: number,
   ) {
     this.segmentCap = Math.max(1, Math.floor(capBytes / 2));
-    this.fd = this.open();
   }
 
   write(chunk: Uint8Array): void {
     this.totalBytes += chunk.length;
+    if (!this.opened) {
+      this.opened = true;
+      this.fd = this.open();
+    }
     let offset = 0;
     while (this.fd !== null && offset < chunk.length) {
       if (this.segmentBytes >= this.segmentCap) this.rotate();
@@ -54,7 +60,13 @@ export class CappedLog {
     try {
       return openSync(this.path, "w", 0o600);
     } catch {
-      return null;
+      // The first log of this home: logs hold the output of arbitrary commands, so only the owner may read them.
+      try {
+        mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+        return openSync(this.path, "w", 0o600);
+      } catch {
+        return null;
+      }
     }
   }
 

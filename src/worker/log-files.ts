@@ -1,7 +1,8 @@
 /**
  * Where an attempt's output lives: `$QUEUECTL_HOME/logs/<hash of the id>-<token>.out|.err`.
  * The raw id never becomes a file name (it may hold `/`, `..` or anything else); the
- * token is unique per claim, so every attempt gets fresh files.
+ * token is unique per claim, so every attempt gets fresh files. A stream that printed
+ * nothing has no file (they are created on first output).
  *
  * A stream's file is capped by rotating it once it reaches half the cap: the older half
  * moves to `<file>.1`. Together they always hold the newest output, between half the cap
@@ -9,7 +10,6 @@
  */
 
 import { createHash } from "node:crypto";
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 
 /** Bytes kept per stream (stdout, stderr) and attempt: the tail survives, the rest is counted. */
@@ -35,9 +35,4 @@ export function logFilePath(home: string, base: string, stream: LogStream): stri
 /** The older half of a rotated log. */
 export function rotatedPath(path: string): string {
   return `${path}.1`;
-}
-
-/** Logs hold the output of arbitrary commands, so only the owner may read them. */
-export function ensureLogDir(home: string): void {
-  mkdirSync(join(home, "logs"), { recursive: true, mode: 0o700 });
 }

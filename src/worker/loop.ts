@@ -19,17 +19,19 @@ import { heartbeatIntervalMs, type QueueConfig, resolveConfig } from "../core/co
 import { StoreGoneError } from "../core/errors.ts";
 import type { Job } from "../core/job.ts";
 import { tickSchedules } from "../flow/tick.ts";
-import type { Store } from "../store/store.ts";
+import type { RunResult, Store } from "../store/store.ts";
 import { AttemptBook, type Slot } from "./attempts.ts";
 import type { WorkerEvent } from "./events.ts";
 import { describeConfig, heartbeat, leaseKey } from "./heartbeat.ts";
 import { JobReports, progressService } from "./job-reports.ts";
-import { recordAttemptRetrying } from "./outcome.ts";
+import { RECORD_RETRY_FIRST_MS, type RecordedOutcome, recordAttemptRetrying, succeeded } from "./outcome.ts";
+import { Reaper } from "./reaper.ts";
 import { rescueService } from "./rescue.ts";
 import { retentionService } from "./retention.ts";
 import { type RunningJob, runAfter, runJob } from "./run.ts";
 import { scheduleTicker } from "./schedule-ticker.ts";
 import { PeriodicService } from "./service.ts";
+import { StoreClock } from "./store-clock.ts";
 import { webhookDeliveryService } from "./webhook-deliveries.ts";
 
 export interface WorkerOptions {
@@ -44,7 +46,7 @@ export interface WorkerOptions {
   /** Exit once no job is pending, failed (awaiting a retry) or processing. */
   drain: boolean;
   onEvent: (event: WorkerEvent) => void;
-  /** The wall clock for leases and results. Default Date.now. */
+  /** The wall clock for leases and results. Default: the store's (see store-clock.ts). */
   now?: () => number;
   /** Recorded in the registry. Default process.pid. */
   pid?: number;
@@ -52,6 +54,13 @@ export interface WorkerOptions {
 
 export function newWorkerId(host: string, pid: number): string {
   return `${host}-${pid}-${randomBytes(3).toString("hex")}`;
+}
+
+/** A run that ended well, waiting for the claim loop's next transaction to complete it. */
+interface PendingCompletion {
+  slot: Slot;
+  result: RunResult;
+  settle: (outcome: Promise<RecordedOutcome>) => void;
 }
 
 export class Worker {
@@ -68,9 +77,20 @@ export class Worker {
   /** Set when the worker cannot go on (its store vanished); run() rethrows it. */
   private fatal: StoreGoneError | null = null;
   private readonly renewal: PeriodicService;
+  /** Null when `now` was given: the caller owns the clock. */
+  private readonly clock: StoreClock | null;
+  /** Kills this worker's job groups if it dies; one per run. */
+  private reaper: Reaper | null = null;
+  /**
+   * Completions are grouped: the claim loop completes every run that ended since its last
+   * transaction and claims their slots again, in one transaction (see claimLoop).
+   */
+  private completions: PendingCompletion[] = [];
 
   constructor(private readonly options: WorkerOptions) {
-    this.now = options.now ?? Date.now;
+    const clock = options.now ? null : new StoreClock(options.store);
+    this.clock = clock;
+    this.now = options.now ?? (() => (clock as StoreClock).now());
     this.pid = options.pid ?? process.pid;
     this.id = newWorkerId(options.host, this.pid);
     this.slots = new AttemptBook(
@@ -87,6 +107,7 @@ export class Worker {
   /** Runs until stopped (or drained), then deregisters. */
   async run(): Promise<void> {
     const { store } = this.options;
+    await this.clock?.sync();
     this.config = resolveConfig(await store.configGetAll());
     await store.workerRegister({
       id: this.id,
@@ -103,6 +124,8 @@ export class Worker {
       queues: this.options.queues,
     });
     const services = [this.renewal, ...this.maintenance()];
+    const reaper = new Reaper();
+    this.reaper = reaper;
     for (const service of services) service.start();
     try {
       await this.claimLoop();
@@ -110,6 +133,7 @@ export class Worker {
       while (this.slots.size > 0) await Promise.all(this.slots.all().map((slot) => slot.finished));
     } finally {
       await Promise.all(services.map((service) => service.stop()));
+      reaper.close();
       await store.workerRemove({ id: this.id }).catch(() => {});
       this.emit({ type: "stopped", workerId: this.id });
     }
@@ -185,16 +209,25 @@ export class Worker {
     this.renewal.poke();
   }
 
+  /**
+   * Each round is one transaction: it completes the runs that ended well since the last one
+   * (they queue up meanwhile, so a busy worker commits several at once) and claims as many
+   * jobs as slots are free. A round trip or commit per job was most of a short job's cost.
+   */
   private async claimLoop(): Promise<void> {
     while (!this.stopping) {
       if (this.wake.signal.aborted) this.wake = new AbortController();
+      const batch = this.completions.splice(0);
       try {
-        if (this.slots.size >= this.options.concurrency) {
+        // Runs waiting to be completed have exited: their slots are free already.
+        const free = this.options.concurrency - (this.slots.size - batch.length);
+        if (batch.length === 0 && free <= 0) {
           await sleep(this.config.pollIntervalMs, this.wake.signal);
-        } else if (!(await this.claimOne())) {
+        } else if ((await this.completeAndClaim(batch, free)) === 0 && batch.length === 0) {
           await this.idle();
         }
       } catch (error) {
+        this.completeAlone(batch, error as Error);
         if (error instanceof StoreGoneError) {
           this.giveUp(error);
           break;
@@ -204,19 +237,50 @@ export class Worker {
         await sleep(this.config.pollIntervalMs, this.wake.signal);
       }
     }
+    // Stopping: what still waits is recorded one by one, as any run ending from now on is.
+    this.completeAlone(this.completions.splice(0), null);
   }
 
-  /** Claims and starts one job; false when none is runnable now. */
-  private async claimOne(): Promise<boolean> {
-    const job = await this.options.store.jobClaim({
-      workerId: this.id,
-      host: this.options.host,
+  /** One round of the claim loop; returns how many jobs it claimed and started. */
+  private async completeAndClaim(batch: PendingCompletion[], free: number): Promise<number> {
+    const { completed, claimed } = await this.options.store.jobCompleteAndClaim({
+      completions: batch.map(({ slot, result }) => ({ id: slot.job.id, token: slot.job.token, result })),
+      claim:
+        free > 0
+          ? {
+              workerId: this.id,
+              host: this.options.host,
+              leaseMs: this.config.leaseMs,
+              queues: this.options.queues,
+              limit: free,
+            }
+          : null,
       now: this.now(),
-      leaseMs: this.config.leaseMs,
-      queues: this.options.queues,
     });
-    if (job) this.start(job, await this.openReports(job));
-    return job !== null;
+    batch.forEach((pending, i) => {
+      const outcome: RecordedOutcome = { outcome: completed[i] ? "completed" : "discarded", nextRunAt: null };
+      pending.settle(Promise.resolve(outcome));
+    });
+    for (const job of claimed) this.start(job, await this.openReports(job));
+    return claimed.length;
+  }
+
+  /**
+   * Completions whose round failed (`error`), or that the stopping loop will not take: each
+   * is recorded alone, with retries while its lease holds. A failed round may have committed
+   * although its answer was lost, so a fenced write is then checked against the job's row.
+   */
+  private completeAlone(batch: PendingCompletion[], error: Error | null): void {
+    for (const pending of batch) {
+      const { slot, result } = pending;
+      if (error === null) {
+        pending.settle(this.recordAlone(slot, result, this.now(), false));
+        continue;
+      }
+      const waitMs = error instanceof StoreGoneError ? 0 : RECORD_RETRY_FIRST_MS;
+      if (waitMs > 0) this.emit({ type: "record-retry", jobId: slot.job.id, error: error.message, waitMs });
+      pending.settle(Bun.sleep(waitMs).then(() => this.recordAlone(slot, result, this.now(), true)));
+    }
   }
 
   /** Nothing to claim: exit when draining an empty queue, else wait for a commit or a local event. */
@@ -256,6 +320,7 @@ export class Worker {
         timeoutMs,
         baseEnv: process.env,
         reportEnv: reports?.env,
+        reaper: this.reaper as Reaper,
       });
     const handle = this.slots.runs(job.id) ? runAfter(this.slots.supersede(job), run) : run();
     const slot: Slot = {
@@ -290,9 +355,34 @@ export class Worker {
   private async finish(slot: Slot, ran: Awaited<RunningJob["done"]>): Promise<void> {
     const result = await this.saveReports(slot, ran);
     const now = this.now();
-    let recorded: Awaited<ReturnType<typeof recordAttemptRetrying>>;
+    // A run that ended well is completed by the claim loop's next round, with any others.
+    const recorded =
+      slot.releaseReason === null && succeeded(result) && !this.stopping
+        ? await new Promise<RecordedOutcome>((resolve, reject) => {
+            this.completions.push({ slot, result, settle: (outcome) => outcome.then(resolve, reject) });
+            this.poke();
+          })
+        : await this.recordAlone(slot, result, now, false);
+    this.emit({
+      type: "job-finished",
+      jobId: slot.job.id,
+      attempt: slot.job.attempts,
+      outcome: recorded.outcome,
+      durationMs: now - slot.startedAt,
+      error: result.error,
+      nextRunAt: recorded.nextRunAt,
+    });
+  }
+
+  /** Records one attempt's end in a transaction of its own, retried while the lease holds. */
+  private async recordAlone(
+    slot: Slot,
+    result: RunResult,
+    now: number,
+    failedBefore: boolean,
+  ): Promise<RecordedOutcome> {
     try {
-      recorded = await recordAttemptRetrying(
+      return await recordAttemptRetrying(
         this.options.store,
         {
           job: slot.job,
@@ -307,6 +397,7 @@ export class Worker {
           fatal: (error) => error instanceof StoreGoneError || this.fatal !== null,
           onRetry: (error, waitMs) =>
             this.emit({ type: "record-retry", jobId: slot.job.id, error: error.message, waitMs }),
+          failedBefore,
         },
       );
     } catch (error) {
@@ -315,17 +406,8 @@ export class Worker {
         type: "error",
         message: `job ${slot.job.id}: its result could not be recorded before its lease ran out (${(error as Error).message}); the result is given up, and the job will be rescued as a failed attempt`,
       });
-      recorded = { outcome: "abandoned", nextRunAt: null };
+      return { outcome: "abandoned", nextRunAt: null };
     }
-    this.emit({
-      type: "job-finished",
-      jobId: slot.job.id,
-      attempt: slot.job.attempts,
-      outcome: recorded.outcome,
-      durationMs: now - slot.startedAt,
-      error: result.error,
-      nextRunAt: recorded.nextRunAt,
-    });
   }
 
   /** Stores the attempt's last progress and its result before its outcome; a note goes on the attempt. */
@@ -342,6 +424,7 @@ export class Worker {
   /** One heartbeat; the renewal service runs it, and stopUnrenewed after each, failed or not. */
   private async beat(): Promise<void> {
     try {
+      await this.clock?.sync();
       const beat = await heartbeat(this.options.store, {
         workerId: this.id,
         now: this.now,

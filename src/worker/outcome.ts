@@ -73,7 +73,7 @@ export async function recordAttempt(store: Store, params: AttemptEnd): Promise<R
 }
 
 /** First pause after a failed write; it doubles up to RECORD_RETRY_MAX_MS. */
-const RECORD_RETRY_FIRST_MS = 100;
+export const RECORD_RETRY_FIRST_MS = 100;
 const RECORD_RETRY_MAX_MS = 2_000;
 
 export interface RecordRetry {
@@ -84,6 +84,8 @@ export interface RecordRetry {
   /** Gives up when `fatal(error)` (the store is gone for good); the error is rethrown. */
   fatal: (error: unknown) => boolean;
   wait?: (ms: number) => Promise<void>;
+  /** An earlier write of this result failed (a grouped completion): it may have committed. */
+  failedBefore?: boolean;
 }
 
 /**
@@ -99,7 +101,7 @@ export async function recordAttemptRetrying(
 ): Promise<RecordedOutcome> {
   const wait = retry.wait ?? ((ms: number) => Bun.sleep(ms));
   let pause = RECORD_RETRY_FIRST_MS;
-  let failedBefore = false;
+  let failedBefore = retry.failedBefore ?? false;
   for (;;) {
     try {
       const recorded = await recordAttempt(store, params);

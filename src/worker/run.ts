@@ -8,17 +8,19 @@
  * - The attempt ends when the main process exits. Whatever it left in its group gets
  *   SIGTERM, and SIGKILL once its output closes or a second has passed, so a background
  *   child holding stdout open cannot hang the worker.
- * - A guard process in the group holds the read end of a pipe whose only write end is in
- *   the worker. When the worker goes away, even by SIGKILL, the guard sees EOF and kills
- *   the group: a rescued job never runs twice at once because its first worker died.
+ * - The worker's reaper (reaper.ts) records the group from the moment the job starts: when
+ *   the worker goes away, even by SIGKILL, the reaper kills the group, so a rescued job
+ *   never runs twice at once because its first worker died.
+ * - Log files are opened on a stream's first output: most short jobs print nothing.
  */
 
-import { closeSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { formatDurationMs } from "../core/duration.ts";
 import type { JobSpec } from "../core/spec.ts";
 import type { RunResult } from "../store/store.ts";
 import { CappedLog, TailBuffer } from "./capped-log.ts";
-import { attemptLogBase, ensureLogDir, LOG_CAP_BYTES, logFilePath, OUTPUT_TAIL_BYTES } from "./log-files.ts";
+import { attemptLogBase, LOG_CAP_BYTES, logFilePath, OUTPUT_TAIL_BYTES } from "./log-files.ts";
+import type { Reaper } from "./reaper.ts";
 
 /** Between SIGTERM and SIGKILL when a job is stopped (timeout, forced stop, lost lease). */
 export const KILL_GRACE_MS = 5_000;
@@ -27,19 +29,22 @@ const LEFTOVER_GRACE_MS = 1_000;
 /** setTimeout fires at once beyond this (about 24.8 days), so longer timeouts re-arm. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-// `read` returns only at EOF: the worker never writes. The trap lives inside the subshell
-// because ignored signals survive exec, and the job itself must still honour SIGTERM.
-const GUARD = '(trap "" TERM INT HUP; read x <&3; kill -9 0) </dev/null >/dev/null 2>&1';
-/** An array command: the guard starts, then this shell becomes the command. */
-const GUARD_THEN_EXEC = `${GUARD} & exec "$@" 3<&-`;
 /**
- * A string command runs in the guard's own shell instead of a second `sh -c` exec'd from it:
- * an exec costs more than the whole of a short job's shell (dynamic loading; about 0.5 ms
- * on a 2-core VM). The guard is forked from a subshell that exits at once, so it is not in
- * this shell's job table and a bare `wait` in the command does not wait for it. The prefix
- * stays on the command's first line, so line numbers in the shell's errors do not change.
+ * An array command whose program cannot be resolved here is exec'd by a shell instead,
+ * which reports it the shell's way (exit code 127 or 126 and its message on stderr).
  */
-const GUARD_PREFIX = `( ${GUARD} & ); exec 3<&-; `;
+const EXEC_ARGS = 'exec "$@"';
+
+/**
+ * What to spawn: a string under `sh -c`; an array exec'd directly once its program is found
+ * on the job's PATH (relative to its cwd), which saves the shell's exec (about 0.5 ms).
+ */
+function commandArgv(spec: JobSpec, env: Record<string, string | undefined>): string[] {
+  if (typeof spec.command === "string") return ["/bin/sh", "-c", spec.command];
+  const [program = "", ...args] = spec.command;
+  const resolved = Bun.which(program, { PATH: env.PATH ?? "", cwd: spec.cwd });
+  return resolved ? [resolved, ...args] : ["/bin/sh", "-c", EXEC_ARGS, "queuectl-job", ...spec.command];
+}
 
 export interface RunParams {
   jobId: string;
@@ -53,6 +58,8 @@ export interface RunParams {
   baseEnv: Record<string, string | undefined>;
   /** QUEUECTL_PROGRESS, QUEUECTL_RESULT and the dependencies' results (job-reports.ts); over the spec's `env`. */
   reportEnv?: Record<string, string>;
+  /** The worker's reaper, which kills the job's group if the worker dies. */
+  reaper: Reaper;
 }
 
 export interface RunningJob {
@@ -122,45 +129,28 @@ export function runJob(params: RunParams): RunningJob {
       return notStarted(`cwd ${spec.cwd} does not exist`);
     }
   }
-  const argv =
-    typeof spec.command === "string"
-      ? ["/bin/sh", "-c", `${GUARD_PREFIX}${spec.command}`]
-      : ["/bin/sh", "-c", GUARD_THEN_EXEC, "queuectl-job", ...spec.command];
-  try {
-    ensureLogDir(params.home);
-  } catch {
-    // Without a log folder the job still runs; its output tail still reaches the store.
-  }
+  const env: Record<string, string | undefined> = {
+    ...params.baseEnv,
+    ...spec.env,
+    QUEUECTL_JOB_ID: params.jobId,
+    QUEUECTL_ATTEMPT: String(params.attempt),
+    ...params.reportEnv,
+    ...params.reaper.envEntry,
+  };
   const logBase = attemptLogBase(params.jobId, params.token);
   let child: Bun.Subprocess<"ignore", "pipe", "pipe">;
   try {
-    child = Bun.spawn(argv, {
+    child = Bun.spawn(commandArgv(spec, env), {
       cwd: spec.cwd,
-      env: {
-        ...params.baseEnv,
-        ...spec.env,
-        QUEUECTL_JOB_ID: params.jobId,
-        QUEUECTL_ATTEMPT: String(params.attempt),
-        ...params.reportEnv,
-      },
+      env,
       detached: true,
-      stdio: ["ignore", "pipe", "pipe", "pipe"],
-    }) as Bun.Subprocess<"ignore", "pipe", "pipe">;
+      stdio: ["ignore", "pipe", "pipe"],
+    });
   } catch (error) {
     return notStarted(`cannot start: ${(error as Error).message}`);
   }
   const pid = child.pid;
-  let guardFd = child.stdio[3];
-  // Once only: the fd number may be reused by the next open, and closing it twice would close that.
-  const closeGuard = () => {
-    if (typeof guardFd !== "number") return;
-    try {
-      closeSync(guardFd);
-    } catch {
-      // Nothing to release.
-    }
-    guardFd = null;
-  };
+  params.reaper.watch(pid);
 
   const stdoutLog = new CappedLog(logFilePath(params.home, logBase, "stdout"), LOG_CAP_BYTES);
   const stderrLog = new CappedLog(logFilePath(params.home, logBase, "stderr"), LOG_CAP_BYTES);
@@ -186,7 +176,6 @@ export function runJob(params: RunParams): RunningJob {
     stopReason = reason;
     signalGroup(pid, "SIGTERM");
     killTimer = setTimeout(() => {
-      closeGuard();
       signalGroup(pid, "SIGKILL");
     }, KILL_GRACE_MS);
     return true;
@@ -216,8 +205,8 @@ export function runJob(params: RunParams): RunningJob {
       }),
     ]);
     clearTimeout(leftoverTimer);
-    closeGuard();
     signalGroup(pid, "SIGKILL");
+    params.reaper.forget(pid);
     clearTimeout(killTimer);
     await Promise.all([stdoutReader.cancel().catch(() => {}), stderrReader.cancel().catch(() => {})]);
     stdoutLog.close();

@@ -6,6 +6,7 @@
 
 import { afterAll, describe } from "bun:test";
 import type { Store } from "../../src/store/store.ts";
+import { completeManyContract } from "./contract-complete-many.ts";
 import { dependenciesContract } from "./contract-dependencies.ts";
 import { flowContract } from "./contract-flow.ts";
 import { foldersContract } from "./contract-folders.ts";
@@ -68,6 +69,7 @@ export function storeContract(backend: StoreBackend): void {
     jobPageContract(withStore);
     lifecycleContract(withStore);
     leasesContract(withStore);
+    completeManyContract(withStore);
     workersContract(withStore);
     jobfileContract(withStore);
     jobfileUpgradeContract(backend);

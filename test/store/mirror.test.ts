@@ -26,6 +26,8 @@ const BACKEND_ONLY: Record<string, string> = {
   "postgres/connection.ts pgText": "PostgreSQL text cannot hold NUL; SQLite stores it as it is",
   "postgres/insert.ts insertNewJobs":
     "sends a batch as column arrays; SQLite runs prepared INSERTs in-process",
+  "postgres/complete-many.ts anyLimitedQueue":
+    "PostgreSQL's grouped claim skips limited queues, which need their row locked first; SQLite claims one by one",
   "sqlite/insert.ts insertValues": "the bound values of SQLite's prepared INSERT, shared by its writers",
 };
 

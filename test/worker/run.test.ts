@@ -3,7 +3,16 @@
  * timeouts that leave nothing behind, background children, and the capped logs.
  */
 
-import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import {
+  afterAll,
+  afterEach,
+  beforeAll,
+  beforeEach,
+  describe,
+  expect,
+  setDefaultTimeout,
+  test,
+} from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +20,7 @@ import type { JobSpec } from "../../src/core/spec.ts";
 import { attemptLogBase, LOG_CAP_BYTES, logFilePath, rotatedPath } from "../../src/worker/log-files.ts";
 import { dumpLog } from "../../src/worker/log-reader.ts";
 import { isProcessAlive } from "../../src/worker/process-info.ts";
+import { Reaper } from "../../src/worker/reaper.ts";
 import { runJob } from "../../src/worker/run.ts";
 import { waitFor } from "../helpers/cli.ts";
 
@@ -18,6 +28,11 @@ import { waitFor } from "../helpers/cli.ts";
 setDefaultTimeout(60_000);
 
 let home: string;
+let reaper: Reaper;
+beforeAll(() => {
+  reaper = new Reaper();
+});
+afterAll(() => reaper.close());
 beforeEach(() => {
   home = mkdtempSync(join(tmpdir(), "queuectl-run-"));
 });
@@ -33,6 +48,7 @@ function run(spec: Partial<JobSpec> & Pick<JobSpec, "command">, timeoutMs = 60_0
     home,
     timeoutMs,
     baseEnv: process.env,
+    reaper,
   });
 }
 

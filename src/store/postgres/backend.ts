@@ -15,6 +15,7 @@ import type * as P from "../params.ts";
 import type { Store } from "../store.ts";
 import { ChangeListener } from "./changes.ts";
 import { claimJob } from "./claim.ts";
+import { anyLimitedQueue, completeAndClaim } from "./complete-many.ts";
 import {
   openConnection,
   type PostgresConnection,
@@ -150,6 +151,23 @@ export class PostgresStore implements Store {
   }
   jobComplete(params: P.JobCompleteParams) {
     return this.write(async (tx, notify) => notifyIf(await completeJob(tx, this.schema, params), notify));
+  }
+  async jobCompleteAndClaim(params: P.CompleteAndClaimParams) {
+    const result = await this.write(async (tx, notify) => {
+      const round = await completeAndClaim(tx, this.schema, params);
+      if (round.completed.some(Boolean)) await notify();
+      return round;
+    });
+    // Limited or paused queues are claimed one by one, their queue's row locked first.
+    const { claim } = params;
+    if (claim && result.claimed.length < claim.limit && (await this.read(anyLimitedQueue))) {
+      while (result.claimed.length < claim.limit) {
+        const job = await this.jobClaim({ ...claim, now: params.now });
+        if (!job) break;
+        result.claimed.push(job);
+      }
+    }
+    return result;
   }
   jobFail(params: P.JobFailParams) {
     return this.write(async (tx, notify) => notifyIf(await failJob(tx, this.schema, params), notify));

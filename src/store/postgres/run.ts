@@ -125,7 +125,7 @@ async function finishAttempt(tx: SQL, id: string, token: number, now: number, re
 }
 
 /** A jobfile changed while the job ran: the new revision starts fresh once this run ends. */
-async function promoteNextRevision(tx: SQL, id: string, now: number) {
+export async function promoteNextRevision(tx: SQL, id: string, now: number) {
   await tx`
     UPDATE jobs SET spec = next_spec, revision = next_revision, max_retries = next_max_retries,
                     state = 'pending', attempts = 0, next_run_at = ${now}::bigint, updated_at = ${now}::bigint,

@@ -32,25 +32,40 @@ function storedTargets(value: unknown): NotifyTarget[] {
 
 /** See sqlite/webhooks.ts: runs inside the transaction that just changed the job. */
 export async function recordWebhookEvent(tx: SQL, id: string, now: number): Promise<void> {
-  const [row] = await tx`SELECT * FROM jobs WHERE id = ${id}`;
-  if (!row) return;
-  const job = rowToJob(row);
-  const event = eventForState(job.state);
-  if (event === null) return;
-  const [queue] = await tx`SELECT notify FROM queues WHERE name = ${job.queue}`;
-  const [config] = await tx`SELECT value FROM config WHERE key = 'notify'`;
-  const urls = notifyUrls({
-    event,
-    job: job.spec.notify,
-    queue: storedTargets(queue?.notify),
-    config: parseStoredNotify(config?.value as string | undefined),
-  });
-  if (urls.length === 0) return;
-  const body = notificationBody(event, job, now);
-  await tx`
-    INSERT INTO webhook_deliveries (job_id, token, event, url, body, created_at, next_attempt_at)
-    SELECT ${job.id}, ${job.token}::int, ${event}, url, ${body}, ${now}::bigint, ${now}::bigint
-    FROM unnest(${urls}::text[]) AS url`;
+  await recordWebhookEvents(tx, [id], now);
+}
+
+/**
+ * recordWebhookEvent for several jobs in one round trip: only jobs that someone may want to
+ * hear about (a `notify` on the job, its queue or the config) come back, so a batch of
+ * completions nobody listens to costs one query that returns nothing.
+ */
+export async function recordWebhookEvents(tx: SQL, ids: string[], now: number): Promise<void> {
+  if (ids.length === 0) return;
+  const rows = (await tx`
+    SELECT j.*, q.notify AS queue_notify, c.value AS config_notify
+    FROM jobs j
+    LEFT JOIN queues q ON q.name = j.queue
+    LEFT JOIN config c ON c.key = 'notify'
+    WHERE j.id = ANY(${ids}::text[])
+      AND (j.spec ? 'notify' OR q.notify IS NOT NULL OR (c.value IS NOT NULL AND c.value <> '[]'))`) as Row[];
+  for (const row of rows) {
+    const job = rowToJob(row);
+    const event = eventForState(job.state);
+    if (event === null) continue;
+    const urls = notifyUrls({
+      event,
+      job: job.spec.notify,
+      queue: storedTargets(row.queue_notify),
+      config: parseStoredNotify(row.config_notify as string | null | undefined),
+    });
+    if (urls.length === 0) continue;
+    const body = notificationBody(event, job, now);
+    await tx`
+      INSERT INTO webhook_deliveries (job_id, token, event, url, body, created_at, next_attempt_at)
+      SELECT ${job.id}, ${job.token}::int, ${event}, url, ${body}, ${now}::bigint, ${now}::bigint
+      FROM unnest(${urls}::text[]) AS url`;
+  }
 }
 
 export async function webhookDeliveryDue(sql: SQL, now: number): Promise<boolean> {

@@ -13,6 +13,7 @@ import type * as P from "../params.ts";
 import type { Store } from "../store.ts";
 import { ChangeListener } from "./changes.ts";
 import { claimJob } from "./claim.ts";
+import { completeAndClaim } from "./complete-many.ts";
 import {
   openConnection,
   type SqliteConnection,
@@ -138,6 +139,9 @@ export class SqliteStore implements Store {
   }
   jobComplete(params: P.JobCompleteParams) {
     return this.write((db) => completeJob(db, params));
+  }
+  jobCompleteAndClaim(params: P.CompleteAndClaimParams) {
+    return this.write((db) => completeAndClaim(db, params));
   }
   jobFail(params: P.JobFailParams) {
     return this.write((db) => failJob(db, params));

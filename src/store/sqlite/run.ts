@@ -153,7 +153,7 @@ function finishAttempt(db: Database, id: string, token: number, now: number, res
 }
 
 /** A jobfile changed while the job ran: the new revision starts fresh once this run ends. */
-function promoteNextRevision(db: Database, id: string, now: number): void {
+export function promoteNextRevision(db: Database, id: string, now: number): void {
   db.query(`
       UPDATE jobs SET spec = next_spec, revision = next_revision, max_retries = next_max_retries,
                       state = 'pending', attempts = 0, next_run_at = ?1, updated_at = ?1, finished_at = NULL,

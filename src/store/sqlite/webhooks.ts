@@ -24,25 +24,43 @@ type Row = Record<string, unknown>;
  * the fenced state change, so the rows exist exactly when the change does.
  */
 export function recordWebhookEvent(db: Database, id: string, now: number): void {
-  const row = db.query("SELECT * FROM jobs WHERE id = ?").get(id) as Row | null;
-  if (!row) return;
-  const job = rowToJob(row);
-  const event = eventForState(job.state);
-  if (event === null) return;
-  const queue = db.query("SELECT notify FROM queues WHERE name = ?").get(job.queue) as Row | null;
-  const config = db.query("SELECT value FROM config WHERE key = 'notify'").get() as Row | null;
-  const urls = notifyUrls({
-    event,
-    job: job.spec.notify,
-    queue: parseStoredNotify(queue?.notify as string | null | undefined),
-    config: parseStoredNotify(config?.value as string | null | undefined),
-  });
-  if (urls.length === 0) return;
-  const body = notificationBody(event, job, now);
+  recordWebhookEvents(db, [id], now);
+}
+
+/**
+ * recordWebhookEvent for several jobs with one query: only jobs that someone may want to
+ * hear about (a `notify` on the job, its queue or the config) come back, so a completion
+ * nobody listens to costs one indexed lookup that returns nothing.
+ */
+export function recordWebhookEvents(db: Database, ids: string[], now: number): void {
+  if (ids.length === 0) return;
+  const rows = db
+    .query(`
+      SELECT j.*, q.notify AS queue_notify, c.value AS config_notify
+      FROM jobs j
+      LEFT JOIN queues q ON q.name = j.queue
+      LEFT JOIN config c ON c.key = 'notify'
+      WHERE j.id IN (SELECT value FROM json_each(?))
+        AND (json_extract(j.spec, '$.notify') IS NOT NULL OR q.notify IS NOT NULL
+             OR (c.value IS NOT NULL AND c.value <> '[]'))`)
+    .all(JSON.stringify(ids)) as Row[];
   const insert = db.query(`
     INSERT INTO webhook_deliveries (job_id, token, event, url, body, created_at, next_attempt_at)
     VALUES (?, ?, ?, ?, ?, ?, ?)`);
-  for (const url of urls) insert.run(job.id, job.token, event, url, body, now, now);
+  for (const row of rows) {
+    const job = rowToJob(row);
+    const event = eventForState(job.state);
+    if (event === null) continue;
+    const urls = notifyUrls({
+      event,
+      job: job.spec.notify,
+      queue: parseStoredNotify(row.queue_notify as string | null | undefined),
+      config: parseStoredNotify(row.config_notify as string | null | undefined),
+    });
+    if (urls.length === 0) continue;
+    const body = notificationBody(event, job, now);
+    for (const url of urls) insert.run(job.id, job.token, event, url, body, now, now);
+  }
 }
 
 /** Whether any delivery is due: a read, so idle workers do not take the write lock to find out. */

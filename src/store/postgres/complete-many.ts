@@ -1,0 +1,124 @@
+/**
+ * A worker's hot path on PostgreSQL in one transaction and few round trips: every run that
+ * finished well is completed by one statement (the job rows and their attempt rows, from
+ * arrays), then the free slots are claimed by one statement with `LIMIT n FOR UPDATE SKIP
+ * LOCKED`. A round trip costs far more than the statement here, so the per-job cost falls
+ * with every job a batch carries. The rare extras (jobfile revisions, dependents, a newer
+ * revision waiting) run per job, as `completeJob` does them.
+ *
+ * Claims here skip queues with a limit or a pause: those need the queue's row locked first
+ * (claim.ts), so the caller claims in them with `claimJob` when this came back short.
+ */
+
+import type { SQL } from "bun";
+import type { Job } from "../../core/job.ts";
+import type { CompleteAndClaimParams, CompletedRun } from "../params.ts";
+import { rowToJob } from "../rows.ts";
+import { pgText } from "./connection.ts";
+import { lockDependenciesShared, releaseDependents } from "./dependencies.ts";
+import { promoteNextRevision } from "./run.ts";
+import { recordWebhookEvents } from "./webhooks.ts";
+
+type Row = Record<string, unknown>;
+
+async function completeMany(tx: SQL, schema: string, runs: CompletedRun[], now: number): Promise<boolean[]> {
+  if (runs.length === 0) return [];
+  await lockDependenciesShared(tx, schema);
+  const column = <T>(pick: (run: CompletedRun) => T) => runs.map(pick);
+  const rows = (await tx`
+    WITH input AS (
+      SELECT * FROM unnest(
+        ${column((r) => r.id)}::text[], ${column((r) => r.token)}::int[],
+        ${column((r) => r.result.exitCode)}::int[], ${column((r) => r.result.signal)}::text[],
+        ${column((r) => pgText(r.result.error ?? r.result.note ?? null))}::text[], ${column((r) => r.result.stdoutBytes)}::bigint[],
+        ${column((r) => r.result.stderrBytes)}::bigint[], ${column((r) => r.result.logPath)}::text[],
+        ${column((r) => pgText(r.result.outputTail))}::text[]
+      ) AS i(id, token, exit_code, signal, error, stdout_bytes, stderr_bytes, log_path, output_tail)
+    ), done AS (
+      UPDATE jobs SET state = 'completed', finished_at = ${now}::bigint, updated_at = ${now}::bigint,
+                      lease_until = NULL, exit_code = input.exit_code, last_error = NULL
+      FROM input WHERE jobs.id = input.id AND jobs.token = input.token AND jobs.state = 'processing'
+      RETURNING jobs.id, jobs.token, jobs.revision, jobs.source IS NOT NULL AS declared,
+                jobs.next_spec IS NOT NULL AS has_next,
+                EXISTS (SELECT 1 FROM job_deps d WHERE d.depends_on = jobs.id) AS has_dependents
+    ), attempt AS (
+      UPDATE attempts SET finished_at = ${now}::bigint, exit_code = input.exit_code, signal = input.signal,
+                          error = input.error, stdout_bytes = input.stdout_bytes,
+                          stderr_bytes = input.stderr_bytes, log_path = input.log_path,
+                          output_tail = input.output_tail
+      FROM done JOIN input ON input.id = done.id AND input.token = done.token
+      WHERE attempts.job_id = done.id AND attempts.token = done.token
+    )
+    SELECT * FROM done`) as Row[];
+  const completed = new Set<string>();
+  for (const row of rows) {
+    const id = String(row.id);
+    completed.add(`${id}\0${row.token}`);
+    if (row.declared) {
+      await tx`INSERT INTO completed_revisions (job_id, revision, completed_at)
+               VALUES (${id}, ${row.revision}, ${now}::bigint) ON CONFLICT DO NOTHING`;
+    }
+    if (row.has_dependents) await releaseDependents(tx, id, now);
+    if (row.has_next) await promoteNextRevision(tx, id, now);
+  }
+  await recordWebhookEvents(
+    tx,
+    rows.map((row) => String(row.id)),
+    now,
+  );
+  return runs.map((run) => completed.has(`${run.id}\0${run.token}`));
+}
+
+/** Up to `limit` jobs from queues without a limit or pause, each with its attempt row. */
+async function claimMany(
+  tx: SQL,
+  claim: NonNullable<CompleteAndClaimParams["claim"]>,
+  now: number,
+): Promise<Job[]> {
+  if (claim.limit <= 0) return [];
+  const queues = claim.queues ?? null;
+  const rows = (await tx`
+    WITH next AS (
+      SELECT seq FROM jobs
+      WHERE state IN ('pending', 'failed') AND NOT blocked AND next_run_at <= ${now}::bigint
+        AND (${queues}::text[] IS NULL OR queue = ANY(${queues}::text[]))
+        AND queue NOT IN (SELECT name FROM queues WHERE paused OR concurrency IS NOT NULL)
+      ORDER BY priority DESC, next_run_at, seq
+      LIMIT ${claim.limit}::int
+      FOR UPDATE SKIP LOCKED
+    ), claimed AS (
+      UPDATE jobs SET state = 'processing', attempts = jobs.attempts + 1, token = jobs.token + 1,
+                      worker_id = ${claim.workerId}, lease_until = ${now + claim.leaseMs}::bigint,
+                      started_at = ${now}::bigint, updated_at = ${now}::bigint, finished_at = NULL,
+                      kill_requested = NULL
+      FROM next WHERE jobs.seq = next.seq
+      RETURNING jobs.*
+    ), recorded AS (
+      INSERT INTO attempts (job_id, token, attempt, worker_id, host, started_at, revision)
+      SELECT id, token, attempts, worker_id, ${claim.host}, ${now}::bigint, revision FROM claimed
+    )
+    SELECT * FROM claimed ORDER BY priority DESC, next_run_at, seq`) as Row[];
+  return rows.map(rowToJob);
+}
+
+/** Whether any queue has a limit or a pause, so that a short claim should look there too. */
+export async function anyLimitedQueue(sql: SQL): Promise<boolean> {
+  const [row] =
+    await sql`SELECT EXISTS (SELECT 1 FROM queues WHERE paused OR concurrency IS NOT NULL) AS limited`;
+  return Boolean(row?.limited);
+}
+
+/**
+ * Completes `params.completions` and claims up to `params.claim.limit` jobs from queues
+ * without a limit or pause, in the caller's transaction; the caller claims one by one in
+ * limited queues when this comes back short (see anyLimitedQueue).
+ */
+export async function completeAndClaim(
+  tx: SQL,
+  schema: string,
+  params: CompleteAndClaimParams,
+): Promise<{ completed: boolean[]; claimed: Job[] }> {
+  const completed = await completeMany(tx, schema, params.completions, params.now);
+  const claimed = params.claim ? await claimMany(tx, params.claim, params.now) : [];
+  return { completed, claimed };
+}

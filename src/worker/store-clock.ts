@@ -1,0 +1,30 @@
+/**
+ * The clock a worker stamps leases with. On PostgreSQL it is the server's: workers on
+ * several hosts write `lease_until` and judge it expired (rescue) on one clock, so a host
+ * whose clock is off by minutes neither loses its leases early nor keeps a dead worker's
+ * jobs for longer. The offset to the server is measured when the worker starts and at each
+ * heartbeat (half the round trip is taken as the server's moment), so a host's clock
+ * jumping is corrected within one heartbeat; between measurements it costs nothing.
+ * SQLite lives on one host, whose clock it is.
+ */
+
+import type { Store } from "../store/store.ts";
+
+export class StoreClock {
+  /** Server minus local, in ms. */
+  private offset = 0;
+
+  constructor(private readonly store: Store) {}
+
+  now(): number {
+    return Date.now() + this.offset;
+  }
+
+  async sync(): Promise<void> {
+    if (this.store.backend !== "postgres") return;
+    const before = Date.now();
+    const server = await this.store.clockNow();
+    const after = Date.now();
+    this.offset = server - (before + after) / 2;
+  }
+}

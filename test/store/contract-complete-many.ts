@@ -1,0 +1,91 @@
+/**
+ * Contract: the worker's grouped round, `jobCompleteAndClaim`. Each completion is fenced
+ * as `jobComplete` is, and each claim is a claim of its own: attempt row, token, lease.
+ */
+
+import { expect, test } from "bun:test";
+import { newJob, runResult, T0, type WithStore } from "./contract-helpers.ts";
+
+const CLAIM = { workerId: "w1", host: "h", leaseMs: 1000 };
+
+export function completeManyContract(withStore: WithStore): void {
+  test(
+    "one round completes finished runs (fenced by token) and claims up to the limit, each with its attempt",
+    withStore(async ({ store }) => {
+      await store.jobInsertMany({ jobs: ["a", "b", "c", "d", "e"].map((id) => newJob(id)), now: T0 });
+      const first = await store.jobCompleteAndClaim({
+        completions: [],
+        claim: { ...CLAIM, limit: 2 },
+        now: T0 + 1,
+      });
+      expect(first.completed).toEqual([]);
+      expect(first.claimed.map((job) => job.id)).toEqual(["a", "b"]);
+      for (const job of first.claimed) {
+        expect(job.state).toBe("processing");
+        expect(job.lease_until).toBe(T0 + 1 + 1000);
+      }
+      const [a, b] = first.claimed;
+      if (!a || !b) throw new Error("two claims expected");
+      const second = await store.jobCompleteAndClaim({
+        completions: [
+          { id: a.id, token: a.token, result: runResult(0, { stdoutBytes: 3, outputTail: "ok\n" }) },
+          // A stale token: a newer claim would own the job, so this changes nothing.
+          { id: b.id, token: b.token + 1, result: runResult(0) },
+        ],
+        claim: { ...CLAIM, limit: 3 },
+        now: T0 + 2,
+      });
+      expect(second.completed).toEqual([true, false]);
+      expect(second.claimed.map((job) => job.id)).toEqual(["c", "d", "e"]);
+      expect((await store.jobGet({ id: "a" }))?.state).toBe("completed");
+      expect((await store.jobGet({ id: "b" }))?.state).toBe("processing");
+      const [attempt] = await store.attemptList({ jobId: "a" });
+      expect(attempt).toMatchObject({
+        finished_at: T0 + 2,
+        exit_code: 0,
+        stdout_bytes: 3,
+        output_tail: "ok\n",
+      });
+      for (const job of second.claimed) {
+        const attempts = await store.attemptList({ jobId: job.id });
+        expect(attempts.map((row) => row.token)).toEqual([job.token]);
+      }
+      const last = await store.jobCompleteAndClaim({
+        completions: [{ id: b.id, token: b.token, result: runResult(0) }],
+        claim: null,
+        now: T0 + 3,
+      });
+      expect(last).toEqual({ completed: [true], claimed: [] });
+    }),
+  );
+
+  test(
+    "a round releases the completed job's dependents and respects a queue's limit",
+    withStore(async ({ store }) => {
+      await store.jobInsertMany({
+        jobs: [newJob("up"), newJob("down", { after: ["up"] })],
+        now: T0,
+      });
+      await store.queueSet({ name: "narrow", concurrency: 1 });
+      await store.jobInsertMany({
+        jobs: [newJob("n1", { queue: "narrow" }), newJob("n2", { queue: "narrow" })],
+        now: T0,
+      });
+      const first = await store.jobCompleteAndClaim({
+        completions: [],
+        claim: { ...CLAIM, limit: 5 },
+        now: T0 + 1,
+      });
+      expect(first.claimed.map((job) => job.id).sort()).toEqual(["n1", "up"]);
+      const up = first.claimed.find((job) => job.id === "up");
+      if (!up) throw new Error("up not claimed");
+      const second = await store.jobCompleteAndClaim({
+        completions: [{ id: up.id, token: up.token, result: runResult(0) }],
+        claim: { ...CLAIM, limit: 5 },
+        now: T0 + 2,
+      });
+      expect(second.completed).toEqual([true]);
+      expect(second.claimed.map((job) => job.id)).toEqual(["down"]);
+    }),
+  );
+}

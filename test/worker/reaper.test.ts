@@ -1,0 +1,73 @@
+/**
+ * The reaper with real processes: a job started by a process that then dies by SIGKILL is
+ * killed with its whole group, and a reaper killed on its own is replaced without losing
+ * the groups it watched.
+ */
+
+import { afterEach, beforeEach, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { isProcessAlive } from "../../src/worker/process-info.ts";
+import { waitFor } from "../helpers/cli.ts";
+
+setDefaultTimeout(60_000);
+
+const REAPER = resolve(import.meta.dir, "../../src/worker/reaper.ts");
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "queuectl-reaper-"));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A stand-in worker: starts a job in its own group under a reaper, reports pids, then waits. */
+function owner(extra = ""): Bun.Subprocess {
+  const script = `
+    const { Reaper } = await import(${JSON.stringify(REAPER)});
+    const reaper = new Reaper();
+    const job = Bun.spawn(["sh", "-c", "sleep 300 & echo $! > ${dir}/child; exec sleep 300"], {
+      detached: true, stdio: ["ignore", "ignore", "ignore"], env: { ...process.env, ...reaper.envEntry },
+    });
+    reaper.watch(job.pid);
+    await Bun.write(${JSON.stringify(join(dir, "leader"))}, String(job.pid));
+    ${extra}
+    setInterval(() => {}, 1000);`;
+  return Bun.spawn(["bun", "-e", script], { stdio: ["ignore", "inherit", "inherit"] });
+}
+
+const pidIn = (name: string) => Number(readFileSync(join(dir, name), "utf8").trim());
+const started = () => existsSync(join(dir, "leader")) && existsSync(join(dir, "child"));
+
+test("SIGKILL of the owner: its job's whole group dies", async () => {
+  const worker = owner();
+  await waitFor(() => started() && pidIn("child") > 0, { timeoutMs: 20_000, what: "the job to start" });
+  const [leader, child] = [pidIn("leader"), pidIn("child")];
+  expect(isProcessAlive(leader)).toBe(true);
+  worker.kill("SIGKILL");
+  await worker.exited;
+  await waitFor(() => !isProcessAlive(leader) && !isProcessAlive(child), {
+    timeoutMs: 15_000,
+    what: "the job's group to be killed",
+  });
+});
+
+test("a reaper killed on its own is replaced and still kills the group when the owner dies", async () => {
+  // The owner kills its first reaper through its private field: nothing else names that pid.
+  const worker = owner(`
+    const first = reaper.child.pid;
+    process.kill(first, "SIGKILL");
+    await new Promise((done) => { const t = setInterval(() => { if (reaper.child.pid !== first) { clearInterval(t); done(); } }, 10); });
+    await Bun.write(${JSON.stringify(join(dir, "replaced"))}, "yes");`);
+  await waitFor(() => existsSync(join(dir, "replaced")), {
+    timeoutMs: 20_000,
+    what: "the reaper to be replaced",
+  });
+  const [leader, child] = [pidIn("leader"), pidIn("child")];
+  worker.kill("SIGKILL");
+  await worker.exited;
+  await waitFor(() => !isProcessAlive(leader) && !isProcessAlive(child), {
+    timeoutMs: 15_000,
+    what: "the job's group to be killed by the new reaper",
+  });
+});
