@@ -5,6 +5,7 @@
 
 import { formatDurationMs, parseDurationMs } from "./duration.ts";
 import { suggestion, UserError } from "./errors.ts";
+import { limitsText, parseLimitsText, type ResourceLimits } from "./resource-limits.ts";
 
 export interface QueueConfig {
   /** Retries after the first run before a job goes to the DLQ. Default 3. */
@@ -21,6 +22,8 @@ export interface QueueConfig {
   leaseMs: number;
   /** Finished jobs older than this are purged by workers; null (default) keeps them forever. */
   retentionMs: number | null;
+  /** Resource limits of jobs whose spec and queue leave a field unset; null (default) for none. */
+  limits: ResourceLimits | null;
 }
 
 interface KeyDefinition {
@@ -104,6 +107,11 @@ export const CONFIG_KEYS: Record<string, KeyDefinition> = {
     parse: (text, key) =>
       /^(off|none|0)$/i.test(text.trim()) ? "off" : secondsRule(60_000, 3650 * 86_400_000)(text, key),
   },
+  limits: {
+    describe: 'default resource limits, JSON like {"memory":"256M"}, or none',
+    defaultValue: "none",
+    parse: (text, key) => limitsText(parseLimitsText(text, key)),
+  },
 };
 
 export const CONFIG_KEY_NAMES = Object.keys(CONFIG_KEYS);
@@ -149,7 +157,16 @@ export function resolveConfig(stored: Record<string, string>): QueueConfig {
     leaseMs: number("lease") * 1000,
     retentionMs:
       values.retention === "off" || values.retention === undefined ? null : number("retention") * 1000,
+    limits: storedLimits(values.limits),
   };
+}
+
+function storedLimits(text: string | undefined): ResourceLimits | null {
+  try {
+    return text === undefined ? null : parseLimitsText(text);
+  } catch {
+    return null;
+  }
 }
 
 /** Renewals per lease window, so one slow write does not cost a job its lease. */

@@ -15,6 +15,7 @@ import {
 } from "./exec-limits.ts";
 import { normalizeFlowFields } from "./flow-spec.ts";
 import { isQueueName } from "./job.ts";
+import { isEmpty, parseLimits, type ResourceLimits } from "./resource-limits.ts";
 
 /** The normalized spec. Optional fields are absent, never null, so the revision ignores them. */
 export interface JobSpec {
@@ -41,6 +42,8 @@ export interface JobSpec {
   catchup?: "none" | "all";
   /** When the previous occurrence still runs: `skip` (default, absent), `allow` or `replace`. */
   overlap?: "allow" | "replace";
+  /** Memory, CPU time and process limits; fields left out fall back to the queue's, then config's. */
+  limits?: ResourceLimits;
 }
 
 export const SPEC_FIELDS = [
@@ -60,6 +63,7 @@ export const SPEC_FIELDS = [
   "timezone",
   "catchup",
   "overlap",
+  "limits",
   "state",
 ] as const;
 
@@ -79,6 +83,18 @@ const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 
 function fail(field: string, rule: string, hint: string): never {
   throw new SpecError(`\`${field}\` ${rule}`, hint, field);
+}
+
+/** Limits are parsed in resource-limits.ts; its errors name the field (`limits.memory`). */
+function normalizeLimits(value: unknown): ResourceLimits | undefined {
+  try {
+    const limits = parseLimits(value);
+    return isEmpty(limits) ? undefined : limits;
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    const field = /^\S+/.exec(error.message)?.[0] ?? "limits";
+    throw new SpecError(error.message.replace(field, `\`${field}\``), error.hint, field);
+  }
 }
 
 /** Durations are parsed in duration.ts; this re-raises its error as a SpecError naming the field. */
@@ -284,6 +300,10 @@ export function normalizeSpec(input: unknown, options: NormalizeOptions = {}): J
   if (input.queue !== undefined) {
     const queue = normalizeQueue(input.queue);
     if (queue !== "default") spec.queue = queue;
+  }
+  if (input.limits !== undefined) {
+    const limits = normalizeLimits(input.limits);
+    if (limits) spec.limits = limits;
   }
   normalizeFlowFields(input, spec);
   checkExecSize(spec);

@@ -68,6 +68,7 @@ export function rowToAttempt(row: Row): Attempt {
     log_path: toNullableString(row.log_path),
     output_tail: toNullableString(row.output_tail),
     revision: toNullableString(row.revision),
+    limits: toNullableString(row.limits),
   };
 }
 

@@ -6,6 +6,7 @@
 
 import type { Attempt, Job, JobState, StateCounts } from "../core/job.ts";
 import type { JobFacts, JobfileAction } from "../core/reconcile.ts";
+import type { ResourceLimits } from "../core/resource-limits.ts";
 import type { JobSpec } from "../core/spec.ts";
 import type { FolderSyncRun, JobfileFolder } from "./folder-records.ts";
 
@@ -460,6 +461,12 @@ export interface Store {
   queueSet(params: { name: string; concurrency?: number | null; paused?: boolean }): Promise<void>;
   /** Every queue that has jobs or settings. */
   queueList(): Promise<QueueInfo[]>;
+  /** Sets (or with null clears) a queue's default resource limits, creating the queue if needed. */
+  queueLimitsSet(params: { name: string; limits: ResourceLimits | null }): Promise<void>;
+  /** The default limits of every queue that has some, by queue name. */
+  queueLimitsList(): Promise<Record<string, ResourceLimits>>;
+  /** Notes on a running attempt which limits applied and how (`show` prints it). */
+  attemptLimitsSet(params: { jobId: string; token: number; limits: string }): Promise<void>;
   /**
    * Deletes finished jobs (with their attempts) in `states` that finished before
    * `finishedBefore`. Never touches pending or running jobs, nor jobs a jobfile still

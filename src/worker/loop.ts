@@ -18,6 +18,7 @@ import { randomBytes } from "node:crypto";
 import { heartbeatIntervalMs, type QueueConfig, resolveConfig } from "../core/config.ts";
 import { StoreGoneError } from "../core/errors.ts";
 import type { Job } from "../core/job.ts";
+import { type ResourceLimits, resolveLimits } from "../core/resource-limits.ts";
 import { tickSchedules } from "../flow/tick.ts";
 import type { RunResult, Store } from "../store/store.ts";
 import { AttemptBook, type Slot } from "./attempts.ts";
@@ -79,6 +80,8 @@ export class Worker {
   private readonly clock: StoreClock | null;
   /** Kills this worker's job groups if it dies; one per run. */
   private reaper: Reaper | null = null;
+  /** Queues' default resource limits, re-read with the config at each heartbeat. */
+  private queueLimits: Record<string, ResourceLimits> = {};
   /**
    * Completions are grouped: the claim loop completes every run that ended since its last
    * transaction and claims their slots again, in one transaction (see claimLoop).
@@ -107,6 +110,7 @@ export class Worker {
     const { store } = this.options;
     await this.clock?.sync();
     this.config = resolveConfig(await store.configGetAll());
+    this.queueLimits = await store.queueLimitsList();
     await store.workerRegister({
       id: this.id,
       host: this.options.host,
@@ -280,6 +284,16 @@ export class Worker {
 
   private start(job: Job): void {
     const timeoutMs = job.spec.timeout !== undefined ? job.spec.timeout * 1000 : this.config.jobTimeoutMs;
+    const limits = resolveLimits(job.spec.limits, this.queueLimits[job.queue], this.config.limits);
+    // Written while the job runs, and awaited before its result, so `show` always has it.
+    let limitsNoted: Promise<unknown> = Promise.resolve();
+    const onLimits = (note: string) => {
+      limitsNoted = this.options.store
+        .attemptLimitsSet({ jobId: job.id, token: job.token, limits: note })
+        .catch((error) =>
+          this.emit({ type: "error", message: `job ${job.id}: ${(error as Error).message}` }),
+        );
+    };
     const run = () =>
       runJob({
         jobId: job.id,
@@ -290,6 +304,8 @@ export class Worker {
         timeoutMs,
         baseEnv: process.env,
         reaper: this.reaper as Reaper,
+        limits,
+        onLimits,
       });
     const handle = this.slots.runs(job.id) ? runAfter(this.slots.supersede(job), run) : run();
     const slot: Slot = {
@@ -304,7 +320,10 @@ export class Worker {
       finished: Promise.resolve(),
     };
     slot.finished = handle.done
-      .then((result) => this.finish(slot, result))
+      .then(async (result) => {
+        await limitsNoted;
+        return this.finish(slot, result);
+      })
       .catch((error) => this.emit({ type: "error", message: `job ${job.id}: ${(error as Error).message}` }))
       .finally(() => {
         this.slots.remove(slot);
@@ -392,6 +411,8 @@ export class Worker {
         this.emit({ type: "config-changed", summary: describeConfig(beat.config) });
       }
       this.slots.applyBeat(beat);
+      // After the renewal, and kept as they were when the read fails: limits must not cost a lease.
+      this.queueLimits = await this.options.store.queueLimitsList().catch(() => this.queueLimits);
     } finally {
       this.slots.stopUnrenewed();
     }

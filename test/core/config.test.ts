@@ -27,6 +27,7 @@ describe("config values", () => {
       "job-timeout": "3600",
       lease: "30",
       retention: "off",
+      limits: "none",
     });
     expect(resolveConfig({})).toEqual({
       maxRetries: 3,
@@ -36,6 +37,7 @@ describe("config values", () => {
       jobTimeoutMs: 3_600_000,
       leaseMs: 30_000,
       retentionMs: null,
+      limits: null,
     });
   });
 

@@ -178,6 +178,17 @@ export const POSTGRES_MIGRATIONS: { version: number; name: string; sql: string }
       ALTER TABLE jobs ADD COLUMN kill_requested TEXT;
     `,
   },
+  // 8, not 6: migrations 6 and 7 are taken on other branches; numbers are settled at merge.
+  {
+    version: 8,
+    name: "resource limits",
+    sql: `
+      -- A queue's default limits as JSON ({"memory":"256M",...}); null for none.
+      ALTER TABLE queues ADD COLUMN limits TEXT;
+      -- What limited the attempt and how, e.g. "memory 256 MB (cgroup v1)"; null for none.
+      ALTER TABLE attempts ADD COLUMN limits TEXT;
+    `,
+  },
 ];
 
 export const POSTGRES_SCHEMA_VERSION = Math.max(...POSTGRES_MIGRATIONS.map((m) => m.version));

@@ -12,6 +12,7 @@
 import { SQL } from "bun";
 import { UserError } from "../../core/errors.ts";
 import type { Job, JobState, StateCounts } from "../../core/job.ts";
+import type { ResourceLimits } from "../../core/resource-limits.ts";
 import type { JobSpec } from "../../core/spec.ts";
 import type { FolderSyncRun, JobfileFolder } from "../folder-records.ts";
 import type {
@@ -50,6 +51,7 @@ import { jobPage } from "./job-list.ts";
 import { applyJobfileChanges } from "./jobfile-apply.ts";
 import { declaredJobs, jobDeclarations } from "./jobfile-declarations.ts";
 import { countJobs, getJob, insertJobs, listAttempts, listJobs, transitionJobs } from "./jobs.ts";
+import { attemptLimitsSet, queueLimitsList, queueLimitsSet } from "./limits.ts";
 import { migratePostgres, POSTGRES_SCHEMA_VERSION } from "./migrations.ts";
 import { jobPurge, queueList, queueSet } from "./queues.ts";
 import * as registry from "./registry.ts";
@@ -380,6 +382,18 @@ export class PostgresStore implements Store {
 
   queueList(): Promise<QueueInfo[]> {
     return this.run((sql) => queueList(sql));
+  }
+
+  queueLimitsSet(params: { name: string; limits: ResourceLimits | null }): Promise<void> {
+    return this.write((tx) => queueLimitsSet(tx, params));
+  }
+
+  queueLimitsList(): Promise<Record<string, ResourceLimits>> {
+    return this.run((sql) => queueLimitsList(sql));
+  }
+
+  attemptLimitsSet(params: { jobId: string; token: number; limits: string }): Promise<void> {
+    return this.write((tx) => attemptLimitsSet(tx, params));
   }
 
   jobPurge(params: Parameters<Store["jobPurge"]>[0]): Promise<string[]> {

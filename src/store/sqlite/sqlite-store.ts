@@ -9,6 +9,7 @@
 import type { Database } from "bun:sqlite";
 import { UserError } from "../../core/errors.ts";
 import { emptyStateCounts, type Job, type JobState, type StateCounts } from "../../core/job.ts";
+import type { ResourceLimits } from "../../core/resource-limits.ts";
 import type { JobSpec } from "../../core/spec.ts";
 import type { FolderSyncRun, JobfileFolder } from "../folder-records.ts";
 import { rowToAttempt, rowToJob } from "../rows.ts";
@@ -57,6 +58,7 @@ import {
   type TransitionParams,
   transitionJobs,
 } from "./lifecycle.ts";
+import { attemptLimitsSet, queueLimitsList, queueLimitsSet } from "./limits.ts";
 import { attemptThroughput, metricsSnapshot } from "./metrics.ts";
 import { openSqliteDatabase, type SqliteOptions } from "./open-database.ts";
 import { jobPurge, queueList, queueSet } from "./queues.ts";
@@ -382,6 +384,18 @@ export class SqliteStore implements Store {
 
   queueList(): Promise<QueueInfo[]> {
     return this.run(() => queueList(this.db));
+  }
+
+  queueLimitsSet(params: { name: string; limits: ResourceLimits | null }): Promise<void> {
+    return this.write(() => queueLimitsSet(this.db, params));
+  }
+
+  queueLimitsList(): Promise<Record<string, ResourceLimits>> {
+    return this.run(() => queueLimitsList(this.db));
+  }
+
+  attemptLimitsSet(params: { jobId: string; token: number; limits: string }): Promise<void> {
+    return this.write(() => attemptLimitsSet(this.db, params));
   }
 
   jobPurge(params: {
