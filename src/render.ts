@@ -124,7 +124,7 @@ export function attemptJson(attempt: Attempt) {
     stdout_bytes: attempt.stdout_bytes,
     stderr_bytes: attempt.stderr_bytes,
     revision: attempt.revision,
-    limits: attempt.limits ?? null,
+    ...(attempt.limits ? { limits: attempt.limits } : {}),
   };
 }
 

@@ -1,11 +1,13 @@
 import type { CAC } from "cac";
 import { UserError } from "../core/errors.ts";
 import { isQueueName } from "../core/job.ts";
+import { describeLimits, parseLimitsText } from "../core/resource-limits.ts";
 import { colors, printJson, safeText } from "../render.ts";
 import { type GlobalOptions, withStore } from "./context.ts";
 
 interface QueueSetOptions extends GlobalOptions {
   concurrency?: string | number;
+  limits?: string;
 }
 
 function queueName(name: unknown): string {
@@ -32,16 +34,31 @@ export function registerQueue(cli: CAC): void {
   cli
     .command("queue set <name>", "Limit how many jobs of a queue run at once, across every worker and host")
     .option("--concurrency <n>", "Running jobs allowed at once, or none (default: no limit)")
+    .option(
+      "--limits <json>",
+      'Resource limits of its jobs, e.g. \'{"memory":"256M","processes":100}\', or none (default: none)',
+    )
     .example("queuectl queue set emails --concurrency 2")
+    .example(`queuectl queue set batch --limits '{"memory":"1G","cpu_time":"10m"}'`)
     .action(async (name: string, options: QueueSetOptions) => {
-      if (options.concurrency === undefined)
-        throw new UserError("nothing to set", "give --concurrency N (or none)");
-      const concurrency = parseConcurrency(options.concurrency);
+      if (options.concurrency === undefined && options.limits === undefined)
+        throw new UserError("nothing to set", "give --concurrency N (or none) or --limits JSON (or none)");
+      const concurrency =
+        options.concurrency === undefined ? undefined : parseConcurrency(options.concurrency);
+      const limits = options.limits === undefined ? undefined : parseLimitsText(String(options.limits));
       await withStore(options, async (store) => {
-        await store.queueSet({ name: queueName(name), concurrency });
-        console.log(
-          `${colors.green("✓")} queue ${safeText(name)}: concurrency ${concurrency ?? "unlimited"}`,
-        );
+        if (concurrency !== undefined) {
+          await store.queueSet({ name: queueName(name), concurrency });
+          console.log(
+            `${colors.green("✓")} queue ${safeText(name)}: concurrency ${concurrency ?? "unlimited"}`,
+          );
+        }
+        if (limits !== undefined) {
+          await store.queueLimitsSet({ name: queueName(name), limits });
+          console.log(
+            `${colors.green("✓")} queue ${safeText(name)}: limits ${limits ? describeLimits(limits) : "none"}`,
+          );
+        }
       });
     });
 
@@ -70,8 +87,9 @@ export function registerQueue(cli: CAC): void {
     .action(async (options: GlobalOptions) => {
       await withStore(options, async (store) => {
         const queues = await store.queueList();
+        const limits = await store.queueLimitsList();
         if (options.json) {
-          printJson(queues);
+          printJson(queues.map((queue) => ({ ...queue, limits: limits[queue.name] ?? null })));
           return;
         }
         if (queues.length === 0) {
@@ -84,6 +102,8 @@ export function registerQueue(cli: CAC): void {
           console.log(
             `${safeText(queue.name).padEnd(16)} ${String(queue.concurrency ?? "-").padEnd(10)} ${(queue.paused ? colors.yellow("paused") : "active").padEnd(8)} ${String(c.pending).padStart(7)}  ${String(c.processing).padStart(7)}  ${String(c.failed).padStart(6)}  ${String(c.dead).padStart(4)}  ${String(c.completed).padStart(4)}`,
           );
+          const queueLimits = limits[queue.name];
+          if (queueLimits) console.log(`  limits: ${describeLimits(queueLimits)}`);
         }
       });
     });
