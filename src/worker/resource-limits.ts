@@ -28,7 +28,7 @@ import { describeLimits, formatSize, type ResourceLimits } from "../core/resourc
 export type LimitMechanism = "cgroup v2" | "cgroup v1" | "rlimit";
 
 /** Where this worker creates a cgroup per attempt; empty for rlimit. */
-interface Mechanism {
+export interface Mechanism {
   kind: LimitMechanism;
   /** cgroup v2: one folder. cgroup v1: the memory folder, then the pids folder. */
   parents: string[];
@@ -194,8 +194,11 @@ function killListed(folder: string): void {
 }
 
 /** Sets the attempt up under `limits`; the job's argv is wrapped, nothing is spawned here. */
-export function enforceLimits(limits: ResourceLimits, argv: string[]): Enforcement {
-  const mechanism = limitMechanism();
+export function enforceLimits(
+  limits: ResourceLimits,
+  argv: string[],
+  mechanism: Mechanism = limitMechanism(),
+): Enforcement {
   const note = `${describeLimits(limits)} (${mechanism.kind})`;
   const wrapped = [...prlimitArgs(limits, mechanism.kind), ...argv];
   if (mechanism.kind === "rlimit") {
