@@ -121,11 +121,8 @@ export function limitMechanism(): Mechanism {
   if (detected) return detected;
   const own = ownCgroups();
   const forced = process.env.QUEUECTL_LIMITS;
-  detected = (forced === "rlimit" ? null : detectCgroupV2(own)) ??
-    (forced === "rlimit" || forced === "cgroup v2" ? null : detectCgroupV1(own)) ?? {
-      kind: "rlimit",
-      parents: [],
-    };
+  const fallback: Mechanism = { kind: "rlimit", parents: [] };
+  detected = forced === "rlimit" ? fallback : (detectCgroupV2(own) ?? detectCgroupV1(own) ?? fallback);
   return detected;
 }
 
