@@ -114,15 +114,18 @@ for (const backend of backends) {
       harness = new Harness(await backend.create());
       const store = await harness.open();
       const marker = `${4000 + Math.floor(Math.random() * 900)}.${process.pid}`;
+      const written = `${harness.queue.home.home}/escaped`;
       await harness.enqueue(store, [
         {
           id: "escape",
-          command: `setsid sleep ${marker} > /dev/null 2>&1 & echo left`,
+          // It ends only once its child leads a session of its own, out of the group's reach.
+          command: `setsid sh -c 'echo $$ > ${written}; exec sleep ${marker}' > /dev/null 2>&1 & while [ ! -s ${written} ]; do sleep 0.05; done`,
           limits: { processes: 10 },
         },
       ]);
       harness.start(store);
       expect(await harness.settled(store, "escape")).toBe("completed");
+      expect(readFileSync(written, "utf8").trim()).toMatch(/^\d+$/);
       expect(processesWith(`sleep ${marker}`)).toEqual([]);
     });
   });
