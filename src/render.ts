@@ -132,6 +132,7 @@ export function attemptJson(attempt: Attempt) {
     stdout_bytes: attempt.stdout_bytes,
     stderr_bytes: attempt.stderr_bytes,
     revision: attempt.revision,
+    ...(attempt.limits ? { limits: attempt.limits } : {}),
   };
 }
 
@@ -344,7 +345,8 @@ export function attemptLines(attempts: Attempt[]): string {
     // `#` is the token, unique for the job's whole life, so it names one attempt even after
     // edits and reruns restart the try count; `logs --attempt` takes the same number.
     const revision = attempt.revision === null ? "—     " : attempt.revision.slice(0, 6);
-    return `  #${attempt.token}  rev ${revision}  try ${attempt.attempt}  ${iso(attempt.started_at)}  ${duration.padEnd(8)}  ${outcome}  (${safeText(attempt.host)})`;
+    const line = `  #${attempt.token}  rev ${revision}  try ${attempt.attempt}  ${iso(attempt.started_at)}  ${duration.padEnd(8)}  ${outcome}  (${safeText(attempt.host)})`;
+    return attempt.limits ? `${line}\n      limits: ${safeText(attempt.limits)}` : line;
   });
   return `${lines.join("\n")}\n`;
 }

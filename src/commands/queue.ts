@@ -2,12 +2,14 @@ import type { CAC } from "cac";
 import { UserError } from "../core/errors.ts";
 import { isQueueName } from "../core/job.ts";
 import { type NotifyTarget, normalizeNotify } from "../core/notify.ts";
+import { describeLimits, parseLimitsText } from "../core/resource-limits.ts";
 import { colors, printJson, safeText } from "../render.ts";
 import { type GlobalOptions, withStore } from "./context.ts";
 
 interface QueueSetOptions extends GlobalOptions {
   concurrency?: string | number;
   notify?: string;
+  limits?: string;
 }
 
 function queueName(name: unknown): string {
@@ -50,24 +52,30 @@ export function registerQueue(cli: CAC): void {
   cli
     .command(
       "queue set <name>",
-      "Limit how many jobs of a queue run at once across every worker and host, or set its webhooks",
+      "Set a queue's limit of jobs running at once (across every worker and host), its webhooks or its jobs' resource limits",
     )
     .option("--concurrency <n>", "Running jobs allowed at once, or none (default: no limit)")
     .option(
       "--notify <json>",
       "Webhooks told about every job of the queue, a JSON list of {url, events}, or none (default: none)",
     )
+    .option(
+      "--limits <json>",
+      'Resource limits of its jobs, e.g. \'{"memory":"256M","processes":100}\', or none (default: none)',
+    )
     .example("queuectl queue set emails --concurrency 2")
     .example(`queuectl queue set emails --notify '[{"url":"https://example.com/hook","events":["dead"]}]'`)
+    .example(`queuectl queue set batch --limits '{"memory":"1G","cpu_time":"10m"}'`)
     .action(async (name: string, options: QueueSetOptions) => {
-      if (options.concurrency === undefined && options.notify === undefined)
+      if (options.concurrency === undefined && options.notify === undefined && options.limits === undefined)
         throw new UserError(
           "nothing to set",
-          "give --concurrency N (or none), or --notify '<json>' (or none)",
+          "give --concurrency N (or none), --notify '<json>' (or none) or --limits '<json>' (or none)",
         );
       const concurrency =
         options.concurrency === undefined ? undefined : parseConcurrency(options.concurrency);
       const notify = options.notify === undefined ? undefined : parseNotify(options.notify);
+      const limits = options.limits === undefined ? undefined : parseLimitsText(String(options.limits));
       await withStore(options, async (store) => {
         if (concurrency !== undefined) {
           await store.queueSet({ name: queueName(name), concurrency });
@@ -79,6 +87,12 @@ export function registerQueue(cli: CAC): void {
           await store.queueNotifySet({ name: queueName(name), notify });
           console.log(
             `${colors.green("✓")} queue ${safeText(name)}: ${notify === null ? "no webhooks" : `webhooks ${notify.map((target) => `${safeText(target.url)} (${target.events.join(", ")})`).join(", ")}`}`,
+          );
+        }
+        if (limits !== undefined) {
+          await store.queueLimitsSet({ name: queueName(name), limits });
+          console.log(
+            `${colors.green("✓")} queue ${safeText(name)}: limits ${limits ? describeLimits(limits) : "none"}`,
           );
         }
       });
@@ -110,12 +124,15 @@ export function registerQueue(cli: CAC): void {
       await withStore(options, async (store) => {
         const queues = await store.queueList();
         const notify = new Map((await store.queueNotifyList()).map((entry) => [entry.name, entry.notify]));
+        const limits = await store.queueLimitsList();
         if (options.json) {
           // `notify` only where a queue has webhooks, so the output of other queues stays as it was.
           printJson(
-            queues.map((queue) =>
-              notify.has(queue.name) ? { ...queue, notify: notify.get(queue.name) } : queue,
-            ),
+            queues.map((queue) => ({
+              ...queue,
+              ...(notify.has(queue.name) ? { notify: notify.get(queue.name) } : {}),
+              limits: limits[queue.name] ?? null,
+            })),
           );
           return;
         }
@@ -129,6 +146,8 @@ export function registerQueue(cli: CAC): void {
           console.log(
             `${safeText(queue.name).padEnd(16)} ${String(queue.concurrency ?? "-").padEnd(10)} ${(queue.paused ? colors.yellow("paused") : "active").padEnd(8)} ${String(c.pending).padStart(7)}  ${String(c.processing).padStart(7)}  ${String(c.failed).padStart(6)}  ${String(c.dead).padStart(4)}  ${String(c.completed).padStart(4)}`,
           );
+          const queueLimits = limits[queue.name];
+          if (queueLimits) console.log(`  limits: ${describeLimits(queueLimits)}`);
         }
       });
     });

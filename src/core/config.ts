@@ -6,6 +6,7 @@
 import { formatDurationMs, parseDurationMs } from "./duration.ts";
 import { suggestion, UserError } from "./errors.ts";
 import { normalizeNotify } from "./notify.ts";
+import { limitsText, parseLimitsText, type ResourceLimits } from "./resource-limits.ts";
 
 export interface QueueConfig {
   /** Retries after the first run before a job goes to the DLQ. Default 3. */
@@ -24,6 +25,8 @@ export interface QueueConfig {
   retentionMs: number | null;
   /** An absolute path on each worker's host that the retention purge appends jobs to first; null (default): none. */
   retentionArchive: string | null;
+  /** Resource limits of jobs whose spec and queue leave a field unset; null (default) for none. */
+  limits: ResourceLimits | null;
 }
 
 interface KeyDefinition {
@@ -141,6 +144,11 @@ export const CONFIG_KEYS: Record<string, KeyDefinition> = {
       return secret;
     },
   },
+  limits: {
+    describe: 'default resource limits, JSON like {"memory":"256M"}, or none',
+    defaultValue: "none",
+    parse: (text, key) => limitsText(parseLimitsText(text, key)),
+  },
 };
 
 function parseJsonValue(text: string, key: string): unknown {
@@ -201,7 +209,16 @@ export function resolveConfig(stored: Record<string, string>): QueueConfig {
       values["retention-archive"] === "off" || values["retention-archive"] === undefined
         ? null
         : values["retention-archive"],
+    limits: storedLimits(values.limits),
   };
+}
+
+function storedLimits(text: string | undefined): ResourceLimits | null {
+  try {
+    return text === undefined ? null : parseLimitsText(text);
+  } catch {
+    return null;
+  }
 }
 
 /** Renewals per lease window, so one slow write does not cost a job its lease. */

@@ -68,6 +68,8 @@ export interface Attempt {
   output_tail: string | null;
   /** The job's revision this attempt ran; null for attempts recorded before revisions were kept. */
   revision: string | null;
+  /** The resource limits that applied and how, e.g. "memory 256 MB (cgroup v1)"; absent for none. */
+  limits?: string | null;
 }
 
 export function isJobState(value: string): value is JobState {

@@ -7,6 +7,8 @@
  * expression croner reads, a known time zone, the exec size limits) live in the parser only.
  */
 
+import type { ResourceLimits } from "./resource-limits.ts";
+
 /** `catchup`: missed occurrences. `latest` is the default and is left out of a normalized spec. */
 export const CATCHUP_POLICIES = ["none", "latest", "all"] as const;
 /** `overlap`: when the previous occurrence still runs. `skip` is the default, left out likewise. */
@@ -45,6 +47,8 @@ export interface JobSpec {
   overlap?: "allow" | "replace";
   /** Webhooks told about this job's events, besides its queue's and the config's (src/core/notify.ts). */
   notify?: NotifyTarget[];
+  /** Memory, CPU time and process limits; fields left out fall back to the queue's, then config's. */
+  limits?: ResourceLimits;
 }
 
 /** completed: finished ok; failed: an attempt failed and will be retried; dead: moved to the DLQ. */
@@ -222,6 +226,28 @@ export const SPEC_FIELD_TABLE = {
         },
       ],
     },
+  },
+  limits: {
+    description:
+      "Resource limits of each attempt. Fields left out fall back to the queue's limits, then the `limits` config key (default: none).",
+    type: "object",
+    properties: {
+      memory: {
+        description: "Memory of the whole job, e.g. 256M or 1G (K, M, G are powers of 1024).",
+        type: ["string", "integer"],
+        pattern: "^\\s*\\d+(\\.\\d+)?\\s*[KMGkmg]?(i?[Bb])?\\s*$",
+      },
+      cpu_time: {
+        description: "CPU time of each process, e.g. 10m; at least 1s.",
+        type: ["string", "number"],
+      },
+      processes: {
+        description: "Processes the job may have at once.",
+        type: "integer",
+        minimum: 1,
+      },
+    },
+    additionalProperties: false,
   },
   state: {
     description:

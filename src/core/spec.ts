@@ -16,6 +16,7 @@ import {
 import { normalizeFlowFields } from "./flow-spec.ts";
 import { isQueueName } from "./job.ts";
 import { normalizeNotify } from "./notify.ts";
+import { isEmpty, parseLimits, type ResourceLimits } from "./resource-limits.ts";
 import { type JobSpec, MAX_ID_LENGTH, SPEC_FIELDS } from "./spec-fields.ts";
 
 export type { JobSpec } from "./spec-fields.ts";
@@ -28,6 +29,18 @@ const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 
 function fail(field: string, rule: string, hint: string): never {
   throw new SpecError(`\`${field}\` ${rule}`, hint, field);
+}
+
+/** Limits are parsed in resource-limits.ts; its errors name the field (`limits.memory`). */
+function normalizeLimits(value: unknown): ResourceLimits | undefined {
+  try {
+    const limits = parseLimits(value);
+    return isEmpty(limits) ? undefined : limits;
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    const field = /^\S+/.exec(error.message)?.[0] ?? "limits";
+    throw new SpecError(error.message.replace(field, `\`${field}\``), error.hint, field);
+  }
 }
 
 /** Durations are parsed in duration.ts; this re-raises its error as a SpecError naming the field. */
@@ -237,6 +250,10 @@ export function normalizeSpec(input: unknown, options: NormalizeOptions = {}): J
   if (input.notify !== undefined) {
     const notify = normalizeNotify(input.notify);
     if (notify.length > 0) spec.notify = notify;
+  }
+  if (input.limits !== undefined) {
+    const limits = normalizeLimits(input.limits);
+    if (limits) spec.limits = limits;
   }
   normalizeFlowFields(input, spec);
   checkExecSize(spec);

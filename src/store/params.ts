@@ -6,6 +6,7 @@
 
 import type { Job, JobState } from "../core/job.ts";
 import type { NotifyTarget } from "../core/notify.ts";
+import type { ResourceLimits } from "../core/resource-limits.ts";
 import type { JobSpec } from "../core/spec.ts";
 import type {
   HeldLease,
@@ -365,4 +366,17 @@ export interface QueueNotifySetParams {
   name: string;
   /** null or [] clears the queue's receivers. */
   notify: NotifyTarget[] | null;
+}
+
+export interface QueueLimitsSetParams {
+  name: string;
+  /** null clears the queue's limits. */
+  limits: ResourceLimits | null;
+}
+
+export interface AttemptLimitsSetParams {
+  jobId: string;
+  token: number;
+  /** What limited the attempt and how, as `show` prints it. */
+  limits: string;
 }

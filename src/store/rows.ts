@@ -82,6 +82,8 @@ export function rowToAttempt(row: Row): Attempt {
     log_path: toNullableString(row.log_path),
     output_tail: toNullableString(row.output_tail),
     revision: toNullableString(row.revision),
+    // Only when set: most attempts have no limits, and exports and tests compare whole attempts.
+    ...(row.limits === null || row.limits === undefined ? {} : { limits: String(row.limits) }),
   };
 }
 

@@ -8,6 +8,7 @@
  */
 
 import type { Attempt, Job, StateCounts } from "../core/job.ts";
+import type { ResourceLimits } from "../core/resource-limits.ts";
 import type { FolderSyncRun, JobfileFolder } from "./folder-records.ts";
 import type * as P from "./params.ts";
 import type {
@@ -165,6 +166,12 @@ export interface Store {
   queueSet(params: P.QueueSetParams): Promise<void>;
   /** Every queue that has jobs or settings. */
   queueList(): Promise<QueueInfo[]>;
+  /** Sets (or with null clears) a queue's default resource limits, creating the queue if needed. */
+  queueLimitsSet(params: P.QueueLimitsSetParams): Promise<void>;
+  /** The default limits of every queue that has some, by queue name. */
+  queueLimitsList(): Promise<Record<string, ResourceLimits>>;
+  /** Notes on a running attempt which limits applied and how (`show` prints it). */
+  attemptLimitsSet(params: P.AttemptLimitsSetParams): Promise<void>;
   /**
    * Deletes finished jobs (with their attempts) in `states` that finished before
    * `finishedBefore`. Never touches pending or running jobs, nor jobs a jobfile still

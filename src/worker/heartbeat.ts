@@ -7,6 +7,7 @@
  */
 
 import { type QueueConfig, resolveConfig } from "../core/config.ts";
+import { describeLimits } from "../core/resource-limits.ts";
 import type { HeldLease, RenewedLease, Store } from "../store/store.ts";
 
 export interface Beat {
@@ -28,6 +29,7 @@ export function describeConfig(config: QueueConfig): string {
     `backoff-base ${config.backoffBase}`,
     `backoff-max ${config.backoffMaxSeconds}s`,
     `job-timeout ${config.jobTimeoutMs / 1000}s`,
+    ...(config.limits ? [`limits ${describeLimits(config.limits)}`] : []),
   ].join(", ");
 }
 

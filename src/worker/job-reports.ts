@@ -29,7 +29,7 @@ import {
 } from "node:fs";
 import { basename, join } from "node:path";
 import type { Job } from "../core/job.ts";
-import type { ProgressUpdate, Store } from "../store/store.ts";
+import type { ProgressUpdate, RunResult, Store } from "../store/store.ts";
 import { attemptLogBase } from "./log-files.ts";
 import { PeriodicService } from "./service.ts";
 
@@ -252,6 +252,37 @@ export class JobReports {
       }
     }
   }
+}
+
+/** A claimed job's report files; without them (disk full, store error) the job still runs. */
+export function openReports(
+  store: Store,
+  home: string,
+  job: Job,
+  onError: (message: string) => void,
+): Promise<JobReports | null> {
+  return JobReports.open({ store, home, job }).catch((error) => {
+    onError(`job ${job.id}: cannot prepare its report files: ${(error as Error).message}`);
+    return null;
+  });
+}
+
+/**
+ * Stores an attempt's last progress and its result before its outcome is recorded; a note
+ * (a result not stored) rides on the run's result, so it lands on the attempt.
+ */
+export async function finishReports(
+  reports: JobReports | null | undefined,
+  store: Store,
+  result: RunResult,
+): Promise<RunResult> {
+  let note: string | null;
+  try {
+    note = (await reports?.finish(store)) ?? null;
+  } catch (error) {
+    note = `result not stored: ${(error as Error).message}`;
+  }
+  return note === null ? result : { ...result, note };
 }
 
 function progressKey(pct: number | null, message: string | null): string {

@@ -14,47 +14,27 @@
  * the attempt, since the job did nothing wrong.
  */
 
-import { randomBytes } from "node:crypto";
 import { heartbeatIntervalMs, type QueueConfig, resolveConfig } from "../core/config.ts";
 import { StoreGoneError } from "../core/errors.ts";
 import type { Job } from "../core/job.ts";
+import { type ResourceLimits, resolveLimits } from "../core/resource-limits.ts";
 import { tickSchedules } from "../flow/tick.ts";
-import type { RunResult, Store } from "../store/store.ts";
+import type { RunResult } from "../store/store.ts";
 import { AttemptBook, type Slot } from "./attempts.ts";
 import type { WorkerEvent } from "./events.ts";
 import { describeConfig, heartbeat, leaseKey } from "./heartbeat.ts";
-import { JobReports, progressService } from "./job-reports.ts";
-import { RECORD_RETRY_FIRST_MS, type RecordedOutcome, recordAttemptRetrying, succeeded } from "./outcome.ts";
+import { finishReports, type JobReports, openReports } from "./job-reports.ts";
+import { maintenanceServices } from "./maintenance.ts";
+import { newWorkerId, queueIsEmpty, sleep, type WorkerOptions } from "./options.ts";
+import { RECORD_RETRY_FIRST_MS, type RecordedOutcome, recordAttemptOrAbandon, succeeded } from "./outcome.ts";
 import { Reaper } from "./reaper.ts";
-import { rescueService } from "./rescue.ts";
-import { retentionService } from "./retention.ts";
+import { LimitsNote } from "./resource-limits.ts";
 import { type RunningJob, runAfter, runJob } from "./run.ts";
-import { scheduleTicker } from "./schedule-ticker.ts";
 import { PeriodicService } from "./service.ts";
 import { StoreClock } from "./store-clock.ts";
-import { webhookDeliveryService } from "./webhook-deliveries.ts";
 
-export interface WorkerOptions {
-  store: Store;
-  /** QUEUECTL_HOME, where job logs go. */
-  home: string;
-  host: string;
-  /** Jobs run at once by this process. */
-  concurrency: number;
-  /** Only claim from these queues; null serves every queue. */
-  queues: string[] | null;
-  /** Exit once no job is pending, failed (awaiting a retry) or processing. */
-  drain: boolean;
-  onEvent: (event: WorkerEvent) => void;
-  /** The wall clock for leases and results. Default: the store's (see store-clock.ts). */
-  now?: () => number;
-  /** Recorded in the registry. Default process.pid. */
-  pid?: number;
-}
-
-export function newWorkerId(host: string, pid: number): string {
-  return `${host}-${pid}-${randomBytes(3).toString("hex")}`;
-}
+export type { WorkerOptions };
+export { newWorkerId };
 
 /** A run that ended well, waiting for the claim loop's next transaction to complete it. */
 interface PendingCompletion {
@@ -81,6 +61,8 @@ export class Worker {
   private readonly clock: StoreClock | null;
   /** Kills this worker's job groups if it dies; one per run. */
   private reaper: Reaper | null = null;
+  /** Queues' default resource limits, re-read with the config at each heartbeat. */
+  private queueLimits: Record<string, ResourceLimits> = {};
   /**
    * Completions are grouped: the claim loop completes every run that ended since its last
    * transaction and claims their slots again, in one transaction (see claimLoop).
@@ -109,6 +91,7 @@ export class Worker {
     const { store } = this.options;
     await this.clock?.sync();
     this.config = resolveConfig(await store.configGetAll());
+    this.queueLimits = await store.queueLimitsList();
     await store.workerRegister({
       id: this.id,
       host: this.options.host,
@@ -140,36 +123,18 @@ export class Worker {
     if (this.fatal) throw this.fatal;
   }
 
-  /** Rescue, schedules, retention and webhook deliveries: each on its own timer, none in the renewal's way. */
+  /** Rescue, schedules, retention, progress and webhook deliveries, each on its own timer. */
   private maintenance(): PeriodicService[] {
-    const { store, home } = this.options;
-    const shared = { store, now: this.now, config: () => this.config };
-    return [
-      rescueService({
-        ...shared,
-        ownTokens: () => this.slots.ownTokens(),
-        onRescued: (rescue) =>
-          this.emit({
-            type: "rescued",
-            jobId: rescue.job.id,
-            fromWorker: rescue.job.worker_id,
-            outcome: rescue.outcome,
-          }),
-        onError: (error) => this.serviceFailed("rescue", error),
-      }),
-      scheduleTicker({ ...shared, onError: (error) => this.serviceFailed("schedules", error) }),
-      retentionService({ ...shared, home, onError: (error) => this.serviceFailed("retention", error) }),
-      progressService({
-        store,
-        running: () => this.slots.all().map((slot) => slot.reports),
-        onError: (error) => this.serviceFailed("progress", error),
-      }),
-      webhookDeliveryService({
-        ...shared,
-        workerId: this.id,
-        onError: (error) => this.serviceFailed("webhooks", error),
-      }),
-    ];
+    return maintenanceServices({
+      store: this.options.store,
+      home: this.options.home,
+      workerId: this.id,
+      now: this.now,
+      config: () => this.config,
+      slots: this.slots,
+      emit: (event) => this.emit(event),
+      failed: (service, error) => this.serviceFailed(service, error),
+    });
   }
 
   private serviceFailed(service: string, error: unknown): void {
@@ -261,7 +226,13 @@ export class Worker {
       const outcome: RecordedOutcome = { outcome: completed[i] ? "completed" : "discarded", nextRunAt: null };
       pending.settle(Promise.resolve(outcome));
     });
-    for (const job of claimed) this.start(job, await this.openReports(job));
+    for (const job of claimed)
+      this.start(
+        job,
+        await openReports(this.options.store, this.options.home, job, (message) =>
+          this.emit({ type: "error", message }),
+        ),
+      );
     return claimed.length;
   }
 
@@ -297,19 +268,12 @@ export class Worker {
     });
   }
 
-  /** The job's report folder; without one (disk full, store error) it still runs. */
-  private openReports(job: Job): Promise<JobReports | null> {
-    return JobReports.open({ store: this.options.store, home: this.options.home, job }).catch((error) => {
-      this.emit({
-        type: "error",
-        message: `job ${job.id}: cannot prepare its report files: ${(error as Error).message}`,
-      });
-      return null;
-    });
-  }
-
   private start(job: Job, reports: JobReports | null): void {
     const timeoutMs = job.spec.timeout !== undefined ? job.spec.timeout * 1000 : this.config.jobTimeoutMs;
+    const limits = resolveLimits(job.spec.limits, this.queueLimits[job.queue], this.config.limits);
+    const limitsNote = new LimitsNote(this.options.store, job, (message) =>
+      this.emit({ type: "error", message }),
+    );
     const run = () =>
       runJob({
         jobId: job.id,
@@ -321,6 +285,8 @@ export class Worker {
         baseEnv: process.env,
         reportEnv: reports?.env,
         reaper: this.reaper as Reaper,
+        limits,
+        onLimits: (note) => limitsNote.record(note),
       });
     const handle = this.slots.runs(job.id) ? runAfter(this.slots.supersede(job), run) : run();
     const slot: Slot = {
@@ -336,7 +302,10 @@ export class Worker {
       reports,
     };
     slot.finished = handle.done
-      .then((result) => this.finish(slot, result))
+      .then(async (result) => {
+        await limitsNote.written;
+        return this.finish(slot, result);
+      })
       .catch((error) => this.emit({ type: "error", message: `job ${job.id}: ${(error as Error).message}` }))
       .finally(() => {
         this.slots.remove(slot);
@@ -353,7 +322,7 @@ export class Worker {
   }
 
   private async finish(slot: Slot, ran: Awaited<RunningJob["done"]>): Promise<void> {
-    const result = await this.saveReports(slot, ran);
+    const result = await finishReports(slot.reports, this.options.store, ran);
     const now = this.now();
     // A run that ended well is completed by the claim loop's next round, with any others.
     const recorded =
@@ -375,50 +344,23 @@ export class Worker {
   }
 
   /** Records one attempt's end in a transaction of its own, retried while the lease holds. */
-  private async recordAlone(
-    slot: Slot,
-    result: RunResult,
-    now: number,
-    failedBefore: boolean,
-  ): Promise<RecordedOutcome> {
-    try {
-      return await recordAttemptRetrying(
-        this.options.store,
-        {
-          job: slot.job,
-          result,
-          config: this.config,
-          now,
-          releaseReason: slot.releaseReason,
-          kill: slot.kill,
-        },
-        {
-          holdsLease: () => this.slots.holdsLease(slot),
-          fatal: (error) => error instanceof StoreGoneError || this.fatal !== null,
-          onRetry: (error, waitMs) =>
-            this.emit({ type: "record-retry", jobId: slot.job.id, error: error.message, waitMs }),
-          failedBefore,
-        },
-      );
-    } catch (error) {
-      if (error instanceof StoreGoneError) throw error;
-      this.emit({
-        type: "error",
-        message: `job ${slot.job.id}: its result could not be recorded before its lease ran out (${(error as Error).message}); the result is given up, and the job will be rescued as a failed attempt`,
-      });
-      return { outcome: "abandoned", nextRunAt: null };
-    }
-  }
-
-  /** Stores the attempt's last progress and its result before its outcome; a note goes on the attempt. */
-  private async saveReports(slot: Slot, result: Awaited<RunningJob["done"]>): Promise<typeof result> {
-    let note: string | null;
-    try {
-      note = (await slot.reports?.finish(this.options.store)) ?? null;
-    } catch (error) {
-      note = `result not stored: ${(error as Error).message}`;
-    }
-    return note === null ? result : { ...result, note };
+  private recordAlone(slot: Slot, result: RunResult, now: number, failedBefore: boolean) {
+    const attempt = {
+      job: slot.job,
+      result,
+      config: this.config,
+      now,
+      releaseReason: slot.releaseReason,
+      kill: slot.kill,
+    };
+    return recordAttemptOrAbandon(this.options.store, attempt, {
+      holdsLease: () => this.slots.holdsLease(slot),
+      fatal: (error) => error instanceof StoreGoneError || this.fatal !== null,
+      onRetry: (error, waitMs) =>
+        this.emit({ type: "record-retry", jobId: slot.job.id, error: error.message, waitMs }),
+      onAbandon: (message) => this.emit({ type: "error", message }),
+      failedBefore,
+    });
   }
 
   /** One heartbeat; the renewal service runs it, and stopUnrenewed after each, failed or not. */
@@ -436,23 +378,15 @@ export class Worker {
         this.emit({ type: "config-changed", summary: describeConfig(beat.config) });
       }
       this.slots.applyBeat(beat);
+      // After the renewal, and kept as they were when the read fails: limits must not cost a lease.
+      this.queueLimits = await this.options.store.queueLimitsList().catch(() => this.queueLimits);
     } finally {
       this.slots.stopUnrenewed();
     }
   }
 
-  private async queueIsEmpty(): Promise<boolean> {
-    const { store, queues } = this.options;
-    if (queues === null) {
-      const counts = await store.jobCounts();
-      return counts.pending + counts.failed + counts.processing === 0;
-    }
-    for (const queue of queues) {
-      for (const state of ["pending", "failed", "processing"] as const) {
-        if ((await store.jobList({ state, queue, limit: 1 })).length > 0) return false;
-      }
-    }
-    return true;
+  private queueIsEmpty(): Promise<boolean> {
+    return queueIsEmpty(this.options.store, this.options.queues);
   }
 
   private poke(): void {
@@ -462,18 +396,4 @@ export class Worker {
   private emit(event: WorkerEvent): void {
     this.options.onEvent(event);
   }
-}
-
-/** Waits `ms`, or less when `signal` aborts (a job ended, a stop was asked for). */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -7,6 +7,7 @@
 
 import { decideAfterFailure } from "../core/backoff.ts";
 import type { QueueConfig } from "../core/config.ts";
+import { StoreGoneError } from "../core/errors.ts";
 import type { Job } from "../core/job.ts";
 import type { KillMode, RunResult, Store } from "../store/store.ts";
 
@@ -114,6 +115,27 @@ export async function recordAttemptRetrying(
       await wait(pause);
       pause = Math.min(pause * 2, RECORD_RETRY_MAX_MS);
     }
+  }
+}
+
+/**
+ * recordAttemptRetrying, and when the lease ran out before any write went through, the
+ * result is given up (`abandoned`): a rescue will count the attempt as failed. Only a store
+ * that is gone for good throws.
+ */
+export async function recordAttemptOrAbandon(
+  store: Store,
+  params: AttemptEnd,
+  retry: RecordRetry & { onAbandon: (message: string) => void },
+): Promise<RecordedOutcome> {
+  try {
+    return await recordAttemptRetrying(store, params, retry);
+  } catch (error) {
+    if (error instanceof StoreGoneError) throw error;
+    retry.onAbandon(
+      `job ${params.job.id}: its result could not be recorded before its lease ran out (${(error as Error).message}); the result is given up, and the job will be rescued as a failed attempt`,
+    );
+    return { outcome: "abandoned", nextRunAt: null };
   }
 }
 

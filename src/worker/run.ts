@@ -16,11 +16,13 @@
 
 import { statSync } from "node:fs";
 import { formatDurationMs } from "../core/duration.ts";
+import type { ResourceLimits } from "../core/resource-limits.ts";
 import type { JobSpec } from "../core/spec.ts";
 import type { RunResult } from "../store/store.ts";
 import { CappedLog, TailBuffer } from "./capped-log.ts";
 import { attemptLogBase, LOG_CAP_BYTES, logFilePath, OUTPUT_TAIL_BYTES } from "./log-files.ts";
 import type { Reaper } from "./reaper.ts";
+import { type Enforcement, enforceLimits } from "./resource-limits.ts";
 
 /** Between SIGTERM and SIGKILL when a job is stopped (timeout, forced stop, lost lease). */
 export const KILL_GRACE_MS = 5_000;
@@ -60,6 +62,10 @@ export interface RunParams {
   reportEnv?: Record<string, string>;
   /** The worker's reaper, which kills the job's group if the worker dies. */
   reaper: Reaper;
+  /** Resource limits of this attempt (see resource-limits.ts); absent or null for none. */
+  limits?: ResourceLimits | null;
+  /** Called with how the limits are enforced, once the job has started under them. */
+  onLimits?: (note: string) => void;
 }
 
 export interface RunningJob {
@@ -139,18 +145,23 @@ export function runJob(params: RunParams): RunningJob {
   };
   const logBase = attemptLogBase(params.jobId, params.token);
   let child: Bun.Subprocess<"ignore", "pipe", "pipe">;
+  let enforcement: Enforcement | null = null;
   try {
-    child = Bun.spawn(commandArgv(spec, env), {
+    const argv = commandArgv(spec, env);
+    if (params.limits) enforcement = enforceLimits(params.limits, argv);
+    child = Bun.spawn(enforcement?.argv ?? argv, {
       cwd: spec.cwd,
       env,
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
     });
   } catch (error) {
+    void enforcement?.finish(false, null);
     return notStarted(`cannot start: ${(error as Error).message}`);
   }
   const pid = child.pid;
   params.reaper.watch(pid);
+  if (enforcement) params.onLimits?.(enforcement.note);
 
   const stdoutLog = new CappedLog(logFilePath(params.home, logBase, "stdout"), LOG_CAP_BYTES);
   const stderrLog = new CappedLog(logFilePath(params.home, logBase, "stderr"), LOG_CAP_BYTES);
@@ -206,17 +217,19 @@ export function runJob(params: RunParams): RunningJob {
     ]);
     clearTimeout(leftoverTimer);
     signalGroup(pid, "SIGKILL");
+    const exitCode = child.exitCode;
+    const signal = child.signalCode === null ? null : String(child.signalCode);
+    // After the group: what left it (setsid) dies with the cgroup, before the reaper forgets it.
+    const limitReason = (await enforcement?.finish(exitCode !== 0, signal)) ?? null;
     params.reaper.forget(pid);
     clearTimeout(killTimer);
     await Promise.all([stdoutReader.cancel().catch(() => {}), stderrReader.cancel().catch(() => {})]);
     stdoutLog.close();
     stderrLog.close();
-    const exitCode = child.exitCode;
-    const signal = child.signalCode === null ? null : String(child.signalCode);
     return {
       exitCode,
       signal,
-      error: stopReason ?? describeFailure(exitCode, signal, stderrTail.text()),
+      error: limitReason ?? stopReason ?? describeFailure(exitCode, signal, stderrTail.text()),
       stdoutBytes: stdoutLog.totalBytes,
       stderrBytes: stderrLog.totalBytes,
       logPath: logBase,

@@ -30,6 +30,7 @@ describe("config values", () => {
       "retention-archive": "off",
       notify: "[]",
       "webhook-secret": "none",
+      limits: "none",
     });
     expect(resolveConfig({})).toEqual({
       maxRetries: 3,
@@ -40,6 +41,7 @@ describe("config values", () => {
       leaseMs: 30_000,
       retentionMs: null,
       retentionArchive: null,
+      limits: null,
     });
   });
 

@@ -18,6 +18,7 @@ import { jobfileUpgradeContract } from "./contract-jobfiles-upgrade.ts";
 import { jobsContract } from "./contract-jobs.ts";
 import { leasesContract } from "./contract-leases.ts";
 import { lifecycleContract } from "./contract-lifecycle.ts";
+import { limitsContract } from "./contract-limits.ts";
 import { scheduleContract } from "./contract-schedules.ts";
 import { schemaContract } from "./contract-schema.ts";
 import { streamsContract } from "./contract-streams.ts";
@@ -81,6 +82,7 @@ export function storeContract(backend: StoreBackend): void {
     scheduleContract(withStore);
     dependenciesContract(withStore);
     foldersContract(withStore);
+    limitsContract(withStore);
     schemaContract(withStore, backend);
   });
 }

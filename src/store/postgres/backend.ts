@@ -30,6 +30,7 @@ import { countJobs, getJob, jobPage, listAttempts, listJobs } from "./job-reads.
 import { dependencyLinks, searchJobs } from "./job-search.ts";
 import { applyJobfileChanges } from "./jobfile-apply.ts";
 import { declaredJobs, jobDeclarations } from "./jobfile-declarations.ts";
+import * as limits from "./limits.ts";
 import { attemptThroughput, metricsSnapshot } from "./metrics.ts";
 import * as reports from "./progress.ts";
 import { jobPurge, queueList, queueSet } from "./queues.ts";
@@ -331,6 +332,15 @@ export class PostgresStore implements Store {
   }
   queueNotifySet(params: P.QueueNotifySetParams) {
     return this.write((tx) => webhooks.queueNotifySet(tx, params));
+  }
+  queueLimitsSet(params: P.QueueLimitsSetParams) {
+    return this.write((tx) => limits.queueLimitsSet(tx, params));
+  }
+  queueLimitsList() {
+    return this.read((sql) => limits.queueLimitsList(sql));
+  }
+  attemptLimitsSet(params: P.AttemptLimitsSetParams) {
+    return this.write((tx) => limits.attemptLimitsSet(tx, params));
   }
   queueNotifyList() {
     return this.read((sql) => webhooks.queueNotifyList(sql));

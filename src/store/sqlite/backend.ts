@@ -28,6 +28,7 @@ import { countJobs, getJob, jobPage, listAttempts, listJobs } from "./job-reads.
 import { dependencyLinks, searchJobs } from "./job-search.ts";
 import { applyJobfileChanges } from "./jobfile-apply.ts";
 import { declaredJobs, jobDeclarations } from "./jobfile-declarations.ts";
+import * as limits from "./limits.ts";
 import { attemptThroughput, metricsSnapshot } from "./metrics.ts";
 import * as reports from "./progress.ts";
 import { jobPurge, queueList, queueSet } from "./queues.ts";
@@ -281,6 +282,15 @@ export class SqliteStore implements Store {
   }
   queueNotifySet(params: P.QueueNotifySetParams) {
     return this.write((db) => webhooks.queueNotifySet(db, params));
+  }
+  queueLimitsSet(params: P.QueueLimitsSetParams) {
+    return this.write((db) => limits.queueLimitsSet(db, params));
+  }
+  queueLimitsList() {
+    return this.read((db) => limits.queueLimitsList(db));
+  }
+  attemptLimitsSet(params: P.AttemptLimitsSetParams) {
+    return this.write((db) => limits.attemptLimitsSet(db, params));
   }
   queueNotifyList() {
     return this.read((db) => webhooks.queueNotifyList(db));

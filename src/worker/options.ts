@@ -1,0 +1,58 @@
+/**
+ * What a Worker is given, and the small questions its loop asks around claiming: its id,
+ * whether a draining worker's queues are empty, and a wait that a local event cuts short.
+ */
+
+import { randomBytes } from "node:crypto";
+import type { Store } from "../store/store.ts";
+import type { WorkerEvent } from "./events.ts";
+
+export interface WorkerOptions {
+  store: Store;
+  /** QUEUECTL_HOME, where job logs go. */
+  home: string;
+  host: string;
+  /** Jobs run at once by this process. */
+  concurrency: number;
+  /** Only claim from these queues; null serves every queue. */
+  queues: string[] | null;
+  /** Exit once no job is pending, failed (awaiting a retry) or processing. */
+  drain: boolean;
+  onEvent: (event: WorkerEvent) => void;
+  /** The wall clock for leases and results. Default: the store's (see store-clock.ts). */
+  now?: () => number;
+  /** Recorded in the registry. Default process.pid. */
+  pid?: number;
+}
+
+export function newWorkerId(host: string, pid: number): string {
+  return `${host}-${pid}-${randomBytes(3).toString("hex")}`;
+}
+
+/** Whether a draining worker is done: nothing pending, failed (awaiting a retry) or running in its queues. */
+export async function queueIsEmpty(store: Store, queues: string[] | null): Promise<boolean> {
+  if (queues === null) {
+    const counts = await store.jobCounts();
+    return counts.pending + counts.failed + counts.processing === 0;
+  }
+  for (const queue of queues) {
+    for (const state of ["pending", "failed", "processing"] as const) {
+      if ((await store.jobList({ state, queue, limit: 1 })).length > 0) return false;
+    }
+  }
+  return true;
+}
+
+/** Waits `ms`, or less when `signal` aborts (a job ended, a stop was asked for). */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
