@@ -7,12 +7,18 @@
 import { type CAC, cac } from "cac";
 import pkg from "../package.json" with { type: "json" };
 import {
+  asksForHelp,
+  asksForVersion,
   commandIndex,
+  helpAsOption,
   joinGroupWords,
   keepDashValues,
   longOptionNames,
+  reportedUnknownOption,
   textOptionWithoutValue,
   typedOption,
+  unknownLeadingOption,
+  withWordsAfterDashes,
 } from "./cli-argv.ts";
 import { nearestName, suggestion, UserError } from "./core/errors.ts";
 import { safeText } from "./render.ts";
@@ -86,7 +92,7 @@ function joinGroupCommand(args: string[], cli: CAC): string[] {
   const list = subcommands
     .map((name) => `  queuectl ${group} ${name.padEnd(width)}  ${describe(name)}`.trimEnd())
     .join("\n");
-  if (wantsHelp && (args.includes("--help") || args.includes("-h"))) {
+  if (wantsHelp && asksForHelp(args)) {
     console.log(
       `Usage: queuectl ${group} <${subcommands.join("|")}> [options]\n\nCommands:\n${list}\n\nRun \`queuectl ${group} <command> --help\` for details.`,
     );
@@ -136,7 +142,7 @@ async function buildCli(word: string | undefined): Promise<CAC> {
 }
 
 function describeCacError(error: Error, cli: CAC, args: string[]): UserError {
-  const unknown = /^Unknown option `(.+)`/.exec(error.message)?.[1];
+  const unknown = reportedUnknownOption(error.message);
   if (unknown !== undefined) {
     const typed = typedOption(unknown, args);
     const known = longOptionNames([...cli.globalCommand.options, ...(cli.matchedCommand?.options ?? [])]);
@@ -200,17 +206,15 @@ async function main(argv: string[]): Promise<void> {
   const debug = argv.includes("--debug");
   exitQuietlyOnClosedPipe();
   await rotateOwnLog();
-  // `queuectl help [command]` reads as `queuectl [command] --help`.
-  const args = argv[2] === "help" ? [...argv.slice(3), "--help"] : argv.slice(2);
+  const args = helpAsOption(argv.slice(2));
   let cli: CAC | undefined;
   try {
-    if (args.length === 1 && ["--version", "-v", "-V"].includes(args[0] ?? "")) {
+    if (asksForVersion(args)) {
       console.log(`queuectl, version ${pkg.version}`);
       return;
     }
     // Help loads every module: cac falls back to the full listing in cases only it decides.
-    const wantsHelp = args.includes("--help") || args.includes("-h");
-    cli = await buildCli(wantsHelp ? undefined : args[commandIndex(args)]);
+    cli = await buildCli(asksForHelp(args) ? undefined : args[commandIndex(args)]);
     if (args.length === 0) {
       cli.outputHelp();
       return;
@@ -231,14 +235,11 @@ async function main(argv: string[]): Promise<void> {
     if (cli.options.help) return;
     if (!cli.matchedCommand) {
       if (cli.args[0] === undefined) {
-        // `queuectl --verbose status` parses as --verbose=status: name the option, not "command ``".
         const globals = cli.globalCommand.options.flatMap((option) => option.names);
-        const option = args.find(
-          (arg) => arg.startsWith("-") && !globals.includes(arg.replace(/^--?|=.*$/g, "")),
-        );
+        const option = unknownLeadingOption(args, globals);
         throw option === undefined
           ? new UserError("no command given", "see `queuectl --help`")
-          : new UserError(`unknown option \`${option.split("=")[0]}\``, "see `queuectl --help`");
+          : new UserError(`unknown option \`${option}\``, "see `queuectl --help`");
       }
       const unknown = String(cli.args[0] ?? "");
       const known = [...new Set(cli.commands.map((command) => command.name.split(" ")[0] ?? ""))].filter(
@@ -256,10 +257,7 @@ async function main(argv: string[]): Promise<void> {
         `put its value right after it; see \`queuectl ${cli.matchedCommand.name} --help\``,
       );
     }
-    // After `--` everything is an argument, so that `queuectl show -- -rf` finds job "-rf";
-    // cac would otherwise set those aside in options["--"].
-    const afterDashes = cli.options["--"];
-    if (Array.isArray(afterDashes) && afterDashes.length > 0) cli.args = [...cli.args, ...afterDashes];
+    cli.args = withWordsAfterDashes(cli.args, cli.options["--"]);
     await cli.runMatchedCommand();
   } catch (error) {
     if (isClosedPipe(error)) process.exit(0);
