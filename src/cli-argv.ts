@@ -46,6 +46,51 @@ export function textOptionWithoutValue(
   return undefined;
 }
 
+/** `queuectl help [command]` reads as `queuectl [command] --help`; `args` are the words after the program. */
+export function helpAsOption(args: string[]): string[] {
+  return args[0] === "help" ? [...args.slice(1), "--help"] : args;
+}
+
+/**
+ * `--help` or `-h` anywhere, even after `--` (where cac would not see it): it only makes every
+ * command module load and a command group print its list, which is harmless when not needed.
+ */
+export function asksForHelp(args: string[]): boolean {
+  return args.includes("--help") || args.includes("-h");
+}
+
+/** Only a lone `--version` (or `-v`, `-V`) prints the version; cac would want a command with it. */
+export function asksForVersion(args: string[]): boolean {
+  return args.length === 1 && ["--version", "-v", "-V"].includes(args[0] ?? "");
+}
+
+/**
+ * When cac matched no command and has no command word either, an option before the command
+ * took it as its value (`queuectl --verbose status` parses as --verbose=status). Returns the
+ * first option that is not one of `globalNames` (cac's names: `db`, `debug`), as typed
+ * without its value, so the error names it rather than an empty command.
+ */
+export function unknownLeadingOption(args: string[], globalNames: string[]): string | undefined {
+  const option = args.find(
+    (arg) => arg.startsWith("-") && !globalNames.includes(arg.replace(/^--?|=.*$/g, "")),
+  );
+  return option?.split("=")[0];
+}
+
+/**
+ * After `--` every word is an argument, so that `queuectl show -- -rf` finds job "-rf"; cac
+ * sets those words aside in `options["--"]`. Returns the arguments with them appended.
+ */
+export function withWordsAfterDashes(args: readonly string[], afterDashes: unknown): string[] {
+  // cac keeps them as typed, strings all; String() only satisfies the type.
+  return Array.isArray(afterDashes) ? [...args, ...afterDashes.map(String)] : [...args];
+}
+
+/** The option cac's "Unknown option `--maxRetries`" error reports, or undefined for its other errors. */
+export function reportedUnknownOption(message: string): string | undefined {
+  return /^Unknown option `(.+)`/.exec(message)?.[1];
+}
+
 const GLOBAL_OPTIONS_WITH_VALUE = new Set(["--db"]);
 
 /** The index of the command word, past any global options before it. */

@@ -5,12 +5,16 @@
 
 import { type CAC, cac } from "cac";
 import {
+  asksForHelp,
   commandIndex,
   joinGroupWords,
   keepDashValues,
   longOptionNames,
+  reportedUnknownOption,
   textOptionWithoutValue,
   typedOption,
+  unknownLeadingOption,
+  withWordsAfterDashes,
 } from "./cli-argv.ts";
 import { nearestName, suggestion, UserError } from "./core/errors.ts";
 import { safeText } from "./render.ts";
@@ -84,7 +88,7 @@ function joinGroupCommand(args: string[], cli: CAC): string[] {
   const list = subcommands
     .map((name) => `  queuectl ${group} ${name.padEnd(width)}  ${describe(name)}`.trimEnd())
     .join("\n");
-  if (wantsHelp && (args.includes("--help") || args.includes("-h"))) {
+  if (wantsHelp && asksForHelp(args)) {
     console.log(
       `Usage: queuectl ${group} <${subcommands.join("|")}> [options]\n\nCommands:\n${list}\n\nRun \`queuectl ${group} <command> --help\` for details.`,
     );
@@ -129,7 +133,7 @@ async function buildCli(word: string | undefined): Promise<CAC> {
 }
 
 function describeCacError(error: Error, cli: CAC, args: string[]): UserError {
-  const unknown = /^Unknown option `(.+)`/.exec(error.message)?.[1];
+  const unknown = reportedUnknownOption(error.message);
   if (unknown !== undefined) {
     const typed = typedOption(unknown, args);
     const known = longOptionNames([...cli.globalCommand.options, ...(cli.matchedCommand?.options ?? [])]);
@@ -159,8 +163,7 @@ export async function runProgram(argv: string[], args: string[]): Promise<void> 
   let cli: CAC | undefined;
   try {
     // Help loads every module: cac falls back to the full listing in cases only it decides.
-    const wantsHelp = args.includes("--help") || args.includes("-h");
-    cli = await buildCli(wantsHelp ? undefined : args[commandIndex(args)]);
+    cli = await buildCli(asksForHelp(args) ? undefined : args[commandIndex(args)]);
     if (args.length === 0) {
       cli.outputHelp();
       return;
@@ -191,14 +194,11 @@ async function parseAndRun(cli: CAC, argv: string[], args: string[]): Promise<vo
   if (cli.options.help) return;
   if (!cli.matchedCommand) {
     if (cli.args[0] === undefined) {
-      // `queuectl --verbose status` parses as --verbose=status: name the option, not "command ``".
       const globals = cli.globalCommand.options.flatMap((option) => option.names);
-      const option = args.find(
-        (arg) => arg.startsWith("-") && !globals.includes(arg.replace(/^--?|=.*$/g, "")),
-      );
+      const option = unknownLeadingOption(args, globals);
       throw option === undefined
         ? new UserError("no command given", "see `queuectl --help`")
-        : new UserError(`unknown option \`${option.split("=")[0]}\``, "see `queuectl --help`");
+        : new UserError(`unknown option \`${option}\``, "see `queuectl --help`");
     }
     const unknown = String(cli.args[0] ?? "");
     const known = [...new Set(cli.commands.map((command) => command.name.split(" ")[0] ?? ""))].filter(
@@ -216,9 +216,6 @@ async function parseAndRun(cli: CAC, argv: string[], args: string[]): Promise<vo
       `put its value right after it; see \`queuectl ${cli.matchedCommand.name} --help\``,
     );
   }
-  // After `--` everything is an argument, so that `queuectl show -- -rf` finds job "-rf";
-  // cac would otherwise set those aside in options["--"].
-  const afterDashes = cli.options["--"];
-  if (Array.isArray(afterDashes) && afterDashes.length > 0) cli.args = [...cli.args, ...afterDashes];
+  cli.args = withWordsAfterDashes(cli.args, cli.options["--"]);
   await cli.runMatchedCommand();
 }

@@ -5,6 +5,7 @@
  * by cli-program.ts, loaded only when cli-direct.ts cannot answer the call without it.
  */
 
+import { asksForVersion, helpAsOption } from "./cli-argv.ts";
 import { directCall, runDirect } from "./cli-direct.ts";
 import { UserError } from "./core/errors.ts";
 import { safeText } from "./render.ts";
@@ -53,10 +54,9 @@ async function main(argv: string[]): Promise<void> {
   const debug = argv.includes("--debug");
   exitQuietlyOnClosedPipe();
   await rotateOwnLog();
-  // `queuectl help [command]` reads as `queuectl [command] --help`.
-  const args = argv[2] === "help" ? [...argv.slice(3), "--help"] : argv.slice(2);
+  const args = helpAsOption(argv.slice(2));
   try {
-    if (args.length === 1 && ["--version", "-v", "-V"].includes(args[0] ?? "")) {
+    if (asksForVersion(args)) {
       const { version } = (await import("../package.json", { with: { type: "json" } })).default;
       console.log(`queuectl, version ${version}`);
       return;

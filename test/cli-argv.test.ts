@@ -1,14 +1,20 @@
 import { describe, expect, test } from "bun:test";
 import {
+  asksForHelp,
+  asksForVersion,
   commandIndex,
+  helpAsOption,
   joinGroupWords,
   keepDashValues,
   keepText,
   longOptionNames,
   type OptionShape,
+  reportedUnknownOption,
   TEXT_OPTION,
   textOptionWithoutValue,
   typedOption,
+  unknownLeadingOption,
+  withWordsAfterDashes,
 } from "../src/cli-argv.ts";
 import { editDistance, nearestName } from "../src/core/errors.ts";
 
@@ -18,6 +24,52 @@ const OPTIONS: OptionShape[] = [
   { names: ["allowSharedFolder", "allow-shared-folder"], rawName: "--allow-shared-folder", isBoolean: true },
   { names: ["json"], rawName: "--json", isBoolean: true },
 ];
+
+describe("help and version", () => {
+  test("`help [command]` reads as `[command] --help`", () => {
+    expect(helpAsOption(["help"])).toEqual(["--help"]);
+    expect(helpAsOption(["help", "worker", "start"])).toEqual(["worker", "start", "--help"]);
+    expect(helpAsOption(["show", "help"])).toEqual(["show", "help"]);
+  });
+  test("--help and -h count anywhere, even after --", () => {
+    expect(asksForHelp(["list", "-h"])).toBe(true);
+    expect(asksForHelp(["add", "--", "grep", "--help"])).toBe(true);
+    expect(asksForHelp(["list", "--helpful"])).toBe(false);
+  });
+  test("only a lone version flag asks for the version", () => {
+    expect(["--version", "-v", "-V"].map((flag) => asksForVersion([flag]))).toEqual([true, true, true]);
+    expect(asksForVersion(["list", "-v"])).toBe(false);
+    expect(asksForVersion([])).toBe(false);
+  });
+});
+
+describe("unknownLeadingOption", () => {
+  const globals = ["db", "debug"];
+  test("names the option that swallowed the command word, without its value", () => {
+    expect(unknownLeadingOption(["--verbose", "status"], globals)).toBe("--verbose");
+    expect(unknownLeadingOption(["--db", "x.db", "--colour=never"], globals)).toBe("--colour");
+    expect(unknownLeadingOption(["-q"], globals)).toBe("-q");
+  });
+  test("global options are not unknown", () => {
+    expect(unknownLeadingOption(["--db=x.db", "--debug"], globals)).toBeUndefined();
+    expect(unknownLeadingOption([], globals)).toBeUndefined();
+  });
+});
+
+describe("withWordsAfterDashes", () => {
+  test("appends what cac set aside after --", () => {
+    expect(withWordsAfterDashes(["show"], ["-rf", "007"])).toEqual(["show", "-rf", "007"]);
+  });
+  test("leaves the arguments alone when there is nothing after --", () => {
+    expect(withWordsAfterDashes(["show", "a"], [])).toEqual(["show", "a"]);
+    expect(withWordsAfterDashes(["show", "a"], undefined)).toEqual(["show", "a"]);
+  });
+});
+
+test("reportedUnknownOption reads cac's unknown-option error and nothing else", () => {
+  expect(reportedUnknownOption("Unknown option `--maxRetries`")).toBe("--maxRetries");
+  expect(reportedUnknownOption("option `--limit <n>` value is missing")).toBeUndefined();
+});
 
 describe("commandIndex", () => {
   test("skips global options, and --db with its value", () => {

@@ -7,6 +7,7 @@ import type { QueueConfig } from "./config.ts";
 import { UserError } from "./errors.ts";
 import { findDuplicateJsonKey } from "./json-text.ts";
 import { firstRunAt, generateJobId, type JobSpec, normalizeSpec, specRevision } from "./spec.ts";
+import { documentValue, firstLine, invalidYamlMessage, readYaml } from "./yaml-text.ts";
 
 export interface JobInputItem {
   value: unknown;
@@ -18,9 +19,6 @@ export type InputFormat = "json" | "yaml" | "ndjson";
 
 /** The `name` enqueue passes for its JSON argument; errors about it need no "where". */
 export const ARGUMENT_NAME = "the job JSON";
-
-/** YAML alias expansion is capped so a "billion laughs" document is refused quickly. */
-const MAX_ALIAS_COUNT = 100;
 
 export function formatFromName(name: string): InputFormat | undefined {
   if (/\.(ndjson|jsonl)$/i.test(name)) return "ndjson";
@@ -67,59 +65,24 @@ export function parseNdjsonLine(line: string, number: number, name: string): Job
 }
 
 function parseYaml(text: string, name: string): JobInputItem[] {
-  // Loaded on first use: the yaml library costs more start-up time than the whole rest of
-  // `queuectl enqueue '<json>'`, which never needs it.
-  const { LineCounter, parseAllDocuments, isMap, isScalar, isSeq } = require("yaml") as typeof import("yaml");
-  // YAML reads `id: 007` as the number 7 and `VERSION: 1.10` as 1.1. Ids and env values are
-  // text, so they keep the characters the user wrote instead of silently changing.
-  const keepNumberText = (node: unknown) => {
-    if (isScalar(node) && typeof node.value === "number" && typeof node.source === "string")
-      node.value = node.source;
-  };
-  // Only where jobs sit (the document, its list, or its `jobs:` list): walking the whole tree
-  // would make a deeply nested hostile document quadratic.
-  const jobNodes = (contents: unknown): unknown[] => {
-    if (isSeq(contents)) return contents.items;
-    if (!isMap(contents)) return [];
-    const jobs = contents.items.length === 1 ? contents.items[0] : undefined;
-    const key = jobs && isScalar(jobs.key) ? jobs.key.value : undefined;
-    return key === "jobs" && isSeq(jobs?.value) ? jobs.value.items : [contents];
-  };
-  const lineCounter = new LineCounter();
-  const documents = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: false, lineCounter });
-  const docs = Array.isArray(documents) ? documents : [documents];
+  const yaml = readYaml(text, { numbersAsWritten: "job fields" });
+  const problem = yaml.errors[0];
+  if (problem) throw new UserError(invalidYamlMessage(name, problem), "fix the syntax and try again");
   const items: JobInputItem[] = [];
-  for (const [docIndex, doc] of docs.entries()) {
-    const problem = doc.errors[0];
-    if (problem) {
-      const line = problem.linePos?.[0] ?? lineCounter.linePos(problem.pos[0]);
-      const at = `${name}:${line.line}:${line.col}`;
-      throw new UserError(
-        `${at}: invalid YAML (${problem.message.split("\n")[0]})`,
-        "fix the syntax and try again",
-      );
-    }
-    for (const job of jobNodes(doc.contents)) {
-      if (!isMap(job)) continue;
-      for (const pair of job.items) {
-        const key = isScalar(pair.key) ? pair.key.value : undefined;
-        if (key === "id") keepNumberText(pair.value);
-        if (key === "env" && isMap(pair.value))
-          for (const entry of pair.value.items) keepNumberText(entry.value);
-      }
-    }
+  for (const [docIndex, doc] of yaml.documents.entries()) {
     let value: unknown;
     try {
-      value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+      value = documentValue(doc);
     } catch (error) {
       throw new UserError(
-        `${name}: ${(error as Error).message.split("\n")[0]}`,
+        `${name}: ${firstLine((error as Error).message)}`,
         "YAML aliases are limited; write the jobs out",
       );
     }
     if (value === null || value === undefined) continue;
     const parsed = listItems(value);
-    if (docs.length > 1) for (const item of parsed) item.where = `document ${docIndex + 1}, ${item.where}`;
+    if (yaml.documents.length > 1)
+      for (const item of parsed) item.where = `document ${docIndex + 1}, ${item.where}`;
     items.push(...parsed);
   }
   return items;

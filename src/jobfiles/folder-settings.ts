@@ -12,6 +12,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { UserError } from "../core/errors.ts";
+import { documentValue, firstLine, invalidYamlMessage, readYaml } from "../core/yaml-text.ts";
 
 export const SETTINGS_FILE = ".queuectl.yaml";
 const NAMESPACE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -20,11 +21,11 @@ export interface FolderSettings {
   namespace: string | null;
 }
 
+const FIX =
+  "write `namespace: NAME` (letters, digits, `.`, `_`, `-`), or remove the file; nothing was applied";
+
 function invalid(path: string, message: string): UserError {
-  return new UserError(
-    `${path}: ${message}`,
-    "write `namespace: NAME` (letters, digits, `.`, `_`, `-`), or remove the file; nothing was applied",
-  );
+  return new UserError(`${path}: ${message}`, FIX);
 }
 
 /** Reads the folder's settings; a missing file means none. Throws a UserError when it is invalid. */
@@ -37,14 +38,7 @@ export async function readFolderSettings(root: string): Promise<FolderSettings> 
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return { namespace: null };
     throw invalid(path, `cannot be read (${(error as NodeJS.ErrnoException).code ?? "error"})`);
   }
-  // Loaded here, not at the top: most folders have no settings file, and the library costs ~20 ms to load.
-  const yaml = require("yaml") as typeof import("yaml");
-  let value: unknown;
-  try {
-    value = yaml.parse(text);
-  } catch (error) {
-    throw invalid(path, `invalid YAML (${String((error as Error).message).split("\n")[0]})`);
-  }
+  const value = settingsValue(text, path);
   if (value === null || value === undefined) return { namespace: null };
   if (typeof value !== "object" || Array.isArray(value)) throw invalid(path, "must be a mapping");
   const settings = value as Record<string, unknown>;
@@ -56,6 +50,28 @@ export async function readFolderSettings(root: string): Promise<FolderSettings> 
     throw invalid(path, `namespace ${JSON.stringify(namespace)} is not a valid name`);
   }
   return { namespace };
+}
+
+/**
+ * The one document of the file. Refused like a jobfile: on a syntax error, on what the YAML
+ * library would only warn about (an unknown `!tag`), and on a second `---` document.
+ */
+function settingsValue(text: string, path: string): unknown {
+  // The folder settings have no id or env value whose number could mean text.
+  const yaml = readYaml(text, { numbersAsWritten: "none" });
+  const problem = yaml.errors[0] ?? yaml.warnings[0];
+  if (problem !== undefined) {
+    throw new UserError(invalidYamlMessage(path, problem), FIX);
+  }
+  const documents = yaml.documents.filter((doc) => doc.contents !== null);
+  if (documents.length > 1) throw invalid(path, "must hold one YAML document, not several");
+  const [document] = documents;
+  if (document === undefined) return null;
+  try {
+    return documentValue(document);
+  } catch (error) {
+    throw invalid(path, `cannot be read: ${firstLine((error as Error).message)}`);
+  }
 }
 
 /** How a folder's ids become store ids: its namespace, and the ids its own files declare. */

@@ -13,22 +13,24 @@
  * A file is all or nothing: any problem in it means none of its jobs is applied.
  */
 
-import type * as YamlModule from "yaml";
 import type { Node } from "yaml";
 import { jsonErrorOffset } from "../core/json-text.ts";
 import type { JobSpec } from "../core/spec.ts";
+import {
+  documentValue,
+  firstLine,
+  linePosition,
+  readYaml,
+  type TextPlace,
+  type YamlDocument,
+  yamlLibrary as yaml,
+} from "../core/yaml-text.ts";
 import { type MatrixOrigin, readDeclaration } from "./declaration.ts";
 import { duplicateIdProblems, type IdPlace, type JobfileProblem } from "./problem.ts";
 
 /** Larger files are refused unread: a jobfile is a handful of lines. */
 export const MAX_JOBFILE_BYTES = 1024 * 1024;
-/** YAML alias expansions allowed per document; a "billion laughs" file fails fast at this cap. */
-const MAX_ALIAS_COUNT = 100;
-
-export interface Place {
-  line: number;
-  column: number;
-}
+export type Place = TextPlace;
 
 export interface ParsedJob extends Place {
   spec: JobSpec;
@@ -57,20 +59,11 @@ export function idFromPath(rel: string): string {
   return rel.replace(EXTENSION, "");
 }
 
-type ParsedDocument = ReturnType<typeof YamlModule.parseAllDocuments>[number];
-
-let yamlModule: typeof YamlModule | undefined;
-/** The YAML library, loaded at the first parse: a sync whose files all come from its read index never loads it. */
-function yaml(): typeof YamlModule {
-  yamlModule ??= require("yaml") as typeof YamlModule;
-  return yamlModule;
-}
-
 interface Entry {
   node: Node | null;
   value: unknown;
   offset: number;
-  doc: ParsedDocument;
+  doc: YamlDocument;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -86,7 +79,7 @@ function offsetOf(node: unknown): number {
 }
 
 /** Offset of the key that holds `field` (`env.HOME` walks into `env`), or null when absent. */
-function fieldOffset(node: Node | null, field: string, doc: ParsedDocument): number | null {
+function fieldOffset(node: Node | null, field: string, doc: YamlDocument): number | null {
   let current: unknown = node;
   let found: number | null = null;
   for (const part of field.split(".")) {
@@ -99,26 +92,14 @@ function fieldOffset(node: Node | null, field: string, doc: ParsedDocument): num
   return found;
 }
 
-function resolveAlias(node: unknown, doc: ParsedDocument): unknown {
+function resolveAlias(node: unknown, doc: YamlDocument): unknown {
   return yaml().isAlias(node) ? (node.resolve(doc) ?? node) : node;
-}
-
-function firstLine(text: string): string {
-  return (text.split("\n")[0] ?? "").replace(/ at line \d+, column \d+:?$/, "");
-}
-
-function linePosition(text: string, offset: number): { line: number; column: number } {
-  const before = text.slice(0, offset).split("\n");
-  return { line: before.length, column: (before[before.length - 1]?.length ?? 0) + 1 };
 }
 
 export function parseJobfile(text: string, rel: string): ParsedJobfile {
   const result: ParsedJobfile = { jobs: [], problems: [], knownIds: [] };
-  const lineCounter = new (yaml().LineCounter)();
-  const place = (offset: number) => {
-    const position = lineCounter.linePos(offset);
-    return position.line > 0 ? { line: position.line, column: position.col } : linePosition(text, offset);
-  };
+  // Counted by hand until the YAML is read, then by the parser's line counter.
+  let place = (offset: number): Place => linePosition(text, offset);
   const report = (offset: number, field: string | null, message: string, hint: string) => {
     result.problems.push({ file: rel, ...place(offset), field, message, hint });
   };
@@ -153,13 +134,16 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
     }
   }
 
-  const docs = yaml().parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  // Numbers as YAML reads them (`id: 007` is job "7"): see NumbersAsWritten for why.
+  const yamlText = readYaml(text, { numbersAsWritten: "none" });
+  place = yamlText.place;
+  const docs = yamlText.documents;
   // Every syntax problem of every document, so one round of fixes can clear them all.
-  for (const problem of docs.flatMap((doc) => [...doc.errors, ...doc.warnings])) {
+  for (const problem of [...yamlText.errors, ...yamlText.warnings]) {
     report(
-      problem.pos[0],
+      problem.offset,
       null,
-      `invalid YAML (${firstLine(problem.message)})`,
+      `invalid YAML (${problem.message})`,
       "fix the syntax; until then the jobs it declared stay as they are",
     );
   }
@@ -174,7 +158,7 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
     sawContent = true;
     let value: unknown;
     try {
-      value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+      value = documentValue(doc);
     } catch (error) {
       report(
         offsetOf(root),

@@ -52,6 +52,13 @@ describe("file forms", () => {
     expect(specs).toEqual([{ id: "j", command: ["echo", "hi"], tags: ["a", "b"] }]);
   });
 
+  test("numbers read as YAML reads them: `id: 007` stays job 7, as existing stores know it", () => {
+    // Enqueue keeps "007"; a jobfile may not, or the next sync would cancel job 7 and queue 007.
+    const [spec] = only("id: 007\ncommand: x\nenv:\n  VERSION: 1.10\n");
+    expect(spec).toEqual({ id: "7", command: "x", env: { VERSION: "1.1" } });
+    expect(only('id: "007"\ncommand: x\n')[0]?.id).toBe("007");
+  });
+
   test("formatting, comments, quoting and key order do not change the revision", () => {
     const a = only('command: "echo hi"\nmax_retries: 2\ntags: [x, y]\nenv: {B: "2", A: 1}\n');
     const b = only(

@@ -1,0 +1,49 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { UserError } from "../../src/core/errors.ts";
+import { readFolderSettings, SETTINGS_FILE } from "../../src/jobfiles/folder-settings.ts";
+
+let dir = "";
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "queuectl-settings-"));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+async function settingsOf(text: string) {
+  writeFileSync(join(dir, SETTINGS_FILE), text);
+  return readFolderSettings(dir);
+}
+
+async function refusal(text: string): Promise<string> {
+  const error = await settingsOf(text).catch((caught: unknown) => caught);
+  expect(error).toBeInstanceOf(UserError);
+  return (error as UserError).message;
+}
+
+describe("readFolderSettings", () => {
+  test("no file, an empty file and a namespace", async () => {
+    expect(await readFolderSettings(dir)).toEqual({ namespace: null });
+    expect(await settingsOf("")).toEqual({ namespace: null });
+    expect(await settingsOf("# nothing yet\n")).toEqual({ namespace: null });
+    expect(await settingsOf("namespace: teamA\n")).toEqual({ namespace: "teamA" });
+  });
+
+  test("YAML problems are one line naming the file, line and column", async () => {
+    const path = join(dir, SETTINGS_FILE);
+    expect(await refusal("namespace: a\nnamespace: b\n")).toBe(
+      `${path}:2:1: invalid YAML (Map keys must be unique)`,
+    );
+    expect(await refusal("namespace: [x\n")).toStartWith(`${path}:2:1: invalid YAML (`);
+    expect(await refusal("namespace: !foo x\n")).toStartWith(`${path}:1:12: invalid YAML (Unresolved tag`);
+    expect(await refusal("namespace: a\n---\nnamespace: b\n")).toBe(
+      `${path}: must hold one YAML document, not several`,
+    );
+  });
+
+  test("unknown keys and invalid names are refused", async () => {
+    expect(await refusal("namepsace: a\n")).toEndWith("`namepsace` is not a folder setting");
+    expect(await refusal("namespace: 7\n")).toEndWith("namespace 7 is not a valid name");
+  });
+});
