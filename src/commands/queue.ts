@@ -3,6 +3,7 @@ import { UserError } from "../core/errors.ts";
 import { isQueueName } from "../core/job.ts";
 import { type NotifyTarget, normalizeNotify } from "../core/notify.ts";
 import { describeLimits, parseLimitsText } from "../core/resource-limits.ts";
+import { queueViews } from "../flow/queue-list.ts";
 import { colors, printJson, safeText } from "../render.ts";
 import { type GlobalOptions, withStore } from "./context.ts";
 
@@ -122,18 +123,9 @@ export function registerQueue(cli: CAC): void {
     .example("queuectl queue list")
     .action(async (options: GlobalOptions) => {
       await withStore(options, async (store) => {
-        const queues = await store.queueList();
-        const notify = new Map((await store.queueNotifyList()).map((entry) => [entry.name, entry.notify]));
-        const limits = await store.queueLimitsList();
+        const queues = await queueViews(store);
         if (options.json) {
-          // `notify` only where a queue has webhooks, so the output of other queues stays as it was.
-          printJson(
-            queues.map((queue) => ({
-              ...queue,
-              ...(notify.has(queue.name) ? { notify: notify.get(queue.name) } : {}),
-              limits: limits[queue.name] ?? null,
-            })),
-          );
+          printJson(queues);
           return;
         }
         if (queues.length === 0) {
@@ -146,8 +138,7 @@ export function registerQueue(cli: CAC): void {
           console.log(
             `${safeText(queue.name).padEnd(16)} ${String(queue.concurrency ?? "-").padEnd(10)} ${(queue.paused ? colors.yellow("paused") : "active").padEnd(8)} ${String(c.pending).padStart(7)}  ${String(c.processing).padStart(7)}  ${String(c.failed).padStart(6)}  ${String(c.dead).padStart(4)}  ${String(c.completed).padStart(4)}`,
           );
-          const queueLimits = limits[queue.name];
-          if (queueLimits) console.log(`  limits: ${describeLimits(queueLimits)}`);
+          if (queue.limits) console.log(`  limits: ${describeLimits(queue.limits)}`);
         }
       });
     });

@@ -4,6 +4,7 @@
  */
 
 import { resolveConfig, withDefaults, workerLostAfterMs } from "../core/config.ts";
+import { queueViews } from "../flow/queue-list.ts";
 import { jobDetailJson } from "../render/job-detail.ts";
 import { configJson, iso, scheduleJson, workerJson } from "../render.ts";
 import type { JobLink, Store } from "../store/store.ts";
@@ -104,7 +105,7 @@ export async function jobDependencies(store: Store, id: string): Promise<Respons
 
 /** `GET /api/queues`: the `queue list --json` shape (limit, pause switch, counts by state). */
 export async function queues(store: Store): Promise<Response> {
-  return json(await store.queueList());
+  return json(await queueViews(store));
 }
 
 /** `GET /api/schedules`: the `schedule list --json` shape, with each schedule's next run. */
