@@ -145,6 +145,32 @@ export function notificationBody(event: NotifyEvent, job: Job, now: number): str
   });
 }
 
+/** One job event to record: the same body for every URL that wants it. */
+export interface JobNotification {
+  event: NotifyEvent;
+  urls: string[];
+  body: string;
+}
+
+/**
+ * What a job that just changed state announces, given its queue's and the config's stored
+ * receivers: null when the state is not announced or nobody listens for it. The stores call
+ * this for each changed job inside the transaction and write one outbox row per URL.
+ */
+export function jobNotification(params: {
+  job: Job;
+  queue: readonly NotifyTarget[];
+  config: readonly NotifyTarget[];
+  now: number;
+}): JobNotification | null {
+  const { job } = params;
+  const event = eventForState(job.state);
+  if (event === null) return null;
+  const urls = notifyUrls({ event, job: job.spec.notify, queue: params.queue, config: params.config });
+  if (urls.length === 0) return null;
+  return { event, urls, body: notificationBody(event, job, params.now) };
+}
+
 /** `sha256=<hex>`: HMAC-SHA256 of the exact body bytes under the `webhook-secret` config. */
 export function webhookSignature(secret: string, body: string): string {
   return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;

@@ -2,6 +2,7 @@
 
 import type { DependencyStatus } from "../core/dependencies.ts";
 import { type Attempt, emptyStateCounts, type Job, type JobState, type StateCounts } from "../core/job.ts";
+import type { NotifyEvent } from "../core/notify.ts";
 import type { CompletedRevision, JobFacts } from "../core/reconcile.ts";
 import type { JobSpec } from "../core/spec.ts";
 import type { KillTarget } from "./params.ts";
@@ -15,6 +16,7 @@ import type {
   ScheduleRecord,
   WorkerRecord,
 } from "./records.ts";
+import type { DeliveryStatus, WebhookDelivery } from "./webhook-records.ts";
 
 type Row = Record<string, unknown>;
 
@@ -245,5 +247,23 @@ export function rowToDependencyStatus(row: Row): DependencyStatus {
     id: String(row.id),
     state: row.state as JobState,
     canceledBy: row.canceled_by === null ? null : String(row.canceled_by),
+  };
+}
+
+export function rowToDelivery(row: Row): WebhookDelivery {
+  return {
+    id: toNumber(row.id),
+    job_id: String(row.job_id),
+    token: toNumber(row.token),
+    event: row.event as NotifyEvent,
+    url: String(row.url),
+    body: String(row.body),
+    status: row.status as DeliveryStatus,
+    attempts: toNumber(row.attempts),
+    created_at: toNumber(row.created_at),
+    next_attempt_at: toNumber(row.next_attempt_at),
+    delivered_at: toNullableNumber(row.delivered_at),
+    last_status: toNullableNumber(row.last_status),
+    last_error: toNullableString(row.last_error),
   };
 }

@@ -1,6 +1,14 @@
-/** Webhook deliveries as every backend returns them, and the row mapping they share. */
+/** Webhook deliveries as every backend returns them, and what each backend writes to the outbox. */
 
-import type { NotifyEvent, NotifyTarget } from "../core/notify.ts";
+import {
+  type JobNotification,
+  jobNotification,
+  type NotifyEvent,
+  type NotifyTarget,
+  normalizeNotify,
+  parseStoredNotify,
+} from "../core/notify.ts";
+import { rowToJob } from "./rows.ts";
 
 export type DeliveryStatus = "pending" | "delivered" | "gave_up";
 
@@ -39,23 +47,34 @@ export interface QueueNotify {
 
 type Row = Record<string, unknown>;
 
-const nullableNumber = (value: unknown): number | null =>
-  value === null || value === undefined ? null : Number(value);
+/** A stored receiver list (text from SQLite, jsonb from PostgreSQL) that no longer parses notifies no one. */
+export function storedNotifyTargets(value: unknown): NotifyTarget[] {
+  if (value === null || value === undefined) return [];
+  if (typeof value === "string") return parseStoredNotify(value);
+  try {
+    return normalizeNotify(value);
+  } catch {
+    return [];
+  }
+}
 
-export function rowToDelivery(row: Row): WebhookDelivery {
-  return {
-    id: Number(row.id),
-    job_id: String(row.job_id),
-    token: Number(row.token),
-    event: row.event as NotifyEvent,
-    url: String(row.url),
-    body: String(row.body),
-    status: row.status as DeliveryStatus,
-    attempts: Number(row.attempts),
-    created_at: Number(row.created_at),
-    next_attempt_at: Number(row.next_attempt_at),
-    delivered_at: nullableNumber(row.delivered_at),
-    last_status: nullableNumber(row.last_status),
-    last_error: row.last_error === null || row.last_error === undefined ? null : String(row.last_error),
-  };
+/** The outbox rows one changed job asks for: one per URL, all with the same event and body. */
+export interface WebhookRecord extends JobNotification {
+  jobId: string;
+  token: number;
+}
+
+/**
+ * What `recordWebhookEvents` writes for one row of the job joined with its queue's
+ * `queue_notify` and the config's `config_notify`, or null when nothing is announced.
+ */
+export function webhookRecordForRow(row: Row, now: number): WebhookRecord | null {
+  const job = rowToJob(row);
+  const notification = jobNotification({
+    job,
+    queue: storedNotifyTargets(row.queue_notify),
+    config: storedNotifyTargets(row.config_notify),
+    now,
+  });
+  return notification === null ? null : { jobId: job.id, token: job.token, ...notification };
 }

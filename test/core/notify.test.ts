@@ -4,6 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
 import type { Job } from "../../src/core/job.ts";
 import {
+  jobNotification,
   type NotifyEvent,
   nextDeliveryAttempt,
   normalizeNotify,
@@ -89,6 +90,40 @@ describe("notifyUrls", () => {
     expect(notifyUrls({ event: "failed", job, queue, config })).toEqual(["https://q/"]);
     expect(notifyUrls({ event: "completed", job, queue, config })).toEqual(["https://j/"]);
     expect(notifyUrls({ event: "completed", job: undefined, queue: [], config: [] })).toEqual([]);
+  });
+});
+
+describe("jobNotification", () => {
+  const job = (state: Job["state"], notify?: { url: string; events: NotifyEvent[] }[]): Job =>
+    ({
+      id: "j",
+      queue: "default",
+      state,
+      spec: { id: "j", command: "true", notify },
+      attempts: 1,
+      max_retries: 0,
+      exit_code: 0,
+      last_error: null,
+      created_at: 0,
+      started_at: 0,
+      finished_at: 0,
+      next_run_at: null,
+    }) as unknown as Job;
+  const config = [{ url: "https://c/", events: ALL }];
+
+  test("an announced state with listeners: its event, their URLs and the body, once for all URLs", () => {
+    const done = job("completed", [{ url: "https://j/", events: ["completed"] }]);
+    expect(jobNotification({ job: done, queue: [], config, now: 5 })).toEqual({
+      event: "completed",
+      urls: ["https://j/", "https://c/"],
+      body: notificationBody("completed", done, 5),
+    });
+  });
+
+  test("nothing for a state that is not announced, or an event nobody listens for", () => {
+    expect(jobNotification({ job: job("processing"), queue: [], config, now: 5 })).toBeNull();
+    const deadOnly = [{ url: "https://q/", events: ["dead" as const] }];
+    expect(jobNotification({ job: job("failed"), queue: deadOnly, config: [], now: 5 })).toBeNull();
   });
 });
 

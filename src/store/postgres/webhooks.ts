@@ -5,30 +5,17 @@
  */
 
 import type { SQL } from "bun";
+import type { NotifyTarget } from "../../core/notify.ts";
+import { rowToDelivery } from "../rows.ts";
 import {
-  eventForState,
-  type NotifyTarget,
-  normalizeNotify,
-  notificationBody,
-  notifyUrls,
-  parseStoredNotify,
-} from "../../core/notify.ts";
-import { rowToJob } from "../rows.ts";
-import { type DeliveryOutcome, rowToDelivery, type WebhookDelivery } from "../webhook-records.ts";
+  type DeliveryOutcome,
+  storedNotifyTargets,
+  type WebhookDelivery,
+  webhookRecordForRow,
+} from "../webhook-records.ts";
 import { pgText } from "./connection.ts";
 
 type Row = Record<string, unknown>;
-
-/** A jsonb list that no longer parses notifies no one, as parseStoredNotify does for text. */
-function storedTargets(value: unknown): NotifyTarget[] {
-  if (value === null || value === undefined) return [];
-  if (typeof value === "string") return parseStoredNotify(value);
-  try {
-    return normalizeNotify(value);
-  } catch {
-    return [];
-  }
-}
 
 /** See sqlite/webhooks.ts: runs inside the transaction that just changed the job. */
 export async function recordWebhookEvent(tx: SQL, id: string, now: number): Promise<void> {
@@ -50,21 +37,12 @@ export async function recordWebhookEvents(tx: SQL, ids: string[], now: number): 
     WHERE j.id = ANY(${ids}::text[])
       AND (j.spec ? 'notify' OR q.notify IS NOT NULL OR (c.value IS NOT NULL AND c.value <> '[]'))`) as Row[];
   for (const row of rows) {
-    const job = rowToJob(row);
-    const event = eventForState(job.state);
-    if (event === null) continue;
-    const urls = notifyUrls({
-      event,
-      job: job.spec.notify,
-      queue: storedTargets(row.queue_notify),
-      config: parseStoredNotify(row.config_notify as string | null | undefined),
-    });
-    if (urls.length === 0) continue;
-    const body = notificationBody(event, job, now);
+    const record = webhookRecordForRow(row, now);
+    if (record === null) continue;
     await tx`
       INSERT INTO webhook_deliveries (job_id, token, event, url, body, created_at, next_attempt_at)
-      SELECT ${job.id}, ${job.token}::int, ${event}, url, ${body}, ${now}::bigint, ${now}::bigint
-      FROM unnest(${urls}::text[]) AS url`;
+      SELECT ${record.jobId}, ${record.token}::int, ${record.event}, url, ${record.body}, ${now}::bigint, ${now}::bigint
+      FROM unnest(${record.urls}::text[]) AS url`;
   }
 }
 
@@ -123,5 +101,5 @@ export async function queueNotifySet(
 
 export async function queueNotifyList(sql: SQL): Promise<{ name: string; notify: NotifyTarget[] }[]> {
   const rows = await sql`SELECT name, notify FROM queues WHERE notify IS NOT NULL ORDER BY name`;
-  return (rows as Row[]).map((row) => ({ name: String(row.name), notify: storedTargets(row.notify) }));
+  return (rows as Row[]).map((row) => ({ name: String(row.name), notify: storedNotifyTargets(row.notify) }));
 }

@@ -6,15 +6,14 @@
  */
 
 import type { Database } from "bun:sqlite";
+import type { NotifyTarget } from "../../core/notify.ts";
+import { rowToDelivery } from "../rows.ts";
 import {
-  eventForState,
-  type NotifyTarget,
-  notificationBody,
-  notifyUrls,
-  parseStoredNotify,
-} from "../../core/notify.ts";
-import { rowToJob } from "../rows.ts";
-import { type DeliveryOutcome, rowToDelivery, type WebhookDelivery } from "../webhook-records.ts";
+  type DeliveryOutcome,
+  storedNotifyTargets,
+  type WebhookDelivery,
+  webhookRecordForRow,
+} from "../webhook-records.ts";
 
 type Row = Record<string, unknown>;
 
@@ -48,18 +47,10 @@ export function recordWebhookEvents(db: Database, ids: string[], now: number): v
     INSERT INTO webhook_deliveries (job_id, token, event, url, body, created_at, next_attempt_at)
     VALUES (?, ?, ?, ?, ?, ?, ?)`);
   for (const row of rows) {
-    const job = rowToJob(row);
-    const event = eventForState(job.state);
-    if (event === null) continue;
-    const urls = notifyUrls({
-      event,
-      job: job.spec.notify,
-      queue: parseStoredNotify(row.queue_notify as string | null | undefined),
-      config: parseStoredNotify(row.config_notify as string | null | undefined),
-    });
-    if (urls.length === 0) continue;
-    const body = notificationBody(event, job, now);
-    for (const url of urls) insert.run(job.id, job.token, event, url, body, now, now);
+    const record = webhookRecordForRow(row, now);
+    if (record !== null)
+      for (const url of record.urls)
+        insert.run(record.jobId, record.token, record.event, url, record.body, now, now);
   }
 }
 
@@ -138,5 +129,5 @@ export function queueNotifySet(db: Database, params: { name: string; notify: Not
 export function queueNotifyList(db: Database): { name: string; notify: NotifyTarget[] }[] {
   return (
     db.query("SELECT name, notify FROM queues WHERE notify IS NOT NULL ORDER BY name").all() as Row[]
-  ).map((row) => ({ name: String(row.name), notify: parseStoredNotify(row.notify as string) }));
+  ).map((row) => ({ name: String(row.name), notify: storedNotifyTargets(row.notify) }));
 }
