@@ -39,6 +39,22 @@ export interface MigrationTarget<Tx> {
   record(tx: Tx, migration: Migration, appliedAt: number): Maybe<void>;
 }
 
+/**
+ * A backend's migrations, refused at load unless numbered 1, 2, 3… in that order: the runner
+ * applies them in list order and skips any at or below the recorded version, so a gap or a
+ * swap would leave one unapplied for good.
+ */
+export function inVersionOrder(...migrations: Migration[]): readonly Migration[] {
+  migrations.forEach((migration, index) => {
+    if (migration.version !== index + 1) {
+      throw new Error(
+        `migration ${migration.name} is number ${migration.version} but stands at ${index + 1}`,
+      );
+    }
+  });
+  return migrations;
+}
+
 /** The version a store has once every migration of `migrations` ran. */
 export function schemaVersion(migrations: readonly Migration[]): number {
   return Math.max(...migrations.map((migration) => migration.version));

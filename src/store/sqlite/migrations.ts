@@ -6,7 +6,7 @@
 
 import type { Database } from "bun:sqlite";
 import { runtimeError } from "../../core/errors.ts";
-import { type Migration, type MigrationTarget, migrate, schemaVersion } from "../migrate.ts";
+import { inVersionOrder, type MigrationTarget, migrate, schemaVersion } from "../migrate.ts";
 import { migration as m0001 } from "./migrations/0001-jobs-attempts-config-workers.ts";
 import { migration as m0002 } from "./migrations/0002-dependencies-named-queues-schedules.ts";
 import { migration as m0003 } from "./migrations/0003-jobfile-owners-completion-dates-attempt-revisions.ts";
@@ -16,16 +16,7 @@ import { migration as m0006 } from "./migrations/0006-job-progress-and-results.t
 import { migration as m0007 } from "./migrations/0007-webhook-notifications.ts";
 import { migration as m0008 } from "./migrations/0008-resource-limits.ts";
 
-export const SQLITE_MIGRATIONS: readonly Migration[] = [
-  m0001,
-  m0002,
-  m0003,
-  m0004,
-  m0005,
-  m0006,
-  m0007,
-  m0008,
-];
+export const SQLITE_MIGRATIONS = inVersionOrder(m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008);
 
 export const SQLITE_SCHEMA_VERSION = schemaVersion(SQLITE_MIGRATIONS);
 
