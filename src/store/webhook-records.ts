@@ -1,14 +1,6 @@
-/** Webhook deliveries as every backend returns them, and what each backend writes to the outbox. */
+/** Webhook deliveries as every backend returns them. */
 
-import {
-  type JobNotification,
-  jobNotification,
-  type NotifyEvent,
-  type NotifyTarget,
-  normalizeNotify,
-  parseStoredNotify,
-} from "../core/notify.ts";
-import { rowToJob } from "./rows.ts";
+import type { NotifyEvent, NotifyTarget } from "../core/notify.ts";
 
 export type DeliveryStatus = "pending" | "delivered" | "gave_up";
 
@@ -43,38 +35,4 @@ export type DeliveryOutcome =
 export interface QueueNotify {
   name: string;
   notify: NotifyTarget[];
-}
-
-type Row = Record<string, unknown>;
-
-/** A stored receiver list (text from SQLite, jsonb from PostgreSQL) that no longer parses notifies no one. */
-export function storedNotifyTargets(value: unknown): NotifyTarget[] {
-  if (value === null || value === undefined) return [];
-  if (typeof value === "string") return parseStoredNotify(value);
-  try {
-    return normalizeNotify(value);
-  } catch {
-    return [];
-  }
-}
-
-/** The outbox rows one changed job asks for: one per URL, all with the same event and body. */
-export interface WebhookRecord extends JobNotification {
-  jobId: string;
-  token: number;
-}
-
-/**
- * What `recordWebhookEvents` writes for one row of the job joined with its queue's
- * `queue_notify` and the config's `config_notify`, or null when nothing is announced.
- */
-export function webhookRecordForRow(row: Row, now: number): WebhookRecord | null {
-  const job = rowToJob(row);
-  const notification = jobNotification({
-    job,
-    queue: storedNotifyTargets(row.queue_notify),
-    config: storedNotifyTargets(row.config_notify),
-    now,
-  });
-  return notification === null ? null : { jobId: job.id, token: job.token, ...notification };
 }

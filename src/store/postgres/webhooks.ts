@@ -7,12 +7,8 @@
 import type { SQL } from "bun";
 import type { NotifyTarget } from "../../core/notify.ts";
 import { rowToDelivery } from "../rows.ts";
-import {
-  type DeliveryOutcome,
-  storedNotifyTargets,
-  type WebhookDelivery,
-  webhookRecordForRow,
-} from "../webhook-records.ts";
+import { storedNotifyTargets, webhookRecordForRow } from "../webhook-outbox.ts";
+import type { DeliveryOutcome, WebhookDelivery } from "../webhook-records.ts";
 import { pgText } from "./connection.ts";
 
 type Row = Record<string, unknown>;

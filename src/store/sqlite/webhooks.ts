@@ -8,12 +8,8 @@
 import type { Database } from "bun:sqlite";
 import type { NotifyTarget } from "../../core/notify.ts";
 import { rowToDelivery } from "../rows.ts";
-import {
-  type DeliveryOutcome,
-  storedNotifyTargets,
-  type WebhookDelivery,
-  webhookRecordForRow,
-} from "../webhook-records.ts";
+import { storedNotifyTargets, webhookRecordForRow } from "../webhook-outbox.ts";
+import type { DeliveryOutcome, WebhookDelivery } from "../webhook-records.ts";
 
 type Row = Record<string, unknown>;
 
