@@ -12,14 +12,6 @@ import { dirname, join, relative, resolve } from "node:path";
 const SRC = resolve(import.meta.dir, "../src");
 const MAX_LINES = 400;
 
-/**
- * Files already past the limit, each owned by work under way elsewhere. An entry is removed
- * once its file is split; the test says so when one is back under the limit.
- */
-const KNOWN_LONG: Record<string, string> = {
-  "dashboard/page/panels.css": "the dashboard's styles",
-};
-
 function sourceFiles(dir = SRC): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
@@ -106,15 +98,8 @@ describe("src files", () => {
   const lineCount = (file: string) => readFileSync(join(SRC, file), "utf8").split("\n").length - 1;
 
   test(`stay within ${MAX_LINES} lines`, () => {
-    const long = files.filter((file) => !(file in KNOWN_LONG) && lineCount(file) > MAX_LINES);
+    const long = files.filter((file) => lineCount(file) > MAX_LINES);
     expect(long.map((file) => `${file}: ${lineCount(file)} lines`)).toEqual([]);
-  });
-
-  test("listed as too long are still too long (else remove them from KNOWN_LONG)", () => {
-    const fixed = Object.keys(KNOWN_LONG).filter(
-      (file) => files.includes(file) && lineCount(file) <= MAX_LINES,
-    );
-    expect(fixed).toEqual([]);
   });
 });
 

@@ -26,6 +26,7 @@ const STATIC_FILES: [path: string, file: string, type: string][] = [
   ["/", "index.html", "text/html; charset=utf-8"],
   ["/theme.css", "theme.css", "text/css; charset=utf-8"],
   ["/panels.css", "panels.css", "text/css; charset=utf-8"],
+  ["/jobs.css", "jobs.css", "text/css; charset=utf-8"],
 ];
 
 async function bundleScript(): Promise<string> {

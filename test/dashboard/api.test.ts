@@ -280,7 +280,7 @@ describe("read endpoints", () => {
     expect(page.headers.get("content-security-policy")).toContain("script-src 'self'");
     expect(await page.text()).toContain('<script type="module" src="/app.js">');
     expect((await get("/app.js")).headers.get("content-type")).toStartWith("text/javascript");
-    for (const sheet of ["/theme.css", "/panels.css"]) {
+    for (const sheet of ["/theme.css", "/panels.css", "/jobs.css"]) {
       expect((await get(sheet)).headers.get("content-type")).toStartWith("text/css");
     }
     expect((await get("/nope")).status).toBe(404);
