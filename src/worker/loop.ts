@@ -48,6 +48,8 @@ export interface WorkerOptions {
   now?: () => number;
   /** Recorded in the registry. Default process.pid. */
   pid?: number;
+  /** Between SIGTERM and SIGKILL when a job is stopped; tests shorten it. Default KILL_GRACE_MS (5 s). */
+  killGraceMs?: number;
 }
 
 export function newWorkerId(host: string, pid: number): string {
@@ -256,6 +258,7 @@ export class Worker {
         timeoutMs,
         baseEnv: process.env,
         reportEnv: reports?.env,
+        killGraceMs: this.options.killGraceMs,
       });
     const handle = this.slots.runs(job.id) ? runAfter(this.slots.supersede(job), run) : run();
     const slot: Slot = {

@@ -20,8 +20,18 @@ import type { RunResult } from "../store/store.ts";
 import { CappedLog, TailBuffer } from "./capped-log.ts";
 import { attemptLogBase, ensureLogDir, LOG_CAP_BYTES, logFilePath, OUTPUT_TAIL_BYTES } from "./log-files.ts";
 
-/** Between SIGTERM and SIGKILL when a job is stopped (timeout, forced stop, lost lease). */
-export const KILL_GRACE_MS = 5_000;
+/** Between SIGTERM and SIGKILL when a job is stopped (timeout, forced stop, lost lease). Default 5 s. */
+export const KILL_GRACE_MS = killGraceFromEnv(5_000);
+
+/**
+ * A test hook, not a user setting: QUEUECTL_KILL_GRACE_MS (a whole number of ms, read once at
+ * start) shortens the grace for tests of worker processes, which would otherwise wait it out.
+ * Anything else leaves the default.
+ */
+function killGraceFromEnv(fallbackMs: number): number {
+  const raw = process.env.QUEUECTL_KILL_GRACE_MS;
+  return raw && /^\d+$/.test(raw) ? Number(raw) : fallbackMs;
+}
 /** How long output may stay open after the main process exited before the rest of the group is killed. */
 const LEFTOVER_GRACE_MS = 1_000;
 /** setTimeout fires at once beyond this (about 24.8 days), so longer timeouts re-arm. */
@@ -53,6 +63,8 @@ export interface RunParams {
   baseEnv: Record<string, string | undefined>;
   /** QUEUECTL_PROGRESS, QUEUECTL_RESULT and the dependencies' results (job-reports.ts); over the spec's `env`. */
   reportEnv?: Record<string, string>;
+  /** Between SIGTERM and SIGKILL when the run is stopped. Default KILL_GRACE_MS. */
+  killGraceMs?: number;
 }
 
 export interface RunningJob {
@@ -60,7 +72,7 @@ export interface RunningJob {
   readonly pid: number | null;
   readonly done: Promise<RunResult>;
   /**
-   * SIGTERM to the group, SIGKILL after KILL_GRACE_MS; `reason` becomes the attempt's error.
+   * SIGTERM to the group, SIGKILL after the kill grace; `reason` becomes the attempt's error.
    * False when the run was already being stopped (the first reason stands) or had exited.
    */
   stop(reason: string): boolean;
@@ -188,7 +200,7 @@ export function runJob(params: RunParams): RunningJob {
     killTimer = setTimeout(() => {
       closeGuard();
       signalGroup(pid, "SIGKILL");
-    }, KILL_GRACE_MS);
+    }, params.killGraceMs ?? KILL_GRACE_MS);
     return true;
   };
 

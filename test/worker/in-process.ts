@@ -90,7 +90,10 @@ export class Harness {
     return store;
   }
 
-  start(store: Store, options: { concurrency?: number; queues?: string[] | null } = {}): RunningWorker {
+  start(
+    store: Store,
+    options: { concurrency?: number; queues?: string[] | null; killGraceMs?: number } = {},
+  ): RunningWorker {
     const events: WorkerEvent[] = [];
     const worker = new Worker({
       store,
@@ -99,6 +102,7 @@ export class Harness {
       concurrency: options.concurrency ?? 1,
       queues: options.queues ?? null,
       drain: false,
+      killGraceMs: options.killGraceMs,
       onEvent: (event) => events.push(event),
     });
     const running = { worker, run: worker.run(), events };
