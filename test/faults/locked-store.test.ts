@@ -5,16 +5,19 @@
  *   job's row on PostgreSQL): the renewal that waited behind it counts from when it
  *   succeeded, and the job is not stopped;
  * - a result write that fails (SQLite busy past its timeout, the PostgreSQL connection
- *   terminated mid-write) is retried while the lease holds, and the job ends completed.
+ *   terminated mid-write) is retried while the lease holds, and the job ends completed;
+ * - a store out of reach for longer than the lease (every renewal fails) is the exception:
+ *   another worker may run the job by then, so this one stops it.
  *
  * Workers run in process on every backend; the lock is held by another process (SQLite)
  * or another connection (PostgreSQL).
  */
 
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Store } from "../../src/store/store.ts";
+import { isProcessAlive } from "../../src/worker/process-info.ts";
 import { waitFor } from "../helpers/cli.ts";
 import { type Backend, backends, Harness, type Queue } from "../worker/in-process.ts";
 
@@ -45,7 +48,8 @@ function gatedJob(h: Harness, id: string): { spec: Record<string, unknown>; star
 /**
  * Holds the store's lock on job `id` for `ms`: SQLite's write lock from another process,
  * or the job's row from another connection. Resolves once the lock is held; `released`
- * resolves when it is let go, after `ms` or at `release()` (PostgreSQL only).
+ * resolves when it is let go, after `ms` or at `release()` (which ends the SQLite holder's
+ * process, its transaction rolled back).
  */
 async function holdLock(
   queue: Queue,
@@ -70,7 +74,7 @@ async function holdLock(
     const reader = child.stdout.getReader();
     const { value } = await reader.read();
     if (!new TextDecoder().decode(value).includes("locked")) throw new Error("the lock holder did not lock");
-    return { released: child.exited.then(() => {}), release: () => {} };
+    return { released: child.exited.then(() => {}), release: () => child.kill() };
   }
   const admin = queue.admin;
   if (!admin) throw new Error("no PostgreSQL connection");
@@ -141,6 +145,40 @@ for (const backend of backends) {
     });
 
     if (backend.name === "sqlite") {
+      test("a store out of reach for longer than the lease: the worker stops the job, since another worker may run it by then", async () => {
+        const { h, store } = await setUp(backend, "2");
+        const pidFile = join(h.queue.home.home, "job.pid");
+        const worker = h.start(await h.open({ busyTimeoutMs: 200 }));
+        await h.enqueue(store, [{ id: "long", command: `echo $$ > ${pidFile}; exec sleep 120` }]);
+        const jobPid = await waitFor(
+          () => (existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8")) : 0),
+          {
+            timeoutMs: 30_000,
+            what: "the job to start",
+          },
+        );
+        // Another process holds the write lock: every renewal fails (after the busy timeout)
+        // from now on, as when a network store becomes unreachable.
+        const lock = await holdLock(h.queue, "long", 60_000);
+        try {
+          await waitFor(
+            () =>
+              worker.events.some(
+                (event) =>
+                  event.type === "error" &&
+                  event.message.includes("job long: its lease could not be renewed for 2s; stopping it"),
+              ),
+            { timeoutMs: 60_000, what: "the worker to give the lease up" },
+          );
+          await waitFor(() => !isProcessAlive(jobPid), { timeoutMs: 15_000, what: "the job to be stopped" });
+          // The worker itself goes on: the store may come back.
+          expect(worker.events.some((event) => event.type === "stopped")).toBe(false);
+        } finally {
+          lock.release();
+          await lock.released;
+        }
+      });
+
       test("a result that cannot be written before the lease runs out is given up, and the log says so", async () => {
         const { h, store } = await setUp(backend, "2");
         const job = gatedJob(h, "lost");
