@@ -8,13 +8,11 @@
 
 import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
-import { resolveConfig } from "../../src/core/config.ts";
-import { parseJobInput, prepareJobs } from "../../src/core/job-input.ts";
-import { enqueuePrepared } from "../../src/flow/enqueue.ts";
 import { moveJob } from "../../src/flow/moves.ts";
 import { openStore } from "../../src/store/open.ts";
 import type { RunResult, Store } from "../../src/store/store.ts";
 import { type CliResult, runCli, runCliJson, type TempHome, tempHome } from "../helpers/cli.ts";
+import { enqueueSpecs } from "../helpers/enqueue.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.
 setDefaultTimeout(60_000);
@@ -66,18 +64,8 @@ async function withStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
   }
 }
 
-/** Enqueues as `queuectl enqueue '<json>'` does, with the queue's config, without a process. */
-async function enqueue(spec: Record<string, unknown>): Promise<void> {
-  await withStore(async (store) => {
-    const now = Date.now();
-    const config = resolveConfig(await store.configGetAll());
-    await enqueuePrepared(
-      store,
-      prepareJobs(parseJobInput(JSON.stringify(spec), "test", "ndjson"), "test", config, now),
-      now,
-    );
-  });
-}
+/** Enqueues as `queuectl enqueue '<json>'` does, without a process. */
+const enqueue = (spec: Record<string, unknown>) => withStore((store) => enqueueSpecs(store, [spec]));
 
 /** Every job as the store holds it: refused commands must leave this as it was. */
 const snapshot = () => withStore((store) => store.jobList({}));
