@@ -46,6 +46,36 @@ function gatedJob(h: Harness, id: string): { spec: Record<string, unknown>; star
 }
 
 /**
+ * The worker's store, held after its first result save until `resume()`: `saved` resolves
+ * once that save is done. (`inner` is the store as it was, for backends that need no hold.)
+ */
+function afterResultSave(inner: Store): { store: Store; inner: Store; saved: Promise<void>; resume(): void } {
+  let saved = () => {};
+  const savedOnce = new Promise<void>((resolve) => {
+    saved = resolve;
+  });
+  let resume = () => {};
+  const resumed = new Promise<void>((resolve) => {
+    resume = resolve;
+  });
+  const store = new Proxy(inner, {
+    get(target, property) {
+      const value = Reflect.get(target, property, target);
+      if (property === "jobResultSave") {
+        return async (...args: Parameters<Store["jobResultSave"]>) => {
+          const result = await target.jobResultSave(...args);
+          saved();
+          await resumed;
+          return result;
+        };
+      }
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { store, inner, saved: savedOnce, resume };
+}
+
+/**
  * Holds the store's lock on job `id` for `ms`: SQLite's write lock from another process,
  * or the job's row from another connection. Resolves once the lock is held; `released`
  * resolves when it is let go, after `ms` or at `release()` (which ends the SQLite holder's
@@ -116,11 +146,22 @@ for (const backend of backends) {
       const { h, store } = await setUp(backend, "10");
       const job = gatedJob(h, "late");
       // SQLite: a busy timeout far shorter than the lock, so the completion fails outright.
-      const worker = h.start(await h.open({ busyTimeoutMs: 200 }));
+      const held = afterResultSave(await h.open({ busyTimeoutMs: 200 }));
+      const worker = h.start(h.queue.admin ? held.store : held.inner);
       await h.enqueue(store, [job.spec]);
       await waitFor(() => existsSync(job.started), { timeoutMs: 30_000, what: "the job to start" });
-      const lock = await holdLock(h.queue, "late", h.queue.path ? 2_000 : 30_000);
-      writeFileSync(job.go, "");
+      let lock: Awaited<ReturnType<typeof holdLock>>;
+      if (h.queue.admin) {
+        // On PostgreSQL the job's result is saved first, on the same row: the lock is taken
+        // between that save and the completion, so the completion is the write that waits.
+        writeFileSync(job.go, "");
+        await held.saved;
+        lock = await holdLock(h.queue, "late", 30_000);
+        held.resume();
+      } else {
+        lock = await holdLock(h.queue, "late", 2_000);
+        writeFileSync(job.go, "");
+      }
       if (h.queue.admin) {
         // The completion waits behind the row lock; its connection is cut while it waits.
         const admin = h.queue.admin;
