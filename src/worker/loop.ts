@@ -287,6 +287,7 @@ export class Worker {
         reaper: this.reaper as Reaper,
         limits,
         onLimits: (note) => limitsNote.record(note),
+        killGraceMs: this.options.killGraceMs,
       });
     const handle = this.slots.runs(job.id) ? runAfter(this.slots.supersede(job), run) : run();
     const slot: Slot = {

@@ -23,6 +23,8 @@ export interface WorkerOptions {
   now?: () => number;
   /** Recorded in the registry. Default process.pid. */
   pid?: number;
+  /** Between SIGTERM and SIGKILL when a job is stopped; tests shorten it. Default KILL_GRACE_MS (5 s). */
+  killGraceMs?: number;
 }
 
 export function newWorkerId(host: string, pid: number): string {

@@ -24,8 +24,18 @@ import { attemptLogBase, LOG_CAP_BYTES, logFilePath, OUTPUT_TAIL_BYTES } from ".
 import type { Reaper } from "./reaper.ts";
 import { type Enforcement, enforceLimits } from "./resource-limits.ts";
 
-/** Between SIGTERM and SIGKILL when a job is stopped (timeout, forced stop, lost lease). */
-export const KILL_GRACE_MS = 5_000;
+/** Between SIGTERM and SIGKILL when a job is stopped (timeout, forced stop, lost lease). Default 5 s. */
+export const KILL_GRACE_MS = killGraceFromEnv(5_000);
+
+/**
+ * A test hook, not a user setting: QUEUECTL_KILL_GRACE_MS (a whole number of ms, read once at
+ * start) shortens the grace for tests of worker processes, which would otherwise wait it out.
+ * Anything else leaves the default.
+ */
+function killGraceFromEnv(fallbackMs: number): number {
+  const raw = process.env.QUEUECTL_KILL_GRACE_MS;
+  return raw && /^\d+$/.test(raw) ? Number(raw) : fallbackMs;
+}
 /** How long output may stay open after the main process exited before the rest of the group is killed. */
 const LEFTOVER_GRACE_MS = 1_000;
 /** setTimeout fires at once beyond this (about 24.8 days), so longer timeouts re-arm. */
@@ -66,6 +76,8 @@ export interface RunParams {
   limits?: ResourceLimits | null;
   /** Called with how the limits are enforced, once the job has started under them. */
   onLimits?: (note: string) => void;
+  /** Between SIGTERM and SIGKILL when the run is stopped. Default KILL_GRACE_MS. */
+  killGraceMs?: number;
 }
 
 export interface RunningJob {
@@ -73,7 +85,7 @@ export interface RunningJob {
   readonly pid: number | null;
   readonly done: Promise<RunResult>;
   /**
-   * SIGTERM to the group, SIGKILL after KILL_GRACE_MS; `reason` becomes the attempt's error.
+   * SIGTERM to the group, SIGKILL after the kill grace; `reason` becomes the attempt's error.
    * False when the run was already being stopped (the first reason stands) or had exited.
    */
   stop(reason: string): boolean;
@@ -188,7 +200,7 @@ export function runJob(params: RunParams): RunningJob {
     signalGroup(pid, "SIGTERM");
     killTimer = setTimeout(() => {
       signalGroup(pid, "SIGKILL");
-    }, KILL_GRACE_MS);
+    }, params.killGraceMs ?? KILL_GRACE_MS);
     return true;
   };
 

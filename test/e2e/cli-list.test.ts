@@ -1,22 +1,23 @@
-/** `list`: one aligned row per job, newest first, 50 by default, states that combine. */
+/**
+ * `list`: one aligned row per job, newest first, 50 by default, states that combine. The
+ * jobs are put in place through the store (as a bulk `enqueue -f` would), so only `list`
+ * runs as a process.
+ */
 
 import { expect, setDefaultTimeout, test } from "bun:test";
-import { join } from "node:path";
+import { moveJob } from "../../src/flow/moves.ts";
 import { runCliJson } from "../helpers/cli.ts";
-import { workerTestContext } from "../worker/helpers.ts";
+import { enqueueSpecs } from "../helpers/enqueue.ts";
+import { withStore, workerTestContext } from "../worker/helpers.ts";
 
 setDefaultTimeout(60_000);
 
 const context = workerTestContext();
 const cli = context.cli;
 
-async function enqueueMany(count: number): Promise<void> {
-  const lines = Array.from({ length: count }, (_, i) =>
-    JSON.stringify({ id: `job-${i + 1}`, command: `echo ${i + 1}` }),
-  );
-  const path = join(context.home.home, "many.ndjson");
-  await Bun.write(path, lines.join("\n"));
-  expect((await cli("enqueue", "-f", path)).exitCode).toBe(0);
+function enqueueMany(count: number): Promise<void> {
+  const specs = Array.from({ length: count }, (_, i) => ({ id: `job-${i + 1}`, command: `echo ${i + 1}` }));
+  return withStore(context.home, (store) => enqueueSpecs(store, specs));
 }
 
 const firstColumn = (out: string) =>
@@ -54,10 +55,13 @@ test("--limit and --all; both at once is bad input", async () => {
 });
 
 test("repeated --state and --state a,b combine", async () => {
-  for (const id of ["p", "x", "q"]) {
-    expect((await cli("enqueue", JSON.stringify({ id, command: "true" }))).exitCode).toBe(0);
-  }
-  expect((await cli("cancel", "x")).exitCode).toBe(0);
+  await withStore(context.home, async (store) => {
+    await enqueueSpecs(
+      store,
+      ["p", "x", "q"].map((id) => ({ id, command: "true" })),
+    );
+    await moveJob(store, "x", "cancel", Date.now());
+  });
   for (const states of [
     ["--state", "pending", "--state", "canceled"],
     ["--state", "pending,canceled"],

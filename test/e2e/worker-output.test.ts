@@ -2,14 +2,21 @@
  * Job output end to end: captured by a real worker, read back with `queuectl logs`.
  * Covers huge output (capped files, flat worker memory), stdin, a background child that
  * holds stdout, following a running attempt, and reading from another host.
+ *
+ * `logs` always runs as its own process; the jobs are enqueued and run in process (a
+ * `Worker` on the same file and home, under this host's name), except where the worker
+ * process itself is measured.
  */
 
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { hostName } from "../../src/core/home.ts";
 import { LOG_CAP_BYTES } from "../../src/worker/log-files.ts";
+import { Worker } from "../../src/worker/loop.ts";
 import { CLI_PATH, runCli, runCliJson, waitFor } from "../helpers/cli.ts";
-import { enqueue, ForegroundWorker, getJob, jobState, ok, workerTestContext } from "../worker/helpers.ts";
+import { enqueueSpecs } from "../helpers/enqueue.ts";
+import { ForegroundWorker, getJob, jobState, ok, withStore, workerTestContext } from "../worker/helpers.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.
 setDefaultTimeout(60_000);
@@ -17,11 +24,24 @@ setDefaultTimeout(60_000);
 const context = workerTestContext();
 
 const cli = (...args: string[]) => runCli(args, { env: context.home.env });
-async function drain(): Promise<ForegroundWorker> {
-  const worker = new ForegroundWorker(context.home, ["--drain"]);
-  context.spawned.push(worker);
-  expect(await worker.process.exited).toBe(0);
-  return worker;
+
+function enqueue(spec: Record<string, unknown>): Promise<void> {
+  return withStore(context.home, (store) => enqueueSpecs(store, [spec]));
+}
+
+/** Runs every job there is with an in-process worker, as `worker run --drain` would, and returns. */
+function drain(): Promise<void> {
+  return withStore(context.home, (store) =>
+    new Worker({
+      store,
+      home: context.home.home,
+      host: hostName(context.home.env),
+      concurrency: 1,
+      queues: null,
+      drain: true,
+      onEvent: () => {},
+    }).run(),
+  );
 }
 
 function rssKb(pid: number): number {
@@ -46,7 +66,7 @@ describe("job output", () => {
     context.spawned.push(worker);
     await worker.waitForOutput("started (pid");
     const baseline = rssKb(worker.pid);
-    await enqueue(context.home, {
+    await enqueue({
       id: "loud",
       command: `for i in 1 2 3 4 5; do head -c ${total / 5} /dev/zero | tr '\\0' 'x'; done; echo; echo last-line`,
     });
@@ -77,8 +97,8 @@ describe("job output", () => {
   }, 120_000);
 
   test("stdin is at EOF, and a background child holding stdout does not hang the job", async () => {
-    await enqueue(context.home, { id: "reader", command: "cat; echo read-all" });
-    await enqueue(context.home, { id: "bg", command: "sleep 300 & echo main-exits" });
+    await enqueue({ id: "reader", command: "cat; echo read-all" });
+    await enqueue({ id: "bg", command: "sleep 300 & echo main-exits" });
     await drain();
     expect(await getJob(context.home, "reader")).toMatchObject({ state: "completed" });
     expect(await getJob(context.home, "bg")).toMatchObject({ state: "completed" });
@@ -87,8 +107,8 @@ describe("job output", () => {
   }, 60_000);
 
   test("logs picks attempts and streams: --attempt, --stderr, and stdout/stderr split by default", async () => {
-    await runCli(["config", "set", "backoff-base", "1"], { env: context.home.env });
-    await enqueue(context.home, {
+    await withStore(context.home, (store) => store.configSet({ key: "backoff-base", value: "1" }));
+    await enqueue({
       id: "twice",
       command: 'echo "out $QUEUECTL_ATTEMPT"; echo "err $QUEUECTL_ATTEMPT" >&2; [ "$QUEUECTL_ATTEMPT" = 2 ]',
       max_retries: 1,
@@ -109,7 +129,7 @@ describe("job output", () => {
   }, 60_000);
 
   test("from another host, logs prints the tail kept in the store and says where the files are", async () => {
-    await enqueue(context.home, { id: "far", command: "echo from-far-away" });
+    await enqueue({ id: "far", command: "echo from-far-away" });
     await drain();
     const remote = await runCli(["logs", "far"], {
       env: { ...context.home.env, QUEUECTL_HOST: "somewhere-else" },
@@ -122,7 +142,7 @@ describe("job output", () => {
   }, 60_000);
 
   test("logs --follow waits for the job, streams its output while it runs, and ends with it", async () => {
-    await enqueue(context.home, {
+    await enqueue({
       id: "ticker",
       command: "for i in 1 2 3; do echo tick $i; sleep 0.5; done; echo boom >&2; exit 2",
       max_retries: 0,
@@ -137,8 +157,7 @@ describe("job output", () => {
       const decoder = new TextDecoder();
       for await (const chunk of follower.stdout) seen += decoder.decode(chunk, { stream: true });
     })();
-    const worker = new ForegroundWorker(context.home);
-    context.spawned.push(worker);
+    const running = drain();
     // Output arrives while the job still runs.
     await waitFor(() => seen.includes("tick 1"), { timeoutMs: 20_000, what: "the first tick" });
     expect(await jobState(context.home, "ticker")).toBe("processing");
@@ -150,10 +169,11 @@ describe("job output", () => {
     expect(stderr).toContain("boom");
     expect(stderr).toContain("(attempt 1: exited with code 2: boom)");
     expect(stderr).toContain('error: job "ticker" ended dead');
+    await running;
   }, 60_000);
 
   test("logs of a job that has not run is a user error", async () => {
-    await enqueue(context.home, { id: "waiting", command: "true" });
+    await enqueue({ id: "waiting", command: "true" });
     const result = await cli("logs", "waiting");
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain("has not run yet");

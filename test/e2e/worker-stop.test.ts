@@ -52,13 +52,25 @@ interface StopJson {
 describe("worker stop", () => {
   test("a graceful stop lets the running job finish, then the worker exits and deregisters", async () => {
     const marker = join(context.home.home, "finished");
+    const release = join(context.home.home, "release");
     const started = await runCliJson<{ workers: { pid: number }[] }>(["worker", "start"], {
       env: context.home.env,
     });
     const pid = started.workers[0]?.pid as number;
-    await enqueue(context.home, { id: "slow", command: `sleep 2; echo done > ${marker}` });
+    // The job runs until the test releases it, so the stop surely finds it running, however slow the machine.
+    await enqueue(context.home, {
+      id: "slow",
+      command: `while [ ! -e ${release} ]; do sleep 0.05; done; echo done > ${marker}`,
+    });
     await waitForState("slow", "processing");
-    const report = await runCliJson<StopJson>(["worker", "stop"], { env: context.home.env });
+    const workerLog = join(context.home.home, "workers", `worker-${pid}.log`);
+    const stopping = runCliJson<StopJson>(["worker", "stop"], { env: context.home.env });
+    await waitFor(() => existsSync(workerLog) && readFileSync(workerLog, "utf8").includes("waiting for 1"), {
+      timeoutMs: 30_000,
+      what: "the worker to wait for its running job",
+    });
+    writeFileSync(release, "");
+    const report = await stopping;
     expect(report).toMatchObject({ stopped: [pid], forced: [], killed: [] });
     expect(readFileSync(marker, "utf8")).toBe("done\n");
     expect(await getJob(context.home, "slow")).toMatchObject({ state: "completed", attempts: 1 });

@@ -5,16 +5,19 @@
  *   job's row on PostgreSQL): the renewal that waited behind it counts from when it
  *   succeeded, and the job is not stopped;
  * - a result write that fails (SQLite busy past its timeout, the PostgreSQL connection
- *   terminated mid-write) is retried while the lease holds, and the job ends completed.
+ *   terminated mid-write) is retried while the lease holds, and the job ends completed;
+ * - a store out of reach for longer than the lease (every renewal fails) is the exception:
+ *   another worker may run the job by then, so this one stops it.
  *
  * Workers run in process on every backend; the lock is held by another process (SQLite)
  * or another connection (PostgreSQL).
  */
 
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Store } from "../../src/store/store.ts";
+import { isProcessAlive } from "../../src/worker/process-info.ts";
 import { waitFor } from "../helpers/cli.ts";
 import { type Backend, backends, Harness, type Queue } from "../worker/in-process.ts";
 
@@ -43,9 +46,40 @@ function gatedJob(h: Harness, id: string): { spec: Record<string, unknown>; star
 }
 
 /**
+ * The worker's store, held after its first result save until `resume()`: `saved` resolves
+ * once that save is done. (`inner` is the store as it was, for backends that need no hold.)
+ */
+function afterResultSave(inner: Store): { store: Store; inner: Store; saved: Promise<void>; resume(): void } {
+  let saved = () => {};
+  const savedOnce = new Promise<void>((resolve) => {
+    saved = resolve;
+  });
+  let resume = () => {};
+  const resumed = new Promise<void>((resolve) => {
+    resume = resolve;
+  });
+  const store = new Proxy(inner, {
+    get(target, property) {
+      const value = Reflect.get(target, property, target);
+      if (property === "jobResultSave") {
+        return async (...args: Parameters<Store["jobResultSave"]>) => {
+          const result = await target.jobResultSave(...args);
+          saved();
+          await resumed;
+          return result;
+        };
+      }
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { store, inner, saved: savedOnce, resume };
+}
+
+/**
  * Holds the store's lock on job `id` for `ms`: SQLite's write lock from another process,
  * or the job's row from another connection. Resolves once the lock is held; `released`
- * resolves when it is let go, after `ms` or at `release()` (PostgreSQL only).
+ * resolves when it is let go, after `ms` or at `release()` (which ends the SQLite holder's
+ * process, its transaction rolled back).
  */
 async function holdLock(
   queue: Queue,
@@ -70,7 +104,7 @@ async function holdLock(
     const reader = child.stdout.getReader();
     const { value } = await reader.read();
     if (!new TextDecoder().decode(value).includes("locked")) throw new Error("the lock holder did not lock");
-    return { released: child.exited.then(() => {}), release: () => {} };
+    return { released: child.exited.then(() => {}), release: () => child.kill() };
   }
   const admin = queue.admin;
   if (!admin) throw new Error("no PostgreSQL connection");
@@ -112,11 +146,22 @@ for (const backend of backends) {
       const { h, store } = await setUp(backend, "10");
       const job = gatedJob(h, "late");
       // SQLite: a busy timeout far shorter than the lock, so the completion fails outright.
-      const worker = h.start(await h.open({ busyTimeoutMs: 200 }));
+      const held = afterResultSave(await h.open({ busyTimeoutMs: 200 }));
+      const worker = h.start(h.queue.admin ? held.store : held.inner);
       await h.enqueue(store, [job.spec]);
       await waitFor(() => existsSync(job.started), { timeoutMs: 30_000, what: "the job to start" });
-      const lock = await holdLock(h.queue, "late", h.queue.path ? 2_000 : 30_000);
-      writeFileSync(job.go, "");
+      let lock: Awaited<ReturnType<typeof holdLock>>;
+      if (h.queue.admin) {
+        // On PostgreSQL the job's result is saved first, on the same row: the lock is taken
+        // between that save and the completion, so the completion is the write that waits.
+        writeFileSync(job.go, "");
+        await held.saved;
+        lock = await holdLock(h.queue, "late", 30_000);
+        held.resume();
+      } else {
+        lock = await holdLock(h.queue, "late", 2_000);
+        writeFileSync(job.go, "");
+      }
       if (h.queue.admin) {
         // The completion waits behind the row lock; its connection is cut while it waits.
         const admin = h.queue.admin;
@@ -141,6 +186,40 @@ for (const backend of backends) {
     });
 
     if (backend.name === "sqlite") {
+      test("a store out of reach for longer than the lease: the worker stops the job, since another worker may run it by then", async () => {
+        const { h, store } = await setUp(backend, "2");
+        const pidFile = join(h.queue.home.home, "job.pid");
+        const worker = h.start(await h.open({ busyTimeoutMs: 200 }));
+        await h.enqueue(store, [{ id: "long", command: `echo $$ > ${pidFile}; exec sleep 120` }]);
+        const jobPid = await waitFor(
+          () => (existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8")) : 0),
+          {
+            timeoutMs: 30_000,
+            what: "the job to start",
+          },
+        );
+        // Another process holds the write lock: every renewal fails (after the busy timeout)
+        // from now on, as when a network store becomes unreachable.
+        const lock = await holdLock(h.queue, "long", 60_000);
+        try {
+          await waitFor(
+            () =>
+              worker.events.some(
+                (event) =>
+                  event.type === "error" &&
+                  event.message.includes("job long: its lease could not be renewed for 2s; stopping it"),
+              ),
+            { timeoutMs: 60_000, what: "the worker to give the lease up" },
+          );
+          await waitFor(() => !isProcessAlive(jobPid), { timeoutMs: 15_000, what: "the job to be stopped" });
+          // The worker itself goes on: the store may come back.
+          expect(worker.events.some((event) => event.type === "stopped")).toBe(false);
+        } finally {
+          lock.release();
+          await lock.released;
+        }
+      });
+
       test("a result that cannot be written before the lease runs out is given up, and the log says so", async () => {
         const { h, store } = await setUp(backend, "2");
         const job = gatedJob(h, "lost");

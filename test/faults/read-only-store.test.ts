@@ -6,10 +6,14 @@
  */
 
 import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { chmodSync, chownSync, mkdirSync } from "node:fs";
+import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { SQL } from "bun";
+import { moveJob } from "../../src/flow/moves.ts";
+import { openStore } from "../../src/store/open.ts";
+import { Worker } from "../../src/worker/loop.ts";
 import { type CliResult, runCli, type TempHome, tempHome } from "../helpers/cli.ts";
+import { enqueueSpecs } from "../helpers/enqueue.ts";
 import {
   cliAsNobody,
   mountScratchFs,
@@ -38,13 +42,32 @@ function ok(result: CliResult): string {
   return result.stdout;
 }
 
-/** A small queue with a finished job (with output), a pending one and a canceled one. */
-async function seed(cli: Cli): Promise<void> {
-  ok(await cli("enqueue", '{"id":"done","command":"echo from-done"}'));
-  ok(await cli("worker", "run", "--drain"));
-  ok(await cli("enqueue", '{"id":"waiting","command":"true","delay":"1h"}'));
-  ok(await cli("enqueue", '{"id":"dropped","command":"true","delay":"1h"}'));
-  ok(await cli("cancel", "dropped"));
+/**
+ * A small queue with a finished job (with output in `home`'s logs), a pending one and a
+ * canceled one, written in process: the commands under test are the reads and the
+ * refused writes, not the set-up.
+ */
+async function seed(url: string, home: string): Promise<void> {
+  const store = await openStore({ url });
+  try {
+    await enqueueSpecs(store, [{ id: "done", command: "echo from-done" }]);
+    await new Worker({
+      store,
+      home,
+      host: "seed",
+      concurrency: 1,
+      queues: null,
+      drain: true,
+      onEvent: () => {},
+    }).run();
+    await enqueueSpecs(store, [
+      { id: "waiting", command: "true", delay: "1h" },
+      { id: "dropped", command: "true", delay: "1h" },
+    ]);
+    await moveJob(store, "dropped", "cancel", Date.now());
+  } finally {
+    await store.close();
+  }
 }
 
 async function expectReadsWork(cli: Cli): Promise<void> {
@@ -95,7 +118,8 @@ describe.skipIf(!scratchFsAvailable())("a read-only file system (loop-mounted ex
     scratch = mountScratchFs(join(home.home, "disk"), 16);
     const env = { ...home.env, QUEUECTL_HOME: join(scratch.dir, "q") };
     const cli = (...args: string[]) => runCli(args, { env });
-    await seed(cli);
+    mkdirSync(env.QUEUECTL_HOME, { mode: 0o700 });
+    await seed(join(env.QUEUECTL_HOME, "jobs.db"), env.QUEUECTL_HOME);
     sh(["mount", "-o", "remount,ro", scratch.dir]);
     await expectReadsWork(cli);
     await expectWritesRefused(cli, /jobs\.db is read-only \(on a read-only file system\)/);
@@ -110,11 +134,11 @@ describe.skipIf(!nobodyCanRunTheCli())("a folder and file the user may not write
   test("read commands work and write commands say the database is read-only", async () => {
     const base = join(home.home, "q");
     mkdirSync(base, { mode: 0o700 });
-    chownSync(base, 65534, 65534);
-    chownSync(home.home, 65534, 65534);
+    await seed(join(base, "jobs.db"), base);
+    // Everything the seed wrote becomes nobody's, as if nobody had written it.
+    sh(["chown", "-R", "65534:65534", home.home]);
     const env = { ...home.env, QUEUECTL_HOME: base };
     const cli = cliAsNobody(env);
-    await seed(cli);
     // Its owner made it read-only: no journal file can be created next to it either.
     chmodSync(join(base, "jobs.db"), 0o400);
     chmodSync(base, 0o500);
@@ -137,8 +161,7 @@ describe.skipIf(!PG_URL)("a PostgreSQL role whose transactions are read-only", (
     const withSchema = (url: string) => `${url}${url.includes("?") ? "&" : "?"}schema=${schema}`;
     const admin = new SQL(PG_URL ?? "", { max: 1 });
     try {
-      const writer = { ...home.env, QUEUECTL_DB: withSchema(PG_URL ?? "") };
-      await seed((...args) => runCli(args, { env: writer }));
+      await seed(withSchema(PG_URL ?? ""), home.home);
       await admin.unsafe(`CREATE ROLE ${role} LOGIN`);
       await admin.unsafe(`ALTER ROLE ${role} SET default_transaction_read_only = on`);
       await admin.unsafe(`GRANT ALL ON SCHEMA ${schema} TO ${role}`);

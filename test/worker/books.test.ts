@@ -108,7 +108,8 @@ for (const backend of backends) {
         const marker = join(h.queue.home.home, "got-term");
         // Ignores SIGTERM so the grace runs its course; marks that the timeout's SIGTERM came.
         const command = `trap 'touch ${marker}' TERM; while :; do sleep 0.2; done`;
-        const { worker, run } = h.start(await h.open());
+        // A 2 s grace instead of 5 s: the stop still comes well inside it, and the test waits less.
+        const { worker, run } = h.start(await h.open(), { killGraceMs: 2_000 });
         await h.enqueue(store, [{ id: "slow", command, timeout: 1, max_retries: 0 }]);
         await waitFor(
           () => {

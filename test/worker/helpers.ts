@@ -7,6 +7,7 @@
 import { afterEach, beforeEach } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { canonicalConfigKey, parseConfigValue } from "../../src/core/config.ts";
 import type { Job } from "../../src/core/job.ts";
 import { openStore } from "../../src/store/open.ts";
 import type { Store } from "../../src/store/store.ts";
@@ -39,8 +40,14 @@ export async function enqueue(home: TempHome, spec: Record<string, unknown>): Pr
   ok(await runCli(["enqueue", JSON.stringify(spec)], { env: home.env }));
 }
 
+/**
+ * `queuectl config set key value`, as the command does it (same key names, same parsing),
+ * without a CLI process: the command itself is tested in cli-commands.test.ts.
+ */
 export async function config(home: TempHome, key: string, value: string): Promise<void> {
-  ok(await runCli(["config", "set", key, value], { env: home.env }));
+  const canonical = canonicalConfigKey(key);
+  const stored = parseConfigValue(canonical, value);
+  await withStore(home, (store) => store.configSet({ key: canonical, value: stored }));
 }
 
 /** Lines a file holds (an execution log the jobs append to), or [] before it exists. */

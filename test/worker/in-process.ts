@@ -7,15 +7,13 @@
 
 import { join } from "node:path";
 import { SQL } from "bun";
-import { resolveConfig } from "../../src/core/config.ts";
-import { parseJobInput, prepareJobs } from "../../src/core/job-input.ts";
-import { enqueuePrepared } from "../../src/flow/enqueue.ts";
 import { openPostgresStore } from "../../src/store/postgres/backend.ts";
 import { SqliteStore } from "../../src/store/sqlite/backend.ts";
 import type { Store } from "../../src/store/store.ts";
 import type { WorkerEvent } from "../../src/worker/events.ts";
 import { Worker } from "../../src/worker/loop.ts";
 import { type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
+import { enqueueSpecs } from "../helpers/enqueue.ts";
 
 export interface Backend {
   name: "sqlite" | "postgres";
@@ -90,7 +88,10 @@ export class Harness {
     return store;
   }
 
-  start(store: Store, options: { concurrency?: number; queues?: string[] | null } = {}): RunningWorker {
+  start(
+    store: Store,
+    options: { concurrency?: number; queues?: string[] | null; killGraceMs?: number } = {},
+  ): RunningWorker {
     const events: WorkerEvent[] = [];
     const worker = new Worker({
       store,
@@ -99,6 +100,7 @@ export class Harness {
       concurrency: options.concurrency ?? 1,
       queues: options.queues ?? null,
       drain: false,
+      killGraceMs: options.killGraceMs,
       onEvent: (event) => events.push(event),
     });
     const running = { worker, run: worker.run(), events };
@@ -106,11 +108,8 @@ export class Harness {
     return running;
   }
 
-  async enqueue(store: Store, specs: Record<string, unknown>[]): Promise<void> {
-    const now = Date.now();
-    const text = specs.map((spec) => JSON.stringify(spec)).join("\n");
-    const prepared = prepareJobs(parseJobInput(text, "test", "ndjson"), "test", resolveConfig({}), now);
-    await enqueuePrepared(store, prepared, now);
+  enqueue(store: Store, specs: Record<string, unknown>[]): Promise<void> {
+    return enqueueSpecs(store, specs);
   }
 
   /** Waits until `id` is in a state other than pending, failed or processing, and returns it. */
