@@ -37,11 +37,14 @@ async function setUp(backend: Backend, lease: string): Promise<{ h: Harness; sto
   return { h: harness, store };
 }
 
-/** A job that says it started, then exits 0 once the test creates its `go` file. */
+/**
+ * A job that says it started, then leaves a result and exits 0 once the test creates its
+ * `go` file. The result matters on PostgreSQL: its save is the write the lock is timed by.
+ */
 function gatedJob(h: Harness, id: string): { spec: Record<string, unknown>; started: string; go: string } {
   const started = join(h.queue.home.home, `${id}.started`);
   const go = join(h.queue.home.home, `${id}.go`);
-  const command = `touch ${started}; while [ ! -e ${go} ]; do sleep 0.05; done`;
+  const command = `touch ${started}; while [ ! -e ${go} ]; do sleep 0.05; done; echo '{"ok":true}' > "$QUEUECTL_RESULT"`;
   return { spec: { id, command, max_retries: 0 }, started, go };
 }
 
