@@ -1,50 +1,9 @@
-/**
- * The store contract on PostgreSQL, against QUEUECTL_TEST_PG_URL. Every test gets its own
- * schema under one random prefix per run, and all of them are dropped afterwards. Without
- * the variable the suite is skipped, loudly; with it set, an unreachable server fails.
- */
+/** The store contract on PostgreSQL, part 1 of 3 (see postgres-contract.ts). */
 
 import { setDefaultTimeout } from "bun:test";
-import { SQL } from "bun";
-import { openPostgresStore } from "../../src/store/postgres/backend.ts";
-import { storeContract } from "./contract.ts";
+import { postgresContract } from "./postgres-contract.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.
 setDefaultTimeout(60_000);
 
-const url = process.env.QUEUECTL_TEST_PG_URL;
-
-if (!url) {
-  console.warn(
-    "skipping the PostgreSQL store contract: set QUEUECTL_TEST_PG_URL (e.g. postgres://postgres@127.0.0.1:5432/test) to run it",
-  );
-} else {
-  const prefix = `qc_test_${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
-  const schemas: string[] = [];
-  const admin = new SQL(url, { max: 2 });
-  const withSchema = (schema: string) => `${url}${url.includes("?") ? "&" : "?"}schema=${schema}`;
-
-  storeContract({
-    name: "postgres",
-    // Four stores at a time leave connections to spare on a server other test files share.
-    testsAtOnce: 4,
-    async create() {
-      const schema = `${prefix}_${schemas.length + 1}`;
-      schemas.push(schema);
-      return {
-        open: () => openPostgresStore(withSchema(schema)),
-        async exec(statement) {
-          await admin.begin(async (tx) => {
-            await tx.unsafe(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-            await tx.unsafe(`SET LOCAL search_path TO ${schema}`);
-            await tx.unsafe(statement);
-          });
-        },
-      };
-    },
-    async cleanup() {
-      for (const schema of schemas) await admin.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await admin.close();
-    },
-  });
-}
+postgresContract(1);
