@@ -24,3 +24,12 @@ if (!process.env.TMPDIR) {
   const ram = ramTempDir();
   if (ram) process.env.TMPDIR = ram;
 }
+
+/**
+ * fast-check prints the seed of a failed property ("seed: 1814632358"); the same variable
+ * that replays the suite's other random tests replays it: QUEUECTL_TEST_SEED=<seed>.
+ */
+if (process.env.QUEUECTL_TEST_SEED) {
+  const fc = await import("fast-check");
+  fc.configureGlobal({ seed: Number(process.env.QUEUECTL_TEST_SEED) >>> 0 });
+}

@@ -105,7 +105,9 @@ export function invalidYamlMessage(name: string, problem: YamlProblem): string {
 
 /** The first line of an error message, without a trailing "at line 3, column 5". */
 export function firstLine(text: string): string {
-  return (text.split("\n")[0] ?? "").replace(/ at line \d+, column \d+:?$/, "");
+  // The library quotes the source it choked on, which may hold a lone carriage return: an
+  // error is one line, so it ends there too.
+  return (text.split(/\r\n|\n|\r/)[0] ?? "").replace(/ at line \d+, column \d+:?$/, "");
 }
 
 /** Line and column of an offset, counted in the text itself. */
