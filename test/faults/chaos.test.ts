@@ -119,8 +119,9 @@ test("a worker frozen past its lease (SIGSTOP): the job runs again elsewhere; on
   // The worker stops; the job, in its own process group, keeps running.
   process.kill(frozen.pid, "SIGSTOP");
   try {
+    // A deadline, not a wait: rescue takes lease + heartbeat, which a machine under load stretches.
     await waitFor(() => lineCounts(runs).get("start-2") === 1, {
-      timeoutMs: 30_000,
+      timeoutMs: 60_000,
       what: "the other worker to rescue and start the job again",
     });
   } finally {
