@@ -76,7 +76,8 @@ const COMMAND_MODULES: [words: string[], load: () => Promise<Register>][] = [
 /** Commands that need every command registered: completion scripts list them all. */
 const NEEDS_EVERY_COMMAND = new Set(["completion"]);
 
-function joinGroupCommand(args: string[], cli: CAC): string[] {
+/** The words with a group's subcommand joined to it, or undefined once the group's help is shown. */
+function joinGroupCommand(args: string[], cli: CAC): string[] | undefined {
   const joined = joinGroupWords(args, COMMAND_GROUPS);
   if ("args" in joined) return joined.args;
   const { group, sub } = joined;
@@ -92,7 +93,7 @@ function joinGroupCommand(args: string[], cli: CAC): string[] {
     console.log(
       `Usage: queuectl ${group} <${subcommands.join("|")}> [options]\n\nCommands:\n${list}\n\nRun \`queuectl ${group} <command> --help\` for details.`,
     );
-    process.exit(0);
+    return undefined;
   }
   const nearSubcommand = sub === undefined ? undefined : nearestName(sub, subcommands);
   throw new UserError(
@@ -178,14 +179,13 @@ export async function runProgram(argv: string[], args: string[]): Promise<void> 
 }
 
 async function parseAndRun(cli: CAC, argv: string[], args: string[]): Promise<void> {
+  const words = joinGroupCommand(args, cli);
+  if (words === undefined) return;
   cli.parse(
     [
       argv[0] ?? "bun",
       argv[1] ?? "queuectl",
-      ...keepDashValues(joinGroupCommand(args, cli), [
-        ...cli.globalCommand.options,
-        ...cli.commands.flatMap((c) => c.options),
-      ]),
+      ...keepDashValues(words, [...cli.globalCommand.options, ...cli.commands.flatMap((c) => c.options)]),
     ],
     {
       run: false,

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runCli, type TempHome, tempHome } from "../helpers/cli.ts";
+import { runCli, runCliProcess, type TempHome, tempHome } from "../helpers/cli.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.
 setDefaultTimeout(60_000);
@@ -218,6 +218,22 @@ describe("bad input: exit 2, one line, nothing changes", () => {
     }
     expect(await state()).toEqual(snapshot);
   });
+});
+
+describe("the real process", () => {
+  // The cases above run through the CLI's entry inside the test process; a sample of each
+  // path (the lean one without cac, cac's, a runtime check) must read the same from a process.
+  const sample = ["invalid JSON", "an unknown command", "a bad config value", "a near-miss option"];
+  test.each(cases.filter(([what]) => sample.includes(what)))(
+    "%s: the same exit code and line",
+    async (...row) => {
+      const [, argv] = row;
+      const inProcess = await runCli(argv(), { env: home.env });
+      const child = await runCliProcess(argv(), { env: home.env });
+      expect(child).toEqual(inProcess);
+      expect(child.exitCode).toBe(2);
+    },
+  );
 });
 
 describe("argument edge cases", () => {

@@ -91,6 +91,9 @@ describe("the database file deleted under running workers", () => {
       timeoutMs: 30_000,
       what: "early jobs",
     });
+    // On a busy machine one worker can run all four jobs before the other has opened the
+    // file; opened after the deletion, it would rightly see a new, empty database.
+    for (const worker of workers) await worker.waitFor("stdout", / started \(pid /);
 
     for (const suffix of ["", "-wal", "-shm"]) rmSync(`${db}${suffix}`, { force: true });
     for (const worker of workers) await worker.waitFor("stderr", /was deleted or replaced/);

@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { needsOwnProcess, runCliInProcess } from "./cli-in-process.ts";
 
 export const CLI_PATH = resolve(import.meta.dir, "../../src/cli.ts");
 
@@ -32,8 +33,24 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `bun src/cli.ts ...args` to completion. */
+/**
+ * Runs `queuectl ...args` to completion. A command that answers and exits runs inside this
+ * test process, through the same entry (cli-run.ts) as the real CLI, with `env` as its
+ * environment and its output captured: a process per call made CLI-heavy files the slowest
+ * of the suite. Calls that need a process of their own spawn `bun src/cli.ts`: stdin, the
+ * commands that run until stopped or wait on others, and any call with `process: true`.
+ */
 export async function runCli(
+  args: string[],
+  options: { env: Record<string, string>; stdin?: string; cwd?: string; process?: boolean },
+): Promise<CliResult> {
+  if (options.process || options.stdin !== undefined || needsOwnProcess(args))
+    return runCliProcess(args, options);
+  return runCliInProcess(args, options);
+}
+
+/** Runs `bun src/cli.ts ...args` as a child process. */
+export async function runCliProcess(
   args: string[],
   options: { env: Record<string, string>; stdin?: string; cwd?: string },
 ): Promise<CliResult> {

@@ -1,0 +1,60 @@
+/**
+ * One command line, from its words to an exit code: the single boundary where errors become
+ * one line on stderr (0 ok, 1 runtime failure, 2 bad usage or input). The process around it
+ * (closed pipes, the detached worker's log) is cli.ts's business, so this runs as well inside
+ * a process that is not a queuectl of its own, such as the test runner.
+ */
+
+import { asksForVersion, helpAsOption } from "./cli-argv.ts";
+import { directCall, runDirect } from "./cli-direct.ts";
+import { UserError } from "./core/errors.ts";
+import { safeText } from "./render.ts";
+
+/** Node's file-system errors (ENOENT, EACCES, …) are the environment's fault, not a bug. */
+function isSystemError(error: unknown): error is NodeJS.ErrnoException {
+  return error instanceof Error && /^E[A-Z]+$/.test(String((error as NodeJS.ErrnoException).code ?? ""));
+}
+
+/** Without a listener, a write to a closed pipe throws at the write itself, inside the command. */
+export function isClosedPipe(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | null)?.code === "EPIPE";
+}
+
+/**
+ * Runs `argv` (`[bun, script, ...words]`) and returns the exit code. A command that sets
+ * `process.exitCode` itself (`wait` when a job failed) keeps it: the larger code wins.
+ */
+export async function runCommandLine(argv: string[]): Promise<number> {
+  const debug = argv.includes("--debug");
+  const args = helpAsOption(argv.slice(2));
+  try {
+    if (asksForVersion(args)) {
+      const { version } = (await import("../package.json", { with: { type: "json" } })).default;
+      console.log(`queuectl, version ${version}`);
+      return 0;
+    }
+    const direct = directCall(args);
+    if (direct !== undefined) await runDirect(direct);
+    else await (await import("./cli-program.ts")).runProgram(argv, args);
+    return 0;
+  } catch (error) {
+    if (isClosedPipe(error)) return 0;
+    if (error instanceof UserError) {
+      process.stderr.write(`error: ${error.message}${error.hint ? ` — ${error.hint}` : ""}\n`);
+      return error.exitCode;
+    }
+    if (isSystemError(error)) {
+      process.stderr.write(
+        `error: ${safeText(error.message)} — check that the path exists and that you may read and write it\n`,
+      );
+      if (debug && error.stack) process.stderr.write(`${error.stack}\n`);
+      return 1;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(
+      `error: ${safeText(message)} — this is a bug in queuectl; rerun with --debug and report it\n`,
+    );
+    if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    return 1;
+  }
+}
