@@ -142,7 +142,8 @@ export function registerSync(cli: CAC): void {
       const { DEFAULT_RESYNC_MS, DEFAULT_SETTLE_MS, startWatcher } = await import("../jobfiles/watch.ts");
       const resyncMs = durationOption("resync", options.resync, DEFAULT_RESYNC_MS, 1000, 86_400_000);
       const settleMs = durationOption("settle", options.settle, DEFAULT_SETTLE_MS, 0, 60_000);
-      const store = await openStore({ url: options.db });
+      // The watcher's heartbeat and its syncs overlap.
+      const store = await openStore({ url: options.db, connections: 2 });
       let lastErrors = "";
       let first = true;
       const log = (outcome: SyncOutcome) => {

@@ -18,6 +18,12 @@ export interface OpenOptions {
    * pass `NORMAL`, since a lost completion after power loss only means one more run.
    */
   synchronous?: "FULL" | "NORMAL";
+  /**
+   * PostgreSQL connections in this process's pool (default 1: a command runs one statement at
+   * a time). A worker's claim loop, lease renewal and maintenance overlap, and the dashboard
+   * answers requests at once, so those ask for more. SQLite ignores it.
+   */
+  connections?: number;
 }
 
 export function resolveStoreUrl(url?: string): string {
@@ -49,7 +55,7 @@ export async function openStore(options: OpenOptions = {}): Promise<Store> {
   const target = storeTarget(resolveStoreUrl(options.url));
   if ("postgres" in target) {
     const { openPostgresStore } = await import("./postgres/backend.ts");
-    return openPostgresStore(target.postgres);
+    return openPostgresStore(target.postgres, options.connections);
   }
   const path = target.sqlite;
   if (dirname(path) === queuectlHome()) {

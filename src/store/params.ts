@@ -231,6 +231,12 @@ export interface JobDeclarationsParams {
 export interface WaitForChangeParams {
   timeoutMs: number;
   signal?: AbortSignal;
+  /**
+   * A changeMarker() read before the caller last looked for work: a commit since then ends the
+   * wait at once, so one that landed between the look and the wait is not slept through.
+   * Default: the marker when the wait begins.
+   */
+  since?: string;
 }
 
 export interface DependencyLinksParams {

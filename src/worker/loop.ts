@@ -63,10 +63,7 @@ export class Worker {
   private reaper: Reaper | null = null;
   /** Queues' default resource limits, re-read with the config at each heartbeat. */
   private queueLimits: Record<string, ResourceLimits> = {};
-  /**
-   * Completions are grouped: the claim loop completes every run that ended since its last
-   * transaction and claims their slots again, in one transaction (see claimLoop).
-   */
+  /** Runs that ended, completed with the next claim in one transaction (see claimLoop). */
   private completions: PendingCompletion[] = [];
 
   constructor(private readonly options: WorkerOptions) {
@@ -188,8 +185,10 @@ export class Worker {
         const free = this.options.concurrency - (this.slots.size - batch.length);
         if (batch.length === 0 && free <= 0) {
           await sleep(this.config.pollIntervalMs, this.wake.signal);
-        } else if ((await this.completeAndClaim(batch, free)) === 0 && batch.length === 0) {
-          await this.idle();
+        } else {
+          // Read before the claim: a job enqueued after it but before the wait still wakes us.
+          const since = await this.options.store.changeMarker();
+          if ((await this.completeAndClaim(batch, free)) === 0 && batch.length === 0) await this.idle(since);
         }
       } catch (error) {
         this.completeAlone(batch, error as Error);
@@ -255,7 +254,7 @@ export class Worker {
   }
 
   /** Nothing to claim: exit when draining an empty queue, else wait for a commit or a local event. */
-  private async idle(): Promise<void> {
+  private async idle(since: string): Promise<void> {
     if (this.options.drain && this.slots.size === 0 && (await this.queueIsEmpty())) {
       this.requestStop("drained");
       return;
@@ -265,6 +264,7 @@ export class Worker {
     await this.options.store.waitForChange({
       timeoutMs: this.config.pollIntervalMs,
       signal: this.wake.signal,
+      since,
     });
   }
 

@@ -102,4 +102,26 @@ export function workersContract(withStore: WithStore): void {
       await wakesOn("a config change", () => writer.configSet({ key: "poll-interval", value: "5" }));
     }),
   );
+
+  test.serial(
+    "a commit between reading the marker and starting the wait is not slept through",
+    withStore(async ({ store, another }) => {
+      const writer = await another();
+      // The worker reads the marker, finds nothing to claim, and only then waits.
+      await store.changeMarker();
+      const since = await store.changeMarker();
+      await writer.jobInsertMany({ jobs: [newJob("late")], now: T0 });
+      // On PostgreSQL the NOTIFY arrives asynchronously: wait until the marker has moved.
+      await waitFor(async () => (await store.changeMarker()) !== since, {
+        timeoutMs: 5000,
+        what: "the marker",
+      });
+      let woke = false;
+      const waiting = store.waitForChange({ timeoutMs: 30_000, since }).then(() => {
+        woke = true;
+      });
+      await waitFor(() => woke, { timeoutMs: 5000, what: "the wait to see the earlier commit" });
+      await waiting;
+    }),
+  );
 }

@@ -50,8 +50,9 @@ import { transitionJobs } from "./transition.ts";
 import * as webhooks from "./webhooks.ts";
 
 /** Opens (creating and migrating when needed) the queue at a postgres:// URL. */
-export async function openPostgresStore(url: string): Promise<PostgresStore> {
-  return new PostgresStore(await openConnection(url));
+/** `connections`: the pool's size (default 1; see openConnection). */
+export async function openPostgresStore(url: string, connections?: number): Promise<PostgresStore> {
+  return new PostgresStore(await openConnection(url, connections));
 }
 
 type Notify = () => Promise<void>;
@@ -241,7 +242,7 @@ export class PostgresStore implements Store {
     return this.read(() => this.changes.marker());
   }
   waitForChange(params: P.WaitForChangeParams) {
-    return this.read(() => this.changes.wait(params.timeoutMs, params.signal));
+    return this.read(() => this.changes.wait(params.timeoutMs, params.signal, params.since));
   }
 
   jobSearch(params: P.JobSearchParams) {

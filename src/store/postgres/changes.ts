@@ -61,8 +61,9 @@ export class ChangeListener {
    * Never rejects: when the LISTEN cannot be set up (the server is down, or a pooler in
    * transaction mode refuses it) this is a plain sleep, and the worker falls back to polling.
    */
-  async wait(timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    const start = await this.marker().catch(() => null);
+  async wait(timeoutMs: number, signal?: AbortSignal, since?: string): Promise<void> {
+    const now = await this.marker().catch(() => null);
+    const start = since ?? now;
     if (this.stopped || signal?.aborted || (start !== null && String(this.count) !== start)) return;
     await new Promise<void>((resolve) => {
       const done = () => {

@@ -139,11 +139,13 @@ export function describeFailure(target: PostgresTarget, error: unknown): Error {
 }
 
 /**
- * Connections per process. A worker needs one for its claim loop and one for heartbeats;
- * the LISTEN connection comes on top. Kept small because many hosts share the server's
- * max_connections (default 100).
+ * Connections in a process's pool when the caller names no number: one, since a command runs
+ * one statement at a time. Bun's pool opens every connection it may use at the first query,
+ * and each costs the server a backend process (about 30 ms of its CPU), so a command that
+ * asked for four paid for three it never used. Long-running processes ask for more (see
+ * OpenOptions.connections); the LISTEN connection comes on top.
  */
-const POOL_SIZE = 4;
+const DEFAULT_CONNECTIONS = 1;
 
 export interface PostgresConnection {
   sql: SQL;
@@ -153,10 +155,13 @@ export interface PostgresConnection {
 }
 
 /** Opens the pool and brings the schema up to date; a failure closes the pool again. */
-export async function openConnection(url: string): Promise<PostgresConnection> {
+export async function openConnection(
+  url: string,
+  connections: number = DEFAULT_CONNECTIONS,
+): Promise<PostgresConnection> {
   const target = parsePostgresUrl(url);
   const sql = new SQL(target.url, {
-    max: POOL_SIZE,
+    max: connections,
     connectionTimeout: 10,
     idleTimeout: 60,
     connection: { application_name: "queuectl", ...(target.schema ? { search_path: target.schema } : {}) },

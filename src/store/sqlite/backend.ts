@@ -199,7 +199,7 @@ export class SqliteStore implements Store {
     return this.changes.marker();
   }
   waitForChange(params: P.WaitForChangeParams) {
-    return this.changes.wait(params.timeoutMs, params.signal);
+    return this.changes.wait(params.timeoutMs, params.signal, params.since);
   }
 
   jobSearch(params: P.JobSearchParams) {

@@ -21,10 +21,11 @@ export class ChangeListener {
     );
   }
 
-  /** Resolves on a commit by another connection, on `signal`, or after `timeoutMs`. */
-  async wait(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  /** Resolves on a commit by another connection (since `since`), on `signal`, or after `timeoutMs`. */
+  async wait(timeoutMs: number, signal?: AbortSignal, since?: string): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    const start = await this.marker();
+    const start = since ?? (await this.marker());
+    if ((await this.marker()) !== start) return;
     while (Date.now() < deadline && !signal?.aborted) {
       await Bun.sleep(Math.min(CHANGE_POLL_MS, Math.max(0, deadline - Date.now())));
       if ((await this.marker()) !== start) return;
