@@ -56,7 +56,7 @@ export function registerDashboard(cli: CAC): void {
     const { checkBindPolicy } = await import("../dashboard/security.ts");
     checkBindPolicy(host, token);
     const { startDashboard } = await import("../dashboard/server.ts");
-    const store = await openStore({ url: options.db, connections: 4 });
+    const store = await openStore({ url: options.db, connections: 2 });
     let dashboard: Awaited<ReturnType<typeof startDashboard>>;
     try {
       dashboard = await startDashboard({ store, host, port, token });

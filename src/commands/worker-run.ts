@@ -18,7 +18,7 @@ async function runForeground(options: RunOptions): Promise<void> {
   const concurrency = integerOption("concurrency", lastValue(options.concurrency), 1, 1);
   const queues = queueNamesOption(options.queue);
   const home = ensureHome(queuectlHome());
-  const store = await openStore({ url: options.db, synchronous: "NORMAL", connections: 4 });
+  const store = await openStore({ url: options.db, synchronous: "NORMAL", connections: 2 });
   const worker = new Worker({
     store,
     home,

@@ -20,8 +20,8 @@ export interface OpenOptions {
   synchronous?: "FULL" | "NORMAL";
   /**
    * PostgreSQL connections in this process's pool (default 1: a command runs one statement at
-   * a time). A worker's claim loop, lease renewal and maintenance overlap, and the dashboard
-   * answers requests at once, so those ask for more. SQLite ignores it.
+   * a time). A worker's claim loop overlaps its lease renewal and maintenance, and the
+   * dashboard answers requests at once, so those ask for two. SQLite ignores it.
    */
   connections?: number;
 }

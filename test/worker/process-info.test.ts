@@ -21,7 +21,11 @@ function spawn(args: string[]): Bun.Subprocess<"ignore", "pipe", "inherit"> {
 test("a live process with the role among its arguments, started before it registered, is ours", async () => {
   const child = spawn(["sh", "-c", "sleep 30", "worker"]);
   const registeredAt = Date.now();
-  expect(isQueuectlProcess(child.pid, "worker", registeredAt)).toBe(true);
+  // Bun.spawn returns once the child is forked; until it has exec'd, its arguments are bun's.
+  await waitFor(() => isQueuectlProcess(child.pid, "worker", registeredAt), {
+    timeoutMs: 10_000,
+    what: "the child to show its arguments",
+  });
   const startedAt = processStartedAt(child.pid) as number;
   expect(Math.abs(startedAt - registeredAt)).toBeLessThan(5_000);
   // A process started long after the registry row was written holds a reused pid.
