@@ -18,7 +18,10 @@ export function needsOwnProcess(args: string[]): boolean {
   const [command, sub] = words;
   if (command === undefined) return false;
   if (PROCESS_COMMANDS.has(command)) return true;
-  if (command === "worker" && (sub === "run" || sub === "start")) return true;
+  // `worker run --drain` returns once the queue is empty, like any command; without it, it
+  // runs until stopped, and `worker start` detaches processes of its own.
+  if (command === "worker" && sub === "run" && !args.includes("--drain")) return true;
+  if (command === "worker" && sub === "start") return true;
   if (command === "logs" && args.some((arg) => PROCESS_FLAGS.has(arg))) return true;
   if (command === "sync" && args.includes("--watch")) return true;
   return false;
