@@ -10,6 +10,7 @@
  * The seed is printed; QUEUECTL_TEST_SEED=<seed> replays the kill choices.
  */
 
+import { Database } from "bun:sqlite";
 import { expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -116,13 +117,18 @@ test("a worker frozen past its lease (SIGSTOP): the job runs again elsewhere; on
   );
   const frozen = workers.find((worker) => holderId.worker_id.includes(`-${worker.pid}-`));
   if (!frozen) throw new Error(`no spawned worker holds the job (${holderId.worker_id})`);
-  // The worker stops; the job, in its own process group, keeps running.
-  process.kill(frozen.pid, "SIGSTOP");
+  // The worker stops; the job, in its own process group, keeps running. Stopped inside a
+  // write (a lease renewal, say), it would hold SQLite's write lock and stall every writer
+  // until it wakes: that is another scenario, so such a freeze is thawed and tried again.
+  freezeOutsideWrite(db, frozen.pid);
   try {
     // A deadline, not a wait: rescue takes lease + heartbeat, which a machine under load stretches.
     await waitFor(() => lineCounts(runs).get("start-2") === 1, {
       timeoutMs: 60_000,
       what: "the other worker to rescue and start the job again",
+    }).catch((error: Error) => {
+      const other = workers.find((worker) => worker !== frozen);
+      throw new Error(`${error.message}; the other worker wrote: ${other?.output.slice(-3000)}`);
     });
   } finally {
     process.kill(frozen.pid, "SIGCONT");
@@ -133,3 +139,23 @@ test("a worker frozen past its lease (SIGSTOP): the job runs again elsewhere; on
   // Two runs overlapped while the first worker was frozen; the first never finished.
   expect(Object.fromEntries(lineCounts(runs))).toEqual({ "start-1": 1, "start-2": 1, "end-2": 1 });
 });
+
+/** SIGSTOPs `pid` at a moment it holds no write lock on `path`: a few tries, thawing between. */
+function freezeOutsideWrite(path: string, pid: number): void {
+  for (let attempt = 1; ; attempt++) {
+    process.kill(pid, "SIGSTOP");
+    const db = new Database(path);
+    try {
+      db.run("PRAGMA busy_timeout = 0");
+      db.run("BEGIN IMMEDIATE");
+      db.run("ROLLBACK");
+      return;
+    } catch (error) {
+      if (attempt >= 20) throw error;
+      process.kill(pid, "SIGCONT");
+      Bun.sleepSync(20);
+    } finally {
+      db.close();
+    }
+  }
+}
