@@ -269,7 +269,11 @@ describe("the dashboard in Chromium", () => {
       async () => (await text('#detail-body pre[data-live="true"]'))?.includes("compiling step 1") ?? false,
       30_000,
     );
-    expect(await text("#detail-body [data-state]")).toBe("processing");
+    // The output streams on its own; the state comes with the detail's next refresh.
+    await until(
+      "live-job processing",
+      async () => (await text("#detail-body [data-state]")) === "processing",
+    );
     expect(await text("#detail-body summary .live-tag")).toContain("live");
     await page.screenshot({ path: join(ARTIFACTS, "dashboard-live-output.png") });
 
