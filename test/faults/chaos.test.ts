@@ -117,6 +117,8 @@ test("a worker frozen past its lease (SIGSTOP): the job runs again elsewhere; on
   );
   const frozen = workers.find((worker) => holderId.worker_id.includes(`-${worker.pid}-`));
   if (!frozen) throw new Error(`no spawned worker holds the job (${holderId.worker_id})`);
+  // Claimed is not yet running: frozen between the two, the worker would never start it.
+  await waitFor(() => lineCounts(runs).get("start-1") === 1, { what: "the first run to start" });
   // The worker stops; the job, in its own process group, keeps running. Stopped inside a
   // write (a lease renewal, say), it would hold SQLite's write lock and stall every writer
   // until it wakes: that is another scenario, so such a freeze is thawed and tried again.
