@@ -1,7 +1,7 @@
 import type { CAC } from "cac";
 import { TEXT_OPTION } from "../cli-argv.ts";
 import { runtimeError, UserError } from "../core/errors.ts";
-import { openStore } from "../store/open.ts";
+import { LONG_RUNNING_CONNECTIONS, openStore } from "../store/open.ts";
 import { type GlobalOptions, integerOption, lastValue } from "./context.ts";
 
 interface DashboardFlags extends GlobalOptions {
@@ -56,7 +56,7 @@ export function registerDashboard(cli: CAC): void {
     const { checkBindPolicy } = await import("../dashboard/security.ts");
     checkBindPolicy(host, token);
     const { startDashboard } = await import("../dashboard/server.ts");
-    const store = await openStore({ url: options.db, connections: 2 });
+    const store = await openStore({ url: options.db, connections: LONG_RUNNING_CONNECTIONS });
     let dashboard: Awaited<ReturnType<typeof startDashboard>>;
     try {
       dashboard = await startDashboard({ store, host, port, token });

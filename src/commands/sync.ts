@@ -15,7 +15,7 @@ import {
   unchangedCount,
 } from "../render/sync.ts";
 import { colors, printJson, safeText } from "../render.ts";
-import { openStore } from "../store/open.ts";
+import { LONG_RUNNING_CONNECTIONS, openStore } from "../store/open.ts";
 import { isProcessAlive } from "../worker/process-info.ts";
 import { type GlobalOptions, lastValue, withStore } from "./context.ts";
 
@@ -142,8 +142,7 @@ export function registerSync(cli: CAC): void {
       const { DEFAULT_RESYNC_MS, DEFAULT_SETTLE_MS, startWatcher } = await import("../jobfiles/watch.ts");
       const resyncMs = durationOption("resync", options.resync, DEFAULT_RESYNC_MS, 1000, 86_400_000);
       const settleMs = durationOption("settle", options.settle, DEFAULT_SETTLE_MS, 0, 60_000);
-      // The watcher's heartbeat and its syncs overlap.
-      const store = await openStore({ url: options.db, connections: 2 });
+      const store = await openStore({ url: options.db, connections: LONG_RUNNING_CONNECTIONS });
       let lastErrors = "";
       let first = true;
       const log = (outcome: SyncOutcome) => {

@@ -4,7 +4,7 @@ import type { CAC } from "cac";
 import { TEXT_OPTION } from "../cli-argv.ts";
 import { ensureHome, hostName, queuectlHome } from "../core/home.ts";
 import { printWorkerEvent } from "../render/worker-events.ts";
-import { openStore } from "../store/open.ts";
+import { LONG_RUNNING_CONNECTIONS, openStore } from "../store/open.ts";
 import { Worker } from "../worker/loop.ts";
 import { type GlobalOptions, integerOption, lastValue, queueNamesOption } from "./context.ts";
 
@@ -18,7 +18,11 @@ async function runForeground(options: RunOptions): Promise<void> {
   const concurrency = integerOption("concurrency", lastValue(options.concurrency), 1, 1);
   const queues = queueNamesOption(options.queue);
   const home = ensureHome(queuectlHome());
-  const store = await openStore({ url: options.db, synchronous: "NORMAL", connections: 2 });
+  const store = await openStore({
+    url: options.db,
+    synchronous: "NORMAL",
+    connections: LONG_RUNNING_CONNECTIONS,
+  });
   const worker = new Worker({
     store,
     home,

@@ -20,11 +20,15 @@ export interface OpenOptions {
   synchronous?: "FULL" | "NORMAL";
   /**
    * PostgreSQL connections in this process's pool (default 1: a command runs one statement at
-   * a time). A worker's claim loop overlaps its lease renewal and maintenance, and the
-   * dashboard answers requests at once, so those ask for two. SQLite ignores it.
+   * a time). A worker's claim loop overlaps its lease renewal and maintenance, the dashboard
+   * answers requests at once, and a watcher's heartbeat overlaps its syncs, so those ask for
+   * LONG_RUNNING_CONNECTIONS. SQLite ignores it.
    */
   connections?: number;
 }
+
+/** The pool a long-running process asks for (worker run, dashboard, watch); see `connections`. */
+export const LONG_RUNNING_CONNECTIONS = 2;
 
 export function resolveStoreUrl(url?: string): string {
   const chosen = url ?? process.env.QUEUECTL_DB;

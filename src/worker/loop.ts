@@ -186,9 +186,9 @@ export class Worker {
         if (batch.length === 0 && free <= 0) {
           await sleep(this.config.pollIntervalMs, this.wake.signal);
         } else {
-          // Read before the claim: a job enqueued after it but before the wait still wakes us.
-          const since = await this.options.store.changeMarker();
-          if ((await this.completeAndClaim(batch, free)) === 0 && batch.length === 0) await this.idle(since);
+          // Read before a claim that may come back empty, so a commit before the wait wakes us.
+          const since = batch.length === 0 ? await this.options.store.changeMarker() : null;
+          if ((await this.completeAndClaim(batch, free)) === 0 && since !== null) await this.idle(since);
         }
       } catch (error) {
         this.completeAlone(batch, error as Error);

@@ -49,8 +49,10 @@ import { exportJobs, importJobStream, importJobs } from "./transfer.ts";
 import { transitionJobs } from "./transition.ts";
 import * as webhooks from "./webhooks.ts";
 
-/** Opens (creating and migrating when needed) the queue at a postgres:// URL. */
-/** `connections`: the pool's size (default 1; see openConnection). */
+/**
+ * Opens (creating and migrating when needed) the queue at a postgres:// URL, with a pool of
+ * `connections` (default 1; see openConnection).
+ */
 export async function openPostgresStore(url: string, connections?: number): Promise<PostgresStore> {
   return new PostgresStore(await openConnection(url, connections));
 }

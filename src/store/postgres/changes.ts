@@ -62,6 +62,7 @@ export class ChangeListener {
    * transaction mode refuses it) this is a plain sleep, and the worker falls back to polling.
    */
   async wait(timeoutMs: number, signal?: AbortSignal, since?: string): Promise<void> {
+    // Read even when `since` is given: it starts the subscription on first use.
     const now = await this.marker().catch(() => null);
     const start = since ?? now;
     if (this.stopped || signal?.aborted || (start !== null && String(this.count) !== start)) return;

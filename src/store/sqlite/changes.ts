@@ -25,7 +25,7 @@ export class ChangeListener {
   async wait(timeoutMs: number, signal?: AbortSignal, since?: string): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     const start = since ?? (await this.marker());
-    if ((await this.marker()) !== start) return;
+    if (since !== undefined && (await this.marker()) !== since) return;
     while (Date.now() < deadline && !signal?.aborted) {
       await Bun.sleep(Math.min(CHANGE_POLL_MS, Math.max(0, deadline - Date.now())));
       if ((await this.marker()) !== start) return;
