@@ -1,5 +1,6 @@
 /** Test helpers: a temp QUEUECTL_HOME, the real CLI as a subprocess, and deadline-bound waiting. */
 
+import { expect } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -95,4 +96,20 @@ export async function waitFor<T>(
   throw new Error(
     `timed out after ${options.timeoutMs ?? 10_000} ms waiting for ${options.what ?? "a condition"} (last: ${JSON.stringify(last)})`,
   );
+}
+
+/** A clean success: exit 0 and nothing on stderr; returns stdout. */
+export function succeeded(result: CliResult): string {
+  if (result.exitCode !== 0) throw new Error(`exit ${result.exitCode}: ${result.stderr}`);
+  expect(result.stderr).toBe("");
+  return result.stdout;
+}
+
+/** Bad input as users must see it: exit 2, one `error:` line naming `fragment`, no stdout. */
+export function refused(result: CliResult, fragment: string): void {
+  expect(result.exitCode).toBe(2);
+  expect(result.stdout).toBe("");
+  expect(result.stderr).toStartWith("error: ");
+  expect(result.stderr).toContain(fragment);
+  expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
 }

@@ -1,0 +1,117 @@
+/** `config get/set`, `--version` and every help screen through the real CLI. */
+
+import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { runCli, runCliJson, succeeded, type TempHome, tempHome } from "../helpers/cli.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
+
+let home: TempHome;
+beforeEach(() => {
+  home = tempHome();
+});
+afterEach(() => home.cleanup());
+
+const cli = (...args: string[]) => runCli(args, { env: home.env });
+const json = <T>(...args: string[]) => runCliJson<T>(args, { env: home.env });
+
+describe("config", () => {
+  test("get: every key, one key, --json", async () => {
+    const all = await json<Record<string, number>>("config", "get");
+    expect(all).toEqual(
+      expect.objectContaining({
+        "max-retries": 3,
+        "backoff-base": 2,
+        "backoff-max": 3600,
+        "poll-interval": 1,
+        "job-timeout": 3600,
+        lease: 30,
+      }),
+    );
+    expect(succeeded(await cli("config", "get", "max-retries"))).toBe("3\n");
+    expect(await json("config", "get", "lease")).toEqual({ lease: 30 });
+    expect(succeeded(await cli("config", "get"))).toMatch(/^max-retries +3 /m);
+  });
+
+  test.each([
+    ["max-retries", "5", 5],
+    ["max-retries", "0", 0],
+    ["backoff-base", "3", 3],
+    ["backoff-max", "5m", 300],
+    ["poll-interval", "2", 2],
+    ["poll-interval", "500ms", 0.5],
+    ["job-timeout", "2h", 7200],
+    ["job-timeout", "90s", 90],
+    ["lease", "30s", 30],
+    ["lease", "5m", 300],
+  ])("set %s %s", async (key, value, stored) => {
+    expect(succeeded(await cli("config", "set", key, value))).toContain(`${key} = ${stored}`);
+    expect(succeeded(await cli("config", "get", key))).toBe(`${stored}\n`);
+    expect(await json("config", "get", key)).toEqual({ [key]: stored });
+    const status = await json<{ config: Record<string, number> }>("status");
+    expect(status.config[key]).toBe(stored);
+  });
+
+  test("the original's underscore spelling works", async () => {
+    succeeded(await cli("config", "set", "max_retries", "4"));
+    expect(succeeded(await cli("config", "get", "max_retries"))).toBe("4\n");
+  });
+});
+
+describe("version and help", () => {
+  test("--version", async () => {
+    expect(succeeded(await cli("--version"))).toBe("queuectl, version 1.0.0\n");
+  });
+
+  test("--help and no arguments list every command", async () => {
+    const help = succeeded(await cli("--help"));
+    expect(succeeded(await cli())).toBe(help);
+    for (const command of [
+      "enqueue",
+      "list",
+      "show",
+      "status",
+      "worker start",
+      "worker stop",
+      "dlq list",
+      "dlq retry",
+      "cancel",
+      "rerun",
+      "config get",
+      "config set",
+    ]) {
+      expect(help).toContain(`  ${command}`);
+    }
+  });
+
+  test.each([
+    ["enqueue", "--file"],
+    ["list", "--state"],
+    ["show", "<id>"],
+    ["status", "--json"],
+    ["dlq list", "--json"],
+    ["dlq retry", "--all"],
+    ["cancel", "<id>"],
+    ["rerun", "<id>"],
+    ["config get", "[key]"],
+    ["config set", "max-retries"],
+    ["worker start", "Usage"],
+  ])("%s --help", async (command, fragment) => {
+    const out = succeeded(await cli(...command.split(" "), "--help"));
+    expect(out).toContain(`$ queuectl ${command}`);
+    expect(out).toContain(fragment);
+    expect(succeeded(await cli(...command.split(" "), "-h"))).toBe(out);
+  });
+
+  test.each(["worker", "dlq", "config"])("%s --help lists its subcommands", async (group) => {
+    const out = succeeded(await cli(group, "--help"));
+    expect(out).toContain(`Usage: queuectl ${group} <`);
+    expect(out).toMatch(new RegExp(`queuectl ${group} \\w+ +\\S`));
+  });
+
+  test("help never touches the database", async () => {
+    succeeded(
+      await runCli(["list", "--help"], { env: { ...home.env, QUEUECTL_DB: "/proc/nowhere/jobs.db" } }),
+    );
+  });
+});
