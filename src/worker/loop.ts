@@ -57,8 +57,7 @@ export class Worker {
   /** Set when the worker cannot go on (its store vanished); run() rethrows it. */
   private fatal: StoreGoneError | null = null;
   private readonly renewal: PeriodicService;
-  /** Null when `now` was given: the caller owns the clock. */
-  private readonly clock: StoreClock | null;
+  private readonly clock: StoreClock;
   /** Kills this worker's job groups if it dies; one per run. */
   private reaper: Reaper | null = null;
   /** Queues' default resource limits, re-read with the config at each heartbeat. */
@@ -67,9 +66,9 @@ export class Worker {
   private completions: PendingCompletion[] = [];
 
   constructor(private readonly options: WorkerOptions) {
-    const clock = options.now ? null : new StoreClock(options.store);
+    const clock = new StoreClock(options.store, options.now);
     this.clock = clock;
-    this.now = options.now ?? (() => (clock as StoreClock).now());
+    this.now = () => clock.now();
     this.pid = options.pid ?? process.pid;
     this.id = newWorkerId(options.host, this.pid);
     this.slots = new AttemptBook(
@@ -86,7 +85,7 @@ export class Worker {
   /** Runs until stopped (or drained), then deregisters. */
   async run(): Promise<void> {
     const { store } = this.options;
-    await this.clock?.sync();
+    await this.clock.sync();
     this.config = resolveConfig(await store.configGetAll());
     this.queueLimits = await store.queueLimitsList();
     await store.workerRegister({
@@ -367,7 +366,7 @@ export class Worker {
   /** One heartbeat; the renewal service runs it, and stopUnrenewed after each, failed or not. */
   private async beat(): Promise<void> {
     try {
-      await this.clock?.sync();
+      await this.clock.sync();
       const beat = await heartbeat(this.options.store, {
         workerId: this.id,
         now: this.now,

@@ -19,7 +19,10 @@ export interface WorkerOptions {
   /** Exit once no job is pending, failed (awaiting a retry) or processing. */
   drain: boolean;
   onEvent: (event: WorkerEvent) => void;
-  /** The wall clock for leases and results. Default: the store's (see store-clock.ts). */
+  /**
+   * This host's wall clock. Default Date.now. On PostgreSQL the worker stamps leases and
+   * results on the server's clock, measured against this one (see store-clock.ts).
+   */
   now?: () => number;
   /** Recorded in the registry. Default process.pid. */
   pid?: number;

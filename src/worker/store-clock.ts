@@ -14,17 +14,21 @@ export class StoreClock {
   /** Server minus local, in ms. */
   private offset = 0;
 
-  constructor(private readonly store: Store) {}
+  /** `local` is this host's wall clock (tests move it). Default Date.now. */
+  constructor(
+    private readonly store: Store,
+    private readonly local: () => number = Date.now,
+  ) {}
 
   now(): number {
-    return Date.now() + this.offset;
+    return this.local() + this.offset;
   }
 
   async sync(): Promise<void> {
     if (this.store.backend !== "postgres") return;
-    const before = Date.now();
+    const before = this.local();
     const server = await this.store.clockNow();
-    const after = Date.now();
+    const after = this.local();
     this.offset = server - (before + after) / 2;
   }
 }
