@@ -1,14 +1,15 @@
 /**
- * One heartbeat of a worker: its registry row (and any stop request from `worker stop
- * --all`), the config as it is now, and the renewal of all of its leases in one statement,
- * which also brings back any `kill` waiting for one of its jobs. Nothing else runs here:
- * rescue, schedules and retention are services of their own (rescue.ts, schedule-ticker.ts,
- * retention.ts), so nothing slow can delay a renewal.
+ * The lease renewal service: one heartbeat of a worker is its registry row (and any stop
+ * request from `worker stop --all`), the config as it is now, and the renewal of all of its
+ * leases in one statement, which also brings back any `kill` waiting for one of its jobs.
+ * Nothing else runs here: rescue, schedules and retention are services of their own
+ * (rescue.ts, schedule-ticker.ts, retention.ts), so nothing slow can delay a renewal.
  */
 
-import { type QueueConfig, resolveConfig } from "../core/config.ts";
+import { heartbeatIntervalMs, type QueueConfig, resolveConfig } from "../core/config.ts";
 import { describeLimits } from "../core/resource-limits.ts";
 import type { HeldLease, RenewedLease, Store } from "../store/store.ts";
+import { PeriodicService } from "./service.ts";
 
 export interface Beat {
   stopRequested: boolean;
@@ -16,7 +17,7 @@ export interface Beat {
   renewed: RenewedLease[];
   /** Leases this worker held but could not renew: a newer claim owns those jobs, or they ended. */
   lost: HeldLease[];
-  /** Monotonic time (performance.now) the renewal succeeded: the lease is this worker's from then on. */
+  /** Monotonic time the renewal succeeded: the lease is this worker's from then on. */
   renewedAt: number;
 }
 
@@ -39,7 +40,13 @@ export function leaseKey(lease: HeldLease): string {
 
 export async function heartbeat(
   store: Store,
-  params: { workerId: string; now: () => number; leases: HeldLease[] },
+  params: {
+    workerId: string;
+    now: () => number;
+    leases: HeldLease[];
+    /** Default performance.now. */
+    monotonic?: () => number;
+  },
 ): Promise<Beat> {
   const { stopRequested } = await store.workerHeartbeat({ id: params.workerId, now: params.now() });
   const config = resolveConfig(await store.configGetAll());
@@ -49,8 +56,45 @@ export async function heartbeat(
   });
   // Judged from now, not from when the beat began: a beat that waited on a lock for longer
   // than the lease still renewed the lease for a whole period from here.
-  const renewedAt = performance.now();
+  const renewedAt = (params.monotonic ?? performance.now)();
   const held = new Set(renewed.map(leaseKey));
   const lost = params.leases.filter((lease) => !held.has(leaseKey(lease)));
   return { stopRequested, config, renewed, lost, renewedAt };
+}
+
+export interface RenewalParams {
+  store: Store;
+  workerId: string;
+  /** The worker's clock, and its measurement against the store's before each beat. */
+  now: () => number;
+  syncClock: () => Promise<void>;
+  config: () => QueueConfig;
+  /** The leases the worker holds at the moment of the beat. */
+  leases: () => HeldLease[];
+  /** What the worker makes of a beat: a stop request, a new config, its leases renewed or lost. */
+  onBeat: (beat: Beat) => Promise<void>;
+  /** After every beat, failed or not: the worker stops the runs whose lease it cannot vouch for. */
+  afterBeat: () => void;
+  onError: (error: unknown) => void;
+}
+
+/** The renewal, once per heartbeat interval of the current config (a third of the lease). */
+export function renewalService(params: RenewalParams): PeriodicService {
+  return new PeriodicService({
+    intervalMs: () => heartbeatIntervalMs(params.config()),
+    onError: params.onError,
+    async tick() {
+      try {
+        await params.syncClock();
+        const beat = await heartbeat(params.store, {
+          workerId: params.workerId,
+          now: params.now,
+          leases: params.leases(),
+        });
+        await params.onBeat(beat);
+      } finally {
+        params.afterBeat();
+      }
+    },
+  });
 }

@@ -14,7 +14,7 @@
  * the attempt, since the job did nothing wrong.
  */
 
-import { heartbeatIntervalMs, type QueueConfig, resolveConfig } from "../core/config.ts";
+import { type QueueConfig, resolveConfig } from "../core/config.ts";
 import { StoreGoneError } from "../core/errors.ts";
 import type { Job } from "../core/job.ts";
 import { type ResourceLimits, resolveLimits } from "../core/resource-limits.ts";
@@ -22,7 +22,7 @@ import { tickSchedules } from "../flow/tick.ts";
 import type { RunResult } from "../store/store.ts";
 import { AttemptBook, type Slot } from "./attempts.ts";
 import type { WorkerEvent } from "./events.ts";
-import { describeConfig, heartbeat, leaseKey } from "./heartbeat.ts";
+import { type Beat, describeConfig, leaseKey, renewalService } from "./heartbeat.ts";
 import { finishReports, type JobReports, openReports } from "./job-reports.ts";
 import { maintenanceServices } from "./maintenance.ts";
 import { newWorkerId, queueIsEmpty, sleep, type WorkerOptions } from "./options.ts";
@@ -30,7 +30,7 @@ import { RECORD_RETRY_FIRST_MS, type RecordedOutcome, recordAttemptOrAbandon, su
 import { Reaper } from "./reaper.ts";
 import { LimitsNote } from "./resource-limits.ts";
 import { type RunningJob, runAfter, runJob } from "./run.ts";
-import { PeriodicService } from "./service.ts";
+import type { PeriodicService } from "./service.ts";
 import { StoreClock } from "./store-clock.ts";
 
 export type { WorkerOptions };
@@ -75,9 +75,15 @@ export class Worker {
       (event) => this.emit(event),
       () => this.config.leaseMs,
     );
-    this.renewal = new PeriodicService({
-      intervalMs: () => heartbeatIntervalMs(this.config),
-      tick: () => this.beat(),
+    this.renewal = renewalService({
+      store: options.store,
+      workerId: this.id,
+      now: this.now,
+      syncClock: () => clock.sync(),
+      config: () => this.config,
+      leases: () => this.slots.leases(),
+      onBeat: (beat) => this.applyBeat(beat),
+      afterBeat: () => this.slots.stopUnrenewed(),
       onError: (error) => this.serviceFailed("heartbeat", error),
     });
   }
@@ -363,26 +369,16 @@ export class Worker {
     });
   }
 
-  /** One heartbeat; the renewal service runs it, and stopUnrenewed after each, failed or not. */
-  private async beat(): Promise<void> {
-    try {
-      await this.clock.sync();
-      const beat = await heartbeat(this.options.store, {
-        workerId: this.id,
-        now: this.now,
-        leases: this.slots.leases(),
-      });
-      if (beat.stopRequested) this.requestStop("requested");
-      if (describeConfig(beat.config) !== describeConfig(this.config)) {
-        this.config = beat.config;
-        this.emit({ type: "config-changed", summary: describeConfig(beat.config) });
-      }
-      this.slots.applyBeat(beat);
-      // After the renewal, and kept as they were when the read fails: limits must not cost a lease.
-      this.queueLimits = await this.options.store.queueLimitsList().catch(() => this.queueLimits);
-    } finally {
-      this.slots.stopUnrenewed();
+  /** What one heartbeat brought; the renewal service then stops whatever lost its lease. */
+  private async applyBeat(beat: Beat): Promise<void> {
+    if (beat.stopRequested) this.requestStop("requested");
+    if (describeConfig(beat.config) !== describeConfig(this.config)) {
+      this.config = beat.config;
+      this.emit({ type: "config-changed", summary: describeConfig(beat.config) });
     }
+    this.slots.applyBeat(beat);
+    // After the renewal, and kept as they were when the read fails: limits must not cost a lease.
+    this.queueLimits = await this.options.store.queueLimitsList().catch(() => this.queueLimits);
   }
 
   private queueIsEmpty(): Promise<boolean> {

@@ -136,8 +136,10 @@ export function rescueService(params: {
   ownTokens: () => ReadonlyMap<string, number>;
   onRescued: (rescue: Rescue) => void;
   onError: (error: unknown) => void;
+  /** The clock confirmations are timed on; it must not jump. Default performance.now. */
+  monotonic?: () => number;
 }): PeriodicService {
-  const tracker = new LeaseSightings();
+  const tracker = new LeaseSightings(params.monotonic);
   return new PeriodicService({
     intervalMs: () => rescueCheckMs(params.config()),
     onError: params.onError,

@@ -54,7 +54,9 @@ const JOIN_SCRIPT = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift;
 /** How long finish waits for a killed cgroup to empty before it leaves the folder behind. */
 const EMPTY_DEADLINE_MS = 2_000;
 
+/** How this process can limit its children: a fact of the process, found once. */
 let detected: Mechanism | null = null;
+/** Names each attempt's cgroup uniquely within this process (its pid names the rest). */
 let attemptCounter = 0;
 
 /** The worker's own cgroup paths, from /proc/self/cgroup: "0::/a" (v2) or "4:memory:/b" (v1). */
