@@ -1,8 +1,9 @@
 /**
  * Where queuectl's command line and cac's parser disagree, in one place: two-word commands,
- * option values that look like options, kebab-case boolean flags, and unknown options that
- * cac reports camelCased. Everything here is a pure function of the words typed and the
- * options registered, so each workaround has its own test (test/cli-argv.test.ts).
+ * option values that look like options, kebab-case boolean flags, `--no-x` beside
+ * `--x <value>`, and unknown options that cac reports camelCased. Everything here is a pure
+ * function of the words typed and the options registered (negatedFlagsAsFalse adjusts the
+ * options themselves), so each workaround has its own test (test/cli-argv.test.ts).
  */
 
 /** What of a registered option these functions need; cac's Option has these fields. */
@@ -44,6 +45,28 @@ export function textOptionWithoutValue(
     if (values.includes(true) || values.includes("")) return option.rawName;
   }
   return undefined;
+}
+
+/** What of a `--no-x` option negatedFlagsAsFalse changes; cac's Option has these fields. */
+export interface NegatableOption {
+  negated: boolean;
+  isBoolean?: boolean;
+  config: { default?: unknown };
+}
+
+/**
+ * For a command with both `--x <value>` and `--no-x`, so that `--no-x` reads as exactly false
+ * and neither flag as undefined. cac gives a `--no-x` flag a default of true, which the command
+ * could not tell from `--x true`. And keepDashValues spells boolean kebab flags `--flag=true`,
+ * which turns `--no-x` into an option mri names `x=true`; not boolean, it is left as typed,
+ * and mri reads it as x=false by itself. Changes the options in place, before parsing.
+ */
+export function negatedFlagsAsFalse(options: NegatableOption[]): void {
+  for (const option of options) {
+    if (!option.negated) continue;
+    option.config.default = undefined;
+    option.isBoolean = false;
+  }
 }
 
 /** `queuectl help [command]` reads as `queuectl [command] --help`; `args` are the words after the program. */

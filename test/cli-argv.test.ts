@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { cac } from "cac";
 import {
   asksForHelp,
   asksForVersion,
@@ -8,6 +9,7 @@ import {
   keepDashValues,
   keepText,
   longOptionNames,
+  negatedFlagsAsFalse,
   type OptionShape,
   reportedUnknownOption,
   TEXT_OPTION,
@@ -150,6 +152,36 @@ describe("text options", () => {
     ]);
     expect(keepDashValues(["add", "--id", "-f=x"], withLimit)).toEqual(["add", "--id", "-f=x"]);
     expect(keepDashValues(["add", "--id", "--not-an-option"], withLimit)[1]).toStartWith("--id=");
+  });
+});
+
+describe("negatedFlagsAsFalse", () => {
+  /** The options a `serve` command gets, parsed the way the program parses them. */
+  function parse(words: string[], fix: boolean): Record<string, unknown> {
+    const cli = cac("t");
+    const command = cli
+      .command("serve")
+      .option("--token <token>", "", TEXT_OPTION)
+      .option("--no-token", "")
+      .option("--dry-run", "");
+    if (fix) negatedFlagsAsFalse(command.options);
+    const { options } = cli.parse(["bun", "t", ...keepDashValues(["serve", ...words], command.options)], {
+      run: false,
+    });
+    return options;
+  }
+  test("--no-x reads as false and neither flag as undefined", () => {
+    expect(parse([], true).token).toBeUndefined();
+    expect(parse(["--no-token"], true).token).toEqual([false]);
+    expect(parse(["--token", "abc"], true).token).toEqual(["abc"]);
+  });
+  test("without it cac would default --no-x to true and keepDashValues would break it", () => {
+    expect(parse([], false).token).toBe(true);
+    expect(parse(["--no-token"], false).token).toEqual([true]);
+  });
+  test("leaves the other options alone", () => {
+    expect(parse(["--dry-run", "--no-token"], true).dryRun).toBe(parse(["--dry-run"], false).dryRun);
+    expect(parse(["--token", "007"], true).token).toEqual(["007"]);
   });
 });
 

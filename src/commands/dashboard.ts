@@ -1,5 +1,5 @@
 import type { CAC } from "cac";
-import { TEXT_OPTION } from "../cli-argv.ts";
+import { negatedFlagsAsFalse, TEXT_OPTION } from "../cli-argv.ts";
 import { runtimeError, UserError } from "../core/errors.ts";
 import { LONG_RUNNING_CONNECTIONS, openStore } from "../store/open.ts";
 import { type GlobalOptions, integerOption, lastValue } from "./context.ts";
@@ -39,15 +39,8 @@ export function registerDashboard(cli: CAC): void {
     )
     .example("queuectl dashboard")
     .example("QUEUECTL_DASHBOARD_TOKEN=$(openssl rand -hex 16) queuectl dashboard --host 0.0.0.0");
-  // Two adjustments so `--no-token` means exactly "false" and its absence "undefined":
-  // cac gives a `--no-x` flag a default of true, which would read as `--token true`; and
-  // cli.ts spells boolean kebab flags as `--flag=true`, which `--no-token` must not get
-  // (mri reads `--no-token` as token=false by itself).
-  for (const option of command.options) {
-    if (!option.negated) continue;
-    option.config.default = undefined;
-    option.isBoolean = false;
-  }
+  // chooseToken tells an absent flag (undefined) from `--no-token` (false).
+  negatedFlagsAsFalse(command.options);
   command.action(async (options: DashboardFlags) => {
     const port = integerOption("port", lastValue(options.port), 0, 8080);
     if (port > 65_535) throw new UserError(`--port must be 65535 or less, got ${port}`, "e.g. --port 8080");

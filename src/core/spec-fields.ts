@@ -16,7 +16,10 @@ export const OVERLAP_POLICIES = ["allow", "skip", "replace"] as const;
 export type CatchupPolicy = (typeof CATCHUP_POLICIES)[number];
 export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
 
-/** A queue's name: one rule for job specs, `worker --queue` and the `queue` commands. */
+/**
+ * A queue's name: one rule for job specs, `worker --queue` and the `queue` commands. A jobs
+ * folder's namespace (`.queuectl.yaml`) follows it too.
+ */
 export const QUEUE_NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$";
 export const MAX_ID_LENGTH = 255;
 

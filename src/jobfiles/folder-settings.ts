@@ -12,10 +12,12 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { UserError } from "../core/errors.ts";
+import { QUEUE_NAME_PATTERN } from "../core/spec-fields.ts";
 import { documentValue, firstLine, invalidYamlMessage, readYaml } from "../core/yaml-text.ts";
 
 export const SETTINGS_FILE = ".queuectl.yaml";
-const NAMESPACE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+// A namespace is named like a queue, so the two cannot drift apart.
+const NAMESPACE = new RegExp(QUEUE_NAME_PATTERN);
 
 export interface FolderSettings {
   namespace: string | null;

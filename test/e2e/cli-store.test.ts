@@ -17,6 +17,7 @@ import {
   tempHome,
   waitFor,
 } from "../helpers/cli.ts";
+import { seededRandom, testSeed } from "../helpers/seed.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.
 setDefaultTimeout(60_000);
@@ -218,7 +219,8 @@ describe("crashes", () => {
 describe("broken databases", () => {
   test("random bytes in jobs.db: exit 1, a clear line, and the file is not touched", async () => {
     const path = join(home.home, "jobs.db");
-    const garbage = crypto.getRandomValues(new Uint8Array(16_384));
+    const next = seededRandom(testSeed("random bytes in jobs.db"));
+    const garbage = Uint8Array.from({ length: 16_384 }, () => Math.floor(next() * 256));
     writeFileSync(path, garbage);
     for (const args of [
       ["list"],

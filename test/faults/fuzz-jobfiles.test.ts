@@ -14,6 +14,7 @@ import { stringify } from "yaml";
 import { SPEC_FIELDS } from "../../src/core/spec.ts";
 import { type ParsedJobfile, parseJobfile } from "../../src/jobfiles/parse.ts";
 import { runCli, tempHome } from "../helpers/cli.ts";
+import { testSeed } from "../helpers/seed.ts";
 import { countJobs } from "./helpers.ts";
 
 setDefaultTimeout(120_000);
@@ -157,6 +158,7 @@ if (!(RUNS_SCALE > 0))
     `QUEUECTL_TEST_RUNS_SCALE=${process.env.QUEUECTL_TEST_RUNS_SCALE} is not a positive number`,
   );
 const runs = (count: number) => Math.ceil(count * RUNS_SCALE);
+const SEED = testSeed("fuzzed jobfiles");
 
 describe("the jobfile parser, fuzzed (in process)", () => {
   test("random text, as .yaml and .json", () => {
@@ -168,7 +170,7 @@ describe("the jobfile parser, fuzzed (in process)", () => {
           check(text, rel);
         },
       ),
-      { numRuns: runs(1200) },
+      { numRuns: runs(1200), seed: SEED },
     );
   });
 
@@ -182,7 +184,7 @@ describe("the jobfile parser, fuzzed (in process)", () => {
           check(text, valid.startsWith("{") ? "m.json" : "m.yaml");
         },
       ),
-      { numRuns: runs(2000) },
+      { numRuns: runs(2000), seed: SEED },
     );
   });
 
@@ -203,7 +205,7 @@ describe("the jobfile parser, fuzzed (in process)", () => {
           check(text ?? "", form === "json" ? "s.json" : "s.yaml");
         },
       ),
-      { numRuns: runs(1200) },
+      { numRuns: runs(1200), seed: SEED },
     );
   });
 

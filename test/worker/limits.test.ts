@@ -32,13 +32,24 @@ function processesWith(marker: string): number[] {
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ").includes(marker))
+      // Each argument ends in a NUL, so a marker ends in a space: 3001.12 never matches 3001.123.
+      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ").includes(`${marker} `))
         found.push(Number(entry));
     } catch {
       // Exited meanwhile.
     }
   }
   return found;
+}
+
+let markers = 0;
+/**
+ * A `sleep` duration of `base` seconds and a little more that names one test's processes: the
+ * pid tells concurrent runs apart, the counter this file's tests and backends.
+ */
+function sleepMarker(base: number): string {
+  markers += 1;
+  return `${base + markers}.${process.pid}`;
 }
 
 let harness: Harness | undefined;
@@ -87,7 +98,7 @@ for (const backend of backends) {
         harness = new Harness(await backend.create());
         const store = await harness.open();
         await store.configSet({ key: "poll-interval", value: "0.1" });
-        const marker = `${3000 + Math.floor(Math.random() * 900)}.${process.pid}`;
+        const marker = sleepMarker(3000);
         // 200 background sleeps; each one counts the children alive when it started.
         const storm = `i=0; while [ $i -lt 200 ]; do sleep ${marker} & i=$((i+1)); done; wait`;
         await harness.enqueue(store, [
@@ -113,7 +124,7 @@ for (const backend of backends) {
     test.if(cgroup)("a child that left the job's session with setsid dies with the attempt", async () => {
       harness = new Harness(await backend.create());
       const store = await harness.open();
-      const marker = `${4000 + Math.floor(Math.random() * 900)}.${process.pid}`;
+      const marker = sleepMarker(4000);
       const written = `${harness.queue.home.home}/escaped`;
       await harness.enqueue(store, [
         {
