@@ -128,6 +128,12 @@ export interface CompleteAndClaimParams {
   now: number;
 }
 
+export interface CompleteAndClaimResult {
+  /** `completed[i]` is what jobComplete would have answered for `completions[i]`. */
+  completed: boolean[];
+  claimed: Job[];
+}
+
 export interface LeaseExtendParams {
   id: string;
   token: number;
@@ -212,6 +218,11 @@ export interface WorkerRegisterParams {
 export interface WorkerHeartbeatParams {
   id: string;
   now: number;
+}
+
+export interface WorkerHeartbeatResult {
+  /** Someone asked this worker to stop (e.g. `worker stop --all`). */
+  stopRequested: boolean;
 }
 
 export interface WorkerStopParams {

@@ -91,7 +91,7 @@ export interface Store {
    * `jobComplete` would (`completed[i]` is its answer), then claims up to `claim.limit`
    * jobs as `jobClaim` would, each with its own attempt row, token and lease.
    */
-  jobCompleteAndClaim(params: P.CompleteAndClaimParams): Promise<{ completed: boolean[]; claimed: Job[] }>;
+  jobCompleteAndClaim(params: P.CompleteAndClaimParams): Promise<P.CompleteAndClaimResult>;
   /**
    * Records a failed run as `failed` (claimable at `nextRunAt`), `dead`, or `canceled` (a
    * kill). Fenced by `token`; with `onlyIfLeaseExpiredBefore` it also requires the lease to
@@ -118,7 +118,7 @@ export interface Store {
    * stop --all`). `now` is the worker's clock; PostgreSQL records the server's clock
    * instead (also at register), so that every host judges a heartbeat's age on one clock.
    */
-  workerHeartbeat(params: P.WorkerHeartbeatParams): Promise<{ stopRequested: boolean }>;
+  workerHeartbeat(params: P.WorkerHeartbeatParams): Promise<P.WorkerHeartbeatResult>;
   workerRemove(params: P.ById): Promise<void>;
   /** The clock heartbeats are judged by: this host's for SQLite, the server's for PostgreSQL. */
   clockNow(): Promise<number>;

@@ -1,7 +1,7 @@
 /**
  * What both backends write to the webhook outbox for a job that just changed state, read
- * from the job's row joined with its queue's and the config's receivers; who hears what is
- * decided in core/notify.ts.
+ * from the job's row joined with its queue's and the config's receivers (who hears what is
+ * decided in core/notify.ts), and how both claim due deliveries.
  */
 
 import {
@@ -12,6 +12,7 @@ import {
   parseStoredNotify,
 } from "../core/notify.ts";
 import { rowToJob } from "./rows.ts";
+import type { WebhookDelivery } from "./webhook-records.ts";
 
 type Row = Record<string, unknown>;
 
@@ -45,4 +46,15 @@ export function webhookRecordForRow(row: Row, now: number): WebhookRecord | null
     now,
   });
   return notification === null ? null : { jobId: job.id, token: job.token, ...notification };
+}
+
+/**
+ * Store.webhookDeliveryClaim on either backend: `due` (a read) first, and `claim` (a write)
+ * only when it finds something. Idle workers poll this, and must not take a write to find nothing.
+ */
+export async function claimWhenDue(
+  due: () => Promise<boolean>,
+  claim: () => Promise<WebhookDelivery[]>,
+): Promise<WebhookDelivery[]> {
+  return (await due()) ? claim() : [];
 }

@@ -13,6 +13,7 @@ import type { SQL } from "bun";
 import type { FolderSyncRun } from "../folder-records.ts";
 import type * as P from "../params.ts";
 import type { Store } from "../store.ts";
+import { claimWhenDue } from "../webhook-outbox.ts";
 import { ChangeListener } from "./changes.ts";
 import { claimJob } from "./claim.ts";
 import { anyLimitedQueue, completeAndClaim } from "./complete-many.ts";
@@ -322,10 +323,11 @@ export class PostgresStore implements Store {
     return this.read((sql) => folders.folderWatcherRemove(sql, params));
   }
 
-  async webhookDeliveryClaim(params: P.WebhookDeliveryClaimParams) {
-    // A read first: idle workers poll this, and must not take a write to find nothing.
-    if (!(await this.read((sql) => webhooks.webhookDeliveryDue(sql, params.now)))) return [];
-    return this.write((tx) => webhooks.webhookDeliveryClaim(tx, params));
+  webhookDeliveryClaim(params: P.WebhookDeliveryClaimParams) {
+    return claimWhenDue(
+      () => this.read((sql) => webhooks.webhookDeliveryDue(sql, params.now)),
+      () => this.write((tx) => webhooks.webhookDeliveryClaim(tx, params)),
+    );
   }
   webhookDeliveryRecord(params: P.WebhookDeliveryRecordParams) {
     return this.write((tx) => webhooks.webhookDeliveryRecord(tx, params));

@@ -12,7 +12,7 @@
 
 import type { SQL } from "bun";
 import type { Job } from "../../core/job.ts";
-import type { CompleteAndClaimParams, CompletedRun } from "../params.ts";
+import type { CompleteAndClaimParams, CompleteAndClaimResult, CompletedRun } from "../params.ts";
 import { rowToJob } from "../rows.ts";
 import { pgText } from "./connection.ts";
 import { lockDependenciesShared, releaseDependents } from "./dependencies.ts";
@@ -117,7 +117,7 @@ export async function completeAndClaim(
   tx: SQL,
   schema: string,
   params: CompleteAndClaimParams,
-): Promise<{ completed: boolean[]; claimed: Job[] }> {
+): Promise<CompleteAndClaimResult> {
   const completed = await completeMany(tx, schema, params.completions, params.now);
   const claimed = params.claim ? await claimMany(tx, params.claim, params.now) : [];
   return { completed, claimed };

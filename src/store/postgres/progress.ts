@@ -4,12 +4,18 @@
  */
 
 import type { SQL } from "bun";
-import type { JobResult, ProgressUpdate } from "../store.ts";
+import type {
+  JobProgressSaveParams,
+  JobResultSaveParams,
+  JobResultsParams,
+  ProgressUpdate,
+} from "../params.ts";
+import type { JobResult } from "../records.ts";
 
 type Row = Record<string, unknown>;
 
 /** Saves each update whose attempt still holds its job, in one statement; returns how many did. */
-export async function jobProgressSave(tx: SQL, params: { updates: ProgressUpdate[] }): Promise<number> {
+export async function jobProgressSave(tx: SQL, params: JobProgressSaveParams): Promise<number> {
   if (params.updates.length === 0) return 0;
   const column = <T>(pick: (update: ProgressUpdate) => T): T[] => params.updates.map(pick);
   const rows = await tx`
@@ -22,10 +28,7 @@ export async function jobProgressSave(tx: SQL, params: { updates: ProgressUpdate
 }
 
 /** Stores (or, with null, clears) the result of the attempt `token`, before that attempt is recorded. */
-export async function jobResultSave(
-  tx: SQL,
-  params: { id: string; token: number; result: string | null },
-): Promise<boolean> {
+export async function jobResultSave(tx: SQL, params: JobResultSaveParams): Promise<boolean> {
   const rows = await tx`
     UPDATE jobs SET result = ${params.result}
     WHERE id = ${params.id} AND token = ${params.token} AND state = 'processing'
@@ -34,7 +37,7 @@ export async function jobResultSave(
 }
 
 /** The stored results of `ids`; ids that do not exist are left out. */
-export async function jobResults(sql: SQL, params: { ids: string[] }): Promise<JobResult[]> {
+export async function jobResults(sql: SQL, params: JobResultsParams): Promise<JobResult[]> {
   const rows = await sql`SELECT id, result FROM jobs WHERE id = ANY(${params.ids}::text[])`;
   return (rows as Row[]).map((row) => ({
     id: String(row.id),

@@ -8,6 +8,7 @@ import type {
   ById,
   ConfigSetParams,
   WorkerHeartbeatParams,
+  WorkerHeartbeatResult,
   WorkerRegisterParams,
   WorkerStopParams,
 } from "../params.ts";
@@ -50,7 +51,7 @@ export async function workerRegister(sql: SQL, params: WorkerRegisterParams): Pr
 export async function workerHeartbeat(
   sql: SQL,
   params: WorkerHeartbeatParams,
-): Promise<{ stopRequested: boolean }> {
+): Promise<WorkerHeartbeatResult> {
   // `params.now` is the worker's clock; the server's is the one every host judges ages by.
   const [row] = await sql`
     UPDATE workers SET heartbeat_at = (extract(epoch from clock_timestamp()) * 1000)::bigint

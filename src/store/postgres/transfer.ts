@@ -15,23 +15,32 @@ import { INSERT_BATCH } from "./insert.ts";
 
 type Row = Record<string, unknown>;
 
+/**
+ * The columns of `jobs` a JobRecord is read from (see rowToJobRecord), with its completed
+ * revisions and finished attempts as jsonb arrays. `state` and `attempts` are left to the
+ * caller: export rewrites a running job's. Shared with the purge archive (archive.ts); a
+ * constant without parameters, spliced into a query with `sql.unsafe`.
+ */
+export const JOB_RECORD_COLUMNS = `
+  id, spec, revision, max_retries, created_at, updated_at, next_run_at, started_at, finished_at,
+  exit_code, last_error, source, declared, canceled_by, schedule_id,
+  COALESCE((SELECT jsonb_agg(revision ORDER BY revision COLLATE "C")
+            FROM completed_revisions c WHERE c.job_id = jobs.id), '[]'::jsonb) AS completed,
+  COALESCE((SELECT jsonb_agg(jsonb_build_object(
+              'attempt', attempt, 'token', token, 'worker_id', worker_id, 'host', host,
+              'started_at', started_at, 'finished_at', finished_at, 'exit_code', exit_code,
+              'signal', signal, 'error', error, 'stdout_bytes', stdout_bytes,
+              'stderr_bytes', stderr_bytes, 'log_path', log_path, 'output_tail', output_tail,
+              'revision', revision) ORDER BY token)
+            FROM attempts a WHERE a.job_id = jobs.id AND a.finished_at IS NOT NULL), '[]'::jsonb) AS history`;
+
 /** A running job travels as pending with its unfinished attempt uncounted, as `jobRelease` would leave it. */
 export async function exportJobs(sql: SQL, params: JobExportParams): Promise<JobExportPage> {
   const rows = (await sql`
-    SELECT seq, id, spec, revision, max_retries, created_at, updated_at, next_run_at, started_at, finished_at,
-           exit_code, last_error, source, declared, canceled_by, schedule_id,
+    SELECT seq, ${sql.unsafe(JOB_RECORD_COLUMNS)},
            CASE WHEN jobs.state = 'processing' THEN 'pending' ELSE jobs.state END AS state,
            CASE WHEN jobs.state = 'processing' THEN GREATEST(jobs.attempts - 1, 0) ELSE jobs.attempts END
-             AS attempts,
-           COALESCE((SELECT jsonb_agg(revision ORDER BY revision COLLATE "C")
-                     FROM completed_revisions c WHERE c.job_id = jobs.id), '[]'::jsonb) AS completed,
-           COALESCE((SELECT jsonb_agg(jsonb_build_object(
-                       'attempt', attempt, 'token', token, 'worker_id', worker_id, 'host', host,
-                       'started_at', started_at, 'finished_at', finished_at, 'exit_code', exit_code,
-                       'signal', signal, 'error', error, 'stdout_bytes', stdout_bytes,
-                       'stderr_bytes', stderr_bytes, 'log_path', log_path, 'output_tail', output_tail,
-                       'revision', revision) ORDER BY token)
-                     FROM attempts a WHERE a.job_id = jobs.id AND a.finished_at IS NOT NULL), '[]'::jsonb) AS history
+             AS attempts
     FROM jobs
     WHERE seq > ${params.after ?? "0"}::bigint AND (${params.state ?? null}::text IS NULL OR jobs.state = ${params.state ?? null}::text)
     ORDER BY seq LIMIT ${params.limit}::bigint`) as Row[];

@@ -5,10 +5,15 @@
  */
 
 import type { SQL } from "bun";
-import type { NotifyTarget } from "../../core/notify.ts";
+import type {
+  QueueNotifySetParams,
+  WebhookDeliveryClaimParams,
+  WebhookDeliveryListParams,
+  WebhookDeliveryRecordParams,
+} from "../params.ts";
 import { rowToDelivery } from "../rows.ts";
 import { storedNotifyTargets, webhookRecordForRow } from "../webhook-outbox.ts";
-import type { DeliveryOutcome, WebhookDelivery } from "../webhook-records.ts";
+import type { QueueNotify, WebhookDelivery } from "../webhook-records.ts";
 import { pgText } from "./connection.ts";
 
 type Row = Record<string, unknown>;
@@ -51,7 +56,7 @@ export async function webhookDeliveryDue(sql: SQL, now: number): Promise<boolean
 /** SKIP LOCKED: two hosts claiming at once each take different rows instead of waiting. */
 export async function webhookDeliveryClaim(
   sql: SQL,
-  params: { claimId: string; now: number; leaseMs: number; limit: number },
+  params: WebhookDeliveryClaimParams,
 ): Promise<WebhookDelivery[]> {
   const rows = await sql`
     UPDATE webhook_deliveries SET next_attempt_at = ${params.now + params.leaseMs}::bigint, claimed_by = ${params.claimId}
@@ -64,10 +69,7 @@ export async function webhookDeliveryClaim(
   return (rows as Row[]).map(rowToDelivery).sort((a, b) => a.id - b.id);
 }
 
-export async function webhookDeliveryRecord(
-  sql: SQL,
-  params: { id: number; claimId: string; now: number; outcome: DeliveryOutcome },
-): Promise<boolean> {
+export async function webhookDeliveryRecord(sql: SQL, params: WebhookDeliveryRecordParams): Promise<boolean> {
   const { outcome } = params;
   const status = outcome.delivered ? "delivered" : outcome.nextAttemptAt === null ? "gave_up" : "pending";
   const next = outcome.delivered || outcome.nextAttemptAt === null ? params.now : outcome.nextAttemptAt;
@@ -80,22 +82,22 @@ export async function webhookDeliveryRecord(
   return result.count > 0;
 }
 
-export async function webhookDeliveryList(sql: SQL, params: { jobId: string }): Promise<WebhookDelivery[]> {
+export async function webhookDeliveryList(
+  sql: SQL,
+  params: WebhookDeliveryListParams,
+): Promise<WebhookDelivery[]> {
   const rows = await sql`SELECT * FROM webhook_deliveries WHERE job_id = ${params.jobId} ORDER BY id`;
   return (rows as Row[]).map(rowToDelivery);
 }
 
-export async function queueNotifySet(
-  tx: SQL,
-  params: { name: string; notify: NotifyTarget[] | null },
-): Promise<void> {
+export async function queueNotifySet(tx: SQL, params: QueueNotifySetParams): Promise<void> {
   const notify = params.notify === null || params.notify.length === 0 ? null : JSON.stringify(params.notify);
   await tx`
     INSERT INTO queues (name, notify) VALUES (${params.name}, ${notify}::jsonb)
     ON CONFLICT (name) DO UPDATE SET notify = EXCLUDED.notify`;
 }
 
-export async function queueNotifyList(sql: SQL): Promise<{ name: string; notify: NotifyTarget[] }[]> {
+export async function queueNotifyList(sql: SQL): Promise<QueueNotify[]> {
   const rows = await sql`SELECT name, notify FROM queues WHERE notify IS NOT NULL ORDER BY name`;
   return (rows as Row[]).map((row) => ({ name: String(row.name), notify: storedNotifyTargets(row.notify) }));
 }

@@ -11,6 +11,7 @@ import type { Database } from "bun:sqlite";
 import type { FolderSyncRun } from "../folder-records.ts";
 import type * as P from "../params.ts";
 import type { Store } from "../store.ts";
+import { claimWhenDue } from "../webhook-outbox.ts";
 import { ChangeListener } from "./changes.ts";
 import { claimJob } from "./claim.ts";
 import { completeAndClaim } from "./complete-many.ts";
@@ -269,10 +270,11 @@ export class SqliteStore implements Store {
     return this.write((db) => folders.folderWatcherRemove(db, params));
   }
 
-  async webhookDeliveryClaim(params: P.WebhookDeliveryClaimParams) {
-    // A read first: idle workers poll this, and must not take a write to find nothing.
-    if (!(await this.read((db) => webhooks.webhookDeliveryDue(db, params.now)))) return [];
-    return this.write((db) => webhooks.webhookDeliveryClaim(db, params));
+  webhookDeliveryClaim(params: P.WebhookDeliveryClaimParams) {
+    return claimWhenDue(
+      () => this.read((db) => webhooks.webhookDeliveryDue(db, params.now)),
+      () => this.write((db) => webhooks.webhookDeliveryClaim(db, params)),
+    );
   }
   webhookDeliveryRecord(params: P.WebhookDeliveryRecordParams) {
     return this.write((db) => webhooks.webhookDeliveryRecord(db, params));

@@ -7,14 +7,11 @@
 
 import type { Database } from "bun:sqlite";
 import type { Job } from "../../core/job.ts";
-import type { CompleteAndClaimParams } from "../params.ts";
+import type { CompleteAndClaimParams, CompleteAndClaimResult } from "../params.ts";
 import { claimJob } from "./claim.ts";
 import { completeJob } from "./run.ts";
 
-export function completeAndClaim(
-  db: Database,
-  params: CompleteAndClaimParams,
-): { completed: boolean[]; claimed: Job[] } {
+export function completeAndClaim(db: Database, params: CompleteAndClaimParams): CompleteAndClaimResult {
   const { now, claim } = params;
   const completed = params.completions.map((run) =>
     completeJob(db, { id: run.id, token: run.token, now, result: run.result }),

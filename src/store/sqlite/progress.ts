@@ -5,12 +5,13 @@
  */
 
 import type { Database } from "bun:sqlite";
-import type { JobResult, ProgressUpdate } from "../store.ts";
+import type { JobProgressSaveParams, JobResultSaveParams, JobResultsParams } from "../params.ts";
+import type { JobResult } from "../records.ts";
 
 type Row = Record<string, unknown>;
 
 /** Saves each update whose attempt still holds its job; returns how many did. */
-export function jobProgressSave(db: Database, params: { updates: ProgressUpdate[] }): number {
+export function jobProgressSave(db: Database, params: JobProgressSaveParams): number {
   const update = db.query(`
     UPDATE jobs SET progress_pct = ?1, progress_message = ?2
     WHERE id = ?3 AND token = ?4 AND state = 'processing'`);
@@ -22,10 +23,7 @@ export function jobProgressSave(db: Database, params: { updates: ProgressUpdate[
 }
 
 /** Stores (or, with null, clears) the result of the attempt `token`, before that attempt is recorded. */
-export function jobResultSave(
-  db: Database,
-  params: { id: string; token: number; result: string | null },
-): boolean {
+export function jobResultSave(db: Database, params: JobResultSaveParams): boolean {
   return (
     db
       .query("UPDATE jobs SET result = ?1 WHERE id = ?2 AND token = ?3 AND state = 'processing'")
@@ -34,7 +32,7 @@ export function jobResultSave(
 }
 
 /** The stored results of `ids`; ids that do not exist are left out. */
-export function jobResults(db: Database, params: { ids: string[] }): JobResult[] {
+export function jobResults(db: Database, params: JobResultsParams): JobResult[] {
   return (
     db
       .query("SELECT id, result FROM jobs WHERE id IN (SELECT value FROM json_each(?))")

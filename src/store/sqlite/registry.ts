@@ -9,6 +9,7 @@ import type {
   ById,
   ConfigSetParams,
   WorkerHeartbeatParams,
+  WorkerHeartbeatResult,
   WorkerRegisterParams,
   WorkerStopParams,
 } from "../params.ts";
@@ -41,7 +42,7 @@ export function workerRegister(db: Database, params: WorkerRegisterParams): void
   );
 }
 
-export function workerHeartbeat(db: Database, params: WorkerHeartbeatParams): { stopRequested: boolean } {
+export function workerHeartbeat(db: Database, params: WorkerHeartbeatParams): WorkerHeartbeatResult {
   const row = db
     .query("UPDATE workers SET heartbeat_at = ? WHERE id = ? RETURNING stop_requested")
     .get(params.now, params.id) as Row | null;

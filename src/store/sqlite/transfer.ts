@@ -17,24 +17,32 @@ type Row = Record<string, unknown>;
 const PROGRESS_EVERY = 5000;
 
 /**
+ * The columns of `jobs` a JobRecord is read from (see rowToJobRecord), with its completed
+ * revisions and finished attempts as JSON arrays. `state` and `attempts` are left to the
+ * caller: export rewrites a running job's. Shared with the purge archive (archive.ts).
+ */
+export const JOB_RECORD_COLUMNS = `
+  id, spec, revision, max_retries, created_at, updated_at, next_run_at, started_at,
+  finished_at, exit_code, last_error, source, declared, canceled_by, schedule_id,
+  (SELECT json_group_array(revision) FROM completed_revisions c WHERE c.job_id = jobs.id) AS completed,
+  (SELECT json_group_array(json_object(
+            'attempt', attempt, 'token', token, 'worker_id', worker_id, 'host', host,
+            'started_at', started_at, 'finished_at', finished_at, 'exit_code', exit_code,
+            'signal', signal, 'error', error, 'stdout_bytes', stdout_bytes,
+            'stderr_bytes', stderr_bytes, 'log_path', log_path, 'output_tail', output_tail,
+            'revision', revision))
+   FROM attempts a WHERE a.job_id = jobs.id AND a.finished_at IS NOT NULL) AS history`;
+
+/**
  * A running job travels as pending with its unfinished attempt uncounted, as
  * `jobRelease` would leave it: the run never finished, so the new store runs it again.
  */
 export function exportJobs(db: Database, params: JobExportParams): JobExportPage {
   const rows = db
     .query(`
-      SELECT seq, id, spec, revision, max_retries, created_at, updated_at, next_run_at, started_at,
-             finished_at, exit_code, last_error, source, declared, canceled_by, schedule_id,
+      SELECT seq, ${JOB_RECORD_COLUMNS},
              CASE WHEN jobs.state = 'processing' THEN 'pending' ELSE jobs.state END AS state,
-             CASE WHEN jobs.state = 'processing' THEN MAX(jobs.attempts - 1, 0) ELSE jobs.attempts END AS attempts,
-             (SELECT json_group_array(revision) FROM completed_revisions c WHERE c.job_id = jobs.id) AS completed,
-             (SELECT json_group_array(json_object(
-                       'attempt', attempt, 'token', token, 'worker_id', worker_id, 'host', host,
-                       'started_at', started_at, 'finished_at', finished_at, 'exit_code', exit_code,
-                       'signal', signal, 'error', error, 'stdout_bytes', stdout_bytes,
-                       'stderr_bytes', stderr_bytes, 'log_path', log_path, 'output_tail', output_tail,
-                       'revision', revision))
-              FROM attempts a WHERE a.job_id = jobs.id AND a.finished_at IS NOT NULL) AS history
+             CASE WHEN jobs.state = 'processing' THEN MAX(jobs.attempts - 1, 0) ELSE jobs.attempts END AS attempts
       FROM jobs
       WHERE seq > ?1 AND (?2 IS NULL OR jobs.state = ?2)
       ORDER BY seq LIMIT ?3`)

@@ -6,10 +6,15 @@
  */
 
 import type { Database } from "bun:sqlite";
-import type { NotifyTarget } from "../../core/notify.ts";
+import type {
+  QueueNotifySetParams,
+  WebhookDeliveryClaimParams,
+  WebhookDeliveryListParams,
+  WebhookDeliveryRecordParams,
+} from "../params.ts";
 import { rowToDelivery } from "../rows.ts";
 import { storedNotifyTargets, webhookRecordForRow } from "../webhook-outbox.ts";
-import type { DeliveryOutcome, WebhookDelivery } from "../webhook-records.ts";
+import type { QueueNotify, WebhookDelivery } from "../webhook-records.ts";
 
 type Row = Record<string, unknown>;
 
@@ -64,10 +69,7 @@ export function webhookDeliveryDue(db: Database, now: number): boolean {
  * lease, so no one else takes them meanwhile. Runs in an IMMEDIATE transaction; SQLite's
  * single writer makes the read-then-update atomic.
  */
-export function webhookDeliveryClaim(
-  db: Database,
-  params: { claimId: string; now: number; leaseMs: number; limit: number },
-): WebhookDelivery[] {
+export function webhookDeliveryClaim(db: Database, params: WebhookDeliveryClaimParams): WebhookDelivery[] {
   const rows = db
     .query(`
       UPDATE webhook_deliveries SET next_attempt_at = ?1, claimed_by = ?2
@@ -81,10 +83,7 @@ export function webhookDeliveryClaim(
 }
 
 /** Records one try; false (and no change) when the claim no longer holds the row. */
-export function webhookDeliveryRecord(
-  db: Database,
-  params: { id: number; claimId: string; now: number; outcome: DeliveryOutcome },
-): boolean {
+export function webhookDeliveryRecord(db: Database, params: WebhookDeliveryRecordParams): boolean {
   const { outcome } = params;
   const status = outcome.delivered ? "delivered" : outcome.nextAttemptAt === null ? "gave_up" : "pending";
   const next = outcome.delivered || outcome.nextAttemptAt === null ? params.now : outcome.nextAttemptAt;
@@ -106,14 +105,14 @@ export function webhookDeliveryRecord(
   return changes > 0;
 }
 
-export function webhookDeliveryList(db: Database, params: { jobId: string }): WebhookDelivery[] {
+export function webhookDeliveryList(db: Database, params: WebhookDeliveryListParams): WebhookDelivery[] {
   return (
     db.query("SELECT * FROM webhook_deliveries WHERE job_id = ? ORDER BY id").all(params.jobId) as Row[]
   ).map(rowToDelivery);
 }
 
 /** Sets (or, with null, clears) a queue's receivers; the queue's other settings stay. */
-export function queueNotifySet(db: Database, params: { name: string; notify: NotifyTarget[] | null }): void {
+export function queueNotifySet(db: Database, params: QueueNotifySetParams): void {
   db.query(
     "INSERT INTO queues (name, notify) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET notify = excluded.notify",
   ).run(
@@ -122,7 +121,7 @@ export function queueNotifySet(db: Database, params: { name: string; notify: Not
   );
 }
 
-export function queueNotifyList(db: Database): { name: string; notify: NotifyTarget[] }[] {
+export function queueNotifyList(db: Database): QueueNotify[] {
   return (
     db.query("SELECT name, notify FROM queues WHERE notify IS NOT NULL ORDER BY name").all() as Row[]
   ).map((row) => ({ name: String(row.name), notify: storedNotifyTargets(row.notify) }));
