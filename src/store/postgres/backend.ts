@@ -158,11 +158,7 @@ export class PostgresStore implements Store {
     return this.write(async (tx, notify) => notifyIf(await completeJob(tx, this.schema, params), notify));
   }
   async jobCompleteAndClaim(params: P.CompleteAndClaimParams) {
-    const result = await this.write(async (tx, notify) => {
-      const round = await completeAndClaim(tx, this.schema, params);
-      if (round.completed.some(Boolean)) await notify();
-      return round;
-    });
+    const result = await this.write((tx, notify) => completeAndClaim(tx, this.schema, params, notify));
     // Limited or paused queues are claimed one by one, their queue's row locked first.
     const { claim } = params;
     if (claim && result.claimed.length < claim.limit && (await this.read(anyLimitedQueue))) {
