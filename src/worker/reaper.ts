@@ -19,6 +19,11 @@
 import { randomBytes } from "node:crypto";
 import { closeSync, writeSync } from "node:fs";
 
+/** How long a `-` line may wait for a `+` to travel with. */
+const FORGET_DELAY_MS = 50;
+/** How soon a full pipe is tried again. */
+const FULL_PIPE_RETRY_MS = 5;
+
 /** Set in every job's environment: the reaper's last resort after the worker died. */
 export const REAPER_ENV = "QUEUECTL_REAPER";
 
@@ -50,6 +55,9 @@ export class Reaper {
   private fd: number | null = null;
   private child: Bun.Subprocess | null = null;
   private closed = false;
+  /** Lines not yet in the pipe: a `-` waiting for the next write, or what a full pipe refused. */
+  private unsent = "";
+  private flushTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor() {
     this.spawn();
@@ -66,9 +74,15 @@ export class Reaper {
     this.send(`+ ${pgid}\n`);
   }
 
-  /** Call right after the group was killed: its pgid may be reused once it is empty. */
+  /**
+   * Call right after the group was killed. The line rides with the next `+` (each write
+   * wakes the reaper) or goes within FORGET_DELAY_MS: the kernel hands out pids in order,
+   * so the group's pgid is not reused within that time.
+   */
   forget(pgid: number): void {
-    if (this.groups.delete(pgid)) this.send(`- ${pgid}\n`);
+    if (!this.groups.delete(pgid)) return;
+    this.unsent += `- ${pgid}\n`;
+    this.flushLater(FORGET_DELAY_MS);
   }
 
   /** A clean exit: kills any group still recorded (normally none) and lets the reaper exit. */
@@ -94,20 +108,43 @@ export class Reaper {
       // Killed by someone: the groups are unguarded until a new reaper knows them.
       this.release();
       this.spawn();
+      this.unsent = "";
       for (const pgid of this.groups) this.send(`+ ${pgid}\n`);
     });
   }
 
   private send(line: string): void {
-    if (this.fd === null) return;
+    this.unsent += line;
+    this.flush();
+  }
+
+  private flush(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    if (this.fd === null || this.unsent === "") return;
     try {
-      writeSync(this.fd, line);
-    } catch {
-      // The reaper is gone; its exit handler starts another and replays the groups.
+      // The lines are ASCII, so bytes written are characters written.
+      this.unsent = this.unsent.slice(writeSync(this.fd, this.unsent));
+    } catch (error) {
+      // The pipe is non-blocking: a reaper starved of CPU can leave it full. Keep the lines.
+      if ((error as NodeJS.ErrnoException).code !== "EAGAIN") {
+        // The reaper is gone; its exit handler starts another and replays the groups.
+        this.unsent = "";
+        return;
+      }
     }
+    if (this.unsent !== "") this.flushLater(FULL_PIPE_RETRY_MS);
+  }
+
+  private flushLater(ms: number): void {
+    if (this.flushTimer || this.fd === null) return;
+    this.flushTimer = setTimeout(() => this.flush(), ms);
+    this.flushTimer.unref();
   }
 
   private release(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
     if (this.fd === null) return;
     try {
       closeSync(this.fd);

@@ -71,3 +71,49 @@ test("a reaper killed on its own is replaced and still kills the group when the 
     what: "the job's group to be killed by the new reaper",
   });
 });
+
+test("a full pipe loses no line: a reaper starved of CPU still learns every group", async () => {
+  // The reaper is stopped while the owner records more groups than the pipe holds (pgids
+  // past any pid_max, so nothing real is signalled), then the job: its `+` line is refused
+  // by the full pipe and must wait, not vanish. The job has no QUEUECTL_REAPER entry, so
+  // the /proc scan cannot stand in for the line.
+  const script = `
+    const { Reaper } = await import(${JSON.stringify(REAPER)});
+    const reaper = new Reaper();
+    process.kill(reaper.child.pid, "SIGSTOP");
+    for (let i = 0; i < 8000; i++) reaper.watch(5_000_000 + i);
+    const job = Bun.spawn(["sh", "-c", "sleep 300 & echo $! > ${dir}/child; exec sleep 300"], {
+      detached: true, stdio: ["ignore", "ignore", "ignore"],
+    });
+    reaper.watch(job.pid);
+    await Bun.write(${JSON.stringify(join(dir, "pending"))}, String(reaper.unsent.length));
+    process.kill(reaper.child.pid, "SIGCONT");
+    await new Promise((done) => { const t = setInterval(() => { if (reaper.unsent === "") { clearInterval(t); done(); } }, 10); });
+    await Bun.write(${JSON.stringify(join(dir, "leader"))}, String(job.pid));
+    setInterval(() => {}, 1000);`;
+  const worker = Bun.spawn(["bun", "-e", script], { stdio: ["ignore", "inherit", "inherit"] });
+  try {
+    await waitFor(() => started() && pidIn("child") > 0, {
+      timeoutMs: 20_000,
+      what: "every line to reach the reaper",
+    });
+    const [leader, child] = [pidIn("leader"), pidIn("child")];
+    worker.kill("SIGKILL");
+    await worker.exited;
+    await waitFor(() => !isProcessAlive(leader) && !isProcessAlive(child), {
+      timeoutMs: 15_000,
+      what: "the job's group to be killed",
+    });
+    // And the pipe really was full: lines were waiting when the reaper was let go.
+    expect(pidIn("pending")).toBeGreaterThan(0);
+  } finally {
+    worker.kill("SIGKILL");
+    if (existsSync(join(dir, "leader"))) {
+      try {
+        process.kill(-pidIn("leader"), "SIGKILL");
+      } catch {
+        // Already gone, as it should be.
+      }
+    }
+  }
+});
