@@ -23,6 +23,8 @@ import { closeSync, writeSync } from "node:fs";
 const FORGET_DELAY_MS = 50;
 /** How soon a full pipe is tried again. */
 const FULL_PIPE_RETRY_MS = 5;
+/** The largest write a pipe takes whole or not at all (Linux, and POSIX's minimum is 512). */
+const PIPE_BUF = 4096;
 
 /** Set in every job's environment: the reaper's last resort after the worker died. */
 export const REAPER_ENV = "QUEUECTL_REAPER";
@@ -123,8 +125,16 @@ export class Reaper {
     this.flushTimer = null;
     if (this.fd === null || this.unsent === "") return;
     try {
-      // The lines are ASCII, so bytes written are characters written.
-      this.unsent = this.unsent.slice(writeSync(this.fd, this.unsent));
+      while (this.unsent !== "") {
+        // Whole lines, at most PIPE_BUF bytes a write: the kernel then writes all of it or
+        // nothing, so the reaper never reads half a pgid. The lines are ASCII.
+        const end =
+          this.unsent.length <= PIPE_BUF
+            ? this.unsent.length
+            : this.unsent.lastIndexOf("\n", PIPE_BUF - 1) + 1;
+        writeSync(this.fd, this.unsent.slice(0, end));
+        this.unsent = this.unsent.slice(end);
+      }
     } catch (error) {
       // The pipe is non-blocking: a reaper starved of CPU can leave it full. Keep the lines.
       if ((error as NodeJS.ErrnoException).code !== "EAGAIN") {

@@ -48,13 +48,16 @@ describe.skipIf(!PG_URL)("hosts with clocks ten minutes apart share one PostgreS
   });
 
   afterEach(async () => {
-    for (const { worker } of hosts) worker.escalate();
-    await Promise.all(hosts.map(({ run }) => run));
-    for (const store of stores) await store.close();
-    const admin = new SQL(PG_URL as string, { max: 1 });
-    await admin.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await admin.close();
-    home.cleanup();
+    try {
+      for (const { worker } of hosts) worker.escalate();
+      await Promise.allSettled(hosts.map(({ run }) => run));
+    } finally {
+      for (const store of stores) await store.close().catch(() => {});
+      const admin = new SQL(PG_URL as string, { max: 1 });
+      await admin.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await admin.close();
+      home.cleanup();
+    }
   });
 
   async function open(): Promise<PostgresStore> {

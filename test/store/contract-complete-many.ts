@@ -88,4 +88,36 @@ export function completeManyContract(withStore: WithStore): void {
       expect(second.claimed.map((job) => job.id)).toEqual(["down"]);
     }),
   );
+
+  test(
+    "a round announces the completion of a job whose newer revision was waiting",
+    withStore(async ({ store }) => {
+      await store.configSet({ key: "notify", value: JSON.stringify(["http://127.0.0.1:9/hook"]) });
+      const declaration = (version: number) => ({
+        ...newJob("a", { source: "jobs/a.yaml" }),
+        spec: { id: "a", command: `echo a v${version}` },
+        revision: `a@${version}`,
+        source: "jobs/a.yaml",
+        owner: "jobs",
+        adoptFrom: null,
+      });
+      await store.jobfileApply({ changes: { declarations: [declaration(1)], removals: [] }, now: T0 });
+      const { claimed } = await store.jobCompleteAndClaim({
+        completions: [],
+        claim: { ...CLAIM, limit: 1 },
+        now: T0 + 1,
+      });
+      await store.jobfileApply({ changes: { declarations: [declaration(2)], removals: [] }, now: T0 + 2 });
+      const round = await store.jobCompleteAndClaim({
+        completions: [{ id: "a", token: claimed[0]?.token ?? 0, result: runResult(0) }],
+        claim: null,
+        now: T0 + 3,
+      });
+      expect(round.completed).toEqual([true]);
+      // The waiting revision is queued fresh, and the one that ran is announced as completed.
+      expect(await store.jobGet({ id: "a" })).toMatchObject({ state: "pending", revision: "a@2" });
+      const deliveries = await store.webhookDeliveryList({ jobId: "a" });
+      expect(deliveries.map((delivery) => delivery.event)).toEqual(["completed"]);
+    }),
+  );
 }

@@ -73,19 +73,25 @@ test("a reaper killed on its own is replaced and still kills the group when the 
 });
 
 test("a full pipe loses no line: a reaper starved of CPU still learns every group", async () => {
-  // The reaper is stopped while the owner records more groups than the pipe holds (pgids
-  // past any pid_max, so nothing real is signalled), then the job: its `+` line is refused
-  // by the full pipe and must wait, not vanish. The job has no QUEUECTL_REAPER entry, so
+  // The reaper is stopped while the owner records groups until the pipe is full (pgids past
+  // any pid_max, forgotten again before the end), then the job: its `+` line is refused by
+  // the full pipe and must wait, not vanish. The job has no QUEUECTL_REAPER entry, so
   // the /proc scan cannot stand in for the line.
   const script = `
     const { Reaper } = await import(${JSON.stringify(REAPER)});
     const reaper = new Reaper();
+    await Bun.write(${JSON.stringify(join(dir, "reaper"))}, String(reaper.child.pid));
     process.kill(reaper.child.pid, "SIGSTOP");
-    for (let i = 0; i < 8000; i++) reaper.watch(5_000_000 + i);
+    const fakes = [];
+    for (let pgid = 5_000_000; reaper.unsent === "" && pgid < 6_000_000; pgid++) {
+      reaper.watch(pgid);
+      fakes.push(pgid);
+    }
     const job = Bun.spawn(["sh", "-c", "sleep 300 & echo $! > ${dir}/child; exec sleep 300"], {
       detached: true, stdio: ["ignore", "ignore", "ignore"],
     });
     reaper.watch(job.pid);
+    for (const pgid of fakes) reaper.forget(pgid);
     await Bun.write(${JSON.stringify(join(dir, "pending"))}, String(reaper.unsent.length));
     process.kill(reaper.child.pid, "SIGCONT");
     await new Promise((done) => { const t = setInterval(() => { if (reaper.unsent === "") { clearInterval(t); done(); } }, 10); });
@@ -108,6 +114,14 @@ test("a full pipe loses no line: a reaper starved of CPU still learns every grou
     expect(pidIn("pending")).toBeGreaterThan(0);
   } finally {
     worker.kill("SIGKILL");
+    // A reaper left stopped (the script failed before SIGCONT) would never exit.
+    if (existsSync(join(dir, "reaper"))) {
+      try {
+        process.kill(pidIn("reaper"), "SIGKILL");
+      } catch {
+        // Exited with its owner, as it should.
+      }
+    }
     if (existsSync(join(dir, "leader"))) {
       try {
         process.kill(-pidIn("leader"), "SIGKILL");

@@ -57,6 +57,10 @@ async function completeMany(tx: SQL, schema: string, runs: CompletedRun[], now: 
     )
     SELECT * FROM done`,
   ])) as [unknown, Row[]];
+  // Announced before a waiting revision replaces the row (it reads the job as completed), as
+  // completeJob does. Most queues have no webhooks: the outbox's read is skipped unless one may apply.
+  const notifying = rows.filter((row) => row.has_webhooks).map((row) => String(row.id));
+  await recordWebhookEvents(tx, notifying, now);
   const completed = new Set<string>();
   for (const row of rows) {
     const id = String(row.id);
@@ -68,9 +72,6 @@ async function completeMany(tx: SQL, schema: string, runs: CompletedRun[], now: 
     if (row.has_dependents) await releaseDependents(tx, id, now);
     if (row.has_next) await promoteNextRevision(tx, id, now);
   }
-  // Most queues have no webhooks: the outbox's read is skipped unless one may apply.
-  const notifying = rows.filter((row) => row.has_webhooks).map((row) => String(row.id));
-  await recordWebhookEvents(tx, notifying, now);
   return runs.map((run) => completed.has(`${run.id}\0${run.token}`));
 }
 
@@ -89,8 +90,13 @@ async function claimMany(
   // cross JIT's threshold (300 ms of compiling), so JIT goes off with it. The round ends
   // with this claim, so the transaction-local settings reach no other statement; they go
   // in the same round trip as the claim.
+  //
+  // A claim for named queues keeps the planner's choice: walking jobs_claim in order past
+  // other queues' backlog could cost more than finding its own few jobs and sorting them.
   const [, rows] = (await Promise.all([
-    tx`SELECT set_config('enable_sort', 'off', true), set_config('jit', 'off', true)`,
+    queues === null
+      ? tx`SELECT set_config('enable_sort', 'off', true), set_config('jit', 'off', true)`
+      : undefined,
     tx`
     WITH next AS (
       SELECT seq FROM jobs
