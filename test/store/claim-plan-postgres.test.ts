@@ -40,11 +40,8 @@ describe.skipIf(!PG_URL)("the PostgreSQL claim plan", () => {
     const jobs = Array.from({ length: PENDING }, (_, i) => newJob(`job-${i}`));
     await seeding.jobInsertMany({ jobs, now: T0 });
     await seeding.close();
-    const [stats] = await admin`
-      SELECT last_analyze, last_autoanalyze FROM pg_stat_user_tables
-      WHERE schemaname = ${schema} AND relname = 'jobs'`;
-    expect(stats).toMatchObject({ last_analyze: null, last_autoanalyze: null });
-
+    // Nothing here analyzes the new table, so the planner has no statistics for it (unless
+    // autovacuum happens to get there first, and then the index walk is its own choice).
     const before = await claimIndexReads();
     const worker = await openPostgresStore(url);
     const round = await worker.jobCompleteAndClaim({
