@@ -10,6 +10,7 @@ import { heartbeatIntervalMs, type QueueConfig, resolveConfig } from "../core/co
 import { describeLimits } from "../core/resource-limits.ts";
 import type { HeldLease, RenewedLease, Store } from "../store/store.ts";
 import { PeriodicService } from "./service.ts";
+import type { StoreClock } from "./store-clock.ts";
 
 export interface Beat {
   stopRequested: boolean;
@@ -65,9 +66,8 @@ export async function heartbeat(
 export interface RenewalParams {
   store: Store;
   workerId: string;
-  /** The worker's clock, and its measurement against the store's before each beat. */
-  now: () => number;
-  syncClock: () => Promise<void>;
+  /** The worker's clock (store-clock.ts), measured against the store's before each beat. */
+  clock: StoreClock;
   config: () => QueueConfig;
   /** The leases the worker holds at the moment of the beat. */
   leases: () => HeldLease[];
@@ -85,10 +85,10 @@ export function renewalService(params: RenewalParams): PeriodicService {
     onError: params.onError,
     async tick() {
       try {
-        await params.syncClock();
+        await params.clock.sync();
         const beat = await heartbeat(params.store, {
           workerId: params.workerId,
-          now: params.now,
+          now: () => params.clock.now(),
           leases: params.leases(),
         });
         await params.onBeat(beat);

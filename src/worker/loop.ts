@@ -78,8 +78,7 @@ export class Worker {
     this.renewal = renewalService({
       store: options.store,
       workerId: this.id,
-      now: this.now,
-      syncClock: () => clock.sync(),
+      clock,
       config: () => this.config,
       leases: () => this.slots.leases(),
       onBeat: (beat) => this.applyBeat(beat),

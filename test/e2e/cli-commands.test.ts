@@ -4,23 +4,16 @@
  * helpers/job-states.ts).
  */
 
-import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { runCli, runCliJson, succeeded, type TempHome, tempHome } from "../helpers/cli.ts";
-import { type HomeStore, homeStore, ids, type JobJson } from "../helpers/job-states.ts";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { runCli, runCliJson, succeeded } from "../helpers/cli.ts";
+import { cliHomePerTest, DEFAULT_CONFIG } from "../helpers/cli-home.ts";
+import { ids, type JobJson } from "../helpers/job-states.ts";
 
-// Real processes on a busy two-core machine: generous, not the 5 s default.
+// CLI calls run in this process; the few that spawn one get time on a busy machine.
 setDefaultTimeout(60_000);
 
-let home: TempHome;
-let setup: HomeStore;
-beforeEach(() => {
-  home = tempHome();
-  setup = homeStore(home.home);
-});
-afterEach(() => home.cleanup());
-
-const cli = (...args: string[]) => runCli(args, { env: home.env });
-const json = <T>(...args: string[]) => runCliJson<T>(args, { env: home.env });
+const testHome = cliHomePerTest();
+const { cli, json } = testHome;
 
 /** The cells of `id`'s row in `list`'s table. */
 const row = (table: string, id: string): string[] =>
@@ -28,7 +21,7 @@ const row = (table: string, id: string): string[] =>
 
 describe("list", () => {
   test("--state for every state, --tag, --limit, --json", async () => {
-    await setup.everyState();
+    await testHome.setup.everyState();
     const expected: Record<string, string[]> = {
       pending: ["p"],
       processing: ["r"],
@@ -56,15 +49,15 @@ describe("list", () => {
   });
 
   test("--queue filters by named queue", async () => {
-    await setup.enqueue({ id: "a", command: "echo a" });
-    await setup.enqueue({ id: "m", command: "echo m", queue: "emails" });
+    await testHome.setup.enqueue({ id: "a", command: "echo a" });
+    await testHome.setup.enqueue({ id: "m", command: "echo m", queue: "emails" });
     expect(ids(await json<JobJson[]>("list", "--queue", "emails"))).toEqual(["m"]);
     expect(ids(await json<JobJson[]>("list", "--queue", "default"))).toEqual(["a"]);
     expect(row(succeeded(await cli("list", "--queue", "emails")), "m")[3]).toBe("emails");
   });
 
   test("--json has the documented fields", async () => {
-    await setup.enqueue({ id: "a", command: "echo a" });
+    await testHome.setup.enqueue({ id: "a", command: "echo a" });
     const [job] = await json<JobJson[]>("list");
     for (const field of [
       "id",
@@ -85,7 +78,7 @@ describe("list", () => {
   });
 
   test("the failed and completed jobs carry their outcome", async () => {
-    await setup.everyState();
+    await testHome.setup.everyState();
     const jobs = await json<JobJson[]>("list");
     const byId = Object.fromEntries(jobs.map((job) => [job.id, job]));
     expect(byId.c).toMatchObject({ state: "completed", attempts: 1, exit_code: 0, last_error: null });
@@ -105,14 +98,14 @@ describe("list", () => {
 
 describe("show", () => {
   test("the spec, the state and every attempt", async () => {
-    await setup.enqueue({ id: "flaky", command: "exit 1", max_retries: 1, tags: ["t"] });
+    await testHome.setup.enqueue({ id: "flaky", command: "exit 1", max_retries: 1, tags: ["t"] });
     const fresh = await json<{ attempts: unknown[]; state: string }>("show", "flaky");
     expect(fresh.state).toBe("pending");
     expect(fresh.attempts).toEqual([]);
     expect(succeeded(await cli("show", "flaky"))).toContain("(no attempts yet)");
 
-    await setup.run("flaky", "failed", 0);
-    await setup.run("flaky", "dead");
+    await testHome.setup.run("flaky", "failed", 0);
+    await testHome.setup.run("flaky", "dead");
     const shown = await json<{
       id: string;
       state: string;
@@ -135,7 +128,7 @@ describe("show", () => {
   });
 
   test("the human form shows the declared fields", async () => {
-    await setup.enqueue({
+    await testHome.setup.enqueue({
       id: "full",
       command: ["echo", "a b"],
       max_retries: 0,
@@ -152,13 +145,13 @@ describe("show", () => {
     expect(human).toContain("  Working folder: /srv/app\n");
     expect(human).toContain("  Environment: MODE, TOKEN\n");
     expect(human).not.toContain("secret-value");
-    await setup.enqueue({ id: "plain", command: "x" });
+    await testHome.setup.enqueue({ id: "plain", command: "x" });
     expect(succeeded(await cli("show", "plain"))).toContain("  Timeout: the job-timeout config\n");
   });
 
   test("a running attempt shows as running", async () => {
-    await setup.enqueue({ id: "slow", command: "sleep 1" });
-    await setup.run("slow", "processing");
+    await testHome.setup.enqueue({ id: "slow", command: "sleep 1" });
+    await testHome.setup.run("slow", "processing");
     const shown = await json<{ attempts: { finished_at: string | null }[] }>("show", "slow");
     expect(shown.attempts).toHaveLength(1);
     expect(shown.attempts[0]?.finished_at).toBeNull();
@@ -168,7 +161,7 @@ describe("show", () => {
 
 describe("status", () => {
   test("--json has exactly {jobs, workers, running, folders, config}", async () => {
-    await setup.everyState();
+    await testHome.setup.everyState();
     const status = await json<Record<string, unknown>>("status");
     expect(Object.keys(status).sort()).toEqual(["config", "folders", "jobs", "running", "workers"]);
     expect(status.jobs).toEqual({
@@ -181,21 +174,14 @@ describe("status", () => {
       total: 6,
     });
     expect(status.workers).toEqual([]);
-    expect(status.config).toMatchObject({
-      "max-retries": 3,
-      "backoff-base": 2,
-      "backoff-max": 3600,
-      "poll-interval": 1,
-      "job-timeout": 3600,
-      lease: 30,
-    });
+    expect(status.config).toMatchObject(DEFAULT_CONFIG);
   });
 
   test("workers: every registered one is listed and judged by its heartbeat; status removes none", async () => {
-    const env = { ...home.env, QUEUECTL_HOST: "here" };
+    const env = { ...testHome.home.env, QUEUECTL_HOST: "here" };
     const gone = Bun.spawn(["true"]);
     await gone.exited;
-    await setup.with(async (store) => {
+    await testHome.setup.with(async (store) => {
       const now = Date.now();
       await store.workerRegister({ id: "live", host: "here", pid: process.pid, now, queues: null });
       await store.workerRegister({ id: "gone", host: "here", pid: gone.pid, now, queues: null });
@@ -226,11 +212,9 @@ describe("status", () => {
     expect(human).toContain("Active Workers: 2");
     expect(human).toContain(`Worker (PID: ${process.pid}) - Running`);
     expect(human).toContain("Lost (no heartbeat for");
-    expect((await setup.with((store) => store.workerList())).map((worker) => worker.id).sort()).toEqual([
-      "gone",
-      "live",
-      "remote",
-    ]);
+    expect(
+      (await testHome.setup.with((store) => store.workerList())).map((worker) => worker.id).sort(),
+    ).toEqual(["gone", "live", "remote"]);
   });
 
   test("an empty queue, and the human form", async () => {
@@ -244,7 +228,7 @@ describe("status", () => {
       canceled: 0,
       total: 0,
     });
-    await setup.enqueue({ id: "a", command: "x" });
+    await testHome.setup.enqueue({ id: "a", command: "x" });
     const human = succeeded(await cli("status"));
     expect(human).toStartWith("=== QueueCTL Status ===\n\nJob States:\n");
     expect(human).toContain("  pending         1\n");
@@ -256,8 +240,8 @@ describe("status", () => {
 
 describe("worker --queue", () => {
   test("a queue name that looks like a number is taken as typed", async () => {
-    await setup.enqueue({ id: "dated", command: "true", queue: "2024.10" });
-    await setup.enqueue({ id: "other", command: "true", queue: "2024.1" });
+    await testHome.setup.enqueue({ id: "dated", command: "true", queue: "2024.10" });
+    await testHome.setup.enqueue({ id: "other", command: "true", queue: "2024.1" });
     succeeded(await cli("worker", "run", "--queue", "2024.10", "--drain"));
     const states = Object.fromEntries(
       (await json<JobJson[]>("list", "--json")).map((job) => [job.id, job.state]),

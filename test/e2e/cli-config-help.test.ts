@@ -1,33 +1,19 @@
 /** `config get/set`, `--version` and every help screen through the real CLI. */
 
-import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { runCli, runCliJson, succeeded, type TempHome, tempHome } from "../helpers/cli.ts";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { runCli, succeeded } from "../helpers/cli.ts";
+import { cliHomePerTest, DEFAULT_CONFIG } from "../helpers/cli-home.ts";
 
-// Real processes on a busy two-core machine: generous, not the 5 s default.
+// CLI calls run in this process; the few that spawn one get time on a busy machine.
 setDefaultTimeout(60_000);
 
-let home: TempHome;
-beforeEach(() => {
-  home = tempHome();
-});
-afterEach(() => home.cleanup());
-
-const cli = (...args: string[]) => runCli(args, { env: home.env });
-const json = <T>(...args: string[]) => runCliJson<T>(args, { env: home.env });
+const testHome = cliHomePerTest();
+const { cli, json } = testHome;
 
 describe("config", () => {
   test("get: every key, one key, --json", async () => {
     const all = await json<Record<string, number>>("config", "get");
-    expect(all).toEqual(
-      expect.objectContaining({
-        "max-retries": 3,
-        "backoff-base": 2,
-        "backoff-max": 3600,
-        "poll-interval": 1,
-        "job-timeout": 3600,
-        lease: 30,
-      }),
-    );
+    expect(all).toEqual(expect.objectContaining(DEFAULT_CONFIG));
     expect(succeeded(await cli("config", "get", "max-retries"))).toBe("3\n");
     expect(await json("config", "get", "lease")).toEqual({ lease: 30 });
     expect(succeeded(await cli("config", "get"))).toMatch(/^max-retries +3 /m);
@@ -111,7 +97,9 @@ describe("version and help", () => {
 
   test("help never touches the database", async () => {
     succeeded(
-      await runCli(["list", "--help"], { env: { ...home.env, QUEUECTL_DB: "/proc/nowhere/jobs.db" } }),
+      await runCli(["list", "--help"], {
+        env: { ...testHome.home.env, QUEUECTL_DB: "/proc/nowhere/jobs.db" },
+      }),
     );
   });
 });

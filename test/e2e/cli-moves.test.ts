@@ -3,27 +3,20 @@
  * CLI: what they allow, and that a refusal is a one-line exit 2 that changes nothing.
  */
 
-import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { refused, runCli, runCliJson, succeeded, type TempHome, tempHome } from "../helpers/cli.ts";
-import { type HomeStore, homeStore, ids, type JobJson } from "../helpers/job-states.ts";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { refused, succeeded } from "../helpers/cli.ts";
+import { cliHomePerTest } from "../helpers/cli-home.ts";
+import { ids, type JobJson } from "../helpers/job-states.ts";
 
-// Real processes on a busy two-core machine: generous, not the 5 s default.
+// CLI calls run in this process; the few that spawn one get time on a busy machine.
 setDefaultTimeout(60_000);
 
-let home: TempHome;
-let setup: HomeStore;
-beforeEach(() => {
-  home = tempHome();
-  setup = homeStore(home.home);
-});
-afterEach(() => home.cleanup());
-
-const cli = (...args: string[]) => runCli(args, { env: home.env });
-const json = <T>(...args: string[]) => runCliJson<T>(args, { env: home.env });
+const testHome = cliHomePerTest();
+const { cli, json } = testHome;
 
 describe("dlq", () => {
   test("list shows only dead jobs; retry <id> moves one back with attempts reset", async () => {
-    await setup.everyState();
+    await testHome.setup.everyState();
     expect(ids(await json<JobJson[]>("dlq", "list"))).toEqual(["d"]);
     const human = succeeded(await cli("dlq", "list"));
     expect(human).toContain("Found 1 job(s):");
@@ -39,13 +32,13 @@ describe("dlq", () => {
   });
 
   test("retry --all empties the DLQ; retrying a job that is not dead is exit 2", async () => {
-    for (const id of ["d1", "d2", "ok"]) await setup.enqueue({ id, command: "x", max_retries: 0 });
-    await setup.run("d1", "dead");
-    await setup.run("d2", "dead");
-    await setup.run("ok", "completed");
-    const before = await setup.snapshot();
+    for (const id of ["d1", "d2", "ok"]) await testHome.setup.enqueue({ id, command: "x", max_retries: 0 });
+    await testHome.setup.run("d1", "dead");
+    await testHome.setup.run("d2", "dead");
+    await testHome.setup.run("ok", "completed");
+    const before = await testHome.setup.snapshot();
     refused(await cli("dlq", "retry", "ok"), 'job "ok" is completed, not dead');
-    expect(await setup.snapshot()).toEqual(before);
+    expect(await testHome.setup.snapshot()).toEqual(before);
     expect(await json<{ retried: string[] }>("dlq", "retry", "--all")).toEqual({ retried: ["d1", "d2"] });
     expect(ids(await json<JobJson[]>("list", "--state", "pending"))).toEqual(["d1", "d2"]);
     expect(succeeded(await cli("dlq", "retry", "--all"))).toContain("0 job(s) moved");
@@ -54,28 +47,28 @@ describe("dlq", () => {
 
 describe("cancel and rerun", () => {
   test("cancel: pending and failed jobs; running or finished ones are exit 2", async () => {
-    await setup.everyState();
+    await testHome.setup.everyState();
     succeeded(await cli("cancel", "p"));
     expect(await json<{ canceled: string }>("cancel", "f")).toEqual({ canceled: "f" });
     expect(ids(await json<JobJson[]>("list", "--state", "canceled"))).toEqual(["f", "p", "x"]);
-    const before = await setup.snapshot();
+    const before = await testHome.setup.snapshot();
     refused(await cli("cancel", "r"), 'job "r" is processing');
     refused(await cli("cancel", "c"), 'job "c" is completed');
     refused(await cli("cancel", "x"), 'job "x" is canceled');
-    expect(await setup.snapshot()).toEqual(before);
+    expect(await testHome.setup.snapshot()).toEqual(before);
   });
 
   test("rerun: completed, dead and canceled jobs run again with attempts reset", async () => {
-    await setup.everyState();
+    await testHome.setup.everyState();
     expect(succeeded(await cli("rerun", "c"))).toContain("Job c queued to run again");
     expect(await json<{ rerun: string }>("rerun", "d")).toEqual({ rerun: "d" });
     succeeded(await cli("rerun", "x"));
     const jobs = await json<JobJson[]>("list", "--state", "pending");
     expect(ids(jobs)).toEqual(["c", "d", "p", "x"]);
     expect(jobs.map((job) => job.attempts)).toEqual([0, 0, 0, 0]);
-    const before = await setup.snapshot();
+    const before = await testHome.setup.snapshot();
     refused(await cli("rerun", "p"), "not finished");
     refused(await cli("rerun", "r"), "not finished");
-    expect(await setup.snapshot()).toEqual(before);
+    expect(await testHome.setup.snapshot()).toEqual(before);
   });
 });

@@ -38,6 +38,8 @@ function owner(extra = ""): Bun.Subprocess {
 
 const pidIn = (name: string) => Number(readFileSync(join(dir, name), "utf8").trim());
 const started = () => existsSync(join(dir, "leader")) && existsSync(join(dir, "child"));
+const groupKilled = (leader: number, child: number, what: string) =>
+  waitFor(() => !isProcessAlive(leader) && !isProcessAlive(child), { timeoutMs: 15_000, what });
 
 test("SIGKILL of the owner: its job's whole group dies", async () => {
   const worker = owner();
@@ -46,10 +48,7 @@ test("SIGKILL of the owner: its job's whole group dies", async () => {
   expect(isProcessAlive(leader)).toBe(true);
   worker.kill("SIGKILL");
   await worker.exited;
-  await waitFor(() => !isProcessAlive(leader) && !isProcessAlive(child), {
-    timeoutMs: 15_000,
-    what: "the job's group to be killed",
-  });
+  await groupKilled(leader, child, "the job's group to be killed");
 });
 
 test("a reaper killed on its own is replaced and still kills the group when the owner dies", async () => {
@@ -66,10 +65,7 @@ test("a reaper killed on its own is replaced and still kills the group when the 
   const [leader, child] = [pidIn("leader"), pidIn("child")];
   worker.kill("SIGKILL");
   await worker.exited;
-  await waitFor(() => !isProcessAlive(leader) && !isProcessAlive(child), {
-    timeoutMs: 15_000,
-    what: "the job's group to be killed by the new reaper",
-  });
+  await groupKilled(leader, child, "the job's group to be killed by the new reaper");
 });
 
 test("a full pipe loses no line: a reaper starved of CPU still learns every group", async () => {
@@ -106,10 +102,7 @@ test("a full pipe loses no line: a reaper starved of CPU still learns every grou
     const [leader, child] = [pidIn("leader"), pidIn("child")];
     worker.kill("SIGKILL");
     await worker.exited;
-    await waitFor(() => !isProcessAlive(leader) && !isProcessAlive(child), {
-      timeoutMs: 15_000,
-      what: "the job's group to be killed",
-    });
+    await groupKilled(leader, child, "the job's group to be killed");
     // And the pipe really was full: lines were waiting when the reaper was let go.
     expect(pidIn("pending")).toBeGreaterThan(0);
   } finally {

@@ -17,7 +17,7 @@ import { rowToJob } from "../rows.ts";
 import { pgText } from "./connection.ts";
 import { lockDependenciesShared, releaseDependents } from "./dependencies.ts";
 import { promoteNextRevision } from "./run.ts";
-import { recordWebhookEvents } from "./webhooks.ts";
+import { MAY_NOTIFY_SQL, recordWebhookEvents } from "./webhooks.ts";
 
 type Row = Record<string, unknown>;
 
@@ -44,9 +44,7 @@ async function completeMany(tx: SQL, schema: string, runs: CompletedRun[], now: 
       RETURNING jobs.id, jobs.token, jobs.revision, jobs.source IS NOT NULL AS declared,
                 jobs.next_spec IS NOT NULL AS has_next,
                 EXISTS (SELECT 1 FROM job_deps d WHERE d.depends_on = jobs.id) AS has_dependents,
-                (jobs.spec ? 'notify'
-                 OR EXISTS (SELECT 1 FROM queues q WHERE q.name = jobs.queue AND q.notify IS NOT NULL)
-                 OR EXISTS (SELECT 1 FROM config c WHERE c.key = 'notify' AND c.value <> '[]')) AS has_webhooks
+                ${tx.unsafe(MAY_NOTIFY_SQL)} AS has_webhooks
     ), attempt AS (
       UPDATE attempts SET finished_at = ${now}::bigint, exit_code = input.exit_code, signal = input.signal,
                           error = input.error, stdout_bytes = input.stdout_bytes,

@@ -24,19 +24,26 @@ export async function recordWebhookEvent(tx: SQL, id: string, now: number): Prom
 }
 
 /**
+ * Whether anyone may want to hear about a row of `jobs`: a `notify` on the job, its queue or
+ * the config. The completion of a batch asks it too, to skip the outbox when nobody listens.
+ */
+export const MAY_NOTIFY_SQL = `(jobs.spec ? 'notify'
+  OR EXISTS (SELECT 1 FROM queues nq WHERE nq.name = jobs.queue AND nq.notify IS NOT NULL)
+  OR EXISTS (SELECT 1 FROM config nc WHERE nc.key = 'notify' AND nc.value <> '[]'))`;
+
+/**
  * recordWebhookEvent for several jobs in one round trip: only jobs that someone may want to
- * hear about (a `notify` on the job, its queue or the config) come back, so a batch of
- * completions nobody listens to costs one query that returns nothing.
+ * hear about come back, so a batch of completions nobody listens to costs one query that
+ * returns nothing.
  */
 export async function recordWebhookEvents(tx: SQL, ids: string[], now: number): Promise<void> {
   if (ids.length === 0) return;
   const rows = (await tx`
-    SELECT j.*, q.notify AS queue_notify, c.value AS config_notify
-    FROM jobs j
-    LEFT JOIN queues q ON q.name = j.queue
+    SELECT jobs.*, q.notify AS queue_notify, c.value AS config_notify
+    FROM jobs
+    LEFT JOIN queues q ON q.name = jobs.queue
     LEFT JOIN config c ON c.key = 'notify'
-    WHERE j.id = ANY(${ids}::text[])
-      AND (j.spec ? 'notify' OR q.notify IS NOT NULL OR (c.value IS NOT NULL AND c.value <> '[]'))`) as Row[];
+    WHERE jobs.id = ANY(${ids}::text[]) AND ${tx.unsafe(MAY_NOTIFY_SQL)}`) as Row[];
   for (const row of rows) {
     const record = webhookRecordForRow(row, now);
     if (record === null) continue;
