@@ -45,12 +45,19 @@ export class JobDetail {
   private readonly dialog = byId<HTMLDialogElement>("detail");
   private openId: string | null = null;
   private liveTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * The action buttons, kept across refreshes while the job's id and state stay the same.
+   * A running job's detail re-renders every LIVE_REFRESH_MS; a button replaced between the
+   * press and the release of a click would swallow that click.
+   */
+  private actions: { key: string; row: HTMLElement } | null = null;
 
   constructor(private readonly onChange: () => void) {
     byId("detail-close").addEventListener("click", () => this.dialog.close());
     this.dialog.addEventListener("close", () => {
       const closed = this.openId;
       this.openId = null;
+      this.actions = null;
       clearTimeout(this.liveTimer);
       // The close event comes a moment after the click: a link to another job followed
       // meanwhile keeps its own #job= address.
@@ -96,32 +103,9 @@ export class JobDetail {
     }
   }
 
-  private render(job: JobDetailJson, log: JobLogJson, links: DependenciesJson): void {
-    const facts: [string, string | Node][] = [
-      ["state", stateBadge(job.state)],
-      ["command", commandText(job.command)],
-      ["attempts", `${job.attempt_count} of ${job.max_retries + 1}`],
-      ["queue", job.queue],
-      ["priority", String(job.priority)],
-      ["tags", job.tags.join(", ") || "—"],
-      ["created", `${job.created_at} (${relative(job.created_at)})`],
-      ["updated", `${job.updated_at} (${relative(job.updated_at)})`],
-    ];
-    if (job.state === "pending" || job.state === "failed")
-      facts.push(["next run", relative(job.next_run_at)]);
-    if (job.worker_id) facts.push(["worker", job.worker_id]);
-    if (job.progress_pct !== null)
-      facts.push([
-        "progress",
-        `${job.progress_pct}%${job.progress_message ? ` ${job.progress_message}` : ""}`,
-      ]);
-    if (job.result !== null)
-      facts.push(["result", el("pre", { class: "result" }, JSON.stringify(job.result, null, 2))]);
-    if (job.exit_code !== null) facts.push(["exit code", String(job.exit_code)]);
-    if (job.last_error) facts.push(["last error", job.last_error]);
-    if (job.source) facts.push(["source", job.source]);
-
-    const actions = ACTIONS.filter((action) => (action.from as readonly string[]).includes(job.state)).map(
+  /** One button per move the job's state allows; kill asks first. */
+  private actionButtons(job: JobDetailJson): HTMLElement[] {
+    return ACTIONS.filter((action) => (action.from as readonly string[]).includes(job.state)).map(
       (action) => {
         const button = el(
           "button",
@@ -148,6 +132,37 @@ export class JobDetail {
         return button;
       },
     );
+  }
+
+  private render(job: JobDetailJson, log: JobLogJson, links: DependenciesJson): void {
+    const facts: [string, string | Node][] = [
+      ["state", stateBadge(job.state)],
+      ["command", commandText(job.command)],
+      ["attempts", `${job.attempt_count} of ${job.max_retries + 1}`],
+      ["queue", job.queue],
+      ["priority", String(job.priority)],
+      ["tags", job.tags.join(", ") || "—"],
+      ["created", `${job.created_at} (${relative(job.created_at)})`],
+      ["updated", `${job.updated_at} (${relative(job.updated_at)})`],
+    ];
+    if (job.state === "pending" || job.state === "failed")
+      facts.push(["next run", relative(job.next_run_at)]);
+    if (job.worker_id) facts.push(["worker", job.worker_id]);
+    if (job.progress_pct !== null)
+      facts.push([
+        "progress",
+        `${job.progress_pct}%${job.progress_message ? ` ${job.progress_message}` : ""}`,
+      ]);
+    if (job.result !== null)
+      facts.push(["result", el("pre", { class: "result" }, JSON.stringify(job.result, null, 2))]);
+    if (job.exit_code !== null) facts.push(["exit code", String(job.exit_code)]);
+    if (job.last_error) facts.push(["last error", job.last_error]);
+    if (job.source) facts.push(["source", job.source]);
+
+    const actionsKey = `${job.id}\0${job.state}`;
+    if (this.actions?.key !== actionsKey) {
+      this.actions = { key: actionsKey, row: el("div", { class: "actions" }, ...this.actionButtons(job)) };
+    }
 
     const tails = log.attempts.filter((attempt) => attempt.output_tail);
     const elsewhere = log.attempts.find((attempt) => attempt.running && !attempt.live);
@@ -157,7 +172,7 @@ export class JobDetail {
         { class: "facts" },
         ...facts.flatMap(([name, value]) => [el("dt", {}, name), el("dd", {}, value)]),
       ),
-      el("div", { class: "actions" }, ...actions),
+      this.actions.row,
       renderDependencies(links, (id) => void this.open(id)),
       el("h3", {}, "Attempts"),
       job.attempts.length === 0
