@@ -8,7 +8,9 @@
  * every job it declared (it is blocked); only a file missing for the settle time is removed.
  */
 
-import { join } from "node:path";
+import { join, relative, sep } from "node:path";
+import { isOwnedBy } from "../core/reconcile.ts";
+import type { DeclaredJob } from "../store/store.ts";
 import type { DesiredState } from "./desired.ts";
 import { type FolderNaming, namespaced } from "./folder-settings.ts";
 import type { ParsedJobfile } from "./parse.ts";
@@ -29,6 +31,37 @@ export interface Affected {
   rels: Set<string>;
   ids: Set<string>;
 }
+
+/**
+ * What the store holds from the folder's files, in the folder's own ids: a file in error
+ * keeps these jobs even when its broken text no longer names them, so they tie it to
+ * whichever file declares one of them now.
+ */
+export interface Held {
+  fileOf: Map<string, string>;
+  idsOf: Map<string, string[]>;
+}
+
+export function heldDeclarations(
+  declared: readonly DeclaredJob[],
+  root: string,
+  namespace: string | null,
+): Held {
+  const held: Held = { fileOf: new Map(), idsOf: new Map() };
+  const prefix = root.endsWith(sep) ? root : root + sep;
+  const idPrefix = namespace === null ? "" : `${namespace}/`;
+  for (const row of declared) {
+    if (!row.declared || !row.source.startsWith(prefix) || !isOwnedBy(row, root)) continue;
+    if (!row.id.startsWith(idPrefix)) continue;
+    const id = row.id.slice(idPrefix.length);
+    const rel = relative(root, row.source).split(sep).join("/");
+    held.fileOf.set(id, rel);
+    held.idsOf.set(rel, [...(held.idsOf.get(rel) ?? []), id]);
+  }
+  return held;
+}
+
+const NOTHING_HELD: Held = { fileOf: new Map(), idsOf: new Map() };
 
 export function lastParsed(entry: FileEntry | undefined): ParsedJobfile | null {
   if (!entry || entry.kind === "refused") return null;
@@ -93,30 +126,36 @@ export class FolderModel {
   }
 
   /**
-   * `changed` plus every file that declares one of their ids (now or before), names one of
-   * them in `after`, or declares an id they name in `after`, and so on until nothing is
-   * added: duplicates, moves, dependencies and cycles are decided across exactly these files.
+   * `changed` plus every file that declares one of their ids (now or before, or holds it in
+   * the store), names one of them in `after`, or declares an id they name in `after`, and so
+   * on until nothing is added: duplicates, moves, dependencies, cycles and jobs kept by a
+   * file in error are decided across exactly these files.
    */
-  affected(changed: Iterable<string>, previousIds: Iterable<string>): Affected {
+  affected(changed: Iterable<string>, previousIds: Iterable<string>, held: Held = NOTHING_HELD): Affected {
     const rels = new Set(changed);
     const ids = new Set(previousIds);
     const afters = new Set<string>();
     let added = [...rels];
+    const add = (rel: string) => {
+      if (rels.has(rel)) return;
+      rels.add(rel);
+      added.push(rel);
+    };
     while (added.length > 0) {
       for (const rel of added) {
         const parsed = lastParsed(this.files.get(rel));
-        for (const id of idsOf(parsed)) ids.add(id);
+        for (const id of [...idsOf(parsed), ...(held.idsOf.get(rel) ?? [])]) ids.add(id);
         for (const id of aftersOf(parsed)) afters.add(id);
       }
       added = [];
+      for (const id of ids) {
+        const holder = held.fileOf.get(id);
+        if (holder !== undefined) add(holder);
+      }
       for (const [rel, entry] of this.files) {
-        if (rels.has(rel)) continue;
         const parsed = lastParsed(entry);
         const declares = idsOf(parsed).some((id) => ids.has(id) || afters.has(id));
-        if (declares || aftersOf(parsed).some((id) => ids.has(id))) {
-          rels.add(rel);
-          added.push(rel);
-        }
+        if (declares || aftersOf(parsed).some((id) => ids.has(id))) add(rel);
       }
     }
     return { rels, ids };

@@ -121,21 +121,21 @@ function conflictingFiles(
     column: job.column,
   }));
   for (const problem of duplicateIdProblems(places)) addProblem(conflicts, problem);
-  // A file in error keeps its last good jobs: no other file takes one over meanwhile. (A file
-  // only being saved or removed is no error: a move done as copy + delete must go through.)
-  const blockedIds = new Set(desired.blockedIds);
+  // A file in error keeps the jobs the store holds from it, whether or not its broken text
+  // still names them: no other file takes one over meanwhile. (A file only being saved or
+  // removed is no error: a move done as copy + delete must go through.)
   const inError = new Set(desired.problems.map((problem) => problem.file));
-  for (const job of desired.jobs.filter((candidate) => blockedIds.has(candidate.spec.id))) {
-    const source = facts.get(job.spec.id)?.source;
-    const file = source ? relativeFile(desired.root, source) : null;
+  for (const job of desired.jobs) {
+    const stored = facts.get(job.spec.id);
+    const file = stored?.source && stored.declared ? relativeFile(desired.root, stored.source) : null;
     if (file === null || file === job.file || !inError.has(file) || !isBlocked(file, desired.blocked))
       continue;
     addProblem(
       conflicts,
       idProblem(
         job,
-        `id "${job.spec.id}" is also declared at ${file}, which is in error`,
-        "ids must be unique across the folder; fix that file and remove the id from one of them",
+        `id "${job.spec.id}" is held by ${file}, which is in error`,
+        "a file in error keeps its jobs; fix that file, then declare the id in one file only",
       ),
     );
   }

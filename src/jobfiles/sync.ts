@@ -8,7 +8,7 @@
 import { existsSync } from "node:fs";
 import { idsByAction, isOwnedBy, ownerKey } from "../core/reconcile.ts";
 import { nextOccurrence } from "../core/schedule.ts";
-import type { JobfileApplyResult, Store } from "../store/store.ts";
+import type { DeclaredJob, JobfileApplyResult, Store } from "../store/store.ts";
 import type { DesiredState } from "./desired.ts";
 import { type Plan, plan, planChanges, planHasChanges } from "./plan.ts";
 import { type ReadFolderOptions, readJobsFolder } from "./read-folder.ts";
@@ -128,9 +128,14 @@ export async function reconcile(params: {
   dryRun?: boolean;
   adopt?: boolean;
   scope?: (declaration: { id: string; source: string }) => boolean;
+  /** `store.declaredList()` when the caller has just read it; read here otherwise. */
+  declared?: DeclaredJob[];
 }): Promise<Reconciled> {
   const { store, desired, scope } = params;
-  const [allDeclared, allSchedules] = await Promise.all([store.declaredList(), store.scheduleList()]);
+  const [allDeclared, allSchedules] = await Promise.all([
+    params.declared ?? store.declaredList(),
+    store.scheduleList(),
+  ]);
   const declared = scope ? allDeclared.filter(scope) : allDeclared;
   const schedules = scope
     ? allSchedules.filter((entry) => entry.source === null || scope({ id: entry.id, source: entry.source }))

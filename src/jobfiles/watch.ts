@@ -15,7 +15,7 @@ import { relative, sep } from "node:path";
 import { resolveConfig } from "../core/config.ts";
 import { hostName } from "../core/home.ts";
 import type { Store } from "../store/store.ts";
-import { FolderModel } from "./folder-model.ts";
+import { FolderModel, heldDeclarations } from "./folder-model.ts";
 import { type Reading, refreshFromScan, refreshPath } from "./folder-refresh.ts";
 import { readFolderSettings, SETTINGS_FILE } from "./folder-settings.ts";
 import { resolveJobsFolder, scanJobsFolder } from "./scan.ts";
@@ -120,11 +120,16 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
     applied = false;
     const config = resolveConfig(await store.configGetAll());
     const at = now();
-    const affected = rels === null ? null : model.affected(rels, previousIds);
     const { namespace } = await readFolderSettings(model.root);
+    const declared = await store.declaredList();
+    const affected =
+      rels === null
+        ? null
+        : model.affected(rels, previousIds, heldDeclarations(declared, model.root, namespace));
     const naming = model.naming(namespace);
     const reconciled = await reconcile({
       store,
+      declared,
       desired: model.desired(affected?.rels ?? null, config.maxRetries, at, naming),
       now: at,
       scope: affected ? model.scope(affected, naming) : undefined,

@@ -93,7 +93,7 @@ describe("plan", () => {
     const result = plan(desired([fromA], broken), actual([facts(fromB, "pending")]));
     expect(result.changes).toEqual([]);
     expect(result.errors.map((e) => `${e.file}:${e.line} ${e.field} ${e.message}`)).toEqual([
-      'a.yaml:1 id id "p" is also declared at b.yaml, which is in error',
+      'a.yaml:1 id id "p" is held by b.yaml, which is in error',
       "b.yaml:3 timeout bad",
     ]);
     // b.yaml only being saved or removed (no problem of its own): a move goes through.
@@ -102,6 +102,22 @@ describe("plan", () => {
       actual([facts(fromB, "pending")]),
     );
     expect(actions(settling)).toEqual(["p replace"]);
+  });
+
+  test("a file in error holds its stored jobs even when its broken text no longer names them", () => {
+    const fromB = desiredJob("p", "echo from-b", "b.yaml");
+    const fromA = desiredJob("p", "echo from-a", "a.yaml");
+    const problem = { file: "b.yaml", line: 1, column: 1, field: null, message: "invalid YAML", hint: "" };
+    const broken = { blocked: ["b.yaml"], blockedIds: [], problems: [problem] };
+    const held = plan(desired([fromA], broken), actual([facts(fromB, "pending")]));
+    expect(held.changes).toEqual([]);
+    expect(held.errors.map((e) => `${e.file} ${e.message}`)).toContain(
+      'a.yaml id "p" is held by b.yaml, which is in error',
+    );
+    // A row b.yaml stopped declaring while it was still good is no longer held by it.
+    const released = plan(desired([fromA], broken), actual([facts(fromB, "canceled", { declared: false })]));
+    expect(released.errors.map((e) => e.file)).toEqual(["b.yaml"]);
+    expect(actions(released)).toEqual(["p replace"]);
   });
 
   test("the same revision is unchanged in every state", () => {

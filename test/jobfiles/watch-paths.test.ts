@@ -109,6 +109,30 @@ describe("the watcher's event path", () => {
     expect(await commandOf(store, "x")).toBe("echo a");
   });
 
+  test("a file in error keeps an id its broken text lost; its removal frees the id for the file that declares it", async () => {
+    fixture = jobsFixture();
+    dropSettled(fixture.dir, "a.yaml", "id: x\ncommand: echo a\n");
+    const { store } = await startWatched(fixture, running);
+    dropSettled(fixture.dir, "a.yaml", "command: [unclosed\n");
+    dropSettled(fixture.dir, "b.yaml", "id: x\ncommand: echo b\n");
+    const converged = async () => {
+      const full = await sync(store, fixture.dir, { dryRun: true });
+      const recorded = (await store.folderList())[0]?.lastSync?.problemList ?? [];
+      const messages = (list: { file: string; message: string }[]) =>
+        list.map((p) => `${p.file} ${p.message}`).sort();
+      return !planHasChanges(full.plan) &&
+        JSON.stringify(messages(recorded)) === JSON.stringify(messages(full.plan.errors))
+        ? messages(recorded)
+        : null;
+    };
+    const held = await waitFor(converged, { what: "b.yaml refused while a.yaml holds x" });
+    expect(held).toContain('b.yaml id "x" is held by a.yaml, which is in error');
+    expect(await commandOf(store, "x")).toBe("echo a");
+    rmSync(join(fixture.dir, "a.yaml"));
+    await waitFor(async () => (await commandOf(store, "x")) === "echo b", { what: "b.yaml to take x over" });
+    expect(await waitFor(converged, { what: "no problem left" })).toEqual([]);
+  });
+
   test("a jobs folder that is a symlink is followed when it is re-pointed", async () => {
     fixture = jobsFixture();
     const one = join(fixture.home, "one");
