@@ -117,3 +117,25 @@ export function queueNamesOption(value: unknown): string[] | null {
   }
   return [...new Set(names)];
 }
+
+export const PREFETCH_HELP =
+  "Most jobs claimed ahead of a free slot while runs are short, started the moment a run ends; 0 turns it off (default: 8)";
+
+/** The flags `worker run` and `worker start` share. */
+export interface WorkerFlags extends GlobalOptions {
+  concurrency?: unknown;
+  prefetch?: unknown;
+  queue?: unknown;
+}
+
+/** `--concurrency` (default 1), `--prefetch` (absent: the worker's default) and `--queue` (default: every queue). */
+export function workerFlags(options: WorkerFlags) {
+  return {
+    concurrency: integerOption("concurrency", lastValue(options.concurrency), 1, 1),
+    prefetch:
+      options.prefetch === undefined
+        ? undefined
+        : integerOption("prefetch", lastValue(options.prefetch), 0, 0),
+    queues: queueNamesOption(options.queue),
+  };
+}

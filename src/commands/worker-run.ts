@@ -6,17 +6,14 @@ import { ensureHome, hostName, queuectlHome } from "../core/home.ts";
 import { printWorkerEvent } from "../render/worker-events.ts";
 import { LONG_RUNNING_CONNECTIONS, openStore } from "../store/open.ts";
 import { Worker } from "../worker/loop.ts";
-import { type GlobalOptions, integerOption, lastValue, queueNamesOption } from "./context.ts";
+import { PREFETCH_HELP, type WorkerFlags, workerFlags } from "./context.ts";
 
-interface RunOptions extends GlobalOptions {
-  concurrency?: unknown;
-  queue?: unknown;
+interface RunOptions extends WorkerFlags {
   drain?: boolean;
 }
 
 async function runForeground(options: RunOptions): Promise<void> {
-  const concurrency = integerOption("concurrency", lastValue(options.concurrency), 1, 1);
-  const queues = queueNamesOption(options.queue);
+  const { concurrency, prefetch, queues } = workerFlags(options);
   const home = ensureHome(queuectlHome());
   const store = await openStore({
     url: options.db,
@@ -28,6 +25,7 @@ async function runForeground(options: RunOptions): Promise<void> {
     home,
     host: hostName(),
     concurrency,
+    prefetch,
     queues,
     drain: Boolean(options.drain),
     onEvent: printWorkerEvent,
@@ -57,6 +55,7 @@ export function registerWorkerRun(cli: CAC): void {
   cli
     .command("worker run", "Run a worker in the foreground (for systemd, containers, CI)")
     .option("--concurrency <n>", "Jobs this worker runs at once (default: 1)")
+    .option("--prefetch <n>", PREFETCH_HELP)
     .option(
       "--queue <names>",
       "Only take jobs from these comma-separated queues (default: every queue)",

@@ -8,11 +8,16 @@ import { colors, printJson, safeText } from "../render.ts";
 import type { Store } from "../store/store.ts";
 import { isProcessAlive } from "../worker/process-info.ts";
 import { startWorkers } from "../worker/supervisor.ts";
-import { type GlobalOptions, integerOption, lastValue, queueNamesOption, withStore } from "./context.ts";
+import {
+  integerOption,
+  lastValue,
+  PREFETCH_HELP,
+  type WorkerFlags,
+  withStore,
+  workerFlags,
+} from "./context.ts";
 
-interface StartOptions extends GlobalOptions {
-  concurrency?: unknown;
-  queue?: unknown;
+interface StartOptions extends WorkerFlags {
   count?: unknown;
   watch?: unknown;
 }
@@ -28,6 +33,7 @@ export function registerWorkerStart(cli: CAC): void {
     .command("worker start", "Start background workers and return, printing their PIDs")
     .option("--count <n>", "Worker processes to start (default: 1)")
     .option("--concurrency <n>", "Jobs each worker runs at once (default: 1)")
+    .option("--prefetch <n>", PREFETCH_HELP)
     .option(
       "--queue <names>",
       "Only take jobs from these comma-separated queues (default: every queue)",
@@ -39,8 +45,7 @@ export function registerWorkerStart(cli: CAC): void {
     .example("queuectl worker start --count 2 --watch jobs")
     .action(async (options: StartOptions) => {
       const count = integerOption("count", lastValue(options.count), 1, 1);
-      const concurrency = integerOption("concurrency", lastValue(options.concurrency), 1, 1);
-      const queues = queueNamesOption(options.queue);
+      const { concurrency, prefetch, queues } = workerFlags(options);
       const watch = lastValue(options.watch as string | string[] | undefined);
       if (watch === "" || typeof watch === "boolean") {
         throw new UserError("--watch needs a folder", "e.g. --watch jobs");
@@ -52,6 +57,7 @@ export function registerWorkerStart(cli: CAC): void {
           home,
           count,
           concurrency,
+          prefetch: prefetch ?? null,
           queues,
           watchDir: watch === undefined ? null : String(watch),
           dbUrl: options.db,

@@ -156,17 +156,18 @@ export interface KillTarget {
   token: number;
 }
 
-export interface JobCompleteParams {
+/** A write to one attempt: it lands only while the job still holds this token. */
+export interface FencedWrite {
   id: string;
   token: number;
   now: number;
+}
+
+export interface JobCompleteParams extends FencedWrite {
   result: RunResult;
 }
 
-export interface JobFailParams {
-  id: string;
-  token: number;
-  now: number;
+export interface JobFailParams extends FencedWrite {
   state: "failed" | "dead" | "canceled";
   nextRunAt: number;
   result: RunResult;
@@ -174,11 +175,10 @@ export interface JobFailParams {
   onlyIfLeaseExpiredBefore?: number;
 }
 
-export interface JobReleaseParams {
-  id: string;
-  token: number;
-  now: number;
+export interface JobReleaseParams extends FencedWrite {
   reason: string;
+  /** The run never started: its attempt row is removed, its place in line kept. Default false. */
+  unstarted?: boolean;
 }
 
 export interface ExpiredLeasesParams {

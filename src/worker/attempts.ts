@@ -11,13 +11,14 @@ import type { WorkerEvent } from "./events.ts";
 import { type Beat, leaseKey } from "./heartbeat.ts";
 import type { JobReports } from "./job-reports.ts";
 import { KILLED_BY_USER } from "./kill.ts";
-import type { RunningJob } from "./run.ts";
+import type { QueuedRun } from "./run-gate.ts";
 
 export interface Slot {
   /** leaseKey(job): the attempt, not the job. */
   key: string;
   job: Job;
-  handle: RunningJob;
+  handle: QueuedRun;
+  /** When its run started; until then, when it was claimed. */
   startedAt: number;
   /** Set by escalate: the result is dropped and the job goes back to pending. */
   releaseReason: string | null;
@@ -29,6 +30,22 @@ export interface Slot {
   finished: Promise<void>;
   /** Its progress and result files (job-reports.ts); null when they could not be made. */
   reports: JobReports | null;
+}
+
+/** The slot of a job just claimed: its lease was renewed by the claim itself. */
+export function claimedSlot(job: Job, handle: QueuedRun, reports: JobReports | null, now: number): Slot {
+  return {
+    key: leaseKey(job),
+    job,
+    handle,
+    startedAt: now,
+    releaseReason: null,
+    kill: null,
+    leaseLost: false,
+    renewedAt: performance.now(),
+    finished: Promise.resolve(),
+    reports,
+  };
 }
 
 export class AttemptBook {
@@ -138,6 +155,17 @@ export class AttemptBook {
         });
       }
     }
+  }
+
+  /** A job claimed ahead that is still waiting to start goes back to pending (run-gate.ts). */
+  handBack(slot: Slot): void {
+    if (slot.handle.started || !slot.handle.stop("handed back before it started")) return;
+    slot.releaseReason = "handed back before it started";
+  }
+
+  /** The worker is stopping: nothing claimed ahead starts any more. */
+  handBackUnstarted(): void {
+    for (const slot of this.slots.values()) this.handBack(slot);
   }
 
   /**

@@ -3,8 +3,13 @@
  * how they read (a line per event in the worker's log), so the loop stays free of output.
  */
 
+import type { Job } from "../core/job.ts";
 import type { Outcome } from "./outcome.ts";
 import type { Rescue } from "./rescue.ts";
+
+export function jobStarted(job: Job, pid: number | null): WorkerEvent {
+  return { type: "job-started", jobId: job.id, attempt: job.attempts, maxAttempts: job.max_retries + 1, pid };
+}
 
 export type WorkerEvent =
   | { type: "started"; workerId: string; pid: number; concurrency: number; queues: string[] | null }

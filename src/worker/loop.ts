@@ -20,16 +20,17 @@ import type { Job } from "../core/job.ts";
 import { type ResourceLimits, resolveLimits } from "../core/resource-limits.ts";
 import { tickSchedules } from "../flow/tick.ts";
 import type { RunResult } from "../store/store.ts";
-import { AttemptBook, type Slot } from "./attempts.ts";
-import type { WorkerEvent } from "./events.ts";
-import { type Beat, describeConfig, leaseKey, renewalService } from "./heartbeat.ts";
+import { AttemptBook, claimedSlot, type Slot } from "./attempts.ts";
+import { jobStarted, type WorkerEvent } from "./events.ts";
+import { type Beat, describeConfig, renewalService } from "./heartbeat.ts";
 import { finishReports, type JobReports, openReports } from "./job-reports.ts";
 import { maintenanceServices } from "./maintenance.ts";
 import { newWorkerId, queueIsEmpty, sleep, type WorkerOptions } from "./options.ts";
 import { RECORD_RETRY_FIRST_MS, type RecordedOutcome, recordAttemptOrAbandon, succeeded } from "./outcome.ts";
 import { Reaper } from "./reaper.ts";
 import { LimitsNote } from "./resource-limits.ts";
-import { type RunningJob, runAfter, runJob } from "./run.ts";
+import { type RunningJob, runJob } from "./run.ts";
+import { claimsAhead, DEFAULT_PREFETCH, RunGate, runQueued } from "./run-gate.ts";
 import type { PeriodicService } from "./service.ts";
 import { StoreClock } from "./store-clock.ts";
 
@@ -64,12 +65,18 @@ export class Worker {
   private queueLimits: Record<string, ResourceLimits> = {};
   /** Runs that ended, completed with the next claim in one transaction (see claimLoop). */
   private completions: PendingCompletion[] = [];
+  /** Lets at most `concurrency` of the claimed jobs run at once (run-gate.ts). */
+  private readonly gate: RunGate;
+  /** The most jobs claimed beyond the free slots (run-gate.ts); 0 claims only for free slots. */
+  private readonly prefetch: number;
 
   constructor(private readonly options: WorkerOptions) {
     const clock = new StoreClock(options.store, options.now);
     this.clock = clock;
     this.now = () => clock.now();
     this.pid = options.pid ?? process.pid;
+    this.gate = new RunGate(options.concurrency);
+    this.prefetch = options.prefetch ?? DEFAULT_PREFETCH;
     this.id = newWorkerId(options.host, this.pid);
     this.slots = new AttemptBook(
       (event) => this.emit(event),
@@ -157,6 +164,7 @@ export class Worker {
   requestStop(reason: "signal" | "requested" | "drained" = "signal"): void {
     if (this.stopping) return;
     this.stopping = true;
+    this.slots.handBackUnstarted();
     this.emit({ type: "stopping", reason, running: this.slots.size });
     this.poke();
   }
@@ -186,7 +194,10 @@ export class Worker {
       const batch = this.completions.splice(0);
       try {
         // Runs waiting to be completed have exited: their slots are free already.
-        const free = this.options.concurrency - (this.slots.size - batch.length);
+        const now = this.now();
+        const runMs = batch.map(({ slot }) => now - slot.startedAt);
+        const ahead = claimsAhead(runMs, this.options.concurrency, this.prefetch);
+        const free = this.options.concurrency + ahead - (this.slots.size - batch.length);
         if (batch.length === 0 && free <= 0) {
           await sleep(this.config.pollIntervalMs, this.wake.signal);
         } else {
@@ -278,8 +289,9 @@ export class Worker {
     const limitsNote = new LimitsNote(this.options.store, job, (message) =>
       this.emit({ type: "error", message }),
     );
-    const run = () =>
-      runJob({
+    const run = () => {
+      slot.startedAt = this.now();
+      const running = runJob({
         jobId: job.id,
         spec: job.spec,
         attempt: job.attempts,
@@ -293,19 +305,12 @@ export class Worker {
         onLimits: (note) => limitsNote.record(note),
         killGraceMs: this.options.killGraceMs,
       });
-    const handle = this.slots.runs(job.id) ? runAfter(this.slots.supersede(job), run) : run();
-    const slot: Slot = {
-      key: leaseKey(job),
-      job,
-      handle,
-      startedAt: this.now(),
-      releaseReason: null,
-      kill: null,
-      leaseLost: false,
-      renewedAt: performance.now(),
-      finished: Promise.resolve(),
-      reports,
+      this.emit(jobStarted(job, running.pid));
+      return running;
     };
+    const previous = this.slots.runs(job.id) ? this.slots.supersede(job) : null;
+    const handle = runQueued(this.gate, previous, run, () => this.slots.handBack(slot));
+    const slot = claimedSlot(job, handle, reports, this.now());
     slot.finished = handle.done
       .then(async (result) => {
         await limitsNote.written;
@@ -317,13 +322,6 @@ export class Worker {
         this.poke();
       });
     this.slots.add(slot);
-    this.emit({
-      type: "job-started",
-      jobId: job.id,
-      attempt: job.attempts,
-      maxAttempts: job.max_retries + 1,
-      pid: handle.pid,
-    });
   }
 
   private async finish(slot: Slot, ran: Awaited<RunningJob["done"]>): Promise<void> {
@@ -337,6 +335,8 @@ export class Worker {
             this.poke();
           })
         : await this.recordAlone(slot, result, now, false);
+    // A job handed back before it started was never announced.
+    if (!slot.handle.started) return;
     this.emit({
       type: "job-finished",
       jobId: slot.job.id,
@@ -357,6 +357,7 @@ export class Worker {
       now,
       releaseReason: slot.releaseReason,
       kill: slot.kill,
+      started: slot.handle.started,
     };
     return recordAttemptOrAbandon(this.options.store, attempt, {
       holdsLease: () => this.slots.holdsLease(slot),

@@ -14,6 +14,8 @@ export interface WorkerOptions {
   host: string;
   /** Jobs run at once by this process. */
   concurrency: number;
+  /** The most jobs claimed ahead of a free slot while runs are short (run-gate.ts); 0 turns it off. Default 8. */
+  prefetch?: number;
   /** Only claim from these queues; null serves every queue. */
   queues: string[] | null;
   /** Exit once no job is pending, failed (awaiting a retry) or processing. */

@@ -37,6 +37,8 @@ export interface AttemptEnd {
   releaseReason: string | null;
   /** Set when `kill` stopped the run: `cancel` ends the job canceled, `retry` counts a failed attempt. */
   kill?: KillMode | null;
+  /** False for a job released before its run started: it leaves no attempt behind. Default true. */
+  started?: boolean;
 }
 
 /** What a failed attempt of `job` leads to under the retry rules: failed (with its retry time) or dead. */
@@ -55,7 +57,11 @@ export async function recordAttempt(store: Store, params: AttemptEnd): Promise<R
   const { job, result, config, now } = params;
   const fence = { id: job.id, token: job.token, now };
   if (params.releaseReason !== null) {
-    const released = await store.jobRelease({ ...fence, reason: params.releaseReason });
+    const released = await store.jobRelease({
+      ...fence,
+      reason: params.releaseReason,
+      unstarted: params.started === false,
+    });
     return { outcome: released ? "released" : "discarded", nextRunAt: null };
   }
   // A run that exited on its own before the kill's signal landed keeps its own outcome.

@@ -101,7 +101,8 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-function notStarted(error: string): RunningJob {
+/** A run that could not start (or never will), ended with `error`. */
+export function notStarted(error: string): RunningJob {
   const result: RunResult = {
     exitCode: null,
     signal: null,
@@ -255,36 +256,6 @@ export function runJob(params: RunParams): RunningJob {
     stop,
     get exited() {
       return exited;
-    },
-  };
-}
-
-/**
- * `start`, once `previous` has settled: a worker that claims a job again while an older
- * attempt of it is still being stopped never runs the two side by side. A stop before the
- * start means the run never starts.
- */
-export function runAfter(previous: Promise<unknown>, start: () => RunningJob): RunningJob {
-  let started: RunningJob | null = null;
-  let stopReason: string | null = null;
-  const done = previous.then(() => {
-    if (stopReason !== null) return notStarted(stopReason).done;
-    started = start();
-    return started.done;
-  });
-  return {
-    get pid() {
-      return started?.pid ?? null;
-    },
-    done,
-    stop(reason: string): boolean {
-      if (started) return started.stop(reason);
-      if (stopReason !== null) return false;
-      stopReason = reason;
-      return true;
-    },
-    get exited() {
-      return started?.exited ?? false;
     },
   };
 }

@@ -22,6 +22,8 @@ export interface StartParams {
   home: string;
   count: number;
   concurrency: number;
+  /** `--prefetch` for each worker; null leaves the worker's default. */
+  prefetch: number | null;
   queues: string[] | null;
   /** A jobs folder to keep in sync with `queuectl watch`, or null. */
   watchDir: string | null;
@@ -112,6 +114,7 @@ export async function startWorkers(
 ): Promise<{ workers: StartedProcess[]; watcher: StartedProcess | null }> {
   const runArgs = [...globalArgs(params.dbUrl), "worker", "run", "--concurrency", String(params.concurrency)];
   if (params.queues) runArgs.push("--queue", params.queues.join(","));
+  if (params.prefetch !== null) runArgs.push("--prefetch", String(params.prefetch));
   const spawned = Array.from({ length: params.count }, () => spawnDetached(params.home, "worker", runArgs));
   try {
     await waitForRegistration(

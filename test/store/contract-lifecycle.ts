@@ -215,6 +215,22 @@ export function lifecycleContract(withStore: WithStore): void {
   );
 
   test(
+    "a release of a run that never started leaves no attempt and keeps the job's place in line",
+    withStore(async ({ store }) => {
+      await store.jobInsertMany({ jobs: [newJob("a")], now: T0 });
+      const job = await claimOne(store);
+      const release = { id: "a", token: job.token, now: T0 + 5, reason: "handed back", unstarted: true };
+      expect(await store.jobRelease(release)).toBe(true);
+      expect(await store.jobGet({ id: "a" })).toMatchObject({
+        state: "pending",
+        attempts: 0,
+        next_run_at: T0,
+      });
+      expect(await store.attemptList({ jobId: "a" })).toEqual([]);
+    }),
+  );
+
+  test(
     "transitions move only jobs in the given states and return them in insertion order",
     withStore(async ({ store }) => {
       await store.jobInsertMany({ jobs: ["a", "b", "c", "d"].map((id) => newJob(id)), now: T0 });

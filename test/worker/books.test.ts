@@ -8,35 +8,17 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Store } from "../../src/store/store.ts";
 import { killJobs } from "../../src/worker/kill.ts";
 import { waitFor } from "../helpers/cli.ts";
-import { backends, Harness, stallableHeartbeats } from "./in-process.ts";
+import { backends, type Harness, stallableHeartbeats, withQueue } from "./in-process.ts";
 
 setDefaultTimeout(120_000);
 
 /**
- * Runs `body` on a fresh queue with the shortest lease, a quick poll and 1 s retries, and
- * closes everything it opened afterwards, pass or fail. Each test has its own queue, so
- * the tests run concurrently: they wait on leases and signals, not on the CPU.
+ * The shortest lease, a quick poll and 1 s retries: these tests wait on leases and signals,
+ * not on the CPU.
  */
-function withQueue(
-  backend: (typeof backends)[number],
-  body: (h: Harness, store: Store) => Promise<void>,
-): () => Promise<void> {
-  return async () => {
-    const h = new Harness(await backend.create());
-    try {
-      const store = await h.open();
-      await store.configSet({ key: "lease", value: "2" });
-      await store.configSet({ key: "poll-interval", value: "0.1" });
-      await store.configSet({ key: "backoff-base", value: "1" });
-      await body(h, store);
-    } finally {
-      await h.cleanup();
-    }
-  };
-}
+const SETTINGS = { lease: "2", "poll-interval": "0.1", "backoff-base": "1" };
 
 /** "start N" and "end N" lines the job's attempts write, in the order they happened. */
 function runLog(h: Harness): string[] {
@@ -62,7 +44,7 @@ for (const backend of backends) {
   describe.concurrent(`a worker's books (${backend.name})`, () => {
     test(
       "frozen past its lease, then claiming the job again: the old attempt stops first, the job completes",
-      withQueue(backend, async (h, store) => {
+      withQueue(backend, SETTINGS, async (h, store) => {
         const log = join(h.queue.home.home, "runs.log");
         const release = join(h.queue.home.home, "release");
         // Every attempt runs until the test releases it, then succeeds; an attempt stopped by a
@@ -104,7 +86,7 @@ for (const backend of backends) {
 
     test(
       "a job that timed out and whose worker is stopped during the kill grace goes to dead",
-      withQueue(backend, async (h, store) => {
+      withQueue(backend, SETTINGS, async (h, store) => {
         const marker = join(h.queue.home.home, "got-term");
         // Ignores SIGTERM so the grace runs its course; marks that the timeout's SIGTERM came.
         const command = `trap 'touch ${marker}' TERM; while :; do sleep 0.2; done`;
@@ -131,7 +113,7 @@ for (const backend of backends) {
 
     test(
       "kill: a running job ends canceled; with retry its attempt counts as failed",
-      withQueue(backend, async (h, store) => {
+      withQueue(backend, SETTINGS, async (h, store) => {
         h.start(await h.open(), { concurrency: 2 });
         await h.enqueue(store, [
           { id: "k1", command: "sleep 300" },
@@ -156,7 +138,7 @@ for (const backend of backends) {
 
     test(
       "kill of a job whose worker is gone: the rescue ends it canceled",
-      withQueue(backend, async (h, store) => {
+      withQueue(backend, SETTINGS, async (h, store) => {
         await h.enqueue(store, [{ id: "orphan", command: "sleep 300" }]);
         // A worker that claimed the job and died, written straight into the store.
         const claimed = await store.jobClaim({

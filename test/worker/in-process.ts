@@ -90,7 +90,7 @@ export class Harness {
 
   start(
     store: Store,
-    options: { concurrency?: number; queues?: string[] | null; killGraceMs?: number } = {},
+    options: { concurrency?: number; prefetch?: number; queues?: string[] | null; killGraceMs?: number } = {},
   ): RunningWorker {
     const events: WorkerEvent[] = [];
     const worker = new Worker({
@@ -98,6 +98,7 @@ export class Harness {
       home: this.queue.home.home,
       host: "books-test",
       concurrency: options.concurrency ?? 1,
+      prefetch: options.prefetch,
       queues: options.queues ?? null,
       drain: false,
       killGraceMs: options.killGraceMs,
@@ -133,6 +134,28 @@ export class Harness {
     }
     this.queue.home.cleanup();
   }
+}
+
+/**
+ * Runs `body` on a fresh queue with `settings` set (config keys and values), and closes
+ * everything it opened afterwards, pass or fail. Each test has its own queue, so tests on
+ * separate queues can run concurrently.
+ */
+export function withQueue(
+  backend: Backend,
+  settings: Record<string, string>,
+  body: (h: Harness, store: Store) => Promise<void>,
+): () => Promise<void> {
+  return async () => {
+    const h = new Harness(await backend.create());
+    try {
+      const store = await h.open();
+      for (const [key, value] of Object.entries(settings)) await store.configSet({ key, value });
+      await body(h, store);
+    } finally {
+      await h.cleanup();
+    }
+  };
 }
 
 /**

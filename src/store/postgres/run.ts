@@ -99,11 +99,17 @@ export async function failJob(tx: SQL, schema: string, params: JobFailParams): P
 export async function releaseJob(tx: SQL, params: JobReleaseParams): Promise<boolean> {
   const result = await tx`
     UPDATE jobs SET state = 'pending', attempts = GREATEST(attempts - 1, 0), lease_until = NULL, worker_id = NULL,
-                    updated_at = ${params.now}::bigint, next_run_at = ${params.now}::bigint
+                    updated_at = ${params.now}::bigint,
+                    -- Unstarted, it keeps its place in line.
+                    next_run_at = CASE WHEN ${params.unstarted ?? false}::boolean THEN next_run_at ELSE ${params.now}::bigint END
     WHERE id = ${params.id} AND token = ${params.token}::int AND state = 'processing'`;
   if (result.count === 0) return false;
-  await tx`UPDATE attempts SET finished_at = ${params.now}::bigint, error = ${pgText(params.reason)}
-           WHERE job_id = ${params.id} AND token = ${params.token}::int`;
+  if (params.unstarted) {
+    await tx`DELETE FROM attempts WHERE job_id = ${params.id} AND token = ${params.token}::int`;
+  } else {
+    await tx`UPDATE attempts SET finished_at = ${params.now}::bigint, error = ${pgText(params.reason)}
+             WHERE job_id = ${params.id} AND token = ${params.token}::int`;
+  }
   await promoteNextRevision(tx, params.id, params.now);
   return true;
 }

@@ -119,16 +119,21 @@ export function releaseJob(db: Database, params: JobReleaseParams): boolean {
   const changed = db
     .query(`
         UPDATE jobs SET state = 'pending', attempts = MAX(attempts - 1, 0), lease_until = NULL, worker_id = NULL,
-                        updated_at = ?1, next_run_at = ?1
+                        updated_at = ?1, next_run_at = CASE WHEN ?4 THEN next_run_at ELSE ?1 END
         WHERE id = ?2 AND token = ?3 AND state = 'processing'`)
-    .run(params.now, params.id, params.token).changes;
+    // Unstarted, it keeps its place in line.
+    .run(params.now, params.id, params.token, params.unstarted ? 1 : 0).changes;
   if (changed === 0) return false;
-  db.query("UPDATE attempts SET finished_at = ?, error = ? WHERE job_id = ? AND token = ?").run(
-    params.now,
-    params.reason,
-    params.id,
-    params.token,
-  );
+  if (params.unstarted) {
+    db.query("DELETE FROM attempts WHERE job_id = ? AND token = ?").run(params.id, params.token);
+  } else {
+    db.query("UPDATE attempts SET finished_at = ?, error = ? WHERE job_id = ? AND token = ?").run(
+      params.now,
+      params.reason,
+      params.id,
+      params.token,
+    );
+  }
   promoteNextRevision(db, params.id, params.now);
   return true;
 }

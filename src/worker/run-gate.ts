@@ -1,0 +1,134 @@
+/**
+ * Claiming ahead. A worker that runs short jobs spends as long recording each one and
+ * claiming the next as the job itself runs, and a slot waits through all of it. So after a
+ * round that completed a short job, the worker claims a few jobs more than it has free
+ * slots; they wait here, and the moment a run ends the next one starts, while the finished
+ * run is recorded and the next claims are made beside it.
+ *
+ * What must hold:
+ * - never more than `concurrency` runs at once: a claimed job starts only when it is let in;
+ * - a job claimed ahead does not sit with a busy worker while another could run it: if no
+ *   run ends within AHEAD_HOLD_MS it is handed back, unstarted (see AttemptBook.handBack);
+ * - a stop before the start means no start, and the place it waited for goes to the next.
+ */
+
+import { notStarted, type RunningJob } from "./run.ts";
+
+/** A job claimed ahead that has not started by then goes back to pending. */
+export const AHEAD_HOLD_MS = 250;
+
+/** Jobs claimed ahead by default (`--prefetch`), fewer when runs are longer (claimsAhead). */
+export const DEFAULT_PREFETCH = 8;
+
+interface Ticket {
+  /** True once let in; false when canceled first. */
+  admitted: Promise<boolean>;
+  /** Whether it had to wait in line. */
+  queued: boolean;
+  cancel(): void;
+}
+
+/** At most `limit` runs at once, let in first come, first served. */
+export class RunGate {
+  private running = 0;
+  private readonly queue: ((admitted: boolean) => void)[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  ticket(): Ticket {
+    if (this.running < this.limit && this.queue.length === 0) {
+      this.running++;
+      return { admitted: Promise.resolve(true), queued: false, cancel: () => {} };
+    }
+    let admit!: (admitted: boolean) => void;
+    const admitted = new Promise<boolean>((resolve) => {
+      admit = resolve;
+    });
+    this.queue.push(admit);
+    return {
+      admitted,
+      queued: true,
+      cancel: () => {
+        const index = this.queue.indexOf(admit);
+        if (index < 0) return;
+        this.queue.splice(index, 1);
+        admit(false);
+      },
+    };
+  }
+
+  /** A run ended: its place goes to the first in line. */
+  leave(): void {
+    const next = this.queue.shift();
+    if (next) next(true);
+    else this.running--;
+  }
+}
+
+/** A run waiting for the gate (and for `previous`, an older attempt still being stopped). */
+export interface QueuedRun extends RunningJob {
+  /** Whether the run was let in and started (it may have ended since). */
+  readonly started: boolean;
+}
+
+/**
+ * Jobs to claim beyond the free slots after a round that completes runs of these lengths: as
+ * many as the slots can start within half the hold time if the next runs are as long, up to
+ * `prefetch`. None without a completed run, and none once runs take half the hold time or
+ * more: then there is time to claim after a run ends, and a job claimed ahead would wait.
+ */
+export function claimsAhead(runMs: number[], concurrency: number, prefetch: number): number {
+  if (runMs.length === 0) return 0;
+  const meanMs = Math.max(1, runMs.reduce((sum, ms) => sum + ms, 0) / runMs.length);
+  return Math.min(prefetch, Math.floor((concurrency * AHEAD_HOLD_MS) / 2 / meanMs));
+}
+
+/**
+ * `start` once `previous` (if any) has settled and the gate lets it in. A stop before that
+ * cancels its ticket; the run never starts, and `done` settles as soon as `previous` has.
+ * `onHeld` is called when a run that had to wait in line has waited AHEAD_HOLD_MS.
+ */
+export function runQueued(
+  gate: RunGate,
+  previous: Promise<unknown> | null,
+  start: () => RunningJob,
+  onHeld: () => void,
+): QueuedRun {
+  let started: RunningJob | null = null;
+  let stopReason: string | null = null;
+  const ticket = gate.ticket();
+  const holdTimer = ticket.queued ? setTimeout(onHeld, AHEAD_HOLD_MS) : undefined;
+  const done = Promise.all([ticket.admitted, previous]).then(([admitted]) => {
+    clearTimeout(holdTimer);
+    if (admitted && stopReason === null) {
+      started = start();
+      started.done.then(
+        () => gate.leave(),
+        () => gate.leave(),
+      );
+      return started.done;
+    }
+    if (admitted) gate.leave();
+    return notStarted(stopReason ?? "not started").done;
+  });
+  return {
+    get pid() {
+      return started?.pid ?? null;
+    },
+    done,
+    stop(reason: string): boolean {
+      if (started) return started.stop(reason);
+      if (stopReason !== null) return false;
+      stopReason = reason;
+      clearTimeout(holdTimer);
+      ticket.cancel();
+      return true;
+    },
+    get exited() {
+      return started?.exited ?? false;
+    },
+    get started() {
+      return started !== null;
+    },
+  };
+}

@@ -1,0 +1,82 @@
+/**
+ * Claiming ahead (src/worker/run-gate.ts), on every backend: after a short run a worker
+ * claims more jobs than it has free slots, yet never runs more than its concurrency at
+ * once; a job claimed ahead that no free slot takes in time goes back to pending unstarted,
+ * leaving no attempt, and runs later like any other.
+ */
+
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { waitFor } from "../helpers/cli.ts";
+import { backends, withQueue } from "./in-process.ts";
+
+setDefaultTimeout(120_000);
+
+const SETTINGS = { "poll-interval": "0.1" };
+
+for (const backend of backends) {
+  describe.concurrent(`claiming ahead (${backend.name})`, () => {
+    test(
+      "short jobs are claimed ahead of free slots, and no more than the concurrency run at once",
+      withQueue(backend, SETTINGS, async (h, store) => {
+        const log = join(h.queue.home.home, "runs.log");
+        const command = `echo start >> ${log}; sleep 0.02; echo end >> ${log}`;
+        await h.enqueue(
+          store,
+          Array.from({ length: 40 }, (_, i) => ({ id: `j${i}`, command })),
+        );
+        h.start(store, { concurrency: 2, prefetch: 2 });
+        // More held than running: the two slots and jobs claimed ahead of them.
+        await waitFor(async () => (await store.jobCounts()).processing > 2, {
+          what: "more jobs claimed than slots",
+        });
+        await waitFor(async () => (await store.jobCounts()).completed === 40, {
+          what: "every job to complete",
+        });
+        let running = 0;
+        let most = 0;
+        for (const line of readFileSync(log, "utf8").split("\n").filter(Boolean)) {
+          running += line === "start" ? 1 : -1;
+          most = Math.max(most, running);
+        }
+        expect(most).toBeLessThanOrEqual(2);
+        for (let i = 0; i < 40; i++) {
+          const attempts = await store.attemptList({ jobId: `j${i}` });
+          expect(attempts).toHaveLength(1);
+        }
+      }),
+    );
+
+    test(
+      "a job claimed ahead that no slot takes in time goes back unstarted, then runs once",
+      withQueue(backend, SETTINGS, async (h, store) => {
+        await h.enqueue(store, [
+          { id: "short", command: "true", priority: 2 },
+          { id: "long", command: "sleep 2", priority: 1 },
+          { id: "next", command: "true", priority: 0 },
+        ]);
+        const { events } = h.start(store, { concurrency: 1, prefetch: 1 });
+        // Claimed ahead after `short`, then handed back while `long` still runs.
+        const handedBack = await waitFor(
+          async () => {
+            const [next, long] = [await store.jobGet({ id: "next" }), await store.jobGet({ id: "long" })];
+            return next?.state === "pending" && next.token === 1 && long?.state === "processing"
+              ? next
+              : null;
+          },
+          { what: "`next` to be claimed ahead and handed back while `long` runs" },
+        );
+        expect(handedBack.attempts).toBe(0);
+        expect(await store.attemptList({ jobId: "next" })).toEqual([]);
+        expect(await h.settled(store, "next")).toBe("completed");
+        const next = await store.jobGet({ id: "next" });
+        expect(next).toMatchObject({ attempts: 1, token: 2 });
+        expect(await store.attemptList({ jobId: "next" })).toHaveLength(1);
+        // Announced once, when it really started, after `long`.
+        const started = events.flatMap((event) => (event.type === "job-started" ? [event.jobId] : []));
+        expect(started).toEqual(["short", "long", "next"]);
+      }),
+    );
+  });
+}
