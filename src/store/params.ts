@@ -177,7 +177,7 @@ export interface JobFailParams extends FencedWrite {
 
 export interface JobReleaseParams extends FencedWrite {
   reason: string;
-  /** The run never started: its attempt row is removed, its place in line kept. Default false. */
+  /** The run never started: no attempt is left and it keeps its place in line; refused if a kill is asked for. Default false. */
   unstarted?: boolean;
 }
 

@@ -64,6 +64,11 @@ export class AttemptBook {
     return [...this.slots.values()];
   }
 
+  /** Attempts whose run started (it may have ended since): not those waiting to start. */
+  started(): number {
+    return this.all().filter((slot) => slot.handle.started).length;
+  }
+
   add(slot: Slot): void {
     this.slots.set(slot.key, slot);
   }

@@ -165,7 +165,7 @@ export class Worker {
     if (this.stopping) return;
     this.stopping = true;
     this.slots.handBackUnstarted();
-    this.emit({ type: "stopping", reason, running: this.slots.size });
+    this.emit({ type: "stopping", reason, running: this.slots.started() });
     this.poke();
   }
 
@@ -174,7 +174,7 @@ export class Worker {
     this.requestStop();
     if (this.escalated) return;
     this.escalated = true;
-    this.emit({ type: "escalating", running: this.slots.size });
+    this.emit({ type: "escalating", running: this.slots.started() });
     this.slots.releaseAll();
   }
 
@@ -305,7 +305,8 @@ export class Worker {
         onLimits: (note) => limitsNote.record(note),
         killGraceMs: this.options.killGraceMs,
       });
-      this.emit(jobStarted(job, running.pid));
+      // Announced after the handle is kept: a listener that throws cannot orphan the run.
+      queueMicrotask(() => this.emit(jobStarted(job, running.pid)));
       return running;
     };
     const previous = this.slots.runs(job.id) ? this.slots.supersede(job) : null;
@@ -322,6 +323,8 @@ export class Worker {
         this.poke();
       });
     this.slots.add(slot);
+    // Claimed by a round that a stop request overtook: it never starts.
+    if (this.stopping) this.slots.handBack(slot);
   }
 
   private async finish(slot: Slot, ran: Awaited<RunningJob["done"]>): Promise<void> {

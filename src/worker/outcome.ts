@@ -10,6 +10,7 @@ import type { QueueConfig } from "../core/config.ts";
 import { StoreGoneError } from "../core/errors.ts";
 import type { Job } from "../core/job.ts";
 import type { KillMode, RunResult, Store } from "../store/store.ts";
+import { KILLED_BY_USER } from "./kill.ts";
 
 /**
  * `discarded`: a newer claim owns the job, so this result does not count. `abandoned`: the
@@ -57,12 +58,15 @@ export async function recordAttempt(store: Store, params: AttemptEnd): Promise<R
   const { job, result, config, now } = params;
   const fence = { id: job.id, token: job.token, now };
   if (params.releaseReason !== null) {
-    const released = await store.jobRelease({
-      ...fence,
-      reason: params.releaseReason,
-      unstarted: params.started === false,
-    });
-    return { outcome: released ? "released" : "discarded", nextRunAt: null };
+    const unstarted = params.started === false;
+    const released = await store.jobRelease({ ...fence, reason: params.releaseReason, unstarted });
+    if (released || !unstarted) return { outcome: released ? "released" : "discarded", nextRunAt: null };
+    // Refused: a `kill` asked for while it waited to start, which it ends as the kill says.
+    const row = await store.jobGet({ id: job.id });
+    if (row?.state !== "processing" || row.token !== job.token || !row.kill_requested)
+      return { outcome: "discarded", nextRunAt: null };
+    const killed = { ...result, error: KILLED_BY_USER };
+    return recordAttempt(store, { ...params, releaseReason: null, kill: row.kill_requested, result: killed });
   }
   // A run that exited on its own before the kill's signal landed keeps its own outcome.
   if (params.kill === "cancel" && !succeeded(result)) {

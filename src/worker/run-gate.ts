@@ -101,7 +101,12 @@ export function runQueued(
   const done = Promise.all([ticket.admitted, previous]).then(([admitted]) => {
     clearTimeout(holdTimer);
     if (admitted && stopReason === null) {
-      started = start();
+      try {
+        started = start();
+      } catch (error) {
+        gate.leave();
+        return notStarted(`cannot start: ${(error as Error).message}`).done;
+      }
       started.done.then(
         () => gate.leave(),
         () => gate.leave(),

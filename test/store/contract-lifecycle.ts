@@ -227,6 +227,21 @@ export function lifecycleContract(withStore: WithStore): void {
         next_run_at: T0,
       });
       expect(await store.attemptList({ jobId: "a" })).toEqual([]);
+      // A retry claimed and handed back is still a retry; a kill asked for meanwhile refuses the release.
+      const retry = await claimOne(store, T0 + 6);
+      const failure = { state: "failed" as const, nextRunAt: T0 + 8, result: runResult(1) };
+      await store.jobFail({ id: "a", token: retry.token, now: T0 + 7, ...failure });
+      const again = await claimOne(store, T0 + 9);
+      expect(await store.jobRelease({ ...release, token: again.token, now: T0 + 10 })).toBe(true);
+      expect(await store.jobGet({ id: "a" })).toMatchObject({
+        state: "failed",
+        attempts: 1,
+        next_run_at: T0 + 8,
+      });
+      const killed = await claimOne(store, T0 + 11);
+      expect(await store.jobKillRequest({ id: "a", mode: "cancel" })).not.toBeNull();
+      expect(await store.jobRelease({ ...release, token: killed.token, now: T0 + 12 })).toBe(false);
+      expect((await store.jobGet({ id: "a" }))?.state).toBe("processing");
     }),
   );
 

@@ -8,12 +8,21 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { Store } from "../../src/store/store.ts";
+import { KILLED_BY_USER, killJobs } from "../../src/worker/kill.ts";
 import { waitFor } from "../helpers/cli.ts";
 import { backends, withQueue } from "./in-process.ts";
 
 setDefaultTimeout(120_000);
 
 const SETTINGS = { "poll-interval": "0.1" };
+
+/** After `short`, `next` is claimed ahead; `long` then holds the one slot past the hold time. */
+const SHORT_LONG_NEXT = [
+  { id: "short", command: "true", priority: 2 },
+  { id: "long", command: "sleep 2", priority: 1 },
+  { id: "next", command: "true", priority: 0 },
+];
 
 for (const backend of backends) {
   describe.concurrent(`claiming ahead (${backend.name})`, () => {
@@ -51,11 +60,7 @@ for (const backend of backends) {
     test(
       "a job claimed ahead that no slot takes in time goes back unstarted, then runs once",
       withQueue(backend, SETTINGS, async (h, store) => {
-        await h.enqueue(store, [
-          { id: "short", command: "true", priority: 2 },
-          { id: "long", command: "sleep 2", priority: 1 },
-          { id: "next", command: "true", priority: 0 },
-        ]);
+        await h.enqueue(store, SHORT_LONG_NEXT);
         const { events } = h.start(store, { concurrency: 1, prefetch: 1 });
         // Claimed ahead after `short`, then handed back while `long` still runs.
         const handedBack = await waitFor(
@@ -76,6 +81,58 @@ for (const backend of backends) {
         // Announced once, when it really started, after `long`.
         const started = events.flatMap((event) => (event.type === "job-started" ? [event.jobId] : []));
         expect(started).toEqual(["short", "long", "next"]);
+      }),
+    );
+    test(
+      "a kill asked for while a job claimed ahead waits is not lost when it is handed back",
+      withQueue(backend, SETTINGS, async (h, store) => {
+        await h.enqueue(store, SHORT_LONG_NEXT);
+        h.start(store, { concurrency: 1, prefetch: 1 });
+        await waitFor(async () => (await store.jobGet({ id: "next" }))?.state === "processing", {
+          intervalMs: 5,
+          what: "`next` claimed ahead",
+        });
+        // From another host: no signal, so the worker would hear of it only at its next renewal.
+        const [outcome] = await killJobs(store, ["next"], { host: "elsewhere" });
+        expect(outcome?.kind).toBe("requested");
+        expect(await h.settled(store, "next")).toBe("canceled");
+        // Canceled by its worker as the kill asked, not rescued once its lease ran out.
+        expect((await store.attemptList({ jobId: "next" })).map((attempt) => attempt.error)).toEqual([
+          KILLED_BY_USER,
+        ]);
+      }),
+    );
+
+    test(
+      "a stop that overtakes a claim round starts none of the jobs it claimed",
+      withQueue(backend, SETTINGS, async (h, store) => {
+        await h.enqueue(
+          store,
+          Array.from({ length: 10 }, (_, i) => ({ id: `j${i}`, command: "true" })),
+        );
+        let stop = () => {};
+        const stopping = new Proxy(store, {
+          get(target, property) {
+            const value = Reflect.get(target, property, target);
+            if (property !== "jobCompleteAndClaim")
+              return typeof value === "function" ? value.bind(target) : value;
+            return async (params: Parameters<Store["jobCompleteAndClaim"]>[0]) => {
+              const answer = await target.jobCompleteAndClaim(params);
+              // The stop lands while the answer of a round that claimed ahead is on its way.
+              if (answer.claimed.length > 1) stop();
+              return answer;
+            };
+          },
+        });
+        const { worker, run, events } = h.start(stopping, { concurrency: 1, prefetch: 4 });
+        stop = () => worker.requestStop("requested");
+        await run;
+        const stoppedAt = events.findIndex((event) => event.type === "stopping");
+        expect(stoppedAt).toBeGreaterThan(-1);
+        expect(events.slice(stoppedAt).filter((event) => event.type === "job-started")).toEqual([]);
+        const counts = await store.jobCounts();
+        expect(counts.processing).toBe(0);
+        expect(counts.pending + counts.completed).toBe(10);
       }),
     );
   });

@@ -97,12 +97,15 @@ export async function failJob(tx: SQL, schema: string, params: JobFailParams): P
 }
 
 export async function releaseJob(tx: SQL, params: JobReleaseParams): Promise<boolean> {
+  const unstarted = params.unstarted ?? false;
   const result = await tx`
-    UPDATE jobs SET state = 'pending', attempts = GREATEST(attempts - 1, 0), lease_until = NULL, worker_id = NULL,
+    UPDATE jobs SET state = CASE WHEN ${unstarted}::boolean AND attempts > 1 THEN 'failed' ELSE 'pending' END,
+                    attempts = GREATEST(attempts - 1, 0), lease_until = NULL, worker_id = NULL,
                     updated_at = ${params.now}::bigint,
-                    -- Unstarted, it keeps its place in line.
-                    next_run_at = CASE WHEN ${params.unstarted ?? false}::boolean THEN next_run_at ELSE ${params.now}::bigint END
-    WHERE id = ${params.id} AND token = ${params.token}::int AND state = 'processing'`;
+                    -- Unstarted, it is as it was before the claim: its place in line, a retry still a retry.
+                    next_run_at = CASE WHEN ${unstarted}::boolean THEN next_run_at ELSE ${params.now}::bigint END
+    WHERE id = ${params.id} AND token = ${params.token}::int AND state = 'processing'
+      AND (NOT ${unstarted}::boolean OR kill_requested IS NULL)`;
   if (result.count === 0) return false;
   if (params.unstarted) {
     await tx`DELETE FROM attempts WHERE job_id = ${params.id} AND token = ${params.token}::int`;
