@@ -88,6 +88,24 @@ for (const backend of backends) {
       }
     });
 
+    test("a claim handed back unstarted leaves the wait to the job's first real attempt", async () => {
+      const store = await backend.open();
+      try {
+        await enqueue(store, { id: "ahead", command: "true" }, T0);
+        const claim = { workerId: "w", host: "h", leaseMs: 1000 };
+        const first = await store.jobClaim({ ...claim, now: T0 + 100 });
+        const release = { id: "ahead", token: first?.token ?? 0, now: T0 + 200, reason: "handed back" };
+        expect(await store.jobRelease({ ...release, unstarted: true })).toBe(true);
+        const second = await store.jobClaim({ ...claim, now: T0 + 2000 });
+        expect(second?.token).toBe(2);
+        const { wait } = await store.metricsSnapshot({ now: T0 + 3000, ...BOUNDS });
+        expect(wait.count).toBe(1);
+        expect(wait.sumMs).toBe(2000);
+      } finally {
+        await store.close();
+      }
+    });
+
     test("dependency links: what a job waits for, and what waits for it", async () => {
       const store = await backend.open();
       try {

@@ -39,7 +39,7 @@ function bucketColumns(expression: string, prefix: string, boundsMs: number[]): 
 }
 
 export async function metricsSnapshot(sql: SQL, params: MetricsParams): Promise<MetricsSnapshot> {
-  // The wait counts a job's first-ever claim (token 1) only, measured from when it became
+  // The wait counts a job's first attempt (its lowest token) only, measured from when it became
   // due; see sqlite/metrics.ts for why.
   const base = `
     WITH base AS (
@@ -47,7 +47,8 @@ export async function metricsSnapshot(sql: SQL, params: MetricsParams): Promise<
              ${SUCCEEDED} AS ok,
              a.finished_at IS NOT NULL AS finished,
              CASE WHEN a.finished_at IS NOT NULL THEN GREATEST(0, a.finished_at - a.started_at) END AS duration,
-             CASE WHEN a.token = 1 THEN GREATEST(0, a.started_at - GREATEST(j.created_at, COALESCE(
+             CASE WHEN a.token = (SELECT MIN(first.token) FROM attempts first WHERE first.job_id = a.job_id)
+                  THEN GREATEST(0, a.started_at - GREATEST(j.created_at, COALESCE(
                j.created_at + (j.spec->>'delay')::numeric,
                FLOOR(EXTRACT(EPOCH FROM (j.spec->>'run_at')::timestamptz) * 1000),
                j.created_at))) END AS wait,

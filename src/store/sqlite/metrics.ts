@@ -58,7 +58,8 @@ export function metricsSnapshot(db: Database, params: MetricsParams): MetricsSna
       `SELECT ${bucketColumns("(a.finished_at - a.started_at)", "d", params.durationBoundsMs)} FROM attempts a`,
     )
     .get() as Row;
-  // The wait is measured for a job's first-ever claim (token 1) only: later attempts wait
+  // The wait is measured for a job's first attempt (its lowest token; a claim handed back
+  // unstarted leaves none) only: later attempts wait
   // for their backoff on purpose, and a `dlq retry` or `rerun` would count the whole time
   // the job sat finished. A job's run_at or delay is when it became due, not when it was
   // enqueued, so a job scheduled for tomorrow does not show a day of queueing.
@@ -71,7 +72,8 @@ export function metricsSnapshot(db: Database, params: MetricsParams): MetricsSna
   const waits = db
     .query(`
       SELECT ${bucketColumns("wait", "w", params.waitBoundsMs)}
-      FROM (SELECT ${wait} AS wait FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.token = 1 LIMIT -1)`)
+      FROM (SELECT ${wait} AS wait FROM attempts a JOIN jobs j ON j.id = a.job_id
+            WHERE a.token = (SELECT MIN(first.token) FROM attempts first WHERE first.job_id = a.job_id) LIMIT -1)`)
     .get() as Row;
   // A job blocked on its `after` dependencies is not waiting for a worker, so it does not
   // count; nor does the time before it was enqueued, however far in the past its run_at.
