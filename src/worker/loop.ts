@@ -75,7 +75,7 @@ export class Worker {
     this.clock = clock;
     this.now = () => clock.now();
     this.pid = options.pid ?? process.pid;
-    this.gate = new RunGate(options.concurrency);
+    this.gate = new RunGate(options.concurrency, options.aheadHoldMs);
     this.prefetch = options.prefetch ?? DEFAULT_PREFETCH;
     this.id = newWorkerId(options.host, this.pid);
     this.slots = new AttemptBook(
@@ -196,7 +196,7 @@ export class Worker {
         // Runs waiting to be completed have exited: their slots are free already.
         const now = this.now();
         const runMs = batch.map(({ slot }) => now - slot.startedAt);
-        const ahead = claimsAhead(runMs, this.options.concurrency, this.prefetch);
+        const ahead = claimsAhead(runMs, this.options.concurrency, this.prefetch, this.gate.holdMs);
         const free = this.options.concurrency + ahead - (this.slots.size - batch.length);
         if (batch.length === 0 && free <= 0) {
           await sleep(this.config.pollIntervalMs, this.wake.signal);

@@ -16,6 +16,8 @@ export interface WorkerOptions {
   concurrency: number;
   /** The most jobs claimed ahead of a free slot while runs are short (run-gate.ts); 0 turns it off. Default 8. */
   prefetch?: number;
+  /** How long a job claimed ahead may wait to start; tests lengthen it. Default AHEAD_HOLD_MS (250 ms). */
+  aheadHoldMs?: number;
   /** Only claim from these queues; null serves every queue. */
   queues: string[] | null;
   /** Exit once no job is pending, failed (awaiting a retry) or processing. */

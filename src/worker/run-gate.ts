@@ -8,13 +8,13 @@
  * What must hold:
  * - never more than `concurrency` runs at once: a claimed job starts only when it is let in;
  * - a job claimed ahead does not sit with a busy worker while another could run it: if no
- *   run ends within AHEAD_HOLD_MS it is handed back, unstarted (see AttemptBook.handBack);
+ *   run ends within the hold time (AHEAD_HOLD_MS) it is handed back, unstarted (see AttemptBook.handBack);
  * - a stop before the start means no start, and the place it waited for goes to the next.
  */
 
 import { notStarted, type RunningJob } from "./run.ts";
 
-/** A job claimed ahead that has not started by then goes back to pending. */
+/** A job claimed ahead that has not started by then goes back to pending (RunGate's default). */
 export const AHEAD_HOLD_MS = 250;
 
 /** Jobs claimed ahead by default (`--prefetch`), fewer when runs are longer (claimsAhead). */
@@ -33,7 +33,11 @@ export class RunGate {
   private running = 0;
   private readonly queue: ((admitted: boolean) => void)[] = [];
 
-  constructor(private readonly limit: number) {}
+  /** `holdMs`: how long a run that had to wait in line may wait before its `onHeld`. */
+  constructor(
+    private readonly limit: number,
+    readonly holdMs = AHEAD_HOLD_MS,
+  ) {}
 
   ticket(): Ticket {
     if (this.running < this.limit && this.queue.length === 0) {
@@ -77,16 +81,16 @@ export interface QueuedRun extends RunningJob {
  * `prefetch`. None without a completed run, and none once runs take half the hold time or
  * more: then there is time to claim after a run ends, and a job claimed ahead would wait.
  */
-export function claimsAhead(runMs: number[], concurrency: number, prefetch: number): number {
+export function claimsAhead(runMs: number[], concurrency: number, prefetch: number, holdMs: number): number {
   if (runMs.length === 0) return 0;
   const meanMs = Math.max(1, runMs.reduce((sum, ms) => sum + ms, 0) / runMs.length);
-  return Math.min(prefetch, Math.floor((concurrency * AHEAD_HOLD_MS) / 2 / meanMs));
+  return Math.min(prefetch, Math.floor((concurrency * holdMs) / 2 / meanMs));
 }
 
 /**
  * `start` once `previous` (if any) has settled and the gate lets it in. A stop before that
  * cancels its ticket; the run never starts, and `done` settles as soon as `previous` has.
- * `onHeld` is called when a run that had to wait in line has waited AHEAD_HOLD_MS.
+ * `onHeld` is called when a run that had to wait in line has waited the gate's hold time.
  */
 export function runQueued(
   gate: RunGate,
@@ -97,7 +101,7 @@ export function runQueued(
   let started: RunningJob | null = null;
   let stopReason: string | null = null;
   const ticket = gate.ticket();
-  const holdTimer = ticket.queued ? setTimeout(onHeld, AHEAD_HOLD_MS) : undefined;
+  const holdTimer = ticket.queued ? setTimeout(onHeld, gate.holdMs) : undefined;
   const done = Promise.all([ticket.admitted, previous]).then(([admitted]) => {
     clearTimeout(holdTimer);
     if (admitted && stopReason === null) {

@@ -17,10 +17,16 @@ setDefaultTimeout(120_000);
 
 const SETTINGS = { "poll-interval": "0.1" };
 
+/**
+ * The hold time, lengthened from 250 ms so that on a loaded machine `true` still counts as a
+ * short run (a round claims ahead after runs shorter than half of it).
+ */
+const HOLD_MS = 2000;
+
 /** After `short`, `next` is claimed ahead; `long` then holds the one slot past the hold time. */
 const SHORT_LONG_NEXT = [
   { id: "short", command: "true", priority: 2 },
-  { id: "long", command: "sleep 2", priority: 1 },
+  { id: "long", command: "sleep 5", priority: 1 },
   { id: "next", command: "true", priority: 0 },
 ];
 
@@ -35,7 +41,7 @@ for (const backend of backends) {
           store,
           Array.from({ length: 40 }, (_, i) => ({ id: `j${i}`, command })),
         );
-        h.start(store, { concurrency: 2, prefetch: 2 });
+        h.start(store, { concurrency: 2, prefetch: 2, aheadHoldMs: HOLD_MS });
         // More held than running: the two slots and jobs claimed ahead of them.
         await waitFor(async () => (await store.jobCounts()).processing > 2, {
           what: "more jobs claimed than slots",
@@ -61,7 +67,7 @@ for (const backend of backends) {
       "a job claimed ahead that no slot takes in time goes back unstarted, then runs once",
       withQueue(backend, SETTINGS, async (h, store) => {
         await h.enqueue(store, SHORT_LONG_NEXT);
-        const { events } = h.start(store, { concurrency: 1, prefetch: 1 });
+        const { events } = h.start(store, { concurrency: 1, prefetch: 1, aheadHoldMs: HOLD_MS });
         // Claimed ahead after `short`, then handed back while `long` still runs.
         const handedBack = await waitFor(
           async () => {
@@ -87,10 +93,11 @@ for (const backend of backends) {
       "a kill asked for while a job claimed ahead waits is not lost when it is handed back",
       withQueue(backend, SETTINGS, async (h, store) => {
         await h.enqueue(store, SHORT_LONG_NEXT);
-        h.start(store, { concurrency: 1, prefetch: 1 });
-        await waitFor(async () => (await store.jobGet({ id: "next" }))?.state === "processing", {
+        h.start(store, { concurrency: 1, prefetch: 1, aheadHoldMs: HOLD_MS });
+        const processing = async (id: string) => (await store.jobGet({ id }))?.state === "processing";
+        await waitFor(async () => (await processing("next")) && (await processing("long")), {
           intervalMs: 5,
-          what: "`next` claimed ahead",
+          what: "`next` claimed ahead while `long` runs",
         });
         // From another host: no signal, so the worker would hear of it only at its next renewal.
         const [outcome] = await killJobs(store, ["next"], { host: "elsewhere" });
@@ -124,7 +131,11 @@ for (const backend of backends) {
             };
           },
         });
-        const { worker, run, events } = h.start(stopping, { concurrency: 1, prefetch: 4 });
+        const { worker, run, events } = h.start(stopping, {
+          concurrency: 1,
+          prefetch: 4,
+          aheadHoldMs: HOLD_MS,
+        });
         stop = () => worker.requestStop("requested");
         await run;
         const stoppedAt = events.findIndex((event) => event.type === "stopping");

@@ -90,7 +90,13 @@ export class Harness {
 
   start(
     store: Store,
-    options: { concurrency?: number; prefetch?: number; queues?: string[] | null; killGraceMs?: number } = {},
+    options: {
+      concurrency?: number;
+      prefetch?: number;
+      aheadHoldMs?: number;
+      queues?: string[] | null;
+      killGraceMs?: number;
+    } = {},
   ): RunningWorker {
     const events: WorkerEvent[] = [];
     const worker = new Worker({
@@ -99,6 +105,7 @@ export class Harness {
       host: "books-test",
       concurrency: options.concurrency ?? 1,
       prefetch: options.prefetch,
+      aheadHoldMs: options.aheadHoldMs,
       queues: options.queues ?? null,
       drain: false,
       killGraceMs: options.killGraceMs,
