@@ -30,7 +30,7 @@ import { RECORD_RETRY_FIRST_MS, type RecordedOutcome, recordAttemptOrAbandon, su
 import { Reaper } from "./reaper.ts";
 import { LimitsNote } from "./resource-limits.ts";
 import { type RunningJob, runJob } from "./run.ts";
-import { claimsAhead, DEFAULT_PREFETCH, RunGate, runQueued } from "./run-gate.ts";
+import { COMPLETION_LINGER_MS, claimsAhead, DEFAULT_PREFETCH, RunGate, runQueued } from "./run-gate.ts";
 import type { PeriodicService } from "./service.ts";
 import { StoreClock } from "./store-clock.ts";
 
@@ -191,6 +191,8 @@ export class Worker {
   private async claimLoop(): Promise<void> {
     while (!this.stopping) {
       if (this.wake.signal.aborted) this.wake = new AbortController();
+      // While jobs claimed ahead keep every slot busy, finished runs wait a moment to share a commit.
+      if (this.completions.length > 0 && this.gate.waiting > 0) await Bun.sleep(COMPLETION_LINGER_MS);
       const batch = this.completions.splice(0);
       try {
         // Runs waiting to be completed have exited: their slots are free already.

@@ -17,6 +17,12 @@ import { notStarted, type RunningJob } from "./run.ts";
 /** A job claimed ahead that has not started by then goes back to pending (RunGate's default). */
 export const AHEAD_HOLD_MS = 250;
 
+/**
+ * How long a finished run waits for others to share its commit while jobs claimed ahead keep
+ * every slot busy: 1 ms made a 2- and 4-slot SQLite worker of `true` jobs 10-20 % faster.
+ */
+export const COMPLETION_LINGER_MS = 1;
+
 /** Jobs claimed ahead by default (`--prefetch`), fewer when runs are longer (claimsAhead). */
 export const DEFAULT_PREFETCH = 8;
 
@@ -59,6 +65,11 @@ export class RunGate {
         admit(false);
       },
     };
+  }
+
+  /** Runs in line for a place. */
+  get waiting(): number {
+    return this.queue.length;
   }
 
   /** A run ended: its place goes to the first in line. */
