@@ -37,10 +37,15 @@ async function completeMany(tx: SQL, schema: string, runs: CompletedRun[], now: 
         ${column((r) => r.result.stderrBytes)}::bigint[], ${column((r) => r.result.logPath)}::text[],
         ${column((r) => pgText(r.result.outputTail))}::text[]
       ) AS i(id, token, exit_code, signal, error, stdout_bytes, stderr_bytes, log_path, output_tail)
+    ), locked AS (
+      -- In id order, as lease renewals lock them (run.ts): other orders can deadlock.
+      SELECT jobs.id FROM jobs JOIN input ON jobs.id = input.id AND jobs.token = input.token
+      WHERE jobs.state = 'processing' ORDER BY jobs.id FOR UPDATE OF jobs
     ), done AS (
       UPDATE jobs SET state = 'completed', finished_at = ${now}::bigint, updated_at = ${now}::bigint,
                       lease_until = NULL, exit_code = input.exit_code, last_error = NULL
-      FROM input WHERE jobs.id = input.id AND jobs.token = input.token AND jobs.state = 'processing'
+      FROM input JOIN locked ON locked.id = input.id
+      WHERE jobs.id = input.id AND jobs.token = input.token AND jobs.state = 'processing'
       RETURNING jobs.id, jobs.token, jobs.revision, jobs.source IS NOT NULL AS declared,
                 jobs.next_spec IS NOT NULL AS has_next,
                 EXISTS (SELECT 1 FROM job_deps d WHERE d.depends_on = jobs.id) AS has_dependents,

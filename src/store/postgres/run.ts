@@ -33,10 +33,14 @@ export async function renewLeases(sql: SQL, params: LeaseRenewParams): Promise<R
   if (params.leases.length === 0) return [];
   const ids = params.leases.map((lease) => lease.id);
   const tokens = params.leases.map((lease) => lease.token);
+  // Rows are locked in id order, as the completion round locks them (complete-many.ts):
+  // two statements that lock the same rows in different orders can deadlock.
   const rows = await sql`
     UPDATE jobs SET lease_until = ${params.leaseUntil}::bigint
-    FROM unnest(${ids}::text[], ${tokens}::int[]) AS held(id, token)
-    WHERE jobs.id = held.id AND jobs.token = held.token AND jobs.state = 'processing'
+    FROM (SELECT jobs.id FROM jobs JOIN unnest(${ids}::text[], ${tokens}::int[]) AS held(id, token)
+            ON jobs.id = held.id AND jobs.token = held.token
+          WHERE jobs.state = 'processing' ORDER BY jobs.id FOR UPDATE OF jobs) AS locked
+    WHERE jobs.id = locked.id
     RETURNING jobs.id, jobs.token, jobs.kill_requested`;
   return rows.map(rowToRenewedLease);
 }
