@@ -195,11 +195,11 @@ export class Worker {
       if (this.completions.length > 0 && this.gate.waiting > 0) await Bun.sleep(COMPLETION_LINGER_MS);
       const batch = this.completions.splice(0);
       try {
-        // Runs waiting to be completed have exited: their slots are free already.
+        // Exited runs' slots are free already; once stopping (maybe during the linger), only complete.
         const now = this.now();
         const runMs = batch.map(({ slot }) => now - slot.startedAt);
         const ahead = claimsAhead(runMs, this.options.concurrency, this.prefetch, this.gate.holdMs);
-        const free = this.options.concurrency + ahead - (this.slots.size - batch.length);
+        const free = this.stopping ? 0 : this.options.concurrency + ahead - (this.slots.size - batch.length);
         if (batch.length === 0 && free <= 0) {
           await sleep(this.config.pollIntervalMs, this.wake.signal);
         } else {
