@@ -127,7 +127,8 @@ function conflictingFiles(
   const inError = new Set(desired.problems.map((problem) => problem.file));
   for (const job of desired.jobs) {
     const stored = facts.get(job.spec.id);
-    const file = stored?.source && stored.declared ? relativeFile(desired.root, stored.source) : null;
+    const held = stored?.source && stored.declared && isOwnedBy(stored, desired.root);
+    const file = held ? relativeFile(desired.root, stored.source as string) : null;
     if (file === null || file === job.file || !inError.has(file) || !isBlocked(file, desired.blocked))
       continue;
     addProblem(

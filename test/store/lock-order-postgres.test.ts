@@ -1,9 +1,9 @@
 /**
- * On PostgreSQL a worker renews its leases on one connection while its claim loop completes
- * runs on another, and both update the same job rows. Locked in different orders, the two
- * deadlock and the server aborts one ("deadlock detected", seen as a failed heartbeat under
- * load). Both lock in id order; here they race in random orders, round after round, and
- * neither may fail. The order of each round comes from a printed, replayable seed.
+ * On PostgreSQL a worker renews its leases and saves its jobs' progress on connections of
+ * their own while its claim loop completes runs on another, and all three update the same
+ * job rows. Locked in different orders, they deadlock and the server aborts one ("deadlock
+ * detected", seen as a failed heartbeat under load). All lock in id order; here they race
+ * in random orders, round after round, and none may fail. The order of each round comes from a printed, replayable seed.
  */
 
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -38,7 +38,7 @@ describe.skipIf(!PG_URL)("PostgreSQL row locks of one worker's jobs", () => {
     await admin.close();
   });
 
-  test("lease renewals and completion rounds racing over the same jobs never deadlock", async () => {
+  test("lease renewals, progress saves and completion rounds racing over the same jobs never deadlock", async () => {
     const random = seededRandom(testSeed("lock-order-postgres"));
     const shuffled = <T>(items: T[]) =>
       items
@@ -47,6 +47,7 @@ describe.skipIf(!PG_URL)("PostgreSQL row locks of one worker's jobs", () => {
         .map(({ item }) => item);
     const rounds = await openPostgresStore(url);
     const renewals = await openPostgresStore(url);
+    const progress = await openPostgresStore(url);
     try {
       // Enough rows that the planner follows the input's order through the primary key (on a
       // small table it scans the table, in one order for both statements).
@@ -77,6 +78,18 @@ describe.skipIf(!PG_URL)("PostgreSQL row locks of one worker's jobs", () => {
             .catch((error: Error) => {
               failures.push(`round ${round}, renewal: ${error.message}`);
             }),
+          progress
+            .jobProgressSave({
+              updates: shuffled(held).map((job) => ({
+                id: job.id,
+                token: job.token,
+                pct: round % 100,
+                message: null,
+              })),
+            })
+            .catch((error: Error) => {
+              failures.push(`round ${round}, progress: ${error.message}`);
+            }),
         ]);
         if (done) held = [...held.filter((job) => !ending.includes(job)), ...done.claimed];
       }
@@ -84,6 +97,7 @@ describe.skipIf(!PG_URL)("PostgreSQL row locks of one worker's jobs", () => {
     } finally {
       await rounds.close();
       await renewals.close();
+      await progress.close();
     }
   });
 });

@@ -108,6 +108,10 @@ export async function applyJobfileChanges(
   await tx`SELECT pg_advisory_xact_lock(hashtext(${`queuectl.jobfiles.${schema}`}))`;
   // Both locks before any row lock, in this order everywhere, so they cannot deadlock.
   await lockDependenciesExclusive(tx, schema);
+  // Every row it decides on, locked at once in id order, as renewals and completion rounds
+  // lock a worker's jobs: two batches, each in order, could still deadlock with them.
+  const touched = [...changes.declarations.map((job) => job.spec.id), ...changes.removals.map((r) => r.id)];
+  await tx`SELECT 1 FROM jobs WHERE id = ANY(${touched}::text[]) ORDER BY id FOR UPDATE`;
   const write = writer(tx, now);
   const read = async (id: string) => (await jobDeclarations(tx, { ids: [id] }, true))[0] ?? null;
   // Every row this apply decides on, read (and locked) once: each decision depends on its own row only.
