@@ -124,12 +124,13 @@ function conflictingFiles(
   // A file in error keeps the jobs the store holds from it, whether or not its broken text
   // still names them: no other file takes one over meanwhile. (A file only being saved or
   // removed is no error: a move done as copy + delete must go through.)
-  const inError = new Set(desired.problems.map((problem) => problem.file));
+  // A folder that could not be read is in error as `sub/`: every file under it is.
+  const inError = desired.problems.map((problem) => problem.file);
   for (const job of desired.jobs) {
     const stored = facts.get(job.spec.id);
     const held = stored?.source && stored.declared && isOwnedBy(stored, desired.root);
     const file = held ? relativeFile(desired.root, stored.source as string) : null;
-    if (file === null || file === job.file || !inError.has(file) || !isBlocked(file, desired.blocked))
+    if (file === null || file === job.file || !isBlocked(file, inError) || !isBlocked(file, desired.blocked))
       continue;
     addProblem(
       conflicts,

@@ -120,6 +120,18 @@ describe("plan", () => {
     expect(actions(released)).toEqual(["p replace"]);
   });
 
+  test("a folder that cannot be read holds the jobs of every file under it", () => {
+    const moved = desiredJob("p", "echo moved", "b.yaml");
+    const stored = facts(desiredJob("p", "echo before", "sub/a.yaml"), "pending");
+    const problem = { file: "sub/", line: 1, column: 1, field: null, message: "permission denied", hint: "" };
+    const unreadable = { blocked: ["sub/"], problems: [problem] };
+    const result = plan(desired([moved], unreadable), actual([stored]));
+    expect(result.changes).toEqual([]);
+    expect(result.errors.map((e) => `${e.file} ${e.message}`)).toContain(
+      'b.yaml id "p" is held by sub/a.yaml, which is in error',
+    );
+  });
+
   test("the same revision is unchanged in every state", () => {
     const a = desiredJob("a", "echo a");
     for (const state of STATES) {
