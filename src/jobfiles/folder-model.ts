@@ -185,7 +185,8 @@ export class FolderModel {
     const desired: DesiredState = {
       root: this.root,
       jobs: [],
-      problems: rels === null ? [...this.scanProblems] : [],
+      // Every plan sees the folders the scan refused: files under them hold their jobs.
+      problems: [...this.scanProblems],
       blocked: [...this.scanBlocked],
       blockedIds: [],
       namespace: naming.namespace,
