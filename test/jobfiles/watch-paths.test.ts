@@ -6,7 +6,7 @@
  */
 
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { planHasChanges, plannedOf } from "../../src/jobfiles/plan.ts";
 import type { JobfileWatcher } from "../../src/jobfiles/watch.ts";
@@ -131,6 +131,23 @@ describe("the watcher's event path", () => {
     rmSync(join(fixture.dir, "a.yaml"));
     await waitFor(async () => (await commandOf(store, "x")) === "echo b", { what: "b.yaml to take x over" });
     expect(await waitFor(converged, { what: "no problem left" })).toEqual([]);
+  });
+
+  test("a file under a refused folder keeps its job when an event names another file declaring it", async () => {
+    fixture = jobsFixture();
+    fixture.write("open/a.yaml", "id: x\ncommand: echo a\n");
+    const store = await fixture.store();
+    await sync(store, fixture.dir);
+    // World-writable: refused as `open/`, and its files' jobs are left as they are.
+    chmodSync(join(fixture.dir, "open"), 0o777);
+    const { outcomes } = await startWatched(fixture, running);
+    dropSettled(fixture.dir, "b.yaml", "id: x\ncommand: echo b\n");
+    const refused = await waitFor(
+      () => all(outcomes, (o) => o.plan.errors).find((e) => e.file === "b.yaml"),
+      { what: "b.yaml refused" },
+    );
+    expect(refused.message).toBe('id "x" is held by open/a.yaml, which is in error');
+    expect(await commandOf(store, "x")).toBe("echo a");
   });
 
   test("a jobs folder that is a symlink is followed when it is re-pointed", async () => {
