@@ -6,10 +6,10 @@
  * job first reads all of them.
  */
 
-import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { SQL } from "bun";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { openPostgresStore } from "../../src/store/postgres/backend.ts";
 import { waitFor } from "../helpers/cli.ts";
+import { privateSchema } from "../helpers/pg-schema.ts";
 import { newJob, T0 } from "./contract-helpers.ts";
 
 setDefaultTimeout(60_000);
@@ -18,14 +18,7 @@ const PG_URL = process.env.QUEUECTL_TEST_PG_URL;
 const PENDING = 5_000;
 
 describe.skipIf(!PG_URL)("the PostgreSQL claim plan", () => {
-  const schema = `qc_claim_plan_${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
-  const url = `${PG_URL}${PG_URL?.includes("?") ? "&" : "?"}schema=${schema}`;
-  const admin = new SQL(PG_URL as string, { max: 1 });
-
-  afterAll(async () => {
-    await admin.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await admin.close();
-  });
+  const { schema, url, admin } = privateSchema(PG_URL ?? "", "qc_claim_plan");
 
   /** Index entries read through jobs_claim so far, as the statistics system has them. */
   async function claimIndexReads(): Promise<{ scans: number; read: number }> {

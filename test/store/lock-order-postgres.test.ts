@@ -6,37 +6,21 @@
  * in random orders, round after round, and none may fail. The order of each round comes from a printed, replayable seed.
  */
 
-import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { SQL } from "bun";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Job } from "../../src/core/job.ts";
 import { openPostgresStore } from "../../src/store/postgres/backend.ts";
-import type { RunResult } from "../../src/store/store.ts";
+import { privateSchema } from "../helpers/pg-schema.ts";
 import { seededRandom, testSeed } from "../helpers/seed.ts";
-import { newJob } from "./contract-helpers.ts";
+import { newJob, runResult } from "./contract-helpers.ts";
 
 setDefaultTimeout(120_000);
 
 const PG_URL = process.env.QUEUECTL_TEST_PG_URL;
 const ROUNDS = 400;
-const OK: RunResult = {
-  exitCode: 0,
-  signal: null,
-  error: null,
-  stdoutBytes: 0,
-  stderrBytes: 0,
-  logPath: null,
-  outputTail: null,
-};
+const OK = runResult(0);
 
 describe.skipIf(!PG_URL)("PostgreSQL row locks of one worker's jobs", () => {
-  const schema = `qc_lock_order_${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
-  const url = `${PG_URL}${PG_URL?.includes("?") ? "&" : "?"}schema=${schema}`;
-  const admin = new SQL(PG_URL as string, { max: 1 });
-
-  afterAll(async () => {
-    await admin.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await admin.close();
-  });
+  const { url } = privateSchema(PG_URL ?? "", "qc_lock_order");
 
   test("lease renewals, progress saves and completion rounds racing over the same jobs never deadlock", async () => {
     const random = seededRandom(testSeed("lock-order-postgres"));

@@ -1,0 +1,27 @@
+/**
+ * A PostgreSQL schema of its own for one test file's describe block, on the server
+ * QUEUECTL_TEST_PG_URL names, with a connection beside the stores' for the test's own
+ * queries; the schema is dropped after the block, pass or fail.
+ */
+
+import { afterAll } from "bun:test";
+import { SQL } from "bun";
+
+export interface PrivateSchema {
+  schema: string;
+  /** The server's URL with `?schema=`, for openPostgresStore. */
+  url: string;
+  admin: SQL;
+}
+
+/** Call inside the describe block; `prefix` names the schema (a random suffix follows). */
+export function privateSchema(serverUrl: string, prefix: string): PrivateSchema {
+  const schema = `${prefix}_${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
+  const url = `${serverUrl}${serverUrl.includes("?") ? "&" : "?"}schema=${schema}`;
+  const admin = new SQL(serverUrl, { max: 1 });
+  afterAll(async () => {
+    await admin.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await admin.close();
+  });
+  return { schema, url, admin };
+}
