@@ -22,8 +22,19 @@ import { migration as m0005 } from "./migrations/0005-kill-requests.ts";
 import { migration as m0006 } from "./migrations/0006-job-progress-and-results.ts";
 import { migration as m0007 } from "./migrations/0007-webhook-notifications.ts";
 import { migration as m0008 } from "./migrations/0008-resource-limits.ts";
+import { migration as m0009 } from "./migrations/0009-fewer-job-indexes.ts";
 
-export const POSTGRES_MIGRATIONS = inVersionOrder(m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008);
+export const POSTGRES_MIGRATIONS = inVersionOrder(
+  m0001,
+  m0002,
+  m0003,
+  m0004,
+  m0005,
+  m0006,
+  m0007,
+  m0008,
+  m0009,
+);
 
 export const POSTGRES_SCHEMA_VERSION = schemaVersion(POSTGRES_MIGRATIONS);
 

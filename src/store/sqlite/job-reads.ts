@@ -4,8 +4,8 @@
  *
  * For the page, as in job-search.ts, the WHERE clause holds only the conditions given, so that SQLite
  * plans each shape with the index it can use: the page walks the primary key (seq)
- * backwards and stops after `limit` rows; the count is answered from `jobs_state (state,
- * seq)` or `jobs_queue_state (queue, state)` without reading the rows themselves.
+ * backwards and stops after `limit` rows; a count by state is answered from `jobs_state
+ * (state, seq)` without reading the rows themselves, and a count by queue reads the table once.
  */
 
 import type { Database } from "bun:sqlite";

@@ -15,8 +15,19 @@ import { migration as m0005 } from "./migrations/0005-kill-requests.ts";
 import { migration as m0006 } from "./migrations/0006-job-progress-and-results.ts";
 import { migration as m0007 } from "./migrations/0007-webhook-notifications.ts";
 import { migration as m0008 } from "./migrations/0008-resource-limits.ts";
+import { migration as m0009 } from "./migrations/0009-fewer-job-indexes.ts";
 
-export const SQLITE_MIGRATIONS = inVersionOrder(m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008);
+export const SQLITE_MIGRATIONS = inVersionOrder(
+  m0001,
+  m0002,
+  m0003,
+  m0004,
+  m0005,
+  m0006,
+  m0007,
+  m0008,
+  m0009,
+);
 
 export const SQLITE_SCHEMA_VERSION = schemaVersion(SQLITE_MIGRATIONS);
 
