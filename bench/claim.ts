@@ -121,8 +121,11 @@ export async function benchClaim(context: BenchContext): Promise<BenchRow[]> {
   const cycles = context.size(20_000, 2_000);
   const rows: BenchRow[] = [];
   const home = benchHome();
-  // NORMAL, as `worker run` opens the store.
-  const store = new SqliteStore(join(home.home, "jobs.db"), { synchronous: "NORMAL" });
+  // As `worker run` opens the store: NORMAL, and the WAL checkpointed on its own thread.
+  const store = new SqliteStore(join(home.home, "jobs.db"), {
+    synchronous: "NORMAL",
+    checkpointInBackground: true,
+  });
   try {
     await seedJobs(store, tableSize);
     for (const slots of SLOTS) {

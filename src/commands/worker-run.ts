@@ -18,6 +18,7 @@ async function runForeground(options: RunOptions): Promise<void> {
   const store = await openStore({
     url: options.db,
     synchronous: "NORMAL",
+    checkpointInBackground: true,
     connections: LONG_RUNNING_CONNECTIONS,
   });
   const worker = new Worker({

@@ -18,6 +18,8 @@ export interface OpenOptions {
    * pass `NORMAL`, since a lost completion after power loss only means one more run.
    */
   synchronous?: "FULL" | "NORMAL";
+  /** SQLite: checkpoint the WAL on a thread of its own, as workers do. Default false. */
+  checkpointInBackground?: boolean;
   /**
    * PostgreSQL connections in this process's pool (default 1: a command runs one statement at
    * a time). A worker's claim loop overlaps its lease renewal and maintenance, the dashboard
@@ -77,5 +79,8 @@ export async function openStore(options: OpenOptions = {}): Promise<Store> {
       "create it first, or fix the path",
     );
   }
-  return new SqliteStore(path, { synchronous: options.synchronous });
+  return new SqliteStore(path, {
+    synchronous: options.synchronous,
+    checkpointInBackground: options.checkpointInBackground,
+  });
 }

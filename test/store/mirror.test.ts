@@ -31,11 +31,19 @@ const BACKEND_ONLY: Record<string, string> = {
   "sqlite/insert.ts insertValues": "the bound values of SQLite's prepared INSERT, shared by its writers",
 };
 
+/** Files only one backend needs, each for a reason the other backend does not have. */
+const BACKEND_ONLY_FILES: Record<string, string> = {
+  "sqlite/wal-checkpointer.ts":
+    "SQLite checkpoints its WAL inside a client's commit; PostgreSQL's checkpointer is a server process",
+  "sqlite/wal-checkpoint-thread.ts": "the thread behind sqlite/wal-checkpointer.ts",
+};
+
 function filesOf(backend: Backend): string[] {
   const root = join(STORE, backend);
   return (readdirSync(root, { recursive: true, withFileTypes: true }) as import("node:fs").Dirent[])
     .filter((entry) => entry.isFile() && entry.name.endsWith(".ts"))
     .map((entry) => relative(root, join(entry.parentPath, entry.name)))
+    .filter((file) => !(`${backend}/${file}` in BACKEND_ONLY_FILES))
     .sort();
 }
 

@@ -46,6 +46,7 @@ import {
 import * as schedules from "./schedules.ts";
 import { exportJobs, importJobStream, importJobs } from "./transfer.ts";
 import { transitionJobs } from "./transition.ts";
+import type { WalCheckpointer } from "./wal-checkpointer.ts";
 import * as webhooks from "./webhooks.ts";
 
 export type { SqliteOptions } from "./connection.ts";
@@ -95,7 +96,13 @@ export class SqliteStore implements Store {
     return streamTransaction(this.connection, () => work(this.db));
   }
 
+  /** The WAL checkpoint thread, when the store was opened with `checkpointInBackground`. */
+  get checkpointer(): WalCheckpointer | null {
+    return this.connection.checkpointer;
+  }
+
   async close(): Promise<void> {
+    await this.connection.checkpointer?.stop();
     this.db.close(false);
   }
 

@@ -10,6 +10,7 @@ import { accessSync, chmodSync, constants, existsSync, statSync } from "node:fs"
 import { dirname } from "node:path";
 import { runtimeError, StoreGoneError, UserError } from "../../core/errors.ts";
 import { migrateSchema, SQLITE_SCHEMA_VERSION } from "./migrations.ts";
+import { WalCheckpointer } from "./wal-checkpointer.ts";
 
 export interface SqliteOptions {
   /**
@@ -22,6 +23,11 @@ export interface SqliteOptions {
    * `$QUEUECTL_SQLITE_BUSY_TIMEOUT_MS`, else 15000.
    */
   busyTimeoutMs?: number;
+  /**
+   * Checkpoint the WAL on a thread of its own instead of inside a commit (wal-checkpointer.ts),
+   * for a worker's long run of small commits. Default false.
+   */
+  checkpointInBackground?: boolean;
 }
 
 export interface SqliteConnection {
@@ -32,6 +38,8 @@ export interface SqliteConnection {
   readOnly: string | null;
   /** The file as opened (device and inode), to notice it being deleted or replaced. */
   identity: string | null;
+  /** Set when checkpoints run on their own thread; told of every commit. */
+  checkpointer: WalCheckpointer | null;
 }
 
 // bun:sqlite takes SQLITE_OPEN_* flags as a number; URI filenames need SQLITE_OPEN_URI.
@@ -57,7 +65,9 @@ function defaultBusyTimeoutMs(): number {
 
 export function openConnection(path: string, options: SqliteOptions = {}): SqliteConnection {
   const { db, readOnly } = withFailures(path, () => openDatabase(path, options));
-  return { db, location: path, readOnly, identity: fileIdentity(path) };
+  const checkpointer =
+    options.checkpointInBackground && readOnly === null ? new WalCheckpointer(db, path) : null;
+  return { db, location: path, readOnly, identity: fileIdentity(path), checkpointer };
 }
 
 function openDatabase(path: string, options: SqliteOptions): { db: Database; readOnly: string | null } {
@@ -277,7 +287,9 @@ function assertWritable(connection: SqliteConnection): void {
 export function writeTransaction<T>(connection: SqliteConnection, work: () => T): T {
   return withFailures(connection.location, () => {
     assertWritable(connection);
-    return connection.db.transaction(work).immediate();
+    const result = connection.db.transaction(work).immediate();
+    connection.checkpointer?.noteCommit();
+    return result;
   });
 }
 
@@ -294,6 +306,7 @@ export async function streamTransaction<T>(connection: SqliteConnection, work: (
     db.run("BEGIN IMMEDIATE");
     const result = await work();
     db.run("COMMIT");
+    connection.checkpointer?.noteCommit();
     return result;
   } catch (error) {
     if (db.inTransaction) db.run("ROLLBACK");
