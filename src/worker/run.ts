@@ -159,6 +159,7 @@ export function runJob(params: RunParams): RunningJob {
   const logBase = attemptLogBase(params.jobId, params.token);
   let child: Bun.Subprocess<"ignore", "pipe", "pipe">;
   let enforcement: Enforcement | null = null;
+  const startedAt = Date.now();
   try {
     const argv = commandArgv(spec, env);
     if (params.limits) enforcement = enforceLimits(params.limits, argv);
@@ -247,6 +248,7 @@ export function runJob(params: RunParams): RunningJob {
       stderrBytes: stderrLog.totalBytes,
       logPath: logBase,
       outputTail: tail.text(),
+      startedAt,
     };
   })();
 

@@ -10,6 +10,55 @@ const CLAIM = { workerId: "w1", host: "h", leaseMs: 1000 };
 
 export function completeManyContract(withStore: WithStore): void {
   test(
+    "an outcome that says when its command started moves the start from the claim to it, on every path",
+    withStore(async ({ store }) => {
+      await store.jobInsertMany({
+        jobs: ["grouped", "single", "failed", "unsaid"].map((id) => newJob(id)),
+        now: T0,
+      });
+      const { claimed } = await store.jobCompleteAndClaim({
+        completions: [],
+        claim: { ...CLAIM, limit: 4 },
+        now: T0 + 1,
+      });
+      const token = (id: string) => claimed.find((job) => job.id === id)?.token ?? -1;
+      // A job claimed ahead of a free slot starts later than its claim.
+      await store.jobCompleteAndClaim({
+        completions: [
+          { id: "grouped", token: token("grouped"), result: runResult(0, { startedAt: T0 + 200 }) },
+        ],
+        claim: null,
+        now: T0 + 300,
+      });
+      await store.jobComplete({
+        id: "single",
+        token: token("single"),
+        result: runResult(0, { startedAt: T0 + 210 }),
+        now: T0 + 300,
+      });
+      await store.jobFail({
+        id: "failed",
+        token: token("failed"),
+        state: "failed",
+        nextRunAt: T0 + 5000,
+        result: runResult(1, { startedAt: T0 + 220 }),
+        now: T0 + 300,
+      });
+      await store.jobComplete({ id: "unsaid", token: token("unsaid"), result: runResult(0), now: T0 + 300 });
+      for (const [id, started] of [
+        ["grouped", T0 + 200],
+        ["single", T0 + 210],
+        ["failed", T0 + 220],
+        ["unsaid", T0 + 1],
+      ] as const) {
+        expect({ id, job: (await store.jobGet({ id }))?.started_at }).toEqual({ id, job: started });
+        const [attempt] = await store.attemptList({ jobId: id });
+        expect({ id, attempt: attempt?.started_at }).toEqual({ id, attempt: started });
+      }
+    }),
+  );
+
+  test(
     "one round completes finished runs (fenced by token) and claims up to the limit, each with its attempt",
     withStore(async ({ store }) => {
       await store.jobInsertMany({ jobs: ["a", "b", "c", "d", "e"].map((id) => newJob(id)), now: T0 });

@@ -35,15 +35,16 @@ async function completeMany(tx: SQL, schema: string, runs: CompletedRun[], now: 
         ${column((r) => r.result.exitCode)}::int[], ${column((r) => r.result.signal)}::text[],
         ${column((r) => pgText(r.result.error ?? r.result.note ?? null))}::text[], ${column((r) => r.result.stdoutBytes)}::bigint[],
         ${column((r) => r.result.stderrBytes)}::bigint[], ${column((r) => r.result.logPath)}::text[],
-        ${column((r) => pgText(r.result.outputTail))}::text[]
-      ) AS i(id, token, exit_code, signal, error, stdout_bytes, stderr_bytes, log_path, output_tail)
+        ${column((r) => pgText(r.result.outputTail))}::text[], ${column((r) => r.result.startedAt ?? null)}::bigint[]
+      ) AS i(id, token, exit_code, signal, error, stdout_bytes, stderr_bytes, log_path, output_tail, started_at)
     ), locked AS (
       -- In id order, as lease renewals lock them (run.ts): other orders can deadlock.
       SELECT jobs.id FROM jobs JOIN input ON jobs.id = input.id AND jobs.token = input.token
       WHERE jobs.state = 'processing' ORDER BY jobs.id FOR UPDATE OF jobs
     ), done AS (
       UPDATE jobs SET state = 'completed', finished_at = ${now}::bigint, updated_at = ${now}::bigint,
-                      lease_until = NULL, exit_code = input.exit_code, last_error = NULL
+                      lease_until = NULL, exit_code = input.exit_code, last_error = NULL,
+                      started_at = COALESCE(input.started_at, jobs.started_at)
       FROM input JOIN locked ON locked.id = input.id
       WHERE jobs.id = input.id AND jobs.token = input.token AND jobs.state = 'processing'
       RETURNING jobs.id, jobs.token, jobs.revision, jobs.source IS NOT NULL AS declared,
@@ -54,7 +55,8 @@ async function completeMany(tx: SQL, schema: string, runs: CompletedRun[], now: 
       UPDATE attempts SET finished_at = ${now}::bigint, exit_code = input.exit_code, signal = input.signal,
                           error = input.error, stdout_bytes = input.stdout_bytes,
                           stderr_bytes = input.stderr_bytes, log_path = input.log_path,
-                          output_tail = input.output_tail
+                          output_tail = input.output_tail,
+                          started_at = COALESCE(input.started_at, attempts.started_at)
       FROM done JOIN input ON input.id = done.id AND input.token = done.token
       WHERE attempts.job_id = done.id AND attempts.token = done.token
     )

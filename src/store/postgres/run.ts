@@ -56,7 +56,8 @@ export async function completeJob(tx: SQL, schema: string, params: JobCompletePa
   await lockDependenciesShared(tx, schema);
   const [row] = await tx`
     UPDATE jobs SET state = 'completed', finished_at = ${params.now}::bigint, updated_at = ${params.now}::bigint,
-                    lease_until = NULL, exit_code = ${params.result.exitCode}::int, last_error = NULL
+                    lease_until = NULL, exit_code = ${params.result.exitCode}::int, last_error = NULL,
+                    started_at = COALESCE(${params.result.startedAt ?? null}::bigint, started_at)
     WHERE id = ${params.id} AND token = ${params.token}::int AND state = 'processing'
     RETURNING revision, source IS NOT NULL AS declared, next_spec IS NOT NULL AS has_next`;
   if (!row) return false;
@@ -80,7 +81,8 @@ export async function failJob(tx: SQL, schema: string, params: JobFailParams): P
     UPDATE jobs SET state = ${params.state}, next_run_at = ${params.nextRunAt}::bigint,
                     updated_at = ${params.now}::bigint, lease_until = NULL,
                     finished_at = CASE WHEN ${params.state}::text <> 'failed' THEN ${params.now}::bigint END,
-                    exit_code = ${params.result.exitCode}::int, last_error = ${pgText(params.result.error)}::text
+                    exit_code = ${params.result.exitCode}::int, last_error = ${pgText(params.result.error)}::text,
+                    started_at = COALESCE(${params.result.startedAt ?? null}::bigint, started_at)
     WHERE id = ${params.id} AND token = ${params.token}::int AND state = 'processing'
       AND (${params.onlyIfLeaseExpiredBefore ?? null}::bigint IS NULL
            OR lease_until < ${params.onlyIfLeaseExpiredBefore ?? null}::bigint)`;
@@ -133,7 +135,8 @@ async function finishAttempt(tx: SQL, id: string, token: number, now: number, re
     UPDATE attempts SET finished_at = ${now}::bigint, exit_code = ${result.exitCode}::int,
                         signal = ${result.signal}::text, error = ${pgText(result.error ?? result.note ?? null)}::text,
                         stdout_bytes = ${result.stdoutBytes}::bigint, stderr_bytes = ${result.stderrBytes}::bigint,
-                        log_path = ${result.logPath}::text, output_tail = ${pgText(result.outputTail)}::text
+                        log_path = ${result.logPath}::text, output_tail = ${pgText(result.outputTail)}::text,
+                        started_at = COALESCE(${result.startedAt ?? null}::bigint, started_at)
     WHERE job_id = ${id} AND token = ${token}::int`;
 }
 

@@ -62,10 +62,16 @@ export function completeJob(db: Database, params: JobCompleteParams): boolean {
   const row = db
     .query(`
         UPDATE jobs SET state = 'completed', finished_at = ?1, updated_at = ?1, lease_until = NULL,
-                        exit_code = ?2, last_error = NULL
+                        exit_code = ?2, last_error = NULL, started_at = COALESCE(?5, started_at)
         WHERE id = ?3 AND token = ?4 AND state = 'processing'
         RETURNING revision, source IS NOT NULL AS declared, next_spec IS NOT NULL AS has_next`)
-    .get(params.now, params.result.exitCode, params.id, params.token) as Row | null;
+    .get(
+      params.now,
+      params.result.exitCode,
+      params.id,
+      params.token,
+      params.result.startedAt ?? null,
+    ) as Row | null;
   if (!row) return false;
   // Only jobfile reconciliation asks which revisions completed; ad hoc jobs skip the write.
   if (row.declared) {
@@ -85,7 +91,7 @@ export function failJob(db: Database, params: JobFailParams): boolean {
     .query(`
         UPDATE jobs SET state = ?1, next_run_at = ?2, updated_at = ?3, lease_until = NULL,
                         finished_at = CASE WHEN ?1 = 'failed' THEN NULL ELSE ?3 END,
-                        exit_code = ?4, last_error = ?5
+                        exit_code = ?4, last_error = ?5, started_at = COALESCE(?9, started_at)
         WHERE id = ?6 AND token = ?7 AND state = 'processing' AND (?8 IS NULL OR lease_until < ?8)`)
     .run(
       params.state,
@@ -96,6 +102,7 @@ export function failJob(db: Database, params: JobFailParams): boolean {
       params.id,
       params.token,
       params.onlyIfLeaseExpiredBefore ?? null,
+      params.result.startedAt ?? null,
     ).changes;
   if (changed === 0) return false;
   finishAttempt(db, params.id, params.token, params.now, params.result);
@@ -142,7 +149,7 @@ export function releaseJob(db: Database, params: JobReleaseParams): boolean {
 function finishAttempt(db: Database, id: string, token: number, now: number, result: RunResult): void {
   db.query(`
       UPDATE attempts SET finished_at = ?, exit_code = ?, signal = ?, error = ?, stdout_bytes = ?, stderr_bytes = ?,
-                          log_path = ?, output_tail = ?
+                          log_path = ?, output_tail = ?, started_at = COALESCE(?, started_at)
       WHERE job_id = ? AND token = ?`).run(
     now,
     result.exitCode,
@@ -153,6 +160,7 @@ function finishAttempt(db: Database, id: string, token: number, now: number, res
     result.stderrBytes,
     result.logPath,
     result.outputTail,
+    result.startedAt ?? null,
     id,
     token,
   );
