@@ -1,7 +1,8 @@
 /**
  * Runs one attempt of a job with Bun.spawn and reports how it ended.
  *
- * - A string command runs under `sh -c`; an array is exec'd as given, with no shell parsing.
+ * - A string command runs under `sh -c` (a plain one is exec'd the way the shell would,
+ *   see command-argv.ts); an array is exec'd as given, with no shell parsing.
  * - The job leads its own session and process group (`detached`), so signals reach every
  *   process it started, and a Ctrl-C meant for the worker never reaches the job. stdin is
  *   /dev/null, so a job that reads input sees EOF instead of hanging.
@@ -20,6 +21,7 @@ import type { ResourceLimits } from "../core/resource-limits.ts";
 import type { JobSpec } from "../core/spec.ts";
 import type { RunResult } from "../store/store.ts";
 import { CappedLog, TailBuffer } from "./capped-log.ts";
+import { type CommandLaunch, commandLaunch } from "./command-argv.ts";
 import { attemptLogBase, LOG_CAP_BYTES, logFilePath, OUTPUT_TAIL_BYTES } from "./log-files.ts";
 import type { Reaper } from "./reaper.ts";
 import { type Enforcement, enforceLimits } from "./resource-limits.ts";
@@ -40,23 +42,6 @@ function killGraceFromEnv(fallbackMs: number): number {
 const LEFTOVER_GRACE_MS = 1_000;
 /** setTimeout fires at once beyond this (about 24.8 days), so longer timeouts re-arm. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/**
- * An array command whose program cannot be resolved here is exec'd by a shell instead,
- * which reports it the shell's way (exit code 127 or 126 and its message on stderr).
- */
-const EXEC_ARGS = 'exec "$@"';
-
-/**
- * What to spawn: a string under `sh -c`; an array exec'd directly once its program is found
- * on the job's PATH (relative to its cwd), which saves the shell's exec (about 0.5 ms).
- */
-function commandArgv(spec: JobSpec, env: Record<string, string | undefined>): string[] {
-  if (typeof spec.command === "string") return ["/bin/sh", "-c", spec.command];
-  const [program = "", ...args] = spec.command;
-  const resolved = Bun.which(program, { PATH: env.PATH ?? "", cwd: spec.cwd });
-  return resolved ? [resolved, ...args] : ["/bin/sh", "-c", EXEC_ARGS, "queuectl-job", ...spec.command];
-}
 
 export interface RunParams {
   jobId: string;
@@ -139,6 +124,44 @@ function describeFailure(exitCode: number | null, signal: string | null, stderrT
   return `exited with code ${exitCode}${detail ? `: ${detail}` : ""}`;
 }
 
+interface StartedProcess {
+  child: Bun.Subprocess<"ignore", "pipe", "pipe">;
+  enforcement: Enforcement | null;
+}
+
+/** Spawns the job's process, under its limits' enforcement when it has limits. */
+function startProcess(
+  limits: ResourceLimits | null | undefined,
+  launch: CommandLaunch,
+  cwd: string | undefined,
+  env: Record<string, string | undefined>,
+): StartedProcess {
+  const attempt = (argv: string[], argv0?: string): StartedProcess => {
+    const enforcement = limits ? enforceLimits(limits, argv) : null;
+    try {
+      const child = Bun.spawn(enforcement?.argv ?? argv, {
+        cwd,
+        env,
+        detached: true,
+        stdio: ["ignore", "pipe", "pipe"],
+        // Under a limit's wrapper, argv[0] is the wrapper's own and the program gets its path.
+        argv0: enforcement ? undefined : argv0,
+      });
+      return { child, enforcement };
+    } catch (error) {
+      void enforcement?.finish(false, null);
+      throw error;
+    }
+  };
+  try {
+    return attempt(launch.argv, launch.argv0);
+  } catch (error) {
+    if (!launch.shell) throw error;
+    // A plain string command the exec refused (a script without `#!`): the shell's turn.
+    return attempt(launch.shell);
+  }
+}
+
 export function runJob(params: RunParams): RunningJob {
   const { spec } = params;
   if (spec.cwd !== undefined) {
@@ -157,22 +180,14 @@ export function runJob(params: RunParams): RunningJob {
     ...params.reaper.envEntry,
   };
   const logBase = attemptLogBase(params.jobId, params.token);
-  let child: Bun.Subprocess<"ignore", "pipe", "pipe">;
-  let enforcement: Enforcement | null = null;
   const startedAt = Date.now();
+  let started: StartedProcess;
   try {
-    const argv = commandArgv(spec, env);
-    if (params.limits) enforcement = enforceLimits(params.limits, argv);
-    child = Bun.spawn(enforcement?.argv ?? argv, {
-      cwd: spec.cwd,
-      env,
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    started = startProcess(params.limits, commandLaunch(spec, env), spec.cwd, env);
   } catch (error) {
-    void enforcement?.finish(false, null);
     return notStarted(`cannot start: ${(error as Error).message}`);
   }
+  const { child, enforcement } = started;
   const pid = child.pid;
   params.reaper.watch(pid);
   if (enforcement) params.onLimits?.(enforcement.note);

@@ -1,5 +1,5 @@
 /**
- * Running one attempt with real processes: shell and exec forms, cwd and env, stdin,
+ * Running one attempt with real processes: shell, plain and exec forms, cwd and env, stdin,
  * timeouts that leave nothing behind, background children, and the capped logs.
  */
 
@@ -13,7 +13,7 @@ import {
   setDefaultTimeout,
   test,
 } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { JobSpec } from "../../src/core/spec.ts";
@@ -91,6 +91,27 @@ describe("runJob", () => {
     expect((await run({ command: "true", cwd: join(home, "missing") }).done).error).toContain(
       "does not exist",
     );
+  });
+
+  // A plain string is exec'd without the shell (command-argv.ts); it must not show.
+  test("a plain string command gets the shell's argv[0], exit codes and 127 for a missing program", async () => {
+    // cat prints its own command line: argv[0] is the word as typed, as dash passes it.
+    expect(await run({ command: "cat /proc/self/cmdline" }).done).toMatchObject({ exitCode: 0, error: null });
+    expect(readFileSync(logFilePath(home, attemptLogBase("job", 1), "stdout"), "latin1")).toBe(
+      "cat\0/proc/self/cmdline\0",
+    );
+    expect((await run({ command: "false" }).done).exitCode).toBe(1);
+    expect((await run({ command: "no-such-program-here" }).done).exitCode).toBe(127);
+  });
+
+  test("a plain string naming a script without #!, which the exec refuses, is run by the shell", async () => {
+    writeFileSync(join(home, "plain-script"), "echo ran by the shell\n");
+    chmodSync(join(home, "plain-script"), 0o755);
+    expect(await run({ command: "./plain-script", cwd: home }).done).toMatchObject({
+      exitCode: 0,
+      error: null,
+    });
+    expect(logText("job", 1, "stdout")).toBe("ran by the shell\n");
   });
 
   test("stdin is /dev/null: a job reading it sees EOF", async () => {
