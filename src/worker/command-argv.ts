@@ -2,15 +2,15 @@
  * What a job's command spawns.
  *
  * - An array is exec'd as given once its program is found on the job's PATH (relative to
- *   its cwd). One that cannot be found is handed to a shell, which reports it the shell's
- *   way (exit code 127 or 126 and its message on stderr).
+ *   its cwd). One that cannot be found, or that the exec refuses, is handed to a shell,
+ *   which runs it or reports it the shell's way (exit code 127 or 126, a message on stderr).
  * - A string runs under `sh -c`, with one shortcut: a plain command, words of ordinary
  *   characters separated by blanks whose first word is no shell builtin or reserved word.
  *   For that the shell would only split the words on the blanks and exec the program it
  *   finds on PATH, so the worker does the same itself and saves the shell's own start
  *   (GNU make takes the same shortcut for a recipe line without shell syntax). The program
  *   sees the same argv[0] as under the shell, the word as typed; should the exec fail (a
- *   script without `#!` gives ENOEXEC), `shell` runs the string after all.
+ *   script without `#!` gives ENOEXEC), `sh -c` runs the string after all.
  */
 
 import type { JobSpec } from "../core/spec.ts";
@@ -19,11 +19,32 @@ export interface CommandLaunch {
   argv: string[];
   /** argv[0] as the program sees it, when it differs from the path exec'd. */
   argv0?: string;
-  /** The shell's argv for a string command taken by the shortcut, to fall back on. */
-  shell: string[] | null;
+  /** What to spawn instead if `argv` cannot be (a shell that runs it or says why), or null. */
+  fallback: string[] | null;
 }
 
-/** Runs an array command whose program was not found, so the shell reports it. */
+/**
+ * How long a program found on PATH is remembered. A worker running short jobs looks up the
+ * same few programs hundreds of times a second, and each lookup tries every PATH entry in
+ * turn; shells remember lookups too (`hash`). A program installed earlier on PATH is seen
+ * within this time, and one removed fails the exec and goes to the fallback.
+ */
+const LOOKUP_TTL_MS = 1_000;
+const lookups = new Map<string, { path: string | null; at: number }>();
+
+function findProgram(program: string, path: string, cwd: string | undefined): string | null {
+  const key = `${program}\0${path}\0${cwd ?? ""}`;
+  const now = Date.now();
+  const known = lookups.get(key);
+  if (known && now - known.at < LOOKUP_TTL_MS) return known.path;
+  const found = Bun.which(program, { PATH: path, cwd });
+  // Bounded: a worker sees few distinct programs, but a queue of generated names must not grow this.
+  if (lookups.size >= 256) lookups.clear();
+  lookups.set(key, { path: found, at: now });
+  return found;
+}
+
+/** Runs an array command the worker could not exec itself, so the shell runs or reports it. */
 const EXEC_ARGS = 'exec "$@"';
 
 /**
@@ -58,18 +79,18 @@ export function plainCommandWords(command: string): string[] | null {
 }
 
 export function commandLaunch(spec: JobSpec, env: Record<string, string | undefined>): CommandLaunch {
-  const find = (program: string) => Bun.which(program, { PATH: env.PATH ?? "", cwd: spec.cwd });
+  const find = (program: string) => findProgram(program, env.PATH ?? "", spec.cwd);
   if (typeof spec.command === "string") {
     const shell = ["/bin/sh", "-c", spec.command];
     const words = plainCommandWords(spec.command);
     const [program = "", ...args] = words ?? [];
     const resolved = words ? find(program) : null;
-    return resolved ? { argv: [resolved, ...args], argv0: program, shell } : { argv: shell, shell: null };
+    return resolved
+      ? { argv: [resolved, ...args], argv0: program, fallback: shell }
+      : { argv: shell, fallback: null };
   }
   const [program = "", ...args] = spec.command;
   const resolved = find(program);
-  return {
-    argv: resolved ? [resolved, ...args] : ["/bin/sh", "-c", EXEC_ARGS, "queuectl-job", ...spec.command],
-    shell: null,
-  };
+  const shell = ["/bin/sh", "-c", EXEC_ARGS, "queuectl-job", ...spec.command];
+  return resolved ? { argv: [resolved, ...args], fallback: shell } : { argv: shell, fallback: null };
 }

@@ -156,9 +156,9 @@ function startProcess(
   try {
     return attempt(launch.argv, launch.argv0);
   } catch (error) {
-    if (!launch.shell) throw error;
-    // A plain string command the exec refused (a script without `#!`): the shell's turn.
-    return attempt(launch.shell);
+    if (!launch.fallback) throw error;
+    // The exec refused it (a script without `#!`, a program gone since it was looked up).
+    return attempt(launch.fallback);
   }
 }
 

@@ -57,7 +57,7 @@ describe("which string commands skip the shell", () => {
     expect(launch.argv[0]).toMatch(/\/true$/);
     expect(launch.argv.slice(1)).toEqual(["--ignored"]);
     expect(launch.argv0).toBe("true");
-    expect(launch.shell).toEqual(["/bin/sh", "-c", "true --ignored"]);
+    expect(launch.fallback).toEqual(["/bin/sh", "-c", "true --ignored"]);
     // Not found on PATH: the shell runs it and reports it the shell's way.
     expect(
       commandLaunch({ id: "j", command: "no-such-program-here" }, { PATH: process.env.PATH }).argv,

@@ -13,7 +13,7 @@ import {
   setDefaultTimeout,
   test,
 } from "bun:test";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { JobSpec } from "../../src/core/spec.ts";
@@ -112,6 +112,30 @@ describe("runJob", () => {
       error: null,
     });
     expect(logText("job", 1, "stdout")).toBe("ran by the shell\n");
+  });
+
+  test("a program looked up a moment ago and gone since is the shell's 127, as an array or a string", async () => {
+    const bin = join(home, "bin");
+    mkdirSync(bin);
+    writeFileSync(join(bin, "qc-probe"), "#!/bin/sh\necho found\n");
+    chmodSync(join(bin, "qc-probe"), 0o755);
+    const env = { PATH: `${bin}:${process.env.PATH}` };
+    expect(await run({ command: "qc-probe", env }).done).toMatchObject({ exitCode: 0, error: null });
+    expect(await run({ command: ["qc-probe"], env }, 60_000, 2).done).toMatchObject({
+      exitCode: 0,
+      error: null,
+    });
+    rmSync(join(bin, "qc-probe"));
+    expect((await run({ command: "qc-probe", env }, 60_000, 3).done).exitCode).toBe(127);
+    expect((await run({ command: ["qc-probe"], env }, 60_000, 4).done).exitCode).toBe(127);
+  });
+
+  test("an array naming a script without #! is run by the shell, as execvp would", async () => {
+    writeFileSync(join(home, "plain-script"), 'echo ran by the shell "$1"\n');
+    chmodSync(join(home, "plain-script"), 0o755);
+    const result = await run({ command: ["./plain-script", "a b"], cwd: home }).done;
+    expect(result).toMatchObject({ exitCode: 0, error: null });
+    expect(logText("job", 1, "stdout")).toBe("ran by the shell a b\n");
   });
 
   test("stdin is /dev/null: a job reading it sees EOF", async () => {
