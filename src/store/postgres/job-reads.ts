@@ -3,7 +3,7 @@
  * list, the counts, a job's attempts, and `list`'s page: newest first, a LIMIT, and how
  * many jobs match in all. The page's WHERE clause holds only the conditions given (values
  * bound, never spliced in), so the page walks the seq primary key backwards and the count
- * by state can use `jobs_state` with an index-only scan.
+ * can use `jobs_state` or `jobs_queue_state` with an index-only scan.
  */
 
 import type { SQL } from "bun";

@@ -6,11 +6,11 @@ export const migration: Migration = {
   version: 9,
   name: "fewer job indexes",
   sql: `
-      -- Every claim and every completion moved an entry in each of these, on the worker's
-      -- hot path. What they served is answered as well without them: the running jobs
-      -- (state = 'processing') are few and jobs_state finds them, lease or queue alike; a
-      -- count by queue reads the table, which only \`list --queue\` and \`queue list\` ask for.
-      DROP INDEX jobs_queue_state;
+      -- Every claim and every completion moved an entry in it, on the worker's hot path; the
+      -- running jobs (state = 'processing') are few, and jobs_state finds them for rescue.
+      -- jobs_queue_state stays here, unlike on SQLite: a claim limited to some queues
+      -- (worker --queue, or a queue with a limit) finds its few jobs through it instead of
+      -- walking every pending job of the other queues.
       DROP INDEX jobs_lease;
     `,
 };

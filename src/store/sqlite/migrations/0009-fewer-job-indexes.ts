@@ -9,7 +9,8 @@ export const migration: Migration = {
       -- Every claim and every completion moved an entry in each of these, on the worker's
       -- hot path. What they served is answered as well without them: the running jobs
       -- (state = 'processing') are few and jobs_state finds them, lease or queue alike; a
-      -- count by queue reads the table, which only \`list --queue\` and \`queue list\` ask for.
+      -- count by queue (\`list --queue\`, \`queue list\`, \`show\`, /metrics) reads the table.
+      -- Claims walk jobs_claim (claim.ts), so they never used jobs_queue_state here.
       DROP INDEX jobs_queue_state;
       DROP INDEX jobs_lease;
     `,
