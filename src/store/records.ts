@@ -27,8 +27,8 @@ export interface RunResult {
   logPath: string | null;
   outputTail: string | null;
   /**
-   * When the command started (epoch ms). A job claimed ahead of a free slot starts up to
-   * 250 ms after its claim; without this the claim's time stands for the start.
+   * When the command started (epoch ms, on the store's clock). A job claimed ahead of a free
+   * slot starts up to 250 ms after its claim; without this the claim's time stands.
    */
   startedAt?: number | null;
   /** A remark that does not fail the run (a result not stored); kept as the attempt's error when it has none. */

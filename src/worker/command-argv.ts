@@ -13,6 +13,8 @@
  *   script without `#!` gives ENOEXEC), `sh -c` runs the string after all.
  */
 
+import { realpathSync, statSync } from "node:fs";
+import { isAbsolute } from "node:path";
 import type { JobSpec } from "../core/spec.ts";
 
 export interface CommandLaunch {
@@ -21,6 +23,8 @@ export interface CommandLaunch {
   argv0?: string;
   /** What to spawn instead if `argv` cannot be (a shell that runs it or says why), or null. */
   fallback: string[] | null;
+  /** `PWD` as the shell would have set it, when it differs from the environment's. */
+  pwd?: string;
 }
 
 /**
@@ -78,19 +82,56 @@ export function plainCommandWords(command: string): string[] | null {
   return words.every((word) => PLAIN_WORD.test(word)) ? words : null;
 }
 
-export function commandLaunch(spec: JobSpec, env: Record<string, string | undefined>): CommandLaunch {
-  const find = (program: string) => findProgram(program, env.PATH ?? "", spec.cwd);
+/**
+ * What to spawn for a job. `limited`: the job runs under a limit's wrapper (prlimit or a
+ * cgroup shell), which execs the command itself, so a failed exec could not fall back; its
+ * string command keeps the shell.
+ */
+export function commandLaunch(
+  spec: JobSpec,
+  env: Record<string, string | undefined>,
+  limited = false,
+): CommandLaunch {
+  const path = env.PATH ?? "";
+  const find = (program: string) => findProgram(program, path, spec.cwd);
   if (typeof spec.command === "string") {
     const shell = ["/bin/sh", "-c", spec.command];
-    const words = plainCommandWords(spec.command);
+    // An empty PATH entry means the current folder to the shell, and nothing to Bun.which.
+    const words = limited || /(^|:)(:|$)/.test(path) ? null : plainCommandWords(spec.command);
     const [program = "", ...args] = words ?? [];
     const resolved = words ? find(program) : null;
-    return resolved
-      ? { argv: [resolved, ...args], argv0: program, fallback: shell }
-      : { argv: shell, fallback: null };
+    if (!resolved) return { argv: shell, fallback: null };
+    const pwd = shellPwd(env.PWD, spec.cwd ?? process.cwd());
+    return {
+      argv: [resolved, ...args],
+      argv0: program,
+      fallback: shell,
+      ...(pwd === env.PWD ? {} : { pwd }),
+    };
   }
   const [program = "", ...args] = spec.command;
   const resolved = find(program);
   const shell = ["/bin/sh", "-c", EXEC_ARGS, "queuectl-job", ...spec.command];
   return resolved ? { argv: [resolved, ...args], fallback: shell } : { argv: shell, fallback: null };
+}
+
+/**
+ * The `PWD` a POSIX shell started in `folder` exports: the inherited one while it is an
+ * absolute name of that folder, else the folder's real path.
+ */
+function shellPwd(inherited: string | undefined, folder: string): string | undefined {
+  if (inherited !== undefined && isAbsolute(inherited)) {
+    if (inherited === folder) return inherited;
+    try {
+      const [a, b] = [statSync(inherited), statSync(folder)];
+      if (a.dev === b.dev && a.ino === b.ino) return inherited;
+    } catch {
+      // Gone or unreadable: the real path below.
+    }
+  }
+  try {
+    return realpathSync(folder);
+  } catch {
+    return inherited;
+  }
 }

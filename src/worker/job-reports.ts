@@ -269,20 +269,21 @@ export function openReports(
 
 /**
  * Stores an attempt's last progress and its result before its outcome is recorded; a note
- * (a result not stored) rides on the run's result, so it lands on the attempt.
+ * (a result not stored) rides on the run's result, so it lands on the attempt. The start
+ * rides too: when the run began by the store's clock (the slot's), not by this host's.
  */
 export async function finishReports(
-  reports: JobReports | null | undefined,
+  slot: { reports?: JobReports | null; startedAt: number },
   store: Store,
   result: RunResult,
 ): Promise<RunResult> {
   let note: string | null;
   try {
-    note = (await reports?.finish(store)) ?? null;
+    note = (await slot.reports?.finish(store)) ?? null;
   } catch (error) {
     note = `result not stored: ${(error as Error).message}`;
   }
-  return note === null ? result : { ...result, note };
+  return { ...result, startedAt: slot.startedAt, ...(note === null ? {} : { note }) };
 }
 
 function progressKey(pct: number | null, message: string | null): string {

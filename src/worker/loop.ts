@@ -330,7 +330,7 @@ export class Worker {
   }
 
   private async finish(slot: Slot, ran: Awaited<RunningJob["done"]>): Promise<void> {
-    const result = await finishReports(slot.reports, this.options.store, ran);
+    const result = await finishReports(slot, this.options.store, ran);
     const now = this.now();
     // A run that ended well is completed by the claim loop's next round, with any others.
     const recorded =

@@ -180,10 +180,10 @@ export function runJob(params: RunParams): RunningJob {
     ...params.reaper.envEntry,
   };
   const logBase = attemptLogBase(params.jobId, params.token);
-  const startedAt = Date.now();
   let started: StartedProcess;
   try {
-    started = startProcess(params.limits, commandLaunch(spec, env), spec.cwd, env);
+    const launch = commandLaunch(spec, env, Boolean(params.limits));
+    started = startProcess(params.limits, launch, spec.cwd, launch.pwd ? { ...env, PWD: launch.pwd } : env);
   } catch (error) {
     return notStarted(`cannot start: ${(error as Error).message}`);
   }
@@ -263,7 +263,6 @@ export function runJob(params: RunParams): RunningJob {
       stderrBytes: stderrLog.totalBytes,
       logPath: logBase,
       outputTail: tail.text(),
-      startedAt,
     };
   })();
 

@@ -13,10 +13,20 @@ import {
   setDefaultTimeout,
   test,
 } from "bun:test";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { JobSpec } from "../../src/core/spec.ts";
+import { commandLaunch } from "../../src/worker/command-argv.ts";
 import { attemptLogBase, LOG_CAP_BYTES, logFilePath, rotatedPath } from "../../src/worker/log-files.ts";
 import { dumpLog } from "../../src/worker/log-reader.ts";
 import { isProcessAlive } from "../../src/worker/process-info.ts";
@@ -136,6 +146,29 @@ describe("runJob", () => {
     const result = await run({ command: ["./plain-script", "a b"], cwd: home }).done;
     expect(result).toMatchObject({ exitCode: 0, error: null });
     expect(logText("job", 1, "stdout")).toBe("ran by the shell a b\n");
+  });
+
+  test("a plain string command gets the PWD the shell would give it, in its cwd or none", async () => {
+    const folder = join(home, "work");
+    mkdirSync(folder);
+    const expected = realpathSync(folder);
+    const inCwd = await run({ command: "printenv PWD", cwd: folder, env: { PWD: "/somewhere/else" } }).done;
+    expect(inCwd).toMatchObject({ exitCode: 0, error: null });
+    expect(logText("job", 1, "stdout")).toBe(`${expected}\n`);
+    // Through the shell, for comparison: the same.
+    await run({ command: "printenv PWD;", cwd: folder, env: { PWD: "/somewhere/else" } }, 60_000, 2).done;
+    expect(logText("job", 2, "stdout")).toBe(`${expected}\n`);
+  });
+
+  test("under a resource limit a plain string keeps the shell, so the wrapper never execs a stale lookup", () => {
+    const launch = commandLaunch({ id: "j", command: "true" }, { PATH: process.env.PATH }, true);
+    expect(launch.argv).toEqual(["/bin/sh", "-c", "true"]);
+    // An empty PATH entry is the current folder to the shell: the shell looks it up.
+    expect(commandLaunch({ id: "j", command: "true" }, { PATH: `:${process.env.PATH}` }).argv).toEqual([
+      "/bin/sh",
+      "-c",
+      "true",
+    ]);
   });
 
   test("stdin is /dev/null: a job reading it sees EOF", async () => {
