@@ -45,7 +45,10 @@ export class WalCheckpointer {
   /** The last failure the thread reported, for tests and diagnostics. */
   lastFailure: string | null = null;
 
-  constructor(db: Database, path: string) {
+  constructor(
+    private readonly db: Database,
+    path: string,
+  ) {
     db.run(`PRAGMA wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
     this.thread = new Worker(new URL("./wal-checkpoint-thread.ts", import.meta.url).href);
     this.thread.onmessage = (event: MessageEvent<CheckpointReply>) => this.receive(event.data);
@@ -58,7 +61,10 @@ export class WalCheckpointer {
   /** Called after each commit on the owning connection. */
   noteCommit(): void {
     this.commits++;
-    if (this.commits % COMMITS_PER_CHECKPOINT === 0) this.requestCheckpoint();
+    // One at a time: while a slow disk holds one up, more requests would only pile up.
+    if (this.commits % COMMITS_PER_CHECKPOINT === 0 && this.answered >= this.requested) {
+      this.requestCheckpoint();
+    }
   }
 
   requestCheckpoint(): number {
@@ -95,6 +101,14 @@ export class WalCheckpointer {
       return;
     }
     if (reply.kind === "failed") this.lastFailure = reply.message;
+    if (reply.kind === "failed" && reply.sequence === undefined) {
+      // The thread has no connection: SQLite's own threshold must bound the WAL again.
+      try {
+        this.db.run("PRAGMA wal_autocheckpoint = 1000");
+      } catch {
+        // Closed meanwhile.
+      }
+    }
     if (reply.kind === "checkpointed" || (reply.kind === "failed" && reply.sequence !== undefined)) {
       this.answered = Math.max(this.answered, reply.sequence ?? 0);
       const ready = this.waiters.filter((waiter) => waiter.sequence <= this.answered);
