@@ -15,7 +15,9 @@ import { SqliteStore } from "../../src/store/sqlite/backend.ts";
 import {
   COMMITS_PER_CHECKPOINT,
   FALLBACK_AUTOCHECKPOINT_PAGES,
+  WalCheckpointer,
 } from "../../src/store/sqlite/wal-checkpointer.ts";
+import { waitFor } from "../helpers/cli.ts";
 import { newJob, T0 } from "./contract-helpers.ts";
 
 let root: string;
@@ -80,6 +82,19 @@ describe("WAL checkpoints on their own thread", () => {
       expect(jobsInDatabaseFile()).toBe(0);
     } finally {
       await store.close();
+    }
+  });
+
+  test("a thread that cannot open the database hands the WAL back to SQLite's own threshold", async () => {
+    const db = new Database(path);
+    const checkpointer = new WalCheckpointer(db, join(root, "no-such-folder", "jobs.db"));
+    try {
+      const threshold = () => Object.values(db.query("PRAGMA wal_autocheckpoint").get() as object)[0];
+      await waitFor(() => checkpointer.lastFailure, { what: "the thread's failed open" });
+      expect(threshold()).toBe(1000);
+    } finally {
+      await checkpointer.stop();
+      db.close(false);
     }
   });
 });
