@@ -283,7 +283,8 @@ export async function finishReports(
   } catch (error) {
     note = `result not stored: ${(error as Error).message}`;
   }
-  return { ...result, startedAt: slot.startedAt, ...(note === null ? {} : { note }) };
+  // Whole milliseconds: the store's clock carries a fractional offset, and columns are integers.
+  return { ...result, startedAt: Math.round(slot.startedAt), ...(note === null ? {} : { note }) };
 }
 
 function progressKey(pct: number | null, message: string | null): string {
