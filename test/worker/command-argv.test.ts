@@ -63,4 +63,14 @@ describe("which string commands skip the shell", () => {
       commandLaunch({ id: "j", command: "no-such-program-here" }, { PATH: process.env.PATH }).argv,
     ).toEqual(["/bin/sh", "-c", "no-such-program-here"]);
   });
+  test("under a resource limit a plain string keeps the shell, so the wrapper never execs a stale lookup", () => {
+    const launch = commandLaunch({ id: "j", command: "true" }, { PATH: process.env.PATH }, true);
+    expect(launch.argv).toEqual(["/bin/sh", "-c", "true"]);
+    // An empty PATH entry is the current folder to the shell: the shell looks it up.
+    expect(commandLaunch({ id: "j", command: "true" }, { PATH: `:${process.env.PATH}` }).argv).toEqual([
+      "/bin/sh",
+      "-c",
+      "true",
+    ]);
+  });
 });

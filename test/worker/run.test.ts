@@ -26,7 +26,6 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { JobSpec } from "../../src/core/spec.ts";
-import { commandLaunch } from "../../src/worker/command-argv.ts";
 import { attemptLogBase, LOG_CAP_BYTES, logFilePath, rotatedPath } from "../../src/worker/log-files.ts";
 import { dumpLog } from "../../src/worker/log-reader.ts";
 import { isProcessAlive } from "../../src/worker/process-info.ts";
@@ -158,17 +157,6 @@ describe("runJob", () => {
     // Through the shell, for comparison: the same.
     await run({ command: "printenv PWD;", cwd: folder, env: { PWD: "/somewhere/else" } }, 60_000, 2).done;
     expect(logText("job", 2, "stdout")).toBe(`${expected}\n`);
-  });
-
-  test("under a resource limit a plain string keeps the shell, so the wrapper never execs a stale lookup", () => {
-    const launch = commandLaunch({ id: "j", command: "true" }, { PATH: process.env.PATH }, true);
-    expect(launch.argv).toEqual(["/bin/sh", "-c", "true"]);
-    // An empty PATH entry is the current folder to the shell: the shell looks it up.
-    expect(commandLaunch({ id: "j", command: "true" }, { PATH: `:${process.env.PATH}` }).argv).toEqual([
-      "/bin/sh",
-      "-c",
-      "true",
-    ]);
   });
 
   test("stdin is /dev/null: a job reading it sees EOF", async () => {
