@@ -21,7 +21,8 @@ import { MAY_NOTIFY_SQL, recordWebhookEvents } from "./webhooks.ts";
 
 type Row = Record<string, unknown>;
 
-async function completeMany(tx: SQL, schema: string, runs: CompletedRun[], now: number): Promise<boolean[]> {
+/** The one statement that completes every run; its rows say which extras each job needs. */
+async function completeStatement(tx: SQL, schema: string, runs: CompletedRun[], now: number): Promise<Row[]> {
   if (runs.length === 0) return [];
   const column = <T>(pick: (run: CompletedRun) => T) => runs.map(pick);
   // Sent together, one round trip: the server still takes the lock before the statement
@@ -62,6 +63,15 @@ async function completeMany(tx: SQL, schema: string, runs: CompletedRun[], now: 
     )
     SELECT * FROM done`,
   ])) as [unknown, Row[]];
+  return rows;
+}
+
+function needsExtras(row: Row): boolean {
+  return Boolean(row.has_webhooks || row.declared || row.has_dependents || row.has_next);
+}
+
+/** The per-job rest of a completion (webhooks, jobfile revisions, dependents, a waiting revision). */
+async function completeExtras(tx: SQL, runs: CompletedRun[], rows: Row[], now: number): Promise<boolean[]> {
   // Announced before a waiting revision replaces the row (it reads the job as completed), as
   // completeJob does. Most queues have no webhooks: the outbox's read is skipped unless one may apply.
   const notifying = rows.filter((row) => row.has_webhooks).map((row) => String(row.id));
@@ -92,15 +102,20 @@ async function claimMany(
   // statistics (a bulk enqueue just now, autovacuum behind or off) the planner guesses a
   // few pending rows and sorts all of them instead: 13 ms a claim of 4 at 20,000 pending
   // jobs, growing with the queue. A disabled sort still costs 10^10 on paper, which would
-  // cross JIT's threshold (300 ms of compiling), so JIT goes off with it. The round ends
-  // with this claim, so the transaction-local settings reach no other statement; they go
-  // in the same round trip as the claim.
+  // cross JIT's threshold (300 ms of compiling), so JIT goes off with it. The settings are
+  // transaction-local and go in the same round trip as the claim; completeAndClaim puts
+  // them back for any statement after it.
+  //
+  // The plan is kept, too (a generic plan): planning it anew for every claim cost about as
+  // much as running it. So the claimed rows are found by primary key from an array, which
+  // a generic plan cannot get wrong by guessing how many rows the LIMIT lets through.
   //
   // A claim for named queues keeps the planner's choice: walking jobs_claim in order past
   // other queues' backlog could cost more than finding its own few jobs and sorting them.
   const [, rows] = (await Promise.all([
     queues === null
-      ? tx`SELECT set_config('enable_sort', 'off', true), set_config('jit', 'off', true)`
+      ? tx`SELECT set_config('enable_sort', 'off', true), set_config('jit', 'off', true),
+                  set_config('plan_cache_mode', 'force_generic_plan', true)`
       : undefined,
     tx`
     WITH next AS (
@@ -116,7 +131,7 @@ async function claimMany(
                       worker_id = ${claim.workerId}, lease_until = ${now + claim.leaseMs}::bigint,
                       started_at = ${now}::bigint, updated_at = ${now}::bigint, finished_at = NULL,
                       kill_requested = NULL
-      FROM next WHERE jobs.seq = next.seq
+      WHERE jobs.seq = ANY(ARRAY(SELECT seq FROM next))
       RETURNING jobs.*
     ), recorded AS (
       INSERT INTO attempts (job_id, token, attempt, worker_id, host, started_at, revision)
@@ -145,11 +160,18 @@ export async function completeAndClaim(
   params: CompleteAndClaimParams,
   notify: () => Promise<void>,
 ): Promise<CompleteAndClaimResult> {
-  const completed = await completeMany(tx, schema, params.completions, params.now);
-  // The claim and the wake-up for finished work go in one round trip.
-  const [claimed] = await Promise.all([
+  // The completion and the claim go out in one round trip. The claim cannot take a job the
+  // completion touches: those are running, and the extras only make jobs claimable
+  // (dependents released, a waiting revision), which the next round claims.
+  const [rows, claimed] = await Promise.all([
+    completeStatement(tx, schema, params.completions, params.now),
     params.claim ? claimMany(tx, params.claim, params.now) : [],
-    completed.some(Boolean) ? notify() : undefined,
   ]);
+  if (params.claim && !params.claim.queues && rows.some(needsExtras)) {
+    await tx`SELECT set_config(name, reset_val, true) FROM pg_settings
+             WHERE name IN ('enable_sort', 'jit', 'plan_cache_mode')`;
+  }
+  const completed = await completeExtras(tx, params.completions, rows, params.now);
+  if (completed.some(Boolean)) await notify();
   return { completed, claimed };
 }

@@ -195,16 +195,44 @@ export async function withFailures<T>(target: PostgresTarget, work: () => Promis
   }
 }
 
-/** One transaction; `notify` wakes idle workers on every host once it commits. */
+/**
+ * One transaction; `notify` wakes idle workers on every host once it commits.
+ *
+ * Pipelined: BEGIN goes out with the work's first statements, and the NOTIFY with COMMIT,
+ * so a transaction of one statement costs one round trip plus the commit's, where
+ * `sql.begin` waits for BEGIN and each NOTIFY on their own. The server runs a connection's
+ * messages in order, so every statement still runs inside the transaction; if BEGIN or any
+ * statement fails, the server refuses the rest until ROLLBACK.
+ */
 export function writeTransaction<T>(
   connection: PostgresConnection,
   channel: string,
   work: (tx: SQL, notify: () => Promise<void>) => Promise<T>,
 ): Promise<T> {
-  return withFailures(
-    connection.target,
-    () => connection.sql.begin(async (tx) => work(tx, () => tx.notify(channel))) as Promise<T>,
-  );
+  return withFailures(connection.target, async () => {
+    const tx = await connection.sql.reserve();
+    try {
+      let notifying = false;
+      const notify = () => {
+        notifying = true;
+        return Promise.resolve();
+      };
+      // A Bun.sql query goes out when first awaited, not when written: BEGIN is sent by
+      // hand, before the work writes its first statement.
+      const begun = tx`BEGIN`.execute();
+      let result: T;
+      try {
+        [, result] = await Promise.all([begun, work(tx, notify)]);
+      } catch (error) {
+        await tx`ROLLBACK`.catch(() => {});
+        throw error;
+      }
+      await Promise.all([notifying ? tx.notify(channel) : undefined, tx`COMMIT`]);
+      return result;
+    } finally {
+      tx.release();
+    }
+  });
 }
 
 /**
