@@ -2,8 +2,8 @@
  * PostgreSQL write transactions are pipelined by hand (BEGIN goes out with the work's first
  * statements, the NOTIFY with COMMIT), so what `sql.begin` guaranteed is checked here:
  * BEGIN reaches the server before any statement of the work, a failure anywhere leaves
- * nothing behind, the connection goes back to the pool clean, and the wake-up is sent only
- * by a transaction that commits.
+ * nothing behind and is reported (also when the work swallowed it), the connection goes
+ * back to the pool clean, and the wake-up is sent only by a transaction that commits.
  */
 
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -85,6 +85,18 @@ describe.skipIf(!PG_URL)("PostgreSQL write transactions", () => {
       expect(await count()).toBe(0);
       const [row] = await connection.sql`SELECT txid_current_if_assigned() IS NULL AS idle`;
       expect(row.idle).toBe(true);
+    });
+  });
+
+  test("a work that swallows a failed statement is told the transaction was rolled back", async () => {
+    await withConnection(async (connection) => {
+      const swallowing = writeTransaction(connection, CHANNEL, async (tx) => {
+        await tx`INSERT INTO probe VALUES (8)`;
+        await tx`INSERT INTO probe VALUES (8)`.catch(() => {});
+        return "done";
+      });
+      await expect(swallowing).rejects.toThrow(/rolled back/);
+      expect(await count()).toBe(0);
     });
   });
 

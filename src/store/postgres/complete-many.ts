@@ -90,11 +90,22 @@ async function completeExtras(tx: SQL, runs: CompletedRun[], rows: Row[], now: n
   return runs.map((run) => completed.has(`${run.id}\0${run.token}`));
 }
 
-/** Up to `limit` jobs from queues without a limit or pause, each with its attempt row. */
+type Claim = NonNullable<CompleteAndClaimParams["claim"]>;
+
+/** Whether claimMany changes the planner's settings for the rest of its transaction. */
+function tunesPlanner(claim: Claim): boolean {
+  return claim.limit > 0 && (claim.queues ?? null) === null;
+}
+
+/**
+ * Up to `limit` jobs from queues without a limit or pause, each with its attempt row; none
+ * while a job of `unlessDependedOn` has dependents (completeAndClaim says why).
+ */
 async function claimMany(
   tx: SQL,
-  claim: NonNullable<CompleteAndClaimParams["claim"]>,
+  claim: Claim,
   now: number,
+  unlessDependedOn: string[] = [],
 ): Promise<Job[]> {
   if (claim.limit <= 0) return [];
   const queues = claim.queues ?? null;
@@ -113,7 +124,7 @@ async function claimMany(
   // A claim for named queues keeps the planner's choice: walking jobs_claim in order past
   // other queues' backlog could cost more than finding its own few jobs and sorting them.
   const [, rows] = (await Promise.all([
-    queues === null
+    tunesPlanner(claim)
       ? tx`SELECT set_config('enable_sort', 'off', true), set_config('jit', 'off', true),
                   set_config('plan_cache_mode', 'force_generic_plan', true)`
       : undefined,
@@ -123,6 +134,7 @@ async function claimMany(
       WHERE state IN ('pending', 'failed') AND NOT blocked AND next_run_at <= ${now}::bigint
         AND (${queues}::text[] IS NULL OR queue = ANY(${queues}::text[]))
         AND queue NOT IN (SELECT name FROM queues WHERE paused OR concurrency IS NOT NULL)
+        AND NOT EXISTS (SELECT 1 FROM job_deps WHERE depends_on = ANY(${unlessDependedOn}::text[]))
       ORDER BY priority DESC, next_run_at, seq
       LIMIT ${claim.limit}::int
       FOR UPDATE SKIP LOCKED
@@ -161,17 +173,26 @@ export async function completeAndClaim(
   notify: () => Promise<void>,
 ): Promise<CompleteAndClaimResult> {
   // The completion and the claim go out in one round trip. The claim cannot take a job the
-  // completion touches: those are running, and the extras only make jobs claimable
-  // (dependents released, a waiting revision), which the next round claims.
-  const [rows, claimed] = await Promise.all([
-    completeStatement(tx, schema, params.completions, params.now),
-    params.claim ? claimMany(tx, params.claim, params.now) : [],
+  // completion touches: those are running, and the extras only make jobs claimable (a
+  // waiting revision, dependents), which the next round claims. But releasing dependents
+  // waits for their row locks, and a failure cancelling its own dependents may hold one of
+  // them while it waits for a job this claim just locked: a deadlock. So while a completing
+  // job has dependents the early claim takes nothing, and the claim runs after the extras.
+  const { claim, completions, now } = params;
+  const completing = completions.map((run) => run.id);
+  const [rows, early] = await Promise.all([
+    completeStatement(tx, schema, completions, now),
+    claim ? claimMany(tx, claim, now, completing) : [],
   ]);
-  if (params.claim && !params.claim.queues && rows.some(needsExtras)) {
+  if (claim && tunesPlanner(claim) && rows.some(needsExtras)) {
     await tx`SELECT set_config(name, reset_val, true) FROM pg_settings
              WHERE name IN ('enable_sort', 'jit', 'plan_cache_mode')`;
   }
-  const completed = await completeExtras(tx, params.completions, rows, params.now);
+  const completed = await completeExtras(tx, completions, rows, now);
   if (completed.some(Boolean)) await notify();
+  const held = claim !== null && early.length < claim.limit && rows.some((row) => row.has_dependents);
+  const claimed = held
+    ? [...early, ...(await claimMany(tx, { ...claim, limit: claim.limit - early.length }, now))]
+    : early;
   return { completed, claimed };
 }

@@ -201,8 +201,8 @@ export async function withFailures<T>(target: PostgresTarget, work: () => Promis
  * Pipelined: BEGIN goes out with the work's first statements, and the NOTIFY with COMMIT,
  * so a transaction of one statement costs one round trip plus the commit's, where
  * `sql.begin` waits for BEGIN and each NOTIFY on their own. The server runs a connection's
- * messages in order, so every statement still runs inside the transaction; if BEGIN or any
- * statement fails, the server refuses the rest until ROLLBACK.
+ * messages in order, so every statement still runs inside the transaction, and once one
+ * fails it refuses the rest until ROLLBACK.
  */
 export function writeTransaction<T>(
   connection: PostgresConnection,
@@ -220,14 +220,21 @@ export function writeTransaction<T>(
       // A Bun.sql query goes out when first awaited, not when written: BEGIN is sent by
       // hand, before the work writes its first statement.
       const begun = tx`BEGIN`.execute();
+      const working = Promise.resolve().then(() => work(tx, notify));
       let result: T;
       try {
-        [, result] = await Promise.all([begun, work(tx, notify)]);
+        [, result] = await Promise.all([begun, working]);
       } catch (error) {
+        // Whatever the work still has in flight goes out before the ROLLBACK, not after it.
+        await Promise.allSettled([begun, working]);
         await tx`ROLLBACK`.catch(() => {});
         throw error;
       }
-      await Promise.all([notifying ? tx.notify(channel) : undefined, tx`COMMIT`]);
+      const [, committed] = await Promise.all([notifying ? tx.notify(channel) : undefined, tx`COMMIT`]);
+      // The server answers COMMIT in a failed transaction with ROLLBACK, not with an error.
+      if (committed.command !== "COMMIT") {
+        throw new Error("the transaction was rolled back by the server: a statement in it had failed");
+      }
       return result;
     } finally {
       tx.release();
