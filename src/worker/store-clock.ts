@@ -3,7 +3,7 @@
  * several hosts write `lease_until` and judge it expired (rescue) on one clock, so a host
  * whose clock is off by minutes neither loses its leases early nor keeps a dead worker's
  * jobs for longer. The offset to the server is measured when the worker starts and at each
- * heartbeat (half the round trip is taken as the server's moment), so a host's clock
+ * heartbeat (the start of the round trip is taken as the server's moment), so a host's clock
  * jumping is corrected within one heartbeat; between measurements it costs nothing.
  * SQLite lives on one host, whose clock it is.
  */
@@ -28,7 +28,11 @@ export class StoreClock {
     if (this.store.backend !== "postgres") return;
     const before = this.local();
     const server = await this.store.clockNow();
-    const after = this.local();
-    this.offset = server - (before + after) / 2;
+    // The server read its clock somewhere between `before` and now. Taking the largest
+    // offset that allows keeps this clock from running behind the server's: with the middle
+    // of the round trip, a job queued for "now" by a process on the server's host (whose
+    // clock it shares) could look a millisecond early to a claim, and wait a whole poll
+    // interval. This clock may run ahead by one round trip instead, nothing next to a lease.
+    this.offset = server - before;
   }
 }
