@@ -92,6 +92,10 @@ async function completeExtras(tx: SQL, runs: CompletedRun[], rows: Row[], now: n
 
 type Claim = NonNullable<CompleteAndClaimParams["claim"]>;
 
+/** The claim's transaction-local planner settings; claimMany says why. */
+const CLAIM_PLANNER = { enable_sort: "off", jit: "off", plan_cache_mode: "force_generic_plan" };
+const PLANNER_NAMES = Object.keys(CLAIM_PLANNER);
+
 /** Whether claimMany changes the planner's settings for the rest of its transaction. */
 function tunesPlanner(claim: Claim): boolean {
   return claim.limit > 0 && (claim.queues ?? null) === null;
@@ -125,8 +129,8 @@ async function claimMany(
   // other queues' backlog could cost more than finding its own few jobs and sorting them.
   const [, rows] = (await Promise.all([
     tunesPlanner(claim)
-      ? tx`SELECT set_config('enable_sort', 'off', true), set_config('jit', 'off', true),
-                  set_config('plan_cache_mode', 'force_generic_plan', true)`
+      ? tx`SELECT set_config(name, value, true)
+           FROM unnest(${PLANNER_NAMES}::text[], ${Object.values(CLAIM_PLANNER)}::text[]) AS s(name, value)`
       : undefined,
     tx`
     WITH next AS (
@@ -177,7 +181,8 @@ export async function completeAndClaim(
   // waiting revision, dependents), which the next round claims. But releasing dependents
   // waits for their row locks, and a failure cancelling its own dependents may hold one of
   // them while it waits for a job this claim just locked: a deadlock. So while a completing
-  // job has dependents the early claim takes nothing, and the claim runs after the extras.
+  // job has dependents the early claim takes nothing, and the claim runs after the extras
+  // (after a completion fenced off by its token, the next round claims instead).
   const { claim, completions, now } = params;
   const completing = completions.map((run) => run.id);
   const [rows, early] = await Promise.all([
@@ -185,8 +190,7 @@ export async function completeAndClaim(
     claim ? claimMany(tx, claim, now, completing) : [],
   ]);
   if (claim && tunesPlanner(claim) && rows.some(needsExtras)) {
-    await tx`SELECT set_config(name, reset_val, true) FROM pg_settings
-             WHERE name IN ('enable_sort', 'jit', 'plan_cache_mode')`;
+    await tx`SELECT set_config(name, reset_val, true) FROM pg_settings WHERE name = ANY(${PLANNER_NAMES}::text[])`;
   }
   const completed = await completeExtras(tx, completions, rows, now);
   if (completed.some(Boolean)) await notify();
