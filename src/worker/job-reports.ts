@@ -20,6 +20,7 @@ import {
   closeSync,
   constants,
   fstatSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readSync,
@@ -96,6 +97,15 @@ export function dependencyResultNames(ids: string[]): Map<string, string> {
 }
 
 /**
+ * Whether anything is at `path` (a symlink counts, even a dangling one). Asked first so that
+ * the usual case, a job that wrote no report, costs one lstat and no thrown error: each
+ * failed open or unlink builds an exception, and a worker of short jobs paid four per job.
+ */
+function isPresent(path: string): boolean {
+  return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+}
+
+/**
  * Reads at most `limit` bytes from the end (`fromEnd`) or the start of a regular file; null
  * when there is none. O_NONBLOCK: a FIFO a job left in its place must not hang the worker.
  */
@@ -126,7 +136,7 @@ function readRegularFile(
 
 /** What an attempt left in its result file: JSON text to store, or a note on why nothing is. */
 export function readResult(path: string): { result: string | null; note: string | null } {
-  const file = readRegularFile(path, RESULT_CAP_BYTES + 1, false);
+  const file = isPresent(path) ? readRegularFile(path, RESULT_CAP_BYTES + 1, false) : null;
   if (file === null) return { result: null, note: null };
   if (file.size > RESULT_CAP_BYTES) {
     return {
@@ -205,9 +215,13 @@ export class JobReports {
     return new JobReports(env, job);
   }
 
-  /** The progress to store when it changed since the last one stored, else null. */
-  progressUpdate(): ProgressUpdate | null {
-    const file = readRegularFile(this.env.QUEUECTL_PROGRESS as string, PROGRESS_READ_BYTES, true);
+  /**
+   * The progress to store when it changed since the last one stored, else null. `written`:
+   * whether the job made its progress file, when the caller knows already.
+   */
+  progressUpdate(written?: boolean): ProgressUpdate | null {
+    const path = this.env.QUEUECTL_PROGRESS as string;
+    const file = (written ?? isPresent(path)) ? readRegularFile(path, PROGRESS_READ_BYTES, true) : null;
     const parsed = file === null ? null : parseProgress(file.text);
     // An empty or half-written file keeps the last good value.
     if (parsed !== null) this.current = parsed;
@@ -229,10 +243,15 @@ export class JobReports {
    * when the result could not be stored.
    */
   async finish(store: Store): Promise<string | null> {
+    const progressFile = this.env.QUEUECTL_PROGRESS as string;
+    const resultFile = this.env.QUEUECTL_RESULT as string;
+    const written = [progressFile, resultFile].filter(isPresent);
     try {
-      const update = this.progressUpdate();
+      const update = this.progressUpdate(written.includes(progressFile));
       if (update) await store.jobProgressSave({ updates: [update] });
-      const { result, note } = readResult(this.env.QUEUECTL_RESULT as string);
+      const { result, note } = written.includes(resultFile)
+        ? readResult(resultFile)
+        : { result: null, note: null };
       // Saved even when null if an earlier attempt left one, so a retry that writes no result
       // does not keep the older attempt's; a job that never wrote one costs no write.
       if (result !== null || (this.job.result ?? null) !== null) {
@@ -240,11 +259,11 @@ export class JobReports {
       }
       return note;
     } finally {
-      for (const file of [this.env.QUEUECTL_PROGRESS, this.env.QUEUECTL_RESULT]) {
+      for (const file of written) {
         try {
-          unlinkSync(file as string);
+          unlinkSync(file);
         } catch {
-          // Never written, or already gone.
+          // Gone since, or its folder is read-only now.
         }
       }
       if (this.env.QUEUECTL_DEP_RESULTS !== undefined) {

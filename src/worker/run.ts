@@ -78,11 +78,13 @@ export interface RunningJob {
   readonly exited: boolean;
 }
 
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
+/** False when the group is gone: no process is left in it. */
+function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
   try {
     process.kill(-pid, signal);
+    return true;
   } catch {
-    // The group is already gone.
+    return false;
   }
 }
 
@@ -234,7 +236,9 @@ export function runJob(params: RunParams): RunningJob {
     await child.exited;
     exited = true;
     clearTimeout(timeoutTimer);
-    signalGroup(pid, "SIGTERM");
+    // An empty group stays empty (no process may join a group that no longer exists), and
+    // once it is gone its number may come back as someone else's group: no SIGKILL then.
+    const groupLeft = signalGroup(pid, "SIGTERM");
     // A timer cleared once the output closes: a pending Bun.sleep kept every finished job's
     // second alive, and held a draining worker's exit back by up to a second.
     let leftoverTimer: ReturnType<typeof setTimeout> | undefined;
@@ -245,7 +249,7 @@ export function runJob(params: RunParams): RunningJob {
       }),
     ]);
     clearTimeout(leftoverTimer);
-    signalGroup(pid, "SIGKILL");
+    if (groupLeft) signalGroup(pid, "SIGKILL");
     const exitCode = child.exitCode;
     const signal = child.signalCode === null ? null : String(child.signalCode);
     // After the group: what left it (setsid) dies with the cgroup, before the reaper forgets it.

@@ -6,7 +6,7 @@
  */
 
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { job as jobDetail } from "../../src/dashboard/api.ts";
 import type { Store } from "../../src/store/store.ts";
@@ -111,11 +111,15 @@ for (const backend of backends) {
         { id: "big", command: `head -c ${RESULT_CAP_BYTES + 1} /dev/zero | tr '\\0' 1 > "$QUEUECTL_RESULT"` },
         { id: "junk", command: `echo 'not json' > "$QUEUECTL_RESULT"` },
         { id: "fifo", command: `rm -f "$QUEUECTL_RESULT"; mkfifo "$QUEUECTL_RESULT"` },
+        { id: "dangling", command: `ln -s /nonexistent/result "$QUEUECTL_RESULT"` },
+        { id: "silent", command: "true" },
       ]);
       h.start(await h.open());
-      for (const id of ["big", "junk", "fifo"]) expect(await h.settled(store, id)).toBe("completed");
-      for (const { result } of await store.jobResults({ ids: ["big", "junk", "fifo"] }))
-        expect(result).toBeNull();
+      const ids = ["big", "junk", "fifo", "dangling", "silent"];
+      for (const id of ids) expect(await h.settled(store, id)).toBe("completed");
+      for (const { result } of await store.jobResults({ ids })) expect(result).toBeNull();
+      // Whatever a job left in its report files' places is removed before its outcome is recorded.
+      expect(readdirSync(join(h.queue.home.home, "reports"))).toEqual([]);
       const [big] = await store.attemptList({ jobId: "big" });
       expect(big?.error).toContain("over the 64 KiB cap");
       const [junk] = await store.attemptList({ jobId: "junk" });
