@@ -10,20 +10,20 @@ import type { Attempt, Job, JobState, StateCounts } from "./core/job.ts";
 import type { ScheduleRecord, WorkerRecord } from "./store/store.ts";
 
 /**
- * Whether stdout is a terminal, without touching `process.stdout`: in Bun that getter loads
- * Node's stream layer, about 7 ms, three quarters of a bare Bun start, paid by every command
- * a script runs. A pipe, a file or /dev/null is told apart by fstat; only a character
- * device other than /dev/null needs the real check.
+ * Whether stdout (fd 1) or stderr (fd 2) is a terminal, without touching `process.stdout` or
+ * `process.stderr`: in Bun either getter loads Node's stream layer, 7 to 20 ms, as much as a
+ * bare Bun start, paid by every command a script runs. A pipe, a file or /dev/null is told
+ * apart by fstat; only a character device other than /dev/null needs the real check.
  */
-function stdoutIsTerminal(): boolean {
+export function isTerminal(fd: 1 | 2): boolean {
   try {
-    const stats = fstatSync(1);
+    const stats = fstatSync(fd);
     if (!stats.isCharacterDevice()) return false;
     if (stats.rdev === statSync("/dev/null").rdev) return false;
   } catch {
     // No /dev/null to compare with (Windows): ask the stream.
   }
-  return Boolean(process.stdout.isTTY);
+  return Boolean((fd === 1 ? process.stdout : process.stderr).isTTY);
 }
 
 /** picocolors' styles when colour is off: each returns its input as text. */
@@ -33,7 +33,7 @@ const PLAIN_COLORS = new Proxy({ isColorSupported: false } as Colors, {
 
 /** Coloured only on a TTY and never under NO_COLOR; picocolors itself probes stdout, so it loads only then. */
 export const colors: Colors =
-  !process.env.NO_COLOR && stdoutIsTerminal()
+  !process.env.NO_COLOR && isTerminal(1)
     ? (() => {
         const pc = require("picocolors") as typeof import("picocolors");
         return pc.createColors(pc.isColorSupported);

@@ -12,7 +12,7 @@ import {
 import { enqueuePrepared } from "../flow/enqueue.ts";
 import type { Input } from "../flow/enqueue-input.ts";
 import type { StreamResult } from "../flow/enqueue-stream.ts";
-import { colors, printJson, safeText } from "../render.ts";
+import { colors, isTerminal, printJson, safeText } from "../render.ts";
 import type { Store } from "../store/store.ts";
 import { type GlobalOptions, lastValue, withStore } from "./context.ts";
 
@@ -92,9 +92,8 @@ export async function enqueueCommand(json: string | undefined, options: EnqueueO
 
 async function enqueueInput(input: Input, options: EnqueueOptions, fromFile: boolean): Promise<void> {
   const items = input.kind === "whole" ? parseJobInput(input.text, input.name, input.format) : [];
-  // isTTY last, and only for files: touching process.stderr loads Node's streams, about
-  // 10 ms of a one-job call.
-  const mayShowProgress = fromFile && !options.json && Boolean(process.stderr.isTTY);
+  // Only for files, and never through process.stderr unless it is a terminal (see isTerminal).
+  const mayShowProgress = fromFile && !options.json && isTerminal(2);
   const progress = (done: number) => {
     if (done >= PROGRESS_FROM) process.stderr.write(`\renqueued ${done}`);
   };

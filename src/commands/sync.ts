@@ -14,7 +14,7 @@ import {
   syncJson,
   unchangedCount,
 } from "../render/sync.ts";
-import { colors, printJson, safeText } from "../render.ts";
+import { colors, isTerminal, printJson, safeText } from "../render.ts";
 import { LONG_RUNNING_CONNECTIONS, openStore } from "../store/open.ts";
 import { isProcessAlive } from "../worker/process-info.ts";
 import { type GlobalOptions, lastValue, withStore } from "./context.ts";
@@ -44,7 +44,7 @@ function errorsFound(outcome: SyncOutcome): UserError {
 }
 
 function progressReporter(enabled: boolean): ((done: number, total: number) => void) | undefined {
-  if (!enabled || !process.stderr.isTTY) return undefined;
+  if (!enabled || !isTerminal(2)) return undefined;
   return (done, total) => {
     if (total < PROGRESS_MIN_FILES) return;
     if (done === total) process.stderr.write("\r\x1b[K");

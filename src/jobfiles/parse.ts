@@ -28,6 +28,13 @@ import {
 import { type MatrixOrigin, readDeclaration } from "./declaration.ts";
 import { duplicateIdProblems, type IdPlace, type JobfileProblem } from "./problem.ts";
 
+/**
+ * The fields checked after parsing, across files (plan-dependencies.ts), whose places a
+ * parse keeps. Only these: every parse of an unchanged file is kept in the read index, and
+ * the places of all fields made up a third of it.
+ */
+const LATER_CHECKED_FIELDS: ReadonlySet<string> = new Set(["after"]);
+
 /** Larger files are refused unread: a jobfile is a handful of lines. */
 export const MAX_JOBFILE_BYTES = 1024 * 1024;
 export type Place = TextPlace;
@@ -37,7 +44,10 @@ export interface ParsedJob extends Place {
   /** Where the job declares its id (or where the job starts when the id comes from the path). */
   line: number;
   column: number;
-  /** Where each of its fields is written, for problems found later (e.g. an unknown `after` id). */
+  /**
+   * Where the fields that problems found later point at (LATER_CHECKED_FIELDS: an unknown
+   * `after` id) are written.
+   */
   fields: Record<string, Place>;
   /** The declaration and values of a job made by a `matrix`; absent otherwise. */
   matrix?: MatrixOrigin;
@@ -276,7 +286,10 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
     if (declared.problems.length > 0) continue;
     const fields: Record<string, Place> = {};
     if (yaml().isMap(entry.node))
-      for (const pair of entry.node.items) fields[keyText(pair.key)] = place(offsetOf(pair.key));
+      for (const pair of entry.node.items) {
+        const key = keyText(pair.key);
+        if (LATER_CHECKED_FIELDS.has(key)) fields[key] = place(offsetOf(pair.key));
+      }
     for (const { spec, matrix } of declared.specs)
       result.jobs.push({ spec, ...idAt, fields, ...(matrix ? { matrix } : {}) });
   }

@@ -20,11 +20,15 @@ export function dependencyConflicts(
     const problem = { file: job.file, line: place.line, column: place.column, field: "after", message, hint };
     conflicts.set(job.file, [...(conflicts.get(job.file) ?? []), problem]);
   };
+  // Only a job that waits can name an unknown id or close a cycle; most folders have none.
+  const waiting = jobs.filter((job) => (job.spec.after ?? []).length > 0);
+  if (waiting.length === 0) return conflicts;
   for (;;) {
     const valid = jobs.filter((job) => !conflicts.has(job.file));
     const declared = new Set(valid.map((job) => job.spec.id));
+    const validWaiting = waiting.filter((job) => !conflicts.has(job.file));
     let heldBack = false;
-    for (const job of valid) {
+    for (const job of validWaiting) {
       const unknown = (job.spec.after ?? []).filter((id) => !declared.has(id) && !existing.has(id));
       if (unknown.length === 0) continue;
       add(
@@ -35,10 +39,11 @@ export function dependencyConflicts(
       heldBack = true;
     }
     if (heldBack) continue;
-    const cycle = findCycle(new Map(valid.map((job) => [job.spec.id, job.spec.after ?? []])));
+    // A cycle's every member waits for the next, so the jobs that wait hold all cycles.
+    const cycle = findCycle(new Map(validWaiting.map((job) => [job.spec.id, job.spec.after ?? []])));
     if (!cycle) return conflicts;
     const members = new Set(cycle);
-    for (const job of valid) {
+    for (const job of validWaiting) {
       if (members.has(job.spec.id)) {
         add(
           job,

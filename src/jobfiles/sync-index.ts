@@ -22,9 +22,9 @@ import type { ParsedJobfile } from "./parse.ts";
 
 /**
  * Bumped whenever the parser or this file's shape changes what an entry means (2: `matrix`
- * declarations, which format 1 recorded as errors).
+ * declarations, which format 1 recorded as errors; 3: only the places of `after` fields).
  */
-const INDEX_FORMAT = 2;
+const INDEX_FORMAT = 3;
 
 /**
  * How close to the reading sync's start a file's times make it racy. Sub-second timestamps

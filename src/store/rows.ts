@@ -141,12 +141,24 @@ export function rowToJobRecord(row: Row): JobRecord {
 
 /** What the reconcile rules read about an id; `completed` and `canceled_dependents` are JSON arrays. */
 export function rowToJobFacts(row: Row): JobFacts {
-  const completed = parseJson<{ revision: string; at: unknown }[] | null>(row.completed) ?? [];
+  // JSON parsed only where there is something to parse, and the spec only when asked for:
+  // the planner shows it for a change alone, and a no-op re-sync of 10,000 jobfiles parsed
+  // every one of them.
+  const completed =
+    row.completed === "[]"
+      ? []
+      : (parseJson<{ revision: string; at: unknown }[] | null>(row.completed) ?? []);
+  const canceled =
+    row.canceled_dependents === "[]" ? [] : (parseJson<string[] | null>(row.canceled_dependents) ?? []);
+  let spec: JobSpec | undefined;
   return {
     id: String(row.id),
     state: row.state as JobState,
     revision: String(row.revision),
-    spec: parseJson<JobSpec>(row.spec),
+    get spec() {
+      spec ??= parseJson<JobSpec>(row.spec);
+      return spec;
+    },
     nextRevision: toNullableString(row.next_revision),
     source: toNullableString(row.source),
     declared: Boolean(row.declared),
@@ -156,7 +168,7 @@ export function rowToJobFacts(row: Row): JobFacts {
         (entry): CompletedRevision => ({ revision: String(entry.revision), at: toNullableNumber(entry.at) }),
       )
       .sort((a, b) => a.revision.localeCompare(b.revision)),
-    canceledDependents: [...(parseJson<string[] | null>(row.canceled_dependents) ?? [])].map(String).sort(),
+    canceledDependents: canceled.map(String).sort(),
   };
 }
 
