@@ -92,12 +92,13 @@ export async function refreshFromScan(
   const seen = new Set(refusedFiles);
   for (const file of scan.files) {
     seen.add(file.rel);
+    // A file as it was read, the common case of a periodic re-sync, is passed over without
+    // a promise: awaiting 20,000 of them took a third of the re-sync's time after the scan.
+    const before = model.files.get(file.rel);
+    if (before?.kind === "parsed" && before.key === statKey(file.stats)) continue;
     if ((await readInto(model, file, reading, previousIds)) !== false) changed = true;
   }
-  for (const rel of [...model.files.keys()]) {
-    if (seen.has(rel)) continue;
-    changed = true;
-    markGone(model, rel, reading);
-  }
-  return changed;
+  const gone = [...model.files.keys()].filter((rel) => !seen.has(rel));
+  for (const rel of gone) markGone(model, rel, reading);
+  return changed || gone.length > 0;
 }

@@ -100,6 +100,8 @@ export class TailBuffer {
   }
 
   text(): string {
+    // Most short jobs print nothing: no buffer, no decoder.
+    if (this.length === 0) return "";
     const joined = new Uint8Array(this.length);
     let offset = 0;
     for (const chunk of this.chunks) {
