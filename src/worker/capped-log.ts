@@ -82,33 +82,40 @@ export class CappedLog {
   }
 }
 
-/** The last `capBytes` of everything pushed, across both streams in arrival order. */
+/**
+ * The last `capBytes` of everything pushed, across both streams in arrival order. A ring
+ * made on the first push: each chunk is copied in place, so a job printing a gigabyte
+ * leaves no trail of copies for the garbage collector.
+ */
 export class TailBuffer {
-  private chunks: Uint8Array[] = [];
-  private length = 0;
+  private ring: Uint8Array | null = null;
+  /** Where the next byte goes. */
+  private end = 0;
+  /** Bytes held, at most capBytes. */
+  private held = 0;
 
   constructor(private readonly capBytes: number) {}
 
   push(chunk: Uint8Array): void {
+    if (chunk.length === 0 || this.capBytes === 0) return;
+    this.ring ??= new Uint8Array(this.capBytes);
+    const ring = this.ring;
     const kept = chunk.length > this.capBytes ? chunk.subarray(chunk.length - this.capBytes) : chunk;
-    // Copy: the stream may reuse its buffer for the next read.
-    this.chunks.push(kept.slice());
-    this.length += kept.length;
-    while (this.length - (this.chunks[0]?.length ?? 0) >= this.capBytes) {
-      this.length -= this.chunks.shift()?.length ?? 0;
-    }
+    const first = Math.min(kept.length, this.capBytes - this.end);
+    ring.set(kept.subarray(0, first), this.end);
+    ring.set(kept.subarray(first), 0);
+    this.end = (this.end + kept.length) % this.capBytes;
+    this.held = Math.min(this.capBytes, this.held + kept.length);
   }
 
   text(): string {
     // Most short jobs print nothing: no buffer, no decoder.
-    if (this.length === 0) return "";
-    const joined = new Uint8Array(this.length);
-    let offset = 0;
-    for (const chunk of this.chunks) {
-      joined.set(chunk, offset);
-      offset += chunk.length;
-    }
-    const start = Math.max(0, this.length - this.capBytes);
-    return new TextDecoder().decode(joined.subarray(start));
+    if (this.ring === null || this.held === 0) return "";
+    const start = (this.end - this.held + this.capBytes) % this.capBytes;
+    const bytes =
+      start + this.held <= this.capBytes
+        ? this.ring.subarray(start, start + this.held)
+        : Buffer.concat([this.ring.subarray(start), this.ring.subarray(0, this.end)]);
+    return new TextDecoder().decode(bytes);
   }
 }

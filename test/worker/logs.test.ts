@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import type { Attempt } from "../../src/core/job.ts";
 import { pickAttempt } from "../../src/worker/attempt-logs.ts";
 import { CappedLog, TailBuffer } from "../../src/worker/capped-log.ts";
@@ -88,6 +89,19 @@ describe("LogFollower", () => {
 });
 
 describe("TailBuffer", () => {
+  test("holds the last cap bytes of everything pushed, however the chunks fall (property)", () => {
+    const chunks = fc.array(fc.uint8Array({ maxLength: 120 }), { maxLength: 12 });
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 50 }), chunks, (cap, pushed) => {
+        const tail = new TailBuffer(cap);
+        for (const chunk of pushed) tail.push(chunk);
+        const all = Buffer.concat(pushed);
+        const expected = new TextDecoder().decode(all.subarray(Math.max(0, all.length - cap)));
+        expect(tail.text()).toBe(expected);
+      }),
+    );
+  });
+
   test("keeps the last bytes across chunks", () => {
     const tail = new TailBuffer(5);
     for (const piece of ["abc", "def", "g"]) tail.push(bytes(piece));
