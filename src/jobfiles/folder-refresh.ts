@@ -26,6 +26,11 @@ function markGone(model: FolderModel, rel: string, reading: Reading): boolean {
   return false;
 }
 
+/** Whether `file` is as the model last read it: then there is nothing to read again. */
+function isAsRead(before: FileEntry | undefined, file: ScannedFile): boolean {
+  return before?.kind === "parsed" && before.key === statKey(file.stats);
+}
+
 /**
  * Reads a found file into the model unless its stats are those already read. Returns
  * whether what the file declares may have changed, or "waiting" when it is not settled.
@@ -37,7 +42,7 @@ async function readInto(
   previousIds: string[],
 ): Promise<boolean | "waiting"> {
   const before: FileEntry | undefined = model.files.get(file.rel);
-  if (before?.kind === "parsed" && before.key === statKey(file.stats)) return false;
+  if (isAsRead(before, file)) return false;
   const read = await readSettled(file, reading.settleMs, reading.now);
   if (read.kind === "wait") {
     model.files.set(file.rel, { kind: "waiting", at: read.at, last: lastParsed(before) });
@@ -94,8 +99,7 @@ export async function refreshFromScan(
     seen.add(file.rel);
     // A file as it was read, the common case of a periodic re-sync, is passed over without
     // a promise: awaiting 20,000 of them took a third of the re-sync's time after the scan.
-    const before = model.files.get(file.rel);
-    if (before?.kind === "parsed" && before.key === statKey(file.stats)) continue;
+    if (isAsRead(model.files.get(file.rel), file)) continue;
     if ((await readInto(model, file, reading, previousIds)) !== false) changed = true;
   }
   const gone = [...model.files.keys()].filter((rel) => !seen.has(rel));

@@ -100,9 +100,15 @@ export function dependencyResultNames(ids: string[]): Map<string, string> {
  * Whether anything is at `path` (a symlink counts, even a dangling one). Asked first so that
  * the usual case, a job that wrote no report, costs one lstat and no thrown error: each
  * failed open or unlink builds an exception, and a worker of short jobs paid four per job.
+ * When the answer is unknown (a job made the folder unreadable), the reads and removals
+ * that follow are tried anyway; they fail quietly.
  */
 function isPresent(path: string): boolean {
-  return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+  try {
+    return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return true;
+  }
 }
 
 /**
@@ -136,7 +142,7 @@ function readRegularFile(
 
 /** What an attempt left in its result file: JSON text to store, or a note on why nothing is. */
 export function readResult(path: string): { result: string | null; note: string | null } {
-  const file = isPresent(path) ? readRegularFile(path, RESULT_CAP_BYTES + 1, false) : null;
+  const file = readRegularFile(path, RESULT_CAP_BYTES + 1, false);
   if (file === null) return { result: null, note: null };
   if (file.size > RESULT_CAP_BYTES) {
     return {
@@ -173,8 +179,8 @@ export class JobReports {
   /**
    * Names the report files of a claimed job. Nothing is created for a job without
    * dependencies: the job's own write creates its file, so a job that reports nothing costs
-   * the worker no file system work beyond one folder check. Null when the folder cannot be
-   * made; the job then runs without these variables.
+   * the worker one folder check per process and two lstats at its end. Null when the folder
+   * cannot be made; the job then runs without these variables.
    */
   static async open(params: { store: Store; home: string; job: Job }): Promise<JobReports | null> {
     const { job } = params;
@@ -243,27 +249,34 @@ export class JobReports {
    * when the result could not be stored.
    */
   async finish(store: Store): Promise<string | null> {
-    const progressFile = this.env.QUEUECTL_PROGRESS as string;
-    const resultFile = this.env.QUEUECTL_RESULT as string;
-    const written = [progressFile, resultFile].filter(isPresent);
+    const files = [this.env.QUEUECTL_PROGRESS as string, this.env.QUEUECTL_RESULT as string];
+    const [progressFile, resultFile] = files as [string, string];
+    const written = files.filter(isPresent);
+    let stored = false;
     try {
       const update = this.progressUpdate(written.includes(progressFile));
-      if (update) await store.jobProgressSave({ updates: [update] });
+      if (update) {
+        stored = true;
+        await store.jobProgressSave({ updates: [update] });
+      }
       const { result, note } = written.includes(resultFile)
         ? readResult(resultFile)
         : { result: null, note: null };
       // Saved even when null if an earlier attempt left one, so a retry that writes no result
       // does not keep the older attempt's; a job that never wrote one costs no write.
       if (result !== null || (this.job.result ?? null) !== null) {
+        stored = true;
         await store.jobResultSave({ id: this.job.id, token: this.job.token, result });
       }
       return note;
     } finally {
-      for (const file of written) {
+      // While the store was written, a process that left the job's group may have made one.
+      for (const file of stored ? files.filter(isPresent) : written) {
         try {
           unlinkSync(file);
         } catch {
-          // Gone since, or its folder is read-only now.
+          // Gone since, the folder is read-only now, or a folder the job made in its place
+          // (left as it is: a job's folders are not the worker's to delete).
         }
       }
       if (this.env.QUEUECTL_DEP_RESULTS !== undefined) {

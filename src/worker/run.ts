@@ -78,13 +78,14 @@ export interface RunningJob {
   readonly exited: boolean;
 }
 
-/** False when the group is gone: no process is left in it. */
+/** False when the group is gone (ESRCH): no process is left in it. */
 function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
   try {
     process.kill(-pid, signal);
     return true;
-  } catch {
-    return false;
+  } catch (error) {
+    // EPERM: members are left that may not be signalled now, but may be once they drop privileges.
+    return (error as NodeJS.ErrnoException).code !== "ESRCH";
   }
 }
 
@@ -236,9 +237,9 @@ export function runJob(params: RunParams): RunningJob {
     await child.exited;
     exited = true;
     clearTimeout(timeoutTimer);
-    // An empty group stays empty (no process may join a group that no longer exists), and
-    // once it is gone its number may come back as someone else's group: no SIGKILL then.
-    const groupLeft = signalGroup(pid, "SIGTERM");
+    // A group found empty stays empty (no process may join a group that no longer exists),
+    // so it needs no SIGKILL, which its number might meet as someone else's group later.
+    const groupHadMembers = signalGroup(pid, "SIGTERM");
     // A timer cleared once the output closes: a pending Bun.sleep kept every finished job's
     // second alive, and held a draining worker's exit back by up to a second.
     let leftoverTimer: ReturnType<typeof setTimeout> | undefined;
@@ -249,7 +250,7 @@ export function runJob(params: RunParams): RunningJob {
       }),
     ]);
     clearTimeout(leftoverTimer);
-    if (groupLeft) signalGroup(pid, "SIGKILL");
+    if (groupHadMembers) signalGroup(pid, "SIGKILL");
     const exitCode = child.exitCode;
     const signal = child.signalCode === null ? null : String(child.signalCode);
     // After the group: what left it (setsid) dies with the cgroup, before the reaper forgets it.

@@ -118,12 +118,23 @@ for (const backend of backends) {
       const ids = ["big", "junk", "fifo", "dangling", "silent"];
       for (const id of ids) expect(await h.settled(store, id)).toBe("completed");
       for (const { result } of await store.jobResults({ ids })) expect(result).toBeNull();
-      // Whatever a job left in its report files' places is removed before its outcome is recorded.
+      // The files (and FIFOs and links) a job left in its report files' places are removed
+      // before its outcome is recorded.
       expect(readdirSync(join(h.queue.home.home, "reports"))).toEqual([]);
       const [big] = await store.attemptList({ jobId: "big" });
       expect(big?.error).toContain("over the 64 KiB cap");
       const [junk] = await store.attemptList({ jobId: "junk" });
       expect(junk?.error).toContain("not JSON");
+    });
+
+    test("a job that puts a file where the report folder was still completes, with no note", async () => {
+      const { h, store } = await setUp(backend);
+      const command = `d=$(dirname "$QUEUECTL_RESULT"); rm -rf "$d"; : > "$d"`;
+      await h.enqueue(store, [{ id: "vandal", command }]);
+      h.start(await h.open());
+      expect(await h.settled(store, "vandal")).toBe("completed");
+      const [attempt] = await store.attemptList({ jobId: "vandal" });
+      expect(attempt?.error).toBeNull();
     });
 
     test("a retry that writes no result does not keep the failed attempt's", async () => {
