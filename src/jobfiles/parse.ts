@@ -31,7 +31,7 @@ import { duplicateIdProblems, type IdPlace, type JobfileProblem } from "./proble
 /**
  * The fields checked after parsing, across files (plan-dependencies.ts), whose places a
  * parse keeps. Only these: every parse of an unchanged file is kept in the read index, and
- * the places of all fields made up a third of it.
+ * the places of all fields made up about a quarter of it.
  */
 const LATER_CHECKED_FIELDS: ReadonlySet<string> = new Set(["after"]);
 
