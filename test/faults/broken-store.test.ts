@@ -21,7 +21,6 @@ import {
   AS_NOBODY,
   cliAsNobody,
   countJobs,
-  cpuShare,
   integrityCheck,
   jobStates,
   mountScratchFs,
@@ -132,7 +131,7 @@ describe.skipIf(!scratchFsAvailable())("a failing disk (loop-mounted ext4; needs
     const listed = JSON.parse(ok(await cli(env, "list", "--json"))) as { id: string }[];
     expect(listed.filter((job) => job.id.startsWith("stored-"))).toHaveLength(40);
     for (const worker of workers) await worker.waitFor("stderr", /error: /);
-    for (const worker of workers) expect(await cpuShare(worker.pid)).toBeLessThan(0.5);
+    for (const worker of workers) expect(await worker.cpuShare()).toBeLessThan(0.5);
     for (const worker of workers)
       clearWorkerErrors(worker, /cannot write the database .*jobs\.db|jobs\.db is read-only/);
 
@@ -166,7 +165,7 @@ describe.skipIf(!scratchFsAvailable())("a failing disk (loop-mounted ext4; needs
       /cannot write the database .*jobs\.db: database or disk is full/,
     );
     expect(countJobs(db, "id LIKE 'late-%'")).toBe(0);
-    for (const worker of workers) expect(await cpuShare(worker.pid)).toBeLessThan(0.5);
+    for (const worker of workers) expect(await worker.cpuShare()).toBeLessThan(0.5);
     for (const worker of workers) await worker.waitFor("stderr", /database or disk is full/);
     for (const worker of workers)
       clearWorkerErrors(worker, /cannot write the database .*jobs\.db: database or disk is full/);
@@ -207,7 +206,7 @@ describe.skipIf(!nobodyCanRunTheCli())(
       runtimeFailure(nobody("enqueue", '{"id":"second","command":"true"}'), /jobs\.db is read-only/);
       expect(nobody("list", "--json").exitCode).toBe(0);
       // POSIX checks permissions when a file is opened: the running worker is unaffected.
-      expect(await cpuShare(workers[0]?.pid ?? 0)).toBeLessThan(0.5);
+      expect(await (workers[0] as WorkerProcess).cpuShare()).toBeLessThan(0.5);
       expect(workers[0]?.stderr).toBe("");
       chmodSync(db, 0o600);
       expect(nobody("enqueue", '{"id":"second","command":"true"}').exitCode).toBe(0);

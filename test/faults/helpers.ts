@@ -200,6 +200,20 @@ export class WorkerProcess {
     });
   }
 
+  /**
+   * The share of a core this worker used over the next `ms`. A worker that exited instead
+   * of waiting fails with its exit code and the end of its output, not a bare ENOENT.
+   */
+  async cpuShare(ms = 2000): Promise<number> {
+    try {
+      return await cpuShare(this.pid, ms);
+    } catch (error) {
+      throw new Error(
+        `worker ${this.pid} is gone (exit code ${this.process.exitCode}; ${(error as Error).message}); stdout: ${this.stdout.slice(-2000)}; stderr: ${this.stderr.slice(-2000)}`,
+      );
+    }
+  }
+
   async kill(): Promise<void> {
     this.process.kill("SIGKILL");
     await this.process.exited;
