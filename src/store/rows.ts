@@ -139,17 +139,18 @@ export function rowToJobRecord(row: Row): JobRecord {
   };
 }
 
+/** A JSON array column (SQLite text, PostgreSQL already parsed, or NULL), an empty one unparsed. */
+function jsonList<T>(value: unknown): T[] {
+  return value === "[]" ? [] : (parseJson<T[] | null>(value) ?? []);
+}
+
 /** What the reconcile rules read about an id; `completed` and `canceled_dependents` are JSON arrays. */
 export function rowToJobFacts(row: Row): JobFacts {
   // JSON parsed only where there is something to parse, and the spec only when asked for:
   // the planner shows it for a change alone, and a no-op re-sync of 10,000 jobfiles parsed
   // every one of them.
-  const completed =
-    row.completed === "[]"
-      ? []
-      : (parseJson<{ revision: string; at: unknown }[] | null>(row.completed) ?? []);
-  const canceled =
-    row.canceled_dependents === "[]" ? [] : (parseJson<string[] | null>(row.canceled_dependents) ?? []);
+  const completed = jsonList<{ revision: string; at: unknown }>(row.completed);
+  const canceled = jsonList<string>(row.canceled_dependents);
   let spec: JobSpec | undefined;
   return {
     id: String(row.id),
