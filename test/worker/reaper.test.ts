@@ -58,9 +58,10 @@ test("a reaper killed on its own is replaced and still kills the group when the 
     process.kill(first, "SIGKILL");
     await new Promise((done) => { const t = setInterval(() => { if (reaper.child.pid !== first) { clearInterval(t); done(); } }, 10); });
     await Bun.write(${JSON.stringify(join(dir, "replaced"))}, "yes");`);
-  await waitFor(() => existsSync(join(dir, "replaced")), {
+  // The job's shell writes the child's pid on its own time, which can come after "replaced".
+  await waitFor(() => existsSync(join(dir, "replaced")) && started() && pidIn("child") > 0, {
     timeoutMs: 20_000,
-    what: "the reaper to be replaced",
+    what: "the reaper to be replaced and the job to start",
   });
   const [leader, child] = [pidIn("leader"), pidIn("child")];
   worker.kill("SIGKILL");
