@@ -9,7 +9,7 @@
  */
 
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hostName } from "../../src/core/home.ts";
 import { LOG_CAP_BYTES } from "../../src/worker/log-files.ts";
@@ -142,9 +142,12 @@ describe("job output", () => {
   }, 60_000);
 
   test("logs --follow waits for the job, streams its output while it runs, and ends with it", async () => {
+    // The job waits for the test after its first tick: a follower slow to start on a busy
+    // machine must still see the job running.
+    const go = join(context.home.home, "go");
     await enqueue({
       id: "ticker",
-      command: "for i in 1 2 3; do echo tick $i; sleep 0.5; done; echo boom >&2; exit 2",
+      command: `echo tick 1; while [ ! -e '${go}' ]; do sleep 0.05; done; echo tick 2; sleep 0.3; echo tick 3; echo boom >&2; exit 2`,
       max_retries: 0,
     });
     const follower = Bun.spawn(["bun", CLI_PATH, "logs", "ticker", "--follow"], {
@@ -161,6 +164,7 @@ describe("job output", () => {
     // Output arrives while the job still runs.
     await waitFor(() => seen.includes("tick 1"), { timeoutMs: 20_000, what: "the first tick" });
     expect(await jobState(context.home, "ticker")).toBe("processing");
+    writeFileSync(go, "");
     // The job exited 2, so the follow exits as `wait` would: 1.
     expect(await follower.exited).toBe(1);
     await reading;

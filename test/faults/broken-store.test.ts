@@ -124,6 +124,9 @@ describe.skipIf(!scratchFsAvailable())("a failing disk (loop-mounted ext4; needs
       timeoutMs: 30_000,
       what: "some jobs to run",
     });
+    // One worker can run the first jobs alone; a worker that opened the file only after the
+    // fault would rightly refuse to start, and be gone before its CPU is sampled.
+    for (const worker of workers) await worker.waitFor("stdout", / started \(pid /);
 
     scratch.failReadOnly();
     runtimeFailure(await cli(env, "enqueue", '{"id":"late","command":"true"}'), /jobs\.db is read-only/);
@@ -157,6 +160,8 @@ describe.skipIf(!scratchFsAvailable())("a failing disk (loop-mounted ext4; needs
       timeoutMs: 30_000,
       what: "some jobs to run",
     });
+    // As above: both workers must have started before the disk fills.
+    for (const worker of workers) await worker.waitFor("stdout", / started \(pid /);
 
     const filler = scratch.fill();
     // Far more than any free space left in the WAL: the write needs new blocks, and gets none.

@@ -162,8 +162,13 @@ for (const backend of backends) {
         lock = await holdLock(h.queue, "late", 30_000);
         held.resume();
       } else {
-        lock = await holdLock(h.queue, "late", 2_000);
+        // Held until the worker has failed and retried, not for a time the job may outlast.
+        lock = await holdLock(h.queue, "late", 60_000);
         writeFileSync(job.go, "");
+        await waitFor(() => worker.events.some((event) => event.type === "record-retry"), {
+          what: "the worker to retry the result",
+        });
+        lock.release();
       }
       if (h.queue.admin) {
         // The completion waits behind the row lock; its connection is cut while it waits.

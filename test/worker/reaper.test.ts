@@ -37,7 +37,12 @@ function owner(extra = ""): Bun.Subprocess {
 }
 
 const pidIn = (name: string) => Number(readFileSync(join(dir, name), "utf8").trim());
-const started = () => existsSync(join(dir, "leader")) && existsSync(join(dir, "child"));
+// Both files exist and hold a pid: a file read between its truncation and its write is empty.
+const started = () =>
+  existsSync(join(dir, "leader")) &&
+  existsSync(join(dir, "child")) &&
+  pidIn("leader") > 0 &&
+  pidIn("child") > 0;
 const groupKilled = (leader: number, child: number, what: string) =>
   waitFor(() => !isProcessAlive(leader) && !isProcessAlive(child), { timeoutMs: 15_000, what });
 

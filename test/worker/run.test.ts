@@ -180,8 +180,12 @@ describe("runJob", () => {
   test("a timeout stops the whole group: no grandchild survives, and the error says so", async () => {
     const pidFile = join(home, "grandchild.pid");
     // The grandchild ignores SIGTERM, so only the SIGKILL after the grace period can end it.
+    // The grandchild writes its own pid before anything else, and the job waits for it, so a
+    // busy machine cannot time the job out before the pid is known.
     const running = run(
-      { command: `sh -c 'trap "" TERM; sleep 300' & echo $! > ${pidFile}; sleep 300` },
+      {
+        command: `sh -c 'echo $$ > ${pidFile}; trap "" TERM; exec sleep 300' & while [ ! -s ${pidFile} ]; do sleep 0.05; done; sleep 300`,
+      },
       1000,
     );
     const result = await running.done;
