@@ -19,6 +19,14 @@ import type { QueueNotify, WebhookDelivery } from "../webhook-records.ts";
 type Row = Record<string, unknown>;
 
 /**
+ * Whether anyone may want to hear about a row of `jobs`: a `notify` on the job, its queue or
+ * the config. A completion asks it in its RETURNING, to skip the outbox when nobody listens.
+ */
+export const MAY_NOTIFY_SQL = `(json_extract(jobs.spec, '$.notify') IS NOT NULL
+  OR EXISTS (SELECT 1 FROM queues nq WHERE nq.name = jobs.queue AND nq.notify IS NOT NULL)
+  OR EXISTS (SELECT 1 FROM config nc WHERE nc.key = 'notify' AND nc.value <> '[]'))`;
+
+/**
  * Writes the outbox rows for the state the job `id` is in now (completed, failed or dead),
  * one per URL that wants the event. Must run inside the caller's transaction, right after
  * the fenced state change, so the rows exist exactly when the change does.
@@ -36,13 +44,11 @@ export function recordWebhookEvents(db: Database, ids: string[], now: number): v
   if (ids.length === 0) return;
   const rows = db
     .query(`
-      SELECT j.*, q.notify AS queue_notify, c.value AS config_notify
-      FROM jobs j
-      LEFT JOIN queues q ON q.name = j.queue
+      SELECT jobs.*, q.notify AS queue_notify, c.value AS config_notify
+      FROM jobs
+      LEFT JOIN queues q ON q.name = jobs.queue
       LEFT JOIN config c ON c.key = 'notify'
-      WHERE j.id IN (SELECT value FROM json_each(?))
-        AND (json_extract(j.spec, '$.notify') IS NOT NULL OR q.notify IS NOT NULL
-             OR (c.value IS NOT NULL AND c.value <> '[]'))`)
+      WHERE jobs.id IN (SELECT value FROM json_each(?)) AND ${MAY_NOTIFY_SQL}`)
     .all(JSON.stringify(ids)) as Row[];
   const insert = db.query(`
     INSERT INTO webhook_deliveries (job_id, token, event, url, body, created_at, next_attempt_at)
