@@ -26,9 +26,12 @@ async function completeStatement(tx: SQL, schema: string, runs: CompletedRun[], 
   if (runs.length === 0) return [];
   const column = <T>(pick: (run: CompletedRun) => T) => runs.map(pick);
   // Sent together, one round trip: the server still takes the lock before the statement
-  // after it begins (and takes its snapshot).
-  const [, rows] = (await Promise.all([
+  // after it begins (and takes its snapshot). A generic plan, as for the claim (claimMany):
+  // planned anew at each bind, this statement cost 0.55 ms of a 1.6 ms round, more than it
+  // took to run; it only walks primary keys, which a generic plan gets right.
+  const [, , rows] = (await Promise.all([
     lockDependenciesShared(tx, schema),
+    tx`SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`,
     tx`
     WITH input AS (
       SELECT * FROM unnest(
@@ -62,7 +65,7 @@ async function completeStatement(tx: SQL, schema: string, runs: CompletedRun[], 
       WHERE attempts.job_id = done.id AND attempts.token = done.token
     )
     SELECT * FROM done`,
-  ])) as [unknown, Row[]];
+  ])) as [unknown, unknown, Row[]];
   return rows;
 }
 
