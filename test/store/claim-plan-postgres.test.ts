@@ -3,11 +3,16 @@
  * LIMIT, even when the table has no statistics yet (right after a bulk enqueue, or with
  * autovacuum behind or off). Checked by what the server counted, not by the clock: the
  * index entries the claim read, from pg_stat_user_indexes. A plan that sorts every pending
- * job first reads all of them.
+ * job first reads all of them. And the planner settings a round changes for one statement
+ * do not outlive it in the round's transaction.
  */
 
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import type { SQL } from "bun";
+import type { Job } from "../../src/core/job.ts";
 import { openPostgresStore } from "../../src/store/postgres/backend.ts";
+import { completeAndClaim } from "../../src/store/postgres/complete-many.ts";
+import type { RunResult } from "../../src/store/store.ts";
 import { waitFor } from "../helpers/cli.ts";
 import { privateSchema } from "../helpers/pg-schema.ts";
 import { newJob, T0 } from "./contract-helpers.ts";
@@ -53,5 +58,53 @@ describe.skipIf(!PG_URL)("the PostgreSQL claim plan", () => {
       { timeoutMs: 20_000, what: "the claim's index scan to be counted" },
     );
     expect(after.read - before.read).toBeLessThan(100);
+  });
+
+  test("a round leaves the planner as it found it for what follows in its transaction", async () => {
+    // The completion runs on a generic plan and the claim of all queues with its own planner
+    // settings; a claim of named queues after them, and the round's extras, must not.
+    const store = await openPostgresStore(url);
+    // A queue of their own: the first test left its backlog in the default queue.
+    const jobs = ["plan-a", "plan-b"].map((id) => newJob(id, { queue: "plan" }));
+    // A jobfile's job: its completion has extras (its revision is recorded).
+    jobs.push(newJob("plan-c", { queue: "plan", source: "plan.yaml" }));
+    await store.jobInsertMany({ jobs, now: T0 });
+    const claim = { workerId: "w", host: "h", leaseMs: 60_000, limit: 3, queues: ["plan"] };
+    const { claimed } = await store.jobCompleteAndClaim({ completions: [], claim, now: T0 + 1 });
+    await store.close();
+    expect(claimed.map((job) => job.id)).toEqual(["plan-a", "plan-b", "plan-c"]);
+    const ok: RunResult = {
+      exitCode: 0,
+      signal: null,
+      error: null,
+      stdoutBytes: 0,
+      stderrBytes: 0,
+      logPath: null,
+      outputTail: null,
+    };
+    const settings = (tx: SQL) =>
+      tx`SELECT current_setting('plan_cache_mode') AS plan, current_setting('enable_sort') AS sort,
+                current_setting('jit') AS jit`.then((rows: Record<string, string>[]) => rows[0]);
+    const before = await admin.begin(settings);
+    /** Completes `job` in a round that claims one more from `queues` (null: every queue). */
+    const settingsAfterRound = (job: Job, queues: string[] | null) =>
+      admin.begin(async (tx) => {
+        await tx.unsafe(`SET LOCAL search_path TO ${schema}`);
+        const round = await completeAndClaim(
+          tx,
+          schema,
+          {
+            completions: [{ id: job.id, token: job.token, result: ok }],
+            claim: { ...claim, limit: 1, queues },
+            now: T0 + 2,
+          },
+          async () => {},
+        );
+        expect(round.completed).toEqual([true]);
+        return settings(tx);
+      });
+    const [plain, declared] = claimed.slice(1) as [Job, Job];
+    expect(await settingsAfterRound(plain, ["plan"])).toEqual(before);
+    expect(await settingsAfterRound(declared, null)).toEqual(before);
   });
 });
