@@ -12,9 +12,9 @@ import type { SQL } from "bun";
 import type { Job } from "../../src/core/job.ts";
 import { openPostgresStore } from "../../src/store/postgres/backend.ts";
 import { completeAndClaim } from "../../src/store/postgres/complete-many.ts";
-import type { RunResult } from "../../src/store/store.ts";
 import { waitFor } from "../helpers/cli.ts";
 import { privateSchema } from "../helpers/pg-schema.ts";
+import { SUCCESS } from "../jobfiles/helpers.ts";
 import { newJob, T0 } from "./contract-helpers.ts";
 
 setDefaultTimeout(60_000);
@@ -73,15 +73,6 @@ describe.skipIf(!PG_URL)("the PostgreSQL claim plan", () => {
     const { claimed } = await store.jobCompleteAndClaim({ completions: [], claim, now: T0 + 1 });
     await store.close();
     expect(claimed.map((job) => job.id)).toEqual(["plan-a", "plan-b", "plan-c"]);
-    const ok: RunResult = {
-      exitCode: 0,
-      signal: null,
-      error: null,
-      stdoutBytes: 0,
-      stderrBytes: 0,
-      logPath: null,
-      outputTail: null,
-    };
     const settings = (tx: SQL) =>
       tx`SELECT current_setting('plan_cache_mode') AS plan, current_setting('enable_sort') AS sort,
                 current_setting('jit') AS jit`.then((rows: Record<string, string>[]) => rows[0]);
@@ -94,7 +85,7 @@ describe.skipIf(!PG_URL)("the PostgreSQL claim plan", () => {
           tx,
           schema,
           {
-            completions: [{ id: job.id, token: job.token, result: ok }],
+            completions: [{ id: job.id, token: job.token, result: SUCCESS }],
             claim: { ...claim, limit: 1, queues },
             now: T0 + 2,
           },
