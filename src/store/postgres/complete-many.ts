@@ -28,9 +28,9 @@ async function completeStatement(tx: SQL, schema: string, runs: CompletedRun[], 
   // Sent together, one round trip: the server still takes the lock before the statement
   // after it begins (and takes its snapshot). A generic plan, as for the claim (claimMany):
   // planned anew at each bind, this statement cost 0.55 ms of a 1.6 ms round, more than it
-  // took to run; it only walks primary keys, which a generic plan gets right. The setting is
-  // put back in the same round trip: a claim for named queues after it keeps the planner's
-  // own choice (claimMany), and the extras plan by their parameters.
+  // took to run; it only walks primary keys, which a generic plan gets right. What runs
+  // after it and should plan by its parameters puts the setting back first: a claim of named
+  // queues (claimMany) and the extras (completeAndClaim).
   const [, , rows] = (await Promise.all([
     lockDependenciesShared(tx, schema),
     tx`SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`,
@@ -67,9 +67,7 @@ async function completeStatement(tx: SQL, schema: string, runs: CompletedRun[], 
       WHERE attempts.job_id = done.id AND attempts.token = done.token
     )
     SELECT * FROM done`,
-    // DEFAULT is the session's own value; reading it from pg_settings cost 0.8 ms a round.
-    tx`SET LOCAL plan_cache_mode TO DEFAULT`,
-  ])) as [unknown, unknown, Row[], unknown];
+  ])) as [unknown, unknown, Row[]];
   return rows;
 }
 
@@ -138,7 +136,8 @@ async function claimMany(
     tunesPlanner(claim)
       ? tx`SELECT set_config(name, value, true)
            FROM unnest(${PLANNER_NAMES}::text[], ${Object.values(CLAIM_PLANNER)}::text[]) AS s(name, value)`
-      : undefined,
+      : // The round's completion may have asked for generic plans (completeStatement).
+        tx`SET LOCAL plan_cache_mode TO DEFAULT`,
     tx`
     WITH next AS (
       SELECT seq FROM jobs
@@ -196,8 +195,10 @@ export async function completeAndClaim(
     completeStatement(tx, schema, completions, now),
     claim ? claimMany(tx, claim, now, completing) : [],
   ]);
-  if (claim && tunesPlanner(claim) && rows.some(needsExtras)) {
-    // One round trip; reading the values from pg_settings instead cost 0.8 ms.
+  // The extras plan by their parameters: whatever the completion and the claim set goes back
+  // to the session's own values (DEFAULT), in one round trip; reading them from pg_settings
+  // instead cost 0.8 ms.
+  if (rows.some(needsExtras)) {
     await Promise.all(PLANNER_NAMES.map((name) => tx.unsafe(`SET LOCAL ${name} TO DEFAULT`)));
   }
   const completed = await completeExtras(tx, completions, rows, now);
