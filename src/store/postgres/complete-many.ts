@@ -136,8 +136,11 @@ async function claimMany(
     tunesPlanner(claim)
       ? tx`SELECT set_config(name, value, true)
            FROM unnest(${PLANNER_NAMES}::text[], ${Object.values(CLAIM_PLANNER)}::text[]) AS s(name, value)`
-      : // The round's completion may have asked for generic plans (completeStatement).
-        tx`SET LOCAL plan_cache_mode TO DEFAULT`,
+      : // Completions went out just before (their ids are `unlessDependedOn`) and asked for
+        // generic plans (completeStatement); without them nothing changed the setting.
+        unlessDependedOn.length > 0
+        ? tx`SET LOCAL plan_cache_mode TO DEFAULT`
+        : undefined,
     tx`
     WITH next AS (
       SELECT seq FROM jobs
