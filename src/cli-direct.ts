@@ -42,12 +42,13 @@ function isPlainText(value: string): boolean {
   return value !== "" && !value.startsWith("-") && !Number.isFinite(Number(value));
 }
 
+/** `require`, not `await import`: each dynamic import costs a call about a millisecond more. */
 export async function runDirect(call: DirectCall): Promise<void> {
   if (call.command === "enqueue") {
-    const { enqueueCommand } = await import("./commands/enqueue.ts");
+    const { enqueueCommand } = require("./commands/enqueue.ts") as typeof import("./commands/enqueue.ts");
     await enqueueCommand(call.json, call.options);
   } else {
-    const { statusCommand } = await import("./commands/status.ts");
+    const { statusCommand } = require("./commands/status.ts") as typeof import("./commands/status.ts");
     await statusCommand(call.options);
   }
 }

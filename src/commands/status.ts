@@ -58,9 +58,11 @@ function runningLines(jobs: RunningJob[]): string[] {
 
 /** Each synced folder with its watchers, judged alive by heartbeat (and, on this host, by pid). */
 async function jobfileFolders(store: Store) {
+  const folders = await store.folderList();
+  if (folders.length === 0) return [];
   const { folderJson } = await import("../render/folders.ts");
   const check = { now: Date.now(), host: hostName(), isProcessAlive };
-  return (await store.folderList()).map((folder) => folderJson(folder, check));
+  return folders.map((folder) => folderJson(folder, check));
 }
 
 export function registerStatus(cli: CAC): void {

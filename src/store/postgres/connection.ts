@@ -8,7 +8,7 @@
 
 import { SQL } from "bun";
 import { runtimeError, UserError } from "../../core/errors.ts";
-import { migrateSchema } from "./migrations.ts";
+import { POSTGRES_SCHEMA_VERSION, quickSchemaVersion } from "./schema-version.ts";
 
 export interface PostgresTarget {
   /** The URL handed to Bun.sql, without `schema`. */
@@ -178,7 +178,11 @@ export async function openConnection(
       }
       schema = String(row.schema);
     }
-    await migrateSchema(sql, schema, target.location);
+    if ((await quickSchemaVersion(sql, schema)) !== POSTGRES_SCHEMA_VERSION) {
+      // Loaded here, not at the top: see schema-version.ts.
+      const { migrateSchema } = await import("./migrations.ts");
+      await migrateSchema(sql, schema, target.location);
+    }
     return { sql, target, schema };
   } catch (error) {
     await sql.close({ timeout: 0 }).catch(() => {});

@@ -23,6 +23,7 @@ import { migration as m0006 } from "./migrations/0006-job-progress-and-results.t
 import { migration as m0007 } from "./migrations/0007-webhook-notifications.ts";
 import { migration as m0008 } from "./migrations/0008-resource-limits.ts";
 import { migration as m0009 } from "./migrations/0009-fewer-job-indexes.ts";
+import { POSTGRES_SCHEMA_VERSION, quickSchemaVersion } from "./schema-version.ts";
 
 export const POSTGRES_MIGRATIONS = inVersionOrder(
   m0001,
@@ -36,19 +37,19 @@ export const POSTGRES_MIGRATIONS = inVersionOrder(
   m0009,
 );
 
-export const POSTGRES_SCHEMA_VERSION = schemaVersion(POSTGRES_MIGRATIONS);
+if (schemaVersion(POSTGRES_MIGRATIONS) !== POSTGRES_SCHEMA_VERSION) {
+  // An open that finds POSTGRES_SCHEMA_VERSION recorded skips this file: a stale number would
+  // leave the newest migrations unapplied for good.
+  throw new Error(
+    `POSTGRES_SCHEMA_VERSION is ${POSTGRES_SCHEMA_VERSION} but the migrations end at ${schemaVersion(POSTGRES_MIGRATIONS)}`,
+  );
+}
+
+export { POSTGRES_SCHEMA_VERSION };
 
 async function recordedVersion(tx: SQL): Promise<number> {
   const [row] = await tx`SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations`;
   return Number(row.v);
-}
-
-/** Reading a current schema needs no write: a read-only replica or role can still be read. */
-async function quickVersion(sql: SQL, schema: string): Promise<number | null> {
-  const [table] = await sql`SELECT to_regclass(${`${schema}.schema_migrations`}) IS NOT NULL AS present`;
-  if (!table?.present) return null;
-  const [row] = await sql.unsafe(`SELECT COALESCE(MAX(version), 0) AS v FROM ${schema}.schema_migrations`);
-  return Number(row?.v);
 }
 
 async function prepare(tx: SQL, schema: string, location: string): Promise<number> {
@@ -80,7 +81,7 @@ export async function migrateSchema(sql: SQL, schema: string, location: string):
     }) as Promise<T>;
   const target: MigrationTarget<SQL> = {
     location,
-    quickVersion: () => quickVersion(sql, schema),
+    quickVersion: () => quickSchemaVersion(sql, schema),
     prepare: () => locked((tx) => prepare(tx, schema, location)),
     transaction: (work) => locked(async (tx) => work(tx)),
     recordedVersion: (tx) => recordedVersion(tx),

@@ -26,13 +26,6 @@ import {
 import * as folders from "./folders.ts";
 import { insertJobStream, insertJobs } from "./insert.ts";
 import { countJobs, getJob, jobPage, listAttempts, listJobs } from "./job-reads.ts";
-import { dependencyLinks, searchJobs } from "./job-search.ts";
-import { applyJobfileChanges } from "./jobfile-apply.ts";
-import { declaredJobs, jobDeclarations } from "./jobfile-declarations.ts";
-import * as limits from "./limits.ts";
-import { attemptThroughput, metricsSnapshot } from "./metrics.ts";
-import * as reports from "./progress.ts";
-import { jobPurge, queueList, queueSet } from "./queues.ts";
 import * as registry from "./registry.ts";
 import {
   completeJob,
@@ -43,13 +36,34 @@ import {
   renewLeases,
   requestKill,
 } from "./run.ts";
-import * as schedules from "./schedules.ts";
-import { exportJobs, importJobStream, importJobs } from "./transfer.ts";
-import { transitionJobs } from "./transition.ts";
 import type { WalCheckpointer } from "./wal-checkpointer.ts";
 import * as webhooks from "./webhooks.ts";
 
 export type { SqliteOptions } from "./connection.ts";
+
+/** Loads a module when first asked for, then hands back the same one. */
+function onFirstUse<T>(load: () => T): () => T {
+  let loaded: T | undefined;
+  return () => {
+    loaded ??= load();
+    return loaded;
+  };
+}
+
+// The SQL of commands that scripts rarely loop on, loaded on first use: `enqueue` and
+// `status` start in about three bare Bun starts, and every module loaded at start adds to it.
+const transfer = onFirstUse(() => require("./transfer.ts") as typeof import("./transfer.ts"));
+const jobfileApply = onFirstUse(() => require("./jobfile-apply.ts") as typeof import("./jobfile-apply.ts"));
+const declarations = onFirstUse(
+  () => require("./jobfile-declarations.ts") as typeof import("./jobfile-declarations.ts"),
+);
+const jobSearch = onFirstUse(() => require("./job-search.ts") as typeof import("./job-search.ts"));
+const metrics = onFirstUse(() => require("./metrics.ts") as typeof import("./metrics.ts"));
+const schedules = onFirstUse(() => require("./schedules.ts") as typeof import("./schedules.ts"));
+const limits = onFirstUse(() => require("./limits.ts") as typeof import("./limits.ts"));
+const reports = onFirstUse(() => require("./progress.ts") as typeof import("./progress.ts"));
+const queues = onFirstUse(() => require("./queues.ts") as typeof import("./queues.ts"));
+const transition = onFirstUse(() => require("./transition.ts") as typeof import("./transition.ts"));
 
 /** Opens (creating and migrating when needed) the SQLite store at `path`. */
 export async function openSqliteStore(path: string, options: SqliteOptions = {}): Promise<SqliteStore> {
@@ -113,13 +127,13 @@ export class SqliteStore implements Store {
     return this.writeStream((db) => insertJobStream(db, params));
   }
   jobExport(params: P.JobExportParams) {
-    return this.read((db) => exportJobs(db, params));
+    return this.read((db) => transfer().exportJobs(db, params));
   }
   jobImportMany(params: P.JobImportParams) {
-    return this.write((db) => importJobs(db, params));
+    return this.write((db) => transfer().importJobs(db, params));
   }
   jobImportStream(params: P.JobImportStreamParams) {
-    return this.writeStream((db) => importJobStream(db, params));
+    return this.writeStream((db) => transfer().importJobStream(db, params));
   }
   jobGet(params: P.ById) {
     return this.read((db) => getJob(db, params));
@@ -162,7 +176,7 @@ export class SqliteStore implements Store {
     return this.read((db) => expiredLeases(db, params));
   }
   jobTransition(params: P.JobTransitionParams) {
-    return this.write((db) => transitionJobs(db, params));
+    return this.write((db) => transition().transitionJobs(db, params));
   }
   attemptList(params: P.AttemptListParams) {
     return this.read((db) => listAttempts(db, params));
@@ -194,13 +208,13 @@ export class SqliteStore implements Store {
   }
 
   declaredList() {
-    return this.read((db) => declaredJobs(db));
+    return this.read((db) => declarations().declaredJobs(db));
   }
   jobfileApply(params: P.JobfileApplyParams) {
-    return this.write((db) => applyJobfileChanges(db, params));
+    return this.write((db) => jobfileApply().applyJobfileChanges(db, params));
   }
   jobDeclarations(params: P.JobDeclarationsParams) {
-    return this.read((db) => jobDeclarations(db, params));
+    return this.read((db) => declarations().jobDeclarations(db, params));
   }
 
   changeMarker() {
@@ -211,54 +225,54 @@ export class SqliteStore implements Store {
   }
 
   jobSearch(params: P.JobSearchParams) {
-    return this.read((db) => searchJobs(db, params));
+    return this.read((db) => jobSearch().searchJobs(db, params));
   }
   jobDependencyLinks(params: P.DependencyLinksParams) {
-    return this.read((db) => dependencyLinks(db, params));
+    return this.read((db) => jobSearch().dependencyLinks(db, params));
   }
   attemptThroughput(params: P.ThroughputParams) {
-    return this.read((db) => attemptThroughput(db, params));
+    return this.read((db) => metrics().attemptThroughput(db, params));
   }
   metricsSnapshot(params: P.MetricsParams) {
-    return this.read((db) => metricsSnapshot(db, params));
+    return this.read((db) => metrics().metricsSnapshot(db, params));
   }
 
   queueSet(params: P.QueueSetParams) {
-    return this.write((db) => queueSet(db, params));
+    return this.write((db) => queues().queueSet(db, params));
   }
   queueList() {
-    return this.read((db) => queueList(db));
+    return this.read((db) => queues().queueList(db));
   }
   jobPurge(params: P.JobPurgeParams) {
-    return this.write((db) => jobPurge(db, params));
+    return this.write((db) => queues().jobPurge(db, params));
   }
   jobProgressSave(params: P.JobProgressSaveParams) {
-    return this.write((db) => reports.jobProgressSave(db, params));
+    return this.write((db) => reports().jobProgressSave(db, params));
   }
   jobResultSave(params: P.JobResultSaveParams) {
-    return this.write((db) => reports.jobResultSave(db, params));
+    return this.write((db) => reports().jobResultSave(db, params));
   }
   jobResults(params: P.JobResultsParams) {
-    return this.read((db) => reports.jobResults(db, params));
+    return this.read((db) => reports().jobResults(db, params));
   }
 
   scheduleUpsert(params: P.ScheduleUpsertParams) {
-    return this.write((db) => schedules.scheduleUpsert(db, params));
+    return this.write((db) => schedules().scheduleUpsert(db, params));
   }
   scheduleGet(params: P.ById) {
-    return this.read((db) => schedules.scheduleGet(db, params));
+    return this.read((db) => schedules().scheduleGet(db, params));
   }
   scheduleList() {
-    return this.read((db) => schedules.scheduleList(db));
+    return this.read((db) => schedules().scheduleList(db));
   }
   scheduleRemove(params: P.ById) {
-    return this.write((db) => schedules.scheduleRemove(db, params));
+    return this.write((db) => schedules().scheduleRemove(db, params));
   }
   scheduleDue(params: P.ScheduleDueParams) {
-    return this.read((db) => schedules.scheduleDue(db, params));
+    return this.read((db) => schedules().scheduleDue(db, params));
   }
   scheduleFire(params: P.ScheduleFireParams) {
-    return this.write((db) => schedules.scheduleFire(db, params));
+    return this.write((db) => schedules().scheduleFire(db, params));
   }
 
   folderSyncRecord(params: FolderSyncRun) {
@@ -293,13 +307,13 @@ export class SqliteStore implements Store {
     return this.write((db) => webhooks.queueNotifySet(db, params));
   }
   queueLimitsSet(params: P.QueueLimitsSetParams) {
-    return this.write((db) => limits.queueLimitsSet(db, params));
+    return this.write((db) => limits().queueLimitsSet(db, params));
   }
   queueLimitsList() {
-    return this.read((db) => limits.queueLimitsList(db));
+    return this.read((db) => limits().queueLimitsList(db));
   }
   attemptLimitsSet(params: P.AttemptLimitsSetParams) {
-    return this.write((db) => limits.attemptLimitsSet(db, params));
+    return this.write((db) => limits().attemptLimitsSet(db, params));
   }
   queueNotifyList() {
     return this.read((db) => webhooks.queueNotifyList(db));

@@ -9,8 +9,8 @@ import { Database, SQLiteError } from "bun:sqlite";
 import { accessSync, chmodSync, constants, existsSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { runtimeError, StoreGoneError, UserError } from "../../core/errors.ts";
-import { migrateSchema, SQLITE_SCHEMA_VERSION } from "./migrations.ts";
-import { WalCheckpointer } from "./wal-checkpointer.ts";
+import { quickSchemaVersion, SQLITE_SCHEMA_VERSION } from "./schema-version.ts";
+import type { WalCheckpointer } from "./wal-checkpointer.ts";
 
 export interface SqliteOptions {
   /**
@@ -66,8 +66,14 @@ function defaultBusyTimeoutMs(): number {
 export function openConnection(path: string, options: SqliteOptions = {}): SqliteConnection {
   const { db, readOnly } = withFailures(path, () => openDatabase(path, options));
   const checkpointer =
-    options.checkpointInBackground && readOnly === null ? new WalCheckpointer(db, path) : null;
+    options.checkpointInBackground && readOnly === null ? startCheckpointer(db, path) : null;
   return { db, location: path, readOnly, identity: fileIdentity(path), checkpointer };
+}
+
+/** Workers alone checkpoint on a thread, so other commands do not load its module. */
+function startCheckpointer(db: Database, path: string): WalCheckpointer {
+  const { WalCheckpointer } = require("./wal-checkpointer.ts") as typeof import("./wal-checkpointer.ts");
+  return new WalCheckpointer(db, path);
 }
 
 function openDatabase(path: string, options: SqliteOptions): { db: Database; readOnly: string | null } {
@@ -101,7 +107,11 @@ function openReadWrite(path: string, options: SqliteOptions): Database {
     db.run("PRAGMA foreign_keys = ON");
     // 16 MB of page cache keeps the claim index and hot rows of a 100k-job queue in memory.
     db.run("PRAGMA cache_size = -16000");
-    migrateSchema(db, path);
+    if (quickSchemaVersion(db) !== SQLITE_SCHEMA_VERSION) {
+      // Loaded here, not at the top: see schema-version.ts.
+      const { migrateSchema } = require("./migrations.ts") as typeof import("./migrations.ts");
+      migrateSchema(db, path);
+    }
     return db;
   } catch (error) {
     db.close(false);

@@ -16,6 +16,7 @@ import { migration as m0006 } from "./migrations/0006-job-progress-and-results.t
 import { migration as m0007 } from "./migrations/0007-webhook-notifications.ts";
 import { migration as m0008 } from "./migrations/0008-resource-limits.ts";
 import { migration as m0009 } from "./migrations/0009-fewer-job-indexes.ts";
+import { quickSchemaVersion, SQLITE_SCHEMA_VERSION } from "./schema-version.ts";
 
 export const SQLITE_MIGRATIONS = inVersionOrder(
   m0001,
@@ -29,22 +30,18 @@ export const SQLITE_MIGRATIONS = inVersionOrder(
   m0009,
 );
 
-export const SQLITE_SCHEMA_VERSION = schemaVersion(SQLITE_MIGRATIONS);
+if (schemaVersion(SQLITE_MIGRATIONS) !== SQLITE_SCHEMA_VERSION) {
+  // An open that finds SQLITE_SCHEMA_VERSION recorded skips this file: a stale number would
+  // leave the newest migrations unapplied for good.
+  throw new Error(
+    `SQLITE_SCHEMA_VERSION is ${SQLITE_SCHEMA_VERSION} but the migrations end at ${schemaVersion(SQLITE_MIGRATIONS)}`,
+  );
+}
+
+export { SQLITE_SCHEMA_VERSION };
 
 function recordedVersion(db: Database): number {
   return (db.query("SELECT MAX(version) AS v FROM schema_migrations").get() as { v: number | null }).v ?? 0;
-}
-
-/**
- * The version schema_migrations records, or null when it cannot be read (a new file, or one
- * that is not queuectl's): opening an up-to-date store costs this one query.
- */
-function quickVersion(db: Database): number | null {
-  try {
-    return (db.query("SELECT MAX(version) AS v FROM schema_migrations").get() as { v: number | null }).v;
-  } catch {
-    return null;
-  }
 }
 
 function prepare(db: Database, location: string): number {
@@ -66,7 +63,7 @@ function prepare(db: Database, location: string): number {
 export function migrateSchema(db: Database, location: string): void {
   const target: MigrationTarget<Database> = {
     location,
-    quickVersion: () => quickVersion(db),
+    quickVersion: () => quickSchemaVersion(db),
     prepare: () => prepare(db, location),
     transaction: (work) => db.transaction(() => work(db)).immediate(),
     recordedVersion: (tx) => recordedVersion(tx),
