@@ -81,7 +81,11 @@ export interface Plan {
 }
 
 function relativeFile(root: string, source: string): string | null {
-  if (!source.startsWith(root.endsWith(sep) ? root : root + sep)) return null;
+  const prefix = root.endsWith(sep) ? root : root + sep;
+  if (!source.startsWith(prefix)) return null;
+  // Sources are stored as the folder's real path joined with the file's: slicing is enough
+  // on POSIX, where path.relative cost a tenth of a 10,000-file plan.
+  if (sep === "/" && !source.includes("/./") && !source.includes("/../")) return source.slice(prefix.length);
   return relative(root, source).split(sep).join("/");
 }
 

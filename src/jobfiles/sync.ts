@@ -8,7 +8,7 @@
 import { existsSync } from "node:fs";
 import { idsByAction, isOwnedBy, ownerKey } from "../core/reconcile.ts";
 import { nextOccurrence } from "../core/schedule.ts";
-import type { DeclaredJob, JobfileApplyResult, Store } from "../store/store.ts";
+import type { DeclaredJob, JobDeclaration, JobfileApplyResult, Store } from "../store/store.ts";
 import type { DesiredState } from "./desired.ts";
 import { type Plan, plan, planChanges, planHasChanges } from "./plan.ts";
 import { type ReadFolderOptions, readJobsFolder } from "./read-folder.ts";
@@ -97,16 +97,21 @@ function missingOwners(
   existing: Awaited<ReturnType<Store["jobDeclarations"]>>,
   schedules: { source: string | null }[],
 ): Set<string> {
-  const owners = [
+  // A Set: facts of a whole store may name one other folder thousands of times.
+  const owners = new Set([
     ...existing.filter((row) => row.source !== null && !isOwnedBy(row, root)).map(ownerKey),
     ...schedules.map((schedule) => schedule.source),
-  ];
+  ]);
   const missing = new Set<string>();
   for (const owner of owners) {
     if (owner === null || isOwnedBy({ owner: null, source: owner }, root)) continue;
     if (!existsSync(owner)) missing.add(owner);
   }
   return missing;
+}
+
+function isDeclaredRow(row: JobDeclaration): row is JobDeclaration & DeclaredJob {
+  return row.source !== null;
 }
 
 export interface Reconciled {
@@ -132,29 +137,38 @@ export async function reconcile(params: {
   declared?: DeclaredJob[];
 }): Promise<Reconciled> {
   const { store, desired, scope } = params;
-  const [allDeclared, allSchedules] = await Promise.all([
-    params.declared ?? store.declaredList(),
+  const desiredIds = new Set(desired.jobs.map((job) => job.spec.id));
+  // Facts for every id the plan may touch: the declared ones, what they wait for, and the
+  // folder's own rows it no longer declares (removal candidates).
+  const wanted = [...new Set(desired.jobs.flatMap((job) => [job.spec.id, ...(job.spec.after ?? [])]))];
+  const [read, allSchedules] = await Promise.all([
+    params.declared
+      ? { declared: params.declared, facts: null }
+      : // A whole-folder sync reads the declarations with their facts: one pass over the
+        // rows instead of two (a no-op re-sync of 10,000 jobfiles read each row twice).
+        store
+          .jobDeclarations({ ids: wanted, everyDeclared: true })
+          .then((facts) => ({ declared: facts.filter(isDeclaredRow), facts })),
     store.scheduleList(),
   ]);
+  const allDeclared = read.declared;
   const declared = scope ? allDeclared.filter(scope) : allDeclared;
   const schedules = scope
     ? allSchedules.filter((entry) => entry.source === null || scope({ id: entry.id, source: entry.source }))
     : allSchedules;
-  const desiredIds = new Set(desired.jobs.map((job) => job.spec.id));
-  // Facts for every id the plan may touch: the declared ones, what they wait for, and the
-  // folder's own rows it no longer declares (removal candidates).
   const ids = [
-    ...new Set([
-      ...desired.jobs.flatMap((job) => [job.spec.id, ...(job.spec.after ?? [])]),
-      ...declared
-        .filter((row) => row.declared && !desiredIds.has(row.id) && isOwnedBy(row, desired.root))
-        .map((row) => row.id),
-    ]),
+    ...wanted,
+    ...declared
+      .filter((row) => row.declared && !desiredIds.has(row.id) && isOwnedBy(row, desired.root))
+      .map((row) => row.id),
   ];
-  const existing = await store.jobDeclarations({ ids });
+  const existing = read.facts ?? (await store.jobDeclarations({ ids }));
+  // Other folders are looked up only for the ids this folder wants, as when facts were read by id.
+  const wantedSet = new Set(wanted);
+  const ownersOfWanted = read.facts ? existing.filter((row) => wantedSet.has(row.id)) : existing;
   const planned = plan(
     desired,
-    { declared, existing, schedules, missingOwners: missingOwners(desired.root, existing, schedules) },
+    { declared, existing, schedules, missingOwners: missingOwners(desired.root, ownersOfWanted, schedules) },
     { adopt: params.adopt ?? false },
   );
   let applied: JobfileApplyResult | null = null;

@@ -237,6 +237,11 @@ export interface JobfileApplyParams {
 
 export interface JobDeclarationsParams {
   ids: string[];
+  /**
+   * Also every job a jobfile declared, whatever `ids` holds, in the order they were queued:
+   * a whole-folder sync reads its declarations and their facts at once. Default false.
+   */
+  everyDeclared?: boolean;
 }
 
 export interface WaitForChangeParams {

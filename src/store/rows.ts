@@ -164,12 +164,18 @@ export function rowToJobFacts(row: Row): JobFacts {
     source: toNullableString(row.source),
     declared: Boolean(row.declared),
     owner: toNullableString(row.owner),
-    completed: completed
-      .map(
-        (entry): CompletedRevision => ({ revision: String(entry.revision), at: toNullableNumber(entry.at) }),
-      )
-      .sort((a, b) => a.revision.localeCompare(b.revision)),
-    canceledDependents: canceled.map(String).sort(),
+    completed:
+      completed.length === 0
+        ? []
+        : completed
+            .map(
+              (entry): CompletedRevision => ({
+                revision: String(entry.revision),
+                at: toNullableNumber(entry.at),
+              }),
+            )
+            .sort((a, b) => a.revision.localeCompare(b.revision)),
+    canceledDependents: canceled.length === 0 ? [] : canceled.map(String).sort(),
   };
 }
 

@@ -211,6 +211,38 @@ export function jobfileContract(withStore: WithStore): void {
   );
 
   test(
+    "facts of every declared job come in queue order, with the ad hoc ids asked for",
+    withStore(async ({ store }) => {
+      await store.jobInsertMany({ jobs: [newJob("by-hand"), newJob("other-by-hand")], now: T0 });
+      const declarations = [
+        declared("z", 1),
+        declared("b", 1, "jobs/b.yaml"),
+        declared("m", 1, "x/m.yaml", "x"),
+      ];
+      await store.jobfileApply({ changes: { ...none, declarations }, now: T0 + 1 });
+      await store.jobfileApply({ changes: { ...none, removals: removals("b") }, now: T0 + 2 });
+      const facts = await store.jobDeclarations({ ids: ["by-hand", "nope"], everyDeclared: true });
+      expect(facts.map((row) => [row.id, row.source, row.declared])).toEqual([
+        ["by-hand", null, false],
+        ["z", "jobs/a.yaml", true],
+        ["b", "jobs/b.yaml", false],
+        ["m", "x/m.yaml", true],
+      ]);
+      // Without it, only the ids asked for.
+      expect((await store.jobDeclarations({ ids: ["by-hand", "z"] })).map((row) => row.id).sort()).toEqual([
+        "by-hand",
+        "z",
+      ]);
+      expect(await store.jobDeclarations({ ids: [] })).toEqual([]);
+      expect((await store.jobDeclarations({ ids: [], everyDeclared: true })).map((row) => row.id)).toEqual([
+        "z",
+        "b",
+        "m",
+      ]);
+    }),
+  );
+
+  test(
     "two appliers racing on one folder create each job exactly once",
     withStore(async ({ store, another }) => {
       const others = [await another(), await another()];

@@ -15,7 +15,8 @@ export async function jobDeclarations(
   forUpdate = false,
 ): Promise<JobFacts[]> {
   const { ids } = params;
-  if (ids.length === 0) return [];
+  const every = params.everyDeclared ?? false;
+  if (ids.length === 0 && !every) return [];
   if (forUpdate) await sql`SELECT id FROM jobs WHERE id = ANY(${ids}::text[]) ORDER BY id FOR UPDATE`;
   const rows = (await sql`
     SELECT j.id, j.state, j.revision, j.spec, j.next_revision, j.source, j.declared, j.owner,
@@ -23,7 +24,8 @@ export async function jobDeclarations(
             FROM completed_revisions c WHERE c.job_id = j.id) AS completed,
            (SELECT jsonb_agg(d.id) FROM jobs d
             WHERE d.canceled_by = j.id AND d.state = 'canceled') AS canceled_dependents
-    FROM jobs j WHERE j.id = ANY(${ids}::text[])`) as Row[];
+    FROM jobs j WHERE (${every}::boolean AND j.source IS NOT NULL) OR j.id = ANY(${ids}::text[])
+    ORDER BY j.seq`) as Row[];
   return rows.map(rowToJobFacts);
 }
 

@@ -9,7 +9,10 @@ import { rowToDeclaredJob, rowToJobFacts } from "../rows.ts";
 type Row = Record<string, unknown>;
 
 export function jobDeclarations(db: Database, params: JobDeclarationsParams): JobFacts[] {
-  if (params.ids.length === 0) return [];
+  if (params.ids.length === 0 && !params.everyDeclared) return [];
+  const which = params.everyDeclared
+    ? "j.source IS NOT NULL OR j.id IN (SELECT value FROM json_each(?)) ORDER BY j.seq"
+    : "j.id IN (SELECT value FROM json_each(?))";
   // One statement for any number of ids: json_each avoids SQLite's bound-parameter limit.
   const rows = db
     .query(`
@@ -18,7 +21,7 @@ export function jobDeclarations(db: Database, params: JobDeclarationsParams): Jo
               FROM completed_revisions c WHERE c.job_id = j.id) AS completed,
              (SELECT json_group_array(d.id) FROM jobs d
               WHERE d.canceled_by = j.id AND d.state = 'canceled') AS canceled_dependents
-      FROM jobs j WHERE j.id IN (SELECT value FROM json_each(?))`)
+      FROM jobs j WHERE ${which}`)
     .all(JSON.stringify(params.ids)) as Row[];
   return rows.map(rowToJobFacts);
 }
