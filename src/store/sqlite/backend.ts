@@ -11,10 +11,7 @@ import type { Database } from "bun:sqlite";
 import type { FolderSyncRun } from "../folder-records.ts";
 import type * as P from "../params.ts";
 import type { Store } from "../store.ts";
-import { claimWhenDue } from "../webhook-outbox.ts";
 import { ChangeListener } from "./changes.ts";
-import { claimJob } from "./claim.ts";
-import { completeAndClaim } from "./complete-many.ts";
 import {
   openConnection,
   type SqliteConnection,
@@ -27,17 +24,7 @@ import * as folders from "./folders.ts";
 import { insertJobStream, insertJobs } from "./insert.ts";
 import { countJobs, getJob, jobPage, listAttempts, listJobs } from "./job-reads.ts";
 import * as registry from "./registry.ts";
-import {
-  completeJob,
-  expiredLeases,
-  extendLease,
-  failJob,
-  releaseJob,
-  renewLeases,
-  requestKill,
-} from "./run.ts";
 import type { WalCheckpointer } from "./wal-checkpointer.ts";
-import * as webhooks from "./webhooks.ts";
 
 export type { SqliteOptions } from "./connection.ts";
 
@@ -64,6 +51,12 @@ const limits = onFirstUse(() => require("./limits.ts") as typeof import("./limit
 const reports = onFirstUse(() => require("./progress.ts") as typeof import("./progress.ts"));
 const queues = onFirstUse(() => require("./queues.ts") as typeof import("./queues.ts"));
 const transition = onFirstUse(() => require("./transition.ts") as typeof import("./transition.ts"));
+// A worker's own SQL, likewise: a worker loads it once, `enqueue` and `status` never.
+const claiming = onFirstUse(() => require("./claim.ts") as typeof import("./claim.ts"));
+const completeMany = onFirstUse(() => require("./complete-many.ts") as typeof import("./complete-many.ts"));
+const runs = onFirstUse(() => require("./run.ts") as typeof import("./run.ts"));
+const webhooks = onFirstUse(() => require("./webhooks.ts") as typeof import("./webhooks.ts"));
+const outbox = onFirstUse(() => require("../webhook-outbox.ts") as typeof import("../webhook-outbox.ts"));
 
 /** Opens (creating and migrating when needed) the SQLite store at `path`. */
 export async function openSqliteStore(path: string, options: SqliteOptions = {}): Promise<SqliteStore> {
@@ -149,31 +142,31 @@ export class SqliteStore implements Store {
   }
 
   jobClaim(params: P.JobClaimParams) {
-    return this.write((db) => claimJob(db, params));
+    return this.write((db) => claiming().claimJob(db, params));
   }
   jobLeaseExtend(params: P.LeaseExtendParams) {
-    return this.write((db) => extendLease(db, params));
+    return this.write((db) => runs().extendLease(db, params));
   }
   jobLeaseRenewMany(params: P.LeaseRenewParams) {
-    return this.write((db) => renewLeases(db, params));
+    return this.write((db) => runs().renewLeases(db, params));
   }
   jobKillRequest(params: P.KillRequestParams) {
-    return this.write((db) => requestKill(db, params));
+    return this.write((db) => runs().requestKill(db, params));
   }
   jobComplete(params: P.JobCompleteParams) {
-    return this.write((db) => completeJob(db, params));
+    return this.write((db) => runs().completeJob(db, params));
   }
   jobCompleteAndClaim(params: P.CompleteAndClaimParams) {
-    return this.write((db) => completeAndClaim(db, params));
+    return this.write((db) => completeMany().completeAndClaim(db, params));
   }
   jobFail(params: P.JobFailParams) {
-    return this.write((db) => failJob(db, params));
+    return this.write((db) => runs().failJob(db, params));
   }
   jobRelease(params: P.JobReleaseParams) {
-    return this.write((db) => releaseJob(db, params));
+    return this.write((db) => runs().releaseJob(db, params));
   }
   jobExpiredLeases(params: P.ExpiredLeasesParams) {
-    return this.read((db) => expiredLeases(db, params));
+    return this.read((db) => runs().expiredLeases(db, params));
   }
   jobTransition(params: P.JobTransitionParams) {
     return this.write((db) => transition().transitionJobs(db, params));
@@ -292,19 +285,19 @@ export class SqliteStore implements Store {
   }
 
   webhookDeliveryClaim(params: P.WebhookDeliveryClaimParams) {
-    return claimWhenDue(
-      () => this.read((db) => webhooks.webhookDeliveryDue(db, params.now)),
-      () => this.write((db) => webhooks.webhookDeliveryClaim(db, params)),
+    return outbox().claimWhenDue(
+      () => this.read((db) => webhooks().webhookDeliveryDue(db, params.now)),
+      () => this.write((db) => webhooks().webhookDeliveryClaim(db, params)),
     );
   }
   webhookDeliveryRecord(params: P.WebhookDeliveryRecordParams) {
-    return this.write((db) => webhooks.webhookDeliveryRecord(db, params));
+    return this.write((db) => webhooks().webhookDeliveryRecord(db, params));
   }
   webhookDeliveryList(params: P.WebhookDeliveryListParams) {
-    return this.read((db) => webhooks.webhookDeliveryList(db, params));
+    return this.read((db) => webhooks().webhookDeliveryList(db, params));
   }
   queueNotifySet(params: P.QueueNotifySetParams) {
-    return this.write((db) => webhooks.queueNotifySet(db, params));
+    return this.write((db) => webhooks().queueNotifySet(db, params));
   }
   queueLimitsSet(params: P.QueueLimitsSetParams) {
     return this.write((db) => limits().queueLimitsSet(db, params));
@@ -316,6 +309,6 @@ export class SqliteStore implements Store {
     return this.write((db) => limits().attemptLimitsSet(db, params));
   }
   queueNotifyList() {
-    return this.read((db) => webhooks.queueNotifyList(db));
+    return this.read((db) => webhooks().queueNotifyList(db));
   }
 }
