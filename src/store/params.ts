@@ -237,10 +237,7 @@ export interface JobfileApplyParams {
 
 export interface JobDeclarationsParams {
   ids: string[];
-  /**
-   * Also every job a jobfile declared, whatever `ids` holds, in the order they were queued:
-   * a whole-folder sync reads its declarations and their facts at once. Default false.
-   */
+  /** Also every job a jobfile declared, in queue order (a whole-folder sync). Default false. */
   everyDeclared?: boolean;
 }
 
@@ -328,9 +325,7 @@ export interface ScheduleUpsertParams {
 
 export type ScheduleUpsertOutcome = "created" | "updated" | "unchanged";
 
-export interface ScheduleDueParams {
-  now: number;
-}
+export type ScheduleDueParams = { now: number };
 
 export interface ScheduleFireParams {
   id: string;
