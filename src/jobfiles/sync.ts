@@ -110,6 +110,14 @@ function missingOwners(
   return missing;
 }
 
+/** The folder's own declared rows that its files no longer declare: candidates for removal. */
+function noLongerDeclared(desired: DesiredState, declared: DeclaredJob[]): string[] {
+  const desiredIds = new Set(desired.jobs.map((job) => job.spec.id));
+  return declared
+    .filter((row) => row.declared && !desiredIds.has(row.id) && isOwnedBy(row, desired.root))
+    .map((row) => row.id);
+}
+
 function isDeclaredRow(row: JobDeclaration): row is JobDeclaration & DeclaredJob {
   return row.source !== null;
 }
@@ -137,7 +145,6 @@ export async function reconcile(params: {
   declared?: DeclaredJob[];
 }): Promise<Reconciled> {
   const { store, desired, scope } = params;
-  const desiredIds = new Set(desired.jobs.map((job) => job.spec.id));
   // Facts for every id the plan may touch: the declared ones, what they wait for, and the
   // folder's own rows it no longer declares (removal candidates).
   const wanted = [...new Set(desired.jobs.flatMap((job) => [job.spec.id, ...(job.spec.after ?? [])]))];
@@ -156,16 +163,11 @@ export async function reconcile(params: {
   const schedules = scope
     ? allSchedules.filter((entry) => entry.source === null || scope({ id: entry.id, source: entry.source }))
     : allSchedules;
-  const ids = [
-    ...wanted,
-    ...declared
-      .filter((row) => row.declared && !desiredIds.has(row.id) && isOwnedBy(row, desired.root))
-      .map((row) => row.id),
-  ];
-  const existing = read.facts ?? (await store.jobDeclarations({ ids }));
-  // Other folders are looked up only for the ids this folder wants, as when facts were read by id.
+  const existing =
+    read.facts ?? (await store.jobDeclarations({ ids: [...wanted, ...noLongerDeclared(desired, declared)] }));
+  // Other folders' owners are looked up on disk only for the ids this folder wants.
   const wantedSet = new Set(wanted);
-  const ownersOfWanted = read.facts ? existing.filter((row) => wantedSet.has(row.id)) : existing;
+  const ownersOfWanted = existing.filter((row) => wantedSet.has(row.id));
   const planned = plan(
     desired,
     { declared, existing, schedules, missingOwners: missingOwners(desired.root, ownersOfWanted, schedules) },
