@@ -7,7 +7,8 @@
  *
  * What must hold: the store's memory of completed revisions, not the job's state, decides
  * whether a revision runs. A revision this id ever completed is never queued again by a
- * sync; `queuectl rerun` is the one way to run it again on purpose.
+ * sync, not even after a purge deleted the row (the memory outlives it); `queuectl rerun`
+ * is the one way to run it again on purpose.
  */
 
 import type { JobState } from "./job.ts";
@@ -17,6 +18,22 @@ export interface CompletedRevision {
   revision: string;
   /** When it completed (ms); null when it completed before completion dates were recorded. */
   at: number | null;
+}
+
+/** A completed revision of `id`, as the store keeps them whether or not the id still has a row. */
+export interface CompletedRevisionOf extends CompletedRevision {
+  id: string;
+}
+
+/** Each id's completed revisions, for decideDeclaration's `history`. */
+export function historyById(entries: CompletedRevisionOf[]): Map<string, CompletedRevision[]> {
+  const byId = new Map<string, CompletedRevision[]>();
+  for (const { id, revision, at } of entries) {
+    const list = byId.get(id);
+    if (list) list.push({ revision, at });
+    else byId.set(id, [{ revision, at }]);
+  }
+  return byId;
 }
 
 /** What the store holds for one id, as the rules read it. */
@@ -54,7 +71,8 @@ export interface WantedDeclaration {
  * create: a new row. replace: the spec is replaced, attempts reset, the job waits to run.
  * defer: queued to run after the running attempt. dropDeferred: the revision queued behind the
  * running attempt is dropped. showCompleted: the waiting run is dropped and the job shows a
- * revision it already completed. skipCompleted: the job is running another revision and the
+ * revision it already completed (an id whose row a purge deleted after its file went away
+ * gets the row back, completed). skipCompleted: the job is running another revision and the
  * declared one already completed, so the attempt finishes and nothing is queued after it (a
  * revision queued behind it is dropped); the next sync after it ends shows the completed one
  * again. redeclare: only who declares it changes (file, folder, or
@@ -124,8 +142,19 @@ function act(
   return { action, completed, rearms: queuedAgain ? (facts?.canceledDependents ?? []) : [] };
 }
 
-export function decideDeclaration(facts: JobFacts | null, wanted: WantedDeclaration): Decision {
-  if (!facts) return act("create", null);
+/**
+ * `history`: the revisions the id completed, read only for an id without a row (the row's
+ * own `completed` says it otherwise); a purge deletes finished rows and keeps this memory.
+ */
+export function decideDeclaration(
+  facts: JobFacts | null,
+  wanted: WantedDeclaration,
+  history: CompletedRevision[] = [],
+): Decision {
+  if (!facts) {
+    const completed = history.find((entry) => entry.revision === wanted.revision) ?? null;
+    return completed ? act("showCompleted", null, completed) : act("create", null);
+  }
   if (facts.source === null) return { action: "refuse", owner: null };
   if (!isOwnedBy(facts, wanted.owner) && ownerKey(facts) !== wanted.adoptFrom) {
     return { action: "refuse", owner: ownerKey(facts) };

@@ -43,6 +43,8 @@ export interface ActualState {
   schedules: (DeclaredSchedule & { spec?: JobSpec })[];
   /** Owners (folders, or files for rows without one) known to be gone from disk. */
   missingOwners?: ReadonlySet<string>;
+  /** Completed revisions of wanted ids that have no row (a purge deleted it). Default: none. */
+  history?: ReadonlyMap<string, CompletedRevision[]>;
 }
 
 export interface PlanOptions {
@@ -221,7 +223,11 @@ export function plan(desired: DesiredState, actual: ActualState, options: PlanOp
       adopt,
     });
     const adoption = ownership.kind === "adopt" ? { from: ownership.from, reason: ownership.reason } : null;
-    const decision = decideDeclaration(stored, declarationOf(job, desired.root, adoption?.from ?? null));
+    const decision = decideDeclaration(
+      stored,
+      declarationOf(job, desired.root, adoption?.from ?? null),
+      actual.history?.get(id),
+    );
     if (decision.action === "refuse") continue; // reported by conflictingFiles
     if (decision.action === "nothing") {
       result.unchanged.push(job);

@@ -6,7 +6,7 @@
  */
 
 import { existsSync } from "node:fs";
-import { idsByAction, isOwnedBy, ownerKey } from "../core/reconcile.ts";
+import { historyById, idsByAction, isOwnedBy, ownerKey } from "../core/reconcile.ts";
 import { nextOccurrence } from "../core/schedule.ts";
 import type { DeclaredJob, JobDeclaration, JobfileApplyResult, Store } from "../store/store.ts";
 import type { DesiredState } from "./desired.ts";
@@ -165,12 +165,23 @@ export async function reconcile(params: {
     : allSchedules;
   const existing =
     read.facts ?? (await store.jobDeclarations({ ids: [...wanted, ...noLongerDeclared(desired, declared)] }));
+  // A wanted id without a row may have been purged after its file went away; what it
+  // completed still decides (a no-op re-sync has a row for every id and skips the read).
+  const stored = new Set(existing.map((row) => row.id));
+  const rowless = desired.jobs.map((job) => job.spec.id).filter((id) => !stored.has(id));
+  const history = historyById(await store.completedRevisionList({ ids: rowless }));
   // Other folders' owners are looked up on disk only for the ids this folder wants.
   const wantedSet = new Set(wanted);
   const ownersOfWanted = existing.filter((row) => wantedSet.has(row.id));
   const planned = plan(
     desired,
-    { declared, existing, schedules, missingOwners: missingOwners(desired.root, ownersOfWanted, schedules) },
+    {
+      declared,
+      existing,
+      schedules,
+      missingOwners: missingOwners(desired.root, ownersOfWanted, schedules),
+      history,
+    },
     { adopt: params.adopt ?? false },
   );
   let applied: JobfileApplyResult | null = null;

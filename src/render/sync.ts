@@ -55,8 +55,9 @@ function describe(change: PlannedJob): string {
       return `update: back to the running revision ${running}; the change queued behind it is dropped`;
     case "showCompleted": {
       const completed = change.completed;
-      const dropped =
-        state === "pending" || state === "failed"
+      const dropped = !change.actual
+        ? "; its purged row comes back, not re-run"
+        : state === "pending" || state === "failed"
           ? `; the ${state} run of ${running} is dropped`
           : state === "completed"
             ? ""

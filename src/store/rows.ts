@@ -3,7 +3,7 @@
 import type { DependencyStatus } from "../core/dependencies.ts";
 import { type Attempt, emptyStateCounts, type Job, type JobState, type StateCounts } from "../core/job.ts";
 import type { NotifyEvent } from "../core/notify.ts";
-import type { CompletedRevision, JobFacts } from "../core/reconcile.ts";
+import type { CompletedRevision, CompletedRevisionOf, JobFacts } from "../core/reconcile.ts";
 import type { JobSpec } from "../core/spec.ts";
 import type { KillTarget } from "./params.ts";
 import type {
@@ -142,6 +142,11 @@ export function rowToJobRecord(row: Row): JobRecord {
 /** A JSON array column (SQLite text, PostgreSQL already parsed, or NULL), an empty one unparsed. */
 function jsonList<T>(value: unknown): T[] {
   return value === "[]" ? [] : (parseJson<T[] | null>(value) ?? []);
+}
+
+/** A `completed_revisions` row. */
+export function rowToCompletedRevision(row: Row): CompletedRevisionOf {
+  return { id: String(row.job_id), revision: String(row.revision), at: toNullableNumber(row.completed_at) };
 }
 
 /** What the reconcile rules read about an id; `completed` and `canceled_dependents` are JSON arrays. */

@@ -8,6 +8,7 @@
  */
 
 import type { Attempt, Job, StateCounts } from "../core/job.ts";
+import type { CompletedRevisionOf } from "../core/reconcile.ts";
 import type { ResourceLimits } from "../core/resource-limits.ts";
 import type { FolderSyncRun, JobfileFolder } from "./folder-records.ts";
 import type * as P from "./params.ts";
@@ -140,6 +141,11 @@ export interface Store {
    * exist are left out.
    */
   jobDeclarations(params: P.JobDeclarationsParams): Promise<JobDeclaration[]>;
+  /**
+   * Every revision each of `ids` completed, whether or not the id still has a row: a purge
+   * deletes finished rows but keeps this memory, so a sync never runs such a revision again.
+   */
+  completedRevisionList(params: { ids: string[] }): Promise<CompletedRevisionOf[]>;
 
   /**
    * A value that changes whenever another connection commits. Idle workers compare it to

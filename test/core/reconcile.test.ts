@@ -43,6 +43,16 @@ describe("decideDeclaration", () => {
     expect(action(null, wanted("A"))).toBe("create");
   });
 
+  test("an id without a row (purged) that completed the declared revision shows it, not queued", () => {
+    const history = [{ revision: "A", at: 5 }];
+    expect(decideDeclaration(null, wanted("A"), history)).toEqual({
+      action: "showCompleted",
+      completed: { revision: "A", at: 5 },
+      rearms: [],
+    });
+    expect(decideDeclaration(null, wanted("B"), history).action).toBe("create");
+  });
+
   test("the same revision does nothing, whatever the state", () => {
     for (const state of JOB_STATES) expect(action(stored(state), wanted("B"))).toBe("nothing");
   });

@@ -7,7 +7,12 @@ import { newJob, runResult, T0, type WithStore } from "./contract-helpers.ts";
 const FOLDER = "jobs";
 
 /** A declared job of the folder `jobs`; `version` changes the command and so the revision. */
-function declared(id: string, version: number, source = "jobs/a.yaml", owner = FOLDER): DeclaredChange {
+export function declared(
+  id: string,
+  version: number,
+  source = "jobs/a.yaml",
+  owner = FOLDER,
+): DeclaredChange {
   return {
     ...newJob(id, { source }),
     spec: { id, command: `echo ${id} v${version}` },
@@ -18,10 +23,10 @@ function declared(id: string, version: number, source = "jobs/a.yaml", owner = F
   };
 }
 
-const none = { declarations: [], removals: [] };
+export const none = { declarations: [], removals: [] };
 
 /** The ids of every action that did something, as "id action". */
-function done(result: JobfileApplyResult): string[] {
+export function done(result: JobfileApplyResult): string[] {
   return Object.entries(result)
     .filter(([action]) => action !== "rearmed")
     .flatMap(([action, ids]) => ids.map((id) => `${id} ${action}`))
@@ -32,7 +37,7 @@ function removals(...ids: string[]) {
   return ids.map((id) => ({ id, owner: FOLDER }));
 }
 
-async function runToEnd(store: Store, id: string, now: number, exitCode = 0): Promise<void> {
+export async function runToEnd(store: Store, id: string, now: number, exitCode = 0): Promise<void> {
   const job = await store.jobClaim({ workerId: "w", host: "h", now, leaseMs: 1000 });
   expect(job?.id).toBe(id);
   if (!job) return;

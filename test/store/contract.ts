@@ -13,6 +13,7 @@ import { foldersContract } from "./contract-folders.ts";
 import type { StoreBackend, WithStore } from "./contract-helpers.ts";
 import { historyContract } from "./contract-history.ts";
 import { jobPageContract } from "./contract-job-page.ts";
+import { jobfileMemoryContract } from "./contract-jobfile-memory.ts";
 import { jobfileContract } from "./contract-jobfiles.ts";
 import { jobfileUpgradeContract } from "./contract-jobfiles-upgrade.ts";
 import { jobsContract } from "./contract-jobs.ts";
@@ -86,6 +87,7 @@ export function storeContract(backend: StoreBackend, part?: ContractPart): void 
     }
     if (runs(2)) {
       jobfileContract(withStore);
+      jobfileMemoryContract(withStore);
       jobfileUpgradeContract(backend);
       transferContract(withStore);
       streamsContract(withStore);

@@ -30,7 +30,7 @@ import { insertJobStream, insertJobs } from "./insert.ts";
 import { countJobs, getJob, jobPage, listAttempts, listJobs } from "./job-reads.ts";
 import { dependencyLinks, searchJobs } from "./job-search.ts";
 import { applyJobfileChanges } from "./jobfile-apply.ts";
-import { declaredJobs, jobDeclarations } from "./jobfile-declarations.ts";
+import { completedRevisionList, declaredJobs, jobDeclarations } from "./jobfile-declarations.ts";
 import * as limits from "./limits.ts";
 import { attemptThroughput, metricsSnapshot } from "./metrics.ts";
 import * as reports from "./progress.ts";
@@ -235,6 +235,9 @@ export class PostgresStore implements Store {
   }
   jobDeclarations(params: P.JobDeclarationsParams) {
     return this.read((sql) => jobDeclarations(sql, params));
+  }
+  completedRevisionList(params: { ids: string[] }) {
+    return this.read((sql) => completedRevisionList(sql, params));
   }
 
   changeMarker() {

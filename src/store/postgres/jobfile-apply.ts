@@ -10,7 +10,7 @@
  */
 
 import type { SQL } from "bun";
-import { decideDeclaration } from "../../core/reconcile.ts";
+import { decideDeclaration, historyById } from "../../core/reconcile.ts";
 import {
   JobfileApplyBook,
   oncePerId,
@@ -26,7 +26,7 @@ import {
   releaseDependents,
   setDependencies,
 } from "./dependencies.ts";
-import { jobDeclarations } from "./jobfile-declarations.ts";
+import { completedRevisionList, jobDeclarations } from "./jobfile-declarations.ts";
 
 function writer(tx: SQL, now: number) {
   // Leaves a revision deferred behind the running attempt in place; dropDeferred removes it.
@@ -79,7 +79,11 @@ function writer(tx: SQL, now: number) {
                         canceled_by = NULL, lease_until = NULL,
                         -- The runs of the revision it shows; at least the one that completed it.
                         attempts = GREATEST(1, (SELECT COUNT(*) FROM attempts a
-                                                WHERE a.job_id = jobs.id AND a.revision = ${job.revision}))
+                                                WHERE a.job_id = jobs.id AND a.revision = ${job.revision})),
+                        -- Its start too, not that of the revision it replaces (none once purged).
+                        started_at = (SELECT a.started_at FROM attempts a
+                                      WHERE a.job_id = jobs.id AND a.revision = ${job.revision} AND a.exit_code = 0
+                                      ORDER BY a.token DESC LIMIT 1)
         WHERE id = ${job.spec.id}`;
       await declaredBy(job);
     },
@@ -118,13 +122,20 @@ export async function applyJobfileChanges(
   const readAll = async (ids: string[]) =>
     new Map((await jobDeclarations(tx, { ids }, true)).map((facts) => [facts.id, facts]));
   const declared = await readAll(changes.declarations.map((job) => job.spec.id));
+  const rowless = changes.declarations.map((job) => job.spec.id).filter((id) => !declared.has(id));
+  const history = historyById(await completedRevisionList(tx, { ids: rowless }));
   const book = new JobfileApplyBook(declared);
 
   for (const job of oncePerId(changes.declarations)) {
-    let decision = decideDeclaration(declared.get(job.spec.id) ?? null, job);
+    const id = job.spec.id;
+    let decision = decideDeclaration(declared.get(id) ?? null, job, history.get(id));
+    // A row purged while its file was away comes back as the revision it completed: it is
+    // inserted as a new row would be, then shown completed.
+    const inserts =
+      decision.action === "create" || (decision.action === "showCompleted" && !declared.has(id));
     // An enqueue may take the id between the read and the insert; then decide on its row.
-    if (decision.action === "create" && !(await write.create(job))) {
-      decision = decideDeclaration(await read(job.spec.id), job);
+    if (inserts && !(await write.create(job))) {
+      decision = decideDeclaration(await read(id), job);
       if (decision.action === "create") continue;
     }
     if (decision.action === "nothing" || decision.action === "refuse") continue;

@@ -1,10 +1,10 @@
 /** The jobfile side of the jobs table as the planner and the reconcile rules read it. */
 
 import type { SQL } from "bun";
-import type { JobFacts } from "../../core/reconcile.ts";
+import type { CompletedRevisionOf, JobFacts } from "../../core/reconcile.ts";
 import type { JobDeclarationsParams } from "../params.ts";
 import type { DeclaredJob } from "../records.ts";
-import { rowToDeclaredJob, rowToJobFacts } from "../rows.ts";
+import { rowToCompletedRevision, rowToDeclaredJob, rowToJobFacts } from "../rows.ts";
 
 type Row = Record<string, unknown>;
 
@@ -33,4 +33,15 @@ export async function declaredJobs(sql: SQL): Promise<DeclaredJob[]> {
   const rows = (await sql`
     SELECT id, source, revision, state, declared, owner FROM jobs WHERE source IS NOT NULL ORDER BY seq`) as Row[];
   return rows.map(rowToDeclaredJob);
+}
+
+export async function completedRevisionList(
+  sql: SQL,
+  params: { ids: string[] },
+): Promise<CompletedRevisionOf[]> {
+  if (params.ids.length === 0) return [];
+  const rows = (await sql`
+    SELECT job_id, revision, completed_at FROM completed_revisions
+    WHERE job_id = ANY(${params.ids}::text[]) ORDER BY job_id, revision`) as Row[];
+  return rows.map(rowToCompletedRevision);
 }

@@ -209,6 +209,9 @@ export class SqliteStore implements Store {
   jobDeclarations(params: P.JobDeclarationsParams) {
     return this.read((db) => declarations().jobDeclarations(db, params));
   }
+  completedRevisionList(params: { ids: string[] }) {
+    return this.read((db) => declarations().completedRevisionList(db, params));
+  }
 
   changeMarker() {
     return this.changes.marker();

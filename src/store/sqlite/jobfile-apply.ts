@@ -6,7 +6,7 @@
  */
 
 import type { Database } from "bun:sqlite";
-import { decideDeclaration } from "../../core/reconcile.ts";
+import { decideDeclaration, historyById } from "../../core/reconcile.ts";
 import {
   JobfileApplyBook,
   oncePerId,
@@ -17,7 +17,7 @@ import type { JobfileApplyParams } from "../params.ts";
 import type { DeclaredChange, JobfileApplyResult } from "../records.ts";
 import { cancelDependents, rearmDependents, releaseDependents, setDependencies } from "./dependencies.ts";
 import { insertValues } from "./insert.ts";
-import { jobDeclarations } from "./jobfile-declarations.ts";
+import { completedRevisionList, jobDeclarations } from "./jobfile-declarations.ts";
 
 function writer(db: Database, now: number) {
   const spec = (job: DeclaredChange) => ({
@@ -75,7 +75,11 @@ function writer(db: Database, now: number) {
                         state = 'completed', finished_at = ?7, exit_code = 0, last_error = NULL, canceled_by = NULL,
                         lease_until = NULL,
                         -- The runs of the revision it shows; at least the one that completed it.
-                        attempts = MAX(1, (SELECT COUNT(*) FROM attempts a WHERE a.job_id = jobs.id AND a.revision = ?2))
+                        attempts = MAX(1, (SELECT COUNT(*) FROM attempts a WHERE a.job_id = jobs.id AND a.revision = ?2)),
+                        -- Its start too, not that of the revision it replaces (none once purged).
+                        started_at = (SELECT a.started_at FROM attempts a
+                                      WHERE a.job_id = jobs.id AND a.revision = ?2 AND a.exit_code = 0
+                                      ORDER BY a.token DESC LIMIT 1)
         WHERE id = ?8`).run(
         v.json,
         v.revision,
@@ -111,11 +115,16 @@ export function applyJobfileChanges(db: Database, params: JobfileApplyParams): J
   // Every row this apply decides on, read once: each decision depends on its own row only.
   const readAll = (ids: string[]) => new Map(jobDeclarations(db, { ids }).map((facts) => [facts.id, facts]));
   const declared = readAll(changes.declarations.map((job) => job.spec.id));
+  const rowless = changes.declarations.map((job) => job.spec.id).filter((id) => !declared.has(id));
+  const history = historyById(completedRevisionList(db, { ids: rowless }));
   const book = new JobfileApplyBook(declared);
 
   for (const job of oncePerId(changes.declarations)) {
-    const decision = decideDeclaration(declared.get(job.spec.id) ?? null, job);
+    const id = job.spec.id;
+    const decision = decideDeclaration(declared.get(id) ?? null, job, history.get(id));
     if (decision.action === "nothing" || decision.action === "refuse") continue;
+    // A row purged while its file was away comes back as the revision it completed.
+    if (decision.action === "showCompleted" && !declared.has(id)) write.create(job);
     write[decision.action](job, decision);
     book.applied(job, decision);
   }

@@ -1,10 +1,10 @@
 /** The jobfile side of the jobs table as the planner and the reconcile rules read it. */
 
 import type { Database } from "bun:sqlite";
-import type { JobFacts } from "../../core/reconcile.ts";
+import type { CompletedRevisionOf, JobFacts } from "../../core/reconcile.ts";
 import type { JobDeclarationsParams } from "../params.ts";
 import type { DeclaredJob } from "../records.ts";
-import { rowToDeclaredJob, rowToJobFacts } from "../rows.ts";
+import { rowToCompletedRevision, rowToDeclaredJob, rowToJobFacts } from "../rows.ts";
 
 type Row = Record<string, unknown>;
 
@@ -34,4 +34,15 @@ export function declaredJobs(db: Database): DeclaredJob[] {
       )
       .all() as Row[]
   ).map(rowToDeclaredJob);
+}
+
+export function completedRevisionList(db: Database, params: { ids: string[] }): CompletedRevisionOf[] {
+  if (params.ids.length === 0) return [];
+  return (
+    db
+      .query(`
+        SELECT job_id, revision, completed_at FROM completed_revisions
+        WHERE job_id IN (SELECT value FROM json_each(?)) ORDER BY job_id, revision`)
+      .all(JSON.stringify(params.ids)) as Row[]
+  ).map(rowToCompletedRevision);
 }
