@@ -82,17 +82,44 @@ function isPrivateGroup(gid: number): boolean {
   return result;
 }
 
-/** Why others could rewrite this entry, or null when only its owner (us or root) can. */
-function sharedReason(stats: Stats): string | null {
+/** Why others could rewrite this entry and the hint that fixes it, or null when only its owner (us or root) can. */
+function sharedReason(stats: Stats, path: string): { reason: string; hint: string } | null {
   if (!canCheckOwnership) return null;
-  if ((stats.mode & 0o002) !== 0) return "is writable by every user";
-  if ((stats.mode & 0o020) !== 0 && !isPrivateGroup(stats.gid)) return "is writable by its group";
-  if (stats.uid !== ownUid && stats.uid !== 0) return `belongs to another user (uid ${stats.uid})`;
-  return null;
+  const writable =
+    (stats.mode & 0o002) !== 0
+      ? "is writable by every user"
+      : (stats.mode & 0o020) !== 0 && !isPrivateGroup(stats.gid)
+        ? "is writable by its group"
+        : null;
+  const owned = stats.uid !== ownUid && stats.uid !== 0;
+  if (writable === null && !owned) return null;
+  const reason = [writable, owned ? `belongs to another user (uid ${stats.uid})` : null]
+    .filter((part) => part !== null)
+    .join(" and ");
+  return { reason, hint: sharedHint(path, stats.isDirectory(), writable !== null, owned) };
 }
 
-function sharedHint(path: string): string {
-  return `anyone who can write there can run commands as this user; run \`chmod go-w ${path}\`, or pass --allow-shared-folder if you trust them`;
+/** Safe to paste into sh, bash, zsh and fish: paths can hold spaces, quotes and `$`. */
+function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
+}
+
+/**
+ * `path` is absolute so the command works wherever it is pasted: the watcher and sync name
+ * the file relative to the jobs folder, which is rarely the user's current folder. Each
+ * command must undo every reason given, or running it only brings up the next refusal.
+ */
+function sharedHint(path: string, isFolder: boolean, writable: boolean, owned: boolean): string {
+  const target = shellWord(path);
+  const commands: string[] = [];
+  // A folder another user owns usually holds files they made too.
+  if (owned) commands.push(`chown ${isFolder ? "-R " : ""}${ownUid} ${target}`);
+  if (writable) commands.push(`chmod go-w ${target}`);
+  const who = writable ? "anyone who can write there" : "its owner";
+  // Only root may give a file away, so anyone else needs root's help or must drop the file.
+  const fix = owned && ownUid !== 0 ? "have root run" : "run";
+  const remove = owned && !isFolder ? ", remove it" : "";
+  return `${who} can run commands as this user; ${fix} \`${commands.join(" && ")}\`${remove}, or pass --allow-shared-folder if you trust them`;
 }
 
 /**
@@ -121,8 +148,8 @@ export async function resolveJobsFolder(dir: string, allowSharedFolder: boolean)
   if (!stats.isDirectory()) {
     throw new UserError(`${dir} is not a folder`, "give the folder that holds the jobfiles");
   }
-  const reason = allowSharedFolder ? null : sharedReason(stats);
-  if (reason) throw new UserError(`the jobs folder ${dir} ${reason}`, sharedHint(dir));
+  const shared = allowSharedFolder ? null : sharedReason(stats, root);
+  if (shared) throw new UserError(`the jobs folder ${dir} ${shared.reason}`, shared.hint);
   return root;
 }
 
@@ -159,8 +186,8 @@ function addFile(context: ScanContext, rel: string, path: string, real: string, 
     return;
   }
   if (!stats.isFile()) return;
-  const reason = context.allowSharedFolder ? null : sharedReason(stats);
-  if (reason) refuse(context, rel, `this file ${reason}`, sharedHint(rel));
+  const shared = context.allowSharedFolder ? null : sharedReason(stats, path);
+  if (shared) refuse(context, rel, `this file ${shared.reason}`, shared.hint);
   else context.result.files.push({ rel, real, source: path, stats });
 }
 
@@ -205,8 +232,8 @@ function visit(context: ScanContext, path: string, name: string): Stats | null {
     return entry;
   }
   if (entry.isDirectory()) {
-    const reason = context.allowSharedFolder ? null : sharedReason(entry);
-    if (reason) refuse(context, `${rel}/`, `this folder ${reason}`, sharedHint(rel));
+    const shared = context.allowSharedFolder ? null : sharedReason(entry, path);
+    if (shared) refuse(context, `${rel}/`, `this folder ${shared.reason}`, shared.hint);
     else context.walk?.(path);
     return entry;
   }
@@ -258,7 +285,7 @@ function walkedTo(root: string, parts: string[], allowSharedFolder: boolean): bo
     folder = join(folder, part);
     try {
       const entry = lstatSync(folder);
-      if (!entry.isDirectory() || (!allowSharedFolder && sharedReason(entry))) return false;
+      if (!entry.isDirectory() || (!allowSharedFolder && sharedReason(entry, folder))) return false;
     } catch {
       return false;
     }

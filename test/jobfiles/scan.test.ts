@@ -12,6 +12,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UserError } from "../../src/core/errors.ts";
+import type { JobfileProblem } from "../../src/jobfiles/problem.ts";
 import { isIgnoredName, isJobfileName, resolveJobsFolder, scanJobsFolder } from "../../src/jobfiles/scan.ts";
 import { type JobsFixture, jobsFixture } from "./helpers.ts";
 
@@ -26,6 +27,18 @@ async function scan(allowShared = false) {
 }
 
 const isRoot = process.getuid?.() === 0;
+
+/**
+ * Pastes a hint's command into a shell started elsewhere, as a user does: sync names
+ * files relative to the jobs folder, which is rarely the folder the user typed it in.
+ */
+function runHint(hint: string): void {
+  const command = /`([^`]+)`/.exec(hint)?.[1] ?? "";
+  const run = Bun.spawnSync(["sh", "-c", command], { cwd: tmpdir(), stderr: "pipe" });
+  expect(run.exitCode, `${command}: ${run.stderr.toString()}`).toBe(0);
+}
+
+const hints = (problems: JobfileProblem[]) => Object.fromEntries(problems.map((p) => [p.file, p.hint]));
 
 describe("names", () => {
   test("jobfiles are .yaml, .yml and .json, in any case", () => {
@@ -149,5 +162,67 @@ describe("a folder others can write is refused", () => {
       ["team/", "this folder is writable by its group"],
       ["theirs.yaml", "this file belongs to another user (uid 4321)"],
     ]);
+  });
+
+  test("each hint's command names the absolute path, works from any folder and clears the refusal", async () => {
+    fixture = jobsFixture();
+    fixture.write("open/a.yaml", "command: echo\n");
+    chmodSync(join(fixture.dir, "open"), 0o777);
+    chmodSync(fixture.write("loose.yaml", "command: echo\n"), 0o666);
+    fixture.write("it's $HOME/b.yaml", "command: echo\n");
+    chmodSync(join(fixture.dir, "it's $HOME"), 0o777);
+    const result = await scan();
+    const byFile = hints(result.problems);
+    expect(Object.keys(byFile)).toEqual(["it's $HOME/", "loose.yaml", "open/"]);
+    expect(byFile["loose.yaml"]).toContain(`\`chmod go-w ${join(fixture.root, "loose.yaml")}\``);
+    expect(byFile["open/"]).toContain(`\`chmod go-w ${join(fixture.root, "open")}\``);
+    for (const hint of Object.values(byFile)) runHint(hint);
+    const fixed = await scan();
+    expect(fixed.problems).toEqual([]);
+    expect(fixed.files.map((file) => file.rel)).toEqual(["it's $HOME/b.yaml", "loose.yaml", "open/a.yaml"]);
+  });
+
+  test("the jobs folder's own hint names its absolute path", async () => {
+    fixture = jobsFixture();
+    chmodSync(fixture.dir, 0o777);
+    // Given as the user typed it from the folder above, so a hint repeating it breaks elsewhere.
+    const cwd = process.cwd();
+    process.chdir(fixture.home);
+    let error: UserError;
+    try {
+      error = (await resolveJobsFolder("jobs", false).catch((e: unknown) => e)) as UserError;
+    } finally {
+      process.chdir(cwd);
+    }
+    expect(error.hint).toContain(`\`chmod go-w ${fixture.root}\``);
+    runHint(error.hint);
+    expect(await resolveJobsFolder(fixture.dir, false)).toBe(fixture.root);
+  });
+
+  test.skipIf(!isRoot)("a file or folder another user owns: the hint hands it back, not chmod", async () => {
+    fixture = jobsFixture();
+    chownSync(fixture.write("theirs.yaml", "command: echo\n"), 4321, 0);
+    const both = fixture.write("both.yaml", "command: echo\n");
+    chownSync(both, 4321, 1);
+    chmodSync(both, 0o664);
+    chownSync(fixture.write("their/a.yaml", "command: echo\n"), 4321, 0);
+    chownSync(join(fixture.dir, "their"), 4321, 0);
+    const result = await scan();
+    expect(result.problems.map((problem) => [problem.file, problem.message])).toEqual([
+      ["both.yaml", "this file is writable by its group and belongs to another user (uid 4321)"],
+      ["their/", "this folder belongs to another user (uid 4321)"],
+      ["theirs.yaml", "this file belongs to another user (uid 4321)"],
+    ]);
+    const byFile = hints(result.problems);
+    expect(byFile["theirs.yaml"]).toContain(`\`chown 0 ${join(fixture.root, "theirs.yaml")}\``);
+    expect(byFile["theirs.yaml"]).not.toContain("chmod");
+    expect(byFile["their/"]).toContain(`\`chown -R 0 ${join(fixture.root, "their")}\``);
+    for (const hint of Object.values(byFile)) {
+      expect(hint).toContain("--allow-shared-folder");
+      runHint(hint);
+    }
+    const fixed = await scan();
+    expect(fixed.problems).toEqual([]);
+    expect(fixed.files.map((file) => file.rel)).toEqual(["both.yaml", "their/a.yaml", "theirs.yaml"]);
   });
 });

@@ -8,7 +8,7 @@
  */
 
 import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { chmodSync, chownSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type CliResult, runCli, type TempHome, tempHome } from "../helpers/cli.ts";
 
@@ -32,23 +32,34 @@ async function ids(): Promise<string[]> {
 }
 
 /** A refusal: exit 2, one line naming the folder, the reason and both ways out. */
-function refused(result: CliResult, reason: string): void {
+function refused(result: CliResult, reason: string, fix: string): void {
   expect(result.exitCode).toBe(2);
   const lines = result.stderr.trimEnd().split("\n");
   expect(lines).toHaveLength(1);
   expect(lines[0]).toContain(`the jobs folder ${dir} ${reason}`);
-  expect(lines[0]).toContain("anyone who can write there can run commands as this user");
-  expect(lines[0]).toContain("chmod go-w");
+  expect(lines[0]).toContain("can run commands as this user");
+  expect(lines[0]).toContain(`\`${fix}\``);
   expect(lines[0]).toContain("--allow-shared-folder");
+}
+
+/** Runs each hint's command in `cwd`, as a user pastes it where they typed `sync`. */
+function runHints(output: string, cwd: string): void {
+  const commands = [...output.matchAll(/`((?:chown|chmod) [^`]+)`/g)].map((match) => match[1] ?? "");
+  expect(commands.length).toBeGreaterThan(0);
+  for (const command of commands) {
+    const run = Bun.spawnSync(["sh", "-c", command], { cwd, stderr: "pipe" });
+    expect(run.exitCode, `${command}: ${run.stderr.toString()}`).toBe(0);
+  }
 }
 
 describe("a jobs folder others can write", () => {
   test("world-writable: sync and watch refuse it and queue nothing; --allow-shared-folder reads it", async () => {
     write(join(dir, "job.yaml"), "command: echo hi\n");
     chmodSync(dir, 0o777);
-    refused(await cli("sync", dir), "is writable by every user");
-    refused(await cli("sync", dir, "--dry-run"), "is writable by every user");
-    refused(await cli("watch", dir), "is writable by every user");
+    const fix = `chmod go-w ${realpathSync(dir)}`;
+    refused(await cli("sync", dir), "is writable by every user", fix);
+    refused(await cli("sync", dir, "--dry-run"), "is writable by every user", fix);
+    refused(await cli("watch", dir), "is writable by every user", fix);
     expect(await ids()).toEqual([]);
     // The flag may come before the folder, as users type it.
     const allowed = await cli("sync", "--allow-shared-folder", dir);
@@ -63,10 +74,14 @@ describe("a jobs folder others can write", () => {
       // nogroup is the primary group of `nobody`: its members include another account.
       chownSync(dir, 0, 65534);
       chmodSync(dir, 0o770);
-      refused(await cli("sync", dir), "is writable by its group");
+      refused(await cli("sync", dir), "is writable by its group", `chmod go-w ${realpathSync(dir)}`);
       chmodSync(dir, 0o700);
       chownSync(dir, 65534, 65534);
-      refused(await cli("sync", dir), "belongs to another user (uid 65534)");
+      refused(
+        await cli("sync", dir),
+        "belongs to another user (uid 65534)",
+        `chown -R 0 ${realpathSync(dir)}`,
+      );
       expect(await ids()).toEqual([]);
       expect((await cli("sync", dir, "--allow-shared-folder")).exitCode).toBe(0);
       expect(await ids()).toEqual(["job"]);
@@ -85,6 +100,41 @@ describe("a jobs folder others can write", () => {
     expect(result.stdout).toMatch(/open\/:1:1: this folder is writable by every user/);
     expect(result.stdout).toMatch(/loose\.yaml:1:1: this file is writable by every user/);
     expect(await ids()).toEqual(["fine"]);
+  });
+});
+
+describe("the fix a refusal names", () => {
+  test("works when pasted where the user typed `sync jobs`, for a file, a subfolder and an owner", async () => {
+    write(join(dir, "fine.yaml"), "command: echo fine\n");
+    write(join(dir, "g.yaml"), "command: echo g\n");
+    chmodSync(join(dir, "g.yaml"), 0o666);
+    mkdirSync(join(dir, "shared"), { mode: 0o700 });
+    write(join(dir, "shared", "s.yaml"), "command: echo s\n");
+    chmodSync(join(dir, "shared"), 0o777);
+    const isRoot = process.getuid?.() === 0;
+    // Only root can hand a file to someone else, and so only root can take it back.
+    if (isRoot) {
+      write(join(dir, "o.yaml"), "command: echo o\n");
+      chmodSync(join(dir, "o.yaml"), 0o644);
+      chownSync(join(dir, "o.yaml"), 65534, 65534);
+    }
+    // Hints name the real path: the one that still works if a link on the way changes.
+    const real = realpathSync(dir);
+    const sync = () => runCli(["sync", "jobs"], { env: home.env, cwd: home.home });
+    const first = await sync();
+    expect(first.exitCode).toBe(2);
+    expect(first.stdout).toContain(`g.yaml:1:1: this file is writable by every user`);
+    expect(first.stdout).toContain(`\`chmod go-w ${join(real, "g.yaml")}\``);
+    expect(first.stdout).toContain(`\`chmod go-w ${join(real, "shared")}\``);
+    if (isRoot) {
+      expect(first.stdout).toContain("o.yaml:1:1: this file belongs to another user (uid 65534)");
+      expect(first.stdout).toContain(`\`chown 0 ${join(real, "o.yaml")}\``);
+    }
+    runHints(first.stdout, home.home);
+    const second = await sync();
+    expect(second.stderr).toBe("");
+    expect(second.exitCode).toBe(0);
+    expect(await ids()).toEqual(isRoot ? ["fine", "g", "o", "shared/s"] : ["fine", "g", "shared/s"]);
   });
 });
 
