@@ -50,6 +50,8 @@ export interface ActualState {
 export interface PlanOptions {
   /** `sync --adopt`: take over ids another live folder declares. Default false. */
   adopt?: boolean;
+  /** What this named folder was synced from before it was re-pointed (see ownership.ts). Default none. */
+  supersedes?: string | null;
 }
 
 export interface PlannedJob {
@@ -117,8 +119,9 @@ function conflictingFiles(
   facts: ReadonlyMap<string, JobFacts>,
   schedules: readonly DeclaredSchedule[],
   ownerExists: (owner: string) => boolean,
-  adopt: boolean,
+  options: { adopt: boolean; supersedes: string | null },
 ): Map<string, JobfileProblem[]> {
+  const { adopt, supersedes } = options;
   const conflicts = new Map<string, JobfileProblem[]>();
   const places = desired.jobs.map((job) => ({
     id: job.spec.id,
@@ -154,6 +157,7 @@ function conflictingFiles(
       root: desired.root,
       ownerExists: owner === null || ownerExists(owner),
       adopt,
+      supersedes,
     });
     if (ownership.kind === "adHoc") {
       addProblem(
@@ -173,6 +177,7 @@ function conflictingFiles(
   for (const job of desired.jobs.filter(isScheduled)) {
     const source = scheduleSources.get(job.spec.id);
     if (!source || relativeFile(desired.root, source) !== null || adopt || !ownerExists(source)) continue;
+    if (supersedes && relativeFile(supersedes, source) !== null) continue;
     addProblem(conflicts, foreignProblem(job, source, desired.root));
   }
   return conflicts;
@@ -185,9 +190,10 @@ function declarationOf(job: DesiredJob, root: string, adoptFrom: string | null):
 
 export function plan(desired: DesiredState, actual: ActualState, options: PlanOptions = {}): Plan {
   const adopt = options.adopt ?? false;
+  const supersedes = options.supersedes ?? null;
   const facts = new Map(actual.existing.map((entry) => [entry.id, entry]));
   const ownerExists = (owner: string) => !(actual.missingOwners?.has(owner) ?? false);
-  const conflicts = conflictingFiles(desired, facts, actual.schedules, ownerExists, adopt);
+  const conflicts = conflictingFiles(desired, facts, actual.schedules, ownerExists, { adopt, supersedes });
   const merge = (more: Map<string, JobfileProblem[]>) => {
     for (const problems of more.values()) for (const problem of problems) addProblem(conflicts, problem);
   };
@@ -221,6 +227,7 @@ export function plan(desired: DesiredState, actual: ActualState, options: PlanOp
       root: desired.root,
       ownerExists: owner === null || ownerExists(owner),
       adopt,
+      supersedes,
     });
     const adoption = ownership.kind === "adopt" ? { from: ownership.from, reason: ownership.reason } : null;
     const decision = decideDeclaration(
@@ -247,9 +254,13 @@ export function plan(desired: DesiredState, actual: ActualState, options: PlanOp
   }
 
   for (const row of actual.declared) {
-    if (wanted.has(row.id) || blockedIds.has(row.id) || !isOwnedBy(row, desired.root)) continue;
-    const file = relativeFile(desired.root, row.source);
-    if (file === null || isBlocked(file, blocked)) continue;
+    if (wanted.has(row.id) || blockedIds.has(row.id)) continue;
+    // The jobs of what this folder was before it was re-pointed are its own now: those the
+    // new target does not declare are removed from it, as a deleted file's would be.
+    const relinked = supersedes !== null && !isOwnedBy(row, desired.root) && isOwnedBy(row, supersedes);
+    if (!relinked && !isOwnedBy(row, desired.root)) continue;
+    const file = relativeFile(relinked ? (supersedes as string) : desired.root, row.source);
+    if (file === null || (!relinked && isBlocked(file, blocked))) continue;
     const action = decideRemoval(row);
     if (action === "nothing") continue;
     result.changes.push({
@@ -258,7 +269,7 @@ export function plan(desired: DesiredState, actual: ActualState, options: PlanOp
       job: null,
       actual: facts.get(row.id) ?? null,
       file,
-      adopt: null,
+      adopt: relinked ? { from: supersedes as string, reason: "relinked" } : null,
       completed: null,
       rearms: [],
       fields: [],
@@ -286,7 +297,8 @@ export function planChanges(planned: Plan, root: string): JobfileChanges {
     ),
     removals: planned.changes
       .filter((change) => change.job === null)
-      .map((change) => ({ id: change.id, owner: root })),
+      // A removal carried out for the folder this one was before it was re-pointed names it.
+      .map((change) => ({ id: change.id, owner: change.adopt?.from ?? root })),
   };
 }
 

@@ -131,3 +131,14 @@ export function syncRunOf(params: SyncRunParams): FolderSyncRun {
 export async function recordSyncRun(store: Store, params: SyncRunParams): Promise<void> {
   await store.folderSyncRecord(syncRunOf({ ...params, folder: folderKey(params.folder) }));
 }
+
+/**
+ * The real folder the named folder `dir` was last synced from, when it is not `root` any
+ * more: a symlinked jobs folder re-pointed since (`ln -sfn releases/v3 jobs`). Null
+ * otherwise, and for a folder never synced.
+ */
+export async function previousTarget(store: Store, dir: string, root: string): Promise<string | null> {
+  const key = folderKey(dir);
+  const target = (await store.folderList()).find((entry) => entry.folder === key)?.lastSync?.target;
+  return target && target !== root ? target : null;
+}

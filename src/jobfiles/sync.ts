@@ -13,7 +13,7 @@ import type { DesiredState } from "./desired.ts";
 import { type Plan, plan, planChanges, planHasChanges } from "./plan.ts";
 import { type ReadFolderOptions, readJobsFolder } from "./read-folder.ts";
 import type { ScheduleApplyResult, SyncOutcome } from "./sync-outcome.ts";
-import { recordSyncRun } from "./sync-record.ts";
+import { previousTarget, recordSyncRun } from "./sync-record.ts";
 
 export interface SyncOptions extends ReadFolderOptions {
   /** Plan only; nothing is written to the store (the read index still is). Default false. */
@@ -111,11 +111,15 @@ function missingOwners(
 }
 
 /** The folder's own declared rows that its files no longer declare: candidates for removal. */
-function noLongerDeclared(desired: DesiredState, declared: DeclaredJob[]): string[] {
+function noLongerDeclared(
+  desired: DesiredState,
+  declared: DeclaredJob[],
+  supersedes: string | null,
+): string[] {
   const desiredIds = new Set(desired.jobs.map((job) => job.spec.id));
-  return declared
-    .filter((row) => row.declared && !desiredIds.has(row.id) && isOwnedBy(row, desired.root))
-    .map((row) => row.id);
+  const ours = (row: DeclaredJob) =>
+    isOwnedBy(row, desired.root) || (supersedes !== null && isOwnedBy(row, supersedes));
+  return declared.filter((row) => row.declared && !desiredIds.has(row.id) && ours(row)).map((row) => row.id);
 }
 
 function isDeclaredRow(row: JobDeclaration): row is JobDeclaration & DeclaredJob {
@@ -140,6 +144,8 @@ export async function reconcile(params: {
   now: number;
   dryRun?: boolean;
   adopt?: boolean;
+  /** The real folder this named folder was synced from before it was re-pointed; see previousTarget. */
+  supersedes?: string | null;
   scope?: (declaration: { id: string; source: string }) => boolean;
   /** `store.declaredList()` when the caller has just read it; read here otherwise. */
   declared?: DeclaredJob[];
@@ -164,7 +170,10 @@ export async function reconcile(params: {
     ? allSchedules.filter((entry) => entry.source === null || scope({ id: entry.id, source: entry.source }))
     : allSchedules;
   const existing =
-    read.facts ?? (await store.jobDeclarations({ ids: [...wanted, ...noLongerDeclared(desired, declared)] }));
+    read.facts ??
+    (await store.jobDeclarations({
+      ids: [...wanted, ...noLongerDeclared(desired, declared, params.supersedes ?? null)],
+    }));
   // A wanted id without a row may have been purged after its file went away; what it
   // completed still decides (a no-op re-sync has a row for every id and skips the read).
   const stored = new Set(existing.map((row) => row.id));
@@ -182,7 +191,7 @@ export async function reconcile(params: {
       missingOwners: missingOwners(desired.root, ownersOfWanted, schedules),
       history,
     },
-    { adopt: params.adopt ?? false },
+    { adopt: params.adopt ?? false, supersedes: params.supersedes ?? null },
   );
   let applied: JobfileApplyResult | null = null;
   let appliedSchedules: ScheduleApplyResult | null = null;
@@ -199,7 +208,8 @@ export async function reconcile(params: {
 
 export async function syncJobsFolder(options: SyncOptions): Promise<SyncOutcome> {
   const { desired, fileCount, settlesAt } = await readJobsFolder(options);
-  const reconciled = await reconcile({ ...options, desired });
+  const supersedes = await previousTarget(options.store, options.dir, desired.root);
+  const reconciled = await reconcile({ ...options, desired, supersedes });
   const outcome: SyncOutcome = {
     root: desired.root,
     namespace: desired.namespace ?? null,

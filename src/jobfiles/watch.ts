@@ -21,7 +21,7 @@ import { readFolderSettings, SETTINGS_FILE } from "./folder-settings.ts";
 import { resolveJobsFolder, scanJobsFolder } from "./scan.ts";
 import { reconcile } from "./sync.ts";
 import type { SyncOutcome } from "./sync-outcome.ts";
-import { claimFolder, folderKey, syncRunOf, WATCHER_HEARTBEAT_MS } from "./sync-record.ts";
+import { claimFolder, folderKey, previousTarget, syncRunOf, WATCHER_HEARTBEAT_MS } from "./sync-record.ts";
 import { type FolderEvents, watchFolder } from "./watch-events.ts";
 
 export const DEFAULT_RESYNC_MS = 60_000;
@@ -133,6 +133,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
       desired: model.desired(affected?.rels ?? null, config.maxRetries, at, naming),
       now: at,
       scope: affected ? model.scope(affected, naming) : undefined,
+      supersedes: await previousTarget(store, options.dir, model.root),
     });
     model.recordPlan(affected?.rels ?? null, reconciled.plan);
     // A scoped plan leaves the other files as the last full plan left them.

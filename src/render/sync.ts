@@ -34,6 +34,7 @@ function when(at: number | null): string {
 const ADOPT_REASONS = {
   gone: "folder no longer exists",
   undeclared: "no longer declared there",
+  relinked: "the jobs folder was re-pointed here",
   asked: "--adopt",
 } as const;
 

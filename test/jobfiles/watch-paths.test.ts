@@ -150,7 +150,7 @@ describe("the watcher's event path", () => {
     expect(await commandOf(store, "x")).toBe("echo a");
   });
 
-  test("a jobs folder that is a symlink is followed when it is re-pointed", async () => {
+  test("a jobs folder that is a symlink is followed when it is re-pointed, and the new target takes its jobs", async () => {
     fixture = jobsFixture();
     const one = join(fixture.home, "one");
     const two = join(fixture.home, "two");
@@ -159,7 +159,9 @@ describe("the watcher's event path", () => {
     rmSync(fixture.dir, { recursive: true });
     symlinkSync(one, fixture.dir);
     dropSettled(one, "first.yaml", "command: echo first\n");
-    const { store, watcher } = await startWatched(fixture, running);
+    dropSettled(one, "build.yaml", "command: echo build one\n");
+    dropSettled(two, "build.yaml", "command: echo build two\n");
+    const { store, watcher, outcomes } = await startWatched(fixture, running);
     expect(watcher.root).toBe(one);
     expect(await commandOf(store, "first")).toBe("echo first");
 
@@ -167,6 +169,17 @@ describe("the watcher's event path", () => {
     symlinkSync(two, `${fixture.dir}.new`);
     renameSync(`${fixture.dir}.new`, fixture.dir);
     await waitFor(() => watcher.root === two, { what: "the watcher to follow the link" });
+    // The id both targets declare is taken over, in the plan; what only the old one declared
+    // is removed from the folder, as a deleted file's job would be.
+    await waitFor(async () => (await commandOf(store, "build")) === "echo build two", {
+      what: "build taken over",
+    });
+    expect((await jobOf(store, "first")).state).toBe("canceled");
+    expect(all(outcomes, (o) => o.plan.errors)).toEqual([]);
+    const adopted = outcomes
+      .flatMap((o) => o.plan.changes)
+      .find((change) => change.id === "build" && change.adopt);
+    expect(adopted?.adopt).toEqual({ from: one, reason: "relinked" });
     dropSettled(two, "second.yaml", "command: echo second\n");
     await waitFor(() => store.jobGet({ id: "second" }), { what: "a file of the new target" });
     dropSettled(one, "stale.yaml", "command: echo stale\n");
