@@ -101,6 +101,14 @@ export function unknownLeadingOption(args: string[], globalNames: string[]): str
 }
 
 /**
+ * cac's arguments as typed: keepDashValues marks a negative number among them, which cac
+ * would otherwise read as an option (`config set max-retries -1`).
+ */
+export function unmarkedArguments(args: readonly unknown[]): string[] {
+  return args.map((arg) => String(keepText(arg)));
+}
+
+/**
  * After `--` every word is an argument, so that `queuectl show -- -rf` finds job "-rf"; cac
  * sets those words aside in `options["--"]`. Returns the arguments with them appended.
  */
@@ -114,7 +122,36 @@ export function reportedUnknownOption(message: string): string | undefined {
   return /^Unknown option `(.+)`/.exec(message)?.[1];
 }
 
+/** A negative number or duration (`-1`, `-5`, `-1d`): a value, though it starts like an option. */
+const NEGATIVE_NUMBER = /^-\d/;
+
 const GLOBAL_OPTIONS_WITH_VALUE = new Set(["--db"]);
+
+/**
+ * A global option typed with an empty value (`--db ''`, `--db=`) or none (`--db` last, or
+ * before another option). cac cannot report these: mri reads `--db=` as "the value is the
+ * next word", so `queuectl --db '' list` asked for a store named "list" and no command, and
+ * cac checks values only once a command matched, so a lone `queuectl --db` had none.
+ */
+export function globalOptionWithoutValue(args: string[]): { option: string; empty: boolean } | undefined {
+  const end = args.indexOf("--");
+  const words = end === -1 ? args : args.slice(0, end);
+  for (let index = 0; index < words.length; index++) {
+    const [option = "", ...value] = (words[index] ?? "").split("=");
+    if (!GLOBAL_OPTIONS_WITH_VALUE.has(option)) continue;
+    if (value.length > 0) {
+      if (value.join("=") === "") return { option, empty: true };
+      continue;
+    }
+    const next = words[index + 1];
+    if (next === "") return { option, empty: true };
+    // keepDashValues keeps "-" and a negative number as the value; any other option is not one.
+    if (next === undefined || (next.startsWith("-") && next !== "-" && !NEGATIVE_NUMBER.test(next)))
+      return { option, empty: false };
+    index++;
+  }
+  return undefined;
+}
 
 /** The index of the command word, past any global options before it. */
 export function commandIndex(args: string[]): number {
@@ -146,7 +183,11 @@ export function joinGroupWords(
 
 /**
  * `-f -` means "read stdin", but cac's parser takes a lone `-` for a missing value. Joining it
- * as `-f=-` keeps the convention working for every option that takes a value.
+ * as `-f=-` keeps the convention working for every option that takes a value. A negative
+ * number is joined the same way (`--older-than=-1d`), and as a command's argument
+ * (`config set max-retries -1`) it is marked like a text value, so that it reaches the
+ * command's own check rather than being reported as an unknown option `-1`; unmarkedArguments
+ * takes the mark off again.
  *
  * cac also tells its parser about boolean flags by their camelCase names only, so a
  * kebab-case flag takes the next word as its value: `sync --allow-shared-folder DIR` would
@@ -165,13 +206,16 @@ export function keepDashValues(args: string[], options: OptionShape[]): string[]
       for (const match of option.rawName.matchAll(/--([a-z0-9]+(?:-[a-z0-9]+)+)/g))
         kebabFlags.add(match[1] ?? "");
   }
+  // Before the command word, a word like -1 is a mistyped global option and stays one.
+  const firstArgument = commandIndex(args) + 1;
   const result: string[] = [];
   for (let index = 0; index < args.length; index++) {
     const arg = args[index] ?? "";
     if (arg === "--") return [...result, ...args.slice(index)];
     const name = arg.replace(/^--?/, "");
     const next = args[index + 1];
-    const isValueOption = arg.startsWith("-") && !arg.includes("=") && takesValue.has(name);
+    // cac's names are camelCased: `--older-than` is registered as olderThan.
+    const isValueOption = arg.startsWith("-") && !arg.includes("=") && takesValue.has(camelCased(name));
     const [typedName = "", ...valueParts] = name.split("=");
     if (arg.startsWith("-") && textOptions.has(typedName)) {
       if (valueParts.length > 0) result.push(`${arg.split("=")[0]}=${TEXT_MARK}${valueParts.join("=")}`);
@@ -188,12 +232,14 @@ export function keepDashValues(args: string[], options: OptionShape[]): string[]
     if (isValueOption && next === "") {
       result.push(`${arg}=`);
       index++;
-    } else if (isValueOption && next !== undefined && (next === "-" || /^-\d/.test(next))) {
+    } else if (isValueOption && next !== undefined && (next === "-" || NEGATIVE_NUMBER.test(next))) {
       // "-" (stdin) and negative numbers would otherwise parse as options of their own.
       result.push(`${arg}=${next}`);
       index++;
     } else if (arg.startsWith("--") && kebabFlags.has(name)) {
       result.push(`${arg}=true`);
+    } else if (index >= firstArgument && NEGATIVE_NUMBER.test(arg) && !optionWords.has(arg)) {
+      result.push(`${TEXT_MARK}${arg}`);
     } else result.push(arg);
   }
   return result;

@@ -7,6 +7,7 @@ import { type CAC, cac } from "cac";
 import {
   asksForHelp,
   commandIndex,
+  globalOptionWithoutValue,
   joinGroupWords,
   keepDashValues,
   longOptionNames,
@@ -14,6 +15,7 @@ import {
   textOptionWithoutValue,
   typedOption,
   unknownLeadingOption,
+  unmarkedArguments,
   withWordsAfterDashes,
 } from "./cli-argv.ts";
 import { nearestName, suggestion, UserError } from "./core/errors.ts";
@@ -192,6 +194,15 @@ async function parseAndRun(cli: CAC, argv: string[], args: string[]): Promise<vo
     },
   );
   if (cli.options.help) return;
+  const db = globalOptionWithoutValue(words);
+  if (db !== undefined) {
+    // Often `--db "$VAR"` with VAR unset: falling back to the default store would hide that.
+    throw new UserError(
+      db.empty ? `${db.option} is empty` : `option \`${db.option} <url>\` value is missing`,
+      `give a file path, sqlite://PATH or postgres://… right after ${db.option}, or leave ${db.option} out for the default store`,
+    );
+  }
+  cli.args = unmarkedArguments(cli.args);
   if (!cli.matchedCommand) {
     if (cli.args[0] === undefined) {
       const globals = cli.globalCommand.options.flatMap((option) => option.names);

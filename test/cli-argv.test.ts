@@ -4,6 +4,7 @@ import {
   asksForHelp,
   asksForVersion,
   commandIndex,
+  globalOptionWithoutValue,
   helpAsOption,
   joinGroupWords,
   keepDashValues,
@@ -16,6 +17,7 @@ import {
   textOptionWithoutValue,
   typedOption,
   unknownLeadingOption,
+  unmarkedArguments,
   withWordsAfterDashes,
 } from "../src/cli-argv.ts";
 import { editDistance, nearestName } from "../src/core/errors.ts";
@@ -113,6 +115,59 @@ describe("keepDashValues", () => {
   });
   test("nothing after -- is touched", () => {
     expect(keepDashValues(["add", "--", "-f", "-"], OPTIONS)).toEqual(["add", "--", "-f", "-"]);
+  });
+  test("before the command word, a negative number stays a (mistyped) option", () => {
+    expect(keepDashValues(["-1", "list"], OPTIONS)).toEqual(["-1", "list"]);
+  });
+});
+
+describe("negative numbers through cac", () => {
+  /** The arguments and options a command gets, parsed the way the program parses them. */
+  function parse(words: string[]): { args: string[]; options: Record<string, unknown> } {
+    const cli = cac("t");
+    cli.option("--db <url>", "");
+    cli.command("config set <key> <value>", "");
+    cli.command("purge", "").option("--older-than <duration>", "").option("--dry-run", "");
+    cli.command("list", "").option("--json", "");
+    const options = [...cli.globalCommand.options, ...cli.commands.flatMap((command) => command.options)];
+    const parsed = cli.parse(["bun", "t", ...keepDashValues(words, options)], { run: false });
+    return { args: unmarkedArguments(parsed.args), options: parsed.options };
+  }
+  test("a command's argument reaches it as typed, not as an option", () => {
+    const set = parse(["config set", "max-retries", "-1"]);
+    expect(set.args).toEqual(["max-retries", "-1"]);
+    expect(set.options["1"]).toBeUndefined();
+    expect(parse(["--db", "x.db", "config set", "backoff-max", "-5"]).args).toEqual(["backoff-max", "-5"]);
+    expect(parse(["config set", "max-retries", "5"]).args).toEqual(["max-retries", "5"]);
+  });
+  test("a kebab-case option takes a negative value: cac registers it camelCased", () => {
+    const purge = parse(["purge", "--older-than", "-1d", "--dry-run"]);
+    expect([purge.options.olderThan, purge.args]).toEqual(["-1d", []]);
+  });
+  test("an empty kebab-case value is missing, not 0", () => {
+    expect(parse(["purge", "--older-than", ""]).options.olderThan).toBe(true);
+  });
+  test("real options are still options", () => {
+    expect(parse(["list", "--json"])).toEqual({ args: [], options: { "--": [], json: true } });
+  });
+});
+
+describe("globalOptionWithoutValue", () => {
+  test("an empty --db, spaced or joined, is empty", () => {
+    expect(globalOptionWithoutValue(["--db", "", "list"])).toEqual({ option: "--db", empty: true });
+    expect(globalOptionWithoutValue(["--db=", "list"])).toEqual({ option: "--db", empty: true });
+    expect(globalOptionWithoutValue(["list", "--db", ""])).toEqual({ option: "--db", empty: true });
+  });
+  test("--db last, or before another option, has no value", () => {
+    expect(globalOptionWithoutValue(["--db"])).toEqual({ option: "--db", empty: false });
+    expect(globalOptionWithoutValue(["list", "--db", "--json"])).toEqual({ option: "--db", empty: false });
+    expect(globalOptionWithoutValue(["add", "--db", "--", "true"])).toEqual({ option: "--db", empty: false });
+  });
+  test("a value, and words after --, are fine", () => {
+    expect(globalOptionWithoutValue(["--db", "x.db", "list"])).toBeUndefined();
+    expect(globalOptionWithoutValue(["--db=sqlite://x.db", "list"])).toBeUndefined();
+    expect(globalOptionWithoutValue(["--debug", "list"])).toBeUndefined();
+    expect(globalOptionWithoutValue(["add", "--", "cmd", "--db"])).toBeUndefined();
   });
 });
 

@@ -6,6 +6,7 @@ import { UserError } from "../core/errors.ts";
 import { queuectlHome } from "../core/home.ts";
 import type { JobState } from "../core/job.ts";
 import { colors, printJson } from "../render.ts";
+import { ArchiveWriteError } from "../worker/archive.ts";
 import { purgeFinishedJobs } from "../worker/retention.ts";
 import { type GlobalOptions, lastValue, withStore } from "./context.ts";
 
@@ -52,13 +53,20 @@ export function registerPurge(cli: CAC): void {
       const archivePath = lastValue(options.archive);
       const archive = archivePath === undefined ? null : writableArchive(String(archivePath));
       await withStore(options, async (store) => {
-        const ids = await purgeFinishedJobs(store, {
-          states,
-          finishedBefore: Date.now() - olderThanMs,
-          dryRun: Boolean(options.dryRun),
-          home: queuectlHome(),
-          archive: options.dryRun ? null : archive,
-        });
+        let ids: string[];
+        try {
+          ids = await purgeFinishedJobs(store, {
+            states,
+            finishedBefore: Date.now() - olderThanMs,
+            dryRun: Boolean(options.dryRun),
+            home: queuectlHome(),
+            archive: options.dryRun ? null : archive,
+          });
+        } catch (error) {
+          // A file that opens may still refuse the write (/dev/full, a full disk); the purge rolled back.
+          if (error instanceof ArchiveWriteError) throw archiveRefused(String(archivePath), error.code);
+          throw error;
+        }
         if (options.json) printJson({ dry_run: Boolean(options.dryRun), purged: ids });
         else if (options.dryRun)
           console.log(
@@ -78,10 +86,15 @@ function writableArchive(path: string): string {
   try {
     closeSync(openSync(absolute, "a", 0o600));
   } catch (error) {
-    throw new UserError(
-      `purge --archive ${path}: cannot write it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
-      "give a file in an existing folder you can write to",
-    );
+    throw archiveRefused(path, (error as NodeJS.ErrnoException).code ?? (error as Error).message);
   }
   return absolute;
+}
+
+/** `path` as typed; `reason` is the system's code (EISDIR, ENOSPC, …). */
+function archiveRefused(path: string, reason: string): UserError {
+  return new UserError(
+    `purge --archive ${path}: cannot write it (${reason})`,
+    "give a file in an existing folder you can write to, on a disk with room",
+  );
 }

@@ -9,8 +9,23 @@
  * the store, never in neither.
  */
 
-import { closeSync, fsyncSync, openSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, writeSync } from "node:fs";
 import type { JobRecord } from "../store/store.ts";
+
+/**
+ * The archive could not be opened, written or flushed (`code`: ENOSPC, EACCES, …). Its own
+ * type, so that `purge --archive` can tell the file it was given from a failing store, and
+ * the message names the file, which the system's own ("ENOSPC: …, write") does not.
+ */
+export class ArchiveWriteError extends Error {
+  constructor(
+    readonly path: string,
+    readonly code: string,
+  ) {
+    super(`archive ${path}: cannot write it (${code})`);
+    this.name = "ArchiveWriteError";
+  }
+}
 
 export function archiveLine(record: JobRecord): string {
   return `${JSON.stringify({ kind: "job", ...record })}\n`;
@@ -19,11 +34,29 @@ export function archiveLine(record: JobRecord): string {
 /** Appends `records` to the file (created 0600: jobs carry commands and output) and flushes it. */
 export function appendToArchive(path: string, records: JobRecord[]): void {
   if (records.length === 0) return;
-  const fd = openSync(path, "a", 0o600);
+  const bytes = Buffer.from(records.map(archiveLine).join(""));
   try {
-    writeSync(fd, records.map(archiveLine).join(""));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(path, "a", 0o600);
+    const before = fstatSync(fd).size;
+    try {
+      // A disk that fills up part way takes a short write without an error; the next write
+      // reports it. Until then the loop goes on, so a purge never commits a cut-off line.
+      for (let written = 0; written < bytes.length; )
+        written += writeSync(fd, bytes, written, bytes.length - written);
+      fsyncSync(fd);
+    } catch (error) {
+      // Whatever part of these lines made it in goes again: the archive keeps whole lines.
+      try {
+        ftruncateSync(fd, before);
+      } catch {
+        // The purge is refused either way; a torn last line is what `import` reports then.
+      }
+      throw error;
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw typeof code === "string" ? new ArchiveWriteError(path, code) : error;
   }
 }

@@ -162,6 +162,23 @@ const cases: [string, () => string[], string, string?][] = [
   ["a too-short lease", () => ["config", "set", "lease", "1s"], "lease must be between"],
   ["a zero poll interval", () => ["config", "set", "poll-interval", "0"], "poll-interval"],
   ["a backoff base below 1", () => ["config", "set", "backoff-base", "0.5"], "backoff-base"],
+  [
+    "a negative config value",
+    () => ["config", "set", "max-retries", "-1"],
+    'max-retries must be a whole number from 0 to 1000, got "-1"',
+  ],
+  [
+    "a negative config duration",
+    () => ["config", "set", "backoff-max", "-5"],
+    'backoff-max "-5" is not a duration',
+  ],
+  ["a negative --older-than", () => ["purge", "--older-than", "-1d"], '--older-than "-1d" is not a duration'],
+  // Read as 0 it would purge every finished job.
+  [
+    "an empty --older-than",
+    () => ["purge", "--older-than", ""],
+    "option `--older-than <duration>` value is missing",
+  ],
   ["config set without a value", () => ["config", "set", "max-retries"], "missing required args"],
   ["config without a subcommand", () => ["config"], "`config` needs a subcommand"],
   ["an unknown dlq subcommand", () => ["dlq", "purge"], "unknown command `dlq purge`"],
@@ -176,6 +193,16 @@ const cases: [string, () => string[], string, string?][] = [
   ["an unknown global option", () => ["--verbose", "status"], "unknown option `--verbose`"],
   ["extra arguments", () => ["show", "a", "b"], "unused args"],
   ["an unsupported database URL", () => ["--db", "mysql://localhost/q", "list"], "unsupported database URL"],
+  ["an empty --db", () => ["--db", "", "list"], "--db is empty — give a file path"],
+  ["an empty --db=", () => ["--db=", "list"], "--db is empty — give a file path"],
+  ["a lone --db", () => ["--db"], "option `--db <url>` value is missing"],
+  ["an empty --db on status", () => ["--db", "", "status"], "--db is empty"],
+  ["an empty --db= on enqueue", () => ["--db=", "enqueue", '{"id":"x","command":"e"}'], "--db is empty"],
+  [
+    "--db without a value before the command",
+    () => ["--db", "--debug", "list"],
+    "`--db <url>` value is missing",
+  ],
 ];
 
 describe("bad input: exit 2, one line, nothing changes", () => {

@@ -1,4 +1,5 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync } from "node:fs";
 import type { Store } from "../../src/store/store.ts";
 import { runCli, tempHome } from "../helpers/cli.ts";
 import { enqueue, forEachBackend, OK, runNext, stateOf } from "./helpers.ts";
@@ -126,6 +127,30 @@ describe("purge and show from the CLI", () => {
       home.cleanup();
     }
   });
+
+  // /dev/full opens like any file and fails every write with ENOSPC.
+  test.skipIf(!existsSync("/dev/full"))(
+    "an archive that opens but cannot be written is named, exit 2, and nothing is purged",
+    async () => {
+      const home = tempHome();
+      try {
+        await runCli(["enqueue", '{"id":"p1","command":"true"}'], { env: home.env });
+        expect((await runCli(["worker", "run", "--drain"], { env: home.env })).exitCode).toBe(0);
+        const result = await runCli(["purge", "--older-than", "0s", "--archive", "/dev/full"], {
+          env: home.env,
+        });
+        expect(result.exitCode).toBe(2);
+        expect(result.stderr).toStartWith("error: purge --archive /dev/full: cannot write it (ENOSPC) — ");
+        expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
+        const listed = await runCli(["list", "--json"], { env: home.env });
+        expect(
+          JSON.parse(listed.stdout).map((job: { id: string; state: string }) => [job.id, job.state]),
+        ).toEqual([["p1", "completed"]]);
+      } finally {
+        home.cleanup();
+      }
+    },
+  );
 
   test("unfinished dependencies and a paused queue are listed under 'Waiting for'", async () => {
     const home = tempHome();

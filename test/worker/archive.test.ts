@@ -5,7 +5,7 @@
  */
 
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { resolveConfig } from "../../src/core/config.ts";
 import { parseExport } from "../../src/flow/export-format.ts";
@@ -82,10 +82,36 @@ for (const backend of backends) {
         finishedBefore: Date.now() + 1000,
         home: h.queue.home.home,
       };
-      await expect(purgeFinishedJobs(store, { ...purge, dryRun: false, archive })).rejects.toThrow();
+      await expect(purgeFinishedJobs(store, { ...purge, dryRun: false, archive })).rejects.toThrow(
+        `archive ${archive}: cannot write it (ENOENT)`,
+      );
       expect((await store.jobGet({ id: "kept" }))?.state).toBe("completed");
       expect(await store.attemptList({ jobId: "kept" })).toHaveLength(1);
     });
+
+    test.skipIf(!existsSync("/dev/full"))(
+      "a retention-archive that cannot be written is reported by name, and nothing is purged",
+      async () => {
+        const { h, store } = await finishedJobs(backend);
+        const config = resolveConfig({ retention: "60", "retention-archive": "/dev/full" });
+        const errors: unknown[] = [];
+        const service = retentionService({
+          store,
+          home: h.queue.home.home,
+          now: () => Date.now() + 120_000,
+          config: () => config,
+          onError: (error) => errors.push(error),
+        });
+        service.start();
+        try {
+          await waitFor(async () => errors.length > 0, { timeoutMs: 10_000, what: "the error" });
+        } finally {
+          await service.stop();
+        }
+        expect((errors[0] as Error).message).toBe("archive /dev/full: cannot write it (ENOSPC)");
+        expect((await store.jobGet({ id: "kept" }))?.state).toBe("completed");
+      },
+    );
 
     test("the retention purge appends to retention-archive", async () => {
       const { h, store } = await finishedJobs(backend);
