@@ -71,6 +71,8 @@ export interface PlannedJob {
   rearms: string[];
   /** What the stored spec becomes, field by field (empty for create, cancel and forget). */
   fields: FieldChange[];
+  /** cancel: the jobs waiting on it, canceled with it (filled in by sync.ts from the store). */
+  cancels?: string[];
 }
 
 export interface Plan {

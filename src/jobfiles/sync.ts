@@ -23,7 +23,23 @@ export interface SyncOptions extends ReadFolderOptions {
 }
 
 function nothingApplied(): JobfileApplyResult {
-  return { ...idsByAction(), rearmed: [] };
+  return { ...idsByAction(), rearmed: [], canceledDependents: [] };
+}
+
+/**
+ * A job canceled with its jobfile cancels the jobs waiting on it: the plan names them on
+ * its line, so it never shows fewer changes than the apply makes. Those the plan cancels on
+ * their own account are not named twice.
+ */
+async function addWaitingDependents(store: Store, planned: Plan): Promise<void> {
+  const cancels = planned.changes.filter((change) => change.action === "cancel");
+  if (cancels.length === 0) return;
+  const own = new Set(cancels.map((change) => change.id));
+  const waiting = await store.jobWaitingDependents({ ids: [...own] });
+  for (const change of cancels)
+    change.cancels = waiting
+      .filter((entry) => entry.root === change.id && !own.has(entry.id))
+      .map((entry) => entry.id);
 }
 
 /**
@@ -193,6 +209,7 @@ export async function reconcile(params: {
     },
     { adopt: params.adopt ?? false, supersedes: params.supersedes ?? null },
   );
+  await addWaitingDependents(store, planned);
   let applied: JobfileApplyResult | null = null;
   let appliedSchedules: ScheduleApplyResult | null = null;
   if (!params.dryRun) {

@@ -117,7 +117,10 @@ function changeLines(change: PlannedJob, width: number): string[] {
     : "";
   const rearms =
     change.rearms.length > 0 ? `; re-arms ${change.rearms.map((id) => safeText(id)).join(", ")}` : "";
-  const head = `  ${mark(change.action)} ${safeText(change.id).padEnd(width)}  ${adopt}${describe(change)}${rearms}${matrixNote(change.job)}  ${colors.dim(safeText(change.file))}`;
+  const cancels = change.cancels?.length
+    ? `; also cancels ${change.cancels.map((id) => safeText(id)).join(", ")}, waiting on it`
+    : "";
+  const head = `  ${mark(change.action)} ${safeText(change.id).padEnd(width)}  ${adopt}${describe(change)}${rearms}${cancels}${matrixNote(change.job)}  ${colors.dim(safeText(change.file))}`;
   return [head, ...fieldLines(change.fields)];
 }
 
@@ -180,6 +183,11 @@ function countParts(counts: ChangeCounts, tense: "plan" | "applied"): string[] {
 
 export function planSummary(outcome: SyncOutcome): string {
   const parts = countParts(planCounts(outcome), "plan");
+  // What the apply then reports as dependents re-armed and canceled, counted the same way.
+  const rearms = new Set(outcome.plan.changes.flatMap((change) => change.rearms));
+  const cancels = new Set(outcome.plan.changes.flatMap((change) => change.cancels ?? []));
+  if (rearms.size > 0) parts.push(`${count(rearms.size, "dependent")} to re-arm`);
+  if (cancels.size > 0) parts.push(`${count(cancels.size, "dependent")} to cancel`);
   if (outcome.plan.errors.length > 0) parts.push(colors.red(count(outcome.plan.errors.length, "error")));
   return `Plan: ${parts.join(", ")}; ${unchangedCount(outcome)} unchanged.`;
 }
@@ -192,6 +200,8 @@ export function unchangedCount(outcome: SyncOutcome): number {
 export function appliedSummary(applied: JobfileApplyResult, schedules: ScheduleApplyResult | null): string {
   const parts = countParts(appliedCounts(applied, schedules), "applied");
   if (applied.rearmed.length > 0) parts.push(`${count(applied.rearmed.length, "dependent")} re-armed`);
+  if (applied.canceledDependents.length > 0)
+    parts.push(`${count(applied.canceledDependents.length, "dependent")} canceled`);
   return `Applied: ${parts.length > 0 ? parts.join(", ") : "nothing to change"}.`;
 }
 
@@ -219,6 +229,7 @@ function changeJson(change: PlannedJob) {
     completed_revision: change.completed?.revision ?? null,
     completed_at: change.completed?.at == null ? null : new Date(change.completed.at).toISOString(),
     rearms: change.rearms,
+    cancels: change.cancels ?? [],
     fields: fieldsJson(change.fields),
     matrix: matrixJson(change.job),
   };

@@ -41,7 +41,7 @@ export function removalsToApply(
 }
 
 export class JobfileApplyBook {
-  private readonly result: JobfileApplyResult = { ...idsByAction(), rearmed: [] };
+  private readonly result: JobfileApplyResult = { ...idsByAction(), rearmed: [], canceledDependents: [] };
   /** Declarations whose spec was written: their dependencies are recorded once every row exists. */
   readonly written: DeclaredChange[] = [];
   /** Ids declared again whose earlier removal canceled dependents. */
@@ -72,12 +72,15 @@ export class JobfileApplyBook {
     this.result.rearmed.push(...before.filter((dependent) => !still.has(dependent)));
   }
 
-  removed(id: string, action: Extract<JobfileAction, "cancel" | "forget">): void {
+  /** `dependents`: the jobs a cancel canceled with it (they waited on it). */
+  removed(id: string, action: Extract<JobfileAction, "cancel" | "forget">, dependents: string[] = []): void {
     this.result[action].push(id);
+    this.result.canceledDependents.push(...dependents);
   }
 
   finish(): JobfileApplyResult {
     this.result.rearmed.sort();
+    this.result.canceledDependents.sort();
     return this.result;
   }
 }

@@ -97,6 +97,8 @@ export type JobDeclaration = JobFacts;
 export type JobfileApplyResult = Record<JobfileAction, string[]> & {
   /** Dependents armed again because the job they wait for is declared again. */
   rearmed: string[];
+  /** Jobs canceled because a job they wait for was canceled with its jobfile. */
+  canceledDependents: string[];
 };
 
 /** A job named in another's `after` list, with its state (null: no such job, e.g. purged). */

@@ -146,6 +146,11 @@ export interface Store {
    * deletes finished rows but keeps this memory, so a sync never runs such a revision again.
    */
   completedRevisionList(params: { ids: string[] }): Promise<CompletedRevisionOf[]>;
+  /**
+   * The pending or failed jobs that wait on each of `ids`, directly or through others: what
+   * canceling it cancels too, for a plan to show. One entry per (root, waiting job).
+   */
+  jobWaitingDependents(params: { ids: string[] }): Promise<{ root: string; id: string }[]>;
 
   /**
    * A value that changes whenever another connection commits. Idle workers compare it to

@@ -112,6 +112,7 @@ describe("queuectl watch", () => {
       cancel: [],
       forget: [],
       rearmed: [],
+      canceled_dependents: [],
       counts: {
         create: 0,
         update: 0,

@@ -5,7 +5,7 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { specRevision } from "../../src/core/spec.ts";
-import { appliedSummary, planLines, syncJson } from "../../src/render/sync.ts";
+import { appliedSummary, planLines, planSummary, syncJson } from "../../src/render/sync.ts";
 import {
   type BackendTest,
   claimAll,
@@ -123,14 +123,28 @@ function suite(t: BackendTest): void {
       expect((await sync(t.store, t.fixture.dir, { dryRun: true })).plan.changes).toEqual([]);
     });
 
-    test("removing a job's file cancels the jobs waiting for it", async () => {
+    test("removing a job's file cancels the jobs waiting for it, and the plan says so first", async () => {
       await t.setUp();
       t.fixture.write("first.yaml", "command: echo first\n");
       t.fixture.write("second.yaml", "command: echo second\nafter: [first]\n");
+      t.fixture.write("third.yaml", "command: echo third\nafter: [second]\n");
       await sync(t.store, t.fixture.dir);
       t.fixture.remove("first.yaml");
-      expect((await sync(t.store, t.fixture.dir)).applied?.cancel).toEqual(["first"]);
+      const dry = await sync(t.store, t.fixture.dir, { dryRun: true });
+      expect(dry.plan.changes.map((change) => [change.id, change.action, change.cancels])).toEqual([
+        ["first", "cancel", ["second", "third"]],
+      ]);
+      expect(planLines(dry)[0]).toContain("also cancels second, third, waiting on it");
+      expect(planSummary(dry)).toContain("1 to cancel, 2 dependents to cancel");
+      expect((await jobOf(t.store, "second")).state).toBe("pending");
+      const applied = await sync(t.store, t.fixture.dir);
+      expect(applied.applied?.cancel).toEqual(["first"]);
+      expect(applied.applied?.canceledDependents).toEqual(["second", "third"]);
+      expect(appliedSummary(applied.applied ?? NOTHING_APPLIED, null)).toContain(
+        "1 canceled, 2 dependents canceled",
+      );
       expect((await jobOf(t.store, "second")).state).toBe("canceled");
+      expect((await jobOf(t.store, "third")).state).toBe("canceled");
     });
   });
 

@@ -136,6 +136,7 @@ export const NOTHING_APPLIED = {
   cancel: [],
   forget: [],
   rearmed: [],
+  canceledDependents: [],
 };
 
 export const SUCCESS: RunResult = {

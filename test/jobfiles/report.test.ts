@@ -107,7 +107,7 @@ test("the plan's counts are Applied's when the store did what the plan said", ()
     change("forget", "completed"),
   ].map((planned, index) => ({ ...planned, id: `j${index}` }));
   const planned = outcome(changes);
-  const applied = { ...idsByAction(), rearmed: [] };
+  const applied = { ...idsByAction(), rearmed: [], canceledDependents: [] };
   for (const planned of changes) applied[planned.action].push(planned.id);
   expect(appliedCounts(applied, null)).toEqual(planCounts(planned));
   expect(planSummary(planned)).toBe(

@@ -28,7 +28,7 @@ export const none = { declarations: [], removals: [] };
 /** The ids of every action that did something, as "id action". */
 export function done(result: JobfileApplyResult): string[] {
   return Object.entries(result)
-    .filter(([action]) => action !== "rearmed")
+    .filter(([action]) => action !== "rearmed" && action !== "canceledDependents")
     .flatMap(([action, ids]) => ids.map((id) => `${id} ${action}`))
     .sort();
 }
@@ -368,10 +368,15 @@ export function jobfileContract(withStore: WithStore): void {
     withStore(async ({ store }) => {
       const b = { ...declared("b", 1, "jobs/b.yaml"), spec: { id: "b", command: "echo b", after: ["a"] } };
       await store.jobfileApply({ changes: { ...none, declarations: [declared("a", 1), b] }, now: T0 });
-      expect(
-        done(await store.jobfileApply({ changes: { ...none, removals: removals("a") }, now: T0 + 1 })),
-      ).toEqual(["a cancel"]);
+      expect(await store.jobWaitingDependents({ ids: ["a"] })).toEqual([{ root: "a", id: "b" }]);
+      const removed = await store.jobfileApply({
+        changes: { ...none, removals: removals("a") },
+        now: T0 + 1,
+      });
+      expect(done(removed)).toEqual(["a cancel"]);
+      expect(removed.canceledDependents).toEqual(["b"]);
       expect((await store.jobGet({ id: "b" }))?.state).toBe("canceled");
+      expect(await store.jobWaitingDependents({ ids: ["a"] })).toEqual([]);
       const [facts] = await store.jobDeclarations({ ids: ["a"] });
       expect(facts?.canceledDependents).toEqual(["b"]);
       const back = await store.jobfileApply({

@@ -24,7 +24,7 @@ import {
   withFailures,
   writeTransaction,
 } from "./connection.ts";
-import { lockDependenciesExclusive } from "./dependencies.ts";
+import { lockDependenciesExclusive, waitingDependents } from "./dependencies.ts";
 import * as folders from "./folders.ts";
 import { insertJobStream, insertJobs } from "./insert.ts";
 import { countJobs, getJob, jobPage, listAttempts, listJobs } from "./job-reads.ts";
@@ -238,6 +238,9 @@ export class PostgresStore implements Store {
   }
   completedRevisionList(params: { ids: string[] }) {
     return this.read((sql) => completedRevisionList(sql, params));
+  }
+  jobWaitingDependents(params: { ids: string[] }) {
+    return this.read((sql) => waitingDependents(sql, params.ids));
   }
 
   changeMarker() {

@@ -131,13 +131,14 @@ export async function releaseDependents(tx: SQL, jobId: string, now: number): Pr
  * A dependency ended dead or canceled: every job downstream that has not started is
  * canceled, remembering the root cause so that queuing that job again re-arms them.
  */
+/** Returns the ids it canceled. */
 export async function cancelDependents(
   tx: SQL,
   rootId: string,
   rootState: string,
   now: number,
-): Promise<void> {
-  await cancelDownstream(tx, rootId, rootId, `dependency ${rootId} ended ${rootState}`, now);
+): Promise<string[]> {
+  return cancelDownstream(tx, rootId, rootId, `dependency ${rootId} ended ${rootState}`, now);
 }
 
 async function cancelDownstream(
@@ -146,8 +147,8 @@ async function cancelDownstream(
   root: string,
   reason: string,
   now: number,
-): Promise<void> {
-  await tx`
+): Promise<string[]> {
+  const rows = (await tx`
     WITH RECURSIVE downstream(id) AS (
       SELECT job_id FROM job_deps WHERE depends_on = ${fromId}
       UNION SELECT d.job_id FROM job_deps d JOIN downstream ON d.depends_on = downstream.id),
@@ -156,7 +157,21 @@ async function cancelDownstream(
       WHERE jobs.state IN ('pending', 'failed') ORDER BY jobs.id FOR UPDATE OF jobs)
     UPDATE jobs SET state = 'canceled', canceled_by = ${root}, finished_at = ${now}::bigint,
                     updated_at = ${now}::bigint, last_error = ${reason}
-    FROM locked WHERE jobs.id = locked.id AND jobs.state IN ('pending', 'failed')`;
+    FROM locked WHERE jobs.id = locked.id AND jobs.state IN ('pending', 'failed')
+    RETURNING jobs.id`) as Row[];
+  return rows.map((row) => String(row.id));
+}
+
+/** As in sqlite/dependencies.ts: what canceling each of `ids` cancels too, for a plan. */
+export async function waitingDependents(sql: SQL, ids: string[]): Promise<{ root: string; id: string }[]> {
+  if (ids.length === 0) return [];
+  const rows = (await sql`
+    WITH RECURSIVE downstream(root, id) AS (
+      SELECT depends_on, job_id FROM job_deps WHERE depends_on = ANY(${ids}::text[])
+      UNION SELECT downstream.root, d.job_id FROM job_deps d JOIN downstream ON d.depends_on = downstream.id)
+    SELECT DISTINCT downstream.root, downstream.id FROM downstream JOIN jobs ON jobs.id = downstream.id
+    WHERE jobs.state IN ('pending', 'failed') ORDER BY downstream.root, downstream.id`) as Row[];
+  return rows.map((row) => ({ root: String(row.root), id: String(row.id) }));
 }
 
 /**

@@ -156,13 +156,14 @@ export async function applyJobfileChanges(
       UPDATE jobs SET declared = FALSE, next_spec = NULL, next_revision = NULL, next_max_retries = NULL,
                       updated_at = ${now}::bigint
       WHERE id = ${id}`;
+    let dependents: string[] = [];
     if (action === "cancel") {
       await tx`
         UPDATE jobs SET state = 'canceled', finished_at = ${now}::bigint, last_error = 'its jobfile was removed'
         WHERE id = ${id}`;
-      await cancelDependents(tx, id, "canceled", now);
+      dependents = await cancelDependents(tx, id, "canceled", now);
     }
-    book.removed(id, action);
+    book.removed(id, action, dependents);
   }
   return book.finish();
 }

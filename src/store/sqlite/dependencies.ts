@@ -108,23 +108,40 @@ export function releaseDependents(db: Database, jobId: string, now: number): voi
  * A dependency ended dead or canceled: every job downstream that has not started is
  * canceled, remembering the root cause so that queuing that job again re-arms them.
  */
-export function cancelDependents(db: Database, rootId: string, rootState: string, now: number): void {
-  cancelDownstream(db, rootId, rootId, `dependency ${rootId} ended ${rootState}`, now);
+/** Returns the ids it canceled. */
+export function cancelDependents(db: Database, rootId: string, rootState: string, now: number): string[] {
+  return cancelDownstream(db, rootId, rootId, `dependency ${rootId} ended ${rootState}`, now);
 }
 
-function cancelDownstream(db: Database, fromId: string, root: string, reason: string, now: number): void {
-  db.query(`
-    WITH RECURSIVE downstream(id) AS (
-      SELECT job_id FROM job_deps WHERE depends_on = ?1
-      UNION SELECT d.job_id FROM job_deps d JOIN downstream ON d.depends_on = downstream.id)
-    UPDATE jobs SET state = 'canceled', canceled_by = ?2, finished_at = ?3, updated_at = ?3,
-                    last_error = ?4
-    WHERE id IN (SELECT id FROM downstream) AND state IN ('pending', 'failed')`).run(
-    fromId,
-    root,
-    now,
-    reason,
-  );
+function cancelDownstream(db: Database, fromId: string, root: string, reason: string, now: number): string[] {
+  const rows = db
+    .query(`
+      WITH RECURSIVE downstream(id) AS (
+        SELECT job_id FROM job_deps WHERE depends_on = ?1
+        UNION SELECT d.job_id FROM job_deps d JOIN downstream ON d.depends_on = downstream.id)
+      UPDATE jobs SET state = 'canceled', canceled_by = ?2, finished_at = ?3, updated_at = ?3,
+                      last_error = ?4
+      WHERE id IN (SELECT id FROM downstream) AND state IN ('pending', 'failed')
+      RETURNING id`)
+    .all(fromId, root, now, reason) as Row[];
+  return rows.map((row) => String(row.id));
+}
+
+/**
+ * The pending or failed jobs that wait on each of `ids`, directly or through others: what
+ * canceling it cancels too (cancelDependents), for a plan to show before it is applied.
+ */
+export function waitingDependents(db: Database, ids: string[]): { root: string; id: string }[] {
+  if (ids.length === 0) return [];
+  const rows = db
+    .query(`
+      WITH RECURSIVE downstream(root, id) AS (
+        SELECT depends_on, job_id FROM job_deps WHERE depends_on IN (SELECT value FROM json_each(?1))
+        UNION SELECT downstream.root, d.job_id FROM job_deps d JOIN downstream ON d.depends_on = downstream.id)
+      SELECT DISTINCT downstream.root, downstream.id FROM downstream JOIN jobs ON jobs.id = downstream.id
+      WHERE jobs.state IN ('pending', 'failed') ORDER BY downstream.root, downstream.id`)
+    .all(JSON.stringify(ids)) as Row[];
+  return rows.map((row) => ({ root: String(row.root), id: String(row.id) }));
 }
 
 /**

@@ -145,11 +145,8 @@ export function applyJobfileChanges(db: Database, params: JobfileApplyParams): J
   const removed = readAll(changes.removals.map((removal) => removal.id));
   for (const { id, action } of removalsToApply(changes.removals, removed)) {
     forget.run(now, id);
-    if (action === "cancel") {
-      cancel.run(now, id);
-      cancelDependents(db, id, "canceled", now);
-    }
-    book.removed(id, action);
+    if (action === "cancel") cancel.run(now, id);
+    book.removed(id, action, action === "cancel" ? cancelDependents(db, id, "canceled", now) : []);
   }
   return book.finish();
 }
