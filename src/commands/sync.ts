@@ -136,7 +136,10 @@ export function registerSync(cli: CAC): void {
     .option("--allow-shared-folder", "Read a folder that other users can write (default: refuse it)")
     .option("--resync <duration>", "Full re-sync period, catching events the OS dropped (default: 60s)")
     .option("--settle <duration>", "How long a file must stay unchanged before it is read (default: 100ms)")
-    .option("--json", "Print one JSON line per sync that changed something (default: human text)")
+    .option(
+      "--json",
+      "Print one JSON line for the first sync and for each later one that changed something (default: human text)",
+    )
     .example("queuectl watch jobs")
     .action(async (dir: string | undefined, options: WatchOptions) => {
       const { DEFAULT_RESYNC_MS, DEFAULT_SETTLE_MS, startWatcher } = await import("../jobfiles/watch.ts");

@@ -4,6 +4,7 @@
  * and a list can never be mistaken for one another.
  */
 
+import { formatDurationMs } from "../core/duration.ts";
 import type { JobSpec } from "../core/spec.ts";
 
 export interface FieldChange {
@@ -30,7 +31,16 @@ export function fieldChanges(from: JobSpec, to: JobSpec): FieldChange[] {
     .map((field) => ({ field, from: before[field], to: after[field] }));
 }
 
-/** `"echo v1"`, `3`, `["a","b"]`, or `(unset)`. */
-export function showValue(value: unknown): string {
-  return value === undefined ? "(unset)" : JSON.stringify(value);
+/**
+ * A normalized spec keeps durations as numbers (`delay` in ms, `timeout` in seconds); a plan
+ * shows them as a jobfile writes them, so `delay: 1h` never reads back as 3600000.
+ */
+const DURATION_UNIT_MS: Record<string, number> = { delay: 1, timeout: 1000 };
+
+/** `"echo v1"`, `3`, `["a","b"]`, `"1h"` for a duration, or `(unset)`. */
+export function showValue(value: unknown, field = ""): string {
+  if (value === undefined) return "(unset)";
+  const unit = DURATION_UNIT_MS[field];
+  if (unit !== undefined && typeof value === "number") return JSON.stringify(formatDurationMs(value * unit));
+  return JSON.stringify(value);
 }

@@ -93,7 +93,7 @@ function mark(action: JobfileAction): string {
 function fieldLines(fields: readonly FieldChange[]): string[] {
   return fields.map(
     (field) =>
-      `      ${colors.yellow("~")} ${safeText(field.field)}: ${safeText(showValue(field.from))} → ${safeText(showValue(field.to))}`,
+      `      ${colors.yellow("~")} ${safeText(field.field)}: ${safeText(showValue(field.from, field.field))} → ${safeText(showValue(field.to, field.field))}`,
   );
 }
 

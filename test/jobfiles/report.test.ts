@@ -117,3 +117,17 @@ test("the plan's counts are Applied's when the store did what the plan said", ()
     "Applied: 1 created, 2 updated, 2 already completed (not re-run), 1 canceled, 1 forgotten.",
   );
 });
+
+test("a changed duration reads as a jobfile writes it, not as the milliseconds or seconds stored", () => {
+  const fields = [
+    { field: "delay", from: 3_600_000, to: undefined },
+    { field: "timeout", from: 90, to: 300 },
+    { field: "priority", from: 1, to: 2 },
+  ];
+  const lines = planLines(outcome([change("replace", "pending", { fields })]));
+  expect(lines.slice(1)).toEqual([
+    '      ~ delay: "1h" → (unset)',
+    '      ~ timeout: "1m30s" → "5m"',
+    "      ~ priority: 1 → 2",
+  ]);
+});
