@@ -152,6 +152,13 @@ describe("decideOwnership", () => {
     expect(decideOwnership(theirs, { ...context, ownerExists: false })).toMatchObject({ reason: "gone" });
     expect(decideOwnership({ ...theirs, declared: false }, context)).toMatchObject({ reason: "undeclared" });
     expect(decideOwnership(theirs, { ...context, adopt: true })).toMatchObject({ reason: "asked" });
+    // What this named folder pointed to before it was re-pointed: its jobs are ours now.
+    expect(decideOwnership(theirs, { ...context, supersedes: "/repo-b/jobs" })).toEqual({
+      kind: "adopt",
+      from: "/repo-b/jobs",
+      reason: "relinked",
+    });
+    expect(decideOwnership(theirs, { ...context, supersedes: "/repo-c/jobs" }).kind).toBe("foreign");
     expect(decideOwnership(stored("pending"), context)).toEqual({ kind: "ours" });
     expect(decideOwnership(null, context)).toEqual({ kind: "ours" });
     expect(decideOwnership(stored("pending", { source: null, owner: null }), context)).toEqual({
