@@ -73,7 +73,13 @@ export async function refreshPath(
     return true;
   }
   if (found.kind === "file") return (await readInto(model, found.file, reading, previousIds)) === true;
-  if (!model.files.has(rel)) return found.kind === "missing" && model.hasFilesUnder(rel) ? "folder" : false;
+  if (!model.files.has(rel)) {
+    // A folder in error (a link outside, a refused subfolder) that went away: only a full
+    // scan lifts its problem, which is kept with the scan's, not with any file's.
+    const folderGone =
+      found.kind === "missing" && (model.hasFilesUnder(rel) || model.scanBlocked.includes(`${rel}/`));
+    return folderGone ? "folder" : false;
+  }
   previousIds.push(...model.ids(rel));
   return markGone(model, rel, reading);
 }

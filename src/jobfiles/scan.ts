@@ -191,6 +191,50 @@ function addFile(context: ScanContext, rel: string, path: string, real: string, 
   else context.result.files.push({ rel, real, source: path, stats });
 }
 
+/** Why a link's target cannot be read, by realpath's error code. */
+function brokenLink(code: string | undefined): string {
+  if (code === "ELOOP") return "is a symlink loop: following it never reaches a file";
+  if (code === "ENOENT" || code === "ENOTDIR") return "is a symlink to a missing file";
+  return `is a symlink that cannot be followed (${code ?? "error"})`;
+}
+
+/**
+ * A link named like a jobfile is read when its target stays inside the folder. Other links
+ * are never followed, but one to a folder outside is reported: the jobs someone linked in
+ * from elsewhere would otherwise be missing without a word.
+ */
+function visitLink(context: ScanContext, rel: string, path: string, isJobfile: boolean): void {
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch (error) {
+    const hint = "fix the link or remove it; its jobs are left as they are";
+    if (isJobfile) refuse(context, rel, brokenLink((error as NodeJS.ErrnoException).code), hint);
+    return;
+  }
+  const inside = isInside(context.root, real);
+  if (isJobfile && inside) addFile(context, rel, path, real);
+  else if (isJobfile) {
+    const message = "is a symlink that leads outside the jobs folder, so it is not followed";
+    refuse(context, rel, message, "copy the file into the folder instead");
+  } else if (!inside && isFolder(real)) {
+    refuse(
+      context,
+      `${rel}/`,
+      "is a symlink to a folder outside the jobs folder, so it is not followed",
+      "move or copy that folder into the jobs folder, or remove the link",
+    );
+  }
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /** Looks at one entry; returns its lstat, or null when it is gone. */
 function visit(context: ScanContext, path: string, name: string): Stats | null {
   const { root } = context;
@@ -206,29 +250,7 @@ function visit(context: ScanContext, path: string, name: string): Stats | null {
     return null; // Gone since readdir: the next sync sees the folder as it is then.
   }
   if (entry.isSymbolicLink()) {
-    if (!isJobfile) return entry;
-    let real: string;
-    try {
-      real = realpathSync(path);
-    } catch {
-      refuse(
-        context,
-        rel,
-        "is a symlink to a missing file",
-        "fix the link or remove it; its jobs are left as they are",
-      );
-      return entry;
-    }
-    if (!isInside(root, real)) {
-      refuse(
-        context,
-        rel,
-        "is a symlink that leads outside the jobs folder, so it is not followed",
-        "copy the file into the folder instead",
-      );
-      return entry;
-    }
-    addFile(context, rel, path, real);
+    visitLink(context, rel, path, isJobfile);
     return entry;
   }
   if (entry.isDirectory()) {
@@ -244,7 +266,8 @@ function visit(context: ScanContext, path: string, name: string): Stats | null {
 /**
  * Lists the jobfiles under `root` (already resolved by resolveJobsFolder), sorted by path.
  * A symlinked file is read when its target lies inside the folder; symlinked folders are
- * never walked, which rules out loops and one file appearing under two paths.
+ * never walked, which rules out loops and one file appearing under two paths, and one
+ * leading outside is a problem so that the jobs it seems to hold are not silently missing.
  */
 export async function scanJobsFolder(root: string, allowSharedFolder: boolean): Promise<ScanResult> {
   const result: ScanResult = { root, files: [], problems: [], blocked: [] };
@@ -300,9 +323,12 @@ export async function scanPath(root: string, rel: string, allowSharedFolder: boo
   if (!walkedTo(root, parts, allowSharedFolder)) return { kind: "folder" };
   const result: ScanResult = { root, files: [], problems: [], blocked: [] };
   const context: ScanContext = { root, allowSharedFolder, result, walk: null };
-  const entry = visit(context, join(root, ...parts), parts[parts.length - 1] ?? "");
+  const path = join(root, ...parts);
+  const entry = visit(context, path, parts[parts.length - 1] ?? "");
   if (entry === null) return { kind: "missing" };
-  if (entry.isDirectory()) return { kind: "folder" };
+  // A folder link's problem lives with the last full scan's folder problems: only a full
+  // scan can add it, or clear it when the link is re-pointed inside.
+  if (entry.isDirectory() || (entry.isSymbolicLink() && isFolder(path))) return { kind: "folder" };
   if (result.files[0]) return { kind: "file", file: result.files[0] };
   if (result.problems.length > 0) return { kind: "refused", problems: result.problems };
   return { kind: "ignored" };

@@ -13,7 +13,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UserError } from "../../src/core/errors.ts";
 import type { JobfileProblem } from "../../src/jobfiles/problem.ts";
-import { isIgnoredName, isJobfileName, resolveJobsFolder, scanJobsFolder } from "../../src/jobfiles/scan.ts";
+import {
+  isIgnoredName,
+  isJobfileName,
+  resolveJobsFolder,
+  scanJobsFolder,
+  scanPath,
+} from "../../src/jobfiles/scan.ts";
 import { type JobsFixture, jobsFixture } from "./helpers.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.
@@ -93,9 +99,96 @@ describe("scanJobsFolder", () => {
         ["alias.yaml", join(fixture.root, "real.yaml")],
         ["real.yaml", join(fixture.root, "real.yaml")],
       ]);
-      expect(result.problems.map((problem) => problem.file)).toEqual(["dangling.yaml", "evil.yaml"]);
+      expect(result.problems.map((problem) => problem.file)).toEqual([
+        "dangling.yaml",
+        "evil.yaml",
+        "outside-dir/",
+      ]);
       expect(result.problems[1]?.message).toContain("outside");
-      expect(result.blocked).toEqual(["dangling.yaml", "evil.yaml"]);
+      expect(result.blocked).toEqual(["dangling.yaml", "evil.yaml", "outside-dir/"]);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  test("a link to a folder outside is a problem naming the link, one inside is skipped without a word", async () => {
+    fixture = jobsFixture();
+    fixture.write("in/a.yaml", "command: echo\n");
+    const outside = mkdtempSync(join(tmpdir(), "queuectl-outside-"));
+    try {
+      writeFileSync(join(outside, "o.yaml"), "command: echo o\n");
+      symlinkSync(outside, join(fixture.dir, "ext"));
+      symlinkSync("../..", join(fixture.dir, "in", "up"));
+      symlinkSync("in", join(fixture.dir, "in-again"));
+      // Links that are not jobfiles and lead to no folder say nothing, as plain files do.
+      symlinkSync(join(outside, "o.yaml"), join(fixture.dir, "notes"));
+      symlinkSync("nowhere", join(fixture.dir, "gone"));
+      const result = await scan();
+      expect(result.files.map((file) => file.rel)).toEqual(["in/a.yaml"]);
+      expect(result.problems.map((p) => [p.file, p.message])).toEqual([
+        ["ext/", "is a symlink to a folder outside the jobs folder, so it is not followed"],
+        ["in/up/", "is a symlink to a folder outside the jobs folder, so it is not followed"],
+      ]);
+      expect(result.problems[0]?.hint).toBe(
+        "move or copy that folder into the jobs folder, or remove the link",
+      );
+      expect(result.blocked).toEqual(["ext/", "in/up/"]);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  test("a symlink loop is reported as a loop, not as a missing file", async () => {
+    fixture = jobsFixture();
+    symlinkSync("loop.yaml", join(fixture.dir, "loop.yaml"));
+    symlinkSync("pong.yml", join(fixture.dir, "ping.yml"));
+    symlinkSync("ping.yml", join(fixture.dir, "pong.yml"));
+    symlinkSync("gone.yaml", join(fixture.dir, "dangling.yaml"));
+    const result = await scan();
+    expect(result.problems.map((p) => [p.file, p.message, p.hint])).toEqual([
+      [
+        "dangling.yaml",
+        "is a symlink to a missing file",
+        "fix the link or remove it; its jobs are left as they are",
+      ],
+      [
+        "loop.yaml",
+        "is a symlink loop: following it never reaches a file",
+        "fix the link or remove it; its jobs are left as they are",
+      ],
+      [
+        "ping.yml",
+        "is a symlink loop: following it never reaches a file",
+        "fix the link or remove it; its jobs are left as they are",
+      ],
+      [
+        "pong.yml",
+        "is a symlink loop: following it never reaches a file",
+        "fix the link or remove it; its jobs are left as they are",
+      ],
+    ]);
+    expect(result.blocked).toEqual(["dangling.yaml", "loop.yaml", "ping.yml", "pong.yml"]);
+  });
+});
+
+describe("scanPath", () => {
+  test("a path an event names is judged as a full scan judges it", async () => {
+    fixture = jobsFixture();
+    fixture.write("in/a.yaml", "command: echo\n");
+    symlinkSync("loop.yaml", join(fixture.dir, "loop.yaml"));
+    const root = await resolveJobsFolder(fixture.dir, false);
+    expect(await scanPath(root, "loop.yaml", false)).toMatchObject({
+      kind: "refused",
+      problems: [{ file: "loop.yaml", message: "is a symlink loop: following it never reaches a file" }],
+    });
+    const outside = mkdtempSync(join(tmpdir(), "queuectl-outside-"));
+    try {
+      // The watcher keeps folder problems from its full scans: a folder link needs one.
+      symlinkSync(outside, join(fixture.dir, "ext"));
+      expect(await scanPath(root, "ext", false)).toEqual({ kind: "folder" });
+      rmSync(join(fixture.dir, "ext"));
+      symlinkSync("in", join(fixture.dir, "ext"));
+      expect(await scanPath(root, "ext", false)).toEqual({ kind: "folder" });
     } finally {
       rmSync(outside, { recursive: true, force: true });
     }

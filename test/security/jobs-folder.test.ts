@@ -2,15 +2,25 @@
  * The jobs folder is a door to running commands as the worker's user, so `sync` and
  * `watch` only read what its owner controls: a folder (or subfolder, or file) that other
  * users can write is refused with the reason and the fix unless `--allow-shared-folder`,
- * and a symlink that leads outside the folder is never followed.
+ * and a symlink that leads outside the folder is never followed but reported.
  *
  * Run through the real CLI. The ownership cases need root (to hand a folder to `nobody`).
  */
 
 import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { chmodSync, chownSync, mkdirSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  mkdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
-import { type CliResult, runCli, type TempHome, tempHome } from "../helpers/cli.ts";
+import { type CliResult, runCli, type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
+import { startCli } from "../jobfiles/helpers.ts";
 
 setDefaultTimeout(120_000);
 
@@ -160,12 +170,80 @@ describe("symlinks in a jobs folder", () => {
       /link-out\.yaml:1:1: is a symlink that leads outside the jobs folder, so it is not followed/,
     );
     expect(result.stdout).toMatch(/relative-out\.yaml:1:1: is a symlink that leads outside the jobs folder/);
-    // A folder link is never walked, inside or out: nothing from it appears at all.
+    // A folder link is never walked, inside or out; one leading outside is named, not read.
+    expect(result.stdout).toMatch(
+      /folder-out\/:1:1: is a symlink to a folder outside the jobs folder, so it is not followed — move or copy/,
+    );
     expect(result.stdout).not.toContain("outside-folder");
     const queued = await ids();
     expect(queued).not.toContain("outside-file");
     expect(queued).not.toContain("outside-folder");
     expect(queued).toContain("real");
     expect(queued).toContain("target");
+  });
+
+  test("a folder of jobs replaced by a link outside is in error and keeps its jobs; the rest applies", async () => {
+    const outside = join(home.home, "outside");
+    mkdirSync(join(outside, "team"), { recursive: true, mode: 0o700 });
+    write(join(outside, "team", "t.yaml"), "command: echo pwned\n");
+    mkdirSync(join(dir, "team"), { mode: 0o700 });
+    write(join(dir, "team", "t.yaml"), "command: echo t\n");
+    expect((await cli("sync", dir)).exitCode).toBe(0);
+    rmSync(join(dir, "team"), { recursive: true });
+    symlinkSync(join(outside, "team"), join(dir, "team"));
+    write(join(dir, "new.yaml"), "command: echo new\n");
+
+    const result = await cli("sync", dir);
+    expect(result.exitCode).toBe(2);
+    expect(result.stdout).toContain(
+      "! error  team/:1:1: is a symlink to a folder outside the jobs folder, so it is not followed — move or copy that folder into the jobs folder, or remove the link",
+    );
+    expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
+    expect(result.stderr).toMatch(/^error: 1 jobfile problem .* — /);
+    const jobs = JSON.parse((await cli("list", "--json")).stdout) as { id: string; state: string }[];
+    expect(jobs.map((job) => [job.id, job.state]).sort()).toEqual([
+      ["new", "pending"],
+      ["team/t", "pending"],
+    ]);
+  });
+
+  test("watch reports a folder link leading outside, and clears it when re-pointed inside, as sync does", async () => {
+    const outside = join(home.home, "outside");
+    mkdirSync(outside, { mode: 0o700 });
+    mkdirSync(join(dir, "in"), { mode: 0o700 });
+    write(join(dir, "a.yaml"), "command: echo a\n");
+    symlinkSync(outside, join(dir, "ext"));
+    const reported = (line: string) =>
+      line.includes("! error  ext/:1:1: is a symlink to a folder outside the jobs folder");
+    // `ln -sfn`: a new link renamed over the old one, so the folder never lacks it.
+    const repoint = (target: string) => {
+      symlinkSync(target, join(dir, "ext.new"));
+      renameSync(join(dir, "ext.new"), join(dir, "ext"));
+    };
+    // The periodic re-sync is far off: only the events can bring each change up in time.
+    const watching = startCli(["watch", dir, "--resync", "1h"], home.env);
+    try {
+      await watching.waitForLine(reported, "the link reported by the first sync");
+      repoint("in");
+      await watching.waitForLine((line) => line.includes("up to date"), "the problem cleared");
+      repoint(outside);
+      await waitFor(() => watching.stdoutLines.filter(reported).length === 2, {
+        what: "the link reported again",
+      });
+    } finally {
+      await watching.stop();
+    }
+  });
+
+  test("a symlink loop is reported as a loop, with the way out", async () => {
+    write(join(dir, "fine.yaml"), "command: echo fine\n");
+    symlinkSync("loop.yaml", join(dir, "loop.yaml"));
+    const result = await cli("sync", dir);
+    expect(result.exitCode).toBe(2);
+    expect(result.stdout).toContain(
+      "! error  loop.yaml:1:1: is a symlink loop: following it never reaches a file — fix the link or remove it",
+    );
+    expect(result.stdout).not.toContain("missing");
+    expect(await ids()).toEqual(["fine"]);
   });
 });
