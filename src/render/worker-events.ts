@@ -24,7 +24,11 @@ function describeFinished(event: FinishedEvent): string {
     case "discarded":
       return `${event.jobId}: result discarded, a newer attempt owns the job (its lease was lost)`;
     case "canceled":
+      if (event.because === "jobfile-removed")
+        return `${event.jobId}: attempt ${event.attempt} ${colors.red("failed")}${why}; not retried: its jobfile was removed, so the job is canceled`;
       return `${event.jobId}: attempt ${event.attempt} ${colors.yellow("killed")} after ${took}; the job is canceled`;
+    case "replaced":
+      return `${event.jobId}: attempt ${event.attempt} ended${why}; its jobfile changed while it ran, so the new revision is pending in its place`;
     case "abandoned":
       return `${event.jobId}: attempt ${event.attempt} ended, but its result could not be recorded before its lease ran out; given up`;
   }
@@ -34,7 +38,18 @@ const RESCUE_OUTCOME = {
   failed: "will retry",
   dead: "no retries left, moved to the DLQ",
   canceled: "it was being killed, so it is canceled",
+  replaced: "its jobfile changed while it ran, so the new revision is pending in its place",
 };
+
+type RescuedEvent = Extract<WorkerEvent, { type: "rescued" }>;
+
+function describeRescued(event: RescuedEvent): string {
+  const outcome =
+    event.because === "jobfile-removed"
+      ? "not retried: its jobfile was removed, so it is canceled"
+      : RESCUE_OUTCOME[event.outcome];
+  return `${event.jobId}: rescued from worker ${event.fromWorker ?? "?"} whose lease expired; ${outcome}`;
+}
 
 function describe(event: WorkerEvent): string {
   switch (event.type) {
@@ -45,7 +60,7 @@ function describe(event: WorkerEvent): string {
     case "job-finished":
       return describeFinished(event);
     case "rescued":
-      return `${event.jobId}: rescued from worker ${event.fromWorker ?? "?"} whose lease expired; ${RESCUE_OUTCOME[event.outcome]}`;
+      return describeRescued(event);
     case "lease-lost":
       return `${event.jobId}: lease lost to another worker; stopping it`;
     case "superseded":

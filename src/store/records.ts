@@ -44,6 +44,20 @@ export interface HeldLease {
 /** What `kill` asked for: end the job `canceled`, or count the attempt as failed (`retry`). */
 export type KillMode = NonNullable<Job["kill_requested"]>;
 
+/**
+ * What jobFail wrote, which is not always what it was asked for: a `failed` run of a job
+ * whose jobfile was removed while it ran ends `canceled`, and a job whose jobfile changed
+ * while it ran starts over as the new revision (`pending`). Workers report this, not their
+ * own decision, so that what they print matches the store.
+ */
+export interface JobFailResult {
+  state: "failed" | "dead" | "canceled" | "pending";
+  /** Why `state` is not the one asked for; null when it is. */
+  because: "jobfile-removed" | "jobfile-changed" | null;
+  /** When a `failed` job may run again, or when a `pending` one may start; null otherwise. */
+  nextRunAt: number | null;
+}
+
 /** A lease that was renewed, with any kill request waiting for its worker. */
 export interface RenewedLease extends HeldLease {
   killRequested: KillMode | null;

@@ -17,6 +17,7 @@ import type {
   ImportResult,
   JobDeclaration,
   JobDependencyLinks,
+  JobFailResult,
   JobfileApplyResult,
   JobResult,
   MetricsSnapshot,
@@ -96,9 +97,10 @@ export interface Store {
   /**
    * Records a failed run as `failed` (claimable at `nextRunAt`), `dead`, or `canceled` (a
    * kill). Fenced by `token`; with `onlyIfLeaseExpiredBefore` it also requires the lease to
-   * have lapsed (the rescue path).
+   * have lapsed (the rescue path). Returns the state written, which its jobfile may have
+   * changed (see JobFailResult), or null (and no change) when the fence refused it.
    */
-  jobFail(params: P.JobFailParams): Promise<boolean>;
+  jobFail(params: P.JobFailParams): Promise<JobFailResult | null>;
   /** Hands a running job back to `pending` without counting the attempt (a forced stop). */
   jobRelease(params: P.JobReleaseParams): Promise<boolean>;
   /** Processing jobs whose lease ran out before `now`. */

@@ -4,11 +4,31 @@
  */
 
 import type { Job } from "../core/job.ts";
-import type { Outcome } from "./outcome.ts";
+import type { Outcome, RecordedOutcome } from "./outcome.ts";
 import type { Rescue } from "./rescue.ts";
 
 export function jobStarted(job: Job, pid: number | null): WorkerEvent {
   return { type: "job-started", jobId: job.id, attempt: job.attempts, maxAttempts: job.max_retries + 1, pid };
+}
+
+/** From what the store wrote: a jobfile changed under the run may have made it differ from what the worker decided. */
+export function jobFinished(
+  job: Job,
+  recorded: RecordedOutcome,
+  durationMs: number,
+  error: string | null,
+): WorkerEvent {
+  const { outcome, nextRunAt } = recorded;
+  return {
+    type: "job-finished",
+    jobId: job.id,
+    attempt: job.attempts,
+    outcome,
+    durationMs,
+    error,
+    nextRunAt,
+    because: recorded.because ?? null,
+  };
 }
 
 export type WorkerEvent =
@@ -22,8 +42,16 @@ export type WorkerEvent =
       durationMs: number;
       error: string | null;
       nextRunAt: number | null;
+      /** Why the store ended it otherwise than the worker decided (see JobFailResult); null when it did not. */
+      because: NonNullable<RecordedOutcome["because"]> | null;
     }
-  | { type: "rescued"; jobId: string; fromWorker: string | null; outcome: Rescue["outcome"] }
+  | {
+      type: "rescued";
+      jobId: string;
+      fromWorker: string | null;
+      outcome: Rescue["outcome"];
+      because: Rescue["because"];
+    }
   | { type: "lease-lost"; jobId: string }
   /** This worker claimed the job again while an older attempt of it still ran here: that one is stopped. */
   | { type: "superseded"; jobId: string; attempt: number }

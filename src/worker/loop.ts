@@ -21,7 +21,7 @@ import { type ResourceLimits, resolveLimits } from "../core/resource-limits.ts";
 import { tickSchedules } from "../flow/tick.ts";
 import type { RunResult } from "../store/store.ts";
 import { AttemptBook, claimedSlot, type Slot } from "./attempts.ts";
-import { jobStarted, type WorkerEvent } from "./events.ts";
+import { jobFinished, jobStarted, type WorkerEvent } from "./events.ts";
 import { type Beat, describeConfig, renewalService } from "./heartbeat.ts";
 import { finishReports, type JobReports, openReports } from "./job-reports.ts";
 import { maintenanceServices } from "./maintenance.ts";
@@ -342,15 +342,7 @@ export class Worker {
         : await this.recordAlone(slot, result, now, false);
     // A job handed back before it started was never announced.
     if (!slot.handle.started) return;
-    this.emit({
-      type: "job-finished",
-      jobId: slot.job.id,
-      attempt: slot.job.attempts,
-      outcome: recorded.outcome,
-      durationMs: now - slot.startedAt,
-      error: result.error,
-      nextRunAt: recorded.nextRunAt,
-    });
+    this.emit(jobFinished(slot.job, recorded, now - slot.startedAt, result.error));
   }
 
   /** Records one attempt's end in a transaction of its own, retried while the lease holds. */

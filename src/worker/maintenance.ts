@@ -45,6 +45,7 @@ export function maintenanceServices(params: MaintenanceParams): PeriodicService[
           jobId: rescue.job.id,
           fromWorker: rescue.job.worker_id,
           outcome: rescue.outcome,
+          because: rescue.because,
         }),
       onError: (error) => failed("rescue", error),
     }),

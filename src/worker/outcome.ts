@@ -1,6 +1,8 @@
 /**
  * How an attempt's end becomes a state change: completed, failed (retry later), dead
- * (the DLQ), canceled (killed), or released (back to pending, not counted). Every write is
+ * (the DLQ), canceled (killed), or released (back to pending, not counted). A job's
+ * jobfile may change that under the run (canceled instead of retried, or replaced by a
+ * new revision); what is reported is what the store wrote. Every write is
  * fenced by the claim's token, so a worker that lost its lease cannot overwrite a newer
  * attempt. Rescue (rescue.ts) is the same decision made by another worker.
  */
@@ -9,19 +11,43 @@ import { decideAfterFailure } from "../core/backoff.ts";
 import type { QueueConfig } from "../core/config.ts";
 import { StoreGoneError } from "../core/errors.ts";
 import type { Job } from "../core/job.ts";
-import type { KillMode, RunResult, Store } from "../store/store.ts";
+import type { JobFailResult, KillMode, RunResult, Store } from "../store/store.ts";
 import { KILLED_BY_USER } from "./kill.ts";
 
 /**
  * `discarded`: a newer claim owns the job, so this result does not count. `abandoned`: the
  * result could not be written before the lease ran out; a rescue will count the attempt.
+ * `replaced`: the attempt counted, but its jobfile changed while it ran, so the job is
+ * pending again as the new revision.
  */
-export type Outcome = "completed" | "failed" | "dead" | "canceled" | "released" | "discarded" | "abandoned";
+export type Outcome =
+  | "completed"
+  | "failed"
+  | "dead"
+  | "canceled"
+  | "released"
+  | "replaced"
+  | "discarded"
+  | "abandoned";
 
 export interface RecordedOutcome {
   outcome: Outcome;
-  /** When a `failed` job may run again. */
+  /** When a `failed` job may run again, or a `replaced` one start. */
   nextRunAt: number | null;
+  /** Why the store wrote another outcome than the worker decided. Absent or null: it did not. */
+  because?: JobFailResult["because"];
+}
+
+const OUTCOME_OF_FAIL = {
+  failed: "failed",
+  dead: "dead",
+  canceled: "canceled",
+  pending: "replaced",
+} as const;
+
+/** What a failed attempt came to, as the store wrote it. */
+export function failOutcome(written: JobFailResult) {
+  return { outcome: OUTCOME_OF_FAIL[written.state], nextRunAt: written.nextRunAt, because: written.because };
 }
 
 export function succeeded(result: RunResult): boolean {
@@ -71,7 +97,7 @@ export async function recordAttempt(store: Store, params: AttemptEnd): Promise<R
   // A run that exited on its own before the kill's signal landed keeps its own outcome.
   if (params.kill === "cancel" && !succeeded(result)) {
     const canceled = await store.jobFail({ ...fence, state: "canceled", nextRunAt: now, result });
-    return { outcome: canceled ? "canceled" : "discarded", nextRunAt: null };
+    return canceled ? failOutcome(canceled) : { outcome: "discarded", nextRunAt: null };
   }
   if (succeeded(result)) {
     const completed = await store.jobComplete({ ...fence, result });
@@ -79,8 +105,7 @@ export async function recordAttempt(store: Store, params: AttemptEnd): Promise<R
   }
   const decision = failureDecision(job, config, now);
   const failed = await store.jobFail({ ...fence, ...decision, result });
-  if (!failed) return { outcome: "discarded", nextRunAt: null };
-  return { outcome: decision.state, nextRunAt: decision.state === "failed" ? decision.nextRunAt : null };
+  return failed ? failOutcome(failed) : { outcome: "discarded", nextRunAt: null };
 }
 
 /** First pause after a failed write; it doubles up to RECORD_RETRY_MAX_MS. */
@@ -117,7 +142,7 @@ export async function recordAttemptRetrying(
     try {
       const recorded = await recordAttempt(store, params);
       if (recorded.outcome !== "discarded" || !failedBefore) return recorded;
-      return await outcomeOfEarlierWrite(store, params.job, recorded);
+      return await outcomeOfEarlierWrite(store, params, recorded);
     } catch (error) {
       if (retry.fatal(error) || !retry.holdsLease()) throw error;
       failedBefore = true;
@@ -151,11 +176,20 @@ export async function recordAttemptOrAbandon(
 
 async function outcomeOfEarlierWrite(
   store: Store,
-  job: Job,
+  params: AttemptEnd,
   fallback: RecordedOutcome,
 ): Promise<RecordedOutcome> {
+  const { job } = params;
   const now = await store.jobGet({ id: job.id });
   if (!now || now.token !== job.token) return fallback;
+  // The earlier write ended the attempt, then queued its jobfile's new revision in its place.
+  if (now.state === "pending" && now.revision !== job.revision) {
+    if (succeeded(params.result)) return { outcome: "completed", nextRunAt: null };
+    return { outcome: "replaced", nextRunAt: now.next_run_at, because: "jobfile-changed" };
+  }
+  // Only a kill asks for `canceled`; any other failure canceled was its jobfile's removal.
+  if (now.state === "canceled" && params.kill !== "cancel" && params.releaseReason === null)
+    return { outcome: "canceled", nextRunAt: null, because: "jobfile-removed" };
   const byState: Partial<Record<Job["state"], Outcome>> = {
     completed: "completed",
     failed: "failed",

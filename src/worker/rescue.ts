@@ -7,9 +7,9 @@
 
 import { heartbeatIntervalMs, type QueueConfig } from "../core/config.ts";
 import type { Job } from "../core/job.ts";
-import type { RunResult, Store } from "../store/store.ts";
+import type { JobFailResult, RunResult, Store } from "../store/store.ts";
 import { attemptLogBase } from "./log-files.ts";
-import { failureDecision } from "./outcome.ts";
+import { failOutcome, failureDecision } from "./outcome.ts";
 import { PeriodicService } from "./service.ts";
 
 /** How many expired leases one worker rescues per check; the rest wait for the next one. */
@@ -47,7 +47,9 @@ export function rescueWithinMs(config: QueueConfig): number {
 
 export interface Rescue {
   job: Job;
-  outcome: "failed" | "dead" | "canceled";
+  /** As the store wrote it, which the job's jobfile may have changed (see JobFailResult). */
+  outcome: "failed" | "dead" | "canceled" | "replaced";
+  because: JobFailResult["because"];
 }
 
 /**
@@ -115,7 +117,7 @@ export async function rescueExpiredLeases(
       logPath: attemptLogBase(job.id, job.token),
       outputTail: null,
     };
-    const failed = await store.jobFail({
+    const written = await store.jobFail({
       id: job.id,
       token: job.token,
       now,
@@ -123,7 +125,10 @@ export async function rescueExpiredLeases(
       result,
       onlyIfLeaseExpiredBefore: now,
     });
-    if (failed) rescued.push({ job, outcome: decision.state });
+    if (written) {
+      const { outcome, because } = failOutcome(written);
+      rescued.push({ job, outcome, because });
+    }
   }
   return rescued;
 }

@@ -77,7 +77,7 @@ export function homeStore(home: string): HomeStore {
       }
       const nextRunAt = outcome === "failed" ? now + retryInMs : now + 1;
       const params = { id, token: job.token, now: now + 1, state: outcome, nextRunAt, result: exited(1) };
-      expect(await store.jobFail(params)).toBe(true);
+      expect(await store.jobFail(params)).toMatchObject({ state: outcome, because: null });
     });
   return {
     with: withStore,

@@ -78,8 +78,12 @@ export function leasesContract(withStore: WithStore): void {
       const job = await claim(store);
       const result = runResult(null, { error: "killed by user" });
       const fail = { id: "a", now: T0 + 5, state: "canceled" as const, nextRunAt: T0 + 5, result };
-      expect(await store.jobFail({ ...fail, token: job.token + 1 })).toBe(false);
-      expect(await store.jobFail({ ...fail, token: job.token })).toBe(true);
+      expect(await store.jobFail({ ...fail, token: job.token + 1 })).toBeNull();
+      expect(await store.jobFail({ ...fail, token: job.token })).toEqual({
+        state: "canceled",
+        because: null,
+        nextRunAt: null,
+      });
       expect(await store.jobGet({ id: "a" })).toMatchObject({
         state: "canceled",
         finished_at: T0 + 5,

@@ -98,8 +98,12 @@ export function lifecycleContract(withStore: WithStore): void {
       await store.jobInsertMany({ jobs: [newJob("a"), newJob("b")], now: T0 });
       const a = await claimOne(store);
       const fail = { now: T0 + 10, nextRunAt: T0 + 2000, result: runResult(3, { signal: "SIGTERM" }) };
-      expect(await store.jobFail({ id: "a", token: a.token + 1, state: "failed", ...fail })).toBe(false);
-      expect(await store.jobFail({ id: "a", token: a.token, state: "failed", ...fail })).toBe(true);
+      expect(await store.jobFail({ id: "a", token: a.token + 1, state: "failed", ...fail })).toBeNull();
+      expect(await store.jobFail({ id: "a", token: a.token, state: "failed", ...fail })).toEqual({
+        state: "failed",
+        because: null,
+        nextRunAt: T0 + 2000,
+      });
       expect(await store.jobGet({ id: "a" })).toMatchObject({
         state: "failed",
         next_run_at: T0 + 2000,
@@ -112,7 +116,11 @@ export function lifecycleContract(withStore: WithStore): void {
 
       const b = await claimOne(store, T0 + 20);
       expect(b.id).toBe("b");
-      expect(await store.jobFail({ id: "b", token: b.token, state: "dead", ...fail })).toBe(true);
+      expect(await store.jobFail({ id: "b", token: b.token, state: "dead", ...fail })).toEqual({
+        state: "dead",
+        because: null,
+        nextRunAt: null,
+      });
       expect(await store.jobGet({ id: "b" })).toMatchObject({ state: "dead", finished_at: T0 + 10 });
       expect(await store.jobClaim({ workerId: "w", host: "h", now: T0 + 1999, leaseMs: 10 })).toBeNull();
       expect((await store.jobClaim({ workerId: "w", host: "h", now: T0 + 2000, leaseMs: 10 }))?.id).toBe("a");
@@ -136,15 +144,15 @@ export function lifecycleContract(withStore: WithStore): void {
           result: runResult(null, { error: "worker lost" }),
           onlyIfLeaseExpiredBefore: now,
         });
-      expect(await rescue(T0 + 1000)).toBe(false);
+      expect(await rescue(T0 + 1000)).toBeNull();
       // A renewed lease protects the job even though the original one ran out.
       await store.jobLeaseExtend({ id: "a", token: first.token, leaseUntil: T0 + 5000 });
-      expect(await rescue(T0 + 2000)).toBe(false);
+      expect(await rescue(T0 + 2000)).toBeNull();
 
       expect((await rescuer.jobExpiredLeases({ now: T0 + 5001, limit: 10 })).map((job) => job.id)).toEqual([
         "a",
       ]);
-      expect(await rescue(T0 + 5001)).toBe(true);
+      expect(await rescue(T0 + 5001)).toMatchObject({ state: "failed" });
       expect(await rescuer.jobGet({ id: "a" })).toMatchObject({ state: "failed", last_error: "worker lost" });
 
       const second = await claimOne(rescuer, T0 + 6000, 1000, "w2");
@@ -181,7 +189,7 @@ export function lifecycleContract(withStore: WithStore): void {
         result: runResult(null, { error: "lease expired" }),
         onlyIfLeaseExpiredBefore: T0 + 100,
       });
-      expect(rescued).toBe(true);
+      expect(rescued).toMatchObject({ state: "dead", because: null });
       expect((await store.jobGet({ id: "crashed" }))?.state).toBe("dead");
       expect(await store.jobExpiredLeases({ now: T0 + 100, limit: 10 })).toEqual([]);
     }),

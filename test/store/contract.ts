@@ -8,6 +8,7 @@ import { afterAll, describe } from "bun:test";
 import type { Store } from "../../src/store/store.ts";
 import { completeManyContract } from "./contract-complete-many.ts";
 import { dependenciesContract } from "./contract-dependencies.ts";
+import { failResultContract } from "./contract-fail-result.ts";
 import { flowContract } from "./contract-flow.ts";
 import { foldersContract } from "./contract-folders.ts";
 import type { StoreBackend, WithStore } from "./contract-helpers.ts";
@@ -87,6 +88,7 @@ export function storeContract(backend: StoreBackend, part?: ContractPart): void 
     }
     if (runs(2)) {
       jobfileContract(withStore);
+      failResultContract(withStore);
       jobfileMemoryContract(withStore);
       jobfileUpgradeContract(backend);
       transferContract(withStore);

@@ -67,6 +67,7 @@ describe("recordAttempt", () => {
     ).toEqual({
       outcome: "failed",
       nextRunAt: T0 + 10 + 2000,
+      because: null,
     });
     const second = await store.jobClaim({
       workerId: "w1",

@@ -355,7 +355,7 @@ export class PostgresStore implements Store {
 }
 
 /** Wakes idle workers only when the fenced write went through. */
-async function notifyIf(done: boolean, notify: Notify): Promise<boolean> {
+async function notifyIf<T>(done: T, notify: Notify): Promise<T> {
   if (done) await notify();
   return done;
 }

@@ -15,7 +15,7 @@ import type {
   LeaseExtendParams,
   LeaseRenewParams,
 } from "../params.ts";
-import type { RenewedLease, RunResult } from "../records.ts";
+import type { JobFailResult, RenewedLease, RunResult } from "../records.ts";
 import { rowToJob, rowToKillTarget, rowToRenewedLease } from "../rows.ts";
 import { pgText } from "./connection.ts";
 import { cancelDependents, lockDependenciesShared, releaseDependents } from "./dependencies.ts";
@@ -73,7 +73,7 @@ export async function completeJob(tx: SQL, schema: string, params: JobCompletePa
   return true;
 }
 
-export async function failJob(tx: SQL, schema: string, params: JobFailParams): Promise<boolean> {
+export async function failJob(tx: SQL, schema: string, params: JobFailParams): Promise<JobFailResult | null> {
   // A dead job cancels its dependents, and so does a failed one whose jobfile was removed
   // (it is canceled instead of retried); a plain retry leaves them waiting.
   await lockDependenciesShared(tx, schema);
@@ -86,7 +86,7 @@ export async function failJob(tx: SQL, schema: string, params: JobFailParams): P
     WHERE id = ${params.id} AND token = ${params.token}::int AND state = 'processing'
       AND (${params.onlyIfLeaseExpiredBefore ?? null}::bigint IS NULL
            OR lease_until < ${params.onlyIfLeaseExpiredBefore ?? null}::bigint)`;
-  if (result.count === 0) return false;
+  if (result.count === 0) return null;
   await finishAttempt(tx, params.id, params.token, params.now, params.result);
   // Its jobfile was removed while it ran: the run was allowed to finish, not to be retried.
   const undeclared = await tx`
@@ -98,8 +98,14 @@ export async function failJob(tx: SQL, schema: string, params: JobFailParams): P
   }
   // After the jobfile check: a failure that will not be retried is not announced as `failed`.
   await recordWebhookEvent(tx, params.id, params.now);
-  await promoteNextRevision(tx, params.id, params.now);
-  return true;
+  if (await promoteNextRevision(tx, params.id, params.now))
+    return { state: "pending", because: "jobfile-changed", nextRunAt: params.now };
+  if (undeclared.count > 0) return { state: "canceled", because: "jobfile-removed", nextRunAt: null };
+  return {
+    state: params.state,
+    because: null,
+    nextRunAt: params.state === "failed" ? params.nextRunAt : null,
+  };
 }
 
 export async function releaseJob(tx: SQL, params: JobReleaseParams): Promise<boolean> {
@@ -141,10 +147,11 @@ async function finishAttempt(tx: SQL, id: string, token: number, now: number, re
 }
 
 /** A jobfile changed while the job ran: the new revision starts fresh once this run ends. */
-export async function promoteNextRevision(tx: SQL, id: string, now: number) {
-  await tx`
+export async function promoteNextRevision(tx: SQL, id: string, now: number): Promise<boolean> {
+  const promoted = await tx`
     UPDATE jobs SET spec = next_spec, revision = next_revision, max_retries = next_max_retries,
                     state = 'pending', attempts = 0, next_run_at = ${now}::bigint, updated_at = ${now}::bigint,
                     finished_at = NULL, next_spec = NULL, next_revision = NULL, next_max_retries = NULL
     WHERE id = ${id} AND next_spec IS NOT NULL AND state <> 'processing'`;
+  return promoted.count > 0;
 }

@@ -15,7 +15,7 @@ import type {
   LeaseExtendParams,
   LeaseRenewParams,
 } from "../params.ts";
-import type { RenewedLease, RunResult } from "../records.ts";
+import type { JobFailResult, RenewedLease, RunResult } from "../records.ts";
 import { rowToJob, rowToKillTarget, rowToRenewedLease } from "../rows.ts";
 import { cancelDependents, releaseDependents } from "./dependencies.ts";
 import { MAY_NOTIFY_SQL, recordWebhookEvent } from "./webhooks.ts";
@@ -90,7 +90,7 @@ export function completeJob(db: Database, params: JobCompleteParams): boolean {
   return true;
 }
 
-export function failJob(db: Database, params: JobFailParams): boolean {
+export function failJob(db: Database, params: JobFailParams): JobFailResult | null {
   const changed = db
     .query(`
         UPDATE jobs SET state = ?1, next_run_at = ?2, updated_at = ?3, lease_until = NULL,
@@ -108,7 +108,7 @@ export function failJob(db: Database, params: JobFailParams): boolean {
       params.onlyIfLeaseExpiredBefore ?? null,
       params.result.startedAt ?? null,
     ).changes;
-  if (changed === 0) return false;
+  if (changed === 0) return null;
   finishAttempt(db, params.id, params.token, params.now, params.result);
   // Its jobfile was removed while it ran: the run was allowed to finish, not to be retried.
   const undeclared = db
@@ -122,8 +122,14 @@ export function failJob(db: Database, params: JobFailParams): boolean {
   }
   // After the jobfile check: a failure that will not be retried is not announced as `failed`.
   recordWebhookEvent(db, params.id, params.now);
-  promoteNextRevision(db, params.id, params.now);
-  return true;
+  if (promoteNextRevision(db, params.id, params.now))
+    return { state: "pending", because: "jobfile-changed", nextRunAt: params.now };
+  if (undeclared > 0) return { state: "canceled", because: "jobfile-removed", nextRunAt: null };
+  return {
+    state: params.state,
+    because: null,
+    nextRunAt: params.state === "failed" ? params.nextRunAt : null,
+  };
 }
 
 export function releaseJob(db: Database, params: JobReleaseParams): boolean {
@@ -171,10 +177,13 @@ function finishAttempt(db: Database, id: string, token: number, now: number, res
 }
 
 /** A jobfile changed while the job ran: the new revision starts fresh once this run ends. */
-export function promoteNextRevision(db: Database, id: string, now: number): void {
-  db.query(`
+export function promoteNextRevision(db: Database, id: string, now: number): boolean {
+  const promoted = db
+    .query(`
       UPDATE jobs SET spec = next_spec, revision = next_revision, max_retries = next_max_retries,
                       state = 'pending', attempts = 0, next_run_at = ?1, updated_at = ?1, finished_at = NULL,
                       next_spec = NULL, next_revision = NULL, next_max_retries = NULL
-      WHERE id = ?2 AND next_spec IS NOT NULL AND state <> 'processing'`).run(now, id);
+      WHERE id = ?2 AND next_spec IS NOT NULL AND state <> 'processing'`)
+    .run(now, id);
+  return promoted.changes > 0;
 }
