@@ -135,3 +135,48 @@ export function dependencyEndedError(
     `run "${decision.root}" again first (${command} ${decision.root}); ${then}; nothing was changed`,
   );
 }
+
+/** A stored `after` edge: `id` waits for `dependsOn`; `state` is `id`'s. */
+export interface DependencyEdge {
+  id: string;
+  dependsOn: string;
+  state: JobState;
+}
+
+/**
+ * What canceling `roots` cancels with them, per root: every job downstream of it (through
+ * any number of `after` links, whatever their states) that is pending or failed, as the
+ * stores' cancelDependents does. `waits` gives each job's `after` list and `stateOf` its
+ * state as they will be once the declarations of the same sync are written. A root is never
+ * listed under another: it is a change of its own. Roots are taken in order, and a job is
+ * listed under the first that reaches it, as the apply cancels it then.
+ */
+export function cascadeOf(
+  roots: readonly string[],
+  waits: ReadonlyMap<string, readonly string[]>,
+  stateOf: (id: string) => JobState | null,
+): Map<string, string[]> {
+  const dependents = new Map<string, string[]>();
+  for (const [id, after] of waits)
+    for (const dependsOn of after) dependents.set(dependsOn, [...(dependents.get(dependsOn) ?? []), id]);
+  const isRoot = new Set(roots);
+  const taken = new Set<string>();
+  const result = new Map<string, string[]>();
+  for (const root of roots) {
+    const canceled: string[] = [];
+    const seen = new Set([root]);
+    const queue = [...(dependents.get(root) ?? [])];
+    while (queue.length > 0) {
+      const id = queue.shift() as string;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      queue.push(...(dependents.get(id) ?? []));
+      const state = stateOf(id);
+      if (isRoot.has(id) || taken.has(id) || (state !== "pending" && state !== "failed")) continue;
+      taken.add(id);
+      canceled.push(id);
+    }
+    result.set(root, canceled.sort());
+  }
+  return result;
+}

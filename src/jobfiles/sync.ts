@@ -6,6 +6,8 @@
  */
 
 import { existsSync } from "node:fs";
+import { cascadeOf } from "../core/dependencies.ts";
+import type { JobState } from "../core/job.ts";
 import { historyById, idsByAction, isOwnedBy, ownerKey } from "../core/reconcile.ts";
 import { nextOccurrence } from "../core/schedule.ts";
 import type { DeclaredJob, JobDeclaration, JobfileApplyResult, Store } from "../store/store.ts";
@@ -28,18 +30,31 @@ function nothingApplied(): JobfileApplyResult {
 
 /**
  * A job canceled with its jobfile cancels the jobs waiting on it: the plan names them on
- * its line, so it never shows fewer changes than the apply makes. Those the plan cancels on
- * their own account are not named twice.
+ * its line, so it never shows fewer changes than the apply makes. The apply writes the
+ * declarations first, so the graph is the store's with this sync's `after` lists and
+ * states in place of the stored ones (cascadeOf decides).
  */
-async function addWaitingDependents(store: Store, planned: Plan): Promise<void> {
+async function addWaitingDependents(store: Store, desired: DesiredState, planned: Plan): Promise<void> {
   const cancels = planned.changes.filter((change) => change.action === "cancel");
   if (cancels.length === 0) return;
-  const own = new Set(cancels.map((change) => change.id));
-  const waiting = await store.jobWaitingDependents({ ids: [...own] });
-  for (const change of cancels)
-    change.cancels = waiting
-      .filter((entry) => entry.root === change.id && !own.has(entry.id))
-      .map((entry) => entry.id);
+  const stored = await store.jobDependentEdges({ ids: cancels.map((change) => change.id) });
+  const waits = new Map<string, string[]>();
+  const states = new Map<string, JobState>();
+  for (const edge of stored) {
+    waits.set(edge.id, [...(waits.get(edge.id) ?? []), edge.dependsOn]);
+    states.set(edge.id, edge.state);
+  }
+  for (const job of desired.jobs) waits.set(job.spec.id, [...(job.spec.after ?? [])]);
+  for (const change of planned.changes) {
+    if (change.action === "create" || change.action === "replace") states.set(change.id, "pending");
+    else if (change.action === "showCompleted") states.set(change.id, "completed");
+  }
+  const cascade = cascadeOf(
+    cancels.map((change) => change.id),
+    waits,
+    (id) => states.get(id) ?? null,
+  );
+  for (const change of cancels) change.cancels = cascade.get(change.id) ?? [];
 }
 
 /**
@@ -209,7 +224,7 @@ export async function reconcile(params: {
     },
     { adopt: params.adopt ?? false, supersedes: params.supersedes ?? null },
   );
-  await addWaitingDependents(store, planned);
+  await addWaitingDependents(store, desired, planned);
   let applied: JobfileApplyResult | null = null;
   let appliedSchedules: ScheduleApplyResult | null = null;
   if (!params.dryRun) {

@@ -80,7 +80,10 @@ export class JobfileApplyBook {
 
   finish(): JobfileApplyResult {
     this.result.rearmed.sort();
-    this.result.canceledDependents.sort();
+    // A job canceled by another removal's cascade before its own removal ran is reported
+    // once, as that removal, as the plan lists it (core/dependencies.ts, cascadeOf).
+    const removed = new Set([...this.result.cancel, ...this.result.forget]);
+    this.result.canceledDependents = this.result.canceledDependents.filter((id) => !removed.has(id)).sort();
     return this.result;
   }
 }

@@ -7,6 +7,7 @@
  * re-exported here, so callers import every store type from this one file.
  */
 
+import type { DependencyEdge } from "../core/dependencies.ts";
 import type { Attempt, Job, StateCounts } from "../core/job.ts";
 import type { CompletedRevisionOf } from "../core/reconcile.ts";
 import type { ResourceLimits } from "../core/resource-limits.ts";
@@ -149,10 +150,11 @@ export interface Store {
    */
   completedRevisionList(params: { ids: string[] }): Promise<CompletedRevisionOf[]>;
   /**
-   * The pending or failed jobs that wait on each of `ids`, directly or through others: what
-   * canceling it cancels too, for a plan to show. One entry per (root, waiting job).
+   * Every `after` edge downstream of `ids`, through any number of links, with the waiting
+   * job's state: a plan decides from it (core/dependencies.ts, cascadeOf) what canceling
+   * them cancels too.
    */
-  jobWaitingDependents(params: { ids: string[] }): Promise<{ root: string; id: string }[]>;
+  jobDependentEdges(params: { ids: string[] }): Promise<DependencyEdge[]>;
 
   /**
    * A value that changes whenever another connection commits. Idle workers compare it to

@@ -2,6 +2,7 @@
 
 import { describe, expect, test } from "bun:test";
 import {
+  cascadeOf,
   type DependencyStatus,
   dependencyEndedError,
   dependencyOrder,
@@ -95,5 +96,29 @@ describe("dependencyEndedError", () => {
     const error = dependencyEndedError("c", decision, { state: "canceled", canceledByRoot: false });
     expect(error.message).toBe('job "c" waits for "b", which is canceled because "a" did not complete');
     expect(error.hint).toBe('run "a" again first (queuectl rerun a); then rerun "c"; nothing was changed');
+  });
+});
+
+describe("cascadeOf", () => {
+  const waits = new Map([
+    ["b", ["a"]],
+    ["c", ["b"]],
+    ["d", ["c", "x"]],
+    ["e", ["a"]],
+  ]);
+  const states: Record<string, JobState> = { b: "completed", c: "pending", d: "failed", e: "processing" };
+
+  test("everything downstream that has not started, through finished links too, never a root", () => {
+    const stateOf = (id: string) => states[id] ?? null;
+    expect(cascadeOf(["a"], waits, stateOf)).toEqual(new Map([["a", ["c", "d"]]]));
+    // c is a removal of its own: named there, and d goes with the first root that reaches it.
+    expect(cascadeOf(["a", "c"], waits, stateOf)).toEqual(
+      new Map([
+        ["a", ["d"]],
+        ["c", []],
+      ]),
+    );
+    expect(cascadeOf(["x"], waits, stateOf)).toEqual(new Map([["x", ["d"]]]));
+    expect(cascadeOf(["z"], waits, stateOf)).toEqual(new Map([["z", []]]));
   });
 });

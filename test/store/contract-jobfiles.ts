@@ -368,7 +368,9 @@ export function jobfileContract(withStore: WithStore): void {
     withStore(async ({ store }) => {
       const b = { ...declared("b", 1, "jobs/b.yaml"), spec: { id: "b", command: "echo b", after: ["a"] } };
       await store.jobfileApply({ changes: { ...none, declarations: [declared("a", 1), b] }, now: T0 });
-      expect(await store.jobWaitingDependents({ ids: ["a"] })).toEqual([{ root: "a", id: "b" }]);
+      expect(await store.jobDependentEdges({ ids: ["a"] })).toEqual([
+        { id: "b", dependsOn: "a", state: "pending" },
+      ]);
       const removed = await store.jobfileApply({
         changes: { ...none, removals: removals("a") },
         now: T0 + 1,
@@ -376,7 +378,9 @@ export function jobfileContract(withStore: WithStore): void {
       expect(done(removed)).toEqual(["a cancel"]);
       expect(removed.canceledDependents).toEqual(["b"]);
       expect((await store.jobGet({ id: "b" }))?.state).toBe("canceled");
-      expect(await store.jobWaitingDependents({ ids: ["a"] })).toEqual([]);
+      expect(await store.jobDependentEdges({ ids: ["a"] })).toEqual([
+        { id: "b", dependsOn: "a", state: "canceled" },
+      ]);
       const [facts] = await store.jobDeclarations({ ids: ["a"] });
       expect(facts?.canceledDependents).toEqual(["b"]);
       const back = await store.jobfileApply({

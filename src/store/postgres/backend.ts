@@ -24,7 +24,7 @@ import {
   withFailures,
   writeTransaction,
 } from "./connection.ts";
-import { lockDependenciesExclusive, waitingDependents } from "./dependencies.ts";
+import { dependentEdges, lockDependenciesExclusive } from "./dependencies.ts";
 import * as folders from "./folders.ts";
 import { insertJobStream, insertJobs } from "./insert.ts";
 import { countJobs, getJob, jobPage, listAttempts, listJobs } from "./job-reads.ts";
@@ -239,8 +239,8 @@ export class PostgresStore implements Store {
   completedRevisionList(params: { ids: string[] }) {
     return this.read((sql) => completedRevisionList(sql, params));
   }
-  jobWaitingDependents(params: { ids: string[] }) {
-    return this.read((sql) => waitingDependents(sql, params.ids));
+  jobDependentEdges(params: { ids: string[] }) {
+    return this.read((sql) => dependentEdges(sql, params.ids));
   }
 
   changeMarker() {

@@ -14,6 +14,7 @@
 
 import type { SQL } from "bun";
 import {
+  type DependencyEdge,
   type DependencyStatus,
   type DependentState,
   dependencyEndedError,
@@ -162,16 +163,21 @@ async function cancelDownstream(
   return rows.map((row) => String(row.id));
 }
 
-/** As in sqlite/dependencies.ts: what canceling each of `ids` cancels too, for a plan. */
-export async function waitingDependents(sql: SQL, ids: string[]): Promise<{ root: string; id: string }[]> {
+/** As in sqlite/dependencies.ts: every `after` edge downstream of `ids`, with the waiting job's state. */
+export async function dependentEdges(sql: SQL, ids: string[]): Promise<DependencyEdge[]> {
   if (ids.length === 0) return [];
   const rows = (await sql`
-    WITH RECURSIVE downstream(root, id) AS (
-      SELECT depends_on, job_id FROM job_deps WHERE depends_on = ANY(${ids}::text[])
-      UNION SELECT downstream.root, d.job_id FROM job_deps d JOIN downstream ON d.depends_on = downstream.id)
-    SELECT DISTINCT downstream.root, downstream.id FROM downstream JOIN jobs ON jobs.id = downstream.id
-    WHERE jobs.state IN ('pending', 'failed') ORDER BY downstream.root, downstream.id`) as Row[];
-  return rows.map((row) => ({ root: String(row.root), id: String(row.id) }));
+    WITH RECURSIVE downstream(id) AS (
+      SELECT unnest(${ids}::text[])
+      UNION SELECT d.job_id FROM job_deps d JOIN downstream ON d.depends_on = downstream.id)
+    SELECT d.job_id, d.depends_on, jobs.state FROM job_deps d
+    JOIN downstream ON d.depends_on = downstream.id JOIN jobs ON jobs.id = d.job_id
+    ORDER BY d.job_id, d.depends_on`) as Row[];
+  return rows.map((row) => ({
+    id: String(row.job_id),
+    dependsOn: String(row.depends_on),
+    state: row.state as JobState,
+  }));
 }
 
 /**

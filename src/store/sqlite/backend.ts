@@ -20,7 +20,7 @@ import {
   withFailures,
   writeTransaction,
 } from "./connection.ts";
-import { waitingDependents } from "./dependencies.ts";
+import { dependentEdges } from "./dependencies.ts";
 import * as folders from "./folders.ts";
 import { insertJobStream, insertJobs } from "./insert.ts";
 import { countJobs, getJob, jobPage, listAttempts, listJobs } from "./job-reads.ts";
@@ -213,8 +213,8 @@ export class SqliteStore implements Store {
   completedRevisionList(params: { ids: string[] }) {
     return this.read((db) => declarations().completedRevisionList(db, params));
   }
-  jobWaitingDependents(params: { ids: string[] }) {
-    return this.read((db) => waitingDependents(db, params.ids));
+  jobDependentEdges(params: { ids: string[] }) {
+    return this.read((db) => dependentEdges(db, params.ids));
   }
 
   changeMarker() {

@@ -8,6 +8,7 @@
 
 import type { Database } from "bun:sqlite";
 import {
+  type DependencyEdge,
   type DependencyStatus,
   type DependentState,
   dependencyEndedError,
@@ -128,20 +129,26 @@ function cancelDownstream(db: Database, fromId: string, root: string, reason: st
 }
 
 /**
- * The pending or failed jobs that wait on each of `ids`, directly or through others: what
- * canceling it cancels too (cancelDependents), for a plan to show before it is applied.
+ * Every `after` edge downstream of `ids` (through any number of links), with the waiting
+ * job's state: what core/dependencies.ts's cascadeOf reads to tell a plan what canceling
+ * them cancels too.
  */
-export function waitingDependents(db: Database, ids: string[]): { root: string; id: string }[] {
+export function dependentEdges(db: Database, ids: string[]): DependencyEdge[] {
   if (ids.length === 0) return [];
   const rows = db
     .query(`
-      WITH RECURSIVE downstream(root, id) AS (
-        SELECT depends_on, job_id FROM job_deps WHERE depends_on IN (SELECT value FROM json_each(?1))
-        UNION SELECT downstream.root, d.job_id FROM job_deps d JOIN downstream ON d.depends_on = downstream.id)
-      SELECT DISTINCT downstream.root, downstream.id FROM downstream JOIN jobs ON jobs.id = downstream.id
-      WHERE jobs.state IN ('pending', 'failed') ORDER BY downstream.root, downstream.id`)
+      WITH RECURSIVE downstream(id) AS (
+        SELECT value FROM json_each(?1)
+        UNION SELECT d.job_id FROM job_deps d JOIN downstream ON d.depends_on = downstream.id)
+      SELECT d.job_id, d.depends_on, jobs.state FROM job_deps d
+      JOIN downstream ON d.depends_on = downstream.id JOIN jobs ON jobs.id = d.job_id
+      ORDER BY d.job_id, d.depends_on`)
     .all(JSON.stringify(ids)) as Row[];
-  return rows.map((row) => ({ root: String(row.root), id: String(row.id) }));
+  return rows.map((row) => ({
+    id: String(row.job_id),
+    dependsOn: String(row.depends_on),
+    state: row.state as JobState,
+  }));
 }
 
 /**
