@@ -262,7 +262,8 @@ export function plan(desired: DesiredState, actual: ActualState, options: PlanOp
     const relinked = supersedes !== null && !isOwnedBy(row, desired.root) && isOwnedBy(row, supersedes);
     if (!relinked && !isOwnedBy(row, desired.root)) continue;
     const file = relativeFile(relinked ? (supersedes as string) : desired.root, row.source);
-    if (file === null || (!relinked && isBlocked(file, blocked))) continue;
+    // A file in error at the same place in the new target keeps its job, as in any folder.
+    if (file === null || isBlocked(file, blocked)) continue;
     const action = decideRemoval(row);
     if (action === "nothing") continue;
     result.changes.push({
@@ -278,7 +279,8 @@ export function plan(desired: DesiredState, actual: ActualState, options: PlanOp
     });
   }
   result.schedules = planSchedules(jobs.filter(isScheduled), actual.schedules, blockedIds, (source) => {
-    const file = relativeFile(desired.root, source);
+    // The schedules of what a re-pointed folder was before are its own now, as its jobs are.
+    const file = relativeFile(desired.root, source) ?? (supersedes ? relativeFile(supersedes, source) : null);
     return file === null || isBlocked(file, blocked) ? null : file;
   });
   const storedSchedules = new Map(actual.schedules.map((schedule) => [schedule.id, schedule.spec]));

@@ -8,6 +8,7 @@ import { realpathSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { UserError } from "../core/errors.ts";
 import { hostName } from "../core/home.ts";
+import { isOwnedBy } from "../core/reconcile.ts";
 import { type FolderSyncRun, type FolderWatcher, MAX_RECORDED_PROBLEMS } from "../store/folder-records.ts";
 import type { JobfileApplyResult, Store } from "../store/store.ts";
 import type { Plan } from "./plan.ts";
@@ -98,6 +99,8 @@ export interface SyncRunParams {
   /** Every problem the folder has now; default the plan's errors (a full sync sees them all). */
   problems?: readonly JobfileProblem[];
   now?: number;
+  /** The real folder to record as read; default `outcome.root` (see targetToRecord). */
+  target?: string;
 }
 
 export function syncRunOf(params: SyncRunParams): FolderSyncRun {
@@ -108,7 +111,7 @@ export function syncRunOf(params: SyncRunParams): FolderSyncRun {
   const counts = applied ? appliedCounts(applied, schedules) : null;
   return {
     folder: params.folder,
-    target: outcome.root,
+    target: params.target ?? outcome.root,
     at: params.now ?? Date.now(),
     host: hostName(),
     pid: process.pid,
@@ -134,11 +137,29 @@ export async function recordSyncRun(store: Store, params: SyncRunParams): Promis
 
 /**
  * The real folder the named folder `dir` was last synced from, when it is not `root` any
- * more: a symlinked jobs folder re-pointed since (`ln -sfn releases/v3 jobs`). Null
- * otherwise, and for a folder never synced.
+ * more: a symlinked jobs folder re-pointed since (`ln -sfn releases/v3 jobs`), whose jobs
+ * are then this folder's. Null otherwise, for a folder never synced, and when that folder
+ * is still synced as a folder of its own (named directly, or through another link): one
+ * folder never takes a live folder's jobs in silence.
  */
 export async function previousTarget(store: Store, dir: string, root: string): Promise<string | null> {
   const key = folderKey(dir);
-  const target = (await store.folderList()).find((entry) => entry.folder === key)?.lastSync?.target;
-  return target && target !== root ? target : null;
+  const folders = await store.folderList();
+  const target = folders.find((entry) => entry.folder === key)?.lastSync?.target;
+  if (!target || target === root) return null;
+  const live = folders.some(
+    (entry) => entry.folder !== key && (entry.folder === target || entry.lastSync?.target === target),
+  );
+  return live ? null : target;
+}
+
+/**
+ * The target a sync records: after a re-point, the previous one while any job it declared
+ * is still its own (a file in error held the takeover back), so that later syncs, and the
+ * watcher's, go on taking them over instead of refusing them as another folder's.
+ */
+export async function targetToRecord(store: Store, root: string, supersedes: string | null): Promise<string> {
+  if (supersedes === null) return root;
+  const left = (await store.declaredList()).some((row) => row.declared && isOwnedBy(row, supersedes));
+  return left ? supersedes : root;
 }

@@ -15,7 +15,7 @@ import type { DesiredState } from "./desired.ts";
 import { type Plan, plan, planChanges, planHasChanges } from "./plan.ts";
 import { type ReadFolderOptions, readJobsFolder } from "./read-folder.ts";
 import type { ScheduleApplyResult, SyncOutcome } from "./sync-outcome.ts";
-import { previousTarget, recordSyncRun } from "./sync-record.ts";
+import { previousTarget, recordSyncRun, targetToRecord } from "./sync-record.ts";
 
 export interface SyncOptions extends ReadFolderOptions {
   /** Plan only; nothing is written to the store (the read index still is). Default false. */
@@ -249,6 +249,9 @@ export async function syncJobsFolder(options: SyncOptions): Promise<SyncOutcome>
     ...reconciled,
     settlesAt,
   };
-  if (!options.dryRun) await recordSyncRun(options.store, { folder: options.dir, by: "sync", outcome });
+  if (!options.dryRun) {
+    const target = await targetToRecord(options.store, desired.root, supersedes);
+    await recordSyncRun(options.store, { folder: options.dir, by: "sync", outcome, target });
+  }
   return outcome;
 }

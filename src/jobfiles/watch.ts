@@ -21,7 +21,14 @@ import { readFolderSettings, SETTINGS_FILE } from "./folder-settings.ts";
 import { resolveJobsFolder, scanJobsFolder } from "./scan.ts";
 import { reconcile } from "./sync.ts";
 import type { SyncOutcome } from "./sync-outcome.ts";
-import { claimFolder, folderKey, previousTarget, syncRunOf, WATCHER_HEARTBEAT_MS } from "./sync-record.ts";
+import {
+  claimFolder,
+  folderKey,
+  previousTarget,
+  syncRunOf,
+  targetToRecord,
+  WATCHER_HEARTBEAT_MS,
+} from "./sync-record.ts";
 import { type FolderEvents, watchFolder } from "./watch-events.ts";
 
 export const DEFAULT_RESYNC_MS = 60_000;
@@ -127,13 +134,14 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
         ? null
         : model.affected(rels, previousIds, heldDeclarations(declared, model.root, namespace));
     const naming = model.naming(namespace);
+    const supersedes = await previousTarget(store, options.dir, model.root);
     const reconciled = await reconcile({
       store,
       declared,
       desired: model.desired(affected?.rels ?? null, config.maxRetries, at, naming),
       now: at,
       scope: affected ? model.scope(affected, naming) : undefined,
-      supersedes: await previousTarget(store, options.dir, model.root),
+      supersedes,
     });
     model.recordPlan(affected?.rels ?? null, reconciled.plan);
     // A scoped plan leaves the other files as the last full plan left them.
@@ -147,8 +155,9 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
       ...reconciled,
       settlesAt: model.nextWake(settleMs),
     };
+    const target = await targetToRecord(store, model.root, supersedes);
     await store.folderSyncRecord(
-      syncRunOf({ folder, by: "watch", outcome, problems: model.allProblems(), now: at }),
+      syncRunOf({ folder, by: "watch", outcome, problems: model.allProblems(), now: at, target }),
     );
     options.onSync?.(outcome);
     return outcome;

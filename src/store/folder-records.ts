@@ -17,7 +17,10 @@ export interface RecordedProblem {
 export interface FolderSyncRun {
   /** The folder as named, made absolute (a symlinked folder keeps its link's path). */
   folder: string;
-  /** The real folder that was read. */
+  /**
+   * The real folder that was read; after a symlinked folder was re-pointed, the one it
+   * pointed to before, until every job declared there was taken over or removed.
+   */
   target: string;
   at: number;
   host: string;
