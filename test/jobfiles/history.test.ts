@@ -203,4 +203,28 @@ forEachBackend("history", (t) => {
     expect(await syncActions(t)).toEqual([]);
     expect(await completeAll(t.store)).toEqual(["build"]);
   });
+
+  test("a job purged while its file was away comes back shown completed when the file returns", async () => {
+    await t.setUp();
+    t.fixture.write("build.yaml", v(1));
+    await sync(t.store, t.fixture.dir);
+    await completeAll(t.store);
+    t.fixture.remove("build.yaml");
+    expect(await syncActions(t)).toEqual(["build forget"]);
+    const purged = await t.store.jobPurge({
+      states: ["completed"],
+      finishedBefore: Date.now() + 1,
+      dryRun: false,
+    });
+    expect(purged).toEqual(["build"]);
+    t.fixture.write("build.yaml", v(1));
+    const outcome = await sync(t.store, t.fixture.dir);
+    expect(outcome.plan.changes.map((change) => `${change.id} ${change.action}`)).toEqual([
+      "build showCompleted",
+    ]);
+    expect(planLines(outcome)[0]).toContain("its purged row comes back, not re-run");
+    expect((await jobOf(t.store, "build")).state).toBe("completed");
+    expect(await claimAll(t.store)).toEqual([]);
+    expect(await syncActions(t)).toEqual([]);
+  });
 });
