@@ -29,7 +29,7 @@ export function registerDashboard(cli: CAC): void {
     .option("--host <address>", "Address to bind; anything but loopback needs a token (default: 127.0.0.1)")
     .option(
       "--token <token>",
-      "Secret every request needs, 16+ characters (default: $QUEUECTL_DASHBOARD_TOKEN, else a random one, printed in the URL)",
+      "Secret every request needs, 16+ characters; every local user can read it in `ps`, so prefer $QUEUECTL_DASHBOARD_TOKEN (default: $QUEUECTL_DASHBOARD_TOKEN, else a random one, printed in the URL)",
       // As typed: cac would round a token of 19 digits to another number.
       TEXT_OPTION,
     )
@@ -69,6 +69,11 @@ export function registerDashboard(cli: CAC): void {
     if (token === null) {
       process.stderr.write(
         "warning: --no-token: every user of this machine can read job env and output and run jobs as you\n",
+      );
+    } else if (lastValue(options.token) !== undefined) {
+      // A process's arguments are public on Linux (`ps`, /proc/PID/cmdline); its environment is not.
+      process.stderr.write(
+        "warning: a --token value is readable by every user of this machine (ps); set QUEUECTL_DASHBOARD_TOKEN instead\n",
       );
     } else if (generated) {
       console.log("Open that URL to sign in. Scripts and Prometheus send Authorization: Bearer <the token>.");

@@ -96,6 +96,23 @@ describe("queuectl dashboard", () => {
     } finally {
       await dashboard.stop();
     }
+    // Other local users can read a process's arguments, so the flag warns and names the way out.
+    const stderr = await new Response(dashboard.process.stderr).text();
+    expect(stderr).toContain("readable by every user of this machine (ps); set QUEUECTL_DASHBOARD_TOKEN");
+    expect(stderr).not.toContain(token);
+  });
+
+  test("a token from QUEUECTL_DASHBOARD_TOKEN is used without a warning", async () => {
+    home = tempHome();
+    const token = "an-env-token-of-enough-length";
+    const dashboard = await startDashboard({ ...home.env, QUEUECTL_DASHBOARD_TOKEN: token });
+    try {
+      const url = `${dashboard.origin}/api/status`;
+      expect((await fetch(url, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    } finally {
+      await dashboard.stop();
+    }
+    expect(await new Response(dashboard.process.stderr).text()).not.toContain("warning");
   });
 
   test("a port in use is a runtime error (exit 1) naming the port", async () => {
