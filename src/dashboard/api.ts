@@ -3,10 +3,10 @@
  * script can move between `queuectl … --json` and the API without a translation layer.
  */
 
-import { resolveConfig, withDefaults, workerLostAfterMs } from "../core/config.ts";
 import { queueViews } from "../flow/queue-list.ts";
+import { queueStatus, type StatusJson } from "../flow/status.ts";
 import { jobDetailJson } from "../render/job-detail.ts";
-import { configJson, iso, scheduleJson, workerJson } from "../render.ts";
+import { iso, scheduleJson } from "../render.ts";
 import type { JobLink, Store } from "../store/store.ts";
 import { type LiveOutputSource, liveOutputTail } from "./live-output.ts";
 import { answering, wholeNumber } from "./query-params.ts";
@@ -19,24 +19,9 @@ const MAX_MINUTES = 24 * 60;
 /** A job's detail lists at most this many of the jobs waiting for it; the total is still given. */
 const DEPENDENTS_SHOWN = 100;
 
-/**
- * The `status --json` shape: `{ jobs, workers, config }`. Heartbeat ages are judged on the
- * store's clock, as `status` judges them (on PostgreSQL heartbeats carry the server's time),
- * so a dashboard host whose clock is off does not call live workers lost.
- */
-export async function statusBody(store: Store) {
-  const [jobs, stored, workers, now] = await Promise.all([
-    store.jobCounts(),
-    store.configGetAll(),
-    store.workerList(),
-    store.clockNow(),
-  ]);
-  const lostAfter = workerLostAfterMs(resolveConfig(stored));
-  return {
-    jobs,
-    workers: workers.map((worker) => workerJson(worker, now, lostAfter)),
-    config: configJson(withDefaults(stored)),
-  };
+/** The `status --json` body, built by the code that builds it for the CLI. */
+export async function statusBody(store: Store): Promise<StatusJson> {
+  return (await queueStatus(store)).json;
 }
 
 export async function status(store: Store): Promise<Response> {

@@ -8,6 +8,7 @@
 import { resolveConfig } from "../core/config.ts";
 import { UserError } from "../core/errors.ts";
 import { type InputFormat, parseJobInput, prepareJobs } from "../core/job-input.ts";
+import { textLines } from "../core/text-lines.ts";
 import { enqueuePrepared } from "../flow/enqueue.ts";
 import type { Store } from "../store/store.ts";
 import { json, problem } from "./responses.ts";
@@ -50,6 +51,32 @@ function tooLarge(): Response {
   );
 }
 
+/**
+ * The body as text, decoded by the very decoder `enqueue -f` reads files with, so both take
+ * and refuse the same bytes (a byte-order mark picks UTF-16; bad bytes are refused, never
+ * replaced) with the same messages.
+ */
+async function bodyText(body: ArrayBuffer): Promise<string> {
+  async function* whole() {
+    yield new Uint8Array(body);
+  }
+  // One string per block: a body of a million short lines would overflow a spread.
+  const blocks: string[] = [];
+  for await (const block of textLines(whole(), BODY_NAME)) blocks.push(block.lines.join("\n"));
+  return blocks.join("\n");
+}
+
+/**
+ * The parser's hint for bad JSON tells a shell user to quote the job argument, which means
+ * nothing to an HTTP client.
+ */
+const HTTP_JSON_HINT =
+  'send one job such as {"id":"job1","command":"echo hi"}, a list of them or {"jobs": [...]}; from a shell, `curl --data-binary @job.json` keeps the quotes intact';
+
+function httpHint(error: UserError): string {
+  return error.message.startsWith(`${BODY_NAME}: invalid JSON (`) ? HTTP_JSON_HINT : error.hint;
+}
+
 /** The `enqueue --json` answer: `{ enqueued, ids, schedules }`, with 201 Created. */
 export async function enqueueJobs(store: Store, request: Request, now: number): Promise<Response> {
   const format = formatOf(request);
@@ -64,7 +91,7 @@ export async function enqueueJobs(store: Store, request: Request, now: number): 
   const body = await request.arrayBuffer();
   if (body.byteLength > MAX_ENQUEUE_BYTES) return tooLarge();
   try {
-    const items = parseJobInput(new TextDecoder().decode(body), BODY_NAME, format);
+    const items = parseJobInput(await bodyText(body), BODY_NAME, format);
     const config = resolveConfig(await store.configGetAll());
     const result = await enqueuePrepared(store, prepareJobs(items, BODY_NAME, config, now), now);
     return json(
@@ -78,7 +105,8 @@ export async function enqueueJobs(store: Store, request: Request, now: number): 
   } catch (error) {
     // Exit 2 on the CLI: the input is wrong and nothing was stored. Exit 1 (the store
     // failed) stays the server's problem, answered by the server's boundary.
-    if (error instanceof UserError && error.exitCode === 2) return problem(400, error.message, error.hint);
+    if (error instanceof UserError && error.exitCode === 2)
+      return problem(400, error.message, httpHint(error));
     throw error;
   }
 }

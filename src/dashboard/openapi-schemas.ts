@@ -4,6 +4,7 @@
  */
 
 import { JOB_STATES } from "../core/job.ts";
+import { NOTIFY_EVENTS } from "../core/notify.ts";
 
 const nullable = (type: string, extra: Record<string, unknown> = {}) => ({ type: [type, "null"], ...extra });
 const time = { type: ["string", "null"], format: "date-time" };
@@ -12,7 +13,51 @@ const arrayOf = (name: string) => ({ type: "array", items: ref(name) });
 
 const stateCounts = {
   type: "object",
+  required: [...JOB_STATES, "total"],
   properties: Object.fromEntries([...JOB_STATES, "total"].map((state) => [state, { type: "integer" }])),
+};
+
+/** A job's fields as `list --json` prints them; `show --json` has them too, but for `attempts`. */
+const jobProperties = {
+  id: { type: "string" },
+  command: { oneOf: [{ type: "string" }, { type: "array", items: { type: "string" } }] },
+  state: ref("JobState"),
+  attempts: { type: "integer", description: "Attempts so far." },
+  max_retries: { type: "integer" },
+  priority: { type: "integer" },
+  queue: { type: "string" },
+  tags: { type: "array", items: { type: "string" } },
+  timeout: nullable("number"),
+  cwd: nullable("string"),
+  env: { type: "object", additionalProperties: { type: "string" } },
+  created_at: time,
+  updated_at: time,
+  next_run_at: time,
+  started_at: time,
+  finished_at: time,
+  worker_id: nullable("string"),
+  lease_until: time,
+  exit_code: nullable("integer"),
+  last_error: nullable("string"),
+  source: nullable("string", { description: "The jobfile that declares it; null for ad hoc jobs." }),
+  revision: { type: "string" },
+  progress_pct: nullable("number", { description: "The last progress reported (0–100); null for none." }),
+  progress_message: nullable("string"),
+};
+
+/**
+ * `show --json` spreads the job and then replaces `attempts` (a count in `list`) with the
+ * list of attempts, moving the count to `attempt_count`: so its own properties, not an
+ * `allOf` with Job, whose integer `attempts` no detail could satisfy.
+ */
+const { attempts: _count, ...detailJobProperties } = jobProperties;
+const jobDetailProperties = {
+  ...detailJobProperties,
+  spec: { type: "object", description: "The normalized spec (see schema/jobfile.schema.json)." },
+  attempt_count: { type: "integer", description: "Attempts so far: `attempts` in `list --json`." },
+  attempts: arrayOf("Attempt"),
+  result: { description: "The JSON the last finished attempt wrote to $QUEUECTL_RESULT, or null." },
+  webhooks: arrayOf("WebhookDelivery"),
 };
 
 export const SCHEMAS = {
@@ -26,33 +71,26 @@ export const SCHEMAS = {
   Job: {
     type: "object",
     description: "A job as `queuectl list --json` prints it.",
-    properties: {
-      id: { type: "string" },
-      command: { oneOf: [{ type: "string" }, { type: "array", items: { type: "string" } }] },
-      state: ref("JobState"),
-      attempts: { type: "integer" },
-      max_retries: { type: "integer" },
-      priority: { type: "integer" },
-      queue: { type: "string" },
-      tags: { type: "array", items: { type: "string" } },
-      timeout: nullable("number"),
-      cwd: nullable("string"),
-      env: { type: "object", additionalProperties: { type: "string" } },
-      created_at: time,
-      updated_at: time,
-      next_run_at: time,
-      started_at: time,
-      finished_at: time,
-      worker_id: nullable("string"),
-      lease_until: time,
-      exit_code: nullable("integer"),
-      last_error: nullable("string"),
-      source: nullable("string", { description: "The jobfile that declares it; null for ad hoc jobs." }),
-      revision: { type: "string" },
-    },
+    required: Object.keys(jobProperties),
+    properties: jobProperties,
   },
   Attempt: {
     type: "object",
+    required: [
+      "attempt",
+      "token",
+      "worker_id",
+      "host",
+      "started_at",
+      "finished_at",
+      "duration_ms",
+      "exit_code",
+      "signal",
+      "error",
+      "stdout_bytes",
+      "stderr_bytes",
+      "revision",
+    ],
     properties: {
       attempt: { type: "integer" },
       token: { type: "integer", description: "The #n `show` lists; `logs --attempt n`." },
@@ -67,21 +105,35 @@ export const SCHEMAS = {
       stdout_bytes: { type: "integer" },
       stderr_bytes: { type: "integer" },
       revision: nullable("string"),
+      limits: nullable("string", {
+        description: 'The resource limits that applied, e.g. "memory 256 MB (cgroup v2)"; absent for none.',
+      }),
     },
   },
   JobDetail: {
+    type: "object",
     description: "A job as `queuectl show <id> --json` prints it.",
-    allOf: [
-      ref("Job"),
-      {
-        type: "object",
-        properties: {
-          spec: { type: "object", description: "The normalized spec (see schema/jobfile.schema.json)." },
-          attempt_count: { type: "integer" },
-          attempts: arrayOf("Attempt"),
-        },
-      },
-    ],
+    required: Object.keys(jobDetailProperties),
+    properties: jobDetailProperties,
+  },
+  WebhookDelivery: {
+    type: "object",
+    description: "One event for one URL; times are milliseconds since the epoch.",
+    required: ["id", "job_id", "token", "event", "url", "status", "attempts"],
+    properties: {
+      id: { type: "integer" },
+      job_id: { type: "string" },
+      token: { type: "integer", description: "The attempt (#n) whose end it announces." },
+      event: { type: "string", enum: [...NOTIFY_EVENTS] },
+      url: { type: "string" },
+      status: { type: "string", enum: ["pending", "delivered", "gave_up"] },
+      attempts: { type: "integer", description: "Tries so far." },
+      created_at: { type: "integer" },
+      next_attempt_at: { type: "integer" },
+      delivered_at: nullable("integer"),
+      last_status: nullable("integer"),
+      last_error: nullable("string"),
+    },
   },
   JobLog: {
     type: "object",
@@ -167,6 +219,17 @@ export const SCHEMAS = {
   },
   Worker: {
     type: "object",
+    required: [
+      "id",
+      "host",
+      "pid",
+      "started_at",
+      "heartbeat_at",
+      "heartbeat_age_ms",
+      "alive",
+      "stop_requested",
+      "queues",
+    ],
     properties: {
       id: { type: "string" },
       host: { type: "string" },
@@ -179,12 +242,81 @@ export const SCHEMAS = {
       queues: { type: ["array", "null"], items: { type: "string" } },
     },
   },
+  Running: {
+    type: "object",
+    description: "A job a worker runs now, as `status --json` lists it.",
+    required: ["worker_id", "id", "command", "started_at", "running_ms", "progress_pct", "progress_message"],
+    properties: {
+      worker_id: { type: "string" },
+      id: { type: "string" },
+      command: { type: "string" },
+      started_at: time,
+      running_ms: { type: "integer" },
+      progress_pct: nullable("number"),
+      progress_message: nullable("string"),
+    },
+  },
+  Folder: {
+    type: "object",
+    description: "A jobs folder with its last sync and its watchers, as `status --json` lists it.",
+    required: ["folder", "last_sync", "watchers"],
+    properties: {
+      folder: { type: "string" },
+      last_sync: {
+        type: ["object", "null"],
+        properties: {
+          at: time,
+          age_ms: { type: "integer" },
+          by: { type: "string", enum: ["sync", "watch"] },
+          host: { type: "string" },
+          pid: { type: "integer" },
+          target: { type: "string" },
+          files: { type: "integer" },
+          created: { type: "integer" },
+          updated: { type: "integer" },
+          canceled: { type: "integer" },
+          unchanged: { type: "integer" },
+          problems: { type: "integer" },
+          problem_list: {
+            type: "array",
+            items: {
+              type: "object",
+              properties: {
+                file: { type: "string" },
+                line: { type: "integer" },
+                column: { type: "integer" },
+                message: { type: "string" },
+              },
+            },
+          },
+        },
+      },
+      watchers: {
+        type: "array",
+        items: {
+          type: "object",
+          properties: {
+            host: { type: "string" },
+            pid: { type: "integer" },
+            alive: { type: "boolean" },
+            started_at: time,
+            heartbeat_age_ms: { type: "integer" },
+            last_error: nullable("string"),
+            last_error_at: time,
+          },
+        },
+      },
+    },
+  },
   Status: {
     type: "object",
     description: "As `queuectl status --json`.",
+    required: ["jobs", "workers", "running", "folders", "config"],
     properties: {
       jobs: stateCounts,
       workers: arrayOf("Worker"),
+      running: arrayOf("Running"),
+      folders: arrayOf("Folder"),
       config: { type: "object", additionalProperties: { type: ["number", "string"] } },
     },
   },
@@ -224,5 +356,7 @@ export const SCHEMAS = {
   Sync: {
     type: "object",
     description: "Jobfile folders with their last sync and watchers, and the declared jobs by file.",
+    required: ["folders", "sources"],
+    properties: { folders: arrayOf("Folder"), sources: { type: "array", items: { type: "object" } } },
   },
 } as const;

@@ -93,9 +93,13 @@ const PATHS: Json = {
   "/api/openapi.json": read("openapi", "This document", {
     200: jsonBody("OpenAPI 3.1.", { type: "object" }),
   }),
-  "/api/status": read("status", "`status --json`: job counts, workers, config", {
-    200: jsonBody("Status.", schema("Status")),
-  }),
+  "/api/status": read(
+    "status",
+    "`status --json`: job counts, workers, running jobs, jobfile folders, config",
+    {
+      200: jsonBody("Status.", schema("Status")),
+    },
+  ),
   "/api/workers": read("workers", "The workers of `status --json`", {
     200: jsonBody("Workers.", { type: "array", items: schema("Worker") }),
   }),

@@ -1,10 +1,13 @@
 /**
  * /api/openapi.json says what the server does: every route of the server's table is in the
  * document with its method and statuses, every documented operation is a route, and a real
- * `queuectl dashboard` answers each documented operation only with documented statuses.
+ * `queuectl dashboard` answers each documented operation only with documented statuses and
+ * bodies that its schemas accept, as a real JSON Schema validator (ajv) judges them.
  */
 
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { join } from "node:path";
+import Ajv2020 from "ajv/dist/2020";
 import { ROUTES, routeStatuses } from "../../src/dashboard/routes.ts";
 import { type TempHome, tempHome } from "../helpers/cli.ts";
 import { enqueue, openTestStore, runJob } from "./fixtures.ts";
@@ -21,6 +24,9 @@ interface Operation {
 let home: TempHome;
 let dashboard: RunningDashboard;
 let document: { openapi: string; paths: Record<string, Record<string, Operation>> } & Json;
+// OpenAPI 3.1 schemas are JSON Schema 2020-12.
+const validator = new Ajv2020({ strict: false, allErrors: true });
+validator.addFormat("date-time", /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
 
 function operations(): { method: string; path: string; statuses: number[] }[] {
   return Object.entries(document.paths).flatMap(([path, item]) =>
@@ -37,8 +43,28 @@ beforeAll(async () => {
   delete home.env.QUEUECTL_DASHBOARD_TOKEN;
   const store = openTestStore(home.home);
   const now = Date.now();
-  for (const id of ["probe/job", "probe/kill", "probe/cancel"])
-    await enqueue(store, { id, command: "true" }, now);
+  // Bodies with something in every list: an attempt in the detail, a running job and a
+  // synced folder in the status, so their item schemas are checked too.
+  await enqueue(store, { id: "probe/job", command: "true", priority: 9 }, now);
+  await runJob(store, "probe/job", { start: now, end: now + 1, exitCode: 0, output: "ok\n" });
+  await enqueue(store, { id: "probe/running", command: ["sleep", "60"], priority: 9 }, now);
+  await store.jobClaim({ workerId: "probe-worker", host: "probe-host", now, leaseMs: 60_000 });
+  await store.folderSyncRecord({
+    folder: join(home.home, "jobs"),
+    target: join(home.home, "jobs"),
+    at: now,
+    host: "probe-host",
+    pid: 1,
+    by: "sync",
+    files: 1,
+    created: 0,
+    updated: 0,
+    canceled: 0,
+    unchanged: 0,
+    problems: 1,
+    problemList: [{ file: "a.yaml", line: 1, column: 1, message: "bad" }],
+  });
+  for (const id of ["probe/kill", "probe/cancel"]) await enqueue(store, { id, command: "true" }, now);
   // One job each for retry (dead) and rerun (completed), so every move can succeed.
   for (const [id, exitCode] of [
     ["probe/retry", 1],
@@ -52,12 +78,54 @@ beforeAll(async () => {
   const response = await fetch(`${dashboard.origin}/api/openapi.json`, { headers: dashboard.auth });
   expect(response.status).toBe(200);
   document = (await response.json()) as typeof document;
+  validator.addSchema({ ...document, $id: "openapi" });
 });
 
 afterAll(async () => {
   await dashboard?.stop();
   home?.cleanup();
 });
+
+const pointerPart = (key: string) => key.replaceAll("~", "~0").replaceAll("/", "~1");
+
+/**
+ * The validator for what the document says `method path` answers with `status` as `type`,
+ * or the reason there is none. The response may be a $ref to a shared one.
+ */
+function documentedBody(method: string, path: string, status: number, type: string) {
+  let pointer = `/paths/${pointerPart(path)}/${method.toLowerCase()}/responses/${status}`;
+  const at = (where: string) =>
+    where
+      .split("/")
+      .slice(1)
+      .reduce<unknown>(
+        (node, key) => (node as Json | undefined)?.[key.replaceAll("~1", "/").replaceAll("~0", "~")],
+        document,
+      ) as Json | undefined;
+  let response = at(pointer);
+  const ref = response?.$ref;
+  if (typeof ref === "string") {
+    pointer = ref.slice(1);
+    response = at(pointer);
+  }
+  if (!(response?.content as Json | undefined)?.[type]) return `${type} is not documented for ${status}`;
+  const schema = `${pointer}/content/${pointerPart(type)}/schema`;
+  return (
+    validator.getSchema(`openapi#${schema.split("/").map(encodeURIComponent).join("/")}`) ??
+    `no schema at ${schema}`
+  );
+}
+
+/** "valid", or why the body does not fit what the document says of it. */
+async function bodyVerdict(method: string, path: string, response: Response): Promise<string> {
+  const type = (response.headers.get("content-type") ?? "").split(";")[0]?.trim() ?? "";
+  const validate = documentedBody(method, path, response.status, type);
+  if (typeof validate === "string") return validate;
+  // Only JSON is read: /api/events never ends, and /metrics is checked by metrics.test.ts.
+  if (type !== "application/json") return "valid";
+  const body = await response.json();
+  return validate(body) ? "valid" : validator.errorsText(validate.errors);
+}
 
 /** The job a route is probed with: for a move, one in a state it applies to. */
 function probeJob(path: string): string {
@@ -96,7 +164,7 @@ describe("the OpenAPI document", () => {
     }
   });
 
-  test("the real server answers each documented operation only with documented statuses", async () => {
+  test("the real server answers each documented operation only with documented statuses and bodies", async () => {
     const seen = new Set<string>();
     const bodies: Record<string, (string | undefined)[]> = {
       "POST /api/jobs": ['{"id":"probe-2","command":"true"}', '{"id":"probe-3"}', undefined],
@@ -123,13 +191,10 @@ describe("the OpenAPI document", () => {
                 redirect: "manual",
               },
             );
-            await response.body?.cancel(); // /api/events never ends
-            expect([method, url, response.status, statuses.includes(response.status)]).toEqual([
-              method,
-              url,
-              response.status,
-              true,
-            ]);
+            const documented = statuses.includes(response.status);
+            const verdict = documented ? await bodyVerdict(method, path, response) : "undocumented";
+            if (!response.bodyUsed) await response.body?.cancel(); // /api/events never ends
+            expect([method, url, response.status, verdict]).toEqual([method, url, response.status, "valid"]);
             seen.add(`${method} ${path} ${response.status}`);
           }
         }

@@ -131,8 +131,10 @@ for (const backend of backends) {
         const answer = (await response.json()) as { error: string; hint: string };
         const cli = await runCli(["enqueue", "-f", "-", "--format", "json"], { env: home.env, stdin: body });
         expect([body, response.status, cli.exitCode]).toEqual([body, 400, 2]);
-        const line = `error: ${answer.error}${answer.hint ? ` — ${answer.hint}` : ""}`;
-        expect(line.replaceAll("the request body", "stdin")).toBe(cli.stderr.trim());
+        const [message, hint = ""] = cli.stderr.trim().split(" — ");
+        expect(`error: ${answer.error}`.replaceAll("the request body", "stdin")).toBe(message ?? "");
+        // The shell's bad-JSON hint is about quoting an argument; an HTTP client gets its own.
+        if (!hint.includes("single quotes")) expect(answer.hint).toBe(hint);
       }
       expect(await ids()).toEqual(before);
     });

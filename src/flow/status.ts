@@ -1,0 +1,82 @@
+/**
+ * The queue's state as `status --json` and GET /api/status (and the page's event feed) give
+ * it: counts, workers, the jobs they run, jobfile folders and the config. One builder for
+ * all of them, so the API cannot drift from the CLI's shape.
+ */
+
+import { resolveConfig, withDefaults, workerLostAfterMs } from "../core/config.ts";
+import { hostName } from "../core/home.ts";
+import { commandText, configJson, iso, workerJson } from "../render.ts";
+import type { Store } from "../store/store.ts";
+import { isProcessAlive } from "../worker/process-info.ts";
+
+export interface RunningJob {
+  worker_id: string;
+  id: string;
+  command: string;
+  started_at: string | null;
+  running_ms: number;
+  progress_pct: number | null;
+  progress_message: string | null;
+}
+
+/** The jobs workers run now, from the store: processing jobs with their worker_id, oldest first. */
+async function runningJobs(store: Store, now: number): Promise<RunningJob[]> {
+  const { jobs } = await store.jobPage({ states: ["processing"], limit: null, order: "oldest" });
+  return jobs.flatMap((job) =>
+    job.worker_id === null
+      ? []
+      : [
+          {
+            worker_id: job.worker_id,
+            id: job.id,
+            command: commandText(job.spec.command),
+            started_at: iso(job.started_at),
+            running_ms: job.started_at === null ? 0 : Math.max(0, now - job.started_at),
+            progress_pct: job.progress_pct ?? null,
+            progress_message: job.progress_message ?? null,
+          },
+        ],
+  );
+}
+
+/** Each synced folder with its watchers, judged alive by heartbeat (and, on this host, by pid). */
+async function jobfileFolders(store: Store) {
+  const folders = await store.folderList();
+  if (folders.length === 0) return [];
+  // Loaded only when there is a folder, so a plain `status` does not pay for it.
+  const { folderJson } = await import("../render/folders.ts");
+  const check = { now: Date.now(), host: hostName(), isProcessAlive };
+  return folders.map((folder) => folderJson(folder, check));
+}
+
+/**
+ * `{ jobs, workers, running, folders, config }`, plus the config as stored with its defaults
+ * for the human text. A read: it never changes state, not even a row that looks stale. Ages
+ * are judged on the store's clock, which every host shares (on PostgreSQL heartbeats carry
+ * the server's time), so a host whose clock is off does not call live workers lost.
+ */
+export async function queueStatus(store: Store) {
+  const [counts, stored, workers, now, folders] = await Promise.all([
+    store.jobCounts(),
+    store.configGetAll(),
+    store.workerList(),
+    store.clockNow(),
+    jobfileFolders(store),
+  ]);
+  const lostAfter = workerLostAfterMs(resolveConfig(stored));
+  const config = withDefaults(stored);
+  const running = await runningJobs(store, now);
+  return {
+    json: {
+      jobs: counts,
+      workers: workers.map((worker) => workerJson(worker, now, lostAfter)),
+      running,
+      folders,
+      config: configJson(config),
+    },
+    config,
+  };
+}
+
+export type StatusJson = Awaited<ReturnType<typeof queueStatus>>["json"];
