@@ -25,7 +25,8 @@ export function wholeNumber(
 ) {
   const text = query.get(name);
   if (text === null || text === "") return fallback;
-  const value = Number(text);
+  // Digits only: Number() would also take `0x10`, `1e1`, ` 7` and `+3`, which no client means.
+  const value = /^[0-9]+$/.test(text) ? Number(text) : Number.NaN;
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new BadQuery(
       `${name} must be a whole number from ${min} to ${max}, got "${text}"`,
@@ -33,6 +34,38 @@ export function wholeNumber(
     );
   }
   return value;
+}
+
+/** The parameters a route reads, and whether each may repeat (`state=a&state=b`) or not. */
+export type QueryParams = Readonly<Record<string, "one" | "many">>;
+
+/**
+ * Refuses what a route would otherwise skip over in silence: a parameter it does not read
+ * (a typo such as `stat=pending` would widen the answer to every job), a second value of one
+ * it reads once (only the first would count), and a NUL, which no id, queue or tag can hold
+ * and which PostgreSQL cannot even be asked about.
+ */
+export function checkQuery(query: URLSearchParams, accepted: QueryParams): void {
+  const known = Object.keys(accepted);
+  const seen = new Set<string>();
+  for (const [name, value] of query) {
+    if (!Object.hasOwn(accepted, name)) {
+      throw new BadQuery(
+        `unknown query parameter "${name}"`,
+        known.length === 0 ? "this route takes no query parameters" : suggestion(name, known),
+      );
+    }
+    if (accepted[name] === "one" && seen.has(name)) {
+      throw new BadQuery(`${name} is given more than once`, `give ${name} once`);
+    }
+    seen.add(name);
+    if (value.includes("\0")) {
+      throw new BadQuery(
+        `${name} contains a NUL character`,
+        "no job id, queue, tag or state holds one; drop it",
+      );
+    }
+  }
 }
 
 /**

@@ -11,15 +11,15 @@ import type { Server } from "bun";
 import type { Store } from "../store/store.ts";
 import { killJob, moveJob, retryAllDead, setQueuePaused } from "./actions.ts";
 import * as api from "./api.ts";
-import { enqueueJobs } from "./enqueue.ts";
+import { enqueueJobs, MAX_ENQUEUE_BYTES } from "./enqueue.ts";
 import type { StatusFeed } from "./events.ts";
 import { jobs } from "./job-list.ts";
 import type { LiveOutputSource } from "./live-output.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
 import type { MonotonicSeries } from "./monotonic.ts";
 import { openApiDocument } from "./openapi.ts";
-import { answering, flagParam } from "./query-params.ts";
-import { json } from "./responses.ts";
+import { answering, BadQuery, checkQuery, flagParam, type QueryParams } from "./query-params.ts";
+import { json, problem } from "./responses.ts";
 import { type AccessPolicy, login } from "./security.ts";
 import { syncState } from "./sync-state.ts";
 
@@ -53,6 +53,11 @@ export interface Route {
   kind: RouteKind;
   /** The statuses the handler answers with; the access and failure statuses come from `kind`. */
   statuses: number[];
+  /**
+   * The query parameters it reads; any other is a 400 (so the route's statuses include 400).
+   * Absent: it reads none, and ignores a query string.
+   */
+  query?: QueryParams;
   handle: (context: RouteContext) => Promise<Response> | Response;
 }
 
@@ -65,6 +70,75 @@ export const KIND_STATUSES: Record<RouteKind, number[]> = {
 
 export function routeStatuses(route: Route): number[] {
   return [...new Set([...route.statuses, ...KIND_STATUSES[route.kind]])].sort();
+}
+
+/** The largest sign-in body read: a token is far shorter, so a longer body holds none. */
+const MAX_LOGIN_BYTES = 64 * 1024;
+
+/**
+ * The request with its body read into memory, or null when the body is over `max` bytes.
+ * A Content-Length over `max` is refused unread; a body without one (chunked) is read only
+ * up to `max`, so no client makes the server hold more than that.
+ */
+export async function boundedRequest(request: Request, max: number): Promise<Request | null> {
+  if (Number(request.headers.get("content-length") ?? 0) > max) return null;
+  const reader = request.body?.getReader();
+  if (!reader) return request;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      void reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+  }
+  const { method, headers } = request;
+  return new Request(request.url, { method, headers, body: Buffer.concat(chunks) });
+}
+
+function enqueueTooLarge(): Response {
+  return problem(
+    413,
+    `the request body is larger than ${MAX_ENQUEUE_BYTES} bytes`,
+    "send fewer jobs per request, or stream them with `queuectl enqueue -f jobs.ndjson`",
+  );
+}
+
+/**
+ * What a path segment holding a NUL answers, without asking the store: enqueue refuses
+ * such ids, so none exists, and PostgreSQL fails on the question rather than saying no.
+ */
+const UNNAMED: Record<string, (value: string) => Response> = {
+  id: (id) => problem(404, `no job with id "${id}"`, "see GET /api/jobs for the ids in the queue"),
+  name: (name) => problem(404, `no queue named "${name}"`, "see GET /api/queues for the queues"),
+};
+
+/**
+ * Null when the path and query fit the route, else the refusal: a 404 for a path
+ * parameter naming what cannot exist, a 400 naming a bad query parameter.
+ */
+export function refuseInput(
+  route: Route,
+  params: Record<string, string>,
+  query: URLSearchParams,
+): Response | null {
+  for (const [name, value] of Object.entries(params)) {
+    if (value.includes("\0")) {
+      return UNNAMED[name]?.(value) ?? problem(404, `no such ${name}`, "see GET /api/openapi.json");
+    }
+  }
+  if (route.query === undefined) return null;
+  try {
+    checkQuery(query, route.query);
+    return null;
+  } catch (error) {
+    if (error instanceof BadQuery) return problem(400, error.message, error.hint);
+    throw error;
+  }
 }
 
 const move = (name: "retry" | "cancel" | "rerun"): Route => ({
@@ -129,6 +203,7 @@ export const ROUTES: readonly Route[] = [
     path: "/api/throughput",
     kind: "read",
     statuses: [200, 400],
+    query: { minutes: "one" },
     handle: ({ url, deps }) => api.throughput(deps.store, url.searchParams, deps.clock()),
   },
   {
@@ -170,7 +245,8 @@ export const ROUTES: readonly Route[] = [
     kind: "login",
     statuses: [200],
     handle: async ({ request, deps }) => {
-      const body = (await request.json().catch(() => null)) as { token?: unknown } | null;
+      const bounded = await boundedRequest(request, MAX_LOGIN_BYTES);
+      const body = (await bounded?.json().catch(() => null)) as { token?: unknown } | null | undefined;
       return login(body?.token, deps.policy);
     },
   },
@@ -186,6 +262,7 @@ export const ROUTES: readonly Route[] = [
     path: "/api/jobs",
     kind: "read",
     statuses: [200, 400],
+    query: { state: "many", queue: "one", tag: "one", q: "one", limit: "one", offset: "one" },
     handle: ({ url, deps }) => jobs(deps.store, url.searchParams),
   },
   {
@@ -193,7 +270,10 @@ export const ROUTES: readonly Route[] = [
     path: "/api/jobs",
     kind: "write",
     statuses: [201, 400, 413, 415],
-    handle: ({ request, deps }) => enqueueJobs(deps.store, request, deps.clock()),
+    handle: async ({ request, deps }) => {
+      const bounded = await boundedRequest(request, MAX_ENQUEUE_BYTES);
+      return bounded ? enqueueJobs(deps.store, bounded, deps.clock()) : enqueueTooLarge();
+    },
   },
   jobRead("", (deps, id) => api.job(deps.store, id)),
   jobRead("/log", (deps, id) => api.jobLog(deps.store, id, deps.logs)),
@@ -203,6 +283,7 @@ export const ROUTES: readonly Route[] = [
     path: "/api/jobs/{id}/kill",
     kind: "write",
     statuses: [200, 400, 404, 409],
+    query: { retry: "one" },
     handle: ({ url, params, deps }) =>
       answering(() =>
         killJob(deps.store, params.id ?? "", deps.clock(), flagParam(url.searchParams, "retry", false)),

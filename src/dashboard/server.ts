@@ -11,12 +11,11 @@ import { UserError } from "../core/errors.ts";
 import { hostName, queuectlHome } from "../core/home.ts";
 import type { Store } from "../store/store.ts";
 import { buildAssets, serveAsset } from "./assets.ts";
-import { MAX_ENQUEUE_BYTES } from "./enqueue.ts";
 import { StatusFeed } from "./events.ts";
 import type { LiveOutputSource } from "./live-output.ts";
 import { MonotonicSeries } from "./monotonic.ts";
 import { problem, withSecurityHeaders } from "./responses.ts";
-import { matchRoutes, type RouteDeps } from "./routes.ts";
+import { matchRoutes, type RouteDeps, refuseInput } from "./routes.ts";
 import { type AccessPolicy, refuse, signInFromUrl, tokenCookieName } from "./security.ts";
 
 export interface DashboardOptions {
@@ -80,6 +79,9 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     const { route, params } = match;
     const refusal = refuse(request, policy, route.kind);
     if (refusal) return refusal;
+    // After the token check, so a request without it learns nothing, not even parameter names.
+    const badInput = refuseInput(route, params, url.searchParams);
+    if (badInput) return badInput;
     const response = await route.handle({ request, url, params, server, deps });
     // The dashboard's own writes do not move SQLite's change marker for its connection.
     if (route.kind === "write") feed.poke();
@@ -94,8 +96,9 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     // Production mode would share the port with another process already on it (SO_REUSEPORT),
     // splitting requests between two dashboards; a taken port must be an error instead.
     reusePort: false,
-    // Enqueue bodies are read whole; Bun refuses a longer one before it reaches us.
-    maxRequestBodySize: MAX_ENQUEUE_BYTES + 1024,
+    // Bun would refuse a longer body itself with a bare 413, before any of our headers; the
+    // routes that read a body cap it instead (boundedRequest), reading no more than the cap.
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     async fetch(request, server) {
       // Without a Host header the request URL is only a path, and a URL cannot be made of it.
       if (!request.headers.get("host")) return withSecurityHeaders(plain(400, "bad request: no Host header"));
