@@ -12,6 +12,7 @@
 
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { UserError } from "../core/errors.ts";
 
 export const UNIT_KINDS = ["worker", "watch", "dashboard"] as const;
 export type UnitKind = (typeof UNIT_KINDS)[number];
@@ -46,13 +47,51 @@ export function unitName(kind: UnitKind): string {
   return `queuectl-${kind}.service`;
 }
 
+/** systemd's C escapes, for the characters a quoted word cannot hold as they are. */
+const C_ESCAPES: Record<string, string> = { "\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r" };
+
+function isControl(ch: string): boolean {
+  const code = ch.charCodeAt(0);
+  return code < 0x20 || code === 0x7f;
+}
+
+function hasControl(text: string): boolean {
+  return [...text].some(isControl);
+}
+
 /**
- * A value for ExecStart= or Environment=: `%` starts a systemd specifier and must be doubled;
- * quotes keep spaces inside one word.
+ * One word of ExecStart= or Environment=. `%` starts a specifier in both and is doubled.
+ * Quotes keep spaces inside the word, and in them a backslash, a quote or a control
+ * character is written as a C escape, which both lines undo. A line ending in a bare
+ * backslash would continue onto the next, so such a word is quoted too.
  */
-function quoted(value: string): string {
+function word(value: string): string {
   const escaped = value.replaceAll("%", "%%");
-  return /[\s"'\\]/.test(escaped) ? `"${escaped.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"` : escaped;
+  if (escaped !== "" && !/[\s"'\\]/.test(escaped) && !hasControl(escaped)) return escaped;
+  const hexEscape = (ch: string) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, "0")}`;
+  const inner = [...escaped].map((ch) => C_ESCAPES[ch] ?? (isControl(ch) ? hexEscape(ch) : ch));
+  return `"${inner.join("")}"`;
+}
+
+/** ExecStart= also expands `$NAME` and `${NAME}`, which Environment= does not: `$$` is a `$`. */
+function execWord(value: string): string {
+  return word(value).replaceAll("$", () => "$$");
+}
+
+/**
+ * A path setting (WorkingDirectory=, EnvironmentFile=) is taken verbatim: no quotes, no
+ * escapes, no `$` expansion, only specifiers. So what it cannot hold as it is (a control
+ * character, whitespace at either end, which systemd strips, or a trailing backslash, which
+ * continues the line) is refused rather than written as another path.
+ */
+function pathValue(setting: string, path: string): string {
+  if (hasControl(path) || path.trim() !== path || path.endsWith("\\")) {
+    throw new UserError(
+      `${setting}= cannot hold the path ${JSON.stringify(path)}: systemd reads a control character, whitespace at either end or a trailing backslash in it as something else`,
+      "run `queuectl service` from, and keep QUEUECTL_HOME in, a folder whose path has none of these",
+    );
+  }
+  return `${setting}=${path.replaceAll("%", "%%")}`;
 }
 
 function command(kind: UnitKind, params: UnitParams): string[] {
@@ -82,10 +121,9 @@ export function unitText(kind: UnitKind, params: UnitParams): string {
     "[Service]",
     "Type=simple",
     ...(params.scope === "system" ? ["# Runs as root unless you add: User=<name>"] : []),
-    // A path setting: systemd takes it verbatim (no quotes), but still expands specifiers.
-    `WorkingDirectory=${params.workingDirectory.replaceAll("%", "%%")}`,
-    ...environment.map((entry) => `Environment=${quoted(entry)}`),
-    `ExecStart=${[params.bun, params.cli, ...command(kind, params)].map(quoted).join(" ")}`,
+    pathValue("WorkingDirectory", params.workingDirectory),
+    ...environment.map((entry) => `Environment=${word(entry)}`),
+    `ExecStart=${[params.bun, params.cli, ...command(kind, params)].map(execWord).join(" ")}`,
     "Restart=on-failure",
     "RestartSec=5",
   ];
@@ -100,7 +138,7 @@ export function unitText(kind: UnitKind, params: UnitParams): string {
     lines.push(
       "# QUEUECTL_DASHBOARD_TOKEN, the token every request needs; sign in at",
       `# http://127.0.0.1:${params.port}/?token=<that token>. Kept out of this file: any local user can read it.`,
-      `EnvironmentFile=${params.dashboardEnvFile.replaceAll("%", "%%")}`,
+      pathValue("EnvironmentFile", params.dashboardEnvFile),
     );
   }
   lines.push(

@@ -7,13 +7,14 @@
 
 import type { SQL } from "bun";
 import { histogramColumns, rowsToMetrics, rowToThroughput } from "../dashboard-rows.ts";
+import { OUTCOME_FACTS_SQL, outcomeRows, SUCCEEDED_SQL } from "../metrics-facts.ts";
 import type { MetricsParams, ThroughputParams } from "../params.ts";
 import type { MetricsSnapshot, ThroughputBucket } from "../records.ts";
 
 type Row = Record<string, unknown>;
 
-/** A finished attempt succeeded when it exited 0 with no error (see sqlite/metrics.ts). */
-const SUCCEEDED = "COALESCE(a.exit_code = 0 AND a.error IS NULL, FALSE)";
+/** See sqlite/metrics.ts. */
+const SUCCEEDED = SUCCEEDED_SQL;
 
 export async function attemptThroughput(sql: SQL, params: ThroughputParams): Promise<ThroughputBucket[]> {
   const bucket = Math.max(1, Math.floor(params.bucketMs));
@@ -43,24 +44,15 @@ export async function metricsSnapshot(sql: SQL, params: MetricsParams): Promise<
   // due; see sqlite/metrics.ts for why.
   const base = `
     WITH base AS (
-      SELECT a.attempt, j.queue,
-             ${SUCCEEDED} AS ok,
-             a.finished_at IS NOT NULL AS finished,
-             CASE WHEN a.finished_at IS NOT NULL THEN GREATEST(0, a.finished_at - a.started_at) END AS duration,
+      SELECT CASE WHEN a.finished_at IS NOT NULL THEN GREATEST(0, a.finished_at - a.started_at) END AS duration,
              CASE WHEN a.token = (SELECT MIN(first.token) FROM attempts first WHERE first.job_id = a.job_id)
                   THEN GREATEST(0, a.started_at - GREATEST(j.created_at, COALESCE(
                j.created_at + (j.spec->>'delay')::numeric,
                FLOOR(EXTRACT(EPOCH FROM (j.spec->>'run_at')::timestamptz) * 1000),
-               j.created_at))) END AS wait,
-             a.attempt > j.max_retries AS last_try
+               j.created_at))) END AS wait
       FROM attempts a JOIN jobs j ON j.id = a.job_id)`;
-  const byQueue = (await sql.unsafe(`${base}
-    SELECT queue,
-           COUNT(*) FILTER (WHERE finished AND ok) AS completed,
-           COUNT(*) FILTER (WHERE finished AND NOT ok AND NOT last_try) AS failed,
-           COUNT(*) FILTER (WHERE finished AND NOT ok AND last_try) AS dead,
-           COUNT(*) FILTER (WHERE attempt > 1) AS retries
-    FROM base GROUP BY queue ORDER BY queue`)) as Row[];
+  // The outcome counters follow core/attempt-outcome.ts, as on SQLite.
+  const byQueue = outcomeRows((await sql.unsafe(OUTCOME_FACTS_SQL)) as Row[]);
   const [row] = (await sql.unsafe(`${base}
     SELECT ${bucketColumns("duration", "d", params.durationBoundsMs)},
            ${bucketColumns("wait", "w", params.waitBoundsMs)}

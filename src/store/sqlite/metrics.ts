@@ -8,17 +8,17 @@
 
 import type { Database } from "bun:sqlite";
 import { histogramColumns, rowsToMetrics, rowToThroughput } from "../dashboard-rows.ts";
+import { OUTCOME_FACTS_SQL, outcomeRows, SUCCEEDED_SQL } from "../metrics-facts.ts";
 import type { MetricsParams, ThroughputParams } from "../params.ts";
 import type { MetricsSnapshot, ThroughputBucket } from "../records.ts";
 
 type Row = Record<string, unknown>;
 
 /**
- * A finished attempt succeeded when it exited 0 with no error (a timeout or a lost lease
- * records an error). A forced stop that handed the job back also records an error, so it
- * counts as a failed attempt: it did not finish the work.
+ * For the chart, every finished attempt that did not complete its job is a failure, a kill
+ * or a forced stop that handed the job back included: it did not finish the work.
  */
-const SUCCEEDED = "COALESCE(a.exit_code = 0 AND a.error IS NULL, 0)";
+const SUCCEEDED = SUCCEEDED_SQL;
 
 export function attemptThroughput(db: Database, params: ThroughputParams): ThroughputBucket[] {
   // Integer division floors the timestamp to its bucket; the range scan uses attempts_finished.
@@ -40,19 +40,10 @@ function bucketColumns(expression: string, prefix: string, boundsMs: number[]): 
 }
 
 export function metricsSnapshot(db: Database, params: MetricsParams): MetricsSnapshot {
-  // Outcomes per queue need the job (its queue and max_retries); the histograms do not, so
-  // they scan attempts alone. Bounds are numbers we own, never user input, so they are
-  // written into the SQL.
-  const byQueue = db
-    .query(`
-      SELECT j.queue AS queue,
-             COALESCE(SUM(a.finished_at IS NOT NULL AND ${SUCCEEDED}), 0) AS completed,
-             COALESCE(SUM(a.finished_at IS NOT NULL AND NOT ${SUCCEEDED} AND a.attempt <= j.max_retries), 0) AS failed,
-             COALESCE(SUM(a.finished_at IS NOT NULL AND NOT ${SUCCEEDED} AND a.attempt > j.max_retries), 0) AS dead,
-             COALESCE(SUM(a.attempt > 1), 0) AS retries
-      FROM attempts a JOIN jobs j ON j.id = a.job_id
-      GROUP BY j.queue ORDER BY j.queue`)
-    .all() as Row[];
+  // Outcomes per queue need the job (its queue, max_retries and kill request); the
+  // histograms do not, so they scan attempts alone. Bounds are numbers we own, never user
+  // input, so they are written into the SQL.
+  const byQueue = outcomeRows(db.query(OUTCOME_FACTS_SQL).all() as Row[]);
   const runs = db
     .query(
       `SELECT ${bucketColumns("(a.finished_at - a.started_at)", "d", params.durationBoundsMs)} FROM attempts a`,
