@@ -56,7 +56,9 @@ const idParam = {
 const queueParam = { name: "name", in: "path", required: true, schema: { type: "string" } };
 const noJob = refusal("No job with that id.");
 const refused = refusal("The job's state does not allow the move; nothing changed.");
-const badQuery = refusal("A query parameter is out of range; the message names it.");
+const badQuery = refusal(
+  "A query parameter is unknown, repeated, malformed or out of range; the message names it.",
+);
 
 function move(operationId: string, summary: string, answer: string): Json {
   return write(
