@@ -19,7 +19,10 @@
 export const ATTEMPT_ERROR_TEXTS = {
   /** `kill`, acted on by the job's worker. */
   killed: "killed by user",
-  /** A kill that a rescue carried out, in either mode: the job's row tells which. */
+  /**
+   * A plain kill that a rescue carried out. A `kill --retry` writes "killed by user (kill
+   * --retry)" in either case, which matches neither text: an ordinary failure.
+   */
   rescuedKillPrefix: "killed by user; ",
   /** A result that was not stored; the run itself succeeded. */
   notePrefix: "result not stored: ",
@@ -35,11 +38,6 @@ export interface AttemptFacts {
   errorKind: ErrorKind;
   /** The attempt number is above the job's max_retries: a failure here moves it to the DLQ. */
   lastTry: boolean;
-  /**
-   * A kill's attempt whose request was `kill --retry`: the job's row still holds that request
-   * for this claim, or the job ran again with the next attempt number (a rerun starts at 1).
-   */
-  killRetry: boolean;
   /** Attempt number 2 and up. */
   retry: boolean;
 }
@@ -50,7 +48,7 @@ export function attemptOutcome(facts: AttemptFacts): AttemptOutcome {
   if (!facts.finished) return "running";
   if (facts.exitZero && (facts.errorKind === "none" || facts.errorKind === "note")) return "completed";
   if (facts.errorKind === "released") return "released";
-  if (facts.errorKind === "killed" && !facts.killRetry) return "canceled";
+  if (facts.errorKind === "killed") return "canceled";
   return facts.lastTry ? "dead" : "failed";
 }
 

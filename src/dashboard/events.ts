@@ -6,8 +6,8 @@
  * cheap change marker, and builds the status once per change rather than once per client.
  */
 
+import { queueStatus } from "../flow/status.ts";
 import type { Store } from "../store/store.ts";
-import { statusBody } from "./api.ts";
 
 /** How often the loop checks the change marker, in ms. */
 const CHECK_MS = 250;
@@ -65,7 +65,7 @@ export class StatusFeed {
   }
 
   private async event(): Promise<string> {
-    const body = JSON.stringify(await statusBody(this.store));
+    const body = JSON.stringify((await queueStatus(this.store, { summary: true })).json);
     return `event: status\ndata: ${body}\n\n`;
   }
 

@@ -51,22 +51,26 @@ async function jobfileFolders(store: Store) {
 }
 
 /**
- * `{ jobs, workers, running, folders, config }`, plus the config as stored with its defaults
+ * `{ jobs, workers, running, folders, config }` (with `summary`, `running` and `folders`
+ * empty), plus the config as stored with its defaults
  * for the human text. A read: it never changes state, not even a row that looks stale. Ages
  * are judged on the store's clock, which every host shares (on PostgreSQL heartbeats carry
  * the server's time), so a host whose clock is off does not call live workers lost.
  */
-export async function queueStatus(store: Store) {
+export async function queueStatus(store: Store, options: { summary?: boolean } = {}) {
+  // The page's live feed sends this on every change: it shows counts and workers only, so
+  // the running jobs (every one, with its command) and the folders are not read for it.
+  const summary = options.summary ?? false;
   const [counts, stored, workers, now, folders] = await Promise.all([
     store.jobCounts(),
     store.configGetAll(),
     store.workerList(),
     store.clockNow(),
-    jobfileFolders(store),
+    summary ? [] : jobfileFolders(store),
   ]);
   const lostAfter = workerLostAfterMs(resolveConfig(stored));
   const config = withDefaults(stored);
-  const running = await runningJobs(store, now);
+  const running = summary ? [] : await runningJobs(store, now);
   return {
     json: {
       jobs: counts,

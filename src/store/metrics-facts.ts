@@ -29,12 +29,9 @@ const KINDS: Record<Exclude<ErrorKind, "other">, string> = {
 /** A finished attempt that completed its job: exit 0, its error at most a note. */
 export const SUCCEEDED_SQL = `COALESCE(a.exit_code = 0 AND (a.error IS NULL OR ${NOTE}), FALSE)`;
 
-/**
- * Attempts (`a`, joined to their job `j`) grouped by queue and facts, with how many share
- * them. A kill's mode is looked up only for a kill's attempts, which are few.
- */
+/** Attempts (`a`, joined to their job `j`) grouped by queue and facts, with how many share them. */
 export const OUTCOME_FACTS_SQL = `
-  SELECT queue, finished, exit_zero, error_kind, last_try, kill_retry, retry, COUNT(*) AS n
+  SELECT queue, finished, exit_zero, error_kind, last_try, retry, COUNT(*) AS n
   FROM (
     SELECT j.queue AS queue,
            a.finished_at IS NOT NULL AS finished,
@@ -43,14 +40,9 @@ export const OUTCOME_FACTS_SQL = `
              .map(([kind, condition]) => `WHEN ${condition} THEN '${kind}'`)
              .join(" ")} ELSE 'other' END AS error_kind,
            a.attempt > j.max_retries AS last_try,
-           CASE WHEN ${KILLED}
-                THEN (j.token = a.token AND COALESCE(j.kill_requested = 'retry', FALSE))
-                     OR EXISTS (SELECT 1 FROM attempts later WHERE later.job_id = a.job_id
-                                  AND later.token > a.token AND later.attempt = a.attempt + 1)
-                ELSE FALSE END AS kill_retry,
            a.attempt > 1 AS retry
     FROM attempts a JOIN jobs j ON j.id = a.job_id) facts
-  GROUP BY queue, finished, exit_zero, error_kind, last_try, kill_retry, retry`;
+  GROUP BY queue, finished, exit_zero, error_kind, last_try, retry`;
 
 /** SQLite answers booleans as 0 and 1, PostgreSQL as true and false. */
 function flag(value: unknown): boolean {
@@ -65,7 +57,6 @@ export function outcomeRows(rows: Row[]): Row[] {
     exitZero: flag(row.exit_zero),
     errorKind: String(row.error_kind) as ErrorKind,
     lastTry: flag(row.last_try),
-    killRetry: flag(row.kill_retry),
     retry: flag(row.retry),
     n: Number(row.n),
   }));

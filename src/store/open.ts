@@ -33,7 +33,8 @@ export interface OpenOptions {
 export const LONG_RUNNING_CONNECTIONS = 2;
 
 export function resolveStoreUrl(url?: string): string {
-  const chosen = url ?? process.env.QUEUECTL_DB;
+  // The command line's parser hands `--db 5` over as the number 5: a file named "5".
+  const chosen = url === undefined || url === null ? process.env.QUEUECTL_DB : String(url);
   if (chosen && chosen.trim() !== "") return chosen.trim();
   return join(queuectlHome(), "jobs.db");
 }

@@ -182,8 +182,9 @@ async function outcomeOfEarlierWrite(
   const { job } = params;
   const now = await store.jobGet({ id: job.id });
   if (!now || now.token !== job.token) return fallback;
-  // The earlier write ended the attempt, then queued its jobfile's new revision in its place.
-  if (now.state === "pending" && now.revision !== job.revision) {
+  // The earlier write ended the attempt, then queued its jobfile's new revision in its place
+  // (a hand-back promotes it too, and is reported as the hand-back it was).
+  if (now.state === "pending" && now.revision !== job.revision && params.releaseReason === null) {
     if (succeeded(params.result)) return { outcome: "completed", nextRunAt: null };
     return { outcome: "replaced", nextRunAt: now.next_run_at, because: "jobfile-changed" };
   }

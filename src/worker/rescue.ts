@@ -8,6 +8,7 @@
 import { heartbeatIntervalMs, type QueueConfig } from "../core/config.ts";
 import type { Job } from "../core/job.ts";
 import type { JobFailResult, RunResult, Store } from "../store/store.ts";
+import { KILLED_BY_USER } from "./kill.ts";
 import { attemptLogBase } from "./log-files.ts";
 import { failOutcome, failureDecision } from "./outcome.ts";
 import { PeriodicService } from "./service.ts";
@@ -110,7 +111,14 @@ export async function rescueExpiredLeases(
     const result: RunResult = {
       exitCode: null,
       signal: null,
-      error: job.kill_requested ? `killed by user; ${lapsed}` : lapsed,
+      // The mode goes into the text, as the worker writes it: what the attempt counts as
+      // (core/attempt-outcome.ts) must not depend on the job row, which later runs change.
+      error:
+        job.kill_requested === "retry"
+          ? `${KILLED_BY_USER} (kill --retry); ${lapsed}`
+          : job.kill_requested
+            ? `${KILLED_BY_USER}; ${lapsed}`
+            : lapsed,
       stdoutBytes: 0,
       stderrBytes: 0,
       // Whatever the lost worker captured is still on its host, under the usual name.

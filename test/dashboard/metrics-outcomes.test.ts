@@ -42,6 +42,11 @@ async function inState(store: Store, id: string, state: string): Promise<void> {
 test("the texts the counters match are the ones the worker writes", () => {
   expect(ATTEMPT_ERROR_TEXTS.killed).toBe(KILLED_BY_USER);
   expect(ATTEMPT_ERROR_TEXTS.rescuedKillPrefix.startsWith(KILLED_BY_USER)).toBe(true);
+  // A retry kill's text (kill.ts, rescue.ts) matches neither: it counts as a failure, and
+  // nothing a later run changes on the job's row can move it to another counter.
+  const retryKill: string = `${KILLED_BY_USER} (kill --retry); lease expired`;
+  expect(retryKill).not.toBe(ATTEMPT_ERROR_TEXTS.killed);
+  expect(retryKill.startsWith(ATTEMPT_ERROR_TEXTS.rescuedKillPrefix)).toBe(false);
 });
 
 test("an attempt handed back counts as nothing, and its retry is counted once", () => {
@@ -50,7 +55,6 @@ test("an attempt handed back counts as nothing, and its retry is counted once", 
     exitZero: false,
     errorKind: "released",
     lastTry: true,
-    killRetry: false,
     retry: true,
   };
   expect(

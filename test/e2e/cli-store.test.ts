@@ -84,6 +84,17 @@ describe("files", () => {
     expect(mode(join(loose, "jobs.db"))).toBe(0o600);
   });
 
+  test("a --db that looks like a number is a file of that name, not a crash", async () => {
+    const result = await runCli(["--db", "5", "enqueue", '{"id":"n","command":"x"}'], {
+      env: home.env,
+      cwd: home.home,
+      process: true,
+    });
+    expect(result.stderr).toBe("");
+    expect(result.exitCode).toBe(0);
+    expect(existsSync(join(home.home, "5"))).toBe(true);
+  });
+
   test("QUEUECTL_DB, --db and sqlite://PATH choose another file; --db wins", async () => {
     const fromEnv = join(home.home, "env.db");
     const fromFlag = join(home.home, "flag.db");

@@ -76,4 +76,25 @@ export function failResultContract(withStore: WithStore): void {
       });
     }),
   );
+
+  test(
+    "a dead run of a job whose jobfile changed while it ran keeps what waits on it waiting",
+    withStore(async ({ store }) => {
+      const b = { ...declared("b", 1, "jobs/b.yaml"), spec: { id: "b", command: "echo b", after: ["a"] } };
+      await store.jobfileApply({ changes: { ...none, declarations: [declared("a", 1), b] }, now: T0 });
+      const job = await store.jobClaim({ workerId: "w", host: "h", now: T0 + 1, leaseMs: 1000 });
+      expect(job?.id).toBe("a");
+      await store.jobfileApply({ changes: { ...none, declarations: [declared("a", 2)] }, now: T0 + 2 });
+      const written = await store.jobFail({
+        id: "a",
+        token: job?.token ?? 0,
+        now: T0 + 3,
+        state: "dead",
+        nextRunAt: T0 + 3,
+        result: runResult(1),
+      });
+      expect(written?.state).toBe("pending");
+      expect((await store.jobGet({ id: "b" }))?.state).toBe("pending");
+    }),
+  );
 }

@@ -93,13 +93,14 @@ export async function failJob(tx: SQL, schema: string, params: JobFailParams): P
     UPDATE jobs SET state = 'canceled', finished_at = ${params.now}::bigint,
                     last_error = last_error || ' (not retried: its jobfile was removed)'
     WHERE id = ${params.id} AND state = 'failed' AND source IS NOT NULL AND NOT declared AND next_spec IS NULL`;
+  // After the jobfile check: a failure that will not be retried is not announced as `failed`.
+  await recordWebhookEvent(tx, params.id, params.now);
+  // A job its jobfile changed under starts over as the new revision: what waits on it waits on.
+  if (await promoteNextRevision(tx, params.id, params.now))
+    return { state: "pending", because: "jobfile-changed", nextRunAt: params.now };
   if (params.state !== "failed" || undeclared.count > 0) {
     await cancelDependents(tx, params.id, params.state === "dead" ? "dead" : "canceled", params.now);
   }
-  // After the jobfile check: a failure that will not be retried is not announced as `failed`.
-  await recordWebhookEvent(tx, params.id, params.now);
-  if (await promoteNextRevision(tx, params.id, params.now))
-    return { state: "pending", because: "jobfile-changed", nextRunAt: params.now };
   if (undeclared.count > 0) return { state: "canceled", because: "jobfile-removed", nextRunAt: null };
   return {
     state: params.state,

@@ -117,13 +117,14 @@ export function failJob(db: Database, params: JobFailParams): JobFailResult | nu
                         last_error = last_error || ' (not retried: its jobfile was removed)'
         WHERE id = ?2 AND state = 'failed' AND source IS NOT NULL AND declared = 0 AND next_spec IS NULL`)
     .run(params.now, params.id).changes;
+  // After the jobfile check: a failure that will not be retried is not announced as `failed`.
+  recordWebhookEvent(db, params.id, params.now);
+  // A job its jobfile changed under starts over as the new revision: what waits on it waits on.
+  if (promoteNextRevision(db, params.id, params.now))
+    return { state: "pending", because: "jobfile-changed", nextRunAt: params.now };
   if (params.state !== "failed" || undeclared > 0) {
     cancelDependents(db, params.id, params.state === "dead" ? "dead" : "canceled", params.now);
   }
-  // After the jobfile check: a failure that will not be retried is not announced as `failed`.
-  recordWebhookEvent(db, params.id, params.now);
-  if (promoteNextRevision(db, params.id, params.now))
-    return { state: "pending", because: "jobfile-changed", nextRunAt: params.now };
   if (undeclared > 0) return { state: "canceled", because: "jobfile-removed", nextRunAt: null };
   return {
     state: params.state,
