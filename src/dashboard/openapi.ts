@@ -32,14 +32,14 @@ function read(operationId: string, summary: string, responses: Json, extra: Json
   return { get: { operationId, summary, ...extra, responses: { ...responses, ...GUARDED } } };
 }
 
-/** A mutating route: the token in a header, or the page's cookie from the page's own origin. */
+/** A mutating route: the token in a header, as for every route. */
 function write(operationId: string, summary: string, responses: Json, extra: Json = {}): Json {
   return {
     post: {
       operationId,
       summary,
       description:
-        "Mutating: besides the token, a request that carries it only in the sign-in cookie must come from the dashboard's own origin (Origin or Sec-Fetch-Site), so no other site can make a browser call it.",
+        "Mutating. The token travels in a header, which another site's page cannot add, so no other site can make a browser call it; with --no-token it must come from the dashboard's own origin.",
       ...extra,
       responses: { ...responses, ...GUARDED },
     },
@@ -140,8 +140,9 @@ const PATHS: Json = {
   "/api/login": {
     post: {
       operationId: "login",
-      summary: "The page's sign-in: trades the token for an HttpOnly cookie",
-      description: "Needs no token (it is how the page gets one), but only from the dashboard's own origin.",
+      summary: "The page's sign-in: says whether the token typed into its form is right",
+      description:
+        "Only from the dashboard's own origin. The page keeps the token in its origin's storage and sends it in a header; no cookie holds it, since browsers send a host's cookies to every port.",
       security: [],
       requestBody: {
         content: {
@@ -149,7 +150,7 @@ const PATHS: Json = {
         },
       },
       responses: {
-        200: jsonBody("Signed in; the cookie is set.", {
+        200: jsonBody("The token is right.", {
           type: "object",
           properties: { ok: { type: "boolean" } },
         }),
@@ -284,8 +285,7 @@ const PATHS: Json = {
   "/api/jobs/{id}/rerun": move("rerunJob", "`rerun <id>`: run a finished job again, attempts reset", "Rerun"),
 };
 
-/** The document; `cookieName` is this dashboard's sign-in cookie, named after its port. */
-export function openApiDocument(cookieName: string): Json {
+export function openApiDocument(): Json {
   return {
     openapi: "3.1.0",
     info: {
@@ -294,24 +294,17 @@ export function openApiDocument(cookieName: string): Json {
       description:
         "The JSON API of `queuectl dashboard`. Bodies are the CLI's `--json` shapes. Every route needs the dashboard's token; mutating routes must also not come from another site (see each).",
     },
-    security: [{ bearer: [] }, { tokenHeader: [] }, { cookie: [] }],
+    security: [{ bearer: [] }, { tokenHeader: [] }],
     paths: PATHS,
     components: {
       securitySchemes: {
         bearer: { type: "http", scheme: "bearer", description: "`Authorization: Bearer <token>`." },
         tokenHeader: { type: "apiKey", in: "header", name: "X-Queuectl-Token" },
-        cookie: {
-          type: "apiKey",
-          in: "cookie",
-          name: cookieName,
-          description:
-            "Set by signing in on the page; honoured on POSTs only from the dashboard's own origin.",
-        },
       },
       responses: {
         NoToken: refusal("No token, or a wrong one."),
         Forbidden: refusal(
-          "A mutating request from another origin without the token in a header, or (with --no-token) a Host that is not loopback.",
+          "A sign-in from another origin, or (with --no-token) a mutating request from another origin or a Host that is not loopback.",
         ),
         Internal: refusal("An internal error; the dashboard's stderr says more."),
         StoreUnavailable: refusal("The store cannot answer (unreachable, locked, …)."),

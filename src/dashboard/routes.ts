@@ -182,7 +182,7 @@ export const ROUTES: readonly Route[] = [
     path: "/api/openapi.json",
     kind: "read",
     statuses: [200],
-    handle: ({ deps }) => json(openApiDocument(deps.policy.cookieName)),
+    handle: () => json(openApiDocument()),
   },
   {
     method: "GET",

@@ -4,13 +4,14 @@
  * reach a loopback port, so loopback alone protects nothing. So:
  *
  * - By default every request needs a token (generated at start when none is given), except
- *   the page's static files, which hold no queue data. Scripts and Prometheus send it as
- *   `Authorization: Bearer T` or `X-Queuectl-Token: T`; the browser gets it once in the URL
- *   (`/?token=T`, as Jupyter does), trades it for an HttpOnly cookie and is redirected to a
- *   URL without it.
- * - A POST must also come from the page itself (Origin or Sec-Fetch-Site), unless it
- *   carries the token in a header, which a cross-site form cannot do. The SameSite=Strict
- *   cookie is not trusted alone, because same-site is wider than same-origin.
+ *   the page's static files, which hold no queue data. Scripts, Prometheus and the page all
+ *   send it in a header, `Authorization: Bearer T` or `X-Queuectl-Token: T`. The browser
+ *   gets it once in the URL (`/?token=T`, as Jupyter does), which moves it to the address's
+ *   fragment; the page keeps it in its origin's storage and takes it out of the address.
+ * - No cookie carries it: browsers send a host's cookies to every port of that host, so a
+ *   page another local user serves on 127.0.0.1 would receive the token. A header is sent
+ *   only by the page's own script, and a cross-site page cannot add one, so the header also
+ *   keeps other sites' forms and scripts out.
  * - Only with an explicit opt-out (`--no-token`) does it run without one; then it must be
  *   bound to loopback, and the Host header must name loopback too: a DNS-rebinding page
  *   (evil.example resolving to 127.0.0.1) sends its own host name and is refused.
@@ -35,8 +36,9 @@ export function generateToken(): string {
 }
 
 /**
- * Cookies are shared by every port of a host, so two dashboards on 127.0.0.1 would
- * overwrite each other's sign-in under one name; the port keeps them apart.
+ * The cookie earlier releases signed the page in with, named after the port. It is never
+ * read now; sign-in and the printed URL expire it, so a browser stops sending the token to
+ * every port of the host.
  */
 export function tokenCookieName(port: number): string {
   return `queuectl_dashboard_token_${port}`;
@@ -70,19 +72,6 @@ function headerToken(request: Request): string | null {
   return bearer?.trim() ?? request.headers.get("x-queuectl-token");
 }
 
-function cookieToken(request: Request, cookieName: string): string | null {
-  for (const part of (request.headers.get("cookie") ?? "").split(";")) {
-    const [name, ...rest] = part.trim().split("=");
-    if (name !== cookieName) continue;
-    try {
-      return decodeURIComponent(rest.join("="));
-    } catch {
-      return null; // a malformed %-escape is no token
-    }
-  }
-  return null;
-}
-
 /** Hostname of the Host header, with IPv6 brackets kept so `[::1]:8080` parses. */
 function requestHostName(request: Request): string {
   const host = request.headers.get("host") ?? "";
@@ -103,7 +92,7 @@ function isSameOrigin(request: Request): boolean {
 export interface AccessPolicy {
   /** Null only when the user opted out with `--no-token`. */
   token: string | null;
-  /** The sign-in cookie's name (see tokenCookieName). */
+  /** The old sign-in cookie's name, to expire it (see tokenCookieName). */
   cookieName: string;
 }
 
@@ -115,9 +104,9 @@ const CROSS_ORIGIN = () =>
   );
 
 /**
- * Null when the request may proceed, else the refusal. A `write` (POST) also needs the
- * same-origin check unless the token came in a header; `login` is a write that is how the
- * page gets the token, so it needs everything but the token.
+ * Null when the request may proceed, else the refusal. Every request but `login` needs the
+ * token in a header; `login`, the page's check of a token typed into its form, needs to come
+ * from the page itself instead (it answers only whether the token is right).
  */
 export function refuse(
   request: Request,
@@ -137,10 +126,7 @@ export function refuse(
       ? null
       : problem(401, "wrong dashboard token", "use the token the dashboard printed when it started");
   }
-  if (kind !== "read" && !isSameOrigin(request)) return CROSS_ORIGIN();
-  if (kind === "login") return null;
-  const fromCookie = cookieToken(request, policy.cookieName);
-  if (fromCookie !== null && sameSecret(fromCookie, token)) return null;
+  if (kind === "login") return isSameOrigin(request) ? null : CROSS_ORIGIN();
   return problem(
     401,
     "this dashboard needs its token",
@@ -148,30 +134,32 @@ export function refuse(
   );
 }
 
-function signInCookie(token: string, policy: AccessPolicy): string {
-  return `${policy.cookieName}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`;
+function expiredCookie(policy: AccessPolicy): string {
+  return `${policy.cookieName}=; Max-Age=0; HttpOnly; SameSite=Strict; Path=/`;
 }
 
-/** The page's sign-in form: checks the token and hands it back as an HttpOnly, SameSite=Strict cookie. */
+/** The page's sign-in form: says whether the token is right; the page keeps it itself. */
 export function login(given: unknown, policy: AccessPolicy): Response {
-  if (policy.token === null) return Response.json({ ok: true });
+  const headers = { "set-cookie": expiredCookie(policy) };
+  if (policy.token === null) return Response.json({ ok: true }, { headers });
   if (typeof given !== "string" || !sameSecret(given, policy.token)) {
     return problem(401, "wrong dashboard token", "use the token the dashboard printed when it started");
   }
-  return Response.json({ ok: true }, { headers: { "set-cookie": signInCookie(given, policy) } });
+  return Response.json({ ok: true }, { headers });
 }
 
 /**
- * `GET /?token=T`, the URL the dashboard prints: a right token becomes the cookie, and
- * either way the browser is sent on to `/`, so the token leaves the address bar and the
- * history. A wrong one (an old URL from an earlier start) lands on the sign-in form.
+ * `GET /?token=T`, the URL the dashboard prints: a right token goes on to `/#token=T`, where
+ * the page takes it (a fragment never reaches a server, nor its logs) and clears the
+ * address; a wrong one (an old URL from an earlier start) lands on the sign-in form.
  */
 export function signInFromUrl(url: URL, policy: AccessPolicy): Response | null {
   const given = url.searchParams.get("token");
   if (url.pathname !== "/" || given === null) return null;
-  const headers = new Headers({ location: "/" });
-  if (policy.token !== null && sameSecret(given, policy.token)) {
-    headers.set("set-cookie", signInCookie(given, policy));
-  }
+  const right = policy.token !== null && sameSecret(given, policy.token);
+  const headers = new Headers({
+    location: right ? `/#token=${encodeURIComponent(given)}` : "/",
+    "set-cookie": expiredCookie(policy),
+  });
   return new Response(null, { status: 303, headers });
 }

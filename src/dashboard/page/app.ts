@@ -2,11 +2,12 @@
 /**
  * The dashboard page: wires the panels to the API. Status arrives over Server-Sent Events
  * (`/api/events`) and drives everything else: each change refreshes the open job and the
- * list, at most once per REFRESH_MS so a busy queue does not flood the server.
+ * list, at most once per REFRESH_MS so a busy queue does not flood the server. The events
+ * are read with fetch, not EventSource, which cannot send the token's header.
  */
 
 import { renderChart } from "./chart.ts";
-import { describe, getJson, postJson, whenUnauthorized } from "./client.ts";
+import { authHeaders, describe, getJson, postJson, setToken, whenUnauthorized } from "./client.ts";
 import { JobDetail } from "./detail.ts";
 import { byId, toast } from "./dom.ts";
 import { JobList } from "./jobs.ts";
@@ -22,7 +23,9 @@ const SLOW_REFRESH_MS = 15_000;
 
 let status: StatusJson | null = null;
 let statusAt = 0;
-let events: EventSource | null = null;
+let events: AbortController | null = null;
+/** After a dropped event stream, the next try waits this long, in ms. */
+const RECONNECT_MS = 2000;
 
 const detail = new JobDetail(() => refreshSoon());
 const list = new JobList(
@@ -81,29 +84,74 @@ async function refreshSlow(): Promise<void> {
   }
 }
 
+/** One event of the stream (`event: …` and `data: …` lines); only `status` is sent. */
+function onEvent(block: string): void {
+  const lines = block.split("\n");
+  const name = lines
+    .find((line) => line.startsWith("event:"))
+    ?.slice(6)
+    .trim();
+  const data = lines
+    .filter((line) => line.startsWith("data:"))
+    .map((line) => line.slice(5).replace(/^ /, ""))
+    .join("\n");
+  if (name !== "status" || data === "") return;
+  status = JSON.parse(data) as StatusJson;
+  statusAt = Date.now();
+  showStatus();
+  refreshSoon();
+}
+
+/** Reads the event stream until it is closed by showLogin; reconnects as EventSource would. */
 function connect(): void {
-  events?.close();
+  events?.abort();
+  const controller = new AbortController();
+  events = controller;
   const live = byId("live");
-  events = new EventSource("/api/events");
-  events.addEventListener("open", () => {
-    live.dataset.state = "live";
-    live.textContent = "live";
-  });
-  events.addEventListener("status", (event) => {
-    status = JSON.parse((event as MessageEvent<string>).data) as StatusJson;
-    statusAt = Date.now();
-    showStatus();
-    refreshSoon();
-  });
-  events.addEventListener("error", () => {
-    // EventSource reconnects by itself; the indicator tells the user the numbers may be stale.
+  const down = () => {
+    // The indicator tells the user the numbers may be stale.
     live.dataset.state = "down";
     live.textContent = "reconnecting…";
-  });
+  };
+  void (async () => {
+    while (!controller.signal.aborted) {
+      try {
+        const response = await fetch("/api/events", {
+          headers: authHeaders(),
+          credentials: "omit",
+          signal: controller.signal,
+        });
+        if (response.status === 401) {
+          setToken(null);
+          showLogin();
+          return;
+        }
+        if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
+        live.dataset.state = "live";
+        live.textContent = "live";
+        const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buffer = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += value.replaceAll("\r\n", "\n");
+          for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
+            onEvent(buffer.slice(0, end));
+            buffer = buffer.slice(end + 2);
+          }
+        }
+      } catch {
+        if (controller.signal.aborted) return;
+      }
+      down();
+      await new Promise((resolve) => setTimeout(resolve, RECONNECT_MS));
+    }
+  })();
 }
 
 function showLogin(): void {
-  events?.close();
+  events?.abort();
+  events = null;
   byId("main").hidden = true;
   byId("login").hidden = false;
   byId("login-token").focus();
@@ -111,12 +159,16 @@ function showLogin(): void {
 
 byId("login").addEventListener("submit", async (event) => {
   event.preventDefault();
+  const token = byId<HTMLInputElement>("login-token").value;
+  // Kept first: the check goes out with it in the header, as every later request does.
+  setToken(token);
   try {
-    await postJson("/api/login", { token: byId<HTMLInputElement>("login-token").value });
+    await postJson("/api/login", { token });
     byId("login").hidden = true;
     byId("main").hidden = false;
     void start();
   } catch (error) {
+    setToken(null);
     byId("login-error").textContent = describe(error);
   }
 });
@@ -156,6 +208,15 @@ async function start(): Promise<void> {
   openFromHash();
 }
 
+/** The printed URL lands on `/#token=T` (see security.ts): keep the token, clear the address. */
+function takeTokenFromAddress(): void {
+  const match = location.hash.match(/^#token=(.+)$/);
+  if (!match?.[1]) return;
+  setToken(decodeURIComponent(match[1]));
+  history.replaceState(null, "", location.pathname + location.search);
+}
+
+takeTokenFromAddress();
 whenUnauthorized(showLogin);
 window.addEventListener("hashchange", openFromHash);
 setInterval(() => void refreshSlow(), SLOW_REFRESH_MS);

@@ -1,8 +1,35 @@
 /// <reference lib="dom" />
 /**
- * Talks to `/api/…`. Requests are same-origin, so the browser sends Origin and the
- * sign-in cookie; a 401 anywhere means the token is missing and the sign-in form shows.
+ * Talks to `/api/…` with the token in a header. The token lives in this origin's storage
+ * (scheme, host and port: no other server on the host can read it), never in a cookie,
+ * which browsers would send to every port of the host. A 401 anywhere means the token is
+ * missing or stale, and the sign-in form shows.
  */
+
+const TOKEN_KEY = "queuectl-dashboard-token";
+
+export function setToken(token: string | null): void {
+  try {
+    if (token === null) localStorage.removeItem(TOKEN_KEY);
+    else localStorage.setItem(TOKEN_KEY, token);
+  } catch {
+    // Storage refused (a private window's quota): the token holds for this page only.
+  }
+  memoryToken = token;
+}
+
+let memoryToken: string | null = null;
+
+/** The headers that carry the token, for fetch. */
+export function authHeaders(): Record<string, string> {
+  let token = memoryToken;
+  try {
+    token ??= localStorage.getItem(TOKEN_KEY);
+  } catch {
+    // As in setToken.
+  }
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
 
 export class ApiError extends Error {
   constructor(
@@ -23,13 +50,16 @@ export function whenUnauthorized(handler: () => void): void {
 async function request<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
   const response = await fetch(path, {
     method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
+    headers: { ...authHeaders(), ...(body === undefined ? {} : { "content-type": "application/json" }) },
     body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: "same-origin",
+    credentials: "omit",
   });
   const payload = (await response.json().catch(() => null)) as { error?: string; hint?: string } | null;
   if (!response.ok) {
-    if (response.status === 401) onUnauthorized();
+    if (response.status === 401) {
+      setToken(null);
+      onUnauthorized();
+    }
     throw new ApiError(payload?.error ?? `HTTP ${response.status}`, response.status, payload?.hint ?? "");
   }
   return payload as T;
