@@ -140,9 +140,9 @@ const PATHS: Json = {
   "/api/login": {
     post: {
       operationId: "login",
-      summary: "The page's sign-in: says whether the token typed into its form is right",
+      summary: "The page's sign-in: trades the token typed into its form for a session key",
       description:
-        "Only from the dashboard's own origin. The page keeps the token in its origin's storage and sends it in a header; no cookie holds it, since browsers send a host's cookies to every port.",
+        "Only from the dashboard's own origin. The key is valid until the dashboard process ends; the page keeps it in its origin's storage and sends it as `Authorization: Bearer`. No cookie holds either, since browsers send a host's cookies to every port.",
       security: [],
       requestBody: {
         content: {
@@ -150,9 +150,9 @@ const PATHS: Json = {
         },
       },
       responses: {
-        200: jsonBody("The token is right.", {
+        200: jsonBody("The token is right; `session` is the key to send from now on.", {
           type: "object",
-          properties: { ok: { type: "boolean" } },
+          properties: { ok: { type: "boolean" }, session: { type: "string" } },
         }),
         401: { $ref: "#/components/responses/NoToken" },
         403: { $ref: "#/components/responses/Forbidden" },

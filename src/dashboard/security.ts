@@ -6,8 +6,10 @@
  * - By default every request needs a token (generated at start when none is given), except
  *   the page's static files, which hold no queue data. Scripts, Prometheus and the page all
  *   send it in a header, `Authorization: Bearer T` or `X-Queuectl-Token: T`. The browser
- *   gets it once in the URL (`/?token=T`, as Jupyter does), which moves it to the address's
- *   fragment; the page keeps it in its origin's storage and takes it out of the address.
+ *   gets it once in the URL (`/?token=T`, as Jupyter does) or types it into the page's form,
+ *   and trades it for a session key that lives only as long as this server process: the
+ *   page keeps that key in its origin's storage and sends it in the same header. So what a
+ *   browser holds is worthless once the dashboard stops, even to whatever takes its port.
  * - No cookie carries it: browsers send a host's cookies to every port of that host, so a
  *   page another local user serves on 127.0.0.1 would receive the token. A header is sent
  *   only by the page's own script, and a cross-site page cannot add one, so the header also
@@ -94,6 +96,21 @@ export interface AccessPolicy {
   token: string | null;
   /** The old sign-in cookie's name, to expire it (see tokenCookieName). */
   cookieName: string;
+  /** Session keys handed to pages that signed in, valid until this process ends. */
+  sessions: Set<string>;
+}
+
+/** Sign-ins kept at most; the oldest key goes first, its page then asks for the token again. */
+const MAX_SESSIONS = 1000;
+
+function newSession(policy: AccessPolicy): string {
+  const key = generateToken();
+  policy.sessions.add(key);
+  if (policy.sessions.size > MAX_SESSIONS) {
+    const oldest = policy.sessions.values().next().value;
+    if (oldest !== undefined) policy.sessions.delete(oldest);
+  }
+  return key;
 }
 
 const CROSS_ORIGIN = () =>
@@ -122,7 +139,7 @@ export function refuse(
   }
   const fromHeader = headerToken(request);
   if (fromHeader !== null) {
-    return sameSecret(fromHeader, token)
+    return sameSecret(fromHeader, token) || policy.sessions.has(fromHeader)
       ? null
       : problem(401, "wrong dashboard token", "use the token the dashboard printed when it started");
   }
@@ -138,27 +155,27 @@ function expiredCookie(policy: AccessPolicy): string {
   return `${policy.cookieName}=; Max-Age=0; HttpOnly; SameSite=Strict; Path=/`;
 }
 
-/** The page's sign-in form: says whether the token is right; the page keeps it itself. */
+/** The page's sign-in form: a right token is traded for a session key (see newSession). */
 export function login(given: unknown, policy: AccessPolicy): Response {
   const headers = { "set-cookie": expiredCookie(policy) };
   if (policy.token === null) return Response.json({ ok: true }, { headers });
   if (typeof given !== "string" || !sameSecret(given, policy.token)) {
     return problem(401, "wrong dashboard token", "use the token the dashboard printed when it started");
   }
-  return Response.json({ ok: true }, { headers });
+  return Response.json({ ok: true, session: newSession(policy) }, { headers });
 }
 
 /**
- * `GET /?token=T`, the URL the dashboard prints: a right token goes on to `/#token=T`, where
- * the page takes it (a fragment never reaches a server, nor its logs) and clears the
- * address; a wrong one (an old URL from an earlier start) lands on the sign-in form.
+ * `GET /?token=T`, the URL the dashboard prints: a right token goes on to `/#session=K`, a
+ * new session key the page takes (a fragment never reaches a server, nor its logs) before
+ * it clears the address; a wrong one (an old URL from an earlier start) lands on the form.
  */
 export function signInFromUrl(url: URL, policy: AccessPolicy): Response | null {
   const given = url.searchParams.get("token");
   if (url.pathname !== "/" || given === null) return null;
   const right = policy.token !== null && sameSecret(given, policy.token);
   const headers = new Headers({
-    location: right ? `/#token=${encodeURIComponent(given)}` : "/",
+    location: right ? `/#session=${newSession(policy)}` : "/",
     "set-cookie": expiredCookie(policy),
   });
   return new Response(null, { status: 303, headers });

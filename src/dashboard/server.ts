@@ -53,7 +53,11 @@ function plain(status: number, text: string): Response {
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   const clock = options.clock ?? Date.now;
   // The cookie is named after the port, known once the server listens (before any request).
-  const policy: AccessPolicy = { token: options.token, cookieName: tokenCookieName(options.port) };
+  const policy: AccessPolicy = {
+    token: options.token,
+    cookieName: tokenCookieName(options.port),
+    sessions: new Set(),
+  };
   const assets = await buildAssets();
   const feed = new StatusFeed(options.store, clock);
   const logs = options.logs ?? { home: queuectlHome(), host: hostName() };

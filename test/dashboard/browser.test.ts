@@ -1,7 +1,7 @@
 /**
  * The dashboard in a real headless Chromium (Debian's `chromium`, driven by playwright-core):
- * the printed URL signs the browser in (the token kept in the page's origin storage, never in
- * a cookie, and gone from the address bar); counts show; a queue is paused and resumed; a pending job is canceled; a dead job is
+ * the printed URL signs the browser in (a session key in the page's origin storage, never the
+ * token, never a cookie, and gone from the address bar); counts show; a queue is paused and resumed; a pending job is canceled; a dead job is
  * retried from its detail, becomes pending, then completed once a real `queuectl worker run`
  * process is started; a running job's output shows live; phone width and dark mode stay
  * usable. Screenshots go to test-artifacts/, and with QUEUECTL_UPDATE_DOCS_SCREENSHOT=1 the
@@ -145,9 +145,10 @@ describe("the dashboard in Chromium", () => {
     // to every port, where another local user's server would receive it.
     expect(page.url()).toBe(`${dashboard.origin}/`);
     expect(await context.cookies()).toEqual([]);
-    expect(await page.evaluate(() => localStorage.getItem("queuectl-dashboard-token"))).toBe(
-      dashboard.token ?? "",
-    );
+    // What the page keeps is a session key of this server process, not the token itself.
+    const kept = await page.evaluate(() => localStorage.getItem("queuectl-dashboard-session"));
+    expect(kept).toMatch(/^[0-9a-f]{48}$/);
+    expect(kept).not.toBe(dashboard.token);
   });
 
   test("loads and shows live counts, the chart, workers and jobfiles", async () => {

@@ -128,11 +128,15 @@ describe("closed by default", () => {
     expect(((await queues.json()) as { paused: boolean }[]).map((queue) => queue.paused)).toEqual([false]);
   });
 
-  test("the printed URL hands the token to the page in the fragment, never in a cookie", async () => {
+  test("the printed URL hands the page a session key in the fragment, never a cookie", async () => {
     const landing = await call(`/?token=${dashboard.token}`);
     expect(landing.status).toBe(303);
-    // A fragment never reaches a server; the page moves it into its origin's storage.
-    expect(landing.headers.get("location")).toBe(`/#token=${dashboard.token}`);
+    // A fragment never reaches a server; the page moves the key into its origin's storage.
+    const key = landing.headers.get("location")?.match(/^\/#session=([0-9a-f]{48})$/)?.[1] ?? "";
+    expect(key).not.toBe("");
+    expect((await call("/api/status", { headers: { authorization: `Bearer ${key}` } })).status).toBe(200);
+    const made = "0123456789abcdef".repeat(3);
+    expect((await call("/api/status", { headers: { authorization: `Bearer ${made}` } })).status).toBe(401);
     // A cookie would go to every port of the host: an earlier release's is expired, none set.
     const port = new URL(dashboard.origin).port;
     expect(landing.headers.get("set-cookie")).toBe(

@@ -102,9 +102,12 @@ describe("with a token", () => {
     expect(right.status).toBe(200);
     // Only an expired one, in case an earlier release left its cookie in the browser.
     expect(right.headers.get("set-cookie")).toContain("Max-Age=0");
+    // The page keeps a session key of this process, not the token.
+    const { session } = (await right.json()) as { session: string };
+    expect(session).toMatch(/^[0-9a-f]{48}$/);
     const same = await call("/api/jobs/b/cancel", {
       method: "POST",
-      headers: { authorization: `Bearer ${TOKEN}`, origin: dashboard.origin },
+      headers: { authorization: `Bearer ${session}`, origin: dashboard.origin },
     });
     expect(await same.json()).toEqual({ canceled: "b" });
     expect(await stateOf("c")).toBe("pending");

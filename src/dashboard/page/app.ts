@@ -7,7 +7,15 @@
  */
 
 import { renderChart } from "./chart.ts";
-import { authHeaders, describe, getJson, postJson, setToken, whenUnauthorized } from "./client.ts";
+import {
+  authHeaders,
+  describe,
+  forgetToken,
+  getJson,
+  postJson,
+  setToken,
+  whenUnauthorized,
+} from "./client.ts";
 import { JobDetail } from "./detail.ts";
 import { byId, toast } from "./dom.ts";
 import { JobList } from "./jobs.ts";
@@ -116,13 +124,14 @@ function connect(): void {
   void (async () => {
     while (!controller.signal.aborted) {
       try {
+        const headers = authHeaders();
         const response = await fetch("/api/events", {
-          headers: authHeaders(),
+          headers,
           credentials: "omit",
           signal: controller.signal,
         });
         if (response.status === 401) {
-          setToken(null);
+          forgetToken(headers.authorization?.replace(/^Bearer /, "") ?? null);
           showLogin();
           return;
         }
@@ -160,10 +169,11 @@ function showLogin(): void {
 byId("login").addEventListener("submit", async (event) => {
   event.preventDefault();
   const token = byId<HTMLInputElement>("login-token").value;
-  // Kept first: the check goes out with it in the header, as every later request does.
-  setToken(token);
+  // A stale key in the header would be refused before the token is looked at.
+  setToken(null);
   try {
-    await postJson("/api/login", { token });
+    const { session } = await postJson<{ session?: string }>("/api/login", { token });
+    setToken(session ?? null);
     byId("login").hidden = true;
     byId("main").hidden = false;
     void start();
@@ -208,12 +218,17 @@ async function start(): Promise<void> {
   openFromHash();
 }
 
-/** The printed URL lands on `/#token=T` (see security.ts): keep the token, clear the address. */
+/**
+ * The printed URL lands on `/#session=K` (see security.ts): keep the key, clear the address.
+ * Keys are hex; anything else (a mangled link) is dropped, and the address is cleared
+ * whatever it held, so a bad one never keeps the page from starting.
+ */
 function takeTokenFromAddress(): void {
-  const match = location.hash.match(/^#token=(.+)$/);
-  if (!match?.[1]) return;
-  setToken(decodeURIComponent(match[1]));
+  const match = location.hash.match(/^#session=(.*)$/);
+  if (!match) return;
   history.replaceState(null, "", location.pathname + location.search);
+  const key = match[1] ?? "";
+  if (/^[0-9a-f]{16,128}$/.test(key)) setToken(key);
 }
 
 takeTokenFromAddress();

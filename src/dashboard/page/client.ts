@@ -1,12 +1,13 @@
 /// <reference lib="dom" />
 /**
- * Talks to `/api/…` with the token in a header. The token lives in this origin's storage
- * (scheme, host and port: no other server on the host can read it), never in a cookie,
- * which browsers would send to every port of the host. A 401 anywhere means the token is
- * missing or stale, and the sign-in form shows.
+ * Talks to `/api/…` with the session key in a header. Signing in trades the dashboard's
+ * token for a key that dies with the server process (security.ts), so what this origin's
+ * storage keeps (scheme, host and port) is worthless to whatever takes the port later; and
+ * no cookie holds it, which browsers would send to every port of the host. A 401 anywhere
+ * means the key is missing or stale, and the sign-in form shows.
  */
 
-const TOKEN_KEY = "queuectl-dashboard-token";
+const TOKEN_KEY = "queuectl-dashboard-session";
 
 export function setToken(token: string | null): void {
   try {
@@ -20,15 +21,33 @@ export function setToken(token: string | null): void {
 
 let memoryToken: string | null = null;
 
-/** The headers that carry the token, for fetch. */
-export function authHeaders(): Record<string, string> {
+function currentToken(): string | null {
   let token = memoryToken;
   try {
     token ??= localStorage.getItem(TOKEN_KEY);
   } catch {
     // As in setToken.
   }
+  return token;
+}
+
+/** The headers that carry the session key, for fetch. */
+export function authHeaders(): Record<string, string> {
+  const token = currentToken();
   return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+/**
+ * Forgets `refused`, the key a request carried and got a 401 for, unless another tab (or
+ * a sign-in meanwhile) has stored a newer one since.
+ */
+export function forgetToken(refused: string | null): void {
+  memoryToken = null;
+  try {
+    if (localStorage.getItem(TOKEN_KEY) === refused) localStorage.removeItem(TOKEN_KEY);
+  } catch {
+    // As in setToken.
+  }
 }
 
 export class ApiError extends Error {
@@ -48,6 +67,7 @@ export function whenUnauthorized(handler: () => void): void {
 }
 
 async function request<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
+  const sent = currentToken();
   const response = await fetch(path, {
     method,
     headers: { ...authHeaders(), ...(body === undefined ? {} : { "content-type": "application/json" }) },
@@ -57,7 +77,7 @@ async function request<T>(method: "GET" | "POST", path: string, body?: unknown):
   const payload = (await response.json().catch(() => null)) as { error?: string; hint?: string } | null;
   if (!response.ok) {
     if (response.status === 401) {
-      setToken(null);
+      forgetToken(sent);
       onUnauthorized();
     }
     throw new ApiError(payload?.error ?? `HTTP ${response.status}`, response.status, payload?.hint ?? "");
