@@ -6,10 +6,10 @@
  */
 
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { SQL } from "bun";
 import { openApiDocument } from "../../src/dashboard/openapi.ts";
 import { ROUTES } from "../../src/dashboard/routes.ts";
 import { type TempHome, tempHome } from "../helpers/cli.ts";
+import { testStores } from "../helpers/pg-schema.ts";
 import { type RunningDashboard, startDashboard } from "./server.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.
@@ -17,20 +17,7 @@ setDefaultTimeout(60_000);
 
 type Json = Record<string, unknown>;
 
-const PG_URL = process.env.QUEUECTL_TEST_PG_URL;
-if (!PG_URL)
-  console.warn("query-input: PostgreSQL skipped; set QUEUECTL_TEST_PG_URL to run it on both backends");
-const schema = `qc_qin_${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
-const backends: { name: string; db?: string }[] = [{ name: "sqlite" }];
-if (PG_URL)
-  backends.push({ name: "postgres", db: `${PG_URL}${PG_URL.includes("?") ? "&" : "?"}schema=${schema}` });
-
-afterAll(async () => {
-  if (!PG_URL) return;
-  const admin = new SQL(PG_URL, { max: 1 });
-  await admin.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await admin.close();
-});
+const backends = testStores("query-input", "qc_qin");
 
 test("each route reads the query parameters the OpenAPI document gives it, and may answer 400", () => {
   const paths = openApiDocument().paths as Record<

@@ -7,9 +7,9 @@
 
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
-import { SQL } from "bun";
 import { openStore } from "../../src/store/open.ts";
 import { runCli, runCliJson, type TempHome, tempHome } from "../helpers/cli.ts";
+import { testStores } from "../helpers/pg-schema.ts";
 import { runJob } from "./fixtures.ts";
 import { type RunningDashboard, startDashboard } from "./server.ts";
 
@@ -18,20 +18,7 @@ setDefaultTimeout(60_000);
 
 type Json = Record<string, unknown>;
 
-const PG_URL = process.env.QUEUECTL_TEST_PG_URL;
-if (!PG_URL)
-  console.warn("rest-api: PostgreSQL skipped; set QUEUECTL_TEST_PG_URL to run it on both backends");
-const schema = `qc_rest_${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
-const backends: { name: string; db?: string }[] = [{ name: "sqlite" }];
-if (PG_URL)
-  backends.push({ name: "postgres", db: `${PG_URL}${PG_URL.includes("?") ? "&" : "?"}schema=${schema}` });
-
-afterAll(async () => {
-  if (!PG_URL) return;
-  const admin = new SQL(PG_URL, { max: 1 });
-  await admin.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await admin.close();
-});
+const backends = testStores("rest-api", "qc_rest");
 
 for (const backend of backends) {
   describe(`the REST API on ${backend.name}`, () => {

@@ -7,25 +7,12 @@
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { SQL } from "bun";
 import { CLI_PATH, type CliResult, runCli, tempHome } from "../helpers/cli.ts";
+import { testStores } from "../helpers/pg-schema.ts";
 
 setDefaultTimeout(120_000);
 
-const PG_URL = process.env.QUEUECTL_TEST_PG_URL;
-if (!PG_URL) console.warn("cli-door: PostgreSQL cases skipped; set QUEUECTL_TEST_PG_URL to run them");
-
-const schema = `qc_door_${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
-const backends: { name: string; db?: string }[] = [{ name: "sqlite" }];
-if (PG_URL)
-  backends.push({ name: "postgres", db: `${PG_URL}${PG_URL.includes("?") ? "&" : "?"}schema=${schema}` });
-
-afterAll(async () => {
-  if (!PG_URL) return;
-  const admin = new SQL(PG_URL);
-  await admin.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await admin.close();
-});
+const backends = testStores("cli-door", "qc_door");
 
 function expectOneLineRefusal(result: CliResult, ...parts: string[]): void {
   expect(result.exitCode).toBe(2);

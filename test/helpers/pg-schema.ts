@@ -25,3 +25,22 @@ export function privateSchema(serverUrl: string, prefix: string): PrivateSchema 
   });
   return { schema, url, admin };
 }
+
+/** A store a file's tests run against: SQLite (a file the test picks), or `db` for PostgreSQL. */
+export interface TestStore {
+  name: "sqlite" | "postgres";
+  db?: string;
+}
+
+/**
+ * SQLite, and PostgreSQL in a private schema when QUEUECTL_TEST_PG_URL is set. Call at the
+ * top of a test file; `suite` names it in the warning when PostgreSQL is skipped.
+ */
+export function testStores(suite: string, prefix: string): TestStore[] {
+  const server = process.env.QUEUECTL_TEST_PG_URL;
+  if (!server) {
+    console.warn(`${suite}: PostgreSQL skipped; set QUEUECTL_TEST_PG_URL to run it on both backends`);
+    return [{ name: "sqlite" }];
+  }
+  return [{ name: "sqlite" }, { name: "postgres", db: privateSchema(server, prefix).url }];
+}
