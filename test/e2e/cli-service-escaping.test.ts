@@ -10,7 +10,7 @@ import { mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../../src/core/errors.ts";
 import { type UnitParams, unitText } from "../../src/service/units.ts";
-import { runCli } from "../helpers/cli.ts";
+import { runCli, systemdVerify } from "../helpers/cli.ts";
 import { ok, workerTestContext } from "../worker/helpers.ts";
 
 setDefaultTimeout(60_000);
@@ -110,11 +110,5 @@ test.skipIf(Bun.which("systemd-analyze") === null)("systemd-analyze verify accep
     }),
   );
   const files = readdirSync(dir).map((name) => join(dir, name));
-  const child = Bun.spawn(["systemd-analyze", "verify", ...files], { stdout: "pipe", stderr: "pipe" });
-  const [out, err] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-  ]);
-  await child.exited;
-  expect(`${out}${err}`).toBe("");
+  expect(await systemdVerify(files)).toBe("");
 });

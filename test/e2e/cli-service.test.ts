@@ -4,7 +4,7 @@ import { expect, setDefaultTimeout, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { unitFolder, unitText } from "../../src/service/units.ts";
-import { runCli } from "../helpers/cli.ts";
+import { runCli, systemdVerify } from "../helpers/cli.ts";
 import { ok, workerTestContext } from "../worker/helpers.ts";
 
 setDefaultTimeout(60_000);
@@ -87,13 +87,7 @@ test.skipIf(Bun.which("systemd-analyze") === null)("systemd-analyze verify finds
   const dir = join(context.home.home, "units");
   ok(await context.cli("service", "--install", "--dir", dir));
   const files = readdirSync(dir).map((name) => join(dir, name));
-  const child = Bun.spawn(["systemd-analyze", "verify", ...files], { stdout: "pipe", stderr: "pipe" });
-  const [out, err] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-  ]);
-  await child.exited;
-  expect(`${out}${err}`).toBe("");
+  expect(await systemdVerify(files)).toBe("");
 });
 
 /** The token line of the dashboard's environment file, as systemd reads it. */

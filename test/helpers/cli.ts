@@ -113,3 +113,14 @@ export function refused(result: CliResult, fragment: string): void {
   expect(result.stderr).toContain(fragment);
   expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
 }
+
+/** What `systemd-analyze verify` says of unit files: empty when it finds nothing wrong. */
+export async function systemdVerify(files: string[]): Promise<string> {
+  const child = Bun.spawn(["systemd-analyze", "verify", ...files], { stdout: "pipe", stderr: "pipe" });
+  const [out, err] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+  ]);
+  await child.exited;
+  return `${out}${err}`;
+}

@@ -17,20 +17,25 @@ async function declareAndClaim(store: Store) {
 
 const removeA = { ...none, removals: [{ id: "a", owner: "jobs" }] };
 
+/** Ends the claimed run of "a" as `state` asks, at T0 + 3 with exit code 1. */
+function failA(store: Store, token: number, state: "failed" | "dead") {
+  return store.jobFail({
+    id: "a",
+    token,
+    now: T0 + 3,
+    state,
+    nextRunAt: state === "failed" ? T0 + 1000 : T0 + 3,
+    result: runResult(1),
+  });
+}
+
 export function failResultContract(withStore: WithStore): void {
   test(
     "a failed run of a job whose jobfile was removed while it ran answers canceled, not failed",
     withStore(async ({ store }) => {
       const token = await declareAndClaim(store);
       await store.jobfileApply({ changes: removeA, now: T0 + 2 });
-      const written = await store.jobFail({
-        id: "a",
-        token,
-        now: T0 + 3,
-        state: "failed",
-        nextRunAt: T0 + 1000,
-        result: runResult(1),
-      });
+      const written = await failA(store, token, "failed");
       expect(written).toEqual({ state: "canceled", because: "jobfile-removed", nextRunAt: null });
       expect(await store.jobGet({ id: "a" })).toMatchObject({ state: "canceled", finished_at: T0 + 3 });
     }),
@@ -41,14 +46,7 @@ export function failResultContract(withStore: WithStore): void {
     withStore(async ({ store }) => {
       const token = await declareAndClaim(store);
       await store.jobfileApply({ changes: removeA, now: T0 + 2 });
-      const written = await store.jobFail({
-        id: "a",
-        token,
-        now: T0 + 3,
-        state: "dead",
-        nextRunAt: T0 + 3,
-        result: runResult(1),
-      });
+      const written = await failA(store, token, "dead");
       expect(written).toEqual({ state: "dead", because: null, nextRunAt: null });
       expect((await store.jobGet({ id: "a" }))?.state).toBe("dead");
     }),
@@ -59,14 +57,7 @@ export function failResultContract(withStore: WithStore): void {
     withStore(async ({ store }) => {
       const token = await declareAndClaim(store);
       await store.jobfileApply({ changes: { ...none, declarations: [declared("a", 2)] }, now: T0 + 2 });
-      const written = await store.jobFail({
-        id: "a",
-        token,
-        now: T0 + 3,
-        state: "failed",
-        nextRunAt: T0 + 1000,
-        result: runResult(1),
-      });
+      const written = await failA(store, token, "failed");
       expect(written).toEqual({ state: "pending", because: "jobfile-changed", nextRunAt: T0 + 3 });
       expect(await store.jobGet({ id: "a" })).toMatchObject({
         state: "pending",
@@ -85,14 +76,7 @@ export function failResultContract(withStore: WithStore): void {
       const job = await store.jobClaim({ workerId: "w", host: "h", now: T0 + 1, leaseMs: 1000 });
       expect(job?.id).toBe("a");
       await store.jobfileApply({ changes: { ...none, declarations: [declared("a", 2)] }, now: T0 + 2 });
-      const written = await store.jobFail({
-        id: "a",
-        token: job?.token ?? 0,
-        now: T0 + 3,
-        state: "dead",
-        nextRunAt: T0 + 3,
-        result: runResult(1),
-      });
+      const written = await failA(store, job?.token ?? 0, "dead");
       expect(written?.state).toBe("pending");
       expect((await store.jobGet({ id: "b" }))?.state).toBe("pending");
     }),

@@ -41,6 +41,35 @@ async function finishedJobs(backend: (typeof backends)[number]): Promise<{ h: Ha
   return { h, store };
 }
 
+/**
+ * Runs the workers' retention service with `retention-archive` set to `archive`, two minutes
+ * on (both jobs are then past a 60 s retention), until `until` holds; returns its errors.
+ */
+async function retainInto(
+  h: Harness,
+  store: Store,
+  archive: string,
+  until: (errors: unknown[]) => Promise<boolean>,
+  what: string,
+): Promise<unknown[]> {
+  const config = resolveConfig({ retention: "60", "retention-archive": archive });
+  const errors: unknown[] = [];
+  const service = retentionService({
+    store,
+    home: h.queue.home.home,
+    now: () => Date.now() + 120_000,
+    config: () => config,
+    onError: (error) => errors.push(error),
+  });
+  service.start();
+  try {
+    await waitFor(() => until(errors), { timeoutMs: 10_000, what });
+  } finally {
+    await service.stop();
+  }
+  return errors;
+}
+
 for (const backend of backends) {
   describe(`archival (${backend.name})`, () => {
     test("purge --archive writes export's lines first, and import reads them back", async () => {
@@ -93,21 +122,7 @@ for (const backend of backends) {
       "a retention-archive that cannot be written is reported by name, and nothing is purged",
       async () => {
         const { h, store } = await finishedJobs(backend);
-        const config = resolveConfig({ retention: "60", "retention-archive": "/dev/full" });
-        const errors: unknown[] = [];
-        const service = retentionService({
-          store,
-          home: h.queue.home.home,
-          now: () => Date.now() + 120_000,
-          config: () => config,
-          onError: (error) => errors.push(error),
-        });
-        service.start();
-        try {
-          await waitFor(async () => errors.length > 0, { timeoutMs: 10_000, what: "the error" });
-        } finally {
-          await service.stop();
-        }
+        const errors = await retainInto(h, store, "/dev/full", async (seen) => seen.length > 0, "the error");
         expect((errors[0] as Error).message).toBe("archive /dev/full: cannot write it (ENOSPC)");
         expect((await store.jobGet({ id: "kept" }))?.state).toBe("completed");
       },
@@ -116,25 +131,13 @@ for (const backend of backends) {
     test("the retention purge appends to retention-archive", async () => {
       const { h, store } = await finishedJobs(backend);
       const archive = join(h.queue.home.home, "retained.ndjson");
-      const config = resolveConfig({ retention: "60", "retention-archive": archive });
-      const errors: unknown[] = [];
-      const service = retentionService({
+      const errors = await retainInto(
+        h,
         store,
-        home: h.queue.home.home,
-        // Two minutes on, both jobs are past a 60 s retention.
-        now: () => Date.now() + 120_000,
-        config: () => config,
-        onError: (error) => errors.push(error),
-      });
-      service.start();
-      try {
-        await waitFor(async () => (await store.jobGet({ id: "kept" })) === null, {
-          timeoutMs: 10_000,
-          what: "purge",
-        });
-      } finally {
-        await service.stop();
-      }
+        archive,
+        async () => (await store.jobGet({ id: "kept" })) === null,
+        "purge",
+      );
       expect(errors).toEqual([]);
       expect(
         parseExport(readFileSync(archive, "utf8"), archive)
