@@ -11,7 +11,7 @@ import type { Server } from "bun";
 import type { Store } from "../store/store.ts";
 import { killJob, moveJob, retryAllDead, setQueuePaused } from "./actions.ts";
 import * as api from "./api.ts";
-import { enqueueJobs, MAX_ENQUEUE_BYTES } from "./enqueue.ts";
+import { enqueueJobs, MAX_ENQUEUE_BYTES, tooLarge } from "./enqueue.ts";
 import type { StatusFeed } from "./events.ts";
 import { jobs } from "./job-list.ts";
 import type { LiveOutputSource } from "./live-output.ts";
@@ -98,14 +98,6 @@ export async function boundedRequest(request: Request, max: number): Promise<Req
   }
   const { method, headers } = request;
   return new Request(request.url, { method, headers, body: Buffer.concat(chunks) });
-}
-
-function enqueueTooLarge(): Response {
-  return problem(
-    413,
-    `the request body is larger than ${MAX_ENQUEUE_BYTES} bytes`,
-    "send fewer jobs per request, or stream them with `queuectl enqueue -f jobs.ndjson`",
-  );
 }
 
 /**
@@ -272,7 +264,7 @@ export const ROUTES: readonly Route[] = [
     statuses: [201, 400, 413, 415],
     handle: async ({ request, deps }) => {
       const bounded = await boundedRequest(request, MAX_ENQUEUE_BYTES);
-      return bounded ? enqueueJobs(deps.store, bounded, deps.clock()) : enqueueTooLarge();
+      return bounded ? enqueueJobs(deps.store, bounded, deps.clock()) : tooLarge();
     },
   },
   jobRead("", (deps, id) => api.job(deps.store, id)),
