@@ -12,10 +12,16 @@ export interface Reading {
   settleMs: number;
   now: () => number;
   allowSharedFolder: boolean;
+  /**
+   * Throws unless the model's root is still the folder it was read from. A file under a
+   * folder moved away or swapped for another only seems gone, and must keep its jobs.
+   */
+  checkFolder: () => void;
 }
 
 /** Marks `rel` missing; true once it has been missing for the settle time (then it is forgotten). */
 function markGone(model: FolderModel, rel: string, reading: Reading): boolean {
+  reading.checkFolder();
   const before = model.files.get(rel);
   if (before?.kind === "missing") {
     if (reading.now() - before.since < reading.settleMs) return false;

@@ -9,7 +9,7 @@
  * job can share one store. Changing it gives every job of the folder a new id.
  */
 
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { UserError } from "../core/errors.ts";
 import { QUEUE_NAME_PATTERN } from "../core/spec-fields.ts";
@@ -30,15 +30,25 @@ function invalid(path: string, message: string): UserError {
   return new UserError(`${path}: ${message}`, FIX);
 }
 
-/** Reads the folder's settings; a missing file means none. Throws a UserError when it is invalid. */
+/**
+ * Reads the folder's settings; a missing file means none. Throws a UserError when it is
+ * invalid, and when the folder itself is gone: its namespace is then unknown, not none.
+ */
 export async function readFolderSettings(root: string): Promise<FolderSettings> {
   const path = join(root, SETTINGS_FILE);
   let text: string;
   try {
     text = await readFile(path, "utf8");
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { namespace: null };
-    throw invalid(path, `cannot be read (${(error as NodeJS.ErrnoException).code ?? "error"})`);
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" && (await isFolder(root))) return { namespace: null };
+    if (code === "ENOENT" || code === "ENOTDIR") {
+      throw new UserError(
+        `the jobs folder ${root} does not exist`,
+        "nothing was applied; sync it again once it is back",
+      );
+    }
+    throw invalid(path, `cannot be read (${code ?? "error"})`);
   }
   const value = settingsValue(text, path);
   if (value === null || value === undefined) return { namespace: null };
@@ -52,6 +62,14 @@ export async function readFolderSettings(root: string): Promise<FolderSettings> 
     throw invalid(path, `namespace ${JSON.stringify(namespace)} is not a valid name`);
   }
   return { namespace };
+}
+
+async function isFolder(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /**

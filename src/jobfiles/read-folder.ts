@@ -11,7 +11,7 @@ import type { DesiredState } from "./desired.ts";
 import { type FolderNaming, namespaced, readFolderSettings } from "./folder-settings.ts";
 import { MAX_JOBFILE_BYTES, type ParsedJobfile } from "./parse.ts";
 import { desiredJobsOf, parseJobfileBytes, readError, tooLarge } from "./read.ts";
-import { resolveJobsFolder, type ScannedFile, scanJobsFolder } from "./scan.ts";
+import { identifyJobsFolder, type ScannedFile, scanJobsFolder, whyFolderChanged } from "./scan.ts";
 import { statKey } from "./settle.ts";
 import {
   contentHash,
@@ -99,7 +99,8 @@ function readParsed(file: ScannedFile, update: IndexUpdate | null): FileRead | "
 export async function readJobsFolder(options: ReadFolderOptions): Promise<FolderRead> {
   const startedAt = Date.now();
   const allowShared = options.allowSharedFolder ?? false;
-  const root = await resolveJobsFolder(options.dir, allowShared);
+  const identity = await identifyJobsFolder(options.dir, allowShared);
+  const { root } = identity;
   const scan = await scanJobsFolder(root, allowShared);
   const config = resolveConfig(await options.store.configGetAll());
   const { namespace } = await readFolderSettings(root);
@@ -153,6 +154,10 @@ export async function readJobsFolder(options: ReadFolderOptions): Promise<Folder
     }
     desired.jobs.push(...jobs);
   }
+  // Files that seem gone because the folder moved away mid-read, or settings read from a
+  // folder swapped in at its path, must not be planned as removals or a new namespace.
+  const change = whyFolderChanged(options.dir, identity, allowShared);
+  if (change) throw change;
   // Entries of files gone from the folder (or left for later) are dropped with the rewrite.
   if (update && (update.changed || update.next.size !== update.index.entries.size) && options.indexDir) {
     saveSyncIndex(options.indexDir, { root, entries: update.next }, startedAt);

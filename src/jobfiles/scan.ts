@@ -32,12 +32,23 @@ export interface ScanResult {
 
 const JOBFILE_EXTENSION = /\.(ya?ml|json)$/i;
 
-/** Editor swap, backup, lock and probe files: vim (`.swp`, `.swx`, `~`, `4913`), emacs (`#…#`, `.#…`), `.tmp`. */
+/** Editor swap, backup, lock and probe files: vim (`.swp`, `.swx`, `~`, `4913`), emacs (`#…#`, `.#…`), `.tmp`, `.bak`, `.orig`. */
 const EDITOR_LEFTOVER = /(~|\.sw[a-p]|\.sw[xo]|\.tmp|\.bak|\.orig)$|^#.*#$|^4913$/i;
 
-/** Names never read: dotfiles and dot-folders (`.git`, vim swap files, emacs locks) and editor leftovers. */
+/**
+ * The copies `git mergetool` leaves beside a conflicted file for as long as the merge takes:
+ * `deploy_BASE_31758.yaml`, `_LOCAL_`, `_REMOTE_` and `_BACKUP_`, then the pid and the
+ * file's extension. Upper case only, as git writes them, so `db_local_1.yaml` stays a jobfile.
+ */
+const MERGETOOL_LEFTOVER = /_(BASE|LOCAL|REMOTE|BACKUP)_\d+(\.[^.]*)?$/;
+
+/**
+ * Names never read: dotfiles and dot-folders (`.git`, vim swap files, emacs locks), editor
+ * leftovers and `git mergetool` copies. Each would declare a job of its own, which a worker
+ * would run before the editor or git removed the file.
+ */
 export function isIgnoredName(name: string): boolean {
-  return name.startsWith(".") || EDITOR_LEFTOVER.test(name);
+  return name.startsWith(".") || EDITOR_LEFTOVER.test(name) || MERGETOOL_LEFTOVER.test(name);
 }
 
 export function isJobfileName(name: string): boolean {
@@ -122,35 +133,82 @@ function sharedHint(path: string, isFolder: boolean, writable: boolean, owned: b
   return `${who} can run commands as this user; ${fix} \`${commands.join(" && ")}\`${remove}, or pass --allow-shared-folder if you trust them`;
 }
 
+/** A missing or unreadable jobs folder: an error, never an empty folder. */
+function unreachableFolder(dir: string, error: unknown): UserError {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "ENOENT" || code === "ENOTDIR") {
+    return new UserError(
+      `the jobs folder ${dir} does not exist`,
+      "create it, or give the folder: `queuectl sync path/to/jobs`",
+    );
+  }
+  return runtimeError(
+    `cannot read the jobs folder ${dir} (${code ?? (error as Error).message})`,
+    "check its permissions",
+  );
+}
+
+function sharedFolder(dir: string, stats: Stats, root: string, allowSharedFolder: boolean): UserError | null {
+  const shared = allowSharedFolder ? null : sharedReason(stats, root);
+  return shared ? new UserError(`the jobs folder ${dir} ${shared.reason}`, shared.hint) : null;
+}
+
+/** A jobs folder as found: its real path, and the device and inode that tell it from a folder later put at that path. */
+export interface FolderIdentity {
+  root: string;
+  dev: number;
+  ino: number;
+}
+
 /**
  * Resolves and checks the folder itself. A missing or unreadable folder is an error and
  * never an empty folder, so a typo in the path cannot cancel every declared job.
  */
-export async function resolveJobsFolder(dir: string, allowSharedFolder: boolean): Promise<string> {
+export async function identifyJobsFolder(dir: string, allowSharedFolder: boolean): Promise<FolderIdentity> {
   let root: string;
   let stats: Stats;
   try {
     root = await realpath(dir);
     stats = await stat(root);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") {
-      throw new UserError(
-        `the jobs folder ${dir} does not exist`,
-        "create it, or give the folder: `queuectl sync path/to/jobs`",
-      );
-    }
-    throw runtimeError(
-      `cannot read the jobs folder ${dir} (${code ?? (error as Error).message})`,
-      "check its permissions",
-    );
+    throw unreachableFolder(dir, error);
   }
   if (!stats.isDirectory()) {
     throw new UserError(`${dir} is not a folder`, "give the folder that holds the jobfiles");
   }
-  const shared = allowSharedFolder ? null : sharedReason(stats, root);
-  if (shared) throw new UserError(`the jobs folder ${dir} ${shared.reason}`, shared.hint);
-  return root;
+  const shared = sharedFolder(dir, stats, root, allowSharedFolder);
+  if (shared) throw shared;
+  return { root, dev: stats.dev, ino: stats.ino };
+}
+
+/** identifyJobsFolder's real path. */
+export async function resolveJobsFolder(dir: string, allowSharedFolder: boolean): Promise<string> {
+  return (await identifyJobsFolder(dir, allowSharedFolder)).root;
+}
+
+/**
+ * Why what was read under `identity.root` can no longer be taken for the folder: it is gone
+ * (moved away mid-read, its files then only seem deleted), another folder was put at its
+ * path, or others can now write to it. Null while it is still the folder identified.
+ */
+export function whyFolderChanged(
+  dir: string,
+  identity: FolderIdentity,
+  allowSharedFolder: boolean,
+): UserError | null {
+  let stats: Stats;
+  try {
+    stats = lstatSync(identity.root);
+  } catch (error) {
+    return unreachableFolder(dir, error);
+  }
+  if (!stats.isDirectory() || stats.dev !== identity.dev || stats.ino !== identity.ino) {
+    return new UserError(
+      `the jobs folder ${dir} was replaced by another one while it was read`,
+      "nothing was applied; the next sync reads the folder that is there now",
+    );
+  }
+  return sharedFolder(dir, stats, identity.root, allowSharedFolder);
 }
 
 function toRel(root: string, path: string): string {
@@ -276,6 +334,8 @@ export async function scanJobsFolder(root: string, allowSharedFolder: boolean): 
     try {
       names = readdirSync(folder).sort();
     } catch (error) {
+      // Only a subfolder can be blocked: a root that cannot be listed would read as empty.
+      if (folder === root) throw unreachableFolder(root, error);
       refuse(
         context,
         `${toRel(root, folder)}/`,

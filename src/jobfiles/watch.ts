@@ -10,7 +10,6 @@
  * reading the store's declarations costs, not what reading the folder does.
  */
 
-import { stat } from "node:fs/promises";
 import { relative, sep } from "node:path";
 import { resolveConfig } from "../core/config.ts";
 import { hostName } from "../core/home.ts";
@@ -18,7 +17,7 @@ import type { Store } from "../store/store.ts";
 import { FolderModel, heldDeclarations } from "./folder-model.ts";
 import { type Reading, refreshFromScan, refreshPath } from "./folder-refresh.ts";
 import { readFolderSettings, SETTINGS_FILE } from "./folder-settings.ts";
-import { resolveJobsFolder, scanJobsFolder } from "./scan.ts";
+import { type FolderIdentity, identifyJobsFolder, scanJobsFolder, whyFolderChanged } from "./scan.ts";
 import { reconcile } from "./sync.ts";
 import type { SyncOutcome } from "./sync-outcome.ts";
 import {
@@ -101,14 +100,32 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
   const identity = options.identity ?? { host: hostName(), pid: process.pid, isProcessAlive: () => true };
   const folder = folderKey(options.dir);
   const registration = { folder, host: identity.host, pid: identity.pid };
-  let model = new FolderModel(await resolveJobsFolder(options.dir, allowShared));
-  let rootIno = (await stat(model.root)).ino;
+  let opened: FolderIdentity = await identifyJobsFolder(options.dir, allowShared);
+  let model = new FolderModel(opened.root);
+  /** False until a full sync has read the folder into the model, and again once the model is forgotten. */
   let seeded = false;
   /** False from the moment the model is ahead of the store until a plan of it was applied. */
   let applied = false;
   await claimFolder(store, { ...registration, now: now(), isProcessAlive: identity.isProcessAlive });
 
-  const reading: Reading = { settleMs, now, allowSharedFolder: allowShared };
+  /**
+   * What was read while the folder was gone, replaced or open to others is no picture of
+   * it: dropped, so the next sync is a full one that reads the folder afresh, and until one
+   * succeeds no file is waited for (nothing to wake for while the folder is away).
+   */
+  const forgetModel = (): void => {
+    model = new FolderModel(model.root);
+    seeded = false;
+    applied = false;
+  };
+  const checkFolder = (): void => {
+    const change = whyFolderChanged(options.dir, opened, allowShared);
+    if (change === null) return;
+    forgetModel();
+    throw change;
+  };
+
+  const reading: Reading = { settleMs, now, allowSharedFolder: allowShared, checkFolder };
   const reportError = (error: unknown) => {
     options.onError?.(error);
     store.folderWatcherBeat({ ...registration, now: now(), error: errorText(error) }).catch(() => {});
@@ -135,14 +152,12 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
         : model.affected(rels, previousIds, heldDeclarations(declared, model.root, namespace));
     const naming = model.naming(namespace);
     const supersedes = await previousTarget(store, options.dir, model.root);
-    const reconciled = await reconcile({
-      store,
-      declared,
-      desired: model.desired(affected?.rels ?? null, config.maxRetries, at, naming),
-      now: at,
-      scope: affected ? model.scope(affected, naming) : undefined,
-      supersedes,
-    });
+    const desired = model.desired(affected?.rels ?? null, config.maxRetries, at, naming);
+    const scope = affected ? model.scope(affected, naming) : undefined;
+    // Everything above was read from the folder identified before the reads began; if it
+    // moved or changed hands since, the reads may mix two folders or none: apply nothing.
+    checkFolder();
+    const reconciled = await reconcile({ store, declared, desired, now: at, scope, supersedes });
     model.recordPlan(affected?.rels ?? null, reconciled.plan);
     // A scoped plan leaves the other files as the last full plan left them.
     applied = rels === null || appliedBefore;
@@ -165,6 +180,12 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
 
   /** The sync of the paths events named, and of waiting or missing files whose time has come. */
   const syncPaths = async (): Promise<void> => {
+    // Only a full sync re-reads a forgotten model, catches the store up with a model whose
+    // last plan failed, follows a replaced folder, or reports why the folder is unusable now.
+    if (!seeded || !applied || whyFolderChanged(options.dir, opened, allowShared) !== null) {
+      await fullSync();
+      return;
+    }
     const paths = new Set([...dirty, ...model.due(now(), settleMs)]);
     dirty.clear();
     const changed = new Set<string>();
@@ -182,13 +203,18 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
 
   /** Follows a symlinked folder to its current target, and a folder replaced by a new one. */
   const followFolder = async (): Promise<void> => {
-    const root = await resolveJobsFolder(options.dir, allowShared);
-    const ino = (await stat(root)).ino;
-    if (root === model.root && ino === rootIno) return;
-    model = new FolderModel(root);
-    rootIno = ino;
+    let found: FolderIdentity;
+    try {
+      found = await identifyJobsFolder(options.dir, allowShared);
+    } catch (error) {
+      forgetModel();
+      throw error;
+    }
+    if (found.root === opened.root && found.dev === opened.dev && found.ino === opened.ino) return;
+    model = new FolderModel(found.root);
+    opened = found;
     seeded = false;
-    events.retarget(root);
+    events.retarget(found.root);
   };
 
   /**

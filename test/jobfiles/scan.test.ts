@@ -67,6 +67,22 @@ describe("names", () => {
     for (const name of leftovers) expect(isIgnoredName(name), name).toBe(true);
     expect(isIgnoredName("a.yaml")).toBe(false);
   });
+
+  test("the copies `git mergetool` keeps beside a conflicted file are ignored, by a scan and an event alike", async () => {
+    const copies = ["deploy_BASE_31758.yaml", "deploy_LOCAL_31758.yaml", "deploy_REMOTE_31758.yml"];
+    copies.push("deploy_BACKUP_31758.json", "nightly.v2_BASE_7.yaml", "Makefile_LOCAL_12");
+    for (const name of copies) expect(isIgnoredName(name), name).toBe(true);
+    // Only git's own spelling: a pid, upper case.
+    for (const name of ["db_local_1.yaml", "deploy_BASE.yaml", "deploy_BASE_x1.yaml", "BASE_1.yaml"]) {
+      expect(isJobfileName(name), name).toBe(true);
+    }
+    fixture = jobsFixture();
+    fixture.write("deploy.yaml", "command: echo\n");
+    for (const name of copies) fixture.write(`sub/${name}`, "command: echo copy\n");
+    expect((await scan()).files.map((file) => file.rel)).toEqual(["deploy.yaml"]);
+    const root = await resolveJobsFolder(fixture.dir, false);
+    expect(await scanPath(root, `sub/${copies[0]}`, false)).toEqual({ kind: "ignored" });
+  });
 });
 
 describe("scanJobsFolder", () => {
@@ -82,6 +98,14 @@ describe("scanJobsFolder", () => {
     expect(result.files.map((file) => file.rel)).toEqual(["a/z.json", "b.yaml"]);
     expect(result.files[0]?.source).toBe(join(fixture.root, "a", "z.json"));
     expect(result.problems).toEqual([]);
+  });
+
+  test("a folder gone between being found and being walked is an error, not an empty folder", async () => {
+    fixture = jobsFixture();
+    fixture.write("a.yaml", "command: echo\n");
+    const root = await resolveJobsFolder(fixture.dir, false);
+    rmSync(fixture.dir, { recursive: true });
+    await expect(scanJobsFolder(root, false)).rejects.toThrow(`the jobs folder ${root} does not exist`);
   });
 
   test("follows a symlink to a file inside the folder, never one leading outside", async () => {
