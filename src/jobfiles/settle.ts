@@ -1,8 +1,10 @@
 /**
  * Reading a jobfile only once nobody is writing it. A file is read when its size and times
  * have held for the settle time, and they are checked again after the read: a write that
- * began between the check and the read changes them, and the file waits again. So a
- * half-written file is never parsed, however the writes and the reads interleave.
+ * began between the check and the read changes them, and the file waits again. So a file
+ * is never parsed while writes to it go on; a writer that pauses for longer than the
+ * settle time mid-file cannot be told from one that finished (README says to `mv` such
+ * files in).
  */
 
 import type { Stats } from "node:fs";
