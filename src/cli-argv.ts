@@ -47,6 +47,30 @@ export function textOptionWithoutValue(
   return undefined;
 }
 
+/**
+ * The first option typed with an empty value (`--id ''` or `--id=`) before `--`, as registered
+ * (`--id <id>`), so that every command names it in one error. Left to cac, an empty value
+ * reads as a missing one, and a text option's reaches the command as "".
+ */
+export function optionWithEmptyValue(args: string[], options: OptionShape[]): string | undefined {
+  const end = args.indexOf("--");
+  const words = end === -1 ? args : args.slice(0, end);
+  for (let index = 0; index < words.length; index++) {
+    const word = words[index] ?? "";
+    if (!word.startsWith("-")) continue;
+    const [typed = "", ...joined] = word.split("=");
+    const name = camelCased(typed.replace(/^--?/, ""));
+    // `--no-x` shares the name x with `--x <value>`; only the one that takes a value counts.
+    const option = options.find(
+      (candidate) => candidate.rawName.includes("<") && candidate.names.includes(name),
+    );
+    if (option === undefined) continue;
+    const value = joined.length > 0 ? joined.join("=") : words[index + 1];
+    if (value === "") return option.rawName;
+  }
+  return undefined;
+}
+
 /** What of a `--no-x` option negatedFlagsAsFalse changes; cac's Option has these fields. */
 export interface NegatableOption {
   negated: boolean;

@@ -11,6 +11,7 @@ import {
   joinGroupWords,
   keepDashValues,
   longOptionNames,
+  optionWithEmptyValue,
   reportedUnknownOption,
   textOptionWithoutValue,
   typedOption,
@@ -155,9 +156,13 @@ function describeCacError(error: Error, cli: CAC, args: string[]): UserError {
     );
   }
   const message = error.message.replace(/\.$/, "");
+  const command = cli.matchedCommand?.name;
+  const help = command
+    ? `see \`queuectl ${command} --help\``
+    : "see `queuectl --help` or `queuectl <command> --help`";
   return new UserError(
     message.charAt(0).toLowerCase() + message.slice(1),
-    "see `queuectl --help` or `queuectl <command> --help`",
+    / value is missing$/.test(message) ? `put its value right after it; ${help}` : help,
   );
 }
 
@@ -220,12 +225,14 @@ async function parseAndRun(cli: CAC, argv: string[], args: string[]): Promise<vo
       `${suggestion(unknown, known)}; see \`queuectl --help\``,
     );
   }
+  const help = `see \`queuectl ${cli.matchedCommand.name} --help\``;
+  const empty = optionWithEmptyValue(words, [...cli.globalCommand.options, ...cli.matchedCommand.options]);
+  if (empty !== undefined) {
+    throw new UserError(`option \`${empty}\` is empty`, `give it a value, or leave it out; ${help}`);
+  }
   const valueless = textOptionWithoutValue(cli.matchedCommand.options, cli.options);
   if (valueless !== undefined) {
-    throw new UserError(
-      `option \`${valueless}\` value is missing`,
-      `put its value right after it; see \`queuectl ${cli.matchedCommand.name} --help\``,
-    );
+    throw new UserError(`option \`${valueless}\` value is missing`, `put its value right after it; ${help}`);
   }
   cli.args = withWordsAfterDashes(cli.args, cli.options["--"]);
   await cli.runMatchedCommand();

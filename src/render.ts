@@ -5,6 +5,7 @@
 
 import { fstatSync, statSync } from "node:fs";
 import type { Colors } from "picocolors/types";
+import { configJsonValue } from "./core/config.ts";
 import { formatDurationMs } from "./core/duration.ts";
 import type { Attempt, Job, JobState, StateCounts } from "./core/job.ts";
 import type { ScheduleRecord, WorkerRecord } from "./store/store.ts";
@@ -136,14 +137,9 @@ export function attemptJson(attempt: Attempt) {
   };
 }
 
-/** Config values are stored as text; every key is numeric (durations in seconds), so JSON gets numbers. */
-export function configJson(values: Record<string, string>): Record<string, number | string> {
-  const result: Record<string, number | string> = {};
-  for (const [key, value] of Object.entries(values)) {
-    const number = Number(value);
-    result[key] = value.trim() !== "" && Number.isFinite(number) ? number : value;
-  }
-  return result;
+/** Config values are stored as text; JSON gets numbers, lists and objects as such (see configJsonValue). */
+export function configJson(values: Record<string, string>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(values).map(([key, value]) => [key, configJsonValue(key, value)]));
 }
 
 /** The stable JSON shape of a schedule, shared by `schedule list` and the API. */

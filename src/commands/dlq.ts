@@ -29,7 +29,13 @@ export function registerDlq(cli: CAC): void {
     .example("queuectl dlq retry job1")
     .example("queuectl dlq retry --all")
     .action(async (id: string | undefined, options: RetryOptions) => {
-      if ((id === undefined) === !options.all) {
+      if (id !== undefined && options.all) {
+        throw new UserError(
+          "give a job id or --all, not both",
+          "queuectl dlq retry <id> retries one job; queuectl dlq retry --all retries every dead job",
+        );
+      }
+      if (id === undefined && !options.all) {
         throw new UserError(
           "give a job id or --all",
           "queuectl dlq retry <id>  or  queuectl dlq retry --all",

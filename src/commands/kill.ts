@@ -3,6 +3,7 @@ import { heartbeatIntervalMs, resolveConfig } from "../core/config.ts";
 import { formatDurationMs } from "../core/duration.ts";
 import { UserError } from "../core/errors.ts";
 import type { Job } from "../core/job.ts";
+import { type KillRefusal, killRefusal } from "../flow/moves.ts";
 import { colors, iso, printJson, safeText } from "../render.ts";
 import type { Store } from "../store/store.ts";
 import { type KillOutcome, killJobs, waitForKilled } from "../worker/kill.ts";
@@ -16,8 +17,11 @@ interface KillCliOptions extends GlobalOptions {
 /** Beyond the worker's heartbeat and the kill grace: time to record the end. */
 const RECORD_SLACK_MS = 5_000;
 
-/** The ids are all checked first: an unknown or finished one changes nothing at all. */
-function refuseBadIds(ids: string[], jobs: (Job | null)[]): void {
+/**
+ * The ids are all checked first: an unknown or finished one, or with --retry one that is not
+ * running, changes nothing at all.
+ */
+function refuseBadIds(ids: string[], jobs: (Job | null)[], retry: boolean): void {
   const unknown = ids.filter((_, index) => jobs[index] === null);
   if (unknown.length > 0) {
     throw new UserError(
@@ -25,14 +29,22 @@ function refuseBadIds(ids: string[], jobs: (Job | null)[]): void {
       "see `queuectl list` for the ids in the queue",
     );
   }
-  const ended = jobs.filter(
-    (job): job is Job => job !== null && ["completed", "dead", "canceled"].includes(job.state),
-  );
+  const refused = (why: KillRefusal) =>
+    jobs.filter((job): job is Job => job !== null && killRefusal(job.state, retry) === why);
+  const listed = (refusedJobs: Job[]) =>
+    refusedJobs.map((job) => `"${safeText(job.id)}" is ${job.state}`).join(", ");
+  const ended = refused("finished");
   if (ended.length > 0) {
-    const list = ended.map((job) => `"${safeText(job.id)}" is ${job.state}`).join(", ");
     throw new UserError(
-      `job ${list}: only pending, failed or running jobs can be killed; nothing was killed`,
+      `job ${listed(ended)}: only pending, failed or running jobs can be killed; nothing was killed`,
       "see `queuectl rerun <id>` to run a finished job again",
+    );
+  }
+  const waiting = refused("not-running");
+  if (waiting.length > 0) {
+    throw new UserError(
+      `job ${listed(waiting)}, not running: --retry only stops a running attempt; nothing was killed`,
+      "leave it to wait for its next attempt, or drop --retry to cancel it",
     );
   }
 }
@@ -116,7 +128,7 @@ export function registerKill(cli: CAC): void {
     )
     .option(
       "--retry",
-      "Count the stopped attempt as failed, so the retry rules apply (default: the job ends canceled)",
+      "Count the stopped attempt as failed, so the retry rules apply; running jobs only (default: the job ends canceled)",
     )
     .option("--json", "Print each job's id, what was done and its state as JSON (default: human text)")
     .example("queuectl kill nightly-backup")
@@ -124,7 +136,7 @@ export function registerKill(cli: CAC): void {
     .action(async (first: string, more: string[], options: KillCliOptions) => {
       const ids = [...new Set([String(first), ...more.map(String)])];
       await withStore(options, async (store) => {
-        refuseBadIds(ids, await Promise.all(ids.map((id) => store.jobGet({ id }))));
+        refuseBadIds(ids, await Promise.all(ids.map((id) => store.jobGet({ id }))), Boolean(options.retry));
         const outcomes = await killJobs(store, ids, { retry: Boolean(options.retry) });
         // A job whose worker is gone ends when it is rescued, after its lease: not worth waiting for.
         const requested = outcomes.flatMap((outcome) =>

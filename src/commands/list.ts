@@ -1,8 +1,8 @@
 import type { CAC } from "cac";
 import { TEXT_OPTION } from "../cli-argv.ts";
 import { UserError } from "../core/errors.ts";
-import { JOB_STATES } from "../core/job.ts";
-import { jobJson, jobTable, printJson, scheduleLines } from "../render.ts";
+import { isQueueName, JOB_STATES } from "../core/job.ts";
+import { jobJson, jobTable, printJson, safeText, scheduleLines } from "../render.ts";
 import { type GlobalOptions, integerOption, lastValue, parseStatesOption, withStore } from "./context.ts";
 
 interface ListOptions extends GlobalOptions {
@@ -17,6 +17,29 @@ interface ListOptions extends GlobalOptions {
 /** Rows a terminal shows without --limit or --all: a screenful, never the whole queue. */
 const DEFAULT_LIMIT = 50;
 
+/**
+ * `--tag a --tag b` and `--tag a,b` both mean either one, as `--state` takes them; undefined
+ * when the option is absent. Tags are matched as typed, as `add --tag` stores them.
+ */
+function anyOfOption(option: "tag" | "queue", given: string[] | undefined): string[] | undefined {
+  if (given === undefined) return undefined;
+  const example = option === "tag" ? "--tag nightly,mail" : "--queue default,emails";
+  const values = given
+    .flatMap((text) => text.split(","))
+    .map((value) => (option === "queue" ? value.trim() : value))
+    .filter((value) => value !== "");
+  if (values.length === 0)
+    throw new UserError(`--${option} "${safeText(given.join(","))}" names no ${option}`, `e.g. ${example}`);
+  const badQueue = option === "queue" ? values.find((name) => !isQueueName(name)) : undefined;
+  if (badQueue !== undefined) {
+    throw new UserError(
+      `--queue "${safeText(badQueue)}" is not a queue name (letters, digits, '.', '_' or '-')`,
+      `separate several with commas, e.g. ${example}`,
+    );
+  }
+  return [...new Set(values)];
+}
+
 export function registerList(cli: CAC): void {
   cli
     .command("list", "List jobs, newest first, one row each")
@@ -25,8 +48,16 @@ export function registerList(cli: CAC): void {
       `Only jobs in these states; repeat it or use a,b: ${JOB_STATES.join(", ")} (default: all)`,
     )
     // As typed: cac would turn a tag 007 into 7 and a queue 2024.10 into 2024.1.
-    .option("--tag <tag>", "Only jobs carrying this tag (default: all)", TEXT_OPTION)
-    .option("--queue <name>", "Only jobs in this queue (default: all)", TEXT_OPTION)
+    .option(
+      "--tag <tag>",
+      "Only jobs carrying any of these tags; repeat it or use a,b (default: all)",
+      TEXT_OPTION,
+    )
+    .option(
+      "--queue <name>",
+      "Only jobs in any of these queues; repeat it or use a,b (default: all)",
+      TEXT_OPTION,
+    )
     .option("--limit <n>", `Show at most n jobs (default: ${DEFAULT_LIMIT}; with --json, all)`, TEXT_OPTION)
     .option("--all", "Show every job that matches (default: off)")
     .option("--json", "Print a JSON array of jobs, oldest first (default: human text)")
@@ -42,8 +73,8 @@ export function registerList(cli: CAC): void {
         options.limit === undefined ? undefined : integerOption("limit", lastValue(options.limit), 1, 0);
       const everything = options.all || options.json || options.ids;
       const limit = givenLimit ?? (everything ? null : DEFAULT_LIMIT);
-      const tag = lastValue(options.tag);
-      const queue = lastValue(options.queue);
+      const tag = anyOfOption("tag", options.tag);
+      const queue = anyOfOption("queue", options.queue);
       await withStore(options, async (store) => {
         const { jobs, total } = await store.jobPage({
           states,

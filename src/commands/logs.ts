@@ -1,9 +1,9 @@
 import type { CAC } from "cac";
 import { runtimeError, UserError } from "../core/errors.ts";
 import { hostName, queuectlHome } from "../core/home.ts";
-import type { Attempt } from "../core/job.ts";
+import type { Attempt, Job } from "../core/job.ts";
 import { type FollowParams, followJob } from "../flow/logs-follow.ts";
-import { endText } from "../flow/wait.ts";
+import { endText, hasEnded } from "../flow/wait.ts";
 import { printJson, safeText } from "../render.ts";
 import type { Store } from "../store/store.ts";
 import { attemptFiles, dumpAttempt, type LogSink, pickAttempt } from "../worker/attempt-logs.ts";
@@ -37,13 +37,21 @@ function chooseAttempt(
   return pickAttempt(ran, undefined);
 }
 
-function missingAttempt(id: string, number: number | undefined, revision: string | undefined) {
+function missingAttempt(job: Job, number: number | undefined, revision: string | undefined) {
+  const id = safeText(job.id);
   if (number !== undefined)
     return new UserError(`job "${id}" has no attempt ${number}`, "see `queuectl show <id>` for its attempts");
   if (revision !== undefined) {
     return new UserError(
       `job "${id}" has no attempt of revision ${revision}`,
       "see `queuectl show <id>` for the revision each attempt ran",
+    );
+  }
+  // Such a job never runs by itself: waiting for a worker would be waiting forever.
+  if (hasEnded(job)) {
+    return new UserError(
+      `job "${id}" is ${safeText(endText(job))} and never ran`,
+      `run it with \`queuectl rerun ${/^[\w.:/@+-]+$/.test(id) ? id : "<id>"}\``,
     );
   }
   return new UserError(
@@ -140,7 +148,7 @@ export function registerLogs(cli: CAC): void {
         const job = await requireJob(store, String(id));
         const attempt = chooseAttempt(await store.attemptList({ jobId: job.id }), number, revision);
         if (options.follow && (attempt !== undefined || (number === undefined && revision === undefined))) {
-          if (!attempt) note(`job ${job.id} has not started yet; waiting for it…`);
+          if (!attempt && !hasEnded(job)) note(`job ${job.id} has not started yet; waiting for it…`);
           return followToEnd(store, {
             home,
             host,
@@ -151,7 +159,7 @@ export function registerLogs(cli: CAC): void {
             onAttemptEnd: noteAttemptEnd,
           });
         }
-        if (!attempt) throw missingAttempt(safeText(job.id), number, revision);
+        if (!attempt) throw missingAttempt(job, number, revision);
         const files = attemptFiles(home, host, attempt);
         if (!files.local) {
           const where =

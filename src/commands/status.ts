@@ -37,7 +37,11 @@ export async function statusCommand(options: GlobalOptions): Promise<void> {
       countsBlock(counts),
       "",
     ];
-    lines.push(colors.bold(`Active Workers: ${workerRows.filter((w) => w.alive).length}`));
+    // Lost workers stay listed until `worker stop` removes their rows: the count must not hide them.
+    const lost = workerRows.filter((w) => !w.alive).length;
+    lines.push(
+      colors.bold(`Active Workers: ${workerRows.length - lost}${lost > 0 ? ` (and ${lost} lost)` : ""}`),
+    );
     if (workerRows.length === 0)
       lines.push("  (none running; start some with `queuectl worker start --count 3`)");
     const hosts = [...new Set(workerRows.map((w) => w.host))];

@@ -5,7 +5,7 @@
 
 import type { CAC } from "cac";
 import { TEXT_OPTION } from "../cli-argv.ts";
-import { parseDurationMs } from "../core/duration.ts";
+import { formatDurationMs, parseDurationMs } from "../core/duration.ts";
 import { runtimeError } from "../core/errors.ts";
 import { endText, waitForJobs } from "../flow/wait.ts";
 import { colors, countText, printJson, safeText } from "../render.ts";
@@ -79,7 +79,7 @@ export function registerWait(cli: CAC): void {
         if (result.timedOut) {
           const waiting = notCompleted.filter((job) => !["dead", "canceled"].includes(job.state));
           throw runtimeError(
-            `timed out after ${safeText(String(timeout))}; still not ended: ${waiting.length > 1 ? `${countText(waiting.length)} jobs: ` : ""}${firstNamed(waiting.map((job) => `${safeText(job.id)} (${job.state})`))}`,
+            `timed out after ${formatDurationMs(timeoutMs ?? 0)}; still not ended: ${waiting.length > 1 ? `${countText(waiting.length)} jobs: ` : ""}${firstNamed(waiting.map((job) => `${safeText(job.id)} (${job.state})`))}`,
             "wait longer with a larger --timeout, or see `queuectl status`",
           );
         }

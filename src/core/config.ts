@@ -5,7 +5,7 @@
 
 import { formatDurationMs, parseDurationMs } from "./duration.ts";
 import { suggestion, UserError } from "./errors.ts";
-import { normalizeNotify } from "./notify.ts";
+import { normalizeNotify, parseStoredNotify } from "./notify.ts";
 import { limitsText, parseLimitsText, type ResourceLimits } from "./resource-limits.ts";
 
 export interface QueueConfig {
@@ -34,6 +34,8 @@ interface KeyDefinition {
   defaultValue: string;
   /** Turns user text into the canonical stored text, or throws a UserError. */
   parse: (text: string, key: string) => string;
+  /** The stored text as `--json` carries it, for a value that is JSON itself (default: number or text). */
+  json?: (stored: string) => unknown;
 }
 
 function integerRule(min: number, max: number) {
@@ -129,6 +131,7 @@ export const CONFIG_KEYS: Record<string, KeyDefinition> = {
     describe: "webhooks told about every job's events, a JSON list of {url, events}",
     defaultValue: "[]",
     parse: (text) => JSON.stringify(normalizeNotify(parseJsonValue(text, "notify"), "notify")),
+    json: parseStoredNotify,
   },
   "webhook-secret": {
     describe: "key of the HMAC-SHA256 webhook signature, or none (unsigned)",
@@ -148,6 +151,11 @@ export const CONFIG_KEYS: Record<string, KeyDefinition> = {
     describe: 'default resource limits, JSON like {"memory":"256M"}, or none',
     defaultValue: "none",
     parse: (text, key) => limitsText(parseLimitsText(text, key)),
+    // As `config get limits` shows it (the units typed), or null for none.
+    json: (stored) => {
+      const limits = storedLimits(stored);
+      return limits === null ? null : JSON.parse(limitsText(limits));
+    },
   },
 };
 
@@ -187,6 +195,18 @@ export function withDefaults(stored: Record<string, string>): Record<string, str
   for (const [key, definition] of Object.entries(CONFIG_KEYS))
     result[key] = stored[key] ?? definition.defaultValue;
   return result;
+}
+
+/**
+ * One stored value as `config get --json` and `status --json` carry it: `notify` and `limits`
+ * as JSON (a value that no longer parses as what workers use instead: no webhooks, no limits),
+ * numbers (durations in seconds) as numbers, anything else as its text.
+ */
+export function configJsonValue(key: string, stored: string): unknown {
+  const json = CONFIG_KEYS[key]?.json;
+  if (json) return json(stored);
+  const number = Number(stored);
+  return stored.trim() !== "" && Number.isFinite(number) ? number : stored;
 }
 
 /** The typed view workers use. A stored value that no longer parses falls back to the default. */

@@ -6,10 +6,12 @@
  * nothing and says why (409) instead of clobbering a newer state.
  */
 
+import type { JobState } from "../core/job.ts";
 import {
   moveJob as applyMove,
   JOB_MOVES,
   type JobMoveName,
+  killRefusal,
   refusalMessage,
   retryAllDead as retryAll,
 } from "../flow/moves.ts";
@@ -41,21 +43,31 @@ export async function retryAllDead(store: Store, now: number): Promise<Response>
 /**
  * `kill`: a job that has not started is canceled; a running one is stopped by its worker
  * (SIGTERM, then SIGKILL after the grace) and ends canceled, or with `retry` (`kill --retry`)
- * counts as a failed attempt so the retry rules apply. The answer does not wait for
- * the worker: the page follows the job's state as it changes.
+ * counts as a failed attempt so the retry rules apply. With `retry` a job that is not running
+ * is refused, as the CLI refuses it. The answer does not wait for the worker: the page
+ * follows the job's state as it changes.
  */
 export async function killJob(store: Store, id: string, now: number, retry = false): Promise<Response> {
   const job = await store.jobGet({ id });
   if (!job) return problem(404, `no job with id "${id}"`, "see GET /api/jobs for the ids in the queue");
-  const [outcome] = await killJobs(store, [id], { now, retry });
-  if (!outcome || outcome.kind === "not-running") {
-    const state = outcome?.state ?? job.state;
-    return problem(
+  const finished = (state: JobState) =>
+    problem(
       409,
       `job "${id}" is ${state}: only pending, failed or running jobs can be killed`,
       "rerun it to run a finished job again",
     );
+  const refusal = killRefusal(job.state, retry);
+  if (refusal === "finished") return finished(job.state);
+  if (refusal === "not-running") {
+    return problem(
+      409,
+      `job "${id}" is ${job.state}, not running: retry=true only stops a running attempt`,
+      "leave it to wait for its next attempt, or kill it without retry=true to cancel it",
+    );
   }
+  const [outcome] = await killJobs(store, [id], { now, retry });
+  // It ended between the read above and the kill.
+  if (!outcome || outcome.kind === "not-running") return finished(outcome?.state ?? job.state);
   if (outcome.kind === "canceled") return json({ killed: id, result: "canceled" });
   return json({
     killed: id,

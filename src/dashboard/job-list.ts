@@ -1,5 +1,5 @@
 /**
- * `GET /api/jobs`: `list`'s filters (several states, a queue, a tag) plus the page's id
+ * `GET /api/jobs`: `list`'s filters (states, queues, tags: any of each) plus the page's id
  * search, newest first, a page at a time.
  *
  * Two store reads serve it, each with the index that fits: `jobSearch` (one state or none,
@@ -10,7 +10,7 @@
 
 import { jobJson } from "../render.ts";
 import type { Store } from "../store/store.ts";
-import { answering, BadQuery, statesParam, wholeNumber } from "./query-params.ts";
+import { answering, anyOfParam, BadQuery, statesParam, wholeNumber } from "./query-params.ts";
 import { json } from "./responses.ts";
 
 /** A page is at most this many jobs, so one request never serialises the whole table. */
@@ -26,8 +26,8 @@ export const MAX_FILTERED_OFFSET = 10_000;
 export function jobs(store: Store, query: URLSearchParams): Promise<Response> {
   return answering(async () => {
     const states = statesParam(query);
-    const tag = query.get("tag") || undefined;
-    const queue = query.get("queue") || undefined;
+    const tag = anyOfParam(query, "tag");
+    const queue = anyOfParam(query, "queue");
     const idContains = query.get("q") || undefined;
     const limit = wholeNumber(query, "limit", 1, MAX_PAGE, DEFAULT_PAGE);
     if (queue === undefined && (states === undefined || states.length === 1)) {

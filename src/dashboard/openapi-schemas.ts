@@ -317,7 +317,34 @@ export const SCHEMAS = {
       workers: arrayOf("Worker"),
       running: arrayOf("Running"),
       folders: arrayOf("Folder"),
-      config: { type: "object", additionalProperties: { type: ["number", "string"] } },
+      config: {
+        type: "object",
+        description:
+          "Every config key as `config get --json` gives it: numbers (durations in seconds), `notify` a list, `limits` an object (null for none), the rest as text.",
+        properties: {
+          notify: {
+            type: "array",
+            items: {
+              type: "object",
+              required: ["url", "events"],
+              properties: {
+                url: { type: "string" },
+                events: { type: "array", items: { type: "string", enum: [...NOTIFY_EVENTS] } },
+              },
+            },
+          },
+          limits: {
+            type: ["object", "null"],
+            description: 'As typed, e.g. {"memory": "256M", "cpu_time": "10m", "processes": 100}.',
+            properties: {
+              memory: { type: ["string", "integer"] },
+              cpu_time: { type: "string" },
+              processes: { type: "integer" },
+            },
+          },
+        },
+        additionalProperties: { type: ["number", "string"] },
+      },
     },
   },
   Schedule: {

@@ -182,14 +182,18 @@ const PATHS: Json = {
           {
             name: "queue",
             in: "query",
-            description: "Only this queue (default: all).",
-            schema: { type: "string" },
+            description: "Only these queues: repeat it or separate them with commas (default: all).",
+            schema: { type: "array", items: { type: "string" } },
+            style: "form",
+            explode: true,
           },
           {
             name: "tag",
             in: "query",
-            description: "Only jobs with this tag (default: all).",
-            schema: { type: "string" },
+            description: "Only jobs with any of these tags: repeat it or separate them with commas (default: all).",
+            schema: { type: "array", items: { type: "string" } },
+            style: "form",
+            explode: true,
           },
           {
             name: "q",

@@ -4,7 +4,7 @@
  */
 
 import { suggestion } from "../core/errors.ts";
-import { isJobState, JOB_STATES, type JobState } from "../core/job.ts";
+import { isJobState, isQueueName, JOB_STATES, type JobState } from "../core/job.ts";
 import { problem } from "./responses.ts";
 
 export class BadQuery extends Error {
@@ -85,6 +85,27 @@ export function statesParam(query: URLSearchParams): JobState[] | undefined {
     return text;
   });
   return [...new Set(states)];
+}
+
+/**
+ * `tag=a&tag=b` and `tag=a,b` (likewise `queue`) both mean any of them, as `list --tag` and
+ * `list --queue` take them; undefined when none is given. Tags are matched as typed.
+ */
+export function anyOfParam(query: URLSearchParams, name: "tag" | "queue"): string[] | undefined {
+  const given = query
+    .getAll(name)
+    .flatMap((value) => value.split(","))
+    .map((value) => (name === "queue" ? value.trim() : value))
+    .filter((value) => value !== "");
+  if (given.length === 0) return undefined;
+  const badQueue = name === "queue" ? given.find((value) => !isQueueName(value)) : undefined;
+  if (badQueue !== undefined) {
+    throw new BadQuery(
+      `queue "${badQueue}" is not a queue name (letters, digits, '.', '_' or '-')`,
+      "separate several with commas, e.g. queue=default,emails",
+    );
+  }
+  return [...new Set(given)];
 }
 
 /** `true` or `false` (or absent: the fallback). */

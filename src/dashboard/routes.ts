@@ -254,7 +254,7 @@ export const ROUTES: readonly Route[] = [
     path: "/api/jobs",
     kind: "read",
     statuses: [200, 400],
-    query: { state: "many", queue: "one", tag: "one", q: "one", limit: "one", offset: "one" },
+    query: { state: "many", queue: "many", tag: "many", q: "one", limit: "one", offset: "one" },
     handle: ({ url, deps }) => jobs(deps.store, url.searchParams),
   },
   {

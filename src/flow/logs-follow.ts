@@ -22,18 +22,51 @@ export interface FollowParams {
   onAttemptEnd: (attempt: Attempt) => void;
 }
 
+const NEWLINE = new Uint8Array([0x0a]);
+
+/**
+ * The sink, remembering which streams stopped mid-line: `endLines` ends those lines, so that
+ * the attempt's end note and the next attempt's output start on lines of their own.
+ */
+function lineKeepingSink(sink: LogSink) {
+  const midLine = new Set<LogStream>();
+  return {
+    sink: (stream: LogStream, chunk: Uint8Array) => {
+      if (chunk.length === 0) return;
+      sink(stream, chunk);
+      if (chunk[chunk.length - 1] === NEWLINE[0]) midLine.delete(stream);
+      else midLine.add(stream);
+    },
+    endLines: () => {
+      for (const stream of midLine) sink(stream, NEWLINE);
+      midLine.clear();
+    },
+  };
+}
+
+/**
+ * Whether the attempt's files can be read here: on the host that ran it, or on another one
+ * that shares its QUEUECTL_HOME (PostgreSQL hosts with one network home, or one machine
+ * running workers under several QUEUECTL_HOST names).
+ */
+function filesReadableHere(home: string, attempt: Attempt): boolean {
+  return attemptFiles(home, attempt.host, attempt).local;
+}
+
 /** Returns the job as it ended, or null when it was purged while being followed. */
 export async function followJob(store: Store, params: FollowParams): Promise<Job | null> {
+  const output = lineKeepingSink(params.sink);
   let attempt = params.attempt ?? (await waitForNextAttempt(store, { jobId: params.jobId, afterToken: -1 }));
   while (attempt !== null) {
     const files = attemptFiles(params.home, params.host, attempt);
     let finished = attempt;
     if (attempt.finished_at === null) {
-      finished = await followAttempt(store, { files, attempt, streams: params.streams, sink: params.sink });
-    } else if (files.local) dumpAttempt(files, params.streams, params.sink);
-    // Another host ran it: its files are there, and the store keeps the last few KB.
-    if (!files.local && finished.output_tail)
-      params.sink("stdout", new TextEncoder().encode(finished.output_tail));
+      finished = await followAttempt(store, { files, attempt, streams: params.streams, sink: output.sink });
+    } else if (filesReadableHere(params.home, attempt)) dumpAttempt(files, params.streams, output.sink);
+    // Files out of reach: the store keeps the last few KB, printed once the attempt ended.
+    if (!filesReadableHere(params.home, finished) && finished.output_tail)
+      output.sink("stdout", new TextEncoder().encode(finished.output_tail));
+    output.endLines();
     params.onAttemptEnd(finished);
     attempt = await waitForNextAttempt(store, { jobId: params.jobId, afterToken: finished.token });
   }

@@ -1,10 +1,11 @@
 /**
  * The manual state moves users make — `dlq retry`, `cancel` and `rerun` — defined once for
- * the CLI and the dashboard. Each is one guarded store transition, so a move that races a
- * worker changes nothing and reports the state it found instead of clobbering it.
+ * the CLI and the dashboard, and which jobs `kill` acts on. Each move is one guarded store
+ * transition, so a move that races a worker changes nothing and reports the state it found
+ * instead of clobbering it.
  */
 
-import type { Job, JobState } from "../core/job.ts";
+import { FINISHED_STATES, type Job, type JobState } from "../core/job.ts";
 import type { Store } from "../store/store.ts";
 
 export interface JobMove {
@@ -81,4 +82,18 @@ export async function moveJob(
 export async function retryAllDead(store: Store, now: number): Promise<Job[]> {
   const move: JobMove = JOB_MOVES.retry;
   return store.jobTransition({ from: move.from, to: move.to, resetAttempts: move.resetAttempts, now });
+}
+
+/** Why `kill` leaves a job alone: it has `finished`, or `--retry` found no running attempt. */
+export type KillRefusal = "finished" | "not-running";
+
+/**
+ * `kill` stops a running job and cancels a waiting one. With `retry` it only stops a
+ * running attempt, so that the retry rules apply to it: a waiting job has no attempt to
+ * count, and canceling it would end it for good, the opposite of what `--retry` asks.
+ */
+export function killRefusal(state: JobState, retry: boolean): KillRefusal | null {
+  if (FINISHED_STATES.includes(state)) return "finished";
+  if (retry && state !== "processing") return "not-running";
+  return null;
 }

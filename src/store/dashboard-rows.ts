@@ -1,6 +1,7 @@
 /**
- * What both backends share for the dashboard's reads: the id search's LIKE pattern and the
- * mapping of aggregate rows to records. Only the SQL that produces the rows differs.
+ * What both backends share for the dashboard's reads and `list`'s: the id search's LIKE
+ * pattern, filter values, and the mapping of aggregate rows to records. Only the SQL that
+ * produces the rows differs.
  */
 
 import type { JobState } from "../core/job.ts";
@@ -17,6 +18,11 @@ type Row = Record<string, unknown>;
 /** LIKE treats `%` and `_` as wildcards; a search for `a_b` means those characters literally. */
 export function likePattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+}
+
+/** A filter of one value or of several, any of which matches, as a list; empty when absent. */
+export function anyOf(value: string | string[] | undefined): string[] {
+  return value === undefined ? [] : [...new Set([value].flat())];
 }
 
 function rowsToLinks(rows: Row[]): JobLink[] {

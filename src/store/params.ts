@@ -78,21 +78,21 @@ export interface JobListParams {
   offset?: number;
 }
 
-/** A page of jobs for the dashboard, newest first. Conditions that are absent do not filter. */
+/** A page of jobs for the dashboard, newest first. Absent conditions do not filter; tags match any. */
 export interface JobSearchParams {
   /** A case-insensitive substring of the id. */
   idContains?: string;
   state?: JobState;
-  tag?: string;
+  tag?: string | string[];
   limit: number;
   offset: number;
 }
 
-/** `list`'s filters: absent conditions do not filter; several states match any of them. */
+/** `list`'s filters: absent conditions do not filter; several states, tags or queues match any of them. */
 export interface JobPageParams {
   states?: JobState[];
-  tag?: string;
-  queue?: string;
+  tag?: string | string[];
+  queue?: string | string[];
   /** At most this many jobs; null for all. */
   limit: number | null;
   /** Newest first (default), or insertion order, which `list --json` has always used. */

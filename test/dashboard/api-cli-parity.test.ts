@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { parseConfigValue } from "../../src/core/config.ts";
 import { runCli, runCliJson, type TempHome, tempHome } from "../helpers/cli.ts";
 import { enqueue, openTestStore } from "./fixtures.ts";
 import { type RunningDashboard, startDashboard } from "./server.ts";
@@ -31,6 +32,9 @@ beforeAll(async () => {
   const now = Date.now();
   await enqueue(store, { id: "busy", command: "sleep 60" }, now);
   await store.jobClaim({ workerId: "parity-worker", host: "parity-host", now, leaseMs: 600_000 });
+  // Config values that are JSON themselves: both answers carry them as JSON.
+  await store.configSet({ key: "notify", value: parseConfigValue("notify", '["http://a.example/h"]') });
+  await store.configSet({ key: "limits", value: parseConfigValue("limits", '{"processes":100}') });
   await store.close();
   const folder = join(home.home, "jobs");
   mkdirSync(folder, { mode: 0o700 });
@@ -154,6 +158,10 @@ describe("GET /api/status", () => {
     expect(Object.keys(api)).toEqual(Object.keys(cli));
     expect(Object.keys(api)).toEqual(["jobs", "workers", "running", "folders", "config"]);
     expect(withoutAges(api)).toEqual(withoutAges(cli));
+    expect(api.config).toMatchObject({
+      notify: [{ url: "http://a.example/h", events: ["completed", "failed", "dead"] }],
+      limits: { processes: 100 },
+    });
     expect((api.running as Json[]).map((job) => [job.id, job.worker_id])).toEqual([
       ["busy", "parity-worker"],
     ]);

@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import Ajv2020 from "ajv/dist/2020";
+import { parseConfigValue } from "../../src/core/config.ts";
 import { ROUTES, routeStatuses } from "../../src/dashboard/routes.ts";
 import { type TempHome, tempHome } from "../helpers/cli.ts";
 import { enqueue, openTestStore, runJob } from "./fixtures.ts";
@@ -65,6 +66,13 @@ beforeAll(async () => {
     problemList: [{ file: "a.yaml", line: 1, column: 1, message: "bad" }],
   });
   for (const id of ["probe/kill", "probe/cancel"]) await enqueue(store, { id, command: "true" }, now);
+  // The config's JSON values, a list and an object, so the status schema is checked for them too.
+  const notify = [{ url: "http://a.example/h", events: ["dead"] }];
+  await store.configSet({ key: "notify", value: parseConfigValue("notify", JSON.stringify(notify)) });
+  await store.configSet({
+    key: "limits",
+    value: parseConfigValue("limits", '{"memory":"256M","cpu_time":"10m"}'),
+  });
   // One job each for retry (dead) and rerun (completed), so every move can succeed.
   for (const [id, exitCode] of [
     ["probe/retry", 1],

@@ -138,13 +138,18 @@ for (const backend of backends) {
       expect(await ids("state=pending&q=a1")).toEqual(["a1"]);
     });
 
-    test("a parameter read once but given twice is a 400; state may repeat", async () => {
+    test("a parameter read once but given twice is a 400; state, queue and tag may repeat", async () => {
       expect(await refusal("/api/jobs?limit=1&limit=2")).toMatchObject({
         status: 400,
         error: expect.stringContaining("limit"),
       });
-      expect(await refusal("/api/jobs?tag=red&tag=blue")).toMatchObject({ status: 400 });
+      expect(await refusal("/api/jobs?q=a&q=b")).toMatchObject({
+        status: 400,
+        error: expect.stringContaining("q"),
+      });
       expect(await ids("state=pending&state=failed")).toEqual(["b1", "a2", "a1"]);
+      expect(await ids("queue=default&queue=other")).toEqual(await ids("queue=default,other"));
+      expect(await ids("tag=red&tag=blue")).toEqual(await ids("tag=red,blue"));
     });
 
     test("numbers are plain decimal digits", async () => {

@@ -47,6 +47,7 @@ describe("job search query plans", () => {
     const shapes: JobSearchParams[] = [
       { limit: 26, offset: 0 },
       { tag: "t", limit: 26, offset: 0 },
+      { tag: ["t", "u"], limit: 26, offset: 0 },
       { idContains: "job", limit: 26, offset: 100 },
       { state: "completed", limit: 26, offset: 0 },
     ];

@@ -177,7 +177,7 @@ const cases: [string, () => string[], string, string?][] = [
   [
     "an empty --older-than",
     () => ["purge", "--older-than", ""],
-    "option `--older-than <duration>` value is missing",
+    "option `--older-than <duration>` is empty — give it a value, or leave it out; see `queuectl purge --help`",
   ],
   ["config set without a value", () => ["config", "set", "max-retries"], "missing required args"],
   ["config without a subcommand", () => ["config"], "`config` needs a subcommand"],
@@ -264,7 +264,7 @@ describe("the real process", () => {
 });
 
 describe("argument edge cases", () => {
-  test("negative numbers reach the flag's own check; an empty value is missing; help is a command", async () => {
+  test("negative numbers reach the flag's own check; an empty value is empty; help is a command", async () => {
     const home = tempHome();
     try {
       const negative = await runCli(["list", "--limit", "-1"], { env: home.env });
@@ -272,7 +272,7 @@ describe("argument edge cases", () => {
       expect(negative.stderr).toContain('--limit must be a whole number of at least 1, got "-1"');
       const empty = await runCli(["worker", "run", "--queue", "", "--drain"], { env: home.env });
       expect(empty.exitCode).toBe(2);
-      expect(empty.stderr).toContain("value is missing");
+      expect(empty.stderr).toContain("option `--queue <names>` is empty");
       const help = await runCli(["help", "enqueue"], { env: home.env });
       expect(help.exitCode).toBe(0);
       expect(help.stdout).toContain("queuectl enqueue [json]");

@@ -9,7 +9,7 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Store } from "../../src/store/store.ts";
-import { CLI_PATH, runCli } from "../helpers/cli.ts";
+import { CLI_PATH, runCli, waitFor } from "../helpers/cli.ts";
 import { config, enqueue, withStore, workerTestContext } from "../worker/helpers.ts";
 
 setDefaultTimeout(60_000);
@@ -120,6 +120,18 @@ describe("wait", () => {
     );
   });
 
+  test("the timeout in the error is a duration, not the number typed", async () => {
+    await enqueue(context.home, { id: "slow", command: "true" });
+    for (const [typed, shown] of [
+      ["1", "1s"],
+      ["0.3", "300ms"],
+    ]) {
+      const result = await cli("wait", "slow", "--timeout", typed ?? "");
+      expect(result.exitCode).toBe(1);
+      expect(result.stderr).toStartWith(`error: timed out after ${shown}; still not ended: slow (pending)`);
+    }
+  });
+
   test("waiting on many jobs, the error names the first ten and counts the rest", async () => {
     const ids = Array.from({ length: 25 }, (_, index) => `job-${index}`);
     const file = join(context.home.home, "many.ndjson");
@@ -175,6 +187,47 @@ describe("logs --follow", () => {
     expect(result.stderr).toContain("(attempt 1: exited with code 3)");
     expect(result.stderr).toContain("(attempt 2: exit 0)");
     expect(result.exitCode).toBe(0);
+  });
+
+  test("an attempt's last line without a newline is ended before the next attempt's output", async () => {
+    await config(context.home, "backoff-base", "1");
+    const marker = `${context.home.home}/ran-once`;
+    await enqueue(context.home, {
+      id: "partial",
+      command: `if [ -f ${marker} ]; then echo out 1 2; else touch ${marker}; printf partial-no-newline; exit 1; fi`,
+      max_retries: 1,
+    });
+    const follower = startCli("logs", "partial", "--follow");
+    context.foreground();
+    const result = await follower.result();
+    expect(result.stdout).toBe("partial-no-newline\nout 1 2\n");
+    expect(result.exitCode).toBe(0);
+  });
+
+  test("an attempt run under another host name, its files readable here, prints each line once", async () => {
+    const gate = `${context.home.home}/gate`;
+    await enqueue(context.home, {
+      id: "shared",
+      command: `echo line 1; while [ ! -e '${gate}' ]; do sleep 0.05; done; echo line 2; echo line 3`,
+      max_retries: 0,
+    });
+    const follower = startCli("logs", "shared", "--follow");
+    let seen = "";
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of follower.child.stdout) seen += decoder.decode(chunk, { stream: true });
+    })();
+    context.foreground([], { QUEUECTL_HOST: "host-b" });
+    // Followed while it runs: the files are read as they grow, and the store's tail must not repeat them.
+    await waitFor(() => seen.includes("line 1"), { timeoutMs: 20_000, what: "the first line" });
+    writeFileSync(gate, "");
+    expect(await follower.child.exited).toBe(0);
+    await reading;
+    expect(seen).toBe("line 1\nline 2\nline 3\n");
+    // It completed (the follow exited 0), so this follow begins after it: its files are read here too, once.
+    const again = await startCli("logs", "shared", "--follow").result();
+    expect(again.stdout).toBe("line 1\nline 2\nline 3\n");
+    expect(again.stderr).toBe("(attempt 1: exit 0)\n");
   });
 
   test("a job canceled before it ran ends the follow with exit 1", async () => {

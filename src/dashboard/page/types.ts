@@ -19,7 +19,7 @@ export type { StateCounts };
 export interface StatusJson {
   jobs: StateCounts;
   workers: WorkerJson[];
-  config: Record<string, number | string>;
+  config: Record<string, unknown>;
 }
 
 /** `show --json`: the job with its spec, where `attempts` is the list of runs rather than their count. */

@@ -8,6 +8,7 @@
 
 import type { SQL } from "bun";
 import type { Attempt, Job, StateCounts } from "../../core/job.ts";
+import { anyOf } from "../dashboard-rows.ts";
 import type { AttemptListParams, ById, JobListParams, JobPage, JobPageParams } from "../params.ts";
 import { rowsToStateCounts, rowToAttempt, rowToJob } from "../rows.ts";
 
@@ -53,8 +54,10 @@ export function jobPageSql(params: JobPageParams): { page: string; count: string
   if (params.states !== undefined && params.states.length > 0) {
     conditions.push(`state = ANY(${bind(params.states)}::text[])`);
   }
-  if (params.queue !== undefined) conditions.push(`queue = ${bind(params.queue)}::text`);
-  if (params.tag !== undefined) conditions.push(`tags @> jsonb_build_array(${bind(params.tag)}::text)`);
+  const queues = anyOf(params.queue);
+  if (queues.length > 0) conditions.push(`queue = ANY(${bind(queues)}::text[])`);
+  const tags = anyOf(params.tag);
+  if (tags.length > 0) conditions.push(`tags ?| ${bind(tags)}::text[]`);
   const where = conditions.length === 0 ? "" : `WHERE ${conditions.join(" AND ")}`;
   return {
     // The limit is the last value: `count` binds the filter values alone.

@@ -1,12 +1,12 @@
 /**
  * The dashboard's job reads on PostgreSQL, with the semantics of sqlite/job-search.ts: the
  * list filtered by state, tag and an id substring, and a job's dependency links. Where the
- * SQL differs: ILIKE for the case-insensitive id search and jsonb containment for tags.
+ * SQL differs: ILIKE for the case-insensitive id search and jsonb's `?|` (any of) for tags.
  */
 
 import type { SQL } from "bun";
 import type { Job } from "../../core/job.ts";
-import { likePattern, rowsToDependencyLinks } from "../dashboard-rows.ts";
+import { anyOf, likePattern, rowsToDependencyLinks } from "../dashboard-rows.ts";
 import type { DependencyLinksParams, JobSearchParams } from "../params.ts";
 import type { JobDependencyLinks } from "../records.ts";
 import { rowToJob } from "../rows.ts";
@@ -25,7 +25,8 @@ export function searchJobsSql(params: JobSearchParams): { sql: string; values: u
     return `$${values.length}`;
   };
   if (params.state !== undefined) conditions.push(`state = ${bind(params.state)}::text`);
-  if (params.tag !== undefined) conditions.push(`tags @> jsonb_build_array(${bind(params.tag)}::text)`);
+  const tags = anyOf(params.tag);
+  if (tags.length > 0) conditions.push(`tags ?| ${bind(tags)}::text[]`);
   if (params.idContains !== undefined && params.idContains !== "") {
     conditions.push(`id ILIKE ${bind(likePattern(params.idContains))} ESCAPE '\\'`);
   }

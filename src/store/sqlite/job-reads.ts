@@ -10,6 +10,7 @@
 
 import type { Database } from "bun:sqlite";
 import type { Attempt, Job, StateCounts } from "../../core/job.ts";
+import { anyOf } from "../dashboard-rows.ts";
 import type { AttemptListParams, ById, JobListParams, JobPage, JobPageParams } from "../params.ts";
 import { rowsToStateCounts, rowToAttempt, rowToJob } from "../rows.ts";
 
@@ -58,16 +59,18 @@ export function jobPageSql(params: JobPageParams): {
   const conditions: string[] = [];
   const values: (string | number)[] = [];
   if (params.states !== undefined && params.states.length > 0) {
-    conditions.push(`state IN (${params.states.map(() => "?").join(", ")})`);
+    conditions.push(`state IN (${placeholders(params.states)})`);
     values.push(...params.states);
   }
-  if (params.queue !== undefined) {
-    conditions.push("queue = ?");
-    values.push(params.queue);
+  const queues = anyOf(params.queue);
+  if (queues.length > 0) {
+    conditions.push(`queue IN (${placeholders(queues)})`);
+    values.push(...queues);
   }
-  if (params.tag !== undefined) {
-    conditions.push("EXISTS (SELECT 1 FROM json_each(jobs.tags) WHERE value = ?)");
-    values.push(params.tag);
+  const tags = anyOf(params.tag);
+  if (tags.length > 0) {
+    conditions.push(`EXISTS (SELECT 1 FROM json_each(jobs.tags) WHERE value IN (${placeholders(tags)}))`);
+    values.push(...tags);
   }
   const where = conditions.length === 0 ? "" : `WHERE ${conditions.join(" AND ")}`;
   return {
@@ -75,6 +78,11 @@ export function jobPageSql(params: JobPageParams): {
     count: `SELECT COUNT(*) AS n FROM jobs ${where}`,
     values,
   };
+}
+
+/** `?, ?, ?`: an IN list binding one value per item, never splicing one in. */
+export function placeholders(values: unknown[]): string {
+  return values.map(() => "?").join(", ");
 }
 
 export function jobPage(db: Database, params: JobPageParams): JobPage {

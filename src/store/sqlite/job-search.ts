@@ -10,10 +10,11 @@
 
 import type { Database } from "bun:sqlite";
 import type { Job } from "../../core/job.ts";
-import { likePattern, rowsToDependencyLinks } from "../dashboard-rows.ts";
+import { anyOf, likePattern, rowsToDependencyLinks } from "../dashboard-rows.ts";
 import type { DependencyLinksParams, JobSearchParams } from "../params.ts";
 import type { JobDependencyLinks } from "../records.ts";
 import { rowToJob } from "../rows.ts";
+import { placeholders } from "./job-reads.ts";
 
 type Row = Record<string, unknown>;
 
@@ -25,9 +26,10 @@ export function searchJobsSql(params: JobSearchParams): { sql: string; values: (
     conditions.push("state = ?");
     values.push(params.state);
   }
-  if (params.tag !== undefined) {
-    conditions.push("EXISTS (SELECT 1 FROM json_each(jobs.tags) WHERE value = ?)");
-    values.push(params.tag);
+  const tags = anyOf(params.tag);
+  if (tags.length > 0) {
+    conditions.push(`EXISTS (SELECT 1 FROM json_each(jobs.tags) WHERE value IN (${placeholders(tags)}))`);
+    values.push(...tags);
   }
   if (params.idContains !== undefined && params.idContains !== "") {
     // LIKE is case-insensitive for ASCII, which is what a search box should be.
