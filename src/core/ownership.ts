@@ -6,8 +6,12 @@
  * no longer declares the job, when the owner is what this folder was before it was
  * re-pointed (a symlinked `jobs -> releases/v2` now pointing at `releases/v3`), or when the
  * user asks with `sync --adopt`.
+ *
+ * Folders never nest: a folder inside another synced one would declare its files a second
+ * time, under other ids (nestedFolder).
  */
 
+import { sep } from "node:path";
 import { isOwnedBy, type JobFacts, ownerKey } from "./reconcile.ts";
 
 export type AdoptReason = "gone" | "undeclared" | "relinked" | "asked";
@@ -42,4 +46,45 @@ export function decideOwnership(facts: JobFacts | null, context: OwnershipContex
   if (!facts.declared) return { kind: "adopt", from, reason: "undeclared" };
   if (context.adopt) return { kind: "adopt", from, reason: "asked" };
   return { kind: "foreign", owner: from };
+}
+
+/** Another folder the store keeps a sync record of, as found on disk now. */
+export interface SyncedFolder {
+  /** The folder as its record names it. */
+  folder: string;
+  /** Real paths it reads now and was last read from, those still on disk. */
+  paths: readonly string[];
+  /**
+   * Whether its last sync found any jobfile. One that found none declares nothing any
+   * more: everything it declared was canceled or forgotten.
+   */
+  declares: boolean;
+}
+
+export interface Nesting {
+  /** `inside`: the folder being synced lies inside `path`; `holds`: `path` lies inside it. */
+  kind: "inside" | "holds";
+  folder: string;
+  path: string;
+}
+
+function isUnder(path: string, folder: string): boolean {
+  return path !== folder && path.startsWith(folder.endsWith(sep) ? folder : folder + sep);
+}
+
+/**
+ * A folder synced into the store that lies inside the folder at `root` (a real path), or
+ * holds it. Each declares the files of the inner one, under two ids (`team/x` and `x`), so
+ * the same command would be queued twice; the second of the two is refused. One folder
+ * under two names (a link and its target) is one folder, not a nesting.
+ */
+export function nestedFolder(root: string, folders: readonly SyncedFolder[]): Nesting | null {
+  for (const other of folders) {
+    if (!other.declares) continue;
+    for (const path of other.paths) {
+      if (isUnder(root, path)) return { kind: "inside", folder: other.folder, path };
+      if (isUnder(path, root)) return { kind: "holds", folder: other.folder, path };
+    }
+  }
+  return null;
 }

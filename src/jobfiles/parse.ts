@@ -10,6 +10,10 @@
  * change when someone reorders the list, cancelling one job and queueing another.
  * A declaration with `matrix` stands for one job per combination (declaration.ts).
  *
+ * YAML merge keys (`<<: *defaults`) bring in the fields of an anchored mapping that a job does
+ * not write itself; such a mapping may sit beside `jobs:`, as CI configs keep theirs. A
+ * field's problem points at where it is written, merged in or not.
+ *
  * A file is all or nothing: any problem in it means none of its jobs is applied.
  */
 
@@ -19,8 +23,12 @@ import type { JobSpec } from "../core/spec.ts";
 import {
   documentValue,
   firstLine,
+  keyText,
   linePosition,
+  MergeKeyError,
+  mapPair,
   readYaml,
+  resolveNode,
   type TextPlace,
   type YamlDocument,
   yamlLibrary as yaml,
@@ -80,37 +88,57 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function keyText(key: unknown): string {
-  return yaml().isScalar(key) ? String(key.value) : String(key);
-}
-
 function offsetOf(node: unknown): number {
   return (node as Node | null)?.range?.[0] ?? 0;
 }
 
-/** Offset of the key that holds `field` (`env.HOME` walks into `env`), or null when absent. */
+/**
+ * Offset of the key that holds `field` (`env.HOME` walks into `env`), or null when absent.
+ * A merged field's key is in the mapping it was merged from.
+ */
 function fieldOffset(node: Node | null, field: string, doc: YamlDocument): number | null {
   let current: unknown = node;
   let found: number | null = null;
   for (const part of field.split(".")) {
     if (!yaml().isMap(current)) break;
-    const pair = current.items.find((item) => keyText(item.key) === part);
+    const pair = mapPair(current, part, doc);
     if (!pair) break;
     found = offsetOf(pair.key);
-    current = resolveAlias(pair.value, doc);
+    current = resolveNode(pair.value, doc);
   }
   return found;
 }
 
-function resolveAlias(node: unknown, doc: YamlDocument): unknown {
-  return yaml().isAlias(node) ? (node.resolve(doc) ?? node) : node;
+/**
+ * The first line that git writes around a conflict it left for the user (`<<<<<<< HEAD`,
+ * `|||||||`, `=======`, `>>>>>>> branch`), when the text holds a conflict's start or end.
+ * Read as YAML, one conflict made half a dozen errors that said nothing of its cause.
+ */
+function conflictMarkerOffset(text: string): number | null {
+  if (!/^(?:<{7}|>{7})(?: |\r?$)/m.test(text)) return null;
+  return /^(?:<{7}|\|{7}|={7}|>{7})(?: |\r?$)/m.exec(text)?.index ?? null;
+}
+
+/** The YAML parser's words for what a JSON file breaks, in JSON's terms. */
+function jsonWording(message: string): string {
+  return message === "Map keys must be unique" ? "an object's keys must be unique" : message;
+}
+
+/** Whether a key beside `jobs:` only holds what jobs merge or alias: its value has an anchor. */
+function isAnchored(node: unknown): boolean {
+  return yaml().isNode(node) && Boolean(node.anchor);
 }
 
 export function parseJobfile(text: string, rel: string): ParsedJobfile {
   const result: ParsedJobfile = { jobs: [], problems: [], knownIds: [] };
   // Counted by hand until the YAML is read, then by the parser's line counter.
   let place = (offset: number): Place => linePosition(text, offset);
+  const reported = new Set<string>();
   const report = (offset: number, field: string | null, message: string, hint: string) => {
+    // Jobs that merge one mapping share its problems, at one place: each is said once.
+    const key = JSON.stringify([offset, field, message]);
+    if (reported.has(key)) return;
+    reported.add(key);
     result.problems.push({ file: rel, ...place(offset), field, message, hint });
   };
   const done = () => {
@@ -128,7 +156,18 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
     );
     return done();
   }
-  if (/\.json$/i.test(rel)) {
+  const conflictAt = conflictMarkerOffset(text);
+  if (conflictAt !== null) {
+    report(
+      conflictAt,
+      null,
+      "has an unresolved git merge conflict",
+      "resolve it (e.g. `git mergetool`, or edit the file and `git add` it); until then the jobs it declared stay as they are",
+    );
+    return done();
+  }
+  const isJson = /\.json$/i.test(rel);
+  if (isJson) {
     const bom = text.startsWith("\uFEFF") ? 1 : 0;
     try {
       JSON.parse(text.slice(bom));
@@ -148,12 +187,13 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
   const yamlText = readYaml(text, { numbersAsWritten: "none" });
   place = yamlText.place;
   const docs = yamlText.documents;
-  // Every syntax problem of every document, so one round of fixes can clear them all.
+  // Every syntax problem of every document, so one round of fixes can clear them all. A JSON
+  // file is read by the YAML parser too, for places, but what it breaks is JSON's rules.
   for (const problem of [...yamlText.errors, ...yamlText.warnings]) {
     report(
       problem.offset,
       null,
-      `invalid YAML (${problem.message})`,
+      isJson ? `invalid JSON (${jsonWording(problem.message)})` : `invalid YAML (${problem.message})`,
       "fix the syntax; until then the jobs it declared stay as they are",
     );
   }
@@ -170,11 +210,12 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
     try {
       value = documentValue(doc);
     } catch (error) {
+      const merge = error instanceof MergeKeyError ? error : null;
       report(
-        offsetOf(root),
+        merge?.offset ?? offsetOf(root),
         null,
         `cannot be read: ${firstLine((error as Error).message)}`,
-        "write the jobs out without so many YAML aliases",
+        merge?.hint ?? "write the jobs out without so many YAML aliases",
       );
       return done();
     }
@@ -195,7 +236,7 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
     if (yaml().isMap(root) && root.has("jobs")) {
       for (const pair of root.items) {
         const key = keyText(pair.key);
-        if (key !== "jobs" && key !== SCHEMA_KEY)
+        if (key !== "jobs" && key !== SCHEMA_KEY && !isAnchored(pair.value))
           report(
             offsetOf(pair.key),
             key,
@@ -216,7 +257,7 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
       }
       list.items.forEach((item, index) => {
         entries.push({
-          node: resolveAlias(item, doc) as Node,
+          node: resolveNode(item, doc) as Node,
           value: values[index],
           offset: offsetOf(item),
           doc,
@@ -285,11 +326,10 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
     }
     if (declared.problems.length > 0) continue;
     const fields: Record<string, Place> = {};
-    if (yaml().isMap(entry.node))
-      for (const pair of entry.node.items) {
-        const key = keyText(pair.key);
-        if (LATER_CHECKED_FIELDS.has(key)) fields[key] = place(offsetOf(pair.key));
-      }
+    for (const field of LATER_CHECKED_FIELDS) {
+      const offset = field in entry.value ? fieldOffset(entry.node, field, doc) : null;
+      if (offset !== null) fields[field] = place(offset);
+    }
     for (const { spec, matrix } of declared.specs)
       result.jobs.push({ spec, ...idAt, fields, ...(matrix ? { matrix } : {}) });
   }

@@ -1,13 +1,52 @@
 /**
  * Dependencies between jobfile jobs (`after`). Every id named must be declared by a valid
  * jobfile of the folder or already be in the queue, and jobs must not wait for each other
- * in a cycle, or they would wait forever. A file with such a problem is held back whole,
- * which can leave another file's dependency undeclared, so the check repeats until stable.
+ * in a cycle, or they would wait forever; nor can they wait on a schedule. A file with such
+ * a problem is held back whole, which can leave another file's dependency undeclared, so the
+ * check repeats until stable.
  */
 
 import { findCycle } from "../core/dependencies.ts";
 import type { DesiredJob } from "./desired.ts";
+import { isScheduled } from "./plan-schedules.ts";
 import type { JobfileProblem } from "./problem.ts";
+
+/**
+ * Files whose jobs wait on a schedule: a schedule is no job but makes one per occurrence,
+ * so nothing could ever end such a wait. `schedules` holds the ids of the schedules the
+ * folder declares and the store keeps; an id also declared as a job of the folder, or held
+ * by the queue, is that job. Such a file is in error before the plan, like a file that
+ * does not parse, so the message can say what the id is instead of "no jobfile declares it".
+ */
+export function scheduleWaitConflicts(
+  jobs: readonly DesiredJob[],
+  schedules: ReadonlySet<string>,
+  existing: ReadonlySet<string>,
+): Map<string, JobfileProblem[]> {
+  const conflicts = new Map<string, JobfileProblem[]>();
+  const waiting = jobs.filter((job) => (job.spec.after ?? []).length > 0);
+  if (waiting.length === 0 || schedules.size === 0) return conflicts;
+  const plainJobs = new Set(jobs.filter((job) => !isScheduled(job)).map((job) => job.spec.id));
+  for (const job of waiting) {
+    const named = (job.spec.after ?? []).filter(
+      (id) => schedules.has(id) && !plainJobs.has(id) && !existing.has(id),
+    );
+    if (named.length === 0) continue;
+    const quoted = named.map((id) => `"${id}"`).join(", ");
+    const several = named.length > 1;
+    const place = job.fields?.after ?? job;
+    const problem: JobfileProblem = {
+      file: job.file,
+      line: place.line,
+      column: place.column,
+      field: "after",
+      message: `\`after\` names ${quoted}, which ${several ? "are schedules" : "is a schedule"}, and a job cannot wait on a schedule`,
+      hint: `take ${several ? "them" : "it"} out of \`after\` to wait on nothing, or make ${quoted} a plain job (without \`schedule\`) to wait for its one run`,
+    };
+    conflicts.set(job.file, [...(conflicts.get(job.file) ?? []), problem]);
+  }
+  return conflicts;
+}
 
 /** Problems by file; `existing` holds the ids the queue already has. */
 export function dependencyConflicts(

@@ -22,9 +22,11 @@ import type { ParsedJobfile } from "./parse.ts";
 
 /**
  * Bumped whenever the parser or this file's shape changes what an entry means (2: `matrix`
- * declarations, which format 1 recorded as errors; 3: only the places of `after` fields).
+ * declarations, which format 1 recorded as errors; 3: only the places of `after` fields;
+ * 4: YAML merge keys, which format 3 recorded as errors, a conflicted file as one problem,
+ * and a JSON file's syntax problems worded as JSON).
  */
-const INDEX_FORMAT = 3;
+const INDEX_FORMAT = 4;
 
 /**
  * How close to the reading sync's start a file's times make it racy. Sub-second timestamps

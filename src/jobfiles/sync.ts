@@ -13,9 +13,11 @@ import { nextOccurrence } from "../core/schedule.ts";
 import type { DeclaredJob, JobDeclaration, JobfileApplyResult, Store } from "../store/store.ts";
 import type { DesiredState } from "./desired.ts";
 import { type Plan, plan, planChanges, planHasChanges } from "./plan.ts";
+import { scheduleWaitConflicts } from "./plan-dependencies.ts";
+import { isScheduled } from "./plan-schedules.ts";
 import { type ReadFolderOptions, readJobsFolder } from "./read-folder.ts";
 import type { ScheduleApplyResult, SyncOutcome } from "./sync-outcome.ts";
-import { previousTarget, recordSyncRun, targetToRecord } from "./sync-record.ts";
+import { assertNotNested, previousTarget, recordSyncRun, targetToRecord } from "./sync-record.ts";
 
 export interface SyncOptions extends ReadFolderOptions {
   /** Plan only; nothing is written to the store (the read index still is). Default false. */
@@ -153,6 +155,34 @@ function noLongerDeclared(
   return declared.filter((row) => row.declared && !desiredIds.has(row.id) && ours(row)).map((row) => row.id);
 }
 
+/**
+ * `desired` with the files whose jobs wait on a schedule in error (scheduleWaitConflicts),
+ * as a file that does not parse is: what they declared stays as it was. A schedule is one
+ * wherever it is kept, so the whole store's count, not only those a watcher's plan covers.
+ */
+function holdBackScheduleWaits(
+  desired: DesiredState,
+  schedules: readonly { id: string }[],
+  existing: readonly { id: string }[],
+): DesiredState {
+  const scheduleIds = new Set([
+    ...desired.jobs.filter(isScheduled).map((job) => job.spec.id),
+    ...schedules.map((schedule) => schedule.id),
+  ]);
+  const conflicts = scheduleWaitConflicts(desired.jobs, scheduleIds, new Set(existing.map((row) => row.id)));
+  if (conflicts.size === 0) return desired;
+  return {
+    ...desired,
+    jobs: desired.jobs.filter((job) => !conflicts.has(job.file)),
+    problems: [...desired.problems, ...[...conflicts.values()].flat()],
+    blocked: [...desired.blocked, ...conflicts.keys()],
+    blockedIds: [
+      ...desired.blockedIds,
+      ...desired.jobs.filter((job) => conflicts.has(job.file)).map((job) => job.spec.id),
+    ],
+  };
+}
+
 function isDeclaredRow(row: JobDeclaration): row is JobDeclaration & DeclaredJob {
   return row.source !== null;
 }
@@ -181,10 +211,10 @@ export async function reconcile(params: {
   /** `store.declaredList()` when the caller has just read it; read here otherwise. */
   declared?: DeclaredJob[];
 }): Promise<Reconciled> {
-  const { store, desired, scope } = params;
+  const { store, scope } = params;
   // Facts for every id the plan may touch: the declared ones, what they wait for, and the
   // folder's own rows it no longer declares (removal candidates).
-  const wanted = [...new Set(desired.jobs.flatMap((job) => [job.spec.id, ...(job.spec.after ?? [])]))];
+  const wanted = [...new Set(params.desired.jobs.flatMap((job) => [job.spec.id, ...(job.spec.after ?? [])]))];
   const [read, allSchedules] = await Promise.all([
     params.declared
       ? { declared: params.declared, facts: null }
@@ -203,8 +233,9 @@ export async function reconcile(params: {
   const existing =
     read.facts ??
     (await store.jobDeclarations({
-      ids: [...wanted, ...noLongerDeclared(desired, declared, params.supersedes ?? null)],
+      ids: [...wanted, ...noLongerDeclared(params.desired, declared, params.supersedes ?? null)],
     }));
+  const desired = holdBackScheduleWaits(params.desired, allSchedules, existing);
   // A wanted id without a row may have been purged after its file went away; what it
   // completed still decides (a no-op re-sync has a row for every id and skips the read).
   const stored = new Set(existing.map((row) => row.id));
@@ -239,6 +270,7 @@ export async function reconcile(params: {
 }
 
 export async function syncJobsFolder(options: SyncOptions): Promise<SyncOutcome> {
+  await assertNotNested(options.store, options.dir);
   const { desired, fileCount, settlesAt } = await readJobsFolder(options);
   const supersedes = await previousTarget(options.store, options.dir, desired.root);
   const reconciled = await reconcile({ ...options, desired, supersedes });

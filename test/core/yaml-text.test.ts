@@ -22,6 +22,11 @@ describe("readYaml", () => {
     ]);
   });
 
+  test("a job field merged in (`<<`) keeps its characters as one written out does", () => {
+    const text = "- <<: {id: 007, env: {VERSION: 1.10}}\n  command: x\n";
+    expect(values(text, "job fields")).toEqual([[{ id: "007", command: "x", env: { VERSION: "1.10" } }]]);
+  });
+
   test("syntax errors and repeated keys are collected with line and column, one line each", () => {
     const yaml = readYaml("a: 1\nb: [\n---\nc: 1\nc: 2\n", { numbersAsWritten: "none" });
     expect(yaml.errors.map((error) => [error.line, error.column])).toEqual([

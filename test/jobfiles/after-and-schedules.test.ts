@@ -192,6 +192,54 @@ function suite(t: BackendTest): void {
       expect(await t.store.scheduleGet({ id: "rotate" })).toBeNull();
     });
 
+    test("a job waiting on a schedule is an error that says so, and keeps its last good revision", async () => {
+      await t.setUp();
+      t.fixture.write("sched.yaml", 'command: echo sched\nschedule: "0 3 * * *"\n');
+      t.fixture.write("onsched.yaml", "command: echo s\n");
+      await sync(t.store, t.fixture.dir);
+      const before = await jobOf(t.store, "onsched");
+      t.fixture.write("onsched.yaml", "command: echo s2\nafter: [sched]\n");
+      const spec = { id: "by-hand", command: "echo by hand", schedule: "0 5 * * *" };
+      await t.store.scheduleUpsert({
+        id: "by-hand",
+        spec,
+        revision: specRevision(spec),
+        source: null,
+        nextAt: null,
+        now: Date.now(),
+      });
+      t.fixture.write("waits.yaml", "command: echo w\nafter: [by-hand]\n");
+      const outcome = await sync(t.store, t.fixture.dir);
+      expect(
+        outcome.plan.errors.map((error) => [
+          error.file,
+          error.line,
+          error.column,
+          error.field,
+          error.message,
+        ]),
+      ).toEqual([
+        [
+          "onsched.yaml",
+          2,
+          1,
+          "after",
+          '`after` names "sched", which is a schedule, and a job cannot wait on a schedule',
+        ],
+        [
+          "waits.yaml",
+          2,
+          1,
+          "after",
+          '`after` names "by-hand", which is a schedule, and a job cannot wait on a schedule',
+        ],
+      ]);
+      expect(outcome.plan.errors[0]?.hint).toContain("plain job");
+      expect(outcome.plan.changes).toEqual([]);
+      expect(await jobOf(t.store, "onsched")).toMatchObject({ revision: before.revision, state: "pending" });
+      expect(await t.store.jobGet({ id: "waits" })).toBeNull();
+    });
+
     test("a schedule in a file in error stays as it was", async () => {
       await t.setUp();
       t.fixture.write("rotate.yaml", nightly);

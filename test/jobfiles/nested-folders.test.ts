@@ -1,0 +1,118 @@
+/**
+ * Synced folders never nest, on every backend: a folder inside another one synced into the
+ * same store, or holding one, would declare the inner folder's files a second time under
+ * other ids (`team/x` and `x`), so `sync` and a starting watcher refuse it. Paths compare
+ * as real paths; a folder gone from disk, or one that declares nothing any more, does not
+ * count; a re-pointed symlinked folder is still one folder.
+ */
+
+import { expect, setDefaultTimeout, test } from "bun:test";
+import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { UserError } from "../../src/core/errors.ts";
+import { assertNotWatched, folderKey } from "../../src/jobfiles/sync-record.ts";
+import { startWatcher } from "../../src/jobfiles/watch.ts";
+import { refused, runCli } from "../helpers/cli.ts";
+import { type BackendTest, forEachBackend, sync } from "./helpers.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
+
+async function refusal(promise: Promise<unknown>): Promise<UserError> {
+  const error = await promise.then(
+    () => null,
+    (caught: unknown) => caught,
+  );
+  if (!(error instanceof UserError)) throw new Error(`expected a UserError, got ${String(error)}`);
+  return error;
+}
+
+async function ids(t: BackendTest): Promise<string[]> {
+  return (await t.store.jobList({})).map((job) => `${job.id} ${job.state}`).sort();
+}
+
+forEachBackend("nested folders", (t) => {
+  test("a folder inside a synced one is refused, dry run too, naming the outer one", async () => {
+    await t.setUp();
+    t.fixture.write("team/x.yaml", "command: echo x\n");
+    await sync(t.store, t.fixture.dir);
+    const team = join(t.fixture.dir, "team");
+    const error = await refusal(sync(t.store, team));
+    expect(error.message).toBe(
+      `the jobs folder ${team} lies inside ${t.fixture.root}, also synced into this store: its files would be queued twice, under two ids`,
+    );
+    expect(error.hint).toBe(`sync only ${t.fixture.root} (it reads team/ too), or move ${team} out of it`);
+    await refusal(sync(t.store, team, { dryRun: true }));
+    expect(await ids(t)).toEqual(["team/x pending"]);
+    const cli = await runCli(["sync", team], { env: t.fixture.env });
+    refused(cli, `lies inside ${t.fixture.root}`);
+  });
+
+  test("a folder holding a synced one is refused until the inner one declares nothing", async () => {
+    await t.setUp();
+    t.fixture.write("team/x.yaml", "command: echo x\n");
+    const team = join(t.fixture.root, "team");
+    await sync(t.store, team);
+    const error = await refusal(sync(t.store, t.fixture.dir));
+    expect(error.message).toContain(`holds ${team}, also synced into this store`);
+    expect(error.hint).toContain(`empty ${team}, sync it`);
+    expect(await ids(t)).toEqual(["x pending"]);
+    // The way out the hint gives: the inner folder synced empty, its files put back.
+    renameSync(join(team, "x.yaml"), join(t.fixture.home, "x.yaml"));
+    await sync(t.store, team);
+    renameSync(join(t.fixture.home, "x.yaml"), join(team, "x.yaml"));
+    expect((await sync(t.store, t.fixture.dir)).applied?.create).toEqual(["team/x"]);
+    expect(await ids(t)).toEqual(["team/x pending", "x canceled"]);
+  });
+
+  test("paths compare as real paths; a folder beside it, or gone from disk, does not count", async () => {
+    await t.setUp();
+    t.fixture.write("team/x.yaml", "command: echo x\n");
+    await sync(t.store, t.fixture.dir);
+    const link = join(t.fixture.home, "team-link");
+    symlinkSync(join(t.fixture.root, "team"), link);
+    expect((await refusal(sync(t.store, link))).message).toContain(`lies inside ${t.fixture.root}`);
+    // `jobs-old` starts as `jobs` does, but lies beside it. Its subfolder, synced first and
+    // then gone from disk, no longer holds it back.
+    const sibling = join(t.fixture.home, "jobs-old");
+    mkdirSync(join(sibling, "sub"), { recursive: true, mode: 0o700 });
+    writeFileSync(join(sibling, "sub", "y.yaml"), "command: echo y\n", { mode: 0o600 });
+    await sync(t.store, join(sibling, "sub"));
+    expect((await refusal(sync(t.store, sibling))).message).toContain(`holds ${join(sibling, "sub")}`);
+    rmSync(join(sibling, "sub"), { recursive: true });
+    writeFileSync(join(sibling, "old.yaml"), "command: echo old\n", { mode: 0o600 });
+    expect((await sync(t.store, sibling)).applied?.create).toEqual(["old"]);
+  });
+
+  test("a watcher is refused at start, and so is `worker start --watch` before anything starts", async () => {
+    await t.setUp();
+    t.fixture.write("team/x.yaml", "command: echo x\n");
+    await sync(t.store, t.fixture.dir);
+    const team = join(t.fixture.dir, "team");
+    const started = startWatcher({ store: t.store, dir: team });
+    started.then((watcher) => watcher.close()).catch(() => {});
+    expect((await refusal(started)).message).toContain(`lies inside ${t.fixture.root}`);
+    const check = { now: Date.now(), host: "here", isProcessAlive: () => true };
+    expect((await refusal(assertNotWatched(t.store, folderKey(team), check))).message).toContain(
+      "lies inside",
+    );
+    expect(await t.store.folderList()).toHaveLength(1);
+  });
+
+  test("a re-pointed symlinked folder keeps syncing; the folder holding its targets is refused", async () => {
+    await t.setUp();
+    const releases = join(t.fixture.home, "releases");
+    for (const release of ["v2", "v3"]) {
+      mkdirSync(join(releases, release), { recursive: true, mode: 0o700 });
+      writeFileSync(join(releases, release, "a.yaml"), `command: echo ${release}\n`, { mode: 0o600 });
+    }
+    rmSync(t.fixture.dir, { recursive: true });
+    symlinkSync(join(releases, "v2"), t.fixture.dir);
+    await sync(t.store, t.fixture.dir);
+    symlinkSync(join(releases, "v3"), `${t.fixture.dir}.new`);
+    renameSync(`${t.fixture.dir}.new`, t.fixture.dir);
+    const relinked = await sync(t.store, t.fixture.dir);
+    expect(relinked.plan.changes.map((change) => change.adopt?.reason)).toEqual(["relinked"]);
+    expect((await refusal(sync(t.store, releases))).message).toContain(`holds ${t.fixture.dir}`);
+  });
+});
