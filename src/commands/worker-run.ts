@@ -6,6 +6,7 @@ import { ensureHome, hostName, queuectlHome } from "../core/home.ts";
 import { printWorkerEvent } from "../render/worker-events.ts";
 import { LONG_RUNNING_CONNECTIONS, openStore } from "../store/open.ts";
 import { Worker } from "../worker/loop.ts";
+import { RELEASE_SIGNAL, STOP_SIGNAL, WAKE_SIGNAL } from "../worker/signals.ts";
 import { PREFETCH_HELP, type WorkerFlags, workerFlags } from "./context.ts";
 
 interface RunOptions extends WorkerFlags {
@@ -37,17 +38,21 @@ async function runForeground(options: RunOptions): Promise<void> {
     if (signals === 1) worker.requestStop("signal");
     else worker.escalate();
   };
+  // `worker stop` past its timeout: a signal of its own, which a pending SIGTERM cannot swallow.
+  const onRelease = () => worker.escalate();
   // `kill` on this host: look for kill requests now rather than at the next heartbeat.
   const onKill = () => worker.checkNow();
-  process.on("SIGTERM", onSignal);
-  process.on("SIGINT", onSignal);
-  process.on("SIGUSR2", onKill);
+  const handlers: [NodeJS.Signals, () => void][] = [
+    [STOP_SIGNAL, onSignal],
+    ["SIGINT", onSignal],
+    [RELEASE_SIGNAL, onRelease],
+    [WAKE_SIGNAL, onKill],
+  ];
+  for (const [signal, handler] of handlers) process.on(signal, handler);
   try {
     await worker.run();
   } finally {
-    process.off("SIGTERM", onSignal);
-    process.off("SIGINT", onSignal);
-    process.off("SIGUSR2", onKill);
+    for (const [signal, handler] of handlers) process.off(signal, handler);
     await store.close();
   }
 }

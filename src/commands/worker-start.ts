@@ -7,7 +7,7 @@ import { ensureHome, hostName, queuectlHome } from "../core/home.ts";
 import { colors, printJson, safeText } from "../render.ts";
 import type { Store } from "../store/store.ts";
 import { isProcessAlive } from "../worker/process-info.ts";
-import { startWorkers } from "../worker/supervisor.ts";
+import { MAX_WORKER_COUNT, startWorkers } from "../worker/supervisor.ts";
 import {
   integerOption,
   lastValue,
@@ -31,7 +31,10 @@ async function refuseWatchedFolder(store: Store, dir: string): Promise<void> {
 export function registerWorkerStart(cli: CAC): void {
   cli
     .command("worker start", "Start background workers and return, printing their PIDs")
-    .option("--count <n>", "Worker processes to start (default: 1)")
+    .option(
+      "--count <n>",
+      `Worker processes to start, at most ${MAX_WORKER_COUNT}; for more jobs at once raise --concurrency (default: 1)`,
+    )
     .option("--concurrency <n>", "Jobs each worker runs at once (default: 1)")
     .option("--prefetch <n>", PREFETCH_HELP)
     .option(
@@ -45,6 +48,12 @@ export function registerWorkerStart(cli: CAC): void {
     .example("queuectl worker start --count 2 --watch jobs")
     .action(async (options: StartOptions) => {
       const count = integerOption("count", lastValue(options.count), 1, 1);
+      if (count > MAX_WORKER_COUNT) {
+        throw new UserError(
+          `--count must be at most ${MAX_WORKER_COUNT}, got ${count}`,
+          `start at most ${MAX_WORKER_COUNT} workers and give each more jobs at once with --concurrency`,
+        );
+      }
       const { concurrency, prefetch, queues } = workerFlags(options);
       const watch = lastValue(options.watch as string | string[] | undefined);
       if (watch === "" || typeof watch === "boolean") {

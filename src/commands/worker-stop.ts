@@ -66,7 +66,7 @@ export function registerWorkerStop(cli: CAC): void {
         if (report.killed.length > 0)
           console.log(
             colors.yellow(
-              `  ${report.killed.length} ignored SIGTERM and were killed; their jobs are rescued when their leases expire`,
+              `  ${report.killed.length} did not exit in time and were killed; jobs they held are rescued when their leases expire`,
             ),
           );
         if (report.watchers.length > 0)

@@ -52,6 +52,15 @@ function findProgram(program: string, path: string, cwd: string | undefined): st
 const EXEC_ARGS = 'exec "$@"';
 
 /**
+ * `sh -c -- <command>`: without `--`, a command that starts with `-` or `+` (`-1`, `-x echo
+ * hi`) would be read as options to sh itself. With it, the shell runs the line as a prompt
+ * would, and reports an unknown program its way (`-1: not found`, exit code 127).
+ */
+export function shellArgv(command: string): string[] {
+  return ["/bin/sh", "-c", "--", command];
+}
+
+/**
  * Characters a word of a plain command may hold: none of them means anything to a POSIX
  * shell outside a first word (where `=` would make an assignment). Quotes, `$`, `~`,
  * globs, redirections, `#`, `\` and the rest keep the shell.
@@ -95,7 +104,7 @@ export function commandLaunch(
   const path = env.PATH ?? "";
   const find = (program: string) => findProgram(program, path, spec.cwd);
   if (typeof spec.command === "string") {
-    const shell = ["/bin/sh", "-c", spec.command];
+    const shell = shellArgv(spec.command);
     // An empty PATH entry means the current folder to the shell, and nothing to Bun.which.
     const words = limited || /(^|:)(:|$)/.test(path) ? null : plainCommandWords(spec.command);
     const [program = "", ...args] = words ?? [];

@@ -13,6 +13,7 @@ import { hostName } from "../core/home.ts";
 import type { Job } from "../core/job.ts";
 import type { Store, WorkerRecord } from "../store/store.ts";
 import { isQueuectlProcess, signalProcess } from "./process-info.ts";
+import { WAKE_SIGNAL } from "./signals.ts";
 
 export const KILLED_BY_USER = "killed by user";
 
@@ -79,10 +80,10 @@ async function killOne(
   return { id, kind: "not-running", state: (await store.jobGet({ id }))?.state ?? null };
 }
 
-/** SIGUSR2 to the job's worker when it runs on this host: it renews now and sees the kill. */
+/** WAKE_SIGNAL to the job's worker when it runs on this host: it renews now and sees the kill. */
 function wakeLocalWorker(worker: WorkerRecord, host: string): boolean {
   if (worker.host !== host || !isQueuectlProcess(worker.pid, "worker", worker.started_at)) return false;
-  return signalProcess(worker.pid, "SIGUSR2");
+  return signalProcess(worker.pid, WAKE_SIGNAL);
 }
 
 /**

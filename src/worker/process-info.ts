@@ -5,7 +5,8 @@
  * someone else's program.
  */
 
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
+import { constants as osConstants } from "node:os";
 
 /** Linux keeps /proc; elsewhere the checks below fall back to what kill(pid, 0) says. */
 function procText(path: string): string | null {
@@ -76,4 +77,74 @@ export function signalProcess(pid: number, signal: NodeJS.Signals): boolean {
   } catch {
     return false;
   }
+}
+
+/** The bit of `signal` in /proc's hexadecimal signal masks, or null for a name this host lacks. */
+function signalBit(signal: NodeJS.Signals): bigint | null {
+  const number = osConstants.signals[signal];
+  return number === undefined ? null : 1n << BigInt(number - 1);
+}
+
+function statusMask(status: string, field: string): bigint | null {
+  const match = new RegExp(`^${field}:\\s*([0-9a-f]+)$`, "m").exec(status);
+  return match ? BigInt(`0x${match[1]}`) : null;
+}
+
+/**
+ * Whether `signal` was sent to `pid` and not yet taken: the process is frozen (SIGSTOP, a
+ * paused container) or has not been scheduled since. Two pending signals of one kind are
+ * one, so a second is only worth sending once this is false. Null where /proc cannot say.
+ */
+export function signalPending(pid: number, signal: NodeJS.Signals): boolean | null {
+  const status = procText(`${pid}/status`);
+  const bit = signalBit(signal);
+  if (status === null || bit === null) return null;
+  const pending = (statusMask(status, "ShdPnd") ?? 0n) | (statusMask(status, "SigPnd") ?? 0n);
+  return (pending & bit) !== 0n;
+}
+
+/**
+ * Whether `pid` has a handler for `signal` (otherwise its default action applies, which for
+ * most signals ends the process). Null where /proc cannot say.
+ */
+export function signalCaught(pid: number, signal: NodeJS.Signals): boolean | null {
+  const status = procText(`${pid}/status`);
+  const bit = signalBit(signal);
+  const caught = status === null ? null : statusMask(status, "SigCgt");
+  if (caught === null || bit === null) return null;
+  return (caught & bit) !== 0n;
+}
+
+/**
+ * Processes whose environment, as they were started with it, holds exactly `entry`
+ * (`NAME=value`), this process excepted. One this user may not read (another user's) is
+ * skipped; so is a zombie, whose environment is gone.
+ */
+export function pidsWithEnvEntry(entry: string): number[] {
+  let names: string[];
+  try {
+    names = readdirSync("/proc");
+  } catch {
+    return [];
+  }
+  const needle = Buffer.from(`${entry}\0`);
+  const found: number[] = [];
+  for (const name of names) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) continue;
+    let environ: Buffer;
+    try {
+      environ = readFileSync(`/proc/${pid}/environ`);
+    } catch {
+      continue;
+    }
+    // A whole entry: at the start, or right after the NUL that ends the one before.
+    for (let at = environ.indexOf(needle); at >= 0; at = environ.indexOf(needle, at + 1)) {
+      if (at === 0 || environ[at - 1] === 0) {
+        found.push(pid);
+        break;
+      }
+    }
+  }
+  return found;
 }

@@ -6,9 +6,11 @@
  * `+ <pgid>` right after it starts a job (every job leads its own process group) and
  * `- <pgid>` once it has killed what was left of that group. When the pipe reaches EOF,
  * which the kernel guarantees however the worker ended, the reaper SIGKILLs every group
- * still recorded. Jobs also carry QUEUECTL_REAPER=<tag> in their environment, and after an
- * unclean end the reaper also kills every process that still has it: that covers the few
- * microseconds between a job's start and its `+` line.
+ * still recorded. Jobs also carry QUEUECTL_REAPER=<tag>.<n> in their environment, unique to
+ * the attempt, and after an unclean end the reaper also kills every process whose entry
+ * starts with its tag: that covers the few microseconds between a job's start and its `+`
+ * line, and processes that left their job's group with setsid. The worker itself uses the
+ * whole entry to find one stopped attempt's processes (run.ts).
  *
  * It replaced a guard shell forked inside every job's group (about 0.4 ms of fork and
  * exec per job). The reaper leads its own session and ignores SIGTERM, SIGINT and SIGHUP,
@@ -28,6 +30,8 @@ const PIPE_BUF = 4096;
 
 /** Set in every job's environment: the reaper's last resort after the worker died. */
 export const REAPER_ENV = "QUEUECTL_REAPER";
+/** Between the worker's tag and the attempt's number: not hex, so one tag never ends inside another. */
+const ATTEMPT_SEPARATOR = ".";
 
 /** `q` marks a clean exit: the worker stopped its jobs itself, so the /proc scan is skipped. */
 const AWK = [
@@ -42,8 +46,9 @@ const AWK = [
 ].join("\n");
 
 /**
- * Every process still marked with this worker's tag, and its group. The pattern is built
- * here, so the reaper's own environment (TAG=…) does not match it.
+ * Every process still marked with this worker's tag (any attempt's entry starts with it),
+ * and its group. The pattern is built here, so the reaper's own environment (TAG=…) does
+ * not match it.
  */
 const SCAN = `for e in $(grep -lsF "${REAPER_ENV}=$TAG" /proc/[0-9]*/environ); do p=\${e#/proc/}; p=\${p%/environ}; kill -KILL -"$p" "$p" 2>/dev/null; done`;
 
@@ -53,6 +58,8 @@ const SCRIPT = `trap "" TERM INT HUP; exec awk '${AWK.replaceAll("'", "'\\''")}'
 export class Reaper {
   /** Unique to this worker. */
   private readonly tag = randomBytes(8).toString("hex");
+  /** Numbers this worker's attempts: a job's own token repeats across jobs. */
+  private attempts = 0;
   private readonly groups = new Set<number>();
   private fd: number | null = null;
   private child: Bun.Subprocess | null = null;
@@ -65,9 +72,19 @@ export class Reaper {
     this.spawn();
   }
 
-  /** The job's environment entry that lets the reaper find it after the worker died. */
+  /** The environment entry of this worker's processes that its reaper finds after it died. */
   get envEntry(): Record<string, string> {
     return { [REAPER_ENV]: this.tag };
+  }
+
+  /**
+   * A new attempt's environment entry, `NAME=value`: the reaper's scan still finds it by this
+   * worker's tag, and the whole entry names this attempt's processes alone (pidsWithEnvEntry).
+   */
+  attemptMark(): { name: string; value: string; entry: string } {
+    this.attempts += 1;
+    const value = `${this.tag}${ATTEMPT_SEPARATOR}${this.attempts}`;
+    return { name: REAPER_ENV, value, entry: `${REAPER_ENV}=${value}` };
   }
 
   /** Call at once after the job's leader started: from here its group dies with the worker. */

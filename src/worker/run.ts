@@ -12,6 +12,11 @@
  * - The worker's reaper (reaper.ts) records the group from the moment the job starts: when
  *   the worker goes away, even by SIGKILL, the reaper kills the group, so a rescued job
  *   never runs twice at once because its first worker died.
+ * - A run the worker stops (timeout, kill, lost lease, `worker stop`) also ends the
+ *   processes that left its group with setsid: each attempt carries its own
+ *   QUEUECTL_REAPER entry, and every process that has it gets the group's signals. Only
+ *   stopped runs pay for that scan of /proc; a job that ends by itself may leave a daemon
+ *   on purpose.
  * - Log files are opened on a stream's first output: most short jobs print nothing.
  */
 
@@ -23,6 +28,7 @@ import type { RunResult } from "../store/store.ts";
 import { CappedLog, TailBuffer } from "./capped-log.ts";
 import { type CommandLaunch, commandLaunch } from "./command-argv.ts";
 import { attemptLogBase, LOG_CAP_BYTES, logFilePath, OUTPUT_TAIL_BYTES } from "./log-files.ts";
+import { pidsWithEnvEntry } from "./process-info.ts";
 import type { Reaper } from "./reaper.ts";
 import { type Enforcement, enforceLimits } from "./resource-limits.ts";
 
@@ -86,6 +92,37 @@ function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
   } catch (error) {
     // EPERM: members are left that may not be signalled now, but may be once they drop privileges.
     return (error as NodeJS.ErrnoException).code !== "ESRCH";
+  }
+}
+
+/**
+ * Signals every process started with the attempt's environment `entry`, and the group of
+ * each that leads one (a child that also dropped the entry still dies with its leader).
+ * Returns how many it found.
+ */
+function signalMarked(entry: string, signal: NodeJS.Signals): number {
+  const pids = pidsWithEnvEntry(entry);
+  for (const pid of pids) {
+    for (const target of [-pid, pid]) {
+      try {
+        process.kill(target, signal);
+      } catch {
+        // Not a group leader, or exited meanwhile.
+      }
+    }
+  }
+  return pids.length;
+}
+
+/** Rounds of SIGKILL for a stopped attempt's processes, while new ones keep turning up (forks). */
+const MARKED_KILL_ROUNDS = 20;
+const MARKED_KILL_PAUSE_MS = 10;
+
+/** SIGKILL to a stopped attempt's processes until none is found: one may fork while it is killed. */
+async function killMarked(entry: string): Promise<void> {
+  for (let round = 0; round < MARKED_KILL_ROUNDS; round++) {
+    if (signalMarked(entry, "SIGKILL") === 0) return;
+    await Bun.sleep(MARKED_KILL_PAUSE_MS);
   }
 }
 
@@ -174,13 +211,14 @@ export function runJob(params: RunParams): RunningJob {
       return notStarted(`cwd ${spec.cwd} does not exist`);
     }
   }
+  const mark = params.reaper.attemptMark();
   const env: Record<string, string | undefined> = {
     ...params.baseEnv,
     ...spec.env,
     QUEUECTL_JOB_ID: params.jobId,
     QUEUECTL_ATTEMPT: String(params.attempt),
     ...params.reportEnv,
-    ...params.reaper.envEntry,
+    [mark.name]: mark.value,
   };
   const logBase = attemptLogBase(params.jobId, params.token);
   let started: StartedProcess;
@@ -218,6 +256,7 @@ export function runJob(params: RunParams): RunningJob {
     if (stopReason !== null || exited) return false;
     stopReason = reason;
     signalGroup(pid, "SIGTERM");
+    signalMarked(mark.entry, "SIGTERM");
     killTimer = setTimeout(() => {
       signalGroup(pid, "SIGKILL");
     }, params.killGraceMs ?? KILL_GRACE_MS);
@@ -251,6 +290,8 @@ export function runJob(params: RunParams): RunningJob {
     ]);
     clearTimeout(leftoverTimer);
     if (groupHadMembers) signalGroup(pid, "SIGKILL");
+    // What left the group is found by the attempt's mark, before a retry can start beside it.
+    if (stopReason !== null) await killMarked(mark.entry);
     const exitCode = child.exitCode;
     const signal = child.signalCode === null ? null : String(child.signalCode);
     // After the group: what left it (setsid) dies with the cgroup, before the reaper forgets it.

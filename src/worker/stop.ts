@@ -1,22 +1,21 @@
 /**
  * `worker stop`: SIGTERM to this host's workers and watchers, then wait. A worker stops
- * claiming and finishes its running jobs. When the timeout runs out, a second SIGTERM
- * makes it stop those jobs and hand them back to pending (not counted as an attempt).
- * Only a worker that ignores even that gets SIGKILL; its jobs are then rescued once their
- * lease expires.
+ * claiming and finishes its running jobs. When the timeout runs out, the workers still
+ * there get RELEASE_SIGNAL (signals.ts): they stop those jobs and hand them back to
+ * pending (not counted as an attempt). Only a worker that does not take even that, or
+ * does not exit after it, gets SIGKILL; its jobs are then rescued once their lease expires.
  *
  * With `all`, workers on every host are also asked through the store to drain; they see
  * the request at their next heartbeat.
  */
 
 import { rmSync, statSync } from "node:fs";
+import type { Job } from "../core/job.ts";
 import type { Store } from "../store/store.ts";
 import { isProcessAlive, isQueuectlProcess, signalProcess } from "./process-info.ts";
-import { KILL_GRACE_MS } from "./run.ts";
+import { releaseOrKill, STOP_SIGNAL } from "./signals.ts";
 import { readWatchPids, watchPidfile } from "./supervisor.ts";
 
-/** After the second SIGTERM: the job's own grace, plus time to record the release and exit. */
-const ESCALATION_WAIT_MS = KILL_GRACE_MS + 10_000;
 const CHECK_EVERY_MS = 100;
 
 export interface StopParams {
@@ -26,16 +25,16 @@ export interface StopParams {
   all: boolean;
   /** A registry row whose heartbeat is older than this, on the store's clock, belongs to a worker that is gone. */
   lostAfterMs: number;
-  /** Called once when the graceful wait runs out and running jobs are being stopped. */
+  /** Called once when the graceful wait runs out, with the workers whose running jobs are being stopped. */
   onEscalate?: (pids: number[]) => void;
 }
 
 export interface StopReport {
-  /** Workers that exited after finishing their jobs. */
+  /** Workers that exited after finishing their jobs, or that had none. */
   stopped: number[];
   /** Workers whose running jobs were stopped and handed back to pending. */
   forced: number[];
-  /** Workers that ignored both signals and were killed. */
+  /** Workers that did not take the release, or did not exit after it, and were killed. */
   killed: number[];
   watchers: number[];
   /** Registry rows of processes that were already gone, now removed. */
@@ -61,6 +60,61 @@ async function waitUntilGone(pids: number[], ms: number): Promise<number[]> {
     alive = alive.filter(isProcessAlive);
   }
   return alive;
+}
+
+/** One attempt, as the store said it was held when the stop escalated. */
+type HeldAttempt = Pick<Job, "id" | "token">;
+
+/** The processing jobs of each of `workerIds`, by worker id. */
+async function heldAttempts(store: Store, workerIds: Set<string>): Promise<Map<string, HeldAttempt[]>> {
+  const { jobs } = await store.jobPage({ states: ["processing"], limit: null, order: "oldest" });
+  const held = new Map<string, HeldAttempt[]>();
+  for (const job of jobs) {
+    if (job.worker_id === null || !workerIds.has(job.worker_id)) continue;
+    held.set(job.worker_id, [...(held.get(job.worker_id) ?? []), { id: job.id, token: job.token }]);
+  }
+  return held;
+}
+
+/**
+ * Whether escalating stopped some of `held`: an attempt that completed by itself under the
+ * same token meanwhile (it ended between the store read and the signal) was not stopped.
+ */
+export function stoppedAny(held: HeldAttempt[], after: Map<string, Job | null>): boolean {
+  return held.some(({ id, token }) => {
+    const job = after.get(id);
+    return !(job?.state === "completed" && job.token === token);
+  });
+}
+
+/**
+ * The graceful wait ran out: the processes still there are released or killed (signals.ts).
+ * Returns the workers whose running jobs were stopped, and those that had to be killed.
+ */
+async function escalate(
+  store: Store,
+  lingering: number[],
+  workers: number[],
+  idOf: Map<number, string>,
+  onEscalate: StopParams["onEscalate"],
+): Promise<{ forced: number[]; killed: number[] }> {
+  const lingeringWorkers = lingering.filter((pid) => workers.includes(pid));
+  // Read before the release: afterwards the jobs are back in pending, under no worker.
+  const held = await heldAttempts(store, new Set(lingeringWorkers.map((pid) => idOf.get(pid) ?? "")));
+  const heldBy = (pid: number) => held.get(idOf.get(pid) ?? "") ?? [];
+  const busy = lingeringWorkers.filter((pid) => heldBy(pid).length > 0);
+  onEscalate?.(busy);
+  const ends = await Promise.all(lingering.map((pid) => releaseOrKill(pid, workers.includes(pid))));
+  const killed = lingeringWorkers.filter((pid) => ends[lingering.indexOf(pid)] === "killed");
+  // A killed worker cannot deregister itself; its jobs are rescued when their leases expire.
+  for (const pid of killed) await store.workerRemove({ id: idOf.get(pid) ?? "" });
+  const forced: number[] = [];
+  for (const pid of busy.filter((pid) => !killed.includes(pid))) {
+    const after = new Map<string, Job | null>();
+    for (const { id } of heldBy(pid)) after.set(id, await store.jobGet({ id }));
+    if (stoppedAny(heldBy(pid), after)) forced.push(pid);
+  }
+  return { forced, killed };
 }
 
 export async function stopWorkers(store: Store, params: StopParams): Promise<StopReport> {
@@ -93,22 +147,15 @@ export async function stopWorkers(store: Store, params: StopParams): Promise<Sto
     isQueuectlProcess(pid, "watch", watchPidfileTime(params.home)),
   );
   rmSync(watchPidfile(params.home), { force: true });
-  for (const pid of [...workers, ...watchers]) signalProcess(pid, "SIGTERM");
+  for (const pid of [...workers, ...watchers]) signalProcess(pid, STOP_SIGNAL);
   report.watchers = watchers;
 
-  const pids = [...workers, ...watchers];
-  const lingering = await waitUntilGone(pids, params.timeoutMs);
-  const lingeringWorkers = lingering.filter((pid) => workers.includes(pid));
+  const lingering = await waitUntilGone([...workers, ...watchers], params.timeoutMs);
   if (lingering.length > 0) {
-    params.onEscalate?.(lingeringWorkers);
-    for (const pid of lingering) signalProcess(pid, "SIGTERM");
-    const survivors = await waitUntilGone(lingering, ESCALATION_WAIT_MS);
-    for (const pid of survivors) signalProcess(pid, "SIGKILL");
-    report.killed = survivors.filter((pid) => workers.includes(pid));
-    // A killed worker cannot deregister itself; its jobs are rescued when their leases expire.
-    for (const pid of report.killed) await store.workerRemove({ id: idOf.get(pid) ?? "" });
-    report.forced = lingeringWorkers.filter((pid) => !survivors.includes(pid));
+    const { forced, killed } = await escalate(store, lingering, workers, idOf, params.onEscalate);
+    report.forced = forced;
+    report.killed = killed;
   }
-  report.stopped = workers.filter((pid) => !lingering.includes(pid));
+  report.stopped = workers.filter((pid) => !report.killed.includes(pid) && !report.forced.includes(pid));
   return report;
 }

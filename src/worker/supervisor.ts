@@ -3,18 +3,40 @@
  * `queuectl watch`) that outlive the command. Each writes its own log under
  * `$QUEUECTL_HOME/workers/`, capped at 10 MB with 3 rotated copies. The watcher's pid goes to a pidfile, since it has no row in
  * the worker registry, so that `worker stop` can find it.
+ *
+ * All or nothing: it succeeds once every worker registered (and the watcher settled). If
+ * one exits first, or does not register in time, every process it started is stopped and
+ * waited for before the failure is reported, so a failed start leaves nothing running that
+ * the user would have to find (a worker not yet registered is invisible to `worker stop`),
+ * and running it again cannot double the workers.
  */
 
 import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, renameSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { runtimeError } from "../core/errors.ts";
+import { hostName } from "../core/home.ts";
 import type { Store } from "../store/store.ts";
 import { ROTATE_LOG_ENV } from "./log-rotation.ts";
+import { isProcessAlive, signalProcess } from "./process-info.ts";
+import { releaseOrKill, STOP_SIGNAL } from "./signals.ts";
 
 /** The CLI entry the detached processes run; resolved from this file, not from the cwd. */
 const CLI_PATH = resolve(import.meta.dir, "../cli.ts");
-/** How long a new worker may take to register before `worker start` stops waiting for it. */
-const REGISTER_WAIT_MS = 10_000;
+/**
+ * The most workers one `worker start` launches. Each is a Bun process of about 50 MB that
+ * takes some 200 ms of CPU to start: 64 of them took 13 s to register on a 2-core machine
+ * and held 3.2 GB. All of them share one SQLite writer lock for claims, renewals and
+ * results, and a thousand made starting workers fail on a lock held past the busy timeout.
+ * More jobs at once come cheaper from `--concurrency`, which shares a process and its
+ * store connection.
+ */
+export const MAX_WORKER_COUNT = 64;
+/** How long the new workers may take to register: they start one after another on a busy host. */
+function registerWaitMs(count: number): number {
+  return 10_000 + 500 * count;
+}
+/** After SIGKILL, how long a process may take to be gone. */
+const KILLED_WAIT_MS = 5_000;
 /** A watcher that lives this long got past parsing its arguments and opening the store. */
 const WATCH_SETTLE_MS = 500;
 
@@ -88,24 +110,74 @@ function globalArgs(dbUrl: string | undefined): string[] {
   return dbUrl === undefined ? [] : ["--db", dbUrl];
 }
 
-async function waitForRegistration(store: Store, children: Bun.Subprocess[], logs: string[]): Promise<void> {
-  const deadline = Date.now() + REGISTER_WAIT_MS;
+/** Why the start failed, with the log that says more; null once every child registered. */
+async function waitForRegistration(
+  store: Store,
+  spawned: { child: Bun.Subprocess; log: string }[],
+): Promise<{ message: string; log: string } | null> {
+  const deadline = Date.now() + registerWaitMs(spawned.length);
   const exited = new Set<number>();
-  for (const child of children) child.exited.then(() => exited.add(child.pid));
-  while (Date.now() < deadline) {
-    const registered = new Set((await store.workerList()).map((worker) => worker.pid));
-    const failed = children.findIndex((child) => exited.has(child.pid) && !registered.has(child.pid));
-    if (failed >= 0) {
-      const child = children[failed] as Bun.Subprocess;
-      const log = logs[failed] ?? "";
-      throw runtimeError(
-        `worker ${child.pid} exited at start with code ${child.exitCode}: ${lastLogLine(log)}`,
-        `see ${log}`,
-      );
+  for (const { child } of spawned) child.exited.then(() => exited.add(child.pid));
+  // Kept across reads: a worker that registered and was then stopped by someone did start.
+  const registered = new Set<number>();
+  for (;;) {
+    for (const worker of await store.workerList()) registered.add(worker.pid);
+    const failed = spawned.find(({ child }) => exited.has(child.pid) && !registered.has(child.pid));
+    if (failed) {
+      const { child, log } = failed;
+      const how = child.signalCode
+        ? `was killed by ${child.signalCode}`
+        : `exited with code ${child.exitCode}`;
+      const said = lastLogLine(log);
+      return { message: `worker ${child.pid} ${how} at start${said ? `: ${said}` : ""}`, log };
     }
-    if (children.every((child) => registered.has(child.pid))) return;
+    const waiting = spawned.filter(({ child }) => !registered.has(child.pid));
+    if (waiting.length === 0) return null;
+    if (Date.now() >= deadline) {
+      const [first] = waiting;
+      return {
+        message: `${waiting.length} worker(s) did not register within ${registerWaitMs(spawned.length) / 1000}s (PIDs: ${waiting.map(({ child }) => child.pid).join(", ")})`,
+        log: first?.log ?? "",
+      };
+    }
     await Bun.sleep(50);
   }
+}
+
+/**
+ * Stops every process this start launched, as `worker stop --timeout 0` would (a job one
+ * already claimed goes back to pending), and waits until they are gone. Rows of workers
+ * that had to be killed are removed, since they cannot remove their own.
+ */
+async function rollBack(store: Store, children: Bun.Subprocess[]): Promise<void> {
+  const alive = children.filter((child) => isProcessAlive(child.pid));
+  for (const child of alive) signalProcess(child.pid, STOP_SIGNAL);
+  const ends = await Promise.all(alive.map((child) => releaseOrKill(child.pid, true)));
+  const killed = alive.filter((_, i) => ends[i] === "killed").map((child) => child.pid);
+  // SIGKILL cannot be refused, but a process in uninterruptible sleep takes it late.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    Promise.all(alive.map((child) => child.exited)),
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, KILLED_WAIT_MS);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (killed.length === 0) return;
+  const host = hostName();
+  for (const worker of await store.workerList()) {
+    if (worker.host === host && killed.includes(worker.pid)) await store.workerRemove({ id: worker.id });
+  }
+}
+
+/** The failure to report once everything this start launched is gone again. */
+function startFailure(reason: string, log: string, stopped: number): Error {
+  const rolledBack =
+    stopped > 0 ? `; stopped the ${stopped} worker(s) it had started, none is left running` : "";
+  return runtimeError(
+    `${reason}${rolledBack}`,
+    `see ${log}, fix the cause and run \`queuectl worker start\` again`,
+  );
 }
 
 export async function startWorkers(
@@ -115,32 +187,55 @@ export async function startWorkers(
   const runArgs = [...globalArgs(params.dbUrl), "worker", "run", "--concurrency", String(params.concurrency)];
   if (params.queues) runArgs.push("--queue", params.queues.join(","));
   if (params.prefetch !== null) runArgs.push("--prefetch", String(params.prefetch));
-  const spawned = Array.from({ length: params.count }, () => spawnDetached(params.home, "worker", runArgs));
+  const spawned: { child: Bun.Subprocess; log: string }[] = [];
+  const children = () => spawned.map(({ child }) => child);
   try {
-    await waitForRegistration(
-      store,
-      spawned.map((s) => s.child),
-      spawned.map((s) => s.log),
+    for (let n = 0; n < params.count; n++) spawned.push(spawnDetached(params.home, "worker", runArgs));
+  } catch (error) {
+    // Out of processes or memory part way: the ones already started must not be left behind.
+    const started = spawned.length;
+    await rollBack(store, children());
+    for (const child of children()) child.unref();
+    throw startFailure(
+      `cannot start worker ${started + 1} of ${params.count}: ${(error as Error).message}`,
+      workerLogDir(params.home),
+      started,
     );
-  } finally {
-    for (const { child } of spawned) child.unref();
   }
-  const workers = spawned.map(({ child, log }) => ({ pid: child.pid, log }));
-  if (params.watchDir === null) return { workers, watcher: null };
+  try {
+    const failure = await waitForRegistration(store, spawned);
+    if (failure) {
+      const running = children().filter((child) => isProcessAlive(child.pid)).length;
+      await rollBack(store, children());
+      throw startFailure(failure.message, failure.log, running);
+    }
+    const workers = spawned.map(({ child, log }) => ({ pid: child.pid, log }));
+    if (params.watchDir === null) return { workers, watcher: null };
+    const watcher = await startWatcher(params, params.watchDir);
+    if ("failure" in watcher) {
+      await rollBack(store, children());
+      throw startFailure(watcher.failure, watcher.log, spawned.length);
+    }
+    return { workers, watcher };
+  } finally {
+    for (const child of children()) child.unref();
+  }
+}
 
+/** The watcher, once it outlived WATCH_SETTLE_MS; or why it did not. */
+async function startWatcher(
+  params: StartParams,
+  dir: string,
+): Promise<StartedProcess | { failure: string; log: string }> {
   const { child, log } = spawnDetached(params.home, "watch", [
     ...globalArgs(params.dbUrl),
     "watch",
-    resolve(params.watchDir),
+    resolve(dir),
   ]);
   appendFileSync(watchPidfile(params.home), `${child.pid}\n`, { mode: 0o600 });
   const early = await Promise.race([child.exited, Bun.sleep(WATCH_SETTLE_MS).then(() => null)]);
   child.unref();
-  if (early !== null) {
-    throw runtimeError(
-      `the watcher exited at start with code ${early}: ${lastLogLine(log)}; the workers are running`,
-      `see ${log}; stop the workers with \`queuectl worker stop\``,
-    );
-  }
-  return { workers, watcher: { pid: child.pid, log } };
+  if (early !== null)
+    return { failure: `the watcher exited at start with code ${early}: ${lastLogLine(log)}`, log };
+  return { pid: child.pid, log };
 }

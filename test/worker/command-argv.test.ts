@@ -57,20 +57,34 @@ describe("which string commands skip the shell", () => {
     expect(launch.argv[0]).toMatch(/\/true$/);
     expect(launch.argv.slice(1)).toEqual(["--ignored"]);
     expect(launch.argv0).toBe("true");
-    expect(launch.fallback).toEqual(["/bin/sh", "-c", "true --ignored"]);
+    expect(launch.fallback).toEqual(["/bin/sh", "-c", "--", "true --ignored"]);
     // Not found on PATH: the shell runs it and reports it the shell's way.
     expect(
       commandLaunch({ id: "j", command: "no-such-program-here" }, { PATH: process.env.PATH }).argv,
-    ).toEqual(["/bin/sh", "-c", "no-such-program-here"]);
+    ).toEqual(["/bin/sh", "-c", "--", "no-such-program-here"]);
   });
   test("under a resource limit a plain string keeps the shell, so the wrapper never execs a stale lookup", () => {
     const launch = commandLaunch({ id: "j", command: "true" }, { PATH: process.env.PATH }, true);
-    expect(launch.argv).toEqual(["/bin/sh", "-c", "true"]);
+    expect(launch.argv).toEqual(["/bin/sh", "-c", "--", "true"]);
     // An empty PATH entry is the current folder to the shell: the shell looks it up.
     expect(commandLaunch({ id: "j", command: "true" }, { PATH: `:${process.env.PATH}` }).argv).toEqual([
       "/bin/sh",
       "-c",
+      "--",
       "true",
     ]);
+  });
+
+  test("a command starting with - or + is the shell's command line, never options to sh", () => {
+    for (const command of ["-1", "-x echo hi", "+x", "-", "--", "-c"]) {
+      for (const limited of [false, true]) {
+        const launch = commandLaunch({ id: "j", command }, { PATH: process.env.PATH }, limited);
+        expect({ command, limited, argv: launch.argv }).toEqual({
+          command,
+          limited,
+          argv: ["/bin/sh", "-c", "--", command],
+        });
+      }
+    }
   });
 });

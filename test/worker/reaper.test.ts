@@ -74,6 +74,42 @@ test("a reaper killed on its own is replaced and still kills the group when the 
   await groupKilled(leader, child, "the job's group to be killed by the new reaper");
 });
 
+test("SIGKILL of the owner: a process that left its job's group with setsid dies by its attempt's mark", async () => {
+  // The group is recorded, but the escaped process is outside it: only the reaper's /proc
+  // scan for the worker's tag, which the attempt's own entry starts with, finds it.
+  const script = `
+    const { Reaper } = await import(${JSON.stringify(REAPER)});
+    const reaper = new Reaper();
+    const mark = reaper.attemptMark();
+    const job = Bun.spawn(["sh", "-c", "setsid sh -c 'echo $$ > ${dir}/child; exec sleep 300' & exec sleep 300"], {
+      detached: true, stdio: ["ignore", "ignore", "ignore"], env: { ...process.env, [mark.name]: mark.value },
+    });
+    reaper.watch(job.pid);
+    await Bun.write(${JSON.stringify(join(dir, "leader"))}, String(job.pid));
+    setInterval(() => {}, 1000);`;
+  const worker = Bun.spawn(["bun", "-e", script], { stdio: ["ignore", "inherit", "inherit"] });
+  try {
+    await waitFor(started, { timeoutMs: 20_000, what: "the job and its escaped process to start" });
+    const [leader, child] = [pidIn("leader"), pidIn("child")];
+    // It really left: a session and group of its own.
+    expect(readFileSync(`/proc/${child}/stat`, "utf8").split(") ")[1]?.split(" ")[2]).toBe(String(child));
+    worker.kill("SIGKILL");
+    await worker.exited;
+    await groupKilled(leader, child, "the group and the escaped process to be killed");
+  } finally {
+    worker.kill("SIGKILL");
+    for (const name of ["leader", "child"]) {
+      // Never 0: that signals this test's own process group.
+      if (!existsSync(join(dir, name)) || !(pidIn(name) > 0)) continue;
+      try {
+        process.kill(pidIn(name), "SIGKILL");
+      } catch {
+        // Already gone, as it should be.
+      }
+    }
+  }
+});
+
 test("a full pipe loses no line: a reaper starved of CPU still learns every group", async () => {
   // The reaper is stopped while the owner records groups until the pipe is full (pgids past
   // any pid_max, forgotten again before the end), then the job: its `+` line is refused by

@@ -160,6 +160,37 @@ describe("runJob", () => {
     expect(logText("job", 2, "stdout")).toBe(`${expected}\n`);
   });
 
+  test("a string starting with - or + runs as a prompt would run it, with or without limits", async () => {
+    const cases: [string, string][] = [
+      ["-1", "-1: not found"],
+      ["-x echo hi", "-x: not found"],
+      ["+x", "+x: not found"],
+    ];
+    let token = 0;
+    for (const [command, message] of cases) {
+      for (const limits of [undefined, { cpu_time: 60 }]) {
+        token += 1;
+        const result = await runJob({
+          jobId: "dash",
+          spec: { id: "dash", command },
+          attempt: 1,
+          token,
+          home,
+          timeoutMs: 60_000,
+          baseEnv: process.env,
+          reaper,
+          limits,
+        }).done;
+        expect({ command, limits, exitCode: result.exitCode, error: result.error }).toMatchObject({
+          command,
+          limits,
+          exitCode: 127,
+          error: expect.stringContaining(message),
+        });
+      }
+    }
+  });
+
   test("stdin is /dev/null: a job reading it sees EOF", async () => {
     const result = await run({ command: "cat; echo eof-seen" }).done;
     expect(result.error).toBeNull();

@@ -1,0 +1,101 @@
+/**
+ * `worker start` is all or nothing: a worker (or the watcher) that fails at start makes it
+ * stop, and wait for, every process it started before it reports the failure, so nothing
+ * is left running that `worker stop` could miss. `--count` has an upper bound. Real
+ * processes, a real SQLite write lock to hold workers before they register.
+ */
+
+import { Database } from "bun:sqlite";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { isProcessAlive } from "../../src/worker/process-info.ts";
+import { MAX_WORKER_COUNT } from "../../src/worker/supervisor.ts";
+import { refused, runCli, runCliProcess, waitFor } from "../helpers/cli.ts";
+import { withStore, workerTestContext } from "../worker/helpers.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
+
+const context = workerTestContext();
+
+/** Pids of the workers started under this home, from their log files' names. */
+function workerPids(): number[] {
+  const dir = join(context.home.home, "workers");
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .map((name) => /^worker-(\d+)\.log$/.exec(name)?.[1])
+    .filter((pid): pid is string => pid !== undefined)
+    .map(Number);
+}
+
+/** Kills what a failed test left, registered or not: cleanup only finds registered workers. */
+function killAll(pids: number[]): void {
+  for (const pid of pids.filter((pid) => pid > 0)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Gone, as it should be.
+    }
+  }
+}
+
+describe("worker start", () => {
+  test(`--count above ${MAX_WORKER_COUNT} is refused before anything starts`, async () => {
+    const result = await runCli(["worker", "start", "--count", String(MAX_WORKER_COUNT + 1)], {
+      env: context.home.env,
+    });
+    try {
+      refused(result, `--count must be at most ${MAX_WORKER_COUNT}, got ${MAX_WORKER_COUNT + 1}`);
+      expect(workerPids()).toEqual([]);
+    } finally {
+      killAll(workerPids());
+    }
+  });
+
+  test("a worker that dies at start: the others are stopped and waited for, and the error says so", async () => {
+    await withStore(context.home, (store) => store.jobCounts());
+    // Held so that no worker can register until one of them has died.
+    const lock = new Database(join(context.home.home, "jobs.db"));
+    lock.run("BEGIN IMMEDIATE");
+    let locked = true;
+    try {
+      const starting = runCliProcess(["worker", "start", "--count", "3"], { env: context.home.env });
+      await waitFor(() => workerPids().length === 3, { timeoutMs: 20_000, what: "3 workers to be spawned" });
+      const [victim, ...others] = workerPids() as [number, ...number[]];
+      process.kill(victim, "SIGKILL");
+      lock.run("ROLLBACK");
+      locked = false;
+      const result = await starting;
+      expect(result.exitCode).toBe(1);
+      expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
+      expect(result.stderr).toContain(`error: worker ${victim} was killed by SIGKILL at start`);
+      expect(result.stderr).toContain("stopped the 2 worker(s) it had started, none is left running");
+      // Waited for: gone by the time the command returned.
+      for (const pid of others) expect({ pid, alive: isProcessAlive(pid) }).toEqual({ pid, alive: false });
+      expect(await withStore(context.home, (store) => store.workerList())).toEqual([]);
+    } finally {
+      if (locked) lock.run("ROLLBACK");
+      lock.close();
+      killAll(workerPids());
+    }
+  });
+
+  test("a watcher that fails at start takes the workers started with it down too", async () => {
+    try {
+      const result = await runCli(
+        ["worker", "start", "--count", "2", "--watch", join(context.home.home, "no-such-folder")],
+        { env: context.home.env },
+      );
+      expect(result.exitCode).toBe(1);
+      expect(result.stderr).toContain("the watcher exited at start");
+      expect(result.stderr).toContain("stopped the 2 worker(s) it had started, none is left running");
+      const pids = workerPids();
+      expect(pids).toHaveLength(2);
+      for (const pid of pids) expect({ pid, alive: isProcessAlive(pid) }).toEqual({ pid, alive: false });
+      expect(await withStore(context.home, (store) => store.workerList())).toEqual([]);
+    } finally {
+      killAll(workerPids());
+    }
+  });
+});
