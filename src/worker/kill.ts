@@ -62,15 +62,19 @@ async function killOne(
   options: { retry: boolean; now: number; host: string },
 ): Promise<KillOutcome> {
   // Each step is guarded by the job's state, so a job claimed or finished meanwhile falls through.
-  const [canceled] = await store.jobTransition({
-    id,
-    from: ["pending", "failed"],
-    to: "canceled",
-    resetAttempts: false,
-    now: options.now,
-    reason: KILLED_BY_USER,
-  });
-  if (canceled) return { id, kind: "canceled" };
+  // With --retry a waiting job is left to wait: one that stopped running since the caller
+  // checked it must not be canceled by a request to count its attempt.
+  if (!options.retry) {
+    const [canceled] = await store.jobTransition({
+      id,
+      from: ["pending", "failed"],
+      to: "canceled",
+      resetAttempts: false,
+      now: options.now,
+      reason: KILLED_BY_USER,
+    });
+    if (canceled) return { id, kind: "canceled" };
+  }
   const claim = await store.jobKillRequest({ id, mode: options.retry ? "retry" : "cancel" });
   if (claim) {
     const worker = (await store.workerList()).find((row) => row.id === claim.workerId);
