@@ -79,13 +79,16 @@ export function readYaml(text: string, options: YamlReadOptions): YamlText {
   const lineCounter = new yaml.LineCounter();
   // Merge keys, as CI configs write them: `<<: *defaults` brings in the fields of the mapping
   // anchored `&defaults` that the job does not write itself. A quoted "<<" (all of JSON) is a key.
+  // Repeated keys are found by duplicateKeyErrors: the library's own check compares each key
+  // with every earlier one, and a 700 KB mapping of 60,000 keys took half a minute.
   const parsed = yaml.parseAllDocuments(text, {
-    uniqueKeys: true,
+    uniqueKeys: false,
     prettyErrors: false,
     merge: true,
     lineCounter,
   });
   const documents: YamlDocument[] = Array.isArray(parsed) ? parsed : [parsed];
+  for (const doc of documents) addDuplicateKeyErrors(yaml, doc);
   const place = (offset: number): TextPlace => {
     const position = lineCounter.linePos(offset);
     // Line 0: the counter saw no line start before the offset (an empty text).
@@ -103,6 +106,40 @@ export function readYaml(text: string, options: YamlReadOptions): YamlText {
     warnings: documents.flatMap((doc) => doc.warnings.map(problem)),
     place,
   };
+}
+
+/**
+ * "Map keys must be unique" where the library's `uniqueKeys` would say it (keys equal as
+ * scalars, `<<` included), found with one set per mapping and one walk of the document.
+ */
+function addDuplicateKeyErrors(yaml: YamlLibrary, doc: YamlDocument): void {
+  let added = false;
+  const stack: unknown[] = [doc.contents];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (yaml.isPair(node)) {
+      stack.push(node.value, node.key);
+      continue;
+    }
+    if (!yaml.isCollection(node)) continue;
+    if (yaml.isMap(node)) {
+      const keys = new Set<unknown>();
+      for (const pair of node.items) {
+        if (!yaml.isScalar(pair.key)) continue;
+        if (!keys.has(pair.key.value)) {
+          keys.add(pair.key.value);
+          continue;
+        }
+        const offset = pair.key.range?.[0] ?? 0;
+        doc.errors.push(
+          new yaml.YAMLParseError([offset, offset + 1], "DUPLICATE_KEY", "Map keys must be unique"),
+        );
+        added = true;
+      }
+    }
+    for (let i = node.items.length - 1; i >= 0; i--) stack.push(node.items[i]);
+  }
+  if (added) doc.errors.sort((a, b) => a.pos[0] - b.pos[0]);
 }
 
 /** A document's value; throws when it expands more aliases or merges than a job could need. */
@@ -145,6 +182,8 @@ const anchorsByDocument = new WeakMap<YamlDocument, Anchors>();
 /**
  * One walk of the document for every alias in it. The library's own `resolve` walks the
  * whole document for each alias it is asked about, which made a lookup per job quadratic.
+ * The walk is our own, in document order with a stack: the library's `visit` copies the path
+ * to every node, quadratic in depth (a hostile `- - - … x` of 5,000 levels took seconds).
  */
 function anchorsOf(doc: YamlDocument): Anchors {
   const known = anchorsByDocument.get(doc);
@@ -152,17 +191,23 @@ function anchorsOf(doc: YamlDocument): Anchors {
   const yaml = yamlLibrary();
   const anchors: Anchors = { targets: new Map(), merges: [] };
   const latest = new Map<string, Node>();
-  yaml.visit(doc, {
-    Node(_key, node) {
-      if (yaml.isAlias(node)) {
-        const target = latest.get(node.source);
-        if (target) anchors.targets.set(node, target);
-      } else if (node.anchor) latest.set(node.anchor, node);
-    },
-    Pair(_key, pair) {
-      if (isMergeKey(pair.key)) anchors.merges.push(pair as Pair);
-    },
-  });
+  const stack: unknown[] = [doc.contents];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (yaml.isPair(node)) {
+      if (isMergeKey(node.key)) anchors.merges.push(node as Pair);
+      stack.push(node.value, node.key);
+      continue;
+    }
+    if (yaml.isAlias(node)) {
+      const target = latest.get(node.source);
+      if (target) anchors.targets.set(node, target);
+      continue;
+    }
+    if (!yaml.isNode(node)) continue;
+    if (node.anchor) latest.set(node.anchor, node);
+    if (yaml.isCollection(node)) for (let i = node.items.length - 1; i >= 0; i--) stack.push(node.items[i]);
+  }
   anchorsByDocument.set(doc, anchors);
   return anchors;
 }
