@@ -57,15 +57,24 @@ export function validateCron(pattern: unknown, timezone?: string): string {
   if (typeof pattern !== "string" || pattern.trim() === "") {
     fail("schedule", "must be a cron expression", 'e.g. "*/5 * * * *" (every 5 minutes)');
   }
+  let cron: import("croner").Cron | undefined;
   try {
     // Loaded here: croner costs a one-job `enqueue` more start-up time than its own code.
     const { Cron } = require("croner") as typeof import("croner");
-    new Cron(pattern, { paused: true, timezone });
+    cron = new Cron(pattern, { paused: true, timezone });
   } catch (error) {
     fail(
       "schedule",
       `"${pattern}" is not a valid cron expression (${(error as Error).message})`,
       'e.g. "0 3 * * *" (daily at 03:00)',
+    );
+  }
+  // Dates repeat every 400 years, so a pattern with no run after a fixed instant has none ever.
+  if (cron?.nextRun(new Date(0)) === null) {
+    fail(
+      "schedule",
+      `"${pattern}" never fires: no date matches it`,
+      "check the day of the month against the month (there is no 30 February)",
     );
   }
   return pattern.trim();

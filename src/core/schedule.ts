@@ -5,27 +5,110 @@
  */
 
 import type { Cron } from "croner";
+import { occurrenceId } from "./occurrence-id.ts";
 import type { JobSpec } from "./spec.ts";
+
+export { occurrenceId };
 
 /** An occurrence later than this counts as missed, and `catchup: none` drops it. */
 export const MISSED_AFTER_MS = 60_000;
 /** `catchup: all` enqueues at most this many missed occurrences in one go. */
 export const MAX_CATCHUP = 100;
 
-export function occurrenceId(scheduleId: string, at: number): string {
-  return `${scheduleId}@${new Date(at).toISOString()}`;
+/** Schedules without a `timezone` run in UTC, whatever zone the host is set to. */
+const DEFAULT_ZONE = "UTC";
+
+function zoneOf(spec: JobSpec): string {
+  return spec.timezone ?? DEFAULT_ZONE;
 }
 
 function cronOf(spec: JobSpec): Cron {
   // Loaded on first use: most commands never read a schedule, and croner's start-up cost shows.
   const { Cron: CronPattern } = require("croner") as typeof import("croner");
-  return new CronPattern(spec.schedule ?? "", { paused: true, timezone: spec.timezone });
+  return new CronPattern(spec.schedule ?? "", { paused: true, timezone: zoneOf(spec) });
+}
+
+const wallClocks = new Map<string, Intl.DateTimeFormat>();
+
+/** How far the zone's wall clock is ahead of UTC at `at`, in ms (negative west of Greenwich). */
+function utcOffsetMs(zone: string, at: number): number {
+  let format = wallClocks.get(zone);
+  if (!format) {
+    format = new Intl.DateTimeFormat("en-US", {
+      timeZone: zone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "numeric",
+      day: "numeric",
+      hour: "numeric",
+      minute: "numeric",
+      second: "numeric",
+    });
+    wallClocks.set(zone, format);
+  }
+  const field: Record<string, number> = {};
+  for (const part of format.formatToParts(at)) field[part.type] = Number(part.value);
+  const wall = Date.UTC(
+    field.year ?? 0,
+    (field.month ?? 1) - 1,
+    field.day ?? 1,
+    field.hour ?? 0,
+    field.minute ?? 0,
+    field.second ?? 0,
+  );
+  return wall - Math.floor(at / 1000) * 1000;
+}
+
+/**
+ * Far enough back to be before any change of offset that can still repeat a wall time
+ * now: a clock turned back by Δ repeats wall times for Δ, and no zone turns it back by a day.
+ */
+const OFFSET_LOOKBACK_MS = 48 * 3_600_000;
+
+/**
+ * When the wall time at `at` already happened once, earlier, because the clocks went back
+ * in between (the UTC offset dropped by Δ since before the change, and the instant Δ
+ * earlier showed the very same wall time): the instant the repeated stretch ends, from
+ * which on every wall time is new again. Null when `at` repeats nothing. Generic for any
+ * zone and any size of shift.
+ */
+function endOfRepeat(zone: string, at: number): number | null {
+  // UTC never changes its offset: most schedules need no look at the zone's rules.
+  if (zone === DEFAULT_ZONE) return null;
+  const offset = utcOffsetMs(zone, at);
+  const drop = utcOffsetMs(zone, at - OFFSET_LOOKBACK_MS) - offset;
+  if (drop <= 0 || utcOffsetMs(zone, at - drop) !== offset + drop) return null;
+  // The clocks went back within (at - drop, at], to the second; wall times repeat for `drop` from then.
+  let before = at - drop;
+  let after = at;
+  while (after - before > 1000) {
+    const middle = before + Math.floor((after - before) / 2000) * 1000;
+    if (utcOffsetMs(zone, middle) === offset) after = middle;
+    else before = middle;
+  }
+  return after + drop;
+}
+
+/**
+ * croner's next run after `after`, passing over the second pass through a repeated hour:
+ * when the clocks go back, each wall time fires at its first occurrence only. (A wall time
+ * the clocks skip is croner's to place; it runs once at the next valid time.)
+ */
+function nextFiring(cron: Cron, zone: string, after: number): number | null {
+  let cursor = after;
+  for (;;) {
+    const next = cron.nextRun(new Date(cursor));
+    if (!next) return null;
+    const end = endOfRepeat(zone, next.getTime());
+    if (end === null) return next.getTime();
+    // Every run before `end` repeats a wall time too: an every-second pattern would visit thousands.
+    cursor = Math.max(next.getTime(), end - 1000);
+  }
 }
 
 /** The first occurrence strictly after `after`, or null when the pattern never fires again. */
 export function nextOccurrence(spec: JobSpec, after: number): number | null {
-  const next = cronOf(spec).nextRun(new Date(after));
-  return next ? next.getTime() : null;
+  return nextFiring(cronOf(spec), zoneOf(spec), after);
 }
 
 export interface DueOccurrences {
@@ -45,20 +128,21 @@ export interface DueOccurrences {
 export function dueOccurrences(spec: JobSpec, nextAt: number, now: number): DueOccurrences {
   if (nextAt > now) return { runAt: [], skipped: 0, nextAt };
   const cron = cronOf(spec);
-  const owed: number[] = [nextAt];
+  const zone = zoneOf(spec);
+  // A `nextAt` stored by an older version may be a repeated wall time: it is not owed.
+  const owed: number[] = endOfRepeat(zone, nextAt) === null ? [nextAt] : [];
   let cursor = nextAt;
-  let total = 1;
+  let total = owed.length;
   for (;;) {
-    const next = cron.nextRun(new Date(cursor));
-    if (!next || next.getTime() > now) break;
-    cursor = next.getTime();
+    const next = nextFiring(cron, zone, cursor);
+    if (next === null || next > now) break;
+    cursor = next;
     total++;
     owed.push(cursor);
     // Keep memory bounded when a schedule was idle for years: only the tail can matter.
     if (owed.length > MAX_CATCHUP) owed.shift();
   }
-  const following = cron.nextRun(new Date(Math.max(cursor, now)));
-  const nextDue = following ? following.getTime() : null;
+  const nextDue = nextFiring(cron, zone, Math.max(cursor, now));
   const catchup = spec.catchup ?? "latest";
   let runAt: number[];
   if (catchup === "all") runAt = owed;

@@ -7,6 +7,7 @@
 import { assertNoCycle } from "../core/dependencies.ts";
 import { UserError } from "../core/errors.ts";
 import type { PreparedJob } from "../core/job-input.ts";
+import { claimantIds, firstScheduleClaim, scheduleClaim, scheduleClaimError } from "../core/occurrence-id.ts";
 import { nextOccurrence } from "../core/schedule.ts";
 import type { Store } from "../store/store.ts";
 
@@ -24,6 +25,13 @@ export async function enqueuePrepared(
   const plain = prepared.filter((job) => job.spec.schedule === undefined);
   const scheduled = prepared.filter((job) => job.spec.schedule !== undefined);
   assertNoCycle(new Map(plain.map((job) => [job.spec.id, job.spec.after ?? []])));
+  // The store refuses ids its schedules claim; those of schedules in this input are refused here.
+  const inputSchedules = new Set(scheduled.map((job) => job.spec.id));
+  const claimed = firstScheduleClaim(
+    plain.map((job) => job.spec.id),
+    (id) => inputSchedules.has(id),
+  );
+  if (claimed) throw scheduleClaimError(claimed.id, claimed.claim);
   await assertSchedulesNew(store, scheduled);
   if (plain.length > 0) {
     await store.jobInsertMany({ jobs: plain.map((job) => ({ ...job, source: null })), now, onProgress });
@@ -32,15 +40,23 @@ export async function enqueuePrepared(
   return { jobs: plain.map((job) => job.spec.id), schedules: scheduled.map((job) => job.spec.id) };
 }
 
-/** A schedule's id may name neither a schedule nor a job the store has. */
+/**
+ * A schedule's id may name neither a schedule nor a job the store has, nor be an occurrence
+ * id of a schedule the store or this input has.
+ */
 export async function assertSchedulesNew(store: Store, scheduled: PreparedJob[]): Promise<void> {
+  const inInput = new Set(scheduled.map((job) => job.spec.id));
+  const stored = new Set<string>();
+  for (const id of new Set(claimantIds(scheduled.map((job) => job.spec.id)))) {
+    if (await store.scheduleGet({ id })) stored.add(id);
+  }
   for (const job of scheduled) {
-    if ((await store.scheduleGet({ id: job.spec.id })) || (await store.jobGet({ id: job.spec.id }))) {
-      throw new UserError(
-        `job id "${job.spec.id}" already exists`,
-        "choose another id; nothing was enqueued",
-      );
+    const { id } = job.spec;
+    if (stored.has(id) || (await store.jobGet({ id }))) {
+      throw new UserError(`job id "${id}" already exists`, "choose another id; nothing was enqueued");
     }
+    const claim = scheduleClaim(id, (other) => other !== id && (stored.has(other) || inInput.has(other)));
+    if (claim) throw scheduleClaimError(id, claim);
   }
 }
 

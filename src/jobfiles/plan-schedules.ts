@@ -5,6 +5,7 @@
  * occurrences stop, queued ones stay) when their file no longer declares them.
  */
 
+import { describeScheduleClaim, scheduleClaim } from "../core/occurrence-id.ts";
 import type { DesiredJob } from "./desired.ts";
 import type { JobfileProblem } from "./problem.ts";
 
@@ -41,6 +42,38 @@ export function scheduleConflicts(jobs: readonly DesiredJob[], schedules: readon
       field: "id",
       message: `id "${job.spec.id}" is already used by a schedule made with \`enqueue\``,
       hint: "give this job another `id`, or remove that schedule with `queuectl schedule remove`",
+    };
+    conflicts.set(job.file, [...(conflicts.get(job.file) ?? []), problem]);
+  }
+  return conflicts;
+}
+
+/**
+ * Files that declare an occurrence id (`<schedule id>@<instant>`) of a schedule the store
+ * has or the folder declares: the ticker would take that job for the occurrence and never
+ * enqueue it, so the id stays the schedule's (core/occurrence-id.ts decides).
+ */
+export function occurrenceIdConflicts(
+  jobs: readonly DesiredJob[],
+  schedules: readonly DeclaredSchedule[],
+): Map<string, JobfileProblem[]> {
+  const scheduleIds = new Set([
+    ...schedules.map((schedule) => schedule.id),
+    ...jobs.filter(isScheduled).map((job) => job.spec.id),
+  ]);
+  const conflicts = new Map<string, JobfileProblem[]>();
+  for (const job of jobs) {
+    const { id } = job.spec;
+    const claim = scheduleClaim(id, (other) => other !== id && scheduleIds.has(other));
+    if (!claim) continue;
+    const { message, why } = describeScheduleClaim(id, claim);
+    const problem: JobfileProblem = {
+      file: job.file,
+      line: job.line,
+      column: job.column,
+      field: "id",
+      message,
+      hint: `give this job another \`id\`; ${why}`,
     };
     conflicts.set(job.file, [...(conflicts.get(job.file) ?? []), problem]);
   }

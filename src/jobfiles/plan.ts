@@ -28,6 +28,7 @@ import { dependencyConflicts } from "./plan-dependencies.ts";
 import {
   type DeclaredSchedule,
   isScheduled,
+  occurrenceIdConflicts,
   planSchedules,
   type SchedulePlan,
   scheduleConflicts,
@@ -200,6 +201,7 @@ export function plan(desired: DesiredState, actual: ActualState, options: PlanOp
     for (const problems of more.values()) for (const problem of problems) addProblem(conflicts, problem);
   };
   merge(scheduleConflicts(desired.jobs, actual.schedules));
+  merge(occurrenceIdConflicts(desired.jobs, actual.schedules));
   // A schedule is not a job, so `after` can never name one.
   const unconflicted = desired.jobs.filter((job) => !conflicts.has(job.file) && !isScheduled(job));
   merge(dependencyConflicts(unconflicted, new Set(facts.keys())));

@@ -22,6 +22,8 @@ function describeFinished(event: FinishedEvent): string {
     case "released":
       return `${event.jobId}: stopped after ${took} and returned to pending (attempt not counted)`;
     case "discarded":
+      if (event.canceled !== null)
+        return `${event.jobId}: result discarded; the job was canceled while it ran (${event.canceled})`;
       return `${event.jobId}: result discarded, a newer attempt owns the job (its lease was lost)`;
     case "canceled":
       if (event.because === "jobfile-removed")
@@ -63,6 +65,10 @@ function describe(event: WorkerEvent): string {
       return describeRescued(event);
     case "lease-lost":
       return `${event.jobId}: lease lost to another worker; stopping it`;
+    case "canceled-while-running":
+      return `${event.jobId}: canceled while it ran (${event.reason}); stopping it`;
+    case "occurrence-exists":
+      return `${event.jobId}: occurrence of schedule ${event.scheduleId} skipped: a job with this id already exists`;
     case "superseded":
       return `${event.jobId}: claimed again after its lease was lost; stopping attempt ${event.attempt} first`;
     case "killing":

@@ -5,6 +5,7 @@
  */
 
 import { DuplicateIdError, runtimeError, UserError } from "../core/errors.ts";
+import { firstScheduleClaim, scheduleClaimError } from "../core/occurrence-id.ts";
 
 /** An enqueue that names an id the store already has, or one repeated in its input. */
 export function duplicateIdError(id: string): DuplicateIdError {
@@ -13,6 +14,19 @@ export function duplicateIdError(id: string): DuplicateIdError {
     `job id "${id}" already exists`,
     "choose another id, or run it again with `queuectl rerun <id>`; nothing was enqueued",
   );
+}
+
+/**
+ * The refusal of the first of `ids` that a schedule claims (its id, or one of its occurrence
+ * ids), given the schedule ids the store has among their claimants; null when none is claimed.
+ */
+export function scheduleClaimRefusal(
+  ids: readonly string[],
+  schedules: ReadonlySet<string>,
+): UserError | null {
+  if (schedules.size === 0) return null;
+  const claimed = firstScheduleClaim(ids, (id) => schedules.has(id));
+  return claimed ? scheduleClaimError(claimed.id, claimed.claim) : null;
 }
 
 export function importDuplicateError(id: string): DuplicateIdError {

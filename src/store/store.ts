@@ -40,13 +40,17 @@ export interface Store {
   readonly location: string;
   close(): Promise<void>;
 
-  /** All or nothing, in one transaction. A duplicate id throws a UserError naming it. */
+  /**
+   * All or nothing, in one transaction. A duplicate id throws a UserError naming it, and so
+   * does an id a schedule claims: a schedule's own, or one of its occurrence ids
+   * (`<schedule id>@<instant>`, core/occurrence-id.ts).
+   */
   jobInsertMany(params: P.JobInsertParams): Promise<void>;
   /**
    * Like jobInsertMany for input that streams in batches (an NDJSON file) instead of sitting
-   * in memory: one transaction, committed after the last batch; a duplicate id, or an error
-   * thrown by the batches themselves, stores nothing. Nothing else may write through this
-   * store while it runs. Returns how many jobs went in.
+   * in memory: one transaction, committed after the last batch; a duplicate or claimed id,
+   * or an error thrown by the batches themselves, stores nothing. Nothing else may write
+   * through this store while it runs. Returns how many jobs went in.
    */
   jobInsertStream(params: P.JobInsertStreamParams): Promise<number>;
   /** Jobs in insertion order, `limit` at a time; pass `next` back as `after` to continue (null: done). */

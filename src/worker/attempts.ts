@@ -128,7 +128,10 @@ export class AttemptBook {
       if (!slot || slot.leaseLost) continue;
       slot.leaseLost = true;
       // A job that finished meanwhile has no lease left to renew; that is not a loss.
-      if (slot.handle.stop("lease lost: another worker rescued the job")) {
+      if (lease.canceled !== null) {
+        if (slot.handle.stop(`canceled while it ran: ${lease.canceled}`))
+          this.emit({ type: "canceled-while-running", jobId: slot.job.id, reason: lease.canceled });
+      } else if (slot.handle.stop("lease lost: another worker rescued the job")) {
         this.emit({ type: "lease-lost", jobId: slot.job.id });
       }
     }

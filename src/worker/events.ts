@@ -28,6 +28,7 @@ export function jobFinished(
     error,
     nextRunAt,
     because: recorded.because ?? null,
+    canceled: recorded.canceled ?? null,
   };
 }
 
@@ -44,6 +45,8 @@ export type WorkerEvent =
       nextRunAt: number | null;
       /** Why the store ended it otherwise than the worker decided (see JobFailResult); null when it did not. */
       because: NonNullable<RecordedOutcome["because"]> | null;
+      /** A discarded result: why the job was canceled while it ran; null when another worker took it. */
+      canceled: string | null;
     }
   | {
       type: "rescued";
@@ -53,6 +56,10 @@ export type WorkerEvent =
       because: Rescue["because"];
     }
   | { type: "lease-lost"; jobId: string }
+  /** The job was canceled in place while it ran here (e.g. replaced by a newer occurrence): it is being stopped. */
+  | { type: "canceled-while-running"; jobId: string; reason: string }
+  /** A schedule's owed occurrence was not enqueued because a job already holds its id. */
+  | { type: "occurrence-exists"; jobId: string; scheduleId: string }
   /** This worker claimed the job again while an older attempt of it still ran here: that one is stopped. */
   | { type: "superseded"; jobId: string; attempt: number }
   /** `kill` asked for the job: it is being stopped (SIGTERM, then SIGKILL after the grace). */

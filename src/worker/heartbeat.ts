@@ -9,6 +9,7 @@
 import { heartbeatIntervalMs, type QueueConfig, resolveConfig } from "../core/config.ts";
 import { describeLimits } from "../core/resource-limits.ts";
 import type { HeldLease, RenewedLease, Store } from "../store/store.ts";
+import { readCanceledWhileRunning } from "./lease-loss.ts";
 import { PeriodicService } from "./service.ts";
 import type { StoreClock } from "./store-clock.ts";
 
@@ -17,7 +18,7 @@ export interface Beat {
   config: QueueConfig;
   renewed: RenewedLease[];
   /** Leases this worker held but could not renew: a newer claim owns those jobs, or they ended. */
-  lost: HeldLease[];
+  lost: LostLease[];
   /** Monotonic time the renewal succeeded: the lease is this worker's from then on. */
   renewedAt: number;
 }
@@ -33,6 +34,11 @@ export function describeConfig(config: QueueConfig): string {
     `job-timeout ${config.jobTimeoutMs / 1000}s`,
     ...(config.limits ? [`limits ${describeLimits(config.limits)}`] : []),
   ].join(", ");
+}
+
+export interface LostLease extends HeldLease {
+  /** Why the job was canceled in place while it ran (its last_error); null when it was not. */
+  canceled: string | null;
 }
 
 export function leaseKey(lease: HeldLease): string {
@@ -59,7 +65,12 @@ export async function heartbeat(
   // than the lease still renewed the lease for a whole period from here.
   const renewedAt = (params.monotonic ?? performance.now)();
   const held = new Set(renewed.map(leaseKey));
-  const lost = params.leases.filter((lease) => !held.has(leaseKey(lease)));
+  // Rare, so each is read: a job canceled in place is no lease lost to another worker.
+  const lost = await Promise.all(
+    params.leases
+      .filter((lease) => !held.has(leaseKey(lease)))
+      .map(async (lease) => ({ ...lease, canceled: await readCanceledWhileRunning(store, lease) })),
+  );
   return { stopRequested, config, renewed, lost, renewedAt };
 }
 

@@ -18,12 +18,12 @@ import { type QueueConfig, resolveConfig } from "../core/config.ts";
 import { StoreGoneError } from "../core/errors.ts";
 import type { Job } from "../core/job.ts";
 import { type ResourceLimits, resolveLimits } from "../core/resource-limits.ts";
-import { tickSchedules } from "../flow/tick.ts";
 import type { RunResult } from "../store/store.ts";
 import { AttemptBook, claimedSlot, type Slot } from "./attempts.ts";
 import { jobFinished, jobStarted, type WorkerEvent } from "./events.ts";
 import { type Beat, describeConfig, renewalService } from "./heartbeat.ts";
 import { finishReports, type JobReports, openReports } from "./job-reports.ts";
+import { explainDiscarded } from "./lease-loss.ts";
 import { maintenanceServices } from "./maintenance.ts";
 import { newWorkerId, queueIsEmpty, sleep, type WorkerOptions } from "./options.ts";
 import { RECORD_RETRY_FIRST_MS, type RecordedOutcome, recordAttemptOrAbandon, succeeded } from "./outcome.ts";
@@ -31,6 +31,7 @@ import { Reaper } from "./reaper.ts";
 import { LimitsNote } from "./resource-limits.ts";
 import { type RunningJob, runJob } from "./run.ts";
 import { COMPLETION_LINGER_MS, claimsAhead, DEFAULT_PREFETCH, RunGate, runQueued } from "./run-gate.ts";
+import { tickAndReport } from "./schedule-ticker.ts";
 import type { PeriodicService } from "./service.ts";
 import { StoreClock } from "./store-clock.ts";
 
@@ -277,7 +278,8 @@ export class Worker {
       return;
     }
     // An idle worker fires due schedules itself, so an occurrence starts within one poll.
-    if ((await tickSchedules(this.options.store, this.now())).enqueued.length > 0) return;
+    const ticked = await tickAndReport(this.options.store, this.now(), (event) => this.emit(event));
+    if (ticked.enqueued.length > 0) return;
     await this.options.store.waitForChange({
       timeoutMs: this.config.pollIntervalMs,
       signal: this.wake.signal,
@@ -333,13 +335,15 @@ export class Worker {
     const result = await finishReports(slot, this.options.store, ran);
     const now = this.now();
     // A run that ended well is completed by the claim loop's next round, with any others.
-    const recorded =
+    const written =
       slot.releaseReason === null && succeeded(result) && !this.stopping
         ? await new Promise<RecordedOutcome>((resolve, reject) => {
             this.completions.push({ slot, result, settle: (outcome) => outcome.then(resolve, reject) });
             this.poke();
           })
         : await this.recordAlone(slot, result, now, false);
+    // Fenced out: by another worker's claim, or because the job was canceled while it ran?
+    const recorded = await explainDiscarded(this.options.store, slot.job, written);
     // A job handed back before it started was never announced.
     if (!slot.handle.started) return;
     this.emit(jobFinished(slot.job, recorded, now - slot.startedAt, result.error));

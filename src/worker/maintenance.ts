@@ -49,7 +49,7 @@ export function maintenanceServices(params: MaintenanceParams): PeriodicService[
         }),
       onError: (error) => failed("rescue", error),
     }),
-    scheduleTicker({ ...shared, onError: (error) => failed("schedules", error) }),
+    scheduleTicker({ ...shared, emit, onError: (error) => failed("schedules", error) }),
     retentionService({ ...shared, home, onError: (error) => failed("retention", error) }),
     progressService({
       store,

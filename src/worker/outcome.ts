@@ -36,6 +36,8 @@ export interface RecordedOutcome {
   nextRunAt: number | null;
   /** Why the store wrote another outcome than the worker decided. Absent or null: it did not. */
   because?: JobFailResult["because"];
+  /** `discarded` only: why the job was canceled while it ran (lease-loss.ts). Absent or null: another worker took it. */
+  canceled?: string | null;
 }
 
 const OUTCOME_OF_FAIL = {

@@ -200,3 +200,18 @@ describe("firstRunAt", () => {
     );
   });
 });
+
+describe("schedule patterns", () => {
+  test("a pattern no date matches is refused; a rare one is kept", () => {
+    for (const schedule of ["0 3 30 2 *", "0 3 31 4 *", "0 0 31 11 *"]) {
+      expect(() => normalizeSpec({ id: "s", command: "x", schedule })).toThrow(/never fires/);
+    }
+    for (const schedule of ["0 0 29 2 *", "0 3 31 * *", "0 0 30 2 1"]) {
+      expect(normalizeSpec({ id: "s", command: "x", schedule }).schedule).toBe(schedule);
+    }
+    expect(
+      normalizeSpec({ id: "s", command: "x", schedule: "0 0 29 2 *", timezone: "Pacific/Kiritimati" })
+        .schedule,
+    ).toBe("0 0 29 2 *");
+  });
+});

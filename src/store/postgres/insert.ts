@@ -7,7 +7,8 @@
  */
 
 import type { SQL } from "bun";
-import { duplicateIdError, firstRejected } from "../errors.ts";
+import { claimantIds } from "../../core/occurrence-id.ts";
+import { duplicateIdError, firstRejected, scheduleClaimRefusal } from "../errors.ts";
 import type { JobInsertParams, JobInsertStreamParams } from "../params.ts";
 import type { NewJob } from "../records.ts";
 import { lockDependenciesExclusive, setDependencies } from "./dependencies.ts";
@@ -42,12 +43,30 @@ export async function insertNewJobs(tx: SQL, jobs: NewJob[], now: number): Promi
   return new Set(rows.map((row: { id: string }) => row.id));
 }
 
-/** All or nothing inside the caller's transaction; a duplicate id throws a UserError naming it. */
+/**
+ * A job may take neither a schedule's id nor one of its occurrence ids; like the unique key
+ * on jobs.id, this is checked inside the insert's transaction, before any row of the batch.
+ */
+async function refuseScheduleClaims(tx: SQL, jobs: NewJob[]): Promise<void> {
+  const ids = jobs.map((job) => job.spec.id);
+  const rows = (await tx`SELECT id FROM schedules WHERE id = ANY(${claimantIds(ids)}::text[])`) as {
+    id: string;
+  }[];
+  if (rows.length === 0) return;
+  const refusal = scheduleClaimRefusal(ids, new Set(rows.map((row) => row.id)));
+  if (refusal) throw refusal;
+}
+
+/**
+ * All or nothing inside the caller's transaction; a duplicate id, or one a schedule claims,
+ * throws a UserError naming it.
+ */
 export async function insertJobs(tx: SQL, schema: string, params: JobInsertParams): Promise<void> {
   const withDependencies = params.jobs.filter((job) => job.spec.after);
   if (withDependencies.length > 0) await lockDependenciesExclusive(tx, schema);
   for (let start = 0; start < params.jobs.length; start += INSERT_BATCH) {
     const batch = params.jobs.slice(start, start + INSERT_BATCH);
+    await refuseScheduleClaims(tx, batch);
     const inserted = await insertNewJobs(tx, batch, params.now);
     const rejected = firstRejected(
       batch.map((job) => job.spec.id),
@@ -77,6 +96,7 @@ export async function insertJobStream(
   let done = 0;
   for await (const jobs of params.batches) {
     if (jobs.length === 0) continue;
+    await refuseScheduleClaims(tx, jobs);
     await copyJobs(tx, jobs, params.now);
     for (const job of jobs) if (job.spec.after) withDependencies.push([job.spec.id, job.spec.after]);
     done += jobs.length;

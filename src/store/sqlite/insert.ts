@@ -5,7 +5,8 @@
  */
 
 import { type Database, SQLiteError, type Statement } from "bun:sqlite";
-import { duplicateIdError } from "../errors.ts";
+import { claimantIds } from "../../core/occurrence-id.ts";
+import { duplicateIdError, scheduleClaimRefusal } from "../errors.ts";
 import type { JobInsertParams, JobInsertStreamParams } from "../params.ts";
 import type { NewJob } from "../records.ts";
 import { setDependencies } from "./dependencies.ts";
@@ -101,15 +102,33 @@ function isUniqueViolation(error: unknown): boolean {
   return error instanceof SQLiteError && String(error.code) === "SQLITE_CONSTRAINT_UNIQUE";
 }
 
+/**
+ * A job may take neither a schedule's id nor one of its occurrence ids; like the unique key
+ * on jobs.id, this is checked inside the insert's transaction, before any row of the batch.
+ */
+function refuseScheduleClaims(db: Database, jobs: NewJob[]): void {
+  const ids = jobs.map((job) => job.spec.id);
+  const rows = db
+    .query("SELECT id FROM schedules WHERE id IN (SELECT value FROM json_each(?))")
+    .all(JSON.stringify(claimantIds(ids))) as { id: string }[];
+  if (rows.length === 0) return;
+  const refusal = scheduleClaimRefusal(ids, new Set(rows.map((row) => row.id)));
+  if (refusal) throw refusal;
+}
+
 function linkDependencies(db: Database, jobs: Dependencies[], now: number): void {
   for (const [id, after] of jobs) setDependencies(db, id, after, now);
 }
 
-/** All or nothing inside the caller's transaction; a duplicate id throws a UserError naming it. */
+/**
+ * All or nothing inside the caller's transaction; a duplicate id, or one a schedule claims,
+ * throws a UserError naming it.
+ */
 export function insertJobs(db: Database, params: JobInsertParams): void {
   const withDependencies: Dependencies[] = [];
   for (let start = 0; start < params.jobs.length; start += PROGRESS_EVERY) {
     const batch = params.jobs.slice(start, start + PROGRESS_EVERY);
+    refuseScheduleClaims(db, batch);
     withDependencies.push(...insertJobRows(db, batch, params.now));
     params.onProgress?.(start + batch.length);
   }
@@ -122,6 +141,7 @@ export async function insertJobStream(db: Database, params: JobInsertStreamParam
   const withDependencies: Dependencies[] = [];
   let done = 0;
   for await (const batch of params.batches) {
+    refuseScheduleClaims(db, batch);
     withDependencies.push(...insertJobRows(db, batch, params.now));
     done += batch.length;
     params.onProgress?.(done);
