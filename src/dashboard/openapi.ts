@@ -190,7 +190,8 @@ const PATHS: Json = {
           {
             name: "tag",
             in: "query",
-            description: "Only jobs with any of these tags: repeat it or separate them with commas (default: all).",
+            description:
+              "Only jobs with any of these tags: repeat it or separate them with commas (default: all).",
             schema: { type: "array", items: { type: "string" } },
             style: "form",
             explode: true,
