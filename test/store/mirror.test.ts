@@ -29,6 +29,8 @@ const BACKEND_ONLY: Record<string, string> = {
   "postgres/complete-many.ts anyLimitedQueue":
     "PostgreSQL's grouped claim skips limited queues, which need their row locked first; SQLite claims one by one",
   "sqlite/insert.ts insertValues": "the bound values of SQLite's prepared INSERT, shared by its writers",
+  "sqlite/job-reads.ts placeholders":
+    "SQLite binds an IN list one `?` per value; PostgreSQL binds the whole list as one array (`= ANY($n)`)",
 };
 
 /** Files only one backend needs, each for a reason the other backend does not have. */
