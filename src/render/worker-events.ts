@@ -76,7 +76,8 @@ function describe(event: WorkerEvent): string {
     case "record-retry":
       return `${event.jobId}: recording the result failed (${event.error}); retrying in ${formatDurationMs(event.waitMs)} while the lease holds`;
     case "stopping":
-      if (event.reason === "drained") return "no pending, failed or processing jobs left; exiting";
+      if (event.reason === "drained")
+        return drainedLine(event.waitingInPaused ?? 0, event.pausedQueues ?? []);
       return `${event.reason === "requested" ? "stop requested (worker stop --all)" : "stopping"}: no new jobs${event.running > 0 ? `; waiting for ${event.running} running job(s) to finish (signal again to stop them now)` : ""}`;
     case "escalating":
       return `stopping ${event.running} running job(s) now; they go back to pending`;
@@ -104,4 +105,11 @@ export function printWorkerEvent(event: WorkerEvent): void {
   const line = `${colors.dim(new Date().toISOString())} ${describe(sanitized(event))}\n`;
   if (event.type === "error") process.stderr.write(line);
   else process.stdout.write(line);
+}
+
+/** Jobs a paused queue still holds are named, with the command that lets them run. */
+function drainedLine(jobs: number, queues: string[]): string {
+  if (jobs === 0) return "no pending, failed or processing jobs left; exiting";
+  const which = `queue${queues.length > 1 ? "s" : ""} ${queues.join(", ")}`;
+  return `no jobs left that can run; exiting (${jobs} wait in paused ${which}: queuectl queue resume ${queues[0]})`;
 }

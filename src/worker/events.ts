@@ -67,7 +67,14 @@ export type WorkerEvent =
   /** Writing the result failed; it is retried while the lease holds. */
   | { type: "record-retry"; jobId: string; error: string; waitMs: number }
   /** `signal`: SIGTERM/SIGINT; `requested`: `worker stop --all` through the store; `drained`: --drain found no work. */
-  | { type: "stopping"; reason: "signal" | "requested" | "drained"; running: number }
+  | {
+      type: "stopping";
+      reason: "signal" | "requested" | "drained";
+      running: number;
+      /** Draining: jobs left waiting in paused queues, which did not hold the worker, and those queues. */
+      waitingInPaused?: number;
+      pausedQueues?: string[];
+    }
   | { type: "escalating"; running: number }
   | { type: "config-changed"; summary: string }
   | { type: "error"; message: string }

@@ -25,7 +25,7 @@ import { type Beat, describeConfig, renewalService } from "./heartbeat.ts";
 import { finishReports, type JobReports, openReports } from "./job-reports.ts";
 import { explainDiscarded } from "./lease-loss.ts";
 import { maintenanceServices } from "./maintenance.ts";
-import { newWorkerId, queueIsEmpty, sleep, type WorkerOptions } from "./options.ts";
+import { type DrainCheck, drainCheck, newWorkerId, sleep, type WorkerOptions } from "./options.ts";
 import { RECORD_RETRY_FIRST_MS, type RecordedOutcome, recordAttemptOrAbandon, succeeded } from "./outcome.ts";
 import { Reaper } from "./reaper.ts";
 import { LimitsNote } from "./resource-limits.ts";
@@ -162,11 +162,12 @@ export class Worker {
   }
 
   /** Stop claiming; running jobs finish. Idempotent. */
-  requestStop(reason: "signal" | "requested" | "drained" = "signal"): void {
+  requestStop(reason: "signal" | "requested" | "drained" = "signal", drained?: DrainCheck): void {
     if (this.stopping) return;
     this.stopping = true;
     this.slots.handBackUnstarted();
-    this.emit({ type: "stopping", reason, running: this.slots.started() });
+    const { waitingInPaused, pausedQueues } = drained ?? {};
+    this.emit({ type: "stopping", reason, running: this.slots.started(), waitingInPaused, pausedQueues });
     this.poke();
   }
 
@@ -273,8 +274,12 @@ export class Worker {
 
   /** Nothing to claim: exit when draining an empty queue, else wait for a commit or a local event. */
   private async idle(since: string): Promise<void> {
-    if (this.options.drain && this.slots.size === 0 && (await this.queueIsEmpty())) {
-      this.requestStop("drained");
+    const drained =
+      this.options.drain && this.slots.size === 0
+        ? await drainCheck(this.options.store, this.options.queues)
+        : null;
+    if (drained?.done) {
+      this.requestStop("drained", drained);
       return;
     }
     // An idle worker fires due schedules itself, so an occurrence starts within one poll.
@@ -380,10 +385,6 @@ export class Worker {
     this.slots.applyBeat(beat);
     // After the renewal, and kept as they were when the read fails: limits must not cost a lease.
     this.queueLimits = await this.options.store.queueLimitsList().catch(() => this.queueLimits);
-  }
-
-  private queueIsEmpty(): Promise<boolean> {
-    return queueIsEmpty(this.options.store, this.options.queues);
   }
 
   private poke(): void {

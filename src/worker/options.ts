@@ -4,7 +4,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import type { Store } from "../store/store.ts";
+import type { QueueInfo, Store } from "../store/store.ts";
 import type { WorkerEvent } from "./events.ts";
 
 export interface WorkerOptions {
@@ -20,7 +20,7 @@ export interface WorkerOptions {
   aheadHoldMs?: number;
   /** Only claim from these queues; null serves every queue. */
   queues: string[] | null;
-  /** Exit once no job is pending, failed (awaiting a retry) or processing. */
+  /** Exit once no job is pending, failed (awaiting a retry) or processing, paused queues' waiting jobs aside. */
   drain: boolean;
   onEvent: (event: WorkerEvent) => void;
   /**
@@ -38,18 +38,35 @@ export function newWorkerId(host: string, pid: number): string {
   return `${host}-${pid}-${randomBytes(3).toString("hex")}`;
 }
 
-/** Whether a draining worker is done: nothing pending, failed (awaiting a retry) or running in its queues. */
-export async function queueIsEmpty(store: Store, queues: string[] | null): Promise<boolean> {
-  if (queues === null) {
-    const counts = await store.jobCounts();
-    return counts.pending + counts.failed + counts.processing === 0;
-  }
+/** What a draining worker sees in its queues when it finds nothing to claim. */
+export interface DrainCheck {
+  /** Nothing it could run is left: no job pending, failed (awaiting a retry) or running. */
+  done: boolean;
+  /** Jobs left waiting in paused queues, which no worker will start until they are resumed, and those queues. */
+  waitingInPaused: number;
+  pausedQueues: string[];
+}
+
+/**
+ * A paused queue's waiting jobs do not hold a draining worker: nothing would start them, so
+ * `--drain` in a script would hang without a word. Its running jobs still count.
+ */
+export function drainVerdict(queues: QueueInfo[], served: string[] | null): DrainCheck {
+  const check: DrainCheck = { done: true, waitingInPaused: 0, pausedQueues: [] };
   for (const queue of queues) {
-    for (const state of ["pending", "failed", "processing"] as const) {
-      if ((await store.jobList({ state, queue, limit: 1 })).length > 0) return false;
+    if (served !== null && !served.includes(queue.name)) continue;
+    const waiting = queue.counts.pending + queue.counts.failed;
+    if (queue.counts.processing > 0 || (waiting > 0 && !queue.paused)) check.done = false;
+    if (queue.paused && waiting > 0) {
+      check.waitingInPaused += waiting;
+      check.pausedQueues.push(queue.name);
     }
   }
-  return true;
+  return check;
+}
+
+export async function drainCheck(store: Store, queues: string[] | null): Promise<DrainCheck> {
+  return drainVerdict(await store.queueList(), queues);
 }
 
 /** Waits `ms`, or less when `signal` aborts (a job ended, a stop was asked for). */

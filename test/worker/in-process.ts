@@ -96,6 +96,7 @@ export class Harness {
       aheadHoldMs?: number;
       queues?: string[] | null;
       killGraceMs?: number;
+      drain?: boolean;
     } = {},
   ): RunningWorker {
     const events: WorkerEvent[] = [];
@@ -107,7 +108,7 @@ export class Harness {
       prefetch: options.prefetch,
       aheadHoldMs: options.aheadHoldMs,
       queues: options.queues ?? null,
-      drain: false,
+      drain: options.drain ?? false,
       killGraceMs: options.killGraceMs,
       onEvent: (event) => events.push(event),
     });
