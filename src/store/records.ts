@@ -265,3 +265,17 @@ export interface ScheduleRecord {
   created_at: number;
   updated_at: number;
 }
+
+/** Where an idle worker asks when its next job falls due (Store.jobNextDueAt). */
+export interface JobNextDueParams {
+  /** Only these queues; null for every queue. */
+  queues: string[] | null;
+  /** Only jobs due after this instant (ms): a job due already but not claimed waits on something else. */
+  after: number;
+}
+
+/**
+ * Distinct priorities an idle worker looks through for its next due job. Queues use a few;
+ * past this many, the rest are left to the poll interval.
+ */
+export const MAX_PRIORITIES_SEEN = 32;

@@ -20,6 +20,7 @@ import type {
   JobDependencyLinks,
   JobFailResult,
   JobfileApplyResult,
+  JobNextDueParams,
   JobResult,
   MetricsSnapshot,
   QueueInfo,
@@ -79,6 +80,12 @@ export interface Store {
    * order), bumps its attempts and fencing token, sets the lease and records the attempt.
    */
   jobClaim(params: P.JobClaimParams): Promise<Job | null>;
+  /**
+   * When the next job a claim could take falls due, after `params.after`: the earliest
+   * `next_run_at` of a waiting job (a delay, `run_at`, a retry's backoff) in a served,
+   * unpaused queue. Null when none waits. An idle worker sleeps until then, not a whole poll.
+   */
+  jobNextDueAt(params: JobNextDueParams): Promise<number | null>;
   /** Renews a lease; false when the token no longer holds it (the job was rescued). */
   jobLeaseExtend(params: P.LeaseExtendParams): Promise<boolean>;
   /**

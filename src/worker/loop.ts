@@ -285,11 +285,12 @@ export class Worker {
     // An idle worker fires due schedules itself, so an occurrence starts within one poll.
     const ticked = await tickAndReport(this.options.store, this.now(), (event) => this.emit(event));
     if (ticked.enqueued.length > 0) return;
-    await this.options.store.waitForChange({
-      timeoutMs: this.config.pollIntervalMs,
-      signal: this.wake.signal,
-      since,
-    });
+    // A delayed job or a retry's backoff falls due without a commit to wake us: sleep until then.
+    const now = this.now();
+    const dueAt = await this.options.store.jobNextDueAt({ queues: this.options.queues, after: now });
+    const untilDue = dueAt === null ? Number.POSITIVE_INFINITY : Math.max(1, dueAt - now);
+    const timeoutMs = Math.min(this.config.pollIntervalMs, untilDue);
+    await this.options.store.waitForChange({ timeoutMs, signal: this.wake.signal, since });
   }
 
   private start(job: Job, reports: JobReports | null): void {

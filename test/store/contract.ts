@@ -21,6 +21,7 @@ import { jobsContract } from "./contract-jobs.ts";
 import { leasesContract } from "./contract-leases.ts";
 import { lifecycleContract } from "./contract-lifecycle.ts";
 import { limitsContract } from "./contract-limits.ts";
+import { nextDueContract } from "./contract-next-due.ts";
 import { scheduleContract } from "./contract-schedules.ts";
 import { schemaContract } from "./contract-schema.ts";
 import { streamsContract } from "./contract-streams.ts";
@@ -102,6 +103,7 @@ export function storeContract(backend: StoreBackend, part?: ContractPart): void 
       dependenciesContract(withStore);
       foldersContract(withStore);
       limitsContract(withStore);
+      nextDueContract(withStore);
       schemaContract(withStore, backend);
     }
   });

@@ -12,10 +12,11 @@
 import type { SQL } from "bun";
 import type { FolderSyncRun } from "../folder-records.ts";
 import type * as P from "../params.ts";
+import type { JobNextDueParams } from "../records.ts";
 import type { Store } from "../store.ts";
 import { claimWhenDue } from "../webhook-outbox.ts";
 import { ChangeListener } from "./changes.ts";
-import { claimJob } from "./claim.ts";
+import { claimJob, nextDueAt } from "./claim.ts";
 import { anyLimitedQueue, completeAndClaim } from "./complete-many.ts";
 import {
   openConnection,
@@ -144,6 +145,10 @@ export class PostgresStore implements Store {
   // Claims, lease renewals and kill requests never create work: they stay silent (see changes.ts).
   jobClaim(params: P.JobClaimParams) {
     return this.read((sql) => claimJob(sql, params));
+  }
+
+  jobNextDueAt(params: JobNextDueParams) {
+    return this.read((sql) => nextDueAt(sql, params));
   }
   jobLeaseExtend(params: P.LeaseExtendParams) {
     return this.read((sql) => extendLease(sql, params));

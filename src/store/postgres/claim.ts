@@ -13,7 +13,10 @@
 import type { SQL } from "bun";
 import type { Job } from "../../core/job.ts";
 import type { JobClaimParams } from "../params.ts";
+import { type JobNextDueParams, MAX_PRIORITIES_SEEN } from "../records.ts";
 import { rowToJob } from "../rows.ts";
+
+type Row = Record<string, unknown>;
 
 /** Limited queues tried per claim before giving up until the next poll. */
 const MAX_LIMITED_QUEUES = 50;
@@ -94,4 +97,28 @@ async function claimInLimitedQueue(sql: SQL, queue: string, params: JobClaimPara
       SELECT * FROM claimed`;
     return row ? rowToJob(row) : null;
   });
+}
+
+/** Store.jobNextDueAt on PostgreSQL: the skip-scan of sqlite/claim.ts over the same index. */
+export async function nextDueAt(sql: SQL, params: JobNextDueParams): Promise<number | null> {
+  const queues = params.queues ?? null;
+  let due: number | null = null;
+  let below: number | null = null;
+  for (let step = 0; step < MAX_PRIORITIES_SEEN; step++) {
+    const [top]: Row[] = await sql`
+      SELECT MAX(priority) AS p FROM jobs
+      WHERE state IN ('pending', 'failed') AND NOT blocked AND (${below}::int IS NULL OR priority < ${below}::int)`;
+    if (top?.p === null || top?.p === undefined) break;
+    const priority: number = Number(top.p);
+    const [row] = await sql`
+      SELECT next_run_at FROM jobs
+      WHERE state IN ('pending', 'failed') AND NOT blocked AND priority = ${priority}::int
+        AND next_run_at > ${params.after}::bigint
+        AND (${queues}::text[] IS NULL OR queue = ANY(${queues}::text[]))
+        AND queue NOT IN (SELECT name FROM queues WHERE paused)
+      ORDER BY priority DESC, next_run_at LIMIT 1`;
+    if (row) due = Math.min(due ?? Number.POSITIVE_INFINITY, Number(row.next_run_at));
+    below = priority;
+  }
+  return due;
 }

@@ -10,6 +10,7 @@
 import type { Database } from "bun:sqlite";
 import type { FolderSyncRun } from "../folder-records.ts";
 import type * as P from "../params.ts";
+import type { JobNextDueParams } from "../records.ts";
 import type { Store } from "../store.ts";
 import { ChangeListener } from "./changes.ts";
 import {
@@ -144,6 +145,10 @@ export class SqliteStore implements Store {
 
   jobClaim(params: P.JobClaimParams) {
     return this.write((db) => claiming().claimJob(db, params));
+  }
+
+  jobNextDueAt(params: JobNextDueParams) {
+    return this.read((db) => claiming().nextDueAt(db, params));
   }
   jobLeaseExtend(params: P.LeaseExtendParams) {
     return this.write((db) => runs().extendLease(db, params));

@@ -8,6 +8,7 @@
 import type { Database } from "bun:sqlite";
 import type { Job } from "../../core/job.ts";
 import type { JobClaimParams } from "../params.ts";
+import { type JobNextDueParams, MAX_PRIORITIES_SEEN } from "../records.ts";
 import { rowToJob } from "../rows.ts";
 
 type Row = Record<string, unknown>;
@@ -38,4 +39,33 @@ export function claimJob(db: Database, params: JobClaimParams): Job | null {
   const job = rowToJob(row);
   recordAttempt.run(job.id, job.token, job.attempts, params.workerId, params.host, params.now, job.revision);
   return job;
+}
+
+/**
+ * The earliest `next_run_at` after `after` of a job a claim could take once it is due, or
+ * null. The claim index leads with priority, so each priority present is found by a seek
+ * (a skip-scan written out) and its earliest future job by a walk that stops at the first
+ * one in a served, unpaused queue: a handful of index steps, however many jobs wait.
+ */
+export function nextDueAt(db: Database, params: JobNextDueParams): number | null {
+  const queues = params.queues ? JSON.stringify(params.queues) : null;
+  const topPriority = db.query(`
+    SELECT MAX(priority) AS p FROM jobs INDEXED BY jobs_claim
+    WHERE state IN ('pending', 'failed') AND blocked = 0 AND (?1 IS NULL OR priority < ?1)`);
+  const earliest = db.query(`
+    SELECT next_run_at FROM jobs INDEXED BY jobs_claim
+    WHERE state IN ('pending', 'failed') AND blocked = 0 AND priority = ?1 AND next_run_at > ?2
+      AND (?3 IS NULL OR queue IN (SELECT value FROM json_each(?3)))
+      AND queue NOT IN (SELECT name FROM queues WHERE paused = 1)
+    ORDER BY priority DESC, next_run_at LIMIT 1`);
+  let due: number | null = null;
+  let below: number | null = null;
+  for (let step = 0; step < MAX_PRIORITIES_SEEN; step++) {
+    const priority: unknown = (topPriority.get(below) as Row | null)?.p;
+    if (priority === null || priority === undefined) break;
+    const row = earliest.get(Number(priority), params.after, queues) as Row | null;
+    if (row) due = Math.min(due ?? Number.POSITIVE_INFINITY, Number(row.next_run_at));
+    below = Number(priority);
+  }
+  return due;
 }

@@ -1,0 +1,34 @@
+/** Contract: when an idle worker's next job falls due (Store.jobNextDueAt). */
+
+import { expect, test } from "bun:test";
+import { newJob, T0, type WithStore } from "./contract-helpers.ts";
+
+export function nextDueContract(withStore: WithStore): void {
+  test(
+    "the earliest future job a claim could take, across priorities; paused queues, other queues and blocked jobs aside",
+    withStore(async ({ store }) => {
+      expect(await store.jobNextDueAt({ queues: null, after: T0 })).toBeNull();
+      await store.jobInsertMany({
+        jobs: [
+          newJob("now", { nextRunAt: T0 }),
+          newJob("late", { nextRunAt: T0 + 5000 }),
+          newJob("urgent", { nextRunAt: T0 + 2000, priority: 5 }),
+          newJob("soon", { nextRunAt: T0 + 1500 }),
+          newJob("held", { nextRunAt: T0 + 1000, queue: "held" }),
+          newJob("waits", { nextRunAt: T0 + 500, after: ["now"] }),
+          newJob("elsewhere", { nextRunAt: T0 + 300, queue: "other" }),
+        ],
+        now: T0,
+      });
+      await store.queueSet({ name: "held", paused: true });
+      // A job due already is not "next": something else (a limit, a pause) holds it.
+      expect(await store.jobNextDueAt({ queues: ["default"], after: T0 })).toBe(T0 + 1500);
+      expect(await store.jobNextDueAt({ queues: null, after: T0 })).toBe(T0 + 300);
+      expect(await store.jobNextDueAt({ queues: ["default"], after: T0 + 1500 })).toBe(T0 + 2000);
+      expect(await store.jobNextDueAt({ queues: ["default", "held"], after: T0 + 300 })).toBe(T0 + 1500);
+      await store.queueSet({ name: "held", paused: false });
+      expect(await store.jobNextDueAt({ queues: ["default", "held"], after: T0 + 300 })).toBe(T0 + 1000);
+      expect(await store.jobNextDueAt({ queues: ["default"], after: T0 + 5000 })).toBeNull();
+    }),
+  );
+}
