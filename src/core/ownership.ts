@@ -16,10 +16,16 @@ import { isOwnedBy, type JobFacts, ownerKey } from "./reconcile.ts";
 
 export type AdoptReason = "gone" | "undeclared" | "relinked" | "asked";
 
+/** Another folder's declaration taken over, and why it may be. */
+export interface Adoption {
+  from: string;
+  reason: AdoptReason;
+}
+
 export type Ownership =
   | { kind: "ours" }
   | { kind: "adHoc" }
-  | { kind: "adopt"; from: string; reason: AdoptReason }
+  | ({ kind: "adopt" } & Adoption)
   | { kind: "foreign"; owner: string };
 
 export interface OwnershipContext {
@@ -36,7 +42,13 @@ export interface OwnershipContext {
   supersedes?: string | null;
 }
 
-export function decideOwnership(facts: JobFacts | null, context: OwnershipContext): Ownership {
+/**
+ * What decides: a job's row, or a schedule's as a job's would read (schedules keep no owner
+ * column, so the folder their file lies in stands for it, and a stored schedule is declared).
+ */
+export type OwnedFacts = Pick<JobFacts, "owner" | "source" | "declared">;
+
+export function decideOwnership(facts: OwnedFacts | null, context: OwnershipContext): Ownership {
   if (!facts || isOwnedBy(facts, context.root)) return { kind: "ours" };
   const from = ownerKey(facts);
   if (from === null) return { kind: "adHoc" };

@@ -6,6 +6,7 @@
  */
 
 import { describeScheduleClaim, scheduleClaim } from "../core/occurrence-id.ts";
+import type { Adoption, OwnedFacts } from "../core/ownership.ts";
 import type { DesiredJob } from "./desired.ts";
 import type { JobfileProblem } from "./problem.ts";
 
@@ -14,17 +15,42 @@ export interface DeclaredSchedule {
   id: string;
   source: string | null;
   revision: string;
+  /**
+   * The jobs folder (real path) its file lies in, as the store's sync records know it: a
+   * schedule keeps no owner of its own. Null or absent when unknown; its file then stands for it.
+   */
+  owner?: string | null;
+}
+
+/**
+ * Why a declaration stops being what it was, when its action alone would mislead:
+ * `jobfileRemoved`, no file of the folder declares the id any more; `nowSchedule`, a job's id
+ * is declared as a schedule now; `nowJob`, a schedule's id is declared as a plain job now.
+ */
+export type KindReason = "jobfileRemoved" | "nowSchedule" | "nowJob";
+
+export interface ScheduleRemoval {
+  actual: DeclaredSchedule;
+  file: string;
+  reason: Extract<KindReason, "jobfileRemoved" | "nowJob">;
+  /** Another folder's schedule whose id a plain job of this folder takes over. */
+  adopt: Adoption | null;
 }
 
 export interface SchedulePlan {
   creates: DesiredJob[];
   updates: DesiredJob[];
-  removals: { actual: DeclaredSchedule; file: string }[];
+  removals: ScheduleRemoval[];
   unchanged: DesiredJob[];
 }
 
 export function isScheduled(job: DesiredJob): boolean {
   return job.spec.schedule !== undefined;
+}
+
+/** A schedule of a jobfile as ownership.ts reads a job: a stored schedule is still declared. */
+export function scheduleOwnerFacts(schedule: DeclaredSchedule): OwnedFacts {
+  return { owner: schedule.owner ?? null, source: schedule.source, declared: true };
 }
 
 /** Files whose plain jobs would take over the id of a schedule made with `enqueue`. */
@@ -55,12 +81,9 @@ export function scheduleConflicts(jobs: readonly DesiredJob[], schedules: readon
  */
 export function occurrenceIdConflicts(
   jobs: readonly DesiredJob[],
-  schedules: readonly DeclaredSchedule[],
+  storedScheduleIds: Iterable<string>,
 ): Map<string, JobfileProblem[]> {
-  const scheduleIds = new Set([
-    ...schedules.map((schedule) => schedule.id),
-    ...jobs.filter(isScheduled).map((job) => job.spec.id),
-  ]);
+  const scheduleIds = new Set([...storedScheduleIds, ...jobs.filter(isScheduled).map((job) => job.spec.id)]);
   const conflicts = new Map<string, JobfileProblem[]>();
   for (const job of jobs) {
     const { id } = job.spec;
@@ -81,19 +104,28 @@ export function occurrenceIdConflicts(
 }
 
 /**
- * `removable(source)` returns the relative file of a declaration this plan may remove, or
- * null when its file lies outside the folder or is blocked (in error, unreadable, settling).
+ * `desired` holds the plan's jobs, plain and scheduled: a schedule whose id a plain job
+ * declares now is removed for that reason. `removable(source)` returns the relative file of
+ * a declaration this plan may remove, or null when its file lies outside the folder or is
+ * blocked (in error, unreadable, settling). `adopted` holds the other folders' schedules
+ * whose ids this folder may take over (ownership.ts): one a plain job takes is removed.
  */
 export function planSchedules(
   desired: readonly DesiredJob[],
   actual: readonly DeclaredSchedule[],
   blockedIds: ReadonlySet<string>,
   removable: (source: string) => string | null,
+  adopted: ReadonlyMap<string, Adoption> = new Map(),
 ): SchedulePlan {
   const plan: SchedulePlan = { creates: [], updates: [], removals: [], unchanged: [] };
   const byId = new Map(actual.map((schedule) => [schedule.id, schedule]));
   const wanted = new Set<string>();
+  const plainFiles = new Map<string, string>();
   for (const job of desired) {
+    if (!isScheduled(job)) {
+      plainFiles.set(job.spec.id, job.file);
+      continue;
+    }
     wanted.add(job.spec.id);
     const current = byId.get(job.spec.id);
     if (!current) plan.creates.push(job);
@@ -102,8 +134,13 @@ export function planSchedules(
   }
   for (const schedule of actual) {
     if (schedule.source === null || wanted.has(schedule.id) || blockedIds.has(schedule.id)) continue;
-    const file = removable(schedule.source);
-    if (file !== null) plan.removals.push({ actual: schedule, file });
+    const plainFile = plainFiles.get(schedule.id);
+    const adopt = plainFile === undefined ? null : (adopted.get(schedule.id) ?? null);
+    // Another folder's schedule taken over by a plain job goes with the file declaring that job.
+    const file = removable(schedule.source) ?? (adopt ? (plainFile as string) : null);
+    if (file === null) continue;
+    const reason = plainFile === undefined ? "jobfileRemoved" : "nowJob";
+    plan.removals.push({ actual: schedule, file, reason, adopt });
   }
   return plan;
 }

@@ -10,7 +10,7 @@
  */
 
 import { relative, sep } from "node:path";
-import { type AdoptReason, decideOwnership } from "../core/ownership.ts";
+import { type Adoption, decideOwnership, type OwnedFacts, type Ownership } from "../core/ownership.ts";
 import {
   type CompletedRevision,
   decideDeclaration,
@@ -28,10 +28,12 @@ import { dependencyConflicts } from "./plan-dependencies.ts";
 import {
   type DeclaredSchedule,
   isScheduled,
+  type KindReason,
   occurrenceIdConflicts,
   planSchedules,
   type SchedulePlan,
   scheduleConflicts,
+  scheduleOwnerFacts,
 } from "./plan-schedules.ts";
 import { duplicateIdProblems, type JobfileProblem } from "./problem.ts";
 
@@ -42,6 +44,12 @@ export interface ActualState {
   existing: JobFacts[];
   /** Every schedule, from jobfiles or `enqueue`; its spec, when given, shows what an update changes. */
   schedules: (DeclaredSchedule & { spec?: JobSpec })[];
+  /**
+   * Every schedule id the store holds, those a watcher's scoped plan leaves out of
+   * `schedules` too: a schedule's occurrence ids are its own whichever file declares them.
+   * Default: the ids of `schedules`.
+   */
+  allScheduleIds?: readonly string[];
   /** Owners (folders, or files for rows without one) known to be gone from disk. */
   missingOwners?: ReadonlySet<string>;
   /** Completed revisions of wanted ids that have no row (a purge deleted it). Default: none. */
@@ -65,7 +73,12 @@ export interface PlannedJob {
   /** The declaring file, or for cancel and forget the removed one, relative to the folder. */
   file: string;
   /** Another folder's job this declaration takes over, and why it may. */
-  adopt: { from: string; reason: AdoptReason } | null;
+  adopt: Adoption | null;
+  /**
+   * cancel and forget: why the job is no longer declared (`jobfileRemoved` or
+   * `nowSchedule`). A declaration: `nowJob` when it replaces a schedule of its id, else null.
+   */
+  reason: KindReason | null;
   /** showCompleted: the completed revision the job shows again. */
   completed: CompletedRevision | null;
   /** Dependents armed again because this job is declared again. */
@@ -116,16 +129,25 @@ function foreignProblem(job: DesiredJob, owner: string, root: string): JobfilePr
   );
 }
 
+interface Conflicts {
+  /** By file: none of its jobs is applied. */
+  conflicts: Map<string, JobfileProblem[]>;
+  /** Schedules of other folders whose ids this folder's jobs may take over (ownership.ts). */
+  adoptedSchedules: Map<string, Adoption>;
+}
+
 /** Files that declare an id another declaration also claims; none of their jobs is applied. */
 function conflictingFiles(
   desired: DesiredState,
   facts: ReadonlyMap<string, JobFacts>,
   schedules: readonly DeclaredSchedule[],
-  ownerExists: (owner: string) => boolean,
-  options: { adopt: boolean; supersedes: string | null },
-): Map<string, JobfileProblem[]> {
-  const { adopt, supersedes } = options;
+  ownershipOf: (stored: OwnedFacts | null) => Ownership,
+): Conflicts {
   const conflicts = new Map<string, JobfileProblem[]>();
+  const adoptedSchedules = new Map<string, Adoption>();
+  const schedulesById = new Map(
+    schedules.flatMap((schedule) => (schedule.source === null ? [] : [[schedule.id, schedule] as const])),
+  );
   const places = desired.jobs.map((job) => ({
     id: job.spec.id,
     file: job.file,
@@ -138,10 +160,13 @@ function conflictingFiles(
   // removed is no error: a move done as copy + delete must go through.)
   // A folder that could not be read is in error as `sub/`: every file under it is.
   const inError = desired.problems.map((problem) => problem.file);
+  const heldFile = (stored: OwnedFacts | undefined) =>
+    stored?.source && stored.declared && isOwnedBy(stored, desired.root)
+      ? relativeFile(desired.root, stored.source)
+      : null;
   for (const job of desired.jobs) {
-    const stored = facts.get(job.spec.id);
-    const held = stored?.source && stored.declared && isOwnedBy(stored, desired.root);
-    const file = held ? relativeFile(desired.root, stored.source as string) : null;
+    const schedule = schedulesById.get(job.spec.id);
+    const file = heldFile(facts.get(job.spec.id)) ?? heldFile(schedule && scheduleOwnerFacts(schedule));
     if (file === null || file === job.file || !isBlocked(file, inError) || !isBlocked(file, desired.blocked))
       continue;
     addProblem(
@@ -154,14 +179,7 @@ function conflictingFiles(
     );
   }
   for (const job of desired.jobs) {
-    const stored = facts.get(job.spec.id) ?? null;
-    const owner = stored ? ownerKey(stored) : null;
-    const ownership = decideOwnership(stored, {
-      root: desired.root,
-      ownerExists: owner === null || ownerExists(owner),
-      adopt,
-      supersedes,
-    });
+    const ownership = ownershipOf(facts.get(job.spec.id) ?? null);
     if (ownership.kind === "adHoc") {
       addProblem(
         conflicts,
@@ -173,17 +191,20 @@ function conflictingFiles(
       );
     } else if (ownership.kind === "foreign") {
       addProblem(conflicts, foreignProblem(job, ownership.owner, desired.root));
+      continue;
+    }
+    // A schedule's id is owned as a job's is, whether this folder declares it as a job or a schedule.
+    const schedule = schedulesById.get(job.spec.id);
+    if (ownership.kind === "adHoc" || !schedule) continue;
+    const scheduleOwnership = ownershipOf(scheduleOwnerFacts(schedule));
+    if (scheduleOwnership.kind === "foreign")
+      addProblem(conflicts, foreignProblem(job, scheduleOwnership.owner, desired.root));
+    else if (scheduleOwnership.kind === "adopt") {
+      const { from, reason } = scheduleOwnership;
+      adoptedSchedules.set(job.spec.id, { from, reason });
     }
   }
-  // Schedules keep no owner; the file that declared one stands for its folder.
-  const scheduleSources = new Map(schedules.map((schedule) => [schedule.id, schedule.source]));
-  for (const job of desired.jobs.filter(isScheduled)) {
-    const source = scheduleSources.get(job.spec.id);
-    if (!source || relativeFile(desired.root, source) !== null || adopt || !ownerExists(source)) continue;
-    if (supersedes && relativeFile(supersedes, source) !== null) continue;
-    addProblem(conflicts, foreignProblem(job, source, desired.root));
-  }
-  return conflicts;
+  return { conflicts, adoptedSchedules };
 }
 
 function declarationOf(job: DesiredJob, root: string, adoptFrom: string | null): DeclaredChange {
@@ -195,13 +216,22 @@ export function plan(desired: DesiredState, actual: ActualState, options: PlanOp
   const adopt = options.adopt ?? false;
   const supersedes = options.supersedes ?? null;
   const facts = new Map(actual.existing.map((entry) => [entry.id, entry]));
-  const ownerExists = (owner: string) => !(actual.missingOwners?.has(owner) ?? false);
-  const conflicts = conflictingFiles(desired, facts, actual.schedules, ownerExists, { adopt, supersedes });
+  const ownershipOf = (stored: OwnedFacts | null) => {
+    const owner = stored ? ownerKey(stored) : null;
+    const ownerExists = owner === null || !(actual.missingOwners?.has(owner) ?? false);
+    return decideOwnership(stored, { root: desired.root, ownerExists, adopt, supersedes });
+  };
+  const { conflicts, adoptedSchedules } = conflictingFiles(desired, facts, actual.schedules, ownershipOf);
   const merge = (more: Map<string, JobfileProblem[]>) => {
     for (const problems of more.values()) for (const problem of problems) addProblem(conflicts, problem);
   };
   merge(scheduleConflicts(desired.jobs, actual.schedules));
-  merge(occurrenceIdConflicts(desired.jobs, actual.schedules));
+  merge(
+    occurrenceIdConflicts(
+      desired.jobs,
+      actual.allScheduleIds ?? actual.schedules.map((schedule) => schedule.id),
+    ),
+  );
   // A schedule is not a job, so `after` can never name one.
   const unconflicted = desired.jobs.filter((job) => !conflicts.has(job.file) && !isScheduled(job));
   merge(dependencyConflicts(unconflicted, new Set(facts.keys())));
@@ -221,18 +251,28 @@ export function plan(desired: DesiredState, actual: ActualState, options: PlanOp
       (a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column,
     ),
   };
+  result.schedules = planSchedules(
+    jobs,
+    actual.schedules,
+    blockedIds,
+    (source) => {
+      // The schedules of what a re-pointed folder was before are its own now, as its jobs are.
+      const file =
+        relativeFile(desired.root, source) ?? (supersedes ? relativeFile(supersedes, source) : null);
+      return file === null || isBlocked(file, blocked) ? null : file;
+    },
+    adoptedSchedules,
+  );
+  const replacedSchedules = new Set(
+    result.schedules.removals.filter((removal) => removal.reason === "nowJob").map((r) => r.actual.id),
+  );
+  const nowScheduled = new Set(jobs.filter(isScheduled).map((job) => job.spec.id));
   const wanted = new Set<string>();
   for (const job of jobs.filter((candidate) => !isScheduled(candidate))) {
     const id = job.spec.id;
     wanted.add(id);
     const stored = facts.get(id) ?? null;
-    const owner = stored ? ownerKey(stored) : null;
-    const ownership = decideOwnership(stored, {
-      root: desired.root,
-      ownerExists: owner === null || ownerExists(owner),
-      adopt,
-      supersedes,
-    });
+    const ownership = ownershipOf(stored);
     const adoption = ownership.kind === "adopt" ? { from: ownership.from, reason: ownership.reason } : null;
     const decision = decideDeclaration(
       stored,
@@ -251,6 +291,7 @@ export function plan(desired: DesiredState, actual: ActualState, options: PlanOp
       actual: stored,
       file: job.file,
       adopt: adoption,
+      reason: replacedSchedules.has(id) ? "nowJob" : null,
       completed: decision.completed,
       rearms: decision.rearms,
       fields: stored && decision.action !== "create" ? fieldChanges(stored.spec, job.spec) : [],
@@ -275,16 +316,12 @@ export function plan(desired: DesiredState, actual: ActualState, options: PlanOp
       actual: facts.get(row.id) ?? null,
       file,
       adopt: relinked ? { from: supersedes as string, reason: "relinked" } : null,
+      reason: nowScheduled.has(row.id) ? "nowSchedule" : "jobfileRemoved",
       completed: null,
       rearms: [],
       fields: [],
     });
   }
-  result.schedules = planSchedules(jobs.filter(isScheduled), actual.schedules, blockedIds, (source) => {
-    // The schedules of what a re-pointed folder was before are its own now, as its jobs are.
-    const file = relativeFile(desired.root, source) ?? (supersedes ? relativeFile(supersedes, source) : null);
-    return file === null || isBlocked(file, blocked) ? null : file;
-  });
   const storedSchedules = new Map(actual.schedules.map((schedule) => [schedule.id, schedule.spec]));
   result.scheduleFields = new Map(
     result.schedules.updates.map((job) => {

@@ -5,7 +5,7 @@
  * folder (two watchers, a watcher and a git hook) never queue a declaration twice.
  */
 
-import { existsSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
 import { cascadeOf } from "../core/dependencies.ts";
 import type { JobState } from "../core/job.ts";
 import { historyById, idsByAction, isOwnedBy, ownerKey } from "../core/reconcile.ts";
@@ -14,7 +14,7 @@ import type { DeclaredJob, JobDeclaration, JobfileApplyResult, Store } from "../
 import type { DesiredState } from "./desired.ts";
 import { type Plan, plan, planChanges, planHasChanges } from "./plan.ts";
 import { scheduleWaitConflicts } from "./plan-dependencies.ts";
-import { isScheduled } from "./plan-schedules.ts";
+import { type DeclaredSchedule, isScheduled } from "./plan-schedules.ts";
 import { type ReadFolderOptions, readJobsFolder } from "./read-folder.ts";
 import type { ScheduleApplyResult, SyncOutcome } from "./sync-outcome.ts";
 import { assertNotNested, previousTarget, recordSyncRun, targetToRecord } from "./sync-record.ts";
@@ -128,12 +128,12 @@ async function applySchedules(store: Store, planned: Plan, now: number): Promise
 function missingOwners(
   root: string,
   existing: Awaited<ReturnType<Store["jobDeclarations"]>>,
-  schedules: { source: string | null }[],
+  schedules: readonly DeclaredSchedule[],
 ): Set<string> {
   // A Set: facts of a whole store may name one other folder thousands of times.
   const owners = new Set([
     ...existing.filter((row) => row.source !== null && !isOwnedBy(row, root)).map(ownerKey),
-    ...schedules.map((schedule) => schedule.source),
+    ...schedules.map((schedule) => schedule.owner ?? schedule.source),
   ]);
   const missing = new Set<string>();
   for (const owner of owners) {
@@ -183,6 +183,45 @@ function holdBackScheduleWaits(
   };
 }
 
+function realFolder(path: string): string | null {
+  try {
+    return realpathSync(path);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * `schedules` with the folder each one of another folder's file lies in, for an id this
+ * folder declares too: schedules keep no owner, so the store's sync records tell which
+ * folder holds the file (a re-pointed link's old target counts as its folder until its
+ * declarations are taken over). Live folders never nest, but a record of one that declared
+ * nothing may hold another, so the innermost wins. Read only when such a schedule exists.
+ */
+async function withOwners<T extends DeclaredSchedule>(
+  store: Store,
+  desired: DesiredState,
+  schedules: T[],
+): Promise<T[]> {
+  const ids = new Set(desired.jobs.map((job) => job.spec.id));
+  const foreign = (schedule: T) =>
+    schedule.source !== null &&
+    ids.has(schedule.id) &&
+    !isOwnedBy({ owner: null, source: schedule.source }, desired.root);
+  if (!schedules.some(foreign)) return schedules;
+  const folders = (await store.folderList()).flatMap((entry) => {
+    const now = realFolder(entry.folder);
+    return [...(now === null ? [] : [now]), ...(entry.lastSync ? [entry.lastSync.target] : [])];
+  });
+  return schedules.map((schedule) => {
+    if (!foreign(schedule)) return schedule;
+    const source = schedule.source as string;
+    const holders = folders.filter((folder) => isOwnedBy({ owner: null, source }, folder));
+    const owner = holders.sort((a, b) => b.length - a.length)[0] ?? null;
+    return { ...schedule, owner };
+  });
+}
+
 function isDeclaredRow(row: JobDeclaration): row is JobDeclaration & DeclaredJob {
   return row.source !== null;
 }
@@ -227,9 +266,10 @@ export async function reconcile(params: {
   ]);
   const allDeclared = read.declared;
   const declared = scope ? allDeclared.filter(scope) : allDeclared;
-  const schedules = scope
+  const inScope = scope
     ? allSchedules.filter((entry) => entry.source === null || scope({ id: entry.id, source: entry.source }))
     : allSchedules;
+  const schedules = await withOwners(store, params.desired, inScope);
   const existing =
     read.facts ??
     (await store.jobDeclarations({
@@ -250,6 +290,7 @@ export async function reconcile(params: {
       declared,
       existing,
       schedules,
+      allScheduleIds: allSchedules.map((schedule) => schedule.id),
       missingOwners: missingOwners(desired.root, ownersOfWanted, schedules),
       history,
     },

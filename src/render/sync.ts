@@ -7,6 +7,7 @@
  */
 
 import { cellLabel } from "../core/matrix.ts";
+import type { Adoption } from "../core/ownership.ts";
 import type { JobfileAction } from "../core/reconcile.ts";
 import type { DesiredJob } from "../jobfiles/desired.ts";
 import { type FieldChange, showValue } from "../jobfiles/field-changes.ts";
@@ -38,9 +39,34 @@ const ADOPT_REASONS = {
   asked: "--adopt",
 } as const;
 
+/** Why a job or schedule is no longer declared as it was, as its line says it. */
+const GONE_BECAUSE = {
+  jobfileRemoved: "jobfile removed",
+  nowSchedule: "now declared as a schedule",
+  nowJob: "now declared as a plain job",
+} as const;
+
+/** A job declared again where it had been a schedule of its id: a new revision, or the one it was. */
+function describeNowJob(change: PlannedJob): string | null {
+  const actual = change.actual;
+  const state = actual?.state;
+  if (!actual) return change.action === "create" ? "create: now declared as a plain job" : null;
+  if (actual.declared) return null;
+  if (change.action === "replace") {
+    return change.job?.revision === actual.revision
+      ? "restore: declared as a plain job again; queued again"
+      : `update: now declared as a plain job; the new revision is queued (was ${state})`;
+  }
+  if (change.action === "redeclare") return `redeclare: declared as a plain job again (${state}, not re-run)`;
+  return null;
+}
+
 function describe(change: PlannedJob): string {
   const state = change.actual?.state;
   const running = change.actual ? shortRevision(change.actual.revision) : "";
+  const gone = GONE_BECAUSE[change.reason ?? "jobfileRemoved"];
+  const nowJob = change.reason === "nowJob" ? describeNowJob(change) : null;
+  if (nowJob !== null) return nowJob;
   switch (change.action) {
     case "create":
       return "create";
@@ -75,11 +101,11 @@ function describe(change: PlannedJob): string {
       if (change.actual?.source !== change.job?.source) return "redeclare: now declared by this file";
       return "redeclare: records its jobs folder";
     case "cancel":
-      return `cancel: jobfile removed (was ${state})`;
+      return `cancel: ${gone} (was ${state})`;
     case "forget":
       return state === "processing"
-        ? "forget: jobfile removed; the running attempt finishes, no retry"
-        : `forget: jobfile removed; ${state}, history kept`;
+        ? `forget: ${gone}; the running attempt finishes, no retry`
+        : `forget: ${gone}; ${state}, history kept`;
   }
 }
 
@@ -111,10 +137,12 @@ function matrixJson(job: DesiredJob | null) {
   return job?.matrix ? { declaration: job.matrix.declaration, values: job.matrix.cell } : null;
 }
 
+function adoptNote(adopt: Adoption | null): string {
+  return adopt ? `adopt from ${safeText(adopt.from)} (${ADOPT_REASONS[adopt.reason]}); ` : "";
+}
+
 function changeLines(change: PlannedJob, width: number): string[] {
-  const adopt = change.adopt
-    ? `adopt from ${safeText(change.adopt.from)} (${ADOPT_REASONS[change.adopt.reason]}); `
-    : "";
+  const adopt = adoptNote(change.adopt);
   const rearms =
     change.rearms.length > 0 ? `; re-arms ${change.rearms.map((id) => safeText(id)).join(", ")}` : "";
   const cancels = change.cancels?.length
@@ -150,7 +178,12 @@ export function planLines(outcome: SyncOutcome): string[] {
       ...fieldLines(plan.scheduleFields?.get(job.spec.id) ?? []),
     ]),
     ...schedules.removals.map((r) =>
-      row(colors.red("-"), r.actual.id, "remove schedule: jobfile removed, future occurrences stop", r.file),
+      row(
+        colors.red("-"),
+        r.actual.id,
+        `${adoptNote(r.adopt)}remove schedule: ${GONE_BECAUSE[r.reason]}, future occurrences stop`,
+        r.file,
+      ),
     ),
     ...plan.errors.map(
       (e) =>
@@ -163,14 +196,18 @@ export function count(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
-function countParts(counts: ChangeCounts, tense: "plan" | "applied"): string[] {
+/**
+ * `forgetWhy` says why the plan forgets jobs: their files were removed, unless some are
+ * only declared as schedules now.
+ */
+function countParts(counts: ChangeCounts, tense: "plan" | "applied", forgetWhy = "file removed"): string[] {
   const plan = tense === "plan";
   const parts: [number, string, string][] = [
     [counts.create + counts.schedule_create, "to create", "created"],
     [counts.update + counts.schedule_update, "to update", "updated"],
     [counts.already_completed, "already completed (not re-run)", "already completed (not re-run)"],
     [counts.cancel, "to cancel", "canceled"],
-    [counts.forget, "to forget (file removed, history kept)", "forgotten"],
+    [counts.forget, `to forget (${forgetWhy}, history kept)`, "forgotten"],
   ];
   const shown = parts
     // The plan always names create, update and cancel, as terraform does; the rest when they occur.
@@ -182,7 +219,10 @@ function countParts(counts: ChangeCounts, tense: "plan" | "applied"): string[] {
 }
 
 export function planSummary(outcome: SyncOutcome): string {
-  const parts = countParts(planCounts(outcome), "plan");
+  const switched = outcome.plan.changes.some(
+    (change) => change.action === "forget" && change.reason === "nowSchedule",
+  );
+  const parts = countParts(planCounts(outcome), "plan", switched ? "no longer declared as a job" : undefined);
   // What the apply then reports as dependents re-armed and canceled, counted the same way.
   const rearms = new Set(outcome.plan.changes.flatMap((change) => change.rearms));
   const cancels = new Set(outcome.plan.changes.flatMap((change) => change.cancels ?? []));
@@ -220,6 +260,7 @@ function changeJson(change: PlannedJob) {
   return {
     id: change.id,
     action: snake(change.action),
+    reason: change.reason && snake(change.reason),
     file: change.file,
     revision: change.job?.revision ?? null,
     state: change.actual?.state ?? null,
@@ -262,7 +303,13 @@ export function syncJson(outcome: SyncOutcome) {
           fields: fieldsJson(plan.scheduleFields?.get(job.spec.id) ?? []),
           matrix: matrixJson(job),
         })),
-        remove: plan.schedules.removals.map((r) => ({ id: r.actual.id, file: r.file })),
+        remove: plan.schedules.removals.map((r) => ({
+          id: r.actual.id,
+          file: r.file,
+          reason: snake(r.reason),
+          adopt_from: r.adopt?.from ?? null,
+          adopt_reason: r.adopt?.reason ?? null,
+        })),
         unchanged: plan.schedules.unchanged.length,
       },
       errors: plan.errors,

@@ -268,4 +268,57 @@ describe("ownership", () => {
     ]);
     expect(result.errors[0]?.message).toContain("two.yaml:1:1");
   });
+
+  test("an occurrence id of a schedule outside a scoped plan's schedules is still refused", () => {
+    const taken = desiredJob("nightly@2026-01-01T03:00:00.000Z", "echo taken", "taken.yaml");
+    const result = plan(desired([taken]), actual([], { allScheduleIds: ["nightly"] }));
+    expect(result.changes).toEqual([]);
+    expect(result.errors.map((e) => [e.file, e.field, e.message])).toEqual([
+      [
+        "taken.yaml",
+        "id",
+        'id "nightly@2026-01-01T03:00:00.000Z" is the id of an occurrence of schedule "nightly"',
+      ],
+    ]);
+  });
+
+  test("a job turned schedule, or schedule turned job, carries why in its plan", () => {
+    const job = desiredJob("x", "echo x");
+    const scheduled: DesiredJob = { ...job, spec: { ...job.spec, schedule: "0 3 * * *" } };
+    const stored = { id: "x", source: job.source, revision: scheduled.revision };
+    const toSchedule = plan(desired([scheduled]), actual([facts(job, "completed")]));
+    expect(toSchedule.changes.map((change) => [change.action, change.reason])).toEqual([
+      ["forget", "nowSchedule"],
+    ]);
+    const toJob = plan(
+      desired([job]),
+      actual([facts(job, "completed", { declared: false })], { schedules: [stored] }),
+    );
+    expect(toJob.changes.map((change) => [change.action, change.reason])).toEqual([["redeclare", "nowJob"]]);
+    expect(toJob.schedules.removals.map((removal) => [removal.actual.id, removal.reason])).toEqual([
+      ["x", "nowJob"],
+    ]);
+    const removed = plan(desired([]), actual([facts(job, "pending")], { schedules: [stored] }));
+    expect(removed.changes.map((change) => [change.action, change.reason])).toEqual([
+      ["cancel", "jobfileRemoved"],
+    ]);
+    expect(removed.schedules.removals.map((removal) => removal.reason)).toEqual(["jobfileRemoved"]);
+  });
+
+  test("a plain job may not take the id of another live folder's schedule, named by its folder", () => {
+    const rotate = desiredJob("rotate", "echo b");
+    const schedule = { id: "rotate", source: `${OTHER}/rotate.yaml`, revision: "r", owner: OTHER };
+    const result = plan(desired([rotate]), actual([], { schedules: [schedule] }));
+    expect(result.changes).toEqual([]);
+    expect(result.schedules.removals).toEqual([]);
+    expect(result.errors[0]?.message).toBe(`id "rotate" belongs to the jobs folder ${OTHER}, not to ${ROOT}`);
+    const gone = plan(
+      desired([rotate]),
+      actual([], { schedules: [schedule], missingOwners: new Set([OTHER]) }),
+    );
+    expect(gone.errors).toEqual([]);
+    expect(gone.schedules.removals).toMatchObject([
+      { file: "rotate.yaml", reason: "nowJob", adopt: { from: OTHER, reason: "gone" } },
+    ]);
+  });
 });

@@ -39,6 +39,7 @@ function change(action: JobfileAction, state: JobState, extra: Partial<PlannedJo
     actual: action === "create" ? null : actual,
     file: "x.yaml",
     adopt: null,
+    reason: action === "cancel" || action === "forget" ? "jobfileRemoved" : null,
     completed: null,
     rearms: [],
     fields: [],
