@@ -10,6 +10,7 @@
 export interface OptionShape {
   names: string[];
   rawName: string;
+  description?: string;
   isBoolean?: boolean;
   config?: { type?: unknown[] };
 }
@@ -67,6 +68,43 @@ export function optionWithEmptyValue(args: string[], options: OptionShape[]): st
     if (option === undefined) continue;
     const value = joined.length > 0 ? joined.join("=") : words[index + 1];
     if (value === "") return option.rawName;
+  }
+  return undefined;
+}
+
+/**
+ * An option whose help says it repeats (`repeatable`, `repeat it or use a,b`): its values
+ * combine. Read from the help so that what `--help` promises and what is accepted never differ.
+ */
+function isRepeatable(option: OptionShape): boolean {
+  return /\brepeat/i.test(option.description ?? "");
+}
+
+/**
+ * The first option that takes one value but was typed more than once before `--` (`--id a
+ * --id b`, `-f a --file b`), by its long name (`--id`). Left to cac, the last value wins
+ * silently, or with both spellings of one option the first. Repeatable options and flags are
+ * left alone; `--no-x` beside `--x <value>` is a flag of its own. Read from the words typed,
+ * once optionWithEmptyValue and textOptionWithoutValue found every value in its place.
+ */
+export function optionGivenTwice(args: string[], options: OptionShape[]): string | undefined {
+  const end = args.indexOf("--");
+  const words = end === -1 ? args : args.slice(0, end);
+  const seen = new Set<OptionShape>();
+  for (let index = 0; index < words.length; index++) {
+    const word = words[index] ?? "";
+    if (!word.startsWith("-")) continue;
+    const [typed = "", ...joined] = word.split("=");
+    const name = camelCased(typed.replace(/^--?/, ""));
+    const option = options.find(
+      (candidate) => candidate.rawName.includes("<") && candidate.names.includes(name),
+    );
+    if (option === undefined) continue;
+    // `--id x`: the next word is the value, whatever it looks like.
+    if (joined.length === 0) index++;
+    if (isRepeatable(option)) continue;
+    if (seen.has(option)) return /--[^\s,<]+/.exec(option.rawName)?.[0] ?? option.rawName;
+    seen.add(option);
   }
   return undefined;
 }

@@ -11,6 +11,7 @@ import {
   joinGroupWords,
   keepDashValues,
   longOptionNames,
+  optionGivenTwice,
   optionWithEmptyValue,
   reportedUnknownOption,
   textOptionWithoutValue,
@@ -233,6 +234,10 @@ async function parseAndRun(cli: CAC, argv: string[], args: string[]): Promise<vo
   const valueless = textOptionWithoutValue(cli.matchedCommand.options, cli.options);
   if (valueless !== undefined) {
     throw new UserError(`option \`${valueless}\` value is missing`, `put its value right after it; ${help}`);
+  }
+  const twice = optionGivenTwice(words, [...cli.globalCommand.options, ...cli.matchedCommand.options]);
+  if (twice !== undefined) {
+    throw new UserError(`${twice} given twice`, `give it once; ${help}`);
   }
   cli.args = withWordsAfterDashes(cli.args, cli.options["--"]);
   await cli.runMatchedCommand();

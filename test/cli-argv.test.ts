@@ -12,6 +12,7 @@ import {
   longOptionNames,
   negatedFlagsAsFalse,
   type OptionShape,
+  optionGivenTwice,
   reportedUnknownOption,
   TEXT_OPTION,
   textOptionWithoutValue,
@@ -207,6 +208,32 @@ describe("text options", () => {
     ]);
     expect(keepDashValues(["add", "--id", "-f=x"], withLimit)).toEqual(["add", "--id", "-f=x"]);
     expect(keepDashValues(["add", "--id", "--not-an-option"], withLimit)[1]).toStartWith("--id=");
+  });
+});
+
+describe("optionGivenTwice", () => {
+  const options: OptionShape[] = [
+    ...OPTIONS,
+    { names: ["id"], rawName: "--id <id>", description: "The job id" },
+    { names: ["tag"], rawName: "--tag <tag>", description: "A tag; repeatable or a,b" },
+    { names: ["state"], rawName: "--state <state>", description: "States; repeat it or use a,b" },
+    { names: ["token"], rawName: "--token <token>" },
+    { names: ["token"], rawName: "--no-token", isBoolean: true },
+  ];
+  test("an option that takes one value is named by its long name; repeatable ones, flags and values are not counted", () => {
+    expect(optionGivenTwice(["add", "--id", "a", "--id", "b"], options)).toBe("--id");
+    expect(optionGivenTwice(["add", "--tag", "a", "--tag", "b", "--id=a", "--id", "b"], options)).toBe(
+      "--id",
+    );
+    expect(optionGivenTwice(["enqueue", "-f", "a", "--file=b"], options)).toBe("--file");
+    const fine = [
+      ["add", "--tag", "a", "--tag", "b", "--state", "x", "--state", "y", "--id", "i"],
+      ["sync", "--json", "--json", "--allow-shared-folder", "--json"],
+      ["add", "--tag", "--id", "--id", "x"],
+      ["add", "--id", "a", "--", "cmd", "--id", "b"],
+      ["dashboard", "--no-token", "--token", "t"],
+    ];
+    for (const args of fine) expect(optionGivenTwice(args, options)).toBeUndefined();
   });
 });
 

@@ -8,8 +8,9 @@ import { resolve } from "node:path";
 import type { CAC } from "cac";
 import { TEXT_OPTION } from "../cli-argv.ts";
 import { resolveConfig } from "../core/config.ts";
+import { canceledAtOnceWarnings } from "../core/dependencies.ts";
 import { UserError } from "../core/errors.ts";
-import { prepareJobs } from "../core/job-input.ts";
+import { COMMAND_LINE_NAME, prepareJobs } from "../core/job-input.ts";
 import { normalizeSpec, SpecError } from "../core/spec.ts";
 import { enqueuePrepared } from "../flow/enqueue.ts";
 import { colors, printJson, safeText } from "../render.ts";
@@ -50,12 +51,24 @@ const OPTION_OF_FIELD: Record<string, string> = {
 
 const USAGE = "queuectl add [options] -- CMD [ARGS…]  or  queuectl add --shell 'a | b'";
 
-/** `--tag a --tag b,c` → [a, b, c]: repeated and comma-separated lists combine. */
-function listOption(values: string[] | undefined): string[] | undefined {
+/**
+ * `--tag a --tag b,c` → [a, b, c]: repeated and comma-separated lists combine. An empty item
+ * (`--tag ,` or `--tag a,`) is refused: it would add nothing, silently.
+ */
+function listOption(option: string, values: string[] | undefined): string[] | undefined {
   if (values === undefined) return undefined;
-  return values.flatMap((value) => value.split(",")).filter((value) => value !== "");
+  const items = values.flatMap((value) => value.split(","));
+  if (items.includes("")) {
+    const typed = values.find((value) => value.split(",").includes("")) ?? "";
+    throw new UserError(
+      `${option} "${safeText(typed)}" has an empty item`,
+      `give one or more values separated by commas, e.g. ${option} a,b`,
+    );
+  }
+  return items;
 }
 
+/** `--env A=1 --env B=2`: each name once, since a second value would silently win. */
 function envOption(values: string[] | undefined): Record<string, string> | undefined {
   if (values === undefined) return undefined;
   const env: Record<string, string> = {};
@@ -64,7 +77,11 @@ function envOption(values: string[] | undefined): Record<string, string> | undef
     if (equals <= 0) {
       throw new UserError(`--env "${safeText(pair)}" is not NAME=VALUE`, "e.g. --env LOG_LEVEL=debug");
     }
-    env[pair.slice(0, equals)] = pair.slice(equals + 1);
+    const name = pair.slice(0, equals);
+    if (Object.hasOwn(env, name)) {
+      throw new UserError(`--env sets ${safeText(name)} twice`, `give ${safeText(name)} one value`);
+    }
+    env[name] = pair.slice(equals + 1);
   }
   return env;
 }
@@ -139,9 +156,9 @@ export function specFromOptions(words: string[], options: AddOptions): Record<st
     delay: lastValue(options.delay),
     cwd: folderOption(lastValue(options.cwd)),
     env: envOption(options.env),
-    tags: listOption(options.tag),
+    tags: listOption("--tag", options.tag),
     queue: lastValue(options.queue),
-    after: listOption(options.after),
+    after: listOption("--after", options.after),
   };
   for (const key of Object.keys(spec)) if (spec[key] === undefined) delete spec[key];
   return spec;
@@ -186,12 +203,14 @@ export function registerAdd(cli: CAC): void {
         const now = Date.now();
         const config = resolveConfig(await store.configGetAll());
         checkFields(spec);
-        const prepared = prepareJobs([{ value: spec, where: "the job" }], "the command line", config, now);
+        const prepared = prepareJobs([{ value: spec, where: "the job" }], COMMAND_LINE_NAME, config, now);
         const result = await enqueuePrepared(store, prepared, now);
         const id = result.jobs[0] ?? "";
         if (options.json) printJson({ id });
         else if (options.quiet) console.log(id);
         else console.log(`${colors.green("✓")} Enqueued job ${safeText(id)}`);
+        for (const line of canceledAtOnceWarnings(result.canceledAtOnce))
+          process.stderr.write(`warning: ${safeText(line)}\n`);
       });
     });
 }

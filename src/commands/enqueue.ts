@@ -1,5 +1,6 @@
 import type { CAC } from "cac";
 import { type QueueConfig, resolveConfig } from "../core/config.ts";
+import { canceledAtOnceWarnings } from "../core/dependencies.ts";
 import { UserError } from "../core/errors.ts";
 import {
   ARGUMENT_NAME,
@@ -112,6 +113,8 @@ async function enqueueInput(input: Input, options: EnqueueOptions, fromFile: boo
     if (mayShowProgress && result.count + result.schedules.length >= PROGRESS_FROM)
       process.stderr.write("\n");
     printResult(result, options.json);
+    for (const line of canceledAtOnceWarnings(result.canceledAtOnce))
+      process.stderr.write(`warning: ${safeText(line)}\n`);
   });
 }
 

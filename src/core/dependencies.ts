@@ -1,6 +1,7 @@
 /**
  * Dependency graphs (`after`): cycles are refused at enqueue or sync with the cycle named,
- * since a cycle would leave every job in it waiting forever.
+ * since a cycle would leave every job in it waiting forever. Also the words for a dependency
+ * that is missing, or that had ended when its dependent was queued, as each door says them.
  */
 
 import { UserError } from "./errors.ts";
@@ -179,4 +180,121 @@ export function cascadeOf(
     result.set(root, canceled.sort());
   }
   return result;
+}
+
+/**
+ * Where a job came from, so that an error found only once the store reads it names what the
+ * user wrote: `add`'s options, `enqueue`'s JSON argument, or an input such as a file (`input`
+ * names it, `where` the line or item). A generated id is never named: the user did not see it.
+ */
+export interface JobOrigin {
+  door: "options" | "argument" | "input";
+  input: string;
+  where: string;
+  idGiven: boolean;
+}
+
+/**
+ * A job whose `after` names an id the store does not have. The store raises it worded for a
+ * file, the form it has always had; a door that knows the job's origin words it again with
+ * `wordedFor`, so the rule stays in the store and only the words change.
+ */
+export class MissingDependencyError extends UserError {
+  constructor(
+    readonly jobId: string,
+    readonly dependency: string,
+    origin?: JobOrigin,
+  ) {
+    const { message, hint } = missingDependencyWords(jobId, dependency, origin);
+    super(message, hint);
+    this.name = "MissingDependencyError";
+  }
+
+  wordedFor(origin: JobOrigin | undefined): MissingDependencyError {
+    return origin === undefined ? this : new MissingDependencyError(this.jobId, this.dependency, origin);
+  }
+}
+
+function missingDependencyWords(
+  jobId: string,
+  dependency: string,
+  origin: JobOrigin | undefined,
+): { message: string; hint: string } {
+  if (origin?.door === "options") {
+    return {
+      message: `--after names "${dependency}", which is not in the queue`,
+      hint: `enqueue "${dependency}" first, or fix --after`,
+    };
+  }
+  const sameInput = origin?.door === "argument" ? "" : ", in the same file";
+  return {
+    message: `${jobAsWritten(jobId, origin)} waits for "${dependency}", which is not in the queue`,
+    hint: `enqueue that job first${sameInput}, or fix the \`after\` list`,
+  };
+}
+
+/** The job by its id when the user wrote one, else by where it sits in its input. */
+function jobAsWritten(jobId: string, origin: JobOrigin | undefined): string {
+  if (origin === undefined || origin.idGiven) return `job "${jobId}"`;
+  if (origin.door === "argument") return "the job";
+  // A lone job is the whole input, as prepareJob names it.
+  return `${origin.where === "the job" ? origin.input : `${origin.input}, ${origin.where}`}: the job`;
+}
+
+/**
+ * A job of one input that the store canceled as it queued it, because a dependency had
+ * already ended (see dependentState); `rootState` is how `decision.root` ended, which picks
+ * the command that runs it again.
+ */
+export interface CanceledAtOnce {
+  id: string;
+  decision: Extract<DependentState, { state: "canceled" }>;
+  rootState: "dead" | "canceled";
+}
+
+/**
+ * Why each of `canceled` (jobs of one input the store canceled as it queued them) was
+ * canceled, decided as the store decided it: `waits` gives the input's `after` lists, `ended`
+ * the dependencies outside the input that had ended. What an outside dependency was itself
+ * canceled by is not known here, so it counts as its own root.
+ */
+export function canceledAtOnceCauses(
+  canceled: readonly string[],
+  waits: ReadonlyMap<string, readonly string[]>,
+  ended: ReadonlyMap<string, "dead" | "canceled">,
+): CanceledAtOnce[] {
+  const isCanceled = new Set(canceled);
+  const roots = new Map<string, string>();
+  const causes: CanceledAtOnce[] = [];
+  for (const id of dependencyOrder(canceled, waits)) {
+    const statuses = (waits.get(id) ?? []).map((dependency): DependencyStatus => {
+      const state = ended.get(dependency);
+      if (state !== undefined) return { id: dependency, state, canceledBy: null };
+      if (isCanceled.has(dependency))
+        return { id: dependency, state: "canceled", canceledBy: roots.get(dependency) ?? null };
+      return { id: dependency, state: "pending", canceledBy: null };
+    });
+    const decision = dependentState(statuses);
+    if (decision.state !== "canceled") continue;
+    roots.set(id, decision.root);
+    causes.push({ id, decision, rootState: ended.get(decision.root) ?? "canceled" });
+  }
+  return causes;
+}
+
+/** Jobs canceled at once that are each given a line of their own; the rest are counted. */
+const CANCELED_AT_ONCE_SHOWN = 5;
+
+/** What an enqueue says about jobs it queued canceled: what ended, and what re-arms them. */
+export function canceledAtOnceWarnings(causes: readonly CanceledAtOnce[]): string[] {
+  const lines = causes.slice(0, CANCELED_AT_ONCE_SHOWN).map(({ id, decision, rootState }) => {
+    const command = rootState === "dead" ? "queuectl dlq retry" : "queuectl rerun";
+    return `job "${id}" was canceled at once: ${decision.reason} — run "${decision.root}" again (${command} ${decision.root}) and "${id}" waits for it again`;
+  });
+  const more = causes.length - CANCELED_AT_ONCE_SHOWN;
+  if (more > 0)
+    lines.push(
+      `${more} more ${more === 1 ? "job was" : "jobs were"} canceled at once: queuectl list --state canceled`,
+    );
+  return lines;
 }

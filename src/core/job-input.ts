@@ -4,6 +4,7 @@
  */
 
 import type { QueueConfig } from "./config.ts";
+import type { JobOrigin } from "./dependencies.ts";
 import { UserError } from "./errors.ts";
 import { findDuplicateJsonKey } from "./json-text.ts";
 import { firstRunAt, generateJobId, type JobSpec, normalizeSpec, specRevision } from "./spec.ts";
@@ -19,6 +20,9 @@ export type InputFormat = "json" | "yaml" | "ndjson";
 
 /** The `name` enqueue passes for its JSON argument; errors about it need no "where". */
 export const ARGUMENT_NAME = "the job JSON";
+
+/** The `name` add passes: its job is made of options, so later errors name the option. */
+export const COMMAND_LINE_NAME = "the command line";
 
 export function formatFromName(name: string): InputFormat | undefined {
   if (/\.(ndjson|jsonl)$/i.test(name)) return "ndjson";
@@ -152,6 +156,18 @@ export interface PreparedJob {
   revision: string;
   maxRetries: number;
   nextRunAt: number;
+  /** The input's name and where the job sits in it (see jobOrigin). */
+  input: string;
+  where: string;
+  /** False when the id was generated: the user never saw it, so no error names it. */
+  idGiven: boolean;
+}
+
+/** Where a prepared job came from, for an error found only once the store reads it. */
+export function jobOrigin(job: PreparedJob): JobOrigin {
+  const door =
+    job.input === COMMAND_LINE_NAME ? "options" : job.input === ARGUMENT_NAME ? "argument" : "input";
+  return { door, input: job.input, where: job.where, idGiven: job.idGiven };
 }
 
 /** Validates every item; the first bad one aborts the whole input, naming where it sits. */
@@ -205,5 +221,9 @@ export function prepareJob(
     revision: specRevision(spec),
     maxRetries: spec.max_retries ?? config.maxRetries,
     nextRunAt: firstRunAt(spec, now),
+    input: name,
+    where: item.where,
+    // As normalizeSpec decides: an id that is absent or null is generated.
+    idGiven: (item.value as { id?: unknown }).id != null,
   };
 }

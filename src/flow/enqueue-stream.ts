@@ -10,12 +10,19 @@
  */
 
 import type { QueueConfig } from "../core/config.ts";
-import { assertNoCycle } from "../core/dependencies.ts";
+import { assertNoCycle, type JobOrigin, MissingDependencyError } from "../core/dependencies.ts";
 import { DuplicateIdError, UserError } from "../core/errors.ts";
-import { type PreparedJob, parseNdjsonLine, prepareJob, repeatedIdError } from "../core/job-input.ts";
+import {
+  jobOrigin,
+  type PreparedJob,
+  parseNdjsonLine,
+  prepareJob,
+  repeatedIdError,
+} from "../core/job-input.ts";
+import { describeScheduleClaim, scheduleClaim } from "../core/occurrence-id.ts";
 import type { LineBlock } from "../core/text-lines.ts";
 import type { NewJob, Store } from "../store/store.ts";
-import { assertSchedulesNew, type EnqueueResult, storeSchedules } from "./enqueue.ts";
+import { assertSchedulesNew, type EnqueueResult, findCanceledAtOnce, storeSchedules } from "./enqueue.ts";
 
 /** Jobs per store batch: large enough to amortize a round trip, small enough to stay light. */
 const BATCH = 5000;
@@ -71,6 +78,8 @@ export async function enqueueStream(
   const scheduled: PreparedJob[] = [];
   const scheduleLines = new Map<string, number>();
   const dependencies = new Map<string, readonly string[]>();
+  // Only jobs with an `after` list and no id of their own: an unknown dependency names their line.
+  const unnamedOrigins = new Map<string, JobOrigin>();
   let empty = true;
   async function* batches(): AsyncGenerator<NewJob[]> {
     let batch: NewJob[] = [];
@@ -86,7 +95,10 @@ export async function enqueueStream(
           scheduleLines.set(id, line);
           continue;
         }
-        if (job.spec.after) dependencies.set(id, job.spec.after);
+        if (job.spec.after) {
+          dependencies.set(id, job.spec.after);
+          if (!job.idGiven) unnamedOrigins.set(id, jobOrigin(job));
+        }
         // The first id always: a one-job file is reported by its id.
         if (options.keepIds || ids.length === 0) ids.push(id);
         // Written out rather than spread: a spread per line cost a bulk enqueue measurably.
@@ -119,15 +131,23 @@ export async function enqueueStream(
     if (error instanceof DuplicateIdError && !(await store.jobGet({ id: error.id }))) {
       throw await repeatedInInput(input, error.id, config, now);
     }
+    if (error instanceof MissingDependencyError) throw error.wordedFor(unnamedOrigins.get(error.jobId));
     throw error;
   }
   await storeSchedules(store, scheduled, now);
-  return { count, jobs: ids, schedules: scheduled.map((job) => job.spec.id) };
+  return {
+    count,
+    jobs: ids,
+    schedules: scheduled.map((job) => job.spec.id),
+    canceledAtOnce: await findCanceledAtOnce(store, dependencies),
+  };
 }
 
 /**
- * A job line that comes before a schedule line of the same id was written before the schedule
- * was seen; reading the input again finds it without keeping every id.
+ * A job line may take neither the id of a schedule line of the same input nor one of that
+ * schedule's occurrence ids (see core/occurrence-id.ts). Such a job line may come before the
+ * schedule line, so it was written before the schedule was seen; reading the input again
+ * finds it without keeping every id.
  */
 async function assertNoJobNamedLikeSchedule(
   input: StreamedInput,
@@ -137,10 +157,19 @@ async function assertNoJobNamedLikeSchedule(
 ): Promise<void> {
   for await (const jobs of preparedLines(input, config, now)) {
     for (const { job, line } of jobs) {
-      const scheduleLine = scheduleLines.get(job.spec.id);
-      if (job.spec.schedule !== undefined || scheduleLine === undefined) continue;
-      const [first, second] = line < scheduleLine ? [line, scheduleLine] : [scheduleLine, line];
-      throw repeatedIdError(input.name, `line ${second}`, job.spec.id, `line ${first}`);
+      if (job.spec.schedule !== undefined) continue;
+      const claim = scheduleClaim(job.spec.id, (id) => scheduleLines.has(id));
+      if (claim === null) continue;
+      const scheduleLine = scheduleLines.get(claim.scheduleId) as number;
+      if (claim.kind === "schedule") {
+        const [first, second] = line < scheduleLine ? [line, scheduleLine] : [scheduleLine, line];
+        throw repeatedIdError(input.name, `line ${second}`, job.spec.id, `line ${first}`);
+      }
+      const { message, why } = describeScheduleClaim(job.spec.id, claim);
+      throw new UserError(
+        `${input.name}, line ${line}: job ${message} (line ${scheduleLine})`,
+        `choose another id (${why}); nothing was enqueued`,
+      );
     }
   }
 }

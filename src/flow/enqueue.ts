@@ -4,9 +4,14 @@
  * within the batch are refused before anything is written.
  */
 
-import { assertNoCycle } from "../core/dependencies.ts";
+import {
+  assertNoCycle,
+  type CanceledAtOnce,
+  canceledAtOnceCauses,
+  MissingDependencyError,
+} from "../core/dependencies.ts";
 import { UserError } from "../core/errors.ts";
-import type { PreparedJob } from "../core/job-input.ts";
+import { jobOrigin, type PreparedJob } from "../core/job-input.ts";
 import { claimantIds, firstScheduleClaim, scheduleClaim, scheduleClaimError } from "../core/occurrence-id.ts";
 import { nextOccurrence } from "../core/schedule.ts";
 import type { Store } from "../store/store.ts";
@@ -14,6 +19,8 @@ import type { Store } from "../store/store.ts";
 export interface EnqueueResult {
   jobs: string[];
   schedules: string[];
+  /** Jobs the store queued canceled, because a dependency had already ended dead or canceled. */
+  canceledAtOnce: CanceledAtOnce[];
 }
 
 export async function enqueuePrepared(
@@ -24,7 +31,8 @@ export async function enqueuePrepared(
 ): Promise<EnqueueResult> {
   const plain = prepared.filter((job) => job.spec.schedule === undefined);
   const scheduled = prepared.filter((job) => job.spec.schedule !== undefined);
-  assertNoCycle(new Map(plain.map((job) => [job.spec.id, job.spec.after ?? []])));
+  const waits = new Map(plain.map((job) => [job.spec.id, job.spec.after ?? []]));
+  assertNoCycle(waits);
   // The store refuses ids its schedules claim; those of schedules in this input are refused here.
   const inputSchedules = new Set(scheduled.map((job) => job.spec.id));
   const claimed = firstScheduleClaim(
@@ -34,10 +42,71 @@ export async function enqueuePrepared(
   if (claimed) throw scheduleClaimError(claimed.id, claimed.claim);
   await assertSchedulesNew(store, scheduled);
   if (plain.length > 0) {
-    await store.jobInsertMany({ jobs: plain.map((job) => ({ ...job, source: null })), now, onProgress });
+    const jobs = plain.map(({ spec, revision, maxRetries, nextRunAt }) => ({
+      spec,
+      revision,
+      maxRetries,
+      nextRunAt,
+      source: null,
+    }));
+    try {
+      await store.jobInsertMany({ jobs, now, onProgress });
+    } catch (error) {
+      if (!(error instanceof MissingDependencyError)) throw error;
+      const job = plain.find((candidate) => candidate.spec.id === error.jobId);
+      throw error.wordedFor(job && jobOrigin(job));
+    }
   }
   await storeSchedules(store, scheduled, now);
-  return { jobs: plain.map((job) => job.spec.id), schedules: scheduled.map((job) => job.spec.id) };
+  return {
+    jobs: plain.map((job) => job.spec.id),
+    schedules: scheduled.map((job) => job.spec.id),
+    canceledAtOnce: await findCanceledAtOnce(store, waits),
+  };
+}
+
+/** Past this many dependencies to look up one by one, listing the store's ended jobs may cost less. */
+const LOOKUPS_AT_MOST = 1000;
+
+/**
+ * The jobs of an input that the store queued canceled, because a dependency outside the input
+ * had already ended dead or canceled (README, Dependencies). The store decides that inside its
+ * transaction and reports nothing, so the states are read back once the input is in.
+ * `waits` maps the input's jobs to their `after` lists; jobs without one may be left out.
+ */
+export async function findCanceledAtOnce(
+  store: Store,
+  waits: ReadonlyMap<string, readonly string[]>,
+): Promise<CanceledAtOnce[]> {
+  const outside = new Set<string>();
+  for (const after of waits.values())
+    for (const dependency of after) if (!waits.has(dependency)) outside.add(dependency);
+  if (outside.size === 0) return [];
+  const ended = await endedAmong(store, outside);
+  if (ended.size === 0) return [];
+  const edges = await store.jobDependentEdges({ ids: [...ended.keys()] });
+  const canceled = new Set(
+    edges.filter((edge) => edge.state === "canceled" && waits.has(edge.id)).map((edge) => edge.id),
+  );
+  return canceledAtOnceCauses([...canceled], waits, ended);
+}
+
+/** Which of `ids` are jobs that ended dead or canceled. */
+async function endedAmong(store: Store, ids: ReadonlySet<string>): Promise<Map<string, "dead" | "canceled">> {
+  const ended = new Map<string, "dead" | "canceled">();
+  const keep = (id: string, state: string | undefined) => {
+    if (state === "dead" || state === "canceled") ended.set(id, state);
+  };
+  if (ids.size > LOOKUPS_AT_MOST) {
+    const counts = await store.jobCounts();
+    if (counts.dead + counts.canceled < ids.size) {
+      const { jobs } = await store.jobPage({ states: ["dead", "canceled"], limit: null });
+      for (const job of jobs) if (ids.has(job.id)) keep(job.id, job.state);
+      return ended;
+    }
+  }
+  for (const id of ids) keep(id, (await store.jobGet({ id }))?.state);
+  return ended;
 }
 
 /**

@@ -4,6 +4,7 @@
  * by each backend's connection.ts instead.
  */
 
+import { MissingDependencyError } from "../core/dependencies.ts";
 import { DuplicateIdError, runtimeError, UserError } from "../core/errors.ts";
 import { firstScheduleClaim, scheduleClaimError } from "../core/occurrence-id.ts";
 
@@ -44,12 +45,9 @@ export function scheduleDuplicateError(id: string): UserError {
   );
 }
 
-/** A job whose `after` names an id the store does not have. */
-export function missingDependencyError(jobId: string, dependency: string): UserError {
-  return new UserError(
-    `job "${jobId}" waits for "${dependency}", which is not in the queue`,
-    "enqueue that job first, in the same file, or fix the `after` list",
-  );
+/** A job whose `after` names an id the store does not have; a door may word it again (`wordedFor`). */
+export function missingDependencyError(jobId: string, dependency: string): MissingDependencyError {
+  return new MissingDependencyError(jobId, dependency);
 }
 
 /** A store whose recorded schema version is newer than this code's migrations. */

@@ -2,11 +2,15 @@
 
 import { describe, expect, test } from "bun:test";
 import {
+  type CanceledAtOnce,
+  canceledAtOnceCauses,
+  canceledAtOnceWarnings,
   cascadeOf,
   type DependencyStatus,
   dependencyEndedError,
   dependencyOrder,
   dependentState,
+  MissingDependencyError,
 } from "../../src/core/dependencies.ts";
 import type { JobState } from "../../src/core/job.ts";
 
@@ -120,5 +124,73 @@ describe("cascadeOf", () => {
     );
     expect(cascadeOf(["x"], waits, stateOf)).toEqual(new Map([["x", ["d"]]]));
     expect(cascadeOf(["z"], waits, stateOf)).toEqual(new Map([["z", []]]));
+  });
+});
+
+describe("MissingDependencyError", () => {
+  const words = (error: MissingDependencyError) => `${error.message} — ${error.hint}`;
+  const missing = new MissingDependencyError("job-mx1-ab", "nope");
+  test("as the store raises it: the job by its id, and the file it may go in", () => {
+    expect(words(missing)).toBe(
+      'job "job-mx1-ab" waits for "nope", which is not in the queue — enqueue that job first, in the same file, or fix the `after` list',
+    );
+  });
+  test("worded again by its door, naming a generated id nowhere", () => {
+    const origin = { input: "jobs.ndjson", where: "line 4", idGiven: false };
+    expect(words(missing.wordedFor({ ...origin, door: "options" }))).toBe(
+      '--after names "nope", which is not in the queue — enqueue "nope" first, or fix --after',
+    );
+    expect(words(missing.wordedFor({ ...origin, door: "argument" }))).toBe(
+      'the job waits for "nope", which is not in the queue — enqueue that job first, or fix the `after` list',
+    );
+    expect(words(missing.wordedFor({ ...origin, door: "input" }))).toStartWith(
+      'jobs.ndjson, line 4: the job waits for "nope"',
+    );
+    expect(words(missing.wordedFor({ ...origin, door: "input", idGiven: true }))).toBe(words(missing));
+    expect(missing.wordedFor(undefined)).toBe(missing);
+  });
+});
+
+describe("canceledAtOnceCauses", () => {
+  const waits = new Map([
+    ["a", ["dead-one", "pending-one"]],
+    ["b", ["a"]],
+    ["c", ["b", "gone"]],
+    ["d", ["pending-one"]],
+  ]);
+  const ended = new Map<string, "dead" | "canceled">([
+    ["dead-one", "dead"],
+    ["gone", "canceled"],
+  ]);
+  test("each canceled job of the input with its root, decided as the store decides it", () => {
+    const causes = canceledAtOnceCauses(["c", "b", "a"], waits, ended);
+    expect(
+      causes.map(({ id, decision, rootState }) => [id, decision.dependency, decision.root, rootState]),
+    ).toEqual([
+      ["a", "dead-one", "dead-one", "dead"],
+      ["b", "a", "dead-one", "dead"],
+      ["c", "b", "dead-one", "dead"],
+    ]);
+  });
+  test("warnings: one line per job up to five, then a count; rerun for a canceled root", () => {
+    const cause = (id: string, rootState: "dead" | "canceled"): CanceledAtOnce => ({
+      id,
+      rootState,
+      decision: {
+        state: "canceled",
+        dependency: "r",
+        dependencyState: rootState,
+        root: "r",
+        reason: `dependency r ended ${rootState}`,
+      },
+    });
+    expect(canceledAtOnceWarnings([cause("j", "canceled")])).toEqual([
+      'job "j" was canceled at once: dependency r ended canceled — run "r" again (queuectl rerun r) and "j" waits for it again',
+    ]);
+    const many = canceledAtOnceWarnings(["1", "2", "3", "4", "5", "6"].map((id) => cause(id, "dead")));
+    expect(many).toHaveLength(6);
+    expect(many[4]).toContain("(queuectl dlq retry r)");
+    expect(many[5]).toBe("1 more job was canceled at once: queuectl list --state canceled");
+    expect(canceledAtOnceWarnings([])).toEqual([]);
   });
 });

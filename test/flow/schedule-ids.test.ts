@@ -152,6 +152,22 @@ forEachBackend((backend) => {
       expect(await everything(store)).toEqual({ jobs: [], schedules: [] });
     });
 
+    test("nor may a streamed input, whichever line comes first, naming both lines", async () => {
+      const store = await backend.store();
+      const schedule = { id: "tick", command: "true", schedule: "*/5 * * * *" };
+      const job = { id: OCCURRENCE, command: "true" };
+      const hint = `choose another id (ids of the form "tick@<time>" are kept for that schedule's occurrences); nothing was enqueued`;
+      for (const [lines, jobLine, scheduleLine] of [
+        [[{ id: "a", command: "true" }, schedule, job], 3, 2],
+        [[job, { id: "a", command: "true" }, schedule], 1, 3],
+      ] as const) {
+        expect(await refusal(enqueueNdjson(store, [...lines], T0))).toEndWith(
+          `/jobs.ndjson, line ${jobLine}: job id "${OCCURRENCE}" is the id of an occurrence of schedule "tick" (line ${scheduleLine}) — ${hint}`,
+        );
+        expect(await everything(store)).toEqual({ jobs: [], schedules: [] });
+      }
+    });
+
     test("nor may a schedule take an occurrence id of another schedule", async () => {
       const store = await backend.store();
       await enqueue(store, [{ id: "tick", command: "true", schedule: "*/5 * * * *" }], T0);
