@@ -16,9 +16,16 @@ export interface GlobalOptions {
   json?: boolean;
 }
 
-/** Opens the store for the duration of `work` and always closes it. */
-export async function withStore<T>(options: GlobalOptions, work: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openStore({ url: options.db });
+/**
+ * Opens the store for the duration of `work` and always closes it. `connections`: the
+ * PostgreSQL pool (default 1); SQLite has one connection whatever it says.
+ */
+export async function withStore<T>(
+  options: GlobalOptions,
+  work: (store: Store) => Promise<T>,
+  connections?: number,
+): Promise<T> {
+  const store = await openStore({ url: options.db, connections });
   try {
     return await work(store);
   } finally {

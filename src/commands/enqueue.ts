@@ -17,6 +17,13 @@ import { colors, isTerminal, printJson, safeText } from "../render.ts";
 import type { Store } from "../store/store.ts";
 import { type GlobalOptions, lastValue, withStore } from "./context.ts";
 
+/**
+ * A streamed input is written inside one transaction that holds a connection while the
+ * checks made once the input has ended (its schedules' ids) read through the store: with
+ * the one connection a command gets, PostgreSQL's pool would wait on itself for ever.
+ */
+const STREAM_CONNECTIONS = 2;
+
 interface EnqueueOptions extends GlobalOptions {
   file?: string | string[];
   format?: string;
@@ -36,7 +43,12 @@ function printResult(
     );
   } else if (total === 1) {
     console.log(`${colors.green("✓")} Enqueued job ${safeText(ids.jobs[0] ?? ids.schedules[0] ?? "")}`);
-  } else console.log(`${colors.green("✓")} Enqueued ${total} jobs`);
+  } else if (ids.schedules.length === 0) console.log(`${colors.green("✓")} Enqueued ${total} jobs`);
+  else {
+    const jobs = `${ids.count} job${ids.count === 1 ? "" : "s"}`;
+    const schedules = `${ids.schedules.length} schedule${ids.schedules.length === 1 ? "" : "s"}`;
+    console.log(`${colors.green("✓")} Enqueued ${jobs} and ${schedules}`);
+  }
 }
 
 export function registerEnqueue(cli: CAC): void {
@@ -98,24 +110,28 @@ async function enqueueInput(input: Input, options: EnqueueOptions, fromFile: boo
   const progress = (done: number) => {
     if (done >= PROGRESS_FROM) process.stderr.write(`\renqueued ${done}`);
   };
-  await withStore(options, async (store) => {
-    const now = Date.now();
-    const config = resolveConfig(await store.configGetAll());
-    const result =
-      input.kind === "stream"
-        ? await (await import("../flow/enqueue-stream.ts")).enqueueStream(store, input.input, {
-            config,
-            now,
-            keepIds: Boolean(options.json),
-            onProgress: mayShowProgress ? progress : undefined,
-          })
-        : await enqueueItems(store, items, input.name, config, now, mayShowProgress ? progress : undefined);
-    if (mayShowProgress && result.count + result.schedules.length >= PROGRESS_FROM)
-      process.stderr.write("\n");
-    printResult(result, options.json);
-    for (const line of canceledAtOnceWarnings(result.canceledAtOnce))
-      process.stderr.write(`warning: ${safeText(line)}\n`);
-  });
+  await withStore(
+    options,
+    async (store) => {
+      const now = Date.now();
+      const config = resolveConfig(await store.configGetAll());
+      const result =
+        input.kind === "stream"
+          ? await (await import("../flow/enqueue-stream.ts")).enqueueStream(store, input.input, {
+              config,
+              now,
+              keepIds: Boolean(options.json),
+              onProgress: mayShowProgress ? progress : undefined,
+            })
+          : await enqueueItems(store, items, input.name, config, now, mayShowProgress ? progress : undefined);
+      if (mayShowProgress && result.count + result.schedules.length >= PROGRESS_FROM)
+        process.stderr.write("\n");
+      printResult(result, options.json);
+      for (const line of canceledAtOnceWarnings(result.canceledAtOnce))
+        process.stderr.write(`warning: ${safeText(line)}\n`);
+    },
+    STREAM_CONNECTIONS,
+  );
 }
 
 /** Progress shows on a terminal once this many jobs are in. */
