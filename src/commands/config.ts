@@ -4,6 +4,8 @@ import { UserError } from "../core/errors.ts";
 import { colors, configJson, printJson } from "../render.ts";
 import { type GlobalOptions, withStore } from "./context.ts";
 
+const VALUE_COLUMN_MAX = 24;
+
 export function registerConfig(cli: CAC): void {
   cli
     .command("config get [key]", `Show the config, or one key: ${Object.keys(CONFIG_KEYS).join(", ")}`)
@@ -21,9 +23,17 @@ export function registerConfig(cli: CAC): void {
         }
         if (options.json) printJson(configJson(values));
         else {
-          for (const [name, value] of Object.entries(values)) {
+          const rows = Object.entries(values).map(([name, value]) => [name, String(value)] as const);
+          const keyWidth = Math.max(...rows.map(([name]) => name.length));
+          // A long value (a webhook list, an archive path) takes the room it needs on its own
+          // row rather than widening the column for every other row.
+          const fitting = rows
+            .map(([, value]) => value.length)
+            .filter((length) => length <= VALUE_COLUMN_MAX);
+          const valueWidth = Math.max(8, ...fitting);
+          for (const [name, value] of rows) {
             console.log(
-              `${name.padEnd(14)} ${String(value).padEnd(8)} ${colors.dim(CONFIG_KEYS[name]?.describe ?? "")}`,
+              `${name.padEnd(keyWidth)} ${value.padEnd(valueWidth)} ${colors.dim(CONFIG_KEYS[name]?.describe ?? "")}`,
             );
           }
         }

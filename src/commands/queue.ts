@@ -1,10 +1,11 @@
 import type { CAC } from "cac";
-import { UserError } from "../core/errors.ts";
+import { nearestName, UserError } from "../core/errors.ts";
 import { isQueueName } from "../core/job.ts";
 import { type NotifyTarget, normalizeNotify } from "../core/notify.ts";
 import { describeLimits, parseLimitsText } from "../core/resource-limits.ts";
 import { queueViews } from "../flow/queue-list.ts";
 import { colors, printJson, safeText } from "../render.ts";
+import { knownQueueNames } from "../store/queue-names.ts";
 import { type GlobalOptions, withStore } from "./context.ts";
 
 interface QueueSetOptions extends GlobalOptions {
@@ -18,6 +19,20 @@ function queueName(name: unknown): string {
   if (!isQueueName(text))
     throw new UserError(`"${text}" is not a queue name`, "use letters, digits, '.', '_' or '-'");
   return text;
+}
+
+/**
+ * A name no job, queue setting, worker or schedule knows: most likely a typo, and switching
+ * it would create a queue while the one meant keeps running. `queue set` still creates one.
+ */
+function unknownQueue(name: string, known: readonly string[], verb: string): UserError {
+  const nearest = nearestName(name, known);
+  return new UserError(
+    `no queue named "${name}": no job, schedule, queue setting or worker uses it`,
+    nearest
+      ? `did you mean \`${nearest}\`? (queuectl queue list shows every queue)`
+      : `queuectl queue list shows every queue; to ${verb} one before its first job, create it with \`queuectl queue set ${name} --concurrency none\``,
+  );
 }
 
 /** `--concurrency N` (N ≥ 1) or `--concurrency none` to lift the limit. */
@@ -110,9 +125,12 @@ export function registerQueue(cli: CAC): void {
       )
       .example(`queuectl queue ${verb} emails`)
       .action(async (name: string, options: GlobalOptions) => {
+        const queue = queueName(name);
         await withStore(options, async (store) => {
-          await store.queueSet({ name: queueName(name), paused });
-          console.log(`${colors.green("✓")} queue ${safeText(name)} ${paused ? "paused" : "resumed"}`);
+          const known = await knownQueueNames(store);
+          if (!known.includes(queue)) throw unknownQueue(queue, known, verb);
+          await store.queueSet({ name: queue, paused });
+          console.log(`${colors.green("✓")} queue ${safeText(queue)} ${paused ? "paused" : "resumed"}`);
         });
       });
   }

@@ -53,6 +53,7 @@ export function registerWorkerStop(cli: CAC): void {
             watchers: report.watchers,
             stale: report.stale,
             remote_asked: report.remoteAsked,
+            lost: report.lost,
           });
           return;
         }
@@ -75,6 +76,12 @@ export function registerWorkerStop(cli: CAC): void {
         if (report.remoteAsked > 0)
           console.log(
             `  Asked ${report.remoteAsked} worker(s) no signal reaches (other hosts or containers) to stop after their running jobs`,
+          );
+        if (report.lost > 0)
+          console.log(
+            colors.yellow(
+              `  ${report.lost} worker(s) on other hosts are lost (no heartbeat): their jobs are rescued when their leases expire`,
+            ),
           );
       });
     });

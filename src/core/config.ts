@@ -3,7 +3,7 @@
  * same values, and running workers re-read them without a restart.
  */
 
-import { formatDurationMs, parseDurationMs } from "./duration.ts";
+import { formatDurationMs, parseAnyDurationMs } from "./duration.ts";
 import { suggestion, UserError } from "./errors.ts";
 import { normalizeNotify, parseStoredNotify } from "./notify.ts";
 import { limitsText, parseLimitsText, type ResourceLimits } from "./resource-limits.ts";
@@ -64,14 +64,19 @@ function numberRule(min: number, max: number) {
   };
 }
 
-/** Durations are stored as seconds; users may write 90, 90s, 5m, 2h. */
+/**
+ * Durations are stored as seconds; users may write 90, 90s, 5m, 2h. A well-formed value out
+ * of the key's range, however long, gets the range; only malformed text is "not a duration".
+ */
 function secondsRule(minMs: number, maxMs: number) {
   return (text: string, key: string): string => {
     let ms: number;
     try {
-      ms = parseDurationMs(text, key);
-    } catch {
-      throw new UserError(`${key} "${text}" is not a duration`, `e.g. config set ${key} 30s`);
+      ms = parseAnyDurationMs(text, key);
+    } catch (error) {
+      const message = error instanceof UserError ? error.message : `${key} "${text}" is not a duration`;
+      const example = formatDurationMs(Math.min(Math.max(30_000, minMs), maxMs));
+      throw new UserError(message, `e.g. config set ${key} ${example} (units: ms, s, m, h, d, w)`);
     }
     if (ms < minMs || ms > maxMs) {
       throw new UserError(
@@ -260,4 +265,9 @@ export function heartbeatIntervalMs(config: QueueConfig): number {
  */
 export function workerLostAfterMs(config: QueueConfig): number {
   return Math.max(10_000, 3 * heartbeatIntervalMs(config));
+}
+
+/** Whether a worker last heard from at `heartbeatAt` is lost at `now`, both on the store's clock. */
+export function isWorkerLost(heartbeatAt: number, now: number, lostAfterMs: number): boolean {
+  return now - heartbeatAt > lostAfterMs;
 }

@@ -23,7 +23,7 @@ export const HORIZON_TEXT = "100 years";
  * `what` names the input in the error, e.g. `timeout`. Anything over MAX_DURATION_MS is refused.
  */
 export function parseDurationMs(value: unknown, what: string): number {
-  const ms = parseUnboundedMs(value, what);
+  const ms = parseAnyDurationMs(value, what);
   if (ms > MAX_DURATION_MS) {
     throw new UserError(
       `${what} ${typeof value === "string" ? `"${value}"` : value} is longer than ${HORIZON_TEXT}`,
@@ -33,26 +33,43 @@ export function parseDurationMs(value: unknown, what: string): number {
   return ms;
 }
 
-function parseUnboundedMs(value: unknown, what: string): number {
+/**
+ * parseDurationMs without its upper bound, for callers with a range of their own: a
+ * well-formed duration is returned however long (Infinity for one past any number), so that
+ * the caller's range message, not "is not a duration", answers it. Malformed and negative
+ * input is refused here, each with its own message.
+ */
+export function parseAnyDurationMs(value: unknown, what: string): number {
   if (typeof value === "number") {
-    if (!Number.isFinite(value) || value < 0) {
-      throw new UserError(
-        `${what} must be a non-negative number of seconds, got ${value}`,
-        'use e.g. 90 or "5m"',
-      );
+    if (Number.isNaN(value)) {
+      throw new UserError(`${what} must be a number of seconds, got ${value}`, 'use e.g. 90 or "5m"');
     }
+    if (value < 0) throw negative(what, value);
     return Math.round(value * 1000);
   }
   if (typeof value !== "string") {
     throw new UserError(`${what} must be seconds or a duration string`, 'use e.g. 90, "90s", "5m" or "2h"');
   }
   const text = value.trim();
-  if (/^\d+(\.\d+)?$/.test(text)) return parseUnboundedMs(Number(text), what);
-  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g)];
-  const consumed = parts.map((p) => p[0]).join("");
-  if (parts.length === 0 || consumed !== text) {
+  // A minus sign before a duration that is otherwise well formed: say what is wrong with it.
+  const minus = /^-\s*/.exec(text)?.[0] ?? "";
+  const ms = unsignedMs(text.slice(minus.length));
+  if (ms === null) {
     throw new UserError(`${what} "${value}" is not a duration`, 'use e.g. 90, "90s", "5m", "2h" or "1h30m"');
   }
+  if (minus !== "" && ms > 0) throw negative(what, `"${value}"`);
+  return ms;
+}
+
+function negative(what: string, shown: string | number): UserError {
+  return new UserError(`${what} must not be negative, got ${shown}`, 'use e.g. 90, "90s" or "5m"');
+}
+
+/** Seconds or amounts with units, in ms; null when `text` is neither. */
+function unsignedMs(text: string): number | null {
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join("") !== text) return null;
   let total = 0;
   for (const [, amount, unit] of parts) total += Number(amount) * (UNIT_MS[unit ?? "s"] ?? 1000);
   return Math.round(total);

@@ -11,7 +11,7 @@
  * time, under other ids (nestedFolder).
  */
 
-import { sep } from "node:path";
+import { dirname, sep } from "node:path";
 import { isOwnedBy, type JobFacts, ownerKey } from "./reconcile.ts";
 
 export type AdoptReason = "gone" | "undeclared" | "relinked" | "asked";
@@ -26,6 +26,7 @@ export type Ownership =
   | { kind: "ours" }
   | { kind: "adHoc" }
   | ({ kind: "adopt" } & Adoption)
+  /** `owner` names a folder, as a refusal shows it (ownerFolderText). */
   | { kind: "foreign"; owner: string };
 
 export interface OwnershipContext {
@@ -57,7 +58,18 @@ export function decideOwnership(facts: OwnedFacts | null, context: OwnershipCont
   if (!context.ownerExists) return { kind: "adopt", from, reason: "gone" };
   if (!facts.declared) return { kind: "adopt", from, reason: "undeclared" };
   if (context.adopt) return { kind: "adopt", from, reason: "asked" };
-  return { kind: "foreign", owner: from };
+  return { kind: "foreign", owner: ownerFolderText(facts) };
+}
+
+/**
+ * The owning folder as a refusal names it. A row that keeps no owner (declared before owners
+ * were kept, or a schedule no sync record places) knows only its file: the folder holding
+ * that file stands for the owner, as isOwnedBy reads it, and the file is named beside it,
+ * since that folder may lie below the jobs folder itself.
+ */
+export function ownerFolderText(facts: Pick<JobFacts, "owner" | "source">): string {
+  if (facts.owner !== null || facts.source === null) return facts.owner ?? "";
+  return `${dirname(facts.source)} (declared by ${facts.source})`;
 }
 
 /** Another folder the store keeps a sync record of, as found on disk now. */

@@ -6,6 +6,7 @@
  * nothing and says why (409) instead of clobbering a newer state.
  */
 
+import { nearestName } from "../core/errors.ts";
 import type { JobState } from "../core/job.ts";
 import {
   moveJob as applyMove,
@@ -15,6 +16,7 @@ import {
   refusalMessage,
   retryAllDead as retryAll,
 } from "../flow/moves.ts";
+import { knownQueueNames } from "../store/queue-names.ts";
 import type { Store } from "../store/store.ts";
 import { killJobs } from "../worker/kill.ts";
 import { json, problem } from "./responses.ts";
@@ -77,12 +79,19 @@ export async function killJob(store: Store, id: string, now: number, retry = fal
 }
 
 /**
- * `queue pause|resume <name>` for a queue the store already knows (it has jobs or
- * settings): a click never creates a queue, and an unknown name is a 404.
+ * `queue pause|resume <name>` for a queue the store already knows (knownQueueNames, the CLI's
+ * rule too): a click never creates a queue, and an unknown name is a 404.
  */
 export async function setQueuePaused(store: Store, name: string, paused: boolean): Promise<Response> {
-  const known = (await store.queueList()).some((queue) => queue.name === name);
-  if (!known) return problem(404, `no queue named "${name}"`, "see GET /api/queues for the queues");
+  const known = await knownQueueNames(store);
+  if (!known.includes(name)) {
+    const nearest = nearestName(name, known);
+    return problem(
+      404,
+      `no queue named "${name}"`,
+      `${nearest ? `did you mean "${nearest}"? ` : ""}see GET /api/queues for the queues`,
+    );
+  }
   await store.queueSet({ name, paused });
   return json({ queue: name, paused });
 }

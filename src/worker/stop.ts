@@ -10,6 +10,7 @@
  */
 
 import { rmSync, statSync } from "node:fs";
+import { isWorkerLost } from "../core/config.ts";
 import type { Job } from "../core/job.ts";
 import type { Store } from "../store/store.ts";
 import { isProcessAlive, isQueuectlProcess, signalProcess } from "./process-info.ts";
@@ -41,6 +42,11 @@ export interface StopReport {
   stale: number;
   /** Workers asked to stop through the store: other hosts' (`all`), or this host's that no signal can reach. */
   remoteAsked: number;
+  /**
+   * Other hosts' workers (`all`) whose heartbeat is too old, as `status` shows them lost: no
+   * request reaches a dead worker, so they are not counted as asked.
+   */
+  lost: number;
 }
 
 /** Every watcher pid was written before the pidfile's last change. */
@@ -118,7 +124,15 @@ async function escalate(
 }
 
 export async function stopWorkers(store: Store, params: StopParams): Promise<StopReport> {
-  const report: StopReport = { stopped: [], forced: [], killed: [], watchers: [], stale: 0, remoteAsked: 0 };
+  const report: StopReport = {
+    stopped: [],
+    forced: [],
+    killed: [],
+    watchers: [],
+    stale: 0,
+    remoteAsked: 0,
+    lost: 0,
+  };
   const [registered, now] = await Promise.all([store.workerList(), store.clockNow()]);
   const local = registered.filter((worker) => worker.host === params.host);
   const workers: number[] = [];
@@ -128,15 +142,20 @@ export async function stopWorkers(store: Store, params: StopParams): Promise<Sto
     idOf.set(worker.pid, worker.id);
     if (isQueuectlProcess(worker.pid, "worker", worker.started_at)) workers.push(worker.pid);
     // No process here, yet heartbeating: another container or pid namespace with this host name.
-    else if (now - worker.heartbeat_at <= params.lostAfterMs) unreachable++;
+    else if (!isWorkerLost(worker.heartbeat_at, now, params.lostAfterMs)) unreachable++;
     else {
       await store.workerRemove({ id: worker.id });
       report.stale++;
     }
   }
   if (params.all) {
+    // The lost ones are asked too: one that was only frozen sees the request when it wakes.
     await store.workerRequestStop({});
-    report.remoteAsked = registered.filter((worker) => worker.host !== params.host).length + unreachable;
+    const remote = registered.filter((worker) => worker.host !== params.host);
+    report.lost = remote.filter((worker) =>
+      isWorkerLost(worker.heartbeat_at, now, params.lostAfterMs),
+    ).length;
+    report.remoteAsked = remote.length - report.lost + unreachable;
   } else if (unreachable > 0) {
     // Still heartbeating but not a process here: another container or pid namespace with
     // this host name. Signals cannot reach it; the store can.

@@ -104,6 +104,28 @@ describe("durations", () => {
     }
   });
 
+  test("each refusal says what is wrong: malformed, negative, or out of the range", () => {
+    expect(refusal(() => parseDurationMs("-5s", "--timeout"))).toContain(
+      '--timeout must not be negative, got "-5s"',
+    );
+    expect(refusal(() => parseDurationMs(-5, "--timeout"))).toContain(
+      "--timeout must not be negative, got -5",
+    );
+    expect(refusal(() => parseDurationMs("36526d", "delay"))).toContain(
+      'delay "36526d" is longer than 100 years',
+    );
+    expect(parseDurationMs("-0s", "x")).toBe(0);
+    for (const value of ["36526d", "36525d", "1".repeat(400)]) {
+      expect(refusal(() => parseConfigValue("lease", value))).toContain("lease must be between 2s and 24h");
+    }
+    expect(refusal(() => parseConfigValue("lease", "-5s"))).toContain(
+      'lease must not be negative, got "-5s"',
+    );
+    expect(refusal(() => parseConfigValue("retention", "100y"))).toBe(
+      'retention "100y" is not a duration — e.g. config set retention 1m (units: ms, s, m, h, d, w)',
+    );
+  });
+
   test("format", () => {
     expect([500, 1500, 59_999, 90_000, 3_599_999, 3_600_000, 5_400_000].map(formatDurationMs)).toEqual([
       "500ms",

@@ -165,4 +165,13 @@ describe("decideOwnership", () => {
       kind: "adHoc",
     });
   });
+
+  test("a row that knows only its file is refused naming the folder that holds it, and the file apart", () => {
+    // A schedule no sync record places, or a row from before owners were kept.
+    const fileOnly = stored("pending", { owner: null, source: "/repo-b/jobs/build.yaml" });
+    expect(decideOwnership(fileOnly, context)).toEqual({
+      kind: "foreign",
+      owner: "/repo-b/jobs (declared by /repo-b/jobs/build.yaml)",
+    });
+  });
 });

@@ -19,6 +19,19 @@ describe("config", () => {
     expect(succeeded(await cli("config", "get"))).toMatch(/^max-retries +3 /m);
   });
 
+  test("get: the values and descriptions line up, the longest key included", async () => {
+    succeeded(await cli("config", "set", "limits", '{"memory":"256M"}'));
+    const rows = succeeded(await cli("config", "get"))
+      .trimEnd()
+      .split("\n");
+    expect(rows.map((row) => row.split(" ")[0])).toContain("retention-archive");
+    // Every row's value, and its description, starts in the same column.
+    const valueColumns = rows.map((row) => /^\S+ +/.exec(row)?.[0].length);
+    const describeColumns = rows.map((row) => /^\S+ +\S+ +/.exec(row)?.[0].length);
+    expect(new Set(valueColumns).size).toBe(1);
+    expect(new Set(describeColumns).size).toBe(1);
+  });
+
   test.each([
     ["max-retries", "5", 5],
     ["max-retries", "0", 0],

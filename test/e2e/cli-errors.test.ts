@@ -170,9 +170,25 @@ const cases: [string, () => string[], string, string?][] = [
   [
     "a negative config duration",
     () => ["config", "set", "backoff-max", "-5"],
-    'backoff-max "-5" is not a duration',
+    'backoff-max must not be negative, got "-5"',
   ],
-  ["a negative --older-than", () => ["purge", "--older-than", "-1d"], '--older-than "-1d" is not a duration'],
+  [
+    "a negative --older-than",
+    () => ["purge", "--older-than", "-1d"],
+    '--older-than must not be negative, got "-1d"',
+  ],
+  // Well formed but past 100 years: the key's range, as for one a day too long.
+  [
+    "a lease of 100 years and a day",
+    () => ["config", "set", "lease", "36526d"],
+    "lease must be between 2s and 24h",
+  ],
+  ["a lease in years", () => ["config", "set", "lease", "100y"], "units: ms, s, m, h, d, w"],
+  [
+    "a negative worker stop --timeout",
+    () => ["worker", "stop", "--timeout", "-5s"],
+    "--timeout must not be negative",
+  ],
   // Read as 0 it would purge every finished job.
   [
     "an empty --older-than",

@@ -8,7 +8,7 @@ import { SQL } from "bun";
 import { UserError } from "../../src/core/errors.ts";
 import { openPostgresStore } from "../../src/store/postgres/backend.ts";
 import { ChangeListener } from "../../src/store/postgres/changes.ts";
-import { parsePostgresUrl } from "../../src/store/postgres/connection.ts";
+import { describeFailure, parsePostgresUrl } from "../../src/store/postgres/connection.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.
 setDefaultTimeout(60_000);
@@ -67,6 +67,16 @@ describe("postgres without a server", () => {
     })();
     expect(error?.message).toContain('"Team" is not a usable schema name');
     expect(error?.hint).toContain("lowercase letters, digits and _");
+  });
+
+  test("a schema name the server refuses as reserved is bad input, not a fault of queuectl", () => {
+    const target = parsePostgresUrl(`${NOWHERE}?schema=team_a`);
+    const refusal = Object.assign(new Error('unacceptable schema name "team_a"'), { errno: "42939" });
+    const error = describeFailure(target, refusal) as UserError;
+    expect(error).toBeInstanceOf(UserError);
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toContain('refuses the schema name "team_a"');
+    expect(error.hint).toContain("?schema=");
   });
 
   test("an unreachable server is a runtime error naming host and database, never the password", async () => {

@@ -7,7 +7,7 @@
  */
 
 import { SQL } from "bun";
-import { runtimeError, UserError } from "../../core/errors.ts";
+import { nearestName, runtimeError, UserError } from "../../core/errors.ts";
 import { POSTGRES_SCHEMA_VERSION, quickSchemaVersion } from "./schema-version.ts";
 
 export interface PostgresTarget {
@@ -26,9 +26,66 @@ export interface PostgresTarget {
 
 /** Lowercase only, so the name never needs quoting in search_path; short enough for a NOTIFY channel. */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,49}$/;
+const SCHEMA_HINT = "use lowercase letters, digits and _, at most 50 characters, e.g. ?schema=queuectl";
+
+/**
+ * Why a schema name the pattern allows is still no place for a queue: the server refuses to
+ * create a `pg_` schema (and a queue there would sit among its catalogs), and
+ * information_schema is the SQL standard's catalog, full of the server's views.
+ */
+function reservedSchema(name: string): string | null {
+  if (name.startsWith("pg_")) return "PostgreSQL reserves names starting with pg_ for itself";
+  if (name === "information_schema") return "it is PostgreSQL's own catalog";
+  return null;
+}
 
 const KNOWN_PARAMETERS = new Set(["schema", "sslmode"]);
 const SSL_MODES = ["disable", "prefer", "require", "verify-ca", "verify-full"];
+const USAGE = "use postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?schema=NAME][&sslmode=MODE]";
+
+/**
+ * The parameters queuectl reads: unknown ones and repeated ones are refused, since Bun.sql
+ * and URLSearchParams.get would each pick a different one of two values in silence.
+ */
+function checkParameters(params: URLSearchParams): void {
+  const seen = new Set<string>();
+  for (const key of params.keys()) {
+    if (!KNOWN_PARAMETERS.has(key)) {
+      const nearest = nearestName(key, [...KNOWN_PARAMETERS]);
+      throw new UserError(
+        `unknown parameter "${key}" in the PostgreSQL URL`,
+        `${nearest ? `did you mean \`${nearest}\`? ` : ""}known: ${[...KNOWN_PARAMETERS].join(", ")}`,
+      );
+    }
+    if (seen.has(key)) {
+      throw new UserError(
+        `${key} is given more than once in the database URL`,
+        `keep one ${key}=…, e.g. ${key === "schema" ? "?schema=queuectl" : "?sslmode=require"}`,
+      );
+    }
+    seen.add(key);
+  }
+}
+
+/**
+ * One %-decoded part of the URL. Bun.sql refuses a NUL in it with an internal-looking error,
+ * and a stray `%` fails to decode; both are the URL's, so both are said as such. The text
+ * itself is never echoed: the part may be the password.
+ */
+function urlPart(raw: string, part: string): string {
+  let text: string;
+  try {
+    text = decodeURIComponent(raw);
+  } catch {
+    throw new UserError(
+      `the ${part} in the PostgreSQL URL has a broken %-escape`,
+      "write a literal % as %25, and other special characters as %XX",
+    );
+  }
+  if (text.includes("\0"))
+    throw new UserError(`the ${part} in the PostgreSQL URL holds a NUL byte (%00)`, "remove it");
+  return text;
+}
 
 export function parsePostgresUrl(raw: string): PostgresTarget {
   let url: URL;
@@ -40,36 +97,29 @@ export function parsePostgresUrl(raw: string): PostgresTarget {
       "use postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?schema=NAME]",
     );
   }
-  const usage = "use postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?schema=NAME][&sslmode=MODE]";
   // A bare postgres:// would fall back to libpq-style defaults and quietly create a queue in
   // a database nobody named; the host and the database must be written out.
   if (url.hostname === "" || url.pathname.replace(/^\//, "") === "") {
-    throw new UserError("the PostgreSQL URL must name a host and a database", usage);
+    throw new UserError("the PostgreSQL URL must name a host and a database", USAGE);
   }
-  for (const key of url.searchParams.keys()) {
-    if (!KNOWN_PARAMETERS.has(key)) {
-      throw new UserError(
-        `unknown parameter "${key}" in the PostgreSQL URL`,
-        `known: ${[...KNOWN_PARAMETERS].join(", ")}`,
-      );
-    }
-  }
+  if (url.port === "0")
+    throw new UserError("port 0 in the PostgreSQL URL is no port", "use 1 to 65535, e.g. :5432");
+  checkParameters(url.searchParams);
   const sslmode = url.searchParams.get("sslmode");
   if (sslmode !== null && !SSL_MODES.includes(sslmode)) {
     throw new UserError(`sslmode "${sslmode}" is not known`, `use one of ${SSL_MODES.join(", ")}`);
   }
   const schema = url.searchParams.get("schema");
   url.searchParams.delete("schema");
-  if (schema !== null && !SCHEMA_NAME.test(schema)) {
-    throw new UserError(
-      `"${schema}" is not a usable schema name (in ?schema= of QUEUECTL_DB)`,
-      "use lowercase letters, digits and _, at most 50 characters, e.g. ?schema=queuectl",
-    );
-  }
-  const host = decodeURIComponent(url.hostname) || url.searchParams.get("host") || "localhost";
+  const unusable = (hint: string) =>
+    new UserError(`"${schema}" is not a usable schema name (in ?schema= of QUEUECTL_DB)`, hint);
+  if (schema !== null && !SCHEMA_NAME.test(schema)) throw unusable(SCHEMA_HINT);
+  const reserved = schema === null ? null : reservedSchema(schema);
+  if (reserved !== null) throw unusable(`${reserved}; pick another name, e.g. ?schema=queuectl`);
+  const host = urlPart(url.hostname, "host") || url.searchParams.get("host") || "localhost";
   const port = url.port || "5432";
-  const user = decodeURIComponent(url.username) || process.env.PGUSER || process.env.USER || "postgres";
-  const database = decodeURIComponent(url.pathname.replace(/^\//, "")) || user;
+  const user = urlPart(url.username, "user name") || process.env.PGUSER || process.env.USER || "postgres";
+  const database = urlPart(url.pathname.replace(/^\//, ""), "database name") || user;
   return {
     url: url.toString(),
     location: `postgres://${user}@${host}:${port}/${database}${schema ? `?schema=${schema}` : ""}`,
@@ -77,7 +127,7 @@ export function parsePostgresUrl(raw: string): PostgresTarget {
     host: `${host}:${port}`,
     database,
     user,
-    password: decodeURIComponent(url.password),
+    password: urlPart(url.password, "password"),
   };
 }
 
@@ -102,6 +152,14 @@ export function describeFailure(target: PostgresTarget, error: unknown): Error {
   const { code = "", errno = "" } = error as PostgresErrorLike;
   const reason = scrub(target, error.message.split("\n")[0] ?? "");
   const where = `PostgreSQL at ${target.host}/${target.database}`;
+  // reserved_name: parsePostgresUrl refuses the names known to be reserved, so this is a
+  // server that reserves more; still the URL's name, not a fault of queuectl.
+  if (errno === "42939") {
+    return new UserError(
+      `${where} refuses the schema name "${target.schema ?? "(default)"}" (${reason})`,
+      "pick another ?schema=, e.g. ?schema=queuectl",
+    );
+  }
   if (errno.startsWith("28") || /AUTH|SASL|PASSWORD|CHANNEL_BINDING/.test(code)) {
     return runtimeError(
       `${where} refused the login of user "${target.user}" (${reason})`,
