@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { CAC } from "cac";
-import { parseDurationMs } from "../core/duration.ts";
+import { parseAnyDurationMs } from "../core/duration.ts";
 import { UserError } from "../core/errors.ts";
 import { hostName, queuectlHome } from "../core/home.ts";
 import { planHasChanges } from "../jobfiles/plan.ts";
@@ -63,12 +63,10 @@ function durationOption(
   if (text === undefined) return fallbackMs;
   let ms: number;
   try {
-    ms = parseDurationMs(text, `--${name}`);
-  } catch {
-    throw new UserError(
-      `--${name} "${String(text)}" is not a duration`,
-      `e.g. --${name} ${fallbackMs / 1000}s`,
-    );
+    ms = parseAnyDurationMs(text, `--${name}`);
+  } catch (error) {
+    // Its own words (negative, not a duration), with this option's example.
+    throw new UserError((error as UserError).message, `e.g. --${name} ${fallbackMs / 1000}s`);
   }
   if (ms < minMs || ms > maxMs) {
     throw new UserError(
