@@ -226,6 +226,9 @@ export interface ImportResult {
   jobsSkipped: number;
   schedulesImported: number;
   schedulesSkipped: number;
+  /** Queues whose settings were written, and config keys: none with `merge`, which keeps the target's. */
+  queuesImported: number;
+  configImported: number;
 }
 
 /** Part of a streamed import: jobs, and the settings read since the previous batch. */
@@ -236,9 +239,12 @@ export interface ImportBatch {
 
 /** Everything besides jobs that `export` writes and `import` restores. */
 export interface StoreSettings {
-  /** Config values by key; they replace the target's values for those keys. */
+  /**
+   * Config values by key; they replace the target's values for those keys. With `merge` none
+   * is written: a key the target never set still has its default, which is its config too.
+   */
   config: Record<string, string>;
-  /** Queue limits and pause switches; they replace the target's settings for those queues. */
+  /** Queue limits and pause switches; they replace the target's settings for those queues (with `merge`, none is written). */
   queues: { name: string; concurrency: number | null; paused: boolean }[];
   /** Schedules with their next occurrence; an id the target already has is refused, naming it. */
   schedules: ScheduleRecord[];
@@ -273,9 +279,3 @@ export interface JobNextDueParams {
   /** Only jobs due after this instant (ms): a job due already but not claimed waits on something else. */
   after: number;
 }
-
-/**
- * Distinct priorities an idle worker looks through for its next due job. Queues use a few;
- * past this many, the rest are left to the poll interval.
- */
-export const MAX_PRIORITIES_SEEN = 32;

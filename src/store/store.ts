@@ -192,6 +192,8 @@ export interface Store {
   queueSet(params: P.QueueSetParams): Promise<void>;
   /** Every queue that has jobs or settings. */
   queueList(): Promise<QueueInfo[]>;
+  /** The names of paused queues, without counting jobs (queueList reads the whole jobs table). */
+  queuePausedList(): Promise<string[]>;
   /** Sets (or with null clears) a queue's default resource limits, creating the queue if needed. */
   queueLimitsSet(params: P.QueueLimitsSetParams): Promise<void>;
   /** The default limits of every queue that has some, by queue name. */

@@ -65,8 +65,28 @@ export function drainVerdict(queues: QueueInfo[], served: string[] | null): Drai
   return check;
 }
 
+/**
+ * Cheap reads first: queueList counts the whole jobs table, so it is read only when a queue
+ * is paused and jobs wait, which is when its counts by queue can change the answer.
+ */
 export async function drainCheck(store: Store, queues: string[] | null): Promise<DrainCheck> {
+  const [paused, left] = await Promise.all([store.queuePausedList(), jobsLeft(store, queues)]);
+  if (!left || paused.length === 0) return { done: !left, waitingInPaused: 0, pausedQueues: [] };
   return drainVerdict(await store.queueList(), queues);
+}
+
+/** Whether any job is pending, failed (awaiting a retry) or running in `queues` (null: all). */
+async function jobsLeft(store: Store, queues: string[] | null): Promise<boolean> {
+  if (queues === null) {
+    const counts = await store.jobCounts();
+    return counts.pending + counts.failed + counts.processing > 0;
+  }
+  for (const queue of queues) {
+    for (const state of ["pending", "failed", "processing"] as const) {
+      if ((await store.jobList({ state, queue, limit: 1 })).length > 0) return true;
+    }
+  }
+  return false;
 }
 
 /** Waits `ms`, or less when `signal` aborts (a job ended, a stop was asked for). */

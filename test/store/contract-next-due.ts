@@ -1,6 +1,7 @@
 /** Contract: when an idle worker's next job falls due (Store.jobNextDueAt). */
 
 import { expect, test } from "bun:test";
+import { DUE_WINDOW } from "../../src/store/next-due.ts";
 import { newJob, T0, type WithStore } from "./contract-helpers.ts";
 
 export function nextDueContract(withStore: WithStore): void {
@@ -21,6 +22,8 @@ export function nextDueContract(withStore: WithStore): void {
         now: T0,
       });
       await store.queueSet({ name: "held", paused: true });
+      await store.queueSet({ name: "limited", concurrency: 1 });
+      expect(await store.queuePausedList()).toEqual(["held"]);
       // A job due already is not "next": something else (a limit, a pause) holds it.
       expect(await store.jobNextDueAt({ queues: ["default"], after: T0 })).toBe(T0 + 1500);
       expect(await store.jobNextDueAt({ queues: null, after: T0 })).toBe(T0 + 300);
@@ -29,6 +32,25 @@ export function nextDueContract(withStore: WithStore): void {
       await store.queueSet({ name: "held", paused: false });
       expect(await store.jobNextDueAt({ queues: ["default", "held"], after: T0 + 300 })).toBe(T0 + 1000);
       expect(await store.jobNextDueAt({ queues: ["default"], after: T0 + 5000 })).toBeNull();
+    }),
+  );
+
+  test(
+    "many jobs of other queues before the served one give an earlier bound, never a later time",
+    withStore(async ({ store }) => {
+      const others = Array.from({ length: DUE_WINDOW + 44 }, (_, i) =>
+        newJob(`bulk-${i}`, { nextRunAt: T0 + 100 + i, queue: "bulk" }),
+      );
+      await store.jobInsertMany({
+        jobs: [...others, newJob("mine", { nextRunAt: T0 + 10_000, queue: "mine" })],
+        now: T0,
+      });
+      const due = await store.jobNextDueAt({ queues: ["mine"], after: T0 });
+      expect(due).toBe(T0 + 100 + DUE_WINDOW - 1);
+      // Past the other queue's jobs, the served job itself.
+      expect(await store.jobNextDueAt({ queues: ["mine"], after: T0 + 100 + DUE_WINDOW + 44 })).toBe(
+        T0 + 10_000,
+      );
     }),
   );
 }

@@ -35,7 +35,7 @@ import { completedRevisionList, declaredJobs, jobDeclarations } from "./jobfile-
 import * as limits from "./limits.ts";
 import { attemptThroughput, metricsSnapshot } from "./metrics.ts";
 import * as reports from "./progress.ts";
-import { jobPurge, queueList, queueSet } from "./queues.ts";
+import { jobPurge, queueList, queuePausedList, queueSet } from "./queues.ts";
 import * as registry from "./registry.ts";
 import {
   completeJob,
@@ -277,6 +277,10 @@ export class PostgresStore implements Store {
   }
   queueList() {
     return this.read((sql) => queueList(sql));
+  }
+
+  queuePausedList() {
+    return this.read((sql) => queuePausedList(sql));
   }
   jobPurge(params: P.JobPurgeParams) {
     return this.write((tx) => jobPurge(tx, params));

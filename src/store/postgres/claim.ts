@@ -12,8 +12,9 @@
 
 import type { SQL } from "bun";
 import type { Job } from "../../core/job.ts";
+import { DUE_WINDOW, earlier, earliestServed, MAX_PRIORITIES_SEEN, type WaitingJob } from "../next-due.ts";
 import type { JobClaimParams } from "../params.ts";
-import { type JobNextDueParams, MAX_PRIORITIES_SEEN } from "../records.ts";
+import type { JobNextDueParams } from "../records.ts";
 import { rowToJob } from "../rows.ts";
 
 type Row = Record<string, unknown>;
@@ -101,24 +102,25 @@ async function claimInLimitedQueue(sql: SQL, queue: string, params: JobClaimPara
 
 /** Store.jobNextDueAt on PostgreSQL: the skip-scan of sqlite/claim.ts over the same index. */
 export async function nextDueAt(sql: SQL, params: JobNextDueParams): Promise<number | null> {
-  const queues = params.queues ?? null;
+  const paused = new Set(
+    ((await sql`SELECT name FROM queues WHERE paused`) as Row[]).map((row) => String(row.name)),
+  );
   let due: number | null = null;
-  let below: number | null = null;
-  for (let step = 0; step < MAX_PRIORITIES_SEEN; step++) {
-    const [top]: Row[] = await sql`
-      SELECT MAX(priority) AS p FROM jobs
-      WHERE state IN ('pending', 'failed') AND NOT blocked AND (${below}::int IS NULL OR priority < ${below}::int)`;
-    if (top?.p === null || top?.p === undefined) break;
-    const priority: number = Number(top.p);
-    const [row] = await sql`
-      SELECT next_run_at FROM jobs
+  // Two statements, not one with `IS NULL OR priority < $1`: a prepared statement's generic
+  // plan could not seek with that and read every waiting job.
+  let [top]: Row[] = await sql`
+    SELECT MAX(priority) AS p FROM jobs WHERE state IN ('pending', 'failed') AND NOT blocked`;
+  for (let step = 0; step < MAX_PRIORITIES_SEEN && top?.p !== null && top?.p !== undefined; step++) {
+    const priority = Number(top.p);
+    const window: WaitingJob[] = await sql`
+      SELECT next_run_at, queue FROM jobs
       WHERE state IN ('pending', 'failed') AND NOT blocked AND priority = ${priority}::int
         AND next_run_at > ${params.after}::bigint
-        AND (${queues}::text[] IS NULL OR queue = ANY(${queues}::text[]))
-        AND queue NOT IN (SELECT name FROM queues WHERE paused)
-      ORDER BY priority DESC, next_run_at LIMIT 1`;
-    if (row) due = Math.min(due ?? Number.POSITIVE_INFINITY, Number(row.next_run_at));
-    below = priority;
+      ORDER BY priority DESC, next_run_at LIMIT ${DUE_WINDOW}`;
+    due = earlier(due, earliestServed(window, params.queues, paused));
+    [top] = await sql`
+      SELECT MAX(priority) AS p FROM jobs
+      WHERE state IN ('pending', 'failed') AND NOT blocked AND priority < ${priority}::int`;
   }
   return due;
 }

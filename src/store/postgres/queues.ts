@@ -26,6 +26,13 @@ export async function queueList(sql: SQL): Promise<QueueInfo[]> {
   );
 }
 
+/** Store.queuePausedList: the queues table alone, a handful of rows. */
+export async function queuePausedList(sql: SQL): Promise<string[]> {
+  return ((await sql`SELECT name FROM queues WHERE paused ORDER BY name`) as Row[]).map((row) =>
+    String(row.name),
+  );
+}
+
 /** Deletes finished, undeclared jobs; see Store.jobPurge. */
 export async function jobPurge(tx: SQL, params: JobPurgeParams): Promise<string[]> {
   const finished = purgeableStates(params.states);

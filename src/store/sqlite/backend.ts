@@ -248,6 +248,10 @@ export class SqliteStore implements Store {
   queueList() {
     return this.read((db) => queues().queueList(db));
   }
+
+  queuePausedList() {
+    return this.read((db) => queues().queuePausedList(db));
+  }
   jobPurge(params: P.JobPurgeParams) {
     return this.write((db) => queues().jobPurge(db, params));
   }

@@ -7,8 +7,9 @@
 
 import type { Database } from "bun:sqlite";
 import type { Job } from "../../core/job.ts";
+import { DUE_WINDOW, earlier, earliestServed, MAX_PRIORITIES_SEEN, type WaitingJob } from "../next-due.ts";
 import type { JobClaimParams } from "../params.ts";
-import { type JobNextDueParams, MAX_PRIORITIES_SEEN } from "../records.ts";
+import type { JobNextDueParams } from "../records.ts";
 import { rowToJob } from "../rows.ts";
 
 type Row = Record<string, unknown>;
@@ -43,29 +44,29 @@ export function claimJob(db: Database, params: JobClaimParams): Job | null {
 
 /**
  * The earliest `next_run_at` after `after` of a job a claim could take once it is due, or
- * null. The claim index leads with priority, so each priority present is found by a seek
- * (a skip-scan written out) and its earliest future job by a walk that stops at the first
- * one in a served, unpaused queue: a handful of index steps, however many jobs wait.
+ * null (see next-due.ts). The claim index leads with priority, so each priority present is
+ * found by a seek, a skip-scan written out, and its earliest jobs by a bounded walk.
  */
 export function nextDueAt(db: Database, params: JobNextDueParams): number | null {
-  const queues = params.queues ? JSON.stringify(params.queues) : null;
-  const topPriority = db.query(`
-    SELECT MAX(priority) AS p FROM jobs INDEXED BY jobs_claim
-    WHERE state IN ('pending', 'failed') AND blocked = 0 AND (?1 IS NULL OR priority < ?1)`);
-  const earliest = db.query(`
-    SELECT next_run_at FROM jobs INDEXED BY jobs_claim
-    WHERE state IN ('pending', 'failed') AND blocked = 0 AND priority = ?1 AND next_run_at > ?2
-      AND (?3 IS NULL OR queue IN (SELECT value FROM json_each(?3)))
-      AND queue NOT IN (SELECT name FROM queues WHERE paused = 1)
-    ORDER BY priority DESC, next_run_at LIMIT 1`);
+  const waiting = "state IN ('pending', 'failed') AND blocked = 0";
+  const top = db.query(`SELECT MAX(priority) AS p FROM jobs INDEXED BY jobs_claim WHERE ${waiting}`);
+  // Its own statement: an `?1 IS NULL OR priority < ?1` could not seek and read the whole index.
+  const below = db.query(
+    `SELECT MAX(priority) AS p FROM jobs INDEXED BY jobs_claim WHERE ${waiting} AND priority < ?1`,
+  );
+  const window = db.query(`
+    SELECT next_run_at, queue FROM jobs INDEXED BY jobs_claim
+    WHERE ${waiting} AND priority = ?1 AND next_run_at > ?2
+    ORDER BY priority DESC, next_run_at LIMIT ${DUE_WINDOW}`);
+  const paused = new Set(
+    (db.query("SELECT name FROM queues WHERE paused = 1").all() as Row[]).map((row) => String(row.name)),
+  );
   let due: number | null = null;
-  let below: number | null = null;
-  for (let step = 0; step < MAX_PRIORITIES_SEEN; step++) {
-    const priority: unknown = (topPriority.get(below) as Row | null)?.p;
-    if (priority === null || priority === undefined) break;
-    const row = earliest.get(Number(priority), params.after, queues) as Row | null;
-    if (row) due = Math.min(due ?? Number.POSITIVE_INFINITY, Number(row.next_run_at));
-    below = Number(priority);
+  let priority: unknown = (top.get() as Row | null)?.p;
+  for (let step = 0; step < MAX_PRIORITIES_SEEN && priority !== null && priority !== undefined; step++) {
+    const rows = window.all(Number(priority), params.after) as WaitingJob[];
+    due = earlier(due, earliestServed(rows, params.queues, paused));
+    priority = (below.get(Number(priority)) as Row | null)?.p;
   }
   return due;
 }

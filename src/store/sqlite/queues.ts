@@ -25,6 +25,13 @@ export function queueList(db: Database): QueueInfo[] {
   );
 }
 
+/** Store.queuePausedList: the queues table alone, a handful of rows. */
+export function queuePausedList(db: Database): string[] {
+  return (db.query("SELECT name FROM queues WHERE paused = 1 ORDER BY name").all() as Row[]).map((row) =>
+    String(row.name),
+  );
+}
+
 /** Deletes finished, undeclared jobs; see Store.jobPurge. */
 export function jobPurge(db: Database, params: JobPurgeParams): string[] {
   const finished = purgeableStates(params.states);
