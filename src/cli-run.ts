@@ -1,8 +1,8 @@
 /**
  * One command line, from its words to an exit code: the single boundary where errors become
  * one line on stderr (0 ok, 1 runtime failure, 2 bad usage or input). The process around it
- * (closed pipes, the detached worker's log) is cli.ts's business, so this runs as well inside
- * a process that is not a queuectl of its own, such as the test runner.
+ * (errors that escape the command, the detached worker's log) is cli.ts's business, so this
+ * runs as well inside a process that is not a queuectl of its own, such as the test runner.
  */
 
 import { asksForVersion, helpAsOption } from "./cli-argv.ts";
@@ -16,8 +16,57 @@ function isSystemError(error: unknown): error is NodeJS.ErrnoException {
 }
 
 /** Without a listener, a write to a closed pipe throws at the write itself, inside the command. */
-export function isClosedPipe(error: unknown): boolean {
+function isClosedPipe(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | null)?.code === "EPIPE";
+}
+
+/**
+ * A write of the command's output that failed: a full disk (ENOSPC), an I/O error (EIO), a
+ * closed descriptor (EBADF). Writes to a named file carry its path, or become errors of
+ * their own (a purge's archive), so they are not mistaken for these.
+ */
+function isOutputError(error: unknown): error is NodeJS.ErrnoException {
+  return isSystemError(error) && error.syscall === "write" && error.path === undefined;
+}
+
+function outputErrorLine(error: NodeJS.ErrnoException): string {
+  // "ENOSPC: no space left on device, write": the syscall is the same for every one of them.
+  const cause = safeText(error.message.replace(/, write$/, ""));
+  const fix =
+    error.code === "ENOSPC" || error.code === "EDQUOT"
+      ? "free some space where it goes"
+      : "check the file or device it goes to";
+  return `error: cannot write the output (${cause}) — ${fix}, or redirect it elsewhere, and run the command again`;
+}
+
+/**
+ * Reports an error that ended a command as one line on stderr and returns the exit code. Also
+ * called for errors that escape the command (cli.ts): a failed write of buffered output is
+ * reported after the write returned, often after the command itself.
+ */
+export function reportError(error: unknown, withStack: boolean): number {
+  if (isClosedPipe(error)) return 0;
+  if (error instanceof UserError) {
+    process.stderr.write(`error: ${error.message}${error.hint ? ` — ${error.hint}` : ""}\n`);
+    return error.exitCode;
+  }
+  if (isOutputError(error)) {
+    process.stderr.write(`${outputErrorLine(error)}\n`);
+    return 1;
+  }
+  if (isSystemError(error)) {
+    process.stderr.write(
+      `error: ${safeText(error.message)} — check that the path exists and that you may read and write it\n`,
+    );
+    if (withStack && error.stack) process.stderr.write(`${error.stack}\n`);
+    return 1;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(
+    `error: ${safeText(message)} — this is a bug in queuectl; rerun with --debug and report it\n`,
+  );
+  if (withStack && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+  return 1;
 }
 
 /**
@@ -25,7 +74,6 @@ export function isClosedPipe(error: unknown): boolean {
  * `process.exitCode` itself (`wait` when a job failed) keeps it: the larger code wins.
  */
 export async function runCommandLine(argv: string[]): Promise<number> {
-  const debug = argv.includes("--debug");
   const args = helpAsOption(argv.slice(2));
   try {
     if (asksForVersion(args)) {
@@ -38,23 +86,6 @@ export async function runCommandLine(argv: string[]): Promise<number> {
     else await (await import("./cli-program.ts")).runProgram(argv, args);
     return 0;
   } catch (error) {
-    if (isClosedPipe(error)) return 0;
-    if (error instanceof UserError) {
-      process.stderr.write(`error: ${error.message}${error.hint ? ` — ${error.hint}` : ""}\n`);
-      return error.exitCode;
-    }
-    if (isSystemError(error)) {
-      process.stderr.write(
-        `error: ${safeText(error.message)} — check that the path exists and that you may read and write it\n`,
-      );
-      if (debug && error.stack) process.stderr.write(`${error.stack}\n`);
-      return 1;
-    }
-    const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(
-      `error: ${safeText(message)} — this is a bug in queuectl; rerun with --debug and report it\n`,
-    );
-    if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
-    return 1;
+    return reportError(error, argv.includes("--debug"));
   }
 }

@@ -1,25 +1,33 @@
 #!/usr/bin/env bun
 /**
  * The entry point. cli-run.ts turns the command line into an exit code; this file owns what
- * belongs to the process itself: a closed stdout pipe and the log of a detached worker.
+ * belongs to the process itself: errors that escape the command (a failed write of buffered
+ * output) and the log of a detached worker.
  */
 
-import { isClosedPipe, runCommandLine } from "./cli-run.ts";
+import { reportError, runCommandLine } from "./cli-run.ts";
+import { isTerminal } from "./render.ts";
 
 /**
- * `queuectl list | head` closes the pipe early. Like any Unix filter, stop quietly instead
- * of dumping an EPIPE error; whatever the reader wanted has been written. The stream's
- * unhandled 'error' is caught here rather than by a listener on process.stdout, because
- * merely touching process.stdout loads Node's stream machinery: about 15 ms, four times a
- * bare Bun start, paid by every command even when it prints one line.
+ * Errors that escape the command, as one line like any other (cli-run.ts). Mostly a failed
+ * write of output: Bun buffers stdout, so a full disk or an I/O error surfaces as the stream's
+ * unhandled 'error' (an uncaught exception) and a closed pipe as a rejected flush, often after
+ * the command has returned 0. The exit code is set here, before the process exits: left to
+ * the end of the run it would read 0. A closed pipe (`queuectl list | head`) still ends
+ * quietly, like any Unix filter: whatever the reader wanted has been written. Handled here
+ * rather than by a listener on process.stdout, because merely touching process.stdout loads
+ * Node's stream machinery: about 15 ms, four times a bare Bun start, paid by every command
+ * even when it prints one line.
  */
-function exitQuietlyOnClosedPipe(): void {
-  // Buffered writes report the closed pipe later, as a rejection of the flush.
+function reportEscapedErrors(): void {
   for (const event of ["uncaughtException", "unhandledRejection"] as const) {
     process.on(event, (error: unknown) => {
-      if (isClosedPipe(error)) process.exit(0);
-      process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
-      process.exit(1);
+      // Anything else escaping is a bug, most likely in a long-running worker or watcher: its
+      // log file keeps the stack, as it always did; a terminal gets it with --debug.
+      const stack = process.argv.includes("--debug") || !isTerminal(2);
+      const code = Math.max(reportError(error, stack), Number(process.exitCode ?? 0));
+      process.exitCode = code;
+      process.exit(code);
     });
   }
 }
@@ -36,7 +44,7 @@ async function rotateOwnLog(): Promise<void> {
   keepLogRotated(pattern.replace("{pid}", String(process.pid)));
 }
 
-exitQuietlyOnClosedPipe();
+reportEscapedErrors();
 await rotateOwnLog();
 const exitCode = await runCommandLine(process.argv);
 if (exitCode > Number(process.exitCode ?? 0)) process.exitCode = exitCode;

@@ -5,87 +5,81 @@
  * Jobs carry their spec, state, attempts and attempt history, timestamps, source, revision
  * and the jobfile bookkeeping, so a later sync on the new store neither re-runs finished
  * work nor forgets a removed file; config values, queue settings and schedules travel with
- * them. `import --merge` adds what the store lacks and skips ids it already has.
+ * them. `import --merge` adds what the store lacks, skips ids it already has and keeps its
+ * config and queue settings. The reading and checking of the lines is flow/import-read.ts's.
  */
 
 import type { CAC } from "cac";
-import { UserError } from "../core/errors.ts";
-import { inputChunks, type LineBlock, spoolIfPipe, textLines } from "../core/text-lines.ts";
-import { emptySettings, exportLine, parseExportLine } from "../flow/export-format.ts";
+import { runtimeError, UserError } from "../core/errors.ts";
+import { inputChunks, spoolIfPipe, textLines } from "../core/text-lines.ts";
+import { EXPORT_FORMAT, type ExportCounts, exportCounts, exportLine } from "../flow/export-format.ts";
+import { IMPORT_BATCH, importBatches } from "../flow/import-read.ts";
 import { colors, printJson } from "../render.ts";
-import type { ImportBatch, JobRecord, Store } from "../store/store.ts";
+import type { JobRecord, Store } from "../store/store.ts";
 import { type GlobalOptions, parseStateOption, withStore } from "./context.ts";
 
 /** Jobs fetched and written per round trip. */
 const EXPORT_PAGE = 1000;
 
-/** Writes without letting a slow reader (a pipe to another process) pile the whole queue up in memory. */
+/**
+ * The failed write's callback rejects with the very error the stream then emits as 'error';
+ * unheard, that event would surface as an uncaught exception and report it a second time.
+ */
+function ignoreStreamError(): void {}
+
+/**
+ * Writes and waits until the text is written: a slow reader (a pipe to another process) never
+ * lets the whole queue pile up in memory, and a failed write is known before the export ends.
+ */
 function writeOut(text: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (process.stdout.write(text, (error) => (error ? reject(error) : undefined))) resolve();
-    else process.stdout.once("drain", resolve);
+    process.stdout.write(text, (error) => (error ? reject(exportWriteError(error)) : resolve()));
   });
 }
 
+/**
+ * A reader that stops early ends other commands quietly (`list | head`), but an export it
+ * cuts short is a backup that failed, and must never look like one that worked.
+ */
+function exportWriteError(error: Error): Error {
+  if ((error as NodeJS.ErrnoException).code !== "EPIPE") return error;
+  return runtimeError(
+    "the export's reader closed the pipe before the last line (EPIPE): what it got is incomplete",
+    "let the reader take every line (`| head` stops early), or write to a file: queuectl export > backup.ndjson",
+  );
+}
+
 /** Config values, queue settings and schedules: everything a queue is besides its jobs. */
-async function writeSettings(store: Store): Promise<void> {
-  const config = await store.configGetAll();
+async function writeSettings(store: Store, counts: ExportCounts): Promise<void> {
+  const config = Object.entries(await store.configGetAll());
   const queues = (await store.queueList()).filter((queue) => queue.concurrency !== null || queue.paused);
   const schedules = await store.scheduleList();
+  counts.config = config.length;
+  counts.queues = queues.length;
+  counts.schedules = schedules.length;
   await writeOut(
     [
-      ...Object.entries(config).map(([key, value]) => exportLine("config", { key, value })),
+      ...config.map(([key, value]) => exportLine("config", { key, value })),
       ...queues.map(({ name, concurrency, paused }) => exportLine("queue", { name, concurrency, paused })),
       ...schedules.map((schedule) => exportLine("schedule", schedule)),
     ].join(""),
   );
 }
 
-/** Jobs per store batch of a streamed import. */
-const IMPORT_BATCH = 5000;
-
-interface ImportCounts {
-  jobs: number;
-  queues: number;
-  configKeys: Set<string>;
-}
-
-/**
- * The export's lines as store batches, validated as they stream in: a batch of jobs at a time
- * is in memory, never the whole file. Settings travel with the batch after them.
- */
-async function* importBatches(
-  lines: AsyncIterable<LineBlock>,
-  name: string,
-  counts: ImportCounts,
-): AsyncGenerator<ImportBatch> {
-  let batch: ImportBatch = { jobs: [], settings: emptySettings() };
-  let empty = true;
-  for await (const block of lines) {
-    for (const [index, raw] of block.lines.entries()) {
-      const line = raw.trim();
-      if (line === "") continue;
-      const settings = batch.settings ?? emptySettings();
-      const job = parseExportLine(line, `${name}:${block.first + index}`, settings);
-      empty = false;
-      if (job) {
-        batch.jobs.push(job);
-        counts.jobs++;
-      }
-    }
-    if (batch.jobs.length >= IMPORT_BATCH) {
-      yield countSettings(batch, counts);
-      batch = { jobs: [], settings: emptySettings() };
-    }
-  }
-  if (empty) throw new UserError(`${name} holds nothing to import`, "write one with `queuectl export`");
-  yield countSettings(batch, counts);
-}
-
-function countSettings(batch: ImportBatch, counts: ImportCounts): ImportBatch {
-  counts.queues += batch.settings?.queues.length ?? 0;
-  for (const key of Object.keys(batch.settings?.config ?? {})) counts.configKeys.add(key);
-  return batch;
+/** Every job, a page at a time, counted as written. */
+async function writeJobs(store: Store, state: JobRecord["state"] | undefined, counts: ExportCounts) {
+  let after: string | null = null;
+  do {
+    const page: { jobs: JobRecord[]; next: string | null } = await store.jobExport({
+      state,
+      after,
+      limit: EXPORT_PAGE,
+    });
+    if (page.jobs.length > 0) await writeOut(page.jobs.map((job) => exportLine("job", job)).join(""));
+    counts.jobs += page.jobs.length;
+    for (const job of page.jobs) counts.attempts += job.attempt_history.length;
+    after = page.next;
+  } while (after !== null);
 }
 
 interface ImportOptions extends GlobalOptions {
@@ -107,21 +101,16 @@ export function registerExportImport(cli: CAC): void {
     .example("QUEUECTL_DB=jobs.db queuectl export | QUEUECTL_DB=postgres://db-host/queue queuectl import")
     .action(async (options: ExportOptions) => {
       const state = parseStateOption(options.state);
+      if (!process.stdout.listeners("error").includes(ignoreStreamError))
+        process.stdout.on("error", ignoreStreamError);
       await withStore(options, async (store) => {
-        if (state === undefined) await writeSettings(store);
-        let after: string | null = null;
-        let count = 0;
-        do {
-          const page: { jobs: JobRecord[]; next: string | null } = await store.jobExport({
-            state,
-            after,
-            limit: EXPORT_PAGE,
-          });
-          if (page.jobs.length > 0) await writeOut(page.jobs.map((job) => exportLine("job", job)).join(""));
-          count += page.jobs.length;
-          after = page.next;
-        } while (after !== null);
-        if (process.stderr.isTTY) process.stderr.write(`${colors.green("✓")} Exported ${count} jobs\n`);
+        const counts = exportCounts();
+        // Framed by a first and a last line, so that a copy cut between two lines is refused.
+        await writeOut(exportLine("export", { format: EXPORT_FORMAT }));
+        if (state === undefined) await writeSettings(store, counts);
+        await writeJobs(store, state, counts);
+        await writeOut(exportLine("end", counts));
+        if (process.stderr.isTTY) process.stderr.write(`${colors.green("✓")} Exported ${counts.jobs} jobs\n`);
       });
     });
 
@@ -143,13 +132,12 @@ export function registerExportImport(cli: CAC): void {
         );
       }
       const name = path === "-" ? "stdin" : path;
-      const counts: ImportCounts = { jobs: 0, queues: 0, configKeys: new Set() };
       const showProgress = Boolean(process.stderr.isTTY) && !options.json;
       const hint = "check the path; - reads stdin";
       const source = await spoolIfPipe(path, hint);
       const result = await withStore(options, (store) =>
         store.jobImportStream({
-          batches: importBatches(textLines(inputChunks(source.path, hint), name), name, counts),
+          batches: importBatches(textLines(inputChunks(source.path, hint), name), name),
           merge: Boolean(options.merge),
           onProgress: showProgress
             ? (done) => {
@@ -158,14 +146,15 @@ export function registerExportImport(cli: CAC): void {
             : undefined,
         }),
       ).finally(source.cleanup);
-      if (showProgress && counts.jobs >= IMPORT_BATCH) process.stderr.write("\n");
+      if (showProgress && result.jobsImported + result.jobsSkipped >= IMPORT_BATCH)
+        process.stderr.write("\n");
       if (options.json) {
         printJson({
           imported: result.jobsImported,
           jobs: result.jobsImported,
           schedules: result.schedulesImported,
-          queues: counts.queues,
-          config: counts.configKeys.size,
+          queues: result.queuesImported,
+          config: result.configImported,
           skipped: { jobs: result.jobsSkipped, schedules: result.schedulesSkipped },
         });
         return;
@@ -177,9 +166,11 @@ export function registerExportImport(cli: CAC): void {
         ...(result.jobsSkipped > 0 || options.merge ? [plural(result.jobsSkipped, "job")] : []),
         ...(result.schedulesSkipped > 0 ? [plural(result.schedulesSkipped, "schedule")] : []),
       ];
-      console.log(
+      // Through the stream, not console.log, which drops a failed write (a full disk) unseen.
+      process.stdout.write(
         `${colors.green("✓")} Imported ${plural(result.jobsImported, "job")}${extra}` +
-          (skipped.length > 0 ? `; skipped ${skipped.join(" and ")} already in the store` : ""),
+          (skipped.length > 0 ? `; skipped ${skipped.join(" and ")} already in the store` : "") +
+          "\n",
       );
     });
 }

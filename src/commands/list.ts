@@ -97,8 +97,9 @@ export function registerList(cli: CAC): void {
         // Schedules are not jobs, but their next occurrence is what a reader of `list` wants to know.
         const schedules =
           states === undefined && tag === undefined && queue === undefined ? await store.scheduleList() : [];
+        // Through the stream, not console.log, which drops a failed write (a full disk) unseen.
         if (schedules.length > 0)
-          console.log(`\nSchedules (${schedules.length}):\n${scheduleLines(schedules)}`);
+          process.stdout.write(`\nSchedules (${schedules.length}):\n${scheduleLines(schedules)}\n`);
       });
     });
 }

@@ -65,6 +65,19 @@ export async function statusCommand(options: GlobalOptions): Promise<void> {
     );
     lines.push("", colors.bold("Configuration:"));
     for (const [key, value] of Object.entries(config)) lines.push(`  ${key}: ${value}`);
-    console.log(lines.join("\n"));
+    await writeStdout(`${lines.join("\n")}\n`);
   });
+}
+
+/**
+ * Bun's console.log drops a failed write, so `status > /dev/full` printed nothing and exited
+ * 0. process.stdout reports it, but setting it up costs about 10 ms, a tenth of this call that
+ * scripts loop on; Bun.stdout reports it at no cost, as a rejection the CLI turns into an
+ * error line. A console.log replaced by whoever runs the command (the in-process test runner,
+ * an embedding program) still gets the text, as it always did.
+ */
+async function writeStdout(text: string): Promise<void> {
+  if (Function.prototype.toString.call(console.log).includes("[native code]"))
+    await Bun.write(Bun.stdout, text);
+  else console.log(text.slice(0, -1));
 }

@@ -1,14 +1,21 @@
 /**
  * The NDJSON format of `export` and `import`: one object per line, told apart by `kind`.
  *
+ *   {"kind":"export","format":2}
  *   {"kind":"config","key":"max-retries","value":"5"}
  *   {"kind":"queue","name":"emails","concurrency":2,"paused":false}
  *   {"kind":"schedule","id":"nightly","spec":{…},"revision":…,"next_at":…,…}
  *   {"kind":"job","id":"job1","spec":{…},"state":"completed","attempts":1,…,"attempt_history":[…]}
+ *   {"kind":"end","jobs":1,"attempts":1,"schedules":1,"queues":1,"config":1}
  *
  * Timestamps are ms since the epoch. Every field is required, so a truncated or foreign
  * file is refused line by line instead of half-imported; the one exception is a job's
  * `attempt_history`, which exports from before it existed leave out (read as none).
+ *
+ * A file cut between two lines is still whole lines, so format 2 frames them: a first line
+ * naming the format and a last line counting what lies between (see import-read.ts). Format 1,
+ * the exports of earlier releases and every `purge --archive` file, has neither; its lines
+ * are read as they always were.
  */
 
 import { canonicalConfigKey, parseConfigValue } from "../core/config.ts";
@@ -70,18 +77,35 @@ const SCHEDULE_FIELDS = [
   "updated_at",
 ] as const satisfies readonly (keyof ScheduleRecord)[];
 
+/** The format `export` writes; an import refuses a higher one, written by a later release. */
+export const EXPORT_FORMAT = 2;
+
+/** What an export's last line counts; `config` counts values, `attempts` finished attempts. */
+export const COUNTED = ["jobs", "attempts", "schedules", "queues", "config"] as const;
+export type ExportCounts = Record<(typeof COUNTED)[number], number>;
+
+/** The first line (`export`) or the last line (`end`) of a format-2 export. */
+export type ExportFrame = { kind: "export"; format: number } | { kind: "end"; counts: ExportCounts };
+
 const FIELDS = {
   job: JOB_FIELDS,
   schedule: SCHEDULE_FIELDS,
   queue: ["name", "concurrency", "paused"],
   config: ["key", "value"],
+  export: ["format"],
+  end: COUNTED,
 } as const;
 
 type Kind = keyof typeof FIELDS;
-const KINDS = Object.keys(FIELDS) as Kind[];
+/** The kinds a reader may meet in the body of a file; the frame's two are not written by hand. */
+const RECORD_KINDS = ["job", "schedule", "queue", "config"];
 
 export function exportLine(kind: Kind, record: object): string {
   return `${JSON.stringify({ kind, ...record })}\n`;
+}
+
+export function exportCounts(): ExportCounts {
+  return { jobs: 0, attempts: 0, schedules: 0, queues: 0, config: 0 };
 }
 
 type Fields = Record<string, unknown>;
@@ -267,8 +291,37 @@ export function emptySettings(): StoreSettings {
   return { config: {}, queues: [], schedules: [] };
 }
 
-/** One non-blank line: a job is returned, anything else is added to `settings`. */
-export function parseExportLine(line: string, where: string, settings: StoreSettings): JobRecord | undefined {
+function frame(where: string, kind: "export" | "end", fields: Fields): ExportFrame {
+  if (kind === "end") {
+    const counts = exportCounts();
+    for (const field of COUNTED) {
+      const count = integer(where, fields, field) as number;
+      if (count < 0) throw fieldError(where, field, "must be a whole number of at least 0");
+      counts[field] = count;
+    }
+    return { kind, counts };
+  }
+  const format = integer(where, fields, "format") as number;
+  if (format > EXPORT_FORMAT) {
+    throw new UserError(
+      `${where}: written by a later queuectl (export format ${format}; this one reads up to ${EXPORT_FORMAT})`,
+      "import it with that release or a newer one",
+    );
+  }
+  if (format < EXPORT_FORMAT) throw fieldError(where, "format", `must be ${EXPORT_FORMAT}`);
+  return { kind, format };
+}
+
+/**
+ * One non-blank line: a job is returned, settings are added to `settings`, and a first or
+ * last line of the export goes to `onFrame` (checked, then skipped when no one asks).
+ */
+export function parseExportLine(
+  line: string,
+  where: string,
+  settings: StoreSettings,
+  onFrame?: (frame: ExportFrame) => void,
+): JobRecord | undefined {
   let value: unknown;
   try {
     value = JSON.parse(line);
@@ -282,8 +335,8 @@ export function parseExportLine(line: string, where: string, settings: StoreSett
     throw new UserError(`${where}: not a JSON object`, "import reads what `queuectl export` writes");
   }
   const { kind, ...fields } = value as Fields;
-  if (typeof kind !== "string" || !(KINDS as string[]).includes(kind)) {
-    throw fieldError(where, "kind", `must be one of ${KINDS.join(", ")}`);
+  if (typeof kind !== "string" || !Object.hasOwn(FIELDS, kind)) {
+    throw fieldError(where, "kind", `must be one of ${RECORD_KINDS.join(", ")}`);
   }
   const known: readonly string[] = FIELDS[kind as Kind];
   for (const key of Object.keys(fields)) {
@@ -295,7 +348,8 @@ export function parseExportLine(line: string, where: string, settings: StoreSett
     if (!(field in fields) && !OPTIONAL_FIELDS.includes(field)) throw fieldError(where, field, "is missing");
   }
   if (kind === "job") return job(where, fields);
-  if (kind === "schedule") settings.schedules.push(schedule(where, fields));
+  if (kind === "export" || kind === "end") onFrame?.(frame(where, kind, fields));
+  else if (kind === "schedule") settings.schedules.push(schedule(where, fields));
   else if (kind === "queue") settings.queues.push(queue(where, fields));
   else {
     const [key, configValue] = config(where, fields);

@@ -164,12 +164,15 @@ describe("export and import", () => {
     await seedQueue(a);
     const exported = ok(await cli(a, ["export"])).stdout;
     expect(lines(exported).map((line) => line.kind)).toEqual([
+      "export",
       "config",
       "queue",
       "schedule",
       ...Array(7).fill("job"),
+      "end",
     ]);
-    expect(lines(exported).slice(0, 3)).toMatchObject([
+    expect(lines(exported).slice(0, 4)).toMatchObject([
+      { kind: "export", format: 2 },
       { kind: "config", key: "max-retries", value: "5" },
       { kind: "queue", name: "emails", concurrency: 2, paused: false },
       { kind: "schedule", id: "nightly", revision: "n1", next_at: NOW + 3_600_000, last_at: null },
@@ -202,8 +205,21 @@ describe("export and import", () => {
       delay: 90_000,
     });
 
+    expect(lines(exported).at(-1)).toEqual({
+      kind: "end",
+      jobs: 7,
+      attempts: 3,
+      schedules: 1,
+      queues: 1,
+      config: 1,
+    });
+
     const dead = lines(ok(await cli(a, ["export", "--state", "dead"])).stdout);
-    expect(dead.map((line) => [line.kind, line.id])).toEqual([["job", "dead"]]);
+    expect(dead.map((line) => [line.kind, line.id])).toEqual([
+      ["export", undefined],
+      ["job", "dead"],
+      ["end", undefined],
+    ]);
     const bad = await cli(a, ["export", "--state", "deadd"]);
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toContain('unknown state "deadd"');
@@ -287,7 +303,9 @@ describe("export and import", () => {
     const b = join(home.home, "b.db");
     const a = join(home.home, "a.db");
     await seedQueue(a);
+    // Nor was the export framed then (format 1).
     const old = lines(ok(await cli(a, ["export"])).stdout)
+      .filter((line) => line.kind !== "export" && line.kind !== "end")
       .map(({ attempt_history: _history, ...line }) => JSON.stringify(line))
       .join("\n");
     expect(ok(await cli(b, ["import"], old)).stdout).toContain("Imported 7 jobs");
@@ -311,7 +329,7 @@ describe("export and import", () => {
     expect(result.stderr).toContain(
       `${file}:2: \`atempts\` is not a field of an exported job — did you mean \`attempts\`?`,
     );
-    expect(ok(await cli(b, ["export"])).stdout).toBe("");
+    expect(records(ok(await cli(b, ["export"])).stdout)).toEqual([]);
 
     const running = await cli(
       b,

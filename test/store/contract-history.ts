@@ -91,7 +91,7 @@ export function historyContract(withStore: WithStore): void {
   );
 
   test(
-    "import with merge adds the missing jobs and schedules, skips ids that exist, keeps settings",
+    "import with merge adds the missing jobs and schedules, skips ids that exist, keeps every setting",
     withStore(async ({ store }) => {
       await store.jobInsertMany({ jobs: [newJob("kept")], now: T0 });
       await store.configSet({ key: "max-retries", value: "1" });
@@ -106,17 +106,30 @@ export function historyContract(withStore: WithStore): void {
         ],
         settings: {
           config: { "max-retries": "5", lease: "9" },
-          queues: [{ name: "emails", concurrency: 3, paused: false }],
+          queues: [
+            { name: "emails", concurrency: 3, paused: false },
+            { name: "reports", concurrency: null, paused: true },
+          ],
           schedules: [nightly, { ...nightly, id: "weekly", spec: { ...nightly.spec, id: "weekly" } }],
         },
       });
-      expect(result).toEqual({ jobsImported: 2, jobsSkipped: 1, schedulesImported: 1, schedulesSkipped: 1 });
+      expect(result).toEqual({
+        jobsImported: 2,
+        jobsSkipped: 1,
+        schedulesImported: 1,
+        schedulesSkipped: 1,
+        queuesImported: 0,
+        configImported: 0,
+      });
       expect((await store.jobGet({ id: "kept" }))?.state).toBe("pending");
       expect(await store.attemptList({ jobId: "kept" })).toEqual([]);
       expect((await store.attemptList({ jobId: "new" })).length).toBe(1);
-      expect(await store.configGetAll()).toEqual({ "max-retries": "1", lease: "9" });
-      const emails = (await store.queueList()).find((queue) => queue.name === "emails");
-      expect([emails?.concurrency, emails?.paused]).toEqual([null, true]);
+      // `lease` too: the target never set it, so its default is the target's config.
+      expect(await store.configGetAll()).toEqual({ "max-retries": "1" });
+      const settled = (await store.queueList()).filter((queue) => queue.paused || queue.concurrency !== null);
+      expect(settled.map((queue) => [queue.name, queue.concurrency, queue.paused])).toEqual([
+        ["emails", null, true],
+      ]);
       expect((await store.scheduleList()).map((schedule) => schedule.id)).toEqual(["nightly", "weekly"]);
       // A new job that waits for an existing one is blocked until that one completes.
       const claimed = await store.jobClaim({ workerId: "w", host: "h", now: T0 + 1, leaseMs: 100 });

@@ -74,7 +74,14 @@ export function streamsContract(withStore: WithStore): void {
         },
       ];
       const result = await store.jobImportStream({ batches: batchesOf(batches()) });
-      expect(result).toEqual({ jobsImported: 2, jobsSkipped: 0, schedulesImported: 0, schedulesSkipped: 0 });
+      expect(result).toEqual({
+        jobsImported: 2,
+        jobsSkipped: 0,
+        schedulesImported: 0,
+        schedulesSkipped: 0,
+        queuesImported: 1,
+        configImported: 1,
+      });
       expect(await store.configGetAll()).toMatchObject({ "max-retries": "7" });
       // x waits for y, which completed, so x is claimable.
       const claimed = await store.jobClaim({ workerId: "w", host: "h", now: T0, leaseMs: 60_000 });

@@ -129,19 +129,29 @@ async function importAttempts(tx: SQL, jobs: JobRecord[]): Promise<void> {
 }
 
 /**
- * Config and queue settings replace the target's (with `merge`, the target's are kept); a
- * schedule that exists already is an error (with `merge`, skipped). Returns schedules skipped.
+ * Config and queue settings replace the target's; a schedule that exists already is an error.
+ * With `merge` the target keeps its config and queue settings whole, defaults included (a key
+ * it never set is as much its config as one it did), and a schedule it has is skipped.
+ * Returns schedules skipped; `written` collects the config keys and queue names written.
  */
-async function importSettings(tx: SQL, settings: StoreSettings, merge: boolean): Promise<number> {
-  for (const [key, value] of Object.entries(settings.config)) {
-    await tx`INSERT INTO config (key, value) VALUES (${key}, ${value})
-             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value WHERE NOT ${merge}::boolean`;
-  }
-  for (const queue of settings.queues) {
-    await tx`INSERT INTO queues (name, concurrency, paused)
-             VALUES (${queue.name}, ${queue.concurrency}::int, ${queue.paused}::boolean)
-             ON CONFLICT (name) DO UPDATE SET concurrency = EXCLUDED.concurrency, paused = EXCLUDED.paused
-             WHERE NOT ${merge}::boolean`;
+async function importSettings(
+  tx: SQL,
+  settings: StoreSettings,
+  merge: boolean,
+  written: { config: Set<string>; queues: Set<string> },
+): Promise<number> {
+  if (!merge) {
+    for (const [key, value] of Object.entries(settings.config)) {
+      await tx`INSERT INTO config (key, value) VALUES (${key}, ${value})
+               ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`;
+      written.config.add(key);
+    }
+    for (const queue of settings.queues) {
+      await tx`INSERT INTO queues (name, concurrency, paused)
+               VALUES (${queue.name}, ${queue.concurrency}::int, ${queue.paused}::boolean)
+               ON CONFLICT (name) DO UPDATE SET concurrency = EXCLUDED.concurrency, paused = EXCLUDED.paused`;
+      written.queues.add(queue.name);
+    }
   }
   let skipped = 0;
   for (const schedule of settings.schedules) {
@@ -187,9 +197,10 @@ export async function importJobStream(
   let jobsImported = 0;
   let schedulesSeen = 0;
   let schedulesSkipped = 0;
+  const written = { config: new Set<string>(), queues: new Set<string>() };
   for await (const { jobs, settings } of params.batches) {
     if (settings) {
-      schedulesSkipped += await importSettings(tx, settings, merge);
+      schedulesSkipped += await importSettings(tx, settings, merge, written);
       schedulesSeen += settings.schedules.length;
     }
     for (let start = 0; start < jobs.length; start += INSERT_BATCH) {
@@ -208,6 +219,8 @@ export async function importJobStream(
     jobsSkipped: jobsSeen - jobsImported,
     schedulesImported: schedulesSeen - schedulesSkipped,
     schedulesSkipped,
+    queuesImported: written.queues.size,
+    configImported: written.config.size,
   };
 }
 

@@ -53,19 +53,32 @@ export function exportJobs(db: Database, params: JobExportParams): JobExportPage
 }
 
 /**
- * Config and queue settings replace the target's (with `merge`, the target's are kept); a
- * schedule that exists already is an error (with `merge`, skipped). Returns schedules skipped.
+ * Config and queue settings replace the target's; a schedule that exists already is an error.
+ * With `merge` the target keeps its config and queue settings whole, defaults included (a key
+ * it never set is as much its config as one it did), and a schedule it has is skipped.
  */
-function importSettings(db: Database, settings: StoreSettings, merge: boolean): number {
-  const onConflict = (update: string) => (merge ? "DO NOTHING" : `DO UPDATE SET ${update}`);
-  const config = db.query(
-    `INSERT INTO config (key, value) VALUES (?, ?) ON CONFLICT (key) ${onConflict("value = excluded.value")}`,
-  );
-  for (const [key, value] of Object.entries(settings.config)) config.run(key, value);
-  const queue = db.query(`
-    INSERT INTO queues (name, concurrency, paused) VALUES (?, ?, ?)
-    ON CONFLICT (name) ${onConflict("concurrency = excluded.concurrency, paused = excluded.paused")}`);
-  for (const q of settings.queues) queue.run(q.name, q.concurrency, q.paused ? 1 : 0);
+function importSettings(
+  db: Database,
+  settings: StoreSettings,
+  merge: boolean,
+  written: SettingsWritten,
+): number {
+  if (!merge) {
+    const config = db.query(
+      "INSERT INTO config (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    );
+    for (const [key, value] of Object.entries(settings.config)) {
+      config.run(key, value);
+      written.config.add(key);
+    }
+    const queue = db.query(`
+      INSERT INTO queues (name, concurrency, paused) VALUES (?, ?, ?)
+      ON CONFLICT (name) DO UPDATE SET concurrency = excluded.concurrency, paused = excluded.paused`);
+    for (const q of settings.queues) {
+      queue.run(q.name, q.concurrency, q.paused ? 1 : 0);
+      written.queues.add(q.name);
+    }
+  }
   const schedule = db.query(`
     INSERT INTO schedules (id, spec, revision, source, next_at, last_at, created_at, updated_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`);
@@ -86,6 +99,12 @@ function importSettings(db: Database, settings: StoreSettings, merge: boolean): 
     skipped++;
   }
   return skipped;
+}
+
+/** Config keys and queue names an import wrote, each counted once however often the input repeats it. */
+interface SettingsWritten {
+  config: Set<string>;
+  queues: Set<string>;
 }
 
 export function importJobs(db: Database, params: JobImportParams): ImportResult {
@@ -119,6 +138,7 @@ class JobImporter {
   private jobsImported = 0;
   private schedulesSeen = 0;
   private schedulesSkipped = 0;
+  private readonly written: SettingsWritten = { config: new Set(), queues: new Set() };
   private readonly dependencies: [id: string, after: string[]][] = [];
   private readonly insert;
   private readonly completed;
@@ -143,7 +163,7 @@ class JobImporter {
 
   add(batch: ImportBatch): void {
     if (batch.settings) {
-      this.schedulesSkipped += importSettings(this.db, batch.settings, this.merge);
+      this.schedulesSkipped += importSettings(this.db, batch.settings, this.merge, this.written);
       this.schedulesSeen += batch.settings.schedules.length;
     }
     for (const job of batch.jobs) this.addJob(job);
@@ -228,6 +248,8 @@ class JobImporter {
       jobsSkipped: this.jobsSeen - this.jobsImported,
       schedulesImported: this.schedulesSeen - this.schedulesSkipped,
       schedulesSkipped: this.schedulesSkipped,
+      queuesImported: this.written.queues.size,
+      configImported: this.written.config.size,
     };
   }
 }

@@ -1,0 +1,146 @@
+/**
+ * `import`'s reading of an export: its lines as store batches, checked as they stream in, and
+ * the export's frame checked too, so a backup cut off between two lines is refused like one
+ * cut mid-line instead of importing whatever came before the cut.
+ *
+ * A format-2 export opens with `{"kind":"export",…}` and ends with `{"kind":"end",…}`, which
+ * counts the lines between. Lines outside a frame are read as format 1, which earlier releases
+ * wrote and `purge --archive` still appends: nothing tells where such a file should end. Frames
+ * may follow one another (`cat a.ndjson b.ndjson | queuectl import`), each checked on its own.
+ */
+
+import { UserError } from "../core/errors.ts";
+import type { LineBlock } from "../core/text-lines.ts";
+import type { ImportBatch, JobRecord, StoreSettings } from "../store/store.ts";
+import {
+  COUNTED,
+  type ExportCounts,
+  type ExportFrame,
+  emptySettings,
+  exportCounts,
+  parseExportLine,
+} from "./export-format.ts";
+
+/** Jobs per store batch of a streamed import. */
+export const IMPORT_BATCH = 5000;
+
+const NOUNS: Record<keyof ExportCounts, [one: string, many: string]> = {
+  jobs: ["job", "jobs"],
+  attempts: ["attempt", "attempts"],
+  schedules: ["schedule", "schedules"],
+  queues: ["queue setting", "queue settings"],
+  config: ["config value", "config values"],
+};
+
+function counted(counts: ExportCounts, fields: readonly (keyof ExportCounts)[]): string {
+  return fields.map((field) => `${counts[field]} ${NOUNS[field][counts[field] === 1 ? 0 : 1]}`).join(", ");
+}
+
+/**
+ * The hint of a refused frame: the source can export again. A lone copy can still be read
+ * as far as it goes, once the frame lines named are gone (the rest is then read as format 1).
+ */
+function cutHint(frameLines: string): string {
+  return `export it again from the source store; to restore only what this copy holds, delete ${frameLines} and import it again`;
+}
+
+/** Follows the frames of one input, in order; lines are numbered from 1. */
+class ExportFrameCheck {
+  /** The open frame: the line of its first line, and what was read since. */
+  private open: { line: number; counts: ExportCounts } | null = null;
+
+  constructor(private readonly name: string) {}
+
+  frame(frame: ExportFrame, line: number): void {
+    const where = `${this.name}:${line}`;
+    if (frame.kind === "export") {
+      if (this.open) {
+        throw new UserError(
+          `${where}: an export starts before the one from line ${this.open.line} ended, so that one was cut off`,
+          cutHint(`line ${this.open.line}`),
+        );
+      }
+      this.open = { line, counts: exportCounts() };
+      return;
+    }
+    if (!this.open) {
+      throw new UserError(
+        `${where}: the last line of an export, but no export started (its first line is \`{"kind":"export",…}\`)`,
+        "the file was cut at its start or pieced together; export it again",
+      );
+    }
+    const { counts } = this.open;
+    const wrong = COUNTED.filter((field) => frame.counts[field] !== counts[field]);
+    if (wrong.length > 0) {
+      throw new UserError(
+        `${where}: the export says it holds ${counted(frame.counts, wrong)}, but lines ${this.open.line}–${line} hold ${counted(counts, wrong)}: lines were lost or added`,
+        cutHint(`lines ${this.open.line} and ${line}`),
+      );
+    }
+    this.open = null;
+  }
+
+  /** Counts a job or a setting read inside a frame. */
+  add(field: keyof ExportCounts, count = 1): void {
+    if (this.open) this.open.counts[field] += count;
+  }
+
+  /** After the last line: an export still open was cut off. */
+  end(lastLine: number): void {
+    if (!this.open) return;
+    throw new UserError(
+      `${this.name} ends at line ${lastLine} without the last line of the export that starts at line ${this.open.line}: the file was cut off`,
+      cutHint(this.open.line === 1 ? "its first line" : `line ${this.open.line}`),
+    );
+  }
+}
+
+/**
+ * The export's lines as store batches, validated as they stream in: a batch of jobs at a time
+ * is in memory, never the whole file. Settings travel with the batch after them. A refused
+ * frame throws before the last batch is handed on, so the store's transaction never commits.
+ */
+export async function* importBatches(
+  lines: AsyncIterable<LineBlock>,
+  name: string,
+): AsyncGenerator<ImportBatch> {
+  const check = new ExportFrameCheck(name);
+  let batch = { jobs: [] as JobRecord[], settings: emptySettings() };
+  // Settings land here first, one line at a time, so each line is counted as export counted it.
+  const read = emptySettings();
+  let empty = true;
+  let last = 0;
+  for await (const block of lines) {
+    for (const [index, raw] of block.lines.entries()) {
+      const line = raw.trim();
+      if (line === "") continue;
+      last = block.first + index;
+      const job = parseExportLine(line, `${name}:${last}`, read, (frame) => check.frame(frame, last));
+      empty = false;
+      if (job) {
+        batch.jobs.push(job);
+        check.add("jobs");
+        check.add("attempts", job.attempt_history.length);
+      } else moveSettings(read, batch.settings, check);
+    }
+    if (batch.jobs.length >= IMPORT_BATCH) {
+      yield batch;
+      batch = { jobs: [], settings: emptySettings() };
+    }
+  }
+  if (empty) throw new UserError(`${name} holds nothing to import`, "write one with `queuectl export`");
+  check.end(last);
+  yield batch;
+}
+
+function moveSettings(from: StoreSettings, to: StoreSettings, check: ExportFrameCheck): void {
+  check.add("schedules", from.schedules.length);
+  check.add("queues", from.queues.length);
+  check.add("config", Object.keys(from.config).length);
+  to.schedules.push(...from.schedules);
+  to.queues.push(...from.queues);
+  Object.assign(to.config, from.config);
+  from.schedules.length = 0;
+  from.queues.length = 0;
+  for (const key of Object.keys(from.config)) delete from.config[key];
+}
