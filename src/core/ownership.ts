@@ -102,12 +102,24 @@ function isUnder(path: string, folder: string): boolean {
  * the same command would be queued twice; the second of the two is refused. One folder
  * under two names (a link and its target) is one folder, not a nesting.
  */
-export function nestedFolder(root: string, folders: readonly SyncedFolder[]): Nesting | null {
+export function nestedFolder(
+  root: string,
+  folders: readonly SyncedFolder[],
+  /** Whether the outer folder's walk skips an entry of this name (a dot-folder, an editor's copy). */
+  skipped: (name: string) => boolean,
+): Nesting | null {
+  // A folder the outer one never walks into (`.worktrees/feat` under a synced root) is read once.
+  const readBy = (outer: string, inner: string) =>
+    isUnder(inner, outer) &&
+    !inner
+      .slice(outer.length)
+      .split(sep)
+      .some((name) => name !== "" && skipped(name));
   for (const other of folders) {
     if (!other.declares) continue;
     for (const path of other.paths) {
-      if (isUnder(root, path)) return { kind: "inside", folder: other.folder, path };
-      if (isUnder(path, root)) return { kind: "holds", folder: other.folder, path };
+      if (readBy(path, root)) return { kind: "inside", folder: other.folder, path };
+      if (readBy(root, path)) return { kind: "holds", folder: other.folder, path };
     }
   }
   return null;

@@ -15,6 +15,7 @@ import { type FolderSyncRun, type FolderWatcher, MAX_RECORDED_PROBLEMS } from ".
 import type { JobfileApplyResult, Store } from "../store/store.ts";
 import type { Plan } from "./plan.ts";
 import type { JobfileProblem } from "./problem.ts";
+import { isIgnoredName } from "./scan.ts";
 import { appliedCounts } from "./sync-outcome.ts";
 
 /** A watcher refreshes its heartbeat this often, in ms. */
@@ -103,7 +104,7 @@ export async function assertNotNested(store: Store, dir: string): Promise<void> 
     const paths = run.target !== now && existsSync(run.target) ? [now, run.target] : [now];
     others.push({ folder: entry.folder, paths, declares: run.files > 0 });
   }
-  const nesting = nestedFolder(root, others);
+  const nesting = nestedFolder(root, others, isIgnoredName);
   if (nesting) throw nestedError(dir, root, nesting);
 }
 

@@ -65,6 +65,17 @@ forEachBackend("nested folders", (t) => {
     expect(await ids(t)).toEqual(["team/x pending", "x canceled"]);
   });
 
+  test("a folder the outer one never reads (a dot-folder such as .worktrees) is not nested", async () => {
+    await t.setUp();
+    t.fixture.write("a.yaml", "command: echo a\n");
+    t.fixture.write(".worktrees/feat/b.yaml", "command: echo b\n");
+    await sync(t.store, t.fixture.dir);
+    const feature = join(t.fixture.dir, ".worktrees", "feat");
+    expect((await sync(t.store, feature)).applied?.create).toEqual(["b"]);
+    // And the other way round: the root synced after the dot-folder is not refused either.
+    expect((await sync(t.store, t.fixture.dir)).plan.errors).toEqual([]);
+  });
+
   test("paths compare as real paths; a folder beside it, or gone from disk, does not count", async () => {
     await t.setUp();
     t.fixture.write("team/x.yaml", "command: echo x\n");
