@@ -37,8 +37,11 @@ function registerWaitMs(count: number): number {
 }
 /** After SIGKILL, how long a process may take to be gone. */
 const KILLED_WAIT_MS = 5_000;
-/** A watcher that lives this long got past parsing its arguments and opening the store. */
-const WATCH_SETTLE_MS = 500;
+/**
+ * How long a watcher may take to register on its folder. A fixed wait for it to stay alive
+ * was too short on a loaded machine, where a failing watcher could still be starting.
+ */
+const WATCH_REGISTER_MS = 10_000;
 
 export interface StartParams {
   home: string;
@@ -211,7 +214,7 @@ export async function startWorkers(
     }
     const workers = spawned.map(({ child, log }) => ({ pid: child.pid, log }));
     if (params.watchDir === null) return { workers, watcher: null };
-    const watcher = await startWatcher(params, params.watchDir);
+    const watcher = await startWatcher(store, params, params.watchDir);
     if ("failure" in watcher) {
       await rollBack(store, children());
       throw startFailure(watcher.failure, watcher.log, spawned.length);
@@ -222,8 +225,9 @@ export async function startWorkers(
   }
 }
 
-/** The watcher, once it outlived WATCH_SETTLE_MS; or why it did not. */
+/** The watcher, once it registered on its folder; or why it did not. */
 async function startWatcher(
+  store: Store,
   params: StartParams,
   dir: string,
 ): Promise<StartedProcess | { failure: string; log: string }> {
@@ -233,9 +237,29 @@ async function startWatcher(
     resolve(dir),
   ]);
   appendFileSync(watchPidfile(params.home), `${child.pid}\n`, { mode: 0o600 });
-  const early = await Promise.race([child.exited, Bun.sleep(WATCH_SETTLE_MS).then(() => null)]);
-  child.unref();
-  if (early !== null)
-    return { failure: `the watcher exited at start with code ${early}: ${lastLogLine(log)}`, log };
-  return { pid: child.pid, log };
+  let exitCode: number | null = null;
+  child.exited.then((code) => {
+    exitCode = code;
+  });
+  const host = hostName();
+  const deadline = Date.now() + WATCH_REGISTER_MS;
+  try {
+    for (;;) {
+      const folders = await store.folderList();
+      if (
+        folders.some((folder) =>
+          folder.watchers.some((watcher) => watcher.pid === child.pid && watcher.host === host),
+        )
+      ) {
+        return { pid: child.pid, log };
+      }
+      if (exitCode !== null)
+        return { failure: `the watcher exited at start with code ${exitCode}: ${lastLogLine(log)}`, log };
+      if (Date.now() >= deadline)
+        return { failure: `the watcher did not register within ${WATCH_REGISTER_MS / 1000}s`, log };
+      await Bun.sleep(50);
+    }
+  } finally {
+    child.unref();
+  }
 }

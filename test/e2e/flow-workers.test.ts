@@ -50,8 +50,9 @@ describe("flow with real workers", () => {
   });
 
   test("a paused queue holds its jobs while others run; resume releases them", async () => {
-    ok(await cli("queue", "pause", "batch"));
+    // The job first: pause refuses a queue nothing knows yet (a typo must not make one).
     ok(await cli("enqueue", '{"id":"held","command":"true","queue":"batch"}'));
+    ok(await cli("queue", "pause", "batch"));
     startWorkers(1);
     ok(await cli("enqueue", '{"id":"sentinel","command":"true"}'));
     await waitFor(async () => (await jobState(home, "sentinel")) === "completed", {
