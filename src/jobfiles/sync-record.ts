@@ -1,21 +1,19 @@
 /**
  * What the store remembers of syncs and watchers, and the rules read from it: which path
- * names a folder, when a watcher counts as alive, that one host runs one watcher per
- * folder, and that no synced folder lies inside another. `status`, the dashboard, `sync`
- * and a starting watcher all judge by these functions.
+ * names a folder, when a watcher counts as alive, and that one host runs one watcher per
+ * folder (folder-nesting.ts adds that no synced folder lies inside another). `status`, the
+ * dashboard, `sync` and a starting watcher all judge by these functions.
  */
 
-import { existsSync, realpathSync } from "node:fs";
-import { basename, dirname, join, relative, resolve } from "node:path";
+import { realpathSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { UserError } from "../core/errors.ts";
 import { hostName } from "../core/home.ts";
-import { type Nesting, nestedFolder, type SyncedFolder } from "../core/ownership.ts";
 import { isOwnedBy } from "../core/reconcile.ts";
 import { type FolderSyncRun, type FolderWatcher, MAX_RECORDED_PROBLEMS } from "../store/folder-records.ts";
 import type { JobfileApplyResult, Store } from "../store/store.ts";
 import type { Plan } from "./plan.ts";
 import type { JobfileProblem } from "./problem.ts";
-import { isIgnoredName } from "./scan.ts";
 import { appliedCounts } from "./sync-outcome.ts";
 
 /** A watcher refreshes its heartbeat this often, in ms. */
@@ -63,51 +61,6 @@ async function liveWatcherOf(store: Store, folder: string, pid: number, check: L
   return { current, live };
 }
 
-function realPathOf(path: string): string | null {
-  try {
-    return realpathSync(path);
-  } catch {
-    return null;
-  }
-}
-
-function nestedError(dir: string, root: string, nesting: Nesting): UserError {
-  const other = nesting.path === nesting.folder ? nesting.folder : `${nesting.folder} (${nesting.path})`;
-  const twice = "also synced into this store: its files would be queued twice, under two ids";
-  if (nesting.kind === "inside")
-    return new UserError(
-      `the jobs folder ${dir} lies inside ${other}, ${twice}`,
-      `sync only ${nesting.folder} (it reads ${relative(nesting.path, root)}/ too), or move ${dir} out of it`,
-    );
-  return new UserError(
-    `the jobs folder ${dir} holds ${other}, ${twice}`,
-    `sync only one of them, or move ${nesting.folder} out of it; to sync ${dir} instead, empty ${nesting.folder}, sync it (it then declares nothing) and put its files back`,
-  );
-}
-
-/**
- * Throws the one-line refusal when another folder synced into this store lies inside the
- * folder `dir`, or holds it (ownership.ts, nestedFolder). Paths are compared as real paths,
- * as a folder's jobs are owned: the other folder where its name leads now, and where it was
- * last read from (a re-pointed link's old target). A record whose folder is gone from disk
- * is no folder; a missing `dir` is left for reading it to report.
- */
-export async function assertNotNested(store: Store, dir: string): Promise<void> {
-  const root = realPathOf(dir);
-  if (root === null) return;
-  const key = folderKey(dir);
-  const others: SyncedFolder[] = [];
-  for (const entry of await store.folderList()) {
-    const run = entry.lastSync;
-    const now = entry.folder === key || !run ? null : realPathOf(entry.folder);
-    if (!run || now === null) continue;
-    const paths = run.target !== now && existsSync(run.target) ? [now, run.target] : [now];
-    others.push({ folder: entry.folder, paths, declares: run.files > 0 });
-  }
-  const nesting = nestedFolder(root, others, isIgnoredName);
-  if (nesting) throw nestedError(dir, root, nesting);
-}
-
 /**
  * Throws the one-line refusal when another live watcher on this host keeps `folder`, or
  * when the folder nests with another synced one.
@@ -115,7 +68,7 @@ export async function assertNotNested(store: Store, dir: string): Promise<void> 
 export async function assertNotWatched(store: Store, folder: string, check: LivenessCheck): Promise<void> {
   const { current, live } = await liveWatcherOf(store, folder, process.pid, check);
   if (live && current) throw alreadyWatched(folder, current.pid);
-  await assertNotNested(store, folder);
+  await (await import("./folder-nesting.ts")).assertNotNested(store, folder);
 }
 
 /**
@@ -126,7 +79,8 @@ export async function claimFolder(
   store: Store,
   params: { folder: string; pid: number } & LivenessCheck,
 ): Promise<void> {
-  await assertNotNested(store, params.folder);
+  // Loaded here: `status` reads this file for watcher liveness, and nesting needs the scan rules.
+  await (await import("./folder-nesting.ts")).assertNotNested(store, params.folder);
   const { current, live } = await liveWatcherOf(store, params.folder, params.pid, params);
   if (live && current) throw alreadyWatched(params.folder, current.pid);
   const claimed = await store.folderWatcherClaim({

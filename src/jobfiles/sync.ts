@@ -12,12 +12,13 @@ import { historyById, idsByAction, isOwnedBy, ownerKey } from "../core/reconcile
 import { nextOccurrence } from "../core/schedule.ts";
 import type { DeclaredJob, JobDeclaration, JobfileApplyResult, Store } from "../store/store.ts";
 import type { DesiredState } from "./desired.ts";
+import { assertNotNested } from "./folder-nesting.ts";
 import { type Plan, plan, planChanges, planHasChanges } from "./plan.ts";
 import { scheduleWaitConflicts } from "./plan-dependencies.ts";
 import { type DeclaredSchedule, isScheduled } from "./plan-schedules.ts";
 import { type ReadFolderOptions, readJobsFolder } from "./read-folder.ts";
 import type { ScheduleApplyResult, SyncOutcome } from "./sync-outcome.ts";
-import { assertNotNested, previousTarget, recordSyncRun, targetToRecord } from "./sync-record.ts";
+import { previousTarget, recordSyncRun, targetToRecord } from "./sync-record.ts";
 
 export interface SyncOptions extends ReadFolderOptions {
   /** Plan only; nothing is written to the store (the read index still is). Default false. */

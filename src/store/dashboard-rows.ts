@@ -20,11 +20,6 @@ export function likePattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
 }
 
-/** A filter of one value or of several, any of which matches, as a list; empty when absent. */
-export function anyOf(value: string | string[] | undefined): string[] {
-  return value === undefined ? [] : [...new Set([value].flat())];
-}
-
 function rowsToLinks(rows: Row[]): JobLink[] {
   return rows.map((row) => ({ id: String(row.id), state: (row.state ?? null) as JobState | null }));
 }

@@ -291,3 +291,8 @@ export function rowToDelivery(row: Row): WebhookDelivery {
     last_error: toNullableString(row.last_error),
   };
 }
+
+/** A filter of one value or of several, any of which matches, as a list; empty when absent. */
+export function anyOf(value: string | string[] | undefined): string[] {
+  return value === undefined ? [] : [...new Set([value].flat())];
+}

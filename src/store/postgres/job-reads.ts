@@ -8,9 +8,8 @@
 
 import type { SQL } from "bun";
 import type { Attempt, Job, StateCounts } from "../../core/job.ts";
-import { anyOf } from "../dashboard-rows.ts";
 import type { AttemptListParams, ById, JobListParams, JobPage, JobPageParams } from "../params.ts";
-import { rowsToStateCounts, rowToAttempt, rowToJob } from "../rows.ts";
+import { anyOf, rowsToStateCounts, rowToAttempt, rowToJob } from "../rows.ts";
 
 type Row = Record<string, unknown>;
 

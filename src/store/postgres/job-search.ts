@@ -6,10 +6,10 @@
 
 import type { SQL } from "bun";
 import type { Job } from "../../core/job.ts";
-import { anyOf, likePattern, rowsToDependencyLinks } from "../dashboard-rows.ts";
+import { likePattern, rowsToDependencyLinks } from "../dashboard-rows.ts";
 import type { DependencyLinksParams, JobSearchParams } from "../params.ts";
 import type { JobDependencyLinks } from "../records.ts";
-import { rowToJob } from "../rows.ts";
+import { anyOf, rowToJob } from "../rows.ts";
 
 type Row = Record<string, unknown>;
 

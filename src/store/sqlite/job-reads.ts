@@ -10,9 +10,8 @@
 
 import type { Database } from "bun:sqlite";
 import type { Attempt, Job, StateCounts } from "../../core/job.ts";
-import { anyOf } from "../dashboard-rows.ts";
 import type { AttemptListParams, ById, JobListParams, JobPage, JobPageParams } from "../params.ts";
-import { rowsToStateCounts, rowToAttempt, rowToJob } from "../rows.ts";
+import { anyOf, rowsToStateCounts, rowToAttempt, rowToJob } from "../rows.ts";
 
 type Row = Record<string, unknown>;
 

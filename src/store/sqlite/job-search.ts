@@ -10,10 +10,10 @@
 
 import type { Database } from "bun:sqlite";
 import type { Job } from "../../core/job.ts";
-import { anyOf, likePattern, rowsToDependencyLinks } from "../dashboard-rows.ts";
+import { likePattern, rowsToDependencyLinks } from "../dashboard-rows.ts";
 import type { DependencyLinksParams, JobSearchParams } from "../params.ts";
 import type { JobDependencyLinks } from "../records.ts";
-import { rowToJob } from "../rows.ts";
+import { anyOf, rowToJob } from "../rows.ts";
 import { placeholders } from "./job-reads.ts";
 
 type Row = Record<string, unknown>;
