@@ -22,10 +22,15 @@ interface StartOptions extends WorkerFlags {
   watch?: unknown;
 }
 
-/** `--watch` on a folder this host already watches would start a second watcher: refused before anything starts. */
+/**
+ * `--watch` on a folder this host already watches would start a second watcher, and one
+ * nested in another synced folder would be refused by it: both refused before anything starts.
+ */
 async function refuseWatchedFolder(store: Store, dir: string): Promise<void> {
   const { assertNotWatched, folderKey } = await import("../jobfiles/sync-record.ts");
+  const { assertNotNested } = await import("../jobfiles/folder-nesting.ts");
   await assertNotWatched(store, folderKey(dir), { now: Date.now(), host: hostName(), isProcessAlive });
+  await assertNotNested(store, folderKey(dir));
 }
 
 export function registerWorkerStart(cli: CAC): void {

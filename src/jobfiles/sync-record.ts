@@ -61,26 +61,20 @@ async function liveWatcherOf(store: Store, folder: string, pid: number, check: L
   return { current, live };
 }
 
-/**
- * Throws the one-line refusal when another live watcher on this host keeps `folder`, or
- * when the folder nests with another synced one.
- */
+/** Throws the one-line refusal when another live watcher on this host keeps `folder`. */
 export async function assertNotWatched(store: Store, folder: string, check: LivenessCheck): Promise<void> {
   const { current, live } = await liveWatcherOf(store, folder, process.pid, check);
   if (live && current) throw alreadyWatched(folder, current.pid);
-  await (await import("./folder-nesting.ts")).assertNotNested(store, folder);
 }
 
 /**
  * Registers `pid` as the folder's watcher on this host, replacing a dead one; refuses a
- * live one, and a folder that nests with another synced one.
+ * live one. Callers check nesting first (folder-nesting.ts).
  */
 export async function claimFolder(
   store: Store,
   params: { folder: string; pid: number } & LivenessCheck,
 ): Promise<void> {
-  // Loaded here: `status` reads this file for watcher liveness, and nesting needs the scan rules.
-  await (await import("./folder-nesting.ts")).assertNotNested(store, params.folder);
   const { current, live } = await liveWatcherOf(store, params.folder, params.pid, params);
   if (live && current) throw alreadyWatched(params.folder, current.pid);
   const claimed = await store.folderWatcherClaim({

@@ -15,6 +15,7 @@ import { resolveConfig } from "../core/config.ts";
 import { hostName } from "../core/home.ts";
 import type { Store } from "../store/store.ts";
 import { FolderModel, heldDeclarations } from "./folder-model.ts";
+import { assertNotNested } from "./folder-nesting.ts";
 import { type Reading, refreshFromScan, refreshPath } from "./folder-refresh.ts";
 import { readFolderSettings, SETTINGS_FILE } from "./folder-settings.ts";
 import { type FolderIdentity, identifyJobsFolder, scanJobsFolder, whyFolderChanged } from "./scan.ts";
@@ -106,6 +107,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
   let seeded = false;
   /** False from the moment the model is ahead of the store until a plan of it was applied. */
   let applied = false;
+  await assertNotNested(store, folder);
   await claimFolder(store, { ...registration, now: now(), isProcessAlive: identity.isProcessAlive });
 
   /**

@@ -10,6 +10,7 @@ import { expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../../src/core/errors.ts";
+import { assertNotNested } from "../../src/jobfiles/folder-nesting.ts";
 import { assertNotWatched, folderKey } from "../../src/jobfiles/sync-record.ts";
 import { startWatcher } from "../../src/jobfiles/watch.ts";
 import { refused, runCli } from "../helpers/cli.ts";
@@ -103,10 +104,12 @@ forEachBackend("nested folders", (t) => {
     const started = startWatcher({ store: t.store, dir: team });
     started.then((watcher) => watcher.close()).catch(() => {});
     expect((await refusal(started)).message).toContain(`lies inside ${t.fixture.root}`);
+    // What `worker start --watch` checks before it starts anything.
     const check = { now: Date.now(), host: "here", isProcessAlive: () => true };
-    expect((await refusal(assertNotWatched(t.store, folderKey(team), check))).message).toContain(
-      "lies inside",
-    );
+    await assertNotWatched(t.store, folderKey(team), check);
+    expect((await refusal(assertNotNested(t.store, folderKey(team)))).message).toContain("lies inside");
+    const cli = await runCli(["worker", "start", "--watch", team], { env: t.fixture.env });
+    refused(cli, "lies inside");
     expect(await t.store.folderList()).toHaveLength(1);
   });
 
