@@ -5,7 +5,7 @@
 
 import { fstatSync, statSync } from "node:fs";
 import type { Colors } from "picocolors/types";
-import { configJsonValue } from "./core/config.ts";
+import { configJsonValue, isWorkerLost } from "./core/config.ts";
 import { formatDurationMs } from "./core/duration.ts";
 import type { Attempt, Job, JobState, StateCounts } from "./core/job.ts";
 import type { ScheduleRecord, WorkerRecord } from "./store/store.ts";
@@ -166,7 +166,7 @@ export function workerJson(worker: WorkerRecord, now: number, lostAfterMs: numbe
     started_at: iso(worker.started_at),
     heartbeat_at: iso(worker.heartbeat_at),
     heartbeat_age_ms: now - worker.heartbeat_at,
-    alive: now - worker.heartbeat_at <= lostAfterMs,
+    alive: !isWorkerLost(worker.heartbeat_at, now, lostAfterMs),
     stop_requested: worker.stop_requested,
     queues: worker.queues,
   };

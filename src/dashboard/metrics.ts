@@ -8,7 +8,7 @@
  * included), so `sum()` and rates never see a series appear out of nowhere.
  */
 
-import { resolveConfig, workerLostAfterMs } from "../core/config.ts";
+import { isWorkerLost, resolveConfig, workerLostAfterMs } from "../core/config.ts";
 import { JOB_STATES } from "../core/job.ts";
 import type { HistogramCounts, QueueAttemptCounts, Store } from "../store/store.ts";
 import type { MonotonicSeries } from "./monotonic.ts";
@@ -70,7 +70,7 @@ export async function renderMetrics(store: Store, now: number, series: Monotonic
   const duration = series.histogram("duration", raw.duration);
   const wait = series.histogram("wait", raw.wait);
   const lostAfter = workerLostAfterMs(resolveConfig(stored));
-  const alive = workers.filter((worker) => storeNow - worker.heartbeat_at <= lostAfter).length;
+  const alive = workers.filter((worker) => !isWorkerLost(worker.heartbeat_at, storeNow, lostAfter)).length;
   const oldest = new Map(raw.oldestDueByQueue.map((entry) => [entry.queue, entry.since]));
   const families = [
     family(
