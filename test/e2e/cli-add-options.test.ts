@@ -7,11 +7,10 @@
 
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
-import { openStore } from "../../src/store/open.ts";
 import type { Store } from "../../src/store/store.ts";
 import { runNext } from "../flow/helpers.ts";
 import { refused, runCli, runCliJson, succeeded, type TempHome, tempHome } from "../helpers/cli.ts";
-import { testStores } from "../helpers/pg-schema.ts";
+import { testStores, withTestStore } from "../helpers/pg-schema.ts";
 
 setDefaultTimeout(60_000);
 
@@ -27,14 +26,7 @@ for (const backend of testStores("cli-add-options", "qc_add_options")) {
     afterAll(() => home?.cleanup());
 
     const cli = (...args: string[]) => runCli(args, { env: home.env });
-    async function withStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
-      const store = await openStore({ url: backend.db ?? join(home.home, "jobs.db") });
-      try {
-        return await work(store);
-      } finally {
-        await store.close();
-      }
-    }
+    const withStore = <T>(work: (store: Store) => Promise<T>) => withTestStore(backend, home, work);
     const stateOf = async (id: string) =>
       (await runCliJson<{ state: string }>(["show", id], { env: home.env })).state;
     const ids = async () =>

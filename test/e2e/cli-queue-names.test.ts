@@ -7,12 +7,10 @@
  */
 
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { join } from "node:path";
 import { setQueuePaused } from "../../src/dashboard/actions.ts";
-import { openStore } from "../../src/store/open.ts";
 import type { Store } from "../../src/store/store.ts";
 import { refused, runCli, runCliJson, succeeded, type TempHome, tempHome } from "../helpers/cli.ts";
-import { testStores } from "../helpers/pg-schema.ts";
+import { testStores, withTestStore } from "../helpers/pg-schema.ts";
 
 setDefaultTimeout(60_000);
 
@@ -32,14 +30,7 @@ for (const backend of testStores("cli-queue-names", "qc_queue_names")) {
 
     const cli = (...args: string[]) => runCli(args, { env: home.env });
     const queues = () => runCliJson<QueueJson[]>(["queue", "list"], { env: home.env });
-    async function withStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
-      const store = await openStore({ url: backend.db ?? join(home.home, "jobs.db") });
-      try {
-        return await work(store);
-      } finally {
-        await store.close();
-      }
-    }
+    const withStore = <T>(work: (store: Store) => Promise<T>) => withTestStore(backend, home, work);
 
     test("a mistyped name is refused with the nearest queue and creates none; `queue set` still creates one", async () => {
       succeeded(await cli("enqueue", '{"id":"mail-1","command":"true","queue":"emails"}'));

@@ -14,7 +14,7 @@ import { openStore } from "../../src/store/open.ts";
 import type { Store } from "../../src/store/store.ts";
 import { refused, runCli, runCliJson, succeeded, type TempHome, tempHome } from "../helpers/cli.ts";
 import { enqueueSpecs } from "../helpers/enqueue.ts";
-import { testStores } from "../helpers/pg-schema.ts";
+import { testStores, withTestStore } from "../helpers/pg-schema.ts";
 
 setDefaultTimeout(60_000);
 
@@ -37,14 +37,7 @@ for (const backend of testStores("cli-small-fixes", "qc_small_fixes")) {
     afterAll(() => home?.cleanup());
 
     const cli = (...args: string[]) => runCli(args, { env: home.env });
-    async function withStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
-      const store = await openStore({ url: backend.db ?? join(home.home, "jobs.db") });
-      try {
-        return await work(store);
-      } finally {
-        await store.close();
-      }
-    }
+    const withStore = <T>(work: (store: Store) => Promise<T>) => withTestStore(backend, home, work);
     const getJob = (id: string) => withStore((store) => store.jobGet({ id }));
     /** Claims `id` (queued first in line) as a worker would, and leaves it running or fails it once. */
     const start = (id: string, then: "running" | "failed") =>

@@ -9,10 +9,9 @@ import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { SQL } from "bun";
-import { openStore } from "../../src/store/open.ts";
 import type { Store } from "../../src/store/store.ts";
 import { runCli, runCliJson, succeeded, type TempHome, tempHome } from "../helpers/cli.ts";
-import { testStores } from "../helpers/pg-schema.ts";
+import { testStores, withTestStore } from "../helpers/pg-schema.ts";
 
 setDefaultTimeout(60_000);
 
@@ -31,14 +30,7 @@ for (const backend of testStores("worker-stop-lost", "qc_stop_lost")) {
     });
     afterAll(() => home?.cleanup());
 
-    async function withStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
-      const store = await openStore({ url: backend.db ?? join(home.home, "jobs.db") });
-      try {
-        return await work(store);
-      } finally {
-        await store.close();
-      }
-    }
+    const withStore = <T>(work: (store: Store) => Promise<T>) => withTestStore(backend, home, work);
 
     /** Moves the workers' last heartbeat SILENT_MS into the past, on the clock the store keeps it by. */
     async function silence(ids: string[]): Promise<void> {

@@ -5,7 +5,11 @@
  */
 
 import { afterAll } from "bun:test";
+import { join } from "node:path";
 import { SQL } from "bun";
+import { openStore } from "../../src/store/open.ts";
+import type { Store } from "../../src/store/store.ts";
+import type { TempHome } from "./cli.ts";
 
 export interface PrivateSchema {
   schema: string;
@@ -43,4 +47,18 @@ export function testStores(suite: string, prefix: string): TestStore[] {
     return [{ name: "sqlite" }];
   }
   return [{ name: "sqlite" }, { name: "postgres", db: privateSchema(server, prefix).url }];
+}
+
+/** The backend's store for `home` (its SQLite file, or the private schema), open for the duration of `work`. */
+export async function withTestStore<T>(
+  backend: TestStore,
+  home: TempHome,
+  work: (store: Store) => Promise<T>,
+): Promise<T> {
+  const store = await openStore({ url: backend.db ?? join(home.home, "jobs.db") });
+  try {
+    return await work(store);
+  } finally {
+    await store.close();
+  }
 }
