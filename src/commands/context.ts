@@ -56,7 +56,11 @@ export function integerOption(name: string, value: unknown, min: number, fallbac
   return number;
 }
 
-/** cac passes repeated flags as arrays; commands take the last one, as most CLIs do. */
+/**
+ * cac passes repeated flags as arrays. An option that takes one value and is typed twice is
+ * refused before a command runs (cli-argv.ts, optionGivenTwice); what still arrives as an
+ * array is a flag given twice (`--json --json`) or a value cac split, and the last one counts.
+ */
 export function lastValue<T>(value: T | T[] | undefined): T | undefined {
   return Array.isArray(value) ? value[value.length - 1] : value;
 }
