@@ -49,11 +49,15 @@ export function textOptionWithoutValue(
 }
 
 /**
- * The first option typed with an empty value (`--id ''` or `--id=`) before `--`, as registered
- * (`--id <id>`), so that every command names it in one error. Left to cac, an empty value
- * reads as a missing one, and a text option's reaches the command as "".
+ * Each option that takes a value, as typed before `--`, with the value typed for it: joined
+ * (`--id=x`) or the next word. `consumeValues` skips that next word, which then is no option
+ * of its own; without it every word is looked at.
  */
-export function optionWithEmptyValue(args: string[], options: OptionShape[]): string | undefined {
+function* typedValueOptions(
+  args: string[],
+  options: OptionShape[],
+  consumeValues: boolean,
+): Generator<{ option: OptionShape; value: string | undefined }> {
   const end = args.indexOf("--");
   const words = end === -1 ? args : args.slice(0, end);
   for (let index = 0; index < words.length; index++) {
@@ -66,7 +70,19 @@ export function optionWithEmptyValue(args: string[], options: OptionShape[]): st
       (candidate) => candidate.rawName.includes("<") && candidate.names.includes(name),
     );
     if (option === undefined) continue;
-    const value = joined.length > 0 ? joined.join("=") : words[index + 1];
+    yield { option, value: joined.length > 0 ? joined.join("=") : words[index + 1] };
+    // `--id x`: the next word is the value, whatever it looks like.
+    if (consumeValues && joined.length === 0) index++;
+  }
+}
+
+/**
+ * The first option typed with an empty value (`--id ''` or `--id=`) before `--`, as registered
+ * (`--id <id>`), so that every command names it in one error. Left to cac, an empty value
+ * reads as a missing one, and a text option's reaches the command as "".
+ */
+export function optionWithEmptyValue(args: string[], options: OptionShape[]): string | undefined {
+  for (const { option, value } of typedValueOptions(args, options, false)) {
     if (value === "") return option.rawName;
   }
   return undefined;
@@ -88,20 +104,8 @@ function isRepeatable(option: OptionShape): boolean {
  * once optionWithEmptyValue and textOptionWithoutValue found every value in its place.
  */
 export function optionGivenTwice(args: string[], options: OptionShape[]): string | undefined {
-  const end = args.indexOf("--");
-  const words = end === -1 ? args : args.slice(0, end);
   const seen = new Set<OptionShape>();
-  for (let index = 0; index < words.length; index++) {
-    const word = words[index] ?? "";
-    if (!word.startsWith("-")) continue;
-    const [typed = "", ...joined] = word.split("=");
-    const name = camelCased(typed.replace(/^--?/, ""));
-    const option = options.find(
-      (candidate) => candidate.rawName.includes("<") && candidate.names.includes(name),
-    );
-    if (option === undefined) continue;
-    // `--id x`: the next word is the value, whatever it looks like.
-    if (joined.length === 0) index++;
+  for (const { option } of typedValueOptions(args, options, true)) {
     if (isRepeatable(option)) continue;
     if (seen.has(option)) return /--[^\s,<]+/.exec(option.rawName)?.[0] ?? option.rawName;
     seen.add(option);

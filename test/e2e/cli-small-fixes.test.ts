@@ -12,21 +12,14 @@ import { killJob } from "../../src/dashboard/actions.ts";
 import { jobs as apiJobs } from "../../src/dashboard/job-list.ts";
 import { openStore } from "../../src/store/open.ts";
 import type { Store } from "../../src/store/store.ts";
+import { OK } from "../flow/helpers.ts";
 import { refused, runCli, runCliJson, succeeded, type TempHome, tempHome } from "../helpers/cli.ts";
 import { enqueueSpecs } from "../helpers/enqueue.ts";
 import { testStores, withTestStore } from "../helpers/pg-schema.ts";
 
 setDefaultTimeout(60_000);
 
-const exited = (exitCode: number) => ({
-  exitCode,
-  signal: null,
-  error: exitCode === 0 ? null : `exited with code ${exitCode}`,
-  stdoutBytes: 0,
-  stderrBytes: 0,
-  logPath: null,
-  outputTail: null,
-});
+const exited = (exitCode: number) => ({ ...OK, exitCode, error: `exited with code ${exitCode}` });
 
 for (const backend of testStores("cli-small-fixes", "qc_small_fixes")) {
   describe(`on ${backend.name}`, () => {

@@ -9,6 +9,7 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Store } from "../../src/store/store.ts";
+import { OK } from "../flow/helpers.ts";
 import { CLI_PATH, runCli, waitFor } from "../helpers/cli.ts";
 import { config, enqueue, withStore, workerTestContext } from "../worker/helpers.ts";
 
@@ -42,15 +43,7 @@ async function finish(id: string, exitCode: number): Promise<void> {
     const now = Date.now();
     const job = await store.jobClaim({ workerId: "test", host: "test-host", now, leaseMs: 60_000 });
     expect(job?.id).toBe(id);
-    const result = {
-      exitCode,
-      signal: null,
-      error: exitCode === 0 ? null : `exited with code ${exitCode}`,
-      stdoutBytes: 0,
-      stderrBytes: 0,
-      logPath: null,
-      outputTail: null,
-    };
+    const result = { ...OK, exitCode, error: exitCode === 0 ? null : `exited with code ${exitCode}` };
     const token = job?.token ?? 0;
     if (exitCode === 0) await store.jobComplete({ id, token, now, result });
     else await store.jobFail({ id, token, now, state: "dead", nextRunAt: now, result });

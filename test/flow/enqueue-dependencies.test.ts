@@ -11,13 +11,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { resolveConfig } from "../../src/core/config.ts";
 import { canceledAtOnceWarnings } from "../../src/core/dependencies.ts";
-import { UserError } from "../../src/core/errors.ts";
 import { ARGUMENT_NAME, parseJobInput, prepareJobs } from "../../src/core/job-input.ts";
 import { enqueuePrepared } from "../../src/flow/enqueue.ts";
 import { readInput } from "../../src/flow/enqueue-input.ts";
 import { enqueueStream } from "../../src/flow/enqueue-stream.ts";
 import type { Store } from "../../src/store/store.ts";
-import { enqueue, forEachBackend, runNext, stateOf } from "./helpers.ts";
+import { enqueue, forEachBackend, refusal, runNext, stateOf } from "./helpers.ts";
 
 setDefaultTimeout(60_000);
 
@@ -39,17 +38,6 @@ async function enqueueNdjson(store: Store, lines: object[]) {
   } finally {
     rmSync(folder, { recursive: true, force: true });
   }
-}
-
-/** The refusal as the CLI prints it, or a failure when `work` succeeds or fails otherwise. */
-async function refusal(work: Promise<unknown>): Promise<string> {
-  try {
-    await work;
-  } catch (error) {
-    if (error instanceof UserError && error.exitCode === 2) return `${error.message} — ${error.hint}`;
-    throw error;
-  }
-  throw new Error("expected a refusal, but it was accepted");
 }
 
 /** A store holding `dd`, dead. */

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SQL } from "bun";
 import { resolveConfig } from "../../src/core/config.ts";
+import { UserError } from "../../src/core/errors.ts";
 import { parseJobInput, prepareJobs } from "../../src/core/job-input.ts";
 import { enqueuePrepared } from "../../src/flow/enqueue.ts";
 import { openPostgresStore } from "../../src/store/postgres/backend.ts";
@@ -134,4 +135,15 @@ export async function runNext(store: Store, outcome: "complete" | "dead" = "comp
 
 export async function stateOf(store: Store, id: string) {
   return (await store.jobGet({ id }))?.state;
+}
+
+/** The refusal as the CLI prints it, or a failure when `work` succeeds or fails otherwise. */
+export async function refusal(work: Promise<unknown>): Promise<string> {
+  try {
+    await work;
+  } catch (error) {
+    if (error instanceof UserError && error.exitCode === 2) return `${error.message} — ${error.hint}`;
+    throw error;
+  }
+  throw new Error("expected a refusal, but it was accepted");
 }

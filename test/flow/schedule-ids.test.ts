@@ -10,29 +10,17 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { resolveConfig } from "../../src/core/config.ts";
-import { UserError } from "../../src/core/errors.ts";
 import { readInput } from "../../src/flow/enqueue-input.ts";
 import { enqueueStream } from "../../src/flow/enqueue-stream.ts";
 import { tickSchedules } from "../../src/flow/tick.ts";
 import type { Store } from "../../src/store/store.ts";
-import { enqueue, forEachBackend } from "./helpers.ts";
+import { enqueue, forEachBackend, refusal } from "./helpers.ts";
 
 setDefaultTimeout(60_000);
 
 const T0 = Date.parse("2026-06-01T12:00:30Z");
 const MINUTE = 60_000;
 const OCCURRENCE = "tick@2026-06-01T12:05:00.000Z";
-
-/** The refusal `enqueue` would print, or a failure when `work` succeeds or fails otherwise. */
-async function refusal(work: Promise<unknown>): Promise<string> {
-  try {
-    await work;
-  } catch (error) {
-    if (error instanceof UserError && error.exitCode === 2) return `${error.message} — ${error.hint}`;
-    throw error;
-  }
-  throw new Error("expected a refusal, but it was accepted");
-}
 
 async function everything(store: Store) {
   return {
