@@ -36,7 +36,9 @@ function outputErrorLine(error: NodeJS.ErrnoException): string {
     error.code === "ENOSPC" || error.code === "EDQUOT"
       ? "free some space where it goes"
       : "check the file or device it goes to";
-  return `error: cannot write the output (${cause}) — ${fix}, or redirect it elsewhere, and run the command again`;
+  // Not "run it again": a command that changed the queue (enqueue, cancel) did so before
+  // it printed, and running it twice could enqueue a job twice.
+  return `error: cannot write the output (${cause}) — ${fix}, or redirect it elsewhere`;
 }
 
 /**

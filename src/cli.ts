@@ -5,6 +5,7 @@
  * output) and the log of a detached worker.
  */
 
+import { installCheckedConsole, lostConsoleOutput } from "./checked-console.ts";
 import { reportError, runCommandLine } from "./cli-run.ts";
 import { isTerminal } from "./render.ts";
 
@@ -45,6 +46,9 @@ async function rotateOwnLog(): Promise<void> {
 }
 
 reportEscapedErrors();
+installCheckedConsole();
 await rotateOwnLog();
-const exitCode = await runCommandLine(process.argv);
+let exitCode = await runCommandLine(process.argv);
+const lost = lostConsoleOutput();
+if (lost !== null) exitCode = Math.max(exitCode, reportError(lost, false));
 if (exitCode > Number(process.exitCode ?? 0)) process.exitCode = exitCode;

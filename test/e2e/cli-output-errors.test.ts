@@ -47,6 +47,12 @@ describe.skipIf(!existsSync("/dev/full"))("stdout on a full device", () => {
     ["logs", "a"],
     ["status", "--json"],
     ["show", "a"],
+    ["config", "get"],
+    ["config", "get", "max_retries"],
+    ["schedule", "list"],
+    ["queue", "list"],
+    ["--help"],
+    ["--version"],
   ]) {
     test(`\`${args.join(" ")}\` exits 1 with one line naming the write error`, async () => {
       const result = await intoFullDevice(args);
@@ -57,6 +63,22 @@ describe.skipIf(!existsSync("/dev/full"))("stdout on a full device", () => {
       expect(result.exitCode).toBe(1);
     });
   }
+
+  test("`enqueue` and `cancel` finish what they do, then report the output they could not write", async () => {
+    const enqueued = await intoFullDevice([
+      "enqueue",
+      '{"id":"b","command":"true","run_at":"2099-01-01T00:00:00Z"}',
+    ]);
+    expect(enqueued.stderr).toStartWith(
+      "error: cannot write the output (ENOSPC: no space left on device) — ",
+    );
+    expect(enqueued.stderr.trimEnd().split("\n")).toHaveLength(1);
+    expect(enqueued.exitCode).toBe(1);
+    const canceled = await intoFullDevice(["cancel", "b"]);
+    expect(canceled.exitCode).toBe(1);
+    const shown = await runCli(["show", "b", "--json"], { env: home.env });
+    expect(JSON.parse(shown.stdout).state).toBe("canceled");
+  });
 
   test("`status` writes all of its text to a pipe, and exits 1 when none of it can be written", async () => {
     const piped = await runCliProcess(["status"], { env: home.env });
