@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import type { QueueInfo, Store } from "../store/store.ts";
 import type { WorkerEvent } from "./events.ts";
+import { pidSpaceTag } from "./process-info.ts";
 
 export interface WorkerOptions {
   store: Store;
@@ -34,8 +35,10 @@ export interface WorkerOptions {
   killGraceMs?: number;
 }
 
+/** `host-pid-random@tag`: the tag says where the pid means something (pidSpaceTag). */
 export function newWorkerId(host: string, pid: number): string {
-  return `${host}-${pid}-${randomBytes(3).toString("hex")}`;
+  const tag = pidSpaceTag();
+  return `${host}-${pid}-${randomBytes(3).toString("hex")}${tag === null ? "" : `@${tag}`}`;
 }
 
 /** What a draining worker sees in its queues when it finds nothing to claim. */

@@ -5,7 +5,7 @@
  * someone else's program.
  */
 
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 
 /** Linux keeps /proc; elsewhere the checks below fall back to what kill(pid, 0) says. */
@@ -33,6 +33,30 @@ export function isProcessAlive(pid: number): boolean {
   // The state letter follows the parenthesised command name, which may itself hold spaces.
   const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
   return state !== "Z" && state !== "X";
+}
+
+/**
+ * Where this process's pids mean something: the boot and the pid namespace, as a short tag.
+ * Two workers with the same tag see the same processes, so one of them finding no process
+ * at the other's pid knows it is gone; with another tag (a container that shares the host
+ * name) it only knows that its signals cannot reach it. Null without /proc.
+ */
+export function pidSpaceTag(): string | null {
+  try {
+    const boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+    const namespace = readlinkSync("/proc/self/ns/pid");
+    return Bun.hash(`${boot}\0${namespace}`).toString(16).padStart(16, "0").slice(0, 8);
+  } catch {
+    return null;
+  }
+}
+
+/** Ends a worker id made where pidSpaceTag answered: `@` and the tag. */
+const PID_SPACE_SUFFIX = /@([0-9a-f]{8})$/;
+
+/** The pid space tag a worker id carries, or null for an id without one (an older release's). */
+export function workerPidSpace(workerId: string): string | null {
+  return PID_SPACE_SUFFIX.exec(workerId)?.[1] ?? null;
 }
 
 /** Linux reports start times in clock ticks since boot; 100 per second on every mainstream build. */

@@ -13,7 +13,13 @@ import { rmSync, statSync } from "node:fs";
 import { isWorkerLost } from "../core/config.ts";
 import type { Job } from "../core/job.ts";
 import type { Store } from "../store/store.ts";
-import { isProcessAlive, isQueuectlProcess, signalProcess } from "./process-info.ts";
+import {
+  isProcessAlive,
+  isQueuectlProcess,
+  pidSpaceTag,
+  signalProcess,
+  workerPidSpace,
+} from "./process-info.ts";
 import { releaseOrKill, STOP_SIGNAL } from "./signals.ts";
 import { readWatchPids, watchPidfile } from "./supervisor.ts";
 
@@ -138,11 +144,17 @@ export async function stopWorkers(store: Store, params: StopParams): Promise<Sto
   const workers: number[] = [];
   const idOf = new Map<number, string>();
   let unreachable = 0;
+  const here = pidSpaceTag();
   for (const worker of local) {
     idOf.set(worker.pid, worker.id);
     if (isQueuectlProcess(worker.pid, "worker", worker.started_at)) workers.push(worker.pid);
-    // No process here, yet heartbeating: another container or pid namespace with this host name.
-    else if (!isWorkerLost(worker.heartbeat_at, now, params.lostAfterMs)) unreachable++;
+    // No process here, yet heartbeating: another container or pid namespace with this host
+    // name, unless its id says it ran where this process runs (then it just died: SIGKILL).
+    else if (
+      !isWorkerLost(worker.heartbeat_at, now, params.lostAfterMs) &&
+      (here === null || workerPidSpace(worker.id) !== here)
+    )
+      unreachable++;
     else {
       await store.workerRemove({ id: worker.id });
       report.stale++;

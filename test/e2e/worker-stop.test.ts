@@ -8,7 +8,8 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { resolveConfig } from "../../src/core/config.ts";
-import { isProcessAlive } from "../../src/worker/process-info.ts";
+import { newWorkerId } from "../../src/worker/options.ts";
+import { isProcessAlive, pidSpaceTag, workerPidSpace } from "../../src/worker/process-info.ts";
 import { rescueExpiredLeases } from "../../src/worker/rescue.ts";
 import { runCli, runCliJson, waitFor } from "../helpers/cli.ts";
 import {
@@ -254,4 +255,40 @@ describe("worker stop", () => {
     const [row] = await withStore(context.home, (store) => store.workerList());
     expect(row).toMatchObject({ id: "boxed", stop_requested: true });
   }, 30_000);
+
+  test("a heartbeating worker whose pid space is this one's, yet whose process is gone, was killed: its row goes", async () => {
+    const here = pidSpaceTag();
+    expect(here).toMatch(/^[0-9a-f]{8}$/);
+    // SIGKILL a moment ago: the heartbeat is fresh, the process is not there. Beside it, a worker
+    // in another pid space (another container with this host name), which is asked instead.
+    await withStore(context.home, async (store) => {
+      await store.workerRegister({
+        id: `shared-name-999999-aaaaaa@${here}`,
+        host: "shared-name",
+        pid: 999_999,
+        now: Date.now(),
+        queues: null,
+      });
+      await store.workerRegister({
+        id: `shared-name-999998-bbbbbb@${here === "00000000" ? "11111111" : "00000000"}`,
+        host: "shared-name",
+        pid: 999_998,
+        now: Date.now(),
+        queues: null,
+      });
+    });
+    const report = await runCliJson<StopJson & { stale: number }>(["worker", "stop"], {
+      env: { ...context.home.env, QUEUECTL_HOST: "shared-name" },
+    });
+    expect([report.stale, report.remote_asked]).toEqual([1, 1]);
+    const rows = await withStore(context.home, (store) => store.workerList());
+    expect(rows.map((row) => row.pid)).toEqual([999_998]);
+  }, 30_000);
+
+  test("a worker's id says where its pid means something", () => {
+    expect(newWorkerId("vm", 42)).toMatch(new RegExp(`^vm-42-[0-9a-f]{6}@${pidSpaceTag()}$`));
+    expect(workerPidSpace(newWorkerId("vm", 42))).toBe(pidSpaceTag());
+    // Ids of earlier releases carry none.
+    expect(workerPidSpace("vm-42-abcdef")).toBeNull();
+  });
 });
