@@ -1,6 +1,7 @@
 import type { CAC } from "cac";
+import { TEXT_OPTION } from "../cli-argv.ts";
 import { nearestName, UserError } from "../core/errors.ts";
-import { isQueueName } from "../core/job.ts";
+import { isQueueConcurrency, isQueueName, MAX_QUEUE_CONCURRENCY } from "../core/job.ts";
 import { type NotifyTarget, normalizeNotify } from "../core/notify.ts";
 import { describeLimits, parseLimitsText } from "../core/resource-limits.ts";
 import { queueViews } from "../flow/queue-list.ts";
@@ -39,10 +40,10 @@ function unknownQueue(name: string, known: readonly string[], verb: string): Use
 function parseConcurrency(value: unknown): number | null {
   if (value === "none" || value === "unlimited") return null;
   const number = typeof value === "number" ? value : Number(value);
-  if (!Number.isInteger(number) || number < 1) {
+  if (!isQueueConcurrency(number)) {
     throw new UserError(
-      `--concurrency must be a whole number of at least 1, or none, got "${String(value)}"`,
-      "e.g. --concurrency 2",
+      `--concurrency must be a whole number from 1 to ${MAX_QUEUE_CONCURRENCY.toLocaleString("en-US")}, or none, got "${safeText(String(value))}"`,
+      "e.g. --concurrency 2; --concurrency none lifts the limit",
     );
   }
   return number;
@@ -70,7 +71,11 @@ export function registerQueue(cli: CAC): void {
       "queue set <name>",
       "Set a queue's limit of jobs running at once (across every worker and host), its webhooks or its jobs' resource limits",
     )
-    .option("--concurrency <n>", "Running jobs allowed at once, or none (default: no limit)")
+    .option(
+      "--concurrency <n>",
+      "Running jobs allowed at once (1 to 1,000,000), or none (default: no limit)",
+      TEXT_OPTION,
+    )
     .option(
       "--notify <json>",
       "Webhooks told about every job of the queue, a JSON list of {url, events}, or none (default: none)",

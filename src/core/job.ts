@@ -84,6 +84,17 @@ export function emptyStateCounts(): StateCounts {
 
 const QUEUE_NAME = new RegExp(QUEUE_NAME_PATTERN);
 
+/**
+ * The highest concurrency limit a queue may have: more jobs than any queue runs at once, and
+ * within what every store keeps exactly (PostgreSQL's INTEGER). `none` lifts the limit.
+ */
+export const MAX_QUEUE_CONCURRENCY = 1_000_000;
+
+/** A queue's concurrency limit: a whole number from 1 to MAX_QUEUE_CONCURRENCY. */
+export function isQueueConcurrency(value: unknown): value is number {
+  return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= MAX_QUEUE_CONCURRENCY;
+}
+
 /** A queue's name: one rule for job specs, `worker --queue` and `queue` commands. */
 export function isQueueName(value: unknown): value is string {
   return typeof value === "string" && QUEUE_NAME.test(value);

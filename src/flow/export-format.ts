@@ -20,7 +20,7 @@
 
 import { canonicalConfigKey, parseConfigValue } from "../core/config.ts";
 import { suggestion, UserError } from "../core/errors.ts";
-import { isJobState } from "../core/job.ts";
+import { isJobState, isQueueConcurrency, MAX_QUEUE_CONCURRENCY } from "../core/job.ts";
 import { type JobSpec, normalizeSpec, SpecError } from "../core/spec.ts";
 import type { AttemptRecord, JobRecord, ScheduleRecord, StoreSettings } from "../store/store.ts";
 
@@ -255,8 +255,8 @@ function schedule(where: string, fields: Fields): ScheduleRecord {
 
 function queue(where: string, fields: Fields): StoreSettings["queues"][number] {
   const concurrency = integer(where, fields, "concurrency", true);
-  if (concurrency !== null && concurrency < 1)
-    throw fieldError(where, "concurrency", "must be at least 1 or null");
+  if (concurrency !== null && !isQueueConcurrency(concurrency))
+    throw fieldError(where, "concurrency", `must be from 1 to ${MAX_QUEUE_CONCURRENCY} or null`);
   if (typeof fields.paused !== "boolean") throw fieldError(where, "paused", "must be true or false");
   return { name: text(where, fields, "name") as string, concurrency, paused: fields.paused };
 }

@@ -56,6 +56,17 @@ for (const backend of testStores("cli-queue-names", "qc_queue_names")) {
       });
     });
 
+    test("a concurrency limit above 1,000,000 is refused as typed, exit 2, on either store", async () => {
+      for (const typed of ["2147483648", "9223372036854775808", "1000001", "0"]) {
+        refused(
+          await cli("queue", "set", "huge", "--concurrency", typed),
+          `--concurrency must be a whole number from 1 to 1,000,000, or none, got "${typed}"`,
+        );
+      }
+      succeeded(await cli("queue", "set", "huge", "--concurrency", "1000000"));
+      expect((await queues()).find((queue) => queue.name === "huge")?.concurrency).toBe(1_000_000);
+    });
+
     test("a queue only a worker or a schedule names is known to the CLI and to the REST API alike", async () => {
       await withStore((store) =>
         store.workerRegister({ id: "w-reports", host: "h", pid: 1, now: Date.now(), queues: ["reports"] }),
