@@ -14,7 +14,7 @@ import { COMMAND_LINE_NAME, prepareJobs } from "../core/job-input.ts";
 import { normalizeSpec, SpecError } from "../core/spec.ts";
 import { enqueuePrepared } from "../flow/enqueue.ts";
 import { colors, printJson, safeText } from "../render.ts";
-import { type GlobalOptions, lastValue, withStore } from "./context.ts";
+import { type GlobalOptions, lastValue, listItems, withStore } from "./context.ts";
 
 interface AddOptions extends GlobalOptions {
   "--"?: string[];
@@ -56,16 +56,7 @@ const USAGE = "queuectl add [options] -- CMD [ARGS…]  or  queuectl add --shell
  * (`--tag ,` or `--tag a,`) is refused: it would add nothing, silently.
  */
 function listOption(option: string, values: string[] | undefined): string[] | undefined {
-  if (values === undefined) return undefined;
-  const items = values.flatMap((value) => value.split(","));
-  if (items.includes("")) {
-    const typed = values.find((value) => value.split(",").includes("")) ?? "";
-    throw new UserError(
-      `${option} "${safeText(typed)}" has an empty item`,
-      `give one or more values separated by commas, e.g. ${option} a,b`,
-    );
-  }
-  return items;
+  return listItems(option, values, `${option} a,b`, true);
 }
 
 /** `--env A=1 --env B=2`: each name once, since a second value would silently win. */

@@ -77,11 +77,34 @@ export function parseStateOption(value: unknown): JobState | undefined {
   return state === undefined ? undefined : parseState(String(state));
 }
 
+/**
+ * The items of a list option: `--opt a,b --opt c` → [a, b, c], each trimmed unless `asTyped`
+ * (tags and ids are matched as typed). An empty item (`a,`, `,a`, `a,,b`) is refused: it
+ * would select or add nothing, silently. Undefined when the option is absent.
+ */
+export function listItems(
+  option: string,
+  value: unknown,
+  example: string,
+  asTyped = false,
+): string[] | undefined {
+  if (value === undefined) return undefined;
+  const given = (Array.isArray(value) ? value : [value]).map(String);
+  const itemsOf = (text: string) => text.split(",").map((item) => (asTyped ? item : item.trim()));
+  const empty = given.find((text) => itemsOf(text).includes(""));
+  if (empty !== undefined) {
+    throw new UserError(
+      `${option} "${safeText(empty)}" has an empty item`,
+      `give one or more values separated by commas, e.g. ${example}`,
+    );
+  }
+  return given.flatMap(itemsOf);
+}
+
 /** `--state pending --state failed` and `--state pending,failed` both mean either state. */
 export function parseStatesOption(value: unknown): JobState[] | undefined {
-  if (value === undefined) return undefined;
-  const given = (Array.isArray(value) ? value : [value]).flatMap((item) => String(item).split(","));
-  return [...new Set(given.map((item) => item.trim()).map(parseState))];
+  const given = listItems("--state", value, "--state pending,failed");
+  return given && [...new Set(given.map(parseState))];
 }
 
 /**
@@ -115,12 +138,9 @@ export async function moveFromCli(options: GlobalOptions, id: string, name: JobM
 export function queueNamesOption(value: unknown): string[] | null {
   const text = lastValue(value as string | string[] | undefined);
   if (text === undefined) return null;
-  const names = String(text)
-    .split(",")
-    .map((name) => name.trim())
-    .filter(Boolean);
+  const names = listItems("--queue", String(text), "--queue default,emails") ?? [];
   const bad = names.find((name) => !isQueueName(name));
-  if (names.length === 0 || bad !== undefined) {
+  if (bad !== undefined) {
     throw new UserError(
       `--queue needs queue names separated by commas, got "${safeText(String(text))}"`,
       "e.g. --queue default,emails",

@@ -3,7 +3,14 @@ import { TEXT_OPTION } from "../cli-argv.ts";
 import { UserError } from "../core/errors.ts";
 import { isQueueName, JOB_STATES } from "../core/job.ts";
 import { jobJson, jobTable, printJson, safeText, scheduleLines } from "../render.ts";
-import { type GlobalOptions, integerOption, lastValue, parseStatesOption, withStore } from "./context.ts";
+import {
+  type GlobalOptions,
+  integerOption,
+  lastValue,
+  listItems,
+  parseStatesOption,
+  withStore,
+} from "./context.ts";
 
 interface ListOptions extends GlobalOptions {
   state?: string | string[];
@@ -24,12 +31,7 @@ const DEFAULT_LIMIT = 50;
 function anyOfOption(option: "tag" | "queue", given: string[] | undefined): string[] | undefined {
   if (given === undefined) return undefined;
   const example = option === "tag" ? "--tag nightly,mail" : "--queue default,emails";
-  const values = given
-    .flatMap((text) => text.split(","))
-    .map((value) => (option === "queue" ? value.trim() : value))
-    .filter((value) => value !== "");
-  if (values.length === 0)
-    throw new UserError(`--${option} "${safeText(given.join(","))}" names no ${option}`, `e.g. ${example}`);
+  const values = listItems(`--${option}`, given, example, option === "tag") ?? [];
   const badQueue = option === "queue" ? values.find((name) => !isQueueName(name)) : undefined;
   if (badQueue !== undefined) {
     throw new UserError(

@@ -8,7 +8,7 @@ import type { JobState } from "../core/job.ts";
 import { colors, printJson } from "../render.ts";
 import { ArchiveWriteError } from "../worker/archive.ts";
 import { purgeFinishedJobs } from "../worker/retention.ts";
-import { type GlobalOptions, lastValue, withStore } from "./context.ts";
+import { type GlobalOptions, lastValue, listItems, withStore } from "./context.ts";
 
 interface PurgeOptions extends GlobalOptions {
   state?: string | string[];
@@ -36,10 +36,7 @@ export function registerPurge(cli: CAC): void {
     .example("queuectl purge --state completed --older-than 7d --dry-run")
     .example("queuectl purge --older-than 30d --archive ~/queuectl-archive.ndjson")
     .action(async (options: PurgeOptions) => {
-      const requested = [options.state ?? []]
-        .flat()
-        .flatMap((value) => String(value).split(","))
-        .filter(Boolean);
+      const requested = listItems("--state", options.state, "--state completed,dead") ?? [];
       for (const state of requested) {
         if (!(PURGEABLE as readonly string[]).includes(state)) {
           throw new UserError(

@@ -2,7 +2,7 @@
  * Everyday commands where they used to say or do the wrong thing: `kill --retry` of a job
  * that is not running, `list --tag`/`--queue` with several values (and GET /api/jobs, which
  * filters like `list`), `logs` of a job that ended without running, `dlq retry <id> --all`,
- * the config's JSON values, the worker count of `status`, and empty option values. On both
+ * the config's JSON values, the worker count of `status`, and empty option values and list items. On both
  * backends where the store takes part; jobs are put in place through the store.
  */
 
@@ -184,6 +184,12 @@ describe("on SQLite alone", () => {
         "option `--attempt <n>` is empty — give it a value, or leave it out; see `queuectl logs --help`",
       ],
       [["enqueue", "-f", ""], "option `-f, --file <path>` is empty"],
+      // An empty item of a list is refused by every option that takes one, as `add` does.
+      [["list", "--queue", "a,"], '--queue "a," has an empty item'],
+      [["list", "--tag", ",x"], '--tag ",x" has an empty item'],
+      [["list", "--state", "pending,"], '--state "pending," has an empty item'],
+      [["purge", "--state", "completed,"], '--state "completed," has an empty item'],
+      [["worker", "run", "--queue", "a,,b", "--drain"], '--queue "a,,b" has an empty item'],
       // A missing value, as cac finds it, also points to the command's help.
       [
         ["list", "--state"],
