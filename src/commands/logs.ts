@@ -164,7 +164,7 @@ export function registerLogs(cli: CAC): void {
         if (!files.local) {
           const where =
             attempt.host === host
-              ? "its log files were removed"
+              ? `its log files are not in ${home} (removed, or written under another QUEUECTL_HOME)`
               : `the full log is on host ${attempt.host} in $QUEUECTL_HOME/${files.base}.out and .err`;
           if (options.json) {
             printJson({
@@ -179,7 +179,12 @@ export function registerLogs(cli: CAC): void {
             });
             return;
           }
-          note(`(the last few KB kept in the store; ${where})`);
+          // The tail keeps both streams in the order they came, so one cannot be picked out.
+          const mixed =
+            streams.length === 1
+              ? `, stdout and stderr as they came: --${streams[0]} cannot pick one out`
+              : "";
+          note(`(the last few KB kept in the store${mixed}; ${where})`);
           process.stdout.write(safeText(attempt.output_tail ?? "", true));
           return;
         }

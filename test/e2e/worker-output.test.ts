@@ -128,6 +128,22 @@ describe("job output", () => {
     expect(unknown.exitCode).toBe(2);
   }, 60_000);
 
+  test("on this host without the log files, logs says the tail mixes both streams and where the files are not", async () => {
+    await enqueue({ id: "homeless", command: "echo OUT1; echo ERR1 >&2" });
+    await drain();
+    // Another QUEUECTL_HOME on this host, so the files are not where it looks.
+    const other = {
+      ...context.home.env,
+      QUEUECTL_HOME: join(context.home.home, "elsewhere"),
+      QUEUECTL_DB: join(context.home.home, "jobs.db"),
+    };
+    const result = await runCli(["logs", "homeless", "--stderr"], { env: other });
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toBe("OUT1\nERR1\n");
+    expect(result.stderr).toContain("stdout and stderr as they came: --stderr cannot pick one out");
+    expect(result.stderr).toContain("(removed, or written under another QUEUECTL_HOME)");
+  }, 60_000);
+
   test("from another host, logs prints the tail kept in the store and says where the files are", async () => {
     await enqueue({ id: "far", command: "echo from-far-away" });
     await drain();
