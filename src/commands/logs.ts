@@ -37,8 +37,22 @@ function chooseAttempt(
   return pickAttempt(ran, undefined);
 }
 
-function missingAttempt(job: Job, number: number | undefined, revision: string | undefined) {
+function missingAttempt(
+  job: Job,
+  attempts: Attempt[],
+  number: number | undefined,
+  revision: string | undefined,
+) {
   const id = safeText(job.id);
+  // The numbers are tokens: a job claimed ahead and handed back unstarted skips one, so its
+  // first run may be #2. Naming them spares a trip to `show`.
+  if (number !== undefined && attempts.length > 0) {
+    const listed = attempts.map((attempt) => `#${attempt.token}`);
+    return new UserError(
+      `job "${id}" has no attempt #${number}; its attempts are ${listed.length > 10 ? `${listed.slice(0, 10).join(", ")}, …` : listed.join(", ")}`,
+      "give one of those to --attempt, the # that `queuectl show` lists",
+    );
+  }
   if (number !== undefined)
     return new UserError(`job "${id}" has no attempt ${number}`, "see `queuectl show <id>` for its attempts");
   if (revision !== undefined) {
@@ -146,7 +160,8 @@ export function registerLogs(cli: CAC): void {
       const host = hostName();
       await withStore(options, async (store) => {
         const job = await requireJob(store, String(id));
-        const attempt = chooseAttempt(await store.attemptList({ jobId: job.id }), number, revision);
+        const attempts = await store.attemptList({ jobId: job.id });
+        const attempt = chooseAttempt(attempts, number, revision);
         if (options.follow && (attempt !== undefined || (number === undefined && revision === undefined))) {
           if (!attempt && !hasEnded(job)) note(`job ${job.id} has not started yet; waiting for it…`);
           return followToEnd(store, {
@@ -159,7 +174,7 @@ export function registerLogs(cli: CAC): void {
             onAttemptEnd: noteAttemptEnd,
           });
         }
-        if (!attempt) throw missingAttempt(job, number, revision);
+        if (!attempt) throw missingAttempt(job, attempts, number, revision);
         const files = attemptFiles(home, host, attempt);
         if (!files.local) {
           const where =

@@ -50,7 +50,7 @@ forEachBackend("jobfiles CLI", (t) => {
     const missing = await runCli(["logs", "job", "--attempt", "4"], { env: t.fixture.env });
     expect([missing.exitCode, missing.stderr]).toEqual([
       2,
-      'error: job "job" has no attempt 4 — see `queuectl show <id>` for its attempts\n',
+      'error: job "job" has no attempt #4; its attempts are #1, #2, #3 — give one of those to --attempt, the # that `queuectl show` lists\n',
     ]);
   });
 

@@ -123,7 +123,7 @@ describe("job output", () => {
 
     const missing = await cli("logs", "twice", "--attempt", "7");
     expect(missing.exitCode).toBe(2);
-    expect(missing.stderr).toContain("has no attempt 7");
+    expect(missing.stderr).toContain("has no attempt #7; its attempts are #1, #2 — ");
     const unknown = await cli("logs", "nope");
     expect(unknown.exitCode).toBe(2);
   }, 60_000);
