@@ -1,7 +1,7 @@
 import type { CAC } from "cac";
 import { TEXT_OPTION } from "../cli-argv.ts";
 import { UserError } from "../core/errors.ts";
-import { isQueueName, JOB_STATES } from "../core/job.ts";
+import { isQueueName, JOB_STATES, QUEUE_NAME_RULE } from "../core/job.ts";
 import { jobJson, jobTable, printJson, safeText, scheduleLines } from "../render.ts";
 import {
   type GlobalOptions,
@@ -35,7 +35,7 @@ function anyOfOption(option: "tag" | "queue", given: string[] | undefined): stri
   const badQueue = option === "queue" ? values.find((name) => !isQueueName(name)) : undefined;
   if (badQueue !== undefined) {
     throw new UserError(
-      `--queue "${safeText(badQueue)}" is not a queue name (letters, digits, '.', '_' or '-')`,
+      `--queue "${safeText(badQueue)}" is not a queue name (${QUEUE_NAME_RULE})`,
       `separate several with commas, e.g. ${example}`,
     );
   }

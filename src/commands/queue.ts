@@ -1,7 +1,7 @@
 import type { CAC } from "cac";
 import { TEXT_OPTION } from "../cli-argv.ts";
 import { nearestName, UserError } from "../core/errors.ts";
-import { isQueueConcurrency, isQueueName, MAX_QUEUE_CONCURRENCY } from "../core/job.ts";
+import { isQueueConcurrency, isQueueName, MAX_QUEUE_CONCURRENCY, QUEUE_NAME_RULE } from "../core/job.ts";
 import { type NotifyTarget, normalizeNotify } from "../core/notify.ts";
 import { describeLimits, parseLimitsText } from "../core/resource-limits.ts";
 import { queueViews } from "../flow/queue-list.ts";
@@ -17,8 +17,7 @@ interface QueueSetOptions extends GlobalOptions {
 
 function queueName(name: unknown): string {
   const text = String(name ?? "");
-  if (!isQueueName(text))
-    throw new UserError(`"${text}" is not a queue name`, "use letters, digits, '.', '_' or '-'");
+  if (!isQueueName(text)) throw new UserError(`"${text}" is not a queue name`, `use ${QUEUE_NAME_RULE}`);
   return text;
 }
 

@@ -81,7 +81,8 @@ function secondsRule(minMs: number, maxMs: number) {
     if (ms < minMs || ms > maxMs) {
       throw new UserError(
         `${key} must be between ${formatDurationMs(minMs)} and ${formatDurationMs(maxMs)}, got "${text}"`,
-        `e.g. config set ${key} ${formatDurationMs(Math.max(minMs, 1000))}`,
+        // The bound the value is past, so the example is the nearest value allowed.
+        `e.g. config set ${key} ${formatDurationMs(ms > maxMs ? maxMs : Math.max(minMs, 1000))}`,
       );
     }
     return String(ms / 1000);

@@ -31,15 +31,19 @@ export function formatFromName(name: string): InputFormat | undefined {
   return undefined;
 }
 
-function listItems(value: unknown): JobInputItem[] {
-  const list =
-    typeof value === "object" &&
-    value !== null &&
-    !Array.isArray(value) &&
-    "jobs" in value &&
-    Object.keys(value).length === 1
-      ? (value as { jobs: unknown }).jobs
-      : value;
+function listItems(value: unknown, name: string): JobInputItem[] {
+  const wrapped = typeof value === "object" && value !== null && !Array.isArray(value) && "jobs" in value;
+  // `{"jobs": [...]}` with something beside the list: taking the whole as one job would blame
+  // `jobs`, the one key that is right.
+  const beside =
+    wrapped && Array.isArray(value.jobs) ? Object.keys(value).find((key) => key !== "jobs") : undefined;
+  if (beside !== undefined) {
+    throw new UserError(
+      `${name}: \`${beside}\` cannot sit next to \`jobs\``,
+      "move it into each job, or give a single job without `jobs`; nothing was enqueued",
+    );
+  }
+  const list = wrapped ? (value as { jobs: unknown }).jobs : value;
   if (Array.isArray(list)) return list.map((item, index) => ({ value: item, where: `item ${index + 1}` }));
   return [{ value: list, where: "the job" }];
 }
@@ -84,7 +88,7 @@ function parseYaml(text: string, name: string): JobInputItem[] {
       );
     }
     if (value === null || value === undefined) continue;
-    const parsed = listItems(value);
+    const parsed = listItems(value, name);
     if (yaml.documents.length > 1)
       for (const item of parsed) item.where = `document ${docIndex + 1}, ${item.where}`;
     items.push(...parsed);
@@ -111,7 +115,7 @@ export function parseJobInput(text: string, name: string, format?: InputFormat):
       );
     }
   }
-  if (parsed !== undefined) return listItems(checkedJson(parsed, text, name));
+  if (parsed !== undefined) return listItems(checkedJson(parsed, text, name), name);
   const lines = text.trim().split("\n");
   if (lines.length > 1 && lines.every((line) => line.trim() === "" || line.trim().startsWith("{"))) {
     return parseNdjson(text, name);

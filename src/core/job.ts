@@ -95,6 +95,9 @@ export function isQueueConcurrency(value: unknown): value is number {
   return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= MAX_QUEUE_CONCURRENCY;
 }
 
+/** What isQueueName accepts, in words for error messages. */
+export const QUEUE_NAME_RULE = "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit";
+
 /** A queue's name: one rule for job specs, `worker --queue` and `queue` commands. */
 export function isQueueName(value: unknown): value is string {
   return typeof value === "string" && QUEUE_NAME.test(value);

@@ -14,7 +14,7 @@ import {
   pathTooLong,
 } from "./exec-limits.ts";
 import { normalizeFlowFields } from "./flow-spec.ts";
-import { isQueueName } from "./job.ts";
+import { isQueueName, QUEUE_NAME_RULE } from "./job.ts";
 import { normalizeNotify } from "./notify.ts";
 import { isEmpty, parseLimits, type ResourceLimits } from "./resource-limits.ts";
 import { type JobSpec, MAX_ID_LENGTH, SPEC_FIELDS } from "./spec-fields.ts";
@@ -153,7 +153,7 @@ function normalizeTags(value: unknown): string[] {
 
 function normalizeQueue(value: unknown): string {
   if (!isQueueName(value)) {
-    fail("queue", "must be a name of letters, digits, '.', '_' or '-'", 'e.g. "queue": "emails"');
+    fail("queue", `must be a name of ${QUEUE_NAME_RULE}`, 'e.g. "queue": "emails"');
   }
   return value;
 }

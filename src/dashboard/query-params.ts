@@ -4,7 +4,7 @@
  */
 
 import { suggestion } from "../core/errors.ts";
-import { isJobState, isQueueName, JOB_STATES, type JobState } from "../core/job.ts";
+import { isJobState, isQueueName, JOB_STATES, type JobState, QUEUE_NAME_RULE } from "../core/job.ts";
 import { problem } from "./responses.ts";
 
 export class BadQuery extends Error {
@@ -101,7 +101,7 @@ export function anyOfParam(query: URLSearchParams, name: "tag" | "queue"): strin
   const badQueue = name === "queue" ? given.find((value) => !isQueueName(value)) : undefined;
   if (badQueue !== undefined) {
     throw new BadQuery(
-      `queue "${badQueue}" is not a queue name (letters, digits, '.', '_' or '-')`,
+      `queue "${badQueue}" is not a queue name (${QUEUE_NAME_RULE})`,
       "separate several with commas, e.g. queue=default,emails",
     );
   }

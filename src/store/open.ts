@@ -55,7 +55,11 @@ export function storeTarget(url: string): { postgres: string } | { sqlite: strin
       "use a file path, sqlite://PATH or postgres://…",
     );
   }
-  return { sqlite: resolve(url.startsWith("sqlite://") ? url.slice("sqlite://".length) : url) };
+  const path = url.startsWith("sqlite://") ? url.slice("sqlite://".length) : url;
+  // resolve("") is the current folder, which SQLite cannot open as a file.
+  if (path.trim() === "")
+    throw new UserError(`the database URL "${url}" names no file`, "e.g. sqlite:///var/lib/queuectl/jobs.db");
+  return { sqlite: resolve(path) };
 }
 
 export async function openStore(options: OpenOptions = {}): Promise<Store> {

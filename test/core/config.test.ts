@@ -118,6 +118,9 @@ describe("durations", () => {
     for (const value of ["36526d", "36525d", "1".repeat(400)]) {
       expect(refusal(() => parseConfigValue("lease", value))).toContain("lease must be between 2s and 24h");
     }
+    // The example is the bound the value is past.
+    expect(refusal(() => parseConfigValue("lease", "36525d"))).toEndWith("e.g. config set lease 24h");
+    expect(refusal(() => parseConfigValue("lease", "1s"))).toEndWith("e.g. config set lease 2s");
     expect(refusal(() => parseConfigValue("lease", "-5s"))).toContain(
       'lease must not be negative, got "-5s"',
     );

@@ -40,6 +40,13 @@ describe("input forms", () => {
     expect(ids('{"id":"a","command":"x"}')).toEqual(["a"]);
     expect(ids('[{"id":"a","command":"x"},{"id":"b","command":"x"}]')).toEqual(["a", "b"]);
     expect(ids('{"jobs":[{"id":"a","command":"x"}]}')).toEqual(["a"]);
+    // Something beside the list is named, not `jobs` (which the whole, read as one job, would blame).
+    expect(refusal(() => ids('{"jobs":[{"id":"a","command":"x"}],"extra":1}', "jobs.json"))).toStartWith(
+      "jobs.json: `extra` cannot sit next to `jobs`",
+    );
+    expect(
+      refusal(() => ids("jobs:\n  - id: a\n    command: x\nretries: 2\n", "jobs.yaml", "yaml")),
+    ).toStartWith("jobs.yaml: `retries` cannot sit next to `jobs`");
     expect(ids('{\n  "id": "pretty",\n  "command": "x"\n}', "in", "json")).toEqual(["pretty"]);
   });
 

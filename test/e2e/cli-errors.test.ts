@@ -209,6 +209,11 @@ const cases: [string, () => string[], string, string?][] = [
   ["an unknown global option", () => ["--verbose", "status"], "unknown option `--verbose`"],
   ["extra arguments", () => ["show", "a", "b"], "unused args"],
   ["an unsupported database URL", () => ["--db", "mysql://localhost/q", "list"], "unsupported database URL"],
+  [
+    "a sqlite:// URL without a path",
+    () => ["--db", "sqlite://", "list"],
+    'the database URL "sqlite://" names no file',
+  ],
   ["an empty --db", () => ["--db", "", "list"], "--db is empty — give a file path"],
   ["an empty --db=", () => ["--db=", "list"], "--db is empty — give a file path"],
   ["a lone --db", () => ["--db"], "option `--db <url>` value is missing"],

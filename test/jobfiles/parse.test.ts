@@ -258,7 +258,7 @@ describe("matrix declarations", () => {
     ]);
     const shared = parseJobfile("command: echo\nqueue: 'a b'\nmatrix: {r: [1, 2]}\n", "a.yaml");
     expect(shared.problems.map((problem) => problem.message)).toEqual([
-      "`queue` must be a name of letters, digits, '.', '_' or '-'",
+      "`queue` must be a name of 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
     ]);
   });
 

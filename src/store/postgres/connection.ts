@@ -93,7 +93,7 @@ export function parsePostgresUrl(raw: string): PostgresTarget {
     url = new URL(raw);
   } catch {
     throw new UserError(
-      "the PostgreSQL URL in QUEUECTL_DB is not a valid URL",
+      "the PostgreSQL URL (--db or QUEUECTL_DB) is not a valid URL",
       "use postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?schema=NAME]",
     );
   }
@@ -112,7 +112,7 @@ export function parsePostgresUrl(raw: string): PostgresTarget {
   const schema = url.searchParams.get("schema");
   url.searchParams.delete("schema");
   const unusable = (hint: string) =>
-    new UserError(`"${schema}" is not a usable schema name (in ?schema= of QUEUECTL_DB)`, hint);
+    new UserError(`"${schema}" is not a usable schema name (in ?schema= of the store URL)`, hint);
   if (schema !== null && !SCHEMA_NAME.test(schema)) throw unusable(SCHEMA_HINT);
   const reserved = schema === null ? null : reservedSchema(schema);
   if (reserved !== null) throw unusable(`${reserved}; pick another name, e.g. ?schema=queuectl`);
@@ -163,7 +163,7 @@ export function describeFailure(target: PostgresTarget, error: unknown): Error {
   if (errno.startsWith("28") || /AUTH|SASL|PASSWORD|CHANNEL_BINDING/.test(code)) {
     return runtimeError(
       `${where} refused the login of user "${target.user}" (${reason})`,
-      "check the user and password in QUEUECTL_DB",
+      "check the user and password in the store URL (--db or QUEUECTL_DB)",
     );
   }
   if (errno === "3D000") {
@@ -173,7 +173,7 @@ export function describeFailure(target: PostgresTarget, error: unknown): Error {
   if (errno === "25006") {
     return runtimeError(
       `${where} is read-only (${reason})`,
-      "this command changes the queue; status, list, show, logs and export still work; point QUEUECTL_DB at the primary server or a role that may write",
+      "this command changes the queue; status, list, show, logs and export still work; point the store URL (--db or QUEUECTL_DB) at the primary server or a role that may write",
     );
   }
   if (errno === "42501" || errno === "3F000") {
@@ -190,7 +190,7 @@ export function describeFailure(target: PostgresTarget, error: unknown): Error {
   ) {
     return runtimeError(
       `cannot reach ${where} (${reason})`,
-      "check that the server is running and that QUEUECTL_DB names the right host and port",
+      "check that the server is running and that the store URL (--db or QUEUECTL_DB) names the right host and port",
     );
   }
   return error;
@@ -231,7 +231,7 @@ export async function openConnection(
       if (!row?.schema) {
         throw new UserError(
           `${target.location}: the search_path names no existing schema to keep the queue in`,
-          "add ?schema=queuectl to QUEUECTL_DB",
+          "add ?schema=queuectl to the store URL (--db or QUEUECTL_DB)",
         );
       }
       schema = String(row.schema);
