@@ -126,7 +126,13 @@ export async function releaseJob(tx: SQL, params: JobReleaseParams): Promise<boo
     await tx`UPDATE attempts SET finished_at = ${params.now}::bigint, error = ${pgText(params.reason)}
              WHERE job_id = ${params.id} AND token = ${params.token}::int`;
   }
-  await promoteNextRevision(tx, params.id, params.now);
+  if (await promoteNextRevision(tx, params.id, params.now)) return true;
+  // Its jobfile was removed while it was claimed: it was let finish, not run again. Handed
+  // back (a stop, a timeout of `worker stop`, a job claimed ahead), it ends here.
+  const undeclared = await tx`
+    UPDATE jobs SET state = 'canceled', finished_at = ${params.now}::bigint, last_error = 'its jobfile was removed'
+    WHERE id = ${params.id} AND state IN ('pending', 'failed') AND source IS NOT NULL AND NOT declared`;
+  if (undeclared.count > 0) await cancelDependents(tx, params.id, "canceled", params.now);
   return true;
 }
 

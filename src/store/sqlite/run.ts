@@ -153,7 +153,15 @@ export function releaseJob(db: Database, params: JobReleaseParams): boolean {
       params.token,
     );
   }
-  promoteNextRevision(db, params.id, params.now);
+  if (promoteNextRevision(db, params.id, params.now)) return true;
+  // Its jobfile was removed while it was claimed: it was let finish, not run again. Handed
+  // back (a stop, a timeout of `worker stop`, a job claimed ahead), it ends here.
+  const undeclared = db
+    .query(`
+        UPDATE jobs SET state = 'canceled', finished_at = ?1, last_error = 'its jobfile was removed'
+        WHERE id = ?2 AND state IN ('pending', 'failed') AND source IS NOT NULL AND declared = 0`)
+    .run(params.now, params.id).changes;
+  if (undeclared > 0) cancelDependents(db, params.id, "canceled", params.now);
   return true;
 }
 
