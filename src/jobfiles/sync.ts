@@ -166,11 +166,12 @@ function holdBackScheduleWaits(
   schedules: readonly { id: string }[],
   existing: readonly { id: string }[],
 ): DesiredState {
-  const scheduleIds = new Set([
-    ...desired.jobs.filter(isScheduled).map((job) => job.spec.id),
-    ...schedules.map((schedule) => schedule.id),
-  ]);
-  const conflicts = scheduleWaitConflicts(desired.jobs, scheduleIds, new Set(existing.map((row) => row.id)));
+  const declaredSchedules = new Set(desired.jobs.filter(isScheduled).map((job) => job.spec.id));
+  const scheduleIds = new Set([...declaredSchedules, ...schedules.map((schedule) => schedule.id)]);
+  // A job row of an id the folder now declares a schedule is the plain job it was: this sync
+  // forgets it, so it is no job to wait on (whatever order the files changed in).
+  const jobIds = new Set(existing.map((row) => row.id).filter((id) => !declaredSchedules.has(id)));
+  const conflicts = scheduleWaitConflicts(desired.jobs, scheduleIds, jobIds);
   if (conflicts.size === 0) return desired;
   return {
     ...desired,

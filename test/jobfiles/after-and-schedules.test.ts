@@ -240,6 +240,22 @@ function suite(t: BackendTest): void {
       expect(await t.store.jobGet({ id: "waits" })).toBeNull();
     });
 
+    test("a job that waits on one which becomes a schedule is in error, whichever file changed", async () => {
+      await t.setUp();
+      t.fixture.write("a.yaml", "command: echo a\n");
+      t.fixture.write("b.yaml", "command: echo b\nafter: [a]\n");
+      await sync(t.store, t.fixture.dir);
+      // Only a.yaml changes: its job row is the plain job this sync forgets, not one b may wait on.
+      t.fixture.write("a.yaml", `command: echo a\nschedule: "0 3 * * *"\n`);
+      for (let round = 0; round < 2; round++) {
+        const outcome = await sync(t.store, t.fixture.dir);
+        expect(outcome.plan.errors.map((error) => [error.file, error.field, error.message])).toEqual([
+          ["b.yaml", "after", '`after` names "a", which is a schedule, and a job cannot wait on a schedule'],
+        ]);
+      }
+      expect(await t.store.scheduleGet({ id: "a" })).not.toBeNull();
+    });
+
     test("a schedule in a file in error stays as it was", async () => {
       await t.setUp();
       t.fixture.write("rotate.yaml", nightly);
