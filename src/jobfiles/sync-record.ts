@@ -10,7 +10,12 @@ import { basename, dirname, join, resolve } from "node:path";
 import { UserError } from "../core/errors.ts";
 import { hostName } from "../core/home.ts";
 import { isOwnedBy } from "../core/reconcile.ts";
-import { type FolderSyncRun, type FolderWatcher, MAX_RECORDED_PROBLEMS } from "../store/folder-records.ts";
+import {
+  type FolderSyncRun,
+  type FolderWatcher,
+  type JobfileFolder,
+  MAX_RECORDED_PROBLEMS,
+} from "../store/folder-records.ts";
 import type { JobfileApplyResult, Store } from "../store/store.ts";
 import type { Plan } from "./plan.ts";
 import type { JobfileProblem } from "./problem.ts";
@@ -54,17 +59,48 @@ function alreadyWatched(folder: string, pid: number): UserError {
   );
 }
 
+function realFolder(path: string): string | null {
+  try {
+    return realpathSync(path);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A live watcher on this host of another name for the same folder (a symlink to it, or the
+ * folder a symlink names): the two would apply every edit twice.
+ */
+function liveTwinOf(folders: JobfileFolder[], folder: string, pid: number, check: LivenessCheck) {
+  const real = realFolder(folder);
+  if (real === null) return null;
+  for (const entry of folders) {
+    if (entry.folder === folder || realFolder(entry.folder) !== real) continue;
+    const watcher = entry.watchers.find(
+      (candidate) =>
+        candidate.host === check.host && candidate.pid !== pid && isWatcherAlive(candidate, check),
+    );
+    if (watcher) return { folder: entry.folder, pid: watcher.pid };
+  }
+  return null;
+}
+
 async function liveWatcherOf(store: Store, folder: string, pid: number, check: LivenessCheck) {
-  const entry = (await store.folderList()).find((candidate) => candidate.folder === folder);
+  const folders = await store.folderList();
+  const entry = folders.find((candidate) => candidate.folder === folder);
   const current = entry?.watchers.find((watcher) => watcher.host === check.host) ?? null;
   const live = current !== null && current.pid !== pid && isWatcherAlive(current, check);
-  return { current, live };
+  return { current, live, twin: live ? null : liveTwinOf(folders, folder, pid, check) };
+}
+
+function refuseLive(folder: string, found: Awaited<ReturnType<typeof liveWatcherOf>>): void {
+  if (found.live && found.current) throw alreadyWatched(folder, found.current.pid);
+  if (found.twin) throw alreadyWatched(`${folder} (the same folder as ${found.twin.folder})`, found.twin.pid);
 }
 
 /** Throws the one-line refusal when another live watcher on this host keeps `folder`. */
 export async function assertNotWatched(store: Store, folder: string, check: LivenessCheck): Promise<void> {
-  const { current, live } = await liveWatcherOf(store, folder, process.pid, check);
-  if (live && current) throw alreadyWatched(folder, current.pid);
+  refuseLive(folder, await liveWatcherOf(store, folder, process.pid, check));
 }
 
 /**
@@ -75,8 +111,9 @@ export async function claimFolder(
   store: Store,
   params: { folder: string; pid: number } & LivenessCheck,
 ): Promise<void> {
-  const { current, live } = await liveWatcherOf(store, params.folder, params.pid, params);
-  if (live && current) throw alreadyWatched(params.folder, current.pid);
+  const found = await liveWatcherOf(store, params.folder, params.pid, params);
+  refuseLive(params.folder, found);
+  const { current } = found;
   const claimed = await store.folderWatcherClaim({
     folder: params.folder,
     host: params.host,

@@ -1,6 +1,8 @@
 /** `queuectl watch` as a process: output, signals, restarts and two watchers on one folder. */
 
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { symlinkSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { hostName } from "../../src/core/home.ts";
 import { runCli, runCliJson, waitFor } from "../helpers/cli.ts";
 import { type JobsFixture, jobsFixture, type LiveCli, startCli } from "../jobfiles/helpers.ts";
@@ -138,6 +140,16 @@ describe("queuectl watch", () => {
         new RegExp(
           `^error: the jobs folder .*/jobs is already watched on this host \\(pid ${first.proc.pid}\\) — `,
         ),
+      ),
+    ]);
+    // Another name for the same folder (a symlink to it) is the same folder.
+    const link = join(dirname(fixture.dir), "jobs-link");
+    symlinkSync(fixture.dir, link);
+    const twin = await runCli(["watch", link], { env: fixture.env });
+    expect([twin.exitCode, twin.stderr]).toEqual([
+      2,
+      expect.stringContaining(
+        `jobs-link (the same folder as ${fixture.dir}) is already watched on this host (pid ${first.proc.pid})`,
       ),
     ]);
     const started = await runCli(["worker", "start", "--watch", fixture.dir], { env: fixture.env });
