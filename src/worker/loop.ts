@@ -309,6 +309,7 @@ export class Worker {
         home: this.options.home,
         timeoutMs,
         baseEnv: process.env,
+        source: job.source,
         reportEnv: reports?.env,
         reaper: this.reaper as Reaper,
         limits,

@@ -21,6 +21,7 @@
  */
 
 import { statSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
 import { formatDurationMs } from "../core/duration.ts";
 import type { ResourceLimits } from "../core/resource-limits.ts";
 import type { JobSpec } from "../core/spec.ts";
@@ -69,6 +70,19 @@ export interface RunParams {
   onLimits?: (note: string) => void;
   /** Between SIGTERM and SIGKILL when the run is stopped. Default KILL_GRACE_MS. */
   killGraceMs?: number;
+  /** The jobfile that declares the job, if any: a relative `cwd` is taken from its folder. Default none. */
+  source?: string | null;
+}
+
+/**
+ * The spec with its `cwd` as the run uses it. A jobfile's relative `cwd` means the folder
+ * beside the file, wherever the worker was started; it is resolved here, not when synced,
+ * so the revision (and with it what already completed) does not depend on where the
+ * checkout lives. Any other relative `cwd` is the worker's own folder's, as the shell's is.
+ */
+export function runSpec(spec: JobSpec, source: string | null | undefined): JobSpec {
+  if (spec.cwd === undefined || isAbsolute(spec.cwd) || !source) return spec;
+  return { ...spec, cwd: resolve(dirname(source), spec.cwd) };
 }
 
 export interface RunningJob {
@@ -203,7 +217,7 @@ function startProcess(
 }
 
 export function runJob(params: RunParams): RunningJob {
-  const { spec } = params;
+  const spec = runSpec(params.spec, params.source);
   if (spec.cwd !== undefined) {
     try {
       if (!statSync(spec.cwd).isDirectory()) return notStarted(`cwd ${spec.cwd} is not a folder`);
