@@ -152,7 +152,8 @@ export const SPEC_FIELD_TABLE = {
     false,
   ),
   cwd: {
-    description: "The working folder of the command. Default: the worker's.",
+    description:
+      "The working folder of the command; a relative one is taken from the jobfile's folder (from the worker's for a job enqueued otherwise). Default: the worker's.",
     type: "string",
     minLength: 1,
     pattern: `^${NO_NUL}$`,
