@@ -24,9 +24,14 @@ interface StartOptions extends WorkerFlags {
 
 /**
  * `--watch` on a folder this host already watches would start a second watcher, and one
- * nested in another synced folder would be refused by it: both refused before anything starts.
+ * nested in another synced folder would be refused by it: both refused before anything
+ * starts, as is a folder the watcher could not watch at all.
  */
 async function refuseWatchedFolder(store: Store, dir: string): Promise<void> {
+  // A folder that is missing, not a folder or shared with others is bad input (exit 2), as
+  // for `watch` itself, not a watcher that failed to start.
+  const { identifyJobsFolder } = await import("../jobfiles/scan.ts");
+  await identifyJobsFolder(dir, false);
   const { assertNotWatched, folderKey } = await import("../jobfiles/sync-record.ts");
   const { assertNotNested } = await import("../jobfiles/folder-nesting.ts");
   await assertNotWatched(store, folderKey(dir), { now: Date.now(), host: hostName(), isProcessAlive });
