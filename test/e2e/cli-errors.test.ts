@@ -210,6 +210,11 @@ const cases: [string, () => string[], string, string?][] = [
   ["extra arguments", () => ["show", "a", "b"], "unused args"],
   ["an unsupported database URL", () => ["--db", "mysql://localhost/q", "list"], "unsupported database URL"],
   [
+    "worker start --watch of a missing folder",
+    () => ["worker", "start", "--watch", "/nonexistent/jobs"],
+    "the jobs folder /nonexistent/jobs does not exist",
+  ],
+  [
     "a sqlite:// URL without a path",
     () => ["--db", "sqlite://", "list"],
     'the database URL "sqlite://" names no file',
