@@ -7,10 +7,10 @@ import { describeLimits, parseLimitsText } from "../core/resource-limits.ts";
 import { queueViews } from "../flow/queue-list.ts";
 import { colors, printJson, safeText } from "../render.ts";
 import { knownQueueNames } from "../store/queue-names.ts";
-import { type GlobalOptions, withStore } from "./context.ts";
+import { type GlobalOptions, lastValue, withStore } from "./context.ts";
 
 interface QueueSetOptions extends GlobalOptions {
-  concurrency?: string | number;
+  concurrency?: string | string[];
   notify?: string;
   limits?: string;
 }
@@ -93,7 +93,7 @@ export function registerQueue(cli: CAC): void {
           "give --concurrency N (or none), --notify '<json>' (or none) or --limits '<json>' (or none)",
         );
       const concurrency =
-        options.concurrency === undefined ? undefined : parseConcurrency(options.concurrency);
+        options.concurrency === undefined ? undefined : parseConcurrency(lastValue(options.concurrency));
       const notify = options.notify === undefined ? undefined : parseNotify(options.notify);
       const limits = options.limits === undefined ? undefined : parseLimitsText(String(options.limits));
       await withStore(options, async (store) => {

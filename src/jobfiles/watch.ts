@@ -108,6 +108,9 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
   /** False from the moment the model is ahead of the store until a plan of it was applied. */
   let applied = false;
   await assertNotNested(store, folder);
+  // Read before the folder is claimed: a watcher that registered counts as started (`worker
+  // start --watch` waits for that), so one that cannot read its settings must not register.
+  await readFolderSettings(opened.root);
   await claimFolder(store, { ...registration, now: now(), isProcessAlive: identity.isProcessAlive });
 
   /**

@@ -35,9 +35,12 @@ export interface WorkerOptions {
   killGraceMs?: number;
 }
 
-/** `host-pid-random@tag`: the tag says where the pid means something (pidSpaceTag). */
+/**
+ * `host-pid-random@tag`: the tag says where the pid means something (pidSpaceTag), so only
+ * this process's own pid gets it; a pid given for it (tests of workers elsewhere) does not.
+ */
 export function newWorkerId(host: string, pid: number): string {
-  const tag = pidSpaceTag();
+  const tag = pid === process.pid ? pidSpaceTag() : null;
   return `${host}-${pid}-${randomBytes(3).toString("hex")}${tag === null ? "" : `@${tag}`}`;
 }
 

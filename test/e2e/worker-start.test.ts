@@ -7,7 +7,7 @@
 
 import { Database } from "bun:sqlite";
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isProcessAlive } from "../../src/worker/process-info.ts";
 import { MAX_WORKER_COUNT } from "../../src/worker/supervisor.ts";
@@ -83,12 +83,16 @@ describe("worker start", () => {
 
   test("a watcher that fails at start takes the workers started with it down too", async () => {
     try {
-      const result = await runCli(
-        ["worker", "start", "--count", "2", "--watch", join(context.home.home, "no-such-folder")],
-        { env: context.home.env },
-      );
+      // A folder that passes worker start's own checks, with settings the watcher refuses.
+      const folder = join(context.home.home, "bad-settings");
+      mkdirSync(folder, { mode: 0o700 });
+      writeFileSync(join(folder, ".queuectl.yaml"), 'namespace: "[x]"\n');
+      const result = await runCli(["worker", "start", "--count", "2", "--watch", folder], {
+        env: context.home.env,
+      });
       expect(result.exitCode).toBe(1);
       expect(result.stderr).toContain("the watcher exited at start");
+      expect(result.stderr).toContain('namespace "[x]" is not a valid name');
       expect(result.stderr).toContain("stopped the 2 worker(s) it had started, none is left running");
       const pids = workerPids();
       expect(pids).toHaveLength(2);

@@ -286,8 +286,11 @@ describe("worker stop", () => {
   }, 30_000);
 
   test("a worker's id says where its pid means something", () => {
-    expect(newWorkerId("vm", 42)).toMatch(new RegExp(`^vm-42-[0-9a-f]{6}@${pidSpaceTag()}$`));
-    expect(workerPidSpace(newWorkerId("vm", 42))).toBe(pidSpaceTag());
+    const own = newWorkerId("vm", process.pid);
+    expect(own).toMatch(new RegExp(`^vm-${process.pid}-[0-9a-f]{6}@${pidSpaceTag()}$`));
+    expect(workerPidSpace(own)).toBe(pidSpaceTag());
+    // A pid that is not this process's own says nothing about where it lives.
+    expect(workerPidSpace(newWorkerId("vm", 42))).toBeNull();
     // Ids of earlier releases carry none.
     expect(workerPidSpace("vm-42-abcdef")).toBeNull();
   });

@@ -196,52 +196,6 @@ export function jobfileContract(withStore: WithStore): void {
   );
 
   test(
-    "a job whose file was removed while it ran is canceled, not queued again, when its run is handed back",
-    withStore(async ({ store }) => {
-      // r runs; s was claimed ahead and never started; w waits on r.
-      const waiting = { ...declared("w", 1), spec: { id: "w", command: "echo w", after: ["r"] } };
-      await store.jobfileApply({
-        changes: { ...none, declarations: [declared("r", 1), declared("s", 1), waiting] },
-        now: T0,
-      });
-      const r = await store.jobClaim({ workerId: "w1", host: "h", now: T0, leaseMs: 1000 });
-      const s = await store.jobClaim({ workerId: "w1", host: "h", now: T0, leaseMs: 1000 });
-      expect([r?.id, s?.id]).toEqual(["r", "s"]);
-      const removed = await store.jobfileApply({
-        changes: { ...none, removals: removals("r", "s") },
-        now: T0 + 1,
-      });
-      expect(done(removed)).toEqual(["r forget", "s forget"]);
-      // `worker stop --timeout` stops r; s goes back unstarted.
-      expect(
-        await store.jobRelease({
-          id: "r",
-          token: r?.token ?? 0,
-          now: T0 + 2,
-          reason: "stopped by worker stop",
-        }),
-      ).toBe(true);
-      expect(
-        await store.jobRelease({
-          id: "s",
-          token: s?.token ?? 0,
-          now: T0 + 2,
-          reason: "not started",
-          unstarted: true,
-        }),
-      ).toBe(true);
-      for (const id of ["r", "s"]) {
-        expect(await store.jobGet({ id })).toMatchObject({
-          state: "canceled",
-          last_error: "its jobfile was removed",
-        });
-      }
-      expect((await store.jobGet({ id: "w" }))?.state).toBe("canceled");
-      expect(await store.jobClaim({ workerId: "w1", host: "h", now: T0 + 3, leaseMs: 1000 })).toBeNull();
-    }),
-  );
-
-  test(
     "an ad hoc job's id is never taken over by a jobfile",
     withStore(async ({ store }) => {
       await store.jobInsertMany({ jobs: [newJob("mine")], now: T0 });
