@@ -105,7 +105,9 @@ function normalizeRunAt(value: unknown, now: number): string {
   // a date alone as UTC midnight: read as local midnight, so `2030-01-01` and
   // `2030-01-01T00:00` are the same instant.
   const trimmed = text.trim();
-  const ms = ISO_8601.test(trimmed) ? Date.parse(trimmed.length === 10 ? `${trimmed}T00:00` : trimmed) : Number.NaN;
+  const ms = ISO_8601.test(trimmed)
+    ? Date.parse(trimmed.length === 10 ? `${trimmed}T00:00` : trimmed)
+    : Number.NaN;
   if (Number.isNaN(ms)) fail("run_at", `"${text}" is not an ISO-8601 time`, 'e.g. "2030-01-01T09:00:00Z"');
   // Date.parse rolls 2026-02-30 over into March; a date that does not exist is a typo.
   const [year, month, day] = text.trim().slice(0, 10).split("-").map(Number);
