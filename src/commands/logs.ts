@@ -222,11 +222,17 @@ export function registerLogs(cli: CAC): void {
           return;
         }
         const sink = terminalSink(Boolean(options.stderr));
-        dumpAttempt(files, streams, sink);
+        // What was kept is between half the cap and all of it (the files rotate in halves),
+        // so the note counts the bytes shown rather than quoting the cap.
+        const shown = { stdout: 0, stderr: 0 };
+        dumpAttempt(files, streams, (stream, chunk) => {
+          shown[stream] += chunk.length;
+          sink(stream, chunk);
+        });
         for (const stream of streams) {
           const total = stream === "stdout" ? attempt.stdout_bytes : attempt.stderr_bytes;
-          if (total > LOG_CAP_BYTES) {
-            note(`(${stream}: only the last ${LOG_CAP_BYTES / 1024 / 1024} MB of ${total} bytes were kept)`);
+          if (total > shown[stream] && total > LOG_CAP_BYTES / 2) {
+            note(`(${stream}: only the last ${shown[stream]} of ${total} bytes were kept)`);
           }
         }
       });

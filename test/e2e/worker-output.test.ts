@@ -91,7 +91,7 @@ describe("job output", () => {
     expect(shown.exitCode).toBe(0);
     expect(shown.stdout.endsWith("xxxx\nlast-line\n")).toBe(true);
     expect(shown.stdout.length).toBeLessThanOrEqual(LOG_CAP_BYTES);
-    expect(shown.stderr).toContain(`of ${total + 11} bytes were kept`);
+    expect(shown.stderr).toContain(`only the last ${shown.stdout.length} of ${total + 11} bytes were kept`);
     const json = await runCliJson<LogsJson>(["logs", "loud"], { env: context.home.env });
     expect(json.stdout_bytes).toBe(total + 11);
   }, 120_000);
