@@ -26,8 +26,15 @@ export const ATTEMPT_ERROR_TEXTS = {
   rescuedKillPrefix: "killed by user; ",
   /** A result that was not stored; the run itself succeeded. */
   notePrefix: "result not stored: ",
-  /** A forced stop that handed the job back: the attempt does not count. */
-  released: ["stopped by `worker stop` before it finished; back to pending", "handed back before it started"],
+  /**
+   * A forced stop that handed the job back: the attempt does not count. The first text is
+   * what earlier releases wrote for the same stop, whether `worker stop` or a signal sent it.
+   */
+  released: [
+    "stopped by `worker stop` before it finished; back to pending",
+    "stopped with its worker before it finished; back to pending",
+    "handed back before it started",
+  ],
 } as const;
 
 export type ErrorKind = "none" | "note" | "killed" | "released" | "other";

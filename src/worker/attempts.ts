@@ -5,6 +5,7 @@
  * second stop signal is taken here; the loop only claims, starts and records.
  */
 
+import { ATTEMPT_ERROR_TEXTS } from "../core/attempt-outcome.ts";
 import type { Job } from "../core/job.ts";
 import type { HeldLease, KillMode } from "../store/store.ts";
 import type { WorkerEvent } from "./events.ts";
@@ -184,7 +185,8 @@ export class AttemptBook {
   releaseAll(): void {
     for (const slot of this.slots.values()) {
       if (slot.handle.stop("stopped before it finished")) {
-        slot.releaseReason = "stopped by `worker stop` before it finished; back to pending";
+        // `worker stop`, a second Ctrl-C, or systemd's SIGTERM: the worker cannot tell which.
+        slot.releaseReason = ATTEMPT_ERROR_TEXTS.released[1];
       }
     }
   }
