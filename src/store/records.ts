@@ -211,6 +211,20 @@ export interface JobRecord {
   result?: string | null;
 }
 
+/**
+ * When an imported job completed `revision`: the end of its last attempt of that revision
+ * that exited 0, or null when no such attempt came with it. Exports carry the revisions
+ * without their dates, and `sync` shows the date of a completed revision it will not re-run.
+ */
+export function completedAt(job: JobRecord, revision: string): number | null {
+  let at: number | null = null;
+  for (const attempt of job.attempt_history) {
+    if (attempt.revision !== revision || attempt.exit_code !== 0 || attempt.finished_at === null) continue;
+    if (at === null || attempt.finished_at > at) at = attempt.finished_at;
+  }
+  return at;
+}
+
 /** A job's stored result: JSON text, or null when its last finished attempt left none. */
 export interface JobResult {
   id: string;

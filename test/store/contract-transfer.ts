@@ -134,6 +134,46 @@ export function transferContract(withStore: WithStore): void {
   );
 
   test(
+    "an imported job's completed revisions get their dates back from its attempts, for sync to show",
+    withStore(async ({ store }) => {
+      const attempt = (token: number, revision: string, exitCode: number, finishedAt: number) => ({
+        attempt: token,
+        token,
+        worker_id: "w",
+        host: "h",
+        started_at: finishedAt - 1,
+        finished_at: finishedAt,
+        exit_code: exitCode,
+        signal: null,
+        error: null,
+        stdout_bytes: 0,
+        stderr_bytes: 0,
+        log_path: null,
+        output_tail: null,
+        revision,
+      });
+      await store.jobImportMany({
+        jobs: [
+          record("dated", {
+            state: "completed",
+            revision: "v2",
+            completed_revisions: ["v1", "v2", "v0"],
+            attempt_history: [
+              attempt(1, "v1", 1, T0 + 10),
+              attempt(2, "v1", 0, T0 + 20),
+              attempt(3, "v2", 0, T0 + 30),
+            ],
+          }),
+        ],
+      });
+      const [facts] = await store.jobDeclarations({ ids: ["dated"] });
+      const dates = Object.fromEntries((facts?.completed ?? []).map((done) => [done.revision, done.at]));
+      // v0's attempts did not come along (purged before the export): no date, as before.
+      expect(dates).toEqual({ v0: null, v1: T0 + 20, v2: T0 + 30 });
+    }),
+  );
+
+  test(
     "import is all or nothing: a duplicate id, even thousands of jobs in, names the id and imports nothing",
     withStore(async ({ store }) => {
       await store.jobInsertMany({ jobs: [newJob("taken")], now: T0 });

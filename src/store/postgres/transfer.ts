@@ -8,7 +8,7 @@ import type { SQL } from "bun";
 import { lastToken } from "../columns.ts";
 import { firstRejected, importDuplicateError, scheduleDuplicateError } from "../errors.ts";
 import type { JobExportPage, JobExportParams, JobImportParams, JobImportStreamParams } from "../params.ts";
-import type { ImportResult, JobRecord, StoreSettings } from "../records.ts";
+import { completedAt, type ImportResult, type JobRecord, type StoreSettings } from "../records.ts";
 import { rowToJobRecord } from "../rows.ts";
 import { lockDependenciesExclusive } from "./dependencies.ts";
 import { INSERT_BATCH } from "./insert.ts";
@@ -94,13 +94,14 @@ async function importBatch(tx: SQL, jobs: JobRecord[], merge: boolean): Promise<
   const rejected = firstRejected(ids, insertedIds);
   if (rejected !== undefined && !merge) throw importDuplicateError(rejected);
   const inserted = jobs.filter((job) => insertedIds.has(job.id));
-  const pairs = inserted.flatMap((job) =>
-    job.completed_revisions.map((revision) => [job.id, revision] as const),
+  const triples = inserted.flatMap((job) =>
+    job.completed_revisions.map((revision) => [job.id, revision, completedAt(job, revision)] as const),
   );
-  if (pairs.length > 0) {
+  if (triples.length > 0) {
     await tx`
-      INSERT INTO completed_revisions (job_id, revision)
-      SELECT * FROM unnest(${pairs.map(([id]) => id)}::text[], ${pairs.map(([, revision]) => revision)}::text[])
+      INSERT INTO completed_revisions (job_id, revision, completed_at)
+      SELECT * FROM unnest(${triples.map(([id]) => id)}::text[], ${triples.map(([, revision]) => revision)}::text[],
+                           ${triples.map(([, , at]) => at)}::bigint[])
       ON CONFLICT DO NOTHING`;
   }
   await importAttempts(tx, inserted);

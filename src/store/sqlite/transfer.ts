@@ -8,7 +8,13 @@ import type { Database } from "bun:sqlite";
 import { lastToken } from "../columns.ts";
 import { importDuplicateError, scheduleDuplicateError } from "../errors.ts";
 import type { JobExportPage, JobExportParams, JobImportParams, JobImportStreamParams } from "../params.ts";
-import type { ImportBatch, ImportResult, JobRecord, StoreSettings } from "../records.ts";
+import {
+  completedAt,
+  type ImportBatch,
+  type ImportResult,
+  type JobRecord,
+  type StoreSettings,
+} from "../records.ts";
 import { rowToJobRecord } from "../rows.ts";
 
 type Row = Record<string, unknown>;
@@ -154,7 +160,9 @@ class JobImporter {
                         canceled_by, schedule_id, token, progress_pct, progress_message, result)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (id) DO NOTHING`);
-    this.completed = db.query("INSERT OR IGNORE INTO completed_revisions (job_id, revision) VALUES (?, ?)");
+    this.completed = db.query(
+      "INSERT OR IGNORE INTO completed_revisions (job_id, revision, completed_at) VALUES (?, ?, ?)",
+    );
     this.attempt = db.query(`
       INSERT INTO attempts (job_id, token, attempt, worker_id, host, started_at, finished_at, exit_code, signal,
                             error, stdout_bytes, stderr_bytes, log_path, output_tail, revision)
@@ -203,7 +211,8 @@ class JobImporter {
       return;
     }
     this.jobsImported++;
-    for (const revision of job.completed_revisions) this.completed.run(job.id, revision);
+    for (const revision of job.completed_revisions)
+      this.completed.run(job.id, revision, completedAt(job, revision));
     for (const a of job.attempt_history) {
       this.attempt.run(
         job.id,
