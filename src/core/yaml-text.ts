@@ -90,6 +90,10 @@ export function readYaml(text: string, options: YamlReadOptions): YamlText {
   const documents: YamlDocument[] = Array.isArray(parsed) ? parsed : [parsed];
   for (const doc of documents) addDuplicateKeyErrors(yaml, doc);
   const place = (offset: number): TextPlace => {
+    // An error at the very end (an unclosed `[` or quote) sits after the last newline, on a
+    // line the file does not have: it is placed at the end of the last line instead.
+    if (offset >= text.length && /(\r\n|\n|\r)$/.test(text))
+      offset = text.replace(/(\r\n|\n|\r)$/, "").length;
     const position = lineCounter.linePos(offset);
     // Line 0: the counter saw no line start before the offset (an empty text).
     return position.line > 0 ? { line: position.line, column: position.col } : linePosition(text, offset);

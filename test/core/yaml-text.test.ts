@@ -39,6 +39,14 @@ describe("readYaml", () => {
     expect(invalidYamlMessage("f.yaml", repeated)).toBe("f.yaml:5:1: invalid YAML (Map keys must be unique)");
   });
 
+  test("an error at the very end of a file is placed on its last line, not on one after it", () => {
+    const at = (text: string) =>
+      readYaml(text, { numbersAsWritten: "none" }).errors.map((e) => [e.line, e.column]);
+    expect(at("command: [unclosed\n")).toEqual([[1, 19]]);
+    expect(at("a: 1\r\nb: 2\r\ncommand: [x\r\n")).toEqual([[3, 12]]);
+    expect(at("command: [unclosed")).toEqual([[1, 19]]);
+  });
+
   test("what the library only warns about is kept apart from errors", () => {
     const yaml = readYaml("command: !foo x\n", { numbersAsWritten: "none" });
     expect(yaml.errors).toEqual([]);
