@@ -35,7 +35,7 @@ describe("readFolderSettings", () => {
     expect(await refusal("namespace: a\nnamespace: b\n")).toBe(
       `${path}:2:1: invalid YAML (Map keys must be unique)`,
     );
-    expect(await refusal("namespace: [x\n")).toStartWith(`${path}:2:1: invalid YAML (`);
+    expect(await refusal("namespace: [x\n")).toStartWith(`${path}:1:14: invalid YAML (`);
     expect(await refusal("namespace: !foo x\n")).toStartWith(`${path}:1:12: invalid YAML (Unresolved tag`);
     expect(await refusal("namespace: a\n---\nnamespace: b\n")).toBe(
       `${path}: must hold one YAML document, not several`,
