@@ -28,9 +28,61 @@ export function parseJobfileBytes(bytes: Uint8Array, rel: string): ParsedJobfile
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
-    return unreadable(rel, "is not UTF-8 text", "save it as UTF-8");
+    const problem = fileProblem(rel, "is not UTF-8 text", "save it as UTF-8");
+    return { jobs: [], knownIds: [], problems: [{ ...problem, ...invalidBytePlace(bytes) }] };
   }
   return parseJobfile(text, rel);
+}
+
+/** Where the first byte that is not UTF-8 sits, as line and column (in characters). */
+function invalidBytePlace(bytes: Uint8Array): { line: number; column: number } {
+  const at = firstInvalidByte(bytes);
+  // lastIndexOf(x, -1) would search from the end.
+  const lineStart = at === 0 ? 0 : bytes.lastIndexOf(0x0a, at - 1) + 1;
+  let line = 1;
+  for (let index = 0; index < lineStart; index++) if (bytes[index] === 0x0a) line++;
+  // In characters as an editor counts them: code points, not UTF-16 units.
+  const column = [...new TextDecoder("utf-8").decode(bytes.subarray(lineStart, at))].length + 1;
+  return { line, column };
+}
+
+/**
+ * How many continuation bytes follow a lead byte, and the range the first of them must fall
+ * in, which rules out overlong forms, surrogates and code points past U+10FFFF (RFC 3629).
+ * Null for a byte that cannot lead a sequence.
+ */
+function utf8Sequence(lead: number): [length: number, low: number, high: number] | null {
+  if (lead >= 0xc2 && lead <= 0xdf) return [1, 0x80, 0xbf];
+  if (lead === 0xe0) return [2, 0xa0, 0xbf];
+  if (lead === 0xed) return [2, 0x80, 0x9f];
+  if (lead >= 0xe1 && lead <= 0xef) return [2, 0x80, 0xbf];
+  if (lead === 0xf0) return [3, 0x90, 0xbf];
+  if (lead >= 0xf1 && lead <= 0xf3) return [3, 0x80, 0xbf];
+  if (lead === 0xf4) return [3, 0x80, 0x8f];
+  return null;
+}
+
+/** The offset of the first byte that does not belong to a well-formed UTF-8 sequence. */
+function firstInvalidByte(bytes: Uint8Array): number {
+  let index = 0;
+  while (index < bytes.length) {
+    const lead = bytes[index] ?? 0;
+    if (lead < 0x80) {
+      index++;
+      continue;
+    }
+    const sequence = utf8Sequence(lead);
+    if (sequence === null) return index;
+    const [length, low, high] = sequence;
+    const first = bytes[index + 1];
+    if (first === undefined || first < low || first > high) return index;
+    for (let next = 2; next <= length; next++) {
+      const byte = bytes[index + next];
+      if (byte === undefined || (byte & 0xc0) !== 0x80) return index;
+    }
+    index += length + 1;
+  }
+  return index;
 }
 
 /**
