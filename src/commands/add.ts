@@ -197,7 +197,8 @@ export function registerAdd(cli: CAC): void {
         const prepared = prepareJobs([{ value: spec, where: "the job" }], COMMAND_LINE_NAME, config, now);
         const result = await enqueuePrepared(store, prepared, now);
         const id = result.jobs[0] ?? "";
-        if (options.json) printJson({ id });
+        const canceled = result.canceledAtOnce.some((job) => job.id === id);
+        if (options.json) printJson({ id, state: canceled ? "canceled" : "pending" });
         else if (options.quiet) console.log(id);
         else console.log(`${colors.green("✓")} Enqueued job ${safeText(id)}`);
         for (const line of canceledAtOnceWarnings(result.canceledAtOnce))

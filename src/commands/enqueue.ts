@@ -30,13 +30,15 @@ interface EnqueueOptions extends GlobalOptions {
 }
 
 function printResult(
-  ids: { count: number; jobs: string[]; schedules: string[] },
+  ids: { count: number; jobs: string[]; schedules: string[]; canceledAtOnce: { id: string }[] },
   json: boolean | undefined,
 ): void {
   const total = ids.count + ids.schedules.length;
   if (json) {
     const all = [...ids.jobs, ...ids.schedules];
-    printJson({ enqueued: total, ids: all, schedules: ids.schedules });
+    // A script that waits on `ids` learns here which never run: canceled as they were queued.
+    const canceled = ids.canceledAtOnce.map((job) => job.id);
+    printJson({ enqueued: total, ids: all, schedules: ids.schedules, canceled });
   } else if (ids.schedules.length > 0 && ids.count === 0 && total === 1) {
     console.log(
       `${colors.green("✓")} Scheduled ${safeText(ids.schedules[0] ?? "")}; each occurrence runs as its own job`,

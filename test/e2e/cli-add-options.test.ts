@@ -63,7 +63,22 @@ for (const backend of testStores("cli-add-options", "qc_add_options")) {
       expect(quiet).toEqual({ exitCode: 0, stdout: "quiet-dead\n", stderr: WAITS_FOR_DD("quiet-dead") });
       const enqueued = await cli("enqueue", '{"id":"x","command":"true","after":["dd"]}');
       expect(enqueued).toEqual({ exitCode: 0, stdout: "✓ Enqueued job x\n", stderr: WAITS_FOR_DD("x") });
-      for (const id of ["after-dead", "quiet-dead", "x"]) expect(await stateOf(id)).toBe("canceled");
+      // --json says so too, for scripts that read stdout only.
+      const addedJson = await cli("add", "--json", "--id", "json-dead", "--after", "dd", "--", "true");
+      expect(JSON.parse(addedJson.stdout)).toEqual({ id: "json-dead", state: "canceled" });
+      const enqueuedJson = await cli("enqueue", "--json", '{"id":"y","command":"true","after":["dd"]}');
+      expect(JSON.parse(enqueuedJson.stdout)).toEqual({
+        enqueued: 1,
+        ids: ["y"],
+        schedules: [],
+        canceled: ["y"],
+      });
+      expect(JSON.parse((await cli("add", "--json", "--id", "json-fine", "--", "true")).stdout)).toEqual({
+        id: "json-fine",
+        state: "pending",
+      });
+      for (const id of ["after-dead", "quiet-dead", "x", "json-dead", "y"])
+        expect(await stateOf(id)).toBe("canceled");
 
       // What the warning says to do re-arms them.
       succeeded(await cli("dlq", "retry", "dd"));
