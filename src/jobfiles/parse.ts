@@ -119,6 +119,14 @@ function conflictMarkerOffset(text: string): number | null {
   return /^(?:<{7}|\|{7}|={7}|>{7})(?: |\r?$)/m.exec(text)?.index ?? null;
 }
 
+/**
+ * A hint's example as a YAML file writes it: the spec's checks speak JSON (`e.g. "command":
+ * "echo hello"`), which is valid YAML too, but a YAML user writes the key bare.
+ */
+export function yamlHint(hint: string): string {
+  return hint.replace(/\be\.g\. "([A-Za-z_$][\w$]*)": /g, "e.g. $1: ");
+}
+
 /** The YAML parser's words for what a JSON file breaks, in JSON's terms. */
 function jsonWording(message: string): string {
   return message === "Map keys must be unique" ? "an object's keys must be unique" : message;
@@ -322,7 +330,7 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
     for (const problem of declared.problems) {
       const field = problem.field;
       const offset = (field === null ? null : fieldOffset(entry.node, field, doc)) ?? entry.offset;
-      report(offset, field, problem.message, problem.hint);
+      report(offset, field, problem.message, isJson ? problem.hint : yamlHint(problem.hint));
     }
     if (declared.problems.length > 0) continue;
     const fields: Record<string, Place> = {};

@@ -44,6 +44,13 @@ describe("file forms", () => {
     expect(only("jobs: []\n")).toEqual([]);
   });
 
+  test("a hint's example is written as the file writes it: a bare key in YAML, a quoted one in JSON", () => {
+    const hint = (text: string, rel: string) =>
+      parseJobfile(text, rel).problems.map((problem) => problem.hint);
+    expect(hint("command: 12345\n", "a.yaml")).toEqual(['e.g. command: "echo hello"']);
+    expect(hint('{"command": 12345}', "a.json")).toEqual(['e.g. "command": "echo hello"']);
+  });
+
   test("JSON files, with an editor's $schema key ignored", () => {
     const specs = only(
       '{"$schema": "../schema/jobfile.schema.json", "command": ["echo", "hi"], "tags": ["b", "a"]}',
