@@ -123,7 +123,7 @@ function conflictMarkerOffset(text: string): number | null {
  * A hint's example as a YAML file writes it: the spec's checks speak JSON (`e.g. "command":
  * "echo hello"`), which is valid YAML too, but a YAML user writes the key bare.
  */
-export function yamlHint(hint: string): string {
+function yamlHint(hint: string): string {
   return hint.replace(/\be\.g\. "([A-Za-z_$][\w$]*)": /g, "e.g. $1: ");
 }
 
