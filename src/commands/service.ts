@@ -88,6 +88,7 @@ export function registerService(cli: CAC): void {
         cli: CLI_PATH,
         home: queuectlHome(),
         db,
+        host: process.env.QUEUECTL_HOST?.trim() || undefined,
         path: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
         workingDirectory: process.cwd(),
         concurrency: integerOption("concurrency", lastValue(options.concurrency), 1, 1),

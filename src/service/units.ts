@@ -4,7 +4,7 @@
  * what gets installed.
  *
  * Each unit restarts on failure, carries the environment queuectl needs (QUEUECTL_HOME,
- * QUEUECTL_DB when set, and PATH so that jobs find the same tools as in the shell that
+ * QUEUECTL_DB and QUEUECTL_HOST when set, and PATH so that jobs find the same tools as in the shell that
  * wrote the unit), and stops the worker with KillMode=mixed: SIGTERM reaches the worker
  * alone, which stops claiming and lets running jobs finish, and only what is still running
  * after TimeoutStopSec is killed.
@@ -24,6 +24,8 @@ export interface UnitParams {
   home: string;
   /** QUEUECTL_DB, made absolute for a file; undefined for the default under home. */
   db: string | undefined;
+  /** QUEUECTL_HOST when set, so the units register under the name the shell used; undefined for the OS host name. */
+  host?: string | undefined;
   path: string;
   /** The folder the units run in, and where a relative jobs folder is found. */
   workingDirectory: string;
@@ -110,6 +112,7 @@ export function unitText(kind: UnitKind, params: UnitParams): string {
   const environment = [
     `QUEUECTL_HOME=${params.home}`,
     ...(params.db === undefined ? [] : [`QUEUECTL_DB=${params.db}`]),
+    ...(params.host === undefined ? [] : [`QUEUECTL_HOST=${params.host}`]),
     `PATH=${params.path}`,
   ];
   const lines = [

@@ -14,7 +14,12 @@ const context = workerTestContext();
 test("prints the three units with restart policy, environment and the commands they run", async () => {
   const out = ok(
     await runCli(["service", "--concurrency", "4", "--jobs", "/srv/jobs", "--port", "9090"], {
-      env: { ...context.home.env, QUEUECTL_DB: "queue.db", PATH: "/opt/tools/bin:/usr/bin" },
+      env: {
+        ...context.home.env,
+        QUEUECTL_DB: "queue.db",
+        QUEUECTL_HOST: "beta",
+        PATH: "/opt/tools/bin:/usr/bin",
+      },
       cwd: context.home.home,
     }),
   );
@@ -26,6 +31,8 @@ test("prints the three units with restart policy, environment and the commands t
     expect(unit).toContain(`Environment=QUEUECTL_HOME=${context.home.home}\n`);
     expect(unit).toContain(`Environment=QUEUECTL_DB=${join(context.home.home, "queue.db")}\n`);
     expect(unit).toContain("Environment=PATH=/opt/tools/bin:/usr/bin\n");
+    // The name the shell registered under, as in "Two machines, step by step".
+    expect(unit).toContain("Environment=QUEUECTL_HOST=beta\n");
     expect(unit).toMatch(/^\[Install\]\nWantedBy=(default|multi-user)\.target$/m);
   }
   expect(units[1]).toMatch(/^ExecStart=\S+ \S+cli\.ts worker run --concurrency 4$/m);
