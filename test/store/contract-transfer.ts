@@ -134,6 +134,44 @@ export function transferContract(withStore: WithStore): void {
   );
 
   test(
+    "a job that has yet to run may not wait for an id missing from the file and the queue, nor in a cycle",
+    withStore(async ({ store }) => {
+      await store.jobInsertMany({ jobs: [newJob("here")], now: T0 });
+      const waits = (id: string, after: string[], state: JobRecord["state"] = "pending") =>
+        record(id, { state, spec: { id, command: `echo ${id}`, after } });
+      const refusal = async (jobs: JobRecord[]) => {
+        const error = await store.jobImportMany({ jobs }).then(
+          () => null,
+          (thrown: unknown) => thrown,
+        );
+        expect(error).toBeInstanceOf(UserError);
+        return (error as UserError).message;
+      };
+      // The parent was cut from the file: the child would run before it.
+      expect(await refusal([waits("child", ["parent"]), record("other")])).toBe(
+        'job "child" waits for "parent", which is neither in the file nor in the queue',
+      );
+      expect(await refusal([waits("a", ["b"]), waits("b", ["a"], "failed")])).toBe(
+        "the dependencies form a cycle: a → b → a",
+      );
+      expect(await store.jobGet({ id: "other" })).toBeNull();
+      // In the file, in the queue already, or a finished job's (purged at the source): fine.
+      await store.jobImportMany({
+        jobs: [
+          waits("c1", ["p1"]),
+          record("p1"),
+          waits("c2", ["here"]),
+          waits("done", ["purged"], "completed"),
+        ],
+      });
+      expect((await store.jobGet({ id: "c1" }))?.state).toBe("pending");
+      expect(await store.jobClaim({ workerId: "w", host: "h", now: T0 + 1, leaseMs: 10 })).toMatchObject({
+        id: "here",
+      });
+    }),
+  );
+
+  test(
     "an imported job's completed revisions get their dates back from its attempts, for sync to show",
     withStore(async ({ store }) => {
       const attempt = (token: number, revision: string, exitCode: number, finishedAt: number) => ({

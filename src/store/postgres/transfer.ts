@@ -5,6 +5,7 @@
  */
 
 import type { SQL } from "bun";
+import { importWaitRefusal, waitsOnImport } from "../../core/import-waits.ts";
 import { lastToken } from "../columns.ts";
 import { firstRejected, importDuplicateError, scheduleDuplicateError } from "../errors.ts";
 import type { JobExportPage, JobExportParams, JobImportParams, JobImportStreamParams } from "../params.ts";
@@ -194,6 +195,8 @@ export async function importJobStream(
 ): Promise<ImportResult> {
   const merge = params.merge ?? false;
   const edges: [id: string, dependency: string][] = [];
+  /** Imported jobs that have yet to run, by id, with what they wait for (import-waits.ts). */
+  const waiting = new Map<string, string[]>();
   let jobsSeen = 0;
   let jobsImported = 0;
   let schedulesSeen = 0;
@@ -207,13 +210,22 @@ export async function importJobStream(
     for (let start = 0; start < jobs.length; start += INSERT_BATCH) {
       const inserted = await importBatch(tx, jobs.slice(start, start + INSERT_BATCH), merge);
       jobsImported += inserted.length;
-      for (const job of inserted)
+      for (const job of inserted) {
         for (const dependency of job.spec.after ?? []) edges.push([job.id, dependency]);
+        if (waitsOnImport(job.state, job.spec.after)) waiting.set(job.id, job.spec.after ?? []);
+      }
     }
     jobsSeen += jobs.length;
     params.onProgress?.(jobsSeen);
   }
   if (edges.length > 0) await lockDependenciesExclusive(tx, schema);
+  const named = [...new Set([...waiting.values()].flat())];
+  const missing: { id: string }[] =
+    named.length === 0
+      ? []
+      : await tx`SELECT d AS id FROM unnest(${named}::text[]) AS d WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = d)`;
+  const refusal = importWaitRefusal(waiting, new Set(missing.map((row) => row.id)));
+  if (refusal) throw refusal;
   await importDependencies(tx, edges);
   return {
     jobsImported,

@@ -5,6 +5,7 @@
  */
 
 import type { Database } from "bun:sqlite";
+import { importWaitRefusal, waitsOnImport } from "../../core/import-waits.ts";
 import { lastToken } from "../columns.ts";
 import { importDuplicateError, scheduleDuplicateError } from "../errors.ts";
 import type { JobExportPage, JobExportParams, JobImportParams, JobImportStreamParams } from "../params.ts";
@@ -146,6 +147,8 @@ class JobImporter {
   private schedulesSkipped = 0;
   private readonly written: SettingsWritten = { config: new Set(), queues: new Set() };
   private readonly dependencies: [id: string, after: string[]][] = [];
+  /** Imported jobs that have yet to run, by id, with what they wait for (import-waits.ts). */
+  private readonly waiting = new Map<string, string[]>();
   private readonly insert;
   private readonly completed;
   private readonly attempt;
@@ -233,14 +236,22 @@ class JobImporter {
       );
     }
     if (job.spec.after && job.spec.after.length > 0) this.dependencies.push([job.id, job.spec.after]);
+    if (waitsOnImport(job.state, job.spec.after)) this.waiting.set(job.id, job.spec.after ?? []);
   }
 
   /**
-   * Dependencies once every row is in, so the input may list a pipeline in any order. A
-   * dependency that is not in the store (purged at the source) counts as done, as it does
-   * for releaseDependents.
+   * Dependencies once every row is in, so the input may list a pipeline in any order. A job
+   * that has yet to run may not wait for an id the store lacks, nor in a cycle (see
+   * import-waits.ts); a finished job's missing dependency (purged at the source) counts as
+   * done, as it does for releaseDependents.
    */
   finish(): ImportResult {
+    const named = [...new Set([...this.waiting.values()].flat())];
+    const missing = this.db
+      .query("SELECT value FROM json_each(?) WHERE value NOT IN (SELECT id FROM jobs)")
+      .all(JSON.stringify(named)) as { value: string }[];
+    const refusal = importWaitRefusal(this.waiting, new Set(missing.map((row) => row.value)));
+    if (refusal) throw refusal;
     const depend = this.db.query(
       "INSERT OR IGNORE INTO job_deps (job_id, depends_on) SELECT ?, value FROM json_each(?)",
     );
