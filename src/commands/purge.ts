@@ -1,4 +1,4 @@
-import { closeSync, openSync } from "node:fs";
+import { closeSync } from "node:fs";
 import { resolve } from "node:path";
 import type { CAC } from "cac";
 import { parseDurationMs } from "../core/duration.ts";
@@ -6,7 +6,7 @@ import { UserError } from "../core/errors.ts";
 import { queuectlHome } from "../core/home.ts";
 import type { JobState } from "../core/job.ts";
 import { colors, printJson } from "../render.ts";
-import { ArchiveWriteError } from "../worker/archive.ts";
+import { ArchiveWriteError, openArchive } from "../worker/archive.ts";
 import { purgeFinishedJobs } from "../worker/retention.ts";
 import { type GlobalOptions, lastValue, listItems, withStore } from "./context.ts";
 
@@ -81,7 +81,7 @@ export function registerPurge(cli: CAC): void {
 function writableArchive(path: string): string {
   const absolute = resolve(path);
   try {
-    closeSync(openSync(absolute, "a", 0o600));
+    closeSync(openArchive(absolute));
   } catch (error) {
     throw archiveRefused(path, (error as NodeJS.ErrnoException).code ?? (error as Error).message);
   }

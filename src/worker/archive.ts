@@ -9,7 +9,7 @@
  * the store, never in neither.
  */
 
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, writeSync } from "node:fs";
 import type { JobRecord } from "../store/store.ts";
 
 /**
@@ -31,12 +31,32 @@ export function archiveLine(record: JobRecord): string {
   return `${JSON.stringify({ kind: "job", ...record })}\n`;
 }
 
-/** Appends `records` to the file (created 0600: jobs carry commands and output) and flushes it. */
+/**
+ * Opens the archive for appending, created 0600 (jobs carry commands and output). With
+ * O_NONBLOCK: a purge appends inside its write transaction, and opening a FIFO or a device
+ * for writing can wait forever for a reader, holding every writer of the queue back. A FIFO
+ * without a reader now fails at once (ENXIO), and anything but a regular file is refused;
+ * on a regular file the flag changes nothing.
+ */
+export function openArchive(path: string): number {
+  const fd = openSync(
+    path,
+    constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK,
+    0o600,
+  );
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    throw Object.assign(new Error(`${path} is not a regular file`), { code: "not a regular file" });
+  }
+  return fd;
+}
+
+/** Appends `records` to the file (see openArchive) and flushes it. */
 export function appendToArchive(path: string, records: JobRecord[]): void {
   if (records.length === 0) return;
   const bytes = Buffer.from(records.map(archiveLine).join(""));
   try {
-    const fd = openSync(path, "a", 0o600);
+    const fd = openArchive(path);
     const before = fstatSync(fd).size;
     try {
       // A disk that fills up part way takes a short write without an error; the next write

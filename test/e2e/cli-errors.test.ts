@@ -210,6 +210,11 @@ const cases: [string, () => string[], string, string?][] = [
   ["extra arguments", () => ["show", "a", "b"], "unused args"],
   ["an unsupported database URL", () => ["--db", "mysql://localhost/q", "list"], "unsupported database URL"],
   [
+    "a retention-archive that is a folder",
+    () => ["config", "set", "retention-archive", "/tmp"],
+    "retention-archive /tmp is not a regular file",
+  ],
+  [
     "worker start --watch of a missing folder",
     () => ["worker", "start", "--watch", "/nonexistent/jobs"],
     "the jobs folder /nonexistent/jobs does not exist",

@@ -123,10 +123,29 @@ for (const backend of backends) {
       async () => {
         const { h, store } = await finishedJobs(backend);
         const errors = await retainInto(h, store, "/dev/full", async (seen) => seen.length > 0, "the error");
-        expect((errors[0] as Error).message).toBe("archive /dev/full: cannot write it (ENOSPC)");
+        // A device is refused before anything is written to it.
+        expect((errors[0] as Error).message).toBe("archive /dev/full: cannot write it (not a regular file)");
         expect((await store.jobGet({ id: "kept" }))?.state).toBe("completed");
       },
     );
+
+    test("an archive that is a FIFO fails at once instead of holding the purge's transaction open", async () => {
+      const { h, store } = await finishedJobs(backend);
+      const fifo = join(h.queue.home.home, "archive.fifo");
+      expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+      const purge = {
+        states: ["completed" as const],
+        finishedBefore: Date.now() + 1000,
+        home: h.queue.home.home,
+      };
+      // Without O_NONBLOCK the open waits for a reader forever, and this never settles.
+      await expect(purgeFinishedJobs(store, { ...purge, dryRun: false, archive: fifo })).rejects.toThrow(
+        `archive ${fifo}: cannot write it (ENXIO)`,
+      );
+      expect((await store.jobGet({ id: "kept" }))?.state).toBe("completed");
+      // The store is not left locked: the next write goes through.
+      await store.configSet({ key: "retention", value: "off" });
+    });
 
     test("the retention purge appends to retention-archive", async () => {
       const { h, store } = await finishedJobs(backend);
