@@ -6,6 +6,7 @@ import { ensureHome, hostName, queuectlHome } from "../core/home.ts";
 import { printWorkerEvent } from "../render/worker-events.ts";
 import { LONG_RUNNING_CONNECTIONS, openStore } from "../store/open.ts";
 import { Worker } from "../worker/loop.ts";
+import { assertOwnStore } from "../worker/own-store.ts";
 import { RELEASE_SIGNAL, STOP_SIGNAL, WAKE_SIGNAL } from "../worker/signals.ts";
 import { PREFETCH_HELP, type WorkerFlags, workerFlags } from "./context.ts";
 
@@ -16,6 +17,7 @@ interface RunOptions extends WorkerFlags {
 async function runForeground(options: RunOptions): Promise<void> {
   const { concurrency, prefetch, queues } = workerFlags(options);
   const home = ensureHome(queuectlHome());
+  assertOwnStore(options.db, home);
   const store = await openStore({
     url: options.db,
     synchronous: "NORMAL",

@@ -6,6 +6,7 @@ import { UserError } from "../core/errors.ts";
 import { ensureHome, hostName, queuectlHome } from "../core/home.ts";
 import { colors, printJson, safeText } from "../render.ts";
 import type { Store } from "../store/store.ts";
+import { assertOwnStore } from "../worker/own-store.ts";
 import { isProcessAlive } from "../worker/process-info.ts";
 import { MAX_WORKER_COUNT, startWorkers } from "../worker/supervisor.ts";
 import {
@@ -70,6 +71,8 @@ export function registerWorkerStart(cli: CAC): void {
         throw new UserError("--watch needs a folder", "e.g. --watch jobs");
       }
       const home = ensureHome(queuectlHome());
+      // Refused here too, so that the command says why (exit 2) instead of its workers.
+      assertOwnStore(options.db, home);
       await withStore(options, async (store) => {
         if (watch !== undefined) await refuseWatchedFolder(store, String(watch));
         const started = await startWorkers(store, {
