@@ -17,7 +17,11 @@ const CHECK_MS = 250;
  */
 const REFRESH_MS = 5000;
 
-type Listener = (chunk: string) => void;
+/** One open page: what it is sent, and how its stream ends. */
+interface Listener {
+  send(chunk: string): void;
+  close(): void;
+}
 
 export class StatusFeed {
   private readonly listeners = new Set<Listener>();
@@ -39,15 +43,24 @@ export class StatusFeed {
     let listener: Listener | null = null;
     const body = new ReadableStream<Uint8Array>({
       start: async (controller) => {
-        listener = (chunk) => {
-          try {
-            controller.enqueue(encoder.encode(chunk));
-          } catch {
-            // The client went away between the check and the write; cancel() cleans up.
-          }
+        listener = {
+          send: (chunk) => {
+            try {
+              controller.enqueue(encoder.encode(chunk));
+            } catch {
+              // The client went away between the check and the write; cancel() cleans up.
+            }
+          },
+          close: () => {
+            try {
+              controller.close();
+            } catch {
+              // Already closed by the client.
+            }
+          },
         };
         controller.enqueue(encoder.encode("retry: 2000\n\n"));
-        listener(await this.event());
+        listener.send(await this.event());
         this.listeners.add(listener);
         this.start();
       },
@@ -61,6 +74,16 @@ export class StatusFeed {
   }
 
   stop(): void {
+    this.closeAll();
+  }
+
+  /**
+   * Ends every open stream: the page reconnects (`retry: 2000`) and gets a fresh status, or
+   * an error it can show. Dropping a listener without closing its stream left the page on
+   * a live connection that never heard from the server again.
+   */
+  private closeAll(): void {
+    for (const listener of this.listeners) listener.close();
     this.listeners.clear();
   }
 
@@ -72,9 +95,9 @@ export class StatusFeed {
   private async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    let marker = await this.store.changeMarker();
-    let sentAt = this.clock();
     try {
+      let marker = await this.store.changeMarker();
+      let sentAt = this.clock();
       while (this.listeners.size > 0) {
         await Bun.sleep(CHECK_MS);
         const current = await this.store.changeMarker();
@@ -84,11 +107,12 @@ export class StatusFeed {
         this.poked = false;
         sentAt = this.clock();
         const chunk = await this.event();
-        for (const listener of this.listeners) listener(chunk);
+        for (const listener of this.listeners) listener.send(chunk);
       }
     } catch {
-      // The store was closed under us (shutdown); pages reconnect to the next server.
-      this.listeners.clear();
+      // The store failed (a dropped connection, a table gone) or was closed under us
+      // (shutdown): every page reconnects, to this server or the next.
+      this.closeAll();
     } finally {
       this.running = false;
     }
