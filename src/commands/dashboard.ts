@@ -1,6 +1,7 @@
 import type { CAC } from "cac";
 import { negatedFlagsAsFalse, TEXT_OPTION } from "../cli-argv.ts";
 import { runtimeError, UserError } from "../core/errors.ts";
+import { safeText } from "../render.ts";
 import { LONG_RUNNING_CONNECTIONS, openStore } from "../store/open.ts";
 import { type GlobalOptions, integerOption, lastValue } from "./context.ts";
 
@@ -60,6 +61,13 @@ export function registerDashboard(cli: CAC): void {
         throw runtimeError(`port ${port} on ${host} is in use`, `pick another with --port ${port + 1}`);
       if (code === "EADDRNOTAVAIL")
         throw runtimeError(`cannot bind ${host}`, "use an address of this machine, e.g. --host 127.0.0.1");
+      // A name that does not resolve, or text that is no address (EINVAL, ENOTFOUND): the
+      // flag's value is wrong, not the machine.
+      if (code === "EINVAL" || code === "ENOTFOUND" || code === "EAI_NONAME")
+        throw new UserError(
+          `--host ${safeText(host)} is not an address or name of this machine`,
+          "e.g. --host 127.0.0.1, or --host 0.0.0.0 for every interface",
+        );
       throw error;
     }
     // A generated token is shown once, in the URL to open (as Jupyter does); a token the

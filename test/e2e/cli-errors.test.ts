@@ -210,6 +210,11 @@ const cases: [string, () => string[], string, string?][] = [
   ["extra arguments", () => ["show", "a", "b"], "unused args"],
   ["an unsupported database URL", () => ["--db", "mysql://localhost/q", "list"], "unsupported database URL"],
   [
+    "dashboard --host that is no address",
+    () => ["dashboard", "--host", "999.1.1.1"],
+    "--host 999.1.1.1 is not an address or name of this machine",
+  ],
+  [
     "a retention-archive that is a folder",
     () => ["config", "set", "retention-archive", "/tmp"],
     "retention-archive /tmp is not a regular file",
