@@ -111,6 +111,15 @@ function isPresent(path: string): boolean {
   }
 }
 
+/** Whether `path` names anything, a dangling link included; false when that cannot be told. */
+function isThere(path: string): boolean {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Reads at most `limit` bytes from the end (`fromEnd`) or the start of a regular file; null
  * when there is none. O_NONBLOCK: a FIFO a job left in its place must not hang the worker.
@@ -143,7 +152,12 @@ function readRegularFile(
 /** What an attempt left in its result file: JSON text to store, or a note on why nothing is. */
 export function readResult(path: string): { result: string | null; note: string | null } {
   const file = readRegularFile(path, RESULT_CAP_BYTES + 1, false);
-  if (file === null) return { result: null, note: null };
+  if (file === null) {
+    // Something the job put there that is no file (a FIFO, a folder, a dangling link) is
+    // said so; a path that cannot be looked at (its folder replaced) is taken as no result.
+    const note = isThere(path) ? "result not stored: $QUEUECTL_RESULT is not a regular file" : null;
+    return { result: null, note };
+  }
   if (file.size > RESULT_CAP_BYTES) {
     return {
       result: null,

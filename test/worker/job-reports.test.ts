@@ -137,6 +137,21 @@ for (const backend of backends) {
       expect(attempt?.error).toBeNull();
     });
 
+    test("a FIFO or a folder in the result file's place is said so on the attempt", async () => {
+      const { h, store } = await setUp(backend);
+      await h.enqueue(store, [
+        { id: "fifo", command: 'mkfifo "$QUEUECTL_RESULT"' },
+        { id: "folder", command: 'mkdir "$QUEUECTL_RESULT"' },
+      ]);
+      h.start(await h.open());
+      for (const id of ["fifo", "folder"]) {
+        expect(await h.settled(store, id)).toBe("completed");
+        const [attempt] = await store.attemptList({ jobId: id });
+        expect(attempt?.error).toBe("result not stored: $QUEUECTL_RESULT is not a regular file");
+        expect((await store.jobGet({ id }))?.result).toBeNull();
+      }
+    });
+
     test("a retry that writes no result does not keep the failed attempt's", async () => {
       const { h, store } = await setUp(backend);
       await store.configSet({ key: "backoff-base", value: "1" });
