@@ -129,8 +129,10 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     },
   });
   policy.cookieName = tokenCookieName(server.port ?? options.port);
-  const host =
-    options.host.includes(":") && !options.host.startsWith("[") ? `[${options.host}]` : options.host;
+  // Bound to every interface, the page is opened at this machine's loopback address: no
+  // browser opens http://0.0.0.0/.
+  const reachable = options.host === "0.0.0.0" ? "127.0.0.1" : options.host === "::" ? "::1" : options.host;
+  const host = reachable.includes(":") && !reachable.startsWith("[") ? `[${reachable}]` : reachable;
   return {
     url: `http://${host}:${server.port}/`,
     async stop() {

@@ -48,7 +48,9 @@ describe("queuectl dashboard", () => {
     const dashboard = await startDashboard(home.env, ["--host", "0.0.0.0"]);
     try {
       expect(dashboard.token).toMatch(/^[0-9a-f]{48}$/);
-      const url = `${dashboard.origin.replace("0.0.0.0", "127.0.0.1")}/api/status`;
+      // The printed address is one a browser can open, not 0.0.0.0.
+      expect(dashboard.origin).toStartWith("http://127.0.0.1:");
+      const url = `${dashboard.origin}/api/status`;
       expect((await fetch(url)).status).toBe(401);
       expect((await fetch(url, { headers: dashboard.auth })).status).toBe(200);
     } finally {
