@@ -78,7 +78,7 @@ function httpHint(error: UserError): string {
   return error.message.startsWith(`${BODY_NAME}: invalid JSON (`) ? HTTP_JSON_HINT : error.hint;
 }
 
-/** The `enqueue --json` answer: `{ enqueued, ids, schedules }`, with 201 Created. */
+/** The `enqueue --json` answer: `{ enqueued, ids, schedules, canceled }`, with 201 Created. */
 export async function enqueueJobs(store: Store, request: Request, now: number): Promise<Response> {
   const format = formatOf(request);
   if (format === undefined) {
@@ -100,6 +100,7 @@ export async function enqueueJobs(store: Store, request: Request, now: number): 
         enqueued: result.jobs.length + result.schedules.length,
         ids: [...result.jobs, ...result.schedules],
         schedules: result.schedules,
+        canceled: result.canceledAtOnce.map((job) => job.id),
       },
       201,
     );

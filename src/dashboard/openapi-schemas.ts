@@ -188,6 +188,12 @@ export const SCHEMAS = {
       enqueued: { type: "integer" },
       ids: { type: "array", items: { type: "string" } },
       schedules: { type: "array", items: { type: "string" } },
+      canceled: {
+        type: "array",
+        items: { type: "string" },
+        description:
+          "Jobs canceled as they were queued: a job they wait on had already ended dead or canceled.",
+      },
     },
   },
   Retried: { type: "object", properties: { retried: { type: "array", items: { type: "string" } } } },

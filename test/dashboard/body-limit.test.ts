@@ -149,7 +149,7 @@ describe("POST /api/jobs with a body over the limit", () => {
       body,
     });
     expect(response.status).toBe(201);
-    expect(await response.json()).toEqual({ enqueued: 1, ids: ["chunked"], schedules: [] });
+    expect(await response.json()).toEqual({ enqueued: 1, ids: ["chunked"], schedules: [], canceled: [] });
   });
 
   test("a sign-in body over its small cap is a wrong token", async () => {

@@ -54,9 +54,9 @@ for (const backend of backends) {
         JSON.stringify({ id: "one", command: "echo one", tags: ["t"] }),
       );
       expect(response.status).toBe(201);
-      expect(await response.json()).toEqual({ enqueued: 1, ids: ["one"], schedules: [] });
+      expect(await response.json()).toEqual({ enqueued: 1, ids: ["one"], schedules: [], canceled: [] });
       const cli = await cliJson("enqueue", JSON.stringify({ id: "two", command: "echo two" }));
-      expect(cli).toEqual({ enqueued: 1, ids: ["two"], schedules: [] });
+      expect(cli).toEqual({ enqueued: 1, ids: ["two"], schedules: [], canceled: [] });
       const [api, shown] = await Promise.all([
         get("/api/jobs/one").then((r) => r.json() as Promise<Json>),
         cliJson("show", "one"),
@@ -75,7 +75,7 @@ for (const backend of backends) {
           ],
         }),
       );
-      expect(await list.json()).toEqual({ enqueued: 2, ids: ["build", "ship"], schedules: [] });
+      expect(await list.json()).toEqual({ enqueued: 2, ids: ["build", "ship"], schedules: [], canceled: [] });
       const yaml = await post(
         "/api/jobs",
         "- id: nightly/report\n  command: make report\n  schedule: '0 3 * * *'\n- id: y1\n  command: 'true'\n",
@@ -86,13 +86,14 @@ for (const backend of backends) {
         enqueued: 2,
         ids: ["y1", "nightly/report"],
         schedules: ["nightly/report"],
+        canceled: [],
       });
       const ndjson = await post(
         "/api/jobs",
         '{"id":"n1","command":"true"}\n{"id":"n2","command":"true","queue":"emails"}\n',
         "application/x-ndjson",
       );
-      expect(await ndjson.json()).toEqual({ enqueued: 2, ids: ["n1", "n2"], schedules: [] });
+      expect(await ndjson.json()).toEqual({ enqueued: 2, ids: ["n1", "n2"], schedules: [], canceled: [] });
       const dependencies = (await (await get("/api/jobs/ship/dependencies")).json()) as Json;
       expect(dependencies.upstream).toEqual([{ id: "build", state: "pending" }]);
       expect((await cliJson<Json[]>("schedule", "list")).map((entry) => entry.id)).toEqual([
