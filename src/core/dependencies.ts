@@ -246,6 +246,12 @@ function jobAsWritten(jobId: string, origin: JobOrigin | undefined): string {
  * already ended (see dependentState); `rootState` is how `decision.root` ended, which picks
  * the command that runs it again.
  */
+/** A job outside an input that ended badly, and the job whose end canceled it (if any). */
+export interface EndedJob {
+  state: "dead" | "canceled";
+  canceledBy: string | null;
+}
+
 export interface CanceledAtOnce {
   id: string;
   decision: Extract<DependentState, { state: "canceled" }>;
@@ -255,21 +261,22 @@ export interface CanceledAtOnce {
 /**
  * Why each of `canceled` (jobs of one input the store canceled as it queued them) was
  * canceled, decided as the store decided it: `waits` gives the input's `after` lists, `ended`
- * the dependencies outside the input that had ended. What an outside dependency was itself
- * canceled by is not known here, so it counts as its own root.
+ * the jobs outside the input that had ended: the dependencies, with what canceled each
+ * (its `canceled_by`), and those roots themselves, so the warning names the job to run again.
  */
 export function canceledAtOnceCauses(
   canceled: readonly string[],
   waits: ReadonlyMap<string, readonly string[]>,
-  ended: ReadonlyMap<string, "dead" | "canceled">,
+  ended: ReadonlyMap<string, EndedJob>,
 ): CanceledAtOnce[] {
   const isCanceled = new Set(canceled);
   const roots = new Map<string, string>();
   const causes: CanceledAtOnce[] = [];
   for (const id of dependencyOrder(canceled, waits)) {
     const statuses = (waits.get(id) ?? []).map((dependency): DependencyStatus => {
-      const state = ended.get(dependency);
-      if (state !== undefined) return { id: dependency, state, canceledBy: null };
+      const outside = ended.get(dependency);
+      if (outside !== undefined)
+        return { id: dependency, state: outside.state, canceledBy: outside.canceledBy };
       if (isCanceled.has(dependency))
         return { id: dependency, state: "canceled", canceledBy: roots.get(dependency) ?? null };
       return { id: dependency, state: "pending", canceledBy: null };
@@ -277,7 +284,7 @@ export function canceledAtOnceCauses(
     const decision = dependentState(statuses);
     if (decision.state !== "canceled") continue;
     roots.set(id, decision.root);
-    causes.push({ id, decision, rootState: ended.get(decision.root) ?? "canceled" });
+    causes.push({ id, decision, rootState: ended.get(decision.root)?.state ?? "canceled" });
   }
   return causes;
 }

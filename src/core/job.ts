@@ -40,6 +40,8 @@ export interface Job {
   revision: string;
   /** A `kill` waiting for the running attempt's worker: end `canceled`, or count a failed attempt (`retry`). */
   kill_requested?: "cancel" | "retry" | null;
+  /** The job whose death or cancellation canceled this one (retrying that re-arms it), or null. */
+  canceled_by?: string | null;
   /** The last progress a running attempt reported (0–100); kept after the job ends. Null: none yet. */
   progress_pct?: number | null;
   /** The short message that came with that progress, or null. */

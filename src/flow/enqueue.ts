@@ -8,9 +8,11 @@ import {
   assertNoCycle,
   type CanceledAtOnce,
   canceledAtOnceCauses,
+  type EndedJob,
   MissingDependencyError,
 } from "../core/dependencies.ts";
 import { UserError } from "../core/errors.ts";
+import type { Job } from "../core/job.ts";
 import { jobOrigin, type PreparedJob } from "../core/job-input.ts";
 import { claimantIds, firstScheduleClaim, scheduleClaim, scheduleClaimError } from "../core/occurrence-id.ts";
 import { nextOccurrence } from "../core/schedule.ts";
@@ -84,6 +86,12 @@ export async function findCanceledAtOnce(
   if (outside.size === 0) return [];
   const ended = await endedAmong(store, outside);
   if (ended.size === 0) return [];
+  // A dependency canceled because another job ended: that job is the one to run again.
+  const roots = new Set(
+    [...ended.values()].flatMap((job) => (job.canceledBy === null ? [] : [job.canceledBy])),
+  );
+  for (const [id, job] of await endedAmong(store, new Set([...roots].filter((root) => !ended.has(root)))))
+    ended.set(id, job);
   const edges = await store.jobDependentEdges({ ids: [...ended.keys()] });
   const canceled = new Set(
     edges.filter((edge) => edge.state === "canceled" && waits.has(edge.id)).map((edge) => edge.id),
@@ -91,21 +99,23 @@ export async function findCanceledAtOnce(
   return canceledAtOnceCauses([...canceled], waits, ended);
 }
 
-/** Which of `ids` are jobs that ended dead or canceled. */
-async function endedAmong(store: Store, ids: ReadonlySet<string>): Promise<Map<string, "dead" | "canceled">> {
-  const ended = new Map<string, "dead" | "canceled">();
-  const keep = (id: string, state: string | undefined) => {
-    if (state === "dead" || state === "canceled") ended.set(id, state);
+/** Which of `ids` are jobs that ended dead or canceled, with what canceled each. */
+async function endedAmong(store: Store, ids: ReadonlySet<string>): Promise<Map<string, EndedJob>> {
+  const ended = new Map<string, EndedJob>();
+  const keep = (id: string, job: Job | null | undefined) => {
+    if (job?.state === "dead" || job?.state === "canceled")
+      ended.set(id, { state: job.state, canceledBy: job.canceled_by ?? null });
   };
+  if (ids.size === 0) return ended;
   if (ids.size > LOOKUPS_AT_MOST) {
     const counts = await store.jobCounts();
     if (counts.dead + counts.canceled < ids.size) {
       const { jobs } = await store.jobPage({ states: ["dead", "canceled"], limit: null });
-      for (const job of jobs) if (ids.has(job.id)) keep(job.id, job.state);
+      for (const job of jobs) if (ids.has(job.id)) keep(job.id, job);
       return ended;
     }
   }
-  for (const id of ids) keep(id, (await store.jobGet({ id }))?.state);
+  for (const id of ids) keep(id, await store.jobGet({ id }));
   return ended;
 }
 

@@ -61,6 +61,7 @@ export function rowToJob(row: Row): Job {
     source: toNullableString(row.source),
     revision: String(row.revision),
     kill_requested: (toNullableString(row.kill_requested) as Job["kill_requested"]) ?? null,
+    canceled_by: toNullableString(row.canceled_by),
     progress_pct: toNullableNumber(row.progress_pct),
     progress_message: toNullableString(row.progress_message),
     result: toNullableString(row.result),

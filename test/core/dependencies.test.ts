@@ -10,6 +10,7 @@ import {
   dependencyEndedError,
   dependencyOrder,
   dependentState,
+  type EndedJob,
   MissingDependencyError,
 } from "../../src/core/dependencies.ts";
 import type { JobState } from "../../src/core/job.ts";
@@ -158,9 +159,9 @@ describe("canceledAtOnceCauses", () => {
     ["c", ["b", "gone"]],
     ["d", ["pending-one"]],
   ]);
-  const ended = new Map<string, "dead" | "canceled">([
-    ["dead-one", "dead"],
-    ["gone", "canceled"],
+  const ended = new Map<string, EndedJob>([
+    ["dead-one", { state: "dead", canceledBy: null }],
+    ["gone", { state: "canceled", canceledBy: null }],
   ]);
   test("each canceled job of the input with its root, decided as the store decides it", () => {
     const causes = canceledAtOnceCauses(["c", "b", "a"], waits, ended);
@@ -172,6 +173,19 @@ describe("canceledAtOnceCauses", () => {
       ["c", "b", "dead-one", "dead"],
     ]);
   });
+  test("a dependency canceled because another job died names that job as the one to run again", () => {
+    // c was canceled because a died; e, queued after c, waits for c.
+    const outside = new Map<string, EndedJob>([
+      ["c", { state: "canceled", canceledBy: "a" }],
+      ["a", { state: "dead", canceledBy: null }],
+    ]);
+    const [cause] = canceledAtOnceCauses(["e"], new Map([["e", ["c"]]]), outside);
+    expect([cause?.decision.root, cause?.rootState]).toEqual(["a", "dead"]);
+    expect(canceledAtOnceWarnings(cause ? [cause] : [])).toEqual([
+      'job "e" was canceled at once: dependency c was canceled because a did not complete — run "a" again (queuectl dlq retry a) and "e" waits for it again',
+    ]);
+  });
+
   test("warnings: one line per job up to five, then a count; rerun for a canceled root", () => {
     const cause = (id: string, rootState: "dead" | "canceled"): CanceledAtOnce => ({
       id,
