@@ -87,6 +87,8 @@ async function importBatch(tx: SQL, jobs: JobRecord[], merge: boolean): Promise<
          WITH ORDINALITY AS u(id, spec, revision, state, attempts, max_retries, priority, queue, tags, created_at,
                               updated_at, next_run_at, started_at, finished_at, exit_code, last_error, source,
                               declared, canceled_by, schedule_id, token, progress_pct, progress_message, result, ord)
+    -- An id is a job's or a schedule's, never both: one the store keeps as a schedule is taken.
+    WHERE NOT EXISTS (SELECT 1 FROM schedules s WHERE s.id = u.id)
     ORDER BY ord
     ON CONFLICT (id) DO NOTHING
     RETURNING id`;
@@ -159,9 +161,11 @@ async function importSettings(
   for (const schedule of settings.schedules) {
     const inserted = await tx`
       INSERT INTO schedules (id, spec, revision, source, next_at, last_at, created_at, updated_at)
-      VALUES (${schedule.id}, ${JSON.stringify(schedule.spec)}::text::jsonb, ${schedule.revision},
-              ${schedule.source}::text, ${schedule.next_at}::bigint, ${schedule.last_at}::bigint,
-              ${schedule.created_at}::bigint, ${schedule.updated_at}::bigint)
+      SELECT ${schedule.id}, ${JSON.stringify(schedule.spec)}::text::jsonb, ${schedule.revision},
+             ${schedule.source}::text, ${schedule.next_at}::bigint, ${schedule.last_at}::bigint,
+             ${schedule.created_at}::bigint, ${schedule.updated_at}::bigint
+      -- An id is a job's or a schedule's, never both: one the store keeps as a job is taken.
+      WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE id = ${schedule.id})
       ON CONFLICT (id) DO NOTHING`;
     if (inserted.count > 0) continue;
     if (!merge) throw scheduleDuplicateError(schedule.id);

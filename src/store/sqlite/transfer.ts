@@ -88,7 +88,10 @@ function importSettings(
   }
   const schedule = db.query(`
     INSERT INTO schedules (id, spec, revision, source, next_at, last_at, created_at, updated_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`);
+    SELECT ?, ?, ?, ?, ?, ?, ?, ?
+    -- An id is a job's or a schedule's, never both: one the store keeps as a job is taken.
+    WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE id = ?1)
+    ON CONFLICT (id) DO NOTHING`);
   let skipped = 0;
   for (const s of settings.schedules) {
     const values = [
@@ -161,7 +164,9 @@ class JobImporter {
       INSERT INTO jobs (id, spec, revision, state, attempts, max_retries, priority, queue, tags, created_at,
                         updated_at, next_run_at, started_at, finished_at, exit_code, last_error, source, declared,
                         canceled_by, schedule_id, token, progress_pct, progress_message, result)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+      -- An id is a job's or a schedule's, never both: one the store keeps as a schedule is taken.
+      WHERE NOT EXISTS (SELECT 1 FROM schedules WHERE id = ?)
       ON CONFLICT (id) DO NOTHING`);
     this.completed = db.query(
       "INSERT OR IGNORE INTO completed_revisions (job_id, revision, completed_at) VALUES (?, ?, ?)",
@@ -208,6 +213,7 @@ class JobImporter {
       job.progress_pct ?? null,
       job.progress_message ?? null,
       job.result ?? null,
+      job.id,
     ).changes;
     if (changes === 0) {
       if (!this.merge) throw importDuplicateError(job.id);
