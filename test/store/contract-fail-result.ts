@@ -5,7 +5,7 @@
 
 import { expect, test } from "bun:test";
 import type { Store } from "../../src/store/store.ts";
-import { runResult, T0, type WithStore } from "./contract-helpers.ts";
+import { newJob, runResult, T0, type WithStore } from "./contract-helpers.ts";
 import { declared, done, none } from "./contract-jobfiles.ts";
 
 async function declareAndClaim(store: Store) {
@@ -125,6 +125,51 @@ export function failResultContract(withStore: WithStore): void {
       }
       expect((await store.jobGet({ id: "w" }))?.state).toBe("canceled");
       expect(await store.jobClaim({ workerId: "w1", host: "h", now: T0 + 3, leaseMs: 1000 })).toBeNull();
+    }),
+  );
+
+  test(
+    "an occurrence of a jobfile's schedule is retried and handed back as any job, not taken for a removed jobfile's",
+    withStore(async ({ store }) => {
+      // Occurrences carry their schedule's jobfile as source, and are no declaration of it.
+      const source = "jobs/nightly.yaml";
+      await store.scheduleUpsert({
+        id: "n",
+        spec: { id: "n", command: "echo n" },
+        revision: "r",
+        source,
+        nextAt: T0,
+        now: T0,
+      });
+      await store.scheduleFire({
+        id: "n",
+        expectedNextAt: T0,
+        nextAt: T0 + 10,
+        occurrences: ["n@1", "n@2"].map((id) => newJob(id, { source })),
+        overlap: "allow",
+        now: T0,
+      });
+      const first = await store.jobClaim({ workerId: "w", host: "h", now: T0 + 1, leaseMs: 1000 });
+      const failed = await store.jobFail({
+        id: first?.id ?? "",
+        token: first?.token ?? 0,
+        now: T0 + 2,
+        state: "failed",
+        nextRunAt: T0 + 100,
+        result: runResult(1),
+      });
+      expect(failed?.state).toBe("failed");
+      const second = await store.jobClaim({ workerId: "w", host: "h", now: T0 + 3, leaseMs: 1000 });
+      expect(
+        await store.jobRelease({
+          id: second?.id ?? "",
+          token: second?.token ?? 0,
+          now: T0 + 4,
+          reason: "stopped",
+        }),
+      ).toBe(true);
+      expect((await store.jobGet({ id: first?.id ?? "" }))?.state).toBe("failed");
+      expect((await store.jobGet({ id: second?.id ?? "" }))?.state).toBe("pending");
     }),
   );
 }

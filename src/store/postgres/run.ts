@@ -92,7 +92,8 @@ export async function failJob(tx: SQL, schema: string, params: JobFailParams): P
   const undeclared = await tx`
     UPDATE jobs SET state = 'canceled', finished_at = ${params.now}::bigint,
                     last_error = last_error || ' (not retried: its jobfile was removed)'
-    WHERE id = ${params.id} AND state = 'failed' AND source IS NOT NULL AND NOT declared AND next_spec IS NULL`;
+    WHERE id = ${params.id} AND state = 'failed' AND source IS NOT NULL AND NOT declared AND next_spec IS NULL
+      AND schedule_id IS NULL`;
   // After the jobfile check: a failure that will not be retried is not announced as `failed`.
   await recordWebhookEvent(tx, params.id, params.now);
   // A job its jobfile changed under starts over as the new revision: what waits on it waits on.
@@ -131,7 +132,8 @@ export async function releaseJob(tx: SQL, params: JobReleaseParams): Promise<boo
   // back (a stop, a timeout of `worker stop`, a job claimed ahead), it ends here.
   const undeclared = await tx`
     UPDATE jobs SET state = 'canceled', finished_at = ${params.now}::bigint, last_error = 'its jobfile was removed'
-    WHERE id = ${params.id} AND state IN ('pending', 'failed') AND source IS NOT NULL AND NOT declared`;
+    WHERE id = ${params.id} AND state IN ('pending', 'failed') AND source IS NOT NULL AND NOT declared
+      AND schedule_id IS NULL`;
   if (undeclared.count > 0) await cancelDependents(tx, params.id, "canceled", params.now);
   return true;
 }

@@ -115,7 +115,8 @@ export function failJob(db: Database, params: JobFailParams): JobFailResult | nu
     .query(`
         UPDATE jobs SET state = 'canceled', finished_at = ?1,
                         last_error = last_error || ' (not retried: its jobfile was removed)'
-        WHERE id = ?2 AND state = 'failed' AND source IS NOT NULL AND declared = 0 AND next_spec IS NULL`)
+        WHERE id = ?2 AND state = 'failed' AND source IS NOT NULL AND declared = 0 AND next_spec IS NULL
+          AND schedule_id IS NULL`)
     .run(params.now, params.id).changes;
   // After the jobfile check: a failure that will not be retried is not announced as `failed`.
   recordWebhookEvent(db, params.id, params.now);
@@ -159,7 +160,7 @@ export function releaseJob(db: Database, params: JobReleaseParams): boolean {
   const undeclared = db
     .query(`
         UPDATE jobs SET state = 'canceled', finished_at = ?1, last_error = 'its jobfile was removed'
-        WHERE id = ?2 AND state IN ('pending', 'failed') AND source IS NOT NULL AND declared = 0`)
+        WHERE id = ?2 AND state IN ('pending', 'failed') AND source IS NOT NULL AND declared = 0 AND schedule_id IS NULL`)
     .run(params.now, params.id).changes;
   if (undeclared > 0) cancelDependents(db, params.id, "canceled", params.now);
   return true;
