@@ -32,9 +32,12 @@ export function formatFromName(name: string): InputFormat | undefined {
 }
 
 function listItems(value: unknown, name: string): JobInputItem[] {
-  const wrapped = typeof value === "object" && value !== null && !Array.isArray(value) && "jobs" in value;
-  // `{"jobs": [...]}` with something beside the list: taking the whole as one job would blame
-  // `jobs`, the one key that is right.
+  const object = typeof value === "object" && value !== null && !Array.isArray(value);
+  // `{"jobs": [...]}` is a list of jobs; anything else with a `jobs` key (`jobs` holding one
+  // job beside a job's own fields) is one job, whose `jobs` is then an unknown field.
+  const wrapped = object && "jobs" in value && (Array.isArray(value.jobs) || Object.keys(value).length === 1);
+  // A list with something beside it: taking the whole as one job would blame `jobs`, the one
+  // key that is right.
   const beside =
     wrapped && Array.isArray(value.jobs) ? Object.keys(value).find((key) => key !== "jobs") : undefined;
   if (beside !== undefined) {
