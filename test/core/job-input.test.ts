@@ -47,6 +47,10 @@ describe("input forms", () => {
     expect(
       refusal(() => ids("jobs:\n  - id: a\n    command: x\nretries: 2\n", "jobs.yaml", "yaml")),
     ).toStartWith("jobs.yaml: `retries` cannot sit next to `jobs`");
+    // A job's own fields beside a `jobs` that holds no list: one job, and `jobs` no field of it.
+    expect(refusal(() => ids('{"id":"a","command":"x","jobs":{"id":"b","command":"y"}}'))).toContain(
+      "`jobs` is not a job field",
+    );
     expect(ids('{\n  "id": "pretty",\n  "command": "x"\n}', "in", "json")).toEqual(["pretty"]);
   });
 
