@@ -11,10 +11,11 @@
 
 import type { CAC } from "cac";
 import { runtimeError, UserError } from "../core/errors.ts";
+import { missingDependencyWarnings } from "../core/import-waits.ts";
 import { inputChunks, spoolIfPipe, textLines } from "../core/text-lines.ts";
 import { EXPORT_FORMAT, type ExportCounts, exportCounts, exportLine } from "../flow/export-format.ts";
 import { IMPORT_BATCH, importBatches } from "../flow/import-read.ts";
-import { colors, printJson } from "../render.ts";
+import { colors, printJson, safeText } from "../render.ts";
 import type { JobRecord, Store } from "../store/store.ts";
 import { type GlobalOptions, parseStateOption, withStore } from "./context.ts";
 
@@ -148,6 +149,8 @@ export function registerExportImport(cli: CAC): void {
       ).finally(source.cleanup);
       if (showProgress && result.jobsImported + result.jobsSkipped >= IMPORT_BATCH)
         process.stderr.write("\n");
+      for (const line of missingDependencyWarnings(result.missingDependencies))
+        process.stderr.write(`warning: ${safeText(line)}\n`);
       if (options.json) {
         printJson({
           imported: result.jobsImported,

@@ -1,12 +1,11 @@
 /**
- * What an import may say about dependencies (`after`). In a whole export, a job that still
- * waits names only jobs of the same export: a dependency that ended badly cancels its
- * dependents, and purging removes only finished jobs, so a waiting job's dependency can be
- * missing only if it was purged after it completed. A file cut short or edited by hand
- * loses dependencies the same way, and a job would then run before the work it waits for,
- * silently. So an import is refused when a job that has not run yet waits for an id that
- * neither the file nor the queue holds, or when such jobs wait for each other in a cycle.
- * Both backends ask this one rule, inside the import's transaction.
+ * What an import says about dependencies (`after`). A job that has yet to run and waits for
+ * an id neither the file nor the queue holds counts that dependency as done, as it always
+ * did: purging deletes a completed job while jobs that waited on it stay, so a whole export
+ * can name ids it does not hold. But a file cut short or edited by hand loses dependencies
+ * the same way, and the job would then run before the work it waits for, so each such
+ * job is named in a warning. Jobs that wait for each other in a cycle would never run: that
+ * is refused. Both backends ask this one rule, inside the import's transaction.
  */
 
 import { findCycle } from "./dependencies.ts";
@@ -21,26 +20,46 @@ export function waitsOnImport(state: JobState, after: readonly string[] | undefi
   return (after?.length ?? 0) > 0 && WAITING_STATES.includes(state);
 }
 
+/** A waiting job and a dependency of it that neither the file nor the queue holds. */
+export interface MissingDependency {
+  id: string;
+  dependency: string;
+}
+
 /**
- * The refusal for imported jobs that wait (`waiting`: id → its `after`), given the ids the
- * queue does not hold once every row is in (`missing`); null when they may wait as they are.
+ * Imported jobs that wait (`waiting`: id → its `after`), given the ids the queue does not
+ * hold once every row is in (`missing`): the refusal of a cycle among them, or the
+ * dependencies that will count as done.
  */
-export function importWaitRefusal(
+export function importWaits(
   waiting: ReadonlyMap<string, readonly string[]>,
   missing: ReadonlySet<string>,
-): UserError | null {
-  for (const [id, after] of waiting) {
-    const gone = after.find((dependency) => missing.has(dependency));
-    if (gone === undefined) continue;
-    return new UserError(
-      `job "${id}" waits for "${gone}", which is neither in the file nor in the queue`,
-      `the file may be cut short or edited: import the whole export; if "${gone}" was purged after it completed, take it out of "${id}"'s after list; nothing was imported`,
+): MissingDependency[] {
+  const cycle = findCycle(waiting);
+  if (cycle !== null) {
+    throw new UserError(
+      `the dependencies form a cycle: ${cycle.join(" → ")}`,
+      "fix the after lists in the file; nothing was imported",
     );
   }
-  const cycle = findCycle(waiting);
-  if (cycle === null) return null;
-  return new UserError(
-    `the dependencies form a cycle: ${cycle.join(" → ")}`,
-    "fix the after lists in the file; nothing was imported",
-  );
+  const found: MissingDependency[] = [];
+  for (const [id, after] of waiting)
+    for (const dependency of after) if (missing.has(dependency)) found.push({ id, dependency });
+  return found;
+}
+
+/** Jobs named one per line before the rest are counted. */
+const SHOWN = 5;
+
+/** The warnings `import` prints for dependencies that count as done. */
+export function missingDependencyWarnings(missing: readonly MissingDependency[]): string[] {
+  const lines = missing
+    .slice(0, SHOWN)
+    .map(
+      ({ id, dependency }) =>
+        `job "${id}" waits for "${dependency}", which is neither in the file nor in the queue: it counts as done (as after a purge); if the file was cut short, import the whole export`,
+    );
+  const more = missing.length - SHOWN;
+  if (more > 0) lines.push(`${more} more ${more === 1 ? "dependency counts" : "dependencies count"} as done`);
+  return lines;
 }

@@ -4,6 +4,7 @@
  * return exactly these shapes (rows.ts maps their rows); store.ts re-exports them.
  */
 
+import type { MissingDependency } from "../core/import-waits.ts";
 import type { Attempt, Job, JobState, StateCounts } from "../core/job.ts";
 import type { JobFacts, JobfileAction } from "../core/reconcile.ts";
 import type { JobSpec } from "../core/spec.ts";
@@ -243,6 +244,8 @@ export interface ImportResult {
   /** Queues whose settings were written, and config keys: none with `merge`, which keeps the target's. */
   queuesImported: number;
   configImported: number;
+  /** Imported jobs that wait for an id the store lacks, which counts as done (core/import-waits.ts). */
+  missingDependencies: MissingDependency[];
 }
 
 /** Part of a streamed import: jobs, and the settings read since the previous batch. */

@@ -120,6 +120,7 @@ export function historyContract(withStore: WithStore): void {
         schedulesSkipped: 1,
         queuesImported: 0,
         configImported: 0,
+        missingDependencies: [],
       });
       expect((await store.jobGet({ id: "kept" }))?.state).toBe("pending");
       expect(await store.attemptList({ jobId: "kept" })).toEqual([]);

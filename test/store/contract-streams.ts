@@ -81,6 +81,7 @@ export function streamsContract(withStore: WithStore): void {
         schedulesSkipped: 0,
         queuesImported: 1,
         configImported: 1,
+        missingDependencies: [],
       });
       expect(await store.configGetAll()).toMatchObject({ "max-retries": "7" });
       // x waits for y, which completed, so x is claimable.

@@ -5,7 +5,7 @@
  */
 
 import type { SQL } from "bun";
-import { importWaitRefusal, waitsOnImport } from "../../core/import-waits.ts";
+import { importWaits, waitsOnImport } from "../../core/import-waits.ts";
 import { lastToken } from "../columns.ts";
 import { firstRejected, importDuplicateError, scheduleDuplicateError } from "../errors.ts";
 import type { JobExportPage, JobExportParams, JobImportParams, JobImportStreamParams } from "../params.ts";
@@ -228,8 +228,7 @@ export async function importJobStream(
     named.length === 0
       ? []
       : await tx`SELECT d AS id FROM unnest(${named}::text[]) AS d WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = d)`;
-  const refusal = importWaitRefusal(waiting, new Set(missing.map((row) => row.id)));
-  if (refusal) throw refusal;
+  const missingDependencies = importWaits(waiting, new Set(missing.map((row) => row.id)));
   await importDependencies(tx, edges);
   return {
     jobsImported,
@@ -238,6 +237,7 @@ export async function importJobStream(
     schedulesSkipped,
     queuesImported: written.queues.size,
     configImported: written.config.size,
+    missingDependencies,
   };
 }
 

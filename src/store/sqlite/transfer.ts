@@ -5,7 +5,7 @@
  */
 
 import type { Database } from "bun:sqlite";
-import { importWaitRefusal, waitsOnImport } from "../../core/import-waits.ts";
+import { importWaits, waitsOnImport } from "../../core/import-waits.ts";
 import { lastToken } from "../columns.ts";
 import { importDuplicateError, scheduleDuplicateError } from "../errors.ts";
 import type { JobExportPage, JobExportParams, JobImportParams, JobImportStreamParams } from "../params.ts";
@@ -246,18 +246,17 @@ class JobImporter {
   }
 
   /**
-   * Dependencies once every row is in, so the input may list a pipeline in any order. A job
-   * that has yet to run may not wait for an id the store lacks, nor in a cycle (see
-   * import-waits.ts); a finished job's missing dependency (purged at the source) counts as
-   * done, as it does for releaseDependents.
+   * Dependencies once every row is in, so the input may list a pipeline in any order. A
+   * dependency that is not in the store (purged at the source) counts as done, as it does for
+   * releaseDependents; those of jobs that have yet to run are reported, and such jobs may not
+   * wait for each other in a cycle (import-waits.ts).
    */
   finish(): ImportResult {
     const named = [...new Set([...this.waiting.values()].flat())];
     const missing = this.db
       .query("SELECT value FROM json_each(?) WHERE value NOT IN (SELECT id FROM jobs)")
       .all(JSON.stringify(named)) as { value: string }[];
-    const refusal = importWaitRefusal(this.waiting, new Set(missing.map((row) => row.value)));
-    if (refusal) throw refusal;
+    const missingDependencies = importWaits(this.waiting, new Set(missing.map((row) => row.value)));
     const depend = this.db.query(
       "INSERT OR IGNORE INTO job_deps (job_id, depends_on) SELECT ?, value FROM json_each(?)",
     );
@@ -276,6 +275,7 @@ class JobImporter {
       schedulesSkipped: this.schedulesSkipped,
       queuesImported: this.written.queues.size,
       configImported: this.written.config.size,
+      missingDependencies,
     };
   }
 }
