@@ -101,13 +101,7 @@ const ISO_8601 = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2
 function normalizeRunAt(value: unknown, now: number): string {
   const text = value instanceof Date ? value.toISOString() : value;
   if (typeof text !== "string") fail("run_at", "must be an ISO-8601 time", 'e.g. "2030-01-01T09:00:00Z"');
-  // Without an offset a time is local (ISO 8601, and Date.parse agrees), but Date.parse reads
-  // a date alone as UTC midnight: read as local midnight, so `2030-01-01` and
-  // `2030-01-01T00:00` are the same instant.
-  const trimmed = text.trim();
-  const ms = ISO_8601.test(trimmed)
-    ? Date.parse(trimmed.length === 10 ? `${trimmed}T00:00` : trimmed)
-    : Number.NaN;
+  const ms = ISO_8601.test(text.trim()) ? Date.parse(text.trim()) : Number.NaN;
   if (Number.isNaN(ms)) fail("run_at", `"${text}" is not an ISO-8601 time`, 'e.g. "2030-01-01T09:00:00Z"');
   // Date.parse rolls 2026-02-30 over into March; a date that does not exist is a typo.
   const [year, month, day] = text.trim().slice(0, 10).split("-").map(Number);

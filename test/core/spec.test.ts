@@ -53,20 +53,6 @@ describe("normalizeSpec", () => {
     });
   });
 
-  test("a run_at without an offset is local time, and a date alone is local midnight", () => {
-    const zone = process.env.TZ;
-    process.env.TZ = "America/New_York";
-    try {
-      const runAt = (value: string) => normalizeSpec({ id: "t", command: "x", run_at: value }).run_at;
-      expect(runAt("2030-01-01")).toBe("2030-01-01T05:00:00.000Z");
-      expect(runAt("2030-01-01T00:00")).toBe("2030-01-01T05:00:00.000Z");
-      expect(runAt("2030-01-01T00:00Z")).toBe("2030-01-01T00:00:00.000Z");
-    } finally {
-      if (zone === undefined) delete process.env.TZ;
-      else process.env.TZ = zone;
-    }
-  });
-
   test("timeouts: seconds or durations", () => {
     const timeout = (value: unknown) => normalizeSpec({ id: "t", command: "x", timeout: value }).timeout;
     expect([90, "90", "90s", "5m", "2h", "1h30m", 0.5].map(timeout)).toEqual([
