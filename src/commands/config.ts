@@ -1,8 +1,8 @@
-import { type Stats, statSync } from "node:fs";
 import type { CAC } from "cac";
 import { CONFIG_KEYS, canonicalConfigKey, parseConfigValue, withDefaults } from "../core/config.ts";
 import { UserError } from "../core/errors.ts";
 import { colors, configJson, printJson } from "../render.ts";
+import { assertArchivePath } from "../worker/archive.ts";
 import { type GlobalOptions, withStore } from "./context.ts";
 
 const VALUE_COLUMN_MAX = 24;
@@ -53,30 +53,11 @@ export function registerConfig(cli: CAC): void {
         throw new UserError("config set needs a key and a value", "e.g. queuectl config set max-retries 5");
       const canonical = canonicalConfigKey(String(key));
       const stored = parseConfigValue(canonical, String(value));
-      if (canonical === "retention-archive" && stored !== "off") refuseSpecialFile(stored);
+      if (canonical === "retention-archive" && stored !== "off")
+        assertArchivePath(stored, "retention-archive");
       await withStore(options, async (store) => {
         await store.configSet({ key: canonical, value: stored });
         console.log(`${colors.green("✓")} ${canonical} = ${stored}`);
       });
     });
-}
-
-/**
- * An archive path that exists must be a regular file: workers append to it inside the
- * purge's transaction, and a FIFO or a device there would refuse every purge. Checked here
- * on this host; each worker checks again on its own (worker/archive.ts).
- */
-function refuseSpecialFile(path: string): void {
-  let stats: Stats;
-  try {
-    stats = statSync(path);
-  } catch {
-    return;
-  }
-  if (!stats.isFile()) {
-    throw new UserError(
-      `retention-archive ${path} is not a regular file`,
-      "give the path of an NDJSON file (it is created if missing), e.g. /var/lib/queuectl/archive.ndjson",
-    );
-  }
 }

@@ -59,11 +59,9 @@ export function registerDashboard(cli: CAC): void {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "EADDRINUSE")
         throw runtimeError(`port ${port} on ${host} is in use`, `pick another with --port ${port + 1}`);
-      if (code === "EADDRNOTAVAIL")
-        throw runtimeError(`cannot bind ${host}`, "use an address of this machine, e.g. --host 127.0.0.1");
-      // A name that does not resolve, or text that is no address (EINVAL, ENOTFOUND): the
-      // flag's value is wrong, not the machine.
-      if (code === "EINVAL" || code === "ENOTFOUND" || code === "EAI_NONAME")
+      // An address of another machine, a name that does not resolve, or text that is no
+      // address: the flag's value is wrong, not the machine.
+      if (code === "EADDRNOTAVAIL" || code === "EINVAL" || code === "ENOTFOUND" || code === "EAI_NONAME")
         throw new UserError(
           `--host ${safeText(host)} is not an address or name of this machine`,
           "e.g. --host 127.0.0.1, or --host 0.0.0.0 for every interface",

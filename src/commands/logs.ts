@@ -47,9 +47,10 @@ function missingAttempt(
   // The numbers are tokens: a job claimed ahead and handed back unstarted skips one, so its
   // first run may be #2. Naming them spares a trip to `show`.
   if (number !== undefined && attempts.length > 0) {
+    // The latest ten: the ones worth naming are usually the most recent.
     const listed = attempts.map((attempt) => `#${attempt.token}`);
     return new UserError(
-      `job "${id}" has no attempt #${number}; its attempts are ${listed.length > 10 ? `${listed.slice(0, 10).join(", ")}, …` : listed.join(", ")}`,
+      `job "${id}" has no attempt #${number}; its attempts are ${listed.length > 10 ? `…, ${listed.slice(-10).join(", ")}` : listed.join(", ")}`,
       "give one of those to --attempt, the # that `queuectl show` lists",
     );
   }

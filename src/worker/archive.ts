@@ -9,7 +9,17 @@
  * the store, never in neither.
  */
 
-import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  openSync,
+  statSync,
+  writeSync,
+} from "node:fs";
+import { UserError } from "../core/errors.ts";
 import type { JobRecord } from "../store/store.ts";
 
 /**
@@ -49,6 +59,26 @@ export function openArchive(path: string): number {
     throw Object.assign(new Error(`${path} is not a regular file`), { code: "not a regular file" });
   }
   return fd;
+}
+
+/**
+ * Refuses, as bad input, an archive path that exists and is no regular file (see
+ * openArchive): `config set retention-archive` checks it on this host before any worker
+ * would find out at its next purge. `setting` names what was given.
+ */
+export function assertArchivePath(path: string, setting: string): void {
+  let regular: boolean;
+  try {
+    regular = statSync(path).isFile();
+  } catch {
+    return;
+  }
+  if (!regular) {
+    throw new UserError(
+      `${setting} ${path} is not a regular file`,
+      "give the path of an NDJSON file (it is created if missing), e.g. /var/lib/queuectl/archive.ndjson",
+    );
+  }
 }
 
 /** Appends `records` to the file (see openArchive) and flushes it. */

@@ -111,12 +111,13 @@ function isPresent(path: string): boolean {
   }
 }
 
-/** Whether `path` names anything, a dangling link included; false when that cannot be told. */
-function isThere(path: string): boolean {
+/** What is at `path`: a regular file, something else (a dangling link too), or nothing that can be told. */
+function kindAt(path: string): "file" | "other" | null {
   try {
-    return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+    const stats = lstatSync(path, { throwIfNoEntry: false });
+    return stats === undefined ? null : stats.isFile() ? "file" : "other";
   } catch {
-    return false;
+    return null;
   }
 }
 
@@ -153,9 +154,16 @@ function readRegularFile(
 export function readResult(path: string): { result: string | null; note: string | null } {
   const file = readRegularFile(path, RESULT_CAP_BYTES + 1, false);
   if (file === null) {
-    // Something the job put there that is no file (a FIFO, a folder, a dangling link) is
-    // said so; a path that cannot be looked at (its folder replaced) is taken as no result.
-    const note = isThere(path) ? "result not stored: $QUEUECTL_RESULT is not a regular file" : null;
+    // Something the job put there that is no file (a FIFO, a folder, a dangling link), or a
+    // file the worker may not read, is said so; a path that cannot be looked at (its folder
+    // replaced) is taken as no result.
+    const kind = kindAt(path);
+    const note =
+      kind === "file"
+        ? "result not stored: $QUEUECTL_RESULT cannot be read"
+        : kind === "other"
+          ? "result not stored: $QUEUECTL_RESULT is not a regular file"
+          : null;
     return { result: null, note };
   }
   if (file.size > RESULT_CAP_BYTES) {

@@ -22,7 +22,7 @@ function ownerOf(path: string): number | null {
   }
 }
 
-/** Throws when the data folder, or the SQLite file or its folder, belongs to another user. */
+/** Throws when the data folder, or the SQLite file or its folder, belongs to another user than this one or root. */
 export function assertOwnStore(dbUrl: string | undefined, home: string): void {
   const me = process.getuid?.();
   if (me === undefined) return;
@@ -30,7 +30,8 @@ export function assertOwnStore(dbUrl: string | undefined, home: string): void {
   const paths = "sqlite" in target ? [home, dirname(target.sqlite), target.sqlite] : [home];
   for (const path of paths) {
     const owner = ownerOf(path);
-    if (owner === null || owner === me) continue;
+    // Root's own folders (/tmp, /var/lib) are trusted, as the jobs folder check trusts them.
+    if (owner === null || owner === me || owner === 0) continue;
     throw new UserError(
       `${path} belongs to another user (uid ${owner}), who could make this worker run their commands`,
       "run the worker as that user, or give it a QUEUECTL_HOME (and QUEUECTL_DB) of your own; reading the queue still works",
