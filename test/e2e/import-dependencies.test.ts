@@ -8,6 +8,7 @@ import { afterEach, beforeEach, expect, setDefaultTimeout, test } from "bun:test
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { refused, runCli, succeeded, type TempHome, tempHome } from "../helpers/cli.ts";
+import { record } from "../store/contract-transfer.ts";
 
 setDefaultTimeout(60_000);
 
@@ -38,28 +39,7 @@ test("an export whose waiting job's dependency was purged imports, with a warnin
 
 test("jobs that wait for each other in a cycle are refused, and nothing is imported", async () => {
   const job = (id: string, after: string) =>
-    JSON.stringify({
-      kind: "job",
-      id,
-      spec: { id, command: "true", after: [after] },
-      revision: "r",
-      state: "pending",
-      attempts: 0,
-      max_retries: 3,
-      created_at: 1,
-      updated_at: 1,
-      next_run_at: 1,
-      started_at: null,
-      finished_at: null,
-      exit_code: null,
-      last_error: null,
-      source: null,
-      declared: false,
-      completed_revisions: [],
-      canceled_by: null,
-      schedule_id: null,
-      attempt_history: [],
-    });
+    JSON.stringify({ kind: "job", ...record(id, { spec: { id, command: "true", after: [after] } }) });
   const file = join(home.home, "cycle.ndjson");
   writeFileSync(file, `${job("x", "y")}\n${job("y", "x")}\n`);
   refused(await at("c.db", ["import", file]), "the dependencies form a cycle: x → y → x");
