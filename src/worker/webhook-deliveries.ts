@@ -79,40 +79,62 @@ export function webhookDeliveryService(params: {
   fetcher?: typeof fetch;
 }): PeriodicService {
   const { store } = params;
+  /**
+   * Sends under way. A tick claims only what room is left and does not wait for them: a
+   * receiver that hangs until its timeout would otherwise hold back every other receiver's
+   * deliveries (and their retries) for that long.
+   */
+  const inFlight = new Set<Promise<void>>();
+  const sendOne = async (
+    delivery: WebhookDelivery,
+    claimId: string,
+    secret: string | null,
+  ): Promise<void> => {
+    const sent = await sendDelivery(delivery, secret, params.fetcher);
+    const now = params.now();
+    const outcome: DeliveryOutcome = sent.ok
+      ? { delivered: true, httpStatus: sent.httpStatus }
+      : {
+          delivered: false,
+          httpStatus: sent.httpStatus,
+          error: sent.error,
+          nextAttemptAt: nextDeliveryAttempt({
+            attempts: delivery.attempts + 1,
+            createdAt: delivery.created_at,
+            now,
+            backoffBase: params.config().backoffBase,
+          }),
+        };
+    await store.webhookDeliveryRecord({ id: delivery.id, claimId, now, outcome });
+  };
   const sendDue = async (): Promise<void> => {
     for (;;) {
+      const room = DELIVERY_BATCH - inFlight.size;
+      if (room <= 0) return;
       const claimId = `${params.workerId}-${randomBytes(4).toString("hex")}`;
       const claimed = await store.webhookDeliveryClaim({
         claimId,
         now: params.now(),
         leaseMs: DELIVERY_LEASE_MS,
-        limit: DELIVERY_BATCH,
+        limit: room,
       });
       if (claimed.length === 0) return;
       // Read per batch, so a changed secret signs the very next delivery.
       const secret = signingSecret(await store.configGetAll());
-      await Promise.all(
-        claimed.map(async (delivery) => {
-          const sent = await sendDelivery(delivery, secret, params.fetcher);
-          const now = params.now();
-          const outcome: DeliveryOutcome = sent.ok
-            ? { delivered: true, httpStatus: sent.httpStatus }
-            : {
-                delivered: false,
-                httpStatus: sent.httpStatus,
-                error: sent.error,
-                nextAttemptAt: nextDeliveryAttempt({
-                  attempts: delivery.attempts + 1,
-                  createdAt: delivery.created_at,
-                  now,
-                  backoffBase: params.config().backoffBase,
-                }),
-              };
-          await store.webhookDeliveryRecord({ id: delivery.id, claimId, now, outcome });
-        }),
-      );
-      if (claimed.length < DELIVERY_BATCH) return;
+      for (const delivery of claimed) {
+        const sending: Promise<void> = sendOne(delivery, claimId, secret)
+          .catch(params.onError)
+          .finally(() => inFlight.delete(sending));
+        inFlight.add(sending);
+      }
+      if (claimed.length < room) return;
     }
+  };
+  /** What is under way, then what is due once more, then that too. */
+  const drain = async (): Promise<void> => {
+    await Promise.all(inFlight);
+    await sendDue();
+    await Promise.all(inFlight);
   };
   return new DeliveryService(
     {
@@ -120,7 +142,7 @@ export function webhookDeliveryService(params: {
       onError: params.onError,
       tick: sendDue,
     },
-    sendDue,
+    drain,
   );
 }
 
@@ -132,13 +154,13 @@ export function webhookDeliveryService(params: {
 class DeliveryService extends PeriodicService {
   constructor(
     private readonly serviceOptions: ServiceOptions,
-    private readonly sendDue: () => Promise<void>,
+    private readonly drain: () => Promise<void>,
   ) {
     super(serviceOptions);
   }
 
   override async stop(): Promise<void> {
     await super.stop();
-    await this.sendDue().catch(this.serviceOptions.onError);
+    await this.drain().catch(this.serviceOptions.onError);
   }
 }

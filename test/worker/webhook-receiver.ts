@@ -14,7 +14,7 @@ export interface Received {
   body: Record<string, unknown>;
   /** Whether X-Queuectl-Signature is the HMAC-SHA256 of the raw body under the secret. */
   signatureValid: boolean;
-  /** The status this receiver answered. */
+  /** The status this receiver answered; 0 for a call it never answered (a hanging receiver). */
   answered: number;
 }
 
@@ -51,14 +51,17 @@ export class Receiver {
         const raw = await request.text();
         const answered = this.healthy ? 200 : 503;
         const url = new URL(request.url);
+        // A receiver that never answers (until this server stops), as one that hangs does.
+        const hangs = url.pathname.startsWith("/hang");
         this.received.push({
           path: url.pathname + url.search,
           event: request.headers.get("X-Queuectl-Event") ?? "",
           deliveryId: request.headers.get("X-Queuectl-Delivery") ?? "",
           body: JSON.parse(raw) as Record<string, unknown>,
           signatureValid: verifySignature(this.secret, raw, request.headers.get("X-Queuectl-Signature")),
-          answered,
+          answered: hangs ? 0 : answered,
         });
+        if (hangs) await new Promise(() => {});
         return new Response(answered === 200 ? "ok" : "busy", { status: answered });
       },
     });

@@ -50,6 +50,27 @@ async function settledDeliveries(store: Store, ids: string[], count: number, tim
 
 for (const backend of backends) {
   describe(`webhooks (${backend.name})`, () => {
+    test("a receiver that hangs does not hold back another receiver's deliveries", async () => {
+      const { h, store, r } = await setUp(backend);
+      await h.enqueue(store, [
+        { id: "slow", command: "true", notify: [{ url: r.url("/hang"), events: ["completed"] }] },
+      ]);
+      h.start(store);
+      await waitFor(() => r.received.some((entry) => entry.path === "/hang"), {
+        what: "the hanging receiver's call",
+      });
+      await h.enqueue(store, [
+        { id: "quick", command: "true", notify: [{ url: r.url("/quick"), events: ["completed"] }] },
+      ]);
+      // Well within the hanging call's 10 s timeout, which the other delivery used to wait out.
+      await waitFor(() => r.received.some((entry) => entry.path === "/quick"), {
+        timeoutMs: 7_000,
+        what: "the other receiver's delivery",
+      });
+      // Closing the hanging call ends its send, so the worker stops without waiting it out.
+      await r.stop();
+    });
+
     test("completed, failed and dead arrive once per URL, signed, from the job, its queue and the config", async () => {
       const { h, store, r } = await setUp(backend);
       await store.queueNotifySet({
