@@ -34,7 +34,7 @@ export function assertOwnStore(dbUrl: string | undefined, home: string): void {
     if (owner === null || owner === me || owner === 0) continue;
     throw new UserError(
       `${path} belongs to another user (uid ${owner}), who could make this worker run their commands`,
-      "run the worker as that user, or give it a QUEUECTL_HOME (and QUEUECTL_DB) of your own; reading the queue still works",
+      "run the worker as that user (in a container: --user), make the files yours if you trust them (chown), or use a QUEUECTL_HOME of your own; reading the queue still works",
     );
   }
 }
