@@ -204,15 +204,33 @@ export class MissingDependencyError extends UserError {
     readonly jobId: string,
     readonly dependency: string,
     origin?: JobOrigin,
+    /** The dependency is a schedule's id: no job to wait for, though the id is known. */
+    readonly isSchedule = false,
   ) {
-    const { message, hint } = missingDependencyWords(jobId, dependency, origin);
+    const { message, hint } = isSchedule
+      ? scheduleDependencyWords(dependency, origin)
+      : missingDependencyWords(jobId, dependency, origin);
     super(message, hint);
     this.name = "MissingDependencyError";
   }
 
-  wordedFor(origin: JobOrigin | undefined): MissingDependencyError {
-    return origin === undefined ? this : new MissingDependencyError(this.jobId, this.dependency, origin);
+  wordedFor(origin: JobOrigin | undefined, isSchedule = this.isSchedule): MissingDependencyError {
+    return origin === undefined && isSchedule === this.isSchedule
+      ? this
+      : new MissingDependencyError(this.jobId, this.dependency, origin, isSchedule);
   }
+}
+
+/** `after` naming a schedule: a schedule is no job, but makes one per occurrence. */
+function scheduleDependencyWords(
+  dependency: string,
+  origin: JobOrigin | undefined,
+): { message: string; hint: string } {
+  const named = origin?.door === "options" ? "--after" : "`after`";
+  return {
+    message: `${named} names "${dependency}", which is a schedule, and a job cannot wait on a schedule`,
+    hint: "wait for nothing, or for one occurrence by its id (see `queuectl list`)",
+  };
 }
 
 function missingDependencyWords(

@@ -56,7 +56,8 @@ export async function enqueuePrepared(
     } catch (error) {
       if (!(error instanceof MissingDependencyError)) throw error;
       const job = plain.find((candidate) => candidate.spec.id === error.jobId);
-      throw error.wordedFor(job && jobOrigin(job));
+      const isSchedule = (await store.scheduleGet({ id: error.dependency })) !== null;
+      throw error.wordedFor(job && jobOrigin(job), isSchedule);
     }
   }
   await storeSchedules(store, scheduled, now);

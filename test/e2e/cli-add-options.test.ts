@@ -49,6 +49,20 @@ for (const backend of testStores("cli-add-options", "qc_add_options")) {
       expect(await ids()).toEqual(before);
     });
 
+    test("an --after naming a schedule says it is a schedule, not that it is missing", async () => {
+      succeeded(await cli("enqueue", '{"id":"nightly-x","command":"true","schedule":"0 3 * * *"}'));
+      const before = await ids();
+      refused(
+        await cli("add", "--after", "nightly-x", "--", "true"),
+        'error: --after names "nightly-x", which is a schedule, and a job cannot wait on a schedule',
+      );
+      refused(
+        await cli("enqueue", '{"command":"true","after":["nightly-x"]}'),
+        'error: `after` names "nightly-x", which is a schedule',
+      );
+      expect(await ids()).toEqual(before);
+    });
+
     test("a job queued after its dependency ended is said to be canceled at once, by add and enqueue alike", async () => {
       succeeded(await cli("enqueue", '{"id":"dd","command":"false"}'));
       expect(await withStore((store) => runNext(store, "dead"))).toBe("dd");
