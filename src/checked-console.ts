@@ -18,7 +18,7 @@ const FULL_PIPE_PAUSE_MS = 1;
 
 let writeSync: WriteSync | null = null;
 const pause = new Int32Array(new SharedArrayBuffer(4));
-/** The first write that failed; later output is dropped. */
+/** The first write that failed. */
 let failure: Error | null = null;
 
 /** Writes all of `text` to fd 1, waiting out a full pipe; any other failure throws. */
@@ -47,11 +47,12 @@ function lineOf(args: unknown[]): string {
 /** Replaces console.log (and console.info, its alias) for the rest of the process. */
 export function installCheckedConsole(): void {
   const log = (...args: unknown[]) => {
-    if (failure !== null) return;
+    // Each line is tried even after a failure: a long-running `watch` whose log disk filled
+    // up writes again once there is room. The first failure is the one reported.
     try {
       writeAll(lineOf(args));
     } catch (error) {
-      failure = error as Error;
+      failure ??= error as Error;
     }
   };
   console.log = log;
