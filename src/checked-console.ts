@@ -18,6 +18,7 @@ const FULL_PIPE_PAUSE_MS = 1;
 
 let writeSync: WriteSync | null = null;
 const pause = new Int32Array(new SharedArrayBuffer(4));
+const encoder = new TextEncoder();
 /** The first write that failed. */
 let failure: Error | null = null;
 
@@ -25,7 +26,7 @@ let failure: Error | null = null;
 function writeAll(text: string): void {
   // Loaded on first use: `--version` and `--help` need no node:fs otherwise.
   writeSync ??= (require("node:fs") as typeof import("node:fs")).writeSync as WriteSync;
-  const bytes = new TextEncoder().encode(text);
+  const bytes = encoder.encode(text);
   let offset = 0;
   while (offset < bytes.length) {
     try {

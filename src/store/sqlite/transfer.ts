@@ -253,9 +253,12 @@ class JobImporter {
    */
   finish(): ImportResult {
     const named = [...new Set([...this.waiting.values()].flat())];
-    const missing = this.db
-      .query("SELECT value FROM json_each(?) WHERE value NOT IN (SELECT id FROM jobs)")
-      .all(JSON.stringify(named)) as { value: string }[];
+    const missing =
+      named.length === 0
+        ? []
+        : (this.db
+            .query("SELECT value FROM json_each(?) WHERE value NOT IN (SELECT id FROM jobs)")
+            .all(JSON.stringify(named)) as { value: string }[]);
     const missingDependencies = importWaits(this.waiting, new Set(missing.map((row) => row.value)));
     const depend = this.db.query(
       "INSERT OR IGNORE INTO job_deps (job_id, depends_on) SELECT ?, value FROM json_each(?)",
