@@ -16,6 +16,7 @@ import {
   renameSync,
   rmSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -212,6 +213,10 @@ describe("symlinks in a jobs folder", () => {
     mkdirSync(outside, { mode: 0o700 });
     mkdirSync(join(dir, "in"), { mode: 0o700 });
     write(join(dir, "a.yaml"), "command: echo a\n");
+    // Older than the watcher's settle time, so its first sync takes a.yaml: the sync after
+    // the re-pointing then has nothing else to do and says `up to date`.
+    const past = new Date(Date.now() - 10_000);
+    utimesSync(join(dir, "a.yaml"), past, past);
     symlinkSync(outside, join(dir, "ext"));
     const reported = (line: string) =>
       line.includes("! error  ext/:1:1: is a symlink to a folder outside the jobs folder");
@@ -224,6 +229,11 @@ describe("symlinks in a jobs folder", () => {
     const watching = startCli(["watch", dir, "--resync", "1h"], home.env);
     try {
       await watching.waitForLine(reported, "the link reported by the first sync");
+      // The first sync prints before the folder is watched: a change made in between would
+      // wait for the hourly re-sync.
+      await waitFor(() => watching.stderrLines.some((line) => line.includes("watching ")), {
+        what: "the watcher to watch the folder",
+      });
       repoint("in");
       await watching.waitForLine((line) => line.includes("up to date"), "the problem cleared");
       repoint(outside);
