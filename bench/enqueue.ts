@@ -5,7 +5,7 @@
 
 import { Database } from "bun:sqlite";
 import { writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { SQLITE_MIGRATIONS } from "../src/store/sqlite/migrations.ts";
 import {
   type BenchContext,
@@ -18,6 +18,8 @@ import {
   perSecond,
   timeCommand,
 } from "./harness.ts";
+
+const BUILD_SCRIPT = resolve(import.meta.dir, "../src/build-binary.ts");
 
 /** Baseline: the same rows inserted by hand with one prepared statement in one transaction. */
 function rawInsertMs(path: string, count: number): number {
@@ -63,6 +65,17 @@ export async function benchBulkEnqueue(context: BenchContext): Promise<BenchRow>
   }
 }
 
+/** Builds the binary `bun run build` makes into `dir`, untimed; returns its path. */
+async function buildBinary(dir: string): Promise<string> {
+  const binary = join(dir, "queuectl");
+  await timeCommand(["bun", BUILD_SCRIPT, binary], process.env as Record<string, string>);
+  return binary;
+}
+
+/**
+ * Both ways to run the CLI: from its sources (`bun src/cli.ts`, what `npm link` installs)
+ * and as the binary `bun run build` makes, each beside the same bare starts.
+ */
 export async function benchEnqueueLatency(context: BenchContext): Promise<BenchRow[]> {
   const calls = context.size(200, 20);
   const home = benchHome();
@@ -70,22 +83,32 @@ export async function benchEnqueueLatency(context: BenchContext): Promise<BenchR
   const env = { ...home.env };
   delete env.NO_COLOR;
   try {
+    const binary = await buildBinary(home.home);
+    const forms = [
+      { name: "", argv: ["bun", CLI] },
+      { name: " (built binary, `bun run build`)", argv: [binary] },
+    ];
     const bare: number[] = [];
-    const enqueue: number[] = [];
-    const status: number[] = [];
+    const samples = forms.map(() => ({ enqueue: [] as number[], status: [] as number[] }));
     // Interleaved, so a burst of machine noise hits every series alike.
     for (let i = 0; i < calls; i++) {
       bare.push(await timeCommand(["bun", "-e", "0"], env));
-      enqueue.push(await timeCommand(["bun", CLI, "enqueue", `{"id":"job-${i}","command":"true"}`], env));
-      status.push(await timeCommand(["bun", CLI, "status"], env));
+      for (const [index, form] of forms.entries()) {
+        const series = samples[index] as { enqueue: number[]; status: number[] };
+        const id = `job-${index}-${i}`;
+        series.enqueue.push(
+          await timeCommand([...form.argv, "enqueue", `{"id":"${id}","command":"true"}`], env),
+        );
+        series.status.push(await timeCommand([...form.argv, "status"], env));
+      }
     }
     const bareP50 = percentile(bare, 50);
     const baseline = `${fmtMs(bareP50)} / ${fmtMs(percentile(bare, 95))} (\`bun -e 0\`)`;
-    const row = (command: string, samples: number[]): BenchRow => {
+    const row = (command: string, form: string, samples: number[]): BenchRow => {
       const p50 = percentile(samples, 50);
       return {
         row: 4,
-        what: `one \`queuectl ${command}\` call, p50 / p95 over ${calls} calls`,
+        what: `one \`queuectl ${command}\` call${form}, p50 / p95 over ${calls} calls`,
         value: `${fmtMs(p50)} / ${fmtMs(percentile(samples, 95))}`,
         baseline,
         ratio: p50 / bareP50,
@@ -94,7 +117,10 @@ export async function benchEnqueueLatency(context: BenchContext): Promise<BenchR
         score: -p50 / bareP50,
       };
     };
-    return [row("enqueue", enqueue), row("status", status)];
+    return forms.flatMap((form, index) => {
+      const series = samples[index] as { enqueue: number[]; status: number[] };
+      return [row("enqueue", form.name, series.enqueue), row("status", form.name, series.status)];
+    });
   } finally {
     home.cleanup();
   }

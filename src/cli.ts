@@ -1,4 +1,5 @@
 #!/usr/bin/env bun
+
 /**
  * The entry point. cli-run.ts turns the command line into an exit code; this file owns what
  * belongs to the process itself: errors that escape the command (a failed write of buffered
@@ -7,6 +8,7 @@
 
 import { installCheckedConsole, lostConsoleOutput } from "./checked-console.ts";
 import { reportError, runCommandLine } from "./cli-run.ts";
+import { assertBuildCurrent } from "./cli-self.ts";
 import { isTerminal } from "./render.ts";
 
 /**
@@ -45,10 +47,20 @@ async function rotateOwnLog(): Promise<void> {
   keepLogRotated(pattern.replace("{pid}", String(process.pid)));
 }
 
-reportEscapedErrors();
-installCheckedConsole();
-await rotateOwnLog();
-let exitCode = await runCommandLine(process.argv);
-const lost = lostConsoleOutput();
-if (lost !== null) exitCode = Math.max(exitCode, reportError(lost, false));
-if (exitCode > Number(process.exitCode ?? 0)) process.exitCode = exitCode;
+async function main(): Promise<void> {
+  reportEscapedErrors();
+  installCheckedConsole();
+  await rotateOwnLog();
+  try {
+    assertBuildCurrent();
+  } catch (error) {
+    process.exitCode = reportError(error, false);
+    return;
+  }
+  let exitCode = await runCommandLine(process.argv);
+  const lost = lostConsoleOutput();
+  if (lost !== null) exitCode = Math.max(exitCode, reportError(lost, false));
+  if (exitCode > Number(process.exitCode ?? 0)) process.exitCode = exitCode;
+}
+
+void main();

@@ -7,6 +7,7 @@ import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { CAC } from "cac";
 import { TEXT_OPTION } from "../cli-argv.ts";
+import { selfCommand } from "../cli-self.ts";
 import { suggestion, UserError } from "../core/errors.ts";
 import { queuectlHome } from "../core/home.ts";
 import { colors } from "../render.ts";
@@ -30,8 +31,6 @@ interface ServiceOptions extends GlobalOptions {
   jobs?: string[];
   port?: unknown;
 }
-
-const CLI_PATH = resolve(import.meta.dir, "../cli.ts");
 
 function parseKinds(value: unknown): UnitKind[] {
   if (value === undefined) return [...UNIT_KINDS];
@@ -84,8 +83,7 @@ export function registerService(cli: CAC): void {
       const dir = options.dir === undefined ? folder.dir : resolve(String(lastValue(options.dir)));
       const db = storeUrl(options.db ?? process.env.QUEUECTL_DB);
       const params: UnitParams = {
-        bun: process.execPath,
-        cli: CLI_PATH,
+        cli: selfCommand(),
         home: queuectlHome(),
         db,
         host: process.env.QUEUECTL_HOST?.trim() || undefined,

@@ -5,9 +5,10 @@
  */
 
 import { join } from "node:path";
+import { SOURCE_DIR } from "../cli-self.ts";
 import { runtimeError } from "../core/errors.ts";
 
-const PAGE_DIR = join(import.meta.dir, "page");
+const PAGE_DIR = join(SOURCE_DIR, "dashboard", "page");
 
 /**
  * Scripts and styles come only from this server; no inline script, no frames, and data

@@ -18,9 +18,8 @@ export const UNIT_KINDS = ["worker", "watch", "dashboard"] as const;
 export type UnitKind = (typeof UNIT_KINDS)[number];
 
 export interface UnitParams {
-  /** The bun binary and the CLI entry the units run. */
-  bun: string;
-  cli: string;
+  /** The command that starts queuectl: bun and the CLI's entry, or the binary `bun run build` makes. */
+  cli: string[];
   home: string;
   /** QUEUECTL_DB, made absolute for a file; undefined for the default under home. */
   db: string | undefined;
@@ -126,7 +125,7 @@ export function unitText(kind: UnitKind, params: UnitParams): string {
     ...(params.scope === "system" ? ["# Runs as root unless you add: User=<name>"] : []),
     pathValue("WorkingDirectory", params.workingDirectory),
     ...environment.map((entry) => `Environment=${word(entry)}`),
-    `ExecStart=${[params.bun, params.cli, ...command(kind, params)].map(execWord).join(" ")}`,
+    `ExecStart=${[...params.cli, ...command(kind, params)].map(execWord).join(" ")}`,
     "Restart=on-failure",
     "RestartSec=5",
   ];

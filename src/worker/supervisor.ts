@@ -13,6 +13,7 @@
 
 import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, renameSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { selfCommand } from "../cli-self.ts";
 import { runtimeError } from "../core/errors.ts";
 import { hostName } from "../core/home.ts";
 import type { Store } from "../store/store.ts";
@@ -21,7 +22,6 @@ import { isProcessAlive, signalProcess } from "./process-info.ts";
 import { releaseOrKill, STOP_SIGNAL } from "./signals.ts";
 
 /** The CLI entry the detached processes run; resolved from this file, not from the cwd. */
-const CLI_PATH = resolve(import.meta.dir, "../cli.ts");
 /**
  * The most workers one `worker start` launches. Each is a Bun process of about 50 MB that
  * takes some 200 ms of CPU to start: 64 of them took 13 s to register on a 2-core machine
@@ -87,7 +87,7 @@ function spawnDetached(home: string, role: string, args: string[]): { child: Bun
   const pending = join(dir, `${role}-starting-${process.pid}-${Math.random().toString(36).slice(2)}.log`);
   const fd = openSync(pending, "a", 0o600);
   try {
-    const child = Bun.spawn([process.execPath, CLI_PATH, ...args], {
+    const child = Bun.spawn([...selfCommand(), ...args], {
       detached: true,
       stdio: ["ignore", fd, fd],
       // The child caps and rotates its own log (see log-rotation.ts); it knows its pid, we do not yet.

@@ -18,8 +18,7 @@ setDefaultTimeout(60_000);
 const context = workerTestContext();
 
 const PARAMS: UnitParams = {
-  bun: "/usr/bin/bun",
-  cli: "/opt/queuectl/src/cli.ts",
+  cli: ["/usr/bin/bun", "/opt/queuectl/src/cli.ts"],
   home: "/var/lib/q",
   db: undefined,
   path: "/usr/bin",

@@ -67,8 +67,7 @@ test("--install goes to the user's unit folder, or the system's as root", () => 
 
 test("values with spaces are quoted and % is escaped for systemd", () => {
   const unit = unitText("watch", {
-    bun: "/usr/bin/bun",
-    cli: "/opt/queuectl/src/cli.ts",
+    cli: ["/usr/bin/bun", "/opt/queuectl/src/cli.ts"],
     home: "/var/lib/queue ctl",
     db: undefined,
     path: "/usr/bin",
