@@ -142,6 +142,8 @@ export interface DependencyEdge {
   id: string;
   dependsOn: string;
   state: JobState;
+  /** `id` cannot start yet: one of its dependencies has not completed. */
+  blocked: boolean;
 }
 
 /**

@@ -6,7 +6,7 @@
  * check repeats until stable.
  */
 
-import { findCycle } from "../core/dependencies.ts";
+import { type DependencyEdge, findCycle } from "../core/dependencies.ts";
 import type { DesiredJob } from "./desired.ts";
 import { isScheduled } from "./plan-schedules.ts";
 import type { JobfileProblem } from "./problem.ts";
@@ -48,10 +48,33 @@ export function scheduleWaitConflicts(
   return conflicts;
 }
 
-/** Problems by file; `existing` holds the ids the queue already has. */
+/**
+ * The waits a cycle could run through once this folder's declarations are applied: each
+ * valid waiting job's new `after` list, and the stored edges of other jobs that still wait
+ * (queued by hand or by another folder; a job that can already start waits for nothing).
+ */
+function waitsAfterApply(
+  validWaiting: readonly DesiredJob[],
+  declared: ReadonlySet<string>,
+  dependents: readonly DependencyEdge[],
+): Map<string, string[]> {
+  const waits = new Map(validWaiting.map((job) => [job.spec.id, [...(job.spec.after ?? [])]]));
+  for (const edge of dependents) {
+    if (declared.has(edge.id) || !edge.blocked || (edge.state !== "pending" && edge.state !== "failed"))
+      continue;
+    waits.set(edge.id, [...(waits.get(edge.id) ?? []), edge.dependsOn]);
+  }
+  return waits;
+}
+
+/**
+ * Problems by file; `existing` holds the ids the queue already has, and `dependents` the
+ * stored edges downstream of the folder's waiting jobs.
+ */
 export function dependencyConflicts(
   jobs: readonly DesiredJob[],
   existing: ReadonlySet<string>,
+  dependents: readonly DependencyEdge[] = [],
 ): Map<string, JobfileProblem[]> {
   const conflicts = new Map<string, JobfileProblem[]>();
   const add = (job: DesiredJob, message: string, hint: string) => {
@@ -79,17 +102,27 @@ export function dependencyConflicts(
     }
     if (heldBack) continue;
     // A cycle's every member waits for the next, so the jobs that wait hold all cycles.
-    const cycle = findCycle(new Map(validWaiting.map((job) => [job.spec.id, job.spec.after ?? []])));
+    const cycle = findCycle(waitsAfterApply(validWaiting, declared, dependents));
     if (!cycle) return conflicts;
     const members = new Set(cycle);
+    const outside = cycle.filter((id) => !declared.has(id));
+    const through =
+      outside.length === 0
+        ? ""
+        : ` (${[...new Set(outside)].map((id) => `"${id}"`).join(", ")} not from this folder)`;
+    let found = false;
     for (const job of validWaiting) {
       if (members.has(job.spec.id)) {
+        found = true;
         add(
           job,
-          `the dependencies form a cycle: ${cycle.join(" → ")}`,
+          `the dependencies form a cycle: ${cycle.join(" → ")}${through}`,
           "remove one `after` entry of the cycle",
         );
       }
     }
+    // A cycle among stored jobs alone is none of this folder's doing, and holding back no
+    // file would find it again forever.
+    if (!found) return conflicts;
   }
 }

@@ -10,6 +10,7 @@
  */
 
 import { relative, sep } from "node:path";
+import type { DependencyEdge } from "../core/dependencies.ts";
 import { type Adoption, decideOwnership, type OwnedFacts, type Ownership } from "../core/ownership.ts";
 import {
   type CompletedRevision,
@@ -54,6 +55,12 @@ export interface ActualState {
   missingOwners?: ReadonlySet<string>;
   /** Completed revisions of wanted ids that have no row (a purge deleted it). Default: none. */
   history?: ReadonlyMap<string, CompletedRevision[]>;
+  /**
+   * Stored `after` edges downstream of the folder's waiting jobs (`store.jobDependentEdges`):
+   * a new `after` may close a cycle through jobs queued by hand or by another folder.
+   * Default: none.
+   */
+  dependents?: readonly DependencyEdge[];
 }
 
 export interface PlanOptions {
@@ -234,7 +241,7 @@ export function plan(desired: DesiredState, actual: ActualState, options: PlanOp
   );
   // A schedule is not a job, so `after` can never name one.
   const unconflicted = desired.jobs.filter((job) => !conflicts.has(job.file) && !isScheduled(job));
-  merge(dependencyConflicts(unconflicted, new Set(facts.keys())));
+  merge(dependencyConflicts(unconflicted, new Set(facts.keys()), actual.dependents ?? []));
   const blocked = [...desired.blocked, ...conflicts.keys()];
   const blockedIds = new Set(desired.blockedIds);
   const jobs: DesiredJob[] = [];

@@ -286,6 +286,8 @@ export async function reconcile(params: {
   // Other folders' owners are looked up on disk only for the ids this folder wants.
   const wantedSet = new Set(wanted);
   const ownersOfWanted = existing.filter((row) => wantedSet.has(row.id));
+  const waiting = desired.jobs.filter((job) => (job.spec.after ?? []).length > 0).map((job) => job.spec.id);
+  const dependents = waiting.length === 0 ? [] : await store.jobDependentEdges({ ids: waiting });
   const planned = plan(
     desired,
     {
@@ -295,6 +297,7 @@ export async function reconcile(params: {
       allScheduleIds: allSchedules.map((schedule) => schedule.id),
       missingOwners: missingOwners(desired.root, ownersOfWanted, schedules),
       history,
+      dependents,
     },
     { adopt: params.adopt ?? false, supersedes: params.supersedes ?? null },
   );

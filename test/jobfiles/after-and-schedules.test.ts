@@ -3,6 +3,7 @@
  */
 
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { specRevision } from "../../src/core/spec.ts";
 import { appliedSummary, planLines, planSummary, syncJson } from "../../src/render/sync.ts";
@@ -98,6 +99,60 @@ function suite(t: BackendTest): void {
       ]);
       expect(outcome.plan.errors[0]?.message).toMatch(/cycle: (a → b → a|b → a → b)/);
       expect(await t.store.jobList({})).toEqual([]);
+    });
+
+    test("a cycle through a job queued by hand is an error, and the queue stays as it was", async () => {
+      await t.setUp();
+      t.fixture.write("a.yaml", "command: echo a\n");
+      await sync(t.store, t.fixture.dir);
+      const spec = { id: "by-hand", command: "echo by hand", after: ["a"] };
+      await t.store.jobInsertMany({
+        jobs: [{ spec, revision: specRevision(spec), maxRetries: 3, nextRunAt: Date.now(), source: null }],
+        now: Date.now(),
+      });
+      t.fixture.write("a.yaml", "command: echo a2\nafter: [by-hand]\n");
+      const outcome = await sync(t.store, t.fixture.dir);
+      expect(outcome.plan.errors.map((e) => [e.file, e.line, e.field])).toEqual([["a.yaml", 2, "after"]]);
+      expect(outcome.plan.errors[0]?.message).toMatch(/cycle: (a → by-hand → a|by-hand → a → by-hand)/);
+      expect(outcome.plan.errors[0]?.message).toContain('"by-hand" not from this folder');
+      expect((await jobOf(t.store, "a")).spec.command).toBe("echo a");
+      // The job that waits can still run once its dependency has.
+      expect(await claimIds()).toEqual(["a"]);
+      await completeClaimedFrom("a");
+      expect(await claimIds()).toEqual(["by-hand"]);
+    });
+
+    test("a cycle through another folder's job is an error in the folder that would close it", async () => {
+      await t.setUp();
+      const other = join(t.fixture.home, "other");
+      mkdirSync(other, { mode: 0o700 });
+      t.fixture.write("a.yaml", "command: echo a\n");
+      await sync(t.store, t.fixture.dir);
+      writeFileSync(join(other, "b.yaml"), "command: echo b\nafter: [a]\n", { mode: 0o600 });
+      expect((await sync(t.store, other)).applied?.create).toEqual(["b"]);
+      t.fixture.write("a.yaml", "command: echo a\nafter: [b]\n");
+      const outcome = await sync(t.store, t.fixture.dir);
+      expect(outcome.plan.errors.map((e) => [e.file, e.field])).toEqual([["a.yaml", "after"]]);
+      expect(outcome.plan.errors[0]?.message).toContain("cycle");
+      expect(await claimIds()).toEqual(["a"]);
+    });
+
+    test("waiting on a job that already waited for this one and has run since is no cycle", async () => {
+      await t.setUp();
+      t.fixture.write("a.yaml", "command: echo a\n");
+      await sync(t.store, t.fixture.dir);
+      const spec = { id: "by-hand", command: "echo by hand", after: ["a"] };
+      await t.store.jobInsertMany({
+        jobs: [{ spec, revision: specRevision(spec), maxRetries: 3, nextRunAt: Date.now(), source: null }],
+        now: Date.now(),
+      });
+      await completeClaimed();
+      await completeClaimed();
+      expect((await jobOf(t.store, "by-hand")).state).toBe("completed");
+      t.fixture.write("a.yaml", "command: echo a2\nafter: [by-hand]\n");
+      const outcome = await sync(t.store, t.fixture.dir);
+      expect(outcome.plan.errors).toEqual([]);
+      expect(outcome.applied?.replace).toEqual(["a"]);
     });
 
     test("a dependency whose file is removed and restored re-arms the jobs its removal canceled", async () => {

@@ -369,7 +369,7 @@ export function jobfileContract(withStore: WithStore): void {
       const b = { ...declared("b", 1, "jobs/b.yaml"), spec: { id: "b", command: "echo b", after: ["a"] } };
       await store.jobfileApply({ changes: { ...none, declarations: [declared("a", 1), b] }, now: T0 });
       expect(await store.jobDependentEdges({ ids: ["a"] })).toEqual([
-        { id: "b", dependsOn: "a", state: "pending" },
+        { id: "b", dependsOn: "a", state: "pending", blocked: true },
       ]);
       const removed = await store.jobfileApply({
         changes: { ...none, removals: removals("a") },
@@ -379,7 +379,7 @@ export function jobfileContract(withStore: WithStore): void {
       expect(removed.canceledDependents).toEqual(["b"]);
       expect((await store.jobGet({ id: "b" }))?.state).toBe("canceled");
       expect(await store.jobDependentEdges({ ids: ["a"] })).toEqual([
-        { id: "b", dependsOn: "a", state: "canceled" },
+        { id: "b", dependsOn: "a", state: "canceled", blocked: true },
       ]);
       const [facts] = await store.jobDeclarations({ ids: ["a"] });
       expect(facts?.canceledDependents).toEqual(["b"]);

@@ -170,13 +170,14 @@ export async function dependentEdges(sql: SQL, ids: string[]): Promise<Dependenc
     WITH RECURSIVE downstream(id) AS (
       SELECT unnest(${ids}::text[])
       UNION SELECT d.job_id FROM job_deps d JOIN downstream ON d.depends_on = downstream.id)
-    SELECT d.job_id, d.depends_on, jobs.state FROM job_deps d
+    SELECT d.job_id, d.depends_on, jobs.state, jobs.blocked FROM job_deps d
     JOIN downstream ON d.depends_on = downstream.id JOIN jobs ON jobs.id = d.job_id
     ORDER BY d.job_id, d.depends_on`) as Row[];
   return rows.map((row) => ({
     id: String(row.job_id),
     dependsOn: String(row.depends_on),
     state: row.state as JobState,
+    blocked: Boolean(row.blocked),
   }));
 }
 

@@ -140,7 +140,7 @@ export function dependentEdges(db: Database, ids: string[]): DependencyEdge[] {
       WITH RECURSIVE downstream(id) AS (
         SELECT value FROM json_each(?1)
         UNION SELECT d.job_id FROM job_deps d JOIN downstream ON d.depends_on = downstream.id)
-      SELECT d.job_id, d.depends_on, jobs.state FROM job_deps d
+      SELECT d.job_id, d.depends_on, jobs.state, jobs.blocked FROM job_deps d
       JOIN downstream ON d.depends_on = downstream.id JOIN jobs ON jobs.id = d.job_id
       ORDER BY d.job_id, d.depends_on`)
     .all(JSON.stringify(ids)) as Row[];
@@ -148,6 +148,7 @@ export function dependentEdges(db: Database, ids: string[]): DependencyEdge[] {
     id: String(row.job_id),
     dependsOn: String(row.depends_on),
     state: row.state as JobState,
+    blocked: Boolean(row.blocked),
   }));
 }
 
