@@ -274,6 +274,10 @@ export class Worker {
 
   /** Nothing to claim: exit when draining an empty queue, else wait for a commit or a local event. */
   private async idle(since: string): Promise<void> {
+    // An idle worker fires due schedules itself, so an occurrence starts within one poll; a
+    // draining worker too, before it decides the queue is empty.
+    const ticked = await tickAndReport(this.options.store, this.now(), (event) => this.emit(event));
+    if (ticked.enqueued.length > 0) return;
     const drained =
       this.options.drain && this.slots.size === 0
         ? await drainCheck(this.options.store, this.options.queues)
@@ -282,9 +286,6 @@ export class Worker {
       this.requestStop("drained", drained);
       return;
     }
-    // An idle worker fires due schedules itself, so an occurrence starts within one poll.
-    const ticked = await tickAndReport(this.options.store, this.now(), (event) => this.emit(event));
-    if (ticked.enqueued.length > 0) return;
     // A delayed job or a retry's backoff falls due without a commit to wake us: sleep until then.
     const now = this.now();
     const dueAt = await this.options.store.jobNextDueAt({ queues: this.options.queues, after: now });

@@ -5,6 +5,7 @@
  */
 
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { specRevision } from "../../src/core/spec.ts";
 import type { QueueInfo } from "../../src/store/store.ts";
 import { drainVerdict } from "../../src/worker/options.ts";
 import { waitFor } from "../helpers/cli.ts";
@@ -75,6 +76,29 @@ for (const backend of backends) {
           reason: "drained",
           waitingInPaused: 1,
           pausedQueues: ["other"],
+        });
+      }),
+    );
+
+    test(
+      "a schedule that is already due fires before the worker decides the queue is empty",
+      withQueue(backend, { "poll-interval": "0.1" }, async (h, store) => {
+        const spec = { id: "tick", command: "true", schedule: "* * * * *" };
+        const due = Date.now() - 1000;
+        await store.scheduleUpsert({
+          id: "tick",
+          spec,
+          revision: specRevision(spec),
+          source: null,
+          nextAt: due,
+          now: due,
+        });
+        const running = h.start(store, { drain: true });
+        await running.run;
+        const jobs = await store.jobList({});
+        expect(jobs.map((job) => [job.id.startsWith("tick@"), job.state])).toEqual([[true, "completed"]]);
+        expect(running.events.find((event) => event.type === "stopping")).toMatchObject({
+          reason: "drained",
         });
       }),
     );
