@@ -21,7 +21,7 @@ import {
   withWordsAfterDashes,
 } from "./cli-argv.ts";
 import { nearestName, suggestion, UserError } from "./core/errors.ts";
-import { safeText } from "./render.ts";
+import { firstNamed, safeText } from "./render.ts";
 
 /** Two-word commands: cac matches one word, so `worker start` is joined into one argument. */
 const COMMAND_GROUPS: Record<string, string[]> = {
@@ -156,7 +156,7 @@ function describeCacError(error: Error, cli: CAC, args: string[]): UserError {
       `${nearest ? `did you mean \`${nearest}\`?; ` : ""}see \`queuectl ${command ? `${command} ` : ""}--help\``,
     );
   }
-  const message = error.message.replace(/\.$/, "");
+  const message = cappedUnusedArgs(error.message.replace(/\.$/, ""));
   const command = cli.matchedCommand?.name;
   const help = command
     ? `see \`queuectl ${command} --help\``
@@ -165,6 +165,14 @@ function describeCacError(error: Error, cli: CAC, args: string[]): UserError {
     message.charAt(0).toLowerCase() + message.slice(1),
     / value is missing$/.test(message) ? `put its value right after it; ${help}` : help,
   );
+}
+
+/** cac names every word left over; `cancel $(list --ids)` would make that one line of kilobytes. */
+function cappedUnusedArgs(message: string): string {
+  const prefix = "Unused args: ";
+  if (!message.startsWith(prefix)) return message;
+  const words = message.slice(prefix.length).split(", ");
+  return `${prefix}${firstNamed(words)}`;
 }
 
 /** Parses `args` (the words after `queuectl`) and runs the command they name. */

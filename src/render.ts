@@ -215,6 +215,20 @@ export function countText(count: number): string {
   return count.toLocaleString("en-US");
 }
 
+/** Items named one by one in an error line; past this, the rest are counted. */
+const NAMED_IN_ERROR = 10;
+
+/**
+ * "a, b", or past ten, "a, … j and 15 more": an error about many jobs stays one readable
+ * line (500 ids made one of 14 KB).
+ */
+export function firstNamed(items: readonly string[]): string {
+  const named = items.slice(0, NAMED_IN_ERROR).join(", ");
+  return items.length <= NAMED_IN_ERROR
+    ? named
+    : `${named} and ${countText(items.length - NAMED_IN_ERROR)} more`;
+}
+
 /**
  * What the list's time column says: how long a running or finished job ran, how long a
  * waiting one has waited, or when a delayed one is due.

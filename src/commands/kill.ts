@@ -4,7 +4,7 @@ import { formatDurationMs } from "../core/duration.ts";
 import { UserError } from "../core/errors.ts";
 import type { Job } from "../core/job.ts";
 import { type KillRefusal, killRefusal } from "../flow/moves.ts";
-import { colors, iso, printJson, safeText } from "../render.ts";
+import { colors, firstNamed, iso, printJson, safeText } from "../render.ts";
 import type { Store } from "../store/store.ts";
 import { type KillOutcome, killJobs, waitForKilled } from "../worker/kill.ts";
 import { KILL_GRACE_MS } from "../worker/run.ts";
@@ -25,14 +25,14 @@ function refuseBadIds(ids: string[], jobs: (Job | null)[], retry: boolean): void
   const unknown = ids.filter((_, index) => jobs[index] === null);
   if (unknown.length > 0) {
     throw new UserError(
-      `no job with id ${unknown.map((id) => `"${safeText(id)}"`).join(", ")}; nothing was killed`,
+      `no job with id ${firstNamed(unknown.map((id) => `"${safeText(id)}"`))}; nothing was killed`,
       "see `queuectl list` for the ids in the queue",
     );
   }
   const refused = (why: KillRefusal) =>
     jobs.filter((job): job is Job => job !== null && killRefusal(job.state, retry) === why);
   const listed = (refusedJobs: Job[]) =>
-    refusedJobs.map((job) => `"${safeText(job.id)}" is ${job.state}`).join(", ");
+    firstNamed(refusedJobs.map((job) => `"${safeText(job.id)}" is ${job.state}`));
   const ended = refused("finished");
   if (ended.length > 0) {
     throw new UserError(

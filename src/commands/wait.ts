@@ -8,23 +8,12 @@ import { TEXT_OPTION } from "../cli-argv.ts";
 import { formatDurationMs, parseDurationMs } from "../core/duration.ts";
 import { runtimeError } from "../core/errors.ts";
 import { endText, waitForJobs } from "../flow/wait.ts";
-import { colors, countText, printJson, safeText } from "../render.ts";
+import { colors, countText, firstNamed, printJson, safeText } from "../render.ts";
 import { type GlobalOptions, lastValue, requireJob, withStore } from "./context.ts";
 
 interface WaitOptions extends GlobalOptions {
   timeout?: unknown;
   quiet?: boolean;
-}
-
-/** Jobs named one by one in an error line; past this, the rest are counted. */
-const NAMED_IN_ERROR = 10;
-
-/** "a (pending), b (pending)", or past ten, "a (pending), … j (pending) and 15 more". */
-function firstNamed(items: string[]): string {
-  const named = items.slice(0, NAMED_IN_ERROR).join(", ");
-  return items.length <= NAMED_IN_ERROR
-    ? named
-    : `${named} and ${countText(items.length - NAMED_IN_ERROR)} more`;
 }
 
 export function registerWait(cli: CAC): void {
