@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import type { CAC } from "cac";
+import { canceledAtOnceWarnings } from "../core/dependencies.ts";
 import { parseAnyDurationMs } from "../core/duration.ts";
 import { UserError } from "../core/errors.ts";
 import { hostName, queuectlHome } from "../core/home.ts";
@@ -122,6 +123,8 @@ export function registerSync(cli: CAC): void {
             else console.log("Dry run: nothing was applied.");
           }
         }
+        for (const line of canceledAtOnceWarnings(outcome.canceledAtOnce))
+          process.stderr.write(`warning: ${safeText(line)}\n`);
         if (outcome.plan.errors.length > 0) throw errorsFound(outcome);
       });
     });
@@ -161,6 +164,7 @@ export function registerSync(cli: CAC): void {
         const lines = planLines(outcome);
         if (lines.length === 0) lines.push(`up to date: ${count(unchangedCount(outcome), "declaration")}`);
         else if (outcome.applied) lines.push(appliedSummary(outcome.applied, outcome.appliedSchedules));
+        for (const line of canceledAtOnceWarnings(outcome.canceledAtOnce)) lines.push(`warning: ${line}`);
         process.stdout.write(stamp(lines));
       };
       const logError = (error: unknown) => {

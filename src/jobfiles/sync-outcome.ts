@@ -4,6 +4,7 @@
  * `Applied:` reports.
  */
 
+import type { CanceledAtOnce } from "../core/dependencies.ts";
 import { idsByAction, type JobfileAction } from "../core/reconcile.ts";
 import type { JobfileApplyResult } from "../store/store.ts";
 import type { Plan } from "./plan.ts";
@@ -19,6 +20,8 @@ export interface SyncOutcome {
   applied: JobfileApplyResult | null;
   /** What happened to schedules declared by jobfiles; null on a dry run. */
   appliedSchedules: ScheduleApplyResult | null;
+  /** Jobs queued by this sync and canceled in the same instant: a dependency had ended dead or canceled. */
+  canceledAtOnce: CanceledAtOnce[];
   /** When the first file left for later will have settled, or null when none was. */
   settlesAt: number | null;
 }

@@ -6,10 +6,12 @@
  */
 
 import { existsSync, realpathSync } from "node:fs";
+import type { CanceledAtOnce } from "../core/dependencies.ts";
 import { cascadeOf } from "../core/dependencies.ts";
 import type { JobState } from "../core/job.ts";
 import { historyById, idsByAction, isOwnedBy, ownerKey } from "../core/reconcile.ts";
 import { nextOccurrence } from "../core/schedule.ts";
+import { findCanceledAtOnce } from "../flow/enqueue.ts";
 import type { DeclaredJob, JobDeclaration, JobfileApplyResult, Store } from "../store/store.ts";
 import type { DesiredState } from "./desired.ts";
 import { assertNotNested } from "./folder-nesting.ts";
@@ -233,6 +235,7 @@ export interface Reconciled {
   /** What the store did; null on a dry run. */
   applied: JobfileApplyResult | null;
   appliedSchedules: ScheduleApplyResult | null;
+  canceledAtOnce: CanceledAtOnce[];
 }
 
 /**
@@ -240,6 +243,20 @@ export interface Reconciled {
  * store's declarations it accepts take part: the watcher reconciles just the files an
  * event named, and `desired` then holds those files alone.
  */
+/**
+ * The `after` lists of the jobs this apply queued: one whose dependency had already ended
+ * dead or canceled was canceled in the same instant, and the sync must say so, as an
+ * enqueue does, rather than report it queued.
+ */
+function waitsOfQueued(desired: DesiredState, applied: JobfileApplyResult): Map<string, readonly string[]> {
+  const queued = new Set([...applied.create, ...applied.replace]);
+  const waits = new Map<string, readonly string[]>();
+  for (const job of desired.jobs)
+    if (queued.has(job.spec.id) && (job.spec.after ?? []).length > 0)
+      waits.set(job.spec.id, job.spec.after ?? []);
+  return waits;
+}
+
 export async function reconcile(params: {
   store: Store;
   desired: DesiredState;
@@ -304,15 +321,17 @@ export async function reconcile(params: {
   await addWaitingDependents(store, desired, planned);
   let applied: JobfileApplyResult | null = null;
   let appliedSchedules: ScheduleApplyResult | null = null;
+  let canceledAtOnce: CanceledAtOnce[] = [];
   if (!params.dryRun) {
     applied = nothingApplied();
     if (planHasChanges(planned)) {
       applied = await store.jobfileApply({ changes: planChanges(planned, desired.root), now: params.now });
       await reportLateConflicts(store, desired.root, planned, applied);
+      canceledAtOnce = await findCanceledAtOnce(store, waitsOfQueued(desired, applied));
     }
     appliedSchedules = await applySchedules(store, planned, params.now);
   }
-  return { plan: planned, applied, appliedSchedules };
+  return { plan: planned, applied, appliedSchedules, canceledAtOnce };
 }
 
 export async function syncJobsFolder(options: SyncOptions): Promise<SyncOutcome> {

@@ -316,6 +316,7 @@ export function syncJson(outcome: SyncOutcome) {
     },
     applied: applied && {
       ...Object.fromEntries(Object.entries(applied).map(([action, ids]) => [snake(action), ids])),
+      canceled_at_once: outcome.canceledAtOnce.map((job) => job.id),
       counts: appliedCounts(applied, outcome.appliedSchedules),
     },
     applied_schedules: outcome.appliedSchedules,

@@ -10,6 +10,7 @@ import { appliedSummary, planLines, planSummary, syncJson } from "../../src/rend
 import {
   type BackendTest,
   claimAll,
+  FAILURE,
   forEachBackend,
   jobOf,
   NOTHING_APPLIED,
@@ -153,6 +154,31 @@ function suite(t: BackendTest): void {
       const outcome = await sync(t.store, t.fixture.dir);
       expect(outcome.plan.errors).toEqual([]);
       expect(outcome.applied?.replace).toEqual(["a"]);
+    });
+
+    test("a job queued after a dependency that ended dead is reported canceled at once, not queued", async () => {
+      await t.setUp();
+      t.fixture.write("a.yaml", "command: exit 1\nmax_retries: 0\n");
+      await sync(t.store, t.fixture.dir);
+      const [claimed] = await claimAll(t.store);
+      await t.store.jobFail({
+        id: "a",
+        token: claimed?.token ?? 0,
+        now: Date.now(),
+        state: "dead",
+        nextRunAt: Date.now(),
+        result: FAILURE,
+      });
+      t.fixture.write("b.yaml", "command: echo b\nafter: [a]\n");
+      t.fixture.write("c.yaml", "command: echo c\n");
+      const outcome = await sync(t.store, t.fixture.dir);
+      expect(outcome.applied?.create).toEqual(["b", "c"]);
+      expect(outcome.canceledAtOnce.map((job) => [job.id, job.decision.root, job.rootState])).toEqual([
+        ["b", "a", "dead"],
+      ]);
+      expect(syncJson(outcome).applied?.canceled_at_once).toEqual(["b"]);
+      expect((await jobOf(t.store, "b")).state).toBe("canceled");
+      expect((await sync(t.store, t.fixture.dir)).canceledAtOnce).toEqual([]);
     });
 
     test("a dependency whose file is removed and restored re-arms the jobs its removal canceled", async () => {

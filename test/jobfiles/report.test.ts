@@ -58,6 +58,7 @@ function outcome(changes: PlannedJob[]): SyncOutcome {
     root: "/jobs",
     namespace: null,
     fileCount: 1,
+    canceledAtOnce: [],
     plan,
     applied: null,
     appliedSchedules: null,
