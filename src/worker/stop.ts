@@ -21,7 +21,8 @@ import {
   workerPidSpace,
 } from "./process-info.ts";
 import { releaseOrKill, STOP_SIGNAL } from "./signals.ts";
-import { readWatchPids, watchPidfile } from "./supervisor.ts";
+import { takeStartingWorkers } from "./starting-workers.ts";
+import { readWatchPids, watchPidfile, workerLogDir } from "./supervisor.ts";
 
 const CHECK_EVERY_MS = 100;
 
@@ -174,6 +175,9 @@ export async function stopWorkers(store: Store, params: StopParams): Promise<Sto
     await store.workerRequestStop({ host: params.host });
     report.remoteAsked = unreachable;
   }
+  // Launched by a `worker start` still under way: not in the store yet, but as much this host's.
+  for (const pid of takeStartingWorkers(workerLogDir(params.home)))
+    if (!workers.includes(pid)) workers.push(pid);
   const watchers = readWatchPids(params.home).filter((pid) =>
     isQueuectlProcess(pid, "watch", watchPidfileTime(params.home)),
   );

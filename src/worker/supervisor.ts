@@ -20,6 +20,7 @@ import type { Store } from "../store/store.ts";
 import { ROTATE_LOG_ENV } from "./log-rotation.ts";
 import { isProcessAlive, signalProcess } from "./process-info.ts";
 import { releaseOrKill, STOP_SIGNAL } from "./signals.ts";
+import { forgetStarting, recordStarting, stillStarting } from "./starting-workers.ts";
 
 /** The CLI entry the detached processes run; resolved from this file, not from the cwd. */
 /**
@@ -117,6 +118,7 @@ function globalArgs(dbUrl: string | undefined): string[] {
 async function waitForRegistration(
   store: Store,
   spawned: { child: Bun.Subprocess; log: string }[],
+  logDir: string,
 ): Promise<{ message: string; log: string } | null> {
   const deadline = Date.now() + registerWaitMs(spawned.length);
   const exited = new Set<number>();
@@ -128,6 +130,11 @@ async function waitForRegistration(
     const failed = spawned.find(({ child }) => exited.has(child.pid) && !registered.has(child.pid));
     if (failed) {
       const { child, log } = failed;
+      if (!stillStarting(logDir, child.pid))
+        return {
+          message: `worker ${child.pid} was stopped by \`queuectl worker stop\` before it registered`,
+          log,
+        };
       const how = child.signalCode
         ? `was killed by ${child.signalCode}`
         : `exited with code ${child.exitCode}`;
@@ -192,13 +199,19 @@ export async function startWorkers(
   if (params.prefetch !== null) runArgs.push("--prefetch", String(params.prefetch));
   const spawned: { child: Bun.Subprocess; log: string }[] = [];
   const children = () => spawned.map(({ child }) => child);
+  const logDir = workerLogDir(params.home);
   try {
-    for (let n = 0; n < params.count; n++) spawned.push(spawnDetached(params.home, "worker", runArgs));
+    for (let n = 0; n < params.count; n++) {
+      const started = spawnDetached(params.home, "worker", runArgs);
+      spawned.push(started);
+      recordStarting(logDir, started.child.pid);
+    }
   } catch (error) {
     // Out of processes or memory part way: the ones already started must not be left behind.
     const started = spawned.length;
     await rollBack(store, children());
     for (const child of children()) child.unref();
+    forgetStarting(logDir);
     throw startFailure(
       `cannot start worker ${started + 1} of ${params.count}: ${(error as Error).message}`,
       workerLogDir(params.home),
@@ -206,7 +219,7 @@ export async function startWorkers(
     );
   }
   try {
-    const failure = await waitForRegistration(store, spawned);
+    const failure = await waitForRegistration(store, spawned, logDir);
     if (failure) {
       const running = children().filter((child) => isProcessAlive(child.pid)).length;
       await rollBack(store, children());
@@ -222,6 +235,7 @@ export async function startWorkers(
     return { workers, watcher };
   } finally {
     for (const child of children()) child.unref();
+    forgetStarting(logDir);
   }
 }
 

@@ -81,6 +81,37 @@ describe("worker start", () => {
     }
   });
 
+  test("a worker stop while a start is still starting workers leaves none of them running", async () => {
+    await withStore(context.home, (store) => store.jobCounts());
+    // Held so that the workers are launched but cannot register before the stop comes.
+    const lock = new Database(join(context.home.home, "jobs.db"));
+    lock.run("BEGIN IMMEDIATE");
+    let locked = true;
+    try {
+      const starting = runCliProcess(["worker", "start", "--count", "3"], { env: context.home.env });
+      await waitFor(() => workerPids().length === 3, { timeoutMs: 20_000, what: "3 workers to be spawned" });
+      const records = () =>
+        readdirSync(join(context.home.home, "workers")).filter((name) => name.startsWith("starting-"));
+      await waitFor(() => records().length === 1, { what: "the start's record of its workers" });
+      const stopping = runCliProcess(["worker", "stop"], { env: context.home.env });
+      await waitFor(() => records().length === 0, { timeoutMs: 20_000, what: "the stop to take the record" });
+      lock.run("ROLLBACK");
+      locked = false;
+      const [started, stopped] = await Promise.all([starting, stopping]);
+      expect(stopped.exitCode).toBe(0);
+      expect(stopped.stdout).toContain("Stopped 3 worker(s)");
+      // Whichever came first, the two commands agree: nothing of that start is left running.
+      if (started.exitCode !== 0) expect(started.stderr).toContain("was stopped by `queuectl worker stop`");
+      for (const pid of workerPids())
+        expect({ pid, alive: isProcessAlive(pid) }).toEqual({ pid, alive: false });
+      expect(await withStore(context.home, (store) => store.workerList())).toEqual([]);
+    } finally {
+      if (locked) lock.run("ROLLBACK");
+      lock.close();
+      killAll(workerPids());
+    }
+  });
+
   test("a watcher that fails at start takes the workers started with it down too", async () => {
     try {
       // A folder that passes worker start's own checks, with settings the watcher refuses.
