@@ -145,13 +145,18 @@ export function signalCaught(pid: number, signal: NodeJS.Signals): boolean | nul
  * skipped; so is a zombie, whose environment is gone.
  */
 export function pidsWithEnvEntry(entry: string): number[] {
+  return pidsWithEnvEntries([entry]);
+}
+
+/** The processes whose environment holds every one of `entries` (`NAME=value`), as pidsWithEnvEntry. */
+export function pidsWithEnvEntries(entries: readonly string[]): number[] {
   let names: string[];
   try {
     names = readdirSync("/proc");
   } catch {
     return [];
   }
-  const needle = Buffer.from(`${entry}\0`);
+  const needles = entries.map((entry) => Buffer.from(`${entry}\0`));
   const found: number[] = [];
   for (const name of names) {
     const pid = Number(name);
@@ -162,13 +167,15 @@ export function pidsWithEnvEntry(entry: string): number[] {
     } catch {
       continue;
     }
-    // A whole entry: at the start, or right after the NUL that ends the one before.
-    for (let at = environ.indexOf(needle); at >= 0; at = environ.indexOf(needle, at + 1)) {
-      if (at === 0 || environ[at - 1] === 0) {
-        found.push(pid);
-        break;
-      }
-    }
+    if (needles.every((needle) => holdsEntry(environ, needle))) found.push(pid);
   }
   return found;
+}
+
+/** A whole entry: at the start, or right after the NUL that ends the one before. */
+function holdsEntry(environ: Buffer, needle: Buffer): boolean {
+  for (let at = environ.indexOf(needle); at >= 0; at = environ.indexOf(needle, at + 1)) {
+    if (at === 0 || environ[at - 1] === 0) return true;
+  }
+  return false;
 }

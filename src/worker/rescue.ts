@@ -11,6 +11,7 @@ import type { JobFailResult, RunResult, Store } from "../store/store.ts";
 import { KILLED_BY_USER } from "./kill.ts";
 import { attemptLogBase } from "./log-files.ts";
 import { failOutcome, failureDecision } from "./outcome.ts";
+import { pidSpaceTag, pidsWithEnvEntries, signalProcess, workerPidSpace } from "./process-info.ts";
 import { PeriodicService } from "./service.ts";
 
 /** How many expired leases one worker rescues per check; the rest wait for the next one. */
@@ -94,6 +95,12 @@ export async function rescueExpiredLeases(
     config: QueueConfig;
     ownTokens: ReadonlyMap<string, number>;
     sightings?: { tracker: LeaseSightings; confirmMs: number };
+    /**
+     * The boot and pid namespace this rescuer runs in (pidSpaceTag): it kills what is left
+     * of attempts that ran there. Default: this process's; null stands for a rescuer that
+     * cannot see the lost worker's processes, as on another host.
+     */
+    pidSpace?: string | null;
   },
 ): Promise<Rescue[]> {
   const { now, config, sightings } = params;
@@ -134,11 +141,31 @@ export async function rescueExpiredLeases(
       onlyIfLeaseExpiredBefore: now,
     });
     if (written) {
+      killLeftovers(job, params.pidSpace === undefined ? pidSpaceTag() : params.pidSpace);
       const { outcome, because } = failOutcome(written);
       rescued.push({ job, outcome, because });
     }
   }
   return rescued;
+}
+
+/**
+ * Kills what is left of a rescued attempt that ran on this host. Its worker's reaper kills
+ * the job when the worker dies, but a worker and its reaper killed together (an admin's
+ * `kill -9` of both, a container's cgroup OOM) leave the job running, and once rescued it
+ * could run twice at once. The attempt's processes carry its job id and attempt number in
+ * their environment; a worker id names the boot and pid namespace it ran in (process-info.ts),
+ * so only a rescuer that can see those processes looks. Called once the rescue is written:
+ * a worker that renewed its lease in time keeps its job.
+ */
+function killLeftovers(job: Job, here: string | null): void {
+  if (job.worker_id === null || here === null || workerPidSpace(job.worker_id) !== here) return;
+  const entries = [`QUEUECTL_JOB_ID=${job.id}`, `QUEUECTL_ATTEMPT=${job.attempts}`];
+  for (const pid of pidsWithEnvEntries(entries)) {
+    // The group first: the job leads its own, and its children stay in it unless they left.
+    signalProcess(-pid, "SIGKILL");
+    signalProcess(pid, "SIGKILL");
+  }
 }
 
 /** The rescue service of one worker; `ownTokens` are the attempts it runs itself. */

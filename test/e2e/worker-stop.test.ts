@@ -181,6 +181,32 @@ describe("worker stop", () => {
     expect(rescuer.output).toContain("survivor: rescued from worker");
   }, 90_000);
 
+  test("a worker killed by SIGKILL together with its reaper: the worker that rescues the job kills it", async () => {
+    await config(context.home, "lease", "2s");
+    const jobPid = join(context.home.home, "job.pid");
+    await enqueue(context.home, { id: "stray", command: `echo $$ > ${jobPid}; exec sleep 300` });
+    const doomed = foreground();
+    await waitForState("stray", "processing");
+    await waitFor(() => existsSync(jobPid) && readFileSync(jobPid, "utf8").trim() !== "", {
+      what: "the job's pid",
+    });
+    const children = Bun.spawnSync(["pgrep", "-P", String(doomed.process.pid)]).stdout.toString();
+    const reaper = children
+      .split("\n")
+      .map(Number)
+      .find((pid) => pid > 0 && readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "awk");
+    expect(reaper).toBeNumber();
+    process.kill(reaper as number, "SIGKILL");
+    doomed.process.kill("SIGKILL");
+    await doomed.process.exited;
+    // Nothing is left to kill it: the job runs on, still `processing` in the store.
+    const stray = pidFrom(jobPid);
+    expect(isProcessAlive(stray)).toBe(true);
+    const rescuer = foreground(["--queue", "elsewhere"]);
+    await rescuer.waitForOutput("stray: rescued from worker", 30_000);
+    await waitFor(() => !isProcessAlive(stray), { timeoutMs: 5_000, what: "the stray job to die" });
+  }, 60_000);
+
   test("a worker whose lease was taken over stops its job and its late result is discarded", async () => {
     await config(context.home, "lease", "2s");
     const jobPid = join(context.home.home, "job.pid");
@@ -190,10 +216,16 @@ describe("worker stop", () => {
     await waitFor(() => existsSync(jobPid) && readFileSync(jobPid, "utf8").trim() !== "", {
       what: "the job's pid",
     });
-    // Another worker whose clock runs ahead sees the lease as expired and rescues the job.
+    // A worker on another host, whose clock runs ahead, sees the lease as expired and
+    // rescues the job; it cannot reach the job's processes.
     const rescued = await withStore(context.home, async (store) => {
       const config = resolveConfig(await store.configGetAll());
-      return rescueExpiredLeases(store, { now: Date.now() + 60_000, config, ownTokens: new Map() });
+      return rescueExpiredLeases(store, {
+        now: Date.now() + 60_000,
+        config,
+        ownTokens: new Map(),
+        pidSpace: null,
+      });
     });
     expect(rescued.map((r) => r.job.id)).toEqual(["contested"]);
     await worker.waitForOutput("contested: lease lost to another worker; stopping it");
