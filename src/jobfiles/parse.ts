@@ -197,7 +197,11 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
   const docs = yamlText.documents;
   // Every syntax problem of every document, so one round of fixes can clear them all. A JSON
   // file is read by the YAML parser too, for places, but what it breaks is JSON's rules.
+  const placed = new Set<number>();
   for (const problem of [...yamlText.errors, ...yamlText.warnings]) {
+    // The parser may say one mistake twice, in other words, at the same place: once is enough.
+    if (placed.has(problem.offset)) continue;
+    placed.add(problem.offset);
     report(
       problem.offset,
       null,

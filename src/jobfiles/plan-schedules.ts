@@ -24,10 +24,12 @@ export interface DeclaredSchedule {
 
 /**
  * Why a declaration stops being what it was, when its action alone would mislead:
- * `jobfileRemoved`, no file of the folder declares the id any more; `nowSchedule`, a job's id
- * is declared as a schedule now; `nowJob`, a schedule's id is declared as a plain job now.
+ * `jobfileRemoved`, no file of the folder declares the id any more and its file is gone;
+ * `noLongerDeclared`, likewise but its file is still there (an entry or a matrix value was
+ * taken out); `nowSchedule`, a job's id is declared as a schedule now; `nowJob`, a schedule's
+ * id is declared as a plain job now.
  */
-export type KindReason = "jobfileRemoved" | "nowSchedule" | "nowJob";
+export type KindReason = "jobfileRemoved" | "noLongerDeclared" | "nowSchedule" | "nowJob";
 
 export interface ScheduleRemoval {
   actual: DeclaredSchedule;

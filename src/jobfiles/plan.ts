@@ -82,7 +82,7 @@ export interface PlannedJob {
   /** Another folder's job this declaration takes over, and why it may. */
   adopt: Adoption | null;
   /**
-   * cancel and forget: why the job is no longer declared (`jobfileRemoved` or
+   * cancel and forget: why the job is no longer declared (`jobfileRemoved`, `noLongerDeclared` or
    * `nowSchedule`). A declaration: `nowJob` when it replaces a schedule of its id, else null.
    */
   reason: KindReason | null;
@@ -305,6 +305,7 @@ export function plan(desired: DesiredState, actual: ActualState, options: PlanOp
     });
   }
 
+  const declaringFiles = new Set(desired.jobs.map((job) => job.file));
   for (const row of actual.declared) {
     if (wanted.has(row.id) || blockedIds.has(row.id)) continue;
     // The jobs of what this folder was before it was re-pointed are its own now: those the
@@ -323,7 +324,11 @@ export function plan(desired: DesiredState, actual: ActualState, options: PlanOp
       actual: facts.get(row.id) ?? null,
       file,
       adopt: relinked ? { from: supersedes as string, reason: "relinked" } : null,
-      reason: nowScheduled.has(row.id) ? "nowSchedule" : "jobfileRemoved",
+      reason: nowScheduled.has(row.id)
+        ? "nowSchedule"
+        : declaringFiles.has(file)
+          ? "noLongerDeclared"
+          : "jobfileRemoved",
       completed: null,
       rearms: [],
       fields: [],

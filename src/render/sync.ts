@@ -42,6 +42,7 @@ const ADOPT_REASONS = {
 /** Why a job or schedule is no longer declared as it was, as its line says it. */
 const GONE_BECAUSE = {
   jobfileRemoved: "jobfile removed",
+  noLongerDeclared: "no longer declared in its file",
   nowSchedule: "now declared as a schedule",
   nowJob: "now declared as a plain job",
 } as const;

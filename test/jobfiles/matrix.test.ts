@@ -119,6 +119,12 @@ forEachBackend("matrix jobfiles", (t) => {
     );
     const removed = await sync(t.store, t.fixture.dir);
     expect(actions(removed)).toEqual(["build-eu-m forget", "build-eu-s cancel"]);
+    // The file is still there: its lines say what did happen.
+    expect(removed.plan.changes.map((change) => change.reason)).toEqual([
+      "noLongerDeclared",
+      "noLongerDeclared",
+    ]);
+    expect(planLines(removed).join("\n")).toContain("cancel: no longer declared in its file (was pending)");
     expect((await jobOf(t.store, "build-eu-s")).state).toBe("canceled");
     expect((await jobOf(t.store, "build-us-s")).state).toBe("completed");
     expect((await sync(t.store, t.fixture.dir)).plan.changes).toEqual([]);

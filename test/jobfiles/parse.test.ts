@@ -222,6 +222,11 @@ describe("every problem", () => {
     expect(parsed.problems.length).toBeGreaterThanOrEqual(2);
     expect(new Set(parsed.problems.map((p) => p.line)).size).toBeGreaterThanOrEqual(2);
   });
+
+  test("one mistake the parser words twice at the same place is listed once", () => {
+    const parsed = parseJobfile("command: echo\n  bad: indent", "a.yaml");
+    expect(parsed.problems.map((p) => [p.line, p.column])).toEqual([[1, 10]]);
+  });
 });
 
 describe("matrix declarations", () => {
