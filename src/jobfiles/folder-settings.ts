@@ -11,7 +11,7 @@
 
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { UserError } from "../core/errors.ts";
+import { nearestName, UserError } from "../core/errors.ts";
 import { QUEUE_NAME_PATTERN } from "../core/spec-fields.ts";
 import { documentValue, firstLine, invalidYamlMessage, readYaml } from "../core/yaml-text.ts";
 
@@ -25,6 +25,9 @@ export interface FolderSettings {
 
 const FIX =
   "write `namespace: NAME` (letters, digits, `.`, `_`, `-`), or remove the file; nothing was applied";
+
+/** The keys a `.queuectl.yaml` may hold. */
+const FOLDER_SETTINGS = ["namespace"];
 
 function invalid(path: string, message: string): UserError {
   return new UserError(`${path}: ${message}`, FIX);
@@ -54,8 +57,15 @@ export async function readFolderSettings(root: string): Promise<FolderSettings> 
   if (value === null || value === undefined) return { namespace: null };
   if (typeof value !== "object" || Array.isArray(value)) throw invalid(path, "must be a mapping");
   const settings = value as Record<string, unknown>;
-  const unknown = Object.keys(settings).filter((key) => key !== "namespace");
-  if (unknown.length > 0) throw invalid(path, `\`${unknown[0]}\` is not a folder setting`);
+  const unknown = Object.keys(settings).filter((key) => !FOLDER_SETTINGS.includes(key));
+  if (unknown.length > 0) {
+    const key = unknown[0] as string;
+    const nearest = nearestName(key, FOLDER_SETTINGS);
+    throw invalid(
+      path,
+      `\`${key}\` is not a folder setting${nearest ? ` (did you mean \`${nearest}\`?)` : ""}`,
+    );
+  }
   const namespace = settings.namespace;
   if (namespace === undefined || namespace === null) return { namespace: null };
   if (typeof namespace !== "string" || !NAMESPACE.test(namespace)) {

@@ -43,7 +43,10 @@ describe("readFolderSettings", () => {
   });
 
   test("unknown keys and invalid names are refused", async () => {
-    expect(await refusal("namepsace: a\n")).toEndWith("`namepsace` is not a folder setting");
+    expect(await refusal("namepsace: a\n")).toEndWith(
+      "`namepsace` is not a folder setting (did you mean `namespace`?)",
+    );
+    expect(await refusal("owner: a\n")).toEndWith("`owner` is not a folder setting");
     expect(await refusal("namespace: 7\n")).toEndWith("namespace 7 is not a valid name");
   });
 });
