@@ -20,7 +20,7 @@ export interface LineBlock {
  * Windows tools write a byte-order mark (PowerShell's `Out-File` even writes UTF-16), which
  * JSON.parse would reject as a syntax error at the first character; the decoder drops it.
  */
-function encodingOf(bytes: Uint8Array): "utf-8" | "utf-16le" | "utf-16be" {
+export function encodingOf(bytes: Uint8Array): "utf-8" | "utf-16le" | "utf-16be" {
   if (bytes[0] === 0xff && bytes[1] === 0xfe) return "utf-16le";
   if (bytes[0] === 0xfe && bytes[1] === 0xff) return "utf-16be";
   return "utf-8";

@@ -5,6 +5,7 @@
  */
 
 import { firstRunAt, specRevision } from "../core/spec.ts";
+import { encodingOf } from "../core/text-lines.ts";
 import type { DesiredJob } from "./desired.ts";
 import { type FolderNaming, NO_NAMESPACE, namespaced } from "./folder-settings.ts";
 import { MAX_JOBFILE_BYTES, type ParsedJobfile, parseJobfile } from "./parse.ts";
@@ -24,10 +25,14 @@ export function readError(rel: string, code: string | undefined): ParsedJobfile 
 
 export function parseJobfileBytes(bytes: Uint8Array, rel: string): ParsedJobfile {
   if (bytes.length > MAX_JOBFILE_BYTES) return tooLarge(rel);
+  // A byte-order mark picks UTF-16, as Windows editors and PowerShell's Out-File write it.
+  const encoding = encodingOf(bytes);
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    text = new TextDecoder(encoding, { fatal: true }).decode(bytes);
   } catch {
+    if (encoding !== "utf-8")
+      return unreadable(rel, `is not ${encoding.toUpperCase()} text`, "save it as UTF-8");
     const problem = fileProblem(rel, "is not UTF-8 text", "save it as UTF-8");
     return { jobs: [], knownIds: [], problems: [{ ...problem, ...invalidBytePlace(bytes) }] };
   }

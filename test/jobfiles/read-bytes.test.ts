@@ -27,6 +27,32 @@ function placeOf(bytes: Uint8Array): [number, number, string] {
   return [problem.line, problem.column, problem.message];
 }
 
+describe("a jobfile with a UTF-16 byte-order mark", () => {
+  const utf16 = (text: string, littleEndian: boolean) => {
+    const bytes = new Uint8Array(2 + text.length * 2);
+    const view = new DataView(bytes.buffer);
+    view.setUint16(0, 0xfeff, littleEndian);
+    for (let i = 0; i < text.length; i++) view.setUint16(2 + i * 2, text.charCodeAt(i), littleEndian);
+    return bytes;
+  };
+
+  test("reads as the same jobs, with the same revision, as its UTF-8 text", () => {
+    const text = "command: echo héllo\nmax_retries: 1\n";
+    const plain = parseJobfileBytes(encode(text), "w.yaml");
+    for (const littleEndian of [true, false]) {
+      const parsed = parseJobfileBytes(utf16(text, littleEndian), "w.yaml");
+      expect(parsed.problems).toEqual([]);
+      expect(parsed.jobs.map((job) => [job.spec, job.revision])).toEqual(
+        plain.jobs.map((job) => [job.spec, job.revision]),
+      );
+    }
+  });
+
+  test("that is not UTF-16 after all is refused, naming the encoding", () => {
+    expect(placeOf(Uint8Array.from([0xff, 0xfe, 0x00, 0xd8]))).toEqual([1, 1, "is not UTF-16LE text"]);
+  });
+});
+
 describe("a jobfile that is not UTF-8", () => {
   test("names the line and column of the first bad byte", () => {
     expect(placeOf(joined("command: echo ", [0xff], "\n"))).toEqual([1, 15, "is not UTF-8 text"]);
