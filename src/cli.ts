@@ -63,4 +63,9 @@ async function main(): Promise<void> {
   if (exitCode > Number(process.exitCode ?? 0)) process.exitCode = exitCode;
 }
 
-void main();
+// A top-level await would keep the process alive until the command ends, and the compiled
+// binary (build-binary.ts) cannot have one. Without it Bun exits as soon as nothing but
+// promises is left, such as a worker closing a store while its checkpoint thread (unref'd)
+// finishes: the command would end unreported, with exit code 0. This timer stands in.
+const keepAlive = setInterval(() => {}, 1 << 30);
+void main().finally(() => clearInterval(keepAlive));

@@ -59,6 +59,12 @@ export function workerPidSpace(workerId: string): string | null {
   return PID_SPACE_SUFFIX.exec(workerId)?.[1] ?? null;
 }
 
+/** The pid in a worker id made where pidSpaceTag answered (`host-pid-random@tag`), or null. */
+export function workerIdPid(workerId: string): number | null {
+  const pid = /-(\d+)-[0-9a-f]+@[0-9a-f]{8}$/.exec(workerId)?.[1];
+  return pid === undefined ? null : Number(pid);
+}
+
 /** Linux reports start times in clock ticks since boot; 100 per second on every mainstream build. */
 const CLOCK_TICKS_PER_SECOND = 100;
 /**

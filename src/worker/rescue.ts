@@ -11,7 +11,14 @@ import type { JobFailResult, RunResult, Store } from "../store/store.ts";
 import { KILLED_BY_USER } from "./kill.ts";
 import { attemptLogBase } from "./log-files.ts";
 import { failOutcome, failureDecision } from "./outcome.ts";
-import { pidSpaceTag, pidsWithEnvEntries, signalProcess, workerPidSpace } from "./process-info.ts";
+import {
+  isProcessAlive,
+  pidSpaceTag,
+  pidsWithEnvEntries,
+  signalProcess,
+  workerIdPid,
+  workerPidSpace,
+} from "./process-info.ts";
 import { PeriodicService } from "./service.ts";
 
 /** How many expired leases one worker rescues per check; the rest wait for the next one. */
@@ -150,8 +157,8 @@ export async function rescueExpiredLeases(
 }
 
 /**
- * Kills what is left of a rescued attempt that ran on this host. Its worker's reaper kills
- * the job when the worker dies, but a worker and its reaper killed together (an admin's
+ * Kills what is left of a rescued attempt whose worker died on this host. Its worker's reaper
+ * kills the job when the worker dies, but a worker and its reaper killed together (an admin's
  * `kill -9` of both, a container's cgroup OOM) leave the job running, and once rescued it
  * could run twice at once. The attempt's processes carry its job id and attempt number in
  * their environment; a worker id names the boot and pid namespace it ran in (process-info.ts),
@@ -160,6 +167,10 @@ export async function rescueExpiredLeases(
  */
 function killLeftovers(job: Job, here: string | null): void {
   if (job.worker_id === null || here === null || workerPidSpace(job.worker_id) !== here) return;
+  // A worker that is still there (frozen, starved) stops its own attempt when it wakes, with
+  // the grace a job is promised; only a dead one's leftovers are killed here.
+  const pid = workerIdPid(job.worker_id);
+  if (pid === null || isProcessAlive(pid)) return;
   const entries = [`QUEUECTL_JOB_ID=${job.id}`, `QUEUECTL_ATTEMPT=${job.attempts}`];
   for (const pid of pidsWithEnvEntries(entries)) {
     // The group first: the job leads its own, and its children stay in it unless they left.
