@@ -12,6 +12,22 @@ interface DashboardFlags extends GlobalOptions {
   token?: string | boolean | (string | boolean)[];
 }
 
+/**
+ * `--no-token` beside a token given another way is refused, not settled by which came last:
+ * the dashboard would otherwise serve every local user while its owner believes it locked.
+ * Read from the words as typed: cac keeps only one value for the pair.
+ */
+function refuseContradictoryToken(words: readonly string[]): void {
+  if (!words.includes("--no-token")) return;
+  if (words.some((word) => word === "--token" || word.startsWith("--token=")))
+    throw new UserError("--token and --no-token contradict each other", "give one of them");
+  if (process.env.QUEUECTL_DASHBOARD_TOKEN)
+    throw new UserError(
+      "--no-token contradicts the token in QUEUECTL_DASHBOARD_TOKEN",
+      "unset QUEUECTL_DASHBOARD_TOKEN to serve without a token, or drop --no-token",
+    );
+}
+
 /** The token to require, or null when the user opted out; generated when none was given. */
 async function chooseToken(flag: unknown): Promise<{ token: string | null; generated: boolean }> {
   if (flag === false) return { token: null, generated: false };
@@ -46,6 +62,7 @@ export function registerDashboard(cli: CAC): void {
     const port = integerOption("port", lastValue(options.port), 0, 8080);
     if (port > 65_535) throw new UserError(`--port must be 65535 or less, got ${port}`, "e.g. --port 8080");
     const host = String(lastValue(options.host) ?? "127.0.0.1");
+    refuseContradictoryToken(cli.rawArgs);
     const { token, generated } = await chooseToken(lastValue(options.token));
     const { checkBindPolicy } = await import("../dashboard/security.ts");
     checkBindPolicy(host, token);

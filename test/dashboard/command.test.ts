@@ -38,6 +38,20 @@ describe("queuectl dashboard", () => {
     expect(result.stdout).toContain("else a random one, printed in the URL");
   });
 
+  test("--no-token beside a token given another way is refused, whichever comes last", async () => {
+    const token = "abcdefghijklmnopqrstu";
+    for (const args of [
+      ["--token", token, "--no-token"],
+      ["--no-token", `--token=${token}`],
+    ])
+      expect(await refused([...args, "--port", "0"])).toContain(
+        "--token and --no-token contradict each other",
+      );
+    expect(await refused(["--port", "0", "--no-token"], { QUEUECTL_DASHBOARD_TOKEN: `${token}v` })).toContain(
+      "--no-token contradicts the token in QUEUECTL_DASHBOARD_TOKEN",
+    );
+  });
+
   test("--token without a value is refused, not read as an opt-out", async () => {
     expect(await refused(["--token", "--port", "0"])).toContain("--token");
   });
