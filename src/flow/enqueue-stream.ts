@@ -128,8 +128,12 @@ export async function enqueueStream(
     count = await store.jobInsertStream({ batches: batches(), now, onProgress: options.onProgress });
   } catch (error) {
     // Nothing was stored; if the id is not in the store either, the input holds it twice.
-    if (error instanceof DuplicateIdError && !(await store.jobGet({ id: error.id }))) {
-      throw await repeatedInInput(input, error.id, config, now);
+    if (error instanceof DuplicateIdError) {
+      const lines = await linesOfId(input, error.id, config, now);
+      if (!(await store.jobGet({ id: error.id }))) throw repeatedInInput(input, error.id, lines);
+      const [line] = lines;
+      if (line !== undefined)
+        throw new DuplicateIdError(error.id, `${input.name}, line ${line}: ${error.message}`, error.hint);
     }
     if (error instanceof MissingDependencyError) throw error.wordedFor(unnamedOrigins.get(error.jobId));
     throw error;
@@ -174,21 +178,29 @@ async function assertNoJobNamedLikeSchedule(
   }
 }
 
-/** Reads the input again to name both lines of a repeated id. */
-async function repeatedInInput(
+/** Reads the input again for the lines that give `id`: the first two at most. */
+async function linesOfId(
   input: StreamedInput,
   id: string,
   config: QueueConfig,
   now: number,
-): Promise<UserError> {
-  let first: number | undefined;
+): Promise<number[]> {
+  const lines: number[] = [];
   for await (const jobs of preparedLines(input, config, now)) {
     for (const { job, line } of jobs) {
       if (job.spec.id !== id) continue;
-      if (first !== undefined) return repeatedIdError(input.name, `line ${line}`, id, `line ${first}`);
-      first = line;
+      lines.push(line);
+      if (lines.length === 2) return lines;
     }
   }
+  return lines;
+}
+
+/** An id the input gives twice, naming both lines. */
+function repeatedInInput(input: StreamedInput, id: string, lines: number[]): UserError {
+  const [first, second] = lines;
+  if (first !== undefined && second !== undefined)
+    return repeatedIdError(input.name, `line ${second}`, id, `line ${first}`);
   return new UserError(
     `${input.name}: the id "${id}" is used twice`,
     "give every job its own id; nothing was enqueued",

@@ -11,7 +11,7 @@ import {
   type EndedJob,
   MissingDependencyError,
 } from "../core/dependencies.ts";
-import { UserError } from "../core/errors.ts";
+import { DuplicateIdError, UserError } from "../core/errors.ts";
 import type { Job } from "../core/job.ts";
 import { jobOrigin, type PreparedJob } from "../core/job-input.ts";
 import { claimantIds, firstScheduleClaim, scheduleClaim, scheduleClaimError } from "../core/occurrence-id.ts";
@@ -54,6 +54,7 @@ export async function enqueuePrepared(
     try {
       await store.jobInsertMany({ jobs, now, onProgress });
     } catch (error) {
+      if (error instanceof DuplicateIdError) throw placedDuplicate(error, plain);
       if (!(error instanceof MissingDependencyError)) throw error;
       const job = plain.find((candidate) => candidate.spec.id === error.jobId);
       const isSchedule = (await store.scheduleGet({ id: error.dependency })) !== null;
@@ -66,6 +67,15 @@ export async function enqueuePrepared(
     schedules: scheduled.map((job) => job.spec.id),
     canceledAtOnce: await findCanceledAtOnce(store, waits),
   };
+}
+
+/** An id the store already holds, named where the input gives it, as any other bad item is. */
+function placedDuplicate(error: DuplicateIdError, prepared: PreparedJob[]): DuplicateIdError {
+  const job = prepared.find((candidate) => candidate.spec.id === error.id);
+  if (job === undefined || jobOrigin(job).door !== "input") return error;
+  // As prepareJob names a bad item: its place only when the input holds several.
+  const at = prepared.length > 1 ? `${job.input}, ${job.where}: ` : `${job.input}: `;
+  return new DuplicateIdError(error.id, `${at}${error.message}`, error.hint);
 }
 
 /** Past this many dependencies to look up one by one, listing the store's ended jobs may cost less. */

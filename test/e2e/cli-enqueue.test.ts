@@ -373,7 +373,15 @@ describe("bulk input is all or nothing", () => {
     const before = await list();
     expectUserError(
       await cli(["enqueue", "-f", inputFile("clash.ndjson", thousand().join("\n"))]),
-      '"j500" already exists',
+      'clash.ndjson, line 501: job id "j500" already exists',
+    );
+    const items = JSON.stringify([
+      { id: "fresh", command: "x" },
+      { id: "j500", command: "x" },
+    ]);
+    expectUserError(
+      await cli(["enqueue", "-f", inputFile("clash.json", items)]),
+      'clash.json, item 2: job id "j500" already exists',
     );
     expect(await list()).toEqual(before);
   });
