@@ -21,6 +21,7 @@
  */
 
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 import { formatDurationMs } from "../core/duration.ts";
 import type { Job } from "../core/job.ts";
@@ -45,10 +46,12 @@ export interface Enforcement {
    * After the main process exited: kills whatever is left of the attempt, removes its
    * cgroup, and returns the reason a limit ended a failed attempt, or null.
    */
-  finish(failed: boolean, signal: string | null): Promise<string | null>;
+  finish(failed: boolean, signal: string | null, exitCode: number | null): Promise<string | null>;
 }
 
 const PRLIMIT = "/usr/bin/prlimit";
+/** What `sh` exits with when the command it waited for died of SIGXCPU. */
+const SHELL_EXIT_ON_SIGXCPU = 128 + osConstants.signals.SIGXCPU;
 /** The job's shell joins each cgroup listed before `--`, then execs the rest. */
 const JOIN_SCRIPT = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"';
 /** How long finish waits for a killed cgroup to empty before it leaves the folder behind. */
@@ -149,8 +152,13 @@ function prlimitArgs(limits: ResourceLimits, mechanism: LimitMechanism): string[
   return args.length > 0 ? [PRLIMIT, ...args, "--"] : [];
 }
 
-function cpuReason(limits: ResourceLimits, signal: string | null): string | null {
-  if (signal !== "SIGXCPU" || limits.cpu_time === undefined) return null;
+/**
+ * The limit's SIGXCPU ended the job: its main process took it, or, for a string command,
+ * the program its shell ran did, which the shell reports as exit code 128 + SIGXCPU.
+ */
+function cpuReason(limits: ResourceLimits, signal: string | null, exitCode: number | null): string | null {
+  if (limits.cpu_time === undefined) return null;
+  if (signal !== "SIGXCPU" && exitCode !== SHELL_EXIT_ON_SIGXCPU) return null;
   return `killed: cpu time limit ${formatDurationMs(limits.cpu_time * 1000)}`;
 }
 
@@ -206,7 +214,7 @@ export function enforceLimits(
     return {
       argv: wrapped,
       note,
-      finish: async (failed, signal) => (failed ? cpuReason(limits, signal) : null),
+      finish: async (failed, signal, exitCode) => (failed ? cpuReason(limits, signal, exitCode) : null),
     };
   }
   const name = `queuectl-${process.pid}-${++attemptCounter}`;
@@ -225,7 +233,7 @@ export function enforceLimits(
   return {
     argv: ["/bin/sh", "-c", JOIN_SCRIPT, "queuectl-limits", ...procs, "--", ...wrapped],
     note,
-    finish: async (failed, signal) => {
+    finish: async (failed, signal, exitCode) => {
       const oomKills = v2
         ? readNumber(join(memoryFolder, "memory.events"), "oom_kill")
         : readNumber(join(memoryFolder, "memory.oom_control"), "oom_kill");
@@ -236,7 +244,7 @@ export function enforceLimits(
       if (!failed) return null;
       if (oomKills > 0 && limits.memory !== undefined)
         return `killed: memory limit ${formatSize(limits.memory)}`;
-      return cpuReason(limits, signal);
+      return cpuReason(limits, signal, exitCode);
     },
   };
 }

@@ -203,7 +203,7 @@ function startProcess(
       });
       return { child, enforcement };
     } catch (error) {
-      void enforcement?.finish(false, null);
+      void enforcement?.finish(false, null, null);
       throw error;
     }
   };
@@ -309,7 +309,7 @@ export function runJob(params: RunParams): RunningJob {
     const exitCode = child.exitCode;
     const signal = child.signalCode === null ? null : String(child.signalCode);
     // After the group: what left it (setsid) dies with the cgroup, before the reaper forgets it.
-    const limitReason = (await enforcement?.finish(exitCode !== 0, signal)) ?? null;
+    const limitReason = (await enforcement?.finish(exitCode !== 0, signal, exitCode)) ?? null;
     params.reaper.forget(pid);
     clearTimeout(killTimer);
     await Promise.all([stdoutReader.cancel().catch(() => {}), stderrReader.cancel().catch(() => {})]);

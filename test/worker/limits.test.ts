@@ -184,5 +184,18 @@ describe("the rlimit fallback", () => {
     expect(proc.stderr.toString()).toContain("MemoryError");
     const spin = await run(["sh", "-c", "while :; do :; done"], { cpu_time: 1 });
     expect(spin.error).toBe("killed: cpu time limit 1s");
+    // A string command: the shell survives the program it ran, and exits 128 + SIGXCPU.
+    const shell = await runJob({
+      jobId: "s",
+      spec: { id: "s", command: "sh -c 'while :; do :; done' || exit $?" },
+      attempt: 1,
+      token: 1,
+      home: home.home,
+      timeoutMs: 60_000,
+      baseEnv: process.env,
+      reaper,
+      limits: { cpu_time: 1 },
+    }).done;
+    expect([shell.exitCode, shell.error]).toEqual([152, "killed: cpu time limit 1s"]);
   });
 });
