@@ -3,7 +3,7 @@
  * them with --install (user units, or system units as root) and says what to run next.
  */
 
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { CAC } from "cac";
 import { TEXT_OPTION } from "../cli-argv.ts";
@@ -35,12 +35,28 @@ interface ServiceOptions extends GlobalOptions {
 function parseKinds(value: unknown): UnitKind[] {
   if (value === undefined) return [...UNIT_KINDS];
   const kinds = String(lastValue(value)).split(",");
-  for (const kind of kinds) {
+  for (const [index, kind] of kinds.entries()) {
     if (!(UNIT_KINDS as readonly string[]).includes(kind)) {
       throw new UserError(`--only: "${kind}" is not a unit`, suggestion(kind, UNIT_KINDS));
     }
+    if (kinds.indexOf(kind) !== index)
+      throw new UserError(`--only names "${kind}" twice`, "name each unit once, e.g. --only worker,watch");
   }
   return kinds as UnitKind[];
+}
+
+/**
+ * The watcher's unit is only as good as its folder: installed for a folder that is not
+ * there, it would fail and restart forever. Printing only warns, since the folder may be
+ * made before the unit is installed by hand.
+ */
+function checkJobsFolder(kinds: readonly UnitKind[], jobsDir: string, install: boolean): void {
+  if (!kinds.includes("watch") || existsSync(jobsDir)) return;
+  const message = `the jobs folder ${jobsDir} does not exist`;
+  const fix =
+    "create it, give another with --jobs DIR, or leave the watcher out with --only worker,dashboard";
+  if (install) throw new UserError(message, `${fix}; nothing was written`);
+  process.stderr.write(`warning: ${message}: the watch unit would fail until it does (${fix})\n`);
 }
 
 /** A file store is named by an absolute path: the unit does not run in this folder's cwd. */
@@ -98,6 +114,7 @@ export function registerService(cli: CAC): void {
       if (params.port > 65_535) {
         throw new UserError(`--port must be 65535 or less, got ${params.port}`, "e.g. --port 8080");
       }
+      checkJobsFolder(kinds, params.jobsDir, Boolean(options.install));
       // Made even when only printing, so that a printed unit starts as printed.
       const token = kinds.includes("dashboard")
         ? ensureDashboardToken(queuectlHome(), process.env)

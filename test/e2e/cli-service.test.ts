@@ -1,10 +1,10 @@
 /** `service`: systemd units for worker, watcher and dashboard, printed or installed. */
 
 import { expect, setDefaultTimeout, test } from "bun:test";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { unitFolder, unitText } from "../../src/service/units.ts";
-import { runCli, systemdVerify } from "../helpers/cli.ts";
+import { refused, runCli, systemdVerify } from "../helpers/cli.ts";
 import { ok, workerTestContext } from "../worker/helpers.ts";
 
 setDefaultTimeout(60_000);
@@ -87,6 +87,22 @@ test("an unknown unit is bad input", async () => {
   const result = await context.cli("service", "--only", "wroker");
   expect(result.exitCode).toBe(2);
   expect(result.stderr).toContain("did you mean `worker`?");
+  refused(await context.cli("service", "--only", "worker,worker"), '--only names "worker" twice');
+});
+
+test("a watch unit for a jobs folder that is not there is not installed, and a printed one warns", async () => {
+  const dir = join(context.home.home, "units");
+  const missing = join(context.home.home, "no-such-jobs");
+  refused(
+    await context.cli("service", "--install", "--dir", dir, "--jobs", missing),
+    `the jobs folder ${missing} does not exist`,
+  );
+  expect(existsSync(dir)).toBe(false);
+  const printed = await context.cli("service", "--jobs", missing);
+  expect(printed.exitCode).toBe(0);
+  expect(printed.stderr).toStartWith(`warning: the jobs folder ${missing} does not exist`);
+  // Without the watcher, the folder does not matter.
+  ok(await context.cli("service", "--install", "--dir", dir, "--jobs", missing, "--only", "worker"));
 });
 
 test.skipIf(Bun.which("systemd-analyze") === null)("systemd-analyze verify finds nothing wrong", async () => {
