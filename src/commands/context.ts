@@ -6,7 +6,7 @@
 import { suggestion, UserError } from "../core/errors.ts";
 import { isJobState, isQueueName, JOB_STATES, type Job, type JobState } from "../core/job.ts";
 import { JOB_MOVES, type JobMoveName, moveJob, refusalMessage } from "../flow/moves.ts";
-import { colors, printJson, safeText } from "../render.ts";
+import { colors, countText, printJson, safeText } from "../render.ts";
 import { openStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
 
@@ -40,16 +40,30 @@ export async function requireJob(store: Store, id: string): Promise<Job> {
   return job;
 }
 
-/** cac turns numeric-looking values into numbers; this validates a whole-number flag. */
-export function integerOption(name: string, value: unknown, min: number, fallback: number): number {
+/**
+ * Validates a whole-number flag, declared with TEXT_OPTION so that it arrives as typed: cac
+ * would turn `1e1` into 10 and `0x10` into 16. At most `max` (default: the largest safe
+ * integer; SQLite refuses 1e20 as a LIMIT with a bare "datatype mismatch").
+ */
+export function integerOption(
+  name: string,
+  value: unknown,
+  min: number,
+  fallback: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   if (value === undefined) return fallback;
-  // Text (from a TEXT_OPTION) must be decimal digits: Number() would take 0x10 and 1e3.
-  const number =
-    typeof value === "number" ? value : /^\s*[+-]?\d+\s*$/.test(String(value)) ? Number(value) : Number.NaN;
-  // Safe integers only: SQLite refuses 1e20 as a LIMIT with a bare "datatype mismatch".
-  if (!Number.isSafeInteger(number) || number < min) {
+  const text = String(value).trim();
+  const number = /^[+-]?\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (Number.isNaN(number) || number < min) {
     throw new UserError(
       `--${name} must be a whole number of at least ${min}, got "${String(value)}"`,
+      `e.g. --${name} ${Math.max(min, 1)}`,
+    );
+  }
+  if (!Number.isSafeInteger(number) || number > max) {
+    throw new UserError(
+      `--${name} must be at most ${countText(max)}, got "${text}"`,
       `e.g. --${name} ${Math.max(min, 1)}`,
     );
   }
@@ -159,14 +173,20 @@ export interface WorkerFlags extends GlobalOptions {
   queue?: unknown;
 }
 
+/**
+ * The most jobs one worker runs at once, or claims ahead: far past what one process can
+ * start and watch, so a bigger number is a typo (an extra digit), not a plan.
+ */
+export const MAX_WORKER_SLOTS = 10_000;
+
 /** `--concurrency` (default 1), `--prefetch` (absent: the worker's default) and `--queue` (default: every queue). */
 export function workerFlags(options: WorkerFlags) {
   return {
-    concurrency: integerOption("concurrency", lastValue(options.concurrency), 1, 1),
+    concurrency: integerOption("concurrency", lastValue(options.concurrency), 1, 1, MAX_WORKER_SLOTS),
     prefetch:
       options.prefetch === undefined
         ? undefined
-        : integerOption("prefetch", lastValue(options.prefetch), 0, 0),
+        : integerOption("prefetch", lastValue(options.prefetch), 0, 0, MAX_WORKER_SLOTS),
     queues: queueNamesOption(options.queue),
   };
 }

@@ -42,7 +42,7 @@ async function chooseToken(flag: unknown): Promise<{ token: string | null; gener
 export function registerDashboard(cli: CAC): void {
   const command = cli
     .command("dashboard", "Serve the web dashboard, its JSON API and Prometheus /metrics")
-    .option("--port <port>", "TCP port; 0 picks a free one (default: 8080)")
+    .option("--port <port>", "TCP port; 0 picks a free one (default: 8080)", TEXT_OPTION)
     .option("--host <address>", "Address to bind; anything but loopback needs a token (default: 127.0.0.1)")
     .option(
       "--token <token>",

@@ -1,4 +1,5 @@
 import type { CAC } from "cac";
+import { TEXT_OPTION } from "../cli-argv.ts";
 import { runtimeError, UserError } from "../core/errors.ts";
 import { hostName, queuectlHome } from "../core/home.ts";
 import type { Attempt, Job } from "../core/job.ts";
@@ -122,6 +123,7 @@ export function registerLogs(cli: CAC): void {
     .option(
       "--attempt <n>",
       "Which attempt: the #n that `show` lists, `token` in its --json (default: the latest)",
+      TEXT_OPTION,
     )
     .option(
       "--revision <hash>",

@@ -62,8 +62,8 @@ async function runForeground(options: RunOptions): Promise<void> {
 export function registerWorkerRun(cli: CAC): void {
   cli
     .command("worker run", "Run a worker in the foreground (for systemd, containers, CI)")
-    .option("--concurrency <n>", "Jobs this worker runs at once (default: 1)")
-    .option("--prefetch <n>", PREFETCH_HELP)
+    .option("--concurrency <n>", "Jobs this worker runs at once, at most 10,000 (default: 1)", TEXT_OPTION)
+    .option("--prefetch <n>", PREFETCH_HELP, TEXT_OPTION)
     .option(
       "--queue <names>",
       "Only take jobs from these comma-separated queues (default: every queue)",

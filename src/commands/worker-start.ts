@@ -45,9 +45,10 @@ export function registerWorkerStart(cli: CAC): void {
     .option(
       "--count <n>",
       `Worker processes to start, at most ${MAX_WORKER_COUNT}; for more jobs at once raise --concurrency (default: 1)`,
+      TEXT_OPTION,
     )
-    .option("--concurrency <n>", "Jobs each worker runs at once (default: 1)")
-    .option("--prefetch <n>", PREFETCH_HELP)
+    .option("--concurrency <n>", "Jobs each worker runs at once, at most 10,000 (default: 1)", TEXT_OPTION)
+    .option("--prefetch <n>", PREFETCH_HELP, TEXT_OPTION)
     .option(
       "--queue <names>",
       "Only take jobs from these comma-separated queues (default: every queue)",

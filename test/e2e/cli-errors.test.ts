@@ -208,6 +208,26 @@ const cases: [string, () => string[], string, string?][] = [
   ["swapped letters in a subcommand", () => ["worker", "strat"], "did you mean `worker start`?"],
   ["an unknown global option", () => ["--verbose", "status"], "unknown option `--verbose`"],
   ["extra arguments", () => ["show", "a", "b"], "unused args"],
+  [
+    "a count in exponent form",
+    () => ["worker", "start", "--count", "1e1"],
+    '--count must be a whole number of at least 1, got "1e1"',
+  ],
+  [
+    "a worker concurrency past any use",
+    () => ["worker", "run", "--concurrency", "99999999"],
+    '--concurrency must be at most 10,000, got "99999999"',
+  ],
+  [
+    "a limit too large to hold",
+    () => ["list", "--limit", "99999999999999999999"],
+    "--limit must be at most 9,007,199,254,740,991",
+  ],
+  [
+    "a hexadecimal port",
+    () => ["dashboard", "--port", "0x50"],
+    '--port must be a whole number of at least 0, got "0x50"',
+  ],
   ["an unsupported database URL", () => ["--db", "mysql://localhost/q", "list"], "unsupported database URL"],
   [
     "dashboard --host that is no address",
