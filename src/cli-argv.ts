@@ -148,9 +148,11 @@ export function asksForHelp(args: string[]): boolean {
   return args.includes("--help") || args.includes("-h");
 }
 
+export const VERSION_FLAGS = ["--version", "-v", "-V"];
+
 /** Only a lone `--version` (or `-v`, `-V`) prints the version; cac would want a command with it. */
 export function asksForVersion(args: string[]): boolean {
-  return args.length === 1 && ["--version", "-v", "-V"].includes(args[0] ?? "");
+  return args.length === 1 && VERSION_FLAGS.includes(args[0] ?? "");
 }
 
 /**

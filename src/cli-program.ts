@@ -175,6 +175,17 @@ function cappedUnusedArgs(message: string): string {
   return `${prefix}${firstNamed(words)}`;
 }
 
+/** Throws for a command word that names no command (nor group), with the nearest name. */
+function refuseUnknownCommand(cli: CAC, word: string | undefined): void {
+  if (word === undefined) return;
+  const known = [...new Set(cli.commands.map((command) => command.name.split(" ")[0] ?? ""))].filter(Boolean);
+  if (known.includes(word)) return;
+  throw new UserError(
+    `unknown command \`${safeText(word)}\``,
+    `${suggestion(word, known)}; see \`queuectl --help\``,
+  );
+}
+
 /** Parses `args` (the words after `queuectl`) and runs the command they name. */
 export async function runProgram(argv: string[], args: string[]): Promise<void> {
   let cli: CAC | undefined;
@@ -185,6 +196,8 @@ export async function runProgram(argv: string[], args: string[]): Promise<void> 
       cli.outputHelp();
       return;
     }
+    // cac answers `--help` after a word it does not know with the whole listing, exit 0.
+    if (asksForHelp(args)) refuseUnknownCommand(cli, args[commandIndex(args)]);
     await parseAndRun(cli, argv, args);
   } catch (error) {
     if (error instanceof Error && error.name === "CACError" && cli !== undefined) {
@@ -225,14 +238,9 @@ async function parseAndRun(cli: CAC, argv: string[], args: string[]): Promise<vo
         ? new UserError("no command given", "see `queuectl --help`")
         : new UserError(`unknown option \`${option}\``, "see `queuectl --help`");
     }
-    const unknown = String(cli.args[0] ?? "");
-    const known = [...new Set(cli.commands.map((command) => command.name.split(" ")[0] ?? ""))].filter(
-      Boolean,
-    );
-    throw new UserError(
-      `unknown command \`${safeText(unknown)}\``,
-      `${suggestion(unknown, known)}; see \`queuectl --help\``,
-    );
+    const word = String(cli.args[0] ?? "");
+    refuseUnknownCommand(cli, word);
+    throw new UserError(`unknown command \`${safeText(word)}\``, "see `queuectl --help`");
   }
   const help = `see \`queuectl ${cli.matchedCommand.name} --help\``;
   const empty = optionWithEmptyValue(words, [...cli.globalCommand.options, ...cli.matchedCommand.options]);

@@ -5,7 +5,7 @@
  * runs as well inside a process that is not a queuectl of its own, such as the test runner.
  */
 
-import { asksForVersion, helpAsOption } from "./cli-argv.ts";
+import { asksForVersion, helpAsOption, VERSION_FLAGS } from "./cli-argv.ts";
 import { directCall, runDirect } from "./cli-direct.ts";
 import { UserError } from "./core/errors.ts";
 import { safeText } from "./render.ts";
@@ -78,6 +78,12 @@ export function reportError(error: unknown, withStack: boolean): number {
 export async function runCommandLine(argv: string[]): Promise<number> {
   const args = helpAsOption(argv.slice(2));
   try {
+    if (VERSION_FLAGS.includes(args[0] ?? "") && args.length > 1 && !args.includes("--help")) {
+      throw new UserError(
+        `${args[0]} takes no other words, got "${safeText(args[1] ?? "")}"`,
+        "run `queuectl --version` alone",
+      );
+    }
     if (asksForVersion(args)) {
       const { version } = (await import("../package.json", { with: { type: "json" } })).default;
       console.log(`queuectl, version ${version}`);

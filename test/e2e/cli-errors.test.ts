@@ -203,6 +203,13 @@ const cases: [string, () => string[], string, string?][] = [
   ["a kebab-case option, as typed", () => ["list", "--max-retries", "3"], "unknown option `--max-retries`"],
   ["a near-miss option", () => ["list", "--stat", "dead"], "did you mean `--state`?"],
   ["swapped letters in a command", () => ["lsit"], "did you mean `list`?"],
+  [
+    "help for a command that does not exist",
+    () => ["lsit", "--help"],
+    "unknown command `lsit` — did you mean `list`?",
+  ],
+  ["help through the help word", () => ["help", "lsit"], "unknown command `lsit`"],
+  ["--version with more words", () => ["--version", "extra"], '--version takes no other words, got "extra"'],
   ["swapped letters in show", () => ["shwo", "a"], "did you mean `show`?"],
   ["swapped letters in dlq", () => ["dql", "list"], "did you mean `dlq`?"],
   ["swapped letters in a subcommand", () => ["worker", "strat"], "did you mean `worker start`?"],
