@@ -83,6 +83,14 @@ function stamp(lines: string[]): string {
   return `${lines.map((line) => `${at} ${line.trimStart()}`).join("\n")}\n`;
 }
 
+/** The folder argument of `sync` and `watch` (default ./jobs); an empty one is a mistake, not ./ */
+function jobsFolderArgument(dir: string | undefined): string {
+  if (dir === undefined) return "jobs";
+  if (String(dir).trim() === "")
+    throw new UserError("the jobs folder given is empty", "give its path, or leave it out to use ./jobs");
+  return String(dir);
+}
+
 export function registerSync(cli: CAC): void {
   cli
     .command(
@@ -104,7 +112,7 @@ export function registerSync(cli: CAC): void {
       await withStore(options, async (store) => {
         const outcome = await syncJobsFolder({
           store,
-          dir: dir === undefined ? "jobs" : String(dir),
+          dir: jobsFolderArgument(dir),
           now: Date.now(),
           dryRun: Boolean(options.dryRun),
           allowSharedFolder: Boolean(options.allowSharedFolder),
@@ -181,7 +189,7 @@ export function registerSync(cli: CAC): void {
       try {
         const watcher = await startWatcher({
           store,
-          dir: dir === undefined ? "jobs" : String(dir),
+          dir: jobsFolderArgument(dir),
           allowSharedFolder: Boolean(options.allowSharedFolder),
           resyncMs,
           settleMs,

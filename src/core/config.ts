@@ -134,9 +134,13 @@ export const CONFIG_KEYS: Record<string, KeyDefinition> = {
     },
   },
   notify: {
-    describe: "webhooks told about every job's events, a JSON list of {url, events}",
+    describe: "webhooks told about every job's events, a JSON list of {url, events}, or none",
     defaultValue: "[]",
-    parse: (text) => JSON.stringify(normalizeNotify(parseJsonValue(text, "notify"), "notify")),
+    // `none` as `queue set --notify none` and `webhook-secret none` take it.
+    parse: (text) =>
+      /^\s*(none|off)\s*$/i.test(text)
+        ? "[]"
+        : JSON.stringify(normalizeNotify(parseJsonValue(text, "notify"), "notify")),
     json: parseStoredNotify,
   },
   "webhook-secret": {

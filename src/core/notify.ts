@@ -74,7 +74,8 @@ export function normalizeNotify(value: unknown, field = "notify"): NotifyTarget[
   if (list.length > MAX_TARGETS) fail(field, `has more than ${MAX_TARGETS} receivers`, "use fewer URLs");
   const byUrl = new Map<string, Set<NotifyEvent>>();
   list.forEach((item, index) => {
-    const at = `${field}[${index}]`;
+    // One receiver given without a list is named as typed: `notify.url`, not `notify[0].url`.
+    const at = Array.isArray(value) ? `${field}[${index}]` : field;
     if (typeof item === "string") item = { url: item };
     if (item === null || typeof item !== "object" || Array.isArray(item))
       fail(at, "must be an object with a url", `e.g. ${EXAMPLE}`);

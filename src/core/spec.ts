@@ -212,7 +212,8 @@ export function normalizeSpec(input: unknown, options: NormalizeOptions = {}): J
     spec.max_retries = normalizeInteger("max_retries", input.max_retries, 0, 1000);
   if (input.timeout !== undefined) {
     const ms = durationMs("timeout", input.timeout);
-    if (ms <= 0) fail("timeout", "must be longer than zero", 'e.g. "timeout": "5m"');
+    // Durations are whole milliseconds: 0.0001 s is as much zero as 0 is.
+    if (ms <= 0) fail("timeout", "must be at least 1 ms", 'e.g. "timeout": "5m"');
     spec.timeout = ms / 1000;
   }
   if (input.priority !== undefined) {

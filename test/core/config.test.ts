@@ -58,6 +58,8 @@ describe("config values", () => {
     ["job-timeout", "90s", "90"],
     ["lease", "30s", "30"],
     ["lease", "5m", "300"],
+    ["notify", "none", "[]"],
+    ["notify", "[]", "[]"],
   ])("%s %s is stored as %s", (key, value, stored) => {
     expect(parseConfigValue(key, value)).toBe(stored);
   });

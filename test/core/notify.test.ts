@@ -52,6 +52,8 @@ describe("normalizeNotify", () => {
     );
     expect(refused([{ url: "https://x", event: ["dead"] }])).toContain("did you mean `events`");
     expect(refused([{ events: ["dead"] }])).toContain("`notify[0].url` must be an http(s) URL");
+    // One receiver without a list is named as it was typed.
+    expect(refused({ events: ["dead"] })).toContain("`notify.url` must be an http(s) URL");
   });
 
   test("is a job field: validated at the door, and the same list in any order has one revision", () => {

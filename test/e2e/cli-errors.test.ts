@@ -210,6 +210,7 @@ const cases: [string, () => string[], string, string?][] = [
   ],
   ["help through the help word", () => ["help", "lsit"], "unknown command `lsit`"],
   ["--version with more words", () => ["--version", "extra"], '--version takes no other words, got "extra"'],
+  ["an empty jobs folder argument", () => ["sync", ""], "the jobs folder given is empty"],
   ["swapped letters in show", () => ["shwo", "a"], "did you mean `show`?"],
   ["swapped letters in dlq", () => ["dql", "list"], "did you mean `dlq`?"],
   ["swapped letters in a subcommand", () => ["worker", "strat"], "did you mean `worker start`?"],
