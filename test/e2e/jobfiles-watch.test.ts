@@ -115,6 +115,7 @@ describe("queuectl watch", () => {
       forget: [],
       rearmed: [],
       canceled_dependents: [],
+      canceled_at_once: [],
       counts: {
         create: 0,
         update: 0,
