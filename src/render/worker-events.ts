@@ -20,6 +20,8 @@ function describeFinished(event: FinishedEvent): string {
     case "dead":
       return `${event.jobId}: attempt ${event.attempt} ${colors.red("failed")}${why}; no retries left, moved to the DLQ`;
     case "released":
+      if (event.because === "jobfile-removed")
+        return `${event.jobId}: stopped after ${took}; not run again: its jobfile was removed, so the job is canceled`;
       return `${event.jobId}: stopped after ${took} and returned to pending (attempt not counted)`;
     case "discarded":
       if (event.canceled !== null)

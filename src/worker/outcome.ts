@@ -88,6 +88,7 @@ export async function recordAttempt(store: Store, params: AttemptEnd): Promise<R
   if (params.releaseReason !== null) {
     const unstarted = params.started === false;
     const released = await store.jobRelease({ ...fence, reason: params.releaseReason, unstarted });
+    if (released && !unstarted) return releasedOutcome(store, job.id);
     if (released || !unstarted) return { outcome: released ? "released" : "discarded", nextRunAt: null };
     // Refused: a `kill` asked for while it waited to start, which it ends as the kill says.
     const row = await store.jobGet({ id: job.id });
@@ -108,6 +109,19 @@ export async function recordAttempt(store: Store, params: AttemptEnd): Promise<R
   const decision = failureDecision(job, config, now);
   const failed = await store.jobFail({ ...fence, ...decision, result });
   return failed ? failOutcome(failed) : { outcome: "discarded", nextRunAt: null };
+}
+
+/**
+ * A stopped run handed back: the job waits again, unless its jobfile was removed while it
+ * ran, in which case the store ended it canceled. Read back so the worker's line says which;
+ * only for a run that had started, since a hand-back of one claimed ahead is frequent and
+ * says nothing.
+ */
+async function releasedOutcome(store: Store, id: string): Promise<RecordedOutcome> {
+  const row = await store.jobGet({ id });
+  return row?.state === "canceled"
+    ? { outcome: "released", nextRunAt: null, because: "jobfile-removed" }
+    : { outcome: "released", nextRunAt: null };
 }
 
 /** First pause after a failed write; it doubles up to RECORD_RETRY_MAX_MS. */

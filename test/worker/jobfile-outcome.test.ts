@@ -43,11 +43,11 @@ async function startBlockedRun(h: Harness, store: Store) {
     changes: { declarations: [declaration(command)], removals: [] },
     now: Date.now(),
   });
-  const { events } = h.start(store);
+  const { worker, events } = h.start(store);
   await waitFor(() => events.some((event) => event.type === "job-started" && event.jobId === "f"), {
     what: "f to start",
   });
-  return { events, release: () => writeFileSync(go, "") };
+  return { worker, events, release: () => writeFileSync(go, "") };
 }
 
 function finished(events: WorkerEvent[]) {
@@ -92,6 +92,23 @@ for (const backend of backends) {
         expect(line).toContain("not retried: its jobfile was removed, so the job is canceled");
         expect(line).not.toContain("retry at");
         expect(line).not.toContain("killed");
+      }),
+    );
+
+    test(
+      "removed, then the run stopped and handed back: reported canceled, not back to pending",
+      withQueue(backend, SETTINGS, async (h, store) => {
+        const { worker, events } = await startBlockedRun(h, store);
+        await store.jobfileApply({
+          changes: { declarations: [], removals: [{ id: "f", owner: OWNER }] },
+          now: Date.now(),
+        });
+        worker.requestStop();
+        worker.escalate();
+        const event = await finished(events);
+        expect(event).toMatchObject({ outcome: "released", because: "jobfile-removed" });
+        expect(printed(event)).toContain("not run again: its jobfile was removed, so the job is canceled");
+        expect((await store.jobGet({ id: "f" }))?.state).toBe("canceled");
       }),
     );
 
