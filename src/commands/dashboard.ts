@@ -13,19 +13,15 @@ interface DashboardFlags extends GlobalOptions {
 }
 
 /**
- * `--no-token` beside a token given another way is refused, not settled by which came last:
- * the dashboard would otherwise serve every local user while its owner believes it locked.
- * Read from the words as typed: cac keeps only one value for the pair.
+ * `--no-token` beside `--token` is refused, not settled by which came last: the dashboard
+ * would otherwise serve every local user while its owner believes it locked. Read from the
+ * words as typed: cac keeps only one value for the pair. (Over QUEUECTL_DASHBOARD_TOKEN, a
+ * setting of the environment, the flag typed for this run wins, as flags do.)
  */
 function refuseContradictoryToken(words: readonly string[]): void {
   if (!words.includes("--no-token")) return;
   if (words.some((word) => word === "--token" || word.startsWith("--token=")))
     throw new UserError("--token and --no-token contradict each other", "give one of them");
-  if (process.env.QUEUECTL_DASHBOARD_TOKEN)
-    throw new UserError(
-      "--no-token contradicts the token in QUEUECTL_DASHBOARD_TOKEN",
-      "unset QUEUECTL_DASHBOARD_TOKEN to serve without a token, or drop --no-token",
-    );
 }
 
 /** The token to require, or null when the user opted out; generated when none was given. */
