@@ -278,13 +278,9 @@ export class Worker {
     // draining worker too, before it decides the queue is empty.
     const ticked = await tickAndReport(this.options.store, this.now(), (event) => this.emit(event));
     if (ticked.enqueued.length > 0) return;
-    const drained =
-      this.options.drain && this.slots.size === 0
-        ? await drainCheck(this.options.store, this.options.queues)
-        : null;
-    if (drained?.done) {
-      this.requestStop("drained", drained);
-      return;
+    if (this.options.drain && this.slots.size === 0) {
+      const drained = await drainCheck(this.options.store, this.options.queues);
+      if (drained.done) return this.requestStop("drained", drained);
     }
     // A delayed job or a retry's backoff falls due without a commit to wake us: sleep until then.
     const now = this.now();
@@ -311,6 +307,7 @@ export class Worker {
         timeoutMs,
         baseEnv: process.env,
         source: job.source,
+        workerId: this.id,
         reportEnv: reports?.env,
         reaper: this.reaper as Reaper,
         limits,

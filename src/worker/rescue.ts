@@ -160,8 +160,8 @@ export async function rescueExpiredLeases(
  * Kills what is left of a rescued attempt whose worker died on this host. Its worker's reaper
  * kills the job when the worker dies, but a worker and its reaper killed together (an admin's
  * `kill -9` of both, a container's cgroup OOM) leave the job running, and once rescued it
- * could run twice at once. The attempt's processes carry its job id and attempt number in
- * their environment; a worker id names the boot and pid namespace it ran in (process-info.ts),
+ * could run twice at once. The attempt's processes carry their worker's id, job id and
+ * attempt number in their environment; a worker id names the boot and pid namespace it ran in (process-info.ts),
  * so only a rescuer that can see those processes looks. Called once the rescue is written:
  * a worker that renewed its lease in time keeps its job.
  */
@@ -171,7 +171,12 @@ function killLeftovers(job: Job, here: string | null): void {
   // the grace a job is promised; only a dead one's leftovers are killed here.
   const pid = workerIdPid(job.worker_id);
   if (pid === null || isProcessAlive(pid)) return;
-  const entries = [`QUEUECTL_JOB_ID=${job.id}`, `QUEUECTL_ATTEMPT=${job.attempts}`];
+  // The worker id too: job ids and attempt numbers repeat across queues on one host.
+  const entries = [
+    `QUEUECTL_WORKER_ID=${job.worker_id}`,
+    `QUEUECTL_JOB_ID=${job.id}`,
+    `QUEUECTL_ATTEMPT=${job.attempts}`,
+  ];
   for (const pid of pidsWithEnvEntries(entries)) {
     // The group first: the job leads its own, and its children stay in it unless they left.
     signalProcess(-pid, "SIGKILL");

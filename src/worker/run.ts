@@ -72,6 +72,8 @@ export interface RunParams {
   killGraceMs?: number;
   /** The jobfile that declares the job, if any: a relative `cwd` is taken from its folder. Default none. */
   source?: string | null;
+  /** The worker's id, set as QUEUECTL_WORKER_ID: with the job id and attempt it names this run's processes on the host. Default none. */
+  workerId?: string;
 }
 
 /**
@@ -231,6 +233,7 @@ export function runJob(params: RunParams): RunningJob {
     ...spec.env,
     QUEUECTL_JOB_ID: params.jobId,
     QUEUECTL_ATTEMPT: String(params.attempt),
+    ...(params.workerId === undefined ? {} : { QUEUECTL_WORKER_ID: params.workerId }),
     ...params.reportEnv,
     [mark.name]: mark.value,
   };

@@ -202,9 +202,23 @@ describe("worker stop", () => {
     // Nothing is left to kill it: the job runs on, still `processing` in the store.
     const stray = pidFrom(jobPid);
     expect(isProcessAlive(stray)).toBe(true);
-    const rescuer = foreground(["--queue", "elsewhere"]);
-    await rescuer.waitForOutput("stray: rescued from worker", 30_000);
-    await waitFor(() => !isProcessAlive(stray), { timeoutMs: 5_000, what: "the stray job to die" });
+    // A job of the same id and attempt in another queue on this host (another home) is not it.
+    const namesake = Bun.spawn(["sleep", "300"], {
+      env: {
+        ...process.env,
+        QUEUECTL_JOB_ID: "stray",
+        QUEUECTL_ATTEMPT: "1",
+        QUEUECTL_WORKER_ID: "elsewhere-1-abc@00000000",
+      },
+    });
+    try {
+      const rescuer = foreground(["--queue", "elsewhere"]);
+      await rescuer.waitForOutput("stray: rescued from worker", 30_000);
+      await waitFor(() => !isProcessAlive(stray), { timeoutMs: 5_000, what: "the stray job to die" });
+      expect(isProcessAlive(namesake.pid)).toBe(true);
+    } finally {
+      namesake.kill("SIGKILL");
+    }
   }, 60_000);
 
   test("a worker whose lease was taken over stops its job and its late result is discarded", async () => {
