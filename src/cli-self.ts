@@ -4,10 +4,10 @@
  * `bun run build` makes (src/build-binary.ts). A worker started in the background, a service
  * unit and the dashboard's page all need to know.
  *
- * The binary embeds its modules, compiled ahead of time, so it starts two to three times
- * faster; what it cannot embed is knowing that its sources changed since. It records them
- * when it is built (a stamp of every file's modification time) and refuses to run stale
- * code: a binary left behind by `git pull` would otherwise run last week's queue rules.
+ * The binary embeds its modules, compiled ahead of time, so it starts about twice as fast;
+ * what it cannot embed is knowing that its sources changed since. It records them when it
+ * is built (a stamp of every source file's size and modification time) and refuses to run
+ * stale code: a binary left behind by `git pull` would otherwise run last week's rules.
  */
 
 import { join, resolve } from "node:path";
@@ -42,30 +42,42 @@ export function selfCommand(): string[] {
 const BUILD_INPUTS = ["../package.json", "../bun.lock"];
 
 /**
- * The count and newest modification time of every file under `src` and of the dependency
- * manifests. Any edit, checkout, pull or install moves the newest time or the count; a
- * walk of the tree costs about a millisecond.
+ * What the build reads: TypeScript, and the dashboard page's HTML and CSS. Anything else
+ * under `src` (an editor's swap file, lock link or backup) is not a source, and must
+ * neither stop the binary while a file is open nor hide a real change.
+ */
+const SOURCE_FILE = /^[^.#][^/]*\.(ts|html|css)$/;
+
+/**
+ * A hash of every source file's path, size and modification time, and of the dependency
+ * manifests'. Any edit, checkout, pull or install changes one of them, even one that puts
+ * back an older time (`cp -p`); a walk of the tree costs about a millisecond. An entry that
+ * cannot be read (a dangling link, a file removed during the walk) counts as absent.
  */
 export function sourceStamp(sourceDir: string): string {
   // Loaded here: a command run from the sources never needs it, and node:fs costs a start.
-  const { readdirSync, statSync } = require("node:fs") as typeof import("node:fs");
-  let newest = 0;
-  let files = 0;
+  const { lstatSync, readdirSync } = require("node:fs") as typeof import("node:fs");
+  const hasher = new Bun.CryptoHasher("sha256");
   const note = (path: string) => {
-    const mtime = statSync(path).mtimeMs;
-    files++;
-    if (mtime > newest) newest = mtime;
+    try {
+      const stats = lstatSync(path);
+      if (stats.isFile()) hasher.update(`${path}\0${stats.size}\0${stats.mtimeMs}\n`);
+    } catch {
+      // Absent, as said.
+    }
   };
   const walk = (dir: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    )) {
       const path = join(dir, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else note(path);
+      if (entry.isDirectory() && !entry.name.startsWith(".")) walk(path);
+      else if (entry.isFile() && SOURCE_FILE.test(entry.name)) note(path);
     }
   };
   walk(sourceDir);
   for (const input of BUILD_INPUTS) note(resolve(sourceDir, input));
-  return `${files}:${newest}`;
+  return hasher.digest("hex").slice(0, 32);
 }
 
 /**
@@ -74,16 +86,14 @@ export function sourceStamp(sourceDir: string): string {
  */
 export function assertBuildCurrent(): void {
   if (BUILD === undefined) return;
-  let stamp: string;
-  try {
-    stamp = sourceStamp(BUILD.sourceDir);
-  } catch {
-    return;
-  }
-  if (stamp === BUILD.stamp) return;
+  const { existsSync } = require("node:fs") as typeof import("node:fs");
+  if (!existsSync(BUILD.sourceDir) || sourceStamp(BUILD.sourceDir) === BUILD.stamp) return;
   const root = resolve(BUILD.sourceDir, "..");
+  const built = join(root, "dist", "queuectl");
+  // A copy (on the PATH, say) is not what the next build rewrites.
+  const copy = process.execPath === built ? "" : `, then copy ${built} over ${process.execPath}`;
   throw new UserError(
     `${process.execPath} was built before the latest change to its sources in ${root}`,
-    `build it again with \`bun run build\` in ${root}, or run \`bun ${join(root, "src", "cli.ts")}\``,
+    `build it again with \`bun run build\` in ${root}${copy}, or run \`bun ${join(root, "src", "cli.ts")}\``,
   );
 }

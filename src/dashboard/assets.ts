@@ -1,7 +1,8 @@
 /**
  * The page's static files. The TypeScript is bundled once at start-up with Bun.build, in
  * memory, so there is no build step and no generated file to commit; serving the results
- * ourselves (rather than through an HTML import) lets every answer carry our CSP.
+ * ourselves (rather than through an HTML import) lets every answer carry our CSP. The
+ * binary `bun run build` makes carries them built ahead (build-binary.ts).
  */
 
 import { join } from "node:path";
@@ -50,7 +51,12 @@ async function bundleScript(): Promise<string> {
   );
 }
 
+/** The page as `bun run build` built it into the binary (JSON of path → Asset); absent when running the sources. */
+declare const QUEUECTL_PAGE: string | undefined;
+
 export async function buildAssets(): Promise<Map<string, Asset>> {
+  if (typeof QUEUECTL_PAGE === "string")
+    return new Map(Object.entries(JSON.parse(QUEUECTL_PAGE) as Record<string, Asset>));
   const assets = new Map<string, Asset>([
     ["/app.js", { body: await bundleScript(), type: "text/javascript; charset=utf-8" }],
   ]);

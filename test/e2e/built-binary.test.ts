@@ -6,7 +6,7 @@
  */
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { cpSync, mkdtempSync, rmSync, symlinkSync, utimesSync } from "node:fs";
+import { cpSync, mkdtempSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { type CliResult, refused, tempHome, waitFor } from "../helpers/cli.ts";
@@ -65,6 +65,9 @@ describe("the built binary", () => {
   test("refuses to run once a source file changed, and leaves the queue as it was", async () => {
     const home = tempHome();
     try {
+      // An editor's leftovers beside the sources are no change.
+      writeFileSync(join(root, "src", "core", ".job.ts.swp"), "swap");
+      symlinkSync("user@host.1:1", join(root, "src", "core", ".#job.ts"));
       expect((await run(["enqueue", '{"id":"kept","command":"true"}'], home.env)).exitCode).toBe(0);
       const later = new Date(Date.now() + 60_000);
       utimesSync(join(root, "src", "core", "job.ts"), later, later);
@@ -75,8 +78,45 @@ describe("the built binary", () => {
         env: home.env,
       });
       expect(JSON.parse(listed.stdout.toString()).map((job: { id: string }) => job.id)).toEqual(["kept"]);
+      // A copy of the binary is told to take the rebuilt one, which is not where it lives.
+      const copy = join(root, "queuectl-copy");
+      cpSync(binary, copy);
+      const child = Bun.spawnSync([copy, "status"], { env: home.env });
+      expect(child.stderr.toString()).toContain(`then copy ${binary} over ${copy}`);
     } finally {
       home.cleanup();
     }
   }, 30_000);
+
+  test("without its sources it runs as built, the dashboard's page included", async () => {
+    renameSync(join(root, "src"), join(root, "moved-away"));
+    const home = tempHome();
+    const dashboard = Bun.spawn([binary, "dashboard", "--port", "0"], {
+      env: home.env,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    try {
+      expect((await run(["enqueue", '{"id":"as-built","command":"true"}'], home.env)).exitCode).toBe(0);
+      const reader = dashboard.stdout.getReader();
+      let printed = "";
+      const url = await waitFor(
+        async () => {
+          const { value } = await reader.read();
+          printed += new TextDecoder().decode(value ?? new Uint8Array());
+          return /(http:\/\/127\.0\.0\.1:\d+)\/\?token=(\w+)/.exec(printed);
+        },
+        { timeoutMs: 20_000, what: "the dashboard's address" },
+      );
+      const headers = { Authorization: `Bearer ${url[2]}` };
+      const script = await fetch(`${url[1]}/app.js`, { headers });
+      expect(script.status).toBe(200);
+      expect(await script.text()).toContain("getElementById");
+      expect((await fetch(`${url[1]}/api/jobs`)).status).toBe(401);
+    } finally {
+      dashboard.kill();
+      await dashboard.exited;
+      home.cleanup();
+    }
+  }, 60_000);
 });
