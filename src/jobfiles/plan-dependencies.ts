@@ -51,7 +51,9 @@ export function scheduleWaitConflicts(
 /**
  * The waits a cycle could run through once this folder's declarations are applied: each
  * valid waiting job's new `after` list, and the stored edges of other jobs that still wait
- * (queued by hand or by another folder; a job that can already start waits for nothing).
+ * (queued by hand or by another folder; a job that can already start waits for nothing), or
+ * will wait again: a job canceled because a dependency ended is re-armed when that
+ * dependency is queued again, as this very sync may do.
  */
 function waitsAfterApply(
   validWaiting: readonly DesiredJob[],
@@ -60,8 +62,8 @@ function waitsAfterApply(
 ): Map<string, string[]> {
   const waits = new Map(validWaiting.map((job) => [job.spec.id, [...(job.spec.after ?? [])]]));
   for (const edge of dependents) {
-    if (declared.has(edge.id) || !edge.blocked || (edge.state !== "pending" && edge.state !== "failed"))
-      continue;
+    const waiting = edge.blocked && (edge.state === "pending" || edge.state === "failed");
+    if (declared.has(edge.id) || !(waiting || edge.state === "canceled")) continue;
     waits.set(edge.id, [...(waits.get(edge.id) ?? []), edge.dependsOn]);
   }
   return waits;

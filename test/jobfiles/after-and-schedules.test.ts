@@ -138,6 +138,33 @@ function suite(t: BackendTest): void {
       expect(await claimIds()).toEqual(["a"]);
     });
 
+    test("a cycle through a job this sync would re-arm is an error too", async () => {
+      await t.setUp();
+      t.fixture.write("a.yaml", "command: exit 1\nmax_retries: 0\n");
+      await sync(t.store, t.fixture.dir);
+      const spec = { id: "by-hand", command: "echo by hand", after: ["a"] };
+      await t.store.jobInsertMany({
+        jobs: [{ spec, revision: specRevision(spec), maxRetries: 3, nextRunAt: Date.now(), source: null }],
+        now: Date.now(),
+      });
+      const [claimed] = await claimAll(t.store);
+      const now = Date.now();
+      await t.store.jobFail({
+        id: "a",
+        token: claimed?.token ?? 0,
+        now,
+        state: "dead",
+        nextRunAt: now,
+        result: FAILURE,
+      });
+      expect((await jobOf(t.store, "by-hand")).state).toBe("canceled");
+      t.fixture.write("a.yaml", "command: echo fixed\nafter: [by-hand]\n");
+      const outcome = await sync(t.store, t.fixture.dir);
+      expect(outcome.plan.errors.map((e) => [e.file, e.field])).toEqual([["a.yaml", "after"]]);
+      expect(outcome.plan.errors[0]?.message).toContain("cycle");
+      expect((await jobOf(t.store, "a")).state).toBe("dead");
+    });
+
     test("waiting on a job that already waited for this one and has run since is no cycle", async () => {
       await t.setUp();
       t.fixture.write("a.yaml", "command: echo a\n");
