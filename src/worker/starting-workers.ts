@@ -7,7 +7,7 @@
  * back); `worker stop` stops the processes those files name, too, and removes the files.
  */
 
-import { appendFileSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { isQueuectlProcess } from "./process-info.ts";
 
@@ -18,9 +18,15 @@ function recordFile(dir: string, starterPid: number): string {
   return join(dir, `${PREFIX}${starterPid}${SUFFIX}`);
 }
 
-/** Notes a worker this process has just launched into `dir` (the workers' log folder). */
-export function recordStarting(dir: string, pid: number): void {
+/**
+ * Notes a worker this process has just launched into `dir` (the workers' log folder).
+ * Returns false when a `worker stop` took the record since the start's first worker: this
+ * one, launched after the stop read it, would be missed, so the start must stop them all.
+ */
+export function recordStarting(dir: string, pid: number, first: boolean): boolean {
+  const taken = !first && !existsSync(recordFile(dir, process.pid));
   appendFileSync(recordFile(dir, process.pid), `${pid}\n`, { mode: 0o600 });
+  return !taken;
 }
 
 /** This process's start is over: its workers registered, or were stopped. */

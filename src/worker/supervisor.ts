@@ -200,11 +200,12 @@ export async function startWorkers(
   const spawned: { child: Bun.Subprocess; log: string }[] = [];
   const children = () => spawned.map(({ child }) => child);
   const logDir = workerLogDir(params.home);
+  let stoppedAt: number | null = null;
   try {
-    for (let n = 0; n < params.count; n++) {
+    for (let n = 0; n < params.count && stoppedAt === null; n++) {
       const started = spawnDetached(params.home, "worker", runArgs);
       spawned.push(started);
-      recordStarting(logDir, started.child.pid);
+      if (!recordStarting(logDir, started.child.pid, n === 0)) stoppedAt = n + 1;
     }
   } catch (error) {
     // Out of processes or memory part way: the ones already started must not be left behind.
@@ -217,6 +218,14 @@ export async function startWorkers(
       workerLogDir(params.home),
       started,
     );
+  }
+  if (stoppedAt !== null) {
+    // A stop took the record before this worker was in it, so it stops the others only.
+    await rollBack(store, children());
+    for (const child of children()) child.unref();
+    forgetStarting(logDir);
+    const reason = `\`queuectl worker stop\` came while worker ${stoppedAt} of ${params.count} was starting`;
+    throw startFailure(reason, logDir, spawned.length);
   }
   try {
     const failure = await waitForRegistration(store, spawned, logDir);
