@@ -34,4 +34,9 @@ export interface DesiredState {
   blockedIds: string[];
   /** The folder's namespace (`.queuectl.yaml`), for messages; null when it has none. */
   namespace?: string | null;
+  /**
+   * Relative files read whole, whether they declare jobs or none (`jobs: []`): a job they no
+   * longer declare was taken out of its file, not removed with it. Default: the jobs' files.
+   */
+  files?: string[];
 }

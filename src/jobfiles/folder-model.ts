@@ -190,12 +190,14 @@ export class FolderModel {
       blocked: [...this.scanBlocked],
       blockedIds: [],
       namespace: naming.namespace,
+      files: [],
     };
     const inNamespace = (ids: string[]) => ids.map((id) => namespaced(naming.namespace, id));
     for (const rel of rels ?? this.files.keys()) {
       const entry = this.files.get(rel);
       if (!entry) continue; // Removed: no jobs, not blocked, so the plan cancels what it declared.
       if (entry.kind === "parsed" && entry.parsed.problems.length === 0) {
+        desired.files?.push(rel);
         desired.jobs.push(
           ...desiredJobsOf(entry.parsed, { rel, source: this.sourceOf(rel) }, defaultMaxRetries, now, naming),
         );

@@ -305,7 +305,7 @@ export function plan(desired: DesiredState, actual: ActualState, options: PlanOp
     });
   }
 
-  const declaringFiles = new Set(desired.jobs.map((job) => job.file));
+  const declaringFiles = new Set(desired.files ?? desired.jobs.map((job) => job.file));
   for (const row of actual.declared) {
     if (wanted.has(row.id) || blockedIds.has(row.id)) continue;
     // The jobs of what this folder was before it was re-pointed are its own now: those the

@@ -114,6 +114,7 @@ export async function readJobsFolder(options: ReadFolderOptions): Promise<Folder
     blocked: scan.blocked,
     blockedIds: [],
     namespace,
+    files: [],
   };
   const parsedFiles: ({ file: ScannedFile } & FileRead)[] = [];
   const settleMs = options.settleMs ?? 0;
@@ -147,6 +148,7 @@ export async function readJobsFolder(options: ReadFolderOptions): Promise<Folder
       desired.blockedIds.push(...parsed.knownIds.map((id) => namespaced(naming.namespace, id)));
       continue;
     }
+    desired.files?.push(file.rel);
     const jobs = desiredJobsOf(parsed, file, config.maxRetries, options.now, naming, entry?.revisions);
     if (update && entry && !entry.revisions && naming.namespace === null) {
       entry.revisions = jobs.map((job) => job.revision);

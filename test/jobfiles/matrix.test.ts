@@ -128,6 +128,12 @@ forEachBackend("matrix jobfiles", (t) => {
     expect((await jobOf(t.store, "build-eu-s")).state).toBe("canceled");
     expect((await jobOf(t.store, "build-us-s")).state).toBe("completed");
     expect((await sync(t.store, t.fixture.dir)).plan.changes).toEqual([]);
+    // A file emptied, not removed: still there, declaring nothing.
+    t.fixture.write("build.yaml", "jobs: []\n");
+    const emptied = await sync(t.store, t.fixture.dir);
+    expect(new Set(emptied.plan.changes.map((change) => change.reason))).toEqual(
+      new Set(["noLongerDeclared"]),
+    );
   });
 
   test("a bad matrix is one located error; the jobs the file declared stay as they were", async () => {
