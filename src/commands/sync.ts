@@ -170,8 +170,12 @@ export function registerSync(cli: CAC): void {
           return;
         }
         const lines = planLines(outcome);
-        if (lines.length === 0) lines.push(`up to date: ${count(unchangedCount(outcome), "declaration")}`);
-        else if (outcome.applied) lines.push(appliedSummary(outcome.applied, outcome.appliedSchedules));
+        if (lines.length === 0) {
+          // A file written a moment ago is read once it has stayed unchanged for --settle.
+          const settling =
+            outcome.settlesAt === null ? "" : "; a file still being written is read once it settles";
+          lines.push(`up to date: ${count(unchangedCount(outcome), "declaration")}${settling}`);
+        } else if (outcome.applied) lines.push(appliedSummary(outcome.applied, outcome.appliedSchedules));
         for (const line of canceledAtOnceWarnings(outcome.canceledAtOnce)) lines.push(`warning: ${line}`);
         process.stdout.write(stamp(lines));
       };
