@@ -1,0 +1,142 @@
+/**
+ * Jobfile `after` lists against jobs already in the queue, on every backend: an edit that
+ * would close a cycle through a job queued by hand, by another folder, or one this sync
+ * would re-arm is refused at its `after` line; a job queued after a dependency that had
+ * already ended is reported canceled at once.
+ */
+
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { specRevision } from "../../src/core/spec.ts";
+import { syncJson } from "../../src/render/sync.ts";
+import { type BackendTest, claimAll, FAILURE, forEachBackend, jobOf, SUCCESS, sync } from "./helpers.ts";
+
+setDefaultTimeout(60_000);
+
+forEachBackend("after against the queue", suite);
+
+function suite(t: BackendTest): void {
+  describe("dependencies on stored jobs", () => {
+    const claimIds = async () => (await claimAll(t.store)).map((job) => job.id);
+    const completeClaimedFrom = async (id: string) => {
+      await t.store.jobComplete({
+        id,
+        token: (await jobOf(t.store, id)).token,
+        now: Date.now(),
+        result: SUCCESS,
+      });
+    };
+    const completeClaimed = async () => {
+      for (const job of await claimAll(t.store)) {
+        await t.store.jobComplete({ id: job.id, token: job.token, now: Date.now(), result: SUCCESS });
+      }
+    };
+
+    test("a cycle through a job queued by hand is an error, and the queue stays as it was", async () => {
+      await t.setUp();
+      t.fixture.write("a.yaml", "command: echo a\n");
+      await sync(t.store, t.fixture.dir);
+      const spec = { id: "by-hand", command: "echo by hand", after: ["a"] };
+      await t.store.jobInsertMany({
+        jobs: [{ spec, revision: specRevision(spec), maxRetries: 3, nextRunAt: Date.now(), source: null }],
+        now: Date.now(),
+      });
+      t.fixture.write("a.yaml", "command: echo a2\nafter: [by-hand]\n");
+      const outcome = await sync(t.store, t.fixture.dir);
+      expect(outcome.plan.errors.map((e) => [e.file, e.line, e.field])).toEqual([["a.yaml", 2, "after"]]);
+      expect(outcome.plan.errors[0]?.message).toMatch(/cycle: (a → by-hand → a|by-hand → a → by-hand)/);
+      expect(outcome.plan.errors[0]?.message).toContain('"by-hand" not from this folder');
+      expect((await jobOf(t.store, "a")).spec.command).toBe("echo a");
+      // The job that waits can still run once its dependency has.
+      expect(await claimIds()).toEqual(["a"]);
+      await completeClaimedFrom("a");
+      expect(await claimIds()).toEqual(["by-hand"]);
+    });
+
+    test("a cycle through another folder's job is an error in the folder that would close it", async () => {
+      await t.setUp();
+      const other = join(t.fixture.home, "other");
+      mkdirSync(other, { mode: 0o700 });
+      t.fixture.write("a.yaml", "command: echo a\n");
+      await sync(t.store, t.fixture.dir);
+      writeFileSync(join(other, "b.yaml"), "command: echo b\nafter: [a]\n", { mode: 0o600 });
+      expect((await sync(t.store, other)).applied?.create).toEqual(["b"]);
+      t.fixture.write("a.yaml", "command: echo a\nafter: [b]\n");
+      const outcome = await sync(t.store, t.fixture.dir);
+      expect(outcome.plan.errors.map((e) => [e.file, e.field])).toEqual([["a.yaml", "after"]]);
+      expect(outcome.plan.errors[0]?.message).toContain("cycle");
+      expect(await claimIds()).toEqual(["a"]);
+    });
+
+    test("a cycle through a job this sync would re-arm is an error too", async () => {
+      await t.setUp();
+      t.fixture.write("a.yaml", "command: exit 1\nmax_retries: 0\n");
+      await sync(t.store, t.fixture.dir);
+      const spec = { id: "by-hand", command: "echo by hand", after: ["a"] };
+      await t.store.jobInsertMany({
+        jobs: [{ spec, revision: specRevision(spec), maxRetries: 3, nextRunAt: Date.now(), source: null }],
+        now: Date.now(),
+      });
+      const [claimed] = await claimAll(t.store);
+      const now = Date.now();
+      await t.store.jobFail({
+        id: "a",
+        token: claimed?.token ?? 0,
+        now,
+        state: "dead",
+        nextRunAt: now,
+        result: FAILURE,
+      });
+      expect((await jobOf(t.store, "by-hand")).state).toBe("canceled");
+      t.fixture.write("a.yaml", "command: echo fixed\nafter: [by-hand]\n");
+      const outcome = await sync(t.store, t.fixture.dir);
+      expect(outcome.plan.errors.map((e) => [e.file, e.field])).toEqual([["a.yaml", "after"]]);
+      expect(outcome.plan.errors[0]?.message).toContain("cycle");
+      expect((await jobOf(t.store, "a")).state).toBe("dead");
+    });
+
+    test("waiting on a job that already waited for this one and has run since is no cycle", async () => {
+      await t.setUp();
+      t.fixture.write("a.yaml", "command: echo a\n");
+      await sync(t.store, t.fixture.dir);
+      const spec = { id: "by-hand", command: "echo by hand", after: ["a"] };
+      await t.store.jobInsertMany({
+        jobs: [{ spec, revision: specRevision(spec), maxRetries: 3, nextRunAt: Date.now(), source: null }],
+        now: Date.now(),
+      });
+      await completeClaimed();
+      await completeClaimed();
+      expect((await jobOf(t.store, "by-hand")).state).toBe("completed");
+      t.fixture.write("a.yaml", "command: echo a2\nafter: [by-hand]\n");
+      const outcome = await sync(t.store, t.fixture.dir);
+      expect(outcome.plan.errors).toEqual([]);
+      expect(outcome.applied?.replace).toEqual(["a"]);
+    });
+
+    test("a job queued after a dependency that ended dead is reported canceled at once, not queued", async () => {
+      await t.setUp();
+      t.fixture.write("a.yaml", "command: exit 1\nmax_retries: 0\n");
+      await sync(t.store, t.fixture.dir);
+      const [claimed] = await claimAll(t.store);
+      await t.store.jobFail({
+        id: "a",
+        token: claimed?.token ?? 0,
+        now: Date.now(),
+        state: "dead",
+        nextRunAt: Date.now(),
+        result: FAILURE,
+      });
+      t.fixture.write("b.yaml", "command: echo b\nafter: [a]\n");
+      t.fixture.write("c.yaml", "command: echo c\n");
+      const outcome = await sync(t.store, t.fixture.dir);
+      expect(outcome.applied?.create).toEqual(["b", "c"]);
+      expect(outcome.canceledAtOnce.map((job) => [job.id, job.decision.root, job.rootState])).toEqual([
+        ["b", "a", "dead"],
+      ]);
+      expect(syncJson(outcome).applied?.canceled_at_once).toEqual(["b"]);
+      expect((await jobOf(t.store, "b")).state).toBe("canceled");
+      expect((await sync(t.store, t.fixture.dir)).canceledAtOnce).toEqual([]);
+    });
+  });
+}
