@@ -25,20 +25,27 @@ async function build(outfile: string): Promise<void> {
   const page = Object.fromEntries(await buildAssets());
   // Renamed into place once whole: a running worker keeps the file it started from.
   const partial = `${outfile}.${process.pid}.tmp`;
-  const result = await Bun.build({
-    entrypoints: ENTRY_POINTS.map((entry) => resolve(SOURCE_DIR, entry)),
-    target: "bun",
-    bytecode: true,
-    compile: { outfile: partial },
-    define: {
-      QUEUECTL_BUILD: JSON.stringify(JSON.stringify(facts)),
-      QUEUECTL_PAGE: JSON.stringify(JSON.stringify(page)),
-    },
-  });
-  if (!result.success) {
+  let failure: string | null = null;
+  try {
+    const result = await Bun.build({
+      entrypoints: ENTRY_POINTS.map((entry) => resolve(SOURCE_DIR, entry)),
+      target: "bun",
+      bytecode: true,
+      compile: { outfile: partial },
+      define: {
+        QUEUECTL_BUILD: JSON.stringify(JSON.stringify(facts)),
+        QUEUECTL_PAGE: JSON.stringify(JSON.stringify(page)),
+      },
+    });
+    if (!result.success) failure = result.logs.map((log) => String(log.message)).join("; ");
+  } catch (error) {
+    // Bun.build throws what it cannot build (an AggregateError of its messages) rather than returning it.
+    const errors = (error as AggregateError).errors ?? [error];
+    failure = errors.map((item: unknown) => String((item as Error)?.message ?? item)).join("; ");
+  }
+  if (failure !== null) {
     rmSync(partial, { force: true });
-    const why = result.logs.map((log) => String(log.message)).join("; ");
-    console.error(`error: the build failed (${why}); nothing was installed`);
+    console.error(`error: the build failed (${failure}); nothing was installed`);
     process.exit(1);
   }
   renameSync(partial, outfile);
