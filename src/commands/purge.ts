@@ -5,7 +5,7 @@ import { parseDurationMs } from "../core/duration.ts";
 import { UserError } from "../core/errors.ts";
 import { queuectlHome } from "../core/home.ts";
 import type { JobState } from "../core/job.ts";
-import { colors, printJson } from "../render.ts";
+import { colors, firstNamed, printJson, safeText } from "../render.ts";
 import { ArchiveWriteError, openArchive } from "../worker/archive.ts";
 import { purgeFinishedJobs } from "../worker/retention.ts";
 import { type GlobalOptions, lastValue, listItems, withStore } from "./context.ts";
@@ -67,7 +67,7 @@ export function registerPurge(cli: CAC): void {
         if (options.json) printJson({ dry_run: Boolean(options.dryRun), purged: ids });
         else if (options.dryRun)
           console.log(
-            `would purge ${ids.length} job(s)${ids.length ? `: ${ids.slice(0, 20).join(", ")}${ids.length > 20 ? " …" : ""}` : ""}`,
+            `would purge ${ids.length} job(s)${ids.length ? `: ${firstNamed(ids.map((id) => safeText(id)))}` : ""}`,
           );
         else
           console.log(
