@@ -138,5 +138,23 @@ function suite(t: BackendTest): void {
       expect((await jobOf(t.store, "b")).state).toBe("canceled");
       expect((await sync(t.store, t.fixture.dir)).canceledAtOnce).toEqual([]);
     });
+
+    test("a revision queued behind a running attempt waits for its new `after` once that run ends", async () => {
+      await t.setUp();
+      t.fixture.write("a.yaml", "command: echo a\n");
+      t.fixture.write("b.yaml", "command: echo b\npriority: 10\n");
+      await sync(t.store, t.fixture.dir);
+      // b first (higher priority), as a worker would take it; a stays pending.
+      const running = await t.store.jobClaim({ workerId: "w", host: "h", now: Date.now(), leaseMs: 600_000 });
+      expect(running?.id).toBe("b");
+      t.fixture.write("b.yaml", "command: echo b2\npriority: 10\nafter: [a]\n");
+      expect((await sync(t.store, t.fixture.dir)).applied?.defer).toEqual(["b"]);
+      await t.store.jobComplete({ id: "b", token: running?.token ?? 0, now: Date.now(), result: SUCCESS });
+      // b's new revision is pending, but waits for a: only a can be claimed now.
+      expect((await jobOf(t.store, "b")).spec.command).toBe("echo b2");
+      expect(await claimIds()).toEqual(["a"]);
+      await completeClaimedFrom("a");
+      expect(await claimIds()).toEqual(["b"]);
+    });
   });
 }

@@ -5,6 +5,7 @@
 
 import type { SQL } from "bun";
 import type { Job } from "../../core/job.ts";
+import type { JobSpec } from "../../core/spec.ts";
 import type {
   ExpiredLeasesParams,
   JobCompleteParams,
@@ -18,7 +19,12 @@ import type {
 import type { JobFailResult, RenewedLease, RunResult } from "../records.ts";
 import { rowToJob, rowToKillTarget, rowToRenewedLease } from "../rows.ts";
 import { pgText } from "./connection.ts";
-import { cancelDependents, lockDependenciesShared, releaseDependents } from "./dependencies.ts";
+import {
+  cancelDependents,
+  lockDependenciesShared,
+  releaseDependents,
+  setDependencies,
+} from "./dependencies.ts";
 import { recordWebhookEvent } from "./webhooks.ts";
 
 export async function extendLease(sql: SQL, params: LeaseExtendParams): Promise<boolean> {
@@ -157,10 +163,26 @@ async function finishAttempt(tx: SQL, id: string, token: number, now: number, re
 
 /** A jobfile changed while the job ran: the new revision starts fresh once this run ends. */
 export async function promoteNextRevision(tx: SQL, id: string, now: number): Promise<boolean> {
-  const promoted = await tx`
+  const [promoted] = (await tx`
     UPDATE jobs SET spec = next_spec, revision = next_revision, max_retries = next_max_retries,
                     state = 'pending', attempts = 0, next_run_at = ${now}::bigint, updated_at = ${now}::bigint,
                     finished_at = NULL, next_spec = NULL, next_revision = NULL, next_max_retries = NULL
-    WHERE id = ${id} AND next_spec IS NOT NULL AND state <> 'processing'`;
-  return promoted.count > 0;
+    WHERE id = ${id} AND next_spec IS NOT NULL AND state <> 'processing'
+    RETURNING spec`) as { spec: string | JobSpec }[];
+  if (promoted === undefined) return false;
+  // As in sqlite/run.ts: the new revision waits for its own `after`; a purged dependency has run.
+  const spec = (typeof promoted.spec === "string" ? JSON.parse(promoted.spec) : promoted.spec) as JobSpec;
+  const after = spec.after ?? [];
+  const existing =
+    after.length === 0
+      ? []
+      : ((await tx`SELECT id FROM jobs WHERE id = ANY(${after}::text[])`) as { id: string }[]);
+  const found = new Set(existing.map((row) => String(row.id)));
+  await setDependencies(
+    tx,
+    id,
+    after.filter((dependency) => found.has(dependency)),
+    now,
+  );
+  return true;
 }

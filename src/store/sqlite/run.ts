@@ -5,6 +5,7 @@
 
 import type { Database } from "bun:sqlite";
 import type { Job } from "../../core/job.ts";
+import type { JobSpec } from "../../core/spec.ts";
 import type {
   ExpiredLeasesParams,
   JobCompleteParams,
@@ -17,7 +18,7 @@ import type {
 } from "../params.ts";
 import type { JobFailResult, RenewedLease, RunResult } from "../records.ts";
 import { rowToJob, rowToKillTarget, rowToRenewedLease } from "../rows.ts";
-import { cancelDependents, releaseDependents } from "./dependencies.ts";
+import { cancelDependents, releaseDependents, setDependencies } from "./dependencies.ts";
 import { MAY_NOTIFY_SQL, recordWebhookEvent } from "./webhooks.ts";
 
 type Row = Record<string, unknown>;
@@ -193,7 +194,19 @@ export function promoteNextRevision(db: Database, id: string, now: number): bool
       UPDATE jobs SET spec = next_spec, revision = next_revision, max_retries = next_max_retries,
                       state = 'pending', attempts = 0, next_run_at = ?1, updated_at = ?1, finished_at = NULL,
                       next_spec = NULL, next_revision = NULL, next_max_retries = NULL
-      WHERE id = ?2 AND next_spec IS NOT NULL AND state <> 'processing'`)
-    .run(now, id);
-  return promoted.changes > 0;
+      WHERE id = ?2 AND next_spec IS NOT NULL AND state <> 'processing'
+      RETURNING spec`)
+    .get(now, id) as { spec: string } | null;
+  if (promoted === null) return false;
+  // The new revision waits for its own `after` (or is canceled at once), as any queued job;
+  // a dependency purged since it was declared has run, so it counts as done.
+  const after = (JSON.parse(promoted.spec) as JobSpec).after ?? [];
+  const exists = db.query("SELECT 1 FROM jobs WHERE id = ?");
+  setDependencies(
+    db,
+    id,
+    after.filter((dependency) => exists.get(dependency) !== null),
+    now,
+  );
+  return true;
 }
