@@ -38,7 +38,9 @@ function unknownQueue(name: string, known: readonly string[], verb: string): Use
 /** `--concurrency N` (N ≥ 1) or `--concurrency none` to lift the limit. */
 function parseConcurrency(value: unknown): number | null {
   if (value === "none" || value === "unlimited") return null;
-  const number = typeof value === "number" ? value : Number(value);
+  // Decimal digits only, as every whole-number option: Number() would take 0x10 and 1e1.
+  const text = String(value).trim();
+  const number = /^\d+$/.test(text) ? Number(text) : Number.NaN;
   if (!isQueueConcurrency(number)) {
     throw new UserError(
       `--concurrency must be a whole number from 1 to ${MAX_QUEUE_CONCURRENCY.toLocaleString("en-US")}, or none, got "${safeText(String(value))}"`,

@@ -3,7 +3,7 @@
  * them with --install (user units, or system units as root) and says what to run next.
  */
 
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { CAC } from "cac";
 import { TEXT_OPTION } from "../cli-argv.ts";
@@ -51,8 +51,14 @@ function parseKinds(value: unknown): UnitKind[] {
  * made before the unit is installed by hand.
  */
 function checkJobsFolder(kinds: readonly UnitKind[], jobsDir: string, install: boolean): void {
-  if (!kinds.includes("watch") || existsSync(jobsDir)) return;
-  const message = `the jobs folder ${jobsDir} does not exist`;
+  if (!kinds.includes("watch")) return;
+  let message: string;
+  try {
+    if (statSync(jobsDir).isDirectory()) return;
+    message = `the jobs folder ${jobsDir} is not a folder`;
+  } catch {
+    message = `the jobs folder ${jobsDir} does not exist`;
+  }
   const fix =
     "create it, give another with --jobs DIR, or leave the watcher out with --only worker,dashboard";
   if (install) throw new UserError(message, `${fix}; nothing was written`);

@@ -59,13 +59,14 @@ export function registerWorkerStart(cli: CAC): void {
     .example("queuectl worker start --count 3")
     .example("queuectl worker start --count 2 --watch jobs")
     .action(async (options: StartOptions) => {
-      const count = integerOption("count", lastValue(options.count), 1, 1);
-      if (count > MAX_WORKER_COUNT) {
+      const text = String(lastValue(options.count) ?? "1").trim();
+      if (/^\d+$/.test(text) && Number(text) > MAX_WORKER_COUNT) {
         throw new UserError(
-          `--count must be at most ${MAX_WORKER_COUNT}, got ${count}`,
+          `--count must be at most ${MAX_WORKER_COUNT}, got ${text}`,
           `start at most ${MAX_WORKER_COUNT} workers and give each more jobs at once with --concurrency`,
         );
       }
+      const count = integerOption("count", lastValue(options.count), 1, 1, MAX_WORKER_COUNT);
       const { concurrency, prefetch, queues } = workerFlags(options);
       const watch = lastValue(options.watch as string | string[] | undefined);
       if (watch === "" || typeof watch === "boolean") {

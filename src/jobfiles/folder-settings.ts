@@ -13,6 +13,7 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { nearestName, UserError } from "../core/errors.ts";
 import { QUEUE_NAME_PATTERN } from "../core/spec-fields.ts";
+import { encodingOf } from "../core/text-lines.ts";
 import { documentValue, firstLine, invalidYamlMessage, readYaml } from "../core/yaml-text.ts";
 
 export const SETTINGS_FILE = ".queuectl.yaml";
@@ -41,8 +42,16 @@ export async function readFolderSettings(root: string): Promise<FolderSettings> 
   const path = join(root, SETTINGS_FILE);
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    const bytes = await readFile(path);
+    // As jobfiles are read (read.ts): a byte-order mark picks UTF-16.
+    const encoding = encodingOf(bytes);
+    try {
+      text = new TextDecoder(encoding, { fatal: true }).decode(bytes);
+    } catch {
+      throw invalid(path, `is not ${encoding.toUpperCase()} text`);
+    }
   } catch (error) {
+    if (error instanceof UserError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT" && (await isFolder(root))) return { namespace: null };
     if (code === "ENOENT" || code === "ENOTDIR") {

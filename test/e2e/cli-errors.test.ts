@@ -216,6 +216,12 @@ const cases: [string, () => string[], string, string?][] = [
   ["swapped letters in a subcommand", () => ["worker", "strat"], "did you mean `worker start`?"],
   ["an unknown global option", () => ["--verbose", "status"], "unknown option `--verbose`"],
   ["extra arguments", () => ["show", "a", "b"], "unused args"],
+  ["a queue concurrency in hexadecimal", () => ["queue", "set", "q", "--concurrency", "0x10"], 'got "0x10"'],
+  [
+    "a huge worker count",
+    () => ["worker", "start", "--count", "99999999999999999999"],
+    "--count must be at most 64",
+  ],
   [
     "a count in exponent form",
     () => ["worker", "start", "--count", "1e1"],

@@ -1,7 +1,7 @@
 /** `service`: systemd units for worker, watcher and dashboard, printed or installed. */
 
 import { expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { unitFolder, unitText } from "../../src/service/units.ts";
 import { refused, runCli, systemdVerify } from "../helpers/cli.ts";
@@ -98,6 +98,12 @@ test("a watch unit for a jobs folder that is not there is not installed, and a p
     `the jobs folder ${missing} does not exist`,
   );
   expect(existsSync(dir)).toBe(false);
+  const plain = join(context.home.home, "plain.txt");
+  writeFileSync(plain, "");
+  refused(
+    await context.cli("service", "--install", "--dir", dir, "--only", "watch", "--jobs", plain),
+    "is not a folder",
+  );
   const printed = await context.cli("service", "--jobs", missing);
   expect(printed.exitCode).toBe(0);
   expect(printed.stderr).toStartWith(`warning: the jobs folder ${missing} does not exist`);

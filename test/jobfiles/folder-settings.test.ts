@@ -30,6 +30,15 @@ describe("readFolderSettings", () => {
     expect(await settingsOf("namespace: teamA\n")).toEqual({ namespace: "teamA" });
   });
 
+  test("a file saved as UTF-16 with a byte-order mark is read as jobfiles are", async () => {
+    const text = "namespace: blog\n";
+    const bytes = new Uint8Array(2 + text.length * 2);
+    bytes.set([0xff, 0xfe]);
+    for (let i = 0; i < text.length; i++) bytes[2 + i * 2] = text.charCodeAt(i);
+    writeFileSync(join(dir, SETTINGS_FILE), bytes);
+    expect(await readFolderSettings(dir)).toEqual({ namespace: "blog" });
+  });
+
   test("YAML problems are one line naming the file, line and column", async () => {
     const path = join(dir, SETTINGS_FILE);
     expect(await refusal("namespace: a\nnamespace: b\n")).toBe(
