@@ -29,6 +29,11 @@ export function recordStarting(dir: string, pid: number, first: boolean): boolea
   return !taken;
 }
 
+/** False once a `worker stop` took this process's record: the start must not go on. */
+export function recordStillOpen(dir: string): boolean {
+  return existsSync(recordFile(dir, process.pid));
+}
+
 /** This process's start is over: its workers registered, or were stopped. */
 export function forgetStarting(dir: string): void {
   rmSync(recordFile(dir, process.pid), { force: true });

@@ -20,7 +20,7 @@ import type { Store } from "../store/store.ts";
 import { ROTATE_LOG_ENV } from "./log-rotation.ts";
 import { isProcessAlive, signalProcess } from "./process-info.ts";
 import { releaseOrKill, STOP_SIGNAL } from "./signals.ts";
-import { forgetStarting, recordStarting, stillStarting } from "./starting-workers.ts";
+import { forgetStarting, recordStarting, recordStillOpen, stillStarting } from "./starting-workers.ts";
 
 /** The CLI entry the detached processes run; resolved from this file, not from the cwd. */
 /**
@@ -100,6 +100,11 @@ function spawnDetached(home: string, role: string, args: string[]): { child: Bun
   } finally {
     closeSync(fd);
   }
+}
+
+/** ": the line", or nothing for an empty one. */
+function detail(line: string): string {
+  return line === "" ? "" : `: ${line}`;
 }
 
 function lastLogLine(log: string): string {
@@ -236,10 +241,22 @@ export async function startWorkers(
     }
     const workers = spawned.map(({ child, log }) => ({ pid: child.pid, log }));
     if (params.watchDir === null) return { workers, watcher: null };
+    // A stop that took the record did not see the watcher (its pidfile may come too late):
+    // the start stops everything and fails, before the watcher and once more after it.
+    const stopped = "`queuectl worker stop` came while the watcher was starting";
+    if (!recordStillOpen(logDir)) {
+      await rollBack(store, children());
+      throw startFailure(stopped, logDir, spawned.length);
+    }
     const watcher = await startWatcher(store, params, params.watchDir);
     if ("failure" in watcher) {
       await rollBack(store, children());
       throw startFailure(watcher.failure, watcher.log, spawned.length);
+    }
+    if (!recordStillOpen(logDir)) {
+      signalProcess(watcher.pid, STOP_SIGNAL);
+      await rollBack(store, children());
+      throw startFailure(stopped, watcher.log, spawned.length);
     }
     return { workers, watcher };
   } finally {
@@ -277,7 +294,7 @@ async function startWatcher(
         return { pid: child.pid, log };
       }
       if (exitCode !== null)
-        return { failure: `the watcher exited at start with code ${exitCode}: ${lastLogLine(log)}`, log };
+        return { failure: `the watcher exited at start with code ${exitCode}${detail(lastLogLine(log))}`, log };
       if (Date.now() >= deadline)
         return { failure: `the watcher did not register within ${WATCH_REGISTER_MS / 1000}s`, log };
       await Bun.sleep(50);
