@@ -294,7 +294,10 @@ async function startWatcher(
         return { pid: child.pid, log };
       }
       if (exitCode !== null)
-        return { failure: `the watcher exited at start with code ${exitCode}${detail(lastLogLine(log))}`, log };
+        return {
+          failure: `the watcher exited at start with code ${exitCode}${detail(lastLogLine(log))}`,
+          log,
+        };
       if (Date.now() >= deadline)
         return { failure: `the watcher did not register within ${WATCH_REGISTER_MS / 1000}s`, log };
       await Bun.sleep(50);
