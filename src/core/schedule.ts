@@ -129,26 +129,76 @@ export function dueOccurrences(spec: JobSpec, nextAt: number, now: number): DueO
   if (nextAt > now) return { runAt: [], skipped: 0, nextAt };
   const cron = cronOf(spec);
   const zone = zoneOf(spec);
-  // A `nextAt` stored by an older version may be a repeated wall time: it is not owed.
-  const owed: number[] = endOfRepeat(zone, nextAt) === null ? [nextAt] : [];
-  let cursor = nextAt;
-  let total = owed.length;
-  for (;;) {
-    const next = nextFiring(cron, zone, cursor);
-    if (next === null || next > now) break;
-    cursor = next;
-    total++;
-    owed.push(cursor);
-    // Keep memory bounded when a schedule was idle for years: only the tail can matter.
-    if (owed.length > MAX_CATCHUP) owed.shift();
-  }
-  const nextDue = nextFiring(cron, zone, Math.max(cursor, now));
   const catchup = spec.catchup ?? "latest";
+  // A `nextAt` stored by an older version may be a repeated wall time: it is not owed.
+  const head = endOfRepeat(zone, nextAt) === null ? [nextAt] : [];
+  let walked = walkFirings(cron, zone, nextAt, now, FULL_WALK_STEPS);
+  let owed = [...head, ...walked.owed].slice(-MAX_CATCHUP);
+  let total = head.length + walked.count;
+  if (!walked.done) {
+    // Far behind (no worker for weeks, an old backup restored): a step per missed occurrence
+    // held every worker's loop for seconds, heartbeats too. Only the tail can run, so it is
+    // found by searching back from now; `skipped` then counts what was looked at.
+    const from = tailStart(cron, zone, walked.cursor, now, catchup === "all" ? MAX_CATCHUP : 1);
+    walked = walkFirings(cron, zone, from, now, Number.POSITIVE_INFINITY);
+    owed = walked.owed;
+    total += walked.count;
+  }
+  const cursor = owed.at(-1) ?? nextAt;
+  const nextDue = nextFiring(cron, zone, Math.max(cursor, now));
   let runAt: number[];
   if (catchup === "all") runAt = owed;
   else if (catchup === "none") runAt = owed.filter((at) => now - at <= MISSED_AFTER_MS).slice(-1);
   else runAt = owed.slice(-1);
   return { runAt, skipped: total - runAt.length, nextAt: nextDue };
+}
+
+/** Missed occurrences stepped through one by one before the tail is searched for instead. */
+const FULL_WALK_STEPS = 200;
+
+/**
+ * The firings after `from` up to `now`, at most `steps` of them; the last MAX_CATCHUP are
+ * kept. `done` is false when `steps` ran out first, `cursor` the last firing reached.
+ */
+function walkFirings(
+  cron: Cron,
+  zone: string,
+  from: number,
+  now: number,
+  steps: number,
+): { owed: number[]; count: number; cursor: number; done: boolean } {
+  const owed: number[] = [];
+  let cursor = from;
+  let count = 0;
+  for (;;) {
+    const next = nextFiring(cron, zone, cursor);
+    if (next === null || next > now) return { owed, count, cursor, done: true };
+    if (count >= steps) return { owed, count, cursor, done: false };
+    cursor = next;
+    count++;
+    owed.push(cursor);
+    // Keep memory bounded when a schedule was idle for years: only the tail can matter.
+    if (owed.length > MAX_CATCHUP) owed.shift();
+  }
+}
+
+/**
+ * A point after `lower` from which the firings up to `now` include the last `want` ones:
+ * windows back from `now`, doubling from a minute, until one holds `want` firings (or
+ * reaches `lower`). A few dozen steps, where walking from `lower` could take a million.
+ */
+function tailStart(cron: Cron, zone: string, lower: number, now: number, want: number): number {
+  for (let back = 60_000; now - back > lower; back *= 2) {
+    let count = 0;
+    for (
+      let at = nextFiring(cron, zone, now - back);
+      at !== null && at <= now;
+      at = nextFiring(cron, zone, at)
+    ) {
+      if (++count >= want) return now - back;
+    }
+  }
+  return lower;
 }
 
 /** The spec of one occurrence: the schedule's spec without its scheduling fields. */

@@ -31,6 +31,32 @@ describe("schedule arithmetic (pure, fixed clock)", () => {
     expect(new Date(due.nextAt ?? 0).toISOString()).toBe("2026-06-01T12:30:00.000Z");
   });
 
+  test("a schedule a year behind owes the same tail, found without a step per missed minute", () => {
+    const now = Date.parse("2026-06-01T12:34:56Z");
+    const yearAgo = now - 365 * 24 * 60 * MINUTE;
+    const minute = (at: number) => new Date(at).toISOString();
+    const latest = normalizeSpec({
+      id: "m",
+      command: "true",
+      schedule: "* * * * *",
+      timezone: "Europe/Berlin",
+    });
+    const due = dueOccurrences(latest, yearAgo, now);
+    expect(due.runAt.map(minute)).toEqual(["2026-06-01T12:34:00.000Z"]);
+    expect(minute(due.nextAt ?? 0)).toBe("2026-06-01T12:35:00.000Z");
+    const all = normalizeSpec({ id: "m", command: "true", schedule: "* * * * *", catchup: "all" });
+    const owed = dueOccurrences(all, yearAgo, now).runAt;
+    expect(owed).toHaveLength(100);
+    expect(owed.map(minute).at(0)).toBe("2026-06-01T10:55:00.000Z");
+    expect(owed.every((at, i) => i === 0 || at - (owed[i - 1] ?? 0) === MINUTE)).toBe(true);
+    // Weekday office hours, last fired on a Friday: the tail reaches back over the weekend.
+    const office = normalizeSpec({ id: "o", command: "true", schedule: "0 9-17 * * 1-5" });
+    const monday = Date.parse("2026-06-01T08:00:00Z");
+    expect(dueOccurrences(office, monday - 400 * 24 * 60 * MINUTE, monday).runAt.map(minute)).toEqual([
+      "2026-05-29T17:00:00.000Z",
+    ]);
+  });
+
   test("catchup all runs each missed occurrence; none drops late ones", () => {
     const first = Date.parse("2026-06-01T12:05:00Z");
     const all = normalizeSpec({ id: "s", command: "true", schedule: "*/5 * * * *", catchup: "all" });
