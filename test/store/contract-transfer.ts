@@ -315,4 +315,23 @@ export function settingsTransferContract(withStore: WithStore): void {
       expect(await store.configGetAll()).toEqual({});
     }),
   );
+
+  test(
+    "a jobfile job's history beside the schedule its file made of it is imported with it",
+    withStore(async ({ store }) => {
+      const source = "/jobs/nightly.yaml";
+      // As a sync leaves them when a jobfile gains `schedule`: the old job kept as history.
+      const history = record("nightly", { state: "completed", source, declared: false, finished_at: T0 });
+      const result = await store.jobImportMany({
+        jobs: [history],
+        settings: { config: {}, queues: [], schedules: [{ ...nightly, source }] },
+      });
+      expect([result.jobsImported, result.schedulesImported]).toEqual([1, 1]);
+      expect((await store.jobGet({ id: "nightly" }))?.state).toBe("completed");
+      expect((await store.scheduleList()).map((schedule) => schedule.id)).toEqual(["nightly"]);
+      // A job of that id from any other door still clashes with the schedule.
+      const other = store.jobImportMany({ jobs: [record("nightly")] });
+      await expect(other).rejects.toThrow('job id "nightly" already exists');
+    }),
+  );
 }

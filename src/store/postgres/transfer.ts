@@ -87,8 +87,10 @@ async function importBatch(tx: SQL, jobs: JobRecord[], merge: boolean): Promise<
          WITH ORDINALITY AS u(id, spec, revision, state, attempts, max_retries, priority, queue, tags, created_at,
                               updated_at, next_run_at, started_at, finished_at, exit_code, last_error, source,
                               declared, canceled_by, schedule_id, token, progress_pct, progress_message, result, ord)
-    -- An id is a job's or a schedule's, never both: one the store keeps as a schedule is taken.
+    -- An id is a job's or a schedule's, never both: one the store keeps as a schedule is taken,
+    -- except by the history a jobfile job leaves when its file makes it a schedule (undeclared).
     WHERE NOT EXISTS (SELECT 1 FROM schedules s WHERE s.id = u.id)
+       OR (NOT u.declared AND u.source IS NOT NULL)
     ORDER BY ord
     ON CONFLICT (id) DO NOTHING
     RETURNING id`;

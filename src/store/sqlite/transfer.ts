@@ -165,8 +165,9 @@ class JobImporter {
                         updated_at, next_run_at, started_at, finished_at, exit_code, last_error, source, declared,
                         canceled_by, schedule_id, token, progress_pct, progress_message, result)
       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-      -- An id is a job's or a schedule's, never both: one the store keeps as a schedule is taken.
-      WHERE NOT EXISTS (SELECT 1 FROM schedules WHERE id = ?)
+      -- An id is a job's or a schedule's, never both: one the store keeps as a schedule is taken,
+      -- except by the history a jobfile job leaves when its file makes it a schedule (undeclared).
+      WHERE NOT EXISTS (SELECT 1 FROM schedules WHERE id = ?) OR (? = 0 AND ? IS NOT NULL)
       ON CONFLICT (id) DO NOTHING`);
     this.completed = db.query(
       "INSERT OR IGNORE INTO completed_revisions (job_id, revision, completed_at) VALUES (?, ?, ?)",
@@ -214,6 +215,8 @@ class JobImporter {
       job.progress_message ?? null,
       job.result ?? null,
       job.id,
+      job.declared ? 1 : 0,
+      job.source,
     ).changes;
     if (changes === 0) {
       if (!this.merge) throw importDuplicateError(job.id);
