@@ -12,9 +12,10 @@
 import type { CAC } from "cac";
 import { runtimeError, UserError } from "../core/errors.ts";
 import { missingDependencyWarnings } from "../core/import-waits.ts";
+import { limitsText } from "../core/resource-limits.ts";
 import { inputChunks, spoolIfPipe, textLines } from "../core/text-lines.ts";
 import { EXPORT_FORMAT, type ExportCounts, exportCounts, exportLine } from "../flow/export-format.ts";
-import { IMPORT_BATCH, importBatches } from "../flow/import-read.ts";
+import { IMPORT_BATCH, importBatches, withQueueExtras } from "../flow/import-read.ts";
 import { colors, printJson, safeText } from "../render.ts";
 import type { JobRecord, Store } from "../store/store.ts";
 import { type GlobalOptions, parseStateOption, withStore } from "./context.ts";
@@ -53,7 +54,20 @@ function exportWriteError(error: Error): Error {
 /** Config values, queue settings and schedules: everything a queue is besides its jobs. */
 async function writeSettings(store: Store, counts: ExportCounts): Promise<void> {
   const config = Object.entries(await store.configGetAll());
-  const queues = (await store.queueList()).filter((queue) => queue.concurrency !== null || queue.paused);
+  const notify = new Map((await store.queueNotifyList()).map((queue) => [queue.name, queue.notify]));
+  const limits = new Map(Object.entries(await store.queueLimitsList()));
+  const queues = (await store.queueList())
+    .filter(
+      ({ name, concurrency, paused }) =>
+        concurrency !== null || paused || notify.has(name) || limits.has(name),
+    )
+    .map(({ name, concurrency, paused }) => ({
+      name,
+      concurrency,
+      paused,
+      ...(notify.has(name) ? { notify: notify.get(name) } : {}),
+      ...(limits.has(name) ? { limits: JSON.parse(limitsText(limits.get(name))) } : {}),
+    }));
   const schedules = await store.scheduleList();
   counts.config = config.length;
   counts.queues = queues.length;
@@ -61,7 +75,7 @@ async function writeSettings(store: Store, counts: ExportCounts): Promise<void> 
   await writeOut(
     [
       ...config.map(([key, value]) => exportLine("config", { key, value })),
-      ...queues.map(({ name, concurrency, paused }) => exportLine("queue", { name, concurrency, paused })),
+      ...queues.map((queue) => exportLine("queue", queue)),
       ...schedules.map((schedule) => exportLine("schedule", schedule)),
     ].join(""),
   );
@@ -136,17 +150,20 @@ export function registerExportImport(cli: CAC): void {
       const showProgress = Boolean(process.stderr.isTTY) && !options.json;
       const hint = "check the path; - reads stdin";
       const source = await spoolIfPipe(path, hint);
-      const result = await withStore(options, (store) =>
-        store.jobImportStream({
-          batches: importBatches(textLines(inputChunks(source.path, hint), name), name),
+      const input = withQueueExtras(importBatches(textLines(inputChunks(source.path, hint), name), name));
+      const result = await withStore(options, async (store) => {
+        const imported = await store.jobImportStream({
+          batches: input.batches,
           merge: Boolean(options.merge),
           onProgress: showProgress
             ? (done) => {
                 if (done >= IMPORT_BATCH) process.stderr.write(`\rimported ${done}`);
               }
             : undefined,
-        }),
-      ).finally(source.cleanup);
+        });
+        if (!options.merge) await input.write(store);
+        return imported;
+      }).finally(source.cleanup);
       if (showProgress && result.jobsImported + result.jobsSkipped >= IMPORT_BATCH)
         process.stderr.write("\n");
       for (const line of missingDependencyWarnings(result.missingDependencies))

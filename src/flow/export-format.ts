@@ -21,6 +21,8 @@
 import { canonicalConfigKey, parseConfigValue } from "../core/config.ts";
 import { suggestion, UserError } from "../core/errors.ts";
 import { isJobState, isQueueConcurrency, MAX_QUEUE_CONCURRENCY } from "../core/job.ts";
+import { normalizeNotify } from "../core/notify.ts";
+import { parseLimits } from "../core/resource-limits.ts";
 import { type JobSpec, normalizeSpec, SpecError } from "../core/spec.ts";
 import type { AttemptRecord, JobRecord, ScheduleRecord, StoreSettings } from "../store/store.ts";
 
@@ -53,7 +55,15 @@ const JOB_FIELDS = [
  * Fields a line may leave out: added after the format first shipped, or (a job's progress
  * and result) written only to a purge's archive.
  */
-const OPTIONAL_FIELDS: readonly string[] = ["attempt_history", "progress_pct", "progress_message", "result"];
+const OPTIONAL_FIELDS: readonly string[] = [
+  "attempt_history",
+  "progress_pct",
+  "progress_message",
+  "result",
+  // A queue's webhooks and limits: written only when it has them, and absent from older exports.
+  "notify",
+  "limits",
+];
 
 const ATTEMPT_INTEGERS = [
   "attempt",
@@ -90,7 +100,7 @@ export type ExportFrame = { kind: "export"; format: number } | { kind: "end"; co
 const FIELDS = {
   job: JOB_FIELDS,
   schedule: SCHEDULE_FIELDS,
-  queue: ["name", "concurrency", "paused"],
+  queue: ["name", "concurrency", "paused", "notify", "limits"],
   config: ["key", "value"],
   export: ["format"],
   end: COUNTED,
@@ -258,7 +268,20 @@ function queue(where: string, fields: Fields): StoreSettings["queues"][number] {
   if (concurrency !== null && !isQueueConcurrency(concurrency))
     throw fieldError(where, "concurrency", `must be from 1 to ${MAX_QUEUE_CONCURRENCY} or null`);
   if (typeof fields.paused !== "boolean") throw fieldError(where, "paused", "must be true or false");
-  return { name: text(where, fields, "name") as string, concurrency, paused: fields.paused };
+  const settings: StoreSettings["queues"][number] = {
+    name: text(where, fields, "name") as string,
+    concurrency,
+    paused: fields.paused,
+  };
+  // Webhooks and resource limits: absent from exports written before they were carried.
+  try {
+    if (fields.notify !== undefined) settings.notify = normalizeNotify(fields.notify, "notify");
+    if (fields.limits !== undefined && fields.limits !== null) settings.limits = parseLimits(fields.limits);
+  } catch (error) {
+    if (error instanceof UserError) throw new UserError(`${where}: ${error.message}`, error.hint);
+    throw error;
+  }
+  return settings;
 }
 
 function config(where: string, fields: Fields): [string, string] {

@@ -6,7 +6,9 @@
 
 import type { MissingDependency } from "../core/import-waits.ts";
 import type { Attempt, Job, JobState, StateCounts } from "../core/job.ts";
+import type { NotifyTarget } from "../core/notify.ts";
 import type { JobFacts, JobfileAction } from "../core/reconcile.ts";
+import type { ResourceLimits } from "../core/resource-limits.ts";
 import type { JobSpec } from "../core/spec.ts";
 
 export interface NewJob {
@@ -262,7 +264,14 @@ export interface StoreSettings {
    */
   config: Record<string, string>;
   /** Queue limits and pause switches; they replace the target's settings for those queues (with `merge`, none is written). */
-  queues: { name: string; concurrency: number | null; paused: boolean }[];
+  queues: {
+    name: string;
+    concurrency: number | null;
+    paused: boolean;
+    /** The queue's webhooks and resource limits; the import command writes them (absent: none). */
+    notify?: NotifyTarget[];
+    limits?: ResourceLimits | null;
+  }[];
   /** Schedules with their next occurrence; an id the target already has is refused, naming it. */
   schedules: ScheduleRecord[];
 }

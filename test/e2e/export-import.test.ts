@@ -94,6 +94,12 @@ async function seedQueue(path: string): Promise<void> {
     });
     await store.configSet({ key: "max-retries", value: "5" });
     await store.queueSet({ name: "emails", concurrency: 2 });
+    // A queue's webhooks and limits travel with it too.
+    await store.queueNotifySet({
+      name: "emails",
+      notify: [{ url: "https://hooks.example.com/q", events: ["dead"] }],
+    });
+    await store.queueLimitsSet({ name: "emails", limits: { memory: 1024 ** 3, cpu_time: 600 } });
     await store.scheduleUpsert({
       id: "nightly",
       spec: { id: "nightly", command: "echo nightly", schedule: "0 3 * * *" },
@@ -373,6 +379,14 @@ describe.skipIf(!PG_URL)("export and import through PostgreSQL", () => {
     const c = join(home.home, "c.db");
     await seedQueue(a);
     const fromSqlite = ok(await cli(a, ["export"])).stdout;
+    expect(lines(fromSqlite).find((line) => line.kind === "queue")).toEqual({
+      kind: "queue",
+      name: "emails",
+      concurrency: 2,
+      paused: false,
+      notify: [{ url: "https://hooks.example.com/q", events: ["dead"] }],
+      limits: { memory: "1G", cpu_time: "10m" },
+    });
     expect(ok(await cli(pg, ["import"], fromSqlite)).stdout).toContain("Imported 7 jobs and 1 schedule\n");
     const fromPostgres = ok(await cli(pg, ["export"])).stdout;
     expect(lines(fromPostgres)).toEqual(lines(fromSqlite));
