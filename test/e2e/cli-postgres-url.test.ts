@@ -88,4 +88,18 @@ describe("a PostgreSQL URL that is the user's mistake", () => {
       expect(result.stderr).not.toContain("s3cret");
     }
   });
+
+  test("an unreachable server is a one-line runtime error that names host and database, never the password", async () => {
+    const home = tempHome();
+    try {
+      const result = await runCli(["export"], {
+        env: { ...home.env, QUEUECTL_DB: "postgres://queuectl:s3cret-pw@127.0.0.1:1/somedb" },
+      });
+      expect(result.exitCode).toBe(1);
+      expect(result.stderr).toMatch(/^error: cannot reach PostgreSQL at 127\.0\.0\.1:1\/somedb .*\n$/);
+      expect(result.stderr).not.toContain("s3cret-pw");
+    } finally {
+      home.cleanup();
+    }
+  });
 });

