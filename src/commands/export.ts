@@ -10,7 +10,7 @@
  */
 
 import type { CAC } from "cac";
-import { runtimeError, UserError } from "../core/errors.ts";
+import { DuplicateIdError, runtimeError, UserError } from "../core/errors.ts";
 import { missingDependencyWarnings } from "../core/import-waits.ts";
 import { limitsText } from "../core/resource-limits.ts";
 import { inputChunks, spoolIfPipe, textLines } from "../core/text-lines.ts";
@@ -152,15 +152,28 @@ export function registerExportImport(cli: CAC): void {
       const source = await spoolIfPipe(path, hint);
       const input = withQueueExtras(importBatches(textLines(inputChunks(source.path, hint), name), name));
       const result = await withStore(options, async (store) => {
-        const imported = await store.jobImportStream({
-          batches: input.batches,
-          merge: Boolean(options.merge),
-          onProgress: showProgress
-            ? (done) => {
-                if (done >= IMPORT_BATCH) process.stderr.write(`\rimported ${done}`);
-              }
-            : undefined,
-        });
+        const imported = await store
+          .jobImportStream({
+            batches: input.batches,
+            merge: Boolean(options.merge),
+            onProgress: showProgress
+              ? (done) => {
+                  if (done >= IMPORT_BATCH) process.stderr.write(`\rimported ${done}`);
+                }
+              : undefined,
+          })
+          .catch(async (error: unknown) => {
+            // Nothing was imported; if the store lacks the id too, the input holds it twice
+            // (a `purge --archive` file appended to more than once, say).
+            const taken = async (id: string) =>
+              (await store.jobGet({ id })) !== null || (await store.scheduleGet({ id })) !== null;
+            if (error instanceof DuplicateIdError && !(await taken(error.id)))
+              throw new UserError(
+                `${name}: job id "${safeText(error.id)}" is in the input twice`,
+                "keep one line of each job (for an archive appended twice, the newer one); nothing was imported",
+              );
+            throw error;
+          });
         if (!options.merge) await input.write(store);
         return imported;
       }).finally(source.cleanup);

@@ -153,6 +153,12 @@ for (const backend of testStores("export-trailer", "qc_trailer")) {
         "✓ Imported 1 job; skipped 0 jobs already in the store\n",
       );
       expect((await ids(target)).sort()).toEqual(["built", "deploy", "done"]);
+      // An archive appended to twice holds a job twice: named so, not as one the store has.
+      writeFileSync(archive, `${RELEASE_1_0_EXPORT.trim().split("\n").at(-1)}\n`.repeat(2));
+      refused(
+        await on(join(home.home, "twice.db"), ["import", archive]),
+        'job id "deploy" is in the input twice',
+      );
     });
   });
 }
