@@ -143,6 +143,7 @@ export class Worker {
       slots: this.slots,
       emit: (event) => this.emit(event),
       failed: (service, error) => this.serviceFailed(service, error),
+      stopping: () => this.stopping,
     });
   }
 

@@ -30,6 +30,8 @@ export interface MaintenanceParams {
   emit: (event: WorkerEvent) => void;
   /** A service's tick threw; the worker reports it, or gives up when the store is gone. */
   failed: (service: string, error: unknown) => void;
+  /** The worker is stopping: it starts nothing new, schedules' occurrences included. */
+  stopping: () => boolean;
 }
 
 export function maintenanceServices(params: MaintenanceParams): PeriodicService[] {
@@ -49,7 +51,12 @@ export function maintenanceServices(params: MaintenanceParams): PeriodicService[
         }),
       onError: (error) => failed("rescue", error),
     }),
-    scheduleTicker({ ...shared, emit, onError: (error) => failed("schedules", error) }),
+    scheduleTicker({
+      ...shared,
+      emit,
+      stopping: params.stopping,
+      onError: (error) => failed("schedules", error),
+    }),
     retentionService({ ...shared, home, onError: (error) => failed("retention", error) }),
     progressService({
       store,

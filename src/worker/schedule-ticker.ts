@@ -35,12 +35,18 @@ export function scheduleTicker(params: {
   now: () => number;
   config: () => QueueConfig;
   emit: (event: WorkerEvent) => void;
+  /**
+   * A stopping worker fires nothing: an occurrence it queued would wait for another worker
+   * anyway, and with `overlap: replace` it would cancel the run the worker is waiting on.
+   */
+  stopping: () => boolean;
   onError: (error: unknown) => void;
 }): PeriodicService {
   return new PeriodicService({
     intervalMs: () => heartbeatIntervalMs(params.config()),
     onError: params.onError,
     async tick() {
+      if (params.stopping()) return;
       await tickAndReport(params.store, params.now(), params.emit);
     },
   });
