@@ -30,6 +30,17 @@ export function scheduleClaimRefusal(
   return claimed ? scheduleClaimError(claimed.id, claimed.claim) : null;
 }
 
+/**
+ * A jobfile apply found `id` waiting on itself through stored jobs: a cycle another sync
+ * closed between this sync's plan and its apply (the plan refuses the ones it can see).
+ */
+export function lateCycleError(id: string): UserError {
+  return new UserError(
+    `the dependencies of job "${id}" form a cycle with a change another sync made at the same time`,
+    "nothing of this sync was applied; sync again, and its plan names the `after` line to change",
+  );
+}
+
 export function importDuplicateError(id: string): DuplicateIdError {
   return new DuplicateIdError(
     id,

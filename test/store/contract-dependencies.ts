@@ -223,4 +223,30 @@ export function dependenciesContract(withStore: WithStore): void {
       expect(await stateOf(store, "b")).toBe("completed");
     }),
   );
+
+  test(
+    "an apply whose declarations wait on themselves through stored waiting jobs is refused whole",
+    withStore(async ({ store }) => {
+      // b (another folder's, or a sync that won the race) waits for a; a now declares after b.
+      await store.jobfileApply({
+        changes: { ...none, declarations: [declared("a"), declared("b", { after: ["a"] })] },
+        now: T0,
+      });
+      const apply = store.jobfileApply({
+        changes: { ...none, declarations: [declared("a", { version: 2, after: ["b"] })] },
+        now: T0 + 1,
+      });
+      await expect(apply).rejects.toBeInstanceOf(UserError);
+      await expect(apply).rejects.toThrow('the dependencies of job "a" form a cycle');
+      expect((await store.jobGet({ id: "a" }))?.revision).toBe("a@1");
+      // Completed jobs wait for nothing: waiting on one that once waited for this one is fine.
+      await run(store, "a", "completed", T0 + 2);
+      await run(store, "b", "completed", T0 + 3);
+      const later = await store.jobfileApply({
+        changes: { ...none, declarations: [declared("a", { version: 3, after: ["b"] })] },
+        now: T0 + 4,
+      });
+      expect(later.replace).toEqual(["a"]);
+    }),
+  );
 }

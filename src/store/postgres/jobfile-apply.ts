@@ -23,6 +23,7 @@ import {
   cancelDependents,
   lockDependenciesExclusive,
   rearmDependents,
+  refuseWaitingCycle,
   releaseDependents,
   setDependencies,
 } from "./dependencies.ts";
@@ -144,6 +145,10 @@ export async function applyJobfileChanges(
   }
   // In any order: a pipeline may list its steps before the jobs they wait for.
   for (const job of book.written) await setDependencies(tx, job.spec.id, job.spec.after, now);
+  await refuseWaitingCycle(
+    tx,
+    book.written.filter((job) => (job.spec.after ?? []).length > 0).map((job) => job.spec.id),
+  );
   for (const id of book.rearming) {
     await rearmDependents(tx, id, now);
     await releaseDependents(tx, id, now);

@@ -16,7 +16,7 @@ import {
   dependentState,
 } from "../../core/dependencies.ts";
 import type { JobState } from "../../core/job.ts";
-import { missingDependencyError } from "../errors.ts";
+import { lateCycleError, missingDependencyError } from "../errors.ts";
 import { rowsToEdges, rowToDependencyStatus } from "../rows.ts";
 
 type Row = Record<string, unknown>;
@@ -126,6 +126,26 @@ function cancelDownstream(db: Database, fromId: string, root: string, reason: st
       RETURNING id`)
     .all(fromId, root, now, reason) as Row[];
   return rows.map((row) => String(row.id));
+}
+
+/**
+ * Refuses (throws) when one of `ids` now waits on itself: the edges followed are those of
+ * jobs that wait (blocked) or that queuing a dependency again would re-arm (canceled), as
+ * the plan's check follows them (jobfiles/plan-dependencies.ts).
+ */
+export function refuseWaitingCycle(db: Database, ids: readonly string[]): void {
+  if (ids.length === 0) return;
+  const row = db
+    .query(`
+      WITH RECURSIVE waits(job_id, depends_on) AS (
+        SELECT d.job_id, d.depends_on FROM job_deps d JOIN jobs j ON j.id = d.job_id
+        WHERE (j.blocked = 1 AND j.state IN ('pending', 'failed')) OR j.state = 'canceled'),
+      reach(start, id) AS (
+        SELECT job_id, depends_on FROM waits WHERE job_id IN (SELECT value FROM json_each(?1))
+        UNION SELECT reach.start, waits.depends_on FROM waits JOIN reach ON waits.job_id = reach.id)
+      SELECT start FROM reach WHERE id = start LIMIT 1`)
+    .get(JSON.stringify(ids)) as Row | null;
+  if (row) throw lateCycleError(String(row.start));
 }
 
 /**

@@ -15,7 +15,13 @@ import {
 } from "../jobfile-apply.ts";
 import type { JobfileApplyParams } from "../params.ts";
 import type { DeclaredChange, JobfileApplyResult } from "../records.ts";
-import { cancelDependents, rearmDependents, releaseDependents, setDependencies } from "./dependencies.ts";
+import {
+  cancelDependents,
+  rearmDependents,
+  refuseWaitingCycle,
+  releaseDependents,
+  setDependencies,
+} from "./dependencies.ts";
 import { insertValues } from "./insert.ts";
 import { completedRevisionList, jobDeclarations } from "./jobfile-declarations.ts";
 
@@ -130,6 +136,10 @@ export function applyJobfileChanges(db: Database, params: JobfileApplyParams): J
   }
   // In any order: a pipeline may list its steps before the jobs they wait for.
   for (const job of book.written) setDependencies(db, job.spec.id, job.spec.after, now);
+  refuseWaitingCycle(
+    db,
+    book.written.filter((job) => (job.spec.after ?? []).length > 0).map((job) => job.spec.id),
+  );
   for (const id of book.rearming) {
     rearmDependents(db, id, now);
     releaseDependents(db, id, now);
