@@ -1,6 +1,6 @@
 /**
  * `bun run build`: compiles the CLI into one executable, `dist/queuectl` (or the path given
- * as the first argument), which starts about twice as fast as `bun src/cli.ts`.
+ * as the first argument), which starts 1.5 to 2 times as fast as `bun src/cli.ts`.
  *
  * Bun parses and compiles each TypeScript module every time a process starts; a command
  * loads about forty of them, and that, not the work, is most of a short command's time. The
