@@ -196,6 +196,8 @@ describe("worker stop", () => {
       .map(Number)
       .find((pid) => pid > 0 && readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "awk");
     expect(reaper).toBeNumber();
+    // Frozen first, so that it cannot start a new reaper when it sees this one die.
+    doomed.process.kill("SIGSTOP");
     process.kill(reaper as number, "SIGKILL");
     doomed.process.kill("SIGKILL");
     await doomed.process.exited;
