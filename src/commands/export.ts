@@ -15,7 +15,7 @@ import { missingDependencyWarnings } from "../core/import-waits.ts";
 import { limitsText } from "../core/resource-limits.ts";
 import { inputChunks, spoolIfPipe, textLines } from "../core/text-lines.ts";
 import { EXPORT_FORMAT, type ExportCounts, exportCounts, exportLine } from "../flow/export-format.ts";
-import { IMPORT_BATCH, importBatches, withQueueExtras } from "../flow/import-read.ts";
+import { IMPORT_BATCH, importBatches } from "../flow/import-read.ts";
 import { colors, printJson, safeText } from "../render.ts";
 import type { JobRecord, Store } from "../store/store.ts";
 import { type GlobalOptions, parseStateOption, withStore } from "./context.ts";
@@ -150,11 +150,10 @@ export function registerExportImport(cli: CAC): void {
       const showProgress = Boolean(process.stderr.isTTY) && !options.json;
       const hint = "check the path; - reads stdin";
       const source = await spoolIfPipe(path, hint);
-      const input = withQueueExtras(importBatches(textLines(inputChunks(source.path, hint), name), name));
       const result = await withStore(options, async (store) => {
         const imported = await store
           .jobImportStream({
-            batches: input.batches,
+            batches: importBatches(textLines(inputChunks(source.path, hint), name), name),
             merge: Boolean(options.merge),
             onProgress: showProgress
               ? (done) => {
@@ -174,7 +173,6 @@ export function registerExportImport(cli: CAC): void {
               );
             throw error;
           });
-        if (!options.merge) await input.write(store);
         return imported;
       }).finally(source.cleanup);
       if (showProgress && result.jobsImported + result.jobsSkipped >= IMPORT_BATCH)

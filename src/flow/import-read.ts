@@ -11,7 +11,7 @@
 
 import { UserError } from "../core/errors.ts";
 import type { LineBlock } from "../core/text-lines.ts";
-import type { ImportBatch, JobRecord, Store, StoreSettings } from "../store/store.ts";
+import type { ImportBatch, JobRecord, StoreSettings } from "../store/store.ts";
 import {
   COUNTED,
   type ExportCounts,
@@ -143,32 +143,4 @@ function moveSettings(from: StoreSettings, to: StoreSettings, check: ExportFrame
   from.schedules.length = 0;
   from.queues.length = 0;
   for (const key of Object.keys(from.config)) delete from.config[key];
-}
-
-/**
- * The queues' webhooks and resource limits an import carries, written once the import has
- * committed (the stores' import writes the rest of a queue's settings). Not with `--merge`,
- * which keeps the target's queue settings. Returns the batches to hand the store unchanged.
- */
-export function withQueueExtras(batches: AsyncIterable<ImportBatch>): {
-  batches: AsyncGenerator<ImportBatch>;
-  write: (store: Store) => Promise<void>;
-} {
-  const queues: StoreSettings["queues"] = [];
-  async function* passing(): AsyncGenerator<ImportBatch> {
-    for await (const batch of batches) {
-      for (const queue of batch.settings?.queues ?? [])
-        if (queue.notify !== undefined || queue.limits !== undefined) queues.push(queue);
-      yield batch;
-    }
-  }
-  return {
-    batches: passing(),
-    async write(store) {
-      for (const { name, notify, limits } of queues) {
-        if (notify !== undefined) await store.queueNotifySet({ name, notify });
-        if (limits !== undefined) await store.queueLimitsSet({ name, limits });
-      }
-    },
-  };
 }

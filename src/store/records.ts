@@ -268,7 +268,7 @@ export interface StoreSettings {
     name: string;
     concurrency: number | null;
     paused: boolean;
-    /** The queue's webhooks and resource limits; the import command writes them (absent: none). */
+    /** The queue's webhooks and resource limits, when the export had them (absent: left as they are). */
     notify?: NotifyTarget[];
     limits?: ResourceLimits | null;
   }[];

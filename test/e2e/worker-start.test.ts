@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isProcessAlive } from "../../src/worker/process-info.ts";
 import { MAX_WORKER_COUNT } from "../../src/worker/supervisor.ts";
-import { refused, runCli, runCliProcess, waitFor } from "../helpers/cli.ts";
+import { type CliResult, refused, runCli, runCliProcess, waitFor } from "../helpers/cli.ts";
 import { withStore, workerTestContext } from "../worker/helpers.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.
@@ -40,6 +40,33 @@ function killAll(pids: number[]): void {
   }
 }
 
+/**
+ * Runs `worker start --count 3` while this test holds the store's write lock, so that its
+ * workers are launched but none can register until `release`; `body` runs once all three
+ * were spawned. Whatever is left running is killed after.
+ */
+async function withStartHeldBack(
+  body: (starting: Promise<CliResult>, release: () => void) => Promise<void>,
+): Promise<void> {
+  await withStore(context.home, (store) => store.jobCounts());
+  const lock = new Database(join(context.home.home, "jobs.db"));
+  lock.run("BEGIN IMMEDIATE");
+  let locked = true;
+  const release = () => {
+    if (locked) lock.run("ROLLBACK");
+    locked = false;
+  };
+  try {
+    const starting = runCliProcess(["worker", "start", "--count", "3"], { env: context.home.env });
+    await waitFor(() => workerPids().length === 3, { timeoutMs: 20_000, what: "3 workers to be spawned" });
+    await body(starting, release);
+  } finally {
+    release();
+    lock.close();
+    killAll(workerPids());
+  }
+}
+
 describe("worker start", () => {
   test(`--count above ${MAX_WORKER_COUNT} is refused before anything starts`, async () => {
     const result = await runCli(["worker", "start", "--count", String(MAX_WORKER_COUNT + 1)], {
@@ -54,18 +81,11 @@ describe("worker start", () => {
   });
 
   test("a worker that dies at start: the others are stopped and waited for, and the error says so", async () => {
-    await withStore(context.home, (store) => store.jobCounts());
-    // Held so that no worker can register until one of them has died.
-    const lock = new Database(join(context.home.home, "jobs.db"));
-    lock.run("BEGIN IMMEDIATE");
-    let locked = true;
-    try {
-      const starting = runCliProcess(["worker", "start", "--count", "3"], { env: context.home.env });
-      await waitFor(() => workerPids().length === 3, { timeoutMs: 20_000, what: "3 workers to be spawned" });
+    // Held back so that no worker can register until one of them has died.
+    await withStartHeldBack(async (starting, release) => {
       const [victim, ...others] = workerPids() as [number, ...number[]];
       process.kill(victim, "SIGKILL");
-      lock.run("ROLLBACK");
-      locked = false;
+      release();
       const result = await starting;
       expect(result.exitCode).toBe(1);
       expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
@@ -74,29 +94,18 @@ describe("worker start", () => {
       // Waited for: gone by the time the command returned.
       for (const pid of others) expect({ pid, alive: isProcessAlive(pid) }).toEqual({ pid, alive: false });
       expect(await withStore(context.home, (store) => store.workerList())).toEqual([]);
-    } finally {
-      if (locked) lock.run("ROLLBACK");
-      lock.close();
-      killAll(workerPids());
-    }
+    });
   });
 
   test("a worker stop while a start is still starting workers leaves none of them running", async () => {
-    await withStore(context.home, (store) => store.jobCounts());
-    // Held so that the workers are launched but cannot register before the stop comes.
-    const lock = new Database(join(context.home.home, "jobs.db"));
-    lock.run("BEGIN IMMEDIATE");
-    let locked = true;
-    try {
-      const starting = runCliProcess(["worker", "start", "--count", "3"], { env: context.home.env });
-      await waitFor(() => workerPids().length === 3, { timeoutMs: 20_000, what: "3 workers to be spawned" });
+    // Held back so that the workers are launched but cannot register before the stop comes.
+    await withStartHeldBack(async (starting, release) => {
       const records = () =>
         readdirSync(join(context.home.home, "workers")).filter((name) => name.startsWith("starting-"));
       await waitFor(() => records().length === 1, { what: "the start's record of its workers" });
       const stopping = runCliProcess(["worker", "stop"], { env: context.home.env });
       await waitFor(() => records().length === 0, { timeoutMs: 20_000, what: "the stop to take the record" });
-      lock.run("ROLLBACK");
-      locked = false;
+      release();
       const [started, stopped] = await Promise.all([starting, stopping]);
       expect(stopped.exitCode).toBe(0);
       expect(stopped.stdout).toContain("Stopped 3 worker(s)");
@@ -105,11 +114,7 @@ describe("worker start", () => {
       for (const pid of workerPids())
         expect({ pid, alive: isProcessAlive(pid) }).toEqual({ pid, alive: false });
       expect(await withStore(context.home, (store) => store.workerList())).toEqual([]);
-    } finally {
-      if (locked) lock.run("ROLLBACK");
-      lock.close();
-      killAll(workerPids());
-    }
+    });
   });
 
   test("a watcher that fails at start takes the workers started with it down too", async () => {

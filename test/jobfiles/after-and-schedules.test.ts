@@ -8,11 +8,13 @@ import { specRevision } from "../../src/core/spec.ts";
 import { appliedSummary, planLines, planSummary, syncJson } from "../../src/render/sync.ts";
 import {
   type BackendTest,
-  claimAll,
+  claimIds,
+  completeAll,
+  completeClaimed,
   forEachBackend,
   jobOf,
   NOTHING_APPLIED,
-  SUCCESS,
+  queueByHand,
   sync,
 } from "./helpers.ts";
 
@@ -23,21 +25,6 @@ forEachBackend("after and schedules", suite);
 
 function suite(t: BackendTest): void {
   describe("dependencies (after)", () => {
-    const claimIds = async () => (await claimAll(t.store)).map((job) => job.id);
-    const completeClaimedFrom = async (id: string) => {
-      await t.store.jobComplete({
-        id,
-        token: (await jobOf(t.store, id)).token,
-        now: Date.now(),
-        result: SUCCESS,
-      });
-    };
-    const completeClaimed = async () => {
-      for (const job of await claimAll(t.store)) {
-        await t.store.jobComplete({ id: job.id, token: job.token, now: Date.now(), result: SUCCESS });
-      }
-    };
-
     test("a pipeline in one file runs in order, whatever order it is written in", async () => {
       await t.setUp();
       t.fixture.write(
@@ -45,21 +32,11 @@ function suite(t: BackendTest): void {
         "jobs:\n  - id: deploy\n    command: echo deploy\n    after: [test]\n  - id: test\n    command: echo test\n    after: [build]\n  - id: build\n    command: echo build\n",
       );
       expect((await sync(t.store, t.fixture.dir)).applied?.create).toEqual(["deploy", "test", "build"]);
-      expect(await claimIds()).toEqual(["build"]);
-      await t.store.jobComplete({
-        id: "build",
-        token: (await jobOf(t.store, "build")).token,
-        now: Date.now(),
-        result: SUCCESS,
-      });
-      expect(await claimIds()).toEqual(["test"]);
-      await t.store.jobComplete({
-        id: "test",
-        token: (await jobOf(t.store, "test")).token,
-        now: Date.now(),
-        result: SUCCESS,
-      });
-      await completeClaimed();
+      expect(await claimIds(t.store)).toEqual(["build"]);
+      await completeClaimed(t.store, "build");
+      expect(await claimIds(t.store)).toEqual(["test"]);
+      await completeClaimed(t.store, "test");
+      await completeAll(t.store);
       expect((await jobOf(t.store, "deploy")).state).toBe("completed");
     });
 
@@ -78,13 +55,10 @@ function suite(t: BackendTest): void {
     test("a job of the queue, even an ad hoc one, may be waited for", async () => {
       await t.setUp();
       const spec = { id: "by-hand", command: "echo by hand" };
-      await t.store.jobInsertMany({
-        jobs: [{ spec, revision: specRevision(spec), maxRetries: 3, nextRunAt: Date.now(), source: null }],
-        now: Date.now(),
-      });
+      await queueByHand(t.store, spec);
       t.fixture.write("after.yaml", "command: echo after\nafter: [by-hand]\n");
       expect((await sync(t.store, t.fixture.dir)).applied?.create).toEqual(["after"]);
-      expect(await claimIds()).toEqual(["by-hand"]);
+      expect(await claimIds(t.store)).toEqual(["by-hand"]);
     });
 
     test("a cycle across files is an error for each of them, naming the cycle", async () => {
@@ -117,9 +91,9 @@ function suite(t: BackendTest): void {
       const applied = await sync(t.store, t.fixture.dir);
       expect(applied.applied?.rearmed).toEqual(["step-b"]);
       expect(appliedSummary(applied.applied ?? NOTHING_APPLIED, null)).toContain("1 dependent re-armed");
-      expect(await claimIds()).toEqual(["step-a"]);
-      await completeClaimedFrom("step-a");
-      expect(await claimIds()).toEqual(["step-b"]);
+      expect(await claimIds(t.store)).toEqual(["step-a"]);
+      await completeClaimed(t.store, "step-a");
+      expect(await claimIds(t.store)).toEqual(["step-b"]);
       expect((await sync(t.store, t.fixture.dir, { dryRun: true })).plan.changes).toEqual([]);
     });
 

@@ -8,9 +8,20 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { specRevision } from "../../src/core/spec.ts";
 import { syncJson } from "../../src/render/sync.ts";
-import { type BackendTest, claimAll, FAILURE, forEachBackend, jobOf, SUCCESS, sync } from "./helpers.ts";
+import {
+  type BackendTest,
+  claimAll,
+  claimIds,
+  completeAll,
+  completeClaimed,
+  FAILURE,
+  forEachBackend,
+  jobOf,
+  queueByHand,
+  SUCCESS,
+  sync,
+} from "./helpers.ts";
 
 setDefaultTimeout(60_000);
 
@@ -18,30 +29,12 @@ forEachBackend("after against the queue", suite);
 
 function suite(t: BackendTest): void {
   describe("dependencies on stored jobs", () => {
-    const claimIds = async () => (await claimAll(t.store)).map((job) => job.id);
-    const completeClaimedFrom = async (id: string) => {
-      await t.store.jobComplete({
-        id,
-        token: (await jobOf(t.store, id)).token,
-        now: Date.now(),
-        result: SUCCESS,
-      });
-    };
-    const completeClaimed = async () => {
-      for (const job of await claimAll(t.store)) {
-        await t.store.jobComplete({ id: job.id, token: job.token, now: Date.now(), result: SUCCESS });
-      }
-    };
-
     test("a cycle through a job queued by hand is an error, and the queue stays as it was", async () => {
       await t.setUp();
       t.fixture.write("a.yaml", "command: echo a\n");
       await sync(t.store, t.fixture.dir);
       const spec = { id: "by-hand", command: "echo by hand", after: ["a"] };
-      await t.store.jobInsertMany({
-        jobs: [{ spec, revision: specRevision(spec), maxRetries: 3, nextRunAt: Date.now(), source: null }],
-        now: Date.now(),
-      });
+      await queueByHand(t.store, spec);
       t.fixture.write("a.yaml", "command: echo a2\nafter: [by-hand]\n");
       const outcome = await sync(t.store, t.fixture.dir);
       expect(outcome.plan.errors.map((e) => [e.file, e.line, e.field])).toEqual([["a.yaml", 2, "after"]]);
@@ -49,9 +42,9 @@ function suite(t: BackendTest): void {
       expect(outcome.plan.errors[0]?.message).toContain('"by-hand" not from this folder');
       expect((await jobOf(t.store, "a")).spec.command).toBe("echo a");
       // The job that waits can still run once its dependency has.
-      expect(await claimIds()).toEqual(["a"]);
-      await completeClaimedFrom("a");
-      expect(await claimIds()).toEqual(["by-hand"]);
+      expect(await claimIds(t.store)).toEqual(["a"]);
+      await completeClaimed(t.store, "a");
+      expect(await claimIds(t.store)).toEqual(["by-hand"]);
     });
 
     test("a cycle through another folder's job is an error in the folder that would close it", async () => {
@@ -66,7 +59,7 @@ function suite(t: BackendTest): void {
       const outcome = await sync(t.store, t.fixture.dir);
       expect(outcome.plan.errors.map((e) => [e.file, e.field])).toEqual([["a.yaml", "after"]]);
       expect(outcome.plan.errors[0]?.message).toContain("cycle");
-      expect(await claimIds()).toEqual(["a"]);
+      expect(await claimIds(t.store)).toEqual(["a"]);
     });
 
     test("a cycle through a job this sync would re-arm is an error too", async () => {
@@ -74,10 +67,7 @@ function suite(t: BackendTest): void {
       t.fixture.write("a.yaml", "command: exit 1\nmax_retries: 0\n");
       await sync(t.store, t.fixture.dir);
       const spec = { id: "by-hand", command: "echo by hand", after: ["a"] };
-      await t.store.jobInsertMany({
-        jobs: [{ spec, revision: specRevision(spec), maxRetries: 3, nextRunAt: Date.now(), source: null }],
-        now: Date.now(),
-      });
+      await queueByHand(t.store, spec);
       const [claimed] = await claimAll(t.store);
       const now = Date.now();
       await t.store.jobFail({
@@ -101,12 +91,9 @@ function suite(t: BackendTest): void {
       t.fixture.write("a.yaml", "command: echo a\n");
       await sync(t.store, t.fixture.dir);
       const spec = { id: "by-hand", command: "echo by hand", after: ["a"] };
-      await t.store.jobInsertMany({
-        jobs: [{ spec, revision: specRevision(spec), maxRetries: 3, nextRunAt: Date.now(), source: null }],
-        now: Date.now(),
-      });
-      await completeClaimed();
-      await completeClaimed();
+      await queueByHand(t.store, spec);
+      await completeAll(t.store);
+      await completeAll(t.store);
       expect((await jobOf(t.store, "by-hand")).state).toBe("completed");
       t.fixture.write("a.yaml", "command: echo a2\nafter: [by-hand]\n");
       const outcome = await sync(t.store, t.fixture.dir);
@@ -152,9 +139,9 @@ function suite(t: BackendTest): void {
       await t.store.jobComplete({ id: "b", token: running?.token ?? 0, now: Date.now(), result: SUCCESS });
       // b's new revision is pending, but waits for a: only a can be claimed now.
       expect((await jobOf(t.store, "b")).spec.command).toBe("echo b2");
-      expect(await claimIds()).toEqual(["a"]);
-      await completeClaimedFrom("a");
-      expect(await claimIds()).toEqual(["b"]);
+      expect(await claimIds(t.store)).toEqual(["a"]);
+      await completeClaimed(t.store, "a");
+      expect(await claimIds(t.store)).toEqual(["b"]);
     });
   });
 }

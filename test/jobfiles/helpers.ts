@@ -10,6 +10,7 @@ import { chmodSync, mkdirSync, realpathSync, renameSync, rmSync, utimesSync, wri
 import { dirname, join } from "node:path";
 import { SQL } from "bun";
 import type { Job } from "../../src/core/job.ts";
+import { type JobSpec, specRevision } from "../../src/core/spec.ts";
 import { type SyncOptions, syncJobsFolder } from "../../src/jobfiles/sync.ts";
 import { openStore } from "../../src/store/open.ts";
 import type { RunResult, Store } from "../../src/store/store.ts";
@@ -173,6 +174,25 @@ export async function completeAll(store: Store): Promise<string[]> {
     await store.jobComplete({ id: job.id, token: job.token, now: Date.now(), result: SUCCESS });
   }
   return claimed.map((job) => job.id).sort();
+}
+
+/** The ids claimAll claims, in claim order. */
+export async function claimIds(store: Store): Promise<string[]> {
+  return (await claimAll(store)).map((job) => job.id);
+}
+
+/** Completes `id`, already claimed, with the token it holds. */
+export async function completeClaimed(store: Store, id: string): Promise<void> {
+  await store.jobComplete({ id, token: (await jobOf(store, id)).token, now: Date.now(), result: SUCCESS });
+}
+
+/** Queues `spec` as `enqueue` would: a job of no jobfile. */
+export async function queueByHand(store: Store, spec: JobSpec): Promise<void> {
+  const now = Date.now();
+  await store.jobInsertMany({
+    jobs: [{ spec, revision: specRevision(spec), maxRetries: 3, nextRunAt: now, source: null }],
+    now,
+  });
 }
 
 export async function jobOf(store: Store, id: string): Promise<Job> {

@@ -5,11 +5,10 @@
  */
 
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { specRevision } from "../../src/core/spec.ts";
 import type { QueueInfo } from "../../src/store/store.ts";
 import { drainVerdict } from "../../src/worker/options.ts";
 import { waitFor } from "../helpers/cli.ts";
-import { backends, withQueue } from "./in-process.ts";
+import { backends, dueSchedule, withQueue } from "./in-process.ts";
 
 setDefaultTimeout(120_000);
 
@@ -83,16 +82,7 @@ for (const backend of backends) {
     test(
       "a schedule that is already due fires before the worker decides the queue is empty",
       withQueue(backend, { "poll-interval": "0.1" }, async (h, store) => {
-        const spec = { id: "tick", command: "true", schedule: "* * * * *" };
-        const due = Date.now() - 1000;
-        await store.scheduleUpsert({
-          id: "tick",
-          spec,
-          revision: specRevision(spec),
-          source: null,
-          nextAt: due,
-          now: due,
-        });
+        await dueSchedule(store, "tick");
         const running = h.start(store, { drain: true });
         await running.run;
         const jobs = await store.jobList({});

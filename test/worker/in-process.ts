@@ -7,6 +7,7 @@
 
 import { join } from "node:path";
 import { SQL } from "bun";
+import { specRevision } from "../../src/core/spec.ts";
 import { openPostgresStore } from "../../src/store/postgres/backend.ts";
 import { SqliteStore } from "../../src/store/sqlite/backend.ts";
 import type { Store } from "../../src/store/store.ts";
@@ -198,4 +199,11 @@ export function stallableHeartbeats(store: Store): { store: Store; stall(): void
       open();
     },
   };
+}
+
+/** Makes `id` an every-minute schedule whose next occurrence fell due a second ago. */
+export async function dueSchedule(store: Store, id: string): Promise<void> {
+  const spec = { id, command: "true", schedule: "* * * * *" };
+  const due = Date.now() - 1000;
+  await store.scheduleUpsert({ id, spec, revision: specRevision(spec), source: null, nextAt: due, now: due });
 }

@@ -159,7 +159,7 @@ describe("the rlimit fallback", () => {
   const rlimit = { kind: "rlimit" as const, parents: [] };
 
   test("memory over RLIMIT_DATA fails the allocation; CPU time over RLIMIT_CPU is named", async () => {
-    const run = (command: string[], limits: { memory?: number; cpu_time?: number }) =>
+    const run = (command: string | string[], limits: { memory?: number; cpu_time?: number }) =>
       runJob({
         jobId: "r",
         spec: { id: "r", command },
@@ -185,17 +185,7 @@ describe("the rlimit fallback", () => {
     const spin = await run(["sh", "-c", "while :; do :; done"], { cpu_time: 1 });
     expect(spin.error).toBe("killed: cpu time limit 1s");
     // A string command: the shell survives the program it ran, and exits 128 + SIGXCPU.
-    const shell = await runJob({
-      jobId: "s",
-      spec: { id: "s", command: "sh -c 'while :; do :; done' || exit $?" },
-      attempt: 1,
-      token: 1,
-      home: home.home,
-      timeoutMs: 60_000,
-      baseEnv: process.env,
-      reaper,
-      limits: { cpu_time: 1 },
-    }).done;
+    const shell = await run("sh -c 'while :; do :; done' || exit $?", { cpu_time: 1 });
     expect([shell.exitCode, shell.error]).toEqual([152, "killed: cpu time limit 1s"]);
   });
 });

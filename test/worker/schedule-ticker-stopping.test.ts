@@ -6,27 +6,17 @@
 
 import { describe, expect, test } from "bun:test";
 import { resolveConfig } from "../../src/core/config.ts";
-import { specRevision } from "../../src/core/spec.ts";
 import type { WorkerEvent } from "../../src/worker/events.ts";
 import { scheduleTicker } from "../../src/worker/schedule-ticker.ts";
 import { waitFor } from "../helpers/cli.ts";
-import { backends, withQueue } from "./in-process.ts";
+import { backends, dueSchedule, withQueue } from "./in-process.ts";
 
 for (const backend of backends) {
   describe(`the schedule ticker (${backend.name})`, () => {
     test(
       "fires a due schedule, unless its worker is stopping",
       withQueue(backend, {}, async (_h, store) => {
-        const spec = { id: "tick", command: "true", schedule: "* * * * *" };
-        const due = Date.now() - 1000;
-        await store.scheduleUpsert({
-          id: "tick",
-          spec,
-          revision: specRevision(spec),
-          source: null,
-          nextAt: due,
-          now: due,
-        });
+        await dueSchedule(store, "tick");
         let ticks = 0;
         const ticker = (stopping: boolean) =>
           scheduleTicker({

@@ -13,6 +13,8 @@ import { completedAt, type ImportResult, type JobRecord, type StoreSettings } fr
 import { rowToJobRecord } from "../rows.ts";
 import { lockDependenciesExclusive } from "./dependencies.ts";
 import { INSERT_BATCH } from "./insert.ts";
+import { queueLimitsSet } from "./limits.ts";
+import { queueNotifySet } from "./webhooks.ts";
 
 type Row = Record<string, unknown>;
 
@@ -156,6 +158,9 @@ async function importSettings(
       await tx`INSERT INTO queues (name, concurrency, paused)
                VALUES (${queue.name}, ${queue.concurrency}::int, ${queue.paused}::boolean)
                ON CONFLICT (name) DO UPDATE SET concurrency = EXCLUDED.concurrency, paused = EXCLUDED.paused`;
+      // Webhooks and limits as `queue set` writes them; absent from older exports, left as they are.
+      if (queue.notify !== undefined) await queueNotifySet(tx, { name: queue.name, notify: queue.notify });
+      if (queue.limits !== undefined) await queueLimitsSet(tx, { name: queue.name, limits: queue.limits });
       written.queues.add(queue.name);
     }
   }

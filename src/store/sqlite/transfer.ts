@@ -17,6 +17,8 @@ import {
   type StoreSettings,
 } from "../records.ts";
 import { rowToJobRecord } from "../rows.ts";
+import { queueLimitsSet } from "./limits.ts";
+import { queueNotifySet } from "./webhooks.ts";
 
 type Row = Record<string, unknown>;
 
@@ -83,6 +85,9 @@ function importSettings(
       ON CONFLICT (name) DO UPDATE SET concurrency = excluded.concurrency, paused = excluded.paused`);
     for (const q of settings.queues) {
       queue.run(q.name, q.concurrency, q.paused ? 1 : 0);
+      // Webhooks and limits as `queue set` writes them; absent from older exports, left as they are.
+      if (q.notify !== undefined) queueNotifySet(db, { name: q.name, notify: q.notify });
+      if (q.limits !== undefined) queueLimitsSet(db, { name: q.name, limits: q.limits });
       written.queues.add(q.name);
     }
   }
