@@ -177,7 +177,9 @@ describe("live output", () => {
       async () => {
         const log = await get<Log>("/api/jobs/printer/log");
         const attempt = log.attempts[0];
-        return attempt?.output_tail?.includes("warn-line") ? attempt : null;
+        // Each stream reaches its own log file in its own time: wait for both lines.
+        const tail = attempt?.output_tail ?? "";
+        return tail.includes("live-line-1") && tail.includes("warn-line") ? attempt : null;
       },
       { timeoutMs: 30_000, what: "the running job's live output" },
     );
