@@ -161,11 +161,33 @@ function describeCacError(error: Error, cli: CAC, args: string[]): UserError {
   const help = command
     ? `see \`queuectl ${command} --help\``
     : "see `queuectl --help` or `queuectl <command> --help`";
+  const extra =
+    command !== undefined && message.startsWith("Unused args: ") ? EXTRA_WORDS_FIX[command] : undefined;
   return new UserError(
     message.charAt(0).toLowerCase() + message.slice(1),
-    / value is missing$/.test(message) ? `put its value right after it; ${help}` : help,
+    / value is missing$/.test(message)
+      ? `put its value right after it; ${help}`
+      : extra
+        ? `${extra}; ${help}`
+        : help,
   );
 }
+
+/**
+ * What a leftover word most likely means, by command: a job the shell split into words (an
+ * unquoted `$job`, a forgotten pair of quotes), or several ids given to a one-id command.
+ */
+const EXTRA_WORDS_FIX: Record<string, string> = {
+  enqueue: `the job is one argument: quote it, as in queuectl enqueue '{"id":"job1","command":"echo hi"}' or "$job"`,
+  cancel: "it takes one job id: run it once per id (`queuectl kill ID…` takes several)",
+  rerun: "it takes one job id: run it once per id",
+  "dlq retry": "it takes one job id: run it once per id, or give --all",
+  show: "it takes one job id: run it once per id",
+  logs: "it takes one job id: run it once per id",
+  "schedule remove": "it takes one schedule id: run it once per id",
+  "config get": "it takes one key: run it once per key, or give no key for all of them",
+  "config set": "it takes one key and one value: quote a value with spaces, and set one key at a time",
+};
 
 /** cac names every word left over; `cancel $(list --ids)` would make that one line of kilobytes. */
 function cappedUnusedArgs(message: string): string {

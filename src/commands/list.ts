@@ -71,6 +71,12 @@ export function registerList(cli: CAC): void {
       if (options.all && options.limit !== undefined) {
         throw new UserError("give --limit or --all, not both", "--all shows every job; --limit N shows N");
       }
+      if (options.json && options.ids) {
+        throw new UserError(
+          "give --json or --ids, not both",
+          "--json prints whole jobs; --ids prints only their ids",
+        );
+      }
       const givenLimit =
         options.limit === undefined ? undefined : integerOption("limit", lastValue(options.limit), 1, 0);
       const everything = options.all || options.json || options.ids;

@@ -3,7 +3,7 @@
  * `sqlite://PATH` or a plain path for SQLite. The default is `$QUEUECTL_HOME/jobs.db`.
  */
 
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { UserError } from "../core/errors.ts";
 import { ensureHome, queuectlHome } from "../core/home.ts";
@@ -84,8 +84,22 @@ export async function openStore(options: OpenOptions = {}): Promise<Store> {
       "create it first, or fix the path",
     );
   }
+  if (isFolder(path)) {
+    throw new UserError(
+      `the database ${path} is a folder, not a file`,
+      `name a file in it, e.g. --db ${join(path, "jobs.db")}`,
+    );
+  }
   return new SqliteStore(path, {
     synchronous: options.synchronous,
     checkpointInBackground: options.checkpointInBackground,
   });
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }

@@ -216,6 +216,16 @@ const cases: [string, () => string[], string, string?][] = [
   ["swapped letters in a subcommand", () => ["worker", "strat"], "did you mean `worker start`?"],
   ["an unknown global option", () => ["--verbose", "status"], "unknown option `--verbose`"],
   ["extra arguments", () => ["show", "a", "b"], "unused args"],
+  [
+    "a job the shell split into words",
+    () => ["enqueue", '{"id":"split","command":"echo', 'hello"}'],
+    "the job is one argument: quote it",
+  ],
+  ["two ids to a one-id command", () => ["cancel", "a", "b"], "it takes one job id: run it once per id"],
+  ["two ids to dlq retry", () => ["dlq", "retry", "a", "b"], "or give --all"],
+  ["two keys to config get", () => ["config", "get", "max-retries", "lease"], "it takes one key"],
+  ["a folder as the database", () => ["--db", input, "list"], "is a folder, not a file"],
+  ["--json with --ids", () => ["list", "--json", "--ids"], "give --json or --ids, not both"],
   ["a queue concurrency in hexadecimal", () => ["queue", "set", "q", "--concurrency", "0x10"], 'got "0x10"'],
   [
     "a huge worker count",
