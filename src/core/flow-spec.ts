@@ -4,7 +4,7 @@
  * may run, not what it runs.
  */
 
-import { SpecError, suggestion } from "./errors.ts";
+import { nearestName, SpecError } from "./errors.ts";
 import { CATCHUP_POLICIES, type JobSpec, OVERLAP_POLICIES, SCHEDULE_ONLY_FIELDS } from "./spec-fields.ts";
 
 export type { CatchupPolicy, OverlapPolicy } from "./spec-fields.ts";
@@ -43,10 +43,12 @@ function normalizeTimezone(value: unknown): string {
 
 function normalizeChoice<T extends string>(field: string, value: unknown, choices: readonly T[]): T {
   if (typeof value !== "string" || !(choices as readonly string[]).includes(value)) {
+    const nearest = typeof value === "string" ? nearestName(value, choices) : undefined;
     fail(
       field,
       `must be one of ${choices.join(", ")}`,
-      typeof value === "string" ? suggestion(value, choices) : `e.g. "${choices[0]}"`,
+      // The message lists the choices already; the hint adds only a near miss.
+      nearest === undefined ? `e.g. "${choices[0]}"` : `did you mean \`${nearest}\`?`,
     );
   }
   return value as T;

@@ -53,7 +53,10 @@ export async function readFolderSettings(root: string): Promise<FolderSettings> 
   } catch (error) {
     if (error instanceof UserError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" && (await isFolder(root))) return { namespace: null };
+    if (code === "ENOENT" && (await isFolder(root))) {
+      await refuseMisnamedSettings(root);
+      return { namespace: null };
+    }
     if (code === "ENOENT" || code === "ENOTDIR") {
       throw new UserError(
         `the jobs folder ${root} does not exist`,
@@ -81,6 +84,33 @@ export async function readFolderSettings(root: string): Promise<FolderSettings> 
     throw invalid(path, `namespace ${JSON.stringify(namespace)} is not a valid name`);
   }
   return { namespace };
+}
+
+/**
+ * Names a user may give the settings file by analogy with jobfiles (`.yml`, `.json`), which
+ * would otherwise be skipped as dotfiles: the namespace would silently not apply.
+ */
+const MISNAMED_SETTINGS = [".queuectl.yml", ".queuectl.json"];
+
+async function refuseMisnamedSettings(root: string): Promise<void> {
+  for (const name of MISNAMED_SETTINGS) {
+    const path = join(root, name);
+    if (await exists(path)) {
+      throw new UserError(
+        `${path} is not read: the folder's settings file is named ${SETTINGS_FILE}`,
+        `rename it to ${join(root, SETTINGS_FILE)} (YAML); nothing was applied`,
+      );
+    }
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function isFolder(path: string): Promise<boolean> {

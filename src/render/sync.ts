@@ -47,6 +47,14 @@ const GONE_BECAUSE = {
   nowJob: "now declared as a plain job",
 } as const;
 
+/** The same reasons, as the plan's summary counts them. */
+const FORGOTTEN_BECAUSE: Record<keyof typeof GONE_BECAUSE, string> = {
+  jobfileRemoved: "file removed",
+  noLongerDeclared: "no longer declared in its file",
+  nowSchedule: "no longer declared as a job",
+  nowJob: "now declared as a plain job",
+};
+
 /** A job declared again where it had been a schedule of its id: a new revision, or the one it was. */
 function describeNowJob(change: PlannedJob): string | null {
   const actual = change.actual;
@@ -220,10 +228,15 @@ function countParts(counts: ChangeCounts, tense: "plan" | "applied", forgetWhy =
 }
 
 export function planSummary(outcome: SyncOutcome): string {
-  const switched = outcome.plan.changes.some(
-    (change) => change.action === "forget" && change.reason === "nowSchedule",
+  // The summary gives the one reason every forgotten job shares, else the reason they all come to.
+  const reasons = new Set(
+    outcome.plan.changes
+      .filter((change) => change.action === "forget")
+      .map((change) => change.reason ?? "jobfileRemoved"),
   );
-  const parts = countParts(planCounts(outcome), "plan", switched ? "no longer declared as a job" : undefined);
+  const [only] = reasons;
+  const forgetWhy = reasons.size === 1 && only !== undefined ? FORGOTTEN_BECAUSE[only] : "no longer declared";
+  const parts = countParts(planCounts(outcome), "plan", forgetWhy);
   // What the apply then reports as dependents re-armed and canceled, counted the same way.
   const rearms = new Set(outcome.plan.changes.flatMap((change) => change.rearms));
   const cancels = new Set(outcome.plan.changes.flatMap((change) => change.cancels ?? []));

@@ -3,7 +3,7 @@
  * `sqlite://PATH` or a plain path for SQLite. The default is `$QUEUECTL_HOME/jobs.db`.
  */
 
-import { existsSync, statSync } from "node:fs";
+import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { UserError } from "../core/errors.ts";
 import { ensureHome, queuectlHome } from "../core/home.ts";
@@ -84,22 +84,46 @@ export async function openStore(options: OpenOptions = {}): Promise<Store> {
       "create it first, or fix the path",
     );
   }
-  if (isFolder(path)) {
-    throw new UserError(
-      `the database ${path} is a folder, not a file`,
-      `name a file in it, e.g. --db ${join(path, "jobs.db")}`,
-    );
-  }
+  // A path the user named (not the home's own jobs.db, whose damage is no typo) must name a queue.
+  if (path !== join(queuectlHome(), "jobs.db")) refuseNonDatabase(path);
   return new SqliteStore(path, {
     synchronous: options.synchronous,
     checkpointInBackground: options.checkpointInBackground,
   });
 }
 
-function isFolder(path: string): boolean {
+/** A folder, or a file that is not SQLite's, given as the store: a typo, refused before SQLite opens it. */
+function refuseNonDatabase(path: string): void {
+  let header: string;
   try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
+    if (statSync(path).isDirectory()) {
+      throw new UserError(
+        `the database ${path} is a folder, not a file`,
+        `name a file in it, e.g. --db ${join(path, "jobs.db")}`,
+      );
+    }
+    header = readPrefix(path, SQLITE_HEADER.length);
+  } catch (error) {
+    if (error instanceof UserError) throw error;
+    return; // Missing or unreadable: opening it says what is possible.
+  }
+  // An empty file is what SQLite makes a new database of.
+  if (header !== "" && header !== SQLITE_HEADER) {
+    throw new UserError(
+      `${path} is not a SQLite database`,
+      "check --db or QUEUECTL_DB: it names the queue's database file, e.g. ~/.queuectl/jobs.db",
+    );
+  }
+}
+
+const SQLITE_HEADER = "SQLite format 3\0";
+
+function readPrefix(path: string, length: number): string {
+  const fd = openSync(path, "r");
+  try {
+    const bytes = Buffer.alloc(length);
+    return bytes.subarray(0, readSync(fd, bytes, 0, length, 0)).toString("latin1");
+  } finally {
+    closeSync(fd);
   }
 }

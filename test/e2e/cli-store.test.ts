@@ -244,6 +244,27 @@ describe("broken databases", () => {
     expect(new Uint8Array(readFileSync(path))).toEqual(garbage);
   });
 
+  test("another file or a folder named by --db: exit 2, and the file keeps its bytes and its mode", async () => {
+    const notes = join(home.home, "notes.txt");
+    writeFileSync(notes, "shopping list\n");
+    chmodSync(notes, 0o644);
+    for (const [db, fragment] of [
+      [notes, "is not a SQLite database"],
+      [home.home, "is a folder, not a file"],
+    ] as const) {
+      for (const command of [["status"], ["enqueue", '{"id":"a","command":"x"}']]) {
+        const result = await cli(["--db", db, ...command]);
+        expect(result.exitCode).toBe(2);
+        expect(result.stderr).toStartWith("error: ");
+        expect(result.stderr).toContain(fragment);
+        expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
+      }
+    }
+    expect(readFileSync(notes, "utf8")).toBe("shopping list\n");
+    expect(statSync(notes).mode & 0o777).toBe(0o644);
+    expect(existsSync(`${notes}-wal`)).toBe(false);
+  });
+
   test("a truncated SQLite file is reported as corrupt", async () => {
     ok(await cli(["enqueue", '{"id":"a","command":"x"}']));
     const path = join(home.home, "jobs.db");

@@ -58,4 +58,18 @@ describe("readFolderSettings", () => {
     expect(await refusal("owner: a\n")).toEndWith("`owner` is not a folder setting");
     expect(await refusal("namespace: 7\n")).toEndWith("namespace 7 is not a valid name");
   });
+
+  test("a settings file under a jobfile's other names is refused, not skipped as a dotfile", async () => {
+    for (const name of [".queuectl.yml", ".queuectl.json"]) {
+      const path = join(dir, name);
+      writeFileSync(path, "namespace: blog\n");
+      const error = await readFolderSettings(dir).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(UserError);
+      expect((error as UserError).message).toBe(
+        `${path} is not read: the folder's settings file is named .queuectl.yaml`,
+      );
+      rmSync(path);
+    }
+    expect(await readFolderSettings(dir)).toEqual({ namespace: null });
+  });
 });

@@ -120,6 +120,21 @@ test("the plan's counts are Applied's when the store did what the plan said", ()
   );
 });
 
+test("the summary gives the reason its forgotten jobs share, and none it does not know", () => {
+  const forget = (id: string, reason: PlannedJob["reason"]) => ({
+    ...change("forget", "completed"),
+    id,
+    reason,
+  });
+  expect(planSummary(outcome([forget("a", "noLongerDeclared"), forget("b", "noLongerDeclared")]))).toContain(
+    "2 to forget (no longer declared in its file, history kept)",
+  );
+  expect(planSummary(outcome([forget("a", "noLongerDeclared"), forget("b", null)]))).toContain(
+    "2 to forget (no longer declared, history kept)",
+  );
+  expect(planSummary(outcome([forget("a", null)]))).toContain("1 to forget (file removed, history kept)");
+});
+
 test("a changed duration reads as a jobfile writes it, not as the milliseconds or seconds stored", () => {
   const fields = [
     { field: "delay", from: 3_600_000, to: undefined },

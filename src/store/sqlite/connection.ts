@@ -94,13 +94,6 @@ function openDatabase(path: string, options: SqliteOptions): { db: Database; rea
 function openReadWrite(path: string, options: SqliteOptions): Database {
   const db = new Database(path, { create: true, strict: true });
   try {
-    try {
-      // Tighten only: a file the user made read-only (0400) stays read-only.
-      const mode = statSync(path).mode & 0o777;
-      if ((mode & 0o077) !== 0) chmodSync(path, mode & 0o700);
-    } catch {
-      // A read-only file system or someone else's file: opening still tells the truth below.
-    }
     db.run(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? defaultBusyTimeoutMs()}`);
     db.run("PRAGMA journal_mode = WAL");
     db.run(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`);
@@ -112,10 +105,22 @@ function openReadWrite(path: string, options: SqliteOptions): Database {
       const { migrateSchema } = require("./migrations.ts") as typeof import("./migrations.ts");
       migrateSchema(db, path);
     }
+    // Only now that it is known to be a queue: a mistyped --db naming some other file is left as it was.
+    tightenMode(path);
     return db;
   } catch (error) {
     db.close(false);
     throw error;
+  }
+}
+
+/** Tighten only: a file the user made read-only (0400) stays read-only. */
+function tightenMode(path: string): void {
+  try {
+    const mode = statSync(path).mode & 0o777;
+    if ((mode & 0o077) !== 0) chmodSync(path, mode & 0o700);
+  } catch {
+    // A read-only file system or someone else's file: the queue still opens as it can.
   }
 }
 
