@@ -51,7 +51,10 @@ for (const backend of testStores("cli-small-fixes", "qc_small_fixes")) {
         await cli("kill", ...unknown),
         'no job with id "nowhere-0", "nowhere-1", "nowhere-2", "nowhere-3", "nowhere-4", "nowhere-5", "nowhere-6", "nowhere-7", "nowhere-8", "nowhere-9" and 15 more; nothing was killed',
       );
-      refused(await cli("cancel", ...unknown), "`nowhere-10` and 14 more — see `queuectl cancel --help`");
+      refused(
+        await cli("cancel", ...unknown),
+        "`nowhere-10` and 14 more — it takes one job id: run it once per id (`queuectl kill ID…` takes several); see `queuectl cancel --help`",
+      );
     });
 
     test("kill --retry refuses a job that is not running, on the CLI and the API, and changes nothing", async () => {
