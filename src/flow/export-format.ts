@@ -139,11 +139,19 @@ function integer(where: string, fields: Fields, field: string, nullable = false)
 function text(where: string, fields: Fields, field: string, nullable = false): string | null {
   const value = fields[field];
   if (nullable && value === null) return null;
-  if (typeof value !== "string" || value.includes("\0")) {
+  if (typeof value !== "string") {
     throw fieldError(where, field, nullable ? "must be a string or null" : "must be a string");
   }
+  if (value.includes("\0") && !PRINTED_TEXTS.has(field))
+    throw fieldError(where, field, "must not hold a NUL character");
   return value;
 }
+
+/**
+ * What a job printed or wrote, kept as it came: a NUL in it is a job's output, not a damaged
+ * line (SQLite stores it; PostgreSQL, whose text cannot hold one, stores U+FFFD instead).
+ */
+const PRINTED_TEXTS = new Set(["last_error", "error", "output_tail", "progress_message"]);
 
 function spec(where: string, fields: Fields): JobSpec {
   try {

@@ -84,7 +84,7 @@ async function importBatch(tx: SQL, jobs: JobRecord[], merge: boolean): Promise<
                 ${column((job) => job.schedule_id)}::text[],
                 ${column(lastToken)}::int[],
                 ${column((job) => job.progress_pct ?? null)}::int[],
-                ${column((job) => job.progress_message ?? null)}::text[],
+                ${column((job) => job.progress_message?.replaceAll("\0", "\uFFFD") ?? null)}::text[],
                 ${column((job) => job.result ?? null)}::text[])
          WITH ORDINALITY AS u(id, spec, revision, state, attempts, max_retries, priority, queue, tags, created_at,
                               updated_at, next_run_at, started_at, finished_at, exit_code, last_error, source,
