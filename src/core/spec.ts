@@ -190,6 +190,32 @@ function checkExecSize(spec: JobSpec): void {
   );
 }
 
+/** Half of a surrogate pair without its other half: JSON lets `\ud800` through, UTF-8 cannot hold it. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Where in `value` a string or key holds a lone surrogate, as `.env.NAME` or `.tags[0]`, or
+ * null. Refused for every store alike: PostgreSQL's JSON refuses it, SQLite would keep it.
+ */
+function unpairedSurrogateAt(value: unknown, path: string): string | null {
+  if (typeof value === "string") return LONE_SURROGATE.test(value) ? path : null;
+  if (Array.isArray(value)) {
+    for (const [index, item] of value.entries()) {
+      const found = unpairedSurrogateAt(item, `${path}[${index}]`);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+  if (typeof value !== "object" || value === null) return null;
+  for (const [key, item] of Object.entries(value)) {
+    // A key that holds one is named by its place, without the character that cannot be shown.
+    if (LONE_SURROGATE.test(key)) return `${path}.${key.replace(LONE_SURROGATE, "?")}`;
+    const found = unpairedSurrogateAt(item, `${path}.${key}`);
+    if (found !== null) return found;
+  }
+  return null;
+}
+
 /** Validates `input` and returns the normalized spec, or throws a SpecError. */
 export function normalizeSpec(input: unknown, options: NormalizeOptions = {}): JobSpec {
   if (!isPlainObject(input)) {
@@ -199,6 +225,14 @@ export function normalizeSpec(input: unknown, options: NormalizeOptions = {}): J
     if (!(SPEC_FIELDS as readonly string[]).includes(key)) {
       throw new SpecError(`\`${key}\` is not a job field`, suggestion(key, SPEC_FIELDS), key);
     }
+  }
+  const unpaired = unpairedSurrogateAt(input, "");
+  if (unpaired !== null) {
+    fail(
+      unpaired.slice(1),
+      "holds a lone UTF-16 surrogate (such as \\ud800), which is not text",
+      "write the character itself, or its \\u escape as a pair (\\ud83d\\ude00 for 😀)",
+    );
   }
   if (input.state !== undefined && input.state !== "pending") {
     fail("state", 'can only be "pending" when a job is enqueued', "remove the field");

@@ -124,6 +124,21 @@ describe("normalizeSpec", () => {
     expect(JSON.stringify(spec.env)).toBe('{"A":"1","__proto__":"x"}');
   });
 
+  test("a lone surrogate anywhere is refused, naming where; a pair is a character", () => {
+    const lone = "\ud800";
+    for (const [input, field] of [
+      [{ id: "a", command: `echo ${lone}` }, "`command`"],
+      [{ id: `a${lone}`, command: "x" }, "`id`"],
+      [{ id: "a", command: ["echo", "\udc00"] }, "`command[1]`"],
+      [{ id: "a", command: "x", env: { A: `x${lone}` } }, "`env.A`"],
+      [{ id: "a", command: "x", env: { [`A${lone}`]: "x" } }, "`env.A?`"],
+      [{ id: "a", command: "x", tags: ["ok", lone] }, "`tags[1]`"],
+    ] as const) {
+      expect(specError(input)).toStartWith(`${field} holds a lone UTF-16 surrogate`);
+    }
+    expect(normalizeSpec({ id: "a", command: "echo \ud83d\ude00" }).command).toBe("echo 😀");
+  });
+
   test("every refusal is a UserError with exit code 2 and one line", () => {
     try {
       normalizeSpec({ id: "a", command: "x", nope: 1 });
