@@ -20,7 +20,13 @@
 
 import { canonicalConfigKey, parseConfigValue } from "../core/config.ts";
 import { suggestion, UserError } from "../core/errors.ts";
-import { isJobState, isQueueConcurrency, MAX_QUEUE_CONCURRENCY } from "../core/job.ts";
+import {
+  isJobState,
+  isQueueConcurrency,
+  isQueueName,
+  MAX_QUEUE_CONCURRENCY,
+  QUEUE_NAME_RULE,
+} from "../core/job.ts";
 import { normalizeNotify } from "../core/notify.ts";
 import { parseLimits } from "../core/resource-limits.ts";
 import { type JobSpec, normalizeSpec, SpecError } from "../core/spec.ts";
@@ -276,8 +282,11 @@ function queue(where: string, fields: Fields): StoreSettings["queues"][number] {
   if (concurrency !== null && !isQueueConcurrency(concurrency))
     throw fieldError(where, "concurrency", `must be from 1 to ${MAX_QUEUE_CONCURRENCY} or null`);
   if (typeof fields.paused !== "boolean") throw fieldError(where, "paused", "must be true or false");
+  const name = text(where, fields, "name") as string;
+  // As `queue set` names them: a row no queue command could reach again is refused here.
+  if (!isQueueName(name)) throw fieldError(where, "name", `must be a queue name (${QUEUE_NAME_RULE})`);
   const settings: StoreSettings["queues"][number] = {
-    name: text(where, fields, "name") as string,
+    name,
     concurrency,
     paused: fields.paused,
   };

@@ -346,6 +346,15 @@ describe("export and import", () => {
     const badConfig = await cli(b, ["import"], '{"kind":"config","key":"max-retrys","value":"5"}\n');
     expect(badConfig.exitCode).toBe(2);
     expect(badConfig.stderr).toContain('stdin:1: unknown config key "max-retrys"');
+    for (const name of ["bad name", "-q", "x".repeat(65)]) {
+      const badQueue = await cli(
+        b,
+        ["import"],
+        `${JSON.stringify({ kind: "queue", name, concurrency: 2, paused: true })}\n`,
+      );
+      expect(badQueue.exitCode).toBe(2);
+      expect(badQueue.stderr).toContain("stdin:1: `name` must be a queue name");
+    }
     const noKind = await cli(b, ["import"], '{"id":"x"}\n');
     expect(noKind.stderr).toContain("stdin:1: `kind` must be one of job, schedule, queue, config");
     const notJson = await cli(b, ["import"], "{nope\n");
