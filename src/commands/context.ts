@@ -35,9 +35,21 @@ export async function withStore<T>(
 
 export async function requireJob(store: Store, id: string): Promise<Job> {
   const job = await store.jobGet({ id });
-  if (!job)
-    throw new UserError(`no job with id "${safeText(id)}"`, "see `queuectl list` for the ids in the queue");
+  if (!job) throw new UserError(`no job with id "${safeText(id)}"`, await unknownIdsHint(store, [id]));
   return job;
+}
+
+/**
+ * The hint for ids no job has. A schedule's id is the likeliest mistake: it names no job,
+ * each occurrence is a job of its own (`<id>@<time>`), so the hint says where to look.
+ */
+export async function unknownIdsHint(store: Store, ids: string[]): Promise<string> {
+  for (const id of ids.slice(0, 10)) {
+    if (await store.scheduleGet({ id })) {
+      return `"${safeText(id)}" is a schedule: its runs are jobs named ${safeText(id)}@<time> (see \`queuectl list\`); stop it with \`queuectl schedule remove ${safeText(id)}\``;
+    }
+  }
+  return "see `queuectl list` for the ids in the queue";
 }
 
 /**
@@ -130,10 +142,7 @@ export async function moveFromCli(options: GlobalOptions, id: string, name: JobM
     const outcome = await moveJob(store, id, name, Date.now());
     if (!outcome.moved) {
       if (!outcome.current) {
-        throw new UserError(
-          `no job with id "${safeText(id)}"`,
-          "see `queuectl list` for the ids in the queue",
-        );
+        throw new UserError(`no job with id "${safeText(id)}"`, await unknownIdsHint(store, [id]));
       }
       throw new UserError(refusalMessage(safeText(id), name, outcome.current.state), JOB_MOVES[name].refusal);
     }

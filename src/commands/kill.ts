@@ -8,7 +8,7 @@ import { colors, firstNamed, iso, printJson, safeText } from "../render.ts";
 import type { Store } from "../store/store.ts";
 import { type KillOutcome, killJobs, waitForKilled } from "../worker/kill.ts";
 import { KILL_GRACE_MS } from "../worker/run.ts";
-import { type GlobalOptions, withStore } from "./context.ts";
+import { type GlobalOptions, unknownIdsHint, withStore } from "./context.ts";
 
 interface KillCliOptions extends GlobalOptions {
   retry?: boolean;
@@ -21,12 +21,17 @@ const RECORD_SLACK_MS = 5_000;
  * The ids are all checked first: an unknown or finished one, or with --retry one that is not
  * running, changes nothing at all.
  */
-function refuseBadIds(ids: string[], jobs: (Job | null)[], retry: boolean): void {
+async function refuseBadIds(
+  store: Store,
+  ids: string[],
+  jobs: (Job | null)[],
+  retry: boolean,
+): Promise<void> {
   const unknown = ids.filter((_, index) => jobs[index] === null);
   if (unknown.length > 0) {
     throw new UserError(
       `no job with id ${firstNamed(unknown.map((id) => `"${safeText(id)}"`))}; nothing was killed`,
-      "see `queuectl list` for the ids in the queue",
+      await unknownIdsHint(store, unknown),
     );
   }
   const refused = (why: KillRefusal) =>
@@ -136,7 +141,12 @@ export function registerKill(cli: CAC): void {
     .action(async (first: string, more: string[], options: KillCliOptions) => {
       const ids = [...new Set([String(first), ...more.map(String)])];
       await withStore(options, async (store) => {
-        refuseBadIds(ids, await Promise.all(ids.map((id) => store.jobGet({ id }))), Boolean(options.retry));
+        await refuseBadIds(
+          store,
+          ids,
+          await Promise.all(ids.map((id) => store.jobGet({ id }))),
+          Boolean(options.retry),
+        );
         const outcomes = await killJobs(store, ids, { retry: Boolean(options.retry) });
         // A job whose worker is gone ends when it is rescued, after its lease: not worth waiting for.
         const requested = outcomes.flatMap((outcome) =>

@@ -2,7 +2,8 @@
  * Everyday commands where they used to say or do the wrong thing: `kill --retry` of a job
  * that is not running, `list --tag`/`--queue` with several values (and GET /api/jobs, which
  * filters like `list`), `logs` of a job that ended without running, `dlq retry <id> --all`,
- * the config's JSON values, the worker count of `status`, and empty option values and list items. On both
+ * the config's JSON values, the worker count of `status`, a schedule's id where a job's is wanted,
+ * and empty option values and list items. On both
  * backends where the store takes part; jobs are put in place through the store.
  */
 
@@ -55,6 +56,15 @@ for (const backend of testStores("cli-small-fixes", "qc_small_fixes")) {
         await cli("cancel", ...unknown),
         "`nowhere-10` and 14 more — it takes one job id: run it once per id (`queuectl kill ID…` takes several); see `queuectl cancel --help`",
       );
+    });
+
+    test("a schedule's id given where a job's is wanted says it is a schedule and how to stop it", async () => {
+      succeeded(await cli("enqueue", '{"id":"nightly-sched","command":"true","schedule":"0 3 * * *"}'));
+      const hint = '"nightly-sched" is a schedule: its runs are jobs named nightly-sched@<time>';
+      for (const command of [["cancel"], ["kill"], ["rerun"], ["logs"], ["wait"], ["dlq", "retry"]]) {
+        refused(await cli(...command, "nightly-sched"), hint);
+      }
+      refused(await cli("cancel", "no-such-job"), "see `queuectl list` for the ids in the queue");
     });
 
     test("kill --retry refuses a job that is not running, on the CLI and the API, and changes nothing", async () => {
