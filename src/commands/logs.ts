@@ -180,8 +180,11 @@ export function registerLogs(cli: CAC): void {
         if (!attempt) throw missingAttempt(job, attempts, number, revision);
         const files = attemptFiles(home, host, attempt);
         if (!files.local) {
-          const where =
-            attempt.host === host
+          // The store gets an attempt's tail when it ends: one running elsewhere has none yet.
+          const runningElsewhere = attempt.finished_at === null && attempt.host !== host;
+          const where = runningElsewhere
+            ? `it is still running on host ${attempt.host}, which keeps its output until it ends`
+            : attempt.host === host
               ? `its log files are not in ${home} (removed, or written under another QUEUECTL_HOME)`
               : `the full log is on host ${attempt.host} in $QUEUECTL_HOME/${files.base}.out and .err`;
           if (options.json) {
@@ -202,6 +205,12 @@ export function registerLogs(cli: CAC): void {
             streams.length === 1
               ? `, stdout and stderr as they came: --${streams[0]} cannot pick one out`
               : "";
+          if (runningElsewhere) {
+            note(
+              `(attempt #${attempt.token}: ${where}; run this there to see it now, or add --follow to print it here once it ends)`,
+            );
+            return;
+          }
           note(`(the last few KB kept in the store${mixed}; ${where})`);
           process.stdout.write(safeText(attempt.output_tail ?? "", true));
           return;

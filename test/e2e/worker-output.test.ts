@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { hostName } from "../../src/core/home.ts";
 import { LOG_CAP_BYTES } from "../../src/worker/log-files.ts";
 import { Worker } from "../../src/worker/loop.ts";
+import { OK } from "../flow/helpers.ts";
 import { CLI_PATH, runCli, runCliJson, waitFor } from "../helpers/cli.ts";
 import { enqueueSpecs } from "../helpers/enqueue.ts";
 import { ForegroundWorker, getJob, jobState, ok, withStore, workerTestContext } from "../worker/helpers.ts";
@@ -154,6 +155,37 @@ describe("job output", () => {
     expect(remote.stdout).toBe("from-far-away\n");
     expect(remote.stderr).toMatch(
       /the full log is on host \S+ in \$QUEUECTL_HOME\/logs\/[0-9a-f]{32}-1\.out/,
+    );
+  }, 60_000);
+
+  test("an attempt still running on another host: logs says its output is there until it ends", async () => {
+    await enqueue({ id: "running-far", command: "true", priority: 1_000_000 });
+    const token = await withStore(context.home, async (store) => {
+      const claimed = await store.jobClaim({
+        workerId: "far-worker",
+        host: "far-host",
+        now: Date.now(),
+        leaseMs: 600_000,
+      });
+      expect(claimed?.id).toBe("running-far");
+      return claimed?.token ?? 0;
+    });
+    const result = await cli("logs", "running-far");
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toContain(
+      "(attempt #1: it is still running on host far-host, which keeps its output until it ends;",
+    );
+    const json = await runCliJson<{ note: string; output_tail: null }>(["logs", "running-far", "--json"], {
+      env: context.home.env,
+    });
+    expect(json).toMatchObject({
+      output_tail: null,
+      note: expect.stringContaining("still running on host far-host"),
+    });
+    // Ended, so that no later test waits for it.
+    await withStore(context.home, (store) =>
+      store.jobComplete({ id: "running-far", token, now: Date.now(), result: OK }),
     );
   }, 60_000);
 
