@@ -1,6 +1,6 @@
 /**
- * What JSON.parse does not tell: where a text stops being JSON, and which key an object
- * repeats. Both are linear scans of the text, for enqueue input and jobfiles alike.
+ * What JSON.parse does not tell: where a text stops being JSON, which key an object
+ * repeats, and where a value holds half a surrogate pair. For enqueue input and jobfiles alike.
  */
 
 /**
@@ -149,4 +149,30 @@ export function jsonErrorOffset(text: string): number | null {
     if (error instanceof Stop) return error.offset;
     throw error;
   }
+}
+
+/** Half of a surrogate pair without its other half: JSON lets `\ud800` through, UTF-8 cannot hold it. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Where in `value` a string or key holds a lone surrogate, as `.env.NAME` or `.tags[0]`, or
+ * null. Refused for every store alike: PostgreSQL's JSON refuses it, SQLite would keep it.
+ */
+export function loneSurrogateAt(value: unknown, path: string): string | null {
+  if (typeof value === "string") return LONE_SURROGATE.test(value) ? path : null;
+  if (Array.isArray(value)) {
+    for (const [index, item] of value.entries()) {
+      const found = loneSurrogateAt(item, `${path}[${index}]`);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+  if (typeof value !== "object" || value === null) return null;
+  for (const [key, item] of Object.entries(value)) {
+    // A key that holds one is named by its place, without the character that cannot be shown.
+    if (LONE_SURROGATE.test(key)) return `${path}.${key.replace(LONE_SURROGATE, "?")}`;
+    const found = loneSurrogateAt(item, `${path}.${key}`);
+    if (found !== null) return found;
+  }
+  return null;
 }

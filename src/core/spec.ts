@@ -15,6 +15,7 @@ import {
 } from "./exec-limits.ts";
 import { normalizeFlowFields } from "./flow-spec.ts";
 import { isQueueName, QUEUE_NAME_RULE } from "./job.ts";
+import { loneSurrogateAt } from "./json-text.ts";
 import { normalizeNotify } from "./notify.ts";
 import { isEmpty, parseLimits, type ResourceLimits } from "./resource-limits.ts";
 import { type JobSpec, MAX_ID_LENGTH, SPEC_FIELDS } from "./spec-fields.ts";
@@ -190,32 +191,6 @@ function checkExecSize(spec: JobSpec): void {
   );
 }
 
-/** Half of a surrogate pair without its other half: JSON lets `\ud800` through, UTF-8 cannot hold it. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-/**
- * Where in `value` a string or key holds a lone surrogate, as `.env.NAME` or `.tags[0]`, or
- * null. Refused for every store alike: PostgreSQL's JSON refuses it, SQLite would keep it.
- */
-function unpairedSurrogateAt(value: unknown, path: string): string | null {
-  if (typeof value === "string") return LONE_SURROGATE.test(value) ? path : null;
-  if (Array.isArray(value)) {
-    for (const [index, item] of value.entries()) {
-      const found = unpairedSurrogateAt(item, `${path}[${index}]`);
-      if (found !== null) return found;
-    }
-    return null;
-  }
-  if (typeof value !== "object" || value === null) return null;
-  for (const [key, item] of Object.entries(value)) {
-    // A key that holds one is named by its place, without the character that cannot be shown.
-    if (LONE_SURROGATE.test(key)) return `${path}.${key.replace(LONE_SURROGATE, "?")}`;
-    const found = unpairedSurrogateAt(item, `${path}.${key}`);
-    if (found !== null) return found;
-  }
-  return null;
-}
-
 /** Validates `input` and returns the normalized spec, or throws a SpecError. */
 export function normalizeSpec(input: unknown, options: NormalizeOptions = {}): JobSpec {
   if (!isPlainObject(input)) {
@@ -226,7 +201,7 @@ export function normalizeSpec(input: unknown, options: NormalizeOptions = {}): J
       throw new SpecError(`\`${key}\` is not a job field`, suggestion(key, SPEC_FIELDS), key);
     }
   }
-  const unpaired = unpairedSurrogateAt(input, "");
+  const unpaired = loneSurrogateAt(input, "");
   if (unpaired !== null) {
     fail(
       unpaired.slice(1),
