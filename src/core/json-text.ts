@@ -154,15 +154,33 @@ export function jsonErrorOffset(text: string): number | null {
 /** Half of a surrogate pair without its other half: JSON lets `\ud800` through, UTF-8 cannot hold it. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/** Any surrogate, paired or not: one quick pass that nearly every value passes. */
+const ANY_SURROGATE = /[\uD800-\uDFFF]/;
+
+function holdsSurrogate(value: unknown): boolean {
+  if (typeof value === "string") return ANY_SURROGATE.test(value);
+  if (typeof value !== "object" || value === null) return false;
+  if (Array.isArray(value)) return value.some(holdsSurrogate);
+  for (const key in value) {
+    if (ANY_SURROGATE.test(key) || holdsSurrogate((value as Record<string, unknown>)[key])) return true;
+  }
+  return false;
+}
+
 /**
  * Where in `value` a string or key holds a lone surrogate, as `.env.NAME` or `.tags[0]`, or
  * null. Refused for every store alike: PostgreSQL's JSON refuses it, SQLite would keep it.
+ * Every job passes through here, so the usual answer (no surrogate at all) takes one cheap walk.
  */
 export function loneSurrogateAt(value: unknown, path: string): string | null {
+  return holdsSurrogate(value) ? lonePairHalfAt(value, path) : null;
+}
+
+function lonePairHalfAt(value: unknown, path: string): string | null {
   if (typeof value === "string") return LONE_SURROGATE.test(value) ? path : null;
   if (Array.isArray(value)) {
     for (const [index, item] of value.entries()) {
-      const found = loneSurrogateAt(item, `${path}[${index}]`);
+      const found = lonePairHalfAt(item, `${path}[${index}]`);
       if (found !== null) return found;
     }
     return null;
@@ -171,7 +189,7 @@ export function loneSurrogateAt(value: unknown, path: string): string | null {
   for (const [key, item] of Object.entries(value)) {
     // A key that holds one is named by its place, without the character that cannot be shown.
     if (LONE_SURROGATE.test(key)) return `${path}.${key.replace(LONE_SURROGATE, "?")}`;
-    const found = loneSurrogateAt(item, `${path}.${key}`);
+    const found = lonePairHalfAt(item, `${path}.${key}`);
     if (found !== null) return found;
   }
   return null;
