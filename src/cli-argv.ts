@@ -221,6 +221,22 @@ export function globalOptionWithoutValue(args: string[]): { option: string; empt
   return undefined;
 }
 
+/**
+ * `--db` as typed, the last one before `--` (as cac keeps the last): cac's parser would turn
+ * a store named `007` into the number 7, and open a file named 7. Undefined when not given.
+ */
+export function typedStoreOption(args: string[]): string | undefined {
+  const end = args.indexOf("--");
+  const words = end === -1 ? args : args.slice(0, end);
+  let typed: string | undefined;
+  for (let index = 0; index < words.length; index++) {
+    const word = words[index] ?? "";
+    if (word.startsWith("--db=")) typed = word.slice("--db=".length);
+    else if (word === "--db" && index + 1 < words.length) typed = words[++index];
+  }
+  return typed;
+}
+
 /** The index of the command word, past any global options before it. */
 export function commandIndex(args: string[]): number {
   let index = 0;
@@ -277,9 +293,16 @@ export function keepDashValues(args: string[], options: OptionShape[]): string[]
   // Before the command word, a word like -1 is a mistyped global option and stays one.
   const firstArgument = commandIndex(args) + 1;
   const result: string[] = [];
+  // The word after `--db`: cac's parser takes it as that option's value.
+  let valueNext = false;
   for (let index = 0; index < args.length; index++) {
     const arg = args[index] ?? "";
     if (arg === "--") return [...result, ...args.slice(index)];
+    if (valueNext) {
+      valueNext = false;
+      result.push(arg);
+      continue;
+    }
     const name = arg.replace(/^--?/, "");
     const next = args[index + 1];
     // cac's names are camelCased: `--older-than` is registered as olderThan.
@@ -308,7 +331,14 @@ export function keepDashValues(args: string[], options: OptionShape[]): string[]
       result.push(`${arg}=true`);
     } else if (index >= firstArgument && NEGATIVE_NUMBER.test(arg) && !optionWords.has(arg)) {
       result.push(`${TEXT_MARK}${arg}`);
-    } else result.push(arg);
+    } else if (index >= firstArgument && !arg.startsWith("-")) {
+      // An argument right after a flag (`show --json 007`) would reach the command as the
+      // number 7: cac's parser converts what a boolean flag passes on. Marked, it stays text.
+      result.push(`${TEXT_MARK}${arg}`);
+    } else {
+      result.push(arg);
+      valueNext = isValueOption;
+    }
   }
   return result;
 }

@@ -16,6 +16,7 @@ import {
   reportedUnknownOption,
   textOptionWithoutValue,
   typedOption,
+  typedStoreOption,
   unknownLeadingOption,
   unmarkedArguments,
   withWordsAfterDashes,
@@ -252,6 +253,8 @@ async function parseAndRun(cli: CAC, argv: string[], args: string[]): Promise<vo
     );
   }
   cli.args = unmarkedArguments(cli.args);
+  const store = typedStoreOption(words);
+  if (store !== undefined) cli.options.db = store;
   if (!cli.matchedCommand) {
     if (cli.args[0] === undefined) {
       const globals = cli.globalCommand.options.flatMap((option) => option.names);

@@ -17,6 +17,7 @@ import {
   TEXT_OPTION,
   textOptionWithoutValue,
   typedOption,
+  typedStoreOption,
   unknownLeadingOption,
   unmarkedArguments,
   withWordsAfterDashes,
@@ -108,7 +109,7 @@ describe("keepDashValues", () => {
     expect(keepDashValues(["list", "--limit", ""], OPTIONS)).toEqual(["list", "--limit="]);
   });
   test("kebab-case boolean flags do not swallow the next word", () => {
-    expect(keepDashValues(["sync", "--allow-shared-folder", "dir"], OPTIONS)).toEqual([
+    expect(unmarkedArguments(keepDashValues(["sync", "--allow-shared-folder", "dir"], OPTIONS))).toEqual([
       "sync",
       "--allow-shared-folder=true",
       "dir",
@@ -130,6 +131,7 @@ describe("negative numbers through cac", () => {
     cli.command("config set <key> <value>", "");
     cli.command("purge", "").option("--older-than <duration>", "").option("--dry-run", "");
     cli.command("list", "").option("--json", "");
+    cli.command("show <id>", "").option("--json", "");
     const options = [...cli.globalCommand.options, ...cli.commands.flatMap((command) => command.options)];
     const parsed = cli.parse(["bun", "t", ...keepDashValues(words, options)], { run: false });
     return { args: unmarkedArguments(parsed.args), options: parsed.options };
@@ -151,6 +153,20 @@ describe("negative numbers through cac", () => {
   test("real options are still options", () => {
     expect(parse(["list", "--json"])).toEqual({ args: [], options: { "--": [], json: true } });
   });
+  test("an argument after a flag stays text: cac's parser would make 007 the number 7", () => {
+    for (const id of ["007", "0x2F", "1e3", "true", "false"]) {
+      expect(parse(["show", "--json", id])).toEqual({ args: [id], options: { "--": [], json: true } });
+      expect(parse(["--db", "x.db", "show", id, "--json"]).args).toEqual([id]);
+    }
+  });
+});
+
+test("typedStoreOption: --db as typed, spaced or joined, the last one, none after --", () => {
+  expect(typedStoreOption(["--db", "007", "list"])).toBe("007");
+  expect(typedStoreOption(["list", "--db=0x1F"])).toBe("0x1F");
+  expect(typedStoreOption(["--db", "a.db", "list", "--db", "b.db"])).toBe("b.db");
+  expect(typedStoreOption(["add", "--", "--db", "x"])).toBeUndefined();
+  expect(typedStoreOption(["list"])).toBeUndefined();
 });
 
 describe("globalOptionWithoutValue", () => {

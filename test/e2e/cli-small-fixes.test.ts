@@ -67,6 +67,20 @@ for (const backend of testStores("cli-small-fixes", "qc_small_fixes")) {
       refused(await cli("cancel", "no-such-job"), "see `queuectl list` for the ids in the queue");
     });
 
+    test("an id that reads as a number, after a flag, is the id as typed", async () => {
+      await withStore((store) => enqueueSpecs(store, [{ id: "007", command: "true", delay: "1h" }]));
+      for (const flags of [
+        ["show", "--json"],
+        ["wait", "--json", "--timeout", "1ms"],
+        ["kill", "--json"],
+      ]) {
+        const result = await cli(...flags, "007");
+        const said = result.stdout + result.stderr;
+        expect(said).not.toContain('"7"');
+        expect(said).toContain("007");
+      }
+    });
+
     test("kill --retry refuses a job that is not running, on the CLI and the API, and changes nothing", async () => {
       await start("kf", "failed");
       await start("kr", "running");
