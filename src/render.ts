@@ -235,17 +235,26 @@ export function firstNamed(items: readonly string[]): string {
  */
 export function timeText(job: Job, now: number): string {
   if (job.state === "processing" && job.started_at !== null)
-    return `running ${formatDurationMs(now - job.started_at)}`;
+    return `running ${columnDuration(now - job.started_at)}`;
   if ((job.state === "pending" || job.state === "failed") && job.next_run_at > now) {
-    return `in ${formatDurationMs(job.next_run_at - now)}`;
+    return `in ${columnDuration(job.next_run_at - now)}`;
   }
   if (job.state === "completed" || job.state === "dead") {
     if (job.started_at !== null && job.finished_at !== null) {
-      return `took ${formatDurationMs(Math.max(0, job.finished_at - job.started_at))}`;
+      return `took ${columnDuration(Math.max(0, job.finished_at - job.started_at))}`;
     }
   }
   const age = now - (job.finished_at ?? job.created_at);
-  return age < 1000 ? "just now" : `${formatDurationMs(age)} ago`;
+  return age < 1000 ? "just now" : `${columnDuration(age)} ago`;
+}
+
+const HOUR_MS = 3_600_000;
+
+/** Past two days, days and hours: a job due next year is `in 395d2h`, not `in 9482h35m`. */
+function columnDuration(ms: number): string {
+  if (ms < 48 * HOUR_MS) return formatDurationMs(ms);
+  const hours = Math.round(ms / HOUR_MS);
+  return hours % 24 ? `${Math.floor(hours / 24)}d${hours % 24}h` : `${hours / 24}d`;
 }
 
 /** Fewer columns than this left for the command: it is shown whole rather than cut to nothing. */

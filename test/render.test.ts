@@ -2,7 +2,7 @@
 
 import { expect, test } from "bun:test";
 import type { Job } from "../src/core/job.ts";
-import { jobTable } from "../src/render.ts";
+import { jobTable, timeText } from "../src/render.ts";
 
 const NOW = Date.parse("2030-01-01T00:00:00Z");
 
@@ -61,4 +61,13 @@ test("a terminal too narrow for the other columns (or reporting 0 columns) still
     expect(rows[0]).toEndWith("COMMAND");
     expect(rows[1]).toEndWith("make test");
   }
+});
+
+test("the time column counts days past two days, so a job due next year reads in days", () => {
+  const due = (ms: number) => timeText({ ...job("a", "true"), next_run_at: NOW + ms }, NOW);
+  const hour = 3_600_000;
+  expect(due(47 * hour)).toBe("in 47h");
+  expect(due(48 * hour)).toBe("in 2d");
+  expect(due(395 * 24 * hour + 2 * hour + 60_000)).toBe("in 395d2h");
+  expect(timeText({ ...job("b", "true"), created_at: NOW - 72 * hour }, NOW)).toBe("3d ago");
 });

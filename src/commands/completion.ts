@@ -23,9 +23,13 @@ export function registerCompletion(cli: CAC): void {
     .command("completion [shell]", "Print a shell completion script: bash, zsh or fish")
     .option("--ids", "Print recent job ids, one per line; the scripts call this (default: off)")
     .option("--queues", "Print queue names, one per line; the scripts call this (default: off)")
-    .example("queuectl completion bash > ~/.local/share/bash-completion/completions/queuectl")
+    .example(
+      "mkdir -p ~/.local/share/bash-completion/completions && queuectl completion bash > ~/.local/share/bash-completion/completions/queuectl",
+    )
     .example("echo 'source <(queuectl completion zsh)' >> ~/.zshrc")
-    .example("queuectl completion fish > ~/.config/fish/completions/queuectl.fish")
+    .example(
+      "mkdir -p ~/.config/fish/completions && queuectl completion fish > ~/.config/fish/completions/queuectl.fish",
+    )
     .action(async (shell: string | undefined, options: CompletionOptions) => {
       if (options.ids || options.queues) {
         await withStore(options, async (store) => {

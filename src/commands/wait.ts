@@ -65,17 +65,20 @@ export function registerWait(cli: CAC): void {
           process.exitCode = 1;
           return;
         }
+        const ended = notCompleted.filter((job) => ["dead", "canceled"].includes(job.state));
+        const failed = [
+          ...ended.map((job) => `${safeText(job.id)} ${safeText(endText(job))}`),
+          ...result.gone.map((id) => `${safeText(id)} was purged`),
+        ];
         if (result.timedOut) {
-          const waiting = notCompleted.filter((job) => !["dead", "canceled"].includes(job.state));
+          const waiting = notCompleted.filter((job) => !ended.includes(job));
+          // Those that ended badly meanwhile are named too: the exit code stands for them as well.
+          const alsoFailed = failed.length > 0 ? `; did not complete: ${firstNamed(failed)}` : "";
           throw runtimeError(
-            `timed out after ${formatDurationMs(timeoutMs ?? 0)}; still not ended: ${waiting.length > 1 ? `${countText(waiting.length)} jobs: ` : ""}${firstNamed(waiting.map((job) => `${safeText(job.id)} (${job.state})`))}`,
+            `timed out after ${formatDurationMs(timeoutMs ?? 0)}; still not ended: ${waiting.length > 1 ? `${countText(waiting.length)} jobs: ` : ""}${firstNamed(waiting.map((job) => `${safeText(job.id)} (${job.state})`))}${alsoFailed}`,
             "wait longer with a larger --timeout, or see `queuectl status`",
           );
         }
-        const failed = [
-          ...notCompleted.map((job) => `${safeText(job.id)} ${safeText(endText(job))}`),
-          ...result.gone.map((id) => `${safeText(id)} was purged`),
-        ];
         if (failed.length > 0) {
           throw runtimeError(
             `${countText(failed.length)} of ${countText(ids.length)} job${ids.length === 1 ? "" : "s"} did not complete: ${firstNamed(failed)}`,

@@ -104,7 +104,7 @@ _queuectl() {
 }
 
 function bash(model: CompletionModel): string {
-  return `# queuectl completion for bash. Install: queuectl completion bash > ~/.local/share/bash-completion/completions/queuectl
+  return `# queuectl completion for bash. Install: mkdir -p ~/.local/share/bash-completion/completions && queuectl completion bash > ~/.local/share/bash-completion/completions/queuectl
 ${bashFunction(model)}
 complete -F _queuectl queuectl
 `;
@@ -127,7 +127,7 @@ function fishQuote(text: string): string {
 function fish(model: CompletionModel): string {
   const top = topWords(model);
   const lines = [
-    "# queuectl completion for fish. Install: queuectl completion fish > ~/.config/fish/completions/queuectl.fish",
+    "# queuectl completion for fish. Install: mkdir -p ~/.config/fish/completions && queuectl completion fish > ~/.config/fish/completions/queuectl.fish",
     "complete -c queuectl -f",
     // add -- CMD ARGS…: fish completes the words after -- as a command line of their own.
     "function __queuectl_after_dashes; set -l words (commandline -opc) (commandline -ct); set -l at (contains -i -- -- $words); and __fish_complete_subcommand --commandline $words[(math $at + 1)..-1]; end",

@@ -65,6 +65,8 @@ export async function readFolderSettings(root: string): Promise<FolderSettings> 
     }
     throw invalid(path, `cannot be read (${code ?? "error"})`);
   }
+  // Beside the real one too: which of the two a user edits is not for us to guess.
+  await refuseMisnamedSettings(root);
   const value = settingsValue(text, path);
   if (value === null || value === undefined) return { namespace: null };
   if (typeof value !== "object" || Array.isArray(value)) throw invalid(path, "must be a mapping");

@@ -113,6 +113,17 @@ describe("wait", () => {
     );
   });
 
+  test("--timeout names the jobs that ended dead meanwhile too, since the exit code stands for them", async () => {
+    await enqueue(context.home, { id: "broke", command: "false" });
+    await finish("broke", 1);
+    await enqueue(context.home, { id: "slow", command: "true" });
+    const result = await cli("wait", "broke", "slow", "--timeout", "300ms");
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toBe(
+      "error: timed out after 300ms; still not ended: slow (pending); did not complete: broke dead (exited with code 1) — wait longer with a larger --timeout, or see `queuectl status`\n",
+    );
+  });
+
   test("the timeout in the error is a duration, not the number typed", async () => {
     await enqueue(context.home, { id: "slow", command: "true" });
     for (const [typed, shown] of [

@@ -71,5 +71,8 @@ describe("readFolderSettings", () => {
       rmSync(path);
     }
     expect(await readFolderSettings(dir)).toEqual({ namespace: null });
+    writeFileSync(join(dir, SETTINGS_FILE), "namespace: blog\n");
+    writeFileSync(join(dir, ".queuectl.yml"), "namespace: news\n");
+    expect(await refusal("namespace: blog\n")).toStartWith(`${join(dir, ".queuectl.yml")} is not read`);
   });
 });
