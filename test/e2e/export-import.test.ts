@@ -5,13 +5,13 @@
  * with the store API (finished, dead and running jobs would need a worker); the rest is CLI.
  */
 
-import { afterAll, afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SQL } from "bun";
 import { SqliteStore } from "../../src/store/sqlite/backend.ts";
 import type { JobRecord, NewJob } from "../../src/store/store.ts";
-import { type CliResult, runCli, type TempHome, tempHome } from "../helpers/cli.ts";
+import { lines, ok, transferHomes } from "../helpers/transfer.ts";
 
 setDefaultTimeout(60_000); // real processes on a busy machine: not the 5 s default
 
@@ -19,28 +19,8 @@ const PG_URL = process.env.QUEUECTL_TEST_PG_URL;
 /** A queue's webhook, which travels with it as its limits do. */
 const HOOK = "https://hooks.example.com/q";
 
-let home: TempHome;
-beforeEach(() => {
-  home = tempHome();
-});
-afterEach(() => home.cleanup());
-
-const cli = (db: string, args: string[], stdin?: string) =>
-  runCli(args, { env: { ...home.env, QUEUECTL_DB: db }, stdin });
-
-function ok(result: CliResult): CliResult {
-  if (result.exitCode !== 0) throw new Error(`exit ${result.exitCode}: ${result.stderr}`);
-  return result;
-}
-
-/** Every line of an export, parsed. */
-function lines(ndjson: string): Record<string, unknown>[] {
-  return ndjson
-    .trim()
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
+const homes = transferHomes();
+const cli = homes.cli;
 
 /** The job lines of an export, without their `kind`. */
 function records(ndjson: string): JobRecord[] {
@@ -165,7 +145,7 @@ async function seedQueue(path: string): Promise<void> {
 
 describe("export and import", () => {
   test("export writes the settings, then every job, running ones as pending; --state filters jobs", async () => {
-    const a = join(home.home, "a.db");
+    const a = join(homes.current().home, "a.db");
     await seedQueue(a);
     const exported = ok(await cli(a, ["export"])).stdout;
     expect(lines(exported).map((line) => line.kind)).toEqual([
@@ -231,8 +211,8 @@ describe("export and import", () => {
   });
 
   test("SQLite → SQLite keeps every line, and a second import is refused whole, naming the id", async () => {
-    const a = join(home.home, "a.db");
-    const b = join(home.home, "b.db");
+    const a = join(homes.current().home, "a.db");
+    const b = join(homes.current().home, "b.db");
     await seedQueue(a);
     const exported = ok(await cli(a, ["export"])).stdout;
     const imported = ok(await cli(b, ["import"], exported));
@@ -259,8 +239,8 @@ describe("export and import", () => {
   });
 
   test("export carries attempt history; show lists it after import into another store", async () => {
-    const a = join(home.home, "a.db");
-    const b = join(home.home, "b.db");
+    const a = join(homes.current().home, "a.db");
+    const b = join(homes.current().home, "b.db");
     await seedQueue(a);
     const exported = ok(await cli(a, ["export"])).stdout;
     const done = records(exported).find((record) => record.id === "done");
@@ -280,8 +260,8 @@ describe("export and import", () => {
   });
 
   test("import --merge adds what is missing, skips ids that exist, and says how many of each", async () => {
-    const a = join(home.home, "a.db");
-    const b = join(home.home, "b.db");
+    const a = join(homes.current().home, "a.db");
+    const b = join(homes.current().home, "b.db");
     await seedQueue(a);
     const exported = ok(await cli(a, ["export"])).stdout;
     ok(await cli(b, ["enqueue", '{"id":"done","command":"echo mine"}']));
@@ -305,8 +285,8 @@ describe("export and import", () => {
   });
 
   test("an export written before attempt history existed still imports", async () => {
-    const b = join(home.home, "b.db");
-    const a = join(home.home, "a.db");
+    const b = join(homes.current().home, "b.db");
+    const a = join(homes.current().home, "a.db");
     await seedQueue(a);
     // Nor was the export framed then (format 1).
     const old = lines(ok(await cli(a, ["export"])).stdout)
@@ -317,8 +297,8 @@ describe("export and import", () => {
   });
 
   test("bad input is refused with the line and field, and nothing is imported", async () => {
-    const b = join(home.home, "b.db");
-    const a = join(home.home, "a.db");
+    const b = join(homes.current().home, "b.db");
+    const a = join(homes.current().home, "a.db");
     await seedQueue(a);
     const jobLines = ok(await cli(a, ["export"]))
       .stdout.trim()
@@ -327,7 +307,7 @@ describe("export and import", () => {
     const broken = JSON.parse(jobLines[1] ?? "{}");
     broken.atempts = broken.attempts;
     delete broken.attempts;
-    const file = join(home.home, "broken.ndjson");
+    const file = join(homes.current().home, "broken.ndjson");
     writeFileSync(file, `${jobLines[0]}\n${JSON.stringify(broken)}\n`);
     const result = await cli(b, ["import", file]);
     expect(result.exitCode).toBe(2);
@@ -356,8 +336,8 @@ describe.skipIf(!PG_URL)("export and import through PostgreSQL", () => {
   });
 
   test("SQLite → PostgreSQL → SQLite round trip keeps the queue, and PostgreSQL refuses a duplicate whole", async () => {
-    const a = join(home.home, "a.db");
-    const c = join(home.home, "c.db");
+    const a = join(homes.current().home, "a.db");
+    const c = join(homes.current().home, "c.db");
     await seedQueue(a);
     const fromSqlite = ok(await cli(a, ["export"])).stdout;
     const queue = lines(fromSqlite).find((line) => line.kind === "queue");

@@ -4,38 +4,19 @@
  * keeps U+FFFD instead. Lines no export writes are refused, naming the line and the field.
  */
 
-import { afterAll, afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { SQL } from "bun";
 import { SqliteStore } from "../../src/store/sqlite/backend.ts";
-import { type CliResult, runCli, type TempHome, tempHome } from "../helpers/cli.ts";
+import { lines, ok, transferHomes } from "../helpers/transfer.ts";
 
 setDefaultTimeout(60_000); // real processes on a busy machine: not the 5 s default
 
 const PG_URL = process.env.QUEUECTL_TEST_PG_URL;
 const NOW = Date.now();
 
-let home: TempHome;
-beforeEach(() => {
-  home = tempHome();
-});
-afterEach(() => home.cleanup());
-
-const cli = (db: string, args: string[], stdin?: string) =>
-  runCli(args, { env: { ...home.env, QUEUECTL_DB: db }, stdin });
-
-function ok(result: CliResult): CliResult {
-  if (result.exitCode !== 0) throw new Error(`exit ${result.exitCode}: ${result.stderr}`);
-  return result;
-}
-
-/** Every line of an export, parsed. */
-function lines(ndjson: string): Record<string, unknown>[] {
-  return ndjson
-    .trim()
-    .split("\n")
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
+const homes = transferHomes();
+const cli = homes.cli;
 
 const ok0 = { signal: null, stdoutBytes: 3, stderrBytes: 0, logPath: null, outputTail: "ok" };
 
@@ -79,22 +60,22 @@ function printed(ndjson: string): unknown[] {
 }
 
 test("a job's output holding a NUL is exported and imported as it was", async () => {
-  const a = join(home.home, "a.db");
+  const a = join(homes.current().home, "a.db");
   await seedPrintedNul(a);
   const exported = ok(await cli(a, ["export"])).stdout;
   expect(printed(exported)).toEqual(["exited with code 1: a\0b", "a\0b\n"]);
-  const b = join(home.home, "b.db");
+  const b = join(homes.current().home, "b.db");
   ok(await cli(b, ["import"], exported));
   expect(lines(ok(await cli(b, ["export"])).stdout)).toEqual(lines(exported));
   // Anywhere else a NUL means a damaged line.
   const damaged = exported.replace('"id":"nul"', '"id":"n\\u0000l"');
-  const refused = await cli(join(home.home, "c.db"), ["import"], damaged);
+  const refused = await cli(join(homes.current().home, "c.db"), ["import"], damaged);
   expect(refused.exitCode).toBe(2);
   expect(refused.stderr).toContain("`id` must not hold a NUL character");
 });
 
 test("lines no export writes are refused, naming the line and the field", async () => {
-  const b = join(home.home, "b.db");
+  const b = join(homes.current().home, "b.db");
   const badConfig = await cli(b, ["import"], '{"kind":"config","key":"max-retrys","value":"5"}\n');
   expect(badConfig.exitCode).toBe(2);
   expect(badConfig.stderr).toContain('stdin:1: unknown config key "max-retrys"');
@@ -112,7 +93,7 @@ test("lines no export writes are refused, naming the line and the field", async 
   const notJson = await cli(b, ["import"], "{nope\n");
   expect(notJson.exitCode).toBe(2);
   expect(notJson.stderr).toContain("stdin:1: invalid JSON");
-  const missing = await cli(b, ["import", join(home.home, "nothing-here.ndjson")]);
+  const missing = await cli(b, ["import", join(homes.current().home, "nothing-here.ndjson")]);
   expect(missing.exitCode).toBe(2);
   expect(missing.stderr).toContain("cannot read");
   expect(
@@ -120,7 +101,7 @@ test("lines no export writes are refused, naming the line and the field", async 
       (line) => line.kind !== "export" && line.kind !== "end",
     ),
   ).toEqual(
-    lines(ok(await cli(join(home.home, "empty.db"), ["export"])).stdout).filter(
+    lines(ok(await cli(join(homes.current().home, "empty.db"), ["export"])).stdout).filter(
       (line) => line.kind !== "export" && line.kind !== "end",
     ),
   );
@@ -136,7 +117,7 @@ describe.skipIf(!PG_URL)("through PostgreSQL", () => {
   });
 
   test("a NUL a job printed, exported from SQLite, is imported as U+FFFD, which PostgreSQL text can hold", async () => {
-    const a = join(home.home, "a.db");
+    const a = join(homes.current().home, "a.db");
     await seedPrintedNul(a);
     ok(await cli(pg, ["import"], ok(await cli(a, ["export"])).stdout));
     const exported = ok(await cli(pg, ["export"])).stdout;
