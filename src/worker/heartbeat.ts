@@ -33,6 +33,8 @@ export function describeConfig(config: QueueConfig): string {
     `backoff-max ${config.backoffMaxSeconds}s`,
     `job-timeout ${config.jobTimeoutMs / 1000}s`,
     ...(config.limits ? [`limits ${describeLimits(config.limits)}`] : []),
+    `retention ${config.retentionMs === null ? "off" : `${config.retentionMs / 1000}s`}`,
+    `retention-archive ${config.retentionArchive ?? "off"}`,
   ].join(", ");
 }
 

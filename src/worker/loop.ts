@@ -379,7 +379,8 @@ export class Worker {
   /** What one heartbeat brought; the renewal service then stops whatever lost its lease. */
   private async applyBeat(beat: Beat): Promise<void> {
     if (beat.stopRequested) this.requestStop("requested");
-    if (describeConfig(beat.config) !== describeConfig(this.config)) {
+    // Any key, whether or not the summary names it: both come from resolveConfig, in one key order.
+    if (JSON.stringify(beat.config) !== JSON.stringify(this.config)) {
       this.config = beat.config;
       this.emit({ type: "config-changed", summary: describeConfig(beat.config) });
     }
