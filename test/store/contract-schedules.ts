@@ -154,6 +154,10 @@ export function scheduleContract(withStore: WithStore): void {
         last_error: "replaced by a newer occurrence",
       });
       expect(await store.jobGet({ id: "report" })).toMatchObject({ state: "canceled" });
+      // Its attempt ends with it: the worker's late result is refused, so nothing else would end it.
+      expect(await store.attemptList({ jobId: "c@0" })).toMatchObject([
+        { token: 1, finished_at: T0 + 31, error: "replaced by a newer occurrence" },
+      ]);
       expect(await store.jobLeaseExtend({ id: "c@0", token: 1, leaseUntil: T0 + 100 })).toBe(false);
       expect((await store.jobList({ state: "pending" })).map((job) => job.id)).toEqual(["c@30"]);
     }),

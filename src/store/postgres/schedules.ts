@@ -106,6 +106,11 @@ export async function scheduleFire(
                         updated_at = ${params.now}::bigint, last_error = 'replaced by a newer occurrence'
         WHERE id = ${action.id} AND state = ANY(${unfinished}::text[])`;
       if (canceled.count === 0) continue;
+      // Its attempt ends here too: the worker's late result is refused, so nothing else would end it.
+      await tx`
+        UPDATE attempts SET finished_at = ${params.now}::bigint, error = 'replaced by a newer occurrence'
+        WHERE job_id = ${action.id} AND finished_at IS NULL
+          AND token = (SELECT token FROM jobs WHERE id = ${action.id})`;
       await cancelDependents(tx, action.id, "canceled", params.now);
     } else if (action.kind === "enqueue") {
       const occurrence = byId.get(action.id);

@@ -101,6 +101,10 @@ export function scheduleFire(db: Database, params: ScheduleFireParams): Schedule
     UPDATE jobs SET state = 'canceled', lease_until = NULL, finished_at = ?1, updated_at = ?1,
                     last_error = 'replaced by a newer occurrence'
     WHERE id = ?2 AND state IN (SELECT value FROM json_each(?3))`);
+  // Its attempt ends here too: the worker's late result is refused, so nothing else would end it.
+  const endAttempt = db.query(`
+    UPDATE attempts SET finished_at = ?1, error = 'replaced by a newer occurrence'
+    WHERE job_id = ?2 AND finished_at IS NULL AND token = (SELECT token FROM jobs WHERE id = ?2)`);
   const insert = db.query(`
     INSERT INTO jobs (id, spec, revision, state, max_retries, priority, queue, tags, created_at, updated_at,
                       next_run_at, source, declared, schedule_id)
@@ -111,6 +115,7 @@ export function scheduleFire(db: Database, params: ScheduleFireParams): Schedule
     if (action.kind === "cancel") {
       if (cancel.run(params.now, action.id, JSON.stringify(UNFINISHED_OCCURRENCE_STATES)).changes === 0)
         continue;
+      endAttempt.run(params.now, action.id);
       cancelDependents(db, action.id, "canceled", params.now);
     } else if (action.kind === "enqueue") {
       const occurrence = byId.get(action.id);
