@@ -90,15 +90,47 @@ function endOfRepeat(zone: string, at: number): number | null {
 }
 
 /**
+ * The instant in (after, before) at which the clocks went forward, when they did and the
+ * pattern matches a wall time they skipped; else null. croner places such a run at the
+ * next valid time only when nothing else matches sooner: `45 2,4` on a spring-forward day
+ * at 02:00 ran at 04:45 alone, and the 02:45 run was lost.
+ */
+function skippedFiring(cron: Cron, zone: string, after: number, before: number): number | null {
+  if (zone === DEFAULT_ZONE) return null;
+  const offsetBefore = utcOffsetMs(zone, after);
+  const jump = utcOffsetMs(zone, before) - offsetBefore;
+  if (jump <= 0) return null;
+  // The last second on the old offset, found to the second as endOfRepeat does.
+  let low = Math.floor(after / 1000) * 1000;
+  let high = Math.ceil(before / 1000) * 1000;
+  while (high - low > 1000) {
+    const middle = low + Math.floor((high - low) / 2000) * 1000;
+    if (utcOffsetMs(zone, middle) === offsetBefore) low = middle;
+    else high = middle;
+  }
+  // Wall times from `high + offsetBefore` to `high + offsetBefore + jump` never showed: read
+  // the pattern on the wall clock itself (as UTC, which never skips) over that stretch.
+  const { Cron: CronPattern } = require("croner") as typeof import("croner");
+  const wall = new CronPattern(cron.getPattern() ?? "", { paused: true, timezone: DEFAULT_ZONE });
+  const firstSkipped = high + offsetBefore;
+  const match = wall.nextRun(new Date(firstSkipped - 1000));
+  return match !== null && match.getTime() < firstSkipped + jump && high > after && high < before
+    ? high
+    : null;
+}
+
+/**
  * croner's next run after `after`, passing over the second pass through a repeated hour:
- * when the clocks go back, each wall time fires at its first occurrence only. (A wall time
- * the clocks skip is croner's to place; it runs once at the next valid time.)
+ * when the clocks go back, each wall time fires at its first occurrence only. A wall time
+ * the clocks skip runs once, at the first valid time after the change.
  */
 function nextFiring(cron: Cron, zone: string, after: number): number | null {
   let cursor = after;
   for (;;) {
     const next = cron.nextRun(new Date(cursor));
     if (!next) return null;
+    const skipped = skippedFiring(cron, zone, cursor, next.getTime());
+    if (skipped !== null) return skipped;
     const end = endOfRepeat(zone, next.getTime());
     if (end === null) return next.getTime();
     // Every run before `end` repeats a wall time too: an every-second pattern would visit thousands.

@@ -1,8 +1,8 @@
 /**
  * Schedules across changes of the UTC offset, pure and on a fixed clock. When the clocks go
  * back, every wall time of the repeated stretch fires once, at its first occurrence, for
- * any pattern and any zone and size of shift; when they go forward, croner's placement of
- * the skipped times stands as it was.
+ * any pattern and any zone and size of shift; when they go forward, a wall time they skip
+ * runs once, at the change, beside every run croner places.
  */
 
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -178,23 +178,53 @@ describe("clocks going back: each wall time fires once", () => {
   });
 });
 
-describe("clocks going forward: unchanged", () => {
+describe("clocks going forward: a wall time they skip runs once, at the change", () => {
+  /** `change`: the instant the clocks jump; `skipped`: the wall times that never show, written as UTC. */
   const SPRING = [
-    { zone: "Europe/Berlin", from: "2026-03-28T22:00:00Z", until: "2026-03-29T04:00:00Z" },
-    { zone: "America/New_York", from: "2026-03-08T04:00:00Z", until: "2026-03-08T10:00:00Z" },
-    { zone: "Australia/Lord_Howe", from: "2026-10-03T12:00:00Z", until: "2026-10-03T18:00:00Z" },
+    {
+      zone: "Europe/Berlin",
+      from: "2026-03-28T22:00:00Z",
+      until: "2026-03-29T04:00:00Z",
+      change: "2026-03-29T01:00:00.000Z",
+      skipped: ["2026-03-29T02:00:00Z", "2026-03-29T03:00:00Z"],
+    },
+    {
+      zone: "America/New_York",
+      from: "2026-03-08T04:00:00Z",
+      until: "2026-03-08T10:00:00Z",
+      change: "2026-03-08T07:00:00.000Z",
+      skipped: ["2026-03-08T02:00:00Z", "2026-03-08T03:00:00Z"],
+    },
+    {
+      zone: "Australia/Lord_Howe",
+      from: "2026-10-03T12:00:00Z",
+      until: "2026-10-03T18:00:00Z",
+      change: "2026-10-03T15:30:00.000Z",
+      skipped: ["2026-10-04T02:00:00Z", "2026-10-04T02:30:00Z"],
+    },
   ];
 
-  test("every pattern in every zone runs exactly where croner puts it", () => {
-    for (const { zone, from, until } of SPRING) {
-      for (const pattern of [...PATTERNS, "30 2 * * *", "0,30 2 * * *"]) {
+  test("every pattern in every zone: croner's runs stay, and a skipped wall time adds the change once", () => {
+    for (const { zone, from, until, change, skipped } of SPRING) {
+      for (const pattern of [...PATTERNS, "30 2 * * *", "0,30 2 * * *", "45 2,4 * * *", "15 2,3 * * *"]) {
+        // croner on a clock that never skips, over the skipped stretch: does the pattern name one of it?
+        const namesSkipped = cronerRuns(pattern, "UTC", skipped[0] ?? "", skipped[1] ?? "").length > 0;
+        const expected = [
+          ...new Set([...iso(cronerRuns(pattern, zone, from, until)), ...(namesSkipped ? [change] : [])]),
+        ];
         expect({ zone, pattern, runs: iso(runs(pattern, zone, from, until)) }).toEqual({
           zone,
           pattern,
-          runs: iso(cronerRuns(pattern, zone, from, until)),
+          runs: expected.sort(),
         });
       }
     }
+  });
+
+  test("with another hour in the list, the skipped one is not lost: 02:45 runs at 03:00, 04:45 as ever", () => {
+    expect(
+      iso(runs("45 2,4 * * *", "Europe/Berlin", "2027-03-27T23:00:00Z", "2027-03-28T23:00:00Z")),
+    ).toEqual(["2027-03-28T01:00:00.000Z", "2027-03-28T02:45:00.000Z"]);
   });
 
   test("a skipped 02:30 in Europe/Berlin runs once, at 03:00 local", () => {
