@@ -24,20 +24,23 @@ const SIZE_UNITS: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 10
 const MIN_MEMORY = 1024 ** 2;
 const MAX_MEMORY = 1024 ** 5;
 const MAX_PROCESSES = 4_194_304;
-const SIZE_HINT = 'use e.g. "256M", "1G" or "512K"';
+const SIZE_HINT = 'use e.g. "256M", "1.5G" or "262144K"';
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** "256M", "1.5G", "512K", "256MB", "256Mi" or a number of bytes. */
+/** "256M", "1.5G", "262144K", "256MB", "256Mi" or a number of bytes. */
 export function parseSize(value: unknown, what: string): number {
   const text = typeof value === "number" ? String(value) : value;
   const match = typeof text === "string" ? /^(\d+(?:\.\d+)?)\s*([KMG]?)(?:i?B)?$/i.exec(text.trim()) : null;
   if (!match) throw new UserError(`${what} ${JSON.stringify(value)} is not a size`, SIZE_HINT);
   const bytes = Math.round(Number(match[1]) * (SIZE_UNITS[(match[2] ?? "").toUpperCase()] ?? 1));
   if (bytes < MIN_MEMORY || bytes > MAX_MEMORY)
-    throw new UserError(`${what} ${JSON.stringify(value)} must be between 1M and 1024G`, SIZE_HINT);
+    throw new UserError(
+      `${what} ${JSON.stringify(value)} must be between 1M and 1048576G (1 PiB)`,
+      SIZE_HINT,
+    );
   return bytes;
 }
 

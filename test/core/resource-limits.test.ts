@@ -38,9 +38,9 @@ describe("parsing limits", () => {
       return null;
     };
     expect(error({ memory: "256X" })).toBe(
-      'limits.memory "256X" is not a size — use e.g. "256M", "1G" or "512K"',
+      'limits.memory "256X" is not a size — use e.g. "256M", "1.5G" or "262144K"',
     );
-    expect(error({ memory: 256 })).toContain("must be between 1M and 1024G");
+    expect(error({ memory: 256 })).toContain("must be between 1M and 1048576G (1 PiB)");
     expect(error({ cpu_time: "soon" })).toContain('limits.cpu_time "soon" is not a duration');
     expect(error({ cpu_time: "100ms" })).toContain("at least 1s");
     expect(error({ processes: 0 })).toContain("limits.processes must be a whole number");

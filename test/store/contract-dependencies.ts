@@ -51,6 +51,20 @@ const none: JobfileChanges = { declarations: [], removals: [] };
 
 export function dependenciesContract(withStore: WithStore): void {
   test(
+    "a finished job whose dependency was purged since reruns: the purged one has run, so it counts as done",
+    withStore(async ({ store }) => {
+      await store.jobInsertMany({ jobs: [newJob("build"), newJob("deploy", { after: ["build"] })], now: T0 });
+      await run(store, "build", "completed", T0 + 1);
+      await run(store, "deploy", "completed", T0 + 2);
+      const purged = await store.jobPurge({ states: ["completed"], finishedBefore: T0 + 2, dryRun: false });
+      expect(purged).toEqual(["build"]);
+      expect(await move(store, "deploy", "rerun", T0 + 3)).toHaveLength(1);
+      expect(await store.jobGet({ id: "deploy" })).toMatchObject({ state: "pending" });
+      await run(store, "deploy", "completed", T0 + 4);
+    }),
+  );
+
+  test(
     "queuing a dependency again leaves its running and completed dependents alone, even with a stale cause",
     withStore(async ({ store, location }) => {
       await store.jobInsertMany({

@@ -51,6 +51,30 @@ async function dependencyStatuses(tx: SQL, jobId: string): Promise<DependencySta
  * sqlite/dependencies.ts does: blocked while any is unfinished, canceled at once (with
  * everything downstream) when one already ended, and the jobs it had canceled re-armed.
  */
+/**
+ * setDependencies for a job that comes back (a rerun, a retry from the DLQ, a jobfile's next
+ * revision): a dependency purged since it was declared has run, so it counts as done.
+ */
+export async function setDependenciesAgain(
+  tx: SQL,
+  jobId: string,
+  after: readonly string[] | undefined,
+  now: number,
+): Promise<void> {
+  const named = [...(after ?? [])];
+  const existing =
+    named.length === 0
+      ? []
+      : ((await tx`SELECT id FROM jobs WHERE id = ANY(${named}::text[])`) as { id: string }[]);
+  const found = new Set(existing.map((row) => String(row.id)));
+  await setDependencies(
+    tx,
+    jobId,
+    named.filter((dependency) => found.has(dependency)),
+    now,
+  );
+}
+
 export async function setDependencies(
   tx: SQL,
   jobId: string,

@@ -23,7 +23,7 @@ import {
   cancelDependents,
   lockDependenciesShared,
   releaseDependents,
-  setDependencies,
+  setDependenciesAgain,
 } from "./dependencies.ts";
 import { recordWebhookEvent } from "./webhooks.ts";
 
@@ -170,19 +170,8 @@ export async function promoteNextRevision(tx: SQL, id: string, now: number): Pro
     WHERE id = ${id} AND next_spec IS NOT NULL AND state <> 'processing'
     RETURNING spec`) as { spec: string | JobSpec }[];
   if (promoted === undefined) return false;
-  // As in sqlite/run.ts: the new revision waits for its own `after`; a purged dependency has run.
+  // As in sqlite/run.ts: the new revision waits for its own `after`.
   const spec = (typeof promoted.spec === "string" ? JSON.parse(promoted.spec) : promoted.spec) as JobSpec;
-  const after = spec.after ?? [];
-  const existing =
-    after.length === 0
-      ? []
-      : ((await tx`SELECT id FROM jobs WHERE id = ANY(${after}::text[])`) as { id: string }[]);
-  const found = new Set(existing.map((row) => String(row.id)));
-  await setDependencies(
-    tx,
-    id,
-    after.filter((dependency) => found.has(dependency)),
-    now,
-  );
+  await setDependenciesAgain(tx, id, spec.after, now);
   return true;
 }

@@ -12,7 +12,7 @@ import {
   cancelDependents,
   lockDependenciesExclusive,
   refuseIfDependencyEnded,
-  setDependencies,
+  setDependenciesAgain,
 } from "./dependencies.ts";
 
 type Row = Record<string, unknown>;
@@ -49,7 +49,7 @@ export async function transitionJobs(tx: SQL, schema: string, params: JobTransit
     if (params.to === "canceled") {
       await cancelDependents(tx, job.id, "canceled", params.now);
     } else {
-      await setDependencies(tx, job.id, job.spec.after, params.now);
+      await setDependenciesAgain(tx, job.id, job.spec.after, params.now);
     }
   }
   return moved;

@@ -62,6 +62,25 @@ export function setDependencies(
   rearmDependents(db, jobId, now);
 }
 
+/**
+ * setDependencies for a job that comes back (a rerun, a retry from the DLQ, a jobfile's next
+ * revision): a dependency purged since it was declared has run, so it counts as done.
+ */
+export function setDependenciesAgain(
+  db: Database,
+  jobId: string,
+  after: readonly string[] | undefined,
+  now: number,
+): void {
+  const exists = db.query("SELECT 1 FROM jobs WHERE id = ?");
+  setDependencies(
+    db,
+    jobId,
+    (after ?? []).filter((dependency) => exists.get(dependency) !== null),
+    now,
+  );
+}
+
 function cancelJob(
   db: Database,
   jobId: string,

@@ -18,7 +18,7 @@ import type {
 } from "../params.ts";
 import type { JobFailResult, RenewedLease, RunResult } from "../records.ts";
 import { rowToJob, rowToKillTarget, rowToRenewedLease } from "../rows.ts";
-import { cancelDependents, releaseDependents, setDependencies } from "./dependencies.ts";
+import { cancelDependents, releaseDependents, setDependenciesAgain } from "./dependencies.ts";
 import { MAY_NOTIFY_SQL, recordWebhookEvent } from "./webhooks.ts";
 
 type Row = Record<string, unknown>;
@@ -198,15 +198,7 @@ export function promoteNextRevision(db: Database, id: string, now: number): bool
       RETURNING spec`)
     .get(now, id) as { spec: string } | null;
   if (promoted === null) return false;
-  // The new revision waits for its own `after` (or is canceled at once), as any queued job;
-  // a dependency purged since it was declared has run, so it counts as done.
-  const after = (JSON.parse(promoted.spec) as JobSpec).after ?? [];
-  const exists = db.query("SELECT 1 FROM jobs WHERE id = ?");
-  setDependencies(
-    db,
-    id,
-    after.filter((dependency) => exists.get(dependency) !== null),
-    now,
-  );
+  // The new revision waits for its own `after` (or is canceled at once), as any queued job.
+  setDependenciesAgain(db, id, (JSON.parse(promoted.spec) as JobSpec).after, now);
   return true;
 }

@@ -7,7 +7,7 @@ import type { Database } from "bun:sqlite";
 import type { Job } from "../../core/job.ts";
 import type { JobTransitionParams } from "../params.ts";
 import { rowToJob } from "../rows.ts";
-import { cancelDependents, refuseIfDependencyEnded, setDependencies } from "./dependencies.ts";
+import { cancelDependents, refuseIfDependencyEnded, setDependenciesAgain } from "./dependencies.ts";
 
 type Row = Record<string, unknown>;
 
@@ -41,7 +41,7 @@ export function transitionJobs(db: Database, params: JobTransitionParams): Job[]
     if (params.to === "canceled") {
       cancelDependents(db, job.id, "canceled", params.now);
     } else {
-      setDependencies(db, job.id, job.spec.after, params.now);
+      setDependenciesAgain(db, job.id, job.spec.after, params.now);
     }
   }
   return moved;
