@@ -100,7 +100,7 @@ function skippedFiring(cron: Cron, zone: string, after: number, before: number):
   const offsetBefore = utcOffsetMs(zone, after);
   const jump = utcOffsetMs(zone, before) - offsetBefore;
   if (jump <= 0) return null;
-  // The last second on the old offset, found to the second as endOfRepeat does.
+  // The first second on the new offset, found to the second as endOfRepeat does.
   let low = Math.floor(after / 1000) * 1000;
   let high = Math.ceil(before / 1000) * 1000;
   while (high - low > 1000) {
@@ -108,15 +108,14 @@ function skippedFiring(cron: Cron, zone: string, after: number, before: number):
     if (utcOffsetMs(zone, middle) === offsetBefore) low = middle;
     else high = middle;
   }
+  if (high <= after || high >= before) return null;
   // Wall times from `high + offsetBefore` to `high + offsetBefore + jump` never showed: read
   // the pattern on the wall clock itself (as UTC, which never skips) over that stretch.
   const { Cron: CronPattern } = require("croner") as typeof import("croner");
   const wall = new CronPattern(cron.getPattern() ?? "", { paused: true, timezone: DEFAULT_ZONE });
   const firstSkipped = high + offsetBefore;
   const match = wall.nextRun(new Date(firstSkipped - 1000));
-  return match !== null && match.getTime() < firstSkipped + jump && high > after && high < before
-    ? high
-    : null;
+  return match !== null && match.getTime() < firstSkipped + jump ? high : null;
 }
 
 /**
