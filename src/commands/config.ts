@@ -3,7 +3,7 @@ import { CONFIG_KEYS, canonicalConfigKey, parseConfigValue, withDefaults } from 
 import { UserError } from "../core/errors.ts";
 import { colors, configJson, printJson } from "../render.ts";
 import { assertArchivePath } from "../worker/archive.ts";
-import { type GlobalOptions, withStore } from "./context.ts";
+import { type GlobalOptions, withExistingStore, withStore } from "./context.ts";
 
 const VALUE_COLUMN_MAX = 24;
 
@@ -15,7 +15,7 @@ export function registerConfig(cli: CAC): void {
     .example("queuectl config get max-retries")
     .action(async (key: string | undefined, options: GlobalOptions) => {
       const canonical = key === undefined ? undefined : canonicalConfigKey(String(key));
-      await withStore(options, async (store) => {
+      await withExistingStore(options, async (store) => {
         const values = withDefaults(await store.configGetAll());
         if (canonical !== undefined) {
           if (options.json) printJson(configJson({ [canonical]: values[canonical] ?? "" }));

@@ -24,13 +24,19 @@ export async function withStore<T>(
   options: GlobalOptions,
   work: (store: Store) => Promise<T>,
   connections?: number,
+  mustExist = false,
 ): Promise<T> {
-  const store = await openStore({ url: options.db, connections });
+  const store = await openStore({ url: options.db, connections, mustExist });
   try {
     return await work(store);
   } finally {
     await store.close();
   }
+}
+
+/** withStore for a command that only reads: a named SQLite file that is not there is refused, not made. */
+export function withExistingStore<T>(options: GlobalOptions, work: (store: Store) => Promise<T>): Promise<T> {
+  return withStore(options, work, undefined, true);
 }
 
 export async function requireJob(store: Store, id: string): Promise<Job> {

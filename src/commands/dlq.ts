@@ -3,7 +3,7 @@ import { UserError } from "../core/errors.ts";
 import { retryAllDead } from "../flow/moves.ts";
 import { colors, jobBlocks, jobJson, printJson } from "../render.ts";
 
-import { type GlobalOptions, moveFromCli, withStore } from "./context.ts";
+import { type GlobalOptions, moveFromCli, withExistingStore, withStore } from "./context.ts";
 
 interface RetryOptions extends GlobalOptions {
   all?: boolean;
@@ -15,7 +15,7 @@ export function registerDlq(cli: CAC): void {
     .option("--json", "Print a JSON array of jobs (default: human text)")
     .example("queuectl dlq list")
     .action(async (options: GlobalOptions) => {
-      await withStore(options, async (store) => {
+      await withExistingStore(options, async (store) => {
         const jobs = await store.jobList({ state: "dead" });
         if (options.json) printJson(jobs.map(jobJson));
         else process.stdout.write(jobs.length === 0 ? "The DLQ is empty.\n" : jobBlocks(jobs, Date.now()));

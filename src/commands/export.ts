@@ -18,7 +18,7 @@ import { EXPORT_FORMAT, type ExportCounts, exportCounts, exportLine } from "../f
 import { IMPORT_BATCH, importBatches } from "../flow/import-read.ts";
 import { colors, printJson, safeText } from "../render.ts";
 import type { JobRecord, Store } from "../store/store.ts";
-import { type GlobalOptions, parseStateOption, withStore } from "./context.ts";
+import { type GlobalOptions, parseStateOption, withExistingStore, withStore } from "./context.ts";
 
 /** Jobs fetched and written per round trip. */
 const EXPORT_PAGE = 1000;
@@ -118,7 +118,7 @@ export function registerExportImport(cli: CAC): void {
       const state = parseStateOption(options.state);
       if (!process.stdout.listeners("error").includes(ignoreStreamError))
         process.stdout.on("error", ignoreStreamError);
-      await withStore(options, async (store) => {
+      await withExistingStore(options, async (store) => {
         const counts = exportCounts();
         // Framed by a first and a last line, so that a copy cut between two lines is refused.
         await writeOut(exportLine("export", { format: EXPORT_FORMAT }));

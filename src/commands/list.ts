@@ -9,7 +9,7 @@ import {
   lastValue,
   listItems,
   parseStatesOption,
-  withStore,
+  withExistingStore,
 } from "./context.ts";
 
 interface ListOptions extends GlobalOptions {
@@ -83,7 +83,7 @@ export function registerList(cli: CAC): void {
       const limit = givenLimit ?? (everything ? null : DEFAULT_LIMIT);
       const tag = anyOfOption("tag", options.tag);
       const queue = anyOfOption("queue", options.queue);
-      await withStore(options, async (store) => {
+      await withExistingStore(options, async (store) => {
         const { jobs, total } = await store.jobPage({
           states,
           tag,

@@ -9,7 +9,7 @@ import { printJson, safeText } from "../render.ts";
 import type { Store } from "../store/store.ts";
 import { attemptFiles, dumpAttempt, type LogSink, pickAttempt } from "../worker/attempt-logs.ts";
 import { LOG_CAP_BYTES, type LogStream } from "../worker/log-files.ts";
-import { type GlobalOptions, integerOption, lastValue, requireJob, withStore } from "./context.ts";
+import { type GlobalOptions, integerOption, lastValue, requireJob, withExistingStore } from "./context.ts";
 
 interface LogsOptions extends GlobalOptions {
   attempt?: unknown;
@@ -161,7 +161,7 @@ export function registerLogs(cli: CAC): void {
       const streams: LogStream[] = options.stderr ? ["stderr"] : ["stdout", "stderr"];
       const home = queuectlHome();
       const host = hostName();
-      await withStore(options, async (store) => {
+      await withExistingStore(options, async (store) => {
         const job = await requireJob(store, String(id));
         const attempts = await store.attemptList({ jobId: job.id });
         const attempt = chooseAttempt(attempts, number, revision);

@@ -16,7 +16,7 @@ import {
   specLines,
 } from "../render.ts";
 import type { Store } from "../store/store.ts";
-import { type GlobalOptions, lastValue, requireJob, withStore } from "./context.ts";
+import { type GlobalOptions, lastValue, requireJob, withExistingStore } from "./context.ts";
 
 /** Why a pending job has not started: unfinished dependencies, a paused or full queue. */
 async function waitingReasons(store: Store, job: Job): Promise<string[]> {
@@ -89,7 +89,7 @@ export function registerShow(cli: CAC): void {
         await showArchived(String(archive), String(id), Boolean(options.json));
         return;
       }
-      await withStore(options, async (store) => {
+      await withExistingStore(options, async (store) => {
         // A schedule id shows the schedule and its next occurrence; occurrences are jobs.
         const schedule = await store.scheduleGet({ id: String(id) });
         if (schedule) {

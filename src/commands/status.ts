@@ -2,7 +2,7 @@ import type { CAC } from "cac";
 import { formatDurationMs } from "../core/duration.ts";
 import { queueStatus, type RunningJob } from "../flow/status.ts";
 import { colors, countsBlock, printJson, progressText, safeText } from "../render.ts";
-import { type GlobalOptions, withStore } from "./context.ts";
+import { type GlobalOptions, withExistingStore } from "./context.ts";
 
 /** "    running build for 12s: make test" under its worker, or "idle". */
 function runningLines(jobs: RunningJob[]): string[] {
@@ -23,7 +23,7 @@ export function registerStatus(cli: CAC): void {
 
 /** `status`: also run directly, without cac, by cli-direct.ts. */
 export async function statusCommand(options: GlobalOptions): Promise<void> {
-  await withStore(options, async (store) => {
+  await withExistingStore(options, async (store) => {
     const { json, config } = await queueStatus(store);
     const { jobs: counts, workers: workerRows, running, folders } = json;
     if (options.json) {

@@ -9,7 +9,7 @@ import { formatDurationMs, parseDurationMs } from "../core/duration.ts";
 import { runtimeError } from "../core/errors.ts";
 import { endText, waitForJobs } from "../flow/wait.ts";
 import { colors, countText, firstNamed, printJson, safeText } from "../render.ts";
-import { type GlobalOptions, lastValue, requireJob, withStore } from "./context.ts";
+import { type GlobalOptions, lastValue, requireJob, withExistingStore } from "./context.ts";
 
 interface WaitOptions extends GlobalOptions {
   timeout?: unknown;
@@ -34,7 +34,7 @@ export function registerWait(cli: CAC): void {
       const timeoutMs = timeout === undefined ? null : parseDurationMs(timeout, "--timeout");
       const ids = [...new Set(given.map(String))];
       const human = !options.json && !options.quiet;
-      await withStore(options, async (store) => {
+      await withExistingStore(options, async (store) => {
         for (const id of ids) await requireJob(store, id);
         const result = await waitForJobs(store, {
           ids,

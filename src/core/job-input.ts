@@ -111,12 +111,7 @@ export function parseJobInput(text: string, name: string, format?: InputFormat):
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    if (format === "json") {
-      throw new UserError(
-        `${name}: invalid JSON (${(error as Error).message})`,
-        `quote the job in single quotes: '{"id":"job1","command":"echo hi"}'`,
-      );
-    }
+    if (format === "json") throw invalidJson(name, text, error as Error);
   }
   if (parsed !== undefined) return listItems(checkedJson(parsed, text, name), name);
   const lines = text.trim().split("\n");
@@ -128,13 +123,37 @@ export function parseJobInput(text: string, name: string, format?: InputFormat):
     try {
       JSON.parse(trimmed);
     } catch (error) {
-      throw new UserError(
-        `${name}: invalid JSON (${(error as Error).message})`,
-        `quote the job in single quotes: '{"id":"job1","command":"echo hi"}'`,
-      );
+      throw invalidJson(name, text, error as Error);
     }
   }
   return parseYaml(text, name);
+}
+
+/**
+ * Text that is not one JSON document, with the fix that fits where it came from: quoting
+ * for the command line's argument, the NDJSON format for one job per line, else the file.
+ */
+function invalidJson(name: string, text: string, error: Error): UserError {
+  const message = `${name}: invalid JSON (${error.message})`;
+  if (name === ARGUMENT_NAME)
+    return new UserError(message, `quote the job in single quotes: '{"id":"job1","command":"echo hi"}'`);
+  const lines = text.split("\n").filter((line) => line.trim() !== "");
+  if (lines.length > 1 && lines.every(isJsonObjectText)) {
+    return new UserError(
+      `${name}: one JSON job per line is NDJSON, not one JSON document`,
+      "name the file .ndjson or pass --format ndjson; nothing was enqueued",
+    );
+  }
+  return new UserError(message, "give one job object or an array of them; nothing was enqueued");
+}
+
+function isJsonObjectText(line: string): boolean {
+  try {
+    const value = JSON.parse(line);
+    return typeof value === "object" && value !== null && !Array.isArray(value);
+  } catch {
+    return false;
+  }
 }
 
 /** JSON.parse that refuses repeated keys. */

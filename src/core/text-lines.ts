@@ -4,7 +4,7 @@
  * come in blocks (one per chunk) because awaiting once per line would cost more than parsing it.
  */
 
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UserError } from "./errors.ts";
@@ -109,19 +109,39 @@ function isPipe(path: string): boolean {
  * slow producer never holds a store transaction open (on SQLite that would hold the write
  * lock every worker needs) and the input can be read twice, to name both lines of a repeated
  * id. A regular file is read where it is.
+ *
+ * The copy is unlinked as soon as it is open and read again through /proc/self/fd, so a
+ * process killed while it reads or stores leaves no copy behind: the kernel frees it with
+ * the last descriptor. Where /proc is missing, the copy has a name until cleanup.
  */
 export async function spoolIfPipe(path: string, hint: string): Promise<SpooledInput> {
   if (!isPipe(path)) return { path, cleanup: () => {} };
   const folder = mkdtempSync(join(tmpdir(), "queuectl-input-"));
-  const cleanup = () => rmSync(folder, { recursive: true, force: true });
   const copy = join(folder, "input");
+  let fd: number;
   try {
-    const writer = Bun.file(copy).writer();
-    for await (const chunk of inputChunks(path, hint)) writer.write(chunk);
-    await writer.end();
+    fd = openSync(copy, "w+", 0o600);
+  } catch (error) {
+    rmSync(folder, { recursive: true, force: true });
+    throw error;
+  }
+  const anonymous = existsSync("/proc/self/fd");
+  if (anonymous) rmSync(folder, { recursive: true, force: true });
+  const cleanup = () => {
+    try {
+      closeSync(fd);
+    } catch {
+      // Closed already.
+    }
+    rmSync(folder, { recursive: true, force: true });
+  };
+  try {
+    for await (const chunk of inputChunks(path, hint)) {
+      for (let written = 0; written < chunk.length; ) written += writeSync(fd, chunk, written);
+    }
   } catch (error) {
     cleanup();
     throw error;
   }
-  return { path: copy, cleanup };
+  return { path: anonymous ? `/proc/self/fd/${fd}` : copy, cleanup };
 }

@@ -74,7 +74,11 @@ async function bodyText(body: ArrayBuffer): Promise<string> {
 const HTTP_JSON_HINT =
   'send one job such as {"id":"job1","command":"echo hi"}, a list of them or {"jobs": [...]}; from a shell, `curl --data-binary @job.json` keeps the quotes intact';
 
+/** One job per line sent as application/json: the fix is the content type, not a file name. */
+const HTTP_NDJSON_HINT = "send it with content-type application/x-ndjson";
+
 function httpHint(error: UserError): string {
+  if (error.message.startsWith(`${BODY_NAME}: one JSON job per line is NDJSON`)) return HTTP_NDJSON_HINT;
   return error.message.startsWith(`${BODY_NAME}: invalid JSON (`) ? HTTP_JSON_HINT : error.hint;
 }
 

@@ -27,6 +27,13 @@ export interface OpenOptions {
    * LONG_RUNNING_CONNECTIONS. SQLite ignores it.
    */
   connections?: number;
+  /**
+   * Refuse a named SQLite file that does not exist yet instead of creating an empty queue
+   * (commands that only read: a mistyped path must not look like a queue with no jobs).
+   * The home's own jobs.db is exempt: a fresh install's first `status` shows an empty queue.
+   * Default false.
+   */
+  mustExist?: boolean;
 }
 
 /** The pool a long-running process asks for (worker run, dashboard, watch); see `connections`. */
@@ -85,7 +92,15 @@ export async function openStore(options: OpenOptions = {}): Promise<Store> {
     );
   }
   // A path the user named (not the home's own jobs.db, whose damage is no typo) must name a queue.
-  if (path !== join(queuectlHome(), "jobs.db")) refuseNonDatabase(path);
+  if (path !== join(queuectlHome(), "jobs.db")) {
+    refuseNonDatabase(path);
+    if (options.mustExist && !existsSync(path)) {
+      throw new UserError(
+        `there is no queue at ${path}: the file does not exist`,
+        "check --db or QUEUECTL_DB; a queue's file is made by its first enqueue, add, sync or worker",
+      );
+    }
+  }
   return new SqliteStore(path, {
     synchronous: options.synchronous,
     checkpointInBackground: options.checkpointInBackground,

@@ -20,7 +20,7 @@
  * with limits starts through /bin/sh (to join its cgroup before exec) and/or prlimit.
  */
 
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 import { formatDurationMs } from "../core/duration.ts";
@@ -130,7 +130,44 @@ export function limitMechanism(): Mechanism {
   const forced = process.env.QUEUECTL_LIMITS;
   const fallback: Mechanism = { kind: "rlimit", parents: [] };
   detected = forced === "rlimit" ? fallback : (detectCgroupV2(own) ?? detectCgroupV1(own) ?? fallback);
+  for (const parent of detected.parents) removeOrphanCgroups(parent);
   return detected;
+}
+
+/** An attempt's cgroup (`queuectl-<pid>-<n>`) or a probe (`queuectl-probe-<pid>`), by the pid that made it. */
+const OWN_CGROUP = /^queuectl-(?:probe-)?(\d+)(?:-\d+)?$/;
+
+/**
+ * Removes the cgroups a worker ended by SIGKILL left behind: its reaper killed their
+ * processes, but nothing removed the folders. Only those of a pid that is gone, and only
+ * empty ones (the kernel refuses to remove a cgroup that still holds a process).
+ */
+function removeOrphanCgroups(parent: string): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(parent);
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const pid = Number(OWN_CGROUP.exec(entry)?.[1] ?? Number.NaN);
+    if (!Number.isInteger(pid) || pid === process.pid || isAlive(pid)) continue;
+    try {
+      rmdirSync(join(parent, entry));
+    } catch {
+      // Still holds a process, or not ours to remove: left as it is.
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: alive, another user's.
+    return (error as NodeJS.ErrnoException).code !== "ESRCH";
+  }
 }
 
 function readNumber(path: string, key: string): number {

@@ -1,7 +1,7 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { resolveConfig } from "../../src/core/config.ts";
 import { UserError } from "../../src/core/errors.ts";
-import { formatFromName, parseJobInput, prepareJobs } from "../../src/core/job-input.ts";
+import { ARGUMENT_NAME, formatFromName, parseJobInput, prepareJobs } from "../../src/core/job-input.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.
 setDefaultTimeout(60_000);
@@ -95,6 +95,24 @@ describe("refusals name where they happened", () => {
     expect(refusal(() => parseJobInput(text, "jobs.ndjson", "ndjson"))).toStartWith(
       "jobs.ndjson, line 2: invalid JSON",
     );
+  });
+
+  test("bad JSON gets the fix that fits its source: the argument, a file of NDJSON, a file", () => {
+    const hint = (text: string, name: string, format?: "json") =>
+      refusal(() => parseJobInput(text, name, format));
+    expect(hint('{"id":"a",}', ARGUMENT_NAME)).toContain("quote the job in single quotes");
+    const ndjson = '{"id":"a","command":"x"}\n{"id":"b","command":"x"}\n';
+    expect(hint(ndjson, "jobs.json", "json")).toBe(
+      "jobs.json: one JSON job per line is NDJSON, not one JSON document — name the file .ndjson or pass --format ndjson; nothing was enqueued",
+    );
+    for (const [text, format] of [
+      ['{"id":"a","command":"x",}', "json"],
+      ['[{"id":"a"} {"id":"b"}]', undefined],
+    ] as const) {
+      const refused = hint(text, "jobs.json", format);
+      expect(refused).toStartWith("jobs.json: invalid JSON (");
+      expect(refused).toEndWith("give one job object or an array of them; nothing was enqueued");
+    }
   });
 
   test("a spec error in a bulk file names its line, also for durations", () => {

@@ -128,13 +128,24 @@ describe("POST /api/jobs decodes bodies as `enqueue -f` decodes files", () => {
   test("bad JSON gets the CLI's message and a hint for an HTTP client, not for a shell", async () => {
     const text = '{"id":"j1","command":"echo hi"';
     const cli = (await cliVerdict("bad-json", Buffer.from(text))).refused as string;
-    expect(cli).toContain("single quotes");
+    expect(cli).toContain("give one job object or an array of them");
     const response = await postJobs(text);
     expect(response.status).toBe(400);
     const body = (await response.json()) as { error: string; hint: string };
     expect(`error: ${body.error}`).toBe(cli.split(" — ")[0] ?? "");
-    expect(body.hint).not.toContain("single quotes");
+    expect(body.hint).not.toBe(cli.split(" — ")[1]);
     expect(body.hint).toContain('{"id":"job1","command":"echo hi"}');
+  });
+
+  test("NDJSON sent as application/json: the CLI names the format, the API the content type", async () => {
+    const text = '{"id":"n1","command":"true"}\n{"id":"n2","command":"true"}\n';
+    const cli = (await cliVerdict("ndjson-as-json", Buffer.from(text))).refused as string;
+    expect(cli).toContain("pass --format ndjson");
+    const response = await postJobs(text);
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { error: string; hint: string };
+    expect(`error: ${body.error}`).toBe(cli.split(" — ")[0] ?? "");
+    expect(body.hint).toBe("send it with content-type application/x-ndjson");
   });
 });
 

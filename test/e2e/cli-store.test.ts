@@ -280,7 +280,33 @@ describe("broken databases", () => {
 
   test("a database path below a file: exit 1", async () => {
     writeFileSync(join(home.home, "plain"), "x");
-    runtimeFailure(await cli(["--db", join(home.home, "plain", "jobs.db"), "list"]), "plain");
+    runtimeFailure(
+      await cli(["--db", join(home.home, "plain", "jobs.db"), "enqueue", '{"id":"a","command":"x"}']),
+      "plain",
+    );
+  });
+
+  test("a read-only command on a named file that is not there: exit 2, and no file is made", async () => {
+    const typo = join(home.home, "jobz.db");
+    for (const command of [
+      ["status"],
+      ["list"],
+      ["show", "a"],
+      ["dlq", "list"],
+      ["export"],
+      ["config", "get"],
+    ]) {
+      const result = await cli(["--db", typo, ...command]);
+      expect(result.exitCode).toBe(2);
+      expect(result.stderr).toStartWith(`error: there is no queue at ${typo}`);
+      expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
+      expect(existsSync(typo)).toBe(false);
+    }
+    // A command that writes makes the queue, and then the same read works.
+    ok(await cli(["--db", typo, "enqueue", '{"id":"a","command":"x"}']));
+    ok(await cli(["--db", typo, "show", "a"]));
+    // The home's own database is no typo: a fresh install's first status shows an empty queue.
+    ok(await cli(["status"]));
   });
 
   test("a database locked by another process: exit 1 after the busy timeout, nothing half-written", async () => {

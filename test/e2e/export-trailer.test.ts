@@ -8,6 +8,7 @@
 import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { SqliteStore } from "../../src/store/sqlite/backend.ts";
 import { type CliResult, refused, runCli, succeeded, type TempHome, tempHome } from "../helpers/cli.ts";
 import { privateSchema, testStores } from "../helpers/pg-schema.ts";
 
@@ -57,9 +58,14 @@ for (const backend of testStores("export-trailer", "qc_trailer")) {
         ? [backend.db, ...Array.from({ length: 3 }, () => privateSchema(PG_URL, "qc_trailer").url)]
         : [];
     let targets = 0;
-    const newTarget = () => {
+    /** A new, empty store: a schema, or a SQLite file made here (read commands refuse a missing one). */
+    const newTarget = async () => {
       const index = targets++;
-      return schemas[index] ?? join(home.home, `target-${index}.db`);
+      const schema = schemas[index];
+      if (schema !== undefined) return schema;
+      const path = join(home.home, `target-${index}.db`);
+      await new SqliteStore(path).close();
+      return path;
     };
 
     test("an export cut between any two lines is refused whole, naming the cut; the whole one imports", async () => {
@@ -74,7 +80,7 @@ for (const backend of testStores("export-trailer", "qc_trailer")) {
         queues: 1,
         config: 1,
       });
-      const target = newTarget();
+      const target = await newTarget();
       const config = succeeded(await on(target, ["config", "get", "--json"]));
       const cut = join(home.home, "cut.ndjson");
       for (let kept = 1; kept < lines.length; kept++) {
@@ -92,7 +98,7 @@ for (const backend of testStores("export-trailer", "qc_trailer")) {
 
     test("a line lost from the middle, or one too many, is refused with what the last line counts", async () => {
       const lines = (await seedSource(join(home.home, "source.db"))).trimEnd().split("\n");
-      const target = newTarget();
+      const target = await newTarget();
       const without = (index: number) => lines.filter((_, i) => i !== index).join("\n");
       refused(
         await on(target, ["import"], without(5)),
@@ -128,14 +134,14 @@ for (const backend of testStores("export-trailer", "qc_trailer")) {
       const lines = succeeded(await on(source, ["export"]))
         .trimEnd()
         .split("\n");
-      const target = newTarget();
+      const target = await newTarget();
       // Past the first batch of 5,000 jobs, which the store has written by the time the cut shows.
       refused(await on(target, ["import"], lines.slice(0, 5500).join("\n")), "stdin ends at line 5500");
       expect(await ids(target)).toEqual([]);
     });
 
     test("a cut export is told from one of release 1.0 (no first or last line) or a purge's archive, which import", async () => {
-      const target = newTarget();
+      const target = await newTarget();
       const source = join(home.home, "source.db");
       const framed = (await seedSource(source)).split("\n");
       refused(await on(target, ["import"], framed.slice(0, 6).join("\n")), "stdin ends at line 6");

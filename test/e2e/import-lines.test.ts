@@ -30,6 +30,12 @@ function job(id: string) {
   };
 }
 
+/** A new SQLite store with nothing in it; read commands refuse a file that is not there. */
+async function emptyStore(path: string): Promise<string> {
+  await new SqliteStore(path).close();
+  return path;
+}
+
 /** A job that printed a NUL, on its attempt's tail and error. */
 async function seedPrintedNul(path: string): Promise<void> {
   const store = new SqliteStore(path);
@@ -101,7 +107,7 @@ test("lines no export writes are refused, naming the line and the field", async 
       (line) => line.kind !== "export" && line.kind !== "end",
     ),
   ).toEqual(
-    lines(ok(await cli(join(homes.current().home, "empty.db"), ["export"])).stdout).filter(
+    lines(ok(await cli(await emptyStore(join(homes.current().home, "empty.db")), ["export"])).stdout).filter(
       (line) => line.kind !== "export" && line.kind !== "end",
     ),
   );

@@ -124,10 +124,15 @@ describe.skipIf(!scratchFsAvailable())("a read-only file system (loop-mounted ex
     sh(["mount", "-o", "remount,ro", scratch.dir]);
     await expectReadsWork(cli);
     await expectWritesRefused(cli, /jobs\.db is read-only \(on a read-only file system\)/);
-    // The same through --db, and for a database that is not there: no new file, a clear reason.
-    const missing = await runCli(["list", "--db", join(scratch.dir, "q", "other.db")], { env });
-    expect(missing.exitCode).toBe(1);
-    expect(missing.stderr).toContain("on a read-only file system");
+    // A database that is not there: no new file, a clear reason (a read names the missing
+    // file before it would try to make one; a write says why it cannot).
+    const other = join(scratch.dir, "q", "other.db");
+    const missing = await runCli(["list", "--db", other], { env });
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr).toContain(`there is no queue at ${other}`);
+    const write = await runCli(["enqueue", "--db", other, '{"id":"n","command":"true"}'], { env });
+    expect(write.exitCode).toBe(1);
+    expect(write.stderr).toContain("on a read-only file system");
   });
 });
 

@@ -7,12 +7,13 @@
  */
 
 import { afterAll, afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from "node:fs";
+import { join } from "node:path";
 import { attemptLines } from "../../src/render.ts";
 import { Reaper } from "../../src/worker/reaper.ts";
 import { enforceLimits, limitMechanism } from "../../src/worker/resource-limits.ts";
 import { runJob } from "../../src/worker/run.ts";
-import { tempHome, waitFor } from "../helpers/cli.ts";
+import { CLI_PATH, runCli, tempHome, waitFor } from "../helpers/cli.ts";
 import { backends, Harness } from "./in-process.ts";
 
 setDefaultTimeout(120_000);
@@ -189,3 +190,35 @@ describe("the rlimit fallback", () => {
     expect([shell.exitCode, shell.error]).toEqual([152, "killed: cpu time limit 1s"]);
   });
 });
+
+// A process of its own: the mechanism, and the sweep with it, is found once per process.
+test.skipIf(!cgroup)(
+  "a worker removes the empty cgroups a killed worker left, and no one else's",
+  async () => {
+    const gone = Bun.spawn(["true"]);
+    await gone.exited;
+    const parents = limitMechanism().parents;
+    const orphans = parents.map((parent) => join(parent, `queuectl-${gone.pid}-7`));
+    // This test process is alive: a cgroup named after it belongs to a running worker.
+    const living = parents.map((parent) => join(parent, `queuectl-${process.pid}-99999`));
+    for (const folder of [...orphans, ...living]) mkdirSync(folder);
+    const home = tempHome();
+    try {
+      const enqueued = await runCli(["enqueue", '{"id":"l","command":"true","limits":{"memory":"64MB"}}'], {
+        env: home.env,
+      });
+      expect(enqueued.exitCode).toBe(0);
+      const worker = Bun.spawn(["bun", CLI_PATH, "worker", "run", "--drain"], {
+        env: home.env,
+        stdout: "ignore",
+        stderr: "pipe",
+      });
+      expect(await worker.exited).toBe(0);
+      expect(orphans.filter((folder) => existsSync(folder))).toEqual([]);
+      expect(living.filter((folder) => existsSync(folder))).toEqual(living);
+    } finally {
+      for (const folder of [...orphans, ...living]) if (existsSync(folder)) rmdirSync(folder);
+      home.cleanup();
+    }
+  },
+);
