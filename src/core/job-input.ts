@@ -6,9 +6,9 @@
 import type { QueueConfig } from "./config.ts";
 import type { JobOrigin } from "./dependencies.ts";
 import { UserError } from "./errors.ts";
-import { findDuplicateJsonKey } from "./json-text.ts";
+import { findDuplicateJsonKey, jsonErrorOffset } from "./json-text.ts";
 import { firstRunAt, generateJobId, type JobSpec, normalizeSpec, specRevision } from "./spec.ts";
-import { documentValue, firstLine, invalidYamlMessage, readYaml } from "./yaml-text.ts";
+import { documentValue, firstLine, invalidYamlMessage, linePosition, readYaml } from "./yaml-text.ts";
 
 export interface JobInputItem {
   value: unknown;
@@ -144,7 +144,14 @@ function invalidJson(name: string, text: string, error: Error): UserError {
       "name the file .ndjson or pass --format ndjson; nothing was enqueued",
     );
   }
-  return new UserError(message, "give one job object or an array of them; nothing was enqueued");
+  // A file's error is placed, as YAML's are (name:line:column); the argument is one line anyway.
+  const offset = jsonErrorOffset(text);
+  const at = offset === null ? null : linePosition(text, offset);
+  const place = at === null ? "" : `:${at.line}:${at.column}`;
+  return new UserError(
+    `${name}${place}: invalid JSON (${error.message.replace(/^JSON Parse error: /, "")})`,
+    "give one job object or an array of them; nothing was enqueued",
+  );
 }
 
 function isJsonObjectText(line: string): boolean {

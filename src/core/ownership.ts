@@ -61,6 +61,20 @@ export function decideOwnership(facts: OwnedFacts | null, context: OwnershipCont
   return { kind: "foreign", owner: ownerFolderText(facts) };
 }
 
+/** What this host can tell of another folder on its own disk. */
+export type FolderPresence = "present" | "absent" | "unknown";
+
+/**
+ * Whether another folder counts as gone, so that its jobs are taken over without `--adopt`:
+ * only when this host sees that it is not there (not that it cannot look: another user's
+ * home) and no other host keeps it. Hosts sharing one PostgreSQL queue each sync folders on
+ * their own disks, so a folder last synced or watched from another host says nothing by
+ * being absent here.
+ */
+export function ownerGone(onDisk: FolderPresence, keptByAnotherHost: boolean): boolean {
+  return onDisk === "absent" && !keptByAnotherHost;
+}
+
 /**
  * The owning folder as a refusal names it. A row that keeps no owner (declared before owners
  * were kept, or a schedule no sync record places) knows only its file: the folder holding

@@ -55,6 +55,11 @@ export interface JobFacts {
   completed: CompletedRevision[];
   /** Jobs still canceled because this one ended badly or went away (their `canceled_by`). */
   canceledDependents: string[];
+  /**
+   * Canceled because its jobfile was removed, not by the user or a failed dependency: such a
+   * job, and only such a job, is queued again when the same revision is declared again.
+   */
+  canceledByRemoval: boolean;
 }
 
 /** What a folder declares for an id. */
@@ -173,8 +178,9 @@ export function decideDeclaration(
     return act("defer", facts);
   }
   if (same) {
-    // A job canceled because its file was removed, now declared again: it is restored.
-    if (!facts.declared && facts.state === "canceled") {
+    // A job canceled because its file was removed, now declared again: it is restored. One
+    // the user canceled or killed stays canceled: a branch switched away and back is no order.
+    if (!facts.declared && facts.state === "canceled" && facts.canceledByRemoval) {
       return completed ? act("showCompleted", facts, completed) : act("replace", facts);
     }
     return keepOrRedeclare;

@@ -81,14 +81,17 @@ export function readYaml(text: string, options: YamlReadOptions): YamlText {
   // anchored `&defaults` that the job does not write itself. A quoted "<<" (all of JSON) is a key.
   // Repeated keys are found by duplicateKeyErrors: the library's own check compares each key
   // with every earlier one, and a 700 KB mapping of 60,000 keys took half a minute.
+  // logLevel "error": the library's warnings go to process.emitWarning, two lines of Node's
+  // on stderr; what it would warn of is an error of our own (addShapeErrors).
   const parsed = yaml.parseAllDocuments(text, {
     uniqueKeys: false,
     prettyErrors: false,
     merge: true,
     lineCounter,
+    logLevel: "error",
   });
   const documents: YamlDocument[] = Array.isArray(parsed) ? parsed : [parsed];
-  for (const doc of documents) addDuplicateKeyErrors(yaml, doc);
+  for (const doc of documents) addShapeErrors(yaml, doc);
   const place = (offset: number): TextPlace => {
     // An error at the very end (an unclosed `[` or quote) sits after the last newline, on a
     // line the file does not have: it is placed at the end of the last line instead.
@@ -112,20 +115,46 @@ export function readYaml(text: string, options: YamlReadOptions): YamlText {
   };
 }
 
+/** Tags whose values read as a JS Map or Set, which a job's fields would silently lose. */
+const UNREAD_TAGS = new Set(["tag:yaml.org,2002:omap", "tag:yaml.org,2002:set", "tag:yaml.org,2002:pairs"]);
+
 /**
- * "Map keys must be unique" where the library's `uniqueKeys` would say it (keys equal as
- * scalars, `<<` included), found with one set per mapping and one walk of the document.
+ * Errors for what a job cannot be read from, found in one walk of the document: "Map keys
+ * must be unique" where the library's `uniqueKeys` would say it (keys equal as scalars, `<<`
+ * included; one set per mapping), a key that is a list or mapping, and `!!omap`, `!!set` or
+ * `!!pairs` (they read as a Map or Set, which `env` or `limits` would take as empty).
  */
-function addDuplicateKeyErrors(yaml: YamlLibrary, doc: YamlDocument): void {
+function addShapeErrors(yaml: YamlLibrary, doc: YamlDocument): void {
   let added = false;
+  const refuse = (
+    node: { range?: [number, number, number] | null },
+    code: YamlModule.ErrorCode,
+    message: string,
+  ) => {
+    const offset = node.range?.[0] ?? 0;
+    doc.errors.push(new yaml.YAMLParseError([offset, offset + 1], code, message));
+    added = true;
+  };
   const stack: unknown[] = [doc.contents];
   while (stack.length > 0) {
     const node = stack.pop();
     if (yaml.isPair(node)) {
+      if (yaml.isCollection(node.key)) {
+        refuse(node.key, "BAD_SCALAR_START", "a key must be a plain value, not a list or mapping");
+        continue;
+      }
       stack.push(node.value, node.key);
       continue;
     }
     if (!yaml.isCollection(node)) continue;
+    if (node.tag !== undefined && UNREAD_TAGS.has(node.tag)) {
+      refuse(
+        node,
+        "TAG_RESOLVE_FAILED",
+        `${node.tag.replace("tag:yaml.org,2002:", "!!")} is not read here: write a plain mapping or list`,
+      );
+      continue;
+    }
     if (yaml.isMap(node)) {
       const keys = new Set<unknown>();
       for (const pair of node.items) {
@@ -134,11 +163,7 @@ function addDuplicateKeyErrors(yaml: YamlLibrary, doc: YamlDocument): void {
           keys.add(pair.key.value);
           continue;
         }
-        const offset = pair.key.range?.[0] ?? 0;
-        doc.errors.push(
-          new yaml.YAMLParseError([offset, offset + 1], "DUPLICATE_KEY", "Map keys must be unique"),
-        );
-        added = true;
+        refuse(pair.key, "DUPLICATE_KEY", "Map keys must be unique");
       }
     }
     for (let i = node.items.length - 1; i >= 0; i--) stack.push(node.items[i]);

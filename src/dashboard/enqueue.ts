@@ -79,7 +79,9 @@ const HTTP_NDJSON_HINT = "send it with content-type application/x-ndjson";
 
 function httpHint(error: UserError): string {
   if (error.message.startsWith(`${BODY_NAME}: one JSON job per line is NDJSON`)) return HTTP_NDJSON_HINT;
-  return error.message.startsWith(`${BODY_NAME}: invalid JSON (`) ? HTTP_JSON_HINT : error.hint;
+  return /^[^:]*(:\d+:\d+)?: invalid JSON \(/.test(error.message) && error.message.startsWith(BODY_NAME)
+    ? HTTP_JSON_HINT
+    : error.hint;
 }
 
 /** The `enqueue --json` answer: `{ enqueued, ids, schedules, canceled }`, with 201 Created. */

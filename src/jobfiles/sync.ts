@@ -5,7 +5,7 @@
  * folder (two watchers, a watcher and a git hook) never queue a declaration twice.
  */
 
-import { existsSync, realpathSync } from "node:fs";
+import { realpathSync } from "node:fs";
 import type { CanceledAtOnce } from "../core/dependencies.ts";
 import { cascadeOf } from "../core/dependencies.ts";
 import type { JobState } from "../core/job.ts";
@@ -15,6 +15,7 @@ import { findCanceledAtOnce } from "../flow/enqueue.ts";
 import type { DeclaredJob, JobDeclaration, JobfileApplyResult, Store } from "../store/store.ts";
 import type { DesiredState } from "./desired.ts";
 import { assertNotNested } from "./folder-nesting.ts";
+import { missingOwners } from "./owner-presence.ts";
 import { type Plan, plan, planChanges, planHasChanges } from "./plan.ts";
 import { scheduleWaitConflicts } from "./plan-dependencies.ts";
 import { type DeclaredSchedule, isScheduled } from "./plan-schedules.ts";
@@ -125,25 +126,6 @@ async function applySchedules(store: Store, planned: Plan, now: number): Promise
     if (await store.scheduleRemove({ id: removal.actual.id })) result.removed.push(removal.actual.id);
   }
   return result;
-}
-
-/** Owners of stored rows and schedules this folder does not own, that are no longer on disk. */
-function missingOwners(
-  root: string,
-  existing: Awaited<ReturnType<Store["jobDeclarations"]>>,
-  schedules: readonly DeclaredSchedule[],
-): Set<string> {
-  // A Set: facts of a whole store may name one other folder thousands of times.
-  const owners = new Set([
-    ...existing.filter((row) => row.source !== null && !isOwnedBy(row, root)).map(ownerKey),
-    ...schedules.map((schedule) => schedule.owner ?? schedule.source),
-  ]);
-  const missing = new Set<string>();
-  for (const owner of owners) {
-    if (owner === null || isOwnedBy({ owner: null, source: owner }, root)) continue;
-    if (!existsSync(owner)) missing.add(owner);
-  }
-  return missing;
 }
 
 /** The folder's own declared rows that its files no longer declare: candidates for removal. */
@@ -312,7 +294,7 @@ export async function reconcile(params: {
       existing,
       schedules,
       allScheduleIds: allSchedules.map((schedule) => schedule.id),
-      missingOwners: missingOwners(desired.root, ownersOfWanted, schedules),
+      missingOwners: await missingOwners(store, desired.root, ownersOfWanted, schedules),
       history,
       dependents,
     },

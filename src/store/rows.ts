@@ -182,6 +182,7 @@ export function rowToJobFacts(row: Row): JobFacts {
             )
             .sort((a, b) => a.revision.localeCompare(b.revision)),
     canceledDependents: canceled.length === 0 ? [] : canceled.map(String).sort(),
+    canceledByRemoval: Boolean(row.canceled_by_removal),
   };
 }
 

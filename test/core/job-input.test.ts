@@ -110,9 +110,12 @@ describe("refusals name where they happened", () => {
       ['[{"id":"a"} {"id":"b"}]', undefined],
     ] as const) {
       const refused = hint(text, "jobs.json", format);
-      expect(refused).toStartWith("jobs.json: invalid JSON (");
+      // Placed, as a YAML error is: line and column of the first character JSON cannot read.
+      expect(refused).toMatch(/^jobs\.json:1:\d+: invalid JSON \(/);
       expect(refused).toEndWith("give one job object or an array of them; nothing was enqueued");
     }
+    const list = '[{"id":"a","command":"x"},\n{"id":"b" "command":"x"}]';
+    expect(hint(list, "l.json")).toStartWith("l.json:2:11: invalid JSON (");
   });
 
   test("a spec error in a bulk file names its line, also for durations", () => {
@@ -145,6 +148,19 @@ describe("refusals name where they happened", () => {
     );
     expect(refusal(() => parseJobInput("id: a\ncommand: x\nid: b\n", "job.yaml", "yaml"))).toMatch(
       /^job\.yaml:3:1: invalid YAML \(Map keys must be unique\)/,
+    );
+  });
+
+  test("YAML a job cannot be read from is refused where it is written, never read as empty", () => {
+    // !!omap and !!set read as a Map or Set: `env` and `limits` would have been stored as {}.
+    expect(
+      refusal(() => parseJobInput('id: a\ncommand: x\nenv: !!omap [ {A: "1"} ]\n', "j.yaml", "yaml")),
+    ).toStartWith("j.yaml:3:13: invalid YAML (!!omap is not read here: write a plain mapping or list)");
+    expect(refusal(() => parseJobInput("id: a\ncommand: x\nlimits: !!set {memory}\n", "j.yaml"))).toStartWith(
+      "j.yaml:3:15: invalid YAML (!!set is not read here",
+    );
+    expect(refusal(() => parseJobInput("? [a, b]\n: 1\ncommand: x\n", "j.yaml"))).toStartWith(
+      "j.yaml:1:3: invalid YAML (a key must be a plain value, not a list or mapping)",
     );
   });
 

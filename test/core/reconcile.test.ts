@@ -28,6 +28,7 @@ function stored(state: JobState, extra: Partial<JobFacts> = {}): JobFacts {
     owner: ROOT,
     completed: [{ revision: "A", at: 1 }],
     canceledDependents: [],
+    canceledByRemoval: false,
     ...extra,
   };
 }
@@ -98,16 +99,32 @@ describe("decideDeclaration", () => {
     }
   });
 
-  test("a canceled job whose file comes back is restored and re-arms what it canceled", () => {
-    const removed = stored("canceled", { declared: false, completed: [], canceledDependents: ["y"] });
+  test("a job its file's removal canceled is restored when the file comes back, and re-arms what it canceled", () => {
+    const removed = stored("canceled", {
+      declared: false,
+      completed: [],
+      canceledDependents: ["y"],
+      canceledByRemoval: true,
+    });
     expect(decideDeclaration(removed, wanted("B"))).toEqual({
       action: "replace",
       completed: null,
       rearms: ["y"],
     });
-    const completedBefore = stored("canceled", { declared: false, completed: [{ revision: "B", at: 2 }] });
+    const completedBefore = stored("canceled", {
+      declared: false,
+      completed: [{ revision: "B", at: 2 }],
+      canceledByRemoval: true,
+    });
     expect(action(completedBefore, wanted("B"))).toBe("showCompleted");
     expect(action(stored("dead", { declared: false }), wanted("B"))).toBe("redeclare");
+  });
+
+  test("a job the user canceled or killed stays canceled when its file goes and comes back", () => {
+    const byUser = stored("canceled", { declared: false, completed: [], canceledByRemoval: false });
+    expect(action(byUser, wanted("B"))).toBe("redeclare");
+    // A new revision is new work: it is queued, as for any finished job.
+    expect(action(byUser, wanted("C"))).toBe("replace");
   });
 
   test("a move to another file or folder only redeclares", () => {

@@ -98,6 +98,45 @@ forEachBackend("ownership", (t) => {
     expect(await actions(t, moved)).toEqual([]);
   });
 
+  test("a folder another host syncs is not gone for being absent here: refused, taken only with --adopt", async () => {
+    await t.setUp();
+    const a = repo(t, "repo-a", { "build.yaml": "command: echo a\n" });
+    await sync(t.store, a);
+    // Its last sync was on another host sharing the store: the folder may be on that disk alone.
+    const record = {
+      folder: a,
+      target: a,
+      at: Date.now(),
+      host: "another-host",
+      pid: 1,
+      by: "sync" as const,
+      files: 1,
+      created: 1,
+      updated: 0,
+      canceled: 0,
+      unchanged: 0,
+      problems: 0,
+      problemList: [],
+    };
+    await t.store.folderSyncRecord(record);
+    rmSync(join(t.fixture.home, "repo-a"), { recursive: true });
+    const b = repo(t, "repo-b", { "build.yaml": "command: echo b\n" });
+    const refused = await sync(t.store, b);
+    expect(refused.plan.errors[0]?.message).toBe(`id "build" belongs to the jobs folder ${a}, not to ${b}`);
+    expect((await jobOf(t.store, "build")).spec.command).toBe("echo a");
+    expect(await actions(t, b, { adopt: true })).toEqual(["build replace"]);
+    expect((await jobOf(t.store, "build")).spec.command).toBe("echo b");
+  });
+
+  test("a folder last synced from this host and absent here is gone: its jobs are taken over", async () => {
+    await t.setUp();
+    const a = repo(t, "repo-a", { "build.yaml": "command: echo a\n" });
+    await sync(t.store, a);
+    rmSync(join(t.fixture.home, "repo-a"), { recursive: true });
+    const b = repo(t, "repo-b", { "build.yaml": "command: echo b\n" });
+    expect(await actions(t, b)).toEqual(["build replace"]);
+  });
+
   test("a re-clone beside the old one takes the jobs with --adopt; the old folder is then refused", async () => {
     await t.setUp();
     const old = repo(t, "repo-a", { "build.yaml": "command: echo a\n" });

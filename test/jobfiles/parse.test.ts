@@ -20,6 +20,21 @@ function problemOf(text: string, rel = "a.yaml") {
   return problem;
 }
 
+describe("YAML no job is read from", () => {
+  test("!!omap, !!set and a list as a key are problems placed where they are written", () => {
+    expect(problemOf('command: x\nenv: !!omap [ {A: "1"} ]\n')).toMatchObject({
+      line: 2,
+      column: 13,
+      message: "invalid YAML (!!omap is not read here: write a plain mapping or list)",
+    });
+    expect(problemOf("? [a, b]\n: 1\ncommand: x\n")).toMatchObject({
+      line: 1,
+      column: 3,
+      message: "invalid YAML (a key must be a plain value, not a list or mapping)",
+    });
+  });
+});
+
 describe("file forms", () => {
   test("one job as a mapping takes its id from the path", () => {
     expect(only("command: echo hi\n", "nightly/backup.yaml")).toEqual([

@@ -38,6 +38,7 @@ function facts(job: DesiredJob, state: JobState, extra: Partial<JobFacts> = {}):
     owner: ROOT,
     completed: [],
     canceledDependents: [],
+    canceledByRemoval: false,
     ...extra,
   };
 }
@@ -189,7 +190,7 @@ describe("plan", () => {
 
   test("a canceled job whose file comes back is restored, re-arming what its removal canceled", () => {
     const a = desiredJob("a", "echo a");
-    const row = facts(a, "canceled", { declared: false, canceledDependents: ["b"] });
+    const row = facts(a, "canceled", { declared: false, canceledDependents: ["b"], canceledByRemoval: true });
     const result = plan(desired([a]), actual([row]));
     expect(actions(result)).toEqual(["a replace"]);
     expect(result.changes[0]?.rearms).toEqual(["b"]);

@@ -21,6 +21,7 @@ function change(action: JobfileAction, state: JobState, extra: Partial<PlannedJo
     owner: "/jobs",
     completed: [],
     canceledDependents: [],
+    canceledByRemoval: false,
   };
   const job = {
     spec: { id: "x", command: "echo v1" },

@@ -19,6 +19,7 @@ import {
 } from "../jobfile-apply.ts";
 import type { JobfileApplyParams } from "../params.ts";
 import type { DeclaredChange, JobfileApplyResult } from "../records.ts";
+import { REMOVED_JOBFILE_REASON } from "../removal-cancel.ts";
 import {
   cancelDependents,
   lockDependenciesExclusive,
@@ -164,7 +165,7 @@ export async function applyJobfileChanges(
     let dependents: string[] = [];
     if (action === "cancel") {
       await tx`
-        UPDATE jobs SET state = 'canceled', finished_at = ${now}::bigint, last_error = 'its jobfile was removed'
+        UPDATE jobs SET state = 'canceled', finished_at = ${now}::bigint, last_error = ${REMOVED_JOBFILE_REASON}::text
         WHERE id = ${id}`;
       dependents = await cancelDependents(tx, id, "canceled", now);
     }

@@ -4,6 +4,7 @@ import type { SQL } from "bun";
 import type { CompletedRevisionOf, JobFacts } from "../../core/reconcile.ts";
 import type { JobDeclarationsParams } from "../params.ts";
 import type { DeclaredJob } from "../records.ts";
+import { CANCELED_BY_REMOVAL_SQL } from "../removal-cancel.ts";
 import { rowToCompletedRevision, rowToDeclaredJob, rowToJobFacts } from "../rows.ts";
 
 type Row = Record<string, unknown>;
@@ -23,7 +24,8 @@ export async function jobDeclarations(
            (SELECT jsonb_agg(jsonb_build_object('revision', c.revision, 'at', c.completed_at))
             FROM completed_revisions c WHERE c.job_id = j.id) AS completed,
            (SELECT jsonb_agg(d.id) FROM jobs d
-            WHERE d.canceled_by = j.id AND d.state = 'canceled') AS canceled_dependents
+            WHERE d.canceled_by = j.id AND d.state = 'canceled') AS canceled_dependents,
+           ${sql.unsafe(CANCELED_BY_REMOVAL_SQL)} AS canceled_by_removal
     FROM jobs j WHERE (${every}::boolean AND j.source IS NOT NULL) OR j.id = ANY(${ids}::text[])
     ORDER BY j.seq`) as Row[];
   return rows.map(rowToJobFacts);

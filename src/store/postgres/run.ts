@@ -17,6 +17,7 @@ import type {
   LeaseRenewParams,
 } from "../params.ts";
 import type { JobFailResult, RenewedLease, RunResult } from "../records.ts";
+import { NOT_RETRIED_SUFFIX, REMOVED_JOBFILE_REASON } from "../removal-cancel.ts";
 import { rowToJob, rowToKillTarget, rowToRenewedLease } from "../rows.ts";
 import { pgText } from "./connection.ts";
 import {
@@ -97,7 +98,7 @@ export async function failJob(tx: SQL, schema: string, params: JobFailParams): P
   // Its jobfile was removed while it ran: the run was allowed to finish, not to be retried.
   const undeclared = await tx`
     UPDATE jobs SET state = 'canceled', finished_at = ${params.now}::bigint,
-                    last_error = last_error || ' (not retried: its jobfile was removed)'
+                    last_error = last_error || ${NOT_RETRIED_SUFFIX}::text
     WHERE id = ${params.id} AND state = 'failed' AND source IS NOT NULL AND NOT declared AND next_spec IS NULL
       AND schedule_id IS NULL`;
   // After the jobfile check: a failure that will not be retried is not announced as `failed`.
@@ -137,7 +138,7 @@ export async function releaseJob(tx: SQL, params: JobReleaseParams): Promise<boo
   // Its jobfile was removed while it was claimed: it was let finish, not run again. Handed
   // back (a stop, a timeout of `worker stop`, a job claimed ahead), it ends here.
   const undeclared = await tx`
-    UPDATE jobs SET state = 'canceled', finished_at = ${params.now}::bigint, last_error = 'its jobfile was removed'
+    UPDATE jobs SET state = 'canceled', finished_at = ${params.now}::bigint, last_error = ${REMOVED_JOBFILE_REASON}::text
     WHERE id = ${params.id} AND state IN ('pending', 'failed') AND source IS NOT NULL AND NOT declared
       AND schedule_id IS NULL`;
   if (undeclared.count > 0) await cancelDependents(tx, params.id, "canceled", params.now);

@@ -15,6 +15,7 @@ import {
 } from "../jobfile-apply.ts";
 import type { JobfileApplyParams } from "../params.ts";
 import type { DeclaredChange, JobfileApplyResult } from "../records.ts";
+import { REMOVED_JOBFILE_REASON } from "../removal-cancel.ts";
 import {
   cancelDependents,
   rearmDependents,
@@ -147,7 +148,7 @@ export function applyJobfileChanges(db: Database, params: JobfileApplyParams): J
   }
 
   const cancel = db.query(`
-    UPDATE jobs SET state = 'canceled', finished_at = ?1, last_error = 'its jobfile was removed'
+    UPDATE jobs SET state = 'canceled', finished_at = ?1, last_error = '${REMOVED_JOBFILE_REASON}'
     WHERE id = ?2`);
   const forget = db.query(`
     UPDATE jobs SET declared = 0, next_spec = NULL, next_revision = NULL, next_max_retries = NULL, updated_at = ?1

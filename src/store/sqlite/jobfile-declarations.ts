@@ -4,6 +4,7 @@ import type { Database } from "bun:sqlite";
 import type { CompletedRevisionOf, JobFacts } from "../../core/reconcile.ts";
 import type { JobDeclarationsParams } from "../params.ts";
 import type { DeclaredJob } from "../records.ts";
+import { CANCELED_BY_REMOVAL_SQL } from "../removal-cancel.ts";
 import { rowToCompletedRevision, rowToDeclaredJob, rowToJobFacts } from "../rows.ts";
 
 type Row = Record<string, unknown>;
@@ -20,7 +21,8 @@ export function jobDeclarations(db: Database, params: JobDeclarationsParams): Jo
              (SELECT json_group_array(json_object('revision', c.revision, 'at', c.completed_at))
               FROM completed_revisions c WHERE c.job_id = j.id) AS completed,
              (SELECT json_group_array(d.id) FROM jobs d
-              WHERE d.canceled_by = j.id AND d.state = 'canceled') AS canceled_dependents
+              WHERE d.canceled_by = j.id AND d.state = 'canceled') AS canceled_dependents,
+             ${CANCELED_BY_REMOVAL_SQL} AS canceled_by_removal
       FROM jobs j WHERE ${which}`)
     .all(JSON.stringify(params.ids)) as Row[];
   return rows.map(rowToJobFacts);

@@ -17,6 +17,7 @@ import type {
   LeaseRenewParams,
 } from "../params.ts";
 import type { JobFailResult, RenewedLease, RunResult } from "../records.ts";
+import { NOT_RETRIED_SUFFIX, REMOVED_JOBFILE_REASON } from "../removal-cancel.ts";
 import { rowToJob, rowToKillTarget, rowToRenewedLease } from "../rows.ts";
 import { cancelDependents, releaseDependents, setDependenciesAgain } from "./dependencies.ts";
 import { MAY_NOTIFY_SQL, recordWebhookEvent } from "./webhooks.ts";
@@ -115,7 +116,7 @@ export function failJob(db: Database, params: JobFailParams): JobFailResult | nu
   const undeclared = db
     .query(`
         UPDATE jobs SET state = 'canceled', finished_at = ?1,
-                        last_error = last_error || ' (not retried: its jobfile was removed)'
+                        last_error = last_error || '${NOT_RETRIED_SUFFIX}'
         WHERE id = ?2 AND state = 'failed' AND source IS NOT NULL AND declared = 0 AND next_spec IS NULL
           AND schedule_id IS NULL`)
     .run(params.now, params.id).changes;
@@ -160,7 +161,7 @@ export function releaseJob(db: Database, params: JobReleaseParams): boolean {
   // back (a stop, a timeout of `worker stop`, a job claimed ahead), it ends here.
   const undeclared = db
     .query(`
-        UPDATE jobs SET state = 'canceled', finished_at = ?1, last_error = 'its jobfile was removed'
+        UPDATE jobs SET state = 'canceled', finished_at = ?1, last_error = '${REMOVED_JOBFILE_REASON}'
         WHERE id = ?2 AND state IN ('pending', 'failed') AND source IS NOT NULL AND declared = 0 AND schedule_id IS NULL`)
     .run(params.now, params.id).changes;
   if (undeclared > 0) cancelDependents(db, params.id, "canceled", params.now);

@@ -1,0 +1,59 @@
+/**
+ * Which other folders, named as owners of rows and schedules this folder wants, count as
+ * gone (ownership.ts, ownerGone): looked up on this host's disk, and, for any that is not
+ * there, in the store's record of which hosts sync and watch each folder.
+ */
+
+import { statSync } from "node:fs";
+import { hostName } from "../core/home.ts";
+import { type FolderPresence, ownerGone } from "../core/ownership.ts";
+import { isOwnedBy, ownerKey } from "../core/reconcile.ts";
+import type { JobfileFolder } from "../store/folder-records.ts";
+import type { Store } from "../store/store.ts";
+import type { DeclaredSchedule } from "./plan-schedules.ts";
+
+/** ENOENT and ENOTDIR say the path is not there; EACCES and the rest only that it cannot be seen. */
+function presenceOnDisk(path: string): FolderPresence {
+  try {
+    statSync(path);
+    return "present";
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === "ENOENT" || code === "ENOTDIR" ? "absent" : "unknown";
+  }
+}
+
+/** Whether a host other than `host` last synced `owner`, or watches it. */
+function keptByAnotherHost(owner: string, folders: readonly JobfileFolder[], host: string): boolean {
+  return folders.some(
+    (entry) =>
+      (entry.folder === owner || entry.lastSync?.target === owner) &&
+      ((entry.lastSync !== null && entry.lastSync.host !== host) ||
+        entry.watchers.some((watcher) => watcher.host !== host)),
+  );
+}
+
+/** Owners of stored rows and schedules that `root` does not own, and that count as gone. */
+export async function missingOwners(
+  store: Store,
+  root: string,
+  existing: Awaited<ReturnType<Store["jobDeclarations"]>>,
+  schedules: readonly DeclaredSchedule[],
+): Promise<Set<string>> {
+  // A Set: facts of a whole store may name one other folder thousands of times.
+  const owners = new Set([
+    ...existing.filter((row) => row.source !== null && !isOwnedBy(row, root)).map(ownerKey),
+    ...schedules.map((schedule) => schedule.owner ?? schedule.source),
+  ]);
+  const candidates = [...owners]
+    .filter((owner): owner is string => owner !== null && !isOwnedBy({ owner: null, source: owner }, root))
+    .map((owner) => ({ owner, onDisk: presenceOnDisk(owner) }));
+  // The folder records are read only when some owner is not on this disk: rarely.
+  const folders = candidates.some((entry) => entry.onDisk === "absent") ? await store.folderList() : [];
+  const host = hostName();
+  const missing = new Set<string>();
+  for (const { owner, onDisk } of candidates) {
+    if (ownerGone(onDisk, keptByAnotherHost(owner, folders, host))) missing.add(owner);
+  }
+  return missing;
+}

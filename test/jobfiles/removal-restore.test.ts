@@ -1,0 +1,91 @@
+/**
+ * A jobfile removed and put back (a `git checkout` of another branch and back): the jobs its
+ * removal canceled are queued again, and only those. A job the user canceled or killed stays
+ * canceled, since the file coming back with the same revision is no order to run it. On
+ * every backend.
+ */
+
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { moveJob } from "../../src/flow/moves.ts";
+import { planLines } from "../../src/render/sync.ts";
+import { type BackendTest, claimAll, FAILURE, forEachBackend, jobOf, sync } from "./helpers.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
+
+forEachBackend("removal and restore", suite);
+
+function suite(t: BackendTest): void {
+  /** Removes x.yaml and syncs, then writes it back as it was and syncs; returns the second plan. */
+  async function awayAndBack(): Promise<string[]> {
+    t.fixture.remove("x.yaml");
+    await sync(t.store, t.fixture.dir);
+    t.fixture.write("x.yaml", "command: echo x\n");
+    const dry = await sync(t.store, t.fixture.dir, { dryRun: true });
+    await sync(t.store, t.fixture.dir);
+    return planLines(dry);
+  }
+
+  describe("a jobfile removed and put back", () => {
+    test("a waiting job its removal canceled is queued again", async () => {
+      await t.setUp();
+      t.fixture.write("x.yaml", "command: echo x\n");
+      await sync(t.store, t.fixture.dir);
+      const plan = await awayAndBack();
+      expect(plan.join("\n")).toContain("restore: its jobfile is back; queued again");
+      expect((await jobOf(t.store, "x")).state).toBe("pending");
+    });
+
+    test("a failed run its removal kept from a retry is queued again", async () => {
+      await t.setUp();
+      t.fixture.write("x.yaml", "command: echo x\n");
+      await sync(t.store, t.fixture.dir);
+      const [job] = await claimAll(t.store);
+      if (!job) throw new Error("nothing claimed");
+      t.fixture.remove("x.yaml");
+      await sync(t.store, t.fixture.dir);
+      await t.store.jobFail({
+        id: "x",
+        token: job.token,
+        now: Date.now(),
+        state: "failed",
+        nextRunAt: 0,
+        result: FAILURE,
+      });
+      expect((await jobOf(t.store, "x")).state).toBe("canceled");
+      t.fixture.write("x.yaml", "command: echo x\n");
+      await sync(t.store, t.fixture.dir);
+      expect((await jobOf(t.store, "x")).state).toBe("pending");
+    });
+
+    test("a job the user canceled stays canceled", async () => {
+      await t.setUp();
+      t.fixture.write("x.yaml", "command: echo x\n");
+      await sync(t.store, t.fixture.dir);
+      expect((await moveJob(t.store, "x", "cancel", Date.now())).moved).toBe(true);
+      const plan = await awayAndBack();
+      expect(plan.join("\n")).not.toContain("queued again");
+      const job = await jobOf(t.store, "x");
+      expect([job.state, job.last_error]).toEqual(["canceled", "canceled by the user"]);
+    });
+
+    test("a job the user killed while it ran stays canceled", async () => {
+      await t.setUp();
+      t.fixture.write("x.yaml", "command: echo x\n");
+      await sync(t.store, t.fixture.dir);
+      const [job] = await claimAll(t.store);
+      if (!job) throw new Error("nothing claimed");
+      // As the worker records a run `queuectl kill` ended.
+      await t.store.jobFail({
+        id: "x",
+        token: job.token,
+        now: Date.now(),
+        state: "canceled",
+        nextRunAt: 0,
+        result: { ...FAILURE, exitCode: null, signal: "SIGTERM", error: "killed by user" },
+      });
+      await awayAndBack();
+      expect((await jobOf(t.store, "x")).state).toBe("canceled");
+    });
+  });
+}
