@@ -69,8 +69,9 @@ describe("config set while workers run", () => {
     victim?.process.kill("SIGKILL");
     // The lease it was renewing is the new 2 s one, so the survivor rescues the job well
     // before the 30 s it was claimed under.
+    // A deadline, not a wait: the rescue takes the lease and two checks, which load stretches.
     await waitFor(async () => ((await getJob(context.home, "long"))?.attempts ?? 0) >= 2, {
-      timeoutMs: 20_000,
+      timeoutMs: 45_000,
       what: "the survivor to rescue and rerun the job",
     });
     expect(ok(await cli("show", "long"))).toContain("lease expired");
