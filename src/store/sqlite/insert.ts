@@ -116,6 +116,15 @@ function refuseScheduleClaims(db: Database, jobs: NewJob[]): void {
   if (refusal) throw refusal;
 }
 
+/**
+ * Whether the store has any schedule. Without one no job can take a schedule's id, so a bulk
+ * insert skips the check per batch (11 ms per 5,000 jobs). Read inside the insert's IMMEDIATE
+ * transaction: no schedule can appear until it commits.
+ */
+function anySchedule(db: Database): boolean {
+  return db.query("SELECT 1 FROM schedules LIMIT 1").get() !== null;
+}
+
 function linkDependencies(db: Database, jobs: Dependencies[], now: number): void {
   for (const [id, after] of jobs) setDependencies(db, id, after, now);
 }
@@ -126,9 +135,10 @@ function linkDependencies(db: Database, jobs: Dependencies[], now: number): void
  */
 export function insertJobs(db: Database, params: JobInsertParams): void {
   const withDependencies: Dependencies[] = [];
+  const schedules = anySchedule(db);
   for (let start = 0; start < params.jobs.length; start += PROGRESS_EVERY) {
     const batch = params.jobs.slice(start, start + PROGRESS_EVERY);
-    refuseScheduleClaims(db, batch);
+    if (schedules) refuseScheduleClaims(db, batch);
     withDependencies.push(...insertJobRows(db, batch, params.now));
     params.onProgress?.(start + batch.length);
   }
@@ -140,8 +150,9 @@ export function insertJobs(db: Database, params: JobInsertParams): void {
 export async function insertJobStream(db: Database, params: JobInsertStreamParams): Promise<number> {
   const withDependencies: Dependencies[] = [];
   let done = 0;
+  const schedules = anySchedule(db);
   for await (const batch of params.batches) {
-    refuseScheduleClaims(db, batch);
+    if (schedules) refuseScheduleClaims(db, batch);
     withDependencies.push(...insertJobRows(db, batch, params.now));
     done += batch.length;
     params.onProgress?.(done);
