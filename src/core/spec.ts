@@ -332,6 +332,26 @@ export function firstRunAt(spec: JobSpec, now: number): number {
   return now + (spec.delay ?? 0);
 }
 
+/**
+ * Random words for generated ids, drawn a block at a time, and the time's text kept while the
+ * millisecond lasts: a UUID and a base-36 conversion per id cost a bulk enqueue of jobs
+ * without ids about 4 % of its time. Same form as ever: `job-<ms in base 36>-<8 hex digits>`.
+ */
+const idWords = new Uint32Array(256);
+let idWordsLeft = 0;
+let idMs = -1;
+let idMsText = "";
+
 export function generateJobId(): string {
-  return `job-${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
+  const ms = Date.now();
+  if (ms !== idMs) {
+    idMs = ms;
+    idMsText = ms.toString(36);
+  }
+  if (idWordsLeft === 0) {
+    crypto.getRandomValues(idWords);
+    idWordsLeft = idWords.length;
+  }
+  idWordsLeft -= 1;
+  return `job-${idMsText}-${(idWords[idWordsLeft] as number).toString(16).padStart(8, "0")}`;
 }
