@@ -8,7 +8,7 @@ import { completionModel } from "../completion/model.ts";
 import { completionScript, SHELLS, type Shell } from "../completion/scripts.ts";
 import { suggestion, UserError } from "../core/errors.ts";
 import { JOB_STATES } from "../core/job.ts";
-import { type GlobalOptions, withStore } from "./context.ts";
+import { type GlobalOptions, withExistingStore } from "./context.ts";
 
 interface CompletionOptions extends GlobalOptions {
   ids?: boolean;
@@ -32,11 +32,14 @@ export function registerCompletion(cli: CAC): void {
     )
     .action(async (shell: string | undefined, options: CompletionOptions) => {
       if (options.ids || options.queues) {
-        await withStore(options, async (store) => {
+        // TAB after a mistyped --db offers nothing, and leaves no new file behind.
+        await withExistingStore(options, async (store) => {
           const words = options.ids
             ? (await store.jobPage({ limit: IDS_OFFERED })).jobs.map((job) => job.id)
             : (await store.queueList()).map((queue) => queue.name);
           if (words.length > 0) process.stdout.write(`${words.join("\n")}\n`);
+        }).catch((error) => {
+          if (!(error instanceof UserError)) throw error;
         });
         return;
       }

@@ -8,7 +8,7 @@ import type { JobState } from "../core/job.ts";
 import { colors, firstNamed, printJson, safeText } from "../render.ts";
 import { ArchiveWriteError, openArchive } from "../worker/archive.ts";
 import { purgeFinishedJobs } from "../worker/retention.ts";
-import { type GlobalOptions, lastValue, listItems, withStore } from "./context.ts";
+import { type GlobalOptions, lastValue, listItems, withExistingStore } from "./context.ts";
 
 interface PurgeOptions extends GlobalOptions {
   state?: string | string[];
@@ -49,7 +49,7 @@ export function registerPurge(cli: CAC): void {
       const olderThanMs = parseDurationMs(lastValue(options.olderThan) ?? "7d", "--older-than");
       const archivePath = lastValue(options.archive);
       const archive = archivePath === undefined ? null : writableArchive(String(archivePath));
-      await withStore(options, async (store) => {
+      await withExistingStore(options, async (store) => {
         let ids: string[];
         try {
           ids = await purgeFinishedJobs(store, {

@@ -7,7 +7,7 @@ import { describeLimits, parseLimitsText } from "../core/resource-limits.ts";
 import { queueViews } from "../flow/queue-list.ts";
 import { colors, printJson, safeText } from "../render.ts";
 import { knownQueueNames } from "../store/queue-names.ts";
-import { type GlobalOptions, lastValue, withStore } from "./context.ts";
+import { type GlobalOptions, lastValue, withExistingStore, withStore } from "./context.ts";
 
 interface QueueSetOptions extends GlobalOptions {
   concurrency?: string | string[];
@@ -146,7 +146,7 @@ export function registerQueue(cli: CAC): void {
     .option("--json", "Print JSON (default: human text)")
     .example("queuectl queue list")
     .action(async (options: GlobalOptions) => {
-      await withStore(options, async (store) => {
+      await withExistingStore(options, async (store) => {
         const queues = await queueViews(store);
         if (options.json) {
           printJson(queues);

@@ -1,7 +1,7 @@
 import type { CAC } from "cac";
 import { UserError } from "../core/errors.ts";
 import { colors, printJson, safeText, scheduleJson, scheduleLines } from "../render.ts";
-import { type GlobalOptions, withStore } from "./context.ts";
+import { type GlobalOptions, withExistingStore, withStore } from "./context.ts";
 
 export function registerSchedule(cli: CAC): void {
   cli
@@ -9,7 +9,7 @@ export function registerSchedule(cli: CAC): void {
     .option("--json", "Print JSON (default: human text)")
     .example("queuectl schedule list")
     .action(async (options: GlobalOptions) => {
-      await withStore(options, async (store) => {
+      await withExistingStore(options, async (store) => {
         const schedules = await store.scheduleList();
         if (options.json) printJson(schedules.map(scheduleJson));
         else console.log(schedules.length === 0 ? "No schedules." : scheduleLines(schedules));

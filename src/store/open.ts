@@ -31,7 +31,7 @@ export interface OpenOptions {
    * Refuse a named SQLite file that does not exist yet instead of creating an empty queue
    * (commands that only read: a mistyped path must not look like a queue with no jobs).
    * The home's own jobs.db is exempt: a fresh install's first `status` shows an empty queue.
-   * Default false.
+   * On PostgreSQL, a schema without a queue is refused the same way. Default false.
    */
   mustExist?: boolean;
 }
@@ -46,6 +46,15 @@ export function resolveStoreUrl(url?: string): string {
   return join(queuectlHome(), "jobs.db");
 }
 
+/**
+ * A store location as an error shows it: the password of anything shaped `user:password@`
+ * (a URL with a mistyped scheme, or one with a slash missing, read as a path) is masked.
+ * Errors land in terminals, CI logs and worker logs.
+ */
+export function withoutPassword(text: string): string {
+  return text.replace(/(^|\/)([^/:@\s]*):([^@/\s]+)@/g, "$1$2:***@");
+}
+
 export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//i.test(url);
 }
@@ -58,14 +67,17 @@ export function storeTarget(url: string): { postgres: string } | { sqlite: strin
   if (isPostgresUrl(url)) return { postgres: url };
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !url.startsWith("sqlite://")) {
     throw new UserError(
-      `unsupported database URL "${url}"`,
+      `unsupported database URL "${withoutPassword(url)}"`,
       "use a file path, sqlite://PATH or postgres://…",
     );
   }
   const path = url.startsWith("sqlite://") ? url.slice("sqlite://".length) : url;
   // resolve("") is the current folder, which SQLite cannot open as a file.
   if (path.trim() === "")
-    throw new UserError(`the database URL "${url}" names no file`, "e.g. sqlite:///var/lib/queuectl/jobs.db");
+    throw new UserError(
+      `the database URL "${withoutPassword(url)}" names no file`,
+      "e.g. sqlite:///var/lib/queuectl/jobs.db",
+    );
   return { sqlite: resolve(path) };
 }
 
@@ -73,7 +85,7 @@ export async function openStore(options: OpenOptions = {}): Promise<Store> {
   const target = storeTarget(resolveStoreUrl(options.url));
   if ("postgres" in target) {
     const { openPostgresStore } = await import("./postgres/backend.ts");
-    return openPostgresStore(target.postgres, options.connections);
+    return openPostgresStore(target.postgres, options.connections, options.mustExist);
   }
   const path = target.sqlite;
   if (dirname(path) === queuectlHome()) {
@@ -87,7 +99,7 @@ export async function openStore(options: OpenOptions = {}): Promise<Store> {
   } else if (!existsSync(dirname(path))) {
     // A mistyped --db must not silently start an empty queue in a new folder tree.
     throw new UserError(
-      `the folder ${dirname(path)} for the database does not exist`,
+      `the folder ${withoutPassword(dirname(path))} for the database does not exist`,
       "create it first, or fix the path",
     );
   }
@@ -96,7 +108,7 @@ export async function openStore(options: OpenOptions = {}): Promise<Store> {
     refuseNonDatabase(path);
     if (options.mustExist && !existsSync(path)) {
       throw new UserError(
-        `there is no queue at ${path}: the file does not exist`,
+        `there is no queue at ${withoutPassword(path)}: the file does not exist`,
         "check --db or QUEUECTL_DB; a queue's file is made by its first enqueue, add, sync or worker",
       );
     }
@@ -113,7 +125,7 @@ function refuseNonDatabase(path: string): void {
   try {
     if (statSync(path).isDirectory()) {
       throw new UserError(
-        `the database ${path} is a folder, not a file`,
+        `the database ${withoutPassword(path)} is a folder, not a file`,
         `name a file in it, e.g. --db ${join(path, "jobs.db")}`,
       );
     }
@@ -125,7 +137,7 @@ function refuseNonDatabase(path: string): void {
   // An empty file is what SQLite makes a new database of.
   if (header !== "" && header !== SQLITE_HEADER) {
     throw new UserError(
-      `${path} is not a SQLite database`,
+      `${withoutPassword(path)} is not a SQLite database`,
       "check --db or QUEUECTL_DB: it names the queue's database file, e.g. ~/.queuectl/jobs.db",
     );
   }

@@ -22,12 +22,17 @@ function ownerOf(path: string): number | null {
   }
 }
 
-/** Throws when the data folder, or the SQLite file or its folder, belongs to another user than this one or root. */
+/** Throws when the data folder, or the SQLite file, its `-wal`, `-shm` or its folder, belongs to another user than this one or root. */
 export function assertOwnStore(dbUrl: string | undefined, home: string): void {
   const me = process.getuid?.();
   if (me === undefined) return;
   const target = storeTarget(resolveStoreUrl(dbUrl));
-  const paths = "sqlite" in target ? [home, dirname(target.sqlite), target.sqlite] : [home];
+  // The `-wal` and `-shm` files too: whoever owns them can read what passes through them, and
+  // put rows in the WAL that the next reader takes as the database's.
+  const paths =
+    "sqlite" in target
+      ? [home, dirname(target.sqlite), target.sqlite, `${target.sqlite}-wal`, `${target.sqlite}-shm`]
+      : [home];
   for (const path of paths) {
     const owner = ownerOf(path);
     // Root's own folders (/tmp, /var/lib) are trusted, as the jobs folder check trusts them.

@@ -82,7 +82,17 @@ export function readWatchPids(home: string): number[] {
   }
 }
 
-function spawnDetached(home: string, role: string, args: string[]): { child: Bun.Subprocess; log: string } {
+/**
+ * `dbUrl` (the parent's `--db`) reaches the child as QUEUECTL_DB, not as an argument: a
+ * PostgreSQL URL may hold a password, and a long-lived process's arguments are readable by
+ * every local user (ps, /proc/PID/cmdline); its environment is not.
+ */
+function spawnDetached(
+  home: string,
+  role: string,
+  args: string[],
+  dbUrl: string | undefined,
+): { child: Bun.Subprocess; log: string } {
   const dir = workerLogDir(home);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const pending = join(dir, `${role}-starting-${process.pid}-${Math.random().toString(36).slice(2)}.log`);
@@ -92,7 +102,11 @@ function spawnDetached(home: string, role: string, args: string[]): { child: Bun
       detached: true,
       stdio: ["ignore", fd, fd],
       // The child caps and rotates its own log (see log-rotation.ts); it knows its pid, we do not yet.
-      env: { ...process.env, [ROTATE_LOG_ENV]: join(dir, `${role}-{pid}.log`) },
+      env: {
+        ...process.env,
+        ...(dbUrl === undefined ? {} : { QUEUECTL_DB: dbUrl }),
+        [ROTATE_LOG_ENV]: join(dir, `${role}-{pid}.log`),
+      },
     });
     const log = join(dir, `${role}-${child.pid}.log`);
     renameSync(pending, log);
@@ -113,10 +127,6 @@ function lastLogLine(log: string): string {
   } catch {
     return "";
   }
-}
-
-function globalArgs(dbUrl: string | undefined): string[] {
-  return dbUrl === undefined ? [] : ["--db", dbUrl];
 }
 
 /** Why the start failed, with the log that says more; null once every child registered. */
@@ -199,7 +209,7 @@ export async function startWorkers(
   store: Store,
   params: StartParams,
 ): Promise<{ workers: StartedProcess[]; watcher: StartedProcess | null }> {
-  const runArgs = [...globalArgs(params.dbUrl), "worker", "run", "--concurrency", String(params.concurrency)];
+  const runArgs = ["worker", "run", "--concurrency", String(params.concurrency)];
   if (params.queues) runArgs.push("--queue", params.queues.join(","));
   if (params.prefetch !== null) runArgs.push("--prefetch", String(params.prefetch));
   const spawned: { child: Bun.Subprocess; log: string }[] = [];
@@ -208,7 +218,7 @@ export async function startWorkers(
   let stoppedAt: number | null = null;
   try {
     for (let n = 0; n < params.count && stoppedAt === null; n++) {
-      const started = spawnDetached(params.home, "worker", runArgs);
+      const started = spawnDetached(params.home, "worker", runArgs, params.dbUrl);
       spawned.push(started);
       if (!recordStarting(logDir, started.child.pid, n === 0)) stoppedAt = n + 1;
     }
@@ -271,11 +281,7 @@ async function startWatcher(
   params: StartParams,
   dir: string,
 ): Promise<StartedProcess | { failure: string; log: string }> {
-  const { child, log } = spawnDetached(params.home, "watch", [
-    ...globalArgs(params.dbUrl),
-    "watch",
-    resolve(dir),
-  ]);
+  const { child, log } = spawnDetached(params.home, "watch", ["watch", resolve(dir)], params.dbUrl);
   appendFileSync(watchPidfile(params.home), `${child.pid}\n`, { mode: 0o600 });
   let exitCode: number | null = null;
   child.exited.then((code) => {

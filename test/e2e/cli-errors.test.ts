@@ -309,6 +309,16 @@ describe("bad input: exit 2, one line, nothing changes", () => {
     expect(result.stderr).toContain("alias");
   });
 
+  test("a mistyped store URL is named with its password masked", async () => {
+    for (const url of ["postgress://q:S3cretPW@db:5432/queue", "postgres:/q:S3cretPW@db:5432/queue"]) {
+      const result = await runCli(["--db", url, "list"], { env: home.env });
+      expect(result.exitCode).toBe(2);
+      expect(result.stderr).toContain("q:***@db");
+      expect(result.stderr).not.toContain("S3cretPW");
+    }
+    expect(await state()).toEqual(snapshot);
+  });
+
   test("control characters in bad input never reach stderr raw", async () => {
     const tricky = [
       ["enqueue", '{"id":"x","command":"e","\\u001b]0;owned\\u0007":1}'],

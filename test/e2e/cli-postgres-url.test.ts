@@ -102,4 +102,23 @@ describe("a PostgreSQL URL that is the user's mistake", () => {
       home.cleanup();
     }
   });
+
+  test.skipIf(!process.env.QUEUECTL_TEST_PG_URL)(
+    "a read-only command on a schema with no queue: exit 2, and the schema is not made",
+    async () => {
+      const typo = `qc_url_typo_${suffix}`;
+      for (const command of [["status"], ["export"], ["list"]]) {
+        const result = await runCli(command, {
+          env: { ...home.env, QUEUECTL_DB: withParams(`schema=${typo}`) },
+        });
+        expectBadInput(result, `there is no queue in schema "${typo}"`);
+      }
+      const admin = new SQL(process.env.QUEUECTL_TEST_PG_URL as string, { max: 1 });
+      try {
+        expect(await admin`SELECT nspname FROM pg_namespace WHERE nspname = ${typo}`).toEqual([]);
+      } finally {
+        await admin.close();
+      }
+    },
+  );
 });

@@ -295,6 +295,9 @@ describe("broken databases", () => {
       ["dlq", "list"],
       ["export"],
       ["config", "get"],
+      ["queue", "list"],
+      ["schedule", "list"],
+      ["purge", "--dry-run"],
     ]) {
       const result = await cli(["--db", typo, ...command]);
       expect(result.exitCode).toBe(2);
@@ -302,6 +305,9 @@ describe("broken databases", () => {
       expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
       expect(existsSync(typo)).toBe(false);
     }
+    // Completion (TAB after a mistyped --db) offers nothing, quietly.
+    const offered = await cli(["--db", typo, "completion", "--ids"]);
+    expect([offered.exitCode, offered.stdout, offered.stderr, existsSync(typo)]).toEqual([0, "", "", false]);
     // A command that writes makes the queue, and then the same read works.
     ok(await cli(["--db", typo, "enqueue", '{"id":"a","command":"x"}']));
     ok(await cli(["--db", typo, "show", "a"]));

@@ -8,6 +8,7 @@
 import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { openStore } from "../../src/store/open.ts";
 import { SqliteStore } from "../../src/store/sqlite/backend.ts";
 import { type CliResult, refused, runCli, succeeded, type TempHome, tempHome } from "../helpers/cli.ts";
 import { privateSchema, testStores } from "../helpers/pg-schema.ts";
@@ -62,7 +63,10 @@ for (const backend of testStores("export-trailer", "qc_trailer")) {
     const newTarget = async () => {
       const index = targets++;
       const schema = schemas[index];
-      if (schema !== undefined) return schema;
+      if (schema !== undefined) {
+        await (await openStore({ url: schema })).close();
+        return schema;
+      }
       const path = join(home.home, `target-${index}.db`);
       await new SqliteStore(path).close();
       return path;

@@ -7,7 +7,7 @@
 
 import { Database } from "bun:sqlite";
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isProcessAlive } from "../../src/worker/process-info.ts";
 import { MAX_WORKER_COUNT } from "../../src/worker/supervisor.ts";
@@ -135,6 +135,46 @@ describe("worker start", () => {
       for (const pid of pids) expect({ pid, alive: isProcessAlive(pid) }).toEqual({ pid, alive: false });
       expect(await withStore(context.home, (store) => store.workerList())).toEqual([]);
     } finally {
+      killAll(workerPids());
+    }
+  });
+
+  test("--db reaches the workers and the watcher through their environment, never their command line", async () => {
+    // What ps shows every local user: a PostgreSQL URL there would show its password.
+    const db = join(context.home.home, "named.db");
+    const folder = join(context.home.home, "jobs");
+    mkdirSync(folder, { mode: 0o700 });
+    writeFileSync(join(folder, "hello.yaml"), "command: echo hi\n");
+    try {
+      const result = await runCli(["--db", db, "worker", "start", "--count", "2", "--watch", folder], {
+        env: context.home.env,
+      });
+      expect(result.exitCode).toBe(0);
+      const pids = [
+        ...workerPids(),
+        ...readFileSync(join(context.home.home, "watch.pid"), "utf8")
+          .split(/\s+/)
+          .filter(Boolean)
+          .map(Number),
+      ];
+      expect(pids).toHaveLength(3);
+      for (const pid of pids) {
+        const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+        expect({ pid, db: argv.includes(db) || argv.includes("--db") }).toEqual({ pid, db: false });
+        expect(readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")).toContain(`QUEUECTL_DB=${db}`);
+      }
+      // And they serve that store: the jobfile's job runs there.
+      await waitFor(
+        async () =>
+          (await runCli(["--db", db, "show", "hello"], { env: context.home.env })).stdout.includes(
+            "completed",
+          ),
+        {
+          what: "the watched job to run in the named store",
+        },
+      );
+    } finally {
+      await runCli(["--db", db, "worker", "stop"], { env: context.home.env });
       killAll(workerPids());
     }
   });

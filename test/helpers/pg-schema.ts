@@ -4,7 +4,7 @@
  * queries; the schema is dropped after the block, pass or fail.
  */
 
-import { afterAll } from "bun:test";
+import { afterAll, beforeAll } from "bun:test";
 import { join } from "node:path";
 import { SQL } from "bun";
 import { openStore } from "../../src/store/open.ts";
@@ -46,7 +46,13 @@ export function testStores(suite: string, prefix: string): TestStore[] {
     console.warn(`${suite}: PostgreSQL skipped; set QUEUECTL_TEST_PG_URL to run it on both backends`);
     return [{ name: "sqlite" }];
   }
-  return [{ name: "sqlite" }, { name: "postgres", db: privateSchema(server, prefix).url }];
+  const { url } = privateSchema(server, prefix);
+  // The queue is made up front, as the SQLite side's home database is made by any command:
+  // read commands refuse a schema that holds no queue.
+  beforeAll(async () => {
+    await (await openStore({ url })).close();
+  });
+  return [{ name: "sqlite" }, { name: "postgres", db: url }];
 }
 
 /** The backend's store for `home` (its SQLite file, or the private schema), open for the duration of `work`. */

@@ -5,9 +5,9 @@
  */
 
 import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { chownSync, existsSync, mkdirSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runCli, type TempHome, tempHome } from "../helpers/cli.ts";
+import { CLI_PATH, runCli, type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.
 setDefaultTimeout(60_000);
@@ -54,5 +54,70 @@ describe.skipIf(process.getuid?.() !== 0)("a store another user owns", () => {
       2,
       expect.stringContaining(`${db} belongs to another user (uid 65534)`),
     ]);
+  });
+
+  test("a WAL or shared-memory file of theirs beside an own database is refused too", async () => {
+    const db = join(home.home, "walled.db");
+    const env = { ...home.env, QUEUECTL_DB: db };
+    expect((await runCli(["enqueue", '{"id":"x","command":"true"}'], { env })).exitCode).toBe(0);
+    for (const suffix of ["-wal", "-shm"]) {
+      // Planted before the worker opens the database: SQLite would use the file as it finds it.
+      const planted = `${db}${suffix}`;
+      writeFileSync(planted, "");
+      chownSync(planted, 65534, 65534);
+      const refused = await runCli(["worker", "run", "--drain"], { env });
+      expect([refused.exitCode, refused.stderr]).toEqual([
+        2,
+        expect.stringContaining(`${planted} belongs to another user (uid 65534)`),
+      ]);
+      rmSync(planted);
+    }
+  });
+});
+
+describe("file modes", () => {
+  // The usual umask, under which files are made readable by all unless made otherwise.
+  let umask = 0;
+  beforeEach(() => {
+    umask = process.umask(0o022);
+  });
+  afterEach(() => {
+    process.umask(umask);
+  });
+
+  test("a database a worker creates has its WAL and shared-memory files private too, whatever the umask", async () => {
+    const db = join(home.home, "fresh.db");
+    // A worker keeps its WAL open for as long as it runs: that is the file to check.
+    const worker = Bun.spawn(["bun", CLI_PATH, "worker", "run"], {
+      env: { ...home.env, QUEUECTL_DB: db },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    try {
+      await waitFor(() => existsSync(`${db}-wal`) && existsSync(`${db}-shm`), { what: "the WAL to exist" });
+      for (const file of [db, `${db}-wal`, `${db}-shm`])
+        expect([file, statSync(file).mode & 0o777]).toEqual([file, 0o600]);
+    } finally {
+      worker.kill("SIGTERM");
+      await worker.exited;
+    }
+  });
+
+  test("an existing store whose WAL others could read is tightened when it is opened", async () => {
+    const db = join(home.home, "loose.db");
+    const env = { ...home.env, QUEUECTL_DB: db };
+    expect((await runCli(["enqueue", '{"id":"x","command":"true"}'], { env })).exitCode).toBe(0);
+    writeFileSync(`${db}-wal`, "");
+    chmodSync(`${db}-wal`, 0o644);
+    // Checked while a worker holds it open: the last connection to close removes the WAL.
+    const worker = Bun.spawn(["bun", CLI_PATH, "worker", "run"], { env, stdout: "pipe", stderr: "pipe" });
+    try {
+      await waitFor(() => existsSync(`${db}-wal`) && (statSync(`${db}-wal`).mode & 0o777) === 0o600, {
+        what: "the WAL to be tightened",
+      });
+    } finally {
+      worker.kill("SIGTERM");
+      await worker.exited;
+    }
   });
 });

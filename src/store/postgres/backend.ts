@@ -55,8 +55,13 @@ import * as webhooks from "./webhooks.ts";
  * Opens (creating and migrating when needed) the queue at a postgres:// URL, with a pool of
  * `connections` (default 1; see openConnection).
  */
-export async function openPostgresStore(url: string, connections?: number): Promise<PostgresStore> {
-  return new PostgresStore(await openConnection(url, connections));
+/** `mustExist`: refuse a schema that holds no queue instead of making one (open.ts). Default false. */
+export async function openPostgresStore(
+  url: string,
+  connections?: number,
+  mustExist = false,
+): Promise<PostgresStore> {
+  return new PostgresStore(await openConnection(url, connections, mustExist));
 }
 
 type Notify = () => Promise<void>;

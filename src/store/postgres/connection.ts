@@ -216,6 +216,7 @@ export interface PostgresConnection {
 export async function openConnection(
   url: string,
   connections: number = DEFAULT_CONNECTIONS,
+  mustExist = false,
 ): Promise<PostgresConnection> {
   const target = parsePostgresUrl(url);
   const sql = new SQL(target.url, {
@@ -236,7 +237,15 @@ export async function openConnection(
       }
       schema = String(row.schema);
     }
-    if ((await quickSchemaVersion(sql, schema)) !== POSTGRES_SCHEMA_VERSION) {
+    const version = await quickSchemaVersion(sql, schema);
+    // A command that only reads refuses a schema with no queue rather than make one (open.ts).
+    if (version === null && mustExist) {
+      throw new UserError(
+        `there is no queue in schema "${schema}" at ${target.location}`,
+        "check ?schema= in --db or QUEUECTL_DB; a queue's schema is made by its first enqueue, add, sync or worker",
+      );
+    }
+    if (version !== POSTGRES_SCHEMA_VERSION) {
       // Loaded here, not at the top: see schema-version.ts.
       const { migrateSchema } = await import("./migrations.ts");
       await migrateSchema(sql, schema, target.location);

@@ -6,7 +6,7 @@
  */
 
 import { Database, SQLiteError } from "bun:sqlite";
-import { accessSync, chmodSync, constants, existsSync, statSync } from "node:fs";
+import { accessSync, chmodSync, closeSync, constants, existsSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { runtimeError, StoreGoneError, UserError } from "../../core/errors.ts";
 import { quickSchemaVersion, SQLITE_SCHEMA_VERSION } from "./schema-version.ts";
@@ -92,6 +92,7 @@ function openDatabase(path: string, options: SqliteOptions): { db: Database; rea
 }
 
 function openReadWrite(path: string, options: SqliteOptions): Database {
+  createPrivately(path);
   const db = new Database(path, { create: true, strict: true });
   try {
     db.run(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? defaultBusyTimeoutMs()}`);
@@ -114,13 +115,32 @@ function openReadWrite(path: string, options: SqliteOptions): Database {
   }
 }
 
-/** Tighten only: a file the user made read-only (0400) stays read-only. */
-function tightenMode(path: string): void {
+/**
+ * A new database file is made 0600 before SQLite opens it. SQLite gives the `-wal` and `-shm`
+ * files it creates the mode of the database file, and a worker keeps them for as long as it
+ * runs: made under the umask (0644, say), every job's spec, env and output tail would pass
+ * through a WAL other local users can read. An existing file is left to tightenMode.
+ */
+function createPrivately(path: string): void {
   try {
-    const mode = statSync(path).mode & 0o777;
-    if ((mode & 0o077) !== 0) chmodSync(path, mode & 0o700);
+    closeSync(openSync(path, "wx", 0o600));
   } catch {
-    // A read-only file system or someone else's file: the queue still opens as it can.
+    // There already, or not creatable here: SQLite's own open says what is wrong.
+  }
+}
+
+/**
+ * Tighten only: a file the user made read-only (0400) stays read-only. The `-wal` and `-shm`
+ * files too, when a store made before they were created 0600 left them open to others.
+ */
+function tightenMode(path: string): void {
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      const mode = statSync(file).mode & 0o777;
+      if ((mode & 0o077) !== 0) chmodSync(file, mode & 0o700);
+    } catch {
+      // Absent, a read-only file system or someone else's file: the queue still opens as it can.
+    }
   }
 }
 
