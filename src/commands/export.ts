@@ -10,10 +10,12 @@
  */
 
 import type { CAC } from "cac";
+import { canceledAtOnceWarnings } from "../core/dependencies.ts";
 import { DuplicateIdError, runtimeError, UserError } from "../core/errors.ts";
 import { missingDependencyWarnings } from "../core/import-waits.ts";
 import { limitsText } from "../core/resource-limits.ts";
 import { inputChunks, spoolIfPipe, textLines } from "../core/text-lines.ts";
+import { findCanceledAtOnce } from "../flow/enqueue.ts";
 import { EXPORT_FORMAT, type ExportCounts, exportCounts, exportLine } from "../flow/export-format.ts";
 import { IMPORT_BATCH, importBatches } from "../flow/import-read.ts";
 import { colors, printJson, safeText } from "../render.ts";
@@ -173,11 +175,13 @@ export function registerExportImport(cli: CAC): void {
               );
             throw error;
           });
-        return imported;
+        // Said as enqueue says it, naming the dependency and what makes the job wait again.
+        const canceled = await findCanceledAtOnce(store, new Map(imported.canceledAtOnce));
+        return { ...imported, warnings: canceledAtOnceWarnings(canceled) };
       }).finally(source.cleanup);
       if (showProgress && result.jobsImported + result.jobsSkipped >= IMPORT_BATCH)
         process.stderr.write("\n");
-      for (const line of missingDependencyWarnings(result.missingDependencies))
+      for (const line of [...missingDependencyWarnings(result.missingDependencies), ...result.warnings])
         process.stderr.write(`warning: ${safeText(line)}\n`);
       if (options.json) {
         printJson({

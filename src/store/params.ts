@@ -59,6 +59,8 @@ export interface JobImportParams {
   /** Skip ids the store already has instead of refusing them. Default false. */
   merge?: boolean;
   onProgress?: ProgressReport;
+  /** When a waiting job whose dependency already ended is canceled. Default: the clock at the call. */
+  now?: number;
 }
 
 export interface JobImportStreamParams {
@@ -66,6 +68,8 @@ export interface JobImportStreamParams {
   /** As in JobImportParams. Default false. */
   merge?: boolean;
   onProgress?: ProgressReport;
+  /** As in JobImportParams. Default: the clock at the call. */
+  now?: number;
 }
 
 /** `jobList`'s filters: absent ones do not filter; no limit means every job. */

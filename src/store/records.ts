@@ -248,6 +248,11 @@ export interface ImportResult {
   configImported: number;
   /** Imported jobs that wait for an id the store lacks, which counts as done (core/import-waits.ts). */
   missingDependencies: MissingDependency[];
+  /**
+   * Imported jobs that were waiting on a dependency that had already ended dead or canceled,
+   * with what they wait for: canceled at once, as such a job enqueued is, not left waiting forever.
+   */
+  canceledAtOnce: [id: string, after: string[]][];
 }
 
 /** Part of a streamed import: jobs, and the settings read since the previous batch. */

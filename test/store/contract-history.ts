@@ -121,6 +121,7 @@ export function historyContract(withStore: WithStore): void {
         queuesImported: 0,
         configImported: 0,
         missingDependencies: [],
+        canceledAtOnce: [],
       });
       expect((await store.jobGet({ id: "kept" }))?.state).toBe("pending");
       expect(await store.attemptList({ jobId: "kept" })).toEqual([]);

@@ -82,6 +82,7 @@ export function streamsContract(withStore: WithStore): void {
         queuesImported: 1,
         configImported: 1,
         missingDependencies: [],
+        canceledAtOnce: [],
       });
       expect(await store.configGetAll()).toMatchObject({ "max-retries": "7" });
       // x waits for y, which completed, so x is claimable.

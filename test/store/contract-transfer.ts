@@ -168,6 +168,28 @@ export function transferContract(withStore: WithStore): void {
   );
 
   test(
+    "a waiting job whose dependency already ended dead or canceled is canceled at once, with what waits on it",
+    withStore(async ({ store }) => {
+      // In the store already: one canceled, one that used up its retries.
+      await store.jobImportMany({
+        jobs: [record("gone", { state: "canceled" }), record("broke", { state: "dead" })],
+      });
+      const waits = (id: string, after: string[]) =>
+        record(id, { spec: { id, command: `echo ${id}`, after } });
+      const result = await store.jobImportMany({
+        jobs: [waits("b", ["gone"]), waits("c", ["b"]), waits("e", ["broke"]), waits("fine", [])],
+        now: T0 + 5,
+      });
+      expect(result.canceledAtOnce.map(([id]) => id).sort()).toEqual(["b", "e"]);
+      const states = await Promise.all(
+        ["b", "c", "e", "fine"].map(async (id) => (await store.jobGet({ id }))?.state),
+      );
+      expect(states).toEqual(["canceled", "canceled", "canceled", "pending"]);
+      expect((await store.jobGet({ id: "b" }))?.last_error).toBe("dependency gone ended canceled");
+    }),
+  );
+
+  test(
     "an id is a job's or a schedule's: import refuses, and --merge skips, one the store has as the other",
     withStore(async ({ store }) => {
       const spec = { id: "pend", command: "echo s", schedule: "0 4 * * *" };

@@ -110,13 +110,20 @@ async function cancelJob(
   jobId: string,
   decision: Extract<DependentState, { state: "canceled" }>,
   now: number,
-): Promise<void> {
+): Promise<boolean> {
   const changed = await tx`
     UPDATE jobs SET state = 'canceled', canceled_by = ${decision.root}, finished_at = ${now}::bigint,
                     updated_at = ${now}::bigint, last_error = ${decision.reason}
     WHERE id = ${jobId} AND state IN ('pending', 'failed')
     RETURNING id`;
   if (changed.length > 0) await cancelDownstream(tx, jobId, decision.root, decision.reason, now);
+  return changed.length > 0;
+}
+
+/** See sqlite/dependencies.ts: an imported job that waits on a dependency already ended. */
+export async function cancelIfDependencyEnded(tx: SQL, jobId: string, now: number): Promise<boolean> {
+  const decision = dependentState(await dependencyStatuses(tx, jobId));
+  return decision.state === "canceled" && (await cancelJob(tx, jobId, decision, now));
 }
 
 /** See sqlite/dependencies.ts: a single job queued by hand must be able to run. */

@@ -11,7 +11,7 @@ import { firstRejected, importDuplicateError, scheduleDuplicateError } from "../
 import type { JobExportPage, JobExportParams, JobImportParams, JobImportStreamParams } from "../params.ts";
 import { completedAt, type ImportResult, type JobRecord, type StoreSettings } from "../records.ts";
 import { rowToJobRecord } from "../rows.ts";
-import { lockDependenciesExclusive } from "./dependencies.ts";
+import { cancelIfDependencyEnded, lockDependenciesExclusive } from "./dependencies.ts";
 import { INSERT_BATCH } from "./insert.ts";
 import { queueLimitsSet } from "./limits.ts";
 import { queueNotifySet } from "./webhooks.ts";
@@ -188,6 +188,7 @@ export async function importJobs(tx: SQL, schema: string, params: JobImportParam
     batches: toAsync(batches),
     merge: params.merge,
     onProgress: params.onProgress,
+    now: params.now,
   });
 }
 
@@ -238,6 +239,7 @@ export async function importJobStream(
   const missingDependencies = importWaits(waiting, new Set(missing.map((row) => row.id)));
   await importDependencies(tx, edges);
   return {
+    canceledAtOnce: await cancelWhereDependencyEnded(tx, waiting, params.now ?? Date.now()),
     jobsImported,
     jobsSkipped: jobsSeen - jobsImported,
     schedulesImported: schedulesSeen - schedulesSkipped,
@@ -253,6 +255,25 @@ export async function importJobStream(
  * dependency that is not in the store (purged at the source) counts as done, as it does
  * for releaseDependents.
  */
+/** See sqlite/transfer.ts: waiting jobs whose dependency already ended are canceled at once. */
+async function cancelWhereDependencyEnded(
+  tx: SQL,
+  waiting: ReadonlyMap<string, string[]>,
+  now: number,
+): Promise<[id: string, after: string[]][]> {
+  if (waiting.size === 0) return [];
+  const stuck = (await tx`
+    SELECT DISTINCT d.job_id AS id FROM job_deps d JOIN jobs dep ON dep.id = d.depends_on
+    WHERE d.job_id = ANY(${[...waiting.keys()]}::text[]) AND dep.state IN ('dead', 'canceled')`) as {
+    id: string;
+  }[];
+  const canceled: [id: string, after: string[]][] = [];
+  for (const { id } of stuck) {
+    if (await cancelIfDependencyEnded(tx, id, now)) canceled.push([id, waiting.get(id) ?? []]);
+  }
+  return canceled;
+}
+
 async function importDependencies(tx: SQL, edges: [id: string, dependency: string][]): Promise<void> {
   if (edges.length === 0) return;
   await tx`

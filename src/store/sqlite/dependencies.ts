@@ -86,7 +86,7 @@ function cancelJob(
   jobId: string,
   decision: Extract<DependentState, { state: "canceled" }>,
   now: number,
-): void {
+): boolean {
   const changed = db
     .query(`
       UPDATE jobs SET state = 'canceled', canceled_by = ?1, finished_at = ?2, updated_at = ?2,
@@ -94,6 +94,17 @@ function cancelJob(
       WHERE id = ?4 AND state IN ('pending', 'failed')`)
     .run(decision.root, now, decision.reason, jobId).changes;
   if (changed > 0) cancelDownstream(db, jobId, decision.root, decision.reason, now);
+  return changed > 0;
+}
+
+/**
+ * An imported job that waits, canceled at once (with what waits on it) when a dependency in
+ * the store already ended dead or canceled, by the rule setDependencies applies; its
+ * dependency rows are already written. True when it was canceled.
+ */
+export function cancelIfDependencyEnded(db: Database, jobId: string, now: number): boolean {
+  const decision = dependentState(dependencyStatuses(db, jobId));
+  return decision.state === "canceled" && cancelJob(db, jobId, decision, now);
 }
 
 /**

@@ -17,6 +17,7 @@ import {
   type StoreSettings,
 } from "../records.ts";
 import { rowToJobRecord } from "../rows.ts";
+import { cancelIfDependencyEnded } from "./dependencies.ts";
 import { queueLimitsSet } from "./limits.ts";
 import { queueNotifySet } from "./webhooks.ts";
 
@@ -130,7 +131,7 @@ export function importJobs(db: Database, params: JobImportParams): ImportResult 
     params.onProgress?.(importer.jobsSeen);
   }
   if (params.jobs.length === 0) params.onProgress?.(0);
-  return importer.finish();
+  return importer.finish(params.now ?? Date.now());
 }
 
 /** importJobs for input that streams in batches, inside the caller's held-open transaction. */
@@ -140,7 +141,7 @@ export async function importJobStream(db: Database, params: JobImportStreamParam
     importer.add(batch);
     params.onProgress?.(importer.jobsSeen);
   }
-  return importer.finish();
+  return importer.finish(params.now ?? Date.now());
 }
 
 /**
@@ -259,7 +260,7 @@ class JobImporter {
    * releaseDependents; those of jobs that have yet to run are reported, and such jobs may not
    * wait for each other in a cycle (import-waits.ts).
    */
-  finish(): ImportResult {
+  finish(now: number): ImportResult {
     const named = [...new Set([...this.waiting.values()].flat())];
     const missing =
       named.length === 0
@@ -280,6 +281,7 @@ class JobImporter {
       block.run(id);
     }
     return {
+      canceledAtOnce: this.cancelWhereDependencyEnded(now),
       jobsImported: this.jobsImported,
       jobsSkipped: this.jobsSeen - this.jobsImported,
       schedulesImported: this.schedulesSeen - this.schedulesSkipped,
@@ -288,5 +290,18 @@ class JobImporter {
       configImported: this.written.config.size,
       missingDependencies,
     };
+  }
+
+  /** Waiting jobs whose dependency already ended dead or canceled: canceled at once, not left waiting. */
+  private cancelWhereDependencyEnded(now: number): [id: string, after: string[]][] {
+    if (this.waiting.size === 0) return [];
+    const stuck = this.db
+      .query(`
+        SELECT DISTINCT d.job_id AS id FROM job_deps d JOIN jobs dep ON dep.id = d.depends_on
+        WHERE d.job_id IN (SELECT value FROM json_each(?)) AND dep.state IN ('dead', 'canceled')`)
+      .all(JSON.stringify([...this.waiting.keys()])) as { id: string }[];
+    return stuck
+      .filter(({ id }) => cancelIfDependencyEnded(this.db, id, now))
+      .map(({ id }) => [id, this.waiting.get(id) ?? []]);
   }
 }
