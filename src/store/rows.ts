@@ -129,7 +129,8 @@ export function rowToJobRecord(row: Row): JobRecord {
         return rest;
       })
       .sort((a, b) => a.token - b.token),
-    // Only a purge's archive reads the reports; export's SELECT leaves them out.
+    // A job's last progress and its result travel with it (export, a purge's archive), so a job
+    // that waits on it still gets the result in the store it moves to.
     ...("result" in row
       ? {
           progress_pct: toNullableNumber(row.progress_pct),

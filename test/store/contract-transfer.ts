@@ -37,6 +37,9 @@ export function record(id: string, extra: Partial<JobRecord> = {}): JobRecord {
     canceled_by: null,
     schedule_id: null,
     attempt_history: [],
+    progress_pct: null,
+    progress_message: null,
+    result: null,
     ...extra,
   };
 }
@@ -164,6 +167,24 @@ export function transferContract(withStore: WithStore): void {
       const claim = () => store.jobClaim({ workerId: "w", host: "h", now: T0 + 1, leaseMs: 10 });
       for (let job = await claim(); job; job = await claim()) ids.push(job.id);
       expect(ids.sort()).toEqual(["child", "here", "p1"]);
+    }),
+  );
+
+  test(
+    "a job's result and last progress travel with it, so what waits on it still gets the result",
+    withStore(async ({ store }) => {
+      const done = record("done", {
+        state: "completed",
+        attempts: 1,
+        finished_at: T0 + 1,
+        exit_code: 0,
+        progress_pct: 100,
+        progress_message: "all of it",
+        result: '{"rows":42}',
+      });
+      await store.jobImportMany({ jobs: [done] });
+      expect(await exportAll(store)).toEqual([done]);
+      expect(await store.jobResults({ ids: ["done"] })).toEqual([{ id: "done", result: '{"rows":42}' }]);
     }),
   );
 

@@ -40,7 +40,7 @@ export const JOB_RECORD_COLUMNS = `
 /** A running job travels as pending with its unfinished attempt uncounted, as `jobRelease` would leave it. */
 export async function exportJobs(sql: SQL, params: JobExportParams): Promise<JobExportPage> {
   const rows = (await sql`
-    SELECT seq, ${sql.unsafe(JOB_RECORD_COLUMNS)},
+    SELECT seq, ${sql.unsafe(JOB_RECORD_COLUMNS)}, progress_pct, progress_message, result,
            CASE WHEN jobs.state = 'processing' THEN 'pending' ELSE jobs.state END AS state,
            CASE WHEN jobs.state = 'processing' THEN GREATEST(jobs.attempts - 1, 0) ELSE jobs.attempts END
              AS attempts

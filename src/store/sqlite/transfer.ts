@@ -50,7 +50,7 @@ export const JOB_RECORD_COLUMNS = `
 export function exportJobs(db: Database, params: JobExportParams): JobExportPage {
   const rows = db
     .query(`
-      SELECT seq, ${JOB_RECORD_COLUMNS},
+      SELECT seq, ${JOB_RECORD_COLUMNS}, progress_pct, progress_message, result,
              CASE WHEN jobs.state = 'processing' THEN 'pending' ELSE jobs.state END AS state,
              CASE WHEN jobs.state = 'processing' THEN MAX(jobs.attempts - 1, 0) ELSE jobs.attempts END AS attempts
       FROM jobs
