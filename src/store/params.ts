@@ -370,6 +370,8 @@ export interface WebhookDeliveryClaimParams {
   now: number;
   leaseMs: number;
   limit: number;
+  /** URLs to claim nothing for (the caller has enough of their sends under way). Default none. */
+  skipUrls?: readonly string[];
 }
 
 export interface WebhookDeliveryRecordParams {

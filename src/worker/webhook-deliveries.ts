@@ -21,6 +21,12 @@ export const DELIVERY_TIMEOUT_MS = 10_000;
 const DELIVERY_LEASE_MS = 2 * DELIVERY_TIMEOUT_MS;
 /** Deliveries one tick claims and sends at once. */
 const DELIVERY_BATCH = 20;
+/**
+ * Sends to one URL under way at once (4, or a few more): a receiver that hangs then holds 4
+ * of the 20, and every other receiver's deliveries go out beside them. Claims take at most
+ * this many rows each and skip the URLs that have it, so no one claim fills the room.
+ */
+const SENDS_PER_URL = 4;
 /** The longest an idle worker waits before looking for due deliveries again (1 s). */
 const DELIVERY_POLL_MS = 1_000;
 /** Enough of a receiver's error answer to tell what went wrong. */
@@ -85,6 +91,13 @@ export function webhookDeliveryService(params: {
    * deliveries (and their retries) for that long.
    */
   const inFlight = new Set<Promise<void>>();
+  /** Sends under way by URL, for SENDS_PER_URL. */
+  const perUrl = new Map<string, number>();
+  const track = (url: string, change: 1 | -1) => {
+    const count = (perUrl.get(url) ?? 0) + change;
+    if (count > 0) perUrl.set(url, count);
+    else perUrl.delete(url);
+  };
   const sendOne = async (
     delivery: WebhookDelivery,
     claimId: string,
@@ -109,7 +122,7 @@ export function webhookDeliveryService(params: {
   };
   const sendDue = async (): Promise<void> => {
     for (;;) {
-      const room = DELIVERY_BATCH - inFlight.size;
+      const room = Math.min(DELIVERY_BATCH - inFlight.size, SENDS_PER_URL);
       if (room <= 0) return;
       const claimId = `${params.workerId}-${randomBytes(4).toString("hex")}`;
       const claimed = await store.webhookDeliveryClaim({
@@ -117,14 +130,19 @@ export function webhookDeliveryService(params: {
         now: params.now(),
         leaseMs: DELIVERY_LEASE_MS,
         limit: room,
+        skipUrls: [...perUrl].filter(([, count]) => count >= SENDS_PER_URL).map(([url]) => url),
       });
       if (claimed.length === 0) return;
       // Read per batch, so a changed secret signs the very next delivery.
       const secret = signingSecret(await store.configGetAll());
       for (const delivery of claimed) {
+        track(delivery.url, 1);
         const sending: Promise<void> = sendOne(delivery, claimId, secret)
           .catch(params.onError)
-          .finally(() => inFlight.delete(sending));
+          .finally(() => {
+            inFlight.delete(sending);
+            track(delivery.url, -1);
+          });
         inFlight.add(sending);
       }
       if (claimed.length < room) return;

@@ -71,6 +71,31 @@ for (const backend of backends) {
       await r.stop();
     });
 
+    test("a receiver that hangs with many deliveries due holds only a few sends; the others still go out", async () => {
+      const { h, store, r } = await setUp(backend);
+      // More than the 20 sends a worker keeps under way, all to the receiver that hangs.
+      const slow = Array.from({ length: 30 }, (_, i) => ({
+        id: `slow-${i}`,
+        command: "true",
+        notify: [{ url: r.url("/hang"), events: ["completed" as const] }],
+      }));
+      await h.enqueue(store, slow);
+      h.start(store, { concurrency: 4 });
+      for (const job of slow) await h.settled(store, job.id);
+      await waitFor(() => r.received.filter((entry) => entry.path === "/hang").length >= 4, {
+        what: "the hanging receiver's calls",
+      });
+      await h.enqueue(store, [
+        { id: "quick", command: "true", notify: [{ url: r.url("/quick"), events: ["completed"] }] },
+      ]);
+      await waitFor(() => r.received.some((entry) => entry.path === "/quick"), {
+        timeoutMs: 7_000,
+        what: "the other receiver's delivery, well within the hanging calls' 10 s timeout",
+      });
+      expect(r.received.filter((entry) => entry.path === "/hang").length).toBeLessThanOrEqual(8);
+      await r.stop();
+    });
+
     test("completed, failed and dead arrive once per URL, signed, from the job, its queue and the config", async () => {
       const { h, store, r } = await setUp(backend);
       await store.queueNotifySet({

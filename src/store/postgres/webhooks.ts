@@ -70,6 +70,7 @@ export async function webhookDeliveryClaim(
     WHERE id IN (
       SELECT id FROM webhook_deliveries
       WHERE status = 'pending' AND next_attempt_at <= ${params.now}::bigint
+        AND url <> ALL(${[...(params.skipUrls ?? [])]}::text[])
       ORDER BY next_attempt_at, id LIMIT ${params.limit}::int
       FOR UPDATE SKIP LOCKED)
     RETURNING *`;

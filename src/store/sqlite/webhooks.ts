@@ -81,10 +81,16 @@ export function webhookDeliveryClaim(db: Database, params: WebhookDeliveryClaimP
       UPDATE webhook_deliveries SET next_attempt_at = ?1, claimed_by = ?2
       WHERE id IN (
         SELECT id FROM webhook_deliveries
-        WHERE status = 'pending' AND next_attempt_at <= ?3
+        WHERE status = 'pending' AND next_attempt_at <= ?3 AND url NOT IN (SELECT value FROM json_each(?5))
         ORDER BY next_attempt_at, id LIMIT ?4)
       RETURNING *`)
-    .all(params.now + params.leaseMs, params.claimId, params.now, params.limit) as Row[];
+    .all(
+      params.now + params.leaseMs,
+      params.claimId,
+      params.now,
+      params.limit,
+      JSON.stringify(params.skipUrls ?? []),
+    ) as Row[];
   return rows.map(rowToDelivery).sort((a, b) => a.id - b.id);
 }
 
