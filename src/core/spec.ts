@@ -66,6 +66,9 @@ function normalizeId(value: unknown): string {
   if (CONTROL_CHARACTERS.test(id)) fail("id", "contains control characters", "use printable characters only");
   // Every command that takes an id reads it as an argument, where a leading "-" is an option.
   if (id.startsWith("-")) fail("id", `"${id}" starts with "-"`, "start it with a letter or digit");
+  // A URL path reads "." and ".." as steps, so the REST API could never name such a job.
+  if (id === "." || id === "..")
+    fail("id", `"${id}" is a path step, not a name`, 'give the job a name, e.g. "build"');
   return id;
 }
 

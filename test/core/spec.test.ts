@@ -110,6 +110,8 @@ describe("normalizeSpec", () => {
     [{ id: "a", command: "x", state: "completed" }, '`state` can only be "pending"'],
     [{ id: "a", command: "x", after: ["a"] }, "`after` names the job itself"],
     [{ id: "-dash", command: "x" }, 'starts with "-"'],
+    [{ id: "..", command: "x" }, "is a path step, not a name"],
+    [{ id: ".", command: "x" }, "is a path step, not a name"],
     [{ id: "a", command: "x", run_at: "2026-02-30T00:00:00Z" }, "not a date on the calendar"],
     [["not", "an", "object"], "a job must be a JSON object"],
     [null, "a job must be a JSON object"],
