@@ -19,6 +19,7 @@ import {
   typedStoreOption,
   unknownLeadingOption,
   unmarkedArguments,
+  VERSION_FLAGS,
   withWordsAfterDashes,
 } from "./cli-argv.ts";
 import { nearestName, suggestion, UserError } from "./core/errors.ts";
@@ -115,6 +116,18 @@ function joinGroupCommand(args: string[], cli: CAC): string[] | undefined {
  * Registers the global options and the commands `word` needs: its own module when it names
  * one, else every module, for the full `--help` and for suggestions after a typo.
  */
+/** The top-level help's options with the flag cac never sees, the columns aligned again. */
+function withVersionLine(body: string): string {
+  const rows = body
+    .split("\n")
+    .map((line) => /^\s*(\S.*?)\s{2,}(.*)$/.exec(line))
+    .filter((match): match is RegExpExecArray => match !== null)
+    .map((match) => [match[1] ?? "", match[2] ?? ""]);
+  rows.push(["-v, --version", "Print the version (given alone)"]);
+  const width = Math.max(...rows.map(([names]) => names?.length ?? 0));
+  return rows.map(([names, text]) => `  ${(names ?? "").padEnd(width)}  ${text}`).join("\n");
+}
+
 async function buildCli(word: string | undefined): Promise<CAC> {
   const cli = cac("queuectl");
   cli.option(
@@ -133,6 +146,9 @@ async function buildCli(word: string | undefined): Promise<CAC> {
     const usage = sections.find((section) => section.title === "Usage")?.body ?? "";
     const command = cli.commands.find((c) => usage.trim() === `$ queuectl ${c.rawName}`);
     if (command?.description) sections.splice(2, 0, { body: command.description });
+    // `--version` is read before cac (alone only, see cli-argv.ts), so cac does not list it.
+    const options = sections.find((section) => section.title === "Options");
+    if (command === undefined && options) options.body = withVersionLine(options.body);
     return sections;
   });
   return cli;
@@ -259,9 +275,14 @@ async function parseAndRun(cli: CAC, argv: string[], args: string[]): Promise<vo
     if (cli.args[0] === undefined) {
       const globals = cli.globalCommand.options.flatMap((option) => option.names);
       const option = unknownLeadingOption(args, globals);
-      throw option === undefined
-        ? new UserError("no command given", "see `queuectl --help`")
-        : new UserError(`unknown option \`${option}\``, "see `queuectl --help`");
+      if (option === undefined) throw new UserError("no command given", "see `queuectl --help`");
+      const nearest = option.startsWith("--")
+        ? nearestName(option, [...globals, ...VERSION_FLAGS])
+        : undefined;
+      throw new UserError(
+        `unknown option \`${option}\``,
+        `${nearest ? `did you mean \`${nearest}\`?; ` : ""}see \`queuectl --help\``,
+      );
     }
     const word = String(cli.args[0] ?? "");
     refuseUnknownCommand(cli, word);

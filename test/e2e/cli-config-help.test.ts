@@ -58,8 +58,11 @@ describe("config", () => {
 });
 
 describe("version and help", () => {
-  test("--version", async () => {
+  test("--version, listed in --help with the other options, aligned", async () => {
     expect(succeeded(await cli("--version"))).toBe("queuectl, version 1.0.0\n");
+    const options = succeeded(await cli("--help")).split("Options:\n")[1] ?? "";
+    expect(options).toContain("  -v, --version  Print the version (given alone)");
+    expect(options).toContain("  -h, --help     Display this message");
   });
 
   test("--help and no arguments list every command", async () => {

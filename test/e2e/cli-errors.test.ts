@@ -253,6 +253,7 @@ const cases: [string, () => string[], string, string?][] = [
     '--port must be a whole number of at least 0, got "0x50"',
   ],
   ["an unsupported database URL", () => ["--db", "mysql://localhost/q", "list"], "unsupported database URL"],
+  ["a near-miss of --version", () => ["--verison"], "did you mean `--version`?"],
   [
     "dashboard --host that is no address",
     () => ["dashboard", "--host", "999.1.1.1"],
