@@ -36,6 +36,8 @@ export interface ScheduleApplyResult {
 export interface ChangeCounts {
   create: number;
   update: number;
+  /** Rows that only record their new file or folder (a move, a re-clone): nothing runs. */
+  redeclare: number;
   already_completed: number;
   cancel: number;
   forget: number;
@@ -44,12 +46,12 @@ export interface ChangeCounts {
   schedule_remove: number;
 }
 
-const GROUP: Record<JobfileAction, "create" | "update" | "already_completed" | "cancel" | "forget"> = {
+const GROUP: Record<JobfileAction, Exclude<keyof ChangeCounts, `schedule_${string}`>> = {
   create: "create",
   replace: "update",
   defer: "update",
   dropDeferred: "update",
-  redeclare: "update",
+  redeclare: "redeclare",
   showCompleted: "already_completed",
   skipCompleted: "already_completed",
   cancel: "cancel",
@@ -60,6 +62,7 @@ function countActions(ids: Partial<Record<JobfileAction, readonly string[]>>): C
   const counts: ChangeCounts = {
     create: 0,
     update: 0,
+    redeclare: 0,
     already_completed: 0,
     cancel: 0,
     forget: 0,

@@ -159,7 +159,9 @@ export function syncRunOf(params: SyncRunParams): FolderSyncRun {
     by: params.by,
     files: outcome.fileCount,
     created: counts ? counts.create + counts.schedule_create : 0,
-    updated: counts ? counts.update + counts.already_completed + counts.schedule_update : 0,
+    updated: counts
+      ? counts.update + counts.redeclare + counts.already_completed + counts.schedule_update
+      : 0,
     canceled: counts ? counts.cancel + counts.schedule_remove : 0,
     unchanged: outcome.plan.unchanged.length + outcome.plan.schedules.unchanged.length,
     problems: problems.length,

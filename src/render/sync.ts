@@ -214,13 +214,15 @@ function countParts(counts: ChangeCounts, tense: "plan" | "applied", forgetWhy =
   const parts: [number, string, string][] = [
     [counts.create + counts.schedule_create, "to create", "created"],
     [counts.update + counts.schedule_update, "to update", "updated"],
+    [counts.redeclare, "to re-declare (not re-run)", "re-declared (not re-run)"],
     [counts.already_completed, "already completed (not re-run)", "already completed (not re-run)"],
     [counts.cancel, "to cancel", "canceled"],
     [counts.forget, `to forget (${forgetWhy}, history kept)`, "forgotten"],
   ];
+  const alwaysNamed = new Set(["to create", "to update", "to cancel"]);
   const shown = parts
     // The plan always names create, update and cancel, as terraform does; the rest when they occur.
-    .filter(([n], index) => n > 0 || (plan && index !== 2 && index !== 4))
+    .filter(([n, planned]) => n > 0 || (plan && alwaysNamed.has(planned)))
     .map(([n, planned, applied]) => `${n} ${plan ? planned : applied}`);
   if (counts.schedule_remove > 0)
     shown.push(`${count(counts.schedule_remove, "schedule")} ${plan ? "to remove" : "removed"}`);

@@ -120,6 +120,7 @@ describe("queuectl watch", () => {
         create: 0,
         update: 0,
         already_completed: 0,
+        redeclare: 0,
         cancel: 0,
         forget: 0,
         schedule_create: 0,
