@@ -65,6 +65,26 @@ export function dependenciesContract(withStore: WithStore): void {
   );
 
   test(
+    "a purge keeps a finished job while a job that waits on it has yet to finish: it still gets the result",
+    withStore(async ({ store }) => {
+      await store.jobInsertMany({
+        jobs: [newJob("a"), newJob("slow"), newJob("b", { after: ["a", "slow"] })],
+        now: T0,
+      });
+      await run(store, "a", "completed", T0 + 1);
+      const purge = () => store.jobPurge({ states: ["completed"], finishedBefore: T0 + 10, dryRun: false });
+      // b waits (for slow too): a stays, with its result.
+      expect(await purge()).toEqual([]);
+      await run(store, "slow", "completed", T0 + 2);
+      expect(await store.jobGet({ id: "b" })).toMatchObject({ state: "pending" });
+      expect(await purge()).toEqual([]);
+      // Once b has run, a (and slow, and b) may go.
+      await run(store, "b", "completed", T0 + 3);
+      expect((await purge()).sort()).toEqual(["a", "b", "slow"]);
+    }),
+  );
+
+  test(
     "queuing a dependency again leaves its running and completed dependents alone, even with a stale cause",
     withStore(async ({ store, location }) => {
       await store.jobInsertMany({

@@ -2,7 +2,7 @@
 
 import type { SQL } from "bun";
 import type { JobPurgeParams, QueueSetParams } from "../params.ts";
-import { purgeableStates } from "../purge.ts";
+import { AWAITED_BY_UNFINISHED_SQL, purgeableStates } from "../purge.ts";
 import type { QueueInfo } from "../records.ts";
 import { rowsToQueues } from "../rows.ts";
 import { jobRecordsByIds } from "./archive.ts";
@@ -42,7 +42,7 @@ export async function jobPurge(tx: SQL, params: JobPurgeParams): Promise<string[
     (await tx`
       SELECT id FROM jobs
       WHERE state = ANY(${finished}::text[]) AND COALESCE(finished_at, updated_at) < ${params.finishedBefore}::bigint
-        AND NOT declared
+        AND NOT declared AND NOT ${tx.unsafe(AWAITED_BY_UNFINISHED_SQL)}
       ORDER BY seq
       LIMIT ${params.limit ?? null}::bigint
       FOR UPDATE`) as Row[]

@@ -2,7 +2,7 @@
 
 import type { Database } from "bun:sqlite";
 import type { JobPurgeParams, QueueSetParams } from "../params.ts";
-import { purgeableStates } from "../purge.ts";
+import { AWAITED_BY_UNFINISHED_SQL, purgeableStates } from "../purge.ts";
 import type { QueueInfo } from "../records.ts";
 import { rowsToQueues } from "../rows.ts";
 import { jobRecordsByIds } from "./archive.ts";
@@ -41,6 +41,7 @@ export function jobPurge(db: Database, params: JobPurgeParams): string[] {
       .query(`
         SELECT id FROM jobs
         WHERE state IN (SELECT value FROM json_each(?1)) AND COALESCE(finished_at, updated_at) < ?2 AND declared = 0
+          AND NOT ${AWAITED_BY_UNFINISHED_SQL}
         ORDER BY seq LIMIT ?3`)
       .all(JSON.stringify(finished), params.finishedBefore, params.limit ?? -1) as Row[]
   ).map((row) => String(row.id));
