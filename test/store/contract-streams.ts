@@ -100,4 +100,26 @@ export function streamsContract(withStore: WithStore): void {
       expect(merged).toMatchObject({ jobsImported: 1, jobsSkipped: 1 });
     }),
   );
+
+  test(
+    "--merge of an archive that holds a job twice keeps the later line, and the store's own job over both",
+    withStore(async ({ store }) => {
+      await store.jobImportMany({ jobs: [record("mine", { last_error: "the store's" })] });
+      const older = (id: string) => record(id, { state: "completed", attempts: 1, result: '"old"' });
+      const newer = (id: string) => record(id, { state: "completed", attempts: 2, result: '"new"' });
+      const merged = await store.jobImportStream({
+        batches: batchesOf<ImportBatch>([
+          // Twice in one batch, and once more in the next: an archive appended after each purge.
+          { jobs: [older("a"), record("mine"), newer("a"), older("b")] },
+          { jobs: [newer("b")] },
+        ]),
+        merge: true,
+      });
+      expect(merged).toMatchObject({ jobsImported: 2, jobsSkipped: 1 });
+      for (const id of ["a", "b"]) {
+        expect(await store.jobGet({ id })).toMatchObject({ attempts: 2, result: '"new"' });
+      }
+      expect(await store.jobGet({ id: "mine" })).toMatchObject({ last_error: "the store's" });
+    }),
+  );
 }

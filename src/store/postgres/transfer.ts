@@ -211,6 +211,10 @@ export async function importJobStream(
   const waiting = new Map<string, string[]>();
   let jobsSeen = 0;
   let jobsImported = 0;
+  /** Lines that replaced an earlier line of the same id (`merge`; see sqlite/transfer.ts). */
+  let jobsReplaced = 0;
+  const [before] = merge ? await tx`SELECT COALESCE(MAX(seq), 0) AS seq FROM jobs` : [{ seq: 0 }];
+  const seqBefore = Number(before?.seq ?? 0);
   let schedulesSeen = 0;
   let schedulesSkipped = 0;
   const written = { config: new Set<string>(), queues: new Set<string>() };
@@ -220,9 +224,20 @@ export async function importJobStream(
       schedulesSeen += settings.schedules.length;
     }
     for (let start = 0; start < jobs.length; start += INSERT_BATCH) {
-      const inserted = await importBatch(tx, jobs.slice(start, start + INSERT_BATCH), merge);
+      let slice = jobs.slice(start, start + INSERT_BATCH);
+      if (merge) {
+        const latest = lastLineOfEachId(slice);
+        jobsReplaced += slice.length - latest.length;
+        slice = latest;
+      }
+      const inserted = await importBatch(tx, slice, merge);
       jobsImported += inserted.length;
-      for (const job of inserted) {
+      const replaced =
+        merge && inserted.length < slice.length
+          ? await replaceEarlierLines(tx, slice, inserted, seqBefore)
+          : [];
+      jobsReplaced += replaced.length;
+      for (const job of [...inserted, ...replaced]) {
         for (const dependency of job.spec.after ?? []) edges.push([job.id, dependency]);
         if (waitsOnImport(job.state, job.spec.after)) waiting.set(job.id, job.spec.after ?? []);
       }
@@ -241,7 +256,7 @@ export async function importJobStream(
   return {
     canceledAtOnce: await cancelWhereDependencyEnded(tx, waiting, params.now ?? Date.now()),
     jobsImported,
-    jobsSkipped: jobsSeen - jobsImported,
+    jobsSkipped: jobsSeen - jobsImported - jobsReplaced,
     schedulesImported: schedulesSeen - schedulesSkipped,
     schedulesSkipped,
     queuesImported: written.queues.size,
@@ -255,6 +270,41 @@ export async function importJobStream(
  * dependency that is not in the store (purged at the source) counts as done, as it does
  * for releaseDependents.
  */
+/** Of lines giving the same id, the last: an archive appends a job again after each purge. */
+function lastLineOfEachId(jobs: JobRecord[]): JobRecord[] {
+  const last = new Map(jobs.map((job) => [job.id, job]));
+  return last.size === jobs.length ? jobs : [...last.values()];
+}
+
+/**
+ * With --merge, the store's own job wins, but a job an earlier batch of this input wrote (a
+ * row numbered above `seqBefore`) is replaced by the later line, as `show --archive` reads an
+ * archive. Returns the jobs written again.
+ */
+async function replaceEarlierLines(
+  tx: SQL,
+  batch: JobRecord[],
+  inserted: JobRecord[],
+  seqBefore: number,
+): Promise<JobRecord[]> {
+  const insertedIds = new Set(inserted.map((job) => job.id));
+  const rest = batch.filter((job) => !insertedIds.has(job.id));
+  const ours = (await tx`
+    SELECT id FROM jobs WHERE id = ANY(${rest.map((job) => job.id)}::text[]) AND seq > ${seqBefore}::bigint`) as {
+    id: string;
+  }[];
+  if (ours.length === 0) return [];
+  const ids = ours.map((row) => row.id);
+  await tx`DELETE FROM attempts WHERE job_id = ANY(${ids}::text[])`;
+  await tx`DELETE FROM jobs WHERE id = ANY(${ids}::text[])`;
+  const again = new Set(ids);
+  return importBatch(
+    tx,
+    rest.filter((job) => again.has(job.id)),
+    true,
+  );
+}
+
 /** See sqlite/transfer.ts: waiting jobs whose dependency already ended are canceled at once. */
 async function cancelWhereDependencyEnded(
   tx: SQL,

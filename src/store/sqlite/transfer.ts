@@ -155,7 +155,12 @@ class JobImporter {
   private schedulesSeen = 0;
   private schedulesSkipped = 0;
   private readonly written: SettingsWritten = { config: new Set(), queues: new Set() };
-  private readonly dependencies: [id: string, after: string[]][] = [];
+  /** By id: a later line of the same id (an archive's newer copy) replaces the earlier one's. */
+  private readonly dependencies = new Map<string, string[]>();
+  /** Lines that replaced an earlier line of the same id (`merge`); neither imported anew nor skipped. */
+  private jobsReplaced = 0;
+  /** The highest row number before this import: a row above it came from this input. */
+  private readonly seqBefore: number;
   /** Imported jobs that have yet to run, by id, with what they wait for (import-waits.ts). */
   private readonly waiting = new Map<string, string[]>();
   private readonly insert;
@@ -166,6 +171,7 @@ class JobImporter {
     private readonly db: Database,
     private readonly merge: boolean,
   ) {
+    this.seqBefore = Number((db.query("SELECT COALESCE(MAX(seq), 0) AS seq FROM jobs").get() as Row).seq);
     this.insert = db.query(`
       INSERT INTO jobs (id, spec, revision, state, attempts, max_retries, priority, queue, tags, created_at,
                         updated_at, next_run_at, started_at, finished_at, exit_code, last_error, source, declared,
@@ -194,7 +200,31 @@ class JobImporter {
 
   private addJob(job: JobRecord): void {
     this.jobsSeen++;
-    const changes = this.insert.run(
+    let changes = this.insertRow(job);
+    // With --merge, the store's own job wins, but of two lines of this input (an archive a job
+    // was appended to twice), the later one does, as `show --archive` reads an archive.
+    const replaces = changes === 0 && this.merge && this.fromThisInput(job.id);
+    if (replaces) {
+      this.db.query("DELETE FROM attempts WHERE job_id = ?").run(job.id);
+      this.db.query("DELETE FROM jobs WHERE id = ?").run(job.id);
+      changes = this.insertRow(job);
+    }
+    if (changes === 0) {
+      if (!this.merge) throw importDuplicateError(job.id);
+      return;
+    }
+    if (replaces) this.jobsReplaced++;
+    else this.jobsImported++;
+    this.addHistory(job);
+  }
+
+  private fromThisInput(id: string): boolean {
+    const row = this.db.query("SELECT seq FROM jobs WHERE id = ?").get(id) as Row | null;
+    return row !== null && Number(row.seq) > this.seqBefore;
+  }
+
+  private insertRow(job: JobRecord): number {
+    return this.insert.run(
       job.id,
       JSON.stringify(job.spec),
       job.revision,
@@ -224,11 +254,9 @@ class JobImporter {
       job.declared ? 1 : 0,
       job.source,
     ).changes;
-    if (changes === 0) {
-      if (!this.merge) throw importDuplicateError(job.id);
-      return;
-    }
-    this.jobsImported++;
+  }
+
+  private addHistory(job: JobRecord): void {
     for (const revision of job.completed_revisions)
       this.completed.run(job.id, revision, completedAt(job, revision));
     for (const a of job.attempt_history) {
@@ -250,8 +278,10 @@ class JobImporter {
         a.revision ?? null,
       );
     }
-    if (job.spec.after && job.spec.after.length > 0) this.dependencies.push([job.id, job.spec.after]);
+    if (job.spec.after && job.spec.after.length > 0) this.dependencies.set(job.id, job.spec.after);
+    else this.dependencies.delete(job.id);
     if (waitsOnImport(job.state, job.spec.after)) this.waiting.set(job.id, job.spec.after ?? []);
+    else this.waiting.delete(job.id);
   }
 
   /**
@@ -283,7 +313,7 @@ class JobImporter {
     return {
       canceledAtOnce: this.cancelWhereDependencyEnded(now),
       jobsImported: this.jobsImported,
-      jobsSkipped: this.jobsSeen - this.jobsImported,
+      jobsSkipped: this.jobsSeen - this.jobsImported - this.jobsReplaced,
       schedulesImported: this.schedulesSeen - this.schedulesSkipped,
       schedulesSkipped: this.schedulesSkipped,
       queuesImported: this.written.queues.size,
