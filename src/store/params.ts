@@ -18,7 +18,6 @@ import type {
   RunResult,
   StoreSettings,
 } from "./records.ts";
-import type { DeliveryOutcome } from "./webhook-records.ts";
 
 /** Called with how many jobs went in so far; bulk writes report every few thousand. */
 export type ProgressReport = (done: number) => void;
@@ -365,25 +364,12 @@ export interface FolderWatcherBeatParams extends FolderWatcherParams {
   error?: string | null;
 }
 
-export interface WebhookDeliveryClaimParams {
-  claimId: string;
-  now: number;
-  leaseMs: number;
-  limit: number;
-  /** URLs to claim nothing for (the caller has enough of their sends under way). Default none. */
-  skipUrls?: readonly string[];
-}
-
-export interface WebhookDeliveryRecordParams {
-  id: number;
-  claimId: string;
-  now: number;
-  outcome: DeliveryOutcome;
-}
-
-export interface WebhookDeliveryListParams {
-  jobId: string;
-}
+// The outbox's params live with its records.
+export type {
+  WebhookDeliveryClaimParams,
+  WebhookDeliveryListParams,
+  WebhookDeliveryRecordParams,
+} from "./webhook-records.ts";
 
 export interface QueueNotifySetParams {
   name: string;

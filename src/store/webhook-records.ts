@@ -36,3 +36,23 @@ export interface QueueNotify {
   name: string;
   notify: NotifyTarget[];
 }
+
+export interface WebhookDeliveryClaimParams {
+  claimId: string;
+  now: number;
+  leaseMs: number;
+  limit: number;
+  /** URLs to claim nothing for (the caller has enough of their sends under way). Default none. */
+  skipUrls?: readonly string[];
+}
+
+export interface WebhookDeliveryRecordParams {
+  id: number;
+  claimId: string;
+  now: number;
+  outcome: DeliveryOutcome;
+}
+
+export interface WebhookDeliveryListParams {
+  jobId: string;
+}

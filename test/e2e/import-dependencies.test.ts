@@ -4,6 +4,7 @@
  * and is named in a warning, since a file cut short looks the same. A cycle is refused.
  */
 
+import { Database } from "bun:sqlite";
 import { afterEach, beforeEach, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -25,7 +26,16 @@ test("an export whose waiting job's dependency was purged imports, with a warnin
   succeeded(await at("a.db", ["enqueue", '{"id":"a","command":"true"}']));
   succeeded(await at("a.db", ["worker", "run", "--drain"]));
   succeeded(await at("a.db", ["add", "--id", "b", "--after", "a", "--delay", "1h", "--", "true"]));
-  succeeded(await at("a.db", ["purge", "--older-than", "0s"]));
+  // A purge keeps a dependency while a job waits on it; one of an earlier release did not, and
+  // an export from then still names a dependency it does not hold.
+  const kept = JSON.parse(
+    succeeded(await at("a.db", ["purge", "--older-than", "0s", "--dry-run", "--json"])),
+  );
+  expect(kept.purged).toEqual([]);
+  const db = new Database(join(home.home, "a.db"));
+  db.run("DELETE FROM attempts WHERE job_id = 'a'");
+  db.run("DELETE FROM jobs WHERE id = 'a'");
+  db.close();
   const exported = await at("a.db", ["export"]);
   const file = join(home.home, "backup.ndjson");
   writeFileSync(file, exported.stdout);

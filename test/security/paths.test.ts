@@ -53,7 +53,8 @@ const hostile = {
   dotdot: `../../${marker}-escape`,
   absolute: `${tmpdir()}/${marker}-absolute`,
   nested: `logs/../../${marker}-nested`,
-  dots: "..",
+  // ".." alone is refused as an id (a URL path step); with more around it, it is a name.
+  dots: "..x..",
   long: "x".repeat(255),
   // 255 characters of two bytes each: 510 bytes, twice what a file name may hold.
   wide: "ü".repeat(255),
