@@ -5,6 +5,7 @@ import { type Attempt, emptyStateCounts, type Job, type JobState, type StateCoun
 import type { NotifyEvent } from "../core/notify.ts";
 import type { CompletedRevision, CompletedRevisionOf, JobFacts } from "../core/reconcile.ts";
 import type { JobSpec } from "../core/spec.ts";
+import { SPEC_FIELDS } from "../core/spec-fields.ts";
 import type { KillTarget } from "./params.ts";
 import type {
   AttemptRecord,
@@ -38,10 +39,32 @@ function parseJson<T>(value: unknown): T {
   return (typeof value === "string" ? JSON.parse(value) : value) as T;
 }
 
+/**
+ * A stored spec. SQLite keeps the text normalizeSpec's object was written as; PostgreSQL's
+ * jsonb hands back its keys shortest first, so they are put back in the order of SPEC_FIELDS
+ * (and `env`'s sorted, as normalizeSpec sorts them): `show --json` and `export` read the
+ * same on both stores.
+ */
+function specOf(value: unknown): JobSpec {
+  if (typeof value === "string") return JSON.parse(value) as JobSpec;
+  const stored = value as Record<string, unknown>;
+  const spec: Record<string, unknown> = {};
+  for (const key of SPEC_FIELDS) {
+    if (!(key in stored)) continue;
+    const field = stored[key];
+    spec[key] =
+      key === "env" && field !== null && typeof field === "object"
+        ? Object.fromEntries(Object.entries(field).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+        : field;
+  }
+  for (const key of Object.keys(stored)) if (!(key in spec)) spec[key] = stored[key];
+  return spec as unknown as JobSpec;
+}
+
 export function rowToJob(row: Row): Job {
   return {
     id: String(row.id),
-    spec: parseJson<JobSpec>(row.spec),
+    spec: specOf(row.spec),
     state: row.state as JobState,
     attempts: toNumber(row.attempts),
     max_retries: toNumber(row.max_retries),
@@ -106,7 +129,7 @@ export function rowToWorker(row: Row): WorkerRecord {
 export function rowToJobRecord(row: Row): JobRecord {
   return {
     id: String(row.id),
-    spec: parseJson<JobSpec>(row.spec),
+    spec: specOf(row.spec),
     revision: String(row.revision),
     state: row.state as JobState,
     attempts: toNumber(row.attempts),
@@ -164,7 +187,7 @@ export function rowToJobFacts(row: Row): JobFacts {
     state: row.state as JobState,
     revision: String(row.revision),
     get spec() {
-      spec ??= parseJson<JobSpec>(row.spec);
+      spec ??= specOf(row.spec);
       return spec;
     },
     nextRevision: toNullableString(row.next_revision),
@@ -213,7 +236,7 @@ export function rowToKillTarget(row: Row): KillTarget {
 export function rowToSchedule(row: Row): ScheduleRecord {
   return {
     id: String(row.id),
-    spec: parseJson<JobSpec>(row.spec),
+    spec: specOf(row.spec),
     revision: String(row.revision),
     source: toNullableString(row.source),
     next_at: toNullableNumber(row.next_at),

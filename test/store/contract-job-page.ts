@@ -1,6 +1,7 @@
 /** Contract: `list`'s page, newest first, with how many jobs match in all. */
 
 import { expect, test } from "bun:test";
+import { normalizeSpec } from "../../src/core/spec.ts";
 import { newJob, runResult, T0, type WithStore } from "./contract-helpers.ts";
 
 export function jobPageContract(withStore: WithStore): void {
@@ -45,6 +46,29 @@ export function jobPageContract(withStore: WithStore): void {
         ids: ["c"],
         total: 1,
       });
+    }),
+  );
+
+  test(
+    "a stored spec reads back with its keys in the order normalizeSpec wrote them, env sorted",
+    withStore(async ({ store }) => {
+      const spec = normalizeSpec({
+        id: "k",
+        command: "true",
+        timeout: "5m",
+        priority: 3,
+        env: { ZZ_LONGER_NAME: "1", A: "2" },
+        tags: ["x"],
+        limits: { memory: "64M", processes: 10 },
+      });
+      await store.jobInsertMany({
+        jobs: [{ spec, revision: "r", maxRetries: 3, nextRunAt: T0, source: null }],
+        now: T0,
+      });
+      const stored = (await store.jobGet({ id: "k" }))?.spec;
+      // Byte for byte what normalizeSpec's object is written as, on every backend.
+      expect(JSON.stringify(stored)).toBe(JSON.stringify(spec));
+      expect(Object.keys(stored?.env ?? {})).toEqual(["A", "ZZ_LONGER_NAME"]);
     }),
   );
 }
