@@ -25,11 +25,11 @@ import {
   openSync,
   readSync,
   rmSync,
-  unlinkSync,
   writeFileSync,
 } from "node:fs";
 import { basename, join } from "node:path";
 import type { Job } from "../core/job.ts";
+import { findDuplicateJsonKey } from "../core/json-text.ts";
 import type { ProgressUpdate, RunResult, Store } from "../store/store.ts";
 import { attemptLogBase } from "./log-files.ts";
 import { PeriodicService } from "./service.ts";
@@ -174,15 +174,37 @@ export function readResult(path: string): { result: string | null; note: string 
   }
   const text = file.text.trim();
   if (text === "") return { result: null, note: null };
+  let value: unknown;
   try {
-    JSON.parse(text);
+    value = JSON.parse(text);
   } catch (error) {
     return {
       result: null,
       note: `result not stored: $QUEUECTL_RESULT is not JSON (${(error as Error).message})`,
     };
   }
+  // The text is stored as written and handed to dependents as written, while `show --json`
+  // parses it: JSON that parses to something else (a key given twice, a number past what a
+  // double holds) would read one way there and another everywhere else.
+  const repeated = findDuplicateJsonKey(text);
+  if (repeated !== undefined) {
+    return { result: null, note: `result not stored: $QUEUECTL_RESULT gives the key "${repeated}" twice` };
+  }
+  if (holdsNonFinite(value)) {
+    return { result: null, note: "result not stored: $QUEUECTL_RESULT holds a number too large for JSON" };
+  }
   return { result: text, note: null };
+}
+
+/** A walk with a stack of its own: 64 KiB of `[[[…]]]` nests deeper than calls may. */
+function holdsNonFinite(value: unknown): boolean {
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const item = pending.pop();
+    if (typeof item === "number" && !Number.isFinite(item)) return true;
+    if (item !== null && typeof item === "object") pending.push(...Object.values(item));
+  }
+  return false;
 }
 
 /** One attempt's report folder, from the claim until its outcome is recorded. */
@@ -295,10 +317,12 @@ export class JobReports {
       // While the store was written, a process that left the job's group may have made one.
       for (const file of stored ? files.filter(isPresent) : written) {
         try {
-          unlinkSync(file);
+          // A folder the job made in the file's place goes too: these names are the worker's,
+          // in its own reports folder, and an attempt's leftovers would pile up. A symlink is
+          // removed, never followed.
+          rmSync(file, { recursive: true, force: true });
         } catch {
-          // Gone since, the folder is read-only now, or a folder the job made in its place
-          // (left as it is: a job's folders are not the worker's to delete).
+          // Gone since, or the folder is read-only now.
         }
       }
       if (this.env.QUEUECTL_DEP_RESULTS !== undefined) {

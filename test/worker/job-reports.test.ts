@@ -113,9 +113,12 @@ for (const backend of backends) {
         { id: "fifo", command: `rm -f "$QUEUECTL_RESULT"; mkfifo "$QUEUECTL_RESULT"` },
         { id: "dangling", command: `ln -s /nonexistent/result "$QUEUECTL_RESULT"` },
         { id: "silent", command: "true" },
+        // JSON that would read one way in `show --json` and another as stored: refused too.
+        { id: "twice", command: `printf '{"a":1,"a":2}' > "$QUEUECTL_RESULT"` },
+        { id: "huge", command: `printf '{"n":1e400}' > "$QUEUECTL_RESULT"` },
       ]);
       h.start(await h.open());
-      const ids = ["big", "junk", "fifo", "dangling", "silent"];
+      const ids = ["big", "junk", "fifo", "dangling", "silent", "twice", "huge"];
       for (const id of ids) expect(await h.settled(store, id)).toBe("completed");
       for (const { result } of await store.jobResults({ ids })) expect(result).toBeNull();
       // The files (and FIFOs and links) a job left in its report files' places are removed
@@ -125,6 +128,10 @@ for (const backend of backends) {
       expect(big?.error).toContain("over the 64 KiB cap");
       const [junk] = await store.attemptList({ jobId: "junk" });
       expect(junk?.error).toContain("not JSON");
+      const [twice] = await store.attemptList({ jobId: "twice" });
+      expect(twice?.error).toBe('result not stored: $QUEUECTL_RESULT gives the key "a" twice');
+      const [huge] = await store.attemptList({ jobId: "huge" });
+      expect(huge?.error).toBe("result not stored: $QUEUECTL_RESULT holds a number too large for JSON");
     });
 
     test("a job that puts a file where the report folder was still completes, with no note", async () => {
@@ -141,7 +148,11 @@ for (const backend of backends) {
       const { h, store } = await setUp(backend);
       await h.enqueue(store, [
         { id: "fifo", command: 'mkfifo "$QUEUECTL_RESULT"' },
-        { id: "folder", command: 'mkdir "$QUEUECTL_RESULT"' },
+        // A folder with a file in it, and one where the progress file goes: both removed after.
+        {
+          id: "folder",
+          command: 'mkdir "$QUEUECTL_RESULT" "$QUEUECTL_PROGRESS"; : > "$QUEUECTL_RESULT/big"',
+        },
       ]);
       h.start(await h.open());
       for (const id of ["fifo", "folder"]) {
@@ -150,6 +161,7 @@ for (const backend of backends) {
         expect(attempt?.error).toBe("result not stored: $QUEUECTL_RESULT is not a regular file");
         expect((await store.jobGet({ id }))?.result).toBeNull();
       }
+      expect(readdirSync(join(h.queue.home.home, "reports"))).toEqual([]);
     });
 
     test("a retry that writes no result does not keep the failed attempt's", async () => {
