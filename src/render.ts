@@ -257,6 +257,9 @@ function columnDuration(ms: number): string {
   return hours % 24 ? `${Math.floor(hours / 24)}d${hours % 24}h` : `${hours / 24}d`;
 }
 
+/** The most columns `list`'s TIME cell takes on a terminal: a long progress message is cut. */
+const TIME_CELL_ROOM = 36;
+
 /** Fewer columns than this left for the command: it is shown whole rather than cut to nothing. */
 const MIN_COMMAND_ROOM = 12;
 
@@ -290,7 +293,10 @@ export function jobTable(jobs: Job[], total: number, now: number, width?: number
     job.state,
     `${job.attempts}/${job.max_retries + 1}`,
     safeText(job.queue),
-    [timeText(job, now), progressText(job)].filter(Boolean).join(" · "),
+    cutToWidth(
+      [timeText(job, now), progressText(job)].filter(Boolean).join(" · "),
+      width === undefined ? undefined : TIME_CELL_ROOM,
+    ),
     safeText(commandText(job.spec.command)),
   ]);
   const widths = header

@@ -55,6 +55,17 @@ test("on a terminal the command is cut to the width as displayed, never past it"
   }
 });
 
+test("on a terminal a long progress message is cut in the time column, and the command keeps its room", () => {
+  const busy = { ...job("p", "make all"), progress_pct: 40, progress_message: `copying ${"x".repeat(200)}` };
+  const rows = jobTable([busy, job("other", "echo a fairly long command line")], 2, NOW, 110).split("\n");
+  for (const row of rows.slice(0, 3)) expect(Bun.stringWidth(row)).toBeLessThanOrEqual(110);
+  expect(rows[1]).toContain("40% copying x");
+  expect(rows[1]).toContain("…");
+  expect(rows[2]).toEndWith("echo a fairly long command line");
+  // Piped, nothing is cut.
+  expect(jobTable([busy], 1, NOW)).toContain("x".repeat(200));
+});
+
 test("a terminal too narrow for the other columns (or reporting 0 columns) still shows the whole command", () => {
   for (const width of [0, 30]) {
     const rows = jobTable([job("a-long-job-id", "make test")], 1, NOW, width).split("\n");
