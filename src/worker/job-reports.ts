@@ -61,8 +61,9 @@ export interface Progress {
  * Anything else is null, and is ignored.
  */
 export function parseProgress(text: string): Progress | null {
+  // A carriage return ends a line too: tools that redraw one line (rsync, curl) write that.
   const line = text
-    .split(/\r?\n/)
+    .split(/\r\n|\n|\r/)
     .map((entry) => entry.trim())
     .filter(Boolean)
     .pop();
@@ -74,7 +75,9 @@ export function parseProgress(text: string): Progress | null {
   const message = (match[2] ?? "")
     .replace(/\p{Cc}/gu, " ")
     .trim()
-    .slice(0, PROGRESS_MESSAGE_CHARS);
+    .slice(0, PROGRESS_MESSAGE_CHARS)
+    // Not half of a character: the cut may fall inside an emoji's surrogate pair.
+    .replace(/[\uD800-\uDBFF]$/, "");
   return { pct, message: message === "" ? null : message };
 }
 

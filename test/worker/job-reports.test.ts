@@ -41,6 +41,10 @@ describe("progress lines", () => {
     for (const bad of ["", "101 too far", "-5 negative", "forty", "1e3"])
       expect(parseProgress(bad)).toBeNull();
     expect(parseProgress(`1 ${"m".repeat(500)}`)?.message?.length).toBe(200);
+    // Cut before an emoji that would be split in two, never inside it.
+    expect(parseProgress(`1 ${"m".repeat(199)}😀 more`)?.message).toBe("m".repeat(199));
+    // Lines redrawn with a carriage return, as rsync and curl write them: the last one counts.
+    expect(parseProgress("10%\r20%\r30% done\r")).toEqual({ pct: 30, message: "done" });
   });
 
   test("dependency names are upper case, A-Z 0-9 and _, and never collide", () => {
