@@ -142,6 +142,18 @@ export function nextOccurrence(spec: JobSpec, after: number): number | null {
   return nextFiring(cronOf(spec), zoneOf(spec), after);
 }
 
+/**
+ * Where a declared schedule's next occurrence falls once its jobfile is synced: for a new
+ * one, or one with nothing owed, the first occurrence after now. One whose stored next
+ * occurrence is already due keeps what it owes, counted by the new pattern from that
+ * occurrence on, so editing the file (or a host syncing it late) never drops a run the
+ * workers had not reached yet; the catch-up policy then decides, as for any missed run.
+ */
+export function nextAfterChange(spec: JobSpec, storedNextAt: number | null, now: number): number | null {
+  if (storedNextAt === null || storedNextAt > now) return nextOccurrence(spec, now);
+  return nextOccurrence(spec, storedNextAt - 1);
+}
+
 export interface DueOccurrences {
   /** Occurrence times to enqueue now, oldest first. */
   runAt: number[];

@@ -10,7 +10,7 @@ import type { CanceledAtOnce } from "../core/dependencies.ts";
 import { cascadeOf } from "../core/dependencies.ts";
 import type { JobState } from "../core/job.ts";
 import { historyById, idsByAction, isOwnedBy, ownerKey } from "../core/reconcile.ts";
-import { nextOccurrence } from "../core/schedule.ts";
+import { nextAfterChange } from "../core/schedule.ts";
 import { findCanceledAtOnce } from "../flow/enqueue.ts";
 import type { DeclaredJob, JobDeclaration, JobfileApplyResult, Store } from "../store/store.ts";
 import type { DesiredState } from "./desired.ts";
@@ -109,7 +109,12 @@ async function reportLateConflicts(
  * Schedules are written after the jobs, each in its own store call: an upsert of the same
  * revision reports "unchanged" and a second removal finds nothing, so racing watchers agree.
  */
-async function applySchedules(store: Store, planned: Plan, now: number): Promise<ScheduleApplyResult> {
+async function applySchedules(
+  store: Store,
+  planned: Plan,
+  now: number,
+  stored: ReadonlyMap<string, number | null>,
+): Promise<ScheduleApplyResult> {
   const result: ScheduleApplyResult = { created: [], updated: [], removed: [] };
   for (const job of [...planned.schedules.creates, ...planned.schedules.updates]) {
     const outcome = await store.scheduleUpsert({
@@ -117,7 +122,7 @@ async function applySchedules(store: Store, planned: Plan, now: number): Promise
       spec: job.spec,
       revision: job.revision,
       source: job.source,
-      nextAt: nextOccurrence(job.spec, now),
+      nextAt: nextAfterChange(job.spec, stored.get(job.spec.id) ?? null, now),
       now,
     });
     if (outcome !== "unchanged") result[outcome].push(job.spec.id);
@@ -311,7 +316,8 @@ export async function reconcile(params: {
       await reportLateConflicts(store, desired.root, planned, applied);
       canceledAtOnce = await findCanceledAtOnce(store, waitsOfQueued(desired, applied));
     }
-    appliedSchedules = await applySchedules(store, planned, params.now);
+    const storedNext = new Map(allSchedules.map((schedule) => [schedule.id, schedule.next_at]));
+    appliedSchedules = await applySchedules(store, planned, params.now, storedNext);
   }
   return { plan: planned, applied, appliedSchedules, canceledAtOnce };
 }

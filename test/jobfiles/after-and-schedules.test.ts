@@ -166,6 +166,29 @@ function suite(t: BackendTest): void {
       expect(await t.store.scheduleGet({ id: "rotate" })).toBeNull();
     });
 
+    test("an edit keeps an occurrence already owed; with none owed the next one follows the new pattern", async () => {
+      await t.setUp();
+      const at = (iso: string) => Date.parse(iso);
+      const every = (minutes: string, log: string) =>
+        `command: echo ${log}\nschedule: "${minutes} * * * *"\ntimezone: UTC\n`;
+      t.fixture.write("tick.yaml", every("*/10", "a"));
+      await sync(t.store, t.fixture.dir, { now: at("2026-01-01T08:01:00Z") });
+      const nextAt = async () => (await t.store.scheduleGet({ id: "tick" }))?.next_at;
+      expect(await nextAt()).toBe(at("2026-01-01T08:10:00Z"));
+      // 08:10 has passed and no worker has fired it: the edit at 08:10:30 keeps it owed.
+      t.fixture.write("tick.yaml", every("*/10", "b"));
+      await sync(t.store, t.fixture.dir, { now: at("2026-01-01T08:10:30Z") });
+      expect(await nextAt()).toBe(at("2026-01-01T08:10:00Z"));
+      // A new pattern counts what is owed by its own times from there: 08:15 is still ahead.
+      t.fixture.write("tick.yaml", every("*/15", "b"));
+      await sync(t.store, t.fixture.dir, { now: at("2026-01-01T08:11:00Z") });
+      expect(await nextAt()).toBe(at("2026-01-01T08:15:00Z"));
+      // Nothing owed: the next occurrence after now, as ever.
+      t.fixture.write("tick.yaml", every("*/20", "c"));
+      await sync(t.store, t.fixture.dir, { now: at("2026-01-01T08:12:00Z") });
+      expect(await nextAt()).toBe(at("2026-01-01T08:20:00Z"));
+    });
+
     test("a job waiting on a schedule is an error that says so, and keeps its last good revision", async () => {
       await t.setUp();
       t.fixture.write("sched.yaml", 'command: echo sched\nschedule: "0 3 * * *"\n');
