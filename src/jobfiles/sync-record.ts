@@ -55,7 +55,7 @@ export function isWatcherAlive(watcher: FolderWatcher, check: LivenessCheck): bo
 function alreadyWatched(folder: string, pid: number): UserError {
   return new UserError(
     `the jobs folder ${folder} is already watched on this host (pid ${pid})`,
-    `one watcher per folder is enough; stop it first (\`queuectl worker stop\` or \`kill ${pid}\`), or watch another folder`,
+    `one watcher per folder is enough; stop it first (\`kill ${pid}\`, or \`queuectl worker stop\` if \`worker start --watch\` started it), or watch another folder`,
   );
 }
 
