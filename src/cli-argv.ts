@@ -308,7 +308,7 @@ export function keepDashValues(args: string[], options: OptionShape[]): string[]
     // cac's names are camelCased: `--older-than` is registered as olderThan.
     const isValueOption = arg.startsWith("-") && !arg.includes("=") && takesValue.has(camelCased(name));
     const [typedName = "", ...valueParts] = name.split("=");
-    if (arg.startsWith("-") && textOptions.has(typedName)) {
+    if (arg.startsWith("-") && textOptions.has(camelCased(typedName))) {
       if (valueParts.length > 0) result.push(`${arg.split("=")[0]}=${TEXT_MARK}${valueParts.join("=")}`);
       // `--id --` and `--token --port 0` have no value; the -- or the option still count as such.
       else if (next === undefined || next === "--" || optionWords.has(next.split("=")[0] ?? ""))

@@ -1,6 +1,7 @@
 import { closeSync } from "node:fs";
 import { resolve } from "node:path";
 import type { CAC } from "cac";
+import { TEXT_OPTION } from "../cli-argv.ts";
 import { parseDurationMs } from "../core/duration.ts";
 import { UserError } from "../core/errors.ts";
 import { queuectlHome } from "../core/home.ts";
@@ -26,6 +27,7 @@ export function registerPurge(cli: CAC): void {
     .option(
       "--older-than <duration>",
       "Only jobs finished longer ago than this, e.g. 7d or 12h (default: 7d)",
+      TEXT_OPTION,
     )
     .option("--dry-run", "List what would be deleted without deleting (default: off)")
     .option(

@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import type { CAC } from "cac";
+import { TEXT_OPTION } from "../cli-argv.ts";
 import { canceledAtOnceWarnings } from "../core/dependencies.ts";
 import { parseAnyDurationMs } from "../core/duration.ts";
 import { UserError } from "../core/errors.ts";
@@ -143,8 +144,17 @@ export function registerSync(cli: CAC): void {
       "Keep a jobs folder (default: ./jobs) reconciled into the queue until SIGINT or SIGTERM",
     )
     .option("--allow-shared-folder", "Read a folder that other users can write (default: refuse it)")
-    .option("--resync <duration>", "Full re-sync period, catching events the OS dropped (default: 60s)")
-    .option("--settle <duration>", "How long a file must stay unchanged before it is read (default: 100ms)")
+    // As typed: cac would read 0x3c as 60 and 1e3 as 1000, which no duration is written as.
+    .option(
+      "--resync <duration>",
+      "Full re-sync period, catching events the OS dropped (default: 60s)",
+      TEXT_OPTION,
+    )
+    .option(
+      "--settle <duration>",
+      "How long a file must stay unchanged before it is read (default: 100ms)",
+      TEXT_OPTION,
+    )
     .option(
       "--json",
       "Print one JSON line for the first sync and for each later one that changed something (default: human text)",

@@ -1,6 +1,7 @@
 /** `worker stop`: this host's workers (or, with --all, every host's) finish their jobs and exit. */
 
 import type { CAC } from "cac";
+import { TEXT_OPTION } from "../cli-argv.ts";
 import { resolveConfig, workerLostAfterMs } from "../core/config.ts";
 import { formatDurationMs, parseDurationMs } from "../core/duration.ts";
 import { hostName, queuectlHome } from "../core/home.ts";
@@ -19,6 +20,7 @@ export function registerWorkerStop(cli: CAC): void {
     .option(
       "--timeout <duration>",
       "How long running jobs may take to finish; then they are stopped and go back to pending (default: 30s)",
+      TEXT_OPTION,
     )
     .option(
       "--all",

@@ -254,6 +254,18 @@ const cases: [string, () => string[], string, string?][] = [
   ],
   ["an unsupported database URL", () => ["--db", "mysql://localhost/q", "list"], "unsupported database URL"],
   ["a near-miss of --version", () => ["--verison"], "did you mean `--version`?"],
+  // Durations are written 90, 90s, 5m: a hex or exponent number is no duration, as typed.
+  [
+    "a hex --older-than",
+    () => ["purge", "--older-than", "0x10", "--dry-run"],
+    '--older-than "0x10" is not a duration',
+  ],
+  [
+    "an exponent --timeout of worker stop",
+    () => ["worker", "stop", "--timeout", "1e3"],
+    '--timeout "1e3" is not a duration',
+  ],
+  ["a hex --resync", () => ["watch", "--resync", "0x3c", "."], '--resync "0x3c" is not a duration'],
   [
     "dashboard --host that is no address",
     () => ["dashboard", "--host", "999.1.1.1"],
