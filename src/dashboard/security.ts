@@ -46,11 +46,20 @@ export function tokenCookieName(port: number): string {
   return `queuectl_dashboard_token_${port}`;
 }
 
-/** Refuses an exposed bind without a token, and a token too short to protect anything. */
+/**
+ * Whether a token can guard the dashboard: long enough to guess at no better than chance, and
+ * without white space, which HTTP strips from a header's ends (such a token never matches)
+ * and a unit's environment file cannot hold.
+ */
+export function isUsableToken(token: string): boolean {
+  return token.length >= MIN_TOKEN_LENGTH && !/\s/.test(token);
+}
+
+/** Refuses an exposed bind without a token, and a token that cannot protect anything. */
 export function checkBindPolicy(host: string, token: string | null): void {
-  if (token !== null && token.length < MIN_TOKEN_LENGTH) {
+  if (token !== null && !isUsableToken(token)) {
     throw new UserError(
-      `the dashboard token must be at least ${MIN_TOKEN_LENGTH} characters`,
+      `the dashboard token must be at least ${MIN_TOKEN_LENGTH} characters, without spaces`,
       "generate one with `openssl rand -hex 16`, or leave --token out and one is generated",
     );
   }
@@ -141,7 +150,11 @@ export function refuse(
   if (fromHeader !== null) {
     return sameSecret(fromHeader, token) || policy.sessions.has(fromHeader)
       ? null
-      : problem(401, "wrong dashboard token", "use the token the dashboard printed when it started");
+      : problem(
+          401,
+          "wrong dashboard token",
+          "use the token the dashboard printed when it started, or the one it was given (--token, QUEUECTL_DASHBOARD_TOKEN)",
+        );
   }
   if (kind === "login") return isSameOrigin(request) ? null : CROSS_ORIGIN();
   return problem(
@@ -160,7 +173,11 @@ export function login(given: unknown, policy: AccessPolicy): Response {
   const headers = { "set-cookie": expiredCookie(policy) };
   if (policy.token === null) return Response.json({ ok: true }, { headers });
   if (typeof given !== "string" || !sameSecret(given, policy.token)) {
-    return problem(401, "wrong dashboard token", "use the token the dashboard printed when it started");
+    return problem(
+      401,
+      "wrong dashboard token",
+      "use the token the dashboard printed when it started, or the one it was given (--token, QUEUECTL_DASHBOARD_TOKEN)",
+    );
   }
   return Response.json({ ok: true, session: newSession(policy) }, { headers });
 }

@@ -10,7 +10,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../core/errors.ts";
 import { ensureHome } from "../core/home.ts";
-import { generateToken, MIN_TOKEN_LENGTH } from "../dashboard/security.ts";
+import { generateToken, isUsableToken, MIN_TOKEN_LENGTH } from "../dashboard/security.ts";
 
 const TOKEN_VARIABLE = "QUEUECTL_DASHBOARD_TOKEN";
 
@@ -40,7 +40,7 @@ export function ensureDashboardToken(home: string, env: Record<string, string | 
     return token;
   }
   const chosen = env[TOKEN_VARIABLE] || undefined;
-  if (chosen !== undefined && (chosen.length < MIN_TOKEN_LENGTH || /\s/.test(chosen))) {
+  if (chosen !== undefined && !isUsableToken(chosen)) {
     throw new UserError(
       `$${TOKEN_VARIABLE} must be ${MIN_TOKEN_LENGTH}+ characters without spaces`,
       "unset it and a random token is made, or generate one with `openssl rand -hex 16`",
