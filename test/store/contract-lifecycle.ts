@@ -196,10 +196,12 @@ export function lifecycleContract(withStore: WithStore): void {
   );
 
   test(
-    "release hands a running job back without counting the attempt",
+    "release hands a running job back without counting the attempt, in its place in line",
     withStore(async ({ store }) => {
       await store.jobInsertMany({ jobs: [newJob("a")], now: T0 });
       const job = await claimOne(store);
+      // Queued while a ran: once a is handed back, a still comes first (FIFO).
+      await store.jobInsertMany({ jobs: [newJob("b")], now: T0 + 2 });
       expect(await store.jobRelease({ id: "a", token: job.token + 1, now: T0 + 5, reason: "stop" })).toBe(
         false,
       );
@@ -212,13 +214,13 @@ export function lifecycleContract(withStore: WithStore): void {
         token: 1,
         worker_id: null,
         lease_until: null,
-        next_run_at: T0 + 5,
+        next_run_at: T0,
       });
       expect((await store.attemptList({ jobId: "a" }))[0]).toMatchObject({
         finished_at: T0 + 5,
         error: "worker stopped",
       });
-      expect((await claimOne(store, T0 + 6)).token).toBe(2);
+      expect(await claimOne(store, T0 + 6)).toMatchObject({ id: "a", token: 2 });
     }),
   );
 

@@ -122,9 +122,9 @@ export async function releaseJob(tx: SQL, params: JobReleaseParams): Promise<boo
   const result = await tx`
     UPDATE jobs SET state = CASE WHEN ${unstarted}::boolean AND attempts > 1 THEN 'failed' ELSE 'pending' END,
                     attempts = GREATEST(attempts - 1, 0), lease_until = NULL, worker_id = NULL,
-                    updated_at = ${params.now}::bigint,
-                    -- Unstarted, it is as it was before the claim: its place in line, a retry still a retry.
-                    next_run_at = CASE WHEN ${unstarted}::boolean THEN next_run_at ELSE ${params.now}::bigint END
+                    -- Its place in line (next_run_at) stays, as sqlite/run.ts says why; unstarted,
+                    -- a retry is still a retry.
+                    updated_at = ${params.now}::bigint
     WHERE id = ${params.id} AND token = ${params.token}::int AND state = 'processing'
       AND (NOT ${unstarted}::boolean OR kill_requested IS NULL)`;
   if (result.count === 0) return false;

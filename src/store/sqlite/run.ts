@@ -141,9 +141,11 @@ export function releaseJob(db: Database, params: JobReleaseParams): boolean {
     .query(`
         UPDATE jobs SET state = CASE WHEN ?4 AND attempts > 1 THEN 'failed' ELSE 'pending' END,
                         attempts = MAX(attempts - 1, 0), lease_until = NULL, worker_id = NULL,
-                        updated_at = ?1, next_run_at = CASE WHEN ?4 THEN next_run_at ELSE ?1 END
+                        updated_at = ?1
         WHERE id = ?2 AND token = ?3 AND state = 'processing' AND (?4 = 0 OR kill_requested IS NULL)`)
-    // Unstarted, it is as it was before the claim: its place in line, a retry still a retry.
+    // Its place in line stays (next_run_at as it was): equal priorities run in insertion order,
+    // and a stopping worker's hand-back must not send its jobs behind those queued since.
+    // Unstarted, it is as it was before the claim: a retry still a retry.
     .run(params.now, params.id, params.token, params.unstarted ? 1 : 0).changes;
   if (changed === 0) return false;
   if (params.unstarted) {
