@@ -64,10 +64,11 @@ export function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
+/** An argv command as a shell would take it back: single quotes, so `$HOME` and `*` stay words. */
 export function commandText(command: string | string[]): string {
-  return typeof command === "string"
-    ? command
-    : command.map((part) => (/^[\w@%+=:,./-]+$/.test(part) ? part : JSON.stringify(part))).join(" ");
+  const quoted = (part: string) => `'${part.replaceAll("'", `'\\''`)}'`;
+  if (typeof command === "string") return command;
+  return command.map((part) => (/^[\w@%+=:,./-]+$/.test(part) ? part : quoted(part))).join(" ");
 }
 
 // JSON.stringify escapes C0 controls but passes DEL, the C1 range (U+009B is CSI to many

@@ -2,7 +2,7 @@
 
 import { expect, test } from "bun:test";
 import type { Job } from "../src/core/job.ts";
-import { jobTable, timeText } from "../src/render.ts";
+import { commandText, jobTable, timeText } from "../src/render.ts";
 
 const NOW = Date.parse("2030-01-01T00:00:00Z");
 
@@ -81,4 +81,11 @@ test("the time column counts days past two days, so a job due next year reads in
   expect(due(48 * hour)).toBe("in 2d");
   expect(due(395 * 24 * hour + 2 * hour + 60_000)).toBe("in 395d2h");
   expect(timeText({ ...job("b", "true"), created_at: NOW - 72 * hour }, NOW)).toBe("3d ago");
+});
+
+test("an argv command is shown as a shell would take it back: $, * and backticks stay words", () => {
+  expect(commandText(["echo", "*", "$HOME", "`id`", "it's", "", "plain-word"])).toBe(
+    "echo '*' '$HOME' '`id`' 'it'\\''s' '' plain-word",
+  );
+  expect(commandText("echo $HOME")).toBe("echo $HOME");
 });

@@ -138,7 +138,8 @@ describe("show", () => {
       env: { TOKEN: "secret-value", MODE: "fast" },
     });
     const human = succeeded(await cli("show", "full"));
-    expect(human).toContain('  Command: echo "a b"\n');
+    // As a shell would take it back: single quotes keep $, * and ` as they are.
+    expect(human).toContain("  Command: echo 'a b'\n");
     expect(human).toContain("  Max retries: 0 (at most 1 run)\n");
     expect(human).toContain("  Timeout: 5m\n");
     expect(human).toContain("  Run at: 2030-01-01T09:00:00.000Z\n");
