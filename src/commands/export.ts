@@ -24,6 +24,9 @@ import { type GlobalOptions, parseStateOption, withExistingStore, withStore } fr
 
 /** Jobs fetched and written per round trip. */
 const EXPORT_PAGE = 1000;
+const FIRST_EXPORT_PAGE = 100;
+const MIN_EXPORT_PAGE = 10;
+const EXPORT_PAGE_BYTES = 1024 * 1024;
 
 /**
  * The failed write's callback rejects with the very error the stream then emits as 'error';
@@ -83,16 +86,23 @@ async function writeSettings(store: Store, counts: ExportCounts): Promise<void> 
   );
 }
 
-/** Every job, a page at a time, counted as written. */
+/**
+ * Every job, a page at a time, counted as written. A page is sized by bytes as well as rows:
+ * a job carries its result (up to 64 KiB), and a thousand such jobs held at once, with their
+ * lines, would be far past the memory a bulk export may take. The first page is small; the
+ * next ones hold about EXPORT_PAGE_BYTES of lines, at most EXPORT_PAGE jobs.
+ */
 async function writeJobs(store: Store, state: JobRecord["state"] | undefined, counts: ExportCounts) {
   let after: string | null = null;
+  let limit = FIRST_EXPORT_PAGE;
   do {
-    const page: { jobs: JobRecord[]; next: string | null } = await store.jobExport({
-      state,
-      after,
-      limit: EXPORT_PAGE,
-    });
-    if (page.jobs.length > 0) await writeOut(page.jobs.map((job) => exportLine("job", job)).join(""));
+    const page: { jobs: JobRecord[]; next: string | null } = await store.jobExport({ state, after, limit });
+    const text = page.jobs.map((job) => exportLine("job", job)).join("");
+    if (page.jobs.length > 0) {
+      await writeOut(text);
+      const bytesPerJob = text.length / page.jobs.length;
+      limit = Math.max(MIN_EXPORT_PAGE, Math.min(EXPORT_PAGE, Math.floor(EXPORT_PAGE_BYTES / bytesPerJob)));
+    }
     counts.jobs += page.jobs.length;
     for (const job of page.jobs) counts.attempts += job.attempt_history.length;
     after = page.next;

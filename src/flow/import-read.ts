@@ -23,6 +23,8 @@ import {
 
 /** Jobs per store batch of a streamed import. */
 export const IMPORT_BATCH = 5000;
+/** Line bytes per store batch: jobs that carry results (up to 64 KiB each) end a batch sooner. */
+const IMPORT_BATCH_BYTES = 2 * 1024 * 1024;
 
 const NOUNS: Record<keyof ExportCounts, [one: string, many: string]> = {
   jobs: ["job", "jobs"],
@@ -110,6 +112,7 @@ export async function* importBatches(
   const read = emptySettings();
   let empty = true;
   let last = 0;
+  let batchBytes = 0;
   for await (const block of lines) {
     for (const [index, raw] of block.lines.entries()) {
       const line = raw.trim();
@@ -119,13 +122,15 @@ export async function* importBatches(
       empty = false;
       if (job) {
         batch.jobs.push(job);
+        batchBytes += line.length;
         check.add("jobs");
         check.add("attempts", job.attempt_history.length);
       } else moveSettings(read, batch.settings, check);
     }
-    if (batch.jobs.length >= IMPORT_BATCH) {
+    if (batch.jobs.length >= IMPORT_BATCH || batchBytes >= IMPORT_BATCH_BYTES) {
       yield batch;
       batch = { jobs: [], settings: emptySettings() };
+      batchBytes = 0;
     }
   }
   if (empty) throw new UserError(`${name} holds nothing to import`, "write one with `queuectl export`");
