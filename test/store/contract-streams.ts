@@ -122,4 +122,42 @@ export function streamsContract(withStore: WithStore): void {
       expect(await store.jobGet({ id: "mine" })).toMatchObject({ last_error: "the store's" });
     }),
   );
+
+  test(
+    "--merge counts alike on both stores, and a replaced line's dependencies go with it",
+    withStore(async ({ store }) => {
+      await store.jobImportMany({ jobs: [record("x"), record("y"), record("gone", { state: "canceled" })] });
+      // x twice and y once, all three kept out by the store's own jobs.
+      const kept = await store.jobImportStream({
+        batches: batchesOf<ImportBatch>([{ jobs: [record("x"), record("x"), record("y")] }]),
+        merge: true,
+      });
+      expect(kept).toMatchObject({ jobsImported: 0, jobsSkipped: 3 });
+      // w waited for a canceled job in its first line and for nothing in its later one.
+      const waits = record("w", { spec: { id: "w", command: "echo w", after: ["gone"] } });
+      const merged = await store.jobImportStream({
+        batches: batchesOf<ImportBatch>([{ jobs: [waits] }, { jobs: [record("w")] }]),
+        merge: true,
+      });
+      expect(merged).toMatchObject({ jobsImported: 1, jobsSkipped: 0, canceledAtOnce: [] });
+      expect(await store.jobGet({ id: "w" })).toMatchObject({ state: "pending" });
+    }),
+  );
+
+  test(
+    "--merge never replaces a job another connection wrote while the import ran",
+    withStore(async ({ store, another }) => {
+      // SQLite's import holds the one write lock: no other writer can commit meanwhile.
+      if (store.backend === "sqlite") return;
+      const other = await another();
+      async function* batches(): AsyncGenerator<ImportBatch> {
+        yield { jobs: [record("filler")] };
+        await other.jobInsertMany({ jobs: [newJob("k")], now: T0 });
+        yield { jobs: [record("k", { state: "completed", last_error: "archived" })] };
+      }
+      const merged = await store.jobImportStream({ batches: batches(), merge: true });
+      expect(merged).toMatchObject({ jobsImported: 1, jobsSkipped: 1 });
+      expect(await store.jobGet({ id: "k" })).toMatchObject({ state: "pending", last_error: null });
+    }),
+  );
 }

@@ -206,15 +206,14 @@ export async function importJobStream(
   params: JobImportStreamParams,
 ): Promise<ImportResult> {
   const merge = params.merge ?? false;
-  const edges: [id: string, dependency: string][] = [];
+  /** By id: a later line of the same id replaces the earlier one's (see sqlite/transfer.ts). */
+  const edges = new Map<string, readonly string[]>();
   /** Imported jobs that have yet to run, by id, with what they wait for (import-waits.ts). */
   const waiting = new Map<string, string[]>();
   let jobsSeen = 0;
   let jobsImported = 0;
   /** Lines that replaced an earlier line of the same id (`merge`; see sqlite/transfer.ts). */
   let jobsReplaced = 0;
-  const [before] = merge ? await tx`SELECT COALESCE(MAX(seq), 0) AS seq FROM jobs` : [{ seq: 0 }];
-  const seqBefore = Number(before?.seq ?? 0);
   let schedulesSeen = 0;
   let schedulesSkipped = 0;
   const written = { config: new Set<string>(), queues: new Set<string>() };
@@ -224,35 +223,38 @@ export async function importJobStream(
       schedulesSeen += settings.schedules.length;
     }
     for (let start = 0; start < jobs.length; start += INSERT_BATCH) {
-      let slice = jobs.slice(start, start + INSERT_BATCH);
-      if (merge) {
-        const latest = lastLineOfEachId(slice);
-        jobsReplaced += slice.length - latest.length;
-        slice = latest;
-      }
+      const lines = jobs.slice(start, start + INSERT_BATCH);
+      const slice = merge ? lastLineOfEachId(lines) : lines;
       const inserted = await importBatch(tx, slice, merge);
       jobsImported += inserted.length;
       const replaced =
-        merge && inserted.length < slice.length
-          ? await replaceEarlierLines(tx, slice, inserted, seqBefore)
-          : [];
-      jobsReplaced += replaced.length;
+        merge && inserted.length < slice.length ? await replaceEarlierLines(tx, slice, inserted) : [];
+      // Lines of an id that was written (anew or again) count as replaced but the one written;
+      // those of an id the store kept are skipped, as SQLite counts them.
+      const written = new Set([...inserted, ...replaced].map((job) => job.id));
+      jobsReplaced += replaced.length + lines.filter((job) => written.has(job.id)).length - written.size;
       for (const job of [...inserted, ...replaced]) {
-        for (const dependency of job.spec.after ?? []) edges.push([job.id, dependency]);
+        // Only jobs that wait are kept: a million imported jobs must not each hold an entry.
+        if ((job.spec.after ?? []).length > 0) edges.set(job.id, job.spec.after ?? []);
+        else edges.delete(job.id);
         if (waitsOnImport(job.state, job.spec.after)) waiting.set(job.id, job.spec.after ?? []);
+        else waiting.delete(job.id);
       }
     }
     jobsSeen += jobs.length;
     params.onProgress?.(jobsSeen);
   }
-  if (edges.length > 0) await lockDependenciesExclusive(tx, schema);
+  const pairs = [...edges].flatMap(([id, after]) =>
+    after.map((dependency): [string, string] => [id, dependency]),
+  );
+  if (pairs.length > 0) await lockDependenciesExclusive(tx, schema);
   const named = [...new Set([...waiting.values()].flat())];
   const missing: { id: string }[] =
     named.length === 0
       ? []
       : await tx`SELECT d AS id FROM unnest(${named}::text[]) AS d WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = d)`;
   const missingDependencies = importWaits(waiting, new Set(missing.map((row) => row.id)));
-  await importDependencies(tx, edges);
+  await importDependencies(tx, pairs);
   return {
     canceledAtOnce: await cancelWhereDependencyEnded(tx, waiting, params.now ?? Date.now()),
     jobsImported,
@@ -277,22 +279,17 @@ function lastLineOfEachId(jobs: JobRecord[]): JobRecord[] {
 }
 
 /**
- * With --merge, the store's own job wins, but a job an earlier batch of this input wrote (a
- * row numbered above `seqBefore`) is replaced by the later line, as `show --archive` reads an
- * archive. Returns the jobs written again.
+ * With --merge, the store's own job wins, but a job an earlier batch of this input wrote is
+ * replaced by the later line, as `show --archive` reads an archive. "Written by this import"
+ * is a row this transaction inserted (its xmin): never a row another host committed
+ * meanwhile, which a row number could not tell apart. Returns the jobs written again.
  */
-async function replaceEarlierLines(
-  tx: SQL,
-  batch: JobRecord[],
-  inserted: JobRecord[],
-  seqBefore: number,
-): Promise<JobRecord[]> {
+async function replaceEarlierLines(tx: SQL, batch: JobRecord[], inserted: JobRecord[]): Promise<JobRecord[]> {
   const insertedIds = new Set(inserted.map((job) => job.id));
   const rest = batch.filter((job) => !insertedIds.has(job.id));
   const ours = (await tx`
-    SELECT id FROM jobs WHERE id = ANY(${rest.map((job) => job.id)}::text[]) AND seq > ${seqBefore}::bigint`) as {
-    id: string;
-  }[];
+    SELECT id FROM jobs WHERE id = ANY(${rest.map((job) => job.id)}::text[])
+      AND xmin = (pg_current_xact_id()::text::bigint % 4294967296)::text::xid`) as { id: string }[];
   if (ours.length === 0) return [];
   const ids = ours.map((row) => row.id);
   await tx`DELETE FROM attempts WHERE job_id = ANY(${ids}::text[])`;
