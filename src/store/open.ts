@@ -52,7 +52,8 @@ export function resolveStoreUrl(url?: string): string {
  * Errors land in terminals, CI logs and worker logs.
  */
 export function withoutPassword(text: string): string {
-  return text.replace(/(^|\/)([^/:@\s]*):([^@/\s]+)@/g, "$1$2:***@");
+  // Up to the last @ before the host, as a URL parser reads it: a password may hold an @.
+  return text.replace(/(^|\/)([^/:@\s]*):([^/\s]+)@/g, "$1$2:***@");
 }
 
 export function isPostgresUrl(url: string): boolean {

@@ -323,11 +323,17 @@ describe("bad input: exit 2, one line, nothing changes", () => {
   });
 
   test("a mistyped store URL is named with its password masked", async () => {
-    for (const url of ["postgress://q:S3cretPW@db:5432/queue", "postgres:/q:S3cretPW@db:5432/queue"]) {
+    for (const url of [
+      "postgress://q:S3cretPW@db:5432/queue",
+      "postgres:/q:S3cretPW@db:5432/queue",
+      // A password may hold an @: a URL parser splits at the last one.
+      "postgress://q:S3cretPW@more@db:5432/queue",
+    ]) {
       const result = await runCli(["--db", url, "list"], { env: home.env });
       expect(result.exitCode).toBe(2);
       expect(result.stderr).toContain("q:***@db");
       expect(result.stderr).not.toContain("S3cretPW");
+      expect(result.stderr).not.toContain("more@");
     }
     expect(await state()).toEqual(snapshot);
   });
