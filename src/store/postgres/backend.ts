@@ -288,7 +288,7 @@ export class PostgresStore implements Store {
     return this.read((sql) => queuePausedList(sql));
   }
   jobPurge(params: P.JobPurgeParams) {
-    return this.write((tx) => jobPurge(tx, params));
+    return this.write((tx) => jobPurge(tx, this.schema, params));
   }
   jobProgressSave(params: P.JobProgressSaveParams) {
     return this.write((tx) => reports.jobProgressSave(tx, params));

@@ -6,6 +6,7 @@ import { AWAITED_BY_UNFINISHED_SQL, purgeableStates } from "../purge.ts";
 import type { QueueInfo } from "../records.ts";
 import { rowsToQueues } from "../rows.ts";
 import { jobRecordsByIds } from "./archive.ts";
+import { lockDependenciesShared } from "./dependencies.ts";
 
 type Row = Record<string, unknown>;
 
@@ -34,9 +35,12 @@ export async function queuePausedList(sql: SQL): Promise<string[]> {
 }
 
 /** Deletes finished, undeclared jobs; see Store.jobPurge. */
-export async function jobPurge(tx: SQL, params: JobPurgeParams): Promise<string[]> {
+export async function jobPurge(tx: SQL, schema: string, params: JobPurgeParams): Promise<string[]> {
   const finished = purgeableStates(params.states);
   if (finished.length === 0) return [];
+  // Shared, as completions take it: a job queued to wait on one of these (enqueue, rerun)
+  // holds it exclusively, so the check below sees it, or it sees the dependency gone.
+  await lockDependenciesShared(tx, schema);
   // FOR UPDATE: a job being re-queued meanwhile (rerun, dlq retry) is left alone once it has moved.
   const ids = (
     (await tx`
