@@ -11,6 +11,27 @@
 
 import type { SQL } from "bun";
 
+/** Bun's own line when a LISTEN fails and it retries (after a server restart, say). */
+const BUN_LISTEN_RETRY = /^bun:sql LISTEN .+ failed, retrying: ([^\n]*)/;
+let listenRetriesReworded = false;
+
+/**
+ * Says Bun's retry line as this tool's warnings read (`warning: …`, one line); Bun writes it
+ * with console.warn from inside its driver, so that is where it is caught. Once per process.
+ */
+export function rewordListenRetries(): void {
+  if (listenRetriesReworded) return;
+  listenRetriesReworded = true;
+  const warn = console.warn.bind(console);
+  console.warn = (...args: unknown[]) => {
+    const match = args.length === 1 && typeof args[0] === "string" ? BUN_LISTEN_RETRY.exec(args[0]) : null;
+    if (match === null) return warn(...args);
+    process.stderr.write(
+      `warning: PostgreSQL's change notifications stopped (${match[1]}); reconnecting, and waiting by polling meanwhile\n`,
+    );
+  };
+}
+
 export class ChangeListener {
   /** The NOTIFY channel of the queue kept in `schema`. */
   static channelFor(schema: string): string {
@@ -31,6 +52,7 @@ export class ChangeListener {
   /** Subscribes on first use; the listening connection is opened only by processes that wait. */
   start(): Promise<void> {
     if (this.stopped) return Promise.resolve();
+    rewordListenRetries();
     this.starting ??= this.sql
       .listen(
         this.channel,
