@@ -7,6 +7,7 @@ import { formatDurationMs, parseAnyDurationMs } from "./duration.ts";
 import { suggestion, UserError } from "./errors.ts";
 import { normalizeNotify, parseStoredNotify } from "./notify.ts";
 import { limitsText, parseLimitsText, type ResourceLimits } from "./resource-limits.ts";
+import { MAX_RETRIES } from "./spec-fields.ts";
 
 export interface QueueConfig {
   /** Retries after the first run before a job goes to the DLQ. Default 3. */
@@ -90,7 +91,11 @@ function secondsRule(minMs: number, maxMs: number) {
 }
 
 export const CONFIG_KEYS: Record<string, KeyDefinition> = {
-  "max-retries": { describe: "retries before the DLQ", defaultValue: "3", parse: integerRule(0, 1000) },
+  "max-retries": {
+    describe: "retries before the DLQ",
+    defaultValue: "3",
+    parse: integerRule(0, MAX_RETRIES),
+  },
   "backoff-base": { describe: "retry n waits base^n seconds", defaultValue: "2", parse: numberRule(1, 100) },
   "backoff-max": {
     describe: "cap of one retry delay, seconds",

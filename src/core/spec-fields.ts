@@ -21,6 +21,9 @@ export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
  * folder's namespace (`.queuectl.yaml`) follows it too.
  */
 export const QUEUE_NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$";
+/** The most retries a job may have: its own `max_retries`, the config's, an import's. */
+export const MAX_RETRIES = 1000;
+
 export const MAX_ID_LENGTH = 255;
 
 /** The normalized spec. Optional fields are absent, never null, so the revision ignores them. */

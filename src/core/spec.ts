@@ -18,7 +18,7 @@ import { isQueueName, QUEUE_NAME_RULE } from "./job.ts";
 import { loneSurrogateAt } from "./json-text.ts";
 import { normalizeNotify } from "./notify.ts";
 import { isEmpty, parseLimits, type ResourceLimits } from "./resource-limits.ts";
-import { type JobSpec, MAX_ID_LENGTH, SPEC_FIELDS } from "./spec-fields.ts";
+import { type JobSpec, MAX_ID_LENGTH, MAX_RETRIES, SPEC_FIELDS } from "./spec-fields.ts";
 
 export type { JobSpec } from "./spec-fields.ts";
 export { SPEC_FIELDS } from "./spec-fields.ts";
@@ -221,7 +221,7 @@ export function normalizeSpec(input: unknown, options: NormalizeOptions = {}): J
   const spec: JobSpec = { id: normalizeId(rawId), command: normalizeCommand(input.command) };
 
   if (input.max_retries !== undefined)
-    spec.max_retries = normalizeInteger("max_retries", input.max_retries, 0, 1000);
+    spec.max_retries = normalizeInteger("max_retries", input.max_retries, 0, MAX_RETRIES);
   if (input.timeout !== undefined) {
     const ms = durationMs("timeout", input.timeout);
     // Durations are whole milliseconds: 0.0001 s is as much zero as 0 is.

@@ -8,14 +8,11 @@
  *   {"kind":"job","id":"job1","spec":{…},"state":"completed","attempts":1,…,"attempt_history":[…]}
  *   {"kind":"end","jobs":1,"attempts":1,"schedules":1,"queues":1,"config":1}
  *
- * Timestamps are ms since the epoch. Every field is required, so a truncated or foreign
- * file is refused line by line instead of half-imported; the one exception is a job's
- * `attempt_history`, which exports from before it existed leave out (read as none).
- *
- * A file cut between two lines is still whole lines, so format 2 frames them: a first line
- * naming the format and a last line counting what lies between (see import-read.ts). Format 1,
- * the exports of earlier releases and every `purge --archive` file, has neither; its lines
- * are read as they always were.
+ * Timestamps are ms since the epoch. Every field is required, so a truncated or foreign file
+ * is refused line by line instead of half-imported (a job's `attempt_history` aside: older
+ * exports leave it out). A file cut between two lines is still whole lines, so format 2 frames
+ * them: a first line naming the format and a last line counting what lies between (see
+ * import-read.ts). Format 1, older exports and every `purge --archive` file, has neither.
  */
 
 import { canonicalConfigKey, parseConfigValue } from "../core/config.ts";
@@ -30,6 +27,7 @@ import {
 import { normalizeNotify } from "../core/notify.ts";
 import { parseLimits } from "../core/resource-limits.ts";
 import { type JobSpec, normalizeSpec, SpecError } from "../core/spec.ts";
+import { MAX_RETRIES } from "../core/spec-fields.ts";
 import type { AttemptRecord, JobRecord, ScheduleRecord, StoreSettings } from "../store/store.ts";
 
 const JOB_FIELDS = [
@@ -57,10 +55,7 @@ const JOB_FIELDS = [
   "result",
 ] as const satisfies readonly (keyof JobRecord)[];
 
-/**
- * Fields a line may leave out: added after the format first shipped, or (a job's progress
- * and result) written only to a purge's archive.
- */
+/** Fields a line may leave out: added after the format first shipped (exports of older releases). */
 const OPTIONAL_FIELDS: readonly string[] = [
   "attempt_history",
   "progress_pct",
@@ -142,6 +137,14 @@ function integer(where: string, fields: Fields, field: string, nullable = false)
   return value;
 }
 
+/** A count the run rules read: a worker would run a job whose counts are negative or past the bound. */
+function count(where: string, fields: Fields, field: string, max?: number): number {
+  const value = integer(where, fields, field) as number;
+  const range = max === undefined ? "must be 0 or more" : `must be from 0 to ${max}`;
+  if (value < 0 || value > (max ?? value)) throw fieldError(where, field, `${range}, got ${value}`);
+  return value;
+}
+
 function text(where: string, fields: Fields, field: string, nullable = false): string | null {
   const value = fields[field];
   if (nullable && value === null) return null;
@@ -153,10 +156,7 @@ function text(where: string, fields: Fields, field: string, nullable = false): s
   return value;
 }
 
-/**
- * What a job printed or wrote, kept as it came: a NUL in it is a job's output, not a damaged
- * line (SQLite stores it; PostgreSQL, whose text cannot hold one, stores U+FFFD instead).
- */
+/** What a job printed or wrote, kept as it came: a NUL there is output (PostgreSQL stores U+FFFD). */
 const PRINTED_TEXTS = new Set(["last_error", "error", "output_tail", "progress_message"]);
 
 function spec(where: string, fields: Fields): JobSpec {
@@ -192,8 +192,8 @@ function job(where: string, fields: Fields): JobRecord {
     spec: jobSpec,
     revision,
     state,
-    attempts: integer(where, fields, "attempts") as number,
-    max_retries: integer(where, fields, "max_retries") as number,
+    attempts: count(where, fields, "attempts"),
+    max_retries: count(where, fields, "max_retries", MAX_RETRIES),
     created_at: integer(where, fields, "created_at") as number,
     updated_at: integer(where, fields, "updated_at") as number,
     next_run_at: integer(where, fields, "next_run_at") as number,
@@ -352,10 +352,7 @@ function frame(where: string, kind: "export" | "end", fields: Fields): ExportFra
   return { kind, format };
 }
 
-/**
- * One non-blank line: a job is returned, settings are added to `settings`, and a first or
- * last line of the export goes to `onFrame` (checked, then skipped when no one asks).
- */
+/** One non-blank line: a job is returned, settings go to `settings`, a frame line to `onFrame`. */
 export function parseExportLine(
   line: string,
   where: string,

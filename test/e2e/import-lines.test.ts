@@ -94,6 +94,21 @@ test("lines no export writes are refused, naming the line and the field", async 
     expect(badQueue.exitCode).toBe(2);
     expect(badQueue.stderr).toContain("stdin:1: `name` must be a queue name");
   }
+  // Counts a worker reads: negative, or past what a job may have, would run it wrongly.
+  const source = join(homes.current().home, "counts.db");
+  ok(await cli(source, ["enqueue", '{"id":"j","command":"true"}']));
+  const goodJob = lines(ok(await cli(source, ["export"])).stdout).find((line) => line.kind === "job");
+  expect(goodJob).toBeDefined();
+  for (const [field, value, message] of [
+    ["attempts", -3, "`attempts` must be 0 or more, got -3"],
+    ["max_retries", 99999, "`max_retries` must be from 0 to 1000, got 99999"],
+    ["max_retries", -2, "`max_retries` must be from 0 to 1000, got -2"],
+  ] as const) {
+    if (goodJob === undefined) break;
+    const bad = await cli(b, ["import"], `${JSON.stringify({ ...goodJob, [field]: value })}\n`);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain(`stdin:1: ${message}`);
+  }
   const noKind = await cli(b, ["import"], '{"id":"x"}\n');
   expect(noKind.stderr).toContain("stdin:1: `kind` must be one of job, schedule, queue, config");
   const notJson = await cli(b, ["import"], "{nope\n");
