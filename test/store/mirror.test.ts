@@ -24,7 +24,7 @@ const BACKEND_ONLY: Record<string, string> = {
   "postgres/dependencies.ts lockDependenciesExclusive": "SQLite's single writer already serializes writers",
   "postgres/dependencies.ts lockDependenciesShared": "SQLite's single writer already serializes writers",
   "postgres/connection.ts pgText": "PostgreSQL text cannot hold NUL; SQLite stores it as it is",
-  "postgres/changes.ts rewordListenRetries":
+  "postgres/changes.ts listenRetryWarning":
     "only Bun's PostgreSQL driver writes a LISTEN retry line; SQLite's change markers need no connection",
   "postgres/insert.ts insertNewJobs":
     "sends a batch as column arrays; SQLite runs prepared INSERTs in-process",

@@ -15,20 +15,23 @@ import type { SQL } from "bun";
 const BUN_LISTEN_RETRY = /^bun:sql LISTEN .+ failed, retrying: ([^\n]*)/;
 let listenRetriesReworded = false;
 
-/**
- * Says Bun's retry line as this tool's warnings read (`warning: …`, one line); Bun writes it
- * with console.warn from inside its driver, so that is where it is caught. Once per process.
- */
-export function rewordListenRetries(): void {
+/** Bun's LISTEN retry line as this tool's warnings read (`warning: …`, one line); null for anything else. */
+export function listenRetryWarning(args: unknown[]): string | null {
+  const match = args.length === 1 && typeof args[0] === "string" ? BUN_LISTEN_RETRY.exec(args[0]) : null;
+  return match === null
+    ? null
+    : `warning: PostgreSQL's change notifications stopped (${match[1]}); reconnecting, and waiting by polling meanwhile\n`;
+}
+
+/** Bun writes that line with console.warn from inside its driver, so that is where it is caught. Once per process. */
+function rewordListenRetries(): void {
   if (listenRetriesReworded) return;
   listenRetriesReworded = true;
   const warn = console.warn.bind(console);
   console.warn = (...args: unknown[]) => {
-    const match = args.length === 1 && typeof args[0] === "string" ? BUN_LISTEN_RETRY.exec(args[0]) : null;
-    if (match === null) return warn(...args);
-    process.stderr.write(
-      `warning: PostgreSQL's change notifications stopped (${match[1]}); reconnecting, and waiting by polling meanwhile\n`,
-    );
+    const reworded = listenRetryWarning(args);
+    if (reworded === null) warn(...args);
+    else process.stderr.write(reworded);
   };
 }
 
