@@ -274,3 +274,23 @@ export const SCHEDULE_ONLY_FIELDS = [
 ] as const satisfies readonly SpecField[];
 /** Fields a job with a `schedule` cannot have: the schedule decides when each occurrence runs. */
 export const NOT_WITH_SCHEDULE = ["run_at", "delay"] as const satisfies readonly SpecField[];
+
+/**
+ * `spec` with its keys in SPEC_FIELDS order (and `env`'s sorted), whatever order they were
+ * written or handed back in: normalizeSpec stores this order, and rows.ts puts PostgreSQL's
+ * jsonb (shortest key first) back in it, so every store shows a spec alike.
+ */
+export function inSpecFieldOrder<T extends object>(spec: T): T {
+  const from = spec as Record<string, unknown>;
+  const ordered: Record<string, unknown> = {};
+  for (const key of SPEC_FIELDS) {
+    if (!(key in from)) continue;
+    const value = from[key];
+    ordered[key] =
+      key === "env" && value !== null && typeof value === "object"
+        ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+        : value;
+  }
+  for (const key of Object.keys(from)) if (!(key in ordered)) ordered[key] = from[key];
+  return ordered as T;
+}

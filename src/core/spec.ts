@@ -18,7 +18,7 @@ import { isQueueName, QUEUE_NAME_RULE } from "./job.ts";
 import { loneSurrogateAt } from "./json-text.ts";
 import { normalizeNotify } from "./notify.ts";
 import { isEmpty, parseLimits, type ResourceLimits } from "./resource-limits.ts";
-import { type JobSpec, MAX_ID_LENGTH, MAX_RETRIES, SPEC_FIELDS } from "./spec-fields.ts";
+import { inSpecFieldOrder, type JobSpec, MAX_ID_LENGTH, MAX_RETRIES, SPEC_FIELDS } from "./spec-fields.ts";
 
 export type { JobSpec } from "./spec-fields.ts";
 export { SPEC_FIELDS } from "./spec-fields.ts";
@@ -270,7 +270,8 @@ export function normalizeSpec(input: unknown, options: NormalizeOptions = {}): J
   }
   normalizeFlowFields(input, spec);
   checkExecSize(spec);
-  return spec;
+  // Checked in the order that reads best; stored in one order every store hands back alike.
+  return inSpecFieldOrder(spec);
 }
 
 /** A canonical JSON form: sorted keys, so formatting and key order never change the revision. */

@@ -5,7 +5,7 @@ import { type Attempt, emptyStateCounts, type Job, type JobState, type StateCoun
 import type { NotifyEvent } from "../core/notify.ts";
 import type { CompletedRevision, CompletedRevisionOf, JobFacts } from "../core/reconcile.ts";
 import type { JobSpec } from "../core/spec.ts";
-import { SPEC_FIELDS } from "../core/spec-fields.ts";
+import { inSpecFieldOrder } from "../core/spec-fields.ts";
 import type { KillTarget } from "./params.ts";
 import type {
   AttemptRecord,
@@ -40,25 +40,11 @@ function parseJson<T>(value: unknown): T {
 }
 
 /**
- * A stored spec. SQLite keeps the text normalizeSpec's object was written as; PostgreSQL's
- * jsonb hands back its keys shortest first, so they are put back in the order of SPEC_FIELDS
- * (and `env`'s sorted, as normalizeSpec sorts them): `show --json` and `export` read the
- * same on both stores.
+ * A stored spec. SQLite keeps the text normalizeSpec wrote; PostgreSQL's jsonb hands its keys
+ * back shortest first, so they are put back in normalizeSpec's order (inSpecFieldOrder).
  */
 function specOf(value: unknown): JobSpec {
-  if (typeof value === "string") return JSON.parse(value) as JobSpec;
-  const stored = value as Record<string, unknown>;
-  const spec: Record<string, unknown> = {};
-  for (const key of SPEC_FIELDS) {
-    if (!(key in stored)) continue;
-    const field = stored[key];
-    spec[key] =
-      key === "env" && field !== null && typeof field === "object"
-        ? Object.fromEntries(Object.entries(field).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-        : field;
-  }
-  for (const key of Object.keys(stored)) if (!(key in spec)) spec[key] = stored[key];
-  return spec as unknown as JobSpec;
+  return typeof value === "string" ? (JSON.parse(value) as JobSpec) : inSpecFieldOrder(value as JobSpec);
 }
 
 export function rowToJob(row: Row): Job {

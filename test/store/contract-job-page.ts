@@ -69,6 +69,18 @@ export function jobPageContract(withStore: WithStore): void {
       // Byte for byte what normalizeSpec's object is written as, on every backend.
       expect(JSON.stringify(stored)).toBe(JSON.stringify(spec));
       expect(Object.keys(stored?.env ?? {})).toEqual(["A", "ZZ_LONGER_NAME"]);
+      // A schedule's spec too, whose fields normalizeSpec checks in another order.
+      const every = normalizeSpec({
+        id: "s",
+        command: "true",
+        schedule: "0 3 * * 1-5",
+        timezone: "Europe/Berlin",
+        catchup: "none",
+        overlap: "replace",
+      });
+      await store.scheduleUpsert({ id: "s", spec: every, revision: "r", source: null, nextAt: T0, now: T0 });
+      expect(JSON.stringify((await store.scheduleGet({ id: "s" }))?.spec)).toBe(JSON.stringify(every));
+      expect(Object.keys(every)).toEqual(["id", "command", "schedule", "timezone", "catchup", "overlap"]);
     }),
   );
 }
