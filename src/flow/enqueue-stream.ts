@@ -135,7 +135,11 @@ export async function enqueueStream(
       if (line !== undefined)
         throw new DuplicateIdError(error.id, `${input.name}, line ${line}: ${error.message}`, error.hint);
     }
-    if (error instanceof MissingDependencyError) throw error.wordedFor(unnamedOrigins.get(error.jobId));
+    if (error instanceof MissingDependencyError) {
+      // A schedule line of the input is stored after the jobs: name it as the schedule it is.
+      const isSchedule = error.isSchedule || scheduleLines.has(error.dependency);
+      throw error.wordedFor(unnamedOrigins.get(error.jobId), isSchedule);
+    }
     throw error;
   }
   await storeSchedules(store, scheduled, now);

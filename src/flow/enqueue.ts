@@ -57,7 +57,9 @@ export async function enqueuePrepared(
       if (error instanceof DuplicateIdError) throw placedDuplicate(error, plain);
       if (!(error instanceof MissingDependencyError)) throw error;
       const job = plain.find((candidate) => candidate.spec.id === error.jobId);
-      const isSchedule = (await store.scheduleGet({ id: error.dependency })) !== null;
+      // A schedule of the same input is stored after the jobs, so the store does not know it yet.
+      const isSchedule =
+        inputSchedules.has(error.dependency) || (await store.scheduleGet({ id: error.dependency })) !== null;
       throw error.wordedFor(job && jobOrigin(job), isSchedule);
     }
   }

@@ -60,6 +60,17 @@ for (const backend of testStores("cli-add-options", "qc_add_options")) {
         await cli("enqueue", '{"command":"true","after":["nightly-x"]}'),
         'error: `after` names "nightly-x", which is a schedule',
       );
+      // The schedule in the same input, which is stored after the jobs: named as a schedule too.
+      const both = [
+        { id: "z", command: "echo", after: ["sc3"] },
+        { id: "sc3", command: "echo", schedule: "0 1 * * *" },
+      ];
+      for (const text of [JSON.stringify(both), both.map((job) => JSON.stringify(job)).join("\n")]) {
+        refused(
+          await runCli(["enqueue", "-f", "-"], { env: home.env, stdin: text }),
+          '`after` names "sc3", which is a schedule',
+        );
+      }
       expect(await ids()).toEqual(before);
     });
 
