@@ -138,7 +138,7 @@ function invalidJson(name: string, text: string, error: Error): UserError {
   if (name === ARGUMENT_NAME)
     return new UserError(message, `quote the job in single quotes: '{"id":"job1","command":"echo hi"}'`);
   const lines = text.split("\n").filter((line) => line.trim() !== "");
-  if (lines.length > 1 && lines.every(isJsonObjectText)) {
+  if (lines.length > 1 && lines.every(isJsonObjectLine)) {
     return new UserError(
       `${name}: one JSON job per line is NDJSON, not one JSON document`,
       "name the file .ndjson or pass --format ndjson; nothing was enqueued",
@@ -154,7 +154,8 @@ function invalidJson(name: string, text: string, error: Error): UserError {
   );
 }
 
-function isJsonObjectText(line: string): boolean {
+/** Whether `line` is one whole JSON object: what an NDJSON line holds. */
+export function isJsonObjectLine(line: string): boolean {
   try {
     const value = JSON.parse(line);
     return typeof value === "object" && value !== null && !Array.isArray(value);

@@ -3,7 +3,7 @@
  * are read whole. Loaded only when a file is given, so a one-job enqueue never pays for it.
  */
 
-import type { InputFormat } from "../core/job-input.ts";
+import { type InputFormat, isJsonObjectLine } from "../core/job-input.ts";
 import { inputChunks, spoolIfPipe, textLines } from "../core/text-lines.ts";
 import type { StreamedInput } from "./enqueue-stream.ts";
 
@@ -53,14 +53,5 @@ export async function readInput(path: string, format: InputFormat | undefined): 
   } catch (error) {
     source.cleanup();
     throw error;
-  }
-}
-
-function isJsonObjectLine(line: string): boolean {
-  try {
-    const value = JSON.parse(line);
-    return typeof value === "object" && value !== null && !Array.isArray(value);
-  } catch {
-    return false;
   }
 }

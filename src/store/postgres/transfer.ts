@@ -231,8 +231,9 @@ export async function importJobStream(
         merge && inserted.length < slice.length ? await replaceEarlierLines(tx, slice, inserted) : [];
       // Lines of an id that was written (anew or again) count as replaced but the one written;
       // those of an id the store kept are skipped, as SQLite counts them.
-      const written = new Set([...inserted, ...replaced].map((job) => job.id));
-      jobsReplaced += replaced.length + lines.filter((job) => written.has(job.id)).length - written.size;
+      const writtenIds = new Set([...inserted, ...replaced].map((job) => job.id));
+      jobsReplaced +=
+        replaced.length + lines.filter((job) => writtenIds.has(job.id)).length - writtenIds.size;
       for (const job of [...inserted, ...replaced]) {
         // Only jobs that wait are kept: a million imported jobs must not each hold an entry.
         if ((job.spec.after ?? []).length > 0) edges.set(job.id, job.spec.after ?? []);
