@@ -79,8 +79,8 @@ export interface WantedDeclaration {
  * revision it already completed (an id whose row a purge deleted after its file went away
  * gets the row back, completed). skipCompleted: the job is running another revision and the
  * declared one already completed, so the attempt finishes and nothing is queued after it (a
- * revision queued behind it is dropped); the next sync after it ends shows the completed one
- * again. redeclare: only who declares it changes (file, folder, or
+ * revision queued behind it is dropped): the completed one is deferred behind the run, and
+ * takes the row shown completed once the run ends, however it ends. redeclare: only who declares it changes (file, folder, or
  * "declared again"). cancel: a job that had not started is canceled, its file being gone.
  * forget: its file is gone; a running attempt finishes and finished work keeps its history.
  */

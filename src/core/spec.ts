@@ -336,6 +336,16 @@ export function firstRunAt(spec: JobSpec, now: number): number {
   return now + (spec.delay ?? 0);
 }
 
+/** The columns a job's row keeps beside its spec, as every writer derives them. */
+export function specColumns(spec: JobSpec, now: number) {
+  return {
+    priority: spec.priority ?? 0,
+    queue: spec.queue ?? "default",
+    tags: JSON.stringify(spec.tags ?? []),
+    nextRunAt: firstRunAt(spec, now),
+  };
+}
+
 /**
  * Random words for generated ids, drawn a block at a time, and the time's text kept while the
  * millisecond lasts: a UUID and a base-36 conversion per id cost a bulk enqueue of jobs

@@ -226,6 +226,15 @@ export class FolderModel {
     }
   }
 
+  /**
+   * Whether the last plan refused a file. Such a refusal may hang on the store alone (an id
+   * another folder owns, until it lets go of it), so it is planned again even when no file changed.
+   */
+  hasPlanProblems(): boolean {
+    for (const rel of this.problems.keys()) if (this.files.has(rel)) return true;
+    return false;
+  }
+
   /** Every problem the folder has as far as the watcher knows, sorted by place. */
   allProblems(): JobfileProblem[] {
     const problems = [...this.scanProblems];

@@ -244,8 +244,9 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
 
   /**
    * Scans the whole folder and plans it. `quiet` (the periodic re-sync) skips the plan when
-   * the scan found nothing the model did not know and the last full plan was applied: then
-   * the plan would be the last one again, and 20,000 files cost only their stats.
+   * the scan found nothing the model did not know, the last full plan was applied and it
+   * refused nothing: then the plan would be the last one again, and 20,000 files cost only
+   * their stats. A refusal is planned again: the store may have let go of what it hung on.
    */
   const fullSync = async (quiet = false): Promise<SyncOutcome | null> => {
     dirty.clear();
@@ -258,7 +259,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
       previousIds,
     );
     await seedFromStore();
-    if (quiet && !changed && applied) return null;
+    if (quiet && !changed && applied && !model.hasPlanProblems()) return null;
     return apply(null, previousIds);
   };
 

@@ -101,8 +101,9 @@ function describe(change: PlannedJob): string {
       return `unchanged: revision ${shortRevision(completed?.revision ?? "")} completed${when(completed?.at ?? null)}${dropped}`;
     }
     case "skipCompleted": {
-      const dropped = change.actual?.nextRevision ? "; the change queued behind it is dropped" : "";
-      return `unchanged: revision ${shortRevision(change.completed?.revision ?? "")} completed${when(change.completed?.at ?? null)}; the running attempt of ${running} finishes, nothing runs after it${dropped}`;
+      const queued = change.actual?.nextRevision ?? null;
+      const dropped = queued !== null && queued !== change.completed?.revision;
+      return `unchanged: revision ${shortRevision(change.completed?.revision ?? "")} completed${when(change.completed?.at ?? null)}; the running attempt of ${running} finishes, nothing runs after it${dropped ? "; the change queued behind it is dropped" : ""}`;
     }
     case "redeclare":
       if (change.actual && !change.actual.declared)

@@ -20,6 +20,8 @@ function describeFinished(event: FinishedEvent): string {
     case "dead":
       return `${event.jobId}: attempt ${event.attempt} ${colors.red("failed")}${why}; no retries left, moved to the DLQ`;
     case "released":
+      if (event.because === "jobfile-completed")
+        return `${event.jobId}: stopped after ${took}; not run again: ${BACK_TO_COMPLETED}`;
       if (event.because === "jobfile-removed")
         return `${event.jobId}: stopped after ${took}; not run again: its jobfile was removed, so the job is canceled`;
       return `${event.jobId}: stopped after ${took} and returned to pending (attempt not counted)`;
@@ -32,11 +34,15 @@ function describeFinished(event: FinishedEvent): string {
         return `${event.jobId}: attempt ${event.attempt} ${colors.red("failed")}${why}; not retried: its jobfile was removed, so the job is canceled`;
       return `${event.jobId}: attempt ${event.attempt} ${colors.yellow("killed")} after ${took}; the job is canceled`;
     case "replaced":
+      if (event.because === "jobfile-completed")
+        return `${event.jobId}: attempt ${event.attempt} ended${why}; not retried: ${BACK_TO_COMPLETED}`;
       return `${event.jobId}: attempt ${event.attempt} ended${why}; its jobfile changed while it ran, so the new revision is pending in its place`;
     case "abandoned":
       return `${event.jobId}: attempt ${event.attempt} ended, but its result could not be recorded before its lease ran out; given up`;
   }
 }
+
+const BACK_TO_COMPLETED = "its jobfile went back to a revision that completed, which the job shows again";
 
 const RESCUE_OUTCOME = {
   failed: "will retry",
@@ -51,7 +57,9 @@ function describeRescued(event: RescuedEvent): string {
   const outcome =
     event.because === "jobfile-removed"
       ? "not retried: its jobfile was removed, so it is canceled"
-      : RESCUE_OUTCOME[event.outcome];
+      : event.because === "jobfile-completed"
+        ? `not retried: ${BACK_TO_COMPLETED}`
+        : RESCUE_OUTCOME[event.outcome];
   return `${event.jobId}: rescued from worker ${event.fromWorker ?? "?"} whose lease expired; ${outcome}`;
 }
 

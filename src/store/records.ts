@@ -54,11 +54,24 @@ export type KillMode = NonNullable<Job["kill_requested"]>;
  * own decision, so that what they print matches the store.
  */
 export interface JobFailResult {
-  state: "failed" | "dead" | "canceled" | "pending";
-  /** Why `state` is not the one asked for; null when it is. */
-  because: "jobfile-removed" | "jobfile-changed" | null;
+  state: "failed" | "dead" | "canceled" | PromotedRevision;
+  /**
+   * Why `state` is not the one asked for; null when it is. `jobfile-completed`: the jobfile
+   * went back to a revision the job had completed, which it shows again.
+   */
+  because: "jobfile-removed" | "jobfile-changed" | "jobfile-completed" | null;
   /** When a `failed` job may run again, or when a `pending` one may start; null otherwise. */
   nextRunAt: number | null;
+}
+
+/** What took a job's row once its run ended, when its jobfile changed meanwhile (see promoteNextRevision). */
+export type PromotedRevision = "pending" | "completed";
+
+/** A failed attempt's result once the revision deferred behind it took the row. */
+export function promotedResult(promoted: PromotedRevision, now: number): JobFailResult {
+  return promoted === "completed"
+    ? { state: "completed", because: "jobfile-completed", nextRunAt: null }
+    : { state: "pending", because: "jobfile-changed", nextRunAt: now };
 }
 
 /** A lease that was renewed, with any kill request waiting for its worker. */

@@ -45,6 +45,8 @@ const OUTCOME_OF_FAIL = {
   dead: "dead",
   canceled: "canceled",
   pending: "replaced",
+  // Its jobfile went back to a revision it completed: shown again, nothing runs after it.
+  completed: "replaced",
 } as const;
 
 /** What a failed attempt came to, as the store wrote it. */
@@ -119,9 +121,10 @@ export async function recordAttempt(store: Store, params: AttemptEnd): Promise<R
  */
 async function releasedOutcome(store: Store, id: string): Promise<RecordedOutcome> {
   const row = await store.jobGet({ id });
-  return row?.state === "canceled"
-    ? { outcome: "released", nextRunAt: null, because: "jobfile-removed" }
-    : { outcome: "released", nextRunAt: null };
+  if (row?.state === "canceled") return { outcome: "released", nextRunAt: null, because: "jobfile-removed" };
+  if (row?.state === "completed")
+    return { outcome: "released", nextRunAt: null, because: "jobfile-completed" };
+  return { outcome: "released", nextRunAt: null };
 }
 
 /** First pause after a failed write; it doubles up to RECORD_RETRY_MAX_MS. */
@@ -200,9 +203,12 @@ async function outcomeOfEarlierWrite(
   if (!now || now.token !== job.token) return fallback;
   // The earlier write ended the attempt, then queued its jobfile's new revision in its place
   // (a hand-back promotes it too, and is reported as the hand-back it was).
-  if (now.state === "pending" && now.revision !== job.revision && params.releaseReason === null) {
+  const promoted = now.revision !== job.revision && params.releaseReason === null;
+  if (promoted && (now.state === "pending" || now.state === "completed")) {
     if (succeeded(params.result)) return { outcome: "completed", nextRunAt: null };
-    return { outcome: "replaced", nextRunAt: now.next_run_at, because: "jobfile-changed" };
+    return now.state === "pending"
+      ? { outcome: "replaced", nextRunAt: now.next_run_at, because: "jobfile-changed" }
+      : { outcome: "replaced", nextRunAt: null, because: "jobfile-completed" };
   }
   // Only a kill asks for `canceled`; any other failure canceled was its jobfile's removal.
   if (now.state === "canceled" && params.kill !== "cancel" && params.releaseReason === null)

@@ -79,11 +79,67 @@ forEachBackend("history", (t) => {
     expect(planLines(outcome)[0]).toContain(`= build  unchanged: revision ${v1?.slice(0, 6)} completed 20`);
     expect(planLines(outcome)[0]).toContain("the running attempt of");
     expect(await syncActions(t)).toEqual(["build skipCompleted"]);
+    // Said again by every sync while it runs, and never as a change dropped behind it.
+    const again = await sync(t.store, t.fixture.dir, { dryRun: true });
+    expect(planLines(again)[0]).not.toContain("dropped");
     await t.store.jobComplete({ id: "build", token: running?.token ?? 0, now: Date.now(), result: SUCCESS });
-    expect(await syncActions(t)).toEqual(["build showCompleted"]);
-    expect(await claimAll(t.store)).toEqual([]);
+    expect(await jobOf(t.store, "build")).toMatchObject({ state: "completed", revision: v1 });
     expect(await syncActions(t)).toEqual([]);
+    expect(await claimAll(t.store)).toEqual([]);
     expect((await runsOf(t, "build")).length).toBe(2);
+  });
+
+  // Without a sync after it: a watcher plans nothing while no file changes.
+  for (const ending of ["fails with retries left", "fails for the last time", "is handed back"] as const) {
+    test(`A → B → A with B running, and B ${ending}: A is shown at once and nothing runs again`, async () => {
+      await t.setUp();
+      await v1DoneV2Waiting(t);
+      const [running] = await claimAll(t.store);
+      const [v1] = await runsOf(t, "build");
+      t.fixture.write("build.yaml", v(1));
+      expect(await syncActions(t)).toEqual(["build skipCompleted"]);
+      const fence = { id: "build", token: running?.token ?? 0, now: Date.now() };
+      if (ending === "is handed back") {
+        expect(await t.store.jobRelease({ ...fence, reason: "worker stopping" })).toBe(true);
+      } else {
+        const state = ending === "fails with retries left" ? "failed" : "dead";
+        const written = await t.store.jobFail({ ...fence, state, nextRunAt: Date.now(), result: FAILURE });
+        expect(written).toEqual({ state: "completed", because: "jobfile-completed", nextRunAt: null });
+      }
+      expect(await jobOf(t.store, "build")).toMatchObject({ state: "completed", revision: v1, attempts: 1 });
+      expect(await claimAll(t.store)).toEqual([]);
+      expect(await syncActions(t)).toEqual([]);
+      expect(await runsOf(t, "build")).toEqual([v1, expect.not.stringMatching(v1 ?? "")]);
+    });
+  }
+
+  test("a job waiting on one whose file went back to a completed revision starts once the run ends", async () => {
+    await t.setUp();
+    await v1DoneV2Waiting(t);
+    t.fixture.write("deploy.yaml", "id: deploy\ncommand: echo deploy\nafter: [build]\n");
+    await sync(t.store, t.fixture.dir);
+    const [running] = await claimAll(t.store);
+    expect(running?.id).toBe("build");
+    t.fixture.write("build.yaml", v(1));
+    await sync(t.store, t.fixture.dir);
+    const fence = { id: "build", token: running?.token ?? 0, now: Date.now() };
+    await t.store.jobFail({ ...fence, state: "dead", nextRunAt: Date.now(), result: FAILURE });
+    expect((await claimAll(t.store)).map((job) => job.id)).toEqual(["deploy"]);
+  });
+
+  test("a change of queue and priority deferred behind a run takes effect when it starts", async () => {
+    await t.setUp();
+    await v1DoneV2Waiting(t);
+    const [running] = await claimAll(t.store);
+    t.fixture.write("build.yaml", `${v(3)}queue: slow\npriority: 7\ntags: [x]\n`);
+    expect(await syncActions(t)).toEqual(["build defer"]);
+    await t.store.jobComplete({ id: "build", token: running?.token ?? 0, now: Date.now(), result: SUCCESS });
+    expect(await jobOf(t.store, "build")).toMatchObject({
+      state: "pending",
+      queue: "slow",
+      priority: 7,
+      tags: ["x"],
+    });
   });
 
   test("A → B → C → A with B running and C queued behind it: C is dropped, the plan names A", async () => {
@@ -101,7 +157,8 @@ forEachBackend("history", (t) => {
     expect(line).not.toContain("back to the running revision");
     expect(outcome.applied?.skipCompleted).toEqual(["build"]);
     await t.store.jobComplete({ id: "build", token: running?.token ?? 0, now: Date.now(), result: SUCCESS });
-    expect(await syncActions(t)).toEqual(["build showCompleted"]);
+    expect(await jobOf(t.store, "build")).toMatchObject({ state: "completed", revision: v1 });
+    expect(await syncActions(t)).toEqual([]);
     expect(await claimAll(t.store)).toEqual([]);
     expect((await runsOf(t, "build")).length).toBe(2);
   });

@@ -8,7 +8,7 @@ import { appendFileSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSy
 import { join } from "node:path";
 import type { JobfileWatcher, WatcherOptions } from "../../src/jobfiles/watch.ts";
 import { waitFor } from "../helpers/cli.ts";
-import { completeAll, type JobsFixture, jobOf, jobsFixture, NOTHING_APPLIED } from "./helpers.ts";
+import { completeAll, type JobsFixture, jobOf, jobsFixture, NOTHING_APPLIED, sync } from "./helpers.ts";
 import { all, commandOf, startWatched, type Watched } from "./watch-helpers.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.
@@ -121,6 +121,25 @@ describe("startWatcher", () => {
     writeFileSync(join(fixture.dir, ".shared", "real.yaml"), "command: echo v2\n");
     await waitFor(async () => (await commandOf(store, "linked")) === "echo v2", {
       what: "the periodic re-sync",
+    });
+  });
+
+  test("the periodic re-sync takes an id back once the folder that owned it lets go of it", async () => {
+    fixture = jobsFixture();
+    const other = join(fixture.home, "other-jobs");
+    mkdirSync(other, { mode: 0o700 });
+    writeFileSync(join(other, "x.yaml"), "command: echo other\n", { mode: 0o600 });
+    const store = await fixture.store();
+    expect((await sync(store, other)).applied?.create).toEqual(["x"]);
+    fixture.write("x.yaml", "command: echo mine\n");
+    fixture.backdate("x.yaml");
+    const { outcomes } = await watch({ resyncMs: 300 });
+    expect(outcomes[0]?.plan.errors[0]?.message).toContain('id "x" belongs to the jobs folder');
+    // No event in the watched folder: only its re-sync can see that the other one let go.
+    rmSync(join(other, "x.yaml"));
+    await sync(store, other);
+    await waitFor(async () => (await commandOf(store, "x")) === "echo mine", {
+      what: "the re-sync to take x",
     });
   });
 

@@ -94,10 +94,10 @@ function writer(tx: SQL, now: number) {
       await dropDeferredRevision(job);
       await declaredBy(job);
     },
-    // The declared revision already completed: the same writes, nothing queued after the run.
+    // The declared revision already completed: deferred behind the run like any change, it
+    // takes the row shown completed once the run ends, whatever its outcome (run.ts).
     async skipCompleted(job: DeclaredChange) {
-      await dropDeferredRevision(job);
-      await declaredBy(job);
+      await this.defer(job);
     },
     async redeclare(job: DeclaredChange) {
       await declaredBy(job);

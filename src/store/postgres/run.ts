@@ -5,7 +5,7 @@
 
 import type { SQL } from "bun";
 import type { Job } from "../../core/job.ts";
-import type { JobSpec } from "../../core/spec.ts";
+import { type JobSpec, specColumns } from "../../core/spec.ts";
 import type {
   ExpiredLeasesParams,
   JobCompleteParams,
@@ -16,7 +16,13 @@ import type {
   LeaseExtendParams,
   LeaseRenewParams,
 } from "../params.ts";
-import type { JobFailResult, RenewedLease, RunResult } from "../records.ts";
+import {
+  type JobFailResult,
+  type PromotedRevision,
+  promotedResult,
+  type RenewedLease,
+  type RunResult,
+} from "../records.ts";
 import { NOT_RETRIED_SUFFIX, REMOVED_JOBFILE_REASON } from "../removal-cancel.ts";
 import { rowToJob, rowToKillTarget, rowToRenewedLease } from "../rows.ts";
 import { pgText } from "./connection.ts";
@@ -104,8 +110,8 @@ export async function failJob(tx: SQL, schema: string, params: JobFailParams): P
   // After the jobfile check: a failure that will not be retried is not announced as `failed`.
   await recordWebhookEvent(tx, params.id, params.now);
   // A job its jobfile changed under starts over as the new revision: what waits on it waits on.
-  if (await promoteNextRevision(tx, params.id, params.now))
-    return { state: "pending", because: "jobfile-changed", nextRunAt: params.now };
+  const promoted = await promoteNextRevision(tx, params.id, params.now);
+  if (promoted !== null) return promotedResult(promoted, params.now);
   if (params.state !== "failed" || undeclared.count > 0) {
     await cancelDependents(tx, params.id, params.state === "dead" ? "dead" : "canceled", params.now);
   }
@@ -134,7 +140,7 @@ export async function releaseJob(tx: SQL, params: JobReleaseParams): Promise<boo
     await tx`UPDATE attempts SET finished_at = ${params.now}::bigint, error = ${pgText(params.reason)}
              WHERE job_id = ${params.id} AND token = ${params.token}::int`;
   }
-  if (await promoteNextRevision(tx, params.id, params.now)) return true;
+  if ((await promoteNextRevision(tx, params.id, params.now)) !== null) return true;
   // Its jobfile was removed while it was claimed: it was let finish, not run again. Handed
   // back (a stop, a timeout of `worker stop`, a job claimed ahead), it ends here.
   const undeclared = await tx`
@@ -162,17 +168,60 @@ async function finishAttempt(tx: SQL, id: string, token: number, now: number, re
     WHERE job_id = ${id} AND token = ${token}::int`;
 }
 
-/** A jobfile changed while the job ran: the new revision starts fresh once this run ends. */
-export async function promoteNextRevision(tx: SQL, id: string, now: number): Promise<boolean> {
+/** The deferred revision is one the job completed. */
+const DEFERRED_COMPLETED_SQL =
+  "EXISTS (SELECT 1 FROM completed_revisions c WHERE c.job_id = jobs.id AND c.revision = jobs.next_revision)";
+
+/** The row shows its deferred revision completed, as showCompleted writes one (jobfile-apply.ts). */
+const SHOW_DEFERRED_COMPLETED_SET = `
+  spec = next_spec, revision = next_revision, max_retries = next_max_retries, state = 'completed',
+  finished_at = (SELECT c.completed_at FROM completed_revisions c WHERE c.job_id = jobs.id AND c.revision = jobs.next_revision),
+  exit_code = 0, last_error = NULL, canceled_by = NULL, lease_until = NULL,
+  attempts = GREATEST(1, (SELECT COUNT(*) FROM attempts a WHERE a.job_id = jobs.id AND a.revision = jobs.next_revision)),
+  started_at = (SELECT a.started_at FROM attempts a
+                WHERE a.job_id = jobs.id AND a.revision = jobs.next_revision AND a.exit_code = 0
+                ORDER BY a.token DESC LIMIT 1),
+  next_spec = NULL, next_revision = NULL, next_max_retries = NULL`;
+
+/** As in sqlite/run.ts: the deferred revision takes the row, shown completed if it completed before. */
+export async function promoteNextRevision(
+  tx: SQL,
+  id: string,
+  now: number,
+): Promise<PromotedRevision | null> {
+  const [shown] = (await tx`
+    UPDATE jobs SET ${tx.unsafe(SHOW_DEFERRED_COMPLETED_SET)}, updated_at = ${now}::bigint
+    WHERE id = ${id} AND next_spec IS NOT NULL AND state <> 'processing' AND ${tx.unsafe(DEFERRED_COMPLETED_SQL)}
+    RETURNING spec`) as { spec: string | JobSpec }[];
+  if (shown !== undefined) {
+    await writeSpecColumns(tx, id, parsedSpec(shown.spec), null);
+    await releaseDependents(tx, id, now);
+    return "completed";
+  }
   const [promoted] = (await tx`
     UPDATE jobs SET spec = next_spec, revision = next_revision, max_retries = next_max_retries,
-                    state = 'pending', attempts = 0, next_run_at = ${now}::bigint, updated_at = ${now}::bigint,
+                    state = 'pending', attempts = 0, updated_at = ${now}::bigint,
                     finished_at = NULL, next_spec = NULL, next_revision = NULL, next_max_retries = NULL
     WHERE id = ${id} AND next_spec IS NOT NULL AND state <> 'processing'
     RETURNING spec`) as { spec: string | JobSpec }[];
-  if (promoted === undefined) return false;
+  if (promoted === undefined) return null;
+  const spec = parsedSpec(promoted.spec);
+  await writeSpecColumns(tx, id, spec, now);
   // As in sqlite/run.ts: the new revision waits for its own `after`.
-  const spec = (typeof promoted.spec === "string" ? JSON.parse(promoted.spec) : promoted.spec) as JobSpec;
   await setDependenciesAgain(tx, id, spec.after, now);
-  return true;
+  return "pending";
+}
+
+function parsedSpec(spec: string | JobSpec): JobSpec {
+  return (typeof spec === "string" ? JSON.parse(spec) : spec) as JobSpec;
+}
+
+/** The columns read from a promoted spec, and when it may start (now null: left as it is). */
+async function writeSpecColumns(tx: SQL, id: string, spec: JobSpec, now: number | null): Promise<void> {
+  const columns = specColumns(spec, now ?? 0);
+  await tx`
+    UPDATE jobs SET priority = ${columns.priority}::int, queue = ${columns.queue},
+                    tags = ${columns.tags}::text::jsonb,
+                    next_run_at = COALESCE(${now === null ? null : columns.nextRunAt}::bigint, next_run_at)
+    WHERE id = ${id}`;
 }

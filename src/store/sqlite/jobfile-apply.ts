@@ -104,10 +104,10 @@ function writer(db: Database, now: number) {
       dropDeferredRevision.run(job.spec.id);
       declaredBy.run(job.source, job.owner, now, job.spec.id);
     },
-    // The declared revision already completed: the same writes, nothing queued after the run.
+    // The declared revision already completed: deferred behind the run like any change, it
+    // takes the row shown completed once the run ends, whatever its outcome (run.ts).
     skipCompleted(job: DeclaredChange) {
-      dropDeferredRevision.run(job.spec.id);
-      declaredBy.run(job.source, job.owner, now, job.spec.id);
+      this.defer(job);
     },
     redeclare(job: DeclaredChange) {
       declaredBy.run(job.source, job.owner, now, job.spec.id);

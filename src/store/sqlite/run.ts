@@ -5,7 +5,7 @@
 
 import type { Database } from "bun:sqlite";
 import type { Job } from "../../core/job.ts";
-import type { JobSpec } from "../../core/spec.ts";
+import { type JobSpec, specColumns } from "../../core/spec.ts";
 import type {
   ExpiredLeasesParams,
   JobCompleteParams,
@@ -16,7 +16,13 @@ import type {
   LeaseExtendParams,
   LeaseRenewParams,
 } from "../params.ts";
-import type { JobFailResult, RenewedLease, RunResult } from "../records.ts";
+import {
+  type JobFailResult,
+  type PromotedRevision,
+  promotedResult,
+  type RenewedLease,
+  type RunResult,
+} from "../records.ts";
 import { NOT_RETRIED_SUFFIX, REMOVED_JOBFILE_REASON } from "../removal-cancel.ts";
 import { rowToJob, rowToKillTarget, rowToRenewedLease } from "../rows.ts";
 import { cancelDependents, releaseDependents, setDependenciesAgain } from "./dependencies.ts";
@@ -123,8 +129,8 @@ export function failJob(db: Database, params: JobFailParams): JobFailResult | nu
   // After the jobfile check: a failure that will not be retried is not announced as `failed`.
   recordWebhookEvent(db, params.id, params.now);
   // A job its jobfile changed under starts over as the new revision: what waits on it waits on.
-  if (promoteNextRevision(db, params.id, params.now))
-    return { state: "pending", because: "jobfile-changed", nextRunAt: params.now };
+  const promoted = promoteNextRevision(db, params.id, params.now);
+  if (promoted !== null) return promotedResult(promoted, params.now);
   if (params.state !== "failed" || undeclared > 0) {
     cancelDependents(db, params.id, params.state === "dead" ? "dead" : "canceled", params.now);
   }
@@ -158,7 +164,7 @@ export function releaseJob(db: Database, params: JobReleaseParams): boolean {
       params.token,
     );
   }
-  if (promoteNextRevision(db, params.id, params.now)) return true;
+  if (promoteNextRevision(db, params.id, params.now) !== null) return true;
   // Its jobfile was removed while it was claimed: it was let finish, not run again. Handed
   // back (a stop, a timeout of `worker stop`, a job claimed ahead), it ends here.
   const undeclared = db
@@ -190,18 +196,64 @@ function finishAttempt(db: Database, id: string, token: number, now: number, res
   );
 }
 
-/** A jobfile changed while the job ran: the new revision starts fresh once this run ends. */
-export function promoteNextRevision(db: Database, id: string, now: number): boolean {
+/**
+ * A jobfile changed while the job ran: once this run ends, whatever its outcome, the
+ * revision deferred behind it takes the row. One the job already completed (the file went
+ * back to it) is shown completed, as a sync shows it, and never runs again; any other
+ * starts fresh. Returns which, or null when nothing was deferred.
+ */
+/** The deferred revision is one the job completed. */
+const DEFERRED_COMPLETED_SQL =
+  "EXISTS (SELECT 1 FROM completed_revisions c WHERE c.job_id = jobs.id AND c.revision = jobs.next_revision)";
+
+/** The row shows its deferred revision completed, as showCompleted writes one (jobfile-apply.ts). */
+const SHOW_DEFERRED_COMPLETED_SET = `
+  spec = next_spec, revision = next_revision, max_retries = next_max_retries, state = 'completed',
+  finished_at = (SELECT c.completed_at FROM completed_revisions c WHERE c.job_id = jobs.id AND c.revision = jobs.next_revision),
+  exit_code = 0, last_error = NULL, canceled_by = NULL, lease_until = NULL,
+  attempts = MAX(1, (SELECT COUNT(*) FROM attempts a WHERE a.job_id = jobs.id AND a.revision = jobs.next_revision)),
+  started_at = (SELECT a.started_at FROM attempts a
+                WHERE a.job_id = jobs.id AND a.revision = jobs.next_revision AND a.exit_code = 0
+                ORDER BY a.token DESC LIMIT 1),
+  next_spec = NULL, next_revision = NULL, next_max_retries = NULL`;
+
+export function promoteNextRevision(db: Database, id: string, now: number): PromotedRevision | null {
+  const shown = db
+    .query(`
+      UPDATE jobs SET ${SHOW_DEFERRED_COMPLETED_SET}, updated_at = ?1
+      WHERE id = ?2 AND next_spec IS NOT NULL AND state <> 'processing' AND ${DEFERRED_COMPLETED_SQL}
+      RETURNING spec`)
+    .get(now, id) as { spec: string } | null;
+  if (shown !== null) {
+    writeSpecColumns(db, id, JSON.parse(shown.spec) as JobSpec, null);
+    releaseDependents(db, id, now);
+    return "completed";
+  }
   const promoted = db
     .query(`
       UPDATE jobs SET spec = next_spec, revision = next_revision, max_retries = next_max_retries,
-                      state = 'pending', attempts = 0, next_run_at = ?1, updated_at = ?1, finished_at = NULL,
+                      state = 'pending', attempts = 0, updated_at = ?1, finished_at = NULL,
                       next_spec = NULL, next_revision = NULL, next_max_retries = NULL
       WHERE id = ?2 AND next_spec IS NOT NULL AND state <> 'processing'
       RETURNING spec`)
     .get(now, id) as { spec: string } | null;
-  if (promoted === null) return false;
+  if (promoted === null) return null;
+  const spec = JSON.parse(promoted.spec) as JobSpec;
+  writeSpecColumns(db, id, spec, now);
   // The new revision waits for its own `after` (or is canceled at once), as any queued job.
-  setDependenciesAgain(db, id, (JSON.parse(promoted.spec) as JobSpec).after, now);
-  return true;
+  setDependenciesAgain(db, id, spec.after, now);
+  return "pending";
+}
+
+/** The columns read from a promoted spec: its priority, queue and tags, and when it may start (null: left). */
+function writeSpecColumns(db: Database, id: string, spec: JobSpec, now: number | null): void {
+  const columns = specColumns(spec, now ?? 0);
+  db.query(`
+    UPDATE jobs SET priority = ?1, queue = ?2, tags = ?3, next_run_at = COALESCE(?4, next_run_at) WHERE id = ?5`).run(
+    columns.priority,
+    columns.queue,
+    columns.tags,
+    now === null ? null : columns.nextRunAt,
+    id,
+  );
 }
