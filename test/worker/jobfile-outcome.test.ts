@@ -128,5 +128,29 @@ for (const backend of backends) {
         expect(await store.jobGet({ id: "f" })).toMatchObject({ revision: next.revision, attempts: 1 });
       }),
     );
+
+    test(
+      "changed back to a revision it completed: the failed run is not retried, the job shows that revision",
+      withQueue(backend, SETTINGS, async (h, store) => {
+        const completed = declaration("true");
+        await store.jobfileApply({ changes: { declarations: [completed], removals: [] }, now: Date.now() });
+        const first = h.start(store);
+        expect(await h.settled(store, "f")).toBe("completed");
+        // One worker at a time: the blocked run must be the next one's.
+        first.worker.requestStop();
+        await first.run;
+        const { events, release } = await startBlockedRun(h, store);
+        await store.jobfileApply({ changes: { declarations: [completed], removals: [] }, now: Date.now() });
+        release();
+        const event = await finished(events);
+        expect(event).toMatchObject({ outcome: "replaced", because: "jobfile-completed", nextRunAt: null });
+        expect(printed(event)).toContain("not retried: its jobfile went back to a revision that completed");
+        expect(await store.jobGet({ id: "f" })).toMatchObject({
+          state: "completed",
+          revision: completed.revision,
+          attempts: 1,
+        });
+      }),
+    );
   });
 }
