@@ -178,9 +178,10 @@ export interface JobFailParams extends FencedWrite {
   onlyIfLeaseExpiredBefore?: number;
 }
 
+/** Refused (false) while a kill is asked for: the kill decides how the run ends, not the hand-back. */
 export interface JobReleaseParams extends FencedWrite {
   reason: string;
-  /** The run never started: no attempt is left and it keeps its place in line; refused if a kill is asked for. Default false. */
+  /** The run never started: no attempt is left and it keeps its place in line. Default false. */
   unstarted?: boolean;
 }
 

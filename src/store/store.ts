@@ -113,7 +113,10 @@ export interface Store {
    * changed (see JobFailResult), or null (and no change) when the fence refused it.
    */
   jobFail(params: P.JobFailParams): Promise<JobFailResult | null>;
-  /** Hands a running job back to `pending` without counting the attempt (a forced stop). */
+  /**
+   * Hands a running job back to `pending` without counting the attempt (a forced stop).
+   * Refused (false) while a `kill` is asked for, which then decides how the run ends.
+   */
   jobRelease(params: P.JobReleaseParams): Promise<boolean>;
   /** Processing jobs whose lease ran out before `now`. */
   jobExpiredLeases(params: P.ExpiredLeasesParams): Promise<Job[]>;

@@ -140,7 +140,12 @@ export class AttemptBook {
 
   private kill(slot: Slot, mode: KillMode): void {
     if (slot.kill !== null) return;
-    if (!slot.handle.stop(mode === "retry" ? `${KILLED_BY_USER} (kill --retry)` : KILLED_BY_USER)) return;
+    if (!slot.handle.stop(mode === "retry" ? `${KILLED_BY_USER} (kill --retry)` : KILLED_BY_USER)) {
+      // Already being stopped (a timeout, a lost lease, a stopping worker): the kill still
+      // decides how the attempt is recorded, unless the main process had exited by itself.
+      if (!slot.handle.exited && slot.handle.started) slot.kill = mode;
+      return;
+    }
     slot.kill = mode;
     this.emit({ type: "killing", jobId: slot.job.id, retry: mode === "retry" });
   }

@@ -90,9 +90,10 @@ export async function recordAttempt(store: Store, params: AttemptEnd): Promise<R
   if (params.releaseReason !== null) {
     const unstarted = params.started === false;
     const released = await store.jobRelease({ ...fence, reason: params.releaseReason, unstarted });
-    if (released && !unstarted) return releasedOutcome(store, job.id);
-    if (released || !unstarted) return { outcome: released ? "released" : "discarded", nextRunAt: null };
-    // Refused: a `kill` asked for while it waited to start, which it ends as the kill says.
+    if (released)
+      return unstarted ? { outcome: "released", nextRunAt: null } : releasedOutcome(store, job.id);
+    // Refused: a newer claim owns it, or a `kill` was asked for before the hand-back (while it
+    // waited to start, or while a stopping worker gave it its grace), which it ends as the kill says.
     const row = await store.jobGet({ id: job.id });
     if (row?.state !== "processing" || row.token !== job.token || !row.kill_requested)
       return { outcome: "discarded", nextRunAt: null };
@@ -101,7 +102,12 @@ export async function recordAttempt(store: Store, params: AttemptEnd): Promise<R
   }
   // A run that exited on its own before the kill's signal landed keeps its own outcome.
   if (params.kill === "cancel" && !succeeded(result)) {
-    const canceled = await store.jobFail({ ...fence, state: "canceled", nextRunAt: now, result });
+    const canceled = await store.jobFail({
+      ...fence,
+      state: "canceled",
+      nextRunAt: now,
+      result: killedRun(result),
+    });
     return canceled ? failOutcome(canceled) : { outcome: "discarded", nextRunAt: null };
   }
   if (succeeded(result)) {
@@ -109,8 +115,19 @@ export async function recordAttempt(store: Store, params: AttemptEnd): Promise<R
     return { outcome: completed ? "completed" : "discarded", nextRunAt: null };
   }
   const decision = failureDecision(job, config, now);
-  const failed = await store.jobFail({ ...fence, ...decision, result });
+  const failed = await store.jobFail({
+    ...fence,
+    ...decision,
+    result: params.kill === "retry" ? killedRun(result) : result,
+  });
   return failed ? failOutcome(failed) : { outcome: "discarded", nextRunAt: null };
+}
+
+/** A killed run's error names the kill, also when the kill came while a timeout was stopping it. */
+function killedRun(result: RunResult): RunResult {
+  const error = result.error ?? "";
+  if (error.startsWith(KILLED_BY_USER)) return result;
+  return { ...result, error: `${KILLED_BY_USER} while it was being stopped (${error || "no error"})` };
 }
 
 /**

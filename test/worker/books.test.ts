@@ -136,6 +136,30 @@ for (const backend of backends) {
       }),
     );
 
+    // The kill comes while the run is already being stopped, and the job takes its time to end.
+    for (const stoppedBy of ["its timeout", "a stopping worker"] as const) {
+      test(
+        `kill while ${stoppedBy} stops the run: the job ends canceled, not retried or handed back`,
+        withQueue(backend, SETTINGS, async (h, store) => {
+          const mark = join(h.queue.home.home, "term");
+          const command = `trap 'touch ${mark}; sleep 3; exit 1' TERM; sleep 300 & wait`;
+          const { worker } = h.start(await h.open());
+          await h.enqueue(store, [
+            { id: "slow", command, max_retries: 2, ...(stoppedBy === "its timeout" ? { timeout: 1 } : {}) },
+          ]);
+          await waitFor(async () => (await store.jobCounts()).processing === 1, { what: "the job to run" });
+          if (stoppedBy === "a stopping worker") {
+            worker.requestStop();
+            worker.escalate();
+          }
+          await waitFor(() => Bun.file(mark).exists(), { what: "the run to get SIGTERM" });
+          expect(await killJobs(store, ["slow"])).toMatchObject([{ kind: "requested" }]);
+          expect(await h.settled(store, "slow")).toBe("canceled");
+          expect((await store.jobGet({ id: "slow" }))?.last_error).toStartWith("killed by user");
+        }),
+      );
+    }
+
     test(
       "kill of a job whose worker is gone: the rescue ends it canceled",
       withQueue(backend, SETTINGS, async (h, store) => {

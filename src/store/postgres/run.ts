@@ -132,7 +132,7 @@ export async function releaseJob(tx: SQL, params: JobReleaseParams): Promise<boo
                     -- a retry is still a retry.
                     updated_at = ${params.now}::bigint
     WHERE id = ${params.id} AND token = ${params.token}::int AND state = 'processing'
-      AND (NOT ${unstarted}::boolean OR kill_requested IS NULL)`;
+      AND kill_requested IS NULL`;
   if (result.count === 0) return false;
   if (params.unstarted) {
     await tx`DELETE FROM attempts WHERE job_id = ${params.id} AND token = ${params.token}::int`;

@@ -148,7 +148,7 @@ export function releaseJob(db: Database, params: JobReleaseParams): boolean {
         UPDATE jobs SET state = CASE WHEN ?4 AND attempts > 1 THEN 'failed' ELSE 'pending' END,
                         attempts = MAX(attempts - 1, 0), lease_until = NULL, worker_id = NULL,
                         updated_at = ?1
-        WHERE id = ?2 AND token = ?3 AND state = 'processing' AND (?4 = 0 OR kill_requested IS NULL)`)
+        WHERE id = ?2 AND token = ?3 AND state = 'processing' AND kill_requested IS NULL`)
     // Its place in line stays (next_run_at as it was): equal priorities run in insertion order,
     // and a stopping worker's hand-back must not send its jobs behind those queued since.
     // Unstarted, it is as it was before the claim: a retry still a retry.
