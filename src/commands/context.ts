@@ -34,7 +34,10 @@ export async function withStore<T>(
   }
 }
 
-/** withStore for a command that only reads: a named SQLite file that is not there is refused, not made. */
+/**
+ * withStore for a command that reads, or changes only what is already queued: a named SQLite
+ * file or PostgreSQL schema that is not there is refused, not made.
+ */
 export function withExistingStore<T>(options: GlobalOptions, work: (store: Store) => Promise<T>): Promise<T> {
   return withStore(options, work, undefined, true);
 }
@@ -144,7 +147,7 @@ export function parseStatesOption(value: unknown): JobState[] | undefined {
  * Shared by `cancel`, `rerun` and `dlq retry <id>`.
  */
 export async function moveFromCli(options: GlobalOptions, id: string, name: JobMoveName): Promise<void> {
-  await withStore(options, async (store) => {
+  await withExistingStore(options, async (store) => {
     const outcome = await moveJob(store, id, name, Date.now());
     if (!outcome.moved) {
       if (!outcome.current) {

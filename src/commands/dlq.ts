@@ -3,7 +3,7 @@ import { UserError } from "../core/errors.ts";
 import { retryAllDead } from "../flow/moves.ts";
 import { colors, jobBlocks, jobJson, printJson } from "../render.ts";
 
-import { type GlobalOptions, moveFromCli, withExistingStore, withStore } from "./context.ts";
+import { type GlobalOptions, moveFromCli, withExistingStore } from "./context.ts";
 
 interface RetryOptions extends GlobalOptions {
   all?: boolean;
@@ -45,7 +45,7 @@ export function registerDlq(cli: CAC): void {
         await moveFromCli(options, String(id), "retry");
         return;
       }
-      await withStore(options, async (store) => {
+      await withExistingStore(options, async (store) => {
         const moved = await retryAllDead(store, Date.now());
         if (options.json) printJson({ retried: moved.map((job) => job.id) });
         else console.log(`${colors.green("✓")} ${moved.length} job(s) moved from the DLQ back to pending`);

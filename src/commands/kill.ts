@@ -8,7 +8,7 @@ import { colors, firstNamed, iso, printJson, safeText } from "../render.ts";
 import type { Store } from "../store/store.ts";
 import { type KillOutcome, killJobs, waitForKilled } from "../worker/kill.ts";
 import { KILL_GRACE_MS } from "../worker/run.ts";
-import { type GlobalOptions, unknownIdsHint, withStore } from "./context.ts";
+import { type GlobalOptions, unknownIdsHint, withExistingStore } from "./context.ts";
 
 interface KillCliOptions extends GlobalOptions {
   retry?: boolean;
@@ -140,7 +140,7 @@ export function registerKill(cli: CAC): void {
     .example("queuectl kill build-1 build-2 --retry")
     .action(async (first: string, more: string[], options: KillCliOptions) => {
       const ids = [...new Set([String(first), ...more.map(String)])];
-      await withStore(options, async (store) => {
+      await withExistingStore(options, async (store) => {
         await refuseBadIds(
           store,
           ids,

@@ -132,7 +132,7 @@ export function registerQueue(cli: CAC): void {
       .example(`queuectl queue ${verb} emails`)
       .action(async (name: string, options: GlobalOptions) => {
         const queue = queueName(name);
-        await withStore(options, async (store) => {
+        await withExistingStore(options, async (store) => {
           const known = await knownQueueNames(store);
           if (!known.includes(queue)) throw unknownQueue(queue, known, verb);
           await store.queueSet({ name: queue, paused });

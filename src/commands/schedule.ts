@@ -1,7 +1,7 @@
 import type { CAC } from "cac";
 import { UserError } from "../core/errors.ts";
 import { colors, printJson, safeText, scheduleJson, scheduleLines } from "../render.ts";
-import { type GlobalOptions, withExistingStore, withStore } from "./context.ts";
+import { type GlobalOptions, withExistingStore } from "./context.ts";
 
 export function registerSchedule(cli: CAC): void {
   cli
@@ -20,7 +20,7 @@ export function registerSchedule(cli: CAC): void {
     .command("schedule remove <id>", "Stop a schedule's future occurrences (queued ones stay)")
     .example("queuectl schedule remove nightly-report")
     .action(async (id: string, options: GlobalOptions) => {
-      await withStore(options, async (store) => {
+      await withExistingStore(options, async (store) => {
         const schedule = await store.scheduleGet({ id: String(id) });
         if (!schedule)
           throw new UserError(

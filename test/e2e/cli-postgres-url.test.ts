@@ -107,7 +107,7 @@ describe("a PostgreSQL URL that is the user's mistake", () => {
     "a read-only command on a schema with no queue: exit 2, and the schema is not made",
     async () => {
       const typo = `qc_url_typo_${suffix}`;
-      for (const command of [["status"], ["export"], ["list"]]) {
+      for (const command of [["status"], ["export"], ["list"], ["kill", "a"], ["dlq", "retry", "--all"]]) {
         const result = await runCli(command, {
           env: { ...home.env, QUEUECTL_DB: withParams(`schema=${typo}`) },
         });

@@ -286,7 +286,7 @@ describe("broken databases", () => {
     );
   });
 
-  test("a read-only command on a named file that is not there: exit 2, and no file is made", async () => {
+  test("a command that reads, or changes only queued jobs, on a named file that is not there: exit 2, no file made", async () => {
     const typo = join(home.home, "jobz.db");
     for (const command of [
       ["status"],
@@ -298,6 +298,13 @@ describe("broken databases", () => {
       ["queue", "list"],
       ["schedule", "list"],
       ["purge", "--dry-run"],
+      ["kill", "a"],
+      ["cancel", "a"],
+      ["rerun", "a"],
+      ["dlq", "retry", "a"],
+      ["dlq", "retry", "--all"],
+      ["schedule", "remove", "s"],
+      ["queue", "pause", "default"],
     ]) {
       const result = await cli(["--db", typo, ...command]);
       expect(result.exitCode).toBe(2);
