@@ -13,7 +13,7 @@ import { UserError } from "../core/errors.ts";
 import { COMMAND_LINE_NAME, prepareJobs } from "../core/job-input.ts";
 import { normalizeSpec, SpecError } from "../core/spec.ts";
 import { enqueuePrepared } from "../flow/enqueue.ts";
-import { colors, printJson, safeText } from "../render.ts";
+import { colors, commandText, printJson, safeText } from "../render.ts";
 import { type GlobalOptions, lastValue, listItems, withStore } from "./context.ts";
 
 interface AddOptions extends GlobalOptions {
@@ -100,9 +100,13 @@ function commandOf(words: string[], afterDashes: string[], shell: string | undef
   const program = words[0] as string;
   // `add -- "make test"` would run a program named "make test": almost always a quoting slip.
   if (/\s/.test(program) && Bun.which(program) === null) {
+    const shellForm = `queuectl add --shell ${safeText(commandText([program]))}`;
+    // Words apart only where pasting them gives the same words: a `|` or `>` would be the paste's own.
+    const words = program.trim().split(/\s+/);
+    const apart = words.every((word) => /^[\w@%+=:,./-]+$/.test(word)) ? words : null;
     throw new UserError(
       `no program is named "${safeText(program)}"`,
-      `to run it through the shell: queuectl add --shell '${safeText(program)}'; else give its words apart: -- ${safeText(program)}`,
+      `to run it through the shell: ${shellForm}${apart ? `; else give its words apart: -- ${safeText(apart.join(" "))}` : ""}`,
     );
   }
   return words;
@@ -131,7 +135,12 @@ function checkFields(spec: Record<string, unknown>): void {
     const field = error instanceof SpecError ? error.field?.split(".")[0] : undefined;
     const option = field ? OPTION_OF_FIELD[field] : undefined;
     if (option === undefined || !(error instanceof UserError)) throw error;
-    throw new UserError(`${option}: ${error.message}`, error.hint);
+    // The spec's hint shows the JSON field (`e.g. "timeout": "5m"`); here it is typed as the option.
+    const hint = error.hint?.replace(
+      /^e\.g\. "[\w.]+": (.*)$/,
+      (_, value: string) => `e.g. ${option} ${value.replace(/^"(.*)"$/, "$1")}`,
+    );
+    throw new UserError(`${option}: ${error.message}`, hint);
   }
 }
 

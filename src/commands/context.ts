@@ -5,7 +5,7 @@
 
 import { suggestion, UserError } from "../core/errors.ts";
 import { isJobState, isQueueName, JOB_STATES, type Job, type JobState } from "../core/job.ts";
-import { JOB_MOVES, type JobMoveName, moveJob, refusalMessage } from "../flow/moves.ts";
+import { type JobMoveName, moveJob, refusalHint, refusalMessage } from "../flow/moves.ts";
 import { colors, countText, printJson, safeText } from "../render.ts";
 import { openStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
@@ -153,7 +153,10 @@ export async function moveFromCli(options: GlobalOptions, id: string, name: JobM
       if (!outcome.current) {
         throw new UserError(`no job with id "${safeText(id)}"`, await unknownIdsHint(store, [id]));
       }
-      throw new UserError(refusalMessage(safeText(id), name, outcome.current.state), JOB_MOVES[name].refusal);
+      throw new UserError(
+        refusalMessage(safeText(id), name, outcome.current.state),
+        refusalHint(name, outcome.current.state),
+      );
     }
     const done = {
       retry: "moved back to pending (attempts reset)",

@@ -82,18 +82,22 @@ function reportRow(outcome: KillOutcome, ended: Map<string, Job | null>): Report
   };
 }
 
-function describeRow(row: ReportRow): string {
+function describeRow(row: ReportRow, retry: boolean): string {
   const id = safeText(row.id);
+  // What a rescue makes of the attempt: --retry counts it failed, and the retry rules apply.
+  const rescued = retry
+    ? "its attempt counts as failed when it is rescued"
+    : "the job ends canceled when it is rescued";
   switch (row.result) {
     case "canceled":
       return `${colors.green("✓")} Job ${id} canceled (it was not running)`;
     case "not-running":
       return `Job ${id} was no longer running (${row.state ?? "gone"}); nothing to kill`;
     case "orphaned":
-      return `Job ${id}: kill requested, but its worker ${safeText(row.workerId ?? "?")} is gone; the job ends canceled when it is rescued, once its lease runs out`;
+      return `Job ${id}: kill requested, but its worker ${safeText(row.workerId ?? "?")} is gone; ${rescued}, once its lease runs out`;
     case "requested":
       if (row.silentMs !== undefined) {
-        return `Job ${id}: kill requested, but its worker ${safeText(row.workerId ?? "?")} has sent no heartbeat for ${formatDurationMs(row.silentMs)} (it may have died); the job ends canceled when it is rescued, once its lease runs out`;
+        return `Job ${id}: kill requested, but its worker ${safeText(row.workerId ?? "?")} has sent no heartbeat for ${formatDurationMs(row.silentMs)} (it may have died); ${rescued}, once its lease runs out`;
       }
       return `Job ${id}: kill requested; its worker ${safeText(row.workerId ?? "?")} stops it at its next heartbeat`;
     case "killed":
@@ -168,7 +172,7 @@ export function registerKill(cli: CAC): void {
           printJson({ jobs: rows.map(({ id, result, state }) => ({ id, result, state })) });
           return;
         }
-        for (const row of rows) console.log(describeRow(row));
+        for (const row of rows) console.log(describeRow(row, Boolean(options.retry)));
       });
     });
 }

@@ -27,6 +27,8 @@ export { SpecError };
 // C0/C1 control characters: they could rewrite the user's terminal when an id is printed.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+/** Bidi marks, embeddings, overrides and isolates, zero-width characters and the BOM. */
+const INVISIBLE_CHARACTERS = /[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
 
 function fail(field: string, rule: string, hint: string): never {
   throw new SpecError(`\`${field}\` ${rule}`, hint, field);
@@ -60,10 +62,21 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 function normalizeId(value: unknown): string {
   const id = typeof value === "number" && Number.isSafeInteger(value) ? String(value) : value;
+  if (typeof value === "number" && Number.isInteger(value) && !Number.isSafeInteger(value))
+    fail("id", "is a number too large to keep exactly", `write it as a string, in quotes: "id": "${value}"`);
   if (typeof id !== "string") fail("id", "must be a string", 'e.g. "id": "backup-nightly"');
   if (id.trim() === "") fail("id", "must not be empty", "give the job a name or leave `id` out");
   if (id.length > MAX_ID_LENGTH) fail("id", `is longer than ${MAX_ID_LENGTH} characters`, "use a shorter id");
   if (CONTROL_CHARACTERS.test(id)) fail("id", "contains control characters", "use printable characters only");
+  // Text that prints as another id, or as nothing: no one could type it back from `list`.
+  if (INVISIBLE_CHARACTERS.test(id))
+    fail(
+      "id",
+      "contains invisible formatting characters (bidi or zero-width)",
+      "use printable characters only",
+    );
+  if (id.trim() !== id)
+    fail("id", `"${id}" starts or ends with white space`, `write it without: "${id.trim()}"`);
   // Every command that takes an id reads it as an argument, where a leading "-" is an option.
   if (id.startsWith("-")) fail("id", `"${id}" starts with "-"`, "start it with a letter or digit");
   // A URL path reads "." and ".." as steps, so the REST API could never name such a job.

@@ -10,9 +10,9 @@ import { nearestName } from "../core/errors.ts";
 import type { JobState } from "../core/job.ts";
 import {
   moveJob as applyMove,
-  JOB_MOVES,
   type JobMoveName,
   killRefusal,
+  refusalHint,
   refusalMessage,
   retryAllDead as retryAll,
 } from "../flow/moves.ts";
@@ -33,7 +33,11 @@ export async function moveJob(store: Store, id: string, name: JobMoveName, now: 
   if (outcome.moved) return json(ANSWERS[name](id));
   if (!outcome.current)
     return problem(404, `no job with id "${id}"`, "see GET /api/jobs for the ids in the queue");
-  return problem(409, refusalMessage(id, name, outcome.current.state), JOB_MOVES[name].refusal);
+  return problem(
+    409,
+    refusalMessage(id, name, outcome.current.state),
+    refusalHint(name, outcome.current.state),
+  );
 }
 
 /** `dlq retry --all`: every dead job back to pending with its attempts reset. */

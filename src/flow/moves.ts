@@ -33,7 +33,7 @@ export const JOB_MOVES = {
     to: "canceled",
     resetAttempts: false,
     reason: "canceled by the user",
-    refusal: "only pending or failed jobs can be canceled; stop a running job with `queuectl kill <id>`",
+    refusal: "only pending or failed jobs can be canceled",
   },
   rerun: {
     from: ["completed", "dead", "canceled"],
@@ -57,6 +57,14 @@ export function refusalMessage(id: string, name: JobMoveName, state: JobState): 
 }
 
 export type MoveOutcome = { moved: true; job: Job } | { moved: false; current: Job | null };
+
+/** The hint for a refused move: what the move takes, and what applies to a job in `state` instead. */
+export function refusalHint(name: JobMoveName, state: JobState): string {
+  const { refusal } = JOB_MOVES[name];
+  if (name !== "cancel") return refusal;
+  if (state === "processing") return `${refusal}; stop a running job with \`queuectl kill <id>\``;
+  return `${refusal}; it has ended: \`queuectl rerun <id>\` runs it again`;
+}
 
 /** Applies one move to one job; `current` (null when the id is unknown) explains a refusal. */
 export async function moveJob(

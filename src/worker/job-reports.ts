@@ -90,7 +90,8 @@ export function dependencyResultNames(ids: string[]): Map<string, string> {
   const names = new Map<string, string>();
   const taken = new Set<string>();
   for (const id of ids) {
-    const base = id.toUpperCase().replace(/[^A-Z0-9]/g, "_");
+    // Per character, not per UTF-16 unit: an emoji is one `_`, as the README says.
+    const base = id.toUpperCase().replace(/[^A-Z0-9]/gu, "_");
     let name = base;
     for (let n = 2; taken.has(name); n++) name = `${base}_${n}`;
     taken.add(name);

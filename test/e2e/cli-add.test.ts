@@ -119,6 +119,17 @@ test.each([
   expect(await list()).toEqual([]);
 });
 
+test("a quoted shell line after -- is pointed at --shell, never at a paste that the paste's own shell would pipe", async () => {
+  const piped = await cli("add", "--", "echo a | tr a b");
+  expect(piped.exitCode).toBe(2);
+  expect(piped.stderr).toContain("queuectl add --shell 'echo a | tr a b'");
+  expect(piped.stderr).not.toContain("words apart");
+  const quoted = await cli("add", "--", "it's x");
+  expect(quoted.stderr).toContain(`queuectl add --shell 'it'\\''s x'`);
+  const plain = await cli("add", "--", "make test");
+  expect(plain.stderr).toContain("else give its words apart: -- make test");
+});
+
 test("a relative --cwd is the folder it names from here, as any path typed in a shell", async () => {
   expect((await cli("add", "--id", "rel", "--cwd", "build/out", "--", "true")).exitCode).toBe(0);
   expect((await show("rel")).cwd).toBe(join(process.cwd(), "build/out"));

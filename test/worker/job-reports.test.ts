@@ -53,6 +53,8 @@ describe("progress lines", () => {
       "BUILD_1_2",
       "X",
     ]);
+    // One `_` per character, an emoji (two UTF-16 units) included.
+    expect(dependencyResultNames(["ünï😀"]).get("ünï😀")).toBe("_N__");
   });
 });
 
