@@ -21,8 +21,12 @@ import {
 } from "./process-info.ts";
 import { PeriodicService } from "./service.ts";
 
-/** How many expired leases one worker rescues per check; the rest wait for the next one. */
-const RESCUE_BATCH = 100;
+/**
+ * How many expired leases one check reads. Each is confirmed from when it is first read, so a
+ * dead worker's jobs beyond this wait one more confirmation each time: it is as many as one
+ * worker may run (`--concurrency` allows 10,000), so one death is rescued in one round.
+ */
+const RESCUE_BATCH = 10_000;
 /** Slack on top of one heartbeat for a live worker's renewal to land after a clock jump. */
 const CONFIRM_MARGIN_MS = 1_000;
 /** Upper bound of the time between two checks. */

@@ -12,7 +12,7 @@ import { resolveConfig } from "../../src/core/config.ts";
 import { openStore } from "../../src/store/open.ts";
 import type { RunResult, Store } from "../../src/store/store.ts";
 import { recordAttempt } from "../../src/worker/outcome.ts";
-import { rescueExpiredLeases } from "../../src/worker/rescue.ts";
+import { LeaseSightings, rescueExpiredLeases } from "../../src/worker/rescue.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.
 setDefaultTimeout(60_000);
@@ -192,6 +192,26 @@ describe("rescueExpiredLeases", () => {
       ownTokens: new Map(),
     });
     expect(again.map((r) => r.outcome)).toEqual(["dead"]);
+  });
+
+  test("a dead worker's 250 jobs are all rescued after one confirmation, not a hundred at a time", async () => {
+    const jobs = Array.from({ length: 250 }, (_, i) => ({
+      spec: { id: `j${i}`, command: "true" },
+      revision: `r${i}`,
+      maxRetries: 3,
+      nextRunAt: T0,
+      source: null,
+    }));
+    await store.jobInsertMany({ jobs, now: T0 });
+    for (let i = 0; i < 250; i++)
+      await store.jobClaim({ workerId: "w-dead", host: "h", now: T0, leaseMs: 1 });
+    let monotonic = 0;
+    const sightings = { tracker: new LeaseSightings(() => monotonic), confirmMs: 1_000 };
+    const check = () => rescueExpiredLeases(store, { now: T0 + 10, config, ownTokens: new Map(), sightings });
+    expect(await check()).toEqual([]);
+    monotonic = 1_000;
+    expect((await check()).length).toBe(250);
+    expect((await store.jobCounts()).processing).toBe(0);
   });
 
   test("a worker never rescues the attempts it is running itself", async () => {
