@@ -84,9 +84,28 @@ export class FolderModel {
   /** Folders and files the last full scan refused, with why. */
   scanBlocked: string[] = [];
   scanProblems: JobfileProblem[] = [];
+  /**
+   * The file each symlinked jobfile was last read through, by the link's path. An edit of
+   * the target raises an event for the target only, and the link must be read again too.
+   */
+  private readonly linkTargets = new Map<string, string>();
 
   /** `root` is the folder's real path, the one job sources start with. */
   constructor(readonly root: string) {}
+
+  /** Notes where `rel` was read from (`real`, an absolute real path): a link's target, or itself. */
+  readFrom(rel: string, real: string): void {
+    const target = relative(this.root, real).split(sep).join("/");
+    if (target === rel) this.linkTargets.delete(rel);
+    else this.linkTargets.set(rel, target);
+  }
+
+  /** `rels` and every symlinked jobfile last read through one of them. */
+  withLinksTo(rels: Iterable<string>): Set<string> {
+    const all = new Set(rels);
+    for (const [link, target] of this.linkTargets) if (all.has(target)) all.add(link);
+    return all;
+  }
 
   sourceOf(rel: string): string {
     return join(this.root, ...rel.split("/"));

@@ -49,6 +49,7 @@ async function readInto(
 ): Promise<boolean | "waiting"> {
   const before: FileEntry | undefined = model.files.get(file.rel);
   if (isAsRead(before, file)) return false;
+  model.readFrom(file.rel, file.real);
   const read = await readSettled(file, reading.settleMs, reading.now);
   if (read.kind === "wait") {
     model.files.set(file.rel, { kind: "waiting", at: read.at, last: lastParsed(before) });

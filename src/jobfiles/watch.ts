@@ -191,7 +191,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
       await fullSync();
       return;
     }
-    const paths = new Set([...dirty, ...model.due(now(), settleMs)]);
+    const paths = model.withLinksTo([...dirty, ...model.due(now(), settleMs)]);
     dirty.clear();
     const changed = new Set<string>();
     const previousIds: string[] = [];

@@ -124,6 +124,20 @@ describe("startWatcher", () => {
     });
   });
 
+  test("an edit of a file that a symlinked jobfile points at updates both, without waiting for the re-sync", async () => {
+    fixture = jobsFixture();
+    fixture.write("real.yaml", "command: echo v1\n");
+    symlinkSync("real.yaml", join(fixture.dir, "alias.yaml"));
+    fixture.backdate("real.yaml");
+    const { store } = await watch();
+    expect(await commandOf(store, "alias")).toBe("echo v1");
+    fixture.write("real.yaml", "command: echo v2\n");
+    await waitFor(async () => (await commandOf(store, "alias")) === "echo v2", {
+      what: "the link's job to follow",
+    });
+    expect(await commandOf(store, "real")).toBe("echo v2");
+  });
+
   test("the periodic re-sync takes an id back once the folder that owned it lets go of it", async () => {
     fixture = jobsFixture();
     const other = join(fixture.home, "other-jobs");
