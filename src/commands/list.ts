@@ -62,7 +62,10 @@ export function registerList(cli: CAC): void {
     )
     .option("--limit <n>", `Show at most n jobs (default: ${DEFAULT_LIMIT}; with --json, all)`, TEXT_OPTION)
     .option("--all", "Show every job that matches (default: off)")
-    .option("--json", "Print a JSON array of jobs, oldest first (default: human text)")
+    .option(
+      "--json",
+      "Print a JSON array of jobs, oldest first; with --limit n, the n newest (default: human text)",
+    )
     .option("--ids", "Print only the ids, one per line, for scripts and completion (default: off)")
     .example("queuectl list --state pending")
     .example("queuectl list --state failed,dead --queue emails --limit 10")
@@ -84,16 +87,18 @@ export function registerList(cli: CAC): void {
       const tag = anyOfOption("tag", options.tag);
       const queue = anyOfOption("queue", options.queue);
       await withExistingStore(options, async (store) => {
+        // The JSON keeps the order scripts have always read, oldest first; with --limit it
+        // holds the same newest jobs the table shows, so a script gets what a person sees.
+        const oldestFirst = options.json && limit === null;
         const { jobs, total } = await store.jobPage({
           states,
           tag,
           queue,
           limit,
-          // The JSON keeps the order scripts have always read: oldest first.
-          order: options.json ? "oldest" : "newest",
+          order: oldestFirst ? "oldest" : "newest",
         });
         if (options.json) {
-          printJson(jobs.map(jobJson));
+          printJson((oldestFirst ? jobs : jobs.toReversed()).map(jobJson));
           return;
         }
         if (options.ids) {

@@ -7,7 +7,7 @@ import { formatDurationMs, parseDurationMs } from "../core/duration.ts";
 import { hostName, queuectlHome } from "../core/home.ts";
 import { colors, printJson } from "../render.ts";
 import { stopWorkers } from "../worker/stop.ts";
-import { type GlobalOptions, lastValue, withStore } from "./context.ts";
+import { type GlobalOptions, lastValue, withExistingStore } from "./context.ts";
 
 interface StopOptions extends GlobalOptions {
   timeout?: unknown;
@@ -32,7 +32,7 @@ export function registerWorkerStop(cli: CAC): void {
     .action(async (options: StopOptions) => {
       const timeout = lastValue(options.timeout as string | number | undefined);
       const timeoutMs = timeout === undefined ? 30_000 : parseDurationMs(timeout, "--timeout");
-      await withStore(options, async (store) => {
+      await withExistingStore(options, async (store) => {
         const report = await stopWorkers(store, {
           home: queuectlHome(),
           host: hostName(),

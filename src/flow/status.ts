@@ -70,6 +70,9 @@ export async function queueStatus(store: Store, options: { summary?: boolean } =
   ]);
   const lostAfter = workerLostAfterMs(resolveConfig(stored));
   const config = withDefaults(stored);
+  // It signs webhook bodies: status, and the page's feed, say whether one is set, never what
+  // it is (`config get webhook-secret` shows it to whoever may read the config).
+  if (config["webhook-secret"] !== "none") config["webhook-secret"] = "set";
   const running = summary ? [] : await runningJobs(store, now);
   return {
     json: {

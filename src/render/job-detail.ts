@@ -4,7 +4,7 @@
  */
 
 import type { Attempt, Job } from "../core/job.ts";
-import { attemptJson, colors, jobJson, safeText } from "../render.ts";
+import { attemptJson, colors, iso, jobJson, safeText } from "../render.ts";
 import type { WebhookDelivery } from "../store/webhook-records.ts";
 
 const isoTime = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -31,7 +31,13 @@ export function deliveryLines(deliveries: WebhookDelivery[]): string {
 /** The delivery as `show --json` prints it: the body stays out, it is the job's own data again. */
 export function deliveryJson(delivery: WebhookDelivery) {
   const { body: _body, ...rest } = delivery;
-  return rest;
+  // Times as every other time in JSON output: ISO-8601 UTC text.
+  return {
+    ...rest,
+    created_at: iso(delivery.created_at),
+    next_attempt_at: iso(delivery.next_attempt_at),
+    delivered_at: iso(delivery.delivered_at),
+  };
 }
 
 /** The `show --json` shape. */

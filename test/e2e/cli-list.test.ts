@@ -86,6 +86,9 @@ test("--json keeps its shape and order (oldest first, every job); --ids prints i
   expect(json[0]).toMatchObject({ id: "job-1", state: "pending", command: "echo 1" });
   const ids = await cli("list", "--ids", "--limit", "2");
   expect(ids.stdout).toBe("job-60\njob-59\n");
+  // With --limit the same jobs the table shows, the newest, still oldest first.
+  const limited = await runCliJson<{ id: string }[]>(["list", "--limit", "2"], { env: context.home.env });
+  expect(limited.map((job) => job.id)).toEqual(["job-59", "job-60"]);
 });
 
 test("--tag and --queue match the characters typed, even when they look like numbers", async () => {

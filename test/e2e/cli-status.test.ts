@@ -39,3 +39,14 @@ test("each worker shows the job it runs and for how long; an idle one says so", 
   expect(human).toMatch(/\n {6}running build for 1m\d+s: make build\n/);
   expect(human).toContain("\n      idle\n");
 });
+
+test("status says whether a webhook secret is set, never what it is", async () => {
+  const secret = "s3cret-that-signs-webhooks";
+  ok(await context.cli("config", "set", "webhook-secret", secret));
+  const json = await runCliJson<{ config: Record<string, unknown> }>(["status"], { env: context.home.env });
+  expect(json.config["webhook-secret"]).toBe("set");
+  const human = ok(await context.cli("status"));
+  expect(human).toContain("webhook-secret: set");
+  expect(human).not.toContain(secret);
+  expect(ok(await context.cli("config", "get", "webhook-secret")).trim()).toBe(secret);
+});

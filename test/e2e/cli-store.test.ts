@@ -305,6 +305,7 @@ describe("broken databases", () => {
       ["dlq", "retry", "--all"],
       ["schedule", "remove", "s"],
       ["queue", "pause", "default"],
+      ["worker", "stop"],
     ]) {
       const result = await cli(["--db", typo, ...command]);
       expect(result.exitCode).toBe(2);

@@ -103,6 +103,9 @@ for (const backend of backends) {
         event: "completed",
         status: "delivered",
         url: receiver.url(),
+        // Times as every time in JSON output: ISO-8601 UTC.
+        created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT.*Z$/),
+        delivered_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT.*Z$/),
       });
     });
   });
