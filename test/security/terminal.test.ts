@@ -18,7 +18,8 @@ const ESC = "\u001b";
 const SEQUENCES = `${ESC}[2J${ESC}]0;pwned\u0007${ESC}]52;c;cHduZWQ=\u0007\u009b31m\rX`;
 /** Bidi controls that reorder what is displayed ("Trojan Source"). */
 const BIDI = "\u202e\u2066";
-const EVIL_ID = `evil${BIDI}job`;
+/** Ids refuse bidi controls outright (core/spec.ts); a tag still carries them to every screen. */
+const EVIL_ID = "evil-job";
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const RAW = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
@@ -104,7 +105,7 @@ describe.skipIf(!hasScript)("control sequences never reach a terminal raw", () =
     }
     // The data is shown, escaped, not dropped: a user can still see what the job printed.
     expect(await onTerminal(["logs", EVIL_ID])).toContain("\\x1b]0;pwned\\x07");
-    expect(await onTerminal(["show", EVIL_ID])).toContain("evil\\u202e\\u2066job");
+    expect(await onTerminal(["show", EVIL_ID])).toContain("tag\\u202e\\u2066");
   });
 
   test("errors that echo hostile input: unknown ids, refused ids, unknown commands and options", async () => {
@@ -135,7 +136,9 @@ describe.skipIf(!hasScript)("control sequences never reach a terminal raw", () =
     write(`name${ESC}[2J.yaml`, "command: echo hi\n");
     write("field.yaml", `command: echo hi\nmax${SEQUENCES}: 1\n`);
     write("yaml-error.yaml", `command: "unterminated ${SEQUENCES}\n`);
-    write("ok.yaml", `id: fine${BIDI}\ncommand: echo '${SEQUENCES}'\n`);
+    write("ok.yaml", `id: fine\ncommand: echo 'fine${BIDI}${SEQUENCES}'\n`);
+    // An id with bidi controls would print as another id: refused, without echoing them raw.
+    write("bidi-id.yaml", `id: evil${BIDI}\ncommand: echo hi\n`);
     for (const args of [
       ["sync", dir, "--dry-run"],
       ["sync", dir],
@@ -144,6 +147,7 @@ describe.skipIf(!hasScript)("control sequences never reach a terminal raw", () =
       const out = await onTerminal(args);
       expect({ args, raw: rawControls(out) }).toEqual({ args, raw: [] });
       expect(out).toContain("field.yaml");
+      if (args[2] !== "--json") expect(out).toContain("invisible formatting characters");
     }
     const listed = await onTerminal(["list"]);
     expect(listed).toContain("fine\\u202e\\u2066");
