@@ -48,18 +48,19 @@ export function tokenCookieName(port: number): string {
 
 /**
  * Whether a token can guard the dashboard: long enough to guess at no better than chance, and
- * without white space, which HTTP strips from a header's ends (such a token never matches)
- * and a unit's environment file cannot hold.
+ * printable ASCII only. HTTP strips white space from a header's ends and reads its bytes as
+ * Latin-1, so a token with spaces or `ä` would never match in a header (Prometheus, scripts),
+ * and a unit's environment file cannot hold white space either.
  */
 export function isUsableToken(token: string): boolean {
-  return token.length >= MIN_TOKEN_LENGTH && !/\s/.test(token);
+  return token.length >= MIN_TOKEN_LENGTH && /^[\x21-\x7e]+$/.test(token);
 }
 
 /** Refuses an exposed bind without a token, and a token that cannot protect anything. */
 export function checkBindPolicy(host: string, token: string | null): void {
   if (token !== null && !isUsableToken(token)) {
     throw new UserError(
-      `the dashboard token must be at least ${MIN_TOKEN_LENGTH} characters, without spaces`,
+      `the dashboard token must be at least ${MIN_TOKEN_LENGTH} characters, printable ASCII without spaces`,
       "generate one with `openssl rand -hex 16`, or leave --token out and one is generated",
     );
   }

@@ -42,7 +42,7 @@ export function ensureDashboardToken(home: string, env: Record<string, string | 
   const chosen = env[TOKEN_VARIABLE] || undefined;
   if (chosen !== undefined && !isUsableToken(chosen)) {
     throw new UserError(
-      `$${TOKEN_VARIABLE} must be ${MIN_TOKEN_LENGTH}+ characters without spaces`,
+      `$${TOKEN_VARIABLE} must be ${MIN_TOKEN_LENGTH}+ characters, printable ASCII without spaces`,
       "unset it and a random token is made, or generate one with `openssl rand -hex 16`",
     );
   }

@@ -25,7 +25,7 @@ export function pickAttempt(attempts: Attempt[], number: number | undefined): At
 }
 
 export interface AttemptFiles {
-  /** The files' stem relative to QUEUECTL_HOME, as recorded (or derived while running). */
+  /** The files' stem relative to QUEUECTL_HOME, as the worker named them. */
   base: string;
   /** Whether the files are readable here: same host, and still on disk. */
   local: boolean;
@@ -33,7 +33,10 @@ export interface AttemptFiles {
 }
 
 export function attemptFiles(home: string, host: string, attempt: Attempt): AttemptFiles {
-  const base = attempt.log_path ?? attemptLogBase(attempt.job_id, attempt.token);
+  // Named again from the id and token, as the worker named them, never read from the stored
+  // `log_path`: a row anyone with write access to the store (or an imported file) could set
+  // would otherwise make `logs` and the dashboard read any `.out` file this user can.
+  const base = attemptLogBase(attempt.job_id, attempt.token);
   const paths = { stdout: logFilePath(home, base, "stdout"), stderr: logFilePath(home, base, "stderr") };
   // A running attempt may not have created its files yet, and one that printed nothing never
   // does (files are created on first output).

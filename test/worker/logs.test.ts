@@ -6,9 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import type { Attempt } from "../../src/core/job.ts";
-import { pickAttempt } from "../../src/worker/attempt-logs.ts";
+import { attemptFiles, pickAttempt } from "../../src/worker/attempt-logs.ts";
 import { CappedLog, TailBuffer } from "../../src/worker/capped-log.ts";
-import { rotatedPath } from "../../src/worker/log-files.ts";
+import { attemptLogBase, rotatedPath } from "../../src/worker/log-files.ts";
 import { dumpLog, LogFollower } from "../../src/worker/log-reader.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.
@@ -119,5 +119,24 @@ describe("pickAttempt", () => {
     expect(pickAttempt(attempts, 1)?.token).toBe(3);
     expect(pickAttempt(attempts, 2)?.token).toBe(2);
     expect(pickAttempt(attempts, 5)).toBeUndefined();
+  });
+});
+
+describe("attemptFiles", () => {
+  test("names the files from the id and token, never from the stored log_path", () => {
+    const outside = join(dir, "secret");
+    const attempt = {
+      job_id: "lp",
+      token: 2,
+      host: "here",
+      finished_at: 1,
+      stdout_bytes: 5,
+      stderr_bytes: 0,
+      log_path: `../../../../../../..${outside}`,
+    } as Attempt;
+    const files = attemptFiles(dir, "here", attempt);
+    expect(files.base).toBe(attemptLogBase("lp", 2));
+    expect(files.paths.stdout).toBe(join(dir, `${attemptLogBase("lp", 2)}.out`));
+    expect(files.paths.stderr.startsWith(join(dir, "logs"))).toBe(true);
   });
 });
