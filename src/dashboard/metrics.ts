@@ -61,7 +61,8 @@ export async function renderMetrics(store: Store, now: number, series: Monotonic
     }),
   ]);
   const attempts = new Map(raw.attemptsByQueue.map((entry) => [entry.queue, entry]));
-  const names = [...new Set([...queues.map((queue) => queue.name), ...attempts.keys()])].sort();
+  const seen = series.labelsSeen("completed:");
+  const names = [...new Set([...queues.map((queue) => queue.name), ...attempts.keys(), ...seen])].sort();
   /** A counter per queue, zero for queues whose jobs have not run yet. */
   const perQueue = (metric: string, key: keyof Omit<QueueAttemptCounts, "queue">) =>
     names.map((queue) =>
@@ -77,9 +78,13 @@ export async function renderMetrics(store: Store, now: number, series: Monotonic
       "queuectl_jobs",
       "gauge",
       "Jobs in the store by queue and state.",
-      queues.flatMap((queue) =>
-        JOB_STATES.map((state) => sample("queuectl_jobs", queue.counts[state], { queue: queue.name, state })),
-      ),
+      // Every queue the counters name, zero where purge left it no job.
+      names.flatMap((name) => {
+        const counts = queues.find((queue) => queue.name === name)?.counts;
+        return JOB_STATES.map((state) =>
+          sample("queuectl_jobs", counts?.[state] ?? 0, { queue: name, state }),
+        );
+      }),
     ),
     family(
       "queuectl_queue_paused",

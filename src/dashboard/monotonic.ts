@@ -31,6 +31,17 @@ export class MonotonicSeries {
   }
 
   /**
+   * The labels seen so far under `prefix` (`completed:` gives the queues a completion counter
+   * was exposed for): a series once exposed stays exposed, even once purge deleted every row
+   * that named its queue, or Prometheus would read its disappearance as a reset.
+   */
+  labelsSeen(prefix: string): string[] {
+    const labels: string[] = [];
+    for (const key of this.last.keys()) if (key.startsWith(prefix)) labels.push(key.slice(prefix.length));
+    return labels;
+  }
+
+  /**
    * A histogram's buckets, count and sum, each kept from going down. The running maximum
    * keeps the buckets cumulative (a bucket never below the one before it, +Inf never below
    * the last bucket) even when offsets differ between buckets.

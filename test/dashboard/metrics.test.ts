@@ -219,4 +219,20 @@ describe("/metrics", () => {
     expect(seriesValue(later, "queuectl_job_duration_seconds_count")).toBe(9);
     expect(seriesValue(later, "queuectl_job_duration_seconds_bucket", { le: "0.1" })).toBe(3);
   });
+
+  test("a queue purge emptied keeps its series: counters hold, job gauges read zero", async () => {
+    const store = openTestStore(home.home);
+    // Ahead of everything else waiting, so that the next claim takes it.
+    await enqueue(store, { id: "once", command: "true", queue: "oneoff", priority: 100 }, Date.now());
+    await runJob(store, "once", { start: Date.now(), end: Date.now() + 5, exitCode: 0 });
+    const queue = { queue: "oneoff" };
+    expect(seriesValue((await scrape()).families, "queuectl_jobs_completed_total", queue)).toBe(1);
+    store.database.run("DELETE FROM attempts WHERE job_id = 'once'");
+    store.database.run("DELETE FROM jobs WHERE id = 'once'");
+    await store.close();
+    const after = (await scrape()).families;
+    expect(seriesValue(after, "queuectl_jobs_completed_total", queue)).toBe(1);
+    expect(seriesValue(after, "queuectl_jobs_failed_total", queue)).toBe(0);
+    expect(seriesValue(after, "queuectl_jobs", { ...queue, state: "completed" })).toBe(0);
+  });
 });
