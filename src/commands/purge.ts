@@ -1,5 +1,5 @@
-import { closeSync } from "node:fs";
-import { resolve } from "node:path";
+import { accessSync, closeSync, constants, existsSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import type { CAC } from "cac";
 import { TEXT_OPTION } from "../cli-argv.ts";
 import { parseDurationMs } from "../core/duration.ts";
@@ -50,7 +50,8 @@ export function registerPurge(cli: CAC): void {
       const states = (requested.length > 0 ? requested : [...PURGEABLE]) as JobState[];
       const olderThanMs = parseDurationMs(lastValue(options.olderThan) ?? "7d", "--older-than");
       const archivePath = lastValue(options.archive);
-      const archive = archivePath === undefined ? null : writableArchive(String(archivePath));
+      const archive =
+        archivePath === undefined ? null : writableArchive(String(archivePath), Boolean(options.dryRun));
       await withExistingStore(options, async (store) => {
         let ids: string[];
         try {
@@ -80,10 +81,12 @@ export function registerPurge(cli: CAC): void {
 }
 
 /** The archive's absolute path, once it is known to be writable, so a purge never fails half-way on it. */
-function writableArchive(path: string): string {
+function writableArchive(path: string, dryRun: boolean): string {
   const absolute = resolve(path);
   try {
-    closeSync(openArchive(absolute));
+    // A dry run writes nothing, not even an empty archive: it only asks whether it could.
+    if (dryRun) accessSync(existsSync(absolute) ? absolute : dirname(absolute), constants.W_OK);
+    else closeSync(openArchive(absolute));
   } catch (error) {
     throw archiveRefused(path, (error as NodeJS.ErrnoException).code ?? (error as Error).message);
   }

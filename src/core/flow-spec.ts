@@ -76,7 +76,15 @@ export function validateCron(pattern: unknown, timezone?: string): string {
     fail(
       "schedule",
       `"${pattern}" never fires: no date matches it`,
-      "check the day of the month against the month (there is no 30 February)",
+      "check the day of the month against the month (there is no 30 February, and 29 February only in a leap year)",
+    );
+  }
+  // A year field can leave every match behind: such a schedule would sit there doing nothing.
+  if (cron?.nextRun(new Date()) === null) {
+    fail(
+      "schedule",
+      `"${pattern}" never fires again: every date it matches has passed`,
+      "check its year field",
     );
   }
   return pattern.trim();

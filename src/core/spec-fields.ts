@@ -75,6 +75,9 @@ export type JsonSchema = { [keyword: string]: unknown };
 const NOT_BLANK = "(?=[\\s\\S]*\\S)";
 const NO_NUL = "[^\\u0000]*";
 const PRINTABLE = "[^\\u0000-\\u001f\\u007f-\\u009f]*";
+/** PRINTABLE without the bidi, zero-width and BOM characters an id may not hold (spec.ts). */
+const VISIBLE =
+  "[^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ufeff]*";
 const NON_BLANK_TEXT = { type: "string", pattern: `^${NOT_BLANK}` };
 /** What parseDurationMs reads: seconds, or amounts with units. */
 const DURATION_TEXT = "^\\s*(\\d+(\\.\\d+)?|(\\d+(\\.\\d+)?(ms|s|m|h|d|w))+)\\s*$";
@@ -105,8 +108,9 @@ export const SPEC_FIELD_TABLE = {
         type: "string",
         minLength: 1,
         maxLength: MAX_ID_LENGTH,
-        // Not blank, no control characters, and no leading "-" (commands would read it as an option).
-        pattern: `^(?!-)${NOT_BLANK}${PRINTABLE}$`,
+        // No leading "-" (commands would read it as an option), no white space at either end,
+        // no control characters, and none of the invisible ones that make it print as another.
+        pattern: `^(?![-\\s])(?![\\s\\S]*\\s$)${VISIBLE}$`,
       },
       { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
       // `id:` with nothing after it: the same as leaving it out.

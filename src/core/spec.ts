@@ -229,6 +229,7 @@ export function normalizeSpec(input: unknown, options: NormalizeOptions = {}): J
     fail("state", 'can only be "pending" when a job is enqueued', "remove the field");
   }
 
+  // `id:` with nothing after it (null) is the same as leaving it out, as the schema says.
   const rawId = input.id ?? options.generateId?.();
   if (rawId === undefined) fail("id", "is required", 'e.g. "id": "backup-nightly"');
   const spec: JobSpec = { id: normalizeId(rawId), command: normalizeCommand(input.command) };

@@ -173,7 +173,23 @@ describe("the jobfile parser and the schema", () => {
 
   /** The limits themselves, one field at a time next to a valid command: where off-by-ones hide. */
   const EDGES: Record<string, unknown[]> = {
-    id: ["a".repeat(255), "a".repeat(256), 0, -1, Number.MAX_SAFE_INTEGER, 2 ** 53, "-a", " ", null],
+    id: [
+      "a".repeat(255),
+      "a".repeat(256),
+      0,
+      -1,
+      Number.MAX_SAFE_INTEGER,
+      2 ** 53,
+      "-a",
+      " ",
+      null,
+      " a",
+      "a\t",
+      "a b",
+      "a\u202eb",
+      "a\u200bb",
+      "\ufeffa",
+    ],
     command: ["", " ", [""], ["", "x"], ["x", ""], [], "a\u0000"],
     max_retries: [0, 1000, 1001, -1],
     timeout: [0, 0.001, "0s", "1ms", 3_155_760_000],

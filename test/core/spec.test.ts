@@ -229,7 +229,11 @@ describe("schedule patterns", () => {
     for (const schedule of ["0 3 30 2 *", "0 3 31 4 *", "0 0 31 11 *"]) {
       expect(() => normalizeSpec({ id: "s", command: "x", schedule })).toThrow(/never fires/);
     }
-    for (const schedule of ["0 0 29 2 *", "0 3 31 * *", "0 0 30 2 1"]) {
+    // Every match in years gone by: it would sit in the queue and never run.
+    for (const schedule of ["0 0 0 1 1 * 2020", "0 0 0 * * * 2021-2022"]) {
+      expect(() => normalizeSpec({ id: "s", command: "x", schedule })).toThrow(/never fires again/);
+    }
+    for (const schedule of ["0 0 29 2 *", "0 3 31 * *", "0 0 30 2 1", "0 0 0 1 1 * 2020-2400"]) {
       expect(normalizeSpec({ id: "s", command: "x", schedule }).schedule).toBe(schedule);
     }
     expect(

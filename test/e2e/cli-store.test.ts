@@ -278,6 +278,16 @@ describe("broken databases", () => {
     runtimeFailure(await cli(["list"]), "cannot open the database");
   });
 
+  test("purge --dry-run --archive writes nothing, not even an empty archive, and still checks it", async () => {
+    expect((await cli(["enqueue", '{"id":"a","command":"true"}'])).exitCode).toBe(0);
+    const archive = join(home.home, "dry.ndjson");
+    const dry = await cli(["purge", "--older-than", "1d", "--dry-run", "--archive", archive]);
+    expect(dry.exitCode).toBe(0);
+    expect(existsSync(archive)).toBe(false);
+    const nowhere = await cli(["purge", "--dry-run", "--archive", join(home.home, "no", "dir", "x.ndjson")]);
+    expect(nowhere.exitCode).toBe(2);
+  });
+
   test("a database path below a file: exit 1", async () => {
     writeFileSync(join(home.home, "plain"), "x");
     runtimeFailure(
