@@ -74,15 +74,32 @@ export async function* textLines(chunks: AsyncIterable<Uint8Array>, name: string
 /** The bytes of a file, or of stdin for "-", as they are read; a file that cannot be read is a UserError. */
 export async function* inputChunks(path: string, hint: string): AsyncGenerator<Uint8Array> {
   const stream = path === "-" ? Bun.stdin.stream() : Bun.file(path).stream();
+  let started = false;
   try {
-    for await (const chunk of stream) yield chunk;
+    for await (const chunk of stream) {
+      started = true;
+      yield chunk;
+    }
+    return;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new UserError(
-      `cannot read ${path === "-" ? "stdin" : path} (${code ?? (error as Error).message})`,
-      hint,
-    );
+    // Bun's file stream refuses a character device such as /dev/null (EPERM); Node's reads it.
+    if (code !== "EPERM" || started || path === "-") throw unreadable(path, error, hint);
   }
+  try {
+    const { createReadStream } = require("node:fs") as typeof import("node:fs");
+    for await (const chunk of createReadStream(path)) yield chunk as Uint8Array;
+  } catch (error) {
+    throw unreadable(path, error, hint);
+  }
+}
+
+function unreadable(path: string, error: unknown, hint: string): UserError {
+  const code = (error as NodeJS.ErrnoException).code;
+  return new UserError(
+    `cannot read ${path === "-" ? "stdin" : path} (${code ?? (error as Error).message})`,
+    hint,
+  );
 }
 
 export interface SpooledInput {

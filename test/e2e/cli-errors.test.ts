@@ -122,6 +122,7 @@ const cases: [string, () => string[], string, string?][] = [
   ["a missing file", () => ["enqueue", "-f", join(input, "nope.json")], "cannot read"],
   ["a folder as file", () => ["enqueue", "-f", input], "cannot read"],
   ["an empty file", () => ["enqueue", "-f", file("empty.json", "")], "is empty"],
+  ["a character device, read as any file", () => ["enqueue", "-f", "/dev/null"], "/dev/null is empty"],
   ["an empty list", () => ["enqueue", "-f", file("empty-list.json", "[]")], "holds no jobs"],
   ["empty stdin", () => ["enqueue", "-f", "-"], "stdin is empty", ""],
   [
