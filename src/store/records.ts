@@ -34,6 +34,11 @@ export interface RunResult {
    * slot starts up to 250 ms after its claim; without this the claim's time stands.
    */
   startedAt?: number | null;
+  /**
+   * When the command ended (epoch ms, on the store's clock). The write may come much later (a
+   * locked store, a round shared with others); without this the write's time stands.
+   */
+  finishedAt?: number | null;
   /** A remark that does not fail the run (a result not stored); kept as the attempt's error when it has none. */
   note?: string | null;
 }

@@ -351,13 +351,15 @@ export function openReports(
 
 /**
  * Stores an attempt's last progress and its result before its outcome is recorded; a note
- * (a result not stored) rides on the run's result, so it lands on the attempt. The start
- * rides too: when the run began by the store's clock (the slot's), not by this host's.
+ * (a result not stored) rides on the run's result, so it lands on the attempt. The start and
+ * the end (`endedAt`, read as the run ended) ride too, by the store's clock, not by this
+ * host's: the outcome's write may come much later, behind a locked store or a shared round.
  */
 export async function finishReports(
   slot: { reports?: JobReports | null; startedAt: number },
   store: Store,
   result: RunResult,
+  endedAt: number,
 ): Promise<RunResult> {
   let note: string | null;
   try {
@@ -366,7 +368,8 @@ export async function finishReports(
     note = `result not stored: ${(error as Error).message}`;
   }
   // Whole milliseconds: the store's clock carries a fractional offset, and columns are integers.
-  return { ...result, startedAt: Math.round(slot.startedAt), ...(note === null ? {} : { note }) };
+  const times = { startedAt: Math.round(slot.startedAt), finishedAt: Math.round(endedAt) };
+  return { ...result, ...times, ...(note === null ? {} : { note }) };
 }
 
 function progressKey(pct: number | null, message: string | null): string {

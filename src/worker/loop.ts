@@ -338,7 +338,7 @@ export class Worker {
   }
 
   private async finish(slot: Slot, ran: Awaited<RunningJob["done"]>): Promise<void> {
-    const result = await finishReports(slot, this.options.store, ran);
+    const result = await finishReports(slot, this.options.store, ran, this.now());
     const now = this.now();
     // A run that ended well is completed by the claim loop's next round, with any others.
     const written =

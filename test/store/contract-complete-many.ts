@@ -59,6 +59,59 @@ export function completeManyContract(withStore: WithStore): void {
   );
 
   test(
+    "an outcome that says when its command ended is dated then, not when the write came, on every path",
+    withStore(async ({ store }) => {
+      await store.jobInsertMany({
+        jobs: ["grouped", "single", "dead", "unsaid"].map((id) => newJob(id)),
+        now: T0,
+      });
+      const { claimed } = await store.jobCompleteAndClaim({
+        completions: [],
+        claim: { ...CLAIM, limit: 4 },
+        now: T0 + 1,
+      });
+      const token = (id: string) => claimed.find((job) => job.id === id)?.token ?? -1;
+      // The store was locked for ten seconds after the runs ended.
+      const ended = (at: number) => ({ finishedAt: at });
+      await store.jobCompleteAndClaim({
+        completions: [{ id: "grouped", token: token("grouped"), result: runResult(0, ended(T0 + 100)) }],
+        claim: null,
+        now: T0 + 10_000,
+      });
+      await store.jobComplete({
+        id: "single",
+        token: token("single"),
+        result: runResult(0, ended(T0 + 110)),
+        now: T0 + 10_000,
+      });
+      await store.jobFail({
+        id: "dead",
+        token: token("dead"),
+        state: "dead",
+        nextRunAt: T0 + 10_000,
+        result: runResult(1, ended(T0 + 120)),
+        now: T0 + 10_000,
+      });
+      await store.jobComplete({
+        id: "unsaid",
+        token: token("unsaid"),
+        result: runResult(0),
+        now: T0 + 10_000,
+      });
+      for (const [id, finished] of [
+        ["grouped", T0 + 100],
+        ["single", T0 + 110],
+        ["dead", T0 + 120],
+        ["unsaid", T0 + 10_000],
+      ] as const) {
+        expect({ id, job: (await store.jobGet({ id }))?.finished_at }).toEqual({ id, job: finished });
+        const [attempt] = await store.attemptList({ jobId: id });
+        expect({ id, attempt: attempt?.finished_at }).toEqual({ id, attempt: finished });
+      }
+    }),
+  );
+
+  test(
     "one round completes finished runs (fenced by token) and claims up to the limit, each with its attempt",
     withStore(async ({ store }) => {
       await store.jobInsertMany({ jobs: ["a", "b", "c", "d", "e"].map((id) => newJob(id)), now: T0 });

@@ -41,14 +41,17 @@ async function completeStatement(tx: SQL, schema: string, runs: CompletedRun[], 
         ${column((r) => r.result.exitCode)}::int[], ${column((r) => r.result.signal)}::text[],
         ${column((r) => pgText(r.result.error ?? r.result.note ?? null))}::text[], ${column((r) => r.result.stdoutBytes)}::bigint[],
         ${column((r) => r.result.stderrBytes)}::bigint[], ${column((r) => r.result.logPath)}::text[],
-        ${column((r) => pgText(r.result.outputTail))}::text[], ${column((r) => r.result.startedAt ?? null)}::bigint[]
-      ) AS i(id, token, exit_code, signal, error, stdout_bytes, stderr_bytes, log_path, output_tail, started_at)
+        ${column((r) => pgText(r.result.outputTail))}::text[], ${column((r) => r.result.startedAt ?? null)}::bigint[],
+        ${column((r) => r.result.finishedAt ?? null)}::bigint[]
+      ) AS i(id, token, exit_code, signal, error, stdout_bytes, stderr_bytes, log_path, output_tail, started_at,
+             finished_at)
     ), locked AS (
       -- In id order, as lease renewals lock them (run.ts): other orders can deadlock.
       SELECT jobs.id FROM jobs JOIN input ON jobs.id = input.id AND jobs.token = input.token
       WHERE jobs.state = 'processing' ORDER BY jobs.id FOR UPDATE OF jobs
     ), done AS (
-      UPDATE jobs SET state = 'completed', finished_at = ${now}::bigint, updated_at = ${now}::bigint,
+      UPDATE jobs SET state = 'completed', finished_at = COALESCE(input.finished_at, ${now}::bigint),
+                      updated_at = ${now}::bigint,
                       lease_until = NULL, exit_code = input.exit_code, last_error = NULL,
                       started_at = COALESCE(input.started_at, jobs.started_at)
       FROM input JOIN locked ON locked.id = input.id
@@ -58,7 +61,8 @@ async function completeStatement(tx: SQL, schema: string, runs: CompletedRun[], 
                 EXISTS (SELECT 1 FROM job_deps d WHERE d.depends_on = jobs.id) AS has_dependents,
                 ${tx.unsafe(MAY_NOTIFY_SQL)} AS has_webhooks
     ), attempt AS (
-      UPDATE attempts SET finished_at = ${now}::bigint, exit_code = input.exit_code, signal = input.signal,
+      UPDATE attempts SET finished_at = COALESCE(input.finished_at, ${now}::bigint), exit_code = input.exit_code,
+                          signal = input.signal,
                           error = input.error, stdout_bytes = input.stdout_bytes,
                           stderr_bytes = input.stderr_bytes, log_path = input.log_path,
                           output_tail = input.output_tail,

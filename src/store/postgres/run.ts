@@ -68,7 +68,8 @@ export async function requestKill(tx: SQL, params: KillRequestParams): Promise<K
 export async function completeJob(tx: SQL, schema: string, params: JobCompleteParams): Promise<boolean> {
   await lockDependenciesShared(tx, schema);
   const [row] = await tx`
-    UPDATE jobs SET state = 'completed', finished_at = ${params.now}::bigint, updated_at = ${params.now}::bigint,
+    UPDATE jobs SET state = 'completed', finished_at = COALESCE(${params.result.finishedAt ?? null}::bigint, ${params.now}::bigint),
+                    updated_at = ${params.now}::bigint,
                     lease_until = NULL, exit_code = ${params.result.exitCode}::int, last_error = NULL,
                     started_at = COALESCE(${params.result.startedAt ?? null}::bigint, started_at)
     WHERE id = ${params.id} AND token = ${params.token}::int AND state = 'processing'
@@ -93,7 +94,8 @@ export async function failJob(tx: SQL, schema: string, params: JobFailParams): P
   const result = await tx`
     UPDATE jobs SET state = ${params.state}, next_run_at = ${params.nextRunAt}::bigint,
                     updated_at = ${params.now}::bigint, lease_until = NULL,
-                    finished_at = CASE WHEN ${params.state}::text <> 'failed' THEN ${params.now}::bigint END,
+                    finished_at = CASE WHEN ${params.state}::text <> 'failed'
+                                       THEN COALESCE(${params.result.finishedAt ?? null}::bigint, ${params.now}::bigint) END,
                     exit_code = ${params.result.exitCode}::int, last_error = ${pgText(params.result.error)}::text,
                     started_at = COALESCE(${params.result.startedAt ?? null}::bigint, started_at)
     WHERE id = ${params.id} AND token = ${params.token}::int AND state = 'processing'
@@ -160,7 +162,8 @@ export async function expiredLeases(sql: SQL, params: ExpiredLeasesParams): Prom
 
 async function finishAttempt(tx: SQL, id: string, token: number, now: number, result: RunResult) {
   await tx`
-    UPDATE attempts SET finished_at = ${now}::bigint, exit_code = ${result.exitCode}::int,
+    UPDATE attempts SET finished_at = COALESCE(${result.finishedAt ?? null}::bigint, ${now}::bigint),
+                        exit_code = ${result.exitCode}::int,
                         signal = ${result.signal}::text, error = ${pgText(result.error ?? result.note ?? null)}::text,
                         stdout_bytes = ${result.stdoutBytes}::bigint, stderr_bytes = ${result.stderrBytes}::bigint,
                         log_path = ${result.logPath}::text, output_tail = ${pgText(result.outputTail)}::text,

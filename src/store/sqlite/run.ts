@@ -69,7 +69,7 @@ export function expiredLeases(db: Database, params: ExpiredLeasesParams): Job[] 
 export function completeJob(db: Database, params: JobCompleteParams): boolean {
   const row = db
     .query(`
-        UPDATE jobs SET state = 'completed', finished_at = ?1, updated_at = ?1, lease_until = NULL,
+        UPDATE jobs SET state = 'completed', finished_at = COALESCE(?6, ?1), updated_at = ?1, lease_until = NULL,
                         exit_code = ?2, last_error = NULL, started_at = COALESCE(?5, started_at)
         WHERE id = ?3 AND token = ?4 AND state = 'processing'
         RETURNING revision, source IS NOT NULL AS declared, next_spec IS NOT NULL AS has_next,
@@ -81,6 +81,7 @@ export function completeJob(db: Database, params: JobCompleteParams): boolean {
       params.id,
       params.token,
       params.result.startedAt ?? null,
+      params.result.finishedAt ?? null,
     ) as Row | null;
   if (!row) return false;
   // Only jobfile reconciliation asks which revisions completed; ad hoc jobs skip the write.
@@ -102,7 +103,7 @@ export function failJob(db: Database, params: JobFailParams): JobFailResult | nu
   const changed = db
     .query(`
         UPDATE jobs SET state = ?1, next_run_at = ?2, updated_at = ?3, lease_until = NULL,
-                        finished_at = CASE WHEN ?1 = 'failed' THEN NULL ELSE ?3 END,
+                        finished_at = CASE WHEN ?1 = 'failed' THEN NULL ELSE COALESCE(?10, ?3) END,
                         exit_code = ?4, last_error = ?5, started_at = COALESCE(?9, started_at)
         WHERE id = ?6 AND token = ?7 AND state = 'processing' AND (?8 IS NULL OR lease_until < ?8)`)
     .run(
@@ -115,6 +116,7 @@ export function failJob(db: Database, params: JobFailParams): JobFailResult | nu
       params.token,
       params.onlyIfLeaseExpiredBefore ?? null,
       params.result.startedAt ?? null,
+      params.result.finishedAt ?? null,
     ).changes;
   if (changed === 0) return null;
   finishAttempt(db, params.id, params.token, params.now, params.result);
@@ -178,9 +180,10 @@ export function releaseJob(db: Database, params: JobReleaseParams): boolean {
 
 function finishAttempt(db: Database, id: string, token: number, now: number, result: RunResult): void {
   db.query(`
-      UPDATE attempts SET finished_at = ?, exit_code = ?, signal = ?, error = ?, stdout_bytes = ?, stderr_bytes = ?,
+      UPDATE attempts SET finished_at = COALESCE(?, ?), exit_code = ?, signal = ?, error = ?, stdout_bytes = ?, stderr_bytes = ?,
                           log_path = ?, output_tail = ?, started_at = COALESCE(?, started_at)
       WHERE job_id = ? AND token = ?`).run(
+    result.finishedAt ?? null,
     now,
     result.exitCode,
     result.signal,
