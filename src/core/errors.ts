@@ -87,13 +87,15 @@ export function nearestName(input: string, known: readonly string[]): string | u
   const normalized = input.toLowerCase().replaceAll("-", "_");
   for (const name of known) {
     const distance = editDistance(normalized, name.toLowerCase().replaceAll("-", "_"));
-    if (distance < bestDistance) {
+    // About one typo per three letters of the longer word: `max_retry` finds `max_retries`,
+    // `emial` finds `emails` (a swap and a dropped letter), `bad` finds nothing.
+    const allowed = Math.max(1, Math.floor(Math.max(input.length, name.length) / 3));
+    if (distance <= allowed && distance < bestDistance) {
       bestDistance = distance;
       best = name;
     }
   }
-  // About one typo per three letters: `max_retry` finds `max_retries`, `bad` finds nothing.
-  return bestDistance <= Math.max(1, Math.floor(input.length / 3)) ? best : undefined;
+  return best;
 }
 
 /** "did you mean `x`?" or a list of the valid choices when nothing is close. */

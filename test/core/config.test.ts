@@ -149,6 +149,10 @@ describe("did you mean", () => {
     expect(nearestName("max_retry", ["id", "max_retries"])).toBe("max_retries");
     expect(nearestName("comand", ["id", "command"])).toBe("command");
     expect(nearestName("bad", ["id", "command", "tags"])).toBeUndefined();
+    // A swap and a dropped letter in a six-letter name: two typos, judged by the longer word.
+    expect(nearestName("emial", ["emails", "reports"])).toBe("emails");
+    expect(nearestName("emai", ["emails", "reports"])).toBe("emails");
+    expect(nearestName("ls", ["list", "logs"])).toBeUndefined();
     expect(suggestion("zzz", ["pending", "dead"])).toBe("valid names: pending, dead");
   });
 });
