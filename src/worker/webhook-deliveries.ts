@@ -7,7 +7,12 @@
 
 import { randomBytes } from "node:crypto";
 import type { QueueConfig } from "../core/config.ts";
-import { nextDeliveryAttempt, SIGNATURE_HEADER, webhookSignature } from "../core/notify.ts";
+import {
+  DELIVERY_GIVE_UP_AFTER_MS,
+  nextDeliveryAttempt,
+  SIGNATURE_HEADER,
+  webhookSignature,
+} from "../core/notify.ts";
 import type { Store } from "../store/store.ts";
 import type { DeliveryOutcome, WebhookDelivery } from "../store/webhook-records.ts";
 import { PeriodicService, type ServiceOptions } from "./service.ts";
@@ -103,7 +108,16 @@ export function webhookDeliveryService(params: {
     claimId: string,
     secret: string | null,
   ): Promise<void> => {
-    const sent = await sendDelivery(delivery, secret, params.fetcher);
+    // Past the hour no try is made, however late a worker got to it (all were down): a
+    // receiver must not hear of an event hours old as if it were news.
+    const late = params.now() - delivery.created_at > DELIVERY_GIVE_UP_AFTER_MS;
+    const sent = late
+      ? {
+          ok: false as const,
+          httpStatus: null,
+          error: "not sent: no worker could send it within an hour of the event",
+        }
+      : await sendDelivery(delivery, secret, params.fetcher);
     const now = params.now();
     const outcome: DeliveryOutcome = sent.ok
       ? { delivered: true, httpStatus: sent.httpStatus }

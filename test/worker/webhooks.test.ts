@@ -7,7 +7,9 @@
 
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
+import { resolveConfig } from "../../src/core/config.ts";
 import type { Store } from "../../src/store/store.ts";
+import { webhookDeliveryService } from "../../src/worker/webhook-deliveries.ts";
 import { waitFor } from "../helpers/cli.ts";
 import { runResult } from "../store/contract-helpers.ts";
 import { backends, Harness } from "./in-process.ts";
@@ -239,6 +241,37 @@ for (const backend of backends) {
         attempts: 1,
         last_status: 200,
       });
+    });
+
+    test("a delivery no worker got to within the hour is given up without a try", async () => {
+      const { h, store, r } = await setUp(backend);
+      await store.configSet({ key: "notify", value: JSON.stringify([r.url("/late")]) });
+      await h.enqueue(store, [{ id: "job", command: "true" }]);
+      const now = Date.now();
+      const job = await store.jobClaim({ workerId: "w", host: "h", now, leaseMs: 60_000 });
+      await store.jobComplete({ id: "job", token: job?.token ?? 0, now, result: runResult(0) });
+      // Every worker was down for two hours.
+      const service = webhookDeliveryService({
+        store,
+        workerId: "late-worker",
+        now: () => now + 2 * 3_600_000,
+        config: () => resolveConfig({}),
+        onError: (error) => {
+          throw error;
+        },
+      });
+      service.start();
+      try {
+        const [row] = await waitFor(async () => {
+          const rows = await store.webhookDeliveryList({ jobId: "job" });
+          return rows[0]?.status === "pending" ? null : rows;
+        });
+        expect(row).toMatchObject({ status: "gave_up", last_status: null });
+        expect(row?.last_error).toContain("within an hour");
+        expect(r.received).toEqual([]);
+      } finally {
+        await service.stop();
+      }
     });
   });
 }
