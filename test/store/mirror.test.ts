@@ -31,6 +31,8 @@ const BACKEND_ONLY: Record<string, string> = {
   "postgres/complete-many.ts anyLimitedQueue":
     "PostgreSQL's grouped claim skips limited queues, which need their row locked first; SQLite claims one by one",
   "sqlite/insert.ts insertValues": "the bound values of SQLite's prepared INSERT, shared by its writers",
+  "sqlite/connection.ts setAsideReplacedWal":
+    "only a SQLite file can be replaced under an open connection and leave its WAL at the path",
   "sqlite/job-reads.ts placeholders":
     "SQLite binds an IN list one `?` per value; PostgreSQL binds the whole list as one array (`= ANY($n)`)",
 };

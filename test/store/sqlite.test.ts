@@ -2,7 +2,7 @@
 
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UserError } from "../../src/core/errors.ts";
@@ -58,6 +58,35 @@ describe("bulk input on SQLite", () => {
       expect((await store.jobCounts()).total).toBe(1);
     } finally {
       await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("a SQLite file replaced while open", () => {
+  test("its old WAL is set aside on close, so the next open reads the new file as it is", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "queuectl-replaced-"));
+    const path = join(dir, "jobs.db");
+    try {
+      const running = new SqliteStore(path);
+      await running.jobInsertMany({ jobs: [newJob("orig")], now: T0 });
+      const other = new SqliteStore(join(dir, "new.db"));
+      await other.jobInsertMany({ jobs: [newJob("replacement")], now: T0 });
+      await other.close();
+      renameSync(join(dir, "new.db"), path);
+      await expect(running.jobInsertMany({ jobs: [newJob("late")], now: T0 })).rejects.toThrow(
+        "was deleted or replaced",
+      );
+      await running.close();
+      expect(readdirSync(dir).some((name) => name.startsWith("jobs.db-wal.replaced-"))).toBe(true);
+      const reopened = new SqliteStore(path);
+      try {
+        expect((await reopened.jobList({})).map((job) => job.id)).toEqual(["replacement"]);
+        expect(reopened.database.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
+      } finally {
+        await reopened.close();
+      }
+    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -17,6 +17,7 @@ import {
   openConnection,
   type SqliteConnection,
   type SqliteOptions,
+  setAsideReplacedWal,
   streamTransaction,
   withFailures,
   writeTransaction,
@@ -113,6 +114,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     await this.connection.checkpointer?.stop();
     this.db.close(false);
+    setAsideReplacedWal(this.connection);
   }
 
   jobInsertMany(params: P.JobInsertParams) {

@@ -6,7 +6,17 @@
  */
 
 import { Database, SQLiteError } from "bun:sqlite";
-import { accessSync, chmodSync, closeSync, constants, existsSync, openSync, statSync } from "node:fs";
+import {
+  accessSync,
+  chmodSync,
+  closeSync,
+  constants,
+  existsSync,
+  openSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { dirname } from "node:path";
 import { runtimeError, StoreGoneError, UserError } from "../../core/errors.ts";
 import { quickSchemaVersion, SQLITE_SCHEMA_VERSION } from "./schema-version.ts";
@@ -38,6 +48,8 @@ export interface SqliteConnection {
   readOnly: string | null;
   /** The file as opened (device and inode), to notice it being deleted or replaced. */
   identity: string | null;
+  /** Its WAL as opened, to tell it from a WAL that belongs to a file put in its place. */
+  walIdentity: string | null;
   /** Set when checkpoints run on their own thread; told of every commit. */
   checkpointer: WalCheckpointer | null;
 }
@@ -67,7 +79,28 @@ export function openConnection(path: string, options: SqliteOptions = {}): Sqlit
   const { db, readOnly } = withFailures(path, () => openDatabase(path, options));
   const checkpointer =
     options.checkpointInBackground && readOnly === null ? startCheckpointer(db, path) : null;
-  return { db, location: path, readOnly, identity: fileIdentity(path), checkpointer };
+  const identity = fileIdentity(path);
+  return { db, location: path, readOnly, identity, walIdentity: fileIdentity(`${path}-wal`), checkpointer };
+}
+
+/**
+ * After closing a database that was deleted or replaced while it was open. SQLite leaves that
+ * file's WAL at the path, and whatever opens the path next would replay it into the file that
+ * is there now: the old queue's pages written over the new one's. So the WAL (still the one
+ * opened with it: a new file's own WAL is left alone) is moved aside, named for the time, and
+ * its index removed; nothing reads the old file's last commits through this path any more.
+ */
+export function setAsideReplacedWal(connection: SqliteConnection): void {
+  const { location, identity, walIdentity } = connection;
+  if (identity === null || walIdentity === null || fileIdentity(location) === identity) return;
+  const wal = `${location}-wal`;
+  if (fileIdentity(wal) !== walIdentity) return;
+  try {
+    renameSync(wal, `${wal}.replaced-${Date.now()}`);
+    rmSync(`${location}-shm`, { force: true });
+  } catch {
+    // Gone since, or the folder is read-only now: nothing more can be done from here.
+  }
 }
 
 /** Workers alone checkpoint on a thread, so other commands do not load its module. */
