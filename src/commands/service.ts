@@ -47,22 +47,34 @@ function parseKinds(value: unknown): UnitKind[] {
 
 /**
  * The watcher's unit is only as good as its folder: installed for a folder that is not
- * there, it would fail and restart forever. Printing only warns, since the folder may be
- * made before the unit is installed by hand.
+ * there, or that others can write (which `watch` refuses), it would fail and restart
+ * forever. Printing only warns, since the folder may be made before the unit is installed
+ * by hand.
  */
-function checkJobsFolder(kinds: readonly UnitKind[], jobsDir: string, install: boolean): void {
+async function checkJobsFolder(kinds: readonly UnitKind[], jobsDir: string, install: boolean): Promise<void> {
   if (!kinds.includes("watch")) return;
   let message: string;
+  let fix = "create it, give another with --jobs DIR, or leave the watcher out with --only worker,dashboard";
   try {
-    if (statSync(jobsDir).isDirectory()) return;
-    message = `the jobs folder ${jobsDir} is not a folder`;
-  } catch {
+    if (!statSync(jobsDir).isDirectory()) message = `the jobs folder ${jobsDir} is not a folder`;
+    else {
+      const { identifyJobsFolder } = await import("../jobfiles/scan.ts");
+      try {
+        await identifyJobsFolder(jobsDir, false);
+        return;
+      } catch (error) {
+        if (!(error instanceof UserError)) throw error;
+        message = error.message;
+        // A unit runs `watch` without --allow-shared-folder: only the folder's fix applies.
+        fix = error.hint.replace(/, or pass --allow-shared-folder.*$/, "");
+      }
+    }
+  } catch (error) {
+    if (error instanceof UserError) throw error;
     message = `the jobs folder ${jobsDir} does not exist`;
   }
-  const fix =
-    "create it, give another with --jobs DIR, or leave the watcher out with --only worker,dashboard";
   if (install) throw new UserError(message, `${fix}; nothing was written`);
-  process.stderr.write(`warning: ${message}: the watch unit would fail until it does (${fix})\n`);
+  process.stderr.write(`warning: ${message}: the watch unit would fail until that is fixed (${fix})\n`);
 }
 
 /** A file store is named by an absolute path: the unit does not run in this folder's cwd. */
@@ -120,7 +132,7 @@ export function registerService(cli: CAC): void {
       if (params.port > 65_535) {
         throw new UserError(`--port must be 65535 or less, got ${params.port}`, "e.g. --port 8080");
       }
-      checkJobsFolder(kinds, params.jobsDir, Boolean(options.install));
+      await checkJobsFolder(kinds, params.jobsDir, Boolean(options.install));
       // Made even when only printing, so that a printed unit starts as printed.
       const token = kinds.includes("dashboard")
         ? ensureDashboardToken(queuectlHome(), process.env)

@@ -4,7 +4,8 @@ import type { CAC } from "cac";
 import { TEXT_OPTION } from "../cli-argv.ts";
 import { UserError } from "../core/errors.ts";
 import { ensureHome, hostName, queuectlHome } from "../core/home.ts";
-import { colors, printJson, safeText } from "../render.ts";
+import { colors, commandText, printJson, safeText } from "../render.ts";
+import { withoutPassword } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
 import { assertOwnStore } from "../worker/own-store.ts";
 import { isProcessAlive } from "../worker/process-info.ts";
@@ -21,6 +22,7 @@ import {
 interface StartOptions extends WorkerFlags {
   count?: unknown;
   watch?: unknown;
+  allowSharedFolder?: boolean;
 }
 
 /**
@@ -28,11 +30,11 @@ interface StartOptions extends WorkerFlags {
  * nested in another synced folder would be refused by it: both refused before anything
  * starts, as is a folder the watcher could not watch at all.
  */
-async function refuseWatchedFolder(store: Store, dir: string): Promise<void> {
+async function refuseWatchedFolder(store: Store, dir: string, allowShared: boolean): Promise<void> {
   // A folder that is missing, not a folder or shared with others is bad input (exit 2), as
   // for `watch` itself, not a watcher that failed to start.
   const { identifyJobsFolder } = await import("../jobfiles/scan.ts");
-  await identifyJobsFolder(dir, false);
+  await identifyJobsFolder(dir, allowShared);
   const { assertNotWatched, folderKey } = await import("../jobfiles/sync-record.ts");
   const { assertNotNested } = await import("../jobfiles/folder-nesting.ts");
   await assertNotWatched(store, folderKey(dir), { now: Date.now(), host: hostName(), isProcessAlive });
@@ -55,6 +57,10 @@ export function registerWorkerStart(cli: CAC): void {
       TEXT_OPTION,
     )
     .option("--watch <dir>", "Also start `queuectl watch <dir>` to keep a jobs folder synced (default: off)")
+    .option(
+      "--allow-shared-folder",
+      "With --watch: read a folder that other users can write, as `watch --allow-shared-folder` (default: refuse it)",
+    )
     .option("--json", "Print {workers, watcher} with pids and log files as JSON (default: human text)")
     .example("queuectl worker start --count 3")
     .example("queuectl worker start --count 2 --watch jobs")
@@ -76,7 +82,8 @@ export function registerWorkerStart(cli: CAC): void {
       // Refused here too, so that the command says why (exit 2) instead of its workers.
       assertOwnStore(options.db, home);
       await withStore(options, async (store) => {
-        if (watch !== undefined) await refuseWatchedFolder(store, String(watch));
+        const allowSharedFolder = Boolean(options.allowSharedFolder);
+        if (watch !== undefined) await refuseWatchedFolder(store, String(watch), allowSharedFolder);
         const started = await startWorkers(store, {
           home,
           count,
@@ -84,6 +91,7 @@ export function registerWorkerStart(cli: CAC): void {
           prefetch: prefetch ?? null,
           queues,
           watchDir: watch === undefined ? null : String(watch),
+          allowSharedFolder,
           dbUrl: options.db,
         });
         if (options.json) {
@@ -96,7 +104,13 @@ export function registerWorkerStart(cli: CAC): void {
           console.log(
             `${colors.green("✓")} Watching ${safeText(String(watch))} (PID: ${started.watcher.pid})`,
           );
-        console.log(colors.dim(`Logs: ${safeText(`${home}/workers/`)}; stop with \`queuectl worker stop\``));
+        // They serve the store --db named, and only a stop given the same --db finds them.
+        const db = options.db === undefined ? "" : ` --db ${commandText([withoutPassword(options.db)])}`;
+        console.log(
+          colors.dim(
+            `Logs: ${safeText(`${home}/workers/`)}; stop with \`queuectl${safeText(db)} worker stop\``,
+          ),
+        );
       });
     });
 }

@@ -53,6 +53,8 @@ export interface StartParams {
   queues: string[] | null;
   /** A jobs folder to keep in sync with `queuectl watch`, or null. */
   watchDir: string | null;
+  /** The watcher reads a folder that others can write (`watch --allow-shared-folder`). Default false. */
+  allowSharedFolder?: boolean;
   /** `--db` as given; QUEUECTL_DB reaches the children through the environment anyway. */
   dbUrl: string | undefined;
 }
@@ -281,7 +283,13 @@ async function startWatcher(
   params: StartParams,
   dir: string,
 ): Promise<StartedProcess | { failure: string; log: string }> {
-  const { child, log } = spawnDetached(params.home, "watch", ["watch", resolve(dir)], params.dbUrl);
+  const shared = params.allowSharedFolder ? ["--allow-shared-folder"] : [];
+  const { child, log } = spawnDetached(
+    params.home,
+    "watch",
+    ["watch", resolve(dir), ...shared],
+    params.dbUrl,
+  );
   appendFileSync(watchPidfile(params.home), `${child.pid}\n`, { mode: 0o600 });
   let exitCode: number | null = null;
   child.exited.then((code) => {

@@ -1,7 +1,15 @@
 /** `service`: systemd units for worker, watcher and dashboard, printed or installed. */
 
 import { expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { unitFolder, unitText } from "../../src/service/units.ts";
 import { refused, runCli, systemdVerify } from "../helpers/cli.ts";
@@ -109,6 +117,18 @@ test("a watch unit for a jobs folder that is not there is not installed, and a p
   expect(printed.stderr).toStartWith(`warning: the jobs folder ${missing} does not exist`);
   // Without the watcher, the folder does not matter.
   ok(await context.cli("service", "--install", "--dir", dir, "--jobs", missing, "--only", "worker"));
+});
+
+test("a watch unit for a folder others can write, which watch refuses, is not installed", async () => {
+  const dir = join(context.home.home, "units-shared");
+  const shared = join(context.home.home, "shared-jobs");
+  mkdirSync(shared, { mode: 0o700 });
+  chmodSync(shared, 0o777);
+  const result = await context.cli("service", "--install", "--dir", dir, "--only", "watch", "--jobs", shared);
+  refused(result, "is writable by every user");
+  expect(result.stderr).toContain("chmod go-w");
+  expect(result.stderr).not.toContain("--allow-shared-folder");
+  expect(existsSync(dir)).toBe(false);
 });
 
 test.skipIf(Bun.which("systemd-analyze") === null)("systemd-analyze verify finds nothing wrong", async () => {

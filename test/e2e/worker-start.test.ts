@@ -7,7 +7,7 @@
 
 import { Database } from "bun:sqlite";
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isProcessAlive } from "../../src/worker/process-info.ts";
 import { MAX_WORKER_COUNT } from "../../src/worker/supervisor.ts";
@@ -175,6 +175,32 @@ describe("worker start", () => {
       );
     } finally {
       await runCli(["--db", db, "worker", "stop"], { env: context.home.env });
+      killAll(workerPids());
+    }
+  });
+
+  test("--watch of a folder others can write: refused as watch refuses it, taken with --allow-shared-folder", async () => {
+    const folder = join(context.home.home, "shared");
+    mkdirSync(folder, { mode: 0o700 });
+    chmodSync(folder, 0o777);
+    writeFileSync(join(folder, "hello.yaml"), "command: echo hi\n", { mode: 0o600 });
+    try {
+      const refusedStart = await runCli(["worker", "start", "--watch", folder], { env: context.home.env });
+      expect(refusedStart.exitCode).toBe(2);
+      expect(refusedStart.stderr).toContain("--allow-shared-folder");
+      expect(workerPids()).toEqual([]);
+      const started = await runCli(["worker", "start", "--watch", folder, "--allow-shared-folder"], {
+        env: context.home.env,
+      });
+      expect(started.exitCode).toBe(0);
+      await waitFor(
+        async () => (await runCli(["show", "hello"], { env: context.home.env })).stdout.includes("completed"),
+        {
+          what: "the shared folder's job to run",
+        },
+      );
+    } finally {
+      await runCli(["worker", "stop"], { env: context.home.env });
       killAll(workerPids());
     }
   });
