@@ -7,6 +7,7 @@ import { type CAC, cac } from "cac";
 import {
   asksForHelp,
   commandIndex,
+  flagTypedWithValue,
   globalOptionWithoutValue,
   joinGroupWords,
   keepDashValues,
@@ -296,6 +297,16 @@ async function parseAndRun(cli: CAC, argv: string[], args: string[]): Promise<vo
   const valueless = textOptionWithoutValue(cli.matchedCommand.options, cli.options);
   if (valueless !== undefined) {
     throw new UserError(`option \`${valueless}\` value is missing`, `put its value right after it; ${help}`);
+  }
+  const flag = flagTypedWithValue(words, [...cli.globalCommand.options, ...cli.matchedCommand.options]);
+  if (flag !== undefined) {
+    const bare = flag.split("=")[0]?.replace(/^--no-/, "--") ?? flag;
+    throw new UserError(
+      flag.startsWith("--no-")
+        ? `\`${safeText(flag)}\` is not an option: \`${safeText(bare)}\` is off unless given`
+        : `\`${safeText(flag)}\`: a flag takes no value`,
+      `give \`${safeText(bare)}\` to turn it on, or leave it out for off; ${help}`,
+    );
   }
   const twice = optionGivenTwice(words, [...cli.globalCommand.options, ...cli.matchedCommand.options]);
   if (twice !== undefined) {

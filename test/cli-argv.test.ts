@@ -4,6 +4,7 @@ import {
   asksForHelp,
   asksForVersion,
   commandIndex,
+  flagTypedWithValue,
   globalOptionWithoutValue,
   helpAsOption,
   joinGroupWords,
@@ -314,5 +315,32 @@ describe("suggestions", () => {
     ["strat", "start"],
   ])("%s suggests %s", (typo, meant) => {
     expect(nearestName(typo, ["list", "show", "dlq", "start", "status", "stop"])).toBe(meant);
+  });
+});
+
+describe("flagTypedWithValue", () => {
+  const options: OptionShape[] = [
+    { names: ["dryRun", "dry-run"], rawName: "--dry-run", isBoolean: true },
+    { names: ["json"], rawName: "--json", isBoolean: true },
+    { names: ["shell"], rawName: "--shell <line>" },
+    { names: ["token"], rawName: "--token <token>" },
+    { names: ["token"], rawName: "--no-token", isBoolean: true },
+  ];
+  test("a value joined to a flag, and --no-x for a flag with no such form, are named as typed", () => {
+    expect(flagTypedWithValue(["purge", "--dry-run=0"], options)).toBe("--dry-run=0");
+    expect(flagTypedWithValue(["list", "--json=false"], options)).toBe("--json=false");
+    expect(flagTypedWithValue(["list", "--no-json"], options)).toBe("--no-json");
+  });
+  test("flags as typed, registered --no-x, values of options and words after -- pass", () => {
+    for (const args of [
+      ["purge", "--dry-run"],
+      ["dashboard", "--no-token"],
+      ["add", "--shell", "--json=1", "--json"],
+      ["add", "--shell=--dry-run=0"],
+      ["add", "--", "cmd", "--dry-run=0", "--no-json"],
+      ["list", "--no-such"],
+    ]) {
+      expect({ args, found: flagTypedWithValue(args, options) }).toEqual({ args, found: undefined });
+    }
   });
 });
