@@ -153,7 +153,10 @@ export const CONFIG_KEYS: Record<string, KeyDefinition> = {
     defaultValue: "none",
     parse: (text, key) => {
       const secret = text.trim();
-      if (/^(none|off)?$/i.test(secret)) return "none";
+      // Empty is more often an unset variable than a wish to stop signing: only `none` says that.
+      if (secret === "")
+        throw new UserError(`${key} is empty`, "give the secret, or `none` to send webhooks unsigned");
+      if (/^(none|off)$/i.test(secret)) return "none";
       if (secret.length < 16)
         throw new UserError(
           `${key} must be at least 16 characters`,

@@ -2,11 +2,16 @@
 
 import { chmodSync, mkdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { runtimeError } from "./errors.ts";
+import { runtimeError, UserError } from "./errors.ts";
 
 export function queuectlHome(env: Record<string, string | undefined> = process.env): string {
   const configured = env.QUEUECTL_HOME;
-  return configured && configured.trim() !== "" ? resolve(configured) : join(userHome(env), ".queuectl");
+  if (configured === undefined) return join(userHome(env), ".queuectl");
+  // Often `QUEUECTL_HOME="$DIR"` with DIR unset: the default folder would hide that, and
+  // a command run there would make (or read) the wrong queue.
+  if (configured.trim() === "")
+    throw new UserError("QUEUECTL_HOME is set but empty", "set it to a folder, or unset it for ~/.queuectl");
+  return resolve(configured);
 }
 
 /**

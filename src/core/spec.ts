@@ -148,6 +148,16 @@ function normalizeStringMap(field: string, value: unknown): Record<string, strin
     if (typeof item !== "string" && typeof item !== "number" && typeof item !== "boolean") {
       fail(`${field}.${key}`, "must be a string, number or boolean", 'e.g. "MODE": "fast"');
     }
+    // 12345678901234567890 would become "12345678901234567000", 1e400 "Infinity".
+    if (
+      typeof item === "number" &&
+      (!Number.isFinite(item) || (Number.isInteger(item) && !Number.isSafeInteger(item)))
+    )
+      fail(
+        `${field}.${key}`,
+        "is a number that cannot be kept as written",
+        `write it as a string, in quotes: "${key}": "…"`,
+      );
     const text = String(item);
     if (text.includes("\0")) fail(`${field}.${key}`, "contains a NUL byte", "remove it");
     result[key] = text;

@@ -9,9 +9,13 @@ import { join, resolve } from "node:path";
 import { hostName, queuectlHome } from "../../src/core/home.ts";
 
 describe("queuectlHome", () => {
-  test("QUEUECTL_HOME wins, made absolute; blank counts as unset", () => {
+  test("QUEUECTL_HOME wins, made absolute; set but blank is refused, never read as unset", () => {
     expect(queuectlHome({ QUEUECTL_HOME: "rel/q", HOME: "/home/a" })).toBe(resolve("rel/q"));
-    expect(queuectlHome({ QUEUECTL_HOME: "  ", HOME: "/home/a" })).toBe("/home/a/.queuectl");
+    for (const blank of ["", "  "]) {
+      expect(() => queuectlHome({ QUEUECTL_HOME: blank, HOME: "/home/a" })).toThrow(
+        "QUEUECTL_HOME is set but empty",
+      );
+    }
   });
 
   test("else ~/.queuectl, from $HOME, and from the OS's account entry without one", () => {

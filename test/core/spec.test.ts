@@ -93,6 +93,11 @@ describe("normalizeSpec", () => {
     [{ id: "a\u200bb", command: "x" }, "`id` contains invisible formatting characters"],
     [{ id: " padded ", command: "x" }, '`id` " padded " starts or ends with white space'],
     [{ id: 2 ** 64, command: "x" }, "`id` is a number too large to keep exactly"],
+    [{ id: "a", command: "x", env: { A: 2 ** 64 } }, "`env.A` is a number that cannot be kept as written"],
+    [
+      { id: "a", command: "x", env: { B: Number.POSITIVE_INFINITY } },
+      "`env.B` is a number that cannot be kept",
+    ],
     [{ id: "x".repeat(256), command: "x" }, "`id` is longer than 255 characters"],
     [{ id: "a", command: "x", timeout: 0 }, "`timeout` must be at least 1 ms"],
     [{ id: "a", command: "x", timeout: 0.0001 }, "`timeout` must be at least 1 ms"],

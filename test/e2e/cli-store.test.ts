@@ -278,6 +278,20 @@ describe("broken databases", () => {
     runtimeFailure(await cli(["list"]), "cannot open the database");
   });
 
+  test("QUEUECTL_HOME set but empty is refused, never read as the default home", async () => {
+    const result = await cli(["list"], { ...home.env, QUEUECTL_HOME: "", HOME: join(home.home, "user") });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toStartWith("error: QUEUECTL_HOME is set but empty");
+    expect(existsSync(join(home.home, "user"))).toBe(false);
+  });
+
+  test("config set webhook-secret with an empty value is refused; only none turns signing off", async () => {
+    expect((await cli(["config", "set", "webhook-secret", "0123456789abcdef0123"])).exitCode).toBe(0);
+    const empty = await cli(["config", "set", "webhook-secret", ""]);
+    expect(empty.exitCode).toBe(2);
+    expect((await cli(["config", "get", "webhook-secret"])).stdout.trim()).toBe("0123456789abcdef0123");
+  });
+
   test("purge --dry-run --archive writes nothing, not even an empty archive, and still checks it", async () => {
     expect((await cli(["enqueue", '{"id":"a","command":"true"}'])).exitCode).toBe(0);
     const archive = join(home.home, "dry.ndjson");
