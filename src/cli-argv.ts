@@ -114,28 +114,23 @@ export function optionGivenTwice(args: string[], options: OptionShape[]): string
 }
 
 /**
- * The first flag typed in a form cac would read its own way, before `--`: a value joined to a
- * flag (`--dry-run=0` read as off, `--dry-run=false` as on) or `--no-x` for a flag that has no
- * such form registered (`--no-json`). A flag is on when typed and off when not; nothing else.
+ * The first flag typed in a form cac would read its own way, before `--`: with a value
+ * (`--dry-run=0` read as off) or as `--no-x` where no such option is registered (`--no-json`).
  */
 export function flagTypedWithValue(args: string[], options: OptionShape[]): string | undefined {
   const end = args.indexOf("--");
   const words = end === -1 ? args : args.slice(0, end);
   const registered = new Set(options.flatMap((option) => option.rawName.match(/--[\w-]+/g) ?? []));
+  const named = (name: string) => options.find((candidate) => candidate.names.includes(camelCased(name)));
   for (let index = 0; index < words.length; index++) {
-    const word = words[index] ?? "";
-    if (!word.startsWith("--")) continue;
-    const [typed = "", ...joined] = word.split("=");
-    const name = camelCased(typed.slice(2));
-    const option = options.find((candidate) => candidate.names.includes(name));
-    if (option?.rawName.includes("<") || option?.rawName.includes("[")) {
+    const [typed = "", ...joined] = (words[index] ?? "").split("=");
+    if (!typed.startsWith("--")) continue;
+    const option = named(typed.slice(2));
+    if (option && /[<[]/.test(option.rawName)) {
       if (joined.length === 0) index++;
-      continue;
-    }
-    const negates = typed.startsWith("--no-") && !registered.has(typed);
-    if (negates && options.some((candidate) => candidate.names.includes(camelCased(typed.slice(5)))))
-      return word;
-    if (option !== undefined && joined.length > 0) return word;
+    } else if (typed.startsWith("--no-") && !registered.has(typed) && named(typed.slice(5))) {
+      return words[index];
+    } else if (option && joined.length > 0) return words[index];
   }
   return undefined;
 }

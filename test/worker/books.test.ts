@@ -142,12 +142,14 @@ for (const backend of backends) {
         `kill while ${stoppedBy} stops the run: the job ends canceled, not retried or handed back`,
         withQueue(backend, SETTINGS, async (h, store) => {
           const mark = join(h.queue.home.home, "term");
-          const command = `trap 'touch ${mark}; sleep 3; exit 1' TERM; sleep 300 & wait`;
+          const ready = join(h.queue.home.home, "ready");
+          const command = `trap 'touch ${mark}; sleep 3; exit 1' TERM; touch ${ready}; sleep 300 & wait`;
           const { worker } = h.start(await h.open());
           await h.enqueue(store, [
             { id: "slow", command, max_retries: 2, ...(stoppedBy === "its timeout" ? { timeout: 1 } : {}) },
           ]);
-          await waitFor(async () => (await store.jobCounts()).processing === 1, { what: "the job to run" });
+          // Its trap set: a claim alone (or a shell not yet that far) would die of SIGTERM unmarked.
+          await waitFor(() => Bun.file(ready).exists(), { what: "the job to run with its trap set" });
           if (stoppedBy === "a stopping worker") {
             worker.requestStop();
             worker.escalate();
