@@ -89,6 +89,15 @@ export async function runCommandLine(argv: string[]): Promise<number> {
       console.log(`queuectl, version ${version}`);
       return 0;
     }
+    // Bytes that are not UTF-8 reach us as U+FFFD: stored so, a path or id would silently
+    // become another (two different bytes the same id), as a file's would not (refused).
+    const garbled = args.find((arg) => arg.includes("\uFFFD"));
+    if (garbled !== undefined) {
+      throw new UserError(
+        `"${safeText(garbled)}" holds bytes that are not UTF-8 text (shown as \uFFFD)`,
+        "give it as UTF-8 text, e.g. converted with iconv -t UTF-8",
+      );
+    }
     const direct = directCall(args);
     if (direct !== undefined) await runDirect(direct);
     else await (await import("./cli-program.ts")).runProgram(argv, args);

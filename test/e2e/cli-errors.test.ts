@@ -123,6 +123,11 @@ const cases: [string, () => string[], string, string?][] = [
   ["a folder as file", () => ["enqueue", "-f", input], "cannot read"],
   ["an empty file", () => ["enqueue", "-f", file("empty.json", "")], "is empty"],
   ["a character device, read as any file", () => ["enqueue", "-f", "/dev/null"], "/dev/null is empty"],
+  [
+    "an argument that is not UTF-8 (read as U+FFFD)",
+    () => ["add", "--id", "a\uFFFDb", "--", "true"],
+    "bytes that are not UTF-8",
+  ],
   ["an empty list", () => ["enqueue", "-f", file("empty-list.json", "[]")], "holds no jobs"],
   ["empty stdin", () => ["enqueue", "-f", "-"], "stdin is empty", ""],
   [
