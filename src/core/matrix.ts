@@ -277,6 +277,21 @@ function expandCells(job: Record<string, unknown>, fallbackId: string): Expanded
 }
 
 /**
+ * A declaration without `matrix` that still spells a placeholder: left alone, the text
+ * `${{ matrix.x }}` would reach `sh -c` and fail only when the job runs.
+ */
+export function placeholderWithoutMatrix(job: Record<string, unknown>): MatrixProblem | null {
+  const [first] = placeholders(job, "", []);
+  if (first === undefined) return null;
+  const [key, field] = first;
+  return {
+    field,
+    message: `\`${field}\` uses \`\${{ matrix.${key} }}\`, but the declaration has no \`matrix\``,
+    hint: `add e.g. \`matrix: {${key}: [a, b]}\`, or write the value itself`,
+  };
+}
+
+/**
  * The jobs a declaration with `matrix` stands for, or the first problem with it. `fallbackId`
  * is the id a declaration without `id` gets (its file's path).
  */

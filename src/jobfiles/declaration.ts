@@ -5,7 +5,7 @@
  */
 
 import { UserError } from "../core/errors.ts";
-import { cellLabel, expandMatrix, type MatrixCell } from "../core/matrix.ts";
+import { cellLabel, expandMatrix, type MatrixCell, placeholderWithoutMatrix } from "../core/matrix.ts";
 import { type JobSpec, normalizeSpec, SPEC_FIELDS, SpecError } from "../core/spec.ts";
 
 /** Where an expanded job came from: its declaration (the id as written) and its values. */
@@ -119,6 +119,8 @@ function readMatrixDeclaration(value: Record<string, unknown>, pathId: string): 
 /** `pathId` is the id of a declaration without `id` (its file's path without extension). */
 export function readDeclaration(value: Record<string, unknown>, pathId: string): Declaration {
   if (value.matrix !== undefined) return readMatrixDeclaration(value, pathId);
+  const stray = placeholderWithoutMatrix(value);
+  if (stray !== null) return { specs: [], problems: [stray], matrixIds: null };
   const checked = checkSpec(value, pathId);
   if ("spec" in checked) return { specs: [{ spec: checked.spec }], problems: [], matrixIds: null };
   return { specs: [], problems: checked.errors, matrixIds: null };

@@ -300,3 +300,15 @@ describe("matrix declarations", () => {
     ).toEqual([2, 5]);
   });
 });
+
+describe("placeholders outside a matrix", () => {
+  test("a placeholder in a declaration without matrix is a problem, not text for sh", () => {
+    expect(problemOf("id: a\ncommand: echo ${{ matrix.r }}\n")).toMatchObject({
+      field: "command",
+      message: "`command` uses `${{ matrix.r }}`, but the declaration has no `matrix`",
+    });
+    expect(only("command: echo '${ not a placeholder }'\n")[0]?.command).toBe(
+      "echo '${ not a placeholder }'",
+    );
+  });
+});
