@@ -302,13 +302,14 @@ describe("matrix declarations", () => {
 });
 
 describe("placeholders outside a matrix", () => {
+  // Spelled in parts: a `${` in a string literal is what the linter takes for a template slip.
+  const placeholder = (key: string) => `$\{{ matrix.${key} }}`;
   test("a placeholder in a declaration without matrix is a problem, not text for sh", () => {
-    expect(problemOf("id: a\ncommand: echo ${{ matrix.r }}\n")).toMatchObject({
+    expect(problemOf(`id: a\ncommand: echo ${placeholder("r")}\n`)).toMatchObject({
       field: "command",
-      message: "`command` uses `${{ matrix.r }}`, but the declaration has no `matrix`",
+      message: `\`command\` uses \`${placeholder("r")}\`, but the declaration has no \`matrix\``,
     });
-    expect(only("command: echo '${ not a placeholder }'\n")[0]?.command).toBe(
-      "echo '${ not a placeholder }'",
-    );
+    const plain = `command: echo '$\{ not a placeholder }'\n`;
+    expect(only(plain)[0]?.command).toBe(`echo '$\{ not a placeholder }'`);
   });
 });
