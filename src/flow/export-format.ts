@@ -226,7 +226,8 @@ function reports(
     }
   }
   return {
-    progress_pct: fields.progress_pct === undefined ? null : integer(where, fields, "progress_pct", true),
+    // A worker only ever stores 0–100 (job-reports.ts); anything else was written by hand.
+    progress_pct: (fields.progress_pct ?? null) === null ? null : count(where, fields, "progress_pct", 100),
     progress_message:
       fields.progress_message === undefined ? null : text(where, fields, "progress_message", true),
     result,

@@ -103,6 +103,8 @@ test("lines no export writes are refused, naming the line and the field", async 
     ["attempts", -3, "`attempts` must be 0 or more, got -3"],
     ["max_retries", 99999, "`max_retries` must be from 0 to 1000, got 99999"],
     ["max_retries", -2, "`max_retries` must be from 0 to 1000, got -2"],
+    ["progress_pct", 500, "`progress_pct` must be from 0 to 100, got 500"],
+    ["progress_pct", -3, "`progress_pct` must be from 0 to 100, got -3"],
   ] as const) {
     if (goodJob === undefined) break;
     const bad = await cli(b, ["import"], `${JSON.stringify({ ...goodJob, [field]: value })}\n`);
