@@ -42,8 +42,16 @@ export const LONG_RUNNING_CONNECTIONS = 2;
 export function resolveStoreUrl(url?: string): string {
   // The command line's parser hands `--db 5` over as the number 5: a file named "5".
   const chosen = url === undefined || url === null ? process.env.QUEUECTL_DB : String(url);
-  if (chosen && chosen.trim() !== "") return chosen.trim();
-  return join(queuectlHome(), "jobs.db");
+  if (chosen === undefined) return join(queuectlHome(), "jobs.db");
+  // As --db '' is refused: `QUEUECTL_DB="$URL"` with URL unset must not mean the default queue.
+  if (chosen.trim() === "") {
+    const name = url === undefined || url === null ? "QUEUECTL_DB is set but" : "--db is";
+    throw new UserError(
+      `${name} empty`,
+      "give a file path or postgres://…, or leave it out for the default store",
+    );
+  }
+  return chosen.trim();
 }
 
 /**

@@ -283,6 +283,9 @@ describe("broken databases", () => {
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toStartWith("error: QUEUECTL_HOME is set but empty");
     expect(existsSync(join(home.home, "user"))).toBe(false);
+    const db = await cli(["list"], { ...home.env, QUEUECTL_DB: " " });
+    expect(db.exitCode).toBe(2);
+    expect(db.stderr).toStartWith("error: QUEUECTL_DB is set but empty");
   });
 
   test("config set webhook-secret with an empty value is refused; only none turns signing off", async () => {

@@ -56,8 +56,10 @@ async function modulesLoadedBy(commandLines: string[][]): Promise<string[]> {
     }
     process.stderr.write(JSON.stringify(Object.keys(require.cache)));
   `;
+  // The default store under home: QUEUECTL_DB left out (set but empty is refused).
+  const { QUEUECTL_DB: _db, ...inherited } = process.env;
   const child = Bun.spawn(["bun", "-e", script], {
-    env: { ...process.env, QUEUECTL_HOME: home, QUEUECTL_DB: "", NO_COLOR: "1" },
+    env: { ...inherited, QUEUECTL_HOME: home, NO_COLOR: "1" },
     stdio: ["ignore", "ignore", "pipe"],
   });
   const [stderr, exitCode] = await Promise.all([new Response(child.stderr).text(), child.exited]);
