@@ -2,6 +2,7 @@ import type { CAC } from "cac";
 import { TEXT_OPTION } from "../cli-argv.ts";
 import { nearestName, UserError } from "../core/errors.ts";
 import { isQueueConcurrency, isQueueName, MAX_QUEUE_CONCURRENCY, QUEUE_NAME_RULE } from "../core/job.ts";
+import { findDuplicateJsonKey } from "../core/json-text.ts";
 import { type NotifyTarget, normalizeNotify } from "../core/notify.ts";
 import { describeLimits, parseLimitsText } from "../core/resource-limits.ts";
 import { queueViews } from "../flow/queue-list.ts";
@@ -63,6 +64,9 @@ function parseNotify(value: unknown): NotifyTarget[] | null {
       `e.g. --notify '[{"url": "https://example.com/hook", "events": ["dead"]}]'`,
     );
   }
+  const twice = findDuplicateJsonKey(text);
+  if (twice !== undefined)
+    throw new UserError(`--notify gives the key "${twice}" twice`, "give each key once");
   return normalizeNotify(parsed, "--notify");
 }
 

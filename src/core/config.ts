@@ -5,6 +5,7 @@
 
 import { formatDurationMs, parseAnyDurationMs } from "./duration.ts";
 import { suggestion, UserError } from "./errors.ts";
+import { findDuplicateJsonKey } from "./json-text.ts";
 import { normalizeNotify, parseStoredNotify } from "./notify.ts";
 import { limitsText, parseLimitsText, type ResourceLimits } from "./resource-limits.ts";
 import { MAX_RETRIES } from "./spec-fields.ts";
@@ -178,14 +179,19 @@ export const CONFIG_KEYS: Record<string, KeyDefinition> = {
 };
 
 function parseJsonValue(text: string, key: string): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
     throw new UserError(
       `${key} must be JSON, got "${text}"`,
       `e.g. config set ${key} '[{"url": "https://example.com/hook"}]'`,
     );
   }
+  // JSON.parse keeps the last of two equal keys without a word; a job's spec refuses them too.
+  const twice = findDuplicateJsonKey(text);
+  if (twice !== undefined) throw new UserError(`${key} gives the key "${twice}" twice`, "give each key once");
+  return value;
 }
 
 export const CONFIG_KEY_NAMES = Object.keys(CONFIG_KEYS);

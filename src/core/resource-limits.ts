@@ -6,6 +6,7 @@
 
 import { formatDurationMs, parseDurationMs } from "./duration.ts";
 import { suggestion, UserError } from "./errors.ts";
+import { findDuplicateJsonKey } from "./json-text.ts";
 
 /** Normalized limits; an absent field means no limit of that kind. */
 export interface ResourceLimits {
@@ -92,6 +93,10 @@ export function parseLimitsText(text: string, what = "limits"): ResourceLimits |
   } catch {
     throw new UserError(`${what} ${JSON.stringify(text)} is not JSON`, `e.g. '{"memory":"256M"}' or none`);
   }
+  // JSON.parse keeps the last of two equal keys without a word; a job's spec refuses them too.
+  const twice = findDuplicateJsonKey(text);
+  if (twice !== undefined)
+    throw new UserError(`${what} gives the key "${twice}" twice`, "give each limit once");
   const limits = parseLimits(value, what);
   return isEmpty(limits) ? null : limits;
 }
