@@ -159,16 +159,6 @@ const cases: [string, () => string[], string, string?][] = [
   ["an unknown config key (get)", () => ["config", "get", "colour"], 'unknown config key "colour"'],
   ["an unknown config key (set)", () => ["config", "set", "max-retry", "3"], "did you mean `max-retries`?"],
   [
-    "a config JSON value with a key twice",
-    () => ["config", "set", "limits", `{"memory":"1G","memory":"2G"}`],
-    `limits gives the key "memory" twice`,
-  ],
-  [
-    "a webhook list with a key twice",
-    () => ["config", "set", "notify", `[{"url":"http://x","url":"http://y"}]`],
-    `notify gives the key "url" twice`,
-  ],
-  [
     "a bad config value",
     () => ["config", "set", "max-retries", "many"],
     "max-retries must be a whole number",

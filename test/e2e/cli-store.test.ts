@@ -295,6 +295,17 @@ describe("broken databases", () => {
     expect((await cli(["config", "get", "webhook-secret"])).stdout.trim()).toBe("0123456789abcdef0123");
   });
 
+  test("config JSON that gives a key twice is refused, as a job's spec is, not read as the last", async () => {
+    for (const [key, value, twice] of [
+      ["limits", '{"memory":"1G","memory":"2G"}', "memory"],
+      ["notify", '[{"url":"http://x","url":"http://y"}]', "url"],
+    ] as const) {
+      const result = await cli(["config", "set", key, value]);
+      expect(result.exitCode).toBe(2);
+      expect(result.stderr).toContain(`${key} gives the key "${twice}" twice`);
+    }
+  });
+
   test("purge --dry-run --archive writes nothing, not even an empty archive, and still checks it", async () => {
     expect((await cli(["enqueue", '{"id":"a","command":"true"}'])).exitCode).toBe(0);
     const archive = join(home.home, "dry.ndjson");
