@@ -1,6 +1,7 @@
 /**
  * The bookkeeping of a jobfile apply that both backends share: which declarations to act
- * on, which removals, and what the result reports. The decisions themselves are
+ * on, which removals, and what the result reports; and how a revision deferred behind a run
+ * shows completed when the run ends. The decisions themselves are
  * src/core/reconcile.ts's; each backend's jobfile-apply.ts reads the rows and writes.
  */
 
@@ -87,3 +88,22 @@ export class JobfileApplyBook {
     return this.result;
   }
 }
+
+/** A row whose revision deferred behind its run is one the job completed (the file went back to it). */
+export const DEFERRED_COMPLETED_SQL =
+  "EXISTS (SELECT 1 FROM completed_revisions c WHERE c.job_id = jobs.id AND c.revision = jobs.next_revision)";
+
+/**
+ * The row shows its deferred revision completed, as showCompleted writes one: the runs of
+ * that revision (at least the one that completed it), its completion and its start. Plain
+ * SQL that SQLite and PostgreSQL read alike, for each backend's promoteNextRevision.
+ */
+export const SHOW_DEFERRED_COMPLETED_SET = `
+  spec = next_spec, revision = next_revision, max_retries = next_max_retries, state = 'completed',
+  finished_at = (SELECT c.completed_at FROM completed_revisions c WHERE c.job_id = jobs.id AND c.revision = jobs.next_revision),
+  exit_code = 0, last_error = NULL, canceled_by = NULL, lease_until = NULL,
+  attempts = COALESCE(NULLIF((SELECT COUNT(*) FROM attempts a WHERE a.job_id = jobs.id AND a.revision = jobs.next_revision), 0), 1),
+  started_at = (SELECT a.started_at FROM attempts a
+                WHERE a.job_id = jobs.id AND a.revision = jobs.next_revision AND a.exit_code = 0
+                ORDER BY a.token DESC LIMIT 1),
+  next_spec = NULL, next_revision = NULL, next_max_retries = NULL`;

@@ -6,6 +6,7 @@
 import type { SQL } from "bun";
 import type { Job } from "../../core/job.ts";
 import { type JobSpec, specColumns } from "../../core/spec.ts";
+import { DEFERRED_COMPLETED_SQL, SHOW_DEFERRED_COMPLETED_SET } from "../jobfile-apply.ts";
 import type {
   ExpiredLeasesParams,
   JobCompleteParams,
@@ -170,21 +171,6 @@ async function finishAttempt(tx: SQL, id: string, token: number, now: number, re
                         started_at = COALESCE(${result.startedAt ?? null}::bigint, started_at)
     WHERE job_id = ${id} AND token = ${token}::int`;
 }
-
-/** The deferred revision is one the job completed. */
-const DEFERRED_COMPLETED_SQL =
-  "EXISTS (SELECT 1 FROM completed_revisions c WHERE c.job_id = jobs.id AND c.revision = jobs.next_revision)";
-
-/** The row shows its deferred revision completed, as showCompleted writes one (jobfile-apply.ts). */
-const SHOW_DEFERRED_COMPLETED_SET = `
-  spec = next_spec, revision = next_revision, max_retries = next_max_retries, state = 'completed',
-  finished_at = (SELECT c.completed_at FROM completed_revisions c WHERE c.job_id = jobs.id AND c.revision = jobs.next_revision),
-  exit_code = 0, last_error = NULL, canceled_by = NULL, lease_until = NULL,
-  attempts = GREATEST(1, (SELECT COUNT(*) FROM attempts a WHERE a.job_id = jobs.id AND a.revision = jobs.next_revision)),
-  started_at = (SELECT a.started_at FROM attempts a
-                WHERE a.job_id = jobs.id AND a.revision = jobs.next_revision AND a.exit_code = 0
-                ORDER BY a.token DESC LIMIT 1),
-  next_spec = NULL, next_revision = NULL, next_max_retries = NULL`;
 
 /** As in sqlite/run.ts: the deferred revision takes the row, shown completed if it completed before. */
 export async function promoteNextRevision(

@@ -6,6 +6,7 @@
 import type { Database } from "bun:sqlite";
 import type { Job } from "../../core/job.ts";
 import { type JobSpec, specColumns } from "../../core/spec.ts";
+import { DEFERRED_COMPLETED_SQL, SHOW_DEFERRED_COMPLETED_SET } from "../jobfile-apply.ts";
 import type {
   ExpiredLeasesParams,
   JobCompleteParams,
@@ -205,21 +206,6 @@ function finishAttempt(db: Database, id: string, token: number, now: number, res
  * back to it) is shown completed, as a sync shows it, and never runs again; any other
  * starts fresh. Returns which, or null when nothing was deferred.
  */
-/** The deferred revision is one the job completed. */
-const DEFERRED_COMPLETED_SQL =
-  "EXISTS (SELECT 1 FROM completed_revisions c WHERE c.job_id = jobs.id AND c.revision = jobs.next_revision)";
-
-/** The row shows its deferred revision completed, as showCompleted writes one (jobfile-apply.ts). */
-const SHOW_DEFERRED_COMPLETED_SET = `
-  spec = next_spec, revision = next_revision, max_retries = next_max_retries, state = 'completed',
-  finished_at = (SELECT c.completed_at FROM completed_revisions c WHERE c.job_id = jobs.id AND c.revision = jobs.next_revision),
-  exit_code = 0, last_error = NULL, canceled_by = NULL, lease_until = NULL,
-  attempts = MAX(1, (SELECT COUNT(*) FROM attempts a WHERE a.job_id = jobs.id AND a.revision = jobs.next_revision)),
-  started_at = (SELECT a.started_at FROM attempts a
-                WHERE a.job_id = jobs.id AND a.revision = jobs.next_revision AND a.exit_code = 0
-                ORDER BY a.token DESC LIMIT 1),
-  next_spec = NULL, next_revision = NULL, next_max_retries = NULL`;
-
 export function promoteNextRevision(db: Database, id: string, now: number): PromotedRevision | null {
   const shown = db
     .query(`
