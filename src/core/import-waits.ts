@@ -8,7 +8,7 @@
  * is refused. Both backends ask this one rule, inside the import's transaction.
  */
 
-import { findCycle } from "./dependencies.ts";
+import { findCycle } from "./dependency-cycles.ts";
 import { UserError } from "./errors.ts";
 import type { JobState } from "./job.ts";
 

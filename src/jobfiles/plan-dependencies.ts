@@ -6,7 +6,8 @@
  * check repeats until stable.
  */
 
-import { type DependencyEdge, findCycle } from "../core/dependencies.ts";
+import type { DependencyEdge } from "../core/dependencies.ts";
+import { findCycle } from "../core/dependency-cycles.ts";
 import type { DesiredJob } from "./desired.ts";
 import { isScheduled } from "./plan-schedules.ts";
 import type { JobfileProblem } from "./problem.ts";

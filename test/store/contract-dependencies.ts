@@ -283,4 +283,26 @@ export function dependenciesContract(withStore: WithStore): void {
       expect(later.replace).toEqual(["a"]);
     }),
   );
+
+  test(
+    "a loop closed deep in a long stored pipeline is found and named by the job that closes it",
+    withStore(async ({ store }) => {
+      // Each step waits for the one before; the apply that makes step 0 wait for the last is refused.
+      const steps = Array.from({ length: 1500 }, (_, i) =>
+        declared(`step-${i}`, i === 0 ? {} : { after: [`step-${i - 1}`] }),
+      );
+      await store.jobfileApply({ changes: { ...none, declarations: steps }, now: T0 });
+      const loop = store.jobfileApply({
+        changes: { ...none, declarations: [declared("step-0", { version: 2, after: ["step-1499"] })] },
+        now: T0 + 1,
+      });
+      await expect(loop).rejects.toThrow('the dependencies of job "step-0" form a cycle');
+      // Waiting for the last step from outside the pipeline is no loop.
+      const tail = await store.jobfileApply({
+        changes: { ...none, declarations: [declared("after-all", { after: ["step-1499"] })] },
+        now: T0 + 2,
+      });
+      expect(tail.create).toEqual(["after-all"]);
+    }),
+  );
 }

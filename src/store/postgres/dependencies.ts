@@ -21,6 +21,7 @@ import {
   dependencyOrder,
   dependentState,
 } from "../../core/dependencies.ts";
+import { firstOnCycle } from "../../core/dependency-cycles.ts";
 import type { JobState } from "../../core/job.ts";
 import { lateCycleError, missingDependencyError } from "../errors.ts";
 import { rowsToEdges, rowToDependencyStatus } from "../rows.ts";
@@ -194,21 +195,23 @@ async function cancelDownstream(
   return rows.map((row) => String(row.id));
 }
 
-/** As in sqlite/dependencies.ts: every `after` edge downstream of `ids`, with the waiting job's state. */
 /** As sqlite/dependencies.ts refuseWaitingCycle; under the apply's exclusive dependency lock. */
 export async function refuseWaitingCycle(tx: SQL, ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;
-  const [row] = (await tx`
-    WITH RECURSIVE waits(job_id, depends_on) AS (
-      SELECT d.job_id, d.depends_on FROM job_deps d JOIN jobs j ON j.id = d.job_id
-      WHERE (j.blocked AND j.state IN ('pending', 'failed')) OR j.state = 'canceled'),
-    reach(start, id) AS (
-      SELECT job_id, depends_on FROM waits WHERE job_id = ANY(${[...ids]}::text[])
-      UNION SELECT reach.start, waits.depends_on FROM waits JOIN reach ON waits.job_id = reach.id)
-    SELECT start FROM reach WHERE id = start LIMIT 1`) as Row[];
-  if (row) throw lateCycleError(String(row.start));
+  const rows = (await tx`
+    WITH RECURSIVE upstream(id) AS (
+      SELECT unnest(${[...ids]}::text[])
+      UNION SELECT d.depends_on FROM upstream JOIN job_deps d ON d.job_id = upstream.id
+        JOIN jobs j ON j.id = d.job_id
+        WHERE (j.blocked AND j.state IN ('pending', 'failed')) OR j.state = 'canceled')
+    SELECT d.job_id, d.depends_on FROM upstream JOIN job_deps d ON d.job_id = upstream.id
+      JOIN jobs j ON j.id = d.job_id
+      WHERE (j.blocked AND j.state IN ('pending', 'failed')) OR j.state = 'canceled'`) as Row[];
+  const looping = firstOnCycle(ids, rowsToEdges(rows));
+  if (looping !== null) throw lateCycleError(looping);
 }
 
+/** As in sqlite/dependencies.ts: every `after` edge downstream of `ids`, with the waiting job's state. */
 export async function dependentEdges(sql: SQL, ids: string[]): Promise<DependencyEdge[]> {
   if (ids.length === 0) return [];
   const rows = (await sql`

@@ -15,6 +15,7 @@ import {
   dependencyOrder,
   dependentState,
 } from "../../core/dependencies.ts";
+import { firstOnCycle } from "../../core/dependency-cycles.ts";
 import type { JobState } from "../../core/job.ts";
 import { lateCycleError, missingDependencyError } from "../errors.ts";
 import { rowsToEdges, rowToDependencyStatus } from "../rows.ts";
@@ -161,21 +162,24 @@ function cancelDownstream(db: Database, fromId: string, root: string, reason: st
 /**
  * Refuses (throws) when one of `ids` now waits on itself: the edges followed are those of
  * jobs that wait (blocked) or that queuing a dependency again would re-arm (canceled), as
- * the plan's check follows them (jobfiles/plan-dependencies.ts).
+ * the plan's check follows them (jobfiles/plan-dependencies.ts). The store only gathers the
+ * edges upstream of `ids`, each job once; firstOnCycle decides.
  */
 export function refuseWaitingCycle(db: Database, ids: readonly string[]): void {
   if (ids.length === 0) return;
-  const row = db
+  const rows = db
     .query(`
-      WITH RECURSIVE waits(job_id, depends_on) AS (
-        SELECT d.job_id, d.depends_on FROM job_deps d JOIN jobs j ON j.id = d.job_id
-        WHERE (j.blocked = 1 AND j.state IN ('pending', 'failed')) OR j.state = 'canceled'),
-      reach(start, id) AS (
-        SELECT job_id, depends_on FROM waits WHERE job_id IN (SELECT value FROM json_each(?1))
-        UNION SELECT reach.start, waits.depends_on FROM waits JOIN reach ON waits.job_id = reach.id)
-      SELECT start FROM reach WHERE id = start LIMIT 1`)
-    .get(JSON.stringify(ids)) as Row | null;
-  if (row) throw lateCycleError(String(row.start));
+      WITH RECURSIVE upstream(id) AS (
+        SELECT value FROM json_each(?1)
+        UNION SELECT d.depends_on FROM upstream JOIN job_deps d ON d.job_id = upstream.id
+          JOIN jobs j ON j.id = d.job_id
+          WHERE (j.blocked = 1 AND j.state IN ('pending', 'failed')) OR j.state = 'canceled')
+      SELECT d.job_id, d.depends_on FROM upstream JOIN job_deps d ON d.job_id = upstream.id
+        JOIN jobs j ON j.id = d.job_id
+        WHERE (j.blocked = 1 AND j.state IN ('pending', 'failed')) OR j.state = 'canceled'`)
+    .all(JSON.stringify(ids)) as Row[];
+  const looping = firstOnCycle(ids, rowsToEdges(rows));
+  if (looping !== null) throw lateCycleError(looping);
 }
 
 /**
