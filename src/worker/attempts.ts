@@ -150,17 +150,23 @@ export class AttemptBook {
     this.emit({ type: "killing", jobId: slot.job.id, retry: mode === "retry" });
   }
 
+  /** The runs whose lease this worker has not renewed for a whole lease period. */
+  unrenewed(): Slot[] {
+    const now = performance.now();
+    const leaseMs = this.leaseMs();
+    return this.all().filter((slot) => !slot.leaseLost && now - slot.renewedAt >= leaseMs);
+  }
+
   /**
    * A lease this worker could not renew for a whole lease period (the store is unreachable,
    * full or gone) may already be another worker's, who can run the job again: stop this run
    * rather than let two overlap. Called after each renewal ends, judged by the last one that
-   * succeeded.
+   * succeeded, and by the lease watch (lease-watch.ts) for the runs it could not vouch for.
    */
-  stopUnrenewed(): void {
-    const now = performance.now();
+  stopUnrenewed(slots: Slot[] = this.unrenewed()): void {
     const leaseMs = this.leaseMs();
-    for (const slot of this.slots.values()) {
-      if (slot.leaseLost || now - slot.renewedAt < leaseMs) continue;
+    for (const slot of slots) {
+      if (slot.leaseLost) continue;
       slot.leaseLost = true;
       if (slot.handle.stop("lease expired: the store could not be reached to renew it")) {
         this.emit({

@@ -1,7 +1,8 @@
 /**
  * The services a worker runs beside its claim loop, each on a timer of its own so none
- * stands in the lease renewal's way: rescue of expired leases, schedule ticks, retention,
- * the running jobs' progress, and webhook deliveries. The worker composes them; each gets
+ * stands in the lease renewal's way: the watch over leases a hung renewal leaves unrenewed,
+ * rescue of expired leases, schedule ticks, retention, the running jobs' progress, and
+ * webhook deliveries. The worker composes them; each gets
  * the worker's own store, home and clock, never a process-wide one.
  */
 
@@ -10,6 +11,7 @@ import type { Store } from "../store/store.ts";
 import type { AttemptBook } from "./attempts.ts";
 import type { WorkerEvent } from "./events.ts";
 import { progressService } from "./job-reports.ts";
+import { leaseWatch } from "./lease-watch.ts";
 import { rescueService } from "./rescue.ts";
 import { retentionService } from "./retention.ts";
 import { scheduleTicker } from "./schedule-ticker.ts";
@@ -38,6 +40,7 @@ export function maintenanceServices(params: MaintenanceParams): PeriodicService[
   const { store, home, slots, emit, failed } = params;
   const shared = { store, now: params.now, config: params.config };
   return [
+    leaseWatch({ store, slots, config: params.config, onError: (error) => failed("lease watch", error) }),
     rescueService({
       ...shared,
       ownTokens: () => slots.ownTokens(),

@@ -6,7 +6,7 @@
  *   succeeded, and the job is not stopped;
  * - a result write that fails (SQLite busy past its timeout, the PostgreSQL connection
  *   terminated mid-write) is retried while the lease holds, and the job ends completed;
- * - a store out of reach for longer than the lease (every renewal fails) is the exception:
+ * - a store out of reach for longer than the lease (every renewal fails, or hangs) is the exception:
  *   another worker may run the job by then, so this one stops it.
  *
  * Workers run in process on every backend; the lock is held by another process (SQLite)
@@ -19,7 +19,7 @@ import { join } from "node:path";
 import type { Store } from "../../src/store/store.ts";
 import { isProcessAlive } from "../../src/worker/process-info.ts";
 import { waitFor } from "../helpers/cli.ts";
-import { type Backend, backends, Harness, type Queue } from "../worker/in-process.ts";
+import { type Backend, backends, Harness, type Queue, silenceableStore } from "../worker/in-process.ts";
 
 setDefaultTimeout(120_000);
 
@@ -253,5 +253,32 @@ for (const backend of backends) {
         expect(await h.settled(store, "lost")).toBe("dead");
       });
     }
+
+    test("a store that goes silent (its queries hang rather than fail): the job is still stopped once its lease lapses", async () => {
+      const { h, store } = await setUp(backend, "2");
+      const pidFile = join(h.queue.home.home, "job.pid");
+      const silent = silenceableStore(await h.open());
+      const worker = h.start(silent.store);
+      await h.enqueue(store, [{ id: "cut-off", command: `echo $$ > ${pidFile}; exec sleep 120` }]);
+      const jobPid = await waitFor(() => (existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8")) : 0), {
+        timeoutMs: 30_000,
+        what: "the job to start",
+      });
+      silent.silence();
+      try {
+        await waitFor(
+          () =>
+            worker.events.some(
+              (event) =>
+                event.type === "error" &&
+                event.message.includes("job cut-off: its lease could not be renewed"),
+            ),
+          { timeoutMs: 30_000, what: "the worker to give the lease up while its renewal hangs" },
+        );
+        await waitFor(() => !isProcessAlive(jobPid), { timeoutMs: 15_000, what: "the job to be stopped" });
+      } finally {
+        silent.resume();
+      }
+    });
   });
 }

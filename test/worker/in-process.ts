@@ -8,6 +8,7 @@
 import { join } from "node:path";
 import { SQL } from "bun";
 import { specRevision } from "../../src/core/spec.ts";
+import { LONG_RUNNING_CONNECTIONS } from "../../src/store/open.ts";
 import { openPostgresStore } from "../../src/store/postgres/backend.ts";
 import { SqliteStore } from "../../src/store/sqlite/backend.ts";
 import type { Store } from "../../src/store/store.ts";
@@ -62,7 +63,9 @@ if (pgUrl) {
         path: null,
         schema,
         admin: new SQL(pgUrl, { max: 2 }),
-        open: () => openPostgresStore(url),
+        // As many connections as `worker run` opens: its lease watch reads beside a renewal
+        // that waits for a lock.
+        open: () => openPostgresStore(url, LONG_RUNNING_CONNECTIONS),
       };
     },
   });
@@ -190,6 +193,39 @@ export function stallableHeartbeats(store: Store): { store: Store; stall(): void
   return {
     store: proxy,
     stall() {
+      gate ??= new Promise((resolve) => {
+        open = resolve;
+      });
+    },
+    resume() {
+      gate = null;
+      open();
+    },
+  };
+}
+
+/**
+ * A store that can go silent: from `silence()` on, every call waits until `resume()`, as each
+ * query does on a PostgreSQL connection whose network went quiet without a reset.
+ */
+export function silenceableStore(store: Store): { store: Store; silence(): void; resume(): void } {
+  let gate: Promise<void> | null = null;
+  let open = () => {};
+  const proxy = new Proxy(store, {
+    get(target, property) {
+      const value = Reflect.get(target, property, target);
+      if (typeof value !== "function" || property === "close") {
+        return typeof value === "function" ? value.bind(target) : value;
+      }
+      return async (...args: unknown[]) => {
+        while (gate) await gate;
+        return (value as (...args: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return {
+    store: proxy,
+    silence() {
       gate ??= new Promise((resolve) => {
         open = resolve;
       });

@@ -1,0 +1,76 @@
+/**
+ * The lease watch: no run outlives its lease because a renewal hangs.
+ *
+ * The renewal judges its leases after each beat (heartbeat.ts), which covers a beat that
+ * fails. A beat can also hang, for one of two reasons the worker cannot tell apart by
+ * waiting:
+ *
+ * - the store is out of reach: a PostgreSQL connection that goes silent (a partition, a
+ *   dropped route) is not reset, and its query waits for minutes while another worker
+ *   rescues the job and runs it again;
+ * - the renewal is queued behind a row lock another transaction holds. Then the lease is
+ *   safe: a rescuer would queue behind the renewal and find the lease renewed.
+ *
+ * So, for each run whose lease has gone a whole period unrenewed, the watch asks the store,
+ * with a read that no lock holds up, whether the job is still this attempt's. No answer
+ * within PROBE_MS, or an answer that the job moved on, and the run is stopped.
+ */
+
+import type { QueueConfig } from "../core/config.ts";
+import type { Job } from "../core/job.ts";
+import type { Store } from "../store/store.ts";
+import type { AttemptBook, Slot } from "./attempts.ts";
+import { PeriodicService } from "./service.ts";
+
+/** How often the watch looks, at most: a lapsed lease is noticed within this. */
+const WATCH_MS = 1_000;
+
+/** How long the store has to answer the watch's read, at most (a quarter of the lease if shorter). */
+const PROBE_MS = 2_000;
+
+const NO_ANSWER: unique symbol = Symbol("no answer");
+
+/** `read`'s value, or NO_ANSWER if it fails or takes longer than `ms`. */
+async function answerWithin<T>(read: Promise<T>, ms: number): Promise<T | typeof NO_ANSWER> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<typeof NO_ANSWER>((resolve) => {
+    timer = setTimeout(() => resolve(NO_ANSWER), ms);
+  });
+  try {
+    return await Promise.race([read.catch((): typeof NO_ANSWER => NO_ANSWER), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Whether the store's answer vouches that the slot's attempt still holds its job. */
+function stillHeld(slot: Slot, row: Job | null | typeof NO_ANSWER): boolean {
+  return row !== NO_ANSWER && row !== null && row.token === slot.job.token && row.state === "processing";
+}
+
+export interface LeaseWatchParams {
+  store: Store;
+  slots: AttemptBook;
+  config: () => QueueConfig;
+  onError: (error: unknown) => void;
+}
+
+export function leaseWatch(params: LeaseWatchParams): PeriodicService {
+  return new PeriodicService({
+    intervalMs: () => Math.min(WATCH_MS, params.config().leaseMs / 10),
+    onError: params.onError,
+    async tick() {
+      const unrenewed = params.slots.unrenewed();
+      if (unrenewed.length === 0) return;
+      const ms = Math.min(PROBE_MS, params.config().leaseMs / 4);
+      const rows = await Promise.all(
+        unrenewed.map((slot) => answerWithin(params.store.jobGet({ id: slot.job.id }), ms)),
+      );
+      // A renewal that came back meanwhile decided for itself.
+      const renewed = new Set(params.slots.unrenewed());
+      params.slots.stopUnrenewed(
+        unrenewed.filter((slot, index) => renewed.has(slot) && !stillHeld(slot, rows[index] ?? NO_ANSWER)),
+      );
+    },
+  });
+}
