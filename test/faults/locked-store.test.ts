@@ -48,6 +48,16 @@ function gatedJob(h: Harness, id: string): { spec: Record<string, unknown>; star
   return { spec: { id, command, max_retries: 0 }, started, go };
 }
 
+/** Enqueues a two-minute job and waits for a worker to start it; returns the job's pid. */
+async function startLongJob(h: Harness, store: Store, id: string): Promise<number> {
+  const pidFile = join(h.queue.home.home, `${id}.pid`);
+  await h.enqueue(store, [{ id, command: `echo $$ > ${pidFile}; exec sleep 120` }]);
+  return waitFor(() => (existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8")) : 0), {
+    timeoutMs: 30_000,
+    what: `${id} to start`,
+  });
+}
+
 /**
  * The worker's store, held after its first result save until `resume()`: `saved` resolves
  * once that save is done. (`inner` is the store as it was, for backends that need no hold.)
@@ -196,16 +206,8 @@ for (const backend of backends) {
     if (backend.name === "sqlite") {
       test("a store out of reach for longer than the lease: the worker stops the job, since another worker may run it by then", async () => {
         const { h, store } = await setUp(backend, "2");
-        const pidFile = join(h.queue.home.home, "job.pid");
         const worker = h.start(await h.open({ busyTimeoutMs: 200 }));
-        await h.enqueue(store, [{ id: "long", command: `echo $$ > ${pidFile}; exec sleep 120` }]);
-        const jobPid = await waitFor(
-          () => (existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8")) : 0),
-          {
-            timeoutMs: 30_000,
-            what: "the job to start",
-          },
-        );
+        const jobPid = await startLongJob(h, store, "long");
         // Another process holds the write lock: every renewal fails (after the busy timeout)
         // from now on, as when a network store becomes unreachable.
         const lock = await holdLock(h.queue, "long", 60_000);
@@ -256,15 +258,10 @@ for (const backend of backends) {
 
     test("a store that goes silent (its queries hang rather than fail): the job is still stopped once its lease lapses", async () => {
       const { h, store } = await setUp(backend, "2");
-      const pidFile = join(h.queue.home.home, "job.pid");
       const silent = silenceableStore(await h.open());
       const worker = h.start(silent.store);
-      await h.enqueue(store, [{ id: "cut-off", command: `echo $$ > ${pidFile}; exec sleep 120` }]);
-      const jobPid = await waitFor(() => (existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8")) : 0), {
-        timeoutMs: 30_000,
-        what: "the job to start",
-      });
-      silent.silence();
+      const jobPid = await startLongJob(h, store, "cut-off");
+      silent.stall();
       try {
         await waitFor(
           () =>

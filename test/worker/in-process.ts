@@ -171,23 +171,22 @@ export function withQueue(
 }
 
 /**
- * A store whose worker heartbeats can be held at a gate: the worker looks frozen to the
- * rest of the queue (no renewals) while its claim loop and its jobs go on, as after a
- * SIGSTOP the moment it wakes.
+ * A store whose calls can be held at a gate: those named in `held`, or every one but close.
+ * From `stall()` on, each waits until `resume()`.
  */
-export function stallableHeartbeats(store: Store): { store: Store; stall(): void; resume(): void } {
+function gatedStore(store: Store, held: string[] | null): { store: Store; stall(): void; resume(): void } {
   let gate: Promise<void> | null = null;
   let open = () => {};
   const proxy = new Proxy(store, {
     get(target, property) {
       const value = Reflect.get(target, property, target);
-      if (property === "workerHeartbeat") {
-        return async (...args: Parameters<Store["workerHeartbeat"]>) => {
-          while (gate) await gate;
-          return target.workerHeartbeat(...args);
-        };
-      }
-      return typeof value === "function" ? value.bind(target) : value;
+      if (typeof value !== "function") return value;
+      const gated = held === null ? property !== "close" : held.includes(String(property));
+      if (!gated) return value.bind(target);
+      return async (...args: unknown[]) => {
+        while (gate) await gate;
+        return (value as (...args: unknown[]) => unknown).apply(target, args);
+      };
     },
   });
   return {
@@ -205,36 +204,20 @@ export function stallableHeartbeats(store: Store): { store: Store; stall(): void
 }
 
 /**
- * A store that can go silent: from `silence()` on, every call waits until `resume()`, as each
+ * A store whose worker heartbeats can be held at a gate: the worker looks frozen to the
+ * rest of the queue (no renewals) while its claim loop and its jobs go on, as after a
+ * SIGSTOP the moment it wakes.
+ */
+export function stallableHeartbeats(store: Store): { store: Store; stall(): void; resume(): void } {
+  return gatedStore(store, ["workerHeartbeat"]);
+}
+
+/**
+ * A store that can go silent: from `stall()` on, every call waits until `resume()`, as each
  * query does on a PostgreSQL connection whose network went quiet without a reset.
  */
-export function silenceableStore(store: Store): { store: Store; silence(): void; resume(): void } {
-  let gate: Promise<void> | null = null;
-  let open = () => {};
-  const proxy = new Proxy(store, {
-    get(target, property) {
-      const value = Reflect.get(target, property, target);
-      if (typeof value !== "function" || property === "close") {
-        return typeof value === "function" ? value.bind(target) : value;
-      }
-      return async (...args: unknown[]) => {
-        while (gate) await gate;
-        return (value as (...args: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-  return {
-    store: proxy,
-    silence() {
-      gate ??= new Promise((resolve) => {
-        open = resolve;
-      });
-    },
-    resume() {
-      gate = null;
-      open();
-    },
-  };
+export function silenceableStore(store: Store): { store: Store; stall(): void; resume(): void } {
+  return gatedStore(store, null);
 }
 
 /** Makes `id` an every-minute schedule whose next occurrence fell due a second ago. */
