@@ -23,7 +23,7 @@ import { migration as m0006 } from "./migrations/0006-job-progress-and-results.t
 import { migration as m0007 } from "./migrations/0007-webhook-notifications.ts";
 import { migration as m0008 } from "./migrations/0008-resource-limits.ts";
 import { migration as m0009 } from "./migrations/0009-fewer-job-indexes.ts";
-import { POSTGRES_SCHEMA_VERSION, quickSchemaVersion } from "./schema-version.ts";
+import { POSTGRES_SCHEMA_VERSION, quickSchemaVersion, quotedSchema } from "./schema-version.ts";
 
 export const POSTGRES_MIGRATIONS = inVersionOrder(
   m0001,
@@ -53,20 +53,26 @@ async function recordedVersion(tx: SQL): Promise<number> {
 }
 
 async function prepare(tx: SQL, schema: string, location: string): Promise<number> {
-  // Concurrent CREATE ... IF NOT EXISTS can still collide in the catalog; the lock serializes them.
-  await tx.unsafe(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+  const quoted = quotedSchema(schema);
+  // Created only when missing: CREATE SCHEMA IF NOT EXISTS asks for the right to create
+  // schemas in the database even when the schema is there, so a role given only its own
+  // schema by an administrator could not use it. The lock serializes concurrent creators.
+  const [present] = await tx`SELECT 1 AS found FROM pg_namespace WHERE nspname = ${schema}`;
+  if (!present) await tx.unsafe(`CREATE SCHEMA ${quoted}`);
   // As on SQLite: never migrate over someone else's tables (an application's `public`).
+  // pg_class, not information_schema: that lists only tables this role has a right on.
   const [found] = await tx`
-    SELECT COUNT(*) FILTER (WHERE table_name <> 'schema_migrations') AS others,
-           COUNT(*) FILTER (WHERE table_name = 'schema_migrations') AS ours
-    FROM information_schema.tables WHERE table_schema = ${schema}`;
+    SELECT COUNT(*) FILTER (WHERE c.relname <> 'schema_migrations') AS others,
+           COUNT(*) FILTER (WHERE c.relname = 'schema_migrations') AS ours
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = ${schema} AND c.relkind IN ('r', 'p', 'v', 'm', 'f')`;
   if (Number(found?.others) > 0 && Number(found?.ours) === 0) {
     throw runtimeError(
       `the schema ${schema} of ${location} holds other tables and is not a queuectl schema`,
       "keep the queue in a schema of its own: add ?schema=queuectl to QUEUECTL_DB",
     );
   }
-  await tx.unsafe(`CREATE TABLE IF NOT EXISTS ${schema}.schema_migrations (
+  await tx.unsafe(`CREATE TABLE IF NOT EXISTS ${quoted}.schema_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`);
   return recordedVersion(tx);
 }

@@ -1,0 +1,95 @@
+/**
+ * Where a PostgreSQL queue may live, as a database administrator sets it up: a schema made
+ * ahead for a role that may not create schemas, a schema holding tables the role cannot
+ * see, and schema names that SQL reserves as words.
+ */
+
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { SQL } from "bun";
+import { openStore } from "../../src/store/open.ts";
+
+setDefaultTimeout(60_000);
+
+const server = process.env.QUEUECTL_TEST_PG_URL;
+
+/** The server URL as another role (trust authentication: no password), with `?schema=`. */
+function urlAs(role: string, schema: string): string {
+  const url = new URL(server as string);
+  url.username = role;
+  url.password = "";
+  url.searchParams.set("schema", schema);
+  return url.toString();
+}
+
+describe.skipIf(!server)("a PostgreSQL queue in a schema an administrator set up", () => {
+  const tag = crypto.randomUUID().replaceAll("-", "").slice(0, 10);
+  const admin = new SQL(server as string, { max: 1 });
+  const role = `qc_role_${tag}`;
+  const schemas = [`qc_given_${tag}`, `qc_hidden_${tag}`];
+  afterAll(async () => {
+    for (const schema of [...schemas, "user", "order"].map((name) => `"${name}"`)) {
+      await admin.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    }
+    await admin.unsafe(`DROP ROLE IF EXISTS ${role}`);
+    await admin.close();
+  });
+
+  test("a role that may not create schemas uses the one made for it", async () => {
+    const [given] = schemas as [string];
+    const [{ db }] = await admin`SELECT current_database() AS db`;
+    await admin.unsafe(`CREATE ROLE ${role} LOGIN`);
+    const [rights] = await admin`SELECT has_database_privilege(${role}, ${db}, 'CREATE') AS create`;
+    expect(rights.create).toBe(false);
+    await admin.unsafe(`CREATE SCHEMA ${given} AUTHORIZATION ${role}`);
+    const store = await openStore({ url: urlAs(role, given) });
+    try {
+      await store.jobInsertMany({
+        jobs: [
+          { spec: { id: "a", command: "true" }, revision: "r", maxRetries: 0, nextRunAt: 0, source: null },
+        ],
+        now: 1,
+      });
+      expect((await store.jobGet({ id: "a" }))?.state).toBe("pending");
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("a schema holding a table the role cannot see is still no place for a queue", async () => {
+    const hidden = schemas[1] as string;
+    await admin.unsafe(`CREATE ROLE ${role} LOGIN`).catch(() => {});
+    await admin.unsafe(`CREATE SCHEMA ${hidden}`);
+    await admin.unsafe(`CREATE TABLE ${hidden}.appointments (id int)`);
+    await admin.unsafe(`GRANT USAGE, CREATE ON SCHEMA ${hidden} TO ${role}`);
+    const opening = openStore({ url: urlAs(role, hidden) });
+    await expect(opening).rejects.toThrow(`the schema ${hidden}`);
+    await expect(opening).rejects.toThrow("holds other tables and is not a queuectl schema");
+    const [{ count }] = await admin`
+      SELECT COUNT(*)::int AS count FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = ${hidden} AND c.relkind = 'r'`;
+    expect(count).toBe(1);
+  });
+
+  test("schema names that SQL reserves as words hold a queue like any other", async () => {
+    for (const name of ["user", "order"]) {
+      const url = new URL(server as string);
+      url.searchParams.set("schema", name);
+      const store = await openStore({ url: url.toString() });
+      try {
+        await store.jobInsertMany({
+          jobs: [
+            { spec: { id: name, command: "true" }, revision: "r", maxRetries: 0, nextRunAt: 0, source: null },
+          ],
+          now: 1,
+        });
+        expect((await store.jobGet({ id: name }))?.state).toBe("pending");
+      } finally {
+        await store.close();
+      }
+      // Opened again: the version is read from the quoted name too.
+      const again = await openStore({ url: url.toString(), mustExist: true });
+      expect((await again.jobGet({ id: name }))?.id).toBe(name);
+      await again.close();
+    }
+  });
+});
