@@ -63,14 +63,18 @@ export class JobfileApplyBook {
     if (decision.rearms.length > 0) this.rearming.push(job.spec.id);
   }
 
+  /** The jobs that declarations queued again had canceled, as first read: those the apply may re-arm. */
+  rearmable(): string[] {
+    return [...new Set(this.rearming.flatMap((id) => this.declared.get(id)?.canceledDependents ?? []))];
+  }
+
   /**
-   * The dependents of `id` that were canceled before this apply and are not any more (as
-   * first read: recording dependencies may already have re-armed some).
+   * `rows`: the rearmable jobs as they are once every re-arm ran. Those no longer canceled
+   * were re-armed; one still canceled (another of its dependencies ended too) was not, though
+   * the cause it names may have changed.
    */
-  rearmed(id: string, now: JobFacts | null): void {
-    const still = new Set(now?.canceledDependents ?? []);
-    const before = this.declared.get(id)?.canceledDependents ?? [];
-    this.result.rearmed.push(...before.filter((dependent) => !still.has(dependent)));
+  rearmed(rows: Map<string, JobFacts>): void {
+    this.result.rearmed.push(...this.rearmable().filter((id) => rows.get(id)?.state !== "canceled"));
   }
 
   /** `dependents`: the jobs a cancel canceled with it (they waited on it). */

@@ -285,6 +285,30 @@ export function dependenciesContract(withStore: WithStore): void {
   );
 
   test(
+    "a declaration back from removal reports as re-armed only the dependents it re-armed, not one another ended dependency still cancels",
+    withStore(async ({ store }) => {
+      const all = [declared("a1"), declared("a2"), declared("b", { after: ["a1", "a2"] })];
+      await store.jobfileApply({ changes: { ...none, declarations: all }, now: T0 });
+      const gone = ["a1", "a2"].map((id) => ({ id, owner: FOLDER }));
+      await store.jobfileApply({ changes: { ...none, removals: gone }, now: T0 + 1 });
+      expect(await stateOf(store, "b")).toBe("canceled");
+      const oneBack = await store.jobfileApply({
+        changes: { ...none, declarations: [declared("a1")] },
+        now: T0 + 2,
+      });
+      expect(oneBack.replace).toEqual(["a1"]);
+      expect(oneBack.rearmed).toEqual([]);
+      expect(await stateOf(store, "b")).toBe("canceled");
+      const bothBack = await store.jobfileApply({
+        changes: { ...none, declarations: [declared("a1"), declared("a2")] },
+        now: T0 + 3,
+      });
+      expect(bothBack.rearmed).toEqual(["b"]);
+      expect(await stateOf(store, "b")).toBe("pending");
+    }),
+  );
+
+  test(
     "a loop closed deep in a long stored pipeline is found and named by the job that closes it",
     withStore(async ({ store }) => {
       // Each step waits for the one before; the apply that makes step 0 wait for the last is refused.

@@ -153,8 +153,8 @@ export async function applyJobfileChanges(
   for (const id of book.rearming) {
     await rearmDependents(tx, id, now);
     await releaseDependents(tx, id, now);
-    book.rearmed(id, await read(id));
   }
+  book.rearmed(await readAll(book.rearmable()));
 
   const removed = await readAll(changes.removals.map((removal) => removal.id));
   for (const { id, action } of removalsToApply(changes.removals, removed)) {

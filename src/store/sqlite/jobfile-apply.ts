@@ -118,7 +118,6 @@ function writer(db: Database, now: number) {
 export function applyJobfileChanges(db: Database, params: JobfileApplyParams): JobfileApplyResult {
   const { changes, now } = params;
   const write = writer(db, now);
-  const read = (id: string) => jobDeclarations(db, { ids: [id] })[0] ?? null;
   // Every row this apply decides on, read once: each decision depends on its own row only.
   const readAll = (ids: string[]) => new Map(jobDeclarations(db, { ids }).map((facts) => [facts.id, facts]));
   const declared = readAll(changes.declarations.map((job) => job.spec.id));
@@ -144,8 +143,8 @@ export function applyJobfileChanges(db: Database, params: JobfileApplyParams): J
   for (const id of book.rearming) {
     rearmDependents(db, id, now);
     releaseDependents(db, id, now);
-    book.rearmed(id, read(id));
   }
+  book.rearmed(readAll(book.rearmable()));
 
   const cancel = db.query(`
     UPDATE jobs SET state = 'canceled', finished_at = ?1, last_error = '${REMOVED_JOBFILE_REASON}'
