@@ -6,8 +6,10 @@
  * check repeats until stable.
  */
 
-import type { DependencyEdge } from "../core/dependencies.ts";
+import { type DependencyEdge, dependentState } from "../core/dependencies.ts";
 import { findCycle } from "../core/dependency-cycles.ts";
+import type { JobState } from "../core/job.ts";
+import type { JobFacts, JobfileAction } from "../core/reconcile.ts";
 import type { DesiredJob } from "./desired.ts";
 import { isScheduled } from "./plan-schedules.ts";
 import type { JobfileProblem } from "./problem.ts";
@@ -127,5 +129,68 @@ export function dependencyConflicts(
     // A cycle among stored jobs alone is none of this folder's doing, and holding back no
     // file would find it again forever.
     if (!found) return conflicts;
+  }
+}
+
+/** What settleDependents reads and writes of a planned change (plan.ts's PlannedJob). */
+interface DependentsView {
+  id: string;
+  action: JobfileAction;
+  job: { spec: { after?: readonly string[] } } | null;
+  rearms: string[];
+  canceledAtOnce?: string | null;
+}
+
+/** A job's state once the plan is applied, where the plan decides it; else as stored (null: unknown). */
+function stateAfterPlan(
+  id: string,
+  planned: ReadonlyMap<string, DependentsView>,
+  facts: ReadonlyMap<string, JobFacts>,
+): JobState | null {
+  switch (planned.get(id)?.action) {
+    case "create":
+    case "replace":
+      return "pending";
+    case "defer":
+    case "dropDeferred":
+    case "skipCompleted":
+      return "processing";
+    case "showCompleted":
+      return "completed";
+    case "cancel":
+      return "canceled";
+    default:
+      return facts.get(id)?.state ?? null;
+  }
+}
+
+/**
+ * Tells each change what the apply will do to the jobs that wait, by the rule the apply uses
+ * (dependentState), so that the plan says what will happen: a job queued with an `after` that
+ * names a job that ended dead or canceled, and that this plan does not queue again, is
+ * canceled at once (`canceledAtOnce`); and a canceled dependent is re-armed only if none of its
+ * other dependencies ended too (`rearms` keeps only those). A dependent whose `after` the plan
+ * cannot see (queued by hand, out of this folder) is left as the store reported it.
+ */
+export function settleDependents(changes: DependentsView[], facts: ReadonlyMap<string, JobFacts>): void {
+  const planned = new Map(changes.map((change) => [change.id, change]));
+  const canceledBy = (after: readonly string[]) => {
+    const decision = dependentState(
+      after.flatMap((id) => {
+        const state = stateAfterPlan(id, planned, facts);
+        return state === null ? [] : [{ id, state, canceledBy: null }];
+      }),
+    );
+    return decision.state === "canceled" ? decision.reason : null;
+  };
+  for (const change of changes) {
+    const after = change.job?.spec.after ?? [];
+    if ((change.action === "create" || change.action === "replace") && after.length > 0) {
+      change.canceledAtOnce = canceledBy(after);
+    }
+    change.rearms = change.rearms.filter((id) => {
+      const waitsFor = planned.get(id)?.job?.spec.after ?? facts.get(id)?.spec.after;
+      return waitsFor === undefined || canceledBy(waitsFor) === null;
+    });
   }
 }

@@ -25,7 +25,7 @@ import type { JobSpec } from "../core/spec.ts";
 import type { DeclaredChange, DeclaredJob, JobfileChanges } from "../store/store.ts";
 import type { DesiredJob, DesiredState } from "./desired.ts";
 import { type FieldChange, fieldChanges } from "./field-changes.ts";
-import { dependencyConflicts } from "./plan-dependencies.ts";
+import { dependencyConflicts, settleDependents } from "./plan-dependencies.ts";
 import {
   type DeclaredSchedule,
   isScheduled,
@@ -88,8 +88,13 @@ export interface PlannedJob {
   reason: KindReason | null;
   /** showCompleted: the completed revision the job shows again. */
   completed: CompletedRevision | null;
-  /** Dependents armed again because this job is declared again. */
+  /** Dependents armed again because this job is declared again (see settleDependents). */
   rearms: string[];
+  /**
+   * create and replace: why the job is canceled the moment it is queued (a job it waits for
+   * ended dead or canceled, and this plan does not queue that one again); else null or absent.
+   */
+  canceledAtOnce?: string | null;
   /** What the stored spec becomes, field by field (empty for create, cancel and forget). */
   fields: FieldChange[];
   /** cancel: the jobs waiting on it, canceled with it (filled in by sync.ts from the store). */
@@ -341,6 +346,7 @@ export function plan(desired: DesiredState, actual: ActualState, options: PlanOp
       return [job.spec.id, stored ? fieldChanges(stored, job.spec) : []];
     }),
   );
+  settleDependents(result.changes, facts);
   return result;
 }
 

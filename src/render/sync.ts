@@ -158,7 +158,8 @@ function changeLines(change: PlannedJob, width: number): string[] {
   const cancels = change.cancels?.length
     ? `; also cancels ${change.cancels.map((id) => safeText(id)).join(", ")}, waiting on it`
     : "";
-  const head = `  ${mark(change.action)} ${safeText(change.id).padEnd(width)}  ${adopt}${describe(change)}${rearms}${cancels}${matrixNote(change.job)}  ${colors.dim(safeText(change.file))}`;
+  const atOnce = change.canceledAtOnce ? `; canceled at once: ${safeText(change.canceledAtOnce)}` : "";
+  const head = `  ${mark(change.action)} ${safeText(change.id).padEnd(width)}  ${adopt}${describe(change)}${rearms}${cancels}${atOnce}${matrixNote(change.job)}  ${colors.dim(safeText(change.file))}`;
   return [head, ...fieldLines(change.fields)];
 }
 
@@ -288,6 +289,7 @@ function changeJson(change: PlannedJob) {
     completed_at: change.completed?.at == null ? null : new Date(change.completed.at).toISOString(),
     rearms: change.rearms,
     cancels: change.cancels ?? [],
+    canceled_at_once: change.canceledAtOnce ?? null,
     fields: fieldsJson(change.fields),
     matrix: matrixJson(change.job),
   };

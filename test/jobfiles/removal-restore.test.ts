@@ -8,7 +8,7 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { moveJob } from "../../src/flow/moves.ts";
 import { planLines } from "../../src/render/sync.ts";
-import { type BackendTest, claimAll, FAILURE, forEachBackend, jobOf, sync } from "./helpers.ts";
+import { type BackendTest, claimAll, FAILURE, forEachBackend, jobOf, queueByHand, sync } from "./helpers.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.
 setDefaultTimeout(60_000);
@@ -86,6 +86,59 @@ function suite(t: BackendTest): void {
       });
       await awayAndBack();
       expect((await jobOf(t.store, "x")).state).toBe("canceled");
+    });
+  });
+
+  describe("the plan tells what happens to the jobs that wait", () => {
+    test("a dependent another removed dependency still cancels is not announced as re-armed", async () => {
+      await t.setUp();
+      t.fixture.write("a1.yaml", "command: echo a1\n");
+      t.fixture.write("a2.yaml", "command: echo a2\n");
+      t.fixture.write("b.yaml", "command: echo b\nafter: [a1, a2]\n");
+      await sync(t.store, t.fixture.dir);
+      t.fixture.remove("a1.yaml");
+      t.fixture.remove("a2.yaml");
+      await sync(t.store, t.fixture.dir);
+      t.fixture.write("a1.yaml", "command: echo a1\n");
+      const oneBack = await sync(t.store, t.fixture.dir, { dryRun: true });
+      expect(planLines(oneBack).join("\n")).not.toContain("re-arm");
+      expect((await sync(t.store, t.fixture.dir)).applied?.rearmed).toEqual([]);
+      expect((await jobOf(t.store, "b")).state).toBe("canceled");
+      t.fixture.write("a2.yaml", "command: echo a2\n");
+      const bothBack = await sync(t.store, t.fixture.dir, { dryRun: true });
+      expect(planLines(bothBack).join("\n")).toContain("queued again; re-arms b");
+      expect((await sync(t.store, t.fixture.dir)).applied?.rearmed).toEqual(["b"]);
+      expect((await jobOf(t.store, "b")).state).toBe("pending");
+    });
+
+    test("a job declared after one that ended dead is shown canceled at once, as the apply then does", async () => {
+      await t.setUp();
+      await queueByHand(t.store, { id: "t", command: "exit 1", max_retries: 0 });
+      const [job] = await claimAll(t.store);
+      if (!job) throw new Error("nothing claimed");
+      await t.store.jobFail({
+        id: "t",
+        token: job.token,
+        now: Date.now(),
+        state: "dead",
+        nextRunAt: 0,
+        result: FAILURE,
+      });
+      t.fixture.write("deploy.yaml", "command: echo deploy\nafter: [t]\n");
+      // Declared beside it, a job that waits for one this very sync queues is not.
+      t.fixture.write("build.yaml", "command: echo build\n");
+      t.fixture.write("ship.yaml", "command: echo ship\nafter: [build]\n");
+      const dry = await sync(t.store, t.fixture.dir, { dryRun: true });
+      const lines = planLines(dry);
+      expect(lines.find((line) => line.includes("deploy"))).toContain(
+        "canceled at once: dependency t ended dead",
+      );
+      expect(lines.find((line) => line.includes("ship"))).not.toContain("canceled at once");
+      expect((await sync(t.store, t.fixture.dir)).canceledAtOnce.map((cause) => cause.id)).toEqual([
+        "deploy",
+      ]);
+      expect((await jobOf(t.store, "deploy")).state).toBe("canceled");
+      expect((await jobOf(t.store, "ship")).state).toBe("pending");
     });
   });
 }
