@@ -107,6 +107,12 @@ export class FolderModel {
     return all;
   }
 
+  /** Whether a symlinked jobfile was last read through `rel`. */
+  isLinkTarget(rel: string): boolean {
+    for (const target of this.linkTargets.values()) if (target === rel) return true;
+    return false;
+  }
+
   sourceOf(rel: string): string {
     return join(this.root, ...rel.split("/"));
   }

@@ -18,6 +18,11 @@ export interface FolderEvents {
 export interface FolderEventHandlers {
   /** A path under the folder changed (forward slashes), or null: something changed, look at everything. */
   onPath: (rel: string | null) => void;
+  /**
+   * Whether a jobfile is read through `rel`, a symlink's target: a target in a hidden or
+   * ignored folder (`.src/`) is no jobfile, yet an edit of it is an edit of the link's job.
+   */
+  isLinkTarget: (rel: string) => boolean;
   /** The folder's own entry in its parent changed (a symlink re-pointed, the folder replaced). */
   onFolderEntry: () => void;
   onError: (error: unknown) => void;
@@ -36,7 +41,8 @@ export function watchFolder(dir: string, root: string, handlers: FolderEventHand
       tree = watch(target, { recursive: true }, (_event, name) => {
         if (name === null || name === undefined) return handlers.onPath(null);
         const rel = String(name).split(sep).join("/");
-        if (rel === SETTINGS_FILE || (rel !== "" && !isIgnoredRel(rel))) handlers.onPath(rel);
+        if (rel === SETTINGS_FILE || (rel !== "" && (!isIgnoredRel(rel) || handlers.isLinkTarget(rel))))
+          handlers.onPath(rel);
       });
       // The watched folder itself went away: only a full sync can tell what is there now.
       tree.on("error", (error) => {

@@ -318,6 +318,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
 
   const events: FolderEvents = watchFolder(options.dir, model.root, {
     onPath,
+    isLinkTarget: (rel) => model.isLinkTarget(rel),
     onFolderEntry: () => onPath(null),
     onError: reportError,
   });

@@ -4,7 +4,7 @@
  */
 
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { appendFileSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { appendFileSync, linkSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { JobfileWatcher, WatcherOptions } from "../../src/jobfiles/watch.ts";
 import { waitFor } from "../helpers/cli.ts";
@@ -110,18 +110,35 @@ describe("startWatcher", () => {
 
   test("the periodic full re-sync catches a change no event reported", async () => {
     fixture = jobsFixture();
-    // A symlink into a dot-folder: the watcher ignores the folder and does not follow the
-    // link, so editing the target raises no event; only a full re-sync can see it.
-    mkdirSync(join(fixture.dir, ".shared"), { mode: 0o700 });
-    writeFileSync(join(fixture.dir, ".shared", "real.yaml"), "command: echo v1\n");
-    symlinkSync(join(fixture.dir, ".shared", "real.yaml"), join(fixture.dir, "linked.yaml"));
-    fixture.backdate(".shared/real.yaml");
+    // A jobfile with a second name (a hard link) outside the folder: an edit through that
+    // name changes the file in place, and the folder's watch hears nothing of it; only a
+    // full re-sync can see it.
+    fixture.write("linked.yaml", "command: echo v1\n");
+    const outside = join(fixture.home, "same-file.yaml");
+    linkSync(join(fixture.dir, "linked.yaml"), outside);
+    fixture.backdate("linked.yaml");
     const { store } = await watch({ resyncMs: 400 });
     expect(await commandOf(store, "linked")).toBe("echo v1");
-    writeFileSync(join(fixture.dir, ".shared", "real.yaml"), "command: echo v2\n");
+    writeFileSync(outside, "command: echo v2\n");
     await waitFor(async () => (await commandOf(store, "linked")) === "echo v2", {
       what: "the periodic re-sync",
     });
+  });
+
+  test("an edit of a link's target in a hidden folder of the tree updates the link's job without waiting for the re-sync", async () => {
+    fixture = jobsFixture();
+    mkdirSync(join(fixture.dir, ".shared"), { mode: 0o700 });
+    writeFileSync(join(fixture.dir, ".shared", "real.yaml"), "command: echo v1\n", { mode: 0o600 });
+    symlinkSync(join(".shared", "real.yaml"), join(fixture.dir, "linked.yaml"));
+    fixture.backdate(".shared/real.yaml");
+    const { store } = await watch();
+    expect(await commandOf(store, "linked")).toBe("echo v1");
+    writeFileSync(join(fixture.dir, ".shared", "real.yaml"), "command: echo v2\n");
+    await waitFor(async () => (await commandOf(store, "linked")) === "echo v2", {
+      what: "the link's job to follow its hidden target",
+    });
+    // The hidden target itself declares no job.
+    expect((await store.jobList({})).map((job) => job.id)).toEqual(["linked"]);
   });
 
   test("an edit of a file that a symlinked jobfile points at updates both, without waiting for the re-sync", async () => {
