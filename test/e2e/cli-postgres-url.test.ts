@@ -104,6 +104,19 @@ describe("a PostgreSQL URL that is the user's mistake", () => {
   });
 
   test.skipIf(!process.env.QUEUECTL_TEST_PG_URL)(
+    "sslmode=require against a server without SSL names sslmode as the fix",
+    async () => {
+      const result = await runCli(["status"], {
+        env: { ...home.env, QUEUECTL_DB: withParams(`schema=qc_url_ssl_${suffix}&sslmode=require`) },
+      });
+      expect(result.exitCode).toBe(1);
+      expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
+      expect(result.stderr).toContain("does not accept SSL connections");
+      expect(result.stderr).toContain("use sslmode=prefer");
+    },
+  );
+
+  test.skipIf(!process.env.QUEUECTL_TEST_PG_URL)(
     "a read-only command on a schema with no queue: exit 2, and the schema is not made",
     async () => {
       const typo = `qc_url_typo_${suffix}`;

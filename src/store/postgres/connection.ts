@@ -182,6 +182,13 @@ export function describeFailure(target: PostgresTarget, error: unknown): Error {
       "grant the user CREATE on the database, or pick another ?schema=",
     );
   }
+  // sslmode=require (or verify-…) against a server without SSL: the URL asks for what it cannot have.
+  if (/does not support SSL/i.test(reason)) {
+    return runtimeError(
+      `${where} does not accept SSL connections, which the store URL's sslmode requires`,
+      "use sslmode=prefer (or disable) in the store URL, or enable SSL on the server",
+    );
+  }
   if (
     errno.startsWith("08") ||
     errno.startsWith("57P") ||
