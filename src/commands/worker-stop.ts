@@ -77,7 +77,7 @@ export function registerWorkerStop(cli: CAC): void {
         if (report.stale > 0) console.log(colors.dim(`  Removed ${report.stale} stale registry entries`));
         if (report.remoteAsked > 0)
           console.log(
-            `  Asked ${report.remoteAsked} worker(s) no signal reaches (other hosts or containers) to stop after their running jobs`,
+            `  Asked ${report.remoteAsked} worker(s) no signal reaches (other hosts or containers) to stop after their running jobs${timeout === undefined ? "" : ", however long they take: --timeout stops only this host's workers' jobs"}`,
           );
         if (report.lost > 0)
           console.log(

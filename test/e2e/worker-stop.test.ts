@@ -142,6 +142,9 @@ describe("worker stop", () => {
     const report = await runCliJson<StopJson>(["worker", "stop", "--all"], { env: context.home.env });
     expect(report.remote_asked).toBe(1);
     expect(report.stopped).toEqual([]);
+    // A timeout cannot reach it, and the command says so rather than let it look applied.
+    const timed = await runCli(["worker", "stop", "--all", "--timeout", "1s"], { env: context.home.env });
+    expect(timed.stdout).toContain("however long they take: --timeout stops only this host's workers' jobs");
     // It sees the request at its next heartbeat, finishes the job, and exits.
     expect(await remote.process.exited).toBe(0);
     expect(remote.output).toContain("stop requested");
