@@ -200,18 +200,21 @@ export function registerLogs(cli: CAC): void {
             });
             return;
           }
-          // The tail keeps both streams in the order they came, so one cannot be picked out.
-          const mixed =
-            streams.length === 1
-              ? `, stdout and stderr as they came: --${streams[0]} cannot pick one out`
-              : "";
           if (runningElsewhere) {
             note(
               `(attempt #${attempt.token}: ${where}; run this there to see it now, or add --follow to print it here once it ends)`,
             );
             return;
           }
-          note(`(the last few KB kept in the store${mixed}; ${where})`);
+          // The tail keeps both streams in the order they came: printed as stderr alone, a
+          // script would take the job's stdout for its errors.
+          if (options.stderr) {
+            throw new UserError(
+              `attempt #${attempt.token} of job "${job.id}" has no log files here, and the last few KB the store keeps hold stdout and stderr together, so --stderr cannot pick stderr out (${where})`,
+              `run \`queuectl logs ${job.id} --stderr\` on host ${attempt.host}, or leave --stderr out to see both streams here`,
+            );
+          }
+          note(`(the last few KB kept in the store, stdout and stderr as they came; ${where})`);
           process.stdout.write(safeText(attempt.output_tail ?? "", true));
           return;
         }

@@ -129,7 +129,7 @@ describe("job output", () => {
     expect(unknown.exitCode).toBe(2);
   }, 60_000);
 
-  test("on this host without the log files, logs says the tail mixes both streams and where the files are not", async () => {
+  test("on this host without the log files, logs prints the tail with both streams, and --stderr refuses to pass it off as stderr", async () => {
     await enqueue({ id: "homeless", command: "echo OUT1; echo ERR1 >&2" });
     await drain();
     // Another QUEUECTL_HOME on this host, so the files are not where it looks.
@@ -138,11 +138,16 @@ describe("job output", () => {
       QUEUECTL_HOME: join(context.home.home, "elsewhere"),
       QUEUECTL_DB: join(context.home.home, "jobs.db"),
     };
-    const result = await runCli(["logs", "homeless", "--stderr"], { env: other });
+    const result = await runCli(["logs", "homeless"], { env: other });
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toBe("OUT1\nERR1\n");
-    expect(result.stderr).toContain("stdout and stderr as they came: --stderr cannot pick one out");
+    expect(result.stderr).toContain("stdout and stderr as they came");
     expect(result.stderr).toContain("(removed, or written under another QUEUECTL_HOME)");
+    const onlyErrors = await runCli(["logs", "homeless", "--stderr"], { env: other });
+    expect(onlyErrors.exitCode).toBe(2);
+    expect(onlyErrors.stdout).toBe("");
+    expect(onlyErrors.stderr).toContain("--stderr cannot pick stderr out");
+    expect(onlyErrors.stderr.trimEnd().split("\n")).toHaveLength(1);
   }, 60_000);
 
   test("from another host, logs prints the tail kept in the store and says where the files are", async () => {
