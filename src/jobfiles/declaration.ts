@@ -49,6 +49,19 @@ function fieldOf(error: UserError): string | null {
 const PLACEHOLDERS: Record<string, unknown> = { id: "placeholder", command: "true" };
 
 /**
+ * A problem of the id a file's path gives (it has no `id` of its own): the fix is in the
+ * file's name or an `id` field, not in a field the file does not have.
+ */
+function pathIdProblem(error: UserError, pathId: string): DeclarationProblem {
+  const rule = error.message.replace(/^`id` /, "").replace(`"${pathId}" `, "");
+  return {
+    field: "id",
+    message: `the id this file's path gives, "${pathId}", ${rule}`,
+    hint: "rename the file (or its folder), or give the job an `id` of its own",
+  };
+}
+
+/**
  * The spec, or every problem of the job: normalizeSpec stops at the first, so each field
  * it names is set aside (a required one replaced by a stand-in) and the rest checked again.
  */
@@ -65,7 +78,11 @@ function checkSpec(
     } catch (error) {
       if (!(error instanceof UserError)) throw error;
       const field = fieldOf(error);
-      errors.push({ field, message: error.message, hint: error.hint });
+      errors.push(
+        field === "id" && value.id === undefined
+          ? pathIdProblem(error, pathId)
+          : { field, message: error.message, hint: error.hint },
+      );
       const top = field?.split(".")[0];
       if (top === undefined) break;
       if (top in PLACEHOLDERS) {

@@ -313,3 +313,22 @@ describe("placeholders outside a matrix", () => {
     expect(only(plain)[0]?.command).toBe(`echo '$\{ not a placeholder }'`);
   });
 });
+
+describe("an id taken from the file's path", () => {
+  test("a problem of it says to rename the file or give an id, not to fix a field the file lacks", () => {
+    const spaced = parseJobfile("command: echo\n", " lead.yaml").problems[0];
+    expect(spaced).toMatchObject({
+      field: "id",
+      message: `the id this file's path gives, " lead", starts or ends with white space`,
+      hint: "rename the file (or its folder), or give the job an `id` of its own",
+    });
+    const deep = `${"a".repeat(200)}/${"b".repeat(60)}.yaml`;
+    expect(parseJobfile("command: echo\n", deep).problems[0]?.message).toEndWith(
+      "is longer than 255 characters",
+    );
+    // An `id` of its own is the user's to fix, and is named as before.
+    expect(parseJobfile("id: ' lead'\ncommand: echo\n", "x.yaml").problems[0]?.hint).toBe(
+      'write it without: "lead"',
+    );
+  });
+});
