@@ -19,6 +19,7 @@ import { benchStartLatency } from "./latency.ts";
 import { benchMemory } from "./memory.ts";
 import { pgBaseUrl } from "./postgres.ts";
 import { benchSync } from "./sync.ts";
+import { benchSyncDependencies } from "./sync-dependencies.ts";
 import { benchWatchLargeFolder, benchWatchLatency } from "./watch.ts";
 
 type Bench = {
@@ -37,6 +38,7 @@ const BENCHES: Bench[] = [
   { rows: [6], run: benchStartLatency },
   { rows: [7], run: benchWatchLatency },
   { rows: [8], run: benchSync },
+  { rows: [8], run: benchSyncDependencies },
   { rows: [9], run: benchMemory },
   { rows: [10], run: benchContention, runs: 1 },
   { rows: [11, 12], run: benchWatchLargeFolder },

@@ -9,7 +9,7 @@ import { ATTEMPT_ERROR_TEXTS } from "../core/attempt-outcome.ts";
 import type { Job } from "../core/job.ts";
 import type { HeldLease, KillMode } from "../store/store.ts";
 import type { WorkerEvent } from "./events.ts";
-import { type Beat, leaseKey } from "./heartbeat.ts";
+import { type Beat, type LostLease, leaseKey } from "./heartbeat.ts";
 import type { JobReports } from "./job-reports.ts";
 import { KILLED_BY_USER } from "./kill.ts";
 import type { QueuedRun } from "./run-gate.ts";
@@ -124,17 +124,20 @@ export class AttemptBook {
       slot.renewedAt = beat.renewedAt;
       if (lease.killRequested) this.kill(slot, lease.killRequested);
     }
-    for (const lease of beat.lost) {
-      const slot = this.slots.get(leaseKey(lease));
-      if (!slot || slot.leaseLost) continue;
-      slot.leaseLost = true;
-      // A job that finished meanwhile has no lease left to renew; that is not a loss.
-      if (lease.canceled !== null) {
-        if (slot.handle.stop(`canceled while it ran: ${lease.canceled}`))
-          this.emit({ type: "canceled-while-running", jobId: slot.job.id, reason: lease.canceled });
-      } else if (slot.handle.stop("lease lost: another worker rescued the job")) {
-        this.emit({ type: "lease-lost", jobId: slot.job.id });
-      }
+    for (const lease of beat.lost) this.lost(lease);
+  }
+
+  /** The store says the job is no longer this attempt's: taken over, or canceled in place. */
+  lost(lease: LostLease): void {
+    const slot = this.slots.get(leaseKey(lease));
+    if (!slot || slot.leaseLost) return;
+    slot.leaseLost = true;
+    // A job that finished meanwhile has no lease left to renew; that is not a loss.
+    if (lease.canceled !== null) {
+      if (slot.handle.stop(`canceled while it ran: ${lease.canceled}`))
+        this.emit({ type: "canceled-while-running", jobId: slot.job.id, reason: lease.canceled });
+    } else if (slot.handle.stop("lease lost: another worker rescued the job")) {
+      this.emit({ type: "lease-lost", jobId: slot.job.id });
     }
   }
 

@@ -13,13 +13,16 @@
  *
  * So, for each run whose lease has gone a whole period unrenewed, the watch asks the store,
  * with a read that no lock holds up, whether the job is still this attempt's. No answer
- * within PROBE_MS, or an answer that the job moved on, and the run is stopped.
+ * within PROBE_MS, and the run is stopped as unrenewed; an answer that the job moved on (a
+ * rescue took it, or it was canceled in place) stops it as a heartbeat's answer would.
  */
 
 import type { QueueConfig } from "../core/config.ts";
 import type { Job } from "../core/job.ts";
 import type { Store } from "../store/store.ts";
 import type { AttemptBook, Slot } from "./attempts.ts";
+import type { LostLease } from "./heartbeat.ts";
+import { canceledWhileRunning } from "./lease-loss.ts";
 import { PeriodicService } from "./service.ts";
 
 /** How often the watch looks, at most: a lapsed lease is noticed within this. */
@@ -43,9 +46,14 @@ async function answerWithin<T>(read: Promise<T>, ms: number): Promise<T | typeof
   }
 }
 
-/** Whether the store's answer vouches that the slot's attempt still holds its job. */
-function stillHeld(slot: Slot, row: Job | null | typeof NO_ANSWER): boolean {
-  return row !== NO_ANSWER && row !== null && row.token === slot.job.token && row.state === "processing";
+/**
+ * What the store's answer about a slot's job means: still this attempt's (keep running), no
+ * answer (stop: the lease cannot be vouched for), or moved on (stop, saying why).
+ */
+function judge(slot: Slot, row: Job | null | typeof NO_ANSWER): "held" | "unanswered" | LostLease {
+  if (row === NO_ANSWER) return "unanswered";
+  if (row !== null && row.token === slot.job.token && row.state !== "canceled") return "held";
+  return { id: slot.job.id, token: slot.job.token, canceled: canceledWhileRunning(slot.job.token, row) };
 }
 
 export interface LeaseWatchParams {
@@ -67,10 +75,15 @@ export function leaseWatch(params: LeaseWatchParams): PeriodicService {
         unrenewed.map((slot) => answerWithin(params.store.jobGet({ id: slot.job.id }), ms)),
       );
       // A renewal that came back meanwhile decided for itself.
-      const renewed = new Set(params.slots.unrenewed());
-      params.slots.stopUnrenewed(
-        unrenewed.filter((slot, index) => renewed.has(slot) && !stillHeld(slot, rows[index] ?? NO_ANSWER)),
-      );
+      const still = new Set(params.slots.unrenewed());
+      const unanswered: Slot[] = [];
+      unrenewed.forEach((slot, index) => {
+        if (!still.has(slot)) return;
+        const verdict = judge(slot, rows[index] ?? NO_ANSWER);
+        if (verdict === "unanswered") unanswered.push(slot);
+        else if (verdict !== "held") params.slots.lost(verdict);
+      });
+      params.slots.stopUnrenewed(unanswered);
     },
   });
 }
