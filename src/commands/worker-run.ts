@@ -54,9 +54,25 @@ async function runForeground(options: RunOptions): Promise<void> {
   try {
     await worker.run();
   } finally {
+    ignoreLateSignals();
     for (const [signal, handler] of handlers) process.off(signal, handler);
     await store.close();
   }
+}
+
+let lateSignalsIgnored = false;
+
+/**
+ * Once the worker has stopped, a release or wake signal that comes late (`worker stop`
+ * escalating just as the worker ends, a `kill` of a job it just finished) has nothing left
+ * to act on, and its default action would end the exiting process by that signal: exit 138
+ * instead of 0 to systemd or a script. Registered once per process; a stop signal keeps its
+ * default, so a process stuck on its way out can still be interrupted.
+ */
+function ignoreLateSignals(): void {
+  if (lateSignalsIgnored) return;
+  lateSignalsIgnored = true;
+  for (const signal of [RELEASE_SIGNAL, WAKE_SIGNAL]) process.on(signal, () => {});
 }
 
 export function registerWorkerRun(cli: CAC): void {

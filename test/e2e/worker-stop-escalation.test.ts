@@ -77,6 +77,25 @@ function thaw(pid: number): void {
 }
 
 describe("worker stop past its timeout", () => {
+  test("a release signal that comes as the worker ends does not end it by that signal: exit 0", async () => {
+    const worker = context.foreground();
+    await worker.waitForOutput("started");
+    worker.process.kill("SIGTERM");
+    // Escalation and stop cross: releases keep coming while the worker winds down and exits.
+    const late = setInterval(() => {
+      try {
+        worker.process.kill(RELEASE_SIGNAL);
+      } catch {
+        // Gone already.
+      }
+    }, 2);
+    try {
+      expect(await worker.process.exited).toBe(0);
+    } finally {
+      clearInterval(late);
+    }
+  });
+
   test("a worker frozen while both signals arrive still hands its job back, attempt not counted", async () => {
     const { worker, job } = await busyWorker();
     await freeze(worker);
