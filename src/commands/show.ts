@@ -2,7 +2,7 @@ import type { CAC } from "cac";
 import { UserError } from "../core/errors.ts";
 import type { Job } from "../core/job.ts";
 import { readArchivedJob } from "../flow/archive-read.ts";
-import { deliveryLines, jobDetailJson } from "../render/job-detail.ts";
+import { deliveryLines, jobDetailJson, specJson } from "../render/job-detail.ts";
 import {
   attemptJson,
   attemptLines,
@@ -54,7 +54,7 @@ async function showArchived(path: string, id: string, json: boolean): Promise<vo
   if (json) {
     printJson({
       ...jobJson(job),
-      spec: job.spec,
+      spec: specJson(job.spec),
       attempt_count: job.attempts,
       attempts: attempts.map(attemptJson),
       result: job.result ? JSON.parse(job.result) : null,

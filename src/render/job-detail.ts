@@ -4,6 +4,7 @@
  */
 
 import type { Attempt, Job } from "../core/job.ts";
+import type { JobSpec } from "../core/spec-fields.ts";
 import { attemptJson, colors, iso, jobJson, safeText } from "../render.ts";
 import type { WebhookDelivery } from "../store/webhook-records.ts";
 
@@ -40,11 +41,20 @@ export function deliveryJson(delivery: WebhookDelivery) {
   };
 }
 
+/**
+ * A spec as the user writes it. The stored spec keeps `delay` in milliseconds (the unit
+ * its start time is computed in), while a number for any duration of a job means seconds,
+ * as `timeout` is shown: a spec copied from `show --json` into `enqueue` must mean the same.
+ */
+export function specJson(spec: JobSpec): JobSpec {
+  return spec.delay === undefined ? spec : { ...spec, delay: spec.delay / 1000 };
+}
+
 /** The `show --json` shape. */
 export function jobDetailJson(job: Job, attempts: Attempt[], deliveries: WebhookDelivery[]) {
   return {
     ...jobJson(job),
-    spec: job.spec,
+    spec: specJson(job.spec),
     // `attempts` is the list here, so the count travels as attempt_count.
     attempt_count: job.attempts,
     attempts: attempts.map(attemptJson),

@@ -236,6 +236,32 @@ describe("on SQLite alone", () => {
   });
 });
 
+describe("show --json gives a job's spec as the user writes it", () => {
+  test("delay in seconds, like timeout: the spec enqueued again under another id means the same", async () => {
+    const home = tempHome();
+    try {
+      const cli = (...args: string[]) => runCli(args, { env: home.env });
+      succeeded(await cli("enqueue", '{"id":"d","command":"true","delay":"5m","timeout":"90s"}'));
+      const shown = await runCliJson<{ spec: Record<string, unknown> }>(["show", "d"], { env: home.env });
+      expect(shown.spec).toMatchObject({ delay: 300, timeout: 90 });
+      const before = Date.now();
+      succeeded(await cli("enqueue", JSON.stringify({ ...shown.spec, id: "copy" })));
+      const copy = await runCliJson<{ next_run_at: string; spec: Record<string, unknown> }>(
+        ["show", "copy"],
+        {
+          env: home.env,
+        },
+      );
+      expect(copy.spec.delay).toBe(300);
+      const dueIn = Date.parse(copy.next_run_at) - before;
+      expect(dueIn).toBeGreaterThan(290_000);
+      expect(dueIn).toBeLessThan(310_000);
+    } finally {
+      home.cleanup();
+    }
+  });
+});
+
 async function withHomeStore(home: TempHome, work: (store: Store) => Promise<void>): Promise<void> {
   const store = await openStore({ url: join(home.home, "jobs.db") });
   try {
