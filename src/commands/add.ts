@@ -14,7 +14,7 @@ import { COMMAND_LINE_NAME, prepareJobs } from "../core/job-input.ts";
 import { normalizeSpec, SpecError } from "../core/spec.ts";
 import { enqueuePrepared } from "../flow/enqueue.ts";
 import { colors, commandText, printJson, safeText } from "../render.ts";
-import { type GlobalOptions, lastValue, listItems, withStore } from "./context.ts";
+import { type GlobalOptions, lastValue, listItems, warnEach, withStore } from "./context.ts";
 
 interface AddOptions extends GlobalOptions {
   "--"?: string[];
@@ -210,8 +210,7 @@ export function registerAdd(cli: CAC): void {
         if (options.json) printJson({ id, state: canceled ? "canceled" : "pending" });
         else if (options.quiet) console.log(id);
         else console.log(`${colors.green("✓")} Enqueued job ${safeText(id)}`);
-        for (const line of canceledAtOnceWarnings(result.canceledAtOnce))
-          process.stderr.write(`warning: ${safeText(line)}\n`);
+        warnEach(canceledAtOnceWarnings(result.canceledAtOnce));
       });
     });
 }

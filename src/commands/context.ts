@@ -5,7 +5,13 @@
 
 import { suggestion, UserError } from "../core/errors.ts";
 import { isJobState, isQueueName, JOB_STATES, type Job, type JobState } from "../core/job.ts";
-import { type JobMoveName, moveJob, refusalHint, refusalMessage } from "../flow/moves.ts";
+import {
+  type JobMoveName,
+  moveJob,
+  purgedDependencyWarnings,
+  refusalHint,
+  refusalMessage,
+} from "../flow/moves.ts";
 import { colors, countText, printJson, safeText } from "../render.ts";
 import { openStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
@@ -166,7 +172,13 @@ export async function moveFromCli(options: GlobalOptions, id: string, name: JobM
     if (options.json)
       printJson({ retry: { retried: [id] }, cancel: { canceled: id }, rerun: { rerun: id } }[name]);
     else console.log(`${colors.green("✓")} Job ${safeText(id)} ${done}`);
+    if (name !== "cancel") warnEach(await purgedDependencyWarnings(store, [outcome.job]));
   });
+}
+
+/** One `warning:` line on stderr each, where scripts reading stdout are not disturbed. */
+export function warnEach(lines: readonly string[]): void {
+  for (const line of lines) process.stderr.write(`warning: ${safeText(line)}\n`);
 }
 
 /** `--queue a,b`: distinct queue names, or null when the flag is absent (every queue). */

@@ -1,9 +1,9 @@
 import type { CAC } from "cac";
 import { UserError } from "../core/errors.ts";
-import { retryAllDead } from "../flow/moves.ts";
+import { purgedDependencyWarnings, retryAllDead } from "../flow/moves.ts";
 import { colors, jobBlocks, jobJson, printJson } from "../render.ts";
 
-import { type GlobalOptions, moveFromCli, withExistingStore } from "./context.ts";
+import { type GlobalOptions, moveFromCli, warnEach, withExistingStore } from "./context.ts";
 
 interface RetryOptions extends GlobalOptions {
   all?: boolean;
@@ -49,6 +49,7 @@ export function registerDlq(cli: CAC): void {
         const moved = await retryAllDead(store, Date.now());
         if (options.json) printJson({ retried: moved.map((job) => job.id) });
         else console.log(`${colors.green("✓")} ${moved.length} job(s) moved from the DLQ back to pending`);
+        warnEach(await purgedDependencyWarnings(store, moved));
       });
     });
 }

@@ -15,7 +15,7 @@ import type { Input } from "../flow/enqueue-input.ts";
 import type { StreamResult } from "../flow/enqueue-stream.ts";
 import { colors, isTerminal, printJson, safeText } from "../render.ts";
 import type { Store } from "../store/store.ts";
-import { type GlobalOptions, lastValue, withStore } from "./context.ts";
+import { type GlobalOptions, lastValue, warnEach, withStore } from "./context.ts";
 
 /**
  * A streamed input is written inside one transaction that holds a connection while the
@@ -129,8 +129,7 @@ async function enqueueInput(input: Input, options: EnqueueOptions, fromFile: boo
       if (mayShowProgress && result.count + result.schedules.length >= PROGRESS_FROM)
         process.stderr.write("\n");
       printResult(result, options.json);
-      for (const line of canceledAtOnceWarnings(result.canceledAtOnce))
-        process.stderr.write(`warning: ${safeText(line)}\n`);
+      warnEach(canceledAtOnceWarnings(result.canceledAtOnce));
     },
     STREAM_CONNECTIONS,
   );

@@ -20,7 +20,7 @@ import { EXPORT_FORMAT, type ExportCounts, exportCounts, exportLine } from "../f
 import { IMPORT_BATCH, importBatches } from "../flow/import-read.ts";
 import { colors, printJson, safeText } from "../render.ts";
 import type { JobRecord, Store } from "../store/store.ts";
-import { type GlobalOptions, parseStateOption, withExistingStore, withStore } from "./context.ts";
+import { type GlobalOptions, parseStateOption, warnEach, withExistingStore, withStore } from "./context.ts";
 
 /** Jobs fetched and written per round trip. */
 const EXPORT_PAGE = 1000;
@@ -191,8 +191,7 @@ export function registerExportImport(cli: CAC): void {
       }).finally(source.cleanup);
       if (showProgress && result.jobsImported + result.jobsSkipped >= IMPORT_BATCH)
         process.stderr.write("\n");
-      for (const line of [...missingDependencyWarnings(result.missingDependencies), ...result.warnings])
-        process.stderr.write(`warning: ${safeText(line)}\n`);
+      warnEach([...missingDependencyWarnings(result.missingDependencies), ...result.warnings]);
       if (options.json) {
         printJson({
           imported: result.jobsImported,

@@ -92,6 +92,25 @@ export async function retryAllDead(store: Store, now: number): Promise<Job[]> {
   return store.jobTransition({ from: move.from, to: move.to, resetAttempts: move.resetAttempts, now });
 }
 
+/**
+ * Warnings for jobs queued again whose `after` names a job purged since: it counted as done
+ * when they were queued again (it had run), but its result went with it, and a job that
+ * reads it (`QUEUECTL_RESULT_<ID>`) will not find it.
+ */
+export async function purgedDependencyWarnings(store: Store, jobs: readonly Job[]): Promise<string[]> {
+  const named = [...new Set(jobs.flatMap((job) => job.spec.after ?? []))];
+  const present = await Promise.all(named.map(async (id) => (await store.jobGet({ id })) !== null));
+  const purged = new Set(named.filter((_, index) => !present[index]));
+  return jobs.flatMap((job) =>
+    (job.spec.after ?? [])
+      .filter((dependency) => purged.has(dependency))
+      .map(
+        (dependency) =>
+          `job "${job.id}" waits for "${dependency}", which was purged: it counts as done, and "${job.id}" runs without its result`,
+      ),
+  );
+}
+
 /** Why `kill` leaves a job alone: it has `finished`, or `--retry` found no running attempt. */
 export type KillRefusal = "finished" | "not-running";
 

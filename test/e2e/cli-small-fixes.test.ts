@@ -262,6 +262,44 @@ describe("show --json gives a job's spec as the user writes it", () => {
   });
 });
 
+test("dlq retry of a job whose dependency was purged warns that it runs without that job's result", async () => {
+  const home = tempHome();
+  try {
+    await withHomeStore(home, async (store) => {
+      await enqueueSpecs(store, [
+        { id: "a", command: "true" },
+        { id: "b", command: 'cat "$QUEUECTL_RESULT_A"', after: ["a"], max_retries: 0 },
+      ]);
+      for (const id of ["a", "b"]) {
+        const now = Date.now();
+        const job = await store.jobClaim({ workerId: "w", host: "h", now, leaseMs: 60_000 });
+        expect(job?.id).toBe(id);
+        if (!job) return;
+        if (id === "a") await store.jobComplete({ id, token: job.token, now, result: OK });
+        else
+          await store.jobFail({
+            id,
+            token: job.token,
+            now,
+            state: "dead",
+            nextRunAt: now,
+            result: exited(1),
+          });
+      }
+      expect(
+        await store.jobPurge({ states: ["completed"], finishedBefore: Date.now() + 1, dryRun: false }),
+      ).toEqual(["a"]);
+    });
+    const retried = await runCli(["dlq", "retry", "b"], { env: home.env });
+    expect(retried.exitCode).toBe(0);
+    expect(retried.stderr).toBe(
+      'warning: job "b" waits for "a", which was purged: it counts as done, and "b" runs without its result\n',
+    );
+  } finally {
+    home.cleanup();
+  }
+});
+
 async function withHomeStore(home: TempHome, work: (store: Store) => Promise<void>): Promise<void> {
   const store = await openStore({ url: join(home.home, "jobs.db") });
   try {
