@@ -17,6 +17,7 @@ import { OK } from "../flow/helpers.ts";
 import { refused, runCli, runCliJson, succeeded, type TempHome, tempHome } from "../helpers/cli.ts";
 import { enqueueSpecs } from "../helpers/enqueue.ts";
 import { testStores, withTestStore } from "../helpers/pg-schema.ts";
+import { runToEnd } from "../store/contract-jobfiles.ts";
 
 setDefaultTimeout(60_000);
 
@@ -270,22 +271,8 @@ test("dlq retry of a job whose dependency was purged warns that it runs without 
         { id: "a", command: "true" },
         { id: "b", command: 'cat "$QUEUECTL_RESULT_A"', after: ["a"], max_retries: 0 },
       ]);
-      for (const id of ["a", "b"]) {
-        const now = Date.now();
-        const job = await store.jobClaim({ workerId: "w", host: "h", now, leaseMs: 60_000 });
-        expect(job?.id).toBe(id);
-        if (!job) return;
-        if (id === "a") await store.jobComplete({ id, token: job.token, now, result: OK });
-        else
-          await store.jobFail({
-            id,
-            token: job.token,
-            now,
-            state: "dead",
-            nextRunAt: now,
-            result: exited(1),
-          });
-      }
+      await runToEnd(store, "a", Date.now());
+      await runToEnd(store, "b", Date.now(), 1);
       expect(
         await store.jobPurge({ states: ["completed"], finishedBefore: Date.now() + 1, dryRun: false }),
       ).toEqual(["a"]);
