@@ -1,6 +1,6 @@
 /**
  * What JSON.parse does not tell: where a text stops being JSON, which key an object
- * repeats, and where a value holds half a surrogate pair. For enqueue input and jobfiles alike.
+ * repeats, which number it cannot keep, and where a value holds half a surrogate pair. For enqueue input and jobfiles alike.
  */
 
 /**
@@ -39,6 +39,43 @@ export function findDuplicateJsonKey(text: string): string | undefined {
       isObject.pop();
     } else if (ch === ",") {
       expectingKey = isObject[isObject.length - 1] === true;
+    }
+    index++;
+  }
+  return undefined;
+}
+
+const JSON_NUMBER = /-?\d+(\.\d+)?([eE][+-]?\d+)?/y;
+
+/** A number's significant digits, without sign, point, exponent or the zeros around them. */
+function significantDigits(number: string): string {
+  const mantissa = number
+    .replace(/^-/, "")
+    .replace(/[eE].*$/, "")
+    .replace(".", "");
+  return mantissa.replace(/^0+/, "").replace(/0+$/, "") || "0";
+}
+
+/**
+ * The first number of JSON `text` whose digits a double cannot keep (`12345678901234567890`,
+ * `0.1000000000000000000001`, `1e400`): JSON.parse reads it as another number. Trailing
+ * zeros and the way it is written (`1.0`, `1e3`) do not count.
+ */
+export function findInexactJsonNumber(text: string): string | undefined {
+  let index = 0;
+  while (index < text.length) {
+    const ch = text[index] as string;
+    if (ch === '"') {
+      index = stringEnd(text, index) + 1;
+      continue;
+    }
+    if (ch === "-" || (ch >= "0" && ch <= "9")) {
+      JSON_NUMBER.lastIndex = index;
+      const number = JSON_NUMBER.exec(text)?.[0];
+      if (number === undefined) return undefined;
+      if (significantDigits(number) !== significantDigits(String(Number(number)))) return number;
+      index += number.length;
+      continue;
     }
     index++;
   }

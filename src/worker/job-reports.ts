@@ -29,7 +29,7 @@ import {
 } from "node:fs";
 import { basename, join } from "node:path";
 import type { Job } from "../core/job.ts";
-import { findDuplicateJsonKey } from "../core/json-text.ts";
+import { findDuplicateJsonKey, findInexactJsonNumber } from "../core/json-text.ts";
 import type { ProgressUpdate, RunResult, Store } from "../store/store.ts";
 import { attemptLogBase } from "./log-files.ts";
 import { PeriodicService } from "./service.ts";
@@ -178,9 +178,8 @@ export function readResult(path: string): { result: string | null; note: string 
   }
   const text = file.text.trim();
   if (text === "") return { result: null, note: null };
-  let value: unknown;
   try {
-    value = JSON.parse(text);
+    JSON.parse(text);
   } catch (error) {
     return {
       result: null,
@@ -194,21 +193,14 @@ export function readResult(path: string): { result: string | null; note: string 
   if (repeated !== undefined) {
     return { result: null, note: `result not stored: $QUEUECTL_RESULT gives the key "${repeated}" twice` };
   }
-  if (holdsNonFinite(value)) {
-    return { result: null, note: "result not stored: $QUEUECTL_RESULT holds a number too large for JSON" };
+  const inexact = findInexactJsonNumber(text);
+  if (inexact !== undefined) {
+    return {
+      result: null,
+      note: `result not stored: $QUEUECTL_RESULT holds the number ${inexact.slice(0, 40)}, which a double cannot keep exactly (write it as a string)`,
+    };
   }
   return { result: text, note: null };
-}
-
-/** A walk with a stack of its own: 64 KiB of `[[[…]]]` nests deeper than calls may. */
-function holdsNonFinite(value: unknown): boolean {
-  const pending: unknown[] = [value];
-  while (pending.length > 0) {
-    const item = pending.pop();
-    if (typeof item === "number" && !Number.isFinite(item)) return true;
-    if (item !== null && typeof item === "object") pending.push(...Object.values(item));
-  }
-  return false;
 }
 
 /** One attempt's report folder, from the claim until its outcome is recorded. */

@@ -122,9 +122,10 @@ for (const backend of backends) {
         // JSON that would read one way in `show --json` and another as stored: refused too.
         { id: "twice", command: `printf '{"a":1,"a":2}' > "$QUEUECTL_RESULT"` },
         { id: "huge", command: `printf '{"n":1e400}' > "$QUEUECTL_RESULT"` },
+        { id: "blurred", command: `echo '[1.0, 12345678901234567890]' > "$QUEUECTL_RESULT"` },
       ]);
       h.start(await h.open());
-      const ids = ["big", "junk", "fifo", "dangling", "silent", "twice", "huge"];
+      const ids = ["big", "junk", "fifo", "dangling", "silent", "twice", "huge", "blurred"];
       for (const id of ids) expect(await h.settled(store, id)).toBe("completed");
       for (const { result } of await store.jobResults({ ids })) expect(result).toBeNull();
       // The files (and FIFOs and links) a job left in its report files' places are removed
@@ -137,7 +138,12 @@ for (const backend of backends) {
       const [twice] = await store.attemptList({ jobId: "twice" });
       expect(twice?.error).toBe('result not stored: $QUEUECTL_RESULT gives the key "a" twice');
       const [huge] = await store.attemptList({ jobId: "huge" });
-      expect(huge?.error).toBe("result not stored: $QUEUECTL_RESULT holds a number too large for JSON");
+      expect(huge?.error).toBe(
+        "result not stored: $QUEUECTL_RESULT holds the number 1e400, which a double cannot keep exactly (write it as a string)",
+      );
+      // 1.0 is 1 however it is written; the twenty digits are not what JSON.parse gives back.
+      const [blurred] = await store.attemptList({ jobId: "blurred" });
+      expect(blurred?.error).toContain("holds the number 12345678901234567890, which a double cannot keep");
     });
 
     test("a job that puts a file where the report folder was still completes, with no note", async () => {
