@@ -278,9 +278,14 @@ export function enforceLimits(
         if (v2) writeFileSync(join(memoryFolder, "cgroup.kill"), "1");
         else killListed(memoryFolder);
       });
+      if (oomKills > 0 && limits.memory !== undefined) {
+        // The job went over its limit even when the process the kernel killed was only a
+        // stage of a pipeline and the shell went on to exit 0: its output is short of what
+        // it should be, so the attempt fails, by the retry rules, as any job over its limit.
+        const stage = failed ? "" : " (a process of the job; the job then exited 0)";
+        return `killed: memory limit ${formatSize(limits.memory)}${stage}`;
+      }
       if (!failed) return null;
-      if (oomKills > 0 && limits.memory !== undefined)
-        return `killed: memory limit ${formatSize(limits.memory)}`;
       return cpuReason(limits, signal, exitCode);
     },
   };

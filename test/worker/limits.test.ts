@@ -84,6 +84,23 @@ for (const backend of backends) {
       expect(attemptLines(attempts)).toContain(`limits: memory 64 MB, cpu 1m, processes 50 (${mechanism})`);
     });
 
+    test.skipIf(!cgroup)(
+      "a pipeline stage killed at the memory limit fails the attempt, though the job exits 0",
+      async () => {
+        harness = new Harness(await backend.create());
+        const store = await harness.open();
+        const command = "head -c 200M /dev/zero | tail > /dev/null; echo survived";
+        await harness.enqueue(store, [{ id: "stage", command, limits: { memory: "64M" }, max_retries: 0 }]);
+        harness.start(store);
+        expect(await harness.settled(store, "stage")).toBe("dead");
+        const [attempt] = await store.attemptList({ jobId: "stage" });
+        expect(attempt?.exit_code).toBe(0);
+        expect(attempt?.error).toBe(
+          "killed: memory limit 64 MB (a process of the job; the job then exited 0)",
+        );
+      },
+    );
+
     test("a job without limits runs as before, with no note", async () => {
       harness = new Harness(await backend.create());
       const store = await harness.open();
