@@ -288,12 +288,14 @@ export class JobReports {
    * attempt stores nothing) and removes the folder. Returns a note for the attempt's error
    * when the result could not be stored.
    */
-  async finish(store: Store): Promise<string | null> {
+  async finish(store: Store, handedBack = false): Promise<string | null> {
     const files = [this.env.QUEUECTL_PROGRESS as string, this.env.QUEUECTL_RESULT as string];
     const [progressFile, resultFile] = files as [string, string];
     const written = files.filter(isPresent);
     let stored = false;
     try {
+      // A run handed back is not counted: the job keeps the result it had, as before the claim.
+      if (handedBack) return null;
       const update = this.progressUpdate(written.includes(progressFile));
       if (update) {
         stored = true;
@@ -348,14 +350,14 @@ export function openReports(
  * host's: the outcome's write may come much later, behind a locked store or a shared round.
  */
 export async function finishReports(
-  slot: { reports?: JobReports | null; startedAt: number },
+  slot: { reports?: JobReports | null; startedAt: number; releaseReason?: string | null },
   store: Store,
   result: RunResult,
   endedAt: number,
 ): Promise<RunResult> {
   let note: string | null;
   try {
-    note = (await slot.reports?.finish(store)) ?? null;
+    note = (await slot.reports?.finish(store, (slot.releaseReason ?? null) !== null)) ?? null;
   } catch (error) {
     note = `result not stored: ${(error as Error).message}`;
   }

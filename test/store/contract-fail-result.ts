@@ -172,4 +172,41 @@ export function failResultContract(withStore: WithStore): void {
       expect((await store.jobGet({ id: second?.id ?? "" }))?.state).toBe("pending");
     }),
   );
+
+  test(
+    "a run handed back takes its progress with it; one claimed ahead and handed back unstarted leaves the job's as it was",
+    withStore(async ({ store }) => {
+      await store.jobInsertMany({ jobs: [newJob("p")], now: T0 });
+      const report = (token: number, pct: number) =>
+        store.jobProgressSave({ updates: [{ id: "p", token, pct, message: `at ${pct}` }] });
+      const started = await store.jobClaim({ workerId: "w", host: "h", now: T0 + 1, leaseMs: 1000 });
+      expect(await report(started?.token ?? 0, 33)).toBe(1);
+      await store.jobRelease({ id: "p", token: started?.token ?? 0, now: T0 + 2, reason: "stopped" });
+      expect(await store.jobGet({ id: "p" })).toMatchObject({
+        state: "pending",
+        attempts: 0,
+        progress_pct: null,
+        progress_message: null,
+      });
+      const failing = await store.jobClaim({ workerId: "w", host: "h", now: T0 + 3, leaseMs: 1000 });
+      await report(failing?.token ?? 0, 50);
+      const retry = {
+        id: "p",
+        token: failing?.token ?? 0,
+        now: T0 + 4,
+        state: "failed" as const,
+        nextRunAt: T0 + 5,
+      };
+      await store.jobFail({ ...retry, result: runResult(1) });
+      const ahead = await store.jobClaim({ workerId: "w", host: "h", now: T0 + 5, leaseMs: 1000 });
+      await store.jobRelease({
+        id: "p",
+        token: ahead?.token ?? 0,
+        now: T0 + 6,
+        reason: "not started",
+        unstarted: true,
+      });
+      expect(await store.jobGet({ id: "p" })).toMatchObject({ state: "failed", progress_pct: 50 });
+    }),
+  );
 }

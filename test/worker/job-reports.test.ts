@@ -189,5 +189,22 @@ for (const backend of backends) {
       expect(job?.result).toBeNull();
       expect(job?.progress_pct).toBeNull();
     });
+
+    test("a run handed back (a stopping worker's second signal) leaves neither its result nor its progress", async () => {
+      const { h, store } = await setUp(backend);
+      const reported = join(h.queue.home.home, "reported");
+      const command = `echo '{"v":"handback"}' > "$QUEUECTL_RESULT"; echo "33 handback" > "$QUEUECTL_PROGRESS"; touch ${reported}; exec sleep 300`;
+      await h.enqueue(store, [{ id: "back", command }]);
+      const { worker, run } = h.start(await h.open());
+      await waitFor(async () => (await store.jobGet({ id: "back" }))?.progress_pct === 33, {
+        what: "the progress to be stored while the job runs",
+      });
+      worker.requestStop("signal");
+      worker.escalate();
+      await run;
+      const job = await store.jobGet({ id: "back" });
+      expect(job).toMatchObject({ state: "pending", attempts: 0, result: null, progress_pct: null });
+      expect(readdirSync(join(h.queue.home.home, "reports"))).toEqual([]);
+    });
   });
 }

@@ -133,7 +133,9 @@ export async function releaseJob(tx: SQL, params: JobReleaseParams): Promise<boo
                     attempts = GREATEST(attempts - 1, 0), lease_until = NULL, worker_id = NULL,
                     -- Its place in line (next_run_at) stays, as sqlite/run.ts says why; unstarted,
                     -- a retry is still a retry.
-                    updated_at = ${params.now}::bigint
+                    updated_at = ${params.now}::bigint,
+                    progress_pct = CASE WHEN ${unstarted}::boolean THEN progress_pct END,
+                    progress_message = CASE WHEN ${unstarted}::boolean THEN progress_message END
     WHERE id = ${params.id} AND token = ${params.token}::int AND state = 'processing'
       AND kill_requested IS NULL`;
   if (result.count === 0) return false;

@@ -150,7 +150,10 @@ export function releaseJob(db: Database, params: JobReleaseParams): boolean {
     .query(`
         UPDATE jobs SET state = CASE WHEN ?4 AND attempts > 1 THEN 'failed' ELSE 'pending' END,
                         attempts = MAX(attempts - 1, 0), lease_until = NULL, worker_id = NULL,
-                        updated_at = ?1
+                        updated_at = ?1,
+                        -- A run handed back is not counted, and what it reported goes with it.
+                        progress_pct = CASE WHEN ?4 THEN progress_pct END,
+                        progress_message = CASE WHEN ?4 THEN progress_message END
         WHERE id = ?2 AND token = ?3 AND state = 'processing' AND kill_requested IS NULL`)
     // Its place in line stays (next_run_at as it was): equal priorities run in insertion order,
     // and a stopping worker's hand-back must not send its jobs behind those queued since.
