@@ -128,6 +128,7 @@ function kindAt(path: string): "file" | "other" | null {
 /**
  * Reads at most `limit` bytes from the end (`fromEnd`) or the start of a regular file; null
  * when there is none. O_NONBLOCK: a FIFO a job left in its place must not hang the worker.
+ * O_NOFOLLOW: a link is no report, whatever it points at.
  */
 function readRegularFile(
   path: string,
@@ -136,7 +137,7 @@ function readRegularFile(
 ): { text: string; size: number } | null {
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
   } catch {
     return null;
   }

@@ -113,6 +113,7 @@ for (const backend of backends) {
 
     test("a result over the cap or not JSON is not stored, and the attempt says why", async () => {
       const { h, store } = await setUp(backend);
+      const goodJson = join(h.queue.home.home, "good.json");
       await h.enqueue(store, [
         { id: "big", command: `head -c ${RESULT_CAP_BYTES + 1} /dev/zero | tr '\\0' 1 > "$QUEUECTL_RESULT"` },
         { id: "junk", command: `echo 'not json' > "$QUEUECTL_RESULT"` },
@@ -123,9 +124,11 @@ for (const backend of backends) {
         { id: "twice", command: `printf '{"a":1,"a":2}' > "$QUEUECTL_RESULT"` },
         { id: "huge", command: `printf '{"n":1e400}' > "$QUEUECTL_RESULT"` },
         { id: "blurred", command: `echo '[1.0, 12345678901234567890]' > "$QUEUECTL_RESULT"` },
+        // A link to good JSON is still a link: never followed.
+        { id: "linked", command: `echo '{"ok":1}' > ${goodJson}; ln -s ${goodJson} "$QUEUECTL_RESULT"` },
       ]);
       h.start(await h.open());
-      const ids = ["big", "junk", "fifo", "dangling", "silent", "twice", "huge", "blurred"];
+      const ids = ["big", "junk", "fifo", "dangling", "silent", "twice", "huge", "blurred", "linked"];
       for (const id of ids) expect(await h.settled(store, id)).toBe("completed");
       for (const { result } of await store.jobResults({ ids })) expect(result).toBeNull();
       // The files (and FIFOs and links) a job left in its report files' places are removed
@@ -142,6 +145,8 @@ for (const backend of backends) {
         "result not stored: $QUEUECTL_RESULT holds the number 1e400, which a double cannot keep exactly (write it as a string)",
       );
       // 1.0 is 1 however it is written; the twenty digits are not what JSON.parse gives back.
+      const [linked] = await store.attemptList({ jobId: "linked" });
+      expect(linked?.error).toBe("result not stored: $QUEUECTL_RESULT is not a regular file");
       const [blurred] = await store.attemptList({ jobId: "blurred" });
       expect(blurred?.error).toContain("holds the number 12345678901234567890, which a double cannot keep");
     });
