@@ -5,6 +5,7 @@
 
 import { suggestion, UserError } from "../core/errors.ts";
 import { isJobState, isQueueName, JOB_STATES, type Job, type JobState } from "../core/job.ts";
+import { assertLimitsSetting } from "../core/resource-limits.ts";
 import {
   type JobMoveName,
   moveJob,
@@ -214,6 +215,8 @@ export const MAX_WORKER_SLOTS = 10_000;
 
 /** `--concurrency` (default 1), `--prefetch` (absent: the worker's default) and `--queue` (default: every queue). */
 export function workerFlags(options: WorkerFlags) {
+  // Read by every worker process; a typo would otherwise be noticed by no one.
+  assertLimitsSetting(process.env.QUEUECTL_LIMITS);
   return {
     concurrency: integerOption("concurrency", lastValue(options.concurrency), 1, 1, MAX_WORKER_SLOTS),
     prefetch:

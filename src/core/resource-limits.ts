@@ -145,3 +145,15 @@ export function describeLimits(limits: ResourceLimits): string {
   if (limits.processes !== undefined) parts.push(`processes ${limits.processes}`);
   return parts.join(", ");
 }
+
+/**
+ * QUEUECTL_LIMITS as set: unset picks the best mechanism the machine offers, `rlimit` forces
+ * the fallback. Anything else is refused before a worker starts, rather than ignored.
+ */
+export function assertLimitsSetting(value: string | undefined): void {
+  if (value === undefined || value === "rlimit") return;
+  throw new UserError(
+    `QUEUECTL_LIMITS is "${value}", which names no way to enforce resource limits`,
+    "set QUEUECTL_LIMITS=rlimit to force rlimits, or unset it to use the best mechanism found",
+  );
+}

@@ -3,6 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { parseConfigValue } from "../../src/core/config.ts";
 import {
+  assertLimitsSetting,
   describeLimits,
   limitsText,
   parseLimits,
@@ -90,5 +91,14 @@ describe("which limits apply", () => {
       "memory 256 MB, cpu 10m, processes 100",
     );
     expect(describeLimits({ memory: 1536 * M })).toBe("memory 1.5 GB");
+  });
+});
+
+describe("QUEUECTL_LIMITS", () => {
+  test("unset or rlimit is taken; anything else is refused, naming the value and the fix", () => {
+    expect(() => assertLimitsSetting(undefined)).not.toThrow();
+    expect(() => assertLimitsSetting("rlimit")).not.toThrow();
+    expect(() => assertLimitsSetting("cgroup")).toThrow('QUEUECTL_LIMITS is "cgroup", which names no way');
+    expect(() => assertLimitsSetting("")).toThrow(`QUEUECTL_LIMITS is ""`);
   });
 });

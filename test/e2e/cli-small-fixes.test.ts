@@ -287,6 +287,20 @@ test("dlq retry of a job whose dependency was purged warns that it runs without 
   }
 });
 
+test("a worker refuses a QUEUECTL_LIMITS it does not know, before it starts", async () => {
+  const home = tempHome({ QUEUECTL_LIMITS: "cgroups" });
+  try {
+    for (const command of [
+      ["worker", "run", "--drain"],
+      ["worker", "start"],
+    ]) {
+      refused(await runCli(command, { env: home.env }), 'QUEUECTL_LIMITS is "cgroups"');
+    }
+  } finally {
+    home.cleanup();
+  }
+});
+
 async function withHomeStore(home: TempHome, work: (store: Store) => Promise<void>): Promise<void> {
   const store = await openStore({ url: join(home.home, "jobs.db") });
   try {
