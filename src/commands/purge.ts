@@ -1,4 +1,4 @@
-import { accessSync, closeSync, constants, existsSync } from "node:fs";
+import { accessSync, closeSync, constants, existsSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { CAC } from "cac";
 import { TEXT_OPTION } from "../cli-argv.ts";
@@ -84,9 +84,14 @@ export function registerPurge(cli: CAC): void {
 function writableArchive(path: string, dryRun: boolean): string {
   const absolute = resolve(path);
   try {
-    // A dry run writes nothing, not even an empty archive: it only asks whether it could.
-    if (dryRun) accessSync(existsSync(absolute) ? absolute : dirname(absolute), constants.W_OK);
-    else closeSync(openArchive(absolute));
+    // A dry run writes nothing, not even an empty archive: it only asks whether it could, by
+    // the real purge's rules (a FIFO, a folder or a device is refused there too).
+    if (dryRun) {
+      const present = existsSync(absolute);
+      if (present && !statSync(absolute).isFile())
+        throw Object.assign(new Error(), { code: "not a regular file" });
+      accessSync(present ? absolute : dirname(absolute), constants.W_OK);
+    } else closeSync(openArchive(absolute));
   } catch (error) {
     throw archiveRefused(path, (error as NodeJS.ErrnoException).code ?? (error as Error).message);
   }

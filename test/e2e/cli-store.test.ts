@@ -314,6 +314,9 @@ describe("broken databases", () => {
     expect(existsSync(archive)).toBe(false);
     const nowhere = await cli(["purge", "--dry-run", "--archive", join(home.home, "no", "dir", "x.ndjson")]);
     expect(nowhere.exitCode).toBe(2);
+    // What the real purge refuses, the dry run refuses too: a folder is no archive.
+    const folder = await cli(["purge", "--dry-run", "--archive", home.home]);
+    expect([folder.exitCode, folder.stderr.includes("(not a regular file)")]).toEqual([2, true]);
   });
 
   test("a database path below a file: exit 1", async () => {
