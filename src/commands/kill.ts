@@ -109,6 +109,10 @@ function describeEnd(job: Job | null | undefined): string {
   if (!job) return "gone";
   if (job.state === "failed") return `${colors.magenta("failed")}; retry at ${iso(job.next_run_at)}`;
   if (job.state === "dead") return `${colors.red("dead")}; no retries left, moved to the DLQ`;
+  // The run ended, and the revision its jobfile queued behind it took the job's place.
+  if (job.state === "pending" || job.state === "processing")
+    return `${job.state}: the newer revision its jobfile queued behind the run is next`;
+  if (job.state === "completed") return "completed: its jobfile is back at a revision that already completed";
   return job.state;
 }
 
