@@ -6,7 +6,7 @@
  * check repeats until stable.
  */
 
-import { type DependencyEdge, dependentState } from "../core/dependencies.ts";
+import { type DependencyEdge, dependencyOrder, dependentState } from "../core/dependencies.ts";
 import { findCycle } from "../core/dependency-cycles.ts";
 import type { JobState } from "../core/job.ts";
 import type { JobFacts, JobfileAction } from "../core/reconcile.ts";
@@ -169,28 +169,38 @@ function stateAfterPlan(
  * (dependentState), so that the plan says what will happen: a job queued with an `after` that
  * names a job that ended dead or canceled, and that this plan does not queue again, is
  * canceled at once (`canceledAtOnce`); and a canceled dependent is re-armed only if none of its
- * other dependencies ended too (`rearms` keeps only those). A dependent whose `after` the plan
- * cannot see (queued by hand, out of this folder) is left as the store reported it.
+ * other dependencies ended too (`rearms` keeps only those). Jobs are decided dependencies
+ * first, so a decision carries down a chain: a job re-armed here counts as waiting for the
+ * jobs after it, and one canceled at once as canceled. A dependent whose `after` the store did
+ * not give is left as the store reported it.
  */
 export function settleDependents(changes: DependentsView[], facts: ReadonlyMap<string, JobFacts>): void {
   const planned = new Map(changes.map((change) => [change.id, change]));
-  const canceledBy = (after: readonly string[]) => {
+  const decided = new Map<string, JobState>();
+  const afterOf = (id: string) => planned.get(id)?.job?.spec.after ?? facts.get(id)?.spec.after;
+  const queued = changes.filter(
+    (change) =>
+      (change.action === "create" || change.action === "replace") &&
+      (change.job?.spec.after ?? []).length > 0,
+  );
+  const queuedIds = new Set(queued.map((change) => change.id));
+  const rearmable = new Set(changes.flatMap((change) => change.rearms));
+  const nodes = [...new Set([...queued.map((change) => change.id), ...rearmable])];
+  const edges = new Map(nodes.map((id) => [id, [...(afterOf(id) ?? [])]]));
+  const atOnce = new Map<string, string | null>();
+  for (const id of dependencyOrder(nodes, edges)) {
+    const after = afterOf(id);
+    if (after === undefined) continue;
     const decision = dependentState(
-      after.flatMap((id) => {
-        const state = stateAfterPlan(id, planned, facts);
-        return state === null ? [] : [{ id, state, canceledBy: null }];
+      after.flatMap((dependency) => {
+        const state = decided.get(dependency) ?? stateAfterPlan(dependency, planned, facts);
+        return state === null ? [] : [{ id: dependency, state, canceledBy: null }];
       }),
     );
-    return decision.state === "canceled" ? decision.reason : null;
-  };
-  for (const change of changes) {
-    const after = change.job?.spec.after ?? [];
-    if ((change.action === "create" || change.action === "replace") && after.length > 0) {
-      change.canceledAtOnce = canceledBy(after);
-    }
-    change.rearms = change.rearms.filter((id) => {
-      const waitsFor = planned.get(id)?.job?.spec.after ?? facts.get(id)?.spec.after;
-      return waitsFor === undefined || canceledBy(waitsFor) === null;
-    });
+    const canceled = decision.state === "canceled";
+    decided.set(id, canceled ? "canceled" : "pending");
+    if (queuedIds.has(id)) atOnce.set(id, canceled ? decision.reason : null);
   }
+  for (const change of queued) change.canceledAtOnce = atOnce.get(change.id) ?? null;
+  for (const change of changes) change.rearms = change.rearms.filter((id) => decided.get(id) !== "canceled");
 }

@@ -9,7 +9,7 @@ import { realpathSync } from "node:fs";
 import type { CanceledAtOnce } from "../core/dependencies.ts";
 import { cascadeOf } from "../core/dependencies.ts";
 import type { JobState } from "../core/job.ts";
-import { historyById, idsByAction, isOwnedBy, ownerKey } from "../core/reconcile.ts";
+import { historyById, idsByAction, isOwnedBy, type JobFacts, ownerKey } from "../core/reconcile.ts";
 import { nextAfterChange } from "../core/schedule.ts";
 import { findCanceledAtOnce } from "../flow/enqueue.ts";
 import type { DeclaredJob, JobDeclaration, JobfileApplyResult, Store } from "../store/store.ts";
@@ -32,6 +32,25 @@ export interface SyncOptions extends ReadFolderOptions {
 
 function nothingApplied(): JobfileApplyResult {
   return { ...idsByAction(), rearmed: [], canceledDependents: [] };
+}
+
+/**
+ * The rows the plan needs to tell which canceled dependents a restored declaration re-arms:
+ * those dependents (queued by hand or by another folder, so not among `existing`) and the
+ * jobs they wait for. Read only when a wanted job has such dependents, which is rare.
+ */
+async function dependentFacts(store: Store, existing: readonly JobFacts[], wanted: readonly string[]) {
+  const known = new Set(existing.map((row) => row.id));
+  const wantedSet = new Set(wanted);
+  const unknown = (ids: Iterable<string>) => [...new Set(ids)].filter((id) => !known.has(id));
+  const dependents = unknown(
+    existing.filter((row) => wantedSet.has(row.id)).flatMap((row) => row.canceledDependents),
+  );
+  if (dependents.length === 0) return [];
+  const rows = await store.jobDeclarations({ ids: dependents });
+  for (const row of rows) known.add(row.id);
+  const waitedFor = unknown(rows.flatMap((row) => row.spec.after ?? []));
+  return [...rows, ...(waitedFor.length === 0 ? [] : await store.jobDeclarations({ ids: waitedFor }))];
 }
 
 /**
@@ -282,6 +301,7 @@ export async function reconcile(params: {
       ids: [...wanted, ...noLongerDeclared(params.desired, declared, params.supersedes ?? null)],
     }));
   const desired = holdBackScheduleWaits(params.desired, allSchedules, existing);
+  const facts = [...existing, ...(await dependentFacts(store, existing, wanted))];
   // A wanted id without a row may have been purged after its file went away; what it
   // completed still decides (a no-op re-sync has a row for every id and skips the read).
   const stored = new Set(existing.map((row) => row.id));
@@ -296,7 +316,7 @@ export async function reconcile(params: {
     desired,
     {
       declared,
-      existing,
+      existing: facts,
       schedules,
       allScheduleIds: allSchedules.map((schedule) => schedule.id),
       missingOwners: await missingOwners(store, desired.root, ownersOfWanted, schedules),

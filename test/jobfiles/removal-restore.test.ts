@@ -140,5 +140,58 @@ function suite(t: BackendTest): void {
       expect((await jobOf(t.store, "deploy")).state).toBe("canceled");
       expect((await jobOf(t.store, "ship")).state).toBe("pending");
     });
+
+    /** The dry run's lines, then the real sync's outcome, of the folder as it is now. */
+    async function dryThenApply() {
+      const lines = planLines(await sync(t.store, t.fixture.dir, { dryRun: true })).join("\n");
+      return { lines, outcome: await sync(t.store, t.fixture.dir) };
+    }
+
+    test("a restore re-arms a chain, each link counting the ones re-armed before it", async () => {
+      await t.setUp();
+      t.fixture.write("a.yaml", "command: echo a\n");
+      t.fixture.write("b.yaml", "command: echo b\nafter: [a]\n");
+      t.fixture.write("d.yaml", "command: echo d\nafter: [a, b]\n");
+      await sync(t.store, t.fixture.dir);
+      t.fixture.remove("a.yaml");
+      await sync(t.store, t.fixture.dir);
+      t.fixture.write("a.yaml", "command: echo a\n");
+      // A job declared beside the restore that waits for a re-armed one is not canceled at once.
+      t.fixture.write("e.yaml", "command: echo e\nafter: [b]\n");
+      const { lines, outcome } = await dryThenApply();
+      expect(lines).toContain("re-arms b, d");
+      expect(lines).not.toContain("canceled at once");
+      expect(outcome.applied?.rearmed).toEqual(["b", "d"]);
+      expect(outcome.canceledAtOnce).toEqual([]);
+      for (const id of ["b", "d", "e"]) expect((await jobOf(t.store, id)).state).toBe("pending");
+    });
+
+    test("canceled at once carries down a chain of new declarations", async () => {
+      await t.setUp();
+      await queueByHand(t.store, { id: "z", command: "true" });
+      expect((await moveJob(t.store, "z", "cancel", Date.now())).moved).toBe(true);
+      t.fixture.write("y.yaml", "command: echo y\nafter: [z]\n");
+      t.fixture.write("x.yaml", "command: echo x\nafter: [y]\n");
+      const { lines, outcome } = await dryThenApply();
+      expect(lines).toContain("y  create; canceled at once: dependency z ended canceled");
+      expect(lines).toContain("x  create; canceled at once: dependency y ended canceled");
+      expect(outcome.canceledAtOnce.map((cause) => cause.id).sort()).toEqual(["x", "y"]);
+    });
+
+    test("a dependent queued by hand that another of its dependencies still cancels is not announced as re-armed", async () => {
+      await t.setUp();
+      t.fixture.write("a.yaml", "command: echo a\n");
+      await sync(t.store, t.fixture.dir);
+      await queueByHand(t.store, { id: "w", command: "true" });
+      await queueByHand(t.store, { id: "h", command: "true", after: ["a", "w"] });
+      t.fixture.remove("a.yaml");
+      await sync(t.store, t.fixture.dir);
+      expect((await moveJob(t.store, "w", "cancel", Date.now())).moved).toBe(true);
+      t.fixture.write("a.yaml", "command: echo a\n");
+      const { lines, outcome } = await dryThenApply();
+      expect(lines).not.toContain("re-arm");
+      expect(outcome.applied?.rearmed).toEqual([]);
+      expect((await jobOf(t.store, "h")).state).toBe("canceled");
+    });
   });
 }
