@@ -66,6 +66,12 @@ export interface Store {
   /** jobImportMany for an export that streams in batches, with the same all-or-nothing rules. */
   jobImportStream(params: P.JobImportStreamParams): Promise<ImportResult>;
   jobGet(params: P.ById): Promise<Job | null>;
+  /**
+   * jobGet that waits for nothing the store's other work waits for: on PostgreSQL a
+   * connection of its own, beside a pool whose connections may wait on a row lock. For the
+   * lease watch (worker/lease-watch.ts), which asks it rarely.
+   */
+  jobGetApart(params: P.ById): Promise<Job | null>;
   /** Insertion order. */
   jobList(params: P.JobListParams): Promise<Job[]>;
   jobCounts(): Promise<StateCounts>;

@@ -52,7 +52,8 @@ async function answerWithin<T>(read: Promise<T>, ms: number): Promise<T | typeof
  */
 function judge(slot: Slot, row: Job | null | typeof NO_ANSWER): "held" | "unanswered" | LostLease {
   if (row === NO_ANSWER) return "unanswered";
-  if (row !== null && row.token === slot.job.token && row.state !== "canceled") return "held";
+  // A rescue keeps the token and moves the job out of processing (failed, dead or canceled).
+  if (row !== null && row.token === slot.job.token && row.state === "processing") return "held";
   return { id: slot.job.id, token: slot.job.token, canceled: canceledWhileRunning(slot.job.token, row) };
 }
 
@@ -72,7 +73,7 @@ export function leaseWatch(params: LeaseWatchParams): PeriodicService {
       if (unrenewed.length === 0) return;
       const ms = Math.min(PROBE_MS, params.config().leaseMs / 4);
       const rows = await Promise.all(
-        unrenewed.map((slot) => answerWithin(params.store.jobGet({ id: slot.job.id }), ms)),
+        unrenewed.map((slot) => answerWithin(params.store.jobGetApart({ id: slot.job.id }), ms)),
       );
       // A renewal that came back meanwhile decided for itself.
       const still = new Set(params.slots.unrenewed());

@@ -19,7 +19,14 @@ import { join } from "node:path";
 import type { Store } from "../../src/store/store.ts";
 import { isProcessAlive } from "../../src/worker/process-info.ts";
 import { waitFor } from "../helpers/cli.ts";
-import { type Backend, backends, Harness, type Queue, silenceableStore } from "../worker/in-process.ts";
+import {
+  type Backend,
+  backends,
+  Harness,
+  type Queue,
+  silenceableStore,
+  stallableHeartbeats,
+} from "../worker/in-process.ts";
 
 setDefaultTimeout(120_000);
 
@@ -48,10 +55,19 @@ function gatedJob(h: Harness, id: string): { spec: Record<string, unknown>; star
   return { spec: { id, command, max_retries: 0 }, started, go };
 }
 
-/** Enqueues a two-minute job and waits for a worker to start it; returns the job's pid. */
-async function startLongJob(h: Harness, store: Store, id: string): Promise<number> {
+/**
+ * Enqueues a two-minute job (with `extra` fields, after `before` in its command) and waits for
+ * a worker to start it; returns the job's pid.
+ */
+async function startLongJob(
+  h: Harness,
+  store: Store,
+  id: string,
+  extra: Record<string, unknown> = {},
+  before = "",
+): Promise<number> {
   const pidFile = join(h.queue.home.home, `${id}.pid`);
-  await h.enqueue(store, [{ id, command: `echo $$ > ${pidFile}; exec sleep 120` }]);
+  await h.enqueue(store, [{ id, command: `${before} echo $$ > ${pidFile}; exec sleep 120`, ...extra }]);
   return waitFor(() => (existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8")) : 0), {
     timeoutMs: 30_000,
     what: `${id} to start`,
@@ -255,6 +271,53 @@ for (const backend of backends) {
         expect(await h.settled(store, "lost")).toBe("dead");
       });
     }
+
+    test("a renewal that hangs while another worker rescues the job: the run stops as the store answers", async () => {
+      const { h, store } = await setUp(backend, "2");
+      const stalled = stallableHeartbeats(await h.open());
+      const worker = h.start(stalled.store);
+      // The rescuer serves another queue, so only the first worker ever claims the job.
+      h.start(await h.open(), { queues: ["elsewhere"] });
+      stalled.stall();
+      try {
+        const jobPid = await startLongJob(h, store, "taken", { max_retries: 0 });
+        await waitFor(async () => (await store.jobGet({ id: "taken" }))?.state === "dead", {
+          timeoutMs: 30_000,
+          what: "the other worker to rescue the job",
+        });
+        // The rescue kept the token and ended the job: no longer this attempt's, whatever the token says.
+        await waitFor(() => !isProcessAlive(jobPid), {
+          timeoutMs: 15_000,
+          what: "the rescued run to be stopped",
+        });
+        expect(worker.events.some((event) => event.type === "lease-lost" && event.jobId === "taken")).toBe(
+          true,
+        );
+      } finally {
+        stalled.resume();
+      }
+    });
+
+    test("a lock held for longer than the lease while the job reports progress: the job is not stopped", async () => {
+      const { h, store } = await setUp(backend, "2");
+      const worker = h.start(await h.open({ busyTimeoutMs: 15_000 }));
+      const reporting = `while :; do echo 50 > "$QUEUECTL_PROGRESS"; sleep 0.1; done &`;
+      const jobPid = await startLongJob(h, store, "busy", {}, reporting);
+      await waitFor(async () => (await store.jobGet({ id: "busy" }))?.progress_pct === 50, {
+        what: "the progress to be stored",
+      });
+      const lock = await holdLock(h.queue, "busy", 4_000);
+      await lock.released;
+      // A renewal due after the lock was released has gone through: the job outlived the lock.
+      const since = performance.now();
+      await waitFor(() => performance.now() - since > 3_000, {
+        timeoutMs: 10_000,
+        what: "a lease period to pass",
+      });
+      expect(isProcessAlive(jobPid)).toBe(true);
+      expect(worker.events.filter((event) => event.type === "error")).toEqual([]);
+      expect((await store.jobGet({ id: "busy" }))?.state).toBe("processing");
+    });
 
     test("a store that goes silent (its queries hang rather than fail): the job is still stopped once its lease lapses", async () => {
       const { h, store } = await setUp(backend, "2");

@@ -21,6 +21,8 @@ type Backend = (typeof BACKENDS)[number];
  */
 const BACKEND_ONLY: Record<string, string> = {
   "postgres/connection.ts parsePostgresUrl": "only a server is named by a URL with parameters to check",
+  "postgres/connection.ts sideConnection":
+    "a pool's connection may wait on a row lock; SQLite reads never wait for a writer",
   "postgres/schema-version.ts quotedSchema":
     "a schema's name is written into SQL text; a SQLite store has one schema, named by no one",
   "postgres/dependencies.ts lockDependenciesExclusive": "SQLite's single writer already serializes writers",

@@ -21,6 +21,7 @@ import { anyLimitedQueue, completeAndClaim } from "./complete-many.ts";
 import {
   openConnection,
   type PostgresConnection,
+  sideConnection,
   streamTransaction,
   withFailures,
   writeTransaction,
@@ -136,6 +137,14 @@ export class PostgresStore implements Store {
   }
   jobGet(params: P.ById) {
     return this.read((sql) => getJob(sql, params));
+  }
+  async jobGetApart(params: P.ById) {
+    const side = sideConnection(this.connection);
+    try {
+      return await withFailures(this.connection.target, () => getJob(side, params));
+    } finally {
+      await side.close({ timeout: 0 }).catch(() => {});
+    }
   }
   jobList(params: P.JobListParams) {
     return this.read((sql) => listJobs(sql, params));

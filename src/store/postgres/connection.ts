@@ -264,6 +264,19 @@ export async function openConnection(
   }
 }
 
+/**
+ * A client of one connection beside the pool, opened on first use, for a read that must not
+ * queue behind the pool's statements (a pooled connection may wait on a row lock, and Bun
+ * may line a query up behind it). The caller closes it.
+ */
+export function sideConnection(connection: PostgresConnection): SQL {
+  return new SQL(connection.target.url, {
+    max: 1,
+    connectionTimeout: 10,
+    connection: { application_name: "queuectl", search_path: connection.schema },
+  });
+}
+
 /** Runs `work`, turning a connection failure into a one-line message. */
 export async function withFailures<T>(target: PostgresTarget, work: () => Promise<T>): Promise<T> {
   try {

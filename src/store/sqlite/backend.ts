@@ -135,6 +135,10 @@ export class SqliteStore implements Store {
   jobGet(params: P.ById) {
     return this.read((db) => getJob(db, params));
   }
+  // One connection, and reads never wait for a writer: a plain read is already apart.
+  jobGetApart(params: P.ById) {
+    return this.jobGet(params);
+  }
   jobList(params: P.JobListParams) {
     return this.read((db) => listJobs(db, params));
   }
