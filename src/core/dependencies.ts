@@ -73,6 +73,7 @@ export function dependentState(dependencies: readonly DependencyStatus[]): Depen
  * The order in which to re-arm a set of canceled jobs: every job after those of its
  * dependencies that are in the set, so each decision sees its dependencies' new state.
  * `edges` maps id → ids it waits for; ids outside the set are ignored. Ties keep id order.
+ * The walk keeps its own stack: a pipeline of a hundred thousand steps is a path that deep.
  */
 export function dependencyOrder(
   ids: readonly string[],
@@ -81,15 +82,26 @@ export function dependencyOrder(
   const inSet = new Set(ids);
   const ordered: string[] = [];
   const placed = new Set<string>();
-  const place = (id: string, path: Set<string>) => {
-    if (placed.has(id) || path.has(id)) return;
-    path.add(id);
-    for (const dependency of [...(edges.get(id) ?? [])].sort())
-      if (inSet.has(dependency)) place(dependency, path);
-    placed.add(id);
-    ordered.push(id);
-  };
-  for (const id of [...ids].sort()) place(id, new Set());
+  const dependenciesOf = (id: string) =>
+    [...(edges.get(id) ?? [])].sort().filter((dependency) => inSet.has(dependency));
+  for (const root of [...ids].sort()) {
+    if (placed.has(root)) continue;
+    // A job met again on the way down waits on itself: that edge is skipped, not followed.
+    const path = new Set([root]);
+    const stack = [{ id: root, next: dependenciesOf(root), at: 0 }];
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1] as (typeof stack)[number];
+      const dependency = top.next[top.at++];
+      if (dependency === undefined) {
+        stack.pop();
+        placed.add(top.id);
+        ordered.push(top.id);
+      } else if (!placed.has(dependency) && !path.has(dependency)) {
+        path.add(dependency);
+        stack.push({ id: dependency, next: dependenciesOf(dependency), at: 0 });
+      }
+    }
+  }
   return ordered;
 }
 

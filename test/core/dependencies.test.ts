@@ -81,6 +81,46 @@ describe("dependencyOrder", () => {
     expect(dependencyOrder(["d", "c", "b"], edges)).toEqual(["b", "c", "d"]);
     expect(dependencyOrder(["d", "b"], edges)).toEqual(["b", "d"]);
   });
+
+  test("the same order as a plain recursive walk, on random graphs with cycles", () => {
+    const seed = Number(process.env.TEST_SEED ?? Date.now() % 100_000);
+    console.log(`dependencyOrder random graphs: seed ${seed}`);
+    let state = seed;
+    const random = (n: number) => {
+      state = (state * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return state % n;
+    };
+    // The walk as it was written before it kept its own stack.
+    const recursive = (ids: string[], edges: Map<string, string[]>) => {
+      const inSet = new Set(ids);
+      const ordered: string[] = [];
+      const placed = new Set<string>();
+      const place = (id: string, path: Set<string>) => {
+        if (placed.has(id) || path.has(id)) return;
+        path.add(id);
+        for (const next of [...(edges.get(id) ?? [])].sort()) if (inSet.has(next)) place(next, path);
+        placed.add(id);
+        ordered.push(id);
+      };
+      for (const id of [...ids].sort()) place(id, new Set());
+      return ordered;
+    };
+    for (let round = 0; round < 500; round++) {
+      const names = Array.from({ length: 1 + random(12) }, (_, i) => `j${i}`);
+      const edges = new Map(names.map((id) => [id, names.filter(() => random(4) === 0)]));
+      const ids = names.filter(() => random(3) !== 0);
+      expect(dependencyOrder(ids, edges)).toEqual(recursive(ids, edges));
+    }
+  });
+
+  test("a pipeline of 100,000 steps whose last step sorts first is ordered without running out of stack", () => {
+    const name = (step: number) => `k${String(99_999 - step).padStart(5, "0")}`;
+    const ids = Array.from({ length: 100_000 }, (_, step) => name(step));
+    const edges = new Map(ids.map((id, step) => [id, step === 0 ? [] : [name(step - 1)]]));
+    const ordered = dependencyOrder(ids, edges);
+    expect(ordered[0]).toBe(name(0));
+    expect(ordered.at(-1)).toBe(name(99_999));
+  });
 });
 
 describe("dependencyEndedError", () => {
