@@ -305,6 +305,11 @@ export interface ProgressUpdate {
 
 export interface JobProgressSaveParams {
   updates: ProgressUpdate[];
+  /**
+   * Leave a row another transaction holds for the next report instead of waiting for it
+   * (PostgreSQL's row locks; SQLite has none). The periodic save sets it. Default false.
+   */
+  skipLocked?: boolean;
 }
 
 export interface JobResultSaveParams {

@@ -386,7 +386,7 @@ export function progressService(params: {
         return reports && update ? [{ reports, update }] : [];
       });
       if (changed.length === 0) return;
-      await params.store.jobProgressSave({ updates: changed.map((entry) => entry.update) });
+      await params.store.jobProgressSave({ updates: changed.map((entry) => entry.update), skipLocked: true });
       for (const { reports, update } of changed) reports.saved(update);
     },
   });

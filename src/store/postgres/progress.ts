@@ -19,17 +19,17 @@ export async function jobProgressSave(tx: SQL, params: JobProgressSaveParams): P
   if (params.updates.length === 0) return 0;
   const column = <T>(pick: (update: ProgressUpdate) => T): T[] => params.updates.map(pick);
   // Rows are locked in id order, as renewals and completion rounds lock a worker's jobs
-  // (run.ts). A row another transaction holds is skipped, not waited for: its progress waits
-  // for the job's next report, and a save queued behind the lock would hold one of the
-  // worker's two connections, the one the lease watch needs to ask whether a renewal queued
-  // behind the same lock still holds the job.
+  // (run.ts). The periodic save skips a row another transaction holds (skipLocked): its
+  // progress waits for the job's next report, where a save queued behind the lock would hold
+  // one of the worker's two connections while the job runs. The last save, as the attempt
+  // ends, waits like the result's.
   const rows = await tx`
     WITH u AS (
       SELECT * FROM unnest(${column((u) => u.id)}::text[], ${column((u) => u.token)}::int[],
                            ${column((u) => u.pct)}::int[], ${column((u) => u.message)}::text[]) AS u(id, token, pct, message)
     ), locked AS (
       SELECT jobs.id FROM jobs JOIN u ON jobs.id = u.id AND jobs.token = u.token
-      WHERE jobs.state = 'processing' ORDER BY jobs.id FOR UPDATE OF jobs SKIP LOCKED
+      WHERE jobs.state = 'processing' ORDER BY jobs.id FOR UPDATE OF jobs ${tx.unsafe(params.skipLocked ? "SKIP LOCKED" : "")}
     )
     UPDATE jobs SET progress_pct = u.pct, progress_message = u.message
     FROM u JOIN locked ON locked.id = u.id
