@@ -22,7 +22,8 @@ export class UserError extends Error {
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what gets escaped
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
 
-function oneLine(text: string): string {
+/** `text` on one line: control characters (a key with a CR in it, say) written as escapes. */
+export function oneLine(text: string): string {
   return text.replace(CONTROL_CHARACTERS, (ch) =>
     ch === "\n" ? "\\n" : `\\x${ch.charCodeAt(0).toString(16).padStart(2, "0")}`,
   );

@@ -18,6 +18,7 @@
  */
 
 import type { Node } from "yaml";
+import { oneLine } from "../core/errors.ts";
 import { jsonErrorOffset } from "../core/json-text.ts";
 import type { JobSpec } from "../core/spec.ts";
 import {
@@ -147,7 +148,14 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
     const key = JSON.stringify([offset, field, message]);
     if (reported.has(key)) return;
     reported.add(key);
-    result.problems.push({ file: rel, ...place(offset), field, message, hint });
+    // Every message is one line, as a UserError's: a key may hold a CR or a newline.
+    result.problems.push({
+      file: rel,
+      ...place(offset),
+      field,
+      message: oneLine(message),
+      hint: oneLine(hint),
+    });
   };
   const done = () => {
     if (result.problems.length > 0) result.jobs = [];
