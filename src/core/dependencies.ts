@@ -147,9 +147,16 @@ export function cascadeOf(
   waits: ReadonlyMap<string, readonly string[]>,
   stateOf: (id: string) => JobState | null,
 ): Map<string, string[]> {
+  // Lists grown in place and a queue read by index: a job ten thousand others wait for must
+  // not cost a copy of the list per dependent, nor a shift of the queue per step.
   const dependents = new Map<string, string[]>();
-  for (const [id, after] of waits)
-    for (const dependsOn of after) dependents.set(dependsOn, [...(dependents.get(dependsOn) ?? []), id]);
+  for (const [id, after] of waits) {
+    for (const dependsOn of after) {
+      const list = dependents.get(dependsOn);
+      if (list) list.push(id);
+      else dependents.set(dependsOn, [id]);
+    }
+  }
   const isRoot = new Set(roots);
   const taken = new Set<string>();
   const result = new Map<string, string[]>();
@@ -157,11 +164,11 @@ export function cascadeOf(
     const canceled: string[] = [];
     const seen = new Set([root]);
     const queue = [...(dependents.get(root) ?? [])];
-    while (queue.length > 0) {
-      const id = queue.shift() as string;
+    for (let next = 0; next < queue.length; next++) {
+      const id = queue[next] as string;
       if (seen.has(id)) continue;
       seen.add(id);
-      queue.push(...(dependents.get(id) ?? []));
+      for (const dependent of dependents.get(id) ?? []) queue.push(dependent);
       const state = stateOf(id);
       if (isRoot.has(id) || taken.has(id) || (state !== "pending" && state !== "failed")) continue;
       taken.add(id);
