@@ -67,11 +67,12 @@ export interface Store {
   jobImportStream(params: P.JobImportStreamParams): Promise<ImportResult>;
   jobGet(params: P.ById): Promise<Job | null>;
   /**
-   * jobGet that waits for nothing the store's other work waits for: on PostgreSQL a
-   * connection of its own, beside a pool whose connections may wait on a row lock. For the
-   * lease watch (worker/lease-watch.ts), which asks it rarely.
+   * jobGet of each of `ids` (null where there is none), waiting for nothing the store's other
+   * work waits for: on PostgreSQL one connection of its own for them all, beside a pool whose
+   * connections may wait on a row lock. For the lease watch (worker/lease-watch.ts), which
+   * asks rarely.
    */
-  jobGetApart(params: P.ById): Promise<Job | null>;
+  jobsGetApart(params: { ids: string[] }): Promise<(Job | null)[]>;
   /** Insertion order. */
   jobList(params: P.JobListParams): Promise<Job[]>;
   jobCounts(): Promise<StateCounts>;

@@ -72,15 +72,20 @@ export function leaseWatch(params: LeaseWatchParams): PeriodicService {
       const unrenewed = params.slots.unrenewed();
       if (unrenewed.length === 0) return;
       const ms = Math.min(PROBE_MS, params.config().leaseMs / 4);
-      const rows = await Promise.all(
-        unrenewed.map((slot) => answerWithin(params.store.jobGetApart({ id: slot.job.id }), ms)),
+      // One read for them all, on one connection: a lock held for minutes over many slots
+      // must not open a connection per slot every second.
+      const answer = await answerWithin(
+        params.store.jobsGetApart({ ids: unrenewed.map((slot) => slot.job.id) }),
+        ms,
       );
+      const rowOf = (index: number): Job | null | typeof NO_ANSWER =>
+        answer === NO_ANSWER ? NO_ANSWER : (answer[index] ?? null);
       // A renewal that came back meanwhile decided for itself.
       const still = new Set(params.slots.unrenewed());
       const unanswered: Slot[] = [];
       unrenewed.forEach((slot, index) => {
         if (!still.has(slot)) return;
-        const verdict = judge(slot, rows[index] ?? NO_ANSWER);
+        const verdict = judge(slot, rowOf(index));
         if (verdict === "unanswered") unanswered.push(slot);
         else if (verdict !== "held") params.slots.lost(verdict);
       });

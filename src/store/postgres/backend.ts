@@ -138,10 +138,12 @@ export class PostgresStore implements Store {
   jobGet(params: P.ById) {
     return this.read((sql) => getJob(sql, params));
   }
-  async jobGetApart(params: P.ById) {
+  async jobsGetApart(params: { ids: string[] }) {
     const side = sideConnection(this.connection);
     try {
-      return await withFailures(this.connection.target, () => getJob(side, params));
+      return await withFailures(this.connection.target, () =>
+        Promise.all(params.ids.map((id) => getJob(side, { id }))),
+      );
     } finally {
       await side.close({ timeout: 0 }).catch(() => {});
     }

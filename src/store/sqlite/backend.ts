@@ -136,8 +136,8 @@ export class SqliteStore implements Store {
     return this.read((db) => getJob(db, params));
   }
   // One connection, and reads never wait for a writer: a plain read is already apart.
-  jobGetApart(params: P.ById) {
-    return this.jobGet(params);
+  jobsGetApart(params: { ids: string[] }) {
+    return Promise.all(params.ids.map((id) => this.jobGet({ id })));
   }
   jobList(params: P.JobListParams) {
     return this.read((db) => listJobs(db, params));
