@@ -99,8 +99,9 @@ export async function retryAllDead(store: Store, now: number): Promise<Job[]> {
  */
 export async function purgedDependencyWarnings(store: Store, jobs: readonly Job[]): Promise<string[]> {
   const named = [...new Set(jobs.flatMap((job) => job.spec.after ?? []))];
-  const present = await Promise.all(named.map(async (id) => (await store.jobGet({ id })) !== null));
-  const purged = new Set(named.filter((_, index) => !present[index]));
+  if (named.length === 0) return [];
+  const present = new Set((await store.jobDeclarations({ ids: named })).map((row) => row.id));
+  const purged = new Set(named.filter((id) => !present.has(id)));
   return jobs.flatMap((job) =>
     (job.spec.after ?? [])
       .filter((dependency) => purged.has(dependency))

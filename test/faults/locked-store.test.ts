@@ -24,6 +24,7 @@ import {
   backends,
   Harness,
   type Queue,
+  type RunningWorker,
   silenceableStore,
   stallableHeartbeats,
 } from "../worker/in-process.ts";
@@ -53,6 +54,15 @@ function gatedJob(h: Harness, id: string): { spec: Record<string, unknown>; star
   const go = join(h.queue.home.home, `${id}.go`);
   const command = `touch ${started}; while [ ! -e ${go} ]; do sleep 0.05; done; echo '{"ok":true}' > "$QUEUECTL_RESULT"`;
   return { spec: { id, command, max_retries: 0 }, started, go };
+}
+
+/** Waits for the worker to say `said` (an error event) and for the job's process to be gone. */
+async function leaseGivenUp(worker: RunningWorker, said: string, jobPid: number): Promise<void> {
+  await waitFor(() => worker.events.some((event) => event.type === "error" && event.message.includes(said)), {
+    timeoutMs: 60_000,
+    what: "the worker to give the lease up",
+  });
+  await waitFor(() => !isProcessAlive(jobPid), { timeoutMs: 15_000, what: "the job to be stopped" });
 }
 
 /**
@@ -228,16 +238,7 @@ for (const backend of backends) {
         // from now on, as when a network store becomes unreachable.
         const lock = await holdLock(h.queue, "long", 60_000);
         try {
-          await waitFor(
-            () =>
-              worker.events.some(
-                (event) =>
-                  event.type === "error" &&
-                  event.message.includes("job long: its lease could not be renewed for 2s; stopping it"),
-              ),
-            { timeoutMs: 60_000, what: "the worker to give the lease up" },
-          );
-          await waitFor(() => !isProcessAlive(jobPid), { timeoutMs: 15_000, what: "the job to be stopped" });
+          await leaseGivenUp(worker, "job long: its lease could not be renewed for 2s; stopping it", jobPid);
           // The worker itself goes on: the store may come back.
           expect(worker.events.some((event) => event.type === "stopped")).toBe(false);
         } finally {
@@ -326,16 +327,7 @@ for (const backend of backends) {
       const jobPid = await startLongJob(h, store, "cut-off");
       silent.stall();
       try {
-        await waitFor(
-          () =>
-            worker.events.some(
-              (event) =>
-                event.type === "error" &&
-                event.message.includes("job cut-off: its lease could not be renewed"),
-            ),
-          { timeoutMs: 30_000, what: "the worker to give the lease up while its renewal hangs" },
-        );
-        await waitFor(() => !isProcessAlive(jobPid), { timeoutMs: 15_000, what: "the job to be stopped" });
+        await leaseGivenUp(worker, "job cut-off: its lease could not be renewed", jobPid);
       } finally {
         silent.resume();
       }

@@ -226,12 +226,7 @@ export async function openConnection(
   mustExist = false,
 ): Promise<PostgresConnection> {
   const target = parsePostgresUrl(url);
-  const sql = new SQL(target.url, {
-    max: connections,
-    connectionTimeout: 10,
-    idleTimeout: 60,
-    connection: { application_name: "queuectl", ...(target.schema ? { search_path: target.schema } : {}) },
-  });
+  const sql = client(target.url, connections, target.schema);
   try {
     let schema = target.schema;
     if (schema === null) {
@@ -270,10 +265,16 @@ export async function openConnection(
  * may line a query up behind it). The caller closes it.
  */
 export function sideConnection(connection: PostgresConnection): SQL {
-  return new SQL(connection.target.url, {
-    max: 1,
+  return client(connection.target.url, 1, connection.schema);
+}
+
+/** A Bun.sql client as this store opens every one: `schema` null leaves the server's search_path. */
+function client(url: string, connections: number, schema: string | null): SQL {
+  return new SQL(url, {
+    max: connections,
     connectionTimeout: 10,
-    connection: { application_name: "queuectl", search_path: connection.schema },
+    idleTimeout: 60,
+    connection: { application_name: "queuectl", ...(schema ? { search_path: schema } : {}) },
   });
 }
 
