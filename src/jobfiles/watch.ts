@@ -19,6 +19,7 @@ import { assertNotNested } from "./folder-nesting.ts";
 import { type Reading, refreshFromScan, refreshPath } from "./folder-refresh.ts";
 import { readFolderSettings, SETTINGS_FILE } from "./folder-settings.ts";
 import { type FolderIdentity, identifyJobsFolder, scanJobsFolder, whyFolderChanged } from "./scan.ts";
+import { SettingsChangeHold } from "./settings-change.ts";
 import { reconcile } from "./sync.ts";
 import type { SyncOutcome } from "./sync-outcome.ts";
 import {
@@ -185,6 +186,8 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
 
   /** The sync of the paths events named, and of waiting or missing files whose time has come. */
   const syncPaths = async (): Promise<void> => {
+    // A settings change waits for the folder to fall quiet, and then syncs all of it.
+    if (settingsHold.holding) return;
     // Only a full sync re-reads a forgotten model, catches the store up with a model whose
     // last plan failed, follows a replaced folder, or reports why the folder is unusable now.
     if (!seeded || !applied || whyFolderChanged(options.dir, opened, allowShared) !== null) {
@@ -295,10 +298,27 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
     return next;
   };
 
+  // The folder's settings file renames every id it declares: only a full sync can apply that,
+  // and only once the files of the same checkout are all there (settings-change.ts).
+  const settingsHold = new SettingsChangeHold({
+    root: () => model.root,
+    quietMs: settleMs,
+    onQuiet: () => {
+      if (!closed) syncNow().catch(reportError);
+    },
+  });
+
   const onPath = (rel: string | null): void => {
     if (closed) return;
-    // The folder's settings file renames every id it declares: only a full sync can apply that.
-    if (rel === null || rel === SETTINGS_FILE) {
+    if (rel === SETTINGS_FILE) {
+      settingsHold.settingsChanged();
+      return;
+    }
+    if (settingsHold.holding) {
+      settingsHold.folderChanged();
+      return;
+    }
+    if (rel === null) {
       syncNow().catch(reportError);
       return;
     }
@@ -323,7 +343,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
     onError: reportError,
   });
   const resync = setInterval(() => {
-    if (!closed && !pendingFull) enqueue(() => fullSync(true)).catch(reportError);
+    if (!closed && !pendingFull && !settingsHold.holding) enqueue(() => fullSync(true)).catch(reportError);
   }, options.resyncMs ?? DEFAULT_RESYNC_MS);
   const heartbeat = setInterval(() => {
     store.folderWatcherBeat({ ...registration, now: now() }).catch(() => {});
@@ -333,6 +353,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
     if (closed) return;
     closed = true;
     for (const timer of [burstTimer, wakeTimer]) if (timer !== null) clearTimeout(timer);
+    settingsHold.close();
     clearInterval(resync);
     clearInterval(heartbeat);
     events.close();

@@ -1,0 +1,106 @@
+/**
+ * A watcher and a checkout that changes the folder's namespace: the new namespace is
+ * applied only with the files of the same checkout, whichever git writes first, and not
+ * while git still holds its index lock. Real folder, real SQLite file, real fs events.
+ */
+
+import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { gitIndexLockOf } from "../../src/jobfiles/settings-change.ts";
+import type { SyncOutcome } from "../../src/jobfiles/sync-outcome.ts";
+import type { JobfileWatcher } from "../../src/jobfiles/watch.ts";
+import type { Store } from "../../src/store/store.ts";
+import { waitFor } from "../helpers/cli.ts";
+import { type JobsFixture, jobsFixture } from "./helpers.ts";
+import { commandOf, dropSettled, startWatched } from "./watch-helpers.ts";
+
+setDefaultTimeout(60_000);
+
+let fixture: JobsFixture;
+const running: JobfileWatcher[] = [];
+
+afterEach(async () => {
+  for (const watcher of running.splice(0)) await watcher.close();
+  fixture?.cleanup();
+});
+
+const SETTLE_MS = 200;
+/** What each commit declares: any other (id, command) pair is a job no commit declares. */
+const COMMITTED = new Set(["a=echo main-a", "b=echo main-b", "ns/a=echo ns-a", "ns/b=echo ns-b"]);
+
+function declaredPairs(outcomes: SyncOutcome[]): string[] {
+  return outcomes.flatMap((outcome) =>
+    outcome.plan.changes.flatMap((change) => (change.job ? [`${change.id}=${change.job.spec.command}`] : [])),
+  );
+}
+
+async function mainCheckedOut(): Promise<{ store: Store; outcomes: SyncOutcome[] }> {
+  fixture = jobsFixture();
+  dropSettled(fixture.dir, "a.yaml", "command: echo main-a\n");
+  dropSettled(fixture.dir, "b.yaml", "command: echo main-b\n");
+  const { store, outcomes } = await startWatched(fixture, running, { settleMs: SETTLE_MS });
+  expect(await commandOf(store, "a")).toBe("echo main-a");
+  return { store, outcomes };
+}
+
+function writeNamespace(): void {
+  writeFileSync(join(fixture.dir, ".queuectl.yaml"), "namespace: ns\n");
+}
+
+function writeNamespacedFiles(): void {
+  writeFileSync(join(fixture.dir, "a.yaml"), "command: echo ns-a\n");
+  writeFileSync(join(fixture.dir, "b.yaml"), "command: echo ns-b\n");
+}
+
+async function nsApplied(store: Store): Promise<void> {
+  await waitFor(
+    async () =>
+      (await commandOf(store, "ns/a")) === "echo ns-a" && (await commandOf(store, "ns/b")) === "echo ns-b",
+    { what: "the checkout's jobs under the new namespace" },
+  );
+}
+
+describe("a watcher and a checkout that changes the namespace", () => {
+  for (const order of ["settings file first", "jobfiles first"] as const) {
+    test(`pairs the namespace only with its own files (${order})`, async () => {
+      const { store, outcomes } = await mainCheckedOut();
+      const [first, second] =
+        order === "settings file first"
+          ? [writeNamespace, writeNamespacedFiles]
+          : [writeNamespacedFiles, writeNamespace];
+      first();
+      // Part of the scenario, not a wait for a condition: git writes a checkout over some time.
+      await Bun.sleep(50);
+      second();
+      await nsApplied(store);
+      const strays = declaredPairs(outcomes).filter((pair) => !COMMITTED.has(pair));
+      expect(strays).toEqual([]);
+    });
+  }
+
+  test("waits while git holds its index lock, then applies the folder as it stands", async () => {
+    const { store } = await mainCheckedOut();
+    const gitDir = join(fixture.home, ".git");
+    mkdirSync(gitDir);
+    writeFileSync(join(gitDir, "index.lock"), "");
+    expect(gitIndexLockOf(fixture.dir)).toBe(join(gitDir, "index.lock"));
+    writeNamespace();
+    writeNamespacedFiles();
+    const heldUntil = Date.now() + SETTLE_MS * 4;
+    await waitFor(() => Date.now() >= heldUntil, { what: "four settle times with the lock held" });
+    expect(await store.jobGet({ id: "ns/a" })).toBeNull();
+    rmSync(join(gitDir, "index.lock"));
+    await nsApplied(store);
+  });
+
+  test("a linked work tree's lock is found through its .git file", () => {
+    fixture = jobsFixture();
+    const linked = join(fixture.home, "admin", "worktrees", "w1");
+    mkdirSync(linked, { recursive: true });
+    writeFileSync(join(fixture.home, ".git"), `gitdir: ${linked}\n`);
+    expect(gitIndexLockOf(fixture.dir)).toBe(join(linked, "index.lock"));
+    writeFileSync(join(fixture.home, ".git"), "gitdir: admin/worktrees/w1\n");
+    expect(gitIndexLockOf(fixture.dir)).toBe(join(linked, "index.lock"));
+  });
+});
