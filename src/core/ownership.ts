@@ -67,12 +67,13 @@ export type FolderPresence = "present" | "absent" | "unknown";
 /**
  * Whether another folder counts as gone, so that its jobs are taken over without `--adopt`:
  * only when this host sees that it is not there (not that it cannot look: another user's
- * home) and no other host keeps it. Hosts sharing one PostgreSQL queue each sync folders on
- * their own disks, so a folder last synced or watched from another host says nothing by
- * being absent here.
+ * home) and nothing keeps it: no other host, and no live watcher here. Hosts sharing one
+ * PostgreSQL queue each sync folders on their own disks, so a folder last synced or watched
+ * from another host says nothing by being absent here; and a folder watched here is only
+ * away for a while (its repo checked out at a commit without it).
  */
-export function ownerGone(onDisk: FolderPresence, keptByAnotherHost: boolean): boolean {
-  return onDisk === "absent" && !keptByAnotherHost;
+export function ownerGone(onDisk: FolderPresence, stillKept: boolean): boolean {
+  return onDisk === "absent" && !stillKept;
 }
 
 /**

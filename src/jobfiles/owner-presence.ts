@@ -1,7 +1,9 @@
 /**
  * Which other folders, named as owners of rows and schedules this folder wants, count as
  * gone (ownership.ts, ownerGone): looked up on this host's disk, and, for any that is not
- * there, in the store's record of which hosts sync and watch each folder.
+ * there, in the store's record of which hosts sync and watch each folder. A folder a live
+ * watcher on this host keeps is not gone either: its repo is only checked out, for now, at
+ * a commit without it, and the watcher will sync it again when it comes back.
  */
 
 import { statSync } from "node:fs";
@@ -10,7 +12,9 @@ import { type FolderPresence, ownerGone } from "../core/ownership.ts";
 import { isOwnedBy, ownerKey } from "../core/reconcile.ts";
 import type { JobfileFolder } from "../store/folder-records.ts";
 import type { Store } from "../store/store.ts";
+import { isProcessAlive } from "../worker/process-info.ts";
 import type { DeclaredSchedule } from "./plan-schedules.ts";
+import { isWatcherAlive, type LivenessCheck } from "./sync-record.ts";
 
 /** ENOENT and ENOTDIR say the path is not there; EACCES and the rest only that it cannot be seen. */
 function presenceOnDisk(path: string): FolderPresence {
@@ -23,13 +27,13 @@ function presenceOnDisk(path: string): FolderPresence {
   }
 }
 
-/** Whether a host other than `host` last synced `owner`, or watches it. */
-function keptByAnotherHost(owner: string, folders: readonly JobfileFolder[], host: string): boolean {
+/** Whether a host other than this one last synced `owner` or watches it, or a live watcher here does. */
+function stillKept(owner: string, folders: readonly JobfileFolder[], check: LivenessCheck): boolean {
   return folders.some(
     (entry) =>
       (entry.folder === owner || entry.lastSync?.target === owner) &&
-      ((entry.lastSync !== null && entry.lastSync.host !== host) ||
-        entry.watchers.some((watcher) => watcher.host !== host)),
+      ((entry.lastSync !== null && entry.lastSync.host !== check.host) ||
+        entry.watchers.some((watcher) => watcher.host !== check.host || isWatcherAlive(watcher, check))),
   );
 }
 
@@ -50,10 +54,10 @@ export async function missingOwners(
     .map((owner) => ({ owner, onDisk: presenceOnDisk(owner) }));
   // The folder records are read only when some owner is not on this disk: rarely.
   const folders = candidates.some((entry) => entry.onDisk === "absent") ? await store.folderList() : [];
-  const host = hostName();
+  const check: LivenessCheck = { now: Date.now(), host: hostName(), isProcessAlive };
   const missing = new Set<string>();
   for (const { owner, onDisk } of candidates) {
-    if (ownerGone(onDisk, keptByAnotherHost(owner, folders, host))) missing.add(owner);
+    if (ownerGone(onDisk, stillKept(owner, folders, check))) missing.add(owner);
   }
   return missing;
 }

@@ -8,6 +8,7 @@ import { expect, setDefaultTimeout, test } from "bun:test";
 import { cpSync, mkdirSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../../src/core/errors.ts";
+import { hostName } from "../../src/core/home.ts";
 import { planLines } from "../../src/render/sync.ts";
 import { type BackendTest, claimAll, completeAll, forEachBackend, jobOf, sync } from "./helpers.ts";
 
@@ -126,6 +127,29 @@ forEachBackend("ownership", (t) => {
     expect((await jobOf(t.store, "build")).spec.command).toBe("echo a");
     expect(await actions(t, b, { adopt: true })).toEqual(["build replace"]);
     expect((await jobOf(t.store, "build")).spec.command).toBe("echo b");
+  });
+
+  test("a folder a live watcher on this host keeps is not gone while it is absent: refused", async () => {
+    await t.setUp();
+    const a = repo(t, "repo-a", { "build.yaml": "command: echo a\n" });
+    await sync(t.store, a);
+    // This process stands for the watcher: its pid runs and its heartbeat is fresh.
+    await t.store.folderWatcherClaim({
+      folder: a,
+      host: hostName(),
+      pid: process.pid,
+      now: Date.now(),
+      replacePid: null,
+    });
+    // The repo checked out, for now, at a commit without the folder.
+    rmSync(a, { recursive: true });
+    const b = repo(t, "repo-b", { "build.yaml": "command: echo b\n" });
+    const refused = await sync(t.store, b);
+    expect(refused.plan.errors[0]?.message).toBe(`id "build" belongs to the jobs folder ${a}, not to ${b}`);
+    expect((await jobOf(t.store, "build")).spec.command).toBe("echo a");
+    // Once the watcher is gone, so is the folder.
+    await t.store.folderWatcherRemove({ folder: a, host: hostName(), pid: process.pid });
+    expect(await actions(t, b)).toEqual(["build replace"]);
   });
 
   test("a folder last synced from this host and absent here is gone: its jobs are taken over", async () => {
