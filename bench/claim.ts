@@ -1,8 +1,12 @@
 /**
  * Row 5: queue overhead without spawning — claim and complete cycles, in process, on a
  * 100k-job table, the way `worker run` does them: each transaction completes the jobs that
- * ended and claims as many again (`jobCompleteAndClaim`), so a worker with N slots carries
- * up to N of each per transaction. Every job still gets its own attempt row, token and lease.
+ * ended and claims as many again (`jobCompleteAndClaim`). A worker with N slots claims ahead
+ * as well (run-gate.ts): after runs that took next to no time it holds N + `--prefetch`
+ * (8 by default) jobs, so each of its transactions carries up to that many of each. The row
+ * with the goal measures that; a second row measures a worker that claims only for its free
+ * slots (`--prefetch 0`), for comparison. Every job still gets its own attempt row, token
+ * and lease, taken when it is claimed.
  */
 
 import { join } from "node:path";
@@ -10,6 +14,7 @@ import { SQL } from "bun";
 import { openStore } from "../src/store/open.ts";
 import { SqliteStore } from "../src/store/sqlite/backend.ts";
 import type { RunResult, Store } from "../src/store/store.ts";
+import { AHEAD_HOLD_MS, claimsAhead, DEFAULT_PREFETCH } from "../src/worker/run-gate.ts";
 import { type BenchContext, type BenchRow, benchHome, fmtCount, fmtRate, perSecond } from "./harness.ts";
 import { pgSkipped, withPgSchema } from "./postgres.ts";
 
@@ -39,17 +44,25 @@ export async function seedJobs(store: Store, count: number): Promise<void> {
 }
 
 /**
- * Runs `cycles` claim + complete cycles as a worker with `slots` slots does when its jobs
- * end at once: each round completes the jobs of the last one and claims `slots` more.
+ * Jobs a worker with `slots` slots holds when its runs take no time: its free slots and, with
+ * a `prefetch` above 0, the jobs it then claims ahead (the worker's own rule, claimsAhead).
  */
-export async function completeAndClaimMs(store: Store, cycles: number, slots: number): Promise<number> {
+export function heldPerRound(slots: number, prefetch: number): number {
+  return slots + claimsAhead([0], slots, prefetch, AHEAD_HOLD_MS);
+}
+
+/**
+ * Runs `cycles` claim + complete cycles as a worker does when its jobs end at once: each
+ * round completes the jobs of the last one and claims `perRound` more.
+ */
+export async function completeAndClaimMs(store: Store, cycles: number, perRound: number): Promise<number> {
   const started = performance.now();
   let held: { id: string; token: number }[] = [];
   let completed = 0;
   while (completed < cycles) {
     const round = await store.jobCompleteAndClaim({
       completions: held.map((job) => ({ id: job.id, token: job.token, result: OK })),
-      claim: { workerId: "bench", host: "bench", leaseMs: 30_000, limit: slots },
+      claim: { workerId: "bench", host: "bench", leaseMs: 30_000, limit: perRound },
       now: Date.now(),
     });
     if (round.completed.some((done) => !done)) throw new Error("a completion was fenced off");
@@ -94,27 +107,36 @@ async function pgFloorMs(url: string, cycles: number): Promise<number> {
   }
 }
 
-function row(
-  backend: keyof typeof GOALS,
-  tableSize: number,
-  slots: number,
-  cycles: number,
-  elapsed: number,
-  floor: number,
-): BenchRow {
+interface Measured {
+  backend: keyof typeof GOALS;
+  tableSize: number;
+  slots: number;
+  prefetch: number;
+  cycles: number;
+  elapsed: number;
+  floor: number;
+}
+
+function row({ backend, tableSize, slots, prefetch, cycles, elapsed, floor }: Measured): BenchRow {
   const rate = perSecond(cycles, elapsed);
   const floorRate = perSecond(cycles, floor);
+  const held = heldPerRound(slots, prefetch);
+  const how = prefetch > 0 ? `default \`--prefetch ${prefetch}\`` : "`--prefetch 0`, for comparison";
   return {
     row: 5,
-    what: `claim + complete cycles in process, ${backend}, ${fmtCount(tableSize)}-job table, ${slots} slot${slots > 1 ? "s" : ""} (up to ${slots} of each per transaction)`,
+    what: `claim + complete cycles in process, ${backend}, ${fmtCount(tableSize)}-job table, ${slots} slot${slots > 1 ? "s" : ""}, ${how} (up to ${held} of each per transaction)`,
     value: fmtRate(rate, "cycles/s"),
     baseline: `${fmtRate(floorRate, "cycles/s")} (2 one-row write transactions per cycle)`,
     ratio: rate / floorRate,
-    goal: goalText(backend),
-    met: rate >= GOALS[backend],
+    // The worker as users run it carries the goal; the row without claims ahead shows what they buy.
+    goal: prefetch > 0 ? goalText(backend) : "—",
+    met: prefetch > 0 ? rate >= GOALS[backend] : null,
     score: rate,
   };
 }
+
+/** Both ways a worker may claim: as users run it, and claiming only for its free slots. */
+const PREFETCHES = [DEFAULT_PREFETCH, 0];
 
 export async function benchClaim(context: BenchContext): Promise<BenchRow[]> {
   const tableSize = context.size(100_000, 10_000);
@@ -129,9 +151,11 @@ export async function benchClaim(context: BenchContext): Promise<BenchRow[]> {
   try {
     await seedJobs(store, tableSize);
     for (const slots of SLOTS) {
-      const elapsed = await completeAndClaimMs(store, cycles, slots);
-      const floor = floorMs(store, cycles);
-      rows.push(row("SQLite", tableSize, slots, cycles, elapsed, floor));
+      for (const prefetch of PREFETCHES) {
+        const elapsed = await completeAndClaimMs(store, cycles, heldPerRound(slots, prefetch));
+        const floor = floorMs(store, cycles);
+        rows.push(row({ backend: "SQLite", tableSize, slots, prefetch, cycles, elapsed, floor }));
+      }
     }
   } finally {
     await store.close();
@@ -148,9 +172,13 @@ export async function benchClaim(context: BenchContext): Promise<BenchRow[]> {
     try {
       await seedJobs(pg, tableSize);
       for (const slots of SLOTS) {
-        const elapsed = await completeAndClaimMs(pg, pgCycles, slots);
-        const floor = await pgFloorMs(url, pgCycles);
-        rows.push(row("PostgreSQL", tableSize, slots, pgCycles, elapsed, floor));
+        for (const prefetch of PREFETCHES) {
+          const elapsed = await completeAndClaimMs(pg, pgCycles, heldPerRound(slots, prefetch));
+          const floor = await pgFloorMs(url, pgCycles);
+          rows.push(
+            row({ backend: "PostgreSQL", tableSize, slots, prefetch, cycles: pgCycles, elapsed, floor }),
+          );
+        }
       }
     } finally {
       await pg.close();
