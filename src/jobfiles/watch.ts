@@ -18,6 +18,7 @@ import { FolderModel, heldDeclarations } from "./folder-model.ts";
 import { assertNotNested } from "./folder-nesting.ts";
 import { type Reading, refreshFromScan, refreshPath } from "./folder-refresh.ts";
 import { readFolderSettings, SETTINGS_FILE } from "./folder-settings.ts";
+import { RefusalRetry } from "./refusal-retry.ts";
 import { type FolderIdentity, identifyJobsFolder, scanJobsFolder, whyFolderChanged } from "./scan.ts";
 import { SettingsChangeHold } from "./settings-change.ts";
 import { reconcile } from "./sync.ts";
@@ -99,6 +100,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
   const now = options.now ?? Date.now;
   const settleMs = options.settleMs ?? DEFAULT_SETTLE_MS;
   const debounceMs = options.debounceMs ?? DEFAULT_DEBOUNCE_MS;
+  const resyncMs = options.resyncMs ?? DEFAULT_RESYNC_MS;
   const identity = options.identity ?? { host: hostName(), pid: process.pid, isProcessAlive: () => true };
   const folder = folderKey(options.dir);
   const registration = { folder, host: identity.host, pid: identity.pid };
@@ -181,8 +183,13 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
       syncRunOf({ folder, by: "watch", outcome, problems: model.allProblems(), now: at, target }),
     );
     options.onSync?.(outcome);
+    refusalRetry.afterSync(!closed && model.hasPlanProblems());
     return outcome;
   };
+
+  const refusalRetry = new RefusalRetry(() => {
+    if (!closed && !pendingFull && !settingsHold.holding) enqueue(() => fullSync(true)).catch(reportError);
+  }, resyncMs);
 
   /** The sync of the paths events named, and of waiting or missing files whose time has come. */
   const syncPaths = async (): Promise<void> => {
@@ -344,7 +351,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
   });
   const resync = setInterval(() => {
     if (!closed && !pendingFull && !settingsHold.holding) enqueue(() => fullSync(true)).catch(reportError);
-  }, options.resyncMs ?? DEFAULT_RESYNC_MS);
+  }, resyncMs);
   const heartbeat = setInterval(() => {
     store.folderWatcherBeat({ ...registration, now: now() }).catch(() => {});
   }, options.heartbeatMs ?? WATCHER_HEARTBEAT_MS);
@@ -353,6 +360,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
     if (closed) return;
     closed = true;
     for (const timer of [burstTimer, wakeTimer]) if (timer !== null) clearTimeout(timer);
+    refusalRetry.close();
     settingsHold.close();
     clearInterval(resync);
     clearInterval(heartbeat);

@@ -6,10 +6,10 @@
  */
 
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { chmodSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { planHasChanges, plannedOf } from "../../src/jobfiles/plan.ts";
-import type { JobfileWatcher } from "../../src/jobfiles/watch.ts";
+import { type JobfileWatcher, startWatcher } from "../../src/jobfiles/watch.ts";
 import { waitFor } from "../helpers/cli.ts";
 import { type JobsFixture, jobOf, jobsFixture, sync } from "./helpers.ts";
 import { all, commandOf, dropSettled, startWatched } from "./watch-helpers.ts";
@@ -93,6 +93,22 @@ describe("the watcher's event path", () => {
     expect((await jobOf(store, "x")).source).toBe(join(fixture.root, "b.yaml"));
     expect(all(outcomes, (o) => o.applied?.cancel ?? [])).toEqual([]);
     expect(planHasChanges((await sync(store, fixture.dir, { dryRun: true })).plan)).toBe(false);
+  });
+
+  test("a file moved from one watched folder to another is taken over within seconds, not at the next re-sync", async () => {
+    fixture = jobsFixture();
+    dropSettled(fixture.dir, "x.yaml", "command: echo x\n");
+    const { store } = await startWatched(fixture, running);
+    const ops = join(fixture.home, "ops");
+    mkdirSync(ops, { mode: 0o700 });
+    running.push(await startWatcher({ store, dir: ops }));
+    renameSync(join(fixture.dir, "x.yaml"), join(ops, "x.yaml"));
+    const movedTo = join(realpathSync(ops), "x.yaml");
+    // The re-sync comes only after a minute: well past this wait.
+    await waitFor(async () => (await store.jobGet({ id: "x" }))?.source === movedTo, {
+      what: "x declared by the folder it moved to",
+      timeoutMs: 20_000,
+    });
   });
 
   test("a duplicate id blocks both files until one is fixed, then the other applies again", async () => {

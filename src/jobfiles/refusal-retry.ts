@@ -1,0 +1,41 @@
+/**
+ * While a watched folder's plan refuses something, the watcher plans it again sooner than
+ * its periodic re-sync: the other folder holding an id may let go of it at any moment. A
+ * file moved from one watched folder to another is refused by the second until the first
+ * one's removal has settled; left to the re-sync, its job stayed undeclared for up to a
+ * minute. The waits double from REFUSAL_RETRY_FIRST_MS up to the re-sync's period, and start
+ * over once a plan refuses nothing.
+ */
+
+/** The first wait before a refused plan is made again (1 s). */
+export const REFUSAL_RETRY_FIRST_MS = 1_000;
+
+export class RefusalRetry {
+  private waitMs = 0;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+
+  /** `plan`: a full sync that plans the folder again; `maxMs`: the periodic re-sync's period. */
+  constructor(
+    private readonly plan: () => void,
+    private readonly maxMs: number,
+  ) {}
+
+  /** After every sync: `refused` says whether the folder's plan still refuses something. */
+  afterSync(refused: boolean): void {
+    this.close();
+    if (!refused) {
+      this.waitMs = 0;
+      return;
+    }
+    this.waitMs = Math.min(this.maxMs, this.waitMs === 0 ? REFUSAL_RETRY_FIRST_MS : this.waitMs * 2);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.plan();
+    }, this.waitMs);
+  }
+
+  close(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
