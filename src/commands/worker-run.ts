@@ -4,7 +4,7 @@ import type { CAC } from "cac";
 import { TEXT_OPTION } from "../cli-argv.ts";
 import { ensureHome, hostName, queuectlHome } from "../core/home.ts";
 import { printWorkerEvent } from "../render/worker-events.ts";
-import { LONG_RUNNING_CONNECTIONS, openStore } from "../store/open.ts";
+import { LONG_RUNNING_CONNECTIONS, openStore, WORKER_IDLE_IN_TRANSACTION_MS } from "../store/open.ts";
 import { Worker } from "../worker/loop.ts";
 import { assertOwnStore } from "../worker/own-store.ts";
 import { RELEASE_SIGNAL, STOP_SIGNAL, WAKE_SIGNAL } from "../worker/signals.ts";
@@ -23,6 +23,7 @@ async function runForeground(options: RunOptions): Promise<void> {
     synchronous: "NORMAL",
     checkpointInBackground: true,
     connections: LONG_RUNNING_CONNECTIONS,
+    idleInTransactionMs: WORKER_IDLE_IN_TRANSACTION_MS,
   });
   const worker = new Worker({
     store,

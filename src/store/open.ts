@@ -34,7 +34,17 @@ export interface OpenOptions {
    * On PostgreSQL, a schema without a queue is refused the same way. Default false.
    */
   mustExist?: boolean;
+  /**
+   * PostgreSQL: the server ends a transaction of this process that waits this long (ms) for
+   * its next statement, and with it the row locks it held. Workers set WORKER_IDLE_IN_TRANSACTION_MS,
+   * since their transactions never wait on anything but the server; commands that stream
+   * their input (`enqueue -f -`, `import`) may wait on a slow writer, and set none. Default none.
+   */
+  idleInTransactionMs?: number;
 }
+
+/** A worker's transactions end within milliseconds; one left open this long (60 s) has a frozen or lost worker. */
+export const WORKER_IDLE_IN_TRANSACTION_MS = 60_000;
 
 /** The pool a long-running process asks for (worker run, dashboard, watch); see `connections`. */
 export const LONG_RUNNING_CONNECTIONS = 2;
@@ -94,7 +104,12 @@ export async function openStore(options: OpenOptions = {}): Promise<Store> {
   const target = storeTarget(resolveStoreUrl(options.url));
   if ("postgres" in target) {
     const { openPostgresStore } = await import("./postgres/backend.ts");
-    return openPostgresStore(target.postgres, options.connections, options.mustExist);
+    return openPostgresStore(
+      target.postgres,
+      options.connections,
+      options.mustExist,
+      options.idleInTransactionMs ?? null,
+    );
   }
   const path = target.sqlite;
   if (dirname(path) === queuectlHome()) {

@@ -61,8 +61,9 @@ export async function openPostgresStore(
   url: string,
   connections?: number,
   mustExist = false,
+  idleInTransactionMs: number | null = null,
 ): Promise<PostgresStore> {
-  return new PostgresStore(await openConnection(url, connections, mustExist));
+  return new PostgresStore(await openConnection(url, connections, mustExist, idleInTransactionMs));
 }
 
 type Notify = () => Promise<void>;

@@ -217,6 +217,8 @@ export interface PostgresConnection {
   target: PostgresTarget;
   /** The schema holding the tables (`?schema=`, else the server's current_schema()). */
   schema: string;
+  /** How long the server lets a transaction of this process wait for its next statement (see client). */
+  idleInTransactionMs: number | null;
 }
 
 /** Opens the pool and brings the schema up to date; a failure closes the pool again. */
@@ -224,9 +226,10 @@ export async function openConnection(
   url: string,
   connections: number = DEFAULT_CONNECTIONS,
   mustExist = false,
+  idleInTransactionMs: number | null = null,
 ): Promise<PostgresConnection> {
   const target = parsePostgresUrl(url);
-  const sql = client(target.url, connections, target.schema);
+  const sql = client(target.url, connections, target.schema, idleInTransactionMs);
   try {
     let schema = target.schema;
     if (schema === null) {
@@ -252,7 +255,7 @@ export async function openConnection(
       const { migrateSchema } = await import("./migrations.ts");
       await migrateSchema(sql, schema, target.location);
     }
-    return { sql, target, schema };
+    return { sql, target, schema, idleInTransactionMs };
   } catch (error) {
     await sql.close({ timeout: 0 }).catch(() => {});
     throw describeFailure(target, error);
@@ -265,16 +268,32 @@ export async function openConnection(
  * may line a query up behind it). The caller closes it.
  */
 export function sideConnection(connection: PostgresConnection): SQL {
-  return client(connection.target.url, 1, connection.schema);
+  return client(connection.target.url, 1, connection.schema, connection.idleInTransactionMs);
 }
 
-/** A Bun.sql client as this store opens every one: `schema` null leaves the server's search_path. */
-function client(url: string, connections: number, schema: string | null): SQL {
+/**
+ * A Bun.sql client as this store opens every one: `schema` null leaves the server's
+ * search_path. With `idleInTransactionMs`, the server ends a transaction whose client has
+ * sent nothing for that long: a process frozen or cut off in the middle of one would keep
+ * its rows locked until TCP gives up on it, hours later.
+ */
+function client(
+  url: string,
+  connections: number,
+  schema: string | null,
+  idleInTransactionMs: number | null,
+): SQL {
   return new SQL(url, {
     max: connections,
     connectionTimeout: 10,
     idleTimeout: 60,
-    connection: { application_name: "queuectl", ...(schema ? { search_path: schema } : {}) },
+    connection: {
+      application_name: "queuectl",
+      ...(schema ? { search_path: schema } : {}),
+      ...(idleInTransactionMs === null
+        ? {}
+        : { idle_in_transaction_session_timeout: String(idleInTransactionMs) }),
+    },
   });
 }
 

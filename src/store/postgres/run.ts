@@ -92,6 +92,13 @@ export async function failJob(tx: SQL, schema: string, params: JobFailParams): P
   // A dead job cancels its dependents, and so does a failed one whose jobfile was removed
   // (it is canceled instead of retried); a plain retry leaves them waiting.
   await lockDependenciesShared(tx, schema);
+  // A rescue skips a row another transaction holds (a worker frozen or cut off in the middle
+  // of one keeps its rows locked until the server ends it): waiting would hold back the
+  // rescue of every other lapsed lease. The next check tries the row again.
+  if (params.onlyIfLeaseExpiredBefore !== undefined) {
+    const free = await tx`SELECT 1 FROM jobs WHERE id = ${params.id} FOR UPDATE SKIP LOCKED`;
+    if (free.length === 0) return null;
+  }
   const result = await tx`
     UPDATE jobs SET state = ${params.state}, next_run_at = ${params.nextRunAt}::bigint,
                     updated_at = ${params.now}::bigint, lease_until = NULL,
