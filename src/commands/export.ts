@@ -5,18 +5,21 @@
  * Jobs carry their spec, state, attempts and attempt history, timestamps, source, revision
  * and the jobfile bookkeeping, so a later sync on the new store neither re-runs finished
  * work nor forgets a removed file; config values, queue settings and schedules travel with
- * them. `import --merge` adds what the store lacks, skips ids it already has and keeps its
- * config and queue settings. The reading and checking of the lines is flow/import-read.ts's.
+ * them, and so do the revisions of purged jobfile jobs, which no job line carries. `import
+ * --merge` adds what the store lacks, skips ids it already has and keeps its config and queue
+ * settings. The reading and checking of the lines is flow/import-read.ts's.
  */
 
 import type { CAC } from "cac";
 import { canceledAtOnceWarnings } from "../core/dependencies.ts";
 import { DuplicateIdError, runtimeError, UserError } from "../core/errors.ts";
 import { missingDependencyWarnings } from "../core/import-waits.ts";
+import { historyById } from "../core/reconcile.ts";
 import { limitsText } from "../core/resource-limits.ts";
 import { inputChunks, spoolIfPipe, textLines } from "../core/text-lines.ts";
 import { findCanceledAtOnce } from "../flow/enqueue.ts";
-import { EXPORT_FORMAT, type ExportCounts, exportCounts, exportLine } from "../flow/export-format.ts";
+import { exportLine } from "../flow/export-format.ts";
+import { EXPORT_FORMAT, type ExportCounts, exportCounts } from "../flow/export-frame.ts";
 import { IMPORT_BATCH, importBatches } from "../flow/import-read.ts";
 import { colors, printJson, safeText } from "../render.ts";
 import type { JobRecord, Store } from "../store/store.ts";
@@ -109,6 +112,23 @@ async function writeJobs(store: Store, state: JobRecord["state"] | undefined, co
   } while (after !== null);
 }
 
+/**
+ * What the store remembers of purged jobfile jobs, one line per id. Read after the jobs, so a
+ * job purged while they were paged is still carried, here if not there (a line of each imports
+ * as one).
+ */
+async function writePurged(store: Store, counts: ExportCounts): Promise<void> {
+  const byId = historyById(await store.purgedRevisionList());
+  const lines = [...byId].map(([id, revisions]) =>
+    exportLine("purged", {
+      id,
+      revisions: revisions.map(({ revision, at }) => ({ revision, completed_at: at })),
+    }),
+  );
+  counts.purged = lines.length;
+  await writeOut(lines.join(""));
+}
+
 interface ImportOptions extends GlobalOptions {
   merge?: boolean;
 }
@@ -136,6 +156,7 @@ export function registerExportImport(cli: CAC): void {
         await writeOut(exportLine("export", { format: EXPORT_FORMAT }));
         if (state === undefined) await writeSettings(store, counts);
         await writeJobs(store, state, counts);
+        if (state === undefined) await writePurged(store, counts);
         await writeOut(exportLine("end", counts));
         if (process.stderr.isTTY) process.stderr.write(`${colors.green("✓")} Exported ${counts.jobs} jobs\n`);
       });

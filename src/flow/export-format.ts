@@ -6,13 +6,21 @@
  *   {"kind":"queue","name":"emails","concurrency":2,"paused":false}
  *   {"kind":"schedule","id":"nightly","spec":{…},"revision":…,"next_at":…,…}
  *   {"kind":"job","id":"job1","spec":{…},"state":"completed","attempts":1,…,"attempt_history":[…]}
- *   {"kind":"end","jobs":1,"attempts":1,"schedules":1,"queues":1,"config":1}
+ *   {"kind":"purged","id":"nightly-report","revisions":[{"revision":"9f…","completed_at":1764…}]}
+ *   {"kind":"end","jobs":1,"attempts":1,"schedules":1,"queues":1,"config":1,"purged":1}
  *
  * Timestamps are ms since the epoch. Every field is required, so a truncated or foreign file
  * is refused line by line instead of half-imported (a job's `attempt_history` aside: older
  * exports leave it out). A file cut between two lines is still whole lines, so format 2 frames
  * them: a first line naming the format and a last line counting what lies between (see
- * import-read.ts). Format 1, older exports and every `purge --archive` file, has neither.
+ * export-frame.ts and import-read.ts). Format 1, older exports and every `purge --archive`
+ * file, has neither.
+ *
+ * A `purged` line is what the store remembers of a jobfile job whose row was purged: the
+ * revisions it completed (`completed_at` null for those completed before dates were kept). A
+ * job line carries its own `completed_revisions`; without these lines a sync on the new store
+ * would run a purged job's completed revision again. Exports older than them have none, and
+ * their last line no `purged` count: it counts as 0.
  */
 
 import { canonicalConfigKey, parseConfigValue } from "../core/config.ts";
@@ -28,7 +36,15 @@ import { normalizeNotify } from "../core/notify.ts";
 import { parseLimits } from "../core/resource-limits.ts";
 import { type JobSpec, normalizeSpec, SpecError } from "../core/spec.ts";
 import { MAX_RETRIES } from "../core/spec-fields.ts";
-import type { AttemptRecord, JobRecord, ScheduleRecord, StoreSettings } from "../store/store.ts";
+import type {
+  AttemptRecord,
+  JobRecord,
+  PurgedRevisions,
+  ScheduleRecord,
+  StoreSettings,
+} from "../store/store.ts";
+import { count, type Fields, fieldError, integer, text } from "./export-fields.ts";
+import { COUNTED, type ExportFrame, LATER_COUNTS, parseFrame } from "./export-frame.ts";
 
 const JOB_FIELDS = [
   "id",
@@ -64,6 +80,7 @@ const OPTIONAL_FIELDS: readonly string[] = [
   // A queue's webhooks and limits: written only when it has them, and absent from older exports.
   "notify",
   "limits",
+  ...LATER_COUNTS,
 ];
 
 const ATTEMPT_INTEGERS = [
@@ -88,76 +105,25 @@ const SCHEDULE_FIELDS = [
   "updated_at",
 ] as const satisfies readonly (keyof ScheduleRecord)[];
 
-/** The format `export` writes; an import refuses a higher one, written by a later release. */
-export const EXPORT_FORMAT = 2;
-
-/** What an export's last line counts; `config` counts values, `attempts` finished attempts. */
-export const COUNTED = ["jobs", "attempts", "schedules", "queues", "config"] as const;
-export type ExportCounts = Record<(typeof COUNTED)[number], number>;
-
-/** The first line (`export`) or the last line (`end`) of a format-2 export. */
-export type ExportFrame = { kind: "export"; format: number } | { kind: "end"; counts: ExportCounts };
+const REVISION_FIELDS: readonly string[] = ["revision", "completed_at"];
 
 const FIELDS = {
   job: JOB_FIELDS,
   schedule: SCHEDULE_FIELDS,
   queue: ["name", "concurrency", "paused", "notify", "limits"],
   config: ["key", "value"],
+  purged: ["id", "revisions"],
   export: ["format"],
   end: COUNTED,
 } as const;
 
 type Kind = keyof typeof FIELDS;
 /** The kinds a reader may meet in the body of a file; the frame's two are not written by hand. */
-const RECORD_KINDS = ["job", "schedule", "queue", "config"];
+const RECORD_KINDS = ["job", "schedule", "queue", "config", "purged"];
 
 export function exportLine(kind: Kind, record: object): string {
   return `${JSON.stringify({ kind, ...record })}\n`;
 }
-
-export function exportCounts(): ExportCounts {
-  return { jobs: 0, attempts: 0, schedules: 0, queues: 0, config: 0 };
-}
-
-type Fields = Record<string, unknown>;
-
-function fieldError(where: string, field: string, rule: string): UserError {
-  return new UserError(
-    `${where}: \`${field}\` ${rule}`,
-    "import reads what `queuectl export` writes; fix or remove that line",
-  );
-}
-
-function integer(where: string, fields: Fields, field: string, nullable = false): number | null {
-  const value = fields[field];
-  if (nullable && value === null) return null;
-  if (typeof value !== "number" || !Number.isSafeInteger(value)) {
-    throw fieldError(where, field, nullable ? "must be a whole number or null" : "must be a whole number");
-  }
-  return value;
-}
-
-/** A count the run rules read: a worker would run a job whose counts are negative or past the bound. */
-function count(where: string, fields: Fields, field: string, max?: number): number {
-  const value = integer(where, fields, field) as number;
-  const range = max === undefined ? "must be 0 or more" : `must be from 0 to ${max}`;
-  if (value < 0 || value > (max ?? value)) throw fieldError(where, field, `${range}, got ${value}`);
-  return value;
-}
-
-function text(where: string, fields: Fields, field: string, nullable = false): string | null {
-  const value = fields[field];
-  if (nullable && value === null) return null;
-  if (typeof value !== "string") {
-    throw fieldError(where, field, nullable ? "must be a string or null" : "must be a string");
-  }
-  if (value.includes("\0") && !PRINTED_TEXTS.has(field))
-    throw fieldError(where, field, "must not hold a NUL character");
-  return value;
-}
-
-/** What a job printed or wrote, kept as it came: a NUL there is output (PostgreSQL stores U+FFFD). */
-const PRINTED_TEXTS = new Set(["last_error", "error", "output_tail", "progress_message"]);
 
 function spec(where: string, fields: Fields): JobSpec {
   try {
@@ -314,6 +280,35 @@ function config(where: string, fields: Fields): [string, string] {
   }
 }
 
+/** Refused when empty: export writes a line only for an id that has a revision to remember. */
+function purged(where: string, fields: Fields): PurgedRevisions {
+  const id = text(where, fields, "id") as string;
+  if (id === "") throw fieldError(where, "id", "must not be empty");
+  const list = fields.revisions;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw fieldError(where, "revisions", "must be a list of at least one completed revision");
+  }
+  const revisions = list.map((item, index) => {
+    const at = `${where}: revisions[${index}]`;
+    if (typeof item !== "object" || item === null || Array.isArray(item)) {
+      throw new UserError(`${at} is not an object`, "import reads what `queuectl export` writes");
+    }
+    const entry = item as Fields;
+    for (const key of Object.keys(entry)) {
+      if (!REVISION_FIELDS.includes(key))
+        throw fieldError(
+          at,
+          key,
+          `is not a field of a completed revision — ${suggestion(key, REVISION_FIELDS)}`,
+        );
+    }
+    const revision = text(at, entry, "revision") as string;
+    if (revision === "") throw fieldError(at, "revision", "must not be empty");
+    return { revision, at: integer(at, entry, "completed_at", true) };
+  });
+  return { id, revisions };
+}
+
 /** Reads an export, validating every line before anything is written. */
 export function parseExport(input: string, name: string): { jobs: JobRecord[]; settings: StoreSettings } {
   const jobs: JobRecord[] = [];
@@ -329,28 +324,7 @@ export function parseExport(input: string, name: string): { jobs: JobRecord[]; s
 }
 
 export function emptySettings(): StoreSettings {
-  return { config: {}, queues: [], schedules: [] };
-}
-
-function frame(where: string, kind: "export" | "end", fields: Fields): ExportFrame {
-  if (kind === "end") {
-    const counts = exportCounts();
-    for (const field of COUNTED) {
-      const count = integer(where, fields, field) as number;
-      if (count < 0) throw fieldError(where, field, "must be a whole number of at least 0");
-      counts[field] = count;
-    }
-    return { kind, counts };
-  }
-  const format = integer(where, fields, "format") as number;
-  if (format > EXPORT_FORMAT) {
-    throw new UserError(
-      `${where}: written by a later queuectl (export format ${format}; this one reads up to ${EXPORT_FORMAT})`,
-      "import it with that release or a newer one",
-    );
-  }
-  if (format < EXPORT_FORMAT) throw fieldError(where, "format", `must be ${EXPORT_FORMAT}`);
-  return { kind, format };
+  return { config: {}, queues: [], schedules: [], purged: [] };
 }
 
 /** One non-blank line: a job is returned, settings go to `settings`, a frame line to `onFrame`. */
@@ -386,10 +360,13 @@ export function parseExportLine(
     if (!(field in fields) && !OPTIONAL_FIELDS.includes(field)) throw fieldError(where, field, "is missing");
   }
   if (kind === "job") return job(where, fields);
-  if (kind === "export" || kind === "end") onFrame?.(frame(where, kind, fields));
+  if (kind === "export" || kind === "end") onFrame?.(parseFrame(where, kind, fields));
   else if (kind === "schedule") settings.schedules.push(schedule(where, fields));
   else if (kind === "queue") settings.queues.push(queue(where, fields));
-  else {
+  else if (kind === "purged") {
+    settings.purged ??= [];
+    settings.purged.push(purged(where, fields));
+  } else {
     const [key, configValue] = config(where, fields);
     settings.config[key] = configValue;
   }

@@ -12,14 +12,8 @@
 import { UserError } from "../core/errors.ts";
 import type { LineBlock } from "../core/text-lines.ts";
 import type { ImportBatch, JobRecord, StoreSettings } from "../store/store.ts";
-import {
-  COUNTED,
-  type ExportCounts,
-  type ExportFrame,
-  emptySettings,
-  exportCounts,
-  parseExportLine,
-} from "./export-format.ts";
+import { emptySettings, parseExportLine } from "./export-format.ts";
+import { COUNTED, type ExportCounts, type ExportFrame, exportCounts } from "./export-frame.ts";
 
 /** Jobs per store batch of a streamed import. */
 export const IMPORT_BATCH = 5000;
@@ -32,6 +26,7 @@ const NOUNS: Record<keyof ExportCounts, [one: string, many: string]> = {
   schedules: ["schedule", "schedules"],
   queues: ["queue setting", "queue settings"],
   config: ["config value", "config values"],
+  purged: ["purged job", "purged jobs"],
 };
 
 function counted(counts: ExportCounts, fields: readonly (keyof ExportCounts)[]): string {
@@ -147,5 +142,11 @@ function moveSettings(from: StoreSettings, to: StoreSettings, check: ExportFrame
   Object.assign(to.config, from.config);
   from.schedules.length = 0;
   from.queues.length = 0;
+  if (from.purged && from.purged.length > 0) {
+    check.add("purged", from.purged.length);
+    to.purged ??= [];
+    to.purged.push(...from.purged);
+    from.purged.length = 0;
+  }
   for (const key of Object.keys(from.config)) delete from.config[key];
 }

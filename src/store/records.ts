@@ -7,7 +7,7 @@
 import type { MissingDependency } from "../core/import-waits.ts";
 import type { Attempt, Job, JobState, StateCounts } from "../core/job.ts";
 import type { NotifyTarget } from "../core/notify.ts";
-import type { JobFacts, JobfileAction } from "../core/reconcile.ts";
+import type { CompletedRevision, JobFacts, JobfileAction } from "../core/reconcile.ts";
 import type { ResourceLimits } from "../core/resource-limits.ts";
 import type { JobSpec } from "../core/spec.ts";
 
@@ -297,6 +297,18 @@ export interface StoreSettings {
   }[];
   /** Schedules with their next occurrence; an id the target already has is refused, naming it. */
   schedules: ScheduleRecord[];
+  /**
+   * What the store remembers of purged jobfile jobs, which no job line carries: without it a
+   * sync on the new store would run a revision the old one had completed. Added to what the
+   * target remembers, never refused; absent: none.
+   */
+  purged?: PurgedRevisions[];
+}
+
+/** The completed revisions of an id that has no job row: a jobfile job since purged. */
+export interface PurgedRevisions {
+  id: string;
+  revisions: CompletedRevision[];
 }
 
 /** A named queue with its limits and its jobs counted by state. */

@@ -65,6 +65,11 @@ export interface Store {
   jobImportMany(params: P.JobImportParams): Promise<ImportResult>;
   /** jobImportMany for an export that streams in batches, with the same all-or-nothing rules. */
   jobImportStream(params: P.JobImportStreamParams): Promise<ImportResult>;
+  /**
+   * The completed revisions of ids that have no job row (jobfile jobs purged), by id, then
+   * revision: `export` writes them, as jobExport's records carry only the ids that have a row.
+   */
+  purgedRevisionList(): Promise<CompletedRevisionOf[]>;
   jobGet(params: P.ById): Promise<Job | null>;
   /**
    * jobGet of each of `ids` (null where there is none), waiting for nothing the store's other

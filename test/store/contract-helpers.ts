@@ -30,6 +30,8 @@ export interface Fixture {
   location: StoreLocation;
   /** Another connection to the same location (a second worker process or host). */
   another(): Promise<Store>;
+  /** A store at a new, empty location of the same backend: the target of an import. */
+  fresh(): Promise<Store>;
 }
 
 export type WithStore = (test: (fixture: Fixture) => Promise<void>) => () => Promise<void>;

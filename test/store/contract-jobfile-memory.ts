@@ -5,8 +5,10 @@
  */
 
 import { expect, test } from "bun:test";
+import { historyById } from "../../src/core/reconcile.ts";
 import { T0, type WithStore } from "./contract-helpers.ts";
 import { declared, done, none, runToEnd } from "./contract-jobfiles.ts";
+import { exportAll } from "./contract-transfer.ts";
 
 const removed = (id: string) => ({ ...none, removals: [{ id, owner: "jobs" }] });
 
@@ -73,6 +75,55 @@ export function jobfileMemoryContract(withStore: WithStore): void {
       // Never the start of the second revision's run, which came after this finish.
       expect(shown?.started_at).toBe(first?.started_at ?? null);
       expect(shown?.started_at ?? 0).toBeLessThanOrEqual(T0 + 10);
+    }),
+  );
+
+  test(
+    "the revisions of purged ids, exported and imported into a fresh store, are not run again there",
+    withStore(async ({ store, fresh }) => {
+      const both = [declared("a", 1), declared("b", 1, "jobs/b.yaml")];
+      await store.jobfileApply({ changes: { ...none, declarations: both }, now: T0 });
+      await runToEnd(store, "a", T0 + 1);
+      await runToEnd(store, "b", T0 + 2);
+      await store.jobfileApply({ changes: { ...none, declarations: [declared("a", 2)] }, now: T0 + 3 });
+      await runToEnd(store, "a", T0 + 4);
+      await store.jobfileApply({ changes: removed("a"), now: T0 + 5 });
+      expect(await store.jobPurge({ states: ["completed"], finishedBefore: T0 + 6, dryRun: false })).toEqual([
+        "a",
+      ]);
+      // b still has its row, which carries its completed revisions itself.
+      const remembered = await store.purgedRevisionList();
+      expect(remembered).toEqual([
+        { id: "a", revision: "a@1", at: T0 + 1 },
+        { id: "a", revision: "a@2", at: T0 + 4 },
+      ]);
+
+      const target = await fresh();
+      const purged = [...historyById(remembered)].map(([id, revisions]) => ({ id, revisions }));
+      const settings = { config: {}, queues: [], schedules: [], purged };
+      await target.jobImportMany({ jobs: await exportAll(store), settings });
+      expect(await target.purgedRevisionList()).toEqual(remembered);
+      // Memory the target has already is kept as it is, with or without --merge, never refused.
+      const older = { id: "c", revisions: [{ revision: "c@1", at: null }] };
+      await target.jobImportMany({ jobs: [], settings: { ...settings, purged: [...purged, older] } });
+      await target.jobImportMany({ jobs: [], settings: { ...settings, purged: [older] }, merge: true });
+      expect(await target.purgedRevisionList()).toEqual([
+        ...remembered,
+        { id: "c", revision: "c@1", at: null },
+      ]);
+
+      for (const [id, version] of [
+        ["a", 1],
+        ["a", 2],
+        ["c", 1],
+      ] as const) {
+        const back = await target.jobfileApply({
+          changes: { ...none, declarations: [declared(id, version, `jobs/${id}.yaml`)] },
+          now: T0 + 10,
+        });
+        expect(done(back)).toEqual([`${id} showCompleted`]);
+      }
+      expect(await target.jobClaim({ workerId: "w", host: "h", now: T0 + 11, leaseMs: 1000 })).toBeNull();
     }),
   );
 }

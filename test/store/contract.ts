@@ -62,13 +62,14 @@ export function storeContract(backend: StoreBackend, part?: ContractPart): void 
   const runOnFreshLocation = async (test: Parameters<WithStore>[0]) => {
     const location = await backend.create();
     const opened: Store[] = [];
-    const open = async () => {
-      const store = await location.open();
+    const open = async (at = location) => {
+      const store = await at.open();
       opened.push(store);
       return store;
     };
+    const fresh = async () => open(await backend.create());
     try {
-      await test({ store: await open(), location, another: open });
+      await test({ store: await open(), location, another: () => open(), fresh });
     } finally {
       await Promise.all(opened.map((store) => store.close()));
     }

@@ -48,7 +48,7 @@ import {
   requestKill,
 } from "./run.ts";
 import * as schedules from "./schedules.ts";
-import { exportJobs, importJobStream, importJobs } from "./transfer.ts";
+import { exportJobs, importJobStream, importJobs, purgedRevisionList } from "./transfer.ts";
 import { transitionJobs } from "./transition.ts";
 import * as webhooks from "./webhooks.ts";
 
@@ -135,6 +135,9 @@ export class PostgresStore implements Store {
   }
   jobImportStream(params: P.JobImportStreamParams) {
     return this.writeStream((tx) => importJobStream(tx, this.schema, params));
+  }
+  purgedRevisionList() {
+    return this.read((sql) => purgedRevisionList(sql));
   }
   jobGet(params: P.ById) {
     return this.read((sql) => getJob(sql, params));

@@ -6,11 +6,12 @@
 
 import type { SQL } from "bun";
 import { importWaits, waitsOnImport } from "../../core/import-waits.ts";
+import type { CompletedRevisionOf } from "../../core/reconcile.ts";
 import { lastToken } from "../columns.ts";
 import { firstRejected, importDuplicateError, scheduleDuplicateError } from "../errors.ts";
 import type { JobExportPage, JobExportParams, JobImportParams, JobImportStreamParams } from "../params.ts";
 import { completedAt, type ImportResult, type JobRecord, type StoreSettings } from "../records.ts";
-import { rowToJobRecord } from "../rows.ts";
+import { rowToCompletedRevision, rowToJobRecord } from "../rows.ts";
 import { cancelIfDependencyEnded, lockDependenciesExclusive } from "./dependencies.ts";
 import { INSERT_BATCH } from "./insert.ts";
 import { queueLimitsSet } from "./limits.ts";
@@ -50,6 +51,15 @@ export async function exportJobs(sql: SQL, params: JobExportParams): Promise<Job
   const jobs = rows.map(rowToJobRecord);
   const last = rows[rows.length - 1];
   return { jobs, next: rows.length < params.limit || !last ? null : String(last.seq) };
+}
+
+/** See Store.purgedRevisionList; in byte order, as SQLite's are. */
+export async function purgedRevisionList(sql: SQL): Promise<CompletedRevisionOf[]> {
+  const rows = (await sql`
+    SELECT job_id, revision, completed_at FROM completed_revisions c
+    WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = c.job_id)
+    ORDER BY job_id COLLATE "C", revision COLLATE "C"`) as Row[];
+  return rows.map(rowToCompletedRevision);
 }
 
 /** Inserts one batch; returns the jobs inserted (with `merge`, those whose id was new). */
@@ -139,7 +149,8 @@ async function importAttempts(tx: SQL, jobs: JobRecord[]): Promise<void> {
 /**
  * Config and queue settings replace the target's; a schedule that exists already is an error.
  * With `merge` the target keeps its config and queue settings whole, defaults included (a key
- * it never set is as much its config as one it did), and a schedule it has is skipped.
+ * it never set is as much its config as one it did), and a schedule it has is skipped. What
+ * the source remembered of purged jobs adds to what the target remembers, merge or not.
  * Returns schedules skipped; `written` collects the config keys and queue names written.
  */
 async function importSettings(
@@ -177,6 +188,16 @@ async function importSettings(
     if (inserted.count > 0) continue;
     if (!merge) throw scheduleDuplicateError(schedule.id);
     skipped++;
+  }
+  const remembered = (settings.purged ?? []).flatMap(({ id, revisions }) =>
+    revisions.map(({ revision, at }) => ({ id, revision, at })),
+  );
+  if (remembered.length > 0) {
+    await tx`
+      INSERT INTO completed_revisions (job_id, revision, completed_at)
+      SELECT * FROM unnest(${remembered.map((r) => r.id)}::text[], ${remembered.map((r) => r.revision)}::text[],
+                           ${remembered.map((r) => r.at)}::bigint[])
+      ON CONFLICT DO NOTHING`;
   }
   return skipped;
 }

@@ -132,6 +132,9 @@ export class SqliteStore implements Store {
   jobImportStream(params: P.JobImportStreamParams) {
     return this.writeStream((db) => transfer().importJobStream(db, params));
   }
+  purgedRevisionList() {
+    return this.read((db) => transfer().purgedRevisionList(db));
+  }
   jobGet(params: P.ById) {
     return this.read((db) => getJob(db, params));
   }

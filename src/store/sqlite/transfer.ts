@@ -6,6 +6,7 @@
 
 import type { Database } from "bun:sqlite";
 import { importWaits, waitsOnImport } from "../../core/import-waits.ts";
+import type { CompletedRevisionOf } from "../../core/reconcile.ts";
 import { lastToken } from "../columns.ts";
 import { importDuplicateError, scheduleDuplicateError } from "../errors.ts";
 import type { JobExportPage, JobExportParams, JobImportParams, JobImportStreamParams } from "../params.ts";
@@ -16,7 +17,7 @@ import {
   type JobRecord,
   type StoreSettings,
 } from "../records.ts";
-import { rowToJobRecord } from "../rows.ts";
+import { rowToCompletedRevision, rowToJobRecord } from "../rows.ts";
 import { cancelIfDependencyEnded } from "./dependencies.ts";
 import { queueLimitsSet } from "./limits.ts";
 import { queueNotifySet } from "./webhooks.ts";
@@ -62,10 +63,22 @@ export function exportJobs(db: Database, params: JobExportParams): JobExportPage
   return { jobs, next: rows.length < params.limit || !last ? null : String(last.seq) };
 }
 
+/** See Store.purgedRevisionList; in byte order, as PostgreSQL's are. */
+export function purgedRevisionList(db: Database): CompletedRevisionOf[] {
+  return (
+    db
+      .query(`
+        SELECT job_id, revision, completed_at FROM completed_revisions c
+        WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = c.job_id) ORDER BY job_id, revision`)
+      .all() as Row[]
+  ).map(rowToCompletedRevision);
+}
+
 /**
  * Config and queue settings replace the target's; a schedule that exists already is an error.
  * With `merge` the target keeps its config and queue settings whole, defaults included (a key
- * it never set is as much its config as one it did), and a schedule it has is skipped.
+ * it never set is as much its config as one it did), and a schedule it has is skipped. What
+ * the source remembered of purged jobs adds to what the target remembers, merge or not.
  */
 function importSettings(
   db: Database,
@@ -113,6 +126,12 @@ function importSettings(
     if (schedule.run(...values).changes > 0) continue;
     if (!merge) throw scheduleDuplicateError(s.id);
     skipped++;
+  }
+  const remember = db.query(
+    "INSERT OR IGNORE INTO completed_revisions (job_id, revision, completed_at) VALUES (?, ?, ?)",
+  );
+  for (const { id, revisions } of settings.purged ?? []) {
+    for (const { revision, at } of revisions) remember.run(id, revision, at);
   }
   return skipped;
 }
