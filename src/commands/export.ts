@@ -157,7 +157,9 @@ export function registerExportImport(cli: CAC): void {
         if (state === undefined) await writeSettings(store, counts);
         await writeJobs(store, state, counts);
         if (state === undefined) await writePurged(store, counts);
-        await writeOut(exportLine("end", counts));
+        // A count of 0 is left out: such a file still imports into the release before it.
+        const { purged, ...earlier } = counts;
+        await writeOut(exportLine("end", purged === 0 ? earlier : counts));
         if (process.stderr.isTTY) process.stderr.write(`${colors.green("✓")} Exported ${counts.jobs} jobs\n`);
       });
     });

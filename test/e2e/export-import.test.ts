@@ -197,7 +197,6 @@ describe("export and import", () => {
       schedules: 1,
       queues: 1,
       config: 1,
-      purged: 0,
     });
 
     const dead = lines(ok(await cli(a, ["export", "--state", "dead"])).stdout);

@@ -83,7 +83,6 @@ for (const backend of testStores("export-trailer", "qc_trailer")) {
         schedules: 1,
         queues: 1,
         config: 1,
-        purged: 0,
       });
       const target = await newTarget();
       const config = succeeded(await on(target, ["config", "get", "--json"]));
