@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import type { CAC } from "cac";
 import { negatedFlagsAsFalse, TEXT_OPTION } from "../cli-argv.ts";
 import { runtimeError, UserError } from "../core/errors.ts";
@@ -35,6 +36,13 @@ async function chooseToken(flag: unknown): Promise<{ token: string | null; gener
 }
 
 /** Runs until SIGINT or SIGTERM; the server is loaded lazily so other commands start fast. */
+function notThisMachine(host: string): UserError {
+  return new UserError(
+    `--host ${safeText(host)} is not an address or name of this machine`,
+    "e.g. --host 127.0.0.1, or --host 0.0.0.0 for every interface",
+  );
+}
+
 export function registerDashboard(cli: CAC): void {
   const command = cli
     .command("dashboard", "Serve the web dashboard, its JSON API and Prometheus /metrics")
@@ -58,6 +66,9 @@ export function registerDashboard(cli: CAC): void {
     const port = integerOption("port", lastValue(options.port), 0, 8080);
     if (port > 65_535) throw new UserError(`--port must be 65535 or less, got ${port}`, "e.g. --port 8080");
     const host = String(lastValue(options.host) ?? "127.0.0.1");
+    // Digits and dots are meant as an IPv4 address; one that is none (999.1.1.1) is refused
+    // here, not after a DNS lookup that fails another way where the resolver is unreachable.
+    if (/^[\d.]+$/.test(host) && isIP(host) === 0) throw notThisMachine(host);
     refuseContradictoryToken(cli.rawArgs);
     const { token, generated } = await chooseToken(lastValue(options.token));
     const { checkBindPolicy } = await import("../dashboard/security.ts");
@@ -75,10 +86,7 @@ export function registerDashboard(cli: CAC): void {
       // An address of another machine, a name that does not resolve, or text that is no
       // address: the flag's value is wrong, not the machine.
       if (code === "EADDRNOTAVAIL" || code === "EINVAL" || code === "ENOTFOUND" || code === "EAI_NONAME")
-        throw new UserError(
-          `--host ${safeText(host)} is not an address or name of this machine`,
-          "e.g. --host 127.0.0.1, or --host 0.0.0.0 for every interface",
-        );
+        throw notThisMachine(host);
       throw error;
     }
     // A generated token is shown once, in the URL to open (as Jupyter does); a token the
