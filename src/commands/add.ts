@@ -6,7 +6,7 @@
 
 import { resolve } from "node:path";
 import type { CAC } from "cac";
-import { TEXT_OPTION } from "../cli-argv.ts";
+import { keepText, TEXT_OPTION } from "../cli-argv.ts";
 import { resolveConfig } from "../core/config.ts";
 import { canceledAtOnceWarnings } from "../core/dependencies.ts";
 import { UserError } from "../core/errors.ts";
@@ -120,6 +120,42 @@ function decimalOption(value: string | undefined): number | string | undefined {
   return value !== undefined && /^\s*[+-]?\d+\s*$/.test(value) ? Number(value) : value;
 }
 
+/** The flags of `options` that take a value (`--id <id>`), as typed: their next word is no command word. */
+function flagsWithValue(options: readonly { rawName: string }[]): Set<string> {
+  const flags = new Set<string>();
+  for (const { rawName } of options) {
+    if (!/[<[]/.test(rawName)) continue;
+    for (const word of rawName.split(/[\s,]+/)) if (word.startsWith("-")) flags.add(word);
+  }
+  return flags;
+}
+
+/**
+ * Without `--`, cac takes every word shaped like an option for one of add's, wherever it
+ * stands: `add wget --timeout 5 URL` queued `wget URL` with a 5 s timeout, and `add ls -q`
+ * a bare `ls`, without a word. So an option after the command's first word is refused: the
+ * options go before the command, and a command with options of its own after `--`.
+ */
+export function refuseOptionsAfterCommand(rawArgs: readonly string[], withValue: Set<string>): void {
+  let commandWord: string | null = null;
+  let sawAdd = false;
+  // cac's rawArgs start with the runtime's and the script's paths.
+  for (let index = 2; index < rawArgs.length; index++) {
+    const arg = rawArgs[index] as string;
+    if (arg === "--") return;
+    if (arg.startsWith("-") && arg !== "-") {
+      if (commandWord !== null) {
+        throw new UserError(
+          `\`${safeText(arg.split("=")[0] ?? arg)}\` comes after the command word "${safeText(commandWord)}", where it would be read as an option of add`,
+          "put add's options first and the command after --: queuectl add [options] -- CMD [ARGS…]",
+        );
+      }
+      if (withValue.has(arg)) index++;
+    } else if (!sawAdd) sawAdd = true;
+    else commandWord = String(keepText(arg));
+  }
+}
+
 /** A folder typed on the command line is relative to where it was typed, not to the worker's. */
 function folderOption(value: string | undefined): string {
   // An empty value is left for validation to refuse.
@@ -198,6 +234,8 @@ export function registerAdd(cli: CAC): void {
     .example("queuectl add --shell 'sort big.txt | uniq -c > counts.txt' --retries 0")
     .example("id=$(queuectl add -q --queue emails --after build -- ./send.sh)")
     .action(async (words: string[], options: AddOptions) => {
+      const declared = [...cli.globalCommand.options, ...(cli.matchedCommand?.options ?? [])];
+      refuseOptionsAfterCommand(cli.rawArgs, flagsWithValue(declared));
       const spec = specFromOptions(words, options);
       await withStore(options, async (store) => {
         const now = Date.now();

@@ -110,6 +110,11 @@ test.each([
   [["add", "--id"], "option `--id <id>` value is missing"],
   [["add", "--shell", "a", "b"], "either --shell or a command"],
   [["add", "ls", "-la"], "put the command after --"],
+  // Options of add after the command's first word would be taken from the command in silence.
+  [["add", "wget", "--timeout", "5", "http://x/f"], '`--timeout` comes after the command word "wget"'],
+  [["add", "ls", "-q"], '`-q` comes after the command word "ls"'],
+  [["add", "--id", "g", "grep", "--env", "X=1", "foo"], '`--env` comes after the command word "grep"'],
+  [["add", "echo hi", "--retries", "1"], '`--retries` comes after the command word "echo hi"'],
 ])("%p is refused with exit 2 and queues nothing", async (argv, fragment) => {
   const result = await cli(...argv);
   expect(result.exitCode).toBe(2);
