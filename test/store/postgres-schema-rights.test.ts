@@ -6,6 +6,7 @@
 
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { SQL } from "bun";
+import { UserError } from "../../src/core/errors.ts";
 import { openStore } from "../../src/store/open.ts";
 
 setDefaultTimeout(60_000);
@@ -25,7 +26,7 @@ describe.skipIf(!server)("a PostgreSQL queue in a schema an administrator set up
   const tag = crypto.randomUUID().replaceAll("-", "").slice(0, 10);
   const admin = new SQL(server as string, { max: 1 });
   const role = `qc_role_${tag}`;
-  const schemas = [`qc_given_${tag}`, `qc_hidden_${tag}`];
+  const schemas = [`qc_given_${tag}`, `qc_hidden_${tag}`, `qc_rails_${tag}`, `qc_migrate_${tag}`];
   afterAll(async () => {
     for (const schema of [...schemas, "user", "order"].map((name) => `"${name}"`)) {
       await admin.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
@@ -68,6 +69,33 @@ describe.skipIf(!server)("a PostgreSQL queue in a schema an administrator set up
       SELECT COUNT(*)::int AS count FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = ${hidden} AND c.relkind = 'r'`;
     expect(count).toBe(1);
+  });
+
+  test("an application's schema with a schema_migrations of its own is refused as bad input, never migrated", async () => {
+    const [, , rails, golangMigrate] = schemas as [string, string, string, string];
+    // As Rails and golang-migrate keep theirs: a version as text, and a version with a dirty flag.
+    await admin.unsafe(`CREATE SCHEMA ${rails}`);
+    await admin.unsafe(`CREATE TABLE ${rails}.users (id int)`);
+    await admin.unsafe(`CREATE TABLE ${rails}.schema_migrations (version varchar PRIMARY KEY)`);
+    await admin.unsafe(`INSERT INTO ${rails}.schema_migrations VALUES ('20240101000000')`);
+    await admin.unsafe(`CREATE SCHEMA ${golangMigrate}`);
+    await admin.unsafe(`CREATE TABLE ${golangMigrate}.orders (id int)`);
+    await admin.unsafe(
+      `CREATE TABLE ${golangMigrate}.schema_migrations (version bigint NOT NULL, dirty boolean NOT NULL)`,
+    );
+    await admin.unsafe(`INSERT INTO ${golangMigrate}.schema_migrations VALUES (3, false)`);
+    for (const schema of [rails, golangMigrate]) {
+      const url = new URL(server as string);
+      url.searchParams.set("schema", schema);
+      const error = await openStore({ url: url.toString() }).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(UserError);
+      expect((error as UserError).message).toContain(`the schema ${schema}`);
+      expect((error as UserError).message).toContain("holds other tables and is not a queuectl schema");
+      const [{ count }] = await admin`
+        SELECT COUNT(*)::int AS count FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = ${schema} AND c.relkind = 'r'`;
+      expect(count).toBe(2);
+    }
   });
 
   test("schema names that SQL reserves as words hold a queue like any other", async () => {

@@ -242,7 +242,7 @@ export async function openConnection(
       }
       schema = String(row.schema);
     }
-    const version = await quickSchemaVersion(sql, schema);
+    const version = await quickSchemaVersion(sql, schema, target.location);
     // A command that only reads refuses a schema with no queue rather than make one (open.ts).
     if (version === null && mustExist) {
       throw new UserError(

@@ -12,7 +12,6 @@
  */
 
 import type { SQL } from "bun";
-import { runtimeError } from "../../core/errors.ts";
 import { inVersionOrder, type MigrationTarget, migrate, schemaVersion } from "../migrate.ts";
 import { migration as m0001 } from "./migrations/0001-jobs-attempts-config-workers.ts";
 import { migration as m0002 } from "./migrations/0002-dependencies-named-queues-schedules.ts";
@@ -23,7 +22,13 @@ import { migration as m0006 } from "./migrations/0006-job-progress-and-results.t
 import { migration as m0007 } from "./migrations/0007-webhook-notifications.ts";
 import { migration as m0008 } from "./migrations/0008-resource-limits.ts";
 import { migration as m0009 } from "./migrations/0009-fewer-job-indexes.ts";
-import { POSTGRES_SCHEMA_VERSION, quickSchemaVersion, quotedSchema } from "./schema-version.ts";
+import {
+  migrationsTableIsOurs,
+  notQueueSchema,
+  POSTGRES_SCHEMA_VERSION,
+  quickSchemaVersion,
+  quotedSchema,
+} from "./schema-version.ts";
 
 export const POSTGRES_MIGRATIONS = inVersionOrder(
   m0001,
@@ -66,12 +71,8 @@ async function prepare(tx: SQL, schema: string, location: string): Promise<numbe
            COUNT(*) FILTER (WHERE c.relname = 'schema_migrations') AS ours
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = ${schema} AND c.relkind IN ('r', 'p', 'v', 'm', 'f')`;
-  if (Number(found?.others) > 0 && Number(found?.ours) === 0) {
-    throw runtimeError(
-      `the schema ${schema} of ${location} holds other tables and is not a queuectl schema`,
-      "keep the queue in a schema of its own: add ?schema=queuectl to QUEUECTL_DB",
-    );
-  }
+  if (Number(found?.others) > 0 && Number(found?.ours) === 0) throw notQueueSchema(schema, location);
+  if ((await migrationsTableIsOurs(tx, schema)) === false) throw notQueueSchema(schema, location);
   await tx.unsafe(`CREATE TABLE IF NOT EXISTS ${quoted}.schema_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`);
   return recordedVersion(tx);
@@ -87,7 +88,7 @@ export async function migrateSchema(sql: SQL, schema: string, location: string):
     }) as Promise<T>;
   const target: MigrationTarget<SQL> = {
     location,
-    quickVersion: () => quickSchemaVersion(sql, schema),
+    quickVersion: () => quickSchemaVersion(sql, schema, location),
     prepare: () => locked((tx) => prepare(tx, schema, location)),
     transaction: (work) => locked(async (tx) => work(tx)),
     recordedVersion: (tx) => recordedVersion(tx),

@@ -7,6 +7,7 @@
  */
 
 import type { SQL } from "bun";
+import { UserError } from "../../core/errors.ts";
 
 export const POSTGRES_SCHEMA_VERSION = 9;
 
@@ -19,14 +20,43 @@ export function quotedSchema(schema: string): string {
   return `"${schema.replaceAll('"', '""')}"`;
 }
 
+/** The columns of queuectl's schema_migrations, by name. */
+const OUR_MIGRATION_COLUMNS = "applied_at,name,version";
+
+/**
+ * Whether the schema's `schema_migrations` is queuectl's, by its columns: Rails, Ecto,
+ * golang-migrate and dbmate keep a table of that name too, and reading theirs as ours would
+ * mistake an application's schema for a queue (or its version for ours). Null when there is
+ * no such table. pg_attribute, not information_schema, which lists only what this role may use.
+ */
+export async function migrationsTableIsOurs(sql: SQL, schema: string): Promise<boolean | null> {
+  const table = `${quotedSchema(schema)}.schema_migrations`;
+  const [found] = await sql`
+    SELECT to_regclass(${table}) IS NOT NULL AS present,
+           (SELECT string_agg(a.attname::text, ',' ORDER BY a.attname) FROM pg_attribute a
+            WHERE a.attrelid = to_regclass(${table}) AND a.attnum > 0 AND NOT a.attisdropped) AS columns`;
+  if (!found?.present) return null;
+  return found.columns === OUR_MIGRATION_COLUMNS;
+}
+
+/** An application's schema named as the queue's: refused, never migrated over. */
+export function notQueueSchema(schema: string, location: string): UserError {
+  return new UserError(
+    `the schema ${schema} of ${location} holds other tables and is not a queuectl schema`,
+    "keep the queue in a schema of its own: add ?schema=queuectl to the store URL (--db or QUEUECTL_DB)",
+  );
+}
+
 /**
  * The version schema_migrations records, or null when the schema has no such table yet.
  * Reading a current schema needs no write: a read-only replica or role can still be read.
  */
-export async function quickSchemaVersion(sql: SQL, schema: string): Promise<number | null> {
-  const table = `${quotedSchema(schema)}.schema_migrations`;
-  const [found] = await sql`SELECT to_regclass(${table}) IS NOT NULL AS present`;
-  if (!found?.present) return null;
-  const [row] = await sql.unsafe(`SELECT COALESCE(MAX(version), 0) AS v FROM ${table}`);
+export async function quickSchemaVersion(sql: SQL, schema: string, location: string): Promise<number | null> {
+  const ours = await migrationsTableIsOurs(sql, schema);
+  if (ours === null) return null;
+  if (!ours) throw notQueueSchema(schema, location);
+  const [row] = await sql.unsafe(
+    `SELECT COALESCE(MAX(version), 0) AS v FROM ${quotedSchema(schema)}.schema_migrations`,
+  );
   return Number(row?.v);
 }
