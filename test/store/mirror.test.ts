@@ -25,6 +25,10 @@ const BACKEND_ONLY: Record<string, string> = {
     "a pool's connection may wait on a row lock; SQLite reads never wait for a writer",
   "postgres/schema-version.ts quotedSchema":
     "a schema's name is written into SQL text; a SQLite store has one schema, named by no one",
+  "postgres/schema-version.ts migrationsTableIsOurs":
+    "a PostgreSQL schema may be an application's, with a schema_migrations of another tool; a SQLite file named as the store is checked by its header",
+  "postgres/schema-version.ts notQueueSchema":
+    "as migrationsTableIsOurs: only a PostgreSQL schema can be an application's",
   "postgres/dependencies.ts lockDependenciesExclusive": "SQLite's single writer already serializes writers",
   "postgres/dependencies.ts lockDependenciesShared": "SQLite's single writer already serializes writers",
   "postgres/connection.ts pgText": "PostgreSQL text cannot hold NUL; SQLite stores it as it is",
