@@ -151,7 +151,23 @@ function adoptNote(adopt: Adoption | null): string {
   return adopt ? `adopt from ${safeText(adopt.from)} (${ADOPT_REASONS[adopt.reason]}); ` : "";
 }
 
-function changeLines(change: PlannedJob, width: number): string[] {
+/** Which change of the plan re-arms each dependent, by the dependent's id. */
+function rearmedBy(changes: readonly PlannedJob[]): Map<string, string> {
+  const by = new Map<string, string>();
+  for (const change of changes) for (const id of change.rearms) if (!by.has(id)) by.set(id, change.id);
+  return by;
+}
+
+/**
+ * A canceled job whose jobfile is back is not re-run by that alone, but a job it waits for,
+ * declared again in the same plan, re-arms it: then it runs, and its line says so.
+ */
+function describeWithRearm(change: PlannedJob, rearmer: string | undefined): string {
+  if (rearmer === undefined || change.action !== "redeclare") return describe(change);
+  return `redeclare: ${change.adopt ? "declared here" : "its jobfile is back"} (${change.actual?.state}); re-armed by ${safeText(rearmer)}`;
+}
+
+function changeLines(change: PlannedJob, width: number, rearmer?: string): string[] {
   const adopt = adoptNote(change.adopt);
   const rearms =
     change.rearms.length > 0 ? `; re-arms ${change.rearms.map((id) => safeText(id)).join(", ")}` : "";
@@ -159,7 +175,7 @@ function changeLines(change: PlannedJob, width: number): string[] {
     ? `; also cancels ${change.cancels.map((id) => safeText(id)).join(", ")}, waiting on it`
     : "";
   const atOnce = change.canceledAtOnce ? `; canceled at once: ${safeText(change.canceledAtOnce)}` : "";
-  const head = `  ${mark(change.action)} ${safeText(change.id).padEnd(width)}  ${adopt}${describe(change)}${rearms}${cancels}${atOnce}${matrixNote(change.job)}  ${colors.dim(safeText(change.file))}`;
+  const head = `  ${mark(change.action)} ${safeText(change.id).padEnd(width)}  ${adopt}${describeWithRearm(change, rearmer)}${rearms}${cancels}${atOnce}${matrixNote(change.job)}  ${colors.dim(safeText(change.file))}`;
   return [head, ...fieldLines(change.fields)];
 }
 
@@ -172,10 +188,11 @@ export function planLines(outcome: SyncOutcome): string[] {
     ...schedules.removals.map((removal) => removal.actual.id),
   ];
   const width = Math.min(40, Math.max(0, ...ids.map((id) => id.length)));
+  const rearmers = rearmedBy(plan.changes);
   const row = (markText: string, id: string, text: string, file: string) =>
     `  ${markText} ${safeText(id).padEnd(width)}  ${text}  ${colors.dim(safeText(file))}`;
   return [
-    ...plan.changes.flatMap((change) => changeLines(change, width)),
+    ...plan.changes.flatMap((change) => changeLines(change, width, rearmers.get(change.id))),
     ...schedules.creates.map((job) =>
       row(
         colors.green("+"),
@@ -240,9 +257,14 @@ export function planSummary(outcome: SyncOutcome): string {
   );
   const [only] = reasons;
   const forgetWhy = reasons.size === 1 && only !== undefined ? FORGOTTEN_BECAUSE[only] : "no longer declared";
-  const parts = countParts(planCounts(outcome), "plan", forgetWhy);
   // What the apply then reports as dependents re-armed and canceled, counted the same way.
   const rearms = new Set(outcome.plan.changes.flatMap((change) => change.rearms));
+  // A job re-declared and re-armed in one plan runs: it counts as re-armed, not as "not re-run".
+  const counts = planCounts(outcome);
+  const rearmedRedeclares = outcome.plan.changes.filter(
+    (change) => change.action === "redeclare" && rearms.has(change.id),
+  ).length;
+  const parts = countParts({ ...counts, redeclare: counts.redeclare - rearmedRedeclares }, "plan", forgetWhy);
   const cancels = new Set(outcome.plan.changes.flatMap((change) => change.cancels ?? []));
   if (rearms.size > 0) parts.push(`${count(rearms.size, "dependent")} to re-arm`);
   if (cancels.size > 0) parts.push(`${count(cancels.size, "dependent")} to cancel`);
@@ -256,7 +278,10 @@ export function unchangedCount(outcome: SyncOutcome): number {
 }
 
 export function appliedSummary(applied: JobfileApplyResult, schedules: ScheduleApplyResult | null): string {
-  const parts = countParts(appliedCounts(applied, schedules), "applied");
+  const counts = appliedCounts(applied, schedules);
+  const rearmed = new Set(applied.rearmed);
+  const rearmedRedeclares = applied.redeclare.filter((id) => rearmed.has(id)).length;
+  const parts = countParts({ ...counts, redeclare: counts.redeclare - rearmedRedeclares }, "applied");
   if (applied.rearmed.length > 0) parts.push(`${count(applied.rearmed.length, "dependent")} re-armed`);
   if (applied.canceledDependents.length > 0)
     parts.push(`${count(applied.canceledDependents.length, "dependent")} canceled`);

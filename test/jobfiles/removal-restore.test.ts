@@ -7,7 +7,8 @@
 
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { moveJob } from "../../src/flow/moves.ts";
-import { planLines } from "../../src/render/sync.ts";
+import { appliedSummary, planLines, planSummary } from "../../src/render/sync.ts";
+import type { JobfileApplyResult } from "../../src/store/store.ts";
 import { type BackendTest, claimAll, FAILURE, forEachBackend, jobOf, queueByHand, sync } from "./helpers.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.
@@ -56,6 +57,27 @@ function suite(t: BackendTest): void {
       t.fixture.write("x.yaml", "command: echo x\n");
       await sync(t.store, t.fixture.dir);
       expect((await jobOf(t.store, "x")).state).toBe("pending");
+    });
+
+    test("a waiting job and the job it waits for, both back: the plan says the first re-arms the second", async () => {
+      await t.setUp();
+      t.fixture.write("a.yaml", "command: echo a\n");
+      t.fixture.write("b.yaml", "command: echo b\nafter: [a]\n");
+      await sync(t.store, t.fixture.dir);
+      for (const file of ["a.yaml", "b.yaml"]) t.fixture.remove(file);
+      await sync(t.store, t.fixture.dir);
+      t.fixture.write("a.yaml", "command: echo a\n");
+      t.fixture.write("b.yaml", "command: echo b\nafter: [a]\n");
+      const dry = await sync(t.store, t.fixture.dir, { dryRun: true });
+      const lines = planLines(dry).join("\n");
+      expect(lines).toContain("redeclare: its jobfile is back (canceled); re-armed by a");
+      expect(lines).not.toContain("not re-run");
+      expect(planSummary(dry)).not.toContain("re-declare");
+      const applied = await sync(t.store, t.fixture.dir);
+      expect(appliedSummary(applied.applied as JobfileApplyResult, applied.appliedSchedules ?? null)).toBe(
+        "Applied: 1 updated, 1 dependent re-armed.",
+      );
+      expect((await jobOf(t.store, "b")).state).toBe("pending");
     });
 
     test("a job the user canceled stays canceled", async () => {
