@@ -24,6 +24,7 @@ async function runForeground(options: RunOptions): Promise<void> {
     checkpointInBackground: true,
     connections: LONG_RUNNING_CONNECTIONS,
     idleInTransactionMs: WORKER_IDLE_IN_TRANSACTION_MS,
+    lockTimeoutMs: null,
   });
   const worker = new Worker({
     store,

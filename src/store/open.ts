@@ -41,10 +41,19 @@ export interface OpenOptions {
    * their input (`enqueue -f -`, `import`) may wait on a slow writer, and set none. Default none.
    */
   idleInTransactionMs?: number;
+  /**
+   * PostgreSQL: a statement that waits this long (ms) for a lock fails with one line, as a
+   * SQLite write fails after its busy timeout. Default LOCK_TIMEOUT_MS; workers pass null and
+   * wait, since their writes retry on their own and a failure would cost a run its record.
+   */
+  lockTimeoutMs?: number | null;
 }
 
 /** A worker's transactions end within milliseconds; one left open this long (60 s) has a frozen or lost worker. */
 export const WORKER_IDLE_IN_TRANSACTION_MS = 60_000;
+
+/** How long a command waits for a row another transaction holds on PostgreSQL (15 s, SQLite's busy timeout). */
+export const LOCK_TIMEOUT_MS = 15_000;
 
 /** The pool a long-running process asks for (worker run, dashboard, watch); see `connections`. */
 export const LONG_RUNNING_CONNECTIONS = 2;
@@ -104,12 +113,10 @@ export async function openStore(options: OpenOptions = {}): Promise<Store> {
   const target = storeTarget(resolveStoreUrl(options.url));
   if ("postgres" in target) {
     const { openPostgresStore } = await import("./postgres/backend.ts");
-    return openPostgresStore(
-      target.postgres,
-      options.connections,
-      options.mustExist,
-      options.idleInTransactionMs ?? null,
-    );
+    return openPostgresStore(target.postgres, options.connections, options.mustExist, {
+      idleInTransactionMs: options.idleInTransactionMs ?? null,
+      lockTimeoutMs: options.lockTimeoutMs === undefined ? LOCK_TIMEOUT_MS : options.lockTimeoutMs,
+    });
   }
   const path = target.sqlite;
   if (dirname(path) === queuectlHome()) {

@@ -19,8 +19,10 @@ import { ChangeListener } from "./changes.ts";
 import { claimJob, nextDueAt } from "./claim.ts";
 import { anyLimitedQueue, completeAndClaim } from "./complete-many.ts";
 import {
+  NO_SESSION_LIMITS,
   openConnection,
   type PostgresConnection,
+  type SessionLimits,
   sideConnection,
   streamTransaction,
   withFailures,
@@ -61,9 +63,9 @@ export async function openPostgresStore(
   url: string,
   connections?: number,
   mustExist = false,
-  idleInTransactionMs: number | null = null,
+  limits: SessionLimits = NO_SESSION_LIMITS,
 ): Promise<PostgresStore> {
-  return new PostgresStore(await openConnection(url, connections, mustExist, idleInTransactionMs));
+  return new PostgresStore(await openConnection(url, connections, mustExist, limits));
 }
 
 type Notify = () => Promise<void>;

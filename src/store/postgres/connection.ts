@@ -169,6 +169,13 @@ export function describeFailure(target: PostgresTarget, error: unknown): Error {
   if (errno === "3D000") {
     return runtimeError(`${where}: the database does not exist`, `create it (createdb ${target.database})`);
   }
+  // lock_not_available: the session's lock_timeout passed while another transaction held a row.
+  if (errno === "55P03") {
+    return runtimeError(
+      `${where}: a row this command needs stayed locked by another transaction (${reason})`,
+      "retry; if it persists, look for a hung queuectl process or a transaction left open (pg_stat_activity)",
+    );
+  }
   // A read-only transaction: a hot standby, or a role or database set to read only.
   if (errno === "25006") {
     return runtimeError(
@@ -217,19 +224,29 @@ export interface PostgresConnection {
   target: PostgresTarget;
   /** The schema holding the tables (`?schema=`, else the server's current_schema()). */
   schema: string;
-  /** How long the server lets a transaction of this process wait for its next statement (see client). */
-  idleInTransactionMs: number | null;
+  /** The server-side time limits of this process's sessions (see client). */
+  limits: SessionLimits;
 }
+
+/** Time limits the server enforces on a process's sessions; null for the server's default (none). */
+export interface SessionLimits {
+  /** A transaction whose client sends nothing this long (ms) is ended, and its locks released. */
+  idleInTransactionMs: number | null;
+  /** A statement that waits this long (ms) for a lock fails, as a SQLite write does after its busy timeout. */
+  lockTimeoutMs: number | null;
+}
+
+export const NO_SESSION_LIMITS: SessionLimits = { idleInTransactionMs: null, lockTimeoutMs: null };
 
 /** Opens the pool and brings the schema up to date; a failure closes the pool again. */
 export async function openConnection(
   url: string,
   connections: number = DEFAULT_CONNECTIONS,
   mustExist = false,
-  idleInTransactionMs: number | null = null,
+  limits: SessionLimits = NO_SESSION_LIMITS,
 ): Promise<PostgresConnection> {
   const target = parsePostgresUrl(url);
-  const sql = client(target.url, connections, target.schema, idleInTransactionMs);
+  const sql = client(target.url, connections, target.schema, limits);
   try {
     let schema = target.schema;
     if (schema === null) {
@@ -255,7 +272,7 @@ export async function openConnection(
       const { migrateSchema } = await import("./migrations.ts");
       await migrateSchema(sql, schema, target.location);
     }
-    return { sql, target, schema, idleInTransactionMs };
+    return { sql, target, schema, limits };
   } catch (error) {
     await sql.close({ timeout: 0 }).catch(() => {});
     throw describeFailure(target, error);
@@ -268,32 +285,26 @@ export async function openConnection(
  * may line a query up behind it). The caller closes it.
  */
 export function sideConnection(connection: PostgresConnection): SQL {
-  return client(connection.target.url, 1, connection.schema, connection.idleInTransactionMs);
+  return client(connection.target.url, 1, connection.schema, connection.limits);
 }
 
 /**
  * A Bun.sql client as this store opens every one: `schema` null leaves the server's
- * search_path. With `idleInTransactionMs`, the server ends a transaction whose client has
- * sent nothing for that long: a process frozen or cut off in the middle of one would keep
- * its rows locked until TCP gives up on it, hours later.
+ * search_path. `limits` go to the server as session settings: with an idle-in-transaction
+ * limit a process frozen or cut off in the middle of a transaction does not keep its rows
+ * locked until TCP gives up on it, hours later; with a lock timeout a command that meets a
+ * row held that long fails with one line instead of waiting without a word.
  */
-function client(
-  url: string,
-  connections: number,
-  schema: string | null,
-  idleInTransactionMs: number | null,
-): SQL {
+function client(url: string, connections: number, schema: string | null, limits: SessionLimits): SQL {
+  const settings: Record<string, string> = {};
+  if (limits.idleInTransactionMs !== null)
+    settings.idle_in_transaction_session_timeout = String(limits.idleInTransactionMs);
+  if (limits.lockTimeoutMs !== null) settings.lock_timeout = String(limits.lockTimeoutMs);
   return new SQL(url, {
     max: connections,
     connectionTimeout: 10,
     idleTimeout: 60,
-    connection: {
-      application_name: "queuectl",
-      ...(schema ? { search_path: schema } : {}),
-      ...(idleInTransactionMs === null
-        ? {}
-        : { idle_in_transaction_session_timeout: String(idleInTransactionMs) }),
-    },
+    connection: { application_name: "queuectl", ...(schema ? { search_path: schema } : {}), ...settings },
   });
 }
 

@@ -2,9 +2,10 @@
  * On PostgreSQL a worker frozen or cut off in the middle of a transaction keeps the rows it
  * touched locked until the server ends that transaction, which may take as long as TCP
  * keepalive (hours). A rescue that waited on such a row held back the rescue of every other
- * lapsed lease; it skips the row instead, and takes it on a later check once it is free. And
- * a worker's connections ask the server to end a transaction left waiting (the store's
- * idleInTransactionMs), so such locks last a minute, not hours.
+ * lapsed lease; it skips the row instead, and takes it on a later check once it is free. A
+ * worker's connections ask the server to end a transaction left waiting (the store's
+ * idleInTransactionMs), so such locks last a minute, not hours; and a command that meets such
+ * a row fails after its lock timeout with one line, as on SQLite, instead of hanging.
  */
 
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -28,7 +29,7 @@ function within<T>(ms: number, work: Promise<T>, what: string): Promise<T> {
   ]);
 }
 
-describe.skipIf(!PG_URL)("rescue beside a locked job row (PostgreSQL)", () => {
+describe.skipIf(!PG_URL)("a job row held by a frozen transaction (PostgreSQL)", () => {
   const { url, schema, admin } = privateSchema(PG_URL ?? "", "qc_rescue_lock");
 
   test("a lapsed job whose row another transaction holds is skipped; the others are rescued at once", async () => {
@@ -94,6 +95,54 @@ describe.skipIf(!PG_URL)("rescue beside a locked job row (PostgreSQL)", () => {
     } finally {
       await strict.close().catch(() => {});
       await lenient.close();
+    }
+  });
+
+  test("a command that meets a row held past its lock timeout fails with one line instead of waiting", async () => {
+    const holderStore = await openPostgresStore(url);
+    const store = await openStore({ url, lockTimeoutMs: 300 });
+    let release = () => {};
+    let holder: Promise<unknown> = Promise.resolve();
+    try {
+      await holderStore.jobInsertMany({ jobs: [newJob("busy")], now: 1 });
+      let locked = () => {};
+      const isLocked = new Promise<void>((resolve) => {
+        locked = resolve;
+      });
+      const letGo = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      holder = admin.begin(async (tx) => {
+        await tx.unsafe(`SELECT 1 FROM ${schema}.jobs WHERE id = 'busy' FOR UPDATE`);
+        locked();
+        await letGo;
+      });
+      await isLocked;
+      const cancel = store.jobTransition({
+        id: "busy",
+        from: ["pending"],
+        to: "canceled",
+        resetAttempts: false,
+        now: Date.now(),
+      });
+      const error = await within(
+        10_000,
+        cancel.then(
+          () => null,
+          (caught: Error) => caught,
+        ),
+        "the cancel of a locked row",
+      );
+      expect(error?.message).toContain("a row this command needs stayed locked by another transaction");
+      expect(error?.message.split("\n")).toHaveLength(1);
+      release();
+      await holder;
+      expect((await store.jobGet({ id: "busy" }))?.state).toBe("pending");
+    } finally {
+      release();
+      await holder;
+      await store.close();
+      await holderStore.close();
     }
   });
 });
