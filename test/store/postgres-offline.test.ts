@@ -41,6 +41,10 @@ describe("postgres without a server", () => {
       ["postgres://queue@db.internal", "must name a host and a database"],
       [`${NOWHERE}?sslmode=bogus`, 'sslmode "bogus"'],
       [`${NOWHERE}?foo=bar`, 'unknown parameter "foo"'],
+      // A password with a character the URL reserves, unescaped: the hint says how to write it.
+      ["postgres://queue:pa/ss@127.0.0.1/jobs", "user name or password holds a /, ? or #"],
+      ["postgres://queue:pa#ss@127.0.0.1/jobs", "user name or password holds a /, ? or #"],
+      ["postgres://queue:pa?ss@127.0.0.1/jobs", "user name or password holds a /, ? or #"],
     ] as const) {
       let caught: unknown;
       try {

@@ -87,11 +87,27 @@ function urlPart(raw: string, part: string): string {
   return text;
 }
 
+/**
+ * Whether the part before the URL's last `@` holds a `/`, `?` or `#`: a password (or user
+ * name) with one of those unescaped ends the host part early, and the URL does not parse.
+ */
+function credentialsNeedEscaping(raw: string): boolean {
+  const rest = raw.replace(/^[a-z]+:\/\//i, "");
+  const at = rest.lastIndexOf("@");
+  return at > 0 && /[/?#]/.test(rest.slice(0, at));
+}
+
 export function parsePostgresUrl(raw: string): PostgresTarget {
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
+    if (credentialsNeedEscaping(raw)) {
+      throw new UserError(
+        "the PostgreSQL URL (--db or QUEUECTL_DB) is not a valid URL: its user name or password holds a /, ? or #",
+        "write those characters %-encoded in the URL (/ as %2F, ? as %3F, # as %23)",
+      );
+    }
     throw new UserError(
       "the PostgreSQL URL (--db or QUEUECTL_DB) is not a valid URL",
       "use postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?schema=NAME]",
