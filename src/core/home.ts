@@ -28,6 +28,10 @@ export function ensureHome(home: string = queuectlHome()): string {
     mkdirSync(home, { recursive: true, mode: 0o700 });
     if ((statSync(home).mode & 0o077) !== 0) chmodSync(home, 0o700);
   } catch (error) {
+    // A file where the folder should be is a mistyped QUEUECTL_HOME: bad input, not the machine.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EEXIST" || code === "ENOTDIR")
+      throw new UserError(`the data folder ${home} is a file, not a folder`, "set QUEUECTL_HOME to a folder");
     throw runtimeError(
       `cannot create the data folder ${home} (${(error as Error).message})`,
       "set QUEUECTL_HOME to a folder you can write",

@@ -125,7 +125,7 @@ export async function openStore(options: OpenOptions = {}): Promise<Store> {
     } catch (error) {
       // A home that exists but cannot be tightened (a read-only disk, someone else's folder)
       // may still be read; opening the database says what is possible.
-      if (!existsSync(dirname(path))) throw error;
+      if (!existsSync(dirname(path)) || error instanceof UserError) throw error;
     }
   } else if (!existsSync(dirname(path))) {
     // A mistyped --db must not silently start an empty queue in a new folder tree.

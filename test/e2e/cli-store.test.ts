@@ -286,6 +286,12 @@ describe("broken databases", () => {
     const db = await cli(["list"], { ...home.env, QUEUECTL_DB: " " });
     expect(db.exitCode).toBe(2);
     expect(db.stderr).toStartWith("error: QUEUECTL_DB is set but empty");
+    writeFileSync(join(home.home, "a-file"), "");
+    const file = await cli(["list"], { ...home.env, QUEUECTL_HOME: join(home.home, "a-file") });
+    expect([file.exitCode, file.stderr]).toEqual([
+      2,
+      `error: the data folder ${join(home.home, "a-file")} is a file, not a folder — set QUEUECTL_HOME to a folder\n`,
+    ]);
   });
 
   test("config set webhook-secret with an empty value is refused; only none turns signing off", async () => {
