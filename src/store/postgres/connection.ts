@@ -87,10 +87,7 @@ function urlPart(raw: string, part: string): string {
   return text;
 }
 
-/**
- * Whether the part before the URL's last `@` holds a `/`, `?` or `#`: a password (or user
- * name) with one of those unescaped ends the host part early, and the URL does not parse.
- */
+/** Whether a `/`, `?` or `#` comes before the URL's last `@`: unescaped in a password, it ends the host early. */
 function credentialsNeedEscaping(raw: string): boolean {
   const rest = raw.replace(/^[a-z]+:\/\//i, "");
   const at = rest.lastIndexOf("@");
