@@ -8,7 +8,16 @@ import type { JobOrigin } from "./dependencies.ts";
 import { UserError } from "./errors.ts";
 import { findDuplicateJsonKey, jsonErrorOffset } from "./json-text.ts";
 import { firstRunAt, generateJobId, type JobSpec, normalizeSpec, specRevision } from "./spec.ts";
-import { documentValue, firstLine, invalidYamlMessage, linePosition, readYaml } from "./yaml-text.ts";
+import {
+  documentValue,
+  firstLine,
+  invalidYamlMessage,
+  keyText,
+  linePosition,
+  readYaml,
+  type YamlDocument,
+  yamlLibrary,
+} from "./yaml-text.ts";
 
 export interface JobInputItem {
   value: unknown;
@@ -75,6 +84,21 @@ export function parseNdjsonLine(line: string, number: number, name: string): Job
   }
 }
 
+/**
+ * A mapping anchored beside `jobs:` (`defaults: &d {…}`, used as `<<: *d`) only lends its
+ * fields to the jobs, as in a jobfile: it is dropped, not read as a key beside the list.
+ */
+function withoutLentMappings(doc: YamlDocument, value: unknown): unknown {
+  const root = doc.contents;
+  const yaml = yamlLibrary();
+  if (!yaml.isMap(root) || !root.has("jobs") || typeof value !== "object" || value === null) return value;
+  const lent = root.items
+    .filter((pair) => keyText(pair.key) !== "jobs" && yaml.isNode(pair.value) && Boolean(pair.value.anchor))
+    .map((pair) => keyText(pair.key));
+  if (lent.length === 0) return value;
+  return Object.fromEntries(Object.entries(value).filter(([key]) => !lent.includes(key)));
+}
+
 function parseYaml(text: string, name: string): JobInputItem[] {
   const yaml = readYaml(text, { numbersAsWritten: "job fields" });
   const problem = yaml.errors[0];
@@ -91,7 +115,7 @@ function parseYaml(text: string, name: string): JobInputItem[] {
       );
     }
     if (value === null || value === undefined) continue;
-    const parsed = listItems(value, name);
+    const parsed = listItems(withoutLentMappings(doc, value), name);
     if (yaml.documents.length > 1)
       for (const item of parsed) item.where = `document ${docIndex + 1}, ${item.where}`;
     items.push(...parsed);

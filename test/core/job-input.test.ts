@@ -47,6 +47,14 @@ describe("input forms", () => {
     expect(
       refusal(() => ids("jobs:\n  - id: a\n    command: x\nretries: 2\n", "jobs.yaml", "yaml")),
     ).toStartWith("jobs.yaml: `retries` cannot sit next to `jobs`");
+    // As in a jobfile, a mapping anchored beside `jobs:` only lends its fields (`<<: *d`).
+    const lent = "defaults: &d {max_retries: 1}\njobs:\n  - {id: y1, <<: *d, command: x}\n";
+    expect(ids(lent, "jobs.yaml", "yaml")).toEqual(["y1"]);
+    expect(parseJobInput(lent, "jobs.yaml", "yaml")[0]?.value).toEqual({
+      id: "y1",
+      max_retries: 1,
+      command: "x",
+    });
     // A job's own fields beside a `jobs` that holds no list: one job, and `jobs` no field of it.
     expect(refusal(() => ids('{"id":"a","command":"x","jobs":{"id":"b","command":"y"}}'))).toContain(
       "`jobs` is not a job field",
