@@ -4,7 +4,7 @@
  * watcher liveness, does not load the scan rules this needs.
  */
 
-import { existsSync, realpathSync } from "node:fs";
+import { existsSync, realpathSync, statSync } from "node:fs";
 import { relative } from "node:path";
 import { UserError } from "../core/errors.ts";
 import { type Nesting, nestedFolder, type SyncedFolder } from "../core/ownership.ts";
@@ -39,11 +39,11 @@ function nestedError(dir: string, root: string, nesting: Nesting): UserError {
  * folder `dir`, or holds it (ownership.ts, nestedFolder). Paths are compared as real paths,
  * as a folder's jobs are owned: the other folder where its name leads now, and where it was
  * last read from (a re-pointed link's old target). A record whose folder is gone from disk
- * is no folder; a missing `dir` is left for reading it to report.
+ * is no folder; a missing `dir`, or a file named as the folder, is left for reading it to report.
  */
 export async function assertNotNested(store: Store, dir: string): Promise<void> {
   const root = realPathOf(dir);
-  if (root === null) return;
+  if (root === null || !statSync(root).isDirectory()) return;
   const key = folderKey(dir);
   const others: SyncedFolder[] = [];
   for (const entry of await store.folderList()) {

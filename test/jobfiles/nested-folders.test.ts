@@ -47,6 +47,9 @@ forEachBackend("nested folders", (t) => {
     expect(await ids(t)).toEqual(["team/x pending"]);
     const cli = await runCli(["sync", team], { env: t.fixture.env });
     refused(cli, `lies inside ${t.fixture.root}`);
+    // A file of the synced folder named as a folder is no folder, before it is a nested one.
+    const file = join(team, "x.yaml");
+    expect((await refusal(sync(t.store, file))).message).toBe(`${file} is not a folder`);
   });
 
   test("a folder holding a synced one is refused until the inner one declares nothing", async () => {
