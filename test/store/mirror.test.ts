@@ -20,7 +20,6 @@ type Backend = (typeof BACKENDS)[number];
  * this list short: anything else belongs in both backends, or in src/store/.
  */
 const BACKEND_ONLY: Record<string, string> = {
-  "postgres/connection.ts parsePostgresUrl": "only a server is named by a URL with parameters to check",
   "postgres/connection.ts sideConnection":
     "a pool's connection may wait on a row lock; SQLite reads never wait for a writer",
   "postgres/schema-version.ts quotedSchema":

@@ -8,7 +8,8 @@ import { SQL } from "bun";
 import { UserError } from "../../src/core/errors.ts";
 import { openPostgresStore } from "../../src/store/postgres/backend.ts";
 import { ChangeListener } from "../../src/store/postgres/changes.ts";
-import { describeFailure, parsePostgresUrl } from "../../src/store/postgres/connection.ts";
+import { describeFailure } from "../../src/store/postgres/connection.ts";
+import { parsePostgresUrl } from "../../src/store/postgres-url.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.
 setDefaultTimeout(60_000);

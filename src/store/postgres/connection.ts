@@ -1,148 +1,12 @@
 /**
- * The PostgreSQL connection: reading a postgres:// URL, opening the pool (migrating the
- * schema when needed), its write transactions, and its failures turned into one-line
- * messages. `?schema=NAME` is queuectl's own parameter: Bun.sql would send it to the server
- * as a run-time setting, which the server rejects, so it is taken out here and becomes the
- * connection's search_path instead.
+ * The PostgreSQL connection: opening the pool for a store URL (../postgres-url.ts), migrating
+ * the schema when needed, its write transactions, and its failures turned into one-line messages.
  */
 
 import { SQL } from "bun";
-import { nearestName, runtimeError, UserError } from "../../core/errors.ts";
+import { runtimeError, UserError } from "../../core/errors.ts";
+import { type PostgresTarget, parsePostgresUrl } from "../postgres-url.ts";
 import { POSTGRES_SCHEMA_VERSION, quickSchemaVersion } from "./schema-version.ts";
-
-export interface PostgresTarget {
-  /** The URL handed to Bun.sql, without `schema`. */
-  url: string;
-  /** `postgres://user@host:port/db?schema=…`, for messages; never holds the password. */
-  location: string;
-  /** `?schema=` when given; otherwise the server's default search_path decides. */
-  schema: string | null;
-  host: string;
-  database: string;
-  user: string;
-  /** Only ever used to scrub messages. */
-  password: string;
-}
-
-/** Lowercase only, so the name never needs quoting in search_path; short enough for a NOTIFY channel. */
-const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,49}$/;
-const SCHEMA_HINT = "use lowercase letters, digits and _, at most 50 characters, e.g. ?schema=queuectl";
-
-/**
- * Why a schema name the pattern allows is still no place for a queue: the server refuses to
- * create a `pg_` schema (and a queue there would sit among its catalogs), and
- * information_schema is the SQL standard's catalog, full of the server's views.
- */
-function reservedSchema(name: string): string | null {
-  if (name.startsWith("pg_")) return "PostgreSQL reserves names starting with pg_ for itself";
-  if (name === "information_schema") return "it is PostgreSQL's own catalog";
-  return null;
-}
-
-const KNOWN_PARAMETERS = new Set(["schema", "sslmode"]);
-const SSL_MODES = ["disable", "prefer", "require", "verify-ca", "verify-full"];
-const USAGE = "use postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?schema=NAME][&sslmode=MODE]";
-
-/**
- * The parameters queuectl reads: unknown ones and repeated ones are refused, since Bun.sql
- * and URLSearchParams.get would each pick a different one of two values in silence.
- */
-function checkParameters(params: URLSearchParams): void {
-  const seen = new Set<string>();
-  for (const key of params.keys()) {
-    if (!KNOWN_PARAMETERS.has(key)) {
-      const nearest = nearestName(key, [...KNOWN_PARAMETERS]);
-      throw new UserError(
-        `unknown parameter "${key}" in the PostgreSQL URL`,
-        `${nearest ? `did you mean \`${nearest}\`? ` : ""}known: ${[...KNOWN_PARAMETERS].join(", ")}`,
-      );
-    }
-    if (seen.has(key)) {
-      throw new UserError(
-        `${key} is given more than once in the database URL`,
-        `keep one ${key}=…, e.g. ${key === "schema" ? "?schema=queuectl" : "?sslmode=require"}`,
-      );
-    }
-    seen.add(key);
-  }
-}
-
-/**
- * One %-decoded part of the URL. Bun.sql refuses a NUL in it with an internal-looking error,
- * and a stray `%` fails to decode; both are the URL's, so both are said as such. The text
- * itself is never echoed: the part may be the password.
- */
-function urlPart(raw: string, part: string): string {
-  let text: string;
-  try {
-    text = decodeURIComponent(raw);
-  } catch {
-    throw new UserError(
-      `the ${part} in the PostgreSQL URL has a broken %-escape`,
-      "write a literal % as %25, and other special characters as %XX",
-    );
-  }
-  if (text.includes("\0"))
-    throw new UserError(`the ${part} in the PostgreSQL URL holds a NUL byte (%00)`, "remove it");
-  return text;
-}
-
-/** Whether a `/`, `?` or `#` comes before the URL's last `@`: unescaped in a password, it ends the host early. */
-function credentialsNeedEscaping(raw: string): boolean {
-  const rest = raw.replace(/^[a-z]+:\/\//i, "");
-  const at = rest.lastIndexOf("@");
-  return at > 0 && /[/?#]/.test(rest.slice(0, at));
-}
-
-export function parsePostgresUrl(raw: string): PostgresTarget {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    if (credentialsNeedEscaping(raw)) {
-      throw new UserError(
-        "the PostgreSQL URL (--db or QUEUECTL_DB) is not a valid URL: its user name or password holds a /, ? or #",
-        "write those characters %-encoded in the URL (/ as %2F, ? as %3F, # as %23)",
-      );
-    }
-    throw new UserError(
-      "the PostgreSQL URL (--db or QUEUECTL_DB) is not a valid URL",
-      "use postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?schema=NAME]",
-    );
-  }
-  // A bare postgres:// would fall back to libpq-style defaults and quietly create a queue in
-  // a database nobody named; the host and the database must be written out.
-  if (url.hostname === "" || url.pathname.replace(/^\//, "") === "") {
-    throw new UserError("the PostgreSQL URL must name a host and a database", USAGE);
-  }
-  if (url.port === "0")
-    throw new UserError("port 0 in the PostgreSQL URL is no port", "use 1 to 65535, e.g. :5432");
-  checkParameters(url.searchParams);
-  const sslmode = url.searchParams.get("sslmode");
-  if (sslmode !== null && !SSL_MODES.includes(sslmode)) {
-    throw new UserError(`sslmode "${sslmode}" is not known`, `use one of ${SSL_MODES.join(", ")}`);
-  }
-  const schema = url.searchParams.get("schema");
-  url.searchParams.delete("schema");
-  const unusable = (hint: string) =>
-    new UserError(`"${schema}" is not a usable schema name (in ?schema= of the store URL)`, hint);
-  if (schema !== null && !SCHEMA_NAME.test(schema)) throw unusable(SCHEMA_HINT);
-  const reserved = schema === null ? null : reservedSchema(schema);
-  if (reserved !== null) throw unusable(`${reserved}; pick another name, e.g. ?schema=queuectl`);
-  const host = urlPart(url.hostname, "host") || url.searchParams.get("host") || "localhost";
-  const port = url.port || "5432";
-  const user = urlPart(url.username, "user name") || process.env.PGUSER || process.env.USER || "postgres";
-  const database = urlPart(url.pathname.replace(/^\//, ""), "database name") || user;
-  return {
-    url: url.toString(),
-    location: `postgres://${user}@${host}:${port}/${database}${schema ? `?schema=${schema}` : ""}`,
-    schema,
-    host: `${host}:${port}`,
-    database,
-    user,
-    password: urlPart(url.password, "password"),
-  };
-}
 
 interface PostgresErrorLike {
   code?: string;
@@ -259,7 +123,7 @@ export async function openConnection(
   limits: SessionLimits = NO_SESSION_LIMITS,
 ): Promise<PostgresConnection> {
   const target = parsePostgresUrl(url);
-  const sql = client(target.url, connections, target.schema, limits);
+  const sql = client(target.url, connections, target.schema);
   try {
     let schema = target.schema;
     if (schema === null) {
@@ -298,27 +162,35 @@ export async function openConnection(
  * may line a query up behind it). The caller closes it.
  */
 export function sideConnection(connection: PostgresConnection): SQL {
-  return client(connection.target.url, 1, connection.schema, connection.limits);
+  return client(connection.target.url, 1, connection.schema);
 }
 
-/**
- * A Bun.sql client as this store opens every one: `schema` null leaves the server's
- * search_path. `limits` go to the server as session settings: with an idle-in-transaction
- * limit a process frozen or cut off in the middle of a transaction does not keep its rows
- * locked until TCP gives up on it, hours later; with a lock timeout a command that meets a
- * row held that long fails with one line instead of waiting without a word.
- */
-function client(url: string, connections: number, schema: string | null, limits: SessionLimits): SQL {
-  const settings: Record<string, string> = {};
-  if (limits.idleInTransactionMs !== null)
-    settings.idle_in_transaction_session_timeout = String(limits.idleInTransactionMs);
-  if (limits.lockTimeoutMs !== null) settings.lock_timeout = String(limits.lockTimeoutMs);
+/** A Bun.sql client as this store opens every one: `schema` null leaves the server's search_path. */
+function client(url: string, connections: number, schema: string | null): SQL {
   return new SQL(url, {
     max: connections,
     connectionTimeout: 10,
     idleTimeout: 60,
-    connection: { application_name: "queuectl", ...(schema ? { search_path: schema } : {}), ...settings },
+    connection: { application_name: "queuectl", ...(schema ? { search_path: schema } : {}) },
   });
+}
+
+/**
+ * The session limits, set for one transaction (SET LOCAL, sent right after BEGIN in the same
+ * round trip): an idle-in-transaction limit ends a transaction whose process froze or was cut
+ * off, so its rows are not locked until TCP gives up on it, hours later; a lock timeout makes
+ * a command that meets a row held that long fail with one line instead of waiting without a
+ * word. Per transaction, not at connect: a pooler (PgBouncer) refuses unknown start-up
+ * settings, and in transaction pooling a session setting would reach other clients.
+ */
+function limitTransaction(tx: SQL, limits: SessionLimits): Promise<unknown> {
+  const settings: [string, number][] = [];
+  if (limits.idleInTransactionMs !== null)
+    settings.push(["idle_in_transaction_session_timeout", limits.idleInTransactionMs]);
+  if (limits.lockTimeoutMs !== null) settings.push(["lock_timeout", limits.lockTimeoutMs]);
+  return Promise.all(
+    settings.map(([name, ms]) => tx`SELECT set_config(${name}, ${String(ms)}, true)`.execute()),
+  );
 }
 
 /** Runs `work`, turning a connection failure into a one-line message. */
@@ -355,13 +227,14 @@ export function writeTransaction<T>(
       // A Bun.sql query goes out when first awaited, not when written: BEGIN is sent by
       // hand, before the work writes its first statement.
       const begun = tx`BEGIN`.execute();
+      const limited = limitTransaction(tx, connection.limits);
       const working = Promise.resolve().then(() => work(tx, notify));
       let result: T;
       try {
-        [, result] = await Promise.all([begun, working]);
+        [, , result] = await Promise.all([begun, limited, working]);
       } catch (error) {
         // Whatever the work still has in flight goes out before the ROLLBACK, not after it.
-        await Promise.allSettled([begun, working]);
+        await Promise.allSettled([begun, limited, working]);
         await tx`ROLLBACK`.catch(() => {});
         throw error;
       }
