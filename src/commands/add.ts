@@ -152,7 +152,7 @@ export function refuseOptionsAfterCommand(rawArgs: readonly string[], withValue:
       }
       if (withValue.has(arg)) index++;
     } else if (!sawAdd) sawAdd = true;
-    else commandWord = String(keepText(arg));
+    else if (commandWord === null) commandWord = String(keepText(arg));
   }
 }
 

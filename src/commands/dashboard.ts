@@ -1,7 +1,7 @@
-import { isIP } from "node:net";
 import type { CAC } from "cac";
 import { negatedFlagsAsFalse, TEXT_OPTION } from "../cli-argv.ts";
 import { runtimeError, UserError } from "../core/errors.ts";
+import { isDecimalIPv4 } from "../dashboard/security.ts";
 import { safeText } from "../render.ts";
 import { LONG_RUNNING_CONNECTIONS, openStore } from "../store/open.ts";
 import { type GlobalOptions, integerOption, lastValue } from "./context.ts";
@@ -68,7 +68,7 @@ export function registerDashboard(cli: CAC): void {
     const host = String(lastValue(options.host) ?? "127.0.0.1");
     // Digits and dots are meant as an IPv4 address; one that is none (999.1.1.1) is refused
     // here, not after a DNS lookup that fails another way where the resolver is unreachable.
-    if (/^[\d.]+$/.test(host) && isIP(host) === 0) throw notThisMachine(host);
+    if (/^[\d.]+$/.test(host) && !isDecimalIPv4(host)) throw notThisMachine(host);
     refuseContradictoryToken(cli.rawArgs);
     const { token, generated } = await chooseToken(lastValue(options.token));
     const { checkBindPolicy } = await import("../dashboard/security.ts");

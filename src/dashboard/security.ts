@@ -20,6 +20,7 @@
  */
 
 import { randomBytes, timingSafeEqual } from "node:crypto";
+import { isIP } from "node:net";
 import { UserError } from "../core/errors.ts";
 import { problem } from "./responses.ts";
 
@@ -31,6 +32,19 @@ const GENERATED_TOKEN_BYTES = 24;
 
 export function isLoopbackHost(host: string): boolean {
   return LOOPBACK_NAMES.has(host.toLowerCase());
+}
+
+/**
+ * Whether decimal digits and dots make an IPv4 address as the system's resolver reads one:
+ * one to four parts, each but the last at most 255, the last filling the bytes left (`0`,
+ * `127.1`, `2130706433` and `127.0.0.1` are all addresses).
+ */
+export function isDecimalIPv4(host: string): boolean {
+  if (isIP(host) === 4) return true;
+  const parts = host.split(".");
+  if (parts.length > 4 || parts.some((part) => part === "" || part.length > 10)) return false;
+  const last = Number(parts.at(-1));
+  return parts.slice(0, -1).every((part) => Number(part) <= 255) && last < 2 ** (8 * (5 - parts.length));
 }
 
 export function generateToken(): string {

@@ -45,6 +45,8 @@ export interface SettingsChangeOptions {
   quietMs: number;
   /** The full sync that applies the change. */
   onQuiet: () => void;
+  /** The longest hold, in ms. Default MAX_HOLD_MS. */
+  maxHoldMs?: number;
 }
 
 /** Holds the watcher's syncs from a settings change until the folder is quiet. */
@@ -59,15 +61,23 @@ export class SettingsChangeHold {
     return this.timer !== null;
   }
 
-  /** The settings file changed: hold from now. */
+  /** The settings file changed: hold from now, or go on holding (up to MAX_HOLD_MS in all). */
   settingsChanged(): void {
     if (this.timer === null) this.since = Date.now();
-    this.arm(this.options.quietMs);
+    this.restartQuiet();
   }
 
   /** Any other event in the folder: while holding, it restarts the quiet time (up to MAX_HOLD_MS). */
   folderChanged(): void {
-    if (this.timer !== null && Date.now() - this.since < MAX_HOLD_MS) this.arm(this.options.quietMs);
+    if (this.timer !== null) this.restartQuiet();
+  }
+
+  private restartQuiet(): void {
+    if (Date.now() - this.since < this.maxHoldMs) this.arm(this.options.quietMs);
+  }
+
+  private get maxHoldMs(): number {
+    return this.options.maxHoldMs ?? MAX_HOLD_MS;
   }
 
   close(): void {
@@ -82,7 +92,7 @@ export class SettingsChangeHold {
 
   private check(): void {
     const lock = gitIndexLockOf(this.options.root());
-    if (lock !== null && existsSync(lock) && Date.now() - this.since < MAX_HOLD_MS) {
+    if (lock !== null && existsSync(lock) && Date.now() - this.since < this.maxHoldMs) {
       this.arm(this.options.quietMs);
       return;
     }

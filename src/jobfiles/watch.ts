@@ -284,7 +284,9 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
     if (wakeTimer !== null) clearTimeout(wakeTimer);
     wakeTimer = null;
     const at = model.nextWake(settleMs);
-    if (closed || at === null) return;
+    // While a settings change holds every sync, a file's wake would fire and do nothing, at
+    // once and again; the full sync that ends the hold sets the next wake.
+    if (closed || at === null || settingsHold.holding) return;
     wakeTimer = setTimeout(
       () => {
         wakeTimer = null;

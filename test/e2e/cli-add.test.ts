@@ -115,6 +115,7 @@ test.each([
   [["add", "ls", "-q"], '`-q` comes after the command word "ls"'],
   [["add", "--id", "g", "grep", "--env", "X=1", "foo"], '`--env` comes after the command word "grep"'],
   [["add", "echo hi", "--retries", "1"], '`--retries` comes after the command word "echo hi"'],
+  [["add", "echo", "hi", "--retries", "1"], '`--retries` comes after the command word "echo"'],
 ])("%p is refused with exit 2 and queues nothing", async (argv, fragment) => {
   const result = await cli(...argv);
   expect(result.exitCode).toBe(2);

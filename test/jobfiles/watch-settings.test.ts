@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { gitIndexLockOf } from "../../src/jobfiles/settings-change.ts";
+import { gitIndexLockOf, SettingsChangeHold } from "../../src/jobfiles/settings-change.ts";
 import type { SyncOutcome } from "../../src/jobfiles/sync-outcome.ts";
 import type { JobfileWatcher } from "../../src/jobfiles/watch.ts";
 import type { Store } from "../../src/store/store.ts";
@@ -102,5 +102,24 @@ describe("a watcher and a checkout that changes the namespace", () => {
     expect(gitIndexLockOf(fixture.dir)).toBe(join(linked, "index.lock"));
     writeFileSync(join(fixture.home, ".git"), "gitdir: admin/worktrees/w1\n");
     expect(gitIndexLockOf(fixture.dir)).toBe(join(linked, "index.lock"));
+  });
+
+  test("a settings file rewritten without pause still ends the hold at its longest", async () => {
+    fixture = jobsFixture();
+    let applied = 0;
+    const hold = new SettingsChangeHold({
+      root: () => fixture.dir,
+      quietMs: 100,
+      maxHoldMs: 400,
+      onQuiet: () => applied++,
+    });
+    const rewrites = setInterval(() => hold.settingsChanged(), 30);
+    try {
+      hold.settingsChanged();
+      await waitFor(() => applied > 0, { what: "the hold to end while the file is still being rewritten" });
+    } finally {
+      clearInterval(rewrites);
+      hold.close();
+    }
   });
 });
