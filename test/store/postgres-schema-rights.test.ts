@@ -26,7 +26,13 @@ describe.skipIf(!server)("a PostgreSQL queue in a schema an administrator set up
   const tag = crypto.randomUUID().replaceAll("-", "").slice(0, 10);
   const admin = new SQL(server as string, { max: 1 });
   const role = `qc_role_${tag}`;
-  const schemas = [`qc_given_${tag}`, `qc_hidden_${tag}`, `qc_rails_${tag}`, `qc_migrate_${tag}`];
+  const schemas = [
+    `qc_given_${tag}`,
+    `qc_hidden_${tag}`,
+    `qc_rails_${tag}`,
+    `qc_migrate_${tag}`,
+    `qc_damaged_${tag}`,
+  ];
   afterAll(async () => {
     for (const schema of [...schemas, "user", "order"].map((name) => `"${name}"`)) {
       await admin.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
@@ -95,6 +101,24 @@ describe.skipIf(!server)("a PostgreSQL queue in a schema an administrator set up
         SELECT COUNT(*)::int AS count FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = ${schema} AND c.relkind = 'r'`;
       expect(count).toBe(2);
+    }
+  });
+
+  test("a queue schema with a table dropped by hand is reported as damaged, not as a bug", async () => {
+    const damaged = schemas[4] as string;
+    const url = new URL(server as string);
+    url.searchParams.set("schema", damaged);
+    await (await openStore({ url: url.toString() })).close();
+    await admin.unsafe(`DROP TABLE ${damaged}.attempts`);
+    const store = await openStore({ url: url.toString() });
+    try {
+      const error = await store.attemptList({ jobId: "x" }).catch((caught: unknown) => caught);
+      expect((error as Error).message).toContain(
+        `the queue's schema ${damaged} lacks a table it should hold`,
+      );
+      expect((error as Error).message).not.toContain("bug");
+    } finally {
+      await store.close();
     }
   });
 

@@ -46,6 +46,13 @@ export function describeFailure(target: PostgresTarget, error: unknown): Error {
   if (errno === "3D000") {
     return runtimeError(`${where}: the database does not exist`, `create it (createdb ${target.database})`);
   }
+  // undefined_table in a schema whose version says the table is there: dropped by hand.
+  if (errno === "42P01") {
+    return runtimeError(
+      `${where}: the queue's schema ${target.schema ?? "(default)"} lacks a table it should hold (${reason})`,
+      "it was changed by hand: restore the queue from an export (queuectl import) into a fresh ?schema=",
+    );
+  }
   // lock_not_available: the session's lock_timeout passed while another transaction held a row.
   if (errno === "55P03") {
     return runtimeError(
