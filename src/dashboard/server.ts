@@ -92,8 +92,11 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     return response;
   };
 
+  // `localhost` is bound as 127.0.0.1 and printed so: a browser may try ::1 first for the
+  // name, where another local user could listen on the same port and receive the token.
+  const bindHost = /^localhost\.?$/i.test(options.host) ? "127.0.0.1" : options.host;
   const server = Bun.serve({
-    hostname: options.host,
+    hostname: bindHost,
     port: options.port,
     // Never Bun's development error page, which shows source and paths to whoever asks.
     development: false,
@@ -131,7 +134,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   policy.cookieName = tokenCookieName(server.port ?? options.port);
   // Bound to every interface, the page is opened at this machine's loopback address: no
   // browser opens http://0.0.0.0/.
-  const reachable = options.host === "0.0.0.0" ? "127.0.0.1" : options.host === "::" ? "::1" : options.host;
+  const reachable = bindHost === "0.0.0.0" ? "127.0.0.1" : bindHost === "::" ? "::1" : bindHost;
   const host = reachable.includes(":") && !reachable.startsWith("[") ? `[${reachable}]` : reachable;
   return {
     url: `http://${host}:${server.port}/`,
