@@ -165,18 +165,23 @@ export function refuse(
   if (fromHeader !== null) {
     return sameSecret(fromHeader, token) || policy.sessions.has(fromHeader)
       ? null
-      : problem(
-          401,
+      : unauthorized(
           "wrong dashboard token",
           "use the token the dashboard printed when it started, or the one it was given (--token, QUEUECTL_DASHBOARD_TOKEN)",
         );
   }
   if (kind === "login") return isSameOrigin(request) ? null : CROSS_ORIGIN();
-  return problem(
-    401,
+  return unauthorized(
     "this dashboard needs its token",
     "open the URL with ?token= that the dashboard printed, or send Authorization: Bearer <token>",
   );
+}
+
+/** A 401 names the scheme that would be accepted, as HTTP asks of every 401. */
+function unauthorized(message: string, hint: string): Response {
+  const response = problem(401, message, hint);
+  response.headers.set("WWW-Authenticate", 'Bearer realm="queuectl dashboard"');
+  return response;
 }
 
 function expiredCookie(policy: AccessPolicy): string {

@@ -157,6 +157,8 @@ describe("closed by default", () => {
     for (const name of [`queuectl_dashboard_token_${port}`, "queuectl_dashboard_token_1"]) {
       const read = await call("/api/status", { headers: { cookie: `${name}=${dashboard.token}` } });
       expect(read.status).toBe(401);
+      // As HTTP asks of a 401: the scheme that would be accepted.
+      expect(read.headers.get("www-authenticate")).toBe('Bearer realm="queuectl dashboard"');
       const write = await call("/api/jobs/victim/cancel", {
         method: "POST",
         headers: { cookie: `${name}=${dashboard.token}`, origin: dashboard.origin },
