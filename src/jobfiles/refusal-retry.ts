@@ -3,8 +3,8 @@
  * its periodic re-sync: the other folder holding an id may let go of it at any moment. A
  * file moved from one watched folder to another is refused by the second until the first
  * one's removal has settled; left to the re-sync, its job stayed undeclared for up to a
- * minute. The waits double from REFUSAL_RETRY_FIRST_MS up to the re-sync's period, and start
- * over once a plan refuses nothing.
+ * minute. The waits double from REFUSAL_RETRY_FIRST_MS until they reach the re-sync's period,
+ * which then plans the folder alone, and start over once a plan refuses nothing.
  */
 
 /** The first wait before a refused plan is made again (1 s). */
@@ -27,7 +27,9 @@ export class RefusalRetry {
       this.waitMs = 0;
       return;
     }
-    this.waitMs = Math.min(this.maxMs, this.waitMs === 0 ? REFUSAL_RETRY_FIRST_MS : this.waitMs * 2);
+    this.waitMs = this.waitMs === 0 ? REFUSAL_RETRY_FIRST_MS : this.waitMs * 2;
+    // From there on the periodic re-sync plans the folder as often; a second timer would double it.
+    if (this.waitMs >= this.maxMs) return;
     this.timer = setTimeout(() => {
       this.timer = null;
       this.plan();
