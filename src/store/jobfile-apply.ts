@@ -98,6 +98,18 @@ export const DEFERRED_COMPLETED_SQL =
   "EXISTS (SELECT 1 FROM completed_revisions c WHERE c.job_id = jobs.id AND c.revision = jobs.next_revision)";
 
 /**
+ * The result and progress a row keeps when it is shown as another revision completed: the
+ * ones the row holds came from the last run, of another revision (a run that failed, or that
+ * completed a revision the file no longer declares), and would reach the jobs waiting on it.
+ * The completed revision's own result is not kept apart, so none is shown. `shown` is SQL
+ * naming the revision shown; plain SQL that SQLite and PostgreSQL read alike.
+ */
+export const SHOWN_REVISION_REPORTS = (shown: string): string => `
+  result = CASE WHEN jobs.revision = ${shown} THEN jobs.result END,
+  progress_pct = CASE WHEN jobs.revision = ${shown} THEN jobs.progress_pct END,
+  progress_message = CASE WHEN jobs.revision = ${shown} THEN jobs.progress_message END`;
+
+/**
  * The row shows its deferred revision completed, as showCompleted writes one: the runs of
  * that revision (at least the one that completed it), its completion and its start. Plain
  * SQL that SQLite and PostgreSQL read alike, for each backend's promoteNextRevision.
@@ -107,6 +119,7 @@ export const SHOW_DEFERRED_COMPLETED_SET = `
   finished_at = (SELECT c.completed_at FROM completed_revisions c WHERE c.job_id = jobs.id AND c.revision = jobs.next_revision),
   exit_code = 0, last_error = NULL, canceled_by = NULL, lease_until = NULL,
   attempts = COALESCE(NULLIF((SELECT COUNT(*) FROM attempts a WHERE a.job_id = jobs.id AND a.revision = jobs.next_revision), 0), 1),
+  ${SHOWN_REVISION_REPORTS("jobs.next_revision")},
   started_at = (SELECT a.started_at FROM attempts a
                 WHERE a.job_id = jobs.id AND a.revision = jobs.next_revision AND a.exit_code = 0
                 ORDER BY a.token DESC LIMIT 1),

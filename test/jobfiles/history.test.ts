@@ -113,6 +113,42 @@ forEachBackend("history", (t) => {
     });
   }
 
+  test("A → B → A: the job shown completed keeps no result or progress of B's run, which failed or completed", async () => {
+    for (const ending of ["failed", "completed"] as const) {
+      await t.setUp();
+      await v1DoneV2Waiting(t);
+      const [running] = await claimAll(t.store);
+      const fence = { id: "build", token: running?.token ?? 0 };
+      await t.store.jobProgressSave({ updates: [{ ...fence, pct: 40, message: "half of B" }] });
+      await t.store.jobResultSave({ ...fence, result: '{"v":2}' });
+      if (ending === "failed") {
+        // The file goes back while B runs; B then fails.
+        t.fixture.write("build.yaml", v(1));
+        expect(await syncActions(t)).toEqual(["build skipCompleted"]);
+        await t.store.jobFail({
+          ...fence,
+          now: Date.now(),
+          state: "dead",
+          nextRunAt: Date.now(),
+          result: FAILURE,
+        });
+      } else {
+        // B completes; the file goes back afterwards.
+        await t.store.jobComplete({ ...fence, now: Date.now(), result: SUCCESS });
+        t.fixture.write("build.yaml", v(1));
+        expect(await syncActions(t)).toEqual(["build showCompleted"]);
+      }
+      const shown = await jobOf(t.store, "build");
+      expect([ending, shown.state, shown.result ?? null, shown.progress_pct ?? null]).toEqual([
+        ending,
+        "completed",
+        null,
+        null,
+      ]);
+      expect((await t.store.jobResults({ ids: ["build"] }))[0]?.result ?? null).toBeNull();
+    }
+  });
+
   test("a job waiting on one whose file went back to a completed revision starts once the run ends", async () => {
     await t.setUp();
     await v1DoneV2Waiting(t);

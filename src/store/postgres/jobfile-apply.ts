@@ -79,6 +79,9 @@ function writer(tx: SQL, now: number) {
                         tags = ${JSON.stringify(job.spec.tags ?? [])}::text::jsonb, state = 'completed',
                         finished_at = ${decision.completed?.at ?? now}::bigint, exit_code = 0, last_error = NULL,
                         canceled_by = NULL, lease_until = NULL,
+                        result = CASE WHEN jobs.revision = ${job.revision} THEN jobs.result END,
+                        progress_pct = CASE WHEN jobs.revision = ${job.revision} THEN jobs.progress_pct END,
+                        progress_message = CASE WHEN jobs.revision = ${job.revision} THEN jobs.progress_message END,
                         -- The runs of the revision it shows; at least the one that completed it.
                         attempts = GREATEST(1, (SELECT COUNT(*) FROM attempts a
                                                 WHERE a.job_id = jobs.id AND a.revision = ${job.revision})),

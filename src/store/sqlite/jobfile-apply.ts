@@ -11,6 +11,7 @@ import {
   JobfileApplyBook,
   oncePerId,
   removalsToApply,
+  SHOWN_REVISION_REPORTS,
   type WrittenDecision as Written,
 } from "../jobfile-apply.ts";
 import type { JobfileApplyParams } from "../params.ts";
@@ -80,7 +81,7 @@ function writer(db: Database, now: number) {
       db.query(`
         UPDATE jobs SET spec = ?1, revision = ?2, max_retries = ?3, priority = ?4, queue = ?5, tags = ?6,
                         state = 'completed', finished_at = ?7, exit_code = 0, last_error = NULL, canceled_by = NULL,
-                        lease_until = NULL,
+                        lease_until = NULL, ${SHOWN_REVISION_REPORTS("?2")},
                         -- The runs of the revision it shows; at least the one that completed it.
                         attempts = MAX(1, (SELECT COUNT(*) FROM attempts a WHERE a.job_id = jobs.id AND a.revision = ?2)),
                         -- Its start too, not that of the revision it replaces (none once purged).
