@@ -110,6 +110,15 @@ export const SHOWN_REVISION_REPORTS = (shown: string): string => `
   progress_message = CASE WHEN jobs.revision = ${shown} THEN jobs.progress_message END`;
 
 /**
+ * The attempts a row shown as a completed revision counts: the runs of that revision, at least
+ * the one that completed it, and at most the runs its retries allow (a `dlq retry` before it
+ * completed gave it more runs than that; "2/1" would read as a broken rule).
+ */
+export const SHOWN_ATTEMPTS = (shown: string, maxRetries: string): string => `
+  (SELECT CASE WHEN COUNT(*) = 0 THEN 1 WHEN COUNT(*) > ${maxRetries} + 1 THEN ${maxRetries} + 1 ELSE COUNT(*) END
+   FROM attempts a WHERE a.job_id = jobs.id AND a.revision = ${shown})`;
+
+/**
  * The row shows its deferred revision completed, as showCompleted writes one: the runs of
  * that revision (at least the one that completed it), its completion and its start. Plain
  * SQL that SQLite and PostgreSQL read alike, for each backend's promoteNextRevision.
@@ -118,7 +127,7 @@ export const SHOW_DEFERRED_COMPLETED_SET = `
   spec = next_spec, revision = next_revision, max_retries = next_max_retries, state = 'completed',
   finished_at = (SELECT c.completed_at FROM completed_revisions c WHERE c.job_id = jobs.id AND c.revision = jobs.next_revision),
   exit_code = 0, last_error = NULL, canceled_by = NULL, lease_until = NULL,
-  attempts = COALESCE(NULLIF((SELECT COUNT(*) FROM attempts a WHERE a.job_id = jobs.id AND a.revision = jobs.next_revision), 0), 1),
+  attempts = ${SHOWN_ATTEMPTS("jobs.next_revision", "jobs.next_max_retries")},
   ${SHOWN_REVISION_REPORTS("jobs.next_revision")},
   started_at = (SELECT a.started_at FROM attempts a
                 WHERE a.job_id = jobs.id AND a.revision = jobs.next_revision AND a.exit_code = 0

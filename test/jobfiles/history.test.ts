@@ -149,6 +149,30 @@ forEachBackend("history", (t) => {
     }
   });
 
+  test("A, run twice by a dlq retry, → B → A: the attempts shown stay within what A's retries allow", async () => {
+    await t.setUp();
+    const a = "id: cap\ncommand: echo a\nmax_retries: 0\n";
+    t.fixture.write("cap.yaml", a);
+    await sync(t.store, t.fixture.dir);
+    const [first] = await claimAll(t.store);
+    const fence = { id: "cap", token: first?.token ?? 0, now: Date.now() };
+    await t.store.jobFail({ ...fence, state: "dead", nextRunAt: Date.now(), result: FAILURE });
+    await t.store.jobTransition({
+      id: "cap",
+      from: ["dead"],
+      to: "pending",
+      resetAttempts: true,
+      now: Date.now(),
+    });
+    expect(await completeAll(t.store)).toEqual(["cap"]);
+    t.fixture.write("cap.yaml", "id: cap\ncommand: echo b\nmax_retries: 0\n");
+    await sync(t.store, t.fixture.dir);
+    expect(await completeAll(t.store)).toEqual(["cap"]);
+    t.fixture.write("cap.yaml", a);
+    expect(await syncActions(t)).toEqual(["cap showCompleted"]);
+    expect(await jobOf(t.store, "cap")).toMatchObject({ state: "completed", attempts: 1, max_retries: 0 });
+  });
+
   test("a job waiting on one whose file went back to a completed revision starts once the run ends", async () => {
     await t.setUp();
     await v1DoneV2Waiting(t);

@@ -82,9 +82,10 @@ function writer(tx: SQL, now: number) {
                         result = CASE WHEN jobs.revision = ${job.revision} THEN jobs.result END,
                         progress_pct = CASE WHEN jobs.revision = ${job.revision} THEN jobs.progress_pct END,
                         progress_message = CASE WHEN jobs.revision = ${job.revision} THEN jobs.progress_message END,
-                        -- The runs of the revision it shows; at least the one that completed it.
-                        attempts = GREATEST(1, (SELECT COUNT(*) FROM attempts a
-                                                WHERE a.job_id = jobs.id AND a.revision = ${job.revision})),
+                        -- The runs of the revision it shows: at least the one that completed it, at
+                        -- most what its retries allow (SHOWN_ATTEMPTS, ../jobfile-apply.ts).
+                        attempts = LEAST(${job.maxRetries}::int + 1, GREATEST(1, (SELECT COUNT(*) FROM attempts a
+                                                WHERE a.job_id = jobs.id AND a.revision = ${job.revision}))),
                         -- Its start too, not that of the revision it replaces (none once purged).
                         started_at = (SELECT a.started_at FROM attempts a
                                       WHERE a.job_id = jobs.id AND a.revision = ${job.revision} AND a.exit_code = 0

@@ -11,6 +11,7 @@ import {
   JobfileApplyBook,
   oncePerId,
   removalsToApply,
+  SHOWN_ATTEMPTS,
   SHOWN_REVISION_REPORTS,
   type WrittenDecision as Written,
 } from "../jobfile-apply.ts";
@@ -82,8 +83,7 @@ function writer(db: Database, now: number) {
         UPDATE jobs SET spec = ?1, revision = ?2, max_retries = ?3, priority = ?4, queue = ?5, tags = ?6,
                         state = 'completed', finished_at = ?7, exit_code = 0, last_error = NULL, canceled_by = NULL,
                         lease_until = NULL, ${SHOWN_REVISION_REPORTS("?2")},
-                        -- The runs of the revision it shows; at least the one that completed it.
-                        attempts = MAX(1, (SELECT COUNT(*) FROM attempts a WHERE a.job_id = jobs.id AND a.revision = ?2)),
+                        attempts = ${SHOWN_ATTEMPTS("?2", "?3")},
                         -- Its start too, not that of the revision it replaces (none once purged).
                         started_at = (SELECT a.started_at FROM attempts a
                                       WHERE a.job_id = jobs.id AND a.revision = ?2 AND a.exit_code = 0
