@@ -113,8 +113,8 @@ forEachBackend("history", (t) => {
     });
   }
 
-  test("A → B → A: the job shown completed keeps no result or progress of B's run, which failed or completed", async () => {
-    for (const ending of ["failed", "completed"] as const) {
+  for (const ending of ["failed", "completed"] as const) {
+    test(`A → B → A with B's run ${ending}: the job shown completed keeps no result or progress of it`, async () => {
       await t.setUp();
       await v1DoneV2Waiting(t);
       const [running] = await claimAll(t.store);
@@ -146,8 +146,8 @@ forEachBackend("history", (t) => {
         null,
       ]);
       expect((await t.store.jobResults({ ids: ["build"] }))[0]?.result ?? null).toBeNull();
-    }
-  });
+    });
+  }
 
   test("A, run twice by a dlq retry, → B → A: the attempts shown stay within what A's retries allow", async () => {
     await t.setUp();
