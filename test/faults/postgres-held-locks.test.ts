@@ -32,29 +32,42 @@ function within<T>(ms: number, work: Promise<T>, what: string): Promise<T> {
 describe.skipIf(!PG_URL)("a job row held by a frozen transaction (PostgreSQL)", () => {
   const { url, schema, admin } = privateSchema(PG_URL ?? "", "qc_rescue_lock");
 
+  /**
+   * A transaction left open on job `id`'s row, as by a worker frozen in the middle of one;
+   * resolves once the row is locked. `release` ends it and waits until it has.
+   */
+  async function holdRow(id: string): Promise<{ release: () => Promise<void> }> {
+    let locked = () => {};
+    const isLocked = new Promise<void>((resolve) => {
+      locked = resolve;
+    });
+    let letGo = () => {};
+    const released = new Promise<void>((resolve) => {
+      letGo = resolve;
+    });
+    const holder = admin.begin(async (tx) => {
+      await tx.unsafe(`SELECT 1 FROM ${schema}.jobs WHERE id = $1 FOR UPDATE`, [id]);
+      locked();
+      await released;
+    });
+    await isLocked;
+    return {
+      release: async () => {
+        letGo();
+        await holder;
+      },
+    };
+  }
+
   test("a lapsed job whose row another transaction holds is skipped; the others are rescued at once", async () => {
     const store = await openPostgresStore(url);
-    let release = () => {};
-    let holder: Promise<unknown> = Promise.resolve();
+    let lock: { release: () => Promise<void> } | null = null;
     try {
       await store.jobInsertMany({ jobs: [newJob("held"), newJob("free")], now: 1 });
       const claim = { workerId: "w-dead", host: "h", leaseMs: 1, limit: 2 };
       const { claimed } = await store.jobCompleteAndClaim({ completions: [], claim, now: Date.now() });
       expect(claimed.map((job) => job.id).sort()).toEqual(["free", "held"]);
-      // A transaction left open on the row, as by a worker frozen in the middle of one.
-      let locked = () => {};
-      const isLocked = new Promise<void>((resolve) => {
-        locked = resolve;
-      });
-      const letGo = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      holder = admin.begin(async (tx) => {
-        await tx.unsafe(`SELECT 1 FROM ${schema}.jobs WHERE id = 'held' FOR UPDATE`);
-        locked();
-        await letGo;
-      });
-      await isLocked;
+      lock = await holdRow("held");
       const config = resolveConfig({});
       const rescue = () =>
         rescueExpiredLeases(store, {
@@ -66,13 +79,11 @@ describe.skipIf(!PG_URL)("a job row held by a frozen transaction (PostgreSQL)", 
       const first = await within(10_000, rescue(), "the rescue beside the locked row");
       expect(first.map((rescued) => rescued.job.id)).toEqual(["free"]);
       expect((await store.jobGet({ id: "held" }))?.state).toBe("processing");
-      release();
-      await holder;
+      await lock.release();
       const second = await within(10_000, rescue(), "the rescue once the row is free");
       expect(second.map((rescued) => rescued.job.id)).toEqual(["held"]);
     } finally {
-      release();
-      await holder;
+      await lock?.release();
       await store.close();
     }
   });
@@ -101,23 +112,10 @@ describe.skipIf(!PG_URL)("a job row held by a frozen transaction (PostgreSQL)", 
   test("a command that meets a row held past its lock timeout fails with one line instead of waiting", async () => {
     const holderStore = await openPostgresStore(url);
     const store = await openStore({ url, lockTimeoutMs: 300 });
-    let release = () => {};
-    let holder: Promise<unknown> = Promise.resolve();
+    let lock: { release: () => Promise<void> } | null = null;
     try {
       await holderStore.jobInsertMany({ jobs: [newJob("busy")], now: 1 });
-      let locked = () => {};
-      const isLocked = new Promise<void>((resolve) => {
-        locked = resolve;
-      });
-      const letGo = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      holder = admin.begin(async (tx) => {
-        await tx.unsafe(`SELECT 1 FROM ${schema}.jobs WHERE id = 'busy' FOR UPDATE`);
-        locked();
-        await letGo;
-      });
-      await isLocked;
+      lock = await holdRow("busy");
       const cancel = store.jobTransition({
         id: "busy",
         from: ["pending"],
@@ -135,12 +133,10 @@ describe.skipIf(!PG_URL)("a job row held by a frozen transaction (PostgreSQL)", 
       );
       expect(error?.message).toContain("a row this command needs stayed locked by another transaction");
       expect(error?.message.split("\n")).toHaveLength(1);
-      release();
-      await holder;
+      await lock.release();
       expect((await store.jobGet({ id: "busy" }))?.state).toBe("pending");
     } finally {
-      release();
-      await holder;
+      await lock?.release();
       await store.close();
       await holderStore.close();
     }
