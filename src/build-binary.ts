@@ -1,27 +1,57 @@
 /**
  * `bun run build`: compiles the CLI into one executable, `dist/queuectl` (or the path given
- * as the first argument), which starts 1.5 to 2 times as fast as `bun src/cli.ts`.
+ * as the first argument), which starts 1.5 to 2 times as fast as `bun src/cli.ts`. `bun
+ * install` runs it with `--install` (package.json's postinstall), so the `queuectl` that `npm
+ * link` installs is this executable.
  *
  * Bun parses and compiles each TypeScript module every time a process starts; a command
  * loads about forty of them, and that, not the work, is most of a short command's time. The
  * binary holds them as bytecode, and the dashboard's page built ahead, so it needs no file
  * of the sources to run. It records where its sources are and a stamp of them (cli-self.ts),
- * so that, while they are there, it refuses to run once they change instead of running
- * stale code. The WAL checkpoint thread is a module Bun loads by path, so it is built in as
- * a second entry point.
+ * so that, while they are there, it runs them instead once they change (binary-entry.ts).
+ * The WAL checkpoint thread is a module Bun loads by path, so it is built in as a second
+ * entry point.
  */
 
-import { renameSync, rmSync } from "node:fs";
-import { resolve } from "node:path";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, relative, resolve } from "node:path";
 import { sourceStamp } from "./cli-self.ts";
 import { buildAssets } from "./dashboard/assets.ts";
 
 const SOURCE_DIR = import.meta.dir;
-const ENTRY_POINTS = ["cli.ts", "store/sqlite/wal-checkpoint-thread.ts"];
+const ENTRY_POINTS = ["binary-entry.ts", "store/sqlite/wal-checkpoint-thread.ts"];
 
-async function build(outfile: string): Promise<void> {
-  // Stamped first: a source changed during the build makes the binary refuse, never run stale.
+/** Beside the binary: the stamp it was built with, so that an install can skip a build. */
+const stampFileOf = (outfile: string) => `${outfile}.stamp`;
+
+/**
+ * What an install leaves when the build fails (no space for 110 MB, say): a script that runs
+ * the sources, so that `queuectl` works, only slower, and the next install tries again.
+ */
+function installSourcesLauncher(outfile: string): void {
+  const cli = resolve(SOURCE_DIR, "cli.ts").replaceAll("'", `'\\''`);
+  mkdirSync(dirname(outfile), { recursive: true });
+  writeFileSync(
+    outfile,
+    `#!/bin/sh\n# Runs the sources: the build failed at install.\nexec bun '${cli}' "$@"\n`,
+  );
+  chmodSync(outfile, 0o755);
+}
+
+async function build(outfile: string, install: boolean): Promise<void> {
+  // Stamped first: a source changed during the build makes the binary run the sources.
   const facts = { sourceDir: SOURCE_DIR, stamp: sourceStamp(SOURCE_DIR) };
+  const stampFile = stampFileOf(outfile);
+  if (
+    install &&
+    existsSync(outfile) &&
+    existsSync(stampFile) &&
+    readFileSync(stampFile, "utf8") === facts.stamp
+  ) {
+    console.log(`${relative(process.cwd(), outfile) || outfile} is up to date`);
+    return;
+  }
+  rmSync(stampFile, { force: true });
   const page = Object.fromEntries(await buildAssets());
   // Renamed into place once whole: a running worker keeps the file it started from.
   const partial = `${outfile}.${process.pid}.tmp`;
@@ -31,7 +61,9 @@ async function build(outfile: string): Promise<void> {
       entrypoints: ENTRY_POINTS.map((entry) => resolve(SOURCE_DIR, entry)),
       target: "bun",
       bytecode: true,
-      compile: { outfile: partial },
+      // Package manifests are read so that sources changed since the build (binary-entry.ts)
+      // find their dependencies in node_modules, as `bun src/cli.ts` would.
+      compile: { outfile: partial, autoloadPackageJson: true },
       define: {
         QUEUECTL_BUILD: JSON.stringify(JSON.stringify(facts)),
         QUEUECTL_PAGE: JSON.stringify(JSON.stringify(page)),
@@ -45,13 +77,21 @@ async function build(outfile: string): Promise<void> {
   }
   if (failure !== null) {
     rmSync(partial, { force: true });
-    console.error(`error: the build failed (${failure}); nothing was installed`);
-    process.exit(1);
+    if (!install) {
+      console.error(`error: the build failed (${failure}); nothing was installed`);
+      process.exit(1);
+    }
+    installSourcesLauncher(outfile);
+    console.error(`warning: queuectl could not be compiled (${failure}); ${outfile} runs the sources`);
+    return;
   }
   renameSync(partial, outfile);
+  writeFileSync(stampFile, facts.stamp);
   console.log(
-    `built ${outfile}; put it on your PATH as queuectl, and run \`bun run build\` again after every update`,
+    `built ${outfile}; the queuectl that \`npm link\` installs runs it, and runs the sources instead once they change, until the next \`bun run build\``,
   );
 }
 
-await build(resolve(process.argv[2] ?? resolve(SOURCE_DIR, "..", "dist", "queuectl")));
+const args = process.argv.slice(2);
+const outfile = args.find((arg) => !arg.startsWith("--")) ?? resolve(SOURCE_DIR, "..", "dist", "queuectl");
+await build(resolve(outfile), args.includes("--install"));

@@ -6,28 +6,35 @@
  *
  * The binary embeds its modules, compiled ahead of time, so it starts 1.5 to 2 times as fast;
  * what it cannot embed is knowing that its sources changed since. It records them when it
- * is built (a stamp of every source file's size and modification time) and refuses to run
- * stale code: a binary left behind by `git pull` would otherwise run last week's rules.
+ * is built (a stamp of every source file's size and modification time), and once they
+ * change it runs them instead of what it embeds (src/binary-entry.ts): a binary left behind
+ * by `git pull` would otherwise run last week's rules.
  */
 
 import { join, resolve } from "node:path";
-import { UserError } from "./core/errors.ts";
 
 /** What src/build-binary.ts embeds, as JSON, in the binary; absent when running the sources. */
 declare const QUEUECTL_BUILD: string | undefined;
 
-interface BuildFacts {
+export interface BuildFacts {
   /** The absolute path of the sources' `src` folder the binary was built from. */
   sourceDir: string;
   /** sourceStamp() of those sources at build time. */
   stamp: string;
 }
 
-const BUILD: BuildFacts | undefined =
+export const BUILD: BuildFacts | undefined =
   typeof QUEUECTL_BUILD === "string" ? (JSON.parse(QUEUECTL_BUILD) as BuildFacts) : undefined;
 
-/** True inside the binary `bun run build` makes. */
-export const RUNS_BUILT = BUILD !== undefined;
+/**
+ * Set by the binary, on the global object, before it runs sources that changed since it was
+ * built: those sources' own copy of this module has no BUILD, yet runs inside the binary.
+ */
+export const RUNS_SOURCES_MARK = Symbol.for("queuectl.binary-runs-changed-sources");
+
+/** True inside the binary `bun run build` makes, whether it runs what it embeds or its sources. */
+export const RUNS_BUILT =
+  BUILD !== undefined || (globalThis as Record<symbol, unknown>)[RUNS_SOURCES_MARK] === true;
 
 /** The `src` folder: this file's own, or the one the binary was built from. */
 export const SOURCE_DIR = BUILD?.sourceDir ?? import.meta.dir;
@@ -78,22 +85,4 @@ export function sourceStamp(sourceDir: string): string {
   walk(sourceDir);
   for (const input of BUILD_INPUTS) note(resolve(sourceDir, input));
   return hasher.digest("hex").slice(0, 32);
-}
-
-/**
- * Refuses to run a binary whose sources changed since it was built. A binary copied to a
- * machine without its sources runs as built: there is nothing to compare it with.
- */
-export function assertBuildCurrent(): void {
-  if (BUILD === undefined) return;
-  const { existsSync } = require("node:fs") as typeof import("node:fs");
-  if (!existsSync(BUILD.sourceDir) || sourceStamp(BUILD.sourceDir) === BUILD.stamp) return;
-  const root = resolve(BUILD.sourceDir, "..");
-  const built = join(root, "dist", "queuectl");
-  // A copy (on the PATH, say) is not what the next build rewrites.
-  const copy = process.execPath === built ? "" : `, then copy ${built} over ${process.execPath}`;
-  throw new UserError(
-    `${process.execPath} was built before the latest change to its sources in ${root}`,
-    `build it again with \`bun run build\` in ${root}${copy}, or run \`bun ${join(root, "src", "cli.ts")}\``,
-  );
 }

@@ -8,7 +8,6 @@
 
 import { installCheckedConsole, lostConsoleOutput } from "./checked-console.ts";
 import { reportError, runCommandLine } from "./cli-run.ts";
-import { assertBuildCurrent } from "./cli-self.ts";
 import { isTerminal } from "./render.ts";
 
 /**
@@ -51,12 +50,6 @@ async function main(): Promise<void> {
   reportEscapedErrors();
   installCheckedConsole();
   await rotateOwnLog();
-  try {
-    assertBuildCurrent();
-  } catch (error) {
-    process.exitCode = reportError(error, false);
-    return;
-  }
   let exitCode = await runCommandLine(process.argv);
   const lost = lostConsoleOutput();
   if (lost !== null) exitCode = Math.max(exitCode, reportError(lost, false));

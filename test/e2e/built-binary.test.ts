@@ -1,15 +1,15 @@
 /**
- * The binary `bun run build` makes (src/build-binary.ts): it is the whole CLI, starts its
- * own background workers and names itself in service units, and refuses to run once its
- * sources change. Built once from a copy of the sources, so the staleness test can touch a
- * file without touching this checkout.
+ * The binary `bun run build` makes (src/build-binary.ts), the `queuectl` an install puts on
+ * the PATH: it is the whole CLI, starts its own background workers and names itself in
+ * service units, and runs its sources instead once they change. Built once from a copy of
+ * the sources, so the staleness test can change a file without touching this checkout.
  */
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { cpSync, mkdtempSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { type CliResult, refused, tempHome, waitFor } from "../helpers/cli.ts";
+import { type CliResult, tempHome, waitFor } from "../helpers/cli.ts";
 
 const CHECKOUT = resolve(import.meta.dir, "../..");
 let root = "";
@@ -62,31 +62,56 @@ describe("the built binary", () => {
     }
   }, 60_000);
 
-  test("refuses to run once a source file changed, and leaves the queue as it was", async () => {
+  test("runs its sources once they change, and an install builds it only then", async () => {
     const home = tempHome();
+    const install = () =>
+      Bun.spawnSync(["bun", join(root, "src", "build-binary.ts"), "--install", binary], { stderr: "pipe" });
     try {
       // An editor's leftovers beside the sources are no change.
       writeFileSync(join(root, "src", "core", ".job.ts.swp"), "swap");
       symlinkSync("user@host.1:1", join(root, "src", "core", ".#job.ts"));
+      expect(install().stdout.toString()).toContain("is up to date");
       expect((await run(["enqueue", '{"id":"kept","command":"true"}'], home.env)).exitCode).toBe(0);
-      const later = new Date(Date.now() + 60_000);
-      utimesSync(join(root, "src", "core", "job.ts"), later, later);
-      const stale = await run(["enqueue", '{"id":"refused","command":"true"}'], home.env);
-      refused(stale, "was built before the latest change to its sources");
-      expect(stale.stderr).toContain("bun run build");
-      const listed = Bun.spawnSync(["bun", join(CHECKOUT, "src", "cli.ts"), "list", "--json"], {
-        env: home.env,
-      });
-      expect(JSON.parse(listed.stdout.toString()).map((job: { id: string }) => job.id)).toEqual(["kept"]);
-      // A copy of the binary is told to take the rebuilt one, which is not where it lives.
-      const copy = join(root, "queuectl-copy");
-      cpSync(binary, copy);
-      const child = Bun.spawnSync([copy, "status"], { env: home.env });
-      expect(child.stderr.toString()).toContain(`then copy ${binary} over ${copy}`);
+
+      const manifest = join(root, "package.json");
+      const declared = JSON.parse(readFileSync(manifest, "utf8"));
+      writeFileSync(manifest, JSON.stringify({ ...declared, version: "9.9.9-changed" }));
+      expect((await run(["--version"], home.env)).stdout).toContain("9.9.9-changed");
+      // Workers it starts run the same executable, and so the same changed sources.
+      expect((await run(["worker", "start", "--count", "1"], home.env)).exitCode).toBe(0);
+      expect((await run(["enqueue", '{"id":"after","command":"true"}'], home.env)).exitCode).toBe(0);
+      await waitFor(
+        async () => (await run(["show", "after", "--json"], home.env)).stdout.includes('"completed"'),
+        { timeoutMs: 20_000, what: "the job to complete in a worker the changed binary started" },
+      );
+      expect((await run(["worker", "stop"], home.env)).exitCode).toBe(0);
+      expect((await run(["service", "--only", "worker"], home.env)).stdout).toContain(
+        `ExecStart=${binary} worker`,
+      );
+
+      // Sources that no longer load are named in one line; the queue is left as it was.
+      const entry = join(root, "src", "cli.ts");
+      const source = readFileSync(entry, "utf8");
+      writeFileSync(entry, `${source}\nexport const = ;\n`);
+      const broken = await run(["enqueue", '{"id":"refused","command":"true"}'], home.env);
+      writeFileSync(entry, source);
+      expect(broken.exitCode).toBe(1);
+      expect(broken.stderr).toStartWith(
+        `error: this queuectl runs its sources since they changed, and ${entry}`,
+      );
+      expect(broken.stderr.trimEnd().split("\n")).toHaveLength(1);
+      const listed = await run(["list", "--json"], home.env);
+      expect(JSON.parse(listed.stdout).map((job: { id: string }) => job.id)).toEqual(["kept", "after"]);
+
+      const rebuilt = install();
+      expect(rebuilt.exitCode).toBe(0);
+      expect(rebuilt.stdout.toString()).toContain(`built ${binary}`);
+      expect((await run(["--version"], home.env)).stdout).toContain("9.9.9-changed");
     } finally {
+      await run(["worker", "stop"], home.env);
       home.cleanup();
     }
-  }, 30_000);
+  }, 90_000);
 
   test("without its sources it runs as built, the dashboard's page included", async () => {
     renameSync(join(root, "src"), join(root, "moved-away"));
