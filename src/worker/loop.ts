@@ -20,6 +20,7 @@ import type { Job } from "../core/job.ts";
 import { type ResourceLimits, resolveLimits } from "../core/resource-limits.ts";
 import type { RunResult } from "../store/store.ts";
 import { AttemptBook, claimedSlot, type Slot } from "./attempts.ts";
+import { CompletionQueue, type PendingCompletion } from "./completion-queue.ts";
 import { jobFinished, jobStarted, type WorkerEvent } from "./events.ts";
 import { type Beat, describeConfig, renewalService } from "./heartbeat.ts";
 import { finishReports, type JobReports, openReports } from "./job-reports.ts";
@@ -30,20 +31,13 @@ import { RECORD_RETRY_FIRST_MS, type RecordedOutcome, recordAttemptOrAbandon, su
 import { Reaper } from "./reaper.ts";
 import { LimitsNote } from "./resource-limits.ts";
 import { type RunningJob, runJob } from "./run.ts";
-import { COMPLETION_LINGER_MS, claimsAhead, DEFAULT_PREFETCH, RunGate, runQueued } from "./run-gate.ts";
+import { claimsAhead, DEFAULT_PREFETCH, RunGate, runQueued } from "./run-gate.ts";
 import { tickAndReport } from "./schedule-ticker.ts";
 import type { PeriodicService } from "./service.ts";
 import { StoreClock } from "./store-clock.ts";
 
 export type { WorkerOptions };
 export { newWorkerId };
-
-/** A run that ended well, waiting for the claim loop's next transaction to complete it. */
-interface PendingCompletion {
-  slot: Slot;
-  result: RunResult;
-  settle: (outcome: Promise<RecordedOutcome>) => void;
-}
 
 export class Worker {
   readonly id: string;
@@ -64,8 +58,8 @@ export class Worker {
   private reaper: Reaper | null = null;
   /** Queues' default resource limits, re-read with the config at each heartbeat. */
   private queueLimits: Record<string, ResourceLimits> = {};
-  /** Runs that ended, completed with the next claim in one transaction (see claimLoop). */
-  private completions: PendingCompletion[] = [];
+  /** Runs that ended well, completed with the next claims in one transaction (see claimLoop). */
+  private readonly completions: CompletionQueue;
   /** Lets at most `concurrency` of the claimed jobs run at once (run-gate.ts). */
   private readonly gate: RunGate;
   /** The most jobs claimed beyond the free slots (run-gate.ts); 0 claims only for free slots. */
@@ -78,6 +72,7 @@ export class Worker {
     this.pid = options.pid ?? process.pid;
     this.gate = new RunGate(options.concurrency, options.aheadHoldMs);
     this.prefetch = options.prefetch ?? DEFAULT_PREFETCH;
+    this.completions = new CompletionQueue(this.now, options.concurrency, () => this.poke());
     this.id = newWorkerId(options.host, this.pid);
     this.slots = new AttemptBook(
       (event) => this.emit(event),
@@ -194,13 +189,12 @@ export class Worker {
   private async claimLoop(): Promise<void> {
     while (!this.stopping) {
       if (this.wake.signal.aborted) this.wake = new AbortController();
-      // While jobs claimed ahead keep every slot busy, finished runs wait a moment to share a commit.
-      if (this.completions.length > 0 && this.gate.waiting > 0) await Bun.sleep(COMPLETION_LINGER_MS);
-      const batch = this.completions.splice(0);
+      // While jobs claimed ahead keep every slot busy, finished runs wait to share a commit.
+      await this.completions.linger(() => (this.stopping ? 0 : this.gate.waiting));
+      const batch = this.completions.takeAll();
       try {
         // Exited runs' slots are free already; once stopping (maybe during the linger), only complete.
-        const now = this.now();
-        const runMs = batch.map(({ slot }) => now - slot.startedAt);
+        const runMs = batch.map(({ slot, endedAt }) => endedAt - slot.startedAt);
         const ahead = claimsAhead(runMs, this.options.concurrency, this.prefetch, this.gate.holdMs);
         const free = this.stopping ? 0 : this.options.concurrency + ahead - (this.slots.size - batch.length);
         if (batch.length === 0 && free <= 0) {
@@ -222,7 +216,7 @@ export class Worker {
       }
     }
     // Stopping: what still waits is recorded one by one, as any run ending from now on is.
-    this.completeAlone(this.completions.splice(0), null);
+    this.completeAlone(this.completions.takeAll(), null);
   }
 
   /** One round of the claim loop; returns how many jobs it claimed and started. */
@@ -343,10 +337,7 @@ export class Worker {
     // A run that ended well is completed by the claim loop's next round, with any others.
     const written =
       slot.releaseReason === null && succeeded(result) && !this.stopping
-        ? await new Promise<RecordedOutcome>((resolve, reject) => {
-            this.completions.push({ slot, result, settle: (outcome) => outcome.then(resolve, reject) });
-            this.poke();
-          })
+        ? await this.completions.add(slot, result, now)
         : await this.recordAlone(slot, result, now, false);
     // Fenced out: by another worker's claim, or because the job was canceled while it ran?
     const recorded = await explainDiscarded(this.options.store, slot.job, written);
@@ -390,7 +381,8 @@ export class Worker {
   }
 
   private poke(): void {
-    this.wake.abort();
+    // A reason of our own: the default builds a DOMException, a tenth of a millisecond a job.
+    if (!this.wake.signal.aborted) this.wake.abort("wake");
   }
 
   private emit(event: WorkerEvent): void {

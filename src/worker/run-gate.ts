@@ -23,6 +23,31 @@ export const AHEAD_HOLD_MS = 250;
  */
 export const COMPLETION_LINGER_MS = 1;
 
+/**
+ * The longest finished runs keep waiting while more jobs claimed ahead wait than there are
+ * slots. It bounds how late a finished job shows as completed, and how many finished runs
+ * a worker killed in that moment leaves to run again (at-least-once).
+ */
+export const COMPLETION_LINGER_MAX_MS = 20;
+
+/**
+ * Whether finished runs wait another COMPLETION_LINGER_MS for more to share their commit.
+ * Once, whenever jobs claimed ahead wait; again while more wait than there are slots, since
+ * the round that completes them also claims the next, and a line at least a round long
+ * still remains; never past COMPLETION_LINGER_MAX_MS after the oldest ended. A commit a job
+ * cost a 1-slot worker as much as its spawn where syscalls are slow.
+ */
+export function keepLingering(
+  lingered: number,
+  waiting: number,
+  concurrency: number,
+  oldestEndedMsAgo: number,
+): boolean {
+  if (waiting === 0) return false;
+  if (lingered === 0) return true;
+  return waiting > concurrency && oldestEndedMsAgo < COMPLETION_LINGER_MAX_MS;
+}
+
 /** Jobs claimed ahead by default (`--prefetch`), fewer when runs are longer (claimsAhead). */
 export const DEFAULT_PREFETCH = 8;
 

@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Store } from "../../src/store/store.ts";
 import { KILLED_BY_USER, killJobs } from "../../src/worker/kill.ts";
+import { COMPLETION_LINGER_MAX_MS, keepLingering } from "../../src/worker/run-gate.ts";
 import { waitFor } from "../helpers/cli.ts";
 import { backends, withQueue } from "./in-process.ts";
 
@@ -148,3 +149,18 @@ for (const backend of backends) {
     );
   });
 }
+
+describe("finished runs waiting to share a commit (keepLingering)", () => {
+  test("wait once while any job claimed ahead waits, and not at all when none does", () => {
+    expect(keepLingering(0, 0, 1, 0)).toBe(false);
+    expect(keepLingering(0, 1, 4, 0)).toBe(true);
+    expect(keepLingering(1, 1, 4, 1)).toBe(false);
+  });
+
+  test("wait on while more jobs claimed ahead wait than there are slots, up to the cap", () => {
+    expect(keepLingering(5, 2, 1, 5)).toBe(true);
+    expect(keepLingering(5, 1, 1, 5)).toBe(false);
+    expect(keepLingering(5, 8, 1, COMPLETION_LINGER_MAX_MS - 1)).toBe(true);
+    expect(keepLingering(5, 8, 1, COMPLETION_LINGER_MAX_MS)).toBe(false);
+  });
+});
