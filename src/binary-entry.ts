@@ -5,36 +5,58 @@
  * It runs the CLI compiled into it while the sources it was built from are unchanged. Once
  * they change (a `git pull`, an edit, a dependency update) it runs those sources instead, at
  * their speed, until the next build: never the rules of the sources it was built from, and
- * never a refusal in the middle of someone's script. A binary copied to a machine without
- * its sources runs as built.
+ * never a refusal in the middle of someone's script. A clone that was moved or renamed is
+ * found beside the executable (`<clone>/dist/queuectl`); an executable copied to a machine
+ * without its sources runs as built.
+ *
+ * Run by Bun from the sources, as the script an install leaves when the build failed, it
+ * loads src/cli.ts and reports in one line why it does not load.
  */
 
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { BUILD, RUNS_SOURCES_MARK, sourceStamp } from "./cli-self.ts";
 
-function sourcesChangedSinceBuild(): boolean {
-  if (BUILD === undefined) return false;
+/** The sources this executable should follow, if they are on this machine. */
+function sourcesOnDisk(): string | null {
+  if (BUILD === undefined) return null;
   const { existsSync } = require("node:fs") as typeof import("node:fs");
-  return existsSync(BUILD.sourceDir) && sourceStamp(BUILD.sourceDir) !== BUILD.stamp;
+  if (existsSync(BUILD.sourceDir)) return BUILD.sourceDir;
+  const beside = resolve(dirname(process.execPath), "..", "src");
+  return existsSync(join(beside, "cli.ts")) ? beside : null;
 }
 
-/** Runs the sources: their own modules, with this executable as the Bun that runs them. */
-async function runChangedSources(sourceDir: string): Promise<void> {
-  // Read by their cli-self.ts, so that workers they start run this executable again.
-  (globalThis as Record<symbol, unknown>)[RUNS_SOURCES_MARK] = true;
+/**
+ * Sources older than this file start workers as `<executable> <src>/cli.ts worker …`, as if
+ * the executable were Bun: that leading path is dropped, as Bun would take it.
+ */
+function dropSourcesPath(sourceDir: string): void {
+  const first = process.argv[2];
+  if (first !== undefined && resolve(first) === join(sourceDir, "cli.ts")) process.argv.splice(2, 1);
+}
+
+async function runSources(sourceDir: string, changed: boolean): Promise<void> {
+  // Read by the sources' cli-self.ts, so that workers they start run this executable again.
+  if (changed) (globalThis as Record<symbol, unknown>)[RUNS_SOURCES_MARK] = true;
   const entry = join(sourceDir, "cli.ts");
   try {
     await import(entry);
   } catch (error) {
-    // The sources no longer load (an edit half made, say): `bun src/cli.ts` would fail alike.
+    // The sources no longer load (an edit half made, a merge conflict): `bun src/cli.ts` fails alike.
     const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    const why = changed ? "this queuectl runs its sources since they changed, and " : "";
     console.error(
-      `error: this queuectl runs its sources since they changed, and ${entry} does not load (${reason}); fix it, or rebuild with \`bun run build\` in ${join(sourceDir, "..")}`,
+      `error: ${why}${entry} does not load (${reason}); fix it or put it back (\`git status\`), then run \`bun run build\` in ${resolve(sourceDir, "..")}`,
     );
     process.exit(1);
   }
 }
 
-// Not a top-level await: the binary is built as one script, where none is allowed.
-if (BUILD !== undefined && sourcesChangedSinceBuild()) void runChangedSources(BUILD.sourceDir);
-else void import("./cli.ts");
+// Not a top-level await: the executable is built as one script, where none is allowed.
+const sources = sourcesOnDisk();
+if (BUILD === undefined) void runSources(import.meta.dir, false);
+else if (sources === null) void import("./cli.ts");
+else {
+  dropSourcesPath(sources);
+  if (sourceStamp(sources) === BUILD.stamp) void import("./cli.ts");
+  else void runSources(sources, true);
+}

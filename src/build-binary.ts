@@ -1,6 +1,6 @@
 /**
  * `bun run build`: compiles the CLI into one executable, `dist/queuectl` (or the path given
- * as the first argument), which starts 1.5 to 2 times as fast as `bun src/cli.ts`. `bun
+ * as the first argument), which starts 1.3 to 2 times as fast as `bun src/cli.ts`. `bun
  * install` runs it with `--install` (package.json's postinstall), so the `queuectl` that `npm
  * link` installs is this executable.
  *
@@ -25,15 +25,18 @@ const ENTRY_POINTS = ["binary-entry.ts", "store/sqlite/wal-checkpoint-thread.ts"
 const stampFileOf = (outfile: string) => `${outfile}.stamp`;
 
 /**
- * What an install leaves when the build fails (no space for 110 MB, say): a script that runs
- * the sources, so that `queuectl` works, only slower, and the next install tries again.
+ * What an install leaves when the build fails (no room for 110 MB, a source that does not
+ * load): a script that runs the sources with the Bun that ran the install, through
+ * binary-entry.ts, which reports a source that does not load in one line. `queuectl` then
+ * works, only slower, and the next install tries again.
  */
 function installSourcesLauncher(outfile: string): void {
-  const cli = resolve(SOURCE_DIR, "cli.ts").replaceAll("'", `'\\''`);
+  const quote = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;
+  const entry = resolve(SOURCE_DIR, "binary-entry.ts");
   mkdirSync(dirname(outfile), { recursive: true });
   writeFileSync(
     outfile,
-    `#!/bin/sh\n# Runs the sources: the build failed at install.\nexec bun '${cli}' "$@"\n`,
+    `#!/bin/sh\n# Runs the sources: the build failed at install.\nexec ${quote(process.execPath)} ${quote(entry)} "$@"\n`,
   );
   chmodSync(outfile, 0o755);
 }

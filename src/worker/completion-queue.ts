@@ -13,8 +13,10 @@ import { COMPLETION_LINGER_MS, keepLingering } from "./run-gate.ts";
 export interface PendingCompletion {
   slot: Slot;
   result: RunResult;
-  /** When the run ended, on the worker's clock: its length, and how long it has waited. */
+  /** When the run ended, on the worker's clock (the store's): how long it ran. */
   endedAt: number;
+  /** When it was queued, on the monotonic clock: how long it has waited. */
+  queuedAt: number;
   settle: (outcome: Promise<RecordedOutcome>) => void;
 }
 
@@ -22,7 +24,6 @@ export class CompletionQueue {
   private pending: PendingCompletion[] = [];
 
   constructor(
-    private readonly now: () => number,
     private readonly concurrency: number,
     /** Called once a run is queued: wakes a claim loop waiting for work. */
     private readonly onQueued: () => void,
@@ -30,8 +31,15 @@ export class CompletionQueue {
 
   /** Queues a finished run; settles with what the round that completes it recorded. */
   add(slot: Slot, result: RunResult, endedAt: number): Promise<RecordedOutcome> {
+    const queuedAt = performance.now();
     const recorded = new Promise<RecordedOutcome>((resolve, reject) => {
-      this.pending.push({ slot, result, endedAt, settle: (outcome) => outcome.then(resolve, reject) });
+      this.pending.push({
+        slot,
+        result,
+        endedAt,
+        queuedAt,
+        settle: (outcome) => outcome.then(resolve, reject),
+      });
     });
     this.onQueued();
     return recorded;
@@ -41,8 +49,8 @@ export class CompletionQueue {
   async linger(waiting: () => number): Promise<void> {
     for (let lingered = 0; ; lingered++) {
       const oldest = this.pending[0];
-      if (!oldest || !keepLingering(lingered, waiting(), this.concurrency, this.now() - oldest.endedAt))
-        return;
+      if (!oldest) return;
+      if (!keepLingering(lingered, waiting(), this.concurrency, performance.now() - oldest.queuedAt)) return;
       await Bun.sleep(COMPLETION_LINGER_MS);
     }
   }

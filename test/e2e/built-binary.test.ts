@@ -89,17 +89,29 @@ describe("the built binary", () => {
         `ExecStart=${binary} worker`,
       );
 
-      // Sources that no longer load are named in one line; the queue is left as it was.
+      // As Bun would take it: sources older than the executable start workers this way.
+      expect((await run([join(root, "src", "cli.ts"), "--version"], home.env)).stdout).toContain("9.9.9");
+
+      // Sources that no longer load are named in one line; the queue is left as it was. An
+      // install then leaves a script that runs the sources, and reports them alike.
       const entry = join(root, "src", "cli.ts");
       const source = readFileSync(entry, "utf8");
       writeFileSync(entry, `${source}\nexport const = ;\n`);
       const broken = await run(["enqueue", '{"id":"refused","command":"true"}'], home.env);
+      const failedInstall = install();
+      const fromScript = await run(["status"], home.env);
       writeFileSync(entry, source);
       expect(broken.exitCode).toBe(1);
       expect(broken.stderr).toStartWith(
-        `error: this queuectl runs its sources since they changed, and ${entry}`,
+        `error: this queuectl runs its sources since they changed, and ${entry} does not load`,
       );
       expect(broken.stderr.trimEnd().split("\n")).toHaveLength(1);
+      expect(failedInstall.exitCode).toBe(0);
+      expect(failedInstall.stderr.toString()).toContain(`${binary} runs the sources`);
+      expect(fromScript.exitCode).toBe(1);
+      expect(fromScript.stderr).toStartWith(`error: ${entry} does not load`);
+      expect(fromScript.stderr.trimEnd().split("\n")).toHaveLength(1);
+      expect((await run(["--version"], home.env)).stdout).toContain("9.9.9-changed");
       const listed = await run(["list", "--json"], home.env);
       expect(JSON.parse(listed.stdout).map((job: { id: string }) => job.id)).toEqual(["kept", "after"]);
 
@@ -107,6 +119,18 @@ describe("the built binary", () => {
       expect(rebuilt.exitCode).toBe(0);
       expect(rebuilt.stdout.toString()).toContain(`built ${binary}`);
       expect((await run(["--version"], home.env)).stdout).toContain("9.9.9-changed");
+
+      // A clone moved elsewhere is found beside the executable, and its changes are run.
+      const moved = `${root}-moved`;
+      renameSync(root, moved);
+      try {
+        const manifestMoved = join(moved, "package.json");
+        writeFileSync(manifestMoved, JSON.stringify({ ...declared, version: "9.9.9-moved" }));
+        const child = Bun.spawnSync([join(moved, "dist", "queuectl"), "--version"], { env: home.env });
+        expect(child.stdout.toString()).toContain("9.9.9-moved");
+      } finally {
+        renameSync(moved, root);
+      }
     } finally {
       await run(["worker", "stop"], home.env);
       home.cleanup();

@@ -162,5 +162,7 @@ describe("finished runs waiting to share a commit (keepLingering)", () => {
     expect(keepLingering(5, 1, 1, 5)).toBe(false);
     expect(keepLingering(5, 8, 1, COMPLETION_LINGER_MAX_MS - 1)).toBe(true);
     expect(keepLingering(5, 8, 1, COMPLETION_LINGER_MAX_MS)).toBe(false);
+    // A run that already waited the cap (through a slow round, say) does not wait even once.
+    expect(keepLingering(0, 8, 1, COMPLETION_LINGER_MAX_MS)).toBe(false);
   });
 });
