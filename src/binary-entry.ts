@@ -35,6 +35,15 @@ function dropSourcesPath(sourceDir: string): void {
 }
 
 async function runSources(sourceDir: string, changed: boolean): Promise<void> {
+  const clone = resolve(sourceDir, "..");
+  const { existsSync } = require("node:fs") as typeof import("node:fs");
+  // Bun installs what a script lacks on the fly; an executable cannot, so it says what to do.
+  if (changed && !existsSync(join(clone, "node_modules"))) {
+    console.error(
+      `error: this queuectl runs its sources since they changed, and their dependencies are not installed in ${clone}; run \`bun install\` there`,
+    );
+    process.exit(2);
+  }
   // Read by the sources' cli-self.ts, so that workers they start run this executable again.
   if (changed) (globalThis as Record<symbol, unknown>)[RUNS_SOURCES_MARK] = true;
   const entry = join(sourceDir, "cli.ts");
@@ -45,7 +54,7 @@ async function runSources(sourceDir: string, changed: boolean): Promise<void> {
     const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
     const why = changed ? "this queuectl runs its sources since they changed, and " : "";
     console.error(
-      `error: ${why}${entry} does not load (${reason}); fix it or put it back (\`git status\`), then run \`bun run build\` in ${resolve(sourceDir, "..")}`,
+      `error: ${why}${entry} does not load (${reason}); fix it or put it back (\`git status\`), then run \`bun run build\` in ${clone}`,
     );
     process.exit(1);
   }

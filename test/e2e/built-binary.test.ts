@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { type CliResult, tempHome, waitFor } from "../helpers/cli.ts";
+import { type CliResult, refused, tempHome, waitFor } from "../helpers/cli.ts";
 
 const CHECKOUT = resolve(import.meta.dir, "../..");
 let root = "";
@@ -77,6 +77,11 @@ describe("the built binary", () => {
       const declared = JSON.parse(readFileSync(manifest, "utf8"));
       writeFileSync(manifest, JSON.stringify({ ...declared, version: "9.9.9-changed" }));
       expect((await run(["--version"], home.env)).stdout).toContain("9.9.9-changed");
+      // Changed sources without their dependencies: what to do, in one line.
+      renameSync(join(root, "node_modules"), join(root, "node_modules-away"));
+      const bare = await run(["status"], home.env);
+      renameSync(join(root, "node_modules-away"), join(root, "node_modules"));
+      refused(bare, "their dependencies are not installed");
       // Workers it starts run the same executable, and so the same changed sources.
       expect((await run(["worker", "start", "--count", "1"], home.env)).exitCode).toBe(0);
       expect((await run(["enqueue", '{"id":"after","command":"true"}'], home.env)).exitCode).toBe(0);
