@@ -29,6 +29,8 @@ export interface Slot {
   /** Monotonic time (performance.now) the lease was last known to be this worker's: claim or renewal. */
   renewedAt: number;
   finished: Promise<void>;
+  /** Its run has ended; it may still wait to be recorded (completion-queue.ts). */
+  ended: boolean;
   /** Its progress and result files (job-reports.ts); null when they could not be made. */
   reports: JobReports | null;
 }
@@ -45,6 +47,7 @@ export function claimedSlot(job: Job, handle: QueuedRun, reports: JobReports | n
     leaseLost: false,
     renewedAt: performance.now(),
     finished: Promise.resolve(),
+    ended: false,
     reports,
   };
 }
@@ -65,9 +68,9 @@ export class AttemptBook {
     return [...this.slots.values()];
   }
 
-  /** Attempts whose run started (it may have ended since): not those waiting to start. */
-  started(): number {
-    return this.all().filter((slot) => slot.handle.started).length;
+  /** Attempts whose run started and has not ended: not those waiting to start or to be recorded. */
+  running(): number {
+    return this.all().filter((slot) => slot.handle.started && !slot.ended).length;
   }
 
   add(slot: Slot): void {

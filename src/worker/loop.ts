@@ -163,7 +163,7 @@ export class Worker {
     this.stopping = true;
     this.slots.handBackUnstarted();
     const { waitingInPaused, pausedQueues } = drained ?? {};
-    this.emit({ type: "stopping", reason, running: this.slots.started(), waitingInPaused, pausedQueues });
+    this.emit({ type: "stopping", reason, running: this.slots.running(), waitingInPaused, pausedQueues });
     this.poke();
   }
 
@@ -172,7 +172,7 @@ export class Worker {
     this.requestStop();
     if (this.escalated) return;
     this.escalated = true;
-    this.emit({ type: "escalating", running: this.slots.started() });
+    this.emit({ type: "escalating", running: this.slots.running() });
     this.slots.releaseAll();
   }
 
@@ -332,6 +332,7 @@ export class Worker {
   }
 
   private async finish(slot: Slot, ran: Awaited<RunningJob["done"]>): Promise<void> {
+    slot.ended = true;
     const result = await finishReports(slot, this.options.store, ran, this.now());
     const now = this.now();
     // A run that ended well is completed by the claim loop's next round, with any others.

@@ -65,6 +65,26 @@ for (const backend of backends) {
     );
 
     test(
+      "a stop mid-stream reports no more running jobs than slots, finished runs waiting to be recorded aside",
+      withQueue(backend, SETTINGS, async (h, store) => {
+        await h.enqueue(
+          store,
+          Array.from({ length: 300 }, (_, i) => ({ id: `s${i}`, command: "true" })),
+        );
+        const { worker, events } = h.start(store, { concurrency: 1, aheadHoldMs: HOLD_MS });
+        // Mid-stream: finished runs wait to share a commit for most of a short job's life.
+        await waitFor(async () => (await store.jobCounts()).completed >= 30, {
+          what: "a stream of completions",
+        });
+        worker.requestStop("requested");
+        const stopping = await waitFor(() => events.find((event) => event.type === "stopping"), {
+          what: "the stopping event",
+        });
+        expect(stopping.type === "stopping" && stopping.running).toBeLessThanOrEqual(1);
+      }),
+    );
+
+    test(
       "a job claimed ahead that no slot takes in time goes back unstarted, then runs once",
       withQueue(backend, SETTINGS, async (h, store) => {
         await h.enqueue(store, SHORT_LONG_NEXT);
