@@ -5,24 +5,34 @@
  * It runs the CLI compiled into it while the sources it was built from are unchanged. Once
  * they change (a `git pull`, an edit, a dependency update) it runs those sources instead, at
  * their speed, until the next build: never the rules of the sources it was built from, and
- * never a refusal in the middle of someone's script. A clone that was moved or renamed is
- * found beside the executable (`<clone>/dist/queuectl`); an executable copied to a machine
- * without its sources runs as built.
+ * never a refusal to run sources that load. The sources are those beside the executable
+ * (`<clone>/dist/queuectl`), so that a clone moved, renamed or copied follows its own, else
+ * those it was built from; an executable copied to a machine without either runs as built.
  *
  * Run by Bun from the sources, as the script an install leaves when the build failed, it
  * loads src/cli.ts and reports in one line why it does not load.
  */
 
+import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { BUILD, RUNS_SOURCES_MARK, sourceStamp } from "./cli-self.ts";
 
 /** The sources this executable should follow, if they are on this machine. */
 function sourcesOnDisk(): string | null {
   if (BUILD === undefined) return null;
-  const { existsSync } = require("node:fs") as typeof import("node:fs");
-  if (existsSync(BUILD.sourceDir)) return BUILD.sourceDir;
   const beside = resolve(dirname(process.execPath), "..", "src");
-  return existsSync(join(beside, "cli.ts")) ? beside : null;
+  if (existsSync(join(beside, "cli.ts"))) return beside;
+  return existsSync(BUILD.sourceDir) ? BUILD.sourceDir : null;
+}
+
+/** Whether the sources differ from what this executable embeds; unreadable ones do not count. */
+function changedSinceBuild(sourceDir: string, stamp: string): boolean {
+  try {
+    return sourceStamp(sourceDir) !== stamp;
+  } catch {
+    // A folder this user may not list: what was built is all there is to run.
+    return false;
+  }
 }
 
 /**
@@ -36,13 +46,12 @@ function dropSourcesPath(sourceDir: string): void {
 
 async function runSources(sourceDir: string, changed: boolean): Promise<void> {
   const clone = resolve(sourceDir, "..");
-  const { existsSync } = require("node:fs") as typeof import("node:fs");
   // Bun installs what a script lacks on the fly; an executable cannot, so it says what to do.
   if (changed && !existsSync(join(clone, "node_modules"))) {
     console.error(
       `error: this queuectl runs its sources since they changed, and their dependencies are not installed in ${clone}; run \`bun install\` there`,
     );
-    process.exit(2);
+    process.exit(1);
   }
   // Read by the sources' cli-self.ts, so that workers they start run this executable again.
   if (changed) (globalThis as Record<symbol, unknown>)[RUNS_SOURCES_MARK] = true;
@@ -66,6 +75,6 @@ if (BUILD === undefined) void runSources(import.meta.dir, false);
 else if (sources === null) void import("./cli.ts");
 else {
   dropSourcesPath(sources);
-  if (sourceStamp(sources) === BUILD.stamp) void import("./cli.ts");
-  else void runSources(sources, true);
+  if (changedSinceBuild(sources, BUILD.stamp)) void runSources(sources, true);
+  else void import("./cli.ts");
 }

@@ -34,22 +34,27 @@ function installSourcesLauncher(outfile: string): void {
   const quote = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;
   const entry = resolve(SOURCE_DIR, "binary-entry.ts");
   mkdirSync(dirname(outfile), { recursive: true });
+  // Renamed into place, as a build is: a running worker's executable cannot be written over.
+  const partial = `${outfile}.${process.pid}.tmp`;
   writeFileSync(
-    outfile,
+    partial,
     `#!/bin/sh\n# Runs the sources: the build failed at install.\nexec ${quote(process.execPath)} ${quote(entry)} "$@"\n`,
   );
-  chmodSync(outfile, 0o755);
+  chmodSync(partial, 0o755);
+  renameSync(partial, outfile);
 }
 
 async function build(outfile: string, install: boolean): Promise<void> {
   // Stamped first: a source changed during the build makes the binary run the sources.
   const facts = { sourceDir: SOURCE_DIR, stamp: sourceStamp(SOURCE_DIR) };
   const stampFile = stampFileOf(outfile);
+  // The Bun it carries too: after a Bun upgrade, an install builds again.
+  const installed = `${facts.stamp} ${Bun.revision}`;
   if (
     install &&
     existsSync(outfile) &&
     existsSync(stampFile) &&
-    readFileSync(stampFile, "utf8") === facts.stamp
+    readFileSync(stampFile, "utf8") === installed
   ) {
     console.log(`${relative(process.cwd(), outfile) || outfile} is up to date`);
     return;
@@ -89,12 +94,19 @@ async function build(outfile: string, install: boolean): Promise<void> {
     return;
   }
   renameSync(partial, outfile);
-  writeFileSync(stampFile, facts.stamp);
+  writeFileSync(stampFile, installed);
+  const linked = outfile === DEFAULT_OUTFILE ? "; the queuectl that `npm link` installs runs it" : "";
   console.log(
-    `built ${outfile}; the queuectl that \`npm link\` installs runs it, and runs the sources instead once they change, until the next \`bun run build\``,
+    `built ${outfile}${linked}; it runs its sources instead once they change, until the next build`,
   );
 }
 
+const DEFAULT_OUTFILE = resolve(SOURCE_DIR, "..", "dist", "queuectl");
 const args = process.argv.slice(2);
-const outfile = args.find((arg) => !arg.startsWith("--")) ?? resolve(SOURCE_DIR, "..", "dist", "queuectl");
+const unknown = args.find((arg) => arg.startsWith("-") && arg !== "--install");
+if (unknown !== undefined) {
+  console.error(`error: unknown option ${unknown}; use \`bun src/build-binary.ts [--install] [outfile]\``);
+  process.exit(2);
+}
+const outfile = args.find((arg) => !arg.startsWith("-")) ?? DEFAULT_OUTFILE;
 await build(resolve(outfile), args.includes("--install"));

@@ -17,38 +17,6 @@ import { notStarted, type RunningJob } from "./run.ts";
 /** A job claimed ahead that has not started by then goes back to pending (RunGate's default). */
 export const AHEAD_HOLD_MS = 250;
 
-/**
- * How long a finished run waits for others to share its commit while jobs claimed ahead keep
- * every slot busy: 1 ms made a 2- and 4-slot SQLite worker of `true` jobs 10-20 % faster.
- */
-export const COMPLETION_LINGER_MS = 1;
-
-/**
- * How long finished runs may keep waiting, from when the oldest was queued, while more jobs
- * claimed ahead wait than there are slots. It bounds how late a finished job shows as
- * completed, and how many finished runs a worker killed in that moment leaves to be rescued
- * (at-least-once). Checked between waits of COMPLETION_LINGER_MS, so a worker starved of CPU
- * may overshoot it.
- */
-export const COMPLETION_LINGER_MAX_MS = 20;
-
-/**
- * Whether finished runs wait another COMPLETION_LINGER_MS for more to share their commit.
- * Once, whenever jobs claimed ahead wait; again while more wait than there are slots, since
- * the round that completes them also claims the next, and a line at least a round long
- * still remains; never once COMPLETION_LINGER_MAX_MS have passed since the oldest was
- * queued. A commit a job cost a 1-slot worker as much as its spawn where syscalls are slow.
- */
-export function keepLingering(
-  lingered: number,
-  waiting: number,
-  concurrency: number,
-  oldestQueuedMsAgo: number,
-): boolean {
-  if (waiting === 0 || oldestQueuedMsAgo >= COMPLETION_LINGER_MAX_MS) return false;
-  return lingered === 0 || waiting > concurrency;
-}
-
 /** Jobs claimed ahead by default (`--prefetch`), fewer when runs are longer (claimsAhead). */
 export const DEFAULT_PREFETCH = 8;
 

@@ -9,8 +9,8 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Store } from "../../src/store/store.ts";
+import { COMPLETION_LINGER_MAX_MS, keepLingering } from "../../src/worker/completion-queue.ts";
 import { KILLED_BY_USER, killJobs } from "../../src/worker/kill.ts";
-import { COMPLETION_LINGER_MAX_MS, keepLingering } from "../../src/worker/run-gate.ts";
 import { waitFor } from "../helpers/cli.ts";
 import { backends, withQueue } from "./in-process.ts";
 
