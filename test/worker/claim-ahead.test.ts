@@ -65,6 +65,37 @@ for (const backend of backends) {
     );
 
     test(
+      "short runs that end while jobs claimed ahead wait share one transaction, each completed once",
+      withQueue(backend, SETTINGS, async (h, store) => {
+        await h.enqueue(
+          store,
+          Array.from({ length: 120 }, (_, i) => ({ id: `g${i}`, command: "true" })),
+        );
+        // How many completions each of the worker's rounds carried.
+        const perRound: number[] = [];
+        const counting = new Proxy(store, {
+          get(target, property) {
+            const value = Reflect.get(target, property, target);
+            if (typeof value !== "function") return value;
+            if (property !== "jobCompleteAndClaim") return value.bind(target);
+            return (params: Parameters<Store["jobCompleteAndClaim"]>[0]) => {
+              if (params.completions.length > 0) perRound.push(params.completions.length);
+              return target.jobCompleteAndClaim(params);
+            };
+          },
+        });
+        h.start(counting, { concurrency: 1, aheadHoldMs: HOLD_MS });
+        await waitFor(async () => (await store.jobCounts()).completed === 120, {
+          what: "every job to complete",
+        });
+        expect(perRound.reduce((sum, n) => sum + n, 0)).toBe(120);
+        // One slot: without the wait for company nearly every round would carry one run.
+        expect(Math.max(...perRound)).toBeGreaterThanOrEqual(3);
+        expect(perRound.length).toBeLessThan(90);
+      }),
+    );
+
+    test(
       "a stop mid-stream reports no more running jobs than slots, finished runs waiting to be recorded aside",
       withQueue(backend, SETTINGS, async (h, store) => {
         await h.enqueue(
