@@ -62,29 +62,47 @@ describe("the built binary", () => {
     }
   }, 60_000);
 
-  test("runs its sources once they change, and an install builds it only then", async () => {
-    const home = tempHome();
+  describe("once its sources change", () => {
+    let home: ReturnType<typeof tempHome>;
     const install = () =>
       Bun.spawnSync(["bun", join(root, "src", "build-binary.ts"), "--install", binary], { stderr: "pipe" });
-    try {
-      // An editor's leftovers beside the sources are no change.
+    const manifest = () => join(root, "package.json");
+    const withVersion = (version: string) => {
+      const declared = JSON.parse(readFileSync(manifest(), "utf8"));
+      writeFileSync(manifest(), JSON.stringify({ ...declared, version }));
+    };
+    const oneLine = (result: CliResult) => expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
+
+    beforeAll(() => {
+      home = tempHome();
+    });
+    afterAll(async () => {
+      await run(["worker", "stop"], home.env);
+      home.cleanup();
+    });
+
+    test("an editor's leftovers are no change: an install finds it up to date", async () => {
       writeFileSync(join(root, "src", "core", ".job.ts.swp"), "swap");
       symlinkSync("user@host.1:1", join(root, "src", "core", ".#job.ts"));
       expect(install().stdout.toString()).toContain("is up to date");
       expect((await run(["enqueue", '{"id":"kept","command":"true"}'], home.env)).exitCode).toBe(0);
+    });
 
-      const manifest = join(root, "package.json");
-      const declared = JSON.parse(readFileSync(manifest, "utf8"));
-      writeFileSync(manifest, JSON.stringify({ ...declared, version: "9.9.9-changed" }));
+    test("it runs the changed sources", async () => {
+      withVersion("9.9.9-changed");
       expect((await run(["--version"], home.env)).stdout).toContain("9.9.9-changed");
-      // Changed sources without their dependencies: what to do, in one line.
+    });
+
+    test("changed sources without their dependencies get one line naming the fix", async () => {
       renameSync(join(root, "node_modules"), join(root, "node_modules-away"));
       const bare = await run(["status"], home.env);
       renameSync(join(root, "node_modules-away"), join(root, "node_modules"));
       expect(bare.exitCode).toBe(1);
       expect(bare.stderr).toContain("their dependencies are not installed");
-      expect(bare.stderr.trimEnd().split("\n")).toHaveLength(1);
-      // Workers it starts run the same executable, and so the same changed sources.
+      oneLine(bare);
+    });
+
+    test("workers it starts run the same executable, so the same sources; units name it", async () => {
       expect((await run(["worker", "start", "--count", "1"], home.env)).exitCode).toBe(0);
       expect((await run(["enqueue", '{"id":"after","command":"true"}'], home.env)).exitCode).toBe(0);
       await waitFor(
@@ -94,17 +112,18 @@ describe("the built binary", () => {
       expect((await run(["service", "--only", "worker"], home.env)).stdout).toContain(
         `ExecStart=${binary} worker`,
       );
+    }, 30_000);
 
-      // As Bun would take it: sources older than the executable start workers this way.
+    test("a leading path to the sources is taken as Bun takes it (how older sources start workers)", async () => {
       expect((await run([join(root, "src", "cli.ts"), "--version"], home.env)).stdout).toContain("9.9.9");
+    });
 
-      // Sources that no longer load are named in one line; the queue is left as it was. An
-      // install then leaves a script that runs the sources, and reports them alike, even while
-      // a worker runs the executable it replaces.
+    test("sources that do not load: one line; an install leaves a script that says the same, even while a worker runs the executable", async () => {
       const entry = join(root, "src", "cli.ts");
       const source = readFileSync(entry, "utf8");
       writeFileSync(entry, `${source}\nexport const = ;\n`);
       const broken = await run(["enqueue", '{"id":"refused","command":"true"}'], home.env);
+      // The worker started above still runs the executable the install replaces.
       const failedInstall = install();
       const fromScript = await run(["status"], home.env);
       writeFileSync(entry, source);
@@ -113,37 +132,37 @@ describe("the built binary", () => {
       expect(broken.stderr).toStartWith(
         `error: this queuectl runs its sources since they changed, and ${entry} does not load`,
       );
-      expect(broken.stderr.trimEnd().split("\n")).toHaveLength(1);
+      oneLine(broken);
       expect(failedInstall.exitCode).toBe(0);
       expect(failedInstall.stderr.toString()).toContain(`${binary} runs the sources`);
       expect(fromScript.exitCode).toBe(1);
       expect(fromScript.stderr).toStartWith(`error: ${entry} does not load`);
-      expect(fromScript.stderr.trimEnd().split("\n")).toHaveLength(1);
+      oneLine(fromScript);
       expect((await run(["--version"], home.env)).stdout).toContain("9.9.9-changed");
       const listed = await run(["list", "--json"], home.env);
       expect(JSON.parse(listed.stdout).map((job: { id: string }) => job.id)).toEqual(["kept", "after"]);
+    }, 30_000);
 
+    test("the next install compiles it again", async () => {
       const rebuilt = install();
       expect(rebuilt.exitCode).toBe(0);
       expect(rebuilt.stdout.toString()).toContain(`built ${binary}`);
       expect((await run(["--version"], home.env)).stdout).toContain("9.9.9-changed");
+    }, 60_000);
 
-      // A clone moved elsewhere is found beside the executable, and its changes are run.
+    test("a clone moved elsewhere follows its own sources", () => {
       const moved = `${root}-moved`;
       renameSync(root, moved);
       try {
-        const manifestMoved = join(moved, "package.json");
-        writeFileSync(manifestMoved, JSON.stringify({ ...declared, version: "9.9.9-moved" }));
+        const declared = JSON.parse(readFileSync(join(moved, "package.json"), "utf8"));
+        writeFileSync(join(moved, "package.json"), JSON.stringify({ ...declared, version: "9.9.9-moved" }));
         const child = Bun.spawnSync([join(moved, "dist", "queuectl"), "--version"], { env: home.env });
         expect(child.stdout.toString()).toContain("9.9.9-moved");
       } finally {
         renameSync(moved, root);
       }
-    } finally {
-      await run(["worker", "stop"], home.env);
-      home.cleanup();
-    }
-  }, 90_000);
+    });
+  });
 
   test("without its sources it runs as built, the dashboard's page included", async () => {
     renameSync(join(root, "src"), join(root, "moved-away"));
