@@ -1,6 +1,6 @@
 /**
  * `bun run build`: compiles the CLI into one executable, `dist/queuectl` (or the path given
- * as the first argument), which starts 1.3 to 2 times as fast as `bun src/cli.ts`. `bun
+ * as the first argument), which starts 1.3 to 1.6 times as fast as `bun src/cli.ts`. `bun
  * install` runs it with `--install` (package.json's postinstall), so the `queuectl` that `npm
  * link` installs is this executable.
  *

@@ -4,7 +4,7 @@
  * (src/build-binary.ts; the `queuectl` that `npm link` installs). A worker started in the
  * background, a service unit and the dashboard's page all need to know.
  *
- * The binary embeds its modules, compiled ahead of time, so it starts 1.3 to 2 times as fast;
+ * The binary embeds its modules, compiled ahead of time, so it starts 1.3 to 1.6 times as fast;
  * what it cannot embed is knowing that its sources changed since. It records them when it
  * is built (a stamp of every source file's place, size and modification time), and once they
  * change it runs them instead of what it embeds (src/binary-entry.ts): a binary left behind
