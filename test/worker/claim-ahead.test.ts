@@ -8,15 +8,18 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Store } from "../../src/store/store.ts";
 import { COMPLETION_LINGER_MAX_MS, keepLingering } from "../../src/worker/completion-queue.ts";
 import { KILLED_BY_USER, killJobs } from "../../src/worker/kill.ts";
 import { waitFor } from "../helpers/cli.ts";
-import { backends, withQueue } from "./in-process.ts";
+import { backends, watchedRounds, withQueue } from "./in-process.ts";
 
 setDefaultTimeout(120_000);
 
 const SETTINGS = { "poll-interval": "0.1" };
+
+/** `count` jobs that run `true`, with ids `<prefix>0`, `<prefix>1`, … */
+const trueJobs = (prefix: string, count: number) =>
+  Array.from({ length: count }, (_, i) => ({ id: `${prefix}${i}`, command: "true" }));
 
 /**
  * The hold time, lengthened from 250 ms so that on a loaded machine `true` still counts as a
@@ -67,22 +70,11 @@ for (const backend of backends) {
     test(
       "short runs that end while jobs claimed ahead wait share one transaction, each completed once",
       withQueue(backend, SETTINGS, async (h, store) => {
-        await h.enqueue(
-          store,
-          Array.from({ length: 120 }, (_, i) => ({ id: `g${i}`, command: "true" })),
-        );
+        await h.enqueue(store, trueJobs("g", 120));
         // How many completions each of the worker's rounds carried.
         const perRound: number[] = [];
-        const counting = new Proxy(store, {
-          get(target, property) {
-            const value = Reflect.get(target, property, target);
-            if (typeof value !== "function") return value;
-            if (property !== "jobCompleteAndClaim") return value.bind(target);
-            return (params: Parameters<Store["jobCompleteAndClaim"]>[0]) => {
-              if (params.completions.length > 0) perRound.push(params.completions.length);
-              return target.jobCompleteAndClaim(params);
-            };
-          },
+        const counting = watchedRounds(store, ({ completions }) => {
+          if (completions.length > 0) perRound.push(completions.length);
         });
         h.start(counting, { concurrency: 1, aheadHoldMs: HOLD_MS });
         await waitFor(async () => (await store.jobCounts()).completed === 120, {
@@ -98,10 +90,7 @@ for (const backend of backends) {
     test(
       "a stop mid-stream reports no more running jobs than slots, finished runs waiting to be recorded aside",
       withQueue(backend, SETTINGS, async (h, store) => {
-        await h.enqueue(
-          store,
-          Array.from({ length: 300 }, (_, i) => ({ id: `s${i}`, command: "true" })),
-        );
+        await h.enqueue(store, trueJobs("s", 300));
         const { worker, events } = h.start(store, { concurrency: 1, aheadHoldMs: HOLD_MS });
         // Mid-stream: finished runs wait to share a commit for most of a short job's life.
         await waitFor(async () => (await store.jobCounts()).completed >= 30, {
@@ -165,23 +154,11 @@ for (const backend of backends) {
     test(
       "a stop that overtakes a claim round starts none of the jobs it claimed",
       withQueue(backend, SETTINGS, async (h, store) => {
-        await h.enqueue(
-          store,
-          Array.from({ length: 10 }, (_, i) => ({ id: `j${i}`, command: "true" })),
-        );
+        await h.enqueue(store, trueJobs("j", 10));
         let stop = () => {};
-        const stopping = new Proxy(store, {
-          get(target, property) {
-            const value = Reflect.get(target, property, target);
-            if (property !== "jobCompleteAndClaim")
-              return typeof value === "function" ? value.bind(target) : value;
-            return async (params: Parameters<Store["jobCompleteAndClaim"]>[0]) => {
-              const answer = await target.jobCompleteAndClaim(params);
-              // The stop lands while the answer of a round that claimed ahead is on its way.
-              if (answer.claimed.length > 1) stop();
-              return answer;
-            };
-          },
+        // The stop lands while the answer of a round that claimed ahead is on its way.
+        const stopping = watchedRounds(store, (_, answer) => {
+          if (answer.claimed.length > 1) stop();
         });
         const { worker, run, events } = h.start(stopping, {
           concurrency: 1,

@@ -170,6 +170,38 @@ export function withQueue(
   };
 }
 
+type StoreMethod = (...args: unknown[]) => unknown;
+
+/** `store`, with each method that `wrap` returns a replacement for replaced; the rest as they are. */
+function wrappedStore(store: Store, wrap: (name: string, method: StoreMethod) => StoreMethod | null): Store {
+  return new Proxy(store, {
+    get(target, property) {
+      const value = Reflect.get(target, property, target);
+      if (typeof value !== "function") return value;
+      const method = (value as StoreMethod).bind(target);
+      return wrap(String(property), method) ?? method;
+    },
+  });
+}
+
+type Round = Store["jobCompleteAndClaim"];
+
+/** `store`, telling `see` of every round a worker completes and claims in, once it is answered. */
+export function watchedRounds(
+  store: Store,
+  see: (params: Parameters<Round>[0], answer: Awaited<ReturnType<Round>>) => void,
+): Store {
+  return wrappedStore(store, (name, method) =>
+    name === "jobCompleteAndClaim"
+      ? async (...args: unknown[]) => {
+          const answer = (await method(...args)) as Awaited<ReturnType<Round>>;
+          see(args[0] as Parameters<Round>[0], answer);
+          return answer;
+        }
+      : null,
+  );
+}
+
 /**
  * A store whose calls can be held at a gate: those named in `held`, or every one but close.
  * From `stall()` on, each waits until `resume()`.
@@ -177,18 +209,14 @@ export function withQueue(
 function gatedStore(store: Store, held: string[] | null): { store: Store; stall(): void; resume(): void } {
   let gate: Promise<void> | null = null;
   let open = () => {};
-  const proxy = new Proxy(store, {
-    get(target, property) {
-      const value = Reflect.get(target, property, target);
-      if (typeof value !== "function") return value;
-      const gated = held === null ? property !== "close" : held.includes(String(property));
-      if (!gated) return value.bind(target);
-      return async (...args: unknown[]) => {
-        while (gate) await gate;
-        return (value as (...args: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
+  const proxy = wrappedStore(store, (name, method) =>
+    (held === null ? name !== "close" : held.includes(name))
+      ? async (...args: unknown[]) => {
+          while (gate) await gate;
+          return method(...args);
+        }
+      : null,
+  );
   return {
     store: proxy,
     stall() {
