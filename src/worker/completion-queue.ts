@@ -36,8 +36,9 @@ export function keepLingering(
   waiting: number,
   concurrency: number,
   oldestQueuedMsAgo: number,
+  maxMs = COMPLETION_LINGER_MAX_MS,
 ): boolean {
-  if (waiting === 0 || oldestQueuedMsAgo >= COMPLETION_LINGER_MAX_MS) return false;
+  if (waiting === 0 || oldestQueuedMsAgo >= maxMs) return false;
   return stepsWaited === 0 || waiting > concurrency;
 }
 
@@ -58,6 +59,7 @@ export class CompletionQueue {
     private readonly concurrency: number,
     /** Called once a run is queued: wakes a claim loop waiting for work. */
     private readonly onQueued: () => void,
+    private readonly maxMs = COMPLETION_LINGER_MAX_MS,
   ) {}
 
   /** Queues a finished run; settles with what the round that completes it recorded. */
@@ -81,7 +83,15 @@ export class CompletionQueue {
     for (let stepsWaited = 0; ; stepsWaited++) {
       const oldest = this.pending[0];
       if (!oldest) return;
-      if (!keepLingering(stepsWaited, waiting(), this.concurrency, performance.now() - oldest.queuedAt))
+      if (
+        !keepLingering(
+          stepsWaited,
+          waiting(),
+          this.concurrency,
+          performance.now() - oldest.queuedAt,
+          this.maxMs,
+        )
+      )
         return;
       await Bun.sleep(COMPLETION_LINGER_MS);
     }

@@ -72,7 +72,7 @@ export class Worker {
     this.pid = options.pid ?? process.pid;
     this.gate = new RunGate(options.concurrency, options.aheadHoldMs);
     this.prefetch = options.prefetch ?? DEFAULT_PREFETCH;
-    this.completions = new CompletionQueue(options.concurrency, () => this.poke());
+    this.completions = new CompletionQueue(options.concurrency, () => this.poke(), options.lingerMaxMs);
     this.id = newWorkerId(options.host, this.pid);
     this.slots = new AttemptBook(
       (event) => this.emit(event),

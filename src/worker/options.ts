@@ -19,6 +19,8 @@ export interface WorkerOptions {
   prefetch?: number;
   /** How long a job claimed ahead may wait to start; tests lengthen it. Default AHEAD_HOLD_MS (250 ms). */
   aheadHoldMs?: number;
+  /** How long finished runs may wait for others to share a commit; tests lengthen it. Default COMPLETION_LINGER_MAX_MS (20 ms). */
+  lingerMaxMs?: number;
   /** Only claim from these queues; null serves every queue. */
   queues: string[] | null;
   /** Exit once no job is pending, failed (awaiting a retry) or processing, paused queues' waiting jobs aside. */

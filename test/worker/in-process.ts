@@ -98,6 +98,7 @@ export class Harness {
       concurrency?: number;
       prefetch?: number;
       aheadHoldMs?: number;
+      lingerMaxMs?: number;
       queues?: string[] | null;
       killGraceMs?: number;
       drain?: boolean;
@@ -111,6 +112,7 @@ export class Harness {
       concurrency: options.concurrency ?? 1,
       prefetch: options.prefetch,
       aheadHoldMs: options.aheadHoldMs,
+      lingerMaxMs: options.lingerMaxMs,
       queues: options.queues ?? null,
       drain: options.drain ?? false,
       killGraceMs: options.killGraceMs,
