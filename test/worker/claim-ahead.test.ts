@@ -82,9 +82,11 @@ for (const backend of backends) {
           what: "every job to complete",
         });
         expect(perRound.reduce((sum, n) => sum + n, 0)).toBe(120);
-        // One slot: without the wait for company nearly every round would carry one run.
-        expect(Math.max(...perRound)).toBeGreaterThanOrEqual(3);
-        expect(perRound.length).toBeLessThan(90);
+        // One slot, 8 claimed ahead: a round waits until the line is down to one, so most
+        // carry several runs; with a single 1 ms wait most carried one or two.
+        const sorted = perRound.toSorted((x, y) => x - y);
+        expect(sorted[Math.floor(sorted.length / 2)]).toBeGreaterThanOrEqual(4);
+        expect(perRound.length).toBeLessThanOrEqual(40);
       }),
     );
 
