@@ -4,7 +4,8 @@
  * come in blocks (one per chunk) because awaiting once per line would cost more than parsing it.
  */
 
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { closeSync, existsSync, openSync, rmSync, statSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UserError } from "./errors.ts";
@@ -129,28 +130,24 @@ function isPipe(path: string): boolean {
  *
  * The copy is unlinked as soon as it is open and read again through /proc/self/fd, so a
  * process killed while it reads or stores leaves no copy behind: the kernel frees it with
- * the last descriptor. Where /proc is missing, the copy has a name until cleanup.
+ * the last descriptor. Where /proc is missing, the copy has a name until cleanup. It is made
+ * directly in the temporary folder, with a random name and O_EXCL (so no one else's file or
+ * link is used): a private folder around it took a second step to remove, and a kill between
+ * the two left the folder behind.
  */
 export async function spoolIfPipe(path: string, hint: string): Promise<SpooledInput> {
   if (!isPipe(path)) return { path, cleanup: () => {} };
-  const folder = mkdtempSync(join(tmpdir(), "queuectl-input-"));
-  const copy = join(folder, "input");
-  let fd: number;
-  try {
-    fd = openSync(copy, "w+", 0o600);
-  } catch (error) {
-    rmSync(folder, { recursive: true, force: true });
-    throw error;
-  }
+  const copy = join(tmpdir(), `queuectl-input-${randomBytes(9).toString("hex")}`);
+  const fd = openSync(copy, "wx+", 0o600);
   const anonymous = existsSync("/proc/self/fd");
-  if (anonymous) rmSync(folder, { recursive: true, force: true });
+  if (anonymous) rmSync(copy, { force: true });
   const cleanup = () => {
     try {
       closeSync(fd);
     } catch {
       // Closed already.
     }
-    rmSync(folder, { recursive: true, force: true });
+    rmSync(copy, { force: true });
   };
   try {
     for await (const chunk of inputChunks(path, hint)) {
