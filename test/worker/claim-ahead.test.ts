@@ -81,7 +81,8 @@ for (const backend of backends) {
         await waitFor(async () => (await store.jobCounts()).completed === 120, {
           what: "every job to complete",
         });
-        expect(perRound.reduce((sum, n) => sum + n, 0)).toBe(120);
+        // A round that fails (a busy server) leaves its runs to be recorded alone: count attempts.
+        for (let i = 0; i < 120; i++) expect(await store.attemptList({ jobId: `g${i}` })).toHaveLength(1);
         // One slot, 8 claimed ahead: a round waits until the line is down to one, so most
         // carry several runs; with a single 1 ms wait most carried one or two.
         const sorted = perRound.toSorted((x, y) => x - y);
