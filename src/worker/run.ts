@@ -29,6 +29,7 @@ import type { RunResult } from "../store/store.ts";
 import { CappedLog, TailBuffer } from "./capped-log.ts";
 import { type CommandLaunch, commandLaunch } from "./command-argv.ts";
 import { attemptLogBase, LOG_CAP_BYTES, logFilePath, OUTPUT_TAIL_BYTES } from "./log-files.ts";
+import { OutputPipes } from "./output-pipes.ts";
 import { pidsWithEnvEntry } from "./process-info.ts";
 import type { Reaper } from "./reaper.ts";
 import { type Enforcement, enforceLimits } from "./resource-limits.ts";
@@ -181,17 +182,22 @@ function describeFailure(exitCode: number | null, signal: string | null, stderrT
 }
 
 interface StartedProcess {
-  child: Bun.Subprocess<"ignore", "pipe", "pipe">;
+  child: Bun.Subprocess<"ignore", "pipe" | number, "pipe" | number>;
   enforcement: Enforcement | null;
 }
 
-/** Spawns the job's process, under its limits' enforcement when it has limits. */
+/**
+ * Spawns the job's process, under its limits' enforcement when it has limits, its output
+ * into `pipes` (or Bun's sockets when there are none).
+ */
 function startProcess(
   limits: ResourceLimits | null | undefined,
   launch: CommandLaunch,
   cwd: string | undefined,
   env: Record<string, string | undefined>,
+  pipes: OutputPipes | null,
 ): StartedProcess {
+  const [stdout, stderr] = pipes?.childEnds ?? (["pipe", "pipe"] as const);
   const attempt = (argv: string[], argv0?: string): StartedProcess => {
     const enforcement = limits ? enforceLimits(limits, argv) : null;
     try {
@@ -199,7 +205,7 @@ function startProcess(
         cwd,
         env,
         detached: true,
-        stdio: ["ignore", "pipe", "pipe"],
+        stdio: ["ignore", stdout, stderr],
         // Under a limit's wrapper, argv[0] is the wrapper's own and the program gets its path.
         argv0: enforcement ? undefined : argv0,
       });
@@ -216,6 +222,17 @@ function startProcess(
     // The exec refused it (a script without `#!`, a program gone since it was looked up).
     return attempt(launch.fallback);
   }
+}
+
+/** The output of a child spawned with Bun's "pipe": sockets, where no OutputPipes could be made. */
+function socketReaders(
+  child: StartedProcess["child"],
+): [ReadableStreamDefaultReader<Uint8Array>, ReadableStreamDefaultReader<Uint8Array>] {
+  const streams = [child.stdout, child.stderr] as ReadableStream<Uint8Array>[];
+  return streams.map((stream) => stream.getReader()) as [
+    ReadableStreamDefaultReader<Uint8Array>,
+    ReadableStreamDefaultReader<Uint8Array>,
+  ];
 }
 
 export function runJob(params: RunParams): RunningJob {
@@ -238,13 +255,18 @@ export function runJob(params: RunParams): RunningJob {
     [mark.name]: mark.value,
   };
   const logBase = attemptLogBase(params.jobId, params.token);
+  const pipes = OutputPipes.open();
   let started: StartedProcess;
   try {
     const launch = commandLaunch(spec, env, Boolean(params.limits));
-    started = startProcess(params.limits, launch, spec.cwd, launch.pwd ? { ...env, PWD: launch.pwd } : env);
+    const launchEnv = launch.pwd ? { ...env, PWD: launch.pwd } : env;
+    started = startProcess(params.limits, launch, spec.cwd, launchEnv, pipes);
   } catch (error) {
+    pipes?.closeWriteEnds();
+    pipes?.closeReadEnds();
     return notStarted(`cannot start: ${(error as Error).message}`);
   }
+  pipes?.closeWriteEnds();
   const { child, enforcement } = started;
   const pid = child.pid;
   params.reaper.watch(pid);
@@ -254,8 +276,7 @@ export function runJob(params: RunParams): RunningJob {
   const stderrLog = new CappedLog(logFilePath(params.home, logBase, "stderr"), LOG_CAP_BYTES);
   const tail = new TailBuffer(OUTPUT_TAIL_BYTES);
   const stderrTail = new TailBuffer(1024);
-  const stdoutReader = child.stdout.getReader();
-  const stderrReader = child.stderr.getReader();
+  const [stdoutReader, stderrReader] = pipes?.readers() ?? socketReaders(child);
   const output = Promise.all([
     pump(stdoutReader, [(chunk) => stdoutLog.write(chunk), (chunk) => tail.push(chunk)]),
     pump(stderrReader, [
@@ -316,6 +337,7 @@ export function runJob(params: RunParams): RunningJob {
     params.reaper.forget(pid);
     clearTimeout(killTimer);
     await Promise.all([stdoutReader.cancel().catch(() => {}), stderrReader.cancel().catch(() => {})]);
+    pipes?.closeReadEnds();
     stdoutLog.close();
     stderrLog.close();
     return {

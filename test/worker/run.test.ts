@@ -17,7 +17,9 @@ import {
   chmodSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
+  readlinkSync,
   realpathSync,
   rmSync,
   statSync,
@@ -195,6 +197,48 @@ describe("runJob", () => {
     const result = await run({ command: "cat; echo eof-seen" }).done;
     expect(result.error).toBeNull();
     expect(logText("job", 1, "stdout")).toBe("eof-seen\n");
+  });
+
+  test("a job opens its own stdout and stderr by path, as under a shell: they are pipes, not sockets", async () => {
+    const result = await run({
+      command:
+        "echo to-stderr > /dev/stderr; echo to-stdout > /dev/stdout; echo fd-2 > /proc/self/fd/2; " +
+        "readlink /proc/$$/fd/1 | cut -d: -f1",
+    }).done;
+    expect(result).toMatchObject({ exitCode: 0, error: null });
+    expect(logText("job", 1, "stdout")).toBe("to-stdout\npipe\n");
+    expect(logText("job", 1, "stderr")).toBe("to-stderr\nfd-2\n");
+  });
+
+  test("no descriptor stays open after a run: not when it ends, fails to start, or leaves a writer behind", async () => {
+    // Pipes only: Bun closes some descriptors of its own (a child's pidfd) when it collects them.
+    const openPipes = () =>
+      readdirSync("/proc/self/fd").filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`).startsWith("pipe:");
+        } catch {
+          return false;
+        }
+      }).length;
+    // The first run loads what every later one uses (libc, the log folder).
+    await run({ command: "true" }).done;
+    const before = openPipes();
+    for (let token = 2; token < 12; token++)
+      await run({ command: "echo hi; echo err >&2" }, 60_000, token).done;
+    await run({ command: ["no-such-program-here"] }, 60_000, 12).done;
+    // A writer that left the group keeps its end of the pipe past the attempt.
+    const pidFile = join(home, "writer.pid");
+    // It writes its pid once in a session of its own; the job ends only then.
+    const writer = `setsid sh -c 'echo $$ > ${pidFile}.new; mv ${pidFile}.new ${pidFile}; sleep 30'`;
+    const job = `${writer} & while [ ! -s ${pidFile} ]; do sleep 0.01; done; echo main`;
+    expect((await run({ command: job }, 60_000, 13).done).exitCode).toBe(0);
+    const writerPid = Number(readFileSync(pidFile, "utf8"));
+    try {
+      expect(isProcessAlive(writerPid)).toBe(true);
+      expect(openPipes()).toBe(before);
+    } finally {
+      process.kill(writerPid, "SIGKILL");
+    }
   });
 
   test("a background child holding stdout does not hang the attempt, and is stopped", async () => {
