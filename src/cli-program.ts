@@ -155,6 +155,11 @@ async function buildCli(word: string | undefined): Promise<CAC> {
   return cli;
 }
 
+/** Options users reach for on one command that another command gives: the hint names it. */
+const OPTION_OF_ANOTHER_COMMAND: Record<string, Record<string, string>> = {
+  sync: { "--watch": "to keep syncing as files change, run `queuectl watch [folder]`" },
+};
+
 function describeCacError(error: Error, cli: CAC, args: string[]): UserError {
   const unknown = reportedUnknownOption(error.message);
   if (unknown !== undefined) {
@@ -162,6 +167,8 @@ function describeCacError(error: Error, cli: CAC, args: string[]): UserError {
     const known = longOptionNames([...cli.globalCommand.options, ...(cli.matchedCommand?.options ?? [])]);
     const nearest = typed.startsWith("--") ? nearestName(typed, known) : undefined;
     const command = cli.matchedCommand?.name;
+    const elsewhere = command === undefined ? undefined : OPTION_OF_ANOTHER_COMMAND[command]?.[typed];
+    if (elsewhere !== undefined) return new UserError(`unknown option \`${safeText(typed)}\``, elsewhere);
     // `queuectl add ls -la` reads -la as an option of add; the fix is the missing --.
     if (command === "add" && nearest === undefined) {
       return new UserError(

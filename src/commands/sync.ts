@@ -36,11 +36,11 @@ interface WatchOptions extends GlobalOptions {
 /** Files a sync must read before progress is worth showing on a terminal. */
 const PROGRESS_MIN_FILES = 200;
 
-function errorsFound(outcome: SyncOutcome): UserError {
+function errorsFound(outcome: SyncOutcome, json: boolean): UserError {
   const n = outcome.plan.errors.length;
   const rest = outcome.applied ? "everything else was applied" : "nothing was applied (dry run)";
   return new UserError(
-    `${count(n, "jobfile problem")} (listed above)`,
+    `${count(n, "jobfile problem")} (${json ? "listed in the JSON output, under errors" : "listed above"})`,
     `fix ${n === 1 ? "it" : "them"} and sync again; ${rest}, and the jobs of files in error were left as they were`,
   );
 }
@@ -134,7 +134,7 @@ export function registerSync(cli: CAC): void {
         }
         for (const line of canceledAtOnceWarnings(outcome.canceledAtOnce))
           process.stderr.write(`warning: ${safeText(line)}\n`);
-        if (outcome.plan.errors.length > 0) throw errorsFound(outcome);
+        if (outcome.plan.errors.length > 0) throw errorsFound(outcome, Boolean(options.json));
       });
     });
 

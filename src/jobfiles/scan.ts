@@ -139,7 +139,7 @@ function unreachableFolder(dir: string, error: unknown): UserError {
   if (code === "ENOENT" || code === "ENOTDIR") {
     return new UserError(
       `the jobs folder ${dir} does not exist`,
-      "create it, or give the folder: `queuectl sync path/to/jobs`",
+      "check the path, or create the folder; if its last jobfile was removed (git drops an empty folder), create it empty and the next sync cancels their jobs",
     );
   }
   return runtimeError(

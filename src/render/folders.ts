@@ -48,6 +48,14 @@ function ago(ms: number): string {
   return `${Math.round(seconds / 3600)}h ago`;
 }
 
+/** A path as one shell word, so that the command shown can be pasted. */
+function shellWord(path: string): string {
+  return /^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replaceAll("'", "'\\''")}'`;
+}
+
+/** Problems of a folder's last sync that `status` lists; the count says how many more there are. */
+const PROBLEMS_SHOWN = 3;
+
 /** The "Jobfile folders" block of `status`, indented like its other blocks. */
 export function folderLines(folders: FolderJson[]): string[] {
   if (folders.length === 0) return ["  (none synced yet; run `queuectl sync` or `queuectl watch`)"];
@@ -62,11 +70,19 @@ export function folderLines(folders: FolderJson[]): string[] {
       lines.push(
         `    last sync ${ago(run.age_ms)} by ${run.by} on ${safeText(run.host)} (pid ${run.pid}): ${run.files} file(s), ${run.created} created, ${run.updated} updated, ${run.canceled} canceled; ${problems}`,
       );
-      for (const problem of run.problem_list.slice(0, 3)) {
+      const shown = run.problem_list.slice(0, PROBLEMS_SHOWN);
+      for (const problem of shown) {
         lines.push(
           colors.dim(
             `      ${safeText(`${problem.file}:${problem.line}:${problem.column}: ${problem.message}`)}`,
           ),
+        );
+      }
+      const more = run.problems - shown.length;
+      if (more > 0) {
+        const folderWord = safeText(shellWord(folder.folder));
+        lines.push(
+          colors.dim(`      … and ${more} more: queuectl sync --dry-run ${folderWord} lists them all`),
         );
       }
     }

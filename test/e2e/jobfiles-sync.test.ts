@@ -1,7 +1,7 @@
 /** `queuectl sync` as users run it: the real CLI on a real folder, git repositories and a git hook. */
 
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { chmodSync, cpSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { CLI_PATH, runCli, runCliJson } from "../helpers/cli.ts";
 import { claimAll, completeAll, type JobsFixture, jobsFixture } from "../jobfiles/helpers.ts";
@@ -102,10 +102,37 @@ describe("queuectl sync", () => {
     const missing = await runCli(["sync"], { env: fixture.env, cwd: fixture.dir });
     expect(missing.exitCode).toBe(2);
     expect(missing.stderr).toBe(
-      "error: the jobs folder jobs does not exist — create it, or give the folder: `queuectl sync path/to/jobs`\n",
+      "error: the jobs folder jobs does not exist — check the path, or create the folder; if its last jobfile was removed (git drops an empty folder), create it empty and the next sync cancels their jobs\n",
     );
     const [job] = await runCliJson<{ state: string }[]>(["list"], { env: fixture.env });
     expect(job?.state).toBe("pending");
+    // What the hint says: the folder back, empty, cancels the jobs of its removed files.
+    rmSync(fixture.dir, { recursive: true });
+    expect((await runCli(["sync"], { env: fixture.env, cwd: fixture.home })).exitCode).toBe(2);
+    mkdirSync(fixture.dir);
+    expect((await runCli(["sync"], { env: fixture.env, cwd: fixture.home })).exitCode).toBe(0);
+    const [canceled] = await runCliJson<{ state: string }[]>(["list"], { env: fixture.env });
+    expect(canceled?.state).toBe("canceled");
+  });
+
+  test("problems: --json says where they are listed, status names how many it leaves out, sync --watch points to watch", async () => {
+    fixture = jobsFixture();
+    for (let i = 1; i <= 5; i++) fixture.write(`bad${i}.yaml`, `command: echo ${i}\nmax_retry: 1\n`);
+    const json = await runCli(["sync", fixture.dir, "--json"], { env: fixture.env });
+    expect(json.exitCode).toBe(2);
+    expect(JSON.parse(json.stdout).plan.errors).toHaveLength(5);
+    expect(json.stderr).toStartWith("error: 5 jobfile problems (listed in the JSON output, under errors) — ");
+    const status = await runCli(["status"], { env: fixture.env });
+    const listed = status.stdout.split("\n").filter((line) => line.includes("is not a job field"));
+    expect(listed).toHaveLength(3);
+    expect(status.stdout).toContain(
+      `      … and 2 more: queuectl sync --dry-run ${fixture.dir} lists them all\n`,
+    );
+    const watch = await runCli(["sync", "--watch", fixture.dir], { env: fixture.env });
+    expect(watch.exitCode).toBe(2);
+    expect(watch.stderr).toBe(
+      "error: unknown option `--watch` — to keep syncing as files change, run `queuectl watch [folder]`\n",
+    );
   });
 
   test("a folder others can write is refused unless --allow-shared-folder", async () => {

@@ -62,7 +62,7 @@ describe("queuectl watch", () => {
     fixture = jobsFixture();
     const result = await runCli(["watch", `${fixture.dir}-missing`], { env: fixture.env });
     expect(result.exitCode).toBe(2);
-    expect(result.stderr).toContain("does not exist — create it");
+    expect(result.stderr).toContain("does not exist — check the path, or create the folder");
   });
 
   test("bad options are refused with their default in the hint", async () => {
