@@ -248,12 +248,16 @@ function missingDependencyWords(
   };
 }
 
-/** The job by its id when the user wrote one, else by where it sits in its input. */
+/**
+ * The job by its id when the user wrote one, else as "the job"; in a file, after where it
+ * sits there, as any other error of a file's job is named.
+ */
 function jobAsWritten(jobId: string, origin: JobOrigin | undefined): string {
-  if (origin === undefined || origin.idGiven) return `job "${jobId}"`;
-  if (origin.door === "argument") return "the job";
+  if (origin === undefined) return `job "${jobId}"`;
+  const job = origin.idGiven ? `job "${jobId}"` : "the job";
+  if (origin.door !== "input") return job;
   // A lone job is the whole input, as prepareJob names it.
-  return `${origin.where === "the job" ? origin.input : `${origin.input}, ${origin.where}`}: the job`;
+  return `${origin.where === "the job" ? origin.input : `${origin.input}, ${origin.where}`}: ${job}`;
 }
 
 /**

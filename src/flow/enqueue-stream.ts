@@ -78,8 +78,8 @@ export async function enqueueStream(
   const scheduled: PreparedJob[] = [];
   const scheduleLines = new Map<string, number>();
   const dependencies = new Map<string, readonly string[]>();
-  // Only jobs with an `after` list and no id of their own: an unknown dependency names their line.
-  const unnamedOrigins = new Map<string, JobOrigin>();
+  // Only jobs with an `after` list: an unknown dependency names their line.
+  const origins = new Map<string, JobOrigin>();
   let empty = true;
   async function* batches(): AsyncGenerator<NewJob[]> {
     let batch: NewJob[] = [];
@@ -97,7 +97,7 @@ export async function enqueueStream(
         }
         if (job.spec.after) {
           dependencies.set(id, job.spec.after);
-          if (!job.idGiven) unnamedOrigins.set(id, jobOrigin(job));
+          origins.set(id, jobOrigin(job));
         }
         // The first id always: a one-job file is reported by its id.
         if (options.keepIds || ids.length === 0) ids.push(id);
@@ -138,7 +138,7 @@ export async function enqueueStream(
     if (error instanceof MissingDependencyError) {
       // A schedule line of the input is stored after the jobs: name it as the schedule it is.
       const isSchedule = error.isSchedule || scheduleLines.has(error.dependency);
-      throw error.wordedFor(unnamedOrigins.get(error.jobId), isSchedule);
+      throw error.wordedFor(origins.get(error.jobId), isSchedule);
     }
     throw error;
   }

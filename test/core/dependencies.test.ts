@@ -187,7 +187,9 @@ describe("MissingDependencyError", () => {
     expect(words(missing.wordedFor({ ...origin, door: "input" }))).toStartWith(
       'jobs.ndjson, line 4: the job waits for "nope"',
     );
-    expect(words(missing.wordedFor({ ...origin, door: "input", idGiven: true }))).toBe(words(missing));
+    expect(words(missing.wordedFor({ ...origin, door: "input", idGiven: true }))).toBe(
+      `jobs.ndjson, line 4: ${words(missing)}`,
+    );
     expect(missing.wordedFor(undefined)).toBe(missing);
   });
 });

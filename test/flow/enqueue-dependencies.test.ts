@@ -63,7 +63,7 @@ forEachBackend((backend) => {
       expect(await store.jobList({})).toEqual([]);
     });
 
-    test("a file: by its id as before, else by its item, or the file when it holds one job", async () => {
+    test("a file: by its item, or the file when it holds one job, and by its id when it has one", async () => {
       const store = await backend.store();
       const sameFile = "enqueue that job first, in the same file, or fix the `after` list";
       const list = '[{"id":"a","command":"true"},{"command":"true","after":["nope"]}]';
@@ -75,11 +75,11 @@ forEachBackend((backend) => {
       );
       expect(
         await refusal(enqueueText(store, '[{"id":"b","command":"true","after":["nope"]}]', "j.json")),
-      ).toBe(`job "b" ${missing} — ${sameFile}`);
+      ).toBe(`j.json, item 1: job "b" ${missing} — ${sameFile}`);
       expect(await store.jobList({})).toEqual([]);
     });
 
-    test("a streamed file: by its id as before, else by its line", async () => {
+    test("a streamed file: by its line, and by its id when it has one", async () => {
       const store = await backend.store();
       const sameFile = "enqueue that job first, in the same file, or fix the `after` list";
       const lines = [
@@ -94,7 +94,9 @@ forEachBackend((backend) => {
         { id: "a", command: "true" },
         { id: "b", command: "true", after: ["nope"] },
       ];
-      expect(await refusal(enqueueNdjson(store, named))).toBe(`job "b" ${missing} — ${sameFile}`);
+      expect(await refusal(enqueueNdjson(store, named))).toEndWith(
+        `/jobs.ndjson, line 2: job "b" ${missing} — ${sameFile}`,
+      );
       expect(await store.jobList({})).toEqual([]);
     });
   });
