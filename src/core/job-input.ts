@@ -6,7 +6,7 @@
 import type { QueueConfig } from "./config.ts";
 import type { JobOrigin } from "./dependencies.ts";
 import { UserError } from "./errors.ts";
-import { findDuplicateJsonKey, jsonErrorOffset } from "./json-text.ts";
+import { findDuplicateJsonKey, isNdjsonText, jsonErrorOffset } from "./json-text.ts";
 import { firstRunAt, generateJobId, type JobSpec, normalizeSpec, specRevision } from "./spec.ts";
 import {
   documentValue,
@@ -161,8 +161,7 @@ function invalidJson(name: string, text: string, error: Error): UserError {
   const message = `${name}: invalid JSON (${error.message})`;
   if (name === ARGUMENT_NAME)
     return new UserError(message, `quote the job in single quotes: '{"id":"job1","command":"echo hi"}'`);
-  const lines = text.split("\n").filter((line) => line.trim() !== "");
-  if (lines.length > 1 && lines.every(isJsonObjectLine)) {
+  if (isNdjsonText(text)) {
     return new UserError(
       `${name}: one JSON job per line is NDJSON, not one JSON document`,
       "name the file .ndjson or pass --format ndjson; nothing was enqueued",
@@ -176,16 +175,6 @@ function invalidJson(name: string, text: string, error: Error): UserError {
     `${name}${place}: invalid JSON (${error.message.replace(/^JSON Parse error: /, "")})`,
     "give one job object or an array of them; nothing was enqueued",
   );
-}
-
-/** Whether `line` is one whole JSON object: what an NDJSON line holds. */
-export function isJsonObjectLine(line: string): boolean {
-  try {
-    const value = JSON.parse(line);
-    return typeof value === "object" && value !== null && !Array.isArray(value);
-  } catch {
-    return false;
-  }
 }
 
 /** JSON.parse that refuses repeated keys. */

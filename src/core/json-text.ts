@@ -231,3 +231,19 @@ function lonePairHalfAt(value: unknown, path: string): string | null {
   }
   return null;
 }
+
+/** Whether `line` is one whole JSON object: what an NDJSON line holds. */
+export function isJsonObjectLine(line: string): boolean {
+  try {
+    const value = JSON.parse(line);
+    return typeof value === "object" && value !== null && !Array.isArray(value);
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `text` is NDJSON (two or more JSON objects, one per line), which is no JSON document. */
+export function isNdjsonText(text: string): boolean {
+  const lines = text.split("\n").filter((line) => line.trim() !== "");
+  return lines.length > 1 && lines.every(isJsonObjectLine);
+}

@@ -3,7 +3,8 @@
  * are read whole. Loaded only when a file is given, so a one-job enqueue never pays for it.
  */
 
-import { type InputFormat, isJsonObjectLine } from "../core/job-input.ts";
+import type { InputFormat } from "../core/job-input.ts";
+import { isJsonObjectLine } from "../core/json-text.ts";
 import { inputChunks, spoolIfPipe, textLines } from "../core/text-lines.ts";
 import type { StreamedInput } from "./enqueue-stream.ts";
 

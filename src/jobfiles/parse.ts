@@ -19,7 +19,7 @@
 
 import type { Node } from "yaml";
 import { oneLine } from "../core/errors.ts";
-import { jsonErrorOffset } from "../core/json-text.ts";
+import { isNdjsonText, jsonErrorOffset } from "../core/json-text.ts";
 import type { JobSpec } from "../core/spec.ts";
 import {
   documentValue,
@@ -188,6 +188,15 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
     try {
       JSON.parse(text.slice(bom));
     } catch (error) {
+      if (isNdjsonText(text.slice(bom))) {
+        report(
+          bom,
+          null,
+          "holds one JSON job per line (NDJSON), and a jobfile is one JSON document",
+          "put the jobs in one array ([{…}, {…}]), or give each its own file; until then the jobs it declared stay as they are",
+        );
+        return done();
+      }
       const offset = (jsonErrorOffset(text.slice(bom)) ?? 0) + bom;
       report(
         offset,

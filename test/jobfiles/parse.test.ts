@@ -142,6 +142,21 @@ describe("problems name file, line, column and field", () => {
     expect(problemOf("command: echo hi\n", "x.json").message).toContain("invalid JSON");
   });
 
+  test("NDJSON in a .json jobfile is named as such, once, with the way to write it", () => {
+    const text = '{"id":"a","command":"x"}\n{"id":"b","command":"x"}\n';
+    const parsed = parseJobfile(text, "n.json");
+    expect(parsed.jobs).toEqual([]);
+    expect(parsed.problems).toHaveLength(1);
+    expect(parsed.problems[0]).toMatchObject({
+      line: 1,
+      column: 1,
+      message: "holds one JSON job per line (NDJSON), and a jobfile is one JSON document",
+    });
+    expect(parsed.problems[0]?.hint).toStartWith("put the jobs in one array ([{…}, {…}])");
+    // One object across lines is JSON gone wrong, not NDJSON.
+    expect(problemOf('{"id":"a",\n"command":"x"\n', "x.json").message).toContain("invalid JSON");
+  });
+
   test("empty files, bare lists, scalars and unknown tags are refused", () => {
     expect(problemOf("").message).toContain("holds no jobs");
     expect(problemOf("# only a comment\n").message).toContain("holds no jobs");
