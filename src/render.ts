@@ -7,6 +7,7 @@ import { fstatSync, statSync } from "node:fs";
 import type { Colors } from "picocolors/types";
 import { configJsonValue, isWorkerLost } from "./core/config.ts";
 import { formatDurationMs } from "./core/duration.ts";
+import { shellWord } from "./core/errors.ts";
 import type { Attempt, Job, JobState, StateCounts } from "./core/job.ts";
 import type { ScheduleRecord, WorkerRecord } from "./store/store.ts";
 
@@ -66,9 +67,8 @@ export function iso(ms: number | null): string | null {
 
 /** An argv command as a shell would take it back: single quotes, so `$HOME` and `*` stay words. */
 export function commandText(command: string | string[]): string {
-  const quoted = (part: string) => `'${part.replaceAll("'", `'\\''`)}'`;
   if (typeof command === "string") return command;
-  return command.map((part) => (/^[\w@%+=:,./-]+$/.test(part) ? part : quoted(part))).join(" ");
+  return command.map(shellWord).join(" ");
 }
 
 // JSON.stringify escapes C0 controls but passes DEL, the C1 range (U+009B is CSI to many

@@ -58,6 +58,14 @@ export function runtimeError(message: string, hint = ""): UserError {
 }
 
 /**
+ * A word as a command in a hint writes it, safe to paste into sh, bash, zsh and fish: paths
+ * and arguments can hold spaces, quotes and `$`.
+ */
+export function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
+}
+
+/**
  * Optimal string alignment distance (Levenshtein plus swapping two neighbouring letters as
  * one edit), small and allocation-light; only used for "did you mean" hints. Swapped letters
  * are the commonest typo (`lsit`, `shwo`, `dql`), and plain Levenshtein counts each as two.

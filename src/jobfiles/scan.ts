@@ -8,7 +8,7 @@
 import { lstatSync, readdirSync, readFileSync, realpathSync, type Stats, statSync } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
-import { runtimeError, UserError } from "../core/errors.ts";
+import { runtimeError, shellWord, UserError } from "../core/errors.ts";
 import { fileProblem, type JobfileProblem } from "./problem.ts";
 
 export interface ScannedFile {
@@ -108,11 +108,6 @@ function sharedReason(stats: Stats, path: string): { reason: string; hint: strin
     .filter((part) => part !== null)
     .join(" and ");
   return { reason, hint: sharedHint(path, stats.isDirectory(), writable !== null, owned) };
-}
-
-/** Safe to paste into sh, bash, zsh and fish: paths can hold spaces, quotes and `$`. */
-function shellWord(text: string): string {
-  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
 }
 
 /**

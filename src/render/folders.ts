@@ -4,6 +4,7 @@
  * human lines of `status` built from it.
  */
 
+import { shellWord } from "../core/errors.ts";
 import { isWatcherAlive, type LivenessCheck } from "../jobfiles/sync-record.ts";
 import { colors, iso, safeText } from "../render.ts";
 import type { JobfileFolder } from "../store/folder-records.ts";
@@ -46,11 +47,6 @@ function ago(ms: number): string {
   if (seconds < 120) return `${seconds}s ago`;
   if (seconds < 7200) return `${Math.round(seconds / 60)}m ago`;
   return `${Math.round(seconds / 3600)}h ago`;
-}
-
-/** A path as one shell word, so that the command shown can be pasted. */
-function shellWord(path: string): string {
-  return /^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replaceAll("'", "'\\''")}'`;
 }
 
 /** Problems of a folder's last sync that `status` lists; the count says how many more there are. */

@@ -42,7 +42,7 @@ function loadPipe2(): Pipe2 | null {
 }
 
 /** A pipe's two descriptors, both close-on-exec: only the child's stdout or stderr survives its exec. */
-function makePipe(make: Pipe2): { read: number; write: number } | null {
+function makePipe(make: Pipe2): Ends | null {
   const fds = new Int32Array(2);
   if (make(fds, O_CLOEXEC) !== 0) return null;
   return { read: fds[0] as number, write: fds[1] as number };
@@ -56,53 +56,66 @@ function closeQuietly(fd: number): void {
   }
 }
 
+type Ends = { read: number; write: number };
+type Reader = ReadableStreamDefaultReader<Uint8Array>;
+
+/** A child spawned with these pipes: Bun gives it sockets where the pipes are its own ("pipe"). */
+interface SpawnedOutput {
+  stdout: ReadableStream<Uint8Array> | number | undefined;
+  stderr: ReadableStream<Uint8Array> | number | undefined;
+}
+
 export class OutputPipes {
   private writeOpen = true;
   private readOpen = true;
 
-  private constructor(
-    private readonly stdout: { read: number; write: number },
-    private readonly stderr: { read: number; write: number },
-  ) {}
+  /** `ends` null: Bun's sockets, which Bun owns and closes. */
+  private constructor(private readonly ends: { stdout: Ends; stderr: Ends } | null) {}
 
-  /** Two fresh pipes, or null: then the caller spawns with Bun's "pipe" (sockets). */
-  static open(): OutputPipes | null {
+  /** Two fresh pipes, or Bun's sockets where no pipe can be made. */
+  static open(): OutputPipes {
     const make = loadPipe2();
-    if (make === null) return null;
-    const stdout = makePipe(make);
-    if (stdout === null) return null;
-    const stderr = makePipe(make);
-    if (stderr === null) {
+    const stdout = make && makePipe(make);
+    const stderr = stdout && make && makePipe(make);
+    if (stdout && !stderr) {
       closeQuietly(stdout.read);
       closeQuietly(stdout.write);
-      return null;
     }
-    return new OutputPipes(stdout, stderr);
+    return new OutputPipes(stdout && stderr ? { stdout, stderr } : null);
   }
 
   /** For Bun.spawn's stdio: the write ends become the child's stdout and stderr. */
-  get childEnds(): [number, number] {
-    return [this.stdout.write, this.stderr.write];
+  get childEnds(): [number, number] | ["pipe", "pipe"] {
+    return this.ends ? [this.ends.stdout.write, this.ends.stderr.write] : ["pipe", "pipe"];
   }
 
   /** Once the child holds its own copies, or no child started. */
   closeWriteEnds(): void {
-    if (!this.writeOpen) return;
+    if (!this.ends || !this.writeOpen) return;
     this.writeOpen = false;
-    closeQuietly(this.stdout.write);
-    closeQuietly(this.stderr.write);
+    closeQuietly(this.ends.stdout.write);
+    closeQuietly(this.ends.stderr.write);
   }
 
-  /** Readers of stdout and stderr; each ends when every copy of its write end is closed. */
-  readers(): [ReadableStreamDefaultReader<Uint8Array>, ReadableStreamDefaultReader<Uint8Array>] {
-    return [Bun.file(this.stdout.read).stream().getReader(), Bun.file(this.stderr.read).stream().getReader()];
+  /** Readers of `child`'s stdout and stderr; each ends when every copy of its write end is closed. */
+  readers(child: SpawnedOutput): [Reader, Reader] {
+    if (this.ends) {
+      return [
+        Bun.file(this.ends.stdout.read).stream().getReader(),
+        Bun.file(this.ends.stderr.read).stream().getReader(),
+      ];
+    }
+    return [
+      (child.stdout as ReadableStream<Uint8Array>).getReader(),
+      (child.stderr as ReadableStream<Uint8Array>).getReader(),
+    ];
   }
 
   /** After the readers ended or were canceled; a writer left behind then gets EPIPE. */
   closeReadEnds(): void {
-    if (!this.readOpen) return;
+    if (!this.ends || !this.readOpen) return;
     this.readOpen = false;
-    closeQuietly(this.stdout.read);
-    closeQuietly(this.stderr.read);
+    closeQuietly(this.ends.stdout.read);
+    closeQuietly(this.ends.stderr.read);
   }
 }

@@ -186,18 +186,15 @@ interface StartedProcess {
   enforcement: Enforcement | null;
 }
 
-/**
- * Spawns the job's process, under its limits' enforcement when it has limits, its output
- * into `pipes` (or Bun's sockets when there are none).
- */
+/** Spawns the job's process, under its limits' enforcement when it has limits, its output into `pipes`. */
 function startProcess(
   limits: ResourceLimits | null | undefined,
   launch: CommandLaunch,
   cwd: string | undefined,
   env: Record<string, string | undefined>,
-  pipes: OutputPipes | null,
+  pipes: OutputPipes,
 ): StartedProcess {
-  const [stdout, stderr] = pipes?.childEnds ?? (["pipe", "pipe"] as const);
+  const [stdout, stderr] = pipes.childEnds;
   const attempt = (argv: string[], argv0?: string): StartedProcess => {
     const enforcement = limits ? enforceLimits(limits, argv) : null;
     try {
@@ -222,17 +219,6 @@ function startProcess(
     // The exec refused it (a script without `#!`, a program gone since it was looked up).
     return attempt(launch.fallback);
   }
-}
-
-/** The output of a child spawned with Bun's "pipe": sockets, where no OutputPipes could be made. */
-function socketReaders(
-  child: StartedProcess["child"],
-): [ReadableStreamDefaultReader<Uint8Array>, ReadableStreamDefaultReader<Uint8Array>] {
-  const streams = [child.stdout, child.stderr] as ReadableStream<Uint8Array>[];
-  return streams.map((stream) => stream.getReader()) as [
-    ReadableStreamDefaultReader<Uint8Array>,
-    ReadableStreamDefaultReader<Uint8Array>,
-  ];
 }
 
 export function runJob(params: RunParams): RunningJob {
@@ -262,11 +248,11 @@ export function runJob(params: RunParams): RunningJob {
     const launchEnv = launch.pwd ? { ...env, PWD: launch.pwd } : env;
     started = startProcess(params.limits, launch, spec.cwd, launchEnv, pipes);
   } catch (error) {
-    pipes?.closeWriteEnds();
-    pipes?.closeReadEnds();
+    pipes.closeWriteEnds();
+    pipes.closeReadEnds();
     return notStarted(`cannot start: ${(error as Error).message}`);
   }
-  pipes?.closeWriteEnds();
+  pipes.closeWriteEnds();
   const { child, enforcement } = started;
   const pid = child.pid;
   params.reaper.watch(pid);
@@ -276,7 +262,7 @@ export function runJob(params: RunParams): RunningJob {
   const stderrLog = new CappedLog(logFilePath(params.home, logBase, "stderr"), LOG_CAP_BYTES);
   const tail = new TailBuffer(OUTPUT_TAIL_BYTES);
   const stderrTail = new TailBuffer(1024);
-  const [stdoutReader, stderrReader] = pipes?.readers() ?? socketReaders(child);
+  const [stdoutReader, stderrReader] = pipes.readers(child);
   const output = Promise.all([
     pump(stdoutReader, [(chunk) => stdoutLog.write(chunk), (chunk) => tail.push(chunk)]),
     pump(stderrReader, [
@@ -337,7 +323,7 @@ export function runJob(params: RunParams): RunningJob {
     params.reaper.forget(pid);
     clearTimeout(killTimer);
     await Promise.all([stdoutReader.cancel().catch(() => {}), stderrReader.cancel().catch(() => {})]);
-    pipes?.closeReadEnds();
+    pipes.closeReadEnds();
     stdoutLog.close();
     stderrLog.close();
     return {
