@@ -63,6 +63,89 @@ describe("bulk input on SQLite", () => {
   });
 });
 
+describe("the columns a bulk insert writes", () => {
+  test("each row keeps its own priority, queue, tags, retries, due time and source, whether its hundred agree or not", async () => {
+    const seed = Number(process.env.QUEUECTL_TEST_SEED ?? Date.now() % 1_000_000);
+    console.log(`bulk insert columns: seed ${seed}`);
+    let state = seed;
+    const random = () => {
+      state = (state * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return state / 2_147_483_648;
+    };
+    // Inserts go a hundred rows at a time: a hundred alike, then a hundred for each column
+    // where one row (placed by the seed) differs in that column alone, a hundred alike in
+    // values other than the defaults, and a tail shorter than a hundred.
+    const alike: Parameters<typeof newJob>[1] = { priority: 1 };
+    const variants: Parameters<typeof newJob>[1][] = [
+      { priority: 5 },
+      { priority: 1, queue: "other" },
+      { priority: 1, tags: ["x", "y"] },
+      { priority: 1, max_retries: 9 },
+      { priority: 1, nextRunAt: T0 + 60_000 },
+      { priority: 1, source: "jobs/a.yaml" },
+    ];
+    const unusual = {
+      priority: -3,
+      queue: "q",
+      tags: ["t"],
+      max_retries: 0,
+      nextRunAt: T0 + 5,
+      source: "jobs/b.yaml",
+    };
+    const hundreds = [alike, ...variants, unusual].map((fields, hundred) => {
+      const odd = Math.floor(random() * 100);
+      return Array.from({ length: 100 }, (_, row) =>
+        newJob(
+          `job-${hundred}-${row}`,
+          hundred === 0 || hundred > variants.length || row !== odd
+            ? hundred > variants.length
+              ? unusual
+              : alike
+            : fields,
+        ),
+      );
+    });
+    const jobs = [
+      ...hundreds.flat(),
+      ...Array.from({ length: 30 }, (_, row) => newJob(`tail-${row}`, variants[row % variants.length])),
+    ];
+    const dir = mkdtempSync(join(tmpdir(), "queuectl-columns-"));
+    const store = new SqliteStore(join(dir, "jobs.db"));
+    try {
+      async function* batches() {
+        yield jobs.slice(0, 500);
+        yield jobs.slice(500);
+      }
+      expect(await store.jobInsertStream({ batches: batches(), now: T0 })).toBe(jobs.length);
+      const rows = store.database
+        .query(
+          "SELECT id, spec, revision, state, max_retries, priority, queue, tags, created_at, updated_at, next_run_at, source, declared FROM jobs ORDER BY seq",
+        )
+        .all();
+      expect(rows).toEqual(
+        jobs.map((job) => ({
+          id: job.spec.id,
+          spec: JSON.stringify(job.spec),
+          revision: job.revision,
+          state: "pending",
+          max_retries: job.maxRetries,
+          priority: job.spec.priority ?? 0,
+          queue: job.spec.queue ?? "default",
+          tags: JSON.stringify(job.spec.tags ?? []),
+          created_at: T0,
+          updated_at: T0,
+          next_run_at: job.nextRunAt,
+          source: job.source,
+          declared: job.source === null ? 0 : 1,
+        })),
+      );
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("a SQLite file replaced while open", () => {
   test("its old WAL is set aside on close, so the next open reads the new file as it is", async () => {
     const dir = mkdtempSync(join(tmpdir(), "queuectl-replaced-"));

