@@ -38,14 +38,18 @@ storeContract({
 describe("bulk input on SQLite", () => {
   const tempStore = (store: SqliteStore) =>
     (store.database.query("PRAGMA temp_store").get() as { temp_store: number }).temp_store;
+  const cacheSize = (store: SqliteStore) =>
+    (store.database.query("PRAGMA cache_size").get() as { cache_size: number }).cache_size;
 
-  test("a streamed insert journals in memory, and the default comes back after it ends or fails", async () => {
+  test("a streamed insert journals in memory with a small page cache, and the defaults come back after it ends or fails", async () => {
     const dir = mkdtempSync(join(tmpdir(), "queuectl-stream-"));
     const store = new SqliteStore(join(dir, "jobs.db"));
     try {
       const during: number[] = [];
+      const caches: number[] = [];
       async function* batches(fail: boolean) {
         during.push(tempStore(store));
+        caches.push(cacheSize(store));
         yield [newJob(`job-${during.length}`)];
         if (fail) throw new UserError("jobs.ndjson, line 2: bad line", "fix it");
       }
@@ -55,6 +59,8 @@ describe("bulk input on SQLite", () => {
       // MEMORY is 2; the default (0) lets sorts of large reads spill to disk again.
       expect(during).toEqual([2, 2]);
       expect(tempStore(store)).toBe(0);
+      expect(caches).toEqual([-4000, -4000]);
+      expect(cacheSize(store)).toBe(-16000);
       expect((await store.jobCounts()).total).toBe(1);
     } finally {
       await store.close();

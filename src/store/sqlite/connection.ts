@@ -60,6 +60,17 @@ const SQLITE_OPEN_URI = 0x40;
 
 const DEFAULT_BUSY_TIMEOUT_MS = 15_000;
 
+/** 16 MB of page cache keeps the claim index and hot rows of a 100k-job queue in memory. */
+const CACHE_KIB = 16_000;
+
+/**
+ * The page cache while bulk input streams in. Its pages are written once and rarely read
+ * again, so a large cache only grows the process: with 4 MB the pages go out to the WAL as
+ * the inserts go on, the process touches a third as many new pages, and `enqueue -f` of
+ * 100,000 jobs took 858 ms rather than 901 (median of 30 interleaved runs).
+ */
+const STREAM_CACHE_KIB = 4_000;
+
 /**
  * The environment can shorten the wait so that a test (or a script that would rather fail
  * fast than queue behind a long writer) need not sit out 15 s.
@@ -132,8 +143,7 @@ function openReadWrite(path: string, options: SqliteOptions): Database {
     db.run("PRAGMA journal_mode = WAL");
     db.run(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`);
     db.run("PRAGMA foreign_keys = ON");
-    // 16 MB of page cache keeps the claim index and hot rows of a 100k-job queue in memory.
-    db.run("PRAGMA cache_size = -16000");
+    db.run(`PRAGMA cache_size = -${CACHE_KIB}`);
     if (quickSchemaVersion(db) !== SQLITE_SCHEMA_VERSION) {
       // Loaded here, not at the top: see schema-version.ts.
       const { migrateSchema } = require("./migrations.ts") as typeof import("./migrations.ts");
@@ -376,6 +386,7 @@ export async function streamTransaction<T>(connection: SqliteConnection, work: (
     // for 100,000 jobs. Kept in memory they cost a page per touched page; set outside
     // the transaction because SQLite refuses to change it inside one.
     db.run("PRAGMA temp_store = MEMORY");
+    db.run(`PRAGMA cache_size = -${STREAM_CACHE_KIB}`);
     db.run("BEGIN IMMEDIATE");
     const result = await work();
     db.run("COMMIT");
@@ -387,6 +398,9 @@ export async function streamTransaction<T>(connection: SqliteConnection, work: (
     throw describeFailure(location, error);
   } finally {
     // Sorts of large reads spill to disk again rather than grow the process.
-    if (!db.inTransaction) db.run("PRAGMA temp_store = DEFAULT");
+    if (!db.inTransaction) {
+      db.run("PRAGMA temp_store = DEFAULT");
+      db.run(`PRAGMA cache_size = -${CACHE_KIB}`);
+    }
   }
 }
