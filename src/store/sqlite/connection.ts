@@ -64,10 +64,8 @@ const DEFAULT_BUSY_TIMEOUT_MS = 15_000;
 const CACHE_KIB = 16_000;
 
 /**
- * The page cache while bulk input streams in. Its pages are written once and rarely read
- * again, so a large cache only grows the process: with 4 MB the pages go out to the WAL as
- * the inserts go on, the process touches a third as many new pages, and `enqueue -f` of
- * 100,000 jobs took 858 ms rather than 901 (median of 30 interleaved runs).
+ * Bulk input's page cache: its pages are written once, so a large cache only grows the
+ * process (`enqueue -f` of 100,000 jobs: 858 ms rather than 901, bench/RESULTS.md).
  */
 const STREAM_CACHE_KIB = 4_000;
 
@@ -385,8 +383,7 @@ export async function streamTransaction<T>(connection: SqliteConnection, work: (
     // statement, so each statement's undo pages went to a temporary file: 33,000 writes
     // for 100,000 jobs. Kept in memory they cost a page per touched page; set outside
     // the transaction because SQLite refuses to change it inside one.
-    db.run("PRAGMA temp_store = MEMORY");
-    db.run(`PRAGMA cache_size = -${STREAM_CACHE_KIB}`);
+    db.run(`PRAGMA temp_store = MEMORY; PRAGMA cache_size = -${STREAM_CACHE_KIB}`);
     db.run("BEGIN IMMEDIATE");
     const result = await work();
     db.run("COMMIT");
@@ -398,9 +395,6 @@ export async function streamTransaction<T>(connection: SqliteConnection, work: (
     throw describeFailure(location, error);
   } finally {
     // Sorts of large reads spill to disk again rather than grow the process.
-    if (!db.inTransaction) {
-      db.run("PRAGMA temp_store = DEFAULT");
-      db.run(`PRAGMA cache_size = -${CACHE_KIB}`);
-    }
+    if (!db.inTransaction) db.run(`PRAGMA temp_store = DEFAULT; PRAGMA cache_size = -${CACHE_KIB}`);
   }
 }
