@@ -66,6 +66,7 @@ const SHARED_ROW_SQL = (row: number) => {
   const first = SHARED_COLUMNS + 1 + row * 3;
   return `(?${first}, ?${first + 1}, ?${first + 2}, 'pending', ?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?7 IS NOT NULL)`;
 };
+const ROWS_SQL = Array(ROWS_PER_STATEMENT).fill(ROW_SQL).join(", ");
 const SHARED_ROWS_SQL = Array.from({ length: ROWS_PER_STATEMENT }, (_, row) => SHARED_ROW_SQL(row)).join(
   ", ",
 );
@@ -136,7 +137,7 @@ function insertJobRows(db: Database, jobs: NewJob[], now: number): Dependencies[
       } else {
         for (let row = 0; row < ROWS_PER_STATEMENT; row++)
           writeInsertValues(values, row * INSERT_COLUMNS, jobs[start + row] as NewJob, now);
-        db.query(INSERT_SQL + Array(ROWS_PER_STATEMENT).fill(ROW_SQL).join(", ")).run(...values);
+        db.query(INSERT_SQL + ROWS_SQL).run(...values);
       }
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
