@@ -191,15 +191,13 @@ export function jsonErrorOffset(text: string): number | null {
 /** Half of a surrogate pair without its other half: JSON lets `\ud800` through, UTF-8 cannot hold it. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-/** Any surrogate, paired or not: one quick pass that nearly every value passes. */
-const ANY_SURROGATE = /[\uD800-\uDFFF]/;
-
-function holdsSurrogate(value: unknown): boolean {
-  if (typeof value === "string") return ANY_SURROGATE.test(value);
+/** Whether any string or key in `value` holds a lone surrogate: one native check per string. */
+function holdsLoneSurrogate(value: unknown): boolean {
+  if (typeof value === "string") return !value.isWellFormed();
   if (typeof value !== "object" || value === null) return false;
-  if (Array.isArray(value)) return value.some(holdsSurrogate);
+  if (Array.isArray(value)) return value.some(holdsLoneSurrogate);
   for (const key in value) {
-    if (ANY_SURROGATE.test(key) || holdsSurrogate((value as Record<string, unknown>)[key])) return true;
+    if (!key.isWellFormed() || holdsLoneSurrogate((value as Record<string, unknown>)[key])) return true;
   }
   return false;
 }
@@ -207,10 +205,10 @@ function holdsSurrogate(value: unknown): boolean {
 /**
  * Where in `value` a string or key holds a lone surrogate, as `.env.NAME` or `.tags[0]`, or
  * null. Refused for every store alike: PostgreSQL's JSON refuses it, SQLite would keep it.
- * Every job passes through here, so the usual answer (no surrogate at all) takes one cheap walk.
+ * Every job passes through here, so the usual answer (none at all) takes one cheap walk.
  */
 export function loneSurrogateAt(value: unknown, path: string): string | null {
-  return holdsSurrogate(value) ? lonePairHalfAt(value, path) : null;
+  return holdsLoneSurrogate(value) ? lonePairHalfAt(value, path) : null;
 }
 
 function lonePairHalfAt(value: unknown, path: string): string | null {

@@ -270,6 +270,24 @@ export const SPEC_FIELD_TABLE = {
 export type SpecField = keyof typeof SPEC_FIELD_TABLE;
 export const SPEC_FIELDS = Object.keys(SPEC_FIELD_TABLE) as readonly SpecField[];
 
+/** Each field's place in SPEC_FIELDS. */
+const FIELD_PLACES = new Map<string, number>(SPEC_FIELDS.map((key, index) => [key, index]));
+
+/**
+ * Whether `spec` already has inSpecFieldOrder's order, so needs no copy: a job of a bulk
+ * enqueue nearly always does, and copying it cost a tenth of its checks. `env` is always
+ * copied, since its own keys are put in order too.
+ */
+function isInSpecFieldOrder(spec: Record<string, unknown>): boolean {
+  let last = -1;
+  for (const key in spec) {
+    const place = FIELD_PLACES.get(key);
+    if (place === undefined || place <= last || key === "env") return false;
+    last = place;
+  }
+  return true;
+}
+
 /** Fields that apply only to a job with a `schedule`. */
 export const SCHEDULE_ONLY_FIELDS = [
   "timezone",
@@ -286,6 +304,7 @@ export const NOT_WITH_SCHEDULE = ["run_at", "delay"] as const satisfies readonly
  */
 export function inSpecFieldOrder<T extends object>(spec: T): T {
   const from = spec as Record<string, unknown>;
+  if (isInSpecFieldOrder(from)) return spec;
   const ordered: Record<string, unknown> = {};
   for (const key of SPEC_FIELDS) {
     if (!(key in from)) continue;

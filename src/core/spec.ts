@@ -20,6 +20,7 @@ import { normalizeNotify } from "./notify.ts";
 import { isEmpty, parseLimits, type ResourceLimits } from "./resource-limits.ts";
 import { inSpecFieldOrder, type JobSpec, MAX_ID_LENGTH, MAX_RETRIES, SPEC_FIELDS } from "./spec-fields.ts";
 
+export { canonicalJson, specRevision } from "./revision.ts";
 export type { JobSpec } from "./spec-fields.ts";
 export { SPEC_FIELDS } from "./spec-fields.ts";
 export { SpecError };
@@ -29,6 +30,10 @@ export { SpecError };
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 /** Bidi marks, embeddings, overrides and isolates, zero-width characters and the BOM. */
 const INVISIBLE_CHARACTERS = /[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
+/** Either kind, in one test that nearly every id passes: each id of a bulk enqueue is checked. */
+const UNPRINTABLE_CHARACTERS = new RegExp(
+  `[${CONTROL_CHARACTERS.source.slice(1, -1)}${INVISIBLE_CHARACTERS.source.slice(1, -1)}]`,
+);
 
 function fail(field: string, rule: string, hint: string): never {
   throw new SpecError(`\`${field}\` ${rule}`, hint, field);
@@ -67,14 +72,16 @@ function normalizeId(value: unknown): string {
   if (typeof id !== "string") fail("id", "must be a string", 'e.g. "id": "backup-nightly"');
   if (id.trim() === "") fail("id", "must not be empty", "give the job a name or leave `id` out");
   if (id.length > MAX_ID_LENGTH) fail("id", `is longer than ${MAX_ID_LENGTH} characters`, "use a shorter id");
-  if (CONTROL_CHARACTERS.test(id)) fail("id", "contains control characters", "use printable characters only");
-  // Text that prints as another id, or as nothing: no one could type it back from `list`.
-  if (INVISIBLE_CHARACTERS.test(id))
+  if (UNPRINTABLE_CHARACTERS.test(id)) {
+    if (CONTROL_CHARACTERS.test(id))
+      fail("id", "contains control characters", "use printable characters only");
+    // Text that prints as another id, or as nothing: no one could type it back from `list`.
     fail(
       "id",
       "contains invisible formatting characters (bidi or zero-width)",
       "use printable characters only",
     );
+  }
   if (id.trim() !== id)
     fail("id", `"${id}" starts or ends with white space`, `write it without: "${id.trim()}"`);
   // Every command that takes an id reads it as an argument, where a leading "-" is an option.
@@ -299,62 +306,6 @@ export function normalizeSpec(input: unknown, options: NormalizeOptions = {}): J
   checkExecSize(spec);
   // Checked in the order that reads best; stored in one order every store hands back alike.
   return inSpecFieldOrder(spec);
-}
-
-/** A canonical JSON form: sorted keys, so formatting and key order never change the revision. */
-export function canonicalJson(value: unknown): string {
-  // Loops rather than map/filter/join: a bulk enqueue computes this for every job, and the
-  // intermediate arrays cost it half its time. The text must stay byte for byte the same.
-  if (Array.isArray(value)) {
-    let text = "[";
-    for (let index = 0; index < value.length; index++) {
-      if (index > 0) text += ",";
-      text += canonicalJson(value[index]) ?? "";
-    }
-    return `${text}]`;
-  }
-  if (isPlainObject(value)) {
-    let text = "{";
-    for (const key of Object.keys(value).sort()) {
-      if (value[key] === undefined) continue;
-      if (text.length > 1) text += ",";
-      text += `${JSON.stringify(key)}:${canonicalJson(value[key])}`;
-    }
-    return `${text}}`;
-  }
-  return JSON.stringify(value);
-}
-
-/** The spec fields in canonicalJson's order (sorted), each with its key already written out. */
-const SORTED_SPEC_FIELDS = [...SPEC_FIELDS].sort().map((key) => [key, `${JSON.stringify(key)}:`] as const);
-
-/**
- * canonicalJson of a spec, byte for byte, without sorting its keys: a bulk enqueue computes it
- * for every job, and the sort and the quoting of each key were most of its cost. A spec with a
- * key outside SPEC_FIELDS (none comes from normalizeSpec) takes the general form.
- */
-function specCanonicalJson(spec: JobSpec): string {
-  const fields = spec as unknown as Record<string, unknown>;
-  let text = "{";
-  let known = 0;
-  for (const [key, prefix] of SORTED_SPEC_FIELDS) {
-    if (!Object.hasOwn(fields, key)) continue;
-    known++;
-    const value = fields[key];
-    if (value === undefined) continue;
-    if (text.length > 1) text += ",";
-    text += prefix + (typeof value === "string" ? JSON.stringify(value) : canonicalJson(value));
-  }
-  let own = 0;
-  for (const _ in fields) own++;
-  return own === known ? `${text}}` : canonicalJson(spec);
-}
-
-/** The revision: a short hash of the canonical spec. */
-export function specRevision(spec: JobSpec): string {
-  // The one-shot SHA-256 of Bun.SHA256: a hasher object per job cost a bulk enqueue more than
-  // its hashing, and Bun.CryptoHasher.hash twice as much as this.
-  return Bun.SHA256.hash(specCanonicalJson(spec), "hex").slice(0, 16);
 }
 
 /** When a freshly enqueued spec may first run. */
