@@ -9,8 +9,8 @@
  * binary holds them as bytecode, and the dashboard's page built ahead, so it needs no file
  * of the sources to run. It records where its sources are and a stamp of them (cli-self.ts),
  * so that, while they are there, it runs them instead once they change (binary-entry.ts).
- * The WAL checkpoint thread is a module Bun loads by path, so it is built in as a second
- * entry point.
+ * The WAL checkpoint thread and the thread that prepares a large bulk input are modules Bun
+ * loads by path, so they are built in as entry points of their own.
  */
 
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -19,7 +19,7 @@ import { sourceStamp } from "./cli-self.ts";
 import { buildAssets } from "./dashboard/assets.ts";
 
 const SOURCE_DIR = import.meta.dir;
-const ENTRY_POINTS = ["binary-entry.ts", "store/sqlite/wal-checkpoint-thread.ts"];
+const ENTRY_POINTS = ["binary-entry.ts", "store/sqlite/wal-checkpoint-thread.ts", "flow/prepare-thread.ts"];
 
 /** Beside the binary: the stamp it was built with, so that an install can skip a build. */
 const stampFileOf = (outfile: string) => `${outfile}.stamp`;

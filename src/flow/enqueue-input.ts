@@ -28,7 +28,8 @@ export async function readInput(path: string, format: InputFormat | undefined): 
   const source = await spoolIfPipe(path, READ_HINT);
   try {
     const lines = () => textLines(inputChunks(source.path, READ_HINT), name);
-    const streamed: Input = { kind: "stream", input: { name, lines }, cleanup: source.cleanup };
+    const file = { path: source.path, readHint: READ_HINT };
+    const streamed: Input = { kind: "stream", input: { name, lines, file }, cleanup: source.cleanup };
     if (format === "ndjson") return streamed;
     const read: string[] = [];
     const filled: string[] = [];

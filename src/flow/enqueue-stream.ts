@@ -9,29 +9,34 @@
  * a set of every id read.
  */
 
+import { statSync } from "node:fs";
 import type { QueueConfig } from "../core/config.ts";
 import { assertNoCycle, type JobOrigin, MissingDependencyError } from "../core/dependencies.ts";
 import { DuplicateIdError, UserError } from "../core/errors.ts";
-import {
-  jobOrigin,
-  type PreparedJob,
-  parseNdjsonLine,
-  prepareJob,
-  repeatedIdError,
-} from "../core/job-input.ts";
+import { jobOrigin, type PreparedJob, repeatedIdError } from "../core/job-input.ts";
 import { describeScheduleClaim, scheduleClaim } from "../core/occurrence-id.ts";
 import type { LineBlock } from "../core/text-lines.ts";
-import type { NewJob, Store } from "../store/store.ts";
+import type { NewJobRow, Store } from "../store/store.ts";
 import { assertSchedulesNew, type EnqueueResult, findCanceledAtOnce, storeSchedules } from "./enqueue.ts";
+import { type InputFile, preparedAhead } from "./prepared-ahead.ts";
+import { type PreparedLine, prepareBlock } from "./prepared-block.ts";
 
 /** Jobs per store batch: large enough to amortize a round trip, small enough to stay light. */
 const BATCH = 5000;
+
+/**
+ * From this size on, an input's lines are prepared on a thread of their own: starting one
+ * costs a few milliseconds, about what preparing 5,000 lines does.
+ */
+const PREPARE_AHEAD_BYTES = 1 << 20;
 
 export interface StreamedInput {
   /** For messages: the file name, or "stdin". */
   name: string;
   /** The input's lines, from the start at each call: read again to name both lines of a repeated id. */
   lines: () => AsyncIterable<LineBlock>;
+  /** The file the lines are read from, when there is one a thread may read as well. */
+  file?: InputFile;
 }
 
 export interface StreamOptions {
@@ -40,6 +45,8 @@ export interface StreamOptions {
   /** Collect every id for the result (`--json` prints them); default: count only. */
   keepIds?: boolean;
   onProgress?: (done: number) => void;
+  /** Prepare the lines on a second thread (default: when the input's file holds 1 MiB or more). */
+  prepareAhead?: boolean;
 }
 
 export interface StreamResult extends EnqueueResult {
@@ -47,24 +54,24 @@ export interface StreamResult extends EnqueueResult {
   count: number;
 }
 
-/** Each non-blank line as a prepared job, with its line number. */
+/** The input's blocks, each line prepared, on this thread. */
 async function* preparedLines(
   input: StreamedInput,
   config: QueueConfig,
   now: number,
-): AsyncGenerator<{ job: PreparedJob; line: number }[]> {
-  for await (const block of input.lines()) {
-    const jobs: { job: PreparedJob; line: number }[] = [];
-    for (const [index, raw] of block.lines.entries()) {
-      const text = raw.trim();
-      if (text === "") continue;
-      const line = block.first + index;
-      jobs.push({
-        job: prepareJob(parseNdjsonLine(text, line, input.name), input.name, config, now, true),
-        line,
-      });
-    }
-    yield jobs;
+): AsyncGenerator<PreparedLine[]> {
+  for await (const block of input.lines()) yield prepareBlock(block, input.name, config, now);
+}
+
+function shouldPrepareAhead(input: StreamedInput, options: StreamOptions): InputFile | null {
+  const { file } = input;
+  if (file === undefined || options.prepareAhead === false) return null;
+  if (options.prepareAhead === true) return file;
+  try {
+    return statSync(file.path).size >= PREPARE_AHEAD_BYTES ? file : null;
+  } catch {
+    // Reading it here reports why it cannot be read.
+    return null;
   }
 }
 
@@ -81,34 +88,29 @@ export async function enqueueStream(
   // Only jobs with an `after` list: an unknown dependency names their line.
   const origins = new Map<string, JobOrigin>();
   let empty = true;
-  async function* batches(): AsyncGenerator<NewJob[]> {
-    let batch: NewJob[] = [];
-    for await (const jobs of preparedLines(input, config, now)) {
-      for (const { job, line } of jobs) {
+  const ahead = shouldPrepareAhead(input, options);
+  const blocks = ahead ? preparedAhead(ahead, input.name, config, now) : preparedLines(input, config, now);
+  async function* batches(): AsyncGenerator<NewJobRow[]> {
+    let batch: NewJobRow[] = [];
+    for await (const lines of blocks) {
+      for (const { row, line, job } of lines) {
         empty = false;
-        const { id } = job.spec;
+        const { id } = row;
         const scheduleLine = scheduleLines.get(id);
         if (scheduleLine !== undefined)
           throw repeatedIdError(input.name, `line ${line}`, id, `line ${scheduleLine}`);
-        if (job.spec.schedule !== undefined) {
-          scheduled.push(job);
+        if (job?.spec.schedule !== undefined) {
+          scheduled.push(job as PreparedJob);
           scheduleLines.set(id, line);
           continue;
         }
-        if (job.spec.after) {
-          dependencies.set(id, job.spec.after);
-          origins.set(id, jobOrigin(job));
+        if (row.after) {
+          dependencies.set(id, row.after);
+          origins.set(id, jobOrigin(job as PreparedJob));
         }
         // The first id always: a one-job file is reported by its id.
         if (options.keepIds || ids.length === 0) ids.push(id);
-        // Written out rather than spread: a spread per line cost a bulk enqueue measurably.
-        batch.push({
-          spec: job.spec,
-          revision: job.revision,
-          maxRetries: job.maxRetries,
-          nextRunAt: job.nextRunAt,
-          source: null,
-        });
+        batch.push(row);
         if (batch.length >= BATCH) {
           yield batch;
           batch = [];
@@ -163,17 +165,17 @@ async function assertNoJobNamedLikeSchedule(
   config: QueueConfig,
   now: number,
 ): Promise<void> {
-  for await (const jobs of preparedLines(input, config, now)) {
-    for (const { job, line } of jobs) {
-      if (job.spec.schedule !== undefined) continue;
-      const claim = scheduleClaim(job.spec.id, (id) => scheduleLines.has(id));
+  for await (const lines of preparedLines(input, config, now)) {
+    for (const { row, line, job } of lines) {
+      if (job?.spec.schedule !== undefined) continue;
+      const claim = scheduleClaim(row.id, (id) => scheduleLines.has(id));
       if (claim === null) continue;
       const scheduleLine = scheduleLines.get(claim.scheduleId) as number;
       if (claim.kind === "schedule") {
         const [first, second] = line < scheduleLine ? [line, scheduleLine] : [scheduleLine, line];
-        throw repeatedIdError(input.name, `line ${second}`, job.spec.id, `line ${first}`);
+        throw repeatedIdError(input.name, `line ${second}`, row.id, `line ${first}`);
       }
-      const { message, why } = describeScheduleClaim(job.spec.id, claim);
+      const { message, why } = describeScheduleClaim(row.id, claim);
       throw new UserError(
         `${input.name}, line ${line}: job ${message} (line ${scheduleLine})`,
         `choose another id (${why}); nothing was enqueued`,
@@ -189,15 +191,15 @@ async function linesOfId(
   config: QueueConfig,
   now: number,
 ): Promise<number[]> {
-  const lines: number[] = [];
-  for await (const jobs of preparedLines(input, config, now)) {
-    for (const { job, line } of jobs) {
-      if (job.spec.id !== id) continue;
-      lines.push(line);
-      if (lines.length === 2) return lines;
+  const found: number[] = [];
+  for await (const lines of preparedLines(input, config, now)) {
+    for (const { row, line } of lines) {
+      if (row.id !== id) continue;
+      found.push(line);
+      if (found.length === 2) return found;
     }
   }
-  return lines;
+  return found;
 }
 
 /** An id the input gives twice, naming both lines. */

@@ -3,7 +3,24 @@
  * what its spec leaves out defaults here, once.
  */
 
-import type { JobRecord } from "./records.ts";
+import type { JobRecord, NewJob, NewJobRow } from "./records.ts";
+
+/** The row a new job is written as: its spec's defaults filled in, its spec as JSON. */
+export function newJobRow(job: NewJob): NewJobRow {
+  const { spec } = job;
+  return {
+    id: spec.id,
+    specText: JSON.stringify(spec),
+    revision: job.revision,
+    maxRetries: job.maxRetries,
+    priority: spec.priority ?? 0,
+    queue: spec.queue ?? "default",
+    tagsText: spec.tags === undefined ? "[]" : JSON.stringify(spec.tags),
+    nextRunAt: job.nextRunAt,
+    source: job.source,
+    after: spec.after,
+  };
+}
 
 /** A job's fencing token must stay above every imported attempt's, or its next claim collides. */
 export function lastToken(job: JobRecord): number {

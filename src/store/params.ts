@@ -15,6 +15,7 @@ import type {
   JobRecord,
   KillMode,
   NewJob,
+  NewJobRow,
   RunResult,
   StoreSettings,
 } from "./records.ts";
@@ -34,7 +35,7 @@ export interface JobInsertParams {
 }
 
 export interface JobInsertStreamParams {
-  batches: AsyncIterable<NewJob[]>;
+  batches: AsyncIterable<NewJobRow[]>;
   now: number;
   onProgress?: ProgressReport;
 }

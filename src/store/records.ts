@@ -20,6 +20,26 @@ export interface NewJob {
   source: string | null;
 }
 
+/**
+ * A new job as both stores write its row: the spec's JSON and the columns derived from it,
+ * worked out once per job by newJobRow (columns.ts), on whichever thread prepared it.
+ */
+export interface NewJobRow {
+  id: string;
+  /** The spec as JSON.stringify writes it. */
+  specText: string;
+  revision: string;
+  maxRetries: number;
+  priority: number;
+  queue: string;
+  /** The spec's tags as a JSON list. */
+  tagsText: string;
+  nextRunAt: number;
+  source: string | null;
+  /** The spec's `after`, linked once every row of the input exists. */
+  after: readonly string[] | undefined;
+}
+
 /** What a finished run reports. */
 export interface RunResult {
   exitCode: number | null;

@@ -62,6 +62,34 @@ describe("the built binary", () => {
     }
   }, 60_000);
 
+  test("prepares a large NDJSON file on its second thread: all of it, or nothing and the bad line named", async () => {
+    const home = tempHome();
+    try {
+      // Over 1 MiB, the size from which a streamed input is prepared ahead on a thread.
+      const lines = Array.from(
+        { length: 40_000 },
+        (_, i) => `{"id":"bulk-${i}","command":"true","tags":["t"]}`,
+      );
+      const file = join(home.home, "jobs.ndjson");
+      writeFileSync(
+        file,
+        [...lines.slice(0, 39_000), '{"id":"bad","command":"true","retries":1}'].join("\n"),
+      );
+      const refused = await run(["enqueue", "-f", file], home.env);
+      expect(refused.exitCode).toBe(2);
+      expect(refused.stderr).toContain("line 39001");
+      expect(refused.stderr).toContain("`retries` is not a job field");
+      writeFileSync(file, lines.join("\n"));
+      const enqueued = await run(["enqueue", "-f", file], home.env);
+      expect(enqueued.stderr).toBe("");
+      expect(enqueued.stdout).toContain("Enqueued 40000 jobs");
+      const last = JSON.parse((await run(["show", "bulk-39999", "--json"], home.env)).stdout);
+      expect(last.tags).toEqual(["t"]);
+    } finally {
+      home.cleanup();
+    }
+  }, 60_000);
+
   describe("once its sources change", () => {
     let home: ReturnType<typeof tempHome>;
     const install = () =>

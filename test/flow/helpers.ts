@@ -19,14 +19,17 @@ import type { RunResult, Store } from "../../src/store/store.ts";
 
 export interface FlowBackend {
   name: "sqlite" | "postgres";
-  /** A fresh, empty store for this test; closed and removed after it. */
-  store(): Promise<Store>;
+  /**
+   * A fresh, empty store for this test; closed and removed after it. `connections` sizes a
+   * PostgreSQL pool as a command does (default: one); SQLite has no pool.
+   */
+  store(connections?: number): Promise<Store>;
   /** Another connection to the store this test opened last (a second host or watcher). */
   another(): Promise<Store>;
 }
 
 interface Location {
-  open(): Promise<Store>;
+  open(connections?: number): Promise<Store>;
 }
 
 function sqliteLocations(): { create(): Location; cleanup(): void } {
@@ -48,7 +51,10 @@ function postgresLocations(url: string): { create(): Location; cleanup(): Promis
     create() {
       const schema = `${prefix}_${schemas.length + 1}`;
       schemas.push(schema);
-      return { open: () => openPostgresStore(`${url}${url.includes("?") ? "&" : "?"}schema=${schema}`) };
+      return {
+        open: (connections?: number) =>
+          openPostgresStore(`${url}${url.includes("?") ? "&" : "?"}schema=${schema}`, connections),
+      };
     },
     async cleanup() {
       const admin = new SQL(url, { max: 1 });
@@ -77,9 +83,9 @@ export function forEachBackend(suite: (backend: FlowBackend) => void): void {
     describe(name, () => {
       let current: Location | null = null;
       const opened: Store[] = [];
-      const open = async () => {
+      const open = async (connections?: number) => {
         if (!current) throw new Error("call backend.store() first");
-        const store = await current.open();
+        const store = await current.open(connections);
         opened.push(store);
         return store;
       };
@@ -90,11 +96,11 @@ export function forEachBackend(suite: (backend: FlowBackend) => void): void {
       afterAll(() => locations.cleanup());
       suite({
         name,
-        store: () => {
+        store: (connections?: number) => {
           current = locations.create();
-          return open();
+          return open(connections);
         },
-        another: open,
+        another: () => open(),
       });
     });
   }

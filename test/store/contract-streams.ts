@@ -2,7 +2,8 @@
 
 import { expect, test } from "bun:test";
 import { DuplicateIdError, UserError } from "../../src/core/errors.ts";
-import type { ImportBatch, NewJob } from "../../src/store/store.ts";
+import { newJobRow } from "../../src/store/columns.ts";
+import type { ImportBatch, NewJob, NewJobRow } from "../../src/store/store.ts";
 import { newJob, T0, type WithStore } from "./contract-helpers.ts";
 import { record } from "./contract-transfer.ts";
 
@@ -11,6 +12,14 @@ async function* batchesOf<T>(batches: T[], failAfter?: number): AsyncGenerator<T
     if (index === failAfter) throw new UserError("jobs.ndjson, line 9: bad line", "fix it");
     yield batch;
   }
+}
+
+/** Batches of new jobs as a streamed enqueue hands them to the store: as rows. */
+function rowBatchesOf(batches: NewJob[][], failAfter?: number): AsyncGenerator<NewJobRow[]> {
+  return batchesOf(
+    batches.map((batch) => batch.map(newJobRow)),
+    failAfter,
+  );
 }
 
 function ids(prefix: string, count: number): NewJob[] {
@@ -23,7 +32,10 @@ export function streamsContract(withStore: WithStore): void {
     withStore(async ({ store }) => {
       const progress: number[] = [];
       const count = await store.jobInsertStream({
-        batches: batchesOf([[newJob("report", { after: ["build"] }), ...ids("a", 249)], [newJob("build")]]),
+        batches: rowBatchesOf([
+          [newJob("report", { after: ["build"] }), ...ids("a", 249)],
+          [newJob("build")],
+        ]),
         now: T0,
         onProgress: (done) => progress.push(done),
       });
@@ -44,14 +56,20 @@ export function streamsContract(withStore: WithStore): void {
       await store.jobInsertMany({ jobs: [newJob("taken")], now: T0 });
       // 180 sits inside a hundred-row statement, so the repeat is found within one statement.
       const repeated = store.jobInsertStream({
-        batches: batchesOf([ids("a", 150), [...ids("b", 30), newJob("a-120")]]),
+        batches: rowBatchesOf([ids("a", 150), [...ids("b", 30), newJob("a-120")]]),
         now: T0,
       });
       await expect(repeated).rejects.toBeInstanceOf(DuplicateIdError);
       await expect(repeated).rejects.toThrow('"a-120"');
-      const clash = store.jobInsertStream({ batches: batchesOf([ids("c", 10), [newJob("taken")]]), now: T0 });
+      const clash = store.jobInsertStream({
+        batches: rowBatchesOf([ids("c", 10), [newJob("taken")]]),
+        now: T0,
+      });
       await expect(clash).rejects.toThrow('"taken"');
-      const failing = store.jobInsertStream({ batches: batchesOf([ids("d", 10), ids("e", 10)], 1), now: T0 });
+      const failing = store.jobInsertStream({
+        batches: rowBatchesOf([ids("d", 10), ids("e", 10)], 1),
+        now: T0,
+      });
       await expect(failing).rejects.toThrow("line 9");
       expect((await store.jobList({})).map((job) => job.id)).toEqual(["taken"]);
       // The store is usable after each rollback.

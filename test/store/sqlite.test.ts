@@ -6,6 +6,7 @@ import { mkdtempSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UserError } from "../../src/core/errors.ts";
+import { newJobRow } from "../../src/store/columns.ts";
 import { SqliteStore } from "../../src/store/sqlite/backend.ts";
 import { storeContract } from "./contract.ts";
 import { newJob, T0 } from "./contract-helpers.ts";
@@ -50,7 +51,7 @@ describe("bulk input on SQLite", () => {
       async function* batches(fail: boolean) {
         during.push(tempStore(store));
         caches.push(cacheSize(store));
-        yield [newJob(`job-${during.length}`)];
+        yield [newJobRow(newJob(`job-${during.length}`))];
         if (fail) throw new UserError("jobs.ndjson, line 2: bad line", "fix it");
       }
       expect(await store.jobInsertStream({ batches: batches(false), now: T0 })).toBe(1);
@@ -119,8 +120,8 @@ describe("the columns a bulk insert writes", () => {
     const store = new SqliteStore(join(dir, "jobs.db"));
     try {
       async function* batches() {
-        yield jobs.slice(0, 500);
-        yield jobs.slice(500);
+        yield jobs.slice(0, 500).map(newJobRow);
+        yield jobs.slice(500).map(newJobRow);
       }
       expect(await store.jobInsertStream({ batches: batches(), now: T0 })).toBe(jobs.length);
       const rows = store.database

@@ -8,9 +8,10 @@
 
 import type { SQL } from "bun";
 import { claimantIds } from "../../core/occurrence-id.ts";
+import { newJobRow } from "../columns.ts";
 import { duplicateIdError, firstRejected, scheduleClaimRefusal } from "../errors.ts";
 import type { JobInsertParams, JobInsertStreamParams } from "../params.ts";
-import type { NewJob } from "../records.ts";
+import type { NewJob, NewJobRow } from "../records.ts";
 import { lockDependenciesExclusive, setDependencies } from "./dependencies.ts";
 
 /** Rows per statement: large enough to amortize the round trip, small enough to stay in memory. */
@@ -22,33 +23,33 @@ export const INSERT_BATCH = 1000;
  * decides whether that is an error.
  */
 export async function insertNewJobs(tx: SQL, jobs: NewJob[], now: number): Promise<Set<string>> {
-  const rows = await tx`
+  const rows = jobs.map(newJobRow);
+  const inserted = await tx`
     INSERT INTO jobs (id, spec, revision, state, max_retries, priority, queue, tags, created_at, updated_at,
                       next_run_at, source, declared)
     SELECT id, spec::jsonb, revision, 'pending', max_retries, priority, queue, tags::jsonb, ${now}::bigint,
            ${now}::bigint, next_run_at, source, source IS NOT NULL
-    FROM unnest(${jobs.map((job) => job.spec.id)}::text[],
-                ${jobs.map((job) => JSON.stringify(job.spec))}::text[],
-                ${jobs.map((job) => job.revision)}::text[],
-                ${jobs.map((job) => job.maxRetries)}::int[],
-                ${jobs.map((job) => job.spec.priority ?? 0)}::int[],
-                ${jobs.map((job) => job.spec.queue ?? "default")}::text[],
-                ${jobs.map((job) => JSON.stringify(job.spec.tags ?? []))}::text[],
-                ${jobs.map((job) => job.nextRunAt)}::bigint[],
-                ${jobs.map((job) => job.source)}::text[])
+    FROM unnest(${rows.map((row) => row.id)}::text[],
+                ${rows.map((row) => row.specText)}::text[],
+                ${rows.map((row) => row.revision)}::text[],
+                ${rows.map((row) => row.maxRetries)}::int[],
+                ${rows.map((row) => row.priority)}::int[],
+                ${rows.map((row) => row.queue)}::text[],
+                ${rows.map((row) => row.tagsText)}::text[],
+                ${rows.map((row) => row.nextRunAt)}::bigint[],
+                ${rows.map((row) => row.source)}::text[])
          WITH ORDINALITY AS u(id, spec, revision, max_retries, priority, queue, tags, next_run_at, source, ord)
     ORDER BY ord
     ON CONFLICT (id) DO NOTHING
     RETURNING id`;
-  return new Set(rows.map((row: { id: string }) => row.id));
+  return new Set(inserted.map((row: { id: string }) => row.id));
 }
 
 /**
  * A job may take neither a schedule's id nor one of its occurrence ids; like the unique key
  * on jobs.id, this is checked inside the insert's transaction, before any row of the batch.
  */
-async function refuseScheduleClaims(tx: SQL, jobs: NewJob[]): Promise<void> {
-  const ids = jobs.map((job) => job.spec.id);
+async function refuseScheduleClaims(tx: SQL, ids: string[]): Promise<void> {
   const rows = (await tx`SELECT id FROM schedules WHERE id = ANY(${claimantIds(ids)}::text[])`) as {
     id: string;
   }[];
@@ -66,7 +67,10 @@ export async function insertJobs(tx: SQL, schema: string, params: JobInsertParam
   if (withDependencies.length > 0) await lockDependenciesExclusive(tx, schema);
   for (let start = 0; start < params.jobs.length; start += INSERT_BATCH) {
     const batch = params.jobs.slice(start, start + INSERT_BATCH);
-    await refuseScheduleClaims(tx, batch);
+    await refuseScheduleClaims(
+      tx,
+      batch.map((job) => job.spec.id),
+    );
     const inserted = await insertNewJobs(tx, batch, params.now);
     const rejected = firstRejected(
       batch.map((job) => job.spec.id),
@@ -92,13 +96,16 @@ export async function insertJobStream(
   params: JobInsertStreamParams,
 ): Promise<number> {
   // Only ids and `after` lists are kept past their batch.
-  const withDependencies: [id: string, after: string[]][] = [];
+  const withDependencies: [id: string, after: readonly string[]][] = [];
   let done = 0;
   for await (const jobs of params.batches) {
     if (jobs.length === 0) continue;
-    await refuseScheduleClaims(tx, jobs);
+    await refuseScheduleClaims(
+      tx,
+      jobs.map((job) => job.id),
+    );
     await copyJobs(tx, jobs, params.now);
-    for (const job of jobs) if (job.spec.after) withDependencies.push([job.spec.id, job.spec.after]);
+    for (const job of jobs) if (job.after) withDependencies.push([job.id, job.after]);
     done += jobs.length;
     params.onProgress?.(done);
   }
@@ -108,17 +115,17 @@ export async function insertJobStream(
   return done;
 }
 
-async function copyJobs(tx: SQL, jobs: NewJob[], now: number): Promise<void> {
+async function copyJobs(tx: SQL, jobs: NewJobRow[], now: number): Promise<void> {
   const rows = jobs.map((job) =>
     [
-      csvText(job.spec.id),
-      csvText(JSON.stringify(job.spec)),
+      csvText(job.id),
+      csvText(job.specText),
       csvText(job.revision),
       "pending",
       job.maxRetries,
-      job.spec.priority ?? 0,
-      csvText(job.spec.queue ?? "default"),
-      csvText(JSON.stringify(job.spec.tags ?? [])),
+      job.priority,
+      csvText(job.queue),
+      csvText(job.tagsText),
       now,
       now,
       job.nextRunAt,

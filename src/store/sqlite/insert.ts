@@ -6,9 +6,10 @@
 
 import { type Database, SQLiteError, type Statement } from "bun:sqlite";
 import { claimantIds } from "../../core/occurrence-id.ts";
+import { newJobRow } from "../columns.ts";
 import { duplicateIdError, scheduleClaimRefusal } from "../errors.ts";
 import type { JobInsertParams, JobInsertStreamParams } from "../params.ts";
-import type { NewJob } from "../records.ts";
+import type { NewJob, NewJobRow } from "../records.ts";
 import { setDependencies } from "./dependencies.ts";
 
 /** Jobs between two progress reports of a bulk insert. */
@@ -16,7 +17,7 @@ const PROGRESS_EVERY = 5000;
 
 export function insertValues(job: NewJob, now: number): (string | number | null)[] {
   const values: (string | number | null)[] = new Array(INSERT_COLUMNS);
-  writeInsertValues(values, 0, job, now);
+  writeInsertValues(values, 0, newJobRow(job), now);
   return values;
 }
 
@@ -27,26 +28,25 @@ const INSERT_COLUMNS = 12;
 function writeInsertValues(
   values: (string | number | null)[],
   offset: number,
-  job: NewJob,
+  row: NewJobRow,
   now: number,
 ): void {
-  const { spec } = job;
-  values[offset] = spec.id;
-  values[offset + 1] = JSON.stringify(spec);
-  values[offset + 2] = job.revision;
-  values[offset + 3] = job.maxRetries;
-  values[offset + 4] = spec.priority ?? 0;
-  values[offset + 5] = spec.queue ?? "default";
-  values[offset + 6] = tagsText(spec.tags);
+  values[offset] = row.id;
+  values[offset + 1] = row.specText;
+  values[offset + 2] = row.revision;
+  values[offset + 3] = row.maxRetries;
+  values[offset + 4] = row.priority;
+  values[offset + 5] = row.queue;
+  values[offset + 6] = row.tagsText;
   values[offset + 7] = now;
   values[offset + 8] = now;
-  values[offset + 9] = job.nextRunAt;
-  values[offset + 10] = job.source;
-  values[offset + 11] = job.source === null ? 0 : 1;
+  values[offset + 9] = row.nextRunAt;
+  values[offset + 10] = row.source;
+  values[offset + 11] = row.source === null ? 0 : 1;
 }
 
 /** A new job's id and what it runs after: all a bulk insert keeps of a job once it is written. */
-type Dependencies = [id: string, after: string[]];
+type Dependencies = [id: string, after: readonly string[]];
 
 const INSERT_SQL = `
   INSERT INTO jobs (id, spec, revision, state, max_retries, priority, queue, tags, created_at, updated_at,
@@ -80,42 +80,35 @@ const SHARED_ROWS_SQL = Array.from({ length: ROWS_PER_STATEMENT }, (_, row) => S
  */
 function writeSharedValues(
   values: (string | number | null)[],
-  jobs: NewJob[],
+  rows: NewJobRow[],
   start: number,
   now: number,
 ): boolean {
-  const first = jobs[start] as NewJob;
-  const priority = first.spec.priority ?? 0;
-  const queue = first.spec.queue ?? "default";
-  const tags = tagsText(first.spec.tags);
-  for (let row = 0; row < ROWS_PER_STATEMENT; row++) {
-    const job = jobs[start + row] as NewJob;
+  const first = rows[start] as NewJobRow;
+  for (let index = 0; index < ROWS_PER_STATEMENT; index++) {
+    const row = rows[start + index] as NewJobRow;
     if (
-      job.maxRetries !== first.maxRetries ||
-      job.nextRunAt !== first.nextRunAt ||
-      job.source !== first.source ||
-      (job.spec.priority ?? 0) !== priority ||
-      (job.spec.queue ?? "default") !== queue ||
-      tagsText(job.spec.tags) !== tags
+      row.maxRetries !== first.maxRetries ||
+      row.nextRunAt !== first.nextRunAt ||
+      row.source !== first.source ||
+      row.priority !== first.priority ||
+      row.queue !== first.queue ||
+      row.tagsText !== first.tagsText
     )
       return false;
-    const offset = SHARED_COLUMNS + row * 3;
-    values[offset] = job.spec.id;
-    values[offset + 1] = JSON.stringify(job.spec);
-    values[offset + 2] = job.revision;
+    const offset = SHARED_COLUMNS + index * 3;
+    values[offset] = row.id;
+    values[offset + 1] = row.specText;
+    values[offset + 2] = row.revision;
   }
   values[0] = first.maxRetries;
-  values[1] = priority;
-  values[2] = queue;
-  values[3] = tags;
+  values[1] = first.priority;
+  values[2] = first.queue;
+  values[3] = first.tagsText;
   values[4] = now;
   values[5] = first.nextRunAt;
   values[6] = first.source;
   return true;
-}
-
-function tagsText(tags: readonly string[] | undefined): string {
-  return tags === undefined ? "[]" : JSON.stringify(tags);
 }
 
 /**
@@ -123,7 +116,7 @@ function tagsText(tags: readonly string[] | undefined): string {
  * repeated, throws. Jobs with dependencies are returned rather than linked, because a batch
  * may list a pipeline in any order: `linkDependencies` runs once every row of the input exists.
  */
-function insertJobRows(db: Database, jobs: NewJob[], now: number): Dependencies[] {
+function insertJobRows(db: Database, jobs: NewJobRow[], now: number): Dependencies[] {
   const one = db.query(INSERT_SQL + ROW_SQL);
   const withDependencies: Dependencies[] = [];
   let start = 0;
@@ -136,7 +129,7 @@ function insertJobRows(db: Database, jobs: NewJob[], now: number): Dependencies[
         db.query(INSERT_SQL + SHARED_ROWS_SQL).run(...shared);
       } else {
         for (let row = 0; row < ROWS_PER_STATEMENT; row++)
-          writeInsertValues(values, row * INSERT_COLUMNS, jobs[start + row] as NewJob, now);
+          writeInsertValues(values, row * INSERT_COLUMNS, jobs[start + row] as NewJobRow, now);
         db.query(INSERT_SQL + ROWS_SQL).run(...values);
       }
     } catch (error) {
@@ -146,15 +139,17 @@ function insertJobRows(db: Database, jobs: NewJob[], now: number): Dependencies[
     }
   }
   for (const job of jobs.slice(start)) insertOne(one, job, now);
-  for (const job of jobs) if (job.spec.after) withDependencies.push([job.spec.id, job.spec.after]);
+  for (const job of jobs) if (job.after) withDependencies.push([job.id, job.after]);
   return withDependencies;
 }
 
-function insertOne(statement: Statement, job: NewJob, now: number): void {
+function insertOne(statement: Statement, job: NewJobRow, now: number): void {
   try {
-    statement.run(...insertValues(job, now));
+    const values: (string | number | null)[] = new Array(INSERT_COLUMNS);
+    writeInsertValues(values, 0, job, now);
+    statement.run(...values);
   } catch (error) {
-    if (isUniqueViolation(error)) throw duplicateIdError(job.spec.id);
+    if (isUniqueViolation(error)) throw duplicateIdError(job.id);
     throw error;
   }
 }
@@ -167,8 +162,8 @@ function isUniqueViolation(error: unknown): boolean {
  * A job may take neither a schedule's id nor one of its occurrence ids; like the unique key
  * on jobs.id, this is checked inside the insert's transaction, before any row of the batch.
  */
-function refuseScheduleClaims(db: Database, jobs: NewJob[]): void {
-  const ids = jobs.map((job) => job.spec.id);
+function refuseScheduleClaims(db: Database, jobs: NewJobRow[]): void {
+  const ids = jobs.map((job) => job.id);
   const rows = db
     .query("SELECT id FROM schedules WHERE id IN (SELECT value FROM json_each(?))")
     .all(JSON.stringify(claimantIds(ids))) as { id: string }[];
@@ -197,8 +192,9 @@ function linkDependencies(db: Database, jobs: Dependencies[], now: number): void
 export function insertJobs(db: Database, params: JobInsertParams): void {
   const withDependencies: Dependencies[] = [];
   const schedules = anySchedule(db);
-  for (let start = 0; start < params.jobs.length; start += PROGRESS_EVERY) {
-    const batch = params.jobs.slice(start, start + PROGRESS_EVERY);
+  const rows = params.jobs.map(newJobRow);
+  for (let start = 0; start < rows.length; start += PROGRESS_EVERY) {
+    const batch = rows.slice(start, start + PROGRESS_EVERY);
     if (schedules) refuseScheduleClaims(db, batch);
     withDependencies.push(...insertJobRows(db, batch, params.now));
     params.onProgress?.(start + batch.length);

@@ -1,0 +1,121 @@
+/**
+ * A streamed enqueue prepares its lines on a second thread once the input is large
+ * (prepared-ahead.ts). Whichever thread prepares them, the same file stores the same rows,
+ * dependencies and schedules, and a bad line or a repeated id is refused with the same
+ * words, storing nothing. The inputs are random, from a printed seed.
+ */
+
+import { expect, setDefaultTimeout, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { resolveConfig } from "../../src/core/config.ts";
+import { readInput } from "../../src/flow/enqueue-input.ts";
+import { enqueueStream } from "../../src/flow/enqueue-stream.ts";
+import type { Store } from "../../src/store/store.ts";
+import { seededRandom, testSeed } from "../helpers/seed.ts";
+import { forEachBackend } from "./helpers.ts";
+
+setDefaultTimeout(60_000);
+
+const SEED = testSeed("enqueue-stream-ahead");
+
+/** Lines of every kind a bulk file holds: plain, with defaults written out, spaced, blank. */
+function randomLines(seed: number, count: number): string[] {
+  const random = seededRandom(seed);
+  const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)] as T;
+  const lines: string[] = [];
+  for (let index = 0; index < count; index++) {
+    const job: Record<string, unknown> = {
+      id: `job-${index}`,
+      command: pick(["true", ["echo", "hi"], "echo é"]),
+    };
+    if (random() < 0.3) job.max_retries = pick([0, 3, 5]);
+    if (random() < 0.3) job.priority = pick([0, 1, -2]);
+    if (random() < 0.3) job.queue = pick(["default", "mail", "video"]);
+    if (random() < 0.3) job.tags = pick([[], ["b", "a"], ["night"]]);
+    if (random() < 0.2) job.delay = pick(["0s", "5m"]);
+    if (random() < 0.2) job.env = { Z: "1", A: pick(["x", 2]) };
+    if (random() < 0.1 && index > 0) job.after = [`job-${Math.floor(random() * index)}`];
+    const text = random() < 0.1 ? JSON.stringify(job, null, 1).replaceAll("\n", "") : JSON.stringify(job);
+    lines.push(text);
+    if (random() < 0.02)
+      lines.push(JSON.stringify({ id: `every-${index}`, command: "true", schedule: "0 * * * *" }));
+    if (random() < 0.02) lines.push("");
+  }
+  return lines;
+}
+
+async function withFile<T>(lines: string[], use: (path: string) => Promise<T>): Promise<T> {
+  const folder = mkdtempSync(join(tmpdir(), "queuectl-ahead-"));
+  try {
+    const path = join(folder, "jobs.ndjson");
+    writeFileSync(path, `${lines.join("\n")}\n`);
+    return await use(path);
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
+
+const NOW = Date.UTC(2030, 0, 1);
+
+async function enqueueFile(store: Store, path: string, prepareAhead: boolean) {
+  const input = await readInput(path, "ndjson");
+  if (input.kind !== "stream") throw new Error("expected a streamed input");
+  return await enqueueStream(store, input.input, { config: resolveConfig({}), now: NOW, prepareAhead });
+}
+
+/** Everything a store holds of its jobs and schedules that the input decides. */
+async function stored(store: Store) {
+  const jobs = await store.jobExport({ after: null, limit: 100_000 });
+  const schedules = await store.scheduleList();
+  return {
+    jobs: jobs.jobs.map((job) => ({ ...job, created_at: 0, updated_at: 0 })),
+    schedules: schedules.map((schedule) => ({ ...schedule, created_at: 0, updated_at: 0 })),
+  };
+}
+
+async function refusalOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    return `${(error as Error).message} — ${(error as { hint?: string }).hint ?? ""}`;
+  }
+  throw new Error("the input was not refused");
+}
+
+forEachBackend((backend) => {
+  test("a file prepared on a second thread stores what the same file prepared on this one does", async () => {
+    // Over 14,000 lines: the input arrives in several blocks, so the thread works ahead.
+    await withFile(randomLines(SEED, 20_000), async (path) => {
+      // Schedules are checked once the input has ended, through a second connection.
+      const here = await backend.store(2);
+      const inline = await enqueueFile(here, path, false);
+      const expected = await stored(here);
+      const there = await backend.store(2);
+      const ahead = await enqueueFile(there, path, true);
+      expect(ahead).toEqual(inline);
+      const actual = await stored(there);
+      expect(actual.jobs.length).toBeGreaterThan(19_000);
+      expect(actual).toEqual(expected);
+    });
+  });
+
+  test("a bad line or a repeated id is refused alike on either thread, and nothing is stored", async () => {
+    const lines = randomLines(SEED + 1, 20_000).filter((line) => !line.includes("schedule"));
+    const bad = [...lines];
+    bad[17_000] = '{"id":"late","command":"true","retries":3}';
+    const repeated = [...lines];
+    repeated[18_000] = JSON.stringify({ id: "job-12", command: "true" });
+    for (const input of [bad, repeated]) {
+      await withFile(input, async (path) => {
+        const here = await backend.store();
+        const there = await backend.store();
+        const inline = await refusalOf(enqueueFile(here, path, false));
+        expect(await refusalOf(enqueueFile(there, path, true))).toBe(inline);
+        expect(inline).toMatch(/line (17001|18001)/);
+        expect((await there.jobCounts()).total).toBe(0);
+      });
+    }
+  });
+});
