@@ -69,8 +69,11 @@ async function enqueueFile(store: Store, path: string, prepareAhead: boolean) {
 async function stored(store: Store) {
   const jobs = await store.jobExport({ after: null, limit: 100_000 });
   const schedules = await store.scheduleList();
+  // Listed too: a job's row holds its priority, queue and tags in columns of their own.
+  const listed = await store.jobList({ limit: 100_000 });
   return {
     jobs: jobs.jobs.map((job) => ({ ...job, created_at: 0, updated_at: 0 })),
+    listed: listed.map((job) => ({ ...job, created_at: 0, updated_at: 0 })),
     schedules: schedules.map((schedule) => ({ ...schedule, created_at: 0, updated_at: 0 })),
   };
 }
