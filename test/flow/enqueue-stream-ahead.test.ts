@@ -74,6 +74,9 @@ async function stored(store: Store) {
   return {
     jobs: jobs.jobs.map((job) => ({ ...job, created_at: 0, updated_at: 0 })),
     listed: listed.map((job) => ({ ...job, created_at: 0, updated_at: 0 })),
+    edges: (await store.jobDependentEdges({ ids: listed.map((job) => job.id) }))
+      .map((edge) => JSON.stringify(edge))
+      .sort(),
     schedules: schedules.map((schedule) => ({ ...schedule, created_at: 0, updated_at: 0 })),
   };
 }
@@ -100,6 +103,7 @@ forEachBackend((backend) => {
       expect(ahead).toEqual(inline);
       const actual = await stored(there);
       expect(actual.jobs.length).toBeGreaterThan(19_000);
+      expect(actual.edges.length).toBeGreaterThan(1000);
       expect(actual).toEqual(expected);
     });
   });
