@@ -23,6 +23,8 @@ export interface JobInputItem {
   value: unknown;
   /** "line 3" or "item 2": where the job sits in the input. */
   where: string;
+  /** The item's text when it is exactly what JSON.stringify writes for `value` (NDJSON lines only). */
+  text?: string;
 }
 
 export type InputFormat = "json" | "yaml" | "ndjson";
@@ -73,7 +75,11 @@ function parseNdjson(text: string, name: string): JobInputItem[] {
 /** One non-blank NDJSON line; a bad one is refused naming its line. */
 export function parseNdjsonLine(line: string, number: number, name: string): JobInputItem {
   try {
-    return { value: parseJsonStrict(line), where: `line ${number}` };
+    const value = JSON.parse(line);
+    // Text that is exactly what JSON.stringify writes holds every key once; only other text
+    // (spaces, escapes, repeated keys) needs the scan, which costs a bulk input more.
+    if (JSON.stringify(value) === line) return { value, where: `line ${number}`, text: line };
+    return { value: checkedJson(value, line, ""), where: `line ${number}` };
   } catch (error) {
     if (error instanceof UserError)
       throw new UserError(`${name}, line ${number}: ${error.message}`, error.hint);
@@ -175,15 +181,6 @@ function invalidJson(name: string, text: string, error: Error): UserError {
     `${name}${place}: invalid JSON (${error.message.replace(/^JSON Parse error: /, "")})`,
     "give one job object or an array of them; nothing was enqueued",
   );
-}
-
-/** JSON.parse that refuses repeated keys. */
-function parseJsonStrict(text: string): unknown {
-  const value = JSON.parse(text);
-  // Text that is exactly what JSON.stringify writes holds every key once; only other text
-  // (spaces, escapes, repeated keys) needs the scan, which costs a bulk input more.
-  if (JSON.stringify(value) === text) return value;
-  return checkedJson(value, text, "");
 }
 
 function checkedJson(value: unknown, text: string, name: string): unknown {

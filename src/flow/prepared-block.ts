@@ -36,20 +36,42 @@ export function prepareBlock(
     const text = (lines[index] as string).trim();
     if (text === "") continue;
     const line = block.first + index;
-    const job = prepareJob(parseNdjsonLine(text, line, name), name, config, now, true);
+    const item = parseNdjsonLine(text, line, name);
+    const job = prepareJob(item, name, config, now, true);
     // Written out rather than spread, which costs a bulk enqueue measurably; a streamed
     // input is enqueued by hand, so no jobfile is its source.
-    const row = newJobRow({
-      spec: job.spec,
-      revision: job.revision,
-      maxRetries: job.maxRetries,
-      nextRunAt: job.nextRunAt,
-      source: null,
-    });
+    const row = newJobRow(
+      {
+        spec: job.spec,
+        revision: job.revision,
+        maxRetries: job.maxRetries,
+        nextRunAt: job.nextRunAt,
+        source: null,
+      },
+      item.text !== undefined && sameFields(job.spec, item.value) ? item.text : undefined,
+    );
     const whole = job.spec.schedule !== undefined || job.spec.after !== undefined;
     prepared.push({ line, row, job: whole ? job : null });
   }
   return prepared;
+}
+
+/**
+ * Whether `spec` holds the very values of `value`, under the same keys in the same order:
+ * then JSON.stringify writes the same text for both, and a line that already is that text
+ * is stored as it is, sparing a bulk enqueue one JSON.stringify per job. Normalizing keeps
+ * a value it accepts as it was, so the usual compact line passes.
+ */
+function sameFields(spec: object, value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const keys = Object.keys(value);
+  let index = 0;
+  for (const key in spec) {
+    if (keys[index] !== key) return false;
+    if ((spec as Record<string, unknown>)[key] !== (value as Record<string, unknown>)[key]) return false;
+    index++;
+  }
+  return index === keys.length;
 }
 
 /** A prepared block as it crosses between threads. */

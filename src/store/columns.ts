@@ -5,12 +5,15 @@
 
 import type { JobRecord, NewJob, NewJobRow } from "./records.ts";
 
-/** The row a new job is written as: its spec's defaults filled in, its spec as JSON. */
-export function newJobRow(job: NewJob): NewJobRow {
+/**
+ * The row a new job is written as: its spec's defaults filled in, its spec as JSON, or as
+ * `specText` when the caller already holds exactly what JSON.stringify writes for it.
+ */
+export function newJobRow(job: NewJob, specText?: string): NewJobRow {
   const { spec } = job;
   return {
     id: spec.id,
-    specText: JSON.stringify(spec),
+    specText: specText ?? JSON.stringify(spec),
     revision: job.revision,
     maxRetries: job.maxRetries,
     priority: spec.priority ?? 0,

@@ -6,10 +6,12 @@
  */
 
 import { expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { resolveConfig } from "../../src/core/config.ts";
+import { parseJobInput, prepareJobs } from "../../src/core/job-input.ts";
+import { enqueuePrepared } from "../../src/flow/enqueue.ts";
 import { readInput } from "../../src/flow/enqueue-input.ts";
 import { enqueueStream } from "../../src/flow/enqueue-stream.ts";
 import type { Store } from "../../src/store/store.ts";
@@ -102,6 +104,16 @@ forEachBackend((backend) => {
       const ahead = await enqueueFile(there, path, true);
       expect(ahead).toEqual(inline);
       const actual = await stored(there);
+      // Read whole rather than streamed, each spec written out by JSON.stringify: the lines
+      // a streamed enqueue stores as they are must be that text.
+      const whole = await backend.store(2);
+      const text = readFileSync(path, "utf8");
+      await enqueuePrepared(
+        whole,
+        prepareJobs(parseJobInput(text, path, "ndjson"), path, resolveConfig({}), NOW),
+        NOW,
+      );
+      expect(await stored(whole)).toEqual(expected);
       expect(actual.jobs.length).toBeGreaterThan(19_000);
       expect(actual.edges.length).toBeGreaterThan(1000);
       expect(actual).toEqual(expected);

@@ -17,7 +17,7 @@ async function* batchesOf<T>(batches: T[], failAfter?: number): AsyncGenerator<T
 /** Batches of new jobs as a streamed enqueue hands them to the store: as rows. */
 function rowBatchesOf(batches: NewJob[][], failAfter?: number): AsyncGenerator<NewJobRow[]> {
   return batchesOf(
-    batches.map((batch) => batch.map(newJobRow)),
+    batches.map((batch) => batch.map((job) => newJobRow(job))),
     failAfter,
   );
 }

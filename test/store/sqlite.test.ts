@@ -120,8 +120,8 @@ describe("the columns a bulk insert writes", () => {
     const store = new SqliteStore(join(dir, "jobs.db"));
     try {
       async function* batches() {
-        yield jobs.slice(0, 500).map(newJobRow);
-        yield jobs.slice(500).map(newJobRow);
+        yield jobs.slice(0, 500).map((job) => newJobRow(job));
+        yield jobs.slice(500).map((job) => newJobRow(job));
       }
       expect(await store.jobInsertStream({ batches: batches(), now: T0 })).toBe(jobs.length);
       const rows = store.database

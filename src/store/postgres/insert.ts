@@ -23,7 +23,7 @@ export const INSERT_BATCH = 1000;
  * decides whether that is an error.
  */
 export async function insertNewJobs(tx: SQL, jobs: NewJob[], now: number): Promise<Set<string>> {
-  const rows = jobs.map(newJobRow);
+  const rows = jobs.map((job) => newJobRow(job));
   const inserted = await tx`
     INSERT INTO jobs (id, spec, revision, state, max_retries, priority, queue, tags, created_at, updated_at,
                       next_run_at, source, declared)

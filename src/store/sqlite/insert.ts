@@ -192,7 +192,7 @@ function linkDependencies(db: Database, jobs: Dependencies[], now: number): void
 export function insertJobs(db: Database, params: JobInsertParams): void {
   const withDependencies: Dependencies[] = [];
   const schedules = anySchedule(db);
-  const rows = params.jobs.map(newJobRow);
+  const rows = params.jobs.map((job) => newJobRow(job));
   for (let start = 0; start < rows.length; start += PROGRESS_EVERY) {
     const batch = rows.slice(start, start + PROGRESS_EVERY);
     if (schedules) refuseScheduleClaims(db, batch);
