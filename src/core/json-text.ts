@@ -191,13 +191,25 @@ export function jsonErrorOffset(text: string): number | null {
 /** Half of a surrogate pair without its other half: JSON lets `\ud800` through, UTF-8 cannot hold it. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-/** Whether any string or key in `value` holds a lone surrogate: one native check per string. */
+/**
+ * Whether any string or key in `value` holds a lone surrogate: one native check per string.
+ * Walked with a list rather than by recursion, so that JSON nested deeper than a thread's
+ * stack reaches the check that refuses it, whichever thread prepares it.
+ */
 function holdsLoneSurrogate(value: unknown): boolean {
-  if (typeof value === "string") return !value.isWellFormed();
-  if (typeof value !== "object" || value === null) return false;
-  if (Array.isArray(value)) return value.some(holdsLoneSurrogate);
-  for (const key in value) {
-    if (!key.isWellFormed() || holdsLoneSurrogate((value as Record<string, unknown>)[key])) return true;
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const next = pending.pop();
+    if (typeof next === "string") {
+      if (!next.isWellFormed()) return true;
+    } else if (Array.isArray(next)) {
+      for (const item of next) pending.push(item);
+    } else if (typeof next === "object" && next !== null) {
+      for (const key in next) {
+        if (!key.isWellFormed()) return true;
+        pending.push((next as Record<string, unknown>)[key]);
+      }
+    }
   }
   return false;
 }

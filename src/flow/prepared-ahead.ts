@@ -46,9 +46,13 @@ export async function* preparedAhead(
   };
   thread.onmessage = (event: MessageEvent<ThreadReport>) => arrive(event.data);
   thread.onerror = (event: ErrorEvent) => arrive({ kind: "failed", message: event.message });
-  const start: ThreadRequest = { kind: "start", ...file, name, config, now };
-  thread.postMessage(start);
+  // A thread that ended without a word would otherwise leave this one waiting for ever.
+  (thread as unknown as EventTarget).addEventListener("close", () =>
+    arrive({ kind: "failed", message: "the thread ended before the input did" }),
+  );
   try {
+    const start: ThreadRequest = { kind: "start", ...file, name, config, now };
+    thread.postMessage(start);
     for (;;) {
       while (reports.length === 0) await new Promise<void>((resolve) => (wake = resolve));
       const report = reports.shift() as ThreadReport;

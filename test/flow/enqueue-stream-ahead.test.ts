@@ -126,13 +126,16 @@ forEachBackend((backend) => {
     bad[17_000] = '{"id":"late","command":"true","retries":3}';
     const repeated = [...lines];
     repeated[18_000] = JSON.stringify({ id: "job-12", command: "true" });
-    for (const input of [bad, repeated]) {
+    // Nested deeper than a second thread's stack reaches: refused by the same check.
+    const deep = [...lines];
+    deep[15_000] = `{"id":"deep","command":"true","env":${"[".repeat(28_000)}${"]".repeat(28_000)}}`;
+    for (const input of [bad, repeated, deep]) {
       await withFile(input, async (path) => {
         const here = await backend.store();
         const there = await backend.store();
         const inline = await refusalOf(enqueueFile(here, path, false));
         expect(await refusalOf(enqueueFile(there, path, true))).toBe(inline);
-        expect(inline).toMatch(/line (17001|18001)/);
+        expect(inline).toMatch(/line (17001|18001|15001)/);
         expect((await there.jobCounts()).total).toBe(0);
       });
     }

@@ -192,9 +192,9 @@ function linkDependencies(db: Database, jobs: Dependencies[], now: number): void
 export function insertJobs(db: Database, params: JobInsertParams): void {
   const withDependencies: Dependencies[] = [];
   const schedules = anySchedule(db);
-  const rows = params.jobs.map((job) => newJobRow(job));
-  for (let start = 0; start < rows.length; start += PROGRESS_EVERY) {
-    const batch = rows.slice(start, start + PROGRESS_EVERY);
+  for (let start = 0; start < params.jobs.length; start += PROGRESS_EVERY) {
+    // A batch's rows at a time: each holds its spec's JSON as well.
+    const batch = params.jobs.slice(start, start + PROGRESS_EVERY).map((job) => newJobRow(job));
     if (schedules) refuseScheduleClaims(db, batch);
     withDependencies.push(...insertJobRows(db, batch, params.now));
     params.onProgress?.(start + batch.length);
