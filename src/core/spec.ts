@@ -315,12 +315,11 @@ export function firstRunAt(spec: JobSpec, now: number): number {
 }
 
 /** The columns a job's row keeps beside its spec, as every writer derives them. */
-export function specColumns(spec: JobSpec, now: number) {
+export function specColumns(spec: JobSpec) {
   return {
     priority: spec.priority ?? 0,
     queue: spec.queue ?? "default",
-    tags: JSON.stringify(spec.tags ?? []),
-    nextRunAt: firstRunAt(spec, now),
+    tags: spec.tags === undefined ? "[]" : JSON.stringify(spec.tags),
   };
 }
 

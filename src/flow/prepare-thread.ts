@@ -4,7 +4,6 @@
  * ahead at most so that a large input still costs a few blocks of memory.
  */
 
-import type { QueueConfig } from "../core/config.ts";
 import { UserError } from "../core/errors.ts";
 import { inputChunks, textLines } from "../core/text-lines.ts";
 import type { ThreadReport, ThreadRequest } from "./prepared-ahead.ts";
@@ -22,7 +21,7 @@ function report(message: ThreadReport, transfer: Transferable[] = []): void {
   self.postMessage(message, transfer);
 }
 
-async function prepare(path: string, readHint: string, name: string, config: QueueConfig, now: number) {
+async function prepare({ path, readHint, name, config, now }: Extract<ThreadRequest, { kind: "start" }>) {
   let sent = 0;
   for await (const block of textLines(inputChunks(path, readHint), name)) {
     const packed = packBlock(prepareBlock(block, name, config, now));
@@ -41,11 +40,9 @@ self.onmessage = (event: MessageEvent<ThreadRequest>) => {
     wake = null;
     return;
   }
-  prepare(request.path, request.readHint, request.name, request.config, request.now).catch(
-    (error: unknown) => {
-      if (error instanceof UserError)
-        report({ kind: "refused", message: error.message, hint: error.hint, exitCode: error.exitCode });
-      else report({ kind: "failed", message: error instanceof Error ? error.message : String(error) });
-    },
-  );
+  prepare(request).catch((error: unknown) => {
+    if (error instanceof UserError)
+      report({ kind: "refused", message: error.message, hint: error.hint, exitCode: error.exitCode });
+    else report({ kind: "failed", message: error instanceof Error ? error.message : String(error) });
+  });
 };

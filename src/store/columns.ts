@@ -3,6 +3,7 @@
  * what its spec leaves out defaults here, once.
  */
 
+import { specColumns } from "../core/spec.ts";
 import type { JobRecord, NewJob, NewJobRow } from "./records.ts";
 
 /**
@@ -11,14 +12,15 @@ import type { JobRecord, NewJob, NewJobRow } from "./records.ts";
  */
 export function newJobRow(job: NewJob, specText?: string): NewJobRow {
   const { spec } = job;
+  const { priority, queue, tags } = specColumns(spec);
   return {
     id: spec.id,
     specText: specText ?? JSON.stringify(spec),
     revision: job.revision,
     maxRetries: job.maxRetries,
-    priority: spec.priority ?? 0,
-    queue: spec.queue ?? "default",
-    tagsText: spec.tags === undefined ? "[]" : JSON.stringify(spec.tags),
+    priority,
+    queue,
+    tagsText: tags,
     nextRunAt: job.nextRunAt,
     source: job.source,
     after: spec.after,

@@ -5,7 +5,7 @@
 
 import type { SQL } from "bun";
 import type { Job } from "../../core/job.ts";
-import { type JobSpec, specColumns } from "../../core/spec.ts";
+import { firstRunAt, type JobSpec, specColumns } from "../../core/spec.ts";
 import { DEFERRED_COMPLETED_SQL, SHOW_DEFERRED_COMPLETED_SET } from "../jobfile-apply.ts";
 import type {
   ExpiredLeasesParams,
@@ -216,10 +216,10 @@ function parsedSpec(spec: string | JobSpec): JobSpec {
 
 /** The columns read from a promoted spec, and when it may start (now null: left as it is). */
 async function writeSpecColumns(tx: SQL, id: string, spec: JobSpec, now: number | null): Promise<void> {
-  const columns = specColumns(spec, now ?? 0);
+  const columns = specColumns(spec);
   await tx`
     UPDATE jobs SET priority = ${columns.priority}::int, queue = ${columns.queue},
                     tags = ${columns.tags}::text::jsonb,
-                    next_run_at = COALESCE(${now === null ? null : columns.nextRunAt}::bigint, next_run_at)
+                    next_run_at = COALESCE(${now === null ? null : firstRunAt(spec, now)}::bigint, next_run_at)
     WHERE id = ${id}`;
 }

@@ -5,7 +5,7 @@
 
 import type { Database } from "bun:sqlite";
 import type { Job } from "../../core/job.ts";
-import { type JobSpec, specColumns } from "../../core/spec.ts";
+import { firstRunAt, type JobSpec, specColumns } from "../../core/spec.ts";
 import { DEFERRED_COMPLETED_SQL, SHOW_DEFERRED_COMPLETED_SET } from "../jobfile-apply.ts";
 import type {
   ExpiredLeasesParams,
@@ -239,13 +239,13 @@ export function promoteNextRevision(db: Database, id: string, now: number): Prom
 
 /** The columns read from a promoted spec: its priority, queue and tags, and when it may start (null: left). */
 function writeSpecColumns(db: Database, id: string, spec: JobSpec, now: number | null): void {
-  const columns = specColumns(spec, now ?? 0);
+  const columns = specColumns(spec);
   db.query(`
     UPDATE jobs SET priority = ?1, queue = ?2, tags = ?3, next_run_at = COALESCE(?4, next_run_at) WHERE id = ?5`).run(
     columns.priority,
     columns.queue,
     columns.tags,
-    now === null ? null : columns.nextRunAt,
+    now === null ? null : firstRunAt(spec, now),
     id,
   );
 }
