@@ -119,6 +119,11 @@ test("a worker frozen past its lease (SIGSTOP): the job runs again elsewhere; on
   );
   const frozen = workers.find((worker) => holderId.worker_id.includes(`-${worker.pid}-`));
   if (!frozen) throw new Error(`no spawned worker holds the job (${holderId.worker_id})`);
+  const other = workers.find((worker) => worker !== frozen);
+  // Each wait that fails names the other worker's output too: which of them did not do its part.
+  const withOther = (error: Error) => {
+    throw new Error(`${error.message}; the other worker wrote: ${other?.output.slice(-3000)}`);
+  };
   // Claimed is not yet running: frozen between the two, the worker would never start it.
   await waitFor(() => lineCounts(runs).get("start-1") === 1, { what: "the first run to start" });
   // The worker stops; the job, in its own process group, keeps running. Stopped inside a
@@ -130,19 +135,21 @@ test("a worker frozen past its lease (SIGSTOP): the job runs again elsewhere; on
     await waitFor(() => lineCounts(runs).get("start-2") === 1, {
       timeoutMs: 60_000,
       what: "the other worker to rescue and start the job again",
-    }).catch((error: Error) => {
-      const other = workers.find((worker) => worker !== frozen);
-      throw new Error(`${error.message}; the other worker wrote: ${other?.output.slice(-3000)}`);
-    });
+    }).catch(withOther);
   } finally {
     process.kill(frozen.pid, "SIGCONT");
   }
-  await frozen.waitForOutput("frozen: lease lost to another worker; stopping it");
-  await waitFor(() => jobStates(db).frozen === "completed", { timeoutMs: 30_000, what: "the second run" });
-  await frozen.waitForOutput("frozen: result discarded, a newer attempt owns the job");
+  await frozen.waitForOutput("frozen: lease lost to another worker; stopping it", 45_000).catch(withOther);
+  await waitFor(() => jobStates(db).frozen === "completed", {
+    timeoutMs: 45_000,
+    what: "the second run",
+  }).catch(withOther);
+  await frozen
+    .waitForOutput("frozen: result discarded, a newer attempt owns the job", 45_000)
+    .catch(withOther);
   // Two runs overlapped while the first worker was frozen; the first never finished.
   expect(Object.fromEntries(lineCounts(runs))).toEqual({ "start-1": 1, "start-2": 1, "end-2": 1 });
-});
+}, 240_000);
 
 /** SIGSTOPs `pid` at a moment it holds no write lock on `path`: a few tries, thawing between. */
 function freezeOutsideWrite(path: string, pid: number): void {
