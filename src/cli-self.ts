@@ -49,41 +49,39 @@ export function selfCommand(): string[] {
 const BUILD_INPUTS = ["../package.json", "../bun.lock"];
 
 /**
- * What the build reads: TypeScript, and the dashboard page's HTML and CSS. Anything else
- * under `src` (an editor's swap file, lock link or backup) is not a source, and must
- * neither stop the binary while a file is open nor hide a real change.
+ * What the build reads: TypeScript, and the dashboard page's HTML and CSS, by a path from
+ * `src` that passes through no dot-folder. Anything else under `src` (an editor's swap file,
+ * lock link or backup) is not a source, and must neither stop the binary while a file is
+ * open nor hide a real change.
  */
-const SOURCE_FILE = /^[^.#][^/]*\.(ts|html|css)$/;
+const SOURCE_PATH = /^(?:[^./][^/]*\/)*[^.#/][^/]*\.(ts|html|css)$/;
 
 /**
  * A hash of every source file's path (from `sourceDir`, so that a clone moved or copied with
  * its times kept matches), size and modification time, and of the dependency manifests'.
  * Any edit, checkout, pull or install changes one of them, even one that puts back an older
- * time (`cp -p`); a walk of the tree costs 1.5 ms warm, 4–6 ms in a new process. An entry
- * that cannot be read (a dangling link, a file removed during the walk) counts as absent.
+ * time (`cp -p`). The binary pays it on every start: one recursive listing, which Bun does
+ * natively, and an lstat per source, 1.6 ms in a new process against 2.2–3.4 ms for a walk
+ * folder by folder. A symlinked folder is listed, not followed. An entry that cannot be read
+ * (a dangling link, a file removed meanwhile) counts as absent.
  */
 export function sourceStamp(sourceDir: string): string {
   // Loaded here: a command run from the sources never needs it, and node:fs costs a start.
   const { lstatSync, readdirSync } = require("node:fs") as typeof import("node:fs");
-  const hasher = new Bun.CryptoHasher("sha256");
-  const note = (path: string) => {
+  const paths = (readdirSync(sourceDir, { recursive: true }) as string[])
+    .filter((path) => SOURCE_PATH.test(path))
+    .sort();
+  let listing = "";
+  const note = (path: string, name: string) => {
     try {
-      const stats = lstatSync(path);
-      if (stats.isFile()) hasher.update(`${relative(sourceDir, path)}\0${stats.size}\0${stats.mtimeMs}\n`);
+      const stats = lstatSync(path, { throwIfNoEntry: false });
+      if (stats?.isFile()) listing += `${name}\0${stats.size}\0${stats.mtimeMs}\n`;
     } catch {
-      // Absent, as said.
+      // Unreadable, as said.
     }
   };
-  const walk = (dir: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
-      a.name.localeCompare(b.name),
-    )) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory() && !entry.name.startsWith(".")) walk(path);
-      else if (entry.isFile() && SOURCE_FILE.test(entry.name)) note(path);
-    }
-  };
-  walk(sourceDir);
-  for (const input of BUILD_INPUTS) note(resolve(sourceDir, input));
-  return hasher.digest("hex").slice(0, 32);
+  for (const path of paths) note(join(sourceDir, path), path);
+  for (const input of BUILD_INPUTS)
+    note(resolve(sourceDir, input), relative(sourceDir, resolve(sourceDir, input)));
+  return new Bun.CryptoHasher("sha256").update(listing).digest("hex").slice(0, 32);
 }
