@@ -57,6 +57,12 @@ export function parseAnyDurationMs(value: unknown, what: string): number {
   if (ms === null) {
     throw new UserError(`${what} "${value}" is not a duration`, 'use e.g. 90, "90s", "5m", "2h" or "1h30m"');
   }
+  if (ms === "unordered") {
+    throw new UserError(
+      `${what} "${value}" is not a duration: its units repeat or are out of order`,
+      'write each unit once, largest first, e.g. "1h30m" or "2d12h"',
+    );
+  }
   if (minus !== "" && ms > 0) throw negative(what, `"${value}"`);
   return ms;
 }
@@ -65,13 +71,25 @@ function negative(what: string, shown: string | number): UserError {
   return new UserError(`${what} must not be negative, got ${shown}`, 'use e.g. 90, "90s" or "5m"');
 }
 
-/** Seconds or amounts with units, in ms; null when `text` is neither. */
-function unsignedMs(text: string): number | null {
+/** Units from the largest: in a duration of several parts each comes once, in this order. */
+const UNIT_ORDER = ["w", "d", "h", "m", "s", "ms"];
+
+/**
+ * Seconds or amounts with units, in ms; null when `text` is neither, "unordered" when its
+ * units repeat or climb (`1h1h`, `30m1h`), which reads as a typo rather than a sum.
+ */
+function unsignedMs(text: string): number | null | "unordered" {
   if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
   const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g)];
   if (parts.length === 0 || parts.map((p) => p[0]).join("") !== text) return null;
   let total = 0;
-  for (const [, amount, unit] of parts) total += Number(amount) * (UNIT_MS[unit ?? "s"] ?? 1000);
+  let lastRank = -1;
+  for (const [, amount, unit] of parts) {
+    const rank = UNIT_ORDER.indexOf(unit ?? "s");
+    if (rank <= lastRank) return "unordered";
+    lastRank = rank;
+    total += Number(amount) * (UNIT_MS[unit ?? "s"] ?? 1000);
+  }
   return Math.round(total);
 }
 

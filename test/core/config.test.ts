@@ -106,6 +106,19 @@ describe("durations", () => {
     }
   });
 
+  test("a unit written twice or after a smaller one is refused, not summed; parts largest first add up", () => {
+    for (const value of ["1h1h", "30m1h", "1s1m", "5ms1s", "1d2d3d", "-1h1h"]) {
+      expect(refusal(() => parseDurationMs(value, "timeout"))).toBe(
+        `timeout "${value}" is not a duration: its units repeat or are out of order — write each unit once, largest first, e.g. "1h30m" or "2d12h"`,
+      );
+    }
+    expect(["1w2d3h4m5s6ms", "1s500ms", "2d12h"].map((t) => parseDurationMs(t, "x"))).toEqual([
+      604_800_000 + 2 * 86_400_000 + 3 * 3_600_000 + 4 * 60_000 + 5_000 + 6,
+      1_500,
+      216_000_000,
+    ]);
+  });
+
   test("each refusal says what is wrong: malformed, negative, or out of the range", () => {
     expect(refusal(() => parseDurationMs("-5s", "--timeout"))).toContain(
       '--timeout must not be negative, got "-5s"',
