@@ -94,7 +94,8 @@ test("a worker frozen past its lease (SIGSTOP): the job runs again elsewhere; on
   await config(context.home, "backoff-base", "1");
   const workers = [new ForegroundWorker(context.home), new ForegroundWorker(context.home)];
   context.spawned.push(...workers);
-  await Promise.all(workers.map((worker) => worker.waitForOutput("started (pid")));
+  // Deadlines, not waits: the suite runs beside this test, and a loaded machine stretches each step.
+  await Promise.all(workers.map((worker) => worker.waitForOutput("started (pid", 45_000)));
   ok(
     await runCli(
       [
@@ -115,7 +116,7 @@ test("a worker frozen past its lease (SIGSTOP): the job runs again elsewhere; on
       readDb(db, (d) => d.query("SELECT worker_id FROM jobs WHERE state = 'processing'").get()) as {
         worker_id: string;
       } | null,
-    { what: "the job to start" },
+    { what: "the job to start", timeoutMs: 45_000 },
   );
   const frozen = workers.find((worker) => holderId.worker_id.includes(`-${worker.pid}-`));
   if (!frozen) throw new Error(`no spawned worker holds the job (${holderId.worker_id})`);
@@ -125,7 +126,10 @@ test("a worker frozen past its lease (SIGSTOP): the job runs again elsewhere; on
     throw new Error(`${error.message}; the other worker wrote: ${other?.output.slice(-3000)}`);
   };
   // Claimed is not yet running: frozen between the two, the worker would never start it.
-  await waitFor(() => lineCounts(runs).get("start-1") === 1, { what: "the first run to start" });
+  await waitFor(() => lineCounts(runs).get("start-1") === 1, {
+    what: "the first run to start",
+    timeoutMs: 45_000,
+  }).catch(withOther);
   // The worker stops; the job, in its own process group, keeps running. Stopped inside a
   // write (a lease renewal, say), it would hold SQLite's write lock and stall every writer
   // until it wakes: that is another scenario, so such a freeze is thawed and tried again.
