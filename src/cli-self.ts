@@ -49,28 +49,26 @@ export function selfCommand(): string[] {
 const BUILD_INPUTS = ["../package.json", "../bun.lock"];
 
 /**
- * What the build reads: TypeScript, and the dashboard page's HTML and CSS, by a path from
- * `src` that passes through no dot-folder. Anything else under `src` (an editor's swap file,
- * lock link or backup) is not a source, and must neither stop the binary while a file is
- * open nor hide a real change.
+ * What the build reads: TypeScript, and the dashboard page's HTML and CSS. Anything else
+ * under `src` (an editor's swap file, lock link or backup) is not a source, and must
+ * neither stop the binary while a file is open nor hide a real change.
  */
-const SOURCE_PATH = /^(?:[^./][^/]*\/)*[^.#/][^/]*\.(ts|html|css)$/;
+const SOURCE_FILE = /^[^.#][^/]*\.(ts|html|css)$/;
 
 /**
  * A hash of every source file's path (from `sourceDir`, so that a clone moved or copied with
  * its times kept matches), size and modification time, and of the dependency manifests'.
  * Any edit, checkout, pull or install changes one of them, even one that puts back an older
- * time (`cp -p`). The binary pays it on every start: one recursive listing, which Bun does
- * natively, and an lstat per source, 1.6 ms in a new process against 2.2–3.4 ms for a walk
- * folder by folder. A symlinked folder is listed, not followed. An entry that cannot be read
- * (a dangling link, a file removed meanwhile) counts as absent.
+ * time (`cp -p`). The binary pays it on every start, so the walk builds one string and sorts
+ * by code unit: 1.5 ms in a new process, against 2.8 ms with a path joined, a locale-aware
+ * sort and a hash update per file. Bun's recursive readdir would be faster still, but it
+ * follows links to folders, and a link loop under `src` would make it throw. Links are not
+ * followed here, and dot-folders are skipped. An entry that cannot be read (a dangling link,
+ * a file removed during the walk) counts as absent.
  */
 export function sourceStamp(sourceDir: string): string {
   // Loaded here: a command run from the sources never needs it, and node:fs costs a start.
   const { lstatSync, readdirSync } = require("node:fs") as typeof import("node:fs");
-  const paths = (readdirSync(sourceDir, { recursive: true }) as string[])
-    .filter((path) => SOURCE_PATH.test(path))
-    .sort();
   let listing = "";
   const note = (path: string, name: string) => {
     try {
@@ -80,7 +78,17 @@ export function sourceStamp(sourceDir: string): string {
       // Unreadable, as said.
     }
   };
-  for (const path of paths) note(join(sourceDir, path), path);
+  const walk = (dir: string, prefix: string) => {
+    const entries = readdirSync(dir, { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      const name = entry.name;
+      if (entry.isDirectory()) {
+        if (!name.startsWith(".")) walk(`${dir}/${name}`, `${prefix}${name}/`);
+      } else if (entry.isFile() && SOURCE_FILE.test(name)) note(`${dir}/${name}`, `${prefix}${name}`);
+    }
+  };
+  walk(sourceDir, "");
   for (const input of BUILD_INPUTS)
     note(resolve(sourceDir, input), relative(sourceDir, resolve(sourceDir, input)));
   return new Bun.CryptoHasher("sha256").update(listing).digest("hex").slice(0, 32);

@@ -58,3 +58,15 @@ test("editor leftovers, dot-folders, other kinds of file and links are not sourc
   symlinkSync("missing.ts", join(src, "dangling.ts"));
   expect(sourceStamp(src)).toBe(before);
 });
+
+test("links to folders are not followed: a loop is no error, and what a link leads to is not stamped", () => {
+  const before = sourceStamp(src);
+  symlinkSync("..", join(src, "store", "loop"));
+  const outside = join(root, "outside");
+  mkdirSync(outside);
+  writeFileSync(join(outside, "other.ts"), "export {};\n");
+  symlinkSync(outside, join(src, "linked"));
+  expect(sourceStamp(src)).toBe(before);
+  writeFileSync(join(outside, "other.ts"), "export const changed = true;\n");
+  expect(sourceStamp(src)).toBe(before);
+});
