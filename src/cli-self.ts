@@ -11,7 +11,7 @@
  * by `git pull` would otherwise run last week's rules.
  */
 
-import { join, relative, resolve } from "node:path";
+import { relative, resolve } from "node:path";
 
 /** What src/build-binary.ts embeds, as JSON, in the binary; absent when running the sources. */
 declare const QUEUECTL_BUILD: string | undefined;
