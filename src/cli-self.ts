@@ -11,7 +11,7 @@
  * by `git pull` would otherwise run last week's rules.
  */
 
-import { relative, resolve } from "node:path";
+import { resolve } from "node:path";
 
 /** What src/build-binary.ts embeds, as JSON, in the binary; absent when running the sources. */
 declare const QUEUECTL_BUILD: string | undefined;
@@ -89,7 +89,7 @@ export function sourceStamp(sourceDir: string): string {
     }
   };
   walk(sourceDir, "");
-  for (const input of BUILD_INPUTS)
-    note(resolve(sourceDir, input), relative(sourceDir, resolve(sourceDir, input)));
+  // Named as written, which is their path from `sourceDir`.
+  for (const input of BUILD_INPUTS) note(resolve(sourceDir, input), input);
   return new Bun.CryptoHasher("sha256").update(listing).digest("hex").slice(0, 32);
 }

@@ -71,9 +71,6 @@ function negative(what: string, shown: string | number): UserError {
   return new UserError(`${what} must not be negative, got ${shown}`, 'use e.g. 90, "90s" or "5m"');
 }
 
-/** Units from the largest: in a duration of several parts each comes once, in this order. */
-const UNIT_ORDER = ["w", "d", "h", "m", "s", "ms"];
-
 /**
  * Seconds or amounts with units, in ms; null when `text` is neither, "unordered" when its
  * units repeat or climb (`1h1h`, `30m1h`), which reads as a typo rather than a sum.
@@ -83,12 +80,13 @@ function unsignedMs(text: string): number | null | "unordered" {
   const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g)];
   if (parts.length === 0 || parts.map((p) => p[0]).join("") !== text) return null;
   let total = 0;
-  let lastRank = -1;
+  // Each part's unit is smaller than the one before it: largest first, none twice.
+  let previousUnitMs = Number.POSITIVE_INFINITY;
   for (const [, amount, unit] of parts) {
-    const rank = UNIT_ORDER.indexOf(unit ?? "s");
-    if (rank <= lastRank) return "unordered";
-    lastRank = rank;
-    total += Number(amount) * (UNIT_MS[unit ?? "s"] ?? 1000);
+    const unitMs = UNIT_MS[unit ?? "s"] ?? 1000;
+    if (unitMs >= previousUnitMs) return "unordered";
+    previousUnitMs = unitMs;
+    total += Number(amount) * unitMs;
   }
   return Math.round(total);
 }
