@@ -9,31 +9,62 @@
  * end as its stdout or stderr, the worker reads the read end. Where libc cannot be loaded
  * (another platform, another C library), the job gets Bun's sockets, as before.
  *
+ * Most jobs are short, and a stream reader per pipe costs more CPU than a short job's whole
+ * bookkeeping. So the read ends are non-blocking and nobody reads them at first: a job that
+ * exits soon has its output drained in a few reads after it exits (a pipe holds 64 KiB, and
+ * the writer waits, not fails, when it is full). Only a job that runs on, or whose output is
+ * still held open by a process it left behind, gets the two stream readers (`readers`).
+ *
  * The worker owns every descriptor here: it closes its copies of the write ends once the
  * child has its own (else the output would never end), and the read ends once their readers
  * are done or canceled (Bun.file(fd) leaves a descriptor it did not open to its caller).
  */
 
-import { dlopen, FFIType, ptr } from "bun:ffi";
-import { closeSync } from "node:fs";
+import { dlopen, FFIType, ptr, read } from "bun:ffi";
+import { closeSync, readSync } from "node:fs";
 
 const O_CLOEXEC = 0o2000000;
+const O_NONBLOCK = 0o4000;
+const F_SETFL = 4;
 
-type Pipe2 = (fds: Int32Array, flags: number) => number;
+interface Libc {
+  /** A new pipe's read and write ends, or null when none could be made. */
+  pipe2(flags: number): Ends | null;
+  /** fcntl(fd, F_SETFL, flags); 0 on success. */
+  setStatusFlags(fd: number, flags: number): number;
+}
+
+/**
+ * Where pipe2 writes its two descriptors: one array for every call, so its address is taken
+ * once. They are read back through the address: the JIT does not know the C call wrote the
+ * array, and reading it as an array returned the first call's descriptors ever after.
+ */
+const pair = new Int32Array(2);
 
 /** Undefined until first asked; null where no C library could be loaded. */
-let pipe2: Pipe2 | null | undefined;
+let libc: Libc | null | undefined;
 
-function loadPipe2(): Pipe2 | null {
-  if (pipe2 !== undefined) return pipe2;
-  pipe2 = null;
+function loadLibc(): Libc | null {
+  if (libc !== undefined) return libc;
+  libc = null;
   if (process.platform !== "linux") return null;
   // glibc's name first; musl answers to the generic one.
   for (const name of ["libc.so.6", "libc.so"]) {
     try {
-      const { symbols } = dlopen(name, { pipe2: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 } });
-      pipe2 = (fds, flags) => symbols.pipe2(ptr(fds), flags);
-      return pipe2;
+      const { symbols } = dlopen(name, {
+        pipe2: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
+        // Variadic in C; its third argument is an int, passed as any int argument is on Linux.
+        fcntl: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+      });
+      const pairAddress = ptr(pair);
+      libc = {
+        pipe2: (flags) =>
+          symbols.pipe2(pairAddress, flags) === 0
+            ? { read: read.i32(pairAddress, 0), write: read.i32(pairAddress, 4) }
+            : null,
+        setStatusFlags: (fd, flags) => symbols.fcntl(fd, F_SETFL, flags),
+      };
+      return libc;
     } catch {
       // Not this library; try the next.
     }
@@ -41,11 +72,17 @@ function loadPipe2(): Pipe2 | null {
   return null;
 }
 
-/** A pipe's two descriptors, both close-on-exec: only the child's stdout or stderr survives its exec. */
-function makePipe(make: Pipe2): Ends | null {
-  const fds = new Int32Array(2);
-  if (make(fds, O_CLOEXEC) !== 0) return null;
-  return { read: fds[0] as number, write: fds[1] as number };
+/** A pipe whose two descriptors are close-on-exec (only the child's stdout or stderr survives its exec), its read end non-blocking. */
+function makePipe(c: Libc): Ends | null {
+  const ends = c.pipe2(O_CLOEXEC);
+  if (!ends) return null;
+  // The write end stays blocking: a child's write must wait for room, never fail.
+  if (c.setStatusFlags(ends.read, O_NONBLOCK) !== 0) {
+    closeQuietly(ends.read);
+    closeQuietly(ends.write);
+    return null;
+  }
+  return ends;
 }
 
 function closeQuietly(fd: number): void {
@@ -58,11 +95,33 @@ function closeQuietly(fd: number): void {
 
 type Ends = { read: number; write: number };
 type Reader = ReadableStreamDefaultReader<Uint8Array>;
+export type OutputSink = (chunk: Uint8Array) => void;
 
 /** A child spawned with these pipes: Bun gives it sockets where the pipes are its own ("pipe"). */
 interface SpawnedOutput {
   stdout: ReadableStream<Uint8Array> | number | undefined;
   stderr: ReadableStream<Uint8Array> | number | undefined;
+}
+
+/** One buffer for every drain: the sinks copy what they keep before the next read. */
+const drainBuffer = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * Reads what `fd` holds into `sink`: true once its writers are all closed and it is empty,
+ * false when a writer is still open (EAGAIN), with what was there already passed on.
+ */
+function drain(fd: number, sink: OutputSink): boolean {
+  for (;;) {
+    let read: number;
+    try {
+      read = readSync(fd, drainBuffer, 0, drainBuffer.length, null);
+    } catch {
+      // EAGAIN: a writer is still open. Anything else is left to the stream readers to meet.
+      return false;
+    }
+    if (read === 0) return true;
+    sink(drainBuffer.subarray(0, read));
+  }
 }
 
 export class OutputPipes {
@@ -74,9 +133,9 @@ export class OutputPipes {
 
   /** Two fresh pipes, or Bun's sockets where no pipe can be made. */
   static open(): OutputPipes {
-    const make = loadPipe2();
-    const stdout = make && makePipe(make);
-    const stderr = stdout && make && makePipe(make);
+    const c = loadLibc();
+    const stdout = c && makePipe(c);
+    const stderr = stdout && c && makePipe(c);
     if (stdout && !stderr) {
       closeQuietly(stdout.read);
       closeQuietly(stdout.write);
@@ -89,12 +148,28 @@ export class OutputPipes {
     return this.ends ? [this.ends.stdout.write, this.ends.stderr.write] : ["pipe", "pipe"];
   }
 
+  /** Whether the output may wait in the pipes until the child exits (`drainAll`); else read it at once (`readers`). */
+  get drainable(): boolean {
+    return this.ends !== null;
+  }
+
   /** Once the child holds its own copies, or no child started. */
   closeWriteEnds(): void {
     if (!this.ends || !this.writeOpen) return;
     this.writeOpen = false;
     closeQuietly(this.ends.stdout.write);
     closeQuietly(this.ends.stderr.write);
+  }
+
+  /**
+   * After the child exited: passes on all that both pipes hold, stdout's first. True when
+   * every writer is gone and nothing is left; false when a process the job left behind holds
+   * one open, and what it writes next is for `readers`.
+   */
+  drainAll(stdout: OutputSink, stderr: OutputSink): boolean {
+    if (!this.ends) return false;
+    const stdoutDone = drain(this.ends.stdout.read, stdout);
+    return drain(this.ends.stderr.read, stderr) && stdoutDone;
   }
 
   /** Readers of `child`'s stdout and stderr; each ends when every copy of its write end is closed. */

@@ -17,7 +17,8 @@
  *   QUEUECTL_REAPER entry, and every process that has it gets the group's signals. Only
  *   stopped runs pay for that scan of /proc; a job that ends by itself may leave a daemon
  *   on purpose.
- * - Log files are opened on a stream's first output: most short jobs print nothing.
+ * - Log files are opened on a stream's first output: most short jobs print nothing. A short
+ *   job's output is read after it exits (output-reading.ts).
  */
 
 import { statSync } from "node:fs";
@@ -29,7 +30,8 @@ import type { RunResult } from "../store/store.ts";
 import { CappedLog, TailBuffer } from "./capped-log.ts";
 import { type CommandLaunch, commandLaunch } from "./command-argv.ts";
 import { attemptLogBase, LOG_CAP_BYTES, logFilePath, OUTPUT_TAIL_BYTES } from "./log-files.ts";
-import { OutputPipes } from "./output-pipes.ts";
+import { OutputPipes, type OutputSink } from "./output-pipes.ts";
+import { OutputReading } from "./output-reading.ts";
 import { pidsWithEnvEntry } from "./process-info.ts";
 import type { Reaper } from "./reaper.ts";
 import { type Enforcement, enforceLimits } from "./resource-limits.ts";
@@ -157,18 +159,6 @@ export function notStarted(error: string): RunningJob {
   return { pid: null, done: Promise.resolve(result), stop: () => false, exited: true };
 }
 
-async function pump(reader: ReadableStreamDefaultReader<Uint8Array>, sinks: ((chunk: Uint8Array) => void)[]) {
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      for (const sink of sinks) sink(value);
-    }
-  } catch {
-    // Canceled after the main process exited: the rest of the output is dropped on purpose.
-  }
-}
-
 function lastLine(text: string): string {
   const line = text.trimEnd().split("\n").pop()?.trim() ?? "";
   return line.length > 200 ? `${line.slice(0, 197)}...` : line;
@@ -262,15 +252,16 @@ export function runJob(params: RunParams): RunningJob {
   const stderrLog = new CappedLog(logFilePath(params.home, logBase, "stderr"), LOG_CAP_BYTES);
   const tail = new TailBuffer(OUTPUT_TAIL_BYTES);
   const stderrTail = new TailBuffer(1024);
-  const [stdoutReader, stderrReader] = pipes.readers(child);
-  const output = Promise.all([
-    pump(stdoutReader, [(chunk) => stdoutLog.write(chunk), (chunk) => tail.push(chunk)]),
-    pump(stderrReader, [
-      (chunk) => stderrLog.write(chunk),
-      (chunk) => tail.push(chunk),
-      (c) => stderrTail.push(c),
-    ]),
-  ]);
+  const toStdout: OutputSink = (chunk) => {
+    stdoutLog.write(chunk);
+    tail.push(chunk);
+  };
+  const toStderr: OutputSink = (chunk) => {
+    stderrLog.write(chunk);
+    tail.push(chunk);
+    stderrTail.push(chunk);
+  };
+  const output = new OutputReading(pipes, child, toStdout, toStderr);
 
   let stopReason: string | null = null;
   let exited = false;
@@ -303,16 +294,18 @@ export function runJob(params: RunParams): RunningJob {
     // A group found empty stays empty (no process may join a group that no longer exists),
     // so it needs no SIGKILL, which its number might meet as someone else's group later.
     const groupHadMembers = signalGroup(pid, "SIGTERM");
-    // A timer cleared once the output closes: a pending Bun.sleep kept every finished job's
-    // second alive, and held a draining worker's exit back by up to a second.
-    let leftoverTimer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      output,
-      new Promise<void>((resolve) => {
-        leftoverTimer = setTimeout(resolve, LEFTOVER_GRACE_MS);
-      }),
-    ]);
-    clearTimeout(leftoverTimer);
+    if (!output.drainedAtExit()) {
+      // A timer cleared once the output closes: a pending Bun.sleep kept every finished job's
+      // second alive, and held a draining worker's exit back by up to a second.
+      let leftoverTimer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        output.closed(),
+        new Promise<void>((resolve) => {
+          leftoverTimer = setTimeout(resolve, LEFTOVER_GRACE_MS);
+        }),
+      ]);
+      clearTimeout(leftoverTimer);
+    }
     if (groupHadMembers) signalGroup(pid, "SIGKILL");
     // What left the group is found by the attempt's mark, before a retry can start beside it.
     if (stopReason !== null) await killMarked(mark.entry);
@@ -322,7 +315,7 @@ export function runJob(params: RunParams): RunningJob {
     const limitReason = (await enforcement?.finish(exitCode !== 0, signal, exitCode)) ?? null;
     params.reaper.forget(pid);
     clearTimeout(killTimer);
-    await Promise.all([stdoutReader.cancel().catch(() => {}), stderrReader.cancel().catch(() => {})]);
+    await output.cancel();
     pipes.closeReadEnds();
     stdoutLog.close();
     stderrLog.close();

@@ -250,6 +250,36 @@ describe("runJob", () => {
     }
   });
 
+  test("a job that runs on has its output logged as it prints, not only once it exits", async () => {
+    const running = run({ command: "echo early; echo early-err >&2; exec sleep 300" });
+    try {
+      await waitFor(
+        () => {
+          try {
+            return logText("job", 1, "stdout") === "early\n" && logText("job", 1, "stderr") === "early-err\n";
+          } catch {
+            return false;
+          }
+        },
+        { timeoutMs: 15_000, what: "the running job's first lines in its logs" },
+      );
+      expect(running.exited).toBe(false);
+    } finally {
+      running.stop("test over");
+    }
+    expect((await running.done).error).toBe("test over");
+  });
+
+  test("a short job that fills its pipe before it exits loses nothing, on either stream", async () => {
+    // 1 MiB on each stream is more than a pipe holds: the job must wait until it is read.
+    const size = 1024 * 1024;
+    const result = await run({
+      command: `head -c ${size} /dev/zero | tr '\\0' o; head -c ${size} /dev/zero | tr '\\0' e >&2; echo last`,
+    }).done;
+    expect(result).toMatchObject({ exitCode: 0, error: null, stdoutBytes: size + 5, stderrBytes: size });
+    expect(result.outputTail?.endsWith("last\n")).toBe(true);
+  });
+
   test("a background child holding stdout does not hang the attempt, and is stopped", async () => {
     const pidFile = join(home, "bg.pid");
     const result = await run({ command: `sleep 300 & echo $! > ${pidFile}; echo main-done` }).done;
