@@ -2,15 +2,21 @@
  * One long-lived reaper process per worker: it makes sure a job never outlives its worker,
  * even a worker ended by SIGKILL, so a rescued job never runs twice at once.
  *
- * The reaper reads a pipe whose only write end is in the worker. The worker writes
+ * The reaper reads a pipe whose only write end is in the worker. The worker records
  * `+ <pgid>` right after it starts a job (every job leads its own process group) and
- * `- <pgid>` once it has killed what was left of that group. When the pipe reaches EOF,
- * which the kernel guarantees however the worker ended, the reaper SIGKILLs every group
- * still recorded. Jobs also carry QUEUECTL_REAPER=<tag>.<n> in their environment, unique to
- * the attempt, and after an unclean end the reaper also kills every process whose entry
- * starts with its tag: that covers the few microseconds between a job's start and its `+`
- * line, and processes that left their job's group with setsid. The worker itself uses the
- * whole entry to find one stopped attempt's processes (run.ts).
+ * `- <pgid>` once it has killed what was left of that group, in the reaper's journal
+ * (reaper-journal.ts), a file the reaper reads only at the end, so that recording a job
+ * wakes nobody. When the pipe reaches EOF, which the kernel guarantees however the worker
+ * ended, the reaper applies the journal and SIGKILLs every group still recorded. Jobs also
+ * carry QUEUECTL_REAPER=<tag>.<n> in their environment, unique to the attempt, and after an
+ * unclean end the reaper also kills every process whose entry starts with its tag: that
+ * covers the few microseconds between a job's start and its `+` line, and processes that
+ * left their job's group with setsid. The worker itself uses the whole entry to find one
+ * stopped attempt's processes (run.ts).
+ *
+ * Lines go down the pipe instead when the journal cannot be used (no temporary folder, a
+ * full disk), and when it is emptied: `r` and the live groups first, so the reaper holds
+ * them before the file's lines are dropped. `x` says the journal was given up.
  *
  * It replaced a guard shell forked inside every job's group (about 0.4 ms of fork and
  * exec per job). The reaper leads its own session and ignores SIGTERM, SIGINT and SIGHUP,
@@ -20,8 +26,9 @@
 
 import { randomBytes } from "node:crypto";
 import { closeSync, writeSync } from "node:fs";
+import { ReaperJournal } from "./reaper-journal.ts";
 
-/** How long a `-` line may wait for a `+` to travel with. */
+/** How long a `-` line may wait for a `+` to travel with (a pgid is not reused that soon). */
 const FORGET_DELAY_MS = 50;
 /** How soon a full pipe is tried again. */
 const FULL_PIPE_RETRY_MS = 5;
@@ -33,12 +40,18 @@ export const REAPER_ENV = "QUEUECTL_REAPER";
 /** Between the worker's tag and the attempt's number: not hex, so one tag never ends inside another. */
 const ATTEMPT_SEPARATOR = ".";
 
-/** `q` marks a clean exit: the worker stopped its jobs itself, so the /proc scan is skipped. */
+/**
+ * Lines end with ` .`, so a cut-short line is ignored. `q` marks a clean exit: the worker
+ * stopped its jobs itself, so the /proc scan is skipped. The journal is descriptor 4.
+ */
 const AWK = [
-  '$1 == "+" { groups[$2] = 1; next }',
-  '$1 == "-" { delete groups[$2]; next }',
+  'function apply(op, pgid) { if (op == "+") groups[pgid] = 1; else if (op == "-") delete groups[pgid] }',
+  '$3 == "." { apply($1, $2); next }',
+  '$1 == "r" { for (g in groups) delete groups[g]; next }',
+  '$1 == "x" { nojournal = 1; next }',
   '$1 == "q" { clean = 1; next }',
   "END {",
+  '  if (!nojournal) while ((getline line < "/proc/self/fd/4") > 0) if (split(line, f, " ") == 3 && f[3] == ".") apply(f[1], f[2])',
   '  list = ""; for (g in groups) list = list " -" g',
   '  if (list != "") system("kill -KILL" list " 2>/dev/null")',
   '  if (!clean) system("eval \\"$SCAN\\"")',
@@ -62,9 +75,12 @@ export class Reaper {
   private attempts = 0;
   private readonly groups = new Set<number>();
   private fd: number | null = null;
+  private journal: ReaperJournal | null = null;
   private child: Bun.Subprocess | null = null;
   private closed = false;
-  /** Lines not yet in the pipe: a `-` waiting for the next write, or what a full pipe refused. */
+  /** `-` lines waiting for the next `+` or FORGET_DELAY_MS. */
+  private forgotten = "";
+  /** Lines a full pipe refused, in order. */
   private unsent = "";
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -90,7 +106,9 @@ export class Reaper {
   /** Call at once after the job's leader started: from here its group dies with the worker. */
   watch(pgid: number): void {
     this.groups.add(pgid);
-    this.send(`+ ${pgid}\n`);
+    const lines = `${this.forgotten}+ ${pgid} .\n`;
+    this.forgotten = "";
+    this.record(lines);
   }
 
   /**
@@ -100,7 +118,7 @@ export class Reaper {
    */
   forget(pgid: number): void {
     if (!this.groups.delete(pgid)) return;
-    this.unsent += `- ${pgid}\n`;
+    this.forgotten += `- ${pgid} .\n`;
     this.flushLater(FORGET_DELAY_MS);
   }
 
@@ -113,9 +131,11 @@ export class Reaper {
   }
 
   private spawn(): void {
+    this.journal = ReaperJournal.create(this.tag);
+    const journalFd = this.journal?.fd ?? "ignore";
     const child = Bun.spawn(["/bin/sh", "-c", SCRIPT], {
       env: { PATH: process.env.PATH ?? "/usr/bin:/bin", TAG: this.tag, SCAN },
-      stdio: ["ignore", "ignore", "ignore", "pipe"],
+      stdio: ["ignore", "ignore", "ignore", "pipe", journalFd],
       detached: true,
     });
     this.child = child;
@@ -128,8 +148,38 @@ export class Reaper {
       this.release();
       this.spawn();
       this.unsent = "";
-      for (const pgid of this.groups) this.send(`+ ${pgid}\n`);
+      this.forgotten = "";
+      this.send(this.liveGroups());
     });
+  }
+
+  /** Into the journal, or down the pipe once there is none. */
+  private record(lines: string): void {
+    if (!this.journal) {
+      this.send(lines);
+      return;
+    }
+    if (!this.journal.append(lines)) {
+      this.leaveJournal();
+      return;
+    }
+    // Emptied only once the live groups are in the pipe: a full one makes it wait for a later line.
+    if (!this.journal.full || this.unsent !== "") return;
+    this.send(`r\n${this.liveGroups()}`);
+    if (this.unsent === "" && !this.journal.empty()) this.leaveJournal();
+  }
+
+  /** The journal failed: the live groups (the failed line's own among them) go down the pipe from now on. */
+  private leaveJournal(): void {
+    this.journal?.close();
+    this.journal = null;
+    this.send(`r\n${this.liveGroups()}x\n`);
+  }
+
+  private liveGroups(): string {
+    let lines = "";
+    for (const pgid of this.groups) lines += `+ ${pgid} .\n`;
+    return lines;
   }
 
   private send(line: string): void {
@@ -140,6 +190,11 @@ export class Reaper {
   private flush(): void {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
+    if (this.forgotten !== "") {
+      const lines = this.forgotten;
+      this.forgotten = "";
+      this.record(lines);
+    }
     if (this.fd === null || this.unsent === "") return;
     try {
       while (this.unsent !== "") {
@@ -172,6 +227,8 @@ export class Reaper {
   private release(): void {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
+    this.journal?.close();
+    this.journal = null;
     if (this.fd === null) return;
     try {
       closeSync(this.fd);

@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { isProcessAlive } from "../../src/worker/process-info.ts";
+import { JOURNAL_COMPACT_BYTES } from "../../src/worker/reaper-journal.ts";
 import { waitFor } from "../helpers/cli.ts";
 
 setDefaultTimeout(60_000);
@@ -111,13 +112,16 @@ test("SIGKILL of the owner: a process that left its job's group with setsid dies
 });
 
 test("a full pipe loses no line: a reaper starved of CPU still learns every group", async () => {
+  // Without a journal (no temporary folder to make it in), every line goes down the pipe.
   // The reaper is stopped while the owner records groups until the pipe is full (pgids past
   // any pid_max, forgotten again before the end), then the job: its `+` line is refused by
   // the full pipe and must wait, not vanish. The job has no QUEUECTL_REAPER entry, so
   // the /proc scan cannot stand in for the line.
   const script = `
+    process.env.TMPDIR = ${JSON.stringify(join(dir, "no-such-folder"))};
     const { Reaper } = await import(${JSON.stringify(REAPER)});
     const reaper = new Reaper();
+    if (reaper.journal !== null) throw new Error("a journal was made without a temporary folder");
     await Bun.write(${JSON.stringify(join(dir, "reaper"))}, String(reaper.child.pid));
     process.kill(reaper.child.pid, "SIGSTOP");
     const fakes = [];
@@ -165,4 +169,91 @@ test("a full pipe loses no line: a reaper starved of CPU still learns every grou
       }
     }
   }
+});
+
+/**
+ * An owner that starts `kept` and `ended` (each a `sleep` in a group of its own, with no
+ * QUEUECTL_REAPER entry, so only the recorded groups can reach them) and records both; runs
+ * `middle`, forgets `ended` as if it had stopped it, runs `middle` again, writes both pids
+ * and waits.
+ */
+function recordingOwner(middle: string): Bun.Subprocess {
+  const script = `
+    const { Reaper } = await import(${JSON.stringify(REAPER)});
+    const reaper = new Reaper();
+    const start = () => Bun.spawn(["sleep", "300"], { detached: true, stdio: ["ignore", "ignore", "ignore"] });
+    const kept = start();
+    const ended = start();
+    reaper.watch(kept.pid);
+    reaper.watch(ended.pid);
+    { ${middle} }
+    reaper.forget(ended.pid);
+    { ${middle} }
+    // The forget travels with the next line: a group past any pid_max, forgotten in turn.
+    reaper.watch(7_000_000);
+    reaper.forget(7_000_000);
+    await Bun.write(${JSON.stringify(join(dir, "leader"))}, String(kept.pid));
+    await Bun.write(${JSON.stringify(join(dir, "child"))}, String(ended.pid));
+    setInterval(() => {}, 1000);`;
+  return Bun.spawn(["bun", "-e", script], { stdio: ["ignore", "inherit", "inherit"] });
+}
+
+/** SIGKILL of the owner: the recorded group dies, the forgotten one is left alone. */
+async function onlyRecordedGroupDies(worker: Bun.Subprocess): Promise<void> {
+  try {
+    await waitFor(started, { timeoutMs: 20_000, what: "both groups to start" });
+    const [kept, ended] = [pidIn("leader"), pidIn("child")];
+    worker.kill("SIGKILL");
+    await worker.exited;
+    await waitFor(() => !isProcessAlive(kept), {
+      timeoutMs: 15_000,
+      what: "the recorded group to be killed",
+    });
+    // The reaper has acted (the kill above); a forgotten group's pgid may be someone else's by now.
+    expect(isProcessAlive(ended)).toBe(true);
+  } finally {
+    worker.kill("SIGKILL");
+    for (const name of ["leader", "child"]) {
+      if (!existsSync(join(dir, name)) || !(pidIn(name) > 0)) continue;
+      try {
+        process.kill(-pidIn(name), "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+}
+
+test("a group recorded only in the journal dies with its owner; a forgotten one is left alone", async () => {
+  await onlyRecordedGroupDies(recordingOwner(""));
+});
+
+test("the journal, emptied many times over, still holds every live group and none that was forgotten", async () => {
+  // Twice 10,000 groups past any pid_max, each recorded and forgotten: each time several
+  // times the size at which the journal is emptied, after the live groups went down the pipe.
+  // The forgotten group was live when the first were emptied, and is gone by the last.
+  await onlyRecordedGroupDies(
+    recordingOwner(`
+      if (reaper.journal === null) throw new Error("no journal");
+      for (let i = 0; i < 10_000; i++) {
+        const pgid = (globalThis.nextFake = (globalThis.nextFake ?? 5_000_000) + 1);
+        reaper.watch(pgid);
+        reaper.forget(pgid);
+      }
+      const size = (await import("node:fs")).fstatSync(reaper.journal.fd).size;
+      if (size > ${JOURNAL_COMPACT_BYTES}) throw new Error("the journal was not emptied: " + size + " bytes");`),
+  );
+});
+
+test("a journal that fails (a full disk) is given up: the live groups go down the pipe, and not the forgotten", async () => {
+  // Its descriptor closed under it, the next append fails as a write to a full disk would.
+  // The forgotten group was live when the journal was given up, and is forgotten after.
+  await onlyRecordedGroupDies(
+    recordingOwner(`
+      if (reaper.journal) {
+        (await import("node:fs")).closeSync(reaper.journal.fd);
+        reaper.watch(6_000_000);
+        if (reaper.journal !== null) throw new Error("the journal was not given up");
+      }`),
+  );
 });
