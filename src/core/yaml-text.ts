@@ -8,6 +8,7 @@
 
 import type * as YamlModule from "yaml";
 import type { Alias, Node, Pair, YAMLMap } from "yaml";
+import { withOneStackOverflow } from "./nesting-depth.ts";
 
 export type YamlLibrary = typeof YamlModule;
 export type YamlDocument = ReturnType<YamlLibrary["parseAllDocuments"]>[number];
@@ -109,7 +110,11 @@ export function readYaml(text: string, options: YamlReadOptions): YamlText {
   if (options.numbersAsWritten === "job fields") for (const doc of documents) keepJobFieldText(yaml, doc);
   return {
     documents,
-    errors: documents.flatMap((doc) => doc.errors.map(problem)),
+    errors: withOneStackOverflow(
+      documents.flatMap((doc) => doc.errors.map(problem)),
+      text,
+      place,
+    ),
     warnings: documents.flatMap((doc) => doc.warnings.map(problem)),
     place,
   };

@@ -35,6 +35,37 @@ describe("YAML no job is read from", () => {
   });
 });
 
+describe("nesting deeper than the parser's stack", () => {
+  test("is one problem, at the bracket past 512 levels, the same on every read and in any stack", () => {
+    const depth = 100_000;
+    const yaml = `command: x\nenv: ${"[".repeat(depth)}${"]".repeat(depth)}\n`;
+    const json = `{"command":"x","env":${"[".repeat(depth)}${"]".repeat(depth)}}`;
+    for (const [text, rel, kind, line, column] of [
+      [yaml, "a.yaml", "YAML", 2, 6 + 512],
+      // The outer `{` is the first level.
+      [json, "a.json", "JSON", 1, 22 + 511],
+    ] as const) {
+      const read = () => parseJobfile(text, rel).problems;
+      // Deeper in the stack, the parser runs out of it at another place.
+      const nested = (levels: number): ReturnType<typeof read> =>
+        levels === 0 ? read() : nested(levels - 1);
+      for (const problems of [read(), read(), nested(500)]) {
+        expect(problems).toHaveLength(1);
+        expect(problems[0]).toMatchObject({
+          line,
+          column,
+          message: `invalid ${kind} (nested too deeply: more than 512 levels of lists or mappings)`,
+        });
+      }
+    }
+  });
+
+  test("brackets inside quotes and comments are not counted", () => {
+    const quoted = `command: "${"[".repeat(600)}"\nenv: {A: '${"{".repeat(600)}'}\n# ${"[".repeat(600)}\n`;
+    expect(only(quoted)).toHaveLength(1);
+  });
+});
+
 describe("file forms", () => {
   test("one job as a mapping takes its id from the path", () => {
     expect(only("command: echo hi\n", "nightly/backup.yaml")).toEqual([
