@@ -6,7 +6,13 @@
  * on the text: the bracket that opens the level past `MAX_FLOW_NESTING`.
  */
 
-import type { YamlProblem, YamlText } from "./yaml-text.ts";
+/** A parser's problem with its place; yaml-text.ts's YamlProblem is one. */
+interface PlacedProblem {
+  offset: number;
+  line: number;
+  column: number;
+  message: string;
+}
 
 /** How deep `[` and `{` may nest before a place is named for it; JSON's error finder stops at the same depth. */
 export const MAX_FLOW_NESTING = 512;
@@ -47,10 +53,10 @@ export function deepNestingOffset(text: string): number | null {
 
 /** Running out of stack is said once, at a place that depends only on the text (nesting-depth.ts). */
 export function withOneStackOverflow(
-  errors: YamlProblem[],
+  errors: PlacedProblem[],
   text: string,
-  place: YamlText["place"],
-): YamlProblem[] {
+  place: (offset: number) => { line: number; column: number },
+): PlacedProblem[] {
   const overflows = errors.filter((error) => isStackOverflow(error.message));
   if (overflows.length === 0) return errors;
   const offset = deepNestingOffset(text) ?? Math.min(...overflows.map((error) => error.offset));

@@ -108,13 +108,10 @@ export function readYaml(text: string, options: YamlReadOptions): YamlText {
     message: firstLine(error.message),
   });
   if (options.numbersAsWritten === "job fields") for (const doc of documents) keepJobFieldText(yaml, doc);
+  const errors = documents.flatMap((doc) => doc.errors.map(problem));
   return {
     documents,
-    errors: withOneStackOverflow(
-      documents.flatMap((doc) => doc.errors.map(problem)),
-      text,
-      place,
-    ),
+    errors: withOneStackOverflow(errors, text, place),
     warnings: documents.flatMap((doc) => doc.warnings.map(problem)),
     place,
   };
