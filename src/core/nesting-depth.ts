@@ -26,22 +26,24 @@ function isStackOverflow(message: string): boolean {
 /**
  * The offset of the `[` or `{` that opens level MAX_FLOW_NESTING + 1, outside quoted text
  * and `#` comments; null when nothing nests that deep (the depth is then in indentation).
+ * With `quotes` false every bracket counts: a quote inside a plain scalar (`don't`) would
+ * otherwise hide the rest of the text.
  */
-export function deepNestingOffset(text: string): number | null {
+export function deepNestingOffset(text: string, quotes = true): number | null {
   let depth = 0;
   for (let at = 0; at < text.length; at++) {
     const ch = text.charCodeAt(at);
-    if (ch === 0x22 /* " */) {
+    if (quotes && ch === 0x22 /* " */) {
       for (at++; at < text.length && text.charCodeAt(at) !== 0x22; at++)
         if (text.charCodeAt(at) === 0x5c) at++;
-    } else if (ch === 0x27 /* ' */) {
+    } else if (quotes && ch === 0x27 /* ' */) {
       // YAML writes a quote inside single quotes as two.
       for (at++; at < text.length; at++) {
         if (text.charCodeAt(at) !== 0x27) continue;
         if (text.charCodeAt(at + 1) !== 0x27) break;
         at++;
       }
-    } else if (ch === 0x23 /* # */ && (at === 0 || /\s/.test(text.charAt(at - 1)))) {
+    } else if (quotes && ch === 0x23 /* # */ && (at === 0 || /\s/.test(text.charAt(at - 1)))) {
       while (at < text.length && text.charCodeAt(at) !== 0x0a) at++;
     } else if (ch === 0x5b || ch === 0x7b) {
       depth++;
@@ -59,7 +61,10 @@ export function withOneStackOverflow(
 ): PlacedProblem[] {
   const overflows = errors.filter((error) => isStackOverflow(error.message));
   if (overflows.length === 0) return errors;
-  const offset = deepNestingOffset(text) ?? Math.min(...overflows.map((error) => error.offset));
+  const offset =
+    deepNestingOffset(text) ??
+    deepNestingOffset(text, false) ??
+    Math.min(...overflows.map((error) => error.offset));
   const message = `nested too deeply: more than ${MAX_FLOW_NESTING} levels of lists or mappings`;
   return [
     ...errors.filter((error) => !isStackOverflow(error.message)),

@@ -105,13 +105,19 @@ interface SpawnedOutput {
 
 /** One buffer for every drain: the sinks copy what they keep before the next read. */
 const drainBuffer = Buffer.allocUnsafe(64 * 1024);
+/**
+ * Most a drain reads at once, twice what a pipe holds by default: a leftover process that
+ * keeps writing must not hold the worker's thread; the stream readers take the rest.
+ */
+const DRAIN_MAX_BYTES = 2 * drainBuffer.length;
 
 /**
- * Reads what `fd` holds into `sink`: true once its writers are all closed and it is empty,
- * false when a writer is still open (EAGAIN), with what was there already passed on.
+ * Reads what `fd` holds into `sink`: true once its writers are all closed and it is empty;
+ * false when a writer is still open (EAGAIN) or more than DRAIN_MAX_BYTES came, with what was
+ * read passed on.
  */
 function drain(fd: number, sink: OutputSink): boolean {
-  for (;;) {
+  for (let total = 0; total <= DRAIN_MAX_BYTES; ) {
     let read: number;
     try {
       read = readSync(fd, drainBuffer, 0, drainBuffer.length, null);
@@ -120,8 +126,10 @@ function drain(fd: number, sink: OutputSink): boolean {
       return false;
     }
     if (read === 0) return true;
+    total += read;
     sink(drainBuffer.subarray(0, read));
   }
+  return false;
 }
 
 export class OutputPipes {
@@ -162,9 +170,10 @@ export class OutputPipes {
   }
 
   /**
-   * After the child exited: passes on all that both pipes hold, stdout's first. True when
+   * After the child exited: passes on what both pipes hold, stdout's first (so a short job's
+   * output tail has its stdout before its stderr, whatever order it wrote them in). True when
    * every writer is gone and nothing is left; false when a process the job left behind holds
-   * one open, and what it writes next is for `readers`.
+   * one open or keeps writing, and the rest is for `readers`.
    */
   drainAll(stdout: OutputSink, stderr: OutputSink): boolean {
     if (!this.ends) return false;

@@ -22,29 +22,42 @@ export const JOURNAL_COMPACT_BYTES = 64 * 1024;
 export class ReaperJournal {
   private bytes = 0;
 
-  private constructor(readonly fd: number) {}
+  private constructor(
+    /** Where the worker appends. */
+    readonly fd: number,
+    /** For the reaper, opened before the name went; null once handed over (closeReadEnd). */
+    public readFd: number | null,
+  ) {}
 
   /** A new, already unlinked journal in the temporary folder; null when none can be made there. */
   static create(name: string): ReaperJournal | null {
     const path = join(tmpdir(), `queuectl-reaper-${name}`);
-    let fd: number;
+    const opened: number[] = [];
     try {
       // Only the owner may read which groups a worker runs; O_EXCL: never someone else's file.
-      fd = openSync(
-        path,
-        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_APPEND,
-        0o600,
+      opened.push(
+        openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_APPEND, 0o600),
       );
-    } catch {
-      return null;
-    }
-    try {
+      opened.push(openSync(path, constants.O_RDONLY));
       unlinkSync(path);
+      return new ReaperJournal(opened[0] as number, opened[1] as number);
     } catch {
-      closeSync(fd);
+      for (const fd of opened) closeQuietly(fd);
+      if (opened.length > 0) {
+        try {
+          unlinkSync(path);
+        } catch {
+          // Never made, or gone already.
+        }
+      }
       return null;
     }
-    return new ReaperJournal(fd);
+  }
+
+  /** Once the reaper holds its own copy. */
+  closeReadEnd(): void {
+    if (this.readFd !== null) closeQuietly(this.readFd);
+    this.readFd = null;
   }
 
   /** True once `lines` are all in the file; false when the write failed or was cut short. */
@@ -75,10 +88,15 @@ export class ReaperJournal {
   }
 
   close(): void {
-    try {
-      closeSync(this.fd);
-    } catch {
-      // Already closed.
-    }
+    closeQuietly(this.fd);
+    this.closeReadEnd();
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Already closed.
   }
 }

@@ -15,8 +15,8 @@
  * stopped attempt's processes (run.ts).
  *
  * Lines go down the pipe instead when the journal cannot be used (no temporary folder, a
- * full disk), and when it is emptied: `r` and the live groups first, so the reaper holds
- * them before the file's lines are dropped. `x` says the journal was given up.
+ * full disk), and when it is emptied: the live groups first, so the reaper holds them
+ * before the file's lines are dropped (see AWK).
  *
  * It replaced a guard shell forked inside every job's group (about 0.4 ms of fork and
  * exec per job). The reaper leads its own session and ignores SIGTERM, SIGINT and SIGHUP,
@@ -41,17 +41,23 @@ export const REAPER_ENV = "QUEUECTL_REAPER";
 const ATTEMPT_SEPARATOR = ".";
 
 /**
- * Lines end with ` .`, so a cut-short line is ignored. `q` marks a clean exit: the worker
- * stopped its jobs itself, so the /proc scan is skipped. The journal is descriptor 4.
+ * Lines end with ` .`, so a cut-short line is ignored. A snapshot, `r`, the live groups and
+ * `c`, replaces the groups only once it arrived whole: a worker that dies while it is in
+ * the pipe (it may take several writes) leaves the groups as they were, and the journal,
+ * emptied only after the whole snapshot went, still holds every line since. `x`: no
+ * journal to read. `q` marks a clean exit: the worker stopped its jobs itself, so the /proc
+ * scan is skipped. The journal is read from descriptor 4 with `cat`, which needs no /proc.
  */
 const AWK = [
   'function apply(op, pgid) { if (op == "+") groups[pgid] = 1; else if (op == "-") delete groups[pgid] }',
+  'staging && $3 == "." { if ($1 == "+") stage[$2] = 1; next }',
   '$3 == "." { apply($1, $2); next }',
-  '$1 == "r" { for (g in groups) delete groups[g]; next }',
+  '$1 == "r" { staging = 1; for (g in stage) delete stage[g]; next }',
+  '$1 == "c" { for (g in groups) delete groups[g]; for (g in stage) groups[g] = 1; staging = 0; next }',
   '$1 == "x" { nojournal = 1; next }',
   '$1 == "q" { clean = 1; next }',
   "END {",
-  '  if (!nojournal) while ((getline line < "/proc/self/fd/4") > 0) if (split(line, f, " ") == 3 && f[3] == ".") apply(f[1], f[2])',
+  '  if (!nojournal) while (("cat <&4" | getline line) > 0) if (split(line, f, " ") == 3 && f[3] == ".") apply(f[1], f[2])',
   '  list = ""; for (g in groups) list = list " -" g',
   '  if (list != "") system("kill -KILL" list " 2>/dev/null")',
   '  if (!clean) system("eval \\"$SCAN\\"")',
@@ -132,23 +138,29 @@ export class Reaper {
 
   private spawn(): void {
     this.journal = ReaperJournal.create(this.tag);
-    const journalFd = this.journal?.fd ?? "ignore";
-    const child = Bun.spawn(["/bin/sh", "-c", SCRIPT], {
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", TAG: this.tag, SCAN },
-      stdio: ["ignore", "ignore", "ignore", "pipe", journalFd],
-      detached: true,
-    });
+    let child: Bun.Subprocess;
+    try {
+      child = Bun.spawn(["/bin/sh", "-c", SCRIPT], {
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", TAG: this.tag, SCAN },
+        stdio: ["ignore", "ignore", "ignore", "pipe", this.journal?.readFd ?? "ignore"],
+        detached: true,
+      });
+    } finally {
+      // The reaper holds its own copy of the read end; a failed start leaves no journal open.
+      this.journal?.closeReadEnd();
+    }
     this.child = child;
     this.fd = child.stdio[3] as unknown as number;
+    if (!this.journal) this.send("x\n");
     // The worker exits when its work is done, not when the reaper does.
     child.unref();
     child.exited.then(() => {
       if (this.child !== child || this.closed) return;
       // Killed by someone: the groups are unguarded until a new reaper knows them.
       this.release();
-      this.spawn();
       this.unsent = "";
       this.forgotten = "";
+      this.spawn();
       this.send(this.liveGroups());
     });
   }
@@ -165,7 +177,7 @@ export class Reaper {
     }
     // Emptied only once the live groups are in the pipe: a full one makes it wait for a later line.
     if (!this.journal.full || this.unsent !== "") return;
-    this.send(`r\n${this.liveGroups()}`);
+    this.send(`r\n${this.liveGroups()}c\n`);
     if (this.unsent === "" && !this.journal.empty()) this.leaveJournal();
   }
 
@@ -173,7 +185,7 @@ export class Reaper {
   private leaveJournal(): void {
     this.journal?.close();
     this.journal = null;
-    this.send(`r\n${this.liveGroups()}x\n`);
+    this.send(`r\n${this.liveGroups()}c\nx\n`);
   }
 
   private liveGroups(): string {

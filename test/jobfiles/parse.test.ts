@@ -40,8 +40,11 @@ describe("nesting deeper than the parser's stack", () => {
     const depth = 100_000;
     const yaml = `command: x\nenv: ${"[".repeat(depth)}${"]".repeat(depth)}\n`;
     const json = `{"command":"x","env":${"[".repeat(depth)}${"]".repeat(depth)}}`;
+    // An apostrophe in a plain scalar is no quote: the brackets after it still count.
+    const apostrophe = `command: echo don't\nenv: ${"[".repeat(depth)}${"]".repeat(depth)}\n`;
     for (const [text, rel, kind, line, column] of [
       [yaml, "a.yaml", "YAML", 2, 6 + 512],
+      [apostrophe, "b.yaml", "YAML", 2, 6 + 512],
       // The outer `{` is the first level.
       [json, "a.json", "JSON", 1, 22 + 511],
     ] as const) {

@@ -228,6 +228,17 @@ test("a group recorded only in the journal dies with its owner; a forgotten one 
   await onlyRecordedGroupDies(recordingOwner(""));
 });
 
+test("a reaper killed on its own, twice: its replacement still kills the live group and leaves the forgotten one", async () => {
+  await onlyRecordedGroupDies(
+    recordingOwner(`
+      const first = reaper.child.pid;
+      process.kill(first, "SIGKILL");
+      await new Promise((done) => {
+        const t = setInterval(() => { if (reaper.child.pid !== first) { clearInterval(t); done(); } }, 10);
+      });`),
+  );
+});
+
 test("the journal, emptied many times over, still holds every live group and none that was forgotten", async () => {
   // Twice 10,000 groups past any pid_max, each recorded and forgotten: each time several
   // times the size at which the journal is emptied, after the live groups went down the pipe.
@@ -256,4 +267,45 @@ test("a journal that fails (a full disk) is given up: the live groups go down th
         if (reaper.journal !== null) throw new Error("the journal was not given up");
       }`),
   );
+});
+
+test("a snapshot cut off in the pipe by the owner's death leaves the reaper's groups as they were", async () => {
+  // 1,000 live groups past any pid_max and then a real one: each emptying of the journal
+  // sends them all (several writes). The reaper is stopped, so the pipe fills; the owner dies
+  // right after a snapshot was cut off by the full pipe, the real group's line unsent.
+  const script = `
+    const { writeFileSync } = await import("node:fs");
+    const { Reaper } = await import(${JSON.stringify(REAPER)});
+    const reaper = new Reaper();
+    if (reaper.journal === null) throw new Error("no journal");
+    for (let pgid = 5_000_000; pgid < 5_001_000; pgid++) reaper.watch(pgid);
+    const job = Bun.spawn(["sleep", "300"], { detached: true, stdio: ["ignore", "ignore", "ignore"] });
+    reaper.watch(job.pid);
+    writeFileSync(${JSON.stringify(join(dir, "reaper"))}, String(reaper.child.pid));
+    process.kill(reaper.child.pid, "SIGSTOP");
+    for (let pgid = 6_000_000; reaper.unsent === "" && pgid < 7_000_000; pgid++) {
+      reaper.watch(pgid);
+      reaper.forget(pgid);
+    }
+    if (!reaper.unsent.includes("+ " + job.pid + " .")) throw new Error("the real group's line went whole");
+    writeFileSync(${JSON.stringify(join(dir, "leader"))}, String(job.pid));
+    process.kill(process.pid, "SIGKILL");`;
+  const worker = Bun.spawn(["bun", "-e", script], { stdio: ["ignore", "inherit", "inherit"] });
+  try {
+    await worker.exited;
+    expect(existsSync(join(dir, "leader"))).toBe(true);
+    const leader = pidIn("leader");
+    expect(isProcessAlive(leader)).toBe(true);
+    process.kill(pidIn("reaper"), "SIGCONT");
+    await waitFor(() => !isProcessAlive(leader), { timeoutMs: 15_000, what: "the real group to be killed" });
+  } finally {
+    for (const name of ["reaper", "leader"]) {
+      if (!existsSync(join(dir, name))) continue;
+      try {
+        process.kill(name === "leader" ? -pidIn(name) : pidIn(name), "SIGKILL");
+      } catch {
+        // Gone, as it should be.
+      }
+    }
+  }
 });

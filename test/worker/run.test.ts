@@ -280,6 +280,23 @@ describe("runJob", () => {
     expect(result.outputTail?.endsWith("last\n")).toBe(true);
   });
 
+  test("output drained at exit and the rest from a process left behind are logged whole, in order", async () => {
+    // The main process exits as soon as a process in a session of its own (out of reach of
+    // the group's SIGTERM) holds stdout; that one prints once more, within the leftover grace.
+    const ready = join(home, "ready");
+    const result = await run({
+      command: `echo a; setsid sh -c ': > ${ready}; sleep 0.1; echo b' & while [ ! -e ${ready} ]; do :; done; echo a2`,
+    }).done;
+    expect(result).toMatchObject({ exitCode: 0, error: null, stdoutBytes: 7 });
+    expect(logText("job", 1, "stdout")).toBe("a\na2\nb\n");
+  });
+
+  test("a short job that fills its pipe exactly is drained whole", async () => {
+    const result = await run({ command: "head -c 65536 /dev/zero | tr '\\0' z" }).done;
+    expect(result).toMatchObject({ exitCode: 0, error: null, stdoutBytes: 65536 });
+    expect(logText("job", 1, "stdout")).toBe("z".repeat(65536));
+  });
+
   test("a background child holding stdout does not hang the attempt, and is stopped", async () => {
     const pidFile = join(home, "bg.pid");
     const result = await run({ command: `sleep 300 & echo $! > ${pidFile}; echo main-done` }).done;
