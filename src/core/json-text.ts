@@ -3,6 +3,8 @@
  * repeats, which number it cannot keep, and where a value holds half a surrogate pair. For enqueue input and jobfiles alike.
  */
 
+import { MAX_FLOW_NESTING } from "./nesting-depth.ts";
+
 /**
  * JSON.parse keeps the last of two equal keys without a word, so `{"id":"a","id":"b"}`
  * would quietly enqueue job b. This finds the first repeated key so the input can be
@@ -159,7 +161,7 @@ export function jsonErrorOffset(text: string): number | null {
     expect(close);
   };
   const value = (depth: number): void => {
-    if (depth > 512) fail();
+    if (depth > MAX_FLOW_NESTING) fail();
     skipSpace();
     const ch = text.charAt(at);
     if (ch === "{") {

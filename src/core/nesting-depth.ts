@@ -14,7 +14,7 @@ interface PlacedProblem {
   message: string;
 }
 
-/** How deep `[` and `{` may nest before a place is named for it; JSON's error finder stops at the same depth. */
+/** How deep `[` and `{` may nest before a place is named for it; JSON's error finder (json-text.ts) stops there too. */
 export const MAX_FLOW_NESTING = 512;
 
 const STACK_OVERFLOW = /maximum call stack size exceeded/i;
@@ -29,7 +29,7 @@ function isStackOverflow(message: string): boolean {
  * With `quotes` false every bracket counts: a quote inside a plain scalar (`don't`) would
  * otherwise hide the rest of the text.
  */
-export function deepNestingOffset(text: string, quotes = true): number | null {
+function deepNestingOffset(text: string, quotes = true): number | null {
   let depth = 0;
   for (let at = 0; at < text.length; at++) {
     const ch = text.charCodeAt(at);

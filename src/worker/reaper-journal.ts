@@ -5,8 +5,9 @@
  * A line down the reaper's pipe wakes the reaper, and on a busy machine the woken process
  * takes the worker's CPU: about a tenth of the cost of a short job went there. An append to
  * a file wakes nobody. The reaper reads the file only once, after its pipe reached EOF (the
- * worker is gone), through the descriptor it inherited, so the file has no name: it is
- * unlinked the moment it is made, and nothing is left behind however the worker ends.
+ * worker is gone), through a read-only descriptor opened before the name went, so the file
+ * has no name: it is unlinked the moment it is made, and nothing is left behind however the
+ * worker ends.
  *
  * Each line ends with ` .`: a write cut short (a full disk) leaves a line the reaper
  * ignores, and the journal is then given up (see Reaper), so no later line is glued to it.
