@@ -1,8 +1,8 @@
 /**
  * The one migration runner both backends use. Migrations are numbered files under each
  * backend's migrations/ folder, the same numbers and names in both, immutable once shipped.
- * Each runs in its own transaction that excludes other migrators and re-checks the recorded
- * version inside it, so two processes (or hosts) migrating at once apply each exactly once;
+ * The pending ones run in one transaction that excludes other migrators and re-checks the
+ * recorded version inside it, so two processes (or hosts) migrating at once apply each exactly once;
  * a store recorded at a newer version than these files know is refused.
  *
  * bun:sqlite is synchronous and must stay so (a SqliteStore opens in its constructor), while
@@ -78,12 +78,15 @@ export function migrate<Tx>(target: MigrationTarget<Tx>, migrations: readonly Mi
     return after(target.prepare(), (found) => {
       if (found > latest) throw schemaTooNewError(target.location, found, latest);
       const pending = migrations.filter((migration) => migration.version > found);
-      return eachInTurn(pending, (migration) =>
-        target.transaction((tx) =>
-          after(target.recordedVersion(tx), (current) => {
-            if (current >= migration.version) return;
-            return after(target.execute(tx, migration.sql), () => target.record(tx, migration, Date.now()));
-          }),
+      // One transaction for all of them: a new SQLite store took a commit, with its syncs,
+      // per migration (about 15 ms of a first command), and an upgrade is now all or nothing.
+      return target.transaction((tx) =>
+        after(target.recordedVersion(tx), (current) =>
+          eachInTurn(
+            pending.filter((migration) => migration.version > current),
+            (migration) =>
+              after(target.execute(tx, migration.sql), () => target.record(tx, migration, Date.now())),
+          ),
         ),
       );
     });
