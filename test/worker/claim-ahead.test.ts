@@ -52,6 +52,8 @@ for (const backend of backends) {
         });
         await waitFor(async () => (await store.jobCounts()).completed === 40, {
           what: "every job to complete",
+          // A deadline, not a timing: a loaded two-core machine runs a `true` job in 80 ms and more.
+          timeoutMs: 60_000,
         });
         let running = 0;
         let most = 0;
@@ -80,6 +82,8 @@ for (const backend of backends) {
         h.start(counting, { concurrency: 1, aheadHoldMs: HOLD_MS, lingerMaxMs: HOLD_MS / 4 });
         await waitFor(async () => (await store.jobCounts()).completed === 120, {
           what: "every job to complete",
+          // A deadline, not a timing: a loaded two-core machine runs a `true` job in 80 ms and more.
+          timeoutMs: 60_000,
         });
         // A round that fails (a busy server) leaves its runs to be recorded alone: count attempts.
         for (let i = 0; i < 120; i++) expect(await store.attemptList({ jobId: `g${i}` })).toHaveLength(1);
