@@ -54,6 +54,7 @@ self.onmessage = (event: MessageEvent<ThreadRequest>) => {
   prepare(request).catch((error: unknown) => {
     if (error instanceof UserError)
       report({ kind: "refused", message: error.message, hint: error.hint, exitCode: error.exitCode });
-    else report({ kind: "failed", message: error instanceof Error ? error.message : String(error) });
+    else if (error instanceof Error) report({ kind: "failed", message: error.message, stack: error.stack });
+    else report({ kind: "failed", message: String(error) });
   });
 };

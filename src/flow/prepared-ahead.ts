@@ -20,7 +20,7 @@ export type ThreadReport =
   | { kind: "block"; block: PackedBlock }
   | { kind: "end" }
   | { kind: "refused"; message: string; hint: string; exitCode: 1 | 2 }
-  | { kind: "failed"; message: string };
+  | { kind: "failed"; message: string; stack?: string };
 
 /** The file a streamed input is read from, which the thread reads for itself. */
 export interface InputFile {
@@ -58,7 +58,7 @@ export async function* preparedAhead(
       const report = reports.shift() as ThreadReport;
       if (report.kind === "end") return;
       if (report.kind === "refused") throw new UserError(report.message, report.hint, report.exitCode);
-      if (report.kind === "failed") throw new Error(`preparing ${name} failed: ${report.message}`);
+      if (report.kind === "failed") throw threadFailure(name, report);
       const taken: ThreadRequest = { kind: "taken" };
       thread.postMessage(taken);
       yield unpackBlock(report.block);
@@ -66,4 +66,15 @@ export async function* preparedAhead(
   } finally {
     thread.terminate();
   }
+}
+
+/**
+ * An unexpected failure of the thread, as a bug to report: the stack it had on the thread
+ * follows this one's, so that `--debug` shows where preparing failed, not only where it was
+ * noticed.
+ */
+function threadFailure(name: string, report: Extract<ThreadReport, { kind: "failed" }>): Error {
+  const error = new Error(`preparing ${name} failed: ${report.message}`);
+  if (report.stack) error.stack = `${error.stack}\non the preparing thread:\n${report.stack}`;
+  return error;
 }

@@ -14,6 +14,7 @@ import { parseJobInput, prepareJobs } from "../../src/core/job-input.ts";
 import { enqueuePrepared } from "../../src/flow/enqueue.ts";
 import { readInput } from "../../src/flow/enqueue-input.ts";
 import { enqueueStream } from "../../src/flow/enqueue-stream.ts";
+import { preparedAhead } from "../../src/flow/prepared-ahead.ts";
 import type { Store } from "../../src/store/store.ts";
 import { seededRandom, testSeed } from "../helpers/seed.ts";
 import { forEachBackend } from "./helpers.ts";
@@ -142,5 +143,21 @@ forEachBackend((backend) => {
         expect((await there.jobCounts()).total).toBe(0);
       });
     }
+  });
+});
+
+test("a failure of the thread's own is a bug report whose stack shows where, on the thread, it failed", async () => {
+  await withFile(randomLines(SEED + 2, 10), async (path) => {
+    // No config: reading a field of it throws a TypeError inside the thread's preparing.
+    const blocks = preparedAhead({ path, readHint: "" }, "jobs.ndjson", null as never, NOW);
+    const failure = await blocks.next().then(
+      () => null,
+      (error: unknown) => error as Error,
+    );
+    // A plain Error, not a UserError: the CLI reports it as a bug and shows the stack under --debug.
+    expect(failure?.constructor).toBe(Error);
+    expect(failure?.message).toStartWith("preparing jobs.ndjson failed: ");
+    const [, onThread] = (failure?.stack ?? "").split("\non the preparing thread:\n");
+    expect(onThread).toContain("prepareJob");
   });
 });
