@@ -113,6 +113,14 @@ export function suggestion(input: string, known: readonly string[]): string {
   return nearest ? `did you mean \`${nearest}\`?` : `valid names: ${known.join(", ")}`;
 }
 
+/**
+ * A key as a message names it. YAML reads `~:`, `null:` and a bare `?` as a key with no
+ * name, which becomes the empty key "" (as JSON's `"":` is); quoted, that said "``".
+ */
+export function keyInMessage(key: string): string {
+  return key === "" ? "a key with no name (empty, `~` or `null`)" : `\`${key}\``;
+}
+
 /** A spec error that knows which field broke which rule; jobfiles add the file position. */
 export class SpecError extends UserError {
   readonly field: string | undefined;

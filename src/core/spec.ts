@@ -5,7 +5,7 @@
  */
 
 import { HORIZON_TEXT, MAX_DURATION_MS, parseDurationMs } from "./duration.ts";
-import { nearestName, SpecError, suggestion, UserError } from "./errors.ts";
+import { keyInMessage, nearestName, SpecError, suggestion, UserError } from "./errors.ts";
 import {
   execSizeProblem,
   MAX_ARGUMENT_BYTES,
@@ -234,7 +234,7 @@ export function normalizeSpec(input: unknown, options: NormalizeOptions = {}): J
       // `jobz:` or `job:` over a list: the one name near it is the list's own, not a field.
       const list = nearestName(key, SPEC_FIELDS) === undefined && nearestName(key, ["jobs"]) !== undefined;
       const hint = list ? "did you mean `jobs`, the list of jobs?" : suggestion(key, SPEC_FIELDS);
-      throw new SpecError(`\`${key}\` is not a job field`, hint, key);
+      throw new SpecError(`${keyInMessage(key)} is not a job field`, hint, key);
     }
   }
   const unpaired = loneSurrogateAt(input, "");

@@ -195,10 +195,14 @@ export function isMergeKey(key: unknown): boolean {
   return yamlLibrary().isScalar(key) && typeof key.value === "symbol";
 }
 
-/** A mapping key as text, `<<` for a merge key. */
+/**
+ * A mapping key as text, `<<` for a merge key, and "" for a null key (`~:`, `null:`, a bare
+ * `?`), the name the parser's values give it: so a problem with such a key finds its place.
+ */
 export function keyText(key: unknown): string {
   if (isMergeKey(key)) return "<<";
-  return yamlLibrary().isScalar(key) ? String(key.value) : String(key);
+  const value = yamlLibrary().isScalar(key) ? key.value : key;
+  return value === null || value === undefined ? "" : String(value);
 }
 
 interface Anchors {

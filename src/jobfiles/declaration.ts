@@ -40,7 +40,7 @@ export interface Declaration {
  * given (`timeout "x" is not a duration`); reading the field back keeps such errors located.
  */
 function fieldOf(error: UserError): string | null {
-  if (error instanceof SpecError && error.field) return error.field;
+  if (error instanceof SpecError && error.field !== undefined) return error.field;
   const first = /^`?([a-z_]+)`?[\s"]/.exec(error.message)?.[1];
   return first && (SPEC_FIELDS as readonly string[]).includes(first) ? first : null;
 }

@@ -18,7 +18,7 @@
  */
 
 import type { Node } from "yaml";
-import { oneLine } from "../core/errors.ts";
+import { keyInMessage, oneLine } from "../core/errors.ts";
 import { isNdjsonText, jsonErrorOffset } from "../core/json-text.ts";
 import type { JobSpec } from "../core/spec.ts";
 import {
@@ -269,7 +269,7 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
           report(
             offsetOf(pair.key),
             key,
-            `\`${key}\` cannot sit next to \`jobs:\``,
+            `${keyInMessage(key)} cannot sit next to \`jobs:\``,
             "move it into each job, or declare a single job without `jobs:`",
           );
       }
