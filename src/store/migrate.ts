@@ -2,8 +2,8 @@
  * The one migration runner both backends use. Migrations are numbered files under each
  * backend's migrations/ folder, the same numbers and names in both, immutable once shipped.
  * The pending ones run in one transaction that excludes other migrators and re-checks the
- * recorded version inside it, so two processes (or hosts) migrating at once apply each exactly once;
- * a store recorded at a newer version than these files know is refused.
+ * recorded version inside it, so two processes (or hosts) migrating at once apply each
+ * exactly once; a store recorded at a newer version than these files know is refused.
  *
  * bun:sqlite is synchronous and must stay so (a SqliteStore opens in its constructor), while
  * Bun.sql is not: the runner therefore works on values that may or may not be promises, and
