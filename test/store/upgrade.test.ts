@@ -152,6 +152,44 @@ describe("upgrade from 1.0.0 on SQLite", () => {
   });
 });
 
+/** The schema as SQLite records it, every table and index. */
+function sqliteSchema(path: string): string[] {
+  const db = new Database(path, { readonly: true });
+  try {
+    return (
+      db.query("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name").all() as { sql: string }[]
+    ).map((row) => row.sql);
+  } finally {
+    db.close();
+  }
+}
+
+describe("an upgrade that fails on SQLite", () => {
+  test("leaves the store as it was, then upgrades whole once the obstacle is gone", async () => {
+    const path = join(root, "v1.0.0-obstacle.sqlite");
+    copyFileSync(join(FIXTURES, "v1.0.0.sqlite"), path);
+    // A column migration 8 adds, already there: that migration fails after 3 to 7 ran in
+    // the same transaction, which must take them back too.
+    const db = new Database(path);
+    db.run("ALTER TABLE queues ADD COLUMN limits TEXT");
+    db.close();
+    const before = sqliteSchema(path);
+    await expect(openStore({ url: path })).rejects.toThrow(/limits/);
+    expect(sqliteVersion(path)).toBe(FIXTURE_SCHEMA_VERSION);
+    expect(sqliteSchema(path)).toEqual(before);
+    const fix = new Database(path);
+    fix.run("ALTER TABLE queues DROP COLUMN limits");
+    fix.close();
+    const store = await openStore({ url: path });
+    try {
+      expect(sqliteVersion(path)).toBe(SQLITE_SCHEMA_VERSION);
+      await expectFixtureContent(store);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 const url = process.env.QUEUECTL_TEST_PG_URL;
 if (!url) {
   console.warn("skipping the PostgreSQL upgrade test: set QUEUECTL_TEST_PG_URL to run it");
