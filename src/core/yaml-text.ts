@@ -195,10 +195,7 @@ export function isMergeKey(key: unknown): boolean {
   return yamlLibrary().isScalar(key) && typeof key.value === "symbol";
 }
 
-/**
- * A mapping key as text, `<<` for a merge key, and "" for a null key (`~:`, `null:`, a bare
- * `?`), the name the parser's values give it: so a problem with such a key finds its place.
- */
+/** A mapping key as text: `<<` for a merge key, "" for a null one (`~:`), as the parser's values name it. */
 export function keyText(key: unknown): string {
   if (isMergeKey(key)) return "<<";
   const value = yamlLibrary().isScalar(key) ? key.value : key;

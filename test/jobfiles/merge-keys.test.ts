@@ -3,7 +3,7 @@
  * written out (same spec, same revision), its problems point at where it is written, an
  * anchored mapping may sit beside `jobs:`, explicit keys are still checked for repeats, and
  * merges cannot be used to make a small file expensive to read. Also: a JSON file's syntax
- * problems say JSON.
+ * problems say JSON, and a key with no name (`~:`, `null:`, JSON's `"":`) is named and placed.
  */
 
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -141,5 +141,27 @@ forEachBackend("merge keys", (t) => {
     expect(again.plan.errors).toEqual([]);
     expect(again.plan.changes).toEqual([]);
     expect((await jobOf(t.store, "an1")).spec).toEqual({ id: "an1", command: "echo an1", max_retries: 1 });
+  });
+});
+
+describe("keys with no name", () => {
+  test("a key with no name (`~`, `null`, empty) is named so, at its line, not as ``", () => {
+    for (const [text, rel, line, column] of [
+      ["command: echo hi\n~: 1\n", "a.yaml", 2, 1],
+      ["command: echo hi\nnull: 1\n", "b.yaml", 2, 1],
+      ['{"command": "echo hi",\n  "": 1}', "c.json", 2, 3],
+    ] as const) {
+      expect(problemsOf(text, rel)[0]).toMatchObject({
+        line,
+        column,
+        field: "",
+        message: "a key with no name (empty, `~` or `null`) is not a job field",
+      });
+    }
+    expect(problemsOf("jobs:\n  - command: echo\n~: 3\n")[0]).toMatchObject({
+      line: 3,
+      column: 1,
+      message: "a key with no name (empty, `~` or `null`) cannot sit next to `jobs:`",
+    });
   });
 });

@@ -136,26 +136,6 @@ describe("problems name file, line, column and field", () => {
     expect(problem.hint).toContain("max_retries");
   });
 
-  test("a key with no name (`~`, `null`, empty) is named so, at its line, not as ``", () => {
-    for (const [text, rel, line, column] of [
-      ["command: echo hi\n~: 1\n", "a.yaml", 2, 1],
-      ["command: echo hi\nnull: 1\n", "b.yaml", 2, 1],
-      ['{"command": "echo hi",\n  "": 1}', "c.json", 2, 3],
-    ] as const) {
-      expect(problemOf(text, rel)).toMatchObject({
-        line,
-        column,
-        field: "",
-        message: "a key with no name (empty, `~` or `null`) is not a job field",
-      });
-    }
-    expect(problemOf("jobs:\n  - command: echo\n~: 3\n")).toMatchObject({
-      line: 3,
-      column: 1,
-      message: "a key with no name (empty, `~` or `null`) cannot sit next to `jobs:`",
-    });
-  });
-
   test("a bad value inside a jobs: list points at the key, nested fields too", () => {
     const text =
       "jobs:\n  - id: a\n    command: echo a\n  - id: b\n    command: echo b\n    env:\n      1BAD: x\n";
