@@ -21,6 +21,7 @@ import { dirname } from "node:path";
 import { runtimeError, StoreGoneError, UserError } from "../../core/errors.ts";
 import { quickSchemaVersion, SQLITE_SCHEMA_VERSION } from "./schema-version.ts";
 import type { WalCheckpointer } from "./wal-checkpointer.ts";
+import { enableWal } from "./wal-mode.ts";
 
 export interface SqliteOptions {
   /**
@@ -63,10 +64,7 @@ const DEFAULT_BUSY_TIMEOUT_MS = 15_000;
 /** 16 MB of page cache keeps the claim index and hot rows of a 100k-job queue in memory. */
 const CACHE_KIB = 16_000;
 
-/**
- * Bulk input's page cache: its pages are written once, so a large cache only grows the
- * process (`enqueue -f` of 100,000 jobs: 858 ms rather than 901, bench/RESULTS.md).
- */
+/** Bulk input's page cache: its pages are written once, so more only grows the process (bench/RESULTS.md). */
 const STREAM_CACHE_KIB = 4_000;
 
 /**
@@ -137,8 +135,9 @@ function openReadWrite(path: string, options: SqliteOptions): Database {
   createPrivately(path);
   const db = new Database(path, { create: true, strict: true });
   try {
-    db.run(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? defaultBusyTimeoutMs()}`);
-    db.run("PRAGMA journal_mode = WAL");
+    const busyTimeoutMs = options.busyTimeoutMs ?? defaultBusyTimeoutMs();
+    db.run(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+    enableWal(db, busyTimeoutMs);
     db.run(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`);
     db.run("PRAGMA foreign_keys = ON");
     db.run(`PRAGMA cache_size = -${CACHE_KIB}`);
