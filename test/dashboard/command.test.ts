@@ -14,8 +14,15 @@ afterEach(() => {
   home = undefined;
 });
 
-async function refused(args: string[], env: Record<string, string> = {}) {
+/** A home of its own for the next call; one made earlier in the same test is removed first. */
+function freshHome(env: Record<string, string> = {}): TempHome {
+  home?.cleanup();
   home = tempHome(env);
+  return home;
+}
+
+async function refused(args: string[], env: Record<string, string> = {}) {
+  const home = freshHome(env);
   const result = await runCli(["dashboard", ...args], { env: home.env });
   expect(result.exitCode).toBe(2);
   expect(result.stdout).toBe("");
@@ -31,7 +38,7 @@ describe("queuectl dashboard", () => {
   });
 
   test("--help documents --no-token as dangerous and the generated token as the default", async () => {
-    home = tempHome();
+    home = freshHome();
     const result = await runCli(["dashboard", "--help"], { env: home.env });
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toMatch(/--no-token\s+DANGEROUS/);
@@ -54,7 +61,7 @@ describe("queuectl dashboard", () => {
   });
 
   test("binding beyond loopback with no token flag generates one and requires it", async () => {
-    home = tempHome();
+    home = freshHome();
     delete home.env.QUEUECTL_DASHBOARD_TOKEN;
     const dashboard = await startDashboard(home.env, ["--host", "0.0.0.0"]);
     try {
@@ -87,7 +94,7 @@ describe("queuectl dashboard", () => {
   });
 
   test("with a token from the environment it binds every address and answers with the token", async () => {
-    home = tempHome({ QUEUECTL_DASHBOARD_TOKEN: "env-token-0123456789abcdef" });
+    home = freshHome({ QUEUECTL_DASHBOARD_TOKEN: "env-token-0123456789abcdef" });
     const dashboard = await startDashboard(home.env, ["--host", "0.0.0.0"]);
     try {
       const port = new URL(dashboard.origin).port;
@@ -102,7 +109,7 @@ describe("queuectl dashboard", () => {
   });
 
   test("a --token of digits is the token as typed, not a number rounded to another one", async () => {
-    home = tempHome();
+    home = freshHome();
     const token = "1234567890123456789";
     const dashboard = await startDashboard(home.env, ["--token", token]);
     try {
@@ -121,7 +128,7 @@ describe("queuectl dashboard", () => {
   });
 
   test("a token from QUEUECTL_DASHBOARD_TOKEN is used without a warning", async () => {
-    home = tempHome();
+    home = freshHome();
     const token = "an-env-token-of-enough-length";
     const dashboard = await startDashboard({ ...home.env, QUEUECTL_DASHBOARD_TOKEN: token });
     try {
@@ -134,7 +141,7 @@ describe("queuectl dashboard", () => {
   });
 
   test("a port in use is a runtime error (exit 1) naming the port", async () => {
-    home = tempHome();
+    home = freshHome();
     const first = await startDashboard(home.env);
     try {
       const port = new URL(first.origin).port;
