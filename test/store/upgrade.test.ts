@@ -127,13 +127,21 @@ async function expectWorkingStore(store: Store): Promise<void> {
   expect(applied.appliedSchedules).toEqual({ created: [], updated: [], removed: [] });
 }
 
-function sqliteVersion(path: string): number {
-  const db = new Database(path, { readonly: true });
+/** `read` on the SQLite file at `path`, opened for it alone (read-only unless `write`). */
+function withSqlite<T>(path: string, read: (db: Database) => T, write = false): T {
+  const db = new Database(path, { readonly: !write });
   try {
-    return (db.query("SELECT MAX(version) AS v FROM schema_migrations").get() as { v: number }).v;
+    return read(db);
   } finally {
     db.close();
   }
+}
+
+function sqliteVersion(path: string): number {
+  return withSqlite(
+    path,
+    (db) => (db.query("SELECT MAX(version) AS v FROM schema_migrations").get() as { v: number }).v,
+  );
 }
 
 describe("upgrade from 1.0.0 on SQLite", () => {
@@ -154,14 +162,11 @@ describe("upgrade from 1.0.0 on SQLite", () => {
 
 /** The schema as SQLite records it, every table and index. */
 function sqliteSchema(path: string): string[] {
-  const db = new Database(path, { readonly: true });
-  try {
-    return (
+  return withSqlite(path, (db) =>
+    (
       db.query("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name").all() as { sql: string }[]
-    ).map((row) => row.sql);
-  } finally {
-    db.close();
-  }
+    ).map((row) => row.sql),
+  );
 }
 
 describe("an upgrade that fails on SQLite", () => {
@@ -170,16 +175,12 @@ describe("an upgrade that fails on SQLite", () => {
     copyFileSync(join(FIXTURES, "v1.0.0.sqlite"), path);
     // A column migration 8 adds, already there: that migration fails after 3 to 7 ran in
     // the same transaction, which must take them back too.
-    const db = new Database(path);
-    db.run("ALTER TABLE queues ADD COLUMN limits TEXT");
-    db.close();
+    withSqlite(path, (db) => db.run("ALTER TABLE queues ADD COLUMN limits TEXT"), true);
     const before = sqliteSchema(path);
     await expect(openStore({ url: path })).rejects.toThrow(/limits/);
     expect(sqliteVersion(path)).toBe(FIXTURE_SCHEMA_VERSION);
     expect(sqliteSchema(path)).toEqual(before);
-    const fix = new Database(path);
-    fix.run("ALTER TABLE queues DROP COLUMN limits");
-    fix.close();
+    withSqlite(path, (db) => db.run("ALTER TABLE queues DROP COLUMN limits"), true);
     const store = await openStore({ url: path });
     try {
       expect(sqliteVersion(path)).toBe(SQLITE_SCHEMA_VERSION);
