@@ -291,7 +291,7 @@ export class Worker {
     const limitsNote = new LimitsNote(this.options.store, job, (message) =>
       this.emit({ type: "error", message }),
     );
-    const run = () => {
+    const run = (onExit: () => void) => {
       slot.startedAt = this.now();
       const running = runJob({
         jobId: job.id,
@@ -308,6 +308,7 @@ export class Worker {
         limits,
         onLimits: (note) => limitsNote.record(note),
         killGraceMs: this.options.killGraceMs,
+        onExit,
       });
       // Announced after the handle is kept: a listener that throws cannot orphan the run.
       queueMicrotask(() => this.emit(jobStarted(job, running.pid)));

@@ -21,8 +21,6 @@ export const AHEAD_HOLD_MS = 250;
 export const DEFAULT_PREFETCH = 8;
 
 interface Ticket {
-  /** True once let in; false when canceled first. */
-  admitted: Promise<boolean>;
   /** Whether it had to wait in line. */
   queued: boolean;
   cancel(): void;
@@ -39,18 +37,19 @@ export class RunGate {
     readonly holdMs = AHEAD_HOLD_MS,
   ) {}
 
-  ticket(): Ticket {
+  /**
+   * `admit` is called once: true when the run may start, false when canceled first. A run
+   * let in at once hears it in a microtask, after its caller has finished setting it up; one
+   * that waited hears it inside `leave`, so it starts the moment a place frees.
+   */
+  ticket(admit: (admitted: boolean) => void): Ticket {
     if (this.running < this.limit && this.queue.length === 0) {
       this.running++;
-      return { admitted: Promise.resolve(true), queued: false, cancel: () => {} };
+      queueMicrotask(() => admit(true));
+      return { queued: false, cancel: () => {} };
     }
-    let admit!: (admitted: boolean) => void;
-    const admitted = new Promise<boolean>((resolve) => {
-      admit = resolve;
-    });
     this.queue.push(admit);
     return {
-      admitted,
       queued: true,
       cancel: () => {
         const index = this.queue.indexOf(admit);
@@ -96,35 +95,58 @@ export function claimsAhead(runMs: number[], concurrency: number, prefetch: numb
  * `start` once `previous` (if any) has settled and the gate lets it in. A stop before that
  * cancels its ticket; the run never starts, and `done` settles as soon as `previous` has.
  * `onHeld` is called when a run that had to wait in line has waited the gate's hold time.
+ *
+ * The place is given up when the run's main process exits (`start`'s `onExit`), before the
+ * run's leftovers are cleaned up and its output closed: the next short job starts first,
+ * and that cleanup runs while it does.
  */
 export function runQueued(
   gate: RunGate,
   previous: Promise<unknown> | null,
-  start: () => RunningJob,
+  start: (onExit: () => void) => RunningJob,
   onHeld: () => void,
 ): QueuedRun {
   let started: RunningJob | null = null;
   let stopReason: string | null = null;
-  const ticket = gate.ticket();
-  const holdTimer = ticket.queued ? setTimeout(onHeld, gate.holdMs) : undefined;
-  const done = Promise.all([ticket.admitted, previous]).then(([admitted]) => {
+  let left = false;
+  const leave = () => {
+    if (left) return;
+    left = true;
+    gate.leave();
+  };
+  let settle!: (run: RunningJob) => void;
+  const done = new Promise<RunningJob>((resolve) => {
+    settle = resolve;
+  }).then((run) => run.done);
+  const launch = (admitted: boolean): void => {
     clearTimeout(holdTimer);
-    if (admitted && stopReason === null) {
-      try {
-        started = start();
-      } catch (error) {
-        gate.leave();
-        return notStarted(`cannot start: ${(error as Error).message}`).done;
-      }
-      started.done.then(
-        () => gate.leave(),
-        () => gate.leave(),
-      );
-      return started.done;
+    if (!admitted || stopReason !== null) {
+      if (admitted) leave();
+      settle(notStarted(stopReason ?? "not started"));
+      return;
     }
-    if (admitted) gate.leave();
-    return notStarted(stopReason ?? "not started").done;
-  });
+    try {
+      started = start(leave);
+    } catch (error) {
+      leave();
+      settle(notStarted(`cannot start: ${(error as Error).message}`));
+      return;
+    }
+    started.done.then(leave, leave);
+    settle(started);
+  };
+  // An older attempt still being stopped is waited for first (rare: a job claimed again).
+  const ticket = gate.ticket(
+    previous === null
+      ? launch
+      : (admitted) => {
+          void previous.then(
+            () => launch(admitted),
+            () => launch(admitted),
+          );
+        },
+  );
+  const holdTimer = ticket.queued ? setTimeout(onHeld, gate.holdMs) : undefined;
   return {
     get pid() {
       return started?.pid ?? null;

@@ -77,6 +77,8 @@ export interface RunParams {
   source?: string | null;
   /** The worker's id, set as QUEUECTL_WORKER_ID: with the job id and attempt it names this run's processes on the host. Default none. */
   workerId?: string;
+  /** Called once the main process has exited, before its leftovers are stopped and its output closed. Default none. */
+  onExit?: () => void;
 }
 
 /**
@@ -290,6 +292,7 @@ export function runJob(params: RunParams): RunningJob {
   const done = (async (): Promise<RunResult> => {
     await child.exited;
     exited = true;
+    params.onExit?.();
     clearTimeout(timeoutTimer);
     // A group found empty stays empty (no process may join a group that no longer exists),
     // so it needs no SIGKILL, which its number might meet as someone else's group later.

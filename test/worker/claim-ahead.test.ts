@@ -139,6 +139,28 @@ for (const backend of backends) {
       }),
     );
     test(
+      "a job claimed ahead starts when a run's main process exits, while what that run left still holds its output",
+      withQueue(backend, SETTINGS, async (h, store) => {
+        const dir = h.queue.home.home;
+        const [pidFile, seen] = [join(dir, "leftover.pid"), join(dir, "seen")];
+        await h.enqueue(store, [
+          { id: "short", command: "true", priority: 3 },
+          // Deaf to SIGTERM and holding stdout: only the SIGKILL a second later ends it.
+          { id: "leaver", command: `(trap '' TERM; exec sleep 30) & echo $! > ${pidFile}`, priority: 2 },
+          // The leftover's state from /proc: a zombie would still answer `kill -0`.
+          {
+            id: "next",
+            command: `cut -d' ' -f3 /proc/$(cat ${pidFile})/stat > ${seen} || echo gone > ${seen}`,
+            priority: 1,
+          },
+        ]);
+        h.start(store, { concurrency: 1, prefetch: 2, aheadHoldMs: HOLD_MS });
+        expect(await h.settled(store, "next")).toBe("completed");
+        expect(readFileSync(seen, "utf8").trim()).toMatch(/^[RS]$/);
+        expect(await h.settled(store, "leaver")).toBe("completed");
+      }),
+    );
+    test(
       "a kill asked for while a job claimed ahead waits is not lost when it is handed back",
       withQueue(backend, SETTINGS, async (h, store) => {
         await h.enqueue(store, SHORT_LONG_NEXT);
