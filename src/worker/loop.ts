@@ -30,7 +30,7 @@ import { type DrainCheck, drainCheck, newWorkerId, sleep, type WorkerOptions } f
 import { RECORD_RETRY_FIRST_MS, type RecordedOutcome, recordAttemptOrAbandon, succeeded } from "./outcome.ts";
 import { Reaper } from "./reaper.ts";
 import { LimitsNote } from "./resource-limits.ts";
-import { type RunningJob, runJob } from "./run.ts";
+import { prepareRun, type RunningJob, startRun } from "./run.ts";
 import { claimsAhead, DEFAULT_PREFETCH, RunGate, runQueued } from "./run-gate.ts";
 import { tickAndReport } from "./schedule-ticker.ts";
 import type { PeriodicService } from "./service.ts";
@@ -291,25 +291,26 @@ export class Worker {
     const limitsNote = new LimitsNote(this.options.store, job, (message) =>
       this.emit({ type: "error", message }),
     );
+    // Made now, while the job waits for a slot: when one frees, only the spawn is left to do.
+    const prepared = prepareRun({
+      jobId: job.id,
+      spec: job.spec,
+      attempt: job.attempts,
+      token: job.token,
+      home: this.options.home,
+      timeoutMs,
+      baseEnv: process.env,
+      source: job.source,
+      workerId: this.id,
+      reportEnv: reports?.env,
+      reaper: this.reaper as Reaper,
+      limits,
+      onLimits: (note) => limitsNote.record(note),
+      killGraceMs: this.options.killGraceMs,
+    });
     const run = (onExit: () => void) => {
       slot.startedAt = this.now();
-      const running = runJob({
-        jobId: job.id,
-        spec: job.spec,
-        attempt: job.attempts,
-        token: job.token,
-        home: this.options.home,
-        timeoutMs,
-        baseEnv: process.env,
-        source: job.source,
-        workerId: this.id,
-        reportEnv: reports?.env,
-        reaper: this.reaper as Reaper,
-        limits,
-        onLimits: (note) => limitsNote.record(note),
-        killGraceMs: this.options.killGraceMs,
-        onExit,
-      });
+      const running = startRun(prepared, onExit);
       // Announced after the handle is kept: a listener that throws cannot orphan the run.
       queueMicrotask(() => this.emit(jobStarted(job, running.pid)));
       return running;

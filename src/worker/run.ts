@@ -77,8 +77,6 @@ export interface RunParams {
   source?: string | null;
   /** The worker's id, set as QUEUECTL_WORKER_ID: with the job id and attempt it names this run's processes on the host. Default none. */
   workerId?: string;
-  /** Called once the main process has exited, before its leftovers are stopped and its output closed. Default none. */
-  onExit?: () => void;
 }
 
 /**
@@ -213,15 +211,19 @@ function startProcess(
   }
 }
 
-export function runJob(params: RunParams): RunningJob {
+/** What a run needs before its process starts: made while the job waits for a slot, so the start is only the spawn. */
+export interface PreparedRun {
+  readonly params: RunParams;
+  readonly spec: JobSpec;
+  readonly launch: CommandLaunch;
+  readonly env: Record<string, string | undefined>;
+  readonly mark: ReturnType<Reaper["attemptMark"]>;
+  readonly logBase: string;
+}
+
+/** The run's command, environment and log names; a string says why it cannot start. */
+export function prepareRun(params: RunParams): PreparedRun | string {
   const spec = runSpec(params.spec, params.source);
-  if (spec.cwd !== undefined) {
-    try {
-      if (!statSync(spec.cwd).isDirectory()) return notStarted(`cwd ${spec.cwd} is not a folder`);
-    } catch {
-      return notStarted(`cwd ${spec.cwd} does not exist`);
-    }
-  }
   const mark = params.reaper.attemptMark();
   const env: Record<string, string | undefined> = {
     ...params.baseEnv,
@@ -232,13 +234,35 @@ export function runJob(params: RunParams): RunningJob {
     ...params.reportEnv,
     [mark.name]: mark.value,
   };
-  const logBase = attemptLogBase(params.jobId, params.token);
+  try {
+    const launch = commandLaunch(spec, env, Boolean(params.limits));
+    const logBase = attemptLogBase(params.jobId, params.token);
+    return { params, spec, launch, env: launch.pwd ? { ...env, PWD: launch.pwd } : env, mark, logBase };
+  } catch (error) {
+    return `cannot start: ${(error as Error).message}`;
+  }
+}
+
+export function runJob(params: RunParams): RunningJob {
+  return startRun(prepareRun(params));
+}
+
+/** Starts a prepared run; `onExit` is called once its main process has exited, before its leftovers are stopped and its output closed. */
+export function startRun(prepared: PreparedRun | string, onExit?: () => void): RunningJob {
+  if (typeof prepared === "string") return notStarted(prepared);
+  const { params, spec, launch, env, mark, logBase } = prepared;
+  // Checked at the start, not ahead of it: a job before it may be the one that makes the folder.
+  if (spec.cwd !== undefined) {
+    try {
+      if (!statSync(spec.cwd).isDirectory()) return notStarted(`cwd ${spec.cwd} is not a folder`);
+    } catch {
+      return notStarted(`cwd ${spec.cwd} does not exist`);
+    }
+  }
   const pipes = OutputPipes.open();
   let started: StartedProcess;
   try {
-    const launch = commandLaunch(spec, env, Boolean(params.limits));
-    const launchEnv = launch.pwd ? { ...env, PWD: launch.pwd } : env;
-    started = startProcess(params.limits, launch, spec.cwd, launchEnv, pipes);
+    started = startProcess(params.limits, launch, spec.cwd, env, pipes);
   } catch (error) {
     pipes.closeWriteEnds();
     pipes.closeReadEnds();
@@ -292,7 +316,7 @@ export function runJob(params: RunParams): RunningJob {
   const done = (async (): Promise<RunResult> => {
     await child.exited;
     exited = true;
-    params.onExit?.();
+    onExit?.();
     clearTimeout(timeoutTimer);
     // A group found empty stays empty (no process may join a group that no longer exists),
     // so it needs no SIGKILL, which its number might meet as someone else's group later.

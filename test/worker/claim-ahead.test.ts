@@ -161,6 +161,22 @@ for (const backend of backends) {
       }),
     );
     test(
+      "a job claimed ahead runs in a folder that the job before it makes",
+      withQueue(backend, SETTINGS, async (h, store) => {
+        const made = join(h.queue.home.home, "made");
+        await h.enqueue(store, [
+          { id: "short", command: "true", priority: 3 },
+          { id: "maker", command: `mkdir ${made}`, priority: 2 },
+          { id: "user", command: "pwd > where", cwd: made, priority: 1 },
+        ]);
+        h.start(store, { concurrency: 1, prefetch: 2, aheadHoldMs: HOLD_MS });
+        expect(await h.settled(store, "user")).toBe("completed");
+        expect(readFileSync(join(made, "where"), "utf8").trim()).toBe(made);
+        // At its first attempt: not failed for want of the folder, then retried once it existed.
+        expect((await store.jobGet({ id: "user" }))?.attempts).toBe(1);
+      }),
+    );
+    test(
       "a kill asked for while a job claimed ahead waits is not lost when it is handed back",
       withQueue(backend, SETTINGS, async (h, store) => {
         await h.enqueue(store, SHORT_LONG_NEXT);
