@@ -9,7 +9,10 @@ import { configJsonValue, isWorkerLost } from "./core/config.ts";
 import { formatDurationMs } from "./core/duration.ts";
 import { shellWord } from "./core/errors.ts";
 import type { Attempt, Job, JobState, StateCounts } from "./core/job.ts";
+import { safeText } from "./render/terminal-text.ts";
 import type { ScheduleRecord, WorkerRecord } from "./store/store.ts";
+
+export { isSafeText, printJson, safeText } from "./render/terminal-text.ts";
 
 /**
  * Whether stdout (fd 1) or stderr (fd 2) is a terminal, without touching `process.stdout` or
@@ -42,25 +45,6 @@ export const colors: Colors =
       })()
     : PLAIN_COLORS;
 
-const UNSAFE_CHARACTERS =
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what must be escaped
-  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-
-/**
- * Escapes control characters (ESC, CSI, BEL …) and bidirectional overrides so ids, commands
- * and job output can never rewrite the user's terminal or reorder what it shows. Newlines
- * and tabs survive only where `multiline` allows.
- */
-export function safeText(text: string, multiline = false): string {
-  const escaped = text.replace(UNSAFE_CHARACTERS, (ch) => {
-    const code = ch.charCodeAt(0);
-    return code <= 0xff
-      ? `\\x${code.toString(16).padStart(2, "0")}`
-      : `\\u${code.toString(16).padStart(4, "0")}`;
-  });
-  return multiline ? escaped : escaped.replaceAll("\n", "\\n").replaceAll("\t", " ");
-}
-
 export function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
@@ -69,18 +53,6 @@ export function iso(ms: number | null): string | null {
 export function commandText(command: string | string[]): string {
   if (typeof command === "string") return command;
   return command.map(shellWord).join(" ");
-}
-
-// JSON.stringify escapes C0 controls but passes DEL, the C1 range (U+009B is CSI to many
-// terminals), line separators and bidi overrides through raw; a \u escape keeps the JSON's meaning.
-const JSON_UNSAFE = /[\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-
-export function printJson(value: unknown): void {
-  const text = JSON.stringify(value, null, 2).replace(
-    JSON_UNSAFE,
-    (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
-  process.stdout.write(`${text}\n`);
 }
 
 /** The stable JSON shape of a job, shared by `list`, `show`, `dlq list` and the API. */

@@ -2,7 +2,7 @@
 
 import { expect, test } from "bun:test";
 import type { Job } from "../src/core/job.ts";
-import { commandText, jobTable, timeText } from "../src/render.ts";
+import { commandText, isSafeText, jobTable, safeText, timeText } from "../src/render.ts";
 
 const NOW = Date.parse("2030-01-01T00:00:00Z");
 
@@ -88,4 +88,26 @@ test("an argv command is shown as a shell would take it back: $, * and backticks
     "echo '*' '$HOME' '`id`' 'it'\\''s' '' plain-word",
   );
   expect(commandText("echo $HOME")).toBe("echo $HOME");
+});
+
+test("isSafeText says true exactly when safeText would leave the text as it is", () => {
+  const samples = [
+    "job-1",
+    "échec ünïcode",
+    "",
+    "a\nb",
+    "tab\there",
+    "\u001b[2J",
+    "\u0007",
+    "\u007f",
+    "\u009b",
+    "\u200e",
+    "\u202e",
+    "\u2066",
+    "\u2028",
+    "emoji 🎉",
+  ];
+  // Every code point below 0x3000 too, one at a time inside a word.
+  for (let code = 0; code < 0x3000; code++) samples.push(`a${String.fromCharCode(code)}b`);
+  for (const text of samples) expect([text, isSafeText(text)]).toEqual([text, safeText(text) === text]);
 });

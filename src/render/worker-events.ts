@@ -4,7 +4,7 @@
  */
 
 import { formatDurationMs } from "../core/duration.ts";
-import { colors, iso, safeText } from "../render.ts";
+import { colors, iso, isSafeText, safeText } from "../render.ts";
 import type { WorkerEvent } from "../worker/events.ts";
 
 type FinishedEvent = Extract<WorkerEvent, { type: "job-finished" }>;
@@ -100,14 +100,23 @@ function describe(event: WorkerEvent): string {
   }
 }
 
-/** Ids, errors and queue names come from users and jobs: escaped before colours are added. */
+/**
+ * Ids, errors and queue names come from users and jobs: escaped before colours are added.
+ * Two lines a job: the event itself is used when nothing in it needs escaping.
+ */
 function sanitized(event: WorkerEvent): WorkerEvent {
-  const entries = Object.entries(event).map(([key, value]) => {
-    if (typeof value === "string") return [key, safeText(value)];
-    if (Array.isArray(value)) return [key, value.map((item) => safeText(String(item)))];
-    return [key, value];
-  });
-  return Object.fromEntries(entries) as WorkerEvent;
+  let copy: Record<string, unknown> | null = null;
+  for (const key in event) {
+    const value = (event as Record<string, unknown>)[key];
+    if (typeof value === "string" && !isSafeText(value)) {
+      copy ??= { ...event };
+      copy[key] = safeText(value);
+    } else if (Array.isArray(value)) {
+      copy ??= { ...event };
+      copy[key] = value.map((item) => safeText(String(item)));
+    }
+  }
+  return (copy ?? event) as WorkerEvent;
 }
 
 /** One line per event, timestamped: errors to stderr, the rest to stdout. */

@@ -64,6 +64,8 @@ export class Worker {
   private readonly gate: RunGate;
   /** The most jobs claimed beyond the free slots (run-gate.ts); 0 claims only for free slots. */
   private readonly prefetch: number;
+  /** The environment jobs start from, read once: spreading process.env itself cost each job more. */
+  private baseEnv: Record<string, string | undefined> = {};
 
   constructor(private readonly options: WorkerOptions) {
     const clock = new StoreClock(options.store, options.now);
@@ -93,6 +95,7 @@ export class Worker {
   /** Runs until stopped (or drained), then deregisters. */
   async run(): Promise<void> {
     const { store } = this.options;
+    this.baseEnv = { ...process.env };
     await this.clock.sync();
     this.config = resolveConfig(await store.configGetAll());
     this.queueLimits = await store.queueLimitsList();
@@ -299,7 +302,7 @@ export class Worker {
       token: job.token,
       home: this.options.home,
       timeoutMs,
-      baseEnv: process.env,
+      baseEnv: this.baseEnv,
       source: job.source,
       workerId: this.id,
       reportEnv: reports?.env,

@@ -20,57 +20,11 @@
  * are done or canceled (Bun.file(fd) leaves a descriptor it did not open to its caller).
  */
 
-import { dlopen, FFIType, ptr, read } from "bun:ffi";
-import { closeSync, readSync } from "node:fs";
+import { readSync } from "node:fs";
+import { type Libc, libc } from "./libc.ts";
 
 const O_CLOEXEC = 0o2000000;
 const O_NONBLOCK = 0o4000;
-const F_SETFL = 4;
-
-interface Libc {
-  /** A new pipe's read and write ends, or null when none could be made. */
-  pipe2(flags: number): Ends | null;
-  /** fcntl(fd, F_SETFL, flags); 0 on success. */
-  setStatusFlags(fd: number, flags: number): number;
-}
-
-/**
- * Where pipe2 writes its two descriptors: one array for every call, so its address is taken
- * once. They are read back through the address: the JIT does not know the C call wrote the
- * array, and reading it as an array returned the first call's descriptors ever after.
- */
-const pair = new Int32Array(2);
-
-/** Undefined until first asked; null where no C library could be loaded. */
-let libc: Libc | null | undefined;
-
-function loadLibc(): Libc | null {
-  if (libc !== undefined) return libc;
-  libc = null;
-  if (process.platform !== "linux") return null;
-  // glibc's name first; musl answers to the generic one.
-  for (const name of ["libc.so.6", "libc.so"]) {
-    try {
-      const { symbols } = dlopen(name, {
-        pipe2: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
-        // Variadic in C; its third argument is an int, passed as any int argument is on Linux.
-        fcntl: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-      });
-      const pairAddress = ptr(pair);
-      libc = {
-        pipe2: (flags) =>
-          symbols.pipe2(pairAddress, flags) === 0
-            ? { read: read.i32(pairAddress, 0), write: read.i32(pairAddress, 4) }
-            : null,
-        setStatusFlags: (fd, flags) => symbols.fcntl(fd, F_SETFL, flags),
-      };
-      return libc;
-    } catch {
-      // Not this library; try the next.
-    }
-  }
-  return null;
-}
 
 /** A pipe whose two descriptors are close-on-exec (only the child's stdout or stderr survives its exec), its read end non-blocking. */
 function makePipe(c: Libc): Ends | null {
@@ -86,11 +40,8 @@ function makePipe(c: Libc): Ends | null {
 }
 
 function closeQuietly(fd: number): void {
-  try {
-    closeSync(fd);
-  } catch {
-    // Already closed.
-  }
+  // Only called once pipes were made, so the C library is there; a closed descriptor is fine.
+  libc()?.close(fd);
 }
 
 type Ends = { read: number; write: number };
@@ -141,7 +92,7 @@ export class OutputPipes {
 
   /** Two fresh pipes, or Bun's sockets where no pipe can be made. */
   static open(): OutputPipes {
-    const c = loadLibc();
+    const c = libc();
     const stdout = c && makePipe(c);
     const stderr = stdout && c && makePipe(c);
     if (stdout && !stderr) {

@@ -22,6 +22,7 @@
  */
 
 import { statSync } from "node:fs";
+import { constants } from "node:os";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { formatDurationMs } from "../core/duration.ts";
 import type { ResourceLimits } from "../core/resource-limits.ts";
@@ -29,6 +30,7 @@ import type { JobSpec } from "../core/spec.ts";
 import type { RunResult } from "../store/store.ts";
 import { CappedLog, TailBuffer } from "./capped-log.ts";
 import { type CommandLaunch, commandLaunch } from "./command-argv.ts";
+import { ESRCH, libc } from "./libc.ts";
 import { attemptLogBase, LOG_CAP_BYTES, logFilePath, OUTPUT_TAIL_BYTES } from "./log-files.ts";
 import { OutputPipes, type OutputSink } from "./output-pipes.ts";
 import { OutputReading } from "./output-reading.ts";
@@ -103,13 +105,17 @@ export interface RunningJob {
   readonly exited: boolean;
 }
 
-/** False when the group is gone (ESRCH): no process is left in it. */
+/**
+ * False when the group is gone (ESRCH): no process is left in it. Any other failure (EPERM:
+ * members that may not be signalled now, but may be once they drop privileges) is not that.
+ */
 function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
+  const c = libc();
+  if (c) return c.kill(-pid, constants.signals[signal]) !== ESRCH;
   try {
     process.kill(-pid, signal);
     return true;
   } catch (error) {
-    // EPERM: members are left that may not be signalled now, but may be once they drop privileges.
     return (error as NodeJS.ErrnoException).code !== "ESRCH";
   }
 }
