@@ -221,7 +221,8 @@ function startProcess(
 export interface PreparedRun {
   readonly params: RunParams;
   readonly spec: JobSpec;
-  readonly launch: CommandLaunch;
+  /** Null for a job with a `cwd`: the folder may not exist until the job before it has run. */
+  readonly launch: CommandLaunch | null;
   readonly env: Record<string, string | undefined>;
   readonly mark: ReturnType<Reaper["attemptMark"]>;
   readonly logBase: string;
@@ -240,10 +241,10 @@ export function prepareRun(params: RunParams): PreparedRun | string {
     ...params.reportEnv,
     [mark.name]: mark.value,
   };
+  const logBase = attemptLogBase(params.jobId, params.token);
+  if (spec.cwd !== undefined) return { params, spec, launch: null, env, mark, logBase };
   try {
-    const launch = commandLaunch(spec, env, Boolean(params.limits));
-    const logBase = attemptLogBase(params.jobId, params.token);
-    return { params, spec, launch, env: launch.pwd ? { ...env, PWD: launch.pwd } : env, mark, logBase };
+    return { params, spec, launch: commandLaunch(spec, env, Boolean(params.limits)), env, mark, logBase };
   } catch (error) {
     return `cannot start: ${(error as Error).message}`;
   }
@@ -268,7 +269,10 @@ export function startRun(prepared: PreparedRun | string, onExit?: () => void): R
   const pipes = OutputPipes.open();
   let started: StartedProcess;
   try {
-    started = startProcess(params.limits, launch, spec.cwd, env, pipes);
+    // Where the program is and what `PWD` says depend on the folder, made by now.
+    const command = launch ?? commandLaunch(spec, env, Boolean(params.limits));
+    const launchEnv = command.pwd ? { ...env, PWD: command.pwd } : env;
+    started = startProcess(params.limits, command, spec.cwd, launchEnv, pipes);
   } catch (error) {
     pipes.closeWriteEnds();
     pipes.closeReadEnds();

@@ -6,7 +6,7 @@
  */
 
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { COMPLETION_LINGER_MAX_MS, keepLingering } from "../../src/worker/completion-queue.ts";
 import { KILLED_BY_USER, killJobs } from "../../src/worker/kill.ts";
@@ -167,11 +167,13 @@ for (const backend of backends) {
         await h.enqueue(store, [
           { id: "short", command: "true", priority: 3 },
           { id: "maker", command: `mkdir ${made}`, priority: 2 },
-          { id: "user", command: "pwd > where", cwd: made, priority: 1 },
+          // A plain command, exec'd without a shell: the `PWD` it is given must name the folder too.
+          { id: "user", command: "printenv PWD", cwd: made, priority: 1 },
         ]);
         h.start(store, { concurrency: 1, prefetch: 2, aheadHoldMs: HOLD_MS });
         expect(await h.settled(store, "user")).toBe("completed");
-        expect(readFileSync(join(made, "where"), "utf8").trim()).toBe(made);
+        const [attempt] = await store.attemptList({ jobId: "user" });
+        expect(attempt?.output_tail?.trim()).toBe(realpathSync(made));
         // At its first attempt: not failed for want of the folder, then retried once it existed.
         expect((await store.jobGet({ id: "user" }))?.attempts).toBe(1);
       }),
