@@ -102,7 +102,8 @@ function describe(event: WorkerEvent): string {
 
 /**
  * Ids, errors and queue names come from users and jobs: escaped before colours are added.
- * Two lines a job: the event itself is used when nothing in it needs escaping.
+ * Two lines a job: an event with no list in it (a job's start and end) is used as it is when
+ * nothing in it needs escaping.
  */
 function sanitized(event: WorkerEvent): WorkerEvent {
   let copy: Record<string, unknown> | null = null;

@@ -50,8 +50,11 @@ function open(name: string): Libc {
     __errno_location: { args: [], returns: FFIType.ptr },
   });
   const pairAddress = ptr(pair);
-  // Read right after the call that failed, before any other C call can set it again.
+  // This thread's errno (the worker's runs all start on its main thread), read right after
+  // the call that failed, before any other C call can set it again.
   const errnoAddress = symbols.__errno_location();
+  // Without it a failed kill could not be told from a group that is gone: no libc, then.
+  if (errnoAddress === null) throw new Error("no errno location");
   return {
     pipe2: (flags) =>
       symbols.pipe2(pairAddress, flags) === 0
@@ -61,8 +64,7 @@ function open(name: string): Libc {
     close: (fd) => {
       symbols.close(fd);
     },
-    kill: (pid, signal) =>
-      symbols.kill(pid, signal) === 0 || errnoAddress === null ? 0 : read.i32(errnoAddress, 0),
+    kill: (pid, signal) => (symbols.kill(pid, signal) === 0 ? 0 : read.i32(errnoAddress, 0)),
   };
 }
 

@@ -16,7 +16,7 @@
  * CPU time is RLIMIT_CPU under every mechanism: cgroups bound CPU rate, not CPU time, so it
  * counts per process. The kernel sends SIGXCPU at the limit and SIGKILL a second later.
  *
- * Limits cost a job that has none nothing: runJob calls in here only when some apply. A job
+ * Limits cost a job that has none nothing: startRun calls in here only when some apply. A job
  * with limits starts through /bin/sh (to join its cgroup before exec) and/or prlimit.
  */
 

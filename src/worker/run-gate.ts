@@ -2,11 +2,13 @@
  * Claiming ahead. A worker that runs short jobs spends as long recording each one and
  * claiming the next as the job itself runs, and a slot waits through all of it. So after a
  * round that completed a short job, the worker claims a few jobs more than it has free
- * slots; they wait here, and the moment a run ends the next one starts, while the finished
- * run is recorded and the next claims are made beside it.
+ * slots; they wait here, and the moment a run's main process exits the next one starts,
+ * while the finished run's leftovers are stopped, its outcome recorded and the next claims
+ * made beside it.
  *
  * What must hold:
- * - never more than `concurrency` runs at once: a claimed job starts only when it is let in;
+ * - never more than `concurrency` jobs' main processes at once: a claimed job starts only
+ *   when it is let in (what a finished job left running is being stopped meanwhile);
  * - a job claimed ahead does not sit with a busy worker while another could run it: if no
  *   run ends within the hold time (AHEAD_HOLD_MS) it is handed back, unstarted (see AttemptBook.handBack);
  * - a stop before the start means no start, and the place it waited for goes to the next.
@@ -108,6 +110,7 @@ export function runQueued(
 ): QueuedRun {
   let started: RunningJob | null = null;
   let stopReason: string | null = null;
+  let holdTimer: ReturnType<typeof setTimeout> | undefined;
   let left = false;
   const leave = () => {
     if (left) return;
@@ -146,7 +149,7 @@ export function runQueued(
           );
         },
   );
-  const holdTimer = ticket.queued ? setTimeout(onHeld, gate.holdMs) : undefined;
+  if (ticket.queued) holdTimer = setTimeout(onHeld, gate.holdMs);
   return {
     get pid() {
       return started?.pid ?? null;

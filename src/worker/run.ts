@@ -217,19 +217,21 @@ function startProcess(
   }
 }
 
-/** What a run needs before its process starts: made while the job waits for a slot, so the start is only the spawn. */
+/**
+ * What a run needs before its process starts, made while the job waits for a slot. Where its
+ * program is and what `PWD` it gets are found at the start: the job before it may install
+ * the program or make the folder.
+ */
 export interface PreparedRun {
   readonly params: RunParams;
   readonly spec: JobSpec;
-  /** Null for a job with a `cwd`: the folder may not exist until the job before it has run. */
-  readonly launch: CommandLaunch | null;
   readonly env: Record<string, string | undefined>;
   readonly mark: ReturnType<Reaper["attemptMark"]>;
   readonly logBase: string;
 }
 
-/** The run's command, environment and log names; a string says why it cannot start. */
-export function prepareRun(params: RunParams): PreparedRun | string {
+/** The run's environment and log names. */
+export function prepareRun(params: RunParams): PreparedRun {
   const spec = runSpec(params.spec, params.source);
   const mark = params.reaper.attemptMark();
   const env: Record<string, string | undefined> = {
@@ -241,13 +243,7 @@ export function prepareRun(params: RunParams): PreparedRun | string {
     ...params.reportEnv,
     [mark.name]: mark.value,
   };
-  const logBase = attemptLogBase(params.jobId, params.token);
-  if (spec.cwd !== undefined) return { params, spec, launch: null, env, mark, logBase };
-  try {
-    return { params, spec, launch: commandLaunch(spec, env, Boolean(params.limits)), env, mark, logBase };
-  } catch (error) {
-    return `cannot start: ${(error as Error).message}`;
-  }
+  return { params, spec, env, mark, logBase: attemptLogBase(params.jobId, params.token) };
 }
 
 export function runJob(params: RunParams): RunningJob {
@@ -255,9 +251,8 @@ export function runJob(params: RunParams): RunningJob {
 }
 
 /** Starts a prepared run; `onExit` is called once its main process has exited, before its leftovers are stopped and its output closed. */
-export function startRun(prepared: PreparedRun | string, onExit?: () => void): RunningJob {
-  if (typeof prepared === "string") return notStarted(prepared);
-  const { params, spec, launch, env, mark, logBase } = prepared;
+export function startRun(prepared: PreparedRun, onExit?: () => void): RunningJob {
+  const { params, spec, env, mark, logBase } = prepared;
   // Checked at the start, not ahead of it: a job before it may be the one that makes the folder.
   if (spec.cwd !== undefined) {
     try {
@@ -269,10 +264,9 @@ export function startRun(prepared: PreparedRun | string, onExit?: () => void): R
   const pipes = OutputPipes.open();
   let started: StartedProcess;
   try {
-    // Where the program is and what `PWD` says depend on the folder, made by now.
-    const command = launch ?? commandLaunch(spec, env, Boolean(params.limits));
-    const launchEnv = command.pwd ? { ...env, PWD: command.pwd } : env;
-    started = startProcess(params.limits, command, spec.cwd, launchEnv, pipes);
+    const launch = commandLaunch(spec, env, Boolean(params.limits));
+    const launchEnv = launch.pwd ? { ...env, PWD: launch.pwd } : env;
+    started = startProcess(params.limits, launch, spec.cwd, launchEnv, pipes);
   } catch (error) {
     pipes.closeWriteEnds();
     pipes.closeReadEnds();

@@ -145,8 +145,13 @@ for (const backend of backends) {
         const [pidFile, seen] = [join(dir, "leftover.pid"), join(dir, "seen")];
         await h.enqueue(store, [
           { id: "short", command: "true", priority: 3 },
-          // Deaf to SIGTERM and holding stdout: only the SIGKILL a second later ends it.
-          { id: "leaver", command: `(trap '' TERM; exec sleep 30) & echo $! > ${pidFile}`, priority: 2 },
+          // Deaf to SIGTERM (from before the job's main process exits) and holding stdout:
+          // only the SIGKILL a second later ends it.
+          {
+            id: "leaver",
+            command: `sh -c 'trap "" TERM; echo $$ > ${pidFile}; exec sleep 30' & while [ ! -s ${pidFile} ]; do sleep 0.01; done`,
+            priority: 2,
+          },
           // The leftover's state from /proc: a zombie would still answer `kill -0`.
           {
             id: "next",
