@@ -215,6 +215,61 @@ describe("the dashboard in Chromium", () => {
     await page.click("#detail-close");
   });
 
+  test("an answer that comes late never undoes a newer one in the open detail", async () => {
+    await openJob("thumbnail-5");
+    await until("thumbnail-5 pending", async () => (await text("#detail-body [data-state]")) === "pending");
+    // Every state the detail shows from now on.
+    await page.evaluate(() => {
+      const shown: string[] = [];
+      (window as unknown as { shownStates: string[] }).shownStates = shown;
+      const body = document.getElementById("detail-body") as HTMLElement;
+      new MutationObserver(() => {
+        const state = body.querySelector("[data-state]")?.textContent;
+        if (state) shown.push(state);
+      }).observe(body, { subtree: true, childList: true, characterData: true });
+    });
+    // The next read of the job is answered as the job was then, but only after the cancel's own read.
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let held = false;
+    let delivered = false;
+    await page.route("**/api/jobs/thumbnail-5", async (route) => {
+      if (held || route.request().method() !== "GET") return route.continue();
+      held = true;
+      const response = await route.fetch();
+      await released;
+      await route.fulfill({ response });
+      delivered = true;
+    });
+    try {
+      // A change elsewhere in the queue makes the page read the open job again.
+      const store = openTestStore(home.home);
+      await enqueue(store, { id: "nudge", command: "true" }, Date.now());
+      await store.close();
+      await until("the page to read thumbnail-5 again", async () => held);
+      await page.click('#detail-body button[data-action="cancel"]');
+      await until(
+        "thumbnail-5 canceled",
+        async () => (await text("#detail-body [data-state]")) === "canceled",
+      );
+      release();
+      await until("the old answer delivered", async () => delivered);
+      // Rendered, if at all, within moments of arriving: watched for two seconds.
+      const shownPending = () =>
+        page.evaluate(() => (window as unknown as { shownStates: string[] }).shownStates.includes("pending"));
+      await expect(
+        waitFor(shownPending, { what: "a stale pending", timeoutMs: 2000, intervalMs: 50 }),
+      ).rejects.toThrow();
+      expect(await text("#detail-body [data-state]")).toBe("canceled");
+    } finally {
+      release();
+      await page.unroute("**/api/jobs/thumbnail-5");
+      await page.click("#detail-close");
+    }
+  });
+
   test("retries a dead job from its detail and sees it pending, then completed by a worker", async () => {
     await page.click('tr[data-job="deploy-docs"] td.id a');
     await until(

@@ -45,6 +45,8 @@ export class JobDetail {
   private readonly dialog = byId<HTMLDialogElement>("detail");
   private openId: string | null = null;
   private liveTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Refreshes begun: only the latest renders, so an answer that comes late cannot undo a newer one. */
+  private generation = 0;
   /**
    * The action buttons, kept across refreshes while the job's id and state stay the same.
    * A running job's detail re-renders every LIVE_REFRESH_MS; a button replaced between the
@@ -81,13 +83,14 @@ export class JobDetail {
   async refresh(): Promise<void> {
     const id = this.openId;
     if (id === null) return;
+    const generation = ++this.generation;
     try {
       const [job, log, links] = await Promise.all([
         getJson<JobDetailJson>(jobPath(id)),
         getJson<JobLogJson>(jobPath(id, "log")),
         getJson<DependenciesJson>(jobPath(id, "dependencies")),
       ]);
-      if (this.openId !== id) return;
+      if (this.openId !== id || generation !== this.generation) return;
       this.render(job, log, links);
       // Output grows without any change in the store, so a running job is polled.
       clearTimeout(this.liveTimer);
@@ -97,6 +100,7 @@ export class JobDetail {
         }, LIVE_REFRESH_MS);
       }
     } catch (error) {
+      if (generation !== this.generation) return;
       if (error instanceof ApiError && error.status === 404) {
         byId("detail-body").replaceChildren(el("p", { class: "error" }, describe(error)));
       } else toast(describe(error));
