@@ -68,9 +68,13 @@ export class AttemptBook {
     return [...this.slots.values()];
   }
 
-  /** Attempts whose run started and has not ended: not those waiting to start or to be recorded. */
+  /**
+   * Attempts whose main process started and has not exited: not those waiting to start, nor
+   * those whose slot already went to the next job while their leftovers are stopped and
+   * their outcome recorded.
+   */
   running(): number {
-    return this.all().filter((slot) => slot.handle.started && !slot.ended).length;
+    return this.all().filter((slot) => slot.handle.started && !slot.handle.exited && !slot.ended).length;
   }
 
   add(slot: Slot): void {

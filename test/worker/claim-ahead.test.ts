@@ -8,8 +8,11 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
+import type { Job } from "../../src/core/job.ts";
+import { AttemptBook, claimedSlot } from "../../src/worker/attempts.ts";
 import { COMPLETION_LINGER_MAX_MS, keepLingering } from "../../src/worker/completion-queue.ts";
 import { KILLED_BY_USER, killJobs } from "../../src/worker/kill.ts";
+import type { QueuedRun } from "../../src/worker/run-gate.ts";
 import { waitFor } from "../helpers/cli.ts";
 import { backends, watchedRounds, withQueue } from "./in-process.ts";
 
@@ -246,4 +249,28 @@ describe("finished runs waiting to share a commit (keepLingering)", () => {
     // A run that already waited the cap (through a slow round, say) does not wait even once.
     expect(keepLingering(0, 8, 1, COMPLETION_LINGER_MAX_MS)).toBe(false);
   });
+});
+
+test("the books count as running only runs whose main process has not exited", () => {
+  // A slot goes to the next job at the exit: a stopping worker must not count both.
+  const book = new AttemptBook(
+    () => {},
+    () => 60_000,
+  );
+  const slot = (id: string, started: boolean, exited: boolean, ended = false) => {
+    const handle = {
+      pid: 1,
+      started,
+      exited,
+      done: new Promise(() => {}),
+      stop: () => false,
+    } as unknown as QueuedRun;
+    const job = { id, token: 1 } as Job;
+    book.add({ ...claimedSlot(job, handle, null, 0), ended });
+  };
+  slot("running", true, false);
+  slot("exited, its leftovers being stopped", true, true);
+  slot("claimed ahead, waiting", false, false);
+  slot("ended, waiting to be recorded", true, true, true);
+  expect(book.running()).toBe(1);
 });
