@@ -74,7 +74,8 @@ export class AttemptBook {
    * their outcome recorded.
    */
   running(): number {
-    return this.all().filter((slot) => slot.handle.started && !slot.handle.exited && !slot.ended).length;
+    // A run that ended had exited first: `ended` adds nothing here.
+    return this.all().filter((slot) => slot.handle.started && !slot.handle.exited).length;
   }
 
   add(slot: Slot): void {

@@ -16,9 +16,11 @@ import { dlopen, FFIType, ptr, read } from "bun:ffi";
 
 export const ESRCH = 3;
 
+export type PipeEnds = { read: number; write: number };
+
 export interface Libc {
   /** A new pipe's read and write ends, or null when none could be made. */
-  pipe2(flags: number): { read: number; write: number } | null;
+  pipe2(flags: number): PipeEnds | null;
   /** fcntl(fd, F_SETFL, flags); 0 on success. */
   setStatusFlags(fd: number, flags: number): number;
   /** close(fd); errors (a descriptor already closed) are the caller's to ignore. */

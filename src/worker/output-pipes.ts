@@ -21,7 +21,7 @@
  */
 
 import { readSync } from "node:fs";
-import { type Libc, libc } from "./libc.ts";
+import { type PipeEnds as Ends, type Libc, libc } from "./libc.ts";
 
 const O_CLOEXEC = 0o2000000;
 const O_NONBLOCK = 0o4000;
@@ -44,7 +44,6 @@ function closeQuietly(fd: number): void {
   libc()?.close(fd);
 }
 
-type Ends = { read: number; write: number };
 type Reader = ReadableStreamDefaultReader<Uint8Array>;
 export type OutputSink = (chunk: Uint8Array) => void;
 
