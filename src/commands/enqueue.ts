@@ -12,7 +12,8 @@ import {
 } from "../core/job-input.ts";
 import { enqueuePrepared } from "../flow/enqueue.ts";
 import type { Input } from "../flow/enqueue-input.ts";
-import type { StreamResult } from "../flow/enqueue-stream.ts";
+import type { StreamedInput, StreamResult } from "../flow/enqueue-stream.ts";
+import type { PreparingThread } from "../flow/prepared-ahead.ts";
 import { colors, isTerminal, printJson, safeText } from "../render.ts";
 import type { Store } from "../store/store.ts";
 import { type GlobalOptions, lastValue, warnEach, withStore } from "./context.ts";
@@ -112,27 +113,47 @@ async function enqueueInput(input: Input, options: EnqueueOptions, fromFile: boo
   const progress = (done: number) => {
     if (done >= PROGRESS_FROM) process.stderr.write(`\renqueued ${done}`);
   };
-  await withStore(
-    options,
-    async (store) => {
-      const now = Date.now();
-      const config = resolveConfig(await store.configGetAll());
-      const result =
-        input.kind === "stream"
-          ? await (await import("../flow/enqueue-stream.ts")).enqueueStream(store, input.input, {
-              config,
-              now,
-              keepIds: Boolean(options.json),
-              onProgress: mayShowProgress ? progress : undefined,
-            })
-          : await enqueueItems(store, items, input.name, config, now, mayShowProgress ? progress : undefined);
-      if (mayShowProgress && result.count + result.schedules.length >= PROGRESS_FROM)
-        process.stderr.write("\n");
-      printResult(result, options.json);
-      warnEach(canceledAtOnceWarnings(result.canceledAtOnce));
-    },
-    STREAM_CONNECTIONS,
-  );
+  const preparingThread = input.kind === "stream" ? await startPreparingThread(input.input) : undefined;
+  try {
+    await withStore(
+      options,
+      async (store) => {
+        const now = Date.now();
+        const config = resolveConfig(await store.configGetAll());
+        const result =
+          input.kind === "stream"
+            ? await (await import("../flow/enqueue-stream.ts")).enqueueStream(store, input.input, {
+                config,
+                now,
+                keepIds: Boolean(options.json),
+                onProgress: mayShowProgress ? progress : undefined,
+                preparingThread,
+              })
+            : await enqueueItems(
+                store,
+                items,
+                input.name,
+                config,
+                now,
+                mayShowProgress ? progress : undefined,
+              );
+        if (mayShowProgress && result.count + result.schedules.length >= PROGRESS_FROM)
+          process.stderr.write("\n");
+        printResult(result, options.json);
+        warnEach(canceledAtOnceWarnings(result.canceledAtOnce));
+      },
+      STREAM_CONNECTIONS,
+    );
+  } finally {
+    preparingThread?.stop();
+  }
+}
+
+/** A large input's preparing thread, started now so that it loads while the store opens. */
+async function startPreparingThread(input: StreamedInput): Promise<PreparingThread | undefined> {
+  const { shouldPrepareAhead } = await import("../flow/enqueue-stream.ts");
+  if (shouldPrepareAhead(input, {}) === null) return undefined;
+  return new (await import("../flow/prepared-ahead.ts")).PreparingThread();
 }
 
 /** Progress shows on a terminal once this many jobs are in. */

@@ -18,7 +18,7 @@ import { describeScheduleClaim, scheduleClaim } from "../core/occurrence-id.ts";
 import type { LineBlock } from "../core/text-lines.ts";
 import type { NewJobRow, Store } from "../store/store.ts";
 import { assertSchedulesNew, type EnqueueResult, findCanceledAtOnce, storeSchedules } from "./enqueue.ts";
-import { type InputFile, preparedAhead } from "./prepared-ahead.ts";
+import { type InputFile, type PreparingThread, preparedAhead } from "./prepared-ahead.ts";
 import { type PreparedLine, prepareBlock } from "./prepared-block.ts";
 
 /** Jobs per store batch: large enough to amortize a round trip, small enough to stay light. */
@@ -47,6 +47,11 @@ export interface StreamOptions {
   onProgress?: (done: number) => void;
   /** Prepare the lines on a second thread (default: when the input's file holds 1 MiB or more). */
   prepareAhead?: boolean;
+  /**
+   * The thread to prepare them on, started early by the caller for an input that
+   * `shouldPrepareAhead` (default: one started here when needed); stopped once the input ends.
+   */
+  preparingThread?: PreparingThread;
 }
 
 export interface StreamResult extends EnqueueResult {
@@ -63,7 +68,11 @@ async function* preparedLines(
   for await (const block of input.lines()) yield prepareBlock(block, input.name, config, now);
 }
 
-function shouldPrepareAhead(input: StreamedInput, options: StreamOptions): InputFile | null {
+/** The file to prepare on a second thread, when `input` is read from one large enough. */
+export function shouldPrepareAhead(
+  input: StreamedInput,
+  options: Pick<StreamOptions, "prepareAhead">,
+): InputFile | null {
   const { file } = input;
   if (file === undefined || options.prepareAhead === false) return null;
   if (options.prepareAhead === true) return file;
@@ -89,7 +98,9 @@ export async function enqueueStream(
   const origins = new Map<string, JobOrigin>();
   let empty = true;
   const ahead = shouldPrepareAhead(input, options);
-  const blocks = ahead ? preparedAhead(ahead, input.name, config, now) : preparedLines(input, config, now);
+  const blocks = ahead
+    ? preparedAhead(ahead, input.name, config, now, options.preparingThread)
+    : preparedLines(input, config, now);
   async function* batches(): AsyncGenerator<NewJobRow[]> {
     let batch: NewJobRow[] = [];
     for await (const lines of blocks) {

@@ -29,42 +29,75 @@ export interface InputFile {
   readHint: string;
 }
 
-/** The prepared blocks of `file` in input order; the thread ends when the caller stops. */
+/**
+ * The thread, started before its input's config is known: loading its modules takes a
+ * process about as long as opening the store, so `enqueue -f` starts it first and the two
+ * overlap (bench/RESULTS.md). Until it is given a file it reads nothing.
+ */
+export class PreparingThread {
+  private readonly thread = new Worker(new URL("./prepare-thread.ts", import.meta.url).href);
+  private readonly reports: ThreadReport[] = [];
+  private wake: (() => void) | null = null;
+  private stopped = false;
+
+  constructor() {
+    this.thread.onmessage = (event: MessageEvent<ThreadReport>) => this.arrive(event.data);
+    this.thread.onerror = (event: ErrorEvent) => this.arrive({ kind: "failed", message: event.message });
+    // A thread that ended without a word would otherwise leave this one waiting for ever.
+    (this.thread as unknown as EventTarget).addEventListener("close", () =>
+      this.arrive({ kind: "failed", message: "the thread ended before the input did" }),
+    );
+  }
+
+  private arrive(report: ThreadReport): void {
+    this.reports.push(report);
+    this.wake?.();
+    this.wake = null;
+  }
+
+  send(request: ThreadRequest): void {
+    this.thread.postMessage(request);
+  }
+
+  async nextReport(): Promise<ThreadReport> {
+    while (this.reports.length === 0) await new Promise<void>((resolve) => (this.wake = resolve));
+    return this.reports.shift() as ThreadReport;
+  }
+
+  /** Ends the thread; a second call does nothing. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.thread.terminate();
+  }
+}
+
+/**
+ * The prepared blocks of `file` in input order, from `given` (default: a thread started at
+ * the first block asked for); the thread ends when the caller stops.
+ */
 export async function* preparedAhead(
   file: InputFile,
   name: string,
   config: QueueConfig,
   now: number,
+  given?: PreparingThread,
 ): AsyncGenerator<PreparedLine[]> {
-  const thread = new Worker(new URL("./prepare-thread.ts", import.meta.url).href);
-  const reports: ThreadReport[] = [];
-  let wake: (() => void) | null = null;
-  const arrive = (report: ThreadReport) => {
-    reports.push(report);
-    wake?.();
-    wake = null;
-  };
-  thread.onmessage = (event: MessageEvent<ThreadReport>) => arrive(event.data);
-  thread.onerror = (event: ErrorEvent) => arrive({ kind: "failed", message: event.message });
-  // A thread that ended without a word would otherwise leave this one waiting for ever.
-  (thread as unknown as EventTarget).addEventListener("close", () =>
-    arrive({ kind: "failed", message: "the thread ended before the input did" }),
-  );
+  // Made here, not as a default argument: that would start the thread when the generator is
+  // made, and a caller that fails before asking for a block would never stop it.
+  const thread = given ?? new PreparingThread();
   try {
-    const start: ThreadRequest = { kind: "start", ...file, name, config, now };
-    thread.postMessage(start);
+    thread.send({ kind: "start", ...file, name, config, now });
     for (;;) {
-      while (reports.length === 0) await new Promise<void>((resolve) => (wake = resolve));
-      const report = reports.shift() as ThreadReport;
+      const report = await thread.nextReport();
       if (report.kind === "end") return;
       if (report.kind === "refused") throw new UserError(report.message, report.hint, report.exitCode);
       if (report.kind === "failed") throw threadFailure(name, report);
-      const taken: ThreadRequest = { kind: "taken" };
-      thread.postMessage(taken);
+      thread.send({ kind: "taken" });
       yield unpackBlock(report.block);
     }
   } finally {
-    thread.terminate();
+    thread.stop();
   }
 }
 

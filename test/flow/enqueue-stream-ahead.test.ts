@@ -16,6 +16,7 @@ import { readInput } from "../../src/flow/enqueue-input.ts";
 import { enqueueStream } from "../../src/flow/enqueue-stream.ts";
 import { preparedAhead } from "../../src/flow/prepared-ahead.ts";
 import type { Store } from "../../src/store/store.ts";
+import { CLI_PATH } from "../helpers/cli.ts";
 import { seededRandom, testSeed } from "../helpers/seed.ts";
 import { forEachBackend } from "./helpers.ts";
 
@@ -159,5 +160,30 @@ test("a failure of the thread's own is a bug report whose stack shows where, on 
     expect(failure?.message).toStartWith("preparing jobs.ndjson failed: ");
     const [, onThread] = (failure?.stack ?? "").split("\non the preparing thread:\n");
     expect(onThread).toContain("prepareJob");
+  });
+});
+
+test("enqueue -f of a large file exits when its store cannot open: the thread it started early is stopped", async () => {
+  await withFile(randomLines(SEED + 3, 30_000), async (path) => {
+    expect(statSync(path).size).toBeGreaterThan(1 << 20);
+    const folder = mkdtempSync(join(tmpdir(), "queuectl-ahead-home-"));
+    try {
+      // A leaked thread keeps the process alive: the deadline turns that into a kill.
+      const child = Bun.spawn(
+        ["bun", CLI_PATH, "enqueue", "-f", path, "--db", join(folder, "none", "jobs.db")],
+        {
+          env: { ...process.env, QUEUECTL_HOME: folder },
+          stdout: "ignore",
+          stderr: "pipe",
+          timeout: 30_000,
+        },
+      );
+      const stderr = await new Response(child.stderr).text();
+      expect(await child.exited).toBe(2);
+      expect(child.signalCode).toBeNull();
+      expect(stderr).toContain("does not exist");
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 });

@@ -60,7 +60,7 @@ describe("bulk input on SQLite", () => {
       // MEMORY is 2; the default (0) lets sorts of large reads spill to disk again.
       expect(during).toEqual([2, 2]);
       expect(tempStore(store)).toBe(0);
-      expect(caches).toEqual([-4000, -4000]);
+      expect(caches).toEqual([-1000, -1000]);
       expect(cacheSize(store)).toBe(-16000);
       expect((await store.jobCounts()).total).toBe(1);
     } finally {

@@ -65,7 +65,7 @@ const DEFAULT_BUSY_TIMEOUT_MS = 15_000;
 const CACHE_KIB = 16_000;
 
 /** Bulk input's page cache: its pages are written once, so more only grows the process (bench/RESULTS.md). */
-const STREAM_CACHE_KIB = 4_000;
+const STREAM_CACHE_KIB = 1_000;
 
 /**
  * The environment can shorten the wait so that a test (or a script that would rather fail

@@ -1,0 +1,103 @@
+/**
+ * Bulk input is decoded a chunk at a time and split into lines (core/text-lines.ts). However
+ * the bytes are cut into chunks, in the middle of a character or of a line, the lines are the
+ * ones decoding the whole input at once gives; bytes that are not text are refused. The
+ * inputs and their cuts are random, from a printed seed.
+ */
+
+import { expect, test } from "bun:test";
+import { UserError } from "../../src/core/errors.ts";
+import { textLines } from "../../src/core/text-lines.ts";
+import { seededRandom, testSeed } from "../helpers/seed.ts";
+
+const SEED = testSeed("text-lines");
+
+async function* asChunks(parts: Uint8Array[]): AsyncGenerator<Uint8Array> {
+  for (const part of parts) yield part;
+}
+
+/** `bytes` cut at random places, some cuts close together, some far apart. */
+function cutRandomly(bytes: Uint8Array, random: () => number): Uint8Array[] {
+  // The first chunk tells the encoding by its first bytes, as a file's first read always can.
+  const parts: Uint8Array[] = [bytes.slice(0, 4)];
+  let at = 4;
+  while (at < bytes.length) {
+    const size = random() < 0.5 ? 1 + Math.floor(random() * 4) : 1 + Math.floor(random() * 400);
+    parts.push(bytes.slice(at, at + size));
+    at += size;
+  }
+  return parts;
+}
+
+async function linesOf(parts: Uint8Array[]): Promise<{ first: number; lines: string[] }> {
+  const lines: string[] = [];
+  let first = 0;
+  for await (const block of textLines(asChunks(parts), "jobs.ndjson")) {
+    if (first === 0) first = block.first;
+    expect(block.first).toBe(first + lines.length);
+    lines.push(...block.lines);
+  }
+  return { first, lines };
+}
+
+/** Text with characters of one to four UTF-8 bytes, a U+FEFF inside a line, long and empty lines. */
+function randomText(random: () => number): string {
+  const pieces = ["a", "é", "€", "😀", "\uFEFF", '{"id":"x"}', "\r", " ", "\n", "\n"];
+  let text = "";
+  const length = Math.floor(random() * 3000);
+  for (let index = 0; index < length; index++) text += pieces[Math.floor(random() * pieces.length)];
+  if (random() < 0.3) text += "z".repeat(2000);
+  return text;
+}
+
+test("however the bytes are cut, the lines are those of the whole text", async () => {
+  const random = seededRandom(SEED);
+  for (let round = 0; round < 200; round++) {
+    const text = randomText(random);
+    const withMark = random() < 0.3;
+    const bytes = new TextEncoder().encode(withMark ? `\uFEFF${text}` : text);
+    const { first, lines } = await linesOf(cutRandomly(bytes, random));
+    // A leading U+FEFF is the byte-order mark and dropped, every other one kept; a last
+    // "\n" ends the last line rather than starting an empty one.
+    let expected = !withMark && text.startsWith("\uFEFF") ? text.slice(1) : text;
+    if (expected.endsWith("\n")) expected = expected.slice(0, -1);
+    expect(lines.join("\n")).toBe(expected);
+    if (lines.length > 0) expect(first).toBe(1);
+  }
+});
+
+test("a line longer than many chunks comes whole", async () => {
+  const line = "é".repeat(300_000);
+  const bytes = new TextEncoder().encode(`${line}\nnext`);
+  const parts: Uint8Array[] = [];
+  for (let at = 0; at < bytes.length; at += 4093) parts.push(bytes.slice(at, at + 4093));
+  expect((await linesOf(parts)).lines).toEqual([line, "next"]);
+});
+
+test("bytes that are not UTF-8 are refused, wherever the chunks are cut", async () => {
+  const random = seededRandom(SEED + 1);
+  for (const bad of [[0xff], [0xe2, 0x82], [0xc3]]) {
+    const bytes = new Uint8Array([...new TextEncoder().encode("ok\nfine "), ...bad, 0x0a, 0x61]);
+    const refusal = await linesOf(cutRandomly(bytes, random)).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    expect(refusal).toBeInstanceOf(UserError);
+    expect((refusal as UserError).message).toBe("jobs.ndjson is not UTF-8 text");
+  }
+  // A character cut short by the end of the input.
+  const cut = new Uint8Array([0x61, 0x0a, 0xe2, 0x82]);
+  await expect(linesOf([cut])).rejects.toThrow("jobs.ndjson is not UTF-8 text");
+});
+
+test("UTF-16 input with its byte-order mark is decoded across cuts", async () => {
+  const random = seededRandom(SEED + 2);
+  const text = '{"id":"a","command":"echo é"}\n{"id":"b","command":"😀"}';
+  const units = [0xff, 0xfe];
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    units.push(code & 0xff, code >> 8);
+  }
+  const { lines } = await linesOf(cutRandomly(new Uint8Array(units), random));
+  expect(lines).toEqual(text.split("\n"));
+});
