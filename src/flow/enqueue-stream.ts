@@ -21,9 +21,6 @@ import { assertSchedulesNew, type EnqueueResult, findCanceledAtOnce, storeSchedu
 import { type InputFile, type PreparingThread, preparedAhead } from "./prepared-ahead.ts";
 import { type PreparedLine, prepareBlock } from "./prepared-block.ts";
 
-/** Jobs per store batch: large enough to amortize a round trip, small enough to stay light. */
-const BATCH = 5000;
-
 /**
  * From this size on, an input's lines are prepared on a thread of their own: starting one
  * costs a few milliseconds, about what preparing 5,000 lines does.
@@ -122,7 +119,7 @@ export async function enqueueStream(
         // The first id always: a one-job file is reported by its id.
         if (options.keepIds || ids.length === 0) ids.push(id);
         batch.push(row);
-        if (batch.length >= BATCH) {
+        if (batch.length >= store.streamBatchRows) {
           yield batch;
           batch = [];
         }

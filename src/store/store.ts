@@ -39,6 +39,11 @@ export interface Store {
   readonly backend: "sqlite" | "postgres";
   /** Where the store lives, for messages (never includes a password). */
   readonly location: string;
+  /**
+   * Rows per batch of a streamed insert that suit this store: SQLite writes each batch as
+   * it comes, so small ones keep it busy; PostgreSQL pays two round trips a batch.
+   */
+  readonly streamBatchRows: number;
   close(): Promise<void>;
 
   /**

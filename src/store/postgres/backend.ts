@@ -72,6 +72,8 @@ type Notify = () => Promise<void>;
 
 export class PostgresStore implements Store {
   readonly backend = "postgres" as const;
+  // One COPY and one check of schedule ids per batch: large enough to amortize them.
+  readonly streamBatchRows = 5000;
   readonly location: string;
   /** The schema holding the tables (`?schema=`, else the server's current_schema()). */
   readonly schema: string;

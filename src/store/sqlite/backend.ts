@@ -68,6 +68,9 @@ export async function openSqliteStore(path: string, options: SqliteOptions = {})
 
 export class SqliteStore implements Store {
   readonly backend = "sqlite" as const;
+  // About one prepared block (flow/prepared-block.ts): 5,000 kept SQLite waiting for the
+  // first five blocks, then writing in bursts (enqueue -f of 100,000 jobs: 700 -> 670 ms).
+  readonly streamBatchRows = 1000;
   readonly location: string;
   private readonly connection: SqliteConnection;
   private readonly db: Database;
