@@ -35,6 +35,19 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/** What JSON.stringify escapes in a string: quotes, backslashes, control characters, lone surrogates. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what JSON escapes
+const JSON_ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/**
+ * JSON.stringify of a string, byte for byte. Nearly every id and command needs no escape,
+ * and quoting those directly costs about half as much: a bulk enqueue does it twice a job.
+ * Any surrogate goes to JSON.stringify, which knows a pair from a lone one.
+ */
+function jsonString(text: string): string {
+  return JSON_ESCAPED.test(text) ? JSON.stringify(text) : `"${text}"`;
+}
+
 /** Each spec field's bit: the fields a spec holds make one number, its shape. */
 const FIELD_BITS = new Map<string, number>(SPEC_FIELDS.map((key, index) => [key, 2 ** index]));
 
@@ -72,7 +85,7 @@ function specCanonicalJson(spec: JobSpec): string {
     const value = fields[key];
     if (value === undefined) continue;
     if (text.length > 1) text += ",";
-    text += prefix + (typeof value === "string" ? JSON.stringify(value) : canonicalJson(value));
+    text += prefix + (typeof value === "string" ? jsonString(value) : canonicalJson(value));
   }
   return `${text}}`;
 }
