@@ -206,7 +206,8 @@ export function registerLogs(cli: CAC): void {
             );
             return;
           }
-          // The tail keeps both streams in the order they came: printed as stderr alone, a
+          // The tail keeps both streams together (as they came, but for a job that ended
+          // within 20 ms, read after it exited: stdout first): printed as stderr alone, a
           // script would take the job's stdout for its errors.
           if (options.stderr) {
             throw new UserError(
@@ -214,7 +215,7 @@ export function registerLogs(cli: CAC): void {
               `run \`queuectl logs ${job.id} --stderr\` on host ${attempt.host}, or leave --stderr out to see both streams here`,
             );
           }
-          note(`(the last few KB kept in the store, stdout and stderr as they came; ${where})`);
+          note(`(the last few KB kept in the store, stdout and stderr together; ${where})`);
           process.stdout.write(safeText(attempt.output_tail ?? "", true));
           return;
         }

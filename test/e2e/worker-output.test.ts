@@ -141,7 +141,7 @@ describe("job output", () => {
     const result = await runCli(["logs", "homeless"], { env: other });
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toBe("OUT1\nERR1\n");
-    expect(result.stderr).toContain("stdout and stderr as they came");
+    expect(result.stderr).toContain("stdout and stderr together");
     expect(result.stderr).toContain("(removed, or written under another QUEUECTL_HOME)");
     const onlyErrors = await runCli(["logs", "homeless", "--stderr"], { env: other });
     expect(onlyErrors.exitCode).toBe(2);
