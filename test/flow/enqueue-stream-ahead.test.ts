@@ -24,8 +24,11 @@ setDefaultTimeout(60_000);
 
 const SEED = testSeed("enqueue-stream-ahead");
 
-/** Lines of every kind a bulk file holds: plain, with defaults written out, spaced, blank. */
-function randomLines(seed: number, count: number): string[] {
+/**
+ * Lines of every kind a bulk file holds: plain, with defaults written out, spaced, blank.
+ * `plain` leaves out schedules and `after`; `variety` is how often each optional field is set.
+ */
+function randomLines(seed: number, count: number, { plain = false, variety = 0.3 } = {}): string[] {
   const random = seededRandom(seed);
   const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)] as T;
   const lines: string[] = [];
@@ -34,16 +37,16 @@ function randomLines(seed: number, count: number): string[] {
       id: `job-${index}`,
       command: pick(["true", ["echo", "hi"], "echo é"]),
     };
-    if (random() < 0.3) job.max_retries = pick([0, 3, 5]);
-    if (random() < 0.3) job.priority = pick([0, 1, -2]);
-    if (random() < 0.3) job.queue = pick(["default", "mail", "video"]);
-    if (random() < 0.3) job.tags = pick([[], ["b", "a"], ["night"]]);
-    if (random() < 0.2) job.delay = pick(["0s", "5m"]);
-    if (random() < 0.2) job.env = { Z: "1", A: pick(["x", 2]) };
-    if (random() < 0.1 && index > 0) job.after = [`job-${Math.floor(random() * index)}`];
+    if (random() < variety) job.max_retries = pick([0, 3, 5]);
+    if (random() < variety) job.priority = pick([0, 1, -2]);
+    if (random() < variety) job.queue = pick(["default", "mail", "video"]);
+    if (random() < variety) job.tags = pick([[], ["b", "a"], ["night"]]);
+    if (random() < variety) job.delay = pick(["0s", "5m"]);
+    if (random() < variety) job.env = { Z: "1", A: pick(["x", 2]) };
+    if (!plain && random() < 0.1 && index > 0) job.after = [`job-${Math.floor(random() * index)}`];
     const text = random() < 0.1 ? JSON.stringify(job, null, 1).replaceAll("\n", "") : JSON.stringify(job);
     lines.push(text);
-    if (random() < 0.02)
+    if (!plain && random() < 0.02)
       lines.push(JSON.stringify({ id: `every-${index}`, command: "true", schedule: "0 * * * *" }));
     if (random() < 0.02) lines.push("");
   }
@@ -125,6 +128,18 @@ forEachBackend((backend) => {
     });
   });
 
+  test("a file of plain jobs, mostly alike, stores the same on either thread", async () => {
+    // Mostly alike, so that most hundreds of rows share their columns in one statement.
+    await withFile(randomLines(SEED + 4, 12_000, { plain: true, variety: 0.002 }), async (path) => {
+      const here = await backend.store(2);
+      const inline = await enqueueFile(here, path, false);
+      const there = await backend.store(2);
+      const ahead = await enqueueFile(there, path, true);
+      expect(ahead).toEqual(inline);
+      expect(await stored(there)).toEqual(await stored(here));
+    });
+  });
+
   test("a bad line or a repeated id is refused alike on either thread, and nothing is stored", async () => {
     const lines = randomLines(SEED + 1, 8_000).filter((line) => !line.includes("schedule"));
     const bad = [...lines];
@@ -134,7 +149,10 @@ forEachBackend((backend) => {
     // Nested deeper than a second thread's stack reaches: refused by the same check.
     const deep = [...lines];
     deep[5_000] = `{"id":"deep","command":"true","env":${"[".repeat(28_000)}${"]".repeat(28_000)}}`;
-    for (const input of [bad, repeated, deep]) {
+    // Plain jobs, all alike: whole hundreds of rows in one statement, a repeated id among them.
+    const plainRepeated = randomLines(SEED + 5, 8_000, { plain: true, variety: 0 });
+    plainRepeated[6_000] = JSON.stringify({ id: "job-12", command: "true" });
+    for (const input of [bad, repeated, deep, plainRepeated]) {
       await withFile(input, async (path) => {
         const here = await backend.store();
         const there = await backend.store();
@@ -144,6 +162,30 @@ forEachBackend((backend) => {
         expect((await there.jobCounts()).total).toBe(0);
       });
     }
+  });
+
+  test("a plain file repeating an id already stored is refused whole, naming its line, on either thread", async () => {
+    const lines = randomLines(SEED + 6, 6_000, { plain: true, variety: 0 });
+    lines[4_321] = JSON.stringify({ id: "kept", command: "true" });
+    await withFile(lines, async (path) => {
+      const here = await backend.store();
+      const there = await backend.store();
+      for (const store of [here, there])
+        await enqueuePrepared(
+          store,
+          prepareJobs(
+            parseJobInput('{"id":"kept","command":"true"}', "a", "json"),
+            "a",
+            resolveConfig({}),
+            NOW,
+          ),
+          NOW,
+        );
+      const inline = await refusalOf(enqueueFile(here, path, false));
+      expect(await refusalOf(enqueueFile(there, path, true))).toBe(inline);
+      expect(inline).toContain('line 4322: job id "kept" already exists');
+      expect((await there.jobCounts()).total).toBe(1);
+    });
   });
 });
 
