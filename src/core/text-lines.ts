@@ -65,14 +65,8 @@ class Utf8Pieces {
 
   private withCarried(bytes: Uint8Array): Uint8Array {
     if (this.carried.length === 0) return bytes;
-    const parts = [...this.carried, bytes];
+    const joined = Buffer.concat([...this.carried, bytes]);
     this.carried = [];
-    const joined = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-    let at = 0;
-    for (const part of parts) {
-      joined.set(part, at);
-      at += part.length;
-    }
     return joined;
   }
 

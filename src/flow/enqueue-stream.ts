@@ -68,11 +68,12 @@ async function* preparedLines(
 /** The file to prepare on a second thread, when `input` is read from one large enough. */
 export function shouldPrepareAhead(
   input: StreamedInput,
-  options: Pick<StreamOptions, "prepareAhead">,
+  options: Pick<StreamOptions, "prepareAhead" | "preparingThread">,
 ): InputFile | null {
   const { file } = input;
   if (file === undefined || options.prepareAhead === false) return null;
-  if (options.prepareAhead === true) return file;
+  // A caller that started a thread has made this check already: the file is not read again.
+  if (options.prepareAhead === true || options.preparingThread !== undefined) return file;
   try {
     return statSync(file.path).size >= PREPARE_AHEAD_BYTES ? file : null;
   } catch {
