@@ -8,16 +8,8 @@ import type { JobOrigin } from "./dependencies.ts";
 import { UserError } from "./errors.ts";
 import { findDuplicateJsonKey, isNdjsonText, jsonErrorOffset } from "./json-text.ts";
 import { firstRunAt, generateJobId, type JobSpec, normalizeSpec, specRevision } from "./spec.ts";
-import {
-  documentValue,
-  firstLine,
-  invalidYamlMessage,
-  keyText,
-  linePosition,
-  readYaml,
-  type YamlDocument,
-  yamlLibrary,
-} from "./yaml-text.ts";
+import { documentValue, keyText, YamlAliasError, type YamlDocument, yamlLibrary } from "./yaml-aliases.ts";
+import { firstLine, invalidYamlMessage, linePosition, readYaml } from "./yaml-text.ts";
 
 export interface JobInputItem {
   value: unknown;
@@ -115,6 +107,10 @@ function parseYaml(text: string, name: string): JobInputItem[] {
     try {
       value = documentValue(doc);
     } catch (error) {
+      if (error instanceof YamlAliasError) {
+        const { line, column } = yaml.place(error.offset);
+        throw new UserError(`${name}:${line}:${column}: ${error.message}`, error.hint);
+      }
       throw new UserError(
         `${name}: ${firstLine((error as Error).message)}`,
         "YAML aliases are limited; write the jobs out",

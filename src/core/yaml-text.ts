@@ -3,35 +3,19 @@
  * (src/jobfiles/parse.ts) and a jobs folder's settings (src/jobfiles/folder-settings.ts).
  * Every reader gets the same parser options (repeated keys refused, YAML 1.1 merge keys
  * `<<` read, errors without the library's multi-line excerpt), the same one-line messages
- * with line and column, and the same caps on alias and merge expansion.
+ * with line and column, and the same caps on alias and merge expansion (yaml-aliases.ts).
  */
 
 import type * as YamlModule from "yaml";
-import type { Alias, Node, Pair, YAMLMap } from "yaml";
+import type { Node } from "yaml";
 import { withOneStackOverflow } from "./nesting-depth.ts";
-
-export type YamlLibrary = typeof YamlModule;
-export type YamlDocument = ReturnType<YamlLibrary["parseAllDocuments"]>[number];
-
-/** YAML alias expansions allowed per document; a "billion laughs" document fails fast at this cap. */
-const MAX_ALIAS_COUNT = 100;
-/**
- * Values merge keys may copy per document. Unlike an alias, which reads as one shared value,
- * each merge copies its mapping whole, so the alias cap alone let a 1 MiB file of 99 merges
- * of one large mapping take seconds to read. Real files merge a handful of fields per job.
- */
-export const MAX_MERGED_VALUES = 100_000;
-
-let library: YamlLibrary | undefined;
-/**
- * The YAML library, loaded at first use: it costs more start-up time (~20 ms) than the whole
- * rest of `queuectl enqueue '<json>'`, and a sync whose files all come from its read index
- * never needs it.
- */
-export function yamlLibrary(): YamlLibrary {
-  library ??= require("yaml") as YamlLibrary;
-  return library;
-}
+import {
+  isMergeKey,
+  mergeSources,
+  type YamlDocument,
+  type YamlLibrary,
+  yamlLibrary,
+} from "./yaml-aliases.ts";
 
 export interface TextPlace {
   line: number;
@@ -171,176 +155,6 @@ function addShapeErrors(yaml: YamlLibrary, doc: YamlDocument): void {
     for (let i = node.items.length - 1; i >= 0; i--) stack.push(node.items[i]);
   }
   if (added) doc.errors.sort((a, b) => a.pos[0] - b.pos[0]);
-}
-
-/** A document's value; throws when it expands more aliases or merges than a job could need. */
-export function documentValue(doc: YamlDocument): unknown {
-  if (anchorsOf(doc).merges.length > 0) checkMerges(doc);
-  return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
-}
-
-/** Thrown for a merge key the document cannot be read with; `offset` is where it is written. */
-export class MergeKeyError extends Error {
-  constructor(
-    message: string,
-    readonly hint: string,
-    readonly offset: number,
-  ) {
-    super(message);
-  }
-}
-
-/** Whether `key` is a merge key: a plain `<<`, which the parser reads as a symbol. */
-export function isMergeKey(key: unknown): boolean {
-  return yamlLibrary().isScalar(key) && typeof key.value === "symbol";
-}
-
-/** A mapping key as text: `<<` for a merge key, "" for a null one (`~:`), as the parser's values name it. */
-export function keyText(key: unknown): string {
-  if (isMergeKey(key)) return "<<";
-  const value = yamlLibrary().isScalar(key) ? key.value : key;
-  return value === null || value === undefined ? "" : String(value);
-}
-
-interface Anchors {
-  /** What each alias stands for: the last node before it with its anchor. */
-  targets: Map<Alias, Node>;
-  /** Every pair whose key is a merge key, each once. */
-  merges: Pair[];
-}
-
-const anchorsByDocument = new WeakMap<YamlDocument, Anchors>();
-
-/**
- * One walk of the document for every alias in it. The library's own `resolve` walks the
- * whole document for each alias it is asked about, which made a lookup per job quadratic.
- * The walk is our own, in document order with a stack: the library's `visit` copies the path
- * to every node, quadratic in depth (a hostile `- - - … x` of 5,000 levels took seconds).
- */
-function anchorsOf(doc: YamlDocument): Anchors {
-  const known = anchorsByDocument.get(doc);
-  if (known) return known;
-  const yaml = yamlLibrary();
-  const anchors: Anchors = { targets: new Map(), merges: [] };
-  const latest = new Map<string, Node>();
-  const stack: unknown[] = [doc.contents];
-  while (stack.length > 0) {
-    const node = stack.pop();
-    if (yaml.isPair(node)) {
-      if (isMergeKey(node.key)) anchors.merges.push(node as Pair);
-      stack.push(node.value, node.key);
-      continue;
-    }
-    if (yaml.isAlias(node)) {
-      const target = latest.get(node.source);
-      if (target) anchors.targets.set(node, target);
-      continue;
-    }
-    if (!yaml.isNode(node)) continue;
-    if (node.anchor) latest.set(node.anchor, node);
-    if (yaml.isCollection(node)) for (let i = node.items.length - 1; i >= 0; i--) stack.push(node.items[i]);
-  }
-  anchorsByDocument.set(doc, anchors);
-  return anchors;
-}
-
-/** The node an alias stands for (itself when its anchor is not set before it); any other node as it is. */
-export function resolveNode(node: unknown, doc: YamlDocument): unknown {
-  return yamlLibrary().isAlias(node) ? (anchorsOf(doc).targets.get(node) ?? node) : node;
-}
-
-/** The mappings a merge key's value brings in, first one first: a mapping, an alias of one, or a list of them. */
-function mergeSources(value: unknown, doc: YamlDocument): unknown[] {
-  const resolved = resolveNode(value, doc);
-  return yamlLibrary().isSeq(resolved) ? resolved.items.map((item) => resolveNode(item, doc)) : [resolved];
-}
-
-/**
- * The pair that gives `map` its `key`, as merge keys resolve it: a key the mapping writes
- * wins over a merged one, and an earlier merge source over a later one.
- */
-export function mapPair(
-  map: YAMLMap,
-  key: string,
-  doc: YamlDocument,
-  seen = new Set<unknown>(),
-): Pair | null {
-  const yaml = yamlLibrary();
-  seen.add(map);
-  const own = map.items.find((pair) => !isMergeKey(pair.key) && keyText(pair.key) === key);
-  if (own) return own;
-  for (const pair of map.items) {
-    if (!isMergeKey(pair.key)) continue;
-    for (const source of mergeSources(pair.value, doc)) {
-      if (!yaml.isMap(source) || seen.has(source)) continue;
-      const found = mapPair(source, key, doc, seen);
-      if (found) return found;
-    }
-  }
-  return null;
-}
-
-/**
- * Refuses what the library would fail on without a place (a merge of something other than
- * a mapping, an alias without its anchor, a mapping merged into itself), and a document
- * whose merges copy more than MAX_MERGED_VALUES values: each merge copies every value of
- * its mappings, and again every value that the merges in them copy.
- */
-function checkMerges(doc: YamlDocument): void {
-  const yaml = yamlLibrary();
-  const sizes = new Map<unknown, number>();
-  const open = new Set<unknown>();
-  const mergedMaps = (pair: Pair): YAMLMap[] => {
-    const offset = (pair.key as Node).range?.[0] ?? 0;
-    return mergeSources(pair.value, doc).map((source) => {
-      if (yaml.isAlias(source))
-        throw new MergeKeyError(
-          `the alias *${source.source} has no anchor &${source.source} before it`,
-          `anchor the mapping to merge (\`name: &${source.source} {…}\`) above the merge key`,
-          offset,
-        );
-      if (!yaml.isMap(source))
-        throw new MergeKeyError(
-          "a merge key (`<<`) takes a mapping, an alias of one, or a list of them",
-          "e.g. `<<: *defaults`, with `defaults: &defaults {max_retries: 2}` above it",
-          offset,
-        );
-      if (open.has(source))
-        throw new MergeKeyError(
-          "a mapping merges itself (`<<`)",
-          "merge another mapping than the one the merge key sits in",
-          offset,
-        );
-      return source;
-    });
-  };
-  const sizeOf = (node: unknown): number => {
-    if (!yaml.isCollection(node)) return 1;
-    const known = sizes.get(node);
-    if (known !== undefined) return known;
-    open.add(node);
-    let size = 1;
-    for (const item of node.items) {
-      if (!yaml.isPair(item)) size += sizeOf(item);
-      else if (!isMergeKey(item.key)) size += sizeOf(item.key) + sizeOf(item.value);
-      else for (const source of mergedMaps(item)) size += sizeOf(source);
-      if (size > MAX_MERGED_VALUES) break;
-    }
-    open.delete(node);
-    sizes.set(node, size);
-    return size;
-  };
-  let copied = 0;
-  for (const pair of anchorsOf(doc).merges) {
-    for (const source of mergedMaps(pair)) copied += sizeOf(source);
-    if (copied > MAX_MERGED_VALUES) break;
-  }
-  if (copied > MAX_MERGED_VALUES)
-    throw new MergeKeyError(
-      `merge keys (\`<<\`) copy more than ${MAX_MERGED_VALUES} values`,
-      "merge fewer or smaller mappings, or write the jobs out",
-      (doc.contents as Node | null)?.range?.[0] ?? 0,
-    );
 }
 
 /** `name:3:5: invalid YAML (…)`: the first syntax error, with the place it sits. */

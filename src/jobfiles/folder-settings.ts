@@ -14,7 +14,8 @@ import { join } from "node:path";
 import { nearestName, UserError } from "../core/errors.ts";
 import { QUEUE_NAME_PATTERN } from "../core/spec-fields.ts";
 import { encodingOf } from "../core/text-lines.ts";
-import { documentValue, firstLine, invalidYamlMessage, readYaml } from "../core/yaml-text.ts";
+import { documentValue } from "../core/yaml-aliases.ts";
+import { firstLine, invalidYamlMessage, readYaml } from "../core/yaml-text.ts";
 
 export const SETTINGS_FILE = ".queuectl.yaml";
 // A namespace is named like a queue, so the two cannot drift apart.

@@ -23,17 +23,14 @@ import { isNdjsonText, jsonErrorOffset } from "../core/json-text.ts";
 import type { JobSpec } from "../core/spec.ts";
 import {
   documentValue,
-  firstLine,
   keyText,
-  linePosition,
-  MergeKeyError,
   mapPair,
-  readYaml,
   resolveNode,
-  type TextPlace,
+  YamlAliasError,
   type YamlDocument,
   yamlLibrary as yaml,
-} from "../core/yaml-text.ts";
+} from "../core/yaml-aliases.ts";
+import { firstLine, linePosition, readYaml, type TextPlace } from "../core/yaml-text.ts";
 import { type MatrixOrigin, readDeclaration } from "./declaration.ts";
 import { duplicateIdProblems, type IdPlace, type JobfileProblem } from "./problem.ts";
 
@@ -239,7 +236,7 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
     try {
       value = documentValue(doc);
     } catch (error) {
-      const merge = error instanceof MergeKeyError ? error : null;
+      const merge = error instanceof YamlAliasError ? error : null;
       report(
         merge?.offset ?? offsetOf(root),
         null,

@@ -49,7 +49,8 @@ export function duplicateIdProblems(declarations: readonly IdPlace[]): JobfilePr
         line: entry.line,
         column: entry.column,
         field: "id",
-        message: `id "${id}" is also declared at ${others.join(", ")}`,
+        // JSON quoting: an id may hold a line break, and a problem reads as one line.
+        message: `id ${JSON.stringify(id)} is also declared at ${others.join(", ")}`,
         hint: "ids must be unique across the folder; none of these files is applied until one is renamed",
       });
     }

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { documentValue, firstLine, invalidYamlMessage, readYaml } from "../../src/core/yaml-text.ts";
+import { documentValue } from "../../src/core/yaml-aliases.ts";
+import { firstLine, invalidYamlMessage, readYaml } from "../../src/core/yaml-text.ts";
 
 const values = (text: string, numbersAsWritten: "job fields" | "none") =>
   readYaml(text, { numbersAsWritten }).documents.map(documentValue);

@@ -8,7 +8,7 @@
 
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { specRevision } from "../../src/core/spec.ts";
-import { MAX_MERGED_VALUES } from "../../src/core/yaml-text.ts";
+import { MAX_MERGED_VALUES } from "../../src/core/yaml-aliases.ts";
 import { parseJobfile } from "../../src/jobfiles/parse.ts";
 import { forEachBackend, jobOf, sync } from "./helpers.ts";
 

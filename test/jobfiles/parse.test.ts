@@ -381,13 +381,3 @@ describe("an id taken from the file's path", () => {
     );
   });
 });
-
-describe("control characters in keys", () => {
-  test("a key holding a CR or a newline beside `jobs:` is named on one line, as every problem is", () => {
-    for (const text of ["jobs:\n  - command: x\n\r  priority: 5\n", 'jobs:\n  - command: x\n"x\\ny": 1\n']) {
-      const [problem] = parseJobfile(text, "f.yaml").problems;
-      expect(problem?.message).toEndWith("cannot sit next to `jobs:`");
-      expect(problem?.message).not.toMatch(/[\n\r]/);
-    }
-  });
-});
