@@ -84,7 +84,8 @@ export async function runCliJson<T = unknown>(
 /** Polls `check` every `intervalMs` until it returns truthy or the deadline passes. */
 export async function waitFor<T>(
   check: () => T | Promise<T>,
-  options: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+  /** `what` as a function is read at the deadline: output gathered while waiting is shown whole. */
+  options: { timeoutMs?: number; intervalMs?: number; what?: string | (() => string) } = {},
 ): Promise<NonNullable<T>> {
   const deadline = Date.now() + (options.timeoutMs ?? 10_000);
   let last: T | undefined;
@@ -93,8 +94,9 @@ export async function waitFor<T>(
     if (last) return last as NonNullable<T>;
     await Bun.sleep(options.intervalMs ?? 25);
   }
+  const what = typeof options.what === "function" ? options.what() : options.what;
   throw new Error(
-    `timed out after ${options.timeoutMs ?? 10_000} ms waiting for ${options.what ?? "a condition"} (last: ${JSON.stringify(last)})`,
+    `timed out after ${options.timeoutMs ?? 10_000} ms waiting for ${what ?? "a condition"} (last: ${JSON.stringify(last)})`,
   );
 }
 

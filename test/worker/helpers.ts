@@ -79,7 +79,7 @@ export class ForegroundWorker {
   async waitForOutput(fragment: string, timeoutMs = 20_000): Promise<void> {
     await waitFor(() => this.output.includes(fragment), {
       timeoutMs,
-      what: `worker output "${fragment}" (output so far: ${this.output})`,
+      what: () => `worker output "${fragment}" (its output: ${this.output})`,
     });
   }
 
