@@ -198,7 +198,7 @@ export function queueNamesOption(value: unknown): string[] | null {
 }
 
 export const PREFETCH_HELP =
-  "Most jobs claimed ahead of a free slot while runs are short, started the moment a run ends; 0 turns it off (default: 8)";
+  "Most jobs claimed ahead of a free slot while runs are short, started the moment a run ends; 0 turns it off (default: 8 on SQLite, 32 on PostgreSQL)";
 
 /** The flags `worker run` and `worker start` share. */
 export interface WorkerFlags extends GlobalOptions {

@@ -73,7 +73,7 @@ export class Worker {
     this.now = () => clock.now();
     this.pid = options.pid ?? process.pid;
     this.gate = new RunGate(options.concurrency, options.aheadHoldMs);
-    this.prefetch = options.prefetch ?? DEFAULT_PREFETCH;
+    this.prefetch = options.prefetch ?? DEFAULT_PREFETCH[options.store.backend];
     this.completions = new CompletionQueue(options.concurrency, () => this.poke(), options.lingerMaxMs);
     this.id = newWorkerId(options.host, this.pid);
     this.slots = new AttemptBook(

@@ -15,7 +15,7 @@ export interface WorkerOptions {
   host: string;
   /** Jobs run at once by this process. */
   concurrency: number;
-  /** The most jobs claimed ahead of a free slot while runs are short (run-gate.ts); 0 turns it off. Default 8. */
+  /** The most jobs claimed ahead of a free slot while runs are short (run-gate.ts); 0 turns it off. Default 8 on SQLite, 32 on PostgreSQL (DEFAULT_PREFETCH). */
   prefetch?: number;
   /** How long a job claimed ahead may wait to start; tests lengthen it. Default AHEAD_HOLD_MS (250 ms). */
   aheadHoldMs?: number;

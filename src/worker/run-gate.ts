@@ -14,13 +14,25 @@
  * - a stop before the start means no start, and the place it waited for goes to the next.
  */
 
+import type { Store } from "../store/store.ts";
 import { notStarted, type RunningJob } from "./run.ts";
 
 /** A job claimed ahead that has not started by then goes back to pending (RunGate's default). */
 export const AHEAD_HOLD_MS = 250;
 
-/** Jobs claimed ahead by default (`--prefetch`), fewer when runs are longer (claimsAhead). */
-export const DEFAULT_PREFETCH = 8;
+/**
+ * Jobs claimed ahead by default (`--prefetch`), fewer when runs are longer (claimsAhead).
+ * They keep the slots busy while a round records what ended and claims the next: a round
+ * on SQLite takes a fraction of a millisecond, one on PostgreSQL a network round trip and
+ * the server's flush of its commit, several times a short job's run. With 8 ahead a
+ * PostgreSQL worker running `true` jobs left both cores of a two-core machine idle a fifth
+ * of the time; 32 ran the same 5,000 jobs 15-20 % sooner at 2 and 4 slots, and made no
+ * difference beyond the noise on SQLite (bench/RESULTS.md).
+ */
+export const DEFAULT_PREFETCH = { sqlite: 8, postgres: 32 } as const satisfies Record<
+  Store["backend"],
+  number
+>;
 
 interface Ticket {
   /** Whether it had to wait in line. */

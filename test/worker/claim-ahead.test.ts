@@ -12,7 +12,7 @@ import type { Job } from "../../src/core/job.ts";
 import { AttemptBook, claimedSlot } from "../../src/worker/attempts.ts";
 import { COMPLETION_LINGER_MAX_MS, keepLingering } from "../../src/worker/completion-queue.ts";
 import { KILLED_BY_USER, killJobs } from "../../src/worker/kill.ts";
-import type { QueuedRun } from "../../src/worker/run-gate.ts";
+import { DEFAULT_PREFETCH, type QueuedRun } from "../../src/worker/run-gate.ts";
 import { waitFor } from "../helpers/cli.ts";
 import { backends, watchedRounds, withQueue } from "./in-process.ts";
 
@@ -204,6 +204,23 @@ for (const backend of backends) {
         expect((await store.attemptList({ jobId: "next" })).map((attempt) => attempt.error)).toEqual([
           KILLED_BY_USER,
         ]);
+      }),
+    );
+
+    test(
+      "without --prefetch a worker claims as far ahead as its store's default, and no further",
+      withQueue(backend, SETTINGS, async (h, store) => {
+        await h.enqueue(store, trueJobs("j", 80));
+        let most = 0;
+        const watched = watchedRounds(store, (params) => {
+          most = Math.max(most, params.claim?.limit ?? 0);
+        });
+        // A long hold, so that on a loaded machine `true` still counts as short enough to
+        // claim the whole default ahead (claimsAhead).
+        const { run } = h.start(watched, { concurrency: 1, aheadHoldMs: 20 * HOLD_MS, drain: true });
+        await run;
+        expect((await store.jobCounts()).completed).toBe(80);
+        expect(most).toBe(1 + DEFAULT_PREFETCH[store.backend]);
       }),
     );
 
