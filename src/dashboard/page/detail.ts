@@ -57,12 +57,14 @@ export class JobDetail {
   constructor(private readonly onChange: () => void) {
     byId("detail-close").addEventListener("click", () => this.dialog.close());
     this.dialog.addEventListener("close", () => {
+      // The close event comes a moment after the dialog closed: a detail opened meanwhile (a
+      // link followed right after the close) is open again, and keeps its job.
+      if (this.dialog.open) return;
       const closed = this.openId;
       this.openId = null;
       this.actions = null;
       clearTimeout(this.liveTimer);
-      // The close event comes a moment after the click: a link to another job followed
-      // meanwhile keeps its own #job= address.
+      // Only the address of the job that closed is cleared, never one set since.
       if (closed !== null && location.hash === `#job=${encodeURIComponent(closed)}`)
         history.replaceState(null, "", location.pathname + location.search);
     });
