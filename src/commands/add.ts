@@ -62,19 +62,20 @@ function listOption(option: string, values: string[] | undefined): string[] | un
 /** `--env A=1 --env B=2`: each name once, since a second value would silently win. */
 function envOption(values: string[] | undefined): Record<string, string> | undefined {
   if (values === undefined) return undefined;
-  const env: Record<string, string> = {};
+  const env = new Map<string, string>();
   for (const pair of values) {
     const equals = pair.indexOf("=");
     if (equals <= 0) {
       throw new UserError(`--env "${safeText(pair)}" is not NAME=VALUE`, "e.g. --env LOG_LEVEL=debug");
     }
     const name = pair.slice(0, equals);
-    if (Object.hasOwn(env, name)) {
+    if (env.has(name)) {
       throw new UserError(`--env sets ${safeText(name)} twice`, `give ${safeText(name)} one value`);
     }
-    env[name] = pair.slice(equals + 1);
+    env.set(name, pair.slice(equals + 1));
   }
-  return env;
+  // fromEntries defines each name as the object's own: `env[name] =` set the prototype for __proto__.
+  return Object.fromEntries(env);
 }
 
 /**

@@ -161,5 +161,16 @@ for (const backend of testStores("cli-add-options", "qc_add_options")) {
         await cli("purge", "--state", "dead", "--state", "canceled", "--older-than", "1d", "--dry-run"),
       );
     });
+
+    test("--env keeps every name, __proto__ and constructor included, as enqueue does", async () => {
+      succeeded(
+        await cli("add", "--id", "protos", "--env", "__proto__=1", "--env", "constructor=2", "--", "env"),
+      );
+      const job = await runCliJson<{ env: Record<string, string> }>(["show", "protos"], { env: home.env });
+      expect(Object.entries(job.env)).toEqual([
+        ["__proto__", "1"],
+        ["constructor", "2"],
+      ]);
+    });
   });
 }
