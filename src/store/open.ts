@@ -154,10 +154,18 @@ export async function openStore(options: OpenOptions = {}): Promise<Store> {
 function refuseNonDatabase(path: string): void {
   let header: string;
   try {
-    if (statSync(path).isDirectory()) {
+    const stats = statSync(path);
+    if (stats.isDirectory()) {
       throw new UserError(
         `the database ${withoutPassword(path)} is a folder, not a file`,
         `name a file in it, e.g. --db ${join(path, "jobs.db")}`,
+      );
+    }
+    // A FIFO would block the read below until something writes to it; a device is no database.
+    if (!stats.isFile()) {
+      throw new UserError(
+        `the database ${withoutPassword(path)} is not a regular file (a named pipe, a device or a socket)`,
+        "check --db or QUEUECTL_DB: it names the queue's database file, e.g. ~/.queuectl/jobs.db",
       );
     }
     header = readPrefix(path, SQLITE_HEADER.length);

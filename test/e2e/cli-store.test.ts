@@ -244,13 +244,18 @@ describe("broken databases", () => {
     expect(new Uint8Array(readFileSync(path))).toEqual(garbage);
   });
 
-  test("another file or a folder named by --db: exit 2, and the file keeps its bytes and its mode", async () => {
+  test("another file, a folder, a named pipe or a device named by --db: exit 2, and the file keeps its bytes and its mode", async () => {
     const notes = join(home.home, "notes.txt");
     writeFileSync(notes, "shopping list\n");
     chmodSync(notes, 0o644);
+    // A named pipe blocked the read of its first bytes until a writer came, for ever.
+    const fifo = join(home.home, "jobs.fifo");
+    expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
     for (const [db, fragment] of [
       [notes, "is not a SQLite database"],
       [home.home, "is a folder, not a file"],
+      [fifo, "is not a regular file (a named pipe, a device or a socket)"],
+      ["/dev/null", "is not a regular file (a named pipe, a device or a socket)"],
     ] as const) {
       for (const command of [["status"], ["enqueue", '{"id":"a","command":"x"}']]) {
         const result = await cli(["--db", db, ...command]);
