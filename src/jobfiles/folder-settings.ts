@@ -16,6 +16,7 @@ import { QUEUE_NAME_PATTERN } from "../core/spec-fields.ts";
 import { encodingOf } from "../core/text-lines.ts";
 import { documentValue } from "../core/yaml-aliases.ts";
 import { firstLine, invalidYamlMessage, readYaml } from "../core/yaml-text.ts";
+import { MAX_JOBFILE_BYTES } from "./parse.ts";
 
 export const SETTINGS_FILE = ".queuectl.yaml";
 // A namespace is named like a queue, so the two cannot drift apart.
@@ -43,6 +44,10 @@ export async function readFolderSettings(root: string): Promise<FolderSettings> 
   const path = join(root, SETTINGS_FILE);
   let text: string;
   try {
+    // A named pipe would block the read until something writes to it, a device never end.
+    const stats = await stat(path);
+    if (!stats.isFile()) throw invalid(path, "is not a regular file (a named pipe, a device or a socket)");
+    if (stats.size > MAX_JOBFILE_BYTES) throw invalid(path, `is larger than ${MAX_JOBFILE_BYTES / 1024} KiB`);
     const bytes = await readFile(path);
     // As jobfiles are read (read.ts): a byte-order mark picks UTF-16.
     const encoding = encodingOf(bytes);

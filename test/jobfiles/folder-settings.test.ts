@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UserError } from "../../src/core/errors.ts";
@@ -74,5 +74,24 @@ describe("readFolderSettings", () => {
     writeFileSync(join(dir, SETTINGS_FILE), "namespace: blog\n");
     writeFileSync(join(dir, ".queuectl.yml"), "namespace: news\n");
     expect(await refusal("namespace: blog\n")).toStartWith(`${join(dir, ".queuectl.yml")} is not read`);
+  });
+
+  test("a named pipe, a link to a device or a file over 1 MiB is refused, never read", async () => {
+    const path = join(dir, SETTINGS_FILE);
+    const refused = async () => {
+      const error = await readFolderSettings(dir).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(UserError);
+      return (error as UserError).message;
+    };
+    // Read, a named pipe blocked the sync until something wrote to it; /dev/zero never ended.
+    expect(Bun.spawnSync(["mkfifo", path]).exitCode).toBe(0);
+    expect(await refused()).toBe(`${path}: is not a regular file (a named pipe, a device or a socket)`);
+    rmSync(path);
+    symlinkSync("/dev/zero", path);
+    expect(await refused()).toBe(`${path}: is not a regular file (a named pipe, a device or a socket)`);
+    rmSync(path);
+    expect(await refusal(`# ${"x".repeat(1024 * 1024)}\nnamespace: blog\n`)).toBe(
+      `${path}: is larger than 1024 KiB`,
+    );
   });
 });
