@@ -8,6 +8,7 @@ import type { JobOrigin } from "./dependencies.ts";
 import { UserError } from "./errors.ts";
 import { findDuplicateJsonKey, isNdjsonText, jsonErrorOffset } from "./json-text.ts";
 import { firstRunAt, generateJobId, type JobSpec, normalizeSpec, specRevision } from "./spec.ts";
+import { nulBytes } from "./text-lines.ts";
 import { documentValue, keyText, YamlAliasError, type YamlDocument, yamlLibrary } from "./yaml-aliases.ts";
 import { firstLine, invalidYamlMessage, linePosition, readYaml } from "./yaml-text.ts";
 
@@ -127,8 +128,7 @@ function parseYaml(text: string, name: string): JobInputItem[] {
 
 /** Parses raw input. With no format hint, JSON is tried first, then NDJSON, then YAML. */
 export function parseJobInput(text: string, name: string, format?: InputFormat): JobInputItem[] {
-  if (text.includes("\0"))
-    throw new UserError(`${name}: contains NUL bytes`, "give a text file of JSON, YAML or NDJSON");
+  if (text.includes("\0")) throw nulBytes(name);
   if (text.trim() === "")
     throw new UserError(`${name} is empty`, 'give a job such as {"id":"job1","command":"echo hi"}');
   if (format === "ndjson") return parseNdjson(text, name);

@@ -27,6 +27,11 @@ export function encodingOf(bytes: Uint8Array): "utf-8" | "utf-16le" | "utf-16be"
   return "utf-8";
 }
 
+/** Input holding a NUL byte: no JSON, YAML or NDJSON holds one. */
+export function nulBytes(name: string): UserError {
+  return new UserError(`${name}: contains NUL bytes`, "give a text file of JSON, YAML or NDJSON");
+}
+
 function notText(name: string, encoding: string): UserError {
   return new UserError(`${name} is not ${encoding.toUpperCase()} text`, "save it as UTF-8 and try again");
 }
@@ -208,7 +213,12 @@ export async function spoolIfPipe(path: string, hint: string): Promise<SpooledIn
     rmSync(copy, { force: true });
   };
   try {
+    let encoding: ReturnType<typeof encodingOf> | null = null;
     for await (const chunk of inputChunks(path, hint)) {
+      encoding ??= encodingOf(chunk);
+      // Refused as it comes, not after the copy: /dev/zero or a binary pipe would fill the
+      // temporary folder first. UTF-16 text holds zero bytes of its own, and is checked once decoded.
+      if (encoding === "utf-8" && chunk.includes(0)) throw nulBytes(path === "-" ? "stdin" : path);
       for (let written = 0; written < chunk.length; ) written += writeSync(fd, chunk, written);
     }
   } catch (error) {

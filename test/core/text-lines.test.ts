@@ -6,8 +6,11 @@
  */
 
 import { expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { UserError } from "../../src/core/errors.ts";
-import { textLines } from "../../src/core/text-lines.ts";
+import { spoolIfPipe, textLines } from "../../src/core/text-lines.ts";
 import { seededRandom, testSeed } from "../helpers/seed.ts";
 
 const SEED = testSeed("text-lines");
@@ -100,4 +103,21 @@ test("UTF-16 input with its byte-order mark is decoded across cuts", async () =>
   }
   const { lines } = await linesOf(cutRandomly(new Uint8Array(units), random));
   expect(lines).toEqual(text.split("\n"));
+});
+
+test("a pipe is refused at its first NUL byte, before it ends: /dev/zero filled the temporary folder", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "queuectl-spool-"));
+  const fifo = join(dir, "input");
+  expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+  // The writer keeps the pipe open after its first bytes: waiting for the end would never return.
+  const writer = Bun.spawn(["sh", "-c", 'exec 3>"$0"; printf \'{"id":"a"}\\000\\n\' >&3; sleep 60', fifo]);
+  try {
+    const refused = await spoolIfPipe(fifo, "check the path").catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(UserError);
+    expect((refused as UserError).message).toBe(`${fifo}: contains NUL bytes`);
+  } finally {
+    writer.kill("SIGKILL");
+    await writer.exited;
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

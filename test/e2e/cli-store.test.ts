@@ -11,6 +11,7 @@ import { SQLITE_MIGRATIONS } from "../../src/store/sqlite/migrations.ts";
 import {
   CLI_PATH,
   type CliResult,
+  refused,
   runCli,
   runCliJson,
   type TempHome,
@@ -18,6 +19,7 @@ import {
   waitFor,
 } from "../helpers/cli.ts";
 import { seededRandom, testSeed } from "../helpers/seed.ts";
+import { ok } from "../worker/helpers.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.
 setDefaultTimeout(60_000);
@@ -30,11 +32,6 @@ afterEach(() => home.cleanup());
 
 const cli = (args: string[], env: Record<string, string> = home.env) => runCli(args, { env });
 const mode = (path: string) => statSync(path).mode & 0o777;
-
-function ok(result: CliResult): string {
-  if (result.exitCode !== 0) throw new Error(`exit ${result.exitCode}: ${result.stderr}`);
-  return result.stdout;
-}
 
 /** A runtime failure: exit 1, one clear line, no stack. */
 function runtimeFailure(result: CliResult, fragment: string): void {
@@ -244,25 +241,21 @@ describe("broken databases", () => {
     expect(new Uint8Array(readFileSync(path))).toEqual(garbage);
   });
 
-  test("another file, a folder, a named pipe or a device named by --db: exit 2, and the file keeps its bytes and its mode", async () => {
+  test("another file, a folder, a named pipe or a device as --db: exit 2; the file keeps its bytes and mode", async () => {
     const notes = join(home.home, "notes.txt");
     writeFileSync(notes, "shopping list\n");
     chmodSync(notes, 0o644);
-    // A named pipe blocked the read of its first bytes until a writer came, for ever.
-    const fifo = join(home.home, "jobs.fifo");
+    const fifo = join(home.home, "jobs.fifo"); // Its first bytes' read blocked until a writer came.
     expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+    const special = "is not a regular file (a named pipe, a device or a socket)";
     for (const [db, fragment] of [
       [notes, "is not a SQLite database"],
       [home.home, "is a folder, not a file"],
-      [fifo, "is not a regular file (a named pipe, a device or a socket)"],
-      ["/dev/null", "is not a regular file (a named pipe, a device or a socket)"],
+      [fifo, special],
+      ["/dev/null", special],
     ] as const) {
       for (const command of [["status"], ["enqueue", '{"id":"a","command":"x"}']]) {
-        const result = await cli(["--db", db, ...command]);
-        expect(result.exitCode).toBe(2);
-        expect(result.stderr).toStartWith("error: ");
-        expect(result.stderr).toContain(fragment);
-        expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
+        refused(await cli(["--db", db, ...command]), fragment);
       }
     }
     expect(readFileSync(notes, "utf8")).toBe("shopping list\n");
