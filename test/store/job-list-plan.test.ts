@@ -64,3 +64,51 @@ describe("list query plans", () => {
     expect(count).not.toContain("TEMP B-TREE");
   });
 });
+
+describe("moving one job by hand", () => {
+  // A kill or cancel of thousands of ids moves them one by one: each statement must find its
+  // job by id, or every move walks the jobs in the states it moves from.
+  test("finds its job, and the jobs downstream of it, by id: no statement walks jobs by state", async () => {
+    // Without ANALYZE, as a store is used: the statistics above hid the walk.
+    const store = new SqliteStore(join(root, "moves.db"));
+    await store.jobInsertMany({ jobs: Array.from({ length: 50 }, (_, i) => newJob(`job-${i}`)), now: T0 });
+    const statements: string[] = [];
+    const query = store.database.query.bind(store.database);
+    store.database.query = ((sql: string) => {
+      statements.push(sql);
+      return query(sql);
+    }) as typeof store.database.query;
+    try {
+      await store.jobTransition({
+        id: "job-7",
+        from: ["pending"],
+        to: "canceled",
+        resetAttempts: false,
+        now: T0,
+      });
+    } finally {
+      store.database.query = query;
+    }
+    const moves = statements.filter((sql) => /^\s*(WITH[\s\S]*)?UPDATE jobs\b/.test(sql));
+    expect(moves.length).toBeGreaterThanOrEqual(2);
+    for (const sql of moves) {
+      const bound = (sql.match(/\?\d/g) ?? []).reduce(
+        (most, name) => Math.max(most, Number(name.slice(1))),
+        0,
+      );
+      const plan = (
+        store.database.query(`EXPLAIN QUERY PLAN ${sql}`).all(...Array(bound).fill("job-7")) as {
+          detail: string;
+        }[]
+      )
+        .map((row) => row.detail)
+        .join("\n");
+      expect({ sql, plan }).toEqual({
+        sql,
+        plan: expect.stringContaining("SEARCH jobs USING INDEX sqlite_autoindex_jobs_1 (id=?)"),
+      });
+      expect(plan).not.toContain("jobs_state");
+    }
+    await store.close();
+  });
+});

@@ -14,6 +14,8 @@ type Row = Record<string, unknown>;
 export function transitionJobs(db: Database, params: JobTransitionParams): Job[] {
   // One job queued by hand must be able to run; a bulk move lets the dependency decide instead.
   if (params.to === "pending" && params.id !== undefined) refuseIfDependencyEnded(db, params.id, params.from);
+  // One job is found by its id: an `?4 IS NULL OR id = ?4` made SQLite walk every job in
+  // the states moved from, for each id of a `kill` of thousands.
   const rows = db
     .query(`
         UPDATE jobs SET state = ?1, updated_at = ?2,
@@ -26,7 +28,7 @@ export function transitionJobs(db: Database, params: JobTransitionParams): Job[]
                         -- Moved by hand, never because of a dependency: a stale cause would let
                         -- a later retry of that dependency reset this job.
                         canceled_by = NULL
-        WHERE (?4 IS NULL OR id = ?4) AND state IN (SELECT value FROM json_each(?5))
+        WHERE ${params.id === undefined ? "" : "id = ?4 AND "}state IN (SELECT value FROM json_each(?5))
         RETURNING *`)
     .all(
       params.to,
