@@ -5,11 +5,12 @@
  * of the folder is never followed.
  */
 
-import { lstatSync, readdirSync, readFileSync, realpathSync, type Stats, statSync } from "node:fs";
+import { lstatSync, readdirSync, realpathSync, type Stats, statSync } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
-import { join, relative, sep } from "node:path";
-import { runtimeError, shellWord, UserError } from "../core/errors.ts";
+import { dirname, join, relative, sep } from "node:path";
+import { runtimeError, UserError } from "../core/errors.ts";
 import { fileProblem, type JobfileProblem } from "./problem.ts";
+import { sharedFolder, sharedReason } from "./shared-folder.ts";
 
 export interface ScannedFile {
   /** Relative to the folder, forward slashes: `nightly/backup.yaml`. */
@@ -55,79 +56,6 @@ export function isJobfileName(name: string): boolean {
   return !isIgnoredName(name) && JOBFILE_EXTENSION.test(name);
 }
 
-const canCheckOwnership = process.platform !== "win32" && typeof process.getuid === "function";
-/** Asked once: a system call per scanned file was 4 % of a 10,000-file re-sync. */
-const ownUid = process.getuid?.() ?? 0;
-
-let privateGroups: Map<number, boolean> | undefined;
-
-function accountLines(path: string): string[][] {
-  return readFileSync(path, "utf8")
-    .split("\n")
-    .map((line) => line.split(":"));
-}
-
-/**
- * Whether nobody but this user belongs to group `gid`: no other account has it as its
- * primary group and no other name is listed as a member. Debian and Ubuntu give each user
- * such a group and a umask of 002, so a fresh `git clone` is group-writable; that grants
- * nobody else anything and must not be refused. When the files cannot tell, the answer is no.
- */
-function isPrivateGroup(gid: number): boolean {
-  privateGroups ??= new Map();
-  const known = privateGroups.get(gid);
-  if (known !== undefined) return known;
-  let result = false;
-  try {
-    const uid = String(ownUid);
-    const accounts = accountLines("/etc/passwd");
-    const self = accounts.find((fields) => fields[2] === uid)?.[0];
-    const group = accountLines("/etc/group").find((fields) => fields[2] === String(gid));
-    const members = (group?.[3] ?? "").split(",").filter((name) => name !== "" && name !== self);
-    const others = accounts.filter((fields) => fields[3] === String(gid) && fields[2] !== uid);
-    result = self !== undefined && group !== undefined && members.length === 0 && others.length === 0;
-  } catch {
-    result = false;
-  }
-  privateGroups.set(gid, result);
-  return result;
-}
-
-/** Why others could rewrite this entry and the hint that fixes it, or null when only its owner (us or root) can. */
-function sharedReason(stats: Stats, path: string): { reason: string; hint: string } | null {
-  if (!canCheckOwnership) return null;
-  const writable =
-    (stats.mode & 0o002) !== 0
-      ? "is writable by every user"
-      : (stats.mode & 0o020) !== 0 && !isPrivateGroup(stats.gid)
-        ? "is writable by its group"
-        : null;
-  const owned = stats.uid !== ownUid && stats.uid !== 0;
-  if (writable === null && !owned) return null;
-  const reason = [writable, owned ? `belongs to another user (uid ${stats.uid})` : null]
-    .filter((part) => part !== null)
-    .join(" and ");
-  return { reason, hint: sharedHint(path, stats.isDirectory(), writable !== null, owned) };
-}
-
-/**
- * `path` is absolute so the command works wherever it is pasted: the watcher and sync name
- * the file relative to the jobs folder, which is rarely the user's current folder. Each
- * command must undo every reason given, or running it only brings up the next refusal.
- */
-function sharedHint(path: string, isFolder: boolean, writable: boolean, owned: boolean): string {
-  const target = shellWord(path);
-  const commands: string[] = [];
-  // A folder another user owns usually holds files they made too.
-  if (owned) commands.push(`chown ${isFolder ? "-R " : ""}${ownUid} ${target}`);
-  if (writable) commands.push(`chmod go-w ${target}`);
-  const who = writable ? "anyone who can write there" : "its owner";
-  // Only root may give a file away, so anyone else needs root's help or must drop the file.
-  const fix = owned && ownUid !== 0 ? "have root run" : "run";
-  const remove = owned && !isFolder ? ", remove it" : "";
-  return `${who} can run commands as this user; ${fix} \`${commands.join(" && ")}\`${remove}, or pass --allow-shared-folder if you trust them`;
-}
-
 /** A missing or unreadable jobs folder: an error, never an empty folder. */
 function unreachableFolder(dir: string, error: unknown): UserError {
   const code = (error as NodeJS.ErrnoException).code;
@@ -141,11 +69,6 @@ function unreachableFolder(dir: string, error: unknown): UserError {
     `cannot read the jobs folder ${dir} (${code ?? (error as Error).message})`,
     "check its permissions",
   );
-}
-
-function sharedFolder(dir: string, stats: Stats, root: string, allowSharedFolder: boolean): UserError | null {
-  const shared = allowSharedFolder ? null : sharedReason(stats, root);
-  return shared ? new UserError(`the jobs folder ${dir} ${shared.reason}`, shared.hint) : null;
 }
 
 /** A jobs folder as found: its real path, and the device and inode that tell it from a folder later put at that path. */
@@ -288,6 +211,19 @@ function isFolder(path: string): boolean {
   }
 }
 
+/** The lstat of the entry whose name readdir decoded as `name`, found by its raw bytes; null if none. */
+function undecodableEntry(path: string, name: string): Stats | null {
+  const folder = dirname(path);
+  try {
+    for (const raw of readdirSync(folder, { encoding: "buffer" })) {
+      if (raw.toString("utf8") === name) return lstatSync(Buffer.concat([Buffer.from(`${folder}/`), raw]));
+    }
+  } catch {
+    // Gone since, or no longer readable.
+  }
+  return null;
+}
+
 /** Looks at one entry; returns its lstat, or null when it is gone. */
 function visit(context: ScanContext, path: string, name: string): Stats | null {
   const { root } = context;
@@ -300,6 +236,17 @@ function visit(context: ScanContext, path: string, name: string): Stats | null {
     // watcher's periodic scan of 20,000 files must stay cheap.
     entry = lstatSync(path);
   } catch {
+    // readdir gave U+FFFD for each byte of the name that is not UTF-8, so that name leads
+    // nowhere: said, or the jobs of the file (or of a whole folder) would be missing unseen.
+    const undecodable = name.includes("\uFFFD") ? undecodableEntry(path, name) : null;
+    if (undecodable?.isDirectory() || (isJobfile && undecodable !== null)) {
+      refuse(
+        context,
+        undecodable.isDirectory() ? `${rel}/` : rel,
+        "has a name that is not UTF-8, so it cannot be opened",
+        "rename it in UTF-8 (e.g. convmv -f latin1 -t utf8 --notest)",
+      );
+    }
     return null; // Gone since readdir: the next sync sees the folder as it is then.
   }
   if (entry.isSymbolicLink()) {

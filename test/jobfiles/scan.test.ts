@@ -193,6 +193,23 @@ describe("scanJobsFolder", () => {
     ]);
     expect(result.blocked).toEqual(["dangling.yaml", "loop.yaml", "ping.yml", "pong.yml"]);
   });
+
+  test("a jobfile or folder whose name is not UTF-8 is a problem; another such file is ignored", async () => {
+    fixture = jobsFixture();
+    writeFileSync(join(fixture.dir, "ok.yaml"), "command: echo ok\n");
+    const latin1 = (name: string) =>
+      Buffer.concat([Buffer.from(`${fixture.dir}/`), Buffer.from(name, "latin1")]);
+    writeFileSync(latin1("caf\u00e9.yaml"), "command: echo latin1\n");
+    mkdirSync(latin1("caf\u00e9"));
+    writeFileSync(latin1("notes-\u00e9.txt"), "not a jobfile\n");
+    const result = await scan();
+    expect(result.files.map((file) => file.rel)).toEqual(["ok.yaml"]);
+    const unreadable = "has a name that is not UTF-8, so it cannot be opened";
+    expect(result.problems.map((p) => [p.file, p.message])).toEqual([
+      ["caf\uFFFD/", unreadable],
+      ["caf\uFFFD.yaml", unreadable],
+    ]);
+  });
 });
 
 describe("scanPath", () => {
