@@ -85,6 +85,10 @@ function isMatrixValue(value: unknown): value is MatrixValue {
 function kindOf(value: unknown): string {
   if (value === null) return "an empty value";
   if (Array.isArray(value)) return "a list";
+  // Said as what it is: "holds a number; values are … numbers" read as a contradiction.
+  if (typeof value === "number" && !Number.isFinite(value))
+    return "a number that is not finite (.nan, .inf or too large)";
+  if (isPlainObject(value) && Object.keys(value).length === 0) return "an empty mapping";
   return typeof value === "object" ? "a mapping" : `a ${typeof value}`;
 }
 

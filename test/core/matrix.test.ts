@@ -185,6 +185,8 @@ describe("a bad matrix", () => {
     ["a mapping as a value", { region: [{ name: "eu" }] }, "matrix.region", /holds a mapping/],
     ["a list as a value", { region: [["eu"]] }, "matrix.region", /holds a list/],
     ["an empty value", { region: [null] }, "matrix.region", /holds an empty value/],
+    ["a number that is not finite", { n: [Number.NaN] }, "matrix.n", /holds a number that is not finite/],
+    ["an empty mapping in include", { n: [1], include: [{}] }, "matrix.include", /holds an empty mapping/],
     ["a value twice", { region: ["eu", "eu"] }, "matrix.region", /lists "eu" twice/],
     ["a key a placeholder cannot name", { "re.gion": ["eu"] }, "matrix.re.gion", /cannot name/],
     [
