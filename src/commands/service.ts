@@ -144,7 +144,15 @@ export function registerService(cli: CAC): void {
         );
         return;
       }
-      mkdirSync(dir, { recursive: true });
+      try {
+        mkdirSync(dir, { recursive: true });
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        throw new UserError(
+          `cannot make the unit folder ${dir} (${code === "EEXIST" || code === "ENOTDIR" ? "a file is in the way" : (code ?? "error")})`,
+          "give --dir a folder, or a path where one can be made",
+        );
+      }
       const secret = holdsPassword(db);
       for (const kind of kinds) {
         const file = join(dir, unitName(kind));

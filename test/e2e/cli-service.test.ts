@@ -98,6 +98,16 @@ test("an unknown unit is bad input", async () => {
   refused(await context.cli("service", "--only", "worker,worker"), '--only names "worker" twice');
 });
 
+test("--install --dir naming a file, or a path through one, is bad input with the fix", async () => {
+  const file = join(context.home.home, "not-a-folder");
+  writeFileSync(file, "");
+  for (const dir of [file, join(file, "units")])
+    refused(
+      await context.cli("service", "--install", "--dir", dir, "--only", "worker"),
+      `cannot make the unit folder ${dir} (a file is in the way) — give --dir a folder`,
+    );
+});
+
 test("a watch unit for a jobs folder that is not there is not installed, and a printed one warns", async () => {
   const dir = join(context.home.home, "units");
   const missing = join(context.home.home, "no-such-jobs");
