@@ -93,8 +93,7 @@ export async function* textLines(chunks: AsyncIterable<Uint8Array>, name: string
   let partial = "";
   let next = 1;
   const split = (text: string): LineBlock | undefined => {
-    if (text.includes("\0"))
-      throw new UserError(`${name}: contains NUL bytes`, "give a text file of JSON, YAML or NDJSON");
+    if (text.includes("\0")) throw nulBytes(name);
     const lines = (partial + text).split("\n");
     partial = lines.pop() ?? "";
     if (lines.length === 0) return undefined;
@@ -115,6 +114,8 @@ export async function* textLines(chunks: AsyncIterable<Uint8Array>, name: string
         finish = () => decoder.decode();
       }
     }
+    // Before the decoder, which keeps a line's bytes until its newline: /dev/zero has none.
+    if (encoding === "utf-8" && chunk.includes(0)) throw nulBytes(name);
     let text: string;
     try {
       text = decode(chunk);

@@ -121,3 +121,18 @@ test("a pipe is refused at its first NUL byte, before it ends: /dev/zero filled 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("UTF-8 input is refused at its first chunk holding a NUL byte, not after reading it all", async () => {
+  let pulled = 0;
+  async function* zeros(): AsyncGenerator<Uint8Array> {
+    // A line without end, as /dev/zero reads: the decoder would keep every byte of it.
+    for (; pulled < 1000; pulled++) yield new Uint8Array(65_536);
+  }
+  const reading = (async () => {
+    for await (const _ of textLines(zeros(), "/dev/zero")) {
+      // Nothing comes before the refusal.
+    }
+  })();
+  await expect(reading).rejects.toThrow("/dev/zero: contains NUL bytes");
+  expect(pulled).toBe(0);
+});
