@@ -187,6 +187,36 @@ function isPipe(path: string): boolean {
 }
 
 /**
+ * Finds a NUL character in input as it streams: a zero byte of UTF-8, or a zero unit of
+ * UTF-16, whose text holds zero bytes of its own. The first two bytes tell which, however
+ * the reads cut them (a byte-order mark, as encodingOf reads it).
+ */
+class NulWatch {
+  private readonly head: number[] = [];
+  private utf16: boolean | null = null;
+  private seen = 0;
+  /** The byte before the next, for a UTF-16 unit cut in two by a read. */
+  private previous = -1;
+
+  holds(chunk: Uint8Array): boolean {
+    if (this.utf16 === null) {
+      for (let i = 0; i < chunk.length && this.head.length < 2; i++) this.head.push(chunk[i] as number);
+      const [first, second] = this.head;
+      if (first !== 0xff && first !== 0xfe) this.utf16 = false;
+      else if (second !== undefined) this.utf16 = encodingOf(Uint8Array.from(this.head)) !== "utf-8";
+    }
+    let found = this.utf16 === false && chunk.includes(0);
+    for (let i = 0; this.utf16 !== false && i < chunk.length && !found; i++) {
+      const byte = chunk[i] as number;
+      found = this.utf16 === true && (this.seen + i) % 2 === 1 && byte === 0 && this.previous === 0;
+      this.previous = byte;
+    }
+    this.seen += chunk.length;
+    return found;
+  }
+}
+
+/**
  * Input from a pipe is copied to a private temporary file before any of it is stored, so a
  * slow producer never holds a store transaction open (on SQLite that would hold the write
  * lock every worker needs) and the input can be read twice, to name both lines of a repeated
@@ -214,12 +244,11 @@ export async function spoolIfPipe(path: string, hint: string): Promise<SpooledIn
     rmSync(copy, { force: true });
   };
   try {
-    let encoding: ReturnType<typeof encodingOf> | null = null;
+    // Refused as it comes, not after the copy: /dev/zero or a binary pipe would fill the
+    // temporary folder first.
+    const nul = new NulWatch();
     for await (const chunk of inputChunks(path, hint)) {
-      encoding ??= encodingOf(chunk);
-      // Refused as it comes, not after the copy: /dev/zero or a binary pipe would fill the
-      // temporary folder first. UTF-16 text holds zero bytes of its own, and is checked once decoded.
-      if (encoding === "utf-8" && chunk.includes(0)) throw nulBytes(path === "-" ? "stdin" : path);
+      if (nul.holds(chunk)) throw nulBytes(path === "-" ? "stdin" : path);
       for (let written = 0; written < chunk.length; ) written += writeSync(fd, chunk, written);
     }
   } catch (error) {

@@ -105,20 +105,48 @@ test("UTF-16 input with its byte-order mark is decoded across cuts", async () =>
   expect(lines).toEqual(text.split("\n"));
 });
 
-test("a pipe is refused at its first NUL byte, before it ends: /dev/zero filled the temporary folder", async () => {
+/** spoolIfPipe of a named pipe that `script` writes to (as "$0", descriptor 3), the writer left open meanwhile. */
+async function spoolFromWriter(script: string): Promise<unknown> {
   const dir = mkdtempSync(join(tmpdir(), "queuectl-spool-"));
   const fifo = join(dir, "input");
   expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
-  // The writer keeps the pipe open after its first bytes: waiting for the end would never return.
-  const writer = Bun.spawn(["sh", "-c", 'exec 3>"$0"; printf \'{"id":"a"}\\000\\n\' >&3; sleep 60', fifo]);
+  const writer = Bun.spawn(["sh", "-c", `exec 3>"$0"; ${script}`, fifo]);
   try {
-    const refused = await spoolIfPipe(fifo, "check the path").catch((error: unknown) => error);
-    expect(refused).toBeInstanceOf(UserError);
-    expect((refused as UserError).message).toBe(`${fifo}: contains NUL bytes`);
+    const spooled = await spoolIfPipe(fifo, "check the path").catch((error: unknown) => error);
+    if (spooled instanceof UserError) return spooled.message.replace(fifo, "FIFO");
+    if (spooled instanceof Error) throw spooled;
+    const { path, cleanup } = spooled as Awaited<ReturnType<typeof spoolIfPipe>>;
+    const text = await Bun.file(path).bytes();
+    cleanup();
+    return text;
   } finally {
     writer.kill("SIGKILL");
     await writer.exited;
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test("a pipe is refused at its first NUL character, before it ends: /dev/zero filled the temporary folder", async () => {
+  // Each writer keeps the pipe open after its bytes: waiting for the end would never return.
+  expect(await spoolFromWriter(`printf '{"id":"a"}\\000\\n' >&3; sleep 60`)).toBe("FIFO: contains NUL bytes");
+  // UTF-16 by its byte-order mark: zero bytes are text, a zero unit is NUL, even cut by reads.
+  expect(await spoolFromWriter(`printf '\\377\\376' >&3; head -c 4096 /dev/zero >&3; sleep 60`)).toBe(
+    "FIFO: contains NUL bytes",
+  );
+  expect(
+    await spoolFromWriter(`printf '\\377\\376a\\000\\000' >&3; sleep 0.2; printf '\\000' >&3; sleep 60`),
+  ).toBe("FIFO: contains NUL bytes");
+});
+
+test("UTF-16 through a pipe is spooled whole, its byte-order mark cut by the reads or not", async () => {
+  const body = "\\173\\000\\175\\000"; // "{}" in UTF-16LE
+  for (const script of [
+    `printf '\\377\\376${body}'`,
+    `printf '\\377' >&3; sleep 0.2; printf '\\376${body}'`,
+  ]) {
+    expect(await spoolFromWriter(`${script} >&3; exec 3>&-`)).toEqual(
+      new Uint8Array([0xff, 0xfe, 0x7b, 0, 0x7d, 0]),
+    );
   }
 });
 
