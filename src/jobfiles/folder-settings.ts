@@ -46,6 +46,7 @@ export async function readFolderSettings(root: string): Promise<FolderSettings> 
   try {
     // A named pipe would block the read until something writes to it, a device never end.
     const stats = await stat(path);
+    if (stats.isDirectory()) throw invalid(path, "is a folder, not a file");
     if (!stats.isFile()) throw invalid(path, "is not a regular file (a named pipe, a device or a socket)");
     if (stats.size > MAX_JOBFILE_BYTES) throw invalid(path, `is larger than ${MAX_JOBFILE_BYTES / 1024} KiB`);
     const bytes = await readFile(path);

@@ -239,10 +239,15 @@ function visit(context: ScanContext, path: string, name: string): Stats | null {
     // readdir gave U+FFFD for each byte of the name that is not UTF-8, so that name leads
     // nowhere: said, or the jobs of the file (or of a whole folder) would be missing unseen.
     const undecodable = name.includes("\uFFFD") ? undecodableEntry(path, name) : null;
-    if (undecodable?.isDirectory() || (isJobfile && undecodable !== null)) {
+    const shown = undecodable?.isDirectory() ? `${rel}/` : rel;
+    // Two names that differ only in their undecodable bytes read the same: said once.
+    if (
+      (undecodable?.isDirectory() || (isJobfile && undecodable !== null)) &&
+      !context.result.blocked.includes(shown)
+    ) {
       refuse(
         context,
-        undecodable.isDirectory() ? `${rel}/` : rel,
+        shown,
         "has a name that is not UTF-8, so it cannot be opened",
         "rename it in UTF-8 (e.g. convmv -f latin1 -t utf8 --notest)",
       );
@@ -327,6 +332,10 @@ export async function scanPath(root: string, rel: string, allowSharedFolder: boo
   const context: ScanContext = { root, allowSharedFolder, result, walk: null };
   const path = join(root, ...parts);
   const entry = visit(context, path, parts[parts.length - 1] ?? "");
+  // A name that is not UTF-8 is no entry to open, yet is there: a problem, not a file gone.
+  if (entry === null && result.problems.some((problem) => problem.file.endsWith("/")))
+    return { kind: "folder" };
+  if (entry === null && result.problems.length > 0) return { kind: "refused", problems: result.problems };
   if (entry === null) return { kind: "missing" };
   // A folder link's problem lives with the last full scan's folder problems: only a full
   // scan can add it, or clear it when the link is re-pointed inside.

@@ -26,7 +26,7 @@ export const AHEAD_HOLD_MS = 250;
  * on SQLite takes a fraction of a millisecond, one on PostgreSQL a network round trip and
  * the server's flush of its commit, several times a short job's run. With 8 ahead a
  * PostgreSQL worker running `true` jobs left both cores of a two-core machine idle a fifth
- * of the time; 32 ran the same 5,000 jobs 15-20 % sooner at 2 and 4 slots, and made no
+ * of the time; 32 ran the same 5,000 jobs 14-23 % sooner at 2 and 4 slots, and made no
  * difference beyond the noise on SQLite (bench/RESULTS.md).
  */
 export const DEFAULT_PREFETCH = { sqlite: 8, postgres: 32 } as const satisfies Record<

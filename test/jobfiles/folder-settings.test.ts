@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UserError } from "../../src/core/errors.ts";
@@ -90,6 +90,9 @@ describe("readFolderSettings", () => {
     symlinkSync("/dev/zero", path);
     expect(await refused()).toBe(`${path}: is not a regular file (a named pipe, a device or a socket)`);
     rmSync(path);
+    mkdirSync(path);
+    expect(await refused()).toBe(`${path}: is a folder, not a file`);
+    rmSync(path, { recursive: true });
     expect(await refusal(`# ${"x".repeat(1024 * 1024)}\nnamespace: blog\n`)).toBe(
       `${path}: is larger than 1024 KiB`,
     );

@@ -202,6 +202,8 @@ describe("scanJobsFolder", () => {
     writeFileSync(latin1("caf\u00e9.yaml"), "command: echo latin1\n");
     mkdirSync(latin1("caf\u00e9"));
     writeFileSync(latin1("notes-\u00e9.txt"), "not a jobfile\n");
+    // Read as the same name: one problem.
+    writeFileSync(latin1("caf\u00ff.yaml"), "command: echo latin1\n");
     const result = await scan();
     expect(result.files.map((file) => file.rel)).toEqual(["ok.yaml"]);
     const unreadable = "has a name that is not UTF-8, so it cannot be opened";
@@ -209,6 +211,11 @@ describe("scanJobsFolder", () => {
       ["caf\uFFFD/", unreadable],
       ["caf\uFFFD.yaml", unreadable],
     ]);
+    // The watcher's look at one path an event named (fs.watch names it with U+FFFD too).
+    const root = await resolveJobsFolder(fixture.dir, false);
+    const file = await scanPath(root, "caf\uFFFD.yaml", false);
+    expect(file.kind === "refused" && file.problems.map((p) => p.message)).toEqual([unreadable]);
+    expect((await scanPath(root, "caf\uFFFD", false)).kind).toBe("folder");
   });
 });
 
