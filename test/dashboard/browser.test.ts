@@ -347,6 +347,24 @@ describe("the dashboard in Chromium", () => {
     );
   });
 
+  test("a job opened right after another's detail closes keeps its detail and its address", async () => {
+    const shows = (id: string) => async () =>
+      (await text("#detail-body pre.spec"))?.includes(`"${id}"`) ?? false;
+    await page.evaluate(() => (document.getElementById("detail") as HTMLDialogElement).close());
+    await openJob("thumbnail-3");
+    await until("thumbnail-3's detail", shows("thumbnail-3"));
+    // The link is followed before the dialog's close event, which comes a moment after.
+    await page.evaluate(() => {
+      (document.getElementById("detail-close") as HTMLButtonElement).click();
+      history.replaceState(null, "", "#job=thumbnail-4");
+      window.dispatchEvent(new HashChangeEvent("hashchange"));
+    });
+    await until("thumbnail-4's detail", shows("thumbnail-4"));
+    expect(await text("#detail-title")).toBe("thumbnail-4");
+    expect(new URL(page.url()).hash).toBe("#job=thumbnail-4");
+    await page.click("#detail-close");
+  });
+
   test("fits a phone screen and stays readable in dark mode", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.emulateMedia({ colorScheme: "dark" });
