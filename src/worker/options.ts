@@ -80,7 +80,16 @@ export function drainVerdict(queues: QueueInfo[], served: string[] | null): Drai
 export async function drainCheck(store: Store, queues: string[] | null): Promise<DrainCheck> {
   const [paused, left] = await Promise.all([store.queuePausedList(), jobsLeft(store, queues)]);
   if (!left || paused.length === 0) return { done: !left, waitingInPaused: 0, pausedQueues: [] };
-  return drainVerdict(await store.queueList(), queues);
+  const all = await store.queueList();
+  const verdict = drainVerdict(all, queues);
+  // Jobs of open queues that wait (`after`) on a paused queue's jobs cannot start either. A
+  // worker that serves every queue tells: nothing runs, and no job of an open queue is
+  // claimable now or later (the store's next due time leaves out jobs that wait). One that
+  // serves some queues cannot: another worker may run what they wait on.
+  if (verdict.done || verdict.waitingInPaused === 0 || queues !== null) return verdict;
+  if (all.some((queue) => queue.counts.processing > 0)) return verdict;
+  const nextDue = await store.jobNextDueAt({ queues: null, after: Number.MIN_SAFE_INTEGER });
+  return nextDue === null ? { ...verdict, done: true } : verdict;
 }
 
 /** Whether any job is pending, failed (awaiting a retry) or running in `queues` (null: all). */

@@ -5,10 +5,10 @@
  */
 
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import type { QueueInfo } from "../../src/store/store.ts";
+import type { QueueInfo, Store } from "../../src/store/store.ts";
 import { drainVerdict } from "../../src/worker/options.ts";
 import { waitFor } from "../helpers/cli.ts";
-import { backends, dueSchedule, withQueue } from "./in-process.ts";
+import { backends, dueSchedule, type Harness, type RunningWorker, withQueue } from "./in-process.ts";
 
 setDefaultTimeout(120_000);
 
@@ -53,6 +53,17 @@ describe("drainVerdict", () => {
   });
 });
 
+/** Starts a draining worker and waits, with a deadline, for it to exit. */
+async function drainedWorker(h: Harness, store: Store): Promise<RunningWorker> {
+  const running = h.start(store, { drain: true });
+  let ended = false;
+  running.run.then(() => {
+    ended = true;
+  });
+  await waitFor(async () => ended, { timeoutMs: 30_000, what: "the draining worker to exit" });
+  return running;
+}
+
 for (const backend of backends) {
   describe.concurrent(`draining beside a paused queue (${backend.name})`, () => {
     test(
@@ -63,17 +74,30 @@ for (const backend of backends) {
           { id: "held", command: "true", queue: "other" },
         ]);
         await store.queueSet({ name: "other", paused: true });
-        const running = h.start(store, { drain: true });
-        let ended = false;
-        running.run.then(() => {
-          ended = true;
-        });
-        await waitFor(async () => ended, { timeoutMs: 30_000, what: "the draining worker to exit" });
+        const running = await drainedWorker(h, store);
         expect((await store.jobGet({ id: "open" }))?.state).toBe("completed");
         expect((await store.jobGet({ id: "held" }))?.state).toBe("pending");
         expect(running.events.find((event) => event.type === "stopping")).toMatchObject({
           reason: "drained",
           waitingInPaused: 1,
+          pausedQueues: ["other"],
+        });
+      }),
+    );
+
+    test(
+      "jobs that wait on a paused queue's job do not hold it either",
+      withQueue(backend, { "poll-interval": "0.1" }, async (h, store) => {
+        await h.enqueue(store, [
+          { id: "up", command: "true", queue: "other" },
+          { id: "down", command: "true", after: ["up"] },
+        ]);
+        await store.queueSet({ name: "other", paused: true });
+        // It hung here: `down`, in an open queue, counted as work left.
+        const running = await drainedWorker(h, store);
+        expect((await store.jobGet({ id: "down" }))?.state).toBe("pending");
+        expect(running.events.find((event) => event.type === "stopping")).toMatchObject({
+          reason: "drained",
           pausedQueues: ["other"],
         });
       }),
