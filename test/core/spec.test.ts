@@ -92,6 +92,22 @@ describe("normalizeSpec", () => {
     [{ id: "a\u009b", command: "x" }, "`id` contains control characters"],
     [{ id: "rtl\u202eevil", command: "x" }, "`id` contains invisible formatting characters"],
     [{ id: "a\u200bb", command: "x" }, "`id` contains invisible formatting characters"],
+    // Each printed "deploy" beside a job that is "deploy": soft hyphen, variation selector,
+    // combining grapheme joiner, Hangul filler, a tag character, a no-break space.
+    ...[
+      "dep\u00adloy",
+      "deploy\ufe0f",
+      "deploy\u034f",
+      "de\u3164ploy",
+      "deploy\u{e0041}",
+      "de\u00a0ploy",
+    ].map(
+      (id) =>
+        [{ id, command: "x" }, "`id` contains invisible formatting characters"] as [
+          Record<string, unknown>,
+          string,
+        ],
+    ),
     [{ id: " padded ", command: "x" }, '`id` " padded " starts or ends with white space'],
     [{ id: 2 ** 64, command: "x" }, "`id` is a number too large to keep exactly"],
     [{ id: "a", command: "x", env: { A: 2 ** 64 } }, "`env.A` is a number that cannot be kept as written"],
