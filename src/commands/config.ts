@@ -1,7 +1,7 @@
 import type { CAC } from "cac";
 import { CONFIG_KEYS, canonicalConfigKey, parseConfigValue, withDefaults } from "../core/config.ts";
 import { UserError } from "../core/errors.ts";
-import { colors, configJson, printJson } from "../render.ts";
+import { colors, configJson, printJson, safeText } from "../render.ts";
 import { assertArchivePath } from "../worker/archive.ts";
 import { type GlobalOptions, withExistingStore, withStore } from "./context.ts";
 
@@ -19,12 +19,15 @@ export function registerConfig(cli: CAC): void {
         const values = withDefaults(await store.configGetAll());
         if (canonical !== undefined) {
           if (options.json) printJson(configJson({ [canonical]: values[canonical] ?? "" }));
-          else console.log(values[canonical]);
+          else console.log(safeText(String(values[canonical])));
           return;
         }
         if (options.json) printJson(configJson(values));
         else {
-          const rows = Object.entries(values).map(([name, value]) => [name, String(value)] as const);
+          // A value another host wrote to a shared store must not drive this terminal.
+          const rows = Object.entries(values).map(
+            ([name, value]) => [name, safeText(String(value))] as const,
+          );
           const keyWidth = Math.max(...rows.map(([name]) => name.length));
           // A long value (a webhook list, an archive path) takes the room it needs on its own
           // row rather than widening the column for every other row.
@@ -57,7 +60,7 @@ export function registerConfig(cli: CAC): void {
         assertArchivePath(stored, "retention-archive");
       await withStore(options, async (store) => {
         await store.configSet({ key: canonical, value: stored });
-        console.log(`${colors.green("✓")} ${canonical} = ${stored}`);
+        console.log(`${colors.green("✓")} ${canonical} = ${safeText(stored)}`);
       });
     });
 }

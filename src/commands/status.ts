@@ -64,7 +64,8 @@ export async function statusCommand(options: GlobalOptions): Promise<void> {
       ...(await import("../render/folders.ts")).folderLines(folders),
     );
     lines.push("", colors.bold("Configuration:"));
-    for (const [key, value] of Object.entries(config)) lines.push(`  ${key}: ${value}`);
+    // A value another host wrote to a shared store must not drive this terminal.
+    for (const [key, value] of Object.entries(config)) lines.push(`  ${key}: ${safeText(String(value))}`);
     await writeStdout(`${lines.join("\n")}\n`);
   });
 }

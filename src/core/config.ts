@@ -130,9 +130,10 @@ export const CONFIG_KEYS: Record<string, KeyDefinition> = {
     parse: (text, key) => {
       const value = text.trim();
       if (/^(off|none)$/i.test(value)) return "off";
-      if (!value.startsWith("/") || value.includes("\0")) {
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: a control character in a path is the point
+      if (!value.startsWith("/") || /[\u0000-\u001f\u007f-\u009f]/.test(value)) {
         throw new UserError(
-          `${key} must be an absolute file path or off, got "${text}"`,
+          `${key} must be an absolute file path without control characters, or off; got ${JSON.stringify(text)}`,
           `e.g. config set ${key} /var/lib/queuectl/archive.ndjson`,
         );
       }
@@ -158,6 +159,12 @@ export const CONFIG_KEYS: Record<string, KeyDefinition> = {
       if (secret === "")
         throw new UserError(`${key} is empty`, "give the secret, or `none` to send webhooks unsigned");
       if (/^(none|off)$/i.test(secret)) return "none";
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: a control character in a secret is the point
+      if (/[\u0000-\u001f\u007f-\u009f]/.test(secret))
+        throw new UserError(
+          `${key} contains control characters`,
+          "e.g. config set webhook-secret $(openssl rand -hex 32)",
+        );
       if (secret.length < 16)
         throw new UserError(
           `${key} must be at least 16 characters`,

@@ -1,6 +1,8 @@
 /** `config get/set`, `--version` and every help screen through the real CLI. */
 
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { join } from "node:path";
+import { SqliteStore } from "../../src/store/sqlite/backend.ts";
 import { runCli, succeeded } from "../helpers/cli.ts";
 import { cliHomePerTest, DEFAULT_CONFIG } from "../helpers/cli-home.ts";
 
@@ -49,6 +51,28 @@ describe("config", () => {
     expect(await json("config", "get", key)).toEqual({ [key]: stored });
     const status = await json<{ config: Record<string, number> }>("status");
     expect(status.config[key]).toBe(stored);
+  });
+
+  test("a value with control characters is refused, and one another host stored prints escaped", async () => {
+    const sequence = "\u001b]0;OWNED\u0007\u001b[2J";
+    for (const [key, value] of [
+      ["retention-archive", `/tmp/x${sequence}`],
+      ["webhook-secret", `${sequence}aaaaaaaaaaaaaaaaaaaaaa`],
+    ]) {
+      const result = await cli("config", "set", key as string, value as string);
+      expect(result.exitCode).toBe(2);
+      expect(result.stderr).not.toContain("\u001b");
+    }
+    // As a store shared with an older or another client could hold it.
+    const store = new SqliteStore(join(testHome.home.home, "jobs.db"));
+    await store.configSet({ key: "retention-archive", value: `/tmp/x${sequence}` });
+    await store.close();
+    for (const args of [["config", "get"], ["config", "get", "retention-archive"], ["status"]]) {
+      const out = succeeded(await cli(...args));
+      expect(out).toContain("/tmp/x");
+      expect(out).not.toContain("\u001b");
+      expect(out).not.toContain("\u0007");
+    }
   });
 
   test("the original's underscore spelling works", async () => {
