@@ -76,7 +76,15 @@ export class LogFollower {
       }
       if (current === this.inode) return;
       drain(fd, sink);
+      const finished = this.inode;
       this.close();
+      // Rotated again since (over a segment written between two looks): the rotated file is
+      // no longer the one just finished, and it is still on disk whole.
+      try {
+        if (statSync(rotatedPath(this.path)).ino !== finished) dumpFile(rotatedPath(this.path), sink);
+      } catch {
+        // No rotated file: nothing in between.
+      }
     }
   }
 

@@ -68,8 +68,12 @@ describe("LogFollower", () => {
     log.write(bytes("cdef")); // "c" completes the first 3-byte segment, which rotates
     expect(poll()).toBe("abcdef");
     log.write(bytes("ghi"));
-    log.write(bytes("jkl")); // two rotations between polls: "ghi" left the disk unseen
-    expect(poll()).toBe("abcdefjkl");
+    log.write(bytes("jkl")); // two rotations between polls: "ghi" is the rotated file now
+    expect(poll()).toBe("abcdefghijkl");
+    log.write(bytes("mno"));
+    log.write(bytes("pqr"));
+    log.write(bytes("stu")); // three: "mno" is past the cap, gone from the disk
+    expect(poll()).toBe("abcdefghijklpqrstu");
     log.close();
     follower.close();
   });
