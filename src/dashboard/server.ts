@@ -134,7 +134,9 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   policy.cookieName = tokenCookieName(server.port ?? options.port);
   // Bound to every interface, the page is opened at this machine's loopback address: no
   // browser opens http://0.0.0.0/.
-  const reachable = bindHost === "0.0.0.0" ? "127.0.0.1" : bindHost === "::" ? "::1" : bindHost;
+  // Read as a browser reads it: `0` is 0.0.0.0 and `2130706433` is 127.0.0.1.
+  const bound = urlHostname(bindHost);
+  const reachable = bound === "0.0.0.0" ? "127.0.0.1" : bound === "::" ? "::1" : bound;
   const host = reachable.includes(":") && !reachable.startsWith("[") ? `[${reachable}]` : reachable;
   return {
     url: `http://${host}:${server.port}/`,
@@ -143,4 +145,15 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       await server.stop(true);
     },
   };
+}
+
+/** A host as the URL parser writes it (IPv4 numbers in dotted form, IPv6 without brackets); itself if it cannot parse. */
+function urlHostname(host: string): string {
+  try {
+    return new URL(
+      `http://${host.includes(":") && !host.startsWith("[") ? `[${host}]` : host}/`,
+    ).hostname.replace(/^\[(.*)\]$/, "$1");
+  } catch {
+    return host;
+  }
 }

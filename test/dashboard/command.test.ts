@@ -60,21 +60,24 @@ describe("queuectl dashboard", () => {
     expect(await refused(["--token", "--port", "0"])).toContain("--token");
   });
 
-  test("binding beyond loopback with no token flag generates one and requires it", async () => {
-    home = freshHome();
-    delete home.env.QUEUECTL_DASHBOARD_TOKEN;
-    const dashboard = await startDashboard(home.env, ["--host", "0.0.0.0"]);
-    try {
-      expect(dashboard.token).toMatch(/^[0-9a-f]{48}$/);
-      // The printed address is one a browser can open, not 0.0.0.0.
-      expect(dashboard.origin).toStartWith("http://127.0.0.1:");
-      const url = `${dashboard.origin}/api/status`;
-      expect((await fetch(url)).status).toBe(401);
-      expect((await fetch(url, { headers: dashboard.auth })).status).toBe(200);
-    } finally {
-      await dashboard.stop();
-    }
-  });
+  test.each(["0.0.0.0", "0"])(
+    "binding beyond loopback (--host %s) with no token flag generates one and requires it",
+    async (bind) => {
+      home = freshHome();
+      delete home.env.QUEUECTL_DASHBOARD_TOKEN;
+      const dashboard = await startDashboard(home.env, ["--host", bind]);
+      try {
+        expect(dashboard.token).toMatch(/^[0-9a-f]{48}$/);
+        // The printed address is one a browser can open, not 0.0.0.0 (nor http://0:…).
+        expect(dashboard.origin).toStartWith("http://127.0.0.1:");
+        const url = `${dashboard.origin}/api/status`;
+        expect((await fetch(url)).status).toBe(401);
+        expect((await fetch(url, { headers: dashboard.auth })).status).toBe(200);
+      } finally {
+        await dashboard.stop();
+      }
+    },
+  );
 
   test("a short token, or one with spaces no request could match, is refused", async () => {
     expect(await refused(["--token", "short", "--port", "0"])).toContain("at least 16 characters");
