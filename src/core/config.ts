@@ -8,7 +8,7 @@ import { suggestion, UserError } from "./errors.ts";
 import { findDuplicateJsonKey } from "./json-text.ts";
 import { normalizeNotify, parseStoredNotify } from "./notify.ts";
 import { limitsText, parseLimitsText, type ResourceLimits } from "./resource-limits.ts";
-import { MAX_RETRIES } from "./spec-fields.ts";
+import { CONTROL_CHARACTERS, MAX_RETRIES } from "./spec-fields.ts";
 
 export interface QueueConfig {
   /** Retries after the first run before a job goes to the DLQ. Default 3. */
@@ -130,8 +130,7 @@ export const CONFIG_KEYS: Record<string, KeyDefinition> = {
     parse: (text, key) => {
       const value = text.trim();
       if (/^(off|none)$/i.test(value)) return "off";
-      // biome-ignore lint/suspicious/noControlCharactersInRegex: a control character in a path is the point
-      if (!value.startsWith("/") || /[\u0000-\u001f\u007f-\u009f]/.test(value)) {
+      if (!value.startsWith("/") || CONTROL_CHARACTERS.test(value)) {
         throw new UserError(
           `${key} must be an absolute file path without control characters, or off; got ${JSON.stringify(text)}`,
           `e.g. config set ${key} /var/lib/queuectl/archive.ndjson`,
@@ -159,8 +158,7 @@ export const CONFIG_KEYS: Record<string, KeyDefinition> = {
       if (secret === "")
         throw new UserError(`${key} is empty`, "give the secret, or `none` to send webhooks unsigned");
       if (/^(none|off)$/i.test(secret)) return "none";
-      // biome-ignore lint/suspicious/noControlCharactersInRegex: a control character in a secret is the point
-      if (/[\u0000-\u001f\u007f-\u009f]/.test(secret))
+      if (CONTROL_CHARACTERS.test(secret))
         throw new UserError(
           `${key} contains control characters`,
           "e.g. config set webhook-secret $(openssl rand -hex 32)",

@@ -74,10 +74,24 @@ export type JsonSchema = { [keyword: string]: unknown };
 // match exactly what String.prototype.trim removes, so "not blank" reads as in the parser.
 const NOT_BLANK = "(?=[\\s\\S]*\\S)";
 const NO_NUL = "[^\\u0000]*";
-const PRINTABLE = "[^\\u0000-\\u001f\\u007f-\\u009f]*";
-/** PRINTABLE without the bidi, zero-width and BOM characters an id may not hold (spec.ts). */
-const VISIBLE =
-  "[^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ufeff]*";
+/** C0 and C1 control characters, as a character class's ranges: they could rewrite a terminal. */
+export const CONTROL_RANGES = "\\u0000-\\u001f\\u007f-\\u009f";
+export const CONTROL_CHARACTERS = new RegExp(`[${CONTROL_RANGES}]`);
+/**
+ * Characters an id may not hold because they print as nothing or as another: bidi marks,
+ * embeddings, overrides and isolates, zero-width characters and the BOM; the soft hyphen,
+ * the combining grapheme joiner, variation selectors, Hangul fillers and the no-break space.
+ */
+export const INVISIBLE_RANGES =
+  "\\u00a0\\u00ad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\u3164\\ufe00-\\ufe0f\\ufeff\\uffa0";
+/**
+ * The tag characters and the variation selectors supplement, written as UTF-16 pairs: JSON
+ * Schema patterns carry no `u` flag, so a character class cannot hold them.
+ */
+export const INVISIBLE_PAIRS = "\\udb40[\\udc00-\\udc7f\\udd00-\\uddef]";
+const PRINTABLE = `[^${CONTROL_RANGES}]*`;
+/** PRINTABLE without the characters an id may not hold (spec.ts). */
+const VISIBLE = `(?![\\s\\S]*${INVISIBLE_PAIRS})[^${CONTROL_RANGES}${INVISIBLE_RANGES}]*`;
 const NON_BLANK_TEXT = { type: "string", pattern: `^${NOT_BLANK}` };
 /** What parseDurationMs reads: seconds, or amounts with units. */
 const DURATION_TEXT = "^\\s*(\\d+(\\.\\d+)?|(\\d+(\\.\\d+)?(ms|s|m|h|d|w))+)\\s*$";
