@@ -8,6 +8,7 @@ import { closeSync, existsSync, openSync, rmSync, statSync, writeSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UserError } from "./errors.ts";
+import { randomHex } from "./random-hex.ts";
 
 export interface LineBlock {
   /** The 1-based number of `lines[0]` in the input. */
@@ -230,11 +231,7 @@ class NulWatch {
  */
 export async function spoolIfPipe(path: string, hint: string): Promise<SpooledInput> {
   if (!isPipe(path)) return { path, cleanup: () => {} };
-  // Web Crypto rather than node:crypto, whose load costs every `enqueue` about 15 ms.
-  const copy = join(
-    tmpdir(),
-    `queuectl-input-${Buffer.from(crypto.getRandomValues(new Uint8Array(9))).toString("hex")}`,
-  );
+  const copy = join(tmpdir(), `queuectl-input-${randomHex(9)}`);
   const fd = openSync(copy, "wx+", 0o600);
   const anonymous = existsSync("/proc/self/fd");
   if (anonymous) rmSync(copy, { force: true });

@@ -19,9 +19,8 @@
  *   (evil.example resolving to 127.0.0.1) sends its own host name and is refused.
  */
 
-import { randomBytes, timingSafeEqual } from "node:crypto";
-import { isIP } from "node:net";
 import { UserError } from "../core/errors.ts";
+import { randomHex } from "../core/random-hex.ts";
 import { problem } from "./responses.ts";
 
 const LOOPBACK_NAMES = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
@@ -40,6 +39,8 @@ export function isLoopbackHost(host: string): boolean {
  * `127.1`, `2130706433` and `127.0.0.1` are all addresses).
  */
 export function isDecimalIPv4(host: string): boolean {
+  // Loaded here: the executable loads every imported module at start, and node:net is slow to load.
+  const { isIP } = require("node:net") as typeof import("node:net");
   if (isIP(host) === 4) return true;
   const parts = host.split(".");
   if (parts.length > 4 || parts.some((part) => part === "" || part.length > 10)) return false;
@@ -48,7 +49,7 @@ export function isDecimalIPv4(host: string): boolean {
 }
 
 export function generateToken(): string {
-  return randomBytes(GENERATED_TOKEN_BYTES).toString("hex");
+  return randomHex(GENERATED_TOKEN_BYTES);
 }
 
 /**
@@ -89,7 +90,7 @@ export function checkBindPolicy(host: string, token: string | null): void {
 function sameSecret(given: string, expected: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+  return a.length === b.length && crypto.timingSafeEqual(a, b);
 }
 
 function headerToken(request: Request): string | null {

@@ -9,7 +9,6 @@
  * and the cap, so disk use stays bounded whatever the job prints.
  */
 
-import { createHash } from "node:crypto";
 import { join } from "node:path";
 
 /** Bytes kept per stream (stdout, stderr) and attempt: the tail survives, the rest is counted. */
@@ -24,7 +23,7 @@ const EXTENSION: Record<LogStream, string> = { stdout: ".out", stderr: ".err" };
 
 /** The files' common stem, relative to QUEUECTL_HOME; recorded as the attempt's `log_path`. */
 export function attemptLogBase(jobId: string, token: number): string {
-  const digest = createHash("sha256").update(jobId).digest("hex").slice(0, 32);
+  const digest = new Bun.CryptoHasher("sha256").update(jobId).digest("hex").slice(0, 32);
   return join("logs", `${digest}-${token}`);
 }
 

@@ -3,7 +3,7 @@
  * whether a draining worker's queues are empty, and a wait that a local event cuts short.
  */
 
-import { randomBytes } from "node:crypto";
+import { randomHex } from "../core/random-hex.ts";
 import type { QueueInfo, Store } from "../store/store.ts";
 import type { WorkerEvent } from "./events.ts";
 import { pidSpaceTag } from "./process-info.ts";
@@ -43,7 +43,7 @@ export interface WorkerOptions {
  */
 export function newWorkerId(host: string, pid: number): string {
   const tag = pid === process.pid ? pidSpaceTag() : null;
-  return `${host}-${pid}-${randomBytes(3).toString("hex")}${tag === null ? "" : `@${tag}`}`;
+  return `${host}-${pid}-${randomHex(3)}${tag === null ? "" : `@${tag}`}`;
 }
 
 /** What a draining worker sees in its queues when it finds nothing to claim. */

@@ -24,8 +24,8 @@
  * if it dies anyway the worker starts another and hands it the live groups.
  */
 
-import { randomBytes } from "node:crypto";
 import { closeSync, writeSync } from "node:fs";
+import { randomHex } from "../core/random-hex.ts";
 import { ReaperJournal } from "./reaper-journal.ts";
 
 /** How long a `-` line may wait for a `+` to travel with (a pgid is not reused that soon). */
@@ -76,7 +76,7 @@ const SCRIPT = `trap "" TERM INT HUP; exec awk '${AWK.replaceAll("'", "'\\''")}'
 
 export class Reaper {
   /** Unique to this worker. */
-  private readonly tag = randomBytes(8).toString("hex");
+  private readonly tag = randomHex(8);
   /** Numbers this worker's attempts: a job's own token repeats across jobs. */
   private attempts = 0;
   private readonly groups = new Set<number>();

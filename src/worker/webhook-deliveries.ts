@@ -5,7 +5,6 @@
  * receiver may see a delivery twice (the `X-Queuectl-Delivery` id tells) but never misses one.
  */
 
-import { randomBytes } from "node:crypto";
 import type { QueueConfig } from "../core/config.ts";
 import {
   DELIVERY_GIVE_UP_AFTER_MS,
@@ -13,6 +12,7 @@ import {
   SIGNATURE_HEADER,
   webhookSignature,
 } from "../core/notify.ts";
+import { randomHex } from "../core/random-hex.ts";
 import type { Store } from "../store/store.ts";
 import type { DeliveryOutcome, WebhookDelivery } from "../store/webhook-records.ts";
 import { PeriodicService, type ServiceOptions } from "./service.ts";
@@ -138,7 +138,7 @@ export function webhookDeliveryService(params: {
     for (;;) {
       const room = Math.min(DELIVERY_BATCH - inFlight.size, SENDS_PER_URL);
       if (room <= 0) return;
-      const claimId = `${params.workerId}-${randomBytes(4).toString("hex")}`;
+      const claimId = `${params.workerId}-${randomHex(4)}`;
       const claimed = await store.webhookDeliveryClaim({
         claimId,
         now: params.now(),
