@@ -47,6 +47,12 @@ export class JobfileApplyBook {
   readonly written: DeclaredChange[] = [];
   /** Ids declared again whose earlier removal canceled dependents. */
   readonly rearming: string[] = [];
+  /**
+   * Ids the apply left completed while jobs may wait on them: a job shown as a revision it
+   * completed (a `git revert` dropping the waiting run of a newer one), and those re-arming.
+   * Their waiting dependents are released, or they would wait on a completed job for ever.
+   */
+  readonly releasing: string[] = [];
 
   /** `declared`: the rows as read before this apply wrote anything. */
   constructor(private readonly declared: Map<string, JobFacts>) {}
@@ -61,6 +67,7 @@ export class JobfileApplyBook {
     )
       this.written.push(job);
     if (decision.rearms.length > 0) this.rearming.push(job.spec.id);
+    if (decision.rearms.length > 0 || decision.action === "showCompleted") this.releasing.push(job.spec.id);
   }
 
   /** The jobs that declarations queued again had canceled, as first read: those the apply may re-arm. */

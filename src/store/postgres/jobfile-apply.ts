@@ -154,10 +154,8 @@ export async function applyJobfileChanges(
     tx,
     book.written.filter((job) => (job.spec.after ?? []).length > 0).map((job) => job.spec.id),
   );
-  for (const id of book.rearming) {
-    await rearmDependents(tx, id, now);
-    await releaseDependents(tx, id, now);
-  }
+  for (const id of book.rearming) await rearmDependents(tx, id, now);
+  for (const id of book.releasing) await releaseDependents(tx, id, now);
   book.rearmed(await readAll(book.rearmable()));
 
   const removed = await readAll(changes.removals.map((removal) => removal.id));

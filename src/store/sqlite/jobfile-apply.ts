@@ -141,10 +141,8 @@ export function applyJobfileChanges(db: Database, params: JobfileApplyParams): J
     db,
     book.written.filter((job) => (job.spec.after ?? []).length > 0).map((job) => job.spec.id),
   );
-  for (const id of book.rearming) {
-    rearmDependents(db, id, now);
-    releaseDependents(db, id, now);
-  }
+  for (const id of book.rearming) rearmDependents(db, id, now);
+  for (const id of book.releasing) releaseDependents(db, id, now);
   book.rearmed(readAll(book.rearmable()));
 
   const cancel = db.query(`
