@@ -60,6 +60,14 @@ export function installCheckedConsole(): void {
   console.info = log;
 }
 
+/**
+ * Records a failed write of the command's output made another way (a worker's event lines
+ * go through process.stdout), so that it is reported as console.log's would be.
+ */
+export function noteLostOutput(error: Error): void {
+  failure ??= error;
+}
+
 /** The first failed write of console.log since it was installed, or null. */
 export function lostConsoleOutput(): Error | null {
   return failure;

@@ -1,6 +1,7 @@
 /** `worker run`: one worker in the foreground, for systemd, containers and CI. */
 
 import type { CAC } from "cac";
+import { noteLostOutput } from "../checked-console.ts";
 import { TEXT_OPTION } from "../cli-argv.ts";
 import { ensureHome, hostName, queuectlHome } from "../core/home.ts";
 import { printWorkerEvent } from "../render/worker-events.ts";
@@ -49,18 +50,58 @@ async function runForeground(options: RunOptions): Promise<void> {
   const handlers: [NodeJS.Signals, () => void][] = [
     [STOP_SIGNAL, onSignal],
     ["SIGINT", onSignal],
+    // A closed terminal or a dropped SSH session: stop as on Ctrl-C, rather than die and
+    // leave the running jobs to a lease rescue that counts them as failed attempts.
+    ["SIGHUP", onSignal],
     [RELEASE_SIGNAL, onRelease],
     [WAKE_SIGNAL, onKill],
   ];
   for (const [signal, handler] of handlers) process.on(signal, handler);
+  const stopOutputWatch = watchOwnOutput(() => worker.requestStop("signal"));
   try {
     await worker.run();
   } finally {
     ignoreLateSignals();
+    stopOutputWatch();
     for (const [signal, handler] of handlers) process.off(signal, handler);
     await store.close();
   }
 }
+
+/**
+ * The worker's own output failing to be written must not end it with jobs running: Bun ends
+ * a process whose stdout reader went away (`worker run | head`), and a failed write of a
+ * stream with no listener escapes as an error (a full disk), and either way the running jobs
+ * were killed and counted as failed attempts by the lease rescue. A reader that went away
+ * (EPIPE) stops the worker as SIGTERM does: running jobs finish, nothing new starts. Any
+ * other failure (no room on the log's disk) loses lines, not work: the worker goes on and
+ * writes again once it can. Either way the first failure is reported as the command ends
+ * (cli.ts), exit 1 but for a closed pipe, as for every command.
+ */
+function watchOwnOutput(onReaderGone: () => void): () => void {
+  if (!outputWatched) {
+    outputWatched = true;
+    // Kept for the rest of the process: a write still under way as the worker ends may fail later.
+    process.on("SIGPIPE", () => {});
+    const onError = (error: Error) => {
+      noteLostOutput(error);
+      if ((error as NodeJS.ErrnoException).code !== "EPIPE") return;
+      const stop = readerGone;
+      readerGone = null;
+      stop?.();
+    };
+    process.stdout.on("error", onError);
+    process.stderr.on("error", onError);
+  }
+  readerGone = onReaderGone;
+  return () => {
+    readerGone = null;
+  };
+}
+
+let outputWatched = false;
+/** What a closed pipe stops: the running worker's, once. */
+let readerGone: (() => void) | null = null;
 
 let lateSignalsIgnored = false;
 
