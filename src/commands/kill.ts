@@ -3,7 +3,7 @@ import { heartbeatIntervalMs, resolveConfig } from "../core/config.ts";
 import { formatDurationMs } from "../core/duration.ts";
 import { UserError } from "../core/errors.ts";
 import type { Job } from "../core/job.ts";
-import { type KillRefusal, killRefusal } from "../flow/moves.ts";
+import { type KillEnd, type KillRefusal, killEnd, killRefusal } from "../flow/moves.ts";
 import { colors, firstNamed, iso, printJson, safeText } from "../render.ts";
 import type { Store } from "../store/store.ts";
 import { type KillOutcome, killJobs, waitForKilled } from "../worker/kill.ts";
@@ -58,14 +58,23 @@ interface ReportRow {
   id: string;
   /** For a job still running when the wait ended: how long its worker has been silent, on the store's clock. */
   silentMs?: number;
-  /** `killed`: its attempt ended; `requested`: it still ran when the wait ended. */
+  /**
+   * `killed`: the kill ended its attempt; `requested`: it still ran when the wait ended;
+   * `not-running`: it had ended before the kill, or ended on its own before the signal landed.
+   */
   result: "canceled" | "killed" | "requested" | "orphaned" | "not-running";
+  /** For a run that ended on its own after the kill was asked for: how it ended. */
+  endedFirst?: Exclude<KillEnd, "killed">;
   state: Job["state"] | null;
   job: Job | null;
   workerId: string | null;
 }
 
-function reportRow(outcome: KillOutcome, ended: Map<string, Job | null>): ReportRow {
+async function reportRow(
+  store: Store,
+  outcome: KillOutcome,
+  ended: Map<string, Job | null>,
+): Promise<ReportRow> {
   const row = { id: outcome.id, job: null, workerId: null };
   if (outcome.kind === "canceled") return { ...row, result: "canceled", state: "canceled" };
   if (outcome.kind === "not-running") return { ...row, result: "not-running", state: outcome.state };
@@ -73,9 +82,11 @@ function reportRow(outcome: KillOutcome, ended: Map<string, Job | null>): Report
     return { ...row, result: "orphaned", state: "processing", workerId: outcome.workerId };
   const job = ended.get(outcome.id) ?? null;
   const running = job?.state === "processing" && job.token === outcome.token;
+  const end = running ? null : await killEnd(store, outcome.id, outcome.token);
   return {
     id: outcome.id,
-    result: running ? "requested" : "killed",
+    result: running ? "requested" : end === "killed" ? "killed" : "not-running",
+    ...(end !== null && end !== "killed" ? { endedFirst: end } : {}),
     state: job?.state ?? null,
     job,
     workerId: outcome.workerId,
@@ -92,6 +103,12 @@ function describeRow(row: ReportRow, retry: boolean): string {
     case "canceled":
       return `${colors.green("✓")} Job ${id} canceled (it was not running)`;
     case "not-running":
+      if (row.endedFirst === "completed") {
+        const after = row.state === "completed" ? "" : `; ${describeEnd(row.job)}`;
+        return `Job ${id} was not killed: it completed before the signal arrived${after}`;
+      }
+      if (row.endedFirst === "ended")
+        return `Job ${id} was not killed: it ended on its own before the signal arrived (${describeEnd(row.job)})`;
       return `Job ${id} was no longer running (${row.state ?? "gone"}); nothing to kill`;
     case "orphaned":
       return `Job ${id}: kill requested, but its worker ${safeText(row.workerId ?? "?")} is gone; ${rescued}, once its lease runs out`;
@@ -109,10 +126,12 @@ function describeEnd(job: Job | null | undefined): string {
   if (!job) return "gone";
   if (job.state === "failed") return `${colors.magenta("failed")}; retry at ${iso(job.next_run_at)}`;
   if (job.state === "dead") return `${colors.red("dead")}; no retries left, moved to the DLQ`;
-  // The run ended, and the revision its jobfile queued behind it took the job's place.
-  if (job.state === "pending" || job.state === "processing")
+  // Only a jobfile job leaves its run in these states: the revision its jobfile queued behind
+  // the run took the job's place.
+  if (job.source !== null && (job.state === "pending" || job.state === "processing"))
     return `${job.state}: the newer revision its jobfile queued behind the run is next`;
-  if (job.state === "completed") return "completed: its jobfile is back at a revision that already completed";
+  if (job.source !== null && job.state === "completed")
+    return "completed: its jobfile is back at a revision that already completed";
   return job.state;
 }
 
@@ -169,7 +188,7 @@ export function registerKill(cli: CAC): void {
         );
         const rows = await markSilentWorkers(
           store,
-          outcomes.map((outcome) => reportRow(outcome, ended)),
+          await Promise.all(outcomes.map((outcome) => reportRow(store, outcome, ended))),
           heartbeatIntervalMs(config),
         );
         if (options.json) {

@@ -1,7 +1,7 @@
 /** The data folder: QUEUECTL_HOME, default ~/.queuectl. Created 0700, since it holds logs of commands. */
 
 import { chmodSync, mkdirSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { runtimeError, UserError } from "./errors.ts";
 
 export function queuectlHome(env: Record<string, string | undefined> = process.env): string {
@@ -30,12 +30,37 @@ export function ensureHome(home: string = queuectlHome()): string {
   } catch (error) {
     // A file where the folder should be is a mistyped QUEUECTL_HOME: bad input, not the machine.
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === "EEXIST" || code === "ENOTDIR")
-      throw new UserError(`the data folder ${home} is a file, not a folder`, "set QUEUECTL_HOME to a folder");
+    if (code === "EEXIST" || code === "ENOTDIR") {
+      const file = fileOnPath(home);
+      if (file === home)
+        throw new UserError(
+          `the data folder ${home} is a file, not a folder`,
+          "set QUEUECTL_HOME to a folder",
+        );
+      throw new UserError(
+        `the data folder ${home} cannot be made: ${file} is a file, not a folder`,
+        "move that file aside, or set QUEUECTL_HOME to a folder elsewhere",
+      );
+    }
     throw runtimeError(
       `cannot create the data folder ${home} (${(error as Error).message})`,
       "set QUEUECTL_HOME to a folder you can write",
     );
+  }
+  return home;
+}
+
+/**
+ * Which part of `home` is a file: the folder itself, or a parent the path runs into (its
+ * own path then does not exist, so naming it would send users looking for the wrong file).
+ */
+function fileOnPath(home: string): string {
+  for (let path = home; dirname(path) !== path; path = dirname(path)) {
+    try {
+      if (!statSync(path).isDirectory()) return path;
+    } catch {
+      // Not there, or not reachable through the file: the file is further up.
+    }
   }
   return home;
 }

@@ -1,11 +1,12 @@
 /**
  * The manual state moves users make — `dlq retry`, `cancel` and `rerun` — defined once for
- * the CLI and the dashboard, and which jobs `kill` acts on. Each move is one guarded store
- * transition, so a move that races a worker changes nothing and reports the state it found
- * instead of clobbering it.
+ * the CLI and the dashboard, and which jobs `kill` acts on and whether it ended them. Each
+ * move is one guarded store transition, so a move that races a worker changes nothing and
+ * reports the state it found instead of clobbering it.
  */
 
-import { FINISHED_STATES, type Job, type JobState } from "../core/job.ts";
+import { ATTEMPT_ERROR_TEXTS } from "../core/attempt-outcome.ts";
+import { type Attempt, FINISHED_STATES, type Job, type JobState } from "../core/job.ts";
 import type { Store } from "../store/store.ts";
 
 export interface JobMove {
@@ -124,4 +125,30 @@ export function killRefusal(state: JobState, retry: boolean): KillRefusal | null
   if (FINISHED_STATES.includes(state)) return "finished";
   if (retry && state !== "processing") return "not-running";
   return null;
+}
+
+/**
+ * How an attempt that `kill` asked to stop ended: `killed` by the kill, or on its own before
+ * the kill's signal landed, `completed` (a run that succeeded keeps its outcome) or otherwise
+ * `ended`.
+ */
+export type KillEnd = "killed" | "completed" | "ended";
+
+/**
+ * Read from the attempt, not the job: a jobfile job's state after its run is whatever its
+ * jobfile's newer revision made it, killed or not. Every way a kill ends an attempt (its
+ * worker, a rescue, a hand-back it overrides) writes the kill's text into the attempt's error.
+ * An attempt no longer stored (its job purged) counts as killed, as nothing says otherwise.
+ */
+export async function killEnd(store: Store, id: string, token: number): Promise<KillEnd> {
+  const attempt = (await store.attemptList({ jobId: id })).find((row) => row.token === token);
+  return attempt ? attemptKillEnd(attempt) : "killed";
+}
+
+function attemptKillEnd(attempt: Pick<Attempt, "exit_code" | "error">): KillEnd {
+  const error = attempt.error ?? "";
+  if (error.startsWith(ATTEMPT_ERROR_TEXTS.killed)) return "killed";
+  // A result that could not be stored rides in the error of a run that succeeded.
+  const succeeded = error === "" || error.startsWith(ATTEMPT_ERROR_TEXTS.notePrefix);
+  return attempt.exit_code === 0 && succeeded ? "completed" : "ended";
 }
