@@ -97,7 +97,8 @@ export async function recordAttempt(store: Store, params: AttemptEnd): Promise<R
     const row = await store.jobGet({ id: job.id });
     if (row?.state !== "processing" || row.token !== job.token || !row.kill_requested)
       return { outcome: "discarded", nextRunAt: null };
-    const killed = { ...result, error: KILLED_BY_USER };
+    // A run that had started was being stopped already, as a timeout stops one: the error says both.
+    const killed = params.started === false ? { ...result, error: KILLED_BY_USER } : killedRun(result);
     return recordAttempt(store, { ...params, releaseReason: null, kill: row.kill_requested, result: killed });
   }
   // A run that exited on its own before the kill's signal landed keeps its own outcome.

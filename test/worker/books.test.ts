@@ -157,7 +157,9 @@ for (const backend of backends) {
           await waitFor(() => Bun.file(mark).exists(), { what: "the run to get SIGTERM" });
           expect(await killJobs(store, ["slow"])).toMatchObject([{ kind: "requested" }]);
           expect(await h.settled(store, "slow")).toBe("canceled");
-          expect((await store.jobGet({ id: "slow" }))?.last_error).toStartWith("killed by user");
+          expect((await store.jobGet({ id: "slow" }))?.last_error).toStartWith(
+            "killed by user while it was being stopped (",
+          );
         }),
       );
     }
