@@ -110,32 +110,39 @@ export function registerSync(cli: CAC): void {
     .example("queuectl sync ~/src/app-clone/jobs --adopt")
     .action(async (dir: string | undefined, options: SyncOptions) => {
       const { syncJobsFolder } = await import("../jobfiles/sync.ts");
-      await withStore(options, async (store) => {
-        const outcome = await syncJobsFolder({
-          store,
-          dir: jobsFolderArgument(dir),
-          now: Date.now(),
-          dryRun: Boolean(options.dryRun),
-          allowSharedFolder: Boolean(options.allowSharedFolder),
-          adopt: Boolean(options.adopt),
-          indexDir: join(queuectlHome(), "sync-index"),
-          onProgress: progressReporter(!options.json),
-        });
-        if (options.json) printJson({ dry_run: Boolean(options.dryRun), ...syncJson(outcome) });
-        else {
-          const lines = planLines(outcome);
-          if (lines.length === 0)
-            console.log(`No changes: ${count(unchangedCount(outcome), "declaration")} up to date.`);
+      // A dry run reads, as `status` does: a --db naming no store is a typo to report, not a store to make.
+      const mustExist = Boolean(options.dryRun);
+      await withStore(
+        options,
+        async (store) => {
+          const outcome = await syncJobsFolder({
+            store,
+            dir: jobsFolderArgument(dir),
+            now: Date.now(),
+            dryRun: Boolean(options.dryRun),
+            allowSharedFolder: Boolean(options.allowSharedFolder),
+            adopt: Boolean(options.adopt),
+            indexDir: join(queuectlHome(), "sync-index"),
+            onProgress: progressReporter(!options.json),
+          });
+          if (options.json) printJson({ dry_run: Boolean(options.dryRun), ...syncJson(outcome) });
           else {
-            console.log(`${lines.join("\n")}\n\n${planSummary(outcome)}`);
-            if (outcome.applied) console.log(appliedSummary(outcome.applied, outcome.appliedSchedules));
-            else console.log("Dry run: nothing was applied.");
+            const lines = planLines(outcome);
+            if (lines.length === 0)
+              console.log(`No changes: ${count(unchangedCount(outcome), "declaration")} up to date.`);
+            else {
+              console.log(`${lines.join("\n")}\n\n${planSummary(outcome)}`);
+              if (outcome.applied) console.log(appliedSummary(outcome.applied, outcome.appliedSchedules));
+              else console.log("Dry run: nothing was applied.");
+            }
           }
-        }
-        for (const line of canceledAtOnceWarnings(outcome.canceledAtOnce))
-          process.stderr.write(`warning: ${safeText(line)}\n`);
-        if (outcome.plan.errors.length > 0) throw errorsFound(outcome, Boolean(options.json));
-      });
+          for (const line of canceledAtOnceWarnings(outcome.canceledAtOnce))
+            process.stderr.write(`warning: ${safeText(line)}\n`);
+          if (outcome.plan.errors.length > 0) throw errorsFound(outcome, Boolean(options.json));
+        },
+        undefined,
+        mustExist,
+      );
     });
 
   cli

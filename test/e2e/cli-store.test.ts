@@ -333,6 +333,9 @@ describe("broken databases", () => {
 
   test("a command that reads, or changes only queued jobs, on a named file that is not there: exit 2, no file made", async () => {
     const typo = join(home.home, "jobz.db");
+    // A folder with a jobfile: a dry run of it reads the store as `status` does.
+    mkdirSync(join(home.home, "jobs"));
+    writeFileSync(join(home.home, "jobs", "x.yaml"), "command: echo x\n");
     for (const command of [
       ["status"],
       ["list"],
@@ -343,6 +346,7 @@ describe("broken databases", () => {
       ["queue", "list"],
       ["schedule", "list"],
       ["purge", "--dry-run"],
+      ["sync", join(home.home, "jobs"), "--dry-run"],
       ["kill", "a"],
       ["cancel", "a"],
       ["rerun", "a"],
