@@ -112,10 +112,7 @@ function parseYaml(text: string, name: string): JobInputItem[] {
         const { line, column } = yaml.place(error.offset);
         throw new UserError(`${name}:${line}:${column}: ${error.message}`, error.hint);
       }
-      throw new UserError(
-        `${name}: ${firstLine((error as Error).message)}`,
-        "YAML aliases are limited; write the jobs out",
-      );
+      throw new UserError(`${name}: ${firstLine((error as Error).message)}`, "fix the YAML and try again");
     }
     if (value === null || value === undefined) continue;
     const parsed = listItems(withoutLentMappings(doc, value), name);

@@ -33,12 +33,22 @@ export function yamlLibrary(): YamlLibrary {
 }
 
 /**
- * A document's value; throws when it expands more aliases or merges than a job could need,
- * or when an alias sits inside the node it stands for.
+ * A document's value; throws a YamlAliasError when it expands more aliases or merges than a
+ * job could need, when an alias has no anchor before it, or when an alias sits inside the
+ * node it stands for.
  */
 export function documentValue(doc: YamlDocument): unknown {
   const anchors = anchorsOf(doc);
+  // First, so that an unanchored alias after `<<` gets the merge key's own hint.
   if (anchors.merges.length > 0) checkMerges(doc);
+  const [unanchored] = anchors.unanchored;
+  // The library says so too, but without the place, and only in its own words.
+  if (unanchored)
+    throw new YamlAliasError(
+      `the alias *${unanchored.source} has no anchor &${unanchored.source} before it`,
+      `set the anchor on a value above (\`name: &${unanchored.source} value\`) before using \`*${unanchored.source}\`, or write the value out`,
+      unanchored.range?.[0] ?? 0,
+    );
   const [inside] = anchors.insideTheirAnchor;
   if (inside)
     throw new YamlAliasError(
@@ -46,7 +56,17 @@ export function documentValue(doc: YamlDocument): unknown {
       `an alias repeats a value finished before it: write this part out, or anchor a smaller value above`,
       inside.range?.[0] ?? 0,
     );
-  return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    // The library's cap, reached only while copying: it does not say which alias reached it.
+    if (!(error instanceof ReferenceError && error.message.startsWith("Excessive alias count"))) throw error;
+    throw new YamlAliasError(
+      `the YAML aliases expand to more than ${MAX_ALIAS_COUNT} copies`,
+      "write the jobs out without so many YAML aliases",
+      (doc.contents as Node | null)?.range?.[0] ?? 0,
+    );
+  }
 }
 
 /** Thrown for an alias or merge key the document cannot be read with; `offset` is where it is written. */
@@ -79,6 +99,8 @@ interface Anchors {
   merges: Pair[];
   /** Aliases written inside the node they stand for, first one first. */
   insideTheirAnchor: Alias[];
+  /** Aliases with no anchor of their name before them, first one first. */
+  unanchored: Alias[];
 }
 
 /** Marks in anchorsOf's walk where a collection's items end. */
@@ -98,7 +120,7 @@ function anchorsOf(doc: YamlDocument): Anchors {
   const known = anchorsByDocument.get(doc);
   if (known) return known;
   const yaml = yamlLibrary();
-  const anchors: Anchors = { targets: new Map(), merges: [], insideTheirAnchor: [] };
+  const anchors: Anchors = { targets: new Map(), merges: [], insideTheirAnchor: [], unanchored: [] };
   const latest = new Map<string, Node>();
   // The collections the walk is inside of: each is pushed with a marker that closes it.
   const open = new Set<unknown>();
@@ -117,6 +139,7 @@ function anchorsOf(doc: YamlDocument): Anchors {
     if (yaml.isAlias(node)) {
       const target = latest.get(node.source);
       if (target) anchors.targets.set(node, target);
+      else anchors.unanchored.push(node);
       if (open.has(target)) anchors.insideTheirAnchor.push(node);
       continue;
     }

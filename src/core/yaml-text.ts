@@ -45,13 +45,16 @@ export interface YamlText {
  *
  * - "job fields": a job's `id` and its `env` values, in a job, a list of jobs, or a `jobs:`
  *   list. Ids and env values are text, so enqueue keeps `007` as "007".
+ * - "settings": every value of the document's top-level mapping, as a folder's settings
+ *   file holds only names (`namespace: 2024`; `namespace: 1.10` is "1.10"). Unlike a
+ *   jobfile's id, a namespace YAML reads as a number was never accepted, so reading it as
+ *   written renames no job any store holds.
  * - "none": YAML's own reading. Jobfiles use it although "007" is what a user means: a
  *   jobfile's id is its job's identity and its spec's revision is the hash of the values, so
  *   reading `id: 007` as "007" instead of "7" (or `VERSION: 1.10` as "1.10") would cancel the
  *   job every existing user has in the store and queue a new one at the next sync.
- *   The folder settings have no such field.
  */
-export type NumbersAsWritten = "job fields" | "none";
+export type NumbersAsWritten = "job fields" | "settings" | "none";
 
 export interface YamlReadOptions {
   /** No default: each reader states its choice (see NumbersAsWritten). */
@@ -92,6 +95,7 @@ export function readYaml(text: string, options: YamlReadOptions): YamlText {
     message: firstLine(error.message),
   });
   if (options.numbersAsWritten === "job fields") for (const doc of documents) keepJobFieldText(yaml, doc);
+  if (options.numbersAsWritten === "settings") for (const doc of documents) keepSettingText(yaml, doc);
   const errors = documents.flatMap((doc) => doc.errors.map(problem));
   return {
     documents,
@@ -175,11 +179,17 @@ export function linePosition(text: string, offset: number): TextPlace {
   return { line: before.length, column: (before[before.length - 1]?.length ?? 0) + 1 };
 }
 
+/** A number's scalar reads as the characters written: `007` stays "007", `1.10` stays "1.10". */
+function keepNumberText(yaml: YamlLibrary, node: unknown): void {
+  if (yaml.isScalar(node) && typeof node.value === "number" && typeof node.source === "string")
+    node.value = node.source;
+}
+
+function keepSettingText(yaml: YamlLibrary, doc: YamlDocument): void {
+  if (yaml.isMap(doc.contents)) for (const pair of doc.contents.items) keepNumberText(yaml, pair.value);
+}
+
 function keepJobFieldText(yaml: YamlLibrary, doc: YamlDocument): void {
-  const keepNumberText = (node: unknown) => {
-    if (yaml.isScalar(node) && typeof node.value === "number" && typeof node.source === "string")
-      node.value = node.source;
-  };
   // A mapping merged into a job holds job fields too, so that a field reads the same written
   // out or merged in; each is seen once, however many jobs merge it.
   const seen = new Set<unknown>();
@@ -192,9 +202,9 @@ function keepJobFieldText(yaml: YamlLibrary, doc: YamlDocument): void {
         continue;
       }
       const key = yaml.isScalar(pair.key) ? pair.key.value : undefined;
-      if (key === "id") keepNumberText(pair.value);
+      if (key === "id") keepNumberText(yaml, pair.value);
       if (key === "env" && yaml.isMap(pair.value))
-        for (const entry of pair.value.items) keepNumberText(entry.value);
+        for (const entry of pair.value.items) keepNumberText(yaml, entry.value);
     }
   };
   for (const job of jobNodes(yaml, doc.contents)) keepFieldText(job);

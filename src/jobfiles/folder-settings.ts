@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { nearestName, UserError } from "../core/errors.ts";
 import { QUEUE_NAME_PATTERN } from "../core/spec-fields.ts";
 import { encodingOf } from "../core/text-lines.ts";
-import { documentValue } from "../core/yaml-aliases.ts";
+import { documentValue, YamlAliasError } from "../core/yaml-aliases.ts";
 import { firstLine, invalidYamlMessage, readYaml } from "../core/yaml-text.ts";
 import { MAX_JOBFILE_BYTES } from "./parse.ts";
 
@@ -89,6 +89,13 @@ export async function readFolderSettings(root: string): Promise<FolderSettings> 
   }
   const namespace = settings.namespace;
   if (namespace === undefined || namespace === null) return { namespace: null };
+  // `true`, `false` (numbers are read as written, see settingsValue): quoting makes them names.
+  if (typeof namespace === "boolean") {
+    throw new UserError(
+      `${path}: namespace ${namespace} is read as a yes/no value, not a name`,
+      `quote it (\`namespace: "${namespace}"\`), or remove the file; nothing was applied`,
+    );
+  }
   if (typeof namespace !== "string" || !NAMESPACE.test(namespace)) {
     throw invalid(path, `namespace ${JSON.stringify(namespace)} is not a valid name`);
   }
@@ -135,8 +142,8 @@ async function isFolder(path: string): Promise<boolean> {
  * library would only warn about (an unknown `!tag`), and on a second `---` document.
  */
 function settingsValue(text: string, path: string): unknown {
-  // The folder settings have no id or env value whose number could mean text.
-  const yaml = readYaml(text, { numbersAsWritten: "none" });
+  // A namespace is a name: `namespace: 2024` is "2024", and `1.10` must not become "1.1".
+  const yaml = readYaml(text, { numbersAsWritten: "settings" });
   const problem = yaml.errors[0] ?? yaml.warnings[0];
   if (problem !== undefined) {
     throw new UserError(invalidYamlMessage(path, problem), FIX);
@@ -148,7 +155,10 @@ function settingsValue(text: string, path: string): unknown {
   try {
     return documentValue(document);
   } catch (error) {
-    throw invalid(path, `cannot be read: ${firstLine((error as Error).message)}`);
+    if (!(error instanceof YamlAliasError))
+      throw invalid(path, `cannot be read: ${firstLine((error as Error).message)}`);
+    const { line, column } = yaml.place(error.offset);
+    throw new UserError(`${path}:${line}:${column}: ${error.message}`, `${error.hint}; nothing was applied`);
   }
 }
 

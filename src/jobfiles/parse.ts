@@ -190,7 +190,7 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
           bom,
           null,
           "holds one JSON job per line (NDJSON), and a jobfile is one JSON document",
-          "put the jobs in one array ([{…}, {…}]), or give each its own file; until then the jobs it declared stay as they are",
+          'put the jobs in one object under "jobs" ({"jobs": [{…}, {…}]}, each with its own "id"), or give each its own file; until then the jobs it declared stay as they are',
         );
         return done();
       }
@@ -236,12 +236,12 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
     try {
       value = documentValue(doc);
     } catch (error) {
-      const merge = error instanceof YamlAliasError ? error : null;
+      const alias = error instanceof YamlAliasError ? error : null;
       report(
-        merge?.offset ?? offsetOf(root),
+        alias?.offset ?? offsetOf(root),
         null,
         `cannot be read: ${firstLine((error as Error).message)}`,
-        merge?.hint ?? "write the jobs out without so many YAML aliases",
+        alias?.hint ?? "fix the YAML; until then the jobs it declared stay as they are",
       );
       return done();
     }

@@ -56,7 +56,7 @@ describe("readFolderSettings", () => {
       "`namepsace` is not a folder setting (did you mean `namespace`?)",
     );
     expect(await refusal("owner: a\n")).toEndWith("`owner` is not a folder setting");
-    expect(await refusal("namespace: 7\n")).toEndWith("namespace 7 is not a valid name");
+    expect(await refusal("namespace: a b\n")).toEndWith('namespace "a b" is not a valid name');
   });
 
   test("a settings file under a jobfile's other names is refused, not skipped as a dotfile", async () => {

@@ -186,7 +186,9 @@ describe("problems name file, line, column and field", () => {
       column: 1,
       message: "holds one JSON job per line (NDJSON), and a jobfile is one JSON document",
     });
-    expect(parsed.problems[0]?.hint).toStartWith("put the jobs in one array ([{…}, {…}])");
+    expect(parsed.problems[0]?.hint).toStartWith(
+      'put the jobs in one object under "jobs" ({"jobs": [{…}, {…}]}',
+    );
     // One object across lines is JSON gone wrong, not NDJSON.
     expect(problemOf('{"id":"a",\n"command":"x"\n', "x.json").message).toContain("invalid JSON");
   });
