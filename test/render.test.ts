@@ -90,6 +90,12 @@ test("an argv command is shown as a shell would take it back: $, * and backticks
   expect(commandText("echo $HOME")).toBe("echo $HOME");
 });
 
+test("characters that print as nothing are shown escaped; the joiners inside emoji are not", () => {
+  expect(safeText("z\u200bw.yaml")).toBe("z\\u200bw.yaml");
+  expect(safeText("\ufeffa\u2060b")).toBe("\\ufeffa\\u2060b");
+  expect(safeText("👨\u200d👩\u200d👧 \u0645\u200c\u06cc")).toBe("👨\u200d👩\u200d👧 \u0645\u200c\u06cc");
+});
+
 test("isSafeText says true exactly when safeText would leave the text as it is", () => {
   const samples = [
     "job-1",
@@ -106,6 +112,9 @@ test("isSafeText says true exactly when safeText would leave the text as it is",
     "\u2066",
     "\u2028",
     "emoji 🎉",
+    "z\u200bw",
+    "\ufeffbom",
+    "family 👨\u200d👩\u200d👧",
   ];
   // Every code point below 0x3000 too, one at a time inside a word.
   for (let code = 0; code < 0x3000; code++) samples.push(`a${String.fromCharCode(code)}b`);

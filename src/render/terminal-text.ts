@@ -2,18 +2,20 @@
  * Text that reaches the user's terminal from ids, commands, errors and job output, which
  * anyone who can queue a job may choose: control characters (ESC, CSI, BEL …) and
  * bidirectional overrides are escaped, so no such text can rewrite the terminal, hide
- * what it shows or reorder it. Plain lines go through safeText; JSON through printJson,
+ * what it shows or reorder it; so are the characters that print as nothing at all (a
+ * zero-width space, a word joiner, a stray byte-order mark), so that a file named with one
+ * is not shown as another. The zero-width joiners of emoji and scripts that need them stay. Plain lines go through safeText; JSON through printJson,
  * whose escapes keep the JSON's meaning.
  */
 
 const UNSAFE_CHARACTERS =
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what must be escaped
-  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
 
 /** Whatever safeText would change, newlines and tabs included. */
 const ESCAPED_CHARACTERS =
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what must be escaped
-  /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+  /[\u0000-\u001f\u007f-\u009f\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
 
 /** Whether safeText(text) is text itself: most ids and messages are, and need no copy. */
 export function isSafeText(text: string): boolean {
