@@ -159,11 +159,13 @@ export function syncRunOf(params: SyncRunParams): FolderSyncRun {
     by: params.by,
     files: outcome.fileCount,
     created: counts ? counts.create + counts.schedule_create : 0,
-    updated: counts
-      ? counts.update + counts.redeclare + counts.already_completed + counts.schedule_update
-      : 0,
+    updated: counts ? counts.update + counts.redeclare + counts.schedule_update : 0,
     canceled: counts ? counts.cancel + counts.schedule_remove : 0,
-    unchanged: outcome.plan.unchanged.length + outcome.plan.schedules.unchanged.length,
+    // A job shown as the revision it already completed is `=` in the plan, "unchanged": so here.
+    unchanged:
+      outcome.plan.unchanged.length +
+      outcome.plan.schedules.unchanged.length +
+      (counts?.already_completed ?? 0),
     problems: problems.length,
     problemList: problems.slice(0, MAX_RECORDED_PROBLEMS).map((problem) => ({
       file: problem.file,

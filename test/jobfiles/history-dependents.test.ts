@@ -6,6 +6,7 @@
  */
 
 import { expect, setDefaultTimeout, test } from "bun:test";
+import { syncRunOf } from "../../src/jobfiles/sync-record.ts";
 import {
   claimAll,
   claimIds,
@@ -44,6 +45,12 @@ forEachBackend("history and dependents", (t) => {
     ]);
     expect((await jobOf(t.store, "build")).state).toBe("completed");
     expect(await claimIds(t.store)).toEqual(["deploy"]);
+    // What `status` shows of this sync: build is `=` in the plan, so unchanged, not updated.
+    expect(syncRunOf({ folder: t.fixture.dir, by: "sync", outcome })).toMatchObject({
+      created: 0,
+      updated: 0,
+      unchanged: 2,
+    });
   });
 
   test("build goes back while v2 failed and waits for a retry: deploy runs", async () => {
