@@ -74,7 +74,13 @@ export function registerDashboard(cli: CAC): void {
     const { checkBindPolicy } = await import("../dashboard/security.ts");
     checkBindPolicy(host, token);
     const { startDashboard } = await import("../dashboard/server.ts");
-    const store = await openStore({ url: options.db, connections: LONG_RUNNING_CONNECTIONS });
+    // It only reads and changes what is queued: a --db naming no store is a typo, which would
+    // otherwise serve (and report to Prometheus) an empty queue without a word.
+    const store = await openStore({
+      url: options.db,
+      connections: LONG_RUNNING_CONNECTIONS,
+      mustExist: true,
+    });
     let dashboard: Awaited<ReturnType<typeof startDashboard>>;
     try {
       dashboard = await startDashboard({ store, host, port, token });

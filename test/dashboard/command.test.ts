@@ -1,6 +1,8 @@
 /** `queuectl dashboard` flags: refusals are one line and exit 2; a good start serves and stops cleanly. */
 
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { runCli, type TempHome, tempHome } from "../helpers/cli.ts";
 import { startDashboard } from "./server.ts";
 
@@ -89,6 +91,15 @@ describe("queuectl dashboard", () => {
     for (const token of [" abcdefghijklmnopqrs ", " ".repeat(20), "pässwörd-pässwörd-123"]) {
       expect(await refused(["--port", "0"], { QUEUECTL_DASHBOARD_TOKEN: token })).toContain("without spaces");
     }
+  });
+
+  test("a --db that names no store is refused, not made, as status refuses it", async () => {
+    const { home, env } = freshHome();
+    const typo = join(home, "jobz.db");
+    const result = await runCli(["--db", typo, "dashboard", "--port", "0"], { env });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toStartWith(`error: there is no queue at ${typo}`);
+    expect(existsSync(typo)).toBe(false);
   });
 
   test("a bad port is refused", async () => {
