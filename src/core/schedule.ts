@@ -184,7 +184,9 @@ export function dueOccurrences(spec: JobSpec, nextAt: number, now: number): DueO
     // found by searching back from now; `skipped` then counts what was looked at.
     const from = tailStart(cron, zone, walked.cursor, now, catchup === "all" ? MAX_CATCHUP : 1);
     walked = walkFirings(cron, zone, from, now, Number.POSITIVE_INFINITY);
-    owed = walked.owed;
+    // A tail of fewer than MAX_CATCHUP begins where the first walk stopped, so the firings that
+    // walk kept come just before it: 250 missed minutes owe the last 100, not the 49 after step 201.
+    owed = [...owed, ...walked.owed].slice(-MAX_CATCHUP);
     total += walked.count;
   }
   const cursor = owed.at(-1) ?? nextAt;

@@ -57,6 +57,18 @@ describe("schedule arithmetic (pure, fixed clock)", () => {
     ]);
   });
 
+  test("catchup all owes the last 100 however far behind, also just past the 200 stepped through", () => {
+    const all = normalizeSpec({ id: "m", command: "true", schedule: "* * * * *", catchup: "all" });
+    const now = Date.parse("2026-06-01T12:34:56Z");
+    const lastMinute = Date.parse("2026-06-01T12:34:00Z");
+    for (const missed of [150, 201, 202, 210, 250, 300, 301, 5_000]) {
+      const due = dueOccurrences(all, lastMinute - (missed - 1) * MINUTE, now);
+      expect([missed, due.runAt.length, due.runAt.at(-1)]).toEqual([missed, 100, lastMinute]);
+      expect(due.runAt.every((at, i) => i === 0 || at - (due.runAt[i - 1] ?? 0) === MINUTE)).toBe(true);
+      if (missed <= 301) expect([missed, due.skipped]).toEqual([missed, missed - 100]);
+    }
+  });
+
   test("catchup all runs each missed occurrence; none drops late ones", () => {
     const first = Date.parse("2026-06-01T12:05:00Z");
     const all = normalizeSpec({ id: "s", command: "true", schedule: "*/5 * * * *", catchup: "all" });
