@@ -142,6 +142,7 @@ export class Worker {
       emit: (event) => this.emit(event),
       failed: (service, error) => this.serviceFailed(service, error),
       stopping: () => this.stopping,
+      queued: () => this.poke(),
     });
   }
 

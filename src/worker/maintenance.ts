@@ -34,6 +34,12 @@ export interface MaintenanceParams {
   failed: (service: string, error: unknown) => void;
   /** The worker is stopping: it starts nothing new, schedules' occurrences included. */
   stopping: () => boolean;
+  /**
+   * A service queued work through the worker's own store: an occurrence, a rescued job. An
+   * idle claim loop waits for other processes' commits and its own events, so it is told, or
+   * the job waited for the next poll (up to `poll-interval`, an hour at most).
+   */
+  queued: () => void;
 }
 
 export function maintenanceServices(params: MaintenanceParams): PeriodicService[] {
@@ -44,20 +50,23 @@ export function maintenanceServices(params: MaintenanceParams): PeriodicService[
     rescueService({
       ...shared,
       ownTokens: () => slots.ownTokens(),
-      onRescued: (rescue) =>
+      onRescued: (rescue) => {
         emit({
           type: "rescued",
           jobId: rescue.job.id,
           fromWorker: rescue.job.worker_id,
           outcome: rescue.outcome,
           because: rescue.because,
-        }),
+        });
+        params.queued();
+      },
       onError: (error) => failed("rescue", error),
     }),
     scheduleTicker({
       ...shared,
       emit,
       stopping: params.stopping,
+      queued: params.queued,
       onError: (error) => failed("schedules", error),
     }),
     retentionService({ ...shared, home, onError: (error) => failed("retention", error) }),

@@ -40,6 +40,8 @@ export function scheduleTicker(params: {
    * anyway, and with `overlap: replace` it would cancel the run the worker is waiting on.
    */
   stopping: () => boolean;
+  /** Occurrences were queued: the worker's idle claim loop is woken for them. */
+  queued: () => void;
   onError: (error: unknown) => void;
 }): PeriodicService {
   return new PeriodicService({
@@ -47,7 +49,8 @@ export function scheduleTicker(params: {
     onError: params.onError,
     async tick() {
       if (params.stopping()) return;
-      await tickAndReport(params.store, params.now(), params.emit);
+      const ticked = await tickAndReport(params.store, params.now(), params.emit);
+      if (ticked.enqueued.length > 0) params.queued();
     },
   });
 }
