@@ -101,7 +101,8 @@ function withoutLentMappings(doc: YamlDocument, value: unknown): unknown {
 function parseYaml(text: string, name: string): JobInputItem[] {
   const yaml = readYaml(text, { numbersAsWritten: "job fields" });
   const problem = yaml.errors[0];
-  if (problem) throw new UserError(invalidYamlMessage(name, problem), "fix the syntax and try again");
+  if (problem)
+    throw new UserError(invalidYamlMessage(name, problem), problem.fix ?? "fix the syntax and try again");
   const items: JobInputItem[] = [];
   for (const [docIndex, doc] of yaml.documents.entries()) {
     let value: unknown;

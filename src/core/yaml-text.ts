@@ -24,8 +24,10 @@ export interface TextPlace {
 
 export interface YamlProblem extends TextPlace {
   offset: number;
-  /** The library's message, first line only. */
+  /** The library's message, first line only; with `fix`, queuectl's own words instead. */
   message: string;
+  /** The fix of a mistake queuectl recognizes (an unquoted cron pattern), said in its place. */
+  fix?: string;
 }
 
 export interface YamlText {
@@ -96,7 +98,11 @@ export function readYaml(text: string, options: YamlReadOptions): YamlText {
   });
   if (options.numbersAsWritten === "job fields") for (const doc of documents) keepJobFieldText(yaml, doc);
   if (options.numbersAsWritten === "settings") for (const doc of documents) keepSettingText(yaml, doc);
-  const errors = documents.flatMap((doc) => doc.errors.map(problem));
+  const errors = unquotedAliases(
+    text,
+    documents.flatMap((doc) => doc.errors.map(problem)),
+    place,
+  );
   return {
     documents,
     errors: withOneStackOverflow(errors, text, place),
@@ -161,9 +167,71 @@ function addShapeErrors(yaml: YamlLibrary, doc: YamlDocument): void {
   if (added) doc.errors.sort((a, b) => a.pos[0] - b.pos[0]);
 }
 
+/**
+ * `key: *…`, a value starting with `*` and more than an alias name: `* * * * *` as a cron
+ * pattern. Groups: the key as written, the value without a trailing comment.
+ */
+const UNQUOTED_STAR =
+  /^[ \t]*(?:-[ \t]+)*("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s"'#][^\r\n]*?):[ \t]+(\*.*?)(?:[ \t]+#.*)?[ \t]*$/;
+
+/**
+ * A plain value starting with `*` is an alias to YAML, so a cron pattern left unquoted, the
+ * jobfile mistake new users make most, came out as one "Unexpected alias" per `*` after the
+ * first, none of which said to quote it. The errors on such a line are said once, where the
+ * value starts, with the quoted line as the fix. An alias name is one word, so a value with
+ * a space in it (or a lone `*`) can be nothing else.
+ */
+function unquotedAliases(
+  text: string,
+  errors: YamlProblem[],
+  place: (offset: number) => TextPlace,
+): YamlProblem[] {
+  const lines = new Map<number, YamlProblem | null>();
+  for (const error of errors) {
+    if (!/\balias\b/i.test(error.message)) continue;
+    const start = text.lastIndexOf("\n", error.offset - 1) + 1;
+    if (lines.has(start)) continue;
+    const end = text.indexOf("\n", start);
+    const line = text.slice(start, end === -1 ? text.length : end).replace(/\r$/, "");
+    const match = UNQUOTED_STAR.exec(line);
+    const key = match?.[1] ?? "";
+    const value = match?.[2] ?? "";
+    if (!match || (value !== "*" && !/\s/.test(value))) {
+      lines.set(start, null);
+      continue;
+    }
+    // The line starts with blanks and `- `, then the key: the value is the first `*` after it.
+    const offset = start + line.indexOf("*", line.indexOf(key) + key.length);
+    const name = key.replace(/^["']|["']$/g, "");
+    const what = name === "schedule" ? "the schedule's cron expression" : `the value of \`${name}\``;
+    lines.set(start, {
+      offset,
+      ...place(offset),
+      message: `${what} starts with *, which YAML reads as an alias`,
+      fix: `quote it: ${key}: ${JSON.stringify(value)}`,
+    });
+  }
+  if (![...lines.values()].some(Boolean)) return errors;
+  const said = new Set<number>();
+  return errors.flatMap((error) => {
+    const start = text.lastIndexOf("\n", error.offset - 1) + 1;
+    const replaced = lines.get(start);
+    // An error before the value (an unclosed `[` on the line above ends at its start) is another mistake.
+    if (!replaced || error.offset < replaced.offset) return [error];
+    if (said.has(start)) return [];
+    said.add(start);
+    return [replaced];
+  });
+}
+
+/** The message of a problem, in the library's words or, for one with a `fix`, queuectl's. */
+export function yamlProblemText(problem: YamlProblem): string {
+  return problem.fix === undefined ? `invalid YAML (${problem.message})` : problem.message;
+}
+
 /** `name:3:5: invalid YAML (…)`: the first syntax error, with the place it sits. */
 export function invalidYamlMessage(name: string, problem: YamlProblem): string {
-  return `${name}:${problem.line}:${problem.column}: invalid YAML (${problem.message})`;
+  return `${name}:${problem.line}:${problem.column}: ${yamlProblemText(problem)}`;
 }
 
 /** The first line of an error message, without a trailing "at line 3, column 5". */

@@ -6,11 +6,13 @@
  * A format-2 export opens with `{"kind":"export",…}` and ends with `{"kind":"end",…}`, which
  * counts the lines between. Lines outside a frame are read as format 1, which earlier releases
  * wrote and `purge --archive` still appends: nothing tells where such a file should end. Frames
- * may follow one another (`cat a.ndjson b.ndjson | queuectl import`), each checked on its own.
+ * may follow one another (`cat a.ndjson b.ndjson | queuectl import`), each checked on its own;
+ * an id they both hold is named as in the input twice, not as one the store holds.
  */
 
 import { UserError } from "../core/errors.ts";
 import type { LineBlock } from "../core/text-lines.ts";
+import { safeText } from "../render.ts";
 import type { ImportBatch, JobRecord, StoreSettings } from "../store/store.ts";
 import { emptySettings, parseExportLine } from "./export-format.ts";
 import { COUNTED, type ExportCounts, type ExportFrame, exportCounts } from "./export-frame.ts";
@@ -108,6 +110,8 @@ export async function* importBatches(
   let empty = true;
   let last = 0;
   let batchBytes = 0;
+  // The line of each schedule id: a repeat would reach the store as one it already has.
+  const scheduleLines = new Map<string, number>();
   for await (const block of lines) {
     for (const [index, raw] of block.lines.entries()) {
       const line = raw.trim();
@@ -120,7 +124,10 @@ export async function* importBatches(
         batchBytes += line.length;
         check.add("jobs");
         check.add("attempts", job.attempt_history.length);
-      } else moveSettings(read, batch.settings, check);
+      } else {
+        for (const { id } of read.schedules) repeatedSchedule(scheduleLines, id, name, last);
+        moveSettings(read, batch.settings, check);
+      }
     }
     if (batch.jobs.length >= IMPORT_BATCH || batchBytes >= IMPORT_BATCH_BYTES) {
       yield batch;
@@ -131,6 +138,23 @@ export async function* importBatches(
   if (empty) throw new UserError(`${name} holds nothing to import`, "write one with `queuectl export`");
   check.end(last);
   yield batch;
+}
+
+/**
+ * A schedule id a second time in one input (a hand-edited export, or exports of earlier
+ * releases put together): said as a repeated job id is, not as an id the store holds. Job ids
+ * are left to the store: `--merge` keeps the last line of a job an archive holds twice.
+ */
+function repeatedSchedule(lines: Map<string, number>, id: string, name: string, line: number): void {
+  const first = lines.get(id);
+  if (first === undefined) {
+    lines.set(id, line);
+    return;
+  }
+  throw new UserError(
+    `${name}:${line}: schedule id "${safeText(id)}" is in the input twice (first at line ${first})`,
+    "keep one line of each schedule; nothing was imported",
+  );
 }
 
 function moveSettings(from: StoreSettings, to: StoreSettings, check: ExportFrameCheck): void {

@@ -30,7 +30,7 @@ import {
   type YamlDocument,
   yamlLibrary as yaml,
 } from "../core/yaml-aliases.ts";
-import { firstLine, linePosition, readYaml, type TextPlace } from "../core/yaml-text.ts";
+import { firstLine, linePosition, readYaml, type TextPlace, yamlProblemText } from "../core/yaml-text.ts";
 import { type MatrixOrigin, readDeclaration } from "./declaration.ts";
 import { duplicateIdProblems, type IdPlace, type JobfileProblem } from "./problem.ts";
 
@@ -219,8 +219,8 @@ export function parseJobfile(text: string, rel: string): ParsedJobfile {
     report(
       problem.offset,
       null,
-      isJson ? `invalid JSON (${jsonWording(problem.message)})` : `invalid YAML (${problem.message})`,
-      "fix the syntax; until then the jobs it declared stay as they are",
+      isJson ? `invalid JSON (${jsonWording(problem.message)})` : yamlProblemText(problem),
+      `${problem.fix ?? "fix the syntax"}; until then the jobs it declared stay as they are`,
     );
   }
   if (result.problems.length > 0) return done();
