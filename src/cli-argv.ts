@@ -178,15 +178,14 @@ export function asksForVersion(args: string[]): boolean {
 }
 
 /**
- * When cac matched no command and has no command word either, an option before the command
- * took it as its value (`queuectl --verbose status` parses as --verbose=status). Returns the
- * first option that is not one of `globalNames` (cac's names: `db`, `debug`), as typed
- * without its value, so the error names it rather than an empty command.
+ * When cac matched no command, an option before the command word that is not one of
+ * `globalNames` (`db`, `debug`) took the next word as its value (`--verbose status`, `--dbx x
+ * status`). Returns it as typed, without its value, so the error names it, not the command.
  */
 export function unknownLeadingOption(args: string[], globalNames: string[]): string | undefined {
-  const option = args.find(
-    (arg) => arg.startsWith("-") && !globalNames.includes(arg.replace(/^--?|=.*$/g, "")),
-  );
+  const option = args
+    .slice(0, commandIndex(args))
+    .find((arg) => arg.startsWith("-") && !globalNames.includes(arg.replace(/^--?|=.*$/g, "")));
   return option?.split("=")[0];
 }
 

@@ -233,6 +233,26 @@ function refuseUnknownCommand(cli: CAC, word: string | undefined): void {
   );
 }
 
+/**
+ * Throws for an unknown option before the command, which took the next word as its value:
+ * cac then sees no command (`--verbose status`), or the command as an argument (`--dbx x
+ * status`), and would blame the command. Named as typed, with the nearest global option.
+ */
+function refuseUnknownLeadingOption(cli: CAC, args: string[]): void {
+  const option = unknownLeadingOption(
+    args,
+    cli.globalCommand.options.flatMap((global) => global.names),
+  );
+  if (option === undefined) return;
+  const version = VERSION_FLAGS.filter((flag) => flag.startsWith("--"));
+  const known = [...longOptionNames(cli.globalCommand.options), ...version];
+  const nearest = option.startsWith("--") ? nearestName(option, known) : undefined;
+  throw new UserError(
+    `unknown option \`${safeText(option)}\``,
+    `${nearest ? `did you mean \`${nearest}\`?; ` : ""}see \`queuectl --help\``,
+  );
+}
+
 /** Parses `args` (the words after `queuectl`) and runs the command they name. */
 export async function runProgram(argv: string[], args: string[]): Promise<void> {
   let cli: CAC | undefined;
@@ -244,7 +264,10 @@ export async function runProgram(argv: string[], args: string[]): Promise<void> 
       return;
     }
     // cac answers `--help` after a word it does not know with the whole listing, exit 0.
-    if (asksForHelp(args)) refuseUnknownCommand(cli, args[commandIndex(args)]);
+    if (asksForHelp(args)) {
+      refuseUnknownLeadingOption(cli, args);
+      refuseUnknownCommand(cli, args[commandIndex(args)]);
+    }
     await parseAndRun(cli, argv, args);
   } catch (error) {
     if (error instanceof Error && error.name === "CACError" && cli !== undefined) {
@@ -280,18 +303,8 @@ async function parseAndRun(cli: CAC, argv: string[], args: string[]): Promise<vo
   const store = typedStoreOption(words);
   if (store !== undefined) cli.options.db = store;
   if (!cli.matchedCommand) {
-    if (cli.args[0] === undefined) {
-      const globals = cli.globalCommand.options.flatMap((option) => option.names);
-      const option = unknownLeadingOption(args, globals);
-      if (option === undefined) throw new UserError("no command given", "see `queuectl --help`");
-      const nearest = option.startsWith("--")
-        ? nearestName(option, [...globals, ...VERSION_FLAGS])
-        : undefined;
-      throw new UserError(
-        `unknown option \`${option}\``,
-        `${nearest ? `did you mean \`${nearest}\`?; ` : ""}see \`queuectl --help\``,
-      );
-    }
+    refuseUnknownLeadingOption(cli, words);
+    if (cli.args[0] === undefined) throw new UserError("no command given", "see `queuectl --help`");
     const word = String(cli.args[0] ?? "");
     refuseUnknownCommand(cli, word);
     throw new UserError(`unknown command \`${safeText(word)}\``, "see `queuectl --help`");

@@ -5,7 +5,7 @@
  * runs as well inside a process that is not a queuectl of its own, such as the test runner.
  */
 
-import { asksForVersion, helpAsOption, VERSION_FLAGS } from "./cli-argv.ts";
+import { asksForVersion, commandIndex, helpAsOption, VERSION_FLAGS } from "./cli-argv.ts";
 import { directCall, runDirect } from "./cli-direct.ts";
 import { UserError } from "./core/errors.ts";
 import { safeText } from "./render.ts";
@@ -72,11 +72,23 @@ export function reportError(error: unknown, withStack: boolean): number {
 }
 
 /**
+ * The words without a `--` typed before the command word (`queuectl -- status`), where it has
+ * no command's options to end: Bun drops a first `--` from `bun src/cli.ts -- status` before
+ * queuectl sees it, and the compiled binary must read the words the same way.
+ */
+export function withoutDashesBeforeCommand(args: string[]): string[] {
+  const index = args.indexOf("--");
+  // Only where a global option could stand: not after the command word, nor as `--db`'s value.
+  if (index === -1 || commandIndex(args.slice(0, index)) !== index) return args;
+  return [...args.slice(0, index), ...args.slice(index + 1)];
+}
+
+/**
  * Runs `argv` (`[bun, script, ...words]`) and returns the exit code. A command that sets
  * `process.exitCode` itself (`wait` when a job failed) keeps it: the larger code wins.
  */
 export async function runCommandLine(argv: string[]): Promise<number> {
-  const args = helpAsOption(argv.slice(2));
+  const args = helpAsOption(withoutDashesBeforeCommand(argv.slice(2)));
   try {
     if (VERSION_FLAGS.includes(args[0] ?? "") && args.length > 1 && !args.includes("--help")) {
       throw new UserError(

@@ -3,7 +3,7 @@
  * parsing, and the manual state moves (`cancel`, `rerun`, `dlq retry`).
  */
 
-import { suggestion, UserError } from "../core/errors.ts";
+import { nearestName, suggestion, UserError } from "../core/errors.ts";
 import { isJobState, isQueueName, JOB_STATES, type Job, type JobState } from "../core/job.ts";
 import { assertLimitsSetting } from "../core/resource-limits.ts";
 import {
@@ -225,4 +225,25 @@ export function workerFlags(options: WorkerFlags) {
         : integerOption("prefetch", lastValue(options.prefetch), 0, 0, MAX_WORKER_SLOTS),
     queues: queueNamesOption(options.queue),
   };
+}
+
+/**
+ * Warns once for each `--queue` name that no job, queue setting or schedule uses yet, naming
+ * the nearest one that is used: a typo (`emials`) would otherwise serve nothing, and `--drain`
+ * would report an empty queue and exit 0. Not refused, unlike `queue pause`: a queue may get
+ * its first job after its worker starts. Other workers' `--queue` is not counted, so a second
+ * worker given the same typo is warned too; `default`, where jobs go unless told, always counts.
+ */
+export async function warnUnusedQueues(store: Store, queues: string[] | null): Promise<void> {
+  if (queues === null) return;
+  const [listed, schedules] = await Promise.all([store.queueList(), store.scheduleList()]);
+  const used = new Set(["default", ...listed.map((queue) => queue.name)]);
+  for (const schedule of schedules) used.add(schedule.spec.queue ?? "default");
+  for (const name of queues.filter((queue) => !used.has(queue))) {
+    const nearest = nearestName(name, [...used]);
+    const hint = nearest
+      ? `did you mean "${nearest}"?`
+      : "check the name with `queuectl queue list`; jobs queued to it later will run";
+    warnEach([`no job or setting uses queue "${name}" yet — ${hint}`]);
+  }
 }

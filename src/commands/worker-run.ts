@@ -9,7 +9,7 @@ import { LONG_RUNNING_CONNECTIONS, openStore, WORKER_IDLE_IN_TRANSACTION_MS } fr
 import { Worker } from "../worker/loop.ts";
 import { assertOwnStore } from "../worker/own-store.ts";
 import { RELEASE_SIGNAL, STOP_SIGNAL, WAKE_SIGNAL } from "../worker/signals.ts";
-import { PREFETCH_HELP, type WorkerFlags, workerFlags } from "./context.ts";
+import { PREFETCH_HELP, type WorkerFlags, warnUnusedQueues, workerFlags } from "./context.ts";
 
 interface RunOptions extends WorkerFlags {
   drain?: boolean;
@@ -27,6 +27,7 @@ async function runForeground(options: RunOptions): Promise<void> {
     idleInTransactionMs: WORKER_IDLE_IN_TRANSACTION_MS,
     lockTimeoutMs: null,
   });
+  await warnUnusedQueues(store, queues);
   const worker = new Worker({
     store,
     home,

@@ -15,6 +15,7 @@ import {
   lastValue,
   PREFETCH_HELP,
   type WorkerFlags,
+  warnUnusedQueues,
   withStore,
   workerFlags,
 } from "./context.ts";
@@ -84,6 +85,7 @@ export function registerWorkerStart(cli: CAC): void {
       await withStore(options, async (store) => {
         const allowSharedFolder = Boolean(options.allowSharedFolder);
         if (watch !== undefined) await refuseWatchedFolder(store, String(watch), allowSharedFolder);
+        await warnUnusedQueues(store, queues);
         const started = await startWorkers(store, {
           home,
           count,
