@@ -91,10 +91,11 @@ for (const backend of backends) {
         // A round that fails (a busy server) leaves its runs to be recorded alone: count attempts.
         for (let i = 0; i < 120; i++) expect(await store.attemptList({ jobId: `g${i}` })).toHaveLength(1);
         // One slot, 8 claimed ahead: a round waits until the line is down to one, so most
-        // carry several runs; with a single 1 ms wait most carried one or two.
+        // carry several runs (4 or more on a quiet machine); a round per run would carry one,
+        // 120 rounds. Bounds loose enough for a machine whose every core is taken meanwhile.
         const sorted = perRound.toSorted((x, y) => x - y);
-        expect(sorted[Math.floor(sorted.length / 2)]).toBeGreaterThanOrEqual(4);
-        expect(perRound.length).toBeLessThanOrEqual(40);
+        expect(sorted[Math.floor(sorted.length / 2)]).toBeGreaterThanOrEqual(2);
+        expect(perRound.length).toBeLessThanOrEqual(60);
       }),
     );
 
@@ -106,6 +107,8 @@ for (const backend of backends) {
         // Mid-stream: finished runs wait to share a commit for most of a short job's life.
         await waitFor(async () => (await store.jobCounts()).completed >= 30, {
           what: "a stream of completions",
+          // A deadline, not a timing: the file's tests run side by side on a loaded machine.
+          timeoutMs: 60_000,
         });
         worker.requestStop("requested");
         const stopping = await waitFor(() => events.find((event) => event.type === "stopping"), {
