@@ -51,9 +51,10 @@ async function runForeground(options: RunOptions): Promise<void> {
   const handlers: [NodeJS.Signals, () => void][] = [
     [STOP_SIGNAL, onSignal],
     ["SIGINT", onSignal],
-    // A closed terminal or a dropped SSH session: stop as on Ctrl-C, rather than die and
-    // leave the running jobs to a lease rescue that counts them as failed attempts.
-    ["SIGHUP", onSignal],
+    // A closed terminal or a dropped SSH session: stop as on the first Ctrl-C, rather than die
+    // and leave the running jobs to a lease rescue that counts them as failed attempts. Never
+    // the second step: a closing terminal sends two (the shell's, then the kernel's).
+    ["SIGHUP", () => worker.requestStop("signal")],
     [RELEASE_SIGNAL, onRelease],
     [WAKE_SIGNAL, onKill],
   ];

@@ -64,7 +64,7 @@ export function registerWorkerStop(cli: CAC): void {
         else console.log(`${colors.green("✓")} Stopped ${total} worker(s)`);
         if (report.forced.length > 0)
           console.log(
-            `  ${report.forced.length} had running jobs stopped and returned to pending (a job already past its timeout counts as failed; one killed meanwhile, or whose jobfile was removed, ends canceled)`,
+            `  ${report.forced.length} had running jobs stopped and returned to pending (a job already past its timeout counts as failed; one killed meanwhile ends as the kill says, one whose jobfile was removed ends canceled)`,
           );
         if (report.killed.length > 0)
           console.log(

@@ -66,12 +66,14 @@ test("a reader closing the pipe stops the worker as Ctrl-C does: the running job
   expect([`pending 0`, `completed 1`]).toContain(`${behind?.state} ${behind?.attempts}`);
 });
 
-test("a hang-up stops the worker as Ctrl-C does: the running job finishes", async () => {
+test("a hang-up stops the worker as a first Ctrl-C does, a second one too: the running job finishes", async () => {
   const { release } = await runningJobAndOneBehind();
   const worker = context.foreground();
   await waitUntilRunning("long");
   worker.process.kill("SIGHUP");
   await worker.waitForOutput("stopping: no new jobs");
+  // A closing terminal sends two: the shell's, then the kernel's. Neither hands the job back.
+  worker.process.kill("SIGHUP");
   await Bun.write(release, "");
   expect(await worker.process.exited).toBe(0);
   await expectFinishedAndUntouched();
