@@ -24,6 +24,8 @@ export const ATTEMPT_ERROR_TEXTS = {
    * --retry)" in either case, which matches neither text: an ordinary failure.
    */
   rescuedKillPrefix: "killed by user; ",
+  /** A kill that came while a timeout, a lease lost or a stopping worker was stopping the run. */
+  stoppingKillPrefix: "killed by user while it was being stopped (",
   /** A result that was not stored; the run itself succeeded. */
   notePrefix: "result not stored: ",
   /**

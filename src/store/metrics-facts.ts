@@ -18,7 +18,7 @@ function startsWith(column: string, prefix: string): string {
 }
 
 const NOTE = startsWith("a.error", TEXTS.notePrefix);
-const KILLED = `(a.error = ${literal(TEXTS.killed)} OR ${startsWith("a.error", TEXTS.rescuedKillPrefix)})`;
+const KILLED = `(a.error = ${literal(TEXTS.killed)} OR ${startsWith("a.error", TEXTS.rescuedKillPrefix)} OR ${startsWith("a.error", TEXTS.stoppingKillPrefix)})`;
 const KINDS: Record<Exclude<ErrorKind, "other">, string> = {
   none: "a.error IS NULL",
   note: NOTE,

@@ -7,6 +7,7 @@
  * attempt. Rescue (rescue.ts) is the same decision made by another worker.
  */
 
+import { ATTEMPT_ERROR_TEXTS } from "../core/attempt-outcome.ts";
 import { decideAfterFailure } from "../core/backoff.ts";
 import type { QueueConfig } from "../core/config.ts";
 import { StoreGoneError } from "../core/errors.ts";
@@ -128,7 +129,7 @@ export async function recordAttempt(store: Store, params: AttemptEnd): Promise<R
 function killedRun(result: RunResult): RunResult {
   const error = result.error ?? "";
   if (error.startsWith(KILLED_BY_USER)) return result;
-  return { ...result, error: `${KILLED_BY_USER} while it was being stopped (${error || "no error"})` };
+  return { ...result, error: `${ATTEMPT_ERROR_TEXTS.stoppingKillPrefix}${error || "no error"})` };
 }
 
 /**

@@ -160,6 +160,10 @@ for (const backend of backends) {
           expect((await store.jobGet({ id: "slow" }))?.last_error).toStartWith(
             "killed by user while it was being stopped (",
           );
+          // A kill, as /metrics counts it: no failed attempt, whatever was stopping the run.
+          const bounds = { durationBoundsMs: [1000], waitBoundsMs: [1000] };
+          const { attemptsByQueue } = await store.metricsSnapshot({ now: Date.now(), ...bounds });
+          expect(attemptsByQueue).toMatchObject([{ queue: "default", failed: 0, dead: 0 }]);
         }),
       );
     }
