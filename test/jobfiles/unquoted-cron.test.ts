@@ -40,6 +40,21 @@ describe("parseJobfile", () => {
     ]);
   });
 
+  test("in a flow mapping no fix is made up from the line: the parser's own errors stand", () => {
+    const said = problems('- {id: a, command: "true", schedule: */5 * * * *}\n');
+    expect(said.length).toBeGreaterThan(0);
+    for (const problem of said) expect(problem).not.toContain("quote it");
+  });
+
+  test("a long hostile line is read in the parser's own time, not one search per `: *` of it", () => {
+    // 320 KB: the first way of finding the value took 48 s on it.
+    const line = `x: ${"a: * ".repeat(64_000)}\u2028\n`;
+    const started = performance.now();
+    expect(problems(line).length).toBeGreaterThan(0);
+    // A deadline, not a timing: the parser alone takes about a second here, loaded or not.
+    expect(performance.now() - started).toBeLessThan(20_000);
+  });
+
   test("each line so written is one problem; other syntax errors in the file are still said", () => {
     const text = "command: [x\nschedule: */5 * * * *\n---\ncommand: * x\n";
     expect(problems(text).map((problem) => problem.split(" — ")[0])).toEqual([
