@@ -188,7 +188,11 @@ export function registerExportImport(cli: CAC): void {
       const result = await withStore(options, async (store) => {
         const imported = await store
           .jobImportStream({
-            batches: importBatches(textLines(inputChunks(source.path, hint), name), name),
+            batches: importBatches(
+              textLines(inputChunks(source.path, hint), name),
+              name,
+              Boolean(options.merge),
+            ),
             merge: Boolean(options.merge),
             onProgress: showProgress
               ? (done) => {

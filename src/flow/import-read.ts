@@ -102,6 +102,8 @@ class ExportFrameCheck {
 export async function* importBatches(
   lines: AsyncIterable<LineBlock>,
   name: string,
+  /** `import --merge`: what the store holds is skipped, so a schedule given twice is too. */
+  merge = false,
 ): AsyncGenerator<ImportBatch> {
   const check = new ExportFrameCheck(name);
   let batch = { jobs: [] as JobRecord[], settings: emptySettings() };
@@ -125,7 +127,7 @@ export async function* importBatches(
         check.add("jobs");
         check.add("attempts", job.attempt_history.length);
       } else {
-        for (const { id } of read.schedules) repeatedSchedule(scheduleLines, id, name, last);
+        if (!merge) for (const { id } of read.schedules) repeatedSchedule(scheduleLines, id, name, last);
         moveSettings(read, batch.settings, check);
       }
     }
