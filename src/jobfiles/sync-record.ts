@@ -161,7 +161,8 @@ export function syncRunOf(params: SyncRunParams): FolderSyncRun {
     created: counts ? counts.create + counts.schedule_create : 0,
     updated: counts ? counts.update + counts.redeclare + counts.schedule_update : 0,
     canceled: counts ? counts.cancel + counts.schedule_remove : 0,
-    // A job shown as the revision it already completed is `=` in the plan, "unchanged": so here.
+    // A job shown as the revision it already completed is marked `=` in the plan, as unchanged
+    // jobs are (its summary counts it apart): nothing of it runs again, so it is no update.
     unchanged:
       outcome.plan.unchanged.length +
       outcome.plan.schedules.unchanged.length +
