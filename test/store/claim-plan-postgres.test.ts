@@ -25,12 +25,39 @@ const PENDING = 5_000;
 describe.skipIf(!PG_URL)("the PostgreSQL claim plan", () => {
   const { schema, url, admin } = privateSchema(PG_URL ?? "", "qc_claim_plan");
 
-  /** Index entries read through jobs_claim so far, as the statistics system has them. */
+  /** Index entries read through jobs_queue_claim so far, as the statistics system has them. */
   async function claimIndexReads(): Promise<{ scans: number; read: number }> {
     const [row] = await admin`
       SELECT idx_scan, idx_tup_read FROM pg_stat_user_indexes
-      WHERE schemaname = ${schema} AND indexrelname = 'jobs_claim'`;
+      WHERE schemaname = ${schema} AND indexrelname = 'jobs_queue_claim'`;
     return { scans: Number(row?.idx_scan ?? 0), read: Number(row?.idx_tup_read ?? 0) };
+  }
+
+  /**
+   * What a worker's round that claims up to `limit` jobs from `queues` (null: every queue)
+   * claimed, and how many index entries it read. A backend hands its counters to the
+   * statistics system at the latest when it exits, so the round has a connection of its own.
+   */
+  async function claimRound(
+    limit: number,
+    queues: string[] | null,
+  ): Promise<{ ids: string[]; read: number }> {
+    const before = await claimIndexReads();
+    const worker = await openPostgresStore(url);
+    const round = await worker.jobCompleteAndClaim({
+      completions: [],
+      claim: { workerId: "w", host: "h", leaseMs: 60_000, limit, queues },
+      now: T0 + 1,
+    });
+    await worker.close();
+    const after = await waitFor(
+      async () => {
+        const now = await claimIndexReads();
+        return now.scans > before.scans ? now : null;
+      },
+      { timeoutMs: 20_000, what: "the claim's index scans to be counted" },
+    );
+    return { ids: round.claimed.map((job) => job.id), read: after.read - before.read };
   }
 
   test("a claim of four reads a handful of index entries out of 5,000 pending, with no statistics", async () => {
@@ -40,33 +67,38 @@ describe.skipIf(!PG_URL)("the PostgreSQL claim plan", () => {
     await seeding.close();
     // Nothing here analyzes the new table, so the planner has no statistics for it (unless
     // autovacuum happens to get there first, and then the index walk is its own choice).
-    const before = await claimIndexReads();
-    const worker = await openPostgresStore(url);
-    const round = await worker.jobCompleteAndClaim({
-      completions: [],
-      claim: { workerId: "w", host: "h", leaseMs: 60_000, limit: 4 },
-      now: T0 + 1,
-    });
-    expect(round.claimed.map((job) => job.id)).toEqual(["job-0", "job-1", "job-2", "job-3"]);
-    // A backend hands its counters to the statistics system at the latest when it exits.
-    await worker.close();
-    const after = await waitFor(
-      async () => {
-        const now = await claimIndexReads();
-        return now.scans > before.scans ? now : null;
-      },
-      { timeoutMs: 20_000, what: "the claim's index scan to be counted" },
+    const round = await claimRound(4, null);
+    expect(round.ids).toEqual(["job-0", "job-1", "job-2", "job-3"]);
+    expect(round.read).toBeLessThan(100);
+  });
+
+  test("a claim reads a handful of index entries past 5,000 waiting jobs of a paused queue, for one queue or all", async () => {
+    // The first test left its backlog in the default queue; this one puts a paused queue's
+    // backlog, of higher priority, ahead of everything.
+    const store = await openPostgresStore(url);
+    const held = Array.from({ length: PENDING }, (_, i) =>
+      newJob(`held-${i}`, { queue: "held", priority: 9 }),
     );
-    expect(after.read - before.read).toBeLessThan(100);
+    await store.jobInsertMany({ jobs: [...held, newJob("mine-1", { queue: "mine" })], now: T0 });
+    await store.queueSet({ name: "held", paused: true });
+    await store.close();
+    const mine = await claimRound(2, ["mine"]);
+    expect(mine.ids).toEqual(["mine-1"]);
+    expect(mine.read).toBeLessThan(100);
+    const every = await claimRound(2, null);
+    expect(every.ids).toEqual(["job-4", "job-5"]);
+    expect(every.read).toBeLessThan(100);
   });
 
   test("a round leaves the planner as it found it for what follows in its transaction", async () => {
-    // The completion runs on a generic plan and the claim of all queues with its own planner
-    // settings; a claim of named queues after them, and the round's extras, must not.
+    // The completion runs on a generic plan and the claim with its own planner settings; the
+    // round's extras after them (a jobfile's revision recorded) must not, whether the claim
+    // named its queues or not.
     const store = await openPostgresStore(url);
     // A queue of their own: the first test left its backlog in the default queue.
-    const jobs = ["plan-a", "plan-b"].map((id) => newJob(id, { queue: "plan" }));
-    // A jobfile's job: its completion has extras (its revision is recorded).
+    const jobs = [newJob("plan-a", { queue: "plan" })];
+    // Jobfiles' jobs: their completions have extras (their revisions are recorded).
+    jobs.push(newJob("plan-b", { queue: "plan", source: "plan-b.yaml" }));
     jobs.push(newJob("plan-c", { queue: "plan", source: "plan.yaml" }));
     await store.jobInsertMany({ jobs, now: T0 });
     const claim = { workerId: "w", host: "h", leaseMs: 60_000, limit: 3, queues: ["plan"] };
@@ -94,8 +126,8 @@ describe.skipIf(!PG_URL)("the PostgreSQL claim plan", () => {
         expect(round.completed).toEqual([true]);
         return settings(tx);
       });
-    const [plain, declared] = claimed.slice(1) as [Job, Job];
-    expect(await settingsAfterRound(plain, ["plan"])).toEqual(before);
-    expect(await settingsAfterRound(declared, null)).toEqual(before);
+    const [declared, alsoDeclared] = claimed.slice(1) as [Job, Job];
+    expect(await settingsAfterRound(declared, ["plan"])).toEqual(before);
+    expect(await settingsAfterRound(alsoDeclared, null)).toEqual(before);
   });
 });

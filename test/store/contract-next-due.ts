@@ -1,7 +1,6 @@
 /** Contract: when an idle worker's next job falls due (Store.jobNextDueAt). */
 
 import { expect, test } from "bun:test";
-import { DUE_WINDOW } from "../../src/store/next-due.ts";
 import { newJob, T0, type WithStore } from "./contract-helpers.ts";
 
 export function nextDueContract(withStore: WithStore): void {
@@ -36,21 +35,21 @@ export function nextDueContract(withStore: WithStore): void {
   );
 
   test(
-    "many jobs of other queues before the served one give an earlier bound, never a later time",
+    "many jobs of other queues, and of a paused one, before the served one: the served job's own time",
     withStore(async ({ store }) => {
-      const others = Array.from({ length: DUE_WINDOW + 44 }, (_, i) =>
+      const others = Array.from({ length: 300 }, (_, i) => [
         newJob(`bulk-${i}`, { nextRunAt: T0 + 100 + i, queue: "bulk" }),
-      );
+        newJob(`held-${i}`, { nextRunAt: T0 + 50 + i, queue: "held", priority: 9 }),
+      ]).flat();
       await store.jobInsertMany({
         jobs: [...others, newJob("mine", { nextRunAt: T0 + 10_000, queue: "mine" })],
         now: T0,
       });
-      const due = await store.jobNextDueAt({ queues: ["mine"], after: T0 });
-      expect(due).toBe(T0 + 100 + DUE_WINDOW - 1);
-      // Past the other queue's jobs, the served job itself.
-      expect(await store.jobNextDueAt({ queues: ["mine"], after: T0 + 100 + DUE_WINDOW + 44 })).toBe(
-        T0 + 10_000,
-      );
+      await store.queueSet({ name: "held", paused: true });
+      expect(await store.jobNextDueAt({ queues: ["mine"], after: T0 })).toBe(T0 + 10_000);
+      expect(await store.jobNextDueAt({ queues: ["mine", "held"], after: T0 })).toBe(T0 + 10_000);
+      expect(await store.jobNextDueAt({ queues: null, after: T0 })).toBe(T0 + 100);
+      expect(await store.jobNextDueAt({ queues: null, after: T0 + 399 })).toBe(T0 + 10_000);
     }),
   );
 }

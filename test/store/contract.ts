@@ -6,6 +6,7 @@
 
 import { afterAll, describe } from "bun:test";
 import type { Store } from "../../src/store/store.ts";
+import { claimOrderContract } from "./contract-claim-order.ts";
 import { completeManyContract } from "./contract-complete-many.ts";
 import { dependenciesContract } from "./contract-dependencies.ts";
 import { failResultContract } from "./contract-fail-result.ts";
@@ -105,6 +106,7 @@ export function storeContract(backend: StoreBackend, part?: ContractPart): void 
       foldersContract(withStore);
       limitsContract(withStore);
       nextDueContract(withStore);
+      claimOrderContract(withStore);
       schemaContract(withStore, backend);
     }
   });

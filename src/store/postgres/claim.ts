@@ -1,8 +1,15 @@
 /**
  * Claiming on PostgreSQL. SQLite serializes claimers with `BEGIN IMMEDIATE`; here
  * `FOR UPDATE SKIP LOCKED` lets concurrent claimers on every host each lock a different
- * row instead of queueing behind one, and the ORDER BY matches the partial index
- * `jobs_claim`, so the lock is taken while walking the index rather than after a sort.
+ * row instead of queueing behind one.
+ *
+ * The claim index jobs_queue_claim is led by queue (migration 10), as on SQLite: each served
+ * queue's next jobs are a short walk of it in claim order, whatever waits in the queues a
+ * claim does not serve, and the claim takes the best of those. Served queues are the
+ * worker's named ones, or else every queue with a waiting job, found by a skip-scan of the
+ * same index. Each queue's walk locks the jobs it reads, so a claim over several queues may
+ * hold a few it then leaves until its transaction ends: other claimers pass over them
+ * meanwhile, as they pass over any locked row.
  *
  * Queue limits need more: two claimers skipping each other's rows could both take the
  * last free slot of a queue. So the fast path claims only in queues with no limit or pause,
@@ -12,12 +19,25 @@
 
 import type { SQL } from "bun";
 import type { Job } from "../../core/job.ts";
-import { DUE_WINDOW, earlier, earliestServed, MAX_PRIORITIES_SEEN, type WaitingJob } from "../next-due.ts";
+import { nextDueReads } from "../next-due.ts";
 import type { JobClaimParams } from "../params.ts";
 import type { JobNextDueParams } from "../records.ts";
 import { rowToJob } from "../rows.ts";
 
 type Row = Record<string, unknown>;
+
+/**
+ * `present(queue)`: every queue with a waiting job, by a skip-scan of jobs_queue_claim (one
+ * seek per queue), for a claim or an idle round that serves every queue. A recursive CTE, so
+ * a statement that uses it begins `WITH RECURSIVE`; it is read only when a statement names
+ * no queues, and then it stops at the last one.
+ */
+export const PRESENT_QUEUES = `present(queue) AS (
+  (SELECT queue FROM jobs WHERE state IN ('pending', 'failed') AND NOT blocked ORDER BY queue LIMIT 1)
+  UNION ALL
+  SELECT (SELECT queue FROM jobs WHERE state IN ('pending', 'failed') AND NOT blocked AND queue > present.queue
+          ORDER BY queue LIMIT 1)
+  FROM present WHERE present.queue IS NOT NULL)`;
 
 /** Limited queues tried per claim before giving up until the next poll. */
 const MAX_LIMITED_QUEUES = 50;
@@ -28,18 +48,25 @@ export async function claimJob(sql: SQL, params: JobClaimParams): Promise<Job | 
   for (let round = 0; round <= MAX_LIMITED_QUEUES; round++) {
     // The data-modifying CTEs share one snapshot, so the attempt row is built from `claimed`.
     const [row] = await sql`
-      WITH next AS (
-        SELECT seq, queue FROM jobs
-        WHERE state IN ('pending', 'failed') AND NOT blocked AND next_run_at <= ${params.now}::bigint
-          AND (${queues}::text[] IS NULL OR queue = ANY(${queues}::text[]))
-          AND queue <> ALL(${skipped}::text[])
-          AND queue NOT IN (
+      WITH RECURSIVE ${sql.unsafe(PRESENT_QUEUES)}, served(name) AS (
+        SELECT DISTINCT unnest(${queues}::text[])
+        UNION ALL
+        SELECT queue FROM present WHERE queue IS NOT NULL AND ${queues}::text[] IS NULL
+      ), next AS (
+        SELECT waiting.seq, served.name AS queue FROM served CROSS JOIN LATERAL (
+          SELECT seq, priority, next_run_at FROM jobs
+          WHERE queue = served.name AND state IN ('pending', 'failed') AND NOT blocked
+            AND next_run_at <= ${params.now}::bigint
+          ORDER BY priority DESC, next_run_at, seq
+          LIMIT 1
+          FOR UPDATE SKIP LOCKED) AS waiting
+        WHERE served.name <> ALL(${skipped}::text[])
+          AND served.name NOT IN (
             SELECT name FROM queues
             WHERE paused OR (concurrency IS NOT NULL AND concurrency <= (
               SELECT COUNT(*) FROM jobs AS running WHERE running.queue = queues.name AND running.state = 'processing')))
-        ORDER BY priority DESC, next_run_at, seq
+        ORDER BY waiting.priority DESC, waiting.next_run_at, waiting.seq
         LIMIT 1
-        FOR UPDATE SKIP LOCKED
       ), gate AS (
         SELECT next.seq, next.queue,
                EXISTS (SELECT 1 FROM queues q WHERE q.name = next.queue AND (q.paused OR q.concurrency IS NOT NULL))
@@ -100,27 +127,37 @@ async function claimInLimitedQueue(sql: SQL, queue: string, params: JobClaimPara
   });
 }
 
-/** Store.jobNextDueAt on PostgreSQL: the skip-scan of sqlite/claim.ts over the same index. */
+/** Store.jobNextDueAt on PostgreSQL: the reads next-due.ts asks for, over the same index as on SQLite. */
 export async function nextDueAt(sql: SQL, params: JobNextDueParams): Promise<number | null> {
-  const paused = new Set(
-    ((await sql`SELECT name FROM queues WHERE paused`) as Row[]).map((row) => String(row.name)),
-  );
-  let due: number | null = null;
-  // Two statements, not one with `IS NULL OR priority < $1`: a prepared statement's generic
-  // plan could not seek with that and read every waiting job.
-  let [top]: Row[] = await sql`
-    SELECT MAX(priority) AS p FROM jobs WHERE state IN ('pending', 'failed') AND NOT blocked`;
-  for (let step = 0; step < MAX_PRIORITIES_SEEN && top?.p !== null && top?.p !== undefined; step++) {
-    const priority = Number(top.p);
-    const window: WaitingJob[] = await sql`
-      SELECT next_run_at, queue FROM jobs
-      WHERE state IN ('pending', 'failed') AND NOT blocked AND priority = ${priority}::int
-        AND next_run_at > ${params.after}::bigint
-      ORDER BY priority DESC, next_run_at LIMIT ${DUE_WINDOW}`;
-    due = earlier(due, earliestServed(window, params.queues, paused));
-    [top] = await sql`
-      SELECT MAX(priority) AS p FROM jobs
-      WHERE state IN ('pending', 'failed') AND NOT blocked AND priority < ${priority}::int`;
+  const queues = params.queues ?? null;
+  const served: Row[] = await sql`
+    WITH RECURSIVE ${sql.unsafe(PRESENT_QUEUES)}, served(name) AS (
+      SELECT DISTINCT unnest(${queues}::text[])
+      UNION ALL
+      SELECT queue FROM present WHERE queue IS NOT NULL AND ${queues}::text[] IS NULL
+    )
+    SELECT name FROM served WHERE name NOT IN (SELECT name FROM queues WHERE paused)`;
+  const reads = nextDueReads(served.map((row) => String(row.name)));
+  let step = reads.next();
+  while (!step.done) {
+    const ask = step.value;
+    // Separate statements, not one with `IS NULL OR priority < $2`: a prepared statement's
+    // generic plan could not seek with that and read every waiting job of the queue.
+    const [row]: Row[] =
+      ask.read === "earliest"
+        ? await sql`
+            SELECT MIN(next_run_at) AS n FROM jobs
+            WHERE queue = ${ask.queue} AND state IN ('pending', 'failed') AND NOT blocked
+              AND priority = ${ask.priority}::int AND next_run_at > ${params.after}::bigint`
+        : ask.below === null
+          ? await sql`
+              SELECT MAX(priority) AS n FROM jobs
+              WHERE queue = ${ask.queue} AND state IN ('pending', 'failed') AND NOT blocked`
+          : await sql`
+              SELECT MAX(priority) AS n FROM jobs
+              WHERE queue = ${ask.queue} AND state IN ('pending', 'failed') AND NOT blocked
+                AND priority < ${ask.below}::int`;
+    step = reads.next(row?.n === null || row?.n === undefined ? null : Number(row.n));
   }
-  return due;
+  return step.value;
 }

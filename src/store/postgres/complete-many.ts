@@ -14,6 +14,7 @@ import type { SQL } from "bun";
 import type { Job } from "../../core/job.ts";
 import type { CompleteAndClaimParams, CompleteAndClaimResult, CompletedRun } from "../params.ts";
 import { rowToJob } from "../rows.ts";
+import { PRESENT_QUEUES } from "./claim.ts";
 import { pgText } from "./connection.ts";
 import { lockDependenciesShared, releaseDependents } from "./dependencies.ts";
 import { promoteNextRevision } from "./run.ts";
@@ -105,11 +106,6 @@ type Claim = NonNullable<CompleteAndClaimParams["claim"]>;
 const CLAIM_PLANNER = { enable_sort: "off", jit: "off", plan_cache_mode: "force_generic_plan" };
 const PLANNER_NAMES = Object.keys(CLAIM_PLANNER);
 
-/** Whether claimMany changes the planner's settings for the rest of its transaction. */
-function tunesPlanner(claim: Claim): boolean {
-  return claim.limit > 0 && (claim.queues ?? null) === null;
-}
-
 /**
  * Up to `limit` jobs from queues without a limit or pause, each with its attempt row; none
  * while a job of `unlessDependedOn` has dependents (completeAndClaim says why).
@@ -122,39 +118,37 @@ async function claimMany(
 ): Promise<Job[]> {
   if (claim.limit <= 0) return [];
   const queues = claim.queues ?? null;
-  // The claim must walk jobs_claim in order and stop after its LIMIT. Without fresh
-  // statistics (a bulk enqueue just now, autovacuum behind or off) the planner guesses a
-  // few pending rows and sorts all of them instead: 13 ms a claim of 4 at 20,000 pending
-  // jobs, growing with the queue. A disabled sort still costs 10^10 on paper, which would
-  // cross JIT's threshold (300 ms of compiling), so JIT goes off with it. The settings are
-  // transaction-local and go in the same round trip as the claim; completeAndClaim puts
+  // Each served queue's walk of jobs_queue_claim must go in order and stop after its LIMIT.
+  // Without fresh statistics (a bulk enqueue just now, autovacuum behind or off) the planner
+  // guesses a few waiting rows and sorts all of them instead: 13 ms a claim of 4 at 20,000
+  // pending jobs, growing with the queue. A disabled sort still costs 10^10 on paper, which
+  // would cross JIT's threshold (300 ms of compiling), so JIT goes off with it. The settings
+  // are transaction-local and go in the same round trip as the claim; completeAndClaim puts
   // them back for any statement after it.
   //
   // The plan is kept, too (a generic plan): planning it anew for every claim cost about as
   // much as running it. So the claimed rows are found by primary key from an array, which
   // a generic plan cannot get wrong by guessing how many rows the LIMIT lets through.
-  //
-  // A claim for named queues keeps the planner's choice: walking jobs_claim in order past
-  // other queues' backlog could cost more than finding its own few jobs and sorting them.
   const [, rows] = (await Promise.all([
-    tunesPlanner(claim)
-      ? tx`SELECT set_config(name, value, true)
-           FROM unnest(${PLANNER_NAMES}::text[], ${Object.values(CLAIM_PLANNER)}::text[]) AS s(name, value)`
-      : // Completions went out just before (their ids are `unlessDependedOn`) and asked for
-        // generic plans (completeStatement); without them nothing changed the setting.
-        unlessDependedOn.length > 0
-        ? tx`SET LOCAL plan_cache_mode TO DEFAULT`
-        : undefined,
+    tx`SELECT set_config(name, value, true)
+       FROM unnest(${PLANNER_NAMES}::text[], ${Object.values(CLAIM_PLANNER)}::text[]) AS s(name, value)`,
     tx`
-    WITH next AS (
-      SELECT seq FROM jobs
-      WHERE state IN ('pending', 'failed') AND NOT blocked AND next_run_at <= ${now}::bigint
-        AND (${queues}::text[] IS NULL OR queue = ANY(${queues}::text[]))
-        AND queue NOT IN (SELECT name FROM queues WHERE paused OR concurrency IS NOT NULL)
+    WITH RECURSIVE ${tx.unsafe(PRESENT_QUEUES)}, served(name) AS (
+      SELECT DISTINCT unnest(${queues}::text[])
+      UNION ALL
+      SELECT queue FROM present WHERE queue IS NOT NULL AND ${queues}::text[] IS NULL
+    ), next AS (
+      SELECT waiting.seq FROM served CROSS JOIN LATERAL (
+        SELECT seq, priority, next_run_at FROM jobs
+        WHERE queue = served.name AND state IN ('pending', 'failed') AND NOT blocked
+          AND next_run_at <= ${now}::bigint
+        ORDER BY priority DESC, next_run_at, seq
+        LIMIT ${claim.limit}::int
+        FOR UPDATE SKIP LOCKED) AS waiting
+      WHERE served.name NOT IN (SELECT name FROM queues WHERE paused OR concurrency IS NOT NULL)
         AND NOT EXISTS (SELECT 1 FROM job_deps WHERE depends_on = ANY(${unlessDependedOn}::text[]))
-      ORDER BY priority DESC, next_run_at, seq
+      ORDER BY waiting.priority DESC, waiting.next_run_at, waiting.seq
       LIMIT ${claim.limit}::int
-      FOR UPDATE SKIP LOCKED
     ), claimed AS (
       UPDATE jobs SET state = 'processing', attempts = jobs.attempts + 1, token = jobs.token + 1,
                       worker_id = ${claim.workerId}, lease_until = ${now + claim.leaseMs}::bigint,

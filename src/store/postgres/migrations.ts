@@ -22,6 +22,7 @@ import { migration as m0006 } from "./migrations/0006-job-progress-and-results.t
 import { migration as m0007 } from "./migrations/0007-webhook-notifications.ts";
 import { migration as m0008 } from "./migrations/0008-resource-limits.ts";
 import { migration as m0009 } from "./migrations/0009-fewer-job-indexes.ts";
+import { migration as m0010 } from "./migrations/0010-claim-index-by-queue.ts";
 import {
   migrationsTableIsOurs,
   notQueueSchema,
@@ -40,6 +41,7 @@ export const POSTGRES_MIGRATIONS = inVersionOrder(
   m0007,
   m0008,
   m0009,
+  m0010,
 );
 
 if (schemaVersion(POSTGRES_MIGRATIONS) !== POSTGRES_SCHEMA_VERSION) {

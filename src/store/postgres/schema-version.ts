@@ -9,7 +9,7 @@
 import type { SQL } from "bun";
 import { UserError } from "../../core/errors.ts";
 
-export const POSTGRES_SCHEMA_VERSION = 9;
+export const POSTGRES_SCHEMA_VERSION = 10;
 
 /**
  * A schema's name as SQL text, quoted: a name the URL check allows may still be a word SQL

@@ -16,6 +16,7 @@ import { migration as m0006 } from "./migrations/0006-job-progress-and-results.t
 import { migration as m0007 } from "./migrations/0007-webhook-notifications.ts";
 import { migration as m0008 } from "./migrations/0008-resource-limits.ts";
 import { migration as m0009 } from "./migrations/0009-fewer-job-indexes.ts";
+import { migration as m0010 } from "./migrations/0010-claim-index-by-queue.ts";
 import { quickSchemaVersion, SQLITE_SCHEMA_VERSION } from "./schema-version.ts";
 
 export const SQLITE_MIGRATIONS = inVersionOrder(
@@ -28,6 +29,7 @@ export const SQLITE_MIGRATIONS = inVersionOrder(
   m0007,
   m0008,
   m0009,
+  m0010,
 );
 
 if (schemaVersion(SQLITE_MIGRATIONS) !== SQLITE_SCHEMA_VERSION) {

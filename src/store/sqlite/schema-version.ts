@@ -8,7 +8,7 @@
 
 import type { Database } from "bun:sqlite";
 
-export const SQLITE_SCHEMA_VERSION = 9;
+export const SQLITE_SCHEMA_VERSION = 10;
 
 /**
  * The version schema_migrations records, or null when it cannot be read (a new file, or one
