@@ -3,13 +3,14 @@
  * `FOR UPDATE SKIP LOCKED` lets concurrent claimers on every host each lock a different
  * row instead of queueing behind one.
  *
- * The claim index jobs_queue_claim is led by queue (migration 10), as on SQLite: each served
- * queue's next jobs are a short walk of it in claim order, whatever waits in the queues a
- * claim does not serve, and the claim takes the best of those. Served queues are the
- * worker's named ones, or else every queue with a waiting job, found by a skip-scan of the
- * same index. Each queue's walk locks the jobs it reads, so a claim over several queues may
- * hold a few it then leaves until its transaction ends: other claimers pass over them
- * meanwhile, as they pass over any locked row.
+ * Each served queue's next jobs are a short walk of jobs_queue_claim, led by queue (migration
+ * 10), as on SQLite: whatever waits in the queues a claim does not serve, and the claim takes
+ * the best of those. Served queues are the worker's named ones, or else every queue with a
+ * waiting job, found by a skip-scan of the same index. Each queue's walk locks the jobs it
+ * reads, so a claim over several queues may hold a few it then leaves until its transaction
+ * ends: other claimers pass over them meanwhile, as they pass over any locked row. (A
+ * worker's batched round over every queue, when none is paused or limited, walks jobs_claim
+ * instead: complete-many.ts.)
  *
  * Queue limits need more: two claimers skipping each other's rows could both take the
  * last free slot of a queue. So the fast path claims only in queues with no limit or pause,
