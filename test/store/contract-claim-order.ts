@@ -6,6 +6,7 @@
  */
 
 import { expect, test } from "bun:test";
+import { MAX_QUEUES_WALKED } from "../../src/store/claim-route.ts";
 import type { Store } from "../../src/store/store.ts";
 import { newJob, T0, type WithStore } from "./contract-helpers.ts";
 
@@ -81,6 +82,40 @@ export function claimOrderContract(withStore: WithStore): void {
         "b-first",
         "single-2",
       ]);
+    }),
+  );
+
+  test(
+    "past as many queues as a claim walks one by one, it walks in claim order and still leaves a paused queue alone",
+    withStore(async ({ store, fresh }) => {
+      // One job in each of more queues than are walked one by one, the priority falling and
+      // the due time rising with the queue's number, and a paused queue's job ahead of all.
+      const count = MAX_QUEUES_WALKED + 6;
+      const seed = async (target: typeof store) => {
+        const jobs = Array.from({ length: count }, (_, i) =>
+          newJob(`q${i}`, { queue: `queue-${i}`, priority: i % 3, nextRunAt: T0 - count + i }),
+        );
+        jobs.push(newJob("held", { queue: "held", priority: 9 }));
+        await target.jobInsertMany({ jobs, now: T0 - 1000 });
+        await target.queueSet({ name: "held", paused: true });
+      };
+      const expected = Array.from({ length: count }, (_, i) => ({ id: `q${i}`, priority: i % 3, at: i }))
+        .sort((a, b) => b.priority - a.priority || a.at - b.at)
+        .map((job) => job.id);
+      await seed(store);
+      expect(await claimOrder(() => store.jobClaim({ ...CLAIM, now: T0 }))).toEqual(expected);
+      const batched = await fresh();
+      await seed(batched);
+      const ids: string[] = [];
+      for (let round = 0; round < 20 && ids.length < count; round++) {
+        const { claimed } = await batched.jobCompleteAndClaim({
+          completions: [],
+          claim: { ...CLAIM, limit: 7 },
+          now: T0,
+        });
+        ids.push(...claimed.map((job) => job.id));
+      }
+      expect(ids).toEqual(expected);
     }),
   );
 }

@@ -1,6 +1,7 @@
 /** Contract: when an idle worker's next job falls due (Store.jobNextDueAt). */
 
 import { expect, test } from "bun:test";
+import { DUE_WINDOW } from "../../src/store/next-due.ts";
 import { newJob, T0, type WithStore } from "./contract-helpers.ts";
 
 export function nextDueContract(withStore: WithStore): void {
@@ -50,6 +51,21 @@ export function nextDueContract(withStore: WithStore): void {
       expect(await store.jobNextDueAt({ queues: ["mine", "held"], after: T0 })).toBe(T0 + 10_000);
       expect(await store.jobNextDueAt({ queues: null, after: T0 })).toBe(T0 + 100);
       expect(await store.jobNextDueAt({ queues: null, after: T0 + 399 })).toBe(T0 + 10_000);
+    }),
+  );
+
+  test(
+    "over every queue, a paused backlog longer than the window read gives an earlier bound, never a later time",
+    withStore(async ({ store }) => {
+      const held = Array.from({ length: DUE_WINDOW + 44 }, (_, i) =>
+        newJob(`held-${i}`, { nextRunAt: T0 + 100 + i, queue: "held", priority: 9 }),
+      );
+      await store.jobInsertMany({ jobs: [...held, newJob("mine", { nextRunAt: T0 + 10_000 })], now: T0 });
+      await store.queueSet({ name: "held", paused: true });
+      expect(await store.jobNextDueAt({ queues: null, after: T0 })).toBe(T0 + 100 + DUE_WINDOW - 1);
+      expect(await store.jobNextDueAt({ queues: null, after: T0 + 100 + DUE_WINDOW + 44 })).toBe(T0 + 10_000);
+      // Named, the queues are read one by one: exact at once.
+      expect(await store.jobNextDueAt({ queues: ["default"], after: T0 })).toBe(T0 + 10_000);
     }),
   );
 }

@@ -20,7 +20,8 @@
 
 import type { SQL } from "bun";
 import type { Job } from "../../core/job.ts";
-import { nextDueReads } from "../next-due.ts";
+import { claimRoute, MAX_QUEUES_WALKED } from "../claim-route.ts";
+import { DUE_WINDOW, type DueAnswer, type DueRead, nextDueReads, type WaitingJob } from "../next-due.ts";
 import type { JobClaimParams } from "../params.ts";
 import type { JobNextDueParams } from "../records.ts";
 import { rowToJob } from "../rows.ts";
@@ -28,46 +29,88 @@ import { rowToJob } from "../rows.ts";
 type Row = Record<string, unknown>;
 
 /**
- * `present(queue)`: every queue with a waiting job, by a skip-scan of jobs_queue_claim (one
- * seek per queue), for a claim or an idle round that serves every queue. A recursive CTE, so
- * a statement that uses it begins `WITH RECURSIVE`; it is read only when a statement names
- * no queues, and then it stops at the last one.
+ * The jobs a claim may take, best first, as the CTE `candidates(seq, queue)`: a walk of
+ * jobs_claim in claim order, or each queue of a few walked in jobs_queue_claim and the best
+ * of their heads (claim-route.ts decides; the branch whose one-time condition fails does not
+ * run). Each walk locks what it reads with SKIP LOCKED.
+ *
+ * Written once for both claims here, so it reads its inputs from CTEs the statement defines
+ * before it: `params(walked, queues, now, lim)` (walked: the queues to walk one by one, from
+ * claimRoute, or null; queues: the worker's named queues or null; lim: the most to take) and
+ * `limited(name)`, the queues it must not take from. With no queue named, it walks every
+ * queue with waiting jobs one by one while any queue is paused or limited and at most
+ * MAX_QUEUES_WALKED have waiting jobs, found by a skip-scan of jobs_queue_claim; those facts
+ * are read here, in the claim's own statement, so that a round stays one round trip.
  */
-export const PRESENT_QUEUES = `present(queue) AS (
-  (SELECT queue FROM jobs WHERE state IN ('pending', 'failed') AND NOT blocked ORDER BY queue LIMIT 1)
-  UNION ALL
-  SELECT (SELECT queue FROM jobs WHERE state IN ('pending', 'failed') AND NOT blocked AND queue > present.queue
-          ORDER BY queue LIMIT 1)
-  FROM present WHERE present.queue IS NOT NULL)`;
+export const CLAIM_CANDIDATES = `
+  present(queue) AS (
+    (SELECT queue FROM jobs WHERE state IN ('pending', 'failed') AND NOT blocked ORDER BY queue LIMIT 1)
+    UNION ALL
+    SELECT (SELECT queue FROM jobs WHERE state IN ('pending', 'failed') AND NOT blocked AND queue > present.queue
+            ORDER BY queue LIMIT 1)
+    FROM present WHERE present.queue IS NOT NULL
+  ), capped AS (
+    SELECT queue FROM present
+    WHERE queue IS NOT NULL AND (SELECT walked IS NULL AND queues IS NULL FROM params)
+      AND EXISTS (SELECT 1 FROM queues WHERE paused OR concurrency IS NOT NULL)
+    LIMIT ${MAX_QUEUES_WALKED + 1}
+  ), route AS (
+    SELECT (SELECT walked IS NOT NULL FROM params)
+           OR (SELECT COUNT(*) FROM capped) BETWEEN 1 AND ${MAX_QUEUES_WALKED} AS by_queue
+  ), served(name) AS (
+    SELECT DISTINCT unnest(walked) FROM params
+    UNION ALL
+    SELECT queue FROM capped WHERE (SELECT by_queue FROM route)
+  ), walk AS (
+    SELECT seq, queue FROM jobs
+    WHERE NOT (SELECT by_queue FROM route) AND state IN ('pending', 'failed') AND NOT blocked
+      AND next_run_at <= (SELECT now FROM params)
+      AND ((SELECT queues FROM params) IS NULL OR queue = ANY((SELECT queues FROM params)::text[]))
+      AND queue NOT IN (SELECT name FROM limited)
+    ORDER BY priority DESC, next_run_at, seq
+    LIMIT (SELECT lim FROM params)
+    FOR UPDATE SKIP LOCKED
+  ), by_queue AS (
+    SELECT waiting.seq, served.name AS queue FROM served CROSS JOIN LATERAL (
+      SELECT seq, priority, next_run_at FROM jobs
+      WHERE queue = served.name AND state IN ('pending', 'failed') AND NOT blocked
+        AND next_run_at <= (SELECT now FROM params)
+      ORDER BY priority DESC, next_run_at, seq
+      LIMIT (SELECT lim FROM params)
+      FOR UPDATE SKIP LOCKED) AS waiting
+    WHERE served.name NOT IN (SELECT name FROM limited)
+    ORDER BY waiting.priority DESC, waiting.next_run_at, waiting.seq
+    LIMIT (SELECT lim FROM params)
+  ), candidates AS (
+    SELECT seq, queue FROM walk UNION ALL SELECT seq, queue FROM by_queue
+  )`;
+
+/** What claimRoute says to walk one by one for `named` queues (null: decided in the statement). */
+export function walkedNamedQueues(named: readonly string[] | null | undefined): string[] | null {
+  const route = claimRoute({ named: named ?? null, anyLimited: true });
+  return route !== null && "queues" in route ? route.queues : null;
+}
 
 /** Limited queues tried per claim before giving up until the next poll. */
 const MAX_LIMITED_QUEUES = 50;
 
 export async function claimJob(sql: SQL, params: JobClaimParams): Promise<Job | null> {
   const queues = params.queues ?? null;
+  const walked = walkedNamedQueues(queues);
   const skipped: string[] = [];
   for (let round = 0; round <= MAX_LIMITED_QUEUES; round++) {
     // The data-modifying CTEs share one snapshot, so the attempt row is built from `claimed`.
     const [row] = await sql`
-      WITH RECURSIVE ${sql.unsafe(PRESENT_QUEUES)}, served(name) AS (
-        SELECT DISTINCT unnest(${queues}::text[])
+      WITH RECURSIVE params AS (
+        SELECT ${walked}::text[] AS walked, ${queues}::text[] AS queues, ${params.now}::bigint AS now, 1 AS lim
+      ), limited(name) AS (
+        SELECT unnest(${skipped}::text[])
         UNION ALL
-        SELECT queue FROM present WHERE queue IS NOT NULL AND ${queues}::text[] IS NULL
-      ), next AS (
-        SELECT waiting.seq, served.name AS queue FROM served CROSS JOIN LATERAL (
-          SELECT seq, priority, next_run_at FROM jobs
-          WHERE queue = served.name AND state IN ('pending', 'failed') AND NOT blocked
-            AND next_run_at <= ${params.now}::bigint
-          ORDER BY priority DESC, next_run_at, seq
-          LIMIT 1
-          FOR UPDATE SKIP LOCKED) AS waiting
-        WHERE served.name <> ALL(${skipped}::text[])
-          AND served.name NOT IN (
-            SELECT name FROM queues
-            WHERE paused OR (concurrency IS NOT NULL AND concurrency <= (
-              SELECT COUNT(*) FROM jobs AS running WHERE running.queue = queues.name AND running.state = 'processing')))
-        ORDER BY waiting.priority DESC, waiting.next_run_at, waiting.seq
-        LIMIT 1
+        SELECT name FROM queues
+        WHERE paused OR (concurrency IS NOT NULL AND concurrency <= (
+          SELECT COUNT(*) FROM jobs AS running WHERE running.queue = queues.name AND running.state = 'processing'))
+      ), ${sql.unsafe(CLAIM_CANDIDATES)}, next AS (
+        SELECT seq, queue FROM candidates LIMIT 1
       ), gate AS (
         SELECT next.seq, next.queue,
                EXISTS (SELECT 1 FROM queues q WHERE q.name = next.queue AND (q.paused OR q.concurrency IS NOT NULL))
@@ -128,37 +171,45 @@ async function claimInLimitedQueue(sql: SQL, queue: string, params: JobClaimPara
   });
 }
 
-/** Store.jobNextDueAt on PostgreSQL: the reads next-due.ts asks for, over the same index as on SQLite. */
+/** Store.jobNextDueAt on PostgreSQL: the reads of next-due.ts, over the same indexes as on SQLite. */
 export async function nextDueAt(sql: SQL, params: JobNextDueParams): Promise<number | null> {
-  const queues = params.queues ?? null;
-  const served: Row[] = await sql`
-    WITH RECURSIVE ${sql.unsafe(PRESENT_QUEUES)}, served(name) AS (
-      SELECT DISTINCT unnest(${queues}::text[])
-      UNION ALL
-      SELECT queue FROM present WHERE queue IS NOT NULL AND ${queues}::text[] IS NULL
-    )
-    SELECT name FROM served WHERE name NOT IN (SELECT name FROM queues WHERE paused)`;
-  const reads = nextDueReads(served.map((row) => String(row.name)));
+  const paused = new Set(
+    ((await sql`SELECT name FROM queues WHERE paused`) as Row[]).map((row) => String(row.name)),
+  );
+  const reads = nextDueReads(params.queues, paused);
   let step = reads.next();
-  while (!step.done) {
-    const ask = step.value;
-    // Separate statements, not one with `IS NULL OR priority < $2`: a prepared statement's
-    // generic plan could not seek with that and read every waiting job of the queue.
-    const [row]: Row[] =
-      ask.read === "earliest"
-        ? await sql`
-            SELECT MIN(next_run_at) AS n FROM jobs
-            WHERE queue = ${ask.queue} AND state IN ('pending', 'failed') AND NOT blocked
-              AND priority = ${ask.priority}::int AND next_run_at > ${params.after}::bigint`
-        : ask.below === null
-          ? await sql`
-              SELECT MAX(priority) AS n FROM jobs
-              WHERE queue = ${ask.queue} AND state IN ('pending', 'failed') AND NOT blocked`
-          : await sql`
-              SELECT MAX(priority) AS n FROM jobs
-              WHERE queue = ${ask.queue} AND state IN ('pending', 'failed') AND NOT blocked
-                AND priority < ${ask.below}::int`;
-    step = reads.next(row?.n === null || row?.n === undefined ? null : Number(row.n));
-  }
+  while (!step.done) step = reads.next(await answerDueRead(sql, step.value, params.after));
   return step.value;
+}
+
+/**
+ * One read of next-due.ts. Separate statements for the first priority and the next one
+ * below: with `IS NULL OR priority < $1`, a prepared statement's generic plan could not seek
+ * and read every waiting job. In one queue, ORDER BY … LIMIT 1 rather than MAX(): with no
+ * statistics, MAX() was planned as an aggregate over every lower-priority job of the queue.
+ */
+async function answerDueRead(sql: SQL, ask: DueRead, after: number): Promise<DueAnswer> {
+  const waiting = sql.unsafe("state IN ('pending', 'failed') AND NOT blocked");
+  if (ask.read === "window") {
+    return (await sql`
+      SELECT next_run_at, queue FROM jobs
+      WHERE ${waiting} AND priority = ${ask.priority}::int AND next_run_at > ${after}::bigint
+      ORDER BY priority DESC, next_run_at LIMIT ${DUE_WINDOW}`) as WaitingJob[];
+  }
+  const [row]: Row[] =
+    ask.read === "earliest"
+      ? await sql`
+          SELECT next_run_at AS n FROM jobs
+          WHERE queue = ${ask.queue} AND ${waiting} AND priority = ${ask.priority}::int AND next_run_at > ${after}::bigint
+          ORDER BY priority DESC, next_run_at LIMIT 1`
+      : ask.queue === null
+        ? ask.below === null
+          ? await sql`SELECT MAX(priority) AS n FROM jobs WHERE ${waiting}`
+          : await sql`SELECT MAX(priority) AS n FROM jobs WHERE ${waiting} AND priority < ${ask.below}::int`
+        : ask.below === null
+          ? await sql`SELECT priority AS n FROM jobs WHERE queue = ${ask.queue} AND ${waiting} ORDER BY priority DESC LIMIT 1`
+          : await sql`
+              SELECT priority AS n FROM jobs WHERE queue = ${ask.queue} AND ${waiting} AND priority < ${ask.below}::int
+              ORDER BY priority DESC LIMIT 1`;
+  return row?.n === null || row?.n === undefined ? null : Number(row.n);
 }

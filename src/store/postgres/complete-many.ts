@@ -14,7 +14,7 @@ import type { SQL } from "bun";
 import type { Job } from "../../core/job.ts";
 import type { CompleteAndClaimParams, CompleteAndClaimResult, CompletedRun } from "../params.ts";
 import { rowToJob } from "../rows.ts";
-import { PRESENT_QUEUES } from "./claim.ts";
+import { CLAIM_CANDIDATES, walkedNamedQueues } from "./claim.ts";
 import { pgText } from "./connection.ts";
 import { lockDependenciesShared, releaseDependents } from "./dependencies.ts";
 import { promoteNextRevision } from "./run.ts";
@@ -118,14 +118,11 @@ async function claimMany(
 ): Promise<Job[]> {
   if (claim.limit <= 0) return [];
   const queues = claim.queues ?? null;
-  // Two ways to find them, one statement: the branch whose one-time condition fails is not
-  // run. With no queue named and none paused or limited, one walk of jobs_claim (priority,
-  // due time, seq) in claim order. Otherwise each served queue's own walk of
-  // jobs_queue_claim, so that no claim steps over a backlog it may not take; each walk locks
-  // the jobs it reads, up to `limit` per queue, and the claim keeps the best `limit` of them.
-  // A claim over every queue does not go that way when it need not: it would lock up to
-  // `limit` jobs in every queue that has any (5,200 claim + complete cycles/s against 7,064
-  // with five queues).
+  // The candidates are claim.ts's: a walk of jobs_claim, or each of a few queues walked in
+  // jobs_queue_claim (claim-route.ts). Each queue's walk locks up to `limit` jobs before the
+  // best `limit` are kept, so a round over every queue walks them one by one only while some
+  // queue is paused or limited: with five queues it had cost 5,200 claim + complete cycles/s
+  // against 7,064 for the one walk.
   //
   // Each walk must go in index order and stop after its LIMIT. Without fresh statistics (a
   // bulk enqueue just now, autovacuum behind or off) the planner guesses a few waiting rows
@@ -142,35 +139,16 @@ async function claimMany(
     tx`SELECT set_config(name, value, true)
        FROM unnest(${PLANNER_NAMES}::text[], ${Object.values(CLAIM_PLANNER)}::text[]) AS s(name, value)`,
     tx`
-    WITH RECURSIVE ${tx.unsafe(PRESENT_QUEUES)}, limited AS (
+    WITH RECURSIVE params AS (
+      SELECT ${walkedNamedQueues(queues)}::text[] AS walked, ${queues}::text[] AS queues, ${now}::bigint AS now,
+             -- Nothing while a completing job has dependents (completeAndClaim says why): a
+             -- LIMIT of 0 locks no row.
+             CASE WHEN EXISTS (SELECT 1 FROM job_deps WHERE depends_on = ANY(${unlessDependedOn}::text[]))
+                  THEN 0 ELSE ${claim.limit}::int END AS lim
+    ), limited(name) AS (
       SELECT name FROM queues WHERE paused OR concurrency IS NOT NULL
-    ), served(name) AS (
-      SELECT DISTINCT unnest(${queues}::text[])
-      UNION ALL
-      SELECT queue FROM present WHERE queue IS NOT NULL AND ${queues}::text[] IS NULL
-    ), walk AS (
-      SELECT seq FROM jobs
-      WHERE state IN ('pending', 'failed') AND NOT blocked AND next_run_at <= ${now}::bigint
-        AND ${queues}::text[] IS NULL AND NOT EXISTS (SELECT 1 FROM limited)
-        AND NOT EXISTS (SELECT 1 FROM job_deps WHERE depends_on = ANY(${unlessDependedOn}::text[]))
-      ORDER BY priority DESC, next_run_at, seq
-      LIMIT ${claim.limit}::int
-      FOR UPDATE SKIP LOCKED
-    ), per_queue AS (
-      SELECT waiting.seq FROM served CROSS JOIN LATERAL (
-        SELECT seq, priority, next_run_at FROM jobs
-        WHERE queue = served.name AND state IN ('pending', 'failed') AND NOT blocked
-          AND next_run_at <= ${now}::bigint
-        ORDER BY priority DESC, next_run_at, seq
-        LIMIT ${claim.limit}::int
-        FOR UPDATE SKIP LOCKED) AS waiting
-      WHERE (${queues}::text[] IS NOT NULL OR EXISTS (SELECT 1 FROM limited))
-        AND served.name NOT IN (SELECT name FROM limited)
-        AND NOT EXISTS (SELECT 1 FROM job_deps WHERE depends_on = ANY(${unlessDependedOn}::text[]))
-      ORDER BY waiting.priority DESC, waiting.next_run_at, waiting.seq
-      LIMIT ${claim.limit}::int
-    ), next AS (
-      SELECT seq FROM walk UNION ALL SELECT seq FROM per_queue
+    ), ${tx.unsafe(CLAIM_CANDIDATES)}, next AS (
+      SELECT seq FROM candidates
     ), claimed AS (
       UPDATE jobs SET state = 'processing', attempts = jobs.attempts + 1, token = jobs.token + 1,
                       worker_id = ${claim.workerId}, lease_until = ${now + claim.leaseMs}::bigint,

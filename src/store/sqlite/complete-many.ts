@@ -8,7 +8,7 @@
 import type { Database } from "bun:sqlite";
 import type { Job } from "../../core/job.ts";
 import type { CompleteAndClaimParams, CompleteAndClaimResult } from "../params.ts";
-import { claimJob, servedQueues } from "./claim.ts";
+import { claimJob, walkedQueues } from "./claim.ts";
 import { completeJob } from "./run.ts";
 
 export function completeAndClaim(db: Database, params: CompleteAndClaimParams): CompleteAndClaimResult {
@@ -17,9 +17,9 @@ export function completeAndClaim(db: Database, params: CompleteAndClaimParams): 
     completeJob(db, { id: run.id, token: run.token, now, result: run.result }),
   );
   const claimed: Job[] = [];
-  const queues = claim && claim.limit > 0 ? servedQueues(db, claim.queues) : [];
+  const walked = claim && claim.limit > 0 ? walkedQueues(db, claim.queues) : null;
   while (claim && claimed.length < claim.limit) {
-    const job = claimJob(db, { ...claim, queues, now });
+    const job = claimJob(db, { ...claim, now }, walked);
     if (!job) break;
     claimed.push(job);
   }
