@@ -47,7 +47,11 @@ export function registerDashboard(cli: CAC): void {
   const command = cli
     .command("dashboard", "Serve the web dashboard, its JSON API and Prometheus /metrics")
     .option("--port <port>", "TCP port; 0 picks a free one (default: 8080)", TEXT_OPTION)
-    .option("--host <address>", "Address to bind; anything but loopback needs a token (default: 127.0.0.1)")
+    .option(
+      "--host <address>",
+      "Address to bind; anything but loopback needs a token (default: 127.0.0.1)",
+      TEXT_OPTION,
+    )
     .option(
       "--token <token>",
       "Secret every request needs, 16+ characters; every local user can read it in `ps`, so prefer $QUEUECTL_DASHBOARD_TOKEN (default: $QUEUECTL_DASHBOARD_TOKEN, else a random one, printed in the URL)",

@@ -1,4 +1,5 @@
 import type { CAC } from "cac";
+import { TEXT_OPTION } from "../cli-argv.ts";
 import { type QueueConfig, resolveConfig } from "../core/config.ts";
 import { canceledAtOnceWarnings } from "../core/dependencies.ts";
 import { UserError } from "../core/errors.ts";
@@ -57,10 +58,15 @@ function printResult(
 export function registerEnqueue(cli: CAC): void {
   cli
     .command("enqueue [json]", "Add a job (JSON argument) or many jobs (--file: JSON, YAML or NDJSON)")
-    .option("-f, --file <path>", "Read jobs from a file; - reads stdin (default: none, use the argument)")
+    .option(
+      "-f, --file <path>",
+      "Read jobs from a file; - reads stdin (default: none, use the argument)",
+      TEXT_OPTION,
+    )
     .option(
       "--format <format>",
       "Input format: json, yaml or ndjson (default: from the file extension, else detected)",
+      TEXT_OPTION,
     )
     .option("--json", "Print the enqueued ids as JSON (default: human text)")
     .example(`queuectl enqueue '{"id":"job1","command":"echo Hello World"}'`)
@@ -78,7 +84,7 @@ export async function enqueueCommand(json: string | undefined, options: EnqueueO
       "queuectl enqueue '<json>'  or  queuectl enqueue -f job.json",
     );
   }
-  const format = options.format ?? (path ? formatFromName(path) : undefined);
+  const format = lastValue(options.format) ?? (path ? formatFromName(path) : undefined);
   if (format !== undefined && !["json", "yaml", "ndjson"].includes(format)) {
     throw new UserError(`unknown --format "${format}"`, "use json, yaml or ndjson");
   }

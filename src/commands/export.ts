@@ -11,6 +11,7 @@
  */
 
 import type { CAC } from "cac";
+import { TEXT_OPTION } from "../cli-argv.ts";
 import { canceledAtOnceWarnings } from "../core/dependencies.ts";
 import { DuplicateIdError, runtimeError, UserError } from "../core/errors.ts";
 import { missingDependencyWarnings } from "../core/import-waits.ts";
@@ -143,6 +144,7 @@ export function registerExportImport(cli: CAC): void {
     .option(
       "--state <state>",
       "Only jobs in this state, and nothing else (default: everything); running jobs are written as pending",
+      TEXT_OPTION,
     )
     .example("queuectl export > backup.ndjson")
     .example("QUEUECTL_DB=jobs.db queuectl export | QUEUECTL_DB=postgres://db-host/queue queuectl import")

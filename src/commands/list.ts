@@ -48,6 +48,7 @@ export function registerList(cli: CAC): void {
     .option(
       "--state <state>",
       `Only jobs in these states; repeat it or use a,b: ${JOB_STATES.join(", ")} (default: all)`,
+      TEXT_OPTION,
     )
     // As typed: cac would turn a tag 007 into 7 and a queue 2024.10 into 2024.1.
     .option(

@@ -128,6 +128,7 @@ export function registerLogs(cli: CAC): void {
     .option(
       "--revision <hash>",
       "The latest attempt that ran this revision, or a prefix of it (default: any)",
+      TEXT_OPTION,
     )
     .option(
       "--follow",

@@ -23,7 +23,11 @@ const PURGEABLE = ["completed", "dead", "canceled"] as const;
 export function registerPurge(cli: CAC): void {
   cli
     .command("purge", "Delete finished jobs and their history; pending and running jobs are never touched")
-    .option("--state <state>", "completed, dead or canceled; repeat or comma-separate (default: all three)")
+    .option(
+      "--state <state>",
+      "completed, dead or canceled; repeat or comma-separate (default: all three)",
+      TEXT_OPTION,
+    )
     .option(
       "--older-than <duration>",
       "Only jobs finished longer ago than this, e.g. 7d or 12h (default: 7d)",
@@ -33,6 +37,7 @@ export function registerPurge(cli: CAC): void {
     .option(
       "--archive <file>",
       "Append each job with its attempts to this NDJSON file before deleting it; `queuectl import` reads it back (default: none)",
+      TEXT_OPTION,
     )
     .option("--json", "Print the purged ids as JSON (default: human text)")
     .example("queuectl purge --state completed --older-than 7d --dry-run")

@@ -84,10 +84,12 @@ export function registerQueue(cli: CAC): void {
     .option(
       "--notify <json>",
       "Webhooks told about every job of the queue, a JSON list of {url, events}, or none (default: none)",
+      TEXT_OPTION,
     )
     .option(
       "--limits <json>",
       'Resource limits of its jobs, e.g. \'{"memory":"256M","processes":100}\', or none (default: none)',
+      TEXT_OPTION,
     )
     .example("queuectl queue set emails --concurrency 2")
     .example(`queuectl queue set emails --notify '[{"url":"https://example.com/hook","events":["dead"]}]'`)
@@ -100,8 +102,9 @@ export function registerQueue(cli: CAC): void {
         );
       const concurrency =
         options.concurrency === undefined ? undefined : parseConcurrency(lastValue(options.concurrency));
-      const notify = options.notify === undefined ? undefined : parseNotify(options.notify);
-      const limits = options.limits === undefined ? undefined : parseLimitsText(String(options.limits));
+      const notify = options.notify === undefined ? undefined : parseNotify(lastValue(options.notify));
+      const limits =
+        options.limits === undefined ? undefined : parseLimitsText(String(lastValue(options.limits)));
       await withStore(options, async (store) => {
         if (concurrency !== undefined) {
           await store.queueSet({ name: queueName(name), concurrency });

@@ -1,4 +1,5 @@
 import type { CAC } from "cac";
+import { TEXT_OPTION } from "../cli-argv.ts";
 import { UserError } from "../core/errors.ts";
 import type { Job } from "../core/job.ts";
 import { readArchivedJob } from "../flow/archive-read.ts";
@@ -80,6 +81,7 @@ export function registerShow(cli: CAC): void {
     .option(
       "--archive <file>",
       "Read the job from this archive (`purge --archive`) instead of the store (default: the store)",
+      TEXT_OPTION,
     )
     .example("queuectl show job1")
     .example("queuectl show --archive archive.ndjson job1")

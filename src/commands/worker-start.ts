@@ -57,7 +57,11 @@ export function registerWorkerStart(cli: CAC): void {
       "Only take jobs from these comma-separated queues (default: every queue)",
       TEXT_OPTION,
     )
-    .option("--watch <dir>", "Also start `queuectl watch <dir>` to keep a jobs folder synced (default: off)")
+    .option(
+      "--watch <dir>",
+      "Also start `queuectl watch <dir>` to keep a jobs folder synced (default: off)",
+      TEXT_OPTION,
+    )
     .option(
       "--allow-shared-folder",
       "With --watch: read a folder that other users can write, as `watch --allow-shared-folder` (default: refuse it)",
