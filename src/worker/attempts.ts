@@ -11,7 +11,7 @@ import type { HeldLease, KillMode } from "../store/store.ts";
 import type { WorkerEvent } from "./events.ts";
 import { type Beat, type LostLease, leaseKey } from "./heartbeat.ts";
 import type { JobReports } from "./job-reports.ts";
-import { KILLED_BY_USER } from "./kill.ts";
+import { KILLED_BY_USER, KILLED_BY_USER_RETRY } from "./kill.ts";
 import type { QueuedRun } from "./run-gate.ts";
 
 export interface Slot {
@@ -150,8 +150,15 @@ export class AttemptBook {
   }
 
   private kill(slot: Slot, mode: KillMode): void {
+    // A plain kill while a `kill --retry` stops the run: the user now wants it gone for good,
+    // and the store already says so (the later request replaced the earlier one).
+    if (slot.kill === "retry" && mode === "cancel") {
+      slot.kill = mode;
+      this.emit({ type: "killing", jobId: slot.job.id, retry: false });
+      return;
+    }
     if (slot.kill !== null) return;
-    if (!slot.handle.stop(mode === "retry" ? `${KILLED_BY_USER} (kill --retry)` : KILLED_BY_USER)) {
+    if (!slot.handle.stop(mode === "retry" ? KILLED_BY_USER_RETRY : KILLED_BY_USER)) {
       // Already being stopped (a timeout, a lost lease, a stopping worker): the kill still
       // decides how the attempt is recorded, unless the main process had exited by itself.
       if (!slot.handle.exited && slot.handle.started) slot.kill = mode;

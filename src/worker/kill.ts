@@ -16,6 +16,8 @@ import { isQueuectlProcess, signalProcess } from "./process-info.ts";
 import { WAKE_SIGNAL } from "./signals.ts";
 
 export const KILLED_BY_USER = "killed by user";
+/** The error of a run `kill --retry` stopped: the job is retried as after any failure. */
+export const KILLED_BY_USER_RETRY = `${KILLED_BY_USER} (kill --retry)`;
 
 export type KillOutcome =
   /** It had not started: canceled now. */

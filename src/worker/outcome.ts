@@ -13,7 +13,7 @@ import type { QueueConfig } from "../core/config.ts";
 import { StoreGoneError } from "../core/errors.ts";
 import type { Job } from "../core/job.ts";
 import type { JobFailResult, KillMode, RunResult, Store } from "../store/store.ts";
-import { KILLED_BY_USER } from "./kill.ts";
+import { KILLED_BY_USER, KILLED_BY_USER_RETRY } from "./kill.ts";
 
 /**
  * `discarded`: a newer claim owns the job, so this result does not count. `abandoned`: the
@@ -108,7 +108,9 @@ export async function recordAttempt(store: Store, params: AttemptEnd): Promise<R
       ...fence,
       state: "canceled",
       nextRunAt: now,
-      result: killedRun(result),
+      // A plain kill that came while `kill --retry` was stopping the run: the plain kill.
+      result:
+        result.error === KILLED_BY_USER_RETRY ? { ...result, error: KILLED_BY_USER } : killedRun(result),
     });
     return canceled ? failOutcome(canceled) : { outcome: "discarded", nextRunAt: null };
   }

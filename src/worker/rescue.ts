@@ -8,7 +8,7 @@
 import { heartbeatIntervalMs, type QueueConfig } from "../core/config.ts";
 import type { Job } from "../core/job.ts";
 import type { JobFailResult, RunResult, Store } from "../store/store.ts";
-import { KILLED_BY_USER } from "./kill.ts";
+import { KILLED_BY_USER, KILLED_BY_USER_RETRY } from "./kill.ts";
 import { attemptLogBase } from "./log-files.ts";
 import { failOutcome, failureDecision } from "./outcome.ts";
 import {
@@ -133,7 +133,7 @@ export async function rescueExpiredLeases(
       // (core/attempt-outcome.ts) must not depend on the job row, which later runs change.
       error:
         job.kill_requested === "retry"
-          ? `${KILLED_BY_USER} (kill --retry); ${lapsed}`
+          ? `${KILLED_BY_USER_RETRY}; ${lapsed}`
           : job.kill_requested
             ? `${KILLED_BY_USER}; ${lapsed}`
             : lapsed,

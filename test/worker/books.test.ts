@@ -169,6 +169,25 @@ for (const backend of backends) {
     }
 
     test(
+      "a plain kill while `kill --retry` stops the run: the job ends canceled, killed by user",
+      withQueue(backend, SETTINGS, async (h, store) => {
+        const mark = join(h.queue.home.home, "term");
+        const ready = join(h.queue.home.home, "ready");
+        const command = `trap 'touch ${mark}; sleep 3; exit 1' TERM; touch ${ready}; sleep 300 & wait`;
+        h.start(await h.open());
+        await h.enqueue(store, [{ id: "twice", command, max_retries: 2 }]);
+        await waitFor(() => Bun.file(ready).exists(), { what: "the job to run with its trap set" });
+        await killJobs(store, ["twice"], { retry: true });
+        await waitFor(() => Bun.file(mark).exists(), { what: "the run to get SIGTERM from kill --retry" });
+        expect(await killJobs(store, ["twice"])).toMatchObject([{ kind: "requested" }]);
+        expect(await h.settled(store, "twice")).toBe("canceled");
+        const job = await store.jobGet({ id: "twice" });
+        expect(job?.last_error).toBe("killed by user");
+        expect(job?.attempts).toBe(1);
+      }),
+    );
+
+    test(
       "kill of a job whose worker is gone: the rescue ends it canceled",
       withQueue(backend, SETTINGS, async (h, store) => {
         await h.enqueue(store, [{ id: "orphan", command: "sleep 300" }]);
