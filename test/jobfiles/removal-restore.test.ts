@@ -59,7 +59,7 @@ function suite(t: BackendTest): void {
       expect((await jobOf(t.store, "x")).state).toBe("pending");
     });
 
-    test("a waiting job and the job it waits for, both back: the plan says the first re-arms the second", async () => {
+    test("a waiting job and the job it waits for, removed together and both back: both are queued again", async () => {
       await t.setUp();
       t.fixture.write("a.yaml", "command: echo a\n");
       t.fixture.write("b.yaml", "command: echo b\nafter: [a]\n");
@@ -70,13 +70,37 @@ function suite(t: BackendTest): void {
       t.fixture.write("b.yaml", "command: echo b\nafter: [a]\n");
       const dry = await sync(t.store, t.fixture.dir, { dryRun: true });
       const lines = planLines(dry).join("\n");
-      expect(lines).toContain("redeclare: its jobfile is back (canceled); re-armed by a");
-      expect(lines).not.toContain("not re-run");
-      expect(planSummary(dry)).not.toContain("re-declare");
+      expect(lines).toContain("a  restore: its jobfile is back; queued again");
+      expect(lines).toContain("b  restore: its jobfile is back; queued again");
+      expect(lines).not.toContain("re-arm");
       const applied = await sync(t.store, t.fixture.dir);
       expect(appliedSummary(applied.applied as JobfileApplyResult, applied.appliedSchedules ?? null)).toBe(
-        "Applied: 1 updated, 1 dependent re-armed.",
+        "Applied: 2 updated.",
       );
+      expect((await jobOf(t.store, "b")).state).toBe("pending");
+      expect((await claimAll(t.store)).map((job) => job.id)).toEqual(["a"]);
+    });
+
+    // Removing a cancels b twice over: as a's dependent, then for its own file. Only its own
+    // file's return may bring b back; a's return alone must not (it once did, and b ran).
+    test("removed together, only the job waited on back: the other stays canceled, its file still gone", async () => {
+      await t.setUp();
+      t.fixture.write("a.yaml", "command: echo a\n");
+      t.fixture.write("b.yaml", "command: echo b\nafter: [a]\n");
+      await sync(t.store, t.fixture.dir);
+      for (const file of ["a.yaml", "b.yaml"]) t.fixture.remove(file);
+      await sync(t.store, t.fixture.dir);
+      t.fixture.write("a.yaml", "command: echo a\n");
+      const dry = await sync(t.store, t.fixture.dir, { dryRun: true });
+      expect(planLines(dry).join("\n")).not.toContain("re-arm");
+      await sync(t.store, t.fixture.dir);
+      const b = await jobOf(t.store, "b");
+      expect(b.state).toBe("canceled");
+      expect(b.last_error).toBe("its jobfile was removed");
+      expect((await claimAll(t.store)).map((job) => job.id)).toEqual(["a"]);
+      // Its own file back: queued again, waiting on a.
+      t.fixture.write("b.yaml", "command: echo b\nafter: [a]\n");
+      await sync(t.store, t.fixture.dir);
       expect((await jobOf(t.store, "b")).state).toBe("pending");
     });
 

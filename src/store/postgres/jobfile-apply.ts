@@ -166,8 +166,10 @@ export async function applyJobfileChanges(
       WHERE id = ${id}`;
     let dependents: string[] = [];
     if (action === "cancel") {
+      // canceled_by is cleared, as on SQLite (its jobfile-apply.ts says why).
       await tx`
-        UPDATE jobs SET state = 'canceled', finished_at = ${now}::bigint, last_error = ${REMOVED_JOBFILE_REASON}::text
+        UPDATE jobs SET state = 'canceled', finished_at = ${now}::bigint, last_error = ${REMOVED_JOBFILE_REASON}::text,
+                        canceled_by = NULL
         WHERE id = ${id}`;
       dependents = await cancelDependents(tx, id, "canceled", now);
     }

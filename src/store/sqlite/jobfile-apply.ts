@@ -145,8 +145,10 @@ export function applyJobfileChanges(db: Database, params: JobfileApplyParams): J
   for (const id of book.releasing) releaseDependents(db, id, now);
   book.rearmed(readAll(book.rearmable()));
 
+  // canceled_by is cleared: a job its dependency's removal, earlier in this loop, canceled is
+  // now canceled for its own file's removal, and only that file's return may restore it.
   const cancel = db.query(`
-    UPDATE jobs SET state = 'canceled', finished_at = ?1, last_error = '${REMOVED_JOBFILE_REASON}'
+    UPDATE jobs SET state = 'canceled', finished_at = ?1, last_error = '${REMOVED_JOBFILE_REASON}', canceled_by = NULL
     WHERE id = ?2`);
   const forget = db.query(`
     UPDATE jobs SET declared = 0, next_spec = NULL, next_revision = NULL, next_max_retries = NULL, updated_at = ?1
