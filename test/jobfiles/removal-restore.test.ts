@@ -7,7 +7,7 @@
 
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { moveJob } from "../../src/flow/moves.ts";
-import { appliedSummary, planLines, planSummary } from "../../src/render/sync.ts";
+import { appliedSummary, planLines } from "../../src/render/sync.ts";
 import type { JobfileApplyResult } from "../../src/store/store.ts";
 import { type BackendTest, claimAll, FAILURE, forEachBackend, jobOf, queueByHand, sync } from "./helpers.ts";
 
