@@ -12,6 +12,8 @@ import { isIgnoredName } from "./scan.ts";
 export interface FolderEvents {
   /** Watches the tree at `root` instead of the one watched so far. */
   retarget(root: string): void;
+  /** Whether the watch of the folder's tree failed or reported an error since it was set up. */
+  treeFailed(): boolean;
   close(): void;
 }
 
@@ -34,9 +36,11 @@ function isIgnoredRel(rel: string): boolean {
 
 export function watchFolder(dir: string, root: string, handlers: FolderEventHandlers): FolderEvents {
   let tree: FSWatcher | null = null;
+  let treeFailed = false;
   const watchTree = (target: string) => {
     tree?.close();
     tree = null;
+    treeFailed = false;
     try {
       tree = watch(target, { recursive: true }, (_event, name) => {
         if (name === null || name === undefined) return handlers.onPath(null);
@@ -46,10 +50,12 @@ export function watchFolder(dir: string, root: string, handlers: FolderEventHand
       });
       // The watched folder itself went away: only a full sync can tell what is there now.
       tree.on("error", (error) => {
+        treeFailed = true;
         handlers.onError(error);
         handlers.onPath(null);
       });
     } catch (error) {
+      treeFailed = true;
       handlers.onError(error);
     }
   };
@@ -69,6 +75,7 @@ export function watchFolder(dir: string, root: string, handlers: FolderEventHand
 
   return {
     retarget: watchTree,
+    treeFailed: () => treeFailed,
     close() {
       tree?.close();
       parent?.close();

@@ -110,6 +110,8 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
   let seeded = false;
   /** False from the moment the model is ahead of the store until a plan of it was applied. */
   let applied = false;
+  /** True once the folder was seen gone, replaced or made again: its tree is watched anew. */
+  let rewatch = false;
   await assertNotNested(store, folder);
   // Read before the folder is claimed: a watcher that registered counts as started (`worker
   // start --watch` waits for that), so one that cannot read its settings must not register.
@@ -125,6 +127,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
     model = new FolderModel(model.root);
     seeded = false;
     applied = false;
+    rewatch = true;
   };
   const checkFolder = (): void => {
     const change = whyFolderChanged(options.dir, opened, allowShared);
@@ -225,10 +228,17 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
       forgetModel();
       throw error;
     }
-    if (found.root === opened.root && found.dev === opened.dev && found.ino === opened.ino) return;
-    model = new FolderModel(found.root);
-    opened = found;
-    seeded = false;
+    const same = found.root === opened.root && found.dev === opened.dev && found.ino === opened.ino;
+    // A folder deleted and made again often gets its inode number back, and the watch of the
+    // deleted one hears nothing more: a folder seen gone, or a watch that failed, is watched
+    // anew even when it looks the same.
+    if (same && !rewatch && !events.treeFailed()) return;
+    rewatch = false;
+    if (!same) {
+      model = new FolderModel(found.root);
+      opened = found;
+      seeded = false;
+    }
     events.retarget(found.root);
   };
 
@@ -348,7 +358,11 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
   const events: FolderEvents = watchFolder(options.dir, model.root, {
     onPath,
     isLinkTarget: (rel) => model.isLinkTarget(rel),
-    onFolderEntry: () => onPath(null),
+    onFolderEntry: () => {
+      // The folder's own entry changed (made again, replaced, re-pointed): watch it anew.
+      rewatch = true;
+      onPath(null);
+    },
     onError: reportError,
   });
   const resync = setInterval(() => {

@@ -6,7 +6,17 @@
  */
 
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { chmodSync, mkdirSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  renameSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UserError } from "../../src/core/errors.ts";
 import { FolderModel } from "../../src/jobfiles/folder-model.ts";
@@ -14,6 +24,7 @@ import { type Reading, refreshFromScan, refreshPath } from "../../src/jobfiles/f
 import { readFolderSettings, SETTINGS_FILE } from "../../src/jobfiles/folder-settings.ts";
 import { identifyJobsFolder, scanJobsFolder, whyFolderChanged } from "../../src/jobfiles/scan.ts";
 import type { SyncOutcome } from "../../src/jobfiles/sync-outcome.ts";
+import { startWatcher } from "../../src/jobfiles/watch.ts";
 import { waitFor } from "../helpers/cli.ts";
 import { completeAll, forEachBackend, type JobsFixture, jobsFixture, sync } from "./helpers.ts";
 import { dropSettled, startWatched } from "./watch-helpers.ts";
@@ -144,6 +155,45 @@ forEachBackend("a folder gone or replaced mid-sync", (t) => {
       expect(errors.length).toBeLessThan(10);
     } finally {
       await watcher.close();
+    }
+  });
+
+  // On a disk file system (ext4) a folder deleted and made again at once usually gets its
+  // inode number back; tmpfs, where the suite's temp folders are, never gives one back. So
+  // this folder is made on disk when it can be.
+  test("the watcher: a folder deleted and made again at once is watched again, though its inode number may be back", async () => {
+    await t.setUp();
+    const onDisk = mkdtempSync(join(existsSync("/var/tmp") ? "/var/tmp" : tmpdir(), "queuectl-watch-"));
+    const dir = join(onDisk, "jobs");
+    mkdirSync(dir, { mode: 0o700 });
+    dropSettled(dir, "a.yaml", "command: echo a\n");
+    const store = await t.fixture.store();
+    const errors: unknown[] = [];
+    // A full re-sync only after the deadline below: only the folder's watch can find c in time.
+    const watcher = await startWatcher({
+      store,
+      dir,
+      resyncMs: 600_000,
+      onError: (error) => errors.push(error),
+    });
+    try {
+      await waitFor(async () => (await store.jobGet({ id: "a" })) !== null, { what: "a to be queued" });
+      rmSync(dir, { recursive: true });
+      mkdirSync(dir, { mode: 0o700 });
+      await waitFor(
+        async () => (await store.jobGet({ id: "a" }))?.state === "canceled" || errors.length > 0,
+        {
+          what: "the removal of the folder's files to be seen",
+        },
+      );
+      dropSettled(dir, "c.yaml", "command: echo c\n");
+      await waitFor(async () => (await store.jobGet({ id: "c" })) !== null, {
+        what: "c, dropped into the folder made again, to be queued",
+        timeoutMs: 15_000,
+      });
+    } finally {
+      await watcher.close();
+      rmSync(onDisk, { recursive: true, force: true });
     }
   });
 
