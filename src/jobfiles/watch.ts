@@ -229,16 +229,13 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
       throw error;
     }
     const same = found.root === opened.root && found.dev === opened.dev && found.ino === opened.ino;
-    // A folder deleted and made again often gets its inode number back, and the watch of the
-    // deleted one hears nothing more: a folder seen gone, or a watch that failed, is watched
-    // anew even when it looks the same.
+    // A folder made again often gets its inode number back, and the watch of the deleted one
+    // hears nothing more: one seen gone or made again, or whose watch failed, is watched anew.
     if (same && !rewatch && !events.treeFailed()) return;
+    model = new FolderModel(found.root);
+    opened = found;
+    seeded = false;
     rewatch = false;
-    if (!same) {
-      model = new FolderModel(found.root);
-      opened = found;
-      seeded = false;
-    }
     events.retarget(found.root);
   };
 
@@ -358,8 +355,8 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
   const events: FolderEvents = watchFolder(options.dir, model.root, {
     onPath,
     isLinkTarget: (rel) => model.isLinkTarget(rel),
+    // The folder's own entry changed (made again, replaced, re-pointed): watch it anew.
     onFolderEntry: () => {
-      // The folder's own entry changed (made again, replaced, re-pointed): watch it anew.
       rewatch = true;
       onPath(null);
     },
