@@ -332,7 +332,7 @@ export function keepDashValues(args: string[], options: OptionShape[]): string[]
     if (arg.startsWith("-") && textOptions.has(camelCased(typedName))) {
       if (valueParts.length > 0) result.push(`${arg.split("=")[0]}=${TEXT_MARK}${valueParts.join("=")}`);
       // `--id --` and `--token --port 0` have no value; the -- or the option still count as such.
-      else if (next === undefined || next === "--" || optionWords.has(next.split("=")[0] ?? ""))
+      else if (next === undefined || next === "--" || optionWords.has(registeredSpelling(next)))
         result.push(arg);
       else {
         result.push(`${arg}=${TEXT_MARK}${next}`);
@@ -362,6 +362,12 @@ export function keepDashValues(args: string[], options: OptionShape[]): string[]
     }
   }
   return result;
+}
+
+/** A typed word as an option is registered: `--dry-run=x` → `--dryRun`, `-f` as it is. */
+function registeredSpelling(word: string): string {
+  const typed = word.split("=")[0] ?? "";
+  return typed.startsWith("--") ? `--${camelCased(typed.slice(2))}` : typed;
 }
 
 /** cac's own conversion of an option name: `max-retries` → `maxRetries` (dots kept). */

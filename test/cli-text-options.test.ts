@@ -45,4 +45,15 @@ describe("option values keep the characters typed", () => {
     expect(existsSync(join(home.home, "010"))).toBe(true);
     expect(existsSync(join(home.home, "10"))).toBe(false);
   });
+
+  test("a text option followed by a kebab-case flag has no value: purge --archive --dry-run deletes nothing", async () => {
+    const options = { env: home.env, cwd: home.home };
+    succeeded(await runCli(["add", "-q", "--id", "kept", "--", "true"], options));
+    succeeded(await runCli(["cancel", "kept"], options));
+    const refused = await runCli(["purge", "--older-than", "0s", "--archive", "--dry-run"], options);
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toContain("option `--archive <file>` value is missing");
+    expect(existsSync(join(home.home, "--dry-run"))).toBe(false);
+    expect(succeeded(await runCli(["show", "kept"], options))).toContain("canceled");
+  });
 });
