@@ -27,6 +27,14 @@ function suite(t: BackendTest): void {
     return planLines(dry);
   }
 
+  /** a.yaml, and b.yaml whose job waits on a's, synced. */
+  async function declareBWaitingOnA(): Promise<void> {
+    await t.setUp();
+    t.fixture.write("a.yaml", "command: echo a\n");
+    t.fixture.write("b.yaml", "command: echo b\nafter: [a]\n");
+    await sync(t.store, t.fixture.dir);
+  }
+
   describe("a jobfile removed and put back", () => {
     test("a waiting job its removal canceled is queued again", async () => {
       await t.setUp();
@@ -60,10 +68,7 @@ function suite(t: BackendTest): void {
     });
 
     test("a waiting job and the job it waits for, removed together and both back: both are queued again", async () => {
-      await t.setUp();
-      t.fixture.write("a.yaml", "command: echo a\n");
-      t.fixture.write("b.yaml", "command: echo b\nafter: [a]\n");
-      await sync(t.store, t.fixture.dir);
+      await declareBWaitingOnA();
       for (const file of ["a.yaml", "b.yaml"]) t.fixture.remove(file);
       await sync(t.store, t.fixture.dir);
       t.fixture.write("a.yaml", "command: echo a\n");
@@ -84,10 +89,7 @@ function suite(t: BackendTest): void {
     // Removing a cancels b twice over: as a's dependent, then for its own file. Only its own
     // file's return may bring b back; a's return alone must not (it once did, and b ran).
     test("removed together, only the job waited on back: the other stays canceled, its file still gone", async () => {
-      await t.setUp();
-      t.fixture.write("a.yaml", "command: echo a\n");
-      t.fixture.write("b.yaml", "command: echo b\nafter: [a]\n");
-      await sync(t.store, t.fixture.dir);
+      await declareBWaitingOnA();
       for (const file of ["a.yaml", "b.yaml"]) t.fixture.remove(file);
       await sync(t.store, t.fixture.dir);
       t.fixture.write("a.yaml", "command: echo a\n");
@@ -99,6 +101,21 @@ function suite(t: BackendTest): void {
       expect(b.last_error).toBe("its jobfile was removed");
       expect((await claimAll(t.store)).map((job) => job.id)).toEqual(["a"]);
       // Its own file back: queued again, waiting on a.
+      t.fixture.write("b.yaml", "command: echo b\nafter: [a]\n");
+      await sync(t.store, t.fixture.dir);
+      expect((await jobOf(t.store, "b")).state).toBe("pending");
+    });
+
+    test("the job waited on removed, then the waiting one in a later sync, then only the first back: the second stays canceled", async () => {
+      await declareBWaitingOnA();
+      t.fixture.remove("a.yaml");
+      await sync(t.store, t.fixture.dir);
+      t.fixture.remove("b.yaml");
+      await sync(t.store, t.fixture.dir);
+      t.fixture.write("a.yaml", "command: echo a\n");
+      await sync(t.store, t.fixture.dir);
+      expect((await jobOf(t.store, "b")).state).toBe("canceled");
+      expect((await claimAll(t.store)).map((job) => job.id)).toEqual(["a"]);
       t.fixture.write("b.yaml", "command: echo b\nafter: [a]\n");
       await sync(t.store, t.fixture.dir);
       expect((await jobOf(t.store, "b")).state).toBe("pending");

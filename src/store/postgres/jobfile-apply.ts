@@ -160,13 +160,15 @@ export async function applyJobfileChanges(
 
   const removed = await readAll(changes.removals.map((removal) => removal.id));
   for (const { id, action } of removalsToApply(changes.removals, removed)) {
+    // canceled_by is cleared, as on SQLite (its jobfile-apply.ts says why).
     await tx`
       UPDATE jobs SET declared = FALSE, next_spec = NULL, next_revision = NULL, next_max_retries = NULL,
-                      updated_at = ${now}::bigint
+                      updated_at = ${now}::bigint,
+                      last_error = CASE WHEN canceled_by IS NULL THEN last_error ELSE ${REMOVED_JOBFILE_REASON}::text END,
+                      canceled_by = NULL
       WHERE id = ${id}`;
     let dependents: string[] = [];
     if (action === "cancel") {
-      // canceled_by is cleared, as on SQLite (its jobfile-apply.ts says why).
       await tx`
         UPDATE jobs SET state = 'canceled', finished_at = ${now}::bigint, last_error = ${REMOVED_JOBFILE_REASON}::text,
                         canceled_by = NULL

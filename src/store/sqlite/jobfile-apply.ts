@@ -145,13 +145,17 @@ export function applyJobfileChanges(db: Database, params: JobfileApplyParams): J
   for (const id of book.releasing) releaseDependents(db, id, now);
   book.rearmed(readAll(book.rearmable()));
 
-  // canceled_by is cleared: a job its dependency's removal, earlier in this loop, canceled is
-  // now canceled for its own file's removal, and only that file's return may restore it.
+  // A job its dependency canceled (earlier in this loop, or in an earlier sync) is canceled
+  // for its own file's removal from now on, canceled_by cleared, whether the removal cancels
+  // or forgets it: a return of the dependency's file must not re-arm a job whose file is gone,
+  // and only that job's own file coming back may restore it.
   const cancel = db.query(`
     UPDATE jobs SET state = 'canceled', finished_at = ?1, last_error = '${REMOVED_JOBFILE_REASON}', canceled_by = NULL
     WHERE id = ?2`);
   const forget = db.query(`
-    UPDATE jobs SET declared = 0, next_spec = NULL, next_revision = NULL, next_max_retries = NULL, updated_at = ?1
+    UPDATE jobs SET declared = 0, next_spec = NULL, next_revision = NULL, next_max_retries = NULL, updated_at = ?1,
+                    last_error = CASE WHEN canceled_by IS NULL THEN last_error ELSE '${REMOVED_JOBFILE_REASON}' END,
+                    canceled_by = NULL
     WHERE id = ?2`);
   const removed = readAll(changes.removals.map((removal) => removal.id));
   for (const { id, action } of removalsToApply(changes.removals, removed)) {
