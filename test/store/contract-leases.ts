@@ -29,6 +29,10 @@ export function leasesContract(withStore: WithStore): void {
         token: b.token,
       });
       expect(await store.jobKillRequest({ id: "c", mode: "cancel" })).toBeNull();
+      // A plain kill of a: a later `kill --retry` does not turn it back into a retry.
+      await store.jobKillRequest({ id: "a", mode: "cancel" });
+      await store.jobKillRequest({ id: "a", mode: "retry" });
+      expect((await store.jobGet({ id: "a" }))?.kill_requested).toBe("cancel");
       const renewed = await store.jobLeaseRenewMany({
         leases: [
           { id: "a", token: a.token },
@@ -40,7 +44,7 @@ export function leasesContract(withStore: WithStore): void {
         leaseUntil: T0 + 9000,
       });
       expect(renewed.sort((x, y) => x.id.localeCompare(y.id))).toEqual([
-        { id: "a", token: a.token, killRequested: null },
+        { id: "a", token: a.token, killRequested: "cancel" },
         { id: "b", token: b.token, killRequested: "retry" },
       ]);
       expect((await store.jobGet({ id: "a" }))?.lease_until).toBe(T0 + 9000);

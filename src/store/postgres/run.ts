@@ -59,9 +59,11 @@ export async function renewLeases(sql: SQL, params: LeaseRenewParams): Promise<R
   return rows.map(rowToRenewedLease);
 }
 
+/** A plain kill outranks `kill --retry`, whichever came first, as the worker's attempts.ts has it. */
 export async function requestKill(tx: SQL, params: KillRequestParams): Promise<KillTarget | null> {
   const [row] = await tx`
-    UPDATE jobs SET kill_requested = ${params.mode} WHERE id = ${params.id} AND state = 'processing'
+    UPDATE jobs SET kill_requested = CASE WHEN kill_requested = 'cancel' THEN 'cancel' ELSE ${params.mode}::text END
+    WHERE id = ${params.id} AND state = 'processing'
     RETURNING worker_id, token`;
   return row ? rowToKillTarget(row) : null;
 }

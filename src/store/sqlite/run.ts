@@ -51,11 +51,12 @@ export function renewLeases(db: Database, params: LeaseRenewParams): RenewedLeas
   return rows.map(rowToRenewedLease);
 }
 
+/** A plain kill outranks `kill --retry`, whichever came first, as the worker's attempts.ts has it. */
 export function requestKill(db: Database, params: KillRequestParams): KillTarget | null {
   const row = db
-    .query(
-      "UPDATE jobs SET kill_requested = ? WHERE id = ? AND state = 'processing' RETURNING worker_id, token",
-    )
+    .query(`
+      UPDATE jobs SET kill_requested = CASE WHEN kill_requested = 'cancel' THEN 'cancel' ELSE ?1 END
+      WHERE id = ?2 AND state = 'processing' RETURNING worker_id, token`)
     .get(params.mode, params.id) as Row | null;
   return row ? rowToKillTarget(row) : null;
 }
