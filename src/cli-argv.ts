@@ -290,9 +290,8 @@ export function joinGroupWords(
  * `-f -` means "read stdin", but cac's parser takes a lone `-` for a missing value. Joining it
  * as `-f=-` keeps the convention working for every option that takes a value. A negative
  * number is joined the same way (`--older-than=-1d`), and as a command's argument
- * (`config set max-retries -1`) it is marked like a text value, so that it reaches the
- * command's own check rather than being reported as an unknown option `-1`; unmarkedArguments
- * takes the mark off again.
+ * (`config set max-retries -1`) it is marked like a text value, so that it reaches the command's
+ * own check, not reported as an unknown option `-1`; unmarkedArguments takes the mark off.
  *
  * cac also tells its parser about boolean flags by their camelCase names only, so a
  * kebab-case flag takes the next word as its value: `sync --allow-shared-folder DIR` would
@@ -304,7 +303,9 @@ export function keepDashValues(args: string[], options: OptionShape[]): string[]
   const textOptions = new Set<string>();
   const optionWords = new Set<string>();
   for (const option of options) {
+    // As registered (camelCased: dryRun) and as typed (--dry-run).
     for (const name of option.names) optionWords.add(name.length === 1 ? `-${name}` : `--${name}`);
+    for (const typed of option.rawName.matchAll(/--[\w-]+|-\w\b/g)) optionWords.add(typed[0]);
     if (option.config?.type?.[0] === keepText) for (const name of option.names) textOptions.add(name);
     if (!option.isBoolean) for (const name of option.names) takesValue.add(name);
     else
@@ -332,7 +333,7 @@ export function keepDashValues(args: string[], options: OptionShape[]): string[]
     if (arg.startsWith("-") && textOptions.has(camelCased(typedName))) {
       if (valueParts.length > 0) result.push(`${arg.split("=")[0]}=${TEXT_MARK}${valueParts.join("=")}`);
       // `--id --` and `--token --port 0` have no value; the -- or the option still count as such.
-      else if (next === undefined || next === "--" || optionWords.has(registeredSpelling(next)))
+      else if (next === undefined || next === "--" || optionWords.has(next.split("=")[0] ?? ""))
         result.push(arg);
       else {
         result.push(`${arg}=${TEXT_MARK}${next}`);
@@ -362,12 +363,6 @@ export function keepDashValues(args: string[], options: OptionShape[]): string[]
     }
   }
   return result;
-}
-
-/** A typed word as an option is registered: `--dry-run=x` → `--dryRun`, `-f` as it is. */
-function registeredSpelling(word: string): string {
-  const typed = word.split("=")[0] ?? "";
-  return typed.startsWith("--") ? `--${camelCased(typed.slice(2))}` : typed;
 }
 
 /** cac's own conversion of an option name: `max-retries` → `maxRetries` (dots kept). */
