@@ -1,6 +1,8 @@
 /** Shared pieces of the store contract suite: the backend harness and job builders. */
 
 import type { JobSpec } from "../../src/core/spec.ts";
+import { POSTGRES_MIGRATIONS } from "../../src/store/postgres/migrations.ts";
+import { SQLITE_MIGRATIONS } from "../../src/store/sqlite/migrations.ts";
 import type { NewJob, RunResult, Store } from "../../src/store/store.ts";
 
 /** One empty store location; `open` may be called many times, like several processes or hosts. */
@@ -63,4 +65,15 @@ export function runResult(exitCode: number | null, extra: Partial<RunResult> = {
     outputTail: "hello",
     ...extra,
   };
+}
+
+/** SQL that builds a store's schema as a release at `version` left it, for upgrade tests. */
+export function schemaAtVersion(backend: StoreBackend, version: number): string {
+  const migrations = backend.name === "postgres" ? POSTGRES_MIGRATIONS : SQLITE_MIGRATIONS;
+  return `
+    CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL);
+    ${migrations
+      .filter((migration) => migration.version <= version)
+      .map((m) => `${m.sql};\nINSERT INTO schema_migrations VALUES (${m.version}, '${m.name}', 0);`)
+      .join("\n")}`;
 }

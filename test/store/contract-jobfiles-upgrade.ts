@@ -5,22 +5,15 @@
  */
 
 import { expect, test } from "bun:test";
-import { POSTGRES_MIGRATIONS } from "../../src/store/postgres/migrations.ts";
-import { SQLITE_MIGRATIONS } from "../../src/store/sqlite/migrations.ts";
 import type { StoreBackend } from "./contract-helpers.ts";
-import { newJob, T0 } from "./contract-helpers.ts";
+import { newJob, schemaAtVersion, T0 } from "./contract-helpers.ts";
 
 export function jobfileUpgradeContract(backend: StoreBackend): void {
   test("a version 2 store migrates to 3 in place and keeps deciding from its history", async () => {
     const location = await backend.create();
-    const migrations = backend.name === "postgres" ? POSTGRES_MIGRATIONS : SQLITE_MIGRATIONS;
     const flag = backend.name === "postgres" ? "TRUE" : "1";
     await location.exec(`
-      CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL);
-      ${migrations
-        .filter((migration) => migration.version <= 2)
-        .map((m) => `${m.sql};\nINSERT INTO schema_migrations VALUES (${m.version}, '${m.name}', 0);`)
-        .join("\n")}
+      ${schemaAtVersion(backend, 2)}
       INSERT INTO jobs (id, spec, revision, state, attempts, max_retries, created_at, updated_at, next_run_at,
                         finished_at, token, source, declared)
       VALUES ('a', '{"id":"a","command":"echo a v1"}', 'a@1', 'completed', 1, 3, ${T0}, ${T0}, ${T0},

@@ -7,6 +7,7 @@
 import { afterAll, describe } from "bun:test";
 import type { Store } from "../../src/store/store.ts";
 import { claimOrderContract } from "./contract-claim-order.ts";
+import { claimUpgradeContract } from "./contract-claim-upgrade.ts";
 import { completeManyContract } from "./contract-complete-many.ts";
 import { dependenciesContract } from "./contract-dependencies.ts";
 import { failResultContract } from "./contract-fail-result.ts";
@@ -107,6 +108,7 @@ export function storeContract(backend: StoreBackend, part?: ContractPart): void 
       limitsContract(withStore);
       nextDueContract(withStore);
       claimOrderContract(withStore);
+      claimUpgradeContract(backend);
       schemaContract(withStore, backend);
     }
   });
