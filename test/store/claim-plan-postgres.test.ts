@@ -90,6 +90,50 @@ describe.skipIf(!PG_URL)("the PostgreSQL claim plan", () => {
     expect(every.read).toBeLessThan(100);
   });
 
+  test("a connection that first claimed from a small table still claims by index once the table is large", async () => {
+    // A generic plan is made at a connection's first claim and kept: made while the table
+    // held a few rows, it read the whole table at every later claim (18 ms a round at
+    // 200,000 jobs) unless sequential scans are off for the claim. Rows are put in with
+    // plain INSERTs, which scan nothing, so any rows read by a sequential scan are the worker's.
+    const scans = async () => {
+      const [row] = await admin`
+        SELECT seq_tup_read, idx_scan FROM pg_stat_user_tables WHERE schemaname = ${schema} AND relname = 'jobs'`;
+      return { seqRead: Number(row?.seq_tup_read ?? 0), idx: Number(row?.idx_scan ?? 0) };
+    };
+    const insert = (prefix: string, count: number) =>
+      admin.unsafe(`
+        INSERT INTO ${schema}.jobs (id, spec, revision, state, max_retries, priority, queue, created_at, updated_at, next_run_at)
+        SELECT '${prefix}-' || g, jsonb_build_object('id', '${prefix}-' || g, 'command', 'true'), 'r', 'pending', 3, 0,
+               'big', ${T0}, ${T0}, ${T0} + g
+        FROM generate_series(1, ${count}) AS g`);
+    // Opened first: it makes the schema when this test runs alone. It claims nothing yet.
+    const worker = await openPostgresStore(url);
+    await admin.unsafe(`TRUNCATE ${schema}.jobs CASCADE`);
+    await insert("few", 2_000);
+    const before = await scans();
+    const claim = { workerId: "w", host: "h", leaseMs: 60_000, limit: 4, queues: ["big"] };
+    let held: Job[] = [];
+    const round = async () => {
+      const completions = held.map((job) => ({ id: job.id, token: job.token, result: SUCCESS }));
+      held = (await worker.jobCompleteAndClaim({ completions, claim, now: T0 + PENDING * 10 })).claimed;
+    };
+    for (let i = 0; i < 6; i++) await round();
+    await insert("many", PENDING * 4);
+    for (let i = 0; i < 3; i++) await round();
+    expect(held.length).toBe(4);
+    await worker.close();
+    const after = await waitFor(
+      async () => {
+        const now = await scans();
+        return now.idx > before.idx ? now : null;
+      },
+      { timeoutMs: 20_000, what: "the worker's index scans to be counted" },
+    );
+    // Rows read by sequential scans: a scan of the grown table reads over 20,000 each time
+    // (a store's first open may scan its empty tables, which reads none).
+    expect(after.seqRead - before.seqRead).toBeLessThan(1_000);
+  });
+
   test("a round leaves the planner as it found it for what follows in its transaction", async () => {
     // The completion runs on a generic plan and the claim with its own planner settings; the
     // round's extras after them (a jobfile's revision recorded) must not, whether the claim
@@ -107,7 +151,9 @@ describe.skipIf(!PG_URL)("the PostgreSQL claim plan", () => {
     expect(claimed.map((job) => job.id)).toEqual(["plan-a", "plan-b", "plan-c"]);
     const settings = (tx: SQL) =>
       tx`SELECT current_setting('plan_cache_mode') AS plan, current_setting('enable_sort') AS sort,
-                current_setting('jit') AS jit`.then((rows: Record<string, string>[]) => rows[0]);
+                current_setting('enable_seqscan') AS seqscan, current_setting('jit') AS jit`.then(
+        (rows: Record<string, string>[]) => rows[0],
+      );
     const before = await admin.begin(settings);
     /** Completes `job` in a round that claims one more from `queues` (null: every queue). */
     const settingsAfterRound = (job: Job, queues: string[] | null) =>
