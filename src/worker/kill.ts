@@ -12,7 +12,7 @@
 import { hostName } from "../core/home.ts";
 import type { Job } from "../core/job.ts";
 import type { Store, WorkerRecord } from "../store/store.ts";
-import { isQueuectlProcess, signalProcess } from "./process-info.ts";
+import { isQueuectlProcess, pidSpaceTag, signalProcess, workerPidSpace } from "./process-info.ts";
 import { WAKE_SIGNAL } from "./signals.ts";
 
 export const KILLED_BY_USER = "killed by user";
@@ -80,10 +80,25 @@ async function killOne(
   const claim = await store.jobKillRequest({ id, mode: options.retry ? "retry" : "cancel" });
   if (claim) {
     const worker = (await store.workerList()).find((row) => row.id === claim.workerId);
-    const signalled = worker !== undefined && wakeLocalWorker(worker, options.host);
-    return { id, kind: "requested", ...claim, signalled, orphaned: worker === undefined };
+    const gone = worker === undefined || diedHere(worker, options.host);
+    const signalled = !gone && wakeLocalWorker(worker, options.host);
+    return { id, kind: "requested", ...claim, signalled, orphaned: gone };
   }
   return { id, kind: "not-running", state: (await store.jobGet({ id }))?.state ?? null };
+}
+
+/**
+ * A registered worker of this host and pid space whose process is gone (SIGKILL leaves its
+ * row behind): its job ends when it is rescued, so `kill` need not wait on it.
+ */
+function diedHere(worker: WorkerRecord, host: string): boolean {
+  const here = pidSpaceTag();
+  return (
+    worker.host === host &&
+    here !== null &&
+    workerPidSpace(worker.id) === here &&
+    !isQueuectlProcess(worker.pid, "worker", worker.started_at)
+  );
 }
 
 /** WAKE_SIGNAL to the job's worker when it runs on this host: it renews now and sees the kill. */

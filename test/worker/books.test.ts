@@ -8,7 +8,9 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { hostName } from "../../src/core/home.ts";
 import { killJobs } from "../../src/worker/kill.ts";
+import { pidSpaceTag } from "../../src/worker/process-info.ts";
 import { waitFor } from "../helpers/cli.ts";
 import { backends, type Harness, stallableHeartbeats, withQueue } from "./in-process.ts";
 
@@ -81,6 +83,31 @@ for (const backend of backends) {
           most = Math.max(most, running);
         }
         expect(most).toBeLessThanOrEqual(2);
+      }),
+    );
+
+    test(
+      "kill of a job whose worker died here, its row left behind: orphaned at once, canceled at rescue",
+      withQueue(backend, SETTINGS, async (h, store) => {
+        await h.enqueue(store, [{ id: "left", command: "sleep 300" }]);
+        // A worker of this host and pid space that SIGKILL took: its row stays, its pid is free.
+        const exited = Bun.spawn(["true"]);
+        await exited.exited;
+        const workerId = `${hostName()}-${exited.pid}-dead@${pidSpaceTag()}`;
+        await store.workerRegister({
+          id: workerId,
+          host: hostName(),
+          pid: exited.pid,
+          now: Date.now(),
+          queues: null,
+        });
+        const claimed = await store.jobClaim({ workerId, host: hostName(), now: Date.now(), leaseMs: 500 });
+        expect(claimed?.id).toBe("left");
+        expect(await killJobs(store, ["left"])).toMatchObject([
+          { kind: "requested", orphaned: true, signalled: false },
+        ]);
+        h.start(await h.open());
+        expect(await h.settled(store, "left")).toBe("canceled");
       }),
     );
 
