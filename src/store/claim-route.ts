@@ -33,15 +33,20 @@ export type ClaimRoute = { queues: string[] } | { present: true } | null;
 
 export function claimRoute(facts: ClaimRouteFacts): ClaimRoute {
   if (facts.named !== null) {
-    const queues = [...new Set(facts.named)];
-    return queues.length <= MAX_QUEUES_WALKED ? { queues } : null;
+    const queues = namedQueuesWalked(facts.named);
+    return queues === null ? null : { queues };
   }
   return facts.anyLimited ? { present: true } : null;
 }
 
-/** The queues an idle worker reads one by one for its next due time, or null to read jobs_claim. */
-export function dueQueuesWalked(named: readonly string[] | null): string[] | null {
-  if (named === null) return null;
+/**
+ * The named queues walked one by one (deduplicated) when there are few enough of them, else
+ * null; null too for every queue (`named` null or absent). The part of the rule that needs
+ * no reads: a claim over every queue also asks claimRoute, and an idle worker's next due
+ * time asks only this.
+ */
+export function namedQueuesWalked(named: readonly string[] | null | undefined): string[] | null {
+  if (named === null || named === undefined) return null;
   const queues = [...new Set(named)];
   return queues.length <= MAX_QUEUES_WALKED ? queues : null;
 }

@@ -13,7 +13,7 @@
  * (SQLite at once, PostgreSQL by awaiting), so neither holds a copy of the loop.
  */
 
-import { dueQueuesWalked } from "./claim-route.ts";
+import { namedQueuesWalked } from "./claim-route.ts";
 
 /** Distinct priorities looked through; past this many, the rest are left to the poll interval. */
 export const MAX_PRIORITIES_SEEN = 32;
@@ -66,7 +66,7 @@ export function* nextDueReads(
   named: readonly string[] | null,
   paused: ReadonlySet<string>,
 ): Generator<DueRead, number | null, DueAnswer> {
-  const walked = dueQueuesWalked(named);
+  const walked = namedQueuesWalked(named);
   let due: number | null = null;
   if (walked === null) {
     const served = named === null ? null : [...named];

@@ -12,7 +12,7 @@
 import { hostName } from "../core/home.ts";
 import type { Job } from "../core/job.ts";
 import type { Store, WorkerRecord } from "../store/store.ts";
-import { isQueuectlProcess, pidSpaceTag, signalProcess, workerPidSpace } from "./process-info.ts";
+import { isQueuectlProcess, pidSpaceTag, ranInPidSpace, signalProcess } from "./process-info.ts";
 import { WAKE_SIGNAL } from "./signals.ts";
 
 export const KILLED_BY_USER = "killed by user";
@@ -92,11 +92,9 @@ async function killOne(
  * row behind): its job ends when it is rescued, so `kill` need not wait on it.
  */
 function diedHere(worker: WorkerRecord, host: string): boolean {
-  const here = pidSpaceTag();
   return (
     worker.host === host &&
-    here !== null &&
-    workerPidSpace(worker.id) === here &&
+    ranInPidSpace(worker.id, pidSpaceTag()) &&
     !isQueuectlProcess(worker.pid, "worker", worker.started_at)
   );
 }

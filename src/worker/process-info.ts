@@ -59,6 +59,14 @@ export function workerPidSpace(workerId: string): string | null {
   return PID_SPACE_SUFFIX.exec(workerId)?.[1] ?? null;
 }
 
+/**
+ * Whether worker `workerId` ran in pid space `here` (this process's pidSpaceTag()): only then
+ * does its pid mean a process here, and no process at it mean the worker died.
+ */
+export function ranInPidSpace(workerId: string, here: string | null): boolean {
+  return here !== null && workerPidSpace(workerId) === here;
+}
+
 /** The pid in a worker id made where pidSpaceTag answered (`host-pid-random@tag`), or null. */
 export function workerIdPid(workerId: string): number | null {
   const pid = /-(\d+)-[0-9a-f]+@[0-9a-f]{8}$/.exec(workerId)?.[1];

@@ -15,9 +15,9 @@ import {
   isProcessAlive,
   pidSpaceTag,
   pidsWithEnvEntries,
+  ranInPidSpace,
   signalProcess,
   workerIdPid,
-  workerPidSpace,
 } from "./process-info.ts";
 import { PeriodicService } from "./service.ts";
 
@@ -170,7 +170,7 @@ export async function rescueExpiredLeases(
  * a worker that renewed its lease in time keeps its job.
  */
 function killLeftovers(job: Job, here: string | null): void {
-  if (job.worker_id === null || here === null || workerPidSpace(job.worker_id) !== here) return;
+  if (job.worker_id === null || !ranInPidSpace(job.worker_id, here)) return;
   // A worker that is still there (frozen, starved) stops its own attempt when it wakes, with
   // the grace a job is promised; only a dead one's leftovers are killed here.
   const pid = workerIdPid(job.worker_id);

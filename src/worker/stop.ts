@@ -17,8 +17,8 @@ import {
   isProcessAlive,
   isQueuectlProcess,
   pidSpaceTag,
+  ranInPidSpace,
   signalProcess,
-  workerPidSpace,
 } from "./process-info.ts";
 import { releaseOrKill, STOP_SIGNAL } from "./signals.ts";
 import { takeStartingWorkers } from "./starting-workers.ts";
@@ -151,10 +151,7 @@ export async function stopWorkers(store: Store, params: StopParams): Promise<Sto
     if (isQueuectlProcess(worker.pid, "worker", worker.started_at)) workers.push(worker.pid);
     // No process here, yet heartbeating: another container or pid namespace with this host
     // name, unless its id says it ran where this process runs (then it just died: SIGKILL).
-    else if (
-      !isWorkerLost(worker.heartbeat_at, now, params.lostAfterMs) &&
-      (here === null || workerPidSpace(worker.id) !== here)
-    )
+    else if (!isWorkerLost(worker.heartbeat_at, now, params.lostAfterMs) && !ranInPidSpace(worker.id, here))
       unreachable++;
     else {
       await store.workerRemove({ id: worker.id });

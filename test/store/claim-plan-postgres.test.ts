@@ -25,6 +25,20 @@ const PENDING = 5_000;
 describe.skipIf(!PG_URL)("the PostgreSQL claim plan", () => {
   const { schema, url, admin } = privateSchema(PG_URL ?? "", "qc_claim_plan");
 
+  /**
+   * `read`'s counters once `arrived` says a closed connection's have reached the statistics
+   * system, which a backend hands them at the latest when it exits.
+   */
+  function countedOnce<T>(read: () => Promise<T>, arrived: (now: T) => boolean, what: string): Promise<T> {
+    return waitFor(
+      async () => {
+        const now = await read();
+        return arrived(now) ? now : null;
+      },
+      { timeoutMs: 20_000, what: `${what} to be counted` },
+    );
+  }
+
   /** Index entries read through the claim indexes so far, as the statistics system has them. */
   async function claimIndexReads(): Promise<{ scans: number; read: number }> {
     const [row] = await admin`
@@ -50,12 +64,10 @@ describe.skipIf(!PG_URL)("the PostgreSQL claim plan", () => {
       now: T0 + 1,
     });
     await worker.close();
-    const after = await waitFor(
-      async () => {
-        const now = await claimIndexReads();
-        return now.scans > before.scans ? now : null;
-      },
-      { timeoutMs: 20_000, what: "the claim's index scans to be counted" },
+    const after = await countedOnce(
+      claimIndexReads,
+      (now) => now.scans > before.scans,
+      "the claim's index scans",
     );
     return { ids: round.claimed.map((job) => job.id), read: after.read - before.read };
   }
@@ -122,13 +134,7 @@ describe.skipIf(!PG_URL)("the PostgreSQL claim plan", () => {
     for (let i = 0; i < 3; i++) await round();
     expect(held.length).toBe(4);
     await worker.close();
-    const after = await waitFor(
-      async () => {
-        const now = await scans();
-        return now.idx > before.idx ? now : null;
-      },
-      { timeoutMs: 20_000, what: "the worker's index scans to be counted" },
-    );
+    const after = await countedOnce(scans, (now) => now.idx > before.idx, "the worker's index scans");
     // Rows read by sequential scans: a scan of the grown table reads over 20,000 each time
     // (a store's first open may scan its empty tables, which reads none).
     expect(after.seqRead - before.seqRead).toBeLessThan(1_000);

@@ -39,8 +39,6 @@ const BACKEND_ONLY: Record<string, string> = {
     "PostgreSQL's grouped claim skips limited queues, which need their row locked first; SQLite claims one by one",
   "sqlite/claim.ts walkedQueues":
     "SQLite's round claims one by one under its write lock and reads once which queues its claims walk; PostgreSQL's claim reads that in its own statement",
-  "postgres/claim.ts walkedNamedQueues":
-    "PostgreSQL decides ahead only for named queues and reads the rest in the claim's statement, to keep a round one round trip; SQLite reads it all at once (walkedQueues)",
   "sqlite/insert.ts insertValues": "the bound values of SQLite's prepared INSERT, shared by its writers",
   "sqlite/connection.ts setAsideReplacedWal":
     "only a SQLite file can be replaced under an open connection and leave its WAL at the path",

@@ -20,7 +20,7 @@
 
 import type { SQL } from "bun";
 import type { Job } from "../../core/job.ts";
-import { claimRoute, MAX_QUEUES_WALKED } from "../claim-route.ts";
+import { MAX_QUEUES_WALKED, namedQueuesWalked } from "../claim-route.ts";
 import { DUE_WINDOW, type DueAnswer, type DueRead, nextDueReads, type WaitingJob } from "../next-due.ts";
 import type { JobClaimParams } from "../params.ts";
 import type { JobNextDueParams } from "../records.ts";
@@ -35,8 +35,8 @@ type Row = Record<string, unknown>;
  * run). Each walk locks what it reads with SKIP LOCKED.
  *
  * Written once for both claims here, so it reads its inputs from CTEs the statement defines
- * before it: `params(walked, queues, now, lim)` (walked: the queues to walk one by one, from
- * claimRoute, or null; queues: the worker's named queues or null; lim: the most to take) and
+ * before it: `params(walked, queues, now, lim)` (walked: the named queues to walk one by one,
+ * from namedQueuesWalked, or null; queues: the worker's named queues or null; lim: the most to take) and
  * `limited(name)`, the queues it must not take from. With no queue named, it walks every
  * queue with waiting jobs one by one while any queue is paused or limited and at most
  * MAX_QUEUES_WALKED have waiting jobs, found by a skip-scan of jobs_queue_claim; those facts
@@ -85,18 +85,12 @@ export const CLAIM_CANDIDATES = `
     SELECT seq, queue FROM walk UNION ALL SELECT seq, queue FROM by_queue
   )`;
 
-/** What claimRoute says to walk one by one for `named` queues (null: decided in the statement). */
-export function walkedNamedQueues(named: readonly string[] | null | undefined): string[] | null {
-  const route = claimRoute({ named: named ?? null, anyLimited: true });
-  return route !== null && "queues" in route ? route.queues : null;
-}
-
 /** Limited queues tried per claim before giving up until the next poll. */
 const MAX_LIMITED_QUEUES = 50;
 
 export async function claimJob(sql: SQL, params: JobClaimParams): Promise<Job | null> {
   const queues = params.queues ?? null;
-  const walked = walkedNamedQueues(queues);
+  const walked = namedQueuesWalked(queues);
   const skipped: string[] = [];
   for (let round = 0; round <= MAX_LIMITED_QUEUES; round++) {
     // The data-modifying CTEs share one snapshot, so the attempt row is built from `claimed`.

@@ -12,9 +12,10 @@
 
 import type { SQL } from "bun";
 import type { Job } from "../../core/job.ts";
+import { namedQueuesWalked } from "../claim-route.ts";
 import type { CompleteAndClaimParams, CompleteAndClaimResult, CompletedRun } from "../params.ts";
 import { rowToJob } from "../rows.ts";
-import { CLAIM_CANDIDATES, walkedNamedQueues } from "./claim.ts";
+import { CLAIM_CANDIDATES } from "./claim.ts";
 import { pgText } from "./connection.ts";
 import { lockDependenciesShared, releaseDependents } from "./dependencies.ts";
 import { promoteNextRevision } from "./run.ts";
@@ -148,7 +149,7 @@ async function claimMany(
        FROM unnest(${PLANNER_NAMES}::text[], ${Object.values(CLAIM_PLANNER)}::text[]) AS s(name, value)`,
     tx`
     WITH RECURSIVE params AS (
-      SELECT ${walkedNamedQueues(queues)}::text[] AS walked, ${queues}::text[] AS queues, ${now}::bigint AS now,
+      SELECT ${namedQueuesWalked(queues)}::text[] AS walked, ${queues}::text[] AS queues, ${now}::bigint AS now,
              -- Nothing while a completing job has dependents (completeAndClaim says why): a
              -- LIMIT of 0 locks no row.
              CASE WHEN EXISTS (SELECT 1 FROM job_deps WHERE depends_on = ANY(${unlessDependedOn}::text[]))
