@@ -15,6 +15,7 @@
 
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { directCall } from "./cli-direct.ts";
 import { BUILD, RUNS_SOURCES_MARK, sourceStamp } from "./cli-self.ts";
 
 /** The sources this executable should follow, if they are on this machine. */
@@ -69,12 +70,22 @@ async function runSources(sourceDir: string, changed: boolean): Promise<void> {
   }
 }
 
-// Not a top-level await: the executable is built as one script, where none is allowed.
+/**
+ * Runs the CLI this executable embeds. The calls scripts make in loops get a bundle of their
+ * own (cli-direct-entry.ts), half the size of the whole CLI's (cli.ts), which a start pays
+ * for by its size. Each is an entry point of the build, found beside this one's by path.
+ */
+function runEmbedded(): void {
+  const bundle = directCall(process.argv.slice(2)) === undefined ? "cli.js" : "cli-direct-entry.js";
+  require(`${dirname(Bun.main)}/${bundle}`);
+}
+
+// Not a top-level await: the executable's bundles are built as scripts, where none is allowed.
 const sources = sourcesOnDisk();
 if (BUILD === undefined) void runSources(import.meta.dir, false);
-else if (sources === null) void import("./cli.ts");
+else if (sources === null) runEmbedded();
 else {
   dropSourcesPath(sources);
   if (changedSinceBuild(sources, BUILD.stamp)) void runSources(sources, true);
-  else void import("./cli.ts");
+  else runEmbedded();
 }

@@ -10,7 +10,8 @@
  * of the sources to run. It records where its sources are and a stamp of them (cli-self.ts),
  * so that, while they are there, it runs them instead once they change (binary-entry.ts).
  * The WAL checkpoint thread and the thread that prepares a large bulk input are modules Bun
- * loads by path, so they are built in as entry points of their own.
+ * loads by path, so they are built in as entry points of their own; so are the whole CLI and
+ * the bundle for the calls scripts make in loops, which binary-entry.ts picks between.
  */
 
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -19,7 +20,13 @@ import { sourceStamp } from "./cli-self.ts";
 import { buildAssets } from "./dashboard/assets.ts";
 
 const SOURCE_DIR = import.meta.dir;
-const ENTRY_POINTS = ["binary-entry.ts", "store/sqlite/wal-checkpoint-thread.ts", "flow/prepare-thread.ts"];
+const ENTRY_POINTS = [
+  "binary-entry.ts",
+  "cli.ts",
+  "cli-direct-entry.ts",
+  "store/sqlite/wal-checkpoint-thread.ts",
+  "flow/prepare-thread.ts",
+];
 
 /** Beside the binary: the stamp it was built with, so that an install can skip a build. */
 const stampFileOf = (outfile: string) => `${outfile}.stamp`;

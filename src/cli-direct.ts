@@ -41,14 +41,3 @@ export function directCall(args: string[]): DirectCall | undefined {
 function isPlainText(value: string): boolean {
   return value !== "" && !value.startsWith("-") && !Number.isFinite(Number(value));
 }
-
-/** `require`, not `await import`: each dynamic import costs a call about a millisecond more. */
-export async function runDirect(call: DirectCall): Promise<void> {
-  if (call.command === "enqueue") {
-    const { enqueueCommand } = require("./commands/enqueue.ts") as typeof import("./commands/enqueue.ts");
-    await enqueueCommand(call.json, call.options);
-  } else {
-    const { statusCommand } = require("./commands/status.ts") as typeof import("./commands/status.ts");
-    await statusCommand(call.options);
-  }
-}

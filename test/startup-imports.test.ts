@@ -1,7 +1,7 @@
 /**
- * What every command loads when it starts. The executable `bun install` builds is one bundle
- * (src/build-binary.ts), and a bundle loads the Node built-ins that any of its modules
- * imports, at start, whichever command runs. node:crypto and node:net pull in Node's stream
+ * What every command loads when it starts. The executable `bun install` builds runs one of
+ * its bundles (src/build-binary.ts), and a bundle loads the Node built-ins that any of its
+ * modules imports, at start, whichever command runs. node:crypto and node:net pull in Node's stream
  * machinery: their imports (a random name, a token compare, an address check) cost every
  * call, `queuectl --version` too, about 20 ms of CPU beside a 10 ms bare Bun start. So no
  * source file imports them at load: Web Crypto and Bun's hasher do the same work, and what
@@ -64,5 +64,28 @@ describe("what the executable loads at start", () => {
       'import type { A } from "node:zlib";\nimport {\n  b,\n  c,\n} from "node:crypto";\nimport "./x.ts";\nexport { d } from "net";\n';
     expect(loadImports(text)).toEqual(["node:crypto", "./x.ts", "net"]);
     expect(loadImports(text).filter(isHeavy)).toEqual(["node:crypto", "net"]);
+  });
+});
+
+/** The modules (paths from the checkout) that the bundle of `entry` holds, as the executable's build makes it. */
+async function bundled(entry: string): Promise<string[]> {
+  const result = await Bun.build({ entrypoints: [join(SRC, entry)], target: "bun", metafile: true });
+  expect(result.success).toBe(true);
+  return Object.keys(result.metafile?.inputs ?? {});
+}
+
+describe("the executable's bundles (src/build-binary.ts)", () => {
+  test("its entry holds only what picks the bundle to run, so that a start pays for one bundle", async () => {
+    const modules = await bundled("binary-entry.ts");
+    expect(modules.some((path) => path.endsWith("src/cli-direct.ts"))).toBe(true);
+    expect(modules.filter((path) => !/src\/(binary-entry|cli-self|cli-direct)\.ts$/.test(path))).toEqual([]);
+  });
+
+  test("the calls scripts make in loops leave cac, the command table and the dashboard out", async () => {
+    const direct = await bundled("cli-direct-entry.ts");
+    expect(direct.some((path) => path.endsWith("src/commands/enqueue.ts"))).toBe(true);
+    const whole = /node_modules\/cac\/|src\/cli-program\.ts|src\/dashboard\//;
+    expect(direct.filter((path) => whole.test(path))).toEqual([]);
+    expect((await bundled("cli.ts")).filter((path) => whole.test(path)).length).toBeGreaterThan(3);
   });
 });

@@ -6,7 +6,16 @@
  */
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { type CliResult, tempHome, waitFor } from "../helpers/cli.ts";
@@ -15,8 +24,13 @@ const CHECKOUT = resolve(import.meta.dir, "../..");
 let root = "";
 let binary = "";
 
-async function run(args: string[], env: Record<string, string>): Promise<CliResult> {
-  const child = Bun.spawn([binary, ...args], { env, stdout: "pipe", stderr: "pipe" });
+async function run(args: string[], env: Record<string, string>, command = [binary]): Promise<CliResult> {
+  const child = Bun.spawn([...command, ...args], {
+    env,
+    cwd: env.QUEUECTL_HOME,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const [stdout, stderr, exitCode] = await Promise.all([
     new Response(child.stdout).text(),
     new Response(child.stderr).text(),
@@ -87,6 +101,48 @@ describe("the built binary", () => {
       expect(last.tags).toEqual(["t"]);
     } finally {
       home.cleanup();
+    }
+  }, 60_000);
+
+  test("answers the calls scripts make in loops from a bundle of their own, as the whole CLI does", async () => {
+    const calls = [
+      ["enqueue", '{"id":"direct","command":"true"}'],
+      ["enqueue", '{"id":"direct","command":"true"}'],
+      ["enqueue", '{"id":"typed","command":1}'],
+      ["enqueue", '{"id":"cut'],
+      ["enqueue", '{"id":"bytes-\uFFFD","command":"true"}'],
+      ["enqueue", "--db=other.db", '{"id":"elsewhere","command":"true"}', "--json"],
+      ["status", "--db", "missing.db"],
+      ["status", "--json", "--db", "other.db"],
+      ["status"],
+    ];
+    const [built, sources] = [tempHome(), tempHome()];
+    try {
+      // Each home's own path as the same word, so that messages naming a file compare.
+      const inHome = (result: CliResult, home: string) =>
+        JSON.parse(JSON.stringify(result).replaceAll(home, "HOME")) as CliResult;
+      for (const call of calls) {
+        const fromSources = await run(call, sources.env, ["bun", join(root, "src", "cli.ts")]);
+        expect(inHome(await run(call, built.env), built.home)).toEqual(inHome(fromSources, sources.home));
+      }
+      // Which bundle ran, as Bun's profiler names it: the small one for a direct call only.
+      const profiled = async (args: string[]) => {
+        const dir = mkdtempSync(join(built.home, "profile-"));
+        const env = { ...built.env, BUN_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` };
+        expect((await run(args, env)).exitCode).toBe(0);
+        return readdirSync(dir)
+          .map((name) => readFileSync(join(dir, name), "utf8"))
+          .join("");
+      };
+      const direct = await profiled(["status"]);
+      expect(direct).toContain("/cli-direct-entry.js");
+      expect(direct).not.toContain("/cli.js");
+      const whole = await profiled(["list"]);
+      expect(whole).toContain("/cli.js");
+      expect(whole).not.toContain("/cli-direct-entry.js");
+    } finally {
+      built.cleanup();
+      sources.cleanup();
     }
   }, 60_000);
 
