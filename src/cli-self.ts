@@ -59,29 +59,28 @@ const SOURCE_FILE = /^[^.#][^/]*\.(ts|html|css)$/;
  * A hash of every source file's path (from `sourceDir`, so that a clone moved or copied with
  * its times kept matches), size and modification time, and of the dependency manifests'.
  * Any edit, checkout, pull or install changes one of them, even one that puts back an older
- * time (`cp -p`). The binary pays it on every start, so the walk builds one string and sorts
- * by code unit: 1.5 ms in a new process, against 2.8 ms with a path joined, a locale-aware
- * sort and a hash update per file. Bun's recursive readdir would be faster still, but it
- * follows links to folders, and a link loop under `src` would make it throw. Links are not
- * followed here, and dot-folders are skipped. An entry that cannot be read (a dangling link,
- * a file removed during the walk) counts as absent.
+ * time (`cp -p`). The binary pays it on every start, so each entry is hashed alone and the
+ * hashes summed: the sum does not depend on the order a folder lists its entries in, which
+ * a copy may change, so nothing is sorted (a sort of the joined listing cost a third of the
+ * walk). Bun's recursive readdir would be faster still, but it follows links to folders,
+ * and a link loop under `src` would make it run forever. Links are not followed here, and
+ * dot-folders are skipped. An entry that cannot be read (a dangling link, a file removed
+ * during the walk) counts as absent.
  */
 export function sourceStamp(sourceDir: string): string {
   // Loaded here: a command run from the sources never needs it, and node:fs costs a start.
   const { lstatSync, readdirSync } = require("node:fs") as typeof import("node:fs");
-  let listing = "";
+  let sum = 0n;
   const note = (path: string, name: string) => {
     try {
       const stats = lstatSync(path, { throwIfNoEntry: false });
-      if (stats?.isFile()) listing += `${name}\0${stats.size}\0${stats.mtimeMs}\n`;
+      if (stats?.isFile()) sum += BigInt(Bun.hash(`${name}\0${stats.size}\0${stats.mtimeMs}`));
     } catch {
       // Unreadable, as said.
     }
   };
   const walk = (dir: string, prefix: string) => {
-    const entries = readdirSync(dir, { withFileTypes: true });
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const entry of entries) {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const name = entry.name;
       if (entry.isDirectory()) {
         if (!name.startsWith(".")) walk(`${dir}/${name}`, `${prefix}${name}/`);
@@ -91,5 +90,5 @@ export function sourceStamp(sourceDir: string): string {
   walk(sourceDir, "");
   // Named as written, which is their path from `sourceDir`.
   for (const input of BUILD_INPUTS) note(resolve(sourceDir, input), input);
-  return new Bun.CryptoHasher("sha256").update(listing).digest("hex").slice(0, 32);
+  return BigInt.asUintN(64, sum).toString(16).padStart(16, "0");
 }
