@@ -2,9 +2,10 @@
  * The entry point of the executable `bun run build` makes (src/build-binary.ts), which
  * `bun install` builds and `npm link` installs as the `queuectl` command.
  *
- * It runs the CLI compiled into it while the sources it was built from are unchanged. Once
- * they change (a `git pull`, an edit, a dependency update) it runs those sources instead, at
- * their speed, until the next build: never the rules of the sources it was built from, and
+ * It runs the CLI compiled into it while the sources it was built from are unchanged (for
+ * `enqueue '<json>'` and `status`, the sources of their own bundle). Once they change (a
+ * `git pull`, an edit, a dependency update) it runs those sources instead, at their speed,
+ * until the next build: never the rules of the sources it was built from, and
  * never a refusal to run sources that load. The sources are those beside the executable
  * (`<clone>/dist/queuectl`), so that a clone moved, renamed or copied follows its own, else
  * those it was built from; an executable copied to a machine without either runs as built.
@@ -16,7 +17,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { directCall } from "./cli-direct.ts";
-import { BUILD, RUNS_SOURCES_MARK, sourceStamp } from "./cli-self.ts";
+import { BUILD, listedStamp, RUNS_SOURCES_MARK, sourceStamp } from "./cli-self.ts";
 
 /** The sources this executable should follow, if they are on this machine. */
 function sourcesOnDisk(): string | null {
@@ -26,10 +27,15 @@ function sourcesOnDisk(): string | null {
   return existsSync(BUILD.sourceDir) ? BUILD.sourceDir : null;
 }
 
-/** Whether the sources differ from what this executable embeds; unreadable ones do not count. */
-function changedSinceBuild(sourceDir: string, stamp: string): boolean {
+/**
+ * Whether the sources differ from what this executable would run for these words: for a
+ * direct call only the files of its bundle (listedStamp), else all of them. Unreadable ones
+ * do not count.
+ */
+function changedSinceBuild(build: NonNullable<typeof BUILD>, sourceDir: string, direct: boolean): boolean {
   try {
-    return sourceStamp(sourceDir) !== stamp;
+    if (direct) return listedStamp(sourceDir, build.direct.files) !== build.direct.stamp;
+    return sourceStamp(sourceDir) !== build.stamp;
   } catch {
     // A folder this user may not list: what was built is all there is to run.
     return false;
@@ -75,17 +81,16 @@ async function runSources(sourceDir: string, changed: boolean): Promise<void> {
  * own (cli-direct-entry.ts), half the size of the whole CLI's (cli.ts), which a start pays
  * for by its size. Each is an entry point of the build, found beside this one's by path.
  */
-function runEmbedded(): void {
-  const bundle = directCall(process.argv.slice(2)) === undefined ? "cli.js" : "cli-direct-entry.js";
-  require(`${dirname(Bun.main)}/${bundle}`);
+function runEmbedded(direct: boolean): void {
+  require(`${dirname(Bun.main)}/${direct ? "cli-direct-entry.js" : "cli.js"}`);
 }
 
 // Not a top-level await: the executable's bundles are built as scripts, where none is allowed.
 const sources = sourcesOnDisk();
 if (BUILD === undefined) void runSources(import.meta.dir, false);
-else if (sources === null) runEmbedded();
 else {
-  dropSourcesPath(sources);
-  if (changedSinceBuild(sources, BUILD.stamp)) void runSources(sources, true);
-  else runEmbedded();
+  if (sources !== null) dropSourcesPath(sources);
+  const direct = directCall(process.argv.slice(2)) !== undefined;
+  if (sources !== null && changedSinceBuild(BUILD, sources, direct)) void runSources(sources, true);
+  else runEmbedded(direct);
 }

@@ -6,9 +6,10 @@
  *
  * The binary embeds its modules, compiled ahead of time, so it starts 1.3 to 1.6 times as fast;
  * what it cannot embed is knowing that its sources changed since. It records them when it
- * is built (a stamp of every source file's place, size and modification time), and once they
- * change it runs them instead of what it embeds (src/binary-entry.ts): a binary left behind
- * by `git pull` would otherwise run last week's rules.
+ * is built (a stamp of every source file's place, size and modification time, and one of the
+ * files a direct call runs), and once they change it runs them instead of what it embeds
+ * (src/binary-entry.ts): a binary left behind by `git pull` would otherwise run last week's
+ * rules.
  */
 
 import { resolve } from "node:path";
@@ -21,6 +22,11 @@ interface BuildFacts {
   sourceDir: string;
   /** sourceStamp() of those sources at build time. */
   stamp: string;
+  /**
+   * The files (from `sourceDir`) the direct calls' bundle and the executable's entry are built
+   * from, and their listedStamp() at build time: all a direct call runs.
+   */
+  direct: { files: string[]; stamp: string };
 }
 
 export const BUILD: BuildFacts | undefined =
@@ -55,40 +61,62 @@ const BUILD_INPUTS = ["../package.json", "../bun.lock"];
  */
 const SOURCE_FILE = /^[^.#][^/]*\.(ts|html|css)$/;
 
+/** Hashes each file it is given, and sums the hashes; see sourceStamp. */
+function stampSummer() {
+  // Loaded here: a command run from the sources never needs it, and node:fs costs a start.
+  const { lstatSync } = require("node:fs") as typeof import("node:fs");
+  let sum = 0n;
+  return {
+    /** `name` is the file's path from the sources' folder, so that a clone moved or copied matches. */
+    note(path: string, name: string): void {
+      try {
+        const stats = lstatSync(path, { throwIfNoEntry: false });
+        if (stats?.isFile()) sum += BigInt(Bun.hash(`${name}\0${stats.size}\0${stats.mtimeMs}`));
+      } catch {
+        // Unreadable: counts as absent.
+      }
+    },
+    stamp: () => BigInt.asUintN(64, sum).toString(16).padStart(16, "0"),
+  };
+}
+
 /**
  * A hash of every source file's path (from `sourceDir`, so that a clone moved or copied with
  * its times kept matches), size and modification time, and of the dependency manifests'.
  * Any edit, checkout, pull or install changes one of them, even one that puts back an older
- * time (`cp -p`). The binary pays it on every start, so each entry is hashed alone and the
- * hashes summed: the sum does not depend on the order a folder lists its entries in, which
- * a copy may change, so nothing is sorted (a sort of the joined listing cost a third of the
- * walk). Bun's recursive readdir would be faster still, but it follows links to folders,
- * and a link loop under `src` would make it run forever. Links are not followed here, and
- * dot-folders are skipped. An entry that cannot be read (a dangling link, a file removed
- * during the walk) counts as absent.
+ * time (`cp -p`). The binary pays it on every start but a direct call's, so each entry is
+ * hashed alone and the hashes summed: the sum does not depend on the order a folder lists
+ * its entries in, which a copy may change, so nothing is sorted (a sort of the joined
+ * listing cost a third of the walk). Bun's recursive readdir would be faster still, but it
+ * follows links to folders, and a link loop under `src` would make it run forever. Links
+ * are not followed here, and dot-folders are skipped. An entry that cannot be read (a
+ * dangling link, a file removed during the walk) counts as absent.
  */
 export function sourceStamp(sourceDir: string): string {
-  // Loaded here: a command run from the sources never needs it, and node:fs costs a start.
-  const { lstatSync, readdirSync } = require("node:fs") as typeof import("node:fs");
-  let sum = 0n;
-  const note = (path: string, name: string) => {
-    try {
-      const stats = lstatSync(path, { throwIfNoEntry: false });
-      if (stats?.isFile()) sum += BigInt(Bun.hash(`${name}\0${stats.size}\0${stats.mtimeMs}`));
-    } catch {
-      // Unreadable, as said.
-    }
-  };
+  const { readdirSync } = require("node:fs") as typeof import("node:fs");
+  const summer = stampSummer();
   const walk = (dir: string, prefix: string) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const name = entry.name;
       if (entry.isDirectory()) {
         if (!name.startsWith(".")) walk(`${dir}/${name}`, `${prefix}${name}/`);
-      } else if (entry.isFile() && SOURCE_FILE.test(name)) note(`${dir}/${name}`, `${prefix}${name}`);
+      } else if (entry.isFile() && SOURCE_FILE.test(name)) summer.note(`${dir}/${name}`, `${prefix}${name}`);
     }
   };
   walk(sourceDir, "");
   // Named as written, which is their path from `sourceDir`.
-  for (const input of BUILD_INPUTS) note(resolve(sourceDir, input), input);
-  return BigInt.asUintN(64, sum).toString(16).padStart(16, "0");
+  for (const input of BUILD_INPUTS) summer.note(resolve(sourceDir, input), input);
+  return summer.stamp();
+}
+
+/**
+ * The stamp of `files` (paths from `sourceDir`) and of the dependency manifests, as
+ * sourceStamp hashes each. A direct call (cli-direct.ts) runs a bundle of about half the
+ * sources; a change to the rest does not change what it does, and a file added is only
+ * run once a listed one imports it. Checking those alone halves a direct call's stamp.
+ */
+export function listedStamp(sourceDir: string, files: string[]): string {
+  const summer = stampSummer();
+  for (const file of [...files, ...BUILD_INPUTS]) summer.note(`${sourceDir}/${file}`, file);
+  return summer.stamp();
 }

@@ -1,5 +1,5 @@
 /**
- * The stamp the built binary compares on every start (cli-self.ts): every change a build
+ * The stamps the built binary compares on every start (cli-self.ts): every change a build
  * would see changes it, and nothing a build ignores does.
  */
 
@@ -7,7 +7,7 @@ import { afterEach, beforeEach, expect, setDefaultTimeout, test } from "bun:test
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { sourceStamp } from "../src/cli-self.ts";
+import { listedStamp, sourceStamp } from "../src/cli-self.ts";
 
 setDefaultTimeout(20_000);
 
@@ -69,4 +69,22 @@ test("links to folders are not followed: a loop is no error, and what a link lea
   expect(sourceStamp(src)).toBe(before);
   writeFileSync(join(outside, "other.ts"), "export const changed = true;\n");
   expect(sourceStamp(src)).toBe(before);
+});
+
+test("a direct call's stamp follows its listed files and the manifest, nothing else", () => {
+  const listed = ["cli.ts", "store/sqlite/claim.ts"];
+  const before = listedStamp(src, listed);
+  writeFileSync(join(src, "page.css"), "body { color: red }\n");
+  writeFileSync(join(src, "store", "new.ts"), "export {};\n");
+  expect(listedStamp(src, listed)).toBe(before);
+  const file = join(src, "store", "sqlite", "claim.ts");
+  writeFileSync(file, "export const a = 2;\n");
+  utimesSync(file, new Date(2030, 0, 1), new Date(2030, 0, 1));
+  const edited = listedStamp(src, listed);
+  expect(edited).not.toBe(before);
+  rmSync(join(src, "cli.ts"));
+  const removed = listedStamp(src, listed);
+  expect(removed).not.toBe(edited);
+  writeFileSync(join(root, "package.json"), '{"version":"2.0.0"}');
+  expect(listedStamp(src, listed)).not.toBe(removed);
 });

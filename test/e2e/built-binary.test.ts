@@ -39,6 +39,28 @@ async function run(args: string[], env: Record<string, string>, command = [binar
   return { exitCode, stdout, stderr };
 }
 
+/** Which code `args` ran in the binary, as Bun's profiler names the scripts it sampled. */
+async function codeThatRan(args: string[], env: Record<string, string>): Promise<string> {
+  const dir = mkdtempSync(join(env.QUEUECTL_HOME as string, "profile-"));
+  try {
+    const result = await run(args, { ...env, BUN_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` });
+    expect(result.exitCode).toBe(0);
+    const urls = new Set(
+      readdirSync(dir).flatMap((name) =>
+        [...readFileSync(join(dir, name), "utf8").matchAll(/"url":"([^"]*)"/g)].map((match) => match[1]),
+      ),
+    );
+    const ran = [
+      ...(urls.has("file:///$bunfs/root/cli-direct-entry.js") ? ["direct calls' bundle"] : []),
+      ...(urls.has("file:///$bunfs/root/cli.js") ? ["whole CLI's bundle"] : []),
+      ...([...urls].some((url) => url?.startsWith(`file://${root}/src/`)) ? ["sources"] : []),
+    ];
+    return ran.join(" and ") || "none of them";
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), "queuectl-build-"));
   cpSync(join(CHECKOUT, "src"), join(root, "src"), { recursive: true });
@@ -125,21 +147,8 @@ describe("the built binary", () => {
         const fromSources = await run(call, sources.env, ["bun", join(root, "src", "cli.ts")]);
         expect(inHome(await run(call, built.env), built.home)).toEqual(inHome(fromSources, sources.home));
       }
-      // Which bundle ran, as Bun's profiler names it: the small one for a direct call only.
-      const profiled = async (args: string[]) => {
-        const dir = mkdtempSync(join(built.home, "profile-"));
-        const env = { ...built.env, BUN_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` };
-        expect((await run(args, env)).exitCode).toBe(0);
-        return readdirSync(dir)
-          .map((name) => readFileSync(join(dir, name), "utf8"))
-          .join("");
-      };
-      const direct = await profiled(["status"]);
-      expect(direct).toContain("/cli-direct-entry.js");
-      expect(direct).not.toContain("/cli.js");
-      const whole = await profiled(["list"]);
-      expect(whole).toContain("/cli.js");
-      expect(whole).not.toContain("/cli-direct-entry.js");
+      expect(await codeThatRan(["status"], built.env)).toBe("direct calls' bundle");
+      expect(await codeThatRan(["list"], built.env)).toBe("whole CLI's bundle");
     } finally {
       built.cleanup();
       sources.cleanup();
@@ -170,6 +179,18 @@ describe("the built binary", () => {
       symlinkSync("user@host.1:1", join(root, "src", "core", ".#job.ts"));
       expect(install().stdout.toString()).toContain("is up to date");
       expect((await run(["enqueue", '{"id":"kept","command":"true"}'], home.env)).exitCode).toBe(0);
+    });
+
+    test("a direct call follows only the files of its own bundle", async () => {
+      expect(await codeThatRan(["status"], home.env)).toBe("direct calls' bundle");
+      // The dashboard is not part of a direct call: the rest of the CLI now runs the sources.
+      const page = join(root, "src", "dashboard", "server.ts");
+      writeFileSync(page, `${readFileSync(page, "utf8")}\n// changed\n`);
+      expect(await codeThatRan(["status"], home.env)).toBe("direct calls' bundle");
+      expect(await codeThatRan(["list"], home.env)).toBe("sources");
+      const status = join(root, "src", "commands", "status.ts");
+      writeFileSync(status, `${readFileSync(status, "utf8")}\n// changed\n`);
+      expect(await codeThatRan(["status"], home.env)).toBe("sources");
     });
 
     test("it runs the changed sources", async () => {
