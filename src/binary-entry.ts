@@ -17,7 +17,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { directCall } from "./cli-direct.ts";
-import { BUILD, listedStamp, RUNS_SOURCES_MARK, sourceStamp } from "./cli-self.ts";
+import { BUILD, entryPointModule, listedStamp, RUNS_SOURCES_MARK, sourceStamp } from "./cli-self.ts";
 
 /** The sources this executable should follow, if they are on this machine. */
 function sourcesOnDisk(): string | null {
@@ -82,7 +82,7 @@ async function runSources(sourceDir: string, changed: boolean): Promise<void> {
  * for by its size. Each is an entry point of the build, found beside this one's by path.
  */
 function runEmbedded(direct: boolean): void {
-  require(`${dirname(Bun.main)}/${direct ? "cli-direct-entry.js" : "cli.js"}`);
+  require(entryPointModule(direct ? "cli-direct-entry.ts" : "cli.ts"));
 }
 
 // Not a top-level await: the executable's bundles are built as scripts, where none is allowed.

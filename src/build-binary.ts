@@ -16,8 +16,9 @@
 
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, relative, resolve } from "node:path";
-import { listedStamp, sourceStamp } from "./cli-self.ts";
+import { sourceStamp } from "./cli-self.ts";
 import { buildAssets } from "./dashboard/assets.ts";
+import { directCallFacts } from "./direct-call-sources.ts";
 
 const SOURCE_DIR = import.meta.dir;
 const ENTRY_POINTS = [
@@ -27,41 +28,6 @@ const ENTRY_POINTS = [
   "store/sqlite/wal-checkpoint-thread.ts",
   "flow/prepare-thread.ts",
 ];
-
-/** What a direct call runs: the executable's entry and the bundle it picks for such calls. */
-const DIRECT_ENTRY_POINTS = ["binary-entry.ts", "cli-direct-entry.ts"];
-
-/**
- * The source files (paths from SOURCE_DIR) the bundles of `entries` are built from, as the
- * bundler reads them. Dependencies are left out: the manifests stand for them in a stamp.
- */
-async function bundledSources(entries: string[]): Promise<string[]> {
-  const result = await Bun.build({
-    entrypoints: entries.map((entry) => resolve(SOURCE_DIR, entry)),
-    target: "bun",
-    metafile: true,
-  });
-  if (!result.success) throw new AggregateError(result.logs.map((log) => new Error(String(log.message))));
-  return Object.keys(result.metafile?.inputs ?? {})
-    .map((input) => relative(SOURCE_DIR, resolve(input)))
-    .filter((path) => !path.startsWith("..") && !path.includes("node_modules/"))
-    .sort();
-}
-
-/**
- * The files a direct call runs and their stamp. Listed again after stamping: an edit in
- * between that imports another file would leave that file out of the list, and its later
- * changes unnoticed by direct calls. An edit after the stamp only makes the binary run its
- * sources, as any change does.
- */
-async function directFacts(): Promise<{ files: string[]; stamp: string }> {
-  for (;;) {
-    const files = await bundledSources(DIRECT_ENTRY_POINTS);
-    const stamp = listedStamp(SOURCE_DIR, files);
-    const again = await bundledSources(DIRECT_ENTRY_POINTS);
-    if (again.join("\n") === files.join("\n")) return { files, stamp };
-  }
-}
 
 /** Beside the binary: the stamp it was built with, so that an install can skip a build. */
 const stampFileOf = (outfile: string) => `${outfile}.stamp`;
@@ -102,12 +68,13 @@ async function build(outfile: string, install: boolean): Promise<void> {
     return;
   }
   rmSync(stampFile, { force: true });
-  const build = { ...facts, direct: await directFacts() };
-  const page = Object.fromEntries(await buildAssets());
   // Renamed into place once whole: a running worker keeps the file it started from.
   const partial = `${outfile}.${process.pid}.tmp`;
   let failure: string | null = null;
   try {
+    // In here: a source that does not load fails these too, and must leave the launcher.
+    const build = { ...facts, direct: await directCallFacts(SOURCE_DIR) };
+    const page = Object.fromEntries(await buildAssets());
     const result = await Bun.build({
       entrypoints: ENTRY_POINTS.map((entry) => resolve(SOURCE_DIR, entry)),
       target: "bun",

@@ -12,7 +12,7 @@
  * rules.
  */
 
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 
 /** What src/build-binary.ts embeds, as JSON, in the binary; absent when running the sources. */
 declare const QUEUECTL_BUILD: string | undefined;
@@ -45,6 +45,18 @@ export const RUNS_AS_EXECUTABLE =
 /** The `src` folder: this file's own, or the one the binary was built from. */
 export const SOURCE_DIR = BUILD?.sourceDir ?? import.meta.dir;
 
+/**
+ * The module of one of the build's entry points (build-binary.ts), by its path from `src`:
+ * a worker thread's (`flow/prepare-thread.ts`), or a bundle the executable picks. In the
+ * executable it is embedded beside its main one: the bundler writes the build's own file
+ * for `import.meta.url`, so a path made from it would load the clone's sources, or nothing
+ * on a machine without them. From the sources, the file.
+ */
+export function entryPointModule(pathFromSrc: string): string {
+  if (BUILD !== undefined) return `${dirname(Bun.main)}/${pathFromSrc.replace(/\.ts$/, ".js")}`;
+  return resolve(SOURCE_DIR, pathFromSrc);
+}
+
 /** The command that starts this same CLI, to which a command's own words are appended. */
 export function selfCommand(): string[] {
   // The binary is the whole CLI; Bun passes its words on as if after a script path.
@@ -72,8 +84,12 @@ function stampSummer() {
       try {
         const stats = lstatSync(path, { throwIfNoEntry: false });
         if (stats?.isFile()) sum += BigInt(Bun.hash(`${name}\0${stats.size}\0${stats.mtimeMs}`));
-      } catch {
-        // Unreadable: counts as absent.
+      } catch (error) {
+        // A folder on the way that this user may not search says nothing of the file: the
+        // caller runs what was built, as for a folder it may not list. A file in a folder's
+        // place, or gone since the walk listed it, is absent.
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === "EACCES" || code === "EPERM") throw error;
       }
     },
     stamp: () => BigInt.asUintN(64, sum).toString(16).padStart(16, "0"),
@@ -90,7 +106,8 @@ function stampSummer() {
  * listing cost a third of the walk). Bun's recursive readdir would be faster still, but it
  * follows links to folders, and a link loop under `src` would make it run forever. Links
  * are not followed here, and dot-folders are skipped. An entry that cannot be read (a
- * dangling link, a file removed during the walk) counts as absent.
+ * dangling link, a file removed during the walk) counts as absent; a folder this user may
+ * not search throws.
  */
 export function sourceStamp(sourceDir: string): string {
   const { readdirSync } = require("node:fs") as typeof import("node:fs");

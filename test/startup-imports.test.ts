@@ -12,6 +12,7 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
+import { directCallSources } from "../src/direct-call-sources.ts";
 
 const SRC = resolve(import.meta.dir, "../src");
 
@@ -87,5 +88,20 @@ describe("the executable's bundles (src/build-binary.ts)", () => {
     const whole = /node_modules\/cac\/|src\/cli-program\.ts|src\/dashboard\//;
     expect(direct.filter((path) => whole.test(path))).toEqual([]);
     expect((await bundled("cli.ts")).filter((path) => whole.test(path)).length).toBeGreaterThan(3);
+  });
+
+  test("a direct call's stamp lists what it runs, from the bundle or from the sources' entry", async () => {
+    const files = await directCallSources(SRC);
+    for (const ran of [
+      "binary-entry.ts",
+      "cli-direct-entry.ts",
+      "commands/status.ts",
+      "cli.ts",
+      "cli-run.ts",
+    ])
+      expect(files).toContain(ran);
+    // Imported by the sources' entry only for other words, or never by a direct call.
+    for (const other of ["cli-program.ts", "commands/list.ts", "dashboard/server.ts"])
+      expect(files).not.toContain(other);
   });
 });

@@ -6,6 +6,7 @@
  * same message, once the blocks before it have been written.
  */
 
+import { entryPointModule } from "../cli-self.ts";
 import type { QueueConfig } from "../core/config.ts";
 import { UserError } from "../core/errors.ts";
 import { type PackedBlock, type PreparedLine, unpackBlock } from "./prepared-block.ts";
@@ -35,7 +36,7 @@ export interface InputFile {
  * overlap (bench/RESULTS.md). Until it is given a file it reads nothing.
  */
 export class PreparingThread {
-  private readonly thread = new Worker(new URL("./prepare-thread.ts", import.meta.url).href);
+  private readonly thread = new Worker(entryPointModule("flow/prepare-thread.ts"));
   private readonly reports: ThreadReport[] = [];
   private wake: (() => void) | null = null;
   private stopped = false;

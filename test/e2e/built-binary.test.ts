@@ -7,6 +7,8 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import {
+  chmodSync,
+  chownSync,
   cpSync,
   mkdtempSync,
   readdirSync,
@@ -18,6 +20,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { AS_NOBODY } from "../faults/helpers.ts";
 import { type CliResult, tempHome, waitFor } from "../helpers/cli.ts";
 
 const CHECKOUT = resolve(import.meta.dir, "../..");
@@ -43,7 +46,9 @@ async function run(args: string[], env: Record<string, string>, command = [binar
 async function codeThatRan(args: string[], env: Record<string, string>): Promise<string> {
   const dir = mkdtempSync(join(env.QUEUECTL_HOME as string, "profile-"));
   try {
-    const result = await run(args, { ...env, BUN_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` });
+    // Every 50 µs: at the default 1 ms, a call of a few ms may leave its bundle unsampled.
+    const options = `--cpu-prof --cpu-prof-interval=50 --cpu-prof-dir=${dir}`;
+    const result = await run(args, { ...env, BUN_OPTIONS: options });
     expect(result.exitCode).toBe(0);
     const urls = new Set(
       readdirSync(dir).flatMap((name) =>
@@ -155,6 +160,33 @@ describe("the built binary", () => {
     }
   }, 60_000);
 
+  test.skipIf(process.getuid?.() !== 0)(
+    "sources a user may not read: it runs as built, a direct call as any other",
+    async () => {
+      // Another user may run the executable and write a queue of their own, not read the clone.
+      const home = tempHome();
+      const src = join(root, "src");
+      chmodSync(root, 0o755);
+      chmodSync(join(root, "dist"), 0o755);
+      chownSync(home.home, 65534, 65534);
+      chmodSync(src, 0o700);
+      try {
+        for (const args of [["enqueue", '{"id":"other-user","command":"true"}'], ["status"], ["list"]]) {
+          const child = Bun.spawnSync([...AS_NOBODY, binary, ...args], { env: home.env, stderr: "pipe" });
+          expect({ args, stderr: child.stderr.toString(), exitCode: child.exitCode }).toEqual({
+            args,
+            stderr: "",
+            exitCode: 0,
+          });
+        }
+      } finally {
+        chmodSync(src, 0o755);
+        chmodSync(root, 0o700);
+        home.cleanup();
+      }
+    },
+  );
+
   describe("once its sources change", () => {
     let home: ReturnType<typeof tempHome>;
     const install = () =>
@@ -181,15 +213,16 @@ describe("the built binary", () => {
       expect((await run(["enqueue", '{"id":"kept","command":"true"}'], home.env)).exitCode).toBe(0);
     });
 
-    test("a direct call follows only the files of its own bundle", async () => {
+    test("a direct call follows only the files it runs, from its bundle or from the sources", async () => {
       expect(await codeThatRan(["status"], home.env)).toBe("direct calls' bundle");
       // The dashboard is not part of a direct call: the rest of the CLI now runs the sources.
       const page = join(root, "src", "dashboard", "server.ts");
       writeFileSync(page, `${readFileSync(page, "utf8")}\n// changed\n`);
       expect(await codeThatRan(["status"], home.env)).toBe("direct calls' bundle");
       expect(await codeThatRan(["list"], home.env)).toBe("sources");
-      const status = join(root, "src", "commands", "status.ts");
-      writeFileSync(status, `${readFileSync(status, "utf8")}\n// changed\n`);
+      // Not in the direct calls' bundle, but `bun src/cli.ts status` runs it.
+      const words = join(root, "src", "cli-run.ts");
+      writeFileSync(words, `${readFileSync(words, "utf8")}\n// changed\n`);
       expect(await codeThatRan(["status"], home.env)).toBe("sources");
     });
 
@@ -232,6 +265,14 @@ describe("the built binary", () => {
       const failedInstall = install();
       const fromScript = await run(["status"], home.env);
       writeFileSync(entry, source);
+      // A file of the direct calls' bundle, which the build reads before it compiles: the same.
+      const bundled = join(root, "src", "core", "revision.ts");
+      const bundledSource = readFileSync(bundled, "utf8");
+      writeFileSync(bundled, `${bundledSource}\nexport const = ;\n`);
+      const failedAgain = install();
+      writeFileSync(bundled, bundledSource);
+      expect(failedAgain.exitCode).toBe(0);
+      expect(failedAgain.stderr.toString()).toContain(`${binary} runs the sources`);
       expect((await run(["worker", "stop"], home.env)).exitCode).toBe(0);
       expect(broken.exitCode).toBe(1);
       expect(broken.stderr).toStartWith(
@@ -279,6 +320,17 @@ describe("the built binary", () => {
     });
     try {
       expect((await run(["enqueue", '{"id":"as-built","command":"true"}'], home.env)).exitCode).toBe(0);
+      // Over 1 MiB: prepared on the thread the executable embeds, with no source to load it from.
+      const file = join(home.home, "bulk.ndjson");
+      writeFileSync(
+        file,
+        Array.from({ length: 30_000 }, (_, i) => `{"id":"moved-${i}","command":"true","tags":["t"]}`).join(
+          "\n",
+        ),
+      );
+      const bulk = await run(["enqueue", "-f", file], home.env);
+      expect(bulk.stderr).toBe("");
+      expect(bulk.stdout).toContain("Enqueued 30000 jobs");
       const reader = dashboard.stdout.getReader();
       let printed = "";
       const url = await waitFor(

@@ -11,6 +11,7 @@
  */
 
 import type { Database } from "bun:sqlite";
+import { entryPointModule } from "../../cli-self.ts";
 
 export type CheckpointRequest =
   | { kind: "open"; path: string }
@@ -50,7 +51,7 @@ export class WalCheckpointer {
     path: string,
   ) {
     db.run(`PRAGMA wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
-    this.thread = new Worker(new URL("./wal-checkpoint-thread.ts", import.meta.url).href);
+    this.thread = new Worker(entryPointModule("store/sqlite/wal-checkpoint-thread.ts"));
     this.thread.onmessage = (event: MessageEvent<CheckpointReply>) => this.receive(event.data);
     // The thread must never keep a finished worker process alive (Bun's Worker has unref;
     // the DOM type this project compiles against does not).
