@@ -3,7 +3,7 @@
  * `bun install` builds and `npm link` installs as the `queuectl` command.
  *
  * It runs the CLI compiled into it while the sources it was built from are unchanged (for
- * `enqueue '<json>'` and `status`, the sources of their own bundle). Once they change (a
+ * `enqueue '<json>'` and `status`, the sources those calls run). Once they change (a
  * `git pull`, an edit, a dependency update) it runs those sources instead, at their speed,
  * until the next build: never the rules of the sources it was built from, and
  * never a refusal to run sources that load. The sources are those beside the executable
@@ -29,8 +29,8 @@ function sourcesOnDisk(): string | null {
 
 /**
  * Whether the sources differ from what this executable would run for these words: for a
- * direct call only the files of its bundle (listedStamp), else all of them. Unreadable ones
- * do not count.
+ * direct call only the files it runs (listedStamp, direct-call-sources.ts), else all of
+ * them. Sources this user may not read do not count.
  */
 function changedSinceBuild(build: NonNullable<typeof BUILD>, sourceDir: string, direct: boolean): boolean {
   try {
