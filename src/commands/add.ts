@@ -90,12 +90,7 @@ function commandOf(words: string[], afterDashes: string[], shell: string | undef
     if (words.length > 0) throw new UserError("give either --shell or a command, not both", USAGE);
     return shell;
   }
-  if (dashed && before.length > 0) {
-    throw new UserError(
-      `"${safeText(before.join(" "))}" comes before --`,
-      "put the whole command after --, and the options before it",
-    );
-  }
+  if (dashed && before.length > 0) throw dashesAfterCommand(before);
   if (words.length === 0) throw new UserError("no command given", USAGE);
   if (!dashed && words.length === 1) return words[0] as string;
   const program = words[0] as string;
@@ -139,11 +134,16 @@ function flagsWithValue(options: readonly { rawName: string }[]): Set<string> {
  */
 export function refuseOptionsAfterCommand(rawArgs: readonly string[], withValue: Set<string>): void {
   let commandWord: string | null = null;
+  const commandWords: string[] = [];
   let sawAdd = false;
   // cac's rawArgs start with the runtime's and the script's paths.
   for (let index = 2; index < rawArgs.length; index++) {
     const arg = rawArgs[index] as string;
-    if (arg === "--") return;
+    if (arg === "--") {
+      // cac drops a last `--` with nothing after it: `add git log --` queued `git log`.
+      if (commandWords.length > 0) throw dashesAfterCommand(commandWords);
+      return;
+    }
     if (arg.startsWith("-") && arg !== "-") {
       if (commandWord !== null) {
         throw new UserError(
@@ -153,8 +153,19 @@ export function refuseOptionsAfterCommand(rawArgs: readonly string[], withValue:
       }
       if (withValue.has(arg)) index++;
     } else if (!sawAdd) sawAdd = true;
-    else if (commandWord === null) commandWord = String(keepText(arg));
+    else {
+      commandWord ??= String(keepText(arg));
+      commandWords.push(String(keepText(arg)));
+    }
   }
+}
+
+/** Command words typed before `--`: the whole command goes after it. */
+function dashesAfterCommand(words: string[]): UserError {
+  return new UserError(
+    `"${safeText(words.join(" "))}" comes before --`,
+    "put the whole command after --, and the options before it",
+  );
 }
 
 /** A folder typed on the command line is relative to where it was typed, not to the worker's. */

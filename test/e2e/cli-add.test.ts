@@ -116,6 +116,10 @@ test.each([
   [["add", "--id", "g", "grep", "--env", "X=1", "foo"], '`--env` comes after the command word "grep"'],
   [["add", "echo hi", "--retries", "1"], '`--retries` comes after the command word "echo hi"'],
   [["add", "echo", "hi", "--retries", "1"], '`--retries` comes after the command word "echo"'],
+  // A last `--` is a word of the command, which cac would drop: `git log --` is not `git log`.
+  [["add", "--id", "g", "git", "log", "--"], '"git log" comes before --'],
+  [["add", "-q", "true", "--"], '"true" comes before --'],
+  [["add", "echo", "hi", "--", "there"], '"echo hi" comes before --'],
 ])("%p is refused with exit 2 and queues nothing", async (argv, fragment) => {
   const result = await cli(...argv);
   expect(result.exitCode).toBe(2);
