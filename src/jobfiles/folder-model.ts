@@ -129,25 +129,54 @@ export class FolderModel {
     return false;
   }
 
+  /**
+   * When the last file being written will have settled, or null when none is. A missing
+   * file is removed only after that as well: a move made as a removal and a new file (a
+   * `git checkout`, a slow save elsewhere) may declare its ids in a file that is still being
+   * written when the removal falls due, and read apart, the removal would cancel the jobs
+   * and the new file restore them, with their attempts and backoff forgotten.
+   */
+  lastSettle(): number | null {
+    let last: number | null = null;
+    for (const entry of this.files.values())
+      if (entry.kind === "waiting" && (last === null || entry.at > last)) last = entry.at;
+    return last;
+  }
+
+  /** When a file missing since `since` is removed: see lastSettle. */
+  private removalAt(since: number, settleMs: number): number {
+    return Math.max(since + settleMs, this.lastSettle() ?? 0);
+  }
+
+  /** Whether a file missing since `since` may be removed now. */
+  mayRemove(since: number, now: number, settleMs: number): boolean {
+    return this.removalAt(since, settleMs) <= now;
+  }
+
   /** The earliest time a waiting or missing file must be looked at again. */
   nextWake(settleMs: number): number | null {
     let next: number | null = null;
     for (const entry of this.files.values()) {
       const at =
-        entry.kind === "waiting" ? entry.at : entry.kind === "missing" ? entry.since + settleMs : null;
+        entry.kind === "waiting"
+          ? entry.at
+          : entry.kind === "missing"
+            ? this.removalAt(entry.since, settleMs)
+            : null;
       if (at !== null && (next === null || at < next)) next = at;
     }
     return next;
   }
 
-  /** Files whose wake time has come. */
+  /** Files whose wake time has come: the missing ones last, after the files that may take their ids. */
   due(now: number, settleMs: number): string[] {
-    const due: string[] = [];
+    const waiting: string[] = [];
+    const missing: string[] = [];
     for (const [rel, entry] of this.files) {
-      if (entry.kind === "waiting" && entry.at <= now) due.push(rel);
-      if (entry.kind === "missing" && entry.since + settleMs <= now) due.push(rel);
+      if (entry.kind === "waiting" && entry.at <= now) waiting.push(rel);
+      if (entry.kind === "missing" && this.mayRemove(entry.since, now, settleMs)) missing.push(rel);
     }
-    return due;
+    return [...waiting, ...missing];
   }
 
   /**

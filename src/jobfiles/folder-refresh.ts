@@ -19,12 +19,15 @@ export interface Reading {
   checkFolder: () => void;
 }
 
-/** Marks `rel` missing; true once it has been missing for the settle time (then it is forgotten). */
+/**
+ * Marks `rel` missing; true once it has been missing for the settle time and no file that
+ * may take its ids is still being written (then it is forgotten).
+ */
 function markGone(model: FolderModel, rel: string, reading: Reading): boolean {
   reading.checkFolder();
   const before = model.files.get(rel);
   if (before?.kind === "missing") {
-    if (reading.now() - before.since < reading.settleMs) return false;
+    if (!model.mayRemove(before.since, reading.now(), reading.settleMs)) return false;
     model.files.delete(rel);
     return true;
   }

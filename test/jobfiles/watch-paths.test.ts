@@ -95,6 +95,24 @@ describe("the watcher's event path", () => {
     expect(planHasChanges((await sync(store, fixture.dir, { dryRun: true })).plan)).toBe(false);
   });
 
+  test("an id moved to a file still being written when the first one's removal falls due is never canceled", async () => {
+    fixture = jobsFixture();
+    dropSettled(fixture.dir, "old.yaml", "id: x\ncommand: exit 1\n");
+    const { store, outcomes } = await startWatched(fixture, running, { settleMs: 1500 });
+    // A move the slow way (`git checkout` removes, then writes): the new file comes a moment
+    // later, so it settles after the old one's removal is due. Read apart, the removal would
+    // cancel x and the new file restore it, its attempts and backoff forgotten.
+    rmSync(join(fixture.dir, "old.yaml"));
+    await Bun.sleep(150);
+    writeFileSync(join(fixture.dir, "new.yaml"), "id: x\ncommand: exit 1\n");
+    await waitFor(async () => (await jobOf(store, "x")).source === join(fixture.root, "new.yaml"), {
+      what: "x to move to new.yaml",
+    });
+    expect(all(outcomes, (o) => o.applied?.cancel ?? [])).toEqual([]);
+    expect(all(outcomes, (o) => plannedOf(o.plan, "cancel"))).toEqual([]);
+    expect((await jobOf(store, "x")).state).toBe("pending");
+  });
+
   test("a file moved from one watched folder to another is taken over within seconds, not at the next re-sync", async () => {
     fixture = jobsFixture();
     dropSettled(fixture.dir, "x.yaml", "command: echo x\n");
