@@ -13,7 +13,6 @@
 import { relative, sep } from "node:path";
 import { resolveConfig } from "../core/config.ts";
 import { hostName } from "../core/home.ts";
-import type { Store } from "../store/store.ts";
 import { FolderModel, heldDeclarations } from "./folder-model.ts";
 import { assertNotNested } from "./folder-nesting.ts";
 import { type Reading, refreshFromScan, refreshPath } from "./folder-refresh.ts";
@@ -32,62 +31,15 @@ import {
   WATCHER_HEARTBEAT_MS,
 } from "./sync-record.ts";
 import { type FolderEvents, watchFolder } from "./watch-events.ts";
+import { errorText, type JobfileWatcher, type WatcherOptions } from "./watch-options.ts";
+
+export type { JobfileWatcher, WatcherIdentity, WatcherOptions } from "./watch-options.ts";
 
 export const DEFAULT_RESYNC_MS = 60_000;
 export const DEFAULT_SETTLE_MS = 100;
 const DEFAULT_DEBOUNCE_MS = 25;
 /** A steady stream of events still gets a sync at least this often. */
 const MAX_BURST_MS = 250;
-
-export interface WatcherIdentity {
-  host: string;
-  pid: number;
-  /** Whether a pid on this host runs; a watcher of this folder that does not is replaced. */
-  isProcessAlive: (pid: number) => boolean;
-}
-
-export interface WatcherOptions {
-  store: Store;
-  dir: string;
-  /** Read a folder that others can write. Default false. */
-  allowSharedFolder?: boolean;
-  /** How often the whole folder is synced even without events, in ms. Default 60000. */
-  resyncMs?: number;
-  /** How long a file must hold still before it is read, and stay away before it counts as removed, in ms. Default 100. */
-  settleMs?: number;
-  /** Events this close together (ms) make one burst and one sync. Default 25. */
-  debounceMs?: number;
-  /** How often the watcher's heartbeat is written to the store, in ms. Default 10000. */
-  heartbeatMs?: number;
-  /**
-   * Who registers as the folder's watcher. Default: this host and pid, with every recorded
-   * pid taken as running, so a dead watcher is only replaced once its heartbeat is stale.
-   */
-  identity?: WatcherIdentity;
-  /** The clock for job times and for deciding that a file has settled. Default Date.now. */
-  now?: () => number;
-  /** After every sync, including those that changed nothing. */
-  onSync?: (outcome: SyncOutcome) => void;
-  /** A sync that failed as a whole (folder removed, store locked). The watcher keeps going. */
-  onError?: (error: unknown) => void;
-}
-
-export interface JobfileWatcher {
-  /** The folder's real path now (it follows a symlinked folder to its new target). */
-  readonly root: string;
-  /** The folder as the store records it. */
-  readonly folder: string;
-  /** A full sync now, or right after the running one; resolves with its outcome. */
-  syncNow(): Promise<SyncOutcome>;
-  /** Stops watching and waits for a running sync to finish. Does not close the store. */
-  close(): Promise<void>;
-}
-
-function errorText(error: unknown): string {
-  const hint = (error as { hint?: unknown })?.hint;
-  const message = String((error as Error)?.message ?? error);
-  return typeof hint === "string" && hint !== "" ? `${message} — ${hint}` : message;
-}
 
 /**
  * Starts watching after a first full sync. Throws (a UserError) when the folder cannot be
@@ -150,12 +102,31 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
   let burstStart = 0;
   let wakeTimer: ReturnType<typeof setTimeout> | null = null;
 
-  const apply = async (rels: Set<string> | null, previousIds: string[]): Promise<SyncOutcome> => {
+  /** The namespace of the last plan applied; undefined before the first. */
+  let appliedNamespace: string | null | undefined;
+
+  /**
+   * Plans and applies `rels` (all files when null). Null when it met a namespace other than
+   * the last one applied and may not apply it (`mayRename` false: a path sync, a periodic
+   * re-sync): the settings file's event may still be on its way, and the files read beside
+   * it another checkout's, so the change waits for the folder to fall quiet like one heard.
+   */
+  const apply = async (
+    rels: Set<string> | null,
+    previousIds: string[],
+    mayRename: boolean,
+  ): Promise<SyncOutcome | null> => {
+    const { namespace } = await readFolderSettings(model.root);
+    if (!mayRename && appliedNamespace !== undefined && namespace !== appliedNamespace) {
+      // What the caller read is ahead of the store until the full sync the hold ends with.
+      applied = false;
+      settingsHold.settingsChanged();
+      return null;
+    }
     const appliedBefore = applied;
     applied = false;
     const config = resolveConfig(await store.configGetAll());
     const at = now();
-    const { namespace } = await readFolderSettings(model.root);
     const declared = await store.declaredList();
     const affected =
       rels === null
@@ -169,6 +140,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
     // moved or changed hands since, the reads may mix two folders or none: apply nothing.
     checkFolder();
     const reconciled = await reconcile({ store, declared, desired, now: at, scope, supersedes });
+    appliedNamespace = namespace;
     model.recordPlan(affected?.rels ?? null, reconciled.plan);
     // A scoped plan leaves the other files as the last full plan left them.
     applied = rels === null || appliedBefore;
@@ -216,7 +188,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
       }
       if (result) changed.add(rel);
     }
-    if (changed.size > 0) await apply(changed, previousIds);
+    if (changed.size > 0) await apply(changed, previousIds, false);
   };
 
   /** Follows a symlinked folder to its current target, and a folder replaced by a new one. */
@@ -277,7 +249,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
     );
     await seedFromStore();
     if (quiet && !changed && applied && !model.hasPlanProblems()) return null;
-    return apply(null, previousIds);
+    return apply(null, previousIds, !quiet);
   };
 
   /** Runs `work` after whatever is running, then sets the timer for the next waiting file. */

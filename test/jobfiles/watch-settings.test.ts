@@ -5,7 +5,7 @@
  */
 
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { linkSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gitIndexLockOf, SettingsChangeHold } from "../../src/jobfiles/settings-change.ts";
 import type { SyncOutcome } from "../../src/jobfiles/sync-outcome.ts";
@@ -78,6 +78,26 @@ describe("a watcher and a checkout that changes the namespace", () => {
       expect(strays).toEqual([]);
     });
   }
+
+  test("a new namespace a path sync meets before its event is applied by a full sync, never beside one file", async () => {
+    const { store, outcomes } = await mainCheckedOut();
+    // Written through a second link outside the folder: the folder's watch hears nothing of
+    // it, as when a checkout's events are still on their way when a path sync reads them.
+    const settings = join(fixture.dir, ".queuectl.yaml");
+    writeFileSync(settings, "");
+    await waitFor(() => outcomes.length > 1, { what: "the empty settings file's sync" });
+    const outside = join(fixture.home, "settings-link.yaml");
+    linkSync(settings, outside);
+    writeFileSync(outside, "namespace: ns\n");
+    writeFileSync(join(fixture.dir, "b.yaml"), "command: echo ns-b\n");
+    await waitFor(async () => (await commandOf(store, "ns/b")) === "echo ns-b", { what: "b under ns" });
+    // The same plan renamed a: a path sync of b.yaml alone would have left it as "a".
+    expect(await commandOf(store, "ns/a")).toBe("echo main-a");
+    const strays = declaredPairs(outcomes).filter(
+      (pair) => !pair.startsWith("ns/") && pair !== "a=echo main-a" && pair !== "b=echo main-b",
+    );
+    expect(strays).toEqual([]);
+  });
 
   test("waits while git holds its index lock, then applies the folder as it stands", async () => {
     const { store } = await mainCheckedOut();
