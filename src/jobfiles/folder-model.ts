@@ -18,6 +18,9 @@ import type { Plan } from "./plan.ts";
 import type { JobfileProblem } from "./problem.ts";
 import { desiredJobsOf } from "./read.ts";
 
+/** The most settle times a missing file's removal waits for files still being written. */
+const REMOVAL_WAIT_SETTLES = 10;
+
 export type FileEntry =
   | { kind: "parsed"; key: string; parsed: ParsedJobfile }
   /** Changed and not settled yet: look again at `at`. `last` is what it declared before. */
@@ -143,9 +146,14 @@ export class FolderModel {
     return last;
   }
 
-  /** When a file missing since `since` is removed: see lastSettle. */
+  /**
+   * When a file missing since `since` is removed: see lastSettle. A file that never settles
+   * (something rewrites it all the time) holds a removal for REMOVAL_WAIT_SETTLES settle
+   * times at most, not for as long as it is written.
+   */
   private removalAt(since: number, settleMs: number): number {
-    return Math.max(since + settleMs, this.lastSettle() ?? 0);
+    const settled = Math.max(since + settleMs, this.lastSettle() ?? 0);
+    return Math.min(settled, since + settleMs * REMOVAL_WAIT_SETTLES);
   }
 
   /** Whether a file missing since `since` may be removed now. */

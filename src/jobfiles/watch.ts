@@ -116,15 +116,14 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
     previousIds: string[],
     mayRename: boolean,
   ): Promise<SyncOutcome | null> => {
+    const appliedBefore = applied;
+    // The model is ahead of the store until a plan of it is applied, whatever fails first.
+    applied = false;
     const { namespace } = await readFolderSettings(model.root);
     if (!mayRename && appliedNamespace !== undefined && namespace !== appliedNamespace) {
-      // What the caller read is ahead of the store until the full sync the hold ends with.
-      applied = false;
       settingsHold.settingsChanged();
       return null;
     }
-    const appliedBefore = applied;
-    applied = false;
     const config = resolveConfig(await store.configGetAll());
     const at = now();
     const declared = await store.declaredList();

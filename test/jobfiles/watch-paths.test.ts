@@ -113,6 +113,42 @@ describe("the watcher's event path", () => {
     expect((await jobOf(store, "x")).state).toBe("pending");
   });
 
+  test("a file rewritten without pause holds another file's removal only for a while", async () => {
+    fixture = jobsFixture();
+    dropSettled(fixture.dir, "a.yaml", "command: echo a\n");
+    dropSettled(fixture.dir, "status.yaml", "command: echo status\n");
+    const { store } = await startWatched(fixture, running, { settleMs: 200 });
+    // Something keeps rewriting a file of the folder: it never settles.
+    const writer = setInterval(
+      () => writeFileSync(join(fixture.dir, "status.yaml"), "command: echo status\n"),
+      50,
+    );
+    try {
+      rmSync(join(fixture.dir, "a.yaml"));
+      await waitFor(async () => (await jobOf(store, "a")).state === "canceled", {
+        what: "a canceled while status.yaml is still being written",
+        timeoutMs: 15_000,
+      });
+    } finally {
+      clearInterval(writer);
+    }
+  });
+
+  test("a path sync whose settings read failed is applied by a later sync", async () => {
+    fixture = jobsFixture();
+    dropSettled(fixture.dir, "a.yaml", "command: echo a1\n");
+    const { store, errors } = await startWatched(fixture, running, { resyncMs: 500 });
+    // A misnamed settings file is an error of every sync, and its own events are ignored.
+    writeFileSync(join(fixture.dir, ".queuectl.yml"), "namespace: ns\n");
+    dropSettled(fixture.dir, "a.yaml", "command: echo a2\n");
+    await waitFor(() => errors.length > 0, { what: "the path sync's error" });
+    rmSync(join(fixture.dir, ".queuectl.yml"));
+    await waitFor(async () => (await commandOf(store, "a")) === "echo a2", {
+      what: "the edit applied once the settings read again",
+      timeoutMs: 15_000,
+    });
+  });
+
   test("a file moved from one watched folder to another is taken over within seconds, not at the next re-sync", async () => {
     fixture = jobsFixture();
     dropSettled(fixture.dir, "x.yaml", "command: echo x\n");
