@@ -12,7 +12,7 @@ import { SQL } from "bun";
 import { moveJob } from "../../src/flow/moves.ts";
 import { openStore } from "../../src/store/open.ts";
 import { Worker } from "../../src/worker/loop.ts";
-import { type CliResult, runCli, type TempHome, tempHome } from "../helpers/cli.ts";
+import { type CliResult, runCli, type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
 import { enqueueSpecs } from "../helpers/enqueue.ts";
 import {
   cliAsNobody,
@@ -114,6 +114,20 @@ function sh(args: string[]): void {
   if (result.exitCode !== 0) throw new Error(`${args.join(" ")}: ${result.stderr.toString()}`);
 }
 
+/**
+ * Remounts `dir` read-only once nothing holds a file there open for writing: the seeding
+ * worker's WAL checkpoint thread closes its own connection a moment after the store closes,
+ * and until then the kernel refuses with "mount point is busy".
+ */
+async function remountReadOnly(dir: string): Promise<void> {
+  await waitFor(
+    () =>
+      Bun.spawnSync(["mount", "-o", "remount,ro", dir], { stdout: "ignore", stderr: "ignore" }).exitCode ===
+      0,
+    { what: `${dir} remounted read-only` },
+  );
+}
+
 describe.skipIf(!scratchFsAvailable())("a read-only file system (loop-mounted ext4; needs root)", () => {
   test("read commands work and write commands say the database is read-only", async () => {
     scratch = mountScratchFs(join(home.home, "disk"), 16);
@@ -121,7 +135,7 @@ describe.skipIf(!scratchFsAvailable())("a read-only file system (loop-mounted ex
     const cli = (...args: string[]) => runCli(args, { env });
     mkdirSync(env.QUEUECTL_HOME, { mode: 0o700 });
     await seed(join(env.QUEUECTL_HOME, "jobs.db"), env.QUEUECTL_HOME);
-    sh(["mount", "-o", "remount,ro", scratch.dir]);
+    await remountReadOnly(scratch.dir);
     await expectReadsWork(cli);
     await expectWritesRefused(cli, /jobs\.db is read-only \(on a read-only file system\)/);
     // A database that is not there: no new file, a clear reason (a read names the missing
