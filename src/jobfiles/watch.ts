@@ -247,7 +247,10 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
       previousIds,
     );
     await seedFromStore();
-    if (quiet && !changed && applied && !model.hasPlanProblems()) return null;
+    if (quiet && !changed && applied && !model.hasPlanProblems()) {
+      // Unless the settings file changed unheard: its new namespace then waits for quiet.
+      if ((await readFolderSettings(model.root)).namespace === appliedNamespace) return null;
+    }
     return apply(null, previousIds, !quiet);
   };
 

@@ -99,6 +99,19 @@ describe("a watcher and a checkout that changes the namespace", () => {
     expect(strays).toEqual([]);
   });
 
+  test("a new namespace no event announced is applied by the periodic re-sync", async () => {
+    fixture = jobsFixture();
+    dropSettled(fixture.dir, "a.yaml", "command: echo main-a\n");
+    const settings = join(fixture.dir, ".queuectl.yaml");
+    writeFileSync(settings, "");
+    const { store } = await startWatched(fixture, running, { settleMs: SETTLE_MS, resyncMs: 300 });
+    expect(await commandOf(store, "a")).toBe("echo main-a");
+    const outside = join(fixture.home, "settings-link.yaml");
+    linkSync(settings, outside);
+    writeFileSync(outside, "namespace: ns\n");
+    await waitFor(async () => (await commandOf(store, "ns/a")) === "echo main-a", { what: "a under ns" });
+  });
+
   test("waits while git holds its index lock, then applies the folder as it stands", async () => {
     const { store } = await mainCheckedOut();
     const gitDir = join(fixture.home, ".git");
