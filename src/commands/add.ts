@@ -133,7 +133,6 @@ function flagsWithValue(options: readonly { rawName: string }[]): Set<string> {
  * options go before the command, and a command with options of its own after `--`.
  */
 export function refuseOptionsAfterCommand(rawArgs: readonly string[], withValue: Set<string>): void {
-  let commandWord: string | null = null;
   const commandWords: string[] = [];
   let sawAdd = false;
   // cac's rawArgs start with the runtime's and the script's paths.
@@ -145,7 +144,8 @@ export function refuseOptionsAfterCommand(rawArgs: readonly string[], withValue:
       return;
     }
     if (arg.startsWith("-") && arg !== "-") {
-      if (commandWord !== null) {
+      const commandWord = commandWords[0];
+      if (commandWord !== undefined) {
         throw new UserError(
           `\`${safeText(arg.split("=")[0] ?? arg)}\` comes after the command word "${safeText(commandWord)}", where it would be read as an option of add`,
           "put add's options first and the command after --: queuectl add [options] -- CMD [ARGS…]",
@@ -153,10 +153,7 @@ export function refuseOptionsAfterCommand(rawArgs: readonly string[], withValue:
       }
       if (withValue.has(arg)) index++;
     } else if (!sawAdd) sawAdd = true;
-    else {
-      commandWord ??= String(keepText(arg));
-      commandWords.push(String(keepText(arg)));
-    }
+    else commandWords.push(String(keepText(arg)));
   }
 }
 

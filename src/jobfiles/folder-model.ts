@@ -29,6 +29,30 @@ export type FileEntry =
   | { kind: "missing"; since: number; last: ParsedJobfile | null }
   | { kind: "refused"; problems: JobfileProblem[] };
 
+/**
+ * The model's files. Entries are replaced, never changed in place, so counting the changes
+ * tells lastSettle when its answer still holds: a checkout of 20,000 files would otherwise
+ * walk them all again for each file it removed.
+ */
+class FileEntries extends Map<string, FileEntry> {
+  changes = 0;
+
+  override set(rel: string, entry: FileEntry): this {
+    this.changes++;
+    return super.set(rel, entry);
+  }
+
+  override delete(rel: string): boolean {
+    this.changes++;
+    return super.delete(rel);
+  }
+
+  override clear(): void {
+    this.changes++;
+    super.clear();
+  }
+}
+
 /** The files a plan covers, and every id they declare (now or before), for scoping the store's side. */
 export interface Affected {
   rels: Set<string>;
@@ -81,7 +105,8 @@ function aftersOf(parsed: ParsedJobfile | null): string[] {
 }
 
 export class FolderModel {
-  readonly files = new Map<string, FileEntry>();
+  readonly files = new FileEntries();
+  private settleKnown: { changes: number; last: number | null } | null = null;
   /** Problems of the last plan that covered each file: parse errors and conflicts alike. */
   private readonly problems = new Map<string, JobfileProblem[]>();
   /** Folders and files the last full scan refused, with why. */
@@ -140,9 +165,11 @@ export class FolderModel {
    * and the new file restore them, with their attempts and backoff forgotten.
    */
   lastSettle(): number | null {
+    if (this.settleKnown?.changes === this.files.changes) return this.settleKnown.last;
     let last: number | null = null;
     for (const entry of this.files.values())
       if (entry.kind === "waiting" && (last === null || entry.at > last)) last = entry.at;
+    this.settleKnown = { changes: this.files.changes, last };
     return last;
   }
 
