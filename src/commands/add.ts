@@ -7,14 +7,21 @@
 import { resolve } from "node:path";
 import type { CAC } from "cac";
 import { keepText, TEXT_OPTION } from "../cli-argv.ts";
-import { resolveConfig } from "../core/config.ts";
+import { type QueueConfig, resolveConfig } from "../core/config.ts";
 import { canceledAtOnceWarnings } from "../core/dependencies.ts";
 import { UserError } from "../core/errors.ts";
 import { COMMAND_LINE_NAME, prepareJobs } from "../core/job-input.ts";
 import { normalizeSpec, SpecError } from "../core/spec.ts";
 import { enqueuePrepared } from "../flow/enqueue.ts";
 import { colors, commandText, printJson, safeText } from "../render.ts";
-import { type GlobalOptions, lastValue, listItems, warnEach, withStore } from "./context.ts";
+import {
+  checkBeforeNewStore,
+  type GlobalOptions,
+  lastValue,
+  listItems,
+  warnEach,
+  withStore,
+} from "./context.ts";
 
 interface AddOptions extends GlobalOptions {
   "--"?: string[];
@@ -246,11 +253,15 @@ export function registerAdd(cli: CAC): void {
       const declared = [...cli.globalCommand.options, ...(cli.matchedCommand?.options ?? [])];
       refuseOptionsAfterCommand(cli.rawArgs, flagsWithValue(declared));
       const spec = specFromOptions(words, options);
+      const prepare = (config: QueueConfig, now: number) => {
+        checkFields(spec);
+        return prepareJobs([{ value: spec, where: "the job" }], COMMAND_LINE_NAME, config, now);
+      };
+      // A new store's settings are the defaults.
+      await checkBeforeNewStore(options, () => prepare(resolveConfig({}), Date.now()));
       await withStore(options, async (store) => {
         const now = Date.now();
-        const config = resolveConfig(await store.configGetAll());
-        checkFields(spec);
-        const prepared = prepareJobs([{ value: spec, where: "the job" }], COMMAND_LINE_NAME, config, now);
+        const prepared = prepare(resolveConfig(await store.configGetAll()), now);
         const result = await enqueuePrepared(store, prepared, now);
         const id = result.jobs[0] ?? "";
         const canceled = result.canceledAtOnce.some((job) => job.id === id);

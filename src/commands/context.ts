@@ -14,7 +14,7 @@ import {
   refusalMessage,
 } from "../flow/moves.ts";
 import { colors, countText, printJson, safeText } from "../render.ts";
-import { openStore } from "../store/open.ts";
+import { openStore, opensNewNamedFile } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
 
 export interface GlobalOptions {
@@ -39,6 +39,16 @@ export async function withStore<T>(
   } finally {
     await store.close();
   }
+}
+
+/**
+ * Runs `check` (which throws a UserError for bad input) before a store is opened, when opening
+ * would make a new queue file at a path the user named: refused input then leaves no empty
+ * queue behind (see opensNewNamedFile). Otherwise the command checks as it goes, against the
+ * store's own settings.
+ */
+export async function checkBeforeNewStore(options: GlobalOptions, check: () => unknown): Promise<void> {
+  if (opensNewNamedFile(options.db)) await check();
 }
 
 /**

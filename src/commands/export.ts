@@ -21,10 +21,17 @@ import { inputChunks, spoolIfPipe, textLines } from "../core/text-lines.ts";
 import { findCanceledAtOnce } from "../flow/enqueue.ts";
 import { exportLine } from "../flow/export-format.ts";
 import { EXPORT_FORMAT, type ExportCounts, exportCounts } from "../flow/export-frame.ts";
-import { IMPORT_BATCH, importBatches } from "../flow/import-read.ts";
+import { checkSomethingToImport, IMPORT_BATCH, importBatches } from "../flow/import-read.ts";
 import { colors, printJson, safeText } from "../render.ts";
 import type { JobRecord, Store } from "../store/store.ts";
-import { type GlobalOptions, parseStateOption, warnEach, withExistingStore, withStore } from "./context.ts";
+import {
+  checkBeforeNewStore,
+  type GlobalOptions,
+  parseStateOption,
+  warnEach,
+  withExistingStore,
+  withStore,
+} from "./context.ts";
 
 /** Jobs fetched and written per round trip. */
 const EXPORT_PAGE = 1000;
@@ -187,14 +194,15 @@ export function registerExportImport(cli: CAC): void {
       const showProgress = Boolean(process.stderr.isTTY) && !options.json;
       const hint = "check the path; - reads stdin";
       const source = await spoolIfPipe(path, hint);
+      const lines = () => textLines(inputChunks(source.path, hint), name);
+      await checkBeforeNewStore(options, () => checkSomethingToImport(lines(), name)).catch((error) => {
+        source.cleanup();
+        throw error;
+      });
       const result = await withStore(options, async (store) => {
         const imported = await store
           .jobImportStream({
-            batches: importBatches(
-              textLines(inputChunks(source.path, hint), name),
-              name,
-              Boolean(options.merge),
-            ),
+            batches: importBatches(lines(), name, Boolean(options.merge)),
             merge: Boolean(options.merge),
             onProgress: showProgress
               ? (done) => {

@@ -9,7 +9,7 @@ import type { JobState } from "../core/job.ts";
 import { colors, firstNamed, printJson, safeText } from "../render.ts";
 import { ArchiveWriteError, openArchive } from "../worker/archive.ts";
 import { purgeFinishedJobs } from "../worker/retention.ts";
-import { type GlobalOptions, lastValue, listItems, withExistingStore } from "./context.ts";
+import { type GlobalOptions, lastValue, parseStatesOption, withExistingStore } from "./context.ts";
 
 interface PurgeOptions extends GlobalOptions {
   state?: string | string[];
@@ -43,7 +43,8 @@ export function registerPurge(cli: CAC): void {
     .example("queuectl purge --state completed --older-than 7d --dry-run")
     .example("queuectl purge --older-than 30d --archive ~/queuectl-archive.ndjson")
     .action(async (options: PurgeOptions) => {
-      const requested = listItems("--state", options.state, "--state completed,dead") ?? [];
+      // Named as `list` takes them (any case, a known state), then refused if live.
+      const requested = parseStatesOption(options.state) ?? [];
       for (const state of requested) {
         if (!(PURGEABLE as readonly string[]).includes(state)) {
           throw new UserError(

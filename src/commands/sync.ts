@@ -6,6 +6,7 @@ import { parseAnyDurationMs } from "../core/duration.ts";
 import { UserError } from "../core/errors.ts";
 import { hostName, queuectlHome } from "../core/home.ts";
 import { planHasChanges } from "../jobfiles/plan.ts";
+import { identifyJobsFolder } from "../jobfiles/scan.ts";
 import type { SyncOutcome } from "../jobfiles/sync-outcome.ts";
 import {
   appliedAnything,
@@ -19,7 +20,7 @@ import {
 import { colors, isTerminal, printJson, safeText } from "../render.ts";
 import { LONG_RUNNING_CONNECTIONS, openStore } from "../store/open.ts";
 import { isProcessAlive } from "../worker/process-info.ts";
-import { type GlobalOptions, lastValue, withStore } from "./context.ts";
+import { checkBeforeNewStore, type GlobalOptions, lastValue, withStore } from "./context.ts";
 
 interface SyncOptions extends GlobalOptions {
   dryRun?: boolean;
@@ -112,12 +113,16 @@ export function registerSync(cli: CAC): void {
       const { syncJobsFolder } = await import("../jobfiles/sync.ts");
       // A dry run reads, as `status` does: a --db naming no store is a typo to report, not a store to make.
       const mustExist = Boolean(options.dryRun);
+      const folder = jobsFolderArgument(dir);
+      await checkBeforeNewStore(options, () =>
+        identifyJobsFolder(folder, Boolean(options.allowSharedFolder)),
+      );
       await withStore(
         options,
         async (store) => {
           const outcome = await syncJobsFolder({
             store,
-            dir: jobsFolderArgument(dir),
+            dir: folder,
             now: Date.now(),
             dryRun: Boolean(options.dryRun),
             allowSharedFolder: Boolean(options.allowSharedFolder),
@@ -171,6 +176,10 @@ export function registerSync(cli: CAC): void {
       const { DEFAULT_RESYNC_MS, DEFAULT_SETTLE_MS, startWatcher } = await import("../jobfiles/watch.ts");
       const resyncMs = durationOption("resync", options.resync, DEFAULT_RESYNC_MS, 1000, 86_400_000);
       const settleMs = durationOption("settle", options.settle, DEFAULT_SETTLE_MS, 0, 60_000);
+      const folder = jobsFolderArgument(dir);
+      await checkBeforeNewStore(options, () =>
+        identifyJobsFolder(folder, Boolean(options.allowSharedFolder)),
+      );
       const store = await openStore({ url: options.db, connections: LONG_RUNNING_CONNECTIONS });
       let lastErrors = "";
       let first = true;
@@ -210,7 +219,7 @@ export function registerSync(cli: CAC): void {
       try {
         const watcher = await startWatcher({
           store,
-          dir: jobsFolderArgument(dir),
+          dir: folder,
           allowSharedFolder: Boolean(options.allowSharedFolder),
           resyncMs,
           settleMs,

@@ -43,7 +43,7 @@ interface KeyDefinition {
 function integerRule(min: number, max: number) {
   return (text: string, key: string): string => {
     const value = Number(text.trim());
-    if (!/^-?\d+$/.test(text.trim()) || value < min || value > max) {
+    if (!/^[+-]?\d+$/.test(text.trim()) || value < min || value > max) {
       throw new UserError(
         `${key} must be a whole number from ${min} to ${max}, got "${text}"`,
         `e.g. config set ${key} ${min + 1}`,

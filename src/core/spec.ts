@@ -152,7 +152,11 @@ function normalizeStringMap(field: string, value: unknown): Record<string, strin
   const result: Record<string, string> = Object.create(null);
   for (const key of Object.keys(value).sort()) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) {
-      fail(`${field}.${key}`, "is not a valid environment variable name", "use letters, digits and _");
+      fail(
+        `${field}.${key}`,
+        "is not a valid environment variable name",
+        "use letters, digits and _, not starting with a digit",
+      );
     }
     const item = value[key];
     if (typeof item !== "string" && typeof item !== "number" && typeof item !== "boolean") {

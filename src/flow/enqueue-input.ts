@@ -51,7 +51,10 @@ export async function readInput(path: string, format: InputFormat | undefined): 
       read.length = 0;
       for await (const block of lines()) read.push(...block.lines);
     }
-    return { kind: "whole", text: read.join("\n"), name, format, cleanup: source.cleanup };
+    // Each line still ends as it was written but for its `\n`: a last line of a Windows file
+    // keeps a lone `\r`, which YAML refuses after a quoted value unless its newline is back.
+    const text = read.length === 0 ? "" : `${read.join("\n")}\n`;
+    return { kind: "whole", text, name, format, cleanup: source.cleanup };
   } catch (error) {
     source.cleanup();
     throw error;

@@ -94,6 +94,16 @@ class ExportFrameCheck {
   }
 }
 
+function nothingToImport(name: string): UserError {
+  return new UserError(`${name} holds nothing to import`, "write one with `queuectl export`");
+}
+
+/** Refuses input that cannot be read or holds only blank lines, reading no further than its first line. */
+export async function checkSomethingToImport(lines: AsyncIterable<LineBlock>, name: string): Promise<void> {
+  for await (const block of lines) if (block.lines.some((line) => line.trim() !== "")) return;
+  throw nothingToImport(name);
+}
+
 /**
  * The export's lines as store batches, validated as they stream in: a batch of jobs at a time
  * is in memory, never the whole file. Settings travel with the batch after them. A refused
@@ -137,7 +147,7 @@ export async function* importBatches(
       batchBytes = 0;
     }
   }
-  if (empty) throw new UserError(`${name} holds nothing to import`, "write one with `queuectl export`");
+  if (empty) throw nothingToImport(name);
   check.end(last);
   yield batch;
 }

@@ -109,6 +109,18 @@ export function storeTarget(url: string): { postgres: string } | { sqlite: strin
   return { sqlite: resolve(path) };
 }
 
+/**
+ * Whether opening `url` would make a new SQLite file at a path the user named (not the home's
+ * own jobs.db). A command then checks its input first, so that input it refuses leaves no
+ * empty queue behind at what may be a mistyped path, where `status` would show it as real.
+ */
+export function opensNewNamedFile(url?: string): boolean {
+  const target = storeTarget(resolveStoreUrl(url));
+  return (
+    "sqlite" in target && target.sqlite !== join(queuectlHome(), "jobs.db") && !existsSync(target.sqlite)
+  );
+}
+
 export async function openStore(options: OpenOptions = {}): Promise<Store> {
   const target = storeTarget(resolveStoreUrl(options.url));
   if ("postgres" in target) {

@@ -87,6 +87,13 @@ describe("config values", () => {
     expect(refusal(() => canonicalConfigKey("colour"))).toContain("valid names: max-retries");
   });
 
+  test("whole numbers are read as number options are: a sign and spaces around them are allowed", () => {
+    expect(parseConfigValue("max-retries", "+2")).toBe("2");
+    expect(parseConfigValue("max-retries", " 3 ")).toBe("3");
+    expect(refusal(() => parseConfigValue("max-retries", "0x10"))).toContain("must be a whole number");
+    expect(refusal(() => parseConfigValue("max-retries", "2.5"))).toContain("must be a whole number");
+  });
+
   test("a stored value that no longer parses falls back to the default", () => {
     expect(resolveConfig({ "max-retries": "many" }).maxRetries).toBe(3);
   });

@@ -243,28 +243,6 @@ describe("enqueue -f", () => {
     expect((await list()).map((j) => j.id)).toEqual(["json", "nd1", "nd2", "yaml"]);
   });
 
-  test("byte-order marks from Windows tools: UTF-8 and UTF-16 (PowerShell's Out-File)", async () => {
-    const utf16 = Buffer.concat([
-      Buffer.from([0xff, 0xfe]),
-      Buffer.from(JSON.stringify(job("ps")), "utf16le"),
-    ]);
-    const path16 = join(home.home, "ps.json");
-    writeFileSync(path16, utf16);
-    expectOk(await cli(["enqueue", "-f", path16]));
-    expectOk(await cli(["enqueue", "-f", inputFile("bom.json", `\ufeff${JSON.stringify(job("bom"))}`)]));
-    expectOk(
-      await cli(
-        ["enqueue", "-f", "-"],
-        `\ufeff${JSON.stringify(job("stdin"))}\n${JSON.stringify(job("two"))}`,
-      ),
-    );
-    expect((await list()).map((j) => j.id)).toEqual(["ps", "bom", "stdin", "two"]);
-    const latin1 = join(home.home, "latin1.json");
-    writeFileSync(latin1, Buffer.from('{"id":"caf\xe9","command":"x"}', "latin1"));
-    expectUserError(await cli(["enqueue", "-f", latin1]), "is not UTF-8 text");
-    expect(await list()).toHaveLength(4);
-  });
-
   test("--format overrides the extension", async () => {
     const path = inputFile("jobs.txt", `${JSON.stringify(job("a"))}\n${JSON.stringify(job("b"))}\n`);
     expectOk(await cli(["enqueue", "-f", path, "--format", "ndjson"]));

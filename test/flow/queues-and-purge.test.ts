@@ -118,7 +118,15 @@ describe("purge and show from the CLI", () => {
   test("the CLI refuses live states and purges with --older-than", async () => {
     const home = tempHome();
     try {
-      expect((await runCli(["purge", "--state", "processing"], { env: home.env })).exitCode).toBe(2);
+      const live = await runCli(["purge", "--state", "processing"], { env: home.env });
+      expect(live.exitCode).toBe(2);
+      expect(live.stderr).toContain("live jobs are never purged");
+      // States are named as `list` takes them: any case, and an unknown one is named as such.
+      const cased = await runCli(["purge", "--state", "Completed", "--dry-run", "--json"], { env: home.env });
+      expect(cased.exitCode).toBe(0);
+      const unknown = await runCli(["purge", "--state", "complete"], { env: home.env });
+      expect(unknown.exitCode).toBe(2);
+      expect(unknown.stderr).toContain('unknown state "complete"');
       await runCli(["enqueue", '{"id":"x","command":"true"}'], { env: home.env });
       const result = await runCli(["purge", "--older-than", "1s", "--json"], { env: home.env });
       expect(result.exitCode).toBe(0);

@@ -1,0 +1,51 @@
+/**
+ * A command that would make a new queue file at a path the user named (`--db`) checks its
+ * input first: input it refuses leaves no empty queue behind, which `status` at that maybe
+ * mistyped path would show as if it were real.
+ */
+
+import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { runCli, runCliJson, type TempHome, tempHome } from "../helpers/cli.ts";
+import { ok } from "../worker/helpers.ts";
+
+// Real processes on a busy two-core machine: generous, not the 5 s default.
+setDefaultTimeout(60_000);
+
+let home: TempHome;
+beforeEach(() => {
+  home = tempHome();
+});
+afterEach(() => home.cleanup());
+
+const cli = (args: string[]) => runCli(args, { env: home.env });
+
+describe("a new queue file", () => {
+  test("a command that would make the queue at a named file refuses bad input first: exit 2, no file made", async () => {
+    const typo = join(home.home, "jobz.db");
+    const empty = join(home.home, "empty.ndjson");
+    writeFileSync(empty, "\n\n");
+    for (const [command, stdin] of [
+      [["enqueue", '{"comand":"x"}']],
+      [["enqueue", '{"id":"a","command":"x","max_retries":-1}']],
+      [["enqueue", "-f", "-", "--format", "yaml"], "id: a\ncommand: x\nretries: 2\n"],
+      [["add", "--retries", "x", "--", "true"]],
+      [["add", "--env", "1A=x", "--", "true"]],
+      [["sync", join(home.home, "missing")]],
+      [["watch", join(home.home, "missing")]],
+      [["import", join(home.home, "missing.ndjson")]],
+      [["import", empty]],
+      [["import", "-"], ""],
+    ] as [string[], string?][]) {
+      const result = await runCli(["--db", typo, ...command], { env: home.env, stdin });
+      expect([command, result.exitCode]).toEqual([command, 2]);
+      expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
+      expect([command, existsSync(typo)]).toEqual([command, false]);
+    }
+    // Good input makes it, and then the same input is checked against the store's own settings.
+    ok(await cli(["--db", typo, "add", "--id", "a", "--", "true"]));
+    expect((await cli(["--db", typo, "add", "--retries", "x", "--", "true"])).exitCode).toBe(2);
+    expect(await runCliJson<unknown[]>(["--db", typo, "list"], { env: home.env })).toHaveLength(1);
+  });
+});
