@@ -4,9 +4,9 @@
  */
 
 import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type CliResult, runCli, runCliJson, type TempHome, tempHome } from "../helpers/cli.ts";
+import { refused, runCli, runCliJson, succeeded, type TempHome, tempHome } from "../helpers/cli.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.
 setDefaultTimeout(60_000);
@@ -21,28 +21,10 @@ const cli = (args: string[], stdin?: string) => runCli(args, { env: home.env, st
 const list = () => runCliJson<{ id: string; command: string | string[] }[]>(["list"], { env: home.env });
 const job = (id: string) => ({ id, command: `echo ${id}` });
 
-/** Writes an input file beside the database and returns its path. */
+/** An input file in the temporary home; returns its path. */
 function inputFile(name: string, text: string): string {
-  const folder = join(home.home, "input");
-  mkdirSync(folder, { recursive: true });
-  const path = join(folder, name);
-  writeFileSync(path, text);
-  return path;
-}
-
-function expectOk(result: CliResult): CliResult {
-  if (result.exitCode !== 0) throw new Error(`exit ${result.exitCode}: ${result.stderr}`);
-  expect(result.stderr).toBe("");
-  return result;
-}
-
-/** A user error: exit 2, one `error: … — …` line on stderr, nothing on stdout. */
-function expectUserError(result: CliResult, fragment: string): void {
-  expect(result.exitCode).toBe(2);
-  expect(result.stdout).toBe("");
-  expect(result.stderr).toStartWith("error: ");
-  expect(result.stderr).toContain(fragment);
-  expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
+  writeFileSync(join(home.home, name), text);
+  return join(home.home, name);
 }
 
 describe("enqueue -f of files from Windows tools", () => {
@@ -53,9 +35,9 @@ describe("enqueue -f of files from Windows tools", () => {
     ]);
     const path16 = join(home.home, "ps.json");
     writeFileSync(path16, utf16);
-    expectOk(await cli(["enqueue", "-f", path16]));
-    expectOk(await cli(["enqueue", "-f", inputFile("bom.json", `\ufeff${JSON.stringify(job("bom"))}`)]));
-    expectOk(
+    succeeded(await cli(["enqueue", "-f", path16]));
+    succeeded(await cli(["enqueue", "-f", inputFile("bom.json", `\ufeff${JSON.stringify(job("bom"))}`)]));
+    succeeded(
       await cli(
         ["enqueue", "-f", "-"],
         `\ufeff${JSON.stringify(job("stdin"))}\n${JSON.stringify(job("two"))}`,
@@ -64,7 +46,7 @@ describe("enqueue -f of files from Windows tools", () => {
     expect((await list()).map((j) => j.id)).toEqual(["ps", "bom", "stdin", "two"]);
     const latin1 = join(home.home, "latin1.json");
     writeFileSync(latin1, Buffer.from('{"id":"caf\xe9","command":"x"}', "latin1"));
-    expectUserError(await cli(["enqueue", "-f", latin1]), "is not UTF-8 text");
+    refused(await cli(["enqueue", "-f", latin1]), "is not UTF-8 text");
     expect(await list()).toHaveLength(4);
   });
 
@@ -75,11 +57,11 @@ describe("enqueue -f of files from Windows tools", () => {
     ]);
     const path16 = join(home.home, "ps.yaml");
     writeFileSync(path16, utf16);
-    expectOk(await cli(["enqueue", "-f", path16]));
-    expectOk(await cli(["enqueue", "-f", inputFile("quoted.yaml", 'id: q\r\ncommand: "echo hi"\r\n')]));
-    expectOk(await cli(["enqueue", "-f", inputFile("list.yaml", "- id: l\r\n  command: [echo, b]\r\n")]));
-    expectOk(await cli(["enqueue", "-f", "-", "--format", "yaml"], "id: s\r\ncommand: 'echo s'\r\n"));
-    expectOk(await cli(["enqueue", "-f", inputFile("crlf.json", `${JSON.stringify(job("j"))}\r\n`)]));
+    succeeded(await cli(["enqueue", "-f", path16]));
+    succeeded(await cli(["enqueue", "-f", inputFile("quoted.yaml", 'id: q\r\ncommand: "echo hi"\r\n')]));
+    succeeded(await cli(["enqueue", "-f", inputFile("list.yaml", "- id: l\r\n  command: [echo, b]\r\n")]));
+    succeeded(await cli(["enqueue", "-f", "-", "--format", "yaml"], "id: s\r\ncommand: 'echo s'\r\n"));
+    succeeded(await cli(["enqueue", "-f", inputFile("crlf.json", `${JSON.stringify(job("j"))}\r\n`)]));
     const jobs = await list();
     expect(jobs.map((j) => j.id)).toEqual(["ps", "q", "l", "s", "j"]);
     expect(jobs.map((j) => j.command)).toEqual(["echo x", "echo hi", ["echo", "b"], "echo s", "echo j"]);
