@@ -154,8 +154,11 @@ export function listItems(
 }
 
 /** `--state pending --state failed` and `--state pending,failed` both mean either state. */
-export function parseStatesOption(value: unknown): JobState[] | undefined {
-  const given = listItems("--state", value, "--state pending,failed");
+export function parseStatesOption(
+  value: unknown,
+  example = "--state pending,failed",
+): JobState[] | undefined {
+  const given = listItems("--state", value, example);
   return given && [...new Set(given.map(parseState))];
 }
 

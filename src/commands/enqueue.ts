@@ -115,7 +115,7 @@ export async function enqueueCommand(json: string | undefined, options: EnqueueO
 async function enqueueInput(input: Input, options: EnqueueOptions, fromFile: boolean): Promise<void> {
   const items = input.kind === "whole" ? parseJobInput(input.text, input.name, input.format) : [];
   // Streamed input is checked as it goes into one transaction, so a new file may stay, empty.
-  if (input.kind === "whole" && items.length > 0) {
+  if (input.kind === "whole") {
     const { name } = input;
     await checkBeforeNewStore(options, () => prepareJobs(items, name, resolveConfig({}), Date.now()));
   }

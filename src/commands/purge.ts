@@ -44,7 +44,7 @@ export function registerPurge(cli: CAC): void {
     .example("queuectl purge --older-than 30d --archive ~/queuectl-archive.ndjson")
     .action(async (options: PurgeOptions) => {
       // Named as `list` takes them (any case, a known state), then refused if live.
-      const requested = parseStatesOption(options.state) ?? [];
+      const requested = parseStatesOption(options.state, "--state completed,dead") ?? [];
       for (const state of requested) {
         if (!(PURGEABLE as readonly string[]).includes(state)) {
           throw new UserError(

@@ -114,9 +114,11 @@ export function registerSync(cli: CAC): void {
       // A dry run reads, as `status` does: a --db naming no store is a typo to report, not a store to make.
       const mustExist = Boolean(options.dryRun);
       const folder = jobsFolderArgument(dir);
-      await checkBeforeNewStore(options, () =>
-        identifyJobsFolder(folder, Boolean(options.allowSharedFolder)),
-      );
+      // A dry run makes no store: that the --db names none is what it reports.
+      if (!mustExist)
+        await checkBeforeNewStore(options, () =>
+          identifyJobsFolder(folder, Boolean(options.allowSharedFolder)),
+        );
       await withStore(
         options,
         async (store) => {

@@ -51,9 +51,11 @@ export async function readInput(path: string, format: InputFormat | undefined): 
       read.length = 0;
       for await (const block of lines()) read.push(...block.lines);
     }
-    // Each line still ends as it was written but for its `\n`: a last line of a Windows file
-    // keeps a lone `\r`, which YAML refuses after a quoted value unless its newline is back.
-    const text = read.length === 0 ? "" : `${read.join("\n")}\n`;
+    // Each line still ends as it was written but for its `\n`: the last line of a Windows file
+    // keeps a lone `\r`, which YAML refuses after a quoted value, so its newline goes back.
+    // Only there: an error at the end of any other input keeps its line and column.
+    const text =
+      read.length > 0 && read[read.length - 1]?.endsWith("\r") ? `${read.join("\n")}\n` : read.join("\n");
     return { kind: "whole", text, name, format, cleanup: source.cleanup };
   } catch (error) {
     source.cleanup();

@@ -98,9 +98,21 @@ function nothingToImport(name: string): UserError {
   return new UserError(`${name} holds nothing to import`, "write one with `queuectl export`");
 }
 
-/** Refuses input that cannot be read or holds only blank lines, reading no further than its first line. */
+/**
+ * Refuses input that cannot be read, holds only blank lines, or whose first line is no line
+ * of an export (an enqueue file, say), reading no further than that line.
+ */
 export async function checkSomethingToImport(lines: AsyncIterable<LineBlock>, name: string): Promise<void> {
-  for await (const block of lines) if (block.lines.some((line) => line.trim() !== "")) return;
+  for await (const block of lines) {
+    const index = block.lines.findIndex((line) => line.trim() !== "");
+    if (index < 0) continue;
+    const number = block.first + index;
+    const check = new ExportFrameCheck(name);
+    parseExportLine(block.lines[index]?.trim() ?? "", `${name}:${number}`, emptySettings(), (frame) =>
+      check.frame(frame, number),
+    );
+    return;
+  }
   throw nothingToImport(name);
 }
 

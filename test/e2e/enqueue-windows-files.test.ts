@@ -28,6 +28,23 @@ function inputFile(name: string, text: string): string {
 }
 
 describe("enqueue -f of files from Windows tools", () => {
+  test("an error at the end of a file keeps its line and column, LF or CRLF", async () => {
+    refused(
+      await cli(["enqueue", "-f", inputFile("cut.json", '{"id":"a",\n"command":"x"')]),
+      "cut.json:2:14:",
+    );
+    refused(
+      await cli(["enqueue", "-f", inputFile("open.json", '[{"id":"a","command":"x"},\n')]),
+      "open.json:1:27:",
+    );
+    refused(
+      await cli(["enqueue", "-f", inputFile("crlf.json", '[{"id":"a","command":"x"},\r\n')]),
+      // The file's own end: after its last line break, as the bytes are.
+      "crlf.json:2:1:",
+    );
+    expect(await list()).toEqual([]);
+  });
+
   test("byte-order marks from Windows tools: UTF-8 and UTF-16 (PowerShell's Out-File)", async () => {
     const utf16 = Buffer.concat([
       Buffer.from([0xff, 0xfe]),

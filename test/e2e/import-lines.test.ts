@@ -81,7 +81,8 @@ test("a job's output holding a NUL is exported and imported as it was", async ()
 });
 
 test("lines no export writes are refused, naming the line and the field", async () => {
-  const b = join(homes.current().home, "b.db");
+  // An existing store: a new one would be checked before it is made (new-store-input.test.ts).
+  const b = await emptyStore(join(homes.current().home, "b.db"));
   const badConfig = await cli(b, ["import"], '{"kind":"config","key":"max-retrys","value":"5"}\n');
   expect(badConfig.exitCode).toBe(2);
   expect(badConfig.stderr).toContain('stdin:1: unknown config key "max-retrys"');

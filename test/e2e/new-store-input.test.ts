@@ -5,7 +5,7 @@
  */
 
 import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runCli, runCliJson, type TempHome, tempHome } from "../helpers/cli.ts";
 import { ok } from "../worker/helpers.ts";
@@ -26,8 +26,13 @@ describe("a new queue file", () => {
     const typo = join(home.home, "jobz.db");
     const empty = join(home.home, "empty.ndjson");
     writeFileSync(empty, "\n\n");
+    // The likeliest mix-up: an enqueue file given to import.
+    const jobLines = join(home.home, "jobs.ndjson");
+    writeFileSync(jobLines, '{"id":"a","command":"x"}\n');
     for (const [command, stdin] of [
       [["enqueue", '{"comand":"x"}']],
+      [["enqueue", "[]"]],
+      [["enqueue", '{"jobs":[]}']],
       [["enqueue", '{"id":"a","command":"x","max_retries":-1}']],
       [["enqueue", "-f", "-", "--format", "yaml"], "id: a\ncommand: x\nretries: 2\n"],
       [["add", "--retries", "x", "--", "true"]],
@@ -36,6 +41,7 @@ describe("a new queue file", () => {
       [["watch", join(home.home, "missing")]],
       [["import", join(home.home, "missing.ndjson")]],
       [["import", empty]],
+      [["import", jobLines]],
       [["import", "-"], ""],
     ] as [string[], string?][]) {
       const result = await runCli(["--db", typo, ...command], { env: home.env, stdin });
@@ -47,5 +53,33 @@ describe("a new queue file", () => {
     ok(await cli(["--db", typo, "add", "--id", "a", "--", "true"]));
     expect((await cli(["--db", typo, "add", "--retries", "x", "--", "true"])).exitCode).toBe(2);
     expect(await runCliJson<unknown[]>(["--db", typo, "list"], { env: home.env })).toHaveLength(1);
+  });
+
+  test("good input read twice to make a new queue (checked, then applied) arrives whole", async () => {
+    ok(await cli(["add", "--id", "a", "--", "true"]));
+    ok(await cli(["add", "--id", "b", "--after", "a", "--", "true"]));
+    const exported = ok(await cli(["export"]));
+    const ids = async (db: string) =>
+      (await runCliJson<{ id: string }[]>(["--db", db, "list"], { env: home.env })).map((job) => job.id);
+    const piped = join(home.home, "piped.db");
+    ok(await runCli(["--db", piped, "import", "-"], { env: home.env, stdin: exported }));
+    expect(await ids(piped)).toEqual(["a", "b"]);
+    const json = join(home.home, "jobs.json");
+    writeFileSync(
+      json,
+      JSON.stringify([
+        { id: "x", command: "true" },
+        { id: "y", command: "true" },
+      ]),
+    );
+    const enqueued = join(home.home, "enqueued.db");
+    ok(await cli(["--db", enqueued, "enqueue", "-f", json]));
+    expect(await ids(enqueued)).toEqual(["x", "y"]);
+    const folder = join(home.home, "declared");
+    mkdirSync(folder);
+    writeFileSync(join(folder, "j.yaml"), "id: j\ncommand: 'true'\n");
+    const synced = join(home.home, "synced.db");
+    ok(await cli(["--db", synced, "sync", folder]));
+    expect(await ids(synced)).toEqual(["j"]);
   });
 });

@@ -127,6 +127,8 @@ describe("purge and show from the CLI", () => {
       const unknown = await runCli(["purge", "--state", "complete"], { env: home.env });
       expect(unknown.exitCode).toBe(2);
       expect(unknown.stderr).toContain('unknown state "complete"');
+      const emptyItem = await runCli(["purge", "--state", "completed,"], { env: home.env });
+      expect(emptyItem.stderr).toContain("e.g. --state completed,dead");
       await runCli(["enqueue", '{"id":"x","command":"true"}'], { env: home.env });
       const result = await runCli(["purge", "--older-than", "1s", "--json"], { env: home.env });
       expect(result.exitCode).toBe(0);
