@@ -83,6 +83,12 @@ export function registerWorkerStart(cli: CAC): void {
       if (watch === "" || typeof watch === "boolean") {
         throw new UserError("--watch needs a folder", "e.g. --watch jobs");
       }
+      if (watch === undefined && options.allowSharedFolder) {
+        throw new UserError(
+          "--allow-shared-folder applies only to a folder watched with --watch",
+          "add --watch <folder>, or leave --allow-shared-folder out",
+        );
+      }
       const home = ensureHome(queuectlHome());
       // Refused here too, so that the command says why (exit 2) instead of its workers.
       assertOwnStore(options.db, home);

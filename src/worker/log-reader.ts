@@ -5,7 +5,8 @@
  * keeps its open descriptor, drains it, then switches to the new file.
  */
 
-import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, openSync, readSync, statSync } from "node:fs";
+import { runtimeError } from "../core/errors.ts";
 import { rotatedPath } from "./log-files.ts";
 
 const CHUNK_BYTES = 64 * 1024;
@@ -24,13 +25,33 @@ function drain(fd: number, sink: Sink): number {
   }
 }
 
-function dumpFile(path: string, sink: Sink): number {
+/**
+ * Opens a log for reading, or null when there is none. Non-blocking, so that a FIFO put in its
+ * place cannot hold the reader forever; anything but a regular file there is named.
+ */
+function openLog(path: string): number | null {
   let fd: number;
   try {
-    fd = openSync(path, "r");
-  } catch {
-    return 0;
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EISDIR") return null;
+    throw notALogFile(path);
   }
+  if (fstatSync(fd).isFile()) return fd;
+  closeSync(fd);
+  throw notALogFile(path);
+}
+
+function notALogFile(path: string) {
+  return runtimeError(
+    `${path} is not a log file (queuectl writes them as regular files)`,
+    "remove it; the attempt's output there is lost",
+  );
+}
+
+function dumpFile(path: string, sink: Sink): number {
+  const fd = openLog(path);
+  if (fd === null) return 0;
   try {
     return drain(fd, sink);
   } finally {
@@ -94,12 +115,10 @@ export class LogFollower {
   }
 
   private open(): boolean {
-    try {
-      this.fd = openSync(this.path, "r");
-      this.inode = fstatSync(this.fd).ino;
-      return true;
-    } catch {
-      return false;
-    }
+    const fd = openLog(this.path);
+    if (fd === null) return false;
+    this.fd = fd;
+    this.inode = fstatSync(fd).ino;
+    return true;
   }
 }

@@ -188,6 +188,12 @@ describe("worker start", () => {
       const refusedStart = await runCli(["worker", "start", "--watch", folder], { env: context.home.env });
       expect(refusedStart.exitCode).toBe(2);
       expect(refusedStart.stderr).toContain("--allow-shared-folder");
+      // Without --watch it would do nothing: refused, not taken silently.
+      const noFolder = await runCli(["worker", "start", "--allow-shared-folder"], { env: context.home.env });
+      expect(noFolder.exitCode).toBe(2);
+      expect(noFolder.stderr).toContain(
+        "--allow-shared-folder applies only to a folder watched with --watch",
+      );
       expect(workerPids()).toEqual([]);
       const started = await runCli(["worker", "start", "--watch", folder, "--allow-shared-folder"], {
         env: context.home.env,

@@ -1,7 +1,7 @@
 /** The capped log writer and its readers, on real files. */
 
 import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -89,6 +89,21 @@ describe("LogFollower", () => {
     log.close();
     follower.close();
     expect(text(seen)).toBe("hello");
+  });
+});
+
+describe("a log file replaced by something else", () => {
+  // A FIFO would block a plain open() until a writer came: `logs` would hang.
+  test("a FIFO or a folder in its place is named, not waited on or read as a crash", () => {
+    const fifo = join(dir, "fifo.out");
+    expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+    const folder = join(dir, "folder.out");
+    mkdirSync(folder);
+    for (const path of [fifo, folder]) {
+      expect(() => read(path)).toThrow(`${path} is not a log file`);
+      expect(() => new LogFollower(path).poll(() => {})).toThrow(`${path} is not a log file`);
+    }
+    expect(read(join(dir, "missing.out"))).toBe("");
   });
 });
 
