@@ -14,14 +14,7 @@ import { COMMAND_LINE_NAME, prepareJobs } from "../core/job-input.ts";
 import { normalizeSpec, SpecError } from "../core/spec.ts";
 import { enqueuePrepared } from "../flow/enqueue.ts";
 import { colors, commandText, printJson, safeText } from "../render.ts";
-import {
-  checkBeforeNewStore,
-  type GlobalOptions,
-  lastValue,
-  listItems,
-  warnEach,
-  withStore,
-} from "./context.ts";
+import { type GlobalOptions, lastValue, listItems, warnEach, withStore } from "./context.ts";
 
 interface AddOptions extends GlobalOptions {
   "--"?: string[];
@@ -257,18 +250,23 @@ export function registerAdd(cli: CAC): void {
         checkFields(spec);
         return prepareJobs([{ value: spec, where: "the job" }], COMMAND_LINE_NAME, config, now);
       };
-      // A new store's settings are the defaults.
-      await checkBeforeNewStore(options, () => prepare(resolveConfig({}), Date.now()));
-      await withStore(options, async (store) => {
-        const now = Date.now();
-        const prepared = prepare(resolveConfig(await store.configGetAll()), now);
-        const result = await enqueuePrepared(store, prepared, now);
-        const id = result.jobs[0] ?? "";
-        const canceled = result.canceledAtOnce.some((job) => job.id === id);
-        if (options.json) printJson({ id, state: canceled ? "canceled" : "pending" });
-        else if (options.quiet) console.log(id);
-        else console.log(`${colors.green("✓")} Enqueued job ${safeText(id)}`);
-        warnEach(canceledAtOnceWarnings(result.canceledAtOnce));
-      });
+      await withStore(
+        options,
+        async (store) => {
+          const now = Date.now();
+          const prepared = prepare(resolveConfig(await store.configGetAll()), now);
+          const result = await enqueuePrepared(store, prepared, now);
+          const id = result.jobs[0] ?? "";
+          const canceled = result.canceledAtOnce.some((job) => job.id === id);
+          if (options.json) printJson({ id, state: canceled ? "canceled" : "pending" });
+          else if (options.quiet) console.log(id);
+          else console.log(`${colors.green("✓")} Enqueued job ${safeText(id)}`);
+          warnEach(canceledAtOnceWarnings(result.canceledAtOnce));
+        },
+        undefined,
+        false,
+        // A new store's settings are the defaults.
+        () => prepare(resolveConfig({}), Date.now()),
+      );
     });
 }

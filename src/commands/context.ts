@@ -14,7 +14,7 @@ import {
   refusalMessage,
 } from "../flow/moves.ts";
 import { colors, countText, printJson, safeText } from "../render.ts";
-import { openStore, opensNewNamedFile } from "../store/open.ts";
+import { openStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
 
 export interface GlobalOptions {
@@ -25,30 +25,23 @@ export interface GlobalOptions {
 
 /**
  * Opens the store for the duration of `work` and always closes it. `connections`: the
- * PostgreSQL pool (default 1); SQLite has one connection whatever it says.
+ * PostgreSQL pool (default 1); SQLite has one connection whatever it says. `checkInput`:
+ * runs first when the store would be made new, so that input it refuses (with a UserError)
+ * leaves no empty queue behind (openStore's beforeCreate); default none.
  */
 export async function withStore<T>(
   options: GlobalOptions,
   work: (store: Store) => Promise<T>,
   connections?: number,
   mustExist = false,
+  checkInput?: () => unknown,
 ): Promise<T> {
-  const store = await openStore({ url: options.db, connections, mustExist });
+  const store = await openStore({ url: options.db, connections, mustExist, beforeCreate: checkInput });
   try {
     return await work(store);
   } finally {
     await store.close();
   }
-}
-
-/**
- * Runs `check` (which throws a UserError for bad input) before a store is opened, when opening
- * would make a new queue file at a path the user named: refused input then leaves no empty
- * queue behind (see opensNewNamedFile). Otherwise the command checks as it goes, against the
- * store's own settings.
- */
-export async function checkBeforeNewStore(options: GlobalOptions, check: () => unknown): Promise<void> {
-  if (opensNewNamedFile(options.db)) await check();
 }
 
 /**

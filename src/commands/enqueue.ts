@@ -17,7 +17,7 @@ import type { StreamedInput, StreamResult } from "../flow/enqueue-stream.ts";
 import type { PreparingThread } from "../flow/prepared-ahead.ts";
 import { colors, isTerminal, printJson, safeText } from "../render.ts";
 import type { Store } from "../store/store.ts";
-import { checkBeforeNewStore, type GlobalOptions, lastValue, warnEach, withStore } from "./context.ts";
+import { type GlobalOptions, lastValue, warnEach, withStore } from "./context.ts";
 
 /**
  * A streamed input is written inside one transaction that holds a connection while the
@@ -114,11 +114,9 @@ export async function enqueueCommand(json: string | undefined, options: EnqueueO
 
 async function enqueueInput(input: Input, options: EnqueueOptions, fromFile: boolean): Promise<void> {
   const items = input.kind === "whole" ? parseJobInput(input.text, input.name, input.format) : [];
-  // Streamed input is checked as it goes into one transaction, so a new file may stay, empty.
-  if (input.kind === "whole") {
-    const { name } = input;
-    await checkBeforeNewStore(options, () => prepareJobs(items, name, resolveConfig({}), Date.now()));
-  }
+  // Streamed input is checked as it goes into one transaction, so a new store may stay, empty.
+  const checkInput =
+    input.kind === "whole" ? () => prepareJobs(items, input.name, resolveConfig({}), Date.now()) : undefined;
   // Only for files, and never through process.stderr unless it is a terminal (see isTerminal).
   const mayShowProgress = fromFile && !options.json && isTerminal(2);
   const progress = (done: number) => {
@@ -154,6 +152,8 @@ async function enqueueInput(input: Input, options: EnqueueOptions, fromFile: boo
         warnEach(canceledAtOnceWarnings(result.canceledAtOnce));
       },
       STREAM_CONNECTIONS,
+      false,
+      checkInput,
     );
   } finally {
     preparingThread?.stop();

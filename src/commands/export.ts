@@ -24,14 +24,7 @@ import { EXPORT_FORMAT, type ExportCounts, exportCounts } from "../flow/export-f
 import { checkSomethingToImport, IMPORT_BATCH, importBatches } from "../flow/import-read.ts";
 import { colors, printJson, safeText } from "../render.ts";
 import type { JobRecord, Store } from "../store/store.ts";
-import {
-  checkBeforeNewStore,
-  type GlobalOptions,
-  parseStateOption,
-  warnEach,
-  withExistingStore,
-  withStore,
-} from "./context.ts";
+import { type GlobalOptions, parseStateOption, warnEach, withExistingStore, withStore } from "./context.ts";
 
 /** Jobs fetched and written per round trip. */
 const EXPORT_PAGE = 1000;
@@ -195,37 +188,39 @@ export function registerExportImport(cli: CAC): void {
       const hint = "check the path; - reads stdin";
       const source = await spoolIfPipe(path, hint);
       const lines = () => textLines(inputChunks(source.path, hint), name);
-      await checkBeforeNewStore(options, () => checkSomethingToImport(lines(), name)).catch((error) => {
-        source.cleanup();
-        throw error;
-      });
-      const result = await withStore(options, async (store) => {
-        const imported = await store
-          .jobImportStream({
-            batches: importBatches(lines(), name, Boolean(options.merge)),
-            merge: Boolean(options.merge),
-            onProgress: showProgress
-              ? (done) => {
-                  if (done >= IMPORT_BATCH) process.stderr.write(`\rimported ${done}`);
-                }
-              : undefined,
-          })
-          .catch(async (error: unknown) => {
-            // Nothing was imported; if the store lacks the id too, the input holds it twice
-            // (a `purge --archive` file appended to more than once, say).
-            const taken = async (id: string) =>
-              (await store.jobGet({ id })) !== null || (await store.scheduleGet({ id })) !== null;
-            if (error instanceof DuplicateIdError && !(await taken(error.id)))
-              throw new UserError(
-                `${name}: job id "${safeText(error.id)}" is in the input twice`,
-                "keep one line of each job (for an archive appended twice, the newer one); nothing was imported",
-              );
-            throw error;
-          });
-        // Said as enqueue says it, naming the dependency and what makes the job wait again.
-        const canceled = await findCanceledAtOnce(store, new Map(imported.canceledAtOnce));
-        return { ...imported, warnings: canceledAtOnceWarnings(canceled) };
-      }).finally(source.cleanup);
+      const result = await withStore(
+        options,
+        async (store) => {
+          const imported = await store
+            .jobImportStream({
+              batches: importBatches(lines(), name, Boolean(options.merge)),
+              merge: Boolean(options.merge),
+              onProgress: showProgress
+                ? (done) => {
+                    if (done >= IMPORT_BATCH) process.stderr.write(`\rimported ${done}`);
+                  }
+                : undefined,
+            })
+            .catch(async (error: unknown) => {
+              // Nothing was imported; if the store lacks the id too, the input holds it twice
+              // (a `purge --archive` file appended to more than once, say).
+              const taken = async (id: string) =>
+                (await store.jobGet({ id })) !== null || (await store.scheduleGet({ id })) !== null;
+              if (error instanceof DuplicateIdError && !(await taken(error.id)))
+                throw new UserError(
+                  `${name}: job id "${safeText(error.id)}" is in the input twice`,
+                  "keep one line of each job (for an archive appended twice, the newer one); nothing was imported",
+                );
+              throw error;
+            });
+          // Said as enqueue says it, naming the dependency and what makes the job wait again.
+          const canceled = await findCanceledAtOnce(store, new Map(imported.canceledAtOnce));
+          return { ...imported, warnings: canceledAtOnceWarnings(canceled) };
+        },
+        undefined,
+        false,
+        () => checkSomethingToImport(lines(), name),
+      ).finally(source.cleanup);
       if (showProgress && result.jobsImported + result.jobsSkipped >= IMPORT_BATCH)
         process.stderr.write("\n");
       warnEach([...missingDependencyWarnings(result.missingDependencies), ...result.warnings]);

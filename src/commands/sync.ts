@@ -20,7 +20,7 @@ import {
 import { colors, isTerminal, printJson, safeText } from "../render.ts";
 import { LONG_RUNNING_CONNECTIONS, openStore } from "../store/open.ts";
 import { isProcessAlive } from "../worker/process-info.ts";
-import { checkBeforeNewStore, type GlobalOptions, lastValue, withStore } from "./context.ts";
+import { type GlobalOptions, lastValue, withStore } from "./context.ts";
 
 interface SyncOptions extends GlobalOptions {
   dryRun?: boolean;
@@ -114,11 +114,7 @@ export function registerSync(cli: CAC): void {
       // A dry run reads, as `status` does: a --db naming no store is a typo to report, not a store to make.
       const mustExist = Boolean(options.dryRun);
       const folder = jobsFolderArgument(dir);
-      // A dry run makes no store: that the --db names none is what it reports.
-      if (!mustExist)
-        await checkBeforeNewStore(options, () =>
-          identifyJobsFolder(folder, Boolean(options.allowSharedFolder)),
-        );
+      const checkFolder = () => identifyJobsFolder(folder, Boolean(options.allowSharedFolder));
       await withStore(
         options,
         async (store) => {
@@ -149,6 +145,7 @@ export function registerSync(cli: CAC): void {
         },
         undefined,
         mustExist,
+        checkFolder,
       );
     });
 
@@ -179,10 +176,11 @@ export function registerSync(cli: CAC): void {
       const resyncMs = durationOption("resync", options.resync, DEFAULT_RESYNC_MS, 1000, 86_400_000);
       const settleMs = durationOption("settle", options.settle, DEFAULT_SETTLE_MS, 0, 60_000);
       const folder = jobsFolderArgument(dir);
-      await checkBeforeNewStore(options, () =>
-        identifyJobsFolder(folder, Boolean(options.allowSharedFolder)),
-      );
-      const store = await openStore({ url: options.db, connections: LONG_RUNNING_CONNECTIONS });
+      const store = await openStore({
+        url: options.db,
+        connections: LONG_RUNNING_CONNECTIONS,
+        beforeCreate: () => identifyJobsFolder(folder, Boolean(options.allowSharedFolder)),
+      });
       let lastErrors = "";
       let first = true;
       const log = (outcome: SyncOutcome) => {

@@ -35,6 +35,13 @@ export interface OpenOptions {
    */
   mustExist?: boolean;
   /**
+   * Runs before a new queue would be made: a named SQLite file that does not exist (not the
+   * home's own jobs.db), or a PostgreSQL schema with no queue. A command checks its input
+   * there, so that input it refuses leaves no empty queue behind, which `status` at a maybe
+   * mistyped place would show as if it were real. Default none.
+   */
+  beforeCreate?: () => unknown;
+  /**
    * PostgreSQL: the server ends a transaction of this process that waits this long (ms) for
    * its next statement, and with it the row locks it held. Workers set WORKER_IDLE_IN_TRANSACTION_MS,
    * since their transactions never wait on anything but the server; commands that stream
@@ -109,26 +116,20 @@ export function storeTarget(url: string): { postgres: string } | { sqlite: strin
   return { sqlite: resolve(path) };
 }
 
-/**
- * Whether opening `url` would make a new SQLite file at a path the user named (not the home's
- * own jobs.db). A command then checks its input first, so that input it refuses leaves no
- * empty queue behind at what may be a mistyped path, where `status` would show it as real.
- */
-export function opensNewNamedFile(url?: string): boolean {
-  const target = storeTarget(resolveStoreUrl(url));
-  return (
-    "sqlite" in target && target.sqlite !== join(queuectlHome(), "jobs.db") && !existsSync(target.sqlite)
-  );
-}
-
 export async function openStore(options: OpenOptions = {}): Promise<Store> {
   const target = storeTarget(resolveStoreUrl(options.url));
   if ("postgres" in target) {
     const { openPostgresStore } = await import("./postgres/backend.ts");
-    return openPostgresStore(target.postgres, options.connections, options.mustExist, {
-      idleInTransactionMs: options.idleInTransactionMs ?? null,
-      lockTimeoutMs: options.lockTimeoutMs === undefined ? LOCK_TIMEOUT_MS : options.lockTimeoutMs,
-    });
+    return openPostgresStore(
+      target.postgres,
+      options.connections,
+      options.mustExist,
+      {
+        idleInTransactionMs: options.idleInTransactionMs ?? null,
+        lockTimeoutMs: options.lockTimeoutMs === undefined ? LOCK_TIMEOUT_MS : options.lockTimeoutMs,
+      },
+      options.beforeCreate,
+    );
   }
   const path = target.sqlite;
   if (dirname(path) === queuectlHome()) {
@@ -155,6 +156,7 @@ export async function openStore(options: OpenOptions = {}): Promise<Store> {
         "check --db or QUEUECTL_DB; a queue's file is made by its first enqueue, add, sync or worker",
       );
     }
+    if (options.beforeCreate && !existsSync(path)) await options.beforeCreate();
   }
   return new SqliteStore(path, {
     synchronous: options.synchronous,

@@ -58,14 +58,18 @@ import * as webhooks from "./webhooks.ts";
  * Opens (creating and migrating when needed) the queue at a postgres:// URL, with a pool of
  * `connections` (default 1; see openConnection).
  */
-/** `mustExist`: refuse a schema that holds no queue instead of making one (open.ts). Default false. */
+/**
+ * `mustExist`: refuse a schema that holds no queue instead of making one (open.ts). Default
+ * false. `beforeCreate`: runs before one is made (open.ts). Default none.
+ */
 export async function openPostgresStore(
   url: string,
   connections?: number,
   mustExist = false,
   limits: SessionLimits = NO_SESSION_LIMITS,
+  beforeCreate?: () => unknown,
 ): Promise<PostgresStore> {
-  return new PostgresStore(await openConnection(url, connections, mustExist, limits));
+  return new PostgresStore(await openConnection(url, connections, mustExist, limits, beforeCreate));
 }
 
 type Notify = () => Promise<void>;

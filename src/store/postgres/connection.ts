@@ -128,6 +128,7 @@ export async function openConnection(
   connections: number = DEFAULT_CONNECTIONS,
   mustExist = false,
   limits: SessionLimits = NO_SESSION_LIMITS,
+  beforeCreate?: () => unknown,
 ): Promise<PostgresConnection> {
   const target = parsePostgresUrl(url);
   const sql = client(target.url, connections, target.schema);
@@ -151,6 +152,7 @@ export async function openConnection(
         "check ?schema= in --db or QUEUECTL_DB; a queue's schema is made by its first enqueue, add, sync or worker",
       );
     }
+    if (version === null) await beforeCreate?.();
     if (version !== POSTGRES_SCHEMA_VERSION) {
       // Loaded here, not at the top: see schema-version.ts.
       const { migrateSchema } = await import("./migrations.ts");
