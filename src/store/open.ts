@@ -8,6 +8,7 @@ import { dirname, join, resolve } from "node:path";
 import { UserError } from "../core/errors.ts";
 import { ensureHome, queuectlHome } from "../core/home.ts";
 import { SqliteStore } from "./sqlite/backend.ts";
+import { refuseForeignJournal } from "./sqlite/foreign-journal.ts";
 import type { Store } from "./store.ts";
 
 export interface OpenOptions {
@@ -158,6 +159,7 @@ export async function openStore(options: OpenOptions = {}): Promise<Store> {
     }
     if (options.beforeCreate && !existsSync(path)) await options.beforeCreate();
   }
+  refuseForeignJournal(path);
   return new SqliteStore(path, {
     synchronous: options.synchronous,
     checkpointInBackground: options.checkpointInBackground,

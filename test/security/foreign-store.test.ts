@@ -5,7 +5,16 @@
  */
 
 import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { chmodSync, chownSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { CLI_PATH, runCli, type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
 
@@ -55,23 +64,39 @@ describe.skipIf(process.getuid?.() !== 0)("a store another user owns", () => {
       expect.stringContaining(`${db} belongs to another user (uid 65534)`),
     ]);
   });
+});
 
-  test("a WAL or shared-memory file of theirs beside an own database is refused too", async () => {
-    const db = join(home.home, "walled.db");
+describe.skipIf(process.getuid?.() !== 0)("a journal file another user put beside the database", () => {
+  // In /tmp anyone may put `<db>-wal` there while no connection is open; SQLite would replay
+  // its pages into the database as its own, for any command, not only a worker.
+  test("every command refuses it in one line (exit 2) and reads nothing from it; removed, all is as it was", async () => {
+    const db = join(home.home, "queue.db");
     const env = { ...home.env, QUEUECTL_DB: db };
-    expect((await runCli(["enqueue", '{"id":"x","command":"true"}'], { env })).exitCode).toBe(0);
+    expect((await runCli(["enqueue", '{"id":"mine","command":"true"}'], { env })).exitCode).toBe(0);
     for (const suffix of ["-wal", "-shm"]) {
-      // Planted before the worker opens the database: SQLite would use the file as it finds it.
       const planted = `${db}${suffix}`;
-      writeFileSync(planted, "");
+      writeFileSync(planted, "not SQLite's");
       chownSync(planted, 65534, 65534);
-      const refused = await runCli(["worker", "run", "--drain"], { env });
-      expect([refused.exitCode, refused.stderr]).toEqual([
-        2,
-        expect.stringContaining(`${planted} belongs to another user (uid 65534)`),
-      ]);
+      for (const args of [
+        ["worker", "run", "--drain"],
+        ["list"],
+        ["status"],
+        ["enqueue", '{"id":"more","command":"true"}'],
+        ["add", "--", "true"],
+      ]) {
+        const refused = await runCli(args, { env });
+        expect([args, refused.exitCode]).toEqual([args, 2]);
+        // The worker's own check comes first and says what a worker risks.
+        expect(refused.stderr).toStartWith(`error: ${planted} belongs to another user (uid 65534)`);
+        expect(refused.stderr.trimEnd().split("\n")).toHaveLength(1);
+      }
       rmSync(planted);
     }
+    symlinkSync(join(home.home, "elsewhere"), `${db}-wal`);
+    expect((await runCli(["list"], { env })).stderr).toStartWith(`error: ${db}-wal is a link`);
+    rmSync(`${db}-wal`);
+    const listed = await runCli(["list", "--ids"], { env });
+    expect([listed.exitCode, listed.stdout]).toEqual([0, "mine\n"]);
   });
 });
 
