@@ -108,8 +108,21 @@ export function eventForState(state: Job["state"]): NotifyEvent | null {
 }
 
 /**
+ * The address a request goes to: a fragment (`#…`) is never sent to the server, and an empty
+ * query (`?`) asks for the same resource as none. Left as written in the spec, whose revision
+ * it is part of, and applied where deliveries are made.
+ */
+function deliveredUrl(url: string): string {
+  const parsed = new URL(url);
+  parsed.hash = "";
+  if (parsed.search === "") parsed.search = "";
+  return parsed.href;
+}
+
+/**
  * The URLs that get `event` for a job: the job's own list, its queue's and the config's, in
- * that order, each URL once however many of them name it.
+ * that order, each endpoint once however many of them name it, and however (a fragment or an
+ * empty query makes no other endpoint).
  */
 export function notifyUrls(params: {
   event: NotifyEvent;
@@ -119,7 +132,7 @@ export function notifyUrls(params: {
 }): string[] {
   const urls = new Set<string>();
   for (const list of [params.job ?? [], params.queue, params.config]) {
-    for (const target of list) if (target.events.includes(params.event)) urls.add(target.url);
+    for (const target of list) if (target.events.includes(params.event)) urls.add(deliveredUrl(target.url));
   }
   return [...urls];
 }

@@ -93,6 +93,20 @@ describe("notifyUrls", () => {
     expect(notifyUrls({ event: "completed", job, queue, config })).toEqual(["https://j/"]);
     expect(notifyUrls({ event: "completed", job: undefined, queue: [], config: [] })).toEqual([]);
   });
+
+  test("one endpoint however it is written: a fragment or an empty query is no other one", () => {
+    const spellings = normalizeNotify([
+      "http://127.0.0.1:18096/u3",
+      "http://127.0.0.1:18096/u3#x",
+      "http://127.0.0.1:18096/u3?",
+      "HTTP://127.0.0.1:18096/./u3",
+      "http://127.0.0.1:18096/u3?a=1#y",
+    ]);
+    expect(notifyUrls({ event: "completed", job: spellings, queue: [], config: [] })).toEqual([
+      "http://127.0.0.1:18096/u3",
+      "http://127.0.0.1:18096/u3?a=1",
+    ]);
+  });
 });
 
 describe("jobNotification", () => {
