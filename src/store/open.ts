@@ -7,8 +7,8 @@ import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { UserError } from "../core/errors.ts";
 import { ensureHome, queuectlHome } from "../core/home.ts";
+import { refuseForeignJournal } from "./foreign-journal.ts";
 import { SqliteStore } from "./sqlite/backend.ts";
-import { refuseForeignJournal } from "./sqlite/foreign-journal.ts";
 import type { Store } from "./store.ts";
 
 export interface OpenOptions {

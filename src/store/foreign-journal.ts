@@ -1,5 +1,5 @@
 /**
- * A database's `-wal` and `-shm` files must be its owner's (or root's). SQLite deletes the
+ * A SQLite database's `-wal` and `-shm` files must be its owner's (or root's). SQLite deletes the
  * `-wal` when the last connection closes, so in a folder others may write, such as /tmp,
  * anyone can put one there between two commands, and the next command that opens the
  * database replays its pages as the database's own: their jobs instead of yours, and a
@@ -9,7 +9,7 @@
  */
 
 import { lstatSync, type Stats, statSync } from "node:fs";
-import { UserError } from "../../core/errors.ts";
+import { UserError } from "../core/errors.ts";
 
 function statsOf(path: string, follow: boolean): Stats | null {
   try {
