@@ -73,12 +73,9 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     if (segments === null) return problem(400, "malformed path", "percent-encode job ids");
     const matches = matchRoutes(segments);
     if (matches.length === 0) return problem(404, `nothing at ${url.pathname}`, "see GET /api/openapi.json");
-    // HEAD is a GET without its body, as HTTP has it.
-    const method = request.method === "HEAD" ? "GET" : request.method;
-    const match = matches.find((candidate) => candidate.route.method === method);
+    const match = matches.find((candidate) => candidate.route.method === request.method);
     if (!match) {
-      const methods = matches.map((candidate) => candidate.route.method);
-      const allowed = (methods.includes("GET") ? [...methods, "HEAD"] : methods).join(", ");
+      const allowed = matches.map((candidate) => candidate.route.method).join(", ");
       const response = problem(405, `${request.method} is not allowed here`, `use ${allowed}`);
       response.headers.set("allow", allowed);
       return response;
@@ -92,9 +89,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     const response = await route.handle({ request, url, params, server, deps });
     // The dashboard's own writes do not move SQLite's change marker for its connection.
     if (route.kind === "write") feed.poke();
-    if (request.method !== "HEAD") return response;
-    await response.body?.cancel().catch(() => {});
-    return new Response(null, { status: response.status, headers: response.headers });
+    return response;
   };
 
   // `localhost` is bound as 127.0.0.1 and printed so: a browser may try ::1 first for the

@@ -329,19 +329,4 @@ describe("actions", () => {
     expect(response.status).toBe(405);
     expect(response.headers.get("allow")).toBe("POST");
   });
-
-  test("HEAD answers as GET does, without the body, and needs the token as GET does", async () => {
-    const head = (headers: Record<string, string>) =>
-      fetch(`${dashboard.origin}/api/jobs/ok-1`, { method: "HEAD", headers });
-    const [withToken, withoutToken, asGet] = [
-      await head(dashboard.auth),
-      await head({}),
-      await get("/api/jobs/ok-1"),
-    ];
-    expect([withToken.status, await withToken.text()]).toEqual([200, ""]);
-    expect(withToken.headers.get("content-type")).toBe(asGet.headers.get("content-type"));
-    expect(withoutToken.status).toBe(401);
-    const post = await fetch(`${dashboard.origin}/api/dlq/retry`, { method: "GET", headers: dashboard.auth });
-    expect(post.headers.get("allow")).toBe("POST");
-  });
 });
