@@ -11,6 +11,7 @@
 import { statSync } from "node:fs";
 import { dirname } from "node:path";
 import { UserError } from "../core/errors.ts";
+import { journalFiles } from "../store/foreign-journal.ts";
 import { resolveStoreUrl, storeTarget } from "../store/open.ts";
 
 /** Who owns `path`, or null when it does not exist (it will be created, and be ours). */
@@ -31,7 +32,7 @@ export function assertOwnStore(dbUrl: string | undefined, home: string): void {
   // put rows in the WAL that the next reader takes as the database's.
   const paths =
     "sqlite" in target
-      ? [home, dirname(target.sqlite), target.sqlite, `${target.sqlite}-wal`, `${target.sqlite}-shm`]
+      ? [home, dirname(target.sqlite), target.sqlite, ...journalFiles(target.sqlite)]
       : [home];
   for (const path of paths) {
     const owner = ownerOf(path);

@@ -73,7 +73,7 @@ describe.skipIf(process.getuid?.() !== 0)("a journal file another user put besid
     const db = join(home.home, "queue.db");
     const env = { ...home.env, QUEUECTL_DB: db };
     expect((await runCli(["enqueue", '{"id":"mine","command":"true"}'], { env })).exitCode).toBe(0);
-    for (const suffix of ["-wal", "-shm"]) {
+    for (const suffix of ["-wal", "-shm", "-journal"]) {
       const planted = `${db}${suffix}`;
       writeFileSync(planted, "not SQLite's");
       chownSync(planted, 65534, 65534);
@@ -94,6 +94,18 @@ describe.skipIf(process.getuid?.() !== 0)("a journal file another user put besid
     }
     symlinkSync(join(home.home, "elsewhere"), `${db}-wal`);
     expect((await runCli(["list"], { env })).stderr).toStartWith(`error: ${db}-wal is a link`);
+    rmSync(`${db}-wal`);
+    // Reached through a link, the database's journals are beside the file itself, where
+    // SQLite looks for them: that is where they are checked.
+    const link = join(home.home, "link.db");
+    symlinkSync(db, link);
+    writeFileSync(`${db}-wal`, "not SQLite's");
+    chownSync(`${db}-wal`, 65534, 65534);
+    for (const args of [["list"], ["worker", "run", "--drain"]]) {
+      const refused = await runCli(args, { env: { ...env, QUEUECTL_DB: link } });
+      expect([args, refused.exitCode]).toEqual([args, 2]);
+      expect(refused.stderr).toStartWith(`error: ${db}-wal belongs to another user (uid 65534)`);
+    }
     rmSync(`${db}-wal`);
     const listed = await runCli(["list", "--ids"], { env });
     expect([listed.exitCode, listed.stdout]).toEqual([0, "mine\n"]);
