@@ -108,21 +108,19 @@ export function eventForState(state: Job["state"]): NotifyEvent | null {
 }
 
 /**
- * The address a request goes to: a fragment (`#…`) is never sent to the server, and an empty
- * query (`?`) asks for the same resource as none. Left as written in the spec, whose revision
- * it is part of, and applied where deliveries are made.
+ * The address a request goes to: a fragment (`#…`) is never sent to the server. Left as
+ * written in the spec, whose revision it is part of, and applied where deliveries are made.
  */
 function deliveredUrl(url: string): string {
   const parsed = new URL(url);
   parsed.hash = "";
-  if (parsed.search === "") parsed.search = "";
   return parsed.href;
 }
 
 /**
  * The URLs that get `event` for a job: the job's own list, its queue's and the config's, in
- * that order, each endpoint once however many of them name it, and however (a fragment or an
- * empty query makes no other endpoint).
+ * that order, each endpoint once however many of them name it, and however (a fragment makes
+ * no other endpoint).
  */
 export function notifyUrls(params: {
   event: NotifyEvent;

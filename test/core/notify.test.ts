@@ -94,7 +94,7 @@ describe("notifyUrls", () => {
     expect(notifyUrls({ event: "completed", job: undefined, queue: [], config: [] })).toEqual([]);
   });
 
-  test("one endpoint however it is written: a fragment or an empty query is no other one", () => {
+  test("one endpoint however it is written: a fragment, never sent, makes no other one", () => {
     const spellings = normalizeNotify([
       "http://127.0.0.1:18096/u3",
       "http://127.0.0.1:18096/u3#x",
@@ -102,8 +102,10 @@ describe("notifyUrls", () => {
       "HTTP://127.0.0.1:18096/./u3",
       "http://127.0.0.1:18096/u3?a=1#y",
     ]);
+    // An empty query is left: a server may tell `/u3?` from `/u3`.
     expect(notifyUrls({ event: "completed", job: spellings, queue: [], config: [] })).toEqual([
       "http://127.0.0.1:18096/u3",
+      "http://127.0.0.1:18096/u3?",
       "http://127.0.0.1:18096/u3?a=1",
     ]);
   });
