@@ -21,7 +21,7 @@ import {
   unitText,
 } from "../service/units.ts";
 import { storeTarget } from "../store/open.ts";
-import { type GlobalOptions, integerOption, lastValue } from "./context.ts";
+import { type GlobalOptions, integerOption, lastValue, MAX_WORKER_SLOTS } from "./context.ts";
 
 interface ServiceOptions extends GlobalOptions {
   install?: boolean;
@@ -123,7 +123,7 @@ export function registerService(cli: CAC): void {
         host: process.env.QUEUECTL_HOST?.trim() || undefined,
         path: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
         workingDirectory: process.cwd(),
-        concurrency: integerOption("concurrency", lastValue(options.concurrency), 1, 1),
+        concurrency: integerOption("concurrency", lastValue(options.concurrency), 1, 1, MAX_WORKER_SLOTS),
         jobsDir: resolve(String(lastValue(options.jobs) ?? "jobs")),
         port: integerOption("port", lastValue(options.port), 1, 8080),
         dashboardEnvFile: dashboardTokenFile(queuectlHome()),

@@ -33,7 +33,14 @@ function bashFunction(model: CompletionModel): string {
         `    ${group}) [[ -z "$sub" ]] && { COMPREPLY=($(compgen -W "${quoteWords(subs)}" -- "$cur")); return; }; key="$cmd $sub" ;;`,
     )
     .join("\n");
-  return `_queuectl_offers() {
+  return `_queuectl_lines() {
+  # Each output line that starts with $cur, as it is: compgen -W would run $(…), \`…\`, $VAR
+  # and globs in a job id (anyone who can queue a job names it) and split it at blanks.
+  local item
+  while IFS= read -r item; do [[ "$item" == "$cur"* ]] && COMPREPLY+=("$item"); done < <("$@" 2>/dev/null)
+}
+
+_queuectl_offers() {
   local cmd="" sub="" db="" word i
   for ((i = 1; i < \${#words[@]} - 1; i++)); do
     word="\${words[i]}"
@@ -49,8 +56,8 @@ function bashFunction(model: CompletionModel): string {
   done
   local ask=(queuectl); [[ -n "$db" ]] && ask+=(--db "\${db/#~/$HOME}")
   case "$prev" in
-    ${model.queueFlags.join("|")}) COMPREPLY=($(compgen -W "$("\${ask[@]}" completion --queues 2>/dev/null)" -- "$cur")); return ;;
-    ${model.jobFlags.join("|")}) COMPREPLY=($(compgen -W "$("\${ask[@]}" completion --ids 2>/dev/null)" -- "$cur")); return ;;
+    ${model.queueFlags.join("|")}) _queuectl_lines "\${ask[@]}" completion --queues; return ;;
+    ${model.jobFlags.join("|")}) _queuectl_lines "\${ask[@]}" completion --ids; return ;;
     ${model.stateFlags.join("|")}) COMPREPLY=($(compgen -W "${quoteWords([...model.states])}" -- "$cur")); return ;;
     ${model.fileFlags.join("|")}) COMPREPLY=($(compgen -f -- "$cur")); return ;;
   esac
@@ -71,8 +78,8 @@ ${flagCases}
     return
   fi
   case "$key" in
-    ${kind("job")}) COMPREPLY=($(compgen -W "$("\${ask[@]}" completion --ids 2>/dev/null)" -- "$cur")) ;;
-    ${kind("queue")}) COMPREPLY=($(compgen -W "$("\${ask[@]}" completion --queues 2>/dev/null)" -- "$cur")) ;;
+    ${kind("job")}) _queuectl_lines "\${ask[@]}" completion --ids ;;
+    ${kind("queue")}) _queuectl_lines "\${ask[@]}" completion --queues ;;
     ${kind("file")}) COMPREPLY=($(compgen -f -- "$cur")) ;;
     ${kind("shell")}) COMPREPLY=($(compgen -W "${quoteWords([...SHELLS])}" -- "$cur")) ;;
   esac

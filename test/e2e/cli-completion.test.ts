@@ -5,7 +5,7 @@
  */
 
 import { expect, setDefaultTimeout, test } from "bun:test";
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CLI_PATH } from "../helpers/cli.ts";
 import { enqueue, ok, workerTestContext } from "../worker/helpers.ts";
@@ -48,6 +48,8 @@ async function complete(script: string, line: string): Promise<string[]> {
     'printf "%s\\n" "${COMPREPLY[@]}"',
   ].join("\n");
   const child = Bun.spawn(["bash", "-c", program], {
+    // In the test's own folder: whatever a broken script might make or glob stays there.
+    cwd: context.home.home,
     env: { ...context.home.env, PATH: `${bin}:${process.env.PATH}` },
     stdout: "pipe",
     stderr: "pipe",
@@ -171,6 +173,19 @@ test.skipIf(Bun.which("fish") === null)(
     expect(await offers("queuectl add --queue q -- basenam")).toEqual(["basename"]);
   },
 );
+
+test("bash offers ids as they are: nothing in one is run, expanded, globbed or split", async () => {
+  const proof = join(context.home.home, "ran");
+  const ids = [`a$(touch ${proof})`, "b`touch x`", "c$HOME", "d*", "e f"];
+  for (const id of ids) await enqueue(context.home, { id, command: "true" });
+  await enqueue(context.home, { id: "cq", command: "true" });
+  const script = ok(await context.cli("completion", "bash"));
+  expect(await complete(script, "queuectl show ")).toEqual([...ids, "cq"].sort());
+  expect(await complete(script, "queuectl show c")).toEqual(["c$HOME", "cq"]);
+  expect(await complete(script, "queuectl add --after d")).toEqual(["d*"]);
+  expect(existsSync(proof)).toBe(false);
+  expect(existsSync(join(context.home.home, "x"))).toBe(false);
+});
 
 test("zsh runs the same function through bashcompinit; fish gets its own complete lines", async () => {
   const zsh = ok(await context.cli("completion", "zsh"));

@@ -227,4 +227,8 @@ test("--port and --concurrency are whole numbers as typed in decimal", async () 
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain(`${option} must be a whole number of at least 1, got "${value}"`);
   }
+  // A worker refuses more slots than this; a unit holding them would fail at every start.
+  const tooMany = await context.cli("service", "--only", "worker", "--concurrency", "20000");
+  expect(tooMany.exitCode).toBe(2);
+  expect(tooMany.stderr).toContain('--concurrency must be at most 10,000, got "20000"');
 });
