@@ -263,10 +263,8 @@ export function registerAdd(cli: CAC): void {
           else console.log(`${colors.green("✓")} Enqueued job ${safeText(id)}`);
           warnEach(canceledAtOnceWarnings(result.canceledAtOnce));
         },
-        undefined,
-        false,
         // A new store's settings are the defaults.
-        () => prepare(resolveConfig({}), Date.now()),
+        { beforeCreate: () => prepare(resolveConfig({}), Date.now()) },
       );
     });
 }

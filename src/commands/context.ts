@@ -23,20 +23,23 @@ export interface GlobalOptions {
   json?: boolean;
 }
 
-/**
- * Opens the store for the duration of `work` and always closes it. `connections`: the
- * PostgreSQL pool (default 1); SQLite has one connection whatever it says. `checkInput`:
- * runs first when the store would be made new, so that input it refuses (with a UserError)
- * leaves no empty queue behind (openStore's beforeCreate); default none.
- */
+/** How withStore opens the store: the meanings of openStore's options of the same names. */
+export interface StoreUse {
+  /** The PostgreSQL pool (default 1); SQLite has one connection whatever it says. */
+  connections?: number;
+  /** Default false. */
+  mustExist?: boolean;
+  /** The command's check of its input, run first when the store would be made new. Default none. */
+  beforeCreate?: () => unknown;
+}
+
+/** Opens the store for the duration of `work` and always closes it. */
 export async function withStore<T>(
   options: GlobalOptions,
   work: (store: Store) => Promise<T>,
-  connections?: number,
-  mustExist = false,
-  checkInput?: () => unknown,
+  use: StoreUse = {},
 ): Promise<T> {
-  const store = await openStore({ url: options.db, connections, mustExist, beforeCreate: checkInput });
+  const store = await openStore({ url: options.db, ...use });
   try {
     return await work(store);
   } finally {
@@ -49,7 +52,7 @@ export async function withStore<T>(
  * file or PostgreSQL schema that is not there is refused, not made.
  */
 export function withExistingStore<T>(options: GlobalOptions, work: (store: Store) => Promise<T>): Promise<T> {
-  return withStore(options, work, undefined, true);
+  return withStore(options, work, { mustExist: true });
 }
 
 export async function requireJob(store: Store, id: string): Promise<Job> {

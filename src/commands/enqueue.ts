@@ -151,9 +151,7 @@ async function enqueueInput(input: Input, options: EnqueueOptions, fromFile: boo
         printResult(result, options.json);
         warnEach(canceledAtOnceWarnings(result.canceledAtOnce));
       },
-      STREAM_CONNECTIONS,
-      false,
-      checkInput,
+      { connections: STREAM_CONNECTIONS, beforeCreate: checkInput },
     );
   } finally {
     preparingThread?.stop();

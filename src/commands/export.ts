@@ -217,9 +217,7 @@ export function registerExportImport(cli: CAC): void {
           const canceled = await findCanceledAtOnce(store, new Map(imported.canceledAtOnce));
           return { ...imported, warnings: canceledAtOnceWarnings(canceled) };
         },
-        undefined,
-        false,
-        () => checkSomethingToImport(lines(), name),
+        { beforeCreate: () => checkSomethingToImport(lines(), name) },
       ).finally(source.cleanup);
       if (showProgress && result.jobsImported + result.jobsSkipped >= IMPORT_BATCH)
         process.stderr.write("\n");

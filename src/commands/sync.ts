@@ -143,9 +143,7 @@ export function registerSync(cli: CAC): void {
             process.stderr.write(`warning: ${safeText(line)}\n`);
           if (outcome.plan.errors.length > 0) throw errorsFound(outcome, Boolean(options.json));
         },
-        undefined,
-        mustExist,
-        checkFolder,
+        { mustExist, beforeCreate: checkFolder },
       );
     });
 

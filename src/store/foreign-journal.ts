@@ -1,8 +1,8 @@
 /**
  * A SQLite database's `-wal`, `-shm` and `-journal` files must be its owner's (or root's).
- * SQLite deletes the `-wal` when the last connection closes, so in a folder others may write, such as /tmp,
- * anyone can put one there between two commands, and the next command that opens the
- * database replays its pages as the database's own: their jobs instead of yours, and a
+ * SQLite deletes the `-wal` when the last connection closes, so in a folder others may write,
+ * such as /tmp, anyone can put one there between two commands, and the next command that
+ * opens the database replays its pages as the database's own: their jobs instead of yours, and a
  * worker then runs them as you. So before SQLite opens the file, a journal that another user
  * owns, or a link in its place, is refused. The worker's own check (worker/own-store.ts) goes
  * further and refuses a database that is not its user's.

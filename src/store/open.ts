@@ -121,16 +121,14 @@ export async function openStore(options: OpenOptions = {}): Promise<Store> {
   const target = storeTarget(resolveStoreUrl(options.url));
   if ("postgres" in target) {
     const { openPostgresStore } = await import("./postgres/backend.ts");
-    return openPostgresStore(
-      target.postgres,
-      options.connections,
-      options.mustExist,
-      {
+    return openPostgresStore(target.postgres, options.connections, {
+      mustExist: options.mustExist,
+      limits: {
         idleInTransactionMs: options.idleInTransactionMs ?? null,
         lockTimeoutMs: options.lockTimeoutMs === undefined ? LOCK_TIMEOUT_MS : options.lockTimeoutMs,
       },
-      options.beforeCreate,
-    );
+      beforeCreate: options.beforeCreate,
+    });
   }
   const path = target.sqlite;
   if (dirname(path) === queuectlHome()) {

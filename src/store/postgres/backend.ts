@@ -19,10 +19,9 @@ import { ChangeListener } from "./changes.ts";
 import { claimJob, nextDueAt } from "./claim.ts";
 import { anyLimitedQueue, completeAndClaim } from "./complete-many.ts";
 import {
-  NO_SESSION_LIMITS,
+  type OpeningRules,
   openConnection,
   type PostgresConnection,
-  type SessionLimits,
   sideConnection,
   streamTransaction,
   withFailures,
@@ -58,18 +57,12 @@ import * as webhooks from "./webhooks.ts";
  * Opens (creating and migrating when needed) the queue at a postgres:// URL, with a pool of
  * `connections` (default 1; see openConnection).
  */
-/**
- * `mustExist`: refuse a schema that holds no queue instead of making one (open.ts). Default
- * false. `beforeCreate`: runs before one is made (open.ts). Default none.
- */
 export async function openPostgresStore(
   url: string,
   connections?: number,
-  mustExist = false,
-  limits: SessionLimits = NO_SESSION_LIMITS,
-  beforeCreate?: () => unknown,
+  opening: OpeningRules = {},
 ): Promise<PostgresStore> {
-  return new PostgresStore(await openConnection(url, connections, mustExist, limits, beforeCreate));
+  return new PostgresStore(await openConnection(url, connections, opening));
 }
 
 type Notify = () => Promise<void>;

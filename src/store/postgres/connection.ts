@@ -122,13 +122,21 @@ export interface SessionLimits {
 
 export const NO_SESSION_LIMITS: SessionLimits = { idleInTransactionMs: null, lockTimeoutMs: null };
 
+/** How a schema is opened: the meanings of open.ts's options of the same names. */
+export interface OpeningRules {
+  /** Refuse a schema that holds no queue instead of making one. Default false. */
+  mustExist?: boolean;
+  /** Default NO_SESSION_LIMITS. */
+  limits?: SessionLimits;
+  /** Runs before a queue is made in a schema that has none. Default none. */
+  beforeCreate?: () => unknown;
+}
+
 /** Opens the pool and brings the schema up to date; a failure closes the pool again. */
 export async function openConnection(
   url: string,
   connections: number = DEFAULT_CONNECTIONS,
-  mustExist = false,
-  limits: SessionLimits = NO_SESSION_LIMITS,
-  beforeCreate?: () => unknown,
+  { mustExist = false, limits = NO_SESSION_LIMITS, beforeCreate }: OpeningRules = {},
 ): Promise<PostgresConnection> {
   const target = parsePostgresUrl(url);
   const sql = client(target.url, connections, target.schema);
