@@ -10,7 +10,7 @@
  * reading the store's declarations costs, not what reading the folder does.
  */
 
-import { relative, sep } from "node:path";
+import { relative, resolve, sep } from "node:path";
 import { resolveConfig } from "../core/config.ts";
 import { hostName } from "../core/home.ts";
 import { FolderModel, heldDeclarations } from "./folder-model.ts";
@@ -54,9 +54,12 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
   const debounceMs = options.debounceMs ?? DEFAULT_DEBOUNCE_MS;
   const resyncMs = options.resyncMs ?? DEFAULT_RESYNC_MS;
   const identity = options.identity ?? { host: hostName(), pid: process.pid, isProcessAlive: () => true };
-  const folder = folderKey(options.dir);
+  // Taken as absolute once: a relative path would follow the process's folder if a parent
+  // of the jobs folder is renamed, and the watcher would go on applying the moved folder.
+  const dir = resolve(options.dir);
+  const folder = folderKey(dir);
   const registration = { folder, host: identity.host, pid: identity.pid };
-  let opened: FolderIdentity = await identifyJobsFolder(options.dir, allowShared);
+  let opened: FolderIdentity = await identifyJobsFolder(dir, allowShared);
   let model = new FolderModel(opened.root);
   /** False until a full sync has read the folder into the model, and again once the model is forgotten. */
   let seeded = false;
@@ -82,7 +85,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
     rewatch = true;
   };
   const checkFolder = (): void => {
-    const change = whyFolderChanged(options.dir, opened, allowShared);
+    const change = whyFolderChanged(dir, opened, allowShared);
     if (change === null) return;
     forgetModel();
     throw change;
@@ -132,7 +135,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
         ? null
         : model.affected(rels, previousIds, heldDeclarations(declared, model.root, namespace));
     const naming = model.naming(namespace);
-    const supersedes = await previousTarget(store, options.dir, model.root);
+    const supersedes = await previousTarget(store, dir, model.root);
     const desired = model.desired(affected?.rels ?? null, config.maxRetries, at, naming);
     const scope = affected ? model.scope(affected, naming) : undefined;
     // Everything above was read from the folder identified before the reads began; if it
@@ -171,7 +174,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
     if (settingsHold.holding) return;
     // Only a full sync re-reads a forgotten model, catches the store up with a model whose
     // last plan failed, follows a replaced folder, or reports why the folder is unusable now.
-    if (!seeded || !applied || whyFolderChanged(options.dir, opened, allowShared) !== null) {
+    if (!seeded || !applied || whyFolderChanged(dir, opened, allowShared) !== null) {
       await fullSync();
       return;
     }
@@ -194,7 +197,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
   const followFolder = async (): Promise<void> => {
     let found: FolderIdentity;
     try {
-      found = await identifyJobsFolder(options.dir, allowShared);
+      found = await identifyJobsFolder(dir, allowShared);
     } catch (error) {
       forgetModel();
       throw error;
@@ -326,7 +329,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
     );
   };
 
-  const events: FolderEvents = watchFolder(options.dir, model.root, {
+  const events: FolderEvents = watchFolder(dir, model.root, {
     onPath,
     isLinkTarget: (rel) => model.isLinkTarget(rel),
     // The folder's own entry changed (made again, replaced, re-pointed): watch it anew.

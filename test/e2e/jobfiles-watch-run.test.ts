@@ -5,7 +5,7 @@
  */
 
 import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runCliJson, waitFor } from "../helpers/cli.ts";
 import { type JobsFixture, jobsFixture, type LiveCli, startCli } from "../jobfiles/helpers.ts";
@@ -78,4 +78,32 @@ test("a file dropped into a watched folder runs on a worker; edits re-run it, re
 
   expect(await watcher.stop("SIGTERM")).toBe(0);
   expect(await worker.stop("SIGTERM")).toBe(0);
+});
+
+test("a watcher given a relative folder keeps to that path when a parent folder is renamed", async () => {
+  fixture = jobsFixture();
+  const repo = join(fixture.home, "repo");
+  mkdirSync(join(repo, "jobs"), { recursive: true, mode: 0o700 });
+  writeFileSync(join(repo, "jobs", "a.yaml"), "command: echo v1\n");
+  const watcher = startCli(["watch", "jobs"], fixture.env, repo);
+  processes.push(watcher);
+  const said = (text: string) =>
+    [...watcher.stdoutLines, ...watcher.stderrLines].some((line) => line.includes(text));
+  // Its events are heard from the "watching" line on.
+  await waitFor(() => said("watching"), { timeoutMs: 30_000, what: "the watcher to start" });
+  const first = await waitFor(() => job("a"), { timeoutMs: 30_000, what: "the watcher's first sync" });
+  expect(first?.state).toBe("pending");
+
+  // The checkout is moved aside (as before a fresh clone in its place) and then edited: the
+  // folder the watcher was given is gone, so nothing of the moved one may be applied.
+  const moved = join(fixture.home, "moved");
+  renameSync(repo, moved);
+  writeFileSync(join(moved, "jobs", "a.yaml"), "command: echo v2\n");
+  // Either way the watcher says so: it finds the folder gone, or (wrongly) follows it.
+  await waitFor(() => said("does not exist") || said("re-pointed"), {
+    timeoutMs: 30_000,
+    what: "the watcher to find its folder gone",
+  });
+  expect(said("re-pointed")).toBe(false);
+  expect((await job("a"))?.revision).toBe(first?.revision as string);
 });

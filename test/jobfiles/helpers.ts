@@ -226,9 +226,11 @@ function collect(stream: ReadableStream<Uint8Array>, lines: string[]): void {
   })();
 }
 
-export function startCli(args: string[], env: Record<string, string>): LiveCli {
+/** Starts `queuectl …args` in `cwd` (default: the test's own folder). */
+export function startCli(args: string[], env: Record<string, string>, cwd?: string): LiveCli {
   const proc = Bun.spawn(["bun", CLI_PATH, ...args], {
     env,
+    cwd,
     stdout: "pipe",
     stderr: "pipe",
     stdin: "ignore",
