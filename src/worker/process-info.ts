@@ -153,6 +153,15 @@ export function signalCaught(pid: number, signal: NodeJS.Signals): boolean | nul
   return (caught & bit) !== 0n;
 }
 
+/** The process group `pid` is in, or null when it is gone or /proc cannot say. */
+export function processGroupOf(pid: number): number | null {
+  const stat = procText(`${pid}/stat`);
+  if (stat === null) return null;
+  // Fields after the command name: state, ppid, pgrp.
+  const group = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
+  return Number.isInteger(group) && group > 0 ? group : null;
+}
+
 /**
  * Processes whose environment, as they were started with it, holds exactly `entry`
  * (`NAME=value`), this process excepted. One this user may not read (another user's) is

@@ -34,7 +34,7 @@ import { ESRCH, libc } from "./libc.ts";
 import { attemptLogBase, LOG_CAP_BYTES, logFilePath, OUTPUT_TAIL_BYTES } from "./log-files.ts";
 import { OutputPipes, type OutputSink } from "./output-pipes.ts";
 import { OutputReading } from "./output-reading.ts";
-import { pidsWithEnvEntry } from "./process-info.ts";
+import { pidsWithEnvEntry, processGroupOf } from "./process-info.ts";
 import type { Reaper } from "./reaper.ts";
 import { type Enforcement, enforceLimits } from "./resource-limits.ts";
 
@@ -121,20 +121,30 @@ function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
 }
 
 /**
- * Signals every process started with the attempt's environment `entry`, and the group of
- * each that leads one (a child that also dropped the entry still dies with its leader).
- * Returns how many it found.
+ * Signals every process started with the attempt's environment `entry` once: a process that
+ * leads its own group through that group (a child that also dropped the entry still dies
+ * with its leader), any other by itself. A process in `signaledGroup`, which was just given
+ * the same signal, is left out: a second SIGTERM is "quit now" to many programs, and would
+ * cut short the shutdown the first one asked for. Returns how many it found.
  */
-function signalMarked(entry: string, signal: NodeJS.Signals): number {
+function signalMarked(entry: string, signal: NodeJS.Signals, signaledGroup?: number): number {
   const pids = pidsWithEnvEntry(entry);
-  for (const pid of pids) {
-    for (const target of [-pid, pid]) {
-      try {
-        process.kill(target, signal);
-      } catch {
-        // Not a group leader, or exited meanwhile.
-      }
+  const groups = new Set<number>(signaledGroup === undefined ? [] : [signaledGroup]);
+  const send = (target: number) => {
+    try {
+      process.kill(target, signal);
+    } catch {
+      // Exited meanwhile.
     }
+  };
+  for (const pid of pids) {
+    if (processGroupOf(pid) !== pid || groups.has(pid)) continue;
+    groups.add(pid);
+    send(-pid);
+  }
+  for (const pid of pids) {
+    const group = processGroupOf(pid);
+    if (group === null || !groups.has(group)) send(pid);
   }
   return pids.length;
 }
@@ -301,7 +311,7 @@ export function startRun(prepared: PreparedRun, onExit?: () => void): RunningJob
     if (stopReason !== null || exited) return false;
     stopReason = reason;
     signalGroup(pid, "SIGTERM");
-    signalMarked(mark.entry, "SIGTERM");
+    signalMarked(mark.entry, "SIGTERM", pid);
     killTimer = setTimeout(() => {
       signalGroup(pid, "SIGKILL");
     }, params.killGraceMs ?? KILL_GRACE_MS);

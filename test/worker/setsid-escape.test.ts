@@ -6,7 +6,7 @@
  */
 
 import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isProcessAlive } from "../../src/worker/process-info.ts";
 import { Reaper } from "../../src/worker/reaper.ts";
@@ -90,6 +90,30 @@ describe("a process that left the job's group with setsid", () => {
     const daemon = escaping("daemon.pid", "exit 0");
     expect(await run(daemon.command).done).toMatchObject({ exitCode: 0, error: null });
     expect(isProcessAlive(pidIn(daemon.pidFile))).toBe(true);
+  });
+
+  test("a stopped run's processes get one SIGTERM each, the job's group and the escapee alike", async () => {
+    // Counts the SIGTERMs it gets in <name>.terms and ignores them; SIGKILL ends it.
+    const script = join(context.home.home, "count-terms.pl");
+    writeFileSync(
+      script,
+      `my $n = "${context.home.home}/$ARGV[0]"; open(my $p, ">", "$n.pid"); print $p "$$\n"; close $p;
+$SIG{TERM} = sub { open(my $f, ">>", "$n.terms"); print $f "TERM\n"; close $f };
+sleep 1 while 1;\n`,
+    );
+    const running = run(`setsid perl ${script} escapee >/dev/null 2>&1 & exec perl ${script} main`);
+    const [main, escapee] = ["main", "escapee"].map((name) => join(context.home.home, name));
+    await waitFor(() => pidIn(`${main}.pid`) > 0 && pidIn(`${escapee}.pid`) > 0, {
+      what: "both counters to start",
+    });
+    running.stop("killed by user");
+    await running.done;
+    await escapedDies(`${escapee}.pid`, "the escapee to be killed");
+    const terms = (name: string) => readFileSync(`${name}.terms`, "utf8").split("\n").filter(Boolean).length;
+    expect({ main: terms(main as string), escapee: terms(escapee as string) }).toEqual({
+      main: 1,
+      escapee: 1,
+    });
   });
 
   test("dies with a run that timed out", async () => {
