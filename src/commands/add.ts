@@ -253,7 +253,7 @@ export function registerAdd(cli: CAC): void {
       await withStore(
         options,
         async (store) => {
-          const now = Date.now();
+          const now = await store.clockNow();
           const prepared = prepare(resolveConfig(await store.configGetAll()), now);
           const result = await enqueuePrepared(store, prepared, now);
           const id = result.jobs[0] ?? "";

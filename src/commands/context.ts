@@ -164,7 +164,7 @@ export function parseStatesOption(
  */
 export async function moveFromCli(options: GlobalOptions, id: string, name: JobMoveName): Promise<void> {
   await withExistingStore(options, async (store) => {
-    const outcome = await moveJob(store, id, name, Date.now());
+    const outcome = await moveJob(store, id, name, await store.clockNow());
     if (!outcome.moved) {
       if (!outcome.current) {
         throw new UserError(`no job with id "${safeText(id)}"`, await unknownIdsHint(store, [id]));

@@ -18,7 +18,10 @@ export function registerDlq(cli: CAC): void {
       await withExistingStore(options, async (store) => {
         const jobs = await store.jobList({ state: "dead" });
         if (options.json) printJson(jobs.map(jobJson));
-        else process.stdout.write(jobs.length === 0 ? "The DLQ is empty.\n" : jobBlocks(jobs, Date.now()));
+        else
+          process.stdout.write(
+            jobs.length === 0 ? "The DLQ is empty.\n" : jobBlocks(jobs, await store.clockNow()),
+          );
       });
     });
 
@@ -46,7 +49,7 @@ export function registerDlq(cli: CAC): void {
         return;
       }
       await withExistingStore(options, async (store) => {
-        const moved = await retryAllDead(store, Date.now());
+        const moved = await retryAllDead(store, await store.clockNow());
         if (options.json) printJson({ retried: moved.map((job) => job.id) });
         else console.log(`${colors.green("✓")} ${moved.length} job(s) moved from the DLQ back to pending`);
         warnEach(await purgedDependencyWarnings(store, moved));

@@ -127,7 +127,8 @@ async function enqueueInput(input: Input, options: EnqueueOptions, fromFile: boo
     await withStore(
       options,
       async (store) => {
-        const now = Date.now();
+        // The store's clock: on PostgreSQL the server's, which workers judge `next_run_at` by.
+        const now = await store.clockNow();
         const config = resolveConfig(await store.configGetAll());
         const result =
           input.kind === "stream"

@@ -107,7 +107,7 @@ export function registerList(cli: CAC): void {
           return;
         }
         const width = process.stdout.isTTY ? process.stdout.columns : undefined;
-        process.stdout.write(jobTable(jobs, total, Date.now(), width));
+        process.stdout.write(jobTable(jobs, total, await store.clockNow(), width));
         // Schedules are not jobs, but their next occurrence is what a reader of `list` wants to know.
         const schedules =
           states === undefined && tag === undefined && queue === undefined ? await store.scheduleList() : [];

@@ -63,7 +63,7 @@ export function registerPurge(cli: CAC): void {
         try {
           ids = await purgeFinishedJobs(store, {
             states,
-            finishedBefore: Date.now() - olderThanMs,
+            finishedBefore: (await store.clockNow()) - olderThanMs,
             dryRun: Boolean(options.dryRun),
             home: queuectlHome(),
             archive: options.dryRun ? null : archive,

@@ -106,7 +106,7 @@ export function registerShow(cli: CAC): void {
           printJson(jobDetailJson(job, attempts, deliveries));
           return;
         }
-        const block = jobBlocks([job], Date.now()).replace(/^Found 1 job\(s\):\n\n/, "");
+        const block = jobBlocks([job], await store.clockNow()).replace(/^Found 1 job\(s\):\n\n/, "");
         process.stdout.write(`${block.trimEnd()}\n${specLines(job)}\n`);
         const waiting = await waitingReasons(store, job);
         if (waiting.length > 0)

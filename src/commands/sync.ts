@@ -8,6 +8,7 @@ import { hostName, queuectlHome } from "../core/home.ts";
 import { planHasChanges } from "../jobfiles/plan.ts";
 import { identifyJobsFolder } from "../jobfiles/scan.ts";
 import type { SyncOutcome } from "../jobfiles/sync-outcome.ts";
+import { WATCHER_HEARTBEAT_MS } from "../jobfiles/sync-record.ts";
 import {
   appliedAnything,
   appliedSummary,
@@ -20,6 +21,7 @@ import {
 import { colors, isTerminal, printJson, safeText } from "../render.ts";
 import { LONG_RUNNING_CONNECTIONS, openStore } from "../store/open.ts";
 import { isProcessAlive } from "../worker/process-info.ts";
+import { StoreClock } from "../worker/store-clock.ts";
 import { type GlobalOptions, lastValue, withStore } from "./context.ts";
 
 interface SyncOptions extends GlobalOptions {
@@ -121,7 +123,7 @@ export function registerSync(cli: CAC): void {
           const outcome = await syncJobsFolder({
             store,
             dir: folder,
-            now: Date.now(),
+            now: await store.clockNow(),
             dryRun: Boolean(options.dryRun),
             allowSharedFolder: Boolean(options.allowSharedFolder),
             adopt: Boolean(options.adopt),
@@ -214,9 +216,14 @@ export function registerSync(cli: CAC): void {
         process.once("SIGINT", () => resolve("SIGINT"));
         process.once("SIGTERM", () => resolve("SIGTERM"));
       });
+      let stopFollowing = () => {};
       try {
+        // Job times, the folder's claim and heartbeats go on the store's clock, which every host judges them by.
+        const storeClock = new StoreClock(store);
+        stopFollowing = await storeClock.follow(WATCHER_HEARTBEAT_MS);
         const watcher = await startWatcher({
           store,
+          storeNow: () => storeClock.now(),
           dir: folder,
           allowSharedFolder: Boolean(options.allowSharedFolder),
           resyncMs,
@@ -234,6 +241,7 @@ export function registerSync(cli: CAC): void {
         await watcher.close();
         if (!options.json) process.stderr.write(stamp([`stopped (${signal})`]));
       } finally {
+        stopFollowing();
         await store.close();
       }
     });

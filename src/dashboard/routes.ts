@@ -25,6 +25,7 @@ import { syncState } from "./sync-state.ts";
 
 export interface RouteDeps {
   store: Store;
+  /** The store's clock (PostgreSQL's server), for what a request writes or measures against stored times. */
   clock: () => number;
   logs: LiveOutputSource;
   policy: AccessPolicy;

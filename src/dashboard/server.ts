@@ -10,6 +10,7 @@ import type { Server } from "bun";
 import { UserError } from "../core/errors.ts";
 import { hostName, queuectlHome } from "../core/home.ts";
 import type { Store } from "../store/store.ts";
+import { StoreClock } from "../worker/store-clock.ts";
 import { buildAssets, serveAsset } from "./assets.ts";
 import { StatusFeed } from "./events.ts";
 import type { LiveOutputSource } from "./live-output.ts";
@@ -26,7 +27,7 @@ export interface DashboardOptions {
   port: number;
   /** Required by every request but the static page; null only when the user opted out (`--no-token`). */
   token: string | null;
-  /** Injected for tests; default Date.now. */
+  /** This host's clock, injected for tests; default Date.now. Job times are written on the store's (see StoreClock). */
   clock?: () => number;
   /** Where this host's attempt logs are, for live output; default QUEUECTL_HOME and QUEUECTL_HOST. */
   logs?: LiveOutputSource;
@@ -50,8 +51,15 @@ function plain(status: number, text: string): Response {
   return new Response(`${text}\n`, { status, headers: { "content-type": "text/plain; charset=utf-8" } });
 }
 
+/** How often the dashboard measures its clock against the store's, as a worker does at each heartbeat. */
+const STORE_CLOCK_RESYNC_MS = 10_000;
+
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   const clock = options.clock ?? Date.now;
+  // What the API writes (an enqueue's times, a retry's, a kill's) is on the store's clock,
+  // PostgreSQL's server, by which workers on every host judge it.
+  const storeClock = new StoreClock(options.store, clock);
+  const stopFollowing = await storeClock.follow(STORE_CLOCK_RESYNC_MS);
   // The cookie is named after the port, known once the server listens (before any request).
   const policy: AccessPolicy = {
     token: options.token,
@@ -61,7 +69,14 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const assets = await buildAssets();
   const feed = new StatusFeed(options.store, clock);
   const logs = options.logs ?? { home: queuectlHome(), host: hostName() };
-  const deps: RouteDeps = { store: options.store, clock, logs, policy, feed, series: new MonotonicSeries() };
+  const deps: RouteDeps = {
+    store: options.store,
+    clock: () => storeClock.now(),
+    logs,
+    policy,
+    feed,
+    series: new MonotonicSeries(),
+  };
 
   const answer = async (request: Request, url: URL, server: Server<undefined>): Promise<Response> => {
     const landing = request.method === "GET" ? signInFromUrl(url, policy) : null;
@@ -141,6 +156,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   return {
     url: `http://${host}:${server.port}/`,
     async stop() {
+      stopFollowing();
       feed.stop();
       await server.stop(true);
     },

@@ -37,7 +37,7 @@ export async function syncState(store: Store): Promise<Response> {
     if (group.jobs.length < JOBS_PER_SOURCE)
       group.jobs.push({ id: job.id, state: job.state, declared: job.declared });
   }
-  const check = { now: Date.now(), host: hostName(), isProcessAlive };
+  const check = { now: await store.clockNow(), host: hostName(), isProcessAlive };
   return json({
     folders: (await store.folderList()).map((folder) => folderJson(folder, check)),
     sources: [...groups.values()].sort((a, b) => a.source.localeCompare(b.source)),

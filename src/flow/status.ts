@@ -46,7 +46,7 @@ async function jobfileFolders(store: Store) {
   if (folders.length === 0) return [];
   // Loaded only when there is a folder, so a plain `status` does not pay for it.
   const { folderJson } = await import("../render/folders.ts");
-  const check = { now: Date.now(), host: hostName(), isProcessAlive };
+  const check = { now: await store.clockNow(), host: hostName(), isProcessAlive };
   return folders.map((folder) => folderJson(folder, check));
 }
 

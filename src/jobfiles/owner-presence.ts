@@ -54,7 +54,7 @@ export async function missingOwners(
     .map((owner) => ({ owner, onDisk: presenceOnDisk(owner) }));
   // The folder records are read only when some owner is not on this disk: rarely.
   const folders = candidates.some((entry) => entry.onDisk === "absent") ? await store.folderList() : [];
-  const check: LivenessCheck = { now: Date.now(), host: hostName(), isProcessAlive };
+  const check: LivenessCheck = { now: await store.clockNow(), host: hostName(), isProcessAlive };
   const missing = new Set<string>();
   for (const { owner, onDisk } of candidates) {
     if (ownerGone(onDisk, stillKept(owner, folders, check))) missing.add(owner);

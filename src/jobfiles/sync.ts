@@ -356,7 +356,13 @@ export async function syncJobsFolder(options: SyncOptions): Promise<SyncOutcome>
   };
   if (!options.dryRun) {
     const target = await targetToRecord(options.store, desired.root, supersedes);
-    await recordSyncRun(options.store, { folder: options.dir, by: "sync", outcome, target });
+    await recordSyncRun(options.store, {
+      folder: options.dir,
+      by: "sync",
+      outcome,
+      target,
+      now: options.now,
+    });
   }
   return outcome;
 }

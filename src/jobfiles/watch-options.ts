@@ -31,8 +31,13 @@ export interface WatcherOptions {
    * pid taken as running, so a dead watcher is only replaced once its heartbeat is stale.
    */
   identity?: WatcherIdentity;
-  /** The clock for job times and for deciding that a file has settled. Default Date.now. */
+  /** This host's clock, for deciding that a file has settled (file times are this host's). Default Date.now. */
   now?: () => number;
+  /**
+   * The store's clock, for what the watcher writes: job times, its claim and heartbeats, which
+   * every host judges on the store's clock (PostgreSQL's server). Default `now`.
+   */
+  storeNow?: () => number;
   /** After every sync, including those that changed nothing. */
   onSync?: (outcome: SyncOutcome) => void;
   /** A sync that failed as a whole (folder removed, store locked). The watcher keeps going. */

@@ -50,6 +50,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
   const { store } = options;
   const allowShared = options.allowSharedFolder ?? false;
   const now = options.now ?? Date.now;
+  const storeNow = options.storeNow ?? now;
   const settleMs = options.settleMs ?? DEFAULT_SETTLE_MS;
   const debounceMs = options.debounceMs ?? DEFAULT_DEBOUNCE_MS;
   const resyncMs = options.resyncMs ?? DEFAULT_RESYNC_MS;
@@ -71,7 +72,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
   // Read before the folder is claimed: a watcher that registered counts as started (`worker
   // start --watch` waits for that), so one that cannot read its settings must not register.
   await readFolderSettings(opened.root);
-  await claimFolder(store, { ...registration, now: now(), isProcessAlive: identity.isProcessAlive });
+  await claimFolder(store, { ...registration, now: storeNow(), isProcessAlive: identity.isProcessAlive });
 
   /**
    * What was read while the folder was gone, replaced or open to others is no picture of
@@ -94,7 +95,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
   const reading: Reading = { settleMs, now, allowSharedFolder: allowShared, checkFolder };
   const reportError = (error: unknown) => {
     options.onError?.(error);
-    store.folderWatcherBeat({ ...registration, now: now(), error: errorText(error) }).catch(() => {});
+    store.folderWatcherBeat({ ...registration, now: storeNow(), error: errorText(error) }).catch(() => {});
   };
 
   let closed = false;
@@ -128,7 +129,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
       return null;
     }
     const config = resolveConfig(await store.configGetAll());
-    const at = now();
+    const at = storeNow();
     const declared = await store.declaredList();
     const affected =
       rels === null
@@ -343,7 +344,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
     if (!closed && !pendingFull && !settingsHold.holding) enqueue(() => fullSync(true)).catch(reportError);
   }, resyncMs);
   const heartbeat = setInterval(() => {
-    store.folderWatcherBeat({ ...registration, now: now() }).catch(() => {});
+    store.folderWatcherBeat({ ...registration, now: storeNow() }).catch(() => {});
   }, options.heartbeatMs ?? WATCHER_HEARTBEAT_MS);
 
   const close = async (): Promise<void> => {

@@ -35,4 +35,15 @@ export class StoreClock {
     // interval. This clock may run ahead by one round trip instead, nothing next to a lease.
     this.offset = server - before;
   }
+
+  /**
+   * Measures now, then every `intervalMs` until the returned function is called: for a
+   * long-running process with no heartbeat of its own to measure at (the dashboard, a watcher).
+   */
+  async follow(intervalMs: number): Promise<() => void> {
+    await this.sync();
+    const timer = setInterval(() => this.sync().catch(() => {}), intervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
 }

@@ -7,6 +7,7 @@
 
 import { expect, setDefaultTimeout, test } from "bun:test";
 import { startDashboard } from "../../src/dashboard/server.ts";
+import type { Store } from "../../src/store/store.ts";
 import { forEachBackend } from "../flow/helpers.ts";
 
 setDefaultTimeout(30_000);
@@ -21,17 +22,22 @@ interface WorkerJson {
   heartbeat_age_ms: number;
 }
 
+/** A dashboard on a host whose own clock is ten minutes ahead of the store's. */
+function aheadDashboard(store: Store) {
+  return startDashboard({
+    store,
+    host: "127.0.0.1",
+    port: 0,
+    token: TOKEN,
+    clock: () => Date.now() + HOST_CLOCK_AHEAD_MS,
+  });
+}
+
 forEachBackend((backend) => {
   test("a live worker is alive on /api/status, /api/workers and /metrics whatever this host's clock says", async () => {
     const store = await backend.store();
     await store.workerRegister({ id: "w-1", host: "h", pid: 1, now: await store.clockNow(), queues: null });
-    const dashboard = await startDashboard({
-      store,
-      host: "127.0.0.1",
-      port: 0,
-      token: TOKEN,
-      clock: () => Date.now() + HOST_CLOCK_AHEAD_MS,
-    });
+    const dashboard = await aheadDashboard(store);
     try {
       const status = (await (await fetch(`${dashboard.url}api/status`, AUTH)).json()) as {
         workers: WorkerJson[];
@@ -47,4 +53,27 @@ forEachBackend((backend) => {
       await dashboard.stop();
     }
   });
+
+  // On SQLite the host's clock is the store's: only PostgreSQL's server can disagree with it.
+  test.skipIf(backend.name !== "postgres")(
+    "a job queued through the API from a host ten minutes ahead is due now, on the server's clock",
+    async () => {
+      const store = await backend.store();
+      const dashboard = await aheadDashboard(store);
+      try {
+        const posted = await fetch(`${dashboard.url}api/jobs`, {
+          method: "POST",
+          headers: { ...AUTH.headers, "content-type": "application/json" },
+          body: JSON.stringify({ id: "via-api", command: "true" }),
+        });
+        expect(posted.status).toBe(201);
+        const job = await store.jobGet({ id: "via-api" });
+        expect((job?.next_run_at ?? Number.POSITIVE_INFINITY) - (await store.clockNow())).toBeLessThan(
+          HOST_CLOCK_AHEAD_MS / 2,
+        );
+      } finally {
+        await dashboard.stop();
+      }
+    },
+  );
 });
