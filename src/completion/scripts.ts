@@ -34,10 +34,13 @@ function bashFunction(model: CompletionModel): string {
     )
     .join("\n");
   return `_queuectl_lines() {
-  # Each output line that starts with $cur, as it is: compgen -W would run $(…), \`…\`, $VAR
-  # and globs in a job id (anyone who can queue a job names it) and split it at blanks.
+  # Each output line that starts with $cur, matched as it is (compgen -W would run $(…),
+  # \`…\`, $VAR and globs in a job id, which anyone who can queue a job names, and split it
+  # at blanks) and offered quoted, so the line it goes into runs with the id as one word.
   local item
-  while IFS= read -r item; do [[ "$item" == "$cur"* ]] && COMPREPLY+=("$item"); done < <("$@" 2>/dev/null)
+  while IFS= read -r item; do
+    [[ "$item" == "$cur"* ]] && printf -v item '%q' "$item" && COMPREPLY+=("$item")
+  done < <("$@" 2>/dev/null)
 }
 
 _queuectl_offers() {

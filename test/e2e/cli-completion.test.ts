@@ -174,15 +174,32 @@ test.skipIf(Bun.which("fish") === null)(
   },
 );
 
-test("bash offers ids as they are: nothing in one is run, expanded, globbed or split", async () => {
+/**
+ * What each offer is once readline has put it into a command line and the shell runs that
+ * line: the words it becomes, one per line (an offer that is not one word shows as several).
+ */
+async function typed(offers: string[]): Promise<string[]> {
+  // Each offer goes into the line raw, as readline puts it there.
+  const program = offers.map((offer) => `printf '%s\\n' ${offer}`).join("\n");
+  const child = Bun.spawn(["bash", "-c", program], {
+    cwd: context.home.home,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const out = await new Response(child.stdout).text();
+  await child.exited;
+  return out.split("\n").filter(Boolean).sort();
+}
+
+test("bash offers ids quoted: nothing in one is run, expanded, globbed or split, on TAB or when the line runs", async () => {
   const proof = join(context.home.home, "ran");
   const ids = [`a$(touch ${proof})`, "b`touch x`", "c$HOME", "d*", "e f"];
   for (const id of ids) await enqueue(context.home, { id, command: "true" });
   await enqueue(context.home, { id: "cq", command: "true" });
   const script = ok(await context.cli("completion", "bash"));
-  expect(await complete(script, "queuectl show ")).toEqual([...ids, "cq"].sort());
-  expect(await complete(script, "queuectl show c")).toEqual(["c$HOME", "cq"]);
-  expect(await complete(script, "queuectl add --after d")).toEqual(["d*"]);
+  expect(await typed(await complete(script, "queuectl show "))).toEqual([...ids, "cq"].sort());
+  expect(await typed(await complete(script, "queuectl show c"))).toEqual(["c$HOME", "cq"]);
+  expect(await typed(await complete(script, "queuectl add --after d"))).toEqual(["d*"]);
   expect(existsSync(proof)).toBe(false);
   expect(existsSync(join(context.home.home, "x"))).toBe(false);
 });
