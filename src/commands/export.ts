@@ -195,6 +195,8 @@ export function registerExportImport(cli: CAC): void {
             .jobImportStream({
               batches: importBatches(lines(), name, Boolean(options.merge)),
               merge: Boolean(options.merge),
+              // A job canceled as it comes in (its dependency ended badly) is stamped on the store's clock.
+              now: await store.clockNow(),
               onProgress: showProgress
                 ? (done) => {
                     if (done >= IMPORT_BATCH) process.stderr.write(`\rimported ${done}`);
