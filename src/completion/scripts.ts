@@ -37,9 +37,11 @@ function bashFunction(model: CompletionModel): string {
   # Each output line that starts with $cur, matched as it is (compgen -W would run $(…),
   # \`…\`, $VAR and globs in a job id, which anyone who can queue a job names, and split it
   # at blanks) and offered quoted, so the line it goes into runs with the id as one word.
-  local item
+  # What was typed is matched without its backslashes: an offer taken in part (a common
+  # prefix) is in the line quoted.
+  local item plain="\${cur//\\\\/}"
   while IFS= read -r item; do
-    [[ "$item" == "$cur"* ]] && printf -v item '%q' "$item" && COMPREPLY+=("$item")
+    [[ "$item" == "$plain"* ]] && printf -v item '%q' "$item" && COMPREPLY+=("$item")
   done < <("$@" 2>/dev/null)
 }
 
@@ -108,7 +110,12 @@ _queuectl() {
     [[ ( "$char" == "=" || "$char" == ":" ) && "$COMP_WORDBREAKS" == *"$char"* ]] && break
     ((at--))
   done
-  ((at > 0)) && COMPREPLY=("\${COMPREPLY[@]#"\${whole:0:$at}"}")
+  if ((at > 0)); then
+    # Offers are quoted: what is cut off is the typed part before the break, quoted alike.
+    local head="\${whole:0:$at}" quoted
+    printf -v quoted '%q' "\${head//\\\\/}"
+    COMPREPLY=("\${COMPREPLY[@]#"$quoted"}")
+  fi
   return 0
 }`;
 }

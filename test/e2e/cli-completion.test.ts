@@ -202,6 +202,13 @@ test("bash offers ids quoted: nothing in one is run, expanded, globbed or split,
   expect(await typed(await complete(script, "queuectl add --after d"))).toEqual(["d*"]);
   expect(existsSync(proof)).toBe(false);
   expect(existsSync(join(context.home.home, "x"))).toBe(false);
+
+  // What bash put in the line (a common prefix, quoted) still completes, and so does an id
+  // with characters to quote before a `:`, after which readline replaces the text.
+  for (const id of ["run$1", "run$2", "db[1]@2026-12-01T02:00:00.000Z"])
+    await enqueue(context.home, { id, command: "true" });
+  expect(await typed(await complete(script, "queuectl show run\\$"))).toEqual(["run$1", "run$2"]);
+  expect(await complete(script, "queuectl show db[1]@2026-12-01T02:0")).toEqual(["00:00.000Z"]);
 });
 
 test("zsh runs the same function through bashcompinit; fish gets its own complete lines", async () => {
