@@ -109,9 +109,9 @@ export interface RunningJob {
  * False when the group is gone (ESRCH): no process is left in it. Any other failure (EPERM:
  * members that may not be signalled now, but may be once they drop privileges) is not that.
  */
-function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
+function signalGroup(pid: number, signal: NodeJS.Signals | 0): boolean {
   const c = libc();
-  if (c) return c.kill(-pid, constants.signals[signal]) !== ESRCH;
+  if (c) return c.kill(-pid, signal === 0 ? 0 : constants.signals[signal]) !== ESRCH;
   try {
     process.kill(-pid, signal);
     return true;
@@ -333,8 +333,10 @@ export function startRun(prepared: PreparedRun, onExit?: () => void): RunningJob
     onExit?.();
     clearTimeout(timeoutTimer);
     // A group found empty stays empty (no process may join a group that no longer exists),
-    // so it needs no SIGKILL, which its number might meet as someone else's group later.
-    const groupHadMembers = signalGroup(pid, "SIGTERM");
+    // so it needs no SIGKILL, which its number might meet as someone else's group later. A
+    // group the stop already gave SIGTERM is only looked at: a second one is "quit now" to
+    // many programs.
+    const groupHadMembers = signalGroup(pid, stopReason === null ? "SIGTERM" : 0);
     if (!output.drainedAtExit()) {
       // A timer cleared once the output closes: a pending Bun.sleep kept every finished job's
       // second alive, and held a draining worker's exit back by up to a second.

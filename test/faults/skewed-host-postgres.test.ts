@@ -69,6 +69,14 @@ describe.skipIf(!PG_URL)("a host whose clock is an hour off queues work on the s
     expect(dueNow).toEqual({ added: true, enqueued: true, declared: true });
   });
 
+  test("a job killed from a host an hour behind ended now, not an hour ago", async () => {
+    await skewed(0, ["add", "-q", "--id", "to-kill", "--delay", "1h", "--", "true"]);
+    await skewed(-HOUR_MS, ["kill", "to-kill"]);
+    const job = await store.jobGet({ id: "to-kill" });
+    expect(job?.state).toBe("canceled");
+    expect((await store.clockNow()) - (job?.finished_at ?? 0)).toBeLessThan(SLACK_MS);
+  });
+
   test("a delay given on a host an hour behind still waits", async () => {
     await skewed(-HOUR_MS, ["add", "-q", "--id", "delayed", "--delay", "30m", "--", "true"]);
     expect(await dueIn("delayed")).toBeGreaterThan(30 * 60_000 - SLACK_MS);

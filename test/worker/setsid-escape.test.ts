@@ -78,6 +78,13 @@ async function escapedDies(pidFile: string, what: string): Promise<void> {
   await waitFor(() => pidIn(pidFile) > 0 && !isProcessAlive(pidIn(pidFile)), { timeoutMs: 10_000, what });
 }
 
+/** A Perl program that records its pid, counts the SIGTERMs it gets in <name>.terms and ignores them. */
+function countingScript(): string {
+  return `my $n = "${context.home.home}/$ARGV[0]"; open(my $p, ">", "$n.pid"); print $p "$$\\n"; close $p;
+$SIG{TERM} = sub { open(my $f, ">>", "$n.terms"); print $f "TERM\\n"; close $f };
+sleep 1 while 1;\n`;
+}
+
 describe("a process that left the job's group with setsid", () => {
   test("dies with a run the worker stops, and outlives a run that ended by itself", async () => {
     const stopped = escaping("stopped.pid", "sleep 300");
@@ -95,12 +102,7 @@ describe("a process that left the job's group with setsid", () => {
   test("a stopped run's processes get one SIGTERM each, the job's group and the escapee alike", async () => {
     // Counts the SIGTERMs it gets in <name>.terms and ignores them; SIGKILL ends it.
     const script = join(context.home.home, "count-terms.pl");
-    writeFileSync(
-      script,
-      `my $n = "${context.home.home}/$ARGV[0]"; open(my $p, ">", "$n.pid"); print $p "$$\n"; close $p;
-$SIG{TERM} = sub { open(my $f, ">>", "$n.terms"); print $f "TERM\n"; close $f };
-sleep 1 while 1;\n`,
-    );
+    writeFileSync(script, countingScript());
     const running = run(`setsid perl ${script} escapee >/dev/null 2>&1 & exec perl ${script} main`);
     const [main, escapee] = ["main", "escapee"].map((name) => join(context.home.home, name));
     await waitFor(() => pidIn(`${main}.pid`) > 0 && pidIn(`${escapee}.pid`) > 0, {
@@ -114,6 +116,19 @@ sleep 1 while 1;\n`,
       main: 1,
       escapee: 1,
     });
+  });
+
+  test("a child left in the group when a stopped job's shell exits gets no second SIGTERM", async () => {
+    const script = join(context.home.home, "count-terms.pl");
+    writeFileSync(script, countingScript());
+    // The shell dies of the stop's SIGTERM; the counter it waits for stays, in its group.
+    const running = run(`perl ${script} child; echo done`);
+    const child = join(context.home.home, "child");
+    await waitFor(() => pidIn(`${child}.pid`) > 0, { what: "the counter to start" });
+    running.stop("killed by user");
+    await running.done;
+    await escapedDies(`${child}.pid`, "the counter to be killed");
+    expect(readFileSync(`${child}.terms`, "utf8").split("\n").filter(Boolean)).toHaveLength(1);
   });
 
   test("dies with a run that timed out", async () => {
