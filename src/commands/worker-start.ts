@@ -9,7 +9,6 @@ import { withoutPassword } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
 import { assertOwnStore } from "../worker/own-store.ts";
 import { isProcessAlive } from "../worker/process-info.ts";
-import { isServiceMainProcess, superviseUntilEnded } from "../worker/service-main.ts";
 import { MAX_WORKER_COUNT, startWorkers } from "../worker/supervisor.ts";
 import {
   integerOption,
@@ -97,7 +96,6 @@ export function registerWorkerStart(cli: CAC): void {
       const home = ensureHome(queuectlHome());
       // Refused here too, so that the command says why (exit 2) instead of its workers.
       assertOwnStore(options.db, home);
-      const launched: number[] = [];
       await withStore(options, async (store) => {
         const allowSharedFolder = Boolean(options.allowSharedFolder);
         if (watch !== undefined) await refuseWatchedFolder(store, String(watch), allowSharedFolder);
@@ -112,8 +110,6 @@ export function registerWorkerStart(cli: CAC): void {
           allowSharedFolder,
           dbUrl: options.db,
         });
-        launched.push(...started.workers.map((worker) => worker.pid));
-        if (started.watcher) launched.push(started.watcher.pid);
         if (options.json) {
           printJson(started);
           return;
@@ -132,10 +128,5 @@ export function registerWorkerStart(cli: CAC): void {
           ),
         );
       });
-      // systemd's main process (a unit written for the original tool): stay while they run.
-      if (isServiceMainProcess()) {
-        if (!options.json) console.log("Main process of a systemd service: staying while they run");
-        await superviseUntilEnded(launched);
-      }
     });
 }
