@@ -174,7 +174,10 @@ export function registerKill(cli: CAC): void {
           await Promise.all(ids.map((id) => store.jobGet({ id }))),
           Boolean(options.retry),
         );
-        const outcomes = await killJobs(store, ids, { retry: Boolean(options.retry), now: await store.clockNow() });
+        const outcomes = await killJobs(store, ids, {
+          retry: Boolean(options.retry),
+          now: await store.clockNow(),
+        });
         // A job whose worker is gone ends when it is rescued, after its lease: not worth waiting for.
         const requested = outcomes.flatMap((outcome) =>
           outcome.kind === "requested" && !outcome.orphaned ? [outcome] : [],
