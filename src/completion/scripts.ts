@@ -41,8 +41,24 @@ function bashFunction(model: CompletionModel): string {
   # prefix) is in the line quoted.
   local item plain="\${cur//\\\\/}"
   while IFS= read -r item; do
-    [[ "$item" == "$plain"* ]] && printf -v item '%q' "$item" && COMPREPLY+=("$item")
+    [[ "$item" == "$plain"* ]] && _queuectl_quote "$item" && COMPREPLY+=("$REPLY")
   done < <("$@" 2>/dev/null)
+}
+
+_queuectl_quote() {
+  # REPLY: $1 with a backslash before each character but letters, digits and _.,:=@/+%^-
+  # (in the C locale before each byte of a non-ASCII letter too, which the shell reads back
+  # as that byte). Character by character, unlike printf %q (which writes $'…' for such
+  # text), so a prefix of an id quotes to a prefix of its quoted form.
+  local text="$1" c i
+  REPLY=""
+  for ((i = 0; i < \${#text}; i++)); do
+    c="\${text:$i:1}"
+    case "$c" in
+      [![:alnum:]_.,:=@/+%^-]) REPLY+="\\\\$c" ;;
+      *) REPLY+="$c" ;;
+    esac
+  done
 }
 
 _queuectl_offers() {
@@ -112,9 +128,9 @@ _queuectl() {
   done
   if ((at > 0)); then
     # Offers are quoted: what is cut off is the typed part before the break, quoted alike.
-    local head="\${whole:0:$at}" quoted
-    printf -v quoted '%q' "\${head//\\\\/}"
-    COMPREPLY=("\${COMPREPLY[@]#"$quoted"}")
+    local head="\${whole:0:$at}"
+    _queuectl_quote "\${head//\\\\/}"
+    COMPREPLY=("\${COMPREPLY[@]#"$REPLY"}")
   fi
   return 0
 }`;

@@ -30,7 +30,7 @@ function bashWords(line: string): string[] {
  * called, COMPREPLY read. Like readline, an offer replaces only the text after the last `=`
  * or `:` of the word being completed.
  */
-async function complete(script: string, line: string): Promise<string[]> {
+async function complete(script: string, line: string, env: Record<string, string> = {}): Promise<string[]> {
   const bin = join(context.home.home, "bin");
   mkdirSync(bin, { recursive: true });
   writeFileSync(join(bin, "queuectl"), `#!/bin/sh\nexec bun ${CLI_PATH} "$@"\n`);
@@ -40,7 +40,8 @@ async function complete(script: string, line: string): Promise<string[]> {
   const program = [
     script,
     `COMP_LINE=${quote(line)}`,
-    `COMP_POINT=${line.length}`,
+    // readline counts the cursor in bytes.
+    `COMP_POINT=${Buffer.byteLength(line)}`,
     `COMP_WORDS=(${words.map(quote).join(" ")})`,
     `COMP_CWORD=${words.length - 1}`,
     "_queuectl",
@@ -50,7 +51,7 @@ async function complete(script: string, line: string): Promise<string[]> {
   const child = Bun.spawn(["bash", "-c", program], {
     // In the test's own folder: whatever a broken script might make or glob stays there.
     cwd: context.home.home,
-    env: { ...context.home.env, PATH: `${bin}:${process.env.PATH}` },
+    env: { ...context.home.env, PATH: `${bin}:${process.env.PATH}`, ...env },
     stdout: "pipe",
     stderr: "pipe",
   });
@@ -205,10 +206,13 @@ test("bash offers ids quoted: nothing in one is run, expanded, globbed or split,
 
   // What bash put in the line (a common prefix, quoted) still completes, and so does an id
   // with characters to quote before a `:`, after which readline replaces the text.
-  for (const id of ["run$1", "run$2", "db[1]@2026-12-01T02:00:00.000Z"])
+  for (const id of ["run$1", "run$2", "db[1]@2026-12-01T02:00:00.000Z", "é:1"])
     await enqueue(context.home, { id, command: "true" });
   expect(await typed(await complete(script, "queuectl show run\\$"))).toEqual(["run$1", "run$2"]);
   expect(await complete(script, "queuectl show db[1]@2026-12-01T02:0")).toEqual(["00:00.000Z"]);
+  // In any locale: printf %q wrote $'…' for non-ASCII text in the C locale, which cut nothing.
+  for (const LC_ALL of ["C", "C.UTF-8"])
+    expect(await complete(script, "queuectl show é:", { LC_ALL })).toEqual(["1"]);
 });
 
 test("zsh runs the same function through bashcompinit; fish gets its own complete lines", async () => {
