@@ -149,6 +149,15 @@ function signalMarked(entry: string, signal: NodeJS.Signals, signaledGroup?: num
   return pids.length;
 }
 
+/** How often a stopped job's group is looked at while its processes shut down. */
+const GROUP_POLL_MS = 50;
+
+/** Resolves once group `pid` has no process left, or at `deadline` (performance.now()). */
+async function groupEmptied(pid: number, deadline: number): Promise<void> {
+  while (performance.now() < deadline && signalGroup(pid, 0))
+    await Bun.sleep(Math.max(1, Math.min(GROUP_POLL_MS, deadline - performance.now())));
+}
+
 /** Rounds of SIGKILL for a stopped attempt's processes, while new ones keep turning up (forks). */
 const MARKED_KILL_ROUNDS = 20;
 const MARKED_KILL_PAUSE_MS = 10;
@@ -304,12 +313,14 @@ export function startRun(prepared: PreparedRun, onExit?: () => void): RunningJob
   const output = new OutputReading(pipes, child, toStdout, toStderr);
 
   let stopReason: string | null = null;
+  let stoppedAt = 0;
   let exited = false;
   let killTimer: ReturnType<typeof setTimeout> | undefined;
   const stop = (reason: string): boolean => {
     // Once the main process exited, its own exit status is the outcome, whatever comes later.
     if (stopReason !== null || exited) return false;
     stopReason = reason;
+    stoppedAt = performance.now();
     signalGroup(pid, "SIGTERM");
     signalMarked(mark.entry, "SIGTERM", pid);
     killTimer = setTimeout(() => {
@@ -349,6 +360,10 @@ export function startRun(prepared: PreparedRun, onExit?: () => void): RunningJob
       ]);
       clearTimeout(leftoverTimer);
     }
+    // A stopped job's processes have the kill grace to shut down, whether or not its main
+    // process (a shell that died of the SIGTERM, say) waited for them.
+    if (groupHadMembers && stopReason !== null)
+      await groupEmptied(pid, stoppedAt + (params.killGraceMs ?? KILL_GRACE_MS));
     if (groupHadMembers) signalGroup(pid, "SIGKILL");
     // What left the group is found by the attempt's mark, before a retry can start beside it.
     if (stopReason !== null) await killMarked(mark.entry);

@@ -131,6 +131,33 @@ describe("a process that left the job's group with setsid", () => {
     expect(readFileSync(`${child}.terms`, "utf8").split("\n").filter(Boolean)).toHaveLength(1);
   });
 
+  test("a child left in the group when a stopped job's shell exits gets the kill grace to shut down", async () => {
+    const script = join(context.home.home, "slow-stop.pl");
+    // On SIGTERM it takes 1.5 s to shut down, then says it finished.
+    writeFileSync(
+      script,
+      `my $n = "${context.home.home}/slow"; open(my $p, ">", "$n.pid"); print $p "$$\\n"; close $p;
+$SIG{TERM} = sub { select(undef, undef, undef, 1.5); open(my $f, ">", "$n.clean"); close $f; exit 0 };
+sleep 1 while 1;\n`,
+    );
+    const running = runJob({
+      jobId: "slow",
+      spec: { id: "slow", command: `perl ${script}; echo done` },
+      attempt: 1,
+      token: 1,
+      home: context.home.home,
+      timeoutMs: 60_000,
+      baseEnv: process.env,
+      reaper,
+      killGraceMs: 4_000,
+    });
+    const slow = join(context.home.home, "slow");
+    await waitFor(() => pidIn(`${slow}.pid`) > 0, { what: "the slow child to start" });
+    running.stop("killed by user");
+    await running.done;
+    expect(existsSync(`${slow}.clean`)).toBe(true);
+  });
+
   test("dies with a run that timed out", async () => {
     const escapee = escaping("timeout.pid", "sleep 300");
     const result = await run(escapee.command, 1_000).done;
