@@ -52,9 +52,12 @@ export async function missingOwners(
   const candidates = [...owners]
     .filter((owner): owner is string => owner !== null && !isOwnedBy({ owner: null, source: owner }, root))
     .map((owner) => ({ owner, onDisk: presenceOnDisk(owner) }));
-  // The folder records are read only when some owner is not on this disk: rarely.
-  const folders = candidates.some((entry) => entry.onDisk === "absent") ? await store.folderList() : [];
-  const check: LivenessCheck = { now: await store.clockNow(), host: hostName(), isProcessAlive };
+  // The folder records (and the store's clock they are judged on) are read only when some
+  // owner is not on this disk: rarely. Without records no watcher's age is looked at.
+  const [folders, now] = candidates.some((entry) => entry.onDisk === "absent")
+    ? await Promise.all([store.folderList(), store.clockNow()])
+    : [[], 0];
+  const check: LivenessCheck = { now, host: hostName(), isProcessAlive };
   const missing = new Set<string>();
   for (const { owner, onDisk } of candidates) {
     if (ownerGone(onDisk, stillKept(owner, folders, check))) missing.add(owner);

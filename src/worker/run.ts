@@ -137,15 +137,13 @@ function signalMarked(entry: string, signal: NodeJS.Signals, signaledGroup?: num
       // Exited meanwhile.
     }
   };
-  for (const pid of pids) {
-    if (processGroupOf(pid) !== pid || groups.has(pid)) continue;
+  const marked = pids.map((pid) => ({ pid, group: processGroupOf(pid) }));
+  for (const { pid, group } of marked) {
+    if (group !== pid || groups.has(pid)) continue;
     groups.add(pid);
     send(-pid);
   }
-  for (const pid of pids) {
-    const group = processGroupOf(pid);
-    if (group === null || !groups.has(group)) send(pid);
-  }
+  for (const { pid, group } of marked) if (group === null || !groups.has(group)) send(pid);
   return pids.length;
 }
 
