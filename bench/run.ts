@@ -7,7 +7,6 @@
  * Rows 1, 5, 6 and 10 also run on PostgreSQL when QUEUECTL_TEST_PG_URL is set.
  */
 
-import { cpus, totalmem } from "node:os";
 import { resolve } from "node:path";
 import { benchBulkMemory } from "./bulk-memory.ts";
 import { benchClaim } from "./claim.ts";
@@ -16,6 +15,7 @@ import { benchEndToEnd } from "./end-to-end.ts";
 import { benchBulkEnqueue, benchEnqueueLatency } from "./enqueue.ts";
 import type { BenchContext, BenchRow } from "./harness.ts";
 import { benchStartLatency } from "./latency.ts";
+import { describeMachine } from "./machine.ts";
 import { benchMemory } from "./memory.ts";
 import { pgBaseUrl } from "./postgres.ts";
 import { benchSync } from "./sync.ts";
@@ -134,9 +134,10 @@ async function main(): Promise<void> {
     rows.push(...medianRuns(results).filter((row) => !only || only.has(row.row)));
   }
   rows.sort((a, b) => a.row - b.row);
-  const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Bun ${Bun.version}, ${process.platform}`;
+  const machine = describeMachine();
   const text = table(rows);
   console.log(text);
+  console.log(`\nMachine: ${machine}`);
   if (quick || only) {
     console.log("\n(--quick or --only: bench/RESULTS.md left unchanged)");
     return;
