@@ -17,6 +17,7 @@ import { encodingOf } from "../core/text-lines.ts";
 import { documentValue, YamlAliasError } from "../core/yaml-aliases.ts";
 import { firstLine, invalidYamlMessage, readYaml } from "../core/yaml-text.ts";
 import { MAX_JOBFILE_BYTES } from "./parse.ts";
+import { unreachableFolder } from "./scan.ts";
 
 export const SETTINGS_FILE = ".queuectl.yaml";
 // A namespace is named like a queue, so the two cannot drift apart.
@@ -43,12 +44,15 @@ function invalid(path: string, message: string): UserError {
 export async function readFolderSettings(root: string): Promise<FolderSettings> {
   const path = join(root, SETTINGS_FILE);
   let text: string;
+  // A stat refused is the folder's doing (it may not be searched), a read refused the file's.
+  let reading = false;
   try {
     // A named pipe would block the read until something writes to it, a device never end.
     const stats = await stat(path);
     if (stats.isDirectory()) throw invalid(path, "is a folder, not a file");
     if (!stats.isFile()) throw invalid(path, "is not a regular file (a named pipe, a device or a socket)");
     if (stats.size > MAX_JOBFILE_BYTES) throw invalid(path, `is larger than ${MAX_JOBFILE_BYTES / 1024} KiB`);
+    reading = true;
     const bytes = await readFile(path);
     // As jobfiles are read (read.ts): a byte-order mark picks UTF-16.
     const encoding = encodingOf(bytes);
@@ -69,6 +73,10 @@ export async function readFolderSettings(root: string): Promise<FolderSettings> 
         `the jobs folder ${root} does not exist`,
         "nothing was applied; sync it again once it is back",
       );
+    }
+    if (code === "EACCES" || code === "EPERM") {
+      if (!reading) throw unreachableFolder(root, error);
+      throw new UserError(`${path}: cannot be read (${code})`, "check its permissions; nothing was applied");
     }
     throw invalid(path, `cannot be read (${code ?? "error"})`);
   }

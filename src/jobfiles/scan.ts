@@ -56,8 +56,12 @@ export function isJobfileName(name: string): boolean {
   return !isIgnoredName(name) && JOBFILE_EXTENSION.test(name);
 }
 
-/** A missing or unreadable jobs folder: an error, never an empty folder. */
-function unreachableFolder(dir: string, error: unknown): UserError {
+/**
+ * A missing or unreadable jobs folder: an error, never an empty folder. A folder the user
+ * may not read is bad input as much as a missing one (exit 2, as for an unreadable
+ * jobfile); only a failure of the system itself (EIO, EMFILE) exits 1.
+ */
+export function unreachableFolder(dir: string, error: unknown): UserError {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === "ENOENT" || code === "ENOTDIR") {
     return new UserError(
@@ -65,6 +69,8 @@ function unreachableFolder(dir: string, error: unknown): UserError {
       "check the path, or create the folder; if its last jobfile was removed (git drops an empty folder), create it empty and the next sync cancels their jobs",
     );
   }
+  if (code === "EACCES" || code === "EPERM")
+    return new UserError(`cannot read the jobs folder ${dir} (${code})`, "check its permissions");
   return runtimeError(
     `cannot read the jobs folder ${dir} (${code ?? (error as Error).message})`,
     "check its permissions",

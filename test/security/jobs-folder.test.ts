@@ -20,6 +20,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
+import { cliAsNobody, nobodyCanRunTheCli } from "../faults/helpers.ts";
 import { type CliResult, runCli, type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
 import { startCli } from "../jobfiles/helpers.ts";
 
@@ -255,5 +256,45 @@ describe("symlinks in a jobs folder", () => {
     );
     expect(result.stdout).not.toContain("missing");
     expect(await ids()).toEqual(["fine"]);
+  });
+});
+
+describe.skipIf(!nobodyCanRunTheCli())("a jobs folder its user may not read (run as nobody)", () => {
+  test("sync and watch refuse it, or its settings file, as bad input: one line, exit 2, nothing queued", async () => {
+    write(join(dir, "job.yaml"), "command: echo hi\n");
+    // Everything is nobody's, as if nobody had made it; only the folder's mode shuts it out.
+    chownSync(home.home, 65534, 65534);
+    chownSync(dir, 65534, 65534);
+    chownSync(join(dir, "job.yaml"), 65534, 65534);
+    chmodSync(dir, 0o000);
+    const asNobody = cliAsNobody(home.env);
+    try {
+      for (const command of ["sync", "watch"]) {
+        const result = asNobody(command, dir);
+        expect(result.exitCode).toBe(2);
+        expect(result.stderr.trimEnd().split("\n")).toEqual([
+          `error: cannot read the jobs folder ${dir} (EACCES) — check its permissions`,
+        ]);
+      }
+      // Searchable but not readable: the folder's listing is what is refused.
+      chmodSync(dir, 0o100);
+      expect(asNobody("sync", dir)).toMatchObject({
+        exitCode: 2,
+        stderr: `error: cannot read the jobs folder ${dir} (EACCES) — check its permissions\n`,
+      });
+      // Its settings file unreadable: the file is named, with the fix that fits.
+      chmodSync(dir, 0o700);
+      const settings = join(dir, ".queuectl.yaml");
+      write(settings, "namespace: team\n");
+      chownSync(settings, 65534, 65534);
+      chmodSync(settings, 0o000);
+      expect(asNobody("sync", dir)).toMatchObject({
+        exitCode: 2,
+        stderr: `error: ${settings}: cannot be read (EACCES) — check its permissions; nothing was applied\n`,
+      });
+      expect(asNobody("list", "--json").stdout.trim()).toBe("[]");
+    } finally {
+      chmodSync(dir, 0o700);
+    }
   });
 });
