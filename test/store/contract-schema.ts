@@ -44,7 +44,28 @@ export function schemaContract(withStore: WithStore, backend: StoreBackend): voi
     const opening = foreign.open();
     await expect(opening).rejects.toBeInstanceOf(UserError);
     await expect(opening).rejects.toThrow(/not a queuectl/);
+    // Bad input, as a --db naming a file that is no database at all.
+    expect(((await opening.catch((e: UserError) => e)) as UserError).exitCode).toBe(2);
     await foreign.exec("INSERT INTO customers (id, name) VALUES (1, 'still here')");
     await expect(foreign.exec("SELECT version FROM schema_migrations")).rejects.toThrow();
+  });
+
+  test("another tool's schema_migrations (Rails) is refused as not a queue, never read as a newer one", async () => {
+    const rails = await backend.create();
+    await rails.exec("CREATE TABLE schema_migrations (version VARCHAR(255) PRIMARY KEY)");
+    await rails.exec("INSERT INTO schema_migrations (version) VALUES ('20240101000000')");
+    await rails.exec("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)");
+    const opening = rails.open();
+    await expect(opening).rejects.toThrow(/not a queuectl/);
+    expect(((await opening.catch((e: UserError) => e)) as UserError).exitCode).toBe(2);
+    // Left as it was: no queue table was added beside theirs.
+    await expect(rails.exec("SELECT id FROM jobs")).rejects.toThrow();
+    // golang-migrate's table has a version too, and a small one.
+    const migrate = await backend.create();
+    await migrate.exec(
+      "CREATE TABLE schema_migrations (version BIGINT NOT NULL PRIMARY KEY, dirty BOOLEAN NOT NULL)",
+    );
+    await migrate.exec("INSERT INTO schema_migrations (version, dirty) VALUES (10, false)");
+    await expect(migrate.open()).rejects.toThrow(/not a queuectl/);
   });
 }

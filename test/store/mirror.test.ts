@@ -25,9 +25,13 @@ const BACKEND_ONLY: Record<string, string> = {
   "postgres/schema-version.ts quotedSchema":
     "a schema's name is written into SQL text; a SQLite store has one schema, named by no one",
   "postgres/schema-version.ts migrationsTableIsOurs":
-    "a PostgreSQL schema may be an application's, with a schema_migrations of another tool; a SQLite file named as the store is checked by its header",
+    "PostgreSQL reads a schema_migrations' columns from its catalog on their own; SQLite's readSchema reads them with the file's other tables in one query",
   "postgres/schema-version.ts notQueueSchema":
-    "as migrationsTableIsOurs: only a PostgreSQL schema can be an application's",
+    "the refusal worded for a schema (SQLite's notQueueDatabase: for a file)",
+  "sqlite/schema-version.ts readSchema":
+    "what a file holds, read before its journal mode is set: a SQLite open writes to the file before it migrates, a PostgreSQL one only inside the migration",
+  "sqlite/schema-version.ts notQueueDatabase":
+    "the refusal worded for a file (PostgreSQL's notQueueSchema: for a schema)",
   "postgres/dependencies.ts lockDependenciesExclusive": "SQLite's single writer already serializes writers",
   "postgres/dependencies.ts lockDependenciesShared": "SQLite's single writer already serializes writers",
   "postgres/connection.ts pgText": "PostgreSQL text cannot hold NUL; SQLite stores it as it is",

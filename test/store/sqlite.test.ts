@@ -2,7 +2,7 @@
 
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UserError } from "../../src/core/errors.ts";
@@ -175,6 +175,38 @@ describe("a SQLite file replaced while open", () => {
         expect(reopened.database.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
       } finally {
         await reopened.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("another program's SQLite database named as the store", () => {
+  test("is refused before anything is written: same bytes, still in its own journal mode", () => {
+    const dir = mkdtempSync(join(tmpdir(), "queuectl-foreign-"));
+    try {
+      for (const [name, statements] of [
+        ["plain.db", ["CREATE TABLE users (name TEXT)"]],
+        [
+          "rails.db",
+          [
+            "CREATE TABLE schema_migrations (version VARCHAR PRIMARY KEY)",
+            "INSERT INTO schema_migrations VALUES ('20240101000000')",
+          ],
+        ],
+      ] as const) {
+        const path = join(dir, name);
+        const db = new Database(path);
+        for (const statement of statements) db.run(statement);
+        db.close();
+        const before = readFileSync(path);
+        expect(() => new SqliteStore(path)).toThrow(/is an SQLite database, but not a queuectl one/);
+        expect(readFileSync(path).equals(before)).toBe(true);
+        expect(readdirSync(dir).filter((file) => file.startsWith(name))).toEqual([name]);
+        const after = new Database(path);
+        expect(after.query("PRAGMA journal_mode").get()).toEqual({ journal_mode: "delete" });
+        after.close();
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -8,6 +8,7 @@
 
 import type { SQL } from "bun";
 import { UserError } from "../../core/errors.ts";
+import { isOurMigrationsTable } from "../migrations-table.ts";
 
 export const POSTGRES_SCHEMA_VERSION = 10;
 
@@ -20,14 +21,9 @@ export function quotedSchema(schema: string): string {
   return `"${schema.replaceAll('"', '""')}"`;
 }
 
-/** The columns of queuectl's schema_migrations, by name. */
-const OUR_MIGRATION_COLUMNS = "applied_at,name,version";
-
 /**
- * Whether the schema's `schema_migrations` is queuectl's, by its columns: Rails, Ecto,
- * golang-migrate and dbmate keep a table of that name too, and reading theirs as ours would
- * mistake an application's schema for a queue (or its version for ours). Null when there is
- * no such table. pg_attribute, not information_schema, which lists only what this role may use.
+ * Whether the schema's `schema_migrations` is queuectl's (migrations-table.ts). Null when
+ * there is no such table. pg_attribute, not information_schema, which lists only what this role may use.
  */
 export async function migrationsTableIsOurs(sql: SQL, schema: string): Promise<boolean | null> {
   const table = `${quotedSchema(schema)}.schema_migrations`;
@@ -36,7 +32,7 @@ export async function migrationsTableIsOurs(sql: SQL, schema: string): Promise<b
            (SELECT string_agg(a.attname::text, ',' ORDER BY a.attname) FROM pg_attribute a
             WHERE a.attrelid = to_regclass(${table}) AND a.attnum > 0 AND NOT a.attisdropped) AS columns`;
   if (!found?.present) return null;
-  return found.columns === OUR_MIGRATION_COLUMNS;
+  return isOurMigrationsTable(String(found.columns ?? "").split(","));
 }
 
 /** An application's schema named as the queue's: refused, never migrated over. */

@@ -19,7 +19,7 @@ import {
 } from "node:fs";
 import { dirname } from "node:path";
 import { runtimeError, StoreGoneError, UserError } from "../../core/errors.ts";
-import { quickSchemaVersion, SQLITE_SCHEMA_VERSION } from "./schema-version.ts";
+import { notQueueDatabase, readSchema, SQLITE_SCHEMA_VERSION } from "./schema-version.ts";
 import type { WalCheckpointer } from "./wal-checkpointer.ts";
 import { enableWal } from "./wal-mode.ts";
 
@@ -137,11 +137,15 @@ function openReadWrite(path: string, options: SqliteOptions): Database {
   try {
     const busyTimeoutMs = options.busyTimeoutMs ?? defaultBusyTimeoutMs();
     db.run(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+    // Read before anything is written: a mistyped --db naming another program's database is
+    // refused as it was, not turned to WAL mode first.
+    const found = readSchema(db);
+    if (found.kind === "foreign") throw notQueueDatabase(path, found.reason);
     enableWal(db, busyTimeoutMs);
     db.run(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`);
     db.run("PRAGMA foreign_keys = ON");
     db.run(`PRAGMA cache_size = -${CACHE_KIB}`);
-    if (quickSchemaVersion(db) !== SQLITE_SCHEMA_VERSION) {
+    if (found.kind === "empty" || found.version !== SQLITE_SCHEMA_VERSION) {
       // Loaded here, not at the top: see schema-version.ts.
       const { migrateSchema } = require("./migrations.ts") as typeof import("./migrations.ts");
       migrateSchema(db, path);
@@ -210,12 +214,9 @@ function openReadOnly(path: string, options: SqliteOptions): Database {
 
 /** A read-only file cannot be migrated; reading it with other tables than expected would mislead. */
 function assertCurrentSchema(db: Database, location: string): void {
-  const table = db
-    .query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
-    .get();
-  const found = table
-    ? ((db.query("SELECT MAX(version) AS v FROM schema_migrations").get() as { v: number | null }).v ?? 0)
-    : 0;
+  const schema = readSchema(db);
+  if (schema.kind === "foreign") throw notQueueDatabase(location, schema.reason);
+  const found = schema.kind === "queue" ? schema.version : 0;
   if (found === SQLITE_SCHEMA_VERSION) return;
   throw runtimeError(
     `the database ${location} is read-only and has schema version ${found}, not the ${SQLITE_SCHEMA_VERSION} this queuectl reads`,

@@ -5,7 +5,6 @@
  */
 
 import type { Database } from "bun:sqlite";
-import { runtimeError } from "../../core/errors.ts";
 import { inVersionOrder, type MigrationTarget, migrate, schemaVersion } from "../migrate.ts";
 import { migration as m0001 } from "./migrations/0001-jobs-attempts-config-workers.ts";
 import { migration as m0002 } from "./migrations/0002-dependencies-named-queues-schedules.ts";
@@ -17,7 +16,7 @@ import { migration as m0007 } from "./migrations/0007-webhook-notifications.ts";
 import { migration as m0008 } from "./migrations/0008-resource-limits.ts";
 import { migration as m0009 } from "./migrations/0009-fewer-job-indexes.ts";
 import { migration as m0010 } from "./migrations/0010-claim-index-by-queue.ts";
-import { quickSchemaVersion, SQLITE_SCHEMA_VERSION } from "./schema-version.ts";
+import { notQueueDatabase, quickSchemaVersion, readSchema, SQLITE_SCHEMA_VERSION } from "./schema-version.ts";
 
 export const SQLITE_MIGRATIONS = inVersionOrder(
   m0001,
@@ -47,15 +46,8 @@ function recordedVersion(db: Database): number {
 }
 
 function prepare(db: Database, location: string): number {
-  const tables = db
-    .query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-    .all() as { name: string }[];
-  if (tables.length > 0 && !tables.some((table) => table.name === "schema_migrations")) {
-    throw runtimeError(
-      `${location} is an SQLite database, but not a queuectl one (it has tables and no schema_migrations)`,
-      "point QUEUECTL_DB or --db at a new file, or at a queuectl database",
-    );
-  }
+  const found = readSchema(db);
+  if (found.kind === "foreign") throw notQueueDatabase(location, found.reason);
   db.run(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
   return recordedVersion(db);

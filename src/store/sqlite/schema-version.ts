@@ -7,6 +7,8 @@
  */
 
 import type { Database } from "bun:sqlite";
+import { UserError } from "../../core/errors.ts";
+import { FOREIGN_MIGRATIONS_TABLE, isOurMigrationsTable } from "../migrations-table.ts";
 
 export const SQLITE_SCHEMA_VERSION = 10;
 
@@ -20,4 +22,40 @@ export function quickSchemaVersion(db: Database): number | null {
   } catch {
     return null;
   }
+}
+
+/** What a database file holds, read before anything is written to it. */
+export type FoundSchema =
+  | { kind: "queue"; version: number }
+  | { kind: "empty" }
+  | { kind: "foreign"; reason: string };
+
+/**
+ * Reads what the file holds without writing to it: opening must leave another program's
+ * database (a mistyped `--db`) exactly as it was, journal mode included. A file that is no
+ * SQLite database at all throws SQLite's own error here.
+ */
+export function readSchema(db: Database): FoundSchema {
+  const facts = db
+    .query(
+      `SELECT (SELECT group_concat(name, ',') FROM pragma_table_info('schema_migrations')) AS columns,
+              (SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%') AS tables`,
+    )
+    .get() as { columns: string | null; tables: number };
+  if (facts.columns === null) {
+    return facts.tables === 0
+      ? { kind: "empty" }
+      : { kind: "foreign", reason: "it has tables and no schema_migrations" };
+  }
+  if (!isOurMigrationsTable(facts.columns.split(",")))
+    return { kind: "foreign", reason: FOREIGN_MIGRATIONS_TABLE };
+  return { kind: "queue", version: quickSchemaVersion(db) ?? 0 };
+}
+
+/** A database that belongs to another program: bad input, like a file that is no database. */
+export function notQueueDatabase(location: string, reason: string): UserError {
+  return new UserError(
+    `${location} is an SQLite database, but not a queuectl one (${reason})`,
+    "point QUEUECTL_DB or --db at a new file, or at a queuectl database; it was left as it was",
+  );
 }
