@@ -81,3 +81,29 @@ export function scheduleClaimError(id: string, claim: ScheduleClaim): UserError 
   const { message, why } = describeScheduleClaim(id, claim);
   return new UserError(`job ${message}`, `choose another id (${why}); nothing was enqueued`);
 }
+
+/**
+ * The claim an imported job's id meets from the schedules the store had before the import:
+ * an id of the form `<schedule id>@<instant>` of one of them is that schedule's, unless the
+ * job is that very occurrence (its `schedule_id` names the schedule). A schedule the same
+ * input brings claims nothing: the input restores a store as it was, where such a job may
+ * have come first. A job whose id is a schedule's own is refused by the insert itself, as a
+ * taken id.
+ */
+export function importedJobClaim(
+  job: { id: string; schedule_id: string | null },
+  isScheduleBefore: (id: string) => boolean,
+): ScheduleClaim | null {
+  const claim = scheduleClaim(job.id, isScheduleBefore);
+  if (claim === null || claim.kind === "schedule") return null;
+  return claim.scheduleId === job.schedule_id ? null : claim;
+}
+
+/** What `import` answers for such a job; with `--merge` it is skipped instead. */
+export function importClaimError(id: string, claim: ScheduleClaim): UserError {
+  const { message, why } = describeScheduleClaim(id, claim);
+  return new UserError(
+    `job ${message} in the target store`,
+    `${why}; nothing was imported; use --merge to skip such jobs, or remove that job from the input`,
+  );
+}

@@ -211,46 +211,6 @@ export function transferContract(withStore: WithStore): void {
   );
 
   test(
-    "an id is a job's or a schedule's: import refuses, and --merge skips, one the store has as the other",
-    withStore(async ({ store }) => {
-      const spec = { id: "pend", command: "echo s", schedule: "0 4 * * *" };
-      await store.scheduleUpsert({ id: "pend", spec, revision: "r", source: null, nextAt: T0 + 10, now: T0 });
-      await store.jobInsertMany({ jobs: [newJob("sch")], now: T0 });
-      const schedule = (id: string) => ({
-        id,
-        spec: { ...spec, id },
-        revision: "r",
-        source: null,
-        next_at: T0 + 10,
-        last_at: null,
-        created_at: T0,
-        updated_at: T0,
-      });
-      const settings = (id: string) => ({ config: {}, queues: [], schedules: [schedule(id)] });
-      await expect(store.jobImportMany({ jobs: [record("pend")] })).rejects.toThrow(
-        'job id "pend" already exists',
-      );
-      await expect(store.jobImportMany({ jobs: [], settings: settings("sch") })).rejects.toThrow(
-        'schedule id "sch" already exists',
-      );
-      const merged = await store.jobImportMany({
-        jobs: [record("pend"), record("new")],
-        settings: settings("sch"),
-        merge: true,
-      });
-      expect([
-        merged.jobsImported,
-        merged.jobsSkipped,
-        merged.schedulesImported,
-        merged.schedulesSkipped,
-      ]).toEqual([1, 1, 0, 1]);
-      expect((await store.jobGet({ id: "pend" })) ?? null).toBeNull();
-      expect((await store.scheduleGet({ id: "sch" })) ?? null).toBeNull();
-      expect((await store.jobGet({ id: "new" }))?.state).toBe("pending");
-    }),
-  );
-
-  test(
     "an imported job's completed revisions get their dates back from its attempts, for sync to show",
     withStore(async ({ store }) => {
       const attempt = (token: number, revision: string, exitCode: number, finishedAt: number) => ({

@@ -28,6 +28,7 @@ import { scheduleContract } from "./contract-schedules.ts";
 import { schemaContract } from "./contract-schema.ts";
 import { streamsContract } from "./contract-streams.ts";
 import { settingsTransferContract, transferContract } from "./contract-transfer.ts";
+import { transferIdsContract } from "./contract-transfer-ids.ts";
 import { workersContract } from "./contract-workers.ts";
 
 export type { StoreBackend, StoreLocation } from "./contract-helpers.ts";
@@ -96,6 +97,7 @@ export function storeContract(backend: StoreBackend, part?: ContractPart): void 
       jobfileMemoryContract(withStore);
       jobfileUpgradeContract(backend);
       transferContract(withStore);
+      transferIdsContract(withStore);
       streamsContract(withStore);
       historyContract(withStore);
       settingsTransferContract(withStore);

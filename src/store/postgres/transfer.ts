@@ -6,6 +6,7 @@
 
 import type { SQL } from "bun";
 import { importWaits, waitsOnImport } from "../../core/import-waits.ts";
+import { importClaimError, importedJobClaim } from "../../core/occurrence-id.ts";
 import type { CompletedRevisionOf } from "../../core/reconcile.ts";
 import { lastToken } from "../columns.ts";
 import { firstRejected, importDuplicateError, scheduleDuplicateError } from "../errors.ts";
@@ -238,13 +239,21 @@ export async function importJobStream(
   let schedulesSeen = 0;
   let schedulesSkipped = 0;
   const written = { config: new Set<string>(), queues: new Set<string>() };
+  // The store's schedules before this input's: theirs are the occurrence ids (importedJobClaim).
+  const schedulesBefore = new Set(
+    ((await tx`SELECT id FROM schedules`) as { id: string }[]).map((row) => row.id),
+  );
   for await (const { jobs, settings } of params.batches) {
     if (settings) {
       schedulesSkipped += await importSettings(tx, settings, merge, written);
       schedulesSeen += settings.schedules.length;
     }
     for (let start = 0; start < jobs.length; start += INSERT_BATCH) {
-      const lines = jobs.slice(start, start + INSERT_BATCH);
+      const lines = jobs.slice(start, start + INSERT_BATCH).filter((job) => {
+        const claim = importedJobClaim(job, (id) => schedulesBefore.has(id));
+        if (claim && !merge) throw importClaimError(job.id, claim);
+        return claim === null;
+      });
       const slice = merge ? lastLineOfEachId(lines) : lines;
       const inserted = await importBatch(tx, slice, merge);
       jobsImported += inserted.length;

@@ -6,6 +6,7 @@
 
 import type { Database } from "bun:sqlite";
 import { importWaits, waitsOnImport } from "../../core/import-waits.ts";
+import { importClaimError, importedJobClaim } from "../../core/occurrence-id.ts";
 import type { CompletedRevisionOf } from "../../core/reconcile.ts";
 import { lastToken } from "../columns.ts";
 import { importDuplicateError, scheduleDuplicateError } from "../errors.ts";
@@ -182,6 +183,8 @@ class JobImporter {
   private readonly seqBefore: number;
   /** Imported jobs that have yet to run, by id, with what they wait for (import-waits.ts). */
   private readonly waiting = new Map<string, string[]>();
+  /** The store's schedules before this input's: theirs are the occurrence ids (importedJobClaim). */
+  private readonly schedulesBefore: Set<string>;
   private readonly insert;
   private readonly completed;
   private readonly attempt;
@@ -191,6 +194,9 @@ class JobImporter {
     private readonly merge: boolean,
   ) {
     this.seqBefore = Number((db.query("SELECT COALESCE(MAX(seq), 0) AS seq FROM jobs").get() as Row).seq);
+    this.schedulesBefore = new Set(
+      (db.query("SELECT id FROM schedules").all() as { id: string }[]).map((row) => row.id),
+    );
     this.insert = db.query(`
       INSERT INTO jobs (id, spec, revision, state, attempts, max_retries, priority, queue, tags, created_at,
                         updated_at, next_run_at, started_at, finished_at, exit_code, last_error, source, declared,
@@ -219,6 +225,11 @@ class JobImporter {
 
   private addJob(job: JobRecord): void {
     this.jobsSeen++;
+    const claim = importedJobClaim(job, (id) => this.schedulesBefore.has(id));
+    if (claim) {
+      if (!this.merge) throw importClaimError(job.id, claim);
+      return;
+    }
     let changes = this.insertRow(job);
     // With --merge, the store's own job wins, but of two lines of this input (an archive a job
     // was appended to twice), the later one does, as `show --archive` reads an archive.
