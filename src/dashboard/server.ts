@@ -88,9 +88,12 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     if (segments === null) return problem(400, "malformed path", "percent-encode job ids");
     const matches = matchRoutes(segments);
     if (matches.length === 0) return problem(404, `nothing at ${url.pathname}`, "see GET /api/openapi.json");
-    const match = matches.find((candidate) => candidate.route.method === request.method);
+    // HEAD is GET without the body, as HTTP asks of every server that answers GET.
+    const head = request.method === "HEAD";
+    const match = matches.find((candidate) => candidate.route.method === (head ? "GET" : request.method));
     if (!match) {
-      const allowed = matches.map((candidate) => candidate.route.method).join(", ");
+      const methods = matches.map((candidate) => candidate.route.method);
+      const allowed = methods.flatMap((method) => (method === "GET" ? ["GET", "HEAD"] : [method])).join(", ");
       const response = problem(405, `${request.method} is not allowed here`, `use ${allowed}`);
       response.headers.set("allow", allowed);
       return response;
@@ -104,7 +107,10 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     const response = await route.handle({ request, url, params, server, deps });
     // The dashboard's own writes do not move SQLite's change marker for its connection.
     if (route.kind === "write") feed.poke();
-    return response;
+    if (!head) return response;
+    // A stream (the event feed) is ended at once rather than left to run for no reader.
+    await response.body?.cancel();
+    return new Response(null, { status: response.status, headers: response.headers });
   };
 
   // `localhost` is bound as 127.0.0.1 and printed so: a browser may try ::1 first for the

@@ -329,4 +329,17 @@ describe("actions", () => {
     expect(response.status).toBe(405);
     expect(response.headers.get("allow")).toBe("POST");
   });
+
+  test("HEAD answers as GET does, without the body, and only with the token", async () => {
+    const headers = dashboard.auth;
+    for (const path of ["/api/status", "/api/jobs?state=completed", "/metrics", "/api/events"]) {
+      const response = await fetch(`${dashboard.origin}${path}`, { method: "HEAD", headers });
+      expect([path, response.status]).toEqual([path, 200]);
+      expect(await response.text()).toBe("");
+      const refused = await fetch(`${dashboard.origin}${path}`, { method: "HEAD" });
+      expect([path, refused.status]).toEqual([path, 401]);
+    }
+    const wrong = await fetch(`${dashboard.origin}/api/status`, { method: "PUT", headers });
+    expect([wrong.status, wrong.headers.get("allow")]).toEqual([405, "GET, HEAD"]);
+  });
 });
