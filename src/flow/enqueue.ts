@@ -144,7 +144,8 @@ export async function assertSchedulesNew(store: Store, scheduled: PreparedJob[])
   }
   for (const job of scheduled) {
     const { id } = job.spec;
-    if (stored.has(id) || (await store.jobGet({ id }))) {
+    if (stored.has(id)) throw scheduleClaimError(id, { kind: "schedule", scheduleId: id });
+    if (await store.jobGet({ id })) {
       throw new UserError(`job id "${id}" already exists`, "choose another id; nothing was enqueued");
     }
     const claim = scheduleClaim(id, (other) => other !== id && (stored.has(other) || inInput.has(other)));

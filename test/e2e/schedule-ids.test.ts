@@ -63,6 +63,11 @@ describe("ids a schedule claims, through the CLI", () => {
       await cli("enqueue", '{"id":"s","command":"echo adhoc"}'),
       'job id "s" is already used by a schedule',
     );
+    // A schedule of that id too: it is a schedule that has it, not a job.
+    refused(
+      await cli("enqueue", '{"id":"s","command":"echo adhoc","schedule":"0 5 * * *"}'),
+      'job id "s" is already used by a schedule',
+    );
     succeeded(await cli("sync", jobs));
   });
 });
