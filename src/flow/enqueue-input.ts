@@ -20,8 +20,8 @@ export type Input = (
 
 /**
  * NDJSON streams; JSON and YAML are parsed whole. Without a format, the input is NDJSON when
- * its first line is a whole JSON object and another line follows (what whole-input detection
- * concludes too: such a text cannot parse as one JSON document).
+ * its first line is a whole JSON object and another line of JSON follows (such a text cannot
+ * parse as one JSON document).
  */
 export async function readInput(path: string, format: InputFormat | undefined): Promise<Input> {
   const name = path === "-" ? "stdin" : path;
@@ -43,7 +43,9 @@ export async function readInput(path: string, format: InputFormat | undefined): 
       format === undefined &&
       filled.length >= 2 &&
       isJsonObjectLine(filled[0] ?? "") &&
-      filled[1]?.trim().startsWith("{")
+      // A line of JSON after it, object or not, makes NDJSON (a list there is refused as the
+      // line it is); anything else (`---`) may still make YAML of the whole.
+      /^[{[]/.test(filled[1]?.trim() ?? "")
     ) {
       return streamed;
     }

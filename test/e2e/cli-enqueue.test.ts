@@ -241,6 +241,14 @@ describe("enqueue -f", () => {
     );
     expectOk(await cli(["enqueue", "-f", "-"], "id: yaml\ncommand: echo\n"));
     expect((await list()).map((j) => j.id)).toEqual(["json", "nd1", "nd2", "yaml"]);
+    // A whole object and then a list is NDJSON with a bad second line, two lines as three.
+    for (const before of [[], [job("x1")]]) {
+      const lines = [job("x0"), ...before, [job("x2")]].map((item) => JSON.stringify(item));
+      expectUserError(
+        await cli(["enqueue", "-f", "-"], `${lines.join("\n")}\n`),
+        `stdin, line ${lines.length}: a job must be a JSON object`,
+      );
+    }
   });
 
   test("--format overrides the extension", async () => {
