@@ -53,10 +53,13 @@ function integerRule(min: number, max: number) {
   };
 }
 
+/** Decimal numbers only, as every number option takes them: `0x5` or `1e1` are refused, not read. */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)$/;
+
 function numberRule(min: number, max: number) {
   return (text: string, key: string): string => {
     const value = Number(text.trim());
-    if (text.trim() === "" || !Number.isFinite(value) || value < min || value > max) {
+    if (!DECIMAL.test(text.trim()) || value < min || value > max) {
       throw new UserError(
         `${key} must be a number from ${min} to ${max}, got "${text}"`,
         `e.g. config set ${key} 2`,

@@ -72,6 +72,9 @@ describe("config values", () => {
     ["backoff-base", "0"],
     ["backoff-base", "Infinity"],
     ["backoff-base", ""],
+    // As every number option: decimals only.
+    ["backoff-base", "0x5"],
+    ["backoff-base", "1e1"],
     ["backoff-max", "soon"],
     ["poll-interval", "0"],
     ["job-timeout", "-5m"],
