@@ -9,7 +9,7 @@
  * job can share one store. Changing it gives every job of the folder a new id.
  */
 
-import { readFile, stat } from "node:fs/promises";
+import { readFile, realpath, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { nearestName, UserError } from "../core/errors.ts";
 import { QUEUE_NAME_PATTERN } from "../core/spec-fields.ts";
@@ -17,7 +17,7 @@ import { encodingOf } from "../core/text-lines.ts";
 import { documentValue, YamlAliasError } from "../core/yaml-aliases.ts";
 import { firstLine, invalidYamlMessage, readYaml } from "../core/yaml-text.ts";
 import { MAX_JOBFILE_BYTES } from "./parse.ts";
-import { unreachableFolder } from "./scan.ts";
+import { isInside, unreachableFolder } from "./scan.ts";
 
 export const SETTINGS_FILE = ".queuectl.yaml";
 // A namespace is named like a queue, so the two cannot drift apart.
@@ -52,6 +52,13 @@ export async function readFolderSettings(root: string): Promise<FolderSettings> 
     if (stats.isDirectory()) throw invalid(path, "is a folder, not a file");
     if (!stats.isFile()) throw invalid(path, "is not a regular file (a named pipe, a device or a socket)");
     if (stats.size > MAX_JOBFILE_BYTES) throw invalid(path, `is larger than ${MAX_JOBFILE_BYTES / 1024} KiB`);
+    // As a jobfile: a link is followed only while it stays inside the folder.
+    if (!isInside(await realpath(root), await realpath(path))) {
+      throw new UserError(
+        `${path}: is a symlink that leads outside the jobs folder, so it is not followed`,
+        "copy the file into the folder instead; nothing was applied",
+      );
+    }
     reading = true;
     const bytes = await readFile(path);
     // As jobfiles are read (read.ts): a byte-order mark picks UTF-16.

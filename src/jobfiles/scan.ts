@@ -142,7 +142,7 @@ function toRel(root: string, path: string): string {
   return relative(root, path).split(sep).join("/");
 }
 
-function isInside(root: string, path: string): boolean {
+export function isInside(root: string, path: string): boolean {
   return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
 }
 

@@ -97,4 +97,24 @@ describe("readFolderSettings", () => {
       `${path}: is larger than 1024 KiB`,
     );
   });
+
+  test("a link is followed inside the folder and refused, unread, when it leads outside", async () => {
+    const path = join(dir, SETTINGS_FILE);
+    writeFileSync(join(dir, "settings.txt"), "namespace: inside\n");
+    symlinkSync("settings.txt", path);
+    expect(await readFolderSettings(dir)).toEqual({ namespace: "inside" });
+    rmSync(path);
+    const outside = mkdtempSync(join(tmpdir(), "queuectl-settings-outside-"));
+    try {
+      writeFileSync(join(outside, "theirs.yaml"), "namespace: theirs\n");
+      symlinkSync(join(outside, "theirs.yaml"), path);
+      const error = (await readFolderSettings(dir).catch((caught: unknown) => caught)) as UserError;
+      expect(error).toBeInstanceOf(UserError);
+      expect(error.message).toBe(
+        `${path}: is a symlink that leads outside the jobs folder, so it is not followed`,
+      );
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
 });
