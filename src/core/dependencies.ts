@@ -4,7 +4,7 @@
  * that is missing, or that had ended when its dependent was queued, as each door says them.
  */
 
-import { findCycle } from "./dependency-cycles.ts";
+import { cycleText, findCycle } from "./dependency-cycles.ts";
 import { UserError } from "./errors.ts";
 import type { JobState } from "./job.ts";
 
@@ -12,7 +12,7 @@ export function assertNoCycle(edges: ReadonlyMap<string, readonly string[]>): vo
   const cycle = findCycle(edges);
   if (cycle) {
     throw new UserError(
-      `the dependencies form a cycle: ${cycle.join(" → ")}`,
+      `the dependencies form a cycle: ${cycleText(cycle)}`,
       "remove one `after` entry of the cycle",
     );
   }

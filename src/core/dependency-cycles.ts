@@ -99,3 +99,18 @@ export function firstOnCycle(ids: readonly string[], edges: Edges): string | nul
   }
   return ids.find((id) => onCycle.has(id)) ?? null;
 }
+
+/** The most ids an error names of one cycle; longer ones are named by their ends and a count. */
+const CYCLE_IDS_NAMED = 12;
+
+/**
+ * A cycle (first = last) as an error names it: `a → b → a`, or for a long one its first five
+ * ids and last three around the count of those left out, so that one line stays readable (a
+ * generated pipeline of 50,000 jobs in a loop made a line of half a megabyte).
+ */
+export function cycleText(cycle: readonly string[]): string {
+  if (cycle.length <= CYCLE_IDS_NAMED) return cycle.join(" → ");
+  const first = cycle.slice(0, 5);
+  const last = cycle.slice(-3);
+  return `${first.join(" → ")} → … ${cycle.length - first.length - last.length} more … → ${last.join(" → ")}`;
+}

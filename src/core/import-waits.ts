@@ -8,7 +8,7 @@
  * is refused. Both backends ask this one rule, inside the import's transaction.
  */
 
-import { findCycle } from "./dependency-cycles.ts";
+import { cycleText, findCycle } from "./dependency-cycles.ts";
 import { UserError } from "./errors.ts";
 import type { JobState } from "./job.ts";
 
@@ -38,7 +38,7 @@ export function importWaits(
   const cycle = findCycle(waiting);
   if (cycle !== null) {
     throw new UserError(
-      `the dependencies form a cycle: ${cycle.join(" → ")}`,
+      `the dependencies form a cycle: ${cycleText(cycle)}`,
       "fix the after lists in the file; nothing was imported",
     );
   }

@@ -7,7 +7,7 @@
  */
 
 import { type DependencyEdge, dependencyOrder, dependentState } from "../core/dependencies.ts";
-import { findCycle } from "../core/dependency-cycles.ts";
+import { cycleText, findCycle } from "../core/dependency-cycles.ts";
 import type { JobState } from "../core/job.ts";
 import type { JobFacts, JobfileAction } from "../core/reconcile.ts";
 import type { DesiredJob } from "./desired.ts";
@@ -121,7 +121,7 @@ export function dependencyConflicts(
         found = true;
         add(
           job,
-          `the dependencies form a cycle: ${cycle.join(" → ")}${through}`,
+          `the dependencies form a cycle: ${cycleText(cycle)}${through}`,
           "remove one `after` entry of the cycle",
         );
       }

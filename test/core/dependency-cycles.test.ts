@@ -1,7 +1,7 @@
 /** Cycle finding in `after` graphs: which cycle, which job is on one, and at any depth. */
 
 import { describe, expect, test } from "bun:test";
-import { findCycle, firstOnCycle } from "../../src/core/dependency-cycles.ts";
+import { cycleText, findCycle, firstOnCycle } from "../../src/core/dependency-cycles.ts";
 
 const graph = (pairs: Record<string, string[]>) => new Map(Object.entries(pairs));
 
@@ -78,5 +78,15 @@ describe("firstOnCycle", () => {
     expect(firstOnCycle(["step-99999"], edges)).toBeNull();
     edges.set("step-0", ["step-99999"]);
     expect(firstOnCycle(["step-0"], edges)).toBe("step-0");
+  });
+});
+
+describe("cycleText", () => {
+  test("names a short cycle whole and a long one by its ends and a count", () => {
+    expect(cycleText(["a", "b", "a"])).toBe("a → b → a");
+    const twelve = [...Array.from({ length: 11 }, (_, index) => `c${index}`), "c0"];
+    expect(cycleText(twelve)).toBe(twelve.join(" → "));
+    const long = [...Array.from({ length: 50_000 }, (_, index) => `c${index}`), "c0"];
+    expect(cycleText(long)).toBe("c0 → c1 → c2 → c3 → c4 → … 49993 more … → c49998 → c49999 → c0");
   });
 });
