@@ -7,6 +7,7 @@ import type { QueueConfig } from "./config.ts";
 import type { JobOrigin } from "./dependencies.ts";
 import { UserError } from "./errors.ts";
 import { findDuplicateJsonKey, isNdjsonText, jsonErrorOffset } from "./json-text.ts";
+import { isStackOverflow, NESTED_TOO_DEEPLY } from "./nesting-depth.ts";
 import { firstRunAt, generateJobId, type JobSpec, normalizeSpec, specRevision } from "./spec.ts";
 import { nulBytes } from "./text-lines.ts";
 import { documentValue, keyText, YamlAliasError, type YamlDocument, yamlLibrary } from "./yaml-aliases.ts";
@@ -76,6 +77,9 @@ export function parseNdjsonLine(line: string, number: number, name: string): Job
   } catch (error) {
     if (error instanceof UserError)
       throw new UserError(`${name}, line ${number}: ${error.message}`, error.hint);
+    // Valid JSON too deep for the checks after the parse: said as YAML's depth is, not as a crash.
+    if (isStackOverflow(String((error as Error)?.message)))
+      throw new UserError(`${name}, line ${number}: ${NESTED_TOO_DEEPLY}`, "nothing was enqueued");
     throw new UserError(
       `${name}, line ${number}: invalid JSON (${(error as Error).message})`,
       "each line must hold one JSON job object; nothing was enqueued",

@@ -19,7 +19,10 @@ export const MAX_FLOW_NESTING = 512;
 
 const STACK_OVERFLOW = /maximum call stack size exceeded/i;
 
-function isStackOverflow(message: string): boolean {
+/** What a text that ran a parser out of stack is told, wherever that happened. */
+export const NESTED_TOO_DEEPLY = `nested too deeply: more than ${MAX_FLOW_NESTING} levels of lists or mappings`;
+
+export function isStackOverflow(message: string): boolean {
   return STACK_OVERFLOW.test(message);
 }
 
@@ -65,7 +68,7 @@ export function withOneStackOverflow(
     deepNestingOffset(text) ??
     deepNestingOffset(text, false) ??
     Math.min(...overflows.map((error) => error.offset));
-  const message = `nested too deeply: more than ${MAX_FLOW_NESTING} levels of lists or mappings`;
+  const message = NESTED_TOO_DEEPLY;
   return [
     ...errors.filter((error) => !isStackOverflow(error.message)),
     { offset, ...place(offset), message },

@@ -105,6 +105,13 @@ describe("refusals name where they happened", () => {
     );
   });
 
+  test("an NDJSON line too deep to check is said to be nested too deeply, not a crash", () => {
+    const deep = `{"id":"d","command":"x","env":{"A":${"[".repeat(100_000)}${"]".repeat(100_000)}}}`;
+    expect(refusal(() => parseJobInput(`{"id":"a","command":"x"}\n${deep}\n`, "jobs.ndjson", "ndjson"))).toBe(
+      "jobs.ndjson, line 2: nested too deeply: more than 512 levels of lists or mappings — nothing was enqueued",
+    );
+  });
+
   test("bad JSON gets the fix that fits its source: the argument, a file of NDJSON, a file", () => {
     const hint = (text: string, name: string, format?: "json") =>
       refusal(() => parseJobInput(text, name, format));
