@@ -240,7 +240,13 @@ export function normalizeSpec(input: unknown, options: NormalizeOptions = {}): J
     if (!(SPEC_FIELDS as readonly string[]).includes(key)) {
       // `jobz:` or `job:` over a list: the one name near it is the list's own, not a field.
       const list = nearestName(key, SPEC_FIELDS) === undefined && nearestName(key, ["jobs"]) !== undefined;
-      const hint = list ? "did you mean `jobs`, the list of jobs?" : suggestion(key, SPEC_FIELDS);
+      // A jobfile's declaration may hold `matrix`, which sync expands; a job itself never does.
+      const hint =
+        key === "matrix"
+          ? "`matrix` belongs in a jobfile, which `queuectl sync` expands into one job per combination; here give each job in full"
+          : list
+            ? "did you mean `jobs`, the list of jobs?"
+            : suggestion(key, SPEC_FIELDS);
       throw new SpecError(`${keyInMessage(key)} is not a job field`, hint, key);
     }
   }

@@ -70,6 +70,10 @@ describe("normalizeSpec", () => {
     [{ id: "a", command: "x", max_retry: 3 }, "`max_retry` is not a job field — did you mean `max_retries`?"],
     [{ id: "a", comand: "x" }, "did you mean `command`?"],
     [{ jobz: [{ command: "x" }] }, "`jobz` is not a job field — did you mean `jobs`, the list of jobs?"],
+    [
+      { id: "a", command: "x", matrix: { os: ["a"] } },
+      "`matrix` is not a job field — `matrix` belongs in a jobfile",
+    ],
     [{ id: "a", command: "x", max_retries: -1 }, "`max_retries` must be between 0 and 1000"],
     [{ id: "a", command: "x", max_retries: 1.5 }, "`max_retries` must be a whole number"],
     [{ id: "a", command: "x", max_retries: "3" }, "`max_retries` must be a whole number"],
