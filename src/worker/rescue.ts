@@ -15,6 +15,7 @@ import {
   isProcessAlive,
   pidSpaceTag,
   pidsWithEnvEntries,
+  processStartedAt,
   ranInPidSpace,
   signalProcess,
   workerIdPid,
@@ -174,18 +175,35 @@ function killLeftovers(job: Job, here: string | null): void {
   // A worker that is still there (frozen, starved) stops its own attempt when it wakes, with
   // the grace a job is promised; only a dead one's leftovers are killed here.
   const pid = workerIdPid(job.worker_id);
-  if (pid === null || isProcessAlive(pid)) return;
+  if (pid === null) return;
   // The worker id too: job ids and attempt numbers repeat across queues on one host.
   const entries = [
     `QUEUECTL_WORKER_ID=${job.worker_id}`,
     `QUEUECTL_JOB_ID=${job.id}`,
     `QUEUECTL_ATTEMPT=${job.attempts}`,
   ];
-  for (const pid of pidsWithEnvEntries(entries)) {
+  const leftovers = pidsWithEnvEntries(entries);
+  if (leftovers.length === 0 || (isProcessAlive(pid) && !startedAfterAny(pid, leftovers))) return;
+  for (const pid of leftovers) {
     // The group first: the job leads its own, and its children stay in it unless they left.
     signalProcess(-pid, "SIGKILL");
     signalProcess(pid, "SIGKILL");
   }
+}
+
+/**
+ * Whether the process at `pid` started after one of `spawned`, which its worker started: then
+ * it is not that worker but another process that took its pid once it died. Both times come
+ * from this host's /proc, so no clock between hosts enters; without /proc a live pid counts
+ * as the worker.
+ */
+function startedAfterAny(pid: number, spawned: number[]): boolean {
+  const startedAt = processStartedAt(pid);
+  if (startedAt === null) return false;
+  return spawned.some((child) => {
+    const childStartedAt = processStartedAt(child);
+    return childStartedAt !== null && startedAt > childStartedAt;
+  });
 }
 
 /** The rescue service of one worker; `ownTokens` are the attempts it runs itself. */

@@ -10,7 +10,12 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hostName } from "../../src/core/home.ts";
 import { killJobs } from "../../src/worker/kill.ts";
-import { pidSpaceTag } from "../../src/worker/process-info.ts";
+import {
+  isProcessAlive,
+  pidSpaceTag,
+  pidsWithEnvEntries,
+  processStartedAt,
+} from "../../src/worker/process-info.ts";
 import { waitFor } from "../helpers/cli.ts";
 import { backends, type Harness, stallableHeartbeats, withQueue } from "./in-process.ts";
 
@@ -108,6 +113,59 @@ for (const backend of backends) {
         ]);
         h.start(await h.open());
         expect(await h.settled(store, "left")).toBe("canceled");
+      }),
+    );
+
+    test(
+      "a rescue kills what a dead worker's attempt left, though another process took the worker's pid",
+      withQueue(backend, SETTINGS, async (h, store) => {
+        await h.enqueue(store, [{ id: "left", command: "true" }]);
+        const dir = h.queue.home.home;
+        const idFile = join(dir, "worker-id");
+        // The attempt's process, started first: it takes its worker's id once the id is known.
+        const leftover = Bun.spawn([
+          "sh",
+          "-c",
+          `while [ ! -s ${idFile} ]; do sleep 0.01; done; exec env QUEUECTL_WORKER_ID="$(cat ${idFile})" QUEUECTL_JOB_ID=left QUEUECTL_ATTEMPT=1 sleep 300`,
+        ]);
+        const leftoverStart = processStartedAt(leftover.pid) ?? 0;
+        // The process that took the dead worker's pid started after the attempt's did: in a
+        // later clock tick of /proc, so one started in the same tick is replaced.
+        let reuser = Bun.spawn(["sleep", "300"]);
+        await waitFor(
+          () => {
+            if ((processStartedAt(reuser.pid) ?? 0) > leftoverStart) return true;
+            reuser.kill("SIGKILL");
+            reuser = Bun.spawn(["sleep", "300"]);
+            return false;
+          },
+          { what: "a process started after the leftover" },
+        );
+        try {
+          const workerId = `${hostName()}-${reuser.pid}-dead@${pidSpaceTag()}`;
+          await store.workerRegister({
+            id: workerId,
+            host: hostName(),
+            pid: reuser.pid,
+            now: Date.now(),
+            queues: null,
+          });
+          expect(
+            (await store.jobClaim({ workerId, host: hostName(), now: Date.now(), leaseMs: 500 }))?.id,
+          ).toBe("left");
+          writeFileSync(idFile, workerId);
+          await waitFor(() => pidsWithEnvEntries([`QUEUECTL_WORKER_ID=${workerId}`]).length === 1, {
+            what: "the leftover to carry the worker's id",
+          });
+          h.start(await h.open());
+          expect(await h.settled(store, "left")).toBe("completed");
+          // Waited for with a deadline: a leftover left alone would hold the test for 300 s.
+          await waitFor(() => leftover.signalCode === "SIGKILL", { what: "the leftover to be killed" });
+          expect(isProcessAlive(reuser.pid)).toBe(true);
+        } finally {
+          leftover.kill("SIGKILL");
+          reuser.kill("SIGKILL");
+        }
       }),
     );
 
