@@ -13,9 +13,27 @@
  *   script without `#!` gives ENOEXEC), `sh -c` runs the string after all.
  */
 
-import { realpathSync, statSync } from "node:fs";
+import { accessSync, constants, realpathSync, statSync } from "node:fs";
 import { isAbsolute } from "node:path";
 import type { JobSpec } from "../core/spec.ts";
+
+/**
+ * Why a job cannot start in `cwd`, or null when it can. The spawn's own error would blame
+ * the program (`posix_spawn '/bin/sh'`) for a folder the worker's user may not enter.
+ */
+export function cwdProblem(cwd: string): string | null {
+  try {
+    if (!statSync(cwd).isDirectory()) return `cwd ${cwd} is not a folder`;
+    accessSync(cwd, constants.X_OK);
+    return null;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return `cwd ${cwd} does not exist`;
+    if (code === "EACCES" || code === "EPERM")
+      return `cwd ${cwd} cannot be entered: the worker's user may not search it or a folder above it (${code})`;
+    return `cwd ${cwd} cannot be used (${code ?? "error"})`;
+  }
+}
 
 export interface CommandLaunch {
   argv: string[];

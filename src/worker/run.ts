@@ -21,7 +21,6 @@
  *   job's output is read after it exits (output-reading.ts).
  */
 
-import { statSync } from "node:fs";
 import { constants } from "node:os";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { formatDurationMs } from "../core/duration.ts";
@@ -29,12 +28,12 @@ import type { ResourceLimits } from "../core/resource-limits.ts";
 import type { JobSpec } from "../core/spec.ts";
 import type { RunResult } from "../store/store.ts";
 import { CappedLog, TailBuffer } from "./capped-log.ts";
-import { type CommandLaunch, commandLaunch } from "./command-argv.ts";
+import { type CommandLaunch, commandLaunch, cwdProblem } from "./command-argv.ts";
 import { ESRCH, libc } from "./libc.ts";
 import { attemptLogBase, LOG_CAP_BYTES, logFilePath, OUTPUT_TAIL_BYTES } from "./log-files.ts";
 import { OutputPipes, type OutputSink } from "./output-pipes.ts";
 import { OutputReading } from "./output-reading.ts";
-import { pidsWithEnvEntry, processGroupOf } from "./process-info.ts";
+import { isProcessAlive, pidsWithEnvEntry, processGroupOf } from "./process-info.ts";
 import type { Reaper } from "./reaper.ts";
 import { type Enforcement, enforceLimits } from "./resource-limits.ts";
 
@@ -271,13 +270,8 @@ export function runJob(params: RunParams): RunningJob {
 export function startRun(prepared: PreparedRun, onExit?: () => void): RunningJob {
   const { params, spec, env, mark, logBase } = prepared;
   // Checked at the start, not ahead of it: a job before it may be the one that makes the folder.
-  if (spec.cwd !== undefined) {
-    try {
-      if (!statSync(spec.cwd).isDirectory()) return notStarted(`cwd ${spec.cwd} is not a folder`);
-    } catch {
-      return notStarted(`cwd ${spec.cwd} does not exist`);
-    }
-  }
+  const cwdRefusal = spec.cwd === undefined ? null : cwdProblem(spec.cwd);
+  if (cwdRefusal !== null) return notStarted(cwdRefusal);
   const pipes = OutputPipes.open();
   let started: StartedProcess;
   try {
@@ -315,8 +309,9 @@ export function startRun(prepared: PreparedRun, onExit?: () => void): RunningJob
   let exited = false;
   let killTimer: ReturnType<typeof setTimeout> | undefined;
   const stop = (reason: string): boolean => {
-    // Once the main process exited, its own exit status is the outcome, whatever comes later.
-    if (stopReason !== null || exited) return false;
+    // Once the main process exited, its own exit status is the outcome, whatever comes later:
+    // also when its exit is not seen here yet (a timeout firing in the same turn of the loop).
+    if (stopReason !== null || exited || !isProcessAlive(pid)) return false;
     stopReason = reason;
     stoppedAt = performance.now();
     signalGroup(pid, "SIGTERM");

@@ -33,7 +33,10 @@ import { dumpLog } from "../../src/worker/log-reader.ts";
 import { isProcessAlive } from "../../src/worker/process-info.ts";
 import { Reaper } from "../../src/worker/reaper.ts";
 import { runJob } from "../../src/worker/run.ts";
+import { AS_NOBODY, nobodyCanRunTheCli } from "../faults/helpers.ts";
 import { waitFor } from "../helpers/cli.ts";
+
+const COMMAND_ARGV = join(import.meta.dir, "../../src/worker/command-argv.ts");
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.
 setDefaultTimeout(60_000);
@@ -104,6 +107,45 @@ describe("runJob", () => {
       "does not exist",
     );
   });
+
+  test("a stop that comes after the main process exited, before the worker saw it, changes nothing", async () => {
+    const running = run({ command: ["true"], timeout: 60 });
+    const pid = running.pid ?? 0;
+    // Blocking this thread keeps the exit unseen, as a timeout firing in the same turn would.
+    const deadline = Date.now() + 10_000;
+    while (isProcessAlive(pid) && Date.now() < deadline) Bun.sleepSync(1);
+    expect(running.stop("timed out after 1s")).toBe(false);
+    expect(await running.done).toMatchObject({ exitCode: 0, signal: null, error: null });
+  });
+
+  test.skipIf(!nobodyCanRunTheCli())(
+    "a cwd the worker's user may not enter is named as such, not as the shell",
+    () => {
+      const locked = join(home, "locked");
+      mkdirSync(join(locked, "sub"), { recursive: true });
+      chmodSync(home, 0o755);
+      chmodSync(locked, 0o700);
+      const problem = (cwd: string) =>
+        Bun.spawnSync(
+          [
+            ...AS_NOBODY,
+            "bun",
+            "-e",
+            `console.log(require(${JSON.stringify(COMMAND_ARGV)}).cwdProblem(${JSON.stringify(cwd)}))`,
+          ],
+          { stderr: "pipe" },
+        )
+          .stdout.toString()
+          .trim();
+      expect(problem(locked)).toBe(
+        `cwd ${locked} cannot be entered: the worker's user may not search it or a folder above it (EACCES)`,
+      );
+      expect(problem(join(locked, "sub"))).toBe(
+        `cwd ${join(locked, "sub")} cannot be entered: the worker's user may not search it or a folder above it (EACCES)`,
+      );
+      expect(problem(home)).toBe("null");
+    },
+  );
 
   // A plain string is exec'd without the shell (command-argv.ts); it must not show.
   test("a plain string command gets the shell's argv[0], exit codes and 127 for a missing program", async () => {
