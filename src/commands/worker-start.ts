@@ -38,12 +38,9 @@ async function refuseWatchedFolder(store: Store, dir: string, allowShared: boole
   await identifyJobsFolder(dir, allowShared);
   const { assertNotWatched, folderKey } = await import("../jobfiles/sync-record.ts");
   const { assertNotNested } = await import("../jobfiles/folder-nesting.ts");
-  await assertNotWatched(store, folderKey(dir), {
-    now: await store.clockNow(),
-    host: hostName(),
-    isProcessAlive,
-  });
-  await assertNotNested(store, folderKey(dir));
+  const liveness = { now: await store.clockNow(), host: hostName(), isProcessAlive };
+  await assertNotWatched(store, folderKey(dir), liveness);
+  await assertNotNested(store, folderKey(dir), liveness);
 }
 
 export function registerWorkerStart(cli: CAC): void {

@@ -10,7 +10,7 @@ import { UserError } from "../core/errors.ts";
 import { type Nesting, nestedFolder, type SyncedFolder } from "../core/ownership.ts";
 import type { Store } from "../store/store.ts";
 import { isIgnoredName } from "./scan.ts";
-import { folderKey } from "./sync-record.ts";
+import { folderKey, isWatcherAlive, type LivenessCheck } from "./sync-record.ts";
 
 function realPathOf(path: string): string | null {
   try {
@@ -40,8 +40,11 @@ function nestedError(dir: string, root: string, nesting: Nesting): UserError {
  * as a folder's jobs are owned: the other folder where its name leads now, and where it was
  * last read from (a re-pointed link's old target). A record whose folder is gone from disk
  * is no folder; a missing `dir`, or a file named as the folder, is left for reading it to report.
+ * With `liveness`, a folder that declares nothing yet counts while a watcher of it lives:
+ * the first file dropped in would be declared by both. A watcher asks before every sync it
+ * applies, since the other folder may come back (a checkout) or start declaring later.
  */
-export async function assertNotNested(store: Store, dir: string): Promise<void> {
+export async function assertNotNested(store: Store, dir: string, liveness?: LivenessCheck): Promise<void> {
   const root = realPathOf(dir);
   if (root === null || !statSync(root).isDirectory()) return;
   const key = folderKey(dir);
@@ -51,7 +54,9 @@ export async function assertNotNested(store: Store, dir: string): Promise<void> 
     const now = entry.folder === key || !run ? null : realPathOf(entry.folder);
     if (!run || now === null) continue;
     const paths = run.target !== now && existsSync(run.target) ? [now, run.target] : [now];
-    others.push({ folder: entry.folder, paths, declares: run.files > 0 });
+    const watched =
+      liveness !== undefined && entry.watchers.some((watcher) => isWatcherAlive(watcher, liveness));
+    others.push({ folder: entry.folder, paths, declares: run.files > 0 || watched });
   }
   const nesting = nestedFolder(root, others, isIgnoredName);
   if (nesting) throw nestedError(dir, root, nesting);

@@ -68,7 +68,8 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
   let applied = false;
   /** True once the folder was seen gone, replaced or made again: its tree is watched anew. */
   let rewatch = false;
-  await assertNotNested(store, folder);
+  const liveness = () => ({ now: storeNow(), host: identity.host, isProcessAlive: identity.isProcessAlive });
+  await assertNotNested(store, folder, liveness());
   // Read before the folder is claimed: a watcher that registered counts as started (`worker
   // start --watch` waits for that), so one that cannot read its settings must not register.
   await readFolderSettings(opened.root);
@@ -142,6 +143,8 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
     // Everything above was read from the folder identified before the reads began; if it
     // moved or changed hands since, the reads may mix two folders or none: apply nothing.
     checkFolder();
+    // A folder inside this one (or holding it) may have come back or begun to declare since.
+    await assertNotNested(store, folder, liveness());
     const reconciled = await reconcile({ store, declared, desired, now: at, scope, supersedes });
     appliedNamespace = namespace;
     model.recordPlan(affected?.rels ?? null, reconciled.plan);

@@ -13,7 +13,7 @@ import { UserError } from "../../src/core/errors.ts";
 import { assertNotNested } from "../../src/jobfiles/folder-nesting.ts";
 import { assertNotWatched, folderKey } from "../../src/jobfiles/sync-record.ts";
 import { startWatcher } from "../../src/jobfiles/watch.ts";
-import { refused, runCli } from "../helpers/cli.ts";
+import { refused, runCli, waitFor } from "../helpers/cli.ts";
 import { type BackendTest, forEachBackend, sync } from "./helpers.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.
@@ -114,6 +114,45 @@ forEachBackend("nested folders", (t) => {
     const cli = await runCli(["worker", "start", "--watch", team], { env: t.fixture.env });
     refused(cli, "lies inside");
     expect(await t.store.folderList()).toHaveLength(1);
+  });
+
+  test("an empty folder inside counts while watched; a running watcher refuses once one inside comes back", async () => {
+    await t.setUp();
+    t.fixture.write("top.yaml", "command: echo top\n");
+    const team = join(t.fixture.dir, "team");
+    mkdirSync(team, { mode: 0o700 });
+    // A watcher of the empty folder inside: the first file dropped in would be declared twice.
+    const inner = await startWatcher({ store: t.store, dir: team });
+    try {
+      const started = startWatcher({ store: t.store, dir: t.fixture.dir });
+      started.then((watcher) => watcher.close()).catch(() => {});
+      expect((await refusal(started)).message).toContain(`holds ${team}`);
+    } finally {
+      await inner.close();
+    }
+    t.fixture.write("team/x.yaml", "command: echo x\n");
+    await sync(t.store, team);
+    // Gone from disk (a checkout of a branch without it): the outer folder may be watched.
+    renameSync(team, `${t.fixture.dir}-team`);
+    const errors: string[] = [];
+    const outer = await startWatcher({
+      store: t.store,
+      dir: t.fixture.dir,
+      onError: (error) => errors.push(String((error as Error).message)),
+    });
+    try {
+      await waitFor(async () => (await ids(t)).includes("top pending"), {
+        what: "the outer folder's first sync",
+      });
+      // Back (the checkout of the branch that has it): the watcher must not declare team/x.
+      renameSync(`${t.fixture.dir}-team`, team);
+      await waitFor(() => errors.some((message) => message.includes(`holds ${team}`)), {
+        what: "the outer watcher's refusal",
+      });
+      expect(await ids(t)).toEqual(["top pending", "x pending"]);
+    } finally {
+      await outer.close();
+    }
   });
 
   test("a re-pointed symlinked folder keeps syncing; the folder holding its targets is refused", async () => {
