@@ -130,7 +130,7 @@ export function commandLaunch(
     if (!resolved) return { argv: shell, fallback: null };
     const pwd = shellPwd(env.PWD, spec.cwd ?? process.cwd());
     return {
-      argv: [resolved, ...args],
+      argv: [execPath(program, resolved), ...args],
       argv0: program,
       fallback: shell,
       ...(pwd === env.PWD ? {} : { pwd }),
@@ -139,7 +139,18 @@ export function commandLaunch(
   const [program = "", ...args] = spec.command;
   const resolved = find(program);
   const shell = ["/bin/sh", "-c", EXEC_ARGS, "queuectl-job", ...spec.command];
-  return resolved ? { argv: [resolved, ...args], fallback: shell } : { argv: shell, fallback: null };
+  return resolved
+    ? { argv: [execPath(program, resolved), ...args], argv0: program, fallback: shell }
+    : { argv: shell, fallback: null };
+}
+
+/**
+ * What is exec'd for `program`, as execvp and the shell do it: a name with a slash as
+ * written (relative to the job's cwd), so that a script's interpreter gets that name as its
+ * `$0`; a bare name at the path found on PATH.
+ */
+function execPath(program: string, resolved: string): string {
+  return program.includes("/") ? program : resolved;
 }
 
 /**

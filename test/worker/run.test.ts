@@ -158,6 +158,25 @@ describe("runJob", () => {
     expect((await run({ command: "no-such-program-here" }).done).exitCode).toBe(127);
   });
 
+  test("an array gets argv[0] as given, and a script named with a slash its name as $0, as under the shell", async () => {
+    expect(await run({ command: ["cat", "/proc/self/cmdline"] }).done).toMatchObject({
+      exitCode: 0,
+      error: null,
+    });
+    expect(readFileSync(logFilePath(home, attemptLogBase("job", 1), "stdout"), "latin1")).toBe(
+      "cat\0/proc/self/cmdline\0",
+    );
+    mkdirSync(join(home, "sub"));
+    writeFileSync(join(home, "sub", "show0"), '#!/bin/sh\necho "$0"\n');
+    chmodSync(join(home, "sub", "show0"), 0o755);
+    const shell = Bun.spawnSync(["sh", "-c", "./sub/show0"], { cwd: home }).stdout.toString();
+    expect(shell).toBe("./sub/show0\n");
+    for (const command of ["./sub/show0", ["./sub/show0"]]) {
+      expect(await run({ command, cwd: home }).done).toMatchObject({ exitCode: 0, error: null });
+      expect(logText("job", 1, "stdout")).toBe(shell);
+    }
+  });
+
   test("a plain string naming a script without #!, which the exec refuses, is run by the shell", async () => {
     writeFileSync(join(home, "plain-script"), "echo ran by the shell\n");
     chmodSync(join(home, "plain-script"), 0o755);
