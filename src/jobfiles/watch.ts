@@ -97,6 +97,9 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
   const reportError = (error: unknown) => {
     options.onError?.(error);
     store.folderWatcherBeat({ ...registration, now: storeNow(), error: errorText(error) }).catch(() => {});
+    // Tried again soon, as a refused plan is: a folder whose parent was renamed away and back
+    // makes no event here, and the periodic re-sync may be a minute off.
+    if (!closed) refusalRetry.afterSync(true);
   };
 
   let closed = false;

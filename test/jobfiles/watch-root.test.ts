@@ -158,6 +158,29 @@ forEachBackend("a folder gone or replaced mid-sync", (t) => {
     }
   });
 
+  test("the watcher: a folder whose parent is renamed away and back is synced again soon, not at the periodic re-sync", async () => {
+    await t.setUp();
+    const repo = join(t.fixture.home, "repo");
+    const dir = join(repo, "jobs");
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    dropSettled(dir, "a.yaml", "command: echo v1\n");
+    const errors: unknown[] = [];
+    const watcher = await startWatcher({ store: t.store, dir, onError: (error) => errors.push(error) });
+    const command = async () => (await t.store.jobGet({ id: "a" }))?.spec.command;
+    try {
+      await waitFor(async () => (await command()) === "echo v1", { what: "the first sync" });
+      renameSync(repo, `${repo}.away`);
+      // The edit is heard where the tree went, and its sync finds the folder gone.
+      dropSettled(join(`${repo}.away`, "jobs"), "a.yaml", "command: echo v2\n");
+      await waitFor(() => errors.length > 0, { what: "the missing folder to be reported" });
+      // No event reaches the watcher: it watches the folder and its parent, not the parent's.
+      renameSync(`${repo}.away`, repo);
+      await waitFor(async () => (await command()) === "echo v2", { what: "the edit made while away" });
+    } finally {
+      await watcher.close();
+    }
+  });
+
   // On a disk file system (ext4) a folder deleted and made again at once usually gets its
   // inode number back; tmpfs, where the suite's temp folders are, never gives one back. So
   // this folder is made on disk when it can be.
