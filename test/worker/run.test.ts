@@ -3,20 +3,10 @@
  * timeouts that leave nothing behind, background children, and the capped logs.
  */
 
-import {
-  afterAll,
-  afterEach,
-  beforeAll,
-  beforeEach,
-  describe,
-  expect,
-  setDefaultTimeout,
-  test,
-} from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import {
   chmodSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   readlinkSync,
@@ -25,50 +15,19 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { JobSpec } from "../../src/core/spec.ts";
 import { attemptLogBase, LOG_CAP_BYTES, logFilePath, rotatedPath } from "../../src/worker/log-files.ts";
 import { dumpLog } from "../../src/worker/log-reader.ts";
 import { isProcessAlive } from "../../src/worker/process-info.ts";
-import { Reaper } from "../../src/worker/reaper.ts";
 import { runJob } from "../../src/worker/run.ts";
-import { AS_NOBODY, nobodyCanRunTheCli } from "../faults/helpers.ts";
 import { waitFor } from "../helpers/cli.ts";
-
-const COMMAND_ARGV = join(import.meta.dir, "../../src/worker/command-argv.ts");
+import { useRunHarness } from "./run-harness.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.
 setDefaultTimeout(60_000);
 
-let home: string;
-let reaper: Reaper;
-beforeAll(() => {
-  reaper = new Reaper();
-});
-afterAll(() => reaper.close());
-beforeEach(() => {
-  home = mkdtempSync(join(tmpdir(), "queuectl-run-"));
-});
-afterEach(() => rmSync(home, { recursive: true, force: true }));
-
-function run(spec: Partial<JobSpec> & Pick<JobSpec, "command">, timeoutMs = 60_000, token = 1) {
-  const id = spec.id ?? "job";
-  return runJob({
-    jobId: id,
-    spec: { id, ...spec },
-    attempt: 1,
-    token,
-    home,
-    timeoutMs,
-    baseEnv: process.env,
-    reaper,
-  });
-}
-
-function logText(id: string, token: number, stream: "stdout" | "stderr"): string {
-  return readFileSync(logFilePath(home, attemptLogBase(id, token), stream), "utf8");
-}
+const harness = useRunHarness();
+const { run, logText } = harness;
 
 describe("runJob", () => {
   test("a string runs under sh; exit code, stderr line and both logs are recorded", async () => {
@@ -79,7 +38,7 @@ describe("runJob", () => {
     expect(logText("job", 1, "stderr")).toBe("it broke\n");
     // Both streams, each line whole; which pipe the worker read first is up to the scheduler.
     expect(result.outputTail?.split("\n").sort()).toEqual(["", "it broke", "out"]);
-    expect(statSync(logFilePath(home, attemptLogBase("job", 1), "stdout")).mode & 0o777).toBe(0o600);
+    expect(statSync(logFilePath(harness.home, attemptLogBase("job", 1), "stdout")).mode & 0o777).toBe(0o600);
   });
 
   test("an array is exec'd without a shell, in cwd, with the spec's env and the job's id", async () => {
@@ -92,95 +51,37 @@ describe("runJob", () => {
         "x",
         "$HOME; rm",
       ],
-      cwd: home,
+      cwd: harness.home,
       env: { MODE: "fast" },
     }).done;
     expect(result.error).toBeNull();
-    expect(logText("a/../b", 1, "stdout")).toBe(`$HOME; rm|${home}|fast|a/../b`);
+    expect(logText("a/../b", 1, "stdout")).toBe(`$HOME; rm|${harness.home}|fast|a/../b`);
     // The log name comes from a hash of the id, never the id itself.
     expect(attemptLogBase("a/../b", 1)).toMatch(/^logs\/[0-9a-f]{32}-1$/);
   });
 
   test("a missing program or cwd is a failed attempt, not a crash", async () => {
     expect((await run({ command: ["no-such-program-here"] }).done).exitCode).toBe(127);
-    expect((await run({ command: "true", cwd: join(home, "missing") }).done).error).toContain(
+    expect((await run({ command: "true", cwd: join(harness.home, "missing") }).done).error).toContain(
       "does not exist",
     );
   });
-
-  test("a stop that comes after the main process exited, before the worker saw it, changes nothing", async () => {
-    const running = run({ command: ["true"], timeout: 60 });
-    const pid = running.pid ?? 0;
-    // Blocking this thread keeps the exit unseen, as a timeout firing in the same turn would.
-    const deadline = Date.now() + 10_000;
-    while (isProcessAlive(pid) && Date.now() < deadline) Bun.sleepSync(1);
-    expect(running.stop("timed out after 1s")).toBe(false);
-    expect(await running.done).toMatchObject({ exitCode: 0, signal: null, error: null });
-  });
-
-  test.skipIf(!nobodyCanRunTheCli())(
-    "a cwd the worker's user may not enter is named as such, not as the shell",
-    () => {
-      const locked = join(home, "locked");
-      mkdirSync(join(locked, "sub"), { recursive: true });
-      chmodSync(home, 0o755);
-      chmodSync(locked, 0o700);
-      const problem = (cwd: string) =>
-        Bun.spawnSync(
-          [
-            ...AS_NOBODY,
-            "bun",
-            "-e",
-            `console.log(require(${JSON.stringify(COMMAND_ARGV)}).cwdProblem(${JSON.stringify(cwd)}))`,
-          ],
-          { stderr: "pipe" },
-        )
-          .stdout.toString()
-          .trim();
-      expect(problem(locked)).toBe(
-        `cwd ${locked} cannot be entered: the worker's user may not search it or a folder above it (EACCES)`,
-      );
-      expect(problem(join(locked, "sub"))).toBe(
-        `cwd ${join(locked, "sub")} cannot be entered: the worker's user may not search it or a folder above it (EACCES)`,
-      );
-      expect(problem(home)).toBe("null");
-    },
-  );
 
   // A plain string is exec'd without the shell (command-argv.ts); it must not show.
   test("a plain string command gets the shell's argv[0], exit codes and 127 for a missing program", async () => {
     // cat prints its own command line: argv[0] is the word as typed, as dash passes it.
     expect(await run({ command: "cat /proc/self/cmdline" }).done).toMatchObject({ exitCode: 0, error: null });
-    expect(readFileSync(logFilePath(home, attemptLogBase("job", 1), "stdout"), "latin1")).toBe(
+    expect(readFileSync(logFilePath(harness.home, attemptLogBase("job", 1), "stdout"), "latin1")).toBe(
       "cat\0/proc/self/cmdline\0",
     );
     expect((await run({ command: "false" }).done).exitCode).toBe(1);
     expect((await run({ command: "no-such-program-here" }).done).exitCode).toBe(127);
   });
 
-  test("an array gets argv[0] as given, and a script named with a slash its name as $0, as under the shell", async () => {
-    expect(await run({ command: ["cat", "/proc/self/cmdline"] }).done).toMatchObject({
-      exitCode: 0,
-      error: null,
-    });
-    expect(readFileSync(logFilePath(home, attemptLogBase("job", 1), "stdout"), "latin1")).toBe(
-      "cat\0/proc/self/cmdline\0",
-    );
-    mkdirSync(join(home, "sub"));
-    writeFileSync(join(home, "sub", "show0"), '#!/bin/sh\necho "$0"\n');
-    chmodSync(join(home, "sub", "show0"), 0o755);
-    const shell = Bun.spawnSync(["sh", "-c", "./sub/show0"], { cwd: home }).stdout.toString();
-    expect(shell).toBe("./sub/show0\n");
-    for (const command of ["./sub/show0", ["./sub/show0"]]) {
-      expect(await run({ command, cwd: home }).done).toMatchObject({ exitCode: 0, error: null });
-      expect(logText("job", 1, "stdout")).toBe(shell);
-    }
-  });
-
   test("a plain string naming a script without #!, which the exec refuses, is run by the shell", async () => {
-    writeFileSync(join(home, "plain-script"), "echo ran by the shell\n");
-    chmodSync(join(home, "plain-script"), 0o755);
-    expect(await run({ command: "./plain-script", cwd: home }).done).toMatchObject({
+    writeFileSync(join(harness.home, "plain-script"), "echo ran by the shell\n");
+    chmodSync(join(harness.home, "plain-script"), 0o755);
+    expect(await run({ command: "./plain-script", cwd: harness.home }).done).toMatchObject({
       exitCode: 0,
       error: null,
     });
@@ -188,7 +89,7 @@ describe("runJob", () => {
   });
 
   test("a program looked up a moment ago and gone since is the shell's 127, as an array or a string", async () => {
-    const bin = join(home, "bin");
+    const bin = join(harness.home, "bin");
     mkdirSync(bin);
     writeFileSync(join(bin, "qc-probe"), "#!/bin/sh\necho found\n");
     chmodSync(join(bin, "qc-probe"), 0o755);
@@ -204,15 +105,15 @@ describe("runJob", () => {
   });
 
   test("an array naming a script without #! is run by the shell, as execvp would", async () => {
-    writeFileSync(join(home, "plain-script"), 'echo ran by the shell "$1"\n');
-    chmodSync(join(home, "plain-script"), 0o755);
-    const result = await run({ command: ["./plain-script", "a b"], cwd: home }).done;
+    writeFileSync(join(harness.home, "plain-script"), 'echo ran by the shell "$1"\n');
+    chmodSync(join(harness.home, "plain-script"), 0o755);
+    const result = await run({ command: ["./plain-script", "a b"], cwd: harness.home }).done;
     expect(result).toMatchObject({ exitCode: 0, error: null });
     expect(logText("job", 1, "stdout")).toBe("ran by the shell a b\n");
   });
 
   test("a plain string command gets the PWD the shell would give it, in its cwd or none", async () => {
-    const folder = join(home, "work");
+    const folder = join(harness.home, "work");
     mkdirSync(folder);
     const expected = realpathSync(folder);
     const inCwd = await run({ command: "printenv PWD", cwd: folder, env: { PWD: "/somewhere/else" } }).done;
@@ -238,10 +139,10 @@ describe("runJob", () => {
           spec: { id: "dash", command },
           attempt: 1,
           token,
-          home,
+          home: harness.home,
           timeoutMs: 60_000,
           baseEnv: process.env,
-          reaper,
+          reaper: harness.reaper,
           limits,
         }).done;
         expect({ command, limits, exitCode: result.exitCode, error: result.error }).toMatchObject({
@@ -293,7 +194,7 @@ describe("runJob", () => {
       await run({ command: "echo hi; echo err >&2" }, 60_000, token).done;
     await run({ command: ["no-such-program-here"] }, 60_000, 12).done;
     // A writer that left the group keeps its end of the pipe past the attempt.
-    const pidFile = join(home, "writer.pid");
+    const pidFile = join(harness.home, "writer.pid");
     // It writes its pid once in a session of its own; the job ends only then.
     const writer = `setsid sh -c 'echo $$ > ${pidFile}.new; mv ${pidFile}.new ${pidFile}; sleep 30'`;
     const job = `${writer} & while [ ! -s ${pidFile} ]; do sleep 0.01; done; echo main`;
@@ -344,7 +245,7 @@ describe("runJob", () => {
   test("output drained at exit and the rest from a process left behind are logged whole, in order", async () => {
     // The main process exits as soon as a process in a session of its own (out of reach of
     // the group's SIGTERM) holds stdout; that one prints once more, within the leftover grace.
-    const ready = join(home, "ready");
+    const ready = join(harness.home, "ready");
     const result = await run({
       command: `echo a; setsid sh -c ': > ${ready}; sleep 0.1; echo b' & while [ ! -e ${ready} ]; do :; done; echo a2`,
     }).done;
@@ -359,7 +260,7 @@ describe("runJob", () => {
   });
 
   test("a background child holding stdout does not hang the attempt, and is stopped", async () => {
-    const pidFile = join(home, "bg.pid");
+    const pidFile = join(harness.home, "bg.pid");
     const result = await run({ command: `sleep 300 & echo $! > ${pidFile}; echo main-done` }).done;
     expect(result).toMatchObject({ exitCode: 0, error: null });
     const bgPid = Number(readFileSync(pidFile, "utf8"));
@@ -370,7 +271,7 @@ describe("runJob", () => {
   });
 
   test("a timeout stops the whole group: no grandchild survives, and the error says so", async () => {
-    const pidFile = join(home, "grandchild.pid");
+    const pidFile = join(harness.home, "grandchild.pid");
     // The grandchild ignores SIGTERM, so only the SIGKILL after the grace period can end it.
     // The grandchild writes its own pid before anything else, and the job waits for it, so a
     // busy machine cannot time the job out before the pid is known.
@@ -405,7 +306,7 @@ describe("runJob", () => {
       .done;
     expect(result.error).toBeNull();
     expect(result.stdoutBytes).toBe(total + 1 + 8);
-    const path = logFilePath(home, attemptLogBase("job", 1), "stdout");
+    const path = logFilePath(harness.home, attemptLogBase("job", 1), "stdout");
     const kept = statSync(path).size + statSync(rotatedPath(path)).size;
     expect(kept).toBeLessThanOrEqual(LOG_CAP_BYTES);
     expect(kept).toBeGreaterThanOrEqual(LOG_CAP_BYTES / 2);
