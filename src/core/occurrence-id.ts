@@ -7,6 +7,7 @@
  */
 
 import { UserError } from "./errors.ts";
+import { FINISHED_STATES } from "./job.ts";
 
 export function occurrenceId(scheduleId: string, at: number): string {
   return `${scheduleId}@${new Date(at).toISOString()}`;
@@ -85,18 +86,22 @@ export function scheduleClaimError(id: string, claim: ScheduleClaim): UserError 
 /**
  * The claim an imported job's id meets from the schedules the store had before the import:
  * an id of the form `<schedule id>@<instant>` of one of them is that schedule's, unless the
- * job is that very occurrence (its `schedule_id` names the schedule). A schedule the same
- * input brings claims nothing: the input restores a store as it was, where such a job may
- * have come first. A job whose id is a schedule's own is refused by the insert itself, as a
- * taken id.
+ * job is that very occurrence: its `schedule_id` names the schedule, and it has ended or was
+ * made from the schedule as the store has it (the same revision). A pending job of another
+ * store's schedule of the same id (`import --merge` of its export) would otherwise take the
+ * instant and run that store's command. A schedule the same input brings claims nothing: the
+ * input restores a store as it was, where such a job may have come first. A job whose id is
+ * a schedule's own is refused by the insert itself, as a taken id.
  */
 export function importedJobClaim(
-  job: { id: string; schedule_id: string | null },
-  isScheduleBefore: (id: string) => boolean,
+  job: { id: string; schedule_id: string | null; state: string; revision: string },
+  scheduleBefore: (id: string) => { revision: string } | undefined,
 ): ScheduleClaim | null {
-  const claim = scheduleClaim(job.id, isScheduleBefore);
+  const claim = scheduleClaim(job.id, (id) => scheduleBefore(id) !== undefined);
   if (claim === null || claim.kind === "schedule") return null;
-  return claim.scheduleId === job.schedule_id ? null : claim;
+  if (claim.scheduleId !== job.schedule_id) return claim;
+  const ended = (FINISHED_STATES as readonly string[]).includes(job.state);
+  return ended || scheduleBefore(claim.scheduleId)?.revision === job.revision ? null : claim;
 }
 
 /** What `import` answers for such a job; with `--merge` it is skipped instead. */

@@ -43,9 +43,9 @@ export async function readInput(path: string, format: InputFormat | undefined): 
       format === undefined &&
       filled.length >= 2 &&
       isJsonObjectLine(filled[0] ?? "") &&
-      // A line of JSON after it, object or not, makes NDJSON (a list there is refused as the
-      // line it is); anything else (`---`) may still make YAML of the whole.
-      /^[{[]/.test(filled[1]?.trim() ?? "")
+      // A line of JSON after it, object or not, makes NDJSON (a list or a number there is
+      // refused as the line it is); anything else (`---`) may still make YAML of the whole.
+      isJsonValue(filled[1] ?? "")
     ) {
       return streamed;
     }
@@ -62,5 +62,14 @@ export async function readInput(path: string, format: InputFormat | undefined): 
   } catch (error) {
     source.cleanup();
     throw error;
+  }
+}
+
+function isJsonValue(line: string): boolean {
+  try {
+    JSON.parse(line);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -9,7 +9,7 @@
  * job can share one store. Changing it gives every job of the folder a new id.
  */
 
-import { readFile, realpath, stat } from "node:fs/promises";
+import { lstat, readFile, realpath, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { nearestName, UserError } from "../core/errors.ts";
 import { QUEUE_NAME_PATTERN } from "../core/spec-fields.ts";
@@ -44,22 +44,19 @@ function invalid(path: string, message: string): UserError {
 export async function readFolderSettings(root: string): Promise<FolderSettings> {
   const path = join(root, SETTINGS_FILE);
   let text: string;
-  // A stat refused is the folder's doing (it may not be searched), a read refused the file's.
-  let reading = false;
+  // Refused before the entry is found, it is the folder's doing (it may not be searched);
+  // after, the file's or its link's.
+  let found = false;
   try {
+    const entry = await lstat(path);
+    found = true;
+    // As a jobfile: a link is followed only while it stays inside the folder.
+    if (entry.isSymbolicLink()) await refuseLinkOutside(root, path);
     // A named pipe would block the read until something writes to it, a device never end.
     const stats = await stat(path);
     if (stats.isDirectory()) throw invalid(path, "is a folder, not a file");
     if (!stats.isFile()) throw invalid(path, "is not a regular file (a named pipe, a device or a socket)");
     if (stats.size > MAX_JOBFILE_BYTES) throw invalid(path, `is larger than ${MAX_JOBFILE_BYTES / 1024} KiB`);
-    // As a jobfile: a link is followed only while it stays inside the folder.
-    if (!isInside(await realpath(root), await realpath(path))) {
-      throw new UserError(
-        `${path}: is a symlink that leads outside the jobs folder, so it is not followed`,
-        "copy the file into the folder instead; nothing was applied",
-      );
-    }
-    reading = true;
     const bytes = await readFile(path);
     // As jobfiles are read (read.ts): a byte-order mark picks UTF-16.
     const encoding = encodingOf(bytes);
@@ -82,7 +79,7 @@ export async function readFolderSettings(root: string): Promise<FolderSettings> 
       );
     }
     if (code === "EACCES" || code === "EPERM") {
-      if (!reading) throw unreachableFolder(root, error);
+      if (!found) throw unreachableFolder(root, error);
       throw new UserError(`${path}: cannot be read (${code})`, "check its permissions; nothing was applied");
     }
     throw invalid(path, `cannot be read (${code ?? "error"})`);
@@ -115,6 +112,23 @@ export async function readFolderSettings(root: string): Promise<FolderSettings> 
     throw invalid(path, `namespace ${JSON.stringify(namespace)} is not a valid name`);
   }
   return { namespace };
+}
+
+/** A link that leads outside the folder, or nowhere, is refused unread: its namespace is unknown. */
+async function refuseLinkOutside(root: string, path: string): Promise<void> {
+  let real: string;
+  try {
+    real = await realpath(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "error";
+    throw invalid(path, `is a symlink that cannot be followed (${code})`);
+  }
+  if (!isInside(await realpath(root), real)) {
+    throw new UserError(
+      `${path}: is a symlink that leads outside the jobs folder, so it is not followed`,
+      "copy the file into the folder instead; nothing was applied",
+    );
+  }
 }
 
 /**

@@ -111,10 +111,14 @@ export function dependencyConflicts(
     if (!cycle) return conflicts;
     const members = new Set(cycle);
     const outside = cycle.filter((id) => !declared.has(id));
-    const through =
-      outside.length === 0
-        ? ""
-        : ` (${[...new Set(outside)].map((id) => `"${id}"`).join(", ")} not from this folder)`;
+    // Named a few at most, as the cycle itself is (cycleText): one line stays readable.
+    const others = [...new Set(outside)];
+    const named = others
+      .slice(0, 5)
+      .map((id) => `"${id}"`)
+      .join(", ");
+    const more = others.length > 5 ? ` and ${others.length - 5} more` : "";
+    const through = others.length === 0 ? "" : ` (${named}${more} not from this folder)`;
     let found = false;
     for (const job of validWaiting) {
       if (members.has(job.spec.id)) {

@@ -36,6 +36,16 @@ export class RefusalRetry {
     }, this.waitMs);
   }
 
+  /**
+   * After a sync that failed (the folder gone, a refusal of the whole folder): a retry, unless
+   * one is already waiting. Events that fail while it waits (files changed in a folder moved
+   * away) neither put it off nor lengthen the next wait; a retry that fails in turn does.
+   */
+  afterError(): void {
+    if (this.timer !== null) return;
+    this.afterSync(true);
+  }
+
   close(): void {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;

@@ -99,7 +99,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
     store.folderWatcherBeat({ ...registration, now: storeNow(), error: errorText(error) }).catch(() => {});
     // Tried again soon, as a refused plan is: a folder whose parent was renamed away and back
     // makes no event here, and the periodic re-sync may be a minute off.
-    if (!closed) refusalRetry.afterSync(true);
+    if (!closed) refusalRetry.afterError();
   };
 
   let closed = false;

@@ -72,7 +72,13 @@ export function maintenanceServices(params: MaintenanceParams): PeriodicService[
     retentionService({ ...shared, home, onError: (error) => failed("retention", error) }),
     progressService({
       store,
-      running: () => slots.all().map((slot) => slot.reports),
+      // Started runs only: one claimed ahead has written nothing yet, and handed back
+      // unstarted its job keeps the last value it had.
+      running: () =>
+        slots
+          .all()
+          .filter((slot) => slot.handle.started)
+          .map((slot) => slot.reports),
       onError: (error) => failed("progress", error),
     }),
     webhookDeliveryService({

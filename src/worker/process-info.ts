@@ -82,15 +82,25 @@ const CLOCK_TICKS_PER_SECOND = 100;
  */
 const START_TIME_SLACK_MS = 30_000;
 
+/**
+ * When the process started, in clock ticks since boot, or null where /proc cannot say: exact
+ * for comparing two processes of one boot, where processStartedAt's boot time, which the
+ * kernel derives from the wall clock at each read, may differ by a second between reads.
+ */
+export function processStartTicks(pid: number): number | null {
+  const stat = procText(`${pid}/stat`);
+  if (stat === null) return null;
+  // starttime is field 22 of stat; fields here start at field 3 (the state).
+  const ticks = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+  return Number.isFinite(ticks) ? ticks : null;
+}
+
 /** When the process started, in ms since the epoch, or null where /proc cannot say. */
 export function processStartedAt(pid: number): number | null {
-  const stat = procText(`${pid}/stat`);
+  const ticks = processStartTicks(pid);
   const boot = procText("stat")?.match(/^btime (\d+)$/m);
-  if (stat === null || !boot) return null;
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  // starttime is field 22 of stat; fields here start at field 3 (the state).
-  const ticks = Number(fields[19]);
-  return Number.isFinite(ticks) ? Number(boot[1]) * 1000 + (ticks * 1000) / CLOCK_TICKS_PER_SECOND : null;
+  if (ticks === null || !boot) return null;
+  return Number(boot[1]) * 1000 + (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
 }
 
 /**

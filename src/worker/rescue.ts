@@ -15,7 +15,7 @@ import {
   isProcessAlive,
   pidSpaceTag,
   pidsWithEnvEntries,
-  processStartedAt,
+  processStartTicks,
   ranInPidSpace,
   signalProcess,
   workerIdPid,
@@ -198,10 +198,10 @@ function killLeftovers(job: Job, here: string | null): void {
  * as the worker.
  */
 function startedAfterAny(pid: number, spawned: number[]): boolean {
-  const startedAt = processStartedAt(pid);
+  const startedAt = processStartTicks(pid);
   if (startedAt === null) return false;
   return spawned.some((child) => {
-    const childStartedAt = processStartedAt(child);
+    const childStartedAt = processStartTicks(child);
     return childStartedAt !== null && startedAt > childStartedAt;
   });
 }

@@ -241,9 +241,11 @@ describe("enqueue -f", () => {
     );
     expectOk(await cli(["enqueue", "-f", "-"], "id: yaml\ncommand: echo\n"));
     expect((await list()).map((j) => j.id)).toEqual(["json", "nd1", "nd2", "yaml"]);
-    // A whole object and then a list is NDJSON with a bad second line, two lines as three.
-    for (const before of [[], [job("x1")]]) {
-      const lines = [job("x0"), ...before, [job("x2")]].map((item) => JSON.stringify(item));
+    // A whole object and then any other JSON value is NDJSON with a bad line, two lines as three.
+    for (const lines of [
+      ...[[job("x2")], 42, "x", null].map((value) => [job("x0"), value]),
+      [job("x0"), job("x1"), [job("x2")]],
+    ].map((values) => values.map((value) => JSON.stringify(value)))) {
       expectUserError(
         await cli(["enqueue", "-f", "-"], `${lines.join("\n")}\n`),
         `stdin, line ${lines.length}: a job must be a JSON object`,

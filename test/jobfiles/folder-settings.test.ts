@@ -87,8 +87,11 @@ describe("readFolderSettings", () => {
     expect(Bun.spawnSync(["mkfifo", path]).exitCode).toBe(0);
     expect(await refused()).toBe(`${path}: is not a regular file (a named pipe, a device or a socket)`);
     rmSync(path);
+    // A link to a device is refused unread as any link that leads outside the folder is.
     symlinkSync("/dev/zero", path);
-    expect(await refused()).toBe(`${path}: is not a regular file (a named pipe, a device or a socket)`);
+    expect(await refused()).toBe(
+      `${path}: is a symlink that leads outside the jobs folder, so it is not followed`,
+    );
     rmSync(path);
     mkdirSync(path);
     expect(await refused()).toBe(`${path}: is a folder, not a file`);
@@ -113,6 +116,18 @@ describe("readFolderSettings", () => {
       expect(error.message).toBe(
         `${path}: is a symlink that leads outside the jobs folder, so it is not followed`,
       );
+      // To a folder outside: the same, not "is a folder".
+      rmSync(path);
+      symlinkSync(outside, path);
+      const folder = (await readFolderSettings(dir).catch((caught: unknown) => caught)) as UserError;
+      expect(folder.message).toBe(
+        `${path}: is a symlink that leads outside the jobs folder, so it is not followed`,
+      );
+      // Leading nowhere: its namespace is unknown, not none.
+      rmSync(path);
+      symlinkSync("gone.yaml", path);
+      const dangling = (await readFolderSettings(dir).catch((caught: unknown) => caught)) as UserError;
+      expect(dangling.message).toBe(`${path}: is a symlink that cannot be followed (ENOENT)`);
     } finally {
       rmSync(outside, { recursive: true, force: true });
     }

@@ -76,11 +76,23 @@ export function transferIdsContract(withStore: WithStore): void {
       const merged = await store.jobImportMany({ jobs: [impostor, record("ok")], merge: true });
       expect([merged.jobsImported, merged.jobsSkipped]).toEqual([1, 1]);
       expect((await store.jobGet({ id: `nightly@${AT}` })) ?? null).toBeNull();
+      // Another store's schedule of the same id (its export merged here): a pending run of
+      // another command may not take this schedule's instant.
+      const theirs = { ...impostor, schedule_id: "nightly", revision: "theirs" };
+      await expect(store.jobImportMany({ jobs: [theirs] })).rejects.toThrow("is the id of an occurrence");
+      // One that ended keeps its id: it can never run again.
+      const ended = record(`nightly@${AT}`, {
+        schedule_id: "nightly",
+        revision: "theirs",
+        state: "completed",
+      });
+      expect((await store.jobImportMany({ jobs: [ended] })).jobsImported).toBe(1);
       // The schedule's own occurrence, as an export of this store writes it, keeps its id.
-      const occurrence = record(`nightly@${AT}`, { schedule_id: "nightly" });
+      const AT2 = "2026-01-02T04:00:00.000Z";
+      const occurrence = record(`nightly@${AT2}`, { schedule_id: "nightly", revision: "r" });
       expect((await store.jobImportMany({ jobs: [occurrence] })).jobsImported).toBe(1);
       const exported = await exportAll(store, 100);
-      expect(exported.find((job) => job.id === `nightly@${AT}`)?.schedule_id).toBe("nightly");
+      expect(exported.find((job) => job.id === `nightly@${AT2}`)?.schedule_id).toBe("nightly");
       // A schedule that arrives with the input claims nothing: the input is a store as it was.
       const restored = await store.jobImportMany({
         jobs: [record(`daily@${AT}`)],

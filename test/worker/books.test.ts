@@ -14,7 +14,7 @@ import {
   isProcessAlive,
   pidSpaceTag,
   pidsWithEnvEntries,
-  processStartedAt,
+  processStartTicks,
 } from "../../src/worker/process-info.ts";
 import { waitFor } from "../helpers/cli.ts";
 import { backends, type Harness, stallableHeartbeats, withQueue } from "./in-process.ts";
@@ -128,13 +128,13 @@ for (const backend of backends) {
           "-c",
           `while [ ! -s ${idFile} ]; do sleep 0.01; done; exec env QUEUECTL_WORKER_ID="$(cat ${idFile})" QUEUECTL_JOB_ID=left QUEUECTL_ATTEMPT=1 sleep 300`,
         ]);
-        const leftoverStart = processStartedAt(leftover.pid) ?? 0;
+        const leftoverStart = processStartTicks(leftover.pid) ?? 0;
         // The process that took the dead worker's pid started after the attempt's did: in a
         // later clock tick of /proc, so one started in the same tick is replaced.
         let reuser = Bun.spawn(["sleep", "300"]);
         await waitFor(
           () => {
-            if ((processStartedAt(reuser.pid) ?? 0) > leftoverStart) return true;
+            if ((processStartTicks(reuser.pid) ?? 0) > leftoverStart) return true;
             reuser.kill("SIGKILL");
             reuser = Bun.spawn(["sleep", "300"]);
             return false;

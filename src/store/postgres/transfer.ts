@@ -240,8 +240,11 @@ export async function importJobStream(
   let schedulesSkipped = 0;
   const written = { config: new Set<string>(), queues: new Set<string>() };
   // The store's schedules before this input's: theirs are the occurrence ids (importedJobClaim).
-  const schedulesBefore = new Set(
-    ((await tx`SELECT id FROM schedules`) as { id: string }[]).map((row) => row.id),
+  const schedulesBefore = new Map(
+    ((await tx`SELECT id, revision FROM schedules`) as { id: string; revision: string }[]).map((row) => [
+      row.id,
+      row,
+    ]),
   );
   for await (const { jobs, settings } of params.batches) {
     if (settings) {
@@ -250,7 +253,7 @@ export async function importJobStream(
     }
     for (let start = 0; start < jobs.length; start += INSERT_BATCH) {
       const lines = jobs.slice(start, start + INSERT_BATCH).filter((job) => {
-        const claim = importedJobClaim(job, (id) => schedulesBefore.has(id));
+        const claim = importedJobClaim(job, (id) => schedulesBefore.get(id));
         if (claim && !merge) throw importClaimError(job.id, claim);
         return claim === null;
       });

@@ -19,7 +19,13 @@ import {
 } from "node:fs";
 import { dirname } from "node:path";
 import { runtimeError, StoreGoneError, UserError } from "../../core/errors.ts";
-import { notQueueDatabase, readSchema, SQLITE_SCHEMA_VERSION } from "./schema-version.ts";
+import {
+  type FoundSchema,
+  notQueueDatabase,
+  quickSchemaVersion,
+  readSchema,
+  SQLITE_SCHEMA_VERSION,
+} from "./schema-version.ts";
 import type { WalCheckpointer } from "./wal-checkpointer.ts";
 import { enableWal } from "./wal-mode.ts";
 
@@ -139,7 +145,11 @@ function openReadWrite(path: string, options: SqliteOptions): Database {
     db.run(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
     // Read before anything is written: a mistyped --db naming another program's database is
     // refused as it was, not turned to WAL mode first.
-    const found = readSchema(db);
+    // A current queue is known by one cheap read (nearly every open); anything else is looked at.
+    const found: FoundSchema =
+      quickSchemaVersion(db) === SQLITE_SCHEMA_VERSION
+        ? { kind: "queue", version: SQLITE_SCHEMA_VERSION }
+        : readSchema(db);
     if (found.kind === "foreign") throw notQueueDatabase(path, found.reason);
     enableWal(db, busyTimeoutMs);
     db.run(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`);

@@ -18,7 +18,13 @@ export const SQLITE_SCHEMA_VERSION = 10;
  */
 export function quickSchemaVersion(db: Database): number | null {
   try {
-    return (db.query("SELECT MAX(version) AS v FROM schema_migrations").get() as { v: number | null }).v;
+    // Naming the columns only queuectl's table has: another tool's schema_migrations (Rails,
+    // Ecto, golang-migrate, dbmate have none of them) fails here and is looked at by readSchema.
+    return (
+      db.query("SELECT MAX(version) AS v, COUNT(name), COUNT(applied_at) FROM schema_migrations").get() as {
+        v: number | null;
+      }
+    ).v;
   } catch {
     return null;
   }

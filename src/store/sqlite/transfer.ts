@@ -184,7 +184,7 @@ class JobImporter {
   /** Imported jobs that have yet to run, by id, with what they wait for (import-waits.ts). */
   private readonly waiting = new Map<string, string[]>();
   /** The store's schedules before this input's: theirs are the occurrence ids (importedJobClaim). */
-  private readonly schedulesBefore: Set<string>;
+  private readonly schedulesBefore: Map<string, { revision: string }>;
   private readonly insert;
   private readonly completed;
   private readonly attempt;
@@ -194,8 +194,10 @@ class JobImporter {
     private readonly merge: boolean,
   ) {
     this.seqBefore = Number((db.query("SELECT COALESCE(MAX(seq), 0) AS seq FROM jobs").get() as Row).seq);
-    this.schedulesBefore = new Set(
-      (db.query("SELECT id FROM schedules").all() as { id: string }[]).map((row) => row.id),
+    this.schedulesBefore = new Map(
+      (db.query("SELECT id, revision FROM schedules").all() as { id: string; revision: string }[]).map(
+        (row) => [row.id, row],
+      ),
     );
     this.insert = db.query(`
       INSERT INTO jobs (id, spec, revision, state, attempts, max_retries, priority, queue, tags, created_at,
@@ -225,7 +227,7 @@ class JobImporter {
 
   private addJob(job: JobRecord): void {
     this.jobsSeen++;
-    const claim = importedJobClaim(job, (id) => this.schedulesBefore.has(id));
+    const claim = importedJobClaim(job, (id) => this.schedulesBefore.get(id));
     if (claim) {
       if (!this.merge) throw importClaimError(job.id, claim);
       return;
