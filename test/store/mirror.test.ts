@@ -30,6 +30,10 @@ const BACKEND_ONLY: Record<string, string> = {
     "the refusal worded for a schema (SQLite's notQueueDatabase: for a file)",
   "sqlite/schema-version.ts readSchema":
     "what a file holds, read before its journal mode is set: a SQLite open writes to the file before it migrates, a PostgreSQL one only inside the migration",
+  "sqlite/schema-version.ts schemaOnOpen":
+    "readSchema's cheap path for a current file; PostgreSQL's quickSchemaVersion checks the table's columns itself",
+  "sqlite/schema-version.ts assertCurrentSchema":
+    "a SQLite file opened read-only cannot be migrated; a PostgreSQL role that may not write is told by the server",
   "sqlite/schema-version.ts notQueueDatabase":
     "the refusal worded for a file (PostgreSQL's notQueueSchema: for a schema)",
   "postgres/dependencies.ts lockDependenciesExclusive": "SQLite's single writer already serializes writers",

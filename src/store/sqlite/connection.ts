@@ -20,11 +20,10 @@ import {
 import { dirname } from "node:path";
 import { runtimeError, StoreGoneError, UserError } from "../../core/errors.ts";
 import {
-  type FoundSchema,
+  assertCurrentSchema,
   notQueueDatabase,
-  quickSchemaVersion,
-  readSchema,
   SQLITE_SCHEMA_VERSION,
+  schemaOnOpen,
 } from "./schema-version.ts";
 import type { WalCheckpointer } from "./wal-checkpointer.ts";
 import { enableWal } from "./wal-mode.ts";
@@ -145,11 +144,7 @@ function openReadWrite(path: string, options: SqliteOptions): Database {
     db.run(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
     // Read before anything is written: a mistyped --db naming another program's database is
     // refused as it was, not turned to WAL mode first.
-    // A current queue is known by one cheap read (nearly every open); anything else is looked at.
-    const found: FoundSchema =
-      quickSchemaVersion(db) === SQLITE_SCHEMA_VERSION
-        ? { kind: "queue", version: SQLITE_SCHEMA_VERSION }
-        : readSchema(db);
+    const found = schemaOnOpen(db);
     if (found.kind === "foreign") throw notQueueDatabase(path, found.reason);
     enableWal(db, busyTimeoutMs);
     db.run(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`);
@@ -220,20 +215,6 @@ function openReadOnly(path: string, options: SqliteOptions): Database {
     }
   }
   throw new Error("unreachable: the last attempt rethrows");
-}
-
-/** A read-only file cannot be migrated; reading it with other tables than expected would mislead. */
-function assertCurrentSchema(db: Database, location: string): void {
-  const schema = readSchema(db);
-  if (schema.kind === "foreign") throw notQueueDatabase(location, schema.reason);
-  const found = schema.kind === "queue" ? schema.version : 0;
-  if (found === SQLITE_SCHEMA_VERSION) return;
-  throw runtimeError(
-    `the database ${location} is read-only and has schema version ${found}, not the ${SQLITE_SCHEMA_VERSION} this queuectl reads`,
-    found < SQLITE_SCHEMA_VERSION
-      ? "open it once where it can be written, so that it is upgraded"
-      : "upgrade queuectl",
-  );
 }
 
 function isFile(path: string): boolean {

@@ -7,7 +7,7 @@
  */
 
 import type { Database } from "bun:sqlite";
-import { UserError } from "../../core/errors.ts";
+import { runtimeError, UserError } from "../../core/errors.ts";
 import { FOREIGN_MIGRATIONS_TABLE, isOurMigrationsTable } from "../migrations-table.ts";
 
 export const SQLITE_SCHEMA_VERSION = 10;
@@ -63,5 +63,26 @@ export function notQueueDatabase(location: string, reason: string): UserError {
   return new UserError(
     `${location} is an SQLite database, but not a queuectl one (${reason})`,
     "point QUEUECTL_DB or --db at a new file, or at a queuectl database; it was left as it was",
+  );
+}
+
+/** What an opening read-write connection finds: a current queue by one cheap read (nearly every open), anything else looked at. */
+export function schemaOnOpen(db: Database): FoundSchema {
+  return quickSchemaVersion(db) === SQLITE_SCHEMA_VERSION
+    ? { kind: "queue", version: SQLITE_SCHEMA_VERSION }
+    : readSchema(db);
+}
+
+/** A read-only file cannot be migrated; reading it with other tables than expected would mislead. */
+export function assertCurrentSchema(db: Database, location: string): void {
+  const schema = readSchema(db);
+  if (schema.kind === "foreign") throw notQueueDatabase(location, schema.reason);
+  const found = schema.kind === "queue" ? schema.version : 0;
+  if (found === SQLITE_SCHEMA_VERSION) return;
+  throw runtimeError(
+    `the database ${location} is read-only and has schema version ${found}, not the ${SQLITE_SCHEMA_VERSION} this queuectl reads`,
+    found < SQLITE_SCHEMA_VERSION
+      ? "open it once where it can be written, so that it is upgraded"
+      : "upgrade queuectl",
   );
 }
