@@ -52,6 +52,17 @@ function listItems(value: unknown, name: string): JobInputItem[] {
     );
   }
   const list = wrapped ? (value as { jobs: unknown }).jobs : value;
+  // `{"jobs": {}}` or `{"jobs": 3}`: a list was meant, and "`command` is required" would mislead.
+  if (
+    wrapped &&
+    !Array.isArray(list) &&
+    (typeof list !== "object" || list === null || Object.keys(list).length === 0)
+  ) {
+    throw new UserError(
+      `${name}: \`jobs\` must be a list of jobs`,
+      'e.g. {"jobs":[{"id":"job1","command":"echo hi"}]}; nothing was enqueued',
+    );
+  }
   if (Array.isArray(list)) return list.map((item, index) => ({ value: item, where: `item ${index + 1}` }));
   return [{ value: list, where: "the job" }];
 }

@@ -47,6 +47,11 @@ describe("input forms", () => {
     expect(
       refusal(() => ids("jobs:\n  - id: a\n    command: x\nretries: 2\n", "jobs.yaml", "yaml")),
     ).toStartWith("jobs.yaml: `retries` cannot sit next to `jobs`");
+    // `jobs` that holds no list, nor a job, is said to be meant as one.
+    for (const text of ['{"jobs":{}}', '{"jobs":3}', '{"jobs":null}']) {
+      expect(refusal(() => ids(text, "jobs.json"))).toStartWith("jobs.json: `jobs` must be a list of jobs");
+    }
+    expect(ids('{"jobs":{"id":"a","command":"x"}}')).toEqual(["a"]);
     // As in a jobfile, a mapping anchored beside `jobs:` only lends its fields (`<<: *d`).
     const lent = "defaults: &d {max_retries: 1}\njobs:\n  - {id: y1, <<: *d, command: x}\n";
     expect(ids(lent, "jobs.yaml", "yaml")).toEqual(["y1"]);
