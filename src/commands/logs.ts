@@ -80,10 +80,15 @@ function missingAttempt(
  * Job output goes to the terminal escaped, so it cannot rewrite the screen; piped, it
  * passes through byte for byte. Without --stderr, job stderr goes to our stderr.
  */
+/** Where a stream of the job's output goes: `--stderr` prints the job's stderr on stdout. */
+function targetOf(stream: LogStream, stderrOnly: boolean): NodeJS.WriteStream {
+  return stream === "stderr" && !stderrOnly ? process.stderr : process.stdout;
+}
+
 function terminalSink(stderrOnly: boolean): LogSink {
   const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
   return (stream, chunk) => {
-    const target = stream === "stderr" && !stderrOnly ? process.stderr : process.stdout;
+    const target = targetOf(stream, stderrOnly);
     if (target.isTTY) target.write(safeText(decoders[stream].decode(chunk, { stream: true }), true));
     else target.write(chunk);
   };
@@ -176,6 +181,7 @@ export function registerLogs(cli: CAC): void {
             streams,
             sink: terminalSink(Boolean(options.stderr)),
             onAttemptEnd: noteAttemptEnd,
+            endsLines: (stream) => Boolean(targetOf(stream, Boolean(options.stderr)).isTTY),
           });
         }
         if (!attempt) throw missingAttempt(job, attempts, number, revision);

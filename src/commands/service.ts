@@ -8,7 +8,7 @@ import { join, resolve } from "node:path";
 import type { CAC } from "cac";
 import { TEXT_OPTION } from "../cli-argv.ts";
 import { selfCommand } from "../cli-self.ts";
-import { suggestion, UserError } from "../core/errors.ts";
+import { shellWord, suggestion, UserError } from "../core/errors.ts";
 import { queuectlHome } from "../core/home.ts";
 import { colors } from "../render.ts";
 import { dashboardTokenFile, ensureDashboardToken } from "../service/dashboard-token.ts";
@@ -161,7 +161,11 @@ export function registerService(cli: CAC): void {
         console.log(`${colors.green("✓")} Wrote ${file}`);
       }
       const systemctl = folder.scope === "user" ? "systemctl --user" : "systemctl";
-      const names = kinds.map(unitName).join(" ");
+      // systemd does not look in a --dir of the user's: enabled by path, it links them in.
+      const elsewhere = dir !== folder.dir;
+      const names = kinds
+        .map((kind) => (elsewhere ? shellWord(join(dir, unitName(kind))) : unitName(kind)))
+        .join(" ");
       if (token !== undefined) {
         console.log(
           `\nThe dashboard's token is in ${params.dashboardEnvFile} (readable by you only). Sign in at\n` +

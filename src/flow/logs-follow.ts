@@ -20,6 +20,12 @@ export interface FollowParams {
   sink: LogSink;
   /** A line for the reader on stderr, such as "(attempt 2: exit 7)". */
   onAttemptEnd: (attempt: Attempt) => void;
+  /**
+   * Whether a stream that stopped mid-line gets its newline at the attempt's end, so that the
+   * note starts on a line of its own (a reader at a terminal), or only once the next attempt
+   * prints to it (output saved to a file keeps the job's last bytes). Default: every stream.
+   */
+  endsLines?: (stream: LogStream) => boolean;
 }
 
 const NEWLINE = new Uint8Array([0x0a]);
@@ -28,17 +34,23 @@ const NEWLINE = new Uint8Array([0x0a]);
  * The sink, remembering which streams stopped mid-line: `endLines` ends those lines, so that
  * the attempt's end note and the next attempt's output start on lines of their own.
  */
-function lineKeepingSink(sink: LogSink) {
+function lineKeepingSink(sink: LogSink, endsLines: (stream: LogStream) => boolean) {
   const midLine = new Set<LogStream>();
+  /** Streams a file reads from: their newline waits for more output, so a job's last bytes stay its own. */
+  const owed = new Set<LogStream>();
   return {
     sink: (stream: LogStream, chunk: Uint8Array) => {
       if (chunk.length === 0) return;
+      if (owed.delete(stream)) sink(stream, NEWLINE);
       sink(stream, chunk);
       if (chunk[chunk.length - 1] === NEWLINE[0]) midLine.delete(stream);
       else midLine.add(stream);
     },
     endLines: () => {
-      for (const stream of midLine) sink(stream, NEWLINE);
+      for (const stream of midLine) {
+        if (endsLines(stream)) sink(stream, NEWLINE);
+        else owed.add(stream);
+      }
       midLine.clear();
     },
   };
@@ -55,7 +67,7 @@ function filesReadableHere(home: string, attempt: Attempt): boolean {
 
 /** Returns the job as it ended, or null when it was purged while being followed. */
 export async function followJob(store: Store, params: FollowParams): Promise<Job | null> {
-  const output = lineKeepingSink(params.sink);
+  const output = lineKeepingSink(params.sink, params.endsLines ?? (() => true));
   let attempt = params.attempt ?? (await waitForNextAttempt(store, { jobId: params.jobId, afterToken: -1 }));
   while (attempt !== null) {
     const files = attemptFiles(params.home, params.host, attempt);

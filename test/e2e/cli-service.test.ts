@@ -56,7 +56,14 @@ test("--install writes the units it names, and says how to start them", async ()
   expect(readFileSync(join(dir, "queuectl-worker.service"), "utf8")).toContain("worker run");
   expect(statSync(join(dir, "queuectl-worker.service")).mode & 0o777).toBe(0o644);
   expect(out).toContain(`✓ Wrote ${join(dir, "queuectl-worker.service")}`);
-  expect(out).toMatch(/enable --now queuectl-worker\.service queuectl-watch\.service/);
+  // Outside systemd's own unit folders: enabled by their paths, which links them in.
+  const worker = join(dir, "queuectl-worker.service");
+  const watch = join(dir, "queuectl-watch.service");
+  expect(out).toContain(`enable --now ${worker} ${watch}\n`);
+  // A folder whose name needs quoting is quoted, so the line can be pasted.
+  const spaced = join(context.home.home, "my units");
+  const quoted = ok(await context.cli("service", "--install", "--dir", spaced, "--only", "worker"));
+  expect(quoted).toContain(`enable --now '${join(spaced, "queuectl-worker.service")}'\n`);
 });
 
 test("a store URL with a password makes the installed units readable by their owner only", async () => {

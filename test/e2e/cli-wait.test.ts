@@ -208,6 +208,17 @@ describe("logs --follow", () => {
     expect(result.exitCode).toBe(0);
   });
 
+  test("the job's last line without a newline is left as it is when the output is saved", async () => {
+    await enqueue(context.home, { id: "no-newline", command: "echo first; printf tail", max_retries: 0 });
+    const follower = startCli("logs", "no-newline", "--follow");
+    context.foreground();
+    const result = await follower.result();
+    // As plain `logs` prints it: the end note goes to stderr, and needs no line of stdout.
+    expect(result.stdout).toBe("first\ntail");
+    expect(result.stderr).toContain("(attempt 1: exit 0)\n");
+    expect(result.exitCode).toBe(0);
+  });
+
   test("an attempt run under another host name, its files readable here, prints each line once", async () => {
     const gate = `${context.home.home}/gate`;
     await enqueue(context.home, {
