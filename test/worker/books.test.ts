@@ -9,6 +9,7 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hostName } from "../../src/core/home.ts";
+import type { Store } from "../../src/store/store.ts";
 import { killJobs } from "../../src/worker/kill.ts";
 import {
   isProcessAlive,
@@ -45,6 +46,17 @@ function mostAtOnce(lines: string[]): number {
     most = Math.max(most, running);
   }
   return most;
+}
+
+/**
+ * Registers a worker of this host and pid space whose id names `pid` (a process that is gone,
+ * or that took a dead worker's pid), and claims the next job as it, with a short lease.
+ */
+async function claimAsWorkerOf(store: Store, pid: number): Promise<{ workerId: string; claimed?: string }> {
+  const workerId = `${hostName()}-${pid}-dead@${pidSpaceTag()}`;
+  await store.workerRegister({ id: workerId, host: hostName(), pid, now: Date.now(), queues: null });
+  const job = await store.jobClaim({ workerId, host: hostName(), now: Date.now(), leaseMs: 500 });
+  return { workerId, claimed: job?.id };
 }
 
 for (const backend of backends) {
@@ -98,16 +110,8 @@ for (const backend of backends) {
         // A worker of this host and pid space that SIGKILL took: its row stays, its pid is free.
         const exited = Bun.spawn(["true"]);
         await exited.exited;
-        const workerId = `${hostName()}-${exited.pid}-dead@${pidSpaceTag()}`;
-        await store.workerRegister({
-          id: workerId,
-          host: hostName(),
-          pid: exited.pid,
-          now: Date.now(),
-          queues: null,
-        });
-        const claimed = await store.jobClaim({ workerId, host: hostName(), now: Date.now(), leaseMs: 500 });
-        expect(claimed?.id).toBe("left");
+        const { claimed } = await claimAsWorkerOf(store, exited.pid);
+        expect(claimed).toBe("left");
         expect(await killJobs(store, ["left"])).toMatchObject([
           { kind: "requested", orphaned: true, signalled: false },
         ]);
@@ -142,17 +146,8 @@ for (const backend of backends) {
           { what: "a process started after the leftover" },
         );
         try {
-          const workerId = `${hostName()}-${reuser.pid}-dead@${pidSpaceTag()}`;
-          await store.workerRegister({
-            id: workerId,
-            host: hostName(),
-            pid: reuser.pid,
-            now: Date.now(),
-            queues: null,
-          });
-          expect(
-            (await store.jobClaim({ workerId, host: hostName(), now: Date.now(), leaseMs: 500 }))?.id,
-          ).toBe("left");
+          const { workerId, claimed } = await claimAsWorkerOf(store, reuser.pid);
+          expect(claimed).toBe("left");
           writeFileSync(idFile, workerId);
           await waitFor(() => pidsWithEnvEntries([`QUEUECTL_WORKER_ID=${workerId}`]).length === 1, {
             what: "the leftover to carry the worker's id",
