@@ -49,7 +49,7 @@ function killGraceFromEnv(fallbackMs: number): number {
   const raw = process.env.QUEUECTL_KILL_GRACE_MS;
   return raw && /^\d+$/.test(raw) ? Number(raw) : fallbackMs;
 }
-/** How long output may stay open after the main process exited before the rest of the group is killed. */
+/** After the main process exited by itself: how long the rest of its group may run on (its output read) before SIGKILL. */
 const LEFTOVER_GRACE_MS = 1_000;
 /** setTimeout fires at once beyond this (about 24.8 days), so longer timeouts re-arm. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -334,6 +334,7 @@ export function startRun(prepared: PreparedRun, onExit?: () => void): RunningJob
   const done = (async (): Promise<RunResult> => {
     await child.exited;
     exited = true;
+    const exitedAt = performance.now();
     onExit?.();
     clearTimeout(timeoutTimer);
     // A group found empty stays empty (no process may join a group that no longer exists),
@@ -354,10 +355,17 @@ export function startRun(prepared: PreparedRun, onExit?: () => void): RunningJob
       clearTimeout(leftoverTimer);
     }
     // A stopped job's processes have the kill grace to shut down, whether or not its main
-    // process (a shell that died of the SIGTERM, say) waited for them.
-    if (groupHadMembers && stopReason !== null)
-      await groupEmptied(pid, stoppedAt + (params.killGraceMs ?? KILL_GRACE_MS));
-    if (groupHadMembers) signalGroup(pid, "SIGKILL");
+    // process (a shell that died of the SIGTERM, say) waited for them; what a job that ended
+    // by itself left behind has the leftover grace to act on its SIGTERM (a trap that cleans
+    // up), held output or not. The slot is not held meanwhile: it went at the exit.
+    if (groupHadMembers) {
+      const graceEnds =
+        stopReason === null
+          ? exitedAt + LEFTOVER_GRACE_MS
+          : stoppedAt + (params.killGraceMs ?? KILL_GRACE_MS);
+      await groupEmptied(pid, graceEnds);
+      if (signalGroup(pid, 0)) signalGroup(pid, "SIGKILL");
+    }
     // What left the group is found by the attempt's mark, before a retry can start beside it.
     if (stopReason !== null) await killMarked(mark.entry);
     const exitCode = child.exitCode;

@@ -6,6 +6,7 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import {
   chmodSync,
+  existsSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -268,6 +269,18 @@ describe("runJob", () => {
       timeoutMs: 10_000,
       what: "the background child to be gone",
     });
+  });
+
+  test("what a job left behind, holding no output, has the leftover grace to act on its SIGTERM", async () => {
+    const [ready, cleaned] = [join(harness.home, "ready"), join(harness.home, "cleaned")];
+    // The leftover's trap takes a moment, as a real cleanup does: a SIGKILL right after the
+    // SIGTERM would cut it short.
+    const leftover = `trap 'sleep 0.2; : > ${cleaned}; exit 0' TERM; : > ${ready}; while :; do sleep 0.05; done`;
+    const result = await run({
+      command: `sh -c "${leftover}" >/dev/null 2>&1 & while [ ! -e ${ready} ]; do sleep 0.01; done; echo main-done`,
+    }).done;
+    expect(result).toMatchObject({ exitCode: 0, error: null });
+    expect(existsSync(cleaned)).toBe(true);
   });
 
   test("a timeout stops the whole group: no grandchild survives, and the error says so", async () => {
