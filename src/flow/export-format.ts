@@ -153,13 +153,24 @@ function job(where: string, fields: Fields): JobRecord {
   if (typeof fields.declared !== "boolean") throw fieldError(where, "declared", "must be true or false");
   const revision = text(where, fields, "revision") as string;
   if (revision === "") throw fieldError(where, "revision", "must not be empty");
+  const attempts = count(where, fields, "attempts");
+  const maxRetries = count(where, fields, "max_retries", MAX_RETRIES);
+  // A job waiting to run always has a run left (a failure past max_retries makes it dead),
+  // and a worker would give it one more run than max_retries allows.
+  if ((state === "pending" || state === "failed") && attempts > maxRetries) {
+    throw fieldError(
+      where,
+      "attempts",
+      `${attempts} leaves a ${state} job no run under max_retries ${maxRetries}; a store never writes that`,
+    );
+  }
   return {
     id,
     spec: jobSpec,
     revision,
     state,
-    attempts: count(where, fields, "attempts"),
-    max_retries: count(where, fields, "max_retries", MAX_RETRIES),
+    attempts,
+    max_retries: maxRetries,
     created_at: integer(where, fields, "created_at") as number,
     updated_at: integer(where, fields, "updated_at") as number,
     next_run_at: integer(where, fields, "next_run_at") as number,

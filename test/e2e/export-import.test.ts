@@ -323,6 +323,15 @@ describe("export and import", () => {
     );
     expect(running.exitCode).toBe(2);
     expect(running.stderr).toContain('stdin:1: `state` "processing" cannot be imported');
+
+    const pastItsRuns = JSON.parse(jobLines[0] ?? "{}");
+    Object.assign(pastItsRuns, { state: "failed", attempts: pastItsRuns.max_retries + 1 });
+    const refused = await cli(b, ["import"], `${JSON.stringify(pastItsRuns)}\n`);
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toContain(
+      `stdin:1: \`attempts\` ${pastItsRuns.attempts} leaves a failed job no run under max_retries ${pastItsRuns.max_retries}`,
+    );
+    expect(records(ok(await cli(b, ["export"])).stdout)).toEqual([]);
   });
 });
 
