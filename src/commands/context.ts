@@ -87,19 +87,18 @@ export function integerOption(
   max = Number.MAX_SAFE_INTEGER,
 ): number {
   if (value === undefined) return fallback;
+  // The default makes the best example, where it is one the flag accepts (`--port 8080`).
+  const example = `e.g. --${name} ${fallback >= Math.max(min, 1) && fallback <= max ? fallback : Math.max(min, 1)}`;
   const text = String(value).trim();
   const number = /^[+-]?\d+$/.test(text) ? Number(text) : Number.NaN;
   if (Number.isNaN(number) || number < min) {
     throw new UserError(
       `--${name} must be a whole number of at least ${min}, got "${String(value)}"`,
-      `e.g. --${name} ${Math.max(min, 1)}`,
+      example,
     );
   }
   if (!Number.isSafeInteger(number) || number > max) {
-    throw new UserError(
-      `--${name} must be at most ${countText(max)}, got "${text}"`,
-      `e.g. --${name} ${Math.max(min, 1)}`,
-    );
+    throw new UserError(`--${name} must be at most ${countText(max)}, got "${text}"`, example);
   }
   return number;
 }

@@ -226,13 +226,16 @@ test("folders are taken as typed, even when they look like numbers", async () =>
 });
 
 test("--port and --concurrency are whole numbers as typed in decimal", async () => {
-  for (const [option, value] of [
-    ["--port", "0x50"],
-    ["--concurrency", "1e1"],
+  for (const [option, value, example] of [
+    ["--port", "0x50", "8080"],
+    ["--port", "0", "8080"],
+    ["--concurrency", "1e1", "1"],
   ] as const) {
     const result = await context.cli("service", option, value);
     expect(result.exitCode).toBe(2);
-    expect(result.stderr).toContain(`${option} must be a whole number of at least 1, got "${value}"`);
+    expect(result.stderr).toBe(
+      `error: ${option} must be a whole number of at least 1, got "${value}" — e.g. ${option} ${example}\n`,
+    );
   }
   // A worker refuses more slots than this; a unit holding them would fail at every start.
   const tooMany = await context.cli("service", "--only", "worker", "--concurrency", "20000");
