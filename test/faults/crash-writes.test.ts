@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CLI_PATH, runCli, type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
 import { ok } from "../worker/helpers.ts";
-import { countJobs, integrityCheck } from "./helpers.ts";
+import { countJobs, integrityCheck, journalMode } from "./helpers.ts";
 
 setDefaultTimeout(120_000);
 
@@ -45,11 +45,15 @@ async function killDuring(args: string[], when: (startedAt: number) => boolean):
   return finished;
 }
 
-/** A kill moment inside the write transaction itself: its pages reaching the WAL of `db`. */
+/**
+ * A kill moment inside the write transaction itself: its pages reaching the file of `db`
+ * beside a rollback journal (the store had no other connection: bulk-journal.ts), or its WAL.
+ */
 function insideTransaction(db: string): () => boolean {
-  const wal = `${db}-wal`;
-  const walBefore = existsSync(wal) ? statSync(wal).size : 0;
-  return () => existsSync(wal) && statSync(wal).size > walBefore + 200_000;
+  const [wal, journal] = [`${db}-wal`, `${db}-journal`];
+  const sizeOf = (file: string) => (existsSync(file) ? statSync(file).size : 0);
+  const [walBefore, dbBefore] = [sizeOf(wal), sizeOf(db)];
+  return () => (existsSync(journal) && sizeOf(db) > dbBefore + 200_000) || sizeOf(wal) > walBefore + 200_000;
 }
 
 /** A kill moment at `fraction` of an uninterrupted run; on a busy machine it may land anywhere. */
@@ -79,13 +83,19 @@ describe("SIGKILL during a bulk enqueue", () => {
       const db = join(home.home, `enqueue-${trial}.db`);
       ok(await runCli(["--db", db, "enqueue", '{"id":"before","command":"true"}'], { env: home.env }));
       const when = fraction === 1.0 ? insideTransaction(db) : afterFraction(full, fraction);
-      await killDuring(["--db", db, "enqueue", "-f", file], when);
+      const finished = await killDuring(["--db", db, "enqueue", "-f", file], when);
+      // Killed inside its transaction, the write left its journal for the next opener to play back.
+      if (fraction === 1.0 && finished === null) expect(existsSync(`${db}-journal`)).toBe(true);
+      // The next command plays back what the kill left (a read-only connection cannot).
+      ok(await runCli(["--db", db, "status"], { env: home.env }));
+      expect(existsSync(`${db}-journal`)).toBe(false);
       const total = countJobs(db);
       expect([1, SIZE + 1]).toContain(total);
       outcomes.push(total);
       expect(integrityCheck(db)).toBe("ok");
       if (total === 1) ok(await runCli(["--db", db, "enqueue", "-f", file], { env: home.env }));
       expect(countJobs(db)).toBe(SIZE + 1);
+      expect(journalMode(db)).toBe("wal");
     }
     // Not an assertion on timing: just what the kills hit, for whoever reads a failure.
     console.log(`bulk enqueue kills left totals ${outcomes.join(", ")} (full run ${full} ms)`);

@@ -37,6 +37,14 @@ export function countJobs(path: string, where = "1"): number {
   );
 }
 
+/** The store's journal mode as a fresh connection finds it: `wal` unless a bulk write left it. */
+export function journalMode(path: string): string {
+  return readDb(
+    path,
+    (db) => (db.query("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode,
+  );
+}
+
 export function jobStates(path: string): Record<string, string> {
   return readDb(path, (db) =>
     Object.fromEntries(

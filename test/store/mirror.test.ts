@@ -59,6 +59,8 @@ const BACKEND_ONLY_FILES: Record<string, string> = {
   "sqlite/wal-checkpointer.ts":
     "SQLite checkpoints its WAL inside a client's commit; PostgreSQL's checkpointer is a server process",
   "sqlite/wal-checkpoint-thread.ts": "the thread behind sqlite/wal-checkpointer.ts",
+  "sqlite/bulk-journal.ts":
+    "a SQLite bulk write may skip the WAL's second copy of its pages; PostgreSQL writes its WAL whatever the client does",
   "sqlite/wal-mode.ts":
     "a client turns a SQLite file to WAL mode as it opens it; PostgreSQL has no such mode",
 };

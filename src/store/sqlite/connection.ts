@@ -19,6 +19,7 @@ import {
 } from "node:fs";
 import { dirname } from "node:path";
 import { runtimeError, StoreGoneError, UserError } from "../../core/errors.ts";
+import { type BulkJournal, putBackJournal, takeBulkJournal } from "./bulk-journal.ts";
 import {
   assertCurrentSchema,
   notQueueDatabase,
@@ -368,6 +369,7 @@ export function writeTransaction<T>(connection: SqliteConnection, work: () => T)
 export async function streamTransaction<T>(connection: SqliteConnection, work: () => Promise<T>): Promise<T> {
   const { db, location } = connection;
   if (connection.readOnly !== null) throw readOnlyError(location, connection.readOnly);
+  let journal: BulkJournal | null = null;
   try {
     assertSameFile(location, connection.identity);
     // A bulk INSERT of a hundred rows journals more than SQLite keeps in memory for a
@@ -375,6 +377,8 @@ export async function streamTransaction<T>(connection: SqliteConnection, work: (
     // for 100,000 jobs. Kept in memory they cost a page per touched page; set outside
     // the transaction because SQLite refuses to change it inside one.
     db.run(`PRAGMA temp_store = MEMORY; PRAGMA cache_size = -${STREAM_CACHE_KIB}`);
+    // Not in a worker, whose connection lives on and checkpoints on its own thread.
+    if (connection.checkpointer === null) journal = takeBulkJournal(db);
     db.run("BEGIN IMMEDIATE");
     const result = await work();
     db.run("COMMIT");
@@ -387,5 +391,6 @@ export async function streamTransaction<T>(connection: SqliteConnection, work: (
   } finally {
     // Sorts of large reads spill to disk again rather than grow the process.
     if (!db.inTransaction) db.run(`PRAGMA temp_store = DEFAULT; PRAGMA cache_size = -${CACHE_KIB}`);
+    if (journal !== null && !db.inTransaction) putBackJournal(db, journal, defaultBusyTimeoutMs());
   }
 }
