@@ -39,6 +39,12 @@ export function registerWorkerStop(cli: CAC): void {
           timeoutMs,
           all: Boolean(options.all),
           lostAfterMs: workerLostAfterMs(resolveConfig(await store.configGetAll())),
+          onAlreadyStopping: (pids) => {
+            if (!options.json)
+              console.log(
+                `${pids.length} worker(s) already stopping (PID: ${pids.join(", ")}): waiting for their running jobs, up to ${formatDurationMs(timeoutMs)}`,
+              );
+          },
           onEscalate: (pids) => {
             if (!options.json && pids.length > 0) {
               console.log(

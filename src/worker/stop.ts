@@ -35,6 +35,8 @@ export interface StopParams {
   lostAfterMs: number;
   /** Called once when the graceful wait runs out, with the workers whose running jobs are being stopped. */
   onEscalate?: (pids: number[]) => void;
+  /** Called once before the wait, with the workers an earlier stop already asked: they get no second SIGTERM. */
+  onAlreadyStopping?: (pids: number[]) => void;
 }
 
 export interface StopReport {
@@ -179,7 +181,18 @@ export async function stopWorkers(store: Store, params: StopParams): Promise<Sto
     isQueuectlProcess(pid, "watch", watchPidfileTime(params.home)),
   );
   rmSync(watchPidfile(params.home), { force: true });
-  for (const pid of [...workers, ...watchers]) signalProcess(pid, STOP_SIGNAL);
+  // A worker an earlier `worker stop` marked (or `--all` asked) is already finishing its jobs:
+  // a second SIGTERM would tell it to stop them now (signals.ts), so a stop typed twice, or
+  // from two shells, would cut the first one's grace short.
+  const alreadyAsked = new Set(local.filter((worker) => worker.stop_requested).map((worker) => worker.pid));
+  const asked = workers.filter((pid) => alreadyAsked.has(pid));
+  if (asked.length > 0) params.onAlreadyStopping?.(asked);
+  // Marked before their signal, for the next stop to see; only when a registered one is not
+  // yet (the branches above marked them all otherwise), so a start still under way, which
+  // holds the store, does not hold this stop up.
+  const unmarked = local.some((worker) => workers.includes(worker.pid) && !worker.stop_requested);
+  if (unmarked && !params.all && unreachable === 0) await store.workerRequestStop({ host: params.host });
+  for (const pid of [...workers, ...watchers]) if (!alreadyAsked.has(pid)) signalProcess(pid, STOP_SIGNAL);
   report.watchers = watchers;
 
   const lingering = await waitUntilGone([...workers, ...watchers], params.timeoutMs);

@@ -6,7 +6,7 @@
  */
 
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isProcessAlive, signalPending } from "../../src/worker/process-info.ts";
 import { RELEASE_SIGNAL, releaseWaitMs } from "../../src/worker/signals.ts";
@@ -136,6 +136,49 @@ describe("worker stop past its timeout", () => {
       thaw(worker);
     }
     expect(await getJob(context.home, "det")).toMatchObject({ state: "pending", attempts: 0 });
+  });
+
+  test("a second worker stop while the first waits sends no second SIGTERM: the running job finishes", async () => {
+    const started = await runCliJson<{ workers: { pid: number }[] }>(["worker", "start"], {
+      env: context.home.env,
+    });
+    const worker = started.workers[0]?.pid as number;
+    const release = join(context.home.home, "release");
+    await enqueue(context.home, { id: "calm", command: `while [ ! -e ${release} ]; do sleep 0.05; done` });
+    await waitFor(async () => (await jobState(context.home, "calm")) === "processing", {
+      what: "calm to run",
+    });
+    const workerLog = join(context.home.home, "workers", `worker-${worker}.log`);
+    const first = runCliJson<StopJson>(["worker", "stop"], { env: context.home.env });
+    await waitFor(() => existsSync(workerLog) && readFileSync(workerLog, "utf8").includes("waiting for 1"), {
+      timeoutMs: 30_000,
+      what: "the worker to wait for its running job",
+    });
+    const second = Bun.spawn(["bun", CLI_PATH, "worker", "stop", "--timeout", "5m"], {
+      env: context.home.env,
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    let said = "";
+    const reading = (async () => {
+      for await (const chunk of second.stdout) said += new TextDecoder().decode(chunk);
+    })();
+    // Told before it waits, so the job is released only once the second stop has had its say.
+    await waitFor(() => said.includes("already stopping"), {
+      timeoutMs: 30_000,
+      what: () => `the note (${said})`,
+    });
+    writeFileSync(release, "");
+    expect(await first).toMatchObject({ stopped: [worker], forced: [], killed: [] });
+    expect(await second.exited).toBe(0);
+    await reading;
+    expect(said).toContain(
+      `1 worker(s) already stopping (PID: ${worker}): waiting for their running jobs, up to 5m`,
+    );
+    expect(said).toContain("Stopped 1 worker(s)");
+    expect(await getJob(context.home, "calm")).toMatchObject({ state: "completed", attempts: 1 });
+    expect(readFileSync(workerLog, "utf8")).not.toContain("running job(s) now");
   });
 
   test("the report names as forced only the workers whose running jobs were stopped", async () => {
