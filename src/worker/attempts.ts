@@ -88,6 +88,11 @@ export class AttemptBook {
     if (this.slots.get(slot.key) === slot) this.slots.delete(slot.key);
   }
 
+  /** Whether attempt (job, token) is in these books, whatever its state. */
+  holds(id: string, token: number): boolean {
+    return this.slots.has(leaseKey({ id, token }));
+  }
+
   runs(jobId: string): boolean {
     return this.all().some((slot) => slot.job.id === jobId);
   }

@@ -25,6 +25,7 @@ import { jobFinished, jobStarted, type WorkerEvent } from "./events.ts";
 import { type Beat, describeConfig, renewalService } from "./heartbeat.ts";
 import { finishReports, type JobReports, openReports } from "./job-reports.ts";
 import { explainDiscarded } from "./lease-loss.ts";
+import { LostClaims } from "./lost-claims.ts";
 import { maintenanceServices } from "./maintenance.ts";
 import { type DrainCheck, drainCheck, newWorkerId, sleep, type WorkerOptions } from "./options.ts";
 import { RECORD_RETRY_FIRST_MS, type RecordedOutcome, recordAttemptOrAbandon, succeeded } from "./outcome.ts";
@@ -66,6 +67,7 @@ export class Worker {
   private readonly prefetch: number;
   /** The environment jobs start from, read once: spreading process.env itself cost each job more. */
   private baseEnv: Record<string, string | undefined> = {};
+  private readonly lostClaims: LostClaims;
 
   constructor(private readonly options: WorkerOptions) {
     const clock = new StoreClock(options.store, options.now);
@@ -79,6 +81,9 @@ export class Worker {
     this.slots = new AttemptBook(
       (event) => this.emit(event),
       () => this.config.leaseMs,
+    );
+    this.lostClaims = new LostClaims(options.store, this.id, this.slots, this.now, (event) =>
+      this.emit(event),
     );
     this.renewal = renewalService({
       store: options.store,
@@ -99,20 +104,9 @@ export class Worker {
     await this.clock.sync();
     this.config = resolveConfig(await store.configGetAll());
     this.queueLimits = await store.queueLimitsList();
-    await store.workerRegister({
-      id: this.id,
-      host: this.options.host,
-      pid: this.pid,
-      now: this.now(),
-      queues: this.options.queues,
-    });
-    this.emit({
-      type: "started",
-      workerId: this.id,
-      pid: this.pid,
-      concurrency: this.options.concurrency,
-      queues: this.options.queues,
-    });
+    const { concurrency, queues, host } = this.options;
+    await store.workerRegister({ id: this.id, host, pid: this.pid, now: this.now(), queues });
+    this.emit({ type: "started", workerId: this.id, pid: this.pid, concurrency, queues });
     const services = [this.renewal, ...this.maintenance()];
     const reaper = new Reaper();
     this.reaper = reaper;
@@ -197,6 +191,7 @@ export class Worker {
       await this.completions.linger(() => (this.stopping ? 0 : this.gate.waiting));
       const batch = this.completions.takeAll();
       try {
+        await this.lostClaims.settle();
         // Exited runs' slots are free already; once stopping (maybe during the linger), only complete.
         const runMs = batch.map(({ slot, endedAt }) => endedAt - slot.startedAt);
         const ahead = claimsAhead(runMs, this.options.concurrency, this.prefetch, this.gate.holdMs);
@@ -210,6 +205,7 @@ export class Worker {
         }
       } catch (error) {
         this.completeAlone(batch, error as Error);
+        this.lostClaims.suspect();
         if (error instanceof StoreGoneError) {
           this.giveUp(error);
           break;
@@ -221,6 +217,7 @@ export class Worker {
     }
     // Stopping: what still waits is recorded one by one, as any run ending from now on is.
     this.completeAlone(this.completions.takeAll(), null);
+    await this.lostClaims.settle().catch(() => {});
   }
 
   /** One round of the claim loop; returns how many jobs it claimed and started. */
@@ -369,7 +366,10 @@ export class Worker {
       fatal: (error) => error instanceof StoreGoneError || this.fatal !== null,
       onRetry: (error, waitMs) =>
         this.emit({ type: "record-retry", jobId: slot.job.id, error: error.message, waitMs }),
-      onAbandon: (message) => this.emit({ type: "error", message }),
+      onAbandon: (message) => {
+        this.lostClaims.abandoned(slot.job.id, slot.job.token);
+        this.emit({ type: "error", message });
+      },
       failedBefore,
     });
   }

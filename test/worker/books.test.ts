@@ -18,7 +18,14 @@ import {
   processStartTicks,
 } from "../../src/worker/process-info.ts";
 import { waitFor } from "../helpers/cli.ts";
-import { backends, type Harness, stallableHeartbeats, withQueue } from "./in-process.ts";
+import {
+  answerLosingRounds,
+  backends,
+  type Harness,
+  outageStore,
+  stallableHeartbeats,
+  withQueue,
+} from "./in-process.ts";
 
 setDefaultTimeout(120_000);
 
@@ -264,6 +271,55 @@ for (const backend of backends) {
         const job = await store.jobGet({ id: "twice" });
         expect(job?.last_error).toBe("killed by user");
         expect(job?.attempts).toBe(1);
+      }),
+    );
+
+    test(
+      "claims whose round committed but lost its answer go back unstarted: each job runs once, none goes dead",
+      withQueue(backend, SETTINGS, async (h, store) => {
+        const log = join(h.queue.home.home, "runs.log");
+        const ids = Array.from({ length: 6 }, (_, i) => `once-${i}`);
+        // No retry: a claim rescued as a failed attempt would send the job to the DLQ unrun.
+        await h.enqueue(
+          store,
+          ids.map((id) => ({ id, command: `echo ${id} >> ${log}`, max_retries: 0 })),
+        );
+        let claimingRounds = 0;
+        let losing = true;
+        const lossy = answerLosingRounds(await h.open(), () => losing && ++claimingRounds <= 2);
+        const { events } = h.start(lossy, { concurrency: 2 });
+        for (const id of ids) expect(await h.settled(store, id)).toBe("completed");
+        losing = false;
+        for (const id of ids) expect((await store.jobGet({ id }))?.attempts).toBe(1);
+        expect(readFileSync(log, "utf8").split("\n").filter(Boolean).sort()).toEqual(ids.toSorted());
+        expect(
+          events.some((event) => event.type === "error" && event.message.includes("handed back unstarted")),
+        ).toBe(true);
+      }),
+    );
+
+    test(
+      "an attempt that ran but whose end was lost to an outage is left to the rescue, not handed back as unrun",
+      withQueue(backend, SETTINGS, async (h, store) => {
+        const release = join(h.queue.home.home, "release");
+        const command = `while [ ! -e ${release} ]; do sleep 0.05; done`;
+        await h.enqueue(store, [{ id: "ran", command, max_retries: 2 }]);
+        const outage = outageStore(await h.open());
+        const { events } = h.start(outage.store);
+        await waitFor(async () => (await store.jobGet({ id: "ran" }))?.state === "processing", {
+          what: "ran to run",
+        });
+        outage.down();
+        writeFileSync(release, "");
+        const abandoned = () =>
+          events.some((event) => event.type === "error" && event.message.includes("given up"));
+        await waitFor(abandoned, { timeoutMs: 30_000, what: "the worker to give the result up" });
+        outage.up();
+        expect(await h.settled(store, "ran")).toBe("completed");
+        // The first run stays on the record, as the rescue counted it.
+        const attempts = await store.attemptList({ jobId: "ran" });
+        expect(attempts.length).toBe(2);
+        expect(attempts[0]?.error).toContain("lease expired");
       }),
     );
 

@@ -205,6 +205,45 @@ export function watchedRounds(
 }
 
 /**
+ * A store whose claim rounds commit but whose answer is lost while `losing()` says so, as
+ * when PostgreSQL restarts or a backend is terminated between a round's commit and its reply:
+ * the real round runs on the real store, then the call fails as a dropped connection does.
+ */
+export function answerLosingRounds(store: Store, losing: () => boolean): Store {
+  return wrappedStore(store, (name, method) =>
+    name === "jobCompleteAndClaim"
+      ? async (...args: unknown[]) => {
+          const answer = await method(...args);
+          if (losing()) throw new Error("Connection terminated: the round committed, its answer never came");
+          return answer;
+        }
+      : null,
+  );
+}
+
+/** A store that can be down: from `down()` until `up()` every call but close fails, as with the server gone. */
+export function outageStore(store: Store): { store: Store; down(): void; up(): void } {
+  let isDown = false;
+  const proxy = wrappedStore(store, (name, method) =>
+    name === "close"
+      ? null
+      : async (...args: unknown[]) => {
+          if (isDown) throw new Error("the store is down (test outage)");
+          return method(...args);
+        },
+  );
+  return {
+    store: proxy,
+    down: () => {
+      isDown = true;
+    },
+    up: () => {
+      isDown = false;
+    },
+  };
+}
+
+/**
  * A store whose calls can be held at a gate: those named in `held`, or every one but close.
  * From `stall()` on, each waits until `resume()`.
  */
