@@ -8,6 +8,7 @@
 
 import { heartbeatIntervalMs, type QueueConfig, resolveConfig } from "../core/config.ts";
 import { describeLimits } from "../core/resource-limits.ts";
+import type { WorkerHeartbeatParams } from "../store/params.ts";
 import type { HeldLease, RenewedLease, Store } from "../store/store.ts";
 import { readCanceledWhileRunning } from "./lease-loss.ts";
 import { PeriodicService } from "./service.ts";
@@ -53,11 +54,17 @@ export async function heartbeat(
     workerId: string;
     now: () => number;
     leases: HeldLease[];
+    /** Writes the worker's registry row again if it is gone (see WorkerHeartbeatParams). Default: none. */
+    registration?: WorkerHeartbeatParams["registration"];
     /** Default performance.now. */
     monotonic?: () => number;
   },
 ): Promise<Beat> {
-  const { stopRequested } = await store.workerHeartbeat({ id: params.workerId, now: params.now() });
+  const { stopRequested } = await store.workerHeartbeat({
+    id: params.workerId,
+    now: params.now(),
+    registration: params.registration,
+  });
   const config = resolveConfig(await store.configGetAll());
   const renewed = await store.jobLeaseRenewMany({
     leases: params.leases,
@@ -79,6 +86,8 @@ export async function heartbeat(
 export interface RenewalParams {
   store: Store;
   workerId: string;
+  /** What the worker registered with: a row another host removed comes back at the next beat. */
+  registration: NonNullable<WorkerHeartbeatParams["registration"]>;
   /** The worker's clock (store-clock.ts), measured against the store's before each beat. */
   clock: StoreClock;
   config: () => QueueConfig;
@@ -101,6 +110,7 @@ export function renewalService(params: RenewalParams): PeriodicService {
         await params.clock.sync();
         const beat = await heartbeat(params.store, {
           workerId: params.workerId,
+          registration: params.registration,
           now: () => params.clock.now(),
           leases: params.leases(),
         });

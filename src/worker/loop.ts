@@ -88,6 +88,7 @@ export class Worker {
     this.renewal = renewalService({
       store: options.store,
       workerId: this.id,
+      registration: { host: options.host, pid: this.pid, queues: options.queues },
       clock,
       config: () => this.config,
       leases: () => this.slots.leases(),

@@ -52,6 +52,30 @@ export function workersContract(withStore: WithStore): void {
       });
       await store.workerRemove({ id: "a1" });
       expect((await store.workerList()).map((w) => w.id)).toEqual(["a2", "b1"]);
+
+      // A worker's own beat carries its registration: a row another host removed comes back
+      // (no stop request, started now), and an existing row keeps its stop request.
+      const registration = { host: "host-a", pid: 13, queues: ["emails"] };
+      expect(await store.workerHeartbeat({ id: "a1", now: T0 + 90, registration })).toEqual({
+        stopRequested: false,
+      });
+      expect((await store.workerList()).find((w) => w.id === "a1")).toMatchObject({
+        host: "host-a",
+        pid: 13,
+        stop_requested: false,
+        queues: ["emails"],
+      });
+      expect(await store.workerHeartbeat({ id: "b1", now: T0 + 95, registration })).toEqual({
+        stopRequested: false,
+      });
+      await store.workerRequestStop({ host: "host-b" });
+      expect(await store.workerHeartbeat({ id: "b1", now: T0 + 99, registration })).toEqual({
+        stopRequested: true,
+      });
+      expect((await store.workerList()).find((w) => w.id === "b1")).toMatchObject({
+        host: "host-b",
+        pid: 21,
+      });
     }),
   );
 

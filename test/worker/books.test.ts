@@ -324,6 +324,17 @@ for (const backend of backends) {
     );
 
     test(
+      "a worker whose registry row another host removed (judged lost) writes it again at its next beat",
+      withQueue(backend, SETTINGS, async (h, store) => {
+        const { worker } = h.start(await h.open());
+        const listed = async () => (await store.workerList()).some((row) => row.id === worker.id);
+        await waitFor(listed, { what: "the worker to register" });
+        await store.workerRemove({ id: worker.id });
+        await waitFor(listed, { timeoutMs: 10_000, what: "the worker's row to come back" });
+      }),
+    );
+
+    test(
       "kill of a job whose worker is gone: the rescue ends it canceled",
       withQueue(backend, SETTINGS, async (h, store) => {
         await h.enqueue(store, [{ id: "orphan", command: "sleep 300" }]);

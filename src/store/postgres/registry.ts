@@ -53,9 +53,19 @@ export async function workerHeartbeat(
   params: WorkerHeartbeatParams,
 ): Promise<WorkerHeartbeatResult> {
   // `params.now` is the worker's clock; the server's is the one every host judges ages by.
-  const [row] = await sql`
-    UPDATE workers SET heartbeat_at = (extract(epoch from clock_timestamp()) * 1000)::bigint
-    WHERE id = ${params.id} RETURNING stop_requested`;
+  const { registration } = params;
+  const [row] = registration
+    ? await sql`
+        INSERT INTO workers (id, host, pid, started_at, heartbeat_at, stop_requested, queues)
+        VALUES (${params.id}, ${registration.host}, ${registration.pid}::int,
+                (extract(epoch from clock_timestamp()) * 1000)::bigint,
+                (extract(epoch from clock_timestamp()) * 1000)::bigint, FALSE,
+                ${registration.queues ? JSON.stringify(registration.queues) : null}::text::jsonb)
+        ON CONFLICT (id) DO UPDATE SET heartbeat_at = EXCLUDED.heartbeat_at
+        RETURNING stop_requested`
+    : await sql`
+        UPDATE workers SET heartbeat_at = (extract(epoch from clock_timestamp()) * 1000)::bigint
+        WHERE id = ${params.id} RETURNING stop_requested`;
   return { stopRequested: row ? Boolean(row.stop_requested) : false };
 }
 

@@ -43,9 +43,25 @@ export function workerRegister(db: Database, params: WorkerRegisterParams): void
 }
 
 export function workerHeartbeat(db: Database, params: WorkerHeartbeatParams): WorkerHeartbeatResult {
-  const row = db
-    .query("UPDATE workers SET heartbeat_at = ? WHERE id = ? RETURNING stop_requested")
-    .get(params.now, params.id) as Row | null;
+  const { registration } = params;
+  const row = (
+    registration
+      ? db
+          .query(`INSERT INTO workers (id, host, pid, started_at, heartbeat_at, stop_requested, queues)
+                  VALUES (?1, ?2, ?3, ?4, ?4, 0, ?5)
+                  ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at
+                  RETURNING stop_requested`)
+          .get(
+            params.id,
+            registration.host,
+            registration.pid,
+            params.now,
+            registration.queues ? JSON.stringify(registration.queues) : null,
+          )
+      : db
+          .query("UPDATE workers SET heartbeat_at = ? WHERE id = ? RETURNING stop_requested")
+          .get(params.now, params.id)
+  ) as Row | null;
   return { stopRequested: row ? Boolean(row.stop_requested) : false };
 }
 
