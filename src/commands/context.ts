@@ -13,6 +13,7 @@ import {
   refusalHint,
   refusalMessage,
 } from "../flow/moves.ts";
+import type { Patience } from "../flow/patient-reads.ts";
 import { colors, countText, printJson, safeText } from "../render.ts";
 import { openStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
@@ -188,6 +189,15 @@ export async function moveFromCli(options: GlobalOptions, id: string, name: JobM
 /** One `warning:` line on stderr each, where scripts reading stdout are not disturbed. */
 export function warnEach(lines: readonly string[]): void {
   for (const line of lines) process.stderr.write(`warning: ${safeText(line)}\n`);
+}
+
+/** What `wait` and `logs --follow` say while the store cannot be reached (flow/patient-reads.ts). */
+export function waitingThroughOutages(until?: number): Patience {
+  return {
+    until,
+    onUnreachable: (error) => warnEach([`${error.message}; still waiting, trying again every second`]),
+    onReachable: () => warnEach(["the store answers again; still waiting"]),
+  };
 }
 
 /** `--queue a,b`: distinct queue names, or null when the flag is absent (every queue). */

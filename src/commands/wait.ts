@@ -7,9 +7,16 @@ import type { CAC } from "cac";
 import { TEXT_OPTION } from "../cli-argv.ts";
 import { formatDurationMs, parseDurationMs } from "../core/duration.ts";
 import { runtimeError } from "../core/errors.ts";
+import { patientReads } from "../flow/patient-reads.ts";
 import { endText, waitForJobs } from "../flow/wait.ts";
 import { colors, countText, firstNamed, printJson, safeText } from "../render.ts";
-import { type GlobalOptions, lastValue, requireJob, withExistingStore } from "./context.ts";
+import {
+  type GlobalOptions,
+  lastValue,
+  requireJob,
+  waitingThroughOutages,
+  withExistingStore,
+} from "./context.ts";
 
 interface WaitOptions extends GlobalOptions {
   timeout?: unknown;
@@ -36,7 +43,8 @@ export function registerWait(cli: CAC): void {
       const human = !options.json && !options.quiet;
       await withExistingStore(options, async (store) => {
         for (const id of ids) await requireJob(store, id);
-        const result = await waitForJobs(store, {
+        const until = timeoutMs === null ? undefined : Date.now() + timeoutMs;
+        const result = await waitForJobs(patientReads(store, waitingThroughOutages(until)), {
           ids,
           timeoutMs,
           onEnd: (job) => {

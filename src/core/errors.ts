@@ -30,6 +30,18 @@ export function oneLine(text: string): string {
 }
 
 /**
+ * The store cannot be reached for now: PostgreSQL down or restarting, a connection dropped
+ * or terminated. Commands that wait on jobs wait it out (flow/patient-reads.ts); others
+ * report it as any runtime failure.
+ */
+export class StoreUnreachableError extends UserError {
+  constructor(message: string, hint: string) {
+    super(message, hint, 1);
+    this.name = "StoreUnreachableError";
+  }
+}
+
+/**
  * The store a long-running process opened is gone (its database file deleted or replaced).
  * Nothing it writes from now on would be seen, so it stops instead of carrying on unseen.
  */

@@ -5,7 +5,7 @@
 
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { SQL } from "bun";
-import { UserError } from "../../src/core/errors.ts";
+import { StoreUnreachableError, UserError } from "../../src/core/errors.ts";
 import { openPostgresStore } from "../../src/store/postgres/backend.ts";
 import { ChangeListener } from "../../src/store/postgres/changes.ts";
 import { describeFailure } from "../../src/store/postgres/connection.ts";
@@ -90,6 +90,21 @@ describe("postgres without a server", () => {
     expect((error as UserError).exitCode).toBe(1);
     expect((error as UserError).message).toStartWith("cannot reach PostgreSQL at 127.0.0.1:1/jobs");
     expect(`${(error as UserError).message} ${(error as UserError).hint}`).not.toContain("s3cret");
+    // So that `wait` and `logs --follow` wait it out (flow/patient-reads.ts).
+    expect(error).toBeInstanceOf(StoreUnreachableError);
+  });
+
+  test("a connection the server ended (restart, pg_terminate_backend) counts as unreachable, not as bad input", () => {
+    const target = parsePostgresUrl(NOWHERE);
+    for (const errno of ["57P01", "57P03", "08006"]) {
+      const ended = Object.assign(new Error("terminating connection due to administrator command"), {
+        errno,
+      });
+      expect({ errno, error: describeFailure(target, ended) }).toEqual({
+        errno,
+        error: expect.any(StoreUnreachableError),
+      });
+    }
   });
 
   test("waiting for a change falls back to a plain wait when LISTEN cannot be set up", async () => {

@@ -4,7 +4,7 @@
  */
 
 import { SQL } from "bun";
-import { runtimeError, UserError } from "../../core/errors.ts";
+import { runtimeError, StoreUnreachableError, UserError } from "../../core/errors.ts";
 import { type PostgresTarget, parsePostgresUrl } from "../postgres-url.ts";
 import { POSTGRES_SCHEMA_VERSION, quickSchemaVersion } from "./schema-version.ts";
 
@@ -86,7 +86,7 @@ export function describeFailure(target: PostgresTarget, error: unknown): Error {
     errno === "53300" ||
     /CONNECTION|TIMEOUT|TLS|SSL|SOCKET/.test(code)
   ) {
-    return runtimeError(
+    return new StoreUnreachableError(
       `cannot reach ${where} (${reason})`,
       "check that the server is running and that the store URL (--db or QUEUECTL_DB) names the right host and port",
     );
