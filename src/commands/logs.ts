@@ -4,12 +4,20 @@ import { runtimeError, UserError } from "../core/errors.ts";
 import { hostName, queuectlHome } from "../core/home.ts";
 import type { Attempt, Job } from "../core/job.ts";
 import { type FollowParams, followJob } from "../flow/logs-follow.ts";
+import { patientReads } from "../flow/patient-reads.ts";
 import { endText, hasEnded } from "../flow/wait.ts";
 import { printJson, safeText } from "../render.ts";
 import type { Store } from "../store/store.ts";
 import { attemptFiles, dumpAttempt, type LogSink, pickAttempt } from "../worker/attempt-logs.ts";
 import { LOG_CAP_BYTES, type LogStream } from "../worker/log-files.ts";
-import { type GlobalOptions, integerOption, lastValue, requireJob, withExistingStore } from "./context.ts";
+import {
+  type GlobalOptions,
+  integerOption,
+  lastValue,
+  requireJob,
+  waitingThroughOutages,
+  withExistingStore,
+} from "./context.ts";
 
 interface LogsOptions extends GlobalOptions {
   attempt?: unknown;
@@ -108,13 +116,21 @@ function collect(files: ReturnType<typeof attemptFiles>, streams: LogStream[]) {
   return { stdout: text("stdout"), stderr: text("stderr") };
 }
 
-function noteAttemptEnd(attempt: Attempt): void {
-  note(`(attempt ${attempt.token}: ${describeEnd(attempt)})`);
+/** After a followed attempt: how it ended, and any stream the log rotated past unread. */
+function noteAttemptEnd(streams: LogStream[]) {
+  return (attempt: Attempt, shown: Record<LogStream, number>): void => {
+    for (const stream of streams) {
+      const total = stream === "stdout" ? attempt.stdout_bytes : attempt.stderr_bytes;
+      if (total > shown[stream])
+        note(`(${stream}: ${shown[stream]} of ${total} bytes shown; the log keeps only its latest part)`);
+    }
+    note(`(attempt ${attempt.token}: ${describeEnd(attempt)})`);
+  };
 }
 
 /** Follows the job through its retries and exits as `wait` does: 1 unless it completed. */
 async function followToEnd(store: Store, params: FollowParams): Promise<void> {
-  const ended = await followJob(store, params);
+  const ended = await followJob(patientReads(store, waitingThroughOutages()), params);
   if (ended?.state === "completed") return;
   throw runtimeError(
     `job "${safeText(params.jobId)}" ${ended === null ? "was purged" : `ended ${safeText(endText(ended))}`}`,
@@ -180,7 +196,7 @@ export function registerLogs(cli: CAC): void {
             attempt: attempt ?? null,
             streams,
             sink: terminalSink(Boolean(options.stderr)),
-            onAttemptEnd: noteAttemptEnd,
+            onAttemptEnd: noteAttemptEnd(streams),
             endsLines: (stream) => Boolean(targetOf(stream, Boolean(options.stderr)).isTTY),
           });
         }

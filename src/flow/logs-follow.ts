@@ -18,8 +18,11 @@ export interface FollowParams {
   attempt: Attempt | null;
   streams: LogStream[];
   sink: LogSink;
-  /** A line for the reader on stderr, such as "(attempt 2: exit 7)". */
-  onAttemptEnd: (attempt: Attempt) => void;
+  /**
+   * A line for the reader on stderr, such as "(attempt 2: exit 7)", told the bytes of each
+   * stream passed on: fewer than the attempt wrote when its log rotated past some unread.
+   */
+  onAttemptEnd: (attempt: Attempt, shown: Record<LogStream, number>) => void;
   /**
    * Whether a stream that stopped mid-line gets its newline at the attempt's end, so that the
    * note starts on a line of its own (a reader at a terminal), or only once the next attempt
@@ -71,15 +74,20 @@ export async function followJob(store: Store, params: FollowParams): Promise<Job
   let attempt = params.attempt ?? (await waitForNextAttempt(store, { jobId: params.jobId, afterToken: -1 }));
   while (attempt !== null) {
     const files = attemptFiles(params.home, params.host, attempt);
+    const shown = { stdout: 0, stderr: 0 };
+    const sink = (stream: LogStream, chunk: Uint8Array) => {
+      shown[stream] += chunk.length;
+      output.sink(stream, chunk);
+    };
     let finished = attempt;
     if (attempt.finished_at === null) {
-      finished = await followAttempt(store, { files, attempt, streams: params.streams, sink: output.sink });
-    } else if (filesReadableHere(params.home, attempt)) dumpAttempt(files, params.streams, output.sink);
+      finished = await followAttempt(store, { files, attempt, streams: params.streams, sink });
+    } else if (filesReadableHere(params.home, attempt)) dumpAttempt(files, params.streams, sink);
     // Files out of reach: the store keeps the last few KB, printed once the attempt ended.
     if (!filesReadableHere(params.home, finished) && finished.output_tail)
-      output.sink("stdout", new TextEncoder().encode(finished.output_tail));
+      sink("stdout", new TextEncoder().encode(finished.output_tail));
     output.endLines();
-    params.onAttemptEnd(finished);
+    params.onAttemptEnd(finished, shown);
     attempt = await waitForNextAttempt(store, { jobId: params.jobId, afterToken: finished.token });
   }
   return store.jobGet({ id: params.jobId });

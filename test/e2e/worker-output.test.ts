@@ -95,6 +95,11 @@ describe("job output", () => {
     expect(shown.stderr).toContain(`only the last ${shown.stdout.length} of ${total + 11} bytes were kept`);
     const json = await runCliJson<LogsJson>(["logs", "loud"], { env: context.home.env });
     expect(json.stdout_bytes).toBe(total + 11);
+    // Followed, the same attempt says as much rather than pass over what rotated away.
+    const followed = await runCli(["logs", "loud", "--follow"], { env: context.home.env, process: true });
+    expect(followed.exitCode).toBe(0);
+    expect(followed.stdout).toBe(shown.stdout);
+    expect(followed.stderr).toContain(`(stdout: ${shown.stdout.length} of ${total + 11} bytes shown;`);
   }, 120_000);
 
   test("stdin is at EOF, and a background child holding stdout does not hang the job", async () => {
