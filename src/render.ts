@@ -9,6 +9,7 @@ import { configJsonValue, isWorkerLost } from "./core/config.ts";
 import { formatDurationMs } from "./core/duration.ts";
 import { shellWord } from "./core/errors.ts";
 import type { Attempt, Job, JobState, StateCounts } from "./core/job.ts";
+import { describeLimits } from "./core/resource-limits.ts";
 import { safeText } from "./render/terminal-text.ts";
 import type { ScheduleRecord, WorkerRecord } from "./store/store.ts";
 
@@ -317,7 +318,21 @@ export function specLines(job: Job): string {
         .map((key) => safeText(key))
         .join(", ")}`,
     );
+  if (spec.limits !== undefined) lines.push(`  Limits: ${describeLimits(spec.limits)}`);
+  // Hosts only: a webhook's path or query often carries its secret, as env values do.
+  if (spec.notify !== undefined)
+    lines.push(
+      `  Webhooks: ${spec.notify.map((target) => `${safeText(webhookHost(target.url))} (${target.events.join(", ")})`).join("; ")}`,
+    );
   return `${lines.join("\n")}\n`;
+}
+
+function webhookHost(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return "?";
+  }
 }
 
 export function attemptLines(attempts: Attempt[]): string {

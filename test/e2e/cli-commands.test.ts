@@ -137,8 +137,13 @@ describe("show", () => {
       run_at: "2030-01-01T09:00:00Z",
       cwd: "/srv/app",
       env: { TOKEN: "secret-value", MODE: "fast" },
+      limits: { memory: "256M", cpu_time: "10m" },
+      notify: [{ url: "https://hooks.example.com/t/secret-path?key=k", events: ["dead"] }],
     });
     const human = succeeded(await cli("show", "full"));
+    expect(human).toContain("  Limits: memory 256 MB, cpu 10m\n");
+    expect(human).toContain("  Webhooks: hooks.example.com (dead)\n");
+    expect(human).not.toContain("secret-path");
     // As a shell would take it back: single quotes keep $, * and ` as they are.
     expect(human).toContain("  Command: echo 'a b'\n");
     expect(human).toContain("  Max retries: 0 (at most 1 run)\n");
