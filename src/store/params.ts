@@ -223,11 +223,7 @@ export interface WorkerRegisterParams {
 export interface WorkerHeartbeatParams {
   id: string;
   now: number;
-  /**
-   * What the worker registered with. Given, a row that is gone (another host's `worker stop`
-   * judged the worker lost and removed it) is written again, so the worker shows in `status`
-   * and a stop reaches it; absent, a missing row stays missing. Default: absent.
-   */
+  /** What it registered with: a row another host removed (judged lost) is written again. Default: none. */
   registration?: Pick<WorkerRegisterParams, "host" | "pid" | "queues">;
 }
 
