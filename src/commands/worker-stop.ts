@@ -4,11 +4,10 @@ import type { CAC } from "cac";
 import { TEXT_OPTION } from "../cli-argv.ts";
 import { resolveConfig, workerLostAfterMs } from "../core/config.ts";
 import { formatDurationMs, parseDurationMs } from "../core/duration.ts";
-import { runtimeError, StoreUnreachableError } from "../core/errors.ts";
 import { hostName, queuectlHome } from "../core/home.ts";
 import { colors, printJson } from "../render.ts";
-import { type StopReport, stopLocalWorkers, stopWorkers } from "../worker/stop.ts";
-import { type GlobalOptions, lastValue, warnEach, withExistingStore } from "./context.ts";
+import { stopWorkers } from "../worker/stop.ts";
+import { type GlobalOptions, lastValue, withExistingStore } from "./context.ts";
 
 interface StopOptions extends GlobalOptions {
   timeout?: unknown;
@@ -33,88 +32,65 @@ export function registerWorkerStop(cli: CAC): void {
     .action(async (options: StopOptions) => {
       const timeout = lastValue(options.timeout as string | number | undefined);
       const timeoutMs = timeout === undefined ? 30_000 : parseDurationMs(timeout, "--timeout");
-      let signaled = false;
-      try {
-        await withExistingStore(options, async (store) => {
-          const report = await stopWorkers(store, {
-            home: queuectlHome(),
-            host: hostName(),
-            timeoutMs,
-            all: Boolean(options.all),
-            lostAfterMs: workerLostAfterMs(resolveConfig(await store.configGetAll())),
-            onSignaling: () => {
-              signaled = true;
-            },
-            onAlreadyStopping: (pids) => {
-              if (!options.json)
-                console.log(
-                  `${pids.length} worker(s) already stopping (PID: ${pids.join(", ")}): waiting for their running jobs, up to ${formatDurationMs(timeoutMs)}`,
-                );
-            },
-            onEscalate: (pids) => {
-              if (!options.json && pids.length > 0) {
-                console.log(
-                  `Timeout of ${formatDurationMs(timeoutMs)} reached: stopping the running jobs of ${pids.length} worker(s); they go back to pending, but a job already past its timeout counts as failed`,
-                );
-              }
-            },
-          });
-          printReport(report, options, timeout);
+      await withExistingStore(options, async (store) => {
+        const report = await stopWorkers(store, {
+          home: queuectlHome(),
+          host: hostName(),
+          timeoutMs,
+          all: Boolean(options.all),
+          lostAfterMs: workerLostAfterMs(resolveConfig(await store.configGetAll())),
+          onAlreadyStopping: (pids) => {
+            if (!options.json)
+              console.log(
+                `${pids.length} worker(s) already stopping (PID: ${pids.join(", ")}): waiting for their running jobs, up to ${formatDurationMs(timeoutMs)}`,
+              );
+          },
+          onEscalate: (pids) => {
+            if (!options.json && pids.length > 0) {
+              console.log(
+                `Timeout of ${formatDurationMs(timeoutMs)} reached: stopping the running jobs of ${pids.length} worker(s); they go back to pending, but a job already past its timeout counts as failed`,
+              );
+            }
+          },
         });
-      } catch (error) {
-        // PostgreSQL down: this host's workers can still be stopped, found by their logs.
-        if (!(error instanceof StoreUnreachableError) || signaled) throw error;
-        warnEach([
-          `${error.message}; stopping this host's background workers without it, found by their logs`,
-        ]);
-        printReport(await stopLocalWorkers(queuectlHome(), timeoutMs), options, timeout);
-        if (options.all)
-          throw runtimeError(
-            "--all asked no other host's workers: the store cannot be reached",
-            "run `queuectl worker stop --all` again once it answers",
+        if (options.json) {
+          printJson({
+            stopped: report.stopped,
+            forced: report.forced,
+            killed: report.killed,
+            watchers: report.watchers,
+            stale: report.stale,
+            remote_asked: report.remoteAsked,
+            lost: report.lost,
+          });
+          return;
+        }
+        const total = report.stopped.length + report.forced.length + report.killed.length;
+        if (total === 0 && report.watchers.length === 0) console.log("No workers running on this host.");
+        else console.log(`${colors.green("✓")} Stopped ${total} worker(s)`);
+        if (report.forced.length > 0)
+          console.log(
+            `  ${report.forced.length} had running jobs stopped and returned to pending (a job already past its timeout counts as failed; one killed meanwhile ends as the kill says, one whose jobfile was removed ends canceled)`,
           );
-      }
+        if (report.killed.length > 0)
+          console.log(
+            colors.yellow(
+              `  ${report.killed.length} did not exit in time and were killed; jobs they held are rescued when their leases expire`,
+            ),
+          );
+        if (report.watchers.length > 0)
+          console.log(`  Stopped the jobs folder watcher (PID: ${report.watchers.join(", ")})`);
+        if (report.stale > 0) console.log(colors.dim(`  Removed ${report.stale} stale registry entries`));
+        if (report.remoteAsked > 0)
+          console.log(
+            `  Asked ${report.remoteAsked} worker(s) no signal reaches (other hosts or containers) to stop after their running jobs${timeout === undefined ? "" : ", however long they take: --timeout stops only this host's workers' jobs"}`,
+          );
+        if (report.lost > 0)
+          console.log(
+            colors.yellow(
+              `  ${report.lost} worker(s) on other hosts are lost (no heartbeat): their jobs are rescued when their leases expire`,
+            ),
+          );
+      });
     });
-}
-
-/** What stopped, told as text or JSON; `timeout` is the flag as given (absent: the default). */
-function printReport(report: StopReport, options: StopOptions, timeout: unknown): void {
-  if (options.json) {
-    printJson({
-      stopped: report.stopped,
-      forced: report.forced,
-      killed: report.killed,
-      watchers: report.watchers,
-      stale: report.stale,
-      remote_asked: report.remoteAsked,
-      lost: report.lost,
-    });
-    return;
-  }
-  const total = report.stopped.length + report.forced.length + report.killed.length;
-  if (total === 0 && report.watchers.length === 0) console.log("No workers running on this host.");
-  else console.log(`${colors.green("✓")} Stopped ${total} worker(s)`);
-  if (report.forced.length > 0)
-    console.log(
-      `  ${report.forced.length} had running jobs stopped and returned to pending (a job already past its timeout counts as failed; one killed meanwhile ends as the kill says, one whose jobfile was removed ends canceled)`,
-    );
-  if (report.killed.length > 0)
-    console.log(
-      colors.yellow(
-        `  ${report.killed.length} did not exit in time and were killed; jobs they held are rescued when their leases expire`,
-      ),
-    );
-  if (report.watchers.length > 0)
-    console.log(`  Stopped the jobs folder watcher (PID: ${report.watchers.join(", ")})`);
-  if (report.stale > 0) console.log(colors.dim(`  Removed ${report.stale} stale registry entries`));
-  if (report.remoteAsked > 0)
-    console.log(
-      `  Asked ${report.remoteAsked} worker(s) no signal reaches (other hosts or containers) to stop after their running jobs${timeout === undefined ? "" : ", however long they take: --timeout stops only this host's workers' jobs"}`,
-    );
-  if (report.lost > 0)
-    console.log(
-      colors.yellow(
-        `  ${report.lost} worker(s) on other hosts are lost (no heartbeat): their jobs are rescued when their leases expire`,
-      ),
-    );
 }

@@ -9,8 +9,7 @@
  * the request at their next heartbeat.
  */
 
-import { readdirSync, rmSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { rmSync, statSync } from "node:fs";
 import { isWorkerLost } from "../core/config.ts";
 import type { Job } from "../core/job.ts";
 import type { Store } from "../store/store.ts";
@@ -38,8 +37,6 @@ export interface StopParams {
   onEscalate?: (pids: number[]) => void;
   /** Called once before the wait, with the workers an earlier stop already asked: they get no second SIGTERM. */
   onAlreadyStopping?: (pids: number[]) => void;
-  /** Called just before the first signal: from then on a failure must not lead to signals sent again. */
-  onSignaling?: () => void;
 }
 
 export interface StopReport {
@@ -195,7 +192,6 @@ export async function stopWorkers(store: Store, params: StopParams): Promise<Sto
   // holds the store, does not hold this stop up.
   const unmarked = local.some((worker) => workers.includes(worker.pid) && !worker.stop_requested);
   if (unmarked && !params.all && unreachable === 0) await store.workerRequestStop({ host: params.host });
-  params.onSignaling?.();
   for (const pid of [...workers, ...watchers]) if (!alreadyAsked.has(pid)) signalProcess(pid, STOP_SIGNAL);
   report.watchers = watchers;
 
@@ -207,54 +203,4 @@ export async function stopWorkers(store: Store, params: StopParams): Promise<Sto
   }
   report.stopped = workers.filter((pid) => !report.killed.includes(pid) && !report.forced.includes(pid));
   return report;
-}
-
-/** `worker-<pid>.log`: the log a background worker writes from its start (supervisor.ts). */
-const WORKER_LOG = /^worker-(\d+)\.log$/;
-
-/**
- * This host's background workers, found by their logs under `home` instead of the registry:
- * a live queuectl worker whose log was made when it started (a pid reused since would have
- * started later).
- */
-function workersByLog(home: string): number[] {
-  let names: string[];
-  try {
-    names = readdirSync(workerLogDir(home));
-  } catch {
-    return [];
-  }
-  return names.flatMap((name) => {
-    const pid = Number(WORKER_LOG.exec(name)?.[1] ?? Number.NaN);
-    if (!Number.isSafeInteger(pid)) return [];
-    try {
-      const madeAt = statSync(join(workerLogDir(home), name)).birthtimeMs;
-      return isQueuectlProcess(pid, "worker", madeAt || Date.now()) ? [pid] : [];
-    } catch {
-      return [];
-    }
-  });
-}
-
-/**
- * `worker stop` while the store cannot be reached (PostgreSQL down): the same signals and
- * wait as stopWorkers, to this host's background workers and watchers found by their logs
- * and pidfile. Nothing is read from or written to the store, so a worker started with
- * `worker run` in a terminal (no log here) is not found, and none is asked through the
- * store; those still running past the timeout are released, or killed, as ever.
- */
-export async function stopLocalWorkers(home: string, timeoutMs: number): Promise<StopReport> {
-  const workers = workersByLog(home);
-  const watchers = readWatchPids(home).filter((pid) =>
-    isQueuectlProcess(pid, "watch", watchPidfileTime(home)),
-  );
-  rmSync(watchPidfile(home), { force: true });
-  for (const pid of [...workers, ...watchers]) signalProcess(pid, STOP_SIGNAL);
-  const lingering = await waitUntilGone([...workers, ...watchers], timeoutMs);
-  const ends = await Promise.all(lingering.map((pid) => releaseOrKill(pid, workers.includes(pid))));
-  const killed = lingering.filter((pid, index) => workers.includes(pid) && ends[index] === "killed");
-  // A worker still there at the timeout was waiting for a running job (an idle one exits at once).
-  const forced = lingering.filter((pid) => workers.includes(pid) && !killed.includes(pid));
-  const stopped = workers.filter((pid) => !lingering.includes(pid));
-  return { stopped, forced, killed, watchers, stale: 0, remoteAsked: 0, lost: 0 };
 }

@@ -102,25 +102,6 @@ describe("worker stop", () => {
     expect(attempt?.error).toContain("back to pending");
   }, 60_000);
 
-  test("with the store out of reach, this host's background workers are still stopped, found by their logs", async () => {
-    const started = await runCliJson<{ workers: { pid: number }[] }>(["worker", "start"], {
-      env: context.home.env,
-    });
-    const pid = started.workers[0]?.pid as number;
-    // Nothing listens on port 1: the store is as unreachable as a PostgreSQL server that is down.
-    const result = await runCli(["--db", "postgres://postgres@127.0.0.1:1/queue", "worker", "stop"], {
-      env: context.home.env,
-      process: true,
-    });
-    expect(result.exitCode).toBe(0);
-    expect(result.stderr).toStartWith("warning: cannot reach PostgreSQL at 127.0.0.1:1/queue");
-    expect(result.stderr).toContain(
-      "stopping this host's background workers without it, found by their logs",
-    );
-    expect(result.stdout).toContain("Stopped 1 worker(s)");
-    expect(isProcessAlive(pid)).toBe(false);
-  }, 60_000);
-
   test("a job already stopped for its timeout counts as failed, and the report does not say otherwise", async () => {
     // It outlives SIGTERM, so after its 2 s timeout it sits in the 5 s kill grace when the
     // stop comes. The file it touches on SIGTERM says the timeout fired: a clock cannot, since
