@@ -148,9 +148,14 @@ export async function stopWorkers(store: Store, params: StopParams): Promise<Sto
   const idOf = new Map<number, string>();
   let unreachable = 0;
   const here = pidSpaceTag();
+  // Only rows whose process is the one they name: a stale marked row may share its pid with another.
+  const alreadyAsked = new Set<number>();
   for (const worker of local) {
     idOf.set(worker.pid, worker.id);
-    if (isQueuectlProcess(worker.pid, "worker", worker.started_at)) workers.push(worker.pid);
+    if (isQueuectlProcess(worker.pid, "worker", worker.started_at)) {
+      workers.push(worker.pid);
+      if (worker.stop_requested) alreadyAsked.add(worker.pid);
+    }
     // No process here, yet heartbeating: another container or pid namespace with this host
     // name, unless its id says it ran where this process runs (then it just died: SIGKILL).
     else if (!isWorkerLost(worker.heartbeat_at, now, params.lostAfterMs) && !ranInPidSpace(worker.id, here))
@@ -184,7 +189,6 @@ export async function stopWorkers(store: Store, params: StopParams): Promise<Sto
   // A worker an earlier `worker stop` marked (or `--all` asked) is already finishing its jobs:
   // a second SIGTERM would tell it to stop them now (signals.ts), so a stop typed twice, or
   // from two shells, would cut the first one's grace short.
-  const alreadyAsked = new Set(local.filter((worker) => worker.stop_requested).map((worker) => worker.pid));
   const asked = workers.filter((pid) => alreadyAsked.has(pid));
   if (asked.length > 0) params.onAlreadyStopping?.(asked);
   // Marked before their signal, for the next stop to see; only when a registered one is not
