@@ -17,7 +17,7 @@ import { DuplicateIdError, runtimeError, UserError } from "../core/errors.ts";
 import { missingDependencyWarnings } from "../core/import-waits.ts";
 import { historyById } from "../core/reconcile.ts";
 import { limitsText } from "../core/resource-limits.ts";
-import { inputChunks, spoolIfPipe, textLines } from "../core/text-lines.ts";
+import { inputBytes, inputChunks, spoolIfPipe, textLines } from "../core/text-lines.ts";
 import { findCanceledAtOnce } from "../flow/enqueue.ts";
 import { exportLine } from "../flow/export-format.ts";
 import { EXPORT_FORMAT, type ExportCounts, exportCounts } from "../flow/export-frame.ts";
@@ -195,6 +195,7 @@ export function registerExportImport(cli: CAC): void {
             .jobImportStream({
               batches: importBatches(lines(), name, Boolean(options.merge)),
               merge: Boolean(options.merge),
+              inputBytes: inputBytes(source.path),
               // A job canceled as it comes in (its dependency ended badly) is stamped on the store's clock.
               now: await store.clockNow(),
               onProgress: showProgress

@@ -257,3 +257,12 @@ export async function spoolIfPipe(path: string, hint: string): Promise<SpooledIn
   }
   return { path: anonymous ? `/proc/self/fd/${fd}` : copy, cleanup };
 }
+
+/** The size in bytes of the file at `path`, or undefined when it cannot be read here. */
+export function inputBytes(path: string): number | undefined {
+  try {
+    return statSync(path).size;
+  } catch {
+    return undefined;
+  }
+}

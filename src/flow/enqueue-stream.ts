@@ -15,7 +15,7 @@ import { assertNoCycle, type JobOrigin, MissingDependencyError } from "../core/d
 import { DuplicateIdError, UserError } from "../core/errors.ts";
 import { jobOrigin, type PreparedJob, repeatedIdError } from "../core/job-input.ts";
 import { describeScheduleClaim, scheduleClaim } from "../core/occurrence-id.ts";
-import type { LineBlock } from "../core/text-lines.ts";
+import { inputBytes, type LineBlock } from "../core/text-lines.ts";
 import type { NewJobRow, Store } from "../store/store.ts";
 import { assertSchedulesNew, type EnqueueResult, findCanceledAtOnce, storeSchedules } from "./enqueue.ts";
 import { type InputFile, type PreparingThread, preparedAhead } from "./prepared-ahead.ts";
@@ -136,7 +136,13 @@ export async function enqueueStream(
   }
   let count: number;
   try {
-    count = await store.jobInsertStream({ batches: batches(), now, onProgress: options.onProgress });
+    const bytes = input.file ? inputBytes(input.file.path) : undefined;
+    count = await store.jobInsertStream({
+      batches: batches(),
+      now,
+      onProgress: options.onProgress,
+      inputBytes: bytes,
+    });
   } catch (error) {
     // Nothing was stored; if the id is not in the store either, the input holds it twice.
     if (error instanceof DuplicateIdError) {

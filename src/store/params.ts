@@ -34,7 +34,12 @@ export interface JobInsertParams {
   onProgress?: ProgressReport;
 }
 
-export interface JobInsertStreamParams {
+/** Bytes of streamed input, when known: SQLite writes a small input through a rollback journal. */
+interface StreamInputSize {
+  inputBytes?: number;
+}
+
+export interface JobInsertStreamParams extends StreamInputSize {
   batches: AsyncIterable<NewJobRow[]>;
   now: number;
   onProgress?: ProgressReport;
@@ -63,7 +68,7 @@ export interface JobImportParams {
   now?: number;
 }
 
-export interface JobImportStreamParams {
+export interface JobImportStreamParams extends StreamInputSize {
   batches: AsyncIterable<ImportBatch>;
   /** As in JobImportParams. Default false. */
   merge?: boolean;
@@ -253,8 +258,7 @@ export interface WaitForChangeParams {
   signal?: AbortSignal;
   /**
    * A changeMarker() read before the caller last looked for work: a commit since then ends the
-   * wait at once, so one that landed between the look and the wait is not slept through.
-   * Default: the marker when the wait begins.
+   * wait at once, so one between the look and the wait is not slept through. Default: at the wait.
    */
   since?: string;
 }
@@ -290,10 +294,7 @@ export interface JobPurgeParams {
   dryRun: boolean;
   /** At most this many jobs, oldest first, so a worker's purge never holds the write lock long. Default: all. */
   limit?: number;
-  /**
-   * Called inside the purge's transaction with every job about to go, before the delete; a
-   * throw keeps them all. Synchronous, as the SQLite transaction is (an appendFileSync).
-   */
+  /** Called in the purge's transaction, before the delete, with the jobs to go; a throw keeps them all. */
   archive?: (records: JobRecord[]) => void;
 }
 
@@ -308,10 +309,7 @@ export interface ProgressUpdate {
 
 export interface JobProgressSaveParams {
   updates: ProgressUpdate[];
-  /**
-   * Leave a row another transaction holds for the next report instead of waiting for it
-   * (PostgreSQL's row locks; SQLite has none). The periodic save sets it. Default false.
-   */
+  /** Skip rows another transaction locks (PostgreSQL) rather than wait; the periodic save does. Default false. */
   skipLocked?: boolean;
 }
 

@@ -6,13 +6,13 @@
  */
 
 import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { chmodSync, mkdirSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SQL } from "bun";
 import { moveJob } from "../../src/flow/moves.ts";
 import { openStore } from "../../src/store/open.ts";
 import { Worker } from "../../src/worker/loop.ts";
-import { type CliResult, runCli, type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
+import { CLI_PATH, type CliResult, runCli, type TempHome, tempHome, waitFor } from "../helpers/cli.ts";
 import { enqueueSpecs } from "../helpers/enqueue.ts";
 import {
   cliAsNobody,
@@ -168,6 +168,54 @@ describe.skipIf(!nobodyCanRunTheCli())("a folder and file the user may not write
     } finally {
       chmodSync(base, 0o700);
     }
+  });
+});
+
+describe.skipIf(!nobodyCanRunTheCli())("a bulk write killed through its rollback journal", () => {
+  test("a reader that may not write is refused, not shown the half-written file; the owner's next command plays it back", async () => {
+    const base = join(home.home, "q");
+    mkdirSync(base, { mode: 0o700 });
+    const db = join(base, "jobs.db");
+    await seed(db, base);
+    const file = join(home.home, "bulk.ndjson");
+    writeFileSync(
+      file,
+      Array.from({ length: 20_000 }, (_, i) => `{"id":"b-${i}","command":"true"}`).join("\n"),
+    );
+    const before = statSync(db).size;
+    const bulk = Bun.spawn(["bun", CLI_PATH, "enqueue", "-f", file], {
+      env: { ...home.env, QUEUECTL_HOME: base },
+    });
+    // Killed once its pages reach the file beside the journal: the file is half written.
+    await waitFor(
+      () => bulk.exitCode !== null || (existsSync(`${db}-journal`) && statSync(db).size > before + 200_000),
+      {
+        timeoutMs: 60_000,
+        intervalMs: 2,
+        what: "the bulk write to be under way",
+      },
+    );
+    bulk.kill("SIGKILL");
+    await bulk.exited;
+    expect(bulk.signalCode).toBe("SIGKILL");
+    sh(["chown", "-R", "65534:65534", home.home]);
+    chmodSync(db, 0o400);
+    chmodSync(base, 0o500);
+    const reader = { ...home.env, QUEUECTL_HOME: base };
+    try {
+      const refused = cliAsNobody(reader)("status");
+      expect(refused.exitCode).toBe(1);
+      expect(refused.stderr).toContain("holds an unfinished write");
+    } finally {
+      chmodSync(base, 0o700);
+      chmodSync(db, 0o600);
+    }
+    // Its owner (root may write it too) plays the journal back: the queue is as it was.
+    const status = JSON.parse(ok(await runCli(["status", "--json"], { env: reader }))) as {
+      jobs: { total: number };
+    };
+    expect(status.jobs.total).toBe(3);
+    expect(existsSync(`${db}-journal`)).toBe(false);
   });
 });
 

@@ -15,6 +15,7 @@ import { UserError } from "../../src/core/errors.ts";
 import { newJobRow } from "../../src/store/columns.ts";
 import type { NewJobRow } from "../../src/store/records.ts";
 import { SqliteStore } from "../../src/store/sqlite/backend.ts";
+import { JOURNAL_MAX_INPUT_BYTES } from "../../src/store/sqlite/bulk-journal.ts";
 import { newJob, T0 } from "./contract-helpers.ts";
 
 let dir = "";
@@ -74,7 +75,10 @@ test("alone, a bulk write goes through a rollback journal, and the store is in W
   try {
     await store.jobInsertMany({ jobs: [newJob("before")], now: T0 });
     const seen: Seen[] = [];
-    expect(await store.jobInsertStream({ batches: batches("bulk", 4, seen), now: T0 })).toBe(4000);
+    const inputBytes = 4000 * 40;
+    expect(await store.jobInsertStream({ batches: batches("bulk", 4, seen), now: T0, inputBytes })).toBe(
+      4000,
+    );
     expect(seen).toEqual(Array(3).fill({ journal: true, wal: false }));
     expect((await store.jobCounts()).total).toBe(4001);
     // A later write of this same connection goes to the WAL again.
@@ -92,9 +96,8 @@ test("a failed bulk write rolls back through its journal: nothing of it stays, n
   try {
     await store.jobInsertMany({ jobs: [newJob("before")], now: T0 });
     const seen: Seen[] = [];
-    await expect(
-      store.jobInsertStream({ batches: batches("bulk", 4, seen, undefined, 3), now: T0 }),
-    ).rejects.toThrow("line 3001");
+    const stream = { batches: batches("bulk", 4, seen, undefined, 3), now: T0, inputBytes: 4000 * 40 };
+    await expect(store.jobInsertStream(stream)).rejects.toThrow("line 3001");
     expect(seen.every((look) => look.journal)).toBe(true);
     expect((await store.jobCounts()).total).toBe(1);
     expect(existsSync(`${path}-journal`)).toBe(false);
@@ -114,7 +117,8 @@ test("a store another connection holds keeps its WAL through a bulk write, and t
     // Its first read makes it a reader of the WAL, as a worker's or the dashboard's is.
     other.query("SELECT count(*) FROM jobs").get();
     const seen: Seen[] = [];
-    expect(await store.jobInsertStream({ batches: batches("bulk", 4, seen, other), now: T0 })).toBe(4000);
+    const stream = { batches: batches("bulk", 4, seen, other), now: T0, inputBytes: 4000 * 40 };
+    expect(await store.jobInsertStream(stream)).toBe(4000);
     // With no busy wait at all, each read saw the last commit, not the write under way.
     expect(seen).toEqual(Array(3).fill({ journal: false, wal: true, counted: 1 }));
     expect((other.query("SELECT count(*) AS n FROM jobs").get() as { n: number }).n).toBe(4001);
@@ -123,4 +127,19 @@ test("a store another connection holds keeps its WAL through a bulk write, and t
     await store.close();
   }
   expect(journalMode()).toBe("wal");
+});
+
+test("an input larger than the journal's bound, or of unknown size, keeps the WAL: readers opening meanwhile never wait", async () => {
+  const store = new SqliteStore(path);
+  try {
+    for (const [run, inputBytes] of [JOURNAL_MAX_INPUT_BYTES + 1, undefined].entries()) {
+      const seen: Seen[] = [];
+      expect(
+        await store.jobInsertStream({ batches: batches(`bulk${run}`, 3, seen), now: T0, inputBytes }),
+      ).toBe(3000);
+      expect(seen).toEqual(Array(2).fill({ journal: false, wal: true }));
+    }
+  } finally {
+    await store.close();
+  }
 });

@@ -61,6 +61,8 @@ const BACKEND_ONLY_FILES: Record<string, string> = {
   "sqlite/wal-checkpoint-thread.ts": "the thread behind sqlite/wal-checkpointer.ts",
   "sqlite/bulk-journal.ts":
     "a SQLite bulk write may skip the WAL's second copy of its pages; PostgreSQL writes its WAL whatever the client does",
+  "sqlite/read-only-open.ts":
+    "a SQLite file a user may only read is opened through its URI's mode=ro or immutable; PostgreSQL grants reading by role",
   "sqlite/wal-mode.ts":
     "a client turns a SQLite file to WAL mode as it opens it; PostgreSQL has no such mode",
 };

@@ -105,8 +105,8 @@ export class SqliteStore implements Store {
   }
 
   /** A write whose input streams in: the transaction stays open while `work` awaits it. */
-  private writeStream<T>(work: (db: Database) => Promise<T>): Promise<T> {
-    return streamTransaction(this.connection, () => work(this.db));
+  private writeStream<T>(work: (db: Database) => Promise<T>, inputBytes?: number): Promise<T> {
+    return streamTransaction(this.connection, () => work(this.db), inputBytes);
   }
 
   /** The WAL checkpoint thread, when the store was opened with `checkpointInBackground`. */
@@ -124,7 +124,7 @@ export class SqliteStore implements Store {
     return this.write((db) => insertJobs(db, params));
   }
   jobInsertStream(params: P.JobInsertStreamParams) {
-    return this.writeStream((db) => insertJobStream(db, params));
+    return this.writeStream((db) => insertJobStream(db, params), params.inputBytes);
   }
   jobExport(params: P.JobExportParams) {
     return this.read((db) => transfer().exportJobs(db, params));
@@ -133,7 +133,7 @@ export class SqliteStore implements Store {
     return this.write((db) => transfer().importJobs(db, params));
   }
   jobImportStream(params: P.JobImportStreamParams) {
-    return this.writeStream((db) => transfer().importJobStream(db, params));
+    return this.writeStream((db) => transfer().importJobStream(db, params), params.inputBytes);
   }
   purgedRevisionList() {
     return this.read((db) => transfer().purgedRevisionList(db));

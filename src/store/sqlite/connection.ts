@@ -20,12 +20,8 @@ import {
 import { dirname } from "node:path";
 import { runtimeError, StoreGoneError, UserError } from "../../core/errors.ts";
 import { type BulkJournal, putBackJournal, takeBulkJournal } from "./bulk-journal.ts";
-import {
-  assertCurrentSchema,
-  notQueueDatabase,
-  SQLITE_SCHEMA_VERSION,
-  schemaOnOpen,
-} from "./schema-version.ts";
+import { isReadOnlyFailure, openReadOnly } from "./read-only-open.ts";
+import { notQueueDatabase, SQLITE_SCHEMA_VERSION, schemaOnOpen } from "./schema-version.ts";
 import type { WalCheckpointer } from "./wal-checkpointer.ts";
 import { enableWal } from "./wal-mode.ts";
 
@@ -60,10 +56,6 @@ export interface SqliteConnection {
   /** Set when checkpoints run on their own thread; told of every commit. */
   checkpointer: WalCheckpointer | null;
 }
-
-// bun:sqlite takes SQLITE_OPEN_* flags as a number; URI filenames need SQLITE_OPEN_URI.
-const SQLITE_OPEN_READONLY = 0x1;
-const SQLITE_OPEN_URI = 0x40;
 
 const DEFAULT_BUSY_TIMEOUT_MS = 15_000;
 
@@ -129,7 +121,10 @@ function openDatabase(path: string, options: SqliteOptions): { db: Database; rea
   } catch (error) {
     if (!isReadOnlyFailure(error) || !isFile(path)) throw error;
     try {
-      return { db: openReadOnly(path, options), readOnly: whyReadOnly(path) ?? "opened read-only" };
+      return {
+        db: openReadOnly(path, options.busyTimeoutMs ?? defaultBusyTimeoutMs()),
+        readOnly: whyReadOnly(path) ?? "opened read-only",
+      };
     } catch (readOnlyError) {
       // A schema it cannot read says so; anything else is better told by the first failure.
       throw readOnlyError instanceof UserError ? readOnlyError : error;
@@ -194,44 +189,12 @@ function tightenMode(path: string): void {
   }
 }
 
-/**
- * A WAL database needs its `-shm` file to be read. `mode=ro` uses one that exists (a worker
- * elsewhere still has the file open); when none exists and none can be created, the file
- * is opened `immutable`, which reads the database file alone: what the last checkpoint wrote,
- * which after a clean shutdown is everything.
- */
-function openReadOnly(path: string, options: SqliteOptions): Database {
-  const uri = `file:${path.replace(/[%?#]/g, (ch) => encodeURIComponent(ch))}`;
-  const attempts = ["mode=ro", "immutable=1"];
-  for (const [index, parameter] of attempts.entries()) {
-    let db: Database | undefined;
-    try {
-      db = new Database(`${uri}?${parameter}`, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
-      db.run(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? defaultBusyTimeoutMs()}`);
-      assertCurrentSchema(db, path);
-      return db;
-    } catch (error) {
-      db?.close(false);
-      if (index === attempts.length - 1 || !isReadOnlyFailure(error)) throw error;
-    }
-  }
-  throw new Error("unreachable: the last attempt rethrows");
-}
-
 function isFile(path: string): boolean {
   try {
     return statSync(path).isFile();
   } catch {
     return false;
   }
-}
-
-function isReadOnlyFailure(error: unknown): boolean {
-  if (!(error instanceof SQLiteError)) return false;
-  const code = String(error.code ?? "");
-  return (
-    code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_CANTOPEN") || code.startsWith("SQLITE_PERM")
-  );
 }
 
 /**
@@ -366,7 +329,11 @@ export function writeTransaction<T>(connection: SqliteConnection, work: () => T)
  * streams from a file instead of sitting in memory. The write lock is held meanwhile, as
  * it is for any bulk insert, and nothing else may write through this store until it ends.
  */
-export async function streamTransaction<T>(connection: SqliteConnection, work: () => Promise<T>): Promise<T> {
+export async function streamTransaction<T>(
+  connection: SqliteConnection,
+  work: () => Promise<T>,
+  inputBytes?: number,
+): Promise<T> {
   const { db, location } = connection;
   if (connection.readOnly !== null) throw readOnlyError(location, connection.readOnly);
   let journal: BulkJournal | null = null;
@@ -378,7 +345,7 @@ export async function streamTransaction<T>(connection: SqliteConnection, work: (
     // the transaction because SQLite refuses to change it inside one.
     db.run(`PRAGMA temp_store = MEMORY; PRAGMA cache_size = -${STREAM_CACHE_KIB}`);
     // Not in a worker, whose connection lives on and checkpoints on its own thread.
-    if (connection.checkpointer === null) journal = takeBulkJournal(db);
+    if (connection.checkpointer === null) journal = takeBulkJournal(db, inputBytes);
     db.run("BEGIN IMMEDIATE");
     const result = await work();
     db.run("COMMIT");
