@@ -9,7 +9,6 @@
  * a set of every id read.
  */
 
-import { statSync } from "node:fs";
 import type { QueueConfig } from "../core/config.ts";
 import { assertNoCycle, type JobOrigin, MissingDependencyError } from "../core/dependencies.ts";
 import { DuplicateIdError, UserError } from "../core/errors.ts";
@@ -74,12 +73,8 @@ export function shouldPrepareAhead(
   if (file === undefined || options.prepareAhead === false) return null;
   // A caller that started a thread has made this check already: the file is not read again.
   if (options.prepareAhead === true || options.preparingThread !== undefined) return file;
-  try {
-    return statSync(file.path).size >= PREPARE_AHEAD_BYTES ? file : null;
-  } catch {
-    // Reading it here reports why it cannot be read.
-    return null;
-  }
+  // A file that cannot be stat'ed here is read on this thread, which reports why.
+  return (inputBytes(file.path) ?? 0) >= PREPARE_AHEAD_BYTES ? file : null;
 }
 
 export async function enqueueStream(

@@ -150,11 +150,13 @@ export async function stopWorkers(store: Store, params: StopParams): Promise<Sto
   const here = pidSpaceTag();
   // Only rows whose process is the one they name: a stale marked row may share its pid with another.
   const alreadyAsked = new Set<number>();
+  let unmarked = false;
   for (const worker of local) {
     idOf.set(worker.pid, worker.id);
     if (isQueuectlProcess(worker.pid, "worker", worker.started_at)) {
       workers.push(worker.pid);
       if (worker.stop_requested) alreadyAsked.add(worker.pid);
+      else unmarked = true;
     }
     // No process here, yet heartbeating: another container or pid namespace with this host
     // name, unless its id says it ran where this process runs (then it just died: SIGKILL).
@@ -194,7 +196,6 @@ export async function stopWorkers(store: Store, params: StopParams): Promise<Sto
   // Marked before their signal, for the next stop to see; only when a registered one is not
   // yet (the branches above marked them all otherwise), so a start still under way, which
   // holds the store, does not hold this stop up.
-  const unmarked = local.some((worker) => workers.includes(worker.pid) && !worker.stop_requested);
   if (unmarked && !params.all && unreachable === 0) await store.workerRequestStop({ host: params.host });
   for (const pid of [...workers, ...watchers]) if (!alreadyAsked.has(pid)) signalProcess(pid, STOP_SIGNAL);
   report.watchers = watchers;
