@@ -7,6 +7,7 @@ import type { CAC } from "cac";
 import { TEXT_OPTION } from "../cli-argv.ts";
 import { formatDurationMs, parseDurationMs } from "../core/duration.ts";
 import { runtimeError } from "../core/errors.ts";
+import type { Job } from "../core/job.ts";
 import { patientReads } from "../flow/patient-reads.ts";
 import { endText, waitForJobs } from "../flow/wait.ts";
 import { colors, countText, firstNamed, printJson, safeText } from "../render.ts";
@@ -42,11 +43,13 @@ export function registerWait(cli: CAC): void {
       const ids = [...new Set(given.map(String))];
       const human = !options.json && !options.quiet;
       await withExistingStore(options, async (store) => {
-        for (const id of ids) await requireJob(store, id);
+        const known: Job[] = [];
+        for (const id of ids) known.push(await requireJob(store, id));
         const until = timeoutMs === null ? undefined : Date.now() + timeoutMs;
         const result = await waitForJobs(patientReads(store, waitingThroughOutages(until)), {
           ids,
           timeoutMs,
+          known,
           onEnd: (job) => {
             if (!human) return;
             const mark = job.state === "completed" ? colors.green("✓") : colors.red("✗");
@@ -59,6 +62,7 @@ export function registerWait(cli: CAC): void {
           printJson({
             completed: !notAllCompleted,
             timed_out: result.timedOut,
+            store_unreachable: result.unreachable,
             jobs: result.jobs.map((job) => ({
               id: job.id,
               state: job.state,
@@ -82,8 +86,9 @@ export function registerWait(cli: CAC): void {
           const waiting = notCompleted.filter((job) => !ended.includes(job));
           // Those that ended badly meanwhile are named too: the exit code stands for them as well.
           const alsoFailed = failed.length > 0 ? `; did not complete: ${firstNamed(failed)}` : "";
+          const asLastRead = result.unreachable ? " while the store could not be reached" : "";
           throw runtimeError(
-            `timed out after ${formatDurationMs(timeoutMs ?? 0)}; still not ended: ${waiting.length > 1 ? `${countText(waiting.length)} jobs: ` : ""}${firstNamed(waiting.map((job) => `${safeText(job.id)} (${job.state})`))}${alsoFailed}`,
+            `timed out after ${formatDurationMs(timeoutMs ?? 0)}${asLastRead}; still not ended: ${waiting.length > 1 ? `${countText(waiting.length)} jobs: ` : ""}${firstNamed(waiting.map((job) => `${safeText(job.id)} (${job.state})`))}${alsoFailed}`,
             "wait longer with a larger --timeout, or see `queuectl status`",
           );
         }

@@ -8,6 +8,7 @@
  * busy queue committing all the time does not turn waiting into a busy loop.
  */
 
+import { StoreUnreachableError } from "../core/errors.ts";
 import { type Attempt, FINISHED_STATES, type Job } from "../core/job.ts";
 import type { Store } from "../store/store.ts";
 
@@ -42,24 +43,42 @@ export interface WaitResult {
   /** Ids whose job disappeared while waiting (purged). */
   gone: string[];
   timedOut: boolean;
+  /** The deadline passed while the store could not be reached: `jobs` are as last read. */
+  unreachable: boolean;
+}
+
+/** `store.jobGet`, or "unreachable" when the store cannot be reached and the deadline has passed. */
+async function readJob(store: Store, id: string, deadline: number): Promise<Job | null | "unreachable"> {
+  try {
+    return await store.jobGet({ id });
+  } catch (error) {
+    if (error instanceof StoreUnreachableError && Date.now() >= deadline) return "unreachable";
+    throw error;
+  }
 }
 
 /**
  * Resolves once every job has ended or vanished, or when `timeoutMs` has passed (null: no
- * limit). `onEnd` hears about each job once, as soon as it is seen to have ended.
+ * limit). `onEnd` hears about each job once, as soon as it is seen to have ended. `known`
+ * are the jobs as the caller read them before: a deadline that passes while the store
+ * cannot be reached (patient-reads.ts retries until then) ends the wait with them as last read.
  */
 export async function waitForJobs(
   store: Store,
-  params: { ids: string[]; timeoutMs: number | null; onEnd?: (job: Job) => void },
+  params: { ids: string[]; timeoutMs: number | null; onEnd?: (job: Job) => void; known?: Job[] },
 ): Promise<WaitResult> {
   const deadline = params.timeoutMs === null ? Number.POSITIVE_INFINITY : Date.now() + params.timeoutMs;
-  const latest = new Map<string, Job>();
+  const latest = new Map<string, Job>((params.known ?? []).map((job) => [job.id, job]));
   const gone: string[] = [];
   let open = [...params.ids];
   for (;;) {
     const stillOpen: string[] = [];
     for (const id of open) {
-      const job = await store.jobGet({ id });
+      const job = await readJob(store, id, deadline);
+      if (job === "unreachable") {
+        const jobs = params.ids.flatMap((each) => latest.get(each) ?? []);
+        return { jobs, gone, timedOut: true, unreachable: true };
+      }
       if (job === null) gone.push(id);
       else {
         latest.set(id, job);
@@ -71,7 +90,7 @@ export async function waitForJobs(
     const timedOut = open.length > 0 && Date.now() >= deadline;
     if (open.length === 0 || timedOut) {
       const jobs = params.ids.flatMap((id) => latest.get(id) ?? []);
-      return { jobs, gone, timedOut };
+      return { jobs, gone, timedOut, unreachable: false };
     }
     await nextRead(store, deadline);
   }
