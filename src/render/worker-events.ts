@@ -4,6 +4,7 @@
  */
 
 import { formatDurationMs } from "../core/duration.ts";
+import { RepeatedLines } from "../core/repeated-lines.ts";
 import { colors, iso, isSafeText, safeText } from "../render.ts";
 import type { WorkerEvent } from "../worker/events.ts";
 
@@ -120,11 +121,19 @@ function sanitized(event: WorkerEvent): WorkerEvent {
   return (copy ?? event) as WorkerEvent;
 }
 
-/** One line per event, timestamped: errors to stderr, the rest to stdout. */
+/** Errors a worker repeats (every service, every second, while its store is out of reach). */
+const repeatedErrors = new RepeatedLines();
+
+/** One line per event, timestamped: errors to stderr (a repeated one folded), the rest to stdout. */
 export function printWorkerEvent(event: WorkerEvent): void {
-  const line = `${colors.dim(new Date().toISOString())} ${describe(sanitized(event))}\n`;
-  if (event.type === "error") process.stderr.write(line);
-  else process.stdout.write(line);
+  const text = describe(sanitized(event));
+  const stamp = colors.dim(new Date().toISOString());
+  if (event.type !== "error") {
+    process.stdout.write(`${stamp} ${text}\n`);
+    return;
+  }
+  const folded = repeatedErrors.fold(text);
+  if (folded !== null) process.stderr.write(`${stamp} ${folded}\n`);
 }
 
 /** Jobs a paused queue still holds are named, with the command that lets them run. */

@@ -13,7 +13,7 @@ test("Bun's LISTEN retry line is reworded; other warnings pass through", () => {
       'bun:sql LISTEN "queuectl:public" failed, retrying: the database system is shutting down',
     ]),
   ).toBe(
-    "warning: PostgreSQL's change notifications stopped (the database system is shutting down); reconnecting, and waiting by polling meanwhile\n",
+    "warning: PostgreSQL's change notifications stopped (the database system is shutting down); reconnecting, and waiting by polling meanwhile",
   );
   expect(listenRetryWarning(["something else", 1])).toBeNull();
   expect(listenRetryWarning(["bun:sql something else"])).toBeNull();

@@ -10,6 +10,7 @@
  */
 
 import type { SQL } from "bun";
+import { RepeatedLines } from "../../core/repeated-lines.ts";
 
 /** Bun's own line when a LISTEN fails and it retries (after a server restart, say). */
 const BUN_LISTEN_RETRY = /^bun:sql LISTEN .+ failed, retrying: ([^\n]*)/;
@@ -20,7 +21,7 @@ export function listenRetryWarning(args: unknown[]): string | null {
   const match = args.length === 1 && typeof args[0] === "string" ? BUN_LISTEN_RETRY.exec(args[0]) : null;
   return match === null
     ? null
-    : `warning: PostgreSQL's change notifications stopped (${match[1]}); reconnecting, and waiting by polling meanwhile\n`;
+    : `warning: PostgreSQL's change notifications stopped (${match[1]}); reconnecting, and waiting by polling meanwhile`;
 }
 
 /** Bun writes that line with console.warn from inside its driver, so that is where it is caught. Once per process. */
@@ -28,10 +29,15 @@ function rewordListenRetries(): void {
   if (listenRetriesReworded) return;
   listenRetriesReworded = true;
   const warn = console.warn.bind(console);
+  // Bun retries every few seconds while the server is down: the same line, folded.
+  const repeated = new RepeatedLines();
   console.warn = (...args: unknown[]) => {
     const reworded = listenRetryWarning(args);
     if (reworded === null) warn(...args);
-    else process.stderr.write(reworded);
+    else {
+      const folded = repeated.fold(reworded);
+      if (folded !== null) process.stderr.write(`${folded}\n`);
+    }
   };
 }
 
