@@ -1,7 +1,8 @@
 /**
  * Where a PostgreSQL queue may live, as a database administrator sets it up: a schema made
  * ahead for a role that may not create schemas, a schema holding tables the role cannot
- * see, and schema names that SQL reserves as words.
+ * see, schema names that SQL reserves as words, and each right a role lacks named with the
+ * GRANT that gives it.
  */
 
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -32,6 +33,8 @@ describe.skipIf(!server)("a PostgreSQL queue in a schema an administrator set up
     `qc_rails_${tag}`,
     `qc_migrate_${tag}`,
     `qc_damaged_${tag}`,
+    `qc_closed_${tag}`,
+    `qc_unmade_${tag}`,
   ];
   afterAll(async () => {
     for (const schema of [...schemas, "user", "order"].map((name) => `"${name}"`)) {
@@ -143,5 +146,32 @@ describe.skipIf(!server)("a PostgreSQL queue in a schema an administrator set up
       expect((await again.jobGet({ id: name }))?.id).toBe(name);
       await again.close();
     }
+  });
+
+  test("a refusal names the right the role lacks, with the GRANT that gives it", async () => {
+    const [closed, unmade] = schemas.slice(5) as [string, string];
+    await admin.unsafe(`CREATE ROLE ${role} LOGIN`).catch(() => {});
+    const url = new URL(server as string);
+    url.searchParams.set("schema", closed);
+    const store = await openStore({ url: url.toString() });
+    await store.close();
+    const refusal = async (schema: string) => {
+      const error = await openStore({ url: urlAs(role, schema) })
+        .then((opened) => opened.jobCounts().finally(() => opened.close()))
+        .catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(Error);
+      return `${(error as Error).message} — ${(error as UserError).hint}`;
+    };
+    // A schema the role may not enter.
+    expect(await refusal(closed)).toContain(`GRANT USAGE, CREATE ON SCHEMA "${closed}" TO "${role}"`);
+    // It may enter, but not read the tables.
+    await admin.unsafe(`GRANT USAGE ON SCHEMA ${closed} TO ${role}`);
+    expect(await refusal(closed)).toContain(
+      `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "${closed}"`,
+    );
+    // A new queue's schema, in a database where the role may not create one.
+    const [{ db }] = await admin`SELECT current_database() AS db`;
+    expect(await refusal(unmade)).toContain(`CREATE SCHEMA "${unmade}" AUTHORIZATION "${role}"`);
+    expect(await refusal(unmade)).toContain(`GRANT CREATE ON DATABASE "${db}" TO "${role}"`);
   });
 });

@@ -18,6 +18,25 @@ function scrub(target: PostgresTarget, text: string): string {
   return target.password === "" ? text : text.replaceAll(target.password, "***");
 }
 
+/** A name as it is typed into SQL, quoted: `user` and `order` are names a schema may have. */
+function sqlName(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/**
+ * What to grant, read from what the server refused: a schema the user may not enter, tables
+ * it may not read or write, or a database it may not make the queue's schema in.
+ */
+function permissionHint(target: PostgresTarget, reason: string): string {
+  const schema = sqlName(target.schema ?? "public");
+  const user = sqlName(target.user);
+  if (/permission denied for schema/.test(reason))
+    return `grant the user USAGE and CREATE on it (GRANT USAGE, CREATE ON SCHEMA ${schema} TO ${user}), or pick another ?schema=`;
+  if (/permission denied for (table|sequence|relation)/.test(reason))
+    return `grant the user the queue's tables (GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${schema} TO ${user}; GRANT USAGE ON ALL SEQUENCES IN SCHEMA ${schema} TO ${user}), or use the role that made the queue`;
+  return `grant the user CREATE on the database, which a new queue makes its schema with (GRANT CREATE ON DATABASE ${sqlName(target.database)} TO ${user}), or create the schema for it (CREATE SCHEMA ${schema} AUTHORIZATION ${user})`;
+}
+
 /**
  * Environment failures (server down, login refused, missing database) become a
  * runtimeError naming host and database; anything else is returned unchanged.
@@ -70,7 +89,7 @@ export function describeFailure(target: PostgresTarget, error: unknown): Error {
   if (errno === "42501" || errno === "3F000") {
     return runtimeError(
       `${where}: cannot use the schema ${target.schema ?? "(default)"} (${reason})`,
-      "grant the user CREATE on the database, or pick another ?schema=",
+      permissionHint(target, reason),
     );
   }
   // sslmode=require (or verify-…) against a server without SSL: the URL asks for what it cannot have.
