@@ -12,7 +12,7 @@ import { join, relative, sep } from "node:path";
 import { isOwnedBy } from "../core/reconcile.ts";
 import type { DeclaredJob } from "../store/store.ts";
 import type { DesiredState } from "./desired.ts";
-import { type FolderNaming, namespaced } from "./folder-settings.ts";
+import { type FolderNaming, heldIdsOf, namespaced } from "./folder-settings.ts";
 import type { ParsedJobfile } from "./parse.ts";
 import type { Plan } from "./plan.ts";
 import type { JobfileProblem } from "./problem.ts";
@@ -257,10 +257,19 @@ export class FolderModel {
     return (declaration) => sources.has(declaration.source) || ids.has(declaration.id);
   }
 
-  /** The folder's namespace with every id its files declare, as `desiredJobsOf` wants them. */
-  naming(namespace: string | null): FolderNaming {
+  /**
+   * The folder's namespace with every id its files declare, as `desiredJobsOf` wants them,
+   * and those the store holds from its files that cannot be read now (heldIdsOf).
+   */
+  naming(namespace: string | null, declared: readonly DeclaredJob[]): FolderNaming {
     const folderIds = new Set<string>();
-    for (const entry of this.files.values()) for (const id of idsOf(lastParsed(entry))) folderIds.add(id);
+    const unreadable = [...this.scanBlocked];
+    for (const [rel, entry] of this.files) {
+      for (const id of idsOf(lastParsed(entry))) folderIds.add(id);
+      if (entry.kind !== "parsed" || entry.parsed.problems.length > 0) unreadable.push(rel);
+    }
+    if (namespace !== null)
+      for (const id of heldIdsOf(declared, this.root, namespace, unreadable)) folderIds.add(id);
     return { namespace, folderIds };
   }
 

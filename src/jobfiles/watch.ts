@@ -139,7 +139,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
       rels === null
         ? null
         : model.affected(rels, previousIds, heldDeclarations(declared, model.root, namespace));
-    const naming = model.naming(namespace);
+    const naming = model.naming(namespace, declared);
     const supersedes = await previousTarget(store, dir, model.root);
     const desired = model.desired(affected?.rels ?? null, config.maxRetries, at, naming);
     const scope = affected ? model.scope(affected, naming) : undefined;
