@@ -15,6 +15,7 @@
 
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
+import { SETTINGS_FILE } from "./folder-settings.ts";
 
 /** The longest a settings change waits for the folder to fall quiet (30 s). */
 export const MAX_HOLD_MS = 30_000;
@@ -39,6 +40,22 @@ export function gitIndexLockOf(root: string): string | null {
   }
 }
 
+/**
+ * The settings file as it stands on disk (its inode, size and times), or "absent": a full
+ * sync compares it from before its reads to after them. Git writes a checkout's files in
+ * index order, and `.queuectl.yaml` sorts before every jobfile beside it, so a checkout
+ * that wrote any jobfile during the reads has rewritten the settings file first, and
+ * changed its stamp even when it went back to the same text (a switch there and back).
+ */
+export function settingsStamp(root: string): string {
+  try {
+    const stats = statSync(join(root, SETTINGS_FILE), { bigint: true });
+    return `${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}`;
+  } catch {
+    return "absent";
+  }
+}
+
 export interface SettingsChangeOptions {
   root: () => string;
   /** How long the folder must stay without events, in ms. */
@@ -53,6 +70,7 @@ export interface SettingsChangeOptions {
 export class SettingsChangeHold {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private since = 0;
+  private endedAtLongest = false;
 
   constructor(private readonly options: SettingsChangeOptions) {}
 
@@ -92,11 +110,24 @@ export class SettingsChangeHold {
 
   private check(): void {
     const lock = gitIndexLockOf(this.options.root());
-    if (lock !== null && existsSync(lock) && Date.now() - this.since < this.maxHoldMs) {
+    const longest = Date.now() - this.since >= this.maxHoldMs;
+    if (lock !== null && existsSync(lock) && !longest) {
       this.arm(this.options.quietMs);
       return;
     }
     this.timer = null;
+    this.endedAtLongest = longest;
     this.options.onQuiet();
+  }
+
+  /**
+   * Whether the last hold ended at its longest, not because the folder fell quiet; read
+   * once. The sync it starts then applies the folder as it stands, whatever changes under
+   * it, or a folder that never settles would never be synced.
+   */
+  takeEndedAtLongest(): boolean {
+    const ended = this.endedAtLongest;
+    this.endedAtLongest = false;
+    return ended;
   }
 }

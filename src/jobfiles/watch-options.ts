@@ -49,8 +49,11 @@ export interface JobfileWatcher {
   readonly root: string;
   /** The folder as the store records it. */
   readonly folder: string;
-  /** A full sync now, or right after the running one; resolves with its outcome. */
-  syncNow(): Promise<SyncOutcome>;
+  /**
+   * A full sync now, or right after the running one; resolves with its outcome, or null when
+   * a settings change holds it (the folder is being checked out: it is synced once quiet).
+   */
+  syncNow(): Promise<SyncOutcome | null>;
   /** Stops watching and waits for a running sync to finish. Does not close the store. */
   close(): Promise<void>;
 }

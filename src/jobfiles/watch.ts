@@ -19,7 +19,7 @@ import { type Reading, refreshFromScan, refreshPath } from "./folder-refresh.ts"
 import { readFolderSettings, SETTINGS_FILE } from "./folder-settings.ts";
 import { RefusalRetry } from "./refusal-retry.ts";
 import { type FolderIdentity, identifyJobsFolder, scanJobsFolder, whyFolderChanged } from "./scan.ts";
-import { SettingsChangeHold } from "./settings-change.ts";
+import { SettingsChangeHold, settingsStamp } from "./settings-change.ts";
 import { reconcile } from "./sync.ts";
 import type { SyncOutcome } from "./sync-outcome.ts";
 import {
@@ -104,7 +104,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
 
   let closed = false;
   let chain: Promise<unknown> = Promise.resolve();
-  let pendingFull: Promise<SyncOutcome> | null = null;
+  let pendingFull: Promise<SyncOutcome | null> | null = null;
   const dirty = new Set<string>();
   let burstTimer: ReturnType<typeof setTimeout> | null = null;
   let burstStart = 0;
@@ -118,17 +118,25 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
    * the last one applied and may not apply it (`mayRename` false: a path sync, a periodic
    * re-sync): the settings file's event may still be on its way, and the files read beside
    * it another checkout's, so the change waits for the folder to fall quiet like one heard.
+   * Null too, for any sync, when the settings file changed while a full sync read the files
+   * (`stampBefore`, from before its reads) or a settings change is being held.
    */
   const apply = async (
     rels: Set<string> | null,
     previousIds: string[],
     mayRename: boolean,
+    stampBefore?: string,
   ): Promise<SyncOutcome | null> => {
     const appliedBefore = applied;
     // The model is ahead of the store until a plan of it is applied, whatever fails first.
     applied = false;
     const { namespace } = await readFolderSettings(model.root);
-    if (!mayRename && appliedNamespace !== undefined && namespace !== appliedNamespace) {
+    const renaming = !mayRename && appliedNamespace !== undefined && namespace !== appliedNamespace;
+    // A checkout that began while a full sync read the files (settingsStamp): some of them
+    // may be the other checkout's, so this sync waits with the rest for the folder to settle.
+    const atLongest = settingsHold.takeEndedAtLongest();
+    const checkedOut = stampBefore !== undefined && !atLongest && settingsStamp(model.root) !== stampBefore;
+    if (renaming || checkedOut || (mayRename && settingsHold.holding)) {
       settingsHold.settingsChanged();
       return null;
     }
@@ -249,6 +257,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
   const fullSync = async (quiet = false): Promise<SyncOutcome | null> => {
     dirty.clear();
     await followFolder();
+    const stampBefore = settingsStamp(model.root);
     const previousIds: string[] = [];
     const changed = await refreshFromScan(
       model,
@@ -261,7 +270,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
       // Unless the settings file changed unheard: its new namespace then waits for quiet.
       if ((await readFolderSettings(model.root)).namespace === appliedNamespace) return null;
     }
-    return apply(null, previousIds, !quiet);
+    return apply(null, previousIds, !quiet, stampBefore);
   };
 
   /** Runs `work` after whatever is running, then sets the timer for the next waiting file. */
@@ -287,12 +296,12 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
     );
   };
 
-  const syncNow = (): Promise<SyncOutcome> => {
+  const syncNow = (): Promise<SyncOutcome | null> => {
     // A full sync that has not started yet will see every change made so far: share it.
     if (pendingFull) return pendingFull;
     const next = enqueue(() => {
       pendingFull = null;
-      return fullSync() as Promise<SyncOutcome>;
+      return fullSync();
     });
     pendingFull = next;
     return next;

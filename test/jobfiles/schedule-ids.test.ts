@@ -118,7 +118,7 @@ forEachBackend("schedule ids", (t) => {
       expect(await store.jobGet({ id: OCCURRENCE })).toBeNull();
       // A full sync decides the same.
       const full = await watcher.syncNow();
-      expect(full.plan.errors.map((error) => error.file)).toEqual(["taken.yaml"]);
+      expect(full?.plan.errors.map((error) => error.file)).toEqual(["taken.yaml"]);
       expect(await store.jobGet({ id: OCCURRENCE })).toBeNull();
     } finally {
       await watcher.close();

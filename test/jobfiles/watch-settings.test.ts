@@ -9,7 +9,7 @@ import { linkSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gitIndexLockOf, SettingsChangeHold } from "../../src/jobfiles/settings-change.ts";
 import type { SyncOutcome } from "../../src/jobfiles/sync-outcome.ts";
-import type { JobfileWatcher } from "../../src/jobfiles/watch.ts";
+import { type JobfileWatcher, startWatcher } from "../../src/jobfiles/watch.ts";
 import type { Store } from "../../src/store/store.ts";
 import { waitFor } from "../helpers/cli.ts";
 import { type JobsFixture, jobsFixture } from "./helpers.ts";
@@ -110,6 +110,37 @@ describe("a watcher and a checkout that changes the namespace", () => {
     linkSync(settings, outside);
     writeFileSync(outside, "namespace: ns\n");
     await waitFor(async () => (await commandOf(store, "ns/a")) === "echo main-a", { what: "a under ns" });
+  });
+
+  test("a checkout landing while a full sync reads the files waits for the folder to settle", async () => {
+    fixture = jobsFixture();
+    dropSettled(fixture.dir, "a.yaml", "command: echo main-a\n");
+    dropSettled(fixture.dir, "b.yaml", "command: echo main-b\n");
+    const inner = await fixture.store();
+    let checkedOut = false;
+    // The first sync reads the files, then asks the store for its schedules: the checkout
+    // lands in between, settings file first, as git writes it.
+    const store = new Proxy(inner, {
+      get(target, property) {
+        const value = Reflect.get(target, property, target);
+        if (property !== "scheduleList") return typeof value === "function" ? value.bind(target) : value;
+        return async () => {
+          if (!checkedOut) {
+            checkedOut = true;
+            writeNamespace();
+            writeNamespacedFiles();
+          }
+          return target.scheduleList();
+        };
+      },
+    });
+    const outcomes: SyncOutcome[] = [];
+    running.push(
+      await startWatcher({ store, dir: fixture.dir, settleMs: SETTLE_MS, onSync: (o) => outcomes.push(o) }),
+    );
+    await nsApplied(inner);
+    expect(checkedOut).toBe(true);
+    expect(declaredPairs(outcomes).filter((pair) => !COMMITTED.has(pair))).toEqual([]);
   });
 
   test("waits while git holds its index lock, then applies the folder as it stands", async () => {

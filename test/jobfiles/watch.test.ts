@@ -212,7 +212,7 @@ describe("startWatcher", () => {
     for (const name of names) fixture.write(`${name}.yaml`, `# touched\ncommand: "echo ${name}"\n`);
     fixture.backdate(...names.map((name) => `${name}.yaml`));
     const [a, b] = await Promise.all([one.watcher.syncNow(), two.watcher.syncNow()]);
-    expect([a.plan.unchanged.length, b.plan.unchanged.length]).toEqual([names.length, names.length]);
+    expect([a?.plan.unchanged.length, b?.plan.unchanged.length]).toEqual([names.length, names.length]);
     const updated = [
       ...all(one.outcomes, (o) => o.applied?.replace ?? []),
       ...all(two.outcomes, (o) => o.applied?.replace ?? []),
