@@ -7,9 +7,10 @@
  */
 export class UserError extends Error {
   readonly hint: string;
-  readonly exitCode: 1 | 2;
+  /** 2 or 1 as above; 128 + a signal's number for a command a signal cut short (InterruptedError). */
+  readonly exitCode: number;
 
-  constructor(message: string, hint = "", exitCode: 1 | 2 = 2) {
+  constructor(message: string, hint = "", exitCode = 2) {
     // Messages echo user input; escaping here keeps every error on one line and keeps
     // terminal control sequences in that input from reaching the user's terminal.
     super(oneLine(message));
@@ -27,6 +28,21 @@ export function oneLine(text: string): string {
   return text.replace(CONTROL_CHARACTERS, (ch) =>
     ch === "\n" ? "\\n" : `\\x${ch.charCodeAt(0).toString(16).padStart(2, "0")}`,
   );
+}
+
+/**
+ * A command a signal cut short, once it has undone what it had begun (`worker start` stops
+ * the workers it launched): exits 128 + the signal's number, as a shell reports a signalled
+ * command, so a script sees the interruption rather than a failure of the command's own.
+ */
+export class InterruptedError extends UserError {
+  override readonly exitCode: number;
+
+  constructor(message: string, hint: string, signalNumber: number) {
+    super(message, hint, 1);
+    this.name = "InterruptedError";
+    this.exitCode = 128 + signalNumber;
+  }
 }
 
 /**

@@ -20,7 +20,7 @@ export type ThreadRequest =
 export type ThreadReport =
   | { kind: "block"; block: PackedBlock }
   | { kind: "end" }
-  | { kind: "refused"; message: string; hint: string; exitCode: 1 | 2 }
+  | { kind: "refused"; message: string; hint: string; exitCode: number }
   | { kind: "failed"; message: string; stack?: string };
 
 /** The file a streamed input is read from, which the thread reads for itself. */

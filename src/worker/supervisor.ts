@@ -8,7 +8,8 @@
  * one exits first, or does not register in time, every process it started is stopped and
  * waited for before the failure is reported, so a failed start leaves nothing running that
  * the user would have to find (a worker not yet registered is invisible to `worker stop`),
- * and running it again cannot double the workers.
+ * and running it again cannot double the workers. A signal to the command while it starts
+ * them (Ctrl-C) undoes the start the same way (start-interrupt.ts).
  */
 
 import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, renameSync } from "node:fs";
@@ -20,6 +21,7 @@ import type { Store } from "../store/store.ts";
 import { ROTATE_LOG_ENV } from "./log-rotation.ts";
 import { isProcessAlive, signalProcess } from "./process-info.ts";
 import { releaseOrKill, STOP_SIGNAL } from "./signals.ts";
+import { StartInterrupt } from "./start-interrupt.ts";
 import { forgetStarting, recordStarting, recordStillOpen, stillStarting } from "./starting-workers.ts";
 
 /** The CLI entry the detached processes run; resolved from this file, not from the cwd. */
@@ -136,6 +138,7 @@ async function waitForRegistration(
   store: Store,
   spawned: { child: Bun.Subprocess; log: string }[],
   logDir: string,
+  interrupt: StartInterrupt,
 ): Promise<{ message: string; log: string } | null> {
   const deadline = Date.now() + registerWaitMs(spawned.length);
   const exited = new Set<number>();
@@ -143,6 +146,7 @@ async function waitForRegistration(
   // Kept across reads: a worker that registered and was then stopped by someone did start.
   const registered = new Set<number>();
   for (;;) {
+    if (interrupt.interrupted) return { message: "interrupted", log: logDir };
     for (const worker of await store.workerList()) registered.add(worker.pid);
     const failed = spawned.find(({ child }) => exited.has(child.pid) && !registered.has(child.pid));
     if (failed) {
@@ -197,8 +201,12 @@ async function rollBack(store: Store, children: Bun.Subprocess[]): Promise<void>
   }
 }
 
-/** The failure to report once everything this start launched is gone again. */
-function startFailure(reason: string, log: string, stopped: number): Error {
+/**
+ * The failure to report once everything this start launched is gone again; an interrupted
+ * start says so instead, and exits as signalled.
+ */
+function startFailure(reason: string, log: string, stopped: number, interrupt: StartInterrupt): Error {
+  if (interrupt.interrupted) return interrupt.failure(stopped);
   const rolledBack =
     stopped > 0 ? `; stopped the ${stopped} worker(s) it had started, none is left running` : "";
   return runtimeError(
@@ -215,11 +223,31 @@ export async function startWorkers(
   if (params.queues) runArgs.push("--queue", params.queues.join(","));
   if (params.prefetch !== null) runArgs.push("--prefetch", String(params.prefetch));
   const spawned: { child: Bun.Subprocess; log: string }[] = [];
-  const children = () => spawned.map(({ child }) => child);
   const logDir = workerLogDir(params.home);
+  const interrupt = new StartInterrupt();
+  try {
+    return await launch(store, params, { runArgs, spawned, logDir, interrupt });
+  } finally {
+    interrupt.close();
+  }
+}
+
+/** startWorkers once its signals are caught: `spawned` fills as the workers start. */
+async function launch(
+  store: Store,
+  params: StartParams,
+  run: {
+    runArgs: string[];
+    spawned: { child: Bun.Subprocess; log: string }[];
+    logDir: string;
+    interrupt: StartInterrupt;
+  },
+): Promise<{ workers: StartedProcess[]; watcher: StartedProcess | null }> {
+  const { runArgs, spawned, logDir, interrupt } = run;
+  const children = () => spawned.map(({ child }) => child);
   let stoppedAt: number | null = null;
   try {
-    for (let n = 0; n < params.count && stoppedAt === null; n++) {
+    for (let n = 0; n < params.count && stoppedAt === null && !interrupt.interrupted; n++) {
       const started = spawnDetached(params.home, "worker", runArgs, params.dbUrl);
       spawned.push(started);
       if (!recordStarting(logDir, started.child.pid, n === 0)) stoppedAt = n + 1;
@@ -234,41 +262,44 @@ export async function startWorkers(
       `cannot start worker ${started + 1} of ${params.count}: ${(error as Error).message}`,
       workerLogDir(params.home),
       started,
+      interrupt,
     );
   }
-  if (stoppedAt !== null) {
+  if (stoppedAt !== null || interrupt.interrupted) {
     // A stop took the record before this worker was in it, so it stops the others only.
     await rollBack(store, children());
     for (const child of children()) child.unref();
     forgetStarting(logDir);
     const reason = `\`queuectl worker stop\` came while worker ${stoppedAt} of ${params.count} was starting`;
-    throw startFailure(reason, logDir, spawned.length);
+    throw startFailure(reason, logDir, spawned.length, interrupt);
   }
   try {
-    const failure = await waitForRegistration(store, spawned, logDir);
+    const failure = await waitForRegistration(store, spawned, logDir, interrupt);
     if (failure) {
       const running = children().filter((child) => isProcessAlive(child.pid)).length;
       await rollBack(store, children());
-      throw startFailure(failure.message, failure.log, running);
+      throw startFailure(failure.message, failure.log, running, interrupt);
     }
     const workers = spawned.map(({ child, log }) => ({ pid: child.pid, log }));
     if (params.watchDir === null) return { workers, watcher: null };
     // A stop that took the record did not see the watcher (its pidfile may come too late):
     // the start stops everything and fails, before the watcher and once more after it.
     const stopped = "`queuectl worker stop` came while the watcher was starting";
-    if (!recordStillOpen(logDir)) {
+    if (!recordStillOpen(logDir) || interrupt.interrupted) {
       await rollBack(store, children());
-      throw startFailure(stopped, logDir, spawned.length);
+      throw startFailure(stopped, logDir, spawned.length, interrupt);
     }
-    const watcher = await startWatcher(store, params, params.watchDir);
+    const watcher = await startWatcher(store, params, params.watchDir, interrupt);
     if ("failure" in watcher) {
-      await rollBack(store, children());
-      throw startFailure(watcher.failure, watcher.log, spawned.length);
+      // One that did not register in time, or whose start was interrupted, may still run.
+      const watching = isProcessAlive(watcher.child.pid) ? 1 : 0;
+      await rollBack(store, [...children(), watcher.child]);
+      throw startFailure(watcher.failure, watcher.log, spawned.length + watching, interrupt);
     }
     if (!recordStillOpen(logDir)) {
       signalProcess(watcher.pid, STOP_SIGNAL);
       await rollBack(store, children());
-      throw startFailure(stopped, watcher.log, spawned.length);
+      throw startFailure(stopped, watcher.log, spawned.length, interrupt);
     }
     return { workers, watcher };
   } finally {
@@ -282,7 +313,8 @@ async function startWatcher(
   store: Store,
   params: StartParams,
   dir: string,
-): Promise<StartedProcess | { failure: string; log: string }> {
+  interrupt: StartInterrupt,
+): Promise<StartedProcess | { failure: string; log: string; child: Bun.Subprocess }> {
   const shared = params.allowSharedFolder ? ["--allow-shared-folder"] : [];
   const { child, log } = spawnDetached(
     params.home,
@@ -311,9 +343,11 @@ async function startWatcher(
         return {
           failure: `the watcher exited at start with code ${exitCode}${detail(lastLogLine(log))}`,
           log,
+          child,
         };
+      if (interrupt.interrupted) return { failure: "interrupted", log, child };
       if (Date.now() >= deadline)
-        return { failure: `the watcher did not register within ${WATCH_REGISTER_MS / 1000}s`, log };
+        return { failure: `the watcher did not register within ${WATCH_REGISTER_MS / 1000}s`, log, child };
       await Bun.sleep(50);
     }
   } finally {

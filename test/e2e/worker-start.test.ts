@@ -11,7 +11,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileS
 import { join } from "node:path";
 import { isProcessAlive } from "../../src/worker/process-info.ts";
 import { MAX_WORKER_COUNT } from "../../src/worker/supervisor.ts";
-import { type CliResult, refused, runCli, runCliProcess, waitFor } from "../helpers/cli.ts";
+import { CLI_PATH, type CliResult, refused, runCli, runCliProcess, waitFor } from "../helpers/cli.ts";
 import { withStore, workerTestContext } from "../worker/helpers.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.
@@ -46,7 +46,11 @@ function killAll(pids: number[]): void {
  * were spawned. Whatever is left running is killed after.
  */
 async function withStartHeldBack(
-  body: (starting: Promise<CliResult>, release: () => void) => Promise<void>,
+  body: (
+    starting: Promise<CliResult>,
+    release: () => void,
+    signal: (name: NodeJS.Signals) => void,
+  ) => Promise<void>,
 ): Promise<void> {
   await withStore(context.home, (store) => store.jobCounts());
   const lock = new Database(join(context.home.home, "jobs.db"));
@@ -57,9 +61,19 @@ async function withStartHeldBack(
     locked = false;
   };
   try {
-    const starting = runCliProcess(["worker", "start", "--count", "3"], { env: context.home.env });
+    const child = Bun.spawn(["bun", CLI_PATH, "worker", "start", "--count", "3"], {
+      env: context.home.env,
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const starting = Promise.all([
+      new Response(child.stdout).text(),
+      new Response(child.stderr).text(),
+      child.exited,
+    ]).then(([stdout, stderr, exitCode]) => ({ stdout, stderr, exitCode }));
     await waitFor(() => workerPids().length === 3, { timeoutMs: 20_000, what: "3 workers to be spawned" });
-    await body(starting, release);
+    await body(starting, release, (name) => child.kill(name));
   } finally {
     release();
     lock.close();
@@ -96,6 +110,27 @@ describe("worker start", () => {
       expect(await withStore(context.home, (store) => store.workerList())).toEqual([]);
     });
   });
+
+  for (const [name, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ] as const) {
+    test(`${name} while the workers start: the start is undone, and the command exits ${code}`, async () => {
+      // Held back so that the workers are launched but cannot register before the signal comes.
+      await withStartHeldBack(async (starting, release, signal) => {
+        signal(name);
+        release();
+        const result = await starting;
+        expect(result.exitCode).toBe(code);
+        expect(result.stderr.trimEnd().split("\n")).toEqual([
+          `error: worker start was interrupted by ${name}; stopped the 3 process(es) it had started, none is left running — run \`queuectl worker start\` again to start the workers`,
+        ]);
+        for (const pid of workerPids())
+          expect({ pid, alive: isProcessAlive(pid) }).toEqual({ pid, alive: false });
+        expect(await withStore(context.home, (store) => store.workerList())).toEqual([]);
+      });
+    });
+  }
 
   test("a worker stop while a start is still starting workers leaves none of them running", async () => {
     // Held back so that the workers are launched but cannot register before the stop comes.
