@@ -5,6 +5,7 @@
  * runs as well inside a process that is not a queuectl of its own, such as the test runner.
  */
 
+import { readlinkSync } from "node:fs";
 import { asksForVersion, commandIndex, helpAsOption, VERSION_FLAGS } from "./cli-argv.ts";
 import { directCall } from "./cli-direct.ts";
 import { refuseGarbledWords, runDirect } from "./cli-direct-run.ts";
@@ -22,6 +23,26 @@ export function withoutDashesBeforeCommand(args: string[]): string[] {
   // Only where a global option could stand: not after the command word, nor as `--db`'s value.
   if (index === -1 || commandIndex(args.slice(0, index)) !== index) return args;
   return [...args.slice(0, index), ...args.slice(index + 1)];
+}
+
+/**
+ * A command run from a folder deleted since the shell entered it is refused before it reads
+ * a path: a relative one (`--db rel.db`, `add --cwd rel`) would resolve elsewhere, as Bun
+ * then reports a folder of its own as the current one, or fail in Bun's own words. Linux
+ * marks such a folder in /proc; elsewhere the check is left to the paths themselves.
+ */
+function refuseDeletedFolder(): void {
+  let gone: boolean;
+  try {
+    gone = readlinkSync("/proc/self/cwd").endsWith(" (deleted)");
+  } catch {
+    return;
+  }
+  if (gone)
+    throw new UserError(
+      "the current folder was deleted after the shell entered it",
+      "cd to a folder that exists (e.g. `cd ~`) and run the command again",
+    );
 }
 
 /**
@@ -43,6 +64,7 @@ export async function runCommandLine(argv: string[]): Promise<number> {
       return 0;
     }
     refuseGarbledWords(args);
+    refuseDeletedFolder();
     const direct = directCall(args);
     if (direct !== undefined) await runDirect(direct);
     else await (await import("./cli-program.ts")).runProgram(argv, args);
