@@ -3,12 +3,17 @@
  * its periodic re-sync: the other folder holding an id may let go of it at any moment. A
  * file moved from one watched folder to another is refused by the second until the first
  * one's removal has settled; left to the re-sync, its job stayed undeclared for up to a
- * minute. The waits double from REFUSAL_RETRY_FIRST_MS until they reach the re-sync's period,
- * which then plans the folder alone, and start over once a plan refuses nothing.
+ * minute. The waits double from REFUSAL_RETRY_FIRST_MS up to REFUSAL_RETRY_LONGEST_MS, or
+ * ten times what the last plan took when that is longer, so that a refusal that lasts costs
+ * a large folder at most a tenth of a core; they start over once a plan refuses nothing.
+ * A wait that would reach the re-sync's period is left to the re-sync.
  */
 
 /** The first wait before a refused plan is made again (1 s). */
 export const REFUSAL_RETRY_FIRST_MS = 1_000;
+
+/** The longest wait between two tries of a refused plan, for a folder planned quickly (4 s). */
+export const REFUSAL_RETRY_LONGEST_MS = 4_000;
 
 export class RefusalRetry {
   private waitMs = 0;
@@ -20,14 +25,18 @@ export class RefusalRetry {
     private readonly maxMs: number,
   ) {}
 
-  /** After every sync: `refused` says whether the folder's plan still refuses something. */
-  afterSync(refused: boolean): void {
+  /**
+   * After every sync: `refused` says whether the folder's plan still refuses something, and
+   * `planMs` how long the plan took (default 0).
+   */
+  afterSync(refused: boolean, planMs = 0): void {
     this.close();
     if (!refused) {
       this.waitMs = 0;
       return;
     }
-    this.waitMs = this.waitMs === 0 ? REFUSAL_RETRY_FIRST_MS : this.waitMs * 2;
+    const longest = Math.max(REFUSAL_RETRY_LONGEST_MS, planMs * 10);
+    this.waitMs = this.waitMs === 0 ? REFUSAL_RETRY_FIRST_MS : Math.min(this.waitMs * 2, longest);
     // From there on the periodic re-sync plans the folder as often; a second timer would double it.
     if (this.waitMs >= this.maxMs) return;
     this.timer = setTimeout(() => {
@@ -44,6 +53,11 @@ export class RefusalRetry {
   afterError(): void {
     if (this.timer !== null) return;
     this.afterSync(true);
+  }
+
+  /** The wait before the refused plan is made again; 0 while nothing is refused. */
+  get currentWaitMs(): number {
+    return this.waitMs;
   }
 
   close(): void {

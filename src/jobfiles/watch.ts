@@ -127,6 +127,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
     mayRename: boolean,
     stampBefore?: string,
   ): Promise<SyncOutcome | null> => {
+    const planStarted = performance.now();
     const appliedBefore = applied;
     // The model is ahead of the store until a plan of it is applied, whatever fails first.
     applied = false;
@@ -175,7 +176,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
       syncRunOf({ folder, by: "watch", outcome, problems: model.allProblems(), now: at, target }),
     );
     options.onSync?.(outcome);
-    refusalRetry.afterSync(!closed && model.hasPlanProblems());
+    refusalRetry.afterSync(!closed && model.hasPlanProblems(), performance.now() - planStarted);
     return outcome;
   };
 
