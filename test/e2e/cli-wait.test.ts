@@ -24,14 +24,21 @@ function startCli(...args: string[]) {
     stdout: "pipe",
     stderr: "pipe",
   });
+  // Read as it comes, so a test can wait for a line before it goes on.
+  let stderr = "";
+  const stderrRead = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stderr) stderr += decoder.decode(chunk, { stream: true });
+  })();
   return {
     child,
+    /** Resolves once stderr holds `text`. */
+    said(text: string) {
+      return waitFor(() => stderr.includes(text), { what: `"${text}" on stderr` });
+    },
     async result() {
-      const [stdout, stderr, exitCode] = await Promise.all([
-        new Response(child.stdout).text(),
-        new Response(child.stderr).text(),
-        child.exited,
-      ]);
+      const [stdout, exitCode] = await Promise.all([new Response(child.stdout).text(), child.exited]);
+      await stderrRead;
       return { stdout, stderr, exitCode };
     },
   };
@@ -185,6 +192,9 @@ describe("logs --follow", () => {
       max_retries: 1,
     });
     const follower = startCli("logs", "flaky", "--follow");
+    // Following before the first attempt starts: a follower that came later would begin
+    // with whichever attempt is the latest by then.
+    await follower.said("has not started yet");
     context.foreground();
     const result = await follower.result();
     expect(result.stdout).toBe("first\nsecond\n");
@@ -202,6 +212,7 @@ describe("logs --follow", () => {
       max_retries: 1,
     });
     const follower = startCli("logs", "partial", "--follow");
+    await follower.said("has not started yet");
     context.foreground();
     const result = await follower.result();
     expect(result.stdout).toBe("partial-no-newline\nout 1 2\n");
