@@ -60,8 +60,12 @@ export interface SettingsChangeOptions {
   root: () => string;
   /** How long the folder must stay without events, in ms. */
   quietMs: number;
-  /** The full sync that applies the change. */
-  onQuiet: () => void;
+  /**
+   * The full sync that applies the change. `atLongest`: the hold ended at its longest, not
+   * because the folder fell quiet; that sync then applies the folder as it stands, whatever
+   * changes under it, or a folder that never settles would never be synced.
+   */
+  onQuiet: (atLongest: boolean) => void;
   /** The longest hold, in ms. Default MAX_HOLD_MS. */
   maxHoldMs?: number;
 }
@@ -70,7 +74,6 @@ export interface SettingsChangeOptions {
 export class SettingsChangeHold {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private since = 0;
-  private endedAtLongest = false;
 
   constructor(private readonly options: SettingsChangeOptions) {}
 
@@ -116,18 +119,6 @@ export class SettingsChangeHold {
       return;
     }
     this.timer = null;
-    this.endedAtLongest = longest;
-    this.options.onQuiet();
-  }
-
-  /**
-   * Whether the last hold ended at its longest, not because the folder fell quiet; read
-   * once. The sync it starts then applies the folder as it stands, whatever changes under
-   * it, or a folder that never settles would never be synced.
-   */
-  takeEndedAtLongest(): boolean {
-    const ended = this.endedAtLongest;
-    this.endedAtLongest = false;
-    return ended;
+    this.options.onQuiet(longest);
   }
 }

@@ -24,6 +24,11 @@ export interface WatcherOptions {
   settleMs?: number;
   /** Events this close together (ms) make one burst and one sync. Default 25. */
   debounceMs?: number;
+  /**
+   * The longest a settings change holds the folder's syncs while it is still being written
+   * (settings-change.ts), in ms. Default 30000.
+   */
+  maxSettingsHoldMs?: number;
   /** How often the watcher's heartbeat is written to the store, in ms. Default 10000. */
   heartbeatMs?: number;
   /**

@@ -126,6 +126,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
     previousIds: string[],
     mayRename: boolean,
     stampBefore?: string,
+    atLongest = false,
   ): Promise<SyncOutcome | null> => {
     const planStarted = performance.now();
     const appliedBefore = applied;
@@ -135,9 +136,8 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
     const renaming = !mayRename && appliedNamespace !== undefined && namespace !== appliedNamespace;
     // A checkout that began while a full sync read the files (settingsStamp): some of them
     // may be the other checkout's, so this sync waits with the rest for the folder to settle.
-    const atLongest = settingsHold.takeEndedAtLongest();
-    const checkedOut = stampBefore !== undefined && !atLongest && settingsStamp(model.root) !== stampBefore;
-    if (renaming || checkedOut || (mayRename && settingsHold.holding)) {
+    const checkedOut = stampBefore !== undefined && settingsStamp(model.root) !== stampBefore;
+    if (renaming || (!atLongest && (checkedOut || (mayRename && settingsHold.holding)))) {
       settingsHold.settingsChanged();
       return null;
     }
@@ -255,7 +255,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
    * refused nothing: then the plan would be the last one again, and 20,000 files cost only
    * their stats. A refusal is planned again: the store may have let go of what it hung on.
    */
-  const fullSync = async (quiet = false): Promise<SyncOutcome | null> => {
+  const fullSync = async (quiet = false, atLongest = false): Promise<SyncOutcome | null> => {
     dirty.clear();
     await followFolder();
     const stampBefore = settingsStamp(model.root);
@@ -271,7 +271,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
       // Unless the settings file changed unheard: its new namespace then waits for quiet.
       if ((await readFolderSettings(model.root)).namespace === appliedNamespace) return null;
     }
-    return apply(null, previousIds, !quiet, stampBefore);
+    return apply(null, previousIds, !quiet, stampBefore, atLongest);
   };
 
   /** Runs `work` after whatever is running, then sets the timer for the next waiting file. */
@@ -313,8 +313,11 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
   const settingsHold = new SettingsChangeHold({
     root: () => model.root,
     quietMs: settleMs,
-    onQuiet: () => {
-      if (!closed) syncNow().catch(reportError);
+    maxHoldMs: options.maxSettingsHoldMs,
+    onQuiet: (atLongest) => {
+      if (closed) return;
+      if (atLongest) enqueue(() => fullSync(false, true)).catch(reportError);
+      else syncNow().catch(reportError);
     },
   });
 

@@ -171,19 +171,49 @@ describe("a watcher and a checkout that changes the namespace", () => {
   test("a settings file rewritten without pause still ends the hold at its longest", async () => {
     fixture = jobsFixture();
     let applied = 0;
+    let atLongest = false;
     const hold = new SettingsChangeHold({
       root: () => fixture.dir,
       quietMs: 100,
       maxHoldMs: 400,
-      onQuiet: () => applied++,
+      onQuiet: (longest) => {
+        applied++;
+        atLongest = longest;
+      },
     });
     const rewrites = setInterval(() => hold.settingsChanged(), 30);
     try {
       hold.settingsChanged();
       await waitFor(() => applied > 0, { what: "the hold to end while the file is still being rewritten" });
+      expect(atLongest).toBe(true);
     } finally {
       clearInterval(rewrites);
       hold.close();
+    }
+  });
+
+  test("a watcher whose settings file is rewritten without pause still syncs the folder at the hold's longest", async () => {
+    fixture = jobsFixture();
+    const settings = join(fixture.dir, ".queuectl.yaml");
+    writeFileSync(settings, "# no namespace\n");
+    // Enough files that a full sync's reads take longer than the rewrites' pace.
+    for (let index = 0; index < 300; index++) dropSettled(fixture.dir, `a${index}.yaml`, "command: echo a\n");
+    // Another process rewrites it without pause from before the watcher starts: every whole-folder
+    // sync sees its stamp change under it, and no event names a jobfile for a path sync.
+    const rewriter = Bun.spawn([
+      "sh",
+      "-c",
+      `i=0; while :; do echo "# $i" > '${settings}'; i=$((i+1)); done`,
+    ]);
+    try {
+      const { store } = await startWatched(fixture, running, { settleMs: SETTLE_MS, maxSettingsHoldMs: 500 });
+      await waitFor(async () => (await commandOf(store, "a299")) === "echo a", {
+        timeoutMs: 20_000,
+        what: "the folder queued by the sync that ends the hold at its longest",
+      });
+    } finally {
+      rewriter.kill("SIGKILL");
+      await rewriter.exited;
     }
   });
 });
