@@ -225,8 +225,18 @@ export async function startWorkers(
   const spawned: { child: Bun.Subprocess; log: string }[] = [];
   const logDir = workerLogDir(params.home);
   const interrupt = new StartInterrupt();
+  const watchers: Bun.Subprocess[] = [];
   try {
-    return await launch(store, params, { runArgs, spawned, logDir, interrupt });
+    const started = await launch(store, params, { runArgs, spawned, logDir, interrupt, watchers });
+    // A signal caught after the launch's last look (during its last read of the store) undoes
+    // the start all the same: once the handlers are gone it would go unheard.
+    if (interrupt.interrupted) {
+      const all = [...spawned.map(({ child }) => child), ...watchers];
+      const running = all.filter((child) => isProcessAlive(child.pid)).length;
+      await rollBack(store, all);
+      throw interrupt.failure(running);
+    }
+    return started;
   } finally {
     interrupt.close();
   }
@@ -241,6 +251,8 @@ async function launch(
     spawned: { child: Bun.Subprocess; log: string }[];
     logDir: string;
     interrupt: StartInterrupt;
+    /** Filled with the watcher's process once it is spawned. */
+    watchers: Bun.Subprocess[];
   },
 ): Promise<{ workers: StartedProcess[]; watcher: StartedProcess | null }> {
   const { runArgs, spawned, logDir, interrupt } = run;
@@ -289,7 +301,7 @@ async function launch(
       await rollBack(store, children());
       throw startFailure(stopped, logDir, spawned.length, interrupt);
     }
-    const watcher = await startWatcher(store, params, params.watchDir, interrupt);
+    const watcher = await startWatcher(store, params, params.watchDir, { interrupt, spawned: run.watchers });
     if ("failure" in watcher) {
       // One that did not register in time, or whose start was interrupted, may still run.
       const watching = isProcessAlive(watcher.child.pid) ? 1 : 0;
@@ -313,8 +325,9 @@ async function startWatcher(
   store: Store,
   params: StartParams,
   dir: string,
-  interrupt: StartInterrupt,
+  started: { interrupt: StartInterrupt; spawned: Bun.Subprocess[] },
 ): Promise<StartedProcess | { failure: string; log: string; child: Bun.Subprocess }> {
+  const { interrupt } = started;
   const shared = params.allowSharedFolder ? ["--allow-shared-folder"] : [];
   const { child, log } = spawnDetached(
     params.home,
@@ -322,6 +335,7 @@ async function startWatcher(
     ["watch", resolve(dir), ...shared],
     params.dbUrl,
   );
+  started.spawned.push(child);
   appendFileSync(watchPidfile(params.home), `${child.pid}\n`, { mode: 0o600 });
   let exitCode: number | null = null;
   child.exited.then((code) => {

@@ -9,8 +9,9 @@ import { Database } from "bun:sqlite";
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { InterruptedError } from "../../src/core/errors.ts";
 import { isProcessAlive } from "../../src/worker/process-info.ts";
-import { MAX_WORKER_COUNT } from "../../src/worker/supervisor.ts";
+import { MAX_WORKER_COUNT, startWorkers } from "../../src/worker/supervisor.ts";
 import { CLI_PATH, type CliResult, refused, runCli, runCliProcess, waitFor } from "../helpers/cli.ts";
 import { withStore, workerTestContext } from "../worker/helpers.ts";
 
@@ -131,6 +132,54 @@ describe("worker start", () => {
       });
     });
   }
+
+  test("a signal that lands during the start's last read of the store still undoes it", async () => {
+    // In process, so the read can be held while the signal lands: the start's own handler
+    // takes it (SIGHUP here), as it would during a slow PostgreSQL round trip.
+    const saved = { home: process.env.QUEUECTL_HOME, db: process.env.QUEUECTL_DB };
+    process.env.QUEUECTL_HOME = context.home.home;
+    delete process.env.QUEUECTL_DB;
+    let pids: number[] = [];
+    try {
+      await withStore(context.home, async (inner) => {
+        let signalled = false;
+        const store = new Proxy(inner, {
+          get(target, property) {
+            const value = Reflect.get(target, property, target);
+            if (property !== "workerList") return typeof value === "function" ? value.bind(target) : value;
+            return async () => {
+              const rows = await target.workerList();
+              if (rows.length === 2 && !signalled) {
+                signalled = true;
+                // Resolves as the signal is dispatched, to the start's handler too.
+                const landed = new Promise((resolve) => process.once("SIGHUP", resolve));
+                process.kill(process.pid, "SIGHUP");
+                await landed;
+              }
+              return rows;
+            };
+          },
+        });
+        const params = { home: context.home.home, count: 2, concurrency: 1, prefetch: null, queues: null };
+        const error = await startWorkers(store, { ...params, watchDir: null, dbUrl: undefined }).catch(
+          (caught: unknown) => caught,
+        );
+        pids = workerPids();
+        expect(signalled).toBe(true);
+        expect(error).toBeInstanceOf(InterruptedError);
+        expect((error as InterruptedError).exitCode).toBe(129);
+        expect((error as InterruptedError).message).toBe(
+          "worker start was interrupted by SIGHUP; stopped the 2 process(es) it had started, none is left running",
+        );
+        for (const pid of pids) expect({ pid, alive: isProcessAlive(pid) }).toEqual({ pid, alive: false });
+        expect(await inner.workerList()).toEqual([]);
+      });
+    } finally {
+      killAll(pids);
+      process.env.QUEUECTL_HOME = saved.home;
+      if (saved.db !== undefined) process.env.QUEUECTL_DB = saved.db;
+    }
+  });
 
   test("a worker stop while a start is still starting workers leaves none of them running", async () => {
     // Held back so that the workers are launched but cannot register before the stop comes.
