@@ -122,18 +122,17 @@ function sanitized(event: WorkerEvent): WorkerEvent {
 }
 
 /** Errors a worker repeats (every service, every second, while its store is out of reach). */
-const repeatedErrors = new RepeatedLines();
+const repeatedErrors = new RepeatedLines((line) => process.stderr.write(`${stamped(line)}\n`));
+
+function stamped(line: string): string {
+  return `${colors.dim(new Date().toISOString())} ${line}`;
+}
 
 /** One line per event, timestamped: errors to stderr (a repeated one folded), the rest to stdout. */
 export function printWorkerEvent(event: WorkerEvent): void {
   const text = describe(sanitized(event));
-  const stamp = colors.dim(new Date().toISOString());
-  if (event.type !== "error") {
-    process.stdout.write(`${stamp} ${text}\n`);
-    return;
-  }
-  const folded = repeatedErrors.fold(text);
-  if (folded !== null) process.stderr.write(`${stamp} ${folded}\n`);
+  if (event.type === "error") repeatedErrors.print(text);
+  else process.stdout.write(`${stamped(text)}\n`);
 }
 
 /** Jobs a paused queue still holds are named, with the command that lets them run. */

@@ -30,14 +30,11 @@ function rewordListenRetries(): void {
   listenRetriesReworded = true;
   const warn = console.warn.bind(console);
   // Bun retries every few seconds while the server is down: the same line, folded.
-  const repeated = new RepeatedLines();
+  const repeated = new RepeatedLines((line) => process.stderr.write(`${line}\n`));
   console.warn = (...args: unknown[]) => {
     const reworded = listenRetryWarning(args);
     if (reworded === null) warn(...args);
-    else {
-      const folded = repeated.fold(reworded);
-      if (folded !== null) process.stderr.write(`${folded}\n`);
-    }
+    else repeated.print(reworded);
   };
 }
 
