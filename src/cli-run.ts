@@ -5,7 +5,7 @@
  * runs as well inside a process that is not a queuectl of its own, such as the test runner.
  */
 
-import { readlinkSync } from "node:fs";
+import { statSync } from "node:fs";
 import { asksForVersion, commandIndex, helpAsOption, VERSION_FLAGS } from "./cli-argv.ts";
 import { directCall } from "./cli-direct.ts";
 import { refuseGarbledWords, runDirect } from "./cli-direct-run.ts";
@@ -28,13 +28,15 @@ export function withoutDashesBeforeCommand(args: string[]): string[] {
 /**
  * A command run from a folder deleted since the shell entered it is refused before it reads
  * a path: a relative one (`--db rel.db`, `add --cwd rel`) would resolve elsewhere, as Bun
- * then reports a folder of its own as the current one, or fail in Bun's own words. Linux
- * marks such a folder in /proc; elsewhere the check is left to the paths themselves.
+ * then reports a folder of its own as the current one, or fail in Bun's own words. On Linux
+ * /proc reaches the folder even once it is gone, with no link left to it; elsewhere the
+ * check is left to the paths themselves.
  */
 function refuseDeletedFolder(): void {
   let gone: boolean;
   try {
-    gone = readlinkSync("/proc/self/cwd").endsWith(" (deleted)");
+    // The folder itself, not its name: a folder may be called "x (deleted)".
+    gone = statSync("/proc/self/cwd").nlink === 0;
   } catch {
     return;
   }

@@ -7,7 +7,7 @@
  */
 
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { CLI_PATH, runCli, tempHome } from "../helpers/cli.ts";
 
@@ -46,4 +46,12 @@ test("a relative path, a store path and a plain command from a deleted folder: o
   }
   const list = await runCli(["list", "--json"], { env: home.env });
   expect(JSON.parse(list.stdout)).toEqual([]);
+});
+
+test("a folder that exists, whatever its name says, is no deleted one", async () => {
+  const folder = join(home.home, "old (deleted)");
+  mkdirSync(folder);
+  const result = await runCli(["status"], { env: home.env, cwd: folder, process: true });
+  expect(result.exitCode).toBe(0);
+  expect(result.stderr).toBe("");
 });
