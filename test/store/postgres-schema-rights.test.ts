@@ -35,6 +35,7 @@ describe.skipIf(!server)("a PostgreSQL queue in a schema an administrator set up
     `qc_damaged_${tag}`,
     `qc_closed_${tag}`,
     `qc_unmade_${tag}`,
+    `qc_owned_${tag}`,
   ];
   afterAll(async () => {
     for (const schema of [...schemas, "user", "order"].map((name) => `"${name}"`)) {
@@ -173,5 +174,24 @@ describe.skipIf(!server)("a PostgreSQL queue in a schema an administrator set up
     const [{ db }] = await admin`SELECT current_database() AS db`;
     expect(await refusal(unmade)).toContain(`CREATE SCHEMA "${unmade}" AUTHORIZATION "${role}"`);
     expect(await refusal(unmade)).toContain(`GRANT CREATE ON DATABASE "${db}" TO "${role}"`);
+  });
+
+  test("a role granted a queue's tables but not their ownership cannot upgrade it, and is told so", async () => {
+    const owned = schemas[7] as string;
+    await admin.unsafe(`CREATE ROLE ${role} LOGIN`).catch(() => {});
+    const url = new URL(server as string);
+    url.searchParams.set("schema", owned);
+    await (await openStore({ url: url.toString() })).close();
+    // As if written by the release before the last migration: that migration is still to run.
+    await admin.unsafe(`DROP INDEX ${owned}.jobs_queue_claim`);
+    await admin.unsafe(
+      `DELETE FROM ${owned}.schema_migrations WHERE version = (SELECT MAX(version) FROM ${owned}.schema_migrations)`,
+    );
+    await admin.unsafe(`GRANT USAGE, CREATE ON SCHEMA ${owned} TO ${role}`);
+    await admin.unsafe(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${owned} TO ${role}`);
+    const error = await openStore({ url: urlAs(role, owned) }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as UserError).message).toContain("must be owner of");
+    expect((error as UserError).hint).toContain("run it once as the role that owns the queue's tables");
   });
 });

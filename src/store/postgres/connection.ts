@@ -32,6 +32,8 @@ function permissionHint(target: PostgresTarget, reason: string): string {
   const user = sqlName(target.user);
   if (/permission denied for schema/.test(reason))
     return `grant the user USAGE and CREATE on it (GRANT USAGE, CREATE ON SCHEMA ${schema} TO ${user}), or pick another ?schema=`;
+  if (/must be owner of/.test(reason))
+    return `run it once as the role that owns the queue's tables, which upgrades them, or make ${user} their owner (ALTER TABLE … OWNER TO ${user})`;
   if (/permission denied for (table|sequence|relation)/.test(reason))
     return `grant the user the queue's tables (GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${schema} TO ${user}; GRANT USAGE ON ALL SEQUENCES IN SCHEMA ${schema} TO ${user}), or use the role that made the queue`;
   return `grant the user CREATE on the database, which a new queue makes its schema with (GRANT CREATE ON DATABASE ${sqlName(target.database)} TO ${user}), or create the schema for it (CREATE SCHEMA ${schema} AUTHORIZATION ${user})`;
