@@ -107,8 +107,10 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     const response = await route.handle({ request, url, params, server, deps });
     // The dashboard's own writes do not move SQLite's change marker for its connection.
     if (route.kind === "write") feed.poke();
-    if (!head) return response;
-    // A stream (the event feed) is ended at once rather than left to run for no reader.
+    // Bun answers HEAD with the headers alone, the length of the body GET would send among
+    // them; a response rebuilt without its body said 0. A stream (the event feed), whose
+    // length no one knows, is ended at once rather than left to run for no reader.
+    if (!head || !response.headers.get("content-type")?.startsWith("text/event-stream")) return response;
     await response.body?.cancel();
     return new Response(null, { status: response.status, headers: response.headers });
   };
