@@ -232,22 +232,32 @@ export function registerExportImport(cli: CAC): void {
           schedules: result.schedulesImported,
           queues: result.queuesImported,
           config: result.configImported,
-          skipped: { jobs: result.jobsSkipped, schedules: result.schedulesSkipped },
+          skipped: {
+            jobs: result.jobsSkipped,
+            schedules: result.schedulesSkipped,
+            occurrences: result.jobsSkippedAsOccurrences,
+          },
         });
         return;
       }
       const plural = (count: number, noun: string) => `${count} ${noun}${count === 1 ? "" : "s"}`;
       const extra =
         result.schedulesImported > 0 ? ` and ${plural(result.schedulesImported, "schedule")}` : "";
+      const present = result.jobsSkipped - result.jobsSkippedAsOccurrences;
       const skipped = [
-        ...(result.jobsSkipped > 0 || options.merge ? [plural(result.jobsSkipped, "job")] : []),
+        ...(present > 0 || (options.merge && result.jobsSkippedAsOccurrences === 0)
+          ? [plural(present, "job")]
+          : []),
         ...(result.schedulesSkipped > 0 ? [plural(result.schedulesSkipped, "schedule")] : []),
       ];
+      const inStore = skipped.length > 0 ? `; skipped ${skipped.join(" and ")} already in the store` : "";
+      const occurrences =
+        result.jobsSkippedAsOccurrences > 0
+          ? `; skipped ${plural(result.jobsSkippedAsOccurrences, "job")} whose id is an occurrence of one of its schedules`
+          : "";
       // Through the stream, not console.log, which drops a failed write (a full disk) unseen.
       process.stdout.write(
-        `${colors.green("✓")} Imported ${plural(result.jobsImported, "job")}${extra}` +
-          (skipped.length > 0 ? `; skipped ${skipped.join(" and ")} already in the store` : "") +
-          "\n",
+        `${colors.green("✓")} Imported ${plural(result.jobsImported, "job")}${extra}${inStore}${occurrences}\n`,
       );
     });
 }

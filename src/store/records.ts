@@ -278,7 +278,10 @@ export type AttemptRecord = Omit<Attempt, "job_id">;
 /** What `import` did: with `merge`, ids the store already had are skipped instead of refused. */
 export interface ImportResult {
   jobsImported: number;
+  /** Jobs skipped (`merge`) because the store has their id, occurrence ids included. */
   jobsSkipped: number;
+  /** Of those, the jobs whose id is an occurrence of one of the store's schedules. */
+  jobsSkippedAsOccurrences: number;
   schedulesImported: number;
   schedulesSkipped: number;
   /** Queues whose settings were written, and config keys: none with `merge`, which keeps the target's. */

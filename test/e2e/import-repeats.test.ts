@@ -79,5 +79,21 @@ for (const backend of testStores("import-repeats", "qc_repeats")) {
       );
       await nothingIn(target);
     });
+
+    test("--merge says a job whose id is an occurrence of the store's schedule was skipped as such", async () => {
+      const target = newTarget();
+      succeeded(await on(target, ["enqueue", '{"id":"s1","command":"x","schedule":"0 3 * * *"}']));
+      const other = join(home.home, "other.db");
+      succeeded(
+        await on(other, ["enqueue", '{"id":"s1@2026-12-01T03:00:00.000Z","command":"echo impostor"}']),
+      );
+      succeeded(await on(other, ["enqueue", '{"id":"j1","command":"x"}']));
+      const file = join(home.home, "other.ndjson");
+      writeFileSync(file, succeeded(await on(other, ["export"])));
+      expect(succeeded(await on(target, ["import", "--merge", file]))).toBe(
+        "✓ Imported 1 job; skipped 1 job whose id is an occurrence of one of its schedules\n",
+      );
+      expect(succeeded(await on(target, ["list", "--ids"]))).toBe("j1\n");
+    });
   });
 }

@@ -116,6 +116,7 @@ export function historyContract(withStore: WithStore): void {
       expect(result).toEqual({
         jobsImported: 2,
         jobsSkipped: 1,
+        jobsSkippedAsOccurrences: 0,
         schedulesImported: 1,
         schedulesSkipped: 1,
         queuesImported: 0,

@@ -95,6 +95,7 @@ export function streamsContract(withStore: WithStore): void {
       expect(result).toEqual({
         jobsImported: 2,
         jobsSkipped: 0,
+        jobsSkippedAsOccurrences: 0,
         schedulesImported: 0,
         schedulesSkipped: 0,
         queuesImported: 1,

@@ -236,6 +236,7 @@ export async function importJobStream(
   let jobsImported = 0;
   /** Lines that replaced an earlier line of the same id (`merge`; see sqlite/transfer.ts). */
   let jobsReplaced = 0;
+  let jobsSkippedAsOccurrences = 0;
   let schedulesSeen = 0;
   let schedulesSkipped = 0;
   const written = { config: new Set<string>(), queues: new Set<string>() };
@@ -255,6 +256,7 @@ export async function importJobStream(
       const lines = jobs.slice(start, start + INSERT_BATCH).filter((job) => {
         const claim = importedJobClaim(job, (id) => schedulesBefore.get(id));
         if (claim && !merge) throw importClaimError(job.id, claim);
+        if (claim) jobsSkippedAsOccurrences++;
         return claim === null;
       });
       const slice = merge ? lastLineOfEachId(lines) : lines;
@@ -293,6 +295,7 @@ export async function importJobStream(
     canceledAtOnce: await cancelWhereDependencyEnded(tx, waiting, params.now ?? Date.now()),
     jobsImported,
     jobsSkipped: jobsSeen - jobsImported - jobsReplaced,
+    jobsSkippedAsOccurrences,
     schedulesImported: schedulesSeen - schedulesSkipped,
     schedulesSkipped,
     queuesImported: written.queues.size,

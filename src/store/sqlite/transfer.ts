@@ -179,6 +179,8 @@ class JobImporter {
   private readonly dependencies = new Map<string, string[]>();
   /** Lines that replaced an earlier line of the same id (`merge`); neither imported anew nor skipped. */
   private jobsReplaced = 0;
+  /** Jobs skipped (`merge`) as occurrences of the store's schedules. */
+  private jobsSkippedAsOccurrences = 0;
   /** The highest row number before this import: a row above it came from this input. */
   private readonly seqBefore: number;
   /** Imported jobs that have yet to run, by id, with what they wait for (import-waits.ts). */
@@ -230,6 +232,7 @@ class JobImporter {
     const claim = importedJobClaim(job, (id) => this.schedulesBefore.get(id));
     if (claim) {
       if (!this.merge) throw importClaimError(job.id, claim);
+      this.jobsSkippedAsOccurrences++;
       return;
     }
     let changes = this.insertRow(job);
@@ -346,6 +349,7 @@ class JobImporter {
       canceledAtOnce: this.cancelWhereDependencyEnded(now),
       jobsImported: this.jobsImported,
       jobsSkipped: this.jobsSeen - this.jobsImported - this.jobsReplaced,
+      jobsSkippedAsOccurrences: this.jobsSkippedAsOccurrences,
       schedulesImported: this.schedulesSeen - this.schedulesSkipped,
       schedulesSkipped: this.schedulesSkipped,
       queuesImported: this.written.queues.size,
