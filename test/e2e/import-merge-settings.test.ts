@@ -70,7 +70,7 @@ for (const backend of testStores("import-merge-settings", "qc_merge_settings")) 
         schedules: 0,
         queues: 0,
         config: 0,
-        skipped: { jobs: 0, schedules: 0 },
+        skipped: { jobs: 0, schedules: 0, occurrences: 0 },
       });
       const after = await settingsOf(target);
       expect(after.config).toEqual(before.config);
