@@ -9,10 +9,9 @@
  */
 
 import { join, relative, sep } from "node:path";
-import { isOwnedBy } from "../core/reconcile.ts";
-import type { DeclaredJob } from "../store/store.ts";
+import { isOwnedBy, type JobFacts } from "../core/reconcile.ts";
 import type { DesiredState } from "./desired.ts";
-import { type FolderNaming, heldIdsOf, namespaced } from "./folder-settings.ts";
+import { type FolderNaming, namespaced } from "./folder-settings.ts";
 import type { ParsedJobfile } from "./parse.ts";
 import type { Plan } from "./plan.ts";
 import type { JobfileProblem } from "./problem.ts";
@@ -70,7 +69,7 @@ export interface Held {
 }
 
 export function heldDeclarations(
-  declared: readonly DeclaredJob[],
+  declared: readonly Pick<JobFacts, "id" | "source" | "declared" | "owner">[],
   root: string,
   namespace: string | null,
 ): Held {
@@ -78,7 +77,7 @@ export function heldDeclarations(
   const prefix = root.endsWith(sep) ? root : root + sep;
   const idPrefix = namespace === null ? "" : `${namespace}/`;
   for (const row of declared) {
-    if (!row.declared || !row.source.startsWith(prefix) || !isOwnedBy(row, root)) continue;
+    if (!row.declared || !row.source?.startsWith(prefix) || !isOwnedBy(row, root)) continue;
     if (!row.id.startsWith(idPrefix)) continue;
     const id = row.id.slice(idPrefix.length);
     const rel = relative(root, row.source).split(sep).join("/");
@@ -89,6 +88,23 @@ export function heldDeclarations(
 }
 
 const NOTHING_HELD: Held = { fileOf: new Map(), idsOf: new Map() };
+
+/**
+ * The ids, as the folder's files give them, that the store holds from the folder's files
+ * that cannot be read now: in error (a syntax error, a merge conflict), still being
+ * written, or under a subfolder that was refused (`unreadable`: paths relative to the root,
+ * files or folders). Such a file keeps the jobs it declared, so they are still the folder's
+ * own: an `after` naming one means this folder's job, in its namespace, not a job of that
+ * bare id elsewhere, which would queue a finished sibling again as a new revision.
+ */
+export function heldIdsOf(held: Held, unreadable: readonly string[]): string[] {
+  const under = (rel: string) =>
+    unreadable.some((path) => {
+      const folder = path.replace(/\/+$/, "");
+      return rel === folder || rel.startsWith(`${folder}/`);
+    });
+  return [...held.idsOf].flatMap(([rel, ids]) => (under(rel) ? ids : []));
+}
 
 export function lastParsed(entry: FileEntry | undefined): ParsedJobfile | null {
   if (!entry || entry.kind === "refused") return null;
@@ -261,15 +277,14 @@ export class FolderModel {
    * The folder's namespace with every id its files declare, as `desiredJobsOf` wants them,
    * and those the store holds from its files that cannot be read now (heldIdsOf).
    */
-  naming(namespace: string | null, declared: readonly DeclaredJob[]): FolderNaming {
+  naming(namespace: string | null, held: Held): FolderNaming {
     const folderIds = new Set<string>();
     const unreadable = [...this.scanBlocked];
     for (const [rel, entry] of this.files) {
       for (const id of idsOf(lastParsed(entry))) folderIds.add(id);
       if (entry.kind !== "parsed" || entry.parsed.problems.length > 0) unreadable.push(rel);
     }
-    if (namespace !== null)
-      for (const id of heldIdsOf(declared, this.root, namespace, unreadable)) folderIds.add(id);
+    if (namespace !== null) for (const id of heldIdsOf(held, unreadable)) folderIds.add(id);
     return { namespace, folderIds };
   }
 

@@ -10,9 +10,8 @@
  */
 
 import { lstat, readFile, realpath, stat } from "node:fs/promises";
-import { join, sep } from "node:path";
+import { join } from "node:path";
 import { nearestName, UserError } from "../core/errors.ts";
-import { isOwnedBy, type JobFacts } from "../core/reconcile.ts";
 import { QUEUE_NAME_PATTERN } from "../core/spec-fields.ts";
 import { encodingOf } from "../core/text-lines.ts";
 import { documentValue, YamlAliasError } from "../core/yaml-aliases.ts";
@@ -204,32 +203,4 @@ export const NO_NAMESPACE: FolderNaming = { namespace: null, folderIds: new Set(
 /** An id as the store knows it: the namespace, a slash, the id the jobfile gives. */
 export function namespaced(namespace: string | null, id: string): string {
   return namespace === null ? id : `${namespace}/${id}`;
-}
-
-/** A store row as heldIdsOf reads it. */
-type HeldRow = Pick<JobFacts, "id" | "source" | "declared" | "owner">;
-
-/**
- * The ids, as the folder's files give them, that the store holds from the folder's files
- * that cannot be read now: in error (a syntax error, a merge conflict), still being
- * written, or under a subfolder that was refused (`unreadable`: paths relative to `root`,
- * files or folders). Such a file keeps the jobs it declared, so they are still the folder's
- * own: an `after` naming one means this folder's job, in its namespace, not a job of that
- * bare id elsewhere, which would queue a finished sibling again as a new revision.
- */
-export function heldIdsOf(
-  rows: readonly HeldRow[],
-  root: string,
-  namespace: string | null,
-  unreadable: readonly string[],
-): string[] {
-  if (unreadable.length === 0) return [];
-  const sources = unreadable.map((rel) => join(root, ...rel.split("/").filter((part) => part !== "")));
-  const prefix = namespace === null ? "" : `${namespace}/`;
-  const held = (source: string) =>
-    sources.some((path) => source === path || source.startsWith(`${path}${sep}`));
-  return rows
-    .filter((row) => row.declared && row.source !== null && row.id.startsWith(prefix) && isOwnedBy(row, root))
-    .filter((row) => held(row.source as string))
-    .map((row) => row.id.slice(prefix.length));
 }

@@ -8,7 +8,8 @@ import { readFileSync } from "node:fs";
 import { resolveConfig } from "../core/config.ts";
 import type { Store } from "../store/store.ts";
 import type { DesiredState } from "./desired.ts";
-import { type FolderNaming, heldIdsOf, namespaced, readFolderSettings } from "./folder-settings.ts";
+import { heldDeclarations, heldIdsOf } from "./folder-model.ts";
+import { type FolderNaming, namespaced, readFolderSettings } from "./folder-settings.ts";
 import { MAX_JOBFILE_BYTES, type ParsedJobfile } from "./parse.ts";
 import { desiredJobsOf, parseJobfileBytes, readError, tooLarge } from "./read.ts";
 import { identifyJobsFolder, type ScannedFile, scanJobsFolder, whyFolderChanged } from "./scan.ts";
@@ -96,32 +97,30 @@ function readParsed(file: ScannedFile, update: IndexUpdate | null): FileRead | "
 }
 
 /**
- * The folder's own ids that only the store knows now (heldIdsOf): read, and added to
- * `naming`, only when a namespaced folder has a file it cannot read and an `after` entry
- * names no id its readable files declare. Ids are taken as the folder's files give them.
+ * The folder's own ids that only the store knows now (heldIdsOf): read only when a
+ * namespaced folder has a file it cannot read and an `after` entry names no id its
+ * readable files declare (`known`). Ids are taken as the folder's files give them.
  */
-async function addHeldIds(
+async function heldIdsFor(
   store: Store,
   root: string,
-  naming: FolderNaming,
+  namespace: string | null,
+  known: ReadonlySet<string>,
   files: readonly ({ file: ScannedFile } & FileRead)[],
   blocked: readonly string[],
-): Promise<void> {
-  const folderIds = naming.folderIds as Set<string>;
-  if (naming.namespace === null) return;
+): Promise<string[]> {
+  if (namespace === null) return [];
   const readable = files.filter(({ parsed }) => parsed.problems.length === 0);
   const inError = files.filter(({ parsed }) => parsed.problems.length > 0).map(({ file }) => file.rel);
   const unreadable = [...blocked, ...inError];
   const unknown = new Set(
     readable
       .flatMap(({ parsed }) => parsed.jobs.flatMap((job) => job.spec.after ?? []))
-      .filter((id) => !folderIds.has(id)),
+      .filter((id) => !known.has(id)),
   );
-  if (unreadable.length === 0 || unknown.size === 0) return;
-  const rows = await store.jobDeclarations({
-    ids: [...unknown].map((id) => namespaced(naming.namespace, id)),
-  });
-  for (const id of heldIdsOf(rows, root, naming.namespace, unreadable)) folderIds.add(id);
+  if (unreadable.length === 0 || unknown.size === 0) return [];
+  const rows = await store.jobDeclarations({ ids: [...unknown].map((id) => namespaced(namespace, id)) });
+  return heldIdsOf(heldDeclarations(rows, root, namespace), unreadable);
 }
 
 /** Reads the folder into the desired state. Throws a UserError when the folder itself is unusable. */
@@ -166,11 +165,9 @@ export async function readJobsFolder(options: ReadFolderOptions): Promise<Folder
   }
   options.onProgress?.(done, scan.files.length);
   // `after` entries that name one of the folder's own jobs move into its namespace with it.
-  const naming: FolderNaming = {
-    namespace,
-    folderIds: new Set(parsedFiles.flatMap(({ parsed }) => parsed.knownIds)),
-  };
-  await addHeldIds(options.store, root, naming, parsedFiles, desired.blocked);
+  const known = new Set(parsedFiles.flatMap(({ parsed }) => parsed.knownIds));
+  const held = await heldIdsFor(options.store, root, namespace, known, parsedFiles, desired.blocked);
+  const naming: FolderNaming = { namespace, folderIds: new Set([...known, ...held]) };
   for (const { file, parsed, entry } of parsedFiles) {
     if (parsed.problems.length > 0) {
       desired.problems.push(...parsed.problems);

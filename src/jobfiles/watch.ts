@@ -144,11 +144,9 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
     const config = resolveConfig(await store.configGetAll());
     const at = storeNow();
     const declared = await store.declaredList();
-    const affected =
-      rels === null
-        ? null
-        : model.affected(rels, previousIds, heldDeclarations(declared, model.root, namespace));
-    const naming = model.naming(namespace, declared);
+    const held = heldDeclarations(declared, model.root, namespace);
+    const affected = rels === null ? null : model.affected(rels, previousIds, held);
+    const naming = model.naming(namespace, held);
     const supersedes = await previousTarget(store, dir, model.root);
     const desired = model.desired(affected?.rels ?? null, config.maxRetries, at, naming);
     const scope = affected ? model.scope(affected, naming) : undefined;

@@ -14,6 +14,7 @@ import { isProcessAlive } from "../../src/worker/process-info.ts";
 import { MAX_WORKER_COUNT, startWorkers } from "../../src/worker/supervisor.ts";
 import { CLI_PATH, type CliResult, refused, runCli, runCliProcess, waitFor } from "../helpers/cli.ts";
 import { withStore, workerTestContext } from "../worker/helpers.ts";
+import { wrappedStore } from "../worker/in-process.ts";
 
 // Real processes on a busy two-core machine: generous, not the 5 s default.
 setDefaultTimeout(60_000);
@@ -143,23 +144,21 @@ describe("worker start", () => {
     try {
       await withStore(context.home, async (inner) => {
         let signalled = false;
-        const store = new Proxy(inner, {
-          get(target, property) {
-            const value = Reflect.get(target, property, target);
-            if (property !== "workerList") return typeof value === "function" ? value.bind(target) : value;
-            return async () => {
-              const rows = await target.workerList();
-              if (rows.length === 2 && !signalled) {
-                signalled = true;
-                // Resolves as the signal is dispatched, to the start's handler too.
-                const landed = new Promise((resolve) => process.once("SIGHUP", resolve));
-                process.kill(process.pid, "SIGHUP");
-                await landed;
+        const store = wrappedStore(inner, (name, method) =>
+          name === "workerList"
+            ? async () => {
+                const rows = (await method()) as unknown[];
+                if (rows.length === 2 && !signalled) {
+                  signalled = true;
+                  // Resolves as the signal is dispatched, to the start's handler too.
+                  const landed = new Promise((resolve) => process.once("SIGHUP", resolve));
+                  process.kill(process.pid, "SIGHUP");
+                  await landed;
+                }
+                return rows;
               }
-              return rows;
-            };
-          },
-        });
+            : null,
+        );
         const params = { home: context.home.home, count: 2, concurrency: 1, prefetch: null, queues: null };
         const error = await startWorkers(store, { ...params, watchDir: null, dbUrl: undefined }).catch(
           (caught: unknown) => caught,

@@ -12,6 +12,7 @@ import type { SyncOutcome } from "../../src/jobfiles/sync-outcome.ts";
 import { type JobfileWatcher, startWatcher } from "../../src/jobfiles/watch.ts";
 import type { Store } from "../../src/store/store.ts";
 import { waitFor } from "../helpers/cli.ts";
+import { wrappedStore } from "../worker/in-process.ts";
 import { type JobsFixture, jobsFixture } from "./helpers.ts";
 import { commandOf, dropSettled, startWatched } from "./watch-helpers.ts";
 
@@ -120,20 +121,18 @@ describe("a watcher and a checkout that changes the namespace", () => {
     let checkedOut = false;
     // The first sync reads the files, then asks the store for its schedules: the checkout
     // lands in between, settings file first, as git writes it.
-    const store = new Proxy(inner, {
-      get(target, property) {
-        const value = Reflect.get(target, property, target);
-        if (property !== "scheduleList") return typeof value === "function" ? value.bind(target) : value;
-        return async () => {
-          if (!checkedOut) {
-            checkedOut = true;
-            writeNamespace();
-            writeNamespacedFiles();
+    const store = wrappedStore(inner, (name, method) =>
+      name === "scheduleList"
+        ? () => {
+            if (!checkedOut) {
+              checkedOut = true;
+              writeNamespace();
+              writeNamespacedFiles();
+            }
+            return method();
           }
-          return target.scheduleList();
-        };
-      },
-    });
+        : null,
+    );
     const outcomes: SyncOutcome[] = [];
     running.push(
       await startWatcher({ store, dir: fixture.dir, settleMs: SETTLE_MS, onSync: (o) => outcomes.push(o) }),

@@ -172,10 +172,13 @@ export function withQueue(
   };
 }
 
-type StoreMethod = (...args: unknown[]) => unknown;
+export type StoreMethod = (...args: unknown[]) => unknown;
 
 /** `store`, with each method that `wrap` returns a replacement for replaced; the rest as they are. */
-function wrappedStore(store: Store, wrap: (name: string, method: StoreMethod) => StoreMethod | null): Store {
+export function wrappedStore(
+  store: Store,
+  wrap: (name: string, method: StoreMethod) => StoreMethod | null,
+): Store {
   return new Proxy(store, {
     get(target, property) {
       const value = Reflect.get(target, property, target);
