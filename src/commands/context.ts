@@ -192,9 +192,9 @@ export function warnEach(lines: readonly string[]): void {
 }
 
 /** What `wait` and `logs --follow` say while the store cannot be reached (flow/patient-reads.ts). */
-export function waitingThroughOutages(until?: number): Patience {
+export function waitingThroughOutages(until: number | null = null): Patience {
   return {
-    until,
+    until: until ?? undefined,
     onUnreachable: (error) => warnEach([`${error.message}; still waiting, trying again every second`]),
     onReachable: () => warnEach(["the store answers again; still waiting"]),
   };

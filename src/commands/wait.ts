@@ -45,10 +45,10 @@ export function registerWait(cli: CAC): void {
       await withExistingStore(options, async (store) => {
         const known: Job[] = [];
         for (const id of ids) known.push(await requireJob(store, id));
-        const until = timeoutMs === null ? undefined : Date.now() + timeoutMs;
+        const until = timeoutMs === null ? null : Date.now() + timeoutMs;
         const result = await waitForJobs(patientReads(store, waitingThroughOutages(until)), {
           ids,
-          timeoutMs,
+          until,
           known,
           onEnd: (job) => {
             if (!human) return;

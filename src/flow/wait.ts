@@ -58,16 +58,17 @@ async function readJob(store: Store, id: string, deadline: number): Promise<Job 
 }
 
 /**
- * Resolves once every job has ended or vanished, or when `timeoutMs` has passed (null: no
- * limit). `onEnd` hears about each job once, as soon as it is seen to have ended. `known`
+ * Resolves once every job has ended or vanished, or when the epoch ms `until` has passed
+ * (null: no limit). It is the same instant the store's patient reads give up at, so an
+ * outage that outlasts it always ends as a timeout. `onEnd` hears about each job once, as soon as it is seen to have ended. `known`
  * are the jobs as the caller read them before: a deadline that passes while the store
  * cannot be reached (patient-reads.ts retries until then) ends the wait with them as last read.
  */
 export async function waitForJobs(
   store: Store,
-  params: { ids: string[]; timeoutMs: number | null; onEnd?: (job: Job) => void; known?: Job[] },
+  params: { ids: string[]; until: number | null; onEnd?: (job: Job) => void; known?: Job[] },
 ): Promise<WaitResult> {
-  const deadline = params.timeoutMs === null ? Number.POSITIVE_INFINITY : Date.now() + params.timeoutMs;
+  const deadline = params.until ?? Number.POSITIVE_INFINITY;
   const latest = new Map<string, Job>((params.known ?? []).map((job) => [job.id, job]));
   const gone: string[] = [];
   let open = [...params.ids];

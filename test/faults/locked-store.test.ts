@@ -168,12 +168,14 @@ async function holdLock(
 for (const backend of backends) {
   describe(`a locked store under a running job (${backend.name})`, () => {
     test("a lock held for longer than the lease: the job is not stopped and completes", async () => {
-      const { h, store } = await setUp(backend, "2");
+      // A lease of 4 s gives the lease watch's read 1 s to answer (a quarter of the lease):
+      // on a busy host a new PostgreSQL connection can take longer than 2 s's 0.5 s.
+      const { h, store } = await setUp(backend, "4");
       const job = gatedJob(h, "held");
       const worker = h.start(await h.open());
       await h.enqueue(store, [job.spec]);
       await waitFor(() => existsSync(job.started), { timeoutMs: 30_000, what: "the job to start" });
-      const lock = await holdLock(h.queue, "held", 3_000);
+      const lock = await holdLock(h.queue, "held", 5_000);
       await lock.released;
       writeFileSync(job.go, "");
       expect(await h.settled(store, "held")).toBe("completed");
@@ -308,18 +310,18 @@ for (const backend of backends) {
     });
 
     test("a lock held for longer than the lease while the job reports progress: the job is not stopped", async () => {
-      const { h, store } = await setUp(backend, "2");
+      const { h, store } = await setUp(backend, "4"); // see the first test for why 4 s
       const worker = h.start(await h.open({ busyTimeoutMs: 15_000 }));
       const reporting = `while :; do echo 50 > "$QUEUECTL_PROGRESS"; sleep 0.1; done &`;
       const jobPid = await startLongJob(h, store, "busy", {}, reporting);
       await waitFor(async () => (await store.jobGet({ id: "busy" }))?.progress_pct === 50, {
         what: "the progress to be stored",
       });
-      const lock = await holdLock(h.queue, "busy", 4_000);
+      const lock = await holdLock(h.queue, "busy", 6_000);
       await lock.released;
       // A renewal due after the lock was released has gone through: the job outlived the lock.
       const since = performance.now();
-      await waitFor(() => performance.now() - since > 3_000, {
+      await waitFor(() => performance.now() - since > 5_000, {
         timeoutMs: 10_000,
         what: "a lease period to pass",
       });

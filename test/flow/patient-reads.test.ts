@@ -56,7 +56,7 @@ test("an outage is waited out, told once when it starts and once when it ends", 
       onUnreachable: (error) => told.push(`down: ${error.message}`),
       onReachable: () => told.push("up"),
     }),
-    { ids: ["j"], timeoutMs: null },
+    { ids: ["j"], until: null },
   );
   const claimed = await store.jobClaim({ workerId: "w", host: "h", now: Date.now(), leaseMs: 60_000 });
   await store.jobComplete({
@@ -73,16 +73,17 @@ test("an outage is waited out, told once when it starts and once when it ends", 
 test("any other failure comes through at once, and the deadline ends an outage's wait", async () => {
   const broken = failingReads(store, () => new Error("no such table: jobs"));
   const patience = { onUnreachable: () => {}, onReachable: () => {} };
-  await expect(waitForJobs(patientReads(broken, patience), { ids: ["j"], timeoutMs: null })).rejects.toThrow(
+  await expect(waitForJobs(patientReads(broken, patience), { ids: ["j"], until: null })).rejects.toThrow(
     "no such table",
   );
   const down = failingReads(store, unreachable);
   const started = Date.now();
   const known = await store.jobGet({ id: "j" });
   // A deadline inside the outage is a timeout, with the job as last read.
-  const result = await waitForJobs(patientReads(down, { ...patience, until: started + 300 }), {
+  const until = Date.now() + 300;
+  const result = await waitForJobs(patientReads(down, { ...patience, until }), {
     ids: ["j"],
-    timeoutMs: 300,
+    until,
     known: known ? [known] : [],
   });
   expect(result).toMatchObject({ timedOut: true, unreachable: true, gone: [] });
