@@ -15,7 +15,7 @@
  */
 
 import type { Store } from "../store/store.ts";
-import { notStarted, type RunningJob } from "./run.ts";
+import { failedRun, notStarted, type RunningJob } from "./run.ts";
 
 /** A job claimed ahead that has not started by then goes back to pending (RunGate's default). */
 export const AHEAD_HOLD_MS = 250;
@@ -130,9 +130,13 @@ export function runQueued(
     gate.leave();
   };
   let settle!: (run: RunningJob) => void;
+  // A run whose end the worker failed to read (its logs' close, its group's cleanup) still
+  // ran: it is recorded as a failed attempt, never left for the books to lose.
   const done = new Promise<RunningJob>((resolve) => {
     settle = resolve;
-  }).then((run) => run.done);
+  })
+    .then((run) => run.done)
+    .catch((error) => failedRun(`the worker failed as the command ended: ${(error as Error).message}`));
   const launch = (admitted: boolean): void => {
     clearTimeout(holdTimer);
     if (!admitted || stopReason !== null) {

@@ -168,8 +168,9 @@ async function killMarked(entry: string): Promise<void> {
 }
 
 /** A run that could not start (or never will), ended with `error`. */
-export function notStarted(error: string): RunningJob {
-  const result: RunResult = {
+/** A run that ended with `error` and no exit status: it never started, or the worker lost its end. */
+export function failedRun(error: string): RunResult {
+  return {
     exitCode: null,
     signal: null,
     error,
@@ -178,7 +179,10 @@ export function notStarted(error: string): RunningJob {
     logPath: null,
     outputTail: null,
   };
-  return { pid: null, done: Promise.resolve(result), stop: () => false, exited: true };
+}
+
+export function notStarted(error: string): RunningJob {
+  return { pid: null, done: Promise.resolve(failedRun(error)), stop: () => false, exited: true };
 }
 
 function lastLine(text: string): string {
