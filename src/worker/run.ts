@@ -21,7 +21,6 @@
  *   job's output is read after it exits (output-reading.ts).
  */
 
-import { constants } from "node:os";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { formatDurationMs } from "../core/duration.ts";
 import type { ResourceLimits } from "../core/resource-limits.ts";
@@ -29,11 +28,11 @@ import type { JobSpec } from "../core/spec.ts";
 import type { RunResult } from "../store/store.ts";
 import { CappedLog, TailBuffer } from "./capped-log.ts";
 import { type CommandLaunch, commandLaunch, cwdProblem } from "./command-argv.ts";
-import { ESRCH, libc } from "./libc.ts";
+import { groupEmptied, killMarked, signalGroup, signalMarked } from "./group-signals.ts";
 import { attemptLogBase, LOG_CAP_BYTES, logFilePath, OUTPUT_TAIL_BYTES } from "./log-files.ts";
 import { OutputPipes, type OutputSink } from "./output-pipes.ts";
 import { OutputReading } from "./output-reading.ts";
-import { isProcessAlive, pidsWithEnvEntry, processGroupOf } from "./process-info.ts";
+import { isProcessAlive } from "./process-info.ts";
 import type { Reaper } from "./reaper.ts";
 import { type Enforcement, enforceLimits } from "./resource-limits.ts";
 
@@ -104,70 +103,6 @@ export interface RunningJob {
   readonly exited: boolean;
 }
 
-/**
- * False when the group is gone (ESRCH): no process is left in it. Any other failure (EPERM:
- * members that may not be signalled now, but may be once they drop privileges) is not that.
- */
-function signalGroup(pid: number, signal: NodeJS.Signals | 0): boolean {
-  const c = libc();
-  if (c) return c.kill(-pid, signal === 0 ? 0 : constants.signals[signal]) !== ESRCH;
-  try {
-    process.kill(-pid, signal);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code !== "ESRCH";
-  }
-}
-
-/**
- * Signals every process started with the attempt's environment `entry` once: a process that
- * leads its own group through that group (a child that also dropped the entry still dies
- * with its leader), any other by itself. A process in `signaledGroup`, which was just given
- * the same signal, is left out: a second SIGTERM is "quit now" to many programs, and would
- * cut short the shutdown the first one asked for. Returns how many it found.
- */
-function signalMarked(entry: string, signal: NodeJS.Signals, signaledGroup?: number): number {
-  const pids = pidsWithEnvEntry(entry);
-  const groups = new Set<number>(signaledGroup === undefined ? [] : [signaledGroup]);
-  const send = (target: number) => {
-    try {
-      process.kill(target, signal);
-    } catch {
-      // Exited meanwhile.
-    }
-  };
-  const marked = pids.map((pid) => ({ pid, group: processGroupOf(pid) }));
-  for (const { pid, group } of marked) {
-    if (group !== pid || groups.has(pid)) continue;
-    groups.add(pid);
-    send(-pid);
-  }
-  for (const { pid, group } of marked) if (group === null || !groups.has(group)) send(pid);
-  return pids.length;
-}
-
-/** How often a stopped job's group is looked at while its processes shut down. */
-const GROUP_POLL_MS = 50;
-
-/** Resolves once group `pid` has no process left, or at `deadline` (performance.now()). */
-async function groupEmptied(pid: number, deadline: number): Promise<void> {
-  while (performance.now() < deadline && signalGroup(pid, 0))
-    await Bun.sleep(Math.max(1, Math.min(GROUP_POLL_MS, deadline - performance.now())));
-}
-
-/** Rounds of SIGKILL for a stopped attempt's processes, while new ones keep turning up (forks). */
-const MARKED_KILL_ROUNDS = 20;
-const MARKED_KILL_PAUSE_MS = 10;
-
-/** SIGKILL to a stopped attempt's processes until none is found: one may fork while it is killed. */
-async function killMarked(entry: string): Promise<void> {
-  for (let round = 0; round < MARKED_KILL_ROUNDS; round++) {
-    if (signalMarked(entry, "SIGKILL") === 0) return;
-    await Bun.sleep(MARKED_KILL_PAUSE_MS);
-  }
-}
-
-/** A run that could not start (or never will), ended with `error`. */
 /** A run that ended with `error` and no exit status: it never started, or the worker lost its end. */
 export function failedRun(error: string): RunResult {
   return {
