@@ -361,6 +361,7 @@ export class Worker {
       releaseReason: slot.releaseReason,
       kill: slot.kill,
       started: slot.handle.started,
+      stopped: slot.handle.stopped,
     };
     return recordAttemptOrAbandon(this.options.store, attempt, {
       holdsLease: () => this.slots.holdsLease(slot),

@@ -71,6 +71,11 @@ export interface AttemptEnd {
   kill?: KillMode | null;
   /** False for a job released before its run started: it leaves no attempt behind. Default true. */
   started?: boolean;
+  /**
+   * The worker was stopping the run (its timeout, a lost lease) when it ended: a kill asked
+   * for meanwhile that the worker had not read yet still decides how it ends. Default false.
+   */
+  stopped?: boolean;
 }
 
 /** What a failed attempt of `job` leads to under the retry rules: failed (with its retry time) or dead. */
@@ -95,12 +100,11 @@ export async function recordAttempt(store: Store, params: AttemptEnd): Promise<R
       return unstarted ? { outcome: "released", nextRunAt: null } : releasedOutcome(store, job.id);
     // Refused: a newer claim owns it, or a `kill` was asked for before the hand-back (while it
     // waited to start, or while a stopping worker gave it its grace), which it ends as the kill says.
-    const row = await store.jobGet({ id: job.id });
-    if (row?.state !== "processing" || row.token !== job.token || !row.kill_requested)
-      return { outcome: "discarded", nextRunAt: null };
+    const kill = await killAskedMeanwhile(store, job);
+    if (kill === null) return { outcome: "discarded", nextRunAt: null };
     // A run that had started was being stopped already, as a timeout stops one: the error says both.
     const killed = params.started === false ? { ...result, error: KILLED_BY_USER } : killedRun(result);
-    return recordAttempt(store, { ...params, releaseReason: null, kill: row.kill_requested, result: killed });
+    return recordAttempt(store, { ...params, releaseReason: null, kill, result: killed });
   }
   // A run that exited on its own before the kill's signal landed keeps its own outcome.
   if (params.kill === "cancel" && !succeeded(result)) {
@@ -119,12 +123,26 @@ export async function recordAttempt(store: Store, params: AttemptEnd): Promise<R
     return { outcome: completed ? "completed" : "discarded", nextRunAt: null };
   }
   const decision = failureDecision(job, config, now);
+  // A kill that came while the worker was stopping the run, and that it had not read by the
+  // end, is the user's word on how the run ends, as it would be had the worker read it sooner.
+  const unreadKill = params.stopped === true && !params.kill;
   const failed = await store.jobFail({
     ...fence,
     ...decision,
     result: params.kill === "retry" ? killedRun(result) : result,
+    unlessKillRequested: unreadKill,
   });
-  return failed ? failOutcome(failed) : { outcome: "discarded", nextRunAt: null };
+  if (failed) return failOutcome(failed);
+  const kill = unreadKill ? await killAskedMeanwhile(store, job) : null;
+  if (kill === null) return { outcome: "discarded", nextRunAt: null };
+  return recordAttempt(store, { ...params, kill });
+}
+
+/** The kill asked for on `job`'s attempt (as claimed) that its write was refused for, if any. */
+async function killAskedMeanwhile(store: Store, job: Job): Promise<KillMode | null> {
+  const row = await store.jobGet({ id: job.id });
+  if (row?.state !== "processing" || row.token !== job.token) return null;
+  return row.kill_requested ?? null;
 }
 
 /** A killed run's error names the kill, also when the kill came while a timeout was stopping it. */

@@ -182,6 +182,9 @@ export function runQueued(
     get exited() {
       return started?.exited ?? false;
     },
+    get stopped() {
+      return started?.stopped ?? false;
+    },
     get started() {
       return started !== null;
     },

@@ -101,6 +101,8 @@ export interface RunningJob {
   stop(reason: string): boolean;
   /** Whether the main process has exited: from then on the attempt's outcome is settled. */
   readonly exited: boolean;
+  /** Whether the worker asked the run to stop (its timeout, a kill, a lost lease, a stopping worker). */
+  readonly stopped: boolean;
 }
 
 /** A run that ended with `error` and no exit status: it never started, or the worker lost its end. */
@@ -117,7 +119,13 @@ export function failedRun(error: string): RunResult {
 }
 
 export function notStarted(error: string): RunningJob {
-  return { pid: null, done: Promise.resolve(failedRun(error)), stop: () => false, exited: true };
+  return {
+    pid: null,
+    done: Promise.resolve(failedRun(error)),
+    stop: () => false,
+    exited: true,
+    stopped: false,
+  };
 }
 
 function lastLine(text: string): string {
@@ -334,6 +342,9 @@ export function startRun(prepared: PreparedRun, onExit?: () => void): RunningJob
     stop,
     get exited() {
       return exited;
+    },
+    get stopped() {
+      return stopReason !== null;
     },
   };
 }
