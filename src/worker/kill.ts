@@ -58,6 +58,9 @@ export async function killJobs(
   return outcomes;
 }
 
+/** Rounds of cancel-or-request while the job keeps moving between them. */
+const KILL_ROUNDS = 3;
+
 async function killOne(
   store: Store,
   id: string,
@@ -66,25 +69,30 @@ async function killOne(
   // Each step is guarded by the job's state, so a job claimed or finished meanwhile falls through.
   // With --retry a waiting job is left to wait: one that stopped running since the caller
   // checked it must not be canceled by a request to count its attempt.
-  if (!options.retry) {
-    const [canceled] = await store.jobTransition({
-      id,
-      from: ["pending", "failed"],
-      to: "canceled",
-      resetAttempts: false,
-      now: options.now,
-      reason: KILLED_BY_USER,
-    });
-    if (canceled) return { id, kind: "canceled" };
+  for (let round = 1; ; round++) {
+    if (!options.retry) {
+      const [canceled] = await store.jobTransition({
+        id,
+        from: ["pending", "failed"],
+        to: "canceled",
+        resetAttempts: false,
+        now: options.now,
+        reason: KILLED_BY_USER,
+      });
+      if (canceled) return { id, kind: "canceled" };
+    }
+    const claim = await store.jobKillRequest({ id, mode: options.retry ? "retry" : "cancel" });
+    if (claim) {
+      const worker = (await store.workerList()).find((row) => row.id === claim.workerId);
+      const gone = worker === undefined || diedHere(worker, options.host);
+      const signalled = !gone && wakeLocalWorker(worker, options.host);
+      return { id, kind: "requested", ...claim, signalled, orphaned: gone };
+    }
+    const state = (await store.jobGet({ id }))?.state ?? null;
+    // Its run ended (failed, to wait for a retry) between the two steps: a plain kill cancels it now.
+    const moved = state === "pending" || state === "failed" || state === "processing";
+    if (options.retry || !moved || round === KILL_ROUNDS) return { id, kind: "not-running", state };
   }
-  const claim = await store.jobKillRequest({ id, mode: options.retry ? "retry" : "cancel" });
-  if (claim) {
-    const worker = (await store.workerList()).find((row) => row.id === claim.workerId);
-    const gone = worker === undefined || diedHere(worker, options.host);
-    const signalled = !gone && wakeLocalWorker(worker, options.host);
-    return { id, kind: "requested", ...claim, signalled, orphaned: gone };
-  }
-  return { id, kind: "not-running", state: (await store.jobGet({ id }))?.state ?? null };
 }
 
 /**

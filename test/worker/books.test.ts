@@ -258,7 +258,9 @@ for (const backend of backends) {
     test(
       "a kill its worker has not read by the time the run its timeout was stopping ends: the job ends canceled",
       withQueue(backend, { ...SETTINGS, lease: "30" }, async (h, store) => {
-        const [ready, mark, end] = ["ready", "term", "end"].map((name) => join(h.queue.home.home, name));
+        const ready = join(h.queue.home.home, "ready");
+        const mark = join(h.queue.home.home, "term");
+        const end = join(h.queue.home.home, "end");
         // The timeout's SIGTERM makes the run wait for the test, so the kill surely comes first.
         const command = `trap 'touch ${mark}; while [ ! -e ${end} ]; do sleep 0.05; done; exit 1' TERM; touch ${ready}; sleep 300 & wait`;
         const frozen = stallableHeartbeats(await h.open());
