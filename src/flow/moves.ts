@@ -62,9 +62,11 @@ export type MoveOutcome = { moved: true; job: Job } | { moved: false; current: J
 /** The hint for a refused move: what the move takes, and what applies to a job in `state` instead. */
 export function refusalHint(name: JobMoveName, state: JobState): string {
   const { refusal } = JOB_MOVES[name];
-  if (name !== "cancel") return refusal;
-  if (state === "processing") return `${refusal}; stop a running job with \`queuectl kill <id>\``;
-  return `${refusal}; it has ended: \`queuectl rerun <id>\` runs it again`;
+  if (name === "cancel" && state === "processing")
+    return `${refusal}; stop a running job with \`queuectl kill <id>\``;
+  if (FINISHED_STATES.includes(state))
+    return `${refusal}; it has ended: \`queuectl rerun <id>\` runs it again`;
+  return `${refusal}; it has not ended: \`queuectl wait <id>\` waits for it, \`queuectl kill <id>\` stops it`;
 }
 
 /** Applies one move to one job; `current` (null when the id is unknown) explains a refusal. */

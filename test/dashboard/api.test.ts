@@ -303,7 +303,7 @@ describe("actions", () => {
     expect(response.status).toBe(409);
     expect(await response.json()).toEqual({
       error: 'job "ok-1" is completed, not dead',
-      hint: "only jobs in the DLQ (dead) can be retried",
+      hint: "only jobs in the DLQ (dead) can be retried; it has ended: `queuectl rerun <id>` runs it again",
     });
     expect((await post("/api/jobs/no-such-job/cancel")).status).toBe(404);
   });

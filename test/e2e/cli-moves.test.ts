@@ -37,7 +37,10 @@ describe("dlq", () => {
     await testHome.setup.run("d2", "dead");
     await testHome.setup.run("ok", "completed");
     const before = await testHome.setup.snapshot();
-    refused(await cli("dlq", "retry", "ok"), 'job "ok" is completed, not dead');
+    refused(
+      await cli("dlq", "retry", "ok"),
+      "not dead — only jobs in the DLQ (dead) can be retried; it has ended: `queuectl rerun <id>` runs it again",
+    );
     expect(await testHome.setup.snapshot()).toEqual(before);
     expect(await json<{ retried: string[] }>("dlq", "retry", "--all")).toEqual({ retried: ["d1", "d2"] });
     expect(ids(await json<JobJson[]>("list", "--state", "pending"))).toEqual(["d1", "d2"]);
@@ -68,7 +71,11 @@ describe("cancel and rerun", () => {
     expect(jobs.map((job) => job.attempts)).toEqual([0, 0, 0, 0]);
     const before = await testHome.setup.snapshot();
     refused(await cli("rerun", "p"), "not finished");
-    refused(await cli("rerun", "r"), "not finished");
+    // The hint says what does apply to a job that has not ended.
+    refused(
+      await cli("rerun", "r"),
+      "not finished — only finished jobs (completed, dead or canceled) can be rerun; it has not ended: `queuectl wait <id>` waits for it, `queuectl kill <id>` stops it",
+    );
     expect(await testHome.setup.snapshot()).toEqual(before);
   });
 });
