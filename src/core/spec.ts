@@ -117,7 +117,12 @@ function normalizeCommand(value: unknown): string | string[] {
 
 function normalizeInteger(field: string, value: unknown, min: number, max: number): number {
   if (typeof value !== "number" || !Number.isInteger(value)) fail(field, "must be a whole number", `e.g. 3`);
-  if (value < min || value > max) fail(field, `must be between ${min} and ${max}`, `got ${value}`);
+  if (value < min || value > max)
+    fail(
+      field,
+      `must be between ${min} and ${max}, got ${value}`,
+      `the nearest it can be is ${value < min ? min : max}`,
+    );
   return value;
 }
 
