@@ -146,6 +146,8 @@ export function registerExportImport(cli: CAC): void {
       "Only jobs in this state, and nothing else (default: everything); running jobs are written as pending",
       TEXT_OPTION,
     )
+    // Taken as every read command takes it: the export is JSON already, so it changes nothing.
+    .option("--json", "Accepted like other read commands' --json (default: NDJSON, the only form)")
     .example("queuectl export > backup.ndjson")
     .example("QUEUECTL_DB=jobs.db queuectl export | QUEUECTL_DB=postgres://db-host/queue queuectl import")
     .action(async (options: ExportOptions) => {

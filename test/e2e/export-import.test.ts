@@ -205,6 +205,8 @@ describe("export and import", () => {
       ["job", "dead"],
       ["end", undefined],
     ]);
+    // --json, as every read command takes it, writes the same NDJSON.
+    expect(ok(await cli(a, ["export", "--json"])).stdout).toBe(exported);
     const bad = await cli(a, ["export", "--state", "deadd"]);
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toContain('unknown state "deadd"');
