@@ -118,7 +118,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
    * the last one applied and may not apply it (`mayRename` false: a path sync, a periodic
    * re-sync): the settings file's event may still be on its way, and the files read beside
    * it another checkout's, so the change waits for the folder to fall quiet like one heard.
-   * Null too, for any sync, when the settings file changed while a full sync read the files
+   * Null too, for any sync, when the settings file changed while the sync read the files
    * (`stampBefore`, from before its reads) or a settings change is being held.
    */
   const apply = async (
@@ -134,7 +134,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
     applied = false;
     const { namespace } = await readFolderSettings(model.root);
     const renaming = !mayRename && appliedNamespace !== undefined && namespace !== appliedNamespace;
-    // A checkout that began while a full sync read the files (settingsStamp): some of them
+    // A checkout that began while the sync read the files (settingsStamp): some of them
     // may be the other checkout's, so this sync waits with the rest for the folder to settle.
     const checkedOut = stampBefore !== undefined && settingsStamp(model.root) !== stampBefore;
     if (renaming || (!atLongest && (checkedOut || (mayRename && settingsHold.holding)))) {
@@ -194,6 +194,8 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
     }
     const paths = model.withLinksTo([...dirty, ...model.due(now(), settleMs)]);
     dirty.clear();
+    // A checkout there and back during the reads leaves the same namespace beside the other's files.
+    const stampBefore = settingsStamp(model.root);
     const changed = new Set<string>();
     const previousIds: string[] = [];
     for (const rel of paths) {
@@ -204,7 +206,7 @@ export async function startWatcher(options: WatcherOptions): Promise<JobfileWatc
       }
       if (result) changed.add(rel);
     }
-    if (changed.size > 0) await apply(changed, previousIds, false);
+    if (changed.size > 0) await apply(changed, previousIds, false, stampBefore);
   };
 
   /** Follows a symlinked folder to its current target, and a folder replaced by a new one. */

@@ -142,6 +142,37 @@ describe("a watcher and a checkout that changes the namespace", () => {
     expect(declaredPairs(outcomes).filter((pair) => !COMMITTED.has(pair))).toEqual([]);
   });
 
+  test("a checkout there and back while a path sync reads the files waits for the folder to settle", async () => {
+    fixture = jobsFixture();
+    writeNamespace();
+    dropSettled(fixture.dir, "a.yaml", "command: echo ns-a\n");
+    dropSettled(fixture.dir, "b.yaml", "command: echo ns-b\n");
+    let armed = false;
+    let reads = 0;
+    // The hook: the clock as the second file's read asks it, the first file read by then.
+    // The checkout goes back to the namespaced commit, settings file first, as git writes it.
+    const now = () => {
+      if (armed && new Error().stack?.includes("readSettled") && ++reads === 2) {
+        armed = false;
+        writeNamespace();
+        writeNamespacedFiles();
+      }
+      return Date.now();
+    };
+    const { store, outcomes } = await startWatched(fixture, running, { settleMs: 0, debounceMs: 200, now });
+    await nsApplied(store);
+    const syncsBefore = outcomes.length;
+    armed = true;
+    // A checkout of a commit with the same namespace and other files, heard as one burst.
+    writeFileSync(join(fixture.dir, "a.yaml"), "command: echo main-a\n");
+    writeFileSync(join(fixture.dir, "b.yaml"), "command: echo main-b\n");
+    await waitFor(() => reads >= 2, { what: "the path sync to read both files" });
+    // The first sync applied since: the path sync's, or the one that ended the hold.
+    await waitFor(() => outcomes.length > syncsBefore, { what: "a sync of the checkout" });
+    await nsApplied(store);
+    expect(declaredPairs(outcomes).filter((pair) => !COMMITTED.has(pair))).toEqual([]);
+  });
+
   test("waits while git holds its index lock, then applies the folder as it stands", async () => {
     const { store } = await mainCheckedOut();
     const gitDir = join(fixture.home, ".git");
