@@ -26,6 +26,8 @@ export const ATTEMPT_ERROR_TEXTS = {
   rescuedKillPrefix: "killed by user; ",
   /** A kill that came while a timeout, a lease lost or a stopping worker was stopping the run. */
   stoppingKillPrefix: "killed by user while it was being stopped (",
+  /** The same for a `kill --retry`: an ordinary failure, which matches none of the kill's texts. */
+  stoppingRetryKillPrefix: "killed by user (kill --retry) while it was being stopped (",
   /** A result that was not stored; the run itself succeeded. */
   notePrefix: "result not stored: ",
   /**

@@ -182,8 +182,8 @@ export interface JobFailParams extends FencedWrite {
   result: RunResult;
   /** Also require the lease to have lapsed before this time (the rescue path). Default: no such check. */
   onlyIfLeaseExpiredBefore?: number;
-  /** Refused (null) while a kill is asked for that the worker has not read. Default false. */
-  unlessKillRequested?: boolean;
+  /** Refused (null) while a plain kill (not `--retry`) is asked for that the worker has not read. Default false. */
+  unlessPlainKill?: boolean;
 }
 
 /** Refused (false) while a kill is asked for: the kill decides how the run ends, not the hand-back. */

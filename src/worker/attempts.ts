@@ -12,7 +12,6 @@ import type { WorkerEvent } from "./events.ts";
 import { type Beat, type LostLease, leaseKey } from "./heartbeat.ts";
 import type { JobReports } from "./job-reports.ts";
 import { KILLED_BY_USER, KILLED_BY_USER_RETRY } from "./kill.ts";
-import { isProcessAlive } from "./process-info.ts";
 import type { QueuedRun } from "./run-gate.ts";
 
 export interface Slot {
@@ -165,11 +164,12 @@ export class AttemptBook {
     }
     if (slot.kill !== null) return;
     if (!slot.handle.stop(mode === "retry" ? KILLED_BY_USER_RETRY : KILLED_BY_USER)) {
-      // Already being stopped (a timeout, a lost lease, a stopping worker): the kill still
-      // decides how the attempt is recorded, unless the main process had exited by itself,
-      // seen or not yet seen (a zombie, as stop() judges it).
-      const { pid } = slot.handle;
-      if (!slot.handle.exited && slot.handle.started && pid !== null && isProcessAlive(pid)) slot.kill = mode;
+      // Already being stopped (a timeout, a lost lease, a stopping worker): the kill decides
+      // how the attempt is recorded, also once its main process has died of that stop (its
+      // leftovers are still being stopped), as the store does for a kill read too late
+      // (outcome.ts). A main process that exited by itself, seen or not yet seen (a zombie,
+      // as stop() judges it), keeps its own outcome.
+      if (slot.handle.stopped) slot.kill = mode;
       return;
     }
     slot.kill = mode;

@@ -103,7 +103,8 @@ export async function recordAttempt(store: Store, params: AttemptEnd): Promise<R
     const kill = await killAskedMeanwhile(store, job);
     if (kill === null) return { outcome: "discarded", nextRunAt: null };
     // A run that had started was being stopped already, as a timeout stops one: the error says both.
-    const killed = params.started === false ? { ...result, error: KILLED_BY_USER } : killedRun(result);
+    const unstartedError = kill === "retry" ? KILLED_BY_USER_RETRY : KILLED_BY_USER;
+    const killed = params.started === false ? { ...result, error: unstartedError } : killedRun(result, kill);
     return recordAttempt(store, { ...params, releaseReason: null, kill, result: killed });
   }
   // A run that exited on its own before the kill's signal landed keeps its own outcome.
@@ -114,7 +115,9 @@ export async function recordAttempt(store: Store, params: AttemptEnd): Promise<R
       nextRunAt: now,
       // A plain kill that came while `kill --retry` was stopping the run: the plain kill.
       result:
-        result.error === KILLED_BY_USER_RETRY ? { ...result, error: KILLED_BY_USER } : killedRun(result),
+        result.error === KILLED_BY_USER_RETRY
+          ? { ...result, error: KILLED_BY_USER }
+          : killedRun(result, "cancel"),
     });
     return canceled ? failOutcome(canceled) : { outcome: "discarded", nextRunAt: null };
   }
@@ -123,18 +126,19 @@ export async function recordAttempt(store: Store, params: AttemptEnd): Promise<R
     return { outcome: completed ? "completed" : "discarded", nextRunAt: null };
   }
   const decision = failureDecision(job, config, now);
-  // A kill that came while the worker was stopping the run, and that it had not read by the
-  // end, is the user's word on how the run ends, as it would be had the worker read it sooner.
+  // A plain kill that came while the worker was stopping the run, and that it had not read by
+  // the end, is the user's word on how the run ends, as it would be had the worker read it
+  // sooner. (An unread `kill --retry` changes nothing: the attempt fails either way.)
   const unreadKill = params.stopped === true && !params.kill;
   const failed = await store.jobFail({
     ...fence,
     ...decision,
-    result: params.kill === "retry" ? killedRun(result) : result,
-    unlessKillRequested: unreadKill,
+    result: params.kill === "retry" ? killedRun(result, "retry") : result,
+    unlessPlainKill: unreadKill,
   });
   if (failed) return failOutcome(failed);
   const kill = unreadKill ? await killAskedMeanwhile(store, job) : null;
-  if (kill === null) return { outcome: "discarded", nextRunAt: null };
+  if (kill !== "cancel") return { outcome: "discarded", nextRunAt: null };
   return recordAttempt(store, { ...params, kill });
 }
 
@@ -145,11 +149,16 @@ async function killAskedMeanwhile(store: Store, job: Job): Promise<KillMode | nu
   return row.kill_requested ?? null;
 }
 
-/** A killed run's error names the kill, also when the kill came while a timeout was stopping it. */
-function killedRun(result: RunResult): RunResult {
+/**
+ * A killed run's error names the kill, also when the kill came while a timeout was stopping
+ * it. A `kill --retry`'s text is not the plain kill's: /metrics counts its attempt as failed.
+ */
+function killedRun(result: RunResult, mode: KillMode): RunResult {
   const error = result.error ?? "";
   if (error.startsWith(KILLED_BY_USER)) return result;
-  return { ...result, error: `${ATTEMPT_ERROR_TEXTS.stoppingKillPrefix}${error || "no error"})` };
+  const prefix =
+    mode === "retry" ? ATTEMPT_ERROR_TEXTS.stoppingRetryKillPrefix : ATTEMPT_ERROR_TEXTS.stoppingKillPrefix;
+  return { ...result, error: `${prefix}${error || "no error"})` };
 }
 
 /**
@@ -250,7 +259,12 @@ async function outcomeOfEarlierWrite(
       : { outcome: "replaced", nextRunAt: null, because: "jobfile-completed" };
   }
   // Only a kill asks for `canceled`; any other failure canceled was its jobfile's removal.
-  if (now.state === "canceled" && params.kill !== "cancel" && params.releaseReason === null)
+  if (
+    now.state === "canceled" &&
+    params.kill !== "cancel" &&
+    now.kill_requested !== "cancel" &&
+    params.releaseReason === null
+  )
     return { outcome: "canceled", nextRunAt: null, because: "jobfile-removed" };
   const byState: Partial<Record<Job["state"], Outcome>> = {
     completed: "completed",

@@ -15,6 +15,7 @@
  */
 
 import type { Store } from "../store/store.ts";
+import { signalGroup } from "./group-signals.ts";
 import { failedRun, notStarted, type RunningJob } from "./run.ts";
 
 /** A job claimed ahead that has not started by then goes back to pending (RunGate's default). */
@@ -136,7 +137,11 @@ export function runQueued(
     settle = resolve;
   })
     .then((run) => run.done)
-    .catch((error) => failedRun(`the worker failed as the command ended: ${(error as Error).message}`));
+    .catch((error) => {
+      // Its leftovers may not have been stopped yet: none may run beside the retry.
+      if (started?.pid) signalGroup(started.pid, "SIGKILL");
+      return failedRun(`the worker failed as the command ended: ${(error as Error).message}`);
+    });
   const launch = (admitted: boolean): void => {
     clearTimeout(holdTimer);
     if (!admitted || stopReason !== null) {

@@ -1,7 +1,8 @@
 /**
- * The attempt book's answer to a kill that reaches a run already being stopped (a timeout, a
- * lost lease): the kill decides how the attempt is recorded while the job's main process
- * lives, and not once it has exited, even before the worker has seen the exit.
+ * The attempt book's answer to a kill whose signal finds nothing to stop: for a run the
+ * worker is already stopping (a timeout, a lost lease) the kill decides how the attempt is
+ * recorded, whether or not its main process has died of that stop yet; a run whose main
+ * process exited by itself, even one the worker has not seen exit, keeps its own outcome.
  */
 
 import { expect, test } from "bun:test";
@@ -11,24 +12,25 @@ import { AttemptBook, claimedSlot } from "../../src/worker/attempts.ts";
 import { isProcessAlive } from "../../src/worker/process-info.ts";
 import type { QueuedRun } from "../../src/worker/run-gate.ts";
 
-/** A run whose stop reports it is already being stopped, as one stopped by its timeout does. */
-function stoppingRun(pid: number): QueuedRun {
+/** A run whose stop finds nothing to do: already being stopped (`stopped`), or exited by itself. */
+function unstoppableRun(pid: number, stopped: boolean): QueuedRun {
   return {
     pid,
     started: true,
     exited: false,
+    stopped,
     stop: () => false,
     done: new Promise(() => {}),
   } as unknown as QueuedRun;
 }
 
-function killReachedWhileStopping(pid: number): string | null {
+function killReached(pid: number, stopped: boolean): string | null {
   const book = new AttemptBook(
     () => {},
     () => 30_000,
   );
   const job = { id: "k", token: 1, attempts: 1 } as unknown as Job;
-  const slot = claimedSlot(job, stoppingRun(pid), null, Date.now());
+  const slot = claimedSlot(job, unstoppableRun(pid, stopped), null, Date.now());
   book.add(slot);
   book.applyBeat({
     stopRequested: false,
@@ -40,10 +42,10 @@ function killReachedWhileStopping(pid: number): string | null {
   return slot.kill;
 }
 
-test("a kill counts while the main process lives, and not once it has exited unseen", async () => {
+test("a kill counts for a run being stopped, living or not, and not for one that exited by itself", async () => {
   const living = Bun.spawn(["sleep", "30"]);
   try {
-    expect(killReachedWhileStopping(living.pid)).toBe("cancel");
+    expect(killReached(living.pid, true)).toBe("cancel");
   } finally {
     living.kill("SIGKILL");
   }
@@ -51,6 +53,7 @@ test("a kill counts while the main process lives, and not once it has exited uns
   // Blocking this thread keeps the exit unseen: the process stays a zombie until Bun reaps it.
   const deadline = Date.now() + 10_000;
   while (isProcessAlive(exited.pid) && Date.now() < deadline) Bun.sleepSync(1);
-  expect(killReachedWhileStopping(exited.pid)).toBeNull();
+  expect(killReached(exited.pid, true)).toBe("cancel");
+  expect(killReached(exited.pid, false)).toBeNull();
   await exited.exited;
 });

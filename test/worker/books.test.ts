@@ -256,35 +256,6 @@ for (const backend of backends) {
     }
 
     test(
-      "a kill its worker has not read by the time the run its timeout was stopping ends: the job ends canceled",
-      withQueue(backend, { ...SETTINGS, lease: "30" }, async (h, store) => {
-        const ready = join(h.queue.home.home, "ready");
-        const mark = join(h.queue.home.home, "term");
-        const end = join(h.queue.home.home, "end");
-        // The timeout's SIGTERM makes the run wait for the test, so the kill surely comes first.
-        const command = `trap 'touch ${mark}; while [ ! -e ${end} ]; do sleep 0.05; done; exit 1' TERM; touch ${ready}; sleep 300 & wait`;
-        const frozen = stallableHeartbeats(await h.open());
-        h.start(frozen.store);
-        await h.enqueue(store, [{ id: "slow", command, max_retries: 2, timeout: 1 }]);
-        await waitFor(() => Bun.file(ready).exists(), { what: "the job to run with its trap set" });
-        // The worker reads kills at its heartbeat; from now on it reads none.
-        frozen.stall();
-        try {
-          await waitFor(() => Bun.file(mark).exists(), { what: "the timeout to stop the run" });
-          expect(await killJobs(store, ["slow"])).toMatchObject([{ kind: "requested" }]);
-          writeFileSync(end, "");
-          expect(await h.settled(store, "slow")).toBe("canceled");
-        } finally {
-          frozen.resume();
-        }
-        expect((await store.jobGet({ id: "slow" }))?.last_error).toBe(
-          "killed by user while it was being stopped (timed out after 1s)",
-        );
-        expect((await store.attemptList({ jobId: "slow" })).length).toBe(1);
-      }),
-    );
-
-    test(
       "a plain kill while `kill --retry` stops the run: the job ends canceled, killed by user",
       withQueue(backend, SETTINGS, async (h, store) => {
         const mark = join(h.queue.home.home, "term");

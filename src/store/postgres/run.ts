@@ -111,7 +111,7 @@ export async function failJob(tx: SQL, schema: string, params: JobFailParams): P
     WHERE id = ${params.id} AND token = ${params.token}::int AND state = 'processing'
       AND (${params.onlyIfLeaseExpiredBefore ?? null}::bigint IS NULL
            OR lease_until < ${params.onlyIfLeaseExpiredBefore ?? null}::bigint)
-      AND (NOT ${params.unlessKillRequested ?? false}::boolean OR kill_requested IS NULL)`;
+      AND (NOT ${params.unlessPlainKill ?? false}::boolean OR kill_requested IS DISTINCT FROM 'cancel')`;
   if (result.count === 0) return null;
   await finishAttempt(tx, params.id, params.token, params.now, params.result);
   // Its jobfile was removed while it ran: the run was allowed to finish, not to be retried.

@@ -108,7 +108,7 @@ export function failJob(db: Database, params: JobFailParams): JobFailResult | nu
                         finished_at = CASE WHEN ?1 = 'failed' THEN NULL ELSE COALESCE(?10, ?3) END,
                         exit_code = ?4, last_error = ?5, started_at = COALESCE(?9, started_at)
         WHERE id = ?6 AND token = ?7 AND state = 'processing' AND (?8 IS NULL OR lease_until < ?8)
-          AND (?11 = 0 OR kill_requested IS NULL)`)
+          AND (?11 = 0 OR kill_requested IS NOT 'cancel')`)
     .run(
       params.state,
       params.nextRunAt,
@@ -120,7 +120,7 @@ export function failJob(db: Database, params: JobFailParams): JobFailResult | nu
       params.onlyIfLeaseExpiredBefore ?? null,
       params.result.startedAt ?? null,
       params.result.finishedAt ?? null,
-      params.unlessKillRequested ? 1 : 0,
+      params.unlessPlainKill ? 1 : 0,
     ).changes;
   if (changed === 0) return null;
   finishAttempt(db, params.id, params.token, params.now, params.result);
