@@ -6,7 +6,7 @@
 
 import { constants } from "node:os";
 import { ESRCH, libc } from "./libc.ts";
-import { pidsWithEnvEntry, processGroupOf } from "./process-info.ts";
+import { groupHasLiveMember, pidsWithEnvEntry, processGroupOf } from "./process-info.ts";
 
 /**
  * False when the group is gone (ESRCH): no process is left in it. Any other failure (EPERM:
@@ -53,9 +53,14 @@ export function signalMarked(entry: string, signal: NodeJS.Signals, signaledGrou
 /** How often a stopped job's group is looked at while its processes shut down. */
 const GROUP_POLL_MS = 50;
 
-/** Resolves once group `pid` has no process left, or at `deadline` (performance.now()). */
+/** Whether group `pid` has a process left that runs: zombies, waiting for a parent to reap them, do not count. */
+export function groupRuns(pid: number): boolean {
+  return signalGroup(pid, 0) && groupHasLiveMember(pid);
+}
+
+/** Resolves once group `pid` has no process left that runs, or at `deadline` (performance.now()). */
 export async function groupEmptied(pid: number, deadline: number): Promise<void> {
-  while (performance.now() < deadline && signalGroup(pid, 0))
+  while (performance.now() < deadline && groupRuns(pid))
     await Bun.sleep(Math.max(1, Math.min(GROUP_POLL_MS, deadline - performance.now())));
 }
 

@@ -173,6 +173,30 @@ export function processGroupOf(pid: number): number | null {
 }
 
 /**
+ * Whether process group `pgid` has a member that has not exited. kill(-pgid, 0) also finds
+ * zombies: a member whose parent died belongs to the host's init until init reaps it, which
+ * a container's init may do late, or never. True when /proc cannot be read.
+ */
+export function groupHasLiveMember(pgid: number): boolean {
+  let names: string[];
+  try {
+    names = readdirSync("/proc");
+  } catch {
+    return true;
+  }
+  for (const name of names) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid <= 0) continue;
+    const stat = procText(`${pid}/stat`);
+    if (stat === null) continue;
+    // Fields after the command name: state, ppid, pgrp.
+    const [state, , group] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(group) === pgid && state !== "Z" && state !== "X") return true;
+  }
+  return false;
+}
+
+/**
  * Processes whose environment, as they were started with it, holds exactly `entry`
  * (`NAME=value`), this process excepted. One this user may not read (another user's) is
  * skipped; so is a zombie, whose environment is gone.

@@ -305,6 +305,31 @@ describe("runJob", () => {
     expect(isProcessAlive(running.pid as number)).toBe(false);
   });
 
+  test("a stopped run whose group holds only a zombie ends at once, not after the kill grace", async () => {
+    const ready = join(harness.home, "ready");
+    // A helper forks a child, then leaves the group with setsid, ignoring SIGTERM and never
+    // reaping: once the child exits it is a zombie in the job's group, as an orphan is while
+    // a container's init has not reaped it. Only kill(-group, 0) sees it.
+    const helper = `trap "" TERM; (sleep 0.2; touch ${ready}) & exec setsid sleep 300`;
+    const running = runJob({
+      jobId: "z",
+      spec: {
+        id: "z",
+        command: `sh -c '${helper}' & while [ ! -e ${ready} ]; do sleep 0.05; done; exec sleep 300`,
+      },
+      attempt: 1,
+      token: 1,
+      home: harness.home,
+      timeoutMs: 1000,
+      baseEnv: process.env,
+      reaper: harness.reaper,
+      // Far past the test's own timeout: only a run that does not wait it out passes.
+      killGraceMs: 600_000,
+    });
+    const result = await running.done;
+    expect(result.error).toBe("timed out after 1s");
+  });
+
   test("stop() sends SIGTERM to the group and records the reason", async () => {
     const running = run({ command: "sleep 300" });
     await Bun.sleep(0);
