@@ -9,7 +9,7 @@ import { LONG_RUNNING_CONNECTIONS, openStore, WORKER_IDLE_IN_TRANSACTION_MS } fr
 import { Worker } from "../worker/loop.ts";
 import { assertOwnStore } from "../worker/own-store.ts";
 import { RELEASE_SIGNAL, STOP_SIGNAL, WAKE_SIGNAL } from "../worker/signals.ts";
-import { PREFETCH_HELP, type WorkerFlags, warnUnusedQueues, workerFlags } from "./context.ts";
+import { PREFETCH_HELP, type WorkerFlags, warnEach, warnUnusedQueues, workerFlags } from "./context.ts";
 
 interface RunOptions extends WorkerFlags {
   drain?: boolean;
@@ -28,6 +28,12 @@ async function runForeground(options: RunOptions): Promise<void> {
     lockTimeoutMs: null,
   });
   await warnUnusedQueues(store, queues);
+  // A container's first process is its init too: a job's process whose parent died becomes
+  // its child, and Bun reaps only the children it started, so they would pile up as zombies.
+  if (process.pid === 1)
+    warnEach([
+      "this worker is process 1 (a container's init), which must reap what jobs leave behind, and it cannot — run it under an init: `docker run --init …`, or tini",
+    ]);
   const worker = new Worker({
     store,
     home,

@@ -7,7 +7,7 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runCliJson, waitFor } from "../helpers/cli.ts";
+import { CLI_PATH, runCliJson, waitFor } from "../helpers/cli.ts";
 import {
   config,
   enqueue,
@@ -151,6 +151,26 @@ describe("worker processes", () => {
     // The goal is under 1%; the bound is loose because the machine is shared.
     expect(usedSeconds / ((Date.now() - startedAt) / 1000)).toBeLessThan(0.05);
   }, 30_000);
+
+  // Only where this user may make a pid namespace (root, as in CI); the worker is its process 1.
+  const pidNamespaces = Bun.spawnSync(["unshare", "--pid", "--fork", "--mount-proc", "true"]).exitCode === 0;
+  test.skipIf(!pidNamespaces)(
+    "a worker that is a container's process 1 says to run it under an init",
+    async () => {
+      const asInit = Bun.spawn(
+        ["unshare", "--pid", "--fork", "--mount-proc", "bun", CLI_PATH, "worker", "run", "--drain"],
+        { env: { ...process.env, ...context.home.env }, stdout: "pipe", stderr: "pipe" },
+      );
+      expect(await asInit.exited).toBe(0);
+      const said = await new Response(asInit.stderr).text();
+      expect(said).toContain("warning: this worker is process 1 (a container's init)");
+      expect(said).toContain("docker run --init");
+      // Anywhere else, not a word of it.
+      const plain = await cli("worker", "run", "--drain");
+      expect(plain.exitCode).toBe(0);
+      expect(plain.stderr).not.toContain("process 1");
+    },
+  );
 
   test("bad flags are user errors", async () => {
     const results = await Promise.all(
