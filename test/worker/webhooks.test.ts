@@ -5,6 +5,7 @@
  * still gets every event once it is back; and two claims never hold one delivery at once.
  */
 
+import { Database } from "bun:sqlite";
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { resolveConfig } from "../../src/core/config.ts";
@@ -241,6 +242,57 @@ for (const backend of backends) {
         attempts: 1,
         last_status: 200,
       });
+    });
+
+    test("a purge takes a job's sent deliveries with it, keeps those still owed, and a new job of its id shows none", async () => {
+      const { h, store, r } = await setUp(backend);
+      await store.configSet({ key: "notify", value: JSON.stringify([r.url("/purged")]) });
+      await h.enqueue(store, [
+        { id: "sent", command: "true" },
+        { id: "owed", command: "true" },
+      ]);
+      const then = Date.now();
+      for (let ended = 0; ended < 2; ended++) {
+        const job = await store.jobClaim({ workerId: "w", host: "h", now: then, leaseMs: 60_000 });
+        await store.jobComplete({
+          id: job?.id ?? "",
+          token: job?.token ?? 0,
+          now: then,
+          result: runResult(0),
+        });
+      }
+      const claimed = await store.webhookDeliveryClaim({ claimId: "c", now: then, leaseMs: 1000, limit: 5 });
+      const sent = claimed.find((delivery) => delivery.job_id === "sent");
+      const outcome = { delivered: true as const, httpStatus: 200 };
+      expect(await store.webhookDeliveryRecord({ id: sent?.id ?? 0, claimId: "c", now: then, outcome })).toBe(
+        true,
+      );
+
+      const purge = { states: ["completed" as const], finishedBefore: then + 1, dryRun: false };
+      expect((await store.jobPurge(purge)).sort()).toEqual(["owed", "sent"]);
+      // Queued again later than the deliveries were made, as any new job of the id is.
+      await waitFor(() => Date.now() > then + 1, { what: "the clock to move on" });
+      await h.enqueue(store, [
+        { id: "sent", command: "true" },
+        { id: "owed", command: "true" },
+      ]);
+      expect(await store.webhookDeliveryList({ jobId: "sent" })).toEqual([]);
+      expect(await store.webhookDeliveryList({ jobId: "owed" })).toEqual([]);
+      // The one sent is gone from the table; the one still owed is sent all the same.
+      const query = "SELECT job_id, status FROM webhook_deliveries";
+      const left = h.queue.admin
+        ? await h.queue.admin.unsafe(
+            query.replace("webhook_deliveries", `${h.queue.schema}.webhook_deliveries`),
+          )
+        : new Database(h.queue.path ?? "", { readonly: true }).query(query).all();
+      expect([...left]).toEqual([{ job_id: "owed", status: "pending" }]);
+      const due = await store.webhookDeliveryClaim({
+        claimId: "d",
+        now: then + 1001, // past the first claim's lease
+        leaseMs: 1000,
+        limit: 5,
+      });
+      expect(due.map((delivery) => delivery.job_id)).toEqual(["owed"]);
     });
 
     test("a delivery no worker got to within the hour is given up without a try", async () => {

@@ -56,6 +56,8 @@ export async function jobPurge(tx: SQL, schema: string, params: JobPurgeParams):
   params.archive?.(await jobRecordsByIds(tx, ids));
   await tx`DELETE FROM attempts WHERE job_id = ANY(${ids}::text[])`;
   await tx`DELETE FROM job_deps WHERE job_id = ANY(${ids}::text[])`;
+  // Their webhook deliveries too, once sent or given up: a pending one is still owed (at least once).
+  await tx`DELETE FROM webhook_deliveries WHERE job_id = ANY(${ids}::text[]) AND status <> 'pending'`;
   await tx`DELETE FROM jobs WHERE id = ANY(${ids}::text[])`;
   return ids;
 }

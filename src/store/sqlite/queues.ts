@@ -51,6 +51,10 @@ export function jobPurge(db: Database, params: JobPurgeParams): string[] {
   const list = JSON.stringify(ids);
   db.query("DELETE FROM attempts WHERE job_id IN (SELECT value FROM json_each(?))").run(list);
   db.query("DELETE FROM job_deps WHERE job_id IN (SELECT value FROM json_each(?))").run(list);
+  // Their webhook deliveries too, once sent or given up: a pending one is still owed (at least once).
+  db.query(
+    "DELETE FROM webhook_deliveries WHERE job_id IN (SELECT value FROM json_each(?)) AND status <> 'pending'",
+  ).run(list);
   db.query("DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(?))").run(list);
   return ids;
 }
