@@ -16,6 +16,7 @@
  * Everything here is best effort: a job's bad report never stops the job or the worker.
  */
 
+import { isUtf8 } from "node:buffer";
 import {
   closeSync,
   constants,
@@ -134,7 +135,7 @@ function readRegularFile(
   path: string,
   limit: number,
   fromEnd: boolean,
-): { text: string; size: number } | null {
+): { text: string; bytes: Buffer; size: number } | null {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
@@ -147,7 +148,8 @@ function readRegularFile(
     const length = Math.min(limit, stat.size);
     const buffer = Buffer.alloc(length);
     const read = readSync(fd, buffer, 0, length, fromEnd ? stat.size - length : 0);
-    return { text: buffer.subarray(0, read).toString("utf8"), size: stat.size };
+    const bytes = buffer.subarray(0, read);
+    return { text: bytes.toString("utf8"), bytes, size: stat.size };
   } catch {
     return null;
   } finally {
@@ -176,6 +178,10 @@ export function readResult(path: string): { result: string | null; note: string 
       result: null,
       note: `result not stored: $QUEUECTL_RESULT has ${file.size} bytes, over the ${RESULT_CAP_BYTES / 1024} KiB cap`,
     };
+  }
+  // JSON is UTF-8: bytes that are not would be stored, and handed on, changed (as U+FFFD).
+  if (!isUtf8(file.bytes)) {
+    return { result: null, note: "result not stored: $QUEUECTL_RESULT is not UTF-8 text, as JSON must be" };
   }
   const text = file.text.trim();
   if (text === "") return { result: null, note: null };

@@ -123,12 +123,25 @@ for (const backend of backends) {
         // JSON that would read one way in `show --json` and another as stored: refused too.
         { id: "twice", command: `printf '{"a":1,"a":2}' > "$QUEUECTL_RESULT"` },
         { id: "huge", command: `printf '{"n":1e400}' > "$QUEUECTL_RESULT"` },
+        // Bytes that are not UTF-8 would be stored and handed on changed (as U+FFFD).
+        { id: "latin1", command: `printf '"\\377\\376"' > "$QUEUECTL_RESULT"` },
         { id: "blurred", command: `echo '[1.0, 12345678901234567890]' > "$QUEUECTL_RESULT"` },
         // A link to good JSON is still a link: never followed.
         { id: "linked", command: `echo '{"ok":1}' > ${goodJson}; ln -s ${goodJson} "$QUEUECTL_RESULT"` },
       ]);
       h.start(await h.open());
-      const ids = ["big", "junk", "fifo", "dangling", "silent", "twice", "huge", "blurred", "linked"];
+      const ids = [
+        "big",
+        "junk",
+        "fifo",
+        "dangling",
+        "silent",
+        "twice",
+        "huge",
+        "latin1",
+        "blurred",
+        "linked",
+      ];
       for (const id of ids) expect(await h.settled(store, id)).toBe("completed");
       for (const { result } of await store.jobResults({ ids })) expect(result).toBeNull();
       // The files (and FIFOs and links) a job left in its report files' places are removed
@@ -144,6 +157,8 @@ for (const backend of backends) {
       expect(huge?.error).toBe(
         "result not stored: $QUEUECTL_RESULT holds the number 1e400, which a double cannot keep exactly (write it as a string)",
       );
+      const [latin1] = await store.attemptList({ jobId: "latin1" });
+      expect(latin1?.error).toBe("result not stored: $QUEUECTL_RESULT is not UTF-8 text, as JSON must be");
       // 1.0 is 1 however it is written; the twenty digits are not what JSON.parse gives back.
       const [linked] = await store.attemptList({ jobId: "linked" });
       expect(linked?.error).toBe("result not stored: $QUEUECTL_RESULT is not a regular file");
