@@ -115,7 +115,7 @@ export function registerQueue(cli: CAC): void {
         if (notify !== undefined) {
           await store.queueNotifySet({ name: queueName(name), notify });
           console.log(
-            `${colors.green("✓")} queue ${safeText(name)}: ${notify === null ? "no webhooks" : `webhooks ${notify.map((target) => `${safeText(target.url)} (${target.events.join(", ")})`).join(", ")}`}`,
+            `${colors.green("✓")} queue ${safeText(name)}: ${notify === null || notify.length === 0 ? "no webhooks" : `webhooks ${notify.map((target) => `${safeText(target.url)} (${target.events.join(", ")})`).join(", ")}`}`,
           );
         }
         if (limits !== undefined) {

@@ -37,6 +37,8 @@ import { PeriodicService } from "./service.ts";
 
 /** Largest result stored (64 KiB); a larger one is not stored and the attempt notes it. */
 export const RESULT_CAP_BYTES = 64 * 1024;
+/** White space around a result is set aside, and not counted against the cap, up to this much. */
+const RESULT_SPACE_BYTES = 1024;
 /** How often a worker reads the progress files of its running jobs. */
 export const PROGRESS_POLL_MS = 1_000;
 /** A progress message is cut to this many characters. */
@@ -159,7 +161,7 @@ function readRegularFile(
 
 /** What an attempt left in its result file: JSON text to store, or a note on why nothing is. */
 export function readResult(path: string): { result: string | null; note: string | null } {
-  const file = readRegularFile(path, RESULT_CAP_BYTES + 1, false);
+  const file = readRegularFile(path, RESULT_CAP_BYTES + RESULT_SPACE_BYTES + 1, false);
   if (file === null) {
     // Something the job put there that is no file (a FIFO, a folder, a dangling link), or a
     // file the worker may not read, is said so; a path that cannot be looked at (its folder
@@ -173,10 +175,12 @@ export function readResult(path: string): { result: string | null; note: string 
           : null;
     return { result: null, note };
   }
-  if (file.size > RESULT_CAP_BYTES) {
+  const valueBytes =
+    file.size > RESULT_CAP_BYTES + RESULT_SPACE_BYTES ? file.size : Buffer.byteLength(file.text.trim());
+  if (valueBytes > RESULT_CAP_BYTES) {
     return {
       result: null,
-      note: `result not stored: $QUEUECTL_RESULT has ${file.size} bytes, over the ${RESULT_CAP_BYTES / 1024} KiB cap`,
+      note: `result not stored: $QUEUECTL_RESULT has ${valueBytes} bytes, over the ${RESULT_CAP_BYTES / 1024} KiB cap`,
     };
   }
   // JSON is UTF-8: bytes that are not would be stored, and handed on, changed (as U+FFFD).

@@ -172,6 +172,10 @@ for (const backend of testStores("cli-small-fixes", "qc_small_fixes")) {
       // The plain text stays the JSON text the README shows.
       expect(succeeded(await cli("config", "get", "notify"))).toBe(`${notify}\n`);
     });
+
+    test("queue set --notify '[]' says the queue has no webhooks", async () => {
+      expect(succeeded(await cli("queue", "set", "q", "--notify", "[]"))).toContain("queue q: no webhooks\n");
+    });
   });
 }
 

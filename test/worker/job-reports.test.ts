@@ -166,6 +166,20 @@ for (const backend of backends) {
       expect(blurred?.error).toContain("holds the number 12345678901234567890, which a double cannot keep");
     });
 
+    test("a result of exactly the cap is stored, white space around it set aside", async () => {
+      const { h, store } = await setUp(backend);
+      // A JSON string of RESULT_CAP_BYTES bytes, quotes included, and the newline echo would add.
+      const value = `head -c ${RESULT_CAP_BYTES - 2} /dev/zero | tr '\\0' a`;
+      await h.enqueue(store, [
+        { id: "full", command: `{ printf '"'; ${value}; printf '"\\n'; } > "$QUEUECTL_RESULT"` },
+      ]);
+      h.start(await h.open());
+      expect(await h.settled(store, "full")).toBe("completed");
+      const [stored] = await store.jobResults({ ids: ["full"] });
+      expect(stored?.result?.length).toBe(RESULT_CAP_BYTES);
+      expect((await store.attemptList({ jobId: "full" }))[0]?.error).toBeNull();
+    });
+
     test("a job that puts a file where the report folder was still completes, with no note", async () => {
       const { h, store } = await setUp(backend);
       const command = `d=$(dirname "$QUEUECTL_RESULT"); rm -rf "$d"; : > "$d"`;
