@@ -259,3 +259,33 @@ export function isNdjsonText(text: string): boolean {
   const lines = text.split("\n").filter((line) => line.trim() !== "");
   return lines.length > 1 && lines.every(isJsonObjectLine);
 }
+
+/** The most a job's result (QUEUECTL_RESULT) may hold, white space around it not counted. */
+export const RESULT_CAP_BYTES = 64 * 1024;
+
+export function overResultCap(bytes: number): string {
+  return `has ${bytes} bytes, over the ${RESULT_CAP_BYTES / 1024} KiB cap`;
+}
+
+/**
+ * Why `text` cannot be stored as a job's result, or null when it can: the one rule for what a
+ * worker stores and what `import` takes back. A result is kept as written and handed to
+ * dependents as written, while `show --json` parses it, so JSON that parses to something else
+ * (a key given twice, a number past what a double holds) would read one way there and
+ * another everywhere else.
+ */
+export function resultTextProblem(text: string): string | null {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > RESULT_CAP_BYTES) return overResultCap(bytes);
+  try {
+    JSON.parse(text);
+  } catch (error) {
+    return `is not JSON (${(error as Error).message})`;
+  }
+  const repeated = findDuplicateJsonKey(text);
+  if (repeated !== undefined) return `gives the key "${repeated}" twice`;
+  const inexact = findInexactJsonNumber(text);
+  if (inexact !== undefined)
+    return `holds the number ${inexact.slice(0, 40)}, which a double cannot keep exactly (write it as a string)`;
+  return null;
+}

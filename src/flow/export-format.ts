@@ -32,6 +32,7 @@ import {
   MAX_QUEUE_CONCURRENCY,
   QUEUE_NAME_RULE,
 } from "../core/job.ts";
+import { resultTextProblem } from "../core/json-text.ts";
 import { normalizeNotify } from "../core/notify.ts";
 import { parseLimits } from "../core/resource-limits.ts";
 import { type JobSpec, normalizeSpec, SpecError } from "../core/spec.ts";
@@ -195,13 +196,10 @@ function reports(
 ): Pick<JobRecord, "progress_pct" | "progress_message" | "result"> {
   if (!("result" in fields || "progress_pct" in fields || "progress_message" in fields)) return {};
   const result = fields.result === undefined ? null : text(where, fields, "result", true);
-  if (result !== null) {
-    try {
-      JSON.parse(result);
-    } catch {
-      throw fieldError(where, "result", "must be JSON text or null");
-    }
-  }
+  // What no worker would have stored: a job that reads it would get what nothing wrote.
+  const problem = result === null ? null : resultTextProblem(result);
+  if (problem !== null)
+    throw fieldError(where, "result", `must be a result a job could store, and it ${problem}`);
   return {
     // A worker only ever stores 0–100 (job-reports.ts); anything else was written by hand.
     progress_pct: (fields.progress_pct ?? null) === null ? null : count(where, fields, "progress_pct", 100),

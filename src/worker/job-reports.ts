@@ -30,13 +30,14 @@ import {
 } from "node:fs";
 import { basename, join } from "node:path";
 import type { Job } from "../core/job.ts";
-import { findDuplicateJsonKey, findInexactJsonNumber } from "../core/json-text.ts";
+import { overResultCap, RESULT_CAP_BYTES, resultTextProblem } from "../core/json-text.ts";
 import type { ProgressUpdate, RunResult, Store } from "../store/store.ts";
 import { attemptLogBase } from "./log-files.ts";
 import { PeriodicService } from "./service.ts";
 
 /** Largest result stored (64 KiB); a larger one is not stored and the attempt notes it. */
-export const RESULT_CAP_BYTES = 64 * 1024;
+export { RESULT_CAP_BYTES };
+
 /** White space around a result is set aside, and not counted against the cap, up to this much. */
 const RESULT_SPACE_BYTES = 1024;
 /** How often a worker reads the progress files of its running jobs. */
@@ -175,42 +176,17 @@ export function readResult(path: string): { result: string | null; note: string 
           : null;
     return { result: null, note };
   }
-  const valueBytes =
-    file.size > RESULT_CAP_BYTES + RESULT_SPACE_BYTES ? file.size : Buffer.byteLength(file.text.trim());
-  if (valueBytes > RESULT_CAP_BYTES) {
-    return {
-      result: null,
-      note: `result not stored: $QUEUECTL_RESULT has ${valueBytes} bytes, over the ${RESULT_CAP_BYTES / 1024} KiB cap`,
-    };
-  }
+  const notStored = (problem: string) => ({
+    result: null,
+    note: `result not stored: $QUEUECTL_RESULT ${problem}`,
+  });
+  if (file.size > RESULT_CAP_BYTES + RESULT_SPACE_BYTES) return notStored(overResultCap(file.size));
   // JSON is UTF-8: bytes that are not would be stored, and handed on, changed (as U+FFFD).
-  if (!isUtf8(file.bytes)) {
-    return { result: null, note: "result not stored: $QUEUECTL_RESULT is not UTF-8 text, as JSON must be" };
-  }
+  if (!isUtf8(file.bytes)) return notStored("is not UTF-8 text, as JSON must be");
   const text = file.text.trim();
   if (text === "") return { result: null, note: null };
-  try {
-    JSON.parse(text);
-  } catch (error) {
-    return {
-      result: null,
-      note: `result not stored: $QUEUECTL_RESULT is not JSON (${(error as Error).message})`,
-    };
-  }
-  // The text is stored as written and handed to dependents as written, while `show --json`
-  // parses it: JSON that parses to something else (a key given twice, a number past what a
-  // double holds) would read one way there and another everywhere else.
-  const repeated = findDuplicateJsonKey(text);
-  if (repeated !== undefined) {
-    return { result: null, note: `result not stored: $QUEUECTL_RESULT gives the key "${repeated}" twice` };
-  }
-  const inexact = findInexactJsonNumber(text);
-  if (inexact !== undefined) {
-    return {
-      result: null,
-      note: `result not stored: $QUEUECTL_RESULT holds the number ${inexact.slice(0, 40)}, which a double cannot keep exactly (write it as a string)`,
-    };
-  }
+  const problem = resultTextProblem(text);
+  if (problem !== null) return notStored(problem);
   return { result: text, note: null };
 }
 

@@ -333,6 +333,13 @@ describe("export and import", () => {
     expect(refused.stderr).toContain(
       `stdin:1: \`attempts\` ${pastItsRuns.attempts} leaves a failed job no run under max_retries ${pastItsRuns.max_retries}`,
     );
+    // A result no worker would store (an archive line carries one): the worker's own rule.
+    const twice = { ...JSON.parse(jobLines[0] ?? "{}"), result: '{"a":1,"a":2}', progress_pct: null };
+    const duplicated = await cli(b, ["import"], `${JSON.stringify(twice)}\n`);
+    expect(duplicated.exitCode).toBe(2);
+    expect(duplicated.stderr).toContain(
+      'stdin:1: `result` must be a result a job could store, and it gives the key "a" twice',
+    );
     expect(records(ok(await cli(b, ["export"])).stdout)).toEqual([]);
   });
 });
