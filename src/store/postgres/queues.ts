@@ -56,8 +56,10 @@ export async function jobPurge(tx: SQL, schema: string, params: JobPurgeParams):
   params.archive?.(await jobRecordsByIds(tx, ids));
   await tx`DELETE FROM attempts WHERE job_id = ANY(${ids}::text[])`;
   await tx`DELETE FROM job_deps WHERE job_id = ANY(${ids}::text[])`;
-  // Their webhook deliveries too, once sent or given up: a pending one is still owed (at least once).
-  await tx`DELETE FROM webhook_deliveries WHERE job_id = ANY(${ids}::text[]) AND status <> 'pending'`;
+  // Their webhook deliveries too. One still owed is sent all the same (at least once), as no
+  // job's (job_id ''), so a later job of the id never shows it; it goes at a purge once settled.
+  await tx`UPDATE webhook_deliveries SET job_id = '' WHERE job_id = ANY(${ids}::text[]) AND status = 'pending'`;
+  await tx`DELETE FROM webhook_deliveries WHERE (job_id = ANY(${ids}::text[]) OR job_id = '') AND status <> 'pending'`;
   await tx`DELETE FROM jobs WHERE id = ANY(${ids}::text[])`;
   return ids;
 }

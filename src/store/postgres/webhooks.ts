@@ -94,11 +94,7 @@ export async function webhookDeliveryList(
   sql: SQL,
   params: WebhookDeliveryListParams,
 ): Promise<WebhookDelivery[]> {
-  // Not those of an earlier job of this id, purged since: a delivery still pending outlives its job.
-  const rows = await sql`
-    SELECT * FROM webhook_deliveries
-    WHERE job_id = ${params.jobId} AND created_at >= (SELECT created_at FROM jobs WHERE id = ${params.jobId})
-    ORDER BY id`;
+  const rows = await sql`SELECT * FROM webhook_deliveries WHERE job_id = ${params.jobId} ORDER BY id`;
   return (rows as Row[]).map(rowToDelivery);
 }
 

@@ -51,9 +51,13 @@ export function jobPurge(db: Database, params: JobPurgeParams): string[] {
   const list = JSON.stringify(ids);
   db.query("DELETE FROM attempts WHERE job_id IN (SELECT value FROM json_each(?))").run(list);
   db.query("DELETE FROM job_deps WHERE job_id IN (SELECT value FROM json_each(?))").run(list);
-  // Their webhook deliveries too, once sent or given up: a pending one is still owed (at least once).
+  // Their webhook deliveries too. One still owed is sent all the same (at least once), as no
+  // job's (job_id ''), so a later job of the id never shows it; it goes at a purge once settled.
   db.query(
-    "DELETE FROM webhook_deliveries WHERE job_id IN (SELECT value FROM json_each(?)) AND status <> 'pending'",
+    "UPDATE webhook_deliveries SET job_id = '' WHERE job_id IN (SELECT value FROM json_each(?)) AND status = 'pending'",
+  ).run(list);
+  db.query(
+    "DELETE FROM webhook_deliveries WHERE (job_id IN (SELECT value FROM json_each(?)) OR job_id = '') AND status <> 'pending'",
   ).run(list);
   db.query("DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(?))").run(list);
   return ids;

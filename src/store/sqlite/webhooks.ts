@@ -119,15 +119,8 @@ export function webhookDeliveryRecord(db: Database, params: WebhookDeliveryRecor
 
 export function webhookDeliveryList(db: Database, params: WebhookDeliveryListParams): WebhookDelivery[] {
   return (
-    // Not those of an earlier job of this id, purged since: a delivery still pending outlives its job.
-    (
-      db
-        .query(`
-        SELECT * FROM webhook_deliveries
-        WHERE job_id = ?1 AND created_at >= (SELECT created_at FROM jobs WHERE id = ?1) ORDER BY id`)
-        .all(params.jobId) as Row[]
-    ).map(rowToDelivery)
-  );
+    db.query("SELECT * FROM webhook_deliveries WHERE job_id = ? ORDER BY id").all(params.jobId) as Row[]
+  ).map(rowToDelivery);
 }
 
 /** Sets (or, with null, clears) a queue's receivers; the queue's other settings stay. */
