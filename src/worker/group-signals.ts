@@ -53,15 +53,22 @@ export function signalMarked(entry: string, signal: NodeJS.Signals, signaledGrou
 /** How often a stopped job's group is looked at while its processes shut down. */
 const GROUP_POLL_MS = 50;
 
-/** Whether group `pid` has a process left that runs: zombies, waiting for a parent to reap them, do not count. */
-export function groupRuns(pid: number): boolean {
-  return signalGroup(pid, 0) && groupHasLiveMember(pid);
-}
+/** How often that wait reads /proc for members that still run: a scan costs milliseconds. */
+const LIVE_SCAN_MS = 250;
 
 /** Resolves once group `pid` has no process left that runs, or at `deadline` (performance.now()). */
 export async function groupEmptied(pid: number, deadline: number): Promise<void> {
-  while (performance.now() < deadline && groupRuns(pid))
+  let scannedAt = performance.now();
+  while (performance.now() < deadline && signalGroup(pid, 0)) {
+    // Zombies alone (a leftover whose parent died, which the host's init may reap late, or
+    // never) end the wait too. Their group is still SIGKILLed after it, which harms no zombie
+    // and ends any member the scan of /proc missed (one that forked meanwhile).
+    if (performance.now() - scannedAt >= LIVE_SCAN_MS) {
+      scannedAt = performance.now();
+      if (!groupHasLiveMember(pid)) return;
+    }
     await Bun.sleep(Math.max(1, Math.min(GROUP_POLL_MS, deadline - performance.now())));
+  }
 }
 
 /** Rounds of SIGKILL for a stopped attempt's processes, while new ones keep turning up (forks). */

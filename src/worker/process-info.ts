@@ -189,9 +189,11 @@ export function groupHasLiveMember(pgid: number): boolean {
     if (!Number.isInteger(pid) || pid <= 0) continue;
     const stat = procText(`${pid}/stat`);
     if (stat === null) continue;
-    // Fields after the command name: state, ppid, pgrp.
-    const [state, , group] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (Number(group) === pgid && state !== "Z" && state !== "X") return true;
+    // Fields after the command name: state, ppid, pgrp, … num_threads (the 18th). A process
+    // whose main thread exited while others run shows as a zombie, and is not one.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(fields[2]) !== pgid) continue;
+    if ((fields[0] !== "Z" && fields[0] !== "X") || Number(fields[17]) > 1) return true;
   }
   return false;
 }

@@ -32,7 +32,7 @@ import { groupEmptied, killMarked, signalGroup, signalMarked } from "./group-sig
 import { attemptLogBase, LOG_CAP_BYTES, logFilePath, OUTPUT_TAIL_BYTES } from "./log-files.ts";
 import { OutputPipes, type OutputSink } from "./output-pipes.ts";
 import { OutputReading } from "./output-reading.ts";
-import { groupHasLiveMember, isProcessAlive } from "./process-info.ts";
+import { isProcessAlive } from "./process-info.ts";
 import type { Reaper } from "./reaper.ts";
 import { type Enforcement, enforceLimits } from "./resource-limits.ts";
 
@@ -288,7 +288,7 @@ export function startRun(prepared: PreparedRun, onExit?: () => void): RunningJob
     // so it needs no SIGKILL, which its number might meet as someone else's group later. A
     // group the stop already gave SIGTERM is only looked at: a second one is "quit now" to
     // many programs.
-    const groupHadMembers = signalGroup(pid, stopReason === null ? "SIGTERM" : 0) && groupHasLiveMember(pid);
+    const groupHadMembers = signalGroup(pid, stopReason === null ? "SIGTERM" : 0);
     if (!output.drainedAtExit()) {
       // A timer cleared once the output closes: a pending Bun.sleep kept every finished job's
       // second alive, and held a draining worker's exit back by up to a second.

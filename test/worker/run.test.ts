@@ -330,6 +330,51 @@ describe("runJob", () => {
     expect(result.error).toBe("timed out after 1s");
   });
 
+  test("a process whose main thread exited while another runs looks like a zombie, and is still killed", async () => {
+    const script = join(harness.home, "threads.ts");
+    const pidFile = join(harness.home, "threads.pid");
+    // Deaf to SIGTERM; its main thread exits and Bun's other threads keep the process alive.
+    writeFileSync(
+      script,
+      `import { dlopen } from "bun:ffi";
+      import { writeFileSync } from "node:fs";
+      process.on("SIGTERM", () => {});
+      const { symbols } = dlopen("libc.so.6", { pthread_exit: { args: ["ptr"], returns: "void" } });
+      writeFileSync(${JSON.stringify(pidFile)}, String(process.pid));
+      symbols.pthread_exit(null);`,
+    );
+    const running = runJob({
+      jobId: "t",
+      // A leftover of a job that ends by itself: only /proc tells it from a zombie.
+      spec: {
+        id: "t",
+        command: `${process.execPath} ${script} & while [ ! -s ${pidFile} ]; do sleep 0.05; done; sleep 0.3`,
+      },
+      attempt: 1,
+      token: 1,
+      home: harness.home,
+      timeoutMs: 60_000,
+      baseEnv: process.env,
+      reaper: harness.reaper,
+    });
+    const pid = await waitFor(() => (existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8")) : 0), {
+      what: "the job to write its pid",
+    });
+    const result = await running.done;
+    expect([result.exitCode, result.error]).toEqual([0, null]);
+    // Gone, or a zombie of one thread, as any killed process is until its parent reaps it.
+    const killed = () => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        return fields[0] === "Z" && Number(fields[17]) <= 1;
+      } catch {
+        return true;
+      }
+    };
+    await waitFor(killed, { timeoutMs: 15_000, what: "the process to be killed" });
+  });
+
   test("stop() sends SIGTERM to the group and records the reason", async () => {
     const running = run({ command: "sleep 300" });
     await Bun.sleep(0);
