@@ -247,8 +247,11 @@ describe("runJob", () => {
     // The main process exits as soon as a process in a session of its own (out of reach of
     // the group's SIGTERM) holds stdout; that one prints once more, within the leftover grace.
     const ready = join(harness.home, "ready");
+    const said = join(harness.home, "said");
+    // It prints only once the main process has printed its last line: no sleep to outlast.
+    const left = `: > ${ready}; while [ ! -e ${said} ]; do sleep 0.01; done; echo b`;
     const result = await run({
-      command: `echo a; setsid sh -c ': > ${ready}; sleep 0.1; echo b' & while [ ! -e ${ready} ]; do :; done; echo a2`,
+      command: `echo a; setsid sh -c '${left}' & while [ ! -e ${ready} ]; do :; done; echo a2; : > ${said}`,
     }).done;
     expect(result).toMatchObject({ exitCode: 0, error: null, stdoutBytes: 7 });
     expect(logText("job", 1, "stdout")).toBe("a\na2\nb\n");
