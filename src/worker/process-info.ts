@@ -18,6 +18,16 @@ function procText(path: string): string | null {
 }
 
 /**
+ * The fields of /proc/<pid>/stat after the command name, which may itself hold spaces and
+ * parentheses: index 0 is the state (field 3), 1 the ppid, 2 the process group, 17 the number
+ * of threads, 19 the start time. Null when there is no such process or no /proc.
+ */
+function statFields(pid: number): string[] | null {
+  const stat = procText(`${pid}/stat`);
+  return stat === null ? null : stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
+/**
  * True while the process exists and is not a zombie. Zombies count as gone: a detached
  * worker is re-parented to PID 1, and in containers PID 1 often never reaps them.
  */
@@ -28,10 +38,8 @@ export function isProcessAlive(pid: number): boolean {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
   }
-  const stat = procText(`${pid}/stat`);
-  if (stat === null) return true;
-  // The state letter follows the parenthesised command name, which may itself hold spaces.
-  const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  const state = statFields(pid)?.[0];
+  if (state === undefined) return true;
   return state !== "Z" && state !== "X";
 }
 
@@ -88,10 +96,9 @@ const START_TIME_SLACK_MS = 30_000;
  * kernel derives from the wall clock at each read, may differ by a second between reads.
  */
 export function processStartTicks(pid: number): number | null {
-  const stat = procText(`${pid}/stat`);
-  if (stat === null) return null;
-  // starttime is field 22 of stat; fields here start at field 3 (the state).
-  const ticks = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+  const fields = statFields(pid);
+  if (fields === null) return null;
+  const ticks = Number(fields[19]);
   return Number.isFinite(ticks) ? ticks : null;
 }
 
@@ -165,10 +172,9 @@ export function signalCaught(pid: number, signal: NodeJS.Signals): boolean | nul
 
 /** The process group `pid` is in, or null when it is gone or /proc cannot say. */
 export function processGroupOf(pid: number): number | null {
-  const stat = procText(`${pid}/stat`);
-  if (stat === null) return null;
-  // Fields after the command name: state, ppid, pgrp.
-  const group = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
+  const fields = statFields(pid);
+  if (fields === null) return null;
+  const group = Number(fields[2]);
   return Number.isInteger(group) && group > 0 ? group : null;
 }
 
@@ -187,12 +193,9 @@ export function groupHasLiveMember(pgid: number): boolean {
   for (const name of names) {
     const pid = Number(name);
     if (!Number.isInteger(pid) || pid <= 0) continue;
-    const stat = procText(`${pid}/stat`);
-    if (stat === null) continue;
-    // Fields after the command name: state, ppid, pgrp, … num_threads (the 18th). A process
-    // whose main thread exited while others run shows as a zombie, and is not one.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (Number(fields[2]) !== pgid) continue;
+    const fields = statFields(pid);
+    if (fields === null || Number(fields[2]) !== pgid) continue;
+    // A process whose main thread exited while others run shows as a zombie, and is not one.
     if ((fields[0] !== "Z" && fields[0] !== "X") || Number(fields[17]) > 1) return true;
   }
   return false;

@@ -46,6 +46,18 @@ async function stoppedByItsTimeout(h: Harness, store: Store, maxRetries: number)
   return { end };
 }
 
+/** Runs `body` beside a worker of `h` that reads no kill: its heartbeats are held until `body` ends. */
+async function withHeartbeatsHeld(h: Harness, body: () => Promise<void>): Promise<void> {
+  const frozen = stallableHeartbeats(await h.open());
+  h.start(frozen.store);
+  frozen.stall();
+  try {
+    await body();
+  } finally {
+    frozen.resume();
+  }
+}
+
 async function failedAndDead(store: Store): Promise<{ failed: number; dead: number } | undefined> {
   const bounds = { durationBoundsMs: [1000], waitBoundsMs: [1000] };
   const { attemptsByQueue } = await store.metricsSnapshot({ now: Date.now(), ...bounds });
@@ -58,17 +70,12 @@ for (const backend of backends) {
     test(
       "read only after the run ended: a plain kill ends the job canceled",
       withQueue(backend, UNREAD, async (h, store) => {
-        const frozen = stallableHeartbeats(await h.open());
-        h.start(frozen.store);
-        frozen.stall();
-        try {
+        await withHeartbeatsHeld(h, async () => {
           const { end } = await stoppedByItsTimeout(h, store, 2);
           expect(await killJobs(store, ["slow"])).toMatchObject([{ kind: "requested" }]);
           writeFileSync(end, "");
           expect(await h.settled(store, "slow")).toBe("canceled");
-        } finally {
-          frozen.resume();
-        }
+        });
         expect((await store.jobGet({ id: "slow" }))?.last_error).toBe(
           "killed by user while it was being stopped (timed out after 1s)",
         );
@@ -80,17 +87,12 @@ for (const backend of backends) {
     test(
       "read only after the run ended: kill --retry leaves the failure as it was",
       withQueue(backend, UNREAD, async (h, store) => {
-        const frozen = stallableHeartbeats(await h.open());
-        h.start(frozen.store);
-        frozen.stall();
-        try {
+        await withHeartbeatsHeld(h, async () => {
           const { end } = await stoppedByItsTimeout(h, store, 0);
           expect(await killJobs(store, ["slow"], { retry: true })).toMatchObject([{ kind: "requested" }]);
           writeFileSync(end, "");
           expect(await h.settled(store, "slow")).toBe("dead");
-        } finally {
-          frozen.resume();
-        }
+        });
         expect((await store.jobGet({ id: "slow" }))?.last_error).toBe("timed out after 1s");
         expect(await failedAndDead(store)).toEqual({ failed: 0, dead: 1 });
       }),
